@@ -1,0 +1,14 @@
+#!/bin/bash
+# Build our own code (libvup, dm-remote, tests) with meson in BUILD/meson.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+out=${1:?usage: build-ours.sh BUILD}
+export CCACHE_DIR="${CCACHE_DIR:-${DM_CACHE:-/var/cache/dm-build}/ccache}"
+
+if [ ! -f "$out/meson/build.ninja" ]; then
+    meson setup "$out/meson" "$top" > "$out/meson-setup.log" 2>&1 ||
+        { cat "$out/meson-setup.log" >&2; exit 1; }
+fi
+ninja -C "$out/meson" > "$out/meson-build.log" 2>&1 ||
+    { grep -E -A8 'FAILED|error' "$out/meson-build.log" | head -n 60 >&2
+      echo "build-ours: failed, log in $out/meson-build.log" >&2; exit 1; }

@@ -1,0 +1,57 @@
+#!/bin/bash
+# make deps: install what the build and the tests need from Debian.
+# Idempotent and quiet when nothing is missing.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/apt-private.sh"
+
+# Debian 12 packages (bookworm main).
+PKGS=(
+    build-essential pkg-config ninja-build ccache rsync xz-utils dpkg-dev
+    python3 python3-venv flex bison cpio git device-tree-compiler
+    libglib2.0-dev libpixman-1-dev libslirp-dev zlib1g-dev
+    libjson-c-dev libcmocka-dev lib32gcc-12-dev
+    seabios ipxe-qemu
+)
+
+export DEBIAN_FRONTEND=noninteractive
+if [ "$(id -u)" != 0 ]; then
+    echo "deps: must run as root to install packages" >&2
+    exit 1
+fi
+
+missing=()
+for p in "${PKGS[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+            grep -q 'install ok installed'; then
+        missing+=("$p")
+    fi
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "deps: installing ${missing[*]}"
+    apt-get -qq update >/dev/null
+    apt-get -qq install -y --no-install-recommends "${missing[@]}" \
+        >/dev/null 2>&1 ||
+        { echo "deps: apt-get install failed" >&2; exit 1; }
+fi
+
+# QEMU 10.2's configure needs meson >= 1.5 and pycotap; bookworm has meson
+# 1.0.1 and no pycotap, bookworm-backports has both.
+backports_ok() {
+    /usr/bin/python3 - <<'PY' 2>/dev/null
+import mesonbuild.coredata as c, sys
+import pycotap
+v = tuple(int(x) for x in c.version.split('.')[:2])
+sys.exit(0 if v >= (1, 5) else 1)
+PY
+}
+if ! backports_ok; then
+    uri=$(dm_debian_uri)
+    echo "deps: installing meson and pycotap from bookworm-backports"
+    dm_apt backports "deb $uri bookworm main
+deb $uri bookworm-backports main" \
+        -qq install -y --no-install-recommends \
+        meson/bookworm-backports python3-pycotap/bookworm-backports \
+        >/dev/null 2>&1
+    backports_ok || { echo "deps: meson >= 1.5 or pycotap missing" >&2; exit 1; }
+fi

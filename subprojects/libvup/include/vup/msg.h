@@ -1,0 +1,93 @@
+/*
+ * vfio-user message framing over a stream socket.
+ *
+ * One whole message at a time, with file descriptors as SCM_RIGHTS on
+ * UNIX sockets.  Short reads and writes are handled here; callers see
+ * whole messages or an error.
+ *
+ * Two kinds of failure, as in QEMU's hw/vfio-user/proxy.c:
+ *  - the *stream* can no longer be trusted (EOF, a header whose size is
+ *    below the header or above the negotiated maximum, an I/O error):
+ *    the caller must close the connection;
+ *  - *this message* is bad but was consumed whole (too many fds,
+ *    truncated control data): vup_recv_msg() returns -EBADMSG with the
+ *    header and payload filled in and every received fd closed, so that
+ *    the caller can send an error reply and go on.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef VUP_MSG_H
+#define VUP_MSG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vup/proto.h"
+
+/* Hard cap on descriptors in one message, whatever was negotiated. */
+#define VUP_MAX_FDS 16
+
+/* Hard cap on a message's size, whatever was negotiated (64 MiB + hdr). */
+#define VUP_MAX_MSG_SIZE (64u * 1024 * 1024 + 4096)
+
+typedef struct VupMsg {
+    VupHeader hdr;
+    uint8_t *payload;           /* hdr.msg_size - 16 bytes; NULL if none */
+    uint32_t payload_len;
+    int fds[VUP_MAX_FDS];       /* -1 once taken or closed */
+    unsigned nfds;
+} VupMsg;
+
+void vup_msg_init(VupMsg *msg);
+
+/* Free the payload and close every fd the caller did not take. */
+void vup_msg_clear(VupMsg *msg);
+
+/* Take ownership of fd @i of @msg; -1 if there is none. */
+int vup_msg_take_fd(VupMsg *msg, unsigned i);
+
+/*
+ * Receive one whole message into @msg (initialised or cleared).
+ * @max_msg_size caps hdr.msg_size (header included); @max_fds caps the
+ * descriptors accepted.
+ *
+ * Returns 0, or -EBADMSG for a bad but consumed message (see above), or
+ * another -errno after which the stream is unusable:
+ *   -ECONNRESET  the peer closed the connection between messages
+ *   -EPROTO      EOF inside a message, or msg_size below the header
+ *   -EMSGSIZE    msg_size above @max_msg_size
+ */
+int vup_recv_msg(int sock, VupMsg *msg, uint32_t max_msg_size,
+                 unsigned max_fds);
+
+/*
+ * Send one message: @hdr (msg_size is filled in from @len), then
+ * @payload, with @nfds descriptors attached.  Returns 0 or -errno;
+ * any failure leaves the stream unusable.
+ */
+int vup_send_msg(int sock, const VupHeader *hdr, const void *payload,
+                 size_t len, const int *fds, unsigned nfds);
+
+/* Send the reply to @req, carrying @payload and @fds. */
+int vup_send_reply(int sock, const VupHeader *req, const void *payload,
+                   size_t len, const int *fds, unsigned nfds);
+
+/* Send an error reply to @req with errno @err (positive). */
+int vup_send_error(int sock, const VupHeader *req, int err);
+
+/*
+ * Check a received command against the spec: its type, known flags, a
+ * known command and the command's minimum payload.  Returns 0, -ENOSYS
+ * for a command the spec lacks, -EINVAL otherwise.
+ */
+int vup_check_command(const VupMsg *msg);
+
+/*
+ * Check a received reply to @req: type, command, id, and either the error
+ * flag or the command's minimum reply payload.  Returns 0, -EINVAL for a
+ * malformed reply, or the reply's negative errno (-EIO if it gave none).
+ */
+int vup_check_reply(const VupMsg *msg, const VupHeader *req);
+
+#endif /* VUP_MSG_H */

@@ -1,0 +1,302 @@
+/*
+ * vfio-user message framing over a stream socket.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "vup/msg.h"
+
+void vup_msg_init(VupMsg *msg)
+{
+    memset(msg, 0, sizeof(*msg));
+    for (unsigned i = 0; i < VUP_MAX_FDS; i++) {
+        msg->fds[i] = -1;
+    }
+}
+
+static void close_fds(VupMsg *msg)
+{
+    for (unsigned i = 0; i < msg->nfds; i++) {
+        if (msg->fds[i] >= 0) {
+            close(msg->fds[i]);
+            msg->fds[i] = -1;
+        }
+    }
+}
+
+void vup_msg_clear(VupMsg *msg)
+{
+    close_fds(msg);
+    free(msg->payload);
+    vup_msg_init(msg);
+}
+
+int vup_msg_take_fd(VupMsg *msg, unsigned i)
+{
+    int fd;
+
+    if (i >= msg->nfds) {
+        return -1;
+    }
+    fd = msg->fds[i];
+    msg->fds[i] = -1;
+    return fd;
+}
+
+/*
+ * Keep the descriptors of one control message.  Past @max_fds they are
+ * closed at once and the message is marked bad.
+ */
+static void collect_fds(VupMsg *msg, struct msghdr *mh, unsigned max_fds,
+                        bool *bad)
+{
+    struct cmsghdr *cm;
+
+    if (mh->msg_flags & MSG_CTRUNC) {
+        *bad = true;            /* the kernel dropped what did not fit */
+    }
+    for (cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+        size_t n;
+        int *fds = (int *)CMSG_DATA(cm);
+
+        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) {
+            *bad = true;
+            continue;
+        }
+        n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < n; i++) {
+            int fd;
+
+            memcpy(&fd, fds + i, sizeof(fd));
+            if (msg->nfds < max_fds && msg->nfds < VUP_MAX_FDS) {
+                msg->fds[msg->nfds++] = fd;
+            } else {
+                close(fd);
+                *bad = true;
+            }
+        }
+    }
+}
+
+/*
+ * Read exactly @len bytes into @buf.  @started says whether bytes of this
+ * message were read before, to tell a clean EOF from a truncated one.
+ */
+static int recv_full(int sock, VupMsg *msg, void *buf, size_t len,
+                     bool started, unsigned max_fds, bool *bad)
+{
+    size_t done = 0;
+
+    while (done < len) {
+        union {
+            char buf[CMSG_SPACE(VUP_MAX_FDS * sizeof(int))];
+            struct cmsghdr align;
+        } ctrl;
+        struct iovec iov = {
+            .iov_base = (char *)buf + done,
+            .iov_len = len - done,
+        };
+        struct msghdr mh = {
+            .msg_iov = &iov,
+            .msg_iovlen = 1,
+            .msg_control = ctrl.buf,
+            .msg_controllen = sizeof(ctrl.buf),
+        };
+        ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return -errno;
+        }
+        if (mh.msg_controllen > 0 || (mh.msg_flags & MSG_CTRUNC)) {
+            collect_fds(msg, &mh, max_fds, bad);
+        }
+        if (n == 0) {
+            return (started || done > 0) ? -EPROTO : -ECONNRESET;
+        }
+        done += n;
+    }
+    return 0;
+}
+
+int vup_recv_msg(int sock, VupMsg *msg, uint32_t max_msg_size,
+                 unsigned max_fds)
+{
+    bool bad = false;
+    int ret;
+
+    vup_msg_init(msg);
+    if (max_msg_size > VUP_MAX_MSG_SIZE) {
+        max_msg_size = VUP_MAX_MSG_SIZE;
+    }
+
+    ret = recv_full(sock, msg, &msg->hdr, sizeof(msg->hdr), false,
+                    max_fds, &bad);
+    if (ret < 0) {
+        goto fail;
+    }
+    /* Validate the size before allocating anything. */
+    if (msg->hdr.msg_size < sizeof(VupHeader)) {
+        ret = -EPROTO;
+        goto fail;
+    }
+    if (msg->hdr.msg_size > max_msg_size) {
+        ret = -EMSGSIZE;
+        goto fail;
+    }
+
+    msg->payload_len = msg->hdr.msg_size - sizeof(VupHeader);
+    if (msg->payload_len > 0) {
+        msg->payload = malloc(msg->payload_len);
+        if (!msg->payload) {
+            ret = -ENOMEM;
+            goto fail;
+        }
+        ret = recv_full(sock, msg, msg->payload, msg->payload_len, true,
+                        max_fds, &bad);
+        if (ret < 0) {
+            goto fail;
+        }
+    }
+
+    if (bad) {
+        close_fds(msg);
+        msg->nfds = 0;
+        return -EBADMSG;
+    }
+    return 0;
+
+fail:
+    vup_msg_clear(msg);
+    return ret;
+}
+
+int vup_send_msg(int sock, const VupHeader *hdr, const void *payload,
+                 size_t len, const int *fds, unsigned nfds)
+{
+    union {
+        char buf[CMSG_SPACE(VUP_MAX_FDS * sizeof(int))];
+        struct cmsghdr align;
+    } ctrl;
+    VupHeader h = *hdr;
+    struct iovec iov[2] = {
+        { .iov_base = &h, .iov_len = sizeof(h) },
+        { .iov_base = (void *)payload, .iov_len = len },
+    };
+    struct msghdr mh = {
+        .msg_iov = iov,
+        .msg_iovlen = len ? 2 : 1,
+    };
+
+    if (nfds > VUP_MAX_FDS || len > VUP_MAX_MSG_SIZE - sizeof(h) ||
+        (len && !payload)) {
+        return -EINVAL;
+    }
+    h.msg_size = sizeof(h) + len;
+
+    if (nfds > 0) {
+        struct cmsghdr *cm;
+
+        memset(&ctrl, 0, sizeof(ctrl));
+        mh.msg_control = ctrl.buf;
+        mh.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+        cm = CMSG_FIRSTHDR(&mh);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+        memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
+    }
+
+    while (mh.msg_iovlen > 0) {
+        ssize_t n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return -errno;
+        }
+        /* Descriptors travel with the first byte only. */
+        mh.msg_control = NULL;
+        mh.msg_controllen = 0;
+        while (mh.msg_iovlen > 0 && (size_t)n >= mh.msg_iov->iov_len) {
+            n -= mh.msg_iov->iov_len;
+            mh.msg_iov++;
+            mh.msg_iovlen--;
+        }
+        if (mh.msg_iovlen > 0) {
+            mh.msg_iov->iov_base = (char *)mh.msg_iov->iov_base + n;
+            mh.msg_iov->iov_len -= n;
+        }
+    }
+    return 0;
+}
+
+int vup_send_reply(int sock, const VupHeader *req, const void *payload,
+                   size_t len, const int *fds, unsigned nfds)
+{
+    VupHeader h = {
+        .msg_id = req->msg_id,
+        .command = req->command,
+        .flags = VUP_FLAG_TYPE_REPLY,
+    };
+
+    return vup_send_msg(sock, &h, payload, len, fds, nfds);
+}
+
+int vup_send_error(int sock, const VupHeader *req, int err)
+{
+    VupHeader h = {
+        .msg_id = req->msg_id,
+        .command = req->command,
+        .flags = VUP_FLAG_TYPE_REPLY | VUP_FLAG_ERROR,
+        .error_no = err > 0 ? err : EINVAL,
+    };
+
+    return vup_send_msg(sock, &h, NULL, 0, NULL, 0);
+}
+
+int vup_check_command(const VupMsg *msg)
+{
+    const VupCommandInfo *info;
+
+    if ((msg->hdr.flags & VUP_FLAG_TYPE_MASK) != VUP_FLAG_TYPE_COMMAND ||
+        (msg->hdr.flags & ~VUP_FLAG_KNOWN_MASK) ||
+        (msg->hdr.flags & VUP_FLAG_ERROR)) {
+        return -EINVAL;
+    }
+    info = vup_command_info(msg->hdr.command);
+    if (!info) {
+        return -ENOSYS;
+    }
+    if (msg->payload_len < info->min_request) {
+        return -EINVAL;
+    }
+    return 0;
+}
+
+int vup_check_reply(const VupMsg *msg, const VupHeader *req)
+{
+    const VupCommandInfo *info = vup_command_info(req->command);
+
+    if ((msg->hdr.flags & VUP_FLAG_TYPE_MASK) != VUP_FLAG_TYPE_REPLY ||
+        msg->hdr.command != req->command || msg->hdr.msg_id != req->msg_id) {
+        return -EINVAL;
+    }
+    if (msg->hdr.flags & VUP_FLAG_ERROR) {
+        return msg->hdr.error_no > 0 && msg->hdr.error_no < 4096 ?
+               -(int)msg->hdr.error_no : -EIO;
+    }
+    if (info && msg->payload_len < info->min_reply) {
+        return -EINVAL;
+    }
+    return 0;
+}

@@ -1,0 +1,63 @@
+/*
+ * vfio-user per-command facts: names, directions and minimum payloads.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <stddef.h>
+
+#include "vup/proto.h"
+
+#define C2S VUP_DIR_CLIENT_TO_SERVER
+#define S2C VUP_DIR_SERVER_TO_CLIENT
+
+static const VupCommandInfo command_info[VUP_CMD_MAX] = {
+    [VUP_CMD_VERSION] = { "VFIO_USER_VERSION", C2S,
+        sizeof(VupVersion), sizeof(VupVersion) },
+    [VUP_CMD_DMA_MAP] = { "VFIO_USER_DMA_MAP", C2S, sizeof(VupDmaMap), 0 },
+    [VUP_CMD_DMA_UNMAP] = { "VFIO_USER_DMA_UNMAP", C2S,
+        sizeof(VupDmaUnmap), 0 },
+    [VUP_CMD_DEVICE_GET_INFO] = { "VFIO_USER_DEVICE_GET_INFO", C2S,
+        sizeof(VupDeviceInfo), sizeof(VupDeviceInfo) },
+    [VUP_CMD_DEVICE_GET_REGION_INFO] = {
+        "VFIO_USER_DEVICE_GET_REGION_INFO", C2S,
+        sizeof(VupRegionInfo), sizeof(VupRegionInfo) },
+    [VUP_CMD_DEVICE_GET_REGION_IO_FDS] = {
+        "VFIO_USER_DEVICE_GET_REGION_IO_FDS", C2S,
+        sizeof(VupRegionIoFds), sizeof(VupRegionIoFds) },
+    [VUP_CMD_DEVICE_GET_IRQ_INFO] = { "VFIO_USER_DEVICE_GET_IRQ_INFO", C2S,
+        sizeof(VupIrqInfo), sizeof(VupIrqInfo) },
+    [VUP_CMD_DEVICE_SET_IRQS] = { "VFIO_USER_DEVICE_SET_IRQS", C2S,
+        sizeof(VupIrqSet), 0 },
+    [VUP_CMD_REGION_READ] = { "VFIO_USER_REGION_READ", C2S,
+        sizeof(VupRegionAccess), sizeof(VupRegionAccess) },
+    [VUP_CMD_REGION_WRITE] = { "VFIO_USER_REGION_WRITE", C2S,
+        sizeof(VupRegionAccess), sizeof(VupRegionAccess) },
+    [VUP_CMD_DMA_READ] = { "VFIO_USER_DMA_READ", S2C,
+        sizeof(VupDmaAccess), sizeof(VupDmaAccess) },
+    [VUP_CMD_DMA_WRITE] = { "VFIO_USER_DMA_WRITE", S2C,
+        sizeof(VupDmaAccess), sizeof(VupDmaWriteReply) },
+    [VUP_CMD_DEVICE_RESET] = { "VFIO_USER_DEVICE_RESET", C2S, 0, 0 },
+    [VUP_CMD_REGION_WRITE_MULTI] = { "VFIO_USER_REGION_WRITE_MULTI", C2S,
+        sizeof(VupWriteMulti), sizeof(VupWriteMulti) },
+    [VUP_CMD_DEVICE_FEATURE] = { "VFIO_USER_DEVICE_FEATURE", C2S,
+        sizeof(VupDeviceFeature), sizeof(VupDeviceFeature) },
+    [VUP_CMD_MIG_DATA_READ] = { "VFIO_USER_MIG_DATA_READ", C2S,
+        sizeof(VupMigData), sizeof(VupMigData) },
+    [VUP_CMD_MIG_DATA_WRITE] = { "VFIO_USER_MIG_DATA_WRITE", C2S,
+        sizeof(VupMigData), 0 },
+};
+
+const VupCommandInfo *vup_command_info(uint32_t command)
+{
+    if (command >= VUP_CMD_MAX || command_info[command].name == NULL) {
+        return NULL;
+    }
+    return &command_info[command];
+}
+
+const char *vup_command_name(uint32_t command)
+{
+    const VupCommandInfo *info = vup_command_info(command);
+
+    return info ? info->name : "unknown";
+}

@@ -1,0 +1,464 @@
+/*
+ * Unit tests: message framing over a UNIX socketpair, good and malformed.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "vup/msg.h"
+
+#define MAX_SIZE 4096
+
+typedef struct Pair {
+    int a, b;                   /* a: sender, b: receiver */
+    int open_fds;               /* descriptors open before the test */
+} Pair;
+
+static int count_open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    int n = 0;
+
+    assert_non_null(d);
+    while ((e = readdir(d))) {
+        if (e->d_name[0] != '.') {
+            n++;
+        }
+    }
+    closedir(d);
+    return n - 1;               /* the DIR's own descriptor */
+}
+
+static int setup(void **state)
+{
+    Pair *p = calloc(1, sizeof(*p));
+    int sv[2];
+
+    p->open_fds = count_open_fds();
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+        return -1;
+    }
+    p->a = sv[0];
+    p->b = sv[1];
+    *state = p;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    Pair *p = *state;
+
+    if (p->a >= 0) {
+        close(p->a);
+    }
+    close(p->b);
+    /* Every test must leave no descriptor behind. */
+    assert_int_equal(count_open_fds(), p->open_fds);
+    free(p);
+    return 0;
+}
+
+static void write_all(int fd, const void *buf, size_t len)
+{
+    assert_int_equal(write(fd, buf, len), (ssize_t)len);
+}
+
+/* Send @nfds copies of @fd with one raw byte run, bypassing libvup. */
+static void send_raw_with_fds(int sock, const void *buf, size_t len,
+                              int fd, unsigned nfds)
+{
+    int fds[32];
+    union {
+        char buf[CMSG_SPACE(sizeof(fds))];
+        struct cmsghdr align;
+    } ctrl;
+    struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1,
+        .msg_control = ctrl.buf,
+        .msg_controllen = CMSG_SPACE(nfds * sizeof(int)),
+    };
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+
+    assert_true(nfds <= 32);
+    for (unsigned i = 0; i < nfds; i++) {
+        fds[i] = fd;
+    }
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+    memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
+    assert_int_equal(sendmsg(sock, &mh, 0), (ssize_t)len);
+}
+
+static void test_round_trip_with_fds(void **state)
+{
+    Pair *p = *state;
+    VupHeader h = { .msg_id = 7, .command = VUP_CMD_DMA_MAP };
+    VupDmaMap map = { .argsz = sizeof(map), .address = 0x1000,
+                      .size = 0x2000 };
+    int efd = eventfd(0, EFD_CLOEXEC);
+    int fds[2] = { efd, efd };
+    uint64_t v = 1;
+    VupMsg m;
+
+    assert_int_equal(vup_send_msg(p->a, &h, &map, sizeof(map), fds, 2), 0);
+    assert_int_equal(vup_recv_msg(p->b, &m, MAX_SIZE, 4), 0);
+    assert_int_equal(m.hdr.msg_id, 7);
+    assert_int_equal(m.hdr.command, VUP_CMD_DMA_MAP);
+    assert_int_equal(m.hdr.msg_size, sizeof(VupHeader) + sizeof(map));
+    assert_int_equal(m.payload_len, sizeof(map));
+    assert_memory_equal(m.payload, &map, sizeof(map));
+    assert_int_equal(m.nfds, 2);
+    assert_int_equal(vup_check_command(&m), 0);
+
+    /* The received descriptor is a working copy of the eventfd. */
+    int got = vup_msg_take_fd(&m, 0);
+    assert_true(got >= 0 && got != efd);
+    assert_int_equal(fcntl(got, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+    assert_int_equal(write(got, &v, sizeof(v)), sizeof(v));
+    assert_int_equal(read(efd, &v, sizeof(v)), sizeof(v));
+    assert_int_equal(v, 1);
+    assert_int_equal(vup_msg_take_fd(&m, 0), -1);   /* taken once */
+    assert_int_equal(vup_msg_take_fd(&m, 5), -1);   /* out of range */
+    close(got);
+    close(efd);
+    vup_msg_clear(&m);              /* closes the untaken second fd */
+}
+
+static void test_empty_payload(void **state)
+{
+    Pair *p = *state;
+    VupHeader h = { .msg_id = 1, .command = VUP_CMD_DEVICE_RESET };
+    VupMsg m;
+
+    assert_int_equal(vup_send_msg(p->a, &h, NULL, 0, NULL, 0), 0);
+    assert_int_equal(vup_recv_msg(p->b, &m, MAX_SIZE, 1), 0);
+    assert_null(m.payload);
+    assert_int_equal(m.payload_len, 0);
+    assert_int_equal(vup_check_command(&m), 0);
+    vup_msg_clear(&m);
+}
+
+typedef struct Dribble {
+    int fd;
+    const uint8_t *buf;
+    size_t len;
+} Dribble;
+
+static void *dribble_thread(void *opaque)
+{
+    Dribble *d = opaque;
+
+    /* One byte at a time: every read on the other side is short. */
+    for (size_t i = 0; i < d->len; i++) {
+        if (write(d->fd, d->buf + i, 1) != 1) {
+            break;
+        }
+        if (i % 7 == 0) {
+            usleep(100);
+        }
+    }
+    return NULL;
+}
+
+static void test_short_reads(void **state)
+{
+    Pair *p = *state;
+    uint8_t buf[sizeof(VupHeader) + 100];
+    VupHeader h = { .msg_id = 3, .command = VUP_CMD_REGION_WRITE,
+                    .msg_size = sizeof(buf) };
+    Dribble d = { .fd = p->a, .buf = buf, .len = sizeof(buf) };
+    pthread_t th;
+    VupMsg m;
+
+    memcpy(buf, &h, sizeof(h));
+    for (size_t i = sizeof(h); i < sizeof(buf); i++) {
+        buf[i] = (uint8_t)i;
+    }
+    assert_int_equal(pthread_create(&th, NULL, dribble_thread, &d), 0);
+    assert_int_equal(vup_recv_msg(p->b, &m, MAX_SIZE, 1), 0);
+    pthread_join(th, NULL);
+    assert_int_equal(m.payload_len, 100);
+    assert_memory_equal(m.payload, buf + sizeof(h), 100);
+    vup_msg_clear(&m);
+}
+
+static void test_large_message_short_writes(void **state)
+{
+    Pair *p = *state;
+    size_t len = 1024 * 1024;       /* beyond the socket buffer */
+    uint8_t *payload = malloc(len);
+    VupHeader h = { .msg_id = 9, .command = VUP_CMD_REGION_WRITE };
+    VupMsg m;
+    pid_t pid;
+
+    for (size_t i = 0; i < len; i++) {
+        payload[i] = (uint8_t)(i * 31);
+    }
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        _exit(vup_send_msg(p->a, &h, payload, len, NULL, 0) == 0 ? 0 : 1);
+    }
+    assert_int_equal(vup_recv_msg(p->b, &m, 2 * len, 1), 0);
+    assert_int_equal(m.payload_len, len);
+    assert_memory_equal(m.payload, payload, len);
+    vup_msg_clear(&m);
+    free(payload);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_int_equal(status, 0);
+}
+
+static void test_clean_eof(void **state)
+{
+    Pair *p = *state;
+    VupMsg m;
+
+    close(p->a);
+    p->a = -1;
+    assert_int_equal(vup_recv_msg(p->b, &m, MAX_SIZE, 1), -ECONNRESET);
+}
+
+static void test_truncated_header(void **state)
+{
+    Pair *p = *state;
+    uint8_t partial[10] = { 0 };
+    VupMsg m;
+
+    write_all(p->a, partial, sizeof(partial));
+    close(p->a);
+    p->a = -1;
+    assert_int_equal(vup_recv_msg(p->b, &m, MAX_SIZE, 1), -EPROTO);
+    assert_null(m.payload);
+}
+
+static void test_truncated_payload(void **state)
+{
+    Pair *p = *state;
+    VupHeader h = { .command = VUP_CMD_REGION_WRITE, .msg_size = 64 };
+    VupMsg m;
+
+    write_all(p->a, &h, sizeof(h));
+    write_all(p->a, "abc", 3);
+    close(p->a);
+    p->a = -1;
+    assert_int_equal(vup_recv_msg(p->b, &m, MAX_SIZE, 1), -EPROTO);
+    assert_null(m.payload);
+}
+
+static void test_size_below_header(void **state)
+{
+    Pair *p = *state;
+    VupHeader h = { .command = VUP_CMD_DEVICE_RESET, .msg_size = 8 };
+    VupMsg m;
+
+    write_all(p->a, &h, sizeof(h));
+    assert_int_equal(vup_recv_msg(p->b, &m, MAX_SIZE, 1), -EPROTO);
+}
+
+static void test_size_above_max(void **state)
+{
+    Pair *p = *state;
+    VupHeader h = { .command = VUP_CMD_REGION_WRITE,
+                    .msg_size = MAX_SIZE + 1 };
+    VupHeader huge = { .command = VUP_CMD_REGION_WRITE,
+                       .msg_size = 0xffffffff };
+    VupMsg m;
+
+    write_all(p->a, &h, sizeof(h));
+    assert_int_equal(vup_recv_msg(p->b, &m, MAX_SIZE, 1), -EMSGSIZE);
+    /* The library's own cap holds even if a caller asks for more. */
+    write_all(p->a, &huge, sizeof(huge));
+    assert_int_equal(vup_recv_msg(p->b, &m, 0xffffffff, 1), -EMSGSIZE);
+}
+
+static void test_unknown_command(void **state)
+{
+    Pair *p = *state;
+    VupHeader h = { .msg_id = 42, .command = 0x77 };
+    VupMsg m, reply;
+
+    assert_int_equal(vup_send_msg(p->a, &h, "xy", 2, NULL, 0), 0);
+    assert_int_equal(vup_recv_msg(p->b, &m, MAX_SIZE, 1), 0);
+    assert_int_equal(vup_check_command(&m), -ENOSYS);
+
+    /* The error reply travels back and reads as -ENOSYS. */
+    assert_int_equal(vup_send_error(p->b, &m.hdr, ENOSYS), 0);
+    assert_int_equal(vup_recv_msg(p->a, &reply, MAX_SIZE, 1), 0);
+    assert_int_equal(reply.hdr.flags,
+                     VUP_FLAG_TYPE_REPLY | VUP_FLAG_ERROR);
+    assert_int_equal(vup_check_reply(&reply, &h), -ENOSYS);
+    vup_msg_clear(&reply);
+    vup_msg_clear(&m);
+}
+
+static void test_short_payload_and_bad_flags(void **state)
+{
+    Pair *p = *state;
+    VupHeader h = { .command = VUP_CMD_REGION_READ };
+    VupHeader bad = { .command = VUP_CMD_DEVICE_RESET, .flags = 0x100 };
+    VupHeader reply_type = { .command = VUP_CMD_DEVICE_RESET,
+                             .flags = VUP_FLAG_TYPE_REPLY };
+    VupMsg m;
+
+    /* REGION_READ needs 16 bytes of payload; 8 is malformed. */
+    assert_int_equal(vup_send_msg(p->a, &h, "12345678", 8, NULL, 0), 0);
+    assert_int_equal(vup_recv_msg(p->b, &m, MAX_SIZE, 1), 0);
+    assert_int_equal(vup_check_command(&m), -EINVAL);
+    vup_msg_clear(&m);
+
+    assert_int_equal(vup_send_msg(p->a, &bad, NULL, 0, NULL, 0), 0);
+    assert_int_equal(vup_recv_msg(p->b, &m, MAX_SIZE, 1), 0);
+    assert_int_equal(vup_check_command(&m), -EINVAL);
+    vup_msg_clear(&m);
+
+    assert_int_equal(vup_send_msg(p->a, &reply_type, NULL, 0, NULL, 0), 0);
+    assert_int_equal(vup_recv_msg(p->b, &m, MAX_SIZE, 1), 0);
+    assert_int_equal(vup_check_command(&m), -EINVAL);
+    vup_msg_clear(&m);
+}
+
+static void test_too_many_fds(void **state)
+{
+    Pair *p = *state;
+    VupHeader h = { .msg_id = 5, .command = VUP_CMD_DEVICE_SET_IRQS,
+                    .msg_size = sizeof(VupHeader) + sizeof(VupIrqSet) };
+    uint8_t buf[sizeof(VupHeader) + sizeof(VupIrqSet)] = { 0 };
+    int efd = eventfd(0, EFD_CLOEXEC);
+    VupMsg m;
+
+    memcpy(buf, &h, sizeof(h));
+    send_raw_with_fds(p->a, buf, sizeof(buf), efd, 3);
+    /* Two accepted at most: the message is bad, all three are closed. */
+    assert_int_equal(vup_recv_msg(p->b, &m, MAX_SIZE, 2), -EBADMSG);
+    assert_int_equal(m.hdr.msg_id, 5);
+    assert_int_equal(m.nfds, 0);
+    assert_int_equal(m.payload_len, sizeof(VupIrqSet));
+    vup_msg_clear(&m);
+
+    /* The stream is still in step: a good message follows. */
+    h.command = VUP_CMD_DEVICE_RESET;
+    assert_int_equal(vup_send_msg(p->a, &h, NULL, 0, NULL, 0), 0);
+    assert_int_equal(vup_recv_msg(p->b, &m, MAX_SIZE, 2), 0);
+    assert_int_equal(m.hdr.command, VUP_CMD_DEVICE_RESET);
+    vup_msg_clear(&m);
+    close(efd);
+}
+
+static void test_unexpected_fds(void **state)
+{
+    Pair *p = *state;
+    VupHeader h = { .command = VUP_CMD_REGION_READ,
+                    .msg_size = sizeof(VupHeader) + 16 };
+    uint8_t buf[sizeof(VupHeader) + 16] = { 0 };
+    int efd = eventfd(0, EFD_CLOEXEC);
+    VupMsg m;
+
+    memcpy(buf, &h, sizeof(h));
+    send_raw_with_fds(p->a, buf, sizeof(buf), efd, 1);
+    /* A receiver that accepts none refuses the message, fd closed. */
+    assert_int_equal(vup_recv_msg(p->b, &m, MAX_SIZE, 0), -EBADMSG);
+    assert_int_equal(m.nfds, 0);
+    vup_msg_clear(&m);
+    close(efd);
+}
+
+static void test_truncated_control_data(void **state)
+{
+    Pair *p = *state;
+    VupHeader h = { .command = VUP_CMD_DEVICE_SET_IRQS,
+                    .msg_size = sizeof(VupHeader) + sizeof(VupIrqSet) };
+    uint8_t buf[sizeof(VupHeader) + sizeof(VupIrqSet)] = { 0 };
+    int efd = eventfd(0, EFD_CLOEXEC);
+    VupMsg m;
+
+    /* More descriptors than the receive buffer holds: MSG_CTRUNC. */
+    memcpy(buf, &h, sizeof(h));
+    send_raw_with_fds(p->a, buf, sizeof(buf), efd, VUP_MAX_FDS + 8);
+    assert_int_equal(vup_recv_msg(p->b, &m, MAX_SIZE, VUP_MAX_FDS),
+                     -EBADMSG);
+    assert_int_equal(m.nfds, 0);
+    vup_msg_clear(&m);
+    close(efd);
+}
+
+static void test_send_rejects_bad_arguments(void **state)
+{
+    Pair *p = *state;
+    VupHeader h = { .command = VUP_CMD_DEVICE_RESET };
+    int fds[VUP_MAX_FDS + 1] = { 0 };
+
+    assert_int_equal(vup_send_msg(p->a, &h, NULL, 0, fds, VUP_MAX_FDS + 1),
+                     -EINVAL);
+    assert_int_equal(vup_send_msg(p->a, &h, NULL, 4, NULL, 0), -EINVAL);
+}
+
+static void test_check_reply(void **state)
+{
+    VupHeader req = { .msg_id = 11, .command = VUP_CMD_DEVICE_GET_INFO };
+    VupDeviceInfo info = { 0 };
+    VupMsg m;
+
+    vup_msg_init(&m);
+    m.hdr = (VupHeader) { .msg_id = 11, .command = VUP_CMD_DEVICE_GET_INFO,
+                          .flags = VUP_FLAG_TYPE_REPLY };
+    m.payload = (uint8_t *)&info;
+    m.payload_len = sizeof(info);
+    assert_int_equal(vup_check_reply(&m, &req), 0);
+
+    m.payload_len = 8;                          /* short reply */
+    assert_int_equal(vup_check_reply(&m, &req), -EINVAL);
+    m.payload_len = sizeof(info);
+    m.hdr.msg_id = 12;                          /* wrong id */
+    assert_int_equal(vup_check_reply(&m, &req), -EINVAL);
+    m.hdr.msg_id = 11;
+    m.hdr.flags = VUP_FLAG_TYPE_COMMAND;        /* not a reply */
+    assert_int_equal(vup_check_reply(&m, &req), -EINVAL);
+    m.hdr.flags = VUP_FLAG_TYPE_REPLY | VUP_FLAG_ERROR;
+    m.hdr.error_no = 0;                         /* error without errno */
+    assert_int_equal(vup_check_reply(&m, &req), -EIO);
+    m.hdr.error_no = EINVAL;
+    assert_int_equal(vup_check_reply(&m, &req), -EINVAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+        T(test_round_trip_with_fds),
+        T(test_empty_payload),
+        T(test_short_reads),
+        T(test_large_message_short_writes),
+        T(test_clean_eof),
+        T(test_truncated_header),
+        T(test_truncated_payload),
+        T(test_size_below_header),
+        T(test_size_above_max),
+        T(test_unknown_command),
+        T(test_short_payload_and_bad_flags),
+        T(test_too_many_fds),
+        T(test_unexpected_fds),
+        T(test_truncated_control_data),
+        T(test_send_rejects_bad_arguments),
+        cmocka_unit_test(test_check_reply),
+#undef T
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
