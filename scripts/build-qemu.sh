@@ -69,5 +69,12 @@ if ! ninja -C "$bld" -j "$jobs" > "$bld/ninja.log" 2>&1; then
     exit 1
 fi
 
+# Run from the build tree, QEMU looks for firmware under qemu-bundle/ at
+# the --firmwarepath locations: point those at Debian's packages.
+for d in /usr/share/seabios /usr/lib/ipxe/qemu; do
+    mkdir -p "$bld/qemu-bundle$(dirname "$d")"
+    ln -sfn "$d" "$bld/qemu-bundle$d"
+done
+
 ln -sfn "$bld/qemu-system-x86_64" "$out/qemu-system-x86_64"
 ln -sfn "$bld" "$out/qemu-build"

@@ -1,0 +1,34 @@
+/*
+ * Listen addresses: "unix:PATH" (TCP comes with the network issue).
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef DM_ADDRESS_H
+#define DM_ADDRESS_H
+
+#include <sys/un.h>
+
+typedef enum DmAddressKind {
+    DM_ADDRESS_UNIX,
+} DmAddressKind;
+
+typedef struct DmAddress {
+    DmAddressKind kind;
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+} DmAddress;
+
+/* Parse @str; on failure return -EINVAL with a reason in @err. */
+int dm_address_parse(const char *str, DmAddress *ret_addr, char *err,
+                     size_t errlen);
+
+/*
+ * Create a listening socket for @addr.  A stale UNIX socket file (nobody
+ * listening) is replaced; a live one is "in use".  Returns the fd or
+ * -errno with a reason in @err.
+ */
+int dm_address_listen(const DmAddress *addr, char *err, size_t errlen);
+
+/* Undo what listening left behind (the UNIX socket file). */
+void dm_address_cleanup(const DmAddress *addr);
+
+#endif /* DM_ADDRESS_H */

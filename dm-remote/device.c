@@ -1,0 +1,218 @@
+/*
+ * Device plumbing shared by every model: regions, interrupts, reset.
+ *
+ * Runs in the event loop's thread.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "device.h"
+#include "log.h"
+#include "pci.h"
+
+int dm_device_realize(DmDevice *dev, const DmModel *model, DmLoop *loop)
+{
+    int ret;
+
+    memset(dev, 0, sizeof(*dev));
+    dev->model = model;
+    dev->loop = loop;
+    ret = model->realize(dev);
+    if (ret < 0) {
+        dm_device_unrealize(dev);
+        return ret;
+    }
+    if (dev->pci) {
+        dm_pci_finalize(dev->pci);
+        dev->regions[VUP_PCI_CONFIG_REGION_INDEX].size = DM_PCI_CONFIG_SIZE;
+        if (dev->num_regions < VUP_PCI_NUM_REGIONS) {
+            dev->num_regions = VUP_PCI_NUM_REGIONS;
+        }
+    }
+    return 0;
+}
+
+void dm_device_unrealize(DmDevice *dev)
+{
+    if (dev->model && dev->model->unrealize) {
+        dev->model->unrealize(dev);
+    }
+    dm_irq_release_all(dev);
+    for (unsigned i = 0; i < DM_MAX_IRQ_INDEXES; i++) {
+        free(dev->irqs[i].trigger_fd);
+        free(dev->irqs[i].masked);
+        free(dev->irqs[i].pending);
+    }
+    free(dev->pci);
+    dev->pci = NULL;
+}
+
+void dm_device_reset(DmDevice *dev)
+{
+    if (dev->pci) {
+        dm_pci_reset(dev->pci);
+    }
+    dev->intx_level = false;
+    for (unsigned i = 0; i < dev->num_irq_indexes; i++) {
+        DmIrqIndex *x = &dev->irqs[i];
+
+        memset(x->pending, 0, x->count * sizeof(bool));
+        memset(x->masked, 0, x->count * sizeof(bool));
+    }
+    if (dev->model->reset) {
+        dev->model->reset(dev);
+    }
+}
+
+void dm_device_init_region(DmDevice *dev, unsigned index, uint64_t size,
+                           const DmRegionOps *ops, void *opaque)
+{
+    dev->regions[index] = (DmRegion) { .size = size, .ops = ops,
+                                       .opaque = opaque };
+    if (index + 1 > dev->num_regions) {
+        dev->num_regions = index + 1;
+    }
+}
+
+int dm_device_init_irq(DmDevice *dev, unsigned index, uint32_t count,
+                       uint32_t info_flags)
+{
+    DmIrqIndex *x = &dev->irqs[index];
+
+    if (index >= DM_MAX_IRQ_INDEXES || count > DM_MAX_IRQS_PER_INDEX) {
+        return -EINVAL;
+    }
+    x->count = count;
+    x->info_flags = info_flags;
+    x->trigger_fd = malloc(count * sizeof(int) + 1);
+    x->masked = calloc(count + 1, sizeof(bool));
+    x->pending = calloc(count + 1, sizeof(bool));
+    if (!x->trigger_fd || !x->masked || !x->pending) {
+        return -ENOMEM;
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        x->trigger_fd[i] = -1;
+    }
+    if (index + 1 > dev->num_irq_indexes) {
+        dev->num_irq_indexes = index + 1;
+    }
+    return 0;
+}
+
+/* Largest of 8, 4, 2, 1 that is aligned at @off and fits in @left. */
+static unsigned piece_size(uint64_t off, uint32_t left)
+{
+    unsigned size = 8;
+
+    while (size > left || (off & (size - 1))) {
+        size >>= 1;
+    }
+    return size;
+}
+
+void dm_region_read(DmRegion *r, uint64_t offset, void *buf, uint32_t len)
+{
+    uint8_t *p = buf;
+
+    while (len > 0) {
+        unsigned size = piece_size(offset, len);
+        uint64_t v = r->ops && r->ops->read ?
+                     r->ops->read(r->opaque, offset, size) : ~0ULL;
+
+        for (unsigned i = 0; i < size; i++) {
+            p[i] = v >> (8 * i);        /* little-endian device */
+        }
+        p += size;
+        offset += size;
+        len -= size;
+    }
+}
+
+void dm_region_write(DmRegion *r, uint64_t offset, const void *buf,
+                     uint32_t len)
+{
+    const uint8_t *p = buf;
+
+    while (len > 0) {
+        unsigned size = piece_size(offset, len);
+        uint64_t v = 0;
+
+        for (unsigned i = 0; i < size; i++) {
+            v |= (uint64_t)p[i] << (8 * i);
+        }
+        if (r->ops && r->ops->write) {
+            r->ops->write(r->opaque, offset, v, size);
+        }
+        p += size;
+        offset += size;
+        len -= size;
+    }
+}
+
+/* ---- Interrupts ---- */
+
+void dm_irq_signal(DmDevice *dev, unsigned index, unsigned sub)
+{
+    DmIrqIndex *x = &dev->irqs[index];
+    uint64_t one = 1;
+
+    if (index >= dev->num_irq_indexes || sub >= x->count) {
+        return;
+    }
+    if (x->masked[sub] || x->trigger_fd[sub] < 0) {
+        x->pending[sub] = true;
+        return;
+    }
+    x->pending[sub] = false;
+    if (write(x->trigger_fd[sub], &one, sizeof(one)) != sizeof(one)) {
+        dm_warn("cannot signal irq %u.%u: %m, ignoring", index, sub);
+    }
+    if (x->info_flags & VUP_IRQ_INFO_AUTOMASKED) {
+        x->masked[sub] = true;  /* until the client unmasks it */
+    }
+}
+
+void dm_irq_set_intx(DmDevice *dev, bool level)
+{
+    bool rising = level && !dev->intx_level;
+
+    dev->intx_level = level;
+    if (rising) {
+        dm_irq_signal(dev, VUP_PCI_INTX_IRQ_INDEX, 0);
+    } else if (!level && dev->num_irq_indexes > VUP_PCI_INTX_IRQ_INDEX &&
+               dev->irqs[VUP_PCI_INTX_IRQ_INDEX].count) {
+        dev->irqs[VUP_PCI_INTX_IRQ_INDEX].pending[0] = false;
+    }
+}
+
+bool dm_msi_enabled(DmDevice *dev)
+{
+    DmIrqIndex *x = &dev->irqs[VUP_PCI_MSI_IRQ_INDEX];
+
+    return dev->num_irq_indexes > VUP_PCI_MSI_IRQ_INDEX && x->count &&
+           x->trigger_fd[0] >= 0;
+}
+
+void dm_msi_notify(DmDevice *dev, unsigned vector)
+{
+    dm_irq_signal(dev, VUP_PCI_MSI_IRQ_INDEX, vector);
+}
+
+void dm_irq_release_all(DmDevice *dev)
+{
+    for (unsigned i = 0; i < dev->num_irq_indexes; i++) {
+        DmIrqIndex *x = &dev->irqs[i];
+
+        for (uint32_t j = 0; j < x->count; j++) {
+            if (x->trigger_fd[j] >= 0) {
+                close(x->trigger_fd[j]);
+                x->trigger_fd[j] = -1;
+            }
+            x->masked[j] = false;
+        }
+    }
+}

@@ -1,0 +1,114 @@
+/*
+ * A device as the server sees it: regions, interrupts, DMA and, for PCI
+ * devices, a config space.  Models fill it in and describe their
+ * registers; the protocol is not their business.
+ *
+ * All of it runs in the event loop's thread (see loop.h).
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef DM_DEVICE_H
+#define DM_DEVICE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vup/proto.h"
+#include "loop.h"
+
+typedef struct DmDevice DmDevice;
+typedef struct DmPci DmPci;
+typedef struct DmSession DmSession;
+
+/* Register access of a region, like QEMU's MemoryRegionOps. */
+typedef struct DmRegionOps {
+    uint64_t (*read)(void *opaque, uint64_t addr, unsigned size);
+    void (*write)(void *opaque, uint64_t addr, uint64_t val, unsigned size);
+} DmRegionOps;
+
+typedef struct DmRegion {
+    uint64_t size;              /* 0: the region does not exist */
+    const DmRegionOps *ops;
+    void *opaque;
+} DmRegion;
+
+#define DM_MAX_REGIONS  VUP_PCI_NUM_REGIONS
+#define DM_MAX_IRQ_INDEXES VUP_PCI_NUM_IRQS
+#define DM_MAX_IRQS_PER_INDEX 2048
+
+/* One IRQ index (INTx, MSI, MSI-X, ...): per-vector eventfds and masks. */
+typedef struct DmIrqIndex {
+    uint32_t count;
+    uint32_t info_flags;        /* VUP_IRQ_INFO_* */
+    int *trigger_fd;            /* count entries, -1 when unset */
+    bool *masked;
+    bool *pending;              /* INTx: raised while masked */
+} DmIrqIndex;
+
+typedef struct DmModel DmModel;
+
+struct DmDevice {
+    const DmModel *model;
+    bool is_pci;                /* else a vfio "platform" device */
+    DmRegion regions[DM_MAX_REGIONS];
+    unsigned num_regions;
+    DmIrqIndex irqs[DM_MAX_IRQ_INDEXES];
+    unsigned num_irq_indexes;
+    DmPci *pci;
+    DmLoop *loop;
+    DmSession *session;         /* the connected client, or NULL */
+    bool intx_level;
+    void *state;                /* the model's own */
+};
+
+struct DmModel {
+    const char *name;
+    const char *description;
+    /* Fill in regions, IRQs and config space; -errno on failure. */
+    int (*realize)(DmDevice *dev);
+    /* Back to power-on state (DEVICE_RESET). */
+    void (*reset)(DmDevice *dev);
+    void (*unrealize)(DmDevice *dev);
+};
+
+/* The registry of models (models/models.c). */
+const DmModel *dm_model_find(const char *name);
+void dm_model_list(void (*cb)(const DmModel *m, void *opaque), void *opaque);
+
+int dm_device_realize(DmDevice *dev, const DmModel *model, DmLoop *loop);
+void dm_device_unrealize(DmDevice *dev);
+void dm_device_reset(DmDevice *dev);
+
+/* Region setup for models. */
+void dm_device_init_region(DmDevice *dev, unsigned index, uint64_t size,
+                           const DmRegionOps *ops, void *opaque);
+int dm_device_init_irq(DmDevice *dev, unsigned index, uint32_t count,
+                       uint32_t info_flags);
+
+/* Region access with 1, 2, 4 or 8 byte pieces; bounds already checked. */
+void dm_region_read(DmRegion *r, uint64_t offset, void *buf, uint32_t len);
+void dm_region_write(DmRegion *r, uint64_t offset, const void *buf,
+                     uint32_t len);
+
+/* ---- Interrupts, for models ---- */
+
+/* INTx level; a rising edge signals the client unless masked. */
+void dm_irq_set_intx(DmDevice *dev, bool level);
+/* Has the client wired vectors of MSI (index 1)? */
+bool dm_msi_enabled(DmDevice *dev);
+void dm_msi_notify(DmDevice *dev, unsigned vector);
+
+/* Signal vector @sub of @index if wired and not masked. */
+void dm_irq_signal(DmDevice *dev, unsigned index, unsigned sub);
+/* Client disconnected: drop every eventfd, keep the device state. */
+void dm_irq_release_all(DmDevice *dev);
+
+/* ---- DMA into the client's memory, for models ---- */
+
+/* 0 or -errno (-EFAULT when the range is not mapped by the client). */
+int dm_dma_read(DmDevice *dev, uint64_t addr, void *buf, uint64_t len);
+int dm_dma_write(DmDevice *dev, uint64_t addr, const void *buf,
+                 uint64_t len);
+
+#endif /* DM_DEVICE_H */

@@ -1,0 +1,105 @@
+/*
+ * The client's DMA windows.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "dma.h"
+
+int dm_dma_map(DmDmaTable *t, const VupDmaMap *req, int fd)
+{
+    DmDmaRegion r = {
+        .iova = req->address,
+        .size = req->size,
+        .prot = req->flags,
+        .fd = fd,
+    };
+    DmDmaRegion *grown;
+
+    if (req->size == 0 || req->address + req->size < req->address ||
+        (req->flags & ~(VUP_DMA_MAP_FLAG_READ | VUP_DMA_MAP_FLAG_WRITE))) {
+        return -EINVAL;
+    }
+    for (unsigned i = 0; i < t->n; i++) {
+        const DmDmaRegion *o = &t->regions[i];
+
+        if (r.iova < o->iova + o->size && o->iova < r.iova + r.size) {
+            return -EEXIST;
+        }
+    }
+    if (t->n >= DM_DMA_MAX_MAPS) {
+        return -ENOSPC;
+    }
+    if (fd >= 0) {
+        int prot = 0;
+
+        if (req->offset + req->size < req->offset) {
+            return -EINVAL;
+        }
+        prot |= (req->flags & VUP_DMA_MAP_FLAG_READ) ? PROT_READ : 0;
+        prot |= (req->flags & VUP_DMA_MAP_FLAG_WRITE) ? PROT_WRITE : 0;
+        r.host = mmap(NULL, req->size, prot ? prot : PROT_NONE, MAP_SHARED,
+                      fd, req->offset);
+        if (r.host == MAP_FAILED) {
+            return -errno;
+        }
+    }
+    grown = realloc(t->regions, (t->n + 1) * sizeof(*grown));
+    if (!grown) {
+        if (r.host) {
+            munmap(r.host, r.size);
+        }
+        return -ENOMEM;
+    }
+    t->regions = grown;
+    t->regions[t->n++] = r;
+    return 0;
+}
+
+static void release(DmDmaRegion *r)
+{
+    if (r->host) {
+        munmap(r->host, r->size);
+    }
+    if (r->fd >= 0) {
+        close(r->fd);
+    }
+}
+
+int dm_dma_unmap(DmDmaTable *t, uint64_t iova, uint64_t size)
+{
+    for (unsigned i = 0; i < t->n; i++) {
+        if (t->regions[i].iova == iova && t->regions[i].size == size) {
+            release(&t->regions[i]);
+            t->regions[i] = t->regions[--t->n];
+            return 0;
+        }
+    }
+    return -ENOENT;
+}
+
+void dm_dma_unmap_all(DmDmaTable *t)
+{
+    for (unsigned i = 0; i < t->n; i++) {
+        release(&t->regions[i]);
+    }
+    free(t->regions);
+    t->regions = NULL;
+    t->n = 0;
+}
+
+const DmDmaRegion *dm_dma_find(const DmDmaTable *t, uint64_t addr)
+{
+    for (unsigned i = 0; i < t->n; i++) {
+        const DmDmaRegion *r = &t->regions[i];
+
+        if (addr >= r->iova && addr - r->iova < r->size) {
+            return r;
+        }
+    }
+    return NULL;
+}

@@ -1,0 +1,27 @@
+/*
+ * dm-remote logging: one line per event on stderr, prefixed with the
+ * program name.  Peer-controlled text is never used as a format.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef DM_LOG_H
+#define DM_LOG_H
+
+typedef enum DmLogLevel {
+    DM_LOG_ERROR,
+    DM_LOG_WARN,
+    DM_LOG_INFO,
+    DM_LOG_DEBUG,
+} DmLogLevel;
+
+extern DmLogLevel dm_log_level;
+
+void dm_log(DmLogLevel level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#define dm_error(...) dm_log(DM_LOG_ERROR, __VA_ARGS__)
+#define dm_warn(...)  dm_log(DM_LOG_WARN, __VA_ARGS__)
+#define dm_info(...)  dm_log(DM_LOG_INFO, __VA_ARGS__)
+#define dm_debug(...) dm_log(DM_LOG_DEBUG, __VA_ARGS__)
+
+#endif /* DM_LOG_H */

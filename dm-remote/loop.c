@@ -1,0 +1,168 @@
+/*
+ * dm-remote event loop.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "loop.h"
+
+#define DM_LOOP_MAX_FDS 64
+
+typedef struct DmWatch {
+    DmFdHandler *cb;
+    void *opaque;
+} DmWatch;
+
+struct DmLoop {
+    struct pollfd pfd[DM_LOOP_MAX_FDS];
+    DmWatch watch[DM_LOOP_MAX_FDS];
+    unsigned nfds;
+    DmTimer *timers;            /* sorted by deadline */
+    bool quit;
+    int status;
+};
+
+DmLoop *dm_loop_new(void)
+{
+    return calloc(1, sizeof(DmLoop));
+}
+
+void dm_loop_free(DmLoop *loop)
+{
+    free(loop);
+}
+
+int dm_loop_add_fd(DmLoop *loop, int fd, short events, DmFdHandler *cb,
+                   void *opaque)
+{
+    unsigned i;
+
+    for (i = 0; i < loop->nfds && loop->pfd[i].fd != fd; i++) {
+        continue;
+    }
+    if (i == loop->nfds) {
+        if (loop->nfds == DM_LOOP_MAX_FDS) {
+            return -EMFILE;
+        }
+        loop->nfds++;
+    }
+    loop->pfd[i] = (struct pollfd) { .fd = fd, .events = events };
+    loop->watch[i] = (DmWatch) { .cb = cb, .opaque = opaque };
+    return 0;
+}
+
+void dm_loop_del_fd(DmLoop *loop, int fd)
+{
+    for (unsigned i = 0; i < loop->nfds; i++) {
+        if (loop->pfd[i].fd == fd) {
+            loop->nfds--;
+            loop->pfd[i] = loop->pfd[loop->nfds];
+            loop->watch[i] = loop->watch[loop->nfds];
+            return;
+        }
+    }
+}
+
+int64_t dm_clock_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * INT64_C(1000000000) + ts.tv_nsec;
+}
+
+void dm_timer_init(DmTimer *t, DmLoop *loop, DmTimerCb *cb, void *opaque)
+{
+    *t = (DmTimer) { .loop = loop, .cb = cb, .opaque = opaque,
+                     .deadline_ns = -1 };
+}
+
+void dm_timer_del(DmTimer *t)
+{
+    DmTimer **p;
+
+    for (p = &t->loop->timers; *p; p = &(*p)->next) {
+        if (*p == t) {
+            *p = t->next;
+            break;
+        }
+    }
+    t->next = NULL;
+    t->deadline_ns = -1;
+}
+
+void dm_timer_mod(DmTimer *t, int64_t delay_ns)
+{
+    DmTimer **p;
+
+    dm_timer_del(t);
+    t->deadline_ns = dm_clock_ns() + delay_ns;
+    for (p = &t->loop->timers; *p && (*p)->deadline_ns <= t->deadline_ns;
+         p = &(*p)->next) {
+        continue;
+    }
+    t->next = *p;
+    *p = t;
+}
+
+bool dm_timer_pending(const DmTimer *t)
+{
+    return t->deadline_ns >= 0;
+}
+
+static void run_timers(DmLoop *loop)
+{
+    int64_t now = dm_clock_ns();
+
+    while (loop->timers && loop->timers->deadline_ns <= now) {
+        DmTimer *t = loop->timers;
+
+        dm_timer_del(t);
+        t->cb(t->opaque);
+    }
+}
+
+static int poll_timeout_ms(DmLoop *loop)
+{
+    int64_t left;
+
+    if (!loop->timers) {
+        return -1;
+    }
+    left = loop->timers->deadline_ns - dm_clock_ns();
+    return left <= 0 ? 0 : (int)((left + 999999) / 1000000);
+}
+
+int dm_loop_run(DmLoop *loop)
+{
+    loop->quit = false;
+    while (!loop->quit) {
+        int n = poll(loop->pfd, loop->nfds, poll_timeout_ms(loop));
+
+        if (n < 0 && errno != EINTR) {
+            return -errno;
+        }
+        for (unsigned i = 0; n > 0 && i < loop->nfds && !loop->quit; i++) {
+            struct pollfd p = loop->pfd[i];
+
+            if (p.revents) {
+                /* The handler may add or remove watches, even its own. */
+                loop->pfd[i].revents = 0;
+                loop->watch[i].cb(loop->watch[i].opaque, p.fd, p.revents);
+                n--;
+            }
+        }
+        run_timers(loop);
+    }
+    return loop->status;
+}
+
+void dm_loop_quit(DmLoop *loop, int status)
+{
+    loop->quit = true;
+    loop->status = status;
+}

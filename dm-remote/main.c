@@ -1,0 +1,158 @@
+/*
+ * dm-remote: the device-model side of the disaggregated QEMU.
+ *
+ *   dm-remote serve --model MODEL --listen unix:PATH
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "server.h"
+
+static const char *arg_model;
+static const char *arg_listen;
+static DmDmaLayout arg_dma_layout = DM_DMA_LAYOUT_AUTO;
+
+static void print_model(const DmModel *m, void *opaque)
+{
+    printf("  %-12s %s\n", m->name, m->description);
+}
+
+static void help(void)
+{
+    printf("Usage: dm-remote COMMAND [OPTIONS]\n"
+           "\n"
+           "Serve an emulated device to a QEMU over vfio-user.\n"
+           "\n"
+           "Commands:\n"
+           "  serve             run one device model on one socket\n"
+           "\n"
+           "Options of serve:\n"
+           "  -m, --model=MODEL       the device model ('help' lists them)\n"
+           "  -l, --listen=ADDRESS    where to listen: unix:PATH\n"
+           "      --dma-layout=L      DMA_READ/WRITE data layout: auto "
+           "(default),\n"
+           "                          spec, or qemu (QEMU 10.2's client, "
+           "see\n"
+           "                          docs/protocol.md)\n"
+           "  -v, --verbose           log every failed request\n"
+           "  -q, --quiet             log errors only\n"
+           "  -h, --help              show this help\n"
+           "\n"
+           "Models:\n");
+    dm_model_list(print_model, NULL);
+    printf("\nOne client at a time; a second one is refused with EBUSY.\n"
+           "The model keeps its state across reconnections. SIGTERM stops\n"
+           "the server and removes its socket file.\n");
+}
+
+static int usage_error(const char *fmt, const char *what)
+{
+    fprintf(stderr, "dm-remote: ");
+    fprintf(stderr, fmt, what);
+    fprintf(stderr, "\nTry 'dm-remote --help'.\n");
+    return 2;
+}
+
+static int parse_serve(int argc, char **argv)
+{
+    enum { OPT_DMA_LAYOUT = 0x100 };
+    static const struct option options[] = {
+        { "model", required_argument, NULL, 'm' },
+        { "listen", required_argument, NULL, 'l' },
+        { "dma-layout", required_argument, NULL, OPT_DMA_LAYOUT },
+        { "verbose", no_argument, NULL, 'v' },
+        { "quiet", no_argument, NULL, 'q' },
+        { "help", no_argument, NULL, 'h' },
+        { 0 },
+    };
+    int c;
+
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":m:l:vqh", options, NULL)) != -1) {
+        switch (c) {
+        case 'm':
+            arg_model = optarg;
+            break;
+        case 'l':
+            arg_listen = optarg;
+            break;
+        case OPT_DMA_LAYOUT:
+            if (strcmp(optarg, "auto") == 0) {
+                arg_dma_layout = DM_DMA_LAYOUT_AUTO;
+            } else if (strcmp(optarg, "spec") == 0) {
+                arg_dma_layout = DM_DMA_LAYOUT_SPEC;
+            } else if (strcmp(optarg, "qemu") == 0) {
+                arg_dma_layout = DM_DMA_LAYOUT_QEMU;
+            } else {
+                return usage_error("invalid --dma-layout '%s' (auto, spec "
+                                   "or qemu)", optarg);
+            }
+            break;
+        case 'v':
+            dm_log_level = DM_LOG_DEBUG;
+            break;
+        case 'q':
+            dm_log_level = DM_LOG_ERROR;
+            break;
+        case 'h':
+            help();
+            exit(0);
+        case ':':
+            return usage_error("option '%s' needs a value", argv[optind - 1]);
+        default:
+            return usage_error("unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc) {
+        return usage_error("unexpected argument '%s'", argv[optind]);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    DmServerConfig cfg = { 0 };
+    char err[256];
+    int ret;
+
+    if (argc < 2) {
+        return usage_error("%s", "missing command");
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        help();
+        return 0;
+    }
+    if (strcmp(argv[1], "serve") != 0) {
+        return usage_error("unknown command '%s'", argv[1]);
+    }
+    ret = parse_serve(argc - 1, argv + 1);
+    if (ret) {
+        return ret;
+    }
+    if (!arg_model) {
+        return usage_error("%s", "serve needs --model");
+    }
+    if (strcmp(arg_model, "help") == 0) {
+        dm_model_list(print_model, NULL);
+        return 0;
+    }
+    cfg.model = dm_model_find(arg_model);
+    if (!cfg.model) {
+        return usage_error("unknown model '%s' (--model help lists them)",
+                           arg_model);
+    }
+    if (!arg_listen) {
+        return usage_error("%s", "serve needs --listen");
+    }
+    if (dm_address_parse(arg_listen, &cfg.listen, err, sizeof(err)) < 0) {
+        return usage_error("bad --listen: %s", err);
+    }
+    cfg.dma_layout = arg_dma_layout;
+    return dm_server_run(&cfg);
+}

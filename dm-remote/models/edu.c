@@ -1,0 +1,299 @@
+/*
+ * edu: register-compatible with QEMU's hw/misc/edu.c (the educational PCI
+ * device), so that the same driver and the same tests work against both.
+ *
+ * BAR0, 1 MiB of MMIO:
+ *   0x00 (RO) identification 0x010000ed      0x04 (RW) liveness: ~value
+ *   0x08 (RW) factorial                      0x20 (RW) status: 0x01
+ *             computing, 0x80 raise an interrupt when the factorial is done
+ *   0x24 (RO) interrupt status               0x60 (WO) raise interrupt
+ *   0x64 (WO) acknowledge interrupt          0x80/0x88/0x90/0x98 DMA
+ *             source, destination, count, command (1 start, 2 to RAM,
+ *             4 interrupt 0x100 when done); its buffer sits at 0x40000.
+ * Interrupts go out as MSI once the client wired it, else as INTx.
+ *
+ * Unlike QEMU's, the factorial is done at once (there is no guest-visible
+ * difference: software polls the status register either way), and the
+ * DMA runs 100 ms after the command on the server's clock.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../device.h"
+#include "../log.h"
+#include "../pci.h"
+
+#define EDU_BAR_SIZE        (1024 * 1024)
+#define FACT_IRQ            0x00000001
+#define DMA_IRQ             0x00000100
+#define DMA_START           0x40000
+#define DMA_SIZE            4096
+#define DMA_DELAY_NS        (100 * 1000 * 1000)
+
+#define EDU_STATUS_COMPUTING    0x01
+#define EDU_STATUS_IRQFACT      0x80
+#define EDU_DMA_RUN             0x1
+#define EDU_DMA_TO_PCI          0x2     /* direction bit: buffer -> RAM */
+#define EDU_DMA_IRQ             0x4
+
+typedef struct EduState {
+    DmDevice *dev;
+    uint32_t addr4;
+    uint32_t fact;
+    uint32_t status;
+    uint32_t irq_status;
+    struct {
+        uint64_t src, dst, cnt, cmd;
+    } dma;
+    DmTimer dma_timer;
+    uint64_t dma_mask;
+    uint8_t dma_buf[DMA_SIZE];
+} EduState;
+
+static void edu_raise_irq(EduState *edu, uint32_t val)
+{
+    edu->irq_status |= val;
+    if (edu->irq_status) {
+        if (dm_msi_enabled(edu->dev)) {
+            dm_msi_notify(edu->dev, 0);
+        } else {
+            dm_irq_set_intx(edu->dev, true);
+        }
+    }
+}
+
+static void edu_lower_irq(EduState *edu, uint32_t val)
+{
+    edu->irq_status &= ~val;
+    if (!edu->irq_status && !dm_msi_enabled(edu->dev)) {
+        dm_irq_set_intx(edu->dev, false);
+    }
+}
+
+/* Is [start, start + size) inside the DMA buffer?  Overflow-safe. */
+static bool edu_in_buffer(uint64_t start, uint64_t size)
+{
+    return start >= DMA_START && size <= DMA_SIZE &&
+           start - DMA_START <= DMA_SIZE - size;
+}
+
+static void edu_dma_timer(void *opaque)
+{
+    EduState *edu = opaque;
+    bool to_ram = edu->dma.cmd & EDU_DMA_TO_PCI;
+    uint64_t buf = to_ram ? edu->dma.src : edu->dma.dst;
+    uint64_t ram = (to_ram ? edu->dma.dst : edu->dma.src) & edu->dma_mask;
+    int ret;
+
+    if (!(edu->dma.cmd & EDU_DMA_RUN)) {
+        return;
+    }
+    if (!edu_in_buffer(buf, edu->dma.cnt)) {
+        dm_warn("edu: DMA range 0x%llx+0x%llx outside the buffer, ignoring",
+                (unsigned long long)buf, (unsigned long long)edu->dma.cnt);
+    } else if (to_ram) {
+        ret = dm_dma_write(edu->dev, ram, edu->dma_buf + (buf - DMA_START),
+                           edu->dma.cnt);
+        if (ret < 0) {
+            dm_warn("edu: DMA write to 0x%llx failed: %s, ignoring",
+                    (unsigned long long)ram, strerror(-ret));
+        }
+    } else {
+        ret = dm_dma_read(edu->dev, ram, edu->dma_buf + (buf - DMA_START),
+                          edu->dma.cnt);
+        if (ret < 0) {
+            dm_warn("edu: DMA read from 0x%llx failed: %s, ignoring",
+                    (unsigned long long)ram, strerror(-ret));
+        }
+    }
+    edu->dma.cmd &= ~EDU_DMA_RUN;
+    if (edu->dma.cmd & EDU_DMA_IRQ) {
+        edu_raise_irq(edu, DMA_IRQ);
+    }
+}
+
+static uint32_t factorial(uint32_t n)
+{
+    uint32_t r = 1;
+
+    while (n > 1) {
+        r *= n--;
+    }
+    return r;
+}
+
+static uint64_t edu_mmio_read(void *opaque, uint64_t addr, unsigned size)
+{
+    EduState *edu = opaque;
+
+    if ((addr < 0x80 && size != 4) || (addr >= 0x80 && size < 4)) {
+        return ~0ULL;
+    }
+    switch (addr) {
+    case 0x00:
+        return 0x010000edu;
+    case 0x04:
+        return edu->addr4;
+    case 0x08:
+        return edu->fact;
+    case 0x20:
+        return edu->status;
+    case 0x24:
+        return edu->irq_status;
+    case 0x80:
+        return edu->dma.src;
+    case 0x88:
+        return edu->dma.dst;
+    case 0x90:
+        return edu->dma.cnt;
+    case 0x98:
+        return edu->dma.cmd;
+    }
+    return ~0ULL;
+}
+
+static void edu_dma_reg_write(EduState *edu, uint64_t *reg, uint64_t val)
+{
+    if (!(edu->dma.cmd & EDU_DMA_RUN)) {
+        *reg = val;
+    }
+}
+
+static void edu_mmio_write(void *opaque, uint64_t addr, uint64_t val,
+                           unsigned size)
+{
+    EduState *edu = opaque;
+
+    if ((addr < 0x80 && size != 4) || (addr >= 0x80 && size < 4)) {
+        return;
+    }
+    switch (addr) {
+    case 0x04:
+        edu->addr4 = ~(uint32_t)val;
+        break;
+    case 0x08:
+        if (edu->status & EDU_STATUS_COMPUTING) {
+            break;
+        }
+        edu->fact = factorial((uint32_t)val);
+        if (edu->status & EDU_STATUS_IRQFACT) {
+            edu_raise_irq(edu, FACT_IRQ);
+        }
+        break;
+    case 0x20:
+        if (val & EDU_STATUS_IRQFACT) {
+            edu->status |= EDU_STATUS_IRQFACT;
+        } else {
+            edu->status &= ~EDU_STATUS_IRQFACT;
+        }
+        break;
+    case 0x60:
+        edu_raise_irq(edu, (uint32_t)val);
+        break;
+    case 0x64:
+        edu_lower_irq(edu, (uint32_t)val);
+        break;
+    case 0x80:
+        edu_dma_reg_write(edu, &edu->dma.src, val);
+        break;
+    case 0x88:
+        edu_dma_reg_write(edu, &edu->dma.dst, val);
+        break;
+    case 0x90:
+        edu_dma_reg_write(edu, &edu->dma.cnt, val);
+        break;
+    case 0x98:
+        if (!(val & EDU_DMA_RUN) || (edu->dma.cmd & EDU_DMA_RUN)) {
+            break;
+        }
+        edu->dma.cmd = val;
+        dm_timer_mod(&edu->dma_timer, DMA_DELAY_NS);
+        break;
+    }
+}
+
+static const DmRegionOps edu_mmio_ops = {
+    .read = edu_mmio_read,
+    .write = edu_mmio_write,
+};
+
+static void edu_reset(DmDevice *dev)
+{
+    EduState *edu = dev->state;
+
+    dm_timer_del(&edu->dma_timer);
+    edu->addr4 = 0;
+    edu->fact = 0;
+    edu->status = 0;
+    edu->irq_status = 0;
+    memset(&edu->dma, 0, sizeof(edu->dma));
+    memset(edu->dma_buf, 0, sizeof(edu->dma_buf));
+}
+
+static int edu_realize(DmDevice *dev)
+{
+    EduState *edu = calloc(1, sizeof(*edu));
+    DmPci *pci = calloc(1, sizeof(*pci));
+    int ret;
+
+    if (!edu || !pci) {
+        free(edu);
+        free(pci);
+        return -ENOMEM;
+    }
+    dev->state = edu;
+    dev->pci = pci;
+    dev->is_pci = true;
+    edu->dev = dev;
+    edu->dma_mask = (1ULL << 28) - 1;   /* QEMU's default */
+    dm_timer_init(&edu->dma_timer, dev->loop, edu_dma_timer, edu);
+
+    /* IDs as QEMU gives its edu device. */
+    dm_pci_init(pci, 0x1234, 0x11e8, 0x10, 0x00ff);
+    dm_pci_set_subsystem(pci, 0x1af4, 0x1100);
+    dm_pci_set_interrupt_pin(pci, 1);
+    ret = dm_pci_set_bar(pci, 0, EDU_BAR_SIZE, DM_PCI_BAR_MEM32);
+    if (ret == 0) {
+        ret = dm_pci_msi_init(pci, 1);
+    }
+    if (ret < 0) {
+        return ret;
+    }
+    dm_device_init_region(dev, VUP_PCI_BAR0_REGION_INDEX, EDU_BAR_SIZE,
+                          &edu_mmio_ops, edu);
+    ret = dm_device_init_irq(dev, VUP_PCI_INTX_IRQ_INDEX, 1,
+                             VUP_IRQ_INFO_EVENTFD | VUP_IRQ_INFO_MASKABLE |
+                             VUP_IRQ_INFO_AUTOMASKED);
+    if (ret == 0) {
+        ret = dm_device_init_irq(dev, VUP_PCI_MSI_IRQ_INDEX, 1,
+                                 VUP_IRQ_INFO_EVENTFD |
+                                 VUP_IRQ_INFO_NORESIZE);
+    }
+    if (ret == 0) {
+        ret = dm_device_init_irq(dev, VUP_PCI_MSIX_IRQ_INDEX, 0,
+                                 VUP_IRQ_INFO_EVENTFD);
+    }
+    return ret;
+}
+
+static void edu_unrealize(DmDevice *dev)
+{
+    EduState *edu = dev->state;
+
+    if (edu) {
+        dm_timer_del(&edu->dma_timer);
+        free(edu);
+        dev->state = NULL;
+    }
+}
+
+const DmModel dm_model_edu = {
+    .name = "edu",
+    .description = "QEMU's educational PCI device (factorial, IRQs, DMA)",
+    .realize = edu_realize,
+    .reset = edu_reset,
+    .unrealize = edu_unrealize,
+};

@@ -1,0 +1,31 @@
+/*
+ * The registry of device models.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <string.h>
+
+#include "../device.h"
+
+extern const DmModel dm_model_edu;
+
+static const DmModel *const models[] = {
+    &dm_model_edu,
+};
+
+const DmModel *dm_model_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof(models) / sizeof(models[0]); i++) {
+        if (strcmp(models[i]->name, name) == 0) {
+            return models[i];
+        }
+    }
+    return NULL;
+}
+
+void dm_model_list(void (*cb)(const DmModel *m, void *opaque), void *opaque)
+{
+    for (size_t i = 0; i < sizeof(models) / sizeof(models[0]); i++) {
+        cb(models[i], opaque);
+    }
+}

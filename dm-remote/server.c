@@ -1,0 +1,182 @@
+/*
+ * The device-model server.
+ *
+ * Everything runs in one thread, in the event loop: the listening
+ * socket, the client's socket, refusals of extra clients, the model's
+ * timers and the signals that stop us.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "vup/msg.h"
+#include "log.h"
+#include "server.h"
+
+#define REFUSE_TIMEOUT_NS   (2LL * 1000 * 1000 * 1000)
+
+typedef struct DmServer {
+    const DmServerConfig *cfg;
+    DmLoop *loop;
+    DmDevice dev;
+    int listen_fd;
+    int signal_fd;
+    DmSession *session;
+} DmServer;
+
+/* An extra client, waiting for its first message to be refused. */
+typedef struct DmRefusal {
+    DmServer *srv;
+    int fd;
+    DmTimer timeout;
+} DmRefusal;
+
+static void refusal_free(DmRefusal *r)
+{
+    dm_loop_del_fd(r->srv->loop, r->fd);
+    dm_timer_del(&r->timeout);
+    close(r->fd);
+    free(r);
+}
+
+static void refusal_timeout(void *opaque)
+{
+    refusal_free(opaque);
+}
+
+static void refusal_readable(void *opaque, int fd, short revents)
+{
+    DmRefusal *r = opaque;
+    VupMsg m;
+    int ret = vup_recv_msg(fd, &m, sizeof(VupHeader) + 4096, VUP_MAX_FDS);
+
+    if (ret == 0 || ret == -EBADMSG) {
+        vup_send_error(fd, &m.hdr, EBUSY);
+        vup_msg_clear(&m);
+    }
+    dm_info("refused a second client: the device is busy");
+    refusal_free(r);
+}
+
+static void client_readable(void *opaque, int fd, short revents)
+{
+    DmServer *srv = opaque;
+
+    if (!dm_session_handle_one(srv->session)) {
+        dm_info("client disconnected (%llu requests, %llu errors)",
+                (unsigned long long)srv->session->stats.requests,
+                (unsigned long long)srv->session->stats.errors);
+        dm_loop_del_fd(srv->loop, fd);
+        dm_session_free(srv->session);
+        srv->session = NULL;
+    }
+}
+
+static void listen_readable(void *opaque, int fd, short revents)
+{
+    DmServer *srv = opaque;
+    int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+
+    if (c < 0) {
+        dm_warn("accept: %m, ignoring");
+        return;
+    }
+    if (srv->session) {
+        /* Reply EBUSY to its first message (bounded wait), then close. */
+        DmRefusal *r = calloc(1, sizeof(*r));
+
+        if (!r || dm_loop_add_fd(srv->loop, c, POLLIN, refusal_readable,
+                                 r) < 0) {
+            free(r);
+            close(c);
+            return;
+        }
+        r->srv = srv;
+        r->fd = c;
+        dm_timer_init(&r->timeout, srv->loop, refusal_timeout, r);
+        dm_timer_mod(&r->timeout, REFUSE_TIMEOUT_NS);
+        return;
+    }
+    srv->session = dm_session_new(&srv->dev, c, srv->cfg->dma_layout);
+    if (!srv->session ||
+        dm_loop_add_fd(srv->loop, c, POLLIN, client_readable, srv) < 0) {
+        dm_error("cannot serve a new client: out of resources");
+        if (srv->session) {
+            dm_session_free(srv->session);
+            srv->session = NULL;
+        } else {
+            close(c);
+        }
+    }
+}
+
+static void signal_readable(void *opaque, int fd, short revents)
+{
+    DmServer *srv = opaque;
+    struct signalfd_siginfo si;
+
+    if (read(fd, &si, sizeof(si)) == sizeof(si)) {
+        dm_info("%s received, stopping", strsignal(si.ssi_signo));
+        dm_loop_quit(srv->loop, 0);
+    }
+}
+
+int dm_server_run(const DmServerConfig *cfg)
+{
+    DmServer srv = { .cfg = cfg, .listen_fd = -1, .signal_fd = -1 };
+    char err[256];
+    sigset_t mask;
+    int ret, status = 1;
+
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    srv.signal_fd = signalfd(-1, &mask, SFD_CLOEXEC);
+    srv.loop = dm_loop_new();
+    if (srv.signal_fd < 0 || !srv.loop) {
+        dm_error("cannot set up the event loop: %m");
+        goto out;
+    }
+
+    ret = dm_device_realize(&srv.dev, cfg->model, srv.loop);
+    if (ret < 0) {
+        dm_error("model %s failed to start: %s", cfg->model->name,
+                 strerror(-ret));
+        goto out;
+    }
+    srv.listen_fd = dm_address_listen(&cfg->listen, err, sizeof(err));
+    if (srv.listen_fd < 0) {
+        dm_error("%s", err);
+        goto out_dev;
+    }
+    dm_loop_add_fd(srv.loop, srv.signal_fd, POLLIN, signal_readable, &srv);
+    dm_loop_add_fd(srv.loop, srv.listen_fd, POLLIN, listen_readable, &srv);
+    dm_info("serving model %s on unix:%s", cfg->model->name,
+            cfg->listen.path);
+
+    ret = dm_loop_run(srv.loop);
+    status = ret < 0 ? 1 : ret;
+
+    if (srv.session) {
+        dm_session_free(srv.session);
+    }
+    close(srv.listen_fd);
+    dm_address_cleanup(&cfg->listen);
+out_dev:
+    dm_device_unrealize(&srv.dev);
+out:
+    if (srv.signal_fd >= 0) {
+        close(srv.signal_fd);
+    }
+    dm_loop_free(srv.loop);
+    return status;
+}

@@ -1,0 +1,23 @@
+/*
+ * The device-model server: one model, one listening socket, one client
+ * at a time.  A second client gets an EBUSY error reply and is closed.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef DM_SERVER_H
+#define DM_SERVER_H
+
+#include "address.h"
+#include "device.h"
+#include "session.h"
+
+typedef struct DmServerConfig {
+    const DmModel *model;
+    DmAddress listen;
+    DmDmaLayout dma_layout;
+} DmServerConfig;
+
+/* Serve until SIGTERM or SIGINT; returns the process exit status. */
+int dm_server_run(const DmServerConfig *cfg);
+
+#endif /* DM_SERVER_H */

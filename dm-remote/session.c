@@ -1,0 +1,672 @@
+/*
+ * One client connection: the server side of vfio-user.
+ *
+ * Handlers return 0 when they replied (or the command asked for no
+ * reply), or -errno for an error reply.  Stream failures set s->broken.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vup/msg.h"
+#include "log.h"
+#include "pci.h"
+#include "session.h"
+
+#define DM_MAX_DMA_DEPTH    4
+#define DM_OUR_MAX_XFER     (1024 * 1024)
+
+DmSession *dm_session_new(DmDevice *dev, int sock, DmDmaLayout layout)
+{
+    DmSession *s = calloc(1, sizeof(*s));
+
+    if (!s) {
+        return NULL;
+    }
+    s->dev = dev;
+    s->sock = sock;
+    s->dma_layout = layout;
+    vup_caps_init_defaults(&s->caps);
+    dev->session = s;
+    return s;
+}
+
+void dm_session_free(DmSession *s)
+{
+    if (!s) {
+        return;
+    }
+    dm_dma_unmap_all(&s->dma);
+    dm_irq_release_all(s->dev);
+    s->dev->session = NULL;
+    close(s->sock);
+    free(s);
+}
+
+static int reply(DmSession *s, const VupMsg *m, const void *payload,
+                 size_t len)
+{
+    int ret;
+
+    if (m->hdr.flags & VUP_FLAG_NO_REPLY) {
+        return 0;
+    }
+    ret = vup_send_reply(s->sock, &m->hdr, payload, len, NULL, 0);
+    if (ret < 0) {
+        s->broken = true;
+    }
+    return 0;
+}
+
+/* ---- VERSION ---- */
+
+static int handle_version(DmSession *s, VupMsg *m)
+{
+    uint16_t major, minor;
+    VupCaps peer, ours;
+    char err[160];
+    void *buf;
+    size_t len;
+    int ret;
+
+    if (s->versioned) {
+        dm_warn("client sent VERSION twice, refusing");
+        return -EINVAL;
+    }
+    if (vup_version_parse(m->payload, m->payload_len, &major, &minor, &peer,
+                          err, sizeof(err)) < 0) {
+        dm_warn("bad VERSION from client: %s", err);
+        return -EINVAL;
+    }
+    if (major != VUP_VERSION_MAJOR) {
+        dm_warn("client speaks vfio-user %u.%u, we speak %u.x", major,
+                minor, VUP_VERSION_MAJOR);
+        return -ENOTSUP;
+    }
+
+    vup_caps_init_defaults(&ours);
+    ours.max_msg_fds = VUP_MAX_FDS;
+    ours.max_data_xfer_size = DM_OUR_MAX_XFER;
+    ours.max_dma_maps = DM_DMA_MAX_MAPS;
+    ours.write_multiple = true;
+    vup_caps_negotiate(&ours, &peer, &s->caps);
+    /* What we may send the client is bounded by what it receives. */
+    s->caps.max_msg_fds = peer.max_msg_fds;
+
+    if (s->dma_layout == DM_DMA_LAYOUT_AUTO) {
+        /*
+         * QEMU 10.2's vfio-user-pci puts DMA data at payload offset 12;
+         * it is the client that proposes 0.0 with a migration object.
+         */
+        s->dma_layout = (minor == 0 && peer.has_migration) ?
+                        DM_DMA_LAYOUT_QEMU : DM_DMA_LAYOUT_SPEC;
+    }
+
+    /* Our minor is 0: never above what the client proposed. */
+    ret = vup_version_build(VUP_VERSION_MAJOR, VUP_VERSION_MINOR, &s->caps,
+                            &buf, &len);
+    if (ret < 0) {
+        return ret;
+    }
+    s->versioned = true;
+    reply(s, m, buf, len);
+    free(buf);
+    dm_info("client connected: vfio-user %u.%u, max_xfer %llu, %s DMA "
+            "layout", major, minor,
+            (unsigned long long)s->caps.max_data_xfer_size,
+            s->dma_layout == DM_DMA_LAYOUT_QEMU ? "qemu-10.2" : "spec");
+    return 0;
+}
+
+/* ---- DMA_MAP / DMA_UNMAP ---- */
+
+static int handle_dma_map(DmSession *s, VupMsg *m)
+{
+    VupDmaMap req;
+    int fd, ret;
+
+    memcpy(&req, m->payload, sizeof(req));
+    if (m->nfds > 1) {
+        return -EINVAL;
+    }
+    fd = vup_msg_take_fd(m, 0);
+    ret = dm_dma_map(&s->dma, &req, fd);
+    if (ret < 0) {
+        if (fd >= 0) {
+            close(fd);
+        }
+        return ret;
+    }
+    return reply(s, m, NULL, 0);
+}
+
+#define VFIO_DMA_UNMAP_FLAG_ALL (1u << 1)   /* <linux/vfio.h> */
+
+static int handle_dma_unmap(DmSession *s, VupMsg *m)
+{
+    VupDmaUnmap req;
+    int ret;
+
+    memcpy(&req, m->payload, sizeof(req));
+    if (req.flags & VFIO_DMA_UNMAP_FLAG_ALL) {
+        dm_dma_unmap_all(&s->dma);
+    } else if (req.flags) {
+        return -EINVAL;
+    } else {
+        ret = dm_dma_unmap(&s->dma, req.address, req.size);
+        if (ret < 0) {
+            return -EINVAL;
+        }
+    }
+    return reply(s, m, &req, sizeof(req));
+}
+
+/* ---- Device, region and IRQ info ---- */
+
+static int handle_device_get_info(DmSession *s, VupMsg *m)
+{
+    VupDeviceInfo info;
+
+    memcpy(&info, m->payload, sizeof(info));
+    if (info.argsz < sizeof(info)) {
+        return -EINVAL;
+    }
+    info = (VupDeviceInfo) {
+        .argsz = sizeof(info),
+        .flags = VUP_DEVICE_FLAG_RESET |
+                 (s->dev->is_pci ? VUP_DEVICE_FLAG_PCI
+                                 : VUP_DEVICE_FLAG_PLATFORM),
+        .num_regions = s->dev->num_regions,
+        .num_irqs = s->dev->num_irq_indexes,
+    };
+    return reply(s, m, &info, sizeof(info));
+}
+
+static int handle_region_info(DmSession *s, VupMsg *m)
+{
+    VupRegionInfo info;
+    const DmRegion *r;
+
+    memcpy(&info, m->payload, sizeof(info));
+    if (info.argsz < sizeof(info) || info.index >= s->dev->num_regions) {
+        return -EINVAL;
+    }
+    r = &s->dev->regions[info.index];
+    info = (VupRegionInfo) {
+        .argsz = sizeof(info),
+        .flags = r->size ? VUP_REGION_INFO_FLAG_READ |
+                           VUP_REGION_INFO_FLAG_WRITE : 0,
+        .index = info.index,
+        .size = r->size,
+        .offset = (uint64_t)info.index << 40,
+    };
+    return reply(s, m, &info, sizeof(info));
+}
+
+static int handle_irq_info(DmSession *s, VupMsg *m)
+{
+    VupIrqInfo info;
+
+    memcpy(&info, m->payload, sizeof(info));
+    if (info.argsz < sizeof(info) || info.index >= s->dev->num_irq_indexes) {
+        return -EINVAL;
+    }
+    info.argsz = sizeof(info);
+    info.flags = s->dev->irqs[info.index].info_flags;
+    info.count = s->dev->irqs[info.index].count;
+    return reply(s, m, &info, sizeof(info));
+}
+
+/* ---- SET_IRQS ---- */
+
+static bool one_bit(uint32_t v)
+{
+    return v && !(v & (v - 1));
+}
+
+static void irq_unmask(DmSession *s, unsigned index, uint32_t sub)
+{
+    DmIrqIndex *x = &s->dev->irqs[index];
+
+    x->masked[sub] = false;
+    if (x->pending[sub] ||
+        (index == VUP_PCI_INTX_IRQ_INDEX && s->dev->intx_level)) {
+        dm_irq_signal(s->dev, index, sub);
+    }
+}
+
+static int handle_set_irqs(DmSession *s, VupMsg *m)
+{
+    VupIrqSet req;
+    uint32_t data, action;
+    DmIrqIndex *x;
+    const uint8_t *bools = NULL;
+
+    memcpy(&req, m->payload, sizeof(req));
+    data = req.flags & VUP_IRQ_SET_DATA_TYPE_MASK;
+    action = req.flags & VUP_IRQ_SET_ACTION_TYPE_MASK;
+    if (req.index >= s->dev->num_irq_indexes || !one_bit(data) ||
+        !one_bit(action) ||
+        (req.flags & ~(VUP_IRQ_SET_DATA_TYPE_MASK |
+                       VUP_IRQ_SET_ACTION_TYPE_MASK))) {
+        return -EINVAL;
+    }
+    x = &s->dev->irqs[req.index];
+
+    if (req.count == 0) {
+        /* The spec's special case: disable every vector of the index. */
+        if (req.start || data != VUP_IRQ_SET_DATA_NONE ||
+            action != VUP_IRQ_SET_ACTION_TRIGGER || m->nfds) {
+            return -EINVAL;
+        }
+        for (uint32_t i = 0; i < x->count; i++) {
+            if (x->trigger_fd[i] >= 0) {
+                close(x->trigger_fd[i]);
+                x->trigger_fd[i] = -1;
+            }
+        }
+        return reply(s, m, NULL, 0);
+    }
+    if ((uint64_t)req.start + req.count > x->count) {
+        return -EINVAL;
+    }
+    if (data == VUP_IRQ_SET_DATA_BOOL) {
+        if (m->payload_len < sizeof(req) + (uint64_t)req.count) {
+            return -EINVAL;
+        }
+        bools = m->payload + sizeof(req);
+    }
+    if (data == VUP_IRQ_SET_DATA_EVENTFD) {
+        if (action != VUP_IRQ_SET_ACTION_TRIGGER) {
+            return -ENOTSUP;    /* mask/unmask notification fds */
+        }
+        if (m->nfds != 0 && m->nfds != req.count) {
+            return -EINVAL;
+        }
+        for (uint32_t i = 0; i < req.count; i++) {
+            int *slot = &x->trigger_fd[req.start + i];
+
+            if (*slot >= 0) {
+                close(*slot);
+            }
+            *slot = m->nfds ? vup_msg_take_fd(m, i) : -1;
+        }
+        /* An interrupt raised before it was wired is delivered now. */
+        for (uint32_t i = 0; i < req.count; i++) {
+            uint32_t sub = req.start + i;
+
+            if (x->trigger_fd[sub] >= 0 && x->pending[sub] &&
+                !x->masked[sub]) {
+                dm_irq_signal(s->dev, req.index, sub);
+            }
+        }
+        return reply(s, m, NULL, 0);
+    }
+    if (m->nfds) {
+        return -EINVAL;
+    }
+    for (uint32_t i = 0; i < req.count; i++) {
+        uint32_t sub = req.start + i;
+
+        if (bools && !bools[i]) {
+            continue;
+        }
+        switch (action) {
+        case VUP_IRQ_SET_ACTION_MASK:
+            x->masked[sub] = true;
+            break;
+        case VUP_IRQ_SET_ACTION_UNMASK:
+            irq_unmask(s, req.index, sub);
+            break;
+        case VUP_IRQ_SET_ACTION_TRIGGER:
+            dm_irq_signal(s->dev, req.index, sub);
+            break;
+        }
+    }
+    return reply(s, m, NULL, 0);
+}
+
+/* ---- Region access ---- */
+
+/* Check @region, @offset and @count against the device; 0 or -EINVAL. */
+static int check_access(DmSession *s, uint32_t region, uint64_t offset,
+                        uint64_t count)
+{
+    const DmRegion *r;
+
+    if (region >= s->dev->num_regions) {
+        return -EINVAL;
+    }
+    r = &s->dev->regions[region];
+    if (count == 0 || count > s->caps.max_data_xfer_size ||
+        offset > r->size || count > r->size - offset) {
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static void do_read(DmSession *s, uint32_t region, uint64_t offset,
+                    void *buf, uint32_t count)
+{
+    if (s->dev->pci && region == VUP_PCI_CONFIG_REGION_INDEX) {
+        dm_pci_config_read(s->dev->pci, offset, buf, count);
+    } else {
+        dm_region_read(&s->dev->regions[region], offset, buf, count);
+    }
+}
+
+static void do_write(DmSession *s, uint32_t region, uint64_t offset,
+                     const void *buf, uint32_t count)
+{
+    if (s->dev->pci && region == VUP_PCI_CONFIG_REGION_INDEX) {
+        dm_pci_config_write(s->dev->pci, offset, buf, count);
+    } else {
+        dm_region_write(&s->dev->regions[region], offset, buf, count);
+    }
+}
+
+static int handle_region_read(DmSession *s, VupMsg *m)
+{
+    VupRegionAccess req;
+    uint8_t small[sizeof(req) + 64];
+    uint8_t *buf = small;
+    int ret;
+
+    memcpy(&req, m->payload, sizeof(req));
+    ret = check_access(s, req.region, req.offset, req.count);
+    if (ret < 0) {
+        return ret;
+    }
+    if (req.count > sizeof(small) - sizeof(req)) {
+        buf = malloc(sizeof(req) + req.count);
+        if (!buf) {
+            return -ENOMEM;
+        }
+    }
+    memcpy(buf, &req, sizeof(req));
+    do_read(s, req.region, req.offset, buf + sizeof(req), req.count);
+    reply(s, m, buf, sizeof(req) + req.count);
+    if (buf != small) {
+        free(buf);
+    }
+    return 0;
+}
+
+static int handle_region_write(DmSession *s, VupMsg *m)
+{
+    VupRegionAccess req;
+    int ret;
+
+    memcpy(&req, m->payload, sizeof(req));
+    ret = check_access(s, req.region, req.offset, req.count);
+    if (ret < 0) {
+        return ret;
+    }
+    if (m->payload_len != sizeof(req) + (uint64_t)req.count) {
+        return -EINVAL;
+    }
+    do_write(s, req.region, req.offset, m->payload + sizeof(req), req.count);
+    return reply(s, m, &req, sizeof(req));
+}
+
+static int handle_write_multi(DmSession *s, VupMsg *m)
+{
+    VupWriteMulti req;
+    const VupWriteMultiEntry *e;
+    int ret;
+
+    memcpy(&req, m->payload, sizeof(req));
+    if (req.wr_cnt == 0 || req.wr_cnt > VUP_WRITE_MULTI_MAX ||
+        m->payload_len != sizeof(req) + req.wr_cnt * sizeof(*e)) {
+        return -EINVAL;
+    }
+    e = (const VupWriteMultiEntry *)(m->payload + sizeof(req));
+    /* Validate all before doing any: none or all of them happen. */
+    for (uint64_t i = 0; i < req.wr_cnt; i++) {
+        VupWriteMultiEntry w;
+
+        memcpy(&w, &e[i], sizeof(w));
+        if (w.count > VUP_WRITE_MULTI_DATA) {
+            return -EINVAL;
+        }
+        ret = check_access(s, w.region, w.offset, w.count);
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    for (uint64_t i = 0; i < req.wr_cnt; i++) {
+        VupWriteMultiEntry w;
+
+        memcpy(&w, &e[i], sizeof(w));
+        do_write(s, w.region, w.offset, w.data, w.count);
+    }
+    return reply(s, m, &req, sizeof(req));
+}
+
+static int handle_device_reset(DmSession *s, VupMsg *m)
+{
+    dm_device_reset(s->dev);
+    return reply(s, m, NULL, 0);
+}
+
+/* ---- Dispatch ---- */
+
+typedef int DmHandler(DmSession *s, VupMsg *m);
+
+static const struct {
+    DmHandler *fn;
+    bool takes_fds;
+} handlers[VUP_CMD_MAX] = {
+    [VUP_CMD_VERSION] = { handle_version },
+    [VUP_CMD_DMA_MAP] = { handle_dma_map, true },
+    [VUP_CMD_DMA_UNMAP] = { handle_dma_unmap },
+    [VUP_CMD_DEVICE_GET_INFO] = { handle_device_get_info },
+    [VUP_CMD_DEVICE_GET_REGION_INFO] = { handle_region_info },
+    [VUP_CMD_DEVICE_GET_IRQ_INFO] = { handle_irq_info },
+    [VUP_CMD_DEVICE_SET_IRQS] = { handle_set_irqs, true },
+    [VUP_CMD_REGION_READ] = { handle_region_read },
+    [VUP_CMD_REGION_WRITE] = { handle_region_write },
+    [VUP_CMD_DEVICE_RESET] = { handle_device_reset },
+    [VUP_CMD_REGION_WRITE_MULTI] = { handle_write_multi },
+};
+
+static void dispatch(DmSession *s, VupMsg *m, int recv_ret)
+{
+    uint32_t cmd = m->hdr.command;
+    int ret = recv_ret;
+
+    s->stats.requests++;
+    if (ret == 0) {
+        ret = vup_check_command(m);
+    }
+    if (ret == 0 && (cmd >= VUP_CMD_MAX || !handlers[cmd].fn)) {
+        ret = -ENOSYS;          /* in the spec, but not served here */
+    }
+    if (ret == 0 && !s->versioned && cmd != VUP_CMD_VERSION) {
+        dm_warn("%s before VERSION, refusing", vup_command_name(cmd));
+        ret = -EINVAL;
+    }
+    if (ret == 0 && m->nfds && !handlers[cmd].takes_fds) {
+        ret = -EINVAL;          /* unexpected fds: closed below */
+    }
+    if (ret == 0) {
+        ret = handlers[cmd].fn(s, m);
+    }
+    if (ret < 0) {
+        s->stats.errors++;
+        dm_debug("%s (id %u) failed: %s", vup_command_name(cmd),
+                 m->hdr.msg_id, strerror(-ret));
+        if (!(m->hdr.flags & VUP_FLAG_NO_REPLY) &&
+            vup_send_error(s->sock, &m->hdr, -ret) < 0) {
+            s->broken = true;
+        }
+    }
+    vup_msg_clear(m);
+}
+
+static uint32_t max_msg_size(DmSession *s)
+{
+    /* The biggest legal message: a region write of max_xfer bytes. */
+    return sizeof(VupHeader) + sizeof(VupRegionAccess) +
+           (s->versioned ? s->caps.max_data_xfer_size : DM_OUR_MAX_XFER);
+}
+
+bool dm_session_handle_one(DmSession *s)
+{
+    VupMsg m;
+    int ret = vup_recv_msg(s->sock, &m, max_msg_size(s), VUP_MAX_FDS);
+
+    if (ret < 0 && ret != -EBADMSG) {
+        if (ret != -ECONNRESET) {
+            dm_warn("closing connection: %s", strerror(-ret));
+        }
+        return false;
+    }
+    if ((m.hdr.flags & VUP_FLAG_TYPE_MASK) == VUP_FLAG_TYPE_REPLY) {
+        dm_warn("unexpected reply (id %u), ignoring", m.hdr.msg_id);
+        vup_msg_clear(&m);
+        return true;
+    }
+    dispatch(s, &m, ret);
+    return !s->broken;
+}
+
+/* ---- DMA through messages ---- */
+
+/* Wait for the reply to @req, serving the client's requests meanwhile. */
+static int wait_reply(DmSession *s, const VupHeader *req, VupMsg *ret_msg)
+{
+    for (;;) {
+        VupMsg m;
+        int ret = vup_recv_msg(s->sock, &m, max_msg_size(s), VUP_MAX_FDS);
+
+        if (ret < 0 && ret != -EBADMSG) {
+            s->broken = true;
+            return ret;
+        }
+        if ((m.hdr.flags & VUP_FLAG_TYPE_MASK) == VUP_FLAG_TYPE_REPLY) {
+            if (m.hdr.msg_id == req->msg_id &&
+                m.hdr.command == req->command) {
+                *ret_msg = m;
+                return 0;
+            }
+            dm_warn("unexpected reply (id %u), ignoring", m.hdr.msg_id);
+            vup_msg_clear(&m);
+            continue;
+        }
+        dispatch(s, &m, ret);
+        if (s->broken) {
+            return -EPIPE;
+        }
+    }
+}
+
+static int dma_message(DmSession *s, uint64_t addr, void *buf, uint32_t len,
+                       bool write)
+{
+    unsigned hdr_len = s->dma_layout == DM_DMA_LAYOUT_QEMU ? 12 : 16;
+    VupHeader h = {
+        .msg_id = s->next_id++,
+        .command = write ? VUP_CMD_DMA_WRITE : VUP_CMD_DMA_READ,
+    };
+    VupDmaAccess acc = { .address = addr, .count = len };
+    uint8_t *payload;
+    size_t plen = sizeof(acc) + (write ? len : 0);
+    VupMsg r;
+    int ret;
+
+    payload = calloc(1, plen);
+    if (!payload) {
+        return -ENOMEM;
+    }
+    memcpy(payload, &acc, sizeof(acc));
+    if (write) {
+        memcpy(payload + hdr_len, buf, len);
+    }
+    s->stats.dma_messages++;
+    ret = vup_send_msg(s->sock, &h, payload, plen, NULL, 0);
+    free(payload);
+    if (ret < 0) {
+        s->broken = true;
+        return ret;
+    }
+    ret = wait_reply(s, &h, &r);
+    if (ret < 0) {
+        return ret;
+    }
+    ret = vup_check_reply(&r, &h);
+    if (ret == 0 && !write) {
+        if (r.payload_len < hdr_len + (uint64_t)len) {
+            ret = -EINVAL;
+        } else {
+            memcpy(buf, r.payload + hdr_len, len);
+        }
+    }
+    vup_msg_clear(&r);
+    return ret;
+}
+
+int dm_session_dma(DmSession *s, uint64_t addr, void *buf, uint64_t len,
+                   bool write)
+{
+    uint8_t *p = buf;
+
+    if (len && addr + len < addr) {
+        return -EFAULT;
+    }
+    while (len > 0) {
+        const DmDmaRegion *r = dm_dma_find(&s->dma, addr);
+        uint64_t n;
+        int ret;
+
+        if (!r || !(r->prot & (write ? VUP_DMA_MAP_FLAG_WRITE
+                                     : VUP_DMA_MAP_FLAG_READ))) {
+            return -EFAULT;
+        }
+        n = r->iova + r->size - addr;
+        n = n < len ? n : len;
+        if (r->host) {
+            uint8_t *host = (uint8_t *)r->host + (addr - r->iova);
+
+            if (write) {
+                memcpy(host, p, n);
+            } else {
+                memcpy(p, host, n);
+            }
+        } else {
+            if (s->depth >= DM_MAX_DMA_DEPTH || s->broken) {
+                return -EBUSY;
+            }
+            n = n < s->caps.max_data_xfer_size ? n
+                                                : s->caps.max_data_xfer_size;
+            s->depth++;
+            ret = dma_message(s, addr, p, n, write);
+            s->depth--;
+            if (ret < 0) {
+                return ret;
+            }
+        }
+        p += n;
+        addr += n;
+        len -= n;
+    }
+    return 0;
+}
+
+/* ---- The device's view ---- */
+
+int dm_dma_read(DmDevice *dev, uint64_t addr, void *buf, uint64_t len)
+{
+    return dev->session ? dm_session_dma(dev->session, addr, buf, len, false)
+                        : -ENOTCONN;
+}
+
+int dm_dma_write(DmDevice *dev, uint64_t addr, const void *buf, uint64_t len)
+{
+    return dev->session ? dm_session_dma(dev->session, addr, (void *)buf,
+                                         len, true)
+                        : -ENOTCONN;
+}

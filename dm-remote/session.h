@@ -1,0 +1,59 @@
+/*
+ * One client connection: the server side of vfio-user for one device.
+ *
+ * Runs in the event loop's thread.  A session may wait for the client's
+ * reply to a DMA_READ/DMA_WRITE it sent; while waiting it keeps serving
+ * the client's own requests, so that a client blocked on a region read
+ * cannot deadlock with us.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef DM_SESSION_H
+#define DM_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vup/caps.h"
+#include "device.h"
+#include "dma.h"
+
+/* How DMA_READ/DMA_WRITE data is laid out (see docs/protocol.md). */
+typedef enum DmDmaLayout {
+    DM_DMA_LAYOUT_AUTO,         /* decide from the client's VERSION */
+    DM_DMA_LAYOUT_SPEC,         /* data at payload offset 16 */
+    DM_DMA_LAYOUT_QEMU,         /* QEMU 10.2's client: offset 12 */
+} DmDmaLayout;
+
+typedef struct DmSessionStats {
+    uint64_t requests;
+    uint64_t errors;
+    uint64_t dma_messages;
+} DmSessionStats;
+
+struct DmSession {
+    DmDevice *dev;
+    int sock;
+    bool versioned;             /* VERSION done */
+    bool broken;                /* stream unusable: close it */
+    VupCaps caps;               /* negotiated */
+    DmDmaLayout dma_layout;
+    DmDmaTable dma;
+    uint16_t next_id;
+    unsigned depth;             /* nested waits for DMA replies */
+    DmSessionStats stats;
+};
+
+DmSession *dm_session_new(DmDevice *dev, int sock, DmDmaLayout layout);
+
+/* Release DMA windows and IRQ fds, close the socket; device state stays. */
+void dm_session_free(DmSession *s);
+
+/* Receive and handle one message; false once the session must end. */
+bool dm_session_handle_one(DmSession *s);
+
+/* DMA for models (through device.h's dm_dma_read/write). */
+int dm_session_dma(DmSession *s, uint64_t addr, void *buf, uint64_t len,
+                   bool write);
+
+#endif /* DM_SESSION_H */
