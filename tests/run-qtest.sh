@@ -1,0 +1,17 @@
+#!/bin/bash
+# Run one of our qtests (built inside the QEMU tree) against the fork,
+# with dm-remote for the remote twins.  TAP on stdout.
+#   run-qtest.sh BUILD NAME
+set -eu
+build=$(cd "$1" && pwd)
+name=$2
+bin="$build/qemu-build/tests/qtest/dm/$name"
+if [ ! -x "$bin" ]; then
+    echo "Bail out! $bin is missing (run make)"
+    exit 1
+fi
+export QTEST_QEMU_BINARY="$build/qemu-system-x86_64"
+export DM_REMOTE="$build/meson/dm-remote/dm-remote"
+# Tests use TCG or qtest: keep a nested /dev/kvm out of their way.
+export QEMU_ACCEL=tcg
+exec "$bin" --tap -k
