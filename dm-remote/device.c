@@ -27,6 +27,20 @@ int dm_device_realize(DmDevice *dev, const DmModel *model, DmLoop *loop)
         return ret;
     }
     if (dev->pci) {
+        /*
+         * PCI devices have all five IRQ indexes.  ERR and REQ take one
+         * eventfd each (QEMU's client warns otherwise) that models may
+         * never signal; MSI-X stays empty unless the model set it up.
+         */
+        for (unsigned i = dev->num_irq_indexes; i < VUP_PCI_NUM_IRQS; i++) {
+            ret = dm_device_init_irq(dev, i,
+                                     i >= VUP_PCI_ERR_IRQ_INDEX ? 1 : 0,
+                                     VUP_IRQ_INFO_EVENTFD);
+            if (ret < 0) {
+                dm_device_unrealize(dev);
+                return ret;
+            }
+        }
         dm_pci_finalize(dev->pci);
         dev->regions[VUP_PCI_CONFIG_REGION_INDEX].size = DM_PCI_CONFIG_SIZE;
         if (dev->num_regions < VUP_PCI_NUM_REGIONS) {

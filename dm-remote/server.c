@@ -65,17 +65,41 @@ static void refusal_readable(void *opaque, int fd, short revents)
     refusal_free(r);
 }
 
+static void client_gone(DmServer *srv, int fd)
+{
+    dm_info("client disconnected (%llu requests, %llu errors, "
+            "%llu DMA messages)",
+            (unsigned long long)srv->session->stats.requests,
+            (unsigned long long)srv->session->stats.errors,
+            (unsigned long long)srv->session->stats.dma_messages);
+    dm_loop_del_fd(srv->loop, fd);
+    dm_session_free(srv->session);
+    srv->session = NULL;
+}
+
 static void client_readable(void *opaque, int fd, short revents)
 {
     DmServer *srv = opaque;
 
     if (!dm_session_handle_one(srv->session)) {
-        dm_info("client disconnected (%llu requests, %llu errors)",
-                (unsigned long long)srv->session->stats.requests,
-                (unsigned long long)srv->session->stats.errors);
-        dm_loop_del_fd(srv->loop, fd);
-        dm_session_free(srv->session);
-        srv->session = NULL;
+        client_gone(srv, fd);
+    }
+}
+
+/*
+ * Has the current client hung up, with us not yet told by poll()?  Then
+ * finish its last messages now, so that a client reconnecting at once is
+ * not refused as a second one.
+ */
+static void reap_hung_up_client(DmServer *srv)
+{
+    struct pollfd p = { .fd = srv->session->sock, .events = POLLRDHUP };
+
+    if (poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP))) {
+        while (dm_session_handle_one(srv->session)) {
+            continue;
+        }
+        client_gone(srv, p.fd);
     }
 }
 
@@ -87,6 +111,9 @@ static void listen_readable(void *opaque, int fd, short revents)
     if (c < 0) {
         dm_warn("accept: %m, ignoring");
         return;
+    }
+    if (srv->session) {
+        reap_hung_up_client(srv);
     }
     if (srv->session) {
         /* Reply EBUSY to its first message (bounded wait), then close. */

@@ -91,7 +91,12 @@ static int handle_version(DmSession *s, VupMsg *m)
     ours.max_msg_fds = VUP_MAX_FDS;
     ours.max_data_xfer_size = DM_OUR_MAX_XFER;
     ours.max_dma_maps = DM_DMA_MAX_MAPS;
-    ours.write_multiple = true;
+    /*
+     * We serve REGION_WRITE_MULTI but do not offer it: QEMU 10.2's client
+     * turns the offer into forcing every message through its I/O thread
+     * (its VFIO_PROXY_USE_MULTI is 0x16, which includes FORCE_QUEUED).
+     */
+    ours.write_multiple = false;
     vup_caps_negotiate(&ours, &peer, &s->caps);
     /* What we may send the client is bounded by what it receives. */
     s->caps.max_msg_fds = peer.max_msg_fds;
@@ -598,6 +603,10 @@ static int dma_message(DmSession *s, uint64_t addr, void *buf, uint32_t len,
         return ret;
     }
     ret = vup_check_reply(&r, &h);
+    if (ret == -EINVAL && write && s->dma_layout == DM_DMA_LAYOUT_QEMU &&
+        r.payload_len == 0 && !(r.hdr.flags & VUP_FLAG_ERROR)) {
+        ret = 0;                /* QEMU 10.2 answers with a bare header */
+    }
     if (ret == 0 && !write) {
         if (r.payload_len < hdr_len + (uint64_t)len) {
             ret = -EINVAL;

@@ -272,10 +272,6 @@ static int edu_realize(DmDevice *dev)
                                  VUP_IRQ_INFO_EVENTFD |
                                  VUP_IRQ_INFO_NORESIZE);
     }
-    if (ret == 0) {
-        ret = dm_device_init_irq(dev, VUP_PCI_MSIX_IRQ_INDEX, 0,
-                                 VUP_IRQ_INFO_EVENTFD);
-    }
     return ret;
 }
 

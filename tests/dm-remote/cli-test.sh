@@ -1,0 +1,77 @@
+#!/bin/bash
+# dm-remote's command line: help, clear errors for bad input, a path in
+# use, a stale socket file, and a clean stop on SIGTERM.
+set -u
+bin=$1
+dir=$(mktemp -d /tmp/dm-cli-XXXXXX)
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null; rm -rf "$dir"' EXIT
+n=0
+fail() { echo "not ok $((++n)) $1: $2"; failed=1; }
+pass() { echo "ok $((++n)) $1"; }
+failed=0
+
+# expect NAME STATUS PATTERN -- ARGS...: exit status and a stderr/stdout line
+expect() {
+    local name=$1 status=$2 pattern=$3
+    shift 4
+    local out rc
+    out=$("$bin" "$@" 2>&1 </dev/null)
+    rc=$?
+    if [ "$rc" != "$status" ]; then
+        fail "$name" "exit $rc, wanted $status: $out"
+    elif ! grep -q -- "$pattern" <<<"$out"; then
+        fail "$name" "output lacks '$pattern': $out"
+    else
+        pass "$name"
+    fi
+}
+
+expect help 0 "Usage: dm-remote COMMAND" -- --help
+expect serve-help 0 "--listen=ADDRESS" -- serve --help
+expect help-lists-models 0 "edu " -- serve --help
+expect model-help 0 "^  edu " -- serve --model help
+expect no-command 2 "missing command" --
+expect bad-command 2 "unknown command 'frobnicate'" -- frobnicate
+expect bad-option 2 "unknown option '--frob'" -- serve --frob
+expect missing-value 2 "needs a value" -- serve --model
+expect no-model 2 "serve needs --model" -- serve --listen unix:$dir/s
+expect bad-model 2 "unknown model 'nope'" -- serve --model nope --listen unix:$dir/s
+expect no-listen 2 "serve needs --listen" -- serve --model edu
+expect bad-address 2 "unsupported address 'udp:1.2.3.4'" -- serve --model edu --listen udp:1.2.3.4
+expect empty-path 2 "empty path" -- serve --model edu --listen unix:
+expect long-path 2 "socket path too long" -- serve --model edu --listen "unix:$dir/$(printf 'x%.0s' $(seq 200))"
+expect bad-layout 2 "invalid --dma-layout 'odd'" -- serve --model edu --listen unix:$dir/s --dma-layout=odd
+touch "$dir/file"
+expect not-a-socket 1 "exists and is not a socket" -- serve --model edu --listen unix:$dir/file
+
+# A live server: a second one on the same path is refused.
+"$bin" serve --quiet --model edu --listen "unix:$dir/live" & pids+=($!)
+for _ in $(seq 500); do [ -S "$dir/live" ] && break; sleep 0.01; done
+expect path-in-use 1 "address in use" -- serve --model edu --listen unix:$dir/live
+
+# SIGTERM: exit 0 and the socket file is gone.
+kill -TERM "${pids[0]}"
+wait "${pids[0]}"
+rc=$?
+if [ "$rc" = 0 ] && [ ! -e "$dir/live" ]; then
+    pass sigterm-cleans-up
+else
+    fail sigterm-cleans-up "exit $rc, socket left: $(ls "$dir")"
+fi
+
+# A stale socket file (its server died) is replaced.
+"$bin" serve --quiet --model edu --listen "unix:$dir/stale" & pid=$!
+for _ in $(seq 500); do [ -S "$dir/stale" ] && break; sleep 0.01; done
+kill -KILL $pid; wait $pid 2>/dev/null
+"$bin" serve --quiet --model edu --listen "unix:$dir/stale" & pids+=($!)
+sleep 0.3
+if kill -0 "${pids[1]}" 2>/dev/null && [ -S "$dir/stale" ]; then
+    pass stale-socket-replaced
+else
+    fail stale-socket-replaced "server did not start over a stale socket"
+fi
+kill -TERM "${pids[1]}"; wait "${pids[1]}"
+
+echo "1..$n"
+exit $failed
