@@ -29,7 +29,7 @@ struct DmPci {
     uint8_t w1cmask[DM_PCI_CONFIG_SIZE];    /* write 1 to clear */
     uint8_t reset_config[DM_PCI_CONFIG_SIZE];
     uint64_t bar_size[DM_PCI_NUM_BARS];
-    uint8_t next_cap;           /* where the next capability goes */
+    unsigned next_cap;          /* where the next capability goes */
     uint8_t msi_cap;            /* offset, 0 when absent */
     uint8_t msix_cap;
     unsigned msi_vectors;
