@@ -1,0 +1,95 @@
+/*
+ * pingpong: the floor for a remote register read.  A raw request/reply
+ * round trip over a UNIX stream socket between two processes, with the
+ * message sizes of a 4-byte REGION_READ (32-byte request, 36-byte reply),
+ * and nothing else: no protocol parsing, no device.
+ *
+ *   pingpong [ROUNDS]      prints PINGPONG-NS <median per round trip>
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define REQ_SIZE    32
+#define REPLY_SIZE  36
+#define PER_BATCH   100
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int cmp(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+    return (x > y) - (x < y);
+}
+
+static int full(int fd, char *buf, size_t len, int writing)
+{
+    size_t done = 0;
+
+    while (done < len) {
+        ssize_t n = writing ? write(fd, buf + done, len - done)
+                            : read(fd, buf + done, len - done);
+
+        if (n <= 0) {
+            return -1;
+        }
+        done += n;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    int batches = argc > 1 ? atoi(argv[1]) / PER_BATCH : 200;
+    char req[REQ_SIZE] = { 0 }, reply[REPLY_SIZE] = { 0 };
+    int64_t *t;
+    int sv[2];
+    pid_t pid;
+
+    if (batches < 1 || socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) {
+        fprintf(stderr, "usage: pingpong [ROUNDS >= %d]\n", PER_BATCH);
+        return 2;
+    }
+    pid = fork();
+    if (pid == 0) {
+        close(sv[0]);
+        while (full(sv[1], req, sizeof(req), 0) == 0 &&
+               full(sv[1], reply, sizeof(reply), 1) == 0) {
+            continue;
+        }
+        _exit(0);
+    }
+    close(sv[1]);
+    t = calloc(batches, sizeof(*t));
+    for (int b = 0; b < batches; b++) {
+        int64_t t0 = now_ns();
+
+        for (int i = 0; i < PER_BATCH; i++) {
+            if (full(sv[0], req, sizeof(req), 1) < 0 ||
+                full(sv[0], reply, sizeof(reply), 0) < 0) {
+                fprintf(stderr, "pingpong: peer went away\n");
+                return 1;
+            }
+        }
+        t[b] = (now_ns() - t0) / PER_BATCH;
+    }
+    close(sv[0]);
+    waitpid(pid, NULL, 0);
+    qsort(t, batches, sizeof(*t), cmp);
+    printf("PINGPONG-NS %lld\n", (long long)t[batches / 2]);
+    free(t);
+    return 0;
+}
