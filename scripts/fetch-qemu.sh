@@ -51,6 +51,9 @@ tar -xJf "$tarball" -C "$src.tmp" --strip-components=1
 while read -r f; do
     install -D -m 0644 "$top/qemu/$f" "$src.tmp/$f"
 done
+# Our protocol library, shared with dm-remote, as a meson subproject.
+mkdir -p "$src.tmp/subprojects/libvup"
+cp -r "$top"/subprojects/libvup/. "$src.tmp/subprojects/libvup/"
 # Our qtests build inside QEMU's tree, against its libqtest and libqos.
 mkdir -p "$src.tmp/tests/qtest/dm"
 cp "$top"/tests/qtest/* "$src.tmp/tests/qtest/dm/"

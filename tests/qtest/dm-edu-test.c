@@ -1,11 +1,13 @@
 /*
- * edu, one test body, three back ends:
+ * edu, one test body, five back ends:
  *   local          QEMU's built-in -device edu
  *   remote-shared  upstream vfio-user-pci -> dm-remote edu, guest RAM in a
  *                  shared memfd: the model reaches it directly
  *   remote-msg     the same with private RAM: the model's DMA travels as
  *                  DMA_READ/DMA_WRITE messages
- * Every check is the same for all three.
+ *   proxy-shared   our dm-proxy-pci -> dm-remote edu, shared memfd RAM
+ *   proxy-msg      the same with private RAM (DMA as messages)
+ * Every check is the same for all of them.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -26,6 +28,8 @@ typedef enum EduBackend {
     EDU_LOCAL,
     EDU_REMOTE_SHARED,
     EDU_REMOTE_MSG,
+    EDU_PROXY_SHARED,
+    EDU_PROXY_MSG,
 } EduBackend;
 
 typedef struct Edu {
@@ -46,6 +50,11 @@ static void edu_start(Edu *e, EduBackend b)
 
     if (b == EDU_LOCAL) {
         device = g_strdup_printf("-device edu,addr=%02x.0", EDU_SLOT);
+    } else if (b == EDU_PROXY_SHARED || b == EDU_PROXY_MSG) {
+        e->remote = dm_remote_start("edu", NULL);
+        device = g_strdup_printf("-device dm-proxy-pci,addr=%02x.0,"
+                                 "server=unix:%s", EDU_SLOT,
+                                 e->remote->socket_path);
     } else {
         e->remote = dm_remote_start("edu", NULL);
         device = g_strdup_printf("-device '{\"driver\":\"vfio-user-pci\","
@@ -53,7 +62,7 @@ static void edu_start(Edu *e, EduBackend b)
                                  "\"unix\",\"path\":\"%s\"}}'", EDU_SLOT,
                                  e->remote->socket_path);
     }
-    if (b == EDU_REMOTE_SHARED) {
+    if (b == EDU_REMOTE_SHARED || b == EDU_PROXY_SHARED) {
         memory = "-m 256M -object memory-backend-memfd,id=ram,size=256M,"
                  "share=on -machine memory-backend=ram";
     }
@@ -278,6 +287,8 @@ int main(int argc, char **argv)
         { "local", EDU_LOCAL },
         { "remote-shared", EDU_REMOTE_SHARED },
         { "remote-msg", EDU_REMOTE_MSG },
+        { "proxy-shared", EDU_PROXY_SHARED },
+        { "proxy-msg", EDU_PROXY_MSG },
     };
     static const struct {
         const char *name;

@@ -1,0 +1,423 @@
+/*
+ * The client end of one vfio-user connection to a remote device model.
+ *
+ * Threads: dm_proxy_call() and dm_proxy_post() run in whichever thread
+ * trapped (a vCPU, or the main loop under qtest), with or without the big
+ * QEMU lock; they hold DMProxy.lock for the whole transaction.  The fd
+ * handler, the fault bottom half and the reconnect timer run in the main
+ * loop with the big QEMU lock held.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <poll.h>
+#include "qapi/error.h"
+#include "qemu/error-report.h"
+#include "qemu/lockable.h"
+#include "qemu/cutils.h"
+#include "qemu/main-loop.h"
+#include "hw/remote-dm/dm-proxy.h"
+#include "trace.h"
+
+#define DM_PROXY_MAX_XFER       (1024 * 1024)
+#define DM_PROXY_BACKOFF_MIN_MS 100
+#define DM_PROXY_BACKOFF_MAX_MS 5000
+
+static void dm_proxy_readable(void *opaque);
+
+/* ---- Connection set-up (main loop) ---- */
+
+static int dm_proxy_connect_socket(DMProxy *p, Error **errp)
+{
+    struct sockaddr_un sun = { .sun_family = AF_UNIX };
+    struct timeval tv = {
+        .tv_sec = p->timeout_ms / 1000,
+        .tv_usec = (p->timeout_ms % 1000) * 1000,
+    };
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    if (fd < 0) {
+        error_setg_errno(errp, errno, "socket");
+        return -1;
+    }
+    pstrcpy(sun.sun_path, sizeof(sun.sun_path), p->path);
+    if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+        error_setg_errno(errp, errno, "cannot connect to %s", p->server);
+        close(fd);
+        return -1;
+    }
+    /* A reply that never comes fails the call instead of hanging it. */
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    return fd;
+}
+
+static bool dm_proxy_negotiate(DMProxy *p, int fd, Error **errp)
+{
+    VupHeader h = { .msg_id = p->next_id++, .command = VUP_CMD_VERSION };
+    g_autofree void *buf = NULL;
+    uint16_t major, minor;
+    VupCaps ours, peer;
+    char err[160];
+    size_t len;
+    VupMsg m;
+    int ret;
+
+    vup_caps_init_defaults(&ours);
+    ours.max_msg_fds = VUP_MAX_FDS;
+    ours.max_data_xfer_size = DM_PROXY_MAX_XFER;
+    ret = vup_version_build(VUP_VERSION_MAJOR, VUP_VERSION_MINOR, &ours,
+                            &buf, &len);
+    if (ret == 0) {
+        ret = vup_send_msg(fd, &h, buf, len, NULL, 0);
+    }
+    if (ret == 0) {
+        ret = vup_recv_msg(fd, &m, VUP_MAX_MSG_SIZE, 0);
+    }
+    if (ret < 0) {
+        error_setg(errp, "%s: VERSION failed: %s", p->server,
+                   ret == -EAGAIN ? "no reply" : strerror(-ret));
+        return false;
+    }
+    ret = vup_check_reply(&m, &h);
+    if (ret < 0) {
+        error_setg(errp, "%s refused the session: %s", p->server,
+                   strerror(-ret));
+        vup_msg_clear(&m);
+        return false;
+    }
+    ret = vup_version_parse(m.payload, m.payload_len, &major, &minor, &peer,
+                            err, sizeof(err));
+    vup_msg_clear(&m);
+    if (ret < 0) {
+        error_setg(errp, "%s: bad VERSION reply: %s", p->server, err);
+        return false;
+    }
+    if (major != VUP_VERSION_MAJOR || minor > VUP_VERSION_MINOR) {
+        error_setg(errp, "%s answered vfio-user %u.%u to our %u.%u",
+                   p->server, major, minor, VUP_VERSION_MAJOR,
+                   VUP_VERSION_MINOR);
+        return false;
+    }
+    vup_caps_negotiate(&ours, &peer, &p->caps);
+    /* What we may send is bounded by what the server receives. */
+    p->caps.max_msg_fds = peer.max_msg_fds;
+    return true;
+}
+
+/* Connect and negotiate; on success the proxy is CONNECTED. */
+static bool dm_proxy_connect(DMProxy *p, Error **errp)
+{
+    int fd = dm_proxy_connect_socket(p, errp);
+
+    if (fd < 0) {
+        return false;
+    }
+    if (!dm_proxy_negotiate(p, fd, errp)) {
+        close(fd);
+        return false;
+    }
+    WITH_QEMU_LOCK_GUARD(&p->lock) {
+        p->fd = fd;
+        p->state = DM_PROXY_CONNECTED;
+    }
+    qemu_set_fd_handler(fd, dm_proxy_readable, NULL, p);
+    trace_dm_proxy_connected(p->id, p->server);
+    return true;
+}
+
+/* ---- Faults ---- */
+
+/* The stream is unusable.  Called with p->lock held, from any thread. */
+static void dm_proxy_fault(DMProxy *p, const char *why)
+{
+    if (p->state != DM_PROXY_CONNECTED) {
+        return;
+    }
+    p->state = DM_PROXY_DISCONNECTED;
+    shutdown(p->fd, SHUT_RDWR);
+    error_report("dm-proxy %s: lost %s: %s; device accesses fail until it "
+                 "is back", p->id, p->server, why);
+    qemu_bh_schedule(p->lost_bh);
+}
+
+static void dm_proxy_lost_bh(void *opaque)
+{
+    DMProxy *p = opaque;
+
+    WITH_QEMU_LOCK_GUARD(&p->lock) {
+        if (p->fd >= 0) {
+            qemu_set_fd_handler(p->fd, NULL, NULL, NULL);
+            close(p->fd);
+            p->fd = -1;
+        }
+    }
+    if (p->ops->lost) {
+        p->ops->lost(p->opaque, p);
+    }
+    p->backoff_ms = DM_PROXY_BACKOFF_MIN_MS;
+    timer_mod(p->reconnect_timer,
+              qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + p->backoff_ms);
+}
+
+static void dm_proxy_reconnect(void *opaque)
+{
+    DMProxy *p = opaque;
+    Error *err = NULL;
+
+    if (dm_proxy_connect(p, &err) &&
+        (!p->ops->replay || p->ops->replay(p->opaque, p, &err))) {
+        p->reconnects++;
+        info_report("dm-proxy %s: reconnected to %s", p->id, p->server);
+        return;
+    }
+    trace_dm_proxy_reconnect_failed(p->id, error_get_pretty(err));
+    error_free(err);
+    WITH_QEMU_LOCK_GUARD(&p->lock) {
+        if (p->state == DM_PROXY_CONNECTED) {
+            /* Connected, but the replay failed: start over. */
+            dm_proxy_fault(p, "setup replay failed");
+            return;
+        }
+    }
+    p->backoff_ms = MIN(p->backoff_ms * 2, DM_PROXY_BACKOFF_MAX_MS);
+    timer_mod(p->reconnect_timer,
+              qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + p->backoff_ms);
+}
+
+/* ---- Messages ---- */
+
+static uint32_t dm_proxy_max_msg(DMProxy *p)
+{
+    return sizeof(VupHeader) + sizeof(VupDmaAccess) +
+           p->caps.max_data_xfer_size;
+}
+
+/* A command from the server; p->lock held. */
+static void dm_proxy_handle_request(DMProxy *p, VupMsg *m, int recv_ret)
+{
+    int ret = recv_ret < 0 ? -EINVAL : vup_check_command(m);
+    const VupCommandInfo *info = vup_command_info(m->hdr.command);
+
+    trace_dm_proxy_recv_request(p->id, vup_command_name(m->hdr.command),
+                                m->hdr.msg_id, m->hdr.msg_size);
+    if (ret == 0 && (!info || info->direction != VUP_DIR_SERVER_TO_CLIENT)) {
+        ret = -EINVAL;
+    }
+    if (ret < 0) {
+        dm_proxy_reply_error(p, m, -ret);
+    } else {
+        p->ops->request(p->opaque, p, m);
+    }
+    vup_msg_clear(m);
+}
+
+void dm_proxy_reply(DMProxy *p, const VupMsg *req, const void *payload,
+                    size_t len)
+{
+    if (req->hdr.flags & VUP_FLAG_NO_REPLY) {
+        return;
+    }
+    if (vup_send_reply(p->fd, &req->hdr, payload, len, NULL, 0) < 0) {
+        dm_proxy_fault(p, "cannot send a reply");
+    }
+}
+
+void dm_proxy_reply_error(DMProxy *p, const VupMsg *req, int err)
+{
+    if (req->hdr.flags & VUP_FLAG_NO_REPLY) {
+        return;
+    }
+    if (vup_send_error(p->fd, &req->hdr, err) < 0) {
+        dm_proxy_fault(p, "cannot send a reply");
+    }
+}
+
+/* Receive one message; false (and a fault) if the stream failed. */
+static bool dm_proxy_recv(DMProxy *p, VupMsg *m, int *ret_recv)
+{
+    int ret = vup_recv_msg(p->fd, m, dm_proxy_max_msg(p), VUP_MAX_FDS);
+
+    if (ret == -EAGAIN) {
+        g_autofree char *why = g_strdup_printf("no reply within %u ms",
+                                               p->timeout_ms);
+        dm_proxy_fault(p, why);
+        return false;
+    }
+    if (ret < 0 && ret != -EBADMSG) {
+        dm_proxy_fault(p, ret == -ECONNRESET ? "connection closed"
+                                              : strerror(-ret));
+        return false;
+    }
+    *ret_recv = ret;
+    return true;
+}
+
+int dm_proxy_call(DMProxy *p, uint16_t cmd, const void *payload, size_t len,
+                  const int *fds, unsigned nfds, VupMsg *reply)
+{
+    QEMU_LOCK_GUARD(&p->lock);
+    VupHeader h = { .command = cmd };
+    int ret;
+
+    if (p->state != DM_PROXY_CONNECTED) {
+        return -ENOTCONN;
+    }
+    h.msg_id = p->next_id++;
+    p->requests++;
+    trace_dm_proxy_send(p->id, vup_command_name(cmd), h.msg_id, len, nfds);
+    if (vup_send_msg(p->fd, &h, payload, len, fds, nfds) < 0) {
+        dm_proxy_fault(p, "cannot send");
+        p->errors++;
+        return -EPIPE;
+    }
+    for (;;) {
+        VupMsg m;
+        int recv_ret;
+
+        if (!dm_proxy_recv(p, &m, &recv_ret)) {
+            p->errors++;
+            return p->state == DM_PROXY_DISCONNECTED ? -ETIMEDOUT : -EPIPE;
+        }
+        if ((m.hdr.flags & VUP_FLAG_TYPE_MASK) != VUP_FLAG_TYPE_REPLY) {
+            dm_proxy_handle_request(p, &m, recv_ret);
+            continue;
+        }
+        if (m.hdr.msg_id != h.msg_id || m.hdr.command != h.command) {
+            trace_dm_proxy_unexpected_reply(p->id, m.hdr.msg_id);
+            vup_msg_clear(&m);
+            continue;
+        }
+        ret = recv_ret < 0 ? -EINVAL : vup_check_reply(&m, &h);
+        trace_dm_proxy_recv_reply(p->id, vup_command_name(cmd), h.msg_id,
+                                  ret);
+        if (ret < 0) {
+            p->errors++;
+        }
+        if (ret == 0 && reply) {
+            *reply = m;
+        } else {
+            vup_msg_clear(&m);
+        }
+        return ret;
+    }
+}
+
+int dm_proxy_post(DMProxy *p, uint16_t cmd, const void *payload, size_t len)
+{
+    QEMU_LOCK_GUARD(&p->lock);
+    VupHeader h = { .command = cmd, .flags = VUP_FLAG_NO_REPLY };
+
+    if (p->state != DM_PROXY_CONNECTED) {
+        return -ENOTCONN;
+    }
+    h.msg_id = p->next_id++;
+    p->requests++;
+    trace_dm_proxy_send(p->id, vup_command_name(cmd), h.msg_id, len, 0);
+    if (vup_send_msg(p->fd, &h, payload, len, NULL, 0) < 0) {
+        dm_proxy_fault(p, "cannot send");
+        p->errors++;
+        return -EPIPE;
+    }
+    return 0;
+}
+
+/* Main loop: a message while no call is waiting (a server request). */
+static void dm_proxy_readable(void *opaque)
+{
+    DMProxy *p = opaque;
+    struct pollfd pfd;
+    VupMsg m;
+    int recv_ret;
+
+    if (qemu_mutex_trylock(&p->lock)) {
+        return;                 /* a call in progress will read it */
+    }
+    pfd = (struct pollfd) { .fd = p->fd, .events = POLLIN };
+    if (p->state == DM_PROXY_CONNECTED && poll(&pfd, 1, 0) == 1 &&
+        dm_proxy_recv(p, &m, &recv_ret)) {
+        if ((m.hdr.flags & VUP_FLAG_TYPE_MASK) == VUP_FLAG_TYPE_REPLY) {
+            trace_dm_proxy_unexpected_reply(p->id, m.hdr.msg_id);
+            vup_msg_clear(&m);
+        } else {
+            dm_proxy_handle_request(p, &m, recv_ret);
+        }
+    }
+    qemu_mutex_unlock(&p->lock);
+}
+
+/* ---- Life cycle ---- */
+
+bool dm_proxy_connected(DMProxy *p)
+{
+    return qatomic_read(&p->state) == DM_PROXY_CONNECTED;
+}
+
+bool dm_proxy_init(DMProxy *p, const char *id, const char *server,
+                   uint32_t timeout_ms, const DMProxyOps *ops, void *opaque,
+                   Error **errp)
+{
+    memset(p, 0, sizeof(*p));
+    p->fd = -1;
+    if (!server || !*server) {
+        error_setg(errp, "'server' is required, e.g. server=unix:PATH");
+        return false;
+    }
+    if (!g_str_has_prefix(server, "unix:") || !server[5]) {
+        error_setg(errp, "unsupported server '%s' (expected unix:PATH)",
+                   server);
+        return false;
+    }
+    if (strlen(server + 5) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+        error_setg(errp, "socket path too long: %s", server + 5);
+        return false;
+    }
+    if (timeout_ms == 0) {
+        error_setg(errp, "'timeout' must be at least 1 ms");
+        return false;
+    }
+    p->id = g_strdup(id);
+    p->server = g_strdup(server);
+    p->path = g_strdup(server + 5);
+    p->timeout_ms = timeout_ms;
+    p->ops = ops;
+    p->opaque = opaque;
+    p->next_id = 1;
+    qemu_mutex_init(&p->lock);
+    p->lost_bh = qemu_bh_new(dm_proxy_lost_bh, p);
+    p->reconnect_timer = timer_new_ms(QEMU_CLOCK_REALTIME,
+                                      dm_proxy_reconnect, p);
+    if (!dm_proxy_connect(p, errp)) {
+        dm_proxy_cleanup(p);
+        return false;
+    }
+    return true;
+}
+
+void dm_proxy_cleanup(DMProxy *p)
+{
+    if (p->reconnect_timer) {
+        timer_free(p->reconnect_timer);
+        p->reconnect_timer = NULL;
+    }
+    if (p->lost_bh) {
+        qemu_bh_delete(p->lost_bh);
+        p->lost_bh = NULL;
+    }
+    if (p->fd >= 0) {
+        qemu_set_fd_handler(p->fd, NULL, NULL, NULL);
+        close(p->fd);
+        p->fd = -1;
+    }
+    p->state = DM_PROXY_DISCONNECTED;
+    if (p->server) {
+        qemu_mutex_destroy(&p->lock);
+    }
+    g_free(p->id);
+    g_free(p->server);
+    g_free(p->path);
+    p->id = p->server = p->path = NULL;
+}

@@ -1,0 +1,92 @@
+/*
+ * The client end of one vfio-user connection to a remote device model.
+ *
+ * A vCPU (or the main loop, under qtest) that traps on a proxied region
+ * sends its request and reads the reply itself, with the big QEMU lock
+ * not required: one transaction is on the wire at a time, serialised by
+ * DMProxy.lock.  A server request that arrives meanwhile (DMA_READ /
+ * DMA_WRITE) is handled by whoever is reading.  When nobody is, the main
+ * loop's fd handler reads it.
+ *
+ * Faults: a dead server, a broken stream or a reply that does not come
+ * within the timeout marks the proxy disconnected (one log line and a
+ * QMP event); accesses then fail at once (reads return all-ones), and
+ * the main loop reconnects with backoff and lets the device replay its
+ * setup.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef HW_REMOTE_DM_DM_PROXY_H
+#define HW_REMOTE_DM_DM_PROXY_H
+
+#include "qemu/thread.h"
+#include "qemu/timer.h"
+#include "block/aio.h"
+#include "vup/caps.h"
+#include "vup/msg.h"
+
+typedef struct DMProxy DMProxy;
+
+typedef struct DMProxyOps {
+    /* A command from the server (DMA_READ/DMA_WRITE): reply to it. */
+    void (*request)(void *opaque, DMProxy *p, VupMsg *msg);
+    /* Connected again after a fault: replay DMA maps, IRQ wiring... */
+    bool (*replay)(void *opaque, DMProxy *p, Error **errp);
+    /* The connection is gone (main loop). */
+    void (*lost)(void *opaque, DMProxy *p);
+} DMProxyOps;
+
+typedef enum DMProxyState {
+    DM_PROXY_DISCONNECTED,
+    DM_PROXY_CONNECTED,
+} DMProxyState;
+
+struct DMProxy {
+    char *id;                   /* the device's id, for messages */
+    char *server;               /* "unix:PATH" as given */
+    char *path;
+    uint32_t timeout_ms;
+    const DMProxyOps *ops;
+    void *opaque;
+
+    QemuMutex lock;             /* held for a whole transaction */
+    int fd;                     /* -1 when disconnected */
+    DMProxyState state;
+    uint16_t next_id;
+    VupCaps caps;               /* negotiated */
+
+    QEMUBH *lost_bh;            /* report a fault in the main loop */
+    QEMUTimer *reconnect_timer;
+    int64_t backoff_ms;
+
+    /* Counters for info remote-devices. */
+    uint64_t requests;
+    uint64_t errors;
+    uint64_t reconnects;
+};
+
+/* Parse @server, connect and negotiate; false with @errp set on failure. */
+bool dm_proxy_init(DMProxy *p, const char *id, const char *server,
+                   uint32_t timeout_ms, const DMProxyOps *ops, void *opaque,
+                   Error **errp);
+void dm_proxy_cleanup(DMProxy *p);
+
+bool dm_proxy_connected(DMProxy *p);
+
+/*
+ * Send a command and wait for its reply.  Returns 0 with @reply filled
+ * (the caller clears it; may be NULL), or -errno: the server's error, or
+ * -ENOTCONN / -ETIMEDOUT / -EPIPE when the connection failed.
+ */
+int dm_proxy_call(DMProxy *p, uint16_t cmd, const void *payload, size_t len,
+                  const int *fds, unsigned nfds, VupMsg *reply);
+
+/* Send a command that asks for no reply (a posted write). */
+int dm_proxy_post(DMProxy *p, uint16_t cmd, const void *payload, size_t len);
+
+/* Reply to a server request, from DMProxyOps.request. */
+void dm_proxy_reply(DMProxy *p, const VupMsg *req, const void *payload,
+                    size_t len);
+void dm_proxy_reply_error(DMProxy *p, const VupMsg *req, int err);
+
+#endif /* HW_REMOTE_DM_DM_PROXY_H */

@@ -1,0 +1,139 @@
+#!/bin/bash
+# Build the guest image used by guest-boot tests and benchmarks:
+#   OUTDIR/vmlinuz            Debian's kernel, from the linux-image-amd64
+#                             dependency's .deb (downloaded, never installed)
+#   OUTDIR/initramfs.cpio.gz  busybox-static, tests/guest/init as /init, and
+#                             every executable in $GUEST_EXTRA_DIR in /usr/bin
+#   OUTDIR/firmware/          option ROMs QEMU needs for -kernel (pass -L)
+# Idempotent and quiet on success. The .debs are cached in $DM_CACHE/guest;
+# the initramfs is rebuilt only when the hash of its inputs changes.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(dirname "$here")
+die() { echo "guest-image: $*" >&2; exit 1; }
+
+[ $# -eq 1 ] || die "usage: guest-image.sh OUTDIR"
+out=$1
+cache=${DM_CACHE:-/var/cache/dm-build}/guest
+init=$top/tests/guest/init
+busybox=/bin/busybox
+extra=${GUEST_EXTRA_DIR:-}
+[ -z "$extra" ] || [ -d "$extra" ] ||
+    die "GUEST_EXTRA_DIR=$extra is not a directory"
+mkdir -p "$out" "$cache"
+# apt drops privileges to _apt for downloads: it must own the directory,
+# or apt falls back to root with a warning.
+chmod 0755 "$cache"
+! getent passwd _apt >/dev/null || chown _apt "$cache"
+# Tests may build images in parallel: one run at a time per cache.
+exec 9>"$cache/lock"
+flock 9
+rm -rf "$cache"/unpack.*        # left by an interrupted run
+tmp=
+trap 'rm -rf "$tmp"' EXIT
+
+# fetch PKG GLOB...: sets $dir to $cache/<deb name>/ holding the files of
+# PKG's candidate .deb that match the GLOBs (downloaded and unpacked once).
+fetch() {
+    local pkg=$1 deb log f
+    shift
+    deb=${debs[$pkg]:-}
+    [ -n "$deb" ] || die "apt knows no download for $pkg (apt-get update?)"
+    dir=$cache/${deb%.deb}
+    keep+=(! -name "${deb%.deb}*")
+    [ ! -d "$dir" ] || return 0
+    if [ ! -s "$cache/$deb" ]; then
+        log=$(cd "$cache" && apt-get -q download "$pkg" 2>&1) ||
+            { echo "$log" >&2; die "apt-get download $pkg failed"; }
+        [ -s "$cache/$deb" ] || die "download did not produce $cache/$deb"
+    fi
+    # dpkg -x unpacks everything (the kernel's modules are ~400 MB): keep
+    # only what we need.
+    tmp=$(mktemp -d "$cache/unpack.XXXXXX")
+    dpkg -x "$cache/$deb" "$tmp"
+    mkdir "$tmp/keep"
+    for f in "$@"; do
+        # shellcheck disable=SC2086   # $f is a glob
+        cp "$tmp"/$f "$tmp/keep/" 2>/dev/null || die "$deb holds no $f"
+    done
+    mv "$tmp/keep" "$dir"
+    rm -rf "$tmp"
+}
+# Copy SRC to DST only when different, atomically.
+install_if_changed() {
+    cmp -s "$1" "$2" || { cp "$1" "$2.part" && mv "$2.part" "$2"; }
+}
+keep=(! -name lock)     # find(1) tests: what the cache holds on to
+
+# --- kernel ---------------------------------------------------------------
+# The metapackage only depends on the versioned package holding the image.
+kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
+    sed -n 's/^ *Depends: \(linux-image-[^ ]*\)$/\1/p' | head -n1)
+[ -n "$kpkg" ] ||
+    die "cannot resolve linux-image-amd64 (run apt-get update first)"
+# The exact .deb file names tell whether the cache holds the candidate
+# versions (one apt call for both: each costs half a second).
+declare -A debs
+while read -r _ file _; do
+    debs[${file%%_*}]=$file
+done < <(apt-get download --print-uris "$kpkg" qemu-system-data 2>/dev/null)
+
+fetch "$kpkg" 'boot/vmlinuz-*'
+install_if_changed "$dir"/vmlinuz-* "$out/vmlinuz"
+
+# --- option ROMs ------------------------------------------------------------
+# -kernel needs linuxboot_dma.bin (kvmvapic.bin only silences a warning),
+# which the fork's build does not provide: the +ds tarball has no blobs and
+# ninja alone does not build pc-bios/optionrom. Debian's copy is identical
+# to one built from the 10.2 source. Drop this once build-qemu.sh has them.
+fetch qemu-system-data usr/share/qemu/linuxboot_dma.bin \
+    usr/share/qemu/kvmvapic.bin
+mkdir -p "$out/firmware"
+for f in "$dir"/*.bin; do
+    install_if_changed "$f" "$out/firmware/${f##*/}"
+done
+
+# Whatever the current image does not need is dead weight (old kernels).
+find "$cache" -mindepth 1 -maxdepth 1 "${keep[@]}" -exec rm -rf {} +
+
+# --- initramfs --------------------------------------------------------------
+# Debian's busybox (dynamic) also ships /bin/busybox: insist on the static one.
+if ! dpkg-query -W -f='${Status}' busybox-static 2>/dev/null |
+        grep -q 'install ok installed'; then
+    [ "$(id -u)" = 0 ] || die "busybox-static missing (run as root to install)"
+    DEBIAN_FRONTEND=noninteractive apt-get -qq install -y \
+        --no-install-recommends busybox-static >/dev/null 2>&1 ||
+        die "apt-get install busybox-static failed"
+fi
+
+extras() {
+    [ -n "$extra" ] || return 0
+    find -L "$extra" -maxdepth 1 -type f -perm /111 -print0 | LC_ALL=C sort -z
+}
+# This script is an input too: it decides the layout.
+hash=$({
+    sha256sum "$0" "$busybox" "$init" | awk '{print $1}'
+    extras | xargs -0r sha256sum | sed 's|  .*/|  |'
+} | sha256sum | awk '{print $1}')
+img=$out/initramfs.cpio.gz
+if [ -s "$img" ] && [ "$(cat "$img.hash" 2>/dev/null)" = "$hash" ]; then
+    exit 0
+fi
+
+tmp=$(mktemp -d "$out/initramfs.XXXXXX")
+mkdir -p "$tmp"/{bin,usr/bin,dev,proc,sys,tmp,root}
+cp "$busybox" "$tmp/bin/busybox"
+for applet in $("$busybox" --list); do
+    case $applet in
+        busybox|init|linuxrc) ;;   # /init is ours
+        *) ln -s busybox "$tmp/bin/$applet" ;;
+    esac
+done
+install -m 0755 "$init" "$tmp/init"
+extras | xargs -0r cp -L -t "$tmp/usr/bin/"
+
+# Sorted names, root ownership and gzip -n keep the archive reproducible.
+(cd "$tmp" && find . -mindepth 1 | LC_ALL=C sort |
+    cpio -o -H newc -R 0:0 --quiet) | gzip -9n >"$img.part"
+mv "$img.part" "$img"
+echo "$hash" >"$img.hash"
