@@ -42,6 +42,9 @@ typedef struct Edu {
     uint64_t scratch;           /* guest RAM the poll loops read */
 } Edu;
 
+/* Extra dm-proxy-pci properties, for the fault tests. */
+static const char *proxy_opts = "";
+
 static void edu_start(Edu *e, EduBackend b)
 {
     g_autofree char *device = NULL;
@@ -53,8 +56,8 @@ static void edu_start(Edu *e, EduBackend b)
     } else if (b == EDU_PROXY_SHARED || b == EDU_PROXY_MSG) {
         e->remote = dm_remote_start("edu", NULL);
         device = g_strdup_printf("-device dm-proxy-pci,addr=%02x.0,"
-                                 "server=unix:%s", EDU_SLOT,
-                                 e->remote->socket_path);
+                                 "server=unix:%s%s", EDU_SLOT,
+                                 e->remote->socket_path, proxy_opts);
     } else {
         e->remote = dm_remote_start("edu", NULL);
         device = g_strdup_printf("-device '{\"driver\":\"vfio-user-pci\","
@@ -278,6 +281,79 @@ static void test_dma(const void *data)
     edu_stop(&e);
 }
 
+/* Interrupts and DMA work: the proxy's setup reached the model. */
+static void check_edu_works(Edu *e)
+{
+    const uint32_t len = 64;
+    uint8_t in[64], out[64];
+    uint64_t src = guest_alloc(&e->alloc, len);
+    uint64_t dst = guest_alloc(&e->alloc, len);
+
+    g_assert_cmphex(edu_readl(e, 0x00), ==, 0x010000ed);
+    edu_writel(e, 0x60, 0x1);
+    DM_WAIT_UNTIL(edu_irq(e));
+    g_assert_true(edu_irq(e));
+    edu_writel(e, 0x64, 0x1);
+    DM_WAIT_UNTIL(!edu_irq(e));
+    g_assert_false(edu_irq(e));
+
+    for (uint32_t i = 0; i < len; i++) {
+        in[i] = 0xa0 + i;
+    }
+    qtest_memwrite(e->qts, src, in, len);
+    edu_dma(e, src, DMA_BUF, len, 0x1);
+    edu_dma(e, DMA_BUF, dst, len, 0x1 | 0x2);
+    qtest_memread(e->qts, dst, out, len);
+    g_assert_cmpmem(in, len, out, len);
+}
+
+/*
+ * The model dies: QEMU survives, reads give all-ones and writes are
+ * dropped; a new model on the same address is found again, with the
+ * DMA windows and interrupt wiring replayed.
+ */
+static void test_fault_kill_restart(const void *data)
+{
+    Edu e = { 0 };
+
+    edu_start(&e, EDU_PROXY_SHARED);
+    check_edu_works(&e);
+    dm_remote_kill(e.remote);
+
+    g_assert_cmphex(edu_readl(&e, 0x00), ==, 0xffffffff);
+    edu_writel(&e, 0x04, 0x1234);
+    g_assert_cmphex(edu_readl(&e, 0x04), ==, 0xffffffff);
+    qtest_qmp_assert_success(e.qts, "{'execute': 'query-status'}");
+
+    dm_remote_restart(e.remote);
+    DM_WAIT_UNTIL(edu_readl(&e, 0x00) == 0x010000ed);
+    check_edu_works(&e);
+    edu_stop(&e);
+}
+
+/*
+ * The model stops answering: the access times out instead of hanging
+ * the vCPU; when the model answers again the device comes back.
+ */
+static void test_fault_timeout(const void *data)
+{
+    Edu e = { 0 };
+
+    proxy_opts = ",timeout=300";
+    edu_start(&e, EDU_PROXY_MSG);
+    proxy_opts = "";
+    check_edu_works(&e);
+
+    dm_remote_pause(e.remote, true);
+    g_assert_cmphex(edu_readl(&e, 0x00), ==, 0xffffffff);
+    g_assert_cmphex(edu_readl(&e, 0x00), ==, 0xffffffff);
+    dm_remote_pause(e.remote, false);
+
+    DM_WAIT_UNTIL(edu_readl(&e, 0x00) == 0x010000ed);
+    check_edu_works(&e);
+    edu_stop(&e);
+}
+
 int main(int argc, char **argv)
 {
     static const struct {
@@ -311,5 +387,9 @@ int main(int argc, char **argv)
                                 tests[t].fn);
         }
     }
+    qtest_add_data_func("/dm/edu/proxy-fault/kill-restart", NULL,
+                        test_fault_kill_restart);
+    qtest_add_data_func("/dm/edu/proxy-fault/timeout", NULL,
+                        test_fault_timeout);
     return g_test_run();
 }

@@ -4,6 +4,8 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include "qemu/osdep.h"
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 #include "dm-qtest-util.h"
@@ -15,30 +17,35 @@ bool dm_remote_available(void)
     return bin && g_file_test(bin, G_FILE_TEST_IS_EXECUTABLE);
 }
 
-DmRemote *dm_remote_start(const char *model, const char *const *extra_args)
+/* Is something accepting connections on @path? */
+static bool listening(const char *path)
 {
-    DmRemote *r = g_new0(DmRemote, 1);
-    g_autoptr(GPtrArray) argv = g_ptr_array_new();
-    g_autofree char *listen = NULL;
-    g_autoptr(GError) err = NULL;
+    struct sockaddr_un sun = { .sun_family = AF_UNIX };
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     bool ok;
 
-    /* The harness always sets it: a missing server is a failure. */
-    g_assert_true(dm_remote_available());
-    r->dir = g_dir_make_tmp("dm-qtest-XXXXXX", &err);
-    g_assert_no_error(err);
-    r->socket_path = g_build_filename(r->dir, "dm.sock", NULL);
-    listen = g_strdup_printf("unix:%s", r->socket_path);
+    g_strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
+    ok = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+    close(fd);
+    return ok;
+}
+
+static void dm_remote_spawn(DmRemote *r)
+{
+    g_autoptr(GPtrArray) argv = g_ptr_array_new();
+    g_autofree char *listen = g_strdup_printf("unix:%s", r->socket_path);
+    g_autoptr(GError) err = NULL;
+    bool ok;
 
     g_ptr_array_add(argv, (gpointer)g_getenv("DM_REMOTE"));
     g_ptr_array_add(argv, (gpointer)"serve");
     g_ptr_array_add(argv, (gpointer)"--quiet");
     g_ptr_array_add(argv, (gpointer)"--model");
-    g_ptr_array_add(argv, (gpointer)model);
+    g_ptr_array_add(argv, r->model);
     g_ptr_array_add(argv, (gpointer)"--listen");
     g_ptr_array_add(argv, listen);
-    for (; extra_args && *extra_args; extra_args++) {
-        g_ptr_array_add(argv, (gpointer)*extra_args);
+    for (char **a = r->extra_args; a && *a; a++) {
+        g_ptr_array_add(argv, *a);
     }
     g_ptr_array_add(argv, NULL);
 
@@ -49,7 +56,28 @@ DmRemote *dm_remote_start(const char *model, const char *const *extra_args)
 
     DM_WAIT_UNTIL(g_file_test(r->socket_path, G_FILE_TEST_EXISTS));
     g_assert_true(g_file_test(r->socket_path, G_FILE_TEST_EXISTS));
+}
+
+DmRemote *dm_remote_start(const char *model, const char *const *extra_args)
+{
+    DmRemote *r = g_new0(DmRemote, 1);
+    g_autoptr(GError) err = NULL;
+
+    /* The harness always sets it: a missing server is a failure. */
+    g_assert_true(dm_remote_available());
+    r->dir = g_dir_make_tmp("dm-qtest-XXXXXX", &err);
+    g_assert_no_error(err);
+    r->socket_path = g_build_filename(r->dir, "dm.sock", NULL);
+    r->model = g_strdup(model);
+    r->extra_args = g_strdupv((char **)extra_args);
+    dm_remote_spawn(r);
     return r;
+}
+
+void dm_remote_restart(DmRemote *r)
+{
+    g_assert_false(listening(r->socket_path));
+    dm_remote_spawn(r);
 }
 
 static int wait_exit(GPid pid)
@@ -70,11 +98,12 @@ static int wait_exit(GPid pid)
 
 static void dm_remote_free(DmRemote *r)
 {
-    g_spawn_close_pid(r->pid);
     unlink(r->socket_path);
     rmdir(r->dir);
     g_free(r->socket_path);
     g_free(r->dir);
+    g_free(r->model);
+    g_strfreev(r->extra_args);
     g_free(r);
 }
 
@@ -82,6 +111,10 @@ void dm_remote_stop(DmRemote *r)
 {
     int status;
 
+    if (!r->pid) {              /* killed and not restarted */
+        dm_remote_free(r);
+        return;
+    }
     kill(r->pid, SIGTERM);
     status = wait_exit(r->pid);
     g_assert_true(WIFEXITED(status));
@@ -95,5 +128,10 @@ void dm_remote_kill(DmRemote *r)
 {
     kill(r->pid, SIGKILL);
     wait_exit(r->pid);
-    dm_remote_free(r);
+    r->pid = 0;
+}
+
+void dm_remote_pause(DmRemote *r, bool pause)
+{
+    kill(r->pid, pause ? SIGSTOP : SIGCONT);
 }

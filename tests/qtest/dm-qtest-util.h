@@ -13,6 +13,8 @@ typedef struct DmRemote {
     GPid pid;
     char *dir;                  /* private directory for the socket */
     char *socket_path;
+    char *model;
+    char **extra_args;
 } DmRemote;
 
 /*
@@ -25,8 +27,14 @@ DmRemote *dm_remote_start(const char *model, const char *const *extra_args);
 /* SIGTERM, wait for it (bounded), check that its socket file is gone. */
 void dm_remote_stop(DmRemote *r);
 
-/* SIGKILL: the model dies without a word. */
+/* SIGKILL: the model dies without a word (dm_remote_stop still frees). */
 void dm_remote_kill(DmRemote *r);
+
+/* Start a killed model again, on the same socket. */
+void dm_remote_restart(DmRemote *r);
+
+/* SIGSTOP / SIGCONT: a model that stops answering, then resumes. */
+void dm_remote_pause(DmRemote *r, bool pause);
 
 /* Is $DM_REMOTE set to an executable? */
 bool dm_remote_available(void);
