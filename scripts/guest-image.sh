@@ -132,8 +132,10 @@ done
 install -m 0755 "$init" "$tmp/init"
 extras | xargs -0r cp -L -t "$tmp/usr/bin/"
 
-# Sorted names, root ownership and gzip -n keep the archive reproducible.
+# Sorted names, fixed times and owner, no inode numbers and gzip -n make
+# the archive reproducible: same inputs, same bytes.
+find "$tmp" -exec touch -h -d @0 {} +
 (cd "$tmp" && find . -mindepth 1 | LC_ALL=C sort |
-    cpio -o -H newc -R 0:0 --quiet) | gzip -9n >"$img.part"
+    cpio -o -H newc -R 0:0 --reproducible --quiet) | gzip -9n >"$img.part"
 mv "$img.part" "$img"
 echo "$hash" >"$img.hash"

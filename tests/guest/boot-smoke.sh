@@ -2,7 +2,8 @@
 # Boot the guest image under TCG, type a command into its serial console
 # once /init says DM-GUEST-READY, and check that the answer comes back and
 # that QEMU exits on poweroff. TAP output.
-#   tests/guest/boot-smoke.sh BUILD    (image: scripts/guest-image.sh BUILD/guest)
+#   tests/guest/boot-smoke.sh BUILD
+# The image must exist: scripts/guest-image.sh BUILD/guest.
 set -uo pipefail
 build=${1:?usage: boot-smoke.sh BUILD}
 guest=$build/guest
@@ -25,8 +26,7 @@ finish() {
 
 for f in vmlinuz initramfs.cpio.gz firmware/linuxboot_dma.bin; do
     if [ ! -s "$guest/$f" ]; then
-        not_ok "guest image present ($guest/$f missing:" \
-            "run scripts/guest-image.sh $guest)"
+        not_ok "guest image present: no $guest/$f (scripts/guest-image.sh)"
         finish
     fi
 done
@@ -70,8 +70,8 @@ if ! expect '*DM-GUEST-READY*'; then
     not_ok "guest printed DM-GUEST-READY within ${limit}s"
     finish
 fi
-boot_ms=$(($(now_ms) - start))
-ok "guest printed DM-GUEST-READY after $((boot_ms / 1000)).$((boot_ms % 1000 / 100))s"
+ms=$(($(now_ms) - start))
+ok "guest printed DM-GUEST-READY after $((ms / 1000)).$((ms % 1000 / 100))s"
 
 # The console's line discipline buffers this until the shell reads it.
 printf 'echo hello-%s\npoweroff -f\n' $$ >&"$to"

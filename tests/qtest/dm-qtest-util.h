@@ -15,6 +15,7 @@ typedef struct DmRemote {
     char *socket_path;
     char *model;
     char **extra_args;
+    bool is_qemu;               /* a QEMU x-vfio-user-server */
 } DmRemote;
 
 /*
@@ -23,6 +24,12 @@ typedef struct DmRemote {
  * The binary comes from $DM_REMOTE; the test fails without it.
  */
 DmRemote *dm_remote_start(const char *model, const char *const *extra_args);
+
+/*
+ * Start QEMU itself as the device's server: upstream's x-remote machine
+ * with x-vfio-user-server hosting "-device @device".
+ */
+DmRemote *dm_qemu_server_start(const char *device);
 
 /* SIGTERM, wait for it (bounded), check that its socket file is gone. */
 void dm_remote_stop(DmRemote *r);

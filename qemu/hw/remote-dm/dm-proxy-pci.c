@@ -348,11 +348,11 @@ static void dm_proxy_pci_config_write(PCIDevice *pdev, uint32_t addr,
 
     trace_dm_proxy_pci_config_write(dm_id(s), addr, len, val);
     pci_default_write_config(pdev, addr, val, len);
-    /* BARs and the ROM BAR are QEMU's business; the rest is forwarded. */
-    if (!ranges_overlap(addr, len, PCI_BASE_ADDRESS_0, 24) &&
-        !ranges_overlap(addr, len, PCI_ROM_ADDRESS, 4)) {
-        dm_proxy_pci_config_rw(s, true, addr, &le, len);
-    }
+    /*
+     * Every write reaches the model too, BARs included: a model may map
+     * its BARs by their address (QEMU's x-vfio-user-server does).
+     */
+    dm_proxy_pci_config_rw(s, true, addr, &le, len);
     if (msi_enabled(pdev) && !msi_was) {
         dm_proxy_pci_msi_enable(s);
     } else if (!msi_enabled(pdev) && msi_was) {
