@@ -74,6 +74,16 @@ static volatile uint32_t *map_bar(unsigned vendor, unsigned device, int bar)
             read_hex(e->d_name, "device") != device) {
             continue;
         }
+        /* No driver binds it: turn on memory decoding ourselves. */
+        snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/enable",
+                 e->d_name);
+        fd = open(path, O_WRONLY);
+        if (fd < 0 || write(fd, "1", 1) != 1) {
+            perror(path);
+        }
+        if (fd >= 0) {
+            close(fd);
+        }
         snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource%d",
                  e->d_name, bar);
         closedir(d);

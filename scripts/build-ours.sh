@@ -12,3 +12,9 @@ fi
 ninja -C "$out/meson" > "$out/meson-build.log" 2>&1 ||
     { grep -E -A8 'FAILED|error' "$out/meson-build.log" | head -n 60 >&2
       echo "build-ours: failed, log in $out/meson-build.log" >&2; exit 1; }
+
+# Programs that run inside the guest go into its initramfs.
+mkdir -p "$out/guest-extra"
+cp -u "$out/meson/bench/mmio-bench" "$out/guest-extra/"
+GUEST_EXTRA_DIR="$out/guest-extra" "$(dirname "$0")/guest-image.sh" \
+    "$out/guest"

@@ -69,6 +69,16 @@ if ! ninja -C "$bld" -j "$jobs" > "$bld/ninja.log" 2>&1; then
     exit 1
 fi
 
+# The x86 option ROMs (linuxboot_dma.bin for -kernel, kvmvapic.bin...) are
+# built from source by their own Makefile; make them findable as data.
+make -s -C "$bld/pc-bios/optionrom" PYTHON=/usr/bin/python3 \
+    > "$bld/optionrom.log" 2>&1 ||
+    { cat "$bld/optionrom.log" >&2; exit 1; }
+mkdir -p "$bld/qemu-bundle/usr/local/share/qemu"
+for rom in "$bld"/pc-bios/optionrom/*.bin; do
+    ln -sfn "$rom" "$bld/qemu-bundle/usr/local/share/qemu/$(basename "$rom")"
+done
+
 # Run from the build tree, QEMU looks for firmware under qemu-bundle/ at
 # the --firmwarepath locations: point those at Debian's packages.
 for d in /usr/share/seabios /usr/lib/ipxe/qemu; do

@@ -11,7 +11,7 @@ PKGS=(
     python3 python3-venv flex bison cpio git device-tree-compiler
     libglib2.0-dev libpixman-1-dev libslirp-dev zlib1g-dev
     libjson-c-dev libcmocka-dev lib32gcc-12-dev
-    seabios ipxe-qemu
+    seabios ipxe-qemu busybox-static
 )
 
 export DEBIAN_FRONTEND=noninteractive

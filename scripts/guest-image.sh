@@ -4,7 +4,6 @@
 #                             dependency's .deb (downloaded, never installed)
 #   OUTDIR/initramfs.cpio.gz  busybox-static, tests/guest/init as /init, and
 #                             every executable in $GUEST_EXTRA_DIR in /usr/bin
-#   OUTDIR/firmware/          option ROMs QEMU needs for -kernel (pass -L)
 # Idempotent and quiet on success. The .debs are cached in $DM_CACHE/guest;
 # the initramfs is rebuilt only when the hash of its inputs changes.
 set -euo pipefail
@@ -71,27 +70,14 @@ kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
     sed -n 's/^ *Depends: \(linux-image-[^ ]*\)$/\1/p' | head -n1)
 [ -n "$kpkg" ] ||
     die "cannot resolve linux-image-amd64 (run apt-get update first)"
-# The exact .deb file names tell whether the cache holds the candidate
-# versions (one apt call for both: each costs half a second).
+# The exact .deb file name tells whether the cache holds the candidate.
 declare -A debs
 while read -r _ file _; do
     debs[${file%%_*}]=$file
-done < <(apt-get download --print-uris "$kpkg" qemu-system-data 2>/dev/null)
+done < <(apt-get download --print-uris "$kpkg" 2>/dev/null)
 
 fetch "$kpkg" 'boot/vmlinuz-*'
 install_if_changed "$dir"/vmlinuz-* "$out/vmlinuz"
-
-# --- option ROMs ------------------------------------------------------------
-# -kernel needs linuxboot_dma.bin (kvmvapic.bin only silences a warning),
-# which the fork's build does not provide: the +ds tarball has no blobs and
-# ninja alone does not build pc-bios/optionrom. Debian's copy is identical
-# to one built from the 10.2 source. Drop this once build-qemu.sh has them.
-fetch qemu-system-data usr/share/qemu/linuxboot_dma.bin \
-    usr/share/qemu/kvmvapic.bin
-mkdir -p "$out/firmware"
-for f in "$dir"/*.bin; do
-    install_if_changed "$f" "$out/firmware/${f##*/}"
-done
 
 # Whatever the current image does not need is dead weight (old kernels).
 find "$cache" -mindepth 1 -maxdepth 1 "${keep[@]}" -exec rm -rf {} +

@@ -24,7 +24,7 @@ finish() {
     exit "$failed"
 }
 
-for f in vmlinuz initramfs.cpio.gz firmware/linuxboot_dma.bin; do
+for f in vmlinuz initramfs.cpio.gz; do
     if [ ! -s "$guest/$f" ]; then
         not_ok "guest image present: no $guest/$f (scripts/guest-image.sh)"
         finish
@@ -40,10 +40,8 @@ mkfifo "$tmp/in" "$tmp/out"
 # FIFOs rather than a coproc: bash unsets a coproc's fds when it exits,
 # which races with reading its last output.
 start=$(now_ms)
-# -L adds the option ROMs (linuxboot_dma.bin) that the fork's build lacks;
-# SeaBIOS and iPXE are still found in the default firmware path.
 timeout "$limit" "$build/qemu-system-x86_64" -accel tcg -M pc -m 256M \
-    -nographic -no-reboot -L "$guest/firmware" \
+    -nographic -no-reboot \
     -kernel "$guest/vmlinuz" -initrd "$guest/initramfs.cpio.gz" \
     -append "console=ttyS0 quiet panic=-1" \
     <"$tmp/in" >"$tmp/out" 2>&1 &
