@@ -30,7 +30,7 @@ demo: all
 	@echo "demo: not yet: the orchestrator issue gives it content"
 
 bench: all
-	@echo "bench: not yet: the dm-remote issue adds the first table"
+	@bench/run-bench.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD)

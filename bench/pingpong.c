@@ -4,7 +4,11 @@
  * message sizes of a 4-byte REGION_READ (32-byte request, 36-byte reply),
  * and nothing else: no protocol parsing, no device.
  *
- *   pingpong [ROUNDS]      prints PINGPONG-NS <median per round trip>
+ *   pingpong [ROUNDS [POLL_US]]  prints PINGPONG-NS <median per round trip>
+ *
+ * With POLL_US, both sides poll (and yield) that long for the next
+ * message before sleeping, as dm-remote and dm-proxy do: the floor for a
+ * busy-polling transport.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -15,6 +19,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "vup/msg.h"
 
 #define REQ_SIZE    32
 #define REPLY_SIZE  36
@@ -35,8 +41,13 @@ static int cmp(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+static int64_t spin_ns;
+
 static int full(int fd, char *buf, size_t len, int writing)
 {
+    if (!writing) {
+        vup_spin_readable(fd, spin_ns);
+    }
     size_t done = 0;
 
     while (done < len) {
@@ -59,8 +70,10 @@ int main(int argc, char **argv)
     int sv[2];
     pid_t pid;
 
+    spin_ns = argc > 2 ? atol(argv[2]) * 1000 : 0;
     if (batches < 1 || socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) {
-        fprintf(stderr, "usage: pingpong [ROUNDS >= %d]\n", PER_BATCH);
+        fprintf(stderr, "usage: pingpong [ROUNDS >= %d [POLL_US]]\n",
+                PER_BATCH);
         return 2;
     }
     pid = fork();

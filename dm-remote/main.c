@@ -5,6 +5,7 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 static const char *arg_model;
 static const char *arg_listen;
 static DmDmaLayout arg_dma_layout = DM_DMA_LAYOUT_AUTO;
+static long arg_poll_us = 50;
 
 static void print_model(const DmModel *m, void *opaque)
 {
@@ -39,6 +41,11 @@ static void help(void)
            "                          spec, or qemu (QEMU 10.2's client, "
            "see\n"
            "                          docs/protocol.md)\n"
+           "      --poll-us=N         after a reply, poll N microseconds for "
+           "the\n"
+           "                          next request before sleeping (default "
+           "50;\n"
+           "                          0: never)\n"
            "  -v, --verbose           log every failed request\n"
            "  -q, --quiet             log errors only\n"
            "  -h, --help              show this help\n"
@@ -60,11 +67,12 @@ static int usage_error(const char *fmt, const char *what)
 
 static int parse_serve(int argc, char **argv)
 {
-    enum { OPT_DMA_LAYOUT = 0x100 };
+    enum { OPT_DMA_LAYOUT = 0x100, OPT_POLL_US };
     static const struct option options[] = {
         { "model", required_argument, NULL, 'm' },
         { "listen", required_argument, NULL, 'l' },
         { "dma-layout", required_argument, NULL, OPT_DMA_LAYOUT },
+        { "poll-us", required_argument, NULL, OPT_POLL_US },
         { "verbose", no_argument, NULL, 'v' },
         { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
@@ -93,6 +101,18 @@ static int parse_serve(int argc, char **argv)
                                    "or qemu)", optarg);
             }
             break;
+        case OPT_POLL_US: {
+            char *end;
+
+            errno = 0;
+            arg_poll_us = strtol(optarg, &end, 10);
+            if (errno || *end || end == optarg || arg_poll_us < 0 ||
+                arg_poll_us > 1000000) {
+                return usage_error("invalid --poll-us '%s' (0..1000000)",
+                                   optarg);
+            }
+            break;
+        }
         case 'v':
             dm_log_level = DM_LOG_DEBUG;
             break;
@@ -154,5 +174,6 @@ int main(int argc, char **argv)
         return usage_error("bad --listen: %s", err);
     }
     cfg.dma_layout = arg_dma_layout;
+    cfg.spin_ns = arg_poll_us * 1000;
     return dm_server_run(&cfg);
 }

@@ -15,6 +15,7 @@ typedef struct DmServerConfig {
     const DmModel *model;
     DmAddress listen;
     DmDmaLayout dma_layout;
+    int64_t spin_ns;            /* poll for the next request this long */
 } DmServerConfig;
 
 /* Serve until SIGTERM or SIGINT; returns the process exit status. */

@@ -71,6 +71,8 @@ struct DMProxyPCIState {
 
     char *server;
     uint32_t timeout_ms;
+    uint32_t poll_us;
+    bool posted_writes;
 
     DMProxy proxy;
     bool proxy_up;
@@ -266,8 +268,13 @@ static void dm_proxy_pci_bar_write(void *opaque, hwaddr addr, uint64_t val,
     };
 
     trace_dm_proxy_pci_bar_write(dm_id(s), b->index, addr, size, val);
-    dm_proxy_post(&s->proxy, VUP_CMD_REGION_WRITE, &msg,
-                  sizeof(msg.req) + size);
+    if (s->posted_writes) {
+        dm_proxy_post(&s->proxy, VUP_CMD_REGION_WRITE, &msg,
+                      sizeof(msg.req) + size);
+    } else {
+        dm_proxy_call(&s->proxy, VUP_CMD_REGION_WRITE, &msg,
+                      sizeof(msg.req) + size, NULL, 0, NULL);
+    }
     dm_proxy_pci_intx_eoi(s);
 }
 
@@ -606,8 +613,8 @@ static void dm_proxy_pci_realize(PCIDevice *pdev, Error **errp)
 
     s->dma_maps = g_array_new(false, true, sizeof(DMProxyDmaMap));
     if (!dm_proxy_init(&s->proxy, dev->id ? dev->id : TYPE_DM_PROXY_PCI,
-                       s->server, s->timeout_ms, &dm_proxy_pci_ops, s,
-                       errp)) {
+                       s->server, s->timeout_ms, s->poll_us,
+                       &dm_proxy_pci_ops, s, errp)) {
         return;
     }
     s->proxy_up = true;
@@ -760,6 +767,8 @@ static const VMStateDescription vmstate_dm_proxy_pci = {
 static const Property dm_proxy_pci_properties[] = {
     DEFINE_PROP_STRING("server", DMProxyPCIState, server),
     DEFINE_PROP_UINT32("timeout", DMProxyPCIState, timeout_ms, 5000),
+    DEFINE_PROP_BOOL("posted-writes", DMProxyPCIState, posted_writes, true),
+    DEFINE_PROP_UINT32("poll-us", DMProxyPCIState, poll_us, 50),
 };
 
 static void dm_proxy_pci_class_init(ObjectClass *klass, const void *data)

@@ -278,6 +278,8 @@ int dm_proxy_call(DMProxy *p, uint16_t cmd, const void *payload, size_t len,
         VupMsg m;
         int recv_ret;
 
+        /* A short spin beats a cross-CPU wake-up (see libvup's msg.h). */
+        vup_spin_readable(p->fd, p->spin_ns);
         if (!dm_proxy_recv(p, &m, &recv_ret)) {
             p->errors++;
             return p->state == DM_PROXY_DISCONNECTED ? -ETIMEDOUT : -EPIPE;
@@ -357,8 +359,8 @@ bool dm_proxy_connected(DMProxy *p)
 }
 
 bool dm_proxy_init(DMProxy *p, const char *id, const char *server,
-                   uint32_t timeout_ms, const DMProxyOps *ops, void *opaque,
-                   Error **errp)
+                   uint32_t timeout_ms, uint32_t poll_us,
+                   const DMProxyOps *ops, void *opaque, Error **errp)
 {
     memset(p, 0, sizeof(*p));
     p->fd = -1;
@@ -383,6 +385,7 @@ bool dm_proxy_init(DMProxy *p, const char *id, const char *server,
     p->server = g_strdup(server);
     p->path = g_strdup(server + 5);
     p->timeout_ms = timeout_ms;
+    p->spin_ns = (int64_t)poll_us * 1000;
     p->ops = ops;
     p->opaque = opaque;
     p->next_id = 1;

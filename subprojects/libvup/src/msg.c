@@ -4,7 +4,10 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <errno.h>
+#include <poll.h>
+#include <sched.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -262,6 +265,32 @@ int vup_send_error(int sock, const VupHeader *req, int err)
     };
 
     return vup_send_msg(sock, &h, NULL, 0, NULL, 0);
+}
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * INT64_C(1000000000) + ts.tv_nsec;
+}
+
+bool vup_spin_readable(int sock, int64_t budget_ns)
+{
+    struct pollfd p = { .fd = sock, .events = POLLIN };
+    int64_t deadline;
+
+    if (budget_ns <= 0) {
+        return false;
+    }
+    deadline = now_ns() + budget_ns;
+    do {
+        if (poll(&p, 1, 0) > 0) {
+            return true;        /* data, EOF or an error: let recv say */
+        }
+        sched_yield();          /* a peer on this CPU gets to run */
+    } while (now_ns() < deadline);
+    return false;
 }
 
 int vup_check_command(const VupMsg *msg)

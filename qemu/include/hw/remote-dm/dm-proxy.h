@@ -46,6 +46,7 @@ struct DMProxy {
     char *server;               /* "unix:PATH" as given */
     char *path;
     uint32_t timeout_ms;
+    int64_t spin_ns;            /* poll for a reply this long, then sleep */
     const DMProxyOps *ops;
     void *opaque;
 
@@ -67,8 +68,8 @@ struct DMProxy {
 
 /* Parse @server, connect and negotiate; false with @errp set on failure. */
 bool dm_proxy_init(DMProxy *p, const char *id, const char *server,
-                   uint32_t timeout_ms, const DMProxyOps *ops, void *opaque,
-                   Error **errp);
+                   uint32_t timeout_ms, uint32_t poll_us,
+                   const DMProxyOps *ops, void *opaque, Error **errp);
 void dm_proxy_cleanup(DMProxy *p);
 
 bool dm_proxy_connected(DMProxy *p);

@@ -77,6 +77,17 @@ int vup_send_reply(int sock, const VupHeader *req, const void *payload,
 int vup_send_error(int sock, const VupHeader *req, int err);
 
 /*
+ * Wait up to @budget_ns for @sock to become readable by polling it, and
+ * yielding the CPU between polls, instead of sleeping in the kernel.
+ * When the peer runs on another CPU, waking a sleeping thread costs far
+ * more than a round trip (about 35 us against 4 us measured on a 2-core
+ * VM); a short spin keeps the round trip on the fast path.  Returns true
+ * if data is ready, false when the budget ran out (the caller then blocks
+ * as usual).  A budget of 0 never spins.
+ */
+bool vup_spin_readable(int sock, int64_t budget_ns);
+
+/*
  * Check a received command against the spec: its type, known flags, a
  * known command and the command's minimum payload.  Returns 0, -ENOSYS
  * for a command the spec lacks, -EINVAL otherwise.

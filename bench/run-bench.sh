@@ -1,0 +1,105 @@
+#!/bin/bash
+# make bench: the cost of one trapped 4-byte MMIO access of edu, measured
+# by a Linux guest (bench/mmio-bench.c) under TCG, for each way of serving
+# the device, beside the floor: a raw request/reply ping-pong of the same
+# message sizes over a UNIX socket.  Every row comes from this run.
+#   bench/run-bench.sh BUILD
+set -euo pipefail
+build=$(cd "${1:?usage: run-bench.sh BUILD}" && pwd)
+qemu=$build/qemu-system-x86_64
+dm=$build/meson/dm-remote/dm-remote
+tmp=$(mktemp -d /tmp/dm-bench-XXXXXX)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+mem="-m 256M -object memory-backend-memfd,id=ram,size=256M,share=on"
+mem="$mem -machine memory-backend=ram"
+
+# boot NAME ARGS...: one guest run; sets READ_NS and WRITE_NS.
+boot() {
+    local name=$1 out
+    shift
+    out=$(timeout 300 "$qemu" -accel tcg -M pc $mem -nographic -no-reboot \
+          -kernel "$build/guest/vmlinuz" -initrd "$build/guest/initramfs.cpio.gz" \
+          -append "console=ttyS0 quiet panic=-1 dm.run=mmio-bench" "$@" \
+          </dev/null 2>&1) || true
+    READ_NS=$(sed -n 's/.*MMIO-READ-NS \([0-9]*\).*/\1/p' <<<"$out" | head -n1)
+    WRITE_NS=$(sed -n 's/.*MMIO-WRITE-NS \([0-9]*\).*/\1/p' <<<"$out" | head -n1)
+    if [ -z "$READ_NS" ] || [ -z "$WRITE_NS" ]; then
+        echo "bench: $name: no result; guest said:" >&2
+        tail -n 15 <<<"$out" >&2
+        exit 1
+    fi
+}
+
+# serve_dm NAME: a dm-remote edu on $tmp/NAME.sock
+serve_dm() {
+    "$dm" serve --quiet --model edu --listen "unix:$tmp/$1.sock" \
+        >/dev/null & pids+=($!)
+    for _ in $(seq 500); do [ -S "$tmp/$1.sock" ] && return; sleep 0.01; done
+    echo "bench: dm-remote did not start" >&2; exit 1
+}
+
+serve_qemu() {
+    "$qemu" -machine x-remote,vfio-user=on -accel tcg -nodefaults \
+        -display none -monitor none -serial none -device edu,id=edu0 \
+        -object "x-vfio-user-server,id=v0,type=unix,path=$tmp/$1.sock,device=edu0" \
+        >/dev/null & pids+=($!)
+    for _ in $(seq 500); do [ -S "$tmp/$1.sock" ] && return; sleep 0.01; done
+    echo "bench: x-vfio-user-server did not start" >&2; exit 1
+}
+
+vfio_user() {
+    echo "{\"driver\":\"vfio-user-pci\",\"socket\":{\"type\":\"unix\",\"path\":\"$tmp/$1.sock\"}}"
+}
+
+declare -a names reads writes
+row() { names+=("$1"); reads+=("$READ_NS"); writes+=("$WRITE_NS"); }
+
+echo "bench: booting guests (TCG), about 10 s each..." >&2
+boot local -device edu;                                   row "local edu (floor of QEMU itself)"
+serve_dm a; boot a -device "$(vfio_user a)";              row "vfio-user-pci -> dm-remote"
+serve_qemu b; boot b -device "$(vfio_user b)";            row "vfio-user-pci -> x-vfio-user-server"
+serve_dm c; boot c -device "dm-proxy-pci,server=unix:$tmp/c.sock"
+row "dm-proxy-pci -> dm-remote"
+serve_dm d; boot d -device "dm-proxy-pci,server=unix:$tmp/d.sock,posted-writes=off"
+row "dm-proxy-pci -> dm-remote, writes not posted"
+floor=$("$build/meson/bench/pingpong" 20000 | sed -n 's/PINGPONG-NS //p')
+spin=$("$build/meson/bench/pingpong" 20000 50 | sed -n 's/PINGPONG-NS //p')
+serve_dm e
+rtt=$("$build/meson/bench/vup-rtt" "$tmp/e.sock" 20000 50 |
+      sed -n 's/VUP-RTT-NS //p')
+
+local_ns=${reads[0]}
+printf '\nOne trapped 4-byte MMIO access of edu, guest user space, median ns\n'
+printf '(host: %s, %s cores; floors: UNIX socket ping-pong of 32/36 bytes,\n' \
+    "$(uname -r)" "$(nproc)"
+printf 'sleeping %s ns, polling 50 us first %s ns; ratios against the polling one)\n\n' \
+    "$floor" "$spin"
+printf '| %-44s | %8s | %10s | %8s | %9s | %11s |\n' \
+    "configuration" "read ns" "over local" "÷ floor" "write ns" "writes/s"
+printf '|%s|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..46})" \
+    "$(printf -- '-%.0s' {1..10})" "$(printf -- '-%.0s' {1..12})" \
+    "$(printf -- '-%.0s' {1..10})" "$(printf -- '-%.0s' {1..11})" \
+    "$(printf -- '-%.0s' {1..13})"
+for i in "${!names[@]}"; do
+    over=$((reads[i] - local_ns))
+    ratio=$(awk -v o="$over" -v f="$spin" 'BEGIN { printf "%.2f", o / f }')
+    wps=$(awk -v w="${writes[i]}" 'BEGIN { printf "%d", 1e9 / w }')
+    [ "$i" = 0 ] && ratio="-"
+    printf '| %-44s | %8s | %10s | %8s | %9s | %11s |\n' "${names[i]}" \
+        "${reads[i]}" "$over" "$ratio" "${writes[i]}" "$wps"
+done
+printf '| %-44s | %8s | %10s | %8s | %9s | %11s |\n' \
+    "libvup client -> dm-remote (no QEMU, polling)" "$rtt" "-" \
+    "$(awk -v o="$rtt" -v f="$spin" 'BEGIN { printf "%.2f", o / f }')" "-" "-"
+printf '| %-44s | %8s | %10s | %8s | %9s | %11s |\n' \
+    "floor: socket ping-pong, polling 50 us" "$spin" "-" "1.00" "-" "-"
+printf '| %-44s | %8s | %10s | %8s | %9s | %11s |\n' \
+    "floor: socket ping-pong, sleeping" "$floor" "-" \
+    "$(awk -v o="$floor" -v f="$spin" 'BEGIN { printf "%.2f", o / f }')" "-" "-"
