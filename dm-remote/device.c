@@ -14,13 +14,15 @@
 #include "log.h"
 #include "pci.h"
 
-int dm_device_realize(DmDevice *dev, const DmModel *model, DmLoop *loop)
+int dm_device_realize(DmDevice *dev, const DmModel *model, DmLoop *loop,
+                      const DmModelArgs *args)
 {
     int ret;
 
     memset(dev, 0, sizeof(*dev));
     dev->model = model;
     dev->loop = loop;
+    dev->args = args;
     ret = model->realize(dev);
     if (ret < 0) {
         dm_device_unrealize(dev);
@@ -60,6 +62,7 @@ void dm_device_unrealize(DmDevice *dev)
         free(dev->irqs[i].trigger_fd);
         free(dev->irqs[i].masked);
         free(dev->irqs[i].pending);
+        free(dev->irqs[i].level);
     }
     free(dev->pci);
     dev->pci = NULL;
@@ -70,12 +73,12 @@ void dm_device_reset(DmDevice *dev)
     if (dev->pci) {
         dm_pci_reset(dev->pci);
     }
-    dev->intx_level = false;
     for (unsigned i = 0; i < dev->num_irq_indexes; i++) {
         DmIrqIndex *x = &dev->irqs[i];
 
         memset(x->pending, 0, x->count * sizeof(bool));
         memset(x->masked, 0, x->count * sizeof(bool));
+        memset(x->level, 0, x->count * sizeof(bool));
     }
     if (dev->model->reset) {
         dev->model->reset(dev);
@@ -105,7 +108,8 @@ int dm_device_init_irq(DmDevice *dev, unsigned index, uint32_t count,
     x->trigger_fd = malloc(count * sizeof(int) + 1);
     x->masked = calloc(count + 1, sizeof(bool));
     x->pending = calloc(count + 1, sizeof(bool));
-    if (!x->trigger_fd || !x->masked || !x->pending) {
+    x->level = calloc(count + 1, sizeof(bool));
+    if (!x->trigger_fd || !x->masked || !x->pending || !x->level) {
         return -ENOMEM;
     }
     for (uint32_t i = 0; i < count; i++) {
@@ -190,16 +194,34 @@ void dm_irq_signal(DmDevice *dev, unsigned index, unsigned sub)
     }
 }
 
-void dm_irq_set_intx(DmDevice *dev, bool level)
+void dm_irq_set_level(DmDevice *dev, unsigned index, unsigned sub,
+                      bool level)
 {
-    bool rising = level && !dev->intx_level;
+    DmIrqIndex *x = &dev->irqs[index];
+    bool rising;
 
-    dev->intx_level = level;
+    if (index >= dev->num_irq_indexes || sub >= x->count) {
+        return;
+    }
+    rising = level && !x->level[sub];
+    x->level[sub] = level;
     if (rising) {
-        dm_irq_signal(dev, VUP_PCI_INTX_IRQ_INDEX, 0);
-    } else if (!level && dev->num_irq_indexes > VUP_PCI_INTX_IRQ_INDEX &&
-               dev->irqs[VUP_PCI_INTX_IRQ_INDEX].count) {
-        dev->irqs[VUP_PCI_INTX_IRQ_INDEX].pending[0] = false;
+        dm_irq_signal(dev, index, sub);
+    } else if (!level) {
+        x->pending[sub] = false;
+    }
+}
+
+void dm_irq_unmask(DmDevice *dev, unsigned index, unsigned sub)
+{
+    DmIrqIndex *x = &dev->irqs[index];
+
+    if (index >= dev->num_irq_indexes || sub >= x->count) {
+        return;
+    }
+    x->masked[sub] = false;
+    if (x->pending[sub] || x->level[sub]) {
+        dm_irq_signal(dev, index, sub);
     }
 }
 

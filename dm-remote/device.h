@@ -31,6 +31,9 @@ typedef struct DmRegion {
     uint64_t size;              /* 0: the region does not exist */
     const DmRegionOps *ops;
     void *opaque;
+    bool isa_defaults;          /* advertise isa_iobase / isa_irq */
+    uint32_t isa_iobase;
+    uint32_t isa_irq;
 } DmRegion;
 
 #define DM_MAX_REGIONS  VUP_PCI_NUM_REGIONS
@@ -43,10 +46,16 @@ typedef struct DmIrqIndex {
     uint32_t info_flags;        /* VUP_IRQ_INFO_* */
     int *trigger_fd;            /* count entries, -1 when unset */
     bool *masked;
-    bool *pending;              /* INTx: raised while masked */
+    bool *pending;              /* raised while masked or unwired */
+    bool *level;                /* level-triggered lines: current level */
 } DmIrqIndex;
 
 typedef struct DmModel DmModel;
+
+/* What the command line gives a model. */
+typedef struct DmModelArgs {
+    const char *console;        /* --console, for character devices */
+} DmModelArgs;
 
 struct DmDevice {
     const DmModel *model;
@@ -58,7 +67,7 @@ struct DmDevice {
     DmPci *pci;
     DmLoop *loop;
     DmSession *session;         /* the connected client, or NULL */
-    bool intx_level;
+    const DmModelArgs *args;
     void *state;                /* the model's own */
 };
 
@@ -70,13 +79,15 @@ struct DmModel {
     /* Back to power-on state (DEVICE_RESET). */
     void (*reset)(DmDevice *dev);
     void (*unrealize)(DmDevice *dev);
+    bool uses_console;          /* takes --console */
 };
 
 /* The registry of models (models/models.c). */
 const DmModel *dm_model_find(const char *name);
 void dm_model_list(void (*cb)(const DmModel *m, void *opaque), void *opaque);
 
-int dm_device_realize(DmDevice *dev, const DmModel *model, DmLoop *loop);
+int dm_device_realize(DmDevice *dev, const DmModel *model, DmLoop *loop,
+                      const DmModelArgs *args);
 void dm_device_unrealize(DmDevice *dev);
 void dm_device_reset(DmDevice *dev);
 
@@ -93,8 +104,21 @@ void dm_region_write(DmRegion *r, uint64_t offset, const void *buf,
 
 /* ---- Interrupts, for models ---- */
 
-/* INTx level; a rising edge signals the client unless masked. */
-void dm_irq_set_intx(DmDevice *dev, bool level);
+/*
+ * Level of a level-triggered line (PCI INTx, a platform device's IRQ):
+ * a rising edge signals the client unless masked; a line still high
+ * when the client unmasks it signals again.
+ */
+void dm_irq_set_level(DmDevice *dev, unsigned index, unsigned sub,
+                      bool level);
+
+static inline void dm_irq_set_intx(DmDevice *dev, bool level)
+{
+    dm_irq_set_level(dev, VUP_PCI_INTX_IRQ_INDEX, 0, level);
+}
+
+/* Client unmasked vector @sub of @index. */
+void dm_irq_unmask(DmDevice *dev, unsigned index, unsigned sub);
 /* Has the client wired vectors of MSI (index 1)? */
 bool dm_msi_enabled(DmDevice *dev);
 void dm_msi_notify(DmDevice *dev, unsigned vector);

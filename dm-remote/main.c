@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "console.h"
 #include "log.h"
 #include "server.h"
 
@@ -18,6 +19,7 @@ static const char *arg_model;
 static const char *arg_listen;
 static DmDmaLayout arg_dma_layout = DM_DMA_LAYOUT_AUTO;
 static long arg_poll_us = 50;
+static const char *arg_console;
 
 static void print_model(const DmModel *m, void *opaque)
 {
@@ -41,6 +43,11 @@ static void help(void)
            "                          spec, or qemu (QEMU 10.2's client, "
            "see\n"
            "                          docs/protocol.md)\n"
+           "      --console=C         console of a character device: stdio "
+           "(default),\n"
+           "                          file:PATH or unix:PATH (the last 64 "
+           "KiB are\n"
+           "                          replayed to whoever attaches)\n"
            "      --poll-us=N         after a reply, poll N microseconds for "
            "the\n"
            "                          next request before sleeping (default "
@@ -67,12 +74,13 @@ static int usage_error(const char *fmt, const char *what)
 
 static int parse_serve(int argc, char **argv)
 {
-    enum { OPT_DMA_LAYOUT = 0x100, OPT_POLL_US };
+    enum { OPT_DMA_LAYOUT = 0x100, OPT_POLL_US, OPT_CONSOLE };
     static const struct option options[] = {
         { "model", required_argument, NULL, 'm' },
         { "listen", required_argument, NULL, 'l' },
         { "dma-layout", required_argument, NULL, OPT_DMA_LAYOUT },
         { "poll-us", required_argument, NULL, OPT_POLL_US },
+        { "console", required_argument, NULL, OPT_CONSOLE },
         { "verbose", no_argument, NULL, 'v' },
         { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
@@ -113,6 +121,9 @@ static int parse_serve(int argc, char **argv)
             }
             break;
         }
+        case OPT_CONSOLE:
+            arg_console = optarg;
+            break;
         case 'v':
             dm_log_level = DM_LOG_DEBUG;
             break;
@@ -173,6 +184,15 @@ int main(int argc, char **argv)
     if (dm_address_parse(arg_listen, &cfg.listen, err, sizeof(err)) < 0) {
         return usage_error("bad --listen: %s", err);
     }
+    if (arg_console) {
+        if (!cfg.model->uses_console) {
+            return usage_error("model '%s' has no console", cfg.model->name);
+        }
+        if (dm_console_check_spec(arg_console, err, sizeof(err)) < 0) {
+            return usage_error("bad --console: %s", err);
+        }
+    }
+    cfg.model_args.console = arg_console;
     cfg.dma_layout = arg_dma_layout;
     cfg.spin_ns = arg_poll_us * 1000;
     return dm_server_run(&cfg);

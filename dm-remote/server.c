@@ -182,7 +182,8 @@ int dm_server_run(const DmServerConfig *cfg)
         goto out;
     }
 
-    ret = dm_device_realize(&srv.dev, cfg->model, srv.loop);
+    ret = dm_device_realize(&srv.dev, cfg->model, srv.loop,
+                            &cfg->model_args);
     if (ret < 0) {
         dm_error("model %s failed to start: %s", cfg->model->name,
                  strerror(-ret));

@@ -16,6 +16,7 @@ typedef struct DmServerConfig {
     DmAddress listen;
     DmDmaLayout dma_layout;
     int64_t spin_ns;            /* poll for the next request this long */
+    DmModelArgs model_args;
 } DmServerConfig;
 
 /* Serve until SIGTERM or SIGINT; returns the process exit status. */

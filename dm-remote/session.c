@@ -192,23 +192,43 @@ static int handle_device_get_info(DmSession *s, VupMsg *m)
 
 static int handle_region_info(DmSession *s, VupMsg *m)
 {
-    VupRegionInfo info;
-    const DmRegion *r;
+    struct {
+        VupRegionInfo info;
+        VupRegionInfoCapDmIsa isa;
+    } __attribute__((packed)) r;
+    VupRegionInfo req;
+    const DmRegion *reg;
+    size_t len = sizeof(r.info);
 
-    memcpy(&info, m->payload, sizeof(info));
-    if (info.argsz < sizeof(info) || info.index >= s->dev->num_regions) {
+    memcpy(&req, m->payload, sizeof(req));
+    if (req.argsz < sizeof(req) || req.index >= s->dev->num_regions) {
         return -EINVAL;
     }
-    r = &s->dev->regions[info.index];
-    info = (VupRegionInfo) {
-        .argsz = sizeof(info),
-        .flags = r->size ? VUP_REGION_INFO_FLAG_READ |
-                           VUP_REGION_INFO_FLAG_WRITE : 0,
-        .index = info.index,
-        .size = r->size,
-        .offset = (uint64_t)info.index << 40,
+    reg = &s->dev->regions[req.index];
+    memset(&r, 0, sizeof(r));
+    r.info = (VupRegionInfo) {
+        .argsz = sizeof(r.info),
+        .flags = reg->size ? VUP_REGION_INFO_FLAG_READ |
+                             VUP_REGION_INFO_FLAG_WRITE : 0,
+        .index = req.index,
+        .size = reg->size,
+        .offset = (uint64_t)req.index << 40,
     };
-    return reply(s, m, &info, sizeof(info));
+    if (reg->isa_defaults) {
+        /* As VFIO: a short argsz learns the size it needs, no caps. */
+        r.info.argsz = sizeof(r);
+        r.info.flags |= VUP_REGION_INFO_FLAG_CAPS;
+        if (req.argsz >= sizeof(r)) {
+            r.info.cap_offset = sizeof(r.info);
+            r.isa = (VupRegionInfoCapDmIsa) {
+                .header = { .id = VUP_REGION_INFO_CAP_DM_ISA, .version = 1 },
+                .iobase = reg->isa_iobase,
+                .irq = reg->isa_irq,
+            };
+            len = sizeof(r);
+        }
+    }
+    return reply(s, m, &r, len);
 }
 
 static int handle_irq_info(DmSession *s, VupMsg *m)
@@ -230,17 +250,6 @@ static int handle_irq_info(DmSession *s, VupMsg *m)
 static bool one_bit(uint32_t v)
 {
     return v && !(v & (v - 1));
-}
-
-static void irq_unmask(DmSession *s, unsigned index, uint32_t sub)
-{
-    DmIrqIndex *x = &s->dev->irqs[index];
-
-    x->masked[sub] = false;
-    if (x->pending[sub] ||
-        (index == VUP_PCI_INTX_IRQ_INDEX && s->dev->intx_level)) {
-        dm_irq_signal(s->dev, index, sub);
-    }
 }
 
 static int handle_set_irqs(DmSession *s, VupMsg *m)
@@ -324,7 +333,7 @@ static int handle_set_irqs(DmSession *s, VupMsg *m)
             x->masked[sub] = true;
             break;
         case VUP_IRQ_SET_ACTION_UNMASK:
-            irq_unmask(s, req.index, sub);
+            dm_irq_unmask(s->dev, req.index, sub);
             break;
         case VUP_IRQ_SET_ACTION_TRIGGER:
             dm_irq_signal(s->dev, req.index, sub);

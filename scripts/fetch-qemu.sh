@@ -24,6 +24,7 @@ if [ ! -f "$tarball" ] || ! check_sum "$tarball"; then
     echo "fetch-qemu: downloading qemu=$DEB_VERSION source package"
     tmp=$(mktemp -d "$dist/dl.XXXXXX")
     chmod 0755 "$tmp"   # apt's _apt user writes the download here
+    ! getent passwd _apt >/dev/null || chown _apt "$tmp"
     (cd "$tmp" && dm_apt sid-src "deb-src $uri sid main" -qq source \
         --download-only "qemu=$DEB_VERSION" >/dev/null)
     if [ ! -f "$tmp/$ORIG_TARBALL" ]; then

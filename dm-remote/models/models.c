@@ -8,9 +8,11 @@
 #include "../device.h"
 
 extern const DmModel dm_model_edu;
+extern const DmModel dm_model_uart16550;
 
 static const DmModel *const models[] = {
     &dm_model_edu,
+    &dm_model_uart16550,
 };
 
 const DmModel *dm_model_find(const char *name)

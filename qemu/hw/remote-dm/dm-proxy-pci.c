@@ -232,23 +232,8 @@ static uint64_t dm_proxy_pci_bar_read(void *opaque, hwaddr addr,
 {
     DMProxyBar *b = opaque;
     DMProxyPCIState *s = b->s;
-    VupRegionAccess req = { .offset = addr, .region = b->index,
-                            .count = size };
-    uint64_t val = 0;
-    VupMsg m;
-    int ret;
+    uint64_t val = dm_proxy_region_read(&s->proxy, b->index, addr, size);
 
-    ret = dm_proxy_call(&s->proxy, VUP_CMD_REGION_READ, &req, sizeof(req),
-                        NULL, 0, &m);
-    if (ret == 0 && m.payload_len == sizeof(req) + size) {
-        memcpy(&val, m.payload + sizeof(req), size);
-        val = le64_to_cpu(val);
-    } else {
-        val = MAKE_64BIT_MASK(0, size * 8);     /* all-ones */
-    }
-    if (ret == 0) {
-        vup_msg_clear(&m);
-    }
     trace_dm_proxy_pci_bar_read(dm_id(s), b->index, addr, size, val);
     dm_proxy_pci_intx_eoi(s);
     return val;
@@ -259,22 +244,10 @@ static void dm_proxy_pci_bar_write(void *opaque, hwaddr addr, uint64_t val,
 {
     DMProxyBar *b = opaque;
     DMProxyPCIState *s = b->s;
-    struct QEMU_PACKED {
-        VupRegionAccess req;
-        uint64_t data;
-    } msg = {
-        .req = { .offset = addr, .region = b->index, .count = size },
-        .data = cpu_to_le64(val),
-    };
 
     trace_dm_proxy_pci_bar_write(dm_id(s), b->index, addr, size, val);
-    if (s->posted_writes) {
-        dm_proxy_post(&s->proxy, VUP_CMD_REGION_WRITE, &msg,
-                      sizeof(msg.req) + size);
-    } else {
-        dm_proxy_call(&s->proxy, VUP_CMD_REGION_WRITE, &msg,
-                      sizeof(msg.req) + size, NULL, 0, NULL);
-    }
+    dm_proxy_region_write(&s->proxy, b->index, addr, val, size,
+                          s->posted_writes);
     dm_proxy_pci_intx_eoi(s);
 }
 

@@ -327,6 +327,49 @@ int dm_proxy_post(DMProxy *p, uint16_t cmd, const void *payload, size_t len)
     return 0;
 }
 
+uint64_t dm_proxy_region_read(DMProxy *p, uint32_t region, uint64_t addr,
+                              unsigned size)
+{
+    VupRegionAccess req = { .offset = addr, .region = region,
+                            .count = size };
+    uint64_t val = 0;
+    VupMsg m;
+    int ret;
+
+    ret = dm_proxy_call(p, VUP_CMD_REGION_READ, &req, sizeof(req), NULL, 0,
+                        &m);
+    if (ret < 0) {
+        return MAKE_64BIT_MASK(0, size * 8);
+    }
+    if (m.payload_len == sizeof(req) + size) {
+        memcpy(&val, m.payload + sizeof(req), size);
+        val = le64_to_cpu(val);
+    } else {
+        val = MAKE_64BIT_MASK(0, size * 8);
+    }
+    vup_msg_clear(&m);
+    return val;
+}
+
+void dm_proxy_region_write(DMProxy *p, uint32_t region, uint64_t addr,
+                           uint64_t val, unsigned size, bool posted)
+{
+    struct QEMU_PACKED {
+        VupRegionAccess req;
+        uint64_t data;
+    } msg = {
+        .req = { .offset = addr, .region = region, .count = size },
+        .data = cpu_to_le64(val),
+    };
+    size_t len = sizeof(msg.req) + size;
+
+    if (posted) {
+        dm_proxy_post(p, VUP_CMD_REGION_WRITE, &msg, len);
+    } else {
+        dm_proxy_call(p, VUP_CMD_REGION_WRITE, &msg, len, NULL, 0, NULL);
+    }
+}
+
 /* Main loop: a message while no call is waiting (a server request). */
 static void dm_proxy_readable(void *opaque)
 {

@@ -85,6 +85,15 @@ int dm_proxy_call(DMProxy *p, uint16_t cmd, const void *payload, size_t len,
 /* Send a command that asks for no reply (a posted write). */
 int dm_proxy_post(DMProxy *p, uint16_t cmd, const void *payload, size_t len);
 
+/*
+ * A guest access to @region of the device (1, 2, 4 or 8 bytes, little
+ * endian).  A failed read gives all-ones.  A posted write does not wait.
+ */
+uint64_t dm_proxy_region_read(DMProxy *p, uint32_t region, uint64_t addr,
+                              unsigned size);
+void dm_proxy_region_write(DMProxy *p, uint32_t region, uint64_t addr,
+                           uint64_t val, unsigned size, bool posted);
+
 /* Reply to a server request, from DMProxyOps.request. */
 void dm_proxy_reply(DMProxy *p, const VupMsg *req, const void *payload,
                     size_t len);

@@ -189,6 +189,19 @@ typedef struct VUP_PACKED VupRegionInfoCapSparseMmap {
 } VupRegionInfoCapSparseMmap;
 VUP_CHECK_SIZE(VupRegionInfoCapSparseMmap, 16);
 
+/*
+ * qemu-dm extension (docs/protocol.md): where a platform device's port
+ * range and interrupt line sit by default on an ISA bus.
+ */
+#define VUP_REGION_INFO_CAP_DM_ISA 0xdd01
+
+typedef struct VUP_PACKED VupRegionInfoCapDmIsa {
+    VupInfoCapHeader header;
+    uint32_t iobase;
+    uint32_t irq;
+} VupRegionInfoCapDmIsa;
+VUP_CHECK_SIZE(VupRegionInfoCapDmIsa, 16);
+
 /* ---- VFIO_USER_DEVICE_GET_REGION_IO_FDS ---- */
 
 typedef struct VUP_PACKED VupRegionIoFds {

@@ -1,0 +1,313 @@
+/*
+ * uart16550: a 16550A UART, enough for Linux's 8250 driver with
+ * interrupt-driven transmit and receive.  Its console is on the server
+ * (--console): the patent's central console device.
+ *
+ * A vfio "platform" device: region 0 is the 8 port registers, IRQ index 0
+ * the interrupt line (level, automasked like PCI INTx).
+ *
+ * Register behaviour follows QEMU's hw/char/serial.c where Linux looks
+ * (IIR priorities and the THRE re-arm, FIFO detection, loopback for the
+ * driver's probe), so that the same register-level test passes on both.
+ * Transmission is instant: a byte written to THR is on the console at
+ * once, and THR is empty again.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../console.h"
+#include "../device.h"
+#include "../log.h"
+
+#define UART_REGS       8
+#define FIFO_SIZE       16
+
+#define IER_RDI         0x01    /* received data available */
+#define IER_THRI        0x02    /* transmitter holding register empty */
+#define IER_RLSI        0x04    /* receiver line status */
+#define IER_MSI         0x08    /* modem status */
+
+#define IIR_NO_INT      0x01
+#define IIR_MSI         0x00
+#define IIR_THRI        0x02
+#define IIR_RDI         0x04
+#define IIR_RLSI        0x06
+#define IIR_FIFO_ON     0xc0
+
+#define FCR_ENABLE      0x01
+#define FCR_CLEAR_RX    0x02
+#define FCR_CLEAR_TX    0x04
+
+#define LCR_DLAB        0x80
+#define MCR_DTR         0x01
+#define MCR_RTS         0x02
+#define MCR_OUT1        0x04
+#define MCR_OUT2        0x08
+#define MCR_LOOP        0x10
+
+#define LSR_DR          0x01
+#define LSR_OE          0x02
+#define LSR_THRE        0x20
+#define LSR_TEMT        0x40
+
+#define MSR_CTS         0x10
+#define MSR_DSR         0x20
+#define MSR_RI          0x40
+#define MSR_DCD         0x80
+
+typedef struct Uart {
+    DmDevice *dev;
+    DmConsole *console;
+    uint16_t divider;
+    uint8_t ier, iir, lcr, mcr, lsr, msr, scr, fcr;
+    bool thr_ipending;          /* THRE interrupt armed */
+    uint8_t rx[FIFO_SIZE];
+    unsigned rx_head, rx_count;
+} Uart;
+
+static void uart_update_irq(Uart *u)
+{
+    uint8_t iir = IIR_NO_INT;
+
+    if ((u->ier & IER_RLSI) && (u->lsr & LSR_OE)) {
+        iir = IIR_RLSI;
+    } else if ((u->ier & IER_RDI) && u->rx_count) {
+        iir = IIR_RDI;
+    } else if ((u->ier & IER_THRI) && u->thr_ipending) {
+        iir = IIR_THRI;
+    }
+    u->iir = iir | ((u->fcr & FCR_ENABLE) ? IIR_FIFO_ON : 0);
+    dm_irq_set_level(u->dev, 0, 0, iir != IIR_NO_INT);
+}
+
+static void uart_rx_push(Uart *u, uint8_t b)
+{
+    if (u->rx_count == FIFO_SIZE) {
+        u->lsr |= LSR_OE;
+        return;
+    }
+    u->rx[(u->rx_head + u->rx_count) % FIFO_SIZE] = b;
+    u->rx_count++;
+    u->lsr |= LSR_DR;
+}
+
+static size_t uart_console_input(void *opaque, const uint8_t *buf,
+                                 size_t len)
+{
+    Uart *u = opaque;
+    size_t n = 0;
+
+    /* Loopback mode disconnects the line from the outside world. */
+    if (u->mcr & MCR_LOOP) {
+        return len;
+    }
+    while (n < len && u->rx_count < FIFO_SIZE) {
+        uart_rx_push(u, buf[n++]);
+    }
+    if (n) {
+        uart_update_irq(u);
+    }
+    return n;
+}
+
+static uint8_t uart_rx_pop(Uart *u)
+{
+    uint8_t b = 0;
+
+    if (u->rx_count) {
+        b = u->rx[u->rx_head];
+        u->rx_head = (u->rx_head + 1) % FIFO_SIZE;
+        u->rx_count--;
+    }
+    if (!u->rx_count) {
+        u->lsr &= ~LSR_DR;
+    }
+    return b;
+}
+
+static uint64_t uart_read(void *opaque, uint64_t addr, unsigned size)
+{
+    Uart *u = opaque;
+    uint8_t v = 0xff;
+
+    switch (addr) {
+    case 0:
+        if (u->lcr & LCR_DLAB) {
+            return u->divider & 0xff;
+        }
+        v = uart_rx_pop(u);
+        uart_update_irq(u);
+        if (u->console && !(u->mcr & MCR_LOOP)) {
+            dm_console_resume_input(u->console);
+        }
+        break;
+    case 1:
+        v = (u->lcr & LCR_DLAB) ? u->divider >> 8 : u->ier;
+        break;
+    case 2:
+        v = u->iir;
+        /* Reading IIR while it reports THRE acknowledges it. */
+        if ((v & 0x0f) == IIR_THRI) {
+            u->thr_ipending = false;
+            uart_update_irq(u);
+        }
+        break;
+    case 3:
+        v = u->lcr;
+        break;
+    case 4:
+        v = u->mcr;
+        break;
+    case 5:
+        v = u->lsr;
+        u->lsr &= ~LSR_OE;      /* errors clear on read */
+        uart_update_irq(u);
+        break;
+    case 6:
+        if (u->mcr & MCR_LOOP) {
+            v = ((u->mcr & (MCR_OUT1 | MCR_OUT2)) << 4) |
+                ((u->mcr & MCR_RTS) << 3) | ((u->mcr & MCR_DTR) << 5);
+        } else {
+            v = u->msr;
+        }
+        break;
+    case 7:
+        v = u->scr;
+        break;
+    }
+    return v;
+}
+
+static void uart_write(void *opaque, uint64_t addr, uint64_t val,
+                       unsigned size)
+{
+    Uart *u = opaque;
+    uint8_t b = val;
+
+    switch (addr) {
+    case 0:
+        if (u->lcr & LCR_DLAB) {
+            u->divider = (u->divider & 0xff00) | b;
+            break;
+        }
+        if (u->mcr & MCR_LOOP) {
+            uart_rx_push(u, b);
+        } else if (u->console) {
+            dm_console_write(u->console, &b, 1);
+        }
+        /* Sent at once: THR is empty again and THRE re-armed. */
+        u->lsr |= LSR_THRE | LSR_TEMT;
+        u->thr_ipending = true;
+        uart_update_irq(u);
+        break;
+    case 1:
+        if (u->lcr & LCR_DLAB) {
+            u->divider = (u->divider & 0x00ff) | (b << 8);
+            break;
+        }
+        /* Enabling THRE with THR empty raises it (as QEMU does). */
+        if (!(u->ier & IER_THRI) && (b & IER_THRI) &&
+            (u->lsr & LSR_THRE)) {
+            u->thr_ipending = true;
+        }
+        u->ier = b & 0x0f;
+        uart_update_irq(u);
+        break;
+    case 2:
+        if (b & FCR_CLEAR_RX) {
+            u->rx_count = 0;
+            u->lsr &= ~(LSR_DR | LSR_OE);
+        }
+        u->fcr = b & (FCR_ENABLE | 0xc0);
+        uart_update_irq(u);
+        break;
+    case 3:
+        u->lcr = b;
+        break;
+    case 4:
+        u->mcr = b & 0x1f;
+        break;
+    case 7:
+        u->scr = b;
+        break;
+    }
+}
+
+static const DmRegionOps uart_ops = {
+    .read = uart_read,
+    .write = uart_write,
+};
+
+static void uart_reset(DmDevice *dev)
+{
+    Uart *u = dev->state;
+
+    u->divider = 12;            /* 9600 baud */
+    u->ier = 0;
+    u->lcr = 0;
+    u->mcr = MCR_OUT2;
+    u->lsr = LSR_THRE | LSR_TEMT;
+    u->msr = MSR_DCD | MSR_DSR | MSR_CTS;
+    u->scr = 0;
+    u->fcr = 0;
+    u->thr_ipending = false;
+    u->rx_count = 0;
+    uart_update_irq(u);
+}
+
+static int uart_realize(DmDevice *dev)
+{
+    Uart *u = calloc(1, sizeof(*u));
+    const char *spec = dev->args && dev->args->console ? dev->args->console
+                                                       : "stdio";
+    char err[256];
+    int ret;
+
+    if (!u) {
+        return -ENOMEM;
+    }
+    u->dev = dev;
+    dev->state = u;
+    dev->is_pci = false;
+    dm_device_init_region(dev, 0, UART_REGS, &uart_ops, u);
+    /* COM1 unless the client says otherwise. */
+    dev->regions[0].isa_defaults = true;
+    dev->regions[0].isa_iobase = 0x3f8;
+    dev->regions[0].isa_irq = 4;
+    ret = dm_device_init_irq(dev, 0, 1, VUP_IRQ_INFO_EVENTFD |
+                             VUP_IRQ_INFO_MASKABLE | VUP_IRQ_INFO_AUTOMASKED);
+    if (ret < 0) {
+        return ret;
+    }
+    u->console = dm_console_open(spec, dev->loop, uart_console_input, u,
+                                 err, sizeof(err));
+    if (!u->console) {
+        dm_error("uart16550: %s", err);
+        return -EINVAL;
+    }
+    uart_reset(dev);
+    return 0;
+}
+
+static void uart_unrealize(DmDevice *dev)
+{
+    Uart *u = dev->state;
+
+    if (u) {
+        dm_console_close(u->console);
+        free(u);
+        dev->state = NULL;
+    }
+}
+
+const DmModel dm_model_uart16550 = {
+    .name = "uart16550",
+    .description = "16550A UART, console on the server (--console)",
+    .realize = uart_realize,
+    .reset = uart_reset,
+    .unrealize = uart_unrealize,
+    .uses_console = true,
+};

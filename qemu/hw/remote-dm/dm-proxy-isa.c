@@ -1,0 +1,339 @@
+/*
+ * dm-proxy-isa: fixed port I/O and an ISA interrupt line served by a
+ * remote device model over vfio-user: the patent's IN/OUT case, e.g. a
+ * UART at 0x3f8 with IRQ 4.
+ *
+ *   -device dm-proxy-isa,server=unix:PATH[,iobase=N][,irq=N][,timeout=MS]
+ *
+ * On the wire the model is a vfio "platform" device: region 0 is the port
+ * range, IRQ index 0 the line (level, automasked: lowered here after the
+ * next port access, then unmasked, as VFIO does for PCI INTx).  iobase
+ * and irq default to what the model advertises (docs/protocol.md).
+ *
+ * Threads: port accesses run in the trapping thread; everything else in
+ * the main loop with the big QEMU lock.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qapi/error.h"
+#include "qemu/event_notifier.h"
+#include "qemu/main-loop.h"
+#include "qemu/module.h"
+#include "hw/irq.h"
+#include "hw/isa/isa.h"
+#include "hw/qdev-properties.h"
+#include "migration/vmstate.h"
+#include "qom/object.h"
+#include "hw/remote-dm/dm-proxy.h"
+#include "trace.h"
+
+#define TYPE_DM_PROXY_ISA "dm-proxy-isa"
+OBJECT_DECLARE_SIMPLE_TYPE(DMProxyISAState, DM_PROXY_ISA)
+
+#define DM_PROXY_ISA_MAX_PORTS  0x100
+
+struct DMProxyISAState {
+    ISADevice parent_obj;
+
+    char *server;
+    uint32_t timeout_ms;
+    uint32_t poll_us;
+    bool posted_writes;
+    int32_t iobase;             /* -1: the model's default */
+    int32_t irq;                /* -1: the model's default */
+
+    DMProxy proxy;
+    bool proxy_up;
+    MemoryRegion io;
+    qemu_irq irq_line;
+    EventNotifier notifier;
+    bool irq_wired;
+    bool irq_pending;
+};
+
+static void dm_proxy_isa_irq_event(EventNotifier *e)
+{
+    DMProxyISAState *s = container_of(e, DMProxyISAState, notifier);
+
+    if (event_notifier_test_and_clear(e)) {
+        trace_dm_proxy_isa_irq(s->proxy.id, 1);
+        qatomic_set(&s->irq_pending, true);
+        qemu_irq_raise(s->irq_line);
+    }
+}
+
+static void dm_proxy_isa_eoi(DMProxyISAState *s)
+{
+    VupIrqSet set = {
+        .argsz = sizeof(set),
+        .flags = VUP_IRQ_SET_DATA_NONE | VUP_IRQ_SET_ACTION_UNMASK,
+        .count = 1,
+    };
+
+    if (!qatomic_xchg(&s->irq_pending, false)) {
+        return;
+    }
+    {
+        BQL_LOCK_GUARD();
+        trace_dm_proxy_isa_irq(s->proxy.id, 0);
+        qemu_irq_lower(s->irq_line);
+    }
+    dm_proxy_post(&s->proxy, VUP_CMD_DEVICE_SET_IRQS, &set, sizeof(set));
+}
+
+static uint64_t dm_proxy_isa_read(void *opaque, hwaddr addr, unsigned size)
+{
+    DMProxyISAState *s = opaque;
+    uint64_t val = dm_proxy_region_read(&s->proxy, 0, addr, size);
+
+    trace_dm_proxy_isa_read(s->proxy.id, addr, size, val);
+    dm_proxy_isa_eoi(s);
+    return val;
+}
+
+static void dm_proxy_isa_write(void *opaque, hwaddr addr, uint64_t val,
+                               unsigned size)
+{
+    DMProxyISAState *s = opaque;
+
+    trace_dm_proxy_isa_write(s->proxy.id, addr, size, val);
+    dm_proxy_region_write(&s->proxy, 0, addr, val, size, s->posted_writes);
+    dm_proxy_isa_eoi(s);
+}
+
+static const MemoryRegionOps dm_proxy_isa_ops = {
+    .read = dm_proxy_isa_read,
+    .write = dm_proxy_isa_write,
+    .endianness = DEVICE_LITTLE_ENDIAN,
+    .valid = { .min_access_size = 1, .max_access_size = 4 },
+    .impl = { .min_access_size = 1, .max_access_size = 4 },
+};
+
+static int dm_proxy_isa_wire_irq(DMProxyISAState *s)
+{
+    int fd = event_notifier_get_fd(&s->notifier);
+    VupIrqSet set = {
+        .argsz = sizeof(set),
+        .flags = VUP_IRQ_SET_DATA_EVENTFD | VUP_IRQ_SET_ACTION_TRIGGER,
+        .count = 1,
+    };
+
+    return dm_proxy_call(&s->proxy, VUP_CMD_DEVICE_SET_IRQS, &set,
+                         sizeof(set), &fd, 1, NULL);
+}
+
+static void dm_proxy_isa_lost(void *opaque, DMProxy *p)
+{
+    DMProxyISAState *s = opaque;
+
+    if (qatomic_xchg(&s->irq_pending, false)) {
+        qemu_irq_lower(s->irq_line);
+    }
+}
+
+static bool dm_proxy_isa_replay(void *opaque, DMProxy *p, Error **errp)
+{
+    DMProxyISAState *s = opaque;
+
+    if (s->irq_wired && dm_proxy_isa_wire_irq(s) < 0) {
+        error_setg(errp, "the model did not take our interrupt");
+        return false;
+    }
+    return true;
+}
+
+static void dm_proxy_isa_request(void *opaque, DMProxy *p, VupMsg *m)
+{
+    dm_proxy_reply_error(p, m, ENOTSUP);    /* no DMA on this bus */
+}
+
+static const DMProxyOps dm_proxy_isa_proxy_ops = {
+    .request = dm_proxy_isa_request,
+    .replay = dm_proxy_isa_replay,
+    .lost = dm_proxy_isa_lost,
+};
+
+/* Region 0's size and the model's advertised defaults. */
+static bool dm_proxy_isa_region(DMProxyISAState *s, uint64_t *ret_size,
+                                int64_t *ret_iobase, int64_t *ret_irq,
+                                Error **errp)
+{
+    VupRegionInfo req = { .argsz = sizeof(VupRegionInfo) +
+                                   sizeof(VupRegionInfoCapDmIsa) };
+    VupRegionInfo info;
+    VupRegionInfoCapDmIsa cap;
+    VupMsg m;
+    int ret = dm_proxy_call(&s->proxy, VUP_CMD_DEVICE_GET_REGION_INFO, &req,
+                            sizeof(req), NULL, 0, &m);
+
+    if (ret < 0) {
+        error_setg(errp, "the model has no port region: %s", strerror(-ret));
+        return false;
+    }
+    memcpy(&info, m.payload, sizeof(info));
+    *ret_size = info.size;
+    *ret_iobase = *ret_irq = -1;
+    /* One capability is all we look for; check it lies in the reply. */
+    if ((info.flags & VUP_REGION_INFO_FLAG_CAPS) && info.cap_offset &&
+        info.cap_offset <= m.payload_len &&
+        m.payload_len - info.cap_offset >= sizeof(cap)) {
+        memcpy(&cap, m.payload + info.cap_offset, sizeof(cap));
+        if (cap.header.id == VUP_REGION_INFO_CAP_DM_ISA) {
+            *ret_iobase = cap.iobase;
+            *ret_irq = cap.irq;
+        }
+    }
+    vup_msg_clear(&m);
+    return true;
+}
+
+static void dm_proxy_isa_unrealize(DeviceState *dev)
+{
+    DMProxyISAState *s = DM_PROXY_ISA(dev);
+
+    if (s->irq_wired) {
+        event_notifier_set_handler(&s->notifier, NULL);
+        event_notifier_cleanup(&s->notifier);
+        s->irq_wired = false;
+    }
+    if (s->proxy_up) {
+        dm_proxy_cleanup(&s->proxy);
+        s->proxy_up = false;
+    }
+}
+
+static void dm_proxy_isa_realize(DeviceState *dev, Error **errp)
+{
+    DMProxyISAState *s = DM_PROXY_ISA(dev);
+    ISADevice *isa = ISA_DEVICE(dev);
+    VupDeviceInfo info = { .argsz = sizeof(info) };
+    int64_t iobase, irq;
+    uint64_t size;
+    VupMsg m;
+
+    if (!dm_proxy_init(&s->proxy, dev->id ? dev->id : TYPE_DM_PROXY_ISA,
+                       s->server, s->timeout_ms, s->poll_us,
+                       &dm_proxy_isa_proxy_ops, s, errp)) {
+        goto fail;
+    }
+    s->proxy_up = true;
+    if (dm_proxy_call(&s->proxy, VUP_CMD_DEVICE_GET_INFO, &info,
+                      sizeof(info), NULL, 0, &m) < 0) {
+        error_setg(errp, "DEVICE_GET_INFO failed");
+        goto fail;
+    }
+    memcpy(&info, m.payload, sizeof(info));
+    vup_msg_clear(&m);
+    if ((info.flags & VUP_DEVICE_FLAG_PCI) || info.num_regions < 1) {
+        error_setg(errp, "the model at %s is not a platform device "
+                   "(dm-proxy-pci serves PCI devices)", s->server);
+        goto fail;
+    }
+    if (!dm_proxy_isa_region(s, &size, &iobase, &irq, errp)) {
+        goto fail;
+    }
+    if (size == 0 || size > DM_PROXY_ISA_MAX_PORTS) {
+        error_setg(errp, "the model's port range of %" PRIu64 " ports is "
+                   "not usable (1..%d)", size, DM_PROXY_ISA_MAX_PORTS);
+        goto fail;
+    }
+    iobase = s->iobase >= 0 ? s->iobase : iobase;
+    irq = s->irq >= 0 ? s->irq : irq;
+    if (iobase < 0 || iobase + size > 0x10000) {
+        error_setg(errp, iobase < 0 ? "iobase not given and the model "
+                   "advertises none" : "iobase 0x%" PRIx64 " out of range",
+                   iobase);
+        goto fail;
+    }
+    if (info.num_irqs && (irq < 0 || irq >= ISA_NUM_IRQS)) {
+        error_setg(errp, irq < 0 ? "irq not given and the model advertises "
+                   "none" : "irq %" PRId64 " out of range (0..15)", irq);
+        goto fail;
+    }
+    s->iobase = iobase;
+    s->irq = info.num_irqs ? irq : -1;
+
+    memory_region_init_io(&s->io, OBJECT(s), &dm_proxy_isa_ops, s,
+                          TYPE_DM_PROXY_ISA, size);
+    isa_register_ioport(isa, &s->io, iobase);
+    if (s->irq >= 0) {
+        s->irq_line = isa_get_irq(isa, s->irq);
+        if (event_notifier_init(&s->notifier, 0) < 0) {
+            error_setg(errp, "no eventfd for the interrupt");
+            goto fail;
+        }
+        event_notifier_set_handler(&s->notifier, dm_proxy_isa_irq_event);
+        s->irq_wired = true;
+        if (dm_proxy_isa_wire_irq(s) < 0) {
+            error_setg(errp, "the model did not take our interrupt");
+            goto fail;
+        }
+    }
+    return;
+
+fail:
+    error_prepend(errp, "%s: ", TYPE_DM_PROXY_ISA);
+    dm_proxy_isa_unrealize(dev);
+}
+
+static void dm_proxy_isa_reset(DeviceState *dev)
+{
+    DMProxyISAState *s = DM_PROXY_ISA(dev);
+
+    if (qatomic_xchg(&s->irq_pending, false)) {
+        qemu_irq_lower(s->irq_line);
+    }
+    if (s->proxy_up) {
+        dm_proxy_call(&s->proxy, VUP_CMD_DEVICE_RESET, NULL, 0, NULL, 0,
+                      NULL);
+    }
+}
+
+/* The device state lives in the model; nothing here needs migrating. */
+static const VMStateDescription vmstate_dm_proxy_isa = {
+    .name = TYPE_DM_PROXY_ISA,
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .fields = (const VMStateField[]) {
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+static const Property dm_proxy_isa_properties[] = {
+    DEFINE_PROP_STRING("server", DMProxyISAState, server),
+    DEFINE_PROP_INT32("iobase", DMProxyISAState, iobase, -1),
+    DEFINE_PROP_INT32("irq", DMProxyISAState, irq, -1),
+    DEFINE_PROP_UINT32("timeout", DMProxyISAState, timeout_ms, 5000),
+    DEFINE_PROP_UINT32("poll-us", DMProxyISAState, poll_us, 50),
+    DEFINE_PROP_BOOL("posted-writes", DMProxyISAState, posted_writes, true),
+};
+
+static void dm_proxy_isa_class_init(ObjectClass *klass, const void *data)
+{
+    DeviceClass *dc = DEVICE_CLASS(klass);
+
+    dc->realize = dm_proxy_isa_realize;
+    dc->unrealize = dm_proxy_isa_unrealize;
+    device_class_set_legacy_reset(dc, dm_proxy_isa_reset);
+    dc->vmsd = &vmstate_dm_proxy_isa;
+    device_class_set_props(dc, dm_proxy_isa_properties);
+    dc->desc = "ISA ports and IRQ served by a remote device model "
+               "(vfio-user)";
+    set_bit(DEVICE_CATEGORY_MISC, dc->categories);
+}
+
+static const TypeInfo dm_proxy_isa_info = {
+    .name = TYPE_DM_PROXY_ISA,
+    .parent = TYPE_ISA_DEVICE,
+    .instance_size = sizeof(DMProxyISAState),
+    .class_init = dm_proxy_isa_class_init,
+};
+
+static void dm_proxy_isa_register_types(void)
+{
+    type_register_static(&dm_proxy_isa_info);
+}
+
+type_init(dm_proxy_isa_register_types)

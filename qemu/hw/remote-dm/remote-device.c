@@ -1,0 +1,106 @@
+/*
+ * -remote-device: a device served by a remote model.
+ *
+ *   -remote-device [id=ID,]bus=isa|pci,server=unix:PATH[,iobase=N][,irq=N]
+ *                  [,addr=SLOT.FN][,timeout=MS][,poll-us=N]
+ *                  [,posted-writes=on|off]
+ *
+ * It becomes -device dm-proxy-isa or -device dm-proxy-pci with the same
+ * properties; checks here catch what a person gets wrong by hand.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qapi/error.h"
+#include "qemu/option.h"
+#include "hw/remote-dm/remote-device.h"
+
+static QemuOptsList remote_device_opts = {
+    .name = "remote-device",
+    .head = QTAILQ_HEAD_INITIALIZER(remote_device_opts.head),
+    .desc = {
+        { .name = "id", .type = QEMU_OPT_STRING },
+        { .name = "bus", .type = QEMU_OPT_STRING },
+        { .name = "server", .type = QEMU_OPT_STRING },
+        { .name = "iobase", .type = QEMU_OPT_NUMBER },
+        { .name = "irq", .type = QEMU_OPT_NUMBER },
+        { .name = "addr", .type = QEMU_OPT_STRING },
+        { .name = "timeout", .type = QEMU_OPT_NUMBER },
+        { .name = "poll-us", .type = QEMU_OPT_NUMBER },
+        { .name = "posted-writes", .type = QEMU_OPT_BOOL },
+        { /* end of list */ }
+    },
+};
+
+/* Append ",key=value" with QemuOpts' comma escaping. */
+static void append_opt(GString *s, const char *key, const char *val)
+{
+    g_string_append_printf(s, ",%s=", key);
+    for (; *val; val++) {
+        if (*val == ',') {
+            g_string_append_c(s, ',');
+        }
+        g_string_append_c(s, *val);
+    }
+}
+
+char *remote_device_to_device_opts(const char *optarg, Error **errp)
+{
+    g_autoptr(GString) dev = g_string_new(NULL);
+    QemuOpts *opts;
+    const char *bus, *server;
+    static const char *const passed[] = {
+        "id", "server", "iobase", "irq", "addr", "timeout", "poll-us",
+        "posted-writes",
+    };
+    char *ret = NULL;
+
+    opts = qemu_opts_parse(&remote_device_opts, optarg, false, errp);
+    if (!opts) {
+        return NULL;
+    }
+    bus = qemu_opt_get(opts, "bus");
+    server = qemu_opt_get(opts, "server");
+    if (!bus) {
+        error_setg(errp, "'bus' is required: bus=isa or bus=pci");
+        goto out;
+    }
+    if (!server) {
+        error_setg(errp, "'server' is required, e.g. server=unix:PATH");
+        goto out;
+    }
+    if (!g_str_has_prefix(server, "unix:") || !server[5]) {
+        error_setg(errp, "bad server '%s' (expected unix:PATH)", server);
+        goto out;
+    }
+    if (g_str_equal(bus, "isa")) {
+        if (qemu_opt_get(opts, "addr")) {
+            error_setg(errp, "'addr' is for bus=pci; bus=isa takes iobase "
+                       "and irq");
+            goto out;
+        }
+        g_string_append(dev, "dm-proxy-isa");
+    } else if (g_str_equal(bus, "pci")) {
+        if (qemu_opt_get(opts, "iobase") || qemu_opt_get(opts, "irq")) {
+            error_setg(errp, "'iobase' and 'irq' are for bus=isa; a PCI "
+                       "device gets its resources from the guest");
+            goto out;
+        }
+        g_string_append(dev, "dm-proxy-pci");
+    } else {
+        error_setg(errp, "unknown bus '%s' (isa or pci)", bus);
+        goto out;
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(passed); i++) {
+        const char *v = qemu_opt_get(opts, passed[i]);
+
+        if (v) {
+            append_opt(dev, passed[i], v);
+        }
+    }
+    ret = g_strdup(dev->str);
+out:
+    qemu_opts_del(opts);
+    return ret;
+}

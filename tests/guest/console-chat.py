@@ -1,0 +1,68 @@
+#!/usr/bin/python3
+"""Drive a dm-remote console socket like a person at a terminal.
+
+    console-chat.py SOCKET TIMEOUT STEP...
+
+Steps run in order: "expect:TEXT" waits (at most TIMEOUT seconds in all)
+for a console line containing TEXT, "line:TEXT" for a line equal to TEXT,
+"send:TEXT" types TEXT and a newline.  Everything received is copied to
+stdout.  Exit status 0 when every step passed, 1 otherwise (saying which).
+"""
+import socket
+import sys
+import time
+
+
+def main():
+    path, timeout, steps = sys.argv[1], float(sys.argv[2]), sys.argv[3:]
+    deadline = time.monotonic() + timeout
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    while True:
+        try:
+            sock.connect(path)
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                print(f"console-chat: cannot connect to {path}")
+                return 1
+            time.sleep(0.05)
+    buf = b""
+    lines = []
+
+    def next_line():
+        nonlocal buf
+        while b"\n" not in buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            sock.settimeout(left)
+            try:
+                data = sock.recv(4096)
+            except socket.timeout:
+                return None
+            if not data:
+                return None
+            sys.stdout.write(data.decode(errors="replace"))
+            buf += data
+        line, buf = buf.split(b"\n", 1)
+        return line.decode(errors="replace").replace("\r", "")
+
+    for step in steps:
+        kind, _, text = step.partition(":")
+        if kind == "send":
+            sock.sendall(text.encode() + b"\n")
+            continue
+        while True:
+            line = next_line()
+            if line is None:
+                print(f"\nconsole-chat: timed out waiting for {step!r}")
+                return 1
+            lines.append(line)
+            if (kind == "expect" and text in line) or \
+               (kind == "line" and line.strip() == text):
+                break
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+#!/bin/bash
+# A Linux guest whose console is a remote UART: Debian's kernel boots
+# under TCG with console=ttyS0 on -remote-device bus=isa, served by
+# "dm-remote serve --model uart16550" whose console is a UNIX socket.
+# The boot log must reach the server's console, a command typed there
+# must run in the guest and its output come back, and poweroff must end
+# QEMU.  TAP output.
+#   tests/guest/remote-console.sh BUILD
+set -uo pipefail
+build=$(cd "${1:?usage: remote-console.sh BUILD}" && pwd)
+here=$(cd "$(dirname "$0")" && pwd)
+tmp=$(mktemp -d /tmp/dm-console-XXXXXX)
+dm_pid= qemu_pid=
+trap 'kill $qemu_pid $dm_pid 2>/dev/null; rm -rf "$tmp"' EXIT
+n=0 failed=0
+ok() { echo "ok $((n += 1)) - $1"; }
+not_ok() { echo "not ok $((n += 1)) - $1"; failed=1; }
+finish() {
+    if [ "$failed" != 0 ]; then
+        for f in console dm.log qemu.log; do
+            [ -s "$tmp/$f" ] || continue
+            echo "# $f (last 15 lines):"
+            tail -n 15 "$tmp/$f" | sed 's/^/#   /'
+        done
+    fi
+    echo "1..$n"
+    exit $failed
+}
+
+"$build/meson/dm-remote/dm-remote" serve --model uart16550 \
+    --console "unix:$tmp/console.sock" --listen "unix:$tmp/uart.sock" \
+    >"$tmp/dm.log" 2>&1 &
+dm_pid=$!
+for _ in $(seq 500); do [ -S "$tmp/uart.sock" ] && break; sleep 0.01; done
+
+timeout 180 "$build/qemu-system-x86_64" -accel tcg -M pc -m 256M \
+    -display none -monitor none -serial none -no-reboot \
+    -kernel "$build/guest/vmlinuz" -initrd "$build/guest/initramfs.cpio.gz" \
+    -append "console=ttyS0 panic=-1" \
+    -remote-device "id=ser0,bus=isa,server=unix:$tmp/uart.sock,iobase=0x3f8,irq=4" \
+    >"$tmp/qemu.log" 2>&1 &
+qemu_pid=$!
+
+# The whole conversation happens on the server's console socket.
+if "$here/console-chat.py" "$tmp/console.sock" 150 \
+        "expect:Linux version" "expect:DM-GUEST-READY" \
+        "send:echo hello-\$((6 * 7))-$$" "line:hello-42-$$" \
+        "send:poweroff -f" >"$tmp/console" 2>&1; then
+    ok "boot log, a command and its output crossed the remote UART"
+else
+    not_ok "console conversation: $(tail -n 1 "$tmp/console")"
+fi
+grep -q "Linux version" "$tmp/console" && ok "kernel boot log on the server's console" ||
+    not_ok "no kernel boot log on the server's console"
+
+for _ in $(seq 600); do kill -0 $qemu_pid 2>/dev/null || break; sleep 0.1; done
+if wait $qemu_pid; then
+    ok "poweroff ended QEMU (exit 0)"
+else
+    not_ok "QEMU did not exit cleanly after poweroff"
+fi
+qemu_pid=
+
+kill -TERM $dm_pid
+if wait $dm_pid && [ ! -e "$tmp/uart.sock" ] && [ ! -e "$tmp/console.sock" ]; then
+    ok "dm-remote stopped cleanly, sockets removed"
+else
+    not_ok "dm-remote did not stop cleanly"
+fi
+dm_pid=
+finish
