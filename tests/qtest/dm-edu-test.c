@@ -132,6 +132,18 @@ static bool edu_irq(Edu *e)
     return qtest_get_irq(e->qts, EDU_GSI);
 }
 
+/*
+ * Is the line low, as a guest's handler would find it?  With a remote
+ * model, an interrupt signalled just before the level dropped may still
+ * be in flight; the next BAR access ends it (VFIO's EOI), so poll with
+ * one that has no side effect.
+ */
+static bool edu_irq_low(Edu *e)
+{
+    edu_readl(e, 0x00);
+    return !edu_irq(e);
+}
+
 static void test_registers(const void *data)
 {
     Edu e = { 0 };
@@ -173,8 +185,8 @@ static void test_factorial(const void *data)
     g_assert_cmpuint(edu_readl(&e, 0x08), ==, 120);
     g_assert_cmphex(edu_readl(&e, 0x24), ==, 0x1);
     edu_writel(&e, 0x64, 0x1);
-    DM_WAIT_UNTIL(!edu_irq(&e));
-    g_assert_false(edu_irq(&e));
+    DM_WAIT_UNTIL(edu_irq_low(&e));
+    g_assert_true(edu_irq_low(&e));
     g_assert_cmphex(edu_readl(&e, 0x24), ==, 0);
     edu_stop(&e);
 }
@@ -197,8 +209,8 @@ static void test_intx(const void *data)
     g_assert_true(edu_irq(&e));
 
     edu_writel(&e, 0x64, 0x0234);
-    DM_WAIT_UNTIL(!edu_irq(&e));
-    g_assert_false(edu_irq(&e));
+    DM_WAIT_UNTIL(edu_irq_low(&e));
+    g_assert_true(edu_irq_low(&e));
     g_assert_cmphex(edu_readl(&e, 0x24), ==, 0);
     edu_stop(&e);
 }
@@ -282,8 +294,8 @@ static void test_dma(const void *data)
     g_assert_true(edu_irq(&e));
     g_assert_cmphex(edu_readl(&e, 0x24), ==, 0x100);
     edu_writel(&e, 0x64, 0x100);
-    DM_WAIT_UNTIL(!edu_irq(&e));
-    g_assert_false(edu_irq(&e));
+    DM_WAIT_UNTIL(edu_irq_low(&e));
+    g_assert_true(edu_irq_low(&e));
 
     edu_stop(&e);
 }
@@ -301,8 +313,8 @@ static void check_edu_works(Edu *e)
     DM_WAIT_UNTIL(edu_irq(e));
     g_assert_true(edu_irq(e));
     edu_writel(e, 0x64, 0x1);
-    DM_WAIT_UNTIL(!edu_irq(e));
-    g_assert_false(edu_irq(e));
+    DM_WAIT_UNTIL(edu_irq_low(e));
+    g_assert_true(edu_irq_low(e));
 
     for (uint32_t i = 0; i < len; i++) {
         in[i] = 0xa0 + i;

@@ -4,6 +4,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include "qemu/osdep.h"
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -30,6 +31,12 @@ static bool listening(const char *path)
     return ok;
 }
 
+/* A server outlives no test: it dies with the test process. */
+static void die_with_parent(gpointer data)
+{
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+}
+
 static void dm_remote_spawn(DmRemote *r)
 {
     g_autoptr(GPtrArray) argv = g_ptr_array_new();
@@ -50,7 +57,8 @@ static void dm_remote_spawn(DmRemote *r)
     g_ptr_array_add(argv, NULL);
 
     ok = g_spawn_async(NULL, (char **)argv->pdata, NULL,
-                       G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &r->pid, &err);
+                       G_SPAWN_DO_NOT_REAP_CHILD, die_with_parent, NULL,
+                       &r->pid, &err);
     g_assert_no_error(err);
     g_assert_true(ok);
 
@@ -95,7 +103,7 @@ DmRemote *dm_qemu_server_start(const char *device)
                           "path=%s,device=dev0", r->socket_path);
     argv[G_N_ELEMENTS(argv) - 2] = obj;
     ok = g_spawn_async(NULL, (char **)argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
-                       NULL, NULL, &r->pid, &err);
+                       die_with_parent, NULL, &r->pid, &err);
     g_assert_no_error(err);
     g_assert_true(ok);
     DM_WAIT_UNTIL(g_file_test(r->socket_path, G_FILE_TEST_EXISTS));
