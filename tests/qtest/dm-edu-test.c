@@ -19,6 +19,8 @@
 #include "libqos/malloc-pc.h"
 #include "libqos/pci-pc.h"
 #include "hw/pci/pci_regs.h"
+#include "qobject/qdict.h"
+#include "qobject/qlist.h"
 
 #include "dm-qtest-util.h"
 
@@ -331,22 +333,55 @@ static void check_edu_works(Edu *e)
  * dropped; a new model on the same address is found again, with the
  * DMA windows and interrupt wiring replayed.
  */
+/* query-remote-devices' entry for our one proxy. */
+static QDict *remote_device_info(Edu *e)
+{
+    QDict *rsp = qtest_qmp(e->qts, "{'execute': 'query-remote-devices'}");
+    QList *list = qdict_get_qlist(rsp, "return");
+    QDict *info;
+
+    g_assert_cmpuint(qlist_size(list), ==, 1);
+    info = qobject_to(QDict, qlist_peek(list));
+    qobject_ref(info);
+    qobject_unref(rsp);
+    return info;
+}
+
 static void test_fault_kill_restart(const void *data)
 {
     Edu e = { 0 };
+    QDict *info, *ev;
 
     edu_start(&e, EDU_PROXY_SHARED);
     check_edu_works(&e);
+    info = remote_device_info(&e);
+    g_assert_cmpstr(qdict_get_str(info, "state"), ==, "connected");
+    g_assert_cmpstr(qdict_get_str(info, "type"), ==, "dm-proxy-pci");
+    g_assert_cmpuint(qdict_get_int(info, "requests"), >, 0);
+    g_assert_cmpuint(qdict_get_int(info, "reconnects"), ==, 0);
+    qobject_unref(info);
     dm_remote_kill(e.remote);
 
     g_assert_cmphex(edu_readl(&e, 0x00), ==, 0xffffffff);
     edu_writel(&e, 0x04, 0x1234);
     g_assert_cmphex(edu_readl(&e, 0x04), ==, 0xffffffff);
-    qtest_qmp_assert_success(e.qts, "{'execute': 'query-status'}");
+    ev = qtest_qmp_eventwait_ref(e.qts, "REMOTE_DEVICE_DISCONNECTED");
+    g_assert_cmpstr(qdict_get_str(qdict_get_qdict(ev, "data"), "reason"), ==,
+                    "connection closed");
+    qobject_unref(ev);
+    info = remote_device_info(&e);
+    g_assert_cmpstr(qdict_get_str(info, "state"), ==, "disconnected");
+    g_assert_cmpuint(qdict_get_int(info, "errors"), >, 0);
+    qobject_unref(info);
 
     dm_remote_restart(e.remote);
+    qtest_qmp_eventwait(e.qts, "REMOTE_DEVICE_RECONNECTED");
     DM_WAIT_UNTIL(edu_readl(&e, 0x00) == 0x010000ed);
     check_edu_works(&e);
+    info = remote_device_info(&e);
+    g_assert_cmpstr(qdict_get_str(info, "state"), ==, "connected");
+    g_assert_cmpuint(qdict_get_int(info, "reconnects"), ==, 1);
+    qobject_unref(info);
     edu_stop(&e);
 }
 

@@ -213,7 +213,8 @@ static void dm_proxy_isa_realize(DeviceState *dev, Error **errp)
     uint64_t size;
     VupMsg m;
 
-    if (!dm_proxy_init(&s->proxy, dev->id ? dev->id : TYPE_DM_PROXY_ISA,
+    if (!dm_proxy_init(&s->proxy, TYPE_DM_PROXY_ISA,
+                       dev->id ? dev->id : TYPE_DM_PROXY_ISA,
                        s->server, s->timeout_ms, s->poll_us,
                        &dm_proxy_isa_proxy_ops, s, errp)) {
         goto fail;

@@ -585,7 +585,8 @@ static void dm_proxy_pci_realize(PCIDevice *pdev, Error **errp)
     uint8_t *c = pdev->config;
 
     s->dma_maps = g_array_new(false, true, sizeof(DMProxyDmaMap));
-    if (!dm_proxy_init(&s->proxy, dev->id ? dev->id : TYPE_DM_PROXY_PCI,
+    if (!dm_proxy_init(&s->proxy, TYPE_DM_PROXY_PCI,
+                       dev->id ? dev->id : TYPE_DM_PROXY_PCI,
                        s->server, s->timeout_ms, s->poll_us,
                        &dm_proxy_pci_ops, s, errp)) {
         return;

@@ -19,6 +19,8 @@
 #include "qemu/lockable.h"
 #include "qemu/cutils.h"
 #include "qemu/main-loop.h"
+#include "qapi/qapi-commands-remote-dm.h"
+#include "qapi/qapi-events-remote-dm.h"
 #include "hw/remote-dm/dm-proxy.h"
 #include "trace.h"
 
@@ -27,6 +29,9 @@
 #define DM_PROXY_BACKOFF_MAX_MS 5000
 
 static void dm_proxy_readable(void *opaque);
+
+/* Every proxy, for query-remote-devices; main loop only. */
+static QLIST_HEAD(, DMProxy) dm_proxies = QLIST_HEAD_INITIALIZER(dm_proxies);
 
 /* ---- Connection set-up (main loop) ---- */
 
@@ -139,6 +144,8 @@ static void dm_proxy_fault(DMProxy *p, const char *why)
     }
     p->state = DM_PROXY_DISCONNECTED;
     shutdown(p->fd, SHUT_RDWR);
+    g_free(p->fault);
+    p->fault = g_strdup(why);
     error_report("dm-proxy %s: lost %s: %s; device accesses fail until it "
                  "is back", p->id, p->server, why);
     qemu_bh_schedule(p->lost_bh);
@@ -147,6 +154,7 @@ static void dm_proxy_fault(DMProxy *p, const char *why)
 static void dm_proxy_lost_bh(void *opaque)
 {
     DMProxy *p = opaque;
+    g_autofree char *why = NULL;
 
     WITH_QEMU_LOCK_GUARD(&p->lock) {
         if (p->fd >= 0) {
@@ -154,7 +162,9 @@ static void dm_proxy_lost_bh(void *opaque)
             close(p->fd);
             p->fd = -1;
         }
+        why = g_strdup(p->fault ? p->fault : "unknown");
     }
+    qapi_event_send_remote_device_disconnected(p->id, p->server, why);
     if (p->ops->lost) {
         p->ops->lost(p->opaque, p);
     }
@@ -172,6 +182,7 @@ static void dm_proxy_reconnect(void *opaque)
         (!p->ops->replay || p->ops->replay(p->opaque, p, &err))) {
         p->reconnects++;
         info_report("dm-proxy %s: reconnected to %s", p->id, p->server);
+        qapi_event_send_remote_device_reconnected(p->id, p->server);
         return;
     }
     trace_dm_proxy_reconnect_failed(p->id, error_get_pretty(err));
@@ -264,6 +275,7 @@ int dm_proxy_call(DMProxy *p, uint16_t cmd, const void *payload, size_t len,
     int ret;
 
     if (p->state != DM_PROXY_CONNECTED) {
+        p->errors++;
         return -ENOTCONN;
     }
     h.msg_id = p->next_id++;
@@ -314,6 +326,7 @@ int dm_proxy_post(DMProxy *p, uint16_t cmd, const void *payload, size_t len)
     VupHeader h = { .command = cmd, .flags = VUP_FLAG_NO_REPLY };
 
     if (p->state != DM_PROXY_CONNECTED) {
+        p->errors++;
         return -ENOTCONN;
     }
     h.msg_id = p->next_id++;
@@ -401,8 +414,8 @@ bool dm_proxy_connected(DMProxy *p)
     return qatomic_read(&p->state) == DM_PROXY_CONNECTED;
 }
 
-bool dm_proxy_init(DMProxy *p, const char *id, const char *server,
-                   uint32_t timeout_ms, uint32_t poll_us,
+bool dm_proxy_init(DMProxy *p, const char *type, const char *id,
+                   const char *server, uint32_t timeout_ms, uint32_t poll_us,
                    const DMProxyOps *ops, void *opaque, Error **errp)
 {
     memset(p, 0, sizeof(*p));
@@ -424,6 +437,7 @@ bool dm_proxy_init(DMProxy *p, const char *id, const char *server,
         error_setg(errp, "'timeout' must be at least 1 ms");
         return false;
     }
+    p->type = type;
     p->id = g_strdup(id);
     p->server = g_strdup(server);
     p->path = g_strdup(server + 5);
@@ -436,6 +450,7 @@ bool dm_proxy_init(DMProxy *p, const char *id, const char *server,
     p->lost_bh = qemu_bh_new(dm_proxy_lost_bh, p);
     p->reconnect_timer = timer_new_ms(QEMU_CLOCK_REALTIME,
                                       dm_proxy_reconnect, p);
+    QLIST_INSERT_HEAD(&dm_proxies, p, next);
     if (!dm_proxy_connect(p, errp)) {
         dm_proxy_cleanup(p);
         return false;
@@ -460,10 +475,39 @@ void dm_proxy_cleanup(DMProxy *p)
     }
     p->state = DM_PROXY_DISCONNECTED;
     if (p->server) {
+        QLIST_REMOVE(p, next);
         qemu_mutex_destroy(&p->lock);
     }
+    g_free(p->fault);
+    p->fault = NULL;
     g_free(p->id);
     g_free(p->server);
     g_free(p->path);
     p->id = p->server = p->path = NULL;
+}
+
+/* ---- QMP (main loop) ---- */
+
+RemoteDeviceInfoList *qmp_query_remote_devices(Error **errp)
+{
+    RemoteDeviceInfoList *head = NULL, **tail = &head;
+    DMProxy *p;
+
+    QLIST_FOREACH(p, &dm_proxies, next) {
+        RemoteDeviceInfo *info = g_new0(RemoteDeviceInfo, 1);
+
+        WITH_QEMU_LOCK_GUARD(&p->lock) {
+            info->id = g_strdup(p->id);
+            info->type = g_strdup(p->type);
+            info->server = g_strdup(p->server);
+            info->state = p->state == DM_PROXY_CONNECTED ?
+                          REMOTE_DEVICE_STATE_CONNECTED :
+                          REMOTE_DEVICE_STATE_DISCONNECTED;
+            info->requests = p->requests;
+            info->errors = p->errors;
+            info->reconnects = p->reconnects;
+        }
+        QAPI_LIST_APPEND(tail, info);
+    }
+    return head;
 }

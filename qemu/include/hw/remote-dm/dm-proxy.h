@@ -19,6 +19,7 @@
 #ifndef HW_REMOTE_DM_DM_PROXY_H
 #define HW_REMOTE_DM_DM_PROXY_H
 
+#include "qemu/queue.h"
 #include "qemu/thread.h"
 #include "qemu/timer.h"
 #include "block/aio.h"
@@ -43,6 +44,9 @@ typedef enum DMProxyState {
 
 struct DMProxy {
     char *id;                   /* the device's id, for messages */
+    const char *type;           /* the proxy device's QOM type */
+    QLIST_ENTRY(DMProxy) next;  /* all proxies, for query-remote-devices */
+    char *fault;                /* why the connection was lost */
     char *server;               /* "unix:PATH" as given */
     char *path;
     uint32_t timeout_ms;
@@ -67,7 +71,8 @@ struct DMProxy {
 };
 
 /* Parse @server, connect and negotiate; false with @errp set on failure. */
-bool dm_proxy_init(DMProxy *p, const char *id, const char *server,
+bool dm_proxy_init(DMProxy *p, const char *type, const char *id,
+                   const char *server,
                    uint32_t timeout_ms, uint32_t poll_us,
                    const DMProxyOps *ops, void *opaque, Error **errp);
 void dm_proxy_cleanup(DMProxy *p);
