@@ -20,16 +20,22 @@ trap cleanup EXIT
 mem="-m 256M -object memory-backend-memfd,id=ram,size=256M,share=on"
 mem="$mem -machine memory-backend=ram"
 
-# boot NAME ARGS...: one guest run; sets READ_NS and WRITE_NS.
+# boot NAME ARGS...: one guest run of $prog (mmio-bench or pio-bench);
+# sets READ_NS and WRITE_NS.  The results come on the guest's console:
+# QEMU's stdout, or $console_file when the UART is remote.
+prog=mmio-bench
+console_file=
 boot() {
-    local name=$1 out
+    local name=$1 out tag
     shift
     out=$(timeout 300 "$qemu" -accel tcg -M pc $mem -nographic -no-reboot \
           -kernel "$build/guest/vmlinuz" -initrd "$build/guest/initramfs.cpio.gz" \
-          -append "console=ttyS0 quiet panic=-1 dm.run=mmio-bench" "$@" \
+          -append "console=ttyS0 quiet panic=-1 dm.run=$prog" "$@" \
           </dev/null 2>&1) || true
-    READ_NS=$(sed -n 's/.*MMIO-READ-NS \([0-9]*\).*/\1/p' <<<"$out" | head -n1)
-    WRITE_NS=$(sed -n 's/.*MMIO-WRITE-NS \([0-9]*\).*/\1/p' <<<"$out" | head -n1)
+    [ -z "$console_file" ] || out=$(cat "$console_file")
+    tag=$([ "$prog" = pio-bench ] && echo PIO || echo MMIO)
+    READ_NS=$(sed -n "s/.*$tag-READ-NS \([0-9]*\).*/\1/p" <<<"$out" | head -n1)
+    WRITE_NS=$(sed -n "s/.*$tag-WRITE-NS \([0-9]*\).*/\1/p" <<<"$out" | head -n1)
     if [ -z "$READ_NS" ] || [ -z "$WRITE_NS" ]; then
         echo "bench: $name: no result; guest said:" >&2
         tail -n 15 <<<"$out" >&2
@@ -37,11 +43,13 @@ boot() {
     fi
 }
 
-# serve_dm NAME: a dm-remote edu on $tmp/NAME.sock
+# serve_dm NAME [MODEL ARGS...]: a dm-remote (edu) on $tmp/NAME.sock
 serve_dm() {
-    "$dm" serve --quiet --model edu --listen "unix:$tmp/$1.sock" \
-        >/dev/null & pids+=($!)
-    for _ in $(seq 500); do [ -S "$tmp/$1.sock" ] && return; sleep 0.01; done
+    local name=$1 model=${2:-edu}
+    shift $(($# > 1 ? 2 : 1))
+    "$dm" serve --quiet --model "$model" --listen "unix:$tmp/$name.sock" \
+        "$@" >/dev/null & pids+=($!)
+    for _ in $(seq 500); do [ -S "$tmp/$name.sock" ] && return; sleep 0.01; done
     echo "bench: dm-remote did not start" >&2; exit 1
 }
 
@@ -103,3 +111,27 @@ printf '| %-44s | %8s | %10s | %8s | %9s | %11s |\n' \
 printf '| %-44s | %8s | %10s | %8s | %9s | %11s |\n' \
     "floor: socket ping-pong, sleeping" "$floor" "-" \
     "$(awk -v o="$floor" -v f="$spin" 'BEGIN { printf "%.2f", o / f }')" "-" "-"
+
+# Port I/O: the UART's scratch register, local and remote.
+prog=pio-bench
+boot pio-local
+pio_local_r=$READ_NS pio_local_w=$WRITE_NS
+serve_dm u uart16550 --console "file:$tmp/console.out"
+console_file=$tmp/console.out
+boot pio-remote -serial none \
+    -remote-device "bus=isa,server=unix:$tmp/u.sock,iobase=0x3f8,irq=4"
+pio_remote_r=$READ_NS pio_remote_w=$WRITE_NS
+
+printf '\nOne trapped 1-byte port access (IN/OUT of the UART scratch register at 0x3ff), median ns\n\n'
+printf '| %-44s | %8s | %10s | %8s | %9s |\n' "configuration" "read ns" \
+    "over local" "÷ floor" "write ns"
+printf '|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..46})" \
+    "$(printf -- '-%.0s' {1..10})" "$(printf -- '-%.0s' {1..12})" \
+    "$(printf -- '-%.0s' {1..10})" "$(printf -- '-%.0s' {1..11})"
+printf '| %-44s | %8s | %10s | %8s | %9s |\n' "local isa-serial" \
+    "$pio_local_r" 0 - "$pio_local_w"
+over=$((pio_remote_r - pio_local_r))
+printf '| %-44s | %8s | %10s | %8s | %9s |\n' \
+    "dm-proxy-isa -> dm-remote uart16550" "$pio_remote_r" "$over" \
+    "$(awk -v o="$over" -v f="$spin" 'BEGIN { printf "%.2f", o / f }')" \
+    "$pio_remote_w"

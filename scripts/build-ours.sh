@@ -15,6 +15,7 @@ ninja -C "$out/meson" > "$out/meson-build.log" 2>&1 ||
 
 # Programs that run inside the guest go into its initramfs.
 mkdir -p "$out/guest-extra"
-cp -u "$out/meson/bench/mmio-bench" "$out/guest-extra/"
+cp -u "$out/meson/bench/mmio-bench" "$out/meson/bench/pio-bench" \
+    "$out/guest-extra/"
 GUEST_EXTRA_DIR="$out/guest-extra" "$(dirname "$0")/guest-image.sh" \
     "$out/guest"
