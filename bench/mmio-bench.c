@@ -22,23 +22,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench-util.h"
+
 #define BATCHES     201
 #define PER_BATCH   50
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-    return (x > y) - (x < y);
-}
 
 static unsigned read_hex(const char *dir, const char *file)
 {
@@ -129,29 +116,28 @@ int main(int argc, char **argv)
         return 1;
     }
     for (int b = 0; b < BATCHES; b++) {
-        int64_t t0 = now_ns();
+        int64_t t0 = bench_now_ns();
 
         for (int i = 0; i < PER_BATCH; i++) {
             sink += regs[0];
         }
-        rd[b] = (now_ns() - t0) / PER_BATCH;
+        rd[b] = (bench_now_ns() - t0) / PER_BATCH;
     }
     for (int b = 0; b < BATCHES; b++) {
-        int64_t t0 = now_ns();
+        int64_t t0 = bench_now_ns();
 
         for (int i = 0; i < PER_BATCH; i++) {
             regs[1] = i;
         }
-        wr[b] = (now_ns() - t0) / PER_BATCH;
+        wr[b] = (bench_now_ns() - t0) / PER_BATCH;
     }
     /* A read after the posted writes sees the last one. */
     if (regs[1] != ~(uint32_t)(PER_BATCH - 1)) {
         fprintf(stderr, "mmio-bench: posted writes lost: 0x%x\n", regs[1]);
         return 1;
     }
-    qsort(rd, BATCHES, sizeof(rd[0]), cmp);
-    qsort(wr, BATCHES, sizeof(wr[0]), cmp);
     printf("MMIO-READ-NS %lld\nMMIO-WRITE-NS %lld\n",
-           (long long)rd[BATCHES / 2], (long long)wr[BATCHES / 2]);
+           (long long)bench_median(rd, BATCHES),
+           (long long)bench_median(wr, BATCHES));
     return sink == 0xdeadbeef;  /* keep the reads */
 }

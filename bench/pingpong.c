@@ -20,26 +20,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench-util.h"
+
 #include "vup/msg.h"
 
 #define REQ_SIZE    32
 #define REPLY_SIZE  36
 #define PER_BATCH   100
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-    return (x > y) - (x < y);
-}
 
 static int64_t spin_ns;
 
@@ -88,7 +75,7 @@ int main(int argc, char **argv)
     close(sv[1]);
     t = calloc(batches, sizeof(*t));
     for (int b = 0; b < batches; b++) {
-        int64_t t0 = now_ns();
+        int64_t t0 = bench_now_ns();
 
         for (int i = 0; i < PER_BATCH; i++) {
             if (full(sv[0], req, sizeof(req), 1) < 0 ||
@@ -97,12 +84,11 @@ int main(int argc, char **argv)
                 return 1;
             }
         }
-        t[b] = (now_ns() - t0) / PER_BATCH;
+        t[b] = (bench_now_ns() - t0) / PER_BATCH;
     }
     close(sv[0]);
     waitpid(pid, NULL, 0);
-    qsort(t, batches, sizeof(*t), cmp);
-    printf("PINGPONG-NS %lld\n", (long long)t[batches / 2]);
+    printf("PINGPONG-NS %lld\n", (long long)bench_median(t, batches));
     free(t);
     return 0;
 }

@@ -13,24 +13,11 @@
 #include <sys/io.h>
 #include <time.h>
 
+#include "bench-util.h"
+
 #define PORT        (0x3f8 + 7)
 #define BATCHES     201
 #define PER_BATCH   50
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-    return (x > y) - (x < y);
-}
 
 int main(void)
 {
@@ -47,28 +34,27 @@ int main(void)
         return 1;
     }
     for (int b = 0; b < BATCHES; b++) {
-        int64_t t0 = now_ns();
+        int64_t t0 = bench_now_ns();
 
         for (int i = 0; i < PER_BATCH; i++) {
             sink += inb(PORT);
         }
-        rd[b] = (now_ns() - t0) / PER_BATCH;
+        rd[b] = (bench_now_ns() - t0) / PER_BATCH;
     }
     for (int b = 0; b < BATCHES; b++) {
-        int64_t t0 = now_ns();
+        int64_t t0 = bench_now_ns();
 
         for (int i = 0; i < PER_BATCH; i++) {
             outb(i, PORT);
         }
-        wr[b] = (now_ns() - t0) / PER_BATCH;
+        wr[b] = (bench_now_ns() - t0) / PER_BATCH;
     }
     if (inb(PORT) != PER_BATCH - 1) {
         fprintf(stderr, "pio-bench: writes lost\n");
         return 1;
     }
-    qsort(rd, BATCHES, sizeof(rd[0]), cmp);
-    qsort(wr, BATCHES, sizeof(wr[0]), cmp);
     printf("PIO-READ-NS %lld\nPIO-WRITE-NS %lld\n",
-           (long long)rd[BATCHES / 2], (long long)wr[BATCHES / 2]);
+           (long long)bench_median(rd, BATCHES),
+           (long long)bench_median(wr, BATCHES));
     return sink == 0xdeadbeef;
 }

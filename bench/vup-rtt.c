@@ -15,27 +15,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench-util.h"
+
 #include "vup/caps.h"
 #include "vup/msg.h"
 
 #define PER_BATCH 100
 
 static int64_t spin_ns;         /* like dm-proxy's poll-us */
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-
-    return (x > y) - (x < y);
-}
 
 static int call(int fd, uint16_t id, uint16_t cmd, const void *p, size_t len)
 {
@@ -87,7 +74,7 @@ int main(int argc, char **argv)
     free(buf);
     t = calloc(batches, sizeof(*t));
     for (int b = 0; b < batches; b++) {
-        int64_t t0 = now_ns();
+        int64_t t0 = bench_now_ns();
 
         for (int i = 0; i < PER_BATCH; i++) {
             if (call(fd, i, VUP_CMD_REGION_READ, &rd, sizeof(rd)) < 0) {
@@ -95,10 +82,9 @@ int main(int argc, char **argv)
                 return 1;
             }
         }
-        t[b] = (now_ns() - t0) / PER_BATCH;
+        t[b] = (bench_now_ns() - t0) / PER_BATCH;
     }
-    qsort(t, batches, sizeof(*t), cmp);
-    printf("VUP-RTT-NS %lld\n", (long long)t[batches / 2]);
+    printf("VUP-RTT-NS %lld\n", (long long)bench_median(t, batches));
     free(t);
     close(fd);
     return 0;

@@ -66,12 +66,6 @@ static void dm_proxy_isa_irq_event(EventNotifier *e)
 
 static void dm_proxy_isa_eoi(DMProxyISAState *s)
 {
-    VupIrqSet set = {
-        .argsz = sizeof(set),
-        .flags = VUP_IRQ_SET_DATA_NONE | VUP_IRQ_SET_ACTION_UNMASK,
-        .count = 1,
-    };
-
     if (!qatomic_xchg(&s->irq_pending, false)) {
         return;
     }
@@ -80,7 +74,7 @@ static void dm_proxy_isa_eoi(DMProxyISAState *s)
         trace_dm_proxy_isa_irq(s->proxy.id, 0);
         qemu_irq_lower(s->irq_line);
     }
-    dm_proxy_post(&s->proxy, VUP_CMD_DEVICE_SET_IRQS, &set, sizeof(set));
+    dm_proxy_unmask_irq(&s->proxy, 0, 0);
 }
 
 static uint64_t dm_proxy_isa_read(void *opaque, hwaddr addr, unsigned size)
@@ -114,14 +108,8 @@ static const MemoryRegionOps dm_proxy_isa_ops = {
 static int dm_proxy_isa_wire_irq(DMProxyISAState *s)
 {
     int fd = event_notifier_get_fd(&s->notifier);
-    VupIrqSet set = {
-        .argsz = sizeof(set),
-        .flags = VUP_IRQ_SET_DATA_EVENTFD | VUP_IRQ_SET_ACTION_TRIGGER,
-        .count = 1,
-    };
 
-    return dm_proxy_call(&s->proxy, VUP_CMD_DEVICE_SET_IRQS, &set,
-                         sizeof(set), &fd, 1, NULL);
+    return dm_proxy_set_irqs(&s->proxy, 0, 0, 1, &fd);
 }
 
 static void dm_proxy_isa_lost(void *opaque, DMProxy *p)

@@ -117,13 +117,6 @@ static void dm_proxy_pci_intx_event(EventNotifier *e)
  */
 static void dm_proxy_pci_intx_eoi(DMProxyPCIState *s)
 {
-    VupIrqSet set = {
-        .argsz = sizeof(set),
-        .flags = VUP_IRQ_SET_DATA_NONE | VUP_IRQ_SET_ACTION_UNMASK,
-        .index = VUP_PCI_INTX_IRQ_INDEX,
-        .count = 1,
-    };
-
     if (!qatomic_xchg(&s->intx_pending, false)) {
         return;
     }
@@ -132,31 +125,14 @@ static void dm_proxy_pci_intx_eoi(DMProxyPCIState *s)
         trace_dm_proxy_pci_intx(dm_id(s), 0);
         pci_irq_deassert(PCI_DEVICE(s));
     }
-    dm_proxy_post(&s->proxy, VUP_CMD_DEVICE_SET_IRQS, &set, sizeof(set));
-}
-
-static int dm_proxy_pci_set_irqs(DMProxyPCIState *s, unsigned index,
-                                 unsigned start, unsigned count,
-                                 const int *fds)
-{
-    VupIrqSet set = {
-        .argsz = sizeof(set),
-        .flags = (fds ? VUP_IRQ_SET_DATA_EVENTFD : VUP_IRQ_SET_DATA_NONE) |
-                 VUP_IRQ_SET_ACTION_TRIGGER,
-        .index = index,
-        .start = start,
-        .count = count,
-    };
-
-    return dm_proxy_call(&s->proxy, VUP_CMD_DEVICE_SET_IRQS, &set,
-                         sizeof(set), fds, fds ? count : 0, NULL);
+    dm_proxy_unmask_irq(&s->proxy, VUP_PCI_INTX_IRQ_INDEX, 0);
 }
 
 static int dm_proxy_pci_wire_intx(DMProxyPCIState *s)
 {
     int fd = event_notifier_get_fd(&s->intx);
 
-    return dm_proxy_pci_set_irqs(s, VUP_PCI_INTX_IRQ_INDEX, 0, 1, &fd);
+    return dm_proxy_set_irqs(&s->proxy, VUP_PCI_INTX_IRQ_INDEX, 0, 1, &fd);
 }
 
 static void dm_proxy_pci_msi_event(EventNotifier *e)
@@ -180,8 +156,8 @@ static int dm_proxy_pci_wire_msi(DMProxyPCIState *s)
         fds[i] = event_notifier_get_fd(&s->msi[i].notifier);
     }
     for (unsigned i = 0; i < s->msi_wired && ret == 0; i += batch) {
-        ret = dm_proxy_pci_set_irqs(s, VUP_PCI_MSI_IRQ_INDEX, i,
-                                    MIN(batch, s->msi_wired - i), fds + i);
+        ret = dm_proxy_set_irqs(&s->proxy, VUP_PCI_MSI_IRQ_INDEX, i,
+                                MIN(batch, s->msi_wired - i), fds + i);
     }
     return ret;
 }
@@ -221,7 +197,7 @@ static void dm_proxy_pci_msi_enable(DMProxyPCIState *s)
 
 static void dm_proxy_pci_msi_disable(DMProxyPCIState *s)
 {
-    dm_proxy_pci_set_irqs(s, VUP_PCI_MSI_IRQ_INDEX, 0, 0, NULL);
+    dm_proxy_set_irqs(&s->proxy, VUP_PCI_MSI_IRQ_INDEX, 0, 0, NULL);
     dm_proxy_pci_msi_release(s);
 }
 

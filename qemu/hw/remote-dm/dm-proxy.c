@@ -383,6 +383,35 @@ void dm_proxy_region_write(DMProxy *p, uint32_t region, uint64_t addr,
     }
 }
 
+int dm_proxy_set_irqs(DMProxy *p, unsigned index, unsigned start,
+                      unsigned count, const int *fds)
+{
+    VupIrqSet set = {
+        .argsz = sizeof(set),
+        .flags = (fds ? VUP_IRQ_SET_DATA_EVENTFD : VUP_IRQ_SET_DATA_NONE) |
+                 VUP_IRQ_SET_ACTION_TRIGGER,
+        .index = index,
+        .start = start,
+        .count = count,
+    };
+
+    return dm_proxy_call(p, VUP_CMD_DEVICE_SET_IRQS, &set, sizeof(set), fds,
+                         fds ? count : 0, NULL);
+}
+
+void dm_proxy_unmask_irq(DMProxy *p, unsigned index, unsigned sub)
+{
+    VupIrqSet set = {
+        .argsz = sizeof(set),
+        .flags = VUP_IRQ_SET_DATA_NONE | VUP_IRQ_SET_ACTION_UNMASK,
+        .index = index,
+        .start = sub,
+        .count = 1,
+    };
+
+    dm_proxy_post(p, VUP_CMD_DEVICE_SET_IRQS, &set, sizeof(set));
+}
+
 /* Main loop: a message while no call is waiting (a server request). */
 static void dm_proxy_readable(void *opaque)
 {

@@ -99,6 +99,16 @@ uint64_t dm_proxy_region_read(DMProxy *p, uint32_t region, uint64_t addr,
 void dm_proxy_region_write(DMProxy *p, uint32_t region, uint64_t addr,
                            uint64_t val, unsigned size, bool posted);
 
+/*
+ * DEVICE_SET_IRQS: wire @count eventfds @fds to vectors @start.. of IRQ
+ * @index, or with @fds NULL and @count 0 disable the whole index.
+ */
+int dm_proxy_set_irqs(DMProxy *p, unsigned index, unsigned start,
+                      unsigned count, const int *fds);
+
+/* Posted UNMASK of a level line: the end of its interrupt (VFIO's EOI). */
+void dm_proxy_unmask_irq(DMProxy *p, unsigned index, unsigned sub);
+
 /* Reply to a server request, from DMProxyOps.request. */
 void dm_proxy_reply(DMProxy *p, const VupMsg *req, const void *payload,
                     size_t len);
