@@ -12,6 +12,10 @@
  *             4 interrupt 0x100 when done); its buffer sits at 0x40000.
  * Interrupts go out as MSI once the client wired it, else as INTx.
  *
+ * "edu-msix" is the same device with an MSI-X capability too (one vector,
+ * table at 0x80000 and PBA at 0x81000 of BAR0, far from the registers),
+ * for clients' MSI-X paths; QEMU's edu has none.
+ *
  * Unlike QEMU's, the factorial is done at once (there is no guest-visible
  * difference: software polls the status register either way), and the
  * DMA runs 100 ms after the command on the server's clock.
@@ -53,11 +57,20 @@ typedef struct EduState {
     uint8_t dma_buf[DMA_SIZE];
 } EduState;
 
+static bool edu_msix_enabled(EduState *edu)
+{
+    DmIrqIndex *x = &edu->dev->irqs[VUP_PCI_MSIX_IRQ_INDEX];
+
+    return x->count && x->trigger_fd[0] >= 0;
+}
+
 static void edu_raise_irq(EduState *edu, uint32_t val)
 {
     edu->irq_status |= val;
     if (edu->irq_status) {
-        if (dm_msi_enabled(edu->dev)) {
+        if (edu_msix_enabled(edu)) {
+            dm_irq_signal(edu->dev, VUP_PCI_MSIX_IRQ_INDEX, 0);
+        } else if (dm_msi_enabled(edu->dev)) {
             dm_msi_notify(edu->dev, 0);
         } else {
             dm_irq_set_intx(edu->dev, true);
@@ -68,7 +81,8 @@ static void edu_raise_irq(EduState *edu, uint32_t val)
 static void edu_lower_irq(EduState *edu, uint32_t val)
 {
     edu->irq_status &= ~val;
-    if (!edu->irq_status && !dm_msi_enabled(edu->dev)) {
+    if (!edu->irq_status && !dm_msi_enabled(edu->dev) &&
+        !edu_msix_enabled(edu)) {
         dm_irq_set_intx(edu->dev, false);
     }
 }
@@ -233,7 +247,7 @@ static void edu_reset(DmDevice *dev)
     memset(edu->dma_buf, 0, sizeof(edu->dma_buf));
 }
 
-static int edu_realize(DmDevice *dev)
+static int edu_realize_common(DmDevice *dev, bool msix)
 {
     EduState *edu = calloc(1, sizeof(*edu));
     DmPci *pci = calloc(1, sizeof(*pci));
@@ -255,9 +269,13 @@ static int edu_realize(DmDevice *dev)
     dm_pci_init(pci, 0x1234, 0x11e8, 0x10, 0x00ff);
     dm_pci_set_subsystem(pci, 0x1af4, 0x1100);
     dm_pci_set_interrupt_pin(pci, 1);
+    /* The capability helpers return an offset (>= 0) or -errno. */
     ret = dm_pci_set_bar(pci, 0, EDU_BAR_SIZE, DM_PCI_BAR_MEM32);
-    if (ret == 0) {
+    if (ret >= 0) {
         ret = dm_pci_msi_init(pci, 1);
+    }
+    if (ret >= 0 && msix) {
+        ret = dm_pci_msix_init(pci, 1, 0, 0x80000, 0, 0x81000);
     }
     if (ret < 0) {
         return ret;
@@ -272,7 +290,22 @@ static int edu_realize(DmDevice *dev)
                                  VUP_IRQ_INFO_EVENTFD |
                                  VUP_IRQ_INFO_NORESIZE);
     }
+    if (ret == 0 && msix) {
+        ret = dm_device_init_irq(dev, VUP_PCI_MSIX_IRQ_INDEX, 1,
+                                 VUP_IRQ_INFO_EVENTFD |
+                                 VUP_IRQ_INFO_NORESIZE);
+    }
     return ret;
+}
+
+static int edu_realize(DmDevice *dev)
+{
+    return edu_realize_common(dev, false);
+}
+
+static int edu_msix_realize(DmDevice *dev)
+{
+    return edu_realize_common(dev, true);
 }
 
 static void edu_unrealize(DmDevice *dev)
@@ -290,6 +323,14 @@ const DmModel dm_model_edu = {
     .name = "edu",
     .description = "QEMU's educational PCI device (factorial, IRQs, DMA)",
     .realize = edu_realize,
+    .reset = edu_reset,
+    .unrealize = edu_unrealize,
+};
+
+const DmModel dm_model_edu_msix = {
+    .name = "edu-msix",
+    .description = "edu with an MSI-X capability as well (one vector)",
+    .realize = edu_msix_realize,
     .reset = edu_reset,
     .unrealize = edu_unrealize,
 };

@@ -8,10 +8,12 @@
 #include "../device.h"
 
 extern const DmModel dm_model_edu;
+extern const DmModel dm_model_edu_msix;
 extern const DmModel dm_model_uart16550;
 
 static const DmModel *const models[] = {
     &dm_model_edu,
+    &dm_model_edu_msix,
     &dm_model_uart16550,
 };
 

@@ -30,6 +30,7 @@
 #include "qemu/range.h"
 #include "exec/cpu-common.h"
 #include "hw/pci/msi.h"
+#include "hw/pci/msix.h"
 #include "hw/pci/pci_device.h"
 #include "hw/qdev-properties.h"
 #include "migration/vmstate.h"
@@ -43,6 +44,7 @@ OBJECT_DECLARE_SIMPLE_TYPE(DMProxyPCIState, DM_PROXY_PCI)
 
 #define DM_PROXY_NUM_BARS   6
 #define DM_PROXY_MSI_MAX    32
+#define DM_PROXY_MSIX_MAX   64
 
 typedef struct DMProxyBar {
     DMProxyPCIState *s;
@@ -86,6 +88,13 @@ struct DMProxyPCIState {
 
     DMProxyMsiVector msi[DM_PROXY_MSI_MAX];
     unsigned msi_wired;         /* vectors wired to the model */
+
+    uint8_t msix_cap;
+    unsigned msix_vectors;
+    int msix_table_bar;
+    int msix_pba_bar;
+    DMProxyMsiVector msix[DM_PROXY_MSIX_MAX];
+    unsigned msix_wired;
 
     MemoryListener listener;
     bool listener_on;
@@ -145,60 +154,110 @@ static void dm_proxy_pci_msi_event(EventNotifier *e)
     }
 }
 
-/* Send the MSI eventfds, in batches the server accepts. */
-static int dm_proxy_pci_wire_msi(DMProxyPCIState *s)
+static void dm_proxy_pci_msix_event(EventNotifier *e)
+{
+    DMProxyMsiVector *v = container_of(e, DMProxyMsiVector, notifier);
+
+    if (event_notifier_test_and_clear(&v->notifier)) {
+        trace_dm_proxy_pci_msi(dm_id(v->s), v->vector);
+        /* QEMU's MSI-X emulation honours masks and sets pending bits. */
+        msix_notify(PCI_DEVICE(v->s), v->vector);
+    }
+}
+
+/* Send @n eventfds of @vec to IRQ @index, in batches the server takes. */
+static int dm_proxy_pci_wire_vectors(DMProxyPCIState *s, unsigned index,
+                                     DMProxyMsiVector *vec, unsigned n)
 {
     unsigned batch = MAX(s->proxy.caps.max_msg_fds, 1);
-    int fds[DM_PROXY_MSI_MAX];
+    int fds[MAX(DM_PROXY_MSI_MAX, DM_PROXY_MSIX_MAX)];
     int ret = 0;
 
-    for (unsigned i = 0; i < s->msi_wired; i++) {
-        fds[i] = event_notifier_get_fd(&s->msi[i].notifier);
+    for (unsigned i = 0; i < n; i++) {
+        fds[i] = event_notifier_get_fd(&vec[i].notifier);
     }
-    for (unsigned i = 0; i < s->msi_wired && ret == 0; i += batch) {
-        ret = dm_proxy_set_irqs(&s->proxy, VUP_PCI_MSI_IRQ_INDEX, i,
-                                MIN(batch, s->msi_wired - i), fds + i);
+    for (unsigned i = 0; i < n && ret == 0; i += batch) {
+        ret = dm_proxy_set_irqs(&s->proxy, index, i, MIN(batch, n - i),
+                                fds + i);
     }
     return ret;
 }
 
+static void dm_proxy_pci_release_vectors(DMProxyMsiVector *vec,
+                                         unsigned *wired)
+{
+    for (unsigned i = 0; i < *wired; i++) {
+        event_notifier_set_handler(&vec[i].notifier, NULL);
+        event_notifier_cleanup(&vec[i].notifier);
+    }
+    *wired = 0;
+}
+
+/* Create @n eventfds for IRQ @index and hand them to the model. */
+static void dm_proxy_pci_enable_vectors(DMProxyPCIState *s, unsigned index,
+                                        DMProxyMsiVector *vec,
+                                        unsigned *wired, unsigned n,
+                                        EventNotifierHandler *handler)
+{
+    dm_proxy_pci_release_vectors(vec, wired);
+    for (unsigned i = 0; i < n; i++) {
+        vec[i].s = s;
+        vec[i].vector = i;
+        if (event_notifier_init(&vec[i].notifier, 0) < 0) {
+            error_report("dm-proxy %s: no eventfd for vector %u", dm_id(s),
+                         i);
+            break;
+        }
+        event_notifier_set_handler(&vec[i].notifier, handler);
+        *wired = i + 1;
+    }
+    if (dm_proxy_pci_wire_vectors(s, index, vec, *wired) < 0) {
+        error_report("dm-proxy %s: the model did not take its %s vectors",
+                     dm_id(s), index == VUP_PCI_MSI_IRQ_INDEX ? "MSI"
+                                                             : "MSI-X");
+    }
+}
+
+static void dm_proxy_pci_disable_vectors(DMProxyPCIState *s, unsigned index,
+                                         DMProxyMsiVector *vec,
+                                         unsigned *wired)
+{
+    dm_proxy_set_irqs(&s->proxy, index, 0, 0, NULL);
+    dm_proxy_pci_release_vectors(vec, wired);
+}
+
 static void dm_proxy_pci_msi_release(DMProxyPCIState *s)
 {
-    for (unsigned i = 0; i < s->msi_wired; i++) {
-        event_notifier_set_handler(&s->msi[i].notifier, NULL);
-        event_notifier_cleanup(&s->msi[i].notifier);
-    }
-    s->msi_wired = 0;
+    dm_proxy_pci_release_vectors(s->msi, &s->msi_wired);
+    dm_proxy_pci_release_vectors(s->msix, &s->msix_wired);
 }
 
 static void dm_proxy_pci_msi_enable(DMProxyPCIState *s)
 {
-    unsigned n = MIN(msi_nr_vectors_allocated(PCI_DEVICE(s)),
-                     DM_PROXY_MSI_MAX);
-
-    dm_proxy_pci_msi_release(s);
-    for (unsigned i = 0; i < n; i++) {
-        DMProxyMsiVector *v = &s->msi[i];
-
-        v->s = s;
-        v->vector = i;
-        if (event_notifier_init(&v->notifier, 0) < 0) {
-            error_report("dm-proxy %s: no eventfd for MSI vector %u",
-                         dm_id(s), i);
-            break;
-        }
-        event_notifier_set_handler(&v->notifier, dm_proxy_pci_msi_event);
-        s->msi_wired = i + 1;
-    }
-    if (dm_proxy_pci_wire_msi(s) < 0) {
-        error_report("dm-proxy %s: the model did not take MSI", dm_id(s));
-    }
+    dm_proxy_pci_enable_vectors(s, VUP_PCI_MSI_IRQ_INDEX, s->msi,
+                                &s->msi_wired,
+                                MIN(msi_nr_vectors_allocated(PCI_DEVICE(s)),
+                                    DM_PROXY_MSI_MAX),
+                                dm_proxy_pci_msi_event);
 }
 
 static void dm_proxy_pci_msi_disable(DMProxyPCIState *s)
 {
-    dm_proxy_set_irqs(&s->proxy, VUP_PCI_MSI_IRQ_INDEX, 0, 0, NULL);
-    dm_proxy_pci_msi_release(s);
+    dm_proxy_pci_disable_vectors(s, VUP_PCI_MSI_IRQ_INDEX, s->msi,
+                                 &s->msi_wired);
+}
+
+static void dm_proxy_pci_msix_enable(DMProxyPCIState *s)
+{
+    dm_proxy_pci_enable_vectors(s, VUP_PCI_MSIX_IRQ_INDEX, s->msix,
+                                &s->msix_wired, s->msix_vectors,
+                                dm_proxy_pci_msix_event);
+}
+
+static void dm_proxy_pci_msix_disable(DMProxyPCIState *s)
+{
+    dm_proxy_pci_disable_vectors(s, VUP_PCI_MSIX_IRQ_INDEX, s->msix,
+                                 &s->msix_wired);
 }
 
 /* ---- BARs (any thread, without the big QEMU lock) ---- */
@@ -269,13 +328,15 @@ static int dm_proxy_pci_config_rw(DMProxyPCIState *s, bool write,
     return ret;
 }
 
-/* Bytes emulated here: the standard header and the MSI capability. */
+/* Bytes emulated here: the standard header, the MSI and MSI-X caps. */
 static bool dm_proxy_pci_config_local(DMProxyPCIState *s, uint32_t addr,
                                       int len)
 {
     return ranges_overlap(addr, len, 0, PCI_CONFIG_HEADER_SIZE) ||
            (s->msi_cap &&
-            ranges_overlap(addr, len, s->msi_cap, s->msi_cap_size));
+            ranges_overlap(addr, len, s->msi_cap, s->msi_cap_size)) ||
+           (s->msix_cap &&
+            ranges_overlap(addr, len, s->msix_cap, PCI_CAP_MSIX_SIZEOF));
 }
 
 static uint32_t dm_proxy_pci_config_read(PCIDevice *pdev, uint32_t addr,
@@ -300,6 +361,7 @@ static void dm_proxy_pci_config_write(PCIDevice *pdev, uint32_t addr,
 {
     DMProxyPCIState *s = DM_PROXY_PCI(pdev);
     bool msi_was = msi_enabled(pdev);
+    bool msix_was = msix_enabled(pdev);
     uint32_t le = cpu_to_le32(val);
 
     trace_dm_proxy_pci_config_write(dm_id(s), addr, len, val);
@@ -313,6 +375,11 @@ static void dm_proxy_pci_config_write(PCIDevice *pdev, uint32_t addr,
         dm_proxy_pci_msi_enable(s);
     } else if (!msi_enabled(pdev) && msi_was) {
         dm_proxy_pci_msi_disable(s);
+    }
+    if (msix_enabled(pdev) && !msix_was) {
+        dm_proxy_pci_msix_enable(s);
+    } else if (!msix_enabled(pdev) && msix_was) {
+        dm_proxy_pci_msix_disable(s);
     }
 }
 
@@ -460,7 +527,12 @@ static bool dm_proxy_pci_replay(void *opaque, DMProxy *p, Error **errp)
                                                i));
     }
     if ((s->intx_wired && dm_proxy_pci_wire_intx(s) < 0) ||
-        (s->msi_wired && dm_proxy_pci_wire_msi(s) < 0)) {
+        (s->msi_wired &&
+         dm_proxy_pci_wire_vectors(s, VUP_PCI_MSI_IRQ_INDEX, s->msi,
+                                   s->msi_wired) < 0) ||
+        (s->msix_wired &&
+         dm_proxy_pci_wire_vectors(s, VUP_PCI_MSIX_IRQ_INDEX, s->msix,
+                                   s->msix_wired) < 0)) {
         error_setg(errp, "the model did not take our interrupts");
         return false;
     }
@@ -550,6 +622,46 @@ static bool dm_proxy_pci_setup_bars(DMProxyPCIState *s,
     return true;
 }
 
+/* MSI-X: QEMU emulates the table and PBA inside the model's BARs. */
+static bool dm_proxy_pci_setup_msix(DMProxyPCIState *s, const uint8_t *config,
+                                    Error **errp)
+{
+    PCIDevice *pdev = PCI_DEVICE(s);
+    uint8_t cap = dm_proxy_pci_find_cap(config, PCI_CAP_ID_MSIX);
+    uint32_t table, pba;
+    unsigned n;
+
+    if (!cap) {
+        return true;
+    }
+    n = (pci_get_word((uint8_t *)config + cap + PCI_MSIX_FLAGS) &
+         PCI_MSIX_FLAGS_QSIZE) + 1;
+    table = pci_get_long((uint8_t *)config + cap + PCI_MSIX_TABLE);
+    pba = pci_get_long((uint8_t *)config + cap + PCI_MSIX_PBA);
+    s->msix_table_bar = table & PCI_MSIX_FLAGS_BIRMASK;
+    s->msix_pba_bar = pba & PCI_MSIX_FLAGS_BIRMASK;
+    if (n > DM_PROXY_MSIX_MAX || s->msix_table_bar >= DM_PROXY_NUM_BARS ||
+        s->msix_pba_bar >= DM_PROXY_NUM_BARS ||
+        !s->bars[s->msix_table_bar].size || !s->bars[s->msix_pba_bar].size) {
+        error_setg(errp, "the model's MSI-X capability is not usable "
+                   "(%u vectors, table in BAR%d, PBA in BAR%d)", n,
+                   s->msix_table_bar, s->msix_pba_bar);
+        return false;
+    }
+    if (msix_init(pdev, n, &s->bars[s->msix_table_bar].mr,
+                  s->msix_table_bar, table & ~PCI_MSIX_FLAGS_BIRMASK,
+                  &s->bars[s->msix_pba_bar].mr, s->msix_pba_bar,
+                  pba & ~PCI_MSIX_FLAGS_BIRMASK, cap, errp) < 0) {
+        return false;
+    }
+    s->msix_cap = cap;
+    s->msix_vectors = n;
+    for (unsigned i = 0; i < n; i++) {
+        msix_vector_use(pdev, i);
+    }
+    return true;
+}
+
 static void dm_proxy_pci_realize(PCIDevice *pdev, Error **errp)
 {
     DMProxyPCIState *s = DM_PROXY_PCI(pdev);
@@ -615,6 +727,10 @@ static void dm_proxy_pci_realize(PCIDevice *pdev, Error **errp)
                           (flags & PCI_MSI_FLAGS_MASKBIT ? 10 : 0);
     }
 
+    if (!dm_proxy_pci_setup_msix(s, config, errp)) {
+        return;
+    }
+
     if (c[PCI_INTERRUPT_PIN]) {
         if (event_notifier_init(&s->intx, 0) < 0) {
             error_setg(errp, "no eventfd for INTx");
@@ -649,6 +765,11 @@ static void dm_proxy_pci_exit(PCIDevice *pdev)
     dm_proxy_pci_msi_release(s);
     if (s->msi_cap) {
         msi_uninit(pdev);
+    }
+    if (s->msix_cap) {
+        msix_uninit(pdev, &s->bars[s->msix_table_bar].mr,
+                    &s->bars[s->msix_pba_bar].mr);
+        s->msix_cap = 0;
     }
     if (s->intx_wired) {
         event_notifier_set_handler(&s->intx, NULL);
@@ -686,6 +807,9 @@ static void dm_proxy_pci_reset(DeviceState *dev)
     if (s->msi_wired) {
         dm_proxy_pci_msi_disable(s);
     }
+    if (s->msix_wired) {
+        dm_proxy_pci_msix_disable(s);
+    }
     if (s->proxy_up) {
         dm_proxy_call(&s->proxy, VUP_CMD_DEVICE_RESET, NULL, 0, NULL, 0,
                       NULL);
@@ -700,7 +824,15 @@ static int dm_proxy_pci_post_load(void *opaque, int version_id)
     if (msi_enabled(PCI_DEVICE(s))) {
         dm_proxy_pci_msi_enable(s);
     }
+    if (msix_enabled(PCI_DEVICE(s))) {
+        dm_proxy_pci_msix_enable(s);
+    }
     return 0;
+}
+
+static bool dm_proxy_pci_has_msix(void *opaque, int version_id)
+{
+    return DM_PROXY_PCI(opaque)->msix_cap != 0;
 }
 
 static const VMStateDescription vmstate_dm_proxy_pci = {
@@ -710,6 +842,8 @@ static const VMStateDescription vmstate_dm_proxy_pci = {
     .post_load = dm_proxy_pci_post_load,
     .fields = (const VMStateField[]) {
         VMSTATE_PCI_DEVICE(parent_obj, DMProxyPCIState),
+        VMSTATE_MSIX_TEST(parent_obj, DMProxyPCIState,
+                          dm_proxy_pci_has_msix),
         VMSTATE_END_OF_LIST()
     },
 };
