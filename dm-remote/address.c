@@ -4,7 +4,11 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -35,9 +39,98 @@ int dm_address_parse(const char *str, DmAddress *ret_addr, char *err,
         *ret_addr = a;
         return 0;
     }
-    snprintf(err, errlen, "unsupported address '%s' (expected unix:PATH)",
-             str);
+    if (strncmp(str, "tcp:", 4) == 0) {
+        const char *hp = str + 4, *colon;
+        size_t hlen;
+        char *end;
+        long port;
+
+        if (*hp == '[') {       /* [IPv6]:PORT */
+            const char *close = strchr(hp, ']');
+
+            if (!close || close[1] != ':') {
+                snprintf(err, errlen, "bad IPv6 address in '%s' "
+                         "(expected tcp:[ADDR]:PORT)", str);
+                return -EINVAL;
+            }
+            hp++;
+            hlen = close - hp;
+            colon = close + 1;
+        } else {
+            colon = strrchr(hp, ':');
+            if (!colon) {
+                snprintf(err, errlen, "missing port in '%s' "
+                         "(expected tcp:HOST:PORT)", str);
+                return -EINVAL;
+            }
+            hlen = colon - hp;
+        }
+        port = strtol(colon + 1, &end, 10);
+        if (hlen == 0 || hlen >= sizeof(a.host) || *end || end == colon + 1 ||
+            port < 0 || port > 65535) {
+            snprintf(err, errlen, "bad host or port in '%s'", str);
+            return -EINVAL;
+        }
+        a.kind = DM_ADDRESS_TCP;
+        memcpy(a.host, hp, hlen);
+        snprintf(a.port, sizeof(a.port), "%ld", port);
+        *ret_addr = a;
+        return 0;
+    }
+    snprintf(err, errlen, "unsupported address '%s' (expected unix:PATH "
+             "or tcp:HOST:PORT)", str);
     return -EINVAL;
+}
+
+void dm_address_tune_tcp(int fd)
+{
+    int one = 1;
+
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+}
+
+static int tcp_listen(const DmAddress *addr, char *err, size_t errlen)
+{
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC,
+        .ai_socktype = SOCK_STREAM,
+        .ai_flags = AI_PASSIVE | AI_NUMERICSERV,
+    };
+    struct addrinfo *res, *ai;
+    int ret = getaddrinfo(addr->host, addr->port, &hints, &res);
+    int fd = -1, saved = 0;
+
+    if (ret) {
+        snprintf(err, errlen, "cannot resolve %s: %s", addr->host,
+                 gai_strerror(ret));
+        return -EINVAL;
+    }
+    for (ai = res; ai; ai = ai->ai_next) {
+        int one = 1;
+
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+                    ai->ai_protocol);
+        if (fd < 0) {
+            saved = errno;
+            continue;
+        }
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+            listen(fd, 8) == 0) {
+            break;
+        }
+        saved = errno;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot listen on tcp:%s:%s: %s", addr->host,
+                 addr->port, strerror(saved));
+        return saved == EADDRINUSE ? -EADDRINUSE : -EINVAL;
+    }
+    return fd;
 }
 
 /* Is something accepting connections on @path? */
@@ -61,6 +154,9 @@ int dm_address_listen(const DmAddress *addr, char *err, size_t errlen)
     struct stat st;
     int fd, ret;
 
+    if (addr->kind == DM_ADDRESS_TCP) {
+        return tcp_listen(addr, err, errlen);
+    }
     strcpy(sun.sun_path, addr->path);
     if (lstat(addr->path, &st) == 0) {
         if (!S_ISSOCK(st.st_mode)) {

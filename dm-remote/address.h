@@ -1,5 +1,5 @@
 /*
- * Listen addresses: "unix:PATH" (TCP comes with the network issue).
+ * Listen addresses: "unix:PATH" and "tcp:HOST:PORT" (IPv6 as [ADDR]:PORT).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -10,12 +10,18 @@
 
 typedef enum DmAddressKind {
     DM_ADDRESS_UNIX,
+    DM_ADDRESS_TCP,
 } DmAddressKind;
 
 typedef struct DmAddress {
     DmAddressKind kind;
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    char host[256];             /* tcp: */
+    char port[8];
 } DmAddress;
+
+/* Set TCP_NODELAY and keepalive on a connected TCP socket. */
+void dm_address_tune_tcp(int fd);
 
 /* Parse @str; on failure return -EINVAL with a reason in @err. */
 int dm_address_parse(const char *str, DmAddress *ret_addr, char *err,

@@ -13,6 +13,7 @@
 #include "device.h"
 #include "log.h"
 #include "pci.h"
+#include "session.h"
 
 int dm_device_realize(DmDevice *dev, const DmModel *model, DmLoop *loop,
                       const DmModelArgs *args)
@@ -181,12 +182,15 @@ void dm_irq_signal(DmDevice *dev, unsigned index, unsigned sub)
     if (index >= dev->num_irq_indexes || sub >= x->count) {
         return;
     }
-    if (x->masked[sub] || x->trigger_fd[sub] < 0) {
+    if (x->masked[sub] || x->trigger_fd[sub] == -1 ||
+        (x->trigger_fd[sub] == DM_IRQ_FD_MESSAGE && !dev->session)) {
         x->pending[sub] = true;
         return;
     }
     x->pending[sub] = false;
-    if (write(x->trigger_fd[sub], &one, sizeof(one)) != sizeof(one)) {
+    if (x->trigger_fd[sub] == DM_IRQ_FD_MESSAGE) {
+        dm_session_send_irq(dev->session, index, sub);
+    } else if (write(x->trigger_fd[sub], &one, sizeof(one)) != sizeof(one)) {
         dm_warn("cannot signal irq %u.%u: %m, ignoring", index, sub);
     }
     if (x->info_flags & VUP_IRQ_INFO_AUTOMASKED) {
@@ -230,7 +234,7 @@ bool dm_msi_enabled(DmDevice *dev)
     DmIrqIndex *x = &dev->irqs[VUP_PCI_MSI_IRQ_INDEX];
 
     return dev->num_irq_indexes > VUP_PCI_MSI_IRQ_INDEX && x->count &&
-           x->trigger_fd[0] >= 0;
+           x->trigger_fd[0] != -1;
 }
 
 void dm_msi_notify(DmDevice *dev, unsigned vector)
@@ -246,8 +250,8 @@ void dm_irq_release_all(DmDevice *dev)
         for (uint32_t j = 0; j < x->count; j++) {
             if (x->trigger_fd[j] >= 0) {
                 close(x->trigger_fd[j]);
-                x->trigger_fd[j] = -1;
             }
+            x->trigger_fd[j] = -1;
             x->masked[j] = false;
         }
     }

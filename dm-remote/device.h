@@ -40,6 +40,9 @@ typedef struct DmRegion {
 #define DM_MAX_IRQ_INDEXES VUP_PCI_NUM_IRQS
 #define DM_MAX_IRQS_PER_INDEX 2048
 
+/* trigger_fd of a vector signalled with DM_IRQ messages (no eventfd). */
+#define DM_IRQ_FD_MESSAGE (-2)
+
 /* One IRQ index (INTx, MSI, MSI-X, ...): per-vector eventfds and masks. */
 typedef struct DmIrqIndex {
     uint32_t count;

@@ -139,7 +139,11 @@ static void listen_readable(void *opaque, int fd, short revents)
         dm_timer_mod(&r->timeout, REFUSE_TIMEOUT_NS);
         return;
     }
-    srv->session = dm_session_new(&srv->dev, c, srv->cfg->dma_layout);
+    if (srv->cfg->listen.kind == DM_ADDRESS_TCP) {
+        dm_address_tune_tcp(c);
+    }
+    srv->session = dm_session_new(&srv->dev, c, srv->cfg->dma_layout,
+                                  srv->cfg->listen.kind == DM_ADDRESS_UNIX);
     if (!srv->session ||
         dm_loop_add_fd(srv->loop, c, POLLIN, client_readable, srv) < 0) {
         dm_error("cannot serve a new client: out of resources");
@@ -196,8 +200,14 @@ int dm_server_run(const DmServerConfig *cfg)
     }
     dm_loop_add_fd(srv.loop, srv.signal_fd, POLLIN, signal_readable, &srv);
     dm_loop_add_fd(srv.loop, srv.listen_fd, POLLIN, listen_readable, &srv);
-    dm_info("serving model %s on unix:%s", cfg->model->name,
-            cfg->listen.path);
+    if (cfg->listen.kind == DM_ADDRESS_UNIX) {
+        dm_info("serving model %s on unix:%s", cfg->model->name,
+                cfg->listen.path);
+    } else {
+        dm_warn("serving model %s on tcp:%s:%s in the clear: use it on "
+                "trusted networks only", cfg->model->name, cfg->listen.host,
+                cfg->listen.port);
+    }
 
     ret = dm_loop_run(srv.loop);
     status = ret < 0 ? 1 : ret;

@@ -19,7 +19,8 @@
 #define DM_MAX_DMA_DEPTH    4
 #define DM_OUR_MAX_XFER     (1024 * 1024)
 
-DmSession *dm_session_new(DmDevice *dev, int sock, DmDmaLayout layout)
+DmSession *dm_session_new(DmDevice *dev, int sock, DmDmaLayout layout,
+                          bool fds_ok)
 {
     DmSession *s = calloc(1, sizeof(*s));
 
@@ -29,6 +30,7 @@ DmSession *dm_session_new(DmDevice *dev, int sock, DmDmaLayout layout)
     s->dev = dev;
     s->sock = sock;
     s->dma_layout = layout;
+    s->fds_ok = fds_ok;
     vup_caps_init_defaults(&s->caps);
     dev->session = s;
     return s;
@@ -88,7 +90,8 @@ static int handle_version(DmSession *s, VupMsg *m)
     }
 
     vup_caps_init_defaults(&ours);
-    ours.max_msg_fds = VUP_MAX_FDS;
+    ours.max_msg_fds = s->fds_ok ? VUP_MAX_FDS : 0;
+    ours.dm_irq_messages = true;
     ours.max_data_xfer_size = DM_OUR_MAX_XFER;
     ours.max_dma_maps = DM_DMA_MAX_MAPS;
     /*
@@ -260,15 +263,36 @@ static int handle_set_irqs(DmSession *s, VupMsg *m)
     const uint8_t *bools = NULL;
 
     memcpy(&req, m->payload, sizeof(req));
-    data = req.flags & VUP_IRQ_SET_DATA_TYPE_MASK;
+    data = req.flags & (VUP_IRQ_SET_DATA_TYPE_MASK |
+                        VUP_IRQ_SET_DATA_DM_MESSAGE);
     action = req.flags & VUP_IRQ_SET_ACTION_TYPE_MASK;
     if (req.index >= s->dev->num_irq_indexes || !one_bit(data) ||
         !one_bit(action) ||
         (req.flags & ~(VUP_IRQ_SET_DATA_TYPE_MASK |
+                       VUP_IRQ_SET_DATA_DM_MESSAGE |
                        VUP_IRQ_SET_ACTION_TYPE_MASK))) {
         return -EINVAL;
     }
     x = &s->dev->irqs[req.index];
+
+    if (data == VUP_IRQ_SET_DATA_DM_MESSAGE) {
+        /* Our extension: signal these vectors with DM_IRQ messages. */
+        if (!s->caps.dm_irq_messages || action != VUP_IRQ_SET_ACTION_TRIGGER ||
+            req.count == 0 || m->nfds ||
+            (uint64_t)req.start + req.count > x->count) {
+            return -EINVAL;
+        }
+        for (uint32_t i = req.start; i < req.start + req.count; i++) {
+            if (x->trigger_fd[i] >= 0) {
+                close(x->trigger_fd[i]);
+            }
+            x->trigger_fd[i] = DM_IRQ_FD_MESSAGE;
+            if (x->pending[i] && !x->masked[i]) {
+                dm_irq_signal(s->dev, req.index, i);
+            }
+        }
+        return reply(s, m, NULL, 0);
+    }
 
     if (req.count == 0) {
         /* The spec's special case: disable every vector of the index. */
@@ -279,8 +303,8 @@ static int handle_set_irqs(DmSession *s, VupMsg *m)
         for (uint32_t i = 0; i < x->count; i++) {
             if (x->trigger_fd[i] >= 0) {
                 close(x->trigger_fd[i]);
-                x->trigger_fd[i] = -1;
             }
+            x->trigger_fd[i] = -1;
         }
         return reply(s, m, NULL, 0);
     }
@@ -312,7 +336,7 @@ static int handle_set_irqs(DmSession *s, VupMsg *m)
         for (uint32_t i = 0; i < req.count; i++) {
             uint32_t sub = req.start + i;
 
-            if (x->trigger_fd[sub] >= 0 && x->pending[sub] &&
+            if (x->trigger_fd[sub] != -1 && x->pending[sub] &&
                 !x->masked[sub]) {
                 dm_irq_signal(s->dev, req.index, sub);
             }
@@ -531,7 +555,8 @@ static uint32_t max_msg_size(DmSession *s)
 bool dm_session_handle_one(DmSession *s)
 {
     VupMsg m;
-    int ret = vup_recv_msg(s->sock, &m, max_msg_size(s), VUP_MAX_FDS);
+    int ret = vup_recv_msg(s->sock, &m, max_msg_size(s),
+                           s->fds_ok ? VUP_MAX_FDS : 0);
 
     if (ret < 0 && ret != -EBADMSG) {
         if (ret != -ECONNRESET) {
@@ -672,6 +697,21 @@ int dm_session_dma(DmSession *s, uint64_t addr, void *buf, uint64_t len,
         len -= n;
     }
     return 0;
+}
+
+void dm_session_send_irq(DmSession *s, unsigned index, unsigned sub)
+{
+    VupHeader h = {
+        .msg_id = s->next_id++,
+        .command = VUP_CMD_DM_IRQ,
+        .flags = VUP_FLAG_NO_REPLY,
+    };
+    VupDmIrq irq = { .index = index, .sub = sub };
+
+    if (!s->broken && vup_send_msg(s->sock, &h, &irq, sizeof(irq), NULL,
+                                   0) < 0) {
+        s->broken = true;
+    }
 }
 
 /* ---- The device's view ---- */

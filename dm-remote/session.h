@@ -38,13 +38,18 @@ struct DmSession {
     bool broken;                /* stream unusable: close it */
     VupCaps caps;               /* negotiated */
     DmDmaLayout dma_layout;
+    bool fds_ok;                /* UNIX socket: descriptors can travel */
     DmDmaTable dma;
     uint16_t next_id;
     unsigned depth;             /* nested waits for DMA replies */
     DmSessionStats stats;
 };
 
-DmSession *dm_session_new(DmDevice *dev, int sock, DmDmaLayout layout);
+DmSession *dm_session_new(DmDevice *dev, int sock, DmDmaLayout layout,
+                          bool fds_ok);
+
+/* An interrupt as a VUP_CMD_DM_IRQ message (vectors wired that way). */
+void dm_session_send_irq(DmSession *s, unsigned index, unsigned sub);
 
 /* Release DMA windows and IRQ fds, close the socket; device state stays. */
 void dm_session_free(DmSession *s);

@@ -61,7 +61,7 @@ static bool edu_msix_enabled(EduState *edu)
 {
     DmIrqIndex *x = &edu->dev->irqs[VUP_PCI_MSIX_IRQ_INDEX];
 
-    return x->count && x->trigger_fd[0] >= 0;
+    return x->count && x->trigger_fd[0] != -1;
 }
 
 static void edu_raise_irq(EduState *edu, uint32_t val)

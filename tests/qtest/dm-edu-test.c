@@ -7,6 +7,8 @@
  *                  DMA_READ/DMA_WRITE messages
  *   proxy-shared   our dm-proxy-pci -> dm-remote edu, shared memfd RAM
  *   proxy-msg      the same with private RAM (DMA as messages)
+ *   proxy-tcp      dm-proxy-pci -> dm-remote edu over TCP loopback: no
+ *                  descriptors, so DMA and interrupts travel as messages
  *   proxy-qemu-server  dm-proxy-pci -> QEMU's own x-vfio-user-server
  *                  (libvfio-user) hosting QEMU's edu, shared RAM
  * Every check is the same for all of them.
@@ -35,6 +37,7 @@ typedef enum EduBackend {
     EDU_PROXY_SHARED,
     EDU_PROXY_MSG,
     EDU_PROXY_QEMU_SERVER,
+    EDU_PROXY_TCP,
 } EduBackend;
 
 typedef struct Edu {
@@ -71,6 +74,11 @@ static void edu_start(Edu *e, EduBackend b)
 
     if (b == EDU_LOCAL) {
         device = g_strdup_printf("-device edu,addr=%02x.0", EDU_SLOT);
+    } else if (b == EDU_PROXY_TCP) {
+        e->remote = dm_remote_start_tcp(edu_model);
+        device = g_strdup_printf("-device dm-proxy-pci,addr=%02x.0,"
+                                 "server=%s%s", EDU_SLOT, e->remote->listen,
+                                 proxy_opts);
     } else if (b == EDU_PROXY_SHARED || b == EDU_PROXY_MSG ||
                b == EDU_PROXY_QEMU_SERVER) {
         e->remote = b == EDU_PROXY_QEMU_SERVER ?
@@ -87,7 +95,7 @@ static void edu_start(Edu *e, EduBackend b)
                                  e->remote->socket_path);
     }
     if (b == EDU_REMOTE_SHARED || b == EDU_PROXY_SHARED ||
-        b == EDU_PROXY_QEMU_SERVER) {
+        b == EDU_PROXY_QEMU_SERVER || b == EDU_PROXY_TCP) {
         memory = "-m 256M -object memory-backend-memfd,id=ram,size=256M,"
                  "share=on -machine memory-backend=ram";
     }
@@ -497,6 +505,7 @@ int main(int argc, char **argv)
         { "proxy-shared", EDU_PROXY_SHARED },
         { "proxy-msg", EDU_PROXY_MSG },
         { "proxy-qemu-server", EDU_PROXY_QEMU_SERVER },
+        { "proxy-tcp", EDU_PROXY_TCP },
     };
     static const struct {
         const char *name;
@@ -532,6 +541,8 @@ int main(int argc, char **argv)
     }
     qtest_add_data_func("/dm/edu/proxy-shared/msix",
                         GINT_TO_POINTER(EDU_PROXY_SHARED), test_msix);
+    qtest_add_data_func("/dm/edu/proxy-tcp/msix",
+                        GINT_TO_POINTER(EDU_PROXY_TCP), test_msix);
     qtest_add_data_func("/dm/edu/remote-shared/msix",
                         GINT_TO_POINTER(EDU_REMOTE_SHARED), test_msix);
     qtest_add_data_func("/dm/edu/proxy-shared/system-reset",

@@ -7,6 +7,8 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <sys/wait.h>
 
 #include "dm-qtest-util.h"
@@ -37,10 +39,41 @@ static void die_with_parent(gpointer data)
     prctl(PR_SET_PDEATHSIG, SIGTERM);
 }
 
+/* Is something accepting TCP connections on 127.0.0.1:@port? */
+static bool tcp_listening(int port)
+{
+    struct sockaddr_in sin = {
+        .sin_family = AF_INET,
+        .sin_port = htons(port),
+        .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+    };
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    bool ok = connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0;
+
+    close(fd);
+    return ok;
+}
+
+/* A loopback port that was free a moment ago. */
+static int free_tcp_port(void)
+{
+    struct sockaddr_in sin = {
+        .sin_family = AF_INET,
+        .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+    };
+    socklen_t len = sizeof(sin);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    g_assert_cmpint(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), ==, 0);
+    g_assert_cmpint(getsockname(fd, (struct sockaddr *)&sin, &len), ==, 0);
+    close(fd);
+    return ntohs(sin.sin_port);
+}
+
 static void dm_remote_spawn(DmRemote *r)
 {
     g_autoptr(GPtrArray) argv = g_ptr_array_new();
-    g_autofree char *listen = g_strdup_printf("unix:%s", r->socket_path);
+    const char *listen = r->listen;
     g_autoptr(GError) err = NULL;
     bool ok;
 
@@ -50,7 +83,7 @@ static void dm_remote_spawn(DmRemote *r)
     g_ptr_array_add(argv, (gpointer)"--model");
     g_ptr_array_add(argv, r->model);
     g_ptr_array_add(argv, (gpointer)"--listen");
-    g_ptr_array_add(argv, listen);
+    g_ptr_array_add(argv, (gpointer)listen);
     for (char **a = r->extra_args; a && *a; a++) {
         g_ptr_array_add(argv, *a);
     }
@@ -62,8 +95,30 @@ static void dm_remote_spawn(DmRemote *r)
     g_assert_no_error(err);
     g_assert_true(ok);
 
+    if (g_str_has_prefix(listen, "tcp:")) {
+        int port = atoi(strrchr(listen, ':') + 1);
+
+        DM_WAIT_UNTIL(tcp_listening(port));
+        g_assert_true(tcp_listening(port));
+        return;
+    }
     DM_WAIT_UNTIL(g_file_test(r->socket_path, G_FILE_TEST_EXISTS));
     g_assert_true(g_file_test(r->socket_path, G_FILE_TEST_EXISTS));
+}
+
+DmRemote *dm_remote_start_tcp(const char *model)
+{
+    DmRemote *r = g_new0(DmRemote, 1);
+    g_autoptr(GError) err = NULL;
+
+    g_assert_true(dm_remote_available());
+    r->dir = g_dir_make_tmp("dm-qtest-XXXXXX", &err);
+    g_assert_no_error(err);
+    r->socket_path = g_build_filename(r->dir, "unused.sock", NULL);
+    r->listen = g_strdup_printf("tcp:127.0.0.1:%d", free_tcp_port());
+    r->model = g_strdup(model);
+    dm_remote_spawn(r);
+    return r;
 }
 
 DmRemote *dm_remote_start(const char *model, const char *const *extra_args)
@@ -76,6 +131,7 @@ DmRemote *dm_remote_start(const char *model, const char *const *extra_args)
     r->dir = g_dir_make_tmp("dm-qtest-XXXXXX", &err);
     g_assert_no_error(err);
     r->socket_path = g_build_filename(r->dir, "dm.sock", NULL);
+    r->listen = g_strdup_printf("unix:%s", r->socket_path);
     r->model = g_strdup(model);
     r->extra_args = g_strdupv((char **)extra_args);
     dm_remote_spawn(r);
@@ -114,7 +170,8 @@ DmRemote *dm_qemu_server_start(const char *device)
 
 void dm_remote_restart(DmRemote *r)
 {
-    g_assert_false(listening(r->socket_path));
+    g_assert_false(g_str_has_prefix(r->listen, "unix:") &&
+                   listening(r->socket_path));
     dm_remote_spawn(r);
 }
 
@@ -141,6 +198,7 @@ static void dm_remote_free(DmRemote *r)
     g_free(r->socket_path);
     g_free(r->dir);
     g_free(r->model);
+    g_free(r->listen);
     g_strfreev(r->extra_args);
     g_free(r);
 }

@@ -13,6 +13,7 @@ typedef struct DmRemote {
     GPid pid;
     char *dir;                  /* private directory for the socket */
     char *socket_path;
+    char *listen;               /* what dm-remote listens on */
     char *model;
     char **extra_args;
     bool is_qemu;               /* a QEMU x-vfio-user-server */
@@ -30,6 +31,9 @@ DmRemote *dm_remote_start(const char *model, const char *const *extra_args);
  * with x-vfio-user-server hosting "-device @device".
  */
 DmRemote *dm_qemu_server_start(const char *device);
+
+/* The same model listening on TCP loopback, tcp:127.0.0.1:PORT. */
+DmRemote *dm_remote_start_tcp(const char *model);
 
 /* SIGTERM, wait for it (bounded), check that its socket file is gone. */
 void dm_remote_stop(DmRemote *r);

@@ -137,10 +137,21 @@ static void dm_proxy_isa_request(void *opaque, DMProxy *p, VupMsg *m)
     dm_proxy_reply_error(p, m, ENOTSUP);    /* no DMA on this bus */
 }
 
+/* An interrupt told by message: as if its eventfd had fired. */
+static void dm_proxy_isa_irq(void *opaque, unsigned index, unsigned sub)
+{
+    DMProxyISAState *s = opaque;
+
+    if (index == 0 && sub == 0 && s->irq_wired) {
+        event_notifier_set(&s->notifier);
+    }
+}
+
 static const DMProxyOps dm_proxy_isa_proxy_ops = {
     .request = dm_proxy_isa_request,
     .replay = dm_proxy_isa_replay,
     .lost = dm_proxy_isa_lost,
+    .irq = dm_proxy_isa_irq,
 };
 
 /* Region 0's size and the model's advertised defaults. */

@@ -394,7 +394,8 @@ static bool dm_proxy_pci_dma_section(MemoryRegionSection *sec)
 
 static int dm_proxy_pci_dma_map(DMProxyPCIState *s, const DMProxyDmaMap *d)
 {
-    int fd = memory_region_get_fd(d->mr);
+    /* Over TCP no descriptor travels: the model uses DMA messages. */
+    int fd = s->proxy.fds_ok ? memory_region_get_fd(d->mr) : -1;
     VupDmaMap map = {
         .argsz = sizeof(map),
         .flags = VUP_DMA_MAP_FLAG_READ |
@@ -539,10 +540,25 @@ static bool dm_proxy_pci_replay(void *opaque, DMProxy *p, Error **errp)
     return true;
 }
 
+/* An interrupt told by message: as if its eventfd had fired. */
+static void dm_proxy_pci_irq(void *opaque, unsigned index, unsigned sub)
+{
+    DMProxyPCIState *s = opaque;
+
+    if (index == VUP_PCI_INTX_IRQ_INDEX && s->intx_wired) {
+        event_notifier_set(&s->intx);
+    } else if (index == VUP_PCI_MSI_IRQ_INDEX && sub < s->msi_wired) {
+        event_notifier_set(&s->msi[sub].notifier);
+    } else if (index == VUP_PCI_MSIX_IRQ_INDEX && sub < s->msix_wired) {
+        event_notifier_set(&s->msix[sub].notifier);
+    }
+}
+
 static const DMProxyOps dm_proxy_pci_ops = {
     .request = dm_proxy_pci_request,
     .replay = dm_proxy_pci_replay,
     .lost = dm_proxy_pci_lost,
+    .irq = dm_proxy_pci_irq,
 };
 
 /* ---- Realize ---- */

@@ -13,6 +13,9 @@
 #include "qemu/osdep.h"
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include "qapi/error.h"
 #include "qemu/error-report.h"
@@ -35,6 +38,40 @@ static QLIST_HEAD(, DMProxy) dm_proxies = QLIST_HEAD_INITIALIZER(dm_proxies);
 
 /* ---- Connection set-up (main loop) ---- */
 
+static int dm_proxy_connect_tcp(DMProxy *p, Error **errp)
+{
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC,
+        .ai_socktype = SOCK_STREAM,
+        .ai_flags = AI_NUMERICSERV,
+    };
+    struct addrinfo *res, *ai;
+    int ret = getaddrinfo(p->host, p->port, &hints, &res);
+    int fd = -1, err = 0, one = 1;
+
+    if (ret) {
+        error_setg(errp, "cannot resolve %s: %s", p->host, gai_strerror(ret));
+        return -1;
+    }
+    for (ai = res; ai && fd < 0; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+                    ai->ai_protocol);
+        if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+            err = errno;
+            close(fd);
+            fd = -1;
+        }
+    }
+    freeaddrinfo(res);
+    if (fd < 0) {
+        error_setg_errno(errp, err, "cannot connect to %s", p->server);
+        return -1;
+    }
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+    return fd;
+}
+
 static int dm_proxy_connect_socket(DMProxy *p, Error **errp)
 {
     struct sockaddr_un sun = { .sun_family = AF_UNIX };
@@ -42,16 +79,24 @@ static int dm_proxy_connect_socket(DMProxy *p, Error **errp)
         .tv_sec = p->timeout_ms / 1000,
         .tv_usec = (p->timeout_ms % 1000) * 1000,
     };
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd;
 
-    if (fd < 0) {
-        error_setg_errno(errp, errno, "socket");
-        return -1;
+    if (!p->fds_ok) {
+        fd = dm_proxy_connect_tcp(p, errp);
+    } else {
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+            error_setg_errno(errp, errno, "socket");
+            return -1;
+        }
+        pstrcpy(sun.sun_path, sizeof(sun.sun_path), p->path);
+        if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+            error_setg_errno(errp, errno, "cannot connect to %s", p->server);
+            close(fd);
+            return -1;
+        }
     }
-    pstrcpy(sun.sun_path, sizeof(sun.sun_path), p->path);
-    if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-        error_setg_errno(errp, errno, "cannot connect to %s", p->server);
-        close(fd);
+    if (fd < 0) {
         return -1;
     }
     /* A reply that never comes fails the call instead of hanging it. */
@@ -72,8 +117,9 @@ static bool dm_proxy_negotiate(DMProxy *p, int fd, Error **errp)
     int ret;
 
     vup_caps_init_defaults(&ours);
-    ours.max_msg_fds = VUP_MAX_FDS;
+    ours.max_msg_fds = p->fds_ok ? VUP_MAX_FDS : 0;
     ours.max_data_xfer_size = DM_PROXY_MAX_XFER;
+    ours.dm_irq_messages = true;
     ret = vup_version_build(VUP_VERSION_MAJOR, VUP_VERSION_MINOR, &ours,
                             &buf, &len);
     if (ret == 0) {
@@ -99,6 +145,11 @@ static bool dm_proxy_negotiate(DMProxy *p, int fd, Error **errp)
     vup_msg_clear(&m);
     if (ret < 0) {
         error_setg(errp, "%s: bad VERSION reply: %s", p->server, err);
+        return false;
+    }
+    if (!p->fds_ok && !peer.dm_irq_messages) {
+        error_setg(errp, "%s cannot send interrupts without file "
+                   "descriptors (no dm_irq_messages)", p->server);
         return false;
     }
     if (major != VUP_VERSION_MAJOR || minor > VUP_VERSION_MINOR) {
@@ -220,10 +271,36 @@ static void dm_proxy_handle_request(DMProxy *p, VupMsg *m, int recv_ret)
     }
     if (ret < 0) {
         dm_proxy_reply_error(p, m, -ret);
+    } else if (m->hdr.command == VUP_CMD_DM_IRQ) {
+        VupDmIrq irq;
+
+        memcpy(&irq, m->payload, sizeof(irq));
+        /* Delivered from the main loop, where the lock order is safe. */
+        if (irq.index < ARRAY_SIZE(p->irq_pending) && irq.sub < 64 &&
+            p->ops->irq) {
+            qatomic_or(&p->irq_pending[irq.index], 1ULL << irq.sub);
+            qemu_bh_schedule(p->irq_bh);
+        }
     } else {
         p->ops->request(p->opaque, p, m);
     }
     vup_msg_clear(m);
+}
+
+static void dm_proxy_irq_bh(void *opaque)
+{
+    DMProxy *p = opaque;
+
+    for (unsigned i = 0; i < ARRAY_SIZE(p->irq_pending); i++) {
+        uint64_t bits = qatomic_xchg(&p->irq_pending[i], 0);
+
+        while (bits) {
+            unsigned sub = ctz64(bits);
+
+            bits &= bits - 1;
+            p->ops->irq(p->opaque, i, sub);
+        }
+    }
 }
 
 void dm_proxy_reply(DMProxy *p, const VupMsg *req, const void *payload,
@@ -395,6 +472,12 @@ int dm_proxy_set_irqs(DMProxy *p, unsigned index, unsigned start,
         .count = count,
     };
 
+    if (fds && !p->fds_ok) {
+        /* No descriptor can travel: the model sends DM_IRQ messages. */
+        set.flags = VUP_IRQ_SET_DATA_DM_MESSAGE | VUP_IRQ_SET_ACTION_TRIGGER;
+        fds = NULL;
+    }
+
     return dm_proxy_call(p, VUP_CMD_DEVICE_SET_IRQS, &set, sizeof(set), fds,
                          fds ? count : 0, NULL);
 }
@@ -443,6 +526,38 @@ bool dm_proxy_connected(DMProxy *p)
     return qatomic_read(&p->state) == DM_PROXY_CONNECTED;
 }
 
+/* "HOST:PORT" or "[IPV6]:PORT" */
+bool dm_proxy_parse_tcp(const char *hp, char **ret_host, char **ret_port)
+{
+    const char *colon;
+    g_autofree char *host = NULL;
+    char *end;
+    long port;
+
+    if (*hp == '[') {
+        const char *close = strchr(hp, ']');
+
+        if (!close || close[1] != ':' || close == hp + 1) {
+            return false;
+        }
+        host = g_strndup(hp + 1, close - hp - 1);
+        colon = close + 1;
+    } else {
+        colon = strrchr(hp, ':');
+        if (!colon || colon == hp) {
+            return false;
+        }
+        host = g_strndup(hp, colon - hp);
+    }
+    port = strtol(colon + 1, &end, 10);
+    if (*end || end == colon + 1 || port <= 0 || port > 65535) {
+        return false;
+    }
+    *ret_host = g_steal_pointer(&host);
+    *ret_port = g_strdup_printf("%ld", port);
+    return true;
+}
+
 bool dm_proxy_init(DMProxy *p, const char *type, const char *id,
                    const char *server, uint32_t timeout_ms, uint32_t poll_us,
                    const DMProxyOps *ops, void *opaque, Error **errp)
@@ -453,13 +568,20 @@ bool dm_proxy_init(DMProxy *p, const char *type, const char *id,
         error_setg(errp, "'server' is required, e.g. server=unix:PATH");
         return false;
     }
-    if (!g_str_has_prefix(server, "unix:") || !server[5]) {
-        error_setg(errp, "unsupported server '%s' (expected unix:PATH)",
-                   server);
-        return false;
-    }
-    if (strlen(server + 5) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
-        error_setg(errp, "socket path too long: %s", server + 5);
+    if (g_str_has_prefix(server, "unix:") && server[5]) {
+        if (strlen(server + 5) >=
+            sizeof(((struct sockaddr_un *)0)->sun_path)) {
+            error_setg(errp, "socket path too long: %s", server + 5);
+            return false;
+        }
+        p->path = g_strdup(server + 5);
+        p->fds_ok = true;
+    } else if (g_str_has_prefix(server, "tcp:") &&
+               dm_proxy_parse_tcp(server + 4, &p->host, &p->port)) {
+        p->fds_ok = false;
+    } else {
+        error_setg(errp, "unsupported server '%s' (expected unix:PATH or "
+                   "tcp:HOST:PORT)", server);
         return false;
     }
     if (timeout_ms == 0) {
@@ -469,7 +591,6 @@ bool dm_proxy_init(DMProxy *p, const char *type, const char *id,
     p->type = type;
     p->id = g_strdup(id);
     p->server = g_strdup(server);
-    p->path = g_strdup(server + 5);
     p->timeout_ms = timeout_ms;
     p->spin_ns = (int64_t)poll_us * 1000;
     p->ops = ops;
@@ -477,8 +598,14 @@ bool dm_proxy_init(DMProxy *p, const char *type, const char *id,
     p->next_id = 1;
     qemu_mutex_init(&p->lock);
     p->lost_bh = qemu_bh_new(dm_proxy_lost_bh, p);
+    p->irq_bh = qemu_bh_new(dm_proxy_irq_bh, p);
     p->reconnect_timer = timer_new_ms(QEMU_CLOCK_REALTIME,
                                       dm_proxy_reconnect, p);
+    if (!p->fds_ok) {
+        warn_report("dm-proxy %s: %s is plain TCP, neither authenticated "
+                    "nor encrypted: use it on trusted networks only", p->id,
+                    server);
+    }
     QLIST_INSERT_HEAD(&dm_proxies, p, next);
     if (!dm_proxy_connect(p, errp)) {
         dm_proxy_cleanup(p);
@@ -497,6 +624,10 @@ void dm_proxy_cleanup(DMProxy *p)
         qemu_bh_delete(p->lost_bh);
         p->lost_bh = NULL;
     }
+    if (p->irq_bh) {
+        qemu_bh_delete(p->irq_bh);
+        p->irq_bh = NULL;
+    }
     if (p->fd >= 0) {
         qemu_set_fd_handler(p->fd, NULL, NULL, NULL);
         close(p->fd);
@@ -512,7 +643,9 @@ void dm_proxy_cleanup(DMProxy *p)
     g_free(p->id);
     g_free(p->server);
     g_free(p->path);
-    p->id = p->server = p->path = NULL;
+    g_free(p->host);
+    g_free(p->port);
+    p->id = p->server = p->path = p->host = p->port = NULL;
 }
 
 /* ---- QMP (main loop) ---- */

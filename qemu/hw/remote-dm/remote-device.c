@@ -1,7 +1,8 @@
 /*
  * -remote-device: a device served by a remote model.
  *
- *   -remote-device [id=ID,]bus=isa|pci,server=unix:PATH[,iobase=N][,irq=N]
+ *   -remote-device [id=ID,]bus=isa|pci,server=unix:PATH|tcp:HOST:PORT
+ *                  [,iobase=N][,irq=N]
  *                  [,addr=SLOT.FN][,timeout=MS][,poll-us=N]
  *                  [,posted-writes=on|off]
  *
@@ -70,8 +71,10 @@ char *remote_device_to_device_opts(const char *optarg, Error **errp)
         error_setg(errp, "'server' is required, e.g. server=unix:PATH");
         goto out;
     }
-    if (!g_str_has_prefix(server, "unix:") || !server[5]) {
-        error_setg(errp, "bad server '%s' (expected unix:PATH)", server);
+    if (!(g_str_has_prefix(server, "unix:") && server[5]) &&
+        !g_str_has_prefix(server, "tcp:")) {
+        error_setg(errp, "bad server '%s' (expected unix:PATH or "
+                   "tcp:HOST:PORT)", server);
         goto out;
     }
     if (g_str_equal(bus, "isa")) {

@@ -185,6 +185,11 @@ static int parse_caps_object(json_object *caps, VupCaps *c, char *err,
                  err, errlen) < 0) {
         return -EINVAL;
     }
+    if (json_object_object_get_ex(caps, VUP_CAP_DM_IRQ_MESSAGES, &v) &&
+        get_bool(v, VUP_CAP_DM_IRQ_MESSAGES, &c->dm_irq_messages,
+                 err, errlen) < 0) {
+        return -EINVAL;
+    }
     return 0;
 }
 
@@ -289,6 +294,10 @@ char *vup_caps_format(const VupCaps *c)
     }
     json_object_object_add(caps, VUP_CAP_WRITE_MULTIPLE,
                            json_object_new_boolean(c->write_multiple));
+    if (c->dm_irq_messages) {
+        json_object_object_add(caps, VUP_CAP_DM_IRQ_MESSAGES,
+                               json_object_new_boolean(1));
+    }
     json_object_object_add(root, VUP_CAP_CAPABILITIES, caps);
     caps = NULL;
     out = strdup(json_object_to_json_string_ext(root,
@@ -319,6 +328,7 @@ void vup_caps_negotiate(const VupCaps *ours, const VupCaps *peer,
                               peer->twin_socket_supported;
     c.twin_socket_fd_index = -1;
     c.write_multiple = ours->write_multiple && peer->write_multiple;
+    c.dm_irq_messages = ours->dm_irq_messages && peer->dm_irq_messages;
     *ret_caps = c;
 }
 

@@ -47,8 +47,15 @@ static const VupCommandInfo command_info[VUP_CMD_MAX] = {
         sizeof(VupMigData), 0 },
 };
 
+static const VupCommandInfo dm_irq_info = {
+    "DM_IRQ", S2C, sizeof(VupDmIrq), 0,
+};
+
 const VupCommandInfo *vup_command_info(uint32_t command)
 {
+    if (command == VUP_CMD_DM_IRQ) {
+        return &dm_irq_info;
+    }
     if (command >= VUP_CMD_MAX || command_info[command].name == NULL) {
         return NULL;
     }

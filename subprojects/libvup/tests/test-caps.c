@@ -75,6 +75,7 @@ static void test_round_trip(void **state)
     c.twin_socket_supported = true;
     c.twin_socket_fd_index = 0;
     c.write_multiple = true;
+    c.dm_irq_messages = true;
 
     json = vup_caps_format(&c);
     assert_non_null(json);
@@ -148,6 +149,8 @@ static void test_wrong_types(void **state)
                "\"twin_socket\" must be an object");
     expect_bad("{\"capabilities\": {\"twin_socket\": {\"supported\": 1}}}",
                "must be a boolean");
+    expect_bad("{\"capabilities\": {\"dm_irq_messages\": \"yes\"}}",
+               "\"dm_irq_messages\" must be a boolean");
 }
 
 static void test_out_of_range(void **state)
@@ -231,6 +234,14 @@ static void test_negotiate(void **state)
     peer.write_multiple = true;
     vup_caps_negotiate(&ours, &peer, &out);
     assert_true(out.write_multiple);
+
+    /* Our extension: only when both sides offer it. */
+    ours.dm_irq_messages = true;
+    vup_caps_negotiate(&ours, &peer, &out);
+    assert_false(out.dm_irq_messages);
+    peer.dm_irq_messages = true;
+    vup_caps_negotiate(&ours, &peer, &out);
+    assert_true(out.dm_irq_messages);
 }
 
 int main(void)

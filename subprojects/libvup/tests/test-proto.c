@@ -55,6 +55,9 @@ static void test_unknown_commands(void **state)
 
 static void test_directions(void **state)
 {
+    assert_int_equal(vup_command_info(VUP_CMD_DM_IRQ)->direction,
+                     VUP_DIR_SERVER_TO_CLIENT);
+    assert_int_equal(vup_command_info(VUP_CMD_DM_IRQ)->min_request, 8);
     assert_int_equal(vup_command_info(VUP_CMD_DMA_READ)->direction,
                      VUP_DIR_SERVER_TO_CLIENT);
     assert_int_equal(vup_command_info(VUP_CMD_DMA_WRITE)->direction,

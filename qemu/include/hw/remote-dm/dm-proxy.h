@@ -35,6 +35,11 @@ typedef struct DMProxyOps {
     bool (*replay)(void *opaque, DMProxy *p, Error **errp);
     /* The connection is gone (main loop). */
     void (*lost)(void *opaque, DMProxy *p);
+    /*
+     * Vector @sub of IRQ @index fired, told by a DM_IRQ message rather
+     * than its eventfd (main loop): do what the eventfd handler does.
+     */
+    void (*irq)(void *opaque, unsigned index, unsigned sub);
 } DMProxyOps;
 
 typedef enum DMProxyState {
@@ -47,8 +52,10 @@ struct DMProxy {
     const char *type;           /* the proxy device's QOM type */
     QLIST_ENTRY(DMProxy) next;  /* all proxies, for query-remote-devices */
     char *fault;                /* why the connection was lost */
-    char *server;               /* "unix:PATH" as given */
-    char *path;
+    char *server;               /* "unix:PATH" or "tcp:HOST:PORT" */
+    char *path;                 /* unix: */
+    char *host, *port;          /* tcp: */
+    bool fds_ok;                /* descriptors can travel (UNIX socket) */
     uint32_t timeout_ms;
     int64_t spin_ns;            /* poll for a reply this long, then sleep */
     const DMProxyOps *ops;
@@ -61,6 +68,8 @@ struct DMProxy {
     VupCaps caps;               /* negotiated */
 
     QEMUBH *lost_bh;            /* report a fault in the main loop */
+    QEMUBH *irq_bh;             /* deliver DM_IRQ messages */
+    uint64_t irq_pending[3];    /* DM_IRQ seen: bit sub of index */
     QEMUTimer *reconnect_timer;
     int64_t backoff_ms;
 
@@ -76,6 +85,9 @@ bool dm_proxy_init(DMProxy *p, const char *type, const char *id,
                    uint32_t timeout_ms, uint32_t poll_us,
                    const DMProxyOps *ops, void *opaque, Error **errp);
 void dm_proxy_cleanup(DMProxy *p);
+
+/* Split "HOST:PORT" or "[IPV6]:PORT"; false if malformed. */
+bool dm_proxy_parse_tcp(const char *hp, char **ret_host, char **ret_port);
 
 bool dm_proxy_connected(DMProxy *p);
 

@@ -26,6 +26,7 @@ typedef struct VupCaps {
     bool twin_socket_supported;
     int32_t twin_socket_fd_index;   /* -1 when absent */
     bool write_multiple;
+    bool dm_irq_messages;           /* extension: VUP_CMD_DM_IRQ */
 } VupCaps;
 
 /* The values the spec says a peer must assume when a field is absent. */

@@ -389,6 +389,27 @@ typedef struct VUP_PACKED VupMigData {
 } VupMigData;
 VUP_CHECK_SIZE(VupMigData, 8);
 
+/* ---- qemu-dm extensions (docs/protocol.md), negotiated in VERSION ---- */
+
+/* Capability key: the peer sends / accepts VUP_CMD_DM_IRQ messages. */
+#define VUP_CAP_DM_IRQ_MESSAGES     "dm_irq_messages"
+
+/*
+ * An interrupt as a message, server to client, always with NO_REPLY: for
+ * transports that cannot pass eventfds (TCP).  Same meaning as a write to
+ * the vector's eventfd.
+ */
+#define VUP_CMD_DM_IRQ              0x7f01
+
+typedef struct VUP_PACKED VupDmIrq {
+    uint32_t index;
+    uint32_t sub;
+} VupDmIrq;
+VUP_CHECK_SIZE(VupDmIrq, 8);
+
+/* SET_IRQS data type: signal these vectors with VUP_CMD_DM_IRQ. */
+#define VUP_IRQ_SET_DATA_DM_MESSAGE (1u << 31)
+
 /* ---- Per-command facts, for dispatch tables and traces ---- */
 
 typedef enum VupDirection {
