@@ -39,6 +39,10 @@ expect no-model 2 "serve needs --model" -- serve --listen unix:$dir/s
 expect bad-model 2 "unknown model 'nope'" -- serve --model nope --listen unix:$dir/s
 expect no-listen 2 "serve needs --listen" -- serve --model edu
 expect bad-address 2 "unsupported address 'udp:1.2.3.4'" -- serve --model edu --listen udp:1.2.3.4
+expect tcp-no-port 2 "missing port" -- serve --model edu --listen tcp:localhost
+expect tcp-bad-port 2 "bad host or port" -- serve --model edu --listen tcp:127.0.0.1:99999
+expect tcp-bad-ipv6 2 "bad IPv6 address" -- serve --model edu --listen "tcp:[::1:5000"
+expect tcp-unresolvable 1 "cannot resolve" -- serve --model edu --listen tcp:no-such-host.invalid:5000
 expect empty-path 2 "empty path" -- serve --model edu --listen unix:
 expect long-path 2 "socket path too long" -- serve --model edu --listen "unix:$dir/$(printf 'x%.0s' $(seq 200))"
 expect bad-layout 2 "invalid --dma-layout 'odd'" -- serve --model edu --listen unix:$dir/s --dma-layout=odd

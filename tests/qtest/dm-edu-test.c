@@ -75,7 +75,7 @@ static void edu_start(Edu *e, EduBackend b)
     if (b == EDU_LOCAL) {
         device = g_strdup_printf("-device edu,addr=%02x.0", EDU_SLOT);
     } else if (b == EDU_PROXY_TCP) {
-        e->remote = dm_remote_start_tcp(edu_model);
+        e->remote = dm_remote_start_tcp(edu_model, NULL);
         device = g_strdup_printf("-device dm-proxy-pci,addr=%02x.0,"
                                  "server=%s%s", EDU_SLOT, e->remote->listen,
                                  proxy_opts);

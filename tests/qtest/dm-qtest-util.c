@@ -106,7 +106,8 @@ static void dm_remote_spawn(DmRemote *r)
     g_assert_true(g_file_test(r->socket_path, G_FILE_TEST_EXISTS));
 }
 
-DmRemote *dm_remote_start_tcp(const char *model)
+DmRemote *dm_remote_start_tcp(const char *model,
+                              const char *const *extra_args)
 {
     DmRemote *r = g_new0(DmRemote, 1);
     g_autoptr(GError) err = NULL;
@@ -117,6 +118,7 @@ DmRemote *dm_remote_start_tcp(const char *model)
     r->socket_path = g_build_filename(r->dir, "unused.sock", NULL);
     r->listen = g_strdup_printf("tcp:127.0.0.1:%d", free_tcp_port());
     r->model = g_strdup(model);
+    r->extra_args = g_strdupv((char **)extra_args);
     dm_remote_spawn(r);
     return r;
 }

@@ -33,7 +33,8 @@ DmRemote *dm_remote_start(const char *model, const char *const *extra_args);
 DmRemote *dm_qemu_server_start(const char *device);
 
 /* The same model listening on TCP loopback, tcp:127.0.0.1:PORT. */
-DmRemote *dm_remote_start_tcp(const char *model);
+DmRemote *dm_remote_start_tcp(const char *model,
+                              const char *const *extra_args);
 
 /* SIGTERM, wait for it (bounded), check that its socket file is gone. */
 void dm_remote_stop(DmRemote *r);

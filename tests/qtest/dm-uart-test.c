@@ -3,6 +3,7 @@
  *   local   QEMU's isa-serial, its output to a file chardev
  *   remote  -remote-device bus=isa -> dm-remote uart16550, its console
  *           a file on the server side
+ *   remote-tcp  the same over TCP loopback (the IRQ as DM_IRQ messages)
  * Registers (LSR, THR, IER, IIR, LCR/DLAB, MCR loopback, scratch, FIFO
  * detection), the interrupt line, and the bytes that reach the output.
  *
@@ -33,7 +34,9 @@ typedef struct Uart {
     char *out;                  /* where the UART's output lands */
 } Uart;
 
-static void uart_start(Uart *u, bool remote)
+enum { LOCAL, REMOTE, REMOTE_TCP };
+
+static void uart_start(Uart *u, int backend)
 {
     g_autoptr(GError) err = NULL;
     g_autofree char *console = NULL;
@@ -41,15 +44,17 @@ static void uart_start(Uart *u, bool remote)
     u->dir = g_dir_make_tmp("dm-uart-XXXXXX", &err);
     g_assert_no_error(err);
     u->out = g_build_filename(u->dir, "out", NULL);
-    if (remote) {
+    if (backend != LOCAL) {
         const char *args[] = { "--console", NULL, NULL };
 
         console = g_strdup_printf("file:%s", u->out);
         args[1] = console;
-        u->remote = dm_remote_start("uart16550", args);
+        u->remote = backend == REMOTE_TCP ?
+                    dm_remote_start_tcp("uart16550", args) :
+                    dm_remote_start("uart16550", args);
         u->qts = qtest_initf("-machine pc -nodefaults -serial none "
-                             "-remote-device id=ser0,bus=isa,server=unix:%s,"
-                             "iobase=0x3f8,irq=4", u->remote->socket_path);
+                             "-remote-device id=ser0,bus=isa,server=%s,"
+                             "iobase=0x3f8,irq=4", u->remote->listen);
     } else {
         u->qts = qtest_initf("-machine pc -nodefaults "
                              "-chardev file,id=out,path=%s "
@@ -238,13 +243,17 @@ int main(int argc, char **argv)
         { "output", test_output },
     };
 
+    static const char *const backends[] = {
+        [LOCAL] = "local", [REMOTE] = "remote", [REMOTE_TCP] = "remote-tcp",
+    };
+
     g_test_init(&argc, &argv, NULL);
-    for (int remote = 0; remote < 2; remote++) {
+    for (int b = 0; b < G_N_ELEMENTS(backends); b++) {
         for (size_t t = 0; t < G_N_ELEMENTS(tests); t++) {
             g_autofree char *path = g_strdup_printf(
-                "/dm/uart/%s/%s", remote ? "remote" : "local", tests[t].name);
+                "/dm/uart/%s/%s", backends[b], tests[t].name);
 
-            qtest_add_data_func(path, GINT_TO_POINTER(remote), tests[t].fn);
+            qtest_add_data_func(path, GINT_TO_POINTER(b), tests[t].fn);
         }
     }
     return g_test_run();
