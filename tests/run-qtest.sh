@@ -1,10 +1,11 @@
 #!/bin/bash
 # Run one of our qtests (built inside the QEMU tree) against the fork,
 # with dm-remote for the remote twins.  TAP on stdout.
-#   run-qtest.sh BUILD NAME
+#   run-qtest.sh BUILD NAME [TEST-ARGS...]   (e.g. -p /x86_64/dm/edu/proxy-tcp)
 set -eu
 build=$(cd "$1" && pwd)
 name=$2
+shift 2
 bin="$build/qemu-build/tests/qtest/dm/$name"
 if [ ! -x "$bin" ]; then
     echo "Bail out! $bin is missing (run make)"
@@ -14,4 +15,4 @@ export QTEST_QEMU_BINARY="$build/qemu-system-x86_64"
 export DM_REMOTE="$build/meson/dm-remote/dm-remote"
 # Tests use TCG or qtest: keep a nested /dev/kvm out of their way.
 export QEMU_ACCEL=tcg
-exec "$bin" --tap -k
+exec "$bin" --tap -k "$@"

@@ -5,9 +5,13 @@
 # The boot log must reach the server's console, a command typed there
 # must run in the guest and its output come back, and poweroff must end
 # QEMU.  TAP output.
-#   tests/guest/remote-console.sh BUILD
+#   tests/guest/remote-console.sh BUILD [unix|tcp]
+# With tcp the model listens on TCP loopback, or, under
+# tests/net/netns-run.sh, on $DM_SERVER_ADDR in the namespace
+# $DM_SERVER_NETNS while QEMU runs in this one: two hosts on a veth pair.
 set -uo pipefail
-build=$(cd "${1:?usage: remote-console.sh BUILD}" && pwd)
+build=$(cd "${1:?usage: remote-console.sh BUILD [unix|tcp]}" && pwd)
+transport=${2:-unix}
 here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d /tmp/dm-console-XXXXXX)
 dm_pid= qemu_pid=
@@ -27,17 +31,29 @@ finish() {
     exit $failed
 }
 
-"$build/meson/dm-remote/dm-remote" serve --model uart16550 \
-    --console "unix:$tmp/console.sock" --listen "unix:$tmp/uart.sock" \
+server_ns=()
+[ -z "${DM_SERVER_NETNS:-}" ] || server_ns=(ip netns exec "$DM_SERVER_NETNS")
+case $transport in
+    unix) listen="unix:$tmp/uart.sock" server=$listen ;;
+    tcp)
+        host=${DM_SERVER_ADDR:-127.0.0.1}
+        port=$((20000 + RANDOM % 20000))
+        listen="tcp:$host:$port" server=$listen ;;
+    *) echo "Bail out! unknown transport $transport"; exit 1 ;;
+esac
+
+"${server_ns[@]}" "$build/meson/dm-remote/dm-remote" serve --model uart16550 \
+    --console "unix:$tmp/console.sock" --listen "$listen" \
     >"$tmp/dm.log" 2>&1 &
 dm_pid=$!
-for _ in $(seq 500); do [ -S "$tmp/uart.sock" ] && break; sleep 0.01; done
+for _ in $(seq 500); do [ -S "$tmp/console.sock" ] && break; sleep 0.01; done
+sleep 0.2
 
 timeout 180 "$build/qemu-system-x86_64" -accel tcg -M pc -m 256M \
     -display none -monitor none -serial none -no-reboot \
     -kernel "$build/guest/vmlinuz" -initrd "$build/guest/initramfs.cpio.gz" \
     -append "console=ttyS0 panic=-1" \
-    -remote-device "id=ser0,bus=isa,server=unix:$tmp/uart.sock,iobase=0x3f8,irq=4" \
+    -remote-device "id=ser0,bus=isa,server=$server,iobase=0x3f8,irq=4" \
     >"$tmp/qemu.log" 2>&1 &
 qemu_pid=$!
 
@@ -46,7 +62,7 @@ if "$here/console-chat.py" "$tmp/console.sock" 150 \
         "expect:Linux version" "expect:DM-GUEST-READY" \
         "send:echo hello-\$((6 * 7))-$$" "line:hello-42-$$" \
         "send:poweroff -f" >"$tmp/console" 2>&1; then
-    ok "boot log, a command and its output crossed the remote UART"
+    ok "boot log, a command and its output crossed the remote UART ($transport)"
 else
     not_ok "console conversation: $(tail -n 1 "$tmp/console")"
 fi

@@ -39,17 +39,27 @@ static void die_with_parent(gpointer data)
     prctl(PR_SET_PDEATHSIG, SIGTERM);
 }
 
-/* Is something accepting TCP connections on 127.0.0.1:@port? */
+/*
+ * Where TCP models listen: loopback, or under tests/net/netns-run.sh the
+ * server namespace's address (the model then runs in that namespace).
+ */
+static const char *tcp_host(void)
+{
+    return g_getenv("DM_SERVER_ADDR") ?: "127.0.0.1";
+}
+
+/* Is something accepting TCP connections on tcp_host():@port? */
 static bool tcp_listening(int port)
 {
     struct sockaddr_in sin = {
         .sin_family = AF_INET,
         .sin_port = htons(port),
-        .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
     };
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    bool ok = connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0;
+    bool ok;
 
+    inet_pton(AF_INET, tcp_host(), &sin.sin_addr);
+    ok = connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0;
     close(fd);
     return ok;
 }
@@ -77,6 +87,12 @@ static void dm_remote_spawn(DmRemote *r)
     g_autoptr(GError) err = NULL;
     bool ok;
 
+    if (g_str_has_prefix(listen, "tcp:") && g_getenv("DM_SERVER_NETNS")) {
+        g_ptr_array_add(argv, (gpointer)"ip");
+        g_ptr_array_add(argv, (gpointer)"netns");
+        g_ptr_array_add(argv, (gpointer)"exec");
+        g_ptr_array_add(argv, (gpointer)g_getenv("DM_SERVER_NETNS"));
+    }
     g_ptr_array_add(argv, (gpointer)g_getenv("DM_REMOTE"));
     g_ptr_array_add(argv, (gpointer)"serve");
     g_ptr_array_add(argv, (gpointer)"--quiet");
@@ -90,8 +106,8 @@ static void dm_remote_spawn(DmRemote *r)
     g_ptr_array_add(argv, NULL);
 
     ok = g_spawn_async(NULL, (char **)argv->pdata, NULL,
-                       G_SPAWN_DO_NOT_REAP_CHILD, die_with_parent, NULL,
-                       &r->pid, &err);
+                       G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH,
+                       die_with_parent, NULL, &r->pid, &err);
     g_assert_no_error(err);
     g_assert_true(ok);
 
@@ -116,7 +132,7 @@ DmRemote *dm_remote_start_tcp(const char *model,
     r->dir = g_dir_make_tmp("dm-qtest-XXXXXX", &err);
     g_assert_no_error(err);
     r->socket_path = g_build_filename(r->dir, "unused.sock", NULL);
-    r->listen = g_strdup_printf("tcp:127.0.0.1:%d", free_tcp_port());
+    r->listen = g_strdup_printf("tcp:%s:%d", tcp_host(), free_tcp_port());
     r->model = g_strdup(model);
     r->extra_args = g_strdupv((char **)extra_args);
     dm_remote_spawn(r);
