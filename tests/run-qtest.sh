@@ -13,6 +13,7 @@ if [ ! -x "$bin" ]; then
 fi
 export QTEST_QEMU_BINARY="$build/qemu-system-x86_64"
 export DM_REMOTE="$build/meson/dm-remote/dm-remote"
+export DM_DELAY_RELAY="$(cd "$(dirname "$0")" && pwd)/net/delay-relay.py"
 # Tests use TCG or qtest: keep a nested /dev/kvm out of their way.
 export QEMU_ACCEL=tcg
 exec "$bin" --tap -k "$@"

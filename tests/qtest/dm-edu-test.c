@@ -77,7 +77,7 @@ static void edu_start(Edu *e, EduBackend b)
     } else if (b == EDU_PROXY_TCP) {
         e->remote = dm_remote_start_tcp(edu_model, NULL);
         device = g_strdup_printf("-device dm-proxy-pci,addr=%02x.0,"
-                                 "server=%s%s", EDU_SLOT, e->remote->listen,
+                                 "server=%s%s", EDU_SLOT, e->remote->connect,
                                  proxy_opts);
     } else if (b == EDU_PROXY_SHARED || b == EDU_PROXY_MSG ||
                b == EDU_PROXY_QEMU_SERVER) {

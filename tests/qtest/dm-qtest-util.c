@@ -48,8 +48,8 @@ static const char *tcp_host(void)
     return g_getenv("DM_SERVER_ADDR") ?: "127.0.0.1";
 }
 
-/* Is something accepting TCP connections on tcp_host():@port? */
-static bool tcp_listening(int port)
+/* Is something accepting TCP connections on @host:@port? */
+static bool tcp_port_open(const char *host, int port)
 {
     struct sockaddr_in sin = {
         .sin_family = AF_INET,
@@ -58,10 +58,15 @@ static bool tcp_listening(int port)
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     bool ok;
 
-    inet_pton(AF_INET, tcp_host(), &sin.sin_addr);
+    inet_pton(AF_INET, host, &sin.sin_addr);
     ok = connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0;
     close(fd);
     return ok;
+}
+
+static bool tcp_listening(int port)
+{
+    return tcp_port_open(tcp_host(), port);
 }
 
 /* A loopback port that was free a moment ago. */
@@ -136,6 +141,28 @@ DmRemote *dm_remote_start_tcp(const char *model,
     r->model = g_strdup(model);
     r->extra_args = g_strdupv((char **)extra_args);
     dm_remote_spawn(r);
+    if (g_getenv("DM_TCP_DELAY_MS")) {
+        int port = free_tcp_port();
+        g_autofree char *lport = g_strdup_printf("%d", port);
+        const char *argv[] = {
+            g_getenv("DM_DELAY_RELAY"), "127.0.0.1", lport, tcp_host(),
+            strrchr(r->listen, ':') + 1, g_getenv("DM_TCP_DELAY_MS"), NULL,
+        };
+        bool ok;
+
+        g_assert_nonnull(argv[0]);
+        ok = g_spawn_async(NULL, (char **)argv, NULL,
+                           G_SPAWN_DO_NOT_REAP_CHILD |
+                           G_SPAWN_STDOUT_TO_DEV_NULL, die_with_parent,
+                           NULL, &r->relay_pid, &err);
+        g_assert_no_error(err);
+        g_assert_true(ok);
+        r->connect = g_strdup_printf("tcp:127.0.0.1:%d", port);
+        DM_WAIT_UNTIL(tcp_port_open("127.0.0.1", port));
+        g_assert_true(tcp_port_open("127.0.0.1", port));
+    } else {
+        r->connect = g_strdup(r->listen);
+    }
     return r;
 }
 
@@ -150,6 +177,7 @@ DmRemote *dm_remote_start(const char *model, const char *const *extra_args)
     g_assert_no_error(err);
     r->socket_path = g_build_filename(r->dir, "dm.sock", NULL);
     r->listen = g_strdup_printf("unix:%s", r->socket_path);
+    r->connect = g_strdup(r->listen);
     r->model = g_strdup(model);
     r->extra_args = g_strdupv((char **)extra_args);
     dm_remote_spawn(r);
@@ -183,6 +211,8 @@ DmRemote *dm_qemu_server_start(const char *device)
     DM_WAIT_UNTIL(g_file_test(r->socket_path, G_FILE_TEST_EXISTS));
     g_assert_true(g_file_test(r->socket_path, G_FILE_TEST_EXISTS));
     r->is_qemu = true;
+    r->listen = g_strdup_printf("unix:%s", r->socket_path);
+    r->connect = g_strdup(r->listen);
     return r;
 }
 
@@ -217,6 +247,11 @@ static void dm_remote_free(DmRemote *r)
     g_free(r->dir);
     g_free(r->model);
     g_free(r->listen);
+    g_free(r->connect);
+    if (r->relay_pid) {
+        kill(r->relay_pid, SIGTERM);
+        waitpid(r->relay_pid, NULL, 0);
+    }
     g_strfreev(r->extra_args);
     g_free(r);
 }

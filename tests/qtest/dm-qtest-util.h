@@ -14,6 +14,8 @@ typedef struct DmRemote {
     char *dir;                  /* private directory for the socket */
     char *socket_path;
     char *listen;               /* what dm-remote listens on */
+    char *connect;              /* what clients connect to (a relay?) */
+    GPid relay_pid;
     char *model;
     char **extra_args;
     bool is_qemu;               /* a QEMU x-vfio-user-server */
@@ -32,7 +34,11 @@ DmRemote *dm_remote_start(const char *model, const char *const *extra_args);
  */
 DmRemote *dm_qemu_server_start(const char *device);
 
-/* The same model listening on TCP loopback, tcp:127.0.0.1:PORT. */
+/*
+ * The same model listening on TCP loopback, tcp:127.0.0.1:PORT.  With
+ * $DM_TCP_DELAY_MS set, clients reach it through tests/net/delay-relay.py
+ * ($DM_DELAY_RELAY), which delays each direction by that much.
+ */
 DmRemote *dm_remote_start_tcp(const char *model,
                               const char *const *extra_args);
 

@@ -54,7 +54,7 @@ static void uart_start(Uart *u, int backend)
                     dm_remote_start("uart16550", args);
         u->qts = qtest_initf("-machine pc -nodefaults -serial none "
                              "-remote-device id=ser0,bus=isa,server=%s,"
-                             "iobase=0x3f8,irq=4", u->remote->listen);
+                             "iobase=0x3f8,irq=4", u->remote->connect);
     } else {
         u->qts = qtest_initf("-machine pc -nodefaults "
                              "-chardev file,id=out,path=%s "
