@@ -4,17 +4,22 @@
  * message sizes of a 4-byte REGION_READ (32-byte request, 36-byte reply),
  * and nothing else: no protocol parsing, no device.
  *
- *   pingpong [ROUNDS [POLL_US]]  prints PINGPONG-NS <median per round trip>
+ *   pingpong [ROUNDS [POLL_US [tcp]]]  prints PINGPONG-NS <median per round trip>
  *
  * With POLL_US, both sides poll (and yield) that long for the next
  * message before sleeping, as dm-remote and dm-proxy do: the floor for a
- * busy-polling transport.
+ * busy-polling transport.  With "tcp", the two ends talk over a TCP
+ * loopback connection (TCP_NODELAY) instead of a UNIX socketpair.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -49,6 +54,30 @@ static int full(int fd, char *buf, size_t len, int writing)
     return 0;
 }
 
+/* A connected TCP loopback pair, with TCP_NODELAY on both ends. */
+static int tcp_pair(int sv[2])
+{
+    struct sockaddr_in sin = { .sin_family = AF_INET,
+                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof(sin);
+    int one = 1, l = socket(AF_INET, SOCK_STREAM, 0);
+
+    if (l < 0 || bind(l, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
+        listen(l, 1) < 0 ||
+        getsockname(l, (struct sockaddr *)&sin, &len) < 0) {
+        return -1;
+    }
+    sv[0] = socket(AF_INET, SOCK_STREAM, 0);
+    if (connect(sv[0], (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+        return -1;
+    }
+    sv[1] = accept(l, NULL, NULL);
+    close(l);
+    setsockopt(sv[0], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    setsockopt(sv[1], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    return sv[1] < 0 ? -1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     int batches = argc > 1 ? atoi(argv[1]) / PER_BATCH : 200;
@@ -58,8 +87,11 @@ int main(int argc, char **argv)
     pid_t pid;
 
     spin_ns = argc > 2 ? atol(argv[2]) * 1000 : 0;
-    if (batches < 1 || socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) {
-        fprintf(stderr, "usage: pingpong [ROUNDS >= %d [POLL_US]]\n",
+    bool tcp = argc > 3 && strcmp(argv[3], "tcp") == 0;
+
+    if (batches < 1 ||
+        (tcp ? tcp_pair(sv) : socketpair(AF_UNIX, SOCK_STREAM, 0, sv)) < 0) {
+        fprintf(stderr, "usage: pingpong [ROUNDS >= %d [POLL_US [tcp]]]\n",
                 PER_BATCH);
         return 2;
     }
