@@ -20,6 +20,8 @@ static const char *arg_listen;
 static DmDmaLayout arg_dma_layout = DM_DMA_LAYOUT_AUTO;
 static long arg_poll_us = 50;
 static const char *arg_console;
+static DmBinding arg_binding;
+static char *arg_token_buf;
 
 static void print_model(const DmModel *m, void *opaque)
 {
@@ -50,6 +52,14 @@ static void help(void)
            "                          file:PATH or unix:PATH (the last 64 "
            "KiB are\n"
            "                          replayed to whoever attaches)\n"
+           "      --bind-vm=ID, --bind-hypervisor=ID, --bind-client-platform=ID,\n"
+           "      --bind-device-model=ID, --bind-server-platform=ID\n"
+           "                          serve only clients presenting these "
+           "identifiers\n"
+           "      --token=T, --token-file=PATH\n"
+           "                          and this access token (compared in "
+           "constant\n"
+           "                          time, never logged; prefer the file)\n"
            "      --poll-us=N         after a reply, poll N microseconds for "
            "the\n"
            "                          next request before sleeping (default "
@@ -76,13 +86,28 @@ static int usage_error(const char *fmt, const char *what)
 
 static int parse_serve(int argc, char **argv)
 {
-    enum { OPT_DMA_LAYOUT = 0x100, OPT_POLL_US, OPT_CONSOLE };
+    enum {
+        OPT_DMA_LAYOUT = 0x100, OPT_POLL_US, OPT_CONSOLE,
+        OPT_BIND = 0x200,       /* + VupIdField */
+        OPT_TOKEN_FILE = 0x300,
+    };
     static const struct option options[] = {
         { "model", required_argument, NULL, 'm' },
         { "listen", required_argument, NULL, 'l' },
         { "dma-layout", required_argument, NULL, OPT_DMA_LAYOUT },
         { "poll-us", required_argument, NULL, OPT_POLL_US },
         { "console", required_argument, NULL, OPT_CONSOLE },
+        { "bind-vm", required_argument, NULL, OPT_BIND + VUP_ID_VM },
+        { "bind-hypervisor", required_argument, NULL,
+          OPT_BIND + VUP_ID_HYPERVISOR },
+        { "bind-client-platform", required_argument, NULL,
+          OPT_BIND + VUP_ID_CLIENT_PLATFORM },
+        { "bind-device-model", required_argument, NULL,
+          OPT_BIND + VUP_ID_DEVICE_MODEL },
+        { "bind-server-platform", required_argument, NULL,
+          OPT_BIND + VUP_ID_SERVER_PLATFORM },
+        { "token", required_argument, NULL, OPT_BIND + VUP_ID_TOKEN },
+        { "token-file", required_argument, NULL, OPT_TOKEN_FILE },
         { "verbose", no_argument, NULL, 'v' },
         { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
@@ -126,6 +151,34 @@ static int parse_serve(int argc, char **argv)
         case OPT_CONSOLE:
             arg_console = optarg;
             break;
+        case OPT_BIND ... OPT_BIND + VUP_ID_COUNT - 1:
+            if (strlen(optarg) > VUP_ID_MAX) {
+                return usage_error("%s: identifiers and tokens are at most "
+                                   "128 bytes", argv[optind - 1]);
+            }
+            arg_binding.ids[c - OPT_BIND] = optarg;
+            break;
+        case OPT_TOKEN_FILE: {
+            FILE *f = fopen(optarg, "r");
+            char buf[VUP_ID_MAX + 2] = "";
+
+            if (!f || !fgets(buf, sizeof(buf), f)) {
+                if (f) {
+                    fclose(f);
+                }
+                return usage_error("cannot read a token from '%s'", optarg);
+            }
+            fclose(f);
+            buf[strcspn(buf, "\r\n")] = '\0';
+            if (!buf[0] || strlen(buf) > VUP_ID_MAX) {
+                return usage_error("the token in '%s' must be 1 to 128 "
+                                   "bytes", optarg);
+            }
+            free(arg_token_buf);
+            arg_token_buf = strdup(buf);
+            arg_binding.ids[VUP_ID_TOKEN] = arg_token_buf;
+            break;
+        }
         case 'v':
             dm_log_level = DM_LOG_DEBUG;
             break;
@@ -195,6 +248,7 @@ int main(int argc, char **argv)
         }
     }
     cfg.model_args.console = arg_console;
+    cfg.binding = arg_binding;
     cfg.dma_layout = arg_dma_layout;
     cfg.spin_ns = arg_poll_us * 1000;
     return dm_server_run(&cfg);

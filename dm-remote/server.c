@@ -143,7 +143,8 @@ static void listen_readable(void *opaque, int fd, short revents)
         dm_address_tune_tcp(c);
     }
     srv->session = dm_session_new(&srv->dev, c, srv->cfg->dma_layout,
-                                  srv->cfg->listen.kind == DM_ADDRESS_UNIX);
+                                  srv->cfg->listen.kind == DM_ADDRESS_UNIX,
+                                  &srv->cfg->binding);
     if (!srv->session ||
         dm_loop_add_fd(srv->loop, c, POLLIN, client_readable, srv) < 0) {
         dm_error("cannot serve a new client: out of resources");

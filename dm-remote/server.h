@@ -17,6 +17,7 @@ typedef struct DmServerConfig {
     DmDmaLayout dma_layout;
     int64_t spin_ns;            /* poll for the next request this long */
     DmModelArgs model_args;
+    DmBinding binding;
 } DmServerConfig;
 
 /* Serve until SIGTERM or SIGINT; returns the process exit status. */

@@ -20,7 +20,7 @@
 #define DM_OUR_MAX_XFER     (1024 * 1024)
 
 DmSession *dm_session_new(DmDevice *dev, int sock, DmDmaLayout layout,
-                          bool fds_ok)
+                          bool fds_ok, const DmBinding *binding)
 {
     DmSession *s = calloc(1, sizeof(*s));
 
@@ -31,6 +31,7 @@ DmSession *dm_session_new(DmDevice *dev, int sock, DmDmaLayout layout,
     s->sock = sock;
     s->dma_layout = layout;
     s->fds_ok = fds_ok;
+    s->binding = binding;
     vup_caps_init_defaults(&s->caps);
     dev->session = s;
     return s;
@@ -65,6 +66,47 @@ static int reply(DmSession *s, const VupMsg *m, const void *payload,
 
 /* ---- VERSION ---- */
 
+/* Compare secrets in time independent of where they differ. */
+static bool equal_secret(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    unsigned char diff = la != lb;
+
+    for (size_t i = 0; i < VUP_ID_MAX; i++) {
+        unsigned char x = i < la ? a[i] : 0, y = i < lb ? b[i] : 0;
+
+        diff |= x ^ y;
+    }
+    return diff == 0;
+}
+
+/*
+ * Does the client present the identifiers we are bound to?  0, -EPERM
+ * (an identifier differs) or -EACCES (the token does).  The token is
+ * never logged.
+ */
+static int check_binding(DmSession *s, const VupCaps *peer)
+{
+    for (int i = 0; s->binding && i < VUP_ID_COUNT; i++) {
+        const char *want = s->binding->ids[i];
+
+        if (!want || !*want) {
+            continue;
+        }
+        if (i == VUP_ID_TOKEN) {
+            if (!equal_secret(peer->ids[i], want)) {
+                dm_warn("refused a client: wrong access token");
+                return -EACCES;
+            }
+        } else if (strcmp(peer->ids[i], want) != 0) {
+            dm_warn("refused a client: %s '%s' is not '%s'", vup_id_name(i),
+                    peer->ids[i], want);
+            return -EPERM;
+        }
+    }
+    return 0;
+}
+
 static int handle_version(DmSession *s, VupMsg *m)
 {
     uint16_t major, minor;
@@ -87,6 +129,11 @@ static int handle_version(DmSession *s, VupMsg *m)
         dm_warn("client speaks vfio-user %u.%u, we speak %u.x", major,
                 minor, VUP_VERSION_MAJOR);
         return -ENOTSUP;
+    }
+    ret = check_binding(s, &peer);
+    if (ret < 0) {
+        s->broken = true;       /* answer, then close */
+        return ret;
     }
 
     vup_caps_init_defaults(&ours);

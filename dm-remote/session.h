@@ -25,6 +25,11 @@ typedef enum DmDmaLayout {
     DM_DMA_LAYOUT_QEMU,         /* QEMU 10.2's client: offset 12 */
 } DmDmaLayout;
 
+/* Who may connect: identifiers a client must present ("" = any). */
+typedef struct DmBinding {
+    const char *ids[VUP_ID_COUNT];      /* VUP_ID_TOKEN: the access token */
+} DmBinding;
+
 typedef struct DmSessionStats {
     uint64_t requests;
     uint64_t errors;
@@ -39,6 +44,7 @@ struct DmSession {
     VupCaps caps;               /* negotiated */
     DmDmaLayout dma_layout;
     bool fds_ok;                /* UNIX socket: descriptors can travel */
+    const DmBinding *binding;
     DmDmaTable dma;
     uint16_t next_id;
     unsigned depth;             /* nested waits for DMA replies */
@@ -46,7 +52,7 @@ struct DmSession {
 };
 
 DmSession *dm_session_new(DmDevice *dev, int sock, DmDmaLayout layout,
-                          bool fds_ok);
+                          bool fds_ok, const DmBinding *binding);
 
 /* An interrupt as a VUP_CMD_DM_IRQ message (vectors wired that way). */
 void dm_session_send_irq(DmSession *s, unsigned index, unsigned sub);

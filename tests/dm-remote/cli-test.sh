@@ -46,6 +46,8 @@ expect tcp-unresolvable 1 "cannot resolve" -- serve --model edu --listen tcp:no-
 expect empty-path 2 "empty path" -- serve --model edu --listen unix:
 expect long-path 2 "socket path too long" -- serve --model edu --listen "unix:$dir/$(printf 'x%.0s' $(seq 200))"
 expect bad-layout 2 "invalid --dma-layout 'odd'" -- serve --model edu --listen unix:$dir/s --dma-layout=odd
+expect no-token-file 2 "cannot read a token" -- serve --model edu --listen unix:$dir/s --token-file "$dir/none"
+expect long-identifier 2 "at most 128 bytes" -- serve --model edu --listen unix:$dir/s --bind-vm "$(printf 'v%.0s' $(seq 130))"
 touch "$dir/file"
 expect not-a-socket 1 "exists and is not a socket" -- serve --model edu --listen unix:$dir/file
 

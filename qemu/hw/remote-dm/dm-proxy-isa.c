@@ -38,6 +38,7 @@ struct DMProxyISAState {
     ISADevice parent_obj;
 
     char *server;
+    DMProxyIds ids;
     uint32_t timeout_ms;
     uint32_t poll_us;
     bool posted_writes;
@@ -214,7 +215,7 @@ static void dm_proxy_isa_realize(DeviceState *dev, Error **errp)
 
     if (!dm_proxy_init(&s->proxy, TYPE_DM_PROXY_ISA,
                        dev->id ? dev->id : TYPE_DM_PROXY_ISA,
-                       s->server, s->timeout_ms, s->poll_us,
+                       s->server, s->timeout_ms, s->poll_us, &s->ids,
                        &dm_proxy_isa_proxy_ops, s, errp)) {
         goto fail;
     }
@@ -303,6 +304,7 @@ static const VMStateDescription vmstate_dm_proxy_isa = {
 
 static const Property dm_proxy_isa_properties[] = {
     DEFINE_PROP_STRING("server", DMProxyISAState, server),
+    DEFINE_DM_PROXY_ID_PROPERTIES(DMProxyISAState, ids),
     DEFINE_PROP_INT32("iobase", DMProxyISAState, iobase, -1),
     DEFINE_PROP_INT32("irq", DMProxyISAState, irq, -1),
     DEFINE_PROP_UINT32("timeout", DMProxyISAState, timeout_ms, 5000),

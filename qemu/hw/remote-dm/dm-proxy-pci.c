@@ -45,6 +45,7 @@ OBJECT_DECLARE_SIMPLE_TYPE(DMProxyPCIState, DM_PROXY_PCI)
 #define DM_PROXY_NUM_BARS   6
 #define DM_PROXY_MSI_MAX    32
 #define DM_PROXY_MSIX_MAX   64
+QEMU_BUILD_BUG_ON(DM_PROXY_MSIX_MAX < DM_PROXY_MSI_MAX);
 
 typedef struct DMProxyBar {
     DMProxyPCIState *s;
@@ -72,6 +73,7 @@ struct DMProxyPCIState {
     PCIDevice parent_obj;
 
     char *server;
+    DMProxyIds ids;
     uint32_t timeout_ms;
     uint32_t poll_us;
     bool posted_writes;
@@ -170,7 +172,7 @@ static int dm_proxy_pci_wire_vectors(DMProxyPCIState *s, unsigned index,
                                      DMProxyMsiVector *vec, unsigned n)
 {
     unsigned batch = MAX(s->proxy.caps.max_msg_fds, 1);
-    int fds[MAX(DM_PROXY_MSI_MAX, DM_PROXY_MSIX_MAX)];
+    int fds[DM_PROXY_MSIX_MAX];         /* >= DM_PROXY_MSI_MAX */
     int ret = 0;
 
     for (unsigned i = 0; i < n; i++) {
@@ -691,7 +693,7 @@ static void dm_proxy_pci_realize(PCIDevice *pdev, Error **errp)
     s->dma_maps = g_array_new(false, true, sizeof(DMProxyDmaMap));
     if (!dm_proxy_init(&s->proxy, TYPE_DM_PROXY_PCI,
                        dev->id ? dev->id : TYPE_DM_PROXY_PCI,
-                       s->server, s->timeout_ms, s->poll_us,
+                       s->server, s->timeout_ms, s->poll_us, &s->ids,
                        &dm_proxy_pci_ops, s, errp)) {
         return;
     }
@@ -866,6 +868,7 @@ static const VMStateDescription vmstate_dm_proxy_pci = {
 
 static const Property dm_proxy_pci_properties[] = {
     DEFINE_PROP_STRING("server", DMProxyPCIState, server),
+    DEFINE_DM_PROXY_ID_PROPERTIES(DMProxyPCIState, ids),
     DEFINE_PROP_UINT32("timeout", DMProxyPCIState, timeout_ms, 5000),
     DEFINE_PROP_BOOL("posted-writes", DMProxyPCIState, posted_writes, true),
     DEFINE_PROP_UINT32("poll-us", DMProxyPCIState, poll_us, 50),

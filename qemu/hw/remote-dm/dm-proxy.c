@@ -18,6 +18,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include "qapi/error.h"
+#include "crypto/secret_common.h"
 #include "qemu/error-report.h"
 #include "qemu/lockable.h"
 #include "qemu/cutils.h"
@@ -120,6 +121,7 @@ static bool dm_proxy_negotiate(DMProxy *p, int fd, Error **errp)
     ours.max_msg_fds = p->fds_ok ? VUP_MAX_FDS : 0;
     ours.max_data_xfer_size = DM_PROXY_MAX_XFER;
     ours.dm_irq_messages = true;
+    memcpy(ours.ids, p->ids, sizeof(ours.ids));
     ret = vup_version_build(VUP_VERSION_MAJOR, VUP_VERSION_MINOR, &ours,
                             &buf, &len);
     if (ret == 0) {
@@ -135,8 +137,19 @@ static bool dm_proxy_negotiate(DMProxy *p, int fd, Error **errp)
     }
     ret = vup_check_reply(&m, &h);
     if (ret < 0) {
-        error_setg(errp, "%s refused the session: %s", p->server,
-                   strerror(-ret));
+        if (ret == -EPERM) {
+            error_setg(errp, "%s refused our identifiers: they do not match "
+                       "the model's binding (vm-id, hypervisor-id, ...)",
+                       p->server);
+        } else if (ret == -EACCES) {
+            error_setg(errp, "%s refused our access token (token-secret)",
+                       p->server);
+        } else if (ret == -EBUSY) {
+            error_setg(errp, "%s is busy serving another client", p->server);
+        } else {
+            error_setg(errp, "%s refused the session: %s", p->server,
+                       strerror(-ret));
+        }
         vup_msg_clear(&m);
         return false;
     }
@@ -558,12 +571,47 @@ bool dm_proxy_parse_tcp(const char *hp, char **ret_host, char **ret_port)
     return true;
 }
 
+/* Copy what we present to the model, checking its length. */
+static bool dm_proxy_set_ids(DMProxy *p, const DMProxyIds *ids, Error **errp)
+{
+    const char *vals[VUP_ID_COUNT] = {
+        [VUP_ID_VM] = ids ? ids->vm : NULL,
+        [VUP_ID_HYPERVISOR] = ids ? ids->hypervisor : NULL,
+        [VUP_ID_CLIENT_PLATFORM] = ids ? ids->client_platform : NULL,
+        [VUP_ID_DEVICE_MODEL] = ids ? ids->device_model : NULL,
+        [VUP_ID_SERVER_PLATFORM] = ids ? ids->server_platform : NULL,
+    };
+    g_autofree char *token = NULL;
+
+    if (ids && ids->token_secret) {
+        token = qcrypto_secret_lookup_as_utf8(ids->token_secret, errp);
+        if (!token) {
+            return false;
+        }
+        vals[VUP_ID_TOKEN] = token;
+    }
+    for (int i = 0; i < VUP_ID_COUNT; i++) {
+        if (vals[i] && strlen(vals[i]) > VUP_ID_MAX) {
+            error_setg(errp, "%s is longer than %d bytes",
+                       i == VUP_ID_TOKEN ? "the access token"
+                                         : vup_id_name(i), VUP_ID_MAX);
+            return false;
+        }
+        pstrcpy(p->ids[i], sizeof(p->ids[i]), vals[i] ? vals[i] : "");
+    }
+    return true;
+}
+
 bool dm_proxy_init(DMProxy *p, const char *type, const char *id,
                    const char *server, uint32_t timeout_ms, uint32_t poll_us,
-                   const DMProxyOps *ops, void *opaque, Error **errp)
+                   const DMProxyIds *ids, const DMProxyOps *ops,
+                   void *opaque, Error **errp)
 {
     memset(p, 0, sizeof(*p));
     p->fd = -1;
+    if (!dm_proxy_set_ids(p, ids, errp)) {
+        return false;
+    }
     if (!server || !*server) {
         error_setg(errp, "'server' is required, e.g. server=unix:PATH");
         return false;
@@ -640,6 +688,7 @@ void dm_proxy_cleanup(DMProxy *p)
     }
     g_free(p->fault);
     p->fault = NULL;
+    memset(p->ids, 0, sizeof(p->ids));  /* the token too */
     g_free(p->id);
     g_free(p->server);
     g_free(p->path);

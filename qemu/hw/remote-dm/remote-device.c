@@ -30,6 +30,12 @@ static QemuOptsList remote_device_opts = {
         { .name = "timeout", .type = QEMU_OPT_NUMBER },
         { .name = "poll-us", .type = QEMU_OPT_NUMBER },
         { .name = "posted-writes", .type = QEMU_OPT_BOOL },
+        { .name = "vm-id", .type = QEMU_OPT_STRING },
+        { .name = "hypervisor-id", .type = QEMU_OPT_STRING },
+        { .name = "client-platform-id", .type = QEMU_OPT_STRING },
+        { .name = "device-model-id", .type = QEMU_OPT_STRING },
+        { .name = "server-platform-id", .type = QEMU_OPT_STRING },
+        { .name = "token-secret", .type = QEMU_OPT_STRING },
         { /* end of list */ }
     },
 };
@@ -53,7 +59,8 @@ char *remote_device_to_device_opts(const char *optarg, Error **errp)
     const char *bus, *server;
     static const char *const passed[] = {
         "id", "server", "iobase", "irq", "addr", "timeout", "poll-us",
-        "posted-writes",
+        "posted-writes", "vm-id", "hypervisor-id", "client-platform-id",
+        "device-model-id", "server-platform-id", "token-secret",
     };
     char *ret = NULL;
 

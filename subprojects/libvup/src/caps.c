@@ -30,6 +30,55 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
     return -EINVAL;
 }
 
+static const char *const id_names[VUP_ID_COUNT] = {
+    [VUP_ID_VM] = "vm",
+    [VUP_ID_HYPERVISOR] = "hypervisor",
+    [VUP_ID_CLIENT_PLATFORM] = "client_platform",
+    [VUP_ID_DEVICE_MODEL] = "device_model",
+    [VUP_ID_SERVER_PLATFORM] = "server_platform",
+    [VUP_ID_TOKEN] = "token",
+};
+
+const char *vup_id_name(VupIdField field)
+{
+    return field < VUP_ID_COUNT ? id_names[field] : "unknown";
+}
+
+static int parse_ids(json_object *ids, VupCaps *c, char *err, size_t errlen)
+{
+    if (!json_object_is_type(ids, json_type_object)) {
+        return fail(err, errlen, "capability \"dm_ids\" must be an object");
+    }
+    for (int i = 0; i < VUP_ID_COUNT; i++) {
+        json_object *v;
+        const char *str;
+        size_t len;
+
+        if (!json_object_object_get_ex(ids, id_names[i], &v)) {
+            continue;
+        }
+        if (!json_object_is_type(v, json_type_string)) {
+            return fail(err, errlen, "\"dm_ids.%s\" must be a string",
+                        id_names[i]);
+        }
+        str = json_object_get_string(v);
+        len = json_object_get_string_len(v);
+        if (len > VUP_ID_MAX) {
+            return fail(err, errlen, "\"dm_ids.%s\" is longer than %d "
+                        "bytes", id_names[i], VUP_ID_MAX);
+        }
+        for (size_t k = 0; k < len; k++) {
+            if ((unsigned char)str[k] < 0x20 || str[k] == 0x7f) {
+                return fail(err, errlen, "\"dm_ids.%s\" holds a control "
+                            "character", id_names[i]);
+            }
+        }
+        memcpy(c->ids[i], str, len);
+        c->ids[i][len] = '\0';
+    }
+    return 0;
+}
+
 void vup_caps_init_defaults(VupCaps *caps)
 {
     *caps = (VupCaps) {
@@ -185,6 +234,10 @@ static int parse_caps_object(json_object *caps, VupCaps *c, char *err,
                  err, errlen) < 0) {
         return -EINVAL;
     }
+    if (json_object_object_get_ex(caps, VUP_CAP_DM_IDS, &v) &&
+        parse_ids(v, c, err, errlen) < 0) {
+        return -EINVAL;
+    }
     if (json_object_object_get_ex(caps, VUP_CAP_DM_IRQ_MESSAGES, &v) &&
         get_bool(v, VUP_CAP_DM_IRQ_MESSAGES, &c->dm_irq_messages,
                  err, errlen) < 0) {
@@ -298,6 +351,18 @@ char *vup_caps_format(const VupCaps *c)
         json_object_object_add(caps, VUP_CAP_DM_IRQ_MESSAGES,
                                json_object_new_boolean(1));
     }
+    for (int i = 0; i < VUP_ID_COUNT; i++) {
+        if (c->ids[i][0]) {
+            json_object *ids = NULL;
+
+            if (!json_object_object_get_ex(caps, VUP_CAP_DM_IDS, &ids)) {
+                ids = json_object_new_object();
+                json_object_object_add(caps, VUP_CAP_DM_IDS, ids);
+            }
+            json_object_object_add(ids, id_names[i],
+                                   json_object_new_string(c->ids[i]));
+        }
+    }
     json_object_object_add(root, VUP_CAP_CAPABILITIES, caps);
     caps = NULL;
     out = strdup(json_object_to_json_string_ext(root,
@@ -329,6 +394,8 @@ void vup_caps_negotiate(const VupCaps *ours, const VupCaps *peer,
     c.twin_socket_fd_index = -1;
     c.write_multiple = ours->write_multiple && peer->write_multiple;
     c.dm_irq_messages = ours->dm_irq_messages && peer->dm_irq_messages;
+    /* Identifiers are the client's to tell, not negotiated. */
+    memset(c.ids, 0, sizeof(c.ids));
     *ret_caps = c;
 }
 

@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -76,6 +77,9 @@ static void test_round_trip(void **state)
     c.twin_socket_fd_index = 0;
     c.write_multiple = true;
     c.dm_irq_messages = true;
+    strcpy(c.ids[VUP_ID_VM], "vm-1");
+    strcpy(c.ids[VUP_ID_CLIENT_PLATFORM], "client-a");
+    strcpy(c.ids[VUP_ID_TOKEN], "s3cret");
 
     json = vup_caps_format(&c);
     assert_non_null(json);
@@ -151,6 +155,12 @@ static void test_wrong_types(void **state)
                "must be a boolean");
     expect_bad("{\"capabilities\": {\"dm_irq_messages\": \"yes\"}}",
                "\"dm_irq_messages\" must be a boolean");
+    expect_bad("{\"capabilities\": {\"dm_ids\": []}}",
+               "\"dm_ids\" must be an object");
+    expect_bad("{\"capabilities\": {\"dm_ids\": {\"vm\": 7}}}",
+               "\"dm_ids.vm\" must be a string");
+    expect_bad("{\"capabilities\": {\"dm_ids\": {\"token\": \"a\\u0001b\"}}}",
+               "\"dm_ids.token\" holds a control character");
 }
 
 static void test_out_of_range(void **state)
@@ -173,6 +183,18 @@ static void test_out_of_range(void **state)
     /* json-c saturates 2^64; the page-size check still refuses it. */
     expect_bad("{\"capabilities\": {\"pgsizes\": 18446744073709551616}}",
                "\"pgsizes\"");
+}
+
+static void test_long_identifier(void **state)
+{
+    char json[512];
+    char id[VUP_ID_MAX + 2];
+
+    memset(id, 'x', sizeof(id) - 1);
+    id[sizeof(id) - 1] = '\0';
+    snprintf(json, sizeof(json),
+             "{\"capabilities\": {\"dm_ids\": {\"hypervisor\": \"%s\"}}}", id);
+    expect_bad(json, "\"dm_ids.hypervisor\" is longer than 128 bytes");
 }
 
 static void test_version_payload(void **state)
@@ -255,6 +277,7 @@ int main(void)
         cmocka_unit_test(test_embedded_nul),
         cmocka_unit_test(test_wrong_types),
         cmocka_unit_test(test_out_of_range),
+        cmocka_unit_test(test_long_identifier),
         cmocka_unit_test(test_version_payload),
         cmocka_unit_test(test_negotiate),
     };

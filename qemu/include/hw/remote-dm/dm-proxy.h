@@ -28,6 +28,28 @@
 
 typedef struct DMProxy DMProxy;
 
+/*
+ * Who we are, as told to the model in VERSION (qemu-dm extension): the
+ * identifiers of the architecture and the id of a secret object holding
+ * the access token.  Properties of both proxy devices.
+ */
+typedef struct DMProxyIds {
+    char *vm;
+    char *hypervisor;
+    char *client_platform;
+    char *device_model;
+    char *server_platform;
+    char *token_secret;
+} DMProxyIds;
+
+#define DEFINE_DM_PROXY_ID_PROPERTIES(_state, _f)                           \
+    DEFINE_PROP_STRING("vm-id", _state, _f.vm),                            \
+    DEFINE_PROP_STRING("hypervisor-id", _state, _f.hypervisor),            \
+    DEFINE_PROP_STRING("client-platform-id", _state, _f.client_platform),  \
+    DEFINE_PROP_STRING("device-model-id", _state, _f.device_model),        \
+    DEFINE_PROP_STRING("server-platform-id", _state, _f.server_platform),  \
+    DEFINE_PROP_STRING("token-secret", _state, _f.token_secret)
+
 typedef struct DMProxyOps {
     /* A command from the server (DMA_READ/DMA_WRITE): reply to it. */
     void (*request)(void *opaque, DMProxy *p, VupMsg *msg);
@@ -66,6 +88,7 @@ struct DMProxy {
     DMProxyState state;
     uint16_t next_id;
     VupCaps caps;               /* negotiated */
+    char ids[VUP_ID_COUNT][VUP_ID_MAX + 1];     /* what we present */
 
     QEMUBH *lost_bh;            /* report a fault in the main loop */
     QEMUBH *irq_bh;             /* deliver DM_IRQ messages */
@@ -81,9 +104,9 @@ struct DMProxy {
 
 /* Parse @server, connect and negotiate; false with @errp set on failure. */
 bool dm_proxy_init(DMProxy *p, const char *type, const char *id,
-                   const char *server,
-                   uint32_t timeout_ms, uint32_t poll_us,
-                   const DMProxyOps *ops, void *opaque, Error **errp);
+                   const char *server, uint32_t timeout_ms, uint32_t poll_us,
+                   const DMProxyIds *ids, const DMProxyOps *ops,
+                   void *opaque, Error **errp);
 void dm_proxy_cleanup(DMProxy *p);
 
 /* Split "HOST:PORT" or "[IPV6]:PORT"; false if malformed. */

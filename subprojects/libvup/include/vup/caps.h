@@ -15,6 +15,23 @@
 #define VUP_CAPS_MAX_XFER_SIZE      (64u * 1024 * 1024)
 #define VUP_CAPS_MIN_PGSIZE         4096
 
+/* The longest identifier or token accepted, in bytes. */
+#define VUP_ID_MAX 128
+
+/* Identifiers of the architecture (qemu-dm extension), "" when absent. */
+typedef enum VupIdField {
+    VUP_ID_VM,
+    VUP_ID_HYPERVISOR,
+    VUP_ID_CLIENT_PLATFORM,
+    VUP_ID_DEVICE_MODEL,
+    VUP_ID_SERVER_PLATFORM,
+    VUP_ID_TOKEN,
+    VUP_ID_COUNT,
+} VupIdField;
+
+/* The JSON key of @field ("vm", "client_platform", ...). */
+const char *vup_id_name(VupIdField field);
+
 typedef struct VupCaps {
     uint32_t max_msg_fds;
     uint64_t max_data_xfer_size;
@@ -27,6 +44,7 @@ typedef struct VupCaps {
     int32_t twin_socket_fd_index;   /* -1 when absent */
     bool write_multiple;
     bool dm_irq_messages;           /* extension: VUP_CMD_DM_IRQ */
+    char ids[VUP_ID_COUNT][VUP_ID_MAX + 1];    /* extension: dm_ids */
 } VupCaps;
 
 /* The values the spec says a peer must assume when a field is absent. */

@@ -391,6 +391,13 @@ VUP_CHECK_SIZE(VupMigData, 8);
 
 /* ---- qemu-dm extensions (docs/protocol.md), negotiated in VERSION ---- */
 
+/*
+ * Capability key: the identifiers of the architecture and an access token,
+ * sent by the client ({"vm": ..., "hypervisor": ..., "client_platform":
+ * ..., "device_model": ..., "server_platform": ..., "token": ...}).
+ */
+#define VUP_CAP_DM_IDS              "dm_ids"
+
 /* Capability key: the peer sends / accepts VUP_CMD_DM_IRQ messages. */
 #define VUP_CAP_DM_IRQ_MESSAGES     "dm_irq_messages"
 
