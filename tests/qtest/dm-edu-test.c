@@ -366,8 +366,9 @@ static void test_fault_kill_restart(const void *data)
 {
     Edu e = { 0 };
     QDict *info, *ev;
+    EduBackend b = GPOINTER_TO_INT(data);
 
-    edu_start(&e, EDU_PROXY_SHARED);
+    edu_start(&e, b);
     check_edu_works(&e);
     info = remote_device_info(&e);
     g_assert_cmpstr(qdict_get_str(info, "state"), ==, "connected");
@@ -381,8 +382,10 @@ static void test_fault_kill_restart(const void *data)
     edu_writel(&e, 0x04, 0x1234);
     g_assert_cmphex(edu_readl(&e, 0x04), ==, 0xffffffff);
     ev = qtest_qmp_eventwait_ref(e.qts, "REMOTE_DEVICE_DISCONNECTED");
-    g_assert_cmpstr(qdict_get_str(qdict_get_qdict(ev, "data"), "reason"), ==,
-                    "connection closed");
+    if (b == EDU_PROXY_SHARED) {
+        g_assert_cmpstr(qdict_get_str(qdict_get_qdict(ev, "data"), "reason"),
+                        ==, "connection closed");
+    }
     qobject_unref(ev);
     info = remote_device_info(&e);
     g_assert_cmpstr(qdict_get_str(info, "state"), ==, "disconnected");
@@ -409,7 +412,7 @@ static void test_fault_timeout(const void *data)
     Edu e = { 0 };
 
     proxy_opts = ",timeout=300";
-    edu_start(&e, EDU_PROXY_MSG);
+    edu_start(&e, GPOINTER_TO_INT(data));
     proxy_opts = "";
     check_edu_works(&e);
 
@@ -547,9 +550,15 @@ int main(int argc, char **argv)
                         GINT_TO_POINTER(EDU_REMOTE_SHARED), test_msix);
     qtest_add_data_func("/dm/edu/proxy-shared/system-reset",
                         GINT_TO_POINTER(EDU_PROXY_SHARED), test_system_reset);
-    qtest_add_data_func("/dm/edu/proxy-fault/kill-restart", NULL,
+    qtest_add_data_func("/dm/edu/proxy-fault/kill-restart",
+                        GINT_TO_POINTER(EDU_PROXY_SHARED),
                         test_fault_kill_restart);
-    qtest_add_data_func("/dm/edu/proxy-fault/timeout", NULL,
-                        test_fault_timeout);
+    qtest_add_data_func("/dm/edu/proxy-fault/timeout",
+                        GINT_TO_POINTER(EDU_PROXY_MSG), test_fault_timeout);
+    qtest_add_data_func("/dm/edu/proxy-tcp/kill-restart",
+                        GINT_TO_POINTER(EDU_PROXY_TCP),
+                        test_fault_kill_restart);
+    qtest_add_data_func("/dm/edu/proxy-tcp/timeout",
+                        GINT_TO_POINTER(EDU_PROXY_TCP), test_fault_timeout);
     return g_test_run();
 }
