@@ -25,10 +25,11 @@ mem="$mem -machine memory-backend=ram"
 # QEMU's stdout, or $console_file when the UART is remote.
 prog=mmio-bench
 console_file=
+qemu_wrap=()
 boot() {
     local name=$1 out tag
     shift
-    out=$(timeout 300 "$qemu" -accel tcg -M pc $mem -nographic -no-reboot \
+    out=$(timeout 300 "${qemu_wrap[@]}" "$qemu" -accel tcg -M pc $mem -nographic -no-reboot \
           -kernel "$build/guest/vmlinuz" -initrd "$build/guest/initramfs.cpio.gz" \
           -append "console=ttyS0 quiet panic=-1 dm.run=$prog" "$@" \
           </dev/null 2>&1) || true
@@ -83,6 +84,27 @@ pids+=($!)
 sleep 0.3
 boot t -device "dm-proxy-pci,server=tcp:127.0.0.1:$port"
 row "dm-proxy-pci -> dm-remote, TCP loopback"
+
+# Two hosts on one machine: QEMU and the model in network namespaces
+# joined by a veth pair (removed at the end).
+if [ "$(id -u)" = 0 ]; then
+    ns=dm-bench-$$
+    ip netns add "$ns-c" && ip netns add "$ns-s" &&
+    ip link add "dbc$$" netns "$ns-c" type veth peer name "dbs$$" netns "$ns-s" &&
+    ip -n "$ns-c" addr add 192.0.2.1/24 dev "dbc$$" &&
+    ip -n "$ns-s" addr add 192.0.2.2/24 dev "dbs$$" &&
+    ip -n "$ns-c" link set "dbc$$" up && ip -n "$ns-s" link set "dbs$$" up &&
+    ip -n "$ns-c" link set lo up && ip -n "$ns-s" link set lo up
+    ip netns exec "$ns-s" "$dm" serve --quiet --model edu \
+        --listen "tcp:192.0.2.2:$port" >/dev/null 2>&1 & pids+=($!)
+    sleep 0.5
+    qemu_wrap=(ip netns exec "$ns-c")
+    boot v -device "dm-proxy-pci,server=tcp:192.0.2.2:$port"
+    qemu_wrap=()
+    row "dm-proxy-pci -> dm-remote, TCP over veth (netns)"
+        kill "${pids[-1]}" 2>/dev/null
+    ip netns del "$ns-c"; ip netns del "$ns-s"
+fi
 floor=$("$build/meson/bench/pingpong" 20000 | sed -n 's/PINGPONG-NS //p')
 spin=$("$build/meson/bench/pingpong" 20000 50 | sed -n 's/PINGPONG-NS //p')
 tcpspin=$("$build/meson/bench/pingpong" 20000 50 tcp | sed -n 's/PINGPONG-NS //p')
