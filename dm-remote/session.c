@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "vup/msg.h"
@@ -17,6 +19,8 @@
 #include "session.h"
 
 #define DM_MAX_DMA_DEPTH    4
+
+static const struct timeval io_timeout = { .tv_sec = 5 };
 #define DM_OUR_MAX_XFER     (1024 * 1024)
 
 DmSession *dm_session_new(DmDevice *dev, int sock, DmDmaLayout layout,
@@ -29,6 +33,13 @@ DmSession *dm_session_new(DmDevice *dev, int sock, DmDmaLayout layout,
     }
     s->dev = dev;
     s->sock = sock;
+    /*
+     * The loop polls before each message; these bound what follows: the
+     * rest of a message, a DMA reply, a send.  A stalled client is
+     * dropped instead of freezing the server (and its SIGTERM).
+     */
+    setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &io_timeout, sizeof(io_timeout));
+    setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &io_timeout, sizeof(io_timeout));
     s->dma_layout = layout;
     s->fds_ok = fds_ok;
     s->binding = binding;

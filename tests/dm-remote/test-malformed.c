@@ -263,6 +263,26 @@ static void test_size_above_max(void **state)
     close(fd);
 }
 
+/* A client that stops in the middle of a message is dropped, not waited
+ * for forever: the server stays responsive (and serves the next one). */
+static void test_stalled_client(void **state)
+{
+    int fd = connect_client();
+    VupHeader h = { .msg_id = 1, .command = VUP_CMD_REGION_WRITE,
+                    .msg_size = sizeof(VupHeader) + 64 };
+
+    assert_int_equal(write(fd, &h, sizeof(h)), sizeof(h));
+    assert_int_equal(write(fd, "half", 4), 4);
+    /* The server gives up after its 5 s I/O timeout and closes. */
+    {
+        struct timeval tv = { .tv_sec = 10 };
+
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    }
+    assert_true(closed_by_server(fd));
+    close(fd);
+}
+
 static void test_truncated_payload(void **state)
 {
     int fd = connect_client();
@@ -580,6 +600,7 @@ int main(void)
         T(test_size_below_header),
         T(test_size_above_max),
         T(test_truncated_payload),
+        T(test_stalled_client),
         T(test_before_version),
         T(test_bad_version),
         T(test_unknown_commands),
