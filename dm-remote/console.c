@@ -208,9 +208,11 @@ DmConsole *dm_console_open(const char *spec, DmLoop *loop,
     if (strcmp(spec, "stdio") == 0) {
         c->kind = DM_CONSOLE_STDIO;
         c->in_fd = STDIN_FILENO;
+        /*
+         * Left blocking: O_NONBLOCK would change the file description we
+         * share with the shell that started us.
+         */
         c->out_fd = STDOUT_FILENO;
-        fcntl(STDOUT_FILENO, F_SETFL,
-              fcntl(STDOUT_FILENO, F_GETFL) | O_NONBLOCK);
         dm_loop_add_fd(loop, c->in_fd, POLLIN, console_readable, c);
     } else if (strncmp(spec, "file:", 5) == 0) {
         c->kind = DM_CONSOLE_FILE;
