@@ -23,4 +23,32 @@ out=$("$qemu" -M pc -accel qtest -display none -monitor none \
         -serial none -device dm-proxy-pci </dev/null 2>&1) &&
     fail "dm-proxy-pci realized without a server"
 grep -q "dm-proxy-pci" <<<"$out" || fail "unclear error: $out"
+# -remote-device: one clear line and exit status 1 for bad input.
+remote_err() {
+    local pattern=$1 out rc
+    shift
+    out=$("$qemu" -M pc -accel qtest -display none -monitor none \
+          -serial none "$@" </dev/null 2>&1) && rc=0 || rc=$?
+    [ "$rc" = 1 ] || fail "-remote-device $*: exit $rc, wanted 1"
+    # One error line (plain TCP adds a warning line before it).
+    [ "$(grep -vc ': warning: ' <<<"$out")" = 1 ] ||
+        fail "-remote-device $*: not one error line: $out"
+    grep -q -- "$pattern" <<<"$out" || fail "-remote-device $*: '$out' lacks '$pattern'"
+}
+remote_err "unknown bus 'usb' (isa or pci)" -remote-device bus=usb,server=unix:/x
+remote_err "'bus' is required" -remote-device server=unix:/x
+remote_err "'server' is required" -remote-device bus=isa
+remote_err "bad server 'ftp:x'" -remote-device bus=pci,server=ftp:x
+remote_err "Invalid parameter 'frob'" -remote-device bus=isa,server=unix:/x,frob=1
+remote_err "'addr' is for bus=pci" -remote-device bus=isa,server=unix:/x,addr=04.0
+remote_err "'iobase' and 'irq' are for bus=isa" -remote-device bus=pci,server=unix:/x,irq=4
+remote_err "cannot connect to unix:/nonexistent/dm.sock" \
+    -remote-device bus=isa,server=unix:/nonexistent/dm.sock
+remote_err "cannot connect to tcp:127.0.0.1:1" \
+    -remote-device bus=pci,server=tcp:127.0.0.1:1
+"$qemu" -help | grep -q -- "-remote-device \[id=ID,\]bus=isa|pci" ||
+    fail "-remote-device missing from -help"
+for dev in dm-proxy-isa; do
+    grep -q "name \"$dev\"" <<<"$devices" || fail "device $dev missing"
+done
 echo "ok"
