@@ -27,7 +27,7 @@ check: all
 	@scripts/run-tests.sh $(BUILD)
 
 demo: all
-	@echo "demo: not yet: the orchestrator issue gives it content"
+	@scripts/demo.sh $(BUILD)
 
 bench: all
 	@bench/run-bench.sh $(BUILD)
