@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "vup/msg.h"
+#include "vup/wire.h"
 
 void vup_msg_init(VupMsg *msg)
 {
@@ -146,6 +147,9 @@ int vup_recv_msg(int sock, VupMsg *msg, uint32_t max_msg_size,
     if (ret < 0) {
         goto fail;
     }
+    if (!VUP_HOST_IS_LE) {
+        vup_header_swap(&msg->hdr);     /* the wire is little-endian */
+    }
     /* Validate the size before allocating anything. */
     if (msg->hdr.msg_size < sizeof(VupHeader)) {
         ret = -EPROTO;
@@ -170,6 +174,12 @@ int vup_recv_msg(int sock, VupMsg *msg, uint32_t max_msg_size,
         }
     }
 
+    if (!VUP_HOST_IS_LE && msg->payload_len) {
+        vup_payload_swap(msg->hdr.command,
+                         (msg->hdr.flags & VUP_FLAG_TYPE_MASK) ==
+                         VUP_FLAG_TYPE_REPLY, true, msg->payload,
+                         msg->payload_len);
+    }
     if (bad) {
         close_fds(msg);
         msg->nfds = 0;
@@ -198,12 +208,28 @@ int vup_send_msg(int sock, const VupHeader *hdr, const void *payload,
         .msg_iov = iov,
         .msg_iovlen = len ? 2 : 1,
     };
+    uint8_t *wire = NULL;
+    int ret;
 
     if (nfds > VUP_MAX_FDS || len > VUP_MAX_MSG_SIZE - sizeof(h) ||
         (len && !payload)) {
         return -EINVAL;
     }
     h.msg_size = sizeof(h) + len;
+    if (!VUP_HOST_IS_LE) {
+        /* The wire is little-endian: convert a copy. */
+        if (len) {
+            wire = malloc(len);
+            if (!wire) {
+                return -ENOMEM;
+            }
+            memcpy(wire, payload, len);
+            vup_payload_swap(h.command, (h.flags & VUP_FLAG_TYPE_MASK) ==
+                             VUP_FLAG_TYPE_REPLY, false, wire, len);
+            iov[1].iov_base = wire;
+        }
+        vup_header_swap(&h);
+    }
 
     if (nfds > 0) {
         struct cmsghdr *cm;
@@ -218,6 +244,7 @@ int vup_send_msg(int sock, const VupHeader *hdr, const void *payload,
         memcpy(CMSG_DATA(cm), fds, nfds * sizeof(int));
     }
 
+    ret = 0;
     while (mh.msg_iovlen > 0) {
         ssize_t n = sendmsg(sock, &mh, MSG_NOSIGNAL);
 
@@ -225,7 +252,8 @@ int vup_send_msg(int sock, const VupHeader *hdr, const void *payload,
             if (errno == EINTR) {
                 continue;
             }
-            return -errno;
+            ret = -errno;
+            break;
         }
         /* Descriptors travel with the first byte only. */
         mh.msg_control = NULL;
@@ -240,7 +268,8 @@ int vup_send_msg(int sock, const VupHeader *hdr, const void *payload,
             mh.msg_iov->iov_len -= n;
         }
     }
-    return 0;
+    free(wire);
+    return ret;
 }
 
 int vup_send_reply(int sock, const VupHeader *req, const void *payload,
