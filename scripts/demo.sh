@@ -9,7 +9,12 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 dm=$build/meson/dm-remote/dm-remote
 tmp=$(mktemp -d /tmp/dm-demo-XXXXXX)
 pids=()
-trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
+cleanup() {
+    [ ${#pids[@]} = 0 ] || kill "${pids[@]}" 2>/dev/null || true
+    wait 2>/dev/null || true
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 say "1. Server platform: start two device models (dm-remote), each its own process"
