@@ -18,7 +18,6 @@
 
 #include "qemu/osdep.h"
 #include "qapi/error.h"
-#include "qemu/event_notifier.h"
 #include "qemu/main-loop.h"
 #include "qemu/module.h"
 #include "hw/irq.h"
@@ -48,35 +47,8 @@ struct DMProxyISAState {
     DMProxy proxy;
     bool proxy_up;
     MemoryRegion io;
-    qemu_irq irq_line;
-    EventNotifier notifier;
-    bool irq_wired;
-    bool irq_pending;
+    DMProxyLine line;
 };
-
-static void dm_proxy_isa_irq_event(EventNotifier *e)
-{
-    DMProxyISAState *s = container_of(e, DMProxyISAState, notifier);
-
-    if (event_notifier_test_and_clear(e)) {
-        trace_dm_proxy_isa_irq(s->proxy.id, 1);
-        qatomic_set(&s->irq_pending, true);
-        qemu_irq_raise(s->irq_line);
-    }
-}
-
-static void dm_proxy_isa_eoi(DMProxyISAState *s)
-{
-    if (!qatomic_xchg(&s->irq_pending, false)) {
-        return;
-    }
-    {
-        BQL_LOCK_GUARD();
-        trace_dm_proxy_isa_irq(s->proxy.id, 0);
-        qemu_irq_lower(s->irq_line);
-    }
-    dm_proxy_unmask_irq(&s->proxy, 0, 0);
-}
 
 static uint64_t dm_proxy_isa_read(void *opaque, hwaddr addr, unsigned size)
 {
@@ -84,7 +56,7 @@ static uint64_t dm_proxy_isa_read(void *opaque, hwaddr addr, unsigned size)
     uint64_t val = dm_proxy_region_read(&s->proxy, 0, addr, size);
 
     trace_dm_proxy_isa_read(s->proxy.id, addr, size, val);
-    dm_proxy_isa_eoi(s);
+    dm_proxy_line_eoi(&s->line);
     return val;
 }
 
@@ -95,7 +67,7 @@ static void dm_proxy_isa_write(void *opaque, hwaddr addr, uint64_t val,
 
     trace_dm_proxy_isa_write(s->proxy.id, addr, size, val);
     dm_proxy_region_write(&s->proxy, 0, addr, val, size, s->posted_writes);
-    dm_proxy_isa_eoi(s);
+    dm_proxy_line_eoi(&s->line);
 }
 
 static const MemoryRegionOps dm_proxy_isa_ops = {
@@ -106,27 +78,18 @@ static const MemoryRegionOps dm_proxy_isa_ops = {
     .impl = { .min_access_size = 1, .max_access_size = 4 },
 };
 
-static int dm_proxy_isa_wire_irq(DMProxyISAState *s)
-{
-    int fd = event_notifier_get_fd(&s->notifier);
-
-    return dm_proxy_set_irqs(&s->proxy, 0, 0, 1, &fd);
-}
-
 static void dm_proxy_isa_lost(void *opaque, DMProxy *p)
 {
     DMProxyISAState *s = opaque;
 
-    if (qatomic_xchg(&s->irq_pending, false)) {
-        qemu_irq_lower(s->irq_line);
-    }
+    dm_proxy_line_drop(&s->line);
 }
 
 static bool dm_proxy_isa_replay(void *opaque, DMProxy *p, Error **errp)
 {
     DMProxyISAState *s = opaque;
 
-    if (s->irq_wired && dm_proxy_isa_wire_irq(s) < 0) {
+    if (s->line.wired && dm_proxy_line_wire(&s->line) < 0) {
         error_setg(errp, "the model did not take our interrupt");
         return false;
     }
@@ -143,8 +106,8 @@ static void dm_proxy_isa_irq(void *opaque, unsigned index, unsigned sub)
 {
     DMProxyISAState *s = opaque;
 
-    if (index == 0 && sub == 0 && s->irq_wired) {
-        event_notifier_set(&s->notifier);
+    if (index == 0 && sub == 0) {
+        dm_proxy_line_fire(&s->line);
     }
 }
 
@@ -193,11 +156,7 @@ static void dm_proxy_isa_unrealize(DeviceState *dev)
 {
     DMProxyISAState *s = DM_PROXY_ISA(dev);
 
-    if (s->irq_wired) {
-        event_notifier_set_handler(&s->notifier, NULL);
-        event_notifier_cleanup(&s->notifier);
-        s->irq_wired = false;
-    }
+    dm_proxy_line_cleanup(&s->line);
     if (s->proxy_up) {
         dm_proxy_cleanup(&s->proxy);
         s->proxy_up = false;
@@ -260,15 +219,8 @@ static void dm_proxy_isa_realize(DeviceState *dev, Error **errp)
                           TYPE_DM_PROXY_ISA, size);
     isa_register_ioport(isa, &s->io, iobase);
     if (s->irq >= 0) {
-        s->irq_line = isa_get_irq(isa, s->irq);
-        if (event_notifier_init(&s->notifier, 0) < 0) {
-            error_setg(errp, "no eventfd for the interrupt");
-            goto fail;
-        }
-        event_notifier_set_handler(&s->notifier, dm_proxy_isa_irq_event);
-        s->irq_wired = true;
-        if (dm_proxy_isa_wire_irq(s) < 0) {
-            error_setg(errp, "the model did not take our interrupt");
+        if (!dm_proxy_line_init(&s->line, &s->proxy, 0,
+                                isa_get_irq(isa, s->irq), errp)) {
             goto fail;
         }
     }
@@ -283,9 +235,7 @@ static void dm_proxy_isa_reset(DeviceState *dev)
 {
     DMProxyISAState *s = DM_PROXY_ISA(dev);
 
-    if (qatomic_xchg(&s->irq_pending, false)) {
-        qemu_irq_lower(s->irq_line);
-    }
+    dm_proxy_line_drop(&s->line);
     if (s->proxy_up) {
         dm_proxy_call(&s->proxy, VUP_CMD_DEVICE_RESET, NULL, 0, NULL, 0,
                       NULL);

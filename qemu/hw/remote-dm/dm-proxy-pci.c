@@ -84,9 +84,7 @@ struct DMProxyPCIState {
     uint8_t msi_cap;
     uint8_t msi_cap_size;
 
-    EventNotifier intx;
-    bool intx_wired;
-    bool intx_pending;          /* asserted, waiting for the guest's EOI */
+    DMProxyLine intx;
 
     DMProxyMsiVector msi[DM_PROXY_MSI_MAX];
     unsigned msi_wired;         /* vectors wired to the model */
@@ -109,42 +107,6 @@ static const char *dm_id(DMProxyPCIState *s)
 }
 
 /* ---- Interrupts (main loop) ---- */
-
-static void dm_proxy_pci_intx_event(EventNotifier *e)
-{
-    DMProxyPCIState *s = container_of(e, DMProxyPCIState, intx);
-
-    if (event_notifier_test_and_clear(&s->intx)) {
-        trace_dm_proxy_pci_intx(dm_id(s), 1);
-        qatomic_set(&s->intx_pending, true);
-        pci_irq_assert(PCI_DEVICE(s));
-    }
-}
-
-/*
- * The model's INTx is automasked (VFIO semantics): it fired once and stays
- * masked.  After each BAR access, as VFIO does, lower the line and unmask;
- * if the model still asserts it, it fires again.
- */
-static void dm_proxy_pci_intx_eoi(DMProxyPCIState *s)
-{
-    if (!qatomic_xchg(&s->intx_pending, false)) {
-        return;
-    }
-    {
-        BQL_LOCK_GUARD();
-        trace_dm_proxy_pci_intx(dm_id(s), 0);
-        pci_irq_deassert(PCI_DEVICE(s));
-    }
-    dm_proxy_unmask_irq(&s->proxy, VUP_PCI_INTX_IRQ_INDEX, 0);
-}
-
-static int dm_proxy_pci_wire_intx(DMProxyPCIState *s)
-{
-    int fd = event_notifier_get_fd(&s->intx);
-
-    return dm_proxy_set_irqs(&s->proxy, VUP_PCI_INTX_IRQ_INDEX, 0, 1, &fd);
-}
 
 static void dm_proxy_pci_msi_event(EventNotifier *e)
 {
@@ -272,7 +234,7 @@ static uint64_t dm_proxy_pci_bar_read(void *opaque, hwaddr addr,
     uint64_t val = dm_proxy_region_read(&s->proxy, b->index, addr, size);
 
     trace_dm_proxy_pci_bar_read(dm_id(s), b->index, addr, size, val);
-    dm_proxy_pci_intx_eoi(s);
+    dm_proxy_line_eoi(&s->intx);
     return val;
 }
 
@@ -285,7 +247,7 @@ static void dm_proxy_pci_bar_write(void *opaque, hwaddr addr, uint64_t val,
     trace_dm_proxy_pci_bar_write(dm_id(s), b->index, addr, size, val);
     dm_proxy_region_write(&s->proxy, b->index, addr, val, size,
                           s->posted_writes);
-    dm_proxy_pci_intx_eoi(s);
+    dm_proxy_line_eoi(&s->intx);
 }
 
 static const MemoryRegionOps dm_proxy_pci_bar_ops = {
@@ -516,9 +478,7 @@ static void dm_proxy_pci_lost(void *opaque, DMProxy *p)
 {
     DMProxyPCIState *s = opaque;
 
-    if (qatomic_xchg(&s->intx_pending, false)) {
-        pci_irq_deassert(PCI_DEVICE(s));
-    }
+    dm_proxy_line_drop(&s->intx);
 }
 
 static bool dm_proxy_pci_replay(void *opaque, DMProxy *p, Error **errp)
@@ -529,7 +489,7 @@ static bool dm_proxy_pci_replay(void *opaque, DMProxy *p, Error **errp)
         dm_proxy_pci_dma_map(s, &g_array_index(s->dma_maps, DMProxyDmaMap,
                                                i));
     }
-    if ((s->intx_wired && dm_proxy_pci_wire_intx(s) < 0) ||
+    if ((s->intx.wired && dm_proxy_line_wire(&s->intx) < 0) ||
         (s->msi_wired &&
          dm_proxy_pci_wire_vectors(s, VUP_PCI_MSI_IRQ_INDEX, s->msi,
                                    s->msi_wired) < 0) ||
@@ -547,8 +507,8 @@ static void dm_proxy_pci_irq(void *opaque, unsigned index, unsigned sub)
 {
     DMProxyPCIState *s = opaque;
 
-    if (index == VUP_PCI_INTX_IRQ_INDEX && s->intx_wired) {
-        event_notifier_set(&s->intx);
+    if (index == VUP_PCI_INTX_IRQ_INDEX) {
+        dm_proxy_line_fire(&s->intx);
     } else if (index == VUP_PCI_MSI_IRQ_INDEX && sub < s->msi_wired) {
         event_notifier_set(&s->msi[sub].notifier);
     } else if (index == VUP_PCI_MSIX_IRQ_INDEX && sub < s->msix_wired) {
@@ -749,17 +709,10 @@ static void dm_proxy_pci_realize(PCIDevice *pdev, Error **errp)
         return;
     }
 
-    if (c[PCI_INTERRUPT_PIN]) {
-        if (event_notifier_init(&s->intx, 0) < 0) {
-            error_setg(errp, "no eventfd for INTx");
-            return;
-        }
-        event_notifier_set_handler(&s->intx, dm_proxy_pci_intx_event);
-        s->intx_wired = true;
-        if (dm_proxy_pci_wire_intx(s) < 0) {
-            error_setg(errp, "the model did not take our INTx eventfd");
-            return;
-        }
+    if (c[PCI_INTERRUPT_PIN] &&
+        !dm_proxy_line_init(&s->intx, &s->proxy, VUP_PCI_INTX_IRQ_INDEX,
+                            pci_allocate_irq(pdev), errp)) {
+        return;
     }
 
     s->listener = (MemoryListener) {
@@ -789,10 +742,10 @@ static void dm_proxy_pci_exit(PCIDevice *pdev)
                     &s->bars[s->msix_pba_bar].mr);
         s->msix_cap = 0;
     }
-    if (s->intx_wired) {
-        event_notifier_set_handler(&s->intx, NULL);
-        event_notifier_cleanup(&s->intx);
-        s->intx_wired = false;
+    if (s->intx.irq) {
+        dm_proxy_line_cleanup(&s->intx);
+        qemu_free_irq(s->intx.irq);
+        s->intx.irq = NULL;
     }
     if (s->proxy_up) {
         dm_proxy_cleanup(&s->proxy);
@@ -819,9 +772,7 @@ static void dm_proxy_pci_reset(DeviceState *dev)
 {
     DMProxyPCIState *s = DM_PROXY_PCI(dev);
 
-    if (qatomic_xchg(&s->intx_pending, false)) {
-        pci_irq_deassert(PCI_DEVICE(s));
-    }
+    dm_proxy_line_drop(&s->intx);
     if (s->msi_wired) {
         dm_proxy_pci_msi_disable(s);
     }

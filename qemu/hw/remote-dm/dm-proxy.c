@@ -508,6 +508,79 @@ void dm_proxy_unmask_irq(DMProxy *p, unsigned index, unsigned sub)
     dm_proxy_post(p, VUP_CMD_DEVICE_SET_IRQS, &set, sizeof(set));
 }
 
+/* ---- Level-triggered lines ---- */
+
+static void dm_proxy_line_event(EventNotifier *e)
+{
+    DMProxyLine *l = container_of(e, DMProxyLine, notifier);
+
+    if (event_notifier_test_and_clear(e)) {
+        trace_dm_proxy_line(l->proxy->id, l->index, 1);
+        qatomic_set(&l->pending, true);
+        qemu_irq_raise(l->irq);
+    }
+}
+
+int dm_proxy_line_wire(DMProxyLine *l)
+{
+    int fd = event_notifier_get_fd(&l->notifier);
+
+    return dm_proxy_set_irqs(l->proxy, l->index, 0, 1, &fd);
+}
+
+bool dm_proxy_line_init(DMProxyLine *l, DMProxy *p, unsigned index,
+                        qemu_irq irq, Error **errp)
+{
+    *l = (DMProxyLine) { .proxy = p, .index = index, .irq = irq };
+    if (event_notifier_init(&l->notifier, 0) < 0) {
+        error_setg(errp, "no eventfd for the interrupt line");
+        return false;
+    }
+    event_notifier_set_handler(&l->notifier, dm_proxy_line_event);
+    l->wired = true;
+    if (dm_proxy_line_wire(l) < 0) {
+        error_setg(errp, "the model did not take our interrupt line");
+        return false;
+    }
+    return true;
+}
+
+void dm_proxy_line_eoi(DMProxyLine *l)
+{
+    if (!qatomic_xchg(&l->pending, false)) {
+        return;
+    }
+    {
+        BQL_LOCK_GUARD();
+        trace_dm_proxy_line(l->proxy->id, l->index, 0);
+        qemu_irq_lower(l->irq);
+    }
+    dm_proxy_unmask_irq(l->proxy, l->index, 0);
+}
+
+void dm_proxy_line_drop(DMProxyLine *l)
+{
+    if (qatomic_xchg(&l->pending, false)) {
+        qemu_irq_lower(l->irq);
+    }
+}
+
+void dm_proxy_line_fire(DMProxyLine *l)
+{
+    if (l->wired) {
+        event_notifier_set(&l->notifier);
+    }
+}
+
+void dm_proxy_line_cleanup(DMProxyLine *l)
+{
+    if (l->wired) {
+        event_notifier_set_handler(&l->notifier, NULL);
+        event_notifier_cleanup(&l->notifier);
+        l->wired = false;
+    }
+}
+
 /* Main loop: a message while no call is waiting (a server request). */
 static void dm_proxy_readable(void *opaque)
 {

@@ -19,7 +19,9 @@
 #ifndef HW_REMOTE_DM_DM_PROXY_H
 #define HW_REMOTE_DM_DM_PROXY_H
 
+#include "qemu/event_notifier.h"
 #include "qemu/queue.h"
+#include "hw/irq.h"
 #include "qemu/thread.h"
 #include "qemu/timer.h"
 #include "block/aio.h"
@@ -143,6 +145,34 @@ int dm_proxy_set_irqs(DMProxy *p, unsigned index, unsigned start,
 
 /* Posted UNMASK of a level line: the end of its interrupt (VFIO's EOI). */
 void dm_proxy_unmask_irq(DMProxy *p, unsigned index, unsigned sub);
+
+/*
+ * A level-triggered line of the model (PCI INTx, a platform IRQ), with
+ * VFIO's semantics: the model's eventfd (or DM_IRQ message) raises
+ * @irq; the guest's next access to the device lowers it and unmasks the
+ * model's line, which fires again if still high.
+ */
+typedef struct DMProxyLine {
+    DMProxy *proxy;
+    unsigned index;             /* IRQ index of the line, vector 0 */
+    qemu_irq irq;
+    EventNotifier notifier;
+    bool wired;
+    bool pending;               /* raised, waiting for the guest's EOI */
+} DMProxyLine;
+
+/* Set up @l and hand its eventfd to the model (main loop). */
+bool dm_proxy_line_init(DMProxyLine *l, DMProxy *p, unsigned index,
+                        qemu_irq irq, Error **errp);
+/* Hand the eventfd to the model again (after a reconnection). */
+int dm_proxy_line_wire(DMProxyLine *l);
+/* After each guest access to the device: the end of the interrupt. */
+void dm_proxy_line_eoi(DMProxyLine *l);
+/* Lower a raised line without telling the model (reset, lost model). */
+void dm_proxy_line_drop(DMProxyLine *l);
+/* The model signalled the line with a DM_IRQ message. */
+void dm_proxy_line_fire(DMProxyLine *l);
+void dm_proxy_line_cleanup(DMProxyLine *l);
 
 /* Reply to a server request, from DMProxyOps.request. */
 void dm_proxy_reply(DMProxy *p, const VupMsg *req, const void *payload,
