@@ -183,7 +183,6 @@ int dm_console_check_spec(const char *spec, char *err, size_t errlen)
     if (strncmp(spec, "unix:", 5) == 0) {
         return dm_address_parse(spec, &a, err, errlen);
     }
-    (void)a;
     snprintf(err, errlen, "bad console '%s' (stdio, file:PATH or unix:PATH)",
              spec);
     return -EINVAL;
