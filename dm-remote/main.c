@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "console.h"
+#include "daemon/daemon.h"
 #include "log.h"
 #include "server.h"
 
@@ -36,6 +37,7 @@ static void help(void)
            "\n"
            "Commands:\n"
            "  serve             run one device model on one socket\n"
+           "  daemon            the platform's launcher (see daemon --help)\n"
            "\n"
            "Options of serve:\n"
            "  -m, --model=MODEL       the device model ('help' lists them)\n"
@@ -213,6 +215,9 @@ int main(int argc, char **argv)
         strcmp(argv[1], "help") == 0) {
         help();
         return 0;
+    }
+    if (strcmp(argv[1], "daemon") == 0) {
+        return dm_daemon_main(argc - 1, argv + 1);
     }
     if (strcmp(argv[1], "serve") != 0) {
         return usage_error("unknown command '%s'", argv[1]);

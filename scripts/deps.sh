@@ -10,7 +10,8 @@ PKGS=(
     build-essential pkg-config ninja-build ccache rsync xz-utils dpkg-dev
     python3 python3-venv flex bison cpio git device-tree-compiler
     libglib2.0-dev libpixman-1-dev libslirp-dev zlib1g-dev
-    libjson-c-dev libcmocka-dev lib32gcc-12-dev
+    libjson-c-dev libcmocka-dev lib32gcc-12-dev libgnutls28-dev gnutls-bin
+    libsoup-3.0-dev libjson-glib-dev libsqlite3-dev sqlite3 socat
     seabios ipxe-qemu busybox-static
 )
 
