@@ -85,6 +85,19 @@ sleep 0.3
 boot t -device "dm-proxy-pci,server=tcp:127.0.0.1:$port"
 row "dm-proxy-pci -> dm-remote, TCP loopback"
 
+# TLS: certificates for both ends (tests/net/make-certs.sh).
+certs=$tmp/certs
+"$(dirname "$0")/../tests/net/make-certs.sh" "$certs"
+tls_obj="tls-creds-x509,id=tls0,endpoint=client,dir=$certs/client"
+tport=$((port + 1))
+"$dm" serve --quiet --model edu --listen "tcp:127.0.0.1:$tport" \
+    --tls-creds "$certs/server" >/dev/null 2>&1 &
+pids+=($!)
+sleep 0.3
+boot tl -object "$tls_obj" \
+    -device "dm-proxy-pci,server=tcp:127.0.0.1:$tport,tls-creds=tls0"
+row "dm-proxy-pci -> dm-remote, TLS over TCP loopback"
+
 # Two hosts on one machine: QEMU and the model in network namespaces
 # joined by a veth pair (removed at the end).
 if [ "$(id -u)" = 0 ]; then
@@ -98,11 +111,18 @@ if [ "$(id -u)" = 0 ]; then
     ip netns exec "$ns-s" "$dm" serve --quiet --model edu \
         --listen "tcp:192.0.2.2:$port" >/dev/null 2>&1 & pids+=($!)
     sleep 0.5
+    ip netns exec "$ns-s" "$dm" serve --quiet --model edu \
+        --listen "tcp:192.0.2.2:$tport" --tls-creds "$certs/server" \
+        >/dev/null 2>&1 & pids+=($!)
+    sleep 0.5
     qemu_wrap=(ip netns exec "$ns-c")
     boot v -device "dm-proxy-pci,server=tcp:192.0.2.2:$port"
-    qemu_wrap=()
     row "dm-proxy-pci -> dm-remote, TCP over veth (netns)"
-        kill "${pids[-1]}" 2>/dev/null
+    boot vt -object "$tls_obj" \
+        -device "dm-proxy-pci,server=tcp:192.0.2.2:$tport,tls-creds=tls0"
+    row "dm-proxy-pci -> dm-remote, TLS over veth (netns)"
+    qemu_wrap=()
+    kill "${pids[-1]}" "${pids[-2]}" 2>/dev/null
     ip netns del "$ns-c"; ip netns del "$ns-s"
 fi
 floor=$("$build/meson/bench/pingpong" 20000 | sed -n 's/PINGPONG-NS //p')

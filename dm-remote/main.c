@@ -21,6 +21,7 @@ static const char *arg_listen;
 static DmDmaLayout arg_dma_layout = DM_DMA_LAYOUT_AUTO;
 static long arg_poll_us = 50;
 static const char *arg_console;
+static const char *arg_tls_creds;
 static DmBinding arg_binding;
 static char *arg_token_buf;
 
@@ -44,6 +45,12 @@ static void help(void)
            "  -l, --listen=ADDRESS    where to listen: unix:PATH, or "
            "tcp:HOST:PORT\n"
            "                          (plain TCP: trusted networks only)\n"
+           "      --tls-creds=DIR     require TLS on tcp: DIR has "
+           "ca-cert.pem (the CA\n"
+           "                          of the clients we accept), "
+           "server-cert.pem and\n"
+           "                          server-key.pem, as QEMU's "
+           "tls-creds-x509\n"
            "      --dma-layout=L      DMA_READ/WRITE data layout: auto "
            "(default),\n"
            "                          spec, or qemu (QEMU 10.2's client, "
@@ -89,7 +96,7 @@ static int usage_error(const char *fmt, const char *what)
 static int parse_serve(int argc, char **argv)
 {
     enum {
-        OPT_DMA_LAYOUT = 0x100, OPT_POLL_US, OPT_CONSOLE,
+        OPT_DMA_LAYOUT = 0x100, OPT_POLL_US, OPT_CONSOLE, OPT_TLS_CREDS,
         OPT_BIND = 0x200,       /* + VupIdField */
         OPT_TOKEN_FILE = 0x300,
     };
@@ -99,6 +106,7 @@ static int parse_serve(int argc, char **argv)
         { "dma-layout", required_argument, NULL, OPT_DMA_LAYOUT },
         { "poll-us", required_argument, NULL, OPT_POLL_US },
         { "console", required_argument, NULL, OPT_CONSOLE },
+        { "tls-creds", required_argument, NULL, OPT_TLS_CREDS },
         { "bind-vm", required_argument, NULL, OPT_BIND + VUP_ID_VM },
         { "bind-hypervisor", required_argument, NULL,
           OPT_BIND + VUP_ID_HYPERVISOR },
@@ -150,6 +158,9 @@ static int parse_serve(int argc, char **argv)
             }
             break;
         }
+        case OPT_TLS_CREDS:
+            arg_tls_creds = optarg;
+            break;
         case OPT_CONSOLE:
             arg_console = optarg;
             break;
@@ -252,6 +263,10 @@ int main(int argc, char **argv)
             return usage_error("bad --console: %s", err);
         }
     }
+    if (arg_tls_creds && cfg.listen.kind != DM_ADDRESS_TCP) {
+        return usage_error("%s", "--tls-creds needs a tcp: --listen address");
+    }
+    cfg.tls_creds = arg_tls_creds;
     cfg.model_args.console = arg_console;
     cfg.binding = arg_binding;
     cfg.dma_layout = arg_dma_layout;

@@ -29,6 +29,7 @@ typedef struct DmServer {
     int listen_fd;
     int signal_fd;
     DmSession *session;
+    DmTlsCreds *tls;            /* TLS required when set */
 } DmServer;
 
 /* An extra client, waiting for its first message to be refused. */
@@ -91,7 +92,8 @@ static void client_readable(void *opaque, int fd, short revents)
             client_gone(srv, fd);
             return;
         }
-    } while (vup_spin_readable(fd, srv->cfg->spin_ns));
+    } while (vup_stream_spin_readable(&srv->session->stream,
+                                      srv->cfg->spin_ns));
 }
 
 /*
@@ -145,15 +147,26 @@ static void listen_readable(void *opaque, int fd, short revents)
     srv->session = dm_session_new(&srv->dev, c, srv->cfg->dma_layout,
                                   srv->cfg->listen.kind == DM_ADDRESS_UNIX,
                                   &srv->cfg->binding);
-    if (!srv->session ||
-        dm_loop_add_fd(srv->loop, c, POLLIN, client_readable, srv) < 0) {
+    if (!srv->session) {
         dm_error("cannot serve a new client: out of resources");
-        if (srv->session) {
+        close(c);
+        return;
+    }
+    if (srv->tls) {
+        char err[512];
+
+        if (dm_session_start_tls(srv->session, srv->tls, err,
+                                 sizeof(err)) < 0) {
+            dm_warn("TLS: %s; closing the connection", err);
             dm_session_free(srv->session);
             srv->session = NULL;
-        } else {
-            close(c);
+            return;
         }
+    }
+    if (dm_loop_add_fd(srv->loop, c, POLLIN, client_readable, srv) < 0) {
+        dm_error("cannot serve a new client: out of resources");
+        dm_session_free(srv->session);
+        srv->session = NULL;
     }
 }
 
@@ -194,6 +207,11 @@ int dm_server_run(const DmServerConfig *cfg)
                  strerror(-ret));
         goto out;
     }
+    if (cfg->tls_creds &&
+        dm_tls_creds_load(cfg->tls_creds, &srv.tls, err, sizeof(err)) < 0) {
+        dm_error("TLS credentials: %s", err);
+        goto out_dev;
+    }
     srv.listen_fd = dm_address_listen(&cfg->listen, err, sizeof(err));
     if (srv.listen_fd < 0) {
         dm_error("%s", err);
@@ -204,6 +222,10 @@ int dm_server_run(const DmServerConfig *cfg)
     if (cfg->listen.kind == DM_ADDRESS_UNIX) {
         dm_info("serving model %s on unix:%s", cfg->model->name,
                 cfg->listen.path);
+    } else if (srv.tls) {
+        dm_info("serving model %s on tcp:%s:%s with TLS (client "
+                "certificates verified)", cfg->model->name,
+                cfg->listen.host, cfg->listen.port);
     } else {
         dm_warn("serving model %s on tcp:%s:%s in the clear: use it on "
                 "trusted networks only", cfg->model->name, cfg->listen.host,
@@ -219,6 +241,7 @@ int dm_server_run(const DmServerConfig *cfg)
     close(srv.listen_fd);
     dm_address_cleanup(&cfg->listen);
 out_dev:
+    dm_tls_creds_free(srv.tls);
     dm_device_unrealize(&srv.dev);
 out:
     if (srv.signal_fd >= 0) {

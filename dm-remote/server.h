@@ -18,6 +18,7 @@ typedef struct DmServerConfig {
     int64_t spin_ns;            /* poll for the next request this long */
     DmModelArgs model_args;
     DmBinding binding;
+    const char *tls_creds;      /* directory; NULL: plain TCP */
 } DmServerConfig;
 
 /* Serve until SIGTERM or SIGINT; returns the process exit status. */

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -33,6 +34,7 @@ DmSession *dm_session_new(DmDevice *dev, int sock, DmDmaLayout layout,
     }
     s->dev = dev;
     s->sock = sock;
+    s->stream = VUP_STREAM_PLAIN(sock);
     /*
      * The loop polls before each message; these bound what follows: the
      * rest of a message, a DMA reply, a send.  A stalled client is
@@ -56,8 +58,38 @@ void dm_session_free(DmSession *s)
     dm_dma_unmap_all(&s->dma);
     dm_irq_release_all(s->dev);
     s->dev->session = NULL;
+    dm_tls_session_free(s->tls);
     close(s->sock);
     free(s);
+}
+
+int dm_session_start_tls(DmSession *s, DmTlsCreds *creds, char *err,
+                         size_t errlen)
+{
+    int ret = dm_tls_peek_handshake(s->sock);
+
+    if (ret == 0) {
+        /* A plain vfio-user client: tell it why, in its own protocol. */
+        VupMsg m;
+
+        if (vup_recv_msg(s->sock, &m, sizeof(VupHeader) + 65536, 0) == 0) {
+            vup_send_error(s->sock, &m.hdr, EPROTONOSUPPORT);
+            vup_msg_clear(&m);
+        }
+        snprintf(err, errlen, "a plain client on a TLS server (refused)");
+        return -EPROTONOSUPPORT;
+    }
+    if (ret < 0) {
+        snprintf(err, errlen, "no TLS handshake: %s", strerror(-ret));
+        return ret;
+    }
+    ret = dm_tls_session_start(creds, s->sock, &s->tls, err, errlen);
+    if (ret < 0) {
+        return ret;
+    }
+    s->stream = dm_tls_session_stream(s->tls);
+    dm_info("TLS session with %s", dm_tls_session_peer(s->tls));
+    return 0;
 }
 
 static int reply(DmSession *s, const VupMsg *m, const void *payload,
@@ -68,7 +100,7 @@ static int reply(DmSession *s, const VupMsg *m, const void *payload,
     if (m->hdr.flags & VUP_FLAG_NO_REPLY) {
         return 0;
     }
-    ret = vup_send_reply(s->sock, &m->hdr, payload, len, NULL, 0);
+    ret = vup_stream_send_reply(&s->stream, &m->hdr, payload, len);
     if (ret < 0) {
         s->broken = true;
     }
@@ -596,7 +628,7 @@ static void dispatch(DmSession *s, VupMsg *m, int recv_ret)
         dm_debug("%s (id %u) failed: %s", vup_command_name(cmd),
                  m->hdr.msg_id, strerror(-ret));
         if (!(m->hdr.flags & VUP_FLAG_NO_REPLY) &&
-            vup_send_error(s->sock, &m->hdr, -ret) < 0) {
+            vup_stream_send_error(&s->stream, &m->hdr, -ret) < 0) {
             s->broken = true;
         }
     }
@@ -613,8 +645,8 @@ static uint32_t max_msg_size(DmSession *s)
 bool dm_session_handle_one(DmSession *s)
 {
     VupMsg m;
-    int ret = vup_recv_msg(s->sock, &m, max_msg_size(s),
-                           s->fds_ok ? VUP_MAX_FDS : 0);
+    int ret = vup_stream_recv_msg(&s->stream, &m, max_msg_size(s),
+                                  s->fds_ok ? VUP_MAX_FDS : 0);
 
     if (ret < 0 && ret != -EBADMSG) {
         if (ret != -ECONNRESET) {
@@ -638,7 +670,8 @@ static int wait_reply(DmSession *s, const VupHeader *req, VupMsg *ret_msg)
 {
     for (;;) {
         VupMsg m;
-        int ret = vup_recv_msg(s->sock, &m, max_msg_size(s), VUP_MAX_FDS);
+        int ret = vup_stream_recv_msg(&s->stream, &m, max_msg_size(s),
+                                      s->fds_ok ? VUP_MAX_FDS : 0);
 
         if (ret < 0 && ret != -EBADMSG) {
             s->broken = true;
@@ -684,7 +717,7 @@ static int dma_message(DmSession *s, uint64_t addr, void *buf, uint32_t len,
         memcpy(payload + hdr_len, buf, len);
     }
     s->stats.dma_messages++;
-    ret = vup_send_msg(s->sock, &h, payload, plen, NULL, 0);
+    ret = vup_stream_send_msg(&s->stream, &h, payload, plen, NULL, 0);
     free(payload);
     if (ret < 0) {
         s->broken = true;
@@ -766,8 +799,8 @@ void dm_session_send_irq(DmSession *s, unsigned index, unsigned sub)
     };
     VupDmIrq irq = { .index = index, .sub = sub };
 
-    if (!s->broken && vup_send_msg(s->sock, &h, &irq, sizeof(irq), NULL,
-                                   0) < 0) {
+    if (!s->broken && vup_stream_send_msg(&s->stream, &h, &irq, sizeof(irq),
+                                          NULL, 0) < 0) {
         s->broken = true;
     }
 }

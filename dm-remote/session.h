@@ -17,6 +17,7 @@
 #include "vup/caps.h"
 #include "device.h"
 #include "dma.h"
+#include "tls.h"
 
 /* How DMA_READ/DMA_WRITE data is laid out (see docs/protocol.md). */
 typedef enum DmDmaLayout {
@@ -39,6 +40,8 @@ typedef struct DmSessionStats {
 struct DmSession {
     DmDevice *dev;
     int sock;
+    DmTlsSession *tls;          /* NULL: plain */
+    VupStream stream;           /* the socket, or TLS over it */
     bool versioned;             /* VERSION done */
     bool broken;                /* stream unusable: close it */
     VupCaps caps;               /* negotiated */
@@ -53,6 +56,15 @@ struct DmSession {
 
 DmSession *dm_session_new(DmDevice *dev, int sock, DmDmaLayout layout,
                           bool fds_ok, const DmBinding *binding);
+
+/*
+ * Require TLS on this session: handshake and verify the client (blocking,
+ * bounded by the socket timeouts).  A plain vfio-user client gets an
+ * EPROTONOSUPPORT reply to its first message.  -errno and a message in
+ * @err on failure: then free the session.
+ */
+int dm_session_start_tls(DmSession *s, DmTlsCreds *creds, char *err,
+                         size_t errlen);
 
 /* An interrupt as a VUP_CMD_DM_IRQ message (vectors wired that way). */
 void dm_session_send_irq(DmSession *s, unsigned index, unsigned sub);

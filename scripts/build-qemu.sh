@@ -46,7 +46,7 @@ CONFIGURE_ARGS=(
     --disable-install-blobs
     --firmwarepath=/usr/share/qemu:/usr/share/seabios:/usr/lib/ipxe/qemu
     --without-default-features
-    --enable-tcg --enable-kvm --enable-slirp --enable-pixman
+    --enable-tcg --enable-kvm --enable-slirp --enable-pixman --enable-gnutls
     --enable-multiprocess --enable-vfio-user-server
     --disable-docs --disable-tools --disable-werror
     --disable-download

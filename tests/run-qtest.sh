@@ -16,4 +16,9 @@ export DM_REMOTE="$build/meson/dm-remote/dm-remote"
 export DM_DELAY_RELAY="$(cd "$(dirname "$0")" && pwd)/net/delay-relay.py"
 # Tests use TCG or qtest: keep a nested /dev/kvm out of their way.
 export QEMU_ACCEL=tcg
-exec "$bin" --tap -k "$@"
+# Certificates for the TLS back ends, fresh for each run.
+DM_TLS_DIR=$(mktemp -d /tmp/dm-tls-XXXXXX)
+export DM_TLS_DIR
+trap 'rm -rf "$DM_TLS_DIR"' EXIT
+"$(dirname "$0")/net/make-certs.sh" "$DM_TLS_DIR"
+"$bin" --tap -k "$@"

@@ -9,6 +9,9 @@
  *   proxy-msg      the same with private RAM (DMA as messages)
  *   proxy-tcp      dm-proxy-pci -> dm-remote edu over TCP loopback: no
  *                  descriptors, so DMA and interrupts travel as messages
+ *   proxy-tls      the same over TLS: a tls-creds-x509 object in QEMU,
+ *                  --tls-creds in dm-remote, certificates of both ends
+ *                  verified (made by tests/net/make-certs.sh)
  *   proxy-qemu-server  dm-proxy-pci -> QEMU's own x-vfio-user-server
  *                  (libvfio-user) hosting QEMU's edu, shared RAM
  * Every check is the same for all of them.
@@ -38,6 +41,7 @@ typedef enum EduBackend {
     EDU_PROXY_MSG,
     EDU_PROXY_QEMU_SERVER,
     EDU_PROXY_TCP,
+    EDU_PROXY_TLS,
 } EduBackend;
 
 typedef struct Edu {
@@ -72,7 +76,21 @@ static void edu_start(Edu *e, EduBackend b)
     g_autofree char *device = NULL;
     const char *memory = "-m 256M";
 
-    if (b == EDU_LOCAL) {
+    if (b == EDU_PROXY_TLS) {
+        const char *certs = g_getenv("DM_TLS_DIR");
+        g_autofree char *creds = NULL;
+        const char *args[] = { "--tls-creds", NULL, NULL };
+
+        g_assert_nonnull(certs);
+        creds = g_build_filename(certs, "server", NULL);
+        args[1] = creds;
+        e->remote = dm_remote_start_tcp(edu_model, args);
+        device = g_strdup_printf("-object tls-creds-x509,id=tls0,"
+                                 "endpoint=client,dir=%s/client "
+                                 "-device dm-proxy-pci,addr=%02x.0,"
+                                 "server=%s,tls-creds=tls0%s", certs,
+                                 EDU_SLOT, e->remote->connect, proxy_opts);
+    } else if (b == EDU_LOCAL) {
         device = g_strdup_printf("-device edu,addr=%02x.0", EDU_SLOT);
     } else if (b == EDU_PROXY_TCP) {
         e->remote = dm_remote_start_tcp(edu_model, NULL);
@@ -509,6 +527,7 @@ int main(int argc, char **argv)
         { "proxy-msg", EDU_PROXY_MSG },
         { "proxy-qemu-server", EDU_PROXY_QEMU_SERVER },
         { "proxy-tcp", EDU_PROXY_TCP },
+        { "proxy-tls", EDU_PROXY_TLS },
     };
     static const struct {
         const char *name;
@@ -560,5 +579,10 @@ int main(int argc, char **argv)
                         test_fault_kill_restart);
     qtest_add_data_func("/dm/edu/proxy-tcp/timeout",
                         GINT_TO_POINTER(EDU_PROXY_TCP), test_fault_timeout);
+    qtest_add_data_func("/dm/edu/proxy-tls/msix",
+                        GINT_TO_POINTER(EDU_PROXY_TLS), test_msix);
+    qtest_add_data_func("/dm/edu/proxy-tls/kill-restart",
+                        GINT_TO_POINTER(EDU_PROXY_TLS),
+                        test_fault_kill_restart);
     return g_test_run();
 }

@@ -106,7 +106,7 @@ static int dm_proxy_connect_socket(DMProxy *p, Error **errp)
     return fd;
 }
 
-static bool dm_proxy_negotiate(DMProxy *p, int fd, Error **errp)
+static bool dm_proxy_negotiate(DMProxy *p, Error **errp)
 {
     VupHeader h = { .msg_id = p->next_id++, .command = VUP_CMD_VERSION };
     g_autofree void *buf = NULL;
@@ -125,14 +125,21 @@ static bool dm_proxy_negotiate(DMProxy *p, int fd, Error **errp)
     ret = vup_version_build(VUP_VERSION_MAJOR, VUP_VERSION_MINOR, &ours,
                             &buf, &len);
     if (ret == 0) {
-        ret = vup_send_msg(fd, &h, buf, len, NULL, 0);
+        ret = vup_stream_send_msg(&p->stream, &h, buf, len, NULL, 0);
     }
     if (ret == 0) {
-        ret = vup_recv_msg(fd, &m, VUP_MAX_MSG_SIZE, 0);
+        ret = vup_stream_recv_msg(&p->stream, &m, VUP_MAX_MSG_SIZE, 0);
     }
     if (ret < 0) {
-        error_setg(errp, "%s: VERSION failed: %s", p->server,
-                   ret == -EAGAIN ? "no reply" : strerror(-ret));
+        if ((ret == -EPROTO || ret == -ECONNRESET) && p->tls) {
+            error_setg(errp, "%s ended the TLS session (%s): is our "
+                       "certificate signed by a CA it trusts?", p->server,
+                       ret == -EPROTO && p->tls_error ? p->tls_error
+                                                      : "closed");
+        } else {
+            error_setg(errp, "%s: VERSION failed: %s", p->server,
+                       ret == -EAGAIN ? "no reply" : strerror(-ret));
+        }
         return false;
     }
     ret = vup_check_reply(&m, &h);
@@ -143,6 +150,10 @@ static bool dm_proxy_negotiate(DMProxy *p, int fd, Error **errp)
                        p->server);
         } else if (ret == -EACCES) {
             error_setg(errp, "%s refused our access token (token-secret)",
+                       p->server);
+        } else if (ret == -EPROTONOSUPPORT) {
+            error_setg(errp, "%s requires TLS: give the proxy tls-creds "
+                       "(a tls-creds-x509 object, endpoint=client)",
                        p->server);
         } else if (ret == -EBUSY) {
             error_setg(errp, "%s is busy serving another client", p->server);
@@ -177,6 +188,17 @@ static bool dm_proxy_negotiate(DMProxy *p, int fd, Error **errp)
     return true;
 }
 
+/* Close the socket and its TLS session; p->lock held. */
+static void dm_proxy_close(DMProxy *p)
+{
+    if (p->fd >= 0) {
+        qemu_set_fd_handler(p->fd, NULL, NULL, NULL);
+        dm_proxy_tls_end(p);
+        close(p->fd);
+        p->fd = -1;
+    }
+}
+
 /* Connect and negotiate; on success the proxy is CONNECTED. */
 static bool dm_proxy_connect(DMProxy *p, Error **errp)
 {
@@ -185,12 +207,19 @@ static bool dm_proxy_connect(DMProxy *p, Error **errp)
     if (fd < 0) {
         return false;
     }
-    if (!dm_proxy_negotiate(p, fd, errp)) {
-        close(fd);
+    /* Still DISCONNECTED: no other thread touches the socket yet. */
+    WITH_QEMU_LOCK_GUARD(&p->lock) {
+        p->fd = fd;
+        p->stream = VUP_STREAM_PLAIN(fd);
+    }
+    if ((p->tls_creds && !dm_proxy_tls_start(p, errp)) ||
+        !dm_proxy_negotiate(p, errp)) {
+        WITH_QEMU_LOCK_GUARD(&p->lock) {
+            dm_proxy_close(p);
+        }
         return false;
     }
     WITH_QEMU_LOCK_GUARD(&p->lock) {
-        p->fd = fd;
         p->state = DM_PROXY_CONNECTED;
     }
     qemu_set_fd_handler(fd, dm_proxy_readable, NULL, p);
@@ -221,11 +250,7 @@ static void dm_proxy_lost_bh(void *opaque)
     g_autofree char *why = NULL;
 
     WITH_QEMU_LOCK_GUARD(&p->lock) {
-        if (p->fd >= 0) {
-            qemu_set_fd_handler(p->fd, NULL, NULL, NULL);
-            close(p->fd);
-            p->fd = -1;
-        }
+        dm_proxy_close(p);
         why = g_strdup(p->fault ? p->fault : "unknown");
     }
     qapi_event_send_remote_device_disconnected(p->id, p->server, why);
@@ -322,7 +347,7 @@ void dm_proxy_reply(DMProxy *p, const VupMsg *req, const void *payload,
     if (req->hdr.flags & VUP_FLAG_NO_REPLY) {
         return;
     }
-    if (vup_send_reply(p->fd, &req->hdr, payload, len, NULL, 0) < 0) {
+    if (vup_stream_send_reply(&p->stream, &req->hdr, payload, len) < 0) {
         dm_proxy_fault(p, "cannot send a reply");
     }
 }
@@ -332,7 +357,7 @@ void dm_proxy_reply_error(DMProxy *p, const VupMsg *req, int err)
     if (req->hdr.flags & VUP_FLAG_NO_REPLY) {
         return;
     }
-    if (vup_send_error(p->fd, &req->hdr, err) < 0) {
+    if (vup_stream_send_error(&p->stream, &req->hdr, err) < 0) {
         dm_proxy_fault(p, "cannot send a reply");
     }
 }
@@ -340,11 +365,17 @@ void dm_proxy_reply_error(DMProxy *p, const VupMsg *req, int err)
 /* Receive one message; false (and a fault) if the stream failed. */
 static bool dm_proxy_recv(DMProxy *p, VupMsg *m, int *ret_recv)
 {
-    int ret = vup_recv_msg(p->fd, m, dm_proxy_max_msg(p), VUP_MAX_FDS);
+    int ret = vup_stream_recv_msg(&p->stream, m, dm_proxy_max_msg(p),
+                                  p->fds_ok ? VUP_MAX_FDS : 0);
 
     if (ret == -EAGAIN) {
         g_autofree char *why = g_strdup_printf("no reply within %u ms",
                                                p->timeout_ms);
+        dm_proxy_fault(p, why);
+        return false;
+    }
+    if (ret == -EPROTO && p->tls_error) {
+        g_autofree char *why = g_strdup_printf("TLS: %s", p->tls_error);
         dm_proxy_fault(p, why);
         return false;
     }
@@ -371,7 +402,7 @@ int dm_proxy_call(DMProxy *p, uint16_t cmd, const void *payload, size_t len,
     h.msg_id = p->next_id++;
     p->requests++;
     trace_dm_proxy_send(p->id, vup_command_name(cmd), h.msg_id, len, nfds);
-    if (vup_send_msg(p->fd, &h, payload, len, fds, nfds) < 0) {
+    if (vup_stream_send_msg(&p->stream, &h, payload, len, fds, nfds) < 0) {
         dm_proxy_fault(p, "cannot send");
         p->errors++;
         return -EPIPE;
@@ -381,7 +412,7 @@ int dm_proxy_call(DMProxy *p, uint16_t cmd, const void *payload, size_t len,
         int recv_ret;
 
         /* A short spin beats a cross-CPU wake-up (see libvup's msg.h). */
-        vup_spin_readable(p->fd, p->spin_ns);
+        vup_stream_spin_readable(&p->stream, p->spin_ns);
         if (!dm_proxy_recv(p, &m, &recv_ret)) {
             p->errors++;
             return p->state == DM_PROXY_DISCONNECTED ? -ETIMEDOUT : -EPIPE;
@@ -406,6 +437,10 @@ int dm_proxy_call(DMProxy *p, uint16_t cmd, const void *payload, size_t len,
         } else {
             vup_msg_clear(&m);
         }
+        if (p->tls && qcrypto_tls_session_check_pending(p->tls)) {
+            /* Decrypted ahead: the fd handler would not see it. */
+            qemu_bh_schedule(p->drain_bh);
+        }
         return ret;
     }
 }
@@ -422,7 +457,7 @@ int dm_proxy_post(DMProxy *p, uint16_t cmd, const void *payload, size_t len)
     h.msg_id = p->next_id++;
     p->requests++;
     trace_dm_proxy_send(p->id, vup_command_name(cmd), h.msg_id, len, 0);
-    if (vup_send_msg(p->fd, &h, payload, len, NULL, 0) < 0) {
+    if (vup_stream_send_msg(&p->stream, &h, payload, len, NULL, 0) < 0) {
         dm_proxy_fault(p, "cannot send");
         p->errors++;
         return -EPIPE;
@@ -585,16 +620,15 @@ void dm_proxy_line_cleanup(DMProxyLine *l)
 static void dm_proxy_readable(void *opaque)
 {
     DMProxy *p = opaque;
-    struct pollfd pfd;
     VupMsg m;
     int recv_ret;
 
     if (qemu_mutex_trylock(&p->lock)) {
         return;                 /* a call in progress will read it */
     }
-    pfd = (struct pollfd) { .fd = p->fd, .events = POLLIN };
-    if (p->state == DM_PROXY_CONNECTED && poll(&pfd, 1, 0) == 1 &&
-        dm_proxy_recv(p, &m, &recv_ret)) {
+    /* Everything ready, including what TLS has decrypted ahead. */
+    while (p->state == DM_PROXY_CONNECTED && vup_stream_readable(&p->stream) &&
+           dm_proxy_recv(p, &m, &recv_ret)) {
         if ((m.hdr.flags & VUP_FLAG_TYPE_MASK) == VUP_FLAG_TYPE_REPLY) {
             trace_dm_proxy_unexpected_reply(p->id, m.hdr.msg_id);
             vup_msg_clear(&m);
@@ -720,14 +754,19 @@ bool dm_proxy_init(DMProxy *p, const char *type, const char *id,
     qemu_mutex_init(&p->lock);
     p->lost_bh = qemu_bh_new(dm_proxy_lost_bh, p);
     p->irq_bh = qemu_bh_new(dm_proxy_irq_bh, p);
+    p->drain_bh = qemu_bh_new(dm_proxy_readable, p);
     p->reconnect_timer = timer_new_ms(QEMU_CLOCK_REALTIME,
                                       dm_proxy_reconnect, p);
-    if (!p->fds_ok) {
+    QLIST_INSERT_HEAD(&dm_proxies, p, next);
+    if (!dm_proxy_tls_setup(p, ids, errp)) {
+        dm_proxy_cleanup(p);
+        return false;
+    }
+    if (!p->fds_ok && !p->tls_creds) {
         warn_report("dm-proxy %s: %s is plain TCP, neither authenticated "
                     "nor encrypted: use it on trusted networks only", p->id,
                     server);
     }
-    QLIST_INSERT_HEAD(&dm_proxies, p, next);
     if (!dm_proxy_connect(p, errp)) {
         dm_proxy_cleanup(p);
         return false;
@@ -749,11 +788,12 @@ void dm_proxy_cleanup(DMProxy *p)
         qemu_bh_delete(p->irq_bh);
         p->irq_bh = NULL;
     }
-    if (p->fd >= 0) {
-        qemu_set_fd_handler(p->fd, NULL, NULL, NULL);
-        close(p->fd);
-        p->fd = -1;
+    if (p->drain_bh) {
+        qemu_bh_delete(p->drain_bh);
+        p->drain_bh = NULL;
     }
+    dm_proxy_close(p);
+    dm_proxy_tls_cleanup(p);
     p->state = DM_PROXY_DISCONNECTED;
     if (p->server) {
         QLIST_REMOVE(p, next);

@@ -5,6 +5,8 @@
  *                  [,iobase=N][,irq=N]
  *                  [,addr=SLOT.FN][,timeout=MS][,poll-us=N]
  *                  [,posted-writes=on|off]
+ *                  [,vm-id=..,...,token-secret=SECRET]
+ *                  [,tls-creds=CREDS[,tls-hostname=NAME]]
  *
  * It becomes -device dm-proxy-isa or -device dm-proxy-pci with the same
  * properties; checks here catch what a person gets wrong by hand.
@@ -36,6 +38,8 @@ static QemuOptsList remote_device_opts = {
         { .name = "device-model-id", .type = QEMU_OPT_STRING },
         { .name = "server-platform-id", .type = QEMU_OPT_STRING },
         { .name = "token-secret", .type = QEMU_OPT_STRING },
+        { .name = "tls-creds", .type = QEMU_OPT_STRING },
+        { .name = "tls-hostname", .type = QEMU_OPT_STRING },
         { /* end of list */ }
     },
 };
@@ -61,6 +65,7 @@ char *remote_device_to_device_opts(const char *optarg, Error **errp)
         "id", "server", "iobase", "irq", "addr", "timeout", "poll-us",
         "posted-writes", "vm-id", "hypervisor-id", "client-platform-id",
         "device-model-id", "server-platform-id", "token-secret",
+        "tls-creds", "tls-hostname",
     };
     char *ret = NULL;
 

@@ -88,15 +88,41 @@ static void collect_fds(VupMsg *msg, struct msghdr *mh, unsigned max_fds,
     }
 }
 
+/* Read exactly @len bytes from a layered stream (no descriptors). */
+static int recv_full_layered(const VupStream *s, void *buf, size_t len,
+                             bool started)
+{
+    size_t done = 0;
+
+    while (done < len) {
+        ssize_t n = s->ops->recv(s->opaque, (char *)buf + done, len - done);
+
+        if (n == -EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            return (int)n;
+        }
+        if (n == 0) {
+            return (started || done > 0) ? -EPROTO : -ECONNRESET;
+        }
+        done += n;
+    }
+    return 0;
+}
+
 /*
  * Read exactly @len bytes into @buf.  @started says whether bytes of this
  * message were read before, to tell a clean EOF from a truncated one.
  */
-static int recv_full(int sock, VupMsg *msg, void *buf, size_t len,
+static int recv_full(const VupStream *s, VupMsg *msg, void *buf, size_t len,
                      bool started, unsigned max_fds, bool *bad)
 {
     size_t done = 0;
 
+    if (s->ops) {
+        return recv_full_layered(s, buf, len, started);
+    }
     while (done < len) {
         union {
             char buf[CMSG_SPACE(VUP_MAX_FDS * sizeof(int))];
@@ -112,7 +138,7 @@ static int recv_full(int sock, VupMsg *msg, void *buf, size_t len,
             .msg_control = ctrl.buf,
             .msg_controllen = sizeof(ctrl.buf),
         };
-        ssize_t n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+        ssize_t n = recvmsg(s->fd, &mh, MSG_CMSG_CLOEXEC);
 
         if (n < 0) {
             if (errno == EINTR) {
@@ -134,6 +160,14 @@ static int recv_full(int sock, VupMsg *msg, void *buf, size_t len,
 int vup_recv_msg(int sock, VupMsg *msg, uint32_t max_msg_size,
                  unsigned max_fds)
 {
+    VupStream s = VUP_STREAM_PLAIN(sock);
+
+    return vup_stream_recv_msg(&s, msg, max_msg_size, max_fds);
+}
+
+int vup_stream_recv_msg(const VupStream *s, VupMsg *msg,
+                        uint32_t max_msg_size, unsigned max_fds)
+{
     bool bad = false;
     int ret;
 
@@ -142,7 +176,7 @@ int vup_recv_msg(int sock, VupMsg *msg, uint32_t max_msg_size,
         max_msg_size = VUP_MAX_MSG_SIZE;
     }
 
-    ret = recv_full(sock, msg, &msg->hdr, sizeof(msg->hdr), false,
+    ret = recv_full(s, msg, &msg->hdr, sizeof(msg->hdr), false,
                     max_fds, &bad);
     if (ret < 0) {
         goto fail;
@@ -167,7 +201,7 @@ int vup_recv_msg(int sock, VupMsg *msg, uint32_t max_msg_size,
             ret = -ENOMEM;
             goto fail;
         }
-        ret = recv_full(sock, msg, msg->payload, msg->payload_len, true,
+        ret = recv_full(s, msg, msg->payload, msg->payload_len, true,
                         max_fds, &bad);
         if (ret < 0) {
             goto fail;
@@ -192,8 +226,55 @@ fail:
     return ret;
 }
 
+/*
+ * Send @iov whole through a layered stream, gathered into one buffer so
+ * that a small message is one TLS record rather than two.
+ */
+static int send_layered(const VupStream *s, const struct iovec *iov,
+                        int iovcnt)
+{
+    size_t total = 0, done = 0;
+    uint8_t *buf;
+    int ret = 0;
+
+    for (int i = 0; i < iovcnt; i++) {
+        total += iov[i].iov_len;
+    }
+    buf = malloc(total);
+    if (!buf) {
+        return -ENOMEM;
+    }
+    for (int i = 0; i < iovcnt; i++) {
+        memcpy(buf + done, iov[i].iov_base, iov[i].iov_len);
+        done += iov[i].iov_len;
+    }
+    for (done = 0; done < total;) {
+        ssize_t n = s->ops->send(s->opaque, buf + done, total - done);
+
+        if (n == -EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            ret = n < 0 ? (int)n : -EPIPE;
+            break;
+        }
+        done += n;
+    }
+    free(buf);
+    return ret;
+}
+
 int vup_send_msg(int sock, const VupHeader *hdr, const void *payload,
                  size_t len, const int *fds, unsigned nfds)
+{
+    VupStream s = VUP_STREAM_PLAIN(sock);
+
+    return vup_stream_send_msg(&s, hdr, payload, len, fds, nfds);
+}
+
+int vup_stream_send_msg(const VupStream *s, const VupHeader *hdr,
+                        const void *payload, size_t len, const int *fds,
+                        unsigned nfds)
 {
     union {
         char buf[CMSG_SPACE(VUP_MAX_FDS * sizeof(int))];
@@ -212,7 +293,7 @@ int vup_send_msg(int sock, const VupHeader *hdr, const void *payload,
     int ret;
 
     if (nfds > VUP_MAX_FDS || len > VUP_MAX_MSG_SIZE - sizeof(h) ||
-        (len && !payload)) {
+        (len && !payload) || (nfds && s->ops)) {
         return -EINVAL;
     }
     h.msg_size = sizeof(h) + len;
@@ -245,8 +326,12 @@ int vup_send_msg(int sock, const VupHeader *hdr, const void *payload,
     }
 
     ret = 0;
+    if (s->ops) {
+        ret = send_layered(s, iov, mh.msg_iovlen);
+        mh.msg_iovlen = 0;
+    }
     while (mh.msg_iovlen > 0) {
-        ssize_t n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+        ssize_t n = sendmsg(s->fd, &mh, MSG_NOSIGNAL);
 
         if (n < 0) {
             if (errno == EINTR) {
@@ -284,7 +369,19 @@ int vup_send_reply(int sock, const VupHeader *req, const void *payload,
     return vup_send_msg(sock, &h, payload, len, fds, nfds);
 }
 
-int vup_send_error(int sock, const VupHeader *req, int err)
+int vup_stream_send_reply(const VupStream *s, const VupHeader *req,
+                          const void *payload, size_t len)
+{
+    VupHeader h = {
+        .msg_id = req->msg_id,
+        .command = req->command,
+        .flags = VUP_FLAG_TYPE_REPLY,
+    };
+
+    return vup_stream_send_msg(s, &h, payload, len, NULL, 0);
+}
+
+int vup_stream_send_error(const VupStream *s, const VupHeader *req, int err)
 {
     VupHeader h = {
         .msg_id = req->msg_id,
@@ -293,7 +390,14 @@ int vup_send_error(int sock, const VupHeader *req, int err)
         .error_no = err > 0 ? err : EINVAL,
     };
 
-    return vup_send_msg(sock, &h, NULL, 0, NULL, 0);
+    return vup_stream_send_msg(s, &h, NULL, 0, NULL, 0);
+}
+
+int vup_send_error(int sock, const VupHeader *req, int err)
+{
+    VupStream s = VUP_STREAM_PLAIN(sock);
+
+    return vup_stream_send_error(&s, req, err);
 }
 
 static int64_t now_ns(void)
@@ -304,11 +408,31 @@ static int64_t now_ns(void)
     return ts.tv_sec * INT64_C(1000000000) + ts.tv_nsec;
 }
 
+bool vup_stream_readable(const VupStream *s)
+{
+    struct pollfd p = { .fd = s->fd, .events = POLLIN };
+
+    if (s->ops && s->ops->pending(s->opaque) > 0) {
+        return true;
+    }
+    return poll(&p, 1, 0) > 0;
+}
+
 bool vup_spin_readable(int sock, int64_t budget_ns)
 {
-    struct pollfd p = { .fd = sock, .events = POLLIN };
+    VupStream s = VUP_STREAM_PLAIN(sock);
+
+    return vup_stream_spin_readable(&s, budget_ns);
+}
+
+bool vup_stream_spin_readable(const VupStream *s, int64_t budget_ns)
+{
+    struct pollfd p = { .fd = s->fd, .events = POLLIN };
     int64_t deadline;
 
+    if (s->ops && s->ops->pending(s->opaque) > 0) {
+        return true;            /* already decrypted, nothing to wait for */
+    }
     if (budget_ns <= 0) {
         return false;
     }

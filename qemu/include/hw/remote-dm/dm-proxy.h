@@ -27,6 +27,8 @@
 #include "block/aio.h"
 #include "vup/caps.h"
 #include "vup/msg.h"
+#include "crypto/tlscreds.h"
+#include "crypto/tlssession.h"
 
 typedef struct DMProxy DMProxy;
 
@@ -42,6 +44,8 @@ typedef struct DMProxyIds {
     char *device_model;
     char *server_platform;
     char *token_secret;
+    char *tls_creds;            /* a tls-creds-x509 object, endpoint=client */
+    char *tls_hostname;         /* checked in the server's certificate */
 } DMProxyIds;
 
 #define DEFINE_DM_PROXY_ID_PROPERTIES(_state, _f)                           \
@@ -50,7 +54,9 @@ typedef struct DMProxyIds {
     DEFINE_PROP_STRING("client-platform-id", _state, _f.client_platform),  \
     DEFINE_PROP_STRING("device-model-id", _state, _f.device_model),        \
     DEFINE_PROP_STRING("server-platform-id", _state, _f.server_platform),  \
-    DEFINE_PROP_STRING("token-secret", _state, _f.token_secret)
+    DEFINE_PROP_STRING("token-secret", _state, _f.token_secret),         \
+    DEFINE_PROP_STRING("tls-creds", _state, _f.tls_creds),               \
+    DEFINE_PROP_STRING("tls-hostname", _state, _f.tls_hostname)
 
 typedef struct DMProxyOps {
     /* A command from the server (DMA_READ/DMA_WRITE): reply to it. */
@@ -85,8 +91,14 @@ struct DMProxy {
     const DMProxyOps *ops;
     void *opaque;
 
+    QCryptoTLSCreds *tls_creds; /* NULL: plain */
+    char *tls_hostname;
+
     QemuMutex lock;             /* held for a whole transaction */
     int fd;                     /* -1 when disconnected */
+    QCryptoTLSSession *tls;     /* over fd, when tls_creds */
+    VupStream stream;           /* fd, or TLS over it */
+    char *tls_error;            /* the last TLS failure, for messages */
     DMProxyState state;
     uint16_t next_id;
     VupCaps caps;               /* negotiated */
@@ -94,6 +106,7 @@ struct DMProxy {
 
     QEMUBH *lost_bh;            /* report a fault in the main loop */
     QEMUBH *irq_bh;             /* deliver DM_IRQ messages */
+    QEMUBH *drain_bh;           /* read what TLS decrypted ahead */
     uint64_t irq_pending[3];    /* DM_IRQ seen: bit sub of index */
     QEMUTimer *reconnect_timer;
     int64_t backoff_ms;
@@ -173,6 +186,12 @@ void dm_proxy_line_drop(DMProxyLine *l);
 /* The model signalled the line with a DM_IRQ message. */
 void dm_proxy_line_fire(DMProxyLine *l);
 void dm_proxy_line_cleanup(DMProxyLine *l);
+
+/* TLS (dm-proxy-tls.c): creds from @ids, session per connection. */
+bool dm_proxy_tls_setup(DMProxy *p, const DMProxyIds *ids, Error **errp);
+bool dm_proxy_tls_start(DMProxy *p, Error **errp);
+void dm_proxy_tls_end(DMProxy *p);
+void dm_proxy_tls_cleanup(DMProxy *p);
 
 /* Reply to a server request, from DMProxyOps.request. */
 void dm_proxy_reply(DMProxy *p, const VupMsg *req, const void *payload,

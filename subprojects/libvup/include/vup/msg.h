@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "vup/proto.h"
 
@@ -30,6 +31,28 @@
 
 /* Hard cap on a message's size, whatever was negotiated (64 MiB + hdr). */
 #define VUP_MAX_MSG_SIZE (64u * 1024 * 1024 + 4096)
+
+/*
+ * The byte stream under the framing.  Plain: the socket itself, with
+ * SCM_RIGHTS.  Layered (TLS): @ops move the bytes and no descriptor can
+ * travel.  The int-socket functions below are the plain case.
+ */
+typedef struct VupStreamOps {
+    /* Send up to @len bytes: how many, or -errno (-EAGAIN: timed out). */
+    ssize_t (*send)(void *opaque, const void *buf, size_t len);
+    /* Receive up to @len bytes: how many, 0 at EOF, or -errno. */
+    ssize_t (*recv)(void *opaque, void *buf, size_t len);
+    /* Bytes already received from the socket but not yet returned. */
+    size_t (*pending)(void *opaque);
+} VupStreamOps;
+
+typedef struct VupStream {
+    int fd;                     /* the socket, for poll() */
+    const VupStreamOps *ops;    /* NULL: plain socket */
+    void *opaque;
+} VupStream;
+
+#define VUP_STREAM_PLAIN(sock) ((VupStream){ .fd = (sock) })
 
 typedef struct VupMsg {
     VupHeader hdr;
@@ -76,6 +99,22 @@ int vup_send_reply(int sock, const VupHeader *req, const void *payload,
 /* Send an error reply to @req with errno @err (positive). */
 int vup_send_error(int sock, const VupHeader *req, int err);
 
+/* The same over any stream; descriptors only on a plain one (-EINVAL). */
+int vup_stream_recv_msg(const VupStream *s, VupMsg *msg,
+                        uint32_t max_msg_size, unsigned max_fds);
+int vup_stream_send_msg(const VupStream *s, const VupHeader *hdr,
+                        const void *payload, size_t len, const int *fds,
+                        unsigned nfds);
+int vup_stream_send_reply(const VupStream *s, const VupHeader *req,
+                          const void *payload, size_t len);
+int vup_stream_send_error(const VupStream *s, const VupHeader *req, int err);
+
+/*
+ * True if a receive would not block: bytes buffered in the stream's layer,
+ * or the socket readable (or at EOF, or in error).
+ */
+bool vup_stream_readable(const VupStream *s);
+
 /*
  * Wait up to @budget_ns for @sock to become readable by polling it, and
  * yielding the CPU between polls, instead of sleeping in the kernel.
@@ -86,6 +125,7 @@ int vup_send_error(int sock, const VupHeader *req, int err);
  * as usual).  A budget of 0 never spins.
  */
 bool vup_spin_readable(int sock, int64_t budget_ns);
+bool vup_stream_spin_readable(const VupStream *s, int64_t budget_ns);
 
 /*
  * Check a received command against the spec: its type, known flags, a

@@ -1,0 +1,124 @@
+#!/bin/bash
+# TLS between the fork and dm-remote: both ends verified.  A good pair is
+# served; a client certificate from another CA, a server certificate from
+# another CA or for another name, a plain client on a TLS server and a TLS
+# client on a plain server are each refused with a clear error.  TAP.
+#   tests/net/tls-test.sh BUILD
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+build=$(cd "${1:?usage: tls-test.sh BUILD}" && pwd)
+dm=$build/meson/dm-remote/dm-remote
+qemu=$build/qemu-system-x86_64
+tmp=$(mktemp -d /tmp/dm-tls-test-XXXXXX)
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
+n=0 failed=0
+ok() { echo "ok $((n += 1)) - $1"; }
+not_ok() { echo "not ok $((n += 1)) - $1"; failed=1; }
+
+"$here/make-certs.sh" "$tmp/certs"
+
+# serve NAME ARGS...: a dm-remote edu on a free port; sets $port.
+serve() {
+    local log=$tmp/$1.log
+    shift
+    port=$((20000 + RANDOM % 20000))
+    "$dm" serve --model edu --listen "tcp:127.0.0.1:$port" "$@" \
+        >"$log" 2>&1 &
+    pids+=($!)
+    for _ in $(seq 500); do
+        grep -q "serving" "$log" && return; sleep 0.01
+    done
+}
+
+# qemu_try NAME STATUS PATTERN CREDS-DIR|- PROPS: QEMU with the proxy,
+# quit at once; check the exit status and that the output has PATTERN.
+qemu_try() {
+    local name=$1 status=$2 pattern=$3 creds=$4 props=$5 out rc obj=()
+    if [ "$creds" != - ]; then
+        obj=(-object "tls-creds-x509,id=tls0,endpoint=client,dir=$creds")
+    fi
+    out=$(echo quit | timeout 60 "$qemu" -M pc -accel qtest -qtest null \
+          -display none -monitor stdio -nodefaults "${obj[@]}" \
+          -remote-device "bus=pci,$props" 2>&1)
+    rc=$?
+    if [ "$rc" != "$status" ]; then
+        not_ok "$name: exit $rc, wanted $status: $(tail -n 2 <<<"$out")"
+    elif [ -n "$pattern" ] && ! grep -q -- "$pattern" <<<"$out"; then
+        not_ok "$name: output lacks '$pattern': $out"
+    else
+        ok "$name"
+    fi
+    printf '%s\n' "$out" >>"$tmp/qemu.log"
+}
+
+serve tls --tls-creds "$tmp/certs/server"
+tls_port=$port
+if grep -q "with TLS (client certificates verified)" "$tmp/tls.log"; then
+    ok "dm-remote says it requires TLS"
+else
+    not_ok "dm-remote's banner: $(cat "$tmp/tls.log")"
+fi
+qemu_try "a verified pair is served" 0 "" "$tmp/certs/client" \
+    "server=tcp:127.0.0.1:$tls_port,tls-creds=tls0"
+if grep -q "plain TCP" "$tmp/qemu.log"; then
+    not_ok "QEMU warned about plain TCP on a TLS session"
+else
+    ok "no plain-TCP warning with TLS"
+fi
+if grep -q "TLS session with O=dm test,CN=qemu test client" "$tmp/tls.log"
+then
+    ok "dm-remote names the verified client"
+else
+    not_ok "dm-remote's log lacks the client: $(cat "$tmp/tls.log")"
+fi
+qemu_try "a client certificate from another CA is refused" 1 \
+    "ended the TLS session" "$tmp/certs/rogue-client" \
+    "server=tcp:127.0.0.1:$tls_port,tls-creds=tls0"
+if grep -q "TLS: the client presented no certificate signed by our CA" \
+        "$tmp/tls.log"; then
+    ok "dm-remote logs the refused certificate"
+else
+    not_ok "dm-remote's log: $(cat "$tmp/tls.log")"
+fi
+qemu_try "a server name other than the certificate's is refused" 1 \
+    "server certificate rejected" "$tmp/certs/client" \
+    "server=tcp:127.0.0.1:$tls_port,tls-creds=tls0,tls-hostname=other.example"
+qemu_try "a plain client on a TLS server is told TLS is required" 1 \
+    "requires TLS: give the proxy tls-creds" - \
+    "server=tcp:127.0.0.1:$tls_port"
+
+serve rogue --tls-creds "$tmp/certs/rogue-server"
+qemu_try "a server certificate from another CA is refused" 1 \
+    "server certificate rejected" "$tmp/certs/client" \
+    "server=tcp:127.0.0.1:$port,tls-creds=tls0"
+
+serve plain
+qemu_try "a TLS client on a plain server fails the handshake" 1 \
+    "TLS handshake with tcp:127.0.0.1:$port failed" "$tmp/certs/client" \
+    "server=tcp:127.0.0.1:$port,tls-creds=tls0"
+
+qemu_try "tls-creds on a UNIX socket is a clear error" 1 \
+    "'tls-creds' needs server=tcp:HOST:PORT" "$tmp/certs/client" \
+    "server=unix:$tmp/none.sock,tls-creds=tls0"
+qemu_try "unknown credentials are a clear error" 1 \
+    "no TLS credentials object 'nope'" - \
+    "server=tcp:127.0.0.1:$tls_port,tls-creds=nope"
+
+out=$("$dm" serve --model edu --listen "unix:$tmp/x.sock" \
+      --tls-creds "$tmp/certs/server" 2>&1)
+if [ $? = 2 ] && grep -q "tls-creds needs a tcp:" <<<"$out"; then
+    ok "dm-remote: --tls-creds on a UNIX socket is a usage error"
+else
+    not_ok "dm-remote --tls-creds with unix: $out"
+fi
+out=$("$dm" serve --model edu --listen tcp:127.0.0.1:1 \
+      --tls-creds "$tmp/none" 2>&1)
+if [ $? = 1 ] && grep -q "TLS credentials: .*needs ca-cert.pem" <<<"$out"
+then
+    ok "dm-remote: missing credentials are a clear error"
+else
+    not_ok "dm-remote with missing credentials: $out"
+fi
+echo "1..$n"
+exit $failed
