@@ -437,6 +437,142 @@ static void test_check_reply(void **state)
     assert_int_equal(vup_check_reply(&m, &req), -EINVAL);
 }
 
+/* ---- Layered streams (TLS's place), with a fake layer ---- */
+
+/* XORs every byte and returns at most 3 bytes per receive. */
+typedef struct FakeLayer {
+    int fd;
+    unsigned sends;
+    size_t pending;             /* what pending() claims */
+    ssize_t recv_error;         /* returned by recv() when non-zero */
+} FakeLayer;
+
+static ssize_t fake_send(void *opaque, const void *buf, size_t len)
+{
+    FakeLayer *l = opaque;
+    uint8_t tmp[8192];
+
+    assert_true(len <= sizeof(tmp));
+    for (size_t i = 0; i < len; i++) {
+        tmp[i] = ((const uint8_t *)buf)[i] ^ 0x5a;
+    }
+    l->sends++;
+    return write(l->fd, tmp, len);
+}
+
+static ssize_t fake_recv(void *opaque, void *buf, size_t len)
+{
+    FakeLayer *l = opaque;
+    ssize_t n;
+
+    if (l->recv_error) {
+        return l->recv_error;
+    }
+    n = read(l->fd, buf, len < 3 ? len : 3);
+    for (ssize_t i = 0; i < n; i++) {
+        ((uint8_t *)buf)[i] ^= 0x5a;
+    }
+    return n < 0 ? -errno : n;
+}
+
+static size_t fake_pending(void *opaque)
+{
+    return ((FakeLayer *)opaque)->pending;
+}
+
+static const VupStreamOps fake_ops = {
+    .send = fake_send, .recv = fake_recv, .pending = fake_pending,
+};
+
+static VupStream fake_stream(FakeLayer *l, int fd)
+{
+    *l = (FakeLayer) { .fd = fd };
+    return (VupStream) { .fd = fd, .ops = &fake_ops, .opaque = l };
+}
+
+static void test_layered_round_trip(void **state)
+{
+    Pair *p = *state;
+    FakeLayer la, lb;
+    VupStream sa = fake_stream(&la, p->a), sb = fake_stream(&lb, p->b);
+    VupHeader h = { .msg_id = 9, .command = VUP_CMD_REGION_READ };
+    uint8_t payload[100];
+    VupMsg m;
+
+    for (unsigned i = 0; i < sizeof(payload); i++) {
+        payload[i] = i;
+    }
+    assert_int_equal(vup_stream_send_msg(&sa, &h, payload, sizeof(payload),
+                                         NULL, 0), 0);
+    /* Header and payload gathered: one record, not two. */
+    assert_int_equal(la.sends, 1);
+    assert_int_equal(vup_stream_recv_msg(&sb, &m, MAX_SIZE, 0), 0);
+    assert_int_equal(m.hdr.msg_id, 9);
+    assert_int_equal(m.hdr.msg_size, sizeof(VupHeader) + sizeof(payload));
+    assert_int_equal(m.payload_len, sizeof(payload));
+    assert_memory_equal(m.payload, payload, sizeof(payload));
+    vup_msg_clear(&m);
+
+    /* The layer really carried it: the raw bytes are transformed. */
+    assert_int_equal(vup_stream_send_error(&sa, &h, EPERM), 0);
+    {
+        uint8_t raw[sizeof(VupHeader)];
+        VupHeader got;
+
+        assert_int_equal(read(p->b, raw, sizeof(raw)), sizeof(raw));
+        for (unsigned i = 0; i < sizeof(raw); i++) {
+            raw[i] ^= 0x5a;
+        }
+        memcpy(&got, raw, sizeof(got));
+        assert_int_equal(got.error_no, EPERM);
+        assert_true(got.flags & VUP_FLAG_ERROR);
+    }
+}
+
+static void test_layered_refuses_fds(void **state)
+{
+    Pair *p = *state;
+    FakeLayer la;
+    VupStream sa = fake_stream(&la, p->a);
+    VupHeader h = { .command = VUP_CMD_DMA_MAP };
+    int fd = 0;
+
+    assert_int_equal(vup_stream_send_msg(&sa, &h, NULL, 0, &fd, 1),
+                     -EINVAL);
+    assert_int_equal(la.sends, 0);
+}
+
+static void test_layered_eof_and_errors(void **state)
+{
+    Pair *p = *state;
+    FakeLayer lb;
+    VupStream sb = fake_stream(&lb, p->b);
+    uint8_t half[8] = { 0 };
+    VupMsg m;
+
+    lb.recv_error = -EAGAIN;    /* a timed-out receive */
+    assert_int_equal(vup_stream_recv_msg(&sb, &m, MAX_SIZE, 0), -EAGAIN);
+    lb.recv_error = 0;
+    write_all(p->a, half, sizeof(half));    /* half a header, then EOF */
+    close(p->a);
+    p->a = -1;
+    assert_int_equal(vup_stream_recv_msg(&sb, &m, MAX_SIZE, 0), -EPROTO);
+    assert_int_equal(vup_stream_recv_msg(&sb, &m, MAX_SIZE, 0),
+                     -ECONNRESET);
+}
+
+static void test_layered_pending_is_readable(void **state)
+{
+    Pair *p = *state;
+    FakeLayer lb;
+    VupStream sb = fake_stream(&lb, p->b);
+
+    assert_false(vup_stream_readable(&sb));    /* nothing anywhere */
+    lb.pending = 5;             /* decrypted ahead, socket empty */
+    assert_true(vup_stream_readable(&sb));
+    assert_true(vup_stream_spin_readable(&sb, 0));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -456,6 +592,10 @@ int main(void)
         T(test_unexpected_fds),
         T(test_truncated_control_data),
         T(test_send_rejects_bad_arguments),
+        T(test_layered_round_trip),
+        T(test_layered_refuses_fds),
+        T(test_layered_eof_and_errors),
+        T(test_layered_pending_is_readable),
         cmocka_unit_test(test_check_reply),
 #undef T
     };
