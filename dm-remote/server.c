@@ -29,6 +29,7 @@ typedef struct DmServer {
     int listen_fd;
     int signal_fd;
     DmSession *session;
+    DmSession *standby;         /* a second client, e.g. a migration target */
     DmTlsCreds *tls;            /* TLS required when set */
 } DmServer;
 
@@ -66,21 +67,27 @@ static void refusal_readable(void *opaque, int fd, short revents)
     refusal_free(r);
 }
 
-static void client_gone(DmServer *srv, int fd)
+static void client_gone(DmServer *srv, DmSession *s)
 {
-    dm_info("client disconnected (%llu requests, %llu errors, "
-            "%llu DMA messages)",
-            (unsigned long long)srv->session->stats.requests,
-            (unsigned long long)srv->session->stats.errors,
-            (unsigned long long)srv->session->stats.dma_messages);
-    dm_loop_del_fd(srv->loop, fd);
-    dm_session_free(srv->session);
-    srv->session = NULL;
+    dm_info("%sclient disconnected (%llu requests, %llu errors, "
+            "%llu DMA messages)", s->standby ? "standby " : "",
+            (unsigned long long)s->stats.requests,
+            (unsigned long long)s->stats.errors,
+            (unsigned long long)s->stats.dma_messages);
+    dm_loop_del_fd(srv->loop, s->sock);
+    if (s == srv->standby) {
+        srv->standby = NULL;
+    } else {
+        srv->session = NULL;
+    }
+    dm_session_free(s);
 }
 
 static void client_readable(void *opaque, int fd, short revents)
 {
     DmServer *srv = opaque;
+    DmSession *s = srv->session && srv->session->sock == fd ? srv->session
+                                                           : srv->standby;
 
     /*
      * Serve from a tight loop: after each reply, poll briefly for the
@@ -88,12 +95,26 @@ static void client_readable(void *opaque, int fd, short revents)
      * and other sockets wait at most the spin budget).
      */
     do {
-        if (!dm_session_handle_one(srv->session)) {
-            client_gone(srv, fd);
+        if (!dm_session_handle_one(s)) {
+            client_gone(srv, s);
             return;
         }
-    } while (vup_stream_spin_readable(&srv->session->stream,
-                                      srv->cfg->spin_ns));
+    } while (vup_stream_spin_readable(&s->stream, srv->cfg->spin_ns));
+}
+
+/* DM_ACTIVATE from the standby client: it gets the device once free. */
+static int standby_activate(void *owner, DmSession *s)
+{
+    DmServer *srv = owner;
+
+    if (srv->session) {
+        return -EBUSY;
+    }
+    srv->session = s;
+    srv->standby = NULL;
+    dm_session_promote(s);
+    dm_info("the standby client is now active");
+    return 0;
 }
 
 /*
@@ -109,7 +130,7 @@ static void reap_hung_up_client(DmServer *srv)
         while (dm_session_handle_one(srv->session)) {
             continue;
         }
-        client_gone(srv, p.fd);
+        client_gone(srv, srv->session);
     }
 }
 
@@ -117,6 +138,7 @@ static void listen_readable(void *opaque, int fd, short revents)
 {
     DmServer *srv = opaque;
     int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+    DmSession *s;
 
     if (c < 0) {
         dm_warn("accept: %m, ignoring");
@@ -125,7 +147,7 @@ static void listen_readable(void *opaque, int fd, short revents)
     if (srv->session) {
         reap_hung_up_client(srv);
     }
-    if (srv->session) {
+    if (srv->session && srv->standby) {
         /* Reply EBUSY to its first message (bounded wait), then close. */
         DmRefusal *r = calloc(1, sizeof(*r));
 
@@ -144,29 +166,35 @@ static void listen_readable(void *opaque, int fd, short revents)
     if (srv->cfg->listen.kind == DM_ADDRESS_TCP) {
         dm_address_tune_tcp(c);
     }
-    srv->session = dm_session_new(&srv->dev, c, srv->cfg->dma_layout,
-                                  srv->cfg->listen.kind == DM_ADDRESS_UNIX,
-                                  &srv->cfg->binding);
-    if (!srv->session) {
+    /* Busy: the new client may wait as a standby (see session.h). */
+    s = dm_session_new(&srv->dev, c, srv->cfg->dma_layout,
+                       srv->cfg->listen.kind == DM_ADDRESS_UNIX,
+                       &srv->cfg->binding, srv->session != NULL);
+    if (!s) {
         dm_error("cannot serve a new client: out of resources");
         close(c);
         return;
     }
+    s->activate = standby_activate;
+    s->owner = srv;
     if (srv->tls) {
         char err[512];
 
-        if (dm_session_start_tls(srv->session, srv->tls, err,
-                                 sizeof(err)) < 0) {
+        if (dm_session_start_tls(s, srv->tls, err, sizeof(err)) < 0) {
             dm_warn("TLS: %s; closing the connection", err);
-            dm_session_free(srv->session);
-            srv->session = NULL;
+            dm_session_free(s);
             return;
         }
     }
     if (dm_loop_add_fd(srv->loop, c, POLLIN, client_readable, srv) < 0) {
         dm_error("cannot serve a new client: out of resources");
-        dm_session_free(srv->session);
-        srv->session = NULL;
+        dm_session_free(s);
+        return;
+    }
+    if (s->standby) {
+        srv->standby = s;
+    } else {
+        srv->session = s;
     }
 }
 
@@ -237,6 +265,9 @@ int dm_server_run(const DmServerConfig *cfg)
 
     if (srv.session) {
         dm_session_free(srv.session);
+    }
+    if (srv.standby) {
+        dm_session_free(srv.standby);
     }
     close(srv.listen_fd);
     dm_address_cleanup(&cfg->listen);

@@ -25,7 +25,8 @@ static const struct timeval io_timeout = { .tv_sec = 5 };
 #define DM_OUR_MAX_XFER     (1024 * 1024)
 
 DmSession *dm_session_new(DmDevice *dev, int sock, DmDmaLayout layout,
-                          bool fds_ok, const DmBinding *binding)
+                          bool fds_ok, const DmBinding *binding,
+                          bool standby)
 {
     DmSession *s = calloc(1, sizeof(*s));
 
@@ -46,8 +47,17 @@ DmSession *dm_session_new(DmDevice *dev, int sock, DmDmaLayout layout,
     s->fds_ok = fds_ok;
     s->binding = binding;
     vup_caps_init_defaults(&s->caps);
-    dev->session = s;
+    s->standby = standby;
+    if (!standby) {
+        dev->session = s;
+    }
     return s;
+}
+
+void dm_session_promote(DmSession *s)
+{
+    s->standby = false;
+    s->dev->session = s;
 }
 
 void dm_session_free(DmSession *s)
@@ -56,8 +66,10 @@ void dm_session_free(DmSession *s)
         return;
     }
     dm_dma_unmap_all(&s->dma);
-    dm_irq_release_all(s->dev);
-    s->dev->session = NULL;
+    if (!s->standby) {
+        dm_irq_release_all(s->dev);
+        s->dev->session = NULL;
+    }
     dm_tls_session_free(s->tls);
     close(s->sock);
     free(s);
@@ -173,6 +185,11 @@ static int handle_version(DmSession *s, VupMsg *m)
                 minor, VUP_VERSION_MAJOR);
         return -ENOTSUP;
     }
+    if (s->standby && !peer.dm_standby) {
+        dm_info("refused a second client: the device is busy");
+        s->broken = true;
+        return -EBUSY;
+    }
     ret = check_binding(s, &peer);
     if (ret < 0) {
         s->broken = true;       /* answer, then close */
@@ -182,6 +199,7 @@ static int handle_version(DmSession *s, VupMsg *m)
     vup_caps_init_defaults(&ours);
     ours.max_msg_fds = s->fds_ok ? VUP_MAX_FDS : 0;
     ours.dm_irq_messages = true;
+    ours.dm_standby = s->standby;
     ours.max_data_xfer_size = DM_OUR_MAX_XFER;
     ours.max_dma_maps = DM_DMA_MAX_MAPS;
     /*
@@ -580,6 +598,39 @@ static int handle_device_reset(DmSession *s, VupMsg *m)
     return reply(s, m, NULL, 0);
 }
 
+static int handle_activate(DmSession *s, VupMsg *m)
+{
+    if (s->standby) {
+        int ret = s->activate(s->owner, s);
+
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    return reply(s, m, NULL, 0);
+}
+
+/* What a standby session may ask: the device's description only. */
+static bool standby_allowed(DmSession *s, const VupMsg *m)
+{
+    VupRegionAccess acc;
+
+    switch (m->hdr.command) {
+    case VUP_CMD_VERSION:
+    case VUP_CMD_DEVICE_GET_INFO:
+    case VUP_CMD_DEVICE_GET_REGION_INFO:
+    case VUP_CMD_DEVICE_GET_IRQ_INFO:
+    case VUP_CMD_DM_ACTIVATE:
+        return true;
+    case VUP_CMD_REGION_READ:
+        memcpy(&acc, m->payload, sizeof(acc));
+        return s->dev->pci &&
+               acc.region == VUP_PCI_CONFIG_REGION_INDEX;
+    default:
+        return false;
+    }
+}
+
 /* ---- Dispatch ---- */
 
 typedef int DmHandler(DmSession *s, VupMsg *m);
@@ -610,17 +661,22 @@ static void dispatch(DmSession *s, VupMsg *m, int recv_ret)
     if (ret == 0) {
         ret = vup_check_command(m);
     }
-    if (ret == 0 && (cmd >= VUP_CMD_MAX || !handlers[cmd].fn)) {
+    if (ret == 0 && cmd != VUP_CMD_DM_ACTIVATE &&
+        (cmd >= VUP_CMD_MAX || !handlers[cmd].fn)) {
         ret = -ENOSYS;          /* in the spec, but not served here */
+    }
+    if (ret == 0 && s->standby && !standby_allowed(s, m)) {
+        ret = -EBUSY;           /* another client has the device */
     }
     if (ret == 0 && !s->versioned && cmd != VUP_CMD_VERSION) {
         dm_warn("%s before VERSION, refusing", vup_command_name(cmd));
         ret = -EINVAL;
     }
-    if (ret == 0 && m->nfds && !handlers[cmd].takes_fds) {
+    if (ret == 0 && cmd == VUP_CMD_DM_ACTIVATE) {
+        ret = m->nfds ? -EINVAL : handle_activate(s, m);
+    } else if (ret == 0 && m->nfds && !handlers[cmd].takes_fds) {
         ret = -EINVAL;          /* unexpected fds: closed below */
-    }
-    if (ret == 0) {
+    } else if (ret == 0) {
         ret = handlers[cmd].fn(s, m);
     }
     if (ret < 0) {

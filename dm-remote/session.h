@@ -40,6 +40,10 @@ typedef struct DmSessionStats {
 struct DmSession {
     DmDevice *dev;
     int sock;
+    bool standby;               /* waiting for the active client to go */
+    /* Make standby @s active: 0, or -EBUSY while another is served. */
+    int (*activate)(void *owner, DmSession *s);
+    void *owner;
     DmTlsSession *tls;          /* NULL: plain */
     VupStream stream;           /* the socket, or TLS over it */
     bool versioned;             /* VERSION done */
@@ -54,8 +58,18 @@ struct DmSession {
     DmSessionStats stats;
 };
 
+/*
+ * A session on connected @sock.  A @standby one (a second client, e.g. a
+ * migration target) may only read the device's description until
+ * dm_session_promote(); a client that did not offer dm_standby is refused
+ * with EBUSY at VERSION.
+ */
 DmSession *dm_session_new(DmDevice *dev, int sock, DmDmaLayout layout,
-                          bool fds_ok, const DmBinding *binding);
+                          bool fds_ok, const DmBinding *binding,
+                          bool standby);
+
+/* The active client has gone: the standby one takes the device. */
+void dm_session_promote(DmSession *s);
 
 /*
  * Require TLS on this session: handshake and verify the client (blocking,

@@ -52,6 +52,7 @@ typedef struct Edu {
     QPCIBar bar;
     DmRemote *remote;
     uint64_t scratch;           /* guest RAM the poll loops read */
+    char *cmdline;              /* QEMU's, for a migration target */
 } Edu;
 
 /* No BIOS ran: route PIIX3's four PIRQs to one ISA IRQ ourselves. */
@@ -117,7 +118,8 @@ static void edu_start(Edu *e, EduBackend b)
         memory = "-m 256M -object memory-backend-memfd,id=ram,size=256M,"
                  "share=on -machine memory-backend=ram";
     }
-    e->qts = qtest_initf("-machine pc %s %s", memory, device);
+    e->cmdline = g_strdup_printf("-machine pc %s %s", memory, device);
+    e->qts = qtest_init(e->cmdline);
     pc_alloc_init(&e->alloc, e->qts, 0);
     e->bus = qpci_new_pc(e->qts, &e->alloc);
     e->dev = qpci_device_find(e->bus, QPCI_DEVFN(EDU_SLOT, 0));
@@ -139,6 +141,7 @@ static void edu_stop(Edu *e)
     if (e->remote) {
         dm_remote_stop(e->remote);
     }
+    g_free(e->cmdline);
 }
 
 static uint32_t edu_readl(Edu *e, uint64_t off)
@@ -421,6 +424,75 @@ static void test_fault_kill_restart(const void *data)
     edu_stop(&e);
 }
 
+/* Poll @qts's @query until its "status" is @status (bounded). */
+static bool qmp_status_is(QTestState *qts, const char *query,
+                          const char *status)
+{
+    g_autofree char *cmd = g_strdup_printf("{'execute': '%s'}", query);
+    QDict *rsp = qtest_qmp(qts, cmd);
+    QDict *ret = qdict_get_qdict(rsp, "return");
+    bool is = ret && qdict_haskey(ret, "status") &&
+              g_str_equal(qdict_get_str(ret, "status"), status);
+
+    qobject_unref(rsp);
+    return is;
+}
+
+/*
+ * Migration with the model left where it is: a target QEMU connects to
+ * the same model as a standby while the source drives it, the source lets
+ * go when the migration is done, the target takes over.  The model's
+ * state (registers, a finished computation) is intact on the target, and
+ * interrupts and DMA work there.
+ */
+static void test_migrate(const void *data)
+{
+    EduBackend b = GPOINTER_TO_INT(data);
+    g_autofree char *uri = NULL;
+    g_autofree char *target_cmd = NULL;
+    Edu e = { 0 }, t = { 0 };
+
+    edu_start(&e, b);
+    uri = g_strdup_printf("unix:%s/migrate.sock", e.remote->dir);
+    edu_writel(&e, 0x04, 0x12345678);
+    edu_writel(&e, 0x08, 5);
+    DM_WAIT_UNTIL(!(edu_readl(&e, 0x20) & 0x1));
+    g_assert_cmpuint(edu_readl(&e, 0x08), ==, 120);
+
+    target_cmd = g_strdup_printf("%s -incoming defer", e.cmdline);
+    t.qts = qtest_init(target_cmd);
+    qtest_qmp_assert_success(t.qts, "{'execute': 'migrate-incoming',"
+                             " 'arguments': {'uri': %s}}", uri);
+    qtest_qmp_assert_success(e.qts, "{'execute': 'migrate',"
+                             " 'arguments': {'uri': %s}}", uri);
+    DM_WAIT_UNTIL(qmp_status_is(e.qts, "query-migrate", "completed"));
+    g_assert_true(qmp_status_is(e.qts, "query-migrate", "completed"));
+    DM_WAIT_UNTIL(qmp_status_is(t.qts, "query-status", "running"));
+    g_assert_true(qmp_status_is(t.qts, "query-status", "running"));
+
+    /* The target: same guest RAM and PCI set-up, the same model. */
+    pc_alloc_init(&t.alloc, t.qts, 0);
+    t.bus = qpci_new_pc(t.qts, &t.alloc);
+    t.dev = qpci_device_find(t.bus, QPCI_DEVFN(EDU_SLOT, 0));
+    g_assert_nonnull(t.dev);
+    t.bar = e.bar;
+    t.scratch = e.scratch;
+    qtest_irq_intercept_in(t.qts, "ioapic");
+    g_assert_cmphex(edu_readl(&t, 0x04), ==, ~0x12345678u);
+    g_assert_cmpuint(edu_readl(&t, 0x08), ==, 120);
+    check_edu_works(&t);
+
+    qtest_quit(e.qts);          /* the source, after a migration */
+    e.qts = t.qts;
+    g_free(e.dev);
+    qpci_free_pc(e.bus);
+    alloc_destroy(&e.alloc);
+    e.dev = t.dev;
+    e.bus = t.bus;
+    e.alloc = t.alloc;
+    edu_stop(&e);
+}
+
 /*
  * The model stops answering: the access times out instead of hanging
  * the vCPU; when the model answers again the device comes back.
@@ -579,6 +651,12 @@ int main(int argc, char **argv)
                         test_fault_kill_restart);
     qtest_add_data_func("/dm/edu/proxy-tcp/timeout",
                         GINT_TO_POINTER(EDU_PROXY_TCP), test_fault_timeout);
+    qtest_add_data_func("/dm/edu/proxy-shared/migrate",
+                        GINT_TO_POINTER(EDU_PROXY_SHARED), test_migrate);
+    qtest_add_data_func("/dm/edu/proxy-tcp/migrate",
+                        GINT_TO_POINTER(EDU_PROXY_TCP), test_migrate);
+    qtest_add_data_func("/dm/edu/proxy-tls/migrate",
+                        GINT_TO_POINTER(EDU_PROXY_TLS), test_migrate);
     qtest_add_data_func("/dm/edu/proxy-tls/msix",
                         GINT_TO_POINTER(EDU_PROXY_TLS), test_msix);
     qtest_add_data_func("/dm/edu/proxy-tls/kill-restart",

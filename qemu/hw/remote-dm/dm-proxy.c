@@ -121,6 +121,8 @@ static bool dm_proxy_negotiate(DMProxy *p, Error **errp)
     ours.max_msg_fds = p->fds_ok ? VUP_MAX_FDS : 0;
     ours.max_data_xfer_size = DM_PROXY_MAX_XFER;
     ours.dm_irq_messages = true;
+    /* A migration target may wait while the source drives the model. */
+    ours.dm_standby = runstate_check(RUN_STATE_INMIGRATE);
     memcpy(ours.ids, p->ids, sizeof(ours.ids));
     ret = vup_version_build(VUP_VERSION_MAJOR, VUP_VERSION_MINOR, &ours,
                             &buf, &len);
@@ -185,11 +187,16 @@ static bool dm_proxy_negotiate(DMProxy *p, Error **errp)
     vup_caps_negotiate(&ours, &peer, &p->caps);
     /* What we may send is bounded by what the server receives. */
     p->caps.max_msg_fds = peer.max_msg_fds;
+    p->standby = p->caps.dm_standby;
+    if (p->standby) {
+        info_report("dm-proxy %s: %s serves another client (the migration "
+                    "source): standing by", p->id, p->server);
+    }
     return true;
 }
 
 /* Close the socket and its TLS session; p->lock held. */
-static void dm_proxy_close(DMProxy *p)
+void dm_proxy_close(DMProxy *p)
 {
     if (p->fd >= 0) {
         qemu_set_fd_handler(p->fd, NULL, NULL, NULL);
@@ -230,7 +237,7 @@ static bool dm_proxy_connect(DMProxy *p, Error **errp)
 /* ---- Faults ---- */
 
 /* The stream is unusable.  Called with p->lock held, from any thread. */
-static void dm_proxy_fault(DMProxy *p, const char *why)
+void dm_proxy_fault(DMProxy *p, const char *why)
 {
     if (p->state != DM_PROXY_CONNECTED) {
         return;
@@ -260,6 +267,12 @@ static void dm_proxy_lost_bh(void *opaque)
     p->backoff_ms = DM_PROXY_BACKOFF_MIN_MS;
     timer_mod(p->reconnect_timer,
               qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + p->backoff_ms);
+}
+
+void dm_proxy_reconnect_now(DMProxy *p)
+{
+    p->backoff_ms = DM_PROXY_BACKOFF_MIN_MS;
+    timer_mod(p->reconnect_timer, qemu_clock_get_ms(QEMU_CLOCK_REALTIME));
 }
 
 static void dm_proxy_reconnect(void *opaque)
@@ -399,6 +412,10 @@ int dm_proxy_call(DMProxy *p, uint16_t cmd, const void *payload, size_t len,
         p->errors++;
         return -ENOTCONN;
     }
+    ret = dm_proxy_migration_gate(p, cmd, payload, reply != NULL);
+    if (ret <= 0) {
+        return ret;
+    }
     h.msg_id = p->next_id++;
     p->requests++;
     trace_dm_proxy_send(p->id, vup_command_name(cmd), h.msg_id, len, nfds);
@@ -449,10 +466,15 @@ int dm_proxy_post(DMProxy *p, uint16_t cmd, const void *payload, size_t len)
 {
     QEMU_LOCK_GUARD(&p->lock);
     VupHeader h = { .command = cmd, .flags = VUP_FLAG_NO_REPLY };
+    int ret;
 
     if (p->state != DM_PROXY_CONNECTED) {
         p->errors++;
         return -ENOTCONN;
+    }
+    ret = dm_proxy_migration_gate(p, cmd, payload, false);
+    if (ret <= 0) {
+        return ret;
     }
     h.msg_id = p->next_id++;
     p->requests++;
@@ -758,6 +780,7 @@ bool dm_proxy_init(DMProxy *p, const char *type, const char *id,
     p->reconnect_timer = timer_new_ms(QEMU_CLOCK_REALTIME,
                                       dm_proxy_reconnect, p);
     QLIST_INSERT_HEAD(&dm_proxies, p, next);
+    dm_proxy_migration_init(p);
     if (!dm_proxy_tls_setup(p, ids, errp)) {
         dm_proxy_cleanup(p);
         return false;
@@ -794,6 +817,7 @@ void dm_proxy_cleanup(DMProxy *p)
     }
     dm_proxy_close(p);
     dm_proxy_tls_cleanup(p);
+    dm_proxy_migration_cleanup(p);
     p->state = DM_PROXY_DISCONNECTED;
     if (p->server) {
         QLIST_REMOVE(p, next);

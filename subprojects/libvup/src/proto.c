@@ -51,10 +51,17 @@ static const VupCommandInfo dm_irq_info = {
     "DM_IRQ", S2C, sizeof(VupDmIrq), 0,
 };
 
+static const VupCommandInfo dm_activate_info = {
+    "DM_ACTIVATE", C2S, 0, 0,
+};
+
 const VupCommandInfo *vup_command_info(uint32_t command)
 {
     if (command == VUP_CMD_DM_IRQ) {
         return &dm_irq_info;
+    }
+    if (command == VUP_CMD_DM_ACTIVATE) {
+        return &dm_activate_info;
     }
     if (command >= VUP_CMD_MAX || command_info[command].name == NULL) {
         return NULL;

@@ -77,6 +77,7 @@ static void test_round_trip(void **state)
     c.twin_socket_fd_index = 0;
     c.write_multiple = true;
     c.dm_irq_messages = true;
+    c.dm_standby = true;
     strcpy(c.ids[VUP_ID_VM], "vm-1");
     strcpy(c.ids[VUP_ID_CLIENT_PLATFORM], "client-a");
     strcpy(c.ids[VUP_ID_TOKEN], "s3cret");
@@ -155,6 +156,8 @@ static void test_wrong_types(void **state)
                "must be a boolean");
     expect_bad("{\"capabilities\": {\"dm_irq_messages\": \"yes\"}}",
                "\"dm_irq_messages\" must be a boolean");
+    expect_bad("{\"capabilities\": {\"dm_standby\": 1}}",
+               "\"dm_standby\" must be a boolean");
     expect_bad("{\"capabilities\": {\"dm_ids\": []}}",
                "\"dm_ids\" must be an object");
     expect_bad("{\"capabilities\": {\"dm_ids\": {\"vm\": 7}}}",
@@ -264,6 +267,14 @@ static void test_negotiate(void **state)
     peer.dm_irq_messages = true;
     vup_caps_negotiate(&ours, &peer, &out);
     assert_true(out.dm_irq_messages);
+
+    /* A standby session only when both say so. */
+    ours.dm_standby = true;
+    vup_caps_negotiate(&ours, &peer, &out);
+    assert_false(out.dm_standby);
+    peer.dm_standby = true;
+    vup_caps_negotiate(&ours, &peer, &out);
+    assert_true(out.dm_standby);
 }
 
 int main(void)

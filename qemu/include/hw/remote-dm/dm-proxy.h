@@ -27,6 +27,8 @@
 #include "block/aio.h"
 #include "vup/caps.h"
 #include "vup/msg.h"
+#include "qemu/notify.h"
+#include "system/runstate.h"
 #include "crypto/tlscreds.h"
 #include "crypto/tlssession.h"
 
@@ -111,6 +113,17 @@ struct DMProxy {
     QEMUTimer *reconnect_timer;
     int64_t backoff_ms;
 
+    /*
+     * Migration (dm-proxy-migration.c).  A migration target connects as a
+     * standby: it reads the device's description while the source still
+     * drives the model, defers everything else, and takes the model over
+     * when it starts running.  The source lets go once migration is done.
+     */
+    bool standby;               /* our session waits for DM_ACTIVATE */
+    bool released;              /* handed over to a migration target */
+    VMChangeStateEntry *vmstate_entry;
+    NotifierWithReturn migration_notifier;
+
     /* Counters for info remote-devices. */
     uint64_t requests;
     uint64_t errors;
@@ -186,6 +199,21 @@ void dm_proxy_line_drop(DMProxyLine *l);
 /* The model signalled the line with a DM_IRQ message. */
 void dm_proxy_line_fire(DMProxyLine *l);
 void dm_proxy_line_cleanup(DMProxyLine *l);
+
+/* The stream is unusable: report, reconnect later; p->lock held. */
+void dm_proxy_fault(DMProxy *p, const char *why);
+
+/* Close the socket and its TLS session; p->lock held. */
+void dm_proxy_close(DMProxy *p);
+
+/* Migration (dm-proxy-migration.c). */
+void dm_proxy_migration_init(DMProxy *p);
+void dm_proxy_migration_cleanup(DMProxy *p);
+/* May @cmd go to the model now?  1 yes, 0 deferred (pretend done), -errno */
+int dm_proxy_migration_gate(DMProxy *p, uint16_t cmd, const void *payload,
+                            bool wants_reply);
+/* Reconnect now (main loop); for a source whose migration failed. */
+void dm_proxy_reconnect_now(DMProxy *p);
 
 /* TLS (dm-proxy-tls.c): creds from @ids, session per connection. */
 bool dm_proxy_tls_setup(DMProxy *p, const DMProxyIds *ids, Error **errp);

@@ -44,6 +44,7 @@ typedef struct VupCaps {
     int32_t twin_socket_fd_index;   /* -1 when absent */
     bool write_multiple;
     bool dm_irq_messages;           /* extension: VUP_CMD_DM_IRQ */
+    bool dm_standby;                /* extension: standby sessions */
     char ids[VUP_ID_COUNT][VUP_ID_MAX + 1];    /* extension: dm_ids */
 } VupCaps;
 

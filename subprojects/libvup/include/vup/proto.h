@@ -417,6 +417,24 @@ VUP_CHECK_SIZE(VupDmIrq, 8);
 /* SET_IRQS data type: signal these vectors with VUP_CMD_DM_IRQ. */
 #define VUP_IRQ_SET_DATA_DM_MESSAGE (1u << 31)
 
+/*
+ * Capability key: standby sessions, for migration.  A client that offers
+ * it may be accepted while another client is served: as a *standby* (the
+ * server says so by offering it back), it may only ask for the device's
+ * description (GET_INFO, GET_REGION_INFO, GET_IRQ_INFO, reads of the PCI
+ * config region); anything else gets EBUSY.  The migration target of a
+ * VM connects so, while the source still runs.
+ */
+#define VUP_CAP_DM_STANDBY          "dm_standby"
+
+/*
+ * Client to server, no payload: make this standby session the active one.
+ * Answered at once: success once the active client has gone (its session
+ * becomes this one, with the device's state), EBUSY while it is still
+ * there (the client retries).  Success on an active session.
+ */
+#define VUP_CMD_DM_ACTIVATE         0x7f02
+
 /* ---- Per-command facts, for dispatch tables and traces ---- */
 
 typedef enum VupDirection {
