@@ -1,14 +1,478 @@
 /*
- * dm-remote daemon: placeholder until the launcher lands.
+ * dm-remote daemon: the launcher of a platform.
+ *
+ *   dm-remote daemon --role server|client --listen ADDRESS
+ *                    --platform-id ID --state-dir DIR [...]
+ *
+ * One per platform.  The orchestrator asks it over HTTP/JSON (libsoup,
+ * one GMainLoop, nothing threaded) to launch and stop device models
+ * (server role) or QEMU processes (client role) and to report on them.
+ * See docs/launcher.md.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <glib-unix.h>
+#include <libsoup/soup.h>
+
+#include "address.h"
+#include "device.h"
+#include "log.h"
 
 #include "daemon.h"
+#include "http.h"
+#include "instances.h"
+#include "launcher.h"
+#include "vms.h"
+
+static const char *arg_role;
+static const char *arg_listen;
+static const char *arg_platform_id;
+static const char *arg_state_dir;
+static const char *arg_models;
+static unsigned arg_capacity = 16;
+static const char *arg_model_host;
+static const char *arg_port_range;
+static const char *arg_qemu;
+
+static void daemon_help(void)
+{
+    printf("Usage: dm-remote daemon --role server|client "
+           "--listen ADDRESS\n"
+           "                        --platform-id ID --state-dir DIR "
+           "[OPTIONS]\n"
+           "\n"
+           "The launcher of a platform: an HTTP/JSON API (docs/launcher.md)\n"
+           "through which the orchestrator starts and stops device models\n"
+           "(server role) or QEMU processes (client role).\n"
+           "\n"
+           "  --role=ROLE            server (device models) or client "
+           "(VMs)\n"
+           "  --listen=ADDRESS       the API: unix:PATH or tcp:HOST:PORT "
+           "(port 0:\n"
+           "                         any; the address is printed)\n"
+           "  --platform-id=ID       this platform's identifier\n"
+           "  --state-dir=DIR        sockets, logs and tokens of the "
+           "children\n"
+           "  --capacity=N           at most N instances or VMs "
+           "(default 16)\n"
+           "server role:\n"
+           "  --models=M,M,...       the models offered (default: all)\n"
+           "  --model-host=HOST      address models listen on for tcp "
+           "(default\n"
+           "                         127.0.0.1)\n"
+           "  --port-range=LO-HI     their tcp ports (default "
+           "40000-40999)\n"
+           "client role:\n"
+           "  --qemu=PATH            the QEMU binary (default: "
+           "qemu-system-x86_64\n"
+           "                         beside dm-remote's directory, else "
+           "in PATH)\n"
+           "\n"
+           "  -v, --verbose          log more\n"
+           "  -q, --quiet            log errors only\n"
+           "  -h, --help             show this help\n"
+           "\n"
+           "SIGTERM or SIGINT stops every child (SIGKILL after 5 s), "
+           "removes the\n"
+           "API socket and exits 0.\n");
+}
+
+static int daemon_usage(const char *fmt, const char *what)
+{
+    fprintf(stderr, "dm-remote daemon: ");
+    fprintf(stderr, fmt, what);
+    fprintf(stderr, "\nTry 'dm-remote daemon --help'.\n");
+    return 2;
+}
+
+static int daemon_parse_capacity(const char *s)
+{
+    char *end;
+    long v;
+
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < 1 || v > 4096) {
+        return daemon_usage("invalid --capacity '%s' (1..4096)", s);
+    }
+    arg_capacity = v;
+    return 0;
+}
+
+static int daemon_parse_options(int argc, char **argv)
+{
+    enum {
+        OPT_ROLE = 0x100, OPT_PLATFORM_ID, OPT_STATE_DIR, OPT_MODELS,
+        OPT_CAPACITY, OPT_MODEL_HOST, OPT_PORT_RANGE, OPT_QEMU,
+    };
+    static const struct option options[] = {
+        { "role", required_argument, NULL, OPT_ROLE },
+        { "listen", required_argument, NULL, 'l' },
+        { "platform-id", required_argument, NULL, OPT_PLATFORM_ID },
+        { "state-dir", required_argument, NULL, OPT_STATE_DIR },
+        { "models", required_argument, NULL, OPT_MODELS },
+        { "capacity", required_argument, NULL, OPT_CAPACITY },
+        { "model-host", required_argument, NULL, OPT_MODEL_HOST },
+        { "port-range", required_argument, NULL, OPT_PORT_RANGE },
+        { "qemu", required_argument, NULL, OPT_QEMU },
+        { "verbose", no_argument, NULL, 'v' },
+        { "quiet", no_argument, NULL, 'q' },
+        { "help", no_argument, NULL, 'h' },
+        { 0 },
+    };
+    int c;
+
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":l:vqh", options, NULL)) != -1) {
+        switch (c) {
+        case OPT_ROLE:
+            arg_role = optarg;
+            break;
+        case 'l':
+            arg_listen = optarg;
+            break;
+        case OPT_PLATFORM_ID:
+            arg_platform_id = optarg;
+            break;
+        case OPT_STATE_DIR:
+            arg_state_dir = optarg;
+            break;
+        case OPT_MODELS:
+            arg_models = optarg;
+            break;
+        case OPT_CAPACITY:
+            if (daemon_parse_capacity(optarg)) {
+                return 2;
+            }
+            break;
+        case OPT_MODEL_HOST:
+            arg_model_host = optarg;
+            break;
+        case OPT_PORT_RANGE:
+            arg_port_range = optarg;
+            break;
+        case OPT_QEMU:
+            arg_qemu = optarg;
+            break;
+        case 'v':
+            dm_log_level = DM_LOG_DEBUG;
+            break;
+        case 'q':
+            dm_log_level = DM_LOG_ERROR;
+            break;
+        case 'h':
+            daemon_help();
+            exit(0);
+        case ':':
+            return daemon_usage("option '%s' needs a value",
+                                argv[optind - 1]);
+        default:
+            return daemon_usage("unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc) {
+        return daemon_usage("unexpected argument '%s'", argv[optind]);
+    }
+    return 0;
+}
+
+static void daemon_add_model(const DmModel *m, void *opaque)
+{
+    g_ptr_array_add(opaque, g_strdup(m->name));
+}
+
+static int daemon_setup_models(DmDaemon *d)
+{
+    g_autoptr(GPtrArray) models = g_ptr_array_new_with_free_func(g_free);
+    g_auto(GStrv) names = NULL;
+    char **m;
+
+    if (!arg_models) {
+        dm_model_list(daemon_add_model, models);
+    } else {
+        if (!arg_models[0]) {
+            return daemon_usage("%s", "--models is empty");
+        }
+        names = g_strsplit(arg_models, ",", -1);
+        for (m = names; *m; m++) {
+            if (!dm_model_find(*m)) {
+                return daemon_usage("unknown model '%s' in --models", *m);
+            }
+            if (!g_ptr_array_find_with_equal_func(models, *m, g_str_equal,
+                                                  NULL)) {
+                g_ptr_array_add(models, g_strdup(*m));
+            }
+        }
+    }
+    g_ptr_array_add(models, NULL);
+    d->models = (char **)g_ptr_array_free(g_steal_pointer(&models), false);
+    return 0;
+}
+
+static int daemon_setup_server(DmDaemon *d)
+{
+    struct addrinfo hints = { .ai_socktype = SOCK_STREAM };
+    struct addrinfo *res;
+    unsigned lo = 40000, hi = 40999;
+    int n = 0, ret;
+
+    if (daemon_setup_models(d)) {
+        return 2;
+    }
+    if (arg_port_range &&
+        (sscanf(arg_port_range, "%u-%u%n", &lo, &hi, &n) != 2 ||
+         arg_port_range[n] || lo < 1 || lo > hi || hi > 65535)) {
+        return daemon_usage("invalid --port-range '%s' (LO-HI within "
+                            "1-65535)", arg_port_range);
+    }
+    d->port_lo = lo;
+    d->port_hi = hi;
+    d->model_host = arg_model_host ? arg_model_host : "127.0.0.1";
+    ret = getaddrinfo(d->model_host, NULL, &hints, &res);
+    if (ret) {
+        fprintf(stderr, "dm-remote daemon: cannot resolve --model-host "
+                "'%s': %s\n", d->model_host, gai_strerror(ret));
+        return 2;
+    }
+    memcpy(&d->model_addr, res->ai_addr, res->ai_addrlen);
+    d->model_addrlen = res->ai_addrlen;
+    freeaddrinfo(res);
+    dm_instances_init(d);
+    return 0;
+}
+
+/* --qemu, else qemu-system-x86_64 beside our directory, else PATH. */
+static int daemon_setup_client(DmDaemon *d)
+{
+    g_autofree char *dir = g_path_get_dirname(d->self_exe);
+    const char *const rel[] = { "..", "../.." };
+    char *found = NULL;
+    unsigned i;
+
+    if (arg_qemu) {
+        if (!g_file_test(arg_qemu, G_FILE_TEST_IS_EXECUTABLE) ||
+            g_file_test(arg_qemu, G_FILE_TEST_IS_DIR)) {
+            return daemon_usage("--qemu '%s' is not an executable file",
+                                arg_qemu);
+        }
+        found = g_canonicalize_filename(arg_qemu, NULL);
+    }
+    /* ../../ too: in the build tree dm-remote is build/meson/dm-remote/. */
+    for (i = 0; !found && i < G_N_ELEMENTS(rel); i++) {
+        g_autofree char *p = g_build_filename(dir, rel[i],
+                                              "qemu-system-x86_64", NULL);
+
+        if (g_file_test(p, G_FILE_TEST_IS_EXECUTABLE)) {
+            found = g_canonicalize_filename(p, NULL);
+        }
+    }
+    if (!found) {
+        found = g_find_program_in_path("qemu-system-x86_64");
+    }
+    if (!found) {
+        fprintf(stderr, "dm-remote daemon: cannot find qemu-system-x86_64 "
+                "(use --qemu)\n");
+        return 1;
+    }
+    d->qemu = found;
+    dm_vms_init(d);
+    return 0;
+}
+
+static int daemon_check_options(DmDaemon *d)
+{
+    if (!arg_role) {
+        return daemon_usage("%s", "missing --role (server or client)");
+    }
+    if (strcmp(arg_role, "server") == 0) {
+        d->role = DM_ROLE_SERVER;
+    } else if (strcmp(arg_role, "client") == 0) {
+        d->role = DM_ROLE_CLIENT;
+    } else {
+        return daemon_usage("invalid --role '%s' (server or client)",
+                            arg_role);
+    }
+    if (!arg_listen) {
+        return daemon_usage("%s", "missing --listen");
+    }
+    if (!arg_platform_id) {
+        return daemon_usage("%s", "missing --platform-id");
+    }
+    if (!dm_id_valid(arg_platform_id)) {
+        return daemon_usage("invalid --platform-id '%s' (1 to 64 characters "
+                            "of A-Z a-z 0-9 . _ -)", arg_platform_id);
+    }
+    if (!arg_state_dir || !arg_state_dir[0]) {
+        return daemon_usage("%s", "missing --state-dir");
+    }
+    if (d->role == DM_ROLE_CLIENT && (arg_models || arg_model_host ||
+                                      arg_port_range)) {
+        return daemon_usage("%s", "--models, --model-host and --port-range "
+                            "are for --role server");
+    }
+    if (d->role == DM_ROLE_SERVER && arg_qemu) {
+        return daemon_usage("%s", "--qemu is for --role client");
+    }
+    d->platform_id = arg_platform_id;
+    d->capacity = arg_capacity;
+    return 0;
+}
+
+/* The listening socket for the API; *ret_name is what we print. */
+static int daemon_listen(const DmAddress *addr, char **ret_name)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    char host[INET6_ADDRSTRLEN];
+    char err[512];
+    int fd;
+
+    fd = dm_address_listen(addr, err, sizeof(err));
+    if (fd < 0) {
+        fprintf(stderr, "dm-remote daemon: %s\n", err);
+        return fd;
+    }
+    if (addr->kind == DM_ADDRESS_UNIX) {
+        *ret_name = g_strdup_printf("unix:%s", addr->path);
+    } else if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
+               ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+        inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+        *ret_name = g_strdup_printf("tcp:[%s]:%u", host,
+                                    ntohs(sin6->sin6_port));
+    } else {
+        struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+        inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+        *ret_name = g_strdup_printf("tcp:%s:%u", host, ntohs(sin->sin_port));
+    }
+    return fd;
+}
+
+static unsigned daemon_live(DmDaemon *d)
+{
+    return d->role == DM_ROLE_SERVER ? dm_instances_live(d) :
+           dm_vms_live(d);
+}
+
+void dm_daemon_maybe_quit(DmDaemon *d)
+{
+    if (d->stopping && daemon_live(d) == 0) {
+        g_main_loop_quit(d->loop);
+    }
+}
+
+static gboolean daemon_on_signal(gpointer opaque)
+{
+    DmDaemon *d = opaque;
+
+    if (d->stopping) {
+        return G_SOURCE_CONTINUE;
+    }
+    dm_info("stopping %u children", daemon_live(d));
+    d->stopping = true;
+    if (d->role == DM_ROLE_SERVER) {
+        dm_instances_stop_all(d);
+    } else {
+        dm_vms_stop_all(d);
+    }
+    dm_daemon_maybe_quit(d);
+    return G_SOURCE_CONTINUE;
+}
+
+static int daemon_serve(DmDaemon *d, const DmAddress *addr)
+{
+    g_autoptr(SoupServer) server = NULL;
+    g_autoptr(GSocket) sock = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autofree char *name = NULL;
+    int fd = daemon_listen(addr, &name);
+
+    if (fd < 0) {
+        return 1;
+    }
+    sock = g_socket_new_from_fd(fd, &error);
+    server = soup_server_new("server-header", "dm-remote-daemon", NULL);
+    if (!sock || !soup_server_listen_socket(server, sock, 0, &error)) {
+        fprintf(stderr, "dm-remote daemon: cannot serve on %s: %s\n", name,
+                error->message);
+        if (!sock) {
+            close(fd);
+        }
+        dm_address_cleanup(addr);
+        return 1;
+    }
+    dm_http_attach(server, d);
+    d->loop = g_main_loop_new(NULL, false);
+    g_unix_signal_add(SIGTERM, daemon_on_signal, d);
+    g_unix_signal_add(SIGINT, daemon_on_signal, d);
+    fprintf(stderr, "dm-remote: listening on %s\n", name);
+    fflush(stderr);
+
+    g_main_loop_run(d->loop);
+
+    soup_server_disconnect(server);
+    dm_address_cleanup(addr);
+    g_main_loop_unref(d->loop);
+    dm_info("stopped");
+    return 0;
+}
+
+/* Everything is stopped by now: the tables are empty. */
+static void daemon_free(DmDaemon *d)
+{
+    g_strfreev(d->models);
+    g_free((char *)d->qemu);
+    g_clear_pointer(&d->instances, g_hash_table_destroy);
+    g_clear_pointer(&d->vms, g_hash_table_destroy);
+    g_clear_pointer(&d->dying, g_hash_table_destroy);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(DmDaemon, daemon_free)
 
 int dm_daemon_main(int argc, char **argv)
 {
-    fprintf(stderr, "dm-remote: daemon: not built yet\n");
-    return 1;
+    g_auto(DmDaemon) d = { 0 };
+    g_autofree char *self = NULL;
+    DmAddress addr;
+    char err[512];
+    int ret;
+
+    ret = daemon_parse_options(argc, argv);
+    if (ret || (ret = daemon_check_options(&d))) {
+        return ret;
+    }
+    if (dm_address_parse(arg_listen, &addr, err, sizeof(err)) < 0) {
+        return daemon_usage("bad --listen: %s", err);
+    }
+    self = g_file_read_link("/proc/self/exe", NULL);
+    if (!self) {
+        fprintf(stderr, "dm-remote daemon: cannot read /proc/self/exe\n");
+        return 1;
+    }
+    d.self_exe = self;
+    ret = d.role == DM_ROLE_SERVER ? daemon_setup_server(&d) :
+          daemon_setup_client(&d);
+    if (ret) {
+        return ret;
+    }
+    if (g_mkdir_with_parents(arg_state_dir, 0700) < 0) {
+        fprintf(stderr, "dm-remote daemon: cannot create --state-dir "
+                "'%s': %s\n", arg_state_dir, g_strerror(errno));
+        return 1;
+    }
+    d.state_dir = arg_state_dir;
+    d.dying = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    return daemon_serve(&d, &addr);
 }

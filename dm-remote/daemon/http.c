@@ -1,0 +1,213 @@
+/*
+ * The launcher's HTTP/JSON surface.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "http.h"
+#include "instances.h"
+#include "vms.h"
+
+/* Requests are small JSON documents; anything larger is a mistake. */
+#define DM_HTTP_BODY_MAX (1024 * 1024)
+
+void dm_http_reply(SoupServerMessage *msg, guint status, JsonNode *body)
+{
+    g_autoptr(JsonGenerator) gen = json_generator_new();
+    gsize len;
+    char *text;
+
+    json_generator_set_root(gen, body);
+    text = json_generator_to_data(gen, &len);
+    json_node_unref(body);
+    soup_server_message_set_status(msg, status, NULL);
+    soup_server_message_set_response(msg, "application/json",
+                                     SOUP_MEMORY_TAKE, text, len);
+}
+
+void dm_http_reply_object(SoupServerMessage *msg, guint status,
+                          JsonObject *obj)
+{
+    dm_http_reply(msg, status, json_node_init_object(json_node_alloc(), obj));
+    json_object_unref(obj);
+}
+
+void dm_http_error(SoupServerMessage *msg, guint status, const char *fmt, ...)
+{
+    JsonObject *o = json_object_new();
+    g_autofree char *text = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    text = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    json_object_set_string_member(o, "error", text);
+    dm_http_reply_object(msg, status, o);
+}
+
+void dm_http_not_allowed(SoupServerMessage *msg, const char *allow)
+{
+    soup_message_headers_replace(
+        soup_server_message_get_response_headers(msg), "Allow", allow);
+    dm_http_error(msg, SOUP_STATUS_METHOD_NOT_ALLOWED,
+                  "method %s not allowed here (allowed: %s)",
+                  soup_server_message_get_method(msg), allow);
+}
+
+int dm_http_want_method(SoupServerMessage *msg, const char *method)
+{
+    if (strcmp(soup_server_message_get_method(msg), method) == 0) {
+        return 0;
+    }
+    dm_http_not_allowed(msg, method);
+    return -EINVAL;
+}
+
+int dm_http_body_object(SoupServerMessage *msg, JsonObject **ret_obj)
+{
+    SoupMessageBody *body = soup_server_message_get_request_body(msg);
+    g_autoptr(JsonParser) parser = json_parser_new();
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GBytes) bytes = NULL;
+    JsonNode *root;
+    gsize len;
+    const char *data;
+
+    if (body->length > DM_HTTP_BODY_MAX) {
+        dm_http_error(msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE,
+                      "request body larger than %d bytes", DM_HTTP_BODY_MAX);
+        return -EFBIG;
+    }
+    bytes = soup_message_body_flatten(body);
+    data = g_bytes_get_data(bytes, &len);
+    if (len == 0) {
+        dm_http_error(msg, SOUP_STATUS_BAD_REQUEST,
+                      "missing request body (a JSON object)");
+        return -EINVAL;
+    }
+    if (!g_utf8_validate(data, len, NULL) ||
+        !json_parser_load_from_data(parser, data, len, &error)) {
+        dm_http_error(msg, SOUP_STATUS_BAD_REQUEST, "bad JSON: %s",
+                      error ? error->message : "not UTF-8");
+        return -EINVAL;
+    }
+    root = json_parser_get_root(parser);
+    if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
+        dm_http_error(msg, SOUP_STATUS_BAD_REQUEST,
+                      "the request body must be a JSON object");
+        return -EINVAL;
+    }
+    *ret_obj = json_object_ref(json_node_get_object(root));
+    return 0;
+}
+
+int dm_http_member_string(SoupServerMessage *msg, JsonObject *obj,
+                          const char *name, const char **ret_str)
+{
+    JsonNode *n = json_object_get_member(obj, name);
+
+    if (!n || JSON_NODE_HOLDS_NULL(n)) {
+        *ret_str = NULL;
+        return 0;
+    }
+    if (!JSON_NODE_HOLDS_VALUE(n) ||
+        json_node_get_value_type(n) != G_TYPE_STRING) {
+        dm_http_error(msg, SOUP_STATUS_BAD_REQUEST,
+                      "'%s' must be a string", name);
+        return -EINVAL;
+    }
+    *ret_str = json_node_get_string(n);
+    return 0;
+}
+
+void dm_http_defer(SoupServerMessage *msg)
+{
+    g_object_ref(msg);
+    soup_server_message_pause(msg);
+}
+
+void dm_http_resume(SoupServerMessage *msg)
+{
+    soup_server_message_unpause(msg);
+    g_object_unref(msg);
+}
+
+bool dm_id_valid(const char *id)
+{
+    size_t len = strlen(id);
+
+    return len >= 1 && len <= DM_ID_MAX &&
+           strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                  "0123456789._-") == len;
+}
+
+static void http_health(DmDaemon *d, SoupServerMessage *msg)
+{
+    JsonObject *o;
+
+    if (dm_http_want_method(msg, "GET") < 0) {
+        return;
+    }
+    o = json_object_new();
+    json_object_set_string_member(o, "platform", d->platform_id);
+    json_object_set_string_member(o, "role", d->role == DM_ROLE_SERVER ?
+                                  "server" : "client");
+    if (d->role == DM_ROLE_SERVER) {
+        dm_instances_health(d, o);
+    } else {
+        dm_vms_health(d, o);
+    }
+    dm_http_reply_object(msg, SOUP_STATUS_OK, o);
+}
+
+/*
+ * /v1/health, /v1/instances[/ID] (server), /v1/vms[/ID[/qmp|/events]]
+ * (client).  Ids in paths are checked here once for every endpoint.
+ */
+static void http_route(SoupServer *server, SoupServerMessage *msg,
+                       const char *path, GHashTable *query, gpointer opaque)
+{
+    DmDaemon *d = opaque;
+    g_auto(GStrv) seg = NULL;
+    guint n;
+    const char *coll;
+
+    if (!g_str_has_prefix(path, "/v1/")) {
+        dm_http_error(msg, SOUP_STATUS_NOT_FOUND, "no such path: %s", path);
+        return;
+    }
+    seg = g_strsplit(path + 4, "/", 0);
+    n = g_strv_length(seg);
+    if (n == 1 && strcmp(seg[0], "health") == 0) {
+        http_health(d, msg);
+        return;
+    }
+    coll = d->role == DM_ROLE_SERVER ? "instances" : "vms";
+    if (n == 0 || n > 3 || strcmp(seg[0], coll) != 0 ||
+        (n > 1 && !seg[1][0]) ||
+        (n == 3 && (d->role == DM_ROLE_SERVER ||
+                    (strcmp(seg[2], "qmp") != 0 &&
+                     strcmp(seg[2], "events") != 0)))) {
+        dm_http_error(msg, SOUP_STATUS_NOT_FOUND, "no such path on a %s "
+                      "platform: %s",
+                      d->role == DM_ROLE_SERVER ? "server" : "client", path);
+        return;
+    }
+    if (n > 1 && !dm_id_valid(seg[1])) {
+        dm_http_error(msg, SOUP_STATUS_BAD_REQUEST, "bad id '%s' (1 to %d "
+                      "characters of A-Z a-z 0-9 . _ -)", seg[1], DM_ID_MAX);
+        return;
+    }
+    if (d->role == DM_ROLE_SERVER) {
+        dm_instances_handle(d, msg, n > 1 ? seg[1] : NULL);
+    } else {
+        dm_vms_handle(d, msg, n > 1 ? seg[1] : NULL, n > 2 ? seg[2] : NULL);
+    }
+}
+
+void dm_http_attach(SoupServer *server, DmDaemon *d)
+{
+    soup_server_add_handler(server, NULL, http_route, d, NULL);
+}

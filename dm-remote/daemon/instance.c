@@ -1,0 +1,420 @@
+/*
+ * One device-model instance: launch, readiness, death, restart, stop.
+ *
+ * All of it runs in the daemon's main loop.  An instance is in
+ * d->instances while the API knows it; once forgotten (DELETE, failed
+ * launch, shutdown) it lives on only until its process is reaped.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "http.h"
+#include "instance.h"
+#include "log.h"
+
+#define DM_START_TIMEOUT_MS 5000
+#define DM_RESTART_DELAY_MS 200
+#define DM_RESTART_WINDOW_US (60 * G_USEC_PER_SEC)
+#define DM_LOG_TAIL 1024
+
+const char *const dm_bind_names[DM_BIND_COUNT] = {
+    "vm", "hypervisor", "client_platform", "device_model", "server_platform",
+};
+
+static const char *const bind_options[DM_BIND_COUNT] = {
+    "--bind-vm=", "--bind-hypervisor=", "--bind-client-platform=",
+    "--bind-device-model=", "--bind-server-platform=",
+};
+
+static const char *const state_names[] = {
+    [DM_INST_STARTING] = "starting",
+    [DM_INST_RUNNING] = "running",
+    [DM_INST_EXITED] = "exited",
+    [DM_INST_RESTARTING] = "restarting",
+    [DM_INST_STOPPED] = "stopped",
+};
+
+static void instance_exited(DmProc *p, int status, void *opaque);
+
+DmInstance *dm_instance_new(DmDaemon *d, const char *id,
+                            const DmModel *model)
+{
+    DmInstance *inst = g_new0(DmInstance, 1);
+
+    inst->d = d;
+    inst->id = g_strdup(id);
+    inst->model = model;
+    inst->state = DM_INST_STARTING;
+    inst->log_path = g_strdup_printf("%s/%s.log", d->state_dir, id);
+    inst->proc.on_exit = instance_exited;
+    inst->proc.opaque = inst;
+    return inst;
+}
+
+void dm_instance_free(DmInstance *inst)
+{
+    unsigned i;
+
+    g_assert(!inst->proc.pid && !inst->waiting);
+    if (inst->probe_src) {
+        g_source_remove(inst->probe_src);
+    }
+    if (inst->restart_timer) {
+        g_source_remove(inst->restart_timer);
+    }
+    for (i = 0; i < DM_BIND_COUNT; i++) {
+        g_free(inst->bind[i]);
+    }
+    g_free(inst->id);
+    g_free(inst->address);
+    g_free(inst->sock_path);
+    g_free(inst->console_path);
+    g_free(inst->token_path);
+    g_free(inst->log_path);
+    g_free(inst);
+}
+
+JsonObject *dm_instance_json(DmInstance *inst)
+{
+    JsonObject *o = json_object_new();
+    JsonObject *bind = json_object_new();
+    unsigned i;
+
+    json_object_set_string_member(o, "id", inst->id);
+    json_object_set_string_member(o, "model", inst->model->name);
+    json_object_set_string_member(o, "state", state_names[inst->state]);
+    if (inst->proc.pid) {
+        json_object_set_int_member(o, "pid", inst->proc.pid);
+    } else {
+        json_object_set_null_member(o, "pid");
+    }
+    json_object_set_string_member(o, "address", inst->address);
+    if (inst->console_path) {
+        g_autofree char *c = g_strdup_printf("unix:%s", inst->console_path);
+
+        json_object_set_string_member(o, "console", c);
+    } else {
+        json_object_set_null_member(o, "console");
+    }
+    json_object_set_string_member(o, "restart", inst->restart_on_failure ?
+                                  "on-failure" : "never");
+    json_object_set_int_member(o, "restarts", inst->restarts);
+    json_object_set_member(o, "exit",
+                           dm_proc_exit_json(inst->exited, inst->status));
+    for (i = 0; i < DM_BIND_COUNT; i++) {
+        if (inst->bind[i]) {
+            json_object_set_string_member(bind, dm_bind_names[i],
+                                          inst->bind[i]);
+        }
+    }
+    json_object_set_object_member(o, "bind", bind);
+    return o;
+}
+
+static void instance_remove_sockets(DmInstance *inst)
+{
+    if (inst->sock_path) {
+        unlink(inst->sock_path);
+    }
+    if (inst->console_path) {
+        unlink(inst->console_path);
+    }
+}
+
+/* Sockets and the token go with the instance; the log stays. */
+static void instance_remove_files(DmInstance *inst)
+{
+    instance_remove_sockets(inst);
+    if (inst->token_path) {
+        unlink(inst->token_path);
+    }
+}
+
+static void instance_answer(DmInstance *inst, guint status, JsonObject *o)
+{
+    SoupServerMessage *msg = g_steal_pointer(&inst->waiting);
+
+    if (msg) {
+        dm_http_reply_object(msg, status, o);
+        dm_http_resume(msg);
+    } else {
+        json_object_unref(o);
+    }
+}
+
+static void instance_answer_error(DmInstance *inst, guint status,
+                                  const char *text)
+{
+    JsonObject *o = json_object_new();
+
+    json_object_set_string_member(o, "error", text);
+    instance_answer(inst, status, o);
+}
+
+/*
+ * Out of the API's sight; freed now, or once reaped.  A pending POST must
+ * have been answered by the caller.
+ */
+static void instance_forget(DmInstance *inst)
+{
+    DmDaemon *d = inst->d;
+
+    if (!inst->forgotten) {
+        g_hash_table_remove(d->instances, inst->id);
+        inst->forgotten = true;
+    }
+    if (inst->probe_src) {
+        g_source_remove(inst->probe_src);
+        inst->probe_src = 0;
+    }
+    if (inst->restart_timer) {
+        g_source_remove(inst->restart_timer);
+        inst->restart_timer = 0;
+    }
+    if (inst->proc.pid) {
+        g_hash_table_add(d->dying, g_strdup(inst->id));
+        dm_proc_terminate(&inst->proc);
+        return;
+    }
+    instance_remove_files(inst);
+    instance_answer(inst, SOUP_STATUS_OK, dm_instance_json(inst));
+    dm_instance_free(inst);
+    dm_daemon_maybe_quit(d);
+}
+
+static int instance_probe(void *opaque)
+{
+    DmInstance *inst = opaque;
+    struct sockaddr_storage ss;
+    struct stat st;
+
+    if (!inst->proc.pid) {
+        return -ECHILD;
+    }
+    if (!inst->tcp) {
+        return lstat(inst->sock_path, &st) == 0 && S_ISSOCK(st.st_mode);
+    }
+    ss = inst->d->model_addr;
+    if (ss.ss_family == AF_INET6) {
+        ((struct sockaddr_in6 *)&ss)->sin6_port = htons(inst->port);
+    } else {
+        ((struct sockaddr_in *)&ss)->sin_port = htons(inst->port);
+    }
+    return dm_probe_connect((struct sockaddr *)&ss, inst->d->model_addrlen);
+}
+
+static void instance_ready(int ret, void *opaque)
+{
+    DmInstance *inst = opaque;
+    g_autofree char *tail = NULL;
+    g_autofree char *text = NULL;
+
+    inst->probe_src = 0;
+    if (ret == 0) {
+        inst->state = DM_INST_RUNNING;
+        dm_info("instance %s (%s) running at %s, pid %d", inst->id,
+                inst->model->name, inst->address, inst->proc.pid);
+        instance_answer(inst, SOUP_STATUS_CREATED, dm_instance_json(inst));
+        return;
+    }
+    /* Alive but deaf: a restart is retried by the exit path. */
+    dm_error("instance %s (%s) did not accept connections at %s within "
+             "%d s", inst->id, inst->model->name, inst->address,
+             DM_START_TIMEOUT_MS / 1000);
+    if (inst->state != DM_INST_STARTING) {
+        dm_proc_terminate(&inst->proc);
+        return;
+    }
+    tail = dm_proc_log_tail(inst->log_path, DM_LOG_TAIL);
+    text = g_strdup_printf("model did not accept connections at %s within "
+                           "%d s; its log ends: %s", inst->address,
+                           DM_START_TIMEOUT_MS / 1000, tail);
+    instance_answer_error(inst, SOUP_STATUS_INTERNAL_SERVER_ERROR, text);
+    instance_forget(inst);
+}
+
+static int instance_spawn(DmInstance *inst, char **ret_err)
+{
+    DmDaemon *d = inst->d;
+    g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
+    unsigned i;
+    int ret;
+
+    g_ptr_array_add(argv, g_strdup(d->self_exe));
+    g_ptr_array_add(argv, g_strdup("serve"));
+    g_ptr_array_add(argv, g_strdup_printf("--model=%s", inst->model->name));
+    g_ptr_array_add(argv, g_strdup_printf("--listen=%s", inst->address));
+    g_ptr_array_add(argv, g_strdup("-q"));
+    for (i = 0; i < DM_BIND_COUNT; i++) {
+        if (inst->bind[i]) {
+            g_ptr_array_add(argv, g_strconcat(bind_options[i], inst->bind[i],
+                                              NULL));
+        }
+    }
+    if (inst->token_path) {
+        g_ptr_array_add(argv, g_strconcat("--token-file=", inst->token_path,
+                                          NULL));
+    }
+    if (inst->console_path) {
+        g_ptr_array_add(argv, g_strconcat("--console=unix:",
+                                          inst->console_path, NULL));
+    }
+    g_ptr_array_add(argv, NULL);
+
+    /* A socket left by a predecessor killed outright would look ready. */
+    instance_remove_sockets(inst);
+    ret = dm_proc_spawn(&inst->proc, (char **)argv->pdata, inst->log_path,
+                        ret_err);
+    if (ret < 0) {
+        return ret;
+    }
+    inst->probe_src = dm_proc_wait_ready(instance_probe, instance_ready,
+                                         inst, DM_START_TIMEOUT_MS);
+    return 0;
+}
+
+int dm_instance_set_token(DmInstance *inst, const char *token,
+                          char **ret_err)
+{
+    g_autofree char *path = g_strdup_printf("%s/%s.token",
+                                            inst->d->state_dir, inst->id);
+    g_autofree char *line = g_strconcat(token, "\n", NULL);
+    size_t len = strlen(line);
+    int fd, ret = 0;
+
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+              0600);
+    if (fd < 0) {
+        ret = -errno;
+        *ret_err = g_strdup_printf("cannot write %s: %s", path,
+                                   g_strerror(errno));
+        return ret;
+    }
+    /* An older file keeps its mode across O_TRUNC: tighten it. */
+    if (fchmod(fd, 0600) < 0 || write(fd, line, len) != (ssize_t)len) {
+        ret = errno ? -errno : -EIO;
+        *ret_err = g_strdup_printf("cannot write %s: %s", path,
+                                   g_strerror(-ret));
+        close(fd);
+        unlink(path);
+        return ret;
+    }
+    close(fd);
+    inst->token_path = g_steal_pointer(&path);
+    return 0;
+}
+
+int dm_instance_launch(DmInstance *inst, SoupServerMessage *msg,
+                       char **ret_err)
+{
+    int ret;
+
+    g_hash_table_insert(inst->d->instances, inst->id, inst);
+    ret = instance_spawn(inst, ret_err);
+    if (ret < 0) {
+        g_hash_table_remove(inst->d->instances, inst->id);
+        instance_remove_files(inst);
+        dm_instance_free(inst);
+        return ret;
+    }
+    inst->waiting = msg;
+    dm_http_defer(msg);
+    return 0;
+}
+
+/* Within the budget of DM_RESTART_MAX restarts in DM_RESTART_WINDOW_US? */
+static bool instance_may_restart(DmInstance *inst)
+{
+    gint64 oldest = inst->restart_time[inst->restarts % DM_RESTART_MAX];
+
+    return inst->restarts < DM_RESTART_MAX ||
+           g_get_monotonic_time() - oldest >= DM_RESTART_WINDOW_US;
+}
+
+static gboolean instance_restart(gpointer opaque)
+{
+    DmInstance *inst = opaque;
+    g_autofree char *err = NULL;
+
+    inst->restart_timer = 0;
+    inst->restart_time[inst->restarts % DM_RESTART_MAX] =
+        g_get_monotonic_time();
+    inst->restarts++;
+    if (instance_spawn(inst, &err) < 0) {
+        dm_error("instance %s (%s): restart failed: %s", inst->id,
+                 inst->model->name, err);
+        inst->state = DM_INST_EXITED;
+        return G_SOURCE_REMOVE;
+    }
+    dm_info("instance %s (%s) restarted (%u), pid %d", inst->id,
+            inst->model->name, inst->restarts, inst->proc.pid);
+    return G_SOURCE_REMOVE;
+}
+
+static void instance_exited(DmProc *p, int status, void *opaque)
+{
+    DmInstance *inst = opaque;
+    g_autofree char *text = dm_proc_exit_text(status);
+    bool failed = !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+
+    inst->exited = true;
+    inst->status = status;
+    if (inst->probe_src) {
+        g_source_remove(inst->probe_src);
+        inst->probe_src = 0;
+    }
+    if (inst->forgotten) {
+        g_hash_table_remove(inst->d->dying, inst->id);
+        instance_forget(inst);
+        return;
+    }
+    if (inst->state == DM_INST_STARTING) {
+        g_autofree char *tail = dm_proc_log_tail(inst->log_path,
+                                                 DM_LOG_TAIL);
+        g_autofree char *err = g_strdup_printf("model %s during start-up; "
+                                               "its log ends: %s", text,
+                                               tail);
+
+        dm_error("instance %s (%s) failed to start: %s", inst->id,
+                 inst->model->name, text);
+        instance_answer_error(inst, SOUP_STATUS_INTERNAL_SERVER_ERROR, err);
+        instance_forget(inst);
+        return;
+    }
+    dm_warn("instance %s (%s) died: %s", inst->id, inst->model->name, text);
+    inst->state = DM_INST_EXITED;
+    if (!inst->restart_on_failure || !failed) {
+        return;
+    }
+    if (!instance_may_restart(inst)) {
+        dm_error("instance %s (%s): %d restarts within %d s, giving up",
+                 inst->id, inst->model->name, DM_RESTART_MAX,
+                 (int)(DM_RESTART_WINDOW_US / G_USEC_PER_SEC));
+        return;
+    }
+    inst->state = DM_INST_RESTARTING;
+    inst->restart_timer = g_timeout_add(DM_RESTART_DELAY_MS,
+                                        instance_restart, inst);
+}
+
+void dm_instance_stop(DmInstance *inst, SoupServerMessage *msg)
+{
+    if (inst->waiting) {
+        /* A POST still waiting for the model to listen. */
+        instance_answer_error(inst, SOUP_STATUS_CONFLICT,
+                              "instance deleted while starting");
+    }
+    inst->state = DM_INST_STOPPED;
+    if (msg) {
+        inst->waiting = msg;
+        dm_http_defer(msg);
+    }
+    instance_forget(inst);
+}

@@ -1,0 +1,82 @@
+/*
+ * One device-model instance of the server role: a `dm-remote serve`
+ * child, its address, files, exit status and restart policy.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef DM_INSTANCE_H
+#define DM_INSTANCE_H
+
+#include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
+
+#include "device.h"
+#include "launcher.h"
+#include "proc.h"
+
+typedef enum DmInstState {
+    DM_INST_STARTING,
+    DM_INST_RUNNING,
+    DM_INST_EXITED,
+    DM_INST_RESTARTING,
+    DM_INST_STOPPED,
+} DmInstState;
+
+/* "bind" members, in the order of dm-remote's --bind-* options. */
+#define DM_BIND_COUNT 5
+extern const char *const dm_bind_names[DM_BIND_COUNT];
+
+#define DM_RESTART_MAX 5        /* restarts within DM_RESTART_WINDOW */
+
+typedef struct DmInstance {
+    DmDaemon *d;
+    char *id;
+    const DmModel *model;
+    bool tcp;
+    unsigned port;              /* tcp */
+    char *address;              /* tcp:HOST:PORT or unix:PATH */
+    char *sock_path;            /* unix */
+    char *console_path;         /* NULL: no console */
+    char *token_path;           /* NULL: no token */
+    char *log_path;
+    char *bind[DM_BIND_COUNT];  /* NULL: not bound */
+    bool restart_on_failure;
+    unsigned restarts;
+    gint64 restart_time[DM_RESTART_MAX];    /* ring, by restarts */
+    DmInstState state;
+    DmProc proc;
+    bool exited;                /* status is valid; kept across restarts */
+    int status;
+    guint probe_src;
+    guint restart_timer;
+    SoupServerMessage *waiting; /* POST until ready, DELETE until reaped */
+    bool forgotten;             /* out of the table: free once reaped */
+} DmInstance;
+
+/* A new instance in state "starting"; the caller fills in the rest. */
+DmInstance *dm_instance_new(DmDaemon *d, const char *id,
+                            const DmModel *model);
+void dm_instance_free(DmInstance *inst);
+
+/* Write STATE/ID.token (mode 0600) for --token-file. */
+int dm_instance_set_token(DmInstance *inst, const char *token,
+                          char **ret_err);
+
+/*
+ * Add @inst to the table and launch it.  @msg is answered later: 201
+ * once the model accepts connections, or 500 with its log's tail (and
+ * the instance is gone).  Returns 0, or -errno with a reason in *@ret_err
+ * (then @inst is freed and @msg untouched).
+ */
+int dm_instance_launch(DmInstance *inst, SoupServerMessage *msg,
+                       char **ret_err);
+
+/*
+ * Take @inst out of the table and stop it.  @msg (may be NULL) gets 200
+ * with the instance once its process is gone.
+ */
+void dm_instance_stop(DmInstance *inst, SoupServerMessage *msg);
+
+JsonObject *dm_instance_json(DmInstance *inst);
+
+#endif /* DM_INSTANCE_H */

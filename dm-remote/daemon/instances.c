@@ -1,0 +1,386 @@
+/*
+ * Server role: the /v1/instances endpoints.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "vup/caps.h"
+
+#include "http.h"
+#include "instance.h"
+#include "instances.h"
+#include "log.h"
+
+#define SUN_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
+
+void dm_instances_init(DmDaemon *d)
+{
+    d->instances = g_hash_table_new(g_str_hash, g_str_equal);
+}
+
+void dm_instances_health(DmDaemon *d, JsonObject *health)
+{
+    JsonArray *models = json_array_new();
+    GHashTableIter it;
+    DmInstance *inst;
+    unsigned running = 0;
+    char **m;
+
+    for (m = d->models; *m; m++) {
+        json_array_add_string_element(models, *m);
+    }
+    g_hash_table_iter_init(&it, d->instances);
+    while (g_hash_table_iter_next(&it, NULL, (gpointer *)&inst)) {
+        running += inst->state == DM_INST_RUNNING;
+    }
+    json_object_set_array_member(health, "models", models);
+    json_object_set_int_member(health, "capacity", d->capacity);
+    json_object_set_int_member(health, "running", running);
+}
+
+unsigned dm_instances_live(DmDaemon *d)
+{
+    return g_hash_table_size(d->instances) + g_hash_table_size(d->dying);
+}
+
+void dm_instances_stop_all(DmDaemon *d)
+{
+    g_autoptr(GList) all = g_hash_table_get_values(d->instances);
+    GList *l;
+
+    for (l = all; l; l = l->next) {
+        dm_instance_stop(l->data, NULL);
+    }
+}
+
+/* Is @port free on the model host?  Same SO_REUSEADDR as dm-remote's. */
+static bool instances_port_free(DmDaemon *d, unsigned port)
+{
+    struct sockaddr_storage ss = d->model_addr;
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    bool ok;
+
+    if (fd < 0) {
+        return false;
+    }
+    if (ss.ss_family == AF_INET6) {
+        ((struct sockaddr_in6 *)&ss)->sin6_port = htons(port);
+    } else {
+        ((struct sockaddr_in *)&ss)->sin_port = htons(port);
+    }
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    ok = bind(fd, (struct sockaddr *)&ss, d->model_addrlen) == 0;
+    close(fd);
+    return ok;
+}
+
+static bool instances_port_ours(DmDaemon *d, unsigned port)
+{
+    GHashTableIter it;
+    DmInstance *inst;
+
+    /* A model waiting for its restart does not hold its port meanwhile. */
+    g_hash_table_iter_init(&it, d->instances);
+    while (g_hash_table_iter_next(&it, NULL, (gpointer *)&inst)) {
+        if (inst->tcp && inst->port == port) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static int instances_pick_port(DmDaemon *d, unsigned *ret_port)
+{
+    unsigned port;
+
+    for (port = d->port_lo; port <= d->port_hi; port++) {
+        if (!instances_port_ours(d, port) && instances_port_free(d, port)) {
+            *ret_port = port;
+            return 0;
+        }
+    }
+    return -EADDRINUSE;
+}
+
+static const DmModel *instances_model(DmDaemon *d, const char *name)
+{
+    return g_strv_contains((const char *const *)d->models, name) ?
+           dm_model_find(name) : NULL;
+}
+
+/* "bind": an object of optional identifier strings. */
+static int instances_parse_bind(SoupServerMessage *msg, JsonObject *req,
+                                DmInstance *inst)
+{
+    JsonNode *n = json_object_get_member(req, "bind");
+    g_autoptr(GList) names = NULL;
+    JsonObject *bind;
+    GList *l;
+    unsigned i;
+
+    if (!n || JSON_NODE_HOLDS_NULL(n)) {
+        return 0;
+    }
+    if (!JSON_NODE_HOLDS_OBJECT(n)) {
+        dm_http_error(msg, SOUP_STATUS_BAD_REQUEST,
+                      "'bind' must be an object");
+        return -EINVAL;
+    }
+    bind = json_node_get_object(n);
+    names = json_object_get_members(bind);
+    for (l = names; l; l = l->next) {
+        const char *value;
+
+        for (i = 0; i < DM_BIND_COUNT; i++) {
+            if (strcmp(l->data, dm_bind_names[i]) == 0) {
+                break;
+            }
+        }
+        if (i == DM_BIND_COUNT) {
+            dm_http_error(msg, SOUP_STATUS_BAD_REQUEST, "unknown 'bind' "
+                          "member '%s' (vm, hypervisor, client_platform, "
+                          "device_model, server_platform)",
+                          (const char *)l->data);
+            return -EINVAL;
+        }
+        if (dm_http_member_string(msg, bind, l->data, &value) < 0) {
+            return -EINVAL;
+        }
+        if (!value) {
+            continue;           /* null: not bound */
+        }
+        if (!value[0] || strlen(value) > VUP_ID_MAX) {
+            dm_http_error(msg, SOUP_STATUS_BAD_REQUEST, "'bind.%s' must be "
+                          "1 to %d bytes", (const char *)l->data, VUP_ID_MAX);
+            return -EINVAL;
+        }
+        inst->bind[i] = g_strdup(value);
+    }
+    return 0;
+}
+
+/* transport, restart and console; the model is known by now. */
+static int instances_parse_options(SoupServerMessage *msg, JsonObject *req,
+                                   DmInstance *inst)
+{
+    const char *transport, *restart;
+    JsonNode *n;
+
+    if (dm_http_member_string(msg, req, "transport", &transport) < 0 ||
+        dm_http_member_string(msg, req, "restart", &restart) < 0) {
+        return -EINVAL;
+    }
+    if (transport && strcmp(transport, "tcp") != 0 &&
+        strcmp(transport, "unix") != 0) {
+        dm_http_error(msg, SOUP_STATUS_BAD_REQUEST, "unknown transport '%s' "
+                      "(tcp or unix)", transport);
+        return -EINVAL;
+    }
+    inst->tcp = !transport || strcmp(transport, "tcp") == 0;
+    if (restart && strcmp(restart, "never") != 0 &&
+        strcmp(restart, "on-failure") != 0) {
+        dm_http_error(msg, SOUP_STATUS_BAD_REQUEST, "unknown restart policy "
+                      "'%s' (never or on-failure)", restart);
+        return -EINVAL;
+    }
+    inst->restart_on_failure = restart && strcmp(restart, "on-failure") == 0;
+    n = json_object_get_member(req, "console");
+    if (n && JSON_NODE_HOLDS_NULL(n)) {
+        n = NULL;
+    }
+    if (n && (!JSON_NODE_HOLDS_VALUE(n) ||
+              json_node_get_value_type(n) != G_TYPE_BOOLEAN)) {
+        dm_http_error(msg, SOUP_STATUS_BAD_REQUEST,
+                      "'console' must be true or false");
+        return -EINVAL;
+    }
+    if (n && json_node_get_boolean(n)) {
+        if (!inst->model->uses_console) {
+            dm_http_error(msg, SOUP_STATUS_BAD_REQUEST, "model '%s' has no "
+                          "console", inst->model->name);
+            return -EINVAL;
+        }
+        inst->console_path = g_strdup_printf("%s/%s.console",
+                                             inst->d->state_dir, inst->id);
+    }
+    return 0;
+}
+
+static int instances_parse_token(SoupServerMessage *msg, JsonObject *req,
+                                 const char **ret_token)
+{
+    const char *token;
+
+    if (dm_http_member_string(msg, req, "token", &token) < 0) {
+        return -EINVAL;
+    }
+    if (token && (!token[0] || strlen(token) > VUP_ID_MAX ||
+                  strpbrk(token, "\r\n"))) {
+        /* Never echo a token, not even a bad one. */
+        dm_http_error(msg, SOUP_STATUS_BAD_REQUEST, "'token' must be 1 to %d "
+                      "bytes without line breaks", VUP_ID_MAX);
+        return -EINVAL;
+    }
+    *ret_token = token;
+    return 0;
+}
+
+/*
+ * Parse a POST body into a new instance (not launched).  On failure the
+ * reply is set and -errno returned.
+ */
+static int instances_parse(DmDaemon *d, SoupServerMessage *msg,
+                           JsonObject *req, DmInstance **ret_inst,
+                           const char **ret_token)
+{
+    const char *id, *model_name;
+    const DmModel *model;
+    DmInstance *inst;
+
+    if (dm_http_member_string(msg, req, "id", &id) < 0 ||
+        dm_http_member_string(msg, req, "model", &model_name) < 0) {
+        return -EINVAL;
+    }
+    if (!id || !model_name) {
+        dm_http_error(msg, SOUP_STATUS_BAD_REQUEST, "missing '%s'",
+                      id ? "model" : "id");
+        return -EINVAL;
+    }
+    if (!dm_id_valid(id)) {
+        dm_http_error(msg, SOUP_STATUS_BAD_REQUEST, "bad id '%s' (1 to %d "
+                      "characters of A-Z a-z 0-9 . _ -)", id, DM_ID_MAX);
+        return -EINVAL;
+    }
+    model = instances_model(d, model_name);
+    if (!model) {
+        g_autofree char *offered = g_strjoinv(", ", d->models);
+
+        dm_http_error(msg, SOUP_STATUS_BAD_REQUEST, "unknown model '%s' "
+                      "(this platform offers %s)", model_name, offered);
+        return -EINVAL;
+    }
+    inst = dm_instance_new(d, id, model);
+    if (instances_parse_options(msg, req, inst) < 0 ||
+        instances_parse_bind(msg, req, inst) < 0 ||
+        instances_parse_token(msg, req, ret_token) < 0) {
+        dm_instance_free(inst);
+        return -EINVAL;
+    }
+    *ret_inst = inst;
+    return 0;
+}
+
+/* Where the model listens: a free port, or a socket in the state dir. */
+static int instances_place(DmDaemon *d, SoupServerMessage *msg,
+                           DmInstance *inst)
+{
+    if (!inst->tcp) {
+        inst->sock_path = g_strdup_printf("%s/%s.sock", d->state_dir,
+                                          inst->id);
+        inst->address = g_strdup_printf("unix:%s", inst->sock_path);
+    } else if (instances_pick_port(d, &inst->port) < 0) {
+        dm_http_error(msg, SOUP_STATUS_CONFLICT, "no free port in %u-%u",
+                      d->port_lo, d->port_hi);
+        return -EADDRINUSE;
+    } else {
+        bool v6 = strchr(d->model_host, ':') != NULL;
+
+        inst->address = g_strdup_printf(v6 ? "tcp:[%s]:%u" : "tcp:%s:%u",
+                                        d->model_host, inst->port);
+    }
+    if ((inst->sock_path && strlen(inst->sock_path) > SUN_PATH_MAX) ||
+        (inst->console_path && strlen(inst->console_path) > SUN_PATH_MAX)) {
+        dm_http_error(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "socket path "
+                      "in the state directory longer than %zu bytes",
+                      SUN_PATH_MAX);
+        return -ENAMETOOLONG;
+    }
+    return 0;
+}
+
+static void instances_create(DmDaemon *d, SoupServerMessage *msg)
+{
+    g_autoptr(JsonObject) req = NULL;
+    g_autofree char *err = NULL;
+    const char *token = NULL;
+    DmInstance *inst;
+
+    if (dm_http_body_object(msg, &req) < 0 ||
+        instances_parse(d, msg, req, &inst, &token) < 0) {
+        return;
+    }
+    if (d->stopping) {
+        dm_http_error(msg, SOUP_STATUS_SERVICE_UNAVAILABLE,
+                      "the daemon is shutting down");
+    } else if (g_hash_table_contains(d->instances, inst->id)) {
+        dm_http_error(msg, SOUP_STATUS_CONFLICT,
+                      "instance '%s' already exists", inst->id);
+    } else if (g_hash_table_contains(d->dying, inst->id)) {
+        dm_http_error(msg, SOUP_STATUS_CONFLICT,
+                      "instance '%s' is still stopping", inst->id);
+    } else if (g_hash_table_size(d->instances) >= d->capacity) {
+        dm_http_error(msg, SOUP_STATUS_CONFLICT, "capacity full (%u "
+                      "instances)", d->capacity);
+    } else if (instances_place(d, msg, inst) == 0 &&
+               (!token || dm_instance_set_token(inst, token, &err) == 0)) {
+        if (dm_instance_launch(inst, msg, &err) == 0) {
+            return;             /* answered once the model listens */
+        }
+        dm_error("instance %s: %s", inst->id, err);
+        dm_http_error(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "%s", err);
+        return;                 /* freed by dm_instance_launch() */
+    } else if (err) {
+        dm_error("instance %s: %s", inst->id, err);
+        dm_http_error(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "%s", err);
+    }
+    dm_instance_free(inst);
+}
+
+static void instances_list(DmDaemon *d, SoupServerMessage *msg)
+{
+    g_autoptr(GList) all = g_hash_table_get_values(d->instances);
+    JsonArray *arr = json_array_new();
+    JsonObject *o = json_object_new();
+    GList *l;
+
+    for (l = all; l; l = l->next) {
+        json_array_add_object_element(arr, dm_instance_json(l->data));
+    }
+    json_object_set_array_member(o, "instances", arr);
+    dm_http_reply_object(msg, SOUP_STATUS_OK, o);
+}
+
+void dm_instances_handle(DmDaemon *d, SoupServerMessage *msg,
+                         const char *id)
+{
+    const char *method = soup_server_message_get_method(msg);
+    DmInstance *inst;
+
+    if (!id) {
+        if (strcmp(method, "POST") == 0) {
+            instances_create(d, msg);
+        } else if (strcmp(method, "GET") == 0) {
+            instances_list(d, msg);
+        } else {
+            dm_http_not_allowed(msg, "GET, POST");
+        }
+        return;
+    }
+    inst = g_hash_table_lookup(d->instances, id);
+    if (strcmp(method, "GET") != 0 && strcmp(method, "DELETE") != 0) {
+        dm_http_not_allowed(msg, "GET, DELETE");
+    } else if (!inst) {
+        dm_http_error(msg, SOUP_STATUS_NOT_FOUND, "no instance '%s'", id);
+    } else if (strcmp(method, "GET") == 0) {
+        dm_http_reply_object(msg, SOUP_STATUS_OK, dm_instance_json(inst));
+    } else {
+        dm_info("instance %s (%s): stopping", inst->id, inst->model->name);
+        dm_instance_stop(inst, msg);
+    }
+}

@@ -1,0 +1,306 @@
+/*
+ * One VM: launch, readiness (QMP accepts), exit, stop.
+ *
+ * All of it runs in the daemon's main loop.  A VM is in d->vms while the
+ * API knows it; once forgotten it lives on only until QEMU is reaped.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "http.h"
+#include "log.h"
+#include "vm.h"
+
+#define DM_VM_START_TIMEOUT_MS 10000
+#define DM_LOG_TAIL 1024
+
+static const char *const state_names[] = {
+    [DM_VM_STARTING] = "starting",
+    [DM_VM_RUNNING] = "running",
+    [DM_VM_EXITED] = "exited",
+    [DM_VM_STOPPED] = "stopped",
+};
+
+static void vm_exited(DmProc *p, int status, void *opaque);
+
+DmVm *dm_vm_new(DmDaemon *d, const char *id)
+{
+    DmVm *vm = g_new0(DmVm, 1);
+
+    vm->d = d;
+    vm->id = g_strdup(id);
+    vm->qmp_path = g_strdup_printf("%s/%s.qmp", d->state_dir, id);
+    vm->log_path = g_strdup_printf("%s/%s.log", d->state_dir, id);
+    vm->files = g_ptr_array_new_with_free_func(g_free);
+    vm->state = DM_VM_STARTING;
+    vm->qmp_fd = -1;
+    vm->proc.on_exit = vm_exited;
+    vm->proc.opaque = vm;
+    return vm;
+}
+
+void dm_vm_free(DmVm *vm)
+{
+    g_assert(!vm->proc.pid && !vm->waiting);
+    if (vm->probe_src) {
+        g_source_remove(vm->probe_src);
+    }
+    if (vm->qmp_fd >= 0) {
+        close(vm->qmp_fd);
+    }
+    if (vm->qmp) {
+        dm_qmp_free(vm->qmp);
+    }
+    g_ptr_array_unref(vm->files);
+    g_free(vm->id);
+    g_free(vm->qmp_path);
+    g_free(vm->log_path);
+    g_free(vm);
+}
+
+JsonObject *dm_vm_json(DmVm *vm)
+{
+    JsonObject *o = json_object_new();
+    g_autofree char *qmp = g_strdup_printf("unix:%s", vm->qmp_path);
+
+    json_object_set_string_member(o, "id", vm->id);
+    json_object_set_string_member(o, "state", state_names[vm->state]);
+    if (vm->proc.pid) {
+        json_object_set_int_member(o, "pid", vm->proc.pid);
+    } else {
+        json_object_set_null_member(o, "pid");
+    }
+    json_object_set_string_member(o, "qmp", qmp);
+    json_object_set_member(o, "exit",
+                           dm_proc_exit_json(vm->exited, vm->status));
+    return o;
+}
+
+int dm_vm_write_file(DmVm *vm, const char *name, const char *content,
+                     char **ret_err)
+{
+    g_autofree char *path = g_strdup_printf("%s/%s.%s", vm->d->state_dir,
+                                            vm->id, name);
+    size_t len = strlen(content);
+    int fd, ret;
+
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+              0600);
+    if (fd < 0) {
+        ret = -errno;
+        *ret_err = g_strdup_printf("cannot write %s: %s", path,
+                                   g_strerror(errno));
+        return ret;
+    }
+    /* An older file keeps its mode across O_TRUNC: tighten it. */
+    errno = 0;
+    if (fchmod(fd, 0600) < 0 || write(fd, content, len) != (ssize_t)len) {
+        ret = errno ? -errno : -EIO;
+        *ret_err = g_strdup_printf("cannot write %s: %s", path,
+                                   g_strerror(-ret));
+        close(fd);
+        unlink(path);
+        return ret;
+    }
+    close(fd);
+    g_ptr_array_add(vm->files, g_steal_pointer(&path));
+    return 0;
+}
+
+static void vm_remove_files(DmVm *vm)
+{
+    guint i;
+
+    unlink(vm->qmp_path);
+    for (i = 0; i < vm->files->len; i++) {
+        unlink(g_ptr_array_index(vm->files, i));
+    }
+}
+
+void dm_vm_discard(DmVm *vm)
+{
+    vm_remove_files(vm);
+    dm_vm_free(vm);
+}
+
+static void vm_answer(DmVm *vm, guint status, JsonObject *o)
+{
+    SoupServerMessage *msg = g_steal_pointer(&vm->waiting);
+
+    if (msg) {
+        dm_http_reply_object(msg, status, o);
+        dm_http_resume(msg);
+    } else {
+        json_object_unref(o);
+    }
+}
+
+static void vm_answer_error(DmVm *vm, guint status, const char *text)
+{
+    JsonObject *o = json_object_new();
+
+    json_object_set_string_member(o, "error", text);
+    vm_answer(vm, status, o);
+}
+
+/* Out of the API's sight; freed now, or once reaped. */
+static void vm_forget(DmVm *vm)
+{
+    DmDaemon *d = vm->d;
+
+    if (!vm->forgotten) {
+        g_hash_table_remove(d->vms, vm->id);
+        vm->forgotten = true;
+    }
+    if (vm->probe_src) {
+        g_source_remove(vm->probe_src);
+        vm->probe_src = 0;
+    }
+    if (vm->proc.pid) {
+        g_hash_table_add(d->dying, g_strdup(vm->id));
+        dm_proc_terminate(&vm->proc);
+        return;
+    }
+    vm_remove_files(vm);
+    vm_answer(vm, SOUP_STATUS_OK, dm_vm_json(vm));
+    dm_vm_free(vm);
+    dm_daemon_maybe_quit(d);
+}
+
+/* Ready once QMP accepts a connection; that connection is kept. */
+static int vm_probe(void *opaque)
+{
+    DmVm *vm = opaque;
+    int fd;
+
+    if (!vm->proc.pid) {
+        return -ECHILD;
+    }
+    fd = dm_unix_connect(vm->qmp_path);
+    if (fd < 0) {
+        return 0;
+    }
+    vm->qmp_fd = fd;
+    return 1;
+}
+
+static void vm_ready(int ret, void *opaque)
+{
+    DmVm *vm = opaque;
+    g_autofree char *tail = NULL;
+    g_autofree char *text = NULL;
+
+    vm->probe_src = 0;
+    if (ret == 0) {
+        vm->state = DM_VM_RUNNING;
+        vm->qmp = dm_qmp_new(vm->qmp_path, vm->qmp_fd);
+        vm->qmp_fd = -1;
+        dm_info("vm %s running, pid %d", vm->id, vm->proc.pid);
+        vm_answer(vm, SOUP_STATUS_CREATED, dm_vm_json(vm));
+        return;
+    }
+    dm_error("vm %s: QMP did not accept connections within %d s", vm->id,
+             DM_VM_START_TIMEOUT_MS / 1000);
+    tail = dm_proc_log_tail(vm->log_path, DM_LOG_TAIL);
+    text = g_strdup_printf("QMP did not accept connections within %d s; "
+                           "the log ends: %s",
+                           DM_VM_START_TIMEOUT_MS / 1000, tail);
+    vm_answer_error(vm, SOUP_STATUS_INTERNAL_SERVER_ERROR, text);
+    vm_forget(vm);
+}
+
+static void vm_exited(DmProc *p, int status, void *opaque)
+{
+    DmVm *vm = opaque;
+    g_autofree char *text = dm_proc_exit_text(status);
+
+    vm->exited = true;
+    vm->status = status;
+    if (vm->probe_src) {
+        g_source_remove(vm->probe_src);
+        vm->probe_src = 0;
+    }
+    if (vm->forgotten) {
+        g_hash_table_remove(vm->d->dying, vm->id);
+        vm_forget(vm);
+        return;
+    }
+    if (vm->state == DM_VM_STARTING) {
+        g_autofree char *tail = dm_proc_log_tail(vm->log_path, DM_LOG_TAIL);
+        g_autofree char *err = g_strdup_printf("QEMU %s during start-up; "
+                                               "the log ends: %s", text,
+                                               tail);
+
+        dm_error("vm %s failed to start: %s", vm->id, text);
+        vm_answer_error(vm, SOUP_STATUS_INTERNAL_SERVER_ERROR, err);
+        vm_forget(vm);
+        return;
+    }
+    dm_info("vm %s exited: %s", vm->id, text);
+    vm->state = DM_VM_EXITED;
+}
+
+/* QEMU's argv: the fixed options, then @args with @STATE@ replaced. */
+static GPtrArray *vm_argv(DmVm *vm, char **args)
+{
+    GPtrArray *argv = g_ptr_array_new_with_free_func(g_free);
+    char **a;
+
+    g_ptr_array_add(argv, g_strdup(vm->d->qemu));
+    g_ptr_array_add(argv, g_strdup("-name"));
+    g_ptr_array_add(argv, g_strdup(vm->id));
+    g_ptr_array_add(argv, g_strdup("-nodefaults"));
+    g_ptr_array_add(argv, g_strdup("-display"));
+    g_ptr_array_add(argv, g_strdup("none"));
+    g_ptr_array_add(argv, g_strdup("-qmp"));
+    g_ptr_array_add(argv, g_strdup_printf("unix:%s,server=on,wait=off",
+                                          vm->qmp_path));
+    for (a = args; a && *a; a++) {
+        g_auto(GStrv) parts = g_strsplit(*a, "@STATE@", -1);
+
+        g_ptr_array_add(argv, g_strjoinv(vm->d->state_dir, parts));
+    }
+    g_ptr_array_add(argv, NULL);
+    return argv;
+}
+
+int dm_vm_launch(DmVm *vm, char **args, SoupServerMessage *msg,
+                 char **ret_err)
+{
+    g_autoptr(GPtrArray) argv = vm_argv(vm, args);
+    int ret;
+
+    g_hash_table_insert(vm->d->vms, vm->id, vm);
+    unlink(vm->qmp_path);
+    ret = dm_proc_spawn(&vm->proc, (char **)argv->pdata, vm->log_path,
+                        ret_err);
+    if (ret < 0) {
+        g_hash_table_remove(vm->d->vms, vm->id);
+        dm_vm_discard(vm);
+        return ret;
+    }
+    vm->probe_src = dm_proc_wait_ready(vm_probe, vm_ready, vm,
+                                       DM_VM_START_TIMEOUT_MS);
+    vm->waiting = msg;
+    dm_http_defer(msg);
+    return 0;
+}
+
+void dm_vm_stop(DmVm *vm, SoupServerMessage *msg)
+{
+    if (vm->waiting) {
+        vm_answer_error(vm, SOUP_STATUS_CONFLICT,
+                        "vm deleted while starting");
+    }
+    vm->state = DM_VM_STOPPED;
+    if (msg) {
+        vm->waiting = msg;
+        dm_http_defer(msg);
+    }
+    vm_forget(vm);
+}

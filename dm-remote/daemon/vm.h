@@ -1,0 +1,64 @@
+/*
+ * One VM of the client role: a QEMU child, its QMP relay and files.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef DM_VM_H
+#define DM_VM_H
+
+#include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
+
+#include "launcher.h"
+#include "proc.h"
+#include "qmp.h"
+
+typedef enum DmVmState {
+    DM_VM_STARTING,
+    DM_VM_RUNNING,
+    DM_VM_EXITED,
+    DM_VM_STOPPED,
+} DmVmState;
+
+typedef struct DmVm {
+    DmDaemon *d;
+    char *id;
+    char *qmp_path;
+    char *log_path;
+    GPtrArray *files;           /* paths written for it (secrets) */
+    DmVmState state;
+    DmProc proc;
+    bool exited;                /* status is valid */
+    int status;
+    DmQmp *qmp;                 /* once running */
+    int qmp_fd;                 /* the probe's connection, handed to qmp */
+    guint probe_src;
+    SoupServerMessage *waiting; /* POST until ready, DELETE until reaped */
+    bool forgotten;             /* out of the table: free once reaped */
+} DmVm;
+
+DmVm *dm_vm_new(DmDaemon *d, const char *id);
+void dm_vm_free(DmVm *vm);
+
+/* A VM that never ran: its files go, then the VM. */
+void dm_vm_discard(DmVm *vm);
+
+/* Write STATE/ID.NAME (mode 0600); remembered for removal. */
+int dm_vm_write_file(DmVm *vm, const char *name, const char *content,
+                     char **ret_err);
+
+/*
+ * Add @vm to the table and start QEMU with @args (after the fixed
+ * options, @STATE@ replaced).  @msg gets 201 once QMP accepts
+ * connections, or 500 with the log's tail.  Returns 0, or -errno with a
+ * reason in *@ret_err (then @vm is freed and @msg untouched).
+ */
+int dm_vm_launch(DmVm *vm, char **args, SoupServerMessage *msg,
+                 char **ret_err);
+
+/* Take @vm out of the table and stop it; @msg (or NULL) gets 200. */
+void dm_vm_stop(DmVm *vm, SoupServerMessage *msg);
+
+JsonObject *dm_vm_json(DmVm *vm);
+
+#endif /* DM_VM_H */

@@ -1,0 +1,307 @@
+/*
+ * Client role: the /v1/vms endpoints and the QMP relay.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/un.h>
+
+#include "http.h"
+#include "log.h"
+#include "vm.h"
+#include "vms.h"
+
+#define SUN_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
+#define DM_VM_ARGS_MAX 4096
+#define DM_VM_FILES_MAX 64
+
+void dm_vms_init(DmDaemon *d)
+{
+    d->vms = g_hash_table_new(g_str_hash, g_str_equal);
+}
+
+void dm_vms_health(DmDaemon *d, JsonObject *health)
+{
+    GHashTableIter it;
+    DmVm *vm;
+    unsigned running = 0;
+
+    g_hash_table_iter_init(&it, d->vms);
+    while (g_hash_table_iter_next(&it, NULL, (gpointer *)&vm)) {
+        running += vm->state == DM_VM_RUNNING;
+    }
+    json_object_set_int_member(health, "capacity", d->capacity);
+    json_object_set_int_member(health, "running", running);
+}
+
+unsigned dm_vms_live(DmDaemon *d)
+{
+    return g_hash_table_size(d->vms) + g_hash_table_size(d->dying);
+}
+
+void dm_vms_stop_all(DmDaemon *d)
+{
+    g_autoptr(GList) all = g_hash_table_get_values(d->vms);
+    GList *l;
+
+    for (l = all; l; l = l->next) {
+        dm_vm_stop(l->data, NULL);
+    }
+}
+
+/* "args": an array of strings, as a NULL-terminated vector. */
+static int vms_parse_args(SoupServerMessage *msg, JsonObject *req,
+                          char ***ret_args)
+{
+    JsonNode *n = json_object_get_member(req, "args");
+    JsonArray *arr;
+    guint i, len;
+    char **args;
+
+    *ret_args = NULL;
+    if (!n) {
+        return 0;
+    }
+    if (!JSON_NODE_HOLDS_ARRAY(n)) {
+        dm_http_error(msg, SOUP_STATUS_BAD_REQUEST,
+                      "'args' must be an array of strings");
+        return -EINVAL;
+    }
+    arr = json_node_get_array(n);
+    len = json_array_get_length(arr);
+    if (len > DM_VM_ARGS_MAX) {
+        dm_http_error(msg, SOUP_STATUS_BAD_REQUEST, "'args' has more than "
+                      "%d elements", DM_VM_ARGS_MAX);
+        return -E2BIG;
+    }
+    for (i = 0; i < len; i++) {
+        JsonNode *e = json_array_get_element(arr, i);
+
+        if (!JSON_NODE_HOLDS_VALUE(e) ||
+            json_node_get_value_type(e) != G_TYPE_STRING) {
+            dm_http_error(msg, SOUP_STATUS_BAD_REQUEST,
+                          "'args[%u]' must be a string", i);
+            return -EINVAL;
+        }
+    }
+    args = g_new0(char *, len + 1);
+    for (i = 0; i < len; i++) {
+        args[i] = g_strdup(json_array_get_string_element(arr, i));
+    }
+    *ret_args = args;
+    return 0;
+}
+
+/* "files": {"NAME": "CONTENT"}; checked here, written by vms_create(). */
+static int vms_check_files(SoupServerMessage *msg, JsonObject *req,
+                           JsonObject **ret_files)
+{
+    JsonNode *n = json_object_get_member(req, "files");
+    g_autoptr(GList) names = NULL;
+    JsonObject *files;
+    GList *l;
+
+    *ret_files = NULL;
+    if (!n) {
+        return 0;
+    }
+    if (!JSON_NODE_HOLDS_OBJECT(n)) {
+        dm_http_error(msg, SOUP_STATUS_BAD_REQUEST,
+                      "'files' must be an object of strings");
+        return -EINVAL;
+    }
+    files = json_node_get_object(n);
+    if (json_object_get_size(files) > DM_VM_FILES_MAX) {
+        dm_http_error(msg, SOUP_STATUS_BAD_REQUEST, "more than %d 'files'",
+                      DM_VM_FILES_MAX);
+        return -E2BIG;
+    }
+    names = json_object_get_members(files);
+    for (l = names; l; l = l->next) {
+        JsonNode *e = json_object_get_member(files, l->data);
+
+        if (!dm_id_valid(l->data) || strcmp(l->data, "log") == 0 ||
+            strcmp(l->data, "qmp") == 0) {
+            dm_http_error(msg, SOUP_STATUS_BAD_REQUEST, "bad file name '%s' "
+                          "(1 to %d characters of A-Z a-z 0-9 . _ -, not "
+                          "log or qmp)", (const char *)l->data, DM_ID_MAX);
+            return -EINVAL;
+        }
+        if (!JSON_NODE_HOLDS_VALUE(e) ||
+            json_node_get_value_type(e) != G_TYPE_STRING) {
+            dm_http_error(msg, SOUP_STATUS_BAD_REQUEST,
+                          "'files.%s' must be a string",
+                          (const char *)l->data);
+            return -EINVAL;
+        }
+    }
+    *ret_files = files;
+    return 0;
+}
+
+static int vms_write_files(DmVm *vm, JsonObject *files, char **ret_err)
+{
+    g_autoptr(GList) names = files ? json_object_get_members(files) : NULL;
+    GList *l;
+    int ret;
+
+    for (l = names; l; l = l->next) {
+        ret = dm_vm_write_file(vm, l->data,
+                               json_object_get_string_member(files, l->data),
+                               ret_err);
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    return 0;
+}
+
+static void vms_create(DmDaemon *d, SoupServerMessage *msg)
+{
+    g_autoptr(JsonObject) req = NULL;
+    g_auto(GStrv) args = NULL;
+    g_autofree char *err = NULL;
+    JsonObject *files;
+    const char *id;
+    DmVm *vm;
+
+    if (dm_http_body_object(msg, &req) < 0 ||
+        dm_http_member_string(msg, req, "id", &id) < 0 ||
+        vms_parse_args(msg, req, &args) < 0 ||
+        vms_check_files(msg, req, &files) < 0) {
+        return;
+    }
+    if (!id) {
+        dm_http_error(msg, SOUP_STATUS_BAD_REQUEST, "missing 'id'");
+    } else if (!dm_id_valid(id)) {
+        dm_http_error(msg, SOUP_STATUS_BAD_REQUEST, "bad id '%s' (1 to %d "
+                      "characters of A-Z a-z 0-9 . _ -)", id, DM_ID_MAX);
+    } else if (d->stopping) {
+        dm_http_error(msg, SOUP_STATUS_SERVICE_UNAVAILABLE,
+                      "the daemon is shutting down");
+    } else if (g_hash_table_contains(d->vms, id)) {
+        dm_http_error(msg, SOUP_STATUS_CONFLICT, "vm '%s' already exists",
+                      id);
+    } else if (g_hash_table_contains(d->dying, id)) {
+        dm_http_error(msg, SOUP_STATUS_CONFLICT, "vm '%s' is still stopping",
+                      id);
+    } else if (g_hash_table_size(d->vms) >= d->capacity) {
+        dm_http_error(msg, SOUP_STATUS_CONFLICT, "capacity full (%u VMs)",
+                      d->capacity);
+    } else {
+        vm = dm_vm_new(d, id);
+        if (strlen(vm->qmp_path) > SUN_PATH_MAX) {
+            err = g_strdup_printf("QMP socket path longer than %zu bytes",
+                                  SUN_PATH_MAX);
+        } else if (vms_write_files(vm, files, &err) == 0) {
+            if (dm_vm_launch(vm, args, msg, &err) == 0) {
+                return;         /* answered once QMP accepts */
+            }
+            vm = NULL;          /* dm_vm_launch() discarded it */
+        }
+        dm_error("vm %s: %s", id, err);
+        dm_http_error(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "%s", err);
+        if (vm) {
+            dm_vm_discard(vm);
+        }
+    }
+}
+
+static void vms_list(DmDaemon *d, SoupServerMessage *msg)
+{
+    g_autoptr(GList) all = g_hash_table_get_values(d->vms);
+    JsonArray *arr = json_array_new();
+    JsonObject *o = json_object_new();
+    GList *l;
+
+    for (l = all; l; l = l->next) {
+        json_array_add_object_element(arr, dm_vm_json(l->data));
+    }
+    json_object_set_array_member(o, "vms", arr);
+    dm_http_reply_object(msg, SOUP_STATUS_OK, o);
+}
+
+static void vms_qmp_reply(JsonNode *reply, const char *error, void *opaque)
+{
+    SoupServerMessage *msg = opaque;
+
+    if (reply) {
+        dm_http_reply(msg, SOUP_STATUS_OK, json_node_ref(reply));
+    } else {
+        dm_http_error(msg, SOUP_STATUS_BAD_GATEWAY, "%s", error);
+    }
+    dm_http_resume(msg);
+}
+
+static void vms_qmp(DmVm *vm, SoupServerMessage *msg)
+{
+    g_autoptr(JsonObject) cmd = NULL;
+    const char *execute;
+    JsonNode *n;
+
+    if (dm_http_want_method(msg, "POST") < 0 ||
+        dm_http_body_object(msg, &cmd) < 0 ||
+        dm_http_member_string(msg, cmd, "execute", &execute) < 0) {
+        return;
+    }
+    n = json_object_get_member(cmd, "arguments");
+    if (!execute) {
+        dm_http_error(msg, SOUP_STATUS_BAD_REQUEST, "missing 'execute'");
+    } else if (n && !JSON_NODE_HOLDS_OBJECT(n)) {
+        dm_http_error(msg, SOUP_STATUS_BAD_REQUEST,
+                      "'arguments' must be an object");
+    } else if (vm->state != DM_VM_RUNNING || !vm->qmp) {
+        dm_http_error(msg, SOUP_STATUS_BAD_GATEWAY, "vm '%s' is not running",
+                      vm->id);
+    } else {
+        dm_http_defer(msg);
+        dm_qmp_execute(vm->qmp, cmd, vms_qmp_reply, msg);
+    }
+}
+
+static void vms_events(DmVm *vm, SoupServerMessage *msg)
+{
+    JsonObject *o;
+
+    if (dm_http_want_method(msg, "GET") < 0) {
+        return;
+    }
+    o = json_object_new();
+    json_object_set_array_member(o, "events", vm->qmp ?
+                                 dm_qmp_events(vm->qmp) : json_array_new());
+    dm_http_reply_object(msg, SOUP_STATUS_OK, o);
+}
+
+void dm_vms_handle(DmDaemon *d, SoupServerMessage *msg, const char *id,
+                   const char *sub)
+{
+    const char *method = soup_server_message_get_method(msg);
+    DmVm *vm;
+
+    if (!id) {
+        if (strcmp(method, "POST") == 0) {
+            vms_create(d, msg);
+        } else if (strcmp(method, "GET") == 0) {
+            vms_list(d, msg);
+        } else {
+            dm_http_not_allowed(msg, "GET, POST");
+        }
+        return;
+    }
+    vm = g_hash_table_lookup(d->vms, id);
+    if (!vm) {
+        dm_http_error(msg, SOUP_STATUS_NOT_FOUND, "no vm '%s'", id);
+    } else if (sub && strcmp(sub, "qmp") == 0) {
+        vms_qmp(vm, msg);
+    } else if (sub) {
+        vms_events(vm, msg);
+    } else if (strcmp(method, "GET") == 0) {
+        dm_http_reply_object(msg, SOUP_STATUS_OK, dm_vm_json(vm));
+    } else if (strcmp(method, "DELETE") == 0) {
+        dm_info("vm %s: stopping", vm->id);
+        dm_vm_stop(vm, msg);
+    } else {
+        dm_http_not_allowed(msg, "GET, DELETE");
+    }
+}

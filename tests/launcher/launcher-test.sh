@@ -1,0 +1,593 @@
+#!/bin/bash
+# dm-remote daemon, the launcher: its command line, the server role
+# (device-model instances: launch, bind, token, errors, death, restart,
+# stop) and the client role (QEMU under -accel qtest, the QMP relay), and
+# a SIGTERM that leaves nothing behind.  TAP.
+#
+#   launcher-test.sh BUILD_ROOT DM_REMOTE
+set -u
+build_root=$1
+bin=$2
+here=$(cd "$(dirname "$0")" && pwd)
+py=/usr/bin/python3
+dir=$(mktemp -d /tmp/dm-launcher-XXXXXX)
+daemons=()
+n=0
+failed=0
+
+cleanup() {
+    local p i
+    for p in "${daemons[@]}"; do
+        kill -TERM "$p" 2>/dev/null
+    done
+    for i in $(seq 100); do
+        for p in "${daemons[@]}"; do
+            kill -0 "$p" 2>/dev/null && break
+            p=
+        done
+        [ -z "${p:-}" ] && break
+        sleep 0.1
+    done
+    for p in "${daemons[@]}"; do
+        kill -KILL "$p" 2>/dev/null
+    done
+    rm -rf "$dir"
+}
+trap cleanup EXIT
+
+pass() { echo "ok $((++n)) $1"; }
+fail() { echo "not ok $((++n)) $1: $2"; failed=1; }
+
+# req ADDRESS METHOD PATH [BODY]: sets $status, $ctype and $body.
+req() {
+    local out
+    out=$("$py" "$here/api.py" "$@" 2>&1)
+    status=${out%%$'\t'*}
+    out=${out#*$'\t'}
+    ctype=${out%%$'\t'*}
+    body=${out#*$'\t'}
+}
+
+# jf PATH [JSON]: a member of $body (or of JSON).
+jf() { "$py" "$here/jget.py" "${2:-$body}" "$1"; }
+
+# check NAME WANT_STATUS [PATTERN]: the last reply's status and body.
+check() {
+    if [ "$status" != "$2" ]; then
+        fail "$1" "status $status, wanted $2: $body"
+    elif [ "$ctype" != application/json ]; then
+        fail "$1" "Content-Type '$ctype'"
+    elif [ -n "${3:-}" ] && ! grep -q -- "$3" <<<"$body"; then
+        fail "$1" "body lacks '$3': $body"
+    else
+        pass "$1"
+    fi
+}
+
+# wait_for CMD...: bounded polling (20 s), true once CMD succeeds.
+wait_for() {
+    local i
+    for i in $(seq 200); do
+        "$@" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# start_daemon NAME ARGS...: runs it, waits for "listening on"; sets $pid.
+start_daemon() {
+    local name=$1
+    shift
+    "$bin" daemon "$@" 2>"$dir/$name.err" &
+    pid=$!
+    daemons+=("$pid")
+    wait_for grep -q "listening on" "$dir/$name.err" ||
+        { echo "Bail out! daemon $name did not start: $(cat "$dir/$name.err")"
+          exit 1; }
+}
+
+# stop_daemon PID: SIGTERM; true if it exits 0.
+stop_daemon() {
+    kill -TERM "$1"
+    wait "$1"
+}
+
+tcp_accepts() {
+    "$py" -c 'import socket, sys
+socket.create_connection((sys.argv[1], int(sys.argv[2])), 2).close()' \
+        "$1" "$2" 2>/dev/null
+}
+gone() { ! kill -0 "$1" 2>/dev/null; }
+# The children of a process, from /proc.
+children() { cat /proc/"$1"/task/*/children 2>/dev/null; }
+
+echo "TAP version 13"
+
+# --- the command line -------------------------------------------------
+
+# usage NAME PATTERN ARGS...: exit status 2 and a one-line error.
+usage() {
+    local name=$1 pattern=$2 out rc
+    shift 2
+    out=$("$bin" daemon "$@" 2>&1 </dev/null)
+    rc=$?
+    if [ "$rc" != 2 ]; then
+        fail "$name" "exit $rc, wanted 2: $out"
+    elif ! head -n1 <<<"$out" | grep -q -- "$pattern"; then
+        fail "$name" "first line lacks '$pattern': $out"
+    else
+        pass "$name"
+    fi
+}
+common=(--listen "unix:$dir/x.sock" --platform-id p1 --state-dir "$dir/x")
+
+out=$("$bin" daemon --help 2>&1)
+if [ $? = 0 ] && grep -q -- "--port-range=LO-HI" <<<"$out" &&
+   grep -q -- "--role=ROLE" <<<"$out"; then
+    pass help
+else
+    fail help "$out"
+fi
+usage unknown-option "unknown option '--frob'" --frob
+usage missing-value "option '--role' needs a value" --role
+usage missing-role "missing --role" "${common[@]}"
+usage bad-role "invalid --role 'both'" --role both "${common[@]}"
+usage missing-listen "missing --listen" --role server --platform-id p1 \
+    --state-dir "$dir/x"
+usage missing-platform "missing --platform-id" --role server \
+    --listen "unix:$dir/x.sock" --state-dir "$dir/x"
+usage bad-platform "invalid --platform-id 'a/b'" --role server \
+    --listen "unix:$dir/x.sock" --platform-id a/b --state-dir "$dir/x"
+usage missing-state-dir "missing --state-dir" --role server \
+    --listen "unix:$dir/x.sock" --platform-id p1
+usage bad-listen "bad --listen: unsupported address 'udp:1:2'" \
+    --role server --listen udp:1:2 --platform-id p1 --state-dir "$dir/x"
+usage bad-capacity "invalid --capacity '0'" --role server "${common[@]}" \
+    --capacity 0
+usage bad-port-range "invalid --port-range '5-2'" --role server \
+    "${common[@]}" --port-range 5-2
+usage bad-models "unknown model 'nope' in --models" --role server \
+    "${common[@]}" --models edu,nope
+usage qemu-on-server "--qemu is for --role client" --role server \
+    "${common[@]}" --qemu /bin/true
+usage models-on-client "are for --role server" --role client \
+    "${common[@]}" --models edu
+usage bad-qemu "--qemu '$dir/none' is not an executable" --role client \
+    "${common[@]}" --qemu "$dir/none"
+usage unexpected-argument "unexpected argument 'extra'" --role server \
+    "${common[@]}" extra
+
+# --- server role ------------------------------------------------------
+
+api=unix:$dir/server.sock
+state=$dir/server-state
+lo=$((42000 + ($$ % 400) * 20))
+start_daemon server --role server --listen "$api" --platform-id srv-1 \
+    --state-dir "$state" --port-range "$lo-$((lo + 19))"
+server_pid=$pid
+
+req "$api" GET /v1/health
+check health 200 '"role":"server"'
+if [ "$(jf platform)" = srv-1 ] && [ "$(jf capacity)" = 16 ] &&
+   [ "$(jf running)" = 0 ] &&
+   [ "$(jf models)" = '["edu", "edu-msix", "uart16550"]' ]; then
+    pass health-members
+else
+    fail health-members "$body"
+fi
+
+# edu on tcp, bound to identifiers and a token.
+req "$api" POST /v1/instances '{"id": "dm-1", "model": "edu",
+    "bind": {"vm": "vm-7", "hypervisor": "hv-1", "client_platform": "cl-1",
+             "device_model": "dm-1", "server_platform": "srv-1"},
+    "token": "s3cret-t0ken"}'
+check launch-tcp 201 '"state":"running"'
+pid1=$(jf pid)
+addr1=$(jf address)
+port1=${addr1##*:}
+if [ "$addr1" = "tcp:127.0.0.1:$lo" ] && [ "$(jf bind.vm)" = vm-7 ] &&
+   [ "$(jf bind.server_platform)" = srv-1 ] && [ "$(jf console)" = null ] &&
+   [ "$(jf restarts)" = 0 ] && [ "$(jf exit)" = null ] &&
+   ! grep -q s3cret <<<"$body"; then
+    pass launch-tcp-members
+else
+    fail launch-tcp-members "$body"
+fi
+if tcp_accepts 127.0.0.1 "$port1"; then
+    pass tcp-model-accepts
+else
+    fail tcp-model-accepts "nothing on port $port1"
+fi
+cmdline=$(tr '\0' ' ' <"/proc/$pid1/cmdline")
+if grep -q -- "serve --model=edu --listen=tcp:127.0.0.1:$port1" <<<"$cmdline" &&
+   grep -q -- "--bind-vm=vm-7 --bind-hypervisor=hv-1" <<<"$cmdline" &&
+   grep -q -- "--bind-client-platform=cl-1 --bind-device-model=dm-1" \
+       <<<"$cmdline" &&
+   grep -q -- "--bind-server-platform=srv-1" <<<"$cmdline" &&
+   grep -q -- "--token-file=$state/dm-1.token" <<<"$cmdline" &&
+   ! grep -q s3cret <<<"$cmdline"; then
+    pass model-argv
+else
+    fail model-argv "$cmdline"
+fi
+if [ "$(stat -c %a "$state/dm-1.token")" = 600 ] &&
+   [ "$(cat "$state/dm-1.token")" = s3cret-t0ken ] &&
+   ! grep -rq s3cret "$dir/server.err" "$state"/*.log; then
+    pass token-file
+else
+    fail token-file "$(ls -l "$state")"
+fi
+
+# edu on unix, with a restart policy.
+# null members (as the orchestrator sends them) are absent ones.
+req "$api" POST /v1/instances '{"id": "dm-2", "model": "edu",
+    "transport": "unix", "restart": "on-failure", "console": false,
+    "bind": {"hypervisor": null}, "token": null}'
+check launch-unix 201 "\"address\":\"unix:$state/dm-2.sock\".*\"bind\":{}"
+pid2=$(jf pid)
+if [ -S "$state/dm-2.sock" ] && [ "$(jf restart)" = on-failure ]; then
+    pass unix-socket
+else
+    fail unix-socket "$(ls -l "$state")"
+fi
+
+# A UART with its console on a UNIX socket.
+req "$api" POST /v1/instances '{"id": "uart-1", "model": "uart16550",
+    "transport": "unix", "console": true}'
+check launch-console 201 "\"console\":\"unix:$state/uart-1.console\""
+if [ -S "$state/uart-1.console" ]; then
+    pass console-socket
+else
+    fail console-socket "$(ls -l "$state")"
+fi
+
+req "$api" GET /v1/instances
+check list 200 '"id":"dm-1"'
+if [ "$(jf instances.2.id)" != "" ] && [ "$(jf instances.3 2>&1)" = "" ]; then
+    pass list-three
+else
+    fail list-three "$body"
+fi
+req "$api" GET /v1/health
+if [ "$(jf running)" = 3 ]; then pass health-running; else
+    fail health-running "$body"; fi
+
+# Errors.
+req "$api" POST /v1/instances '{"id": "dm-1", "model": "edu"}'
+check duplicate-id 409 "instance 'dm-1' already exists"
+req "$api" POST /v1/instances '{"id": "dm-9", "model": '
+check bad-json 400 '"error":"bad JSON'
+req "$api" POST /v1/instances '["edu"]'
+check not-an-object 400 "must be a JSON object"
+req "$api" POST /v1/instances '{"id": "dm-9"}'
+check missing-model 400 "missing 'model'"
+req "$api" POST /v1/instances '{"model": "edu"}'
+check missing-id 400 "missing 'id'"
+req "$api" POST /v1/instances '{"id": "dm-9", "model": "floppy"}'
+check unknown-model 400 "unknown model 'floppy'"
+req "$api" POST /v1/instances '{"id": "a b", "model": "edu"}'
+check bad-id 400 "bad id 'a b'"
+req "$api" POST /v1/instances "{\"id\": \"$(printf 'x%.0s' $(seq 65))\", \"model\": \"edu\"}"
+check long-id 400 "bad id"
+req "$api" POST /v1/instances '{"id": "dm-9", "model": 5}'
+check wrong-type 400 "'model' must be a string"
+req "$api" POST /v1/instances '{"id": "dm-9", "model": "edu", "transport": "udp"}'
+check bad-transport 400 "unknown transport 'udp'"
+req "$api" POST /v1/instances '{"id": "dm-9", "model": "edu", "restart": "always"}'
+check bad-restart 400 "unknown restart policy 'always'"
+req "$api" POST /v1/instances '{"id": "dm-9", "model": "edu", "console": true}'
+check no-console 400 "model 'edu' has no console"
+req "$api" POST /v1/instances '{"id": "dm-9", "model": "edu", "bind": {"vm": 3}}'
+check bad-bind 400 "'vm' must be a string"
+req "$api" POST /v1/instances '{"id": "dm-9", "model": "edu", "bind": {"cpu": "x"}}'
+check unknown-bind 400 "unknown 'bind' member 'cpu'"
+req "$api" POST /v1/instances '{"id": "dm-9", "model": "edu", "token": "a\nb"}'
+check bad-token 400 "'token' must be"
+req "$api" GET /v1/instances/dm-9
+check unknown-instance 404 "no instance 'dm-9'"
+req "$api" GET /v1/instances/bad%20id
+check bad-id-in-path 400 "bad id"
+req "$api" GET /v1/nothing
+check unknown-path 404 "no such path"
+req "$api" GET /v1/vms
+check client-path-on-server 404 "no such path on a server platform"
+req "$api" PUT /v1/instances '{}'
+check wrong-method 405 "method PUT not allowed"
+req "$api" POST /v1/instances/dm-1 '{}'
+check wrong-method-item 405 "allowed: GET, DELETE"
+req "$api" GET /v1/instances/dm-1
+check get-instance 200 '"id":"dm-1"'
+
+# A model killed outright (restart "never"): exited, signal 9, reported.
+kill -KILL "$pid1"
+instance_state() {
+    req "$api" GET "/v1/instances/$1"
+    [ "$(jf state)" = "$2" ]
+}
+if wait_for instance_state dm-1 exited && [ "$(jf exit.signal)" = 9 ] &&
+   [ "$(jf pid)" = null ]; then
+    pass death-reported
+else
+    fail death-reported "$body"
+fi
+if grep -q "instance dm-1 (edu) died: killed by signal 9" "$dir/server.err"
+then
+    pass death-logged
+else
+    fail death-logged "$(cat "$dir/server.err")"
+fi
+sleep 0.5   # well past the restart delay: "never" must stay exited
+req "$api" GET /v1/instances/dm-1
+if [ "$(jf state)" = exited ] && [ "$(jf restarts)" = 0 ]; then
+    pass never-restarted
+else
+    fail never-restarted "$body"
+fi
+
+# restart "on-failure": back on the same address with a new process.
+kill -KILL "$pid2"
+restarted() {
+    instance_state dm-2 running && [ "$(jf pid)" != "$pid2" ]
+}
+if wait_for restarted && [ "$(jf restarts)" = 1 ] &&
+   [ "$(jf address)" = "unix:$state/dm-2.sock" ] &&
+   [ "$(jf exit.signal)" = 9 ] && [ -S "$state/dm-2.sock" ] &&
+   kill -0 "$(jf pid)"; then
+    pass restarted
+else
+    fail restarted "$body"
+fi
+pid2=$(jf pid)
+
+# At most 5 restarts in 60 s: the sixth death is final.
+req "$api" POST /v1/instances '{"id": "flaky", "model": "edu",
+    "transport": "unix", "restart": "on-failure"}'
+check launch-flaky 201
+fpid=$(jf pid)
+for i in 1 2 3 4 5; do
+    kill -KILL "$fpid"
+    flaky_back() {
+        instance_state flaky running && [ "$(jf pid)" != "$fpid" ]
+    }
+    wait_for flaky_back || break
+    fpid=$(jf pid)
+done
+kill -KILL "$fpid"
+wait_for instance_state flaky exited
+sleep 0.5   # past the restart delay: it must stay exited
+req "$api" GET /v1/instances/flaky
+if [ "$(jf state)" = exited ] && [ "$(jf restarts)" = 5 ] &&
+   grep -q "instance flaky (edu): 5 restarts within 60 s, giving up" \
+       "$dir/server.err"; then
+    pass restart-budget
+else
+    fail restart-budget "$body"
+fi
+req "$api" DELETE /v1/instances/flaky
+check delete-flaky 200
+
+# DELETE: the process is gone, its socket and token too, by the reply.
+req "$api" DELETE /v1/instances/dm-2
+check delete 200 '"state":"stopped"'
+if gone "$pid2" && [ ! -e "$state/dm-2.sock" ]; then
+    pass delete-cleans-up
+else
+    fail delete-cleans-up "pid $pid2 or $(ls "$state")"
+fi
+req "$api" GET /v1/instances/dm-2
+check deleted-is-unknown 404
+req "$api" DELETE /v1/instances/dm-1
+check delete-exited 200 '"state":"stopped"'
+if [ ! -e "$state/dm-1.token" ]; then pass token-removed; else
+    fail token-removed "$(ls "$state")"; fi
+
+# The freed port is handed out again.
+req "$api" POST /v1/instances '{"id": "dm-3", "model": "edu-msix"}'
+check relaunch-tcp 201 "\"address\":\"tcp:127.0.0.1:$lo\""
+
+# SIGTERM: every model stopped, the API socket removed, exit 0.
+kids=$(children "$server_pid")
+if [ "$(wc -w <<<"$kids")" = 2 ]; then pass children-counted; else
+    fail children-counted "children: $kids"; fi
+if stop_daemon "$server_pid"; then pass server-sigterm; else
+    fail server-sigterm "exit status $?"; fi
+left=
+for k in $kids; do kill -0 "$k" 2>/dev/null && left+=" $k"; done
+if [ -z "$left" ] && [ ! -e "$dir/server.sock" ] &&
+   [ ! -e "$state/uart-1.console" ] && [ ! -e "$state/uart-1.sock" ]; then
+    pass server-no-leftovers
+else
+    fail server-no-leftovers "left:$left; $(ls "$dir" "$state")"
+fi
+
+# A TCP API on port 0, a capacity of 1, a model list.
+start_daemon small --role server --listen tcp:127.0.0.1:0 \
+    --platform-id srv-2 --state-dir "$dir/small" --capacity 1 \
+    --models uart16550 --port-range "$((lo + 10))-$((lo + 10))"
+small_pid=$pid
+tapi=$(sed -n 's/.*listening on \(tcp:127\.0\.0\.1:[0-9]*\)$/\1/p' \
+       "$dir/small.err")
+if [ -n "$tapi" ] && [ "${tapi##*:}" != 0 ]; then pass tcp-api-port; else
+    fail tcp-api-port "$(cat "$dir/small.err")"; fi
+req "$tapi" GET /v1/health
+check tcp-api-health 200 '"models":\["uart16550"\],"capacity":1'
+req "$tapi" POST /v1/instances '{"id": "e", "model": "edu"}'
+check model-not-offered 400 "this platform offers uart16550"
+req "$tapi" POST /v1/instances '{"id": "u1", "model": "uart16550"}'
+check one-port 201 "tcp:127.0.0.1:$((lo + 10))"
+req "$tapi" POST /v1/instances '{"id": "u2", "model": "uart16550"}'
+check capacity-full 409 "capacity full"
+if stop_daemon "$small_pid"; then pass small-sigterm; else
+    fail small-sigterm "exit status $?"; fi
+
+# No free port: the range's only port is held by someone else.
+"$py" -c 'import socket,sys,time
+s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen()
+time.sleep(60)' "$((lo + 11))" &
+holder=$!
+daemons+=("$holder")
+wait_for tcp_accepts 127.0.0.1 "$((lo + 11))"
+start_daemon busy --role server --listen "unix:$dir/busy.sock" \
+    --platform-id srv-3 --state-dir "$dir/busy" \
+    --port-range "$((lo + 11))-$((lo + 11))"
+busy_pid=$pid
+req "unix:$dir/busy.sock" POST /v1/instances '{"id": "e", "model": "edu"}'
+check no-free-port 409 "no free port in $((lo + 11))-$((lo + 11))"
+stop_daemon "$busy_pid"
+kill "$holder" 2>/dev/null
+
+# --- client role ------------------------------------------------------
+
+qemu=$build_root/qemu-system-x86_64
+capi=unix:$dir/client.sock
+cstate=$dir/client-state
+start_daemon client --role client --listen "$capi" --platform-id cl-1 \
+    --state-dir "$cstate" --qemu "$qemu"
+client_pid=$pid
+
+req "$capi" GET /v1/health
+check client-health 200 '"platform":"cl-1","role":"client"'
+if [ "$(jf running)" = 0 ]; then pass client-health-running; else
+    fail client-health-running "$body"; fi
+req "$capi" GET /v1/instances
+check server-path-on-client 404 "no such path on a client platform"
+
+req "$capi" POST /v1/vms '{"id": "vm1",
+    "args": ["-machine", "q35", "-accel", "qtest", "-qtest", "null",
+             "-object", "secret,id=s0,file=@STATE@/vm1.s0"],
+    "files": {"s0": "t0ken-for-vm1"}}'
+check vm-launch 201 '"state":"running"'
+vpid=$(jf pid)
+if [ "$(jf qmp)" = "unix:$cstate/vm1.qmp" ] && [ "$(jf exit)" = null ] &&
+   [ "$(stat -c %a "$cstate/vm1.s0")" = 600 ] &&
+   [ "$(cat "$cstate/vm1.s0")" = t0ken-for-vm1 ]; then
+    pass vm-members
+else
+    fail vm-members "$body; $(ls -l "$cstate")"
+fi
+cmdline=$(tr '\0' ' ' <"/proc/$vpid/cmdline")
+if grep -q -- "-name vm1 -nodefaults -display none -qmp unix:$cstate/vm1.qmp,server=on,wait=off -machine q35" <<<"$cmdline" &&
+   grep -q -- "secret,id=s0,file=$cstate/vm1.s0" <<<"$cmdline" &&
+   ! grep -q t0ken <<<"$cmdline"; then
+    pass vm-argv
+else
+    fail vm-argv "$cmdline"
+fi
+
+req "$capi" POST /v1/vms/vm1/qmp '{"execute": "query-status"}'
+check qmp-query-status 200 '"return":{"status":"running","running":true}'
+req "$capi" POST /v1/vms/vm1/qmp '{"execute": "stop", "id": "mine"}'
+check qmp-stop 200 '"id":"mine"'
+req "$capi" POST /v1/vms/vm1/qmp '{"execute": "query-status"}'
+check qmp-paused 200 '"status":"paused","running":false'
+req "$capi" POST /v1/vms/vm1/qmp '{"execute": "cont"}'
+check qmp-cont 200 '{"return":{}}'
+req "$capi" POST /v1/vms/vm1/qmp '{"execute": "query-status"}'
+check qmp-running-again 200 '"status":"running"'
+req "$capi" POST /v1/vms/vm1/qmp '{"execute": "no-such-command"}'
+check qmp-error-relayed 200 '"class":"CommandNotFound"'
+req "$capi" GET /v1/vms/vm1/events
+check qmp-events 200 '"event":"STOP"'
+if [ "$(jf events.1.event)" = RESUME ]; then pass qmp-events-order; else
+    fail qmp-events-order "$body"; fi
+req "$capi" POST /v1/vms/vm1/qmp '{"arguments": {}}'
+check qmp-missing-execute 400 "missing 'execute'"
+req "$capi" POST /v1/vms/vm1/qmp '{"execute": "stop", "arguments": 1}'
+check qmp-bad-arguments 400 "'arguments' must be an object"
+req "$capi" POST /v1/vms/vm1/qmp 'nope'
+check qmp-bad-json 400 "bad JSON"
+req "$capi" GET /v1/vms/vm1/qmp
+check qmp-wrong-method 405 "method GET not allowed"
+req "$capi" POST /v1/vms/vm9/qmp '{"execute": "stop"}'
+check qmp-unknown-vm 404 "no vm 'vm9'"
+
+req "$capi" POST /v1/vms '{"id": "vm1"}'
+check vm-duplicate 409 "vm 'vm1' already exists"
+req "$capi" POST /v1/vms '{"id": "vm2", "args": ["-m", 256]}'
+check vm-bad-args 400 "'args\[1\]' must be a string"
+req "$capi" POST /v1/vms '{"id": "vm2", "files": {"../x": "y"}}'
+check vm-bad-file-name 400 "bad file name '../x'"
+req "$capi" POST /v1/vms '{"id": "vm2", "args": ["-no-such-option"]}'
+check vm-launch-fails 500 "QEMU exited with status 1 during start-up; the log ends: .*no-such-option"
+req "$capi" GET /v1/vms/vm2
+check vm-failed-forgotten 404
+
+# QEMU quits on its own: the VM is "exited" with its status.
+req "$capi" POST /v1/vms '{"id": "vm3", "args": ["-machine", "q35",
+    "-accel", "qtest", "-qtest", "null"]}'
+check vm3-launch 201
+req "$capi" POST /v1/vms/vm3/qmp '{"execute": "quit"}'
+vm_state() {
+    req "$capi" GET "/v1/vms/$1"
+    [ "$(jf state)" = "$2" ]
+}
+if wait_for vm_state vm3 exited && [ "$(jf exit.code)" = 0 ]; then
+    pass vm-exit-reported
+else
+    fail vm-exit-reported "$body"
+fi
+req "$capi" POST /v1/vms/vm3/qmp '{"execute": "query-status"}'
+check qmp-dead-vm 502 "vm 'vm3' is not running"
+
+req "$capi" GET /v1/vms
+check vm-list 200 '"id":"vm1"'
+
+req "$capi" DELETE /v1/vms/vm1
+check vm-delete 200 '"state":"stopped"'
+if gone "$vpid" && [ ! -e "$cstate/vm1.qmp" ] && [ ! -e "$cstate/vm1.s0" ]
+then
+    pass vm-delete-cleans-up
+else
+    fail vm-delete-cleans-up "pid $vpid or $(ls "$cstate")"
+fi
+
+# A QEMU deaf to SIGTERM (a stand-in): SIGKILL follows, and its id is
+# not reused before it is reaped.
+start_daemon fake --role client --listen "unix:$dir/fake.sock" \
+    --platform-id cl-2 --state-dir "$dir/fake" --qemu "$here/fake-qemu.py"
+fake_pid=$pid
+req "unix:$dir/fake.sock" POST /v1/vms '{"id": "deaf"}'
+check fake-launch 201
+fpid=$(jf pid)
+req "unix:$dir/fake.sock" POST /v1/vms/deaf/qmp '{"execute": "x", "id": 7}'
+check fake-qmp 200 '{"return":{},"id":7}'
+"$py" "$here/api.py" "unix:$dir/fake.sock" DELETE /v1/vms/deaf \
+    >"$dir/delete.out" &
+deleter=$!
+forgotten() {
+    req "unix:$dir/fake.sock" GET /v1/vms/deaf
+    [ "$status" = 404 ]
+}
+wait_for forgotten
+req "unix:$dir/fake.sock" POST /v1/vms '{"id": "deaf"}'
+if [ "$status" = 409 ] && grep -q "vm 'deaf' is still stopping" <<<"$body" &&
+   [ ! -s "$dir/delete.out" ]; then
+    pass id-held-while-stopping
+else
+    fail id-held-while-stopping "$status $body"
+fi
+wait "$deleter"
+if grep -q '^200.*"state":"stopped".*"exit":{"signal":9}' "$dir/delete.out" &&
+   gone "$fpid"; then
+    pass sigkill-after-sigterm
+else
+    fail sigkill-after-sigterm "$(cat "$dir/delete.out")"
+fi
+stop_daemon "$fake_pid"
+
+# SIGTERM with a VM running: QEMU stopped, socket gone, exit 0.
+req "$capi" POST /v1/vms '{"id": "vm4", "args": ["-machine", "q35",
+    "-accel", "qtest", "-qtest", "null"]}'
+check vm4-launch 201
+vpid=$(jf pid)
+if stop_daemon "$client_pid"; then pass client-sigterm; else
+    fail client-sigterm "exit status $?"; fi
+if gone "$vpid" && [ ! -e "$dir/client.sock" ] &&
+   [ ! -e "$cstate/vm4.qmp" ]; then
+    pass client-no-leftovers
+else
+    fail client-no-leftovers "pid $vpid or $(ls "$dir" "$cstate")"
+fi
+
+echo "1..$n"
+exit $failed
