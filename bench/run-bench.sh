@@ -138,9 +138,9 @@ printf '(host: %s, %s cores; floors: UNIX socket ping-pong of 32/36 bytes,\n' \
     "$(uname -r)" "$(nproc)"
 printf 'sleeping %s ns, polling 50 us first %s ns; ratios against the polling one)\n\n' \
     "$floor" "$spin"
-printf '| %-44s | %8s | %10s | %8s | %9s | %11s |\n' \
+printf '| %-48s | %8s | %10s | %8s | %9s | %11s |\n' \
     "configuration" "read ns" "over local" "÷ floor" "write ns" "writes/s"
-printf '|%s|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..46})" \
+printf '|%s|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..50})" \
     "$(printf -- '-%.0s' {1..10})" "$(printf -- '-%.0s' {1..12})" \
     "$(printf -- '-%.0s' {1..10})" "$(printf -- '-%.0s' {1..11})" \
     "$(printf -- '-%.0s' {1..13})"
@@ -149,18 +149,18 @@ for i in "${!names[@]}"; do
     ratio=$(awk -v o="$over" -v f="$spin" 'BEGIN { printf "%.2f", o / f }')
     wps=$(awk -v w="${writes[i]}" 'BEGIN { printf "%d", 1e9 / w }')
     [ "$i" = 0 ] && ratio="-"
-    printf '| %-44s | %8s | %10s | %8s | %9s | %11s |\n' "${names[i]}" \
+    printf '| %-48s | %8s | %10s | %8s | %9s | %11s |\n' "${names[i]}" \
         "${reads[i]}" "$over" "$ratio" "${writes[i]}" "$wps"
 done
-printf '| %-44s | %8s | %10s | %8s | %9s | %11s |\n' \
+printf '| %-48s | %8s | %10s | %8s | %9s | %11s |\n' \
     "libvup client -> dm-remote (no QEMU, polling)" "$rtt" "-" \
     "$(awk -v o="$rtt" -v f="$spin" 'BEGIN { printf "%.2f", o / f }')" "-" "-"
-printf '| %-44s | %8s | %10s | %8s | %9s | %11s |\n' \
+printf '| %-48s | %8s | %10s | %8s | %9s | %11s |\n' \
     "floor: socket ping-pong, polling 50 us" "$spin" "-" "1.00" "-" "-"
-printf '| %-44s | %8s | %10s | %8s | %9s | %11s |\n' \
+printf '| %-48s | %8s | %10s | %8s | %9s | %11s |\n' \
     "floor: TCP loopback ping-pong, polling 50 us" "$tcpspin" "-" \
     "$(awk -v o="$tcpspin" -v f="$spin" 'BEGIN { printf "%.2f", o / f }')" "-" "-"
-printf '| %-44s | %8s | %10s | %8s | %9s | %11s |\n' \
+printf '| %-48s | %8s | %10s | %8s | %9s | %11s |\n' \
     "floor: socket ping-pong, sleeping" "$floor" "-" \
     "$(awk -v o="$floor" -v f="$spin" 'BEGIN { printf "%.2f", o / f }')" "-" "-"
 
@@ -175,15 +175,15 @@ boot pio-remote -serial none \
 pio_remote_r=$READ_NS pio_remote_w=$WRITE_NS
 
 printf '\nOne trapped 1-byte port access (IN/OUT of the UART scratch register at 0x3ff), median ns\n\n'
-printf '| %-44s | %8s | %10s | %8s | %9s |\n' "configuration" "read ns" \
+printf '| %-48s | %8s | %10s | %8s | %9s |\n' "configuration" "read ns" \
     "over local" "÷ floor" "write ns"
-printf '|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..46})" \
+printf '|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..50})" \
     "$(printf -- '-%.0s' {1..10})" "$(printf -- '-%.0s' {1..12})" \
     "$(printf -- '-%.0s' {1..10})" "$(printf -- '-%.0s' {1..11})"
-printf '| %-44s | %8s | %10s | %8s | %9s |\n' "local isa-serial" \
+printf '| %-48s | %8s | %10s | %8s | %9s |\n' "local isa-serial" \
     "$pio_local_r" 0 - "$pio_local_w"
 over=$((pio_remote_r - pio_local_r))
-printf '| %-44s | %8s | %10s | %8s | %9s |\n' \
+printf '| %-48s | %8s | %10s | %8s | %9s |\n' \
     "dm-proxy-isa -> dm-remote uart16550" "$pio_remote_r" "$over" \
     "$(awk -v o="$over" -v f="$spin" 'BEGIN { printf "%.2f", o / f }')" \
     "$pio_remote_w"
