@@ -1,0 +1,280 @@
+/*
+ * dm-orchestrator: the database.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+#include <stdarg.h>
+
+#include "db.h"
+#include "orch.h"
+
+/*
+ * Schema steps: step N takes user_version N to N + 1.  Append; never edit
+ * a step that has shipped.
+ */
+static const char *const db_steps[ORCH_DB_VERSION] = {
+    /* 0 -> 1: identifiers, VMs, devices and placements */
+    "CREATE TABLE platforms ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  role TEXT NOT NULL CHECK (role IN ('client', 'server')),"
+    "  address TEXT NOT NULL,"
+    "  capacity INTEGER NOT NULL DEFAULT 0 CHECK (capacity >= 0),"
+    "  hypervisor TEXT);"
+    "CREATE TABLE platform_models ("
+    "  platform_id INTEGER NOT NULL REFERENCES platforms(id)"
+    "    ON DELETE CASCADE,"
+    "  model TEXT NOT NULL,"
+    "  PRIMARY KEY (platform_id, model));"
+    "CREATE TABLE vms ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  uuid TEXT NOT NULL UNIQUE,"
+    "  memory TEXT NOT NULL,"
+    "  kernel TEXT, initrd TEXT, append TEXT,"
+    "  state TEXT NOT NULL DEFAULT 'defined' CHECK (state IN"
+    "    ('defined', 'running', 'suspended', 'stopped', 'migrating')),"
+    "  client_id INTEGER REFERENCES platforms(id),"
+    "  hypervisor TEXT);"
+    "CREATE TABLE devices ("
+    "  id INTEGER PRIMARY KEY,"
+    "  vm_id INTEGER NOT NULL REFERENCES vms(id) ON DELETE CASCADE,"
+    "  name TEXT NOT NULL,"
+    "  model TEXT NOT NULL,"
+    "  bus TEXT NOT NULL CHECK (bus IN ('pci', 'isa')),"
+    "  server_id INTEGER REFERENCES platforms(id),"
+    "  restart TEXT NOT NULL CHECK (restart IN ('never', 'on-failure')),"
+    "  UNIQUE (vm_id, name));"
+    "CREATE TABLE placements ("
+    "  id INTEGER PRIMARY KEY,"
+    "  device_id INTEGER NOT NULL UNIQUE REFERENCES devices(id)"
+    "    ON DELETE CASCADE,"
+    "  server_id INTEGER NOT NULL REFERENCES platforms(id),"
+    "  instance TEXT NOT NULL UNIQUE,"
+    "  address TEXT NOT NULL,"
+    "  token TEXT NOT NULL,"
+    "  console TEXT,"
+    "  state TEXT NOT NULL);",
+    /* 1 -> 2: extra QEMU arguments and a log of what happened to VMs */
+    "ALTER TABLE vms ADD COLUMN extra_args TEXT NOT NULL DEFAULT '[]';"
+    "CREATE TABLE events ("
+    "  id INTEGER PRIMARY KEY,"
+    "  time TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),"
+    "  vm TEXT NOT NULL,"
+    "  message TEXT NOT NULL);",
+};
+
+static int db_exec(sqlite3 *db, const char *sql, char **ret_err)
+{
+    char *msg = NULL;
+
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        *ret_err = g_strdup(msg ? msg : sqlite3_errmsg(db));
+        sqlite3_free(msg);
+        return -EIO;
+    }
+    return 0;
+}
+
+/* Bring the schema from its user_version to ours, one transaction. */
+static int db_migrate(sqlite3 *db, char **ret_err)
+{
+    gint64 version;
+    int ret;
+
+    ret = db_exec(db, "BEGIN IMMEDIATE", ret_err);
+    if (ret < 0) {
+        return ret;
+    }
+    version = orch_db_int(db, -1, "PRAGMA user_version", "");
+    if (version < 0 || version > ORCH_DB_VERSION) {
+        *ret_err = g_strdup_printf("schema version %" G_GINT64_FORMAT
+                                   " is newer than ours (%d)", version,
+                                   ORCH_DB_VERSION);
+        db_exec(db, "ROLLBACK", ret_err);
+        return -EPROTO;
+    }
+    for (; version < ORCH_DB_VERSION; version++) {
+        g_autofree char *bump = NULL;
+
+        bump = g_strdup_printf("PRAGMA user_version = %" G_GINT64_FORMAT,
+                               version + 1);
+        if (db_exec(db, db_steps[version], ret_err) < 0 ||
+            db_exec(db, bump, ret_err) < 0) {
+            g_autofree char *why = g_steal_pointer(ret_err);
+
+            *ret_err = g_strdup_printf("migrating the schema to version %"
+                                       G_GINT64_FORMAT ": %s", version + 1,
+                                       why);
+            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+            return -EIO;
+        }
+        orch_info("database schema migrated to version %" G_GINT64_FORMAT,
+                  version + 1);
+    }
+    return db_exec(db, "COMMIT", ret_err);
+}
+
+int orch_db_open(const char *path, sqlite3 **ret_db, char **ret_err)
+{
+    sqlite3 *db = NULL;
+    int ret;
+
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
+                        SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
+        *ret_err = g_strdup_printf("%s: %s", path,
+                                   db ? sqlite3_errmsg(db) : "no memory");
+        sqlite3_close(db);
+        return -EIO;
+    }
+    sqlite3_busy_timeout(db, 10000);
+    ret = db_exec(db, "PRAGMA foreign_keys = ON", ret_err);
+    if (ret == 0) {
+        ret = db_exec(db, "PRAGMA journal_mode = WAL", ret_err);
+    }
+    if (ret == 0) {
+        ret = db_migrate(db, ret_err);
+    }
+    if (ret < 0) {
+        g_autofree char *why = g_steal_pointer(ret_err);
+
+        *ret_err = g_strdup_printf("%s: %s", path, why);
+        sqlite3_close(db);
+        return ret;
+    }
+    *ret_db = db;
+    return 0;
+}
+
+static sqlite3_stmt *db_vstmt(sqlite3 *db, const char *sql,
+                              const char *fmt, va_list ap)
+{
+    sqlite3_stmt *st = NULL;
+    int i;
+
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        orch_warn("SQL error: %s in: %s", sqlite3_errmsg(db), sql);
+        return NULL;
+    }
+    for (i = 0; fmt[i]; i++) {
+        if (fmt[i] == 's') {
+            sqlite3_bind_text(st, i + 1, va_arg(ap, const char *), -1,
+                              SQLITE_TRANSIENT);
+        } else {
+            sqlite3_bind_int64(st, i + 1, va_arg(ap, gint64));
+        }
+    }
+    return st;
+}
+
+sqlite3_stmt *orch_db_stmt(sqlite3 *db, const char *sql, const char *fmt,
+                           ...)
+{
+    sqlite3_stmt *st;
+    va_list ap;
+
+    va_start(ap, fmt);
+    st = db_vstmt(db, sql, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+int orch_db_run(sqlite3 *db, const char *sql, const char *fmt, ...)
+{
+    g_autoptr(sqlite3_stmt) st = NULL;
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    st = db_vstmt(db, sql, fmt, ap);
+    va_end(ap);
+    if (!st) {
+        return -EIO;
+    }
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE || rc == SQLITE_ROW) {
+        return 0;
+    }
+    if (sqlite3_extended_errcode(db) == SQLITE_CONSTRAINT_UNIQUE ||
+        sqlite3_extended_errcode(db) == SQLITE_CONSTRAINT_PRIMARYKEY) {
+        return -EEXIST;
+    }
+    orch_warn("SQL error: %s in: %s", sqlite3_errmsg(db), sql);
+    return -EIO;
+}
+
+gint64 orch_db_int(sqlite3 *db, gint64 dflt, const char *sql,
+                   const char *fmt, ...)
+{
+    g_autoptr(sqlite3_stmt) st = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    st = db_vstmt(db, sql, fmt, ap);
+    va_end(ap);
+    if (!st || sqlite3_step(st) != SQLITE_ROW ||
+        sqlite3_column_type(st, 0) == SQLITE_NULL) {
+        return dflt;
+    }
+    return sqlite3_column_int64(st, 0);
+}
+
+char *orch_db_str(sqlite3 *db, const char *sql, const char *fmt, ...)
+{
+    g_autoptr(sqlite3_stmt) st = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    st = db_vstmt(db, sql, fmt, ap);
+    va_end(ap);
+    if (!st || sqlite3_step(st) != SQLITE_ROW) {
+        return NULL;
+    }
+    return g_strdup((const char *)sqlite3_column_text(st, 0));
+}
+
+JsonObject *orch_db_row(sqlite3_stmt *st)
+{
+    JsonObject *o = json_object_new();
+    int i, n = sqlite3_column_count(st);
+
+    for (i = 0; i < n; i++) {
+        const char *name = sqlite3_column_name(st, i);
+        const char *text;
+
+        switch (sqlite3_column_type(st, i)) {
+        case SQLITE_NULL:
+            json_object_set_null_member(o, g_str_has_prefix(name, "j:") ?
+                                        name + 2 : name);
+            break;
+        case SQLITE_INTEGER:
+            json_object_set_int_member(o, name,
+                                       sqlite3_column_int64(st, i));
+            break;
+        default:
+            text = (const char *)sqlite3_column_text(st, i);
+            if (g_str_has_prefix(name, "j:")) {
+                JsonNode *node = json_from_string(text, NULL);
+
+                json_object_set_member(o, name + 2,
+                                       node ? node : json_node_new(
+                                           JSON_NODE_NULL));
+            } else {
+                json_object_set_string_member(o, name, text);
+            }
+        }
+    }
+    return o;
+}
+
+JsonArray *orch_db_rows(sqlite3_stmt *st)
+{
+    JsonArray *a = json_array_new();
+
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        json_array_add_object_element(a, orch_db_row(st));
+    }
+    return a;
+}

@@ -1,0 +1,188 @@
+/*
+ * dmctl: calls to the orchestrator's API.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <stdio.h>
+#include <libsoup/soup.h>
+
+#include "address.h"
+#include "dmctl.h"
+
+static SoupSession *api_session(void)
+{
+    static SoupSession *session;
+    g_autoptr(GSocketConnectable) peer = NULL;
+
+    if (!session) {
+        /* main() checked the address already. */
+        peer = orch_address_connectable(arg_orchestrator, NULL);
+        session = soup_session_new_with_options("remote-connectable", peer,
+                                                "user-agent", "dmctl", NULL);
+    }
+    return session;
+}
+
+static SoupMessage *api_message(const char *method, const char *path,
+                                JsonNode *body)
+{
+    g_autofree char *uri = g_strconcat("http://orchestrator", path, NULL);
+    SoupMessage *msg = soup_message_new(method, uri);
+
+    if (msg && body) {
+        char *text = json_to_string(body, FALSE);
+        g_autoptr(GBytes) bytes = g_bytes_new_take(text, strlen(text));
+
+        soup_message_set_request_body_from_bytes(msg, "application/json",
+                                                 bytes);
+    }
+    return msg;
+}
+
+/* Turn an answer into the reply or an error line. */
+static int api_answer(SoupMessage *msg, GBytes *answer, GError *err,
+                      JsonNode **ret_reply)
+{
+    g_autoptr(JsonNode) node = NULL;
+    guint status;
+    gsize len = 0;
+    const char *data = answer ? g_bytes_get_data(answer, &len) : NULL;
+
+    if (!answer) {
+        fprintf(stderr, "dmctl: cannot reach the orchestrator at %s: %s\n",
+                arg_orchestrator, err->message);
+        return DMCTL_FAIL;
+    }
+    if (len) {
+        g_autofree char *text = g_strndup(data, len);
+
+        node = json_from_string(text, NULL);
+    }
+    status = soup_message_get_status(msg);
+    if (status < 200 || status >= 300) {
+        const char *why = NULL;
+
+        if (node && JSON_NODE_HOLDS_OBJECT(node) &&
+            json_object_has_member(json_node_get_object(node), "error")) {
+            why = json_object_get_string_member(json_node_get_object(node),
+                                                "error");
+        }
+        fprintf(stderr, "dmctl: %s\n", why ? why :
+                soup_status_get_phrase(status));
+        return DMCTL_FAIL;
+    }
+    if (!node) {
+        fprintf(stderr, "dmctl: the orchestrator's answer is not JSON\n");
+        return DMCTL_FAIL;
+    }
+    *ret_reply = g_steal_pointer(&node);
+    return DMCTL_OK;
+}
+
+int dmctl_api(const char *method, const char *path, JsonNode *body,
+              JsonNode **ret_reply)
+{
+    g_autoptr(SoupMessage) msg = api_message(method, path, body);
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GBytes) answer = NULL;
+
+    if (!msg) {
+        fprintf(stderr, "dmctl: bad request path '%s'\n", path);
+        return DMCTL_USAGE;
+    }
+    answer = soup_session_send_and_read(api_session(), msg, NULL, &err);
+    return api_answer(msg, answer, err, ret_reply);
+}
+
+typedef struct ApiWatch {
+    GMainLoop *loop;
+    SoupMessage *msg;
+    GBytes *answer;
+    GError *err;
+    const char *poll_path;
+    void (*progress)(JsonObject *o);
+    bool polling;
+} ApiWatch;
+
+static void api_watch_done(GObject *src, GAsyncResult *res, gpointer opaque)
+{
+    ApiWatch *w = opaque;
+
+    w->answer = soup_session_send_and_read_finish(SOUP_SESSION(src), res,
+                                                  &w->err);
+    g_main_loop_quit(w->loop);
+}
+
+static void api_poll_done(GObject *src, GAsyncResult *res, gpointer opaque)
+{
+    ApiWatch *w = opaque;
+    SoupMessage *msg = soup_session_get_async_result_message(
+        SOUP_SESSION(src), res);
+    g_autoptr(GBytes) answer = NULL;
+    g_autoptr(JsonNode) node = NULL;
+    g_autofree char *text = NULL;
+    const char *data;
+    gsize len;
+
+    answer = soup_session_send_and_read_finish(SOUP_SESSION(src), res, NULL);
+    w->polling = false;
+    if (!answer || soup_message_get_status(msg) != 200 || w->answer) {
+        return;
+    }
+    data = g_bytes_get_data(answer, &len);
+    text = g_strndup(data, len);
+    node = json_from_string(text, NULL);
+    if (node && JSON_NODE_HOLDS_OBJECT(node)) {
+        w->progress(json_node_get_object(node));
+    }
+}
+
+static gboolean api_poll(gpointer opaque)
+{
+    ApiWatch *w = opaque;
+    g_autoptr(SoupMessage) msg = NULL;
+
+    if (!w->polling) {
+        msg = api_message("GET", w->poll_path, NULL);
+        w->polling = true;
+        soup_session_send_and_read_async(api_session(), msg,
+                                         G_PRIORITY_DEFAULT, NULL,
+                                         api_poll_done, w);
+    }
+    return G_SOURCE_CONTINUE;
+}
+
+int dmctl_api_watch(const char *method, const char *path, JsonNode *body,
+                    const char *poll_path,
+                    void (*progress)(JsonObject *o), JsonNode **ret_reply)
+{
+    ApiWatch w = { .poll_path = poll_path, .progress = progress };
+    guint timer;
+    int ret;
+
+    w.msg = api_message(method, path, body);
+    w.loop = g_main_loop_new(NULL, FALSE);
+    soup_session_send_and_read_async(api_session(), w.msg,
+                                     G_PRIORITY_DEFAULT, NULL,
+                                     api_watch_done, &w);
+    timer = g_timeout_add(500, api_poll, &w);
+    g_main_loop_run(w.loop);
+    g_source_remove(timer);
+    /* Let a poll in flight finish before @w goes away. */
+    while (w.polling) {
+        g_main_context_iteration(NULL, TRUE);
+    }
+    ret = api_answer(w.msg, w.answer, w.err, ret_reply);
+    g_clear_pointer(&w.answer, g_bytes_unref);
+    g_clear_error(&w.err);
+    g_object_unref(w.msg);
+    g_main_loop_unref(w.loop);
+    return ret;
+}
+
+void dmctl_print_json(JsonNode *node)
+{
+    g_autofree char *text = json_to_string(node, TRUE);
+
+    printf("%s\n", text);
+}

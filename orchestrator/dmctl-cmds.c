@@ -1,0 +1,542 @@
+/*
+ * dmctl: the commands, and how their answers are shown.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "dmctl.h"
+
+/* Print the API's JSON, or run @human on it. */
+static int dmctl_show(JsonNode *reply, void (*human)(JsonNode *reply))
+{
+    if (arg_json) {
+        dmctl_print_json(reply);
+    } else if (human) {
+        human(reply);
+    }
+    return DMCTL_OK;
+}
+
+static JsonNode *dmctl_object_node(JsonObject *o)
+{
+    JsonNode *n = json_node_new(JSON_NODE_OBJECT);
+
+    json_node_take_object(n, o);
+    return n;
+}
+
+static JsonArray *dmctl_member_array(JsonNode *reply, const char *key)
+{
+    JsonObject *o;
+
+    if (!JSON_NODE_HOLDS_OBJECT(reply)) {
+        return NULL;
+    }
+    o = json_node_get_object(reply);
+    if (!json_object_has_member(o, key) ||
+        !JSON_NODE_HOLDS_ARRAY(json_object_get_member(o, key))) {
+        return NULL;
+    }
+    return json_object_get_array_member(o, key);
+}
+
+static void print_platforms(JsonNode *reply)
+{
+    static const DmctlColumn cols[] = {
+        { "NAME", "name" }, { "ROLE", "role" }, { "ADDRESS", "address" },
+        { "CAPACITY", "capacity" }, { "RUNNING", "running" },
+        { "MODELS", "models" },
+    };
+
+    dmctl_table(cols, G_N_ELEMENTS(cols),
+                dmctl_member_array(reply, "platforms"));
+}
+
+static void print_platform(JsonNode *reply)
+{
+    JsonObject *o = json_node_get_object(reply);
+    g_autofree char *name = dmctl_cell(o, "name");
+    g_autofree char *role = dmctl_cell(o, "role");
+    g_autofree char *address = dmctl_cell(o, "address");
+
+    printf("platform %s: %s at %s\n", name, role, address);
+}
+
+static void print_vm_line(JsonNode *reply)
+{
+    JsonObject *o = json_node_get_object(reply);
+    g_autofree char *name = dmctl_cell(o, "name");
+    g_autofree char *state = dmctl_cell(o, "state");
+    g_autofree char *client = dmctl_cell(o, "client");
+
+    if (strcmp(client, "-") == 0) {
+        printf("%s: %s\n", name, state);
+    } else {
+        printf("%s: %s on %s\n", name, state, client);
+    }
+}
+
+static void print_vms(JsonNode *reply)
+{
+    static const DmctlColumn cols[] = {
+        { "NAME", "name" }, { "STATE", "state" }, { "CLIENT", "client" },
+        { "MEMORY", "memory" }, { "DEVICES", "device_names" },
+    };
+    JsonArray *vms = dmctl_member_array(reply, "vms");
+    guint i;
+
+    for (i = 0; vms && i < json_array_get_length(vms); i++) {
+        JsonObject *vm = json_array_get_object_element(vms, i);
+        JsonArray *devs = json_object_get_array_member(vm, "devices");
+        JsonArray *names = json_array_new();
+        guint j;
+
+        for (j = 0; devs && j < json_array_get_length(devs); j++) {
+            JsonObject *d = json_array_get_object_element(devs, j);
+
+            json_array_add_string_element(names, g_strdup_printf(
+                "%s=%s", json_object_get_string_member(d, "name"),
+                json_object_get_string_member(d, "model")));
+        }
+        json_object_set_array_member(vm, "device_names", names);
+    }
+    dmctl_table(cols, G_N_ELEMENTS(cols), vms);
+}
+
+static void print_vm(JsonNode *reply)
+{
+    static const char *const keys[] = { "name", "id", "state", "client",
+                                        "hypervisor", "memory", "kernel",
+                                        "initrd", "append" };
+    static const DmctlColumn cols[] = {
+        { "DEVICE", "name" }, { "MODEL", "model" }, { "BUS", "bus" },
+        { "PINNED", "server" }, { "SERVER", "placed_on" },
+        { "ADDRESS", "address" }, { "CONSOLE", "console" },
+    };
+    JsonObject *o = json_node_get_object(reply);
+    size_t i;
+
+    for (i = 0; i < G_N_ELEMENTS(keys); i++) {
+        g_autofree char *cell = dmctl_cell(o, keys[i]);
+
+        printf("%-11s %s\n", keys[i], cell);
+    }
+    printf("\n");
+    dmctl_table(cols, G_N_ELEMENTS(cols),
+                dmctl_member_array(reply, "devices"));
+}
+
+static void print_dms(JsonNode *reply)
+{
+    static const DmctlColumn cols[] = {
+        { "VM", "vm" }, { "DEVICE", "device" }, { "MODEL", "model" },
+        { "SERVER", "server" }, { "STATE", "state" },
+        { "ADDRESS", "address" }, { "CONSOLE", "console" },
+    };
+
+    dmctl_table(cols, G_N_ELEMENTS(cols), dmctl_member_array(reply, "dms"));
+}
+
+/* POST/GET/DELETE @path and show the answer. */
+static int dmctl_call(const char *method, const char *path, JsonNode *body,
+                      void (*human)(JsonNode *reply))
+{
+    g_autoptr(JsonNode) reply = NULL;
+    int ret = dmctl_api(method, path, body, &reply);
+
+    if (ret != DMCTL_OK) {
+        return ret;
+    }
+    return dmctl_show(reply, human);
+}
+
+int dmctl_platform_add(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "role", required_argument, NULL, 'r' },
+        { "address", required_argument, NULL, 'a' },
+        { "capacity", required_argument, NULL, 'c' },
+        { "models", required_argument, NULL, 'm' },
+        { "hypervisor", required_argument, NULL, 'H' },
+        { NULL, 0, NULL, 0 },
+    };
+    g_autoptr(JsonObject) o = json_object_new();
+    g_autoptr(JsonNode) body = NULL;
+    const char *name;
+    char *end;
+    int c;
+
+    while ((c = dmctl_getopt(argc, argv, ":", opts, "platform add")) != -1) {
+        switch (c) {
+        case 'r':
+            if (strcmp(optarg, "client") && strcmp(optarg, "server")) {
+                fprintf(stderr, "dmctl platform add: --role must be client "
+                        "or server, not '%s'\n", optarg);
+                return DMCTL_USAGE;
+            }
+            json_object_set_string_member(o, "role", optarg);
+            break;
+        case 'a':
+            json_object_set_string_member(o, "address", optarg);
+            break;
+        case 'c':
+            errno = 0;
+            json_object_set_int_member(o, "capacity",
+                                       strtoll(optarg, &end, 10));
+            if (!*optarg || *end || errno ||
+                json_object_get_int_member(o, "capacity") < 0) {
+                fprintf(stderr, "dmctl platform add: --capacity must be a "
+                        "number >= 0, not '%s'\n", optarg);
+                return DMCTL_USAGE;
+            }
+            break;
+        case 'm': {
+            g_auto(GStrv) models = g_strsplit(optarg, ",", -1);
+            JsonArray *a = json_array_new();
+            size_t i;
+
+            for (i = 0; models[i]; i++) {
+                json_array_add_string_element(a, models[i]);
+            }
+            json_object_set_array_member(o, "models", a);
+            break;
+        }
+        case 'H':
+            json_object_set_string_member(o, "hypervisor", optarg);
+            break;
+        default:
+            return DMCTL_USAGE;
+        }
+    }
+    name = dmctl_one_name(argc, argv, "platform add");
+    if (!name) {
+        return DMCTL_USAGE;
+    }
+    if (!json_object_has_member(o, "role") ||
+        !json_object_has_member(o, "address")) {
+        fprintf(stderr, "dmctl platform add: --role and --address are "
+                "required\n");
+        return DMCTL_USAGE;
+    }
+    json_object_set_string_member(o, "name", name);
+    body = dmctl_object_node(json_object_ref(o));
+    return dmctl_call("POST", "/v1/platforms", body, print_platform);
+}
+
+/* Subcommands whose only argument is a name: @fmt makes the path. */
+static int dmctl_named(int argc, char **argv, const char *cmd,
+                       const char *method, const char *fmt,
+                       void (*human)(JsonNode *reply))
+{
+    g_autofree char *path = NULL;
+    const char *name;
+
+    if (dmctl_getopt(argc, argv, ":", (struct option[]){ { 0 } }, cmd) !=
+        -1) {
+        return DMCTL_USAGE;
+    }
+    name = dmctl_one_name(argc, argv, cmd);
+    if (!name) {
+        return DMCTL_USAGE;
+    }
+    path = g_strdup_printf(fmt, name);
+    return dmctl_call(method, path, NULL, human);
+}
+
+/* Subcommands without arguments. */
+static int dmctl_plain(int argc, char **argv, const char *cmd,
+                       const char *path, void (*human)(JsonNode *reply))
+{
+    if (dmctl_getopt(argc, argv, ":", (struct option[]){ { 0 } }, cmd) !=
+        -1) {
+        return DMCTL_USAGE;
+    }
+    if (optind < argc) {
+        fprintf(stderr, "dmctl %s: unexpected argument '%s'\n", cmd,
+                argv[optind]);
+        return DMCTL_USAGE;
+    }
+    return dmctl_call("GET", path, NULL, human);
+}
+
+static void print_removed(JsonNode *reply)
+{
+}
+
+int dmctl_platform_list(int argc, char **argv)
+{
+    return dmctl_plain(argc, argv, "platform list", "/v1/platforms",
+                       print_platforms);
+}
+
+int dmctl_platform_remove(int argc, char **argv)
+{
+    return dmctl_named(argc, argv, "platform remove", "DELETE",
+                       "/v1/platforms/%s", print_removed);
+}
+
+/* --device NAME=MODEL[@SERVER] as a device object; NULL if malformed. */
+static JsonNode *dmctl_device(const char *spec)
+{
+    g_autofree char *copy = g_strdup(spec);
+    char *model = strchr(copy, '='), *server;
+    JsonObject *o;
+
+    if (!model || model == copy || !model[1]) {
+        return NULL;
+    }
+    *model++ = '\0';
+    server = strchr(model, '@');
+    if (server) {
+        *server++ = '\0';
+        if (!*server || !*model) {
+            return NULL;
+        }
+    }
+    o = json_object_new();
+    json_object_set_string_member(o, "name", copy);
+    json_object_set_string_member(o, "model", model);
+    if (server) {
+        json_object_set_string_member(o, "server", server);
+    }
+    return dmctl_object_node(o);
+}
+
+int dmctl_vm_create(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "memory", required_argument, NULL, 'm' },
+        { "kernel", required_argument, NULL, 'k' },
+        { "initrd", required_argument, NULL, 'i' },
+        { "append", required_argument, NULL, 'a' },
+        { "device", required_argument, NULL, 'd' },
+        { "restart", required_argument, NULL, 'r' },
+        { NULL, 0, NULL, 0 },
+    };
+    g_autoptr(JsonObject) o = json_object_new();
+    g_autoptr(JsonNode) body = NULL;
+    JsonArray *devs = json_array_new();
+    const char *name, *restart = NULL;
+    guint i;
+    int c;
+
+    json_object_set_array_member(o, "devices", devs);
+    while ((c = dmctl_getopt(argc, argv, ":", opts, "vm create")) != -1) {
+        JsonNode *dev;
+
+        switch (c) {
+        case 'm':
+            json_object_set_string_member(o, "memory", optarg);
+            break;
+        case 'k':
+            json_object_set_string_member(o, "kernel", optarg);
+            break;
+        case 'i':
+            json_object_set_string_member(o, "initrd", optarg);
+            break;
+        case 'a':
+            json_object_set_string_member(o, "append", optarg);
+            break;
+        case 'r':
+            restart = optarg;
+            break;
+        case 'd':
+            dev = dmctl_device(optarg);
+            if (!dev) {
+                fprintf(stderr, "dmctl vm create: bad --device '%s' "
+                        "(expected NAME=MODEL or NAME=MODEL@SERVER)\n",
+                        optarg);
+                return DMCTL_USAGE;
+            }
+            json_array_add_element(devs, dev);
+            break;
+        default:
+            return DMCTL_USAGE;
+        }
+    }
+    name = dmctl_one_name(argc, argv, "vm create");
+    if (!name) {
+        return DMCTL_USAGE;
+    }
+    for (i = 0; restart && i < json_array_get_length(devs); i++) {
+        json_object_set_string_member(json_array_get_object_element(devs, i),
+                                      "restart", restart);
+    }
+    json_object_set_string_member(o, "name", name);
+    body = dmctl_object_node(json_object_ref(o));
+    return dmctl_call("POST", "/v1/vms", body, print_vm_line);
+}
+
+static void dmctl_migrate_progress(JsonObject *vm);
+
+/* vm start/stop/migrate: NAME, one optional value into the body. */
+static int dmctl_vm_post(int argc, char **argv, const char *cmd,
+                         const char *action, const char *opt,
+                         const char *key, bool numeric, bool required)
+{
+    const struct option opts[] = {
+        { opt, required_argument, NULL, 'o' },
+        { NULL, 0, NULL, 0 },
+    };
+    g_autoptr(JsonObject) o = json_object_new();
+    g_autoptr(JsonNode) body = NULL;
+    g_autofree char *path = NULL;
+    const char *name;
+    char *end;
+    int c;
+
+    while ((c = dmctl_getopt(argc, argv, ":", opts, cmd)) != -1) {
+        if (c != 'o') {
+            return DMCTL_USAGE;
+        }
+        if (!numeric) {
+            json_object_set_string_member(o, key, optarg);
+            continue;
+        }
+        json_object_set_int_member(o, key, strtoll(optarg, &end, 10));
+        if (!*optarg || *end || json_object_get_int_member(o, key) < 0) {
+            fprintf(stderr, "dmctl %s: --%s must be a number >= 0, not "
+                    "'%s'\n", cmd, opt, optarg);
+            return DMCTL_USAGE;
+        }
+    }
+    name = dmctl_one_name(argc, argv, cmd);
+    if (!name) {
+        return DMCTL_USAGE;
+    }
+    if (required && !json_object_has_member(o, key)) {
+        fprintf(stderr, "dmctl %s: --%s is required\n", cmd, opt);
+        return DMCTL_USAGE;
+    }
+    path = g_strdup_printf("/v1/vms/%s/%s", name, action);
+    body = dmctl_object_node(json_object_ref(o));
+    if (strcmp(action, "migrate") == 0) {
+        g_autofree char *poll = g_strdup_printf("/v1/vms/%s", name);
+        g_autoptr(JsonNode) reply = NULL;
+        int ret = dmctl_api_watch("POST", path, body, poll,
+                                  dmctl_migrate_progress, &reply);
+
+        if (isatty(STDERR_FILENO)) {
+            fprintf(stderr, "\n");
+        }
+        return ret == DMCTL_OK ? dmctl_show(reply, print_vm_line) : ret;
+    }
+    return dmctl_call("POST", path, body, print_vm_line);
+}
+
+/* One progress line per poll while migrating. */
+static void dmctl_migrate_progress(JsonObject *vm)
+{
+    JsonObject *m;
+    gint64 done = 0, total = 0;
+
+    if (!json_object_has_member(vm, "migration") ||
+        !JSON_NODE_HOLDS_OBJECT(json_object_get_member(vm, "migration"))) {
+        return;
+    }
+    m = json_object_get_object_member(vm, "migration");
+    if (json_object_has_member(m, "transferred")) {
+        done = json_object_get_int_member(m, "transferred");
+    }
+    if (json_object_has_member(m, "total")) {
+        total = json_object_get_int_member(m, "total");
+    }
+    fprintf(stderr, "%smigrating to %s: %s, %" G_GINT64_FORMAT "%% (%"
+            G_GINT64_FORMAT " of %" G_GINT64_FORMAT " MiB)%s",
+            isatty(STDERR_FILENO) ? "\r" : "",
+            json_object_get_string_member(m, "to"),
+            json_object_get_string_member(m, "status"),
+            total > 0 ? done * 100 / total : 0, done >> 20, total >> 20,
+            isatty(STDERR_FILENO) ? "" : "\n");
+}
+
+int dmctl_vm_start(int argc, char **argv)
+{
+    return dmctl_vm_post(argc, argv, "vm start", "start", "on", "client",
+                         false, false);
+}
+
+int dmctl_vm_stop(int argc, char **argv)
+{
+    return dmctl_vm_post(argc, argv, "vm stop", "stop", "timeout",
+                         "timeout", true, false);
+}
+
+int dmctl_vm_migrate(int argc, char **argv)
+{
+    return dmctl_vm_post(argc, argv, "vm migrate", "migrate", "to", "to",
+                         false, true);
+}
+
+int dmctl_vm_suspend(int argc, char **argv)
+{
+    return dmctl_named(argc, argv, "vm suspend", "POST",
+                       "/v1/vms/%s/suspend", print_vm_line);
+}
+
+int dmctl_vm_resume(int argc, char **argv)
+{
+    return dmctl_named(argc, argv, "vm resume", "POST",
+                       "/v1/vms/%s/resume", print_vm_line);
+}
+
+int dmctl_vm_list(int argc, char **argv)
+{
+    return dmctl_plain(argc, argv, "vm list", "/v1/vms", print_vms);
+}
+
+int dmctl_vm_show(int argc, char **argv)
+{
+    return dmctl_named(argc, argv, "vm show", "GET", "/v1/vms/%s",
+                       print_vm);
+}
+
+int dmctl_vm_remove(int argc, char **argv)
+{
+    return dmctl_named(argc, argv, "vm remove", "DELETE", "/v1/vms/%s",
+                       print_removed);
+}
+
+int dmctl_dm_list(int argc, char **argv)
+{
+    return dmctl_plain(argc, argv, "dm list", "/v1/dms", print_dms);
+}
+
+int dmctl_console(int argc, char **argv)
+{
+    g_autoptr(JsonNode) reply = NULL;
+    g_autofree char *path = NULL;
+    const char *vm, *address = NULL;
+    JsonNode *n;
+    int ret;
+
+    if (dmctl_getopt(argc, argv, ":", (struct option[]){ { 0 } },
+                     "console") != -1) {
+        return DMCTL_USAGE;
+    }
+    vm = dmctl_one_name(argc, argv, "console");
+    if (!vm) {
+        return DMCTL_USAGE;
+    }
+    path = g_strdup_printf("/v1/vms/%s/console", vm);
+    ret = dmctl_api("GET", path, NULL, &reply);
+    if (ret != DMCTL_OK) {
+        return ret;
+    }
+    n = JSON_NODE_HOLDS_OBJECT(reply) ?
+        json_object_get_member(json_node_get_object(reply), "console") : NULL;
+    if (n && JSON_NODE_HOLDS_VALUE(n) &&
+        json_node_get_value_type(n) == G_TYPE_STRING) {
+        address = json_node_get_string(n);
+    }
+    if (!address) {
+        fprintf(stderr, "dmctl: the orchestrator gave no console address\n");
+        return DMCTL_FAIL;
+    }
+    return dmctl_console_attach(vm, address);
+}

@@ -1,0 +1,234 @@
+/*
+ * dmctl: the command-line client of dm-orchestrator.
+ *
+ *   dmctl [--orchestrator ADDRESS] [--json] COMMAND ...
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "address.h"
+#include "dmctl.h"
+
+const char *arg_orchestrator = "unix:/run/dm-orchestrator.sock";
+bool arg_json;
+
+typedef struct DmctlCommand {
+    const char *name;
+    const char *usage;
+    const char *help;
+    int (*run)(int argc, char **argv);
+} DmctlCommand;
+
+static const DmctlCommand commands[] = {
+    { "platform add", "NAME --role client|server --address ADDRESS\n"
+      "             [--capacity N] [--models a,b] [--hypervisor ID]",
+      "register a platform; its launcher (dm-remote daemon) at ADDRESS\n"
+      "(unix:PATH or tcp:HOST:PORT) must answer with the same role.\n"
+      "Capacity and models default to what the launcher reports.",
+      dmctl_platform_add },
+    { "platform list", "", "list the platforms and their load",
+      dmctl_platform_list },
+    { "platform remove", "NAME",
+      "forget a platform (refused while VMs or device models use it)",
+      dmctl_platform_remove },
+    { "vm create", "NAME [--memory 256M] [--kernel F] [--initrd F]\n"
+      "             [--append S] [--restart never|on-failure]\n"
+      "             --device NAME=MODEL[@SERVER] ...",
+      "define a VM and its remote devices (models: edu, edu-msix,\n"
+      "uart16550; @SERVER pins a device to a server platform)",
+      dmctl_vm_create },
+    { "vm start", "NAME [--on CLIENT]",
+      "place the devices, launch them and start QEMU (on the least\n"
+      "loaded client platform unless --on is given)", dmctl_vm_start },
+    { "vm stop", "NAME [--timeout SECONDS]",
+      "power the guest down (QEMU quits after the timeout, default 30)\n"
+      "and stop its device models", dmctl_vm_stop },
+    { "vm suspend", "NAME", "pause the guest", dmctl_vm_suspend },
+    { "vm resume", "NAME", "continue a paused guest", dmctl_vm_resume },
+    { "vm migrate", "NAME --to CLIENT",
+      "live-migrate the VM to another client platform, with a progress\n"
+      "line; its device models stay where they are", dmctl_vm_migrate },
+    { "vm list", "", "list the VMs", dmctl_vm_list },
+    { "vm show", "NAME", "show a VM and where its devices run",
+      dmctl_vm_show },
+    { "vm remove", "NAME", "forget a stopped VM", dmctl_vm_remove },
+    { "dm list", "", "list the running device models, with the state\n"
+      "their launchers report", dmctl_dm_list },
+    { "console", "VM",
+      "attach stdin/stdout to the VM's remote UART console; Ctrl-]\n"
+      "detaches", dmctl_console },
+};
+
+static void help(void)
+{
+    size_t i;
+
+    printf("Usage: dmctl [--orchestrator ADDRESS] [--json] COMMAND ...\n"
+           "\n"
+           "Drive dm-orchestrator: platforms, VMs and their remote device\n"
+           "models.\n"
+           "\n"
+           "Options:\n"
+           "  -o, --orchestrator=ADDRESS  its API: unix:PATH or "
+           "tcp:HOST:PORT\n"
+           "                              (default $DMCTL_ORCHESTRATOR, "
+           "else\n"
+           "                              unix:/run/dm-orchestrator.sock)\n"
+           "  -j, --json                  print the API's JSON\n"
+           "  -h, --help                  show this help (COMMAND --help: "
+           "its own)\n"
+           "\n"
+           "Commands:\n");
+    for (i = 0; i < G_N_ELEMENTS(commands); i++) {
+        printf("  %s %s\n", commands[i].name, commands[i].usage);
+    }
+    printf("\nExit status: 0 done, 1 the orchestrator refused (its message\n"
+           "is printed), 2 bad usage.\n");
+}
+
+static void command_help(const DmctlCommand *cmd)
+{
+    printf("Usage: dmctl %s %s\n\n%s\n", cmd->name, cmd->usage, cmd->help);
+}
+
+/*
+ * getopt over a subcommand's own arguments.  @argv[0] names it.  Returns
+ * the option, -1 at the end, or prints the error and returns '?'.
+ */
+int dmctl_getopt(int argc, char **argv, const char *shortopts,
+                        const struct option *opts, const char *cmd)
+{
+    int c = getopt_long(argc, argv, shortopts, opts, NULL);
+
+    if (c == '?') {
+        fprintf(stderr, "dmctl %s: unknown option '%s' (see --help)\n",
+                cmd, argv[optind - 1]);
+    } else if (c == ':') {
+        fprintf(stderr, "dmctl %s: option '%s' needs a value\n", cmd,
+                argv[optind - 1]);
+        c = '?';
+    }
+    return c;
+}
+
+/* The one positional NAME of a subcommand; NULL (usage) otherwise. */
+const char *dmctl_one_name(int argc, char **argv, const char *cmd)
+{
+    if (optind >= argc) {
+        fprintf(stderr, "dmctl %s: a name is required\n", cmd);
+        return NULL;
+    }
+    if (optind + 1 < argc) {
+        fprintf(stderr, "dmctl %s: unexpected argument '%s'\n", cmd,
+                argv[optind + 1]);
+        return NULL;
+    }
+    return argv[optind];
+}
+/* Find the command named by the words at @argv; its word count. */
+static const DmctlCommand *find_command(int argc, char **argv, int *ret_n)
+{
+    size_t i;
+
+    for (i = 0; i < G_N_ELEMENTS(commands); i++) {
+        g_auto(GStrv) words = g_strsplit(commands[i].name, " ", -1);
+        int n = g_strv_length(words), j;
+
+        for (j = 0; j < n && j < argc && !strcmp(words[j], argv[j]); j++) {
+        }
+        if (j == n) {
+            *ret_n = n;
+            return &commands[i];
+        }
+    }
+    return NULL;
+}
+
+static bool wants_help(int argc, char **argv)
+{
+    int i;
+
+    for (i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            return true;
+        }
+        if (!strcmp(argv[i], "--")) {
+            break;
+        }
+    }
+    return false;
+}
+
+/* Global options; 0 to go on, 1 when done (--help), 2 on bad usage. */
+static int parse_global(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "orchestrator", required_argument, NULL, 'o' },
+        { "json", no_argument, NULL, 'j' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    g_autoptr(GError) err = NULL;
+    const char *env = getenv("DMCTL_ORCHESTRATOR");
+    int c;
+
+    if (env && *env) {
+        arg_orchestrator = env;
+    }
+    opterr = 0;
+    while ((c = dmctl_getopt(argc, argv, "+:o:jh", opts, "")) != -1) {
+        switch (c) {
+        case 'o':
+            arg_orchestrator = optarg;
+            break;
+        case 'j':
+            arg_json = true;
+            break;
+        case 'h':
+            help();
+            return 1;
+        default:
+            return 2;
+        }
+    }
+    if (!orch_address_valid(arg_orchestrator, &err)) {
+        fprintf(stderr, "dmctl: --orchestrator: %s\n", err->message);
+        return 2;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const DmctlCommand *cmd;
+    int ret, n;
+
+    ret = parse_global(argc, argv);
+    if (ret) {
+        return ret == 1 ? DMCTL_OK : DMCTL_USAGE;
+    }
+    argc -= optind;
+    argv += optind;
+    if (argc == 0) {
+        fprintf(stderr, "dmctl: a command is required (see --help)\n");
+        return DMCTL_USAGE;
+    }
+    cmd = find_command(argc, argv, &n);
+    if (!cmd) {
+        fprintf(stderr, "dmctl: unknown command '%s%s%s' (see --help)\n",
+                argv[0], argc > 1 ? " " : "", argc > 1 ? argv[1] : "");
+        return DMCTL_USAGE;
+    }
+    /* The subcommand sees its own name as argv[0]. */
+    argc -= n - 1;
+    argv += n - 1;
+    if (wants_help(argc, argv)) {
+        command_help(cmd);
+        return DMCTL_OK;
+    }
+    optind = 0;
+    return cmd->run(argc, argv);
+}

@@ -1,0 +1,110 @@
+/*
+ * dm-orchestrator: the launchers' client.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+#include <libsoup/soup.h>
+
+#include "address.h"
+#include "launcher.h"
+
+/* Long enough for a launcher to spawn a process, short of hanging us. */
+#define LAUNCHER_TIMEOUT_S 30
+
+int orch_launcher_call(const char *address, const char *method,
+                       const char *path, JsonNode *body, guint *ret_status,
+                       JsonNode **ret_reply, char **ret_err)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GSocketConnectable) peer = NULL;
+    g_autoptr(SoupSession) session = NULL;
+    g_autoptr(SoupMessage) msg = NULL;
+    g_autoptr(GBytes) answer = NULL;
+    g_autofree char *uri = g_strconcat("http://launcher", path, NULL);
+    JsonNode *reply = NULL;
+    gsize len;
+    const char *data;
+
+    peer = orch_address_connectable(address, &err);
+    if (!peer) {
+        *ret_err = g_strdup(err->message);
+        return -EINVAL;
+    }
+    session = soup_session_new_with_options("remote-connectable", peer,
+                                            "timeout", LAUNCHER_TIMEOUT_S,
+                                            "user-agent", "dm-orchestrator",
+                                            NULL);
+    msg = soup_message_new(method, uri);
+    if (!msg) {
+        *ret_err = g_strdup_printf("bad launcher path '%s'", path);
+        return -EINVAL;
+    }
+    if (body) {
+        char *text = json_to_string(body, FALSE);
+        g_autoptr(GBytes) bytes = g_bytes_new_take(text, strlen(text));
+
+        soup_message_set_request_body_from_bytes(msg, "application/json",
+                                                 bytes);
+    }
+    answer = soup_session_send_and_read(session, msg, NULL, &err);
+    if (!answer) {
+        *ret_err = g_strdup_printf("launcher %s: %s", address, err->message);
+        return -EHOSTUNREACH;
+    }
+    data = g_bytes_get_data(answer, &len);
+    if (len > 0) {
+        g_autofree char *text = g_strndup(data, len);
+
+        reply = json_from_string(text, &err);
+        if (!reply) {
+            *ret_err = g_strdup_printf("launcher %s: %s %s: answer is not "
+                                       "JSON: %s", address, method, path,
+                                       err ? err->message : "empty");
+            return -EPROTO;
+        }
+    }
+    *ret_status = soup_message_get_status(msg);
+    *ret_reply = reply;
+    return 0;
+}
+
+/* The launcher's {"error": "..."} or a description of its answer. */
+static const char *launcher_reason(JsonNode *reply, guint status)
+{
+    if (reply && JSON_NODE_HOLDS_OBJECT(reply)) {
+        JsonObject *o = json_node_get_object(reply);
+        JsonNode *e = json_object_get_member(o, "error");
+
+        if (e && JSON_NODE_HOLDS_VALUE(e) &&
+            json_node_get_value_type(e) == G_TYPE_STRING) {
+            return json_node_get_string(e);
+        }
+    }
+    return soup_status_get_phrase(status);
+}
+
+int orch_launcher_expect(OrchRequest *r, const char *address,
+                         const char *method, const char *path,
+                         JsonNode *body, guint want, JsonNode **ret_reply)
+{
+    g_autofree char *why = NULL;
+    g_autoptr(JsonNode) reply = NULL;
+    guint status = 0;
+    int ret;
+
+    ret = orch_launcher_call(address, method, path, body, &status, &reply,
+                             &why);
+    if (ret < 0) {
+        return orch_fail(r, 502, "%s", why);
+    }
+    if (status != want) {
+        return orch_fail(r, 502, "launcher %s: %s %s: %u %s", address,
+                         method, path, status,
+                         launcher_reason(reply, status));
+    }
+    if (ret_reply) {
+        *ret_reply = g_steal_pointer(&reply);
+    }
+    return 0;
+}

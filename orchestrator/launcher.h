@@ -1,0 +1,34 @@
+/*
+ * dm-orchestrator: a client of the platforms' launchers (dm-remote
+ * daemon), HTTP/JSON on unix:PATH or tcp:HOST:PORT.  Blocking calls, made
+ * from the worker thread.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef ORCH_LAUNCHER_H
+#define ORCH_LAUNCHER_H
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+#include "orch.h"
+
+/*
+ * @method @path on the launcher at @address, with @body (may be NULL).
+ * Returns 0 when it answered, with its status and JSON reply (NULL if it
+ * had no body); -errno with a reason when it cannot be reached or the
+ * answer is not JSON.
+ */
+int orch_launcher_call(const char *address, const char *method,
+                       const char *path, JsonNode *body, guint *ret_status,
+                       JsonNode **ret_reply, char **ret_err);
+
+/*
+ * The same, but any status but @want fails @r with 502 and the
+ * launcher's own message.  The reply is returned on success only.
+ */
+int orch_launcher_expect(OrchRequest *r, const char *address,
+                         const char *method, const char *path,
+                         JsonNode *body, guint want, JsonNode **ret_reply);
+
+#endif /* ORCH_LAUNCHER_H */

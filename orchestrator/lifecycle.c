@@ -1,0 +1,356 @@
+/*
+ * dm-orchestrator: starting, stopping, suspending and resuming VMs.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <sys/random.h>
+
+#include "address.h"
+#include "db.h"
+#include "launcher.h"
+#include "models.h"
+#include "lifecycle.h"
+#include "qemu-args.h"
+
+/* How often a stop looks whether the guest has powered off. */
+#define STOP_POLL_US (200 * 1000)
+
+void orch_event(sqlite3 *db, const char *vm, const char *fmt, ...)
+{
+    g_autofree char *msg = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    orch_db_run(db, "INSERT INTO events (vm, message) VALUES (?, ?)", "ss",
+                vm, msg);
+    orch_info("VM %s: %s", vm, msg);
+}
+
+int orch_qmp(OrchRequest *r, const char *address, const char *vm,
+             const char *cmd, JsonObject *args, JsonNode **ret_return)
+{
+    g_autofree char *path = g_strdup_printf("/v1/vms/%s/qmp", vm);
+    g_autoptr(JsonNode) body = json_node_new(JSON_NODE_OBJECT);
+    g_autoptr(JsonNode) reply = NULL;
+    JsonObject *o = json_object_new(), *ro;
+    int ret;
+
+    json_object_set_string_member(o, "execute", cmd);
+    if (args) {
+        json_object_set_object_member(o, "arguments", json_object_ref(args));
+    }
+    json_node_take_object(body, o);
+    ret = orch_launcher_expect(r, address, "POST", path, body, 200, &reply);
+    if (ret < 0) {
+        return ret;
+    }
+    if (!reply || !JSON_NODE_HOLDS_OBJECT(reply)) {
+        return orch_fail(r, 502, "QMP %s: the reply is not an object", cmd);
+    }
+    ro = json_node_get_object(reply);
+    if (json_object_has_member(ro, "error")) {
+        JsonNode *e = json_object_get_member(ro, "error");
+        const char *desc = NULL;
+
+        if (JSON_NODE_HOLDS_OBJECT(e)) {
+            JsonNode *d = json_object_get_member(json_node_get_object(e),
+                                                 "desc");
+            if (d && JSON_NODE_HOLDS_VALUE(d) &&
+                json_node_get_value_type(d) == G_TYPE_STRING) {
+                desc = json_node_get_string(d);
+            }
+        }
+        return orch_fail(r, 502, "QEMU refused %s: %s", cmd,
+                         desc ? desc : "(no description)");
+    }
+    if (ret_return) {
+        JsonNode *rn = json_object_get_member(ro, "return");
+
+        *ret_return = rn ? json_node_copy(rn) : json_node_new(
+            JSON_NODE_NULL);
+    }
+    return 0;
+}
+
+/* Load what a lifecycle call needs about VM @name; 404 if unknown. */
+int orch_vm_load(OrchRequest *r, const char *name, OrchVm *ret)
+{
+    g_autoptr(sqlite3_stmt) st = orch_db_stmt(r->db,
+        "SELECT v.id, v.uuid, v.state, c.name, c.address, v.hypervisor"
+        " FROM vms v LEFT JOIN platforms c ON c.id = v.client_id"
+        " WHERE v.name = ?", "s", name);
+
+    if (!st || sqlite3_step(st) != SQLITE_ROW) {
+        return orch_fail(r, 404, "no VM '%s'", name);
+    }
+    ret->id = sqlite3_column_int64(st, 0);
+    ret->name = name;
+    ret->uuid = g_strdup((const char *)sqlite3_column_text(st, 1));
+    ret->state = g_strdup((const char *)sqlite3_column_text(st, 2));
+    ret->client = g_strdup((const char *)sqlite3_column_text(st, 3));
+    ret->client_address = g_strdup((const char *)sqlite3_column_text(st,
+                                                                     4));
+    ret->hypervisor = g_strdup((const char *)sqlite3_column_text(st, 5));
+    return 0;
+}
+
+void orch_vm_clear(OrchVm *vm)
+{
+    g_free(vm->uuid);
+    g_free(vm->state);
+    g_free(vm->client);
+    g_free(vm->client_address);
+    g_free(vm->hypervisor);
+}
+
+/* 409 unless the VM's state is one of @states (NULL-terminated). */
+int orch_vm_expect_state(OrchRequest *r, OrchVm *vm, const char *action,
+                         const char *const *states)
+{
+    size_t i;
+
+    for (i = 0; states[i]; i++) {
+        if (strcmp(vm->state, states[i]) == 0) {
+            return 0;
+        }
+    }
+    return orch_fail(r, 409, "cannot %s VM '%s': it is %s", action, vm->name,
+                     vm->state);
+}
+
+static void lifecycle_token(char out[33])
+{
+    guint8 raw[16];
+    size_t i;
+
+    if (getrandom(raw, sizeof(raw), 0) != sizeof(raw)) {
+        /* Not expected on Linux >= 3.17; GLib's PRNG is seeded from it. */
+        for (i = 0; i < sizeof(raw); i++) {
+            raw[i] = g_random_int_range(0, 256);
+        }
+    }
+    for (i = 0; i < sizeof(raw); i++) {
+        g_snprintf(out + 2 * i, 3, "%02x", raw[i]);
+    }
+}
+
+/* Launch one device (the current row of @st) and record its placement. */
+static int lifecycle_launch(OrchRequest *r, OrchVm *vm, sqlite3_stmt *st)
+{
+    const char *dev = (const char *)sqlite3_column_text(st, 1);
+    const char *model = (const char *)sqlite3_column_text(st, 2);
+    const char *restart = (const char *)sqlite3_column_text(st, 4);
+    const OrchModel *m = orch_model_find(model);
+    g_autofree char *instance = g_uuid_string_random();
+    OrchServerChoice s = { 0 };
+    char token[33];
+    int ret;
+
+    ret = orch_place_device(r, sqlite3_column_int64(st, 0), dev, model,
+                            sqlite3_column_type(st, 3) == SQLITE_NULL ? -1 :
+                            sqlite3_column_int64(st, 3), &s);
+    if (ret < 0) {
+        return ret;
+    }
+    lifecycle_token(token);
+    ret = orch_launch_instance(r, vm, &s, instance, model, restart,
+                               m && m->is_console, token);
+    orch_server_choice_clear(&s);
+    return ret;
+}
+
+static int lifecycle_launch_all(OrchRequest *r, OrchVm *vm)
+{
+    g_autoptr(sqlite3_stmt) st = orch_db_stmt(r->db,
+        "SELECT id, name, model, server_id, restart FROM devices"
+        " WHERE vm_id = ? ORDER BY id", "i", vm->id);
+    int ret;
+
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        ret = lifecycle_launch(r, vm, st);
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    return st ? 0 : -EIO;
+}
+
+/* Ask @vm's client to run its QEMU with @extra after the usual args. */
+int orch_start_qemu(OrchRequest *r, OrchVm *vm, const char *client,
+                    const char *address, const char *hypervisor,
+                    const char *const *extra)
+{
+    g_autoptr(JsonArray) args = NULL;
+    g_autoptr(JsonObject) files = NULL;
+    g_autoptr(JsonNode) body = json_node_new(JSON_NODE_OBJECT);
+    g_autofree char *path = g_strconcat("/v1/vms/", vm->name, NULL);
+    JsonObject *o = json_object_new();
+    int ret;
+
+    ret = orch_qemu_args(r->db, vm->name, client, hypervisor, &args,
+                         &files);
+    if (ret < 0) {
+        return ret;
+    }
+    for (; extra && *extra; extra++) {
+        json_array_add_string_element(args, *extra);
+    }
+    json_object_set_string_member(o, "id", vm->name);
+    json_object_set_array_member(o, "args", json_array_ref(args));
+    json_object_set_object_member(o, "files", json_object_ref(files));
+    json_node_take_object(body, o);
+    ret = orch_launcher_expect(r, address, "POST", "/v1/vms", body, 201,
+                               NULL);
+    if (ret < 0) {
+        return ret;
+    }
+    orch_undo_add(r, address, path);
+    return 0;
+}
+
+int orch_vm_start(OrchRequest *r)
+{
+    static const char *const ok[] = { "defined", "stopped", NULL };
+    g_auto(OrchVm) vm = { 0 };
+    g_auto(OrchClientChoice) c = { 0 };
+    const char *client = NULL;
+    int ret;
+
+    if (orch_vm_load(r, r->seg[1], &vm) < 0 ||
+        orch_vm_expect_state(r, &vm, "start", ok) < 0 ||
+        orch_body_str(r, r->body, "client", false, &client) < 0 ||
+        orch_place_vm(r, client, &c) < 0) {
+        return -EINVAL;
+    }
+    ret = lifecycle_launch_all(r, &vm);
+    if (ret == 0) {
+        ret = orch_start_qemu(r, &vm, c.name, c.address, c.hypervisor, NULL);
+    }
+    if (ret < 0) {
+        return ret;
+    }
+    if (orch_db_run(r->db, "UPDATE vms SET state = 'running', client_id = ?,"
+                    " hypervisor = ? WHERE id = ?", "isi", c.id,
+                    c.hypervisor, vm.id) < 0) {
+        return -EIO;
+    }
+    orch_event(r->db, vm.name, "started on %s", c.name);
+    orch_reply_object(r, 200, orch_vm_object(r->db, vm.name));
+    return 0;
+}
+
+/* Whether the client launcher still reports the VM's QEMU running. */
+static bool lifecycle_qemu_running(const char *address, const char *vm)
+{
+    g_autofree char *path = g_strconcat("/v1/vms/", vm, NULL);
+    g_autoptr(JsonNode) reply = NULL;
+    g_autofree char *why = NULL;
+    guint status = 0;
+    JsonNode *state;
+
+    if (orch_launcher_call(address, "GET", path, NULL, &status, &reply,
+                           &why) < 0 || status != 200 || !reply ||
+        !JSON_NODE_HOLDS_OBJECT(reply)) {
+        return false;
+    }
+    state = json_object_get_member(json_node_get_object(reply), "state");
+    return state && JSON_NODE_HOLDS_VALUE(state) &&
+           json_node_get_value_type(state) == G_TYPE_STRING &&
+           strcmp(json_node_get_string(state), "running") == 0;
+}
+
+/* Power the guest down, wait up to @timeout s, then make sure. */
+static void lifecycle_stop_qemu(OrchRequest *r, OrchVm *vm, gint64 timeout)
+{
+    OrchRequest probe = { .db = r->db };
+    g_autofree char *path = g_strconcat("/v1/vms/", vm->name, NULL);
+    gint64 deadline = g_get_monotonic_time() + timeout * G_USEC_PER_SEC;
+
+    if (!vm->client_address) {
+        return;
+    }
+    if (strcmp(vm->state, "running") == 0 &&
+        orch_qmp(&probe, vm->client_address, vm->name, "system_powerdown",
+                 NULL, NULL) == 0) {
+        while (lifecycle_qemu_running(vm->client_address, vm->name) &&
+               g_get_monotonic_time() < deadline) {
+            g_usleep(STOP_POLL_US);
+        }
+    }
+    if (lifecycle_qemu_running(vm->client_address, vm->name)) {
+        orch_qmp(&probe, vm->client_address, vm->name, "quit", NULL, NULL);
+    }
+    g_clear_pointer(&probe.error, g_free);
+    orch_undo_add(&probe, vm->client_address, path);
+    orch_undo_run(&probe);
+}
+
+int orch_vm_stop(OrchRequest *r)
+{
+    static const char *const ok[] = { "running", "suspended", NULL };
+    g_auto(OrchVm) vm = { 0 };
+    OrchRequest teardown = { .db = r->db };
+    gint64 timeout = 30;
+
+    if (orch_vm_load(r, r->seg[1], &vm) < 0 ||
+        orch_vm_expect_state(r, &vm, "stop", ok) < 0 ||
+        orch_body_int(r, r->body, "timeout", false, &timeout) < 0) {
+        return -EINVAL;
+    }
+    if (timeout < 0 || timeout > 3600) {
+        return orch_fail(r, 400, "'timeout' must be 0 to 3600 seconds");
+    }
+    /*
+     * Stopping is best effort: a dead launcher or QEMU must not keep the
+     * VM "running" in our books forever.  Failures are logged.
+     */
+    lifecycle_stop_qemu(r, &vm, timeout);
+    orch_placements_release(&teardown, vm.id);
+    orch_undo_run(&teardown);
+    if (orch_db_run(r->db, "DELETE FROM placements WHERE device_id IN "
+                    "(SELECT id FROM devices WHERE vm_id = ?)", "i",
+                    vm.id) < 0 ||
+        orch_db_run(r->db, "UPDATE vms SET state = 'stopped' WHERE id = ?",
+                    "i", vm.id) < 0) {
+        return -EIO;
+    }
+    orch_event(r->db, vm.name, "stopped");
+    orch_reply_object(r, 200, orch_vm_object(r->db, vm.name));
+    return 0;
+}
+
+/* suspend and resume: one QMP command and a state change. */
+static int lifecycle_pause(OrchRequest *r, const char *action,
+                           const char *from, const char *cmd,
+                           const char *to)
+{
+    const char *ok[] = { from, NULL };
+    g_auto(OrchVm) vm = { 0 };
+
+    if (orch_vm_load(r, r->seg[1], &vm) < 0 ||
+        orch_vm_expect_state(r, &vm, action, ok) < 0 ||
+        orch_qmp(r, vm.client_address, vm.name, cmd, NULL, NULL) < 0) {
+        return -EINVAL;
+    }
+    if (orch_db_run(r->db, "UPDATE vms SET state = ? WHERE id = ?", "si",
+                    to, vm.id) < 0) {
+        return -EIO;
+    }
+    orch_event(r->db, vm.name, "%s", to);
+    orch_reply_object(r, 200, orch_vm_object(r->db, vm.name));
+    return 0;
+}
+
+int orch_vm_suspend(OrchRequest *r)
+{
+    return lifecycle_pause(r, "suspend", "running", "stop", "suspended");
+}
+
+int orch_vm_resume(OrchRequest *r)
+{
+    return lifecycle_pause(r, "resume", "suspended", "cont", "running");
+}

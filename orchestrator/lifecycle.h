@@ -1,0 +1,71 @@
+/*
+ * dm-orchestrator: what starting, stopping and migrating VMs share
+ * (lifecycle.c, placement.c, migrate.c).  Worker thread only.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef ORCH_LIFECYCLE_H
+#define ORCH_LIFECYCLE_H
+
+#include "orch.h"
+
+typedef struct OrchVm {
+    gint64 id;
+    const char *name;
+    char *uuid;
+    char *state;
+    char *client;               /* NULL until first started */
+    char *client_address;
+    char *hypervisor;
+} OrchVm;
+
+void orch_vm_clear(OrchVm *vm);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(OrchVm, orch_vm_clear)
+
+typedef struct OrchClientChoice {
+    gint64 id;
+    char *name;
+    char *address;
+    char *hypervisor;
+} OrchClientChoice;
+
+void orch_client_choice_clear(OrchClientChoice *c);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(OrchClientChoice, orch_client_choice_clear)
+
+typedef struct OrchServerChoice {
+    gint64 dev_id;              /* the device placed */
+    gint64 id;
+    char *name;
+    char *address;
+} OrchServerChoice;
+
+void orch_server_choice_clear(OrchServerChoice *s);
+
+int orch_vm_load(OrchRequest *r, const char *name, OrchVm *ret);
+int orch_vm_expect_state(OrchRequest *r, OrchVm *vm, const char *action,
+                         const char *const *states);
+void orch_event(sqlite3 *db, const char *vm, const char *fmt, ...)
+    G_GNUC_PRINTF(3, 4);
+
+/* The client platform @name, or the least-loaded one if NULL. */
+int orch_place_vm(OrchRequest *r, const char *name, OrchClientChoice *ret);
+/*
+ * The server for device @dev_id (@model): @pinned_id if >= 0, else the
+ * least-loaded server offering @model that has room.
+ */
+int orch_place_device(OrchRequest *r, gint64 dev_id, const char *dev,
+                      const char *model, gint64 pinned_id,
+                      OrchServerChoice *ret);
+/* Launch the instance on @s and record the placement (undone on failure). */
+int orch_launch_instance(OrchRequest *r, OrchVm *vm, OrchServerChoice *s,
+                         const char *instance, const char *model,
+                         const char *restart, bool console,
+                         const char *token);
+/* Queue the DELETE of every instance of VM @vm_id on @r's undo list. */
+void orch_placements_release(OrchRequest *r, gint64 vm_id);
+/* Start @vm's QEMU on a client; @extra args go last. */
+int orch_start_qemu(OrchRequest *r, OrchVm *vm, const char *client,
+                    const char *address, const char *hypervisor,
+                    const char *const *extra);
+
+#endif /* ORCH_LIFECYCLE_H */

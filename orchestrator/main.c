@@ -1,0 +1,164 @@
+/*
+ * dm-orchestrator: the control panel of the disaggregated QEMU.
+ *
+ *   dm-orchestrator [--db PATH] [--listen unix:PATH|tcp:HOST:PORT]
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <glib-unix.h>
+
+#include "address.h"
+#include "db.h"
+#include "orch.h"
+#include "server.h"
+
+static const char *arg_db = "/var/lib/dm-orchestrator/db.sqlite";
+static const char *arg_listen = "unix:/run/dm-orchestrator.sock";
+
+static void help(void)
+{
+    printf("Usage: dm-orchestrator [OPTIONS]\n"
+           "\n"
+           "Keep the database of platforms, VMs and device models; place\n"
+           "device models on server platforms and run VMs on client\n"
+           "platforms through their launchers (dm-remote daemon).\n"
+           "The API is HTTP/JSON (docs/api.md); dmctl is its client.\n"
+           "\n"
+           "Options:\n"
+           "      --db=PATH           the SQLite database (default\n"
+           "                          /var/lib/dm-orchestrator/db.sqlite;\n"
+           "                          created, or migrated to the current\n"
+           "                          schema)\n"
+           "  -l, --listen=ADDRESS    where the API listens: unix:PATH or\n"
+           "                          tcp:HOST:PORT (default\n"
+           "                          unix:/run/dm-orchestrator.sock)\n"
+           "  -v, --verbose           log every request\n"
+           "  -q, --quiet             log errors only\n"
+           "  -h, --help              show this help\n"
+           "\n"
+           "SIGTERM or SIGINT stops it and removes its socket file.\n");
+}
+
+/* 0 to run, 1 when done (--help), 2 on a usage error. */
+static int parse_argv(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "db", required_argument, NULL, 'd' },
+        { "listen", required_argument, NULL, 'l' },
+        { "verbose", no_argument, NULL, 'v' },
+        { "quiet", no_argument, NULL, 'q' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    g_autoptr(GError) err = NULL;
+    int c;
+
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":l:vqh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            arg_db = optarg;
+            break;
+        case 'l':
+            arg_listen = optarg;
+            break;
+        case 'v':
+            orch_log_level = 2;
+            break;
+        case 'q':
+            orch_log_level = 0;
+            break;
+        case 'h':
+            help();
+            return 1;
+        case ':':
+            fprintf(stderr, "dm-orchestrator: option '%s' needs a value\n",
+                    argv[optind - 1]);
+            return 2;
+        default:
+            fprintf(stderr, "dm-orchestrator: unknown option '%s' (see "
+                    "--help)\n", argv[optind - 1]);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "dm-orchestrator: unexpected argument '%s'\n",
+                argv[optind]);
+        return 2;
+    }
+    if (!*arg_db) {
+        fprintf(stderr, "dm-orchestrator: --db needs a path\n");
+        return 2;
+    }
+    if (!orch_address_valid(arg_listen, &err)) {
+        fprintf(stderr, "dm-orchestrator: --listen: %s\n", err->message);
+        return 2;
+    }
+    return 0;
+}
+
+static gboolean on_signal(gpointer loop)
+{
+    g_main_loop_quit(loop);
+    return G_SOURCE_REMOVE;
+}
+
+static int open_db(sqlite3 **ret_db)
+{
+    g_autofree char *dir = g_path_get_dirname(arg_db);
+    g_autofree char *why = NULL;
+
+    if (g_mkdir_with_parents(dir, 0700) < 0) {
+        orch_warn("cannot create %s: %s", dir, g_strerror(errno));
+        return -1;
+    }
+    if (orch_db_open(arg_db, ret_db, &why) < 0) {
+        orch_warn("cannot open the database %s", why);
+        return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GMainLoop) loop = NULL;
+    g_autoptr(GSocket) listener = NULL;
+    sqlite3 *db_main, *db_worker;
+    OrchServer *server;
+    int ret;
+
+    ret = parse_argv(argc, argv);
+    if (ret) {
+        return ret == 1 ? 0 : 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    if (open_db(&db_main) < 0 || open_db(&db_worker) < 0) {
+        return 1;
+    }
+    listener = orch_address_listen(arg_listen, &err);
+    if (!listener) {
+        orch_warn("cannot listen on %s: %s", arg_listen, err->message);
+        return 1;
+    }
+    server = orch_server_new(listener, db_main, db_worker, &err);
+    if (!server) {
+        orch_warn("cannot serve on %s: %s", arg_listen, err->message);
+        orch_address_cleanup(arg_listen);
+        return 1;
+    }
+    loop = g_main_loop_new(NULL, FALSE);
+    g_unix_signal_add(SIGTERM, on_signal, loop);
+    g_unix_signal_add(SIGINT, on_signal, loop);
+    orch_info("serving the API on %s, database %s", arg_listen, arg_db);
+    g_main_loop_run(loop);
+    orch_server_stop(server);
+    orch_address_cleanup(arg_listen);
+    orch_info("stopped");
+    return 0;
+}

@@ -1,0 +1,86 @@
+/*
+ * dm-orchestrator: what the API handlers share.
+ *
+ * A request is parsed by server.c, handed to one handler inside one SQLite
+ * transaction, and answered with the handler's JSON or {"error": "..."}.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef ORCH_H
+#define ORCH_H
+
+#include <stdbool.h>
+#include <glib.h>
+#include <json-glib/json-glib.h>
+#include <sqlite3.h>
+
+typedef struct OrchUndo OrchUndo;
+
+typedef struct OrchRequest {
+    const char *method;
+    char **seg;                 /* path segments after "/v1" */
+    guint nseg;
+    JsonObject *body;           /* NULL when the request had none */
+    sqlite3 *db;
+    guint status;               /* of the reply; 200 unless set */
+    JsonNode *reply;
+    char *error;                /* set by orch_fail() */
+    GSList *undo;               /* launcher DELETEs to run on failure */
+} OrchRequest;
+
+typedef int (*OrchHandler)(OrchRequest *r);
+
+/* log.c */
+extern int orch_log_level;      /* 0 quiet, 1 normal, 2 verbose */
+void orch_log(int level, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+#define orch_info(...) orch_log(1, __VA_ARGS__)
+#define orch_debug(...) orch_log(2, __VA_ARGS__)
+#define orch_warn(...) orch_log(0, __VA_ARGS__)
+
+/* request.c: replies and body fields */
+int orch_fail(OrchRequest *r, guint status, const char *fmt, ...)
+    G_GNUC_PRINTF(3, 4);
+void orch_reply(OrchRequest *r, guint status, JsonNode *node);
+void orch_reply_object(OrchRequest *r, guint status, JsonObject *o);
+int orch_body_str(OrchRequest *r, JsonObject *o, const char *key,
+                  bool required, const char **ret);
+int orch_body_int(OrchRequest *r, JsonObject *o, const char *key,
+                  bool required, gint64 *ret);
+int orch_check_name(OrchRequest *r, const char *what, const char *name);
+int orch_require_body(OrchRequest *r);
+/* Ask that @address's @path be DELETEd should the request fail. */
+void orch_undo_add(OrchRequest *r, const char *address, const char *path);
+void orch_undo_run(OrchRequest *r);
+void orch_undo_clear(OrchRequest *r);
+
+/* platforms.c */
+int orch_platform_list(OrchRequest *r);
+int orch_platform_get(OrchRequest *r);
+int orch_platform_add(OrchRequest *r);
+int orch_platform_remove(OrchRequest *r);
+
+/* vms.c */
+int orch_vm_list(OrchRequest *r);
+int orch_vm_get(OrchRequest *r);
+int orch_vm_create(OrchRequest *r);
+int orch_vm_remove(OrchRequest *r);
+int orch_vm_console(OrchRequest *r);
+int orch_dm_list(OrchRequest *r);
+/* The VM's row as the API shows it (NULL if unknown). */
+JsonObject *orch_vm_object(sqlite3 *db, const char *name);
+
+/* lifecycle.c */
+int orch_vm_start(OrchRequest *r);
+int orch_vm_stop(OrchRequest *r);
+int orch_vm_suspend(OrchRequest *r);
+int orch_vm_resume(OrchRequest *r);
+/* Run QMP @cmd on the VM's QEMU through its client's launcher. */
+int orch_qmp(OrchRequest *r, const char *address, const char *vm,
+             const char *cmd, JsonObject *args, JsonNode **ret_return);
+
+/* migrate.c */
+int orch_vm_migrate(OrchRequest *r);
+/* Progress of a running migration, or NULL (any thread). */
+JsonObject *orch_migration_progress(const char *vm);
+
+#endif /* ORCH_H */

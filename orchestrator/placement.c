@@ -1,0 +1,216 @@
+/*
+ * dm-orchestrator: where VMs and device models go, and launching the
+ * device models there.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+
+#include "address.h"
+#include "db.h"
+#include "launcher.h"
+#include "lifecycle.h"
+
+void orch_client_choice_clear(OrchClientChoice *c)
+{
+    g_free(c->name);
+    g_free(c->address);
+    g_free(c->hypervisor);
+}
+
+void orch_server_choice_clear(OrchServerChoice *s)
+{
+    g_free(s->name);
+    g_free(s->address);
+}
+
+int orch_place_vm(OrchRequest *r, const char *name, OrchClientChoice *ret)
+{
+    g_autoptr(sqlite3_stmt) st = NULL;
+
+    if (name) {
+        g_autofree char *role = orch_db_str(r->db, "SELECT role FROM "
+                                            "platforms WHERE name = ?", "s",
+                                            name);
+        if (!role) {
+            return orch_fail(r, 404, "no platform '%s'", name);
+        }
+        if (strcmp(role, "client") != 0) {
+            return orch_fail(r, 400, "'%s' is a server platform, not a "
+                             "client", name);
+        }
+    }
+    /* Least loaded: fewest VMs that hold a QEMU there; then by name. */
+    st = orch_db_stmt(r->db,
+        "SELECT p.id, p.name, p.address, p.hypervisor,"
+        " (SELECT count(*) FROM vms v WHERE v.client_id = p.id AND"
+        "  v.state IN ('running', 'suspended', 'migrating')) AS load"
+        " FROM platforms p WHERE p.role = 'client'"
+        " AND (?1 IS NULL OR p.name = ?1) ORDER BY load, p.name LIMIT 1",
+        "s", name);
+    if (!st || sqlite3_step(st) != SQLITE_ROW) {
+        return orch_fail(r, 409, "no client platform to run the VM on");
+    }
+    ret->id = sqlite3_column_int64(st, 0);
+    ret->name = g_strdup((const char *)sqlite3_column_text(st, 1));
+    ret->address = g_strdup((const char *)sqlite3_column_text(st, 2));
+    ret->hypervisor = g_strdup((const char *)sqlite3_column_text(st, 3));
+    return 0;
+}
+
+/* 409 with the reason no server could take @model (pinned or not). */
+static int placement_refuse(OrchRequest *r, const char *dev,
+                            const char *model, gint64 pinned_id)
+{
+    g_autofree char *pinned = NULL;
+
+    if (pinned_id >= 0) {
+        pinned = orch_db_str(r->db, "SELECT name FROM platforms WHERE "
+                             "id = ?", "i", pinned_id);
+        if (orch_db_int(r->db, 0, "SELECT count(*) FROM platform_models "
+                        "WHERE platform_id = ? AND model = ?", "is",
+                        pinned_id, model) == 0) {
+            return orch_fail(r, 409, "device '%s': server '%s' does not "
+                             "offer model '%s'", dev, pinned, model);
+        }
+        return orch_fail(r, 409, "device '%s': server '%s' is full", dev,
+                         pinned);
+    }
+    if (orch_db_int(r->db, 0, "SELECT count(*) FROM platform_models m JOIN"
+                    " platforms p ON p.id = m.platform_id WHERE"
+                    " p.role = 'server' AND m.model = ?", "s", model) == 0) {
+        return orch_fail(r, 409, "device '%s': no server platform offers "
+                         "model '%s'", dev, model);
+    }
+    return orch_fail(r, 409, "device '%s': every server offering model "
+                     "'%s' is full", dev, model);
+}
+
+int orch_place_device(OrchRequest *r, gint64 dev_id, const char *dev,
+                      const char *model, gint64 pinned_id,
+                      OrchServerChoice *ret)
+{
+    /*
+     * Least loaded: lowest share of capacity in use (placements made
+     * earlier in this same transaction count), then fewest, then name.
+     */
+    g_autoptr(sqlite3_stmt) st = orch_db_stmt(r->db,
+        "SELECT id, name, address FROM (SELECT p.id, p.name, p.address,"
+        "  p.capacity, (SELECT count(*) FROM placements x"
+        "   WHERE x.server_id = p.id) AS used"
+        "  FROM platforms p JOIN platform_models m ON m.platform_id = p.id"
+        "  WHERE p.role = 'server' AND m.model = ?1"
+        "  AND (?2 < 0 OR p.id = ?2))"
+        " WHERE used < capacity"
+        " ORDER BY CAST(used AS REAL) / capacity, used, name LIMIT 1",
+        "si", model, pinned_id);
+
+    if (!st || sqlite3_step(st) != SQLITE_ROW) {
+        return placement_refuse(r, dev, model, pinned_id);
+    }
+    ret->id = sqlite3_column_int64(st, 0);
+    ret->name = g_strdup((const char *)sqlite3_column_text(st, 1));
+    ret->address = g_strdup((const char *)sqlite3_column_text(st, 2));
+    ret->dev_id = dev_id;
+    return 0;
+}
+
+static JsonNode *placement_request(OrchVm *vm, OrchServerChoice *s,
+                                   const char *instance, const char *model,
+                                   const char *restart, bool console,
+                                   const char *token)
+{
+    JsonNode *body = json_node_new(JSON_NODE_OBJECT);
+    JsonObject *o = json_object_new(), *bind = json_object_new();
+
+    /*
+     * The client platform and hypervisor are left unbound: a migration
+     * moves the VM to another client while its models stay put.
+     */
+    json_object_set_string_member(bind, "vm", vm->uuid);
+    json_object_set_null_member(bind, "hypervisor");
+    json_object_set_null_member(bind, "client_platform");
+    json_object_set_string_member(bind, "device_model", instance);
+    json_object_set_string_member(bind, "server_platform", s->name);
+    json_object_set_string_member(o, "id", instance);
+    json_object_set_string_member(o, "model", model);
+    json_object_set_string_member(o, "transport",
+                                  g_str_has_prefix(s->address, "unix:") ?
+                                  "unix" : "tcp");
+    json_object_set_object_member(o, "bind", bind);
+    json_object_set_string_member(o, "token", token);
+    json_object_set_string_member(o, "restart", restart);
+    json_object_set_boolean_member(o, "console", console);
+    json_node_take_object(body, o);
+    return body;
+}
+
+/* The launcher's "address" and "console" of the new instance. */
+static int placement_parse_instance(OrchRequest *r, OrchServerChoice *s,
+                                    JsonNode *reply, const char **ret_addr,
+                                    const char **ret_console,
+                                    const char **ret_state)
+{
+    JsonObject *o;
+
+    if (!reply || !JSON_NODE_HOLDS_OBJECT(reply)) {
+        return orch_fail(r, 502, "launcher %s: the instance is not an "
+                         "object", s->address);
+    }
+    o = json_node_get_object(reply);
+    if (orch_body_str(r, o, "address", true, ret_addr) < 0 ||
+        orch_body_str(r, o, "console", false, ret_console) < 0 ||
+        orch_body_str(r, o, "state", false, ret_state) < 0 ||
+        !orch_address_valid(*ret_addr, NULL)) {
+        g_clear_pointer(&r->error, g_free);
+        return orch_fail(r, 502, "launcher %s: the instance has no usable "
+                         "address", s->address);
+    }
+    return 0;
+}
+
+int orch_launch_instance(OrchRequest *r, OrchVm *vm, OrchServerChoice *s,
+                         const char *instance, const char *model,
+                         const char *restart, bool console,
+                         const char *token)
+{
+    g_autoptr(JsonNode) body = placement_request(vm, s, instance, model,
+                                                 restart, console, token);
+    g_autoptr(JsonNode) reply = NULL;
+    g_autofree char *path = g_strconcat("/v1/instances/", instance, NULL);
+    const char *addr, *cons, *state;
+    int ret;
+
+    ret = orch_launcher_expect(r, s->address, "POST", "/v1/instances", body,
+                               201, &reply);
+    if (ret < 0) {
+        return ret;
+    }
+    orch_undo_add(r, s->address, path);
+    ret = placement_parse_instance(r, s, reply, &addr, &cons, &state);
+    if (ret < 0) {
+        return ret;
+    }
+    return orch_db_run(r->db, "INSERT INTO placements (device_id, server_id,"
+                       " instance, address, token, console, state) VALUES"
+                       " (?, ?, ?, ?, ?, ?, ?)", "iisssss", s->dev_id,
+                       s->id, instance, addr, token, cons,
+                       state ? state : "starting");
+}
+
+void orch_placements_release(OrchRequest *r, gint64 vm_id)
+{
+    g_autoptr(sqlite3_stmt) st = orch_db_stmt(r->db,
+        "SELECT s.address, p.instance FROM placements p"
+        " JOIN devices d ON d.id = p.device_id"
+        " JOIN platforms s ON s.id = p.server_id"
+        " WHERE d.vm_id = ? ORDER BY d.id", "i", vm_id);
+
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        g_autofree char *path = g_strconcat("/v1/instances/",
+                                            sqlite3_column_text(st, 1),
+                                            NULL);
+
+        orch_undo_add(r, (const char *)sqlite3_column_text(st, 0), path);
+    }
+}

@@ -1,0 +1,284 @@
+/*
+ * dm-orchestrator: /v1/platforms, the client and server platforms and
+ * their launchers.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+
+#include "address.h"
+#include "db.h"
+#include "launcher.h"
+#include "orch.h"
+
+/* Default capacity of a server whose launcher does not say. */
+#define PLATFORM_DEFAULT_CAPACITY 16
+
+static const char platform_select[] =
+    "SELECT p.name, p.role, p.address, p.capacity, p.hypervisor,"
+    " (SELECT json_group_array(model) FROM (SELECT model FROM"
+    "   platform_models m WHERE m.platform_id = p.id ORDER BY model))"
+    "   AS \"j:models\","
+    " CASE p.role WHEN 'server' THEN"
+    "   (SELECT count(*) FROM placements WHERE server_id = p.id)"
+    " ELSE (SELECT count(*) FROM vms WHERE client_id = p.id AND state IN"
+    "   ('running', 'suspended', 'migrating')) END AS running"
+    " FROM platforms p";
+
+int orch_platform_list(OrchRequest *r)
+{
+    g_autofree char *sql = g_strconcat(platform_select, " ORDER BY p.name",
+                                       NULL);
+    g_autoptr(sqlite3_stmt) st = orch_db_stmt(r->db, sql, "");
+    JsonObject *o = json_object_new();
+
+    json_object_set_array_member(o, "platforms", orch_db_rows(st));
+    orch_reply_object(r, 200, o);
+    return st ? 0 : -EIO;
+}
+
+static int platform_reply(OrchRequest *r, const char *name, guint status)
+{
+    g_autofree char *sql = g_strconcat(platform_select, " WHERE p.name = ?",
+                                       NULL);
+    g_autoptr(sqlite3_stmt) st = orch_db_stmt(r->db, sql, "s", name);
+
+    if (!st || sqlite3_step(st) != SQLITE_ROW) {
+        return orch_fail(r, 404, "no platform '%s'", name);
+    }
+    orch_reply_object(r, status, orch_db_row(st));
+    return 0;
+}
+
+int orch_platform_get(OrchRequest *r)
+{
+    return platform_reply(r, r->seg[1], 200);
+}
+
+/* The "models" of the body, NULL if absent; false with a 400 if bad. */
+static bool platform_body_models(OrchRequest *r, JsonArray **ret)
+{
+    JsonNode *n = json_object_get_member(r->body, "models");
+    JsonArray *a;
+    guint i;
+
+    *ret = NULL;
+    if (!n || JSON_NODE_HOLDS_NULL(n)) {
+        return true;
+    }
+    if (!JSON_NODE_HOLDS_ARRAY(n)) {
+        orch_fail(r, 400, "'models' must be an array of strings");
+        return false;
+    }
+    a = json_node_get_array(n);
+    for (i = 0; i < json_array_get_length(a); i++) {
+        JsonNode *e = json_array_get_element(a, i);
+
+        if (!JSON_NODE_HOLDS_VALUE(e) ||
+            json_node_get_value_type(e) != G_TYPE_STRING ||
+            orch_check_name(r, "model", json_node_get_string(e)) < 0) {
+            orch_fail(r, 400, "'models' must be an array of model names");
+            return false;
+        }
+    }
+    *ret = a;
+    return true;
+}
+
+static bool platform_array_has(JsonArray *a, const char *s)
+{
+    guint i;
+
+    for (i = 0; a && i < json_array_get_length(a); i++) {
+        JsonNode *e = json_array_get_element(a, i);
+
+        if (JSON_NODE_HOLDS_VALUE(e) &&
+            json_node_get_value_type(e) == G_TYPE_STRING &&
+            strcmp(json_node_get_string(e), s) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * Ask the launcher at @address for its health; it must be up and of
+ * @role.  Its reply is returned to fill in defaults.
+ */
+static int platform_check_launcher(OrchRequest *r, const char *address,
+                                   const char *role, JsonObject **ret)
+{
+    g_autoptr(JsonNode) reply = NULL;
+    const char *theirs = NULL;
+    JsonObject *o;
+    int ret_code;
+
+    ret_code = orch_launcher_expect(r, address, "GET", "/v1/health", NULL,
+                                    200, &reply);
+    if (ret_code < 0) {
+        return ret_code;
+    }
+    if (!reply || !JSON_NODE_HOLDS_OBJECT(reply)) {
+        return orch_fail(r, 502, "launcher %s: health is not an object",
+                         address);
+    }
+    o = json_node_get_object(reply);
+    if (json_object_has_member(o, "role") &&
+        JSON_NODE_HOLDS_VALUE(json_object_get_member(o, "role"))) {
+        theirs = json_object_get_string_member(o, "role");
+    }
+    if (!theirs || strcmp(theirs, role) != 0) {
+        return orch_fail(r, 409, "the launcher at %s is a %s platform, not "
+                         "a %s", address, theirs ? theirs : "(unknown)",
+                         role);
+    }
+    *ret = json_object_ref(o);
+    return 0;
+}
+
+static int platform_add_models(OrchRequest *r, gint64 id, JsonArray *models,
+                               JsonObject *health)
+{
+    JsonArray *offered = NULL;
+    guint i;
+    int ret;
+
+    if (json_object_has_member(health, "models") &&
+        JSON_NODE_HOLDS_ARRAY(json_object_get_member(health, "models"))) {
+        offered = json_object_get_array_member(health, "models");
+    }
+    if (!models) {
+        models = offered;
+    }
+    for (i = 0; models && i < json_array_get_length(models); i++) {
+        JsonNode *e = json_array_get_element(models, i);
+        const char *model;
+
+        if (!JSON_NODE_HOLDS_VALUE(e) ||
+            json_node_get_value_type(e) != G_TYPE_STRING) {
+            continue;       /* the launcher's list: take what is usable */
+        }
+        model = json_node_get_string(e);
+        if (offered && !platform_array_has(offered, model)) {
+            return orch_fail(r, 409, "the launcher does not offer model "
+                             "'%s'", model);
+        }
+        ret = orch_db_run(r->db, "INSERT OR IGNORE INTO platform_models "
+                          "(platform_id, model) VALUES (?, ?)", "is", id,
+                          model);
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    return 0;
+}
+
+int orch_platform_add(OrchRequest *r)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(JsonObject) health = NULL;
+    const char *name, *role, *address, *hypervisor = NULL;
+    g_autofree char *default_hv = NULL;
+    JsonArray *models;
+    gint64 capacity = -1, id;
+    int ret;
+
+    if (orch_require_body(r) < 0 ||
+        orch_body_str(r, r->body, "name", true, &name) < 0 ||
+        orch_check_name(r, "platform", name) < 0 ||
+        orch_body_str(r, r->body, "role", true, &role) < 0 ||
+        orch_body_str(r, r->body, "address", true, &address) < 0 ||
+        orch_body_int(r, r->body, "capacity", false, &capacity) < 0 ||
+        orch_body_str(r, r->body, "hypervisor", false, &hypervisor) < 0 ||
+        !platform_body_models(r, &models)) {
+        return -EINVAL;
+    }
+    if (strcmp(role, "client") != 0 && strcmp(role, "server") != 0) {
+        return orch_fail(r, 400, "'role' must be client or server, not "
+                         "'%s'", role);
+    }
+    if (!orch_address_valid(address, &err)) {
+        return orch_fail(r, 400, "'address': %s", err->message);
+    }
+    if (json_object_has_member(r->body, "capacity") && capacity < 0) {
+        return orch_fail(r, 400, "'capacity' must not be negative");
+    }
+    if (hypervisor && orch_check_name(r, "hypervisor", hypervisor) < 0) {
+        return -EINVAL;
+    }
+    if (orch_db_int(r->db, 0, "SELECT count(*) FROM platforms WHERE "
+                    "name = ?", "s", name) > 0) {
+        return orch_fail(r, 409, "platform '%s' exists", name);
+    }
+    ret = platform_check_launcher(r, address, role, &health);
+    if (ret < 0) {
+        return ret;
+    }
+    if (capacity < 0) {
+        capacity = PLATFORM_DEFAULT_CAPACITY;
+        JsonNode *n = json_object_get_member(health, "capacity");
+
+        if (n && JSON_NODE_HOLDS_VALUE(n) &&
+            json_node_get_value_type(n) == G_TYPE_INT64 &&
+            json_node_get_int(n) >= 0) {
+            capacity = json_node_get_int(n);
+        }
+    }
+    if (strcmp(role, "client") == 0) {
+        default_hv = g_strconcat(name, "-qemu", NULL);
+        hypervisor = hypervisor ? hypervisor : default_hv;
+    } else {
+        hypervisor = NULL;
+    }
+    ret = orch_db_run(r->db, "INSERT INTO platforms (name, role, address, "
+                      "capacity, hypervisor) VALUES (?, ?, ?, ?, ?)",
+                      "sssis", name, role, address, capacity, hypervisor);
+    if (ret < 0) {
+        return ret;
+    }
+    id = sqlite3_last_insert_rowid(r->db);
+    if (strcmp(role, "server") == 0) {
+        ret = platform_add_models(r, id, models, health);
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    return platform_reply(r, name, 201);
+}
+
+int orch_platform_remove(OrchRequest *r)
+{
+    const char *name = r->seg[1];
+    gint64 id, users;
+
+    id = orch_db_int(r->db, -1, "SELECT id FROM platforms WHERE name = ?",
+                     "s", name);
+    if (id < 0) {
+        return orch_fail(r, 404, "no platform '%s'", name);
+    }
+    users = orch_db_int(r->db, 0,
+                        "SELECT (SELECT count(*) FROM vms WHERE client_id = ?"
+                        "  AND state IN ('running', 'suspended',"
+                        "  'migrating'))"
+                        " + (SELECT count(*) FROM placements"
+                        "  WHERE server_id = ?)", "ii", id, id);
+    if (users > 0) {
+        return orch_fail(r, 409, "platform '%s' is in use by %"
+                         G_GINT64_FORMAT " running VM(s) or device "
+                         "model(s)", name, users);
+    }
+    users = orch_db_int(r->db, 0, "SELECT count(*) FROM devices WHERE "
+                        "server_id = ?", "i", id);
+    if (users > 0) {
+        return orch_fail(r, 409, "platform '%s' is the pinned server of %"
+                         G_GINT64_FORMAT " device(s)", name, users);
+    }
+    if (orch_db_run(r->db, "UPDATE vms SET client_id = NULL WHERE "
+                    "client_id = ?", "i", id) < 0 ||
+        orch_db_run(r->db, "DELETE FROM platforms WHERE id = ?", "i",
+                    id) < 0) {
+        return -EIO;
+    }
+    orch_reply_object(r, 200, json_object_new());
+    return 0;
+}

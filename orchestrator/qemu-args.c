@@ -1,0 +1,118 @@
+/*
+ * dm-orchestrator: QEMU's command line.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+
+#include "db.h"
+#include "models.h"
+#include "qemu-args.h"
+
+/* QEMU option values double a literal comma. */
+static char *qemu_escape(const char *s)
+{
+    g_auto(GStrv) parts = g_strsplit(s ? s : "", ",", -1);
+
+    return g_strjoinv(",,", parts);
+}
+
+static void qemu_arg2(JsonArray *a, const char *opt, const char *val)
+{
+    if (val) {
+        json_array_add_string_element(a, opt);
+        json_array_add_string_element(a, val);
+    }
+}
+
+/* The -object secret and -remote-device of the current device row. */
+static void qemu_device_args(JsonArray *a, JsonObject *files, int n,
+                             sqlite3_stmt *st, const char *vm,
+                             const char *uuid, const char *client,
+                             const char *hypervisor)
+{
+    const char *bus = (const char *)sqlite3_column_text(st, 0);
+    const char *address = (const char *)sqlite3_column_text(st, 1);
+    const char *instance = (const char *)sqlite3_column_text(st, 2);
+    const char *token = (const char *)sqlite3_column_text(st, 3);
+    const char *server = (const char *)sqlite3_column_text(st, 4);
+    g_autofree char *id = g_strdup_printf("tok%d", n);
+    g_autofree char *file = g_strdup_printf("@STATE@/%s.%s", vm, id);
+    g_autofree char *efile = qemu_escape(file);
+    g_autofree char *eaddr = qemu_escape(address);
+    g_autofree char *obj = NULL, *dev = NULL;
+
+    obj = g_strdup_printf("secret,id=%s,file=%s", id, efile);
+    dev = g_strdup_printf("bus=%s,server=%s,vm-id=%s,hypervisor-id=%s,"
+                          "client-platform-id=%s,device-model-id=%s,"
+                          "server-platform-id=%s,token-secret=%s", bus,
+                          eaddr, uuid, hypervisor, client, instance, server,
+                          id);
+    qemu_arg2(a, "-object", obj);
+    qemu_arg2(a, "-remote-device", dev);
+    json_object_set_string_member(files, id, token);
+}
+
+/* -m, the kernel and the console of VM @name; its uuid in *ret_uuid. */
+static int qemu_vm_args(sqlite3 *db, const char *name, JsonArray *a,
+                        char **ret_uuid, JsonArray **ret_extra)
+{
+    g_autoptr(sqlite3_stmt) st = orch_db_stmt(db,
+        "SELECT uuid, memory, kernel, initrd, append, extra_args,"
+        " (SELECT count(*) FROM devices d WHERE d.vm_id = v.id"
+        "  AND d.model = 'uart16550')"
+        " FROM vms v WHERE name = ?", "s", name);
+    g_autoptr(JsonNode) extra = NULL;
+
+    if (!st || sqlite3_step(st) != SQLITE_ROW) {
+        return -ENOENT;
+    }
+    qemu_arg2(a, "-m", (const char *)sqlite3_column_text(st, 1));
+    qemu_arg2(a, "-kernel", (const char *)sqlite3_column_text(st, 2));
+    qemu_arg2(a, "-initrd", (const char *)sqlite3_column_text(st, 3));
+    qemu_arg2(a, "-append", (const char *)sqlite3_column_text(st, 4));
+    if (sqlite3_column_int(st, 6) > 0) {
+        /* The remote UART is the console: no local one at 0x3f8. */
+        qemu_arg2(a, "-serial", "none");
+    }
+    extra = json_from_string((const char *)sqlite3_column_text(st, 5), NULL);
+    if (extra && JSON_NODE_HOLDS_ARRAY(extra)) {
+        *ret_extra = json_array_ref(json_node_get_array(extra));
+    }
+    *ret_uuid = g_strdup((const char *)sqlite3_column_text(st, 0));
+    return 0;
+}
+
+int orch_qemu_args(sqlite3 *db, const char *name, const char *client,
+                   const char *hypervisor, JsonArray **ret_args,
+                   JsonObject **ret_files)
+{
+    g_autoptr(JsonArray) a = json_array_new();
+    g_autoptr(JsonObject) files = json_object_new();
+    g_autoptr(JsonArray) extra = NULL;
+    g_autoptr(sqlite3_stmt) st = NULL;
+    g_autofree char *uuid = NULL;
+    guint i;
+    int n = 0, ret;
+
+    ret = qemu_vm_args(db, name, a, &uuid, &extra);
+    if (ret < 0) {
+        return ret;
+    }
+    st = orch_db_stmt(db,
+        "SELECT d.bus, p.address, p.instance, p.token, s.name"
+        " FROM devices d JOIN vms v ON v.id = d.vm_id"
+        " JOIN placements p ON p.device_id = d.id"
+        " JOIN platforms s ON s.id = p.server_id"
+        " WHERE v.name = ? ORDER BY d.id", "s", name);
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        qemu_device_args(a, files, n++, st, name, uuid, client, hypervisor);
+    }
+    for (i = 0; extra && i < json_array_get_length(extra); i++) {
+        json_array_add_string_element(a, json_array_get_string_element(
+                                          extra, i));
+    }
+    *ret_args = g_steal_pointer(&a);
+    *ret_files = g_steal_pointer(&files);
+    return st ? 0 : -EIO;
+}

@@ -1,0 +1,197 @@
+/*
+ * dm-orchestrator: replies, body fields and the undo list of a request.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+#include <stdarg.h>
+
+#include "launcher.h"
+#include "orch.h"
+
+struct OrchUndo {
+    char *address;
+    char *path;
+};
+
+/* The -errno that goes with an HTTP status, for callers that care. */
+static int request_errno(guint status)
+{
+    switch (status) {
+    case 404:
+        return -ENOENT;
+    case 409:
+        return -EBUSY;
+    case 502:
+        return -EHOSTUNREACH;
+    default:
+        return -EINVAL;
+    }
+}
+
+int orch_fail(OrchRequest *r, guint status, const char *fmt, ...)
+{
+    va_list ap;
+
+    /* The first failure is the cause; later ones are consequences. */
+    if (!r->error) {
+        va_start(ap, fmt);
+        r->error = g_strdup_vprintf(fmt, ap);
+        va_end(ap);
+        r->status = status;
+    }
+    return request_errno(status);
+}
+
+void orch_reply(OrchRequest *r, guint status, JsonNode *node)
+{
+    if (r->reply) {
+        json_node_unref(r->reply);
+    }
+    r->status = status;
+    r->reply = node;
+}
+
+void orch_reply_object(OrchRequest *r, guint status, JsonObject *o)
+{
+    JsonNode *node = json_node_new(JSON_NODE_OBJECT);
+
+    json_node_take_object(node, o);
+    orch_reply(r, status, node);
+}
+
+int orch_require_body(OrchRequest *r)
+{
+    if (!r->body) {
+        return orch_fail(r, 400, "a JSON object is required as the body");
+    }
+    return 0;
+}
+
+static const char *body_type_name(JsonNode *n)
+{
+    if (JSON_NODE_HOLDS_OBJECT(n)) {
+        return "an object";
+    }
+    if (JSON_NODE_HOLDS_ARRAY(n)) {
+        return "an array";
+    }
+    switch (json_node_get_value_type(n)) {
+    case G_TYPE_STRING:
+        return "a string";
+    case G_TYPE_BOOLEAN:
+        return "a boolean";
+    default:
+        return "a number";
+    }
+}
+
+int orch_body_str(OrchRequest *r, JsonObject *o, const char *key,
+                  bool required, const char **ret)
+{
+    JsonNode *n = o ? json_object_get_member(o, key) : NULL;
+
+    if (!n || JSON_NODE_HOLDS_NULL(n)) {
+        if (required) {
+            return orch_fail(r, 400, "'%s' is missing", key);
+        }
+        *ret = NULL;
+        return 0;
+    }
+    if (!JSON_NODE_HOLDS_VALUE(n) ||
+        json_node_get_value_type(n) != G_TYPE_STRING) {
+        return orch_fail(r, 400, "'%s' must be a string, not %s", key,
+                         body_type_name(n));
+    }
+    *ret = json_node_get_string(n);
+    return 0;
+}
+
+int orch_body_int(OrchRequest *r, JsonObject *o, const char *key,
+                  bool required, gint64 *ret)
+{
+    JsonNode *n = o ? json_object_get_member(o, key) : NULL;
+
+    if (!n || JSON_NODE_HOLDS_NULL(n)) {
+        if (required) {
+            return orch_fail(r, 400, "'%s' is missing", key);
+        }
+        return 0;
+    }
+    if (!JSON_NODE_HOLDS_VALUE(n) ||
+        json_node_get_value_type(n) != G_TYPE_INT64) {
+        return orch_fail(r, 400, "'%s' must be an integer, not %s", key,
+                         body_type_name(n));
+    }
+    *ret = json_node_get_int(n);
+    return 0;
+}
+
+/*
+ * Names end up in file names, QEMU option values and URL paths: keep them
+ * to a safe alphabet.
+ */
+int orch_check_name(OrchRequest *r, const char *what, const char *name)
+{
+    size_t i, len = strlen(name);
+
+    if (len == 0 || len > 64 || !g_ascii_isalnum(name[0])) {
+        goto bad;
+    }
+    for (i = 0; i < len; i++) {
+        if (!g_ascii_isalnum(name[i]) && !strchr("._-", name[i])) {
+            goto bad;
+        }
+    }
+    return 0;
+bad:
+    return orch_fail(r, 400, "bad %s name '%s' (1 to 64 of A-Z a-z 0-9 . _ "
+                     "-, starting with a letter or digit)", what, name);
+}
+
+void orch_undo_add(OrchRequest *r, const char *address, const char *path)
+{
+    OrchUndo *u = g_new0(OrchUndo, 1);
+
+    u->address = g_strdup(address);
+    u->path = g_strdup(path);
+    r->undo = g_slist_prepend(r->undo, u);
+}
+
+static void undo_free(gpointer p)
+{
+    OrchUndo *u = p;
+
+    g_free(u->address);
+    g_free(u->path);
+    g_free(u);
+}
+
+/* Newest first, so a VM goes before the device models it uses. */
+void orch_undo_run(OrchRequest *r)
+{
+    GSList *l;
+
+    for (l = r->undo; l; l = l->next) {
+        OrchUndo *u = l->data;
+        g_autoptr(JsonNode) reply = NULL;
+        g_autofree char *why = NULL;
+        guint status = 0;
+
+        if (orch_launcher_call(u->address, "DELETE", u->path, NULL, &status,
+                               &reply, &why) < 0) {
+            orch_warn("undo: %s, ignoring", why);
+        } else if (status >= 300 && status != 404) {
+            orch_warn("undo: launcher %s: DELETE %s: %u, ignoring",
+                      u->address, u->path, status);
+        } else {
+            orch_debug("undo: DELETE %s on %s", u->path, u->address);
+        }
+    }
+    orch_undo_clear(r);
+}
+
+void orch_undo_clear(OrchRequest *r)
+{
+    g_slist_free_full(g_steal_pointer(&r->undo), undo_free);
+}

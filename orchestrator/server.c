@@ -1,0 +1,319 @@
+/*
+ * dm-orchestrator: the HTTP/JSON API server (see server.h for threads).
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+#include <libsoup/soup.h>
+
+#include "orch.h"
+#include "server.h"
+
+/* Bodies are small JSON objects; refuse anything absurd. */
+#define SERVER_MAX_BODY (1024 * 1024)
+
+typedef struct OrchRoute {
+    const char *method;
+    const char *pattern;        /* segments after /v1; '*' is one name */
+    OrchHandler handler;
+    bool read_only;             /* DB reads only: run on the main thread */
+} OrchRoute;
+
+static const OrchRoute server_routes[] = {
+    { "GET", "platforms", orch_platform_list, true },
+    { "POST", "platforms", orch_platform_add, false },
+    { "GET", "platforms/*", orch_platform_get, true },
+    { "DELETE", "platforms/*", orch_platform_remove, false },
+    { "GET", "vms", orch_vm_list, true },
+    { "POST", "vms", orch_vm_create, false },
+    { "GET", "vms/*", orch_vm_get, true },
+    { "DELETE", "vms/*", orch_vm_remove, false },
+    { "POST", "vms/*/start", orch_vm_start, false },
+    { "POST", "vms/*/stop", orch_vm_stop, false },
+    { "POST", "vms/*/suspend", orch_vm_suspend, false },
+    { "POST", "vms/*/resume", orch_vm_resume, false },
+    { "POST", "vms/*/migrate", orch_vm_migrate, false },
+    { "GET", "vms/*/console", orch_vm_console, true },
+    { "GET", "dms", orch_dm_list, false },
+};
+
+struct OrchServer {
+    SoupServer *soup;
+    sqlite3 *db_main;
+    sqlite3 *db_worker;
+    GThreadPool *worker;
+};
+
+typedef struct ServerJob {
+    OrchServer *server;
+    SoupServerMessage *msg;
+    const OrchRoute *route;
+    char *path;
+    OrchRequest req;
+} ServerJob;
+
+static void server_job_free(ServerJob *job)
+{
+    g_object_unref(job->msg);
+    g_free(job->path);
+    g_strfreev(job->req.seg);
+    if (job->req.body) {
+        json_object_unref(job->req.body);
+    }
+    if (job->req.reply) {
+        json_node_unref(job->req.reply);
+    }
+    g_free(job->req.error);
+    g_free(job);
+}
+
+static bool server_route_matches(const OrchRoute *route, char **seg,
+                                 guint nseg)
+{
+    g_auto(GStrv) pat = g_strsplit(route->pattern, "/", -1);
+    guint i;
+
+    if (g_strv_length(pat) != nseg) {
+        return false;
+    }
+    for (i = 0; i < nseg; i++) {
+        if (strcmp(pat[i], "*") != 0 && strcmp(pat[i], seg[i]) != 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The segments of @path after "/v1", percent-decoded; NULL if not API. */
+static char **server_split_path(const char *path, guint *ret_n)
+{
+    g_auto(GStrv) parts = g_strsplit(path, "/", -1);
+    GPtrArray *seg = g_ptr_array_new();
+    guint i;
+
+    if (!parts[0] || parts[0][0] || !parts[1] ||
+        strcmp(parts[1], "v1") != 0) {
+        g_ptr_array_free(seg, TRUE);
+        return NULL;
+    }
+    for (i = 2; parts[i]; i++) {
+        char *s = g_uri_unescape_string(parts[i], "/");
+
+        if (!s) {
+            g_ptr_array_free(seg, TRUE);
+            return NULL;
+        }
+        if (*s) {
+            g_ptr_array_add(seg, s);
+        } else {
+            g_free(s);
+        }
+    }
+    *ret_n = seg->len;
+    g_ptr_array_add(seg, NULL);
+    return (char **)g_ptr_array_free(seg, FALSE);
+}
+
+/* Run the handler in one transaction; undo launches if it fails. */
+static void server_run(ServerJob *job, sqlite3 *db)
+{
+    OrchRequest *r = &job->req;
+    int ret;
+
+    r->db = db;
+    r->status = 200;
+    if (sqlite3_exec(db, job->route->read_only ? "BEGIN" :
+                     "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        orch_fail(r, 503, "database busy: %s", sqlite3_errmsg(db));
+        return;
+    }
+    ret = job->route->handler(r);
+    if (ret == 0 && !r->error &&
+        sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
+        orch_undo_clear(r);
+        return;
+    }
+    if (!r->error) {
+        orch_fail(r, 500, "internal error (%s)", ret < 0 ?
+                  g_strerror(-ret) : sqlite3_errmsg(db));
+    }
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    orch_undo_run(r);
+}
+
+static void server_respond(ServerJob *job)
+{
+    OrchRequest *r = &job->req;
+    g_autoptr(JsonNode) node = NULL;
+    char *text;
+
+    if (r->error) {
+        JsonObject *o = json_object_new();
+
+        json_object_set_string_member(o, "error", r->error);
+        node = json_node_new(JSON_NODE_OBJECT);
+        json_node_take_object(node, o);
+        orch_info("%s %s: %u %s", r->method,
+                  job->path, r->status,
+                  r->error);
+    } else {
+        node = r->reply ? json_node_ref(r->reply) :
+            json_node_new(JSON_NODE_OBJECT);
+        if (JSON_NODE_HOLDS_OBJECT(node) && !json_node_get_object(node)) {
+            json_node_take_object(node, json_object_new());
+        }
+        orch_debug("%s %s: %u", r->method,
+                   job->path, r->status);
+    }
+    text = json_to_string(node, TRUE);
+    soup_server_message_set_status(job->msg, r->status, NULL);
+    soup_server_message_set_response(job->msg, "application/json",
+                                     SOUP_MEMORY_TAKE, text, strlen(text));
+}
+
+static gboolean server_finish_cb(gpointer opaque)
+{
+    ServerJob *job = opaque;
+
+    server_respond(job);
+    soup_server_message_unpause(job->msg);
+    server_job_free(job);
+    return G_SOURCE_REMOVE;
+}
+
+static void server_worker(gpointer data, gpointer user_data)
+{
+    ServerJob *job = data;
+
+    server_run(job, job->server->db_worker);
+    g_main_context_invoke(NULL, server_finish_cb, job);
+}
+
+/* Parse the body into the request; false (and a 4xx) if unusable. */
+static bool server_parse_body(SoupServerMessage *msg, OrchRequest *r)
+{
+    SoupMessageBody *body = soup_server_message_get_request_body(msg);
+    g_autoptr(GError) err = NULL;
+    g_autoptr(JsonNode) node = NULL;
+    g_autofree char *text = NULL;
+
+    if (!body || body->length == 0) {
+        return true;
+    }
+    if (body->length > SERVER_MAX_BODY) {
+        orch_fail(r, 413, "body larger than %d bytes", SERVER_MAX_BODY);
+        return false;
+    }
+    text = g_strndup(body->data, body->length);
+    node = json_from_string(text, &err);
+    if (!node) {
+        orch_fail(r, 400, "bad JSON: %s", err ? err->message : "empty");
+        return false;
+    }
+    if (!JSON_NODE_HOLDS_OBJECT(node)) {
+        orch_fail(r, 400, "the body must be a JSON object");
+        return false;
+    }
+    r->body = json_object_ref(json_node_get_object(node));
+    return true;
+}
+
+/* Find the route; false with 404/405 set on @r if there is none. */
+static const OrchRoute *server_route(SoupServerMessage *msg, const char *path,
+                                     OrchRequest *r)
+{
+    g_autoptr(GString) allow = g_string_new(NULL);
+    size_t i;
+
+    for (i = 0; i < G_N_ELEMENTS(server_routes); i++) {
+        const OrchRoute *route = &server_routes[i];
+
+        if (!server_route_matches(route, r->seg, r->nseg)) {
+            continue;
+        }
+        if (strcmp(route->method, r->method) == 0) {
+            return route;
+        }
+        g_string_append_printf(allow, "%s%s", allow->len ? ", " : "",
+                               route->method);
+    }
+    if (allow->len) {
+        soup_message_headers_replace(
+            soup_server_message_get_response_headers(msg), "Allow",
+            allow->str);
+        orch_fail(r, 405, "method %s not allowed on %s (allowed: %s)",
+                  r->method, path, allow->str);
+    } else {
+        orch_fail(r, 404, "no such endpoint: %s",
+                  path);
+    }
+    return NULL;
+}
+
+static void server_handler(SoupServer *soup, SoupServerMessage *msg,
+                           const char *path, GHashTable *query,
+                           gpointer opaque)
+{
+    OrchServer *s = opaque;
+    ServerJob *job = g_new0(ServerJob, 1);
+    OrchRequest *r = &job->req;
+
+    job->server = s;
+    job->msg = g_object_ref(msg);
+    job->path = g_strdup(path);
+    r->method = soup_server_message_get_method(msg);
+    r->seg = server_split_path(path, &r->nseg);
+    if (!r->seg) {
+        r->seg = g_new0(char *, 1);
+        orch_fail(r, 404, "no such endpoint: %s", path);
+    } else {
+        job->route = server_route(msg, path, r);
+    }
+    if (!job->route || !server_parse_body(msg, r)) {
+        server_respond(job);
+        server_job_free(job);
+        return;
+    }
+    if (job->route->read_only) {
+        server_run(job, s->db_main);
+        server_respond(job);
+        server_job_free(job);
+        return;
+    }
+    soup_server_message_pause(msg);
+    g_thread_pool_push(s->worker, job, NULL);
+}
+
+OrchServer *orch_server_new(GSocket *listener, sqlite3 *db_main,
+                            sqlite3 *db_worker, GError **errp)
+{
+    OrchServer *s = g_new0(OrchServer, 1);
+
+    s->db_main = db_main;
+    s->db_worker = db_worker;
+    s->soup = soup_server_new("server-header", "dm-orchestrator", NULL);
+    s->worker = g_thread_pool_new(server_worker, s, 1, TRUE, errp);
+    if (!s->worker) {
+        g_object_unref(s->soup);
+        g_free(s);
+        return NULL;
+    }
+    soup_server_add_handler(s->soup, NULL, server_handler, s, NULL);
+    if (!soup_server_listen_socket(s->soup, listener, 0, errp)) {
+        orch_server_stop(s);
+        return NULL;
+    }
+    return s;
+}
+
+void orch_server_stop(OrchServer *s)
+{
+    /*
+     * The worker may be in the middle of a launcher call: leave it and
+     * its connection to the process's exit; its open transaction is
+     * rolled back by SQLite then.
+     */
+    soup_server_disconnect(s->soup);
+    g_object_unref(s->soup);
+    sqlite3_close(s->db_main);
+}

@@ -1,0 +1,26 @@
+/*
+ * dm-orchestrator: the HTTP/JSON API server.
+ *
+ * Threads: libsoup and the pure reads run on the main thread with their
+ * own database connection; everything that writes or talks to launchers
+ * runs, one request at a time, on a single worker thread with another.
+ * WAL lets reads (e.g. migration progress) go on while the worker holds a
+ * write transaction.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef ORCH_SERVER_H
+#define ORCH_SERVER_H
+
+#include <gio/gio.h>
+#include <sqlite3.h>
+
+typedef struct OrchServer OrchServer;
+
+/* Serve on @listener; both connections are owned by the server. */
+OrchServer *orch_server_new(GSocket *listener, sqlite3 *db_main,
+                            sqlite3 *db_worker, GError **errp);
+/* Stop accepting; a request the worker is running is abandoned. */
+void orch_server_stop(OrchServer *s);
+
+#endif /* ORCH_SERVER_H */

@@ -1,0 +1,328 @@
+/*
+ * dm-orchestrator: /v1/vms (definitions), the consoles and /v1/dms.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+
+#include "db.h"
+#include "launcher.h"
+#include "models.h"
+#include "orch.h"
+
+static JsonArray *vm_devices(sqlite3 *db, const char *name)
+{
+    g_autoptr(sqlite3_stmt) st = orch_db_stmt(db,
+        "SELECT d.name, d.model, d.bus, s.name AS server, d.restart,"
+        " ps.name AS placed_on, p.instance, p.address, p.console"
+        " FROM devices d JOIN vms v ON v.id = d.vm_id"
+        " LEFT JOIN platforms s ON s.id = d.server_id"
+        " LEFT JOIN placements p ON p.device_id = d.id"
+        " LEFT JOIN platforms ps ON ps.id = p.server_id"
+        " WHERE v.name = ? ORDER BY d.id", "s", name);
+
+    return orch_db_rows(st);
+}
+
+JsonObject *orch_vm_object(sqlite3 *db, const char *name)
+{
+    g_autoptr(sqlite3_stmt) st = orch_db_stmt(db,
+        "SELECT v.name, v.uuid AS id, v.memory, v.kernel, v.initrd,"
+        " v.append, v.extra_args AS \"j:args\", v.state, c.name AS client,"
+        " v.hypervisor FROM vms v"
+        " LEFT JOIN platforms c ON c.id = v.client_id WHERE v.name = ?",
+        "s", name);
+    JsonObject *o, *progress;
+
+    if (!st || sqlite3_step(st) != SQLITE_ROW) {
+        return NULL;
+    }
+    o = orch_db_row(st);
+    json_object_set_array_member(o, "devices", vm_devices(db, name));
+    progress = orch_migration_progress(name);
+    if (progress) {
+        /* The worker's transaction is not visible yet: say it here. */
+        json_object_set_string_member(o, "state", "migrating");
+        json_object_set_object_member(o, "migration", progress);
+    }
+    return o;
+}
+
+int orch_vm_list(OrchRequest *r)
+{
+    g_autoptr(sqlite3_stmt) st = orch_db_stmt(r->db,
+        "SELECT name FROM vms ORDER BY name", "");
+    JsonArray *a = json_array_new();
+    JsonObject *o = json_object_new();
+
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        JsonObject *vm = orch_vm_object(r->db,
+                                        (const char *)sqlite3_column_text(
+                                            st, 0));
+        if (vm) {
+            json_array_add_object_element(a, vm);
+        }
+    }
+    json_object_set_array_member(o, "vms", a);
+    orch_reply_object(r, 200, o);
+    return st ? 0 : -EIO;
+}
+
+int orch_vm_get(OrchRequest *r)
+{
+    JsonObject *o = orch_vm_object(r->db, r->seg[1]);
+
+    if (!o) {
+        return orch_fail(r, 404, "no VM '%s'", r->seg[1]);
+    }
+    orch_reply_object(r, 200, o);
+    return 0;
+}
+
+/* Check one element of "devices" and insert it for VM @vm_id. */
+static int vm_add_device(OrchRequest *r, gint64 vm_id, JsonNode *n,
+                         int *consoles)
+{
+    const char *name, *model, *server = NULL, *restart = NULL;
+    const OrchModel *m;
+    JsonObject *o;
+    gint64 server_id = -1;
+    int ret;
+
+    if (!JSON_NODE_HOLDS_OBJECT(n)) {
+        return orch_fail(r, 400, "each of 'devices' must be an object");
+    }
+    o = json_node_get_object(n);
+    if (orch_body_str(r, o, "name", true, &name) < 0 ||
+        orch_check_name(r, "device", name) < 0 ||
+        orch_body_str(r, o, "model", true, &model) < 0 ||
+        orch_body_str(r, o, "server", false, &server) < 0 ||
+        orch_body_str(r, o, "restart", false, &restart) < 0) {
+        return -EINVAL;
+    }
+    m = orch_model_find(model);
+    if (!m) {
+        return orch_fail(r, 400, "device '%s': unknown model '%s' (known: "
+                         "edu, edu-msix, uart16550)", name, model);
+    }
+    if (m->is_console && ++*consoles > 1) {
+        return orch_fail(r, 400, "device '%s': only one uart16550 per VM",
+                         name);
+    }
+    restart = restart ? restart : "never";
+    if (strcmp(restart, "never") != 0 && strcmp(restart, "on-failure")) {
+        return orch_fail(r, 400, "device '%s': 'restart' must be never or "
+                         "on-failure, not '%s'", name, restart);
+    }
+    if (server) {
+        g_autofree char *role = orch_db_str(r->db, "SELECT role FROM "
+                                            "platforms WHERE name = ?", "s",
+                                            server);
+        if (!role) {
+            return orch_fail(r, 404, "device '%s': no platform '%s'", name,
+                             server);
+        }
+        if (strcmp(role, "server") != 0) {
+            return orch_fail(r, 400, "device '%s': '%s' is a client "
+                             "platform, not a server", name, server);
+        }
+        server_id = orch_db_int(r->db, -1, "SELECT id FROM platforms WHERE "
+                                "name = ?", "s", server);
+    }
+    ret = orch_db_run(r->db, server ?
+                      "INSERT INTO devices (vm_id, name, model, bus, "
+                      "restart, server_id) VALUES (?, ?, ?, ?, ?, ?)" :
+                      "INSERT INTO devices (vm_id, name, model, bus, "
+                      "restart) VALUES (?, ?, ?, ?, ?)", "issssi", vm_id,
+                      name, model, m->bus, restart, server_id);
+    if (ret == -EEXIST) {
+        return orch_fail(r, 400, "device '%s' appears twice", name);
+    }
+    return ret;
+}
+
+/* "args": extra QEMU arguments, an array of strings, as JSON text. */
+static int vm_body_args(OrchRequest *r, char **ret)
+{
+    JsonNode *n = json_object_get_member(r->body, "args");
+    JsonArray *a;
+    guint i;
+
+    if (!n || JSON_NODE_HOLDS_NULL(n)) {
+        *ret = g_strdup("[]");
+        return 0;
+    }
+    if (!JSON_NODE_HOLDS_ARRAY(n)) {
+        return orch_fail(r, 400, "'args' must be an array of strings");
+    }
+    a = json_node_get_array(n);
+    for (i = 0; i < json_array_get_length(a); i++) {
+        JsonNode *e = json_array_get_element(a, i);
+
+        if (!JSON_NODE_HOLDS_VALUE(e) ||
+            json_node_get_value_type(e) != G_TYPE_STRING) {
+            return orch_fail(r, 400, "'args' must be an array of strings");
+        }
+    }
+    *ret = json_to_string(n, FALSE);
+    return 0;
+}
+
+static bool vm_memory_valid(const char *s)
+{
+    size_t i = 0;
+
+    while (g_ascii_isdigit(s[i])) {
+        i++;
+    }
+    return i > 0 && i < 12 && (!s[i] || (strchr("KMGT", s[i]) && !s[i + 1]));
+}
+
+int orch_vm_create(OrchRequest *r)
+{
+    const char *name, *memory = NULL, *kernel, *initrd, *append;
+    g_autofree char *uuid = g_uuid_string_random();
+    g_autofree char *args = NULL;
+    JsonNode *devs;
+    gint64 id;
+    int consoles = 0, ret;
+    guint i;
+
+    if (orch_require_body(r) < 0 ||
+        orch_body_str(r, r->body, "name", true, &name) < 0 ||
+        orch_check_name(r, "VM", name) < 0 ||
+        orch_body_str(r, r->body, "memory", false, &memory) < 0 ||
+        orch_body_str(r, r->body, "kernel", false, &kernel) < 0 ||
+        orch_body_str(r, r->body, "initrd", false, &initrd) < 0 ||
+        orch_body_str(r, r->body, "append", false, &append) < 0 ||
+        vm_body_args(r, &args) < 0) {
+        return -EINVAL;
+    }
+    memory = memory ? memory : "256M";
+    if (!vm_memory_valid(memory)) {
+        return orch_fail(r, 400, "bad 'memory' '%s' (a number with an "
+                         "optional K, M, G or T)", memory);
+    }
+    devs = json_object_get_member(r->body, "devices");
+    if (devs && !JSON_NODE_HOLDS_NULL(devs) && !JSON_NODE_HOLDS_ARRAY(devs)) {
+        return orch_fail(r, 400, "'devices' must be an array");
+    }
+    ret = orch_db_run(r->db, "INSERT INTO vms (name, uuid, memory, kernel, "
+                      "initrd, append, extra_args) VALUES "
+                      "(?, ?, ?, ?, ?, ?, ?)", "sssssss", name, uuid, memory,
+                      kernel, initrd, append, args);
+    if (ret == -EEXIST) {
+        return orch_fail(r, 409, "VM '%s' exists", name);
+    } else if (ret < 0) {
+        return ret;
+    }
+    id = sqlite3_last_insert_rowid(r->db);
+    for (i = 0; devs && JSON_NODE_HOLDS_ARRAY(devs) &&
+         i < json_array_get_length(json_node_get_array(devs)); i++) {
+        ret = vm_add_device(r, id, json_array_get_element(
+                                json_node_get_array(devs), i), &consoles);
+        if (ret < 0) {
+            return ret;
+        }
+    }
+    orch_reply_object(r, 201, orch_vm_object(r->db, name));
+    return 0;
+}
+
+int orch_vm_remove(OrchRequest *r)
+{
+    g_autofree char *state = orch_db_str(r->db, "SELECT state FROM vms "
+                                         "WHERE name = ?", "s", r->seg[1]);
+
+    if (!state) {
+        return orch_fail(r, 404, "no VM '%s'", r->seg[1]);
+    }
+    if (strcmp(state, "defined") != 0 && strcmp(state, "stopped") != 0) {
+        return orch_fail(r, 409, "VM '%s' is %s: stop it first", r->seg[1],
+                         state);
+    }
+    if (orch_db_run(r->db, "DELETE FROM vms WHERE name = ?", "s",
+                    r->seg[1]) < 0) {
+        return -EIO;
+    }
+    orch_reply_object(r, 200, json_object_new());
+    return 0;
+}
+
+int orch_vm_console(OrchRequest *r)
+{
+    g_autoptr(sqlite3_stmt) st = NULL;
+    g_autofree char *state = orch_db_str(r->db, "SELECT state FROM vms "
+                                         "WHERE name = ?", "s", r->seg[1]);
+
+    if (!state) {
+        return orch_fail(r, 404, "no VM '%s'", r->seg[1]);
+    }
+    st = orch_db_stmt(r->db,
+        "SELECT v.name AS vm, d.name AS device, s.name AS server,"
+        " p.console FROM devices d JOIN vms v ON v.id = d.vm_id"
+        " JOIN placements p ON p.device_id = d.id"
+        " JOIN platforms s ON s.id = p.server_id"
+        " WHERE v.name = ? AND d.model = 'uart16550'", "s", r->seg[1]);
+    if (!st || sqlite3_step(st) != SQLITE_ROW) {
+        return orch_fail(r, 409, "VM '%s' has no running remote UART (it "
+                         "is %s)", r->seg[1], state);
+    }
+    if (sqlite3_column_type(st, 3) == SQLITE_NULL) {
+        return orch_fail(r, 409, "the launcher gave VM '%s''s UART no "
+                         "console", r->seg[1]);
+    }
+    orch_reply_object(r, 200, orch_db_row(st));
+    return 0;
+}
+
+/* Replace the recorded state of placement @o with its launcher's. */
+static void vm_dm_refresh(JsonObject *o)
+{
+    g_autofree char *path = g_strconcat("/v1/instances/",
+                                        json_object_get_string_member(
+                                            o, "instance"), NULL);
+    g_autoptr(JsonNode) reply = NULL;
+    g_autofree char *why = NULL;
+    const char *address = json_object_get_string_member(o, "server_address");
+    guint status = 0;
+    JsonObject *inst;
+
+    if (orch_launcher_call(address, "GET", path, NULL, &status, &reply,
+                           &why) < 0) {
+        json_object_set_string_member(o, "state", "unreachable");
+    } else if (status == 404) {
+        json_object_set_string_member(o, "state", "gone");
+    } else if (status == 200 && reply && JSON_NODE_HOLDS_OBJECT(reply)) {
+        inst = json_node_get_object(reply);
+        if (json_object_has_member(inst, "state")) {
+            json_object_set_member(o, "state", json_node_copy(
+                json_object_get_member(inst, "state")));
+        }
+        if (json_object_has_member(inst, "restarts")) {
+            json_object_set_member(o, "restarts", json_node_copy(
+                json_object_get_member(inst, "restarts")));
+        }
+    }
+    json_object_remove_member(o, "server_address");
+}
+
+int orch_dm_list(OrchRequest *r)
+{
+    g_autoptr(sqlite3_stmt) st = orch_db_stmt(r->db,
+        "SELECT d.name AS device, v.name AS vm, d.model, s.name AS server,"
+        " s.address AS server_address, p.instance, p.address, p.state,"
+        " p.console FROM placements p JOIN devices d ON d.id = p.device_id"
+        " JOIN vms v ON v.id = d.vm_id JOIN platforms s ON s.id = p.server_id"
+        " ORDER BY v.name, d.id", "");
+    JsonArray *a = orch_db_rows(st);
+    JsonObject *o = json_object_new();
+    guint i;
+
+    for (i = 0; i < json_array_get_length(a); i++) {
+        vm_dm_refresh(json_array_get_object_element(a, i));
+    }
+    json_object_set_array_member(o, "dms", a);
+    orch_reply_object(r, 200, o);
+    return st ? 0 : -EIO;
+}

@@ -1,0 +1,254 @@
+#!/usr/bin/python3
+# A stand-in for `dm-remote daemon` (the launcher) speaking its HTTP/JSON
+# API on a UNIX socket, for the orchestrator's tests.  It runs nothing:
+# instances and VMs are records, QMP answers are canned.  Every request
+# is appended to --log as one JSON line {"method", "path", "body"}.
+# Failures are injected with --fail-instance N (the Nth POST
+# /v1/instances answers 500) and POST /_fake {"key": value} at run time.
+#   fake-launcher.py --socket PATH --role client|server --platform NAME
+#                    --state DIR --log FILE [--models a,b] [--capacity N]
+import argparse
+import json
+import os
+import socket
+import socketserver
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler
+
+args = None
+lock = threading.Lock()
+instances = {}
+vms = {}
+config = {"powerdown_works": True, "qmp_error": {}, "migrate_fail": False,
+          "migrate_hold": False, "fail_vm": False}
+counters = {"instances": 0, "pid": 1000, "port": 30000}
+
+
+def console_server(path, ident):
+    """A UNIX socket console: a banner, then echoes what it gets, until
+    the peer shuts its side down."""
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(4)
+
+    def serve():
+        while True:
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            with conn:
+                conn.sendall(b"console of %s\r\n" % ident.encode())
+                while True:
+                    data = conn.recv(4096)
+                    if not data:
+                        break
+                    conn.sendall(b"echo:" + data)
+    threading.Thread(target=serve, daemon=True).start()
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *a):
+        pass
+
+    def reply(self, status, obj):
+        data = json.dumps(obj).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def error(self, status, msg):
+        self.reply(status, {"error": msg})
+
+    def handle_any(self, method):
+        n = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(n) if n else b""
+        body = None
+        if raw:
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                return self.error(400, "bad JSON")
+        if not self.path.startswith("/_fake"):
+            with lock, open(args.log, "a") as f:
+                f.write(json.dumps({"method": method, "path": self.path,
+                                    "body": body}) + "\n")
+        parts = [p for p in self.path.split("/") if p]
+        with lock:
+            if parts == ["_fake"] and method == "POST":
+                config.update(body)
+                return self.reply(200, config)
+            if parts == ["v1", "health"] and method == "GET":
+                return self.health()
+            if args.role == "server" and parts[:2] == ["v1", "instances"]:
+                return self.instances(method, parts[2:], body)
+            if args.role == "client" and parts[:2] == ["v1", "vms"]:
+                return self.vms(method, parts[2:], body)
+        return self.error(404, "no such endpoint")
+
+    def do_GET(self):
+        self.handle_any("GET")
+
+    def do_POST(self):
+        self.handle_any("POST")
+
+    def do_DELETE(self):
+        self.handle_any("DELETE")
+
+    def health(self):
+        if args.role == "server":
+            running = sum(1 for i in instances.values()
+                          if i["state"] == "running")
+            return self.reply(200, {"platform": args.platform,
+                                    "role": "server",
+                                    "models": args.models.split(","),
+                                    "capacity": args.capacity,
+                                    "running": running})
+        return self.reply(200, {"platform": args.platform, "role": "client",
+                                "running": len(vms)})
+
+    def instances(self, method, rest, body):
+        if not rest and method == "GET":
+            return self.reply(200, {"instances": list(instances.values())})
+        if not rest and method == "POST":
+            counters["instances"] += 1
+            if counters["instances"] == args.fail_instance:
+                return self.error(500, "injected failure of launch %d"
+                                  % args.fail_instance)
+            ident = body["id"]
+            if ident in instances:
+                return self.error(409, "instance exists")
+            if body["model"] not in args.models.split(","):
+                return self.error(400, "model not offered")
+            counters["pid"] += 1
+            counters["port"] += 1
+            if body["transport"] == "tcp":
+                address = "tcp:127.0.0.1:%d" % counters["port"]
+            else:
+                address = "unix:%s/%s.sock" % (args.state, ident)
+            console = None
+            if body.get("console"):
+                path = "%s/%s.console" % (args.state, ident)
+                console_server(path, ident)
+                console = "unix:" + path
+            inst = {"id": ident, "model": body["model"], "state": "running",
+                    "pid": counters["pid"], "address": address,
+                    "console": console, "restart": body["restart"],
+                    "restarts": 0, "exit": None, "bind": body["bind"]}
+            instances[ident] = inst
+            return self.reply(201, inst)
+        if len(rest) == 1 and rest[0] in instances:
+            if method == "GET":
+                return self.reply(200, instances[rest[0]])
+            if method == "DELETE":
+                inst = instances.pop(rest[0])
+                inst["state"] = "stopped"
+                return self.reply(200, inst)
+        return self.error(404, "no instance")
+
+    def vms(self, method, rest, body):
+        if not rest and method == "GET":
+            return self.reply(200, {"vms": list(vms.values())})
+        if not rest and method == "POST":
+            if config["fail_vm"]:
+                return self.error(500, "injected failure of the VM launch")
+            ident = body["id"]
+            if ident in vms:
+                return self.error(409, "VM exists")
+            if (not isinstance(body["args"], list) or
+                    not all(isinstance(a, str) for a in body["args"])):
+                return self.error(400, "bad args")
+            for name, content in body.get("files", {}).items():
+                path = "%s/%s.%s" % (args.state, ident, name)
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
+                             0o600)
+                os.write(fd, content.encode())
+                os.close(fd)
+            counters["pid"] += 1
+            vms[ident] = {"id": ident, "state": "running",
+                          "pid": counters["pid"],
+                          "qmp": "unix:%s/%s.qmp" % (args.state, ident),
+                          "exit": None, "migrations": 0}
+            return self.reply(201, vms[ident])
+        if not rest or rest[0] not in vms:
+            return self.error(404, "no VM")
+        vm = vms[rest[0]]
+        if len(rest) == 1 and method == "GET":
+            return self.reply(200, vm)
+        if len(rest) == 1 and method == "DELETE":
+            del vms[rest[0]]
+            vm["state"] = "stopped"
+            return self.reply(200, vm)
+        if rest[1:] == ["qmp"] and method == "POST":
+            return self.qmp(vm, body)
+        if rest[1:] == ["events"] and method == "GET":
+            return self.reply(200, {"events": []})
+        return self.error(404, "no such endpoint")
+
+    def qmp(self, vm, body):
+        cmd = body.get("execute")
+        if vm["state"] != "running":
+            return self.error(502, "QEMU is not running")
+        if cmd in config["qmp_error"]:
+            return self.reply(200, {"error": {
+                "class": "GenericError", "desc": config["qmp_error"][cmd]}})
+        if cmd == "system_powerdown":
+            if config["powerdown_works"]:
+                vm["state"] = "exited"
+                vm["exit"] = 0
+            return self.reply(200, {"return": {}})
+        if cmd == "quit":
+            vm["state"] = "exited"
+            vm["exit"] = 0
+            return self.reply(200, {"return": {}})
+        if cmd in ("stop", "cont", "migrate", "migrate-incoming",
+                   "migrate_cancel"):
+            return self.reply(200, {"return": {}})
+        if cmd == "query-migrate":
+            vm["migrations"] += 1
+            if config["migrate_fail"]:
+                return self.reply(200, {"return": {
+                    "status": "failed", "error-desc": "injected"}})
+            if vm["migrations"] < 3 or config["migrate_hold"]:
+                return self.reply(200, {"return": {
+                    "status": "active", "ram": {
+                        "transferred": min(vm["migrations"] * 1000, 3000),
+                        "total": 4000, "remaining": 2000}}})
+            return self.reply(200, {"return": {"status": "completed"}})
+        return self.reply(200, {"error": {"class": "CommandNotFound",
+                                          "desc": "no command " + str(cmd)}})
+
+
+class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+
+
+def main():
+    global args
+    p = argparse.ArgumentParser()
+    p.add_argument("--socket", required=True)
+    p.add_argument("--role", required=True, choices=["client", "server"])
+    p.add_argument("--platform", required=True)
+    p.add_argument("--state", required=True)
+    p.add_argument("--log", required=True)
+    p.add_argument("--models", default="edu,edu-msix,uart16550")
+    p.add_argument("--capacity", type=int, default=4)
+    p.add_argument("--fail-instance", type=int, default=0)
+    args = p.parse_args()
+    os.makedirs(args.state, exist_ok=True)
+    if os.path.exists(args.socket):
+        os.unlink(args.socket)
+    srv = Server(args.socket, Handler)
+    try:
+        srv.serve_forever()
+    finally:
+        os.unlink(args.socket)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

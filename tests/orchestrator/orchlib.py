@@ -1,0 +1,190 @@
+# Helpers of the orchestrator's tests: TAP output, processes that die with
+# the test, HTTP over UNIX sockets, a dm-orchestrator and fake launchers
+# in a temporary directory.
+import ctypes
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PY = "/usr/bin/python3"
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent():
+    libc = ctypes.CDLL(None)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+class Tap:
+    def __init__(self):
+        self.n = 0
+        self.failed = 0
+
+    def ok(self, cond, name, detail=""):
+        self.n += 1
+        if cond:
+            print("ok %d - %s" % (self.n, name))
+        else:
+            self.failed += 1
+            print("not ok %d - %s" % (self.n, name))
+            for line in str(detail).splitlines()[:20]:
+                print("#   " + line)
+        sys.stdout.flush()
+        return cond
+
+    def eq(self, got, want, name):
+        return self.ok(got == want, name, "got %r, wanted %r" % (got, want))
+
+    def done(self):
+        print("1..%d" % self.n)
+        return 1 if self.failed else 0
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path):
+        super().__init__("localhost", timeout=60)
+        self.unix_path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(60)
+        self.sock.connect(self.unix_path)
+
+
+def http_call(sock, method, path, body=None, raw=None):
+    """(status, parsed JSON or None) of METHOD PATH on a UNIX socket."""
+    conn = UnixHTTPConnection(sock)
+    data = raw if raw is not None else (
+        json.dumps(body).encode() if body is not None else None)
+    headers = {"Content-Type": "application/json"} if data else {}
+    conn.request(method, path, body=data, headers=headers)
+    resp = conn.getresponse()
+    text = resp.read()
+    conn.close()
+    try:
+        return resp.status, json.loads(text) if text else None
+    except ValueError:
+        return resp.status, {"_raw": text.decode(errors="replace")}
+
+
+def wait_for(cond, what, timeout=20):
+    """Poll @cond (bounded); raise if it never holds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        time.sleep(0.02)
+    raise RuntimeError("timed out waiting for " + what)
+
+
+class Env:
+    """A temporary directory with an orchestrator and fake launchers."""
+
+    def __init__(self, build):
+        self.build = os.path.abspath(build)
+        self.meson = os.environ.get("ORCH_MESON_BUILD") or os.path.join(
+            self.build, "meson")
+        self.orch_bin = os.path.join(self.meson, "orchestrator",
+                                     "dm-orchestrator")
+        self.dmctl_bin = os.path.join(self.meson, "orchestrator", "dmctl")
+        self.tmp = tempfile.mkdtemp(prefix="dm-orch-")
+        self.procs = []
+        self.orch = None
+        self.sock = os.path.join(self.tmp, "orch.sock")
+        self.db = os.path.join(self.tmp, "db.sqlite")
+        self.fakes = {}
+
+    def spawn(self, argv, log):
+        f = open(os.path.join(self.tmp, log), "ab")
+        p = subprocess.Popen(argv, stdout=f, stderr=subprocess.STDOUT,
+                             preexec_fn=_die_with_parent)
+        self.procs.append(p)
+        return p
+
+    def start_orch(self, extra=()):
+        self.orch = self.spawn([self.orch_bin, "--db", self.db, "--listen",
+                                "unix:" + self.sock, "-v"] + list(extra),
+                               "orch.log")
+        wait_for(lambda: os.path.exists(self.sock) or
+                 self.orch.poll() is not None, "the orchestrator")
+        if self.orch.poll() is not None:
+            raise RuntimeError("orchestrator died: " + self.orch_log())
+
+    def stop_orch(self):
+        self.orch.send_signal(signal.SIGTERM)
+        rc = self.orch.wait(timeout=20)
+        self.procs.remove(self.orch)
+        return rc
+
+    def orch_log(self):
+        with open(os.path.join(self.tmp, "orch.log"), errors="replace") as f:
+            return f.read()
+
+    def start_fake(self, name, role, *extra):
+        sock = os.path.join(self.tmp, name + ".sock")
+        state = os.path.join(self.tmp, name + ".state")
+        log = os.path.join(self.tmp, name + ".requests")
+        p = self.spawn([PY, os.path.join(HERE, "fake-launcher.py"),
+                        "--socket", sock, "--role", role, "--platform", name,
+                        "--state", state, "--log", log] + list(extra),
+                       name + ".log")
+        wait_for(lambda: os.path.exists(sock) or p.poll() is not None,
+                 "fake launcher " + name)
+        self.fakes[name] = {"sock": sock, "state": state, "log": log,
+                            "proc": p}
+        return "unix:" + sock
+
+    def requests(self, name, method=None, prefix=""):
+        """What fake launcher NAME was asked, oldest first."""
+        out = []
+        try:
+            with open(self.fakes[name]["log"]) as f:
+                for line in f:
+                    r = json.loads(line)
+                    if ((method is None or r["method"] == method) and
+                            r["path"].startswith(prefix)):
+                        out.append(r)
+        except FileNotFoundError:
+            pass
+        return out
+
+    def fake_config(self, name, **kw):
+        return http_call(self.fakes[name]["sock"], "POST", "/_fake", kw)
+
+    def fake_get(self, name, path):
+        return http_call(self.fakes[name]["sock"], "GET", path)
+
+    def api(self, method, path, body=None, raw=None):
+        return http_call(self.sock, method, path, body, raw)
+
+    def dmctl(self, *argv, stdin=None, env_sock=False):
+        env = dict(os.environ)
+        if env_sock:
+            env["DMCTL_ORCHESTRATOR"] = "unix:" + self.sock
+            args = [self.dmctl_bin] + list(argv)
+        else:
+            env.pop("DMCTL_ORCHESTRATOR", None)
+            args = [self.dmctl_bin, "--orchestrator",
+                    "unix:" + self.sock] + list(argv)
+        p = subprocess.run(args, input=stdin, capture_output=True,
+                           timeout=60, env=env, preexec_fn=_die_with_parent)
+        return p.returncode, p.stdout.decode(errors="replace"), \
+            p.stderr.decode(errors="replace")
+
+    def cleanup(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        if os.environ.get("ORCH_KEEP_TMP"):
+            print("# kept " + self.tmp)
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)

@@ -1,0 +1,196 @@
+#!/usr/bin/python3
+# dmctl against dm-orchestrator and fake launchers: every command with
+# good and bad input, exit statuses, tables, --json, the migration
+# progress line and the console.  TAP output.
+#   test-dmctl.py BUILD
+import json
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from orchlib import Env, Tap, wait_for  # noqa: E402
+
+t = Tap()
+
+
+def run(t, e, argv, rc, out="", err="", name=None, **kw):
+    got = e.dmctl(*argv, **kw)
+    name = name or "dmctl " + " ".join(argv)
+    t.ok(got[0] == rc and out in got[1] and err in got[2], name,
+         "got %r, wanted status %d, '%s' / '%s'" % (got, rc, out, err))
+    return got
+
+
+def usage(e):
+    run(t, e, ["--help"], 0, "Usage: dmctl")
+    for cmd in (["platform", "add"], ["platform", "list"],
+                ["platform", "remove"], ["vm", "create"], ["vm", "start"],
+                ["vm", "stop"], ["vm", "suspend"], ["vm", "resume"],
+                ["vm", "migrate"], ["vm", "list"], ["vm", "show"],
+                ["dm", "list"], ["console"]):
+        run(t, e, cmd + ["--help"], 0, "Usage: dmctl " + " ".join(cmd))
+    run(t, e, [], 2, err="a command is required")
+    run(t, e, ["frob"], 2, err="unknown command 'frob'")
+    run(t, e, ["--bogus", "vm", "list"], 2, err="unknown option '--bogus'")
+    run(t, e, ["vm", "list", "--bogus"], 2, err="unknown option '--bogus'")
+    run(t, e, ["vm", "show"], 2, err="a name is required")
+    run(t, e, ["vm", "show", "a", "b"], 2, err="unexpected argument 'b'")
+    run(t, e, ["platform", "add", "x", "--role", "gpu", "--address",
+               "unix:/x"], 2, err="--role must be client or server")
+    run(t, e, ["platform", "add", "x", "--role", "client"], 2,
+        err="--role and --address are required")
+    run(t, e, ["platform", "add", "x", "--role", "server", "--address",
+               "unix:/x", "--capacity", "lots"], 2,
+        err="--capacity must be a number")
+    run(t, e, ["vm", "create", "v", "--device", "edu"], 2,
+        err="bad --device 'edu'")
+    run(t, e, ["vm", "migrate", "v"], 2, err="--to is required")
+    run(t, e, ["vm", "stop", "v", "--timeout", "-1"], 2,
+        err="--timeout must be a number")
+    run(t, e, ["vm", "start", "v", "--on"], 2, err="needs a value")
+    rc, out, err = e.dmctl_raw(["--orchestrator", "ftp:x", "vm", "list"])
+    t.ok(rc == 2 and "bad address" in err, "a bad --orchestrator is usage",
+         (rc, err))
+    rc, out, err = e.dmctl_raw(["--orchestrator",
+                                "unix:" + e.tmp + "/none.sock", "vm",
+                                "list"])
+    t.ok(rc == 1 and "cannot reach the orchestrator" in err,
+         "an unreachable orchestrator is status 1", (rc, err))
+
+
+def orchestrator_cli(e):
+    for argv, rc, text in ((["--help"], 0, "Usage: dm-orchestrator"),
+                           (["--bogus"], 2, "unknown option '--bogus'"),
+                           (["--listen", "ftp:x"], 2, "--listen: bad address"),
+                           (["--listen"], 2, "needs a value"),
+                           (["extra"], 2, "unexpected argument 'extra'")):
+        p = subprocess.run([e.orch_bin] + argv, capture_output=True,
+                           timeout=30)
+        out = (p.stdout + p.stderr).decode()
+        t.ok(p.returncode == rc and text in out,
+             "dm-orchestrator " + " ".join(argv), (p.returncode, out))
+
+
+def platforms(e):
+    c1 = e.start_fake("c1", "client")
+    c2 = e.start_fake("c2", "client")
+    s1 = e.start_fake("s1", "server")
+    run(t, e, ["platform", "add", "c1", "--role", "client", "--address", c1],
+        0, "platform c1: client at " + c1)
+    run(t, e, ["platform", "add", "c2", "--role", "client", "--address", c2],
+        0)
+    run(t, e, ["platform", "add", "s1", "--role", "server", "--address", s1,
+               "--capacity", "3", "--models", "edu,uart16550"], 0,
+        env_sock=True, name="platform add with DMCTL_ORCHESTRATOR")
+    run(t, e, ["platform", "add", "s1", "--role", "server", "--address", s1],
+        1, err="dmctl: platform 's1' exists")
+    rc, out, err = run(t, e, ["platform", "list"], 0)
+    lines = out.splitlines()
+    t.ok(lines[0].split() == ["NAME", "ROLE", "ADDRESS", "CAPACITY",
+                              "RUNNING", "MODELS"] and
+         lines[3].split() == ["s1", "server", s1, "3", "0", "edu,uart16550"]
+         and lines[0].index("ROLE") == lines[3].index("server"),
+         "platform list is an aligned table", out)
+    rc, out, err = run(t, e, ["--json", "platform", "list"], 0)
+    t.eq([p["name"] for p in json.loads(out)["platforms"]],
+         ["c1", "c2", "s1"], "--json prints the API's JSON")
+    run(t, e, ["platform", "remove", "nope"], 1,
+        err="dmctl: no platform 'nope'")
+
+
+def vms(e):
+    run(t, e, ["vm", "create", "vm1", "--memory", "128M", "--kernel", "/k",
+               "--append", "console=ttyS0", "--device",
+               "console=uart16550@s1", "--device", "edu0=edu",
+               "--restart", "on-failure"], 0, "vm1: defined")
+    run(t, e, ["vm", "create", "vm1"], 1, err="dmctl: VM 'vm1' exists")
+    run(t, e, ["vm", "create", "bad", "--device", "x=gpu"], 1,
+        err="unknown model 'gpu'")
+    rc, out, err = run(t, e, ["vm", "list"], 0)
+    t.ok(out.splitlines()[1].split() == [
+        "vm1", "defined", "-", "128M", "console=uart16550,edu0=edu"],
+        "vm list", out)
+    rc, out, err = run(t, e, ["vm", "show", "vm1"], 0, "memory      128M")
+    t.ok("console  uart16550  isa  s1" in out, "vm show lists devices", out)
+    run(t, e, ["vm", "show", "nope"], 1, err="dmctl: no VM 'nope'")
+    run(t, e, ["vm", "suspend", "vm1"], 1,
+        err="dmctl: cannot suspend VM 'vm1': it is defined")
+    run(t, e, ["vm", "start", "vm1", "--on", "c2"], 0, "vm1: running on c2")
+    req = e.requests("s1", "POST", "/v1/instances")
+    t.eq([r["body"]["restart"] for r in req], ["on-failure"] * 2,
+         "--restart reaches the launcher")
+    rc, out, err = run(t, e, ["dm", "list"], 0)
+    rows = [ln.split() for ln in out.splitlines()]
+    t.ok(rows[0][:5] == ["VM", "DEVICE", "MODEL", "SERVER", "STATE"] and
+         rows[1][:5] == ["vm1", "console", "uart16550", "s1", "running"],
+         "dm list", out)
+    run(t, e, ["vm", "suspend", "vm1"], 0, "vm1: suspended on c2")
+    run(t, e, ["vm", "resume", "vm1"], 0, "vm1: running on c2")
+    # The source holds the migration "active" until dmctl has shown it.
+    e.fake_config("c2", migrate_hold=True)
+    errf = os.path.join(e.tmp, "migrate.err")
+    with open(errf, "wb") as f:
+        p = subprocess.Popen([e.dmctl_bin, "--orchestrator", "unix:" + e.sock,
+                              "vm", "migrate", "vm1", "--to", "c1"],
+                             stdout=subprocess.PIPE, stderr=f)
+        try:
+            wait_for(lambda: b"migrating to c1: active, 75% (0 of 0 MiB)"
+                     in open(errf, "rb").read(), "a progress line")
+            t.ok(True, "vm migrate shows progress lines")
+        except RuntimeError:
+            t.ok(False, "vm migrate shows progress lines",
+                 open(errf, "rb").read())
+        e.fake_config("c2", migrate_hold=False)
+        out = p.communicate(timeout=60)[0].decode()
+    t.ok(p.returncode == 0 and "vm1: running on c1" in out,
+         "vm migrate --to", (p.returncode, out))
+    run(t, e, ["vm", "migrate", "vm1", "--to", "c1"], 1,
+        err="already runs on 'c1'")
+
+
+def console(e):
+    rc, out, err = e.dmctl("console", "vm1", stdin=b"hello\n")
+    t.ok(rc == 0 and "console of " in out and "echo:hello" in out,
+         "console relays both ways (stdin EOF ends it)", (rc, out, err))
+    rc, out, err = e.dmctl("console", "vm1", stdin=b"typed\x1dlost\n")
+    t.ok(rc == 0 and "echo:lost" not in out,
+         "Ctrl-] detaches", (rc, out, err))
+    run(t, e, ["console", "nope"], 1, err="dmctl: no VM 'nope'")
+
+
+def stop(e):
+    run(t, e, ["vm", "stop", "vm1", "--timeout", "5"], 0, "vm1: stopped")
+    run(t, e, ["vm", "stop", "vm1"], 1, err="it is stopped")
+    run(t, e, ["console", "vm1"], 1, err="has no running remote UART")
+    run(t, e, ["vm", "remove", "vm1"], 0)
+    run(t, e, ["vm", "list"], 0, "NAME")
+    run(t, e, ["platform", "remove", "s1"], 0)
+    rc, out, err = run(t, e, ["--json", "platform", "list"], 0)
+    t.eq([p["name"] for p in json.loads(out)["platforms"]], ["c1", "c2"],
+         "platform remove")
+
+
+def main():
+    e = Env(sys.argv[1])
+
+    def dmctl_raw(argv):
+        p = subprocess.run([e.dmctl_bin] + argv, capture_output=True,
+                           timeout=60)
+        return p.returncode, p.stdout.decode(), p.stderr.decode()
+    e.dmctl_raw = dmctl_raw
+    try:
+        e.start_orch()
+        for part in (orchestrator_cli, usage, platforms, vms, console, stop):
+            part(e)
+    except Exception:
+        import traceback
+        t.ok(False, "the test ran to its end", traceback.format_exc() +
+             "\n" + e.orch_log()[-3000:])
+    finally:
+        e.cleanup()
+    return t.done()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
