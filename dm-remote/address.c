@@ -195,3 +195,54 @@ void dm_address_cleanup(const DmAddress *addr)
         unlink(addr->path);
     }
 }
+
+int dm_address_connect(const DmAddress *addr, char *err, size_t errlen)
+{
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC,
+        .ai_socktype = SOCK_STREAM,
+        .ai_flags = AI_NUMERICSERV,
+    };
+    struct sockaddr_un sun = { .sun_family = AF_UNIX };
+    struct addrinfo *res, *ai;
+    int fd = -1, saved = ECONNREFUSED, ret;
+
+    if (addr->kind == DM_ADDRESS_UNIX) {
+        memcpy(sun.sun_path, addr->path, sizeof(sun.sun_path));
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd >= 0 &&
+            connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+            return fd;
+        }
+        saved = errno;
+        if (fd >= 0) {
+            close(fd);
+        }
+        snprintf(err, errlen, "cannot connect to unix:%s: %s", addr->path,
+                 strerror(saved));
+        return -saved;
+    }
+    ret = getaddrinfo(addr->host, addr->port, &hints, &res);
+    if (ret) {
+        snprintf(err, errlen, "cannot resolve %s: %s", addr->host,
+                 gai_strerror(ret));
+        return -EHOSTUNREACH;
+    }
+    for (ai = res; ai && fd < 0; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+                    ai->ai_protocol);
+        if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+            saved = errno;
+            close(fd);
+            fd = -1;
+        }
+    }
+    freeaddrinfo(res);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot connect to tcp:%s:%s: %s", addr->host,
+                 addr->port, strerror(saved));
+        return -saved;
+    }
+    dm_address_tune_tcp(fd);
+    return fd;
+}

@@ -13,6 +13,7 @@
 
 #include "console.h"
 #include "daemon/daemon.h"
+#include "route.h"
 #include "log.h"
 #include "server.h"
 
@@ -39,6 +40,7 @@ static void help(void)
            "Commands:\n"
            "  serve             run one device model on one socket\n"
            "  daemon            the platform's launcher (see daemon --help)\n"
+           "  route             an owner server's router (see route --help)\n"
            "\n"
            "Options of serve:\n"
            "  -m, --model=MODEL       the device model ('help' lists them)\n"
@@ -229,6 +231,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "daemon") == 0) {
         return dm_daemon_main(argc - 1, argv + 1);
+    }
+    if (strcmp(argv[1], "route") == 0) {
+        return dm_route_main(argc - 1, argv + 1);
     }
     if (strcmp(argv[1], "serve") != 0) {
         return usage_error("unknown command '%s'", argv[1]);

@@ -1,0 +1,105 @@
+/*
+ * dm-remote route: the command line of the owner server's router.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "route.h"
+
+#define ROUTE_MAX 256
+
+static void route_help(void)
+{
+    printf("Usage: dm-remote route --listen ADDRESS --route ROUTE...\n"
+           "\n"
+           "Route vfio-user sessions through this owner server: read each\n"
+           "client's VERSION, check its identifiers against the routes, and\n"
+           "forward the whole session to the I/O server that hosts the\n"
+           "model.\n"
+           "\n"
+           "  -l, --listen=ADDRESS   unix:PATH or tcp:HOST:PORT (plain TCP:\n"
+           "                         trusted networks only)\n"
+           "  -r, --route=ROUTE      DEVICE_MODEL=ADDRESS[,vm=VM]: sessions of\n"
+           "                         that device-model id (and VM id, if "
+           "given)\n"
+           "                         go to ADDRESS; repeat for each model\n"
+           "  -v, --verbose, -q, --quiet, -h, --help\n"
+           "\n"
+           "A session without a route is refused with EHOSTUNREACH, one\n"
+           "from another VM with EPERM (vfio-user error replies).\n");
+}
+
+static int route_usage(const char *fmt, const char *what)
+{
+    fprintf(stderr, "dm-remote route: ");
+    fprintf(stderr, fmt, what);
+    fprintf(stderr, "\nTry 'dm-remote route --help'.\n");
+    return 2;
+}
+
+int dm_route_main(int argc, char **argv)
+{
+    static const struct option options[] = {
+        { "listen", required_argument, NULL, 'l' },
+        { "route", required_argument, NULL, 'r' },
+        { "verbose", no_argument, NULL, 'v' },
+        { "quiet", no_argument, NULL, 'q' },
+        { "help", no_argument, NULL, 'h' },
+        { 0 },
+    };
+    static DmRoute routes[ROUTE_MAX];
+    const char *listen = NULL;
+    DmAddress addr;
+    unsigned n = 0;
+    char err[256];
+    int c;
+
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":l:r:vqh", options, NULL)) != -1) {
+        switch (c) {
+        case 'l':
+            listen = optarg;
+            break;
+        case 'r':
+            if (n == ROUTE_MAX) {
+                return route_usage("%s", "too many routes");
+            }
+            if (dm_route_parse(optarg, &routes[n], err, sizeof(err)) < 0) {
+                return route_usage("bad --route: %s", err);
+            }
+            n++;
+            break;
+        case 'v':
+            dm_log_level = DM_LOG_DEBUG;
+            break;
+        case 'q':
+            dm_log_level = DM_LOG_ERROR;
+            break;
+        case 'h':
+            route_help();
+            return 0;
+        case ':':
+            return route_usage("option '%s' needs a value", argv[optind - 1]);
+        default:
+            return route_usage("unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc) {
+        return route_usage("unexpected argument '%s'", argv[optind]);
+    }
+    if (!listen) {
+        return route_usage("%s", "route needs --listen");
+    }
+    if (dm_address_parse(listen, &addr, err, sizeof(err)) < 0) {
+        return route_usage("bad --listen: %s", err);
+    }
+    if (n == 0) {
+        return route_usage("%s", "route needs at least one --route");
+    }
+    return dm_route_run(&addr, routes, n);
+}

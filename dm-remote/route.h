@@ -1,0 +1,35 @@
+/*
+ * Routing through an owner server (the patent's Fig. 6): a client
+ * connects to the owner, which reads its VERSION, checks the identifiers
+ * against a table, and forwards the whole session to the I/O server that
+ * hosts the model.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef DM_ROUTE_H
+#define DM_ROUTE_H
+
+#include "vup/caps.h"
+#include "address.h"
+
+/* One entry: sessions for @device_model (and @vm, if set) go to @target. */
+typedef struct DmRoute {
+    char device_model[VUP_ID_MAX + 1];
+    char vm[VUP_ID_MAX + 1];    /* "" = any */
+    DmAddress target;
+} DmRoute;
+
+/*
+ * Parse "DEVICE_MODEL=ADDRESS[,vm=VM]"; -EINVAL with a reason in @err.
+ */
+int dm_route_parse(const char *str, DmRoute *ret_route, char *err,
+                   size_t errlen);
+
+/* `dm-remote route ...` (route-cli.c): @argv[0] is "route". */
+int dm_route_main(int argc, char **argv);
+
+/* Serve on @listen until SIGTERM/SIGINT; returns the exit status. */
+int dm_route_run(const DmAddress *listen, const DmRoute *routes,
+                 unsigned nroutes);
+
+#endif /* DM_ROUTE_H */
