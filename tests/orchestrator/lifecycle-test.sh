@@ -1,0 +1,156 @@
+#!/bin/bash
+# The whole life of a VM through the orchestrator, with the real
+# launchers, across hosts simulated by network namespaces (tests/net/
+# lan.sh): the orchestrator on "ctl", a server platform on "srv", two
+# client platforms "c1" and "c2".  Device models listen on TCP on srv; the
+# QEMUs on c1/c2 reach them over the bridge.  A Linux guest boots with a
+# remote UART console and a remote edu; then: console, suspend/resume, a
+# killed model reported and restarted, migration c1 -> c2 (console still
+# answering, edu state intact), an orchestrator restart (nothing lost),
+# shutdown (models stopped, placements freed).  TAP.
+#   tests/orchestrator/lifecycle-test.sh BUILD
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+build=$(cd "${1:?usage: lifecycle-test.sh BUILD}" && pwd)
+if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null; then
+    echo "1..0 # SKIP network namespaces need root and iproute2"
+    exit 0
+fi
+dm=$build/meson/dm-remote/dm-remote
+orch=$build/meson/orchestrator/dm-orchestrator
+dmctl_bin=$build/meson/orchestrator/dmctl
+chat=$here/../guest/console-chat.py
+py=/usr/bin/python3
+tmp=$(mktemp -d /tmp/dm-life-XXXXXX)
+. "$here/../net/lan.sh"
+pids=()
+cleanup() {
+    kill "${pids[@]}" 2>/dev/null
+    wait 2>/dev/null
+    lan_down
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+n=0 failed=0
+ok() { echo "ok $((n += 1)) - $1"; }
+not_ok() { echo "not ok $((n += 1)) - $1"; failed=1; }
+check() { local name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name"; fi; }
+bail() { echo "Bail out! $*"; exit 1; }
+wait_for() { for _ in $(seq 1000); do eval "$1" && return 0; sleep 0.01; done
+             return 1; }
+export DMCTL_ORCHESTRATOR=unix:$tmp/orch.sock
+dmctl() { timeout 120 "$dmctl_bin" "$@"; }
+# jq-like: jget EXPR reads JSON on stdin, prints EXPR of it (python).
+jget() { "$py" -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+
+lan_up $$ ctl=192.0.2.10 srv=192.0.2.2 c1=192.0.2.1 c2=192.0.2.3 ||
+    bail "cannot set up the namespaces"
+
+# launcher NAME ROLE ADDR ARGS...: a dm-remote daemon in NAME's namespace.
+launcher() {
+    local name=$1 role=$2 addr=$3
+    shift 3
+    mkdir -p "$tmp/$name"
+    ip netns exec "$(lan_ns "$name")" "$dm" daemon --role "$role" \
+        --listen "tcp:$addr:7000" --platform-id "$name" \
+        --state-dir "$tmp/$name" "$@" >"$tmp/$name.log" 2>&1 &
+    pids+=($!)
+}
+launcher srv server 192.0.2.2 --model-host 192.0.2.2
+launcher c1 client 192.0.2.1 --qemu "$build/qemu-system-x86_64"
+launcher c2 client 192.0.2.3 --qemu "$build/qemu-system-x86_64"
+start_orch() {
+    ip netns exec "$(lan_ns ctl)" "$orch" --db "$tmp/db.sqlite" \
+        --listen "unix:$tmp/orch.sock" >>"$tmp/orch.log" 2>&1 &
+    orch_pid=$!
+    pids+=($orch_pid)
+}
+start_orch
+wait_for 'grep -q listening "$tmp/srv.log" && grep -q listening "$tmp/c1.log" &&
+          grep -q listening "$tmp/c2.log" && [ -S "$tmp/orch.sock" ]' ||
+    bail "launchers or orchestrator did not start"
+
+check "platforms registered (the orchestrator reaches each launcher)" \
+    eval 'dmctl platform add srv1 --role server --address tcp:192.0.2.2:7000 >/dev/null &&
+          dmctl platform add c1 --role client --address tcp:192.0.2.1:7000 >/dev/null &&
+          dmctl platform add c2 --role client --address tcp:192.0.2.3:7000 >/dev/null'
+check "a VM with a remote console UART and a remote edu is defined" \
+    eval 'dmctl vm create vm1 --memory 256M --kernel "$build/guest/vmlinuz" \
+          --initrd "$build/guest/initramfs.cpio.gz" --append "console=ttyS0 quiet" \
+          --restart on-failure --device console=uart16550 --device edu0=edu >/dev/null'
+out=$(dmctl vm start vm1 --on c1)
+check "vm start places the models and launches QEMU on c1" \
+    grep -q "running on c1" <<<"$out"
+addr=$(dmctl --json dm list | jget 'd["dms"][1]["address"] if "dms" in d else d')
+check "the models listen on TCP on the server platform ($addr)" \
+    grep -q "^tcp:192.0.2.2:" <<<"$addr"
+console=$(dmctl --json vm show vm1 | jget '[x["console"] for x in d["devices"] if x["console"]][0]')
+console=${console#unix:}
+
+# say STEP...: talk to the guest's console on the server (console-chat.py)
+say() { timeout 100 "$chat" "$console" 90 "$@" >>"$tmp/console.log" 2>&1; }
+# say_again STEP...: the same, retried (a device that is coming back).
+say_again() {
+    for _ in $(seq 30); do
+        timeout 10 "$chat" "$console" 3 "$@" >>"$tmp/console.log" 2>&1 &&
+            return 0
+    done
+    return 1
+}
+edu_find='for d in /sys/bus/pci/devices/*; do [ $(cat $d/device) = 0x11e8 ] && e=$d; done; b=$(head -1 $e/resource | cut -d" " -f1); echo 1 > $e/enable'
+check "Linux boots with its console on the remote UART" \
+    say expect:DM-GUEST-READY "send:$edu_find; echo BAR-\$b" expect:BAR-0x
+check "the guest writes edu's liveness register" \
+    say "send:devmem \$((b+4)) 32 0x12345678; echo L1-\$(devmem \$((b+4)) 32)" \
+        line:L1-0xEDCBA987
+
+out=$(dmctl vm suspend vm1)
+check "suspend stops the VM" eval '[[ "$out" == *suspended* ]] &&
+    dmctl --json vm show vm1 | jget "d[\"state\"]" | grep -qx suspended'
+check "suspending a suspended VM is refused" \
+    eval '! dmctl vm suspend vm1 2>/dev/null'
+check "resume runs it again, console answering" \
+    eval 'dmctl vm resume vm1 >/dev/null &&
+          say "send:echo R-\$((40+2))" line:R-42'
+
+# A model dies: its launcher reports it and restarts it (on-failure), the
+# proxy reconnects, the guest's device works again.
+edu_pid=$(pgrep -f "dm-remote serve --model=edu " | head -n1)
+kill -9 "$edu_pid"
+check "the launcher reports the killed model" \
+    wait_for 'grep -q "died: killed by signal 9" "$tmp/srv.log"'
+check "and restarts it: dm list shows a restart" \
+    wait_for '[ "$(dmctl --json dm list | jget "[x.get(\"restarts\",0) for x in d[\"dms\"] if x[\"model\"]==\"edu\"][0]")" = 1 ]'
+check "the guest's edu answers again (state lost with the process)" \
+    say_again "send:echo I-\$(devmem \$b 32)" line:I-0x010000ED
+say "send:devmem \$((b+4)) 32 0x0badf00d" >/dev/null
+
+out=$(dmctl vm migrate vm1 --to c2 2>&1)
+check "migrate moves the VM to c2" \
+    eval 'dmctl --json vm show vm1 | jget "d[\"client\"]" | grep -qx c2'
+check "migration printed progress" grep -q "migrating" <<<"$out$(cat "$tmp/orch.log")"
+check "after migration the console still answers" \
+    say "send:echo M-\$((6*7))" line:M-42
+check "after migration edu's state is intact" \
+    say "send:echo L2-\$(devmem \$((b+4)) 32)" line:L2-0xF4520FF2
+check "the old QEMU on c1 is gone" \
+    eval '! for p in $(pgrep -f "qemu-system-x86_64 -name vm1"); do
+              ip netns identify "$p"; done | grep -q c1'
+
+kill "$orch_pid"
+wait "$orch_pid" 2>/dev/null
+start_orch
+wait_for '[ -S "$tmp/orch.sock" ]'
+check "after an orchestrator restart nothing is lost" \
+    eval 'dmctl --json vm show vm1 | jget "d[\"state\"] + \" \" + d[\"client\"]" |
+          grep -qx "running c2" &&
+          [ "$(dmctl platform list | grep -c client)" = 2 ]'
+
+out=$(dmctl vm stop vm1 --timeout 3)
+check "stop shuts the VM down" grep -q stopped <<<"$out"
+check "its models are stopped and placements freed" \
+    eval '[ "$(dmctl --json dm list | jget "len(d[\"dms\"])")" = 0 ] &&
+          ! pgrep -f "dm-remote serve --model=.*$tmp" >/dev/null'
+check "no QEMU is left" eval '! pgrep -f "qemu-system.*-name vm1" >/dev/null'
+echo "1..$n"
+exit $failed
