@@ -1,59 +1,98 @@
 #!/bin/bash
-# make demo: a Linux guest whose serial console and an edu device are
-# emulated by dm-remote processes, not by QEMU.  Until the orchestrator
-# lands (issue 7) the steps are driven from here, saying what each does.
+# make demo: the project's main job on one machine, with embedded
+# defaults.  The orchestrator, one server platform and two client
+# platforms run as separate "hosts" (network namespaces on a private
+# bridge when we are root, else all on loopback).  A VM with a remote UART
+# console and a remote edu boots Linux; its console is shown from the
+# server; it migrates to the other client platform while its device
+# models stay put; then it shuts down.  Each step says what it does.
 #   scripts/demo.sh BUILD
 set -euo pipefail
 build=$(cd "${1:?usage: demo.sh BUILD}" && pwd)
 here=$(cd "$(dirname "$0")/.." && pwd)
 dm=$build/meson/dm-remote/dm-remote
+chat=$here/tests/guest/console-chat.py
 tmp=$(mktemp -d /tmp/dm-demo-XXXXXX)
 pids=()
+. "$here/tests/net/lan.sh"
 cleanup() {
     [ ${#pids[@]} = 0 ] || kill "${pids[@]}" 2>/dev/null || true
     wait 2>/dev/null || true
+    lan_down
     rm -rf "$tmp"
 }
 trap cleanup EXIT
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+run() { printf '$ %s\n' "$*" | sed "s|$build/||g; s|$tmp/||g"; "$@"; }
+export DMCTL_ORCHESTRATOR=unix:$tmp/orch.sock
+dmctl() { "$build/meson/orchestrator/dmctl" "$@"; }
 
-say "1. Server platform: start two device models (dm-remote), each its own process"
-"$dm" serve --quiet --model uart16550 --console "unix:$tmp/console.sock" \
-    --listen "unix:$tmp/ser0.sock" --bind-vm demo-vm & pids+=($!)
-"$dm" serve --quiet --model edu --listen "unix:$tmp/edu0.sock" \
-    --bind-vm demo-vm & pids+=($!)
-for s in ser0 edu0; do
-    for _ in $(seq 500); do [ -S "$tmp/$s.sock" ] && break; sleep 0.01; done
+if [ "$(id -u)" = 0 ] && command -v ip >/dev/null; then
+    lan_up $$ ctl=192.0.2.10 srv=192.0.2.2 c1=192.0.2.1 c2=192.0.2.3
+    on() { ip netns exec "$(lan_ns "$1")" "${@:2}"; }
+    addr() { case $1 in ctl) echo 192.0.2.10 ;; srv) echo 192.0.2.2 ;;
+                        c1) echo 192.0.2.1 ;; c2) echo 192.0.2.3 ;; esac; }
+    where="four network namespaces on a private bridge (192.0.2.0/24)"
+else
+    on() { "${@:2}"; }
+    addr() { echo 127.0.0.1; }
+    where="loopback (not root: no network namespaces)"
+fi
+port() { case $1 in srv) echo 7101 ;; c1) echo 7102 ;; c2) echo 7103 ;; esac; }
+
+step "1. Hosts: orchestrator, server platform srv1, client platforms c1 and c2, on $where"
+for h in srv c1 c2; do
+    mkdir -p "$tmp/$h"
+    role=client extra=(--qemu "$build/qemu-system-x86_64")
+    [ $h = srv ] && role=server extra=(--model-host "$(addr srv)")
+    on $h "$dm" daemon --role $role --listen "tcp:$(addr $h):$(port $h)" \
+        --platform-id $h --state-dir "$tmp/$h" "${extra[@]}" \
+        >"$tmp/$h.log" 2>&1 & pids+=($!)
+    echo "   launcher of $h: dm-remote daemon --role $role on tcp:$(addr $h):$(port $h)"
 done
-echo "   uart16550 on $tmp/ser0.sock, console on $tmp/console.sock"
-echo "   edu       on $tmp/edu0.sock (both bound to vm-id demo-vm)"
+on ctl "$build/meson/orchestrator/dm-orchestrator" --db "$tmp/db.sqlite" \
+    --listen "unix:$tmp/orch.sock" >"$tmp/orch.log" 2>&1 & pids+=($!)
+for _ in $(seq 500); do
+    [ -S "$tmp/orch.sock" ] && grep -q listening "$tmp/srv.log" &&
+        grep -q listening "$tmp/c1.log" && grep -q listening "$tmp/c2.log" &&
+        break
+    sleep 0.01
+done
+echo "   orchestrator: dm-orchestrator, API on $tmp/orch.sock" | sed "s|$tmp/||"
 
-say "2. Client platform: boot Linux under QEMU with the remote devices"
-cmd=("$build/qemu-system-x86_64" -accel tcg -M pc -m 256M -display none
-     -monitor none -serial none -no-reboot
-     -object memory-backend-memfd,id=ram,size=256M,share=on
-     -machine memory-backend=ram
-     -kernel "$build/guest/vmlinuz" -initrd "$build/guest/initramfs.cpio.gz"
-     -append "console=ttyS0 panic=-1"
-     -remote-device "id=ser0,bus=isa,server=unix:$tmp/ser0.sock,iobase=0x3f8,irq=4,vm-id=demo-vm"
-     -remote-device "id=edu0,bus=pci,server=unix:$tmp/edu0.sock,vm-id=demo-vm")
-printf '%s ' "${cmd[@]}" | sed "s|$tmp/||g; s|$build/||g" | fold -s -w 96 |
-    sed 's/^/   /'
-"${cmd[@]}" >"$tmp/qemu.log" 2>&1 & qemu=$!
-pids+=($qemu)
+step "2. Register the platforms in the identifier database"
+run dmctl platform add srv1 --role server --address "tcp:$(addr srv):$(port srv)"
+run dmctl platform add c1 --role client --address "tcp:$(addr c1):$(port c1)"
+run dmctl platform add c2 --role client --address "tcp:$(addr c2):$(port c2)"
+run dmctl platform list
 
-say "3. The guest's console, seen from the server platform's console socket"
-"$here/tests/guest/console-chat.py" "$tmp/console.sock" 150 \
-    "expect:DM-GUEST-READY" \
-    "send:echo the guest sees: \$(cat /sys/bus/pci/devices/*/vendor | tr '\\n' ' ')" \
-    "expect:the guest sees:" \
-    "send:uname -sr" "expect:Linux" \
-    "send:poweroff -f" | grep -a -E "Linux version|DM-GUEST|the guest sees|^Linux|^[0-9]" | head -n 20 || true
+step "3. Define a VM: Linux, a remote UART as its console, a remote edu"
+run dmctl vm create demo --memory 256M --kernel "$build/guest/vmlinuz" \
+    --initrd "$build/guest/initramfs.cpio.gz" --append "console=ttyS0 quiet" \
+    --device console=uart16550 --device edu0=edu
 
-say "4. Power off ends QEMU; then the device models are stopped"
-wait $qemu && echo "   QEMU exited cleanly"
-pids=("${pids[@]:0:2}")
-kill -TERM "${pids[@]}"
-wait "${pids[@]}" && echo "   device models stopped (SIGTERM), sockets removed"
-pids=()
-say "Done. The orchestrator (issue 7) will place, launch and migrate these."
+step "4. Start it on c1: models placed on srv1 and launched, QEMU started with -remote-device"
+run dmctl vm start demo --on c1
+run dmctl dm list
+console=$(dmctl --json vm show demo | /usr/bin/python3 -c \
+    'import json,sys; print([d["console"] for d in json.load(sys.stdin)["devices"] if d["console"]][0][5:])')
+
+step "5. The guest's console, seen from the server platform (where the UART is emulated)"
+edu='for d in /sys/bus/pci/devices/*; do [ $(cat $d/device) = 0x11e8 ] && e=$d; done; b=$(head -1 $e/resource | cut -d" " -f1); echo 1 > $e/enable'
+timeout 150 "$chat" "$console" 120 expect:DM-GUEST-READY "send:uname -sr" \
+    "send:$edu; devmem \$((b+4)) 32 0x12345678; echo edu liveness: \$(devmem \$((b+4)) 32)" \
+    "expect:edu liveness: 0x"
+
+step "6. Migrate the VM to c2; its device models stay on srv1"
+run dmctl vm migrate demo --to c2
+run dmctl vm list
+
+step "7. The same console, after the migration: the guest goes on, edu's state is intact"
+timeout 60 "$chat" "$console" 50 \
+    "send:echo still here: \$((6*7)), edu liveness: \$(devmem \$((b+4)) 32)" \
+    "expect:still here: 42, edu liveness: 0xEDCBA987"
+
+step "8. Shut it down: ACPI power-down, then quit; models stopped, placements freed"
+run dmctl vm stop demo --timeout 5
+run dmctl dm list
+step "Done."
