@@ -29,12 +29,13 @@ dmctl() { "$build/meson/orchestrator/dmctl" "$@"; }
 
 if [ "$(id -u)" = 0 ] && command -v ip >/dev/null; then
     lan_up $$ ctl=192.0.2.10 srv=192.0.2.2 c1=192.0.2.1 c2=192.0.2.3
-    on() { ip netns exec "$(lan_ns "$1")" "${@:2}"; }
+    # Used with &: exec, so that $! is the program itself.
+    on() { exec ip netns exec "$(lan_ns "$1")" "${@:2}"; }
     addr() { case $1 in ctl) echo 192.0.2.10 ;; srv) echo 192.0.2.2 ;;
                         c1) echo 192.0.2.1 ;; c2) echo 192.0.2.3 ;; esac; }
     where="four network namespaces on a private bridge (192.0.2.0/24)"
 else
-    on() { "${@:2}"; }
+    on() { exec "${@:2}"; }
     addr() { echo 127.0.0.1; }
     where="loopback (not root: no network namespaces)"
 fi

@@ -42,6 +42,8 @@ lan_up() {
 lan_down() {
     local name
     for name in "${lan_hosts[@]}"; do
+        # Whatever still runs there dies with its host.
+        ip netns pids "$(lan_ns "$name")" 2>/dev/null | xargs -r kill -9
         ip netns del "$(lan_ns "$name")" 2>/dev/null
     done
     [ -n "$lan_id" ] && ip netns del "dm-$lan_id-lan" 2>/dev/null

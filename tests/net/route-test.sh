@@ -36,17 +36,30 @@ wait_for '[ -S "$tmp/io1.sock" ] && grep -q serving "$tmp/io2.log" &&
           grep -q routing "$tmp/route.log"' ||
     { echo "Bail out! servers did not start"; exit 1; }
 
-# qtest_edu PROPS: QEMU under qtest; program BAR0, read edu's register 0.
+# qtest_edu PROPS: QEMU under qtest; program BAR0, read edu's register 0,
+# print what QEMU said.  QEMU stays up after qtest's input ends: it is
+# stopped once the read is answered (bounded wait).
 qtest_edu() {
+    local q log=$tmp/qtest.log
+    : >"$log"
     {
         echo "outl 0xcf8 0x80002010"; echo "outl 0xcfc 0xfe000000"
         echo "outl 0xcf8 0x80002004"; echo "outw 0xcfc 0x0002"
         echo "readl 0xfe000000"
-        sleep 1
-    } | timeout 60 "$qemu" -M pc -accel qtest -qtest stdio -display none \
+        wait_for 'grep -q "^OK 0x" "$log"' || true
+    } | "$qemu" -M pc -accel qtest -qtest stdio -display none \
         -nodefaults -monitor none \
         -remote-device "bus=pci,addr=04.0,server=tcp:127.0.0.1:$port,$1" \
-        2>&1
+        >"$log" 2>&1 &
+    q=$!
+    for _ in $(seq 3000); do
+        grep -q "^OK 0x" "$log" && break
+        kill -0 "$q" 2>/dev/null || break
+        sleep 0.01
+    done
+    kill "$q" 2>/dev/null
+    wait "$q" 2>/dev/null
+    cat "$log"
 }
 
 out=$(qtest_edu "vm-id=vm-7,device-model-id=dm-edu")
