@@ -29,3 +29,14 @@ void dm_log(DmLogLevel level, const char *fmt, ...)
     fputc('\n', stderr);
     va_end(ap);
 }
+
+int dm_usage_error(const char *command, const char *fmt, const char *what)
+{
+    const char *sep = command ? " " : "";
+
+    command = command ? command : "";
+    fprintf(stderr, "dm-remote%s%s: ", sep, command);
+    fprintf(stderr, fmt, what);
+    fprintf(stderr, "\nTry 'dm-remote%s%s --help'.\n", sep, command);
+    return 2;
+}

@@ -19,6 +19,12 @@ extern DmLogLevel dm_log_level;
 void dm_log(DmLogLevel level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/*
+ * A bad command line: "dm-remote[ COMMAND]: " + @fmt with @what, then
+ * where to find the help.  Returns 2, the exit status for usage errors.
+ */
+int dm_usage_error(const char *command, const char *fmt, const char *what);
+
 #define dm_error(...) dm_log(DM_LOG_ERROR, __VA_ARGS__)
 #define dm_warn(...)  dm_log(DM_LOG_WARN, __VA_ARGS__)
 #define dm_info(...)  dm_log(DM_LOG_INFO, __VA_ARGS__)

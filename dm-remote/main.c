@@ -89,10 +89,7 @@ static void help(void)
 
 static int usage_error(const char *fmt, const char *what)
 {
-    fprintf(stderr, "dm-remote: ");
-    fprintf(stderr, fmt, what);
-    fprintf(stderr, "\nTry 'dm-remote --help'.\n");
-    return 2;
+    return dm_usage_error(NULL, fmt, what);
 }
 
 static int parse_serve(int argc, char **argv)

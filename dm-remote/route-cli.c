@@ -36,10 +36,7 @@ static void route_help(void)
 
 static int route_usage(const char *fmt, const char *what)
 {
-    fprintf(stderr, "dm-remote route: ");
-    fprintf(stderr, fmt, what);
-    fprintf(stderr, "\nTry 'dm-remote route --help'.\n");
-    return 2;
+    return dm_usage_error("route", fmt, what);
 }
 
 int dm_route_main(int argc, char **argv)

@@ -89,10 +89,7 @@ static void daemon_help(void)
 
 static int daemon_usage(const char *fmt, const char *what)
 {
-    fprintf(stderr, "dm-remote daemon: ");
-    fprintf(stderr, fmt, what);
-    fprintf(stderr, "\nTry 'dm-remote daemon --help'.\n");
-    return 2;
+    return dm_usage_error("daemon", fmt, what);
 }
 
 static int daemon_parse_capacity(const char *s)
