@@ -16,7 +16,6 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include "qapi/error.h"
 #include "crypto/secret_common.h"
 #include "qemu/error-report.h"

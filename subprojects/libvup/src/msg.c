@@ -233,16 +233,19 @@ fail:
 static int send_layered(const VupStream *s, const struct iovec *iov,
                         int iovcnt)
 {
+    uint8_t small[512];         /* every region access and reply fits */
     size_t total = 0, done = 0;
-    uint8_t *buf;
+    uint8_t *buf = small;
     int ret = 0;
 
     for (int i = 0; i < iovcnt; i++) {
         total += iov[i].iov_len;
     }
-    buf = malloc(total);
-    if (!buf) {
-        return -ENOMEM;
+    if (total > sizeof(small)) {
+        buf = malloc(total);
+        if (!buf) {
+            return -ENOMEM;
+        }
     }
     for (int i = 0; i < iovcnt; i++) {
         memcpy(buf + done, iov[i].iov_base, iov[i].iov_len);
@@ -260,7 +263,9 @@ static int send_layered(const VupStream *s, const struct iovec *iov,
         }
         done += n;
     }
-    free(buf);
+    if (buf != small) {
+        free(buf);
+    }
     return ret;
 }
 
@@ -355,18 +360,6 @@ int vup_stream_send_msg(const VupStream *s, const VupHeader *hdr,
     }
     free(wire);
     return ret;
-}
-
-int vup_send_reply(int sock, const VupHeader *req, const void *payload,
-                   size_t len, const int *fds, unsigned nfds)
-{
-    VupHeader h = {
-        .msg_id = req->msg_id,
-        .command = req->command,
-        .flags = VUP_FLAG_TYPE_REPLY,
-    };
-
-    return vup_send_msg(sock, &h, payload, len, fds, nfds);
 }
 
 int vup_stream_send_reply(const VupStream *s, const VupHeader *req,

@@ -513,6 +513,20 @@ static void test_layered_round_trip(void **state)
     assert_memory_equal(m.payload, payload, sizeof(payload));
     vup_msg_clear(&m);
 
+    /* A message too big for the stack buffer: gathered all the same. */
+    {
+        static uint8_t big[3000];
+
+        memset(big, 0xa5, sizeof(big));
+        assert_int_equal(vup_stream_send_msg(&sa, &h, big, sizeof(big),
+                                             NULL, 0), 0);
+        assert_int_equal(la.sends, 2);
+        assert_int_equal(vup_stream_recv_msg(&sb, &m, MAX_SIZE, 0), 0);
+        assert_int_equal(m.payload_len, sizeof(big));
+        assert_memory_equal(m.payload, big, sizeof(big));
+        vup_msg_clear(&m);
+    }
+
     /* The layer really carried it: the raw bytes are transformed. */
     assert_int_equal(vup_stream_send_error(&sa, &h, EPERM), 0);
     {

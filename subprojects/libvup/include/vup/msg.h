@@ -92,10 +92,6 @@ int vup_recv_msg(int sock, VupMsg *msg, uint32_t max_msg_size,
 int vup_send_msg(int sock, const VupHeader *hdr, const void *payload,
                  size_t len, const int *fds, unsigned nfds);
 
-/* Send the reply to @req, carrying @payload and @fds. */
-int vup_send_reply(int sock, const VupHeader *req, const void *payload,
-                   size_t len, const int *fds, unsigned nfds);
-
 /* Send an error reply to @req with errno @err (positive). */
 int vup_send_error(int sock, const VupHeader *req, int err);
 
