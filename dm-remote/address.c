@@ -152,6 +152,7 @@ int dm_address_listen(const DmAddress *addr, char *err, size_t errlen)
 {
     struct sockaddr_un sun = { .sun_family = AF_UNIX };
     struct stat st;
+    bool tmp;
     int fd, ret;
 
     if (addr->kind == DM_ADDRESS_TCP) {
@@ -178,11 +179,27 @@ int dm_address_listen(const DmAddress *addr, char *err, size_t errlen)
         snprintf(err, errlen, "socket: %s", strerror(errno));
         return ret;
     }
+    /*
+     * Bind a temporary name, listen, then rename: whoever sees the socket
+     * file can connect (between bind and listen, connect is refused).
+     * Without room for the suffix, bind the name itself.
+     */
+    tmp = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s.new",
+                   addr->path) < (int)sizeof(sun.sun_path);
+    if (tmp) {
+        unlink(sun.sun_path);   /* left by a server that died here */
+    } else {
+        strcpy(sun.sun_path, addr->path);
+    }
     if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-        listen(fd, 8) < 0) {
+        listen(fd, 8) < 0 ||
+        (tmp && rename(sun.sun_path, addr->path) < 0)) {
         ret = -errno;
         snprintf(err, errlen, "cannot listen on %s: %s", addr->path,
                  strerror(errno));
+        if (tmp) {
+            unlink(sun.sun_path);
+        }
         close(fd);
         return ret;
     }

@@ -161,7 +161,9 @@ usage unexpected-argument "unexpected argument 'extra'" --role server \
 
 api=unix:$dir/server.sock
 state=$dir/server-state
-lo=$((42000 + ($$ % 400) * 20))
+# Below the kernel's ephemeral ports (32768-60999), which any outgoing
+# connection of a test running beside this one may take.
+lo=$((10000 + ($$ % 400) * 20))
 start_daemon server --role server --listen "$api" --platform-id srv-1 \
     --state-dir "$state" --port-range "$lo-$((lo + 19))"
 server_pid=$pid
