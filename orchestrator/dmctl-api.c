@@ -8,6 +8,21 @@
 
 #include "address.h"
 #include "dmctl.h"
+#include "tls.h"
+
+/* Loaded by main() when --tls-creds is given. */
+static OrchTlsCreds api_tls;
+
+int dmctl_api_tls(const char *dir)
+{
+    g_autoptr(GError) err = NULL;
+
+    if (!orch_tls_creds_load(dir, "client", &api_tls, &err)) {
+        fprintf(stderr, "dmctl: --tls-creds: %s\n", err->message);
+        return DMCTL_USAGE;
+    }
+    return DMCTL_OK;
+}
 
 static SoupSession *api_session(void)
 {
@@ -15,10 +30,16 @@ static SoupSession *api_session(void)
     g_autoptr(GSocketConnectable) peer = NULL;
 
     if (!session) {
-        /* main() checked the address already. */
+        /*
+         * main() checked the address already.  Over TLS, GIO checks the
+         * server's certificate against our CA and the host we connect to
+         * (the connectable is the TLS server identity).
+         */
         peer = orch_address_connectable(arg_orchestrator, NULL);
         session = soup_session_new_with_options("remote-connectable", peer,
-                                                "user-agent", "dmctl", NULL);
+                                                "user-agent", "dmctl",
+                                                "tls-database", api_tls.ca,
+                                                NULL);
     }
     return session;
 }
@@ -26,8 +47,13 @@ static SoupSession *api_session(void)
 static SoupMessage *api_message(const char *method, const char *path,
                                 JsonNode *body)
 {
-    g_autofree char *uri = g_strconcat("http://orchestrator", path, NULL);
+    g_autofree char *uri = g_strconcat(api_tls.cert ? "https" : "http",
+                                       "://orchestrator", path, NULL);
     SoupMessage *msg = soup_message_new(method, uri);
+
+    if (msg && api_tls.cert) {
+        soup_message_set_tls_client_certificate(msg, api_tls.cert);
+    }
 
     if (msg && body) {
         char *text = json_to_string(body, FALSE);

@@ -66,7 +66,8 @@ static void help(void)
 {
     size_t i;
 
-    printf("Usage: dmctl [--orchestrator ADDRESS] [--json] COMMAND ...\n"
+    printf("Usage: dmctl [--orchestrator ADDRESS] [--tls-creds DIR] "
+           "[--json] COMMAND ...\n"
            "\n"
            "Drive dm-orchestrator: platforms, VMs and their remote device\n"
            "models.\n"
@@ -77,6 +78,10 @@ static void help(void)
            "                              (default $DMCTL_ORCHESTRATOR, "
            "else\n"
            "                              unix:/run/dm-orchestrator.sock)\n"
+           "  -t, --tls-creds=DIR         HTTPS to a tcp: orchestrator: DIR\n"
+           "                              holds ca-cert.pem, client-cert.pem\n"
+           "                              and client-key.pem (default\n"
+           "                              $DMCTL_TLS_CREDS)\n"
            "  -j, --json                  print the API's JSON\n"
            "  -h, --help                  show this help (COMMAND --help: "
            "its own)\n"
@@ -167,22 +172,27 @@ static int parse_global(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "orchestrator", required_argument, NULL, 'o' },
+        { "tls-creds", required_argument, NULL, 't' },
         { "json", no_argument, NULL, 'j' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     g_autoptr(GError) err = NULL;
     const char *env = getenv("DMCTL_ORCHESTRATOR");
+    const char *tls_creds = getenv("DMCTL_TLS_CREDS");
     int c;
 
     if (env && *env) {
         arg_orchestrator = env;
     }
     opterr = 0;
-    while ((c = dmctl_getopt(argc, argv, "+:o:jh", opts, "")) != -1) {
+    while ((c = dmctl_getopt(argc, argv, "+:o:t:jh", opts, "")) != -1) {
         switch (c) {
         case 'o':
             arg_orchestrator = optarg;
+            break;
+        case 't':
+            tls_creds = optarg;
             break;
         case 'j':
             arg_json = true;
@@ -197,6 +207,14 @@ static int parse_global(int argc, char **argv)
     if (!orch_address_valid(arg_orchestrator, &err)) {
         fprintf(stderr, "dmctl: --orchestrator: %s\n", err->message);
         return 2;
+    }
+    if (tls_creds && *tls_creds) {
+        if (!g_str_has_prefix(arg_orchestrator, "tcp:")) {
+            fprintf(stderr, "dmctl: --tls-creds needs a tcp: orchestrator "
+                    "address\n");
+            return 2;
+        }
+        return dmctl_api_tls(tls_creds);
     }
     return 0;
 }

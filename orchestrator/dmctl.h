@@ -19,6 +19,8 @@ extern const char *arg_orchestrator;
 extern bool arg_json;
 
 /* dmctl-api.c */
+/* Talk HTTPS with the credentials in @dir; DMCTL_USAGE if unusable. */
+int dmctl_api_tls(const char *dir);
 /*
  * @method @path with @body (may be NULL).  On a 2xx answer return 0 and
  * its JSON; otherwise print "dmctl: ERROR" and return DMCTL_FAIL.

@@ -2,6 +2,7 @@
  * dm-orchestrator: the control panel of the disaggregated QEMU.
  *
  *   dm-orchestrator [--db PATH] [--listen unix:PATH|tcp:HOST:PORT]
+ *                   [--tls-creds DIR]
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -16,9 +17,11 @@
 #include "db.h"
 #include "orch.h"
 #include "server.h"
+#include "tls.h"
 
 static const char *arg_db = "/var/lib/dm-orchestrator/db.sqlite";
 static const char *arg_listen = "unix:/run/dm-orchestrator.sock";
+static const char *arg_tls_creds;
 
 static void help(void)
 {
@@ -37,6 +40,10 @@ static void help(void)
            "  -l, --listen=ADDRESS    where the API listens: unix:PATH or\n"
            "                          tcp:HOST:PORT (default\n"
            "                          unix:/run/dm-orchestrator.sock)\n"
+           "      --tls-creds=DIR     serve HTTPS (tcp: only): DIR holds\n"
+           "                          ca-cert.pem, server-cert.pem and\n"
+           "                          server-key.pem; clients must show a\n"
+           "                          certificate signed by that CA\n"
            "  -v, --verbose           log every request\n"
            "  -q, --quiet             log errors only\n"
            "  -h, --help              show this help\n"
@@ -50,6 +57,7 @@ static int parse_argv(int argc, char **argv)
     static const struct option opts[] = {
         { "db", required_argument, NULL, 'd' },
         { "listen", required_argument, NULL, 'l' },
+        { "tls-creds", required_argument, NULL, 't' },
         { "verbose", no_argument, NULL, 'v' },
         { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
@@ -66,6 +74,9 @@ static int parse_argv(int argc, char **argv)
             break;
         case 'l':
             arg_listen = optarg;
+            break;
+        case 't':
+            arg_tls_creds = optarg;
             break;
         case 'v':
             orch_log_level = 2;
@@ -99,6 +110,12 @@ static int parse_argv(int argc, char **argv)
         fprintf(stderr, "dm-orchestrator: --listen: %s\n", err->message);
         return 2;
     }
+    if (arg_tls_creds && !g_str_has_prefix(arg_listen, "tcp:")) {
+        fprintf(stderr, "dm-orchestrator: --tls-creds needs a tcp: "
+                "--listen address (a UNIX socket is guarded by its file "
+                "mode)\n");
+        return 2;
+    }
     return 0;
 }
 
@@ -129,6 +146,7 @@ int main(int argc, char **argv)
     g_autoptr(GError) err = NULL;
     g_autoptr(GMainLoop) loop = NULL;
     g_autoptr(GSocket) listener = NULL;
+    OrchTlsCreds tls = { 0 };
     sqlite3 *db_main, *db_worker;
     OrchServer *server;
     int ret;
@@ -141,12 +159,23 @@ int main(int argc, char **argv)
     if (open_db(&db_main) < 0 || open_db(&db_worker) < 0) {
         return 1;
     }
+    if (arg_tls_creds &&
+        !orch_tls_creds_load(arg_tls_creds, "server", &tls, &err)) {
+        orch_warn("--tls-creds: %s", err->message);
+        return 1;
+    }
+    if (!arg_tls_creds && g_str_has_prefix(arg_listen, "tcp:")) {
+        orch_warn("the API on %s is plain HTTP without authentication: "
+                  "use it on a trusted network only, or give --tls-creds",
+                  arg_listen);
+    }
     listener = orch_address_listen(arg_listen, &err);
     if (!listener) {
         orch_warn("cannot listen on %s: %s", arg_listen, err->message);
         return 1;
     }
-    server = orch_server_new(listener, db_main, db_worker, &err);
+    server = orch_server_new(listener, arg_tls_creds ? &tls : NULL,
+                             db_main, db_worker, &err);
     if (!server) {
         orch_warn("cannot serve on %s: %s", arg_listen, err->message);
         orch_address_cleanup(arg_listen);
@@ -155,10 +184,12 @@ int main(int argc, char **argv)
     loop = g_main_loop_new(NULL, FALSE);
     g_unix_signal_add(SIGTERM, on_signal, loop);
     g_unix_signal_add(SIGINT, on_signal, loop);
-    orch_info("serving the API on %s, database %s", arg_listen, arg_db);
+    orch_info("serving the API on %s%s, database %s", arg_listen,
+              arg_tls_creds ? " (TLS)" : "", arg_db);
     g_main_loop_run(loop);
     orch_server_stop(server);
     orch_address_cleanup(arg_listen);
+    orch_tls_creds_clear(&tls);
     orch_info("stopped");
     return 0;
 }

@@ -15,11 +15,17 @@
 #include <gio/gio.h>
 #include <sqlite3.h>
 
+#include "tls.h"
+
 typedef struct OrchServer OrchServer;
 
-/* Serve on @listener; both connections are owned by the server. */
-OrchServer *orch_server_new(GSocket *listener, sqlite3 *db_main,
-                            sqlite3 *db_worker, GError **errp);
+/*
+ * Serve on @listener, over TLS with @tls unless it is NULL; both database
+ * connections are owned by the server.
+ */
+OrchServer *orch_server_new(GSocket *listener, const OrchTlsCreds *tls,
+                            sqlite3 *db_main, sqlite3 *db_worker,
+                            GError **errp);
 /* Stop accepting; a request the worker is running is abandoned. */
 void orch_server_stop(OrchServer *s);
 

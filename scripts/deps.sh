@@ -11,7 +11,8 @@ PKGS=(
     python3 python3-venv flex bison cpio git device-tree-compiler
     libglib2.0-dev libpixman-1-dev libslirp-dev zlib1g-dev
     libjson-c-dev libcmocka-dev lib32gcc-12-dev libgnutls28-dev gnutls-bin
-    libsoup-3.0-dev libjson-glib-dev libsqlite3-dev sqlite3 socat
+    libsoup-3.0-dev glib-networking libjson-glib-dev libsqlite3-dev sqlite3
+    socat
     seabios ipxe-qemu busybox-static
 )
 
