@@ -15,7 +15,8 @@
 
 static void route_help(void)
 {
-    printf("Usage: dm-remote route --listen ADDRESS --route ROUTE...\n"
+    printf("Usage: dm-remote route --listen ADDRESS [--route ROUTE]... "
+           "[--routes-file PATH]\n"
            "\n"
            "Route vfio-user sessions through this owner server: read each\n"
            "client's VERSION, check its identifiers against the routes, and\n"
@@ -28,10 +29,23 @@ static void route_help(void)
            "                         that device-model id (and VM id, if "
            "given)\n"
            "                         go to ADDRESS; repeat for each model\n"
+           "  -f, --routes-file=PATH one ROUTE a line (blank lines and "
+           "lines\n"
+           "                         starting with # are skipped), read "
+           "again for\n"
+           "                         each new session; a missing file or a "
+           "bad\n"
+           "                         line keeps the last good routes (one "
+           "error\n"
+           "                         per change).  --route ones apply too\n"
            "  -v, --verbose, -q, --quiet, -h, --help\n"
            "\n"
-           "A session without a route is refused with EHOSTUNREACH, one\n"
-           "from another VM with EPERM (vfio-user error replies).\n");
+           "At least one --route or a --routes-file.  A route for the\n"
+           "session's VM wins over one without vm=.  A session without a\n"
+           "route is refused with EHOSTUNREACH, one from another VM with "
+           "EPERM\n"
+           "(vfio-user error replies).  Sessions already forwarded are not\n"
+           "affected by a change of routes.\n");
 }
 
 static int route_usage(const char *fmt, const char *what)
@@ -44,20 +58,21 @@ int dm_route_main(int argc, char **argv)
     static const struct option options[] = {
         { "listen", required_argument, NULL, 'l' },
         { "route", required_argument, NULL, 'r' },
+        { "routes-file", required_argument, NULL, 'f' },
         { "verbose", no_argument, NULL, 'v' },
         { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
         { 0 },
     };
     static DmRoute routes[ROUTE_MAX];
-    const char *listen = NULL;
+    const char *listen = NULL, *routes_file = NULL;
     DmAddress addr;
     unsigned n = 0;
     char err[256];
     int c;
 
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":l:r:vqh", options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":l:r:f:vqh", options, NULL)) != -1) {
         switch (c) {
         case 'l':
             listen = optarg;
@@ -70,6 +85,12 @@ int dm_route_main(int argc, char **argv)
                 return route_usage("bad --route: %s", err);
             }
             n++;
+            break;
+        case 'f':
+            if (!optarg[0]) {
+                return route_usage("%s", "--routes-file is empty");
+            }
+            routes_file = optarg;
             break;
         case 'v':
             dm_log_level = DM_LOG_DEBUG;
@@ -95,8 +116,9 @@ int dm_route_main(int argc, char **argv)
     if (dm_address_parse(listen, &addr, err, sizeof(err)) < 0) {
         return route_usage("bad --listen: %s", err);
     }
-    if (n == 0) {
-        return route_usage("%s", "route needs at least one --route");
+    if (n == 0 && !routes_file) {
+        return route_usage("%s", "route needs at least one --route or "
+                           "a --routes-file");
     }
-    return dm_route_run(&addr, routes, n);
+    return dm_route_run(&addr, routes, n, routes_file);
 }

@@ -9,9 +9,16 @@
  * are vfio-user error replies to the VERSION: EHOSTUNREACH (no route for
  * this device model), EPERM (the route is bound to another VM).
  *
+ * The table is the --route options plus, with --routes-file, the lines
+ * of that file, read again by the accept loop for every new session (a
+ * few hundred bytes: cheaper than being clever, and a route written just
+ * before a connection is always seen by it).  A session keeps the table
+ * it started with.
+ *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -24,7 +31,7 @@
 
 #include "vup/msg.h"
 #include "log.h"
-#include "route.h"
+#include "route-table.h"
 
 #define ROUTE_VERSION_MAX   (sizeof(VupHeader) + 65536)
 #define ROUTE_CHUNK         65536
@@ -34,47 +41,8 @@ static const struct timeval route_io_timeout = { .tv_sec = 5 };
 
 typedef struct RouteConn {
     int client;
-    const DmRoute *routes;
-    unsigned nroutes;
+    RouteTable *table;          /* a reference */
 } RouteConn;
-
-int dm_route_parse(const char *str, DmRoute *ret_route, char *err,
-                   size_t errlen)
-{
-    DmRoute r = { 0 };
-    const char *eq = strchr(str, '=');
-    char *addr, *comma;
-    int ret;
-
-    if (!eq || eq == str || eq - str > VUP_ID_MAX) {
-        snprintf(err, errlen, "'%s' is not DEVICE_MODEL=ADDRESS[,vm=VM]",
-                 str);
-        return -EINVAL;
-    }
-    memcpy(r.device_model, str, eq - str);
-    addr = strdup(eq + 1);
-    if (!addr) {
-        snprintf(err, errlen, "out of memory");
-        return -ENOMEM;
-    }
-    comma = strstr(addr, ",vm=");
-    if (comma) {
-        if (strlen(comma + 4) == 0 || strlen(comma + 4) > VUP_ID_MAX) {
-            snprintf(err, errlen, "bad vm in '%s'", str);
-            free(addr);
-            return -EINVAL;
-        }
-        strcpy(r.vm, comma + 4);
-        *comma = '\0';
-    }
-    ret = dm_address_parse(addr, &r.target, err, errlen);
-    free(addr);
-    if (ret < 0) {
-        return ret;
-    }
-    *ret_route = r;
-    return 0;
-}
 
 /* Copy what @from has (with any descriptors) to @to: false at EOF/error. */
 static bool route_copy(int from, int to)
@@ -163,31 +131,6 @@ static void route_splice(int a, int b)
     }
 }
 
-static const DmRoute *route_find(const RouteConn *c, const VupCaps *caps,
-                                 int *ret_err)
-{
-    const char *dm = caps->ids[VUP_ID_DEVICE_MODEL];
-    const char *vm = caps->ids[VUP_ID_VM];
-
-    for (unsigned i = 0; i < c->nroutes; i++) {
-        const DmRoute *r = &c->routes[i];
-
-        if (strcmp(r->device_model, dm) != 0) {
-            continue;
-        }
-        if (r->vm[0] && strcmp(r->vm, vm) != 0) {
-            dm_warn("route: refused device model '%s' for vm '%s' (bound "
-                    "to '%s')", dm, vm, r->vm);
-            *ret_err = EPERM;
-            return NULL;
-        }
-        return r;
-    }
-    dm_warn("route: no route for device model '%s'", dm[0] ? dm : "(none)");
-    *ret_err = EHOSTUNREACH;
-    return NULL;
-}
-
 static void *route_conn_thread(void *opaque)
 {
     RouteConn *c = opaque;
@@ -209,7 +152,7 @@ static void *route_conn_thread(void *opaque)
         vup_version_parse(m.payload, m.payload_len, &major, &minor, &caps,
                           err, sizeof(err)) < 0) {
         refuse = EINVAL;
-    } else if ((r = route_find(c, &caps, &refuse)) != NULL) {
+    } else if ((r = route_find(c->table, &caps, &refuse)) != NULL) {
         server = dm_address_connect(&r->target, err, sizeof(err));
         if (server < 0) {
             dm_warn("route: %s", err);
@@ -244,13 +187,17 @@ out:
         close(server);
     }
     close(c->client);
+    route_table_unref(c->table);
     free(c);
     return NULL;
 }
 
 int dm_route_run(const DmAddress *listen, const DmRoute *routes,
-                 unsigned nroutes)
+                 unsigned nroutes, const char *routes_file)
 {
+    RouteSource src = {
+        .fixed = routes, .nfixed = nroutes, .path = routes_file,
+    };
     char err[256];
     sigset_t mask;
     int lfd, sfd, status = 0;
@@ -266,7 +213,15 @@ int dm_route_run(const DmAddress *listen, const DmRoute *routes,
         dm_error("%s", lfd < 0 ? err : "signalfd failed");
         return 1;
     }
-    dm_info("routing %u device model(s) on %s%s", nroutes,
+    src.table = route_table_new(routes, nroutes, NULL, 0);
+    if (!src.table) {
+        dm_error("out of memory");
+        return 1;
+    }
+    route_source_refresh(&src);
+    dm_info("routing %u route(s)%s%s on %s%s", src.table->n,
+            routes_file ? " and those of " : "",
+            routes_file ? routes_file : "",
             listen->kind == DM_ADDRESS_UNIX ? "unix:" : "tcp:",
             listen->kind == DM_ADDRESS_UNIX ? listen->path : listen->host);
     for (;;) {
@@ -302,13 +257,15 @@ int dm_route_run(const DmAddress *listen, const DmRoute *routes,
             close(fd);
             continue;
         }
-        *c = (RouteConn) { .client = fd, .routes = routes,
-                           .nroutes = nroutes };
+        route_source_refresh(&src);
+        *c = (RouteConn) { .client = fd,
+                           .table = route_table_ref(src.table) };
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
         if (pthread_create(&t, &attr, route_conn_thread, c) != 0) {
             dm_warn("route: cannot start a thread, dropping a client");
             close(fd);
+            route_table_unref(c->table);
             free(c);
         }
         pthread_attr_destroy(&attr);
@@ -316,5 +273,7 @@ int dm_route_run(const DmAddress *listen, const DmRoute *routes,
     close(lfd);
     close(sfd);
     dm_address_cleanup(listen);
+    route_table_unref(src.table);
+    free(src.seen);
     return status;
 }

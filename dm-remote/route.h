@@ -28,8 +28,12 @@ int dm_route_parse(const char *str, DmRoute *ret_route, char *err,
 /* `dm-remote route ...` (route-cli.c): @argv[0] is "route". */
 int dm_route_main(int argc, char **argv);
 
-/* Serve on @listen until SIGTERM/SIGINT; returns the exit status. */
+/*
+ * Serve on @listen until SIGTERM/SIGINT; returns the exit status.
+ * @routes always apply; @routes_file (NULL: none) adds one route a line
+ * and is read again for each new session.
+ */
 int dm_route_run(const DmAddress *listen, const DmRoute *routes,
-                 unsigned nroutes);
+                 unsigned nroutes, const char *routes_file);
 
 #endif /* DM_ROUTE_H */

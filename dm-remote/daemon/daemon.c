@@ -32,6 +32,7 @@
 #include "http.h"
 #include "instances.h"
 #include "launcher.h"
+#include "routes.h"
 #include "vms.h"
 
 static const char *arg_role;
@@ -245,6 +246,7 @@ static int daemon_setup_server(DmDaemon *d)
     d->model_addrlen = res->ai_addrlen;
     freeaddrinfo(res);
     dm_instances_init(d);
+    dm_routes_init(d);
     return 0;
 }
 
@@ -359,8 +361,8 @@ static int daemon_listen(const DmAddress *addr, char **ret_name)
 
 static unsigned daemon_live(DmDaemon *d)
 {
-    return d->role == DM_ROLE_SERVER ? dm_instances_live(d) :
-           dm_vms_live(d);
+    return d->role == DM_ROLE_SERVER ?
+           dm_instances_live(d) + dm_routes_live(d) : dm_vms_live(d);
 }
 
 void dm_daemon_maybe_quit(DmDaemon *d)
@@ -381,6 +383,7 @@ static gboolean daemon_on_signal(gpointer opaque)
     d->stopping = true;
     if (d->role == DM_ROLE_SERVER) {
         dm_instances_stop_all(d);
+        dm_routes_stop_all(d);
     } else {
         dm_vms_stop_all(d);
     }
@@ -432,6 +435,7 @@ static void daemon_free(DmDaemon *d)
     g_strfreev(d->models);
     g_free((char *)d->qemu);
     g_clear_pointer(&d->instances, g_hash_table_destroy);
+    dm_routes_free(d);
     g_clear_pointer(&d->vms, g_hash_table_destroy);
     g_clear_pointer(&d->dying, g_hash_table_destroy);
 }

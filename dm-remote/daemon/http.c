@@ -8,6 +8,7 @@
 
 #include "http.h"
 #include "instances.h"
+#include "routes.h"
 #include "vms.h"
 
 /* Requests are small JSON documents; anything larger is a mistake. */
@@ -156,6 +157,7 @@ static void http_health(DmDaemon *d, SoupServerMessage *msg)
                                   "server" : "client");
     if (d->role == DM_ROLE_SERVER) {
         dm_instances_health(d, o);
+        dm_routes_health(d, o);
     } else {
         dm_vms_health(d, o);
     }
@@ -163,8 +165,9 @@ static void http_health(DmDaemon *d, SoupServerMessage *msg)
 }
 
 /*
- * /v1/health, /v1/instances[/ID] (server), /v1/vms[/ID[/qmp|/events]]
- * (client).  Ids in paths are checked here once for every endpoint.
+ * /v1/health, /v1/instances[/ID] and /v1/routes[/ID] (server),
+ * /v1/vms[/ID[/qmp|/events]] (client).  Ids in paths are checked here
+ * once for every endpoint.
  */
 static void http_route(SoupServer *server, SoupServerMessage *msg,
                        const char *path, GHashTable *query, gpointer opaque)
@@ -184,7 +187,8 @@ static void http_route(SoupServer *server, SoupServerMessage *msg,
         http_health(d, msg);
         return;
     }
-    coll = d->role == DM_ROLE_SERVER ? "instances" : "vms";
+    coll = d->role == DM_ROLE_CLIENT ? "vms" :
+           n > 0 && strcmp(seg[0], "routes") == 0 ? "routes" : "instances";
     if (n == 0 || n > 3 || strcmp(seg[0], coll) != 0 ||
         (n > 1 && !seg[1][0]) ||
         (n == 3 && (d->role == DM_ROLE_SERVER ||
@@ -200,7 +204,9 @@ static void http_route(SoupServer *server, SoupServerMessage *msg,
                       "characters of A-Z a-z 0-9 . _ -)", seg[1], DM_ID_MAX);
         return;
     }
-    if (d->role == DM_ROLE_SERVER) {
+    if (d->role == DM_ROLE_SERVER && strcmp(coll, "routes") == 0) {
+        dm_routes_handle(d, msg, n > 1 ? seg[1] : NULL);
+    } else if (d->role == DM_ROLE_SERVER) {
         dm_instances_handle(d, msg, n > 1 ? seg[1] : NULL);
     } else {
         dm_vms_handle(d, msg, n > 1 ? seg[1] : NULL, n > 2 ? seg[2] : NULL);

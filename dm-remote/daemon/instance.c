@@ -51,11 +51,34 @@ DmInstance *dm_instance_new(DmDaemon *d, const char *id,
     inst->d = d;
     inst->id = g_strdup(id);
     inst->model = model;
+    inst->what = model ? model->name : "child";
     inst->state = DM_INST_STARTING;
     inst->log_path = g_strdup_printf("%s/%s.log", d->state_dir, id);
     inst->proc.on_exit = instance_exited;
     inst->proc.opaque = inst;
     return inst;
+}
+
+DmInstance *dm_instance_new_internal(DmDaemon *d, const char *id,
+                                     const char *what, char **args,
+                                     DmInstanceWatchFn *watch,
+                                     void *opaque)
+{
+    DmInstance *inst = dm_instance_new(d, id, NULL);
+
+    inst->what = what;
+    inst->args = g_strdupv(args);
+    inst->internal = true;
+    inst->watch = watch;
+    inst->watch_opaque = opaque;
+    return inst;
+}
+
+static void instance_notify(DmInstance *inst, bool gone)
+{
+    if (inst->watch) {
+        inst->watch(inst, gone, inst->watch_opaque);
+    }
 }
 
 void dm_instance_free(DmInstance *inst)
@@ -72,6 +95,7 @@ void dm_instance_free(DmInstance *inst)
     for (i = 0; i < DM_BIND_COUNT; i++) {
         g_free(inst->bind[i]);
     }
+    g_strfreev(inst->args);
     g_free(inst->id);
     g_free(inst->address);
     g_free(inst->sock_path);
@@ -88,7 +112,7 @@ JsonObject *dm_instance_json(DmInstance *inst)
     unsigned i;
 
     json_object_set_string_member(o, "id", inst->id);
-    json_object_set_string_member(o, "model", inst->model->name);
+    json_object_set_string_member(o, "model", inst->what);
     json_object_set_string_member(o, "state", state_names[inst->state]);
     if (inst->proc.pid) {
         json_object_set_int_member(o, "pid", inst->proc.pid);
@@ -103,7 +127,8 @@ JsonObject *dm_instance_json(DmInstance *inst)
     } else {
         json_object_set_null_member(o, "console");
     }
-    json_object_set_string_member(o, "restart", inst->restart_on_failure ?
+    json_object_set_string_member(o, "restart", inst->restart_always ?
+                                  "always" : inst->restart_on_failure ?
                                   "on-failure" : "never");
     json_object_set_int_member(o, "restarts", inst->restarts);
     json_object_set_member(o, "exit",
@@ -167,7 +192,9 @@ static void instance_forget(DmInstance *inst)
     DmDaemon *d = inst->d;
 
     if (!inst->forgotten) {
-        g_hash_table_remove(d->instances, inst->id);
+        if (!inst->internal) {
+            g_hash_table_remove(d->instances, inst->id);
+        }
         inst->forgotten = true;
     }
     if (inst->probe_src) {
@@ -179,12 +206,15 @@ static void instance_forget(DmInstance *inst)
         inst->restart_timer = 0;
     }
     if (inst->proc.pid) {
-        g_hash_table_add(d->dying, g_strdup(inst->id));
+        if (!inst->internal) {
+            g_hash_table_add(d->dying, g_strdup(inst->id));
+        }
         dm_proc_terminate(&inst->proc);
         return;
     }
     instance_remove_files(inst);
     instance_answer(inst, SOUP_STATUS_OK, dm_instance_json(inst));
+    instance_notify(inst, true);
     dm_instance_free(inst);
     dm_daemon_maybe_quit(d);
 }
@@ -220,13 +250,14 @@ static void instance_ready(int ret, void *opaque)
     if (ret == 0) {
         inst->state = DM_INST_RUNNING;
         dm_info("instance %s (%s) running at %s, pid %d", inst->id,
-                inst->model->name, inst->address, inst->proc.pid);
+                inst->what, inst->address, inst->proc.pid);
         instance_answer(inst, SOUP_STATUS_CREATED, dm_instance_json(inst));
+        instance_notify(inst, false);
         return;
     }
     /* Alive but deaf: a restart is retried by the exit path. */
     dm_error("instance %s (%s) did not accept connections at %s within "
-             "%d s", inst->id, inst->model->name, inst->address,
+             "%d s", inst->id, inst->what, inst->address,
              DM_START_TIMEOUT_MS / 1000);
     if (inst->state != DM_INST_STARTING) {
         dm_proc_terminate(&inst->proc);
@@ -240,16 +271,39 @@ static void instance_ready(int ret, void *opaque)
     instance_forget(inst);
 }
 
+static int instance_spawn_argv(DmInstance *inst, GPtrArray *argv,
+                               char **ret_err)
+{
+    int ret;
+
+    /* A socket left by a predecessor killed outright would look ready. */
+    instance_remove_sockets(inst);
+    ret = dm_proc_spawn(&inst->proc, (char **)argv->pdata, inst->log_path,
+                        ret_err);
+    if (ret < 0) {
+        return ret;
+    }
+    inst->probe_src = dm_proc_wait_ready(instance_probe, instance_ready,
+                                         inst, DM_START_TIMEOUT_MS);
+    return 0;
+}
+
 static int instance_spawn(DmInstance *inst, char **ret_err)
 {
     DmDaemon *d = inst->d;
     g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
     unsigned i;
-    int ret;
 
     g_ptr_array_add(argv, g_strdup(d->self_exe));
+    if (inst->args) {
+        for (i = 0; inst->args[i]; i++) {
+            g_ptr_array_add(argv, g_strdup(inst->args[i]));
+        }
+        g_ptr_array_add(argv, NULL);
+        return instance_spawn_argv(inst, argv, ret_err);
+    }
     g_ptr_array_add(argv, g_strdup("serve"));
-    g_ptr_array_add(argv, g_strdup_printf("--model=%s", inst->model->name));
+    g_ptr_array_add(argv, g_strdup_printf("--model=%s", inst->what));
     g_ptr_array_add(argv, g_strdup_printf("--listen=%s", inst->address));
     g_ptr_array_add(argv, g_strdup("-q"));
     for (i = 0; i < DM_BIND_COUNT; i++) {
@@ -267,17 +321,7 @@ static int instance_spawn(DmInstance *inst, char **ret_err)
                                           inst->console_path, NULL));
     }
     g_ptr_array_add(argv, NULL);
-
-    /* A socket left by a predecessor killed outright would look ready. */
-    instance_remove_sockets(inst);
-    ret = dm_proc_spawn(&inst->proc, (char **)argv->pdata, inst->log_path,
-                        ret_err);
-    if (ret < 0) {
-        return ret;
-    }
-    inst->probe_src = dm_proc_wait_ready(instance_probe, instance_ready,
-                                         inst, DM_START_TIMEOUT_MS);
-    return 0;
+    return instance_spawn_argv(inst, argv, ret_err);
 }
 
 int dm_instance_set_token(DmInstance *inst, const char *token,
@@ -316,16 +360,42 @@ int dm_instance_launch(DmInstance *inst, SoupServerMessage *msg,
 {
     int ret;
 
-    g_hash_table_insert(inst->d->instances, inst->id, inst);
+    if (!inst->internal) {
+        g_hash_table_insert(inst->d->instances, inst->id, inst);
+    }
     ret = instance_spawn(inst, ret_err);
     if (ret < 0) {
-        g_hash_table_remove(inst->d->instances, inst->id);
+        if (!inst->internal) {
+            g_hash_table_remove(inst->d->instances, inst->id);
+        }
         instance_remove_files(inst);
         dm_instance_free(inst);
         return ret;
     }
-    inst->waiting = msg;
-    dm_http_defer(msg);
+    if (msg) {
+        inst->waiting = msg;
+        dm_http_defer(msg);
+    }
+    return 0;
+}
+
+int dm_instance_respawn(DmInstance *inst, char **ret_err)
+{
+    int ret;
+
+    if (inst->proc.pid || inst->restart_timer || inst->forgotten) {
+        return 0;               /* running, or on its way back or out */
+    }
+    memset(inst->restart_time, 0, sizeof(inst->restart_time));
+    inst->restarts++;
+    inst->state = DM_INST_RESTARTING;
+    ret = instance_spawn(inst, ret_err);
+    if (ret < 0) {
+        inst->state = DM_INST_EXITED;
+        return ret;
+    }
+    dm_info("instance %s (%s) relaunched, pid %d", inst->id, inst->what,
+            inst->proc.pid);
     return 0;
 }
 
@@ -349,12 +419,13 @@ static gboolean instance_restart(gpointer opaque)
     inst->restarts++;
     if (instance_spawn(inst, &err) < 0) {
         dm_error("instance %s (%s): restart failed: %s", inst->id,
-                 inst->model->name, err);
+                 inst->what, err);
         inst->state = DM_INST_EXITED;
+        instance_notify(inst, false);
         return G_SOURCE_REMOVE;
     }
     dm_info("instance %s (%s) restarted (%u), pid %d", inst->id,
-            inst->model->name, inst->restarts, inst->proc.pid);
+            inst->what, inst->restarts, inst->proc.pid);
     return G_SOURCE_REMOVE;
 }
 
@@ -371,7 +442,9 @@ static void instance_exited(DmProc *p, int status, void *opaque)
         inst->probe_src = 0;
     }
     if (inst->forgotten) {
-        g_hash_table_remove(inst->d->dying, inst->id);
+        if (!inst->internal) {
+            g_hash_table_remove(inst->d->dying, inst->id);
+        }
         instance_forget(inst);
         return;
     }
@@ -383,25 +456,28 @@ static void instance_exited(DmProc *p, int status, void *opaque)
                                                tail);
 
         dm_error("instance %s (%s) failed to start: %s", inst->id,
-                 inst->model->name, text);
+                 inst->what, text);
         instance_answer_error(inst, SOUP_STATUS_INTERNAL_SERVER_ERROR, err);
         instance_forget(inst);
         return;
     }
-    dm_warn("instance %s (%s) died: %s", inst->id, inst->model->name, text);
+    dm_warn("instance %s (%s) died: %s", inst->id, inst->what, text);
     inst->state = DM_INST_EXITED;
-    if (!inst->restart_on_failure || !failed) {
+    if (!inst->restart_always && (!inst->restart_on_failure || !failed)) {
+        instance_notify(inst, false);
         return;
     }
     if (!instance_may_restart(inst)) {
         dm_error("instance %s (%s): %d restarts within %d s, giving up",
-                 inst->id, inst->model->name, DM_RESTART_MAX,
+                 inst->id, inst->what, DM_RESTART_MAX,
                  (int)(DM_RESTART_WINDOW_US / G_USEC_PER_SEC));
+        instance_notify(inst, false);
         return;
     }
     inst->state = DM_INST_RESTARTING;
     inst->restart_timer = g_timeout_add(DM_RESTART_DELAY_MS,
                                         instance_restart, inst);
+    instance_notify(inst, false);
 }
 
 void dm_instance_stop(DmInstance *inst, SoupServerMessage *msg)

@@ -28,10 +28,23 @@ extern const char *const dm_bind_names[DM_BIND_COUNT];
 
 #define DM_RESTART_MAX 5        /* restarts within DM_RESTART_WINDOW */
 
-typedef struct DmInstance {
+typedef struct DmInstance DmInstance;
+
+/*
+ * An internal instance's owner is told when it starts running, when it
+ * exits (restarting or not) and, with @gone, just before it is freed.
+ */
+typedef void DmInstanceWatchFn(DmInstance *inst, bool gone, void *opaque);
+
+struct DmInstance {
     DmDaemon *d;
     char *id;
-    const DmModel *model;
+    const DmModel *model;       /* NULL: @args say what to run */
+    const char *what;           /* the model's name, or "router" */
+    char **args;                /* instead of serve's, after our exe */
+    bool internal;              /* not in d->instances: the router */
+    DmInstanceWatchFn *watch;   /* internal ones */
+    void *watch_opaque;
     bool tcp;
     unsigned port;              /* tcp */
     char *address;              /* tcp:HOST:PORT or unix:PATH */
@@ -41,6 +54,7 @@ typedef struct DmInstance {
     char *log_path;
     char *bind[DM_BIND_COUNT];  /* NULL: not bound */
     bool restart_on_failure;
+    bool restart_always;        /* whatever the exit (internal ones) */
     unsigned restarts;
     gint64 restart_time[DM_RESTART_MAX];    /* ring, by restarts */
     DmInstState state;
@@ -51,11 +65,20 @@ typedef struct DmInstance {
     guint restart_timer;
     SoupServerMessage *waiting; /* POST until ready, DELETE until reaped */
     bool forgotten;             /* out of the table: free once reaped */
-} DmInstance;
+};
 
 /* A new instance in state "starting"; the caller fills in the rest. */
 DmInstance *dm_instance_new(DmDaemon *d, const char *id,
                             const DmModel *model);
+
+/*
+ * An internal instance (not in the API's table) running `dm-remote
+ * ARGS...`, e.g. the router; @what names it in logs.
+ */
+DmInstance *dm_instance_new_internal(DmDaemon *d, const char *id,
+                                     const char *what, char **args,
+                                     DmInstanceWatchFn *watch,
+                                     void *opaque);
 void dm_instance_free(DmInstance *inst);
 
 /* Write STATE/ID.token (mode 0600) for --token-file. */
@@ -63,13 +86,20 @@ int dm_instance_set_token(DmInstance *inst, const char *token,
                           char **ret_err);
 
 /*
- * Add @inst to the table and launch it.  @msg is answered later: 201
- * once the model accepts connections, or 500 with its log's tail (and
- * the instance is gone).  Returns 0, or -errno with a reason in *@ret_err
- * (then @inst is freed and @msg untouched).
+ * Add @inst to the table (unless internal) and launch it.  @msg (may be
+ * NULL) is answered later: 201 once the model accepts connections, or
+ * 500 with its log's tail (and the instance is gone).  Returns 0, or
+ * -errno with a reason in *@ret_err (then @inst is freed and @msg
+ * untouched).
  */
 int dm_instance_launch(DmInstance *inst, SoupServerMessage *msg,
                        char **ret_err);
+
+/*
+ * Launch an instance that stays exited (its restarts used up) again,
+ * with a fresh restart budget; 0 or -errno with a reason in *@ret_err.
+ */
+int dm_instance_respawn(DmInstance *inst, char **ret_err);
 
 /*
  * Take @inst out of the table and stop it.  @msg (may be NULL) gets 200

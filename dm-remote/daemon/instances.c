@@ -86,6 +86,9 @@ static bool instances_port_ours(DmDaemon *d, unsigned port)
     DmInstance *inst;
 
     /* A model waiting for its restart does not hold its port meanwhile. */
+    if (d->router && d->router->tcp && d->router->port == port) {
+        return true;
+    }
     g_hash_table_iter_init(&it, d->instances);
     while (g_hash_table_iter_next(&it, NULL, (gpointer *)&inst)) {
         if (inst->tcp && inst->port == port) {
@@ -95,7 +98,7 @@ static bool instances_port_ours(DmDaemon *d, unsigned port)
     return false;
 }
 
-static int instances_pick_port(DmDaemon *d, unsigned *ret_port)
+int dm_instances_pick_port(DmDaemon *d, unsigned *ret_port)
 {
     unsigned port;
 
@@ -284,7 +287,7 @@ static int instances_place(DmDaemon *d, SoupServerMessage *msg,
         inst->sock_path = g_strdup_printf("%s/%s.sock", d->state_dir,
                                           inst->id);
         inst->address = g_strdup_printf("unix:%s", inst->sock_path);
-    } else if (instances_pick_port(d, &inst->port) < 0) {
+    } else if (dm_instances_pick_port(d, &inst->port) < 0) {
         dm_http_error(msg, SOUP_STATUS_CONFLICT, "no free port in %u-%u",
                       d->port_lo, d->port_hi);
         return -EADDRINUSE;

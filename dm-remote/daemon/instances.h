@@ -19,6 +19,12 @@ void dm_instances_health(DmDaemon *d, JsonObject *health);
 void dm_instances_handle(DmDaemon *d, SoupServerMessage *msg,
                          const char *id);
 
+/*
+ * A TCP port of the range that no instance (nor the router) has and
+ * nothing else holds; -EADDRINUSE if none.
+ */
+int dm_instances_pick_port(DmDaemon *d, unsigned *ret_port);
+
 /* Shutdown: stop every model; dm_daemon_maybe_quit() once all are gone. */
 void dm_instances_stop_all(DmDaemon *d);
 unsigned dm_instances_live(DmDaemon *d);

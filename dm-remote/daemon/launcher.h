@@ -35,6 +35,9 @@ typedef struct DmDaemon {
     socklen_t model_addrlen;
     unsigned port_lo, port_hi;
     GHashTable *instances;      /* id -> DmInstance */
+    GPtrArray *routes;          /* DmRouteEntry, in the order added */
+    struct DmInstance *router;  /* `dm-remote route`, NULL: none yet */
+    GQueue *route_waiting;      /* POSTs waiting for the router */
 
     /* client role */
     const char *qemu;

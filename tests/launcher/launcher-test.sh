@@ -1,8 +1,9 @@
 #!/bin/bash
 # dm-remote daemon, the launcher: its command line, the server role
 # (device-model instances: launch, bind, token, errors, death, restart,
-# stop) and the client role (QEMU under -accel qtest, the QMP relay), and
-# a SIGTERM that leaves nothing behind.  TAP.
+# stop; routes through the owner server's router) and the client role
+# (QEMU under -accel qtest, the QMP relay), and a SIGTERM that leaves
+# nothing behind.  TAP.
 #
 #   launcher-test.sh BUILD_ROOT DM_REMOTE
 set -u
@@ -435,8 +436,260 @@ start_daemon busy --role server --listen "unix:$dir/busy.sock" \
 busy_pid=$pid
 req "unix:$dir/busy.sock" POST /v1/instances '{"id": "e", "model": "edu"}'
 check no-free-port 409 "no free port in $((lo + 11))-$((lo + 11))"
+req "unix:$dir/busy.sock" POST /v1/routes '{"id": "r", "device_model": "d",
+    "target": "unix:/nowhere"}'
+check route-no-free-port 409 "no free port in $((lo + 11))-$((lo + 11))"
+req "unix:$dir/busy.sock" GET /v1/routes
+check route-no-free-port-no-route 200 '"routes":\[\],"address":null'
 stop_daemon "$busy_pid"
 kill "$holder" 2>/dev/null
+
+# --- server role: routes through the owner server's router --------------
+
+qemu=$build_root/qemu-system-x86_64
+oapi=unix:$dir/owner.sock
+ostate=$dir/owner-state
+olo=$((lo + 12))
+start_daemon owner --role server --listen "$oapi" --platform-id srv-4 \
+    --state-dir "$ostate" --port-range "$olo-$((olo + 3))"
+owner_pid=$pid
+
+req "$oapi" GET /v1/routes
+check routes-empty 200 '{"routes":\[\],"address":null,"router":null}'
+req "$oapi" GET /v1/health
+check health-no-router 200 '"router":null'
+
+# Every 400, 404 and 405 before any router exists.
+req "$oapi" POST /v1/routes '{"id": "r1", "device_model": '
+check route-bad-json 400 '"error":"bad JSON'
+req "$oapi" POST /v1/routes '["r1"]'
+check route-not-an-object 400 "must be a JSON object"
+req "$oapi" POST /v1/routes '{"device_model": "dm-e", "target": "unix:/x"}'
+check route-missing-id 400 "missing 'id'"
+req "$oapi" POST /v1/routes '{"id": "r1", "target": "unix:/x"}'
+check route-missing-device-model 400 "missing 'device_model'"
+req "$oapi" POST /v1/routes '{"id": "r1", "device_model": "dm-e"}'
+check route-missing-target 400 "missing 'target'"
+req "$oapi" POST /v1/routes '{"id": "r 1", "device_model": "dm-e", "target": "unix:/x"}'
+check route-bad-id 400 "bad id 'r 1'"
+req "$oapi" POST /v1/routes '{"id": "r1", "device_model": "dm=e", "target": "unix:/x"}'
+check route-bad-device-model 400 "bad device_model 'dm=e'"
+req "$oapi" POST /v1/routes '{"id": "r1", "device_model": "dm-e", "vm": "", "target": "unix:/x"}'
+check route-bad-vm 400 "bad vm ''"
+req "$oapi" POST /v1/routes '{"id": "r1", "device_model": "dm-e", "vm": 7, "target": "unix:/x"}'
+check route-vm-wrong-type 400 "'vm' must be a string"
+req "$oapi" POST /v1/routes '{"id": 1, "device_model": "dm-e", "target": "unix:/x"}'
+check route-id-wrong-type 400 "'id' must be a string"
+req "$oapi" POST /v1/routes '{"id": "r1", "device_model": "dm-e", "target": "udp:1:2"}'
+check route-bad-target 400 "bad target 'udp:1:2': unsupported address"
+req "$oapi" POST /v1/routes '{"id": "r1", "device_model": "dm-e", "target": "tcp:127.0.0.1"}'
+check route-target-no-port 400 "bad target 'tcp:127.0.0.1': missing port"
+req "$oapi" POST /v1/routes '{"id": "r1", "device_model": "dm-e", "target": "unix:/a b"}'
+check route-target-space 400 "bad target: no spaces"
+req "$oapi" POST /v1/routes '{"id": "r1", "device_model": "dm-e", "target": "unix:/a,vm=x"}'
+check route-target-vm-syntax 400 "',vm=' in it"
+req "$oapi" POST /v1/routes '{"id": "r1", "device_model": "dm-e", "target": ["unix:/x"]}'
+check route-target-wrong-type 400 "'target' must be a string"
+req "$oapi" GET /v1/routes/r1
+check route-unknown 404 "no route 'r1'"
+req "$oapi" DELETE /v1/routes/r1
+check route-delete-unknown 404 "no route 'r1'"
+req "$oapi" GET /v1/routes/a%20b
+check route-bad-id-in-path 400 "bad id 'a b'"
+req "$oapi" PUT /v1/routes '{}'
+check routes-wrong-method 405 "allowed: GET, POST"
+req "$oapi" POST /v1/routes/r1 '{}'
+check route-wrong-method 405 "allowed: GET, DELETE"
+req "$oapi" GET /v1/
+check empty-path 404 "no such path"
+req "$oapi" GET /v1/routes/r1/x
+check route-subpath 404 "no such path on a server platform"
+if [ ! -e "$ostate/routes" ] && [ -z "$(children "$owner_pid")" ]; then
+    pass route-errors-start-nothing
+else
+    fail route-errors-start-nothing "$(ls "$ostate"); $(children "$owner_pid")"
+fi
+
+# The I/O server: an edu instance of the same launcher, bound to vm-7.
+req "$oapi" POST /v1/instances '{"id": "dm-e", "model": "edu",
+    "bind": {"vm": "vm-7", "device_model": "dm-e"}}'
+check route-io-instance 201
+edu_addr=$(jf address)
+
+req "$oapi" POST /v1/routes "{\"id\": \"r1\", \"device_model\": \"dm-e\",
+    \"vm\": \"vm-7\", \"target\": \"$edu_addr\"}"
+check route-create 201 '"id":"r1"'
+raddr=$(jf address)
+rport=${raddr##*:}
+if [ "$(jf device_model)" = dm-e ] && [ "$(jf vm)" = vm-7 ] &&
+   [ "$(jf target)" = "$edu_addr" ] && [ "$raddr" != "$edu_addr" ] &&
+   [ "${raddr%:*}" = tcp:127.0.0.1 ] &&
+   [ "$rport" -ge "$olo" ] && [ "$rport" -le "$((olo + 3))" ]; then
+    pass route-members
+else
+    fail route-members "$body"
+fi
+# By the reply, the router accepts connections and the file has the route.
+if tcp_accepts 127.0.0.1 "$rport"; then pass router-accepts; else
+    fail router-accepts "nothing on $raddr"; fi
+if grep -qx "dm-e=$edu_addr,vm=vm-7" "$ostate/routes" &&
+   [ "$(stat -c %a "$ostate/routes")" = 600 ]; then
+    pass routes-file
+else
+    fail routes-file "$(cat "$ostate/routes")"
+fi
+# The child whose second argument is "route" (not the API's word for it).
+router_pid() {
+    local k
+    for k in $(children "$owner_pid"); do
+        [ "$(tr '\0' '\n' <"/proc/$k/cmdline" 2>/dev/null | sed -n 2p)" = \
+          route ] && echo "$k"
+    done
+}
+rpid=$(router_pid)
+cmdline=$(tr '\0' ' ' <"/proc/$rpid/cmdline" 2>/dev/null)
+if grep -q -- " route --listen=$raddr --routes-file=$ostate/routes -q" \
+       <<<"$cmdline" && [ -f "$ostate/router.log" ]; then
+    pass router-argv
+else
+    fail router-argv "pid '$rpid': $cmdline"
+fi
+
+req "$oapi" POST /v1/routes "{\"id\": \"r1\", \"device_model\": \"dm-x\",
+    \"target\": \"$edu_addr\"}"
+check route-duplicate-id 409 "route 'r1' already exists"
+req "$oapi" POST /v1/routes "{\"id\": \"r2\", \"device_model\": \"dm-e\",
+    \"vm\": \"vm-7\", \"target\": \"unix:$dir/elsewhere.sock\"}"
+check route-duplicate-pair 409 "device model 'dm-e' of vm 'vm-7' is already routed by 'r1'"
+req "$oapi" POST /v1/routes "{\"id\": \"r2\", \"device_model\": \"dm-e\",
+    \"target\": \"$raddr\"}"
+check route-to-itself 400 "the router itself"
+# vm null is "any VM", a pair of its own.
+req "$oapi" POST /v1/routes "{\"id\": \"r2\", \"device_model\": \"dm-e\",
+    \"vm\": null, \"target\": \"unix:$dir/elsewhere.sock\"}"
+check route-any-vm 201 '"vm":null'
+if [ "$(jf address)" = "$raddr" ]; then pass one-router; else
+    fail one-router "$body"; fi
+req "$oapi" POST /v1/routes "{\"id\": \"r3\", \"device_model\": \"dm-e\",
+    \"target\": \"unix:$dir/elsewhere.sock\"}"
+check route-duplicate-any 409 "device model 'dm-e' of any vm is already routed by 'r2'"
+
+req "$oapi" GET /v1/routes/r1
+check route-get 200 "\"target\":\"$edu_addr\""
+req "$oapi" GET /v1/routes
+if [ "$status" = 200 ] && [ "$(jf routes.0.id)" = r1 ] &&
+   [ "$(jf routes.1.id)" = r2 ] && [ "$(jf address)" = "$raddr" ] &&
+   [ "$(jf router.state)" = running ] && [ "$(jf router.pid)" = "$rpid" ]
+then
+    pass routes-list
+else
+    fail routes-list "$body"
+fi
+req "$oapi" GET /v1/health
+if [ "$(jf router)" = "$raddr" ] && [ "$(jf running)" = 1 ]; then
+    pass health-router
+else
+    fail health-router "$body"
+fi
+
+# A real session through the router: QEMU under qtest reads edu's id.
+# qtest_edu PROPS: program BAR0, read register 0; prints QEMU's output.
+qtest_edu() {
+    local q log=$dir/qtest.log i
+    : >"$log"
+    {
+        echo "outl 0xcf8 0x80002010"; echo "outl 0xcfc 0xfe000000"
+        echo "outl 0xcf8 0x80002004"; echo "outw 0xcfc 0x0002"
+        echo "readl 0xfe000000"
+        for i in $(seq 3000); do
+            grep -q "^OK 0x" "$log" && break
+            sleep 0.01
+        done
+    } | "$qemu" -M pc -accel qtest -qtest stdio -display none \
+        -nodefaults -monitor none \
+        -remote-device "bus=pci,addr=04.0,server=$raddr,$1" >"$log" 2>&1 &
+    q=$!
+    for i in $(seq 3000); do
+        grep -q "^OK 0x" "$log" && break
+        kill -0 "$q" 2>/dev/null || break
+        sleep 0.01
+    done
+    kill "$q" 2>/dev/null
+    wait "$q" 2>/dev/null
+    cat "$log"
+}
+# routed NAME PROPS / refused NAME PATTERN PROPS
+routed() {
+    local out
+    out=$(qtest_edu "$2")
+    if grep -q "OK 0x00000000010000ed" <<<"$out"; then pass "$1"; else
+        fail "$1" "$out"; fi
+}
+refused() {
+    local out
+    out=$(echo quit | timeout 60 "$qemu" -M pc -accel qtest -qtest null \
+          -display none -monitor stdio -nodefaults \
+          -remote-device "bus=pci,server=$raddr,$3" 2>&1)
+    if [ $? = 1 ] && grep -q -- "$2" <<<"$out"; then pass "$1"; else
+        fail "$1" "$out"; fi
+}
+routed route-session "vm-id=vm-7,device-model-id=dm-e"
+refused route-wrong-device-model "No route to host" \
+    "vm-id=vm-7,device-model-id=dm-nope"
+
+req "$oapi" DELETE /v1/routes/r1
+check route-delete 200 "\"id\":\"r1\",\"device_model\":\"dm-e\""
+if ! grep -q "vm=vm-7" "$ostate/routes"; then pass route-deleted-from-file
+else fail route-deleted-from-file "$(cat "$ostate/routes")"; fi
+req "$oapi" GET /v1/routes/r1
+check route-deleted-unknown 404
+# r2 (any VM) now takes dm-e's sessions to a socket nobody serves.
+req "$oapi" DELETE /v1/routes/r2
+check route-delete-any 200
+refused route-deleted-refused "No route to host" \
+    "vm-id=vm-7,device-model-id=dm-e"
+
+# Killed outright, the router comes back on the same address.
+req "$oapi" POST /v1/routes "{\"id\": \"r1\", \"device_model\": \"dm-e\",
+    \"vm\": \"vm-7\", \"target\": \"$edu_addr\"}"
+check route-again 201 "\"address\":\"$raddr\""
+rpid=$(router_pid)
+kill -KILL "$rpid"
+router_back() {
+    req "$oapi" GET /v1/routes
+    [ "$(jf router.state)" = running ] && [ "$(jf router.pid)" != "$rpid" ]
+}
+if wait_for router_back && [ "$(jf address)" = "$raddr" ] &&
+   [ "$(jf router.restarts)" = 1 ] && [ "$(jf router.exit.signal)" = 9 ]
+then
+    pass router-restarted
+else
+    fail router-restarted "$body"
+fi
+if grep -q "instance router (router) died: killed by signal 9" \
+       "$dir/owner.err"; then
+    pass router-death-logged
+else
+    fail router-death-logged "$(cat "$dir/owner.err")"
+fi
+routed route-after-restart "vm-id=vm-7,device-model-id=dm-e"
+
+# SIGTERM: the router goes with the models; nothing left behind.
+kids=$(children "$owner_pid")
+if [ "$(wc -w <<<"$kids")" = 2 ]; then pass owner-children; else
+    fail owner-children "children: $kids"; fi
+if stop_daemon "$owner_pid"; then pass owner-sigterm; else
+    fail owner-sigterm "exit status $?"; fi
+left=
+for k in $kids; do kill -0 "$k" 2>/dev/null && left+=" $k"; done
+if [ -z "$left" ] && [ ! -e "$ostate/routes" ] &&
+   ! tcp_accepts 127.0.0.1 "$rport"; then
+    pass owner-no-leftovers
+else
+    fail owner-no-leftovers "left:$left; $(ls "$ostate")"
+fi
+if ! grep -q Sanitizer "$ostate/router.log"; then pass router-log-clean
+else fail router-log-clean "$(cat "$ostate/router.log")"; fi
 
 # --- client role ------------------------------------------------------
 
@@ -453,6 +706,8 @@ if [ "$(jf running)" = 0 ]; then pass client-health-running; else
     fail client-health-running "$body"; fi
 req "$capi" GET /v1/instances
 check server-path-on-client 404 "no such path on a client platform"
+req "$capi" GET /v1/routes
+check routes-on-client 404 "no such path on a client platform"
 
 req "$capi" POST /v1/vms '{"id": "vm1",
     "args": ["-machine", "q35", "-accel", "qtest", "-qtest", "null",

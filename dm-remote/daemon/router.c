@@ -1,0 +1,227 @@
+/*
+ * Server role: the owner server's router, `dm-remote route --listen
+ * tcp:MODEL_HOST:PORT --routes-file STATE/routes -q`.
+ *
+ * It is an internal instance: instance.c launches it, probes it, logs
+ * its death and relaunches it (whatever the exit) on the same address;
+ * it is not in the API's table of instances and has no capacity slot.
+ * It is created with the first route and lives until the daemon stops:
+ * clients keep its address across route changes.
+ *
+ * A POST of a route answers once the route is in the file (the router
+ * reads it for every new session) and the router accepts connections;
+ * the POSTs that must wait for a starting or restarting router queue up
+ * in d->route_waiting.  All of it runs in the daemon's main loop.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "http.h"
+#include "instance.h"
+#include "instances.h"
+#include "log.h"
+#include "router.h"
+
+#define DM_ROUTER_WAIT_MS 10000
+#define DM_ROUTER_LOG_TAIL 1024
+
+typedef struct RouterWait {
+    DmDaemon *d;
+    SoupServerMessage *msg;
+    DmRouteEntry *entry;
+    guint timer;
+} RouterWait;
+
+/*
+ * Answer and forget one waiting POST.  With @drop, its route goes: a
+ * route whose router never came up was not added.
+ */
+static void router_wait_done(RouterWait *w, guint status, const char *why,
+                             bool drop)
+{
+    DmDaemon *d = w->d;
+
+    g_queue_remove(d->route_waiting, w);
+    if (w->timer) {
+        g_source_remove(w->timer);
+    }
+    if (status == SOUP_STATUS_CREATED) {
+        dm_http_reply_object(w->msg, status, dm_route_json(d, w->entry));
+    } else {
+        dm_http_error(w->msg, status, "%s", why);
+        if (drop) {
+            dm_routes_drop(d, w->entry);
+        }
+    }
+    dm_http_resume(w->msg);
+    g_free(w);
+}
+
+static void router_fail_all(DmDaemon *d, guint status, const char *why,
+                            bool drop)
+{
+    RouterWait *w;
+
+    while ((w = g_queue_peek_head(d->route_waiting)) != NULL) {
+        router_wait_done(w, status, why, drop);
+    }
+}
+
+static void router_watch(DmInstance *inst, bool gone, void *opaque)
+{
+    DmDaemon *d = opaque;
+    g_autofree char *tail = NULL;
+    g_autofree char *why = NULL;
+    RouterWait *w;
+
+    if (gone) {
+        d->router = NULL;
+    } else if (inst->state == DM_INST_RUNNING) {
+        while ((w = g_queue_peek_head(d->route_waiting)) != NULL) {
+            router_wait_done(w, SOUP_STATUS_CREATED, NULL, false);
+        }
+        return;
+    } else if (inst->state != DM_INST_EXITED) {
+        return;                 /* restarting: the waiting ones wait on */
+    }
+    if (g_queue_is_empty(d->route_waiting)) {
+        return;
+    }
+    tail = dm_proc_log_tail(inst->log_path, DM_ROUTER_LOG_TAIL);
+    why = g_strdup_printf("the router at %s %s; its log ends: %s",
+                          inst->address, gone ? "failed to start" :
+                          "exited", tail);
+    router_fail_all(d, SOUP_STATUS_INTERNAL_SERVER_ERROR, why, true);
+}
+
+static gboolean router_wait_timeout(gpointer opaque)
+{
+    RouterWait *w = opaque;
+    g_autofree char *why = NULL;
+
+    w->timer = 0;
+    why = g_strdup_printf("the router did not accept connections at %s "
+                          "within %d s", w->d->router->address,
+                          DM_ROUTER_WAIT_MS / 1000);
+    dm_error("route %s: %s", w->entry->id, why);
+    router_wait_done(w, SOUP_STATUS_INTERNAL_SERVER_ERROR, why, true);
+    return G_SOURCE_REMOVE;
+}
+
+int dm_router_create(DmDaemon *d, char **ret_err)
+{
+    g_autofree char *listen = NULL;
+    g_autofree char *file_opt = NULL;
+    g_autofree char *file = dm_routes_file(d);
+    bool v6 = strchr(d->model_host, ':') != NULL;
+    char *args[5];
+    DmInstance *inst;
+    unsigned port;
+
+    if (dm_instances_pick_port(d, &port) < 0) {
+        *ret_err = g_strdup_printf("no free port in %u-%u", d->port_lo,
+                                   d->port_hi);
+        return -EADDRINUSE;
+    }
+    listen = g_strdup_printf(v6 ? "--listen=tcp:[%s]:%u" :
+                             "--listen=tcp:%s:%u", d->model_host, port);
+    file_opt = g_strconcat("--routes-file=", file, NULL);
+    args[0] = "route";
+    args[1] = listen;
+    args[2] = file_opt;
+    args[3] = "-q";
+    args[4] = NULL;
+    inst = dm_instance_new_internal(d, "router", "router", args,
+                                    router_watch, d);
+    inst->tcp = true;
+    inst->port = port;
+    inst->address = g_strdup(listen + strlen("--listen="));
+    inst->restart_always = true;
+    d->router = inst;
+    return 0;
+}
+
+void dm_router_discard(DmDaemon *d)
+{
+    g_clear_pointer(&d->router, dm_instance_free);
+}
+
+int dm_router_launch(DmDaemon *d, char **ret_err)
+{
+    int ret = dm_instance_launch(d->router, NULL, ret_err);
+
+    if (ret < 0) {
+        d->router = NULL;       /* freed by dm_instance_launch() */
+        return ret;
+    }
+    dm_info("router starting at %s", d->router->address);
+    return 0;
+}
+
+void dm_router_answer(DmDaemon *d, SoupServerMessage *msg, DmRouteEntry *e)
+{
+    g_autofree char *err = NULL;
+    RouterWait *w;
+
+    if (d->router->state == DM_INST_RUNNING) {
+        dm_http_reply_object(msg, SOUP_STATUS_CREATED, dm_route_json(d, e));
+        return;
+    }
+    /* Its restarts used up earlier: a new route deserves a new try. */
+    if (d->router->state == DM_INST_EXITED &&
+        dm_instance_respawn(d->router, &err) < 0) {
+        dm_error("router: %s", err);
+        dm_http_error(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "%s", err);
+        dm_routes_drop(d, e);
+        return;
+    }
+    w = g_new0(RouterWait, 1);
+    w->d = d;
+    w->msg = msg;
+    w->entry = e;
+    w->timer = g_timeout_add(DM_ROUTER_WAIT_MS, router_wait_timeout, w);
+    g_queue_push_tail(d->route_waiting, w);
+    dm_http_defer(msg);
+}
+
+void dm_router_cancel(DmDaemon *d, DmRouteEntry *e)
+{
+    GList *l;
+
+    for (l = d->route_waiting->head; l; l = l->next) {
+        RouterWait *w = l->data;
+
+        if (w->entry == e) {
+            router_wait_done(w, SOUP_STATUS_CONFLICT, "route deleted while "
+                             "the router was starting", false);
+            return;
+        }
+    }
+}
+
+void dm_router_stop(DmDaemon *d)
+{
+    router_fail_all(d, SOUP_STATUS_SERVICE_UNAVAILABLE,
+                    "the daemon is shutting down", false);
+    if (d->router && !d->router->forgotten) {
+        dm_info("router at %s: stopping", d->router->address);
+        dm_instance_stop(d->router, NULL);
+    }
+}
+
+JsonNode *dm_router_json(DmDaemon *d)
+{
+    JsonObject *o;
+
+    if (!d->router) {
+        return json_node_new(JSON_NODE_NULL);
+    }
+    o = dm_instance_json(d->router);
+    /* An instance's members that mean nothing for the router. */
+    json_object_remove_member(o, "model");
+    json_object_remove_member(o, "console");
+    json_object_remove_member(o, "bind");
+    return json_node_init_object(json_node_alloc(), o);
+}

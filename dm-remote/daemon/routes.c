@@ -1,0 +1,362 @@
+/*
+ * Server role: the /v1/routes endpoints and the routes file.
+ *
+ * The table (d->routes, in the order added) is written whole to
+ * STATE/routes after each change, through a temporary file and a rename
+ * so that the router, which reads it for every new session, sees either
+ * the old table or the new one.  Each route is a line in the router's
+ * --route syntax, checked with the router's own parser before it is
+ * accepted.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "http.h"
+#include "instance.h"
+#include "log.h"
+#include "route.h"
+#include "router.h"
+#include "routes.h"
+
+#define DM_ROUTES_MAX 1024
+
+static void routes_entry_free(DmRouteEntry *e)
+{
+    g_free(e->id);
+    g_free(e->device_model);
+    g_free(e->vm);
+    g_free(e->target);
+    g_free(e);
+}
+
+void dm_routes_init(DmDaemon *d)
+{
+    d->routes = g_ptr_array_new_with_free_func(
+        (GDestroyNotify)routes_entry_free);
+    d->route_waiting = g_queue_new();
+}
+
+void dm_routes_free(DmDaemon *d)
+{
+    g_clear_pointer(&d->routes, g_ptr_array_unref);
+    g_clear_pointer(&d->route_waiting, g_queue_free);
+}
+
+char *dm_routes_file(DmDaemon *d)
+{
+    return g_build_filename(d->state_dir, "routes", NULL);
+}
+
+static const char *routes_address(DmDaemon *d)
+{
+    return d->router ? d->router->address : NULL;
+}
+
+void dm_routes_health(DmDaemon *d, JsonObject *health)
+{
+    json_object_set_string_member(health, "router", routes_address(d));
+}
+
+unsigned dm_routes_live(DmDaemon *d)
+{
+    return d->router != NULL;
+}
+
+JsonObject *dm_route_json(DmDaemon *d, const DmRouteEntry *e)
+{
+    JsonObject *o = json_object_new();
+
+    json_object_set_string_member(o, "id", e->id);
+    json_object_set_string_member(o, "device_model", e->device_model);
+    json_object_set_string_member(o, "vm", e->vm);
+    json_object_set_string_member(o, "target", e->target);
+    json_object_set_string_member(o, "address", routes_address(d));
+    return o;
+}
+
+static int routes_index(DmDaemon *d, const char *id)
+{
+    for (guint i = 0; i < d->routes->len; i++) {
+        DmRouteEntry *e = g_ptr_array_index(d->routes, i);
+
+        if (strcmp(e->id, id) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* The route that already takes sessions of @e's (device model, vm). */
+static DmRouteEntry *routes_same_pair(DmDaemon *d, const DmRouteEntry *e)
+{
+    for (guint i = 0; i < d->routes->len; i++) {
+        DmRouteEntry *o = g_ptr_array_index(d->routes, i);
+
+        if (strcmp(o->device_model, e->device_model) == 0 &&
+            g_strcmp0(o->vm, e->vm) == 0) {
+            return o;
+        }
+    }
+    return NULL;
+}
+
+static char *routes_line(const DmRouteEntry *e)
+{
+    return g_strdup_printf("%s=%s%s%s", e->device_model, e->target,
+                           e->vm ? ",vm=" : "", e->vm ? e->vm : "");
+}
+
+/* STATE/routes from the table, atomically (temporary file + rename). */
+static int routes_write(DmDaemon *d, char **ret_err)
+{
+    g_autoptr(GString) text = g_string_new(
+        "# Written by dm-remote daemon for its router; one route a line.\n");
+    g_autoptr(GError) error = NULL;
+    g_autofree char *path = dm_routes_file(d);
+
+    for (guint i = 0; i < d->routes->len; i++) {
+        DmRouteEntry *e = g_ptr_array_index(d->routes, i);
+        g_autofree char *line = routes_line(e);
+
+        g_string_append_printf(text, "# %s\n%s\n", e->id, line);
+    }
+    if (!g_file_set_contents_full(path, text->str, text->len,
+                                  G_FILE_SET_CONTENTS_CONSISTENT, 0600,
+                                  &error)) {
+        *ret_err = g_strdup_printf("cannot write %s: %s", path,
+                                   error->message);
+        return -EIO;
+    }
+    return 0;
+}
+
+void dm_routes_drop(DmDaemon *d, DmRouteEntry *e)
+{
+    g_autofree char *err = NULL;
+
+    g_ptr_array_remove(d->routes, e);
+    if (routes_write(d, &err) < 0) {
+        dm_error("routes: %s", err);
+    }
+}
+
+/* An optional id member: 400 unless absent/null or a valid id. */
+static int routes_member_id(SoupServerMessage *msg, JsonObject *req,
+                            const char *name, const char **ret_id)
+{
+    if (dm_http_member_string(msg, req, name, ret_id) < 0) {
+        return -EINVAL;
+    }
+    if (*ret_id && !dm_id_valid(*ret_id)) {
+        dm_http_error(msg, SOUP_STATUS_BAD_REQUEST, "bad %s '%s' (1 to %d "
+                      "characters of A-Z a-z 0-9 . _ -)", name, *ret_id,
+                      DM_ID_MAX);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/*
+ * The target, as the router will parse its line.  Spaces and control
+ * characters could not survive a line of the file, nor ",vm=" its syntax.
+ */
+static int routes_check_target(SoupServerMessage *msg, DmRouteEntry *e)
+{
+    g_autofree char *line = routes_line(e);
+    char err[384];
+    DmRoute r;
+
+    for (const char *p = e->target; *p; p++) {
+        if ((unsigned char)*p <= ' ' || *p == 0x7f) {
+            dm_http_error(msg, SOUP_STATUS_BAD_REQUEST, "bad target: no "
+                          "spaces or control characters");
+            return -EINVAL;
+        }
+    }
+    if (strstr(e->target, ",vm=") ||
+        dm_route_parse(line, &r, err, sizeof(err)) < 0) {
+        dm_http_error(msg, SOUP_STATUS_BAD_REQUEST, "bad target '%s': %s",
+                      e->target, strstr(e->target, ",vm=") ?
+                      "',vm=' in it" : err);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* A POST body into a new route; on failure the reply is set. */
+static int routes_parse(SoupServerMessage *msg, JsonObject *req,
+                        DmRouteEntry **ret_e)
+{
+    const char *id, *dm, *vm, *target;
+    DmRouteEntry *e;
+
+    if (routes_member_id(msg, req, "id", &id) < 0 ||
+        routes_member_id(msg, req, "device_model", &dm) < 0 ||
+        routes_member_id(msg, req, "vm", &vm) < 0 ||
+        dm_http_member_string(msg, req, "target", &target) < 0) {
+        return -EINVAL;
+    }
+    if (!id || !dm || !target) {
+        dm_http_error(msg, SOUP_STATUS_BAD_REQUEST, "missing '%s'",
+                      !id ? "id" : !dm ? "device_model" : "target");
+        return -EINVAL;
+    }
+    e = g_new0(DmRouteEntry, 1);
+    e->id = g_strdup(id);
+    e->device_model = g_strdup(dm);
+    e->vm = g_strdup(vm);
+    e->target = g_strdup(target);
+    if (routes_check_target(msg, e) < 0) {
+        routes_entry_free(e);
+        return -EINVAL;
+    }
+    *ret_e = e;
+    return 0;
+}
+
+/*
+ * Into the table and the file, the router started if need be; @e is
+ * taken.  @msg is answered now or once the router accepts connections.
+ */
+static void routes_add(DmDaemon *d, SoupServerMessage *msg, DmRouteEntry *e)
+{
+    g_autofree char *err = NULL;
+    bool fresh = !d->router;
+
+    if (fresh && dm_router_create(d, &err) < 0) {
+        dm_http_error(msg, SOUP_STATUS_CONFLICT, "%s", err);
+        routes_entry_free(e);
+        return;
+    }
+    if (strcmp(e->target, d->router->address) == 0) {
+        dm_http_error(msg, SOUP_STATUS_BAD_REQUEST, "bad target '%s': the "
+                      "router itself", e->target);
+        routes_entry_free(e);
+        goto undo_router;
+    }
+    g_ptr_array_add(d->routes, e);
+    if (routes_write(d, &err) < 0) {
+        dm_error("route %s: %s", e->id, err);
+        dm_http_error(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "%s", err);
+        g_ptr_array_remove(d->routes, e);
+        goto undo_router;
+    }
+    if (fresh && dm_router_launch(d, &err) < 0) {
+        dm_error("route %s: %s", e->id, err);
+        dm_http_error(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "%s", err);
+        dm_routes_drop(d, e);
+        return;
+    }
+    dm_info("route %s: device model %s%s%s -> %s", e->id, e->device_model,
+            e->vm ? " of vm " : "", e->vm ? e->vm : "", e->target);
+    dm_router_answer(d, msg, e);
+    return;
+
+undo_router:
+    if (fresh) {
+        dm_router_discard(d);
+    }
+}
+
+static void routes_create(DmDaemon *d, SoupServerMessage *msg)
+{
+    g_autoptr(JsonObject) req = NULL;
+    DmRouteEntry *e, *other;
+
+    if (dm_http_body_object(msg, &req) < 0 ||
+        routes_parse(msg, req, &e) < 0) {
+        return;
+    }
+    if (d->stopping) {
+        dm_http_error(msg, SOUP_STATUS_SERVICE_UNAVAILABLE,
+                      "the daemon is shutting down");
+    } else if (routes_index(d, e->id) >= 0) {
+        dm_http_error(msg, SOUP_STATUS_CONFLICT, "route '%s' already exists",
+                      e->id);
+    } else if ((other = routes_same_pair(d, e)) != NULL) {
+        dm_http_error(msg, SOUP_STATUS_CONFLICT, "device model '%s' of %s%s"
+                      "%s is already routed by '%s'", e->device_model,
+                      e->vm ? "vm '" : "any vm", e->vm ? e->vm : "",
+                      e->vm ? "'" : "", other->id);
+    } else if (d->routes->len >= DM_ROUTES_MAX) {
+        dm_http_error(msg, SOUP_STATUS_CONFLICT, "too many routes (%d)",
+                      DM_ROUTES_MAX);
+    } else {
+        routes_add(d, msg, e);
+        return;
+    }
+    routes_entry_free(e);
+}
+
+static void routes_list(DmDaemon *d, SoupServerMessage *msg)
+{
+    JsonArray *arr = json_array_new();
+    JsonObject *o = json_object_new();
+
+    for (guint i = 0; i < d->routes->len; i++) {
+        json_array_add_object_element(
+            arr, dm_route_json(d, g_ptr_array_index(d->routes, i)));
+    }
+    json_object_set_array_member(o, "routes", arr);
+    json_object_set_string_member(o, "address", routes_address(d));
+    json_object_set_member(o, "router", dm_router_json(d));
+    dm_http_reply_object(msg, SOUP_STATUS_OK, o);
+}
+
+/* 200 with the route once the file no longer has it. */
+static void routes_delete(DmDaemon *d, SoupServerMessage *msg, guint index)
+{
+    DmRouteEntry *e = g_ptr_array_steal_index(d->routes, index);
+    g_autofree char *err = NULL;
+
+    if (routes_write(d, &err) < 0) {
+        dm_error("route %s: %s", e->id, err);
+        dm_http_error(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "%s", err);
+        g_ptr_array_insert(d->routes, index, e);
+        return;
+    }
+    dm_info("route %s: deleted", e->id);
+    dm_router_cancel(d, e);
+    dm_http_reply_object(msg, SOUP_STATUS_OK, dm_route_json(d, e));
+    routes_entry_free(e);
+}
+
+void dm_routes_handle(DmDaemon *d, SoupServerMessage *msg, const char *id)
+{
+    const char *method = soup_server_message_get_method(msg);
+    int index;
+
+    if (!id) {
+        if (strcmp(method, "POST") == 0) {
+            routes_create(d, msg);
+        } else if (strcmp(method, "GET") == 0) {
+            routes_list(d, msg);
+        } else {
+            dm_http_not_allowed(msg, "GET, POST");
+        }
+        return;
+    }
+    index = routes_index(d, id);
+    if (strcmp(method, "GET") != 0 && strcmp(method, "DELETE") != 0) {
+        dm_http_not_allowed(msg, "GET, DELETE");
+    } else if (index < 0) {
+        dm_http_error(msg, SOUP_STATUS_NOT_FOUND, "no route '%s'", id);
+    } else if (strcmp(method, "GET") == 0) {
+        dm_http_reply_object(msg, SOUP_STATUS_OK,
+                             dm_route_json(d, g_ptr_array_index(d->routes,
+                                                                index)));
+    } else {
+        routes_delete(d, msg, index);
+    }
+}
+
+void dm_routes_stop_all(DmDaemon *d)
+{
+    g_autofree char *path = dm_routes_file(d);
+
+    dm_router_stop(d);
+    unlink(path);
+}
