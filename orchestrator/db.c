@@ -63,6 +63,31 @@ static const char *const db_steps[ORCH_DB_VERSION] = {
     "  time TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),"
     "  vm TEXT NOT NULL,"
     "  message TEXT NOT NULL);",
+    /*
+     * 2 -> 3: state 'saved' and the file it was saved to.  SQLite cannot
+     * alter a CHECK: the table is rebuilt (sqlite.org/lang_altertable.html,
+     * "other kinds of table schema changes"), which is why the steps run
+     * with foreign keys off (a DROP would cascade to the devices).
+     */
+    "CREATE TABLE vms_new ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  uuid TEXT NOT NULL UNIQUE,"
+    "  memory TEXT NOT NULL,"
+    "  kernel TEXT, initrd TEXT, append TEXT,"
+    "  state TEXT NOT NULL DEFAULT 'defined' CHECK (state IN"
+    "    ('defined', 'running', 'suspended', 'stopped', 'migrating',"
+    "     'saved')),"
+    "  client_id INTEGER REFERENCES platforms(id),"
+    "  hypervisor TEXT,"
+    "  extra_args TEXT NOT NULL DEFAULT '[]',"
+    "  saved_file TEXT);"
+    "INSERT INTO vms_new (id, name, uuid, memory, kernel, initrd, append,"
+    "  state, client_id, hypervisor, extra_args)"
+    "  SELECT id, name, uuid, memory, kernel, initrd, append, state,"
+    "  client_id, hypervisor, extra_args FROM vms;"
+    "DROP TABLE vms;"
+    "ALTER TABLE vms_new RENAME TO vms;",
 };
 
 static int db_exec(sqlite3 *db, const char *sql, char **ret_err)
@@ -80,7 +105,7 @@ static int db_exec(sqlite3 *db, const char *sql, char **ret_err)
 /* Bring the schema from its user_version to ours, one transaction. */
 static int db_migrate(sqlite3 *db, char **ret_err)
 {
-    gint64 version;
+    gint64 version, from;
     int ret;
 
     ret = db_exec(db, "BEGIN IMMEDIATE", ret_err);
@@ -95,7 +120,7 @@ static int db_migrate(sqlite3 *db, char **ret_err)
         db_exec(db, "ROLLBACK", ret_err);
         return -EPROTO;
     }
-    for (; version < ORCH_DB_VERSION; version++) {
+    for (from = version; version < ORCH_DB_VERSION; version++) {
         g_autofree char *bump = NULL;
 
         bump = g_strdup_printf("PRAGMA user_version = %" G_GINT64_FORMAT,
@@ -112,6 +137,13 @@ static int db_migrate(sqlite3 *db, char **ret_err)
         }
         orch_info("database schema migrated to version %" G_GINT64_FORMAT,
                   version + 1);
+    }
+    if (from < version &&
+        orch_db_int(db, 0, "SELECT count(*) FROM pragma_foreign_key_check",
+                    "") > 0) {
+        *ret_err = g_strdup("the migrated schema breaks a foreign key");
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        return -EIO;
     }
     return db_exec(db, "COMMIT", ret_err);
 }
@@ -130,12 +162,16 @@ int orch_db_open(const char *path, sqlite3 **ret_db, char **ret_err)
         return -EIO;
     }
     sqlite3_busy_timeout(db, 10000);
-    ret = db_exec(db, "PRAGMA foreign_keys = ON", ret_err);
+    /* Off while migrating: a step may rebuild a referenced table. */
+    ret = db_exec(db, "PRAGMA foreign_keys = OFF", ret_err);
     if (ret == 0) {
         ret = db_exec(db, "PRAGMA journal_mode = WAL", ret_err);
     }
     if (ret == 0) {
         ret = db_migrate(db, ret_err);
+    }
+    if (ret == 0) {
+        ret = db_exec(db, "PRAGMA foreign_keys = ON", ret_err);
     }
     if (ret < 0) {
         g_autofree char *why = g_steal_pointer(ret_err);

@@ -73,8 +73,11 @@ static void print_vm_line(JsonNode *reply)
     g_autofree char *name = dmctl_cell(o, "name");
     g_autofree char *state = dmctl_cell(o, "state");
     g_autofree char *client = dmctl_cell(o, "client");
+    g_autofree char *file = dmctl_cell(o, "saved_file");
 
-    if (strcmp(client, "-") == 0) {
+    if (strcmp(file, "-") != 0) {
+        printf("%s: %s to %s\n", name, state, file);
+    } else if (strcmp(client, "-") == 0) {
         printf("%s: %s\n", name, state);
     } else {
         printf("%s: %s on %s\n", name, state, client);
@@ -112,7 +115,7 @@ static void print_vm(JsonNode *reply)
 {
     static const char *const keys[] = { "name", "id", "state", "client",
                                         "hypervisor", "memory", "kernel",
-                                        "initrd", "append" };
+                                        "initrd", "append", "saved_file" };
     static const DmctlColumn cols[] = {
         { "DEVICE", "name" }, { "MODEL", "model" }, { "BUS", "bus" },
         { "PINNED", "server" }, { "SERVER", "placed_on" },
@@ -415,7 +418,8 @@ static int dmctl_vm_post(int argc, char **argv, const char *cmd,
     }
     path = g_strdup_printf("/v1/vms/%s/%s", name, action);
     body = dmctl_object_node(json_object_ref(o));
-    if (strcmp(action, "migrate") == 0) {
+    if (strcmp(action, "migrate") == 0 || strcmp(action, "save") == 0 ||
+        strcmp(action, "restore") == 0) {
         g_autofree char *poll = g_strdup_printf("/v1/vms/%s", name);
         g_autoptr(JsonNode) reply = NULL;
         int ret = dmctl_api_watch("POST", path, body, poll,
@@ -429,9 +433,10 @@ static int dmctl_vm_post(int argc, char **argv, const char *cmd,
     return dmctl_call("POST", path, body, print_vm_line);
 }
 
-/* One progress line per poll while migrating. */
+/* One progress line per poll while migrating, saving or restoring. */
 static void dmctl_migrate_progress(JsonObject *vm)
 {
+    g_autofree char *state = dmctl_cell(vm, "state");
     JsonObject *m;
     gint64 done = 0, total = 0;
 
@@ -446,9 +451,10 @@ static void dmctl_migrate_progress(JsonObject *vm)
     if (json_object_has_member(m, "total")) {
         total = json_object_get_int_member(m, "total");
     }
-    fprintf(stderr, "%smigrating to %s: %s, %" G_GINT64_FORMAT "%% (%"
+    fprintf(stderr, "%s%s %s %s: %s, %" G_GINT64_FORMAT "%% (%"
             G_GINT64_FORMAT " of %" G_GINT64_FORMAT " MiB)%s",
-            isatty(STDERR_FILENO) ? "\r" : "",
+            isatty(STDERR_FILENO) ? "\r" : "", state,
+            strcmp(state, "restoring") == 0 ? "on" : "to",
             json_object_get_string_member(m, "to"),
             json_object_get_string_member(m, "status"),
             total > 0 ? done * 100 / total : 0, done >> 20, total >> 20,
@@ -471,6 +477,18 @@ int dmctl_vm_migrate(int argc, char **argv)
 {
     return dmctl_vm_post(argc, argv, "vm migrate", "migrate", "to", "to",
                          false, true);
+}
+
+int dmctl_vm_save(int argc, char **argv)
+{
+    return dmctl_vm_post(argc, argv, "vm save", "save", "file", "file",
+                         false, false);
+}
+
+int dmctl_vm_restore(int argc, char **argv)
+{
+    return dmctl_vm_post(argc, argv, "vm restore", "restore", "on",
+                         "client", false, false);
 }
 
 int dmctl_vm_suspend(int argc, char **argv)

@@ -51,6 +51,14 @@ static const DmctlCommand commands[] = {
     { "vm migrate", "NAME --to CLIENT",
       "live-migrate the VM to another client platform, with a progress\n"
       "line; its device models stay where they are", dmctl_vm_migrate },
+    { "vm save", "NAME [--file PATH]",
+      "save the VM to a file (default: the orchestrator's --save-dir)\n"
+      "written by QEMU on its client platform, and stop its QEMU; the\n"
+      "device models keep running and hold the device state",
+      dmctl_vm_save },
+    { "vm restore", "NAME [--on CLIENT]",
+      "run a saved VM again from its file (on the least loaded client\n"
+      "platform unless --on is given)", dmctl_vm_restore },
     { "vm list", "", "list the VMs", dmctl_vm_list },
     { "vm show", "NAME", "show a VM and where its devices run",
       dmctl_vm_show },

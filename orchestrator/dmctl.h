@@ -51,6 +51,8 @@ int dmctl_vm_stop(int argc, char **argv);
 int dmctl_vm_suspend(int argc, char **argv);
 int dmctl_vm_resume(int argc, char **argv);
 int dmctl_vm_migrate(int argc, char **argv);
+int dmctl_vm_save(int argc, char **argv);
+int dmctl_vm_restore(int argc, char **argv);
 int dmctl_vm_list(int argc, char **argv);
 int dmctl_vm_show(int argc, char **argv);
 int dmctl_vm_remove(int argc, char **argv);

@@ -220,8 +220,15 @@ int orch_vm_start(OrchRequest *r)
     const char *client = NULL;
     int ret;
 
-    if (orch_vm_load(r, r->seg[1], &vm) < 0 ||
-        orch_vm_expect_state(r, &vm, "start", ok) < 0 ||
+    if (orch_vm_load(r, r->seg[1], &vm) < 0) {
+        return -ENOENT;
+    }
+    if (strcmp(vm.state, "saved") == 0) {
+        return orch_fail(r, 409, "cannot start VM '%s': it is saved "
+                         "(restore it, or stop it to start afresh)",
+                         vm.name);
+    }
+    if (orch_vm_expect_state(r, &vm, "start", ok) < 0 ||
         orch_body_str(r, r->body, "client", false, &client) < 0 ||
         orch_place_vm(r, client, &c) < 0) {
         return -EINVAL;
@@ -289,11 +296,27 @@ static void lifecycle_stop_qemu(OrchRequest *r, OrchVm *vm, gint64 timeout)
     orch_undo_run(&probe);
 }
 
+int orch_vm_teardown(OrchRequest *r, gint64 vm_id)
+{
+    OrchRequest teardown = { .db = r->db };
+
+    orch_placements_release(&teardown, vm_id);
+    orch_undo_run(&teardown);
+    if (orch_db_run(r->db, "DELETE FROM placements WHERE device_id IN "
+                    "(SELECT id FROM devices WHERE vm_id = ?)", "i",
+                    vm_id) < 0 ||
+        orch_db_run(r->db, "UPDATE vms SET state = 'stopped', "
+                    "saved_file = NULL WHERE id = ?", "i", vm_id) < 0) {
+        return -EIO;
+    }
+    return 0;
+}
+
 int orch_vm_stop(OrchRequest *r)
 {
-    static const char *const ok[] = { "running", "suspended", NULL };
+    static const char *const ok[] = { "running", "suspended", "saved",
+                                      NULL };
     g_auto(OrchVm) vm = { 0 };
-    OrchRequest teardown = { .db = r->db };
     gint64 timeout = 30;
 
     if (orch_vm_load(r, r->seg[1], &vm) < 0 ||
@@ -308,14 +331,10 @@ int orch_vm_stop(OrchRequest *r)
      * Stopping is best effort: a dead launcher or QEMU must not keep the
      * VM "running" in our books forever.  Failures are logged.
      */
-    lifecycle_stop_qemu(r, &vm, timeout);
-    orch_placements_release(&teardown, vm.id);
-    orch_undo_run(&teardown);
-    if (orch_db_run(r->db, "DELETE FROM placements WHERE device_id IN "
-                    "(SELECT id FROM devices WHERE vm_id = ?)", "i",
-                    vm.id) < 0 ||
-        orch_db_run(r->db, "UPDATE vms SET state = 'stopped' WHERE id = ?",
-                    "i", vm.id) < 0) {
+    if (strcmp(vm.state, "saved") != 0) {
+        lifecycle_stop_qemu(r, &vm, timeout);
+    }
+    if (orch_vm_teardown(r, vm.id) < 0) {
         return -EIO;
     }
     orch_event(r->db, vm.name, "stopped");

@@ -68,4 +68,17 @@ int orch_start_qemu(OrchRequest *r, OrchVm *vm, const char *client,
                     const char *address, const char *hypervisor,
                     const char *const *extra);
 
+/*
+ * Poll query-migrate on @vm's QEMU at @address every 200 ms until it says
+ * completed (0), failed or cancelled (502), or @timeout s have passed
+ * (migrate_cancel, 504).  Meanwhile GET shows @vm in @state with
+ * "migration": {"to": @to, "status", ...}, until orch_migrate_forget().
+ */
+int orch_migrate_wait(OrchRequest *r, const char *address, const char *vm,
+                      const char *state, const char *to, gint64 timeout);
+void orch_migrate_forget(const char *vm);
+/* Delete every instance of VM @vm_id (best effort), free its placements
+ * and make it stopped; 0 or -EIO. */
+int orch_vm_teardown(OrchRequest *r, gint64 vm_id);
+
 #endif /* ORCH_LIFECYCLE_H */

@@ -2,7 +2,7 @@
  * dm-orchestrator: the control panel of the disaggregated QEMU.
  *
  *   dm-orchestrator [--db PATH] [--listen unix:PATH|tcp:HOST:PORT]
- *                   [--tls-creds DIR]
+ *                   [--tls-creds DIR] [--save-dir DIR] [--no-reconcile]
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -22,6 +22,8 @@
 static const char *arg_db = "/var/lib/dm-orchestrator/db.sqlite";
 static const char *arg_listen = "unix:/run/dm-orchestrator.sock";
 static const char *arg_tls_creds;
+static const char *arg_save_dir;
+static bool arg_reconcile = true;
 
 static void help(void)
 {
@@ -44,6 +46,13 @@ static void help(void)
            "                          ca-cert.pem, server-cert.pem and\n"
            "                          server-key.pem; clients must show a\n"
            "                          certificate signed by that CA\n"
+           "      --save-dir=DIR      where saved VMs go unless the save\n"
+           "                          names a file (default: 'saved' beside\n"
+           "                          the database).  QEMU writes it on the\n"
+           "                          client platform: across hosts it must\n"
+           "                          be shared storage\n"
+           "      --no-reconcile      do not ask the launchers what runs at\n"
+           "                          start-up (the database is trusted)\n"
            "  -v, --verbose           log every request\n"
            "  -q, --quiet             log errors only\n"
            "  -h, --help              show this help\n"
@@ -58,6 +67,8 @@ static int parse_argv(int argc, char **argv)
         { "db", required_argument, NULL, 'd' },
         { "listen", required_argument, NULL, 'l' },
         { "tls-creds", required_argument, NULL, 't' },
+        { "save-dir", required_argument, NULL, 's' },
+        { "no-reconcile", no_argument, NULL, 'R' },
         { "verbose", no_argument, NULL, 'v' },
         { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
@@ -77,6 +88,12 @@ static int parse_argv(int argc, char **argv)
             break;
         case 't':
             arg_tls_creds = optarg;
+            break;
+        case 's':
+            arg_save_dir = optarg;
+            break;
+        case 'R':
+            arg_reconcile = false;
             break;
         case 'v':
             orch_log_level = 2;
@@ -106,6 +123,11 @@ static int parse_argv(int argc, char **argv)
         fprintf(stderr, "dm-orchestrator: --db needs a path\n");
         return 2;
     }
+    if (arg_save_dir && (!*arg_save_dir || strchr(arg_save_dir, ','))) {
+        fprintf(stderr, "dm-orchestrator: --save-dir needs a path without "
+                "a comma\n");
+        return 2;
+    }
     if (!orch_address_valid(arg_listen, &err)) {
         fprintf(stderr, "dm-orchestrator: --listen: %s\n", err->message);
         return 2;
@@ -123,6 +145,21 @@ static gboolean on_signal(gpointer loop)
 {
     g_main_loop_quit(loop);
     return G_SOURCE_REMOVE;
+}
+
+/* The absolute save directory, created here if it can be. */
+static void set_save_dir(void)
+{
+    g_autofree char *db_dir = g_path_get_dirname(arg_db);
+    g_autofree char *dir = arg_save_dir ? g_strdup(arg_save_dir) :
+        g_build_filename(db_dir, "saved", NULL);
+
+    orch_save_dir = g_canonicalize_filename(dir, NULL);
+    if (g_mkdir_with_parents(orch_save_dir, 0700) < 0) {
+        /* Maybe only the client platforms can: they write there. */
+        orch_warn("cannot create %s: %s, ignoring", orch_save_dir,
+                  g_strerror(errno));
+    }
 }
 
 static int open_db(sqlite3 **ret_db)
@@ -157,6 +194,10 @@ int main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
     if (open_db(&db_main) < 0 || open_db(&db_worker) < 0) {
+        return 1;
+    }
+    set_save_dir();
+    if (arg_reconcile && orch_reconcile(db_worker) < 0) {
         return 1;
     }
     if (arg_tls_creds &&

@@ -36,9 +36,12 @@ JsonObject *orch_migration_progress(const char *vm)
     return json_object_ref(json_node_get_object(node));
 }
 
-/* Record @status (and the RAM figures of @info, if any) for @vm. */
-static void migrate_set(const char *vm, const char *to, const char *status,
-                        JsonObject *info)
+/*
+ * Record @status (and the RAM figures of @info, if any) for @vm, which
+ * GET shows in state @state ("state" is taken out of the object there).
+ */
+static void migrate_set(const char *vm, const char *state, const char *to,
+                        const char *status, JsonObject *info)
 {
     g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&migrate_lock);
     g_autoptr(JsonNode) node = json_node_new(JSON_NODE_OBJECT);
@@ -48,6 +51,7 @@ static void migrate_set(const char *vm, const char *to, const char *status,
         migrate_progress = g_hash_table_new_full(g_str_hash, g_str_equal,
                                                  g_free, g_free);
     }
+    json_object_set_string_member(o, "state", state);
     json_object_set_string_member(o, "to", to);
     json_object_set_string_member(o, "status", status);
     if (info && json_object_has_member(info, "ram") &&
@@ -70,7 +74,7 @@ static void migrate_set(const char *vm, const char *to, const char *status,
                          json_to_string(node, FALSE));
 }
 
-static void migrate_forget(const char *vm)
+void orch_migrate_forget(const char *vm)
 {
     g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&migrate_lock);
 
@@ -99,9 +103,8 @@ static char *migrate_uri(const char *address, const char *vm)
     }
 }
 
-/* Poll the source until the migration ends; 0 when completed. */
-static int migrate_wait(OrchRequest *r, OrchVm *vm, const char *to,
-                        gint64 timeout)
+int orch_migrate_wait(OrchRequest *r, const char *address, const char *vm,
+                      const char *state, const char *to, gint64 timeout)
 {
     gint64 deadline = g_get_monotonic_time() + timeout * G_USEC_PER_SEC;
 
@@ -110,8 +113,7 @@ static int migrate_wait(OrchRequest *r, OrchVm *vm, const char *to,
         JsonObject *info;
         const char *status = NULL;
 
-        if (orch_qmp(r, vm->client_address, vm->name, "query-migrate", NULL,
-                     &ret) < 0) {
+        if (orch_qmp(r, address, vm, "query-migrate", NULL, &ret) < 0) {
             return -EIO;
         }
         info = JSON_NODE_HOLDS_OBJECT(ret) ? json_node_get_object(ret) :
@@ -120,7 +122,7 @@ static int migrate_wait(OrchRequest *r, OrchVm *vm, const char *to,
             orch_body_str(r, info, "status", false, &status);
         }
         status = status ? status : "unknown";
-        migrate_set(vm->name, to, status, info);
+        migrate_set(vm, state, to, status, info);
         if (strcmp(status, "completed") == 0) {
             return 0;
         }
@@ -133,8 +135,7 @@ static int migrate_wait(OrchRequest *r, OrchVm *vm, const char *to,
                              desc ? desc : "(no reason given)");
         }
         if (g_get_monotonic_time() > deadline) {
-            orch_qmp(r, vm->client_address, vm->name, "migrate_cancel",
-                     NULL, NULL);
+            orch_qmp(r, address, vm, "migrate_cancel", NULL, NULL);
             return orch_fail(r, 504, "migration did not complete in %"
                              G_GINT64_FORMAT " s; cancelled", timeout);
         }
@@ -152,14 +153,15 @@ static int migrate_run(OrchRequest *r, OrchVm *vm, OrchClientChoice *c,
     OrchRequest cleanup = { .db = r->db };
 
     json_object_set_string_member(args, "uri", uri);
-    migrate_set(vm->name, c->name, "setup", NULL);
+    migrate_set(vm->name, "migrating", c->name, "setup", NULL);
     if (orch_start_qemu(r, vm, c->name, c->address, c->hypervisor,
                         incoming) < 0 ||
         orch_qmp(r, c->address, vm->name, "migrate-incoming", args,
                  NULL) < 0 ||
         orch_qmp(r, vm->client_address, vm->name, "migrate", args,
                  NULL) < 0 ||
-        migrate_wait(r, vm, c->name, timeout) < 0) {
+        orch_migrate_wait(r, vm->client_address, vm->name, "migrating",
+                          c->name, timeout) < 0) {
         return -EIO;
     }
     if (orch_db_run(r->db, "UPDATE vms SET client_id = ?, hypervisor = ? "
@@ -204,7 +206,7 @@ int orch_vm_migrate(OrchRequest *r)
                          to);
     }
     ret = migrate_run(r, &vm, &c, timeout);
-    migrate_forget(vm.name);
+    orch_migrate_forget(vm.name);
     if (ret < 0) {
         return ret;
     }

@@ -83,4 +83,16 @@ int orch_vm_migrate(OrchRequest *r);
 /* Progress of a running migration, or NULL (any thread). */
 JsonObject *orch_migration_progress(const char *vm);
 
+/* save.c */
+extern char *orch_save_dir;     /* default directory of saved VMs */
+int orch_vm_save(OrchRequest *r);
+int orch_vm_restore(OrchRequest *r);
+
+/* reconcile.c */
+/*
+ * Ask every platform's launcher what runs and repair the database to
+ * match (see docs/orchestrator.md); 0, or -errno if the database failed.
+ */
+int orch_reconcile(sqlite3 *db);
+
 #endif /* ORCH_H */

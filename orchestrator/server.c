@@ -33,6 +33,8 @@ static const OrchRoute server_routes[] = {
     { "POST", "vms/*/suspend", orch_vm_suspend, false },
     { "POST", "vms/*/resume", orch_vm_resume, false },
     { "POST", "vms/*/migrate", orch_vm_migrate, false },
+    { "POST", "vms/*/save", orch_vm_save, false },
+    { "POST", "vms/*/restore", orch_vm_restore, false },
     { "GET", "vms/*/console", orch_vm_console, true },
     { "GET", "dms", orch_dm_list, false },
 };

@@ -29,7 +29,7 @@ JsonObject *orch_vm_object(sqlite3 *db, const char *name)
     g_autoptr(sqlite3_stmt) st = orch_db_stmt(db,
         "SELECT v.name, v.uuid AS id, v.memory, v.kernel, v.initrd,"
         " v.append, v.extra_args AS \"j:args\", v.state, c.name AS client,"
-        " v.hypervisor FROM vms v"
+        " v.hypervisor, v.saved_file FROM vms v"
         " LEFT JOIN platforms c ON c.id = v.client_id WHERE v.name = ?",
         "s", name);
     JsonObject *o, *progress;
@@ -42,7 +42,11 @@ JsonObject *orch_vm_object(sqlite3 *db, const char *name)
     progress = orch_migration_progress(name);
     if (progress) {
         /* The worker's transaction is not visible yet: say it here. */
-        json_object_set_string_member(o, "state", "migrating");
+        if (json_object_has_member(progress, "state")) {
+            json_object_set_member(o, "state", json_node_copy(
+                json_object_get_member(progress, "state")));
+            json_object_remove_member(progress, "state");
+        }
         json_object_set_object_member(o, "migration", progress);
     }
     return o;

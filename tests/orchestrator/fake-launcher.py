@@ -5,6 +5,9 @@
 # is appended to --log as one JSON line {"method", "path", "body"}.
 # Failures are injected with --fail-instance N (the Nth POST
 # /v1/instances answers 500) and POST /_fake {"key": value} at run time.
+# Each VM has a QMP run state ("status": running, paused, inmigrate with
+# -incoming, postmigrate after an outgoing migration); POST /_fake
+# {"vm_status": {ID: STATUS}} or {"vm_state": {ID: "exited"}} sets it.
 #   fake-launcher.py --socket PATH --role client|server --platform NAME
 #                    --state DIR --log FILE [--models a,b] [--capacity N]
 import argparse
@@ -21,7 +24,7 @@ lock = threading.Lock()
 instances = {}
 vms = {}
 config = {"powerdown_works": True, "qmp_error": {}, "migrate_fail": False,
-          "migrate_hold": False, "fail_vm": False}
+          "migrate_hold": False, "fail_vm": False, "fail_delete": False}
 counters = {"instances": 0, "pid": 1000, "port": 30000}
 
 
@@ -81,6 +84,10 @@ class Handler(BaseHTTPRequestHandler):
         parts = [p for p in self.path.split("/") if p]
         with lock:
             if parts == ["_fake"] and method == "POST":
+                for key, field in (("vm_status", "status"),
+                                   ("vm_state", "state")):
+                    for ident, value in body.pop(key, {}).items():
+                        vms[ident][field] = value
                 config.update(body)
                 return self.reply(200, config)
             if parts == ["v1", "health"] and method == "GET":
@@ -173,7 +180,9 @@ class Handler(BaseHTTPRequestHandler):
             vms[ident] = {"id": ident, "state": "running",
                           "pid": counters["pid"],
                           "qmp": "unix:%s/%s.qmp" % (args.state, ident),
-                          "exit": None, "migrations": 0}
+                          "exit": None, "migrations": 0,
+                          "status": "inmigrate" if "-incoming" in
+                          body["args"] else "running"}
             return self.reply(201, vms[ident])
         if not rest or rest[0] not in vms:
             return self.error(404, "no VM")
@@ -181,6 +190,8 @@ class Handler(BaseHTTPRequestHandler):
         if len(rest) == 1 and method == "GET":
             return self.reply(200, vm)
         if len(rest) == 1 and method == "DELETE":
+            if config["fail_delete"]:
+                return self.error(500, "injected failure of the VM DELETE")
             del vms[rest[0]]
             vm["state"] = "stopped"
             return self.reply(200, vm)
@@ -206,8 +217,24 @@ class Handler(BaseHTTPRequestHandler):
             vm["state"] = "exited"
             vm["exit"] = 0
             return self.reply(200, {"return": {}})
-        if cmd in ("stop", "cont", "migrate", "migrate-incoming",
-                   "migrate_cancel"):
+        if cmd == "query-status":
+            return self.reply(200, {"return": {
+                "status": vm["status"], "running":
+                vm["status"] == "running"}})
+        if cmd in ("stop", "cont"):
+            vm["status"] = "paused" if cmd == "stop" else "running"
+            return self.reply(200, {"return": {}})
+        if cmd == "migrate":
+            vm["outgoing"] = True
+            return self.reply(200, {"return": {}})
+        if cmd == "migrate-incoming":
+            # A stream from a file completes through query-migrate here;
+            # one from a live source is taken as arrived at once.
+            uri = body.get("arguments", {}).get("uri", "")
+            if not uri.startswith("file:"):
+                vm["status"] = "running"
+            return self.reply(200, {"return": {}})
+        if cmd == "migrate_cancel":
             return self.reply(200, {"return": {}})
         if cmd == "query-migrate":
             vm["migrations"] += 1
@@ -219,6 +246,10 @@ class Handler(BaseHTTPRequestHandler):
                     "status": "active", "ram": {
                         "transferred": min(vm["migrations"] * 1000, 3000),
                         "total": 4000, "remaining": 2000}}})
+            if vm["status"] == "inmigrate":
+                vm["status"] = "paused"     # the saved VM was stopped
+            elif vm.get("outgoing"):
+                vm["status"] = "postmigrate"
             return self.reply(200, {"return": {"status": "completed"}})
         return self.reply(200, {"error": {"class": "CommandNotFound",
                                           "desc": "no command " + str(cmd)}})

@@ -6,8 +6,11 @@
 # QEMUs on c1/c2 reach them over the bridge.  A Linux guest boots with a
 # remote UART console and a remote edu; then: console, suspend/resume, a
 # killed model reported and restarted, migration c1 -> c2 (console still
-# answering, edu state intact), an orchestrator restart (nothing lost),
-# shutdown (models stopped, placements freed).  TAP.
+# answering, edu state intact), save to a file (no QEMU left, the models
+# kept) and restore on c1 (console and edu state intact), an orchestrator
+# restart (reconciled with the launchers: nothing lost, a second VM whose
+# QEMU was killed meanwhile stopped), shutdown (models stopped, placements
+# freed).  TAP.
 #   tests/orchestrator/lifecycle-test.sh BUILD
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -16,9 +19,10 @@ if [ "$(id -u)" != 0 ] || ! command -v ip >/dev/null; then
     echo "1..0 # SKIP network namespaces need root and iproute2"
     exit 0
 fi
-dm=$build/meson/dm-remote/dm-remote
-orch=$build/meson/orchestrator/dm-orchestrator
-dmctl_bin=$build/meson/orchestrator/dmctl
+meson_build=${ORCH_MESON_BUILD:-$build/meson}
+dm=$meson_build/dm-remote/dm-remote
+orch=$meson_build/orchestrator/dm-orchestrator
+dmctl_bin=$meson_build/orchestrator/dmctl
 chat=$here/../guest/console-chat.py
 py=/usr/bin/python3
 tmp=$(mktemp -d /tmp/dm-life-XXXXXX)
@@ -137,14 +141,46 @@ check "the old QEMU on c1 is gone" \
     eval '! for p in $(pgrep -f "qemu-system-x86_64 -name vm1"); do
               ip netns identify "$p"; done | grep -q c1'
 
+# Save: the QEMU goes, the models (holding the device state) stay; the
+# file is in the test's /tmp, which both client namespaces share.
+out=$(dmctl vm save vm1 2>&1)
+check "save writes the VM to a file" \
+    eval '[[ "$out" == *"vm1: saved to $tmp/saved/vm1.vmstate"* ]] &&
+          [ -s "$tmp/saved/vm1.vmstate" ]'
+check "no QEMU runs for the saved VM" \
+    eval '! pgrep -f "qemu-system.*-name vm1" >/dev/null'
+check "its device models still run on the server" \
+    eval '[ "$(dmctl --json dm list |
+               jget "sum(x[\"state\"] == \"running\" for x in d[\"dms\"])")" = 2 ]'
+out=$(dmctl vm restore vm1 --on c1 2>&1)
+check "restore runs it again, on the other client" \
+    grep -q "vm1: running on c1" <<<"$out"
+check "after restore the console still answers" \
+    say "send:echo S-\$((6*7))" line:S-42
+check "after restore edu's state is intact" \
+    say "send:echo L3-\$(devmem \$((b+4)) 32)" line:L3-0xF4520FF2
+
+# A second VM (firmware only) whose QEMU dies while the orchestrator is
+# down: the restart finds it gone and stops it; vm1 is left as it is.
+dmctl vm create vm2 --memory 64M --device e=edu >/dev/null &&
+    dmctl vm start vm2 --on c2 >/dev/null
 kill "$orch_pid"
 wait "$orch_pid" 2>/dev/null
+vm2_qemu=$(pgrep -f "qemu-system.*-name vm2")
+check "a second VM ran, its QEMU is killed while the orchestrator is down" \
+    eval '[ -n "$vm2_qemu" ] && kill -9 $vm2_qemu'
 start_orch
 wait_for '[ -S "$tmp/orch.sock" ]'
 check "after an orchestrator restart nothing is lost" \
     eval 'dmctl --json vm show vm1 | jget "d[\"state\"] + \" \" + d[\"client\"]" |
-          grep -qx "running c2" &&
+          grep -qx "running c1" &&
           [ "$(dmctl platform list | grep -c client)" = 2 ]'
+check "the restart asked every launcher and repaired one VM" \
+    grep -q "reconcile: 3 launcher(s) answered, 1 change(s)" "$tmp/orch.log"
+check "the VM whose QEMU died is stopped, its model deleted" \
+    eval 'dmctl --json vm show vm2 | jget "d[\"state\"]" | grep -qx stopped &&
+          [ "$(dmctl --json dm list | jget "len(d[\"dms\"])")" = 2 ] &&
+          grep -q "reconcile: VM vm2: its QEMU is gone" "$tmp/orch.log"'
 
 out=$(dmctl vm stop vm1 --timeout 3)
 check "stop shuts the VM down" grep -q stopped <<<"$out"

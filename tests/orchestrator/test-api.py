@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 # dm-orchestrator's API against fake launchers: every endpoint with good
-# and bad input, placement, composed QEMU arguments, no half-writes,
-# persistence across a restart and schema migration.  TAP output.
+# and bad input, placement, composed QEMU arguments, save and restore, no
+# half-writes, persistence across a restart and schema migration.  TAP
+# output.
 #   test-api.py BUILD
 import os
 import sqlite3
@@ -320,6 +321,202 @@ def lifecycle(e):
     t.ok(st == 200 and st2 == 404, "DELETE a stopped VM")
 
 
+def qmp_cmds(e, fake, vm):
+    return [r["body"]["execute"] for r in
+            e.requests(fake, "POST", "/v1/vms/%s/qmp" % vm)]
+
+
+def save_bad_input(e):
+    e.api("POST", "/v1/vms", {"name": "sv", "devices": [
+        {"name": "console", "model": "uart16550"},
+        {"name": "e", "model": "edu"}]})
+    st, body = e.api("POST", "/v1/vms/sv/start", {"client": "c1"})
+    t.ok(st == 200 and body["state"] == "running", "a VM to save", body)
+    for req, status, text, name in (
+            ({"file": 5}, 400, "'file' must be a string, not a number",
+             "a non-string file"),
+            ({"file": "rel/x.state"}, 400, "must be an absolute path",
+             "a relative file"),
+            ({"file": "/tmp/a,b"}, 400, "must not contain a comma",
+             "a file with a comma"),
+            ({"file": "/tmp/a\nb"}, 400, "control character",
+             "a file with a line break"),
+            ({"timeout": 0}, 400, "'timeout' must be 1 to 86400",
+             "a zero timeout"),
+            ({"timeout": "soon"}, 400, "'timeout' must be an integer",
+             "a string timeout")):
+        err_is(t, e.api("POST", "/v1/vms/sv/save", req), status, text,
+               "save: %s is %d" % (name, status))
+    err_is(t, e.api("POST", "/v1/vms/sv/save", raw=b"{nope"), 400,
+           "bad JSON", "save: bad JSON is 400")
+    err_is(t, e.api("POST", "/v1/vms/nope/save"), 404, "no VM 'nope'",
+           "save: an unknown VM is 404")
+    err_is(t, e.api("POST", "/v1/vms/vm1/save"), 409,
+           "cannot save VM 'vm1': it is stopped", "save: a stopped VM is 409")
+    err_is(t, e.api("POST", "/v1/vms/sv/restore"), 409,
+           "cannot restore VM 'sv': it is running",
+           "restore: a running VM is 409")
+    err_is(t, e.api("POST", "/v1/vms/nope/restore"), 404, "no VM 'nope'",
+           "restore: an unknown VM is 404")
+    err_is(t, e.api("GET", "/v1/vms/sv/save"), 405, "not allowed",
+           "GET on save is 405")
+    t.eq(qmp_cmds(e, "c1", "sv"), [], "bad input reached no QEMU")
+
+
+def save_failures(e):
+    """Each failing step leaves the VM as it was, running again."""
+    cases = (({"qmp_error": {"migrate": "no room"}}, {}, 502,
+              "QEMU refused migrate: no room", ["stop", "migrate", "cont"]),
+             ({"migrate_fail": True}, {}, 502, "migration failed: injected",
+              ["stop", "migrate", "query-migrate", "cont"]),
+             ({"migrate_hold": True}, {"timeout": 1}, 504,
+              "did not complete in 1 s",
+              ["stop", "migrate", "query-migrate", "migrate_cancel",
+               "cont"]),
+             ({"qmp_error": {"stop": "busy"}}, {}, 502,
+              "QEMU refused stop: busy", ["stop"]),
+             ({"fail_delete": True}, {}, 502,
+              "injected failure of the VM DELETE",
+              ["stop", "migrate", "query-migrate", "cont"]))
+    for conf, req, status, text, want in cases:
+        before = len(qmp_cmds(e, "c1", "sv"))
+        e.fake_config("c1", **conf)
+        err_is(t, e.api("POST", "/v1/vms/sv/save", req), status, text,
+               "save fails (%s): %d" % (list(conf)[0], status))
+        e.fake_config("c1", qmp_error={}, migrate_fail=False,
+                      migrate_hold=False, fail_delete=False)
+        got = qmp_cmds(e, "c1", "sv")[before:]
+        dedup = [c for i, c in enumerate(got) if i == 0 or got[i - 1] != c]
+        t.eq(dedup, want, "  QMP steps, the VM continued")
+        st, body = e.api("GET", "/v1/vms/sv")
+        st2, qemu = e.fake_get("c1", "/v1/vms/sv")
+        t.ok(body["state"] == "running" and body["client"] == "c1" and
+             body["saved_file"] is None and "migration" not in body and
+             qemu["status"] == "running",
+             "  and it is running on c1 as before", (body, qemu))
+    e.api("POST", "/v1/vms/sv/suspend")
+    before = len(qmp_cmds(e, "c1", "sv"))
+    e.fake_config("c1", migrate_fail=True)
+    err_is(t, e.api("POST", "/v1/vms/sv/save"), 502, "migration failed",
+           "a failing save of a suspended VM")
+    e.fake_config("c1", migrate_fail=False)
+    t.eq(qmp_cmds(e, "c1", "sv")[before:], ["migrate", "query-migrate"],
+         "  neither stops nor continues it")
+    t.eq(e.api("GET", "/v1/vms/sv")[1]["state"], "suspended",
+         "  and it stays suspended")
+    e.api("POST", "/v1/vms/sv/resume")
+
+
+def save(e):
+    save_bad_input(e)
+    save_failures(e)
+    inst = [d["instance"] for d in e.api("GET", "/v1/vms/sv")[1]["devices"]]
+    before = len(qmp_cmds(e, "c1", "sv"))
+    st, body = e.api("POST", "/v1/vms/sv/save")
+    want = os.path.join(e.tmp, "saved", "sv.vmstate")
+    t.ok(st == 200 and body["state"] == "saved" and
+         body["saved_file"] == want and body["client"] is None,
+         "save: the VM is saved to SAVE_DIR/NAME.vmstate", body)
+    t.ok(os.path.isdir(os.path.join(e.tmp, "saved")),
+         "the default save directory is 'saved' beside the database")
+    qmp = [r["body"] for r in
+           e.requests("c1", "POST", "/v1/vms/sv/qmp")][before:]
+    t.ok([q["execute"] for q in qmp[:2]] == ["stop", "migrate"] and
+         qmp[1]["arguments"] == {"uri": "file:" + want} and
+         qmp[-1]["execute"] == "query-migrate",
+         "QMP stop, migrate to file:PATH, query-migrate", qmp)
+    t.eq(e.requests("c1", "DELETE")[-1]["path"], "/v1/vms/sv",
+         "the client's QEMU is deleted")
+    t.eq(e.fake_get("c1", "/v1/vms/sv")[0], 404, "no QEMU is left for it")
+    dms = [d for d in e.api("GET", "/v1/dms")[1]["dms"] if d["vm"] == "sv"]
+    t.ok(sorted(d["instance"] for d in dms) == sorted(inst) and
+         all(d["state"] == "running" for d in dms) and
+         not any(r["path"].endswith(tuple(inst)) for r in
+                 e.requests("s1", "DELETE") + e.requests("s2", "DELETE")),
+         "the device models keep running with their placements", dms)
+    for action, text in (("start", "it is saved (restore it"),
+                         ("suspend", "cannot suspend VM 'sv': it is saved"),
+                         ("resume", "cannot resume VM 'sv': it is saved"),
+                         ("save", "cannot save VM 'sv': it is saved")):
+        err_is(t, e.api("POST", "/v1/vms/sv/" + action), 409, text,
+               "%s of a saved VM is 409" % action)
+    err_is(t, e.api("POST", "/v1/vms/sv/migrate", {"to": "c2"}), 409,
+           "cannot migrate VM 'sv': it is saved",
+           "migrate of a saved VM is 409")
+    err_is(t, e.api("DELETE", "/v1/vms/sv"), 409, "stop it first",
+           "DELETE of a saved VM is 409")
+    return inst, want
+
+
+def restore_failures(e, want):
+    err_is(t, e.api("POST", "/v1/vms/sv/restore", {"client": "s1"}), 400,
+           "is a server platform", "restore on a server is 400")
+    err_is(t, e.api("POST", "/v1/vms/sv/restore", {"client": "zz"}), 404,
+           "no platform 'zz'", "restore on an unknown client is 404")
+    err_is(t, e.api("POST", "/v1/vms/sv/restore", {"client": 5}), 400,
+           "'client' must be a string", "a non-string client is 400")
+    err_is(t, e.api("POST", "/v1/vms/sv/restore", {"timeout": -1}), 400,
+           "'timeout' must be 1 to 86400", "a negative timeout is 400")
+    for conf, text in (({"fail_vm": True}, "injected failure of the VM"),
+                       ({"qmp_error": {"migrate-incoming": "no file"}},
+                        "QEMU refused migrate-incoming: no file"),
+                       ({"migrate_fail": True}, "migration failed"),
+                       ({"qmp_error": {"cont": "cannot"}},
+                        "QEMU refused cont: cannot")):
+        e.fake_config("c2", **conf)
+        err_is(t, e.api("POST", "/v1/vms/sv/restore", {"client": "c2"}),
+               502, text, "restore fails (%s): 502" % list(conf)[0])
+        e.fake_config("c2", fail_vm=False, qmp_error={}, migrate_fail=False)
+        st, body = e.api("GET", "/v1/vms/sv")
+        t.ok(body["state"] == "saved" and body["saved_file"] == want and
+             e.fake_get("c2", "/v1/vms/sv")[0] == 404,
+             "  the VM stays saved and no QEMU is left", body)
+
+
+def restore(e):
+    inst, want = save(e)
+    restore_failures(e, want)
+    n_posts = len(e.requests("c2", "POST", "/v1/vms"))
+    st, body = e.api("POST", "/v1/vms/sv/restore", {"client": "c2"})
+    t.ok(st == 200 and body["state"] == "running" and
+         body["client"] == "c2" and body["hypervisor"] == "c2-qemu" and
+         body["saved_file"] is None, "restore on c2", body)
+    t.eq([d["instance"] for d in body["devices"]], inst,
+         "the restored VM uses the same device models")
+    posts = e.requests("c2", "POST", "/v1/vms")[n_posts:]
+    launch = [r["body"] for r in posts if r["path"] == "/v1/vms"][-1]
+    qmp = [r["body"] for r in posts if r["path"] == "/v1/vms/sv/qmp"]
+    t.ok(launch["args"][-2:] == ["-incoming", "defer"] and
+         "client-platform-id=c2" in " ".join(launch["args"]),
+         "QEMU is launched with -incoming defer", launch["args"])
+    cmds = [q["execute"] for q in qmp]
+    t.ok(qmp[0] == {"execute": "migrate-incoming",
+                    "arguments": {"uri": "file:" + want}} and
+         cmds[-2:] == ["query-status", "cont"] and "query-migrate" in cmds,
+         "migrate-incoming from the file, wait, then cont", cmds)
+    t.eq(e.fake_get("c2", "/v1/vms/sv")[1]["status"], "running",
+         "the restored guest runs")
+    # A suspended VM saved to a named file, then stopped while saved.
+    e.api("POST", "/v1/vms/sv/suspend")
+    before = len(qmp_cmds(e, "c2", "sv"))
+    mine = os.path.join(e.tmp, "mine.state")
+    st, body = e.api("POST", "/v1/vms/sv/save", {"file": mine})
+    t.ok(st == 200 and body["saved_file"] == mine and
+         qmp_cmds(e, "c2", "sv")[before] == "migrate",
+         "a suspended VM is saved to a named file without a second stop",
+         body)
+    st, body = e.api("POST", "/v1/vms/sv/stop")
+    dels = [r["path"] for r in e.requests("s1", "DELETE") +
+            e.requests("s2", "DELETE")]
+    t.ok(st == 200 and body["state"] == "stopped" and
+         body["saved_file"] is None and
+         all(d["instance"] is None for d in body["devices"]) and
+         all("/v1/instances/" + i in dels for i in inst),
+         "stop of a saved VM deletes its models and frees the placements",
+         body)
+    t.eq(e.api("DELETE", "/v1/vms/sv"), (200, {}), "and it can be deleted")
+
+
 def half_writes(e):
     s5 = e.start_fake("s5", "server", "--fail-instance", "2")
     e.api("POST", "/v1/platforms", {"name": "s5", "role": "server",
@@ -423,8 +620,9 @@ def migration(e):
         tables = {r[0] for r in db.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table'")}
         db.close()
-        t.ok(uv == 2 and "events" in tables,
-             "version %d is migrated to 2" % version, (uv, tables))
+        t.ok(uv == 3 and "events" in tables,
+             "version %d is migrated to 3" % version, (uv, tables))
+    migration_from_2(e)
     path = os.path.join(e.tmp, "future.sqlite")
     db = sqlite3.connect(path)
     db.execute("PRAGMA user_version = 99")
@@ -440,12 +638,105 @@ def migration(e):
         e3.cleanup()
 
 
+# Version 2 exactly as db.c's first two steps made it.
+SCHEMA_2 = """
+CREATE TABLE platforms (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,
+  role TEXT NOT NULL CHECK (role IN ('client', 'server')),
+  address TEXT NOT NULL,
+  capacity INTEGER NOT NULL DEFAULT 0 CHECK (capacity >= 0), hypervisor TEXT);
+CREATE TABLE platform_models (platform_id INTEGER NOT NULL
+  REFERENCES platforms(id) ON DELETE CASCADE, model TEXT NOT NULL,
+  PRIMARY KEY (platform_id, model));
+CREATE TABLE vms (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,
+  uuid TEXT NOT NULL UNIQUE, memory TEXT NOT NULL,
+  kernel TEXT, initrd TEXT, append TEXT,
+  state TEXT NOT NULL DEFAULT 'defined' CHECK (state IN
+    ('defined', 'running', 'suspended', 'stopped', 'migrating')),
+  client_id INTEGER REFERENCES platforms(id), hypervisor TEXT);
+CREATE TABLE devices (id INTEGER PRIMARY KEY,
+  vm_id INTEGER NOT NULL REFERENCES vms(id) ON DELETE CASCADE,
+  name TEXT NOT NULL, model TEXT NOT NULL,
+  bus TEXT NOT NULL CHECK (bus IN ('pci', 'isa')),
+  server_id INTEGER REFERENCES platforms(id),
+  restart TEXT NOT NULL CHECK (restart IN ('never', 'on-failure')),
+  UNIQUE (vm_id, name));
+CREATE TABLE placements (id INTEGER PRIMARY KEY,
+  device_id INTEGER NOT NULL UNIQUE REFERENCES devices(id) ON DELETE CASCADE,
+  server_id INTEGER NOT NULL REFERENCES platforms(id),
+  instance TEXT NOT NULL UNIQUE, address TEXT NOT NULL, token TEXT NOT NULL,
+  console TEXT, state TEXT NOT NULL);
+ALTER TABLE vms ADD COLUMN extra_args TEXT NOT NULL DEFAULT '[]';
+CREATE TABLE events (id INTEGER PRIMARY KEY,
+  time TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+  vm TEXT NOT NULL, message TEXT NOT NULL);
+PRAGMA user_version = 2;
+"""
+
+
+def migration_from_2(e):
+    path = os.path.join(e.tmp, "old2.sqlite")
+    db = sqlite3.connect(path)
+    db.executescript(SCHEMA_2)
+    db.executescript(
+        "PRAGMA foreign_keys = ON;"
+        "INSERT INTO platforms VALUES (1, 'c1', 'client', 'unix:/nonexistent"
+        "/c1.sock', 4, 'c1-qemu'), (2, 's1', 'server', 'unix:/nonexistent/"
+        "s1.sock', 4, NULL);"
+        "INSERT INTO platform_models VALUES (2, 'edu');"
+        "INSERT INTO vms (id, name, uuid, memory, state, client_id, "
+        "hypervisor, extra_args) VALUES (7, 'old', 'u-7', '64M', 'running', "
+        "1, 'c1-qemu', '[\"-smp\", \"2\"]'), (8, 'idle', 'u-8', '32M', "
+        "'defined', NULL, NULL, '[]');"
+        "INSERT INTO devices VALUES (3, 7, 'e', 'edu', 'pci', NULL, 'never');"
+        "INSERT INTO placements VALUES (1, 3, 2, 'inst-1', 'unix:/x.sock', "
+        "'tok', NULL, 'running');"
+        "INSERT INTO events (vm, message) VALUES ('old', 'started on c1');")
+    db.commit()
+    db.close()
+    e2 = Env(e.build)
+    e2.db = path
+    try:
+        e2.start_orch()
+        st, body = e2.api("GET", "/v1/vms/old")
+        t.ok(st == 200 and body["state"] == "running" and
+             body["client"] == "c1" and body["args"] == ["-smp", "2"] and
+             body["saved_file"] is None and
+             body["devices"][0]["instance"] == "inst-1" and
+             body["devices"][0]["placed_on"] == "s1",
+             "a version 2 database is served with its rows intact (its "
+             "unreachable launchers leave them as they are)", body)
+        log = e2.orch_log()
+        t.ok("platform c1:" in log and "left as they are" in log and
+             "left running" in log,
+             "reconcile warns about the launchers that do not answer", log)
+    finally:
+        e2.cleanup()
+    db = sqlite3.connect(path)
+    uv = db.execute("PRAGMA user_version").fetchone()[0]
+    rows = [db.execute("SELECT count(*) FROM " + x).fetchone()[0] for x in
+            ("platforms", "platform_models", "vms", "devices", "placements",
+             "events")]
+    fk = db.execute("PRAGMA foreign_key_check").fetchall()
+    db.execute("UPDATE vms SET state = 'saved', saved_file = '/x' "
+               "WHERE name = 'idle'")
+    try:
+        db.execute("UPDATE vms SET state = 'bogus' WHERE name = 'idle'")
+        check = "accepted"
+    except sqlite3.IntegrityError as ex:
+        check = str(ex)
+    db.close()
+    t.eq((uv, rows, fk), (3, [2, 1, 2, 1, 1, 1], []),
+         "version 2 is migrated to 3: every row kept, foreign keys intact")
+    t.ok("CHECK" in check, "the state CHECK allows 'saved', not 'bogus'",
+         check)
+
+
 def main():
     e = Env(sys.argv[1])
     try:
         e.start_orch()
         for part in (platforms, vms, start, console_and_dms, lifecycle,
-                     half_writes, persistence, migration):
+                     restore, half_writes, persistence, migration):
             part(e)
     except Exception as ex:  # report, then let TAP show the failure
         import traceback

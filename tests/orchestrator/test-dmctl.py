@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 # dmctl against dm-orchestrator and fake launchers: every command with
-# good and bad input, exit statuses, tables, --json, the migration
-# progress line and the console.  TAP output.
+# good and bad input, exit statuses, tables, --json, the migration and
+# save progress lines, save/restore and the console.  TAP output.
 #   test-dmctl.py BUILD
 import json
 import os
@@ -27,7 +27,8 @@ def usage(e):
     for cmd in (["platform", "add"], ["platform", "list"],
                 ["platform", "remove"], ["vm", "create"], ["vm", "start"],
                 ["vm", "stop"], ["vm", "suspend"], ["vm", "resume"],
-                ["vm", "migrate"], ["vm", "list"], ["vm", "show"],
+                ["vm", "migrate"], ["vm", "save"], ["vm", "restore"],
+                ["vm", "list"], ["vm", "show"],
                 ["dm", "list"], ["console"]):
         run(t, e, cmd + ["--help"], 0, "Usage: dmctl " + " ".join(cmd))
     run(t, e, [], 2, err="a command is required")
@@ -49,6 +50,13 @@ def usage(e):
     run(t, e, ["vm", "stop", "v", "--timeout", "-1"], 2,
         err="--timeout must be a number")
     run(t, e, ["vm", "start", "v", "--on"], 2, err="needs a value")
+    run(t, e, ["vm", "save"], 2, err="a name is required")
+    run(t, e, ["vm", "save", "v", "--file"], 2, err="needs a value")
+    run(t, e, ["vm", "save", "v", "--to", "x"], 2,
+        err="unknown option '--to'")
+    run(t, e, ["vm", "restore", "v", "w"], 2, err="unexpected argument 'w'")
+    run(t, e, ["vm", "restore", "v", "--file", "/x"], 2,
+        err="unknown option '--file'")
     rc, out, err = e.dmctl_raw(["--orchestrator", "ftp:x", "vm", "list"])
     t.ok(rc == 2 and "bad address" in err, "a bad --orchestrator is usage",
          (rc, err))
@@ -64,7 +72,11 @@ def orchestrator_cli(e):
                            (["--bogus"], 2, "unknown option '--bogus'"),
                            (["--listen", "ftp:x"], 2, "--listen: bad address"),
                            (["--listen"], 2, "needs a value"),
-                           (["extra"], 2, "unexpected argument 'extra'")):
+                           (["extra"], 2, "unexpected argument 'extra'"),
+                           (["--save-dir"], 2, "needs a value"),
+                           (["--save-dir", "/a,b"], 2,
+                            "--save-dir needs a path without a comma"),
+                           (["--help"], 0, "--no-reconcile")):
         p = subprocess.run([e.orch_bin] + argv, capture_output=True,
                            timeout=30)
         out = (p.stdout + p.stderr).decode()
@@ -149,6 +161,58 @@ def vms(e):
         err="already runs on 'c1'")
 
 
+def save_restore(e):
+    want = os.path.join(e.tmp, "saved", "vm1.vmstate")
+    run(t, e, ["vm", "save", "vm1", "--file", "rel"], 1,
+        err="dmctl: 'file' must be an absolute path")
+    run(t, e, ["vm", "restore", "vm1"], 1,
+        err="dmctl: cannot restore VM 'vm1': it is running")
+    e.fake_config("c1", migrate_hold=True)
+    errf = os.path.join(e.tmp, "save.err")
+    with open(errf, "wb") as f:
+        p = subprocess.Popen([e.dmctl_bin, "--orchestrator", "unix:" + e.sock,
+                              "vm", "save", "vm1"],
+                             stdout=subprocess.PIPE, stderr=f)
+        line = ("saving to %s: active" % want).encode()
+        try:
+            wait_for(lambda: line in open(errf, "rb").read(),
+                     "a save progress line")
+            t.ok(True, "vm save shows progress lines")
+        except RuntimeError:
+            t.ok(False, "vm save shows progress lines",
+                 open(errf, "rb").read())
+        e.fake_config("c1", migrate_hold=False)
+        out = p.communicate(timeout=60)[0].decode()
+    t.ok(p.returncode == 0 and "vm1: saved to " + want in out,
+         "vm save", (p.returncode, out))
+    rc, out, err = run(t, e, ["vm", "show", "vm1"], 0, "state       saved")
+    t.ok("saved_file  " + want in out, "vm show gives the saved file", out)
+    run(t, e, ["vm", "start", "vm1"], 1, err="(restore it")
+    run(t, e, ["vm", "restore", "vm1", "--on", "c2"], 0,
+        "vm1: running on c2")
+    rc, out, err = run(t, e, ["--json", "vm", "save", "vm1", "--file",
+                              "/srv/x.state"], 0)
+    t.eq(json.loads(out)["saved_file"], "/srv/x.state",
+         "vm save --file, --json")
+    e.fake_config("c1", migrate_hold=True)
+    errf = os.path.join(e.tmp, "restore.err")
+    with open(errf, "wb") as f:
+        p = subprocess.Popen([e.dmctl_bin, "--orchestrator", "unix:" + e.sock,
+                              "vm", "restore", "vm1", "--on", "c1"],
+                             stdout=subprocess.PIPE, stderr=f)
+        try:
+            wait_for(lambda: b"restoring on c1: active" in
+                     open(errf, "rb").read(), "a restore progress line")
+            t.ok(True, "vm restore shows progress lines")
+        except RuntimeError:
+            t.ok(False, "vm restore shows progress lines",
+                 open(errf, "rb").read())
+        e.fake_config("c1", migrate_hold=False)
+        out = p.communicate(timeout=60)[0].decode()
+    t.ok(p.returncode == 0 and "vm1: running on c1" in out,
+         "vm restore --on", (p.returncode, out))
+
+
 def console(e):
     rc, out, err = e.dmctl("console", "vm1", stdin=b"hello\n")
     t.ok(rc == 0 and "console of " in out and "echo:hello" in out,
@@ -181,7 +245,8 @@ def main():
     e.dmctl_raw = dmctl_raw
     try:
         e.start_orch()
-        for part in (orchestrator_cli, usage, platforms, vms, console, stop):
+        for part in (orchestrator_cli, usage, platforms, vms, save_restore,
+                     console, stop):
             part(e)
     except Exception:
         import traceback

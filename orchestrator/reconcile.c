@@ -1,0 +1,494 @@
+/*
+ * dm-orchestrator: reconciling the database with what the launchers run,
+ * at start-up, before the API is served.
+ *
+ * The orchestrator may have died at any moment: while a VM ran (and its
+ * QEMU exited meanwhile), in the middle of a launch (the launch's
+ * transaction was never committed, so the launched processes are unknown
+ * to the database), or in the middle of a migration (the database names
+ * the source; the same VM also runs on the target client).  Each
+ * platform's launcher is asked what it runs, and the database and the
+ * launchers are brought back into agreement.  A launcher that does not
+ * answer is left alone, as are the rows that depend on it.
+ *
+ * Main thread, before the worker exists; one transaction.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+#include <stdarg.h>
+
+#include "db.h"
+#include "launcher.h"
+#include "lifecycle.h"
+
+typedef struct Reconcile {
+    sqlite3 *db;
+    /* platform name -> (id -> its JsonObject); absent if unreachable */
+    GHashTable *seen;
+    int changes;
+} Reconcile;
+
+typedef struct ReconcileVm {
+    gint64 id;
+    char *name;
+    char *state;
+    char *client;               /* NULL if none is recorded */
+    char *address;
+} ReconcileVm;
+
+static void reconcile_vm_free(gpointer p)
+{
+    ReconcileVm *vm = p;
+
+    g_free(vm->name);
+    g_free(vm->state);
+    g_free(vm->client);
+    g_free(vm->address);
+    g_free(vm);
+}
+
+/* One log line and one events row per change. */
+static void G_GNUC_PRINTF(3, 4)
+reconcile_note(Reconcile *rc, const char *vm, const char *fmt, ...)
+{
+    g_autofree char *msg = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    orch_db_run(rc->db, "INSERT INTO events (vm, message) VALUES (?, ?)",
+                "ss", vm ? vm : "-", msg);
+    if (vm) {
+        orch_info("reconcile: VM %s: %s", vm, msg);
+    } else {
+        orch_info("reconcile: %s", msg);
+    }
+    rc->changes++;
+}
+
+/* What @name's launcher runs, keyed by id; NULL (warned) if no answer. */
+static GHashTable *reconcile_list(const char *name, const char *role,
+                                  const char *address)
+{
+    bool server = strcmp(role, "server") == 0;
+    const char *key = server ? "instances" : "vms";
+    g_autofree char *path = g_strconcat("/v1/", key, NULL);
+    g_autoptr(JsonNode) reply = NULL;
+    g_autofree char *why = NULL;
+    GHashTable *ids;
+    JsonNode *list;
+    guint status = 0, i;
+
+    if (orch_launcher_call(address, "GET", path, NULL, &status, &reply,
+                           &why) < 0 || status != 200) {
+        orch_warn("reconcile: platform %s: %s; its rows are left as they "
+                  "are", name, why ? why : "GET failed");
+        return NULL;
+    }
+    list = reply && JSON_NODE_HOLDS_OBJECT(reply) ?
+        json_object_get_member(json_node_get_object(reply), key) : NULL;
+    if (!list || !JSON_NODE_HOLDS_ARRAY(list)) {
+        orch_warn("reconcile: platform %s: GET %s has no '%s'; its rows "
+                  "are left as they are", name, path, key);
+        return NULL;
+    }
+    ids = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                (GDestroyNotify)json_object_unref);
+    for (i = 0; i < json_array_get_length(json_node_get_array(list)); i++) {
+        JsonNode *e = json_array_get_element(json_node_get_array(list), i);
+        OrchRequest scratch = { 0 };
+        const char *id = NULL;
+
+        if (JSON_NODE_HOLDS_OBJECT(e) &&
+            orch_body_str(&scratch, json_node_get_object(e), "id", true,
+                          &id) == 0) {
+            g_hash_table_replace(ids, g_strdup(id), json_object_ref(
+                                     json_node_get_object(e)));
+        }
+        g_free(scratch.error);
+    }
+    return ids;
+}
+
+static void reconcile_fetch(Reconcile *rc)
+{
+    g_autoptr(sqlite3_stmt) st = orch_db_stmt(rc->db,
+        "SELECT name, role, address FROM platforms ORDER BY name", "");
+
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        GHashTable *ids = reconcile_list(name,
+            (const char *)sqlite3_column_text(st, 1),
+            (const char *)sqlite3_column_text(st, 2));
+
+        if (ids) {
+            g_hash_table_insert(rc->seen, g_strdup(name), ids);
+        }
+    }
+}
+
+static JsonObject *reconcile_find(Reconcile *rc, const char *platform,
+                                  const char *id)
+{
+    GHashTable *ids = platform ? g_hash_table_lookup(rc->seen, platform) :
+        NULL;
+
+    return ids ? g_hash_table_lookup(ids, id) : NULL;
+}
+
+static bool reconcile_runs(JsonObject *rec)
+{
+    const char *state;
+
+    if (!rec || !json_object_has_member(rec, "state") ||
+        !JSON_NODE_HOLDS_VALUE(json_object_get_member(rec, "state"))) {
+        return false;
+    }
+    state = json_object_get_string_member(rec, "state");
+    return state && (strcmp(state, "running") == 0 ||
+                     strcmp(state, "starting") == 0);
+}
+
+/* DELETE @path on @platform's launcher and forget it was seen there. */
+static void reconcile_delete(Reconcile *rc, const char *platform,
+                             const char *address, const char *kind,
+                             const char *id)
+{
+    g_autofree char *path = g_strdup_printf("/v1/%s/%s", kind, id);
+    OrchRequest d = { .db = rc->db };
+    GHashTable *ids = g_hash_table_lookup(rc->seen, platform);
+
+    orch_undo_add(&d, address, path);
+    orch_undo_run(&d);
+    if (ids) {
+        g_hash_table_remove(ids, id);
+    }
+}
+
+/* QEMU's run state ("running", "paused", ...), or NULL (warned). */
+static char *reconcile_status(Reconcile *rc, const char *address,
+                              const char *vm)
+{
+    OrchRequest q = { .db = rc->db };
+    g_autoptr(JsonNode) ret = NULL;
+    const char *status = NULL;
+    char *out = NULL;
+
+    if (orch_qmp(&q, address, vm, "query-status", NULL, &ret) == 0 &&
+        JSON_NODE_HOLDS_OBJECT(ret) &&
+        orch_body_str(&q, json_node_get_object(ret), "status", false,
+                      &status) == 0) {
+        out = g_strdup(status);
+    }
+    if (!out) {
+        orch_warn("reconcile: VM %s: query-status on %s: %s; left as it "
+                  "is", vm, address, q.error ? q.error : "no status");
+    }
+    g_free(q.error);
+    return out;
+}
+
+static bool reconcile_cont(Reconcile *rc, const char *address,
+                           const char *vm)
+{
+    OrchRequest q = { .db = rc->db };
+    bool ok = orch_qmp(&q, address, vm, "cont", NULL, NULL) == 0;
+
+    if (!ok) {
+        orch_warn("reconcile: VM %s: cont on %s: %s, ignoring", vm, address,
+                  q.error);
+    }
+    g_free(q.error);
+    return ok;
+}
+
+/* The teardown deletes these: they are no orphans. */
+static void reconcile_forget_instances(Reconcile *rc, gint64 vm_id)
+{
+    g_autoptr(sqlite3_stmt) st = orch_db_stmt(rc->db,
+        "SELECT s.name, p.instance FROM placements p"
+        " JOIN devices d ON d.id = p.device_id"
+        " JOIN platforms s ON s.id = p.server_id WHERE d.vm_id = ?",
+        "i", vm_id);
+
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        GHashTable *ids = g_hash_table_lookup(
+            rc->seen, (const char *)sqlite3_column_text(st, 0));
+
+        if (ids) {
+            g_hash_table_remove(ids, sqlite3_column_text(st, 1));
+        }
+    }
+}
+
+/* The VM's QEMU is gone: delete what is left of it and stop it. */
+static int reconcile_stop(Reconcile *rc, ReconcileVm *vm, const char *why)
+{
+    OrchRequest r = { .db = rc->db };
+
+    if (reconcile_find(rc, vm->client, vm->name)) {
+        reconcile_delete(rc, vm->client, vm->address, "vms", vm->name);
+    }
+    reconcile_forget_instances(rc, vm->id);
+    if (orch_vm_teardown(&r, vm->id) < 0) {
+        return -EIO;
+    }
+    reconcile_note(rc, vm->name, "%s: stopped, its device models deleted",
+                   why);
+    return 0;
+}
+
+static int reconcile_set(Reconcile *rc, ReconcileVm *vm, const char *state,
+                         const char *why)
+{
+    if (strcmp(state, vm->state) == 0) {
+        return 0;
+    }
+    if (orch_db_run(rc->db, "UPDATE vms SET state = ? WHERE id = ?", "si",
+                    state, vm->id) < 0) {
+        return -EIO;
+    }
+    reconcile_note(rc, vm->name, "%s: %s (was %s)", why, state, vm->state);
+    return 0;
+}
+
+/* Another reachable client whose launcher runs the VM: a target. */
+static bool reconcile_target(Reconcile *rc, ReconcileVm *vm,
+                             OrchClientChoice *ret)
+{
+    g_autoptr(sqlite3_stmt) st = orch_db_stmt(rc->db,
+        "SELECT id, name, address, hypervisor FROM platforms"
+        " WHERE role = 'client' AND (?1 IS NULL OR name != ?1)"
+        " ORDER BY name", "s", vm->client);
+
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(st, 1);
+
+        if (reconcile_runs(reconcile_find(rc, name, vm->name))) {
+            ret->id = sqlite3_column_int64(st, 0);
+            ret->name = g_strdup(name);
+            ret->address = g_strdup((const char *)sqlite3_column_text(st,
+                                                                      2));
+            ret->hypervisor = g_strdup((const char *)sqlite3_column_text(
+                                           st, 3));
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * The VM runs on two clients: a migration the orchestrator did not see
+ * to its end.  The target wins if it runs and the source handed over
+ * (postmigrate) or is gone; otherwise the target goes.
+ */
+static int reconcile_migration(Reconcile *rc, ReconcileVm *vm, bool src_runs,
+                               OrchClientChoice *tgt)
+{
+    g_autofree char *src = src_runs ? reconcile_status(rc, vm->address,
+                                                       vm->name) : NULL;
+    g_autofree char *dst = NULL;
+
+    if (src_runs && !src) {
+        return 0;
+    }
+    dst = reconcile_status(rc, tgt->address, vm->name);
+    if (dst && strcmp(dst, "inmigrate") != 0 &&
+        (!src_runs || strcmp(src, "postmigrate") == 0)) {
+        const char *state = strcmp(dst, "running") == 0 ? "running" :
+            "suspended";
+
+        if (reconcile_find(rc, vm->client, vm->name)) {
+            reconcile_delete(rc, vm->client, vm->address, "vms", vm->name);
+        }
+        if (orch_db_run(rc->db, "UPDATE vms SET state = ?, client_id = ?,"
+                        " hypervisor = ? WHERE id = ?", "sisi", state,
+                        tgt->id, tgt->hypervisor, vm->id) < 0) {
+            return -EIO;
+        }
+        reconcile_note(rc, vm->name, "an interrupted migration from %s "
+                       "had reached %s: adopted there, %s",
+                       vm->client ? vm->client : "-", tgt->name, state);
+        return 0;
+    }
+    reconcile_delete(rc, tgt->name, tgt->address, "vms", vm->name);
+    if (!src_runs) {
+        return reconcile_stop(rc, vm, "an interrupted migration left no "
+                              "usable QEMU");
+    }
+    reconcile_note(rc, vm->name, "an interrupted migration to %s is "
+                   "undone: its QEMU there is deleted", tgt->name);
+    /* A source that handed over, or is about to, must run again. */
+    if (strcmp(vm->state, "suspended") != 0 &&
+        reconcile_cont(rc, vm->address, vm->name)) {
+        g_free(src);
+        src = g_strdup("running");
+    }
+    return reconcile_set(rc, vm, strcmp(src, "running") == 0 ? "running" :
+                         "suspended", "after the undone migration it is");
+}
+
+static int reconcile_vm(Reconcile *rc, ReconcileVm *vm)
+{
+    g_auto(OrchClientChoice) tgt = { 0 };
+    g_autofree char *status = NULL;
+    bool src_runs;
+
+    if (vm->client && !g_hash_table_contains(rc->seen, vm->client)) {
+        orch_warn("reconcile: VM %s: its client %s did not answer; left "
+                  "%s", vm->name, vm->client, vm->state);
+        return 0;
+    }
+    src_runs = reconcile_runs(reconcile_find(rc, vm->client, vm->name));
+    if (reconcile_target(rc, vm, &tgt)) {
+        return reconcile_migration(rc, vm, src_runs, &tgt);
+    }
+    if (!src_runs) {
+        return reconcile_stop(rc, vm, vm->client ?
+                              "its QEMU is gone from its client" :
+                              "it has no client");
+    }
+    status = reconcile_status(rc, vm->address, vm->name);
+    if (!status) {
+        return 0;
+    }
+    if (strcmp(status, "postmigrate") == 0 &&
+        reconcile_cont(rc, vm->address, vm->name)) {
+        /* Handed over to a target that is gone: it runs here again. */
+        return reconcile_set(rc, vm, "running", "its migration target is "
+                             "gone, it runs on");
+    }
+    return reconcile_set(rc, vm, strcmp(status, "running") == 0 ?
+                         "running" : "suspended", "its QEMU says");
+}
+
+static int reconcile_vms(Reconcile *rc)
+{
+    g_autoptr(GPtrArray) vms = g_ptr_array_new_with_free_func(
+        reconcile_vm_free);
+    g_autoptr(sqlite3_stmt) st = orch_db_stmt(rc->db,
+        "SELECT v.id, v.name, v.state, c.name, c.address FROM vms v"
+        " LEFT JOIN platforms c ON c.id = v.client_id"
+        " WHERE v.state IN ('running', 'suspended', 'migrating')"
+        " ORDER BY v.name", "");
+    guint i;
+
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        ReconcileVm *vm = g_new0(ReconcileVm, 1);
+
+        vm->id = sqlite3_column_int64(st, 0);
+        vm->name = g_strdup((const char *)sqlite3_column_text(st, 1));
+        vm->state = g_strdup((const char *)sqlite3_column_text(st, 2));
+        vm->client = g_strdup((const char *)sqlite3_column_text(st, 3));
+        vm->address = g_strdup((const char *)sqlite3_column_text(st, 4));
+        g_ptr_array_add(vms, vm);
+    }
+    if (!st) {
+        return -EIO;
+    }
+    for (i = 0; i < vms->len; i++) {
+        if (reconcile_vm(rc, g_ptr_array_index(vms, i)) < 0) {
+            return -EIO;
+        }
+    }
+    return 0;
+}
+
+/* Whether the database knows @id on platform @name. */
+static bool reconcile_known(Reconcile *rc, const char *name, bool server,
+                            const char *id)
+{
+    return orch_db_int(rc->db, 0, server ?
+        "SELECT count(*) FROM placements p JOIN platforms s"
+        " ON s.id = p.server_id WHERE p.instance = ? AND s.name = ?" :
+        "SELECT count(*) FROM vms v JOIN platforms c ON c.id = v.client_id"
+        " WHERE v.name = ? AND c.name = ?"
+        " AND v.state IN ('running', 'suspended', 'migrating')",
+        "ss", id, name) > 0;
+}
+
+/* The VM an instance serves, from its binding, or NULL. */
+static char *reconcile_instance_vm(Reconcile *rc, JsonObject *inst)
+{
+    JsonNode *bind = json_object_get_member(inst, "bind");
+    JsonNode *uuid;
+
+    if (!bind || !JSON_NODE_HOLDS_OBJECT(bind)) {
+        return NULL;
+    }
+    uuid = json_object_get_member(json_node_get_object(bind), "vm");
+    if (!uuid || !JSON_NODE_HOLDS_VALUE(uuid) ||
+        json_node_get_value_type(uuid) != G_TYPE_STRING) {
+        return NULL;
+    }
+    return orch_db_str(rc->db, "SELECT name FROM vms WHERE uuid = ?", "s",
+                       json_node_get_string(uuid));
+}
+
+/* Launches that were never committed: what no row knows goes. */
+static void reconcile_orphans(Reconcile *rc)
+{
+    g_autoptr(sqlite3_stmt) st = orch_db_stmt(rc->db,
+        "SELECT name, role, address FROM platforms ORDER BY name", "");
+
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        bool server = strcmp((const char *)sqlite3_column_text(st, 1),
+                             "server") == 0;
+        const char *address = (const char *)sqlite3_column_text(st, 2);
+        GHashTable *ids = g_hash_table_lookup(rc->seen, name);
+        g_autofree gpointer *keys = NULL;
+        guint i, n = 0;
+
+        if (ids) {
+            keys = g_hash_table_get_keys_as_array(ids, &n);
+        }
+        for (i = 0; i < n; i++) {
+            g_autofree char *id = g_strdup(keys[i]);
+            g_autofree char *vm = NULL;
+
+            if (reconcile_known(rc, name, server, id)) {
+                continue;
+            }
+            vm = server ? reconcile_instance_vm(rc, g_hash_table_lookup(
+                                                    ids, id)) :
+                g_strdup(id);
+            reconcile_delete(rc, name, address,
+                             server ? "instances" : "vms", id);
+            reconcile_note(rc, vm, "%s %s on %s is unknown to the database:"
+                           " deleted", server ? "instance" : "QEMU", id,
+                           name);
+        }
+    }
+}
+
+int orch_reconcile(sqlite3 *db)
+{
+    Reconcile rc = { .db = db };
+    int ret;
+
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        orch_warn("reconcile: %s", sqlite3_errmsg(db));
+        return -EIO;
+    }
+    rc.seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                    (GDestroyNotify)g_hash_table_unref);
+    reconcile_fetch(&rc);
+    ret = reconcile_vms(&rc);
+    if (ret == 0) {
+        reconcile_orphans(&rc);
+    }
+    if (ret < 0 ||
+        sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        orch_warn("reconcile: the database failed: %s", sqlite3_errmsg(db));
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        g_hash_table_unref(rc.seen);
+        return -EIO;
+    }
+    orch_info("reconcile: %u launcher(s) answered, %d change(s)",
+              g_hash_table_size(rc.seen), rc.changes);
+    g_hash_table_unref(rc.seen);
+    return 0;
+}

@@ -1,0 +1,227 @@
+/*
+ * dm-orchestrator: saving a VM to a file and restoring it.
+ *
+ * A save is a migration into a file on the client platform (QMP migrate
+ * to "file:PATH"), after which the QEMU goes but the device models stay
+ * on their servers: they hold the device state.  A restore starts a QEMU
+ * with -incoming defer and feeds it the file; the fork's proxies find
+ * their models free and, since the VM is in run state inmigrate, skip the
+ * start-up reset, so the device state survives.  Worker thread only.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+
+#include "db.h"
+#include "launcher.h"
+#include "lifecycle.h"
+
+#define SAVE_TIMEOUT_S 600
+#define SAVE_POLL_US (200 * 1000)
+#define SAVE_PATH_MAX 4096
+
+char *orch_save_dir;
+
+/* The "file" of the body, or SAVE_DIR/NAME.vmstate. */
+static int save_file(OrchRequest *r, const char *vm, char **ret)
+{
+    const char *file = NULL;
+    size_t i;
+
+    if (orch_body_str(r, r->body, "file", false, &file) < 0) {
+        return -EINVAL;
+    }
+    if (!file) {
+        *ret = g_strdup_printf("%s/%s.vmstate", orch_save_dir, vm);
+        return 0;
+    }
+    if (file[0] != '/' || strlen(file) > SAVE_PATH_MAX) {
+        return orch_fail(r, 400, "'file' must be an absolute path (of at "
+                         "most %d bytes), not '%s'", SAVE_PATH_MAX, file);
+    }
+    for (i = 0; file[i]; i++) {
+        /* QEMU's file: URI takes options after a comma. */
+        if (file[i] == ',' || g_ascii_iscntrl(file[i])) {
+            return orch_fail(r, 400, "'file' must not contain a comma or "
+                             "a control character");
+        }
+    }
+    *ret = g_strdup(file);
+    return 0;
+}
+
+static int save_timeout(OrchRequest *r, gint64 *ret)
+{
+    *ret = SAVE_TIMEOUT_S;
+    if (orch_body_int(r, r->body, "timeout", false, ret) < 0) {
+        return -EINVAL;
+    }
+    if (*ret < 1 || *ret > 86400) {
+        return orch_fail(r, 400, "'timeout' must be 1 to 86400 seconds");
+    }
+    return 0;
+}
+
+/* Stop, write the file, delete the QEMU; the caller undoes the stop. */
+static int save_run(OrchRequest *r, OrchVm *vm, const char *file,
+                    gint64 timeout)
+{
+    g_autofree char *uri = g_strconcat("file:", file, NULL);
+    g_autofree char *path = g_strconcat("/v1/vms/", vm->name, NULL);
+    g_autoptr(JsonObject) args = json_object_new();
+
+    json_object_set_string_member(args, "uri", uri);
+    if (orch_qmp(r, vm->client_address, vm->name, "migrate", args,
+                 NULL) < 0 ||
+        orch_migrate_wait(r, vm->client_address, vm->name, "saving", file,
+                          timeout) < 0) {
+        return -EIO;
+    }
+    return orch_launcher_expect(r, vm->client_address, "DELETE", path, NULL,
+                                200, NULL);
+}
+
+int orch_vm_save(OrchRequest *r)
+{
+    static const char *const ok[] = { "running", "suspended", NULL };
+    g_auto(OrchVm) vm = { 0 };
+    g_autofree char *file = NULL;
+    gint64 timeout;
+    bool was_running;
+    int ret;
+
+    if (orch_vm_load(r, r->seg[1], &vm) < 0 ||
+        orch_vm_expect_state(r, &vm, "save", ok) < 0 ||
+        save_file(r, vm.name, &file) < 0 ||
+        save_timeout(r, &timeout) < 0) {
+        return -EINVAL;
+    }
+    /* Stopped first, so that the file holds one consistent moment. */
+    was_running = strcmp(vm.state, "running") == 0;
+    if (was_running &&
+        orch_qmp(r, vm.client_address, vm.name, "stop", NULL, NULL) < 0) {
+        return -EIO;
+    }
+    ret = save_run(r, &vm, file, timeout);
+    orch_migrate_forget(vm.name);
+    if (ret < 0) {
+        OrchRequest again = { .db = r->db };
+
+        if (was_running &&
+            orch_qmp(&again, vm.client_address, vm.name, "cont", NULL,
+                     NULL) < 0) {
+            orch_warn("VM %s: cont after a failed save: %s, ignoring",
+                      vm.name, again.error);
+        }
+        g_free(again.error);
+        return ret;
+    }
+    if (orch_db_run(r->db, "UPDATE vms SET state = 'saved', saved_file = ?,"
+                    " client_id = NULL, hypervisor = NULL WHERE id = ?",
+                    "si", file, vm.id) < 0) {
+        return -EIO;
+    }
+    orch_event(r->db, vm.name, "saved to %s on %s", file, vm.client);
+    orch_reply_object(r, 200, orch_vm_object(r->db, vm.name));
+    return 0;
+}
+
+/* Wait until the restored QEMU has left run state inmigrate. */
+static int restore_wait_status(OrchRequest *r, const char *address,
+                               const char *vm, gint64 timeout,
+                               char **ret_status)
+{
+    gint64 deadline = g_get_monotonic_time() + timeout * G_USEC_PER_SEC;
+
+    for (;;) {
+        g_autoptr(JsonNode) ret = NULL;
+        const char *status = NULL;
+
+        if (orch_qmp(r, address, vm, "query-status", NULL, &ret) < 0) {
+            return -EIO;
+        }
+        if (JSON_NODE_HOLDS_OBJECT(ret)) {
+            orch_body_str(r, json_node_get_object(ret), "status", false,
+                          &status);
+        }
+        if (!status) {
+            g_clear_pointer(&r->error, g_free);
+            return orch_fail(r, 502, "QMP query-status: no status");
+        }
+        if (strcmp(status, "inmigrate") != 0) {
+            *ret_status = g_strdup(status);
+            return 0;
+        }
+        if (g_get_monotonic_time() > deadline) {
+            return orch_fail(r, 504, "the restored VM did not leave run "
+                             "state inmigrate in %" G_GINT64_FORMAT " s",
+                             timeout);
+        }
+        g_usleep(SAVE_POLL_US);
+    }
+}
+
+static int restore_run(OrchRequest *r, OrchVm *vm, OrchClientChoice *c,
+                       const char *file, gint64 timeout)
+{
+    static const char *const incoming[] = { "-incoming", "defer", NULL };
+    g_autofree char *uri = g_strconcat("file:", file, NULL);
+    g_autoptr(JsonObject) args = json_object_new();
+    g_autofree char *status = NULL;
+
+    json_object_set_string_member(args, "uri", uri);
+    if (orch_start_qemu(r, vm, c->name, c->address, c->hypervisor,
+                        incoming) < 0 ||
+        orch_qmp(r, c->address, vm->name, "migrate-incoming", args,
+                 NULL) < 0 ||
+        orch_migrate_wait(r, c->address, vm->name, "restoring", c->name,
+                          timeout) < 0 ||
+        restore_wait_status(r, c->address, vm->name, timeout,
+                            &status) < 0) {
+        return -EIO;
+    }
+    /* A VM saved while stopped comes back paused. */
+    if (strcmp(status, "running") != 0 &&
+        orch_qmp(r, c->address, vm->name, "cont", NULL, NULL) < 0) {
+        return -EIO;
+    }
+    return 0;
+}
+
+int orch_vm_restore(OrchRequest *r)
+{
+    static const char *const ok[] = { "saved", NULL };
+    g_auto(OrchVm) vm = { 0 };
+    g_auto(OrchClientChoice) c = { 0 };
+    g_autofree char *file = NULL;
+    const char *client = NULL;
+    gint64 timeout;
+    int ret;
+
+    if (orch_vm_load(r, r->seg[1], &vm) < 0 ||
+        orch_vm_expect_state(r, &vm, "restore", ok) < 0 ||
+        orch_body_str(r, r->body, "client", false, &client) < 0 ||
+        save_timeout(r, &timeout) < 0 ||
+        orch_place_vm(r, client, &c) < 0) {
+        return -EINVAL;
+    }
+    file = orch_db_str(r->db, "SELECT saved_file FROM vms WHERE id = ?",
+                       "i", vm.id);
+    if (!file) {
+        return orch_fail(r, 409, "VM '%s' is saved but its file is not "
+                         "recorded", vm.name);
+    }
+    ret = restore_run(r, &vm, &c, file, timeout);
+    orch_migrate_forget(vm.name);
+    if (ret < 0) {
+        return ret;
+    }
+    if (orch_db_run(r->db, "UPDATE vms SET state = 'running', client_id = ?,"
+                    " hypervisor = ?, saved_file = NULL WHERE id = ?", "isi",
+                    c.id, c.hypervisor, vm.id) < 0) {
+        return -EIO;
+    }
+    orch_event(r->db, vm.name, "restored from %s on %s", file, c.name);
+    orch_reply_object(r, 200, orch_vm_object(r->db, vm.name));
+    return 0;
+}

@@ -1,0 +1,141 @@
+#!/usr/bin/python3
+# dm-orchestrator's reconciliation at start-up: a database whose VMs and
+# placements disagree with what the fake launchers report (a QEMU gone,
+# one paused, interrupted migrations either side of the hand-over, launches
+# never committed, a launcher that does not answer, a saved VM), first
+# with --no-reconcile, then repaired.  TAP output.
+#   test-reconcile.py BUILD
+import os
+import sqlite3
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from orchlib import Env, Tap, http_call  # noqa: E402
+
+t = Tap()
+
+
+def qmp_cmds(e, fake, vm):
+    return [r["body"]["execute"] for r in
+            e.requests(fake, "POST", "/v1/vms/%s/qmp" % vm)]
+
+
+def reconcile_setup(e):
+    """VMs in every situation the orchestrator can wake up to."""
+    addr = {n: e.start_fake(n, r) for n, r in (
+        ("c1", "client"), ("c2", "client"), ("c3", "client"),
+        ("s1", "server"))}
+    e.start_orch()
+    for n, a in addr.items():
+        e.api("POST", "/v1/platforms", {"name": n, "address": a,
+                                        "role": "server" if n == "s1" else
+                                        "client", "capacity": 16})
+    inst = {}
+    for vm, client in (("gone", "c1"), ("paused", "c1"), ("done", "c1"),
+                       ("active", "c1"), ("both", "c1"), ("far", "c3"),
+                       ("keep", "c2"), ("sv", "c2")):
+        e.api("POST", "/v1/vms", {"name": vm, "devices": [
+            {"name": "e", "model": "edu"}]})
+        st, body = e.api("POST", "/v1/vms/%s/start" % vm, {"client": client})
+        inst[vm] = body["devices"][0]["instance"]
+    st, body = e.api("POST", "/v1/vms/sv/save")
+    t.ok(st == 200 and len(inst) == 8 and all(inst.values()),
+         "reconcile: eight VMs set up", body)
+    e.stop_orch()
+    # What happened while the orchestrator was away.
+    e.fake_config("c1", vm_state={"gone": "exited", "both": "exited"},
+                  vm_status={"paused": "paused", "done": "postmigrate"})
+    for vm, status in (("done", "running"), ("active", "running"),
+                       ("stray", "running")):
+        http_call(e.fakes["c2"]["sock"], "POST", "/v1/vms", {
+            "id": vm, "args": [] if vm == "stray" else ["-incoming",
+                                                        "defer"]})
+        e.fake_config("c2", vm_status={vm: status})
+    http_call(e.fakes["s1"]["sock"], "POST", "/v1/instances", {
+        "id": "ghost", "model": "edu", "transport": "unix",
+        "restart": "never", "bind": {"vm": "no-such-uuid"}})
+    db = sqlite3.connect(e.db)
+    db.execute("UPDATE vms SET state = 'migrating' WHERE name = 'both'")
+    db.commit()
+    db.close()
+    e.fakes["c3"]["proc"].kill()
+    e.fakes["c3"]["proc"].wait()
+    return inst
+
+
+def deletes(e, name, skip):
+    return sorted(r["path"] for r in e.requests(name, "DELETE")[skip:])
+
+
+def main():
+    e = Env(sys.argv[1])
+    try:
+        inst = reconcile_setup(e)
+        skip = {n: len(e.requests(n, "DELETE")) for n in ("c1", "c2", "s1")}
+        e.start_orch(["--no-reconcile"])
+        st, body = e.api("GET", "/v1/vms/gone")
+        t.ok(body["state"] == "running" and
+             all(deletes(e, n, skip[n]) == [] for n in skip),
+             "--no-reconcile trusts the database", body)
+        e.stop_orch()
+        e.start_orch()
+        state = {v["name"]: (v["state"], v["client"]) for v in
+                 e.api("GET", "/v1/vms")[1]["vms"]}
+        t.eq(state, {"gone": ("stopped", "c1"),
+                     "paused": ("suspended", "c1"),
+                     "done": ("running", "c2"),
+                     "active": ("running", "c1"),
+                     "both": ("stopped", "c1"),
+                     "far": ("running", "c3"),
+                     "keep": ("running", "c2"),
+                     "sv": ("saved", None)},
+             "reconcile: the states and clients are repaired")
+        t.eq(e.api("GET", "/v1/vms/done")[1]["hypervisor"], "c2-qemu",
+             "an adopted migration target brings its hypervisor")
+        t.eq(deletes(e, "s1", skip["s1"]),
+             sorted("/v1/instances/" + i for i in
+                    (inst["gone"], inst["both"], "ghost")),
+             "the instances of VMs whose QEMU is gone, and an unknown one, "
+             "are deleted; the others are kept")
+        t.eq(deletes(e, "c1", skip["c1"]),
+             ["/v1/vms/both", "/v1/vms/done", "/v1/vms/gone"],
+             "c1: exited QEMUs and the handed-over source are deleted")
+        t.eq(deletes(e, "c2", skip["c2"]), ["/v1/vms/active",
+                                            "/v1/vms/stray"],
+             "c2: the unfinished target and an unknown QEMU are deleted")
+        t.ok("cont" in qmp_cmds(e, "c1", "active"),
+             "the source of the undone migration continues")
+        placed = {v["name"]: v["devices"][0]["instance"] for v in
+                  e.api("GET", "/v1/vms")[1]["vms"]}
+        t.ok(placed["gone"] is None and placed["both"] is None and
+             placed["sv"] == inst["sv"] and placed["far"] == inst["far"],
+             "placements are freed for stopped VMs only", placed)
+        log = e.orch_log()
+        t.ok("platform c3:" in log and "VM far: its client c3 did not "
+             "answer" in log, "an unreachable launcher is a warning", log)
+        db = sqlite3.connect(e.db)
+        ev = [r[0] for r in db.execute(
+            "SELECT vm FROM events WHERE id > (SELECT max(id) FROM events "
+            "WHERE message LIKE 'saved to%') ORDER BY id")]
+        db.close()
+        t.eq(sorted(ev), sorted(["active", "both", "done", "gone",
+                                 "paused", "-", "stray"]),
+             "one events row per change")
+        t.eq(log.count("reconcile: VM ") - log.count("did not answer") +
+             log.count("reconcile: instance "), 7,
+             "and one log line per change")
+        e.stop_orch()
+        e.start_orch()
+        t.ok("reconcile: 3 launcher(s) answered, 0 change(s)" in
+             e.orch_log(), "a second start finds nothing to repair")
+    except Exception:
+        import traceback
+        t.ok(False, "the test ran to its end", traceback.format_exc() +
+             "\n" + e.orch_log()[-3000:])
+    finally:
+        e.cleanup()
+    return t.done()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
