@@ -33,6 +33,13 @@
 
 static void dm_proxy_readable(void *opaque);
 
+/*
+ * How long calls must stop before the main loop watches the socket again:
+ * the longest an interrupt sent right after a burst of accesses can wait.
+ * Short against a guest's interrupt latency, long against a burst's gaps.
+ */
+#define DM_PROXY_QUIET_NS (500 * SCALE_US)
+
 /* Every proxy, for query-remote-devices; main loop only. */
 static QLIST_HEAD(, DMProxy) dm_proxies = QLIST_HEAD_INITIALIZER(dm_proxies);
 
@@ -199,6 +206,7 @@ void dm_proxy_close(DMProxy *p)
 {
     if (p->fd >= 0) {
         qemu_set_fd_handler(p->fd, NULL, NULL, NULL);
+        p->watching = false;
         dm_proxy_tls_end(p);
         close(p->fd);
         p->fd = -1;
@@ -228,7 +236,10 @@ static bool dm_proxy_connect(DMProxy *p, Error **errp)
     WITH_QEMU_LOCK_GUARD(&p->lock) {
         p->state = DM_PROXY_CONNECTED;
     }
-    qemu_set_fd_handler(fd, dm_proxy_readable, NULL, p);
+    WITH_QEMU_LOCK_GUARD(&p->lock) {
+        qemu_set_fd_handler(fd, dm_proxy_readable, NULL, p);
+        p->watching = true;
+    }
     trace_dm_proxy_connected(p->id, p->server);
     return true;
 }
@@ -400,6 +411,42 @@ static bool dm_proxy_recv(DMProxy *p, VupMsg *m, int *ret_recv)
     return true;
 }
 
+/*
+ * A call is about to read the socket: take the watch off (see DMProxy).
+ * Only under the BQL, which orders us with the main loop; a vCPU without
+ * it (KVM, lockless MMIO) does not make the main loop contend anyway.
+ * p->lock held.
+ */
+static void dm_proxy_quiet(DMProxy *p)
+{
+    int64_t now = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
+
+    qatomic_set(&p->last_call_ns, now);
+    if (p->watching && bql_locked()) {
+        qemu_set_fd_handler(p->fd, NULL, NULL, NULL);
+        p->watching = false;
+        timer_mod(p->quiet_timer, now + DM_PROXY_QUIET_NS);
+    }
+}
+
+/* Main loop: calls have stopped for a while, watch the socket again. */
+static void dm_proxy_quiet_timer(void *opaque)
+{
+    DMProxy *p = opaque;
+    int64_t due = qatomic_read(&p->last_call_ns) + DM_PROXY_QUIET_NS;
+
+    if (due > qemu_clock_get_ns(QEMU_CLOCK_REALTIME)) {
+        timer_mod(p->quiet_timer, due);
+        return;
+    }
+    QEMU_LOCK_GUARD(&p->lock);
+    if (p->state == DM_PROXY_CONNECTED && !p->watching) {
+        /* Level-triggered: what came meanwhile is seen at once. */
+        qemu_set_fd_handler(p->fd, dm_proxy_readable, NULL, p);
+        p->watching = true;
+    }
+}
+
 int dm_proxy_call(DMProxy *p, uint16_t cmd, const void *payload, size_t len,
                   const int *fds, unsigned nfds, VupMsg *reply)
 {
@@ -417,6 +464,7 @@ int dm_proxy_call(DMProxy *p, uint16_t cmd, const void *payload, size_t len,
     }
     h.msg_id = p->next_id++;
     p->requests++;
+    dm_proxy_quiet(p);
     trace_dm_proxy_send(p->id, vup_command_name(cmd), h.msg_id, len, nfds);
     if (vup_stream_send_msg(&p->stream, &h, payload, len, fds, nfds) < 0) {
         dm_proxy_fault(p, "cannot send");
@@ -778,6 +826,8 @@ bool dm_proxy_init(DMProxy *p, const char *type, const char *id,
     p->drain_bh = qemu_bh_new(dm_proxy_readable, p);
     p->reconnect_timer = timer_new_ms(QEMU_CLOCK_REALTIME,
                                       dm_proxy_reconnect, p);
+    p->quiet_timer = timer_new_ns(QEMU_CLOCK_REALTIME, dm_proxy_quiet_timer,
+                                  p);
     QLIST_INSERT_HEAD(&dm_proxies, p, next);
     dm_proxy_migration_init(p);
     if (!dm_proxy_tls_setup(p, ids, errp)) {
@@ -801,6 +851,10 @@ void dm_proxy_cleanup(DMProxy *p)
     if (p->reconnect_timer) {
         timer_free(p->reconnect_timer);
         p->reconnect_timer = NULL;
+    }
+    if (p->quiet_timer) {
+        timer_free(p->quiet_timer);
+        p->quiet_timer = NULL;
     }
     if (p->lost_bh) {
         qemu_bh_delete(p->lost_bh);
