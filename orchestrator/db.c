@@ -88,6 +88,17 @@ static const char *const db_steps[ORCH_DB_VERSION] = {
     "  client_id, hypervisor, extra_args FROM vms;"
     "DROP TABLE vms;"
     "ALTER TABLE vms_new RENAME TO vms;",
+    /*
+     * 3 -> 4: owner servers (patent Fig. 6).  A device may be reached
+     * through the router of a server platform; its placement then holds
+     * the route made on that owner and the router's address, which is
+     * what QEMU connects to.
+     */
+    "ALTER TABLE devices ADD COLUMN via_id INTEGER"
+    "  REFERENCES platforms(id);"
+    "ALTER TABLE placements ADD COLUMN route_id TEXT;"
+    "ALTER TABLE placements ADD COLUMN route_address TEXT;"
+    "CREATE UNIQUE INDEX placements_route ON placements(route_id);",
 };
 
 static int db_exec(sqlite3 *db, const char *sql, char **ret_err)

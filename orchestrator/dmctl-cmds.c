@@ -118,8 +118,9 @@ static void print_vm(JsonNode *reply)
                                         "initrd", "append", "saved_file" };
     static const DmctlColumn cols[] = {
         { "DEVICE", "name" }, { "MODEL", "model" }, { "BUS", "bus" },
-        { "PINNED", "server" }, { "SERVER", "placed_on" },
-        { "ADDRESS", "address" }, { "CONSOLE", "console" },
+        { "PINNED", "server" }, { "VIA", "via" },
+        { "SERVER", "placed_on" }, { "ADDRESS", "address" },
+        { "ROUTE", "route" }, { "CONSOLE", "console" },
     };
     JsonObject *o = json_node_get_object(reply);
     size_t i;
@@ -139,7 +140,8 @@ static void print_dms(JsonNode *reply)
     static const DmctlColumn cols[] = {
         { "VM", "vm" }, { "DEVICE", "device" }, { "MODEL", "model" },
         { "SERVER", "server" }, { "STATE", "state" },
-        { "ADDRESS", "address" }, { "CONSOLE", "console" },
+        { "ADDRESS", "address" }, { "VIA", "via" }, { "ROUTE", "route" },
+        { "CONSOLE", "console" },
     };
 
     dmctl_table(cols, G_N_ELEMENTS(cols), dmctl_member_array(reply, "dms"));
@@ -283,29 +285,47 @@ int dmctl_platform_remove(int argc, char **argv)
                        "/v1/platforms/%s", print_removed);
 }
 
-/* --device NAME=MODEL[@SERVER] as a device object; NULL if malformed. */
+/*
+ * --device NAME=MODEL[@SERVER][,via=OWNER] as a device object; NULL if
+ * malformed.  Names are checked by the orchestrator.
+ */
 static JsonNode *dmctl_device(const char *spec)
 {
     g_autofree char *copy = g_strdup(spec);
-    char *model = strchr(copy, '='), *server;
+    char *model = strchr(copy, '='), *server, *via;
     JsonObject *o;
 
     if (!model || model == copy || !model[1]) {
         return NULL;
     }
     *model++ = '\0';
+    via = strchr(model, ',');
+    if (via) {
+        *via++ = '\0';
+        if (!g_str_has_prefix(via, "via=") || !via[4] ||
+            strchr(via + 4, ',')) {
+            return NULL;
+        }
+        via += 4;
+    }
     server = strchr(model, '@');
     if (server) {
         *server++ = '\0';
-        if (!*server || !*model) {
+        if (!*server) {
             return NULL;
         }
+    }
+    if (!*model) {
+        return NULL;
     }
     o = json_object_new();
     json_object_set_string_member(o, "name", copy);
     json_object_set_string_member(o, "model", model);
     if (server) {
         json_object_set_string_member(o, "server", server);
+    }
+    if (via) {
+        json_object_set_string_member(o, "via", via);
     }
     return dmctl_object_node(o);
 }
@@ -352,7 +372,7 @@ int dmctl_vm_create(int argc, char **argv)
             dev = dmctl_device(optarg);
             if (!dev) {
                 fprintf(stderr, "dmctl vm create: bad --device '%s' "
-                        "(expected NAME=MODEL or NAME=MODEL@SERVER)\n",
+                        "(expected NAME=MODEL[@SERVER][,via=OWNER])\n",
                         optarg);
                 return DMCTL_USAGE;
             }

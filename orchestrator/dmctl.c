@@ -36,9 +36,11 @@ static const DmctlCommand commands[] = {
       dmctl_platform_remove },
     { "vm create", "NAME [--memory 256M] [--kernel F] [--initrd F]\n"
       "             [--append S] [--restart never|on-failure]\n"
-      "             --device NAME=MODEL[@SERVER] ...",
+      "             --device NAME=MODEL[@SERVER][,via=OWNER] ...",
       "define a VM and its remote devices (models: edu, edu-msix,\n"
-      "uart16550; @SERVER pins a device to a server platform)",
+      "uart16550; @SERVER pins a device to a server platform; via=OWNER\n"
+      "reaches it through the router of server platform OWNER, which\n"
+      "forwards the session to the server hosting the model)",
       dmctl_vm_create },
     { "vm start", "NAME [--on CLIENT]",
       "place the devices, launch them and start QEMU (on the least\n"

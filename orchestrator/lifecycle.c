@@ -138,7 +138,10 @@ static void lifecycle_token(char out[33])
     }
 }
 
-/* Launch one device (the current row of @st) and record its placement. */
+/*
+ * Launch one device (the current row of @st) and record its placement;
+ * with an owner server, add the route to it there.
+ */
 static int lifecycle_launch(OrchRequest *r, OrchVm *vm, sqlite3_stmt *st)
 {
     const char *dev = (const char *)sqlite3_column_text(st, 1);
@@ -160,13 +163,17 @@ static int lifecycle_launch(OrchRequest *r, OrchVm *vm, sqlite3_stmt *st)
     ret = orch_launch_instance(r, vm, &s, instance, model, restart,
                                m && m->is_console, token);
     orch_server_choice_clear(&s);
+    if (ret == 0 && sqlite3_column_type(st, 5) != SQLITE_NULL) {
+        ret = orch_route_add(r, vm, dev, sqlite3_column_int64(st, 5),
+                             instance);
+    }
     return ret;
 }
 
 static int lifecycle_launch_all(OrchRequest *r, OrchVm *vm)
 {
     g_autoptr(sqlite3_stmt) st = orch_db_stmt(r->db,
-        "SELECT id, name, model, server_id, restart FROM devices"
+        "SELECT id, name, model, server_id, restart, via_id FROM devices"
         " WHERE vm_id = ? ORDER BY id", "i", vm->id);
     int ret;
 

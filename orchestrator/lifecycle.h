@@ -61,7 +61,17 @@ int orch_launch_instance(OrchRequest *r, OrchVm *vm, OrchServerChoice *s,
                          const char *instance, const char *model,
                          const char *restart, bool console,
                          const char *token);
-/* Queue the DELETE of every instance of VM @vm_id on @r's undo list. */
+/*
+ * routes.c: ask the owner server @via_id for a route from device @dev's
+ * identifiers to its @instance (placed already), DELETEd should @r fail,
+ * and record it in the placement.
+ */
+int orch_route_add(OrchRequest *r, OrchVm *vm, const char *dev,
+                   gint64 via_id, const char *instance);
+/*
+ * Queue the DELETE of every instance of VM @vm_id, and of the routes to
+ * them, on @r's undo list.
+ */
 void orch_placements_release(OrchRequest *r, gint64 vm_id);
 /* Start @vm's QEMU on a client; @extra args go last. */
 int orch_start_qemu(OrchRequest *r, OrchVm *vm, const char *client,

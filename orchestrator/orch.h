@@ -94,5 +94,11 @@ int orch_vm_restore(OrchRequest *r);
  * match (see docs/orchestrator.md); 0, or -errno if the database failed.
  */
 int orch_reconcile(sqlite3 *db);
+/*
+ * reconcile-routes.c: delete the routes that no placement knows on the
+ * server platforms named in @answered (whose launchers answered); the
+ * number deleted.
+ */
+int orch_reconcile_routes(sqlite3 *db, GHashTable *answered);
 
 #endif /* ORCH_H */

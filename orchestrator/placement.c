@@ -201,9 +201,10 @@ int orch_launch_instance(OrchRequest *r, OrchVm *vm, OrchServerChoice *s,
 void orch_placements_release(OrchRequest *r, gint64 vm_id)
 {
     g_autoptr(sqlite3_stmt) st = orch_db_stmt(r->db,
-        "SELECT s.address, p.instance FROM placements p"
-        " JOIN devices d ON d.id = p.device_id"
+        "SELECT s.address, p.instance, o.address, p.route_id"
+        " FROM placements p JOIN devices d ON d.id = p.device_id"
         " JOIN platforms s ON s.id = p.server_id"
+        " LEFT JOIN platforms o ON o.id = d.via_id"
         " WHERE d.vm_id = ? ORDER BY d.id", "i", vm_id);
 
     while (st && sqlite3_step(st) == SQLITE_ROW) {
@@ -212,5 +213,15 @@ void orch_placements_release(OrchRequest *r, gint64 vm_id)
                                             NULL);
 
         orch_undo_add(r, (const char *)sqlite3_column_text(st, 0), path);
+        /* Added last, so run first: no session is routed to a dead end. */
+        if (sqlite3_column_type(st, 2) != SQLITE_NULL &&
+            sqlite3_column_type(st, 3) != SQLITE_NULL) {
+            g_autofree char *route = g_strconcat("/v1/routes/",
+                                                 sqlite3_column_text(st, 3),
+                                                 NULL);
+
+            orch_undo_add(r, (const char *)sqlite3_column_text(st, 2),
+                          route);
+        }
     }
 }

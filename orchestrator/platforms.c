@@ -267,11 +267,26 @@ int orch_platform_remove(OrchRequest *r)
                          G_GINT64_FORMAT " running VM(s) or device "
                          "model(s)", name, users);
     }
+    users = orch_db_int(r->db, 0, "SELECT count(*) FROM placements p"
+                        " JOIN devices d ON d.id = p.device_id"
+                        " WHERE d.via_id = ? AND p.route_id IS NOT NULL",
+                        "i", id);
+    if (users > 0) {
+        return orch_fail(r, 409, "platform '%s' routes %" G_GINT64_FORMAT
+                         " device model(s) in use", name, users);
+    }
     users = orch_db_int(r->db, 0, "SELECT count(*) FROM devices WHERE "
                         "server_id = ?", "i", id);
     if (users > 0) {
         return orch_fail(r, 409, "platform '%s' is the pinned server of %"
                          G_GINT64_FORMAT " device(s)", name, users);
+    }
+    users = orch_db_int(r->db, 0, "SELECT count(*) FROM devices WHERE "
+                        "via_id = ?", "i", id);
+    if (users > 0) {
+        return orch_fail(r, 409, "platform '%s' is the owner server "
+                         "('via') of %" G_GINT64_FORMAT " device(s)", name,
+                         users);
     }
     if (orch_db_run(r->db, "UPDATE vms SET client_id = NULL WHERE "
                     "client_id = ?", "i", id) < 0 ||

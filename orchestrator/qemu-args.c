@@ -25,7 +25,11 @@ static void qemu_arg2(JsonArray *a, const char *opt, const char *val)
     }
 }
 
-/* The -object secret and -remote-device of the current device row. */
+/*
+ * The -object secret and -remote-device of the current device row.  Its
+ * address is the owner's router for a routed device; the identifiers are
+ * the same either way (the router checks them, the model too).
+ */
 static void qemu_device_args(JsonArray *a, JsonObject *files, int n,
                              sqlite3_stmt *st, const char *vm,
                              const char *uuid, const char *client,
@@ -100,7 +104,8 @@ int orch_qemu_args(sqlite3 *db, const char *name, const char *client,
         return ret;
     }
     st = orch_db_stmt(db,
-        "SELECT d.bus, p.address, p.instance, p.token, s.name"
+        "SELECT d.bus, COALESCE(p.route_address, p.address), p.instance,"
+        " p.token, s.name"
         " FROM devices d JOIN vms v ON v.id = d.vm_id"
         " JOIN placements p ON p.device_id = d.id"
         " JOIN platforms s ON s.id = p.server_id"

@@ -479,6 +479,7 @@ int orch_reconcile(sqlite3 *db)
     ret = reconcile_vms(&rc);
     if (ret == 0) {
         reconcile_orphans(&rc);
+        rc.changes += orch_reconcile_routes(db, rc.seen);
     }
     if (ret < 0 ||
         sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {

@@ -14,9 +14,11 @@ static JsonArray *vm_devices(sqlite3 *db, const char *name)
 {
     g_autoptr(sqlite3_stmt) st = orch_db_stmt(db,
         "SELECT d.name, d.model, d.bus, s.name AS server, d.restart,"
-        " ps.name AS placed_on, p.instance, p.address, p.console"
+        " o.name AS via, ps.name AS placed_on, p.instance, p.address,"
+        " p.route_address AS route, p.console"
         " FROM devices d JOIN vms v ON v.id = d.vm_id"
         " LEFT JOIN platforms s ON s.id = d.server_id"
+        " LEFT JOIN platforms o ON o.id = d.via_id"
         " LEFT JOIN placements p ON p.device_id = d.id"
         " LEFT JOIN platforms ps ON ps.id = p.server_id"
         " WHERE v.name = ? ORDER BY d.id", "s", name);
@@ -83,14 +85,46 @@ int orch_vm_get(OrchRequest *r)
     return 0;
 }
 
+/*
+ * The id of server platform @platform, named by device @dev's @key
+ * ("server" or "via"); -1 for none.  404 if unknown, 400 if a client.
+ */
+static int vm_server_id(OrchRequest *r, const char *dev, const char *key,
+                        const char *platform, gint64 *ret)
+{
+    g_autofree char *role = NULL;
+
+    *ret = -1;
+    if (!platform) {
+        return 0;
+    }
+    if (orch_check_name(r, "platform", platform) < 0) {
+        return -EINVAL;
+    }
+    role = orch_db_str(r->db, "SELECT role FROM platforms WHERE name = ?",
+                       "s", platform);
+    if (!role) {
+        return orch_fail(r, 404, "device '%s': no platform '%s'", dev,
+                         platform);
+    }
+    if (strcmp(role, "server") != 0) {
+        return orch_fail(r, 400, "device '%s': '%s' is a client platform, "
+                         "not a server ('%s' must name a server)", dev,
+                         platform, key);
+    }
+    *ret = orch_db_int(r->db, -1, "SELECT id FROM platforms WHERE name = ?",
+                       "s", platform);
+    return 0;
+}
+
 /* Check one element of "devices" and insert it for VM @vm_id. */
 static int vm_add_device(OrchRequest *r, gint64 vm_id, JsonNode *n,
                          int *consoles)
 {
-    const char *name, *model, *server = NULL, *restart = NULL;
+    const char *name, *model, *server = NULL, *restart = NULL, *via = NULL;
     const OrchModel *m;
     JsonObject *o;
-    gint64 server_id = -1;
+    gint64 server_id, via_id;
     int ret;
 
     if (!JSON_NODE_HOLDS_OBJECT(n)) {
@@ -101,7 +135,8 @@ static int vm_add_device(OrchRequest *r, gint64 vm_id, JsonNode *n,
         orch_check_name(r, "device", name) < 0 ||
         orch_body_str(r, o, "model", true, &model) < 0 ||
         orch_body_str(r, o, "server", false, &server) < 0 ||
-        orch_body_str(r, o, "restart", false, &restart) < 0) {
+        orch_body_str(r, o, "restart", false, &restart) < 0 ||
+        orch_body_str(r, o, "via", false, &via) < 0) {
         return -EINVAL;
     }
     m = orch_model_find(model);
@@ -118,27 +153,15 @@ static int vm_add_device(OrchRequest *r, gint64 vm_id, JsonNode *n,
         return orch_fail(r, 400, "device '%s': 'restart' must be never or "
                          "on-failure, not '%s'", name, restart);
     }
-    if (server) {
-        g_autofree char *role = orch_db_str(r->db, "SELECT role FROM "
-                                            "platforms WHERE name = ?", "s",
-                                            server);
-        if (!role) {
-            return orch_fail(r, 404, "device '%s': no platform '%s'", name,
-                             server);
-        }
-        if (strcmp(role, "server") != 0) {
-            return orch_fail(r, 400, "device '%s': '%s' is a client "
-                             "platform, not a server", name, server);
-        }
-        server_id = orch_db_int(r->db, -1, "SELECT id FROM platforms WHERE "
-                                "name = ?", "s", server);
+    if (vm_server_id(r, name, "server", server, &server_id) < 0 ||
+        vm_server_id(r, name, "via", via, &via_id) < 0) {
+        return -EINVAL;
     }
-    ret = orch_db_run(r->db, server ?
-                      "INSERT INTO devices (vm_id, name, model, bus, "
-                      "restart, server_id) VALUES (?, ?, ?, ?, ?, ?)" :
-                      "INSERT INTO devices (vm_id, name, model, bus, "
-                      "restart) VALUES (?, ?, ?, ?, ?)", "issssi", vm_id,
-                      name, model, m->bus, restart, server_id);
+    /* NULLIF: -1 stands for "none" (the binder knows no NULL integer). */
+    ret = orch_db_run(r->db, "INSERT INTO devices (vm_id, name, model, bus,"
+                      " restart, server_id, via_id) VALUES (?, ?, ?, ?, ?,"
+                      " NULLIF(?, -1), NULLIF(?, -1))", "issssii", vm_id,
+                      name, model, m->bus, restart, server_id, via_id);
     if (ret == -EEXIST) {
         return orch_fail(r, 400, "device '%s' appears twice", name);
     }
@@ -315,9 +338,11 @@ int orch_dm_list(OrchRequest *r)
 {
     g_autoptr(sqlite3_stmt) st = orch_db_stmt(r->db,
         "SELECT d.name AS device, v.name AS vm, d.model, s.name AS server,"
-        " s.address AS server_address, p.instance, p.address, p.state,"
-        " p.console FROM placements p JOIN devices d ON d.id = p.device_id"
+        " s.address AS server_address, o.name AS via, p.instance,"
+        " p.address, p.route_address AS route, p.state, p.console"
+        " FROM placements p JOIN devices d ON d.id = p.device_id"
         " JOIN vms v ON v.id = d.vm_id JOIN platforms s ON s.id = p.server_id"
+        " LEFT JOIN platforms o ON o.id = d.via_id"
         " ORDER BY v.name, d.id", "");
     JsonArray *a = orch_db_rows(st);
     JsonObject *o = json_object_new();

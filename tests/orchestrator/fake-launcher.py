@@ -8,6 +8,9 @@
 # Each VM has a QMP run state ("status": running, paused, inmigrate with
 # -incoming, postmigrate after an outgoing migration); POST /_fake
 # {"vm_status": {ID: STATUS}} or {"vm_state": {ID: "exited"}} sets it.
+# A server also keeps routes (/v1/routes, its "router" at
+# unix:STATE/router.sock, which nothing listens on); {"fail_route": true}
+# makes their POST answer 500, {"route_address": X} puts X in its reply.
 #   fake-launcher.py --socket PATH --role client|server --platform NAME
 #                    --state DIR --log FILE [--models a,b] [--capacity N]
 import argparse
@@ -23,8 +26,10 @@ args = None
 lock = threading.Lock()
 instances = {}
 vms = {}
+routes = {}
 config = {"powerdown_works": True, "qmp_error": {}, "migrate_fail": False,
-          "migrate_hold": False, "fail_vm": False, "fail_delete": False}
+          "migrate_hold": False, "fail_vm": False, "fail_delete": False,
+          "fail_route": False, "route_address": None}
 counters = {"instances": 0, "pid": 1000, "port": 30000}
 
 
@@ -94,6 +99,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self.health()
             if args.role == "server" and parts[:2] == ["v1", "instances"]:
                 return self.instances(method, parts[2:], body)
+            if args.role == "server" and parts[:2] == ["v1", "routes"]:
+                return self.routes(method, parts[2:], body)
             if args.role == "client" and parts[:2] == ["v1", "vms"]:
                 return self.vms(method, parts[2:], body)
         return self.error(404, "no such endpoint")
@@ -157,6 +164,35 @@ class Handler(BaseHTTPRequestHandler):
                 inst["state"] = "stopped"
                 return self.reply(200, inst)
         return self.error(404, "no instance")
+
+    def routes(self, method, rest, body):
+        router = "unix:%s/router.sock" % args.state
+        if not rest and method == "GET":
+            return self.reply(200, {"routes": list(routes.values()),
+                                    "address": router if routes else None})
+        if not rest and method == "POST":
+            if config["fail_route"]:
+                return self.error(500, "injected failure of the route")
+            if not isinstance(body, dict) or not all(
+                    isinstance(body.get(k), str)
+                    for k in ("id", "device_model", "target")):
+                return self.error(400, "bad route")
+            if body["id"] in routes:
+                return self.error(409, "route exists")
+            route = {"id": body["id"], "device_model": body["device_model"],
+                     "vm": body.get("vm"), "target": body["target"],
+                     "address": router}
+            routes[body["id"]] = route
+            if config["route_address"] is not None:
+                return self.reply(201, dict(route, address=config[
+                    "route_address"]))
+            return self.reply(201, route)
+        if len(rest) == 1 and rest[0] in routes:
+            if method == "GET":
+                return self.reply(200, routes[rest[0]])
+            if method == "DELETE":
+                return self.reply(200, routes.pop(rest[0]))
+        return self.error(404, "no route")
 
     def vms(self, method, rest, body):
         if not rest and method == "GET":

@@ -1,10 +1,12 @@
 #!/bin/bash
 # The whole life of a VM through the orchestrator, with the real
 # launchers, across hosts simulated by network namespaces (tests/net/
-# lan.sh): the orchestrator on "ctl", a server platform on "srv", two
-# client platforms "c1" and "c2".  Device models listen on TCP on srv; the
-# QEMUs on c1/c2 reach them over the bridge.  A Linux guest boots with a
-# remote UART console and a remote edu; then: console, suspend/resume, a
+# lan.sh): the orchestrator on "ctl", a server platform on "srv", an
+# owner server "own" (patent Fig. 6: it hosts no model, its router
+# forwards sessions), two client platforms "c1" and "c2".  Device models
+# listen on TCP on srv; the QEMUs on c1/c2 reach them over the bridge, the
+# edu through own's router.  A Linux guest boots with a remote UART
+# console and a remote edu; then: console, suspend/resume, a
 # killed model reported and restarted, migration c1 -> c2 (console still
 # answering, edu state intact), save to a file (no QEMU left, the models
 # kept) and restore on c1 (console and edu state intact), an orchestrator
@@ -47,7 +49,8 @@ dmctl() { timeout 120 "$dmctl_bin" "$@"; }
 # jq-like: jget EXPR reads JSON on stdin, prints EXPR of it (python).
 jget() { "$py" -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
-lan_up $$ ctl=192.0.2.10 srv=192.0.2.2 c1=192.0.2.1 c2=192.0.2.3 ||
+lan_up $$ ctl=192.0.2.10 srv=192.0.2.2 c1=192.0.2.1 c2=192.0.2.3 \
+    own=192.0.2.4 ||
     bail "cannot set up the namespaces"
 
 # launcher NAME ROLE ADDR ARGS...: a dm-remote daemon in NAME's namespace.
@@ -61,6 +64,7 @@ launcher() {
     pids+=($!)
 }
 launcher srv server 192.0.2.2 --model-host 192.0.2.2
+launcher own server 192.0.2.4 --model-host 192.0.2.4
 launcher c1 client 192.0.2.1 --qemu "$build/qemu-system-x86_64"
 launcher c2 client 192.0.2.3 --qemu "$build/qemu-system-x86_64"
 start_orch() {
@@ -71,23 +75,41 @@ start_orch() {
 }
 start_orch
 wait_for 'grep -q listening "$tmp/srv.log" && grep -q listening "$tmp/c1.log" &&
-          grep -q listening "$tmp/c2.log" && [ -S "$tmp/orch.sock" ]' ||
+          grep -q listening "$tmp/c2.log" && grep -q listening "$tmp/own.log" &&
+          [ -S "$tmp/orch.sock" ]' ||
     bail "launchers or orchestrator did not start"
 
 check "platforms registered (the orchestrator reaches each launcher)" \
     eval 'dmctl platform add srv1 --role server --address tcp:192.0.2.2:7000 >/dev/null &&
           dmctl platform add c1 --role client --address tcp:192.0.2.1:7000 >/dev/null &&
-          dmctl platform add c2 --role client --address tcp:192.0.2.3:7000 >/dev/null'
-check "a VM with a remote console UART and a remote edu is defined" \
+          dmctl platform add c2 --role client --address tcp:192.0.2.3:7000 >/dev/null &&
+          dmctl platform add own1 --role server --address tcp:192.0.2.4:7000 \
+                --models "" >/dev/null'
+check "a VM with a remote console UART and a remote edu (via own1) is defined" \
     eval 'dmctl vm create vm1 --memory 256M --kernel "$build/guest/vmlinuz" \
           --initrd "$build/guest/initramfs.cpio.gz" --append "console=ttyS0 quiet" \
-          --restart on-failure --device console=uart16550 --device edu0=edu >/dev/null'
+          --restart on-failure --device console=uart16550 \
+          --device edu0=edu@srv1,via=own1 >/dev/null'
 out=$(dmctl vm start vm1 --on c1)
 check "vm start places the models and launches QEMU on c1" \
     grep -q "running on c1" <<<"$out"
 addr=$(dmctl --json dm list | jget 'd["dms"][1]["address"] if "dms" in d else d')
 check "the models listen on TCP on the server platform ($addr)" \
     grep -q "^tcp:192.0.2.2:" <<<"$addr"
+edu_inst=$(dmctl --json vm show vm1 | jget 'd["devices"][1]["instance"]')
+route=$(dmctl --json vm show vm1 | jget 'd["devices"][1]["route"]')
+check "the edu is routed by the owner's router ($route)" \
+    grep -q "^tcp:192.0.2.4:" <<<"$route"
+check "QEMU's command line points the edu at the router" \
+    eval 'pgrep -af "qemu-system.*-name vm1" |
+          grep -q "bus=pci,server=$route,.*device-model-id=$edu_inst,server-platform-id=srv1"'
+check "the owner's launcher logged the route to the model" \
+    grep -q "route $edu_inst: device model $edu_inst of vm .* -> $addr" "$tmp/own.log"
+# sessions_via_own: the router's connections to the model's port on srv.
+sessions_via_own() {
+    ip netns exec "$(lan_ns own)" ss -Htn state established \
+        dst "${addr#tcp:}" | wc -l
+}
 console=$(dmctl --json vm show vm1 | jget '[x["console"] for x in d["devices"] if x["console"]][0]')
 console=${console#unix:}
 
@@ -107,6 +129,8 @@ check "Linux boots with its console on the remote UART" \
 check "the guest writes edu's liveness register" \
     say "send:devmem \$((b+4)) 32 0x12345678; echo L1-\$(devmem \$((b+4)) 32)" \
         line:L1-0xEDCBA987
+check "the session runs through the owner: own holds a connection to the model" \
+    eval '[ "$(sessions_via_own)" -ge 1 ]'
 
 out=$(dmctl vm suspend vm1)
 check "suspend stops the VM" eval '[[ "$out" == *suspended* ]] &&
@@ -137,6 +161,9 @@ check "after migration the console still answers" \
     say "send:echo M-\$((6*7))" line:M-42
 check "after migration edu's state is intact" \
     say "send:echo L2-\$(devmem \$((b+4)) 32)" line:L2-0xF4520FF2
+check "the migrated QEMU reaches the edu through the router too" \
+    eval 'pgrep -af "qemu-system.*-name vm1" | grep -q "bus=pci,server=$route," &&
+          [ "$(sessions_via_own)" -ge 1 ]'
 check "the old QEMU on c1 is gone" \
     eval '! for p in $(pgrep -f "qemu-system-x86_64 -name vm1"); do
               ip netns identify "$p"; done | grep -q c1'
@@ -159,6 +186,10 @@ check "after restore the console still answers" \
     say "send:echo S-\$((6*7))" line:S-42
 check "after restore edu's state is intact" \
     say "send:echo L3-\$(devmem \$((b+4)) 32)" line:L3-0xF4520FF2
+check "the restored QEMU reaches the edu through the same route" \
+    eval '[ "$(dmctl --json vm show vm1 | jget "d[\"devices\"][1][\"route\"]")" = "$route" ] &&
+          pgrep -af "qemu-system.*-name vm1" | grep -q "bus=pci,server=$route," &&
+          [ "$(sessions_via_own)" -ge 1 ]'
 
 # A second VM (firmware only) whose QEMU dies while the orchestrator is
 # down: the restart finds it gone and stops it; vm1 is left as it is.
@@ -176,7 +207,7 @@ check "after an orchestrator restart nothing is lost" \
           grep -qx "running c1" &&
           [ "$(dmctl platform list | grep -c client)" = 2 ]'
 check "the restart asked every launcher and repaired one VM" \
-    grep -q "reconcile: 3 launcher(s) answered, 1 change(s)" "$tmp/orch.log"
+    grep -q "reconcile: 4 launcher(s) answered, 1 change(s)" "$tmp/orch.log"
 check "the VM whose QEMU died is stopped, its model deleted" \
     eval 'dmctl --json vm show vm2 | jget "d[\"state\"]" | grep -qx stopped &&
           [ "$(dmctl --json dm list | jget "len(d[\"dms\"])")" = 2 ] &&
@@ -188,5 +219,11 @@ check "its models are stopped and placements freed" \
     eval '[ "$(dmctl --json dm list | jget "len(d[\"dms\"])")" = 0 ] &&
           ! pgrep -f "dm-remote serve --model=.*$tmp" >/dev/null'
 check "no QEMU is left" eval '! pgrep -f "qemu-system.*-name vm1" >/dev/null'
+check "the route is deleted on the owner" \
+    grep -q "route $edu_inst: deleted" "$tmp/own.log"
+check "the owner can be removed once no device names it" \
+    eval '! dmctl platform remove own1 2>/dev/null &&
+          dmctl vm remove vm1 >/dev/null && dmctl vm remove vm2 >/dev/null &&
+          dmctl platform remove own1 >/dev/null'
 echo "1..$n"
 exit $failed

@@ -517,6 +517,150 @@ def restore(e):
     t.eq(e.api("DELETE", "/v1/vms/sv"), (200, {}), "and it can be deleted")
 
 
+def routes_bad_input(e):
+    for via, status, text in (("nope", 404, "no platform 'nope'"),
+                              ("c1", 400, "is a client platform, not a "
+                               "server ('via' must name a server)"),
+                              (5, 400, "'via' must be a string, not a "
+                               "number"),
+                              (["own1"], 400, "'via' must be a string, "
+                               "not an array"),
+                              ("", 400, "bad platform name ''"),
+                              ("a,b", 400, "bad platform name 'a,b'")):
+        err_is(t, e.api("POST", "/v1/vms", {"name": "rbad", "devices": [
+            {"name": "d", "model": "edu", "via": via}]}), status, text,
+            "via %r is %d" % (via, status))
+    t.eq(e.api("GET", "/v1/vms/rbad")[0], 404,
+         "  and no VM is left behind")
+
+
+def routes_start(e):
+    """rv: a local console and an edu on s2 reached through own1."""
+    st, body = e.api("POST", "/v1/vms", {"name": "rv", "devices": [
+        {"name": "console", "model": "uart16550", "server": "s1"},
+        {"name": "edu0", "model": "edu", "server": "s2", "via": "own1"}]})
+    t.ok(st == 201 and [(d["via"], d["route"]) for d in body["devices"]] ==
+         [(None, None), ("own1", None)], "a device names its owner", body)
+    st, body = e.api("POST", "/v1/vms/rv/start", {"client": "c1"})
+    router = "unix:%s/router.sock" % e.fakes["own1"]["state"]
+    con, edu = body["devices"]
+    t.ok(st == 200 and edu["placed_on"] == "s2" and edu["via"] == "own1"
+         and edu["route"] == router and con["route"] is None,
+         "start: the edu is placed on s2 and routed by own1", body)
+    posts = e.requests("own1", "POST", "/v1/routes")
+    t.eq([p["body"] for p in posts],
+         [{"id": edu["instance"], "device_model": edu["instance"],
+           "vm": body["id"], "target": edu["address"]}],
+         "the route POST carries the device-model id, the VM id and the "
+         "instance's address")
+    t.eq(e.requests("own1", "POST", "/v1/instances"), [],
+         "the owner launches nothing itself")
+    args = [r for r in e.requests("c1", "POST", "/v1/vms")
+            if r["path"] == "/v1/vms"][-1]["body"]["args"]
+    devs = [a for a in args if a.startswith("bus=")]
+    t.ok(len(devs) == 2 and
+         devs[1] == "bus=pci,server=%s,vm-id=%s,hypervisor-id=c1-qemu,"
+         "client-platform-id=c1,device-model-id=%s,server-platform-id=s2,"
+         "token-secret=tok1" % (router, body["id"], edu["instance"]) and
+         "server=%s," % con["address"] in devs[0],
+         "QEMU connects to the router, with the model's identifiers", devs)
+    dms = {d["device"]: d for d in e.api("GET", "/v1/dms")[1]["dms"]
+           if d["vm"] == "rv"}
+    t.ok(dms["edu0"]["via"] == "own1" and dms["edu0"]["route"] == router
+         and dms["console"]["via"] is None, "GET /v1/dms shows via", dms)
+    err_is(t, e.api("DELETE", "/v1/platforms/own1"), 409,
+           "platform 'own1' routes 1 device model(s) in use",
+           "removing an owner whose route is in use is 409")
+    return edu["instance"], router
+
+
+def routes_keep(e, inst, router):
+    n = len(e.requests("own1"))
+    st, body = e.api("POST", "/v1/vms/rv/migrate", {"to": "c2"})
+    args = [r for r in e.requests("c2", "POST", "/v1/vms")
+            if r["path"] == "/v1/vms"][-1]["body"]["args"]
+    t.ok(st == 200 and body["client"] == "c2" and
+         any(a.startswith("bus=pci,server=%s," % router) for a in args),
+         "migration: the target connects to the same router", args)
+    st, body = e.api("POST", "/v1/vms/rv/save")
+    t.ok(st == 200 and body["devices"][1]["route"] == router,
+         "save keeps the route", body)
+    st, body = e.api("POST", "/v1/vms/rv/restore", {"client": "c1"})
+    args = [r for r in e.requests("c1", "POST", "/v1/vms")
+            if r["path"] == "/v1/vms"][-1]["body"]["args"]
+    t.ok(st == 200 and
+         any(a.startswith("bus=pci,server=%s," % router) for a in args),
+         "restore: QEMU connects to the same router", args)
+    t.eq(e.requests("own1")[n:], [],
+         "  the owner was not asked to change anything")
+
+
+def routes_stop(e, inst):
+    st, body = e.api("POST", "/v1/vms/rv/stop")
+    t.ok(st == 200 and body["devices"][1]["route"] is None and
+         body["devices"][1]["via"] == "own1",
+         "stop forgets the route, the device keeps its owner", body)
+    t.ok([r["path"] for r in e.requests("own1", "DELETE")] ==
+         ["/v1/routes/" + inst] and
+         "/v1/instances/" + inst in [r["path"] for r in
+                                     e.requests("s2", "DELETE")],
+         "stop deletes the route on the owner and the instance")
+    err_is(t, e.api("DELETE", "/v1/platforms/own1"), 409,
+           "platform 'own1' is the owner server ('via') of 1 device(s)",
+           "removing an owner a device names is 409")
+
+
+def routes_failing(e):
+    """A route POST that fails undoes both launches; rv stays stopped."""
+    e.fake_config("own1", fail_route=True)
+    n1, n2 = (len(e.requests(s, "POST", "/v1/instances"))
+              for s in ("s1", "s2"))
+    nc = len(e.requests("c1", "POST"))
+    err_is(t, e.api("POST", "/v1/vms/rv/start", {"client": "c1"}), 502,
+           "POST /v1/routes: 500 injected failure of the route",
+           "a failing route POST is 502 with the launcher's message")
+    e.fake_config("own1", fail_route=False)
+    launched = [r["body"]["id"] for s, n in (("s1", n1), ("s2", n2))
+                for r in e.requests(s, "POST", "/v1/instances")[n:]]
+    deleted = [r["path"] for s in ("s1", "s2")
+               for r in e.requests(s, "DELETE")]
+    st, body = e.api("GET", "/v1/vms/rv")
+    t.ok(len(launched) == 2 and
+         all("/v1/instances/" + i in deleted for i in launched) and
+         body["state"] == "stopped" and
+         all(d["instance"] is None and d["route"] is None
+             for d in body["devices"]) and
+         len(e.requests("c1", "POST")) == nc and
+         e.fake_get("own1", "/v1/routes")[1]["routes"] == [],
+         "  both instances are deleted again, no QEMU, no route, the VM "
+         "stays stopped", (launched, deleted, body))
+    for bad in ("http://x", 5):
+        e.fake_config("own1", route_address=bad)
+        err_is(t, e.api("POST", "/v1/vms/rv/start", {"client": "c1"}), 502,
+               "the route has no usable address",
+               "a route reply with address %r is 502" % bad)
+        e.fake_config("own1", route_address=None)
+        st, body = e.api("GET", "/v1/vms/rv")
+        t.ok(body["state"] == "stopped" and
+             e.fake_get("own1", "/v1/routes")[1]["routes"] == [] and
+             e.fake_get("s2", "/v1/instances")[1]["instances"] == [],
+             "  the route and the instances are deleted again", body)
+
+
+def routes(e):
+    own = e.start_fake("own1", "server")
+    e.api("POST", "/v1/platforms", {"name": "own1", "role": "server",
+                                    "address": own})
+    routes_bad_input(e)
+    inst, router = routes_start(e)
+    routes_keep(e, inst, router)
+    routes_stop(e, inst)
+    routes_failing(e)
+    e.api("DELETE", "/v1/vms/rv")
+    t.eq(e.api("DELETE", "/v1/platforms/own1"), (200, {}),
+         "an owner no device names can be removed")
+
+
 def half_writes(e):
     s5 = e.start_fake("s5", "server", "--fail-instance", "2")
     e.api("POST", "/v1/platforms", {"name": "s5", "role": "server",
@@ -620,9 +764,10 @@ def migration(e):
         tables = {r[0] for r in db.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table'")}
         db.close()
-        t.ok(uv == 3 and "events" in tables,
-             "version %d is migrated to 3" % version, (uv, tables))
+        t.ok(uv == 4 and "events" in tables,
+             "version %d is migrated to 4" % version, (uv, tables))
     migration_from_2(e)
+    migration_from_3(e)
     path = os.path.join(e.tmp, "future.sqlite")
     db = sqlite3.connect(path)
     db.execute("PRAGMA user_version = 99")
@@ -725,10 +870,85 @@ def migration_from_2(e):
     except sqlite3.IntegrityError as ex:
         check = str(ex)
     db.close()
-    t.eq((uv, rows, fk), (3, [2, 1, 2, 1, 1, 1], []),
-         "version 2 is migrated to 3: every row kept, foreign keys intact")
+    t.eq((uv, rows, fk), (4, [2, 1, 2, 1, 1, 1], []),
+         "version 2 is migrated to 4: every row kept, foreign keys intact")
     t.ok("CHECK" in check, "the state CHECK allows 'saved', not 'bogus'",
          check)
+
+
+# Version 3 exactly as db.c's first three steps made it.
+SCHEMA_3 = SCHEMA_2.replace("PRAGMA user_version = 2;", """
+CREATE TABLE vms_new (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,
+  uuid TEXT NOT NULL UNIQUE, memory TEXT NOT NULL,
+  kernel TEXT, initrd TEXT, append TEXT,
+  state TEXT NOT NULL DEFAULT 'defined' CHECK (state IN
+    ('defined', 'running', 'suspended', 'stopped', 'migrating', 'saved')),
+  client_id INTEGER REFERENCES platforms(id), hypervisor TEXT,
+  extra_args TEXT NOT NULL DEFAULT '[]', saved_file TEXT);
+INSERT INTO vms_new (id, name, uuid, memory, kernel, initrd, append, state,
+  client_id, hypervisor, extra_args) SELECT id, name, uuid, memory, kernel,
+  initrd, append, state, client_id, hypervisor, extra_args FROM vms;
+DROP TABLE vms;
+ALTER TABLE vms_new RENAME TO vms;
+PRAGMA user_version = 3;
+""")
+
+
+def migration_from_3(e):
+    path = os.path.join(e.tmp, "old3.sqlite")
+    db = sqlite3.connect(path)
+    db.executescript(SCHEMA_3)
+    db.executescript(
+        "PRAGMA foreign_keys = ON;"
+        "INSERT INTO platforms VALUES (1, 'c1', 'client', 'unix:/nonexistent"
+        "/c1.sock', 4, 'c1-qemu'), (2, 's1', 'server', 'unix:/nonexistent/"
+        "s1.sock', 4, NULL);"
+        "INSERT INTO platform_models VALUES (2, 'edu');"
+        "INSERT INTO vms (id, name, uuid, memory, state, saved_file) VALUES "
+        "(7, 'kept', 'u-7', '64M', 'saved', '/x/kept.vmstate');"
+        "INSERT INTO devices VALUES (3, 7, 'e', 'edu', 'pci', 2, 'never');"
+        "INSERT INTO placements VALUES (1, 3, 2, 'inst-1', 'tcp:h:1', "
+        "'tok', NULL, 'running');")
+    db.commit()
+    db.close()
+    e2 = Env(e.build)
+    e2.db = path
+    try:
+        e2.start_orch(["--no-reconcile"])
+        st, body = e2.api("GET", "/v1/vms/kept")
+        d = body["devices"][0] if st == 200 else {}
+        t.ok(body["state"] == "saved" and
+             body["saved_file"] == "/x/kept.vmstate" and
+             (d["server"], d["via"], d["placed_on"], d["instance"],
+              d["address"], d["route"]) ==
+             ("s1", None, "s1", "inst-1", "tcp:h:1", None),
+             "a version 3 database is served with its rows intact, no "
+             "device routed", body)
+    finally:
+        e2.cleanup()
+    db = sqlite3.connect(path)
+    uv = db.execute("PRAGMA user_version").fetchone()[0]
+    rows = [db.execute("SELECT count(*) FROM " + x).fetchone()[0] for x in
+            ("platforms", "platform_models", "vms", "devices", "placements")]
+    fk = db.execute("PRAGMA foreign_key_check").fetchall()
+    cols = db.execute("SELECT d.via_id, p.route_id, p.route_address FROM "
+                      "devices d JOIN placements p ON p.device_id = d.id"
+                      ).fetchall()
+    db.execute("UPDATE placements SET route_id = 'r' WHERE id = 1")
+    db.execute("INSERT INTO vms (id, name, uuid, memory) VALUES "
+               "(8, 'v8', 'u-8', '1M')")
+    db.execute("INSERT INTO devices VALUES (4, 8, 'e', 'edu', 'pci', NULL, "
+               "'never', NULL)")
+    try:
+        db.execute("INSERT INTO placements VALUES (2, 4, 2, 'inst-2', "
+                   "'tcp:h:2', 'tok', NULL, 'running', 'r', 'x')")
+        unique = "accepted"
+    except sqlite3.IntegrityError as ex:
+        unique = str(ex)
+    db.close()
+    t.eq((uv, rows, fk, cols), (4, [2, 1, 1, 1, 1], [], [(None, None, None)]),
+         "version 3 is migrated to 4: every row kept, the new columns empty")
+    t.ok("UNIQUE" in unique, "a route id belongs to one placement", unique)
 
 
 def main():
@@ -736,7 +956,8 @@ def main():
     try:
         e.start_orch()
         for part in (platforms, vms, start, console_and_dms, lifecycle,
-                     restore, half_writes, persistence, migration):
+                     restore, routes, half_writes, persistence,
+                     migration):
             part(e)
     except Exception as ex:  # report, then let TAP show the failure
         import traceback

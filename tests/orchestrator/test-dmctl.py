@@ -46,6 +46,13 @@ def usage(e):
         err="--capacity must be a number")
     run(t, e, ["vm", "create", "v", "--device", "edu"], 2,
         err="bad --device 'edu'")
+    for spec in ("x=edu,via=", "x=edu,", "x=edu,owner=o", "x=edu@,via=o",
+                 "x=edu,via=a,via=b", "x=,via=o", "x=@s1,via=o"):
+        run(t, e, ["vm", "create", "v", "--device", spec], 2,
+            err="bad --device '%s' (expected NAME=MODEL[@SERVER][,via=OWNER])"
+            % spec)
+    run(t, e, ["vm", "create", "--help"], 0, "[,via=OWNER]",
+        name="vm create --help documents via=")
     run(t, e, ["vm", "migrate", "v"], 2, err="--to is required")
     run(t, e, ["vm", "stop", "v", "--timeout", "-1"], 2,
         err="--timeout must be a number")
@@ -161,6 +168,48 @@ def vms(e):
         err="already runs on 'c1'")
 
 
+def routes(e):
+    own = e.start_fake("own", "server")
+    run(t, e, ["platform", "add", "own", "--role", "server", "--address",
+               own, "--models", "edu"], 0)
+    run(t, e, ["vm", "create", "rv", "--device", "e=edu,via=c1"], 1,
+        err="dmctl: device 'e': 'c1' is a client platform, not a server")
+    run(t, e, ["vm", "create", "rv", "--device", "e=edu,via=nope"], 1,
+        err="dmctl: device 'e': no platform 'nope'")
+    run(t, e, ["vm", "create", "rv", "--device", "e=edu@s1,via=own",
+               "--device", "f=edu,via=own"], 0, "rv: defined")
+    rc, out, err = run(t, e, ["--json", "vm", "show", "rv"], 0)
+    t.eq([(d["name"], d["server"], d["via"]) for d in
+          json.loads(out)["devices"]], [("e", "s1", "own"),
+                                        ("f", None, "own")],
+         "--device NAME=MODEL[@SERVER],via=OWNER reaches the API")
+    run(t, e, ["vm", "start", "rv", "--on", "c2"], 0, "rv: running on c2")
+    router = "unix:%s/router.sock" % e.fakes["own"]["state"]
+    rc, out, err = run(t, e, ["vm", "show", "rv"], 0)
+    rows = [ln.split() for ln in out.splitlines() if ln.startswith("e ")]
+    head = [ln.split() for ln in out.splitlines()
+            if ln.startswith("DEVICE")]
+    t.ok(head and head[0][:8] == ["DEVICE", "MODEL", "BUS", "PINNED", "VIA",
+                                  "SERVER", "ADDRESS", "ROUTE"] and
+         rows and rows[0][:5] == ["e", "edu", "pci", "s1", "own"] and
+         rows[0][7] == router, "vm show has VIA and ROUTE columns", out)
+    rc, out, err = run(t, e, ["dm", "list"], 0)
+    t.ok(any(ln.split()[:2] == ["rv", "e"] and "own" in ln.split() and
+             router in ln.split() for ln in out.splitlines()),
+         "dm list shows the owner and the route", out)
+    t.eq([(d["name"], d["placed_on"], d["via"]) for d in
+          json.loads(e.dmctl("--json", "vm", "show", "rv")[1])["devices"]],
+         [("e", "s1", "own"), ("f", "own", "own")],
+         "an owner may host a model it routes to as well")
+    run(t, e, ["platform", "remove", "own"], 1,
+        err="dmctl: platform 'own' is in use by 1 running VM(s) or device")
+    run(t, e, ["vm", "stop", "rv"], 0, "rv: stopped")
+    run(t, e, ["platform", "remove", "own"], 1,
+        err="is the owner server ('via') of 2 device(s)")
+    run(t, e, ["vm", "remove", "rv"], 0)
+    run(t, e, ["platform", "remove", "own"], 0)
+
+
 def save_restore(e):
     want = os.path.join(e.tmp, "saved", "vm1.vmstate")
     run(t, e, ["vm", "save", "vm1", "--file", "rel"], 1,
@@ -245,7 +294,8 @@ def main():
     e.dmctl_raw = dmctl_raw
     try:
         e.start_orch()
-        for part in (orchestrator_cli, usage, platforms, vms, save_restore,
+        for part in (orchestrator_cli, usage, platforms, vms, routes,
+                     save_restore,
                      console, stop):
             part(e)
     except Exception:

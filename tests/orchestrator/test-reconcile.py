@@ -2,7 +2,8 @@
 # dm-orchestrator's reconciliation at start-up: a database whose VMs and
 # placements disagree with what the fake launchers report (a QEMU gone,
 # one paused, interrupted migrations either side of the hand-over, launches
-# never committed, a launcher that does not answer, a saved VM), first
+# never committed, a route no placement knows on an owner server, a
+# launcher that does not answer, a saved VM), first
 # with --no-reconcile, then repaired.  TAP output.
 #   test-reconcile.py BUILD
 import os
@@ -24,18 +25,22 @@ def reconcile_setup(e):
     """VMs in every situation the orchestrator can wake up to."""
     addr = {n: e.start_fake(n, r) for n, r in (
         ("c1", "client"), ("c2", "client"), ("c3", "client"),
-        ("s1", "server"))}
+        ("s1", "server"), ("own", "server"))}
     e.start_orch()
     for n, a in addr.items():
+        # The owner offers no model, so that it only routes.
         e.api("POST", "/v1/platforms", {"name": n, "address": a,
-                                        "role": "server" if n == "s1" else
-                                        "client", "capacity": 16})
+                                        "role": "client" if n[0] == "c" else
+                                        "server", "capacity": 16,
+                                        "models": [] if n == "own" else None})
     inst = {}
     for vm, client in (("gone", "c1"), ("paused", "c1"), ("done", "c1"),
                        ("active", "c1"), ("both", "c1"), ("far", "c3"),
                        ("keep", "c2"), ("sv", "c2")):
-        e.api("POST", "/v1/vms", {"name": vm, "devices": [
-            {"name": "e", "model": "edu"}]})
+        dev = {"name": "e", "model": "edu"}
+        if vm in ("gone", "keep"):
+            dev["via"] = "own"
+        e.api("POST", "/v1/vms", {"name": vm, "devices": [dev]})
         st, body = e.api("POST", "/v1/vms/%s/start" % vm, {"client": client})
         inst[vm] = body["devices"][0]["instance"]
     st, body = e.api("POST", "/v1/vms/sv/save")
@@ -54,6 +59,9 @@ def reconcile_setup(e):
     http_call(e.fakes["s1"]["sock"], "POST", "/v1/instances", {
         "id": "ghost", "model": "edu", "transport": "unix",
         "restart": "never", "bind": {"vm": "no-such-uuid"}})
+    http_call(e.fakes["own"]["sock"], "POST", "/v1/routes", {
+        "id": "r-ghost", "device_model": "ghost", "vm": "no-such-uuid",
+        "target": "unix:/nonexistent.sock"})
     db = sqlite3.connect(e.db)
     db.execute("UPDATE vms SET state = 'migrating' WHERE name = 'both'")
     db.commit()
@@ -71,7 +79,8 @@ def main():
     e = Env(sys.argv[1])
     try:
         inst = reconcile_setup(e)
-        skip = {n: len(e.requests(n, "DELETE")) for n in ("c1", "c2", "s1")}
+        skip = {n: len(e.requests(n, "DELETE")) for n in ("c1", "c2", "s1",
+                                                           "own")}
         e.start_orch(["--no-reconcile"])
         st, body = e.api("GET", "/v1/vms/gone")
         t.ok(body["state"] == "running" and
@@ -103,6 +112,12 @@ def main():
         t.eq(deletes(e, "c2", skip["c2"]), ["/v1/vms/active",
                                             "/v1/vms/stray"],
              "c2: the unfinished target and an unknown QEMU are deleted")
+        t.eq(deletes(e, "own", skip["own"]),
+             ["/v1/routes/" + inst["gone"], "/v1/routes/r-ghost"],
+             "own: the route of the stopped VM and an unknown one are "
+             "deleted")
+        t.eq([r["id"] for r in e.fake_get("own", "/v1/routes")[1]["routes"]],
+             [inst["keep"]], "the route of the running VM is kept")
         t.ok("cont" in qmp_cmds(e, "c1", "active"),
              "the source of the undone migration continues")
         placed = {v["name"]: v["devices"][0]["instance"] for v in
@@ -119,14 +134,17 @@ def main():
             "WHERE message LIKE 'saved to%') ORDER BY id")]
         db.close()
         t.eq(sorted(ev), sorted(["active", "both", "done", "gone",
-                                 "paused", "-", "stray"]),
+                                 "paused", "-", "stray", "-"]),
              "one events row per change")
         t.eq(log.count("reconcile: VM ") - log.count("did not answer") +
-             log.count("reconcile: instance "), 7,
+             log.count("reconcile: instance ") +
+             log.count("reconcile: route "), 8,
              "and one log line per change")
+        t.ok("reconcile: route r-ghost on own is unknown to the database: "
+             "deleted" in log, "the unknown route is named", log)
         e.stop_orch()
         e.start_orch()
-        t.ok("reconcile: 3 launcher(s) answered, 0 change(s)" in
+        t.ok("reconcile: 4 launcher(s) answered, 0 change(s)" in
              e.orch_log(), "a second start finds nothing to repair")
     except Exception:
         import traceback
