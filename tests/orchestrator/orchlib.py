@@ -179,6 +179,19 @@ class Env:
         return p.returncode, p.stdout.decode(errors="replace"), \
             p.stderr.decode(errors="replace")
 
+    def run(self, t, body):
+        """Run body(), report an exception as a failed check, clean up;
+        the TAP exit status."""
+        try:
+            body()
+        except Exception:
+            import traceback
+            t.ok(False, "the test ran to its end", traceback.format_exc() +
+                 "\n" + self.orch_log()[-3000:])
+        finally:
+            self.cleanup()
+        return t.done()
+
     def cleanup(self):
         for p in self.procs:
             if p.poll() is None:

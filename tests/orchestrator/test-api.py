@@ -953,19 +953,14 @@ def migration_from_3(e):
 
 def main():
     e = Env(sys.argv[1])
-    try:
+
+    def checks():
         e.start_orch()
         for part in (platforms, vms, start, console_and_dms, lifecycle,
                      restore, routes, half_writes, persistence,
                      migration):
             part(e)
-    except Exception as ex:  # report, then let TAP show the failure
-        import traceback
-        t.ok(False, "the test ran to its end", traceback.format_exc() +
-             "\n" + e.orch_log()[-3000:])
-    finally:
-        e.cleanup()
-    return t.done()
+    return e.run(t, checks)
 
 
 if __name__ == "__main__":

@@ -292,19 +292,13 @@ def main():
                            timeout=60)
         return p.returncode, p.stdout.decode(), p.stderr.decode()
     e.dmctl_raw = dmctl_raw
-    try:
+
+    def checks():
         e.start_orch()
         for part in (orchestrator_cli, usage, platforms, vms, routes,
-                     save_restore,
-                     console, stop):
+                     save_restore, console, stop):
             part(e)
-    except Exception:
-        import traceback
-        t.ok(False, "the test ran to its end", traceback.format_exc() +
-             "\n" + e.orch_log()[-3000:])
-    finally:
-        e.cleanup()
-    return t.done()
+    return e.run(t, checks)
 
 
 if __name__ == "__main__":

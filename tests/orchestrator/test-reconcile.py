@@ -77,7 +77,8 @@ def deletes(e, name, skip):
 
 def main():
     e = Env(sys.argv[1])
-    try:
+
+    def checks():
         inst = reconcile_setup(e)
         skip = {n: len(e.requests(n, "DELETE")) for n in ("c1", "c2", "s1",
                                                            "own")}
@@ -146,13 +147,7 @@ def main():
         e.start_orch()
         t.ok("reconcile: 4 launcher(s) answered, 0 change(s)" in
              e.orch_log(), "a second start finds nothing to repair")
-    except Exception:
-        import traceback
-        t.ok(False, "the test ran to its end", traceback.format_exc() +
-             "\n" + e.orch_log()[-3000:])
-    finally:
-        e.cleanup()
-    return t.done()
+    return e.run(t, checks)
 
 
 if __name__ == "__main__":
