@@ -14,6 +14,7 @@
 
 typedef struct DmWatch {
     DmFdHandler *cb;
+    DmFdPending *pending;       /* NULL: poll() says it all */
     void *opaque;
 } DmWatch;
 
@@ -53,6 +54,31 @@ int dm_loop_add_fd(DmLoop *loop, int fd, short events, DmFdHandler *cb,
     loop->pfd[i] = (struct pollfd) { .fd = fd, .events = events };
     loop->watch[i] = (DmWatch) { .cb = cb, .opaque = opaque };
     return 0;
+}
+
+void dm_loop_set_pending(DmLoop *loop, int fd, DmFdPending *pending)
+{
+    for (unsigned i = 0; i < loop->nfds; i++) {
+        if (loop->pfd[i].fd == fd) {
+            loop->watch[i].pending = pending;
+        }
+    }
+}
+
+/* Watches with buffered bytes: mark them readable; how many. */
+static int mark_pending(DmLoop *loop)
+{
+    int n = 0;
+
+    for (unsigned i = 0; i < loop->nfds; i++) {
+        DmWatch *w = &loop->watch[i];
+
+        if (w->pending && w->pending(w->opaque, loop->pfd[i].fd)) {
+            loop->pfd[i].revents = POLLIN;
+            n++;
+        }
+    }
+    return n;
 }
 
 void dm_loop_del_fd(DmLoop *loop, int fd)
@@ -141,8 +167,14 @@ int dm_loop_run(DmLoop *loop)
 {
     loop->quit = false;
     while (!loop->quit) {
-        int n = poll(loop->pfd, loop->nfds, poll_timeout_ms(loop));
+        int ready = mark_pending(loop);
+        int n;
 
+        if (ready) {
+            n = ready;          /* handlers first; the rest next round */
+        } else {
+            n = poll(loop->pfd, loop->nfds, poll_timeout_ms(loop));
+        }
         if (n < 0 && errno != EINTR) {
             return -errno;
         }

@@ -15,6 +15,8 @@
 
 typedef struct DmLoop DmLoop;
 typedef void DmFdHandler(void *opaque, int fd, short revents);
+/* Bytes already read from @fd wait in a buffer: run its handler. */
+typedef bool DmFdPending(void *opaque, int fd);
 typedef void DmTimerCb(void *opaque);
 
 typedef struct DmTimer {
@@ -32,6 +34,12 @@ void dm_loop_free(DmLoop *loop);
 int dm_loop_add_fd(DmLoop *loop, int fd, short events, DmFdHandler *cb,
                    void *opaque);
 void dm_loop_del_fd(DmLoop *loop, int fd);
+/*
+ * Also ask @pending before each poll(): when it says yes, @fd's handler
+ * runs with POLLIN although poll() sees nothing (a stream's read buffer,
+ * TLS records decrypted ahead).  Call after dm_loop_add_fd().
+ */
+void dm_loop_set_pending(DmLoop *loop, int fd, DmFdPending *pending);
 
 /* Run until dm_loop_quit(); returns the value given to it. */
 int dm_loop_run(DmLoop *loop);

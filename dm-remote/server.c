@@ -83,11 +83,28 @@ static void client_gone(DmServer *srv, DmSession *s)
     dm_session_free(s);
 }
 
+/* The session (active or standby) on @fd. */
+static DmSession *client_session(DmServer *srv, int fd)
+{
+    return srv->session && srv->session->sock == fd ? srv->session
+                                                    : srv->standby;
+}
+
+/*
+ * Requests already in the session's stream buffer (read along with a DMA
+ * reply, say) wait for nobody on poll(): serve them.
+ */
+static bool client_pending(void *opaque, int fd)
+{
+    DmSession *s = client_session(opaque, fd);
+
+    return s && vup_stream_pending(&s->stream) > 0;
+}
+
 static void client_readable(void *opaque, int fd, short revents)
 {
     DmServer *srv = opaque;
-    DmSession *s = srv->session && srv->session->sock == fd ? srv->session
-                                                           : srv->standby;
+    DmSession *s = client_session(srv, fd);
 
     /*
      * Serve from a tight loop: after each reply, poll briefly for the
@@ -191,6 +208,7 @@ static void listen_readable(void *opaque, int fd, short revents)
         dm_session_free(s);
         return;
     }
+    dm_loop_set_pending(srv->loop, c, client_pending);
     if (s->standby) {
         srv->standby = s;
     } else {

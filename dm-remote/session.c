@@ -35,7 +35,12 @@ DmSession *dm_session_new(DmDevice *dev, int sock, DmDmaLayout layout,
     }
     s->dev = dev;
     s->sock = sock;
-    s->stream = VUP_STREAM_PLAIN(sock);
+    /*
+     * Over TCP (no descriptors) read through a buffer: one recv() per
+     * request instead of two (header, payload).
+     */
+    s->stream = fds_ok ? VUP_STREAM_PLAIN(sock)
+                       : vup_buffered_stream(&s->rbuf, sock);
     /*
      * The loop polls before each message; these bound what follows: the
      * rest of a message, a DMA reply, a send.  A stalled client is

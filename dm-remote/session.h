@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "vup/buffered.h"
 #include "vup/caps.h"
 #include "device.h"
 #include "dma.h"
@@ -46,6 +47,7 @@ struct DmSession {
     void *owner;
     DmTlsSession *tls;          /* NULL: plain */
     VupStream stream;           /* the socket, or TLS over it */
+    VupBuffered rbuf;           /* TCP: whole messages per recv() */
     bool versioned;             /* VERSION done */
     bool broken;                /* stream unusable: close it */
     VupCaps caps;               /* negotiated */

@@ -224,7 +224,8 @@ static bool dm_proxy_connect(DMProxy *p, Error **errp)
     /* Still DISCONNECTED: no other thread touches the socket yet. */
     WITH_QEMU_LOCK_GUARD(&p->lock) {
         p->fd = fd;
-        p->stream = VUP_STREAM_PLAIN(fd);
+        p->stream = p->fds_ok ? VUP_STREAM_PLAIN(fd)
+                              : vup_buffered_stream(&p->rbuf, fd);
     }
     if ((p->tls_creds && !dm_proxy_tls_start(p, errp)) ||
         !dm_proxy_negotiate(p, errp)) {
@@ -501,8 +502,8 @@ int dm_proxy_call(DMProxy *p, uint16_t cmd, const void *payload, size_t len,
         } else {
             vup_msg_clear(&m);
         }
-        if (p->tls && qcrypto_tls_session_check_pending(p->tls)) {
-            /* Decrypted ahead: the fd handler would not see it. */
+        if (vup_stream_pending(&p->stream)) {
+            /* Read ahead (TLS, buffer): the fd handler would not see it. */
             qemu_bh_schedule(p->drain_bh);
         }
         return ret;

@@ -401,11 +401,16 @@ static int64_t now_ns(void)
     return ts.tv_sec * INT64_C(1000000000) + ts.tv_nsec;
 }
 
+size_t vup_stream_pending(const VupStream *s)
+{
+    return s->ops ? s->ops->pending(s->opaque) : 0;
+}
+
 bool vup_stream_readable(const VupStream *s)
 {
     struct pollfd p = { .fd = s->fd, .events = POLLIN };
 
-    if (s->ops && s->ops->pending(s->opaque) > 0) {
+    if (vup_stream_pending(s) > 0) {
         return true;
     }
     return poll(&p, 1, 0) > 0;
@@ -423,8 +428,8 @@ bool vup_stream_spin_readable(const VupStream *s, int64_t budget_ns)
     struct pollfd p = { .fd = s->fd, .events = POLLIN };
     int64_t deadline;
 
-    if (s->ops && s->ops->pending(s->opaque) > 0) {
-        return true;            /* already decrypted, nothing to wait for */
+    if (vup_stream_pending(s) > 0) {
+        return true;            /* already received, nothing to wait for */
     }
     if (budget_ns <= 0) {
         return false;

@@ -25,6 +25,7 @@
 #include "qemu/thread.h"
 #include "qemu/timer.h"
 #include "block/aio.h"
+#include "vup/buffered.h"
 #include "vup/caps.h"
 #include "vup/msg.h"
 #include "qemu/notify.h"
@@ -100,6 +101,7 @@ struct DMProxy {
     int fd;                     /* -1 when disconnected */
     QCryptoTLSSession *tls;     /* over fd, when tls_creds */
     VupStream stream;           /* fd, or TLS over it */
+    VupBuffered rbuf;           /* TCP: a reply per recv(), not two */
     char *tls_error;            /* the last TLS failure, for messages */
     DMProxyState state;
     uint16_t next_id;
@@ -108,7 +110,7 @@ struct DMProxy {
 
     QEMUBH *lost_bh;            /* report a fault in the main loop */
     QEMUBH *irq_bh;             /* deliver DM_IRQ messages */
-    QEMUBH *drain_bh;           /* read what TLS decrypted ahead */
+    QEMUBH *drain_bh;           /* read what the stream holds (TLS, TCP) */
     uint64_t irq_pending[3];    /* DM_IRQ seen: bit sub of index */
     QEMUTimer *reconnect_timer;
     int64_t backoff_ms;

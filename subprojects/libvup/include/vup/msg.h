@@ -112,6 +112,13 @@ int vup_stream_send_error(const VupStream *s, const VupHeader *req, int err);
 bool vup_stream_readable(const VupStream *s);
 
 /*
+ * Bytes the stream's layer holds (TLS decrypted ahead, a read buffer):
+ * poll() on the fd does not see them, so whoever waits there must drain
+ * them first.  0 for a plain socket.
+ */
+size_t vup_stream_pending(const VupStream *s);
+
+/*
  * Wait up to @budget_ns for @sock to become readable by polling it, and
  * yielding the CPU between polls, instead of sleeping in the kernel.
  * When the peer runs on another CPU, waking a sleeping thread costs far

@@ -1,0 +1,34 @@
+/*
+ * A read-buffered stream over a socket that carries no descriptors (TCP).
+ *
+ * A plain stream reads a message in two recvmsg() calls, its header and
+ * then its payload.  This layer reads whatever the socket has, up to
+ * VUP_BUFFERED_SIZE bytes, in one recv() and hands it out from there: a
+ * region access or its reply, sent in one piece, costs one system call
+ * on the receiving side instead of two.  Bytes it holds count as
+ * pending, so vup_stream_readable() and vup_stream_spin_readable() see
+ * them; a caller that waits in poll() on the fd must drain pending bytes
+ * first, as with TLS.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef VUP_BUFFERED_H
+#define VUP_BUFFERED_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vup/msg.h"
+
+#define VUP_BUFFERED_SIZE 4096
+
+typedef struct VupBuffered {
+    int fd;
+    size_t head, tail;          /* unread bytes: buf[head..tail) */
+    uint8_t buf[VUP_BUFFERED_SIZE];
+} VupBuffered;
+
+/* A stream reading @fd through @b, which must outlive it. */
+VupStream vup_buffered_stream(VupBuffered *b, int fd);
+
+#endif /* VUP_BUFFERED_H */
