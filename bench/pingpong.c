@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sched.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
@@ -78,6 +79,19 @@ static int tcp_pair(int sv[2])
     return sv[1] < 0 ? -1 : 0;
 }
 
+/* $@var=N: run on CPU N (the bench may pin the two ends apart). */
+static void pin_to(const char *var)
+{
+    const char *cpu = getenv(var);
+    cpu_set_t set;
+
+    if (cpu && *cpu) {
+        CPU_ZERO(&set);
+        CPU_SET(atoi(cpu), &set);
+        sched_setaffinity(0, sizeof(set), &set);
+    }
+}
+
 int main(int argc, char **argv)
 {
     int batches = argc > 1 ? atoi(argv[1]) / PER_BATCH : 200;
@@ -97,6 +111,7 @@ int main(int argc, char **argv)
     }
     pid = fork();
     if (pid == 0) {
+        pin_to("PINGPONG_PEER_CPU");
         close(sv[0]);
         while (full(sv[1], req, sizeof(req), 0) == 0 &&
                full(sv[1], reply, sizeof(reply), 1) == 0) {
@@ -104,6 +119,7 @@ int main(int argc, char **argv)
         }
         _exit(0);
     }
+    pin_to("PINGPONG_CPU");
     close(sv[1]);
     t = calloc(batches, sizeof(*t));
     for (int b = 0; b < batches; b++) {

@@ -17,6 +17,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# With two CPUs or more, QEMU runs on CPU 0 and every server (dm-remote,
+# x-vfio-user-server, the floors' peer) on CPU 1, for every row alike:
+# left to the scheduler on this shared 2-core VM, a run's median moves by
+# 2x from boot to boot (QEMU's main loop and vCPU threads land on the
+# model's CPU).  BENCH_PIN=0 turns it off; one TCP row is also shown
+# unpinned.
+pin_client=() pin_server=()
+if [ "${BENCH_PIN:-1}" = 1 ] && [ "$(nproc)" -ge 2 ]; then
+    pin_client=(taskset -c 0) pin_server=(taskset -c 1)
+fi
+
 mem="-m 256M -object memory-backend-memfd,id=ram,size=256M,share=on"
 mem="$mem -machine memory-backend=ram"
 
@@ -33,7 +44,7 @@ boots=${BENCH_BOOTS:-3}
 boot_once() {
     local name=$1 out tag r w
     shift
-    out=$(timeout 300 "${qemu_wrap[@]}" "$qemu" -accel tcg -M pc $mem -nographic -no-reboot \
+    out=$(timeout 300 "${qemu_wrap[@]}" "${pin_client[@]}" "$qemu" -accel tcg -M pc $mem -nographic -no-reboot \
           -kernel "$build/guest/vmlinuz" -initrd "$build/guest/initramfs.cpio.gz" \
           -append "console=ttyS0 quiet panic=-1 dm.run=$prog" "$@" \
           </dev/null 2>&1) || true
@@ -66,14 +77,15 @@ boot() {
 serve_dm() {
     local name=$1 model=${2:-edu}
     shift $(($# > 1 ? 2 : 1))
-    "$dm" serve --quiet --model "$model" --listen "unix:$tmp/$name.sock" \
+    "${pin_server[@]}" "$dm" serve --quiet --model "$model" \
+        --listen "unix:$tmp/$name.sock" \
         "$@" >/dev/null & pids+=($!)
     for _ in $(seq 500); do [ -S "$tmp/$name.sock" ] && return; sleep 0.01; done
     echo "bench: dm-remote did not start" >&2; exit 1
 }
 
 serve_qemu() {
-    "$qemu" -machine x-remote,vfio-user=on -accel tcg -nodefaults \
+    "${pin_server[@]}" "$qemu" -machine x-remote,vfio-user=on -accel tcg -nodefaults \
         -display none -monitor none -serial none -device edu,id=edu0 \
         -object "x-vfio-user-server,id=v0,type=unix,path=$tmp/$1.sock,device=edu0" \
         >/dev/null & pids+=($!)
@@ -100,18 +112,26 @@ row "dm-proxy-pci -> dm-remote"
 serve_dm d; boot d -device "dm-proxy-pci,server=unix:$tmp/d.sock,posted-writes=off"
 row "dm-proxy-pci -> dm-remote, writes not posted"
 port=$((20000 + RANDOM % 20000))
-"$dm" serve --quiet --model edu --listen "tcp:127.0.0.1:$port" >/dev/null 2>&1 &
+"${pin_server[@]}" "$dm" serve --quiet --model edu \
+    --listen "tcp:127.0.0.1:$port" >/dev/null 2>&1 &
 pids+=($!)
 sleep 0.3
 boot t -device "dm-proxy-pci,server=tcp:127.0.0.1:$port"
 row "dm-proxy-pci -> dm-remote, TCP loopback"
+if [ ${#pin_client[@]} -gt 0 ]; then
+    # The same server, QEMU this time wherever the scheduler puts it.
+    saved_pin=("${pin_client[@]}") pin_client=()
+    boot tu -device "dm-proxy-pci,server=tcp:127.0.0.1:$port"
+    row "dm-proxy-pci -> dm-remote, TCP loopback, QEMU unpinned"
+    pin_client=("${saved_pin[@]}")
+fi
 
 # TLS: certificates for both ends (tests/net/make-certs.sh).
 certs=$tmp/certs
 "$(dirname "$0")/../tests/net/make-certs.sh" "$certs"
 tls_obj="tls-creds-x509,id=tls0,endpoint=client,dir=$certs/client"
 tport=$((port + 1))
-"$dm" serve --quiet --model edu --listen "tcp:127.0.0.1:$tport" \
+"${pin_server[@]}" "$dm" serve --quiet --model edu --listen "tcp:127.0.0.1:$tport" \
     --tls-creds "$certs/server" >/dev/null 2>&1 &
 pids+=($!)
 sleep 0.3
@@ -129,10 +149,10 @@ if [ "$(id -u)" = 0 ]; then
     ip -n "$ns-s" addr add 192.0.2.2/24 dev "dbs$$" &&
     ip -n "$ns-c" link set "dbc$$" up && ip -n "$ns-s" link set "dbs$$" up &&
     ip -n "$ns-c" link set lo up && ip -n "$ns-s" link set lo up
-    ip netns exec "$ns-s" "$dm" serve --quiet --model edu \
+    ip netns exec "$ns-s" "${pin_server[@]}" "$dm" serve --quiet --model edu \
         --listen "tcp:192.0.2.2:$port" >/dev/null 2>&1 & pids+=($!)
     sleep 0.5
-    ip netns exec "$ns-s" "$dm" serve --quiet --model edu \
+    ip netns exec "$ns-s" "${pin_server[@]}" "$dm" serve --quiet --model edu \
         --listen "tcp:192.0.2.2:$tport" --tls-creds "$certs/server" \
         >/dev/null 2>&1 & pids+=($!)
     sleep 0.5
@@ -146,11 +166,14 @@ if [ "$(id -u)" = 0 ]; then
     kill "${pids[-1]}" "${pids[-2]}" 2>/dev/null
     ip netns del "$ns-c"; ip netns del "$ns-s"
 fi
+if [ ${#pin_client[@]} -gt 0 ]; then
+    export PINGPONG_CPU=0 PINGPONG_PEER_CPU=1
+fi
 floor=$("$build/meson/bench/pingpong" 20000 | sed -n 's/PINGPONG-NS //p')
 spin=$("$build/meson/bench/pingpong" 20000 50 | sed -n 's/PINGPONG-NS //p')
 tcpspin=$("$build/meson/bench/pingpong" 20000 50 tcp | sed -n 's/PINGPONG-NS //p')
 serve_dm e
-rtt=$("$build/meson/bench/vup-rtt" "$tmp/e.sock" 20000 50 |
+rtt=$("${pin_client[@]}" "$build/meson/bench/vup-rtt" "$tmp/e.sock" 20000 50 |
       sed -n 's/VUP-RTT-NS //p')
 
 local_ns=${reads[0]}
@@ -158,8 +181,11 @@ local_ns=${reads[0]}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 line() { printf '| %-48s | %8s | %8s | %10s | %9s | %9s | %11s |\n' "$@"; }
 printf '\nOne trapped 4-byte MMIO access of edu, guest user space, ns: the median\n'
-printf 'of %s boots'"'"' medians, and the best boot (host: %s, %s cores).\n' \
+printf 'of %s boots'"'"' medians, and the best boot (host: %s, %s cores;\n' \
     "$boots" "$(uname -r)" "$(nproc)"
+printf '%s).\n' "$([ ${#pin_client[@]} -gt 0 ] &&
+    echo 'QEMU pinned to CPU 0, servers and floor peers to CPU 1' ||
+    echo 'not pinned')"
 printf 'Floors: a ping-pong of the same sizes (32/36 bytes), polling 50 us first:\n'
 printf 'UNIX %s ns, TCP loopback %s ns.  "÷ goal" is read / (its floor + local):\n' \
     "$spin" "$tcpspin"
