@@ -98,14 +98,15 @@ static ssize_t dm_proxy_tls_pull(void *buf, size_t len, void *opaque,
     DMProxy *p = opaque;
     ssize_t n;
 
+    /* Through p->rbuf: a record's header and body in one recv(). */
     do {
-        n = recv(p->fd, buf, len, 0);
-    } while (n < 0 && errno == EINTR);
+        n = vup_buffered_read(&p->rbuf, buf, len);
+    } while (n == -EINTR);
     if (n < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        if (n == -EAGAIN || n == -EWOULDBLOCK) {
             return QCRYPTO_TLS_SESSION_ERR_BLOCK;   /* SO_RCVTIMEO */
         }
-        error_setg_errno(errp, errno, "cannot receive");
+        error_setg_errno(errp, (int)-n, "cannot receive");
         return -1;
     }
     return n;
@@ -151,7 +152,8 @@ static size_t dm_proxy_tls_pending(void *opaque)
 {
     DMProxy *p = opaque;
 
-    return qcrypto_tls_session_check_pending(p->tls);
+    return qcrypto_tls_session_check_pending(p->tls) +
+           vup_buffered_held(&p->rbuf);
 }
 
 static const VupStreamOps dm_proxy_tls_ops = {
@@ -170,6 +172,7 @@ bool dm_proxy_tls_start(DMProxy *p, Error **errp)
     if (!p->tls) {
         return false;
     }
+    vup_buffered_init(&p->rbuf, p->fd);
     qcrypto_tls_session_set_callbacks(p->tls, dm_proxy_tls_push,
                                       dm_proxy_tls_pull, p);
     /* A blocking socket: the handshake ends in one call or fails. */

@@ -18,9 +18,8 @@ static ssize_t buffered_send(void *opaque, const void *buf, size_t len)
     return n < 0 ? -errno : n;
 }
 
-static ssize_t buffered_recv(void *opaque, void *buf, size_t len)
+ssize_t vup_buffered_read(VupBuffered *b, void *buf, size_t len)
 {
-    VupBuffered *b = opaque;
     ssize_t n;
 
     if (b->head == b->tail) {
@@ -42,11 +41,14 @@ static ssize_t buffered_recv(void *opaque, void *buf, size_t len)
     return n;
 }
 
+static ssize_t buffered_recv(void *opaque, void *buf, size_t len)
+{
+    return vup_buffered_read(opaque, buf, len);
+}
+
 static size_t buffered_pending(void *opaque)
 {
-    VupBuffered *b = opaque;
-
-    return b->tail - b->head;
+    return vup_buffered_held(opaque);
 }
 
 static const VupStreamOps buffered_ops = {
@@ -55,9 +57,14 @@ static const VupStreamOps buffered_ops = {
     .pending = buffered_pending,
 };
 
-VupStream vup_buffered_stream(VupBuffered *b, int fd)
+void vup_buffered_init(VupBuffered *b, int fd)
 {
     b->fd = fd;
     b->head = b->tail = 0;
+}
+
+VupStream vup_buffered_stream(VupBuffered *b, int fd)
+{
+    vup_buffered_init(b, fd);
     return (VupStream) { .fd = fd, .ops = &buffered_ops, .opaque = b };
 }

@@ -145,6 +145,27 @@ static void test_send(void **state)
                      -EINVAL);
 }
 
+/* As GnuTLS reads a record: its 5-byte header, then its body. */
+static void test_record_reads(void **state)
+{
+    Pair *p = *state;
+    uint8_t rec[5 + 40], got[sizeof(rec)];
+    VupBuffered raw;
+
+    for (size_t i = 0; i < sizeof(rec); i++) {
+        rec[i] = (uint8_t)i;
+    }
+    assert_int_equal(write(p->a, rec, sizeof(rec)), (ssize_t)sizeof(rec));
+    vup_buffered_init(&raw, p->b);
+    assert_int_equal(vup_buffered_read(&raw, got, 5), 5);
+    assert_int_equal(vup_buffered_held(&raw), sizeof(rec) - 5);
+    assert_int_equal(vup_buffered_read(&raw, got + 5, sizeof(rec) - 5),
+                     (ssize_t)(sizeof(rec) - 5));
+    assert_memory_equal(got, rec, sizeof(rec));
+    assert_int_equal(recv_calls, 1);
+    assert_int_equal(vup_buffered_held(&raw), 0);
+}
+
 static void test_eof_and_timeout(void **state)
 {
     Pair *p = *state;
@@ -169,6 +190,7 @@ int main(void)
         T(test_two_messages_one_recv),
         T(test_big_payload),
         T(test_send),
+        T(test_record_reads),
         T(test_eof_and_timeout),
 #undef T
     };

@@ -8,7 +8,8 @@
  * on the receiving side instead of two.  Bytes it holds count as
  * pending, so vup_stream_readable() and vup_stream_spin_readable() see
  * them; a caller that waits in poll() on the fd must drain pending bytes
- * first, as with TLS.
+ * first, as with TLS.  A TLS layer can read its records through
+ * vup_buffered_read() for the same saving (a record's header and body).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -17,6 +18,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "vup/msg.h"
 
@@ -30,5 +32,16 @@ typedef struct VupBuffered {
 
 /* A stream reading @fd through @b, which must outlive it. */
 VupStream vup_buffered_stream(VupBuffered *b, int fd);
+
+/* Read @fd through @b without a stream (for a TLS transport). */
+void vup_buffered_init(VupBuffered *b, int fd);
+/* Up to @len bytes: how many, 0 at EOF, or -errno. */
+ssize_t vup_buffered_read(VupBuffered *b, void *buf, size_t len);
+
+/* Bytes read from the socket and not yet handed out. */
+static inline size_t vup_buffered_held(const VupBuffered *b)
+{
+    return b->tail - b->head;
+}
 
 #endif /* VUP_BUFFERED_H */
