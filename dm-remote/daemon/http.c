@@ -135,6 +135,28 @@ void dm_http_resume(SoupServerMessage *msg)
     g_object_unref(msg);
 }
 
+void dm_http_answer_waiting(SoupServerMessage **waiting, guint status,
+                            JsonObject *obj)
+{
+    SoupServerMessage *msg = g_steal_pointer(waiting);
+
+    if (msg) {
+        dm_http_reply_object(msg, status, obj);
+        dm_http_resume(msg);
+    } else {
+        json_object_unref(obj);
+    }
+}
+
+void dm_http_answer_waiting_error(SoupServerMessage **waiting, guint status,
+                                  const char *text)
+{
+    JsonObject *o = json_object_new();
+
+    json_object_set_string_member(o, "error", text);
+    dm_http_answer_waiting(waiting, status, o);
+}
+
 bool dm_id_valid(const char *id)
 {
     size_t len = strlen(id);

@@ -50,4 +50,14 @@ int dm_http_member_string(SoupServerMessage *msg, JsonObject *obj,
 void dm_http_defer(SoupServerMessage *msg);
 void dm_http_resume(SoupServerMessage *msg);
 
+/*
+ * Reply @status with @obj (taken) to the deferred request in *@waiting,
+ * if any, and clear it; with none, @obj is dropped.
+ */
+void dm_http_answer_waiting(SoupServerMessage **waiting, guint status,
+                            JsonObject *obj);
+/* The same with {"error": @text}. */
+void dm_http_answer_waiting_error(SoupServerMessage **waiting, guint status,
+                                  const char *text);
+
 #endif /* DM_HTTP_H */

@@ -162,27 +162,6 @@ static void instance_remove_files(DmInstance *inst)
     }
 }
 
-static void instance_answer(DmInstance *inst, guint status, JsonObject *o)
-{
-    SoupServerMessage *msg = g_steal_pointer(&inst->waiting);
-
-    if (msg) {
-        dm_http_reply_object(msg, status, o);
-        dm_http_resume(msg);
-    } else {
-        json_object_unref(o);
-    }
-}
-
-static void instance_answer_error(DmInstance *inst, guint status,
-                                  const char *text)
-{
-    JsonObject *o = json_object_new();
-
-    json_object_set_string_member(o, "error", text);
-    instance_answer(inst, status, o);
-}
-
 /*
  * Out of the API's sight; freed now, or once reaped.  A pending POST must
  * have been answered by the caller.
@@ -213,7 +192,8 @@ static void instance_forget(DmInstance *inst)
         return;
     }
     instance_remove_files(inst);
-    instance_answer(inst, SOUP_STATUS_OK, dm_instance_json(inst));
+    dm_http_answer_waiting(&inst->waiting,
+                           SOUP_STATUS_OK, dm_instance_json(inst));
     instance_notify(inst, true);
     dm_instance_free(inst);
     dm_daemon_maybe_quit(d);
@@ -251,7 +231,8 @@ static void instance_ready(int ret, void *opaque)
         inst->state = DM_INST_RUNNING;
         dm_info("instance %s (%s) running at %s, pid %d", inst->id,
                 inst->what, inst->address, inst->proc.pid);
-        instance_answer(inst, SOUP_STATUS_CREATED, dm_instance_json(inst));
+        dm_http_answer_waiting(&inst->waiting,
+                               SOUP_STATUS_CREATED, dm_instance_json(inst));
         instance_notify(inst, false);
         return;
     }
@@ -267,7 +248,8 @@ static void instance_ready(int ret, void *opaque)
     text = g_strdup_printf("model did not accept connections at %s within "
                            "%d s; its log ends: %s", inst->address,
                            DM_START_TIMEOUT_MS / 1000, tail);
-    instance_answer_error(inst, SOUP_STATUS_INTERNAL_SERVER_ERROR, text);
+    dm_http_answer_waiting_error(&inst->waiting,
+                                 SOUP_STATUS_INTERNAL_SERVER_ERROR, text);
     instance_forget(inst);
 }
 
@@ -457,7 +439,8 @@ static void instance_exited(DmProc *p, int status, void *opaque)
 
         dm_error("instance %s (%s) failed to start: %s", inst->id,
                  inst->what, text);
-        instance_answer_error(inst, SOUP_STATUS_INTERNAL_SERVER_ERROR, err);
+        dm_http_answer_waiting_error(&inst->waiting,
+                                     SOUP_STATUS_INTERNAL_SERVER_ERROR, err);
         instance_forget(inst);
         return;
     }
@@ -484,8 +467,8 @@ void dm_instance_stop(DmInstance *inst, SoupServerMessage *msg)
 {
     if (inst->waiting) {
         /* A POST still waiting for the model to listen. */
-        instance_answer_error(inst, SOUP_STATUS_CONFLICT,
-                              "instance deleted while starting");
+        dm_http_answer_waiting_error(&inst->waiting, SOUP_STATUS_CONFLICT,
+                                     "instance deleted while starting");
     }
     inst->state = DM_INST_STOPPED;
     if (msg) {

@@ -128,26 +128,6 @@ void dm_vm_discard(DmVm *vm)
     dm_vm_free(vm);
 }
 
-static void vm_answer(DmVm *vm, guint status, JsonObject *o)
-{
-    SoupServerMessage *msg = g_steal_pointer(&vm->waiting);
-
-    if (msg) {
-        dm_http_reply_object(msg, status, o);
-        dm_http_resume(msg);
-    } else {
-        json_object_unref(o);
-    }
-}
-
-static void vm_answer_error(DmVm *vm, guint status, const char *text)
-{
-    JsonObject *o = json_object_new();
-
-    json_object_set_string_member(o, "error", text);
-    vm_answer(vm, status, o);
-}
-
 /* Out of the API's sight; freed now, or once reaped. */
 static void vm_forget(DmVm *vm)
 {
@@ -167,7 +147,7 @@ static void vm_forget(DmVm *vm)
         return;
     }
     vm_remove_files(vm);
-    vm_answer(vm, SOUP_STATUS_OK, dm_vm_json(vm));
+    dm_http_answer_waiting(&vm->waiting, SOUP_STATUS_OK, dm_vm_json(vm));
     dm_vm_free(vm);
     dm_daemon_maybe_quit(d);
 }
@@ -201,7 +181,8 @@ static void vm_ready(int ret, void *opaque)
         vm->qmp = dm_qmp_new(vm->qmp_path, vm->qmp_fd);
         vm->qmp_fd = -1;
         dm_info("vm %s running, pid %d", vm->id, vm->proc.pid);
-        vm_answer(vm, SOUP_STATUS_CREATED, dm_vm_json(vm));
+        dm_http_answer_waiting(&vm->waiting,
+                               SOUP_STATUS_CREATED, dm_vm_json(vm));
         return;
     }
     dm_error("vm %s: QMP did not accept connections within %d s", vm->id,
@@ -210,7 +191,8 @@ static void vm_ready(int ret, void *opaque)
     text = g_strdup_printf("QMP did not accept connections within %d s; "
                            "the log ends: %s",
                            DM_VM_START_TIMEOUT_MS / 1000, tail);
-    vm_answer_error(vm, SOUP_STATUS_INTERNAL_SERVER_ERROR, text);
+    dm_http_answer_waiting_error(&vm->waiting,
+                                 SOUP_STATUS_INTERNAL_SERVER_ERROR, text);
     vm_forget(vm);
 }
 
@@ -237,7 +219,8 @@ static void vm_exited(DmProc *p, int status, void *opaque)
                                                tail);
 
         dm_error("vm %s failed to start: %s", vm->id, text);
-        vm_answer_error(vm, SOUP_STATUS_INTERNAL_SERVER_ERROR, err);
+        dm_http_answer_waiting_error(&vm->waiting,
+                                     SOUP_STATUS_INTERNAL_SERVER_ERROR, err);
         vm_forget(vm);
         return;
     }
@@ -294,8 +277,8 @@ int dm_vm_launch(DmVm *vm, char **args, SoupServerMessage *msg,
 void dm_vm_stop(DmVm *vm, SoupServerMessage *msg)
 {
     if (vm->waiting) {
-        vm_answer_error(vm, SOUP_STATUS_CONFLICT,
-                        "vm deleted while starting");
+        dm_http_answer_waiting_error(&vm->waiting, SOUP_STATUS_CONFLICT,
+                                     "vm deleted while starting");
     }
     vm->state = DM_VM_STOPPED;
     if (msg) {
