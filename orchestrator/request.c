@@ -86,45 +86,53 @@ static const char *body_type_name(JsonNode *n)
     }
 }
 
-int orch_body_str(OrchRequest *r, JsonObject *o, const char *key,
-                  bool required, const char **ret)
+/*
+ * Member @key of @o, a value of @type (@what names it for the error):
+ * 0 with *@ret_node NULL when absent or null (400 if @required).
+ */
+static int body_member(OrchRequest *r, JsonObject *o, const char *key,
+                       bool required, GType type, const char *what,
+                       JsonNode **ret_node)
 {
     JsonNode *n = o ? json_object_get_member(o, key) : NULL;
 
+    *ret_node = NULL;
     if (!n || JSON_NODE_HOLDS_NULL(n)) {
-        if (required) {
-            return orch_fail(r, 400, "'%s' is missing", key);
-        }
-        *ret = NULL;
-        return 0;
+        return required ? orch_fail(r, 400, "'%s' is missing", key) : 0;
     }
-    if (!JSON_NODE_HOLDS_VALUE(n) ||
-        json_node_get_value_type(n) != G_TYPE_STRING) {
-        return orch_fail(r, 400, "'%s' must be a string, not %s", key,
+    if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != type) {
+        return orch_fail(r, 400, "'%s' must be %s, not %s", key, what,
                          body_type_name(n));
     }
-    *ret = json_node_get_string(n);
+    *ret_node = n;
     return 0;
 }
 
+int orch_body_str(OrchRequest *r, JsonObject *o, const char *key,
+                  bool required, const char **ret)
+{
+    JsonNode *n;
+    int err = body_member(r, o, key, required, G_TYPE_STRING, "a string",
+                          &n);
+
+    if (err == 0) {
+        *ret = n ? json_node_get_string(n) : NULL;
+    }
+    return err;
+}
+
+/* An absent member leaves *@ret as it was: its default. */
 int orch_body_int(OrchRequest *r, JsonObject *o, const char *key,
                   bool required, gint64 *ret)
 {
-    JsonNode *n = o ? json_object_get_member(o, key) : NULL;
+    JsonNode *n;
+    int err = body_member(r, o, key, required, G_TYPE_INT64, "an integer",
+                          &n);
 
-    if (!n || JSON_NODE_HOLDS_NULL(n)) {
-        if (required) {
-            return orch_fail(r, 400, "'%s' is missing", key);
-        }
-        return 0;
+    if (err == 0 && n) {
+        *ret = json_node_get_int(n);
     }
-    if (!JSON_NODE_HOLDS_VALUE(n) ||
-        json_node_get_value_type(n) != G_TYPE_INT64) {
-        return orch_fail(r, 400, "'%s' must be an integer, not %s", key,
-                         body_type_name(n));
-    }
-    *ret = json_node_get_int(n);
-    return 0;
+    return err;
 }
 
 /*
