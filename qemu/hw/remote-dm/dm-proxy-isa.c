@@ -217,6 +217,8 @@ static void dm_proxy_isa_realize(DeviceState *dev, Error **errp)
 
     memory_region_init_io(&s->io, OBJECT(s), &dm_proxy_isa_ops, s,
                           TYPE_DM_PROXY_ISA, size);
+    /* The trapping vCPU waits for the model without the BQL. */
+    memory_region_enable_lockless_io(&s->io);
     isa_register_ioport(isa, &s->io, iobase);
     if (s->irq >= 0) {
         if (!dm_proxy_line_init(&s->line, &s->proxy, 0,

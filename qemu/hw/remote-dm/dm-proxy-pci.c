@@ -431,10 +431,39 @@ static void dm_proxy_pci_region_del(MemoryListener *l,
                   0, NULL);
 }
 
+/*
+ * Is [addr, addr + len) guest RAM (or ROM) for the device?  A DMA that
+ * reaches MMIO takes the BQL; a vCPU in a lockless BAR access holds
+ * p->lock without it, the reverse of the main loop's order, so from
+ * there only RAM is served.
+ */
+static bool dm_proxy_pci_dma_is_ram(PCIDevice *pdev, hwaddr addr, hwaddr len,
+                                    bool is_write)
+{
+    AddressSpace *as = pci_get_address_space(pdev);
+
+    RCU_READ_LOCK_GUARD();
+    while (len > 0) {
+        hwaddr xlat, l = len;
+        MemoryRegion *mr = address_space_translate(as, addr, &xlat, &l,
+                                                   is_write,
+                                                   MEMTXATTRS_UNSPECIFIED);
+
+        if (!l || !memory_access_is_direct(mr, is_write,
+                                           MEMTXATTRS_UNSPECIFIED)) {
+            return false;
+        }
+        addr += l;
+        len -= l;
+    }
+    return true;
+}
+
 /* DMA_READ / DMA_WRITE from the model, in the thread that read them. */
 static void dm_proxy_pci_request(void *opaque, DMProxy *p, VupMsg *m)
 {
     DMProxyPCIState *s = opaque;
+    bool is_write = m->hdr.command == VUP_CMD_DMA_WRITE;
     VupDmaAccess a;
     MemTxResult r;
 
@@ -443,7 +472,16 @@ static void dm_proxy_pci_request(void *opaque, DMProxy *p, VupMsg *m)
         dm_proxy_reply_error(p, m, E2BIG);
         return;
     }
-    if (m->hdr.command == VUP_CMD_DMA_READ) {
+    if (!bql_locked() &&
+        !dm_proxy_pci_dma_is_ram(PCI_DEVICE(s), a.address, a.count,
+                                 is_write)) {
+        warn_report_once("dm-proxy %s: DMA to 0x%" PRIx64 " (not RAM) "
+                         "during a register access is refused",
+                         dm_id(s), (uint64_t)a.address);
+        dm_proxy_reply_error(p, m, EFAULT);
+        return;
+    }
+    if (!is_write) {
         g_autofree uint8_t *buf = g_malloc(sizeof(a) + a.count);
 
         trace_dm_proxy_pci_dma_rw(dm_id(s), "read", a.address, a.count);

@@ -414,16 +414,16 @@ static bool dm_proxy_recv(DMProxy *p, VupMsg *m, int *ret_recv)
 
 /*
  * A call is about to read the socket: take the watch off (see DMProxy).
- * Only under the BQL, which orders us with the main loop; a vCPU without
- * it (KVM, lockless MMIO) does not make the main loop contend anyway.
- * p->lock held.
+ * From any thread: the trapping vCPU does not hold the BQL (the BARs are
+ * lockless), and AioContext handlers may be changed from any thread.
+ * p->lock held, which orders us with the timer below.
  */
 static void dm_proxy_quiet(DMProxy *p)
 {
     int64_t now = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
 
     qatomic_set(&p->last_call_ns, now);
-    if (p->watching && bql_locked()) {
+    if (p->watching) {
         qemu_set_fd_handler(p->fd, NULL, NULL, NULL);
         p->watching = false;
         timer_mod(p->quiet_timer, now + DM_PROXY_QUIET_NS);
@@ -434,18 +434,20 @@ static void dm_proxy_quiet(DMProxy *p)
 static void dm_proxy_quiet_timer(void *opaque)
 {
     DMProxy *p = opaque;
+    int64_t now = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
     int64_t due = qatomic_read(&p->last_call_ns) + DM_PROXY_QUIET_NS;
 
-    if (due > qemu_clock_get_ns(QEMU_CLOCK_REALTIME)) {
-        timer_mod(p->quiet_timer, due);
+    /* A call in progress (lock taken) is not quiet either. */
+    if (due > now || qemu_mutex_trylock(&p->lock)) {
+        timer_mod(p->quiet_timer, MAX(due, now + DM_PROXY_QUIET_NS / 4));
         return;
     }
-    QEMU_LOCK_GUARD(&p->lock);
     if (p->state == DM_PROXY_CONNECTED && !p->watching) {
         /* Level-triggered: what came meanwhile is seen at once. */
         qemu_set_fd_handler(p->fd, dm_proxy_readable, NULL, p);
         p->watching = true;
     }
+    qemu_mutex_unlock(&p->lock);
 }
 
 int dm_proxy_call(DMProxy *p, uint16_t cmd, const void *payload, size_t len,
@@ -849,6 +851,16 @@ bool dm_proxy_init(DMProxy *p, const char *type, const char *id,
 
 void dm_proxy_cleanup(DMProxy *p)
 {
+    if (p->server) {
+        /*
+         * A vCPU may be in a lockless BAR access: let its call end, and
+         * make later ones fail at once, before anything is freed.
+         */
+        WITH_QEMU_LOCK_GUARD(&p->lock) {
+            dm_proxy_close(p);
+            qatomic_set(&p->state, DM_PROXY_DISCONNECTED);
+        }
+    }
     if (p->reconnect_timer) {
         timer_free(p->reconnect_timer);
         p->reconnect_timer = NULL;
@@ -874,8 +886,8 @@ void dm_proxy_cleanup(DMProxy *p)
     dm_proxy_migration_cleanup(p);
     p->state = DM_PROXY_DISCONNECTED;
     if (p->server) {
+        /* p->lock stays usable: a late access finds it and fails. */
         QLIST_REMOVE(p, next);
-        qemu_mutex_destroy(&p->lock);
     }
     g_free(p->fault);
     p->fault = NULL;

@@ -119,7 +119,7 @@ struct DMProxy {
      * The main loop's watch of the socket, for what the server sends on
      * its own (interrupts, DMA requests, a hang-up).  While the vCPUs make
      * calls it is off: each reply would otherwise wake the main loop,
-     * which then contends for the BQL with the vCPU (measured: 11 us per
+     * which then contends with the vCPU (measured under the BQL: 11 us per
      * read without the watch, 23-35 us with it).  A call reads whatever
      * the server sent before its reply; quiet_timer puts the watch back
      * once no call came for DM_PROXY_QUIET_NS.
