@@ -1,8 +1,9 @@
 #!/bin/bash
 # make bench: the cost of one trapped 4-byte MMIO access of edu, measured
 # by a Linux guest (bench/mmio-bench.c) under TCG, for each way of serving
-# the device, beside the floor: a raw request/reply ping-pong of the same
-# message sizes over a UNIX socket.  Every row comes from this run.
+# the device, beside the floors: a raw request/reply ping-pong of the
+# same message sizes over a UNIX socket, TCP loopback and TLS, measured
+# again after each boot.  Every row comes from this run.
 #   bench/run-bench.sh BUILD
 set -euo pipefail
 build=$(cd "${1:?usage: run-bench.sh BUILD}" && pwd)
@@ -23,26 +24,43 @@ trap cleanup EXIT
 # 2x from boot to boot (QEMU's main loop and vCPU threads land on the
 # model's CPU).  BENCH_PIN=0 turns it off; one TCP row is also shown
 # unpinned.
-pin_client=() pin_server=()
+pin_client=() pin_server=() pin_cpu_client= pin_cpu_server=
 if [ "${BENCH_PIN:-1}" = 1 ] && [ "$(nproc)" -ge 2 ]; then
     pin_client=(taskset -c 0) pin_server=(taskset -c 1)
+    pin_cpu_client=0 pin_cpu_server=1
 fi
 
 mem="-m 256M -object memory-backend-memfd,id=ram,size=256M,share=on"
 mem="$mem -machine memory-backend=ram"
 
+# The floors: a ping-pong of the same message sizes, polling 50 us first,
+# over a UNIX socketpair, TCP loopback, or TLS on TCP loopback.  The
+# machine's speed drifts by 1.5x within minutes, so each boot is followed
+# by its own floors and compared with those.
+pp=("$build/meson/bench/pingpong" 20000 50)
+floor_of() {
+    PINGPONG_CPU=${pin_cpu_client:-} PINGPONG_PEER_CPU=${pin_cpu_server:-} \
+        "${pp[@]}" "$@" | sed -n 's/PINGPONG-NS //p'
+}
+
 # boot NAME ARGS...: guest runs of $prog (mmio-bench or pio-bench), $boots
 # of them (BENCH_BOOTS, default 3): a run's median moves by 2x between
 # boots on this shared machine (where the scheduler puts the vCPU and the
 # model), so each row is the median of the runs and BEST_NS their
-# fastest.  Sets READ_NS, BEST_NS and WRITE_NS.  The results come on the
-# guest's console: QEMU's stdout, or $console_file when the UART is remote.
+# fastest.  Sets READ_NS, BEST_NS and WRITE_NS; with $kind (unix, tcp or
+# tls) also FLOOR_NS (its own transport's floor) and TCP_NS (the TCP
+# floor), measured after each boot, and the medians of the per-boot
+# ratios OWN_RATIO (read / its floor) and GOAL_RATIO (read / (TCP floor,
+# or UNIX for unix rows, + local)).  The results come on the guest's
+# console: QEMU's stdout, or $console_file when the UART is remote.
 prog=mmio-bench
 console_file=
 qemu_wrap=()
+kind=
+local_ns=0
 boots=${BENCH_BOOTS:-3}
 boot_once() {
-    local name=$1 out tag r w
+    local name=$1 out tag r w f t
     shift
     out=$(timeout 300 "${qemu_wrap[@]}" "${pin_client[@]}" "$qemu" -accel tcg -M pc $mem -nographic -no-reboot \
           -kernel "$build/guest/vmlinuz" -initrd "$build/guest/initramfs.cpio.gz" \
@@ -58,12 +76,23 @@ boot_once() {
         exit 1
     fi
     runs_r+=("$r") runs_w+=("$w")
+    case $kind in
+    unix) f=$(floor_of); t=$f ;;
+    tcp) f=$(floor_of tcp); t=$f ;;
+    tls) f=$(floor_of tls "$certs"); t=$(floor_of tcp) ;;
+    *) return ;;
+    esac
+    runs_f+=("$f") runs_t+=("$t")
+    runs_own+=("$(ratio "$r" "$f")")
+    runs_goal+=("$(ratio "$r" $((t + local_ns)))")
 }
 # median of the arguments (numbers)
-median() { printf '%s\n' "$@" | sort -n | sed -n "$(( ($# + 1) / 2 ))p"; }
+median() { printf '%s\n' "$@" | sort -g | sed -n "$(( ($# + 1) / 2 ))p"; }
+# ratio A B: A / B with two decimals
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 boot() {
     local i n=$boots
-    runs_r=() runs_w=()
+    runs_r=() runs_w=() runs_f=() runs_t=() runs_own=() runs_goal=()
     # Only one client per server at a time: a server that cannot take a
     # second one (x-vfio-user-server) is booted against once.
     [ "${single:-}" = 1 ] && n=1
@@ -71,6 +100,12 @@ boot() {
     READ_NS=$(median "${runs_r[@]}")
     WRITE_NS=$(median "${runs_w[@]}")
     BEST_NS=$(printf '%s\n' "${runs_r[@]}" | sort -n | head -n1)
+    FLOOR_NS=- TCP_NS=- OWN_RATIO=- GOAL_RATIO=-
+    if [ ${#runs_f[@]} -gt 0 ]; then
+        FLOOR_NS=$(median "${runs_f[@]}") TCP_NS=$(median "${runs_t[@]}")
+        OWN_RATIO=$(median "${runs_own[@]}")
+        GOAL_RATIO=$(median "${runs_goal[@]}")
+    fi
 }
 
 # serve_dm NAME [MODEL ARGS...]: a dm-remote (edu) on $tmp/NAME.sock
@@ -97,20 +132,29 @@ vfio_user() {
     echo "{\"driver\":\"vfio-user-pci\",\"socket\":{\"type\":\"unix\",\"path\":\"$tmp/$1.sock\"}}"
 }
 
-declare -a names reads bests writes
+declare -a names reads bests writes floors owns goals
 row() {
     names+=("$1"); reads+=("$READ_NS"); bests+=("$BEST_NS")
-    writes+=("$WRITE_NS")
+    writes+=("$WRITE_NS"); floors+=("$FLOOR_NS"); owns+=("$OWN_RATIO")
+    goals+=("$GOAL_RATIO")
 }
+
+# TLS: certificates for both ends (tests/net/make-certs.sh).
+certs=$tmp/certs
+"$(dirname "$0")/../tests/net/make-certs.sh" "$certs"
+tls_obj="tls-creds-x509,id=tls0,endpoint=client,dir=$certs/client"
 
 echo "bench: booting guests (TCG), $boots per row, about 10 s each..." >&2
 boot local -device edu;                                   row "local edu (floor of QEMU itself)"
+local_ns=$READ_NS
+kind=unix
 serve_dm a; boot a -device "$(vfio_user a)";              row "vfio-user-pci -> dm-remote"
 serve_qemu b; single=1 boot b -device "$(vfio_user b)";   row "vfio-user-pci -> x-vfio-user-server"
 serve_dm c; boot c -device "dm-proxy-pci,server=unix:$tmp/c.sock"
 row "dm-proxy-pci -> dm-remote"
 serve_dm d; boot d -device "dm-proxy-pci,server=unix:$tmp/d.sock,posted-writes=off"
 row "dm-proxy-pci -> dm-remote, writes not posted"
+kind=tcp
 port=$((20000 + RANDOM % 20000))
 "${pin_server[@]}" "$dm" serve --quiet --model edu \
     --listen "tcp:127.0.0.1:$port" >/dev/null 2>&1 &
@@ -119,17 +163,15 @@ sleep 0.3
 boot t -device "dm-proxy-pci,server=tcp:127.0.0.1:$port"
 row "dm-proxy-pci -> dm-remote, TCP loopback"
 if [ ${#pin_client[@]} -gt 0 ]; then
-    # The same server, QEMU this time wherever the scheduler puts it.
-    saved_pin=("${pin_client[@]}") pin_client=()
+    # The same server, QEMU (and the floors' client) this time wherever
+    # the scheduler puts it.
+    saved_pin=("${pin_client[@]}") pin_client=() pin_cpu_client=
     boot tu -device "dm-proxy-pci,server=tcp:127.0.0.1:$port"
     row "dm-proxy-pci -> dm-remote, TCP loopback, QEMU unpinned"
-    pin_client=("${saved_pin[@]}")
+    pin_client=("${saved_pin[@]}") pin_cpu_client=0
 fi
 
-# TLS: certificates for both ends (tests/net/make-certs.sh).
-certs=$tmp/certs
-"$(dirname "$0")/../tests/net/make-certs.sh" "$certs"
-tls_obj="tls-creds-x509,id=tls0,endpoint=client,dir=$certs/client"
+kind=tls
 tport=$((port + 1))
 "${pin_server[@]}" "$dm" serve --quiet --model edu --listen "tcp:127.0.0.1:$tport" \
     --tls-creds "$certs/server" >/dev/null 2>&1 &
@@ -140,7 +182,8 @@ boot tl -object "$tls_obj" \
 row "dm-proxy-pci -> dm-remote, TLS over TCP loopback"
 
 # Two hosts on one machine: QEMU and the model in network namespaces
-# joined by a veth pair (removed at the end).
+# joined by a veth pair (removed at the end).  Their floors stay on
+# loopback: the goal is set against the TCP floor.
 if [ "$(id -u)" = 0 ]; then
     ns=dm-bench-$$
     ip netns add "$ns-c" && ip netns add "$ns-s" &&
@@ -157,8 +200,10 @@ if [ "$(id -u)" = 0 ]; then
         >/dev/null 2>&1 & pids+=($!)
     sleep 0.5
     qemu_wrap=(ip netns exec "$ns-c")
+    kind=tcp
     boot v -device "dm-proxy-pci,server=tcp:192.0.2.2:$port"
     row "dm-proxy-pci -> dm-remote, TCP over veth (netns)"
+    kind=tls
     boot vt -object "$tls_obj" \
         -device "dm-proxy-pci,server=tcp:192.0.2.2:$tport,tls-creds=tls0"
     row "dm-proxy-pci -> dm-remote, TLS over veth (netns)"
@@ -166,53 +211,51 @@ if [ "$(id -u)" = 0 ]; then
     kill "${pids[-1]}" "${pids[-2]}" 2>/dev/null
     ip netns del "$ns-c"; ip netns del "$ns-s"
 fi
-if [ ${#pin_client[@]} -gt 0 ]; then
-    export PINGPONG_CPU=0 PINGPONG_PEER_CPU=1
-fi
-floor=$("$build/meson/bench/pingpong" 20000 | sed -n 's/PINGPONG-NS //p')
-spin=$("$build/meson/bench/pingpong" 20000 50 | sed -n 's/PINGPONG-NS //p')
-tcpspin=$("$build/meson/bench/pingpong" 20000 50 tcp | sed -n 's/PINGPONG-NS //p')
+kind=
+sleeping=$("$build/meson/bench/pingpong" 20000 | sed -n 's/PINGPONG-NS //p')
 serve_dm e
 rtt=$("${pin_client[@]}" "$build/meson/bench/vup-rtt" "$tmp/e.sock" 20000 50 |
       sed -n 's/VUP-RTT-NS //p')
+unix_floor=$(floor_of) tcp_floor=$(floor_of tcp)
+tls_floor=$(floor_of tls "$certs")
 
-local_ns=${reads[0]}
-# ratio A B: A / B with two decimals
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-line() { printf '| %-48s | %8s | %8s | %10s | %9s | %9s | %11s |\n' "$@"; }
+line() {
+    printf '| %-48s | %8s | %8s | %10s | %8s | %7s | %7s | %9s | %11s |\n' "$@"
+}
+dashes() { printf -- '-%.0s' $(seq "$1"); }
 printf '\nOne trapped 4-byte MMIO access of edu, guest user space, ns: the median\n'
 printf 'of %s boots'"'"' medians, and the best boot (host: %s, %s cores;\n' \
     "$boots" "$(uname -r)" "$(nproc)"
 printf '%s).\n' "$([ ${#pin_client[@]} -gt 0 ] &&
     echo 'QEMU pinned to CPU 0, servers and floor peers to CPU 1' ||
     echo 'not pinned')"
-printf 'Floors: a ping-pong of the same sizes (32/36 bytes), polling 50 us first:\n'
-printf 'UNIX %s ns, TCP loopback %s ns.  "÷ goal" is read / (its floor + local):\n' \
-    "$spin" "$tcpspin"
-printf 'the TCP/TLS rows against the TCP floor (goal: 1.5 or less), the others\n'
-printf 'against the UNIX one.\n\n'
-line "configuration" "read ns" "best ns" "over local" "÷ goal" "write ns" \
-    "writes/s"
-printf '|%s|%s|%s|%s|%s|%s|%s|\n' "$(printf -- '-%.0s' {1..50})" \
-    "$(printf -- '-%.0s' {1..10})" "$(printf -- '-%.0s' {1..10})" \
-    "$(printf -- '-%.0s' {1..12})" "$(printf -- '-%.0s' {1..11})" \
-    "$(printf -- '-%.0s' {1..11})" "$(printf -- '-%.0s' {1..13})"
+printf 'After each boot, the floors are measured again: a ping-pong of the same\n'
+printf 'sizes (32/36 bytes), polling 50 us first, over the row'"'"'s own transport\n'
+printf '("floor": UNIX, TCP loopback, or TLS on TCP loopback).  "÷ floor" is\n'
+printf 'read / floor; "÷ goal" is read / (TCP floor + local), UNIX for UNIX\n'
+printf 'rows; the goal is 1.5 or less.  Both are medians of per-boot ratios.\n\n'
+line "configuration" "read ns" "best ns" "over local" "floor ns" "÷ floor" \
+    "÷ goal" "write ns" "writes/s"
+printf '|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n' "$(dashes 50)" "$(dashes 10)" \
+    "$(dashes 10)" "$(dashes 12)" "$(dashes 10)" "$(dashes 9)" "$(dashes 9)" \
+    "$(dashes 11)" "$(dashes 13)"
 for i in "${!names[@]}"; do
-    f=$spin
-    case ${names[i]} in *TCP*|*TLS*) f=$tcpspin ;; esac
-    goal=$(ratio "${reads[i]}" $((f + local_ns)))
-    [ "$i" = 0 ] && goal="-"
     line "${names[i]}" "${reads[i]}" "${bests[i]}" $((reads[i] - local_ns)) \
-        "$goal" "${writes[i]}" "$(awk -v w="${writes[i]}" \
-                                   'BEGIN { printf "%d", 1e9 / w }')"
+        "${floors[i]}" "${owns[i]}" "${goals[i]}" "${writes[i]}" \
+        "$(awk -v w="${writes[i]}" 'BEGIN { printf "%d", 1e9 / w }')"
 done
 line "libvup client -> dm-remote (no QEMU, polling)" "$rtt" - - \
-    "$(ratio "$rtt" "$spin")" - -
-line "floor: UNIX socket ping-pong, polling 50 us" "$spin" - - 1.00 - -
-line "floor: TCP loopback ping-pong, polling 50 us" "$tcpspin" - - \
-    "$(ratio "$tcpspin" "$spin")" - -
-line "floor: UNIX socket ping-pong, sleeping" "$floor" - - \
-    "$(ratio "$floor" "$spin")" - -
+    "$unix_floor" "$(ratio "$rtt" "$unix_floor")" - - -
+printf '\nThe floors once more, side by side, ns:\n\n'
+printf '| %-48s | %8s | %8s |\n' "floor" "ns" "÷ UNIX"
+printf '|%s|%s|%s|\n' "$(dashes 50)" "$(dashes 10)" "$(dashes 10)"
+for f in "UNIX socket ping-pong, polling 50 us:$unix_floor" \
+         "TCP loopback ping-pong, polling 50 us:$tcp_floor" \
+         "TLS over TCP loopback ping-pong, polling 50 us:$tls_floor" \
+         "UNIX socket ping-pong, sleeping:$sleeping"; do
+    printf '| %-48s | %8s | %8s |\n' "${f%:*}" "${f##*:}" \
+        "$(ratio "${f##*:}" "$unix_floor")"
+done
 
 # Port I/O: the UART's scratch register, local and remote.
 prog=pio-bench
@@ -235,5 +278,5 @@ printf '| %-48s | %8s | %10s | %8s | %9s |\n' "local isa-serial" \
 over=$((pio_remote_r - pio_local_r))
 printf '| %-48s | %8s | %10s | %8s | %9s |\n' \
     "dm-proxy-isa -> dm-remote uart16550" "$pio_remote_r" "$over" \
-    "$(awk -v o="$over" -v f="$spin" 'BEGIN { printf "%.2f", o / f }')" \
+    "$(awk -v o="$over" -v f="$unix_floor" 'BEGIN { printf "%.2f", o / f }')" \
     "$pio_remote_w"

@@ -132,7 +132,7 @@ static int dm_proxy_migration_event(NotifierWithReturn *n,
     }
     WITH_QEMU_LOCK_GUARD(&p->lock) {
         if (p->state == DM_PROXY_CONNECTED) {
-            p->state = DM_PROXY_DISCONNECTED;
+            qatomic_set(&p->state, DM_PROXY_DISCONNECTED);
             dm_proxy_close(p);
             p->released = released = true;
         }

@@ -235,7 +235,7 @@ static bool dm_proxy_connect(DMProxy *p, Error **errp)
         return false;
     }
     WITH_QEMU_LOCK_GUARD(&p->lock) {
-        p->state = DM_PROXY_CONNECTED;
+        qatomic_set(&p->state, DM_PROXY_CONNECTED);
     }
     WITH_QEMU_LOCK_GUARD(&p->lock) {
         qemu_set_fd_handler(fd, dm_proxy_readable, NULL, p);
@@ -253,7 +253,7 @@ void dm_proxy_fault(DMProxy *p, const char *why)
     if (p->state != DM_PROXY_CONNECTED) {
         return;
     }
-    p->state = DM_PROXY_DISCONNECTED;
+    qatomic_set(&p->state, DM_PROXY_DISCONNECTED);
     shutdown(p->fd, SHUT_RDWR);
     g_free(p->fault);
     p->fault = g_strdup(why);
@@ -293,7 +293,7 @@ static void dm_proxy_reconnect(void *opaque)
 
     if (dm_proxy_connect(p, &err) &&
         (!p->ops->replay || p->ops->replay(p->opaque, p, &err))) {
-        p->reconnects++;
+        qatomic_inc(&p->reconnects);
         info_report("dm-proxy %s: reconnected to %s", p->id, p->server);
         qapi_event_send_remote_device_reconnected(p->id, p->server);
         return;
@@ -458,7 +458,7 @@ int dm_proxy_call(DMProxy *p, uint16_t cmd, const void *payload, size_t len,
     int ret;
 
     if (p->state != DM_PROXY_CONNECTED) {
-        p->errors++;
+        qatomic_inc(&p->errors);
         return -ENOTCONN;
     }
     ret = dm_proxy_migration_gate(p, cmd, payload, reply != NULL);
@@ -466,12 +466,12 @@ int dm_proxy_call(DMProxy *p, uint16_t cmd, const void *payload, size_t len,
         return ret;
     }
     h.msg_id = p->next_id++;
-    p->requests++;
+    qatomic_inc(&p->requests);
     dm_proxy_quiet(p);
     trace_dm_proxy_send(p->id, vup_command_name(cmd), h.msg_id, len, nfds);
     if (vup_stream_send_msg(&p->stream, &h, payload, len, fds, nfds) < 0) {
         dm_proxy_fault(p, "cannot send");
-        p->errors++;
+        qatomic_inc(&p->errors);
         return -EPIPE;
     }
     for (;;) {
@@ -481,7 +481,7 @@ int dm_proxy_call(DMProxy *p, uint16_t cmd, const void *payload, size_t len,
         /* A short spin beats a cross-CPU wake-up (see libvup's msg.h). */
         vup_stream_spin_readable(&p->stream, p->spin_ns);
         if (!dm_proxy_recv(p, &m, &recv_ret)) {
-            p->errors++;
+            qatomic_inc(&p->errors);
             return p->state == DM_PROXY_DISCONNECTED ? -ETIMEDOUT : -EPIPE;
         }
         if ((m.hdr.flags & VUP_FLAG_TYPE_MASK) != VUP_FLAG_TYPE_REPLY) {
@@ -497,7 +497,7 @@ int dm_proxy_call(DMProxy *p, uint16_t cmd, const void *payload, size_t len,
         trace_dm_proxy_recv_reply(p->id, vup_command_name(cmd), h.msg_id,
                                   ret);
         if (ret < 0) {
-            p->errors++;
+            qatomic_inc(&p->errors);
         }
         if (ret == 0 && reply) {
             *reply = m;
@@ -519,7 +519,7 @@ int dm_proxy_post(DMProxy *p, uint16_t cmd, const void *payload, size_t len)
     int ret;
 
     if (p->state != DM_PROXY_CONNECTED) {
-        p->errors++;
+        qatomic_inc(&p->errors);
         return -ENOTCONN;
     }
     ret = dm_proxy_migration_gate(p, cmd, payload, false);
@@ -527,11 +527,11 @@ int dm_proxy_post(DMProxy *p, uint16_t cmd, const void *payload, size_t len)
         return ret;
     }
     h.msg_id = p->next_id++;
-    p->requests++;
+    qatomic_inc(&p->requests);
     trace_dm_proxy_send(p->id, vup_command_name(cmd), h.msg_id, len, 0);
     if (vup_stream_send_msg(&p->stream, &h, payload, len, NULL, 0) < 0) {
         dm_proxy_fault(p, "cannot send");
-        p->errors++;
+        qatomic_inc(&p->errors);
         return -EPIPE;
     }
     return 0;
@@ -884,7 +884,7 @@ void dm_proxy_cleanup(DMProxy *p)
     dm_proxy_close(p);
     dm_proxy_tls_cleanup(p);
     dm_proxy_migration_cleanup(p);
-    p->state = DM_PROXY_DISCONNECTED;
+    qatomic_set(&p->state, DM_PROXY_DISCONNECTED);
     if (p->server) {
         /* p->lock stays usable: a late access finds it and fails. */
         QLIST_REMOVE(p, next);
@@ -910,17 +910,20 @@ RemoteDeviceInfoList *qmp_query_remote_devices(Error **errp)
     QLIST_FOREACH(p, &dm_proxies, next) {
         RemoteDeviceInfo *info = g_new0(RemoteDeviceInfo, 1);
 
-        WITH_QEMU_LOCK_GUARD(&p->lock) {
-            info->id = g_strdup(p->id);
-            info->type = g_strdup(p->type);
-            info->server = g_strdup(p->server);
-            info->state = p->state == DM_PROXY_CONNECTED ?
-                          REMOTE_DEVICE_STATE_CONNECTED :
-                          REMOTE_DEVICE_STATE_DISCONNECTED;
-            info->requests = p->requests;
-            info->errors = p->errors;
-            info->reconnects = p->reconnects;
-        }
+        /*
+         * Without p->lock, which a call holds until its reply or timeout:
+         * the monitor answers while a vCPU waits for a model.  The names
+         * are fixed while the proxy is listed.
+         */
+        info->id = g_strdup(p->id);
+        info->type = g_strdup(p->type);
+        info->server = g_strdup(p->server);
+        info->state = qatomic_read(&p->state) == DM_PROXY_CONNECTED ?
+                      REMOTE_DEVICE_STATE_CONNECTED :
+                      REMOTE_DEVICE_STATE_DISCONNECTED;
+        info->requests = qatomic_read(&p->requests);
+        info->errors = qatomic_read(&p->errors);
+        info->reconnects = qatomic_read(&p->reconnects);
         QAPI_LIST_APPEND(tail, info);
     }
     return head;
