@@ -155,7 +155,7 @@ row "dm-proxy-pci -> dm-remote"
 serve_dm d; boot d -device "dm-proxy-pci,server=unix:$tmp/d.sock,posted-writes=off"
 row "dm-proxy-pci -> dm-remote, writes not posted"
 kind=tcp
-port=$((20000 + RANDOM % 20000))
+port=$("$(dirname "$0")/../tests/free-port.py" 127.0.0.1 2)
 "${pin_server[@]}" "$dm" serve --quiet --model edu \
     --listen "tcp:127.0.0.1:$port" >/dev/null 2>&1 &
 pids+=($!)

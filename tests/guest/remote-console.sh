@@ -37,7 +37,7 @@ case $transport in
     unix) listen="unix:$tmp/uart.sock" server=$listen ;;
     tcp)
         host=${DM_SERVER_ADDR:-127.0.0.1}
-        port=$((20000 + RANDOM % 20000))
+        port=$("${server_ns[@]}" "$here/../free-port.py" "$host")
         listen="tcp:$host:$port" server=$listen ;;
     *) echo "Bail out! unknown transport $transport"; exit 1 ;;
 esac

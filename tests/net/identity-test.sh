@@ -69,7 +69,7 @@ else
 fi
 
 # Plain TCP works, with a warning on both ends.
-port=$((20000 + RANDOM % 20000))
+port=$("$(dirname "$0")/../free-port.py")
 "$dm" serve --model edu --listen "tcp:127.0.0.1:$port" >"$tmp/tcp.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 200); do

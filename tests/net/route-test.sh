@@ -30,7 +30,7 @@ wait_for() { for _ in $(seq 500); do eval "$1" && return 0; sleep 0.01; done
 "$dm" serve --model edu --listen "unix:$tmp/io1.sock" --bind-vm vm-7 \
     --bind-device-model dm-edu >"$tmp/io1.log" 2>&1 &
 pids+=($!)
-io2=$((20000 + RANDOM % 20000))
+io2=$("$(dirname "$0")/../free-port.py" 127.0.0.1 2)
 "$dm" serve --model edu --listen "tcp:127.0.0.1:$io2" \
     >"$tmp/io2.log" 2>&1 &
 pids+=($!)

@@ -22,7 +22,7 @@ not_ok() { echo "not ok $((n += 1)) - $1"; failed=1; }
 serve() {
     local log=$tmp/$1.log
     shift
-    port=$((20000 + RANDOM % 20000))
+    port=$("$here/../free-port.py")
     "$dm" serve --model edu --listen "tcp:127.0.0.1:$port" "$@" \
         >"$log" 2>&1 &
     pids+=($!)

@@ -34,23 +34,8 @@ expect() {
         not_ok "$name (exit $rc, want $want; stderr: $(head -c 300 "$tmp/err"))"
     fi
 }
-# A free port of 10000-19999 on HOST (below the kernel's ephemeral ports).
-free_port() {
-    "$py" - "$1" <<'P'
-import random, socket, sys
-for _ in range(200):
-    p = random.randint(10000, 19999)
-    s = socket.socket()
-    try:
-        s.bind((sys.argv[1], p))
-    except OSError:
-        continue
-    finally:
-        s.close()
-    print(p)
-    break
-P
-}
+# A free port on HOST, below the kernel's ephemeral ports.
+free_port() { "$py" "$here/../free-port.py" "$1"; }
 # serve NAME HOST CREDS: an orchestrator with TLS; sets $port.
 serve() {
     port=$(free_port "$2")
