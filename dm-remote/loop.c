@@ -56,6 +56,15 @@ int dm_loop_add_fd(DmLoop *loop, int fd, short events, DmFdHandler *cb,
     return 0;
 }
 
+void dm_loop_set_events(DmLoop *loop, int fd, short events)
+{
+    for (unsigned i = 0; i < loop->nfds; i++) {
+        if (loop->pfd[i].fd == fd) {
+            loop->pfd[i].events = events;
+        }
+    }
+}
+
 void dm_loop_set_pending(DmLoop *loop, int fd, DmFdPending *pending)
 {
     for (unsigned i = 0; i < loop->nfds; i++) {

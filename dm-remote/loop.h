@@ -34,6 +34,8 @@ void dm_loop_free(DmLoop *loop);
 int dm_loop_add_fd(DmLoop *loop, int fd, short events, DmFdHandler *cb,
                    void *opaque);
 void dm_loop_del_fd(DmLoop *loop, int fd);
+/* Watch @fd for @events instead, keeping its handler. */
+void dm_loop_set_events(DmLoop *loop, int fd, short events);
 /*
  * Also ask @pending before each poll(): when it says yes, @fd's handler
  * runs with POLLIN although poll() sees nothing (a stream's read buffer,

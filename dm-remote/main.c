@@ -21,6 +21,7 @@ static const char *arg_model;
 static const char *arg_listen;
 static DmDmaLayout arg_dma_layout = DM_DMA_LAYOUT_AUTO;
 static long arg_poll_us = 50;
+static long arg_hello_timeout = 10;
 static const char *arg_console;
 static const char *arg_tls_creds;
 static DmBinding arg_binding;
@@ -76,13 +77,19 @@ static void help(void)
            "                          next request before sleeping (default "
            "50;\n"
            "                          0: never)\n"
+           "      --hello-timeout=SEC a client must finish its TLS handshake "
+           "and\n"
+           "                          VERSION within SEC seconds of "
+           "connecting, or\n"
+           "                          it is dropped (default 10; 1..3600)\n"
            "  -v, --verbose           log every failed request\n"
            "  -q, --quiet             log errors only\n"
            "  -h, --help              show this help\n"
            "\n"
            "Models:\n");
     dm_model_list(print_model, NULL);
-    printf("\nOne client at a time; a second one is refused with EBUSY.\n"
+    printf("\nOne client at a time; a second one is refused with EBUSY, "
+           "unless it\nasks to wait as a standby (a migration target).\n"
            "The model keeps its state across reconnections. SIGTERM stops\n"
            "the server and removes its socket file.\n");
 }
@@ -96,6 +103,7 @@ static int parse_serve(int argc, char **argv)
 {
     enum {
         OPT_DMA_LAYOUT = 0x100, OPT_POLL_US, OPT_CONSOLE, OPT_TLS_CREDS,
+        OPT_HELLO_TIMEOUT,
         OPT_BIND = 0x200,       /* + VupIdField */
         OPT_TOKEN_FILE = 0x300,
     };
@@ -104,6 +112,7 @@ static int parse_serve(int argc, char **argv)
         { "listen", required_argument, NULL, 'l' },
         { "dma-layout", required_argument, NULL, OPT_DMA_LAYOUT },
         { "poll-us", required_argument, NULL, OPT_POLL_US },
+        { "hello-timeout", required_argument, NULL, OPT_HELLO_TIMEOUT },
         { "console", required_argument, NULL, OPT_CONSOLE },
         { "tls-creds", required_argument, NULL, OPT_TLS_CREDS },
         { "bind-vm", required_argument, NULL, OPT_BIND + VUP_ID_VM },
@@ -145,6 +154,18 @@ static int parse_serve(int argc, char **argv)
                                    "or qemu)", optarg);
             }
             break;
+        case OPT_HELLO_TIMEOUT: {
+            char *end;
+
+            errno = 0;
+            arg_hello_timeout = strtol(optarg, &end, 10);
+            if (errno || *end || end == optarg || arg_hello_timeout < 1 ||
+                arg_hello_timeout > 3600) {
+                return usage_error("invalid --hello-timeout '%s' (1..3600)",
+                                   optarg);
+            }
+            break;
+        }
         case OPT_POLL_US: {
             char *end;
 
@@ -273,5 +294,6 @@ int main(int argc, char **argv)
     cfg.binding = arg_binding;
     cfg.dma_layout = arg_dma_layout;
     cfg.spin_ns = arg_poll_us * 1000;
+    cfg.hello_timeout_ns = arg_hello_timeout * 1000000000LL;
     return dm_server_run(&cfg);
 }

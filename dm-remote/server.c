@@ -2,12 +2,16 @@
  * The device-model server.
  *
  * Everything runs in one thread, in the event loop: the listening
- * socket, the client's socket, refusals of extra clients, the model's
- * timers and the signals that stop us.
+ * socket, the clients' sockets, the model's timers and the signals that
+ * stop us.  Nothing a new client does (or fails to do) blocks it: TLS
+ * handshakes run a step at a time, and a client that has not sent
+ * VERSION within cfg->hello_timeout_ns is dropped, so that a stray
+ * connection cannot hold the device.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <errno.h>
+#include <stdint.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -20,7 +24,10 @@
 #include "log.h"
 #include "server.h"
 
-#define REFUSE_TIMEOUT_NS   (2LL * 1000 * 1000 * 1000)
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Connections not yet past VERSION (or their TLS handshake) at a time. */
+#define DM_MAX_PENDING 8
 
 typedef struct DmServer {
     const DmServerConfig *cfg;
@@ -28,66 +35,84 @@ typedef struct DmServer {
     DmDevice dev;
     int listen_fd;
     int signal_fd;
-    DmSession *session;
+    DmSession *session;         /* the device's client */
     DmSession *standby;         /* a second client, e.g. a migration target */
+    /* Clients before VERSION: it decides which of the above they get. */
+    DmSession *pending[DM_MAX_PENDING];
+    DmTimer hello;              /* drops clients that never said VERSION */
     DmTlsCreds *tls;            /* TLS required when set */
 } DmServer;
 
-/* An extra client, waiting for its first message to be refused. */
-typedef struct DmRefusal {
-    DmServer *srv;
-    int fd;
-    DmTimer timeout;
-} DmRefusal;
-
-static void refusal_free(DmRefusal *r)
+/* The slot that holds @s, or that holds the session on @fd if @s is NULL. */
+static DmSession **client_slot(DmServer *srv, DmSession *s, int fd)
 {
-    dm_loop_del_fd(r->srv->loop, r->fd);
-    dm_timer_del(&r->timeout);
-    close(r->fd);
-    free(r);
-}
+    DmSession **slots[2 + DM_MAX_PENDING] = { &srv->session, &srv->standby };
 
-static void refusal_timeout(void *opaque)
-{
-    refusal_free(opaque);
-}
-
-static void refusal_readable(void *opaque, int fd, short revents)
-{
-    DmRefusal *r = opaque;
-    VupMsg m;
-    int ret = vup_recv_msg(fd, &m, sizeof(VupHeader) + 4096, VUP_MAX_FDS);
-
-    if (ret == 0 || ret == -EBADMSG) {
-        vup_send_error(fd, &m.hdr, EBUSY);
-        vup_msg_clear(&m);
+    for (unsigned i = 0; i < DM_MAX_PENDING; i++) {
+        slots[2 + i] = &srv->pending[i];
     }
-    dm_info("refused a second client: the device is busy");
-    refusal_free(r);
+    for (unsigned i = 0; i < ARRAY_SIZE(slots); i++) {
+        DmSession *c = *slots[i];
+
+        if (c && (s ? c == s : c->sock == fd)) {
+            return slots[i];
+        }
+    }
+    return NULL;
 }
 
 static void client_gone(DmServer *srv, DmSession *s)
 {
-    dm_info("%sclient disconnected (%llu requests, %llu errors, "
-            "%llu DMA messages)", s->standby ? "standby " : "",
-            (unsigned long long)s->stats.requests,
-            (unsigned long long)s->stats.errors,
-            (unsigned long long)s->stats.dma_messages);
-    dm_loop_del_fd(srv->loop, s->sock);
-    if (s == srv->standby) {
-        srv->standby = NULL;
-    } else {
-        srv->session = NULL;
+    if (s->versioned) {
+        dm_info("%sclient disconnected (%llu requests, %llu errors, "
+                "%llu DMA messages)", s->standby ? "standby " : "",
+                (unsigned long long)s->stats.requests,
+                (unsigned long long)s->stats.errors,
+                (unsigned long long)s->stats.dma_messages);
     }
+    dm_loop_del_fd(srv->loop, s->sock);
+    *client_slot(srv, s, -1) = NULL;
     dm_session_free(s);
 }
 
-/* The session (active or standby) on @fd. */
+/* The session (active, standby or pending) on @fd. */
 static DmSession *client_session(DmServer *srv, int fd)
 {
-    return srv->session && srv->session->sock == fd ? srv->session
-                                                    : srv->standby;
+    DmSession **slot = client_slot(srv, NULL, fd);
+
+    return slot ? *slot : NULL;
+}
+
+/*
+ * The hello deadline: drop every client that has not finished VERSION
+ * within hello_timeout_ns of its connection, then wait for the next.
+ */
+static void hello_timeout(void *opaque)
+{
+    DmServer *srv = opaque;
+    int64_t now = dm_clock_ns(), next = INT64_MAX;
+    int64_t limit = srv->cfg->hello_timeout_ns;
+
+    for (unsigned i = 0; i < DM_MAX_PENDING; i++) {
+        DmSession *s = srv->pending[i];
+
+        if (!s) {
+            continue;
+        }
+        if (now - s->accepted_ns >= limit) {
+            dm_warn("a client sent no VERSION within %lld s%s; closing its "
+                    "connection", (long long)(limit / 1000000000),
+                    s->greeting ? " (TLS handshake unfinished)" : "");
+            client_gone(srv, s);
+        } else {
+            int64_t due = s->accepted_ns + limit;
+
+            next = due < next ? due : next;
+        }
+    }
+    if (next != INT64_MAX) {
+        dm_timer_mod(&srv->hello, next - now);
+    }
 }
 
 /*
@@ -101,11 +126,37 @@ static bool client_pending(void *opaque, int fd)
     return s && vup_stream_pending(&s->stream) > 0;
 }
 
+/* A step of a client's TLS handshake; false once it is gone. */
+static bool client_greet(DmServer *srv, DmSession *s)
+{
+    bool want_write;
+    char err[512];
+    int ret = dm_session_greet(s, srv->tls, &want_write, err, sizeof(err));
+
+    if (ret == -EAGAIN) {
+        dm_loop_set_events(srv->loop, s->sock, want_write ? POLLOUT : POLLIN);
+        return false;
+    }
+    if (ret < 0) {
+        dm_warn("TLS: %s; closing the connection", err);
+        client_gone(srv, s);
+        return false;
+    }
+    dm_loop_set_events(srv->loop, s->sock, POLLIN);
+    return vup_stream_readable(&s->stream);
+}
+
 static void client_readable(void *opaque, int fd, short revents)
 {
     DmServer *srv = opaque;
     DmSession *s = client_session(srv, fd);
 
+    if (!s) {
+        return;
+    }
+    if (s->greeting && !client_greet(srv, s)) {
+        return;                 /* more to come, or gone */
+    }
     /*
      * Serve from a tight loop: after each reply, poll briefly for the
      * client's next request before going back to the event loop (timers
@@ -151,57 +202,62 @@ static void reap_hung_up_client(DmServer *srv)
     }
 }
 
+/* VERSION from a pending client: see DmSession.claim. */
+static int client_claim(void *owner, DmSession *s, bool can_wait)
+{
+    DmServer *srv = owner;
+    DmSession **from = client_slot(srv, s, -1);
+
+    if (srv->session) {
+        reap_hung_up_client(srv);
+    }
+    if (!srv->session) {
+        srv->session = s;
+        dm_session_promote(s);
+    } else if (can_wait && !srv->standby) {
+        srv->standby = s;
+    } else {
+        return -EBUSY;
+    }
+    *from = NULL;
+    return 0;
+}
+
 static void listen_readable(void *opaque, int fd, short revents)
 {
     DmServer *srv = opaque;
     int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
-    DmSession *s;
+    DmSession **slot = NULL, *s;
 
     if (c < 0) {
         dm_warn("accept: %m, ignoring");
         return;
     }
-    if (srv->session) {
-        reap_hung_up_client(srv);
+    for (unsigned i = 0; i < DM_MAX_PENDING && !slot; i++) {
+        slot = srv->pending[i] ? NULL : &srv->pending[i];
     }
-    if (srv->session && srv->standby) {
-        /* Reply EBUSY to its first message (bounded wait), then close. */
-        DmRefusal *r = calloc(1, sizeof(*r));
-
-        if (!r || dm_loop_add_fd(srv->loop, c, POLLIN, refusal_readable,
-                                 r) < 0) {
-            free(r);
-            close(c);
-            return;
-        }
-        r->srv = srv;
-        r->fd = c;
-        dm_timer_init(&r->timeout, srv->loop, refusal_timeout, r);
-        dm_timer_mod(&r->timeout, REFUSE_TIMEOUT_NS);
+    if (!slot) {
+        dm_warn("refused a client: %d others have not finished VERSION yet",
+                DM_MAX_PENDING);
+        close(c);
         return;
     }
     if (srv->cfg->listen.kind == DM_ADDRESS_TCP) {
         dm_address_tune_tcp(c);
     }
-    /* Busy: the new client may wait as a standby (see session.h). */
     s = dm_session_new(&srv->dev, c, srv->cfg->dma_layout,
                        srv->cfg->listen.kind == DM_ADDRESS_UNIX,
-                       &srv->cfg->binding, srv->session != NULL);
+                       &srv->cfg->binding);
     if (!s) {
         dm_error("cannot serve a new client: out of resources");
         close(c);
         return;
     }
+    s->claim = client_claim;
     s->activate = standby_activate;
     s->owner = srv;
     if (srv->tls) {
-        char err[512];
-
-        if (dm_session_start_tls(s, srv->tls, err, sizeof(err)) < 0) {
-            dm_warn("TLS: %s; closing the connection", err);
-            dm_session_free(s);
-            return;
-        }
+        dm_session_require_tls(s);
     }
     if (dm_loop_add_fd(srv->loop, c, POLLIN, client_readable, srv) < 0) {
         dm_error("cannot serve a new client: out of resources");
@@ -209,10 +265,9 @@ static void listen_readable(void *opaque, int fd, short revents)
         return;
     }
     dm_loop_set_pending(srv->loop, c, client_pending);
-    if (s->standby) {
-        srv->standby = s;
-    } else {
-        srv->session = s;
+    *slot = s;
+    if (!dm_timer_pending(&srv->hello)) {
+        dm_timer_mod(&srv->hello, srv->cfg->hello_timeout_ns);
     }
 }
 
@@ -263,6 +318,7 @@ int dm_server_run(const DmServerConfig *cfg)
         dm_error("%s", err);
         goto out_dev;
     }
+    dm_timer_init(&srv.hello, srv.loop, hello_timeout, &srv);
     dm_loop_add_fd(srv.loop, srv.signal_fd, POLLIN, signal_readable, &srv);
     dm_loop_add_fd(srv.loop, srv.listen_fd, POLLIN, listen_readable, &srv);
     if (cfg->listen.kind == DM_ADDRESS_UNIX) {
@@ -281,11 +337,11 @@ int dm_server_run(const DmServerConfig *cfg)
     ret = dm_loop_run(srv.loop);
     status = ret < 0 ? 1 : ret;
 
-    if (srv.session) {
-        dm_session_free(srv.session);
-    }
-    if (srv.standby) {
-        dm_session_free(srv.standby);
+    dm_timer_del(&srv.hello);
+    dm_session_free(srv.session);
+    dm_session_free(srv.standby);
+    for (unsigned i = 0; i < DM_MAX_PENDING; i++) {
+        dm_session_free(srv.pending[i]);
     }
     close(srv.listen_fd);
     dm_address_cleanup(&cfg->listen);

@@ -16,6 +16,7 @@ typedef struct DmServerConfig {
     DmAddress listen;
     DmDmaLayout dma_layout;
     int64_t spin_ns;            /* poll for the next request this long */
+    int64_t hello_timeout_ns;   /* TLS and VERSION done within this */
     DmModelArgs model_args;
     DmBinding binding;
     const char *tls_creds;      /* directory; NULL: plain TCP */

@@ -7,6 +7,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 
 #include "vup/msg.h"
 #include "log.h"
+#include "loop.h"
 #include "pci.h"
 #include "session.h"
 
@@ -25,8 +27,7 @@ static const struct timeval io_timeout = { .tv_sec = 5 };
 #define DM_OUR_MAX_XFER     (1024 * 1024)
 
 DmSession *dm_session_new(DmDevice *dev, int sock, DmDmaLayout layout,
-                          bool fds_ok, const DmBinding *binding,
-                          bool standby)
+                          bool fds_ok, const DmBinding *binding)
 {
     DmSession *s = calloc(1, sizeof(*s));
 
@@ -52,10 +53,8 @@ DmSession *dm_session_new(DmDevice *dev, int sock, DmDmaLayout layout,
     s->fds_ok = fds_ok;
     s->binding = binding;
     vup_caps_init_defaults(&s->caps);
-    s->standby = standby;
-    if (!standby) {
-        dev->session = s;
-    }
+    s->standby = true;          /* the device is not ours before VERSION */
+    s->accepted_ns = dm_clock_ns();
     return s;
 }
 
@@ -80,31 +79,65 @@ void dm_session_free(DmSession *s)
     free(s);
 }
 
-int dm_session_start_tls(DmSession *s, DmTlsCreds *creds, char *err,
-                         size_t errlen)
+static void set_nonblocking(int fd, bool on)
 {
-    int ret = dm_tls_peek_handshake(s->sock);
+    int flags = fcntl(fd, F_GETFL);
 
-    if (ret == 0) {
-        /* A plain vfio-user client: tell it why, in its own protocol. */
-        VupMsg m;
+    if (flags >= 0) {
+        fcntl(fd, F_SETFL, on ? flags | O_NONBLOCK : flags & ~O_NONBLOCK);
+    }
+}
 
-        if (vup_recv_msg(s->sock, &m, sizeof(VupHeader) + 65536, 0) == 0) {
-            vup_send_error(s->sock, &m.hdr, EPROTONOSUPPORT);
-            vup_msg_clear(&m);
+void dm_session_require_tls(DmSession *s)
+{
+    s->greeting = true;
+    set_nonblocking(s->sock, true);
+}
+
+int dm_session_greet(DmSession *s, DmTlsCreds *creds, bool *ret_want_write,
+                     char *err, size_t errlen)
+{
+    int ret;
+
+    *ret_want_write = false;
+    if (!s->tls) {
+        ret = dm_tls_peek_handshake(s->sock);
+        if (ret == 0) {
+            /*
+             * A plain vfio-user client: tell it why, in its own protocol.
+             * Its message has begun to come; the rest is bounded by the
+             * socket's timeouts.
+             */
+            VupMsg m;
+
+            set_nonblocking(s->sock, false);
+            if (vup_recv_msg(s->sock, &m, sizeof(VupHeader) + 65536, 0) == 0) {
+                vup_send_error(s->sock, &m.hdr, EPROTONOSUPPORT);
+                vup_msg_clear(&m);
+            }
+            snprintf(err, errlen, "a plain client on a TLS server (refused)");
+            return -EPROTONOSUPPORT;
         }
-        snprintf(err, errlen, "a plain client on a TLS server (refused)");
-        return -EPROTONOSUPPORT;
+        if (ret < 0) {
+            if (ret != -EAGAIN) {
+                snprintf(err, errlen, "no TLS handshake: %s",
+                         ret == -ECONNRESET ? "the client closed"
+                                            : strerror(-ret));
+            }
+            return ret;
+        }
+        ret = dm_tls_session_new(creds, s->sock, &s->tls, err, errlen);
+        if (ret < 0) {
+            return ret;
+        }
     }
+    ret = dm_tls_session_handshake(s->tls, ret_want_write, err, errlen);
     if (ret < 0) {
-        snprintf(err, errlen, "no TLS handshake: %s", strerror(-ret));
         return ret;
     }
-    ret = dm_tls_session_start(creds, s->sock, &s->tls, err, errlen);
-    if (ret < 0) {
-        return ret;
-    }
+    set_nonblocking(s->sock, false);
     s->stream = dm_tls_session_stream(s->tls);
+    s->greeting = false;
     dm_info("TLS session with %s", dm_tls_session_peer(s->tls));
     return 0;
 }
@@ -190,14 +223,16 @@ static int handle_version(DmSession *s, VupMsg *m)
                 minor, VUP_VERSION_MAJOR);
         return -ENOTSUP;
     }
-    if (s->standby && !peer.dm_standby) {
-        dm_info("refused a second client: the device is busy");
-        s->broken = true;
-        return -EBUSY;
-    }
     ret = check_binding(s, &peer);
     if (ret < 0) {
         s->broken = true;       /* answer, then close */
+        return ret;
+    }
+    /* The device, else the standby slot if the client can wait. */
+    ret = s->claim(s->owner, s, peer.dm_standby);
+    if (ret < 0) {
+        dm_info("refused a client: the device is busy");
+        s->broken = true;
         return ret;
     }
 
@@ -670,12 +705,12 @@ static void dispatch(DmSession *s, VupMsg *m, int recv_ret)
         (cmd >= VUP_CMD_MAX || !handlers[cmd].fn)) {
         ret = -ENOSYS;          /* in the spec, but not served here */
     }
-    if (ret == 0 && s->standby && !standby_allowed(s, m)) {
-        ret = -EBUSY;           /* another client has the device */
-    }
     if (ret == 0 && !s->versioned && cmd != VUP_CMD_VERSION) {
         dm_warn("%s before VERSION, refusing", vup_command_name(cmd));
         ret = -EINVAL;
+    }
+    if (ret == 0 && s->versioned && s->standby && !standby_allowed(s, m)) {
+        ret = -EBUSY;           /* another client has the device */
     }
     if (ret == 0 && cmd == VUP_CMD_DM_ACTIVATE) {
         ret = m->nfds ? -EINVAL : handle_activate(s, m);

@@ -41,13 +41,21 @@ typedef struct DmSessionStats {
 struct DmSession {
     DmDevice *dev;
     int sock;
-    bool standby;               /* waiting for the active client to go */
-    /* Make standby @s active: 0, or -EBUSY while another is served. */
+    bool standby;               /* not the device's client (yet) */
+    /*
+     * At VERSION: give @s the device if free (s->standby cleared), else
+     * make it the standby client if @can_wait and that slot is free;
+     * 0, or -EBUSY.
+     */
+    int (*claim)(void *owner, DmSession *s, bool can_wait);
+    /* DM_ACTIVATE: make standby @s active; 0, or -EBUSY while another is. */
     int (*activate)(void *owner, DmSession *s);
     void *owner;
     DmTlsSession *tls;          /* NULL: plain */
     VupStream stream;           /* the socket, or TLS over it */
     VupBuffered rbuf;           /* TCP: whole messages per recv() */
+    bool greeting;              /* TLS required, handshake not done */
+    int64_t accepted_ns;        /* dm_clock_ns(): VERSION is due soon */
     bool versioned;             /* VERSION done */
     bool broken;                /* stream unusable: close it */
     VupCaps caps;               /* negotiated */
@@ -61,26 +69,33 @@ struct DmSession {
 };
 
 /*
- * A session on connected @sock.  A @standby one (a second client, e.g. a
- * migration target) may only read the device's description until
- * dm_session_promote(); a client that did not offer dm_standby is refused
- * with EBUSY at VERSION.
+ * A session on connected @sock, without the device until its VERSION
+ * (see claim).  A standby client (e.g. a migration target) may only read
+ * the device's description until dm_session_promote(); a client that did
+ * not offer dm_standby gets EBUSY at VERSION while another one is served.
  */
 DmSession *dm_session_new(DmDevice *dev, int sock, DmDmaLayout layout,
-                          bool fds_ok, const DmBinding *binding,
-                          bool standby);
+                          bool fds_ok, const DmBinding *binding);
 
 /* The active client has gone: the standby one takes the device. */
 void dm_session_promote(DmSession *s);
 
 /*
- * Require TLS on this session: handshake and verify the client (blocking,
- * bounded by the socket timeouts).  A plain vfio-user client gets an
- * EPROTONOSUPPORT reply to its first message.  -errno and a message in
- * @err on failure: then free the session.
+ * Require TLS on this session: its socket is non-blocking until
+ * dm_session_greet() has finished the handshake.
  */
-int dm_session_start_tls(DmSession *s, DmTlsCreds *creds, char *err,
-                         size_t errlen);
+void dm_session_require_tls(DmSession *s);
+
+/*
+ * Carry the TLS handshake on with what has arrived, verifying the client:
+ * 0 once the session is ready for messages; -EAGAIN to be called again
+ * when the socket is writable (@ret_want_write) or readable; another
+ * -errno with a message in @err on failure (then free the session).  A
+ * plain vfio-user client gets an EPROTONOSUPPORT reply to its first
+ * message.
+ */
+int dm_session_greet(DmSession *s, DmTlsCreds *creds, bool *ret_want_write,
+                     char *err, size_t errlen);
 
 /* An interrupt as a VUP_CMD_DM_IRQ message (vectors wired that way). */
 void dm_session_send_irq(DmSession *s, unsigned index, unsigned sub);

@@ -1,12 +1,14 @@
 /*
  * TLS for dm-remote's TCP sessions, with GnuTLS (see tls.h).
  *
- * Runs in the server's single thread; every call blocks at most for the
- * socket's send/receive timeouts.
+ * Runs in the server's single thread.  The handshake runs on a
+ * non-blocking socket, a step each time the client's bytes arrive; after
+ * it, every call blocks at most for the socket's send/receive timeouts.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -164,14 +166,13 @@ static void session_note_peer(DmTlsSession *s)
     gnutls_x509_crt_deinit(crt);
 }
 
-int dm_tls_session_start(DmTlsCreds *creds, int fd,
-                         DmTlsSession **ret_session, char *err,
-                         size_t errlen)
+int dm_tls_session_new(DmTlsCreds *creds, int fd, DmTlsSession **ret_session,
+                       char *err, size_t errlen)
 {
     DmTlsSession *s = calloc(1, sizeof(*s));
-    int ret;
 
-    if (!s || gnutls_init(&s->handle, GNUTLS_SERVER) < 0) {
+    /* GNUTLS_NONBLOCK: never wait in tls_pull_timeout, come back later. */
+    if (!s || gnutls_init(&s->handle, GNUTLS_SERVER | GNUTLS_NONBLOCK) < 0) {
         free(s);
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
@@ -186,11 +187,22 @@ int dm_tls_session_start(DmTlsCreds *creds, int fd,
     gnutls_transport_set_pull_function(s->handle, tls_pull);
     gnutls_transport_set_push_function(s->handle, tls_push);
     gnutls_transport_set_pull_timeout_function(s->handle, tls_pull_timeout);
-    gnutls_handshake_set_timeout(s->handle, GNUTLS_DEFAULT_HANDSHAKE_TIMEOUT);
+    *ret_session = s;
+    return 0;
+}
+
+int dm_tls_session_handshake(DmTlsSession *s, bool *ret_want_write,
+                             char *err, size_t errlen)
+{
+    int ret;
 
     do {
         ret = gnutls_handshake(s->handle);
-    } while (ret < 0 && !gnutls_error_is_fatal(ret) && ret != GNUTLS_E_AGAIN);
+    } while (ret == GNUTLS_E_INTERRUPTED);
+    if (ret == GNUTLS_E_AGAIN) {
+        *ret_want_write = gnutls_record_get_direction(s->handle) == 1;
+        return -EAGAIN;
+    }
     if (ret < 0) {
         unsigned status = gnutls_session_get_verify_cert_status(s->handle);
         gnutls_datum_t why = { 0 };
@@ -207,15 +219,11 @@ int dm_tls_session_start(DmTlsCreds *creds, int fd,
                      why.data);
             gnutls_free(why.data);
         } else {
-            snprintf(err, errlen, "%s", ret == GNUTLS_E_AGAIN ?
-                     "the client stalled" : gnutls_strerror(ret));
+            snprintf(err, errlen, "%s", gnutls_strerror(ret));
         }
-        gnutls_deinit(s->handle);
-        free(s);
         return -EACCES;
     }
     session_note_peer(s);
-    *ret_session = s;
     return 0;
 }
 
@@ -292,10 +300,10 @@ int dm_tls_peek_handshake(int fd)
     ssize_t n;
 
     do {
-        n = recv(fd, &b, 1, MSG_PEEK);
+        n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
     } while (n < 0 && errno == EINTR);
     if (n < 0) {
-        return -errno;
+        return errno == EWOULDBLOCK ? -EAGAIN : -errno;
     }
     if (n == 0) {
         return -ECONNRESET;

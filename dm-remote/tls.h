@@ -11,6 +11,7 @@
 #ifndef DM_TLS_H
 #define DM_TLS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "vup/msg.h"
@@ -24,13 +25,21 @@ int dm_tls_creds_load(const char *dir, DmTlsCreds **ret_creds, char *err,
 void dm_tls_creds_free(DmTlsCreds *creds);
 
 /*
- * Run the server side of a handshake on connected socket @fd (blocking,
- * bounded by the socket's timeouts), verifying the client's certificate.
- * -errno with a message in @err on failure; the fd stays the caller's.
+ * A server-side session on connected socket @fd, its handshake not yet
+ * run; the fd stays the caller's.  -errno with a message in @err.
  */
-int dm_tls_session_start(DmTlsCreds *creds, int fd,
-                         DmTlsSession **ret_session, char *err,
-                         size_t errlen);
+int dm_tls_session_new(DmTlsCreds *creds, int fd, DmTlsSession **ret_session,
+                       char *err, size_t errlen);
+
+/*
+ * Carry the handshake on with what the client has sent so far (the
+ * caller makes the socket non-blocking meanwhile): 0 once done and the
+ * client's certificate verified; -EAGAIN when it needs more, with
+ * @ret_want_write telling whether it waits to send or to receive;
+ * -EACCES with a message in @err on failure (an alert has been sent).
+ */
+int dm_tls_session_handshake(DmTlsSession *session, bool *ret_want_write,
+                             char *err, size_t errlen);
 
 /* The framing's view of the session (see vup/msg.h). */
 VupStream dm_tls_session_stream(DmTlsSession *session);
@@ -43,7 +52,8 @@ void dm_tls_session_free(DmTlsSession *session);
 
 /*
  * Does the first byte waiting on @fd start a TLS handshake?  1 yes, 0 no
- * (a plain vfio-user client), -errno if nothing came.
+ * (a plain vfio-user client), -EAGAIN if nothing came yet, -ECONNRESET
+ * if the client closed, another -errno on error.  Never blocks.
  */
 int dm_tls_peek_handshake(int fd);
 

@@ -96,7 +96,7 @@ static int suite_setup(void **state)
     server_pid = fork();
     if (server_pid == 0) {
         execl(bin, bin, "serve", "--quiet", "--model", "edu", "--listen",
-              listen, (char *)NULL);
+              listen, "--hello-timeout", "2", (char *)NULL);
         _exit(127);
     }
     for (int i = 0; i < 5000 && access(sock_path, F_OK) != 0; i++) {
@@ -575,6 +575,47 @@ static void test_second_client_refused(void **state)
     close(first);
 }
 
+/*
+ * The device goes to the first client through VERSION, not the first to
+ * connect: one that never speaks holds nothing, and is dropped at the
+ * hello timeout (2 s here).
+ */
+static void test_silent_client_dropped(void **state)
+{
+    int silent = connect_raw();
+    int fd = connect_client();
+    uint32_t id = 0;
+
+    assert_int_equal(region_read(fd, 0, EDU_ID_OFFSET, 4, &id), 0);
+    assert_int_equal(id, 0x010000ed);
+    assert_true(closed_by_server(silent));
+    close(silent);
+    /* The served client is unaffected. */
+    assert_int_equal(region_write32(fd, 0, EDU_LIVENESS, 1), 0);
+    close(fd);
+}
+
+/* Connections that never say VERSION are bounded; then they are closed. */
+static void test_pending_clients_bounded(void **state)
+{
+    enum { PENDING = 8 };       /* DM_MAX_PENDING */
+    int silent[PENDING], extra, fd;
+
+    for (int i = 0; i < PENDING; i++) {
+        silent[i] = connect_raw();
+    }
+    extra = connect_raw();
+    assert_true(closed_by_server(extra));
+    close(extra);
+    for (int i = 0; i < PENDING; i++) {
+        close(silent[i]);
+    }
+    sleep_ms(100);
+    fd = connect_client();
+    assert_int_equal(region_write32(fd, 0, EDU_LIVENESS, 1), 0);
+    close(fd);
+}
+
 static void test_state_survives_reconnection(void **state)
 {
     int fd = connect_client();
@@ -688,6 +729,8 @@ int main(void)
         T(test_write_multi_errors),
         T(test_no_reply_errors_stay_silent),
         T(test_second_client_refused),
+        T(test_silent_client_dropped),
+        T(test_pending_clients_bounded),
         T(test_state_survives_reconnection),
         T(test_random_mutations),
     };

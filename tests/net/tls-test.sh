@@ -52,7 +52,9 @@ qemu_try() {
     printf '%s\n' "$out" >>"$tmp/qemu.log"
 }
 
-serve tls --tls-creds "$tmp/certs/server"
+# A generous hello timeout: the silent connection below must still be
+# pending when the checks that follow it run.
+serve tls --tls-creds "$tmp/certs/server" --hello-timeout 120
 tls_port=$port
 if grep -q "with TLS (client certificates verified)" "$tmp/tls.log"; then
     ok "dm-remote says it requires TLS"
@@ -61,6 +63,54 @@ else
 fi
 qemu_try "a verified pair is served" 0 "" "$tmp/certs/client" \
     "server=tcp:127.0.0.1:$tls_port,tls-creds=tls0"
+# A connection that never speaks holds nothing up: its handshake waits
+# in the event loop while the next client is served.
+exec 3<>"/dev/tcp/127.0.0.1/$tls_port"
+qemu_try "a verified pair is served while another connection stays silent" \
+    0 "" "$tmp/certs/client" "server=tcp:127.0.0.1:$tls_port,tls-creds=tls0"
+if grep -q "no TLS handshake\|stalled\|sent no VERSION" "$tmp/tls.log"; then
+    not_ok "the silent connection held the server up: $(tail -n 3 "$tmp/tls.log")"
+else
+    ok "the silent connection was still pending, and held no one up"
+fi
+exec 3>&-
+for _ in $(seq 500); do
+    grep -q "no TLS handshake: the client closed" "$tmp/tls.log" && break
+    sleep 0.01
+done
+if grep -q "no TLS handshake: the client closed" "$tmp/tls.log"; then
+    ok "the silent connection's close is logged"
+else
+    not_ok "no line for the silent connection: $(tail -n 3 "$tmp/tls.log")"
+fi
+
+# With the device and the standby slot taken (a QEMU, and a migration
+# target), a third TLS client is told, over TLS, that the model is busy.
+holders=()
+hold() {
+    "$qemu" -M pc -accel qtest -qtest null -display none -monitor none \
+        -nodefaults -object "tls-creds-x509,id=tls0,endpoint=client,dir=$tmp/certs/client" \
+        -remote-device "bus=pci,server=tcp:127.0.0.1:$tls_port,tls-creds=tls0" \
+        "$@" >>"$tmp/holders.log" 2>&1 &
+    holders+=($!) pids+=($!)
+}
+connected() { grep -c "client connected" "$tmp/tls.log"; }
+before=$(connected)
+hold
+for _ in $(seq 1000); do [ "$(connected)" -gt "$before" ] && break; sleep 0.01; done
+hold -incoming defer
+for _ in $(seq 1000); do [ "$(connected)" -gt $((before + 1)) ] && break; sleep 0.01; done
+if [ "$(connected)" -eq $((before + 2)) ]; then
+    ok "a QEMU holds the device and a migration target waits as standby"
+else
+    not_ok "holders not both connected: $(tail -n 5 "$tmp/tls.log") $(cat "$tmp/holders.log")"
+fi
+qemu_try "a third TLS client is told the model is busy" 1 \
+    "is busy serving another client" "$tmp/certs/client" \
+    "server=tcp:127.0.0.1:$tls_port,tls-creds=tls0"
+kill "${holders[@]}" 2>/dev/null
+wait "${holders[@]}" 2>/dev/null
+
 if grep -q "plain TCP" "$tmp/qemu.log"; then
     not_ok "QEMU warned about plain TCP on a TLS session"
 else
