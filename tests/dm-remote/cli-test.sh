@@ -46,6 +46,9 @@ expect tcp-unresolvable 1 "cannot resolve" -- serve --model edu --listen tcp:no-
 expect empty-path 2 "empty path" -- serve --model edu --listen unix:
 expect long-path 2 "socket path too long" -- serve --model edu --listen "unix:$dir/$(printf 'x%.0s' $(seq 200))"
 expect bad-layout 2 "invalid --dma-layout 'odd'" -- serve --model edu --listen unix:$dir/s --dma-layout=odd
+expect bad-poll-us 2 "invalid --poll-us 'x' (0..1000000)" -- serve --model edu --listen unix:$dir/s --poll-us x
+expect bad-hello-timeout 2 "invalid --hello-timeout '0' (1..3600)" -- serve --model edu --listen unix:$dir/s --hello-timeout 0
+expect help-hello-timeout 0 "--hello-timeout=SEC" -- serve --help
 expect no-token-file 2 "cannot read a token" -- serve --model edu --listen unix:$dir/s --token-file "$dir/none"
 expect long-identifier 2 "at most 128 bytes" -- serve --model edu --listen unix:$dir/s --bind-vm "$(printf 'v%.0s' $(seq 130))"
 touch "$dir/file"
