@@ -586,6 +586,53 @@ static void test_system_reset(const void *data)
     edu_stop(&e);
 }
 
+/*
+ * Hot-plug and unplug: a dm-proxy-pci added to a running machine
+ * connects and works; ejected (ACPI), it lets the model go and leaves
+ * query-remote-devices, so that one plugged again is served.
+ */
+static void test_hotplug(const void *data)
+{
+    EduBackend b = GPOINTER_TO_INT(data);
+    g_autofree char *server = NULL;
+    Edu e = { 0 };
+
+    e.remote = b == EDU_PROXY_TCP ? dm_remote_start_tcp(edu_model, NULL) :
+                                    dm_remote_start(edu_model, NULL);
+    server = b == EDU_PROXY_TCP ? g_strdup(e.remote->connect) :
+             g_strdup_printf("unix:%s", e.remote->socket_path);
+    e.cmdline = g_strdup("-machine pc -m 256M -object memory-backend-memfd,"
+                         "id=ram,size=256M,share=on "
+                         "-machine memory-backend=ram");
+    e.qts = qtest_init(e.cmdline);
+    pc_alloc_init(&e.alloc, e.qts, 0);
+    e.bus = qpci_new_pc(e.qts, &e.alloc);
+
+    for (uint32_t round = 1; round <= 2; round++) {
+        g_autofree char *addr = g_strdup_printf("%02x.0", EDU_SLOT);
+        QDict *rsp;
+
+        qtest_qmp_device_add(e.qts, "dm-proxy-pci", "edu0",
+                             "{'addr': %s, 'server': %s}", addr, server);
+        e.dev = qpci_device_find(e.bus, QPCI_DEVFN(EDU_SLOT, 0));
+        g_assert_nonnull(e.dev);
+        qpci_device_enable(e.dev);
+        e.bar = qpci_iomap(e.dev, 0, NULL);
+        g_assert_cmphex(edu_readl(&e, 0x00), ==, 0x010000ed);
+        edu_writel(&e, 0x04, round);
+        g_assert_cmphex(edu_readl(&e, 0x04), ==, ~round);
+        qpci_iounmap(e.dev, e.bar);
+        g_free(e.dev);
+        e.dev = NULL;
+
+        qpci_unplug_acpi_device_test(e.qts, "edu0", EDU_SLOT);
+        rsp = qtest_qmp(e.qts, "{'execute': 'query-remote-devices'}");
+        g_assert_cmpuint(qlist_size(qdict_get_qlist(rsp, "return")), ==, 0);
+        qobject_unref(rsp);
+    }
+    edu_stop(&e);
+}
+
 int main(int argc, char **argv)
 {
     static const struct {
@@ -659,6 +706,10 @@ int main(int argc, char **argv)
                         GINT_TO_POINTER(EDU_PROXY_TLS), test_migrate);
     qtest_add_data_func("/dm/edu/proxy-tls/msix",
                         GINT_TO_POINTER(EDU_PROXY_TLS), test_msix);
+    qtest_add_data_func("/dm/edu/proxy-shared/hotplug",
+                        GINT_TO_POINTER(EDU_PROXY_SHARED), test_hotplug);
+    qtest_add_data_func("/dm/edu/proxy-tcp/hotplug",
+                        GINT_TO_POINTER(EDU_PROXY_TCP), test_hotplug);
     qtest_add_data_func("/dm/edu/proxy-tls/kill-restart",
                         GINT_TO_POINTER(EDU_PROXY_TLS),
                         test_fault_kill_restart);

@@ -69,20 +69,30 @@ static bool tcp_listening(int port)
     return tcp_port_open(tcp_host(), port);
 }
 
-/* A loopback port that was free a moment ago. */
+/*
+ * A loopback port that was free a moment ago, below the kernel's
+ * ephemeral range (32768-60999 by default), so that no outgoing
+ * connection takes it before the server binds it (tests/free-port.py).
+ */
 static int free_tcp_port(void)
 {
-    struct sockaddr_in sin = {
-        .sin_family = AF_INET,
-        .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-    };
-    socklen_t len = sizeof(sin);
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    for (int i = 0; i < 500; i++) {
+        struct sockaddr_in sin = {
+            .sin_family = AF_INET,
+            .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+            .sin_port = htons(g_random_int_range(10000, 32768)),
+        };
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int ret;
 
-    g_assert_cmpint(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), ==, 0);
-    g_assert_cmpint(getsockname(fd, (struct sockaddr *)&sin, &len), ==, 0);
-    close(fd);
-    return ntohs(sin.sin_port);
+        g_assert_cmpint(fd, >=, 0);
+        ret = bind(fd, (struct sockaddr *)&sin, sizeof(sin));
+        close(fd);
+        if (ret == 0) {
+            return ntohs(sin.sin_port);
+        }
+    }
+    g_assert_not_reached();
 }
 
 static void dm_remote_spawn(DmRemote *r)
