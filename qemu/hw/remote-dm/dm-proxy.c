@@ -439,7 +439,7 @@ static void dm_proxy_quiet_timer(void *opaque)
 
     /* A call in progress (lock taken) is not quiet either. */
     if (due > now || qemu_mutex_trylock(&p->lock)) {
-        timer_mod(p->quiet_timer, MAX(due, now + DM_PROXY_QUIET_NS / 4));
+        timer_mod(p->quiet_timer, MAX(due, now + DM_PROXY_QUIET_NS));
         return;
     }
     if (p->state == DM_PROXY_CONNECTED && !p->watching) {
