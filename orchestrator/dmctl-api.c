@@ -8,20 +8,26 @@
 
 #include "address.h"
 #include "dmctl.h"
-#include "tls.h"
+#include "soup-tls.h"
 
 /* Loaded by main() when --tls-creds is given. */
-static OrchTlsCreds api_tls;
+static DmSoupTlsCreds api_tls;
 
 int dmctl_api_tls(const char *dir)
 {
     g_autoptr(GError) err = NULL;
 
-    if (!orch_tls_creds_load(dir, "client", &api_tls, &err)) {
+    if (!dm_soup_tls_creds_load(dir, "client", &api_tls, &err)) {
         fprintf(stderr, "dmctl: --tls-creds: %s\n", err->message);
         return DMCTL_USAGE;
     }
     return DMCTL_OK;
+}
+
+/* NULL for plain HTTP. */
+static const DmSoupTlsCreds *api_creds(void)
+{
+    return api_tls.cert ? &api_tls : NULL;
 }
 
 static SoupSession *api_session(void)
@@ -30,16 +36,9 @@ static SoupSession *api_session(void)
     g_autoptr(GSocketConnectable) peer = NULL;
 
     if (!session) {
-        /*
-         * main() checked the address already.  Over TLS, GIO checks the
-         * server's certificate against our CA and the host we connect to
-         * (the connectable is the TLS server identity).
-         */
+        /* main() checked the address already. */
         peer = orch_address_connectable(arg_orchestrator, NULL);
-        session = soup_session_new_with_options("remote-connectable", peer,
-                                                "user-agent", "dmctl",
-                                                "tls-database", api_tls.ca,
-                                                NULL);
+        session = dm_soup_tls_session_new(peer, api_creds(), "dmctl", 0);
     }
     return session;
 }
@@ -47,13 +46,8 @@ static SoupSession *api_session(void)
 static SoupMessage *api_message(const char *method, const char *path,
                                 JsonNode *body)
 {
-    g_autofree char *uri = g_strconcat(api_tls.cert ? "https" : "http",
-                                       "://orchestrator", path, NULL);
-    SoupMessage *msg = soup_message_new(method, uri);
-
-    if (msg && api_tls.cert) {
-        soup_message_set_tls_client_certificate(msg, api_tls.cert);
-    }
+    SoupMessage *msg = dm_soup_tls_message_new(method, "orchestrator", path,
+                                               api_creds());
 
     if (msg && body) {
         char *text = json_to_string(body, FALSE);
@@ -75,8 +69,10 @@ static int api_answer(SoupMessage *msg, GBytes *answer, GError *err,
     const char *data = answer ? g_bytes_get_data(answer, &len) : NULL;
 
     if (!answer) {
+        g_autofree char *why = dm_soup_tls_explain(msg, err);
+
         fprintf(stderr, "dmctl: cannot reach the orchestrator at %s: %s\n",
-                arg_orchestrator, err->message);
+                arg_orchestrator, why);
         return DMCTL_FAIL;
     }
     if (len) {

@@ -12,6 +12,20 @@
 /* Long enough for a launcher to spawn a process, short of hanging us. */
 #define LAUNCHER_TIMEOUT_S 30
 
+/* Set once by main() before any call; read-only afterwards. */
+static const DmSoupTlsCreds *launcher_tls;
+
+void orch_launcher_set_tls(const DmSoupTlsCreds *creds)
+{
+    launcher_tls = creds;
+}
+
+/* TLS for launchers on TCP; one on a UNIX socket is guarded by its mode. */
+static const DmSoupTlsCreds *launcher_creds(const char *address)
+{
+    return g_str_has_prefix(address, "tcp:") ? launcher_tls : NULL;
+}
+
 int orch_launcher_call(const char *address, const char *method,
                        const char *path, JsonNode *body, guint *ret_status,
                        JsonNode **ret_reply, char **ret_err)
@@ -21,7 +35,7 @@ int orch_launcher_call(const char *address, const char *method,
     g_autoptr(SoupSession) session = NULL;
     g_autoptr(SoupMessage) msg = NULL;
     g_autoptr(GBytes) answer = NULL;
-    g_autofree char *uri = g_strconcat("http://launcher", path, NULL);
+    const DmSoupTlsCreds *tls = launcher_creds(address);
     JsonNode *reply = NULL;
     gsize len;
     const char *data;
@@ -31,11 +45,9 @@ int orch_launcher_call(const char *address, const char *method,
         *ret_err = g_strdup(err->message);
         return -EINVAL;
     }
-    session = soup_session_new_with_options("remote-connectable", peer,
-                                            "timeout", LAUNCHER_TIMEOUT_S,
-                                            "user-agent", "dm-orchestrator",
-                                            NULL);
-    msg = soup_message_new(method, uri);
+    session = dm_soup_tls_session_new(peer, tls, "dm-orchestrator",
+                                      LAUNCHER_TIMEOUT_S);
+    msg = dm_soup_tls_message_new(method, "launcher", path, tls);
     if (!msg) {
         *ret_err = g_strdup_printf("bad launcher path '%s'", path);
         return -EINVAL;
@@ -49,7 +61,9 @@ int orch_launcher_call(const char *address, const char *method,
     }
     answer = soup_session_send_and_read(session, msg, NULL, &err);
     if (!answer) {
-        *ret_err = g_strdup_printf("launcher %s: %s", address, err->message);
+        g_autofree char *why = dm_soup_tls_explain(msg, err);
+
+        *ret_err = g_strdup_printf("launcher %s: %s", address, why);
         return -EHOSTUNREACH;
     }
     data = g_bytes_get_data(answer, &len);

@@ -12,6 +12,14 @@
 #include <json-glib/json-glib.h>
 
 #include "orch.h"
+#include "soup-tls.h"
+
+/*
+ * Call launchers on tcp: addresses over TLS with @creds (client layout),
+ * checking their certificates; NULL: plain HTTP.  @creds must outlive
+ * every call.
+ */
+void orch_launcher_set_tls(const DmSoupTlsCreds *creds);
 
 /*
  * @method @path on the launcher at @address, with @body (may be NULL).

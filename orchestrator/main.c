@@ -2,7 +2,8 @@
  * dm-orchestrator: the control panel of the disaggregated QEMU.
  *
  *   dm-orchestrator [--db PATH] [--listen unix:PATH|tcp:HOST:PORT]
- *                   [--tls-creds DIR] [--save-dir DIR] [--no-reconcile]
+ *                   [--tls-creds DIR] [--launcher-tls-creds DIR]
+ *                   [--save-dir DIR] [--no-reconcile]
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -15,13 +16,14 @@
 
 #include "address.h"
 #include "db.h"
+#include "launcher.h"
 #include "orch.h"
 #include "server.h"
-#include "tls.h"
 
 static const char *arg_db = "/var/lib/dm-orchestrator/db.sqlite";
 static const char *arg_listen = "unix:/run/dm-orchestrator.sock";
 static const char *arg_tls_creds;
+static const char *arg_launcher_tls_creds;
 static const char *arg_save_dir;
 static bool arg_reconcile = true;
 
@@ -46,6 +48,12 @@ static void help(void)
            "                          ca-cert.pem, server-cert.pem and\n"
            "                          server-key.pem; clients must show a\n"
            "                          certificate signed by that CA\n"
+           "      --launcher-tls-creds=DIR\n"
+           "                          call launchers on tcp: addresses over\n"
+           "                          HTTPS: DIR holds ca-cert.pem (the CA\n"
+           "                          of their certificates), client-cert.pem\n"
+           "                          and client-key.pem (ours).  Without\n"
+           "                          it they are called over plain HTTP\n"
            "      --save-dir=DIR      where saved VMs go unless the save\n"
            "                          names a file (default: 'saved' beside\n"
            "                          the database).  QEMU writes it on the\n"
@@ -67,6 +75,7 @@ static int parse_argv(int argc, char **argv)
         { "db", required_argument, NULL, 'd' },
         { "listen", required_argument, NULL, 'l' },
         { "tls-creds", required_argument, NULL, 't' },
+        { "launcher-tls-creds", required_argument, NULL, 'L' },
         { "save-dir", required_argument, NULL, 's' },
         { "no-reconcile", no_argument, NULL, 'R' },
         { "verbose", no_argument, NULL, 'v' },
@@ -88,6 +97,9 @@ static int parse_argv(int argc, char **argv)
             break;
         case 't':
             arg_tls_creds = optarg;
+            break;
+        case 'L':
+            arg_launcher_tls_creds = optarg;
             break;
         case 's':
             arg_save_dir = optarg;
@@ -126,6 +138,12 @@ static int parse_argv(int argc, char **argv)
     if (arg_save_dir && (!*arg_save_dir || strchr(arg_save_dir, ','))) {
         fprintf(stderr, "dm-orchestrator: --save-dir needs a path without "
                 "a comma\n");
+        return 2;
+    }
+    if ((arg_tls_creds && !*arg_tls_creds) ||
+        (arg_launcher_tls_creds && !*arg_launcher_tls_creds)) {
+        fprintf(stderr, "dm-orchestrator: --tls-creds and "
+                "--launcher-tls-creds need a directory\n");
         return 2;
     }
     if (!orch_address_valid(arg_listen, &err)) {
@@ -183,7 +201,8 @@ int main(int argc, char **argv)
     g_autoptr(GError) err = NULL;
     g_autoptr(GMainLoop) loop = NULL;
     g_autoptr(GSocket) listener = NULL;
-    OrchTlsCreds tls = { 0 };
+    DmSoupTlsCreds tls = { 0 };
+    DmSoupTlsCreds launcher_tls = { 0 };
     sqlite3 *db_main, *db_worker;
     OrchServer *server;
     int ret;
@@ -197,12 +216,21 @@ int main(int argc, char **argv)
         return 1;
     }
     set_save_dir();
-    if (arg_reconcile && orch_reconcile(db_worker) < 0) {
+    if (arg_tls_creds &&
+        !dm_soup_tls_creds_load(arg_tls_creds, "server", &tls, &err)) {
+        orch_warn("--tls-creds: %s", err->message);
         return 1;
     }
-    if (arg_tls_creds &&
-        !orch_tls_creds_load(arg_tls_creds, "server", &tls, &err)) {
-        orch_warn("--tls-creds: %s", err->message);
+    /* Before the reconciliation: it calls the launchers. */
+    if (arg_launcher_tls_creds &&
+        !dm_soup_tls_creds_load(arg_launcher_tls_creds, "client",
+                                &launcher_tls, &err)) {
+        orch_warn("--launcher-tls-creds: %s", err->message);
+        dm_soup_tls_creds_clear(&tls);
+        return 1;
+    }
+    orch_launcher_set_tls(arg_launcher_tls_creds ? &launcher_tls : NULL);
+    if (arg_reconcile && orch_reconcile(db_worker) < 0) {
         return 1;
     }
     if (!arg_tls_creds && g_str_has_prefix(arg_listen, "tcp:")) {
@@ -225,12 +253,15 @@ int main(int argc, char **argv)
     loop = g_main_loop_new(NULL, FALSE);
     g_unix_signal_add(SIGTERM, on_signal, loop);
     g_unix_signal_add(SIGINT, on_signal, loop);
-    orch_info("serving the API on %s%s, database %s", arg_listen,
-              arg_tls_creds ? " (TLS)" : "", arg_db);
+    orch_info("serving the API on %s%s, database %s%s", arg_listen,
+              arg_tls_creds ? " (TLS)" : "", arg_db,
+              arg_launcher_tls_creds ? ", launchers on TCP over TLS" : "");
     g_main_loop_run(loop);
     orch_server_stop(server);
     orch_address_cleanup(arg_listen);
-    orch_tls_creds_clear(&tls);
+    dm_soup_tls_creds_clear(&tls);
+    orch_launcher_set_tls(NULL);
+    dm_soup_tls_creds_clear(&launcher_tls);
     orch_info("stopped");
     return 0;
 }

@@ -286,37 +286,13 @@ static void server_handler(SoupServer *soup, SoupServerMessage *msg,
     g_thread_pool_push(s->worker, job, NULL);
 }
 
-/*
- * GIO verifies a client's certificate chain against our CA but leaves the
- * verdict to the application: accept only a chain with no error at all.
- */
-static gboolean server_accept_certificate(SoupServerMessage *msg,
-                                          GTlsCertificate *cert,
-                                          GTlsCertificateFlags errors,
-                                          gpointer opaque)
+/* Refused TLS clients, from soup-tls.c. */
+static void server_tls_log(const char *line, gpointer opaque)
 {
-    if (errors) {
-        GSocketAddress *peer = soup_server_message_get_remote_address(msg);
-        g_autofree char *who = peer ?
-            g_socket_connectable_to_string(G_SOCKET_CONNECTABLE(peer)) :
-            g_strdup("a client");
-
-        orch_warn("refused %s: its TLS certificate is not signed by our CA "
-                  "(GTlsCertificateFlags 0x%x)", who, errors);
-        return FALSE;
-    }
-    return TRUE;
+    orch_warn("%s", line);
 }
 
-/* Each connection's first message decides on the TLS handshake. */
-static void server_request_started(SoupServer *soup, SoupServerMessage *msg,
-                                   gpointer opaque)
-{
-    g_signal_connect(msg, "accept-certificate",
-                     G_CALLBACK(server_accept_certificate), NULL);
-}
-
-OrchServer *orch_server_new(GSocket *listener, const OrchTlsCreds *tls,
+OrchServer *orch_server_new(GSocket *listener, const DmSoupTlsCreds *tls,
                             sqlite3 *db_main, sqlite3 *db_worker,
                             GError **errp)
 {
@@ -334,12 +310,7 @@ OrchServer *orch_server_new(GSocket *listener, const OrchTlsCreds *tls,
     }
     soup_server_add_handler(s->soup, NULL, server_handler, s, NULL);
     if (tls) {
-        soup_server_set_tls_certificate(s->soup, tls->cert);
-        soup_server_set_tls_database(s->soup, tls->ca);
-        soup_server_set_tls_auth_mode(s->soup, G_TLS_AUTHENTICATION_REQUIRED);
-        g_signal_connect(s->soup, "request-started",
-                         G_CALLBACK(server_request_started), NULL);
-        how = SOUP_SERVER_LISTEN_HTTPS;
+        how = dm_soup_tls_server_setup(s->soup, tls, server_tls_log, NULL);
     }
     if (!soup_server_listen_socket(s->soup, listener, how, errp)) {
         orch_server_stop(s);

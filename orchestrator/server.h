@@ -15,7 +15,7 @@
 #include <gio/gio.h>
 #include <sqlite3.h>
 
-#include "tls.h"
+#include "soup-tls.h"
 
 typedef struct OrchServer OrchServer;
 
@@ -23,7 +23,7 @@ typedef struct OrchServer OrchServer;
  * Serve on @listener, over TLS with @tls unless it is NULL; both database
  * connections are owned by the server.
  */
-OrchServer *orch_server_new(GSocket *listener, const OrchTlsCreds *tls,
+OrchServer *orch_server_new(GSocket *listener, const DmSoupTlsCreds *tls,
                             sqlite3 *db_main, sqlite3 *db_worker,
                             GError **errp);
 /* Stop accepting; a request the worker is running is abandoned. */

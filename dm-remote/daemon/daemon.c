@@ -2,10 +2,12 @@
  * dm-remote daemon: the launcher of a platform.
  *
  *   dm-remote daemon --role server|client --listen ADDRESS
- *                    --platform-id ID --state-dir DIR [...]
+ *                    --platform-id ID --state-dir DIR [--tls-creds DIR]
+ *                    [...]
  *
  * One per platform.  The orchestrator asks it over HTTP/JSON (libsoup,
- * one GMainLoop, nothing threaded) to launch and stop device models
+ * one GMainLoop, nothing threaded; HTTPS with client certificates under
+ * --tls-creds) to launch and stop device models
  * (server role) or QEMU processes (client role) and to report on them.
  * See docs/launcher.md.
  *
@@ -27,6 +29,7 @@
 #include "address.h"
 #include "device.h"
 #include "log.h"
+#include "soup-tls.h"
 
 #include "daemon.h"
 #include "http.h"
@@ -44,6 +47,7 @@ static unsigned arg_capacity = 16;
 static const char *arg_model_host;
 static const char *arg_port_range;
 static const char *arg_qemu;
+static const char *arg_tls_creds;
 
 static void daemon_help(void)
 {
@@ -66,6 +70,13 @@ static void daemon_help(void)
            "children\n"
            "  --capacity=N           at most N instances or VMs "
            "(default 16)\n"
+           "  --tls-creds=DIR        serve HTTPS (tcp: only), TLS off "
+           "without it: DIR\n"
+           "                         holds ca-cert.pem, server-cert.pem "
+           "and\n"
+           "                         server-key.pem; clients must show a "
+           "certificate\n"
+           "                         signed by that CA\n"
            "server role:\n"
            "  --models=M,M,...       the models offered (default: all)\n"
            "  --model-host=HOST      address models listen on for tcp "
@@ -112,6 +123,7 @@ static int daemon_parse_options(int argc, char **argv)
     enum {
         OPT_ROLE = 0x100, OPT_PLATFORM_ID, OPT_STATE_DIR, OPT_MODELS,
         OPT_CAPACITY, OPT_MODEL_HOST, OPT_PORT_RANGE, OPT_QEMU,
+        OPT_TLS_CREDS,
     };
     static const struct option options[] = {
         { "role", required_argument, NULL, OPT_ROLE },
@@ -123,6 +135,7 @@ static int daemon_parse_options(int argc, char **argv)
         { "model-host", required_argument, NULL, OPT_MODEL_HOST },
         { "port-range", required_argument, NULL, OPT_PORT_RANGE },
         { "qemu", required_argument, NULL, OPT_QEMU },
+        { "tls-creds", required_argument, NULL, OPT_TLS_CREDS },
         { "verbose", no_argument, NULL, 'v' },
         { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
@@ -161,6 +174,9 @@ static int daemon_parse_options(int argc, char **argv)
             break;
         case OPT_QEMU:
             arg_qemu = optarg;
+            break;
+        case OPT_TLS_CREDS:
+            arg_tls_creds = optarg;
             break;
         case 'v':
             dm_log_level = DM_LOG_DEBUG;
@@ -322,6 +338,9 @@ static int daemon_check_options(DmDaemon *d)
     if (d->role == DM_ROLE_SERVER && arg_qemu) {
         return daemon_usage("%s", "--qemu is for --role client");
     }
+    if (arg_tls_creds && !arg_tls_creds[0]) {
+        return daemon_usage("%s", "--tls-creds needs a directory");
+    }
     d->platform_id = arg_platform_id;
     d->capacity = arg_capacity;
     return 0;
@@ -391,12 +410,20 @@ static gboolean daemon_on_signal(gpointer opaque)
     return G_SOURCE_CONTINUE;
 }
 
-static int daemon_serve(DmDaemon *d, const DmAddress *addr)
+/* Refused TLS clients, from soup-tls.c. */
+static void daemon_tls_log(const char *line, gpointer opaque)
+{
+    dm_warn("%s", line);
+}
+
+static int daemon_serve(DmDaemon *d, const DmAddress *addr,
+                        const DmSoupTlsCreds *tls)
 {
     g_autoptr(SoupServer) server = NULL;
     g_autoptr(GSocket) sock = NULL;
     g_autoptr(GError) error = NULL;
     g_autofree char *name = NULL;
+    SoupServerListenOptions how = 0;
     int fd = daemon_listen(addr, &name);
 
     if (fd < 0) {
@@ -404,7 +431,14 @@ static int daemon_serve(DmDaemon *d, const DmAddress *addr)
     }
     sock = g_socket_new_from_fd(fd, &error);
     server = soup_server_new("server-header", "dm-remote-daemon", NULL);
-    if (!sock || !soup_server_listen_socket(server, sock, 0, &error)) {
+    if (tls) {
+        how = dm_soup_tls_server_setup(server, tls, daemon_tls_log, NULL);
+    } else if (addr->kind != DM_ADDRESS_UNIX) {
+        dm_warn("the API on %s is plain HTTP without authentication: "
+                "anyone who reaches it can launch processes; use a "
+                "trusted network, or give --tls-creds", name);
+    }
+    if (!sock || !soup_server_listen_socket(server, sock, how, &error)) {
         fprintf(stderr, "dm-remote daemon: cannot serve on %s: %s\n", name,
                 error->message);
         if (!sock) {
@@ -417,7 +451,8 @@ static int daemon_serve(DmDaemon *d, const DmAddress *addr)
     d->loop = g_main_loop_new(NULL, false);
     g_unix_signal_add(SIGTERM, daemon_on_signal, d);
     g_unix_signal_add(SIGINT, daemon_on_signal, d);
-    fprintf(stderr, "dm-remote: listening on %s\n", name);
+    fprintf(stderr, "dm-remote: listening on %s%s\n", name,
+            tls ? " (TLS)" : "");
     fflush(stderr);
 
     g_main_loop_run(d->loop);
@@ -444,6 +479,8 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(DmDaemon, daemon_free)
 int dm_daemon_main(int argc, char **argv)
 {
     g_auto(DmDaemon) d = { 0 };
+    g_auto(DmSoupTlsCreds) tls = { 0 };
+    g_autoptr(GError) error = NULL;
     g_autofree char *self = NULL;
     DmAddress addr;
     char err[512];
@@ -455,6 +492,17 @@ int dm_daemon_main(int argc, char **argv)
     }
     if (dm_address_parse(arg_listen, &addr, err, sizeof(err)) < 0) {
         return daemon_usage("bad --listen: %s", err);
+    }
+    if (arg_tls_creds && addr.kind == DM_ADDRESS_UNIX) {
+        return daemon_usage("%s", "--tls-creds needs a tcp: --listen "
+                            "address (a UNIX socket is guarded by its file "
+                            "mode)");
+    }
+    if (arg_tls_creds &&
+        !dm_soup_tls_creds_load(arg_tls_creds, "server", &tls, &error)) {
+        fprintf(stderr, "dm-remote daemon: --tls-creds: %s\n",
+                error->message);
+        return 1;
     }
     self = g_file_read_link("/proc/self/exe", NULL);
     if (!self) {
@@ -475,5 +523,5 @@ int dm_daemon_main(int argc, char **argv)
     d.state_dir = arg_state_dir;
     d.dying = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     signal(SIGPIPE, SIG_IGN);
-    return daemon_serve(&d, &addr);
+    return daemon_serve(&d, &addr, arg_tls_creds ? &tls : NULL);
 }

@@ -143,7 +143,11 @@ check "resume runs it again, console answering" \
 
 # A model dies: its launcher reports it and restarts it (on-failure), the
 # proxy reconnects, the guest's device works again.
-edu_pid=$(pgrep -f "dm-remote serve --model=edu " | head -n1)
+# (The edu of srv's namespace: other tests may run edus of their own.)
+edu_pid=$(for p in $(ip netns pids "$(lan_ns srv)"); do
+              grep -qa -- "--model=edu" "/proc/$p/cmdline" 2>/dev/null &&
+                  echo "$p"
+          done | head -n1)
 kill -9 "$edu_pid"
 check "the launcher reports the killed model" \
     wait_for 'grep -q "died: killed by signal 9" "$tmp/srv.log"'
