@@ -42,24 +42,29 @@ fi
 port() { case $1 in srv) echo 7101 ;; c1) echo 7102 ;; c2) echo 7103 ;; esac; }
 
 step "1. Hosts: orchestrator, server platform srv1, client platforms c1 and c2, on $where"
+# The launchers' API over HTTPS, both ends verified: a throw-away CA signs
+# the launchers' server certificates and the orchestrator's client one.
+"$here/tests/net/make-certs.sh" "$tmp/certs"
 for h in srv c1 c2; do
     mkdir -p "$tmp/$h"
     role=client extra=(--qemu "$build/qemu-system-x86_64")
     [ $h = srv ] && role=server extra=(--model-host "$(addr srv)")
     on $h "$dm" daemon --role $role --listen "tcp:$(addr $h):$(port $h)" \
+        --tls-creds "$tmp/certs/server" \
         --platform-id $h --state-dir "$tmp/$h" "${extra[@]}" \
         >"$tmp/$h.log" 2>&1 & pids+=($!)
-    echo "   launcher of $h: dm-remote daemon --role $role on tcp:$(addr $h):$(port $h)"
+    echo "   launcher of $h: dm-remote daemon --role $role on tcp:$(addr $h):$(port $h), HTTPS"
 done
 on ctl "$build/meson/orchestrator/dm-orchestrator" --db "$tmp/db.sqlite" \
-    --listen "unix:$tmp/orch.sock" >"$tmp/orch.log" 2>&1 & pids+=($!)
+    --listen "unix:$tmp/orch.sock" \
+    --launcher-tls-creds "$tmp/certs/client" >"$tmp/orch.log" 2>&1 & pids+=($!)
 for _ in $(seq 500); do
     [ -S "$tmp/orch.sock" ] && grep -q listening "$tmp/srv.log" &&
         grep -q listening "$tmp/c1.log" && grep -q listening "$tmp/c2.log" &&
         break
     sleep 0.01
 done
-echo "   orchestrator: dm-orchestrator, API on $tmp/orch.sock" | sed "s|$tmp/||"
+echo "   orchestrator: dm-orchestrator, API on $tmp/orch.sock, launchers called over HTTPS with its client certificate" | sed "s|$tmp/||"
 
 step "2. Register the platforms in the identifier database"
 run dmctl platform add srv1 --role server --address "tcp:$(addr srv):$(port srv)"

@@ -7,8 +7,8 @@
 #                      trusted, so that QEMU loads it and the server, which
 #                      trusts A only, must refuse it)
 #   DIR/rogue-server   a server certificate signed by CA B
-# The server certificates name 127.0.0.1, ::1, localhost and the test
-# addresses of tests/net/netns-run.sh.
+# The server certificates name 127.0.0.1, ::1, localhost and the
+# addresses of the test and demo namespaces (192.0.2.1-4 and .10).
 #   tests/net/make-certs.sh DIR
 set -euo pipefail
 d=${1:?usage: make-certs.sh DIR}
@@ -34,6 +34,9 @@ ip_address = "127.0.0.1"
 ip_address = "::1"
 ip_address = "192.0.2.1"
 ip_address = "192.0.2.2"
+ip_address = "192.0.2.3"
+ip_address = "192.0.2.4"
+ip_address = "192.0.2.10"
 dns_name = "localhost"
 tls_www_server
 encryption_key
