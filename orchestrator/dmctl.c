@@ -67,6 +67,11 @@ static const DmctlCommand commands[] = {
     { "vm remove", "NAME", "forget a stopped VM", dmctl_vm_remove },
     { "dm list", "", "list the running device models, with the state\n"
       "their launchers report", dmctl_dm_list },
+    { "events", "[--vm NAME] [--since ID] [--limit N]",
+      "what happened to the VMs (starts, stops, migrations, saves,\n"
+      "restores, repairs at the orchestrator's start-up), oldest first:\n"
+      "the last N (default 100, at most 1000), or the first N after\n"
+      "event ID", dmctl_events },
     { "console", "VM",
       "attach stdin/stdout to the VM's remote UART console; Ctrl-]\n"
       "detaches", dmctl_console },

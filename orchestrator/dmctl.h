@@ -59,6 +59,9 @@ int dmctl_vm_remove(int argc, char **argv);
 int dmctl_dm_list(int argc, char **argv);
 int dmctl_console(int argc, char **argv);
 
+/* dmctl-events.c */
+int dmctl_events(int argc, char **argv);
+
 /* dmctl-table.c */
 typedef struct DmctlColumn {
     const char *title;

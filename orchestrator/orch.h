@@ -21,6 +21,7 @@ typedef struct OrchRequest {
     char **seg;                 /* path segments after "/v1" */
     guint nseg;
     JsonObject *body;           /* NULL when the request had none */
+    GHashTable *query;          /* the URI's parameters, or NULL */
     sqlite3 *db;
     guint status;               /* of the reply; 200 unless set */
     JsonNode *reply;
@@ -52,6 +53,10 @@ int orch_require_body(OrchRequest *r);
 void orch_undo_add(OrchRequest *r, const char *address, const char *path);
 void orch_undo_run(OrchRequest *r);
 void orch_undo_clear(OrchRequest *r);
+
+/* events.c */
+int orch_event_list(OrchRequest *r);
+int orch_vm_events(OrchRequest *r);
 
 /* platforms.c */
 int orch_platform_list(OrchRequest *r);

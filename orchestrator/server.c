@@ -36,6 +36,8 @@ static const OrchRoute server_routes[] = {
     { "POST", "vms/*/save", orch_vm_save, false },
     { "POST", "vms/*/restore", orch_vm_restore, false },
     { "GET", "vms/*/console", orch_vm_console, true },
+    { "GET", "vms/*/events", orch_vm_events, true },
+    { "GET", "events", orch_event_list, true },
     { "GET", "dms", orch_dm_list, false },
 };
 
@@ -66,6 +68,9 @@ static void server_job_free(ServerJob *job)
         json_node_unref(job->req.reply);
     }
     g_free(job->req.error);
+    if (job->req.query) {
+        g_hash_table_unref(job->req.query);
+    }
     g_free(job);
 }
 
@@ -264,6 +269,7 @@ static void server_handler(SoupServer *soup, SoupServerMessage *msg,
     job->msg = g_object_ref(msg);
     job->path = g_strdup(path);
     r->method = soup_server_message_get_method(msg);
+    r->query = query ? g_hash_table_ref(query) : NULL;
     r->seg = server_split_path(path, &r->nseg);
     if (!r->seg) {
         r->seg = g_new0(char *, 1);

@@ -101,4 +101,7 @@ timeout 60 "$chat" "$console" 50 \
 step "8. Shut it down: ACPI power-down, then quit; models stopped, placements freed"
 run dmctl vm stop demo --timeout 5
 run dmctl dm list
+
+step "9. What happened to it, from the orchestrator's log"
+run dmctl events --vm demo
 step "Done."

@@ -321,6 +321,49 @@ def lifecycle(e):
     t.ok(st == 200 and st2 == 404, "DELETE a stopped VM")
 
 
+def events(e):
+    """The log of what happened to the VMs, after lifecycle()."""
+    st, body = e.api("GET", "/v1/events")
+    ev = body.get("events", []) if st == 200 else []
+    t.ok(len(ev) >= 4 and all(set(x) == {"id", "time", "vm", "message"}
+                              for x in ev),
+         "GET /v1/events: id, time, vm and message of each", body)
+    ids = [x["id"] for x in ev]
+    t.ok(ids == sorted(ids), "oldest first", ids)
+    vm1 = [x["message"] for x in ev if x["vm"] == "vm1"]
+    t.ok(len(vm1) >= 3 and vm1[0].startswith("started on ") and
+         "migrated from c2 to c1" in vm1 and vm1[-1] == "stopped",
+         "vm1's start, migration and stop are there", vm1)
+    st, body = e.api("GET", "/v1/vms/vm1/events")
+    t.ok(st == 200 and [x["message"] for x in body["events"]] == vm1,
+         "GET /v1/vms/vm1/events: vm1's only", body)
+    st, body = e.api("GET", "/v1/events?since=%d" % ids[-2])
+    t.ok(st == 200 and [x["id"] for x in body["events"]] == ids[-1:],
+         "since=ID: what came after it", body)
+    st, body = e.api("GET", "/v1/events?limit=2")
+    t.ok(st == 200 and [x["id"] for x in body["events"]] == ids[-2:],
+         "limit=N: the last N", body)
+    st, body = e.api("GET", "/v1/events?since=0&limit=1")
+    t.ok(st == 200 and [x["id"] for x in body["events"]] == ids[:1],
+         "since with limit: the first N after", body)
+    err_is(t, e.api("GET", "/v1/events?limit=0"), 400, "bad 'limit': '0'",
+           "limit 0 is 400")
+    err_is(t, e.api("GET", "/v1/events?since=soon"), 400, "bad 'since'",
+           "a since that is not a number is 400")
+    err_is(t, e.api("GET", "/v1/events?until=3"), 400,
+           "unknown parameter 'until'", "an unknown parameter is 400")
+    err_is(t, e.api("GET", "/v1/vms/nope/events"), 404, "no VM 'nope'",
+           "the events of an unknown VM are 404")
+    rc, out, err = e.dmctl("events", "--vm", "vm1")
+    lines = out.splitlines()
+    t.ok(rc == 0 and lines[0].split() == ["ID", "TIME", "VM", "EVENT"] and
+         len(lines) == 1 + len(vm1) and lines[-1].endswith(" stopped"),
+         "dmctl events --vm vm1: a table, oldest first", out + err)
+    rc, out, err = e.dmctl("events", "--limit", "x")
+    t.ok(rc == 2 and "--limit needs a number, not 'x'" in err,
+         "dmctl events --limit x is a usage error", (rc, err))
+
+
 def qmp_cmds(e, fake, vm):
     return [r["body"]["execute"] for r in
             e.requests(fake, "POST", "/v1/vms/%s/qmp" % vm)]
@@ -957,7 +1000,7 @@ def main():
     def checks():
         e.start_orch()
         for part in (platforms, vms, start, console_and_dms, lifecycle,
-                     restore, routes, half_writes, persistence,
+                     events, restore, routes, half_writes, persistence,
                      migration):
             part(e)
     return e.run(t, checks)

@@ -143,6 +143,11 @@ def main():
              "and one log line per change")
         t.ok("reconcile: route r-ghost on own is unknown to the database: "
              "deleted" in log, "the unknown route is named", log)
+        st, body = e.api("GET", "/v1/events?limit=8")
+        t.ok(st == 200 and sorted(x["vm"] for x in body["events"]) ==
+             sorted(ev) and any("route r-ghost on own is unknown" in
+                                x["message"] for x in body["events"]),
+             "GET /v1/events shows the repairs", body)
         e.stop_orch()
         e.start_orch()
         t.ok("reconcile: 4 launcher(s) answered, 0 change(s)" in

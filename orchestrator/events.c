@@ -1,0 +1,102 @@
+/*
+ * dm-orchestrator: what happened to the VMs (the events table): starts,
+ * stops, migrations, saves and restores, and what reconciliation at
+ * start-up repaired.
+ *
+ *   GET /v1/events[?since=ID][&limit=N]
+ *   GET /v1/vms/NAME/events[?since=ID][&limit=N]
+ *
+ * Oldest first.  Without since, the last N (default 100); with it, the
+ * first N after event ID, for a client that polls.  Read-only, main
+ * thread.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "db.h"
+#include "orch.h"
+
+#define EVENTS_DEFAULT_LIMIT 100
+#define EVENTS_MAX_LIMIT 1000
+
+/* Query parameter @key as an integer in [@min, @max]; 400 if bad. */
+static int events_param(OrchRequest *r, const char *key, gint64 min,
+                        gint64 max, gint64 *ret)
+{
+    const char *s = r->query ? g_hash_table_lookup(r->query, key) : NULL;
+    char *end;
+    gint64 v;
+
+    if (!s) {
+        return 0;
+    }
+    errno = 0;
+    v = g_ascii_strtoll(s, &end, 10);
+    if (errno || !*s || *end || v < min || v > max) {
+        return orch_fail(r, 400, "bad '%s': '%s' (%" G_GINT64_FORMAT "..%"
+                         G_GINT64_FORMAT ")", key, s, min, max);
+    }
+    *ret = v;
+    return 0;
+}
+
+/* Reply with @vm's events, or every VM's if @vm is NULL. */
+static int events_reply(OrchRequest *r, const char *vm)
+{
+    gint64 since = -1, limit = EVENTS_DEFAULT_LIMIT;
+    g_autoptr(sqlite3_stmt) st = NULL;
+    GHashTableIter it;
+    gpointer key;
+    JsonObject *o;
+
+    if (r->query) {
+        g_hash_table_iter_init(&it, r->query);
+        while (g_hash_table_iter_next(&it, &key, NULL)) {
+            if (g_strcmp0(key, "since") && g_strcmp0(key, "limit")) {
+                return orch_fail(r, 400, "unknown parameter '%s' (since, "
+                                 "limit)", (const char *)key);
+            }
+        }
+    }
+    if (events_param(r, "since", 0, G_MAXINT64, &since) < 0 ||
+        events_param(r, "limit", 1, EVENTS_MAX_LIMIT, &limit) < 0) {
+        return -EINVAL;
+    }
+    if (since >= 0) {
+        st = orch_db_stmt(r->db, "SELECT id, time, vm, message FROM events"
+                          " WHERE id > ? AND (? IS NULL OR vm = ?)"
+                          " ORDER BY id LIMIT ?", "issi", since, vm, vm,
+                          limit);
+    } else {
+        st = orch_db_stmt(r->db, "SELECT * FROM (SELECT id, time, vm,"
+                          " message FROM events WHERE ? IS NULL OR vm = ?"
+                          " ORDER BY id DESC LIMIT ?) ORDER BY id", "ssi",
+                          vm, vm, limit);
+    }
+    if (!st) {
+        return -EIO;
+    }
+    o = json_object_new();
+    json_object_set_array_member(o, "events", orch_db_rows(st));
+    orch_reply_object(r, 200, o);
+    return 0;
+}
+
+int orch_event_list(OrchRequest *r)
+{
+    return events_reply(r, NULL);
+}
+
+int orch_vm_events(OrchRequest *r)
+{
+    const char *vm = r->seg[1];
+
+    /* Events outlive their VM; by name, only a VM that exists. */
+    if (orch_db_int(r->db, 0, "SELECT count(*) FROM vms WHERE name = ?", "s",
+                    vm) == 0) {
+        return orch_fail(r, 404, "no VM '%s'", vm);
+    }
+    return events_reply(r, vm);
+}
