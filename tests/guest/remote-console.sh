@@ -16,9 +16,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d /tmp/dm-console-XXXXXX)
 dm_pid= qemu_pid=
 trap 'kill $qemu_pid $dm_pid 2>/dev/null; rm -rf "$tmp"' EXIT
-n=0 failed=0
-ok() { echo "ok $((n += 1)) - $1"; }
-not_ok() { echo "not ok $((n += 1)) - $1"; failed=1; }
+. "$(dirname "$0")/../tap.sh"
 finish() {
     if [ "$failed" != 0 ]; then
         for f in console dm.log qemu.log; do

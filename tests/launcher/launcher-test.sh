@@ -13,25 +13,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 py=/usr/bin/python3
 dir=$(mktemp -d /tmp/dm-launcher-XXXXXX)
 daemons=()
-n=0
-failed=0
+. "$here/../tap.sh"      # stop_pids; this file has its own pass/fail/check
 
 cleanup() {
-    local p i
-    for p in "${daemons[@]}"; do
-        kill -TERM "$p" 2>/dev/null
-    done
-    for i in $(seq 100); do
-        for p in "${daemons[@]}"; do
-            kill -0 "$p" 2>/dev/null && break
-            p=
-        done
-        [ -z "${p:-}" ] && break
-        sleep 0.1
-    done
-    for p in "${daemons[@]}"; do
-        kill -KILL "$p" 2>/dev/null
-    done
+    stop_pids "${daemons[@]}"
     rm -rf "$dir"
 }
 trap cleanup EXIT

@@ -17,30 +17,12 @@ py=/usr/bin/python3
 tmp=$(mktemp -d /tmp/dm-launcher-tls-XXXXXX)
 pids=()
 cleanup() {
-    local p
-    for p in "${pids[@]}"; do
-        kill -TERM "$p" 2>/dev/null
-    done
-    for _ in $(seq 100); do
-        for p in "${pids[@]}"; do
-            kill -0 "$p" 2>/dev/null && break
-            p=
-        done
-        [ -z "${p:-}" ] && break
-        sleep 0.1
-    done
-    for p in "${pids[@]}"; do
-        kill -KILL "$p" 2>/dev/null
-    done
+    stop_pids "${pids[@]}"
     wait 2>/dev/null
     [ -n "${KEEP:-}" ] || rm -rf "$tmp"
 }
 trap cleanup EXIT
-n=0 failed=0
-ok() { echo "ok $((n += 1)) - $1"; }
-not_ok() { echo "not ok $((n += 1)) - $1"; failed=1; }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name"; fi; }
-bail() { echo "Bail out! $*"; exit 1; }
+. "$(dirname "$0")/../tap.sh"
 # expect NAME STATUS TEXT CMD...: CMD exits STATUS and prints TEXT.
 expect() {
     local name=$1 want=$2 text=$3 rc

@@ -11,9 +11,7 @@ qemu=$build/qemu-system-x86_64
 tmp=$(mktemp -d /tmp/dm-ident-XXXXXX)
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
-n=0 failed=0
-ok() { echo "ok $((n += 1)) - $1"; }
-not_ok() { echo "not ok $((n += 1)) - $1"; failed=1; }
+. "$(dirname "$0")/../tap.sh"
 
 token=tok-$RANDOM-s3cret
 printf '%s\n' "$token" >"$tmp/token"

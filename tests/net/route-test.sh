@@ -20,9 +20,7 @@ qemu=$build/qemu-system-x86_64
 tmp=$(mktemp -d /tmp/dm-route-XXXXXX)
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
-n=0 failed=0
-ok() { echo "ok $((n += 1)) - $1"; }
-not_ok() { echo "not ok $((n += 1)) - $1"; failed=1; }
+. "$(dirname "$0")/../tap.sh"
 wait_for() { for _ in $(seq 500); do eval "$1" && return 0; sleep 0.01; done
              return 1; }
 

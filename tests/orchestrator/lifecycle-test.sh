@@ -37,11 +37,7 @@ cleanup() {
     rm -rf "$tmp"
 }
 trap cleanup EXIT
-n=0 failed=0
-ok() { echo "ok $((n += 1)) - $1"; }
-not_ok() { echo "not ok $((n += 1)) - $1"; failed=1; }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name"; fi; }
-bail() { echo "Bail out! $*"; exit 1; }
+. "$(dirname "$0")/../tap.sh"
 wait_for() { for _ in $(seq 1000); do eval "$1" && return 0; sleep 0.01; done
              return 1; }
 export DMCTL_ORCHESTRATOR=unix:$tmp/orch.sock

@@ -17,11 +17,7 @@ cleanup() {
     [ -n "${KEEP:-}" ] || rm -rf "$tmp"
 }
 trap cleanup EXIT
-n=0 failed=0
-ok() { echo "ok $((n += 1)) - $1"; }
-not_ok() { echo "not ok $((n += 1)) - $1"; failed=1; }
-check() { local name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name"; fi; }
-bail() { echo "Bail out! $*"; exit 1; }
+. "$(dirname "$0")/../tap.sh"
 # expect NAME STATUS TEXT CMD...: CMD exits STATUS and its stderr has TEXT.
 expect() {
     local name=$1 want=$2 text=$3 rc
