@@ -99,6 +99,14 @@ static const char *const db_steps[ORCH_DB_VERSION] = {
     "ALTER TABLE placements ADD COLUMN route_id TEXT;"
     "ALTER TABLE placements ADD COLUMN route_address TEXT;"
     "CREATE UNIQUE INDEX placements_route ON placements(route_id);",
+    /*
+     * 4 -> 5: device-model sessions over TLS.  A server platform whose
+     * launcher runs its TCP models with TLS, or a client platform whose
+     * launcher gives its QEMUs the credentials for them (their health's
+     * "model_tls" at `platform add`).
+     */
+    "ALTER TABLE platforms ADD COLUMN model_tls INTEGER NOT NULL DEFAULT 0"
+    "  CHECK (model_tls IN (0, 1));",
 };
 
 static int db_exec(sqlite3 *db, const char *sql, char **ret_err)

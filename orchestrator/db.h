@@ -15,7 +15,7 @@
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(sqlite3_stmt, sqlite3_finalize)
 
 /* The newest schema version. */
-#define ORCH_DB_VERSION 4
+#define ORCH_DB_VERSION 5
 
 /* Open (creating or migrating) the database; 0 or -errno with a reason. */
 int orch_db_open(const char *path, sqlite3 **ret_db, char **ret_err);

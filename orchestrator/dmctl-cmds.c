@@ -50,7 +50,7 @@ static void print_platforms(JsonNode *reply)
     static const DmctlColumn cols[] = {
         { "NAME", "name" }, { "ROLE", "role" }, { "ADDRESS", "address" },
         { "CAPACITY", "capacity" }, { "RUNNING", "running" },
-        { "MODELS", "models" },
+        { "MODEL-TLS", "model_tls" }, { "MODELS", "models" },
     };
 
     dmctl_table(cols, G_N_ELEMENTS(cols),

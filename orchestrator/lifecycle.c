@@ -198,6 +198,10 @@ int orch_start_qemu(OrchRequest *r, OrchVm *vm, const char *client,
     JsonObject *o = json_object_new();
     int ret;
 
+    ret = orch_qemu_args_check(r, vm->name, client);
+    if (ret < 0) {
+        return ret;
+    }
     ret = orch_qemu_args(r->db, vm->name, client, hypervisor, &args,
                          &files);
     if (ret < 0) {

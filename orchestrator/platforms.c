@@ -16,6 +16,8 @@
 
 static const char platform_select[] =
     "SELECT p.name, p.role, p.address, p.capacity, p.hypervisor,"
+    " CASE p.model_tls WHEN 1 THEN 'true' ELSE 'false' END"
+    "   AS \"j:model_tls\","
     " (SELECT json_group_array(model) FROM (SELECT model FROM"
     "   platform_models m WHERE m.platform_id = p.id ORDER BY model))"
     "   AS \"j:models\","
@@ -136,6 +138,16 @@ static int platform_check_launcher(OrchRequest *r, const char *address,
     return 0;
 }
 
+/* Its health's "model_tls": true only if it says so. */
+static bool platform_model_tls(JsonObject *health)
+{
+    JsonNode *n = json_object_get_member(health, "model_tls");
+
+    return n && JSON_NODE_HOLDS_VALUE(n) &&
+           json_node_get_value_type(n) == G_TYPE_BOOLEAN &&
+           json_node_get_boolean(n);
+}
+
 static int platform_add_models(OrchRequest *r, gint64 id, JsonArray *models,
                                JsonObject *health)
 {
@@ -231,8 +243,10 @@ int orch_platform_add(OrchRequest *r)
         hypervisor = NULL;
     }
     ret = orch_db_run(r->db, "INSERT INTO platforms (name, role, address, "
-                      "capacity, hypervisor) VALUES (?, ?, ?, ?, ?)",
-                      "sssis", name, role, address, capacity, hypervisor);
+                      "capacity, hypervisor, model_tls) VALUES "
+                      "(?, ?, ?, ?, ?, ?)", "sssisi", name, role, address,
+                      capacity, hypervisor,
+                      (gint64)platform_model_tls(health));
     if (ret < 0) {
         return ret;
     }

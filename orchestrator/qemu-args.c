@@ -28,7 +28,10 @@ static void qemu_arg2(JsonArray *a, const char *opt, const char *val)
 /*
  * The -object secret and -remote-device of the current device row.  Its
  * address is the owner's router for a routed device; the identifiers are
- * the same either way (the router checks them, the model too).
+ * the same either way (the router checks them, the model too).  A model
+ * on TCP on a server with model_tls speaks TLS (one on a UNIX socket
+ * does not): the client launcher defines the credentials
+ * ORCH_MODEL_TLS_ID in every QEMU it starts.
  */
 static void qemu_device_args(JsonArray *a, JsonObject *files, int n,
                              sqlite3_stmt *st, const char *vm,
@@ -52,6 +55,11 @@ static void qemu_device_args(JsonArray *a, JsonObject *files, int n,
                           "server-platform-id=%s,token-secret=%s", bus,
                           eaddr, uuid, hypervisor, client, instance, server,
                           id);
+    if (sqlite3_column_int(st, 5)) {
+        g_autofree char *plain = g_steal_pointer(&dev);
+
+        dev = g_strconcat(plain, ",tls-creds=" ORCH_MODEL_TLS_ID, NULL);
+    }
     qemu_arg2(a, "-object", obj);
     qemu_arg2(a, "-remote-device", dev);
     json_object_set_string_member(files, id, token);
@@ -105,7 +113,8 @@ int orch_qemu_args(sqlite3 *db, const char *name, const char *client,
     }
     st = orch_db_stmt(db,
         "SELECT d.bus, COALESCE(p.route_address, p.address), p.instance,"
-        " p.token, s.name"
+        " p.token, s.name, s.model_tls AND p.route_address IS NULL"
+        "  AND p.address LIKE 'tcp:%'"
         " FROM devices d JOIN vms v ON v.id = d.vm_id"
         " JOIN placements p ON p.device_id = d.id"
         " JOIN platforms s ON s.id = p.server_id"
@@ -119,5 +128,50 @@ int orch_qemu_args(sqlite3 *db, const char *name, const char *client,
     }
     *ret_args = g_steal_pointer(&a);
     *ret_files = g_steal_pointer(&files);
+    return st ? 0 : -EIO;
+}
+
+/*
+ * Sessions to a model on TCP on a server with model_tls (its launcher
+ * gives models on UNIX sockets no TLS) are TLS end to end, so
+ * the client's launcher must hold the credentials, and no owner's router
+ * may sit in between: it reads the session's VERSION to route it, which
+ * TLS hides.  The first device that breaks either is the error.
+ */
+int orch_qemu_args_check(OrchRequest *r, const char *name,
+                         const char *client)
+{
+    g_autoptr(sqlite3_stmt) st = orch_db_stmt(r->db,
+        "SELECT d.name, s.name, o.name,"
+        " (SELECT model_tls FROM platforms WHERE name = ?)"
+        " FROM devices d JOIN vms v ON v.id = d.vm_id"
+        " JOIN placements p ON p.device_id = d.id"
+        " JOIN platforms s ON s.id = p.server_id"
+        " LEFT JOIN platforms o ON o.id = d.via_id"
+        " WHERE v.name = ? AND s.model_tls = 1 AND p.address LIKE 'tcp:%'"
+        " ORDER BY d.id", "ss",
+        client, name);
+
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        const char *dev = (const char *)sqlite3_column_text(st, 0);
+        const char *server = (const char *)sqlite3_column_text(st, 1);
+        const char *owner = (const char *)sqlite3_column_text(st, 2);
+
+        if (owner) {
+            return orch_fail(r, 409, "VM '%s': device '%s' is served "
+                             "over TLS by server '%s' (model_tls), which "
+                             "the router of its owner '%s' cannot route "
+                             "(it reads the session's VERSION); drop its "
+                             "'via'", name, dev, server, owner);
+        }
+        if (!sqlite3_column_int(st, 3)) {
+            return orch_fail(r, 409, "VM '%s' cannot run on client "
+                             "platform '%s': device '%s' is served over "
+                             "TLS by server platform '%s' (model_tls), and "
+                             "the launcher of '%s' has no model TLS "
+                             "credentials (--model-tls-creds)", name,
+                             client, dev, server, client);
+        }
+    }
     return st ? 0 : -EIO;
 }

@@ -10,6 +10,12 @@
 #include "orch.h"
 
 /*
+ * The id of the client's -object tls-creds-x509 that a client launcher
+ * with --model-tls-creds adds to every QEMU (dm-remote/daemon/vm.c).
+ */
+#define ORCH_MODEL_TLS_ID "dm-model-tls"
+
+/*
  * The "args" and "files" of the client launcher's POST /v1/vms for VM
  * @name on client platform @client with hypervisor @hypervisor.  Each
  * device's token is a file (@STATE@/NAME.tokN), never an argument.
@@ -17,5 +23,13 @@
 int orch_qemu_args(sqlite3 *db, const char *name, const char *client,
                    const char *hypervisor, JsonArray **ret_args,
                    JsonObject **ret_files);
+
+/*
+ * 0 if VM @name's placed devices can be reached from client platform
+ * @client; else a 409 (a model served over TLS and a client launcher
+ * without the credentials, or a TLS model behind an owner's router).
+ */
+int orch_qemu_args_check(OrchRequest *r, const char *name,
+                         const char *client);
 
 #endif /* ORCH_QEMU_ARGS_H */

@@ -42,18 +42,21 @@ fi
 port() { case $1 in srv) echo 7101 ;; c1) echo 7102 ;; c2) echo 7103 ;; esac; }
 
 step "1. Hosts: orchestrator, server platform srv1, client platforms c1 and c2, on $where"
-# The launchers' API over HTTPS, both ends verified: a throw-away CA signs
-# the launchers' server certificates and the orchestrator's client one.
+# TLS everywhere, both ends verified: the launchers' API (HTTPS) and the
+# device-model sessions (vfio-user over TLS).  A throw-away CA signs the
+# servers' certificates and the clients' (orchestrator, QEMUs).
 "$here/tests/net/make-certs.sh" "$tmp/certs"
 for h in srv c1 c2; do
     mkdir -p "$tmp/$h"
-    role=client extra=(--qemu "$build/qemu-system-x86_64")
-    [ $h = srv ] && role=server extra=(--model-host "$(addr srv)")
+    role=client extra=(--qemu "$build/qemu-system-x86_64"
+                       --model-tls-creds "$tmp/certs/client")
+    [ $h = srv ] && role=server extra=(--model-host "$(addr srv)"
+                                       --model-tls-creds "$tmp/certs/server")
     on $h "$dm" daemon --role $role --listen "tcp:$(addr $h):$(port $h)" \
         --tls-creds "$tmp/certs/server" \
         --platform-id $h --state-dir "$tmp/$h" "${extra[@]}" \
         >"$tmp/$h.log" 2>&1 & pids+=($!)
-    echo "   launcher of $h: dm-remote daemon --role $role on tcp:$(addr $h):$(port $h), HTTPS"
+    echo "   launcher of $h: dm-remote daemon --role $role on tcp:$(addr $h):$(port $h), HTTPS, models over TLS"
 done
 on ctl "$build/meson/orchestrator/dm-orchestrator" --db "$tmp/db.sqlite" \
     --listen "unix:$tmp/orch.sock" \

@@ -48,6 +48,7 @@ static const char *arg_model_host;
 static const char *arg_port_range;
 static const char *arg_qemu;
 static const char *arg_tls_creds;
+static const char *arg_model_tls_creds;
 
 static void daemon_help(void)
 {
@@ -77,6 +78,17 @@ static void daemon_help(void)
            "                         server-key.pem; clients must show a "
            "certificate\n"
            "                         signed by that CA\n"
+           "  --model-tls-creds=DIR  device-model sessions over TLS: a "
+           "server's TCP\n"
+           "                         models get --tls-creds DIR "
+           "(ca-cert.pem,\n"
+           "                         server-cert.pem, server-key.pem); a "
+           "client's QEMUs\n"
+           "                         get -object tls-creds-x509,"
+           "id=dm-model-tls,...,\n"
+           "                         dir=DIR (ca-cert.pem, "
+           "client-cert.pem,\n"
+           "                         client-key.pem)\n"
            "server role:\n"
            "  --models=M,M,...       the models offered (default: all)\n"
            "  --model-host=HOST      address models listen on for tcp "
@@ -123,7 +135,7 @@ static int daemon_parse_options(int argc, char **argv)
     enum {
         OPT_ROLE = 0x100, OPT_PLATFORM_ID, OPT_STATE_DIR, OPT_MODELS,
         OPT_CAPACITY, OPT_MODEL_HOST, OPT_PORT_RANGE, OPT_QEMU,
-        OPT_TLS_CREDS,
+        OPT_TLS_CREDS, OPT_MODEL_TLS_CREDS,
     };
     static const struct option options[] = {
         { "role", required_argument, NULL, OPT_ROLE },
@@ -136,6 +148,7 @@ static int daemon_parse_options(int argc, char **argv)
         { "port-range", required_argument, NULL, OPT_PORT_RANGE },
         { "qemu", required_argument, NULL, OPT_QEMU },
         { "tls-creds", required_argument, NULL, OPT_TLS_CREDS },
+        { "model-tls-creds", required_argument, NULL, OPT_MODEL_TLS_CREDS },
         { "verbose", no_argument, NULL, 'v' },
         { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
@@ -177,6 +190,9 @@ static int daemon_parse_options(int argc, char **argv)
             break;
         case OPT_TLS_CREDS:
             arg_tls_creds = optarg;
+            break;
+        case OPT_MODEL_TLS_CREDS:
+            arg_model_tls_creds = optarg;
             break;
         case 'v':
             dm_log_level = DM_LOG_DEBUG;
@@ -341,8 +357,34 @@ static int daemon_check_options(DmDaemon *d)
     if (arg_tls_creds && !arg_tls_creds[0]) {
         return daemon_usage("%s", "--tls-creds needs a directory");
     }
+    if (arg_model_tls_creds && !arg_model_tls_creds[0]) {
+        return daemon_usage("%s", "--model-tls-creds needs a directory");
+    }
     d->platform_id = arg_platform_id;
     d->capacity = arg_capacity;
+    return 0;
+}
+
+/*
+ * Check --model-tls-creds now, by loading them as the children will (a
+ * server's models or a client's QEMUs), so that a missing file is an
+ * error at start rather than at each launch.  The children get the
+ * absolute path: they need not share our working directory's meaning.
+ */
+static int daemon_setup_model_tls(DmDaemon *d, char **ret_dir)
+{
+    g_auto(DmSoupTlsCreds) creds = { 0 };
+    g_autoptr(GError) error = NULL;
+    const char *role = d->role == DM_ROLE_SERVER ? "server" : "client";
+
+    if (!dm_soup_tls_creds_load(arg_model_tls_creds, role, &creds,
+                                &error)) {
+        fprintf(stderr, "dm-remote daemon: --model-tls-creds: %s\n",
+                error->message);
+        return 1;
+    }
+    *ret_dir = g_canonicalize_filename(arg_model_tls_creds, NULL);
+    d->model_tls_creds = *ret_dir;
     return 0;
 }
 
@@ -482,6 +524,7 @@ int dm_daemon_main(int argc, char **argv)
     g_auto(DmSoupTlsCreds) tls = { 0 };
     g_autoptr(GError) error = NULL;
     g_autofree char *self = NULL;
+    g_autofree char *model_tls = NULL;
     DmAddress addr;
     char err[512];
     int ret;
@@ -503,6 +546,10 @@ int dm_daemon_main(int argc, char **argv)
         fprintf(stderr, "dm-remote daemon: --tls-creds: %s\n",
                 error->message);
         return 1;
+    }
+    if (arg_model_tls_creds &&
+        (ret = daemon_setup_model_tls(&d, &model_tls))) {
+        return ret;
     }
     self = g_file_read_link("/proc/self/exe", NULL);
     if (!self) {

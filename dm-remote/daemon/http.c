@@ -177,6 +177,9 @@ static void http_health(DmDaemon *d, SoupServerMessage *msg)
     json_object_set_string_member(o, "platform", d->platform_id);
     json_object_set_string_member(o, "role", d->role == DM_ROLE_SERVER ?
                                   "server" : "client");
+    /* Server: its TCP models speak TLS; client: its QEMUs can. */
+    json_object_set_boolean_member(o, "model_tls",
+                                   d->model_tls_creds != NULL);
     if (d->role == DM_ROLE_SERVER) {
         dm_instances_health(d, o);
         dm_routes_health(d, o);

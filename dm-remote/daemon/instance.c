@@ -105,6 +105,15 @@ void dm_instance_free(DmInstance *inst)
     g_free(inst);
 }
 
+/*
+ * Whether the model's sessions are TLS: TCP under --model-tls-creds.  A
+ * UNIX socket stays plain (same host, guarded by its file mode).
+ */
+bool dm_instance_tls(DmInstance *inst)
+{
+    return !inst->internal && inst->tcp && inst->d->model_tls_creds != NULL;
+}
+
 JsonObject *dm_instance_json(DmInstance *inst)
 {
     JsonObject *o = json_object_new();
@@ -120,6 +129,9 @@ JsonObject *dm_instance_json(DmInstance *inst)
         json_object_set_null_member(o, "pid");
     }
     json_object_set_string_member(o, "address", inst->address);
+    if (!inst->internal) {
+        json_object_set_boolean_member(o, "tls", dm_instance_tls(inst));
+    }
     if (inst->console_path) {
         g_autofree char *c = g_strdup_printf("unix:%s", inst->console_path);
 
@@ -301,6 +313,10 @@ static int instance_spawn(DmInstance *inst, char **ret_err)
     if (inst->console_path) {
         g_ptr_array_add(argv, g_strconcat("--console=unix:",
                                           inst->console_path, NULL));
+    }
+    if (dm_instance_tls(inst)) {
+        g_ptr_array_add(argv, g_strconcat("--tls-creds=",
+                                          d->model_tls_creds, NULL));
     }
     g_ptr_array_add(argv, NULL);
     return instance_spawn_argv(inst, argv, ret_err);

@@ -108,5 +108,7 @@ int dm_instance_respawn(DmInstance *inst, char **ret_err);
 void dm_instance_stop(DmInstance *inst, SoupServerMessage *msg);
 
 JsonObject *dm_instance_json(DmInstance *inst);
+/* Whether its sessions are TLS (TCP under --model-tls-creds). */
+bool dm_instance_tls(DmInstance *inst);
 
 #endif /* DM_INSTANCE_H */

@@ -27,6 +27,11 @@ typedef struct DmDaemon {
     const char *state_dir;
     const char *self_exe;       /* dm-remote itself, for `serve` */
     unsigned capacity;
+    /*
+     * --model-tls-creds, absolute: the server's credentials for its TCP
+     * models, or the client's for its QEMUs' sessions.  NULL: plain TCP.
+     */
+    const char *model_tls_creds;
 
     /* server role */
     char **models;              /* the models this platform offers */

@@ -243,6 +243,17 @@ static GPtrArray *vm_argv(DmVm *vm, char **args)
     g_ptr_array_add(argv, g_strdup("-qmp"));
     g_ptr_array_add(argv, g_strdup_printf("unix:%s,server=on,wait=off",
                                           vm->qmp_path));
+    if (vm->d->model_tls_creds) {
+        /* The orchestrator names it in tls-creds= of -remote-device. */
+        g_auto(GStrv) parts = g_strsplit(vm->d->model_tls_creds, ",", -1);
+        g_autofree char *dir = g_strjoinv(",,", parts);
+
+        g_ptr_array_add(argv, g_strdup("-object"));
+        g_ptr_array_add(argv, g_strdup_printf("tls-creds-x509,"
+                                              "id=dm-model-tls,"
+                                              "endpoint=client,dir=%s",
+                                              dir));
+    }
     for (a = args; a && *a; a++) {
         g_auto(GStrv) parts = g_strsplit(*a, "@STATE@", -1);
 

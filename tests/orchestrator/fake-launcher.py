@@ -13,6 +13,9 @@
 # makes their POST answer 500, {"route_address": X} puts X in its reply.
 #   fake-launcher.py --socket PATH --role client|server --platform NAME
 #                    --state DIR --log FILE [--models a,b] [--capacity N]
+#                    [--model-tls]   (its health says "model_tls": true)
+#                    [--tcp-models]  (tcp: instance addresses, whatever
+#                                     the transport asked)
 import argparse
 import json
 import os
@@ -122,9 +125,11 @@ class Handler(BaseHTTPRequestHandler):
                                     "role": "server",
                                     "models": args.models.split(","),
                                     "capacity": args.capacity,
-                                    "running": running})
+                                    "running": running,
+                                    "model_tls": args.model_tls})
         return self.reply(200, {"platform": args.platform, "role": "client",
-                                "running": len(vms)})
+                                "running": len(vms),
+                                "model_tls": args.model_tls})
 
     def instances(self, method, rest, body):
         if not rest and method == "GET":
@@ -141,7 +146,7 @@ class Handler(BaseHTTPRequestHandler):
                 return self.error(400, "model not offered")
             counters["pid"] += 1
             counters["port"] += 1
-            if body["transport"] == "tcp":
+            if body["transport"] == "tcp" or args.tcp_models:
                 address = "tcp:127.0.0.1:%d" % counters["port"]
             else:
                 address = "unix:%s/%s.sock" % (args.state, ident)
@@ -306,6 +311,8 @@ def main():
     p.add_argument("--models", default="edu,edu-msix,uart16550")
     p.add_argument("--capacity", type=int, default=4)
     p.add_argument("--fail-instance", type=int, default=0)
+    p.add_argument("--model-tls", action="store_true")
+    p.add_argument("--tcp-models", action="store_true")
     args = p.parse_args()
     os.makedirs(args.state, exist_ok=True)
     if os.path.exists(args.socket):

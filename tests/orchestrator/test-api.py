@@ -704,6 +704,92 @@ def routes(e):
          "an owner no device names can be removed")
 
 
+def tls_args(e, client, vm):
+    """The -remote-device values of VM's latest POST to CLIENT."""
+    posts = [r for r in e.requests(client, "POST", "/v1/vms")
+             if r["path"] == "/v1/vms" and r["body"]["id"] == vm]
+    return [a for a in posts[-1]["body"]["args"] if a.startswith("bus=")]
+
+
+def tls_start(e):
+    """tv: an edu on ts (model TLS) and one on s2 (plain)."""
+    e.api("POST", "/v1/vms", {"name": "tv", "devices": [
+        {"name": "sec", "model": "edu", "server": "ts"},
+        {"name": "plain", "model": "edu", "server": "s2"}]})
+    posts = len(e.requests("c1", "POST", "/v1/vms"))
+    err_is(t, e.api("POST", "/v1/vms/tv/start", {"client": "c1"}), 409,
+           "VM 'tv' cannot run on client platform 'c1': device 'sec' is "
+           "served over TLS by server platform 'ts'",
+           "a TLS model and a client launcher without model TLS: 409")
+    st, body = e.api("GET", "/v1/vms/tv")
+    t.ok(body["state"] == "defined" and
+         len(e.requests("c1", "POST", "/v1/vms")) == posts and
+         e.fake_get("ts", "/v1/instances")[1]["instances"] == [] and
+         len(e.requests("ts", "DELETE", "/v1/instances")) == 1,
+         "refused before QEMU, its instances deleted again", body)
+    st, body = e.api("POST", "/v1/vms/tv/start", {"client": "tc"})
+    t.ok(st == 200 and body["state"] == "running", "it starts on tc", body)
+    sec, plain = tls_args(e, "tc", "tv")
+    t.ok(sec.endswith(",token-secret=tok0,tls-creds=dm-model-tls") and
+         "server-platform-id=ts," in sec and
+         "tls-creds" not in plain and "server-platform-id=s2," in plain,
+         "tls-creds=dm-model-tls on the TLS model's device only",
+         (sec, plain))
+    err_is(t, e.api("POST", "/v1/vms/tv/migrate", {"to": "c1"}), 409,
+           "cannot run on client platform 'c1'",
+           "migrating to a client without model TLS is 409")
+    st, body = e.api("GET", "/v1/vms/tv")
+    t.ok(body["state"] == "running" and body["client"] == "tc" and
+         "tv" not in [v["id"] for v in
+                      e.fake_get("c1", "/v1/vms")[1]["vms"]],
+         "and it stays on tc", body)
+    st, body = e.api("POST", "/v1/vms/tv/migrate", {"to": "tc2"})
+    sec2, _ = tls_args(e, "tc2", "tv")
+    t.ok(st == 200 and body["client"] == "tc2" and
+         "tls-creds=dm-model-tls" in sec2,
+         "migrating to another client with model TLS keeps tls-creds", body)
+    e.api("POST", "/v1/vms/tv/stop", {"timeout": 0})
+    e.api("DELETE", "/v1/vms/tv")
+
+
+def tls_routed(e):
+    """A TLS model behind an owner's router is refused."""
+    e.api("POST", "/v1/vms", {"name": "tr", "devices": [
+        {"name": "e", "model": "edu", "server": "ts", "via": "town"}]})
+    err_is(t, e.api("POST", "/v1/vms/tr/start", {"client": "tc"}), 409,
+           "VM 'tr': device 'e' is served over TLS by server 'ts' "
+           "(model_tls), which the router of its owner 'town' cannot route",
+           "a TLS model reached through an owner's router is 409")
+    st, body = e.api("GET", "/v1/vms/tr")
+    t.ok(body["state"] == "defined" and
+         e.fake_get("ts", "/v1/instances")[1]["instances"] == [] and
+         e.fake_get("town", "/v1/routes")[1]["routes"] == [] and
+         "tr" not in [v["id"] for v in
+                      e.fake_get("tc", "/v1/vms")[1]["vms"]],
+         "its instance and route are undone, no QEMU started", body)
+    e.api("DELETE", "/v1/vms/tr")
+
+
+def model_tls(e):
+    for name, role, extra in (("tc", "client", ["--model-tls"]),
+                              ("tc2", "client", ["--model-tls"]),
+                              ("ts", "server", ["--model-tls",
+                                                "--tcp-models"]),
+                              ("town", "server", [])):
+        models = ["--models", "edu"] if role == "server" else []
+        addr = e.start_fake(name, role, *(extra + models))
+        st, body = e.api("POST", "/v1/platforms", {
+            "name": name, "role": role, "address": addr})
+        t.ok(st == 201 and body["model_tls"] == bool(extra),
+             "platform %s: model_tls %s from its launcher" %
+             (name, bool(extra)), body)
+    st, body = e.api("GET", "/v1/platforms/c1")
+    t.ok(body["model_tls"] is False, "a launcher without model TLS: false",
+         body)
+    tls_start(e)
+    tls_routed(e)
+
+
 def half_writes(e):
     s5 = e.start_fake("s5", "server", "--fail-instance", "2")
     e.api("POST", "/v1/platforms", {"name": "s5", "role": "server",
@@ -807,8 +893,8 @@ def migration(e):
         tables = {r[0] for r in db.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table'")}
         db.close()
-        t.ok(uv == 4 and "events" in tables,
-             "version %d is migrated to 4" % version, (uv, tables))
+        t.ok(uv == 5 and "events" in tables,
+             "version %d is migrated to 5" % version, (uv, tables))
     migration_from_2(e)
     migration_from_3(e)
     path = os.path.join(e.tmp, "future.sqlite")
@@ -913,8 +999,8 @@ def migration_from_2(e):
     except sqlite3.IntegrityError as ex:
         check = str(ex)
     db.close()
-    t.eq((uv, rows, fk), (4, [2, 1, 2, 1, 1, 1], []),
-         "version 2 is migrated to 4: every row kept, foreign keys intact")
+    t.eq((uv, rows, fk), (5, [2, 1, 2, 1, 1, 1], []),
+         "version 2 is migrated to 5: every row kept, foreign keys intact")
     t.ok("CHECK" in check, "the state CHECK allows 'saved', not 'bogus'",
          check)
 
@@ -977,6 +1063,8 @@ def migration_from_3(e):
     cols = db.execute("SELECT d.via_id, p.route_id, p.route_address FROM "
                       "devices d JOIN placements p ON p.device_id = d.id"
                       ).fetchall()
+    tls = db.execute("SELECT name, model_tls FROM platforms ORDER BY name"
+                     ).fetchall()
     db.execute("UPDATE placements SET route_id = 'r' WHERE id = 1")
     db.execute("INSERT INTO vms (id, name, uuid, memory) VALUES "
                "(8, 'v8', 'u-8', '1M')")
@@ -989,8 +1077,10 @@ def migration_from_3(e):
     except sqlite3.IntegrityError as ex:
         unique = str(ex)
     db.close()
-    t.eq((uv, rows, fk, cols), (4, [2, 1, 1, 1, 1], [], [(None, None, None)]),
-         "version 3 is migrated to 4: every row kept, the new columns empty")
+    t.eq((uv, rows, fk, cols), (5, [2, 1, 1, 1, 1], [], [(None, None, None)]),
+         "version 3 is migrated to 5: every row kept, the new columns empty")
+    t.eq(tls, [("c1", 0), ("s1", 0)],
+         "version 4 to 5: platforms without model TLS")
     t.ok("UNIQUE" in unique, "a route id belongs to one placement", unique)
 
 
@@ -1000,7 +1090,8 @@ def main():
     def checks():
         e.start_orch()
         for part in (platforms, vms, start, console_and_dms, lifecycle,
-                     events, restore, routes, half_writes, persistence,
+                     events, restore, routes, model_tls, half_writes,
+                     persistence,
                      migration):
             part(e)
     return e.run(t, checks)

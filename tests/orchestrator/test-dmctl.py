@@ -107,8 +107,9 @@ def platforms(e):
     rc, out, err = run(t, e, ["platform", "list"], 0)
     lines = out.splitlines()
     t.ok(lines[0].split() == ["NAME", "ROLE", "ADDRESS", "CAPACITY",
-                              "RUNNING", "MODELS"] and
-         lines[3].split() == ["s1", "server", s1, "3", "0", "edu,uart16550"]
+                              "RUNNING", "MODEL-TLS", "MODELS"] and
+         lines[3].split() == ["s1", "server", s1, "3", "0", "no",
+                              "edu,uart16550"]
          and lines[0].index("ROLE") == lines[3].index("server"),
          "platform list is an aligned table", out)
     rc, out, err = run(t, e, ["--json", "platform", "list"], 0)
