@@ -1,5 +1,5 @@
 /*
- * One VM: launch, readiness (QMP accepts), exit, stop.
+ * One VM: launch, readiness (QMP answers), exit, stop.
  *
  * All of it runs in the daemon's main loop.  A VM is in d->vms while the
  * API knows it; once forgotten it lives on only until QEMU is reaped.
@@ -57,6 +57,7 @@ void dm_vm_free(DmVm *vm)
         dm_qmp_free(vm->qmp);
     }
     g_ptr_array_unref(vm->files);
+    g_free(vm->qmp_error);
     g_free(vm->id);
     g_free(vm->qmp_path);
     g_free(vm->log_path);
@@ -128,6 +129,9 @@ void dm_vm_discard(DmVm *vm)
     dm_vm_free(vm);
 }
 
+/* How long a QEMU whose QMP failed at start-up has to be seen exiting. */
+#define DM_VM_EXIT_GRACE_MS 1000
+
 /* Out of the API's sight; freed now, or once reaped. */
 static void vm_forget(DmVm *vm)
 {
@@ -169,6 +173,50 @@ static int vm_probe(void *opaque)
     return 1;
 }
 
+/* QMP failed at start-up and QEMU has not exited meanwhile: give up. */
+static gboolean vm_start_failed(gpointer opaque)
+{
+    DmVm *vm = opaque;
+    g_autofree char *tail = dm_proc_log_tail(vm->log_path, DM_LOG_TAIL);
+    g_autofree char *text = g_strdup_printf("QEMU did not answer QMP during "
+                                            "start-up (%s); the log ends: "
+                                            "%s", vm->qmp_error, tail);
+
+    vm->probe_src = 0;
+    dm_error("vm %s: no QMP answer during start-up: %s", vm->id,
+             vm->qmp_error);
+    dm_http_answer_waiting_error(&vm->waiting,
+                                 SOUP_STATUS_INTERNAL_SERVER_ERROR, text);
+    vm_forget(vm);
+    return G_SOURCE_REMOVE;
+}
+
+/*
+ * QMP answered: QEMU's main loop runs, so its devices are realized (a
+ * remote device that cannot reach its model has failed QEMU by now).
+ */
+static void vm_answered(JsonNode *reply, const char *error, void *opaque)
+{
+    DmVm *vm = opaque;
+
+    if (vm->forgotten || !vm->waiting) {
+        return;                 /* answered already (it exited, say) */
+    }
+    if (!error) {
+        vm->state = DM_VM_RUNNING;
+        dm_info("vm %s running, pid %d", vm->id, vm->proc.pid);
+        dm_http_answer_waiting(&vm->waiting,
+                               SOUP_STATUS_CREATED, dm_vm_json(vm));
+        return;
+    }
+    /*
+     * A QEMU that fails to start closes QMP just before it exits: give
+     * its exit a moment to be seen, it says more (vm_exited answers).
+     */
+    vm->qmp_error = g_strdup(error);
+    vm->probe_src = g_timeout_add(DM_VM_EXIT_GRACE_MS, vm_start_failed, vm);
+}
+
 static void vm_ready(int ret, void *opaque)
 {
     DmVm *vm = opaque;
@@ -177,12 +225,16 @@ static void vm_ready(int ret, void *opaque)
 
     vm->probe_src = 0;
     if (ret == 0) {
-        vm->state = DM_VM_RUNNING;
+        /*
+         * QMP accepts as soon as QEMU has made its socket, before the
+         * machine is built: running is when QMP answers.
+         */
+        g_autoptr(JsonObject) cmd = json_object_new();
+
         vm->qmp = dm_qmp_new(vm->qmp_path, vm->qmp_fd);
         vm->qmp_fd = -1;
-        dm_info("vm %s running, pid %d", vm->id, vm->proc.pid);
-        dm_http_answer_waiting(&vm->waiting,
-                               SOUP_STATUS_CREATED, dm_vm_json(vm));
+        json_object_set_string_member(cmd, "execute", "query-status");
+        dm_qmp_execute(vm->qmp, cmd, vm_answered, vm);
         return;
     }
     dm_error("vm %s: QMP did not accept connections within %d s", vm->id,

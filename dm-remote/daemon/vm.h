@@ -32,7 +32,8 @@ typedef struct DmVm {
     int status;
     DmQmp *qmp;                 /* once running */
     int qmp_fd;                 /* the probe's connection, handed to qmp */
-    guint probe_src;
+    guint probe_src;            /* readiness probe, or start-up grace */
+    char *qmp_error;            /* why QMP did not answer at start-up */
     SoupServerMessage *waiting; /* POST until ready, DELETE until reaped */
     bool forgotten;             /* out of the table: free once reaped */
 } DmVm;

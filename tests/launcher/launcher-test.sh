@@ -753,6 +753,20 @@ req "$capi" POST /v1/vms '{"id": "vm2", "args": ["-no-such-option"]}'
 check vm-launch-fails 500 "QEMU exited with status 1 during start-up; the log ends: .*no-such-option"
 req "$capi" GET /v1/vms/vm2
 check vm-failed-forgotten 404
+# QMP accepts before QEMU builds the machine: a device that fails late
+# (its model never answers VERSION) must still fail the start.
+"$py" -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1]); s.listen(1); c, _ = s.accept(); time.sleep(60)' \
+    "$dir/mute.sock" & mute=$!
+for _ in $(seq 500); do [ -S "$dir/mute.sock" ] && break; sleep 0.01; done
+req "$capi" POST /v1/vms '{"id": "vm4", "args": ["-accel", "qtest",
+    "-qtest", "null", "-device",
+    "dm-proxy-pci,server=unix:'"$dir"'/mute.sock,timeout=1000"]}'
+check vm-device-fails-late 500 "QEMU exited with status 1 during start-up; the log ends: .*VERSION failed: no reply"
+kill "$mute" 2>/dev/null
+req "$capi" GET /v1/vms/vm4
+check vm-late-failure-forgotten 404
 
 # QEMU quits on its own: the VM is "exited" with its status.
 req "$capi" POST /v1/vms '{"id": "vm3", "args": ["-machine", "q35",
