@@ -239,12 +239,20 @@ int orch_vm_start(OrchRequest *r)
                          "(restore it, or stop it to start afresh)",
                          vm.name);
     }
+    /*
+     * A named client is checked first; any other waits for the models:
+     * those served over TLS need a client with the credentials.
+     */
     if (orch_vm_expect_state(r, &vm, "start", ok) < 0 ||
         orch_body_str(r, r->body, "client", false, &client) < 0 ||
-        orch_place_vm(r, client, &c) < 0) {
+        (client && orch_place_vm(r, client, false, &c) < 0)) {
         return -EINVAL;
     }
     ret = lifecycle_launch_all(r, &vm);
+    if (ret == 0 && !client) {
+        ret = orch_place_vm(r, NULL, orch_vm_needs_model_tls(r->db, vm.name),
+                            &c);
+    }
     if (ret == 0) {
         ret = orch_start_qemu(r, &vm, c.name, c.address, c.hypervisor, NULL);
     }

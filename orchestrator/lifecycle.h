@@ -47,8 +47,12 @@ int orch_vm_expect_state(OrchRequest *r, OrchVm *vm, const char *action,
 void orch_event(sqlite3 *db, const char *vm, const char *fmt, ...)
     G_GNUC_PRINTF(3, 4);
 
-/* The client platform @name, or the least-loaded one if NULL. */
-int orch_place_vm(OrchRequest *r, const char *name, OrchClientChoice *ret);
+/*
+ * The client platform @name, or the least-loaded one if NULL (among those
+ * with model TLS credentials if @need_model_tls).
+ */
+int orch_place_vm(OrchRequest *r, const char *name, bool need_model_tls,
+                  OrchClientChoice *ret);
 /*
  * The server for device @dev_id (@model): @pinned_id if >= 0, else the
  * least-loaded server offering @model that has room.

@@ -194,7 +194,7 @@ int orch_vm_migrate(OrchRequest *r)
         orch_require_body(r) < 0 ||
         orch_body_str(r, r->body, "to", true, &to) < 0 ||
         orch_body_int(r, r->body, "timeout", false, &timeout) < 0 ||
-        orch_place_vm(r, to, &c) < 0) {
+        orch_place_vm(r, to, false, &c) < 0) {
         return -EINVAL;
     }
     if (timeout < 1) {

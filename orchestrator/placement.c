@@ -24,7 +24,8 @@ void orch_server_choice_clear(OrchServerChoice *s)
     g_free(s->address);
 }
 
-int orch_place_vm(OrchRequest *r, const char *name, OrchClientChoice *ret)
+int orch_place_vm(OrchRequest *r, const char *name, bool need_model_tls,
+                  OrchClientChoice *ret)
 {
     g_autoptr(sqlite3_stmt) st = NULL;
 
@@ -46,10 +47,14 @@ int orch_place_vm(OrchRequest *r, const char *name, OrchClientChoice *ret)
         " (SELECT count(*) FROM vms v WHERE v.client_id = p.id AND"
         "  v.state IN ('running', 'suspended', 'migrating')) AS load"
         " FROM platforms p WHERE p.role = 'client'"
-        " AND (?1 IS NULL OR p.name = ?1) ORDER BY load, p.name LIMIT 1",
-        "s", name);
+        " AND (?1 IS NULL OR p.name = ?1) AND (?2 = 0 OR p.model_tls = 1)"
+        " ORDER BY load, p.name LIMIT 1",
+        "si", name, (gint64)(need_model_tls && !name));
     if (!st || sqlite3_step(st) != SQLITE_ROW) {
-        return orch_fail(r, 409, "no client platform to run the VM on");
+        return orch_fail(r, 409, "no client platform to run the VM on%s",
+                         need_model_tls && !name ?
+                         " with model TLS credentials (its devices are "
+                         "served over TLS)" : "");
     }
     ret->id = sqlite3_column_int64(st, 0);
     ret->name = g_strdup((const char *)sqlite3_column_text(st, 1));

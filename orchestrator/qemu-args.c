@@ -175,3 +175,13 @@ int orch_qemu_args_check(OrchRequest *r, const char *name,
     }
     return st ? 0 : -EIO;
 }
+
+bool orch_vm_needs_model_tls(sqlite3 *db, const char *name)
+{
+    return orch_db_int(db, 0, "SELECT count(*) FROM devices d"
+                       " JOIN vms v ON v.id = d.vm_id"
+                       " JOIN placements p ON p.device_id = d.id"
+                       " JOIN platforms s ON s.id = p.server_id"
+                       " WHERE v.name = ? AND s.model_tls = 1"
+                       " AND p.address LIKE 'tcp:%'", "s", name) > 0;
+}

@@ -32,4 +32,7 @@ int orch_qemu_args(sqlite3 *db, const char *name, const char *client,
 int orch_qemu_args_check(OrchRequest *r, const char *name,
                          const char *client);
 
+/* Does one of VM @name's placed devices speak TLS (see above)? */
+bool orch_vm_needs_model_tls(sqlite3 *db, const char *name);
+
 #endif /* ORCH_QEMU_ARGS_H */

@@ -15,6 +15,7 @@
 #include "db.h"
 #include "launcher.h"
 #include "lifecycle.h"
+#include "qemu-args.h"
 
 #define SAVE_TIMEOUT_S 600
 #define SAVE_POLL_US (200 * 1000)
@@ -202,7 +203,8 @@ int orch_vm_restore(OrchRequest *r)
         orch_vm_expect_state(r, &vm, "restore", ok) < 0 ||
         orch_body_str(r, r->body, "client", false, &client) < 0 ||
         save_timeout(r, &timeout) < 0 ||
-        orch_place_vm(r, client, &c) < 0) {
+        orch_place_vm(r, client, orch_vm_needs_model_tls(r->db, vm.name),
+                      &c) < 0) {
         return -EINVAL;
     }
     file = orch_db_str(r->db, "SELECT saved_file FROM vms WHERE id = ?",

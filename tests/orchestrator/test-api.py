@@ -770,6 +770,29 @@ def tls_routed(e):
     e.api("DELETE", "/v1/vms/tr")
 
 
+def tls_auto_client(e):
+    """Without a named client, a VM whose model speaks TLS goes to a
+    client with the credentials, even when a plain one is less loaded."""
+    a0 = e.start_fake("a0", "client")
+    e.api("POST", "/v1/platforms", {"name": "a0", "role": "client",
+                                    "address": a0})
+    e.api("POST", "/v1/vms", {"name": "ta", "devices": [
+        {"name": "sec", "model": "edu", "server": "ts"}]})
+    e.api("POST", "/v1/vms", {"name": "pa", "devices": [
+        {"name": "p", "model": "edu", "server": "s2"}]})
+    st, body = e.api("POST", "/v1/vms/ta/start")
+    t.ok(st == 200 and body["client"] in ("tc", "tc2"),
+         "a TLS VM goes to a client with model TLS, not the idle plain a0",
+         body)
+    st, body = e.api("POST", "/v1/vms/pa/start")
+    t.ok(st == 200 and body["client"] == "a0",
+         "a plain VM still goes to the least loaded client", body)
+    for vm in ("ta", "pa"):
+        e.api("POST", "/v1/vms/%s/stop" % vm, {"timeout": 0})
+        e.api("DELETE", "/v1/vms/" + vm)
+    e.api("DELETE", "/v1/platforms/a0")
+
+
 def model_tls(e):
     for name, role, extra in (("tc", "client", ["--model-tls"]),
                               ("tc2", "client", ["--model-tls"]),
@@ -788,6 +811,7 @@ def model_tls(e):
          body)
     tls_start(e)
     tls_routed(e)
+    tls_auto_client(e)
 
 
 def half_writes(e):
