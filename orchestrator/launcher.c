@@ -9,15 +9,18 @@
 #include "address.h"
 #include "launcher.h"
 
-/* Long enough for a launcher to spawn a process, short of hanging us. */
-#define LAUNCHER_TIMEOUT_S 30
-
 /* Set once by main() before any call; read-only afterwards. */
 static const DmSoupTlsCreds *launcher_tls;
+static guint launcher_timeout_s = ORCH_LAUNCHER_TIMEOUT_S;
 
 void orch_launcher_set_tls(const DmSoupTlsCreds *creds)
 {
     launcher_tls = creds;
+}
+
+void orch_launcher_set_timeout(guint seconds)
+{
+    launcher_timeout_s = seconds;
 }
 
 /* TLS for launchers on TCP; one on a UNIX socket is guarded by its mode. */
@@ -46,7 +49,7 @@ int orch_launcher_call(const char *address, const char *method,
         return -EINVAL;
     }
     session = dm_soup_tls_session_new(peer, tls, "dm-orchestrator",
-                                      LAUNCHER_TIMEOUT_S);
+                                      launcher_timeout_s);
     msg = dm_soup_tls_message_new(method, "launcher", path, tls);
     if (!msg) {
         *ret_err = g_strdup_printf("bad launcher path '%s'", path);

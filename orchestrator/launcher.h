@@ -21,6 +21,12 @@
  */
 void orch_launcher_set_tls(const DmSoupTlsCreds *creds);
 
+/* Long enough for a launcher to spawn a process, short of hanging us. */
+#define ORCH_LAUNCHER_TIMEOUT_S 30
+
+/* How long a call may wait for the launcher's answer (set by main()). */
+void orch_launcher_set_timeout(guint seconds);
+
 /*
  * @method @path on the launcher at @address, with @body (may be NULL).
  * Returns 0 when it answered, with its status and JSON reply (NULL if it

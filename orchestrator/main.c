@@ -24,6 +24,7 @@ static const char *arg_db = "/var/lib/dm-orchestrator/db.sqlite";
 static const char *arg_listen = "unix:/run/dm-orchestrator.sock";
 static const char *arg_tls_creds;
 static const char *arg_launcher_tls_creds;
+static guint arg_launcher_timeout = ORCH_LAUNCHER_TIMEOUT_S;
 static const char *arg_save_dir;
 static bool arg_reconcile = true;
 
@@ -54,6 +55,9 @@ static void help(void)
            "                          of their certificates), client-cert.pem\n"
            "                          and client-key.pem (ours).  Without\n"
            "                          it they are called over plain HTTP\n"
+           "      --launcher-timeout=SEC\n"
+           "                          how long a call waits for a launcher's\n"
+           "                          answer (default 30; 1..3600)\n"
            "      --save-dir=DIR      where saved VMs go unless the save\n"
            "                          names a file (default: 'saved' beside\n"
            "                          the database).  QEMU writes it on the\n"
@@ -76,6 +80,7 @@ static int parse_argv(int argc, char **argv)
         { "listen", required_argument, NULL, 'l' },
         { "tls-creds", required_argument, NULL, 't' },
         { "launcher-tls-creds", required_argument, NULL, 'L' },
+        { "launcher-timeout", required_argument, NULL, 'T' },
         { "save-dir", required_argument, NULL, 's' },
         { "no-reconcile", no_argument, NULL, 'R' },
         { "verbose", no_argument, NULL, 'v' },
@@ -101,6 +106,18 @@ static int parse_argv(int argc, char **argv)
         case 'L':
             arg_launcher_tls_creds = optarg;
             break;
+        case 'T': {
+            char *end;
+            guint64 v = g_ascii_strtoull(optarg, &end, 10);
+
+            if (!*optarg || *end || v < 1 || v > 3600) {
+                fprintf(stderr, "dm-orchestrator: invalid --launcher-timeout "
+                        "'%s' (1..3600)\n", optarg);
+                return 2;
+            }
+            arg_launcher_timeout = v;
+            break;
+        }
         case 's':
             arg_save_dir = optarg;
             break;
@@ -230,6 +247,7 @@ int main(int argc, char **argv)
         return 1;
     }
     orch_launcher_set_tls(arg_launcher_tls_creds ? &launcher_tls : NULL);
+    orch_launcher_set_timeout(arg_launcher_timeout);
     if (arg_reconcile && orch_reconcile(db_worker) < 0) {
         return 1;
     }

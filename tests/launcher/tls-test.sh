@@ -75,7 +75,6 @@ orchestrator() {
 get() { "$py" "$here/https.py" 127.0.0.1 "$1" "$c" "$2" "${3:-/v1/health}"; }
 
 echo "TAP version 13"
-echo "1..28"
 "$here/../net/make-certs.sh" "$tmp/certs" || bail "cannot make certificates"
 c=$tmp/certs
 x=(--role server --platform-id x --state-dir "$tmp/x")
@@ -134,6 +133,10 @@ expect "orchestrator: an empty --launcher-tls-creds is a usage error" 2 \
     "need a directory" \
     "$orch" --db "$tmp/x.sqlite" --listen "unix:$tmp/x.sock" \
     --launcher-tls-creds ""
+expect "orchestrator: a bad --launcher-timeout is a usage error" 2 \
+    "invalid --launcher-timeout '0' (1..3600)" \
+    "$orch" --db "$tmp/x.sqlite" --listen "unix:$tmp/x.sock" \
+    --launcher-timeout 0
 
 # --- the orchestrator drives TLS launchers ------------------------------
 orchestrator o1 --launcher-tls-creds "$c/client"
@@ -192,13 +195,15 @@ expect "an orchestrator certificate from another CA is refused by the launcher" 
     "$dmctl" -o "unix:$tmp/o3.sock" platform add s1 --role server \
     --address "tcp:127.0.0.1:$s1"
 # A TLS client's hello is no HTTP request: the plain launcher waits for
-# one, and the orchestrator gives up after its call timeout (30 s).
+# one, and the orchestrator gives up after its call timeout (here 3 s).
+orchestrator o4 --launcher-tls-creds "$c/client" --launcher-timeout 3
 expect "a plain launcher on TCP is a clear error, not a hang" 1 \
     "launcher tcp:127.0.0.1:$p1: no TLS handshake" \
-    "$dmctl" "${o1[@]}" platform add p1 --role server \
+    "$dmctl" -o "unix:$tmp/o4.sock" platform add p1 --role server \
     --address "tcp:127.0.0.1:$p1"
 check "the orchestrators are still up after those errors" \
     eval '"$dmctl" "${o1[@]}" platform list | grep -q "^u1 " &&
           "$dmctl" -o "unix:$tmp/o2.sock" platform list >/dev/null &&
           "$dmctl" -o "unix:$tmp/o3.sock" platform list >/dev/null'
+echo "1..$n"
 exit $failed
