@@ -132,6 +132,11 @@ static int dm_proxy_migration_event(NotifierWithReturn *n,
     }
     WITH_QEMU_LOCK_GUARD(&p->lock) {
         if (p->state == DM_PROXY_CONNECTED) {
+            /*
+             * The source's last posted writes reach the model first (a
+             * failure changes nothing: this session ends here anyway).
+             */
+            vup_stream_send_batch(&p->stream, &p->posted);
             qatomic_set(&p->state, DM_PROXY_DISCONNECTED);
             dm_proxy_close(p);
             p->released = released = true;

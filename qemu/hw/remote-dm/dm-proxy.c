@@ -204,6 +204,7 @@ static bool dm_proxy_negotiate(DMProxy *p, Error **errp)
 /* Close the socket and its TLS session; p->lock held. */
 void dm_proxy_close(DMProxy *p)
 {
+    vup_batch_clear(&p->posted);        /* for a connection now gone */
     if (p->fd >= 0) {
         qemu_set_fd_handler(p->fd, NULL, NULL, NULL);
         p->watching = false;
@@ -469,10 +470,22 @@ int dm_proxy_call(DMProxy *p, uint16_t cmd, const void *payload, size_t len,
     qatomic_inc(&p->requests);
     dm_proxy_quiet(p);
     trace_dm_proxy_send(p->id, vup_command_name(cmd), h.msg_id, len, nfds);
-    if (vup_stream_send_msg(&p->stream, &h, payload, len, fds, nfds) < 0) {
-        dm_proxy_fault(p, "cannot send");
-        qatomic_inc(&p->errors);
-        return -EPIPE;
+    /* Posted commands first, in the same send when the request fits. */
+    if (p->posted.len && !nfds &&
+        vup_batch_add(&p->posted, &h, payload, len) == 0) {
+        ret = dm_proxy_flush_posted(p);
+    } else {
+        ret = dm_proxy_flush_posted(p);
+        if (ret == 0 &&
+            vup_stream_send_msg(&p->stream, &h, payload, len, fds,
+                                nfds) < 0) {
+            dm_proxy_fault(p, "cannot send");
+            qatomic_inc(&p->errors);
+            ret = -EPIPE;
+        }
+    }
+    if (ret < 0) {
+        return ret;
     }
     for (;;) {
         VupMsg m;
@@ -529,12 +542,53 @@ int dm_proxy_post(DMProxy *p, uint16_t cmd, const void *payload, size_t len)
     h.msg_id = p->next_id++;
     qatomic_inc(&p->requests);
     trace_dm_proxy_send(p->id, vup_command_name(cmd), h.msg_id, len, 0);
-    if (vup_stream_send_msg(&p->stream, &h, payload, len, NULL, 0) < 0) {
+    if (vup_batch_add(&p->posted, &h, payload, len) == 0) {
+        if (p->posted.count == 1) {
+            qemu_event_set(&p->flush_ev);       /* the flusher's turn */
+        }
+        return 0;
+    }
+    /* Full (or too big to gather): what waits, then this, now. */
+    ret = dm_proxy_flush_posted(p);
+    if (ret == 0 &&
+        vup_stream_send_msg(&p->stream, &h, payload, len, NULL, 0) < 0) {
+        dm_proxy_fault(p, "cannot send");
+        qatomic_inc(&p->errors);
+        ret = -EPIPE;
+    }
+    return ret;
+}
+
+int dm_proxy_flush_posted(DMProxy *p)
+{
+    if (!p->posted.len) {
+        return 0;
+    }
+    if (vup_stream_send_batch(&p->stream, &p->posted) < 0) {
         dm_proxy_fault(p, "cannot send");
         qatomic_inc(&p->errors);
         return -EPIPE;
     }
     return 0;
+}
+
+/* Posted commands go out from here when no call takes them first. */
+static void *dm_proxy_flusher(void *opaque)
+{
+    DMProxy *p = opaque;
+
+    for (;;) {
+        qemu_event_wait(&p->flush_ev);
+        qemu_event_reset(&p->flush_ev);
+        WITH_QEMU_LOCK_GUARD(&p->lock) {
+            if (p->flusher_quit) {
+                return NULL;
+            }
+            if (p->state == DM_PROXY_CONNECTED) {
+                dm_proxy_flush_posted(p);
+            }
+        }
+    }
 }
 
 uint64_t dm_proxy_region_read(DMProxy *p, uint32_t region, uint64_t addr,
@@ -824,6 +878,10 @@ bool dm_proxy_init(DMProxy *p, const char *type, const char *id,
     p->opaque = opaque;
     p->next_id = 1;
     qemu_mutex_init(&p->lock);
+    qemu_event_init(&p->flush_ev, false);
+    qemu_thread_create(&p->flusher, "dm-proxy-flush", dm_proxy_flusher, p,
+                       QEMU_THREAD_JOINABLE);
+    p->flusher_up = true;
     p->lost_bh = qemu_bh_new(dm_proxy_lost_bh, p);
     p->irq_bh = qemu_bh_new(dm_proxy_irq_bh, p);
     p->drain_bh = qemu_bh_new(dm_proxy_readable, p);
@@ -859,7 +917,14 @@ void dm_proxy_cleanup(DMProxy *p)
         WITH_QEMU_LOCK_GUARD(&p->lock) {
             dm_proxy_close(p);
             qatomic_set(&p->state, DM_PROXY_DISCONNECTED);
+            p->flusher_quit = true;
         }
+    }
+    if (p->flusher_up) {
+        qemu_event_set(&p->flush_ev);
+        qemu_thread_join(&p->flusher);
+        qemu_event_destroy(&p->flush_ev);
+        p->flusher_up = false;
     }
     if (p->reconnect_timer) {
         timer_free(p->reconnect_timer);

@@ -226,6 +226,28 @@ fail:
     return ret;
 }
 
+int vup_stream_send_bytes(const VupStream *s, const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+
+    for (size_t done = 0; done < len;) {
+        ssize_t n = s->ops ? s->ops->send(s->opaque, p + done, len - done)
+                           : send(s->fd, p + done, len - done, MSG_NOSIGNAL);
+
+        if (!s->ops && n < 0) {
+            n = -errno;
+        }
+        if (n == -EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return n < 0 ? (int)n : -EPIPE;
+        }
+        done += n;
+    }
+    return 0;
+}
+
 /*
  * Send @iov whole through a layered stream, gathered into one buffer so
  * that a small message is one TLS record rather than two.
@@ -233,10 +255,11 @@ fail:
 static int send_layered(const VupStream *s, const struct iovec *iov,
                         int iovcnt)
 {
-    uint8_t small[512];         /* every region access and reply fits */
+    /* Every region access and reply fits; per thread, never re-entered. */
+    static __thread uint8_t small[512];
     size_t total = 0, done = 0;
     uint8_t *buf = small;
-    int ret = 0;
+    int ret;
 
     for (int i = 0; i < iovcnt; i++) {
         total += iov[i].iov_len;
@@ -251,18 +274,7 @@ static int send_layered(const VupStream *s, const struct iovec *iov,
         memcpy(buf + done, iov[i].iov_base, iov[i].iov_len);
         done += iov[i].iov_len;
     }
-    for (done = 0; done < total;) {
-        ssize_t n = s->ops->send(s->opaque, buf + done, total - done);
-
-        if (n == -EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            ret = n < 0 ? (int)n : -EPIPE;
-            break;
-        }
-        done += n;
-    }
+    ret = vup_stream_send_bytes(s, buf, total);
     if (buf != small) {
         free(buf);
     }

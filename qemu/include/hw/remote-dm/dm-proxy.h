@@ -25,6 +25,7 @@
 #include "qemu/thread.h"
 #include "qemu/timer.h"
 #include "block/aio.h"
+#include "vup/batch.h"
 #include "vup/buffered.h"
 #include "vup/caps.h"
 #include "vup/msg.h"
@@ -129,6 +130,19 @@ struct DMProxy {
     int64_t last_call_ns;       /* QEMU_CLOCK_REALTIME */
 
     /*
+     * Posted commands (writes, unmasks) wait in @posted and leave
+     * together: in front of the next call's request, or sent by the
+     * flusher thread, woken when the batch stops being empty.  A posted
+     * write costs its vCPU a copy instead of a send (4.6 us over TCP),
+     * and a burst of them one send.  p->lock held.
+     */
+    VupBatch posted;
+    QemuThread flusher;
+    QemuEvent flush_ev;
+    bool flusher_up;
+    bool flusher_quit;
+
+    /*
      * Migration (dm-proxy-migration.c).  A migration target connects as a
      * standby: it reads the device's description while the source still
      * drives the model, defers everything else, and takes the model over
@@ -220,6 +234,9 @@ void dm_proxy_fault(DMProxy *p, const char *why);
 
 /* Close the socket and its TLS session; p->lock held. */
 void dm_proxy_close(DMProxy *p);
+
+/* Send the posted commands waiting (see DMProxy.posted); p->lock held. */
+int dm_proxy_flush_posted(DMProxy *p);
 
 /* Migration (dm-proxy-migration.c). */
 void dm_proxy_migration_init(DMProxy *p);

@@ -104,6 +104,8 @@ int vup_stream_send_msg(const VupStream *s, const VupHeader *hdr,
 int vup_stream_send_reply(const VupStream *s, const VupHeader *req,
                           const void *payload, size_t len);
 int vup_stream_send_error(const VupStream *s, const VupHeader *req, int err);
+/* Send @len bytes already in wire format, whole; 0 or -errno. */
+int vup_stream_send_bytes(const VupStream *s, const void *buf, size_t len);
 
 /*
  * True if a receive would not block: bytes buffered in the stream's layer,
