@@ -140,8 +140,8 @@ static void print_dms(JsonNode *reply)
     static const DmctlColumn cols[] = {
         { "VM", "vm" }, { "DEVICE", "device" }, { "MODEL", "model" },
         { "SERVER", "server" }, { "STATE", "state" },
-        { "ADDRESS", "address" }, { "VIA", "via" }, { "ROUTE", "route" },
-        { "CONSOLE", "console" },
+        { "ADDRESS", "address" }, { "TLS", "tls" }, { "VIA", "via" },
+        { "ROUTE", "route" }, { "CONSOLE", "console" },
     };
 
     dmctl_table(cols, G_N_ELEMENTS(cols), dmctl_member_array(reply, "dms"));

@@ -729,6 +729,16 @@ def tls_start(e):
          "refused before QEMU, its instances deleted again", body)
     st, body = e.api("POST", "/v1/vms/tv/start", {"client": "tc"})
     t.ok(st == 200 and body["state"] == "running", "it starts on tc", body)
+    dms = {d["device"]: d["tls"] for d in e.api("GET", "/v1/dms")[1]["dms"]
+           if d["vm"] == "tv"}
+    t.eq(dms, {"sec": True, "plain": False},
+         "GET /v1/dms says which sessions are TLS")
+    rc, out, err = e.dmctl("dm", "list")
+    head = out.splitlines()[0].split() if out else []
+    rows = {ln.split()[1]: ln.split()[head.index("TLS")]
+            for ln in out.splitlines()[1:] if ln.startswith("tv ")} \
+        if "TLS" in head else {}
+    t.eq(rows, {"sec": "yes", "plain": "no"}, "and dmctl dm list too")
     sec, plain = tls_args(e, "tc", "tv")
     t.ok(sec.endswith(",token-secret=tok0,tls-creds=dm-model-tls") and
          "server-platform-id=ts," in sec and
