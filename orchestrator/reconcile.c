@@ -112,6 +112,38 @@ static GHashTable *reconcile_list(const char *name, const char *role,
     return ids;
 }
 
+/*
+ * A launcher restarted with (or without) --model-tls-creds: the
+ * platform's model_tls follows what its health says now.
+ */
+static void reconcile_model_tls(Reconcile *rc, const char *name,
+                                const char *address)
+{
+    g_autoptr(JsonNode) reply = NULL;
+    g_autofree char *why = NULL;
+    guint status = 0;
+    JsonNode *n = NULL;
+    gint64 now;
+
+    if (orch_launcher_call(address, "GET", "/v1/health", NULL, &status,
+                           &reply, &why) < 0 || status != 200 ||
+        !reply || !JSON_NODE_HOLDS_OBJECT(reply)) {
+        return;                 /* its listing answered: leave it be */
+    }
+    n = json_object_get_member(json_node_get_object(reply), "model_tls");
+    now = n && JSON_NODE_HOLDS_VALUE(n) &&
+          json_node_get_value_type(n) == G_TYPE_BOOLEAN &&
+          json_node_get_boolean(n);
+    if (orch_db_int(rc->db, now, "SELECT model_tls FROM platforms WHERE"
+                    " name = ?", "s", name) == now) {
+        return;
+    }
+    orch_db_run(rc->db, "UPDATE platforms SET model_tls = ? WHERE name = ?",
+                "is", now, name);
+    reconcile_note(rc, NULL, "platform %s: model_tls is now %s (its "
+                   "launcher says so)", name, now ? "true" : "false");
+}
+
 static void reconcile_fetch(Reconcile *rc)
 {
     g_autoptr(sqlite3_stmt) st = orch_db_stmt(rc->db,
@@ -125,6 +157,8 @@ static void reconcile_fetch(Reconcile *rc)
 
         if (ids) {
             g_hash_table_insert(rc->seen, g_strdup(name), ids);
+            reconcile_model_tls(rc, name,
+                                (const char *)sqlite3_column_text(st, 2));
         }
     }
 }

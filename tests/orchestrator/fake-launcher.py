@@ -126,10 +126,12 @@ class Handler(BaseHTTPRequestHandler):
                                     "models": args.models.split(","),
                                     "capacity": args.capacity,
                                     "running": running,
-                                    "model_tls": args.model_tls})
+                                    "model_tls": config.get(
+                                        "model_tls", args.model_tls)})
         return self.reply(200, {"platform": args.platform, "role": "client",
                                 "running": len(vms),
-                                "model_tls": args.model_tls})
+                                "model_tls": config.get("model_tls",
+                                                        args.model_tls)})
 
     def instances(self, method, rest, body):
         if not rest and method == "GET":

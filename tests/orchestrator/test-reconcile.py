@@ -152,6 +152,15 @@ def main():
         e.start_orch()
         t.ok("reconcile: 4 launcher(s) answered, 0 change(s)" in
              e.orch_log(), "a second start finds nothing to repair")
+        # A launcher restarted with model TLS credentials meanwhile.
+        e.stop_orch()
+        e.fake_config("c2", model_tls=True)
+        e.start_orch()
+        st, body = e.api("GET", "/v1/platforms/c2")
+        t.ok(body.get("model_tls") is True and
+             "reconcile: platform c2: model_tls is now true (its launcher "
+             "says so)" in e.orch_log(),
+             "a platform's model_tls follows its launcher's health", body)
     return e.run(t, checks)
 
 
