@@ -24,3 +24,9 @@ stop_pids() {
         kill -KILL "$p" 2>/dev/null
     done
 }
+# At exit: stop every pid in $pids, then remove $tmp (kept with KEEP=1).
+tap_cleanup() {
+    stop_pids "${pids[@]}"
+    wait 2>/dev/null
+    [ -n "${KEEP:-}" ] || rm -rf "$tmp"
+}

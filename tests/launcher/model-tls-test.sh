@@ -20,13 +20,8 @@ qemu=$build_root/qemu-system-x86_64
 py=/usr/bin/python3
 tmp=$(mktemp -d /tmp/dm-model-tls-XXXXXX)
 pids=()
-cleanup() {
-    stop_pids "${pids[@]}"
-    wait 2>/dev/null
-    [ -n "${KEEP:-}" ] || rm -rf "$tmp"
-}
-trap cleanup EXIT
 . "$here/../tap.sh"
+trap tap_cleanup EXIT
 
 # req ADDRESS METHOD PATH [BODY]: sets $status and $body.
 req() {

@@ -16,13 +16,8 @@ dmctl=${4:?}
 py=/usr/bin/python3
 tmp=$(mktemp -d /tmp/dm-launcher-tls-XXXXXX)
 pids=()
-cleanup() {
-    stop_pids "${pids[@]}"
-    wait 2>/dev/null
-    [ -n "${KEEP:-}" ] || rm -rf "$tmp"
-}
-trap cleanup EXIT
 . "$(dirname "$0")/../tap.sh"
+trap tap_cleanup EXIT
 # expect NAME STATUS TEXT CMD...: CMD exits STATUS and prints TEXT.
 expect() {
     local name=$1 want=$2 text=$3 rc

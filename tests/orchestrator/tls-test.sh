@@ -11,13 +11,8 @@ dmctl=$build/meson/orchestrator/dmctl
 py=/usr/bin/python3
 tmp=$(mktemp -d /tmp/dm-orch-tls-XXXXXX)
 pids=()
-cleanup() {
-    kill "${pids[@]}" 2>/dev/null
-    wait 2>/dev/null
-    [ -n "${KEEP:-}" ] || rm -rf "$tmp"
-}
-trap cleanup EXIT
 . "$(dirname "$0")/../tap.sh"
+trap tap_cleanup EXIT
 # expect NAME STATUS TEXT CMD...: CMD exits STATUS and its stderr has TEXT.
 expect() {
     local name=$1 want=$2 text=$3 rc
