@@ -25,7 +25,7 @@ static void print_events(JsonNode *reply)
     }
 }
 
-/* A decimal number of at most 19 digits, the whole of @s. */
+/* A decimal number of at most 18 digits (a gint64), the whole of @s. */
 static bool events_number(const char *s)
 {
     size_t n = strspn(s, "0123456789");

@@ -63,6 +63,8 @@ int orch_platform_list(OrchRequest *r);
 int orch_platform_get(OrchRequest *r);
 int orch_platform_add(OrchRequest *r);
 int orch_platform_remove(OrchRequest *r);
+/* A launcher's health says "model_tls": true (false if absent or odd). */
+bool orch_health_model_tls(JsonObject *health);
 
 /* vms.c */
 int orch_vm_list(OrchRequest *r);

@@ -138,8 +138,7 @@ static int platform_check_launcher(OrchRequest *r, const char *address,
     return 0;
 }
 
-/* Its health's "model_tls": true only if it says so. */
-static bool platform_model_tls(JsonObject *health)
+bool orch_health_model_tls(JsonObject *health)
 {
     JsonNode *n = json_object_get_member(health, "model_tls");
 
@@ -246,7 +245,7 @@ int orch_platform_add(OrchRequest *r)
                       "capacity, hypervisor, model_tls) VALUES "
                       "(?, ?, ?, ?, ?, ?)", "sssisi", name, role, address,
                       capacity, hypervisor,
-                      (gint64)platform_model_tls(health));
+                      (gint64)orch_health_model_tls(health));
     if (ret < 0) {
         return ret;
     }

@@ -113,8 +113,8 @@ int orch_qemu_args(sqlite3 *db, const char *name, const char *client,
     }
     st = orch_db_stmt(db,
         "SELECT d.bus, COALESCE(p.route_address, p.address), p.instance,"
-        " p.token, s.name, s.model_tls AND p.route_address IS NULL"
-        "  AND p.address LIKE 'tcp:%'"
+        " p.token, s.name, " ORCH_SQL_MODEL_TLS
+        "  AND p.route_address IS NULL"
         " FROM devices d JOIN vms v ON v.id = d.vm_id"
         " JOIN placements p ON p.device_id = d.id"
         " JOIN platforms s ON s.id = p.server_id"
@@ -148,7 +148,7 @@ int orch_qemu_args_check(OrchRequest *r, const char *name,
         " JOIN placements p ON p.device_id = d.id"
         " JOIN platforms s ON s.id = p.server_id"
         " LEFT JOIN platforms o ON o.id = d.via_id"
-        " WHERE v.name = ? AND s.model_tls = 1 AND p.address LIKE 'tcp:%'"
+        " WHERE v.name = ? AND " ORCH_SQL_MODEL_TLS
         " ORDER BY d.id", "ss",
         client, name);
 
@@ -182,6 +182,6 @@ bool orch_vm_needs_model_tls(sqlite3 *db, const char *name)
                        " JOIN vms v ON v.id = d.vm_id"
                        " JOIN placements p ON p.device_id = d.id"
                        " JOIN platforms s ON s.id = p.server_id"
-                       " WHERE v.name = ? AND s.model_tls = 1"
-                       " AND p.address LIKE 'tcp:%'", "s", name) > 0;
+                       " WHERE v.name = ? AND " ORCH_SQL_MODEL_TLS,
+                       "s", name) > 0;
 }

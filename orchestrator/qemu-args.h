@@ -16,6 +16,13 @@
 #define ORCH_MODEL_TLS_ID "dm-model-tls"
 
 /*
+ * SQL over placement p and its server platform s: the session to the
+ * model is TLS (a model on TCP on a server with model_tls; one on a UNIX
+ * socket is plain).  A routed one is refused (orch_qemu_args_check).
+ */
+#define ORCH_SQL_MODEL_TLS "(s.model_tls = 1 AND p.address LIKE 'tcp:%')"
+
+/*
  * The "args" and "files" of the client launcher's POST /v1/vms for VM
  * @name on client platform @client with hypervisor @hypervisor.  Each
  * device's token is a file (@STATE@/NAME.tokN), never an argument.

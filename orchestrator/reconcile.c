@@ -122,7 +122,6 @@ static void reconcile_model_tls(Reconcile *rc, const char *name,
     g_autoptr(JsonNode) reply = NULL;
     g_autofree char *why = NULL;
     guint status = 0;
-    JsonNode *n = NULL;
     gint64 now;
 
     if (orch_launcher_call(address, "GET", "/v1/health", NULL, &status,
@@ -130,10 +129,7 @@ static void reconcile_model_tls(Reconcile *rc, const char *name,
         !reply || !JSON_NODE_HOLDS_OBJECT(reply)) {
         return;                 /* its listing answered: leave it be */
     }
-    n = json_object_get_member(json_node_get_object(reply), "model_tls");
-    now = n && JSON_NODE_HOLDS_VALUE(n) &&
-          json_node_get_value_type(n) == G_TYPE_BOOLEAN &&
-          json_node_get_boolean(n);
+    now = orch_health_model_tls(json_node_get_object(reply));
     if (orch_db_int(rc->db, now, "SELECT model_tls FROM platforms WHERE"
                     " name = ?", "s", name) == now) {
         return;

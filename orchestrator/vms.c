@@ -9,6 +9,7 @@
 #include "launcher.h"
 #include "models.h"
 #include "orch.h"
+#include "qemu-args.h"
 
 static JsonArray *vm_devices(sqlite3 *db, const char *name)
 {
@@ -340,10 +341,9 @@ int orch_dm_list(OrchRequest *r)
         "SELECT d.name AS device, v.name AS vm, d.model, s.name AS server,"
         " s.address AS server_address, o.name AS via, p.instance,"
         " p.address, p.route_address AS route, p.state, p.console,"
-        /* As qemu-args.c composes it: TLS to a TCP model, no router. */
-        " CASE WHEN s.model_tls = 1 AND p.address LIKE 'tcp:%'"
-        "  AND p.route_address IS NULL THEN 'true' ELSE 'false' END"
-        "  AS \"j:tls\""
+        /* As qemu-args.c composes it: no router in between. */
+        " CASE WHEN " ORCH_SQL_MODEL_TLS " AND p.route_address IS NULL"
+        "  THEN 'true' ELSE 'false' END AS \"j:tls\""
         " FROM placements p JOIN devices d ON d.id = p.device_id"
         " JOIN vms v ON v.id = d.vm_id JOIN platforms s ON s.id = p.server_id"
         " LEFT JOIN platforms o ON o.id = d.via_id"
