@@ -24,8 +24,6 @@
 #include "log.h"
 #include "server.h"
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
 /* Connections not yet past VERSION (or their TLS handshake) at a time. */
 #define DM_MAX_PENDING 8
 
@@ -43,19 +41,18 @@ typedef struct DmServer {
     DmTlsCreds *tls;            /* TLS required when set */
 } DmServer;
 
-/* The slot that holds @s, or that holds the session on @fd if @s is NULL. */
-static DmSession **client_slot(DmServer *srv, DmSession *s, int fd)
+/* The slot that holds @s. */
+static DmSession **client_slot(DmServer *srv, DmSession *s)
 {
-    DmSession **slots[2 + DM_MAX_PENDING] = { &srv->session, &srv->standby };
-
-    for (unsigned i = 0; i < DM_MAX_PENDING; i++) {
-        slots[2 + i] = &srv->pending[i];
+    if (srv->session == s) {
+        return &srv->session;
     }
-    for (unsigned i = 0; i < ARRAY_SIZE(slots); i++) {
-        DmSession *c = *slots[i];
-
-        if (c && (s ? c == s : c->sock == fd)) {
-            return slots[i];
+    if (srv->standby == s) {
+        return &srv->standby;
+    }
+    for (unsigned i = 0; i < DM_MAX_PENDING; i++) {
+        if (srv->pending[i] == s) {
+            return &srv->pending[i];
         }
     }
     return NULL;
@@ -71,16 +68,8 @@ static void client_gone(DmServer *srv, DmSession *s)
                 (unsigned long long)s->stats.dma_messages);
     }
     dm_loop_del_fd(srv->loop, s->sock);
-    *client_slot(srv, s, -1) = NULL;
+    *client_slot(srv, s) = NULL;
     dm_session_free(s);
-}
-
-/* The session (active, standby or pending) on @fd. */
-static DmSession *client_session(DmServer *srv, int fd)
-{
-    DmSession **slot = client_slot(srv, NULL, fd);
-
-    return slot ? *slot : NULL;
 }
 
 /*
@@ -121,9 +110,9 @@ static void hello_timeout(void *opaque)
  */
 static bool client_pending(void *opaque, int fd)
 {
-    DmSession *s = client_session(opaque, fd);
+    DmSession *s = opaque;
 
-    return s && vup_stream_pending(&s->stream) > 0;
+    return vup_stream_pending(&s->stream) > 0;
 }
 
 /* A step of a client's TLS handshake; false once it is gone. */
@@ -146,14 +135,12 @@ static bool client_greet(DmServer *srv, DmSession *s)
     return vup_stream_readable(&s->stream);
 }
 
+/* Each client's watch has its session as opaque: no lookup per event. */
 static void client_readable(void *opaque, int fd, short revents)
 {
-    DmServer *srv = opaque;
-    DmSession *s = client_session(srv, fd);
+    DmSession *s = opaque;
+    DmServer *srv = s->owner;
 
-    if (!s) {
-        return;
-    }
     if (s->greeting && !client_greet(srv, s)) {
         return;                 /* more to come, or gone */
     }
@@ -206,7 +193,7 @@ static void reap_hung_up_client(DmServer *srv)
 static int client_claim(void *owner, DmSession *s, bool can_wait)
 {
     DmServer *srv = owner;
-    DmSession **from = client_slot(srv, s, -1);
+    DmSession **from = client_slot(srv, s);
 
     if (srv->session) {
         reap_hung_up_client(srv);
@@ -259,7 +246,7 @@ static void listen_readable(void *opaque, int fd, short revents)
     if (srv->tls) {
         dm_session_require_tls(s);
     }
-    if (dm_loop_add_fd(srv->loop, c, POLLIN, client_readable, srv) < 0) {
+    if (dm_loop_add_fd(srv->loop, c, POLLIN, client_readable, s) < 0) {
         dm_error("cannot serve a new client: out of resources");
         dm_session_free(s);
         return;

@@ -709,7 +709,7 @@ static void dispatch(DmSession *s, VupMsg *m, int recv_ret)
         dm_warn("%s before VERSION, refusing", vup_command_name(cmd));
         ret = -EINVAL;
     }
-    if (ret == 0 && s->versioned && s->standby && !standby_allowed(s, m)) {
+    if (ret == 0 && s->standby && !standby_allowed(s, m)) {
         ret = -EBUSY;           /* another client has the device */
     }
     if (ret == 0 && cmd == VUP_CMD_DM_ACTIVATE) {

@@ -198,7 +198,7 @@ int dm_tls_session_handshake(DmTlsSession *s, bool *ret_want_write,
 
     do {
         ret = gnutls_handshake(s->handle);
-    } while (ret == GNUTLS_E_INTERRUPTED);
+    } while (ret < 0 && ret != GNUTLS_E_AGAIN && !gnutls_error_is_fatal(ret));
     if (ret == GNUTLS_E_AGAIN) {
         *ret_want_write = gnutls_record_get_direction(s->handle) == 1;
         return -EAGAIN;
