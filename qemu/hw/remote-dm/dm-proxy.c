@@ -451,6 +451,9 @@ static void dm_proxy_quiet_timer(void *opaque)
     qemu_mutex_unlock(&p->lock);
 }
 
+static int dm_proxy_send(DMProxy *p, const VupHeader *h, const void *payload,
+                         size_t len, const int *fds, unsigned nfds);
+
 int dm_proxy_call(DMProxy *p, uint16_t cmd, const void *payload, size_t len,
                   const int *fds, unsigned nfds, VupMsg *reply)
 {
@@ -470,20 +473,7 @@ int dm_proxy_call(DMProxy *p, uint16_t cmd, const void *payload, size_t len,
     qatomic_inc(&p->requests);
     dm_proxy_quiet(p);
     trace_dm_proxy_send(p->id, vup_command_name(cmd), h.msg_id, len, nfds);
-    /* Posted commands first, in the same send when the request fits. */
-    if (p->posted.len && !nfds &&
-        vup_batch_add(&p->posted, &h, payload, len) == 0) {
-        ret = dm_proxy_flush_posted(p);
-    } else {
-        ret = dm_proxy_flush_posted(p);
-        if (ret == 0 &&
-            vup_stream_send_msg(&p->stream, &h, payload, len, fds,
-                                nfds) < 0) {
-            dm_proxy_fault(p, "cannot send");
-            qatomic_inc(&p->errors);
-            ret = -EPIPE;
-        }
-    }
+    ret = dm_proxy_send(p, &h, payload, len, fds, nfds);
     if (ret < 0) {
         return ret;
     }
@@ -549,25 +539,42 @@ int dm_proxy_post(DMProxy *p, uint16_t cmd, const void *payload, size_t len)
         return 0;
     }
     /* Full (or too big to gather): what waits, then this, now. */
-    ret = dm_proxy_flush_posted(p);
-    if (ret == 0 &&
-        vup_stream_send_msg(&p->stream, &h, payload, len, NULL, 0) < 0) {
-        dm_proxy_fault(p, "cannot send");
-        qatomic_inc(&p->errors);
-        ret = -EPIPE;
-    }
-    return ret;
+    return dm_proxy_send(p, &h, payload, len, NULL, 0);
+}
+
+/* A send failed: the stream is unusable.  -EPIPE; p->lock held. */
+static int dm_proxy_send_failed(DMProxy *p)
+{
+    dm_proxy_fault(p, "cannot send");
+    qatomic_inc(&p->errors);
+    return -EPIPE;
 }
 
 int dm_proxy_flush_posted(DMProxy *p)
 {
-    if (!p->posted.len) {
-        return 0;
+    if (p->posted.len &&
+        vup_stream_send_batch(&p->stream, &p->posted) < 0) {
+        return dm_proxy_send_failed(p);
     }
-    if (vup_stream_send_batch(&p->stream, &p->posted) < 0) {
-        dm_proxy_fault(p, "cannot send");
-        qatomic_inc(&p->errors);
+    return 0;
+}
+
+/*
+ * Send @h now, behind the posted commands waiting: in the same send when
+ * it fits in their batch (no descriptors).  p->lock held.
+ */
+static int dm_proxy_send(DMProxy *p, const VupHeader *h, const void *payload,
+                         size_t len, const int *fds, unsigned nfds)
+{
+    if (p->posted.len && !nfds &&
+        vup_batch_add(&p->posted, h, payload, len) == 0) {
+        return dm_proxy_flush_posted(p);
+    }
+    if (dm_proxy_flush_posted(p) < 0) {
         return -EPIPE;
+    }
+    if (vup_stream_send_msg(&p->stream, h, payload, len, fds, nfds) < 0) {
+        return dm_proxy_send_failed(p);
     }
     return 0;
 }
@@ -881,7 +888,6 @@ bool dm_proxy_init(DMProxy *p, const char *type, const char *id,
     qemu_event_init(&p->flush_ev, false);
     qemu_thread_create(&p->flusher, "dm-proxy-flush", dm_proxy_flusher, p,
                        QEMU_THREAD_JOINABLE);
-    p->flusher_up = true;
     p->lost_bh = qemu_bh_new(dm_proxy_lost_bh, p);
     p->irq_bh = qemu_bh_new(dm_proxy_irq_bh, p);
     p->drain_bh = qemu_bh_new(dm_proxy_readable, p);
@@ -911,20 +917,18 @@ void dm_proxy_cleanup(DMProxy *p)
 {
     if (p->server) {
         /*
-         * A vCPU may be in a lockless BAR access: let its call end, and
-         * make later ones fail at once, before anything is freed.
+         * A vCPU may be in a lockless BAR access: let its call end, make
+         * later ones fail at once and stop the flusher, before anything
+         * is freed.
          */
         WITH_QEMU_LOCK_GUARD(&p->lock) {
             dm_proxy_close(p);
             qatomic_set(&p->state, DM_PROXY_DISCONNECTED);
             p->flusher_quit = true;
         }
-    }
-    if (p->flusher_up) {
         qemu_event_set(&p->flush_ev);
         qemu_thread_join(&p->flusher);
         qemu_event_destroy(&p->flush_ev);
-        p->flusher_up = false;
     }
     if (p->reconnect_timer) {
         timer_free(p->reconnect_timer);
@@ -946,10 +950,8 @@ void dm_proxy_cleanup(DMProxy *p)
         qemu_bh_delete(p->drain_bh);
         p->drain_bh = NULL;
     }
-    dm_proxy_close(p);
     dm_proxy_tls_cleanup(p);
     dm_proxy_migration_cleanup(p);
-    qatomic_set(&p->state, DM_PROXY_DISCONNECTED);
     if (p->server) {
         /* p->lock stays usable: a late access finds it and fails. */
         QLIST_REMOVE(p, next);

@@ -139,7 +139,6 @@ struct DMProxy {
     VupBatch posted;
     QemuThread flusher;
     QemuEvent flush_ev;
-    bool flusher_up;
     bool flusher_quit;
 
     /*
