@@ -173,21 +173,29 @@ static int vm_probe(void *opaque)
     return 1;
 }
 
+/* The start failed: answer 500 with @why and the log's tail, forget it. */
+static void vm_start_error(DmVm *vm, const char *why)
+{
+    g_autofree char *tail = dm_proc_log_tail(vm->log_path, DM_LOG_TAIL);
+    g_autofree char *text = g_strdup_printf("%s; the log ends: %s", why,
+                                            tail);
+
+    dm_http_answer_waiting_error(&vm->waiting,
+                                 SOUP_STATUS_INTERNAL_SERVER_ERROR, text);
+    vm_forget(vm);
+}
+
 /* QMP failed at start-up and QEMU has not exited meanwhile: give up. */
 static gboolean vm_start_failed(gpointer opaque)
 {
     DmVm *vm = opaque;
-    g_autofree char *tail = dm_proc_log_tail(vm->log_path, DM_LOG_TAIL);
-    g_autofree char *text = g_strdup_printf("QEMU did not answer QMP during "
-                                            "start-up (%s); the log ends: "
-                                            "%s", vm->qmp_error, tail);
+    g_autofree char *why = g_strdup_printf("QEMU did not answer QMP during "
+                                           "start-up (%s)", vm->qmp_error);
 
     vm->probe_src = 0;
     dm_error("vm %s: no QMP answer during start-up: %s", vm->id,
              vm->qmp_error);
-    dm_http_answer_waiting_error(&vm->waiting,
-                                 SOUP_STATUS_INTERNAL_SERVER_ERROR, text);
-    vm_forget(vm);
+    vm_start_error(vm, why);
     return G_SOURCE_REMOVE;
 }
 
@@ -220,7 +228,6 @@ static void vm_answered(JsonNode *reply, const char *error, void *opaque)
 static void vm_ready(int ret, void *opaque)
 {
     DmVm *vm = opaque;
-    g_autofree char *tail = NULL;
     g_autofree char *text = NULL;
 
     vm->probe_src = 0;
@@ -237,15 +244,10 @@ static void vm_ready(int ret, void *opaque)
         dm_qmp_execute(vm->qmp, cmd, vm_answered, vm);
         return;
     }
-    dm_error("vm %s: QMP did not accept connections within %d s", vm->id,
-             DM_VM_START_TIMEOUT_MS / 1000);
-    tail = dm_proc_log_tail(vm->log_path, DM_LOG_TAIL);
-    text = g_strdup_printf("QMP did not accept connections within %d s; "
-                           "the log ends: %s",
-                           DM_VM_START_TIMEOUT_MS / 1000, tail);
-    dm_http_answer_waiting_error(&vm->waiting,
-                                 SOUP_STATUS_INTERNAL_SERVER_ERROR, text);
-    vm_forget(vm);
+    text = g_strdup_printf("QMP did not accept connections within %d s",
+                           DM_VM_START_TIMEOUT_MS / 1000);
+    dm_error("vm %s: %s", vm->id, text);
+    vm_start_error(vm, text);
 }
 
 static void vm_exited(DmProc *p, int status, void *opaque)
@@ -265,15 +267,11 @@ static void vm_exited(DmProc *p, int status, void *opaque)
         return;
     }
     if (vm->state == DM_VM_STARTING) {
-        g_autofree char *tail = dm_proc_log_tail(vm->log_path, DM_LOG_TAIL);
-        g_autofree char *err = g_strdup_printf("QEMU %s during start-up; "
-                                               "the log ends: %s", text,
-                                               tail);
+        g_autofree char *why = g_strdup_printf("QEMU %s during start-up",
+                                               text);
 
         dm_error("vm %s failed to start: %s", vm->id, text);
-        dm_http_answer_waiting_error(&vm->waiting,
-                                     SOUP_STATUS_INTERNAL_SERVER_ERROR, err);
-        vm_forget(vm);
+        vm_start_error(vm, why);
         return;
     }
     dm_info("vm %s exited: %s", vm->id, text);
