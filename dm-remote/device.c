@@ -18,12 +18,30 @@
 int dm_device_realize(DmDevice *dev, const DmModel *model, DmLoop *loop,
                       const DmModelArgs *args)
 {
+    static const DmPropList no_props;
+    char err[256];
     int ret;
 
     memset(dev, 0, sizeof(*dev));
     dev->model = model;
     dev->loop = loop;
     dev->args = args;
+    dev->state = calloc(1, model->state_size ? model->state_size : 1);
+    if (model->bus == DM_BUS_PCI) {
+        dev->pci = calloc(1, sizeof(*dev->pci));
+        dev->is_pci = true;
+    }
+    if (!dev->state || (dev->is_pci && !dev->pci)) {
+        dm_device_unrealize(dev);
+        return -ENOMEM;
+    }
+    ret = dm_props_apply(model->props, args ? &args->props : &no_props,
+                         dev->state, err, sizeof(err));
+    if (ret < 0) {
+        dm_error("%s: %s", model->name, err);
+        dm_device_unrealize(dev);
+        return ret;
+    }
     ret = model->realize(dev);
     if (ret < 0) {
         dm_device_unrealize(dev);
@@ -55,9 +73,11 @@ int dm_device_realize(DmDevice *dev, const DmModel *model, DmLoop *loop,
 
 void dm_device_unrealize(DmDevice *dev)
 {
-    if (dev->model && dev->model->unrealize) {
+    if (dev->model && dev->model->unrealize && dev->state) {
         dev->model->unrealize(dev);
     }
+    free(dev->state);
+    dev->state = NULL;
     dm_irq_release_all(dev);
     for (unsigned i = 0; i < DM_MAX_IRQ_INDEXES; i++) {
         free(dev->irqs[i].trigger_fd);
@@ -96,6 +116,31 @@ void dm_device_init_region(DmDevice *dev, unsigned index, uint64_t size,
     }
 }
 
+void dm_device_set_isa_defaults(DmDevice *dev, unsigned index,
+                                uint32_t iobase, uint32_t irq)
+{
+    DmRegion *r = &dev->regions[index];
+
+    r->isa_defaults = true;
+    r->isa_iobase = iobase;
+    r->isa_irq = irq;
+}
+
+DmLoop *dm_device_loop(DmDevice *dev)
+{
+    return dev->loop;
+}
+
+void *dm_device_state(DmDevice *dev)
+{
+    return dev->state;
+}
+
+DmPci *dm_device_pci(DmDevice *dev)
+{
+    return dev->pci;
+}
+
 int dm_device_init_irq(DmDevice *dev, unsigned index, uint32_t count,
                        uint32_t info_flags)
 {
@@ -122,10 +167,23 @@ int dm_device_init_irq(DmDevice *dev, unsigned index, uint32_t count,
     return 0;
 }
 
-/* Largest of 8, 4, 2, 1 that is aligned at @off and fits in @left. */
-static unsigned piece_size(uint64_t off, uint32_t left)
+/* Does an access of @len bytes pass @ops' valid sizes? */
+static bool access_valid(const DmRegionOps *ops, uint32_t len)
 {
-    unsigned size = 8;
+    return ops && (!ops->valid.min_access_size ||
+                   len >= ops->valid.min_access_size) &&
+           (!ops->valid.max_access_size || len <= ops->valid.max_access_size);
+}
+
+/*
+ * Largest of 8, 4, 2, 1 that is aligned at @off, fits in @left and in
+ * what the callbacks take.
+ */
+static unsigned piece_size(const DmRegionOps *ops, uint64_t off,
+                           uint32_t left)
+{
+    unsigned size = ops->impl.max_access_size ? ops->impl.max_access_size
+                                              : 8;
 
     while (size > left || (off & (size - 1))) {
         size >>= 1;
@@ -137,10 +195,13 @@ void dm_region_read(DmRegion *r, uint64_t offset, void *buf, uint32_t len)
 {
     uint8_t *p = buf;
 
+    if (!access_valid(r->ops, len) || !r->ops->read) {
+        memset(buf, 0xff, len);
+        return;
+    }
     while (len > 0) {
-        unsigned size = piece_size(offset, len);
-        uint64_t v = r->ops && r->ops->read ?
-                     r->ops->read(r->opaque, offset, size) : ~0ULL;
+        unsigned size = piece_size(r->ops, offset, len);
+        uint64_t v = r->ops->read(r->opaque, offset, size);
 
         for (unsigned i = 0; i < size; i++) {
             p[i] = v >> (8 * i);        /* little-endian device */
@@ -156,16 +217,17 @@ void dm_region_write(DmRegion *r, uint64_t offset, const void *buf,
 {
     const uint8_t *p = buf;
 
+    if (!access_valid(r->ops, len) || !r->ops->write) {
+        return;
+    }
     while (len > 0) {
-        unsigned size = piece_size(offset, len);
+        unsigned size = piece_size(r->ops, offset, len);
         uint64_t v = 0;
 
         for (unsigned i = 0; i < size; i++) {
             v |= (uint64_t)p[i] << (8 * i);
         }
-        if (r->ops && r->ops->write) {
-            r->ops->write(r->opaque, offset, v, size);
-        }
+        r->ops->write(r->opaque, offset, v, size);
         p += size;
         offset += size;
         len -= size;
@@ -229,17 +291,33 @@ void dm_irq_unmask(DmDevice *dev, unsigned index, unsigned sub)
     }
 }
 
-bool dm_msi_enabled(DmDevice *dev)
+/* Has the client wired vector 0 of message-interrupt index @index? */
+static bool msg_irq_wired(DmDevice *dev, unsigned index)
 {
-    DmIrqIndex *x = &dev->irqs[VUP_PCI_MSI_IRQ_INDEX];
+    DmIrqIndex *x = &dev->irqs[index];
 
-    return dev->num_irq_indexes > VUP_PCI_MSI_IRQ_INDEX && x->count &&
+    return dev->is_pci && dev->num_irq_indexes > index && x->count &&
            x->trigger_fd[0] != -1;
 }
 
-void dm_msi_notify(DmDevice *dev, unsigned vector)
+void dm_irq_raise(DmDevice *dev, unsigned vector)
 {
-    dm_irq_signal(dev, VUP_PCI_MSI_IRQ_INDEX, vector);
+    if (msg_irq_wired(dev, VUP_PCI_MSIX_IRQ_INDEX)) {
+        dm_irq_signal(dev, VUP_PCI_MSIX_IRQ_INDEX, vector);
+    } else if (msg_irq_wired(dev, VUP_PCI_MSI_IRQ_INDEX)) {
+        dm_irq_signal(dev, VUP_PCI_MSI_IRQ_INDEX, vector);
+    } else {
+        /* INTx for PCI, line 0 of a platform device: the same index. */
+        dm_irq_set_level(dev, 0, 0, true);
+    }
+}
+
+void dm_irq_lower(DmDevice *dev, unsigned vector)
+{
+    if (!msg_irq_wired(dev, VUP_PCI_MSIX_IRQ_INDEX) &&
+        !msg_irq_wired(dev, VUP_PCI_MSI_IRQ_INDEX)) {
+        dm_irq_set_level(dev, 0, 0, false);
+    }
 }
 
 void dm_irq_release_all(DmDevice *dev)

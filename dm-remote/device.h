@@ -14,18 +14,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vup/proto.h"
-#include "loop.h"
+#include "model.h"
 
-typedef struct DmDevice DmDevice;
-typedef struct DmPci DmPci;
 typedef struct DmSession DmSession;
-
-/* Register access of a region, like QEMU's MemoryRegionOps. */
-typedef struct DmRegionOps {
-    uint64_t (*read)(void *opaque, uint64_t addr, unsigned size);
-    void (*write)(void *opaque, uint64_t addr, uint64_t val, unsigned size);
-} DmRegionOps;
 
 typedef struct DmRegion {
     uint64_t size;              /* 0: the region does not exist */
@@ -53,11 +44,9 @@ typedef struct DmIrqIndex {
     bool *level;                /* level-triggered lines: current level */
 } DmIrqIndex;
 
-typedef struct DmModel DmModel;
-
-/* What the command line gives a model. */
+/* What the command line gives a model: its "prop=value" list. */
 typedef struct DmModelArgs {
-    const char *console;        /* --console, for character devices */
+    DmPropList props;
 } DmModelArgs;
 
 struct DmDevice {
@@ -74,38 +63,17 @@ struct DmDevice {
     void *state;                /* the model's own */
 };
 
-struct DmModel {
-    const char *name;
-    const char *description;
-    /* Fill in regions, IRQs and config space; -errno on failure. */
-    int (*realize)(DmDevice *dev);
-    /* Back to power-on state (DEVICE_RESET). */
-    void (*reset)(DmDevice *dev);
-    void (*unrealize)(DmDevice *dev);
-    bool uses_console;          /* takes --console */
-};
-
-/* The registry of models (models/models.c). */
-const DmModel *dm_model_find(const char *name);
-void dm_model_list(void (*cb)(const DmModel *m, void *opaque), void *opaque);
-
 int dm_device_realize(DmDevice *dev, const DmModel *model, DmLoop *loop,
                       const DmModelArgs *args);
 void dm_device_unrealize(DmDevice *dev);
 void dm_device_reset(DmDevice *dev);
-
-/* Region setup for models. */
-void dm_device_init_region(DmDevice *dev, unsigned index, uint64_t size,
-                           const DmRegionOps *ops, void *opaque);
-int dm_device_init_irq(DmDevice *dev, unsigned index, uint32_t count,
-                       uint32_t info_flags);
 
 /* Region access with 1, 2, 4 or 8 byte pieces; bounds already checked. */
 void dm_region_read(DmRegion *r, uint64_t offset, void *buf, uint32_t len);
 void dm_region_write(DmRegion *r, uint64_t offset, const void *buf,
                      uint32_t len);
 
-/* ---- Interrupts, for models ---- */
+/* ---- Interrupts: the wiring the session sets up ---- */
 
 /*
  * Level of a level-triggered line (PCI INTx, a platform device's IRQ):
@@ -115,27 +83,12 @@ void dm_region_write(DmRegion *r, uint64_t offset, const void *buf,
 void dm_irq_set_level(DmDevice *dev, unsigned index, unsigned sub,
                       bool level);
 
-static inline void dm_irq_set_intx(DmDevice *dev, bool level)
-{
-    dm_irq_set_level(dev, VUP_PCI_INTX_IRQ_INDEX, 0, level);
-}
-
 /* Client unmasked vector @sub of @index. */
 void dm_irq_unmask(DmDevice *dev, unsigned index, unsigned sub);
-/* Has the client wired vectors of MSI (index 1)? */
-bool dm_msi_enabled(DmDevice *dev);
-void dm_msi_notify(DmDevice *dev, unsigned vector);
 
 /* Signal vector @sub of @index if wired and not masked. */
 void dm_irq_signal(DmDevice *dev, unsigned index, unsigned sub);
 /* Client disconnected: drop every eventfd, keep the device state. */
 void dm_irq_release_all(DmDevice *dev);
-
-/* ---- DMA into the client's memory, for models ---- */
-
-/* 0 or -errno (-EFAULT when the range is not mapped by the client). */
-int dm_dma_read(DmDevice *dev, uint64_t addr, void *buf, uint64_t len);
-int dm_dma_write(DmDevice *dev, uint64_t addr, const void *buf,
-                 uint64_t len);
 
 #endif /* DM_DEVICE_H */

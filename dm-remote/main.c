@@ -32,6 +32,28 @@ static void print_model(const DmModel *m, void *opaque)
     printf("  %-12s %s\n", m->name, m->description);
 }
 
+/* --model NAME,help: the model's properties, as the declaration says. */
+static void print_model_props(const DmModel *m)
+{
+    printf("%s: %s (%s)\n", m->name, m->description,
+           m->bus == DM_BUS_PCI ? "PCI" : "platform");
+    if (!m->props || !m->props->name) {
+        printf("  no properties\n");
+        return;
+    }
+    for (const DmProp *p = m->props; p->name; p++) {
+        printf("  %s=<%s>", p->name, dm_prop_type_name(p->type));
+        if (p->type == DM_PROP_UINT && p->max != UINT64_MAX) {
+            printf(" (%llu..%llu)", (unsigned long long)p->min,
+                   (unsigned long long)p->max);
+        }
+        if (p->defval) {
+            printf(" (default %s)", p->defval);
+        }
+        printf("\n      %s\n", p->help);
+    }
+}
+
 static void help(void)
 {
     printf("Usage: dm-remote COMMAND [OPTIONS]\n"
@@ -44,7 +66,11 @@ static void help(void)
            "  route             an owner server's router (see route --help)\n"
            "\n"
            "Options of serve:\n"
-           "  -m, --model=MODEL       the device model ('help' lists them)\n"
+           "  -m, --model=MODEL[,PROP=VALUE...]\n"
+           "                          the device model and its properties "
+           "('help'\n"
+           "                          lists the models, MODEL,help its "
+           "properties)\n"
            "  -l, --listen=ADDRESS    where to listen: unix:PATH, or "
            "tcp:HOST:PORT\n"
            "                          (plain TCP: trusted networks only)\n"
@@ -59,11 +85,8 @@ static void help(void)
            "                          spec, or qemu (QEMU 10.2's client, "
            "see\n"
            "                          docs/protocol.md)\n"
-           "      --console=C         console of a character device: stdio "
-           "(default),\n"
-           "                          file:PATH or unix:PATH (the last 64 "
-           "KiB are\n"
-           "                          replayed to whoever attaches)\n"
+           "      --console=C         the same as the model's console=C "
+           "property\n"
            "      --bind-vm=ID, --bind-hypervisor=ID, --bind-client-platform=ID,\n"
            "      --bind-device-model=ID, --bind-server-platform=ID\n"
            "                          serve only clients presenting these "
@@ -239,6 +262,7 @@ static int parse_serve(int argc, char **argv)
 int main(int argc, char **argv)
 {
     DmServerConfig cfg = { 0 };
+    char *model_name = NULL;
     char err[256];
     int ret;
 
@@ -270,10 +294,35 @@ int main(int argc, char **argv)
         dm_model_list(print_model, NULL);
         return 0;
     }
-    cfg.model = dm_model_find(arg_model);
+    if (dm_props_split(arg_model, &model_name, &cfg.model_args.props, err,
+                       sizeof(err)) < 0) {
+        return usage_error("bad --model: %s", err);
+    }
+    cfg.model = dm_model_find(model_name);
     if (!cfg.model) {
         return usage_error("unknown model '%s' (--model help lists them)",
-                           arg_model);
+                           model_name);
+    }
+    for (unsigned i = 0; i < cfg.model_args.props.count; i++) {
+        if (strcmp(cfg.model_args.props.names[i], "help") == 0) {
+            print_model_props(cfg.model);
+            return 0;
+        }
+    }
+    if (arg_console) {
+        if (!dm_model_find_prop(cfg.model, "console")) {
+            return usage_error("model '%s' has no console", cfg.model->name);
+        }
+        if (dm_console_check_spec(arg_console, err, sizeof(err)) < 0) {
+            return usage_error("bad --console: %s", err);
+        }
+        if (dm_props_add(&cfg.model_args.props, "console", arg_console) < 0) {
+            return usage_error("%s", "out of memory");
+        }
+    }
+    if (dm_props_apply(cfg.model->props, &cfg.model_args.props, NULL, err,
+                       sizeof(err)) < 0) {
+        return usage_error("bad --model: %s", err);
     }
     if (!arg_listen) {
         return usage_error("%s", "serve needs --listen");
@@ -281,19 +330,10 @@ int main(int argc, char **argv)
     if (dm_address_parse(arg_listen, &cfg.listen, err, sizeof(err)) < 0) {
         return usage_error("bad --listen: %s", err);
     }
-    if (arg_console) {
-        if (!cfg.model->uses_console) {
-            return usage_error("model '%s' has no console", cfg.model->name);
-        }
-        if (dm_console_check_spec(arg_console, err, sizeof(err)) < 0) {
-            return usage_error("bad --console: %s", err);
-        }
-    }
     if (arg_tls_creds && cfg.listen.kind != DM_ADDRESS_TCP) {
         return usage_error("%s", "--tls-creds needs a tcp: --listen address");
     }
     cfg.tls_creds = arg_tls_creds;
-    cfg.model_args.console = arg_console;
     cfg.binding = arg_binding;
     cfg.dma_layout = arg_dma_layout;
     cfg.spin_ns = arg_poll_us * 1000;

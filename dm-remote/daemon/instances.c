@@ -204,7 +204,7 @@ static int instances_parse_options(SoupServerMessage *msg, JsonObject *req,
         return -EINVAL;
     }
     if (n && json_node_get_boolean(n)) {
-        if (!inst->model->uses_console) {
+        if (!dm_model_find_prop(inst->model, "console")) {
             dm_http_error(msg, SOUP_STATUS_BAD_REQUEST, "model '%s' has no "
                           "console", inst->model->name);
             return -EINVAL;

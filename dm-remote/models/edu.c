@@ -26,7 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../device.h"
+#include "../model.h"
 #include "../log.h"
 #include "../pci.h"
 
@@ -53,37 +53,23 @@ typedef struct EduState {
         uint64_t src, dst, cnt, cmd;
     } dma;
     DmTimer dma_timer;
-    uint64_t dma_mask;
+    uint64_t dma_mask;          /* property, as QEMU's edu */
     uint8_t dma_buf[DMA_SIZE];
 } EduState;
-
-static bool edu_msix_enabled(EduState *edu)
-{
-    DmIrqIndex *x = &edu->dev->irqs[VUP_PCI_MSIX_IRQ_INDEX];
-
-    return x->count && x->trigger_fd[0] != -1;
-}
 
 static void edu_raise_irq(EduState *edu, uint32_t val)
 {
     edu->irq_status |= val;
     if (edu->irq_status) {
-        if (edu_msix_enabled(edu)) {
-            dm_irq_signal(edu->dev, VUP_PCI_MSIX_IRQ_INDEX, 0);
-        } else if (dm_msi_enabled(edu->dev)) {
-            dm_msi_notify(edu->dev, 0);
-        } else {
-            dm_irq_set_intx(edu->dev, true);
-        }
+        dm_irq_raise(edu->dev, 0);
     }
 }
 
 static void edu_lower_irq(EduState *edu, uint32_t val)
 {
     edu->irq_status &= ~val;
-    if (!edu->irq_status && !dm_msi_enabled(edu->dev) &&
-        !edu_msix_enabled(edu)) {
-        dm_irq_set_intx(edu->dev, false);
+    if (!edu->irq_status) {
+        dm_irq_lower(edu->dev, 0);
     }
 }
 
@@ -143,7 +129,7 @@ static uint64_t edu_mmio_read(void *opaque, uint64_t addr, unsigned size)
 {
     EduState *edu = opaque;
 
-    if ((addr < 0x80 && size != 4) || (addr >= 0x80 && size < 4)) {
+    if (addr < 0x80 && size != 4) {
         return ~0ULL;
     }
     switch (addr) {
@@ -181,7 +167,7 @@ static void edu_mmio_write(void *opaque, uint64_t addr, uint64_t val,
 {
     EduState *edu = opaque;
 
-    if ((addr < 0x80 && size != 4) || (addr >= 0x80 && size < 4)) {
+    if (addr < 0x80 && size != 4) {
         return;
     }
     switch (addr) {
@@ -229,14 +215,16 @@ static void edu_mmio_write(void *opaque, uint64_t addr, uint64_t val,
     }
 }
 
+/* As QEMU's edu: 4-byte registers below 0x80, 4 or 8 bytes above. */
 static const DmRegionOps edu_mmio_ops = {
     .read = edu_mmio_read,
     .write = edu_mmio_write,
+    .valid = { .min_access_size = 4, .max_access_size = 8 },
 };
 
 static void edu_reset(DmDevice *dev)
 {
-    EduState *edu = dev->state;
+    EduState *edu = dm_device_state(dev);
 
     dm_timer_del(&edu->dma_timer);
     edu->addr4 = 0;
@@ -249,21 +237,12 @@ static void edu_reset(DmDevice *dev)
 
 static int edu_realize_common(DmDevice *dev, bool msix)
 {
-    EduState *edu = calloc(1, sizeof(*edu));
-    DmPci *pci = calloc(1, sizeof(*pci));
+    EduState *edu = dm_device_state(dev);
+    DmPci *pci = dm_device_pci(dev);
     int ret;
 
-    if (!edu || !pci) {
-        free(edu);
-        free(pci);
-        return -ENOMEM;
-    }
-    dev->state = edu;
-    dev->pci = pci;
-    dev->is_pci = true;
     edu->dev = dev;
-    edu->dma_mask = (1ULL << 28) - 1;   /* QEMU's default */
-    dm_timer_init(&edu->dma_timer, dev->loop, edu_dma_timer, edu);
+    dm_timer_init(&edu->dma_timer, dm_device_loop(dev), edu_dma_timer, edu);
 
     /* IDs as QEMU gives its edu device. */
     dm_pci_init(pci, 0x1234, 0x11e8, 0x10, 0x00ff);
@@ -310,27 +289,38 @@ static int edu_msix_realize(DmDevice *dev)
 
 static void edu_unrealize(DmDevice *dev)
 {
-    EduState *edu = dev->state;
+    EduState *edu = dm_device_state(dev);
 
-    if (edu) {
-        dm_timer_del(&edu->dma_timer);
-        free(edu);
-        dev->state = NULL;
-    }
+    dm_timer_del(&edu->dma_timer);
 }
 
-const DmModel dm_model_edu = {
+static const DmProp edu_props[] = {
+    DM_PROP_UINT64("dma_mask", EduState, dma_mask, "0xfffffff", 0,
+                   UINT64_MAX, "mask applied to DMA addresses in RAM (as "
+                   "QEMU's edu: 28 bits)"),
+    DM_PROP_END,
+};
+
+static const DmModel dm_model_edu = {
     .name = "edu",
     .description = "QEMU's educational PCI device (factorial, IRQs, DMA)",
+    .bus = DM_BUS_PCI,
+    .state_size = sizeof(EduState),
+    .props = edu_props,
     .realize = edu_realize,
     .reset = edu_reset,
     .unrealize = edu_unrealize,
 };
+DM_MODEL_REGISTER(dm_model_edu)
 
-const DmModel dm_model_edu_msix = {
+static const DmModel dm_model_edu_msix = {
     .name = "edu-msix",
     .description = "edu with an MSI-X capability as well (one vector)",
+    .bus = DM_BUS_PCI,
+    .state_size = sizeof(EduState),
+    .props = edu_props,
     .realize = edu_msix_realize,
     .reset = edu_reset,
     .unrealize = edu_unrealize,
 };
+DM_MODEL_REGISTER(dm_model_edu_msix)

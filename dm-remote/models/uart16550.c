@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "../console.h"
-#include "../device.h"
+#include "../model.h"
 #include "../log.h"
 
 #define UART_REGS       8
@@ -61,6 +61,8 @@
 typedef struct Uart {
     DmDevice *dev;
     DmConsole *console;
+    const char *console_spec;   /* properties */
+    uint64_t iobase, irq;
     uint16_t divider;
     uint8_t ier, iir, lcr, mcr, lsr, msr, scr, fcr;
     bool thr_ipending;          /* THRE interrupt armed */
@@ -80,7 +82,11 @@ static void uart_update_irq(Uart *u)
         iir = IIR_THRI;
     }
     u->iir = iir | ((u->fcr & FCR_ENABLE) ? IIR_FIFO_ON : 0);
-    dm_irq_set_level(u->dev, 0, 0, iir != IIR_NO_INT);
+    if (iir != IIR_NO_INT) {
+        dm_irq_raise(u->dev, 0);
+    } else {
+        dm_irq_lower(u->dev, 0);
+    }
 }
 
 static void uart_rx_push(Uart *u, uint8_t b)
@@ -243,7 +249,7 @@ static const DmRegionOps uart_ops = {
 
 static void uart_reset(DmDevice *dev)
 {
-    Uart *u = dev->state;
+    Uart *u = dm_device_state(dev);
 
     u->divider = 12;            /* 9600 baud */
     u->ier = 0;
@@ -260,30 +266,21 @@ static void uart_reset(DmDevice *dev)
 
 static int uart_realize(DmDevice *dev)
 {
-    Uart *u = calloc(1, sizeof(*u));
-    const char *spec = dev->args && dev->args->console ? dev->args->console
-                                                       : "stdio";
+    Uart *u = dm_device_state(dev);
     char err[256];
     int ret;
 
-    if (!u) {
-        return -ENOMEM;
-    }
     u->dev = dev;
-    dev->state = u;
-    dev->is_pci = false;
     dm_device_init_region(dev, 0, UART_REGS, &uart_ops, u);
-    /* COM1 unless the client says otherwise. */
-    dev->regions[0].isa_defaults = true;
-    dev->regions[0].isa_iobase = 0x3f8;
-    dev->regions[0].isa_irq = 4;
+    /* Where the client puts it unless it says otherwise. */
+    dm_device_set_isa_defaults(dev, 0, u->iobase, u->irq);
     ret = dm_device_init_irq(dev, 0, 1, VUP_IRQ_INFO_EVENTFD |
                              VUP_IRQ_INFO_MASKABLE | VUP_IRQ_INFO_AUTOMASKED);
     if (ret < 0) {
         return ret;
     }
-    u->console = dm_console_open(spec, dev->loop, uart_console_input, u,
-                                 err, sizeof(err));
+    u->console = dm_console_open(u->console_spec, dm_device_loop(dev),
+                                 uart_console_input, u, err, sizeof(err));
     if (!u->console) {
         dm_error("uart16550: %s", err);
         return -EINVAL;
@@ -294,20 +291,33 @@ static int uart_realize(DmDevice *dev)
 
 static void uart_unrealize(DmDevice *dev)
 {
-    Uart *u = dev->state;
+    Uart *u = dm_device_state(dev);
 
-    if (u) {
-        dm_console_close(u->console);
-        free(u);
-        dev->state = NULL;
-    }
+    dm_console_close(u->console);
 }
 
-const DmModel dm_model_uart16550 = {
+static const DmProp uart_props[] = {
+    DM_PROP_STRING_CHECKED("console", Uart, console_spec, "stdio",
+                           dm_console_check_spec,
+                           "where the console is: stdio, file:PATH or "
+                           "unix:PATH (the last 64 KiB are replayed to "
+                           "whoever attaches)"),
+    DM_PROP_UINT64("iobase", Uart, iobase, "0x3f8", 0, 0xfff8,
+                   "I/O port the client maps it at unless told otherwise "
+                   "(COM1)"),
+    DM_PROP_UINT64("irq", Uart, irq, "4", 0, 15,
+                   "ISA IRQ line the client wires unless told otherwise"),
+    DM_PROP_END,
+};
+
+static const DmModel dm_model_uart16550 = {
     .name = "uart16550",
-    .description = "16550A UART, console on the server (--console)",
+    .description = "16550A UART, console on the server (console=)",
+    .bus = DM_BUS_PLATFORM,
+    .state_size = sizeof(Uart),
+    .props = uart_props,
     .realize = uart_realize,
     .reset = uart_reset,
     .unrealize = uart_unrealize,
-    .uses_console = true,
 };
+DM_MODEL_REGISTER(dm_model_uart16550)

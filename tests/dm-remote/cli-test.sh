@@ -31,6 +31,13 @@ expect help 0 "Usage: dm-remote COMMAND" -- --help
 expect serve-help 0 "--listen=ADDRESS" -- serve --help
 expect help-lists-models 0 "edu " -- serve --help
 expect model-help 0 "^  edu " -- serve --model help
+expect model-props 0 "dma_mask=<number>" -- serve --model edu,help
+expect model-props-uart 0 "console=<string> (default stdio)" -- serve --model uart16550,help
+expect bad-prop 2 "no property 'nope'" -- serve --model edu,nope=1 --listen unix:$dir/s
+expect bad-prop-value 2 "'irq' must be a number from 0 to 15, not '16'" -- serve --model uart16550,irq=16 --listen unix:$dir/s
+expect bad-prop-console 2 "bad console 'tty:1'" -- serve --model uart16550,console=tty:1 --listen unix:$dir/s
+expect console-twice 2 "'console' given twice" -- serve --model uart16550,console=stdio --console stdio --listen unix:$dir/s
+expect no-console 2 "model 'edu' has no console" -- serve --model edu --console stdio --listen unix:$dir/s
 expect no-command 2 "missing command" --
 expect bad-command 2 "unknown command 'frobnicate'" -- frobnicate
 expect bad-option 2 "unknown option '--frob'" -- serve --frob

@@ -1,0 +1,113 @@
+/*
+ * The model API: what a device model declares and what it may call.
+ * A model is one file: a DmModel with its state size and properties,
+ * register callbacks per region, and DM_MODEL_REGISTER.  It never sees
+ * the protocol or the session; docs/writing-a-model.md walks through
+ * edu as the example.
+ *
+ * Everything here runs in the event loop's thread (see loop.h).
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef DM_MODEL_H
+#define DM_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vup/proto.h"
+#include "loop.h"
+#include "props.h"
+
+typedef struct DmDevice DmDevice;
+typedef struct DmPci DmPci;
+
+/*
+ * Register access of a region, like QEMU's MemoryRegionOps.  An access
+ * whose size is outside valid (0: any) reads as all ones and is dropped
+ * on write; an access wider than impl.max_access_size (0: 8) reaches
+ * the callbacks as aligned pieces.
+ */
+typedef struct DmRegionOps {
+    uint64_t (*read)(void *opaque, uint64_t addr, unsigned size);
+    void (*write)(void *opaque, uint64_t addr, uint64_t val, unsigned size);
+    struct {
+        unsigned min_access_size;
+        unsigned max_access_size;
+    } valid;
+    struct {
+        unsigned max_access_size;
+    } impl;
+} DmRegionOps;
+
+typedef enum DmBus {
+    DM_BUS_PCI,                 /* config space, BARs, INTx/MSI/MSI-X */
+    DM_BUS_PLATFORM,            /* vfio "platform": region 0, IRQ line 0 */
+} DmBus;
+
+typedef struct DmModel {
+    const char *name;
+    const char *description;
+    DmBus bus;
+    /* Bytes of state, zeroed and given to the model as dev->state. */
+    size_t state_size;
+    /* Properties, stored into the state before realize (DM_PROP_END). */
+    const DmProp *props;
+    /*
+     * Fill in regions, IRQs and (PCI) config space through dev->pci;
+     * -errno on failure, with one log line saying why.
+     */
+    int (*realize)(DmDevice *dev);
+    /* Back to power-on state (DEVICE_RESET). */
+    void (*reset)(DmDevice *dev);
+    /* Free what realize took; the state itself is freed for the model. */
+    void (*unrealize)(DmDevice *dev);
+} DmModel;
+
+/* Models register themselves: DM_MODEL_REGISTER(dm_model_edu); */
+void dm_model_register(const DmModel *model);
+#define DM_MODEL_REGISTER(m)                                            \
+    static void __attribute__((constructor)) dm_model_register_##m(void) \
+    {                                                                   \
+        dm_model_register(&(m));                                        \
+    }
+
+/* The registered models, by name, and in name order. */
+const DmModel *dm_model_find(const char *name);
+void dm_model_list(void (*cb)(const DmModel *m, void *opaque), void *opaque);
+/* @model's property @name, or NULL. */
+const DmProp *dm_model_find_prop(const DmModel *model, const char *name);
+
+/* ---- Setup, from realize ---- */
+
+void dm_device_init_region(DmDevice *dev, unsigned index, uint64_t size,
+                           const DmRegionOps *ops, void *opaque);
+/* Where a platform device sits unless the client says otherwise. */
+void dm_device_set_isa_defaults(DmDevice *dev, unsigned index,
+                                uint32_t iobase, uint32_t irq);
+int dm_device_init_irq(DmDevice *dev, unsigned index, uint32_t count,
+                       uint32_t info_flags);
+DmLoop *dm_device_loop(DmDevice *dev);
+/* The model's state (DmModel.state_size bytes) and, on PCI, config space. */
+void *dm_device_state(DmDevice *dev);
+DmPci *dm_device_pci(DmDevice *dev);
+
+/* ---- Interrupts ---- */
+
+/*
+ * Raise interrupt @vector: through MSI-X or MSI when the client wired
+ * them, else by raising the INTx (or platform) line, which stays high
+ * until dm_irq_lower.  Lowering is a no-op for message interrupts.
+ */
+void dm_irq_raise(DmDevice *dev, unsigned vector);
+void dm_irq_lower(DmDevice *dev, unsigned vector);
+
+/* ---- DMA into the client's memory ---- */
+
+/* 0 or -errno (-EFAULT when the range is not mapped by the client). */
+int dm_dma_read(DmDevice *dev, uint64_t addr, void *buf, uint64_t len);
+int dm_dma_write(DmDevice *dev, uint64_t addr, const void *buf,
+                 uint64_t len);
+
+#endif /* DM_MODEL_H */
