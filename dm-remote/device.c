@@ -71,8 +71,39 @@ int dm_device_realize(DmDevice *dev, const DmModel *model, DmLoop *loop,
     return 0;
 }
 
+/* Worker threads of a device's pool: enough to overlap a few I/Os. */
+#define DM_WORK_THREADS 4
+
+int dm_work_submit(DmDevice *dev, DmWork *w, DmWorkFn *fn, DmWorkDone *done,
+                   void *opaque)
+{
+    if (!dev->work) {
+        dev->work = dm_work_pool_new(dev->loop, DM_WORK_THREADS);
+        if (!dev->work) {
+            return -errno;
+        }
+    }
+    w->fn = fn;
+    w->done = done;
+    w->opaque = opaque;
+    return dm_work_pool_submit(dev->work, w);
+}
+
+void dm_device_quiesce(DmDevice *dev)
+{
+    if (dev->work) {
+        dm_work_pool_drain(dev->work);
+    }
+    if (dev->model && dev->model->quiesce && dev->state) {
+        dev->model->quiesce(dev);
+    }
+}
+
 void dm_device_unrealize(DmDevice *dev)
 {
+    dm_device_quiesce(dev);
+    dm_work_pool_free(dev->work);
+    dev->work = NULL;
     if (dev->model && dev->model->unrealize && dev->state) {
         dev->model->unrealize(dev);
     }
@@ -91,6 +122,7 @@ void dm_device_unrealize(DmDevice *dev)
 
 void dm_device_reset(DmDevice *dev)
 {
+    dm_device_quiesce(dev);
     if (dev->pci) {
         dm_pci_reset(dev->pci);
     }

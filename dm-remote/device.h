@@ -61,12 +61,15 @@ struct DmDevice {
     DmSession *session;         /* the connected client, or NULL */
     const DmModelArgs *args;
     void *state;                /* the model's own */
+    DmWorkPool *work;           /* made at the first dm_work_submit */
 };
 
 int dm_device_realize(DmDevice *dev, const DmModel *model, DmLoop *loop,
                       const DmModelArgs *args);
 void dm_device_unrealize(DmDevice *dev);
 void dm_device_reset(DmDevice *dev);
+/* Wait for the model's requests in flight (work pool, then its own). */
+void dm_device_quiesce(DmDevice *dev);
 
 /* Region access with 1, 2, 4 or 8 byte pieces; bounds already checked. */
 void dm_region_read(DmRegion *r, uint64_t offset, void *buf, uint32_t len);

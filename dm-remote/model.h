@@ -19,6 +19,7 @@
 #include "vup/proto.h"
 #include "loop.h"
 #include "props.h"
+#include "work.h"
 
 typedef struct DmDevice DmDevice;
 typedef struct DmPci DmPci;
@@ -61,6 +62,12 @@ typedef struct DmModel {
     int (*realize)(DmDevice *dev);
     /* Back to power-on state (DEVICE_RESET). */
     void (*reset)(DmDevice *dev);
+    /*
+     * Optional: return only when I/O the model started itself (not
+     * through dm_work_submit, which the framework drains first) is done.
+     * Called before a DMA unmap, a reset, a client's loss or hand-over.
+     */
+    void (*quiesce)(DmDevice *dev);
     /* Free what realize took; the state itself is freed for the model. */
     void (*unrealize)(DmDevice *dev);
 } DmModel;
@@ -109,5 +116,14 @@ void dm_irq_lower(DmDevice *dev, unsigned vector);
 int dm_dma_read(DmDevice *dev, uint64_t addr, void *buf, uint64_t len);
 int dm_dma_write(DmDevice *dev, uint64_t addr, const void *buf,
                  uint64_t len);
+
+/* ---- Asynchronous work (see work.h) ---- */
+
+/*
+ * Run @fn(@w) on a worker thread, then @done(@w) on the loop.  @w stays
+ * the caller's and must live until @done runs.  0 or -errno.
+ */
+int dm_work_submit(DmDevice *dev, DmWork *w, DmWorkFn *fn, DmWorkDone *done,
+                   void *opaque);
 
 #endif /* DM_MODEL_H */
