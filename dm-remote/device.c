@@ -13,7 +13,6 @@
 #include "device.h"
 #include "log.h"
 #include "pci.h"
-#include "session.h"
 
 int dm_device_realize(DmDevice *dev, const DmModel *model, DmLoop *loop,
                       const DmModelArgs *args)
@@ -97,6 +96,28 @@ void dm_device_quiesce(DmDevice *dev)
     if (dev->model && dev->model->quiesce && dev->state) {
         dev->model->quiesce(dev);
     }
+}
+
+void dm_device_attach(DmDevice *dev, const DmLinkOps *link, void *opaque)
+{
+    dev->link = link;
+    dev->link_opaque = opaque;
+}
+
+void dm_device_dma_unmapping(DmDevice *dev, uint64_t iova, uint64_t size)
+{
+    dm_device_quiesce(dev);
+    if (dev->model && dev->model->dma_unmapped && dev->state) {
+        dev->model->dma_unmapped(dev, iova, size);
+    }
+}
+
+void dm_device_detach(DmDevice *dev)
+{
+    dm_device_dma_unmapping(dev, 0, UINT64_MAX);
+    dm_irq_release_all(dev);
+    dev->link = NULL;
+    dev->link_opaque = NULL;
 }
 
 void dm_device_unrealize(DmDevice *dev)
@@ -277,13 +298,13 @@ void dm_irq_signal(DmDevice *dev, unsigned index, unsigned sub)
         return;
     }
     if (x->masked[sub] || x->trigger_fd[sub] == -1 ||
-        (x->trigger_fd[sub] == DM_IRQ_FD_MESSAGE && !dev->session)) {
+        (x->trigger_fd[sub] == DM_IRQ_FD_MESSAGE && !dev->link)) {
         x->pending[sub] = true;
         return;
     }
     x->pending[sub] = false;
     if (x->trigger_fd[sub] == DM_IRQ_FD_MESSAGE) {
-        dm_session_send_irq(dev->session, index, sub);
+        dev->link->send_irq(dev->link_opaque, index, sub);
     } else if (write(x->trigger_fd[sub], &one, sizeof(one)) != sizeof(one)) {
         dm_warn("cannot signal irq %u.%u: %m, ignoring", index, sub);
     }
@@ -365,4 +386,27 @@ void dm_irq_release_all(DmDevice *dev)
             x->masked[j] = false;
         }
     }
+}
+
+/* ---- DMA, through the link ---- */
+
+int dm_dma_read(DmDevice *dev, uint64_t addr, void *buf, uint64_t len)
+{
+    return dev->link ? dev->link->dma(dev->link_opaque, addr, buf, len, false)
+                     : -ENOTCONN;
+}
+
+int dm_dma_write(DmDevice *dev, uint64_t addr, const void *buf, uint64_t len)
+{
+    return dev->link ? dev->link->dma(dev->link_opaque, addr, (void *)buf,
+                                      len, true)
+                     : -ENOTCONN;
+}
+
+int dm_dma_iov(DmDevice *dev, uint64_t addr, uint64_t len, bool write,
+               struct iovec *iov, unsigned max_iov)
+{
+    return dev->link ? dev->link->dma_iov(dev->link_opaque, addr, len, write,
+                                          iov, max_iov)
+                     : -ENOTCONN;
 }

@@ -16,7 +16,20 @@
 
 #include "model.h"
 
-typedef struct DmSession DmSession;
+/*
+ * The device's link to its client, set by whoever serves it (the
+ * session): the device never calls into the session, it calls these.
+ */
+typedef struct DmLinkOps {
+    /* Copy to (@write) or from the client's memory: 0 or -errno. */
+    int (*dma)(void *opaque, uint64_t addr, void *buf, uint64_t len,
+               bool write);
+    /* As dm_dma_iov. */
+    int (*dma_iov)(void *opaque, uint64_t addr, uint64_t len, bool write,
+                   struct iovec *iov, unsigned max_iov);
+    /* Signal vector @sub of @index with a message (no eventfd). */
+    void (*send_irq)(void *opaque, unsigned index, unsigned sub);
+} DmLinkOps;
 
 typedef struct DmRegion {
     uint64_t size;              /* 0: the region does not exist */
@@ -58,7 +71,8 @@ struct DmDevice {
     unsigned num_irq_indexes;
     DmPci *pci;
     DmLoop *loop;
-    DmSession *session;         /* the connected client, or NULL */
+    const DmLinkOps *link;      /* the connected client, or NULL */
+    void *link_opaque;
     const DmModelArgs *args;
     void *state;                /* the model's own */
     DmWorkPool *work;           /* made at the first dm_work_submit */
@@ -70,6 +84,16 @@ void dm_device_unrealize(DmDevice *dev);
 void dm_device_reset(DmDevice *dev);
 /* Wait for the model's requests in flight (work pool, then its own). */
 void dm_device_quiesce(DmDevice *dev);
+
+/* A client now drives the device through @link. */
+void dm_device_attach(DmDevice *dev, const DmLinkOps *link, void *opaque);
+/*
+ * The client let go: quiesce, tell the model its memory is gone, drop
+ * every interrupt wire; the device keeps its state for the next client.
+ */
+void dm_device_detach(DmDevice *dev);
+/* The client takes [iova, iova + size) away: quiesce and tell the model. */
+void dm_device_dma_unmapping(DmDevice *dev, uint64_t iova, uint64_t size);
 
 /* Region access with 1, 2, 4 or 8 byte pieces; bounds already checked. */
 void dm_region_read(DmRegion *r, uint64_t offset, void *buf, uint32_t len);

@@ -262,7 +262,7 @@ static int parse_serve(int argc, char **argv)
 int main(int argc, char **argv)
 {
     DmServerConfig cfg = { 0 };
-    char *model_name = NULL;
+    char *model_name;
     char err[256];
     int ret;
 
@@ -303,6 +303,7 @@ int main(int argc, char **argv)
         return usage_error("unknown model '%s' (--model help lists them)",
                            model_name);
     }
+    free(model_name);
     for (unsigned i = 0; i < cfg.model_args.props.count; i++) {
         if (strcmp(cfg.model_args.props.names[i], "help") == 0) {
             print_model_props(cfg.model);
@@ -338,5 +339,7 @@ int main(int argc, char **argv)
     cfg.dma_layout = arg_dma_layout;
     cfg.spin_ns = arg_poll_us * 1000;
     cfg.hello_timeout_ns = arg_hello_timeout * 1000000000LL;
-    return dm_server_run(&cfg);
+    ret = dm_server_run(&cfg);
+    dm_props_free(&cfg.model_args.props);     /* the model is gone */
+    return ret;
 }

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "vup/proto.h"
 #include "loop.h"
@@ -68,6 +69,12 @@ typedef struct DmModel {
      * Called before a DMA unmap, a reset, a client's loss or hand-over.
      */
     void (*quiesce)(DmDevice *dev);
+    /*
+     * Optional: the client is taking [iova, iova + size) away (DMA_UNMAP,
+     * or everything when it goes): drop pointers into it, such as cached
+     * ring addresses.  Runs after quiesce, before the unmap.
+     */
+    void (*dma_unmapped)(DmDevice *dev, uint64_t iova, uint64_t size);
     /* Free what realize took; the state itself is freed for the model. */
     void (*unrealize)(DmDevice *dev);
 } DmModel;
@@ -112,10 +119,25 @@ void dm_irq_lower(DmDevice *dev, unsigned vector);
 
 /* ---- DMA into the client's memory ---- */
 
-/* 0 or -errno (-EFAULT when the range is not mapped by the client). */
+/*
+ * Copy between the client's memory and @buf: 0 or -errno (-EFAULT when
+ * the range is not mapped by the client, -ENOTCONN without a client).
+ * Works whether memory is shared (a memcpy) or not (messages).
+ */
 int dm_dma_read(DmDevice *dev, uint64_t addr, void *buf, uint64_t len);
 int dm_dma_write(DmDevice *dev, uint64_t addr, const void *buf,
                  uint64_t len);
+
+/*
+ * Zero-copy: the host addresses of [addr, addr + len) in the client's
+ * shared memory, as up to @max_iov pieces.  The number of pieces, or
+ * -ENOTSUP (not shared, e.g. across hosts: copy with dm_dma_read/write),
+ * -EFAULT (not mapped, or not @write-able / readable), -ENOBUFS (more
+ * than @max_iov pieces), -ENOTCONN.  The pieces stay valid until the
+ * model's dma_unmapped callback says otherwise.
+ */
+int dm_dma_iov(DmDevice *dev, uint64_t addr, uint64_t len, bool write,
+               struct iovec *iov, unsigned max_iov);
 
 /* ---- Asynchronous work (see work.h) ---- */
 

@@ -58,10 +58,12 @@ DmSession *dm_session_new(DmDevice *dev, int sock, DmDmaLayout layout,
     return s;
 }
 
+static const DmLinkOps session_link_ops;
+
 void dm_session_promote(DmSession *s)
 {
     s->standby = false;
-    s->dev->session = s;
+    dm_device_attach(s->dev, &session_link_ops, s);
 }
 
 void dm_session_free(DmSession *s)
@@ -69,11 +71,10 @@ void dm_session_free(DmSession *s)
     if (!s) {
         return;
     }
-    dm_dma_unmap_all(&s->dma);
     if (!s->standby) {
-        dm_irq_release_all(s->dev);
-        s->dev->session = NULL;
+        dm_device_detach(s->dev);
     }
+    dm_dma_unmap_all(&s->dma);
     dm_tls_session_free(s->tls);
     close(s->sock);
     free(s);
@@ -307,6 +308,14 @@ static int handle_dma_unmap(DmSession *s, VupMsg *m)
     int ret;
 
     memcpy(&req, m->payload, sizeof(req));
+    /* The model lets go of the memory (requests in flight end) first. */
+    if (!s->standby) {
+        if (req.flags & VFIO_DMA_UNMAP_FLAG_ALL) {
+            dm_device_dma_unmapping(s->dev, 0, UINT64_MAX);
+        } else if (!req.flags) {
+            dm_device_dma_unmapping(s->dev, req.address, req.size);
+        }
+    }
     if (req.flags & VFIO_DMA_UNMAP_FLAG_ALL) {
         dm_dma_unmap_all(&s->dma);
     } else if (req.flags) {
@@ -839,8 +848,9 @@ static int dma_message(DmSession *s, uint64_t addr, void *buf, uint32_t len,
     return ret;
 }
 
-int dm_session_dma(DmSession *s, uint64_t addr, void *buf, uint64_t len,
-                   bool write)
+/* DMA for the model: a memcpy where memory is shared, messages elsewhere. */
+static int session_dma(DmSession *s, uint64_t addr, void *buf, uint64_t len,
+                       bool write)
 {
     uint8_t *p = buf;
 
@@ -886,7 +896,8 @@ int dm_session_dma(DmSession *s, uint64_t addr, void *buf, uint64_t len,
     return 0;
 }
 
-void dm_session_send_irq(DmSession *s, unsigned index, unsigned sub)
+/* An interrupt as a VUP_CMD_DM_IRQ message (vectors wired that way). */
+static void session_send_irq(DmSession *s, unsigned index, unsigned sub)
 {
     VupHeader h = {
         .msg_id = s->next_id++,
@@ -901,17 +912,56 @@ void dm_session_send_irq(DmSession *s, unsigned index, unsigned sub)
     }
 }
 
-/* ---- The device's view ---- */
+/* ---- The device's link ---- */
 
-int dm_dma_read(DmDevice *dev, uint64_t addr, void *buf, uint64_t len)
+static int session_link_dma(void *opaque, uint64_t addr, void *buf,
+                            uint64_t len, bool write)
 {
-    return dev->session ? dm_session_dma(dev->session, addr, buf, len, false)
-                        : -ENOTCONN;
+    return session_dma(opaque, addr, buf, len, write);
 }
 
-int dm_dma_write(DmDevice *dev, uint64_t addr, const void *buf, uint64_t len)
+static int session_link_dma_iov(void *opaque, uint64_t addr, uint64_t len,
+                                bool write, struct iovec *iov,
+                                unsigned max_iov)
 {
-    return dev->session ? dm_session_dma(dev->session, addr, (void *)buf,
-                                         len, true)
-                        : -ENOTCONN;
+    DmSession *s = opaque;
+    unsigned n = 0;
+
+    if (len && addr + len < addr) {
+        return -EFAULT;
+    }
+    while (len > 0) {
+        const DmDmaRegion *r = dm_dma_find(&s->dma, addr);
+        uint64_t piece;
+
+        if (!r || !(r->prot & (write ? VUP_DMA_MAP_FLAG_WRITE
+                                     : VUP_DMA_MAP_FLAG_READ))) {
+            return -EFAULT;
+        }
+        if (!r->host) {
+            return -ENOTSUP;
+        }
+        if (n == max_iov) {
+            return -ENOBUFS;
+        }
+        piece = r->iova + r->size - addr;
+        piece = piece < len ? piece : len;
+        iov[n].iov_base = (uint8_t *)r->host + (addr - r->iova);
+        iov[n].iov_len = piece;
+        n++;
+        addr += piece;
+        len -= piece;
+    }
+    return n;
 }
+
+static void session_link_send_irq(void *opaque, unsigned index, unsigned sub)
+{
+    session_send_irq(opaque, index, sub);
+}
+
+static const DmLinkOps session_link_ops = {
+    .dma = session_link_dma,
+    .dma_iov = session_link_dma_iov,
+    .send_irq = session_link_send_irq,
+};

@@ -20,6 +20,8 @@
 #include "dma.h"
 #include "tls.h"
 
+typedef struct DmSession DmSession;
+
 /* How DMA_READ/DMA_WRITE data is laid out (see docs/protocol.md). */
 typedef enum DmDmaLayout {
     DM_DMA_LAYOUT_AUTO,         /* decide from the client's VERSION */
@@ -97,17 +99,10 @@ void dm_session_require_tls(DmSession *s);
 int dm_session_greet(DmSession *s, DmTlsCreds *creds, bool *ret_want_write,
                      char *err, size_t errlen);
 
-/* An interrupt as a VUP_CMD_DM_IRQ message (vectors wired that way). */
-void dm_session_send_irq(DmSession *s, unsigned index, unsigned sub);
-
 /* Release DMA windows and IRQ fds, close the socket; device state stays. */
 void dm_session_free(DmSession *s);
 
 /* Receive and handle one message; false once the session must end. */
 bool dm_session_handle_one(DmSession *s);
-
-/* DMA for models (through device.h's dm_dma_read/write). */
-int dm_session_dma(DmSession *s, uint64_t addr, void *buf, uint64_t len,
-                   bool write);
 
 #endif /* DM_SESSION_H */

@@ -1,0 +1,287 @@
+/*
+ * Device models driven in-process through a fake link: no QEMU, no
+ * socket, milliseconds.  The link is a buffer standing in for guest
+ * RAM and a record of the interrupts sent; the test reads and writes
+ * registers as the session would.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "device.h"
+
+#define RAM_BASE 0x100000
+#define RAM_SIZE 0x10000
+
+typedef struct FakeLink {
+    uint8_t ram[RAM_SIZE];
+    bool shared;                /* dma_iov gives host pointers */
+    unsigned irqs_sent;
+    unsigned last_index, last_sub;
+} FakeLink;
+
+static int fake_dma(void *opaque, uint64_t addr, void *buf, uint64_t len,
+                    bool write)
+{
+    FakeLink *l = opaque;
+
+    if (addr < RAM_BASE || len > RAM_SIZE || addr - RAM_BASE > RAM_SIZE - len) {
+        return -EFAULT;
+    }
+    if (write) {
+        memcpy(l->ram + (addr - RAM_BASE), buf, len);
+    } else {
+        memcpy(buf, l->ram + (addr - RAM_BASE), len);
+    }
+    return 0;
+}
+
+static int fake_dma_iov(void *opaque, uint64_t addr, uint64_t len,
+                        bool write, struct iovec *iov, unsigned max_iov)
+{
+    FakeLink *l = opaque;
+
+    if (!l->shared) {
+        return -ENOTSUP;
+    }
+    if (addr < RAM_BASE || len > RAM_SIZE || addr - RAM_BASE > RAM_SIZE - len) {
+        return -EFAULT;
+    }
+    if (max_iov < 1) {
+        return -ENOBUFS;
+    }
+    iov[0].iov_base = l->ram + (addr - RAM_BASE);
+    iov[0].iov_len = len;
+    return 1;
+}
+
+static void fake_send_irq(void *opaque, unsigned index, unsigned sub)
+{
+    FakeLink *l = opaque;
+
+    l->irqs_sent++;
+    l->last_index = index;
+    l->last_sub = sub;
+}
+
+static const DmLinkOps fake_link_ops = {
+    .dma = fake_dma,
+    .dma_iov = fake_dma_iov,
+    .send_irq = fake_send_irq,
+};
+
+typedef struct Rig {
+    DmLoop *loop;
+    DmDevice dev;
+    DmModelArgs args;
+    FakeLink link;
+} Rig;
+
+static Rig *rig_new(const char *spec)
+{
+    Rig *r = calloc(1, sizeof(*r));
+    char err[256], *name;
+
+    assert_non_null(r);
+    r->loop = dm_loop_new();
+    assert_int_equal(dm_props_split(spec, &name, &r->args.props, err,
+                                    sizeof(err)), 0);
+    assert_int_equal(dm_device_realize(&r->dev, dm_model_find(name), r->loop,
+                                       &r->args), 0);
+    free(name);
+    dm_device_attach(&r->dev, &fake_link_ops, &r->link);
+    return r;
+}
+
+static void rig_free(Rig *r)
+{
+    dm_device_detach(&r->dev);
+    dm_device_unrealize(&r->dev);
+    dm_props_free(&r->args.props);
+    dm_loop_free(r->loop);
+    free(r);
+}
+
+static uint64_t rd(Rig *r, unsigned region, uint64_t addr, unsigned size)
+{
+    uint64_t v = 0;
+
+    dm_region_read(&r->dev.regions[region], addr, &v, size);
+    return v;
+}
+
+static void wr(Rig *r, unsigned region, uint64_t addr, uint64_t v,
+               unsigned size)
+{
+    dm_region_write(&r->dev.regions[region], addr, &v, size);
+}
+
+static void stop_loop(void *loop)
+{
+    dm_loop_quit(loop, 0);
+}
+
+/* Run the loop until @done or 5 s of loop time (a bound, not a check). */
+static void run_until(Rig *r, bool (*done)(Rig *r))
+{
+    int64_t end = dm_clock_ns() + 5000000000LL;
+    DmTimer stop;
+
+    dm_timer_init(&stop, r->loop, stop_loop, r->loop);
+    while (!done(r) && dm_clock_ns() < end) {
+        dm_timer_mod(&stop, 10000000);  /* 10 ms slices */
+        dm_loop_run(r->loop);
+    }
+    dm_timer_del(&stop);
+}
+
+#define BAR0 VUP_PCI_BAR0_REGION_INDEX
+
+static void test_edu_registers(void **unused)
+{
+    Rig *r = rig_new("edu");
+
+    assert_int_equal(rd(r, BAR0, 0x00, 4), 0x010000edu);
+    wr(r, BAR0, 0x04, 0x12345678, 4);
+    assert_int_equal(rd(r, BAR0, 0x04, 4), (uint32_t)~0x12345678u);
+    wr(r, BAR0, 0x08, 5, 4);
+    assert_int_equal(rd(r, BAR0, 0x08, 4), 120);
+    /* Declared access sizes: a 2-byte read is all ones, a write dropped. */
+    assert_int_equal(rd(r, BAR0, 0x00, 2), 0xffff);
+    wr(r, BAR0, 0x04, 0, 2);
+    assert_int_equal(rd(r, BAR0, 0x04, 4), (uint32_t)~0x12345678u);
+    rig_free(r);
+}
+
+/* One call raises: INTx with nothing wired, MSI once the client wires it. */
+static void test_edu_irq_routing(void **unused)
+{
+    Rig *r = rig_new("edu");
+    DmIrqIndex *intx = &r->dev.irqs[VUP_PCI_INTX_IRQ_INDEX];
+    DmIrqIndex *msi = &r->dev.irqs[VUP_PCI_MSI_IRQ_INDEX];
+
+    wr(r, BAR0, 0x60, 1, 4);                    /* raise */
+    assert_true(intx->level[0]);
+    wr(r, BAR0, 0x64, 1, 4);                    /* acknowledge */
+    assert_false(intx->level[0]);
+
+    msi->trigger_fd[0] = DM_IRQ_FD_MESSAGE;     /* as SET_IRQS over TCP */
+    wr(r, BAR0, 0x60, 1, 4);
+    assert_false(intx->level[0]);
+    assert_int_equal(r->link.irqs_sent, 1);
+    assert_int_equal(r->link.last_index, VUP_PCI_MSI_IRQ_INDEX);
+    assert_int_equal(r->link.last_sub, 0);
+    rig_free(r);
+}
+
+static bool dma_finished(Rig *r)
+{
+    return !(rd(r, BAR0, 0x98, 8) & 1);
+}
+
+/* DMA through the link, the address masked by the dma_mask property. */
+static void test_edu_dma(void **unused)
+{
+    Rig *r = rig_new("edu,dma_mask=0x1fffff");
+    const uint64_t ram = RAM_BASE + 0x100;
+
+    memcpy(r->link.ram + 0x100, "remote-dma", 11);
+    wr(r, BAR0, 0x80, ram | 0x1000000, 8);      /* src: bit 24, masked off */
+    wr(r, BAR0, 0x88, 0x40000, 8);              /* dst: the buffer */
+    wr(r, BAR0, 0x90, 11, 8);
+    wr(r, BAR0, 0x98, 1, 8);                    /* RAM -> buffer */
+    run_until(r, dma_finished);
+    assert_true(dma_finished(r));
+
+    wr(r, BAR0, 0x80, 0x40000, 8);
+    wr(r, BAR0, 0x88, ram + 0x1000, 8);
+    wr(r, BAR0, 0x98, 1 | 2 | 4, 8);            /* buffer -> RAM, IRQ */
+    run_until(r, dma_finished);
+    assert_memory_equal(r->link.ram + 0x1100, "remote-dma", 11);
+    assert_int_equal(rd(r, BAR0, 0x24, 4), 0x100);
+    assert_true(r->dev.irqs[VUP_PCI_INTX_IRQ_INDEX].level[0]);
+    rig_free(r);
+}
+
+/* Zero-copy where memory is shared; -ENOTSUP (copy instead) where not. */
+static void test_dma_iov(void **unused)
+{
+    Rig *r = rig_new("edu");
+    struct iovec iov[2];
+
+    assert_int_equal(dm_dma_iov(&r->dev, RAM_BASE + 8, 16, true, iov, 2),
+                     -ENOTSUP);
+    r->link.shared = true;
+    assert_int_equal(dm_dma_iov(&r->dev, RAM_BASE + 8, 16, true, iov, 2), 1);
+    assert_ptr_equal(iov[0].iov_base, r->link.ram + 8);
+    assert_int_equal(iov[0].iov_len, 16);
+    assert_int_equal(dm_dma_iov(&r->dev, 0, 16, false, iov, 2), -EFAULT);
+    dm_device_detach(&r->dev);
+    assert_int_equal(dm_dma_iov(&r->dev, RAM_BASE, 16, false, iov, 2),
+                     -ENOTCONN);
+    assert_int_equal(dm_dma_read(&r->dev, RAM_BASE, iov, 1), -ENOTCONN);
+    rig_free(r);
+}
+
+/* The UART's console property: bytes written to THR reach its file. */
+static void test_uart_console(void **unused)
+{
+    char path[] = "/tmp/dm-test-models-XXXXXX", spec[64], got[8] = "";
+    int fd = mkstemp(path);
+    Rig *r;
+
+    assert_true(fd >= 0);
+    snprintf(spec, sizeof(spec), "uart16550,console=file:%s,irq=3", path);
+    r = rig_new(spec);
+    assert_true(r->dev.regions[0].isa_defaults);
+    assert_int_equal(r->dev.regions[0].isa_iobase, 0x3f8);
+    assert_int_equal(r->dev.regions[0].isa_irq, 3);
+    wr(r, 0, 0, 'h', 1);
+    wr(r, 0, 0, 'i', 1);
+    rig_free(r);
+    assert_int_equal(pread(fd, got, sizeof(got), 0), 2);
+    assert_string_equal(got, "hi");
+    close(fd);
+    unlink(path);
+}
+
+/* A property value the declaration refuses fails realize. */
+static void test_bad_props(void **unused)
+{
+    DmLoop *loop = dm_loop_new();
+    DmDevice dev;
+    DmModelArgs args = { 0 };
+    char err[256], *name;
+
+    assert_int_equal(dm_props_split("uart16550,irq=99", &name, &args.props,
+                                    err, sizeof(err)), 0);
+    assert_int_equal(dm_device_realize(&dev, dm_model_find(name), loop,
+                                       &args), -EINVAL);
+    free(name);
+    dm_props_free(&args.props);
+    dm_loop_free(loop);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_edu_registers),
+        cmocka_unit_test(test_edu_irq_routing),
+        cmocka_unit_test(test_edu_dma),
+        cmocka_unit_test(test_dma_iov),
+        cmocka_unit_test(test_uart_console),
+        cmocka_unit_test(test_bad_props),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
