@@ -25,6 +25,7 @@ int dm_device_realize(DmDevice *dev, const DmModel *model, DmLoop *loop,
     dev->model = model;
     dev->loop = loop;
     dev->args = args;
+    dm_vm_clock_init(&dev->vm_clock, loop);
     dev->state = calloc(1, model->state_size ? model->state_size : 1);
     if (model->bus == DM_BUS_PCI) {
         dev->pci = calloc(1, sizeof(*dev->pci));
@@ -187,6 +188,11 @@ DmLoop *dm_device_loop(DmDevice *dev)
 void *dm_device_state(DmDevice *dev)
 {
     return dev->state;
+}
+
+DmVmClock *dm_device_vm_clock(DmDevice *dev)
+{
+    return &dev->vm_clock;
 }
 
 DmPci *dm_device_pci(DmDevice *dev)

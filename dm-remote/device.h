@@ -76,6 +76,7 @@ struct DmDevice {
     const DmModelArgs *args;
     void *state;                /* the model's own */
     DmWorkPool *work;           /* made at the first dm_work_submit */
+    DmVmClock vm_clock;
 };
 
 int dm_device_realize(DmDevice *dev, const DmModel *model, DmLoop *loop,

@@ -20,6 +20,7 @@
 #include "vup/proto.h"
 #include "loop.h"
 #include "props.h"
+#include "vmclock.h"
 #include "work.h"
 
 typedef struct DmDevice DmDevice;
@@ -138,6 +139,18 @@ int dm_dma_write(DmDevice *dev, uint64_t addr, const void *buf,
  */
 int dm_dma_iov(DmDevice *dev, uint64_t addr, uint64_t len, bool write,
                struct iovec *iov, unsigned max_iov);
+
+/* ---- Time (see vmclock.h) ---- */
+
+/*
+ * The device's VM clock: guest time, stopped while the VM is paused.
+ * Models time what the guest sees with VM timers on it:
+ *   dm_vm_timer_init(&s->timer, dm_device_vm_clock(dev), cb, s);
+ *   dm_vm_timer_mod(&s->timer, delay_ns);
+ * and dm_vm_timer_destroy() them in unrealize.  The loop's host timers
+ * (loop.h) stay for what the host times: retries, timeouts.
+ */
+DmVmClock *dm_device_vm_clock(DmDevice *dev);
 
 /* ---- Asynchronous work (see work.h) ---- */
 

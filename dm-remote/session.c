@@ -241,6 +241,7 @@ static int handle_version(DmSession *s, VupMsg *m)
     ours.max_msg_fds = s->fds_ok ? VUP_MAX_FDS : 0;
     ours.dm_irq_messages = true;
     ours.dm_standby = s->standby;
+    ours.dm_vm_clock = true;
     ours.max_data_xfer_size = DM_OUR_MAX_XFER;
     ours.max_dma_maps = DM_DMA_MAX_MAPS;
     /*
@@ -659,6 +660,20 @@ static int handle_activate(DmSession *s, VupMsg *m)
     return reply(s, m, NULL, 0);
 }
 
+/* The VM runs or stops: the models' VM clock follows (dm_vm_clock). */
+static int handle_vm_state(DmSession *s, VupMsg *m)
+{
+    VupDmVmState st;
+
+    memcpy(&st, m->payload, sizeof(st));
+    if (!s->caps.dm_vm_clock || st.running > 1 || st.reserved ||
+        st.vm_clock_ns > INT64_MAX) {
+        return -EINVAL;
+    }
+    dm_vm_clock_set(&s->dev->vm_clock, st.running, st.vm_clock_ns);
+    return m->hdr.flags & VUP_FLAG_NO_REPLY ? 0 : reply(s, m, NULL, 0);
+}
+
 /* What a standby session may ask: the device's description only. */
 static bool standby_allowed(DmSession *s, const VupMsg *m)
 {
@@ -710,7 +725,7 @@ static void dispatch(DmSession *s, VupMsg *m, int recv_ret)
     if (ret == 0) {
         ret = vup_check_command(m);
     }
-    if (ret == 0 && cmd != VUP_CMD_DM_ACTIVATE &&
+    if (ret == 0 && cmd != VUP_CMD_DM_ACTIVATE && cmd != VUP_CMD_DM_VM_STATE &&
         (cmd >= VUP_CMD_MAX || !handlers[cmd].fn)) {
         ret = -ENOSYS;          /* in the spec, but not served here */
     }
@@ -723,6 +738,8 @@ static void dispatch(DmSession *s, VupMsg *m, int recv_ret)
     }
     if (ret == 0 && cmd == VUP_CMD_DM_ACTIVATE) {
         ret = m->nfds ? -EINVAL : handle_activate(s, m);
+    } else if (ret == 0 && cmd == VUP_CMD_DM_VM_STATE) {
+        ret = m->nfds ? -EINVAL : handle_vm_state(s, m);
     } else if (ret == 0 && m->nfds && !handlers[cmd].takes_fds) {
         ret = -EINVAL;          /* unexpected fds: closed below */
     } else if (ret == 0) {

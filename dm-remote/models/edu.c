@@ -52,7 +52,7 @@ typedef struct EduState {
     struct {
         uint64_t src, dst, cnt, cmd;
     } dma;
-    DmTimer dma_timer;
+    DmVmTimer dma_timer;        /* on the VM clock, as in QEMU */
     uint64_t dma_mask;          /* property, as QEMU's edu */
     uint8_t dma_buf[DMA_SIZE];
 } EduState;
@@ -210,7 +210,7 @@ static void edu_mmio_write(void *opaque, uint64_t addr, uint64_t val,
             break;
         }
         edu->dma.cmd = val;
-        dm_timer_mod(&edu->dma_timer, DMA_DELAY_NS);
+        dm_vm_timer_mod(&edu->dma_timer, DMA_DELAY_NS);
         break;
     }
 }
@@ -226,7 +226,7 @@ static void edu_reset(DmDevice *dev)
 {
     EduState *edu = dm_device_state(dev);
 
-    dm_timer_del(&edu->dma_timer);
+    dm_vm_timer_del(&edu->dma_timer);
     edu->addr4 = 0;
     edu->fact = 0;
     edu->status = 0;
@@ -242,7 +242,8 @@ static int edu_realize_common(DmDevice *dev, bool msix)
     int ret;
 
     edu->dev = dev;
-    dm_timer_init(&edu->dma_timer, dm_device_loop(dev), edu_dma_timer, edu);
+    dm_vm_timer_init(&edu->dma_timer, dm_device_vm_clock(dev), edu_dma_timer,
+                     edu);
 
     /* IDs as QEMU gives its edu device. */
     dm_pci_init(pci, 0x1234, 0x11e8, 0x10, 0x00ff);
@@ -291,7 +292,7 @@ static void edu_unrealize(DmDevice *dev)
 {
     EduState *edu = dm_device_state(dev);
 
-    dm_timer_del(&edu->dma_timer);
+    dm_vm_timer_destroy(&edu->dma_timer);
 }
 
 static const DmProp edu_props[] = {

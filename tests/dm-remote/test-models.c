@@ -213,6 +213,28 @@ static void test_edu_dma(void **unused)
     rig_free(r);
 }
 
+/* edu's DMA is timed on the VM clock: a paused VM sees none of it. */
+static void test_edu_dma_paused(void **unused)
+{
+    Rig *r = rig_new("edu");
+    DmTimer bound;
+
+    dm_vm_clock_set(&r->dev.vm_clock, false, 0);
+    wr(r, BAR0, 0x80, 0x40000, 8);
+    wr(r, BAR0, 0x88, RAM_BASE, 8);
+    wr(r, BAR0, 0x90, 4, 8);
+    wr(r, BAR0, 0x98, 1 | 2, 8);
+    /* Twice the DMA's 100 ms of host time, the VM paused. */
+    dm_timer_init(&bound, r->loop, stop_loop, r->loop);
+    dm_timer_mod(&bound, 200000000);
+    dm_loop_run(r->loop);
+    assert_false(dma_finished(r));
+    dm_vm_clock_set(&r->dev.vm_clock, true, 0);
+    run_until(r, dma_finished);
+    assert_true(dma_finished(r));
+    rig_free(r);
+}
+
 /* Zero-copy where memory is shared; -ENOTSUP (copy instead) where not. */
 static void test_dma_iov(void **unused)
 {
@@ -278,6 +300,7 @@ int main(void)
         cmocka_unit_test(test_edu_registers),
         cmocka_unit_test(test_edu_irq_routing),
         cmocka_unit_test(test_edu_dma),
+        cmocka_unit_test(test_edu_dma_paused),
         cmocka_unit_test(test_dma_iov),
         cmocka_unit_test(test_uart_console),
         cmocka_unit_test(test_bad_props),

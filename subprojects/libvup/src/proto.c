@@ -55,8 +55,15 @@ static const VupCommandInfo dm_activate_info = {
     "DM_ACTIVATE", C2S, 0, 0,
 };
 
+static const VupCommandInfo dm_vm_state_info = {
+    "DM_VM_STATE", C2S, sizeof(VupDmVmState), 0,
+};
+
 const VupCommandInfo *vup_command_info(uint32_t command)
 {
+    if (command == VUP_CMD_DM_VM_STATE) {
+        return &dm_vm_state_info;
+    }
     if (command == VUP_CMD_DM_IRQ) {
         return &dm_irq_info;
     }

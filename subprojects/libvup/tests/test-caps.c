@@ -78,6 +78,7 @@ static void test_round_trip(void **state)
     c.write_multiple = true;
     c.dm_irq_messages = true;
     c.dm_standby = true;
+    c.dm_vm_clock = true;
     strcpy(c.ids[VUP_ID_VM], "vm-1");
     strcpy(c.ids[VUP_ID_CLIENT_PLATFORM], "client-a");
     strcpy(c.ids[VUP_ID_TOKEN], "s3cret");
@@ -158,6 +159,8 @@ static void test_wrong_types(void **state)
                "\"dm_irq_messages\" must be a boolean");
     expect_bad("{\"capabilities\": {\"dm_standby\": 1}}",
                "\"dm_standby\" must be a boolean");
+    expect_bad("{\"capabilities\": {\"dm_vm_clock\": \"yes\"}}",
+               "\"dm_vm_clock\" must be a boolean");
     expect_bad("{\"capabilities\": {\"dm_ids\": []}}",
                "\"dm_ids\" must be an object");
     expect_bad("{\"capabilities\": {\"dm_ids\": {\"vm\": 7}}}",
@@ -275,6 +278,14 @@ static void test_negotiate(void **state)
     peer.dm_standby = true;
     vup_caps_negotiate(&ours, &peer, &out);
     assert_true(out.dm_standby);
+
+    /* The VM clock only when both say so. */
+    ours.dm_vm_clock = true;
+    vup_caps_negotiate(&ours, &peer, &out);
+    assert_false(out.dm_vm_clock);
+    peer.dm_vm_clock = true;
+    vup_caps_negotiate(&ours, &peer, &out);
+    assert_true(out.dm_vm_clock);
 }
 
 int main(void)

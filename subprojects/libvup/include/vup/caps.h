@@ -45,6 +45,7 @@ typedef struct VupCaps {
     bool write_multiple;
     bool dm_irq_messages;           /* extension: VUP_CMD_DM_IRQ */
     bool dm_standby;                /* extension: standby sessions */
+    bool dm_vm_clock;               /* extension: VUP_CMD_DM_VM_STATE */
     char ids[VUP_ID_COUNT][VUP_ID_MAX + 1];    /* extension: dm_ids */
 } VupCaps;
 

@@ -435,6 +435,29 @@ VUP_CHECK_SIZE(VupDmIrq, 8);
  */
 #define VUP_CMD_DM_ACTIVATE         0x7f02
 
+/*
+ * Capability key: the VM clock.  A client that offers it tells the
+ * server, with VUP_CMD_DM_VM_STATE, whenever its VM starts or stops
+ * running and what its VM clock reads, so that the models' timers
+ * follow the guest's time: stopped while it is paused, continued on the
+ * migration target where the source left off.
+ */
+#define VUP_CAP_DM_VM_CLOCK         "dm_vm_clock"
+
+/*
+ * Client to server, usually with NO_REPLY: the VM now runs (or not) and
+ * its clock reads vm_clock_ns (QEMU's QEMU_CLOCK_VIRTUAL).  Sent after
+ * VERSION and at every change of run state.
+ */
+#define VUP_CMD_DM_VM_STATE         0x7f03
+
+typedef struct VUP_PACKED VupDmVmState {
+    uint32_t running;           /* 0 or 1 */
+    uint32_t reserved;          /* 0 */
+    uint64_t vm_clock_ns;
+} VupDmVmState;
+VUP_CHECK_SIZE(VupDmVmState, 16);
+
 /* ---- Per-command facts, for dispatch tables and traces ---- */
 
 typedef enum VupDirection {
