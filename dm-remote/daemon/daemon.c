@@ -29,6 +29,7 @@
 #include "address.h"
 #include "device.h"
 #include "log.h"
+#include "soup-limits.h"
 #include "soup-tls.h"
 
 #include "daemon.h"
@@ -473,6 +474,8 @@ static int daemon_serve(DmDaemon *d, const DmAddress *addr,
     }
     sock = g_socket_new_from_fd(fd, &error);
     server = soup_server_new("server-header", "dm-remote-daemon", NULL);
+    dm_soup_limits_setup(server, DM_SOUP_MAX_BODY, DM_SOUP_MAX_CONNECTIONS,
+                         daemon_tls_log, NULL);
     if (tls) {
         how = dm_soup_tls_server_setup(server, tls, daemon_tls_log, NULL);
     } else if (addr->kind != DM_ADDRESS_UNIX) {

@@ -6,13 +6,16 @@
 #include <errno.h>
 #include <string.h>
 
+#include "json-limits.h"
+#include "soup-limits.h"
+
 #include "http.h"
 #include "instances.h"
 #include "routes.h"
 #include "vms.h"
 
 /* Requests are small JSON documents; anything larger is a mistake. */
-#define DM_HTTP_BODY_MAX (1024 * 1024)
+#define DM_HTTP_BODY_MAX DM_SOUP_MAX_BODY
 
 void dm_http_reply(SoupServerMessage *msg, guint status, JsonNode *body)
 {
@@ -86,6 +89,12 @@ int dm_http_body_object(SoupServerMessage *msg, JsonObject **ret_obj)
     if (len == 0) {
         dm_http_error(msg, SOUP_STATUS_BAD_REQUEST,
                       "missing request body (a JSON object)");
+        return -EINVAL;
+    }
+    /* json-glib recurses: a deep document would overflow our stack. */
+    if (dm_json_check_depth(data, len, DM_JSON_MAX_DEPTH) < 0) {
+        dm_http_error(msg, SOUP_STATUS_BAD_REQUEST, "JSON nested deeper "
+                      "than %d levels", DM_JSON_MAX_DEPTH);
         return -EINVAL;
     }
     if (!g_utf8_validate(data, len, NULL) ||
