@@ -170,7 +170,9 @@ bool dm_id_valid(const char *id)
 {
     size_t len = strlen(id);
 
-    return len >= 1 && len <= DM_ID_MAX &&
+    /* "." and ".." name directories, never a model or VM (nor files). */
+    return len >= 1 && len <= DM_ID_MAX && strcmp(id, ".") != 0 &&
+           strcmp(id, "..") != 0 &&
            strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
                   "0123456789._-") == len;
 }
