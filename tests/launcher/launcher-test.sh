@@ -95,7 +95,7 @@ echo "TAP version 13"
 usage() {
     local name=$1 pattern=$2 out rc
     shift 2
-    out=$("$bin" daemon "$@" 2>&1 </dev/null)
+    out=$(timeout 20 "$bin" daemon "$@" 2>&1 </dev/null)
     rc=$?
     if [ "$rc" != 2 ]; then
         fail "$name" "exit $rc, wanted 2: $out"
