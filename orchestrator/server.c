@@ -6,11 +6,14 @@
 #include <errno.h>
 #include <libsoup/soup.h>
 
+#include "json-limits.h"
+#include "soup-limits.h"
+
 #include "orch.h"
 #include "server.h"
 
 /* Bodies are small JSON objects; refuse anything absurd. */
-#define SERVER_MAX_BODY (1024 * 1024)
+#define SERVER_MAX_BODY DM_SOUP_MAX_BODY
 
 typedef struct OrchRoute {
     const char *method;
@@ -211,6 +214,13 @@ static bool server_parse_body(SoupServerMessage *msg, OrchRequest *r)
         orch_fail(r, 413, "body larger than %d bytes", SERVER_MAX_BODY);
         return false;
     }
+    /* json-glib recurses: a deep document would overflow our stack. */
+    if (dm_json_check_depth(body->data, body->length,
+                            DM_JSON_MAX_DEPTH) < 0) {
+        orch_fail(r, 400, "JSON nested deeper than %d levels",
+                  DM_JSON_MAX_DEPTH);
+        return false;
+    }
     text = g_strndup(body->data, body->length);
     node = json_from_string(text, &err);
     if (!node) {
@@ -315,6 +325,8 @@ OrchServer *orch_server_new(GSocket *listener, const DmSoupTlsCreds *tls,
         return NULL;
     }
     soup_server_add_handler(s->soup, NULL, server_handler, s, NULL);
+    dm_soup_limits_setup(s->soup, SERVER_MAX_BODY, DM_SOUP_MAX_CONNECTIONS,
+                         server_tls_log, NULL);
     if (tls) {
         how = dm_soup_tls_server_setup(s->soup, tls, server_tls_log, NULL);
     }

@@ -29,6 +29,7 @@
 #include "address.h"
 #include "device.h"
 #include "log.h"
+#include "soup-limits.h"
 #include "soup-tls.h"
 
 #include "daemon.h"
@@ -49,6 +50,7 @@ static const char *arg_port_range;
 static const char *arg_qemu;
 static const char *arg_tls_creds;
 static const char *arg_model_tls_creds;
+static bool arg_insecure_plain_tcp;
 
 static void daemon_help(void)
 {
@@ -71,13 +73,17 @@ static void daemon_help(void)
            "children\n"
            "  --capacity=N           at most N instances or VMs "
            "(default 16)\n"
-           "  --tls-creds=DIR        serve HTTPS (tcp: only), TLS off "
-           "without it: DIR\n"
-           "                         holds ca-cert.pem, server-cert.pem "
-           "and\n"
-           "                         server-key.pem; clients must show a "
-           "certificate\n"
-           "                         signed by that CA\n"
+           "  --tls-creds=DIR        serve HTTPS (tcp: only): DIR holds "
+           "ca-cert.pem,\n"
+           "                         server-cert.pem and server-key.pem; "
+           "clients must\n"
+           "                         show a certificate signed by that CA\n"
+           "  --insecure-plain-tcp   allow a tcp: --listen without "
+           "--tls-creds: plain\n"
+           "                         HTTP, no authentication, anyone who "
+           "reaches it\n"
+           "                         runs processes as us (trusted "
+           "networks only)\n"
            "  --model-tls-creds=DIR  device-model sessions over TLS: a "
            "server's TCP\n"
            "                         models get --tls-creds DIR "
@@ -135,7 +141,7 @@ static int daemon_parse_options(int argc, char **argv)
     enum {
         OPT_ROLE = 0x100, OPT_PLATFORM_ID, OPT_STATE_DIR, OPT_MODELS,
         OPT_CAPACITY, OPT_MODEL_HOST, OPT_PORT_RANGE, OPT_QEMU,
-        OPT_TLS_CREDS, OPT_MODEL_TLS_CREDS,
+        OPT_TLS_CREDS, OPT_MODEL_TLS_CREDS, OPT_INSECURE_PLAIN_TCP,
     };
     static const struct option options[] = {
         { "role", required_argument, NULL, OPT_ROLE },
@@ -149,6 +155,7 @@ static int daemon_parse_options(int argc, char **argv)
         { "qemu", required_argument, NULL, OPT_QEMU },
         { "tls-creds", required_argument, NULL, OPT_TLS_CREDS },
         { "model-tls-creds", required_argument, NULL, OPT_MODEL_TLS_CREDS },
+        { "insecure-plain-tcp", no_argument, NULL, OPT_INSECURE_PLAIN_TCP },
         { "verbose", no_argument, NULL, 'v' },
         { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
@@ -193,6 +200,9 @@ static int daemon_parse_options(int argc, char **argv)
             break;
         case OPT_MODEL_TLS_CREDS:
             arg_model_tls_creds = optarg;
+            break;
+        case OPT_INSECURE_PLAIN_TCP:
+            arg_insecure_plain_tcp = true;
             break;
         case 'v':
             dm_log_level = DM_LOG_DEBUG;
@@ -473,6 +483,8 @@ static int daemon_serve(DmDaemon *d, const DmAddress *addr,
     }
     sock = g_socket_new_from_fd(fd, &error);
     server = soup_server_new("server-header", "dm-remote-daemon", NULL);
+    dm_soup_limits_setup(server, DM_SOUP_MAX_BODY, DM_SOUP_MAX_CONNECTIONS,
+                         daemon_tls_log, NULL);
     if (tls) {
         how = dm_soup_tls_server_setup(server, tls, daemon_tls_log, NULL);
     } else if (addr->kind != DM_ADDRESS_UNIX) {
@@ -540,6 +552,13 @@ int dm_daemon_main(int argc, char **argv)
         return daemon_usage("%s", "--tls-creds needs a tcp: --listen "
                             "address (a UNIX socket is guarded by its file "
                             "mode)");
+    }
+    /* Plain HTTP on TCP lets anyone who reaches it run QEMU as us. */
+    if (!arg_tls_creds && addr.kind != DM_ADDRESS_UNIX &&
+        !arg_insecure_plain_tcp) {
+        return daemon_usage("%s", "a tcp: --listen needs --tls-creds (or "
+                            "--insecure-plain-tcp, on a trusted network "
+                            "only)");
     }
     if (arg_tls_creds &&
         !dm_soup_tls_creds_load(arg_tls_creds, "server", &tls, &error)) {

@@ -6,13 +6,16 @@
 #include <errno.h>
 #include <string.h>
 
+#include "json-limits.h"
+#include "soup-limits.h"
+
 #include "http.h"
 #include "instances.h"
 #include "routes.h"
 #include "vms.h"
 
 /* Requests are small JSON documents; anything larger is a mistake. */
-#define DM_HTTP_BODY_MAX (1024 * 1024)
+#define DM_HTTP_BODY_MAX DM_SOUP_MAX_BODY
 
 void dm_http_reply(SoupServerMessage *msg, guint status, JsonNode *body)
 {
@@ -88,6 +91,12 @@ int dm_http_body_object(SoupServerMessage *msg, JsonObject **ret_obj)
                       "missing request body (a JSON object)");
         return -EINVAL;
     }
+    /* json-glib recurses: a deep document would overflow our stack. */
+    if (dm_json_check_depth(data, len, DM_JSON_MAX_DEPTH) < 0) {
+        dm_http_error(msg, SOUP_STATUS_BAD_REQUEST, "JSON nested deeper "
+                      "than %d levels", DM_JSON_MAX_DEPTH);
+        return -EINVAL;
+    }
     if (!g_utf8_validate(data, len, NULL) ||
         !json_parser_load_from_data(parser, data, len, &error)) {
         dm_http_error(msg, SOUP_STATUS_BAD_REQUEST, "bad JSON: %s",
@@ -161,7 +170,9 @@ bool dm_id_valid(const char *id)
 {
     size_t len = strlen(id);
 
-    return len >= 1 && len <= DM_ID_MAX &&
+    /* "." and ".." name directories, never a model or VM (nor files). */
+    return len >= 1 && len <= DM_ID_MAX && strcmp(id, ".") != 0 &&
+           strcmp(id, "..") != 0 &&
            strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
                   "0123456789._-") == len;
 }

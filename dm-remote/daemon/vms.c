@@ -234,10 +234,85 @@ static void vms_qmp_reply(JsonNode *reply, const char *error, void *opaque)
     dm_http_resume(msg);
 }
 
+/*
+ * A migration URI the relay passes: a stream to tcp: or unix:, or a
+ * file: path that is absolute, without ".." and without QEMU's ,options.
+ * exec:, fd: and the rest would run or reach anything as our user.
+ */
+static bool vms_migrate_uri_ok(const char *uri)
+{
+    g_auto(GStrv) parts = NULL;
+    const char *path;
+    char **p;
+
+    if (g_str_has_prefix(uri, "tcp:") || g_str_has_prefix(uri, "unix:")) {
+        return !strchr(uri, ',');
+    }
+    if (!g_str_has_prefix(uri, "file:")) {
+        return false;
+    }
+    path = uri + 5;
+    if (path[0] != '/' || strchr(path, ',')) {
+        return false;
+    }
+    for (; *path; path++) {
+        if (g_ascii_iscntrl(*path)) {
+            return false;
+        }
+    }
+    parts = g_strsplit(uri + 5, "/", -1);
+    for (p = parts; *p; p++) {
+        if (strcmp(*p, "..") == 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
+ * The relay passes only what the orchestrator sends (and read-only
+ * query-* commands): QMP is QEMU's root shell otherwise (migrate to
+ * exec:, human-monitor-command, device_add, ...).  NULL if @cmd is
+ * allowed, else why not.
+ */
+static const char *vms_qmp_refusal(const char *execute, JsonNode *args)
+{
+    static const char *const plain[] = {
+        "cont", "stop", "quit", "system_powerdown", "migrate_cancel",
+        NULL,
+    };
+    JsonObject *o;
+    JsonNode *uri;
+
+    if (g_str_has_prefix(execute, "query-")) {
+        return NULL;
+    }
+    if (g_strv_contains(plain, execute)) {
+        return args ? "takes no 'arguments' here" : NULL;
+    }
+    if (strcmp(execute, "migrate") != 0 &&
+        strcmp(execute, "migrate-incoming") != 0) {
+        return "is not relayed (only query-*, cont, stop, quit, "
+               "system_powerdown, migrate, migrate-incoming and "
+               "migrate_cancel)";
+    }
+    o = args ? json_node_get_object(args) : NULL;
+    uri = o ? json_object_get_member(o, "uri") : NULL;
+    if (!uri || json_object_get_size(o) != 1 || !JSON_NODE_HOLDS_VALUE(uri) ||
+        json_node_get_value_type(uri) != G_TYPE_STRING) {
+        return "takes exactly one argument here, 'uri' (a string)";
+    }
+    if (!vms_migrate_uri_ok(json_node_get_string(uri))) {
+        return "takes only a tcp:, unix: or file:/ABSOLUTE/PATH 'uri' "
+               "(no exec:, fd:, options or ..)";
+    }
+    return NULL;
+}
+
 static void vms_qmp(DmVm *vm, SoupServerMessage *msg)
 {
     g_autoptr(JsonObject) cmd = NULL;
-    const char *execute;
+    const char *execute, *why;
     JsonNode *n;
 
     if (dm_http_want_method(msg, "POST") < 0 ||
@@ -251,6 +326,9 @@ static void vms_qmp(DmVm *vm, SoupServerMessage *msg)
     } else if (n && !JSON_NODE_HOLDS_OBJECT(n)) {
         dm_http_error(msg, SOUP_STATUS_BAD_REQUEST,
                       "'arguments' must be an object");
+    } else if ((why = vms_qmp_refusal(execute, n))) {
+        dm_http_error(msg, SOUP_STATUS_FORBIDDEN, "QMP command '%s' %s",
+                      execute, why);
     } else if (vm->state != DM_VM_RUNNING || !vm->qmp) {
         dm_http_error(msg, SOUP_STATUS_BAD_GATEWAY, "vm '%s' is not running",
                       vm->id);

@@ -95,7 +95,7 @@ echo "TAP version 13"
 usage() {
     local name=$1 pattern=$2 out rc
     shift 2
-    out=$("$bin" daemon "$@" 2>&1 </dev/null)
+    out=$(timeout 20 "$bin" daemon "$@" 2>&1 </dev/null)
     rc=$?
     if [ "$rc" != 2 ]; then
         fail "$name" "exit $rc, wanted 2: $out"
@@ -128,6 +128,10 @@ usage missing-state-dir "missing --state-dir" --role server \
     --listen "unix:$dir/x.sock" --platform-id p1
 usage bad-listen "bad --listen: unsupported address 'udp:1:2'" \
     --role server --listen udp:1:2 --platform-id p1 --state-dir "$dir/x"
+# Plain HTTP on TCP runs QEMU for anyone: only when asked for by name.
+usage plain-tcp-refused "a tcp: --listen needs --tls-creds" \
+    --role server --listen tcp:127.0.0.1:0 --platform-id p1 \
+    --state-dir "$dir/x"
 usage bad-capacity "invalid --capacity '0'" --role server "${common[@]}" \
     --capacity 0
 usage bad-port-range "invalid --port-range '5-2'" --role server \
@@ -257,6 +261,9 @@ req "$api" POST /v1/instances '{"id": "a b", "model": "edu"}'
 check bad-id 400 "bad id 'a b'"
 req "$api" POST /v1/instances "{\"id\": \"$(printf 'x%.0s' $(seq 65))\", \"model\": \"edu\"}"
 check long-id 400 "bad id"
+# "." and ".." are directories: such an instance could never be deleted.
+req "$api" POST /v1/instances '{"id": "..", "model": "edu"}'
+check dotdot-id 400 "bad id '..'"
 req "$api" POST /v1/instances '{"id": "dm-9", "model": 5}'
 check wrong-type 400 "'model' must be a string"
 req "$api" POST /v1/instances '{"id": "dm-9", "model": "edu", "transport": "udp"}'
@@ -389,7 +396,7 @@ else
 fi
 
 # A TCP API on port 0, a capacity of 1, a model list.
-start_daemon small --role server --listen tcp:127.0.0.1:0 \
+start_daemon small --role server --listen tcp:127.0.0.1:0 --insecure-plain-tcp \
     --platform-id srv-2 --state-dir "$dir/small" --capacity 1 \
     --models uart16550 --port-range "$((lo + 10))-$((lo + 10))"
 small_pid=$pid
@@ -726,8 +733,26 @@ req "$capi" POST /v1/vms/vm1/qmp '{"execute": "cont"}'
 check qmp-cont 200 '{"return":{}}'
 req "$capi" POST /v1/vms/vm1/qmp '{"execute": "query-status"}'
 check qmp-running-again 200 '"status":"running"'
-req "$capi" POST /v1/vms/vm1/qmp '{"execute": "no-such-command"}'
+req "$capi" POST /v1/vms/vm1/qmp '{"execute": "query-no-such-command"}'
 check qmp-error-relayed 200 '"class":"CommandNotFound"'
+# The relay passes what the orchestrator sends, nothing that runs things.
+req "$capi" POST /v1/vms/vm1/qmp '{"execute": "human-monitor-command",
+    "arguments": {"command-line": "info status"}}'
+check qmp-not-relayed 403 "QMP command 'human-monitor-command' is not relayed"
+req "$capi" POST /v1/vms/vm1/qmp '{"execute": "migrate",
+    "arguments": {"uri": "exec:touch /tmp/owned"}}'
+check qmp-migrate-exec 403 "takes only a tcp:"
+req "$capi" POST /v1/vms/vm1/qmp '{"execute": "migrate",
+    "arguments": {"uri": "file:/tmp/../etc/x"}}'
+check qmp-migrate-dotdot 403 "takes only a tcp:"
+req "$capi" POST /v1/vms/vm1/qmp '{"execute": "migrate", "arguments":
+    {"channels": [{"channel-type": "main", "addr": {"transport": "exec",
+     "args": ["sh"]}}]}}'
+check qmp-migrate-channels 403 "exactly one argument here, 'uri'"
+req "$capi" POST /v1/vms/vm1/qmp '{"execute": "stop", "arguments": {"x": 1}}'
+check qmp-stop-args 403 "takes no 'arguments' here"
+req "$capi" POST /v1/vms '{"id": ".."}'
+check id-dotdot 400 "bad id '..'"
 req "$capi" GET /v1/vms/vm1/events
 check qmp-events 200 '"event":"STOP"'
 if [ "$(jf events.1.event)" = RESUME ]; then pass qmp-events-order; else

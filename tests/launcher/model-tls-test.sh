@@ -130,7 +130,7 @@ expect "a plain session to that model is refused" 1 "" \
 # TCP (it asks those for models on TCP; on a UNIX socket, for UNIX ones).
 aport=$("$py" "$here/../free-port.py" 127.0.0.1) || bail "no free port"
 mports=$("$py" "$here/../free-port.py" 127.0.0.1 4) || bail "no free ports"
-"$dm" daemon --role server --listen "tcp:127.0.0.1:$aport" \
+"$dm" daemon --role server --listen "tcp:127.0.0.1:$aport" --insecure-plain-tcp \
     --platform-id srv2 --state-dir "$tmp/srv2" --models edu \
     --model-tls-creds "$c/server" --port-range "$mports-$((mports + 3))" \
     >"$tmp/srv2.log" 2>&1 &

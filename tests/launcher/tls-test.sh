@@ -44,7 +44,8 @@ launcher() {
     shift 4
     port=$(free_port "$host")
     local tls=()
-    [ -n "$creds" ] && tls=(--tls-creds "$creds")
+    if [ -n "$creds" ]; then tls=(--tls-creds "$creds")
+    else tls=(--insecure-plain-tcp); fi
     if [ "$role" = server ]; then
         models=$(free_port 127.0.0.1 4)
         set -- --port-range "$models-$((models + 3))" "$@"

@@ -55,7 +55,7 @@ launcher() {
     shift 3
     mkdir -p "$tmp/$name"
     ip netns exec "$(lan_ns "$name")" "$dm" daemon --role "$role" \
-        --listen "tcp:$addr:7000" --platform-id "$name" \
+        --listen "tcp:$addr:7000" --insecure-plain-tcp --platform-id "$name" \
         --state-dir "$tmp/$name" "$@" >"$tmp/$name.log" 2>&1 &
     pids+=($!)
 }

@@ -1,0 +1,27 @@
+/*
+ * Limits on JSON read from a peer, checked before it reaches a parser.
+ *
+ * json-glib parses recursively: a document nested a few tens of thousands
+ * deep (80 KB of '[') overflows the stack.  Our documents are a few levels
+ * deep, so the servers refuse anything deeper than DM_JSON_MAX_DEPTH
+ * before parsing.  Like a library, this never prints.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef DM_JSON_LIMITS_H
+#define DM_JSON_LIMITS_H
+
+#include <stddef.h>
+
+/* Objects and arrays inside each other, the outermost counting 1. */
+#define DM_JSON_MAX_DEPTH 32
+
+/*
+ * 0 if no object or array in the @len bytes at @data is nested deeper
+ * than @max_depth, -E2BIG otherwise.  Brackets inside strings (escapes
+ * included) do not count; the text need not be valid JSON (the parser
+ * judges that afterwards).
+ */
+int dm_json_check_depth(const char *data, size_t len, unsigned max_depth);
+
+#endif /* DM_JSON_LIMITS_H */

@@ -1,0 +1,225 @@
+#!/usr/bin/python3
+# The input limits of an HTTP API server (common/json-limits.c and
+# common/soup-limits.c): a deeply nested JSON body is a 400, not a stack
+# overflow; a body over 1 MiB is a 413 when its headers arrive (or as a
+# chunked one grows), never buffered whole (the server's peak RSS stays
+# small); connections beyond 64 get a 503.  After each, the server still
+# answers.  TAP.
+#
+#   input-limits.py launcher DM_REMOTE
+#   input-limits.py orchestrator DM_ORCHESTRATOR
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+MAX_BODY = 1024 * 1024
+MAX_CONNS = 64
+BIG = 300 * 1024 * 1024         # what a flood sends
+RSS_BOUND_KB = 150 * 1024       # generous: ASan builds included
+
+kind, binary = sys.argv[1], sys.argv[2]
+tmp = tempfile.mkdtemp(prefix="dm-limits-")
+sock_path = os.path.join(tmp, "api.sock")
+n = 0
+failed = False
+
+
+def ok(cond, name, detail=""):
+    global n, failed
+    n += 1
+    if cond:
+        print("ok %d %s" % (n, name))
+    else:
+        failed = True
+        print("not ok %d %s: %s" % (n, name, detail))
+    sys.stdout.flush()
+
+
+if kind == "launcher":
+    argv = [binary, "daemon", "--role", "server", "--listen",
+            "unix:" + sock_path, "--platform-id", "limits",
+            "--state-dir", os.path.join(tmp, "state")]
+    post_path = "/v1/instances"
+    get_path = "/v1/health"
+else:
+    argv = [binary, "--db", os.path.join(tmp, "db.sqlite"), "--listen",
+            "unix:" + sock_path]
+    post_path = "/v1/platforms"
+    get_path = "/v1/platforms"
+log = open(os.path.join(tmp, "server.log"), "wb")
+server = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+
+
+def cleanup():
+    if server.poll() is None:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def connect():
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(20)
+    s.connect(sock_path)
+    return s
+
+
+def read_reply(s):
+    """The status of one reply on @s, None if the connection closed first."""
+    data = b""
+    try:
+        while b"\r\n\r\n" not in data:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        head, _, rest = data.partition(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            k, _, v = line.partition(b":")
+            if k.strip().lower() == b"content-length":
+                length = int(v)
+        while len(rest) < length:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            rest += chunk
+    except (socket.timeout, ConnectionError):
+        return None, b""
+    if not data.startswith(b"HTTP/1.1 "):
+        return None, b""
+    return int(data.split()[1]), rest
+
+
+def request(method, path, body=None, s=None):
+    own = s is None
+    s = s or connect()
+    head = "%s %s HTTP/1.1\r\nHost: localhost\r\n" % (method, path)
+    if body is not None:
+        head += "Content-Type: application/json\r\n"
+        head += "Content-Length: %d\r\n" % len(body)
+    s.sendall(head.encode() + b"\r\n" + (body or b""))
+    reply = read_reply(s)
+    if own:
+        s.close()
+    return reply
+
+
+def alive(name):
+    status, body = request("GET", get_path)
+    ok(server.poll() is None and status == 200, name + "-alive",
+       "exit %s, status %s" % (server.poll(), status))
+
+
+def peak_rss_kb():
+    with open("/proc/%d/status" % server.pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+def flood(head):
+    """Send @head and then BIG bytes of body, however the server cuts us."""
+    s = connect()
+    block = b"[" * 65536
+    sent = 0
+    try:
+        s.sendall(head)
+        while sent < BIG:
+            if head.find(b"chunked") >= 0:
+                s.sendall(b"%x\r\n" % len(block) + block + b"\r\n")
+            else:
+                s.sendall(block)
+            sent += len(block)
+        if head.find(b"chunked") >= 0:
+            s.sendall(b"0\r\n\r\n")
+    except (ConnectionError, socket.timeout):
+        pass
+    status, _ = read_reply(s)
+    s.close()
+    return status, sent
+
+
+def main():
+    for _ in range(200):
+        if os.path.exists(sock_path) or server.poll() is not None:
+            break
+        time.sleep(0.1)
+    print("1..14")
+    alive("start")
+
+    # Content-Length over the limit: 413 without sending the body.
+    s = connect()
+    s.sendall(("POST %s HTTP/1.1\r\nHost: localhost\r\n"
+               "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+               % (post_path, BIG)).encode())
+    status, body = read_reply(s)
+    s.close()
+    ok(status == 413, "big-body-413-at-headers", "status %s" % status)
+
+    head = ("POST %s HTTP/1.1\r\nHost: localhost\r\nContent-Length: %d\r\n"
+            "\r\n" % (post_path, BIG)).encode()
+    status, sent = flood(head)
+    ok(status in (413, None) and sent < BIG, "big-body-not-read",
+       "status %s after %d bytes sent" % (status, sent))
+    alive("big-body")
+    head = ("POST %s HTTP/1.1\r\nHost: localhost\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n" % post_path).encode()
+    status, sent = flood(head)
+    ok(status in (413, None) and sent < BIG, "chunked-body-not-read",
+       "status %s after %d bytes sent" % (status, sent))
+    alive("chunked-body")
+    rss = peak_rss_kb()
+    ok(rss < RSS_BOUND_KB, "big-body-rss",
+       "peak RSS %d KiB, bound %d KiB" % (rss, RSS_BOUND_KB))
+
+    # MAX_CONNS kept-alive connections are served, one more is not.
+    conns = []
+    for i in range(MAX_CONNS):
+        s = connect()
+        status, _ = request("GET", get_path, s=s)
+        if status != 200:
+            break
+        conns.append(s)
+    ok(len(conns) == MAX_CONNS, "conns-served", "%d served" % len(conns))
+    status, _ = request("GET", get_path)
+    ok(status == 503, "conns-over-503", "status %s" % status)
+    for s in conns:
+        s.close()
+    # The server notices the closes in its own time: bounded polling.
+    for _ in range(100):
+        status, _ = request("GET", get_path)
+        if status == 200:
+            break
+        time.sleep(0.1)
+    ok(status == 200, "conns-freed", "status %s" % status)
+
+    # 80,000 '[' (80 KB) overflowed json-glib's stack.
+    status, body = request("POST", post_path, b"[" * 80000)
+    ok(status == 400 and b"nested deeper" in body, "deep-json-400",
+       "status %s %r" % (status, body[:200]))
+    alive("deep-json")
+    deep = b"{\"a\": " + b"[" * 31 + b"]" * 31 + b"}"
+    status, body = request("POST", post_path, deep)
+    ok(status is not None and b"nested deeper" not in body,
+       "deep-json-32-not-refused", "status %s %r" % (status, body[:200]))
+    # Brackets in strings, behind escaped quotes, are not nesting.
+    text = b"{\"a\": \"\\\"" + b"[" * 100 + b"\\\\\", \"b\": 1}"
+    status, body = request("POST", post_path, text)
+    ok(status is not None and b"nested deeper" not in body,
+       "deep-json-strings", "status %s %r" % (status, body[:200]))
+
+
+try:
+    main()
+finally:
+    cleanup()
+sys.exit(1 if failed else 0)
