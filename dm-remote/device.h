@@ -86,6 +86,15 @@ void dm_device_reset(DmDevice *dev);
 /* Wait for the model's requests in flight (work pool, then its own). */
 void dm_device_quiesce(DmDevice *dev);
 
+/*
+ * Save the model's state to @path (atomically) or load it from there:
+ * 0 or -errno with a reason in @err (state.c).
+ */
+int dm_device_save_file(DmDevice *dev, const char *path, char *err,
+                        size_t errlen);
+int dm_device_load_file(DmDevice *dev, const char *path, char *err,
+                        size_t errlen);
+
 /* A client now drives the device through @link. */
 void dm_device_attach(DmDevice *dev, const DmLinkOps *link, void *opaque);
 /*

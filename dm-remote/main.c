@@ -24,6 +24,7 @@ static long arg_poll_us = 50;
 static long arg_hello_timeout = 10;
 static const char *arg_console;
 static const char *arg_tls_creds;
+static const char *arg_state_file;
 static DmBinding arg_binding;
 static char *arg_token_buf;
 
@@ -35,8 +36,9 @@ static void print_model(const DmModel *m, void *opaque)
 /* --model NAME,help: the model's properties, as the declaration says. */
 static void print_model_props(const DmModel *m)
 {
-    printf("%s: %s (%s)\n", m->name, m->description,
-           m->bus == DM_BUS_PCI ? "PCI" : "platform");
+    printf("%s: %s (%s%s)\n", m->name, m->description,
+           m->bus == DM_BUS_PCI ? "PCI" : "platform",
+           m->save ? ", --state-file" : "");
     if (!m->props || !m->props->name) {
         printf("  no properties\n");
         return;
@@ -87,6 +89,11 @@ static void help(void)
            "                          docs/protocol.md)\n"
            "      --console=C         the same as the model's console=C "
            "property\n"
+           "      --state-file=PATH   load the device's state from PATH at "
+           "start if it\n"
+           "                          exists, save it there at SIGTERM "
+           "(models that\n"
+           "                          can, see MODEL,help)\n"
            "      --bind-vm=ID, --bind-hypervisor=ID, --bind-client-platform=ID,\n"
            "      --bind-device-model=ID, --bind-server-platform=ID\n"
            "                          serve only clients presenting these "
@@ -141,7 +148,7 @@ static int parse_serve(int argc, char **argv)
 {
     enum {
         OPT_DMA_LAYOUT = 0x100, OPT_POLL_US, OPT_CONSOLE, OPT_TLS_CREDS,
-        OPT_HELLO_TIMEOUT,
+        OPT_HELLO_TIMEOUT, OPT_STATE_FILE,
         OPT_BIND = 0x200,       /* + VupIdField */
         OPT_TOKEN_FILE = 0x300,
     };
@@ -153,6 +160,7 @@ static int parse_serve(int argc, char **argv)
         { "hello-timeout", required_argument, NULL, OPT_HELLO_TIMEOUT },
         { "console", required_argument, NULL, OPT_CONSOLE },
         { "tls-creds", required_argument, NULL, OPT_TLS_CREDS },
+        { "state-file", required_argument, NULL, OPT_STATE_FILE },
         { "bind-vm", required_argument, NULL, OPT_BIND + VUP_ID_VM },
         { "bind-hypervisor", required_argument, NULL,
           OPT_BIND + VUP_ID_HYPERVISOR },
@@ -209,6 +217,9 @@ static int parse_serve(int argc, char **argv)
             break;
         case OPT_CONSOLE:
             arg_console = optarg;
+            break;
+        case OPT_STATE_FILE:
+            arg_state_file = optarg;
             break;
         case OPT_BIND ... OPT_BIND + VUP_ID_COUNT - 1:
             if (strlen(optarg) > VUP_ID_MAX) {
@@ -331,6 +342,11 @@ int main(int argc, char **argv)
     if (dm_address_parse(arg_listen, &cfg.listen, err, sizeof(err)) < 0) {
         return usage_error("bad --listen: %s", err);
     }
+    if (arg_state_file && !cfg.model->save) {
+        return usage_error("model '%s' cannot save its state",
+                           cfg.model->name);
+    }
+    cfg.state_file = arg_state_file;
     if (arg_tls_creds && cfg.listen.kind != DM_ADDRESS_TCP) {
         return usage_error("%s", "--tls-creds needs a tcp: --listen address");
     }

@@ -20,6 +20,7 @@
 #include "vup/proto.h"
 #include "loop.h"
 #include "props.h"
+#include "state.h"
 #include "vmclock.h"
 #include "work.h"
 
@@ -76,6 +77,16 @@ typedef struct DmModel {
      * ring addresses.  Runs after quiesce, before the unmap.
      */
     void (*dma_unmapped)(DmDevice *dev, uint64_t iova, uint64_t size);
+    /*
+     * Optional: write the device's state (dm_state_put_*), and read it
+     * back in the same order (dm_state_get_*), checking every value as
+     * if a guest had written it; a file from an older state_version may
+     * come.  With both, "dm-remote serve --state-file" keeps the state
+     * across a restart.
+     */
+    uint32_t state_version;
+    void (*save)(DmDevice *dev, DmStateOut *out);
+    void (*load)(DmDevice *dev, DmStateIn *in, uint32_t version);
     /* Free what realize took; the state itself is freed for the model. */
     void (*unrealize)(DmDevice *dev);
 } DmModel;

@@ -295,6 +295,15 @@ int dm_server_run(const DmServerConfig *cfg)
                  strerror(-ret));
         goto out;
     }
+    if (cfg->state_file && access(cfg->state_file, F_OK) == 0) {
+        if (dm_device_load_file(&srv.dev, cfg->state_file, err,
+                                sizeof(err)) < 0) {
+            dm_error("%s", err);
+            goto out_dev;
+        }
+        dm_info("state of %s loaded from %s", cfg->model->name,
+                cfg->state_file);
+    }
     if (cfg->tls_creds &&
         dm_tls_creds_load(cfg->tls_creds, &srv.tls, err, sizeof(err)) < 0) {
         dm_error("TLS credentials: %s", err);
@@ -332,6 +341,16 @@ int dm_server_run(const DmServerConfig *cfg)
     }
     close(srv.listen_fd);
     dm_address_cleanup(&cfg->listen);
+    if (cfg->state_file) {
+        if (dm_device_save_file(&srv.dev, cfg->state_file, err,
+                                sizeof(err)) < 0) {
+            dm_error("%s", err);
+            status = 1;
+        } else {
+            dm_info("state of %s saved to %s", cfg->model->name,
+                    cfg->state_file);
+        }
+    }
 out_dev:
     dm_tls_creds_free(srv.tls);
     dm_device_unrealize(&srv.dev);

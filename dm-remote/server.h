@@ -20,6 +20,7 @@ typedef struct DmServerConfig {
     DmModelArgs model_args;
     DmBinding binding;
     const char *tls_creds;      /* directory; NULL: plain TCP */
+    const char *state_file;     /* load at start if there, save at stop */
 } DmServerConfig;
 
 /* Serve until SIGTERM or SIGINT; returns the process exit status. */

@@ -235,6 +235,54 @@ static void edu_reset(DmDevice *dev)
     memset(edu->dma_buf, 0, sizeof(edu->dma_buf));
 }
 
+static void edu_save(DmDevice *dev, DmStateOut *out)
+{
+    EduState *edu = dm_device_state(dev);
+    DmVmTimer *t = &edu->dma_timer;
+
+    dm_state_put_u64(out, edu->addr4);
+    dm_state_put_u64(out, edu->fact);
+    dm_state_put_u64(out, edu->status);
+    dm_state_put_u64(out, edu->irq_status);
+    dm_state_put_u64(out, edu->dma.src);
+    dm_state_put_u64(out, edu->dma.dst);
+    dm_state_put_u64(out, edu->dma.cnt);
+    dm_state_put_u64(out, edu->dma.cmd);
+    /* A DMA in progress: what is left of its delay, in VM time. */
+    dm_state_put_u64(out, dm_vm_timer_pending(t) ?
+                     t->deadline_vm_ns - dm_vm_clock_read(t->clock) + 1 : 0);
+    dm_state_put(out, edu->dma_buf, sizeof(edu->dma_buf));
+}
+
+static void edu_load(DmDevice *dev, DmStateIn *in, uint32_t version)
+{
+    EduState *edu = dm_device_state(dev);
+    uint64_t left;
+
+    edu->addr4 = dm_state_get_u64(in);
+    edu->fact = dm_state_get_u64(in);
+    edu->status = dm_state_get_u64(in) & EDU_STATUS_IRQFACT;
+    edu->irq_status = dm_state_get_u64(in);
+    edu->dma.src = dm_state_get_u64(in);
+    edu->dma.dst = dm_state_get_u64(in);
+    edu->dma.cnt = dm_state_get_u64(in);
+    edu->dma.cmd = dm_state_get_u64(in);
+    left = dm_state_get_u64(in);
+    dm_state_get(in, edu->dma_buf, sizeof(edu->dma_buf));
+    if (left > DMA_DELAY_NS + 1) {
+        dm_state_fail(in);
+        return;
+    }
+    if (left) {
+        dm_vm_timer_mod(&edu->dma_timer, left - 1);
+    } else {
+        edu->dma.cmd &= ~EDU_DMA_RUN;
+    }
+    if (edu->irq_status) {
+        dm_irq_raise(dev, 0);
+    }
+}
+
 static int edu_realize_common(DmDevice *dev, bool msix)
 {
     EduState *edu = dm_device_state(dev);
@@ -310,6 +358,9 @@ static const DmModel dm_model_edu = {
     .props = edu_props,
     .realize = edu_realize,
     .reset = edu_reset,
+    .state_version = 1,
+    .save = edu_save,
+    .load = edu_load,
     .unrealize = edu_unrealize,
 };
 DM_MODEL_REGISTER(dm_model_edu)
@@ -322,6 +373,9 @@ static const DmModel dm_model_edu_msix = {
     .props = edu_props,
     .realize = edu_msix_realize,
     .reset = edu_reset,
+    .state_version = 1,
+    .save = edu_save,
+    .load = edu_load,
     .unrealize = edu_unrealize,
 };
 DM_MODEL_REGISTER(dm_model_edu_msix)

@@ -264,6 +264,49 @@ static void uart_reset(DmDevice *dev)
     uart_update_irq(u);
 }
 
+static void uart_save(DmDevice *dev, DmStateOut *out)
+{
+    Uart *u = dm_device_state(dev);
+    uint8_t regs[] = { u->ier, u->iir, u->lcr, u->mcr, u->lsr, u->msr,
+                       u->scr, u->fcr, u->thr_ipending };
+
+    dm_state_put_u64(out, u->divider);
+    dm_state_put(out, regs, sizeof(regs));
+    dm_state_put_u64(out, u->rx_count);
+    for (unsigned i = 0; i < u->rx_count; i++) {
+        dm_state_put(out, &u->rx[(u->rx_head + i) % FIFO_SIZE], 1);
+    }
+}
+
+static void uart_load(DmDevice *dev, DmStateIn *in, uint32_t version)
+{
+    Uart *u = dm_device_state(dev);
+    uint8_t regs[9];
+    uint64_t divider, count;
+
+    divider = dm_state_get_u64(in);
+    dm_state_get(in, regs, sizeof(regs));
+    count = dm_state_get_u64(in);
+    if (divider > UINT16_MAX || count > FIFO_SIZE || regs[8] > 1) {
+        dm_state_fail(in);
+        return;
+    }
+    u->divider = divider;
+    u->ier = regs[0];
+    u->iir = regs[1];
+    u->lcr = regs[2];
+    u->mcr = regs[3];
+    u->lsr = regs[4];
+    u->msr = regs[5];
+    u->scr = regs[6];
+    u->fcr = regs[7];
+    u->thr_ipending = regs[8];
+    u->rx_head = 0;
+    u->rx_count = count;
+    dm_state_get(in, u->rx, count);
+    uart_update_irq(u);
+}
+
 static int uart_realize(DmDevice *dev)
 {
     Uart *u = dm_device_state(dev);
@@ -318,6 +361,9 @@ static const DmModel dm_model_uart16550 = {
     .props = uart_props,
     .realize = uart_realize,
     .reset = uart_reset,
+    .state_version = 1,
+    .save = uart_save,
+    .load = uart_load,
     .unrealize = uart_unrealize,
 };
 DM_MODEL_REGISTER(dm_model_uart16550)

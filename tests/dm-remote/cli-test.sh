@@ -89,5 +89,32 @@ else
 fi
 kill -TERM "${pids[1]}"; wait "${pids[1]}"
 
+# --state-file: saved at SIGTERM (0600), loaded at the next start; the
+# state of another model is refused.
+start_and_stop() {     # LOG ARGS...: serve until its socket is up, then TERM
+    local log=$1; shift
+    "$bin" serve "$@" 2>"$log" & local p=$!
+    for _ in $(seq 500); do [ -S "$dir/st" ] && break; sleep 0.01; done
+    kill -TERM $p; wait $p
+}
+start_and_stop "$dir/st1.log" --model edu --listen "unix:$dir/st" \
+    --state-file "$dir/edu.state"
+if [ "$(stat -c %a "$dir/edu.state" 2>/dev/null)" = 600 ] &&
+        grep -q "state of edu saved" "$dir/st1.log"; then
+    pass state-file-saved
+else
+    fail state-file-saved "$(ls -l "$dir"; cat "$dir/st1.log")"
+fi
+start_and_stop "$dir/st2.log" --model edu --listen "unix:$dir/st" \
+    --state-file "$dir/edu.state"
+if grep -q "state of edu loaded from" "$dir/st2.log"; then
+    pass state-file-loaded
+else
+    fail state-file-loaded "$(cat "$dir/st2.log")"
+fi
+start_and_stop "$dir/st3.log" --model uart16550,console=file:/dev/null \
+    --listen "unix:$dir/st" --state-file "$dir/uart.state"
+expect state-file-other-model 1 "the state of model 'uart16550', not of 'edu'" -- \
+    serve --model edu --listen "unix:$dir/st" --state-file "$dir/uart.state"
 echo "1..$n"
 exit $failed

@@ -277,6 +277,94 @@ static void test_uart_console(void **unused)
     unlink(path);
 }
 
+/* Saved state comes back in a new instance; bad files are refused. */
+static void test_save_load(void **unused)
+{
+    char dir[] = "/tmp/dm-test-state-XXXXXX", path[64], uart[64], err[256];
+    Rig *a, *b, *u;
+    FILE *f;
+    long size;
+
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/edu", dir);
+    snprintf(uart, sizeof(uart), "%s/uart", dir);
+
+    a = rig_new("edu");
+    wr(a, BAR0, 0x04, 0x1234, 4);
+    wr(a, BAR0, 0x08, 6, 4);
+    wr(a, BAR0, 0x80, 0xabc, 8);
+    assert_int_equal(dm_device_save_file(&a->dev, path, err, sizeof(err)), 0);
+    rig_free(a);
+
+    b = rig_new("edu");
+    assert_int_equal(dm_device_load_file(&b->dev, path, err, sizeof(err)), 0);
+    assert_int_equal(rd(b, BAR0, 0x04, 4), (uint32_t)~0x1234u);
+    assert_int_equal(rd(b, BAR0, 0x08, 4), 720);
+    assert_int_equal(rd(b, BAR0, 0x80, 8), 0xabc);
+
+    /* Another model's state. */
+    u = rig_new("uart16550,console=file:/dev/null");
+    assert_int_equal(dm_device_save_file(&u->dev, uart, err, sizeof(err)), 0);
+    rig_free(u);
+    assert_int_equal(dm_device_load_file(&b->dev, uart, err, sizeof(err)),
+                     -EINVAL);
+    assert_non_null(strstr(err, "the state of model 'uart16550'"));
+
+    /* Truncated, then garbage. */
+    f = fopen(path, "r+");
+    fseek(f, 0, SEEK_END);
+    size = ftell(f);
+    fclose(f);
+    assert_int_equal(truncate(path, size - 1), 0);
+    assert_int_equal(dm_device_load_file(&b->dev, path, err, sizeof(err)),
+                     -EINVAL);
+    assert_non_null(strstr(err, "truncated"));
+    f = fopen(path, "w");
+    fputs("not a state file at all", f);
+    fclose(f);
+    assert_int_equal(dm_device_load_file(&b->dev, path, err, sizeof(err)),
+                     -EINVAL);
+    assert_non_null(strstr(err, "not a state file"));
+    rig_free(b);
+    unlink(path);
+    unlink(uart);
+    rmdir(dir);
+}
+
+/* A value the model would never hold is refused and leaves a reset device. */
+static void test_load_checks_values(void **unused)
+{
+    char dir[] = "/tmp/dm-test-state-XXXXXX", path[64], err[256];
+    Rig *u = rig_new("uart16550,console=file:/dev/null");
+    uint8_t *buf;
+    FILE *f;
+    long size;
+
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/uart", dir);
+    wr(u, 0, 7, 0x5a, 1);                       /* scratch register */
+    assert_int_equal(dm_device_save_file(&u->dev, path, err, sizeof(err)), 0);
+    /* The FIFO count is the payload's last u64 (the FIFO is empty). */
+    f = fopen(path, "r+");
+    fseek(f, 0, SEEK_END);
+    size = ftell(f);
+    buf = calloc(1, size);
+    fseek(f, 0, SEEK_SET);
+    assert_int_equal(fread(buf, 1, size, f), size);
+    buf[size - 8] = 17;                         /* > FIFO_SIZE */
+    fseek(f, 0, SEEK_SET);
+    fwrite(buf, 1, size, f);
+    fclose(f);
+    free(buf);
+    assert_int_equal(dm_device_load_file(&u->dev, path, err, sizeof(err)),
+                     -EINVAL);
+    assert_non_null(strstr(err, "refused its content"));
+    assert_int_equal(rd(u, 0, 7, 1), 0);        /* reset, not half-loaded */
+    rig_free(u);
+    unlink(path);
+    rmdir(dir);
+}
+
 /* A property value the declaration refuses fails realize. */
 static void test_bad_props(void **unused)
 {
@@ -303,6 +391,8 @@ int main(void)
         cmocka_unit_test(test_edu_dma_paused),
         cmocka_unit_test(test_dma_iov),
         cmocka_unit_test(test_uart_console),
+        cmocka_unit_test(test_save_load),
+        cmocka_unit_test(test_load_checks_values),
         cmocka_unit_test(test_bad_props),
     };
 
