@@ -18,7 +18,8 @@
  *
  * Unlike QEMU's, the factorial is done at once (there is no guest-visible
  * difference: software polls the status register either way), and the
- * DMA runs 100 ms after the command on the server's clock.
+ * DMA runs 100 ms of VM time after the command (the VM clock, see
+ * model.h: it does not run while the VM is paused).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
