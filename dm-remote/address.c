@@ -20,66 +20,7 @@
 int dm_address_parse(const char *str, DmAddress *ret_addr, char *err,
                      size_t errlen)
 {
-    DmAddress a = { 0 };
-
-    if (strncmp(str, "unix:", 5) == 0) {
-        const char *path = str + 5;
-
-        if (!*path) {
-            snprintf(err, errlen, "empty path in '%s'", str);
-            return -EINVAL;
-        }
-        if (strlen(path) >= sizeof(a.path)) {
-            snprintf(err, errlen, "socket path too long (max %zu bytes): %s",
-                     sizeof(a.path) - 1, path);
-            return -EINVAL;
-        }
-        a.kind = DM_ADDRESS_UNIX;
-        strcpy(a.path, path);
-        *ret_addr = a;
-        return 0;
-    }
-    if (strncmp(str, "tcp:", 4) == 0) {
-        const char *hp = str + 4, *colon;
-        size_t hlen;
-        char *end;
-        long port;
-
-        if (*hp == '[') {       /* [IPv6]:PORT */
-            const char *close = strchr(hp, ']');
-
-            if (!close || close[1] != ':') {
-                snprintf(err, errlen, "bad IPv6 address in '%s' "
-                         "(expected tcp:[ADDR]:PORT)", str);
-                return -EINVAL;
-            }
-            hp++;
-            hlen = close - hp;
-            colon = close + 1;
-        } else {
-            colon = strrchr(hp, ':');
-            if (!colon) {
-                snprintf(err, errlen, "missing port in '%s' "
-                         "(expected tcp:HOST:PORT)", str);
-                return -EINVAL;
-            }
-            hlen = colon - hp;
-        }
-        port = strtol(colon + 1, &end, 10);
-        if (hlen == 0 || hlen >= sizeof(a.host) || *end || end == colon + 1 ||
-            port < 0 || port > 65535) {
-            snprintf(err, errlen, "bad host or port in '%s'", str);
-            return -EINVAL;
-        }
-        a.kind = DM_ADDRESS_TCP;
-        memcpy(a.host, hp, hlen);
-        snprintf(a.port, sizeof(a.port), "%ld", port);
-        *ret_addr = a;
-        return 0;
-    }
-    snprintf(err, errlen, "unsupported address '%s' (expected unix:PATH "
-             "or tcp:HOST:PORT)", str);
-    return -EINVAL;
+    return vup_address_parse(str, ret_addr, err, errlen);
 }
 
 void dm_address_tune_tcp(int fd)

@@ -8,17 +8,12 @@
 
 #include <sys/un.h>
 
-typedef enum DmAddressKind {
-    DM_ADDRESS_UNIX,
-    DM_ADDRESS_TCP,
-} DmAddressKind;
+#include "vup/address.h"
 
-typedef struct DmAddress {
-    DmAddressKind kind;
-    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-    char host[256];             /* tcp: */
-    char port[8];
-} DmAddress;
+/* The project's one address parser is libvup's (vup/address.h). */
+typedef VupAddress DmAddress;
+#define DM_ADDRESS_UNIX VUP_ADDRESS_UNIX
+#define DM_ADDRESS_TCP VUP_ADDRESS_TCP
 
 /* Set TCP_NODELAY and keepalive on a connected TCP socket. */
 void dm_address_tune_tcp(int fd);
