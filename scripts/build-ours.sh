@@ -9,9 +9,10 @@ if [ ! -f "$out/meson/build.ninja" ]; then
     meson setup "$out/meson" "$top" > "$out/meson-setup.log" 2>&1 ||
         { cat "$out/meson-setup.log" >&2; exit 1; }
 fi
-ninja -C "$out/meson" > "$out/meson-build.log" 2>&1 ||
+"$(dirname "$0")/ninja-progress.sh" build-ours "$out/meson-build.log" \
+        -C "$out/meson" ||
     { grep -E -A8 'FAILED|error' "$out/meson-build.log" | head -n 60 >&2
-      echo "build-ours: failed, log in $out/meson-build.log" >&2; exit 1; }
+      exit 1; }
 
 # Programs that run inside the guest go into its initramfs.
 mkdir -p "$out/guest-extra"

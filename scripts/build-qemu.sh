@@ -63,9 +63,8 @@ if [ ! -f "$bld/build.ninja" ] ||
 fi
 
 jobs=${DM_JOBS:-$(nproc)}
-if ! ninja -C "$bld" -j "$jobs" > "$bld/ninja.log" 2>&1; then
+if ! "$here/ninja-progress.sh" build-qemu "$bld/ninja.log" -C "$bld" -j "$jobs"; then
     grep -E -B2 -A12 'FAILED|error:' "$bld/ninja.log" | head -n 80 >&2
-    echo "build-qemu: build failed, full log in $bld/ninja.log" >&2
     exit 1
 fi
 
