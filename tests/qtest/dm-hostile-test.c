@@ -27,7 +27,7 @@
 #define SLOT        4
 #define GOOD_VALUE  0xc0ffee00
 /* Longer than any test needs by far: only a hang reaches it. */
-#define HANG_BOUND_S 120
+#define HANG_BOUND_S 60
 
 typedef struct Hostile {
     GPid pid;
