@@ -14,6 +14,7 @@ fi
 export QTEST_QEMU_BINARY="$build/qemu-system-x86_64"
 export DM_REMOTE="$build/meson/dm-remote/dm-remote"
 export DM_DELAY_RELAY="$(cd "$(dirname "$0")" && pwd)/net/delay-relay.py"
+export DM_HOSTILE_SERVER="$(cd "$(dirname "$0")" && pwd)/hostile/hostile-server.py"
 # Tests use TCG or qtest: keep a nested /dev/kvm out of their way.
 export QEMU_ACCEL=tcg
 # Certificates for the TLS back ends, fresh for each run.

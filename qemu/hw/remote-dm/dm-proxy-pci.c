@@ -23,6 +23,8 @@
 #include "qemu/osdep.h"
 #include "qapi/error.h"
 #include "qemu/error-report.h"
+#include "qemu/bitmap.h"
+#include "qemu/units.h"
 #include "qemu/event_notifier.h"
 #include "qemu/log.h"
 #include "qemu/main-loop.h"
@@ -45,6 +47,13 @@ OBJECT_DECLARE_SIMPLE_TYPE(DMProxyPCIState, DM_PROXY_PCI)
 #define DM_PROXY_NUM_BARS   6
 #define DM_PROXY_MSI_MAX    32
 #define DM_PROXY_MSIX_MAX   64
+/*
+ * The largest BARs we map for a model: the whole I/O port space, 2 GiB
+ * below 4 GiB (a 32-bit BAR's size must fit its 32 bits), 64 GiB above.
+ */
+#define DM_PROXY_BAR_IO_MAX     (64 * KiB)
+#define DM_PROXY_BAR_MEM32_MAX  (2 * GiB)
+#define DM_PROXY_BAR_MEM64_MAX  (64 * GiB)
 QEMU_BUILD_BUG_ON(DM_PROXY_MSIX_MAX < DM_PROXY_MSI_MAX);
 
 typedef struct DMProxyBar {
@@ -432,10 +441,12 @@ static void dm_proxy_pci_region_del(MemoryListener *l,
 }
 
 /*
- * Is [addr, addr + len) guest RAM (or ROM) for the device?  A DMA that
- * reaches MMIO takes the BQL; a vCPU in a lockless BAR access holds
- * p->lock without it, the reverse of the main loop's order, so from
- * there only RAM is served.
+ * Is [addr, addr + len) guest RAM (or ROM) for the device?  A model's
+ * DMA is served with p->lock held (by the call that read it, or by the
+ * main loop's fd handler).  DMA that reached MMIO could land on this
+ * device's own BAR, whose access takes p->lock again (a deadlock), or
+ * on another device's, which needs the BQL a lockless vCPU does not
+ * hold: so only RAM is served, from any thread.
  */
 static bool dm_proxy_pci_dma_is_ram(PCIDevice *pdev, hwaddr addr, hwaddr len,
                                     bool is_write)
@@ -472,12 +483,10 @@ static void dm_proxy_pci_request(void *opaque, DMProxy *p, VupMsg *m)
         dm_proxy_reply_error(p, m, E2BIG);
         return;
     }
-    if (!bql_locked() &&
-        !dm_proxy_pci_dma_is_ram(PCI_DEVICE(s), a.address, a.count,
+    if (!dm_proxy_pci_dma_is_ram(PCI_DEVICE(s), a.address, a.count,
                                  is_write)) {
         warn_report_once("dm-proxy %s: DMA to 0x%" PRIx64 " (not RAM) "
-                         "during a register access is refused",
-                         dm_id(s), (uint64_t)a.address);
+                         "is refused", dm_id(s), (uint64_t)a.address);
         dm_proxy_reply_error(p, m, EFAULT);
         return;
     }
@@ -579,18 +588,57 @@ static bool dm_proxy_pci_query(DMProxyPCIState *s, uint16_t cmd,
     return true;
 }
 
+/*
+ * Walk the model's capability list once and check it: every pointer lies
+ * past the standard header and inside the 256 bytes, and no capability
+ * is visited twice (a loop).  Then find @id there; 0 if absent.
+ */
+static bool dm_proxy_pci_check_caps(const uint8_t *config, Error **errp)
+{
+    DECLARE_BITMAP(seen, PCI_CONFIG_SPACE_SIZE / 4) = { 0 };
+    uint8_t pos = config[PCI_CAPABILITY_LIST] & ~3;
+
+    while (pos) {
+        if (pos < PCI_CONFIG_HEADER_SIZE) {
+            error_setg(errp, "the model's capability list points into the "
+                       "standard header (0x%x)", pos);
+            return false;
+        }
+        if (test_and_set_bit(pos / 4, seen)) {
+            error_setg(errp, "the model's capability list loops (at 0x%x)",
+                       pos);
+            return false;
+        }
+        /* pos <= 0xfc: the id and next bytes are inside config[]. */
+        pos = config[pos + PCI_CAP_LIST_NEXT] & ~3;
+    }
+    return true;
+}
+
 static uint8_t dm_proxy_pci_find_cap(const uint8_t *config, uint8_t id)
 {
     uint8_t pos = config[PCI_CAPABILITY_LIST] & ~3;
 
-    /* Bounded: a looping list from the model cannot hang us. */
-    for (int n = 0; pos >= PCI_CONFIG_HEADER_SIZE && n < 48; n++) {
+    /* The list was checked: it ends, and inside the config space. */
+    while (pos) {
         if (config[pos] == id) {
             return pos;
         }
-        pos = config[pos + 1] & ~3;
+        pos = config[pos + PCI_CAP_LIST_NEXT] & ~3;
     }
     return 0;
+}
+
+/* A capability of @size bytes at @pos must end inside the 256 bytes. */
+static bool dm_proxy_pci_cap_fits(uint8_t pos, unsigned size,
+                                  const char *name, Error **errp)
+{
+    if (pos + size > PCI_CONFIG_SPACE_SIZE) {
+        error_setg(errp, "the model's %s capability at 0x%x (%u bytes) "
+                   "ends past the config space", name, pos, size);
+        return false;
+    }
+    return true;
 }
 
 static bool dm_proxy_pci_setup_bars(DMProxyPCIState *s,
@@ -602,6 +650,7 @@ static bool dm_proxy_pci_setup_bars(DMProxyPCIState *s,
         uint32_t reg = pci_get_long((uint8_t *)config + PCI_BASE_ADDRESS_0 +
                                     4 * i);
         uint8_t type;
+        uint64_t max;
         g_autofree char *name = NULL;
 
         if (!dm_proxy_pci_query(s, VUP_CMD_DEVICE_GET_REGION_INFO, &ri,
@@ -611,16 +660,28 @@ static bool dm_proxy_pci_setup_bars(DMProxyPCIState *s,
         if (!ri.size) {
             continue;
         }
-        if (!is_power_of_2(ri.size) || ri.size < 4) {
-            error_setg(errp, "the model's BAR%d size 0x%" PRIx64 " is not a "
-                       "power of two", i, (uint64_t)ri.size);
-            return false;
-        }
         if (reg & PCI_BASE_ADDRESS_SPACE_IO) {
             type = PCI_BASE_ADDRESS_SPACE_IO;
+            max = DM_PROXY_BAR_IO_MAX;
         } else {
             type = reg & (PCI_BASE_ADDRESS_MEM_TYPE_64 |
                           PCI_BASE_ADDRESS_MEM_PREFETCH);
+            max = type & PCI_BASE_ADDRESS_MEM_TYPE_64 ?
+                  DM_PROXY_BAR_MEM64_MAX : DM_PROXY_BAR_MEM32_MAX;
+            if ((type & PCI_BASE_ADDRESS_MEM_TYPE_64) &&
+                i == DM_PROXY_NUM_BARS - 1) {
+                error_setg(errp, "the model's BAR%d is 64-bit but has no "
+                           "upper half", i);
+                return false;
+            }
+        }
+        if (!is_power_of_2(ri.size) || ri.size < 4 || ri.size > max) {
+            error_setg(errp, "the model's %s BAR%d size 0x%" PRIx64 " is "
+                       "not a power of two between 4 and 0x%" PRIx64,
+                       type & PCI_BASE_ADDRESS_SPACE_IO ? "I/O" :
+                       type & PCI_BASE_ADDRESS_MEM_TYPE_64 ? "64-bit" :
+                       "32-bit", i, (uint64_t)ri.size, max);
+            return false;
         }
         b->s = s;
         b->index = i;
@@ -650,6 +711,9 @@ static bool dm_proxy_pci_setup_msix(DMProxyPCIState *s, const uint8_t *config,
     if (!cap) {
         return true;
     }
+    if (!dm_proxy_pci_cap_fits(cap, PCI_CAP_MSIX_SIZEOF, "MSI-X", errp)) {
+        return false;
+    }
     n = (pci_get_word((uint8_t *)config + cap + PCI_MSIX_FLAGS) &
          PCI_MSIX_FLAGS_QSIZE) + 1;
     table = pci_get_long((uint8_t *)config + cap + PCI_MSIX_TABLE);
@@ -662,6 +726,16 @@ static bool dm_proxy_pci_setup_msix(DMProxyPCIState *s, const uint8_t *config,
         error_setg(errp, "the model's MSI-X capability is not usable "
                    "(%u vectors, table in BAR%d, PBA in BAR%d)", n,
                    s->msix_table_bar, s->msix_pba_bar);
+        return false;
+    }
+    /* Table and PBA must lie inside their BARs (overflow-safe: u64). */
+    if ((uint64_t)(table & ~PCI_MSIX_FLAGS_BIRMASK) + n * PCI_MSIX_ENTRY_SIZE >
+            s->bars[s->msix_table_bar].size ||
+        (uint64_t)(pba & ~PCI_MSIX_FLAGS_BIRMASK) + QEMU_ALIGN_UP(n, 64) / 8 >
+            s->bars[s->msix_pba_bar].size) {
+        error_setg(errp, "the model's MSI-X table (0x%x) or PBA (0x%x) "
+                   "does not fit in its BAR", table & ~PCI_MSIX_FLAGS_BIRMASK,
+                   pba & ~PCI_MSIX_FLAGS_BIRMASK);
         return false;
     }
     if (msix_init(pdev, n, &s->bars[s->msix_table_bar].mr,
@@ -687,6 +761,7 @@ static void dm_proxy_pci_realize(PCIDevice *pdev, Error **errp)
                           .index = VUP_PCI_CONFIG_REGION_INDEX };
     uint8_t config[PCI_CONFIG_SPACE_SIZE];
     uint8_t *c = pdev->config;
+    uint8_t msi_cap;
 
     s->dma_maps = g_array_new(false, true, sizeof(DMProxyDmaMap));
     if (!dm_proxy_init(&s->proxy, TYPE_DM_PROXY_PCI,
@@ -729,18 +804,31 @@ static void dm_proxy_pci_realize(PCIDevice *pdev, Error **errp)
         return;
     }
 
-    s->msi_cap = dm_proxy_pci_find_cap(config, PCI_CAP_ID_MSI);
-    if (s->msi_cap) {
-        uint16_t flags = pci_get_word(config + s->msi_cap + PCI_MSI_FLAGS);
-        unsigned nvec = 1u << ((flags & PCI_MSI_FLAGS_QMASK) >> 1);
+    if (!dm_proxy_pci_check_caps(config, errp)) {
+        return;
+    }
+    msi_cap = dm_proxy_pci_find_cap(config, PCI_CAP_ID_MSI);
+    if (msi_cap) {
+        uint16_t flags;
+        unsigned nvec, size;
 
-        if (msi_init(pdev, s->msi_cap, MIN(nvec, DM_PROXY_MSI_MAX),
+        /* The flags word first, then the size it implies. */
+        if (!dm_proxy_pci_cap_fits(msi_cap, PCI_MSI_FLAGS + 2, "MSI",
+                                   errp)) {
+            return;
+        }
+        flags = pci_get_word(config + msi_cap + PCI_MSI_FLAGS);
+        nvec = 1u << ((flags & PCI_MSI_FLAGS_QMASK) >> 1);
+        size = (flags & PCI_MSI_FLAGS_64BIT ? 14 : 10) +
+               (flags & PCI_MSI_FLAGS_MASKBIT ? 10 : 0);
+        if (!dm_proxy_pci_cap_fits(msi_cap, size, "MSI", errp) ||
+            msi_init(pdev, msi_cap, MIN(nvec, DM_PROXY_MSI_MAX),
                      flags & PCI_MSI_FLAGS_64BIT,
                      flags & PCI_MSI_FLAGS_MASKBIT, errp) < 0) {
             return;
         }
-        s->msi_cap_size = (flags & PCI_MSI_FLAGS_64BIT ? 14 : 10) +
-                          (flags & PCI_MSI_FLAGS_MASKBIT ? 10 : 0);
+        s->msi_cap = msi_cap;
+        s->msi_cap_size = size;
     }
 
     if (!dm_proxy_pci_setup_msix(s, config, errp)) {

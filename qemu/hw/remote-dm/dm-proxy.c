@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <netdb.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include "qapi/error.h"
@@ -30,6 +31,13 @@
 #define DM_PROXY_MAX_XFER       (1024 * 1024)
 #define DM_PROXY_BACKOFF_MIN_MS 100
 #define DM_PROXY_BACKOFF_MAX_MS 5000
+/*
+ * The largest VERSION reply taken from a model: its capabilities are a
+ * short JSON object, a few hundred bytes.
+ */
+#define DM_PROXY_MAX_VERSION    (64 * 1024)
+/* Server requests the main loop serves per wake-up before it yields. */
+#define DM_PROXY_DRAIN_MAX      64
 
 static void dm_proxy_readable(void *opaque);
 
@@ -136,7 +144,9 @@ static bool dm_proxy_negotiate(DMProxy *p, Error **errp)
         ret = vup_stream_send_msg(&p->stream, &h, buf, len, NULL, 0);
     }
     if (ret == 0) {
-        ret = vup_stream_recv_msg(&p->stream, &m, VUP_MAX_MSG_SIZE, 0);
+        ret = vup_stream_recv_msg(&p->stream, &m,
+                                  sizeof(VupHeader) + DM_PROXY_MAX_VERSION,
+                                  0);
     }
     if (ret < 0) {
         if ((ret == -EPROTO || ret == -ECONNRESET) && p->tls) {
@@ -146,7 +156,9 @@ static bool dm_proxy_negotiate(DMProxy *p, Error **errp)
                                                       : "closed");
         } else {
             error_setg(errp, "%s: VERSION failed: %s", p->server,
-                       ret == -EAGAIN ? "no reply" : strerror(-ret));
+                       ret == -EAGAIN ? "no reply" :
+                       ret == -EMSGSIZE ? "reply larger than 64 KiB" :
+                       strerror(-ret));
         }
         return false;
     }
@@ -387,6 +399,48 @@ void dm_proxy_reply_error(DMProxy *p, const VupMsg *req, int err)
     }
 }
 
+/* The call's time is up: no reply within the timeout.  p->lock held. */
+static void dm_proxy_timed_out(DMProxy *p)
+{
+    g_autofree char *why = g_strdup_printf("no reply within %u ms",
+                                           p->timeout_ms);
+
+    dm_proxy_fault(p, why);
+}
+
+/*
+ * Wait until a message starts arriving (@ready: it has, says a spin) or
+ * @deadline_ns (REALTIME) passes; false (and a fault) at the deadline.
+ * One deadline for the whole call: what a model sends meanwhile
+ * (requests, stray replies, a flood of them) does not extend it.
+ * p->lock held.
+ */
+static bool dm_proxy_wait(DMProxy *p, int64_t deadline_ns, bool ready)
+{
+    struct pollfd pfd = { .fd = p->fd, .events = POLLIN };
+
+    for (;;) {
+        int64_t left = deadline_ns - qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
+        int ret;
+
+        if (left <= 0) {
+            dm_proxy_timed_out(p);
+            return false;
+        }
+        if (ready || vup_stream_pending(&p->stream)) {
+            return true;
+        }
+        ret = poll(&pfd, 1, DIV_ROUND_UP(left, SCALE_MS));
+        if (ret > 0) {
+            return true;        /* data, EOF or an error: recv tells */
+        }
+        if (ret < 0 && errno != EINTR) {
+            dm_proxy_fault(p, strerror(errno));
+            return false;
+        }
+    }
+}
+
 /* Receive one message; false (and a fault) if the stream failed. */
 static bool dm_proxy_recv(DMProxy *p, VupMsg *m, int *ret_recv)
 {
@@ -394,9 +448,7 @@ static bool dm_proxy_recv(DMProxy *p, VupMsg *m, int *ret_recv)
                                   p->fds_ok ? VUP_MAX_FDS : 0);
 
     if (ret == -EAGAIN) {
-        g_autofree char *why = g_strdup_printf("no reply within %u ms",
-                                               p->timeout_ms);
-        dm_proxy_fault(p, why);
+        dm_proxy_timed_out(p);
         return false;
     }
     if (ret == -EPROTO && p->tls_error) {
@@ -459,6 +511,7 @@ int dm_proxy_call(DMProxy *p, uint16_t cmd, const void *payload, size_t len,
 {
     QEMU_LOCK_GUARD(&p->lock);
     VupHeader h = { .command = cmd };
+    int64_t deadline;
     int ret;
 
     if (p->state != DM_PROXY_CONNECTED) {
@@ -473,6 +526,8 @@ int dm_proxy_call(DMProxy *p, uint16_t cmd, const void *payload, size_t len,
     qatomic_inc(&p->requests);
     dm_proxy_quiet(p);
     trace_dm_proxy_send(p->id, vup_command_name(cmd), h.msg_id, len, nfds);
+    deadline = qemu_clock_get_ns(QEMU_CLOCK_REALTIME) +
+               (int64_t)p->timeout_ms * SCALE_MS;
     ret = dm_proxy_send(p, &h, payload, len, fds, nfds);
     if (ret < 0) {
         return ret;
@@ -481,9 +536,15 @@ int dm_proxy_call(DMProxy *p, uint16_t cmd, const void *payload, size_t len,
         VupMsg m;
         int recv_ret;
 
-        /* A short spin beats a cross-CPU wake-up (see libvup's msg.h). */
-        vup_stream_spin_readable(&p->stream, p->spin_ns);
-        if (!dm_proxy_recv(p, &m, &recv_ret)) {
+        /*
+         * A short spin beats a cross-CPU wake-up (see libvup's msg.h);
+         * then sleep until the deadline.  Inside a message the socket's
+         * SO_RCVTIMEO bounds each read.
+         */
+        if (!dm_proxy_wait(p, deadline,
+                           vup_stream_spin_readable(&p->stream,
+                                                    p->spin_ns)) ||
+            !dm_proxy_recv(p, &m, &recv_ret)) {
             qatomic_inc(&p->errors);
             return p->state == DM_PROXY_DISCONNECTED ? -ETIMEDOUT : -EPIPE;
         }
@@ -494,7 +555,7 @@ int dm_proxy_call(DMProxy *p, uint16_t cmd, const void *payload, size_t len,
         if (m.hdr.msg_id != h.msg_id || m.hdr.command != h.command) {
             trace_dm_proxy_unexpected_reply(p->id, m.hdr.msg_id);
             vup_msg_clear(&m);
-            continue;
+            continue;           /* toward the same deadline */
         }
         ret = recv_ret < 0 ? -EINVAL : vup_check_reply(&m, &h);
         trace_dm_proxy_recv_reply(p->id, vup_command_name(cmd), h.msg_id,
@@ -755,13 +816,24 @@ static void dm_proxy_readable(void *opaque)
     DMProxy *p = opaque;
     VupMsg m;
     int recv_ret;
+    unsigned n = 0;
 
     if (qemu_mutex_trylock(&p->lock)) {
         return;                 /* a call in progress will read it */
     }
-    /* Everything ready, including what TLS has decrypted ahead. */
-    while (p->state == DM_PROXY_CONNECTED && vup_stream_readable(&p->stream) &&
-           dm_proxy_recv(p, &m, &recv_ret)) {
+    /*
+     * What is ready, including what TLS has decrypted ahead; a model that
+     * never stops sending does not keep the main loop here: after a
+     * batch, come back later.
+     */
+    while (p->state == DM_PROXY_CONNECTED && vup_stream_readable(&p->stream)) {
+        if (n++ == DM_PROXY_DRAIN_MAX) {
+            qemu_bh_schedule(p->drain_bh);
+            break;
+        }
+        if (!dm_proxy_recv(p, &m, &recv_ret)) {
+            break;
+        }
         if ((m.hdr.flags & VUP_FLAG_TYPE_MASK) == VUP_FLAG_TYPE_REPLY) {
             trace_dm_proxy_unexpected_reply(p->id, m.hdr.msg_id);
             vup_msg_clear(&m);

@@ -1,0 +1,263 @@
+#!/usr/bin/python3
+"""A scripted hostile vfio-user server, for testing dm-proxy-pci.
+
+It speaks enough of vfio-user (docs/protocol.md, libvup's proto.h) for
+QEMU's dm-proxy-pci to realize against it: VERSION, DEVICE_GET_INFO,
+GET_REGION_INFO, GET_IRQ_INFO, SET_IRQS, REGION_READ/WRITE, DMA_MAP/UNMAP,
+DEVICE_RESET; and it sends DMA_READ/DMA_WRITE requests of its own.  A
+scenario makes it misbehave in one way:
+
+  good                  a well-formed device (the control case)
+  msi-at-fc             a 24-byte MSI capability at 0xfc
+  msix-past-end         an MSI-X capability at 0xf8 (12 bytes: past 0xff)
+  msix-table-past-bar   an MSI-X table that ends past its 4 KiB BAR
+  cap-loop              a capability list that loops (0x40 -> 0x50 -> 0x40)
+  cap-in-header         a capability pointer into the standard header
+  bar-2e40-in-32bit     a 1 TiB BAR0 that the config space calls 32-bit
+  bar-not-pow2          a BAR0 of 3 KiB
+  huge-version          a 64 MiB VERSION reply
+  dma-to-own-bar        once BAR0 has an address and memory decoding is
+                        on, a DMA_WRITE to BAR0 itself
+  junk-replies          a read of BAR0 offset 4 is answered late: first
+                        stray replies and DMA_READ requests for ~8 s
+
+BAR0 (4 KiB) reads back 0xc0ffee00 at offset 0, except under
+dma-to-own-bar, where offset 0 tells what became of the DMA: 0 not sent
+or no answer yet, 1 refused (an error reply), 2 done.
+
+Usage: hostile-server.py --socket PATH --scenario NAME
+Python 3 standard library only.  Serves one client at a time, forever
+(QEMU reconnects after a fault); stops on SIGTERM or when its parent dies.
+"""
+import argparse
+import array
+import json
+import os
+import signal
+import socket
+import struct
+import sys
+import time
+
+HDR = struct.Struct('<HHIII')   # msg_id, command, msg_size, flags, error_no
+REPLY, NO_REPLY, ERROR = 0x1, 0x10, 0x20
+
+VERSION, DMA_MAP, DMA_UNMAP, GET_INFO, GET_REGION_INFO = 1, 2, 3, 4, 5
+GET_IRQ_INFO, SET_IRQS, REGION_READ, REGION_WRITE = 7, 8, 9, 10
+DMA_READ, DMA_WRITE, DEVICE_RESET = 11, 12, 13
+
+CONFIG_REGION = 7
+BAR0_SIZE = 4096
+GOOD_VALUE = 0xc0ffee00
+
+SCENARIOS = ('good', 'msi-at-fc', 'msix-past-end', 'msix-table-past-bar',
+             'cap-loop', 'cap-in-header', 'bar-2e40-in-32bit',
+             'bar-not-pow2', 'huge-version', 'dma-to-own-bar',
+             'junk-replies')
+
+
+class Gone(Exception):
+    """The client closed the connection."""
+
+
+def config_space(scenario):
+    c = bytearray(256)
+    struct.pack_into('<HH', c, 0, 0x1b36, 0x10ff)   # vendor, device
+    struct.pack_into('<H', c, 0x06, 0x0010)         # status: cap list
+    c[0x08] = 0x01                                  # revision
+    c[0x0b] = 0xff                                  # class: other
+    # BAR0: 32-bit memory (0), as every scenario says.
+    caps = {
+        # A 64-bit MSI with per-vector masks is 24 bytes: 0xfc + 24 > 256.
+        'msi-at-fc': [(0xfc, 0x05, 0, struct.pack('<H', 0x0180))],
+        'msix-past-end': [(0xf8, 0x11, 0, struct.pack('<HII', 0, 0, 0x800))],
+        'msix-table-past-bar':
+            [(0x40, 0x11, 0, struct.pack('<HII', 0, 0xff8, 0x800))],
+        'cap-loop': [(0x40, 0x09, 0x50, b'\x04'),
+                     (0x50, 0x09, 0x40, b'\x04')],
+        'cap-in-header': [(0x40, 0x09, 0x20, b'\x04')],
+    }.get(scenario, [(0x40, 0x05, 0, struct.pack('<H', 0x0080))])
+    c[0x34] = caps[0][0]
+    for pos, cap_id, nxt, body in caps:
+        c[pos] = cap_id
+        c[pos + 1] = nxt
+        end = min(pos + 2 + len(body), 256)
+        c[pos + 2:end] = body[:end - pos - 2]
+    return c
+
+
+class Session:
+    def __init__(self, conn, scenario):
+        self.conn = conn
+        self.scenario = scenario
+        self.config = config_space(scenario)
+        self.next_id = 0x8000
+        self.dma_state = 0          # 0 none yet, 1 refused, 2 done
+        self.dma_id = None
+
+    # ---- wire ----
+
+    def recv_exact(self, n):
+        buf = bytearray()
+        while len(buf) < n:
+            data, anc, _, _ = self.conn.recvmsg(
+                n - len(buf), socket.CMSG_SPACE(16 * 4))
+            for level, kind, fds in anc:
+                # Every descriptor QEMU passes (memfd, eventfds) is closed.
+                if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                    a = array.array('i')
+                    a.frombytes(fds[:len(fds) - len(fds) % a.itemsize])
+                    for fd in a:
+                        os.close(fd)
+            if not data:
+                raise Gone()
+            buf += data
+        return bytes(buf)
+
+    def recv(self):
+        msg_id, cmd, size, flags, err = HDR.unpack(self.recv_exact(HDR.size))
+        payload = self.recv_exact(size - HDR.size) if size > HDR.size else b''
+        return msg_id, cmd, flags, err, payload
+
+    def send(self, msg_id, cmd, flags, payload=b'', err=0):
+        try:
+            self.conn.sendall(HDR.pack(msg_id, cmd, HDR.size + len(payload),
+                                       flags, err) + payload)
+        except OSError:
+            raise Gone()
+
+    def reply(self, msg_id, cmd, flags, payload=b''):
+        if not flags & NO_REPLY:
+            self.send(msg_id, cmd, REPLY, payload)
+
+    def request(self, cmd, payload):
+        self.next_id = (self.next_id + 1) & 0xffff
+        self.send(self.next_id, cmd, 0, payload)
+        return self.next_id
+
+    # ---- commands ----
+
+    def version(self, msg_id, flags):
+        caps = json.dumps({'capabilities': {
+            'max_msg_fds': 16, 'max_data_xfer_size': 1048576}})
+        body = caps.encode()
+        if self.scenario == 'huge-version':
+            # Still valid: JSON, blanks up to 64 MiB, the terminator.
+            body += b' ' * (64 * 1024 * 1024 - 4 - len(body) - 1)
+        self.reply(msg_id, VERSION, flags,
+                   struct.pack('<HH', 0, 0) + body + b'\0')
+
+    def region_size(self, index):
+        if index == CONFIG_REGION:
+            return 256
+        if index != 0:
+            return 0
+        return {'bar-2e40-in-32bit': 1 << 40,
+                'bar-not-pow2': 3072}.get(self.scenario, BAR0_SIZE)
+
+    def region_read(self, msg_id, flags, payload):
+        offset, region, count = struct.unpack_from('<QII', payload)
+        if region == CONFIG_REGION:
+            data = bytes(self.config[offset:offset + count])
+            data += b'\xff' * (count - len(data))
+        elif region == 0 and offset == 4 and self.scenario == 'junk-replies':
+            self.junk(msg_id)
+            data = struct.pack('<I', GOOD_VALUE)[:count]
+        elif region == 0 and offset == 0:
+            value = (self.dma_state if self.scenario == 'dma-to-own-bar'
+                     else GOOD_VALUE)
+            data = struct.pack('<Q', value)[:count]
+        else:
+            data = bytes(count)
+        self.reply(msg_id, REGION_READ, flags, payload[:16] + data)
+
+    def junk(self, msg_id):
+        """Keep QEMU busy with anything but the reply it waits for."""
+        for i in range(40):
+            # A reply to no request, then a request of our own.
+            self.send((msg_id + 1000 + i) & 0xffff, REGION_READ, REPLY,
+                      bytes(16) + b'\xee' * 4)
+            self.request(DMA_READ, struct.pack('<QQ', 0, 4))
+            time.sleep(0.2)
+
+    def region_write(self, msg_id, flags, payload):
+        offset, region, count = struct.unpack_from('<QII', payload)
+        data = payload[16:16 + count]
+        if region == CONFIG_REGION and offset + len(data) <= 256:
+            self.config[offset:offset + len(data)] = data
+        self.reply(msg_id, REGION_WRITE, flags, payload[:16])
+        if region == CONFIG_REGION and self.scenario == 'dma-to-own-bar':
+            self.maybe_dma_to_bar()
+
+    def maybe_dma_to_bar(self):
+        bar0 = struct.unpack_from('<I', self.config, 0x10)[0] & ~0xf
+        cmd = struct.unpack_from('<H', self.config, 0x04)[0]
+        if self.dma_id is None and bar0 and bar0 != 0xfffffff0 and cmd & 2:
+            # Write into our own BAR0, at offset 8.
+            self.dma_id = self.request(
+                DMA_WRITE, struct.pack('<QQ', bar0 + 8, 4) + b'\x01\0\0\0')
+
+    def client_reply(self, msg_id, flags, err):
+        if msg_id == self.dma_id:
+            self.dma_state = 1 if flags & ERROR else 2
+
+    def serve(self):
+        while True:
+            msg_id, cmd, flags, err, payload = self.recv()
+            if flags & 0xf == REPLY:
+                self.client_reply(msg_id, flags, err)
+            elif cmd == VERSION:
+                self.version(msg_id, flags)
+            elif cmd == GET_INFO:
+                # flags: reset | PCI; 9 regions, 5 interrupt indexes
+                self.reply(msg_id, cmd, flags,
+                           struct.pack('<IIII', 16, 0x3, 9, 5))
+            elif cmd == GET_REGION_INFO:
+                index = struct.unpack_from('<I', payload, 8)[0]
+                self.reply(msg_id, cmd, flags, struct.pack(
+                    '<IIIIQQ', 32, 0x3, index, 0, self.region_size(index), 0))
+            elif cmd == GET_IRQ_INFO:
+                index = struct.unpack_from('<I', payload, 8)[0]
+                self.reply(msg_id, cmd, flags, struct.pack(
+                    '<IIII', 16, 0x1, index, 1 if index < 2 else 0))
+            elif cmd == REGION_READ:
+                self.region_read(msg_id, flags, payload)
+            elif cmd == REGION_WRITE:
+                self.region_write(msg_id, flags, payload)
+            elif cmd in (DMA_MAP, DMA_UNMAP, SET_IRQS, DEVICE_RESET):
+                self.reply(msg_id, cmd, flags)
+            elif not flags & NO_REPLY:
+                self.send(msg_id, cmd, REPLY | ERROR, err=38)   # ENOSYS
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--socket', required=True, help='UNIX socket to listen on')
+    ap.add_argument('--scenario', required=True, choices=SCENARIOS)
+    args = ap.parse_args()
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        import ctypes
+        # PR_SET_PDEATHSIG: die with the test that started us.
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(args.socket)
+    srv.listen(4)
+    try:
+        while True:
+            conn, _ = srv.accept()
+            try:
+                Session(conn, args.scenario).serve()
+            except (Gone, ConnectionError):
+                pass
+            finally:
+                conn.close()
+    finally:
+        os.unlink(args.socket)
+
+
+if __name__ == '__main__':
+    main()

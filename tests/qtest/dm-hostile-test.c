@@ -1,0 +1,269 @@
+/*
+ * dm-proxy-pci against a hostile model: tests/hostile/hostile-server.py
+ * ($DM_HOSTILE_SERVER) plays one misbehaviour per test.  A model that
+ * lies about its config space, its BARs or its VERSION reply is refused
+ * at device_add with a clear error; a model that DMAs into the device's
+ * own BAR is refused and QEMU keeps answering; a model that floods a
+ * call with stray messages cannot stretch the call past timeout=.
+ *
+ * A QEMU that deadlocks would hang the test: every test runs under an
+ * alarm, a bound, not a measurement.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "qemu/osdep.h"
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include "libqtest.h"
+#include "libqos/libqos-malloc.h"
+#include "libqos/malloc-pc.h"
+#include "libqos/pci-pc.h"
+#include "hw/pci/pci_regs.h"
+#include "qobject/qdict.h"
+#include "qobject/qlist.h"
+
+#include "dm-qtest-util.h"
+
+#define SLOT        4
+#define GOOD_VALUE  0xc0ffee00
+/* Longer than any test needs by far: only a hang reaches it. */
+#define HANG_BOUND_S 60
+
+typedef struct Hostile {
+    GPid pid;
+    char *dir;
+    char *socket_path;
+    char *server;               /* unix:PATH, for the proxy */
+    QTestState *qts;
+} Hostile;
+
+static void die_with_parent(gpointer data)
+{
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+}
+
+static void hang_bound(int sig)
+{
+    /* Async-signal-safe: say why, then fail the whole program. */
+    static const char msg[] = "Bail out! QEMU stopped answering (hang)\n";
+
+    if (write(STDOUT_FILENO, msg, sizeof(msg) - 1) < 0) {
+        /* nothing more to do */
+    }
+    _exit(1);
+}
+
+static Hostile *hostile_start(const char *scenario)
+{
+    Hostile *h = g_new0(Hostile, 1);
+    g_autoptr(GError) err = NULL;
+    const char *script = g_getenv("DM_HOSTILE_SERVER");
+    const char *argv[] = { "/usr/bin/python3", script, "--socket", NULL,
+                           "--scenario", scenario, NULL };
+    bool ok;
+
+    g_assert_nonnull(script);
+    h->dir = g_dir_make_tmp("dm-hostile-XXXXXX", &err);
+    g_assert_no_error(err);
+    h->socket_path = g_build_filename(h->dir, "hostile.sock", NULL);
+    h->server = g_strdup_printf("unix:%s", h->socket_path);
+    argv[3] = h->socket_path;
+    ok = g_spawn_async(NULL, (char **)argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
+                       die_with_parent, NULL, &h->pid, &err);
+    g_assert_no_error(err);
+    g_assert_true(ok);
+    DM_WAIT_UNTIL(g_file_test(h->socket_path, G_FILE_TEST_EXISTS));
+    g_assert_true(g_file_test(h->socket_path, G_FILE_TEST_EXISTS));
+
+    signal(SIGALRM, hang_bound);
+    alarm(HANG_BOUND_S);
+    h->qts = qtest_init("-machine pc -m 128M");
+    return h;
+}
+
+static void hostile_stop(Hostile *h)
+{
+    qtest_quit(h->qts);
+    alarm(0);
+    kill(h->pid, SIGTERM);
+    waitpid(h->pid, NULL, 0);
+    g_spawn_close_pid(h->pid);
+    unlink(h->socket_path);
+    rmdir(h->dir);
+    g_free(h->socket_path);
+    g_free(h->server);
+    g_free(h->dir);
+    g_free(h);
+}
+
+/* device_add the proxy; the error's text, or NULL if it realized. */
+static char *hostile_add(Hostile *h, const char *extra)
+{
+    g_autofree char *addr = g_strdup_printf("%02x.0", SLOT);
+    QDict *rsp = qtest_qmp(h->qts, "{'execute': 'device_add', 'arguments':"
+                           " {'driver': 'dm-proxy-pci', 'id': 'hx',"
+                           " 'addr': %s, 'server': %s, 'timeout': 1000 %s}}",
+                           addr, h->server, extra);
+    char *err = NULL;
+
+    g_assert_nonnull(rsp);
+    if (qdict_haskey(rsp, "error")) {
+        err = g_strdup(qdict_get_str(qdict_get_qdict(rsp, "error"),
+                                     "desc"));
+    }
+    qobject_unref(rsp);
+    return err;
+}
+
+/* The monitor still answers. */
+static void assert_qmp_alive(Hostile *h)
+{
+    QDict *rsp = qtest_qmp(h->qts, "{'execute': 'query-status'}");
+
+    g_assert_nonnull(rsp);
+    g_assert_true(qdict_haskey(rsp, "return"));
+    qobject_unref(rsp);
+}
+
+typedef struct Refusal {
+    const char *scenario;
+    const char *error;          /* a part of the expected message */
+} Refusal;
+
+static void test_refused(const void *data)
+{
+    const Refusal *r = data;
+    Hostile *h = hostile_start(r->scenario);
+    g_autofree char *err = hostile_add(h, "");
+
+    g_test_message("%s: %s", r->scenario, err ? err : "(realized)");
+    g_assert_nonnull(err);
+    g_assert_nonnull(strstr(err, r->error));
+    assert_qmp_alive(h);
+    hostile_stop(h);
+}
+
+/* The control case: the server is good enough to be a device. */
+static void test_good(const void *data)
+{
+    Hostile *h = hostile_start("good");
+    g_autofree char *err = hostile_add(h, "");
+    QGuestAllocator alloc;
+    QPCIBus *bus;
+    QPCIDevice *dev;
+    QPCIBar bar;
+
+    g_assert_null(err);
+    pc_alloc_init(&alloc, h->qts, 0);
+    bus = qpci_new_pc(h->qts, &alloc);
+    dev = qpci_device_find(bus, QPCI_DEVFN(SLOT, 0));
+    g_assert_nonnull(dev);
+    g_assert_cmphex(qpci_config_readw(dev, PCI_VENDOR_ID), ==, 0x1b36);
+    bar = qpci_iomap(dev, 0, NULL);
+    qpci_device_enable(dev);
+    g_assert_cmphex(qpci_io_readl(dev, bar, 0), ==, GOOD_VALUE);
+    g_free(dev);
+    qpci_free_pc(bus);
+    alloc_destroy(&alloc);
+    hostile_stop(h);
+}
+
+/*
+ * The model writes into the device's own BAR0 once it is mapped: QEMU
+ * refuses (an error reply, read back through BAR0 offset 0: 1 refused,
+ * 2 done) instead of deadlocking on the proxy's lock.
+ */
+static void test_dma_to_own_bar(const void *data)
+{
+    Hostile *h = hostile_start("dma-to-own-bar");
+    g_autofree char *err = hostile_add(h, "");
+    QGuestAllocator alloc;
+    QPCIBus *bus;
+    QPCIDevice *dev;
+    QPCIBar bar;
+    uint32_t state = 0;
+
+    g_assert_null(err);
+    pc_alloc_init(&alloc, h->qts, 0);
+    bus = qpci_new_pc(h->qts, &alloc);
+    dev = qpci_device_find(bus, QPCI_DEVFN(SLOT, 0));
+    g_assert_nonnull(dev);
+    bar = qpci_iomap(dev, 0, NULL);
+    qpci_device_enable(dev);    /* memory on: the model's DMA comes */
+    for (int i = 0; i < 1000 && !state; i++) {
+        state = qpci_io_readl(dev, bar, 0);
+        if (!state) {
+            g_usleep(10 * 1000);
+        }
+    }
+    g_assert_cmpuint(state, ==, 1);
+    assert_qmp_alive(h);
+    g_free(dev);
+    qpci_free_pc(bus);
+    alloc_destroy(&alloc);
+    hostile_stop(h);
+}
+
+/*
+ * The model answers a BAR read only after ~8 s of stray replies and
+ * requests of its own: with timeout=1000 the read fails (all-ones, one
+ * error counted) rather than waiting for the late answer.
+ */
+static void test_junk_replies(const void *data)
+{
+    Hostile *h = hostile_start("junk-replies");
+    g_autofree char *err = hostile_add(h, "");
+    QGuestAllocator alloc;
+    QPCIBus *bus;
+    QPCIDevice *dev;
+    QPCIBar bar;
+    QDict *rsp, *info;
+    QList *list;
+
+    g_assert_null(err);
+    pc_alloc_init(&alloc, h->qts, 0);
+    bus = qpci_new_pc(h->qts, &alloc);
+    dev = qpci_device_find(bus, QPCI_DEVFN(SLOT, 0));
+    g_assert_nonnull(dev);
+    bar = qpci_iomap(dev, 0, NULL);
+    qpci_device_enable(dev);
+    g_assert_cmphex(qpci_io_readl(dev, bar, 4), ==, 0xffffffff);
+
+    rsp = qtest_qmp(h->qts, "{'execute': 'query-remote-devices'}");
+    list = qdict_get_qlist(rsp, "return");
+    g_assert_cmpuint(qlist_size(list), ==, 1);
+    info = qobject_to(QDict, qlist_peek(list));
+    g_assert_cmpint(qdict_get_int(info, "errors"), >=, 1);
+    qobject_unref(rsp);
+    g_free(dev);
+    qpci_free_pc(bus);
+    alloc_destroy(&alloc);
+    hostile_stop(h);
+}
+
+int main(int argc, char **argv)
+{
+    static const Refusal refusals[] = {
+        { "msi-at-fc", "MSI capability at 0xfc" },
+        { "msix-past-end", "MSI-X capability at 0xf8" },
+        { "msix-table-past-bar", "does not fit in its BAR" },
+        { "cap-loop", "capability list loops" },
+        { "cap-in-header", "points into the standard header" },
+        { "bar-2e40-in-32bit", "32-bit BAR0 size 0x10000000000" },
+        { "bar-not-pow2", "BAR0 size 0xc00" },
+        { "huge-version", "larger than 64 KiB" },
+    };
+
+    g_test_init(&argc, &argv, NULL);
+    for (size_t i = 0; i < G_N_ELEMENTS(refusals); i++) {
+        g_autofree char *path = g_strdup_printf("/dm/hostile/%s",
+                                                refusals[i].scenario);
+
+        qtest_add_data_func(path, &refusals[i], test_refused);
+    }
+    qtest_add_data_func("/dm/hostile/good", NULL, test_good);
+    qtest_add_data_func("/dm/hostile/dma-to-own-bar", NULL,
+                        test_dma_to_own_bar);
+    qtest_add_data_func("/dm/hostile/junk-replies", NULL, test_junk_replies);
+    return g_test_run();
+}
