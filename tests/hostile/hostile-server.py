@@ -142,8 +142,23 @@ class Session:
             'max_msg_fds': 16, 'max_data_xfer_size': 1048576}})
         body = caps.encode()
         if self.scenario == 'huge-version':
-            # Still valid: JSON, blanks up to 64 MiB, the terminator.
-            body += b' ' * (64 * 1024 * 1024 - 4 - len(body) - 1)
+            # Still valid: JSON, blanks up to 64 MiB, the terminator.  The
+            # header goes first: building 64 MiB in Python takes long
+            # enough on a busy machine to look like no reply at all.
+            size = 64 * 1024 * 1024
+            blanks = size - 4 - len(body) - 1
+            try:
+                self.conn.sendall(HDR.pack(msg_id, VERSION, HDR.size + size,
+                                           REPLY, 0) +
+                                  struct.pack('<HH', 0, 0) + body)
+                chunk = b' ' * (1 << 20)
+                while blanks > 0:
+                    self.conn.sendall(chunk[:blanks])
+                    blanks -= len(chunk)
+                self.conn.sendall(b'\0')
+            except OSError:
+                raise Gone()
+            return
         self.reply(msg_id, VERSION, flags,
                    struct.pack('<HH', 0, 0) + body + b'\0')
 
