@@ -55,6 +55,13 @@ struct DmSession {
     VupStream stream;           /* the socket, or TLS over it */
     VupBuffered rbuf;           /* TCP: whole messages per recv() */
     bool greeting;              /* TLS required, handshake not done */
+    bool refuse_plain;          /* a plain client on a TLS server */
+    /*
+     * Before VERSION the socket is non-blocking and what arrives is kept
+     * here until a whole message is in: a slow or silent peer that has
+     * not said who it is never holds up the loop (and the served client).
+     */
+    VupMsgReader hello;
     int64_t accepted_ns;        /* dm_clock_ns(): VERSION is due soon */
     bool versioned;             /* VERSION done */
     bool broken;                /* stream unusable: close it */
@@ -80,10 +87,7 @@ DmSession *dm_session_new(DmDevice *dev, int sock, DmDmaLayout layout,
 /* The active client has gone: the standby one takes the device. */
 void dm_session_promote(DmSession *s);
 
-/*
- * Require TLS on this session: its socket is non-blocking until
- * dm_session_greet() has finished the handshake.
- */
+/* Require TLS on this session: dm_session_greet() before messages. */
 void dm_session_require_tls(DmSession *s);
 
 /*
@@ -103,7 +107,11 @@ void dm_session_send_irq(DmSession *s, unsigned index, unsigned sub);
 /* Release DMA windows and IRQ fds, close the socket; device state stays. */
 void dm_session_free(DmSession *s);
 
-/* Receive and handle one message; false once the session must end. */
+/*
+ * Receive and handle one message; false once the session must end.
+ * Before VERSION this never waits: it takes what has arrived and handles
+ * the message once whole (call again when the socket is readable).
+ */
 bool dm_session_handle_one(DmSession *s);
 
 /* DMA for models (through device.h's dm_dma_read/write). */
