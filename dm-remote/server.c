@@ -165,8 +165,8 @@ static void client_readable(void *opaque, int fd, short revents)
             client_gone(srv, s);
             return;
         }
-        /* Before VERSION: one step per event, no spinning for it. */
-    } while (s->versioned &&
+        /* Not the device's client: one step per event, no spinning. */
+    } while (!s->standby &&
              vup_stream_spin_readable(&s->stream, srv->cfg->spin_ns));
 }
 

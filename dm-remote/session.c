@@ -77,6 +77,8 @@ void dm_session_promote(DmSession *s)
 {
     s->standby = false;
     s->dev->session = s;
+    /* The device's client: the usual I/O, bounded by the socket timeouts. */
+    set_nonblocking(s->sock, false);
 }
 
 void dm_session_free(DmSession *s)
@@ -738,9 +740,11 @@ static uint32_t max_msg_size(DmSession *s)
 }
 
 /*
- * Before VERSION: take what has arrived, never wait, and handle the
- * message once it is whole.  Replies go out on the non-blocking socket
- * too: a peer that does not read them is closed, not waited for.
+ * Before VERSION, and for a standby client: take what has arrived, never
+ * wait, and handle the message once it is whole.  Replies go out on the
+ * non-blocking socket too: a peer that does not read them is closed, not
+ * waited for.  Only the device's client (dm_session_promote()) gets
+ * blocking I/O, for the DMA replies it may owe us.
  */
 static bool hello_step(DmSession *s)
 {
@@ -774,10 +778,6 @@ static bool hello_step(DmSession *s)
         return true;
     }
     dispatch(s, &m, ret);
-    if (s->versioned && !s->broken) {
-        /* Past VERSION: the usual I/O, bounded by the socket timeouts. */
-        set_nonblocking(s->sock, false);
-    }
     return !s->broken;
 }
 
@@ -786,8 +786,8 @@ bool dm_session_handle_one(DmSession *s)
     VupMsg m;
     int ret;
 
-    if (!s->versioned) {
-        return hello_step(s);
+    if (s->standby) {
+        return hello_step(s);   /* before VERSION, or a standby client */
     }
     ret = vup_stream_recv_msg(&s->stream, &m, max_msg_size(s),
                               s->fds_ok ? VUP_MAX_FDS : 0);

@@ -57,9 +57,10 @@ struct DmSession {
     bool greeting;              /* TLS required, handshake not done */
     bool refuse_plain;          /* a plain client on a TLS server */
     /*
-     * Before VERSION the socket is non-blocking and what arrives is kept
-     * here until a whole message is in: a slow or silent peer that has
-     * not said who it is never holds up the loop (and the served client).
+     * Until the session is the device's client (before VERSION, or as a
+     * standby) the socket is non-blocking and what arrives is kept here
+     * until a whole message is in: such a peer, slow or silent, never
+     * holds up the loop (and the served client).
      */
     VupMsgReader hello;
     int64_t accepted_ns;        /* dm_clock_ns(): VERSION is due soon */
@@ -109,8 +110,9 @@ void dm_session_free(DmSession *s);
 
 /*
  * Receive and handle one message; false once the session must end.
- * Before VERSION this never waits: it takes what has arrived and handles
- * the message once whole (call again when the socket is readable).
+ * Before VERSION, and for a standby client, this never waits: it takes
+ * what has arrived and handles the message once whole (call again when
+ * the socket is readable).
  */
 bool dm_session_handle_one(DmSession *s);
 
