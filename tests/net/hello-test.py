@@ -6,6 +6,8 @@ its TLS handshake and VERSION never holds up the served client.  TAP.
    all): the verified TLS client is served meanwhile, and the trickler is
    closed at --hello-timeout counted from its accept.
  - A plain client that sends a whole message gets EPROTONOSUPPORT.
+ - Without TLS: a client that connected first keeps its pending slot
+   while another address floods the server with idle connections.
 
     tests/net/hello-test.py DM_REMOTE
 """
@@ -149,6 +151,45 @@ def main():
             ok(False, "the served client is unaffected: %s" % e)
         tls.close()
         ok(server.poll() is None, "the server is alive")
+        server.terminate()
+        server.wait(10)
+
+        # Pending slots over plain TCP: a flood from one address evicts
+        # its own connections, never a client connecting from another.
+        port = free_port()
+        log = os.path.join(tmp, "plain.log")
+        server = subprocess.Popen(
+            [dm, "serve", "--model", "edu", "--listen",
+             "tcp:127.0.0.1:%d" % port, "--hello-timeout", "60"],
+            stdout=open(log, "w"), stderr=subprocess.STDOUT)
+        for _ in range(500):
+            with open(log) as f:
+                if "serving" in f.read():
+                    break
+            time.sleep(0.01)
+        real = socket.create_connection(("127.0.0.1", port), timeout=5,
+                                        source_address=("127.0.0.1", 0))
+        flood = []
+        for _ in range(3 * 8):      # three times the 8 pending slots
+            flood.append(socket.create_connection(
+                ("127.0.0.1", port), timeout=5,
+                source_address=("127.0.0.2", 0)))
+        for _ in range(500):        # the server has seen them all
+            with open(log) as f:
+                if f.read().count("closing the oldest") >= 2 * 8 + 1:
+                    break
+            time.sleep(0.01)
+        try:
+            c = vup_client.Client(real)
+            c.version()
+            got = c.read32(0, 0)
+        except (OSError, vup_client.VupError) as e:
+            got = "%s" % e
+        ok(got == EDU_ID, "a client is served after a flood of idle "
+           "connections from another address (%s)" % got)
+        for f in flood:
+            f.close()
+        real.close()
     finally:
         if server:
             server.terminate()
