@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "dma.h"
@@ -35,9 +36,19 @@ int dm_dma_map(DmDmaTable *t, const VupDmaMap *req, int fd)
         return -ENOSPC;
     }
     if (fd >= 0) {
+        struct stat st;
         int prot = 0;
 
-        if (req->offset + req->size < req->offset) {
+        /*
+         * mmap() accepts a window past the end of the file, and the first
+         * access there is a SIGBUS: the window must lie inside the file.
+         */
+        if (fstat(fd, &st) < 0) {
+            return -errno;
+        }
+        if (!S_ISREG(st.st_mode) || st.st_size < 0 ||
+            req->offset > (uint64_t)st.st_size ||
+            req->size > (uint64_t)st.st_size - req->offset) {
             return -EINVAL;
         }
         prot |= (req->flags & VUP_DMA_MAP_FLAG_READ) ? PROT_READ : 0;

@@ -30,8 +30,9 @@ typedef struct DmDmaTable {
 
 /*
  * Add a window.  On success the table owns @fd (which may be -1).
- * Errors: -EINVAL (bad size, flags or overflow), -EEXIST (overlap),
- * -ENOSPC (too many), or mmap()'s -errno.
+ * Errors: -EINVAL (bad size, flags or overflow, or a window that does
+ * not lie inside @fd's file: offset + size above its st_size), -EEXIST
+ * (overlap), -ENOSPC (too many), or fstat()'s or mmap()'s -errno.
  */
 int dm_dma_map(DmDmaTable *t, const VupDmaMap *req, int fd);
 

@@ -111,7 +111,8 @@ static void help(void)
            "and\n"
            "                          VERSION within SEC seconds of "
            "connecting, or\n"
-           "                          it is dropped (default 10; 1..3600)\n"
+           "                          it is dropped (default 10; 1..3600),\n"
+           "                          counted from its accept\n"
            "  -v, --verbose           log every failed request\n"
            "  -q, --quiet             log errors only\n"
            "  -h, --help              show this help\n"
@@ -121,7 +122,11 @@ static void help(void)
     printf("\nOne client at a time; a second one is refused with EBUSY, "
            "unless it\nasks to wait as a standby (a migration target).\n"
            "The model keeps its state across reconnections. SIGTERM stops\n"
-           "the server and removes its socket file.\n");
+           "the server and removes its socket file.\n"
+           "Before VERSION a connection never blocks the server: its bytes\n"
+           "are gathered as they come (a message at most 64 KiB). At most\n"
+           "8 connections may be before VERSION; a 9th closes the oldest of\n"
+           "the peer (IPv4 address, IPv6 /64, UNIX uid) holding the most.\n");
 }
 
 static int usage_error(const char *fmt, const char *what)

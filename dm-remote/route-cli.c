@@ -3,6 +3,7 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,15 @@ static void route_help(void)
            "                         line keeps the last good routes (one "
            "error\n"
            "                         per change).  --route ones apply too\n"
+           "      --max-sessions=N   at most N sessions at a time, each with "
+           "its\n"
+           "                         thread and two descriptors; more are "
+           "closed\n"
+           "                         at once (default 256; 1..65536)\n"
+           "      --hello-timeout=SEC a client must send its whole VERSION "
+           "within\n"
+           "                         SEC seconds of its accept (default 10;\n"
+           "                         1..3600)\n"
            "  -v, --verbose, -q, --quiet, -h, --help\n"
            "\n"
            "At least one --route or a --routes-file.  A route for the\n"
@@ -45,7 +55,24 @@ static void route_help(void)
            "route is refused with EHOSTUNREACH, one from another VM with "
            "EPERM\n"
            "(vfio-user error replies).  Sessions already forwarded are not\n"
-           "affected by a change of routes.\n");
+           "affected by a change of routes.  Out of descriptors (accept\n"
+           "fails with EMFILE), the router stops accepting for 250 ms at a\n"
+           "time until sessions end.\n");
+}
+
+/* A decimal number in [@min, @max], the whole of @s. */
+static bool route_number(const char *s, long min, long max, long *ret)
+{
+    char *end;
+    long v;
+
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || *end || end == s || v < min || v > max) {
+        return false;
+    }
+    *ret = v;
+    return true;
 }
 
 static int route_usage(const char *fmt, const char *what)
@@ -55,8 +82,11 @@ static int route_usage(const char *fmt, const char *what)
 
 int dm_route_main(int argc, char **argv)
 {
+    enum { OPT_MAX_SESSIONS = 0x100, OPT_HELLO_TIMEOUT };
     static const struct option options[] = {
         { "listen", required_argument, NULL, 'l' },
+        { "max-sessions", required_argument, NULL, OPT_MAX_SESSIONS },
+        { "hello-timeout", required_argument, NULL, OPT_HELLO_TIMEOUT },
         { "route", required_argument, NULL, 'r' },
         { "routes-file", required_argument, NULL, 'f' },
         { "verbose", no_argument, NULL, 'v' },
@@ -66,8 +96,13 @@ int dm_route_main(int argc, char **argv)
     };
     static DmRoute routes[ROUTE_MAX];
     const char *listen = NULL, *routes_file = NULL;
+    DmRouteLimits limits = {
+        .max_sessions = DM_ROUTE_MAX_SESSIONS_DEFAULT,
+        .hello_timeout_ms = DM_ROUTE_HELLO_TIMEOUT_DEFAULT * 1000,
+    };
     DmAddress addr;
     unsigned n = 0;
+    long v;
     char err[256];
     int c;
 
@@ -91,6 +126,20 @@ int dm_route_main(int argc, char **argv)
                 return route_usage("%s", "--routes-file is empty");
             }
             routes_file = optarg;
+            break;
+        case OPT_MAX_SESSIONS:
+            if (!route_number(optarg, 1, 65536, &v)) {
+                return route_usage("invalid --max-sessions '%s' (1..65536)",
+                                   optarg);
+            }
+            limits.max_sessions = v;
+            break;
+        case OPT_HELLO_TIMEOUT:
+            if (!route_number(optarg, 1, 3600, &v)) {
+                return route_usage("invalid --hello-timeout '%s' (1..3600)",
+                                   optarg);
+            }
+            limits.hello_timeout_ms = v * 1000;
             break;
         case 'v':
             dm_log_level = DM_LOG_DEBUG;
@@ -120,5 +169,5 @@ int dm_route_main(int argc, char **argv)
         return route_usage("%s", "route needs at least one --route or "
                            "a --routes-file");
     }
-    return dm_route_run(&addr, routes, n, routes_file);
+    return dm_route_run(&addr, routes, n, routes_file, &limits);
 }

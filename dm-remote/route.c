@@ -2,9 +2,13 @@
  * The owner server's router (see route.h).
  *
  * One thread per routed session, so that a slow I/O server never holds
- * up the others: it reads the client's VERSION (bounded), picks the
- * route, connects, forwards the VERSION as it came and then copies bytes
- * both ways.  On UNIX sockets descriptors are carried along with the
+ * up the others: it reads the client's VERSION (within one deadline for
+ * the whole of it, counted from the accept), picks the route, connects,
+ * forwards the VERSION as it came and then copies bytes both ways.  At
+ * most max_sessions sessions at a time (more are closed at once), and an
+ * accept that fails for want of descriptors or memory pauses accepting
+ * for a moment instead of spinning on a listening socket that stays
+ * readable.  On UNIX sockets descriptors are carried along with the
  * bytes they came with (DMA_MAP's memory, SET_IRQS' eventfds).  Refusals
  * are vfio-user error replies to the VERSION: EHOSTUNREACH (no route for
  * this device model), EPERM (the route is bound to another VM).
@@ -22,11 +26,13 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vup/msg.h"
@@ -36,13 +42,68 @@
 #define ROUTE_VERSION_MAX   (sizeof(VupHeader) + 65536)
 #define ROUTE_CHUNK         65536
 #define ROUTE_MIN(a, b)     ((a) < (b) ? (a) : (b))
+/* Out of descriptors or memory: stop accepting this long. */
+#define ROUTE_ACCEPT_PAUSE_MS   250
+/* A session's stack: it copies through a per-thread buffer, not this. */
+#define ROUTE_THREAD_STACK  (512 * 1024)
 
+/* Bounds the I/O server's half of the hand-over (connect done, sends). */
 static const struct timeval route_io_timeout = { .tv_sec = 5 };
 
 typedef struct RouteConn {
     int client;
     RouteTable *table;          /* a reference */
+    int64_t deadline_ms;        /* CLOCK_MONOTONIC: VERSION due by then */
+    atomic_uint *sessions;      /* the router's count, ours to decrement */
 } RouteConn;
+
+static int64_t route_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * INT64_C(1000) + ts.tv_nsec / 1000000;
+}
+
+/*
+ * The client's VERSION, gathered without blocking until @deadline_ms:
+ * a client that trickles its bytes gains nothing by it.  0, or -errno
+ * (-ETIMEDOUT past the deadline).
+ */
+static int route_recv_version(int fd, VupMsg *ret_msg, int64_t deadline_ms)
+{
+    VupStream st = VUP_STREAM_PLAIN(fd);
+    VupMsgReader r;
+    int ret;
+
+    vup_reader_init(&r);
+    for (;;) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        int64_t left;
+
+        ret = vup_stream_recv_some(&st, &r, ROUTE_VERSION_MAX, 0);
+        if (ret != -EAGAIN) {
+            break;
+        }
+        left = deadline_ms - route_now_ms();
+        if (left <= 0) {
+            vup_reader_clear(&r);
+            return -ETIMEDOUT;
+        }
+        if (poll(&p, 1, (int)ROUTE_MIN(left, INT32_MAX)) < 0 &&
+            errno != EINTR) {
+            ret = -errno;
+            vup_reader_clear(&r);
+            return ret;
+        }
+    }
+    if (ret < 0) {
+        vup_reader_clear(&r);   /* -EBADMSG too: no fds are taken here */
+        return ret;
+    }
+    *ret_msg = r.msg;
+    return 0;
+}
 
 /* Copy what @from has (with any descriptors) to @to: false at EOF/error. */
 static bool route_copy(int from, int to)
@@ -141,9 +202,9 @@ static void *route_conn_thread(void *opaque)
     VupMsg m;
     int ret, server = -1, refuse = 0;
 
-    setsockopt(c->client, SOL_SOCKET, SO_RCVTIMEO, &route_io_timeout,
+    setsockopt(c->client, SOL_SOCKET, SO_SNDTIMEO, &route_io_timeout,
                sizeof(route_io_timeout));
-    ret = vup_recv_msg(c->client, &m, ROUTE_VERSION_MAX, 0);
+    ret = route_recv_version(c->client, &m, c->deadline_ms);
     if (ret < 0) {
         dm_warn("route: no VERSION from the client: %s", strerror(-ret));
         goto out;
@@ -164,6 +225,8 @@ static void *route_conn_thread(void *opaque)
         vup_msg_clear(&m);
         goto out;
     }
+    setsockopt(server, SOL_SOCKET, SO_SNDTIMEO, &route_io_timeout,
+               sizeof(route_io_timeout));
     ret = vup_send_msg(server, &m.hdr, m.payload, m.payload_len, NULL, 0);
     if (r->target.kind == DM_ADDRESS_UNIX) {
         dm_info("route: device model '%s' of vm '%s' -> unix:%s",
@@ -179,7 +242,8 @@ static void *route_conn_thread(void *opaque)
         /* From here on, silence is the peers' business: no timeout. */
         struct timeval none = { 0 };
 
-        setsockopt(c->client, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none));
+        setsockopt(c->client, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof(none));
+        setsockopt(server, SOL_SOCKET, SO_SNDTIMEO, &none, sizeof(none));
         route_splice(c->client, server);
     }
 out:
@@ -188,16 +252,28 @@ out:
     }
     close(c->client);
     route_table_unref(c->table);
+    atomic_fetch_sub(c->sessions, 1);
     free(c);
     return NULL;
 }
 
+/* accept() failures that say "not now" rather than "this client". */
+static bool route_accept_starved(int err)
+{
+    return err == EMFILE || err == ENFILE || err == ENOBUFS ||
+           err == ENOMEM;
+}
+
 int dm_route_run(const DmAddress *listen, const DmRoute *routes,
-                 unsigned nroutes, const char *routes_file)
+                 unsigned nroutes, const char *routes_file,
+                 const DmRouteLimits *limits)
 {
     RouteSource src = {
         .fixed = routes, .nfixed = nroutes, .path = routes_file,
     };
+    static atomic_uint sessions;
+    int64_t paused_until = 0;
+    bool starved_logged = false, full_logged = false;
     char err[256];
     sigset_t mask;
     int lfd, sfd, status = 0;
@@ -226,29 +302,54 @@ int dm_route_run(const DmAddress *listen, const DmRoute *routes,
             listen->kind == DM_ADDRESS_UNIX ? listen->path : listen->host);
     for (;;) {
         struct pollfd p[2] = {
-            { .fd = lfd, .events = POLLIN },
             { .fd = sfd, .events = POLLIN },
+            { .fd = lfd, .events = POLLIN },
         };
+        int64_t now = route_now_ms();
+        /* While paused, the listening socket is left alone. */
+        bool paused = now < paused_until;
         RouteConn *c;
         pthread_attr_t attr;
         pthread_t t;
         int fd;
 
-        if (poll(p, 2, -1) < 0 && errno != EINTR) {
+        if (poll(p, paused ? 1 : 2, paused ? (int)(paused_until - now) : -1)
+            < 0 && errno != EINTR) {
             status = 1;
             break;
         }
-        if (p[1].revents) {
+        if (p[0].revents) {
             dm_info("stopping");
             break;
         }
-        if (!p[0].revents) {
+        if (paused || !p[1].revents) {
             continue;
         }
         fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
         if (fd < 0) {
+            if (route_accept_starved(errno)) {
+                if (!starved_logged) {
+                    dm_warn("route: accept: %m; pausing new sessions for "
+                            "%d ms at a time until it passes",
+                            ROUTE_ACCEPT_PAUSE_MS);
+                    starved_logged = true;
+                }
+                paused_until = route_now_ms() + ROUTE_ACCEPT_PAUSE_MS;
+            }
             continue;
         }
+        starved_logged = false;
+        if (atomic_load(&sessions) >= limits->max_sessions) {
+            if (!full_logged) {
+                dm_warn("route: %u sessions already, refusing new ones "
+                        "until one ends (--max-sessions)",
+                        limits->max_sessions);
+                full_logged = true;
+            }
+            close(fd);
+            continue;
+        }
+        full_logged = false;
         if (listen->kind == DM_ADDRESS_TCP) {
             dm_address_tune_tcp(fd);
         }
@@ -259,11 +360,17 @@ int dm_route_run(const DmAddress *listen, const DmRoute *routes,
         }
         route_source_refresh(&src);
         *c = (RouteConn) { .client = fd,
-                           .table = route_table_ref(src.table) };
+                           .table = route_table_ref(src.table),
+                           .deadline_ms = route_now_ms() +
+                                          limits->hello_timeout_ms,
+                           .sessions = &sessions };
+        atomic_fetch_add(&sessions, 1);
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&attr, ROUTE_THREAD_STACK);
         if (pthread_create(&t, &attr, route_conn_thread, c) != 0) {
             dm_warn("route: cannot start a thread, dropping a client");
+            atomic_fetch_sub(&sessions, 1);
             close(fd);
             route_table_unref(c->table);
             free(c);

@@ -28,12 +28,22 @@ int dm_route_parse(const char *str, DmRoute *ret_route, char *err,
 /* `dm-remote route ...` (route-cli.c): @argv[0] is "route". */
 int dm_route_main(int argc, char **argv);
 
+/* What one router lets its clients cost it. */
+typedef struct DmRouteLimits {
+    unsigned max_sessions;      /* at a time; more are closed at accept */
+    int64_t hello_timeout_ms;   /* the whole VERSION, from the accept */
+} DmRouteLimits;
+
+#define DM_ROUTE_MAX_SESSIONS_DEFAULT   256
+#define DM_ROUTE_HELLO_TIMEOUT_DEFAULT  10      /* seconds */
+
 /*
  * Serve on @listen until SIGTERM/SIGINT; returns the exit status.
  * @routes always apply; @routes_file (NULL: none) adds one route a line
  * and is read again for each new session.
  */
 int dm_route_run(const DmAddress *listen, const DmRoute *routes,
-                 unsigned nroutes, const char *routes_file);
+                 unsigned nroutes, const char *routes_file,
+                 const DmRouteLimits *limits);
 
 #endif /* DM_ROUTE_H */

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -26,6 +27,15 @@
 
 /* Connections not yet past VERSION (or their TLS handshake) at a time. */
 #define DM_MAX_PENDING 8
+
+/*
+ * Where a pending connection comes from, to share the pending slots
+ * fairly: its IPv4 address, its IPv6 /64 (one host can hold a whole /64),
+ * or its uid on a UNIX socket.
+ */
+typedef struct DmPeer {
+    uint8_t key[1 + 8];         /* family, then the address part */
+} DmPeer;
 
 typedef struct DmServer {
     const DmServerConfig *cfg;
@@ -37,6 +47,7 @@ typedef struct DmServer {
     DmSession *standby;         /* a second client, e.g. a migration target */
     /* Clients before VERSION: it decides which of the above they get. */
     DmSession *pending[DM_MAX_PENDING];
+    DmPeer pending_peer[DM_MAX_PENDING];
     DmTimer hello;              /* drops clients that never said VERSION */
     DmTlsCreds *tls;            /* TLS required when set */
 } DmServer;
@@ -154,7 +165,9 @@ static void client_readable(void *opaque, int fd, short revents)
             client_gone(srv, s);
             return;
         }
-    } while (vup_stream_spin_readable(&s->stream, srv->cfg->spin_ns));
+        /* Not the device's client: one step per event, no spinning. */
+    } while (!s->standby &&
+             vup_stream_spin_readable(&s->stream, srv->cfg->spin_ns));
 }
 
 /* DM_ACTIVATE from the standby client: it gets the device once free. */
@@ -210,6 +223,69 @@ static int client_claim(void *owner, DmSession *s, bool can_wait)
     return 0;
 }
 
+static DmPeer peer_of(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    DmPeer p = { { 0 } };
+
+    if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0) {
+        return p;
+    }
+    p.key[0] = ss.ss_family;
+    if (ss.ss_family == AF_INET) {
+        memcpy(p.key + 1, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+    } else if (ss.ss_family == AF_INET6) {
+        const struct in6_addr *a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+
+        if (IN6_IS_ADDR_V4MAPPED(a)) {
+            p.key[0] = AF_INET;
+            memcpy(p.key + 1, a->s6_addr + 12, 4);
+        } else {
+            memcpy(p.key + 1, a->s6_addr, 8);
+        }
+    } else if (ss.ss_family == AF_UNIX) {
+        struct ucred cred;
+        socklen_t clen = sizeof(cred);
+
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0) {
+            memcpy(p.key + 1, &cred.uid, sizeof(cred.uid));
+        }
+    }
+    return p;
+}
+
+/*
+ * Every pending slot is taken: free one by closing the oldest connection
+ * of the peer that holds the most of them.  A flood of idle connections
+ * from one address (or uid) then only ever evicts its own, and a client
+ * from elsewhere (the one the device is bound to) always gets a slot,
+ * and with the VERSION it sends at once, the device.  Within one peer,
+ * the oldest goes: a real client finishes VERSION in milliseconds.
+ */
+static DmSession **evict_pending(DmServer *srv)
+{
+    unsigned victim = 0, victim_n = 0;
+
+    for (unsigned i = 0; i < DM_MAX_PENDING; i++) {
+        unsigned n = 0;
+
+        for (unsigned j = 0; j < DM_MAX_PENDING; j++) {
+            n += !memcmp(&srv->pending_peer[i], &srv->pending_peer[j],
+                         sizeof(DmPeer));
+        }
+        if (n > victim_n || (n == victim_n &&
+            srv->pending[i]->accepted_ns < srv->pending[victim]->accepted_ns)) {
+            victim = i;
+            victim_n = n;
+        }
+    }
+    dm_warn("%d connections have not finished VERSION: closing the oldest "
+            "of the peer that holds %u of them", DM_MAX_PENDING, victim_n);
+    client_gone(srv, srv->pending[victim]);
+    return &srv->pending[victim];
+}
+
 static void listen_readable(void *opaque, int fd, short revents)
 {
     DmServer *srv = opaque;
@@ -224,10 +300,7 @@ static void listen_readable(void *opaque, int fd, short revents)
         slot = srv->pending[i] ? NULL : &srv->pending[i];
     }
     if (!slot) {
-        dm_warn("refused a client: %d others have not finished VERSION yet",
-                DM_MAX_PENDING);
-        close(c);
-        return;
+        slot = evict_pending(srv);
     }
     if (srv->cfg->listen.kind == DM_ADDRESS_TCP) {
         dm_address_tune_tcp(c);
@@ -253,6 +326,7 @@ static void listen_readable(void *opaque, int fd, short revents)
     }
     dm_loop_set_pending(srv->loop, c, client_pending);
     *slot = s;
+    srv->pending_peer[slot - srv->pending] = peer_of(c);
     if (!dm_timer_pending(&srv->hello)) {
         dm_timer_mod(&srv->hello, srv->cfg->hello_timeout_ns);
     }

@@ -25,6 +25,17 @@
 
 static const struct timeval io_timeout = { .tv_sec = 5 };
 #define DM_OUR_MAX_XFER     (1024 * 1024)
+/* A message before VERSION: a VERSION's JSON is a few hundred bytes. */
+#define DM_HELLO_MAX_MSG    (sizeof(VupHeader) + 65536)
+
+static void set_nonblocking(int fd, bool on)
+{
+    int flags = fcntl(fd, F_GETFL);
+
+    if (flags >= 0) {
+        fcntl(fd, F_SETFL, on ? flags | O_NONBLOCK : flags & ~O_NONBLOCK);
+    }
+}
 
 DmSession *dm_session_new(DmDevice *dev, int sock, DmDmaLayout layout,
                           bool fds_ok, const DmBinding *binding)
@@ -43,12 +54,16 @@ DmSession *dm_session_new(DmDevice *dev, int sock, DmDmaLayout layout,
     s->stream = fds_ok ? VUP_STREAM_PLAIN(sock)
                        : vup_buffered_stream(&s->rbuf, sock);
     /*
-     * The loop polls before each message; these bound what follows: the
-     * rest of a message, a DMA reply, a send.  A stalled client is
-     * dropped instead of freezing the server (and its SIGTERM).
+     * After VERSION the loop polls before each message; these bound what
+     * follows: the rest of a message, a DMA reply, a send.  A stalled
+     * client is dropped instead of freezing the server (and its SIGTERM).
+     * Before VERSION nothing waits at all: the socket is non-blocking
+     * (see hello_step()).
      */
     setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &io_timeout, sizeof(io_timeout));
     setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &io_timeout, sizeof(io_timeout));
+    set_nonblocking(sock, true);
+    vup_reader_init(&s->hello);
     s->dma_layout = layout;
     s->fds_ok = fds_ok;
     s->binding = binding;
@@ -64,6 +79,8 @@ void dm_session_promote(DmSession *s)
 {
     s->standby = false;
     dm_device_attach(s->dev, &session_link_ops, s);
+    /* The device's client: the usual I/O, bounded by the socket timeouts. */
+    set_nonblocking(s->sock, false);
 }
 
 void dm_session_free(DmSession *s)
@@ -71,6 +88,7 @@ void dm_session_free(DmSession *s)
     if (!s) {
         return;
     }
+    vup_reader_clear(&s->hello);
     if (!s->standby) {
         dm_device_detach(s->dev);
     }
@@ -80,19 +98,9 @@ void dm_session_free(DmSession *s)
     free(s);
 }
 
-static void set_nonblocking(int fd, bool on)
-{
-    int flags = fcntl(fd, F_GETFL);
-
-    if (flags >= 0) {
-        fcntl(fd, F_SETFL, on ? flags | O_NONBLOCK : flags & ~O_NONBLOCK);
-    }
-}
-
 void dm_session_require_tls(DmSession *s)
 {
     s->greeting = true;
-    set_nonblocking(s->sock, true);
 }
 
 int dm_session_greet(DmSession *s, DmTlsCreds *creds, bool *ret_want_write,
@@ -105,19 +113,13 @@ int dm_session_greet(DmSession *s, DmTlsCreds *creds, bool *ret_want_write,
         ret = dm_tls_peek_handshake(s->sock);
         if (ret == 0) {
             /*
-             * A plain vfio-user client: tell it why, in its own protocol.
-             * Its message has begun to come; the rest is bounded by the
-             * socket's timeouts.
+             * A plain vfio-user client: tell it why, in its own protocol,
+             * once its first message is in (gathered like a VERSION,
+             * without waiting: see hello_step()).
              */
-            VupMsg m;
-
-            set_nonblocking(s->sock, false);
-            if (vup_recv_msg(s->sock, &m, sizeof(VupHeader) + 65536, 0) == 0) {
-                vup_send_error(s->sock, &m.hdr, EPROTONOSUPPORT);
-                vup_msg_clear(&m);
-            }
-            snprintf(err, errlen, "a plain client on a TLS server (refused)");
-            return -EPROTONOSUPPORT;
+            s->refuse_plain = true;
+            s->greeting = false;
+            return 0;
         }
         if (ret < 0) {
             if (ret != -EAGAIN) {
@@ -136,7 +138,6 @@ int dm_session_greet(DmSession *s, DmTlsCreds *creds, bool *ret_want_write,
     if (ret < 0) {
         return ret;
     }
-    set_nonblocking(s->sock, false);
     s->stream = dm_tls_session_stream(s->tls);
     s->greeting = false;
     dm_info("TLS session with %s", dm_tls_session_peer(s->tls));
@@ -764,11 +765,58 @@ static uint32_t max_msg_size(DmSession *s)
            (s->versioned ? s->caps.max_data_xfer_size : DM_OUR_MAX_XFER);
 }
 
+/*
+ * Before VERSION, and for a standby client: take what has arrived, never
+ * wait, and handle the message once it is whole.  Replies go out on the
+ * non-blocking socket too: a peer that does not read them is closed, not
+ * waited for.  Only the device's client (dm_session_promote()) gets
+ * blocking I/O, for the DMA replies it may owe us.
+ */
+static bool hello_step(DmSession *s)
+{
+    VupMsg m;
+    int ret = vup_stream_recv_some(&s->stream, &s->hello, DM_HELLO_MAX_MSG,
+                                   s->fds_ok ? VUP_MAX_FDS : 0);
+
+    if (ret == -EAGAIN) {
+        return true;            /* more to come */
+    }
+    if (ret < 0 && ret != -EBADMSG) {
+        if (ret != -ECONNRESET) {
+            dm_warn("closing connection: %s", strerror(-ret));
+        }
+        return false;
+    }
+    m = s->hello.msg;
+    vup_reader_init(&s->hello);
+    if (s->refuse_plain) {
+        if (!(m.hdr.flags & VUP_FLAG_NO_REPLY)) {
+            vup_stream_send_error(&s->stream, &m.hdr, EPROTONOSUPPORT);
+        }
+        vup_msg_clear(&m);
+        dm_warn("TLS: a plain client on a TLS server (refused); closing the "
+                "connection");
+        return false;
+    }
+    if ((m.hdr.flags & VUP_FLAG_TYPE_MASK) == VUP_FLAG_TYPE_REPLY) {
+        dm_warn("unexpected reply (id %u), ignoring", m.hdr.msg_id);
+        vup_msg_clear(&m);
+        return true;
+    }
+    dispatch(s, &m, ret);
+    return !s->broken;
+}
+
 bool dm_session_handle_one(DmSession *s)
 {
     VupMsg m;
-    int ret = vup_stream_recv_msg(&s->stream, &m, max_msg_size(s),
-                                  s->fds_ok ? VUP_MAX_FDS : 0);
+    int ret;
+
+    if (s->standby) {
+        return hello_step(s);   /* before VERSION, or a standby client */
+    }
+    ret = vup_stream_recv_msg(&s->stream, &m, max_msg_size(s),
+                              s->fds_ok ? VUP_MAX_FDS : 0);
 
     if (ret < 0 && ret != -EBADMSG) {
         if (ret != -ECONNRESET) {

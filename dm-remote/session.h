@@ -57,6 +57,14 @@ struct DmSession {
     VupStream stream;           /* the socket, or TLS over it */
     VupBuffered rbuf;           /* TCP: whole messages per recv() */
     bool greeting;              /* TLS required, handshake not done */
+    bool refuse_plain;          /* a plain client on a TLS server */
+    /*
+     * Until the session is the device's client (before VERSION, or as a
+     * standby) the socket is non-blocking and what arrives is kept here
+     * until a whole message is in: such a peer, slow or silent, never
+     * holds up the loop (and the served client).
+     */
+    VupMsgReader hello;
     int64_t accepted_ns;        /* dm_clock_ns(): VERSION is due soon */
     bool versioned;             /* VERSION done */
     bool broken;                /* stream unusable: close it */
@@ -82,10 +90,7 @@ DmSession *dm_session_new(DmDevice *dev, int sock, DmDmaLayout layout,
 /* The active client has gone: the standby one takes the device. */
 void dm_session_promote(DmSession *s);
 
-/*
- * Require TLS on this session: its socket is non-blocking until
- * dm_session_greet() has finished the handshake.
- */
+/* Require TLS on this session: dm_session_greet() before messages. */
 void dm_session_require_tls(DmSession *s);
 
 /*
@@ -102,7 +107,12 @@ int dm_session_greet(DmSession *s, DmTlsCreds *creds, bool *ret_want_write,
 /* Release DMA windows and IRQ fds, close the socket; device state stays. */
 void dm_session_free(DmSession *s);
 
-/* Receive and handle one message; false once the session must end. */
+/*
+ * Receive and handle one message; false once the session must end.
+ * Before VERSION, and for a standby client, this never waits: it takes
+ * what has arrived and handles the message once whole (call again when
+ * the socket is readable).
+ */
 bool dm_session_handle_one(DmSession *s);
 
 #endif /* DM_SESSION_H */

@@ -56,6 +56,9 @@ expect bad-layout 2 "invalid --dma-layout 'odd'" -- serve --model edu --listen u
 expect bad-poll-us 2 "invalid --poll-us 'x' (0..1000000)" -- serve --model edu --listen unix:$dir/s --poll-us x
 expect bad-hello-timeout 2 "invalid --hello-timeout '0' (1..3600)" -- serve --model edu --listen unix:$dir/s --hello-timeout 0
 expect help-hello-timeout 0 "--hello-timeout=SEC" -- serve --help
+expect route-bad-max-sessions 2 "invalid --max-sessions '0' (1..65536)" -- route --listen unix:$dir/r --route a=unix:$dir/b --max-sessions 0
+expect route-bad-hello-timeout 2 "invalid --hello-timeout '9999' (1..3600)" -- route --listen unix:$dir/r --route a=unix:$dir/b --hello-timeout 9999
+expect route-help-limits 0 "--max-sessions=N" -- route --help
 expect no-token-file 2 "cannot read a token" -- serve --model edu --listen unix:$dir/s --token-file "$dir/none"
 expect long-identifier 2 "at most 128 bytes" -- serve --model edu --listen unix:$dir/s --bind-vm "$(printf 'v%.0s' $(seq 130))"
 touch "$dir/file"

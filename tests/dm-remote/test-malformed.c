@@ -13,7 +13,9 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -506,6 +508,39 @@ static void test_dma_map_errors(void **state)
     close(fd);
 }
 
+/*
+ * A window larger than the file behind its fd: mmap() would take it and
+ * the model's first access past the file's end would be a SIGBUS.  The
+ * server must refuse it with an error reply and live on.
+ */
+static void test_dma_map_beyond_file(void **state)
+{
+    int fd = connect_client();
+    int mfd = memfd_create("dm-test-small", MFD_CLOEXEC);
+    VupDmaMap map = { .argsz = sizeof(map),
+                      .flags = VUP_DMA_MAP_FLAG_READ | VUP_DMA_MAP_FLAG_WRITE,
+                      .address = 0x100000, .size = 1024 * 1024 };
+
+    assert_int_equal(ftruncate(mfd, 4096), 0);
+    assert_int_equal(transact(fd, VUP_CMD_DMA_MAP, &map, sizeof(map), &mfd, 1,
+                              NULL), EINVAL);
+    /* Inside the file by size, but offset + size past its end. */
+    map.size = 4096;
+    map.offset = 4096;
+    assert_int_equal(transact(fd, VUP_CMD_DMA_MAP, &map, sizeof(map), &mfd, 1,
+                              NULL), EINVAL);
+    /* offset + size wrapping around. */
+    map.offset = UINT64_MAX - 0xfff;
+    assert_int_equal(transact(fd, VUP_CMD_DMA_MAP, &map, sizeof(map), &mfd, 1,
+                              NULL), EINVAL);
+    /* The whole file is fine. */
+    map.offset = 0;
+    assert_int_equal(transact(fd, VUP_CMD_DMA_MAP, &map, sizeof(map), &mfd, 1,
+                              NULL), 0);
+    close(mfd);
+    close(fd);
+}
+
 static void test_write_multi_errors(void **state)
 {
     int fd = connect_client();
@@ -595,7 +630,11 @@ static void test_silent_client_dropped(void **state)
     close(fd);
 }
 
-/* Connections that never say VERSION are bounded; then they are closed. */
+/*
+ * Connections that never say VERSION are bounded: one more than the
+ * pending slots closes the oldest of them (all from one uid here), and
+ * the newcomer gets a slot.
+ */
 static void test_pending_clients_bounded(void **state)
 {
     enum { PENDING = 8 };       /* DM_MAX_PENDING */
@@ -603,15 +642,117 @@ static void test_pending_clients_bounded(void **state)
 
     for (int i = 0; i < PENDING; i++) {
         silent[i] = connect_raw();
+        expect_server_fds(server_fds + i + 1);      /* in accept order */
     }
     extra = connect_raw();
-    assert_true(closed_by_server(extra));
+    assert_true(closed_by_server(silent[0]));
+    expect_server_fds(server_fds + PENDING);
     close(extra);
     for (int i = 0; i < PENDING; i++) {
         close(silent[i]);
     }
-    sleep_ms(100);
+    expect_server_fds(server_fds);
     fd = connect_client();
+    assert_int_equal(region_write32(fd, 0, EDU_LIVENESS, 1), 0);
+    close(fd);
+}
+
+/*
+ * Idle connections filling every pending slot do not lock the device
+ * out: the real client (here, reconnecting to its device) still gets in.
+ */
+static void test_pending_full_client_gets_in(void **state)
+{
+    enum { PENDING = 8 };       /* DM_MAX_PENDING */
+    int silent[PENDING], fd;
+    uint32_t id = 0;
+
+    fd = connect_client();
+    assert_int_equal(region_write32(fd, 0, EDU_LIVENESS, 1), 0);
+    close(fd);
+    for (int i = 0; i < PENDING; i++) {
+        silent[i] = connect_raw();
+        expect_server_fds(server_fds + i + 1);
+    }
+    fd = connect_client();
+    assert_int_equal(region_read(fd, 0, EDU_ID_OFFSET, 4, &id), 0);
+    assert_int_equal(id, 0x010000ed);
+    close(fd);
+    for (int i = 0; i < PENDING; i++) {
+        close(silent[i]);
+    }
+}
+
+/* ---- A client that sends its VERSION a byte at a time ---- */
+
+typedef struct Trickle {
+    int fd;
+    size_t len;                 /* bytes of the message to send */
+    const uint8_t *msg;
+    atomic_size_t sent;
+    atomic_bool stop;
+    atomic_bool refused;        /* a send failed: the server closed */
+} Trickle;
+
+static void *trickle_thread(void *opaque)
+{
+    Trickle *t = opaque;
+
+    while (!atomic_load(&t->stop) && atomic_load(&t->sent) < t->len) {
+        if (send(t->fd, t->msg + atomic_load(&t->sent), 1,
+                 MSG_NOSIGNAL) != 1) {
+            atomic_store(&t->refused, true);
+            break;
+        }
+        atomic_fetch_add(&t->sent, 1);
+        sleep_ms(200);
+    }
+    return NULL;
+}
+
+/*
+ * One byte of a VERSION every 200 ms: the trickle would last 20 s.  The
+ * served client's register reads must be answered while it goes on (the
+ * server must never wait for an unauthenticated peer), and the trickler
+ * must be closed at the hello deadline (2 s here) counted from its
+ * connection, though every byte it sends is fresh.
+ */
+static void test_trickled_version(void **state)
+{
+    uint8_t msg[100] = { 0 };
+    VupHeader h = { .msg_id = 1, .command = VUP_CMD_VERSION,
+                    .msg_size = sizeof(msg) };
+    Trickle t = { .msg = msg, .len = sizeof(msg) };
+    pthread_t thread;
+    int fd = connect_client();
+    uint32_t id = 0;
+
+    memcpy(msg, &h, sizeof(h));
+    t.fd = connect_raw();
+    assert_int_equal(pthread_create(&thread, NULL, trickle_thread, &t), 0);
+    /* The server is reading the trickler's header. */
+    while (atomic_load(&t.sent) < 3) {
+        sleep_ms(10);
+    }
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(region_read(fd, 0, EDU_ID_OFFSET, 4, &id), 0);
+        assert_int_equal(id, 0x010000ed);
+    }
+    /* Answered while the trickler was still connected and sending. */
+    assert_true(atomic_load(&t.sent) < t.len);
+    assert_false(atomic_load(&t.refused));
+    /* It is closed at the deadline, not kept alive by its bytes. */
+    {
+        struct timeval tv = { .tv_sec = 15 };
+
+        setsockopt(t.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    }
+    assert_true(closed_by_server(t.fd));
+    assert_true(atomic_load(&t.sent) < t.len);
+    atomic_store(&t.stop, true);
+    pthread_join(thread, NULL);
+    close(t.fd);
+    /* The served client is unaffected. */
     assert_int_equal(region_write32(fd, 0, EDU_LIVENESS, 1), 0);
     close(fd);
 }
@@ -708,7 +849,8 @@ static void test_random_mutations(void **state)
     close(efd);
 }
 
-int main(void)
+/* An argument runs only the tests it matches (a cmocka filter: "test_*"). */
+int main(int argc, char **argv)
 {
 #define T(f) cmocka_unit_test_teardown(f, check_server_ok)
     const struct CMUnitTest tests[] = {
@@ -726,16 +868,22 @@ int main(void)
         T(test_unexpected_fds),
         T(test_bad_set_irqs),
         T(test_dma_map_errors),
+        T(test_dma_map_beyond_file),
         T(test_write_multi_errors),
         T(test_no_reply_errors_stay_silent),
         T(test_second_client_refused),
         T(test_silent_client_dropped),
         T(test_pending_clients_bounded),
+        T(test_pending_full_client_gets_in),
+        T(test_trickled_version),
         T(test_state_survives_reconnection),
         T(test_random_mutations),
     };
 #undef T
 
     signal(SIGPIPE, SIG_IGN);
+    if (argc > 1) {
+        cmocka_set_test_filter(argv[1]);
+    }
     return cmocka_run_group_tests(tests, suite_setup, suite_teardown);
 }

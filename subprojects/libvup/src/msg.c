@@ -226,6 +226,129 @@ fail:
     return ret;
 }
 
+void vup_reader_init(VupMsgReader *r)
+{
+    vup_msg_init(&r->msg);
+    r->got = 0;
+    r->bad = false;
+}
+
+void vup_reader_clear(VupMsgReader *r)
+{
+    vup_msg_clear(&r->msg);
+    r->got = 0;
+    r->bad = false;
+}
+
+/* One read of at most @len bytes that never waits: bytes, 0 at EOF, -errno. */
+static ssize_t recv_nowait(const VupStream *s, VupMsg *msg, void *buf,
+                           size_t len, unsigned max_fds, bool *bad)
+{
+    union {
+        char buf[CMSG_SPACE(VUP_MAX_FDS * sizeof(int))];
+        struct cmsghdr align;
+    } ctrl;
+    struct iovec iov = { .iov_base = buf, .iov_len = len };
+    struct msghdr mh = {
+        .msg_iov = &iov,
+        .msg_iovlen = 1,
+        .msg_control = ctrl.buf,
+        .msg_controllen = sizeof(ctrl.buf),
+    };
+    ssize_t n;
+
+    if (s->ops) {
+        do {
+            n = s->ops->recv(s->opaque, buf, len);
+        } while (n == -EINTR);
+        return n == -EWOULDBLOCK ? -EAGAIN : n;
+    }
+    do {
+        n = recvmsg(s->fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    }
+    if (mh.msg_controllen > 0 || (mh.msg_flags & MSG_CTRUNC)) {
+        collect_fds(msg, &mh, max_fds, bad);
+    }
+    return n;
+}
+
+int vup_stream_recv_some(const VupStream *s, VupMsgReader *r,
+                         uint32_t max_msg_size, unsigned max_fds)
+{
+    VupMsg *msg = &r->msg;
+    int ret;
+
+    if (max_msg_size > VUP_MAX_MSG_SIZE) {
+        max_msg_size = VUP_MAX_MSG_SIZE;
+    }
+    for (;;) {
+        uint8_t *dst;
+        size_t want;
+        ssize_t n;
+
+        if (r->got < sizeof(msg->hdr)) {
+            dst = (uint8_t *)&msg->hdr + r->got;
+            want = sizeof(msg->hdr) - r->got;
+        } else if (r->got - sizeof(msg->hdr) < msg->payload_len) {
+            dst = msg->payload + (r->got - sizeof(msg->hdr));
+            want = msg->payload_len - (r->got - sizeof(msg->hdr));
+        } else {
+            break;              /* whole */
+        }
+        n = recv_nowait(s, msg, dst, want, max_fds, &r->bad);
+        if (n == -EAGAIN) {
+            return -EAGAIN;
+        }
+        if (n <= 0) {
+            ret = n < 0 ? (int)n : r->got ? -EPROTO : -ECONNRESET;
+            goto fail;
+        }
+        r->got += n;
+        if (r->got != sizeof(msg->hdr)) {
+            continue;
+        }
+        /* The header is complete: validate its size before allocating. */
+        if (!VUP_HOST_IS_LE) {
+            vup_header_swap(&msg->hdr);
+        }
+        if (msg->hdr.msg_size < sizeof(VupHeader)) {
+            ret = -EPROTO;
+            goto fail;
+        }
+        if (msg->hdr.msg_size > max_msg_size) {
+            ret = -EMSGSIZE;
+            goto fail;
+        }
+        msg->payload_len = msg->hdr.msg_size - sizeof(VupHeader);
+        if (msg->payload_len > 0) {
+            msg->payload = malloc(msg->payload_len);
+            if (!msg->payload) {
+                ret = -ENOMEM;
+                goto fail;
+            }
+        }
+    }
+    if (!VUP_HOST_IS_LE && msg->payload_len) {
+        vup_payload_swap(msg->hdr.command,
+                         (msg->hdr.flags & VUP_FLAG_TYPE_MASK) ==
+                         VUP_FLAG_TYPE_REPLY, true, msg->payload,
+                         msg->payload_len);
+    }
+    if (r->bad) {
+        close_fds(msg);
+        msg->nfds = 0;
+        return -EBADMSG;
+    }
+    return 0;
+
+fail:
+    vup_reader_clear(r);
+    return ret;
+}
+
 int vup_stream_send_bytes(const VupStream *s, const void *buf, size_t len)
 {
     const uint8_t *p = buf;

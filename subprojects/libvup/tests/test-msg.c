@@ -587,6 +587,68 @@ static void test_layered_pending_is_readable(void **state)
     assert_true(vup_stream_spin_readable(&sb, 0));
 }
 
+/*
+ * vup_stream_recv_some: a message a byte at a time, never blocking, and
+ * nothing read past its end; bad sizes and EOFs as vup_recv_msg.
+ */
+static void test_recv_some_piecewise(void **state)
+{
+    Pair *p = *state;
+    VupStream s = VUP_STREAM_PLAIN(p->b);
+    VupHeader h = { .msg_id = 7, .command = VUP_CMD_VERSION,
+                    .msg_size = sizeof(h) + 5 };
+    uint8_t wire[sizeof(h) + 5 + 3];
+    VupMsgReader r;
+    int efd = eventfd(0, EFD_CLOEXEC);
+
+    memcpy(wire, &h, sizeof(h));
+    memcpy(wire + sizeof(h), "hello", 5);
+    memcpy(wire + sizeof(h) + 5, "abc", 3);     /* the next message */
+    vup_reader_init(&r);
+    assert_int_equal(vup_stream_recv_some(&s, &r, MAX_SIZE, 0), -EAGAIN);
+    for (size_t i = 0; i < sizeof(h) + 4; i++) {
+        write_all(p->a, wire + i, 1);
+        assert_int_equal(vup_stream_recv_some(&s, &r, MAX_SIZE, 0), -EAGAIN);
+    }
+    /* The last byte of the payload and the next message's start. */
+    write_all(p->a, wire + sizeof(h) + 4, 4);
+    assert_int_equal(vup_stream_recv_some(&s, &r, MAX_SIZE, 0), 0);
+    assert_int_equal(r.msg.hdr.msg_id, 7);
+    assert_int_equal(r.msg.payload_len, 5);
+    assert_memory_equal(r.msg.payload, "hello", 5);
+    vup_msg_clear(&r.msg);
+    vup_reader_init(&r);
+    {
+        char rest[8];
+
+        assert_int_equal(recv(p->b, rest, sizeof(rest), MSG_DONTWAIT), 3);
+        assert_memory_equal(rest, "abc", 3);
+    }
+
+    /* Descriptors with it: the message is whole but bad, fds closed. */
+    h.msg_size = sizeof(h);
+    send_raw_with_fds(p->a, &h, sizeof(h), efd, 2);
+    assert_int_equal(vup_stream_recv_some(&s, &r, MAX_SIZE, 0), -EBADMSG);
+    assert_int_equal(r.msg.nfds, 0);
+    vup_msg_clear(&r.msg);
+    vup_reader_init(&r);
+    close(efd);
+
+    /* Over the maximum: refused from the header, nothing allocated. */
+    h.msg_size = MAX_SIZE + 1;
+    write_all(p->a, &h, sizeof(h));
+    assert_int_equal(vup_stream_recv_some(&s, &r, MAX_SIZE, 0), -EMSGSIZE);
+    assert_int_equal(r.got, 0);
+
+    /* EOF inside a message, then between messages. */
+    h.msg_size = sizeof(h) + 8;
+    write_all(p->a, &h, sizeof(h));
+    close(p->a);
+    p->a = -1;
+    assert_int_equal(vup_stream_recv_some(&s, &r, MAX_SIZE, 0), -EPROTO);
+    assert_int_equal(vup_stream_recv_some(&s, &r, MAX_SIZE, 0), -ECONNRESET);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -610,6 +672,7 @@ int main(void)
         T(test_layered_refuses_fds),
         T(test_layered_eof_and_errors),
         T(test_layered_pending_is_readable),
+        T(test_recv_some_piecewise),
         cmocka_unit_test(test_check_reply),
 #undef T
     };

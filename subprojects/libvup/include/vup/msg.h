@@ -85,6 +85,34 @@ int vup_recv_msg(int sock, VupMsg *msg, uint32_t max_msg_size,
                  unsigned max_fds);
 
 /*
+ * A message gathered a piece at a time, never waiting: for a peer that
+ * has not yet said who it is, whose slowness must cost nobody else
+ * anything.  The reader holds the message's bytes between calls.
+ */
+typedef struct VupMsgReader {
+    VupMsg msg;
+    size_t got;                 /* bytes of it so far: header, then payload */
+    bool bad;                   /* see vup_recv_msg()'s -EBADMSG */
+} VupMsgReader;
+
+void vup_reader_init(VupMsgReader *r);
+/* Drop a partial message: free its payload, close its fds. */
+void vup_reader_clear(VupMsgReader *r);
+
+/*
+ * Read what has arrived of the next message on @s without waiting: a
+ * plain socket is read with MSG_DONTWAIT, a layered stream must be
+ * non-blocking underneath (its recv answers -EAGAIN).  Reads never go
+ * past the end of the message.  Returns -EAGAIN while the message is
+ * incomplete; 0 or -EBADMSG (as vup_recv_msg()) once it is whole in
+ * r->msg, which the caller then owns (vup_reader_init() the reader
+ * before the next); or another -errno of vup_recv_msg() after which the
+ * stream is unusable and the reader is cleared.
+ */
+int vup_stream_recv_some(const VupStream *s, VupMsgReader *r,
+                         uint32_t max_msg_size, unsigned max_fds);
+
+/*
  * Send one message: @hdr (msg_size is filled in from @len), then
  * @payload, with @nfds descriptors attached.  Returns 0 or -errno;
  * any failure leaves the stream unusable.
