@@ -378,12 +378,21 @@ def save_bad_input(e):
     for req, status, text, name in (
             ({"file": 5}, 400, "'file' must be a string, not a number",
              "a non-string file"),
-            ({"file": "rel/x.state"}, 400, "must be an absolute path",
-             "a relative file"),
-            ({"file": "/tmp/a,b"}, 400, "must not contain a comma",
-             "a file with a comma"),
-            ({"file": "/tmp/a\nb"}, 400, "control character",
-             "a file with a line break"),
+            ({"file": "rel/x.state"}, 400, "must be a file name in the "
+             "save directory", "a relative path"),
+            ({"file": "a,b"}, 400, "must be a file name", "a comma"),
+            ({"file": "a\nb"}, 400, "must be a file name", "a line break"),
+            ({"file": e.tmp + "/saved/../../x"}, 400, "must be a file name",
+             "an absolute path with '..'"),
+            ({"file": e.tmp + "/saved/x"}, 400, "must be a file name",
+             "an absolute path, even in the save directory"),
+            ({"file": "../x"}, 400, "must be a file name", "'..'"),
+            ({"file": ".."}, 400, "must be a file name", "'..' alone"),
+            ({"file": ".hidden"}, 400, "must be a file name",
+             "a name starting with '.'"),
+            ({"file": ""}, 400, "must be a file name", "an empty name"),
+            ({"file": "x" * 256}, 400, "must be a file name",
+             "a name of 256 bytes"),
             ({"timeout": 0}, 400, "'timeout' must be 1 to 86400",
              "a zero timeout"),
             ({"timeout": "soon"}, 400, "'timeout' must be an integer",
@@ -516,6 +525,25 @@ def restore_failures(e, want):
              "  the VM stays saved and no QEMU is left", body)
 
 
+def restore_outside(e, mine):
+    """A saved file recorded outside the save directory (a database
+    from before the check) is not read."""
+    db = sqlite3.connect(e.db)
+    db.execute("UPDATE vms SET saved_file = ? WHERE name = 'sv'",
+               (e.tmp + "/saved/../x.state",))
+    db.commit()
+    db.close()
+    n = len(e.requests("c2", "POST", "/v1/vms"))
+    err_is(t, e.api("POST", "/v1/vms/sv/restore", {"client": "c2"}), 409,
+           "outside the save directory", "restore of a file outside the "
+           "save directory is 409")
+    t.eq(len(e.requests("c2", "POST", "/v1/vms")), n, "  and starts no QEMU")
+    db = sqlite3.connect(e.db)
+    db.execute("UPDATE vms SET saved_file = ? WHERE name = 'sv'", (mine,))
+    db.commit()
+    db.close()
+
+
 def restore(e):
     inst, want = save(e)
     restore_failures(e, want)
@@ -542,12 +570,13 @@ def restore(e):
     # A suspended VM saved to a named file, then stopped while saved.
     e.api("POST", "/v1/vms/sv/suspend")
     before = len(qmp_cmds(e, "c2", "sv"))
-    mine = os.path.join(e.tmp, "mine.state")
-    st, body = e.api("POST", "/v1/vms/sv/save", {"file": mine})
+    mine = os.path.join(e.tmp, "saved", "mine.state")
+    st, body = e.api("POST", "/v1/vms/sv/save", {"file": "mine.state"})
     t.ok(st == 200 and body["saved_file"] == mine and
          qmp_cmds(e, "c2", "sv")[before] == "migrate",
          "a suspended VM is saved to a named file without a second stop",
          body)
+    restore_outside(e, mine)
     st, body = e.api("POST", "/v1/vms/sv/stop")
     dels = [r["path"] for r in e.requests("s1", "DELETE") +
             e.requests("s2", "DELETE")]
@@ -871,7 +900,18 @@ def half_writes(e):
            "a model offered nowhere is 409")
 
 
+def file_modes(path):
+    """The permission bits of PATH and its SQLite side files."""
+    return {suffix: os.stat(path + suffix).st_mode & 0o777
+            for suffix in ("", "-wal", "-shm")
+            if os.path.exists(path + suffix)}
+
+
 def persistence(e):
+    modes = file_modes(e.db)
+    t.ok(set(modes) == {"", "-wal", "-shm"} and
+         set(modes.values()) == {0o600},
+         "the database and its -wal and -shm files are 0600", modes)
     before = e.api("GET", "/v1/vms")[1], e.api("GET", "/v1/platforms")[1]
     rc = e.stop_orch()
     t.ok(rc == 0 and not os.path.exists(e.sock),
@@ -909,6 +949,7 @@ def migration(e):
                 "PRAGMA user_version = 1;")
         db.commit()
         db.close()
+        os.chmod(path, 0o644)
         e2 = Env(e.build)
         e2.db = path
         try:
@@ -917,6 +958,8 @@ def migration(e):
             names = [v["name"] for v in body["vms"]]
             t.eq(names, ["old"] if version else [],
                  "a version %d database is served" % version)
+            t.eq(set(file_modes(path).values()), {0o600},
+                 "  and made 0600 (with its side files)")
             if version:
                 t.eq(body["vms"][0]["args"], [],
                      "the new column has its default")
