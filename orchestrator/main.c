@@ -217,6 +217,22 @@ static void set_save_dir(void)
     }
 }
 
+static int make_db_private(void)
+{
+    g_autofree char *dir = g_path_get_dirname(arg_db);
+    g_autofree char *why = NULL;
+
+    if (g_mkdir_with_parents(dir, 0700) < 0) {
+        orch_warn("cannot create %s: %s", dir, g_strerror(errno));
+        return -1;
+    }
+    if (orch_db_make_private(arg_db, &why) < 0) {
+        orch_warn("cannot make the database private: %s", why);
+        return -1;
+    }
+    return 0;
+}
+
 static int open_db(sqlite3 **ret_db)
 {
     g_autofree char *dir = g_path_get_dirname(arg_db);
@@ -249,7 +265,8 @@ int main(int argc, char **argv)
         return ret == 1 ? 0 : 2;
     }
     signal(SIGPIPE, SIG_IGN);
-    if (open_db(&db_main) < 0 || open_db(&db_worker) < 0) {
+    if (make_db_private() < 0 ||
+        open_db(&db_main) < 0 || open_db(&db_worker) < 0) {
         return 1;
     }
     set_save_dir();
