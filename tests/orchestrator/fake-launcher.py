@@ -8,6 +8,8 @@
 # Each VM has a QMP run state ("status": running, paused, inmigrate with
 # -incoming, postmigrate after an outgoing migration); POST /_fake
 # {"vm_status": {ID: STATUS}} or {"vm_state": {ID: "exited"}} sets it.
+# {"huge_reply": N} answers every request with N bytes of JSON (with a
+# Content-Length, or close-delimited without one if "huge_no_length").
 # A server also keeps routes (/v1/routes, its "router" at
 # unix:STATE/router.sock, which nothing listens on); {"fail_route": true}
 # makes their POST answer 500, {"route_address": X} puts X in its reply.
@@ -32,7 +34,8 @@ vms = {}
 routes = {}
 config = {"powerdown_works": True, "qmp_error": {}, "migrate_fail": False,
           "migrate_hold": False, "fail_vm": False, "fail_delete": False,
-          "fail_route": False, "route_address": None}
+          "fail_route": False, "route_address": None, "huge_reply": 0,
+          "huge_no_length": False}
 counters = {"instances": 0, "pid": 1000, "port": 30000}
 
 
@@ -73,6 +76,22 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def huge(self, size):
+        data = b'{"platform": "' + b"x" * max(size - 16, 0) + b'"}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        if config["huge_no_length"]:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        else:
+            self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        try:
+            for i in range(0, len(data), 1 << 16):
+                self.wfile.write(data[i:i + (1 << 16)])
+        except OSError:
+            pass
+
     def error(self, status, msg):
         self.reply(status, {"error": msg})
 
@@ -90,6 +109,8 @@ class Handler(BaseHTTPRequestHandler):
                 f.write(json.dumps({"method": method, "path": self.path,
                                     "body": body}) + "\n")
         parts = [p for p in self.path.split("/") if p]
+        if config["huge_reply"] and parts != ["_fake"]:
+            return self.huge(config["huge_reply"])
         with lock:
             if parts == ["_fake"] and method == "POST":
                 for key, field in (("vm_status", "status"),

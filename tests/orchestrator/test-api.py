@@ -853,6 +853,26 @@ def model_tls(e):
     tls_auto_client(e)
 
 
+def huge_answers(e):
+    """A launcher answering more than 4 MiB fails that call, with or
+    without a Content-Length; one just under is still read."""
+    addr = e.start_fake("big", "client")
+    e.fake_config("big", huge_reply=4 * 1024 * 1024 - 64)
+    st, body = e.api("POST", "/v1/platforms", {
+        "name": "big", "role": "client", "address": addr})
+    t.ok(st != 502, "an answer just under 4 MiB is read", body)
+    e.api("DELETE", "/v1/platforms/big")
+    for no_length in (False, True):
+        e.fake_config("big", huge_reply=64 * 1024 * 1024,
+                      huge_no_length=no_length)
+        err_is(t, e.api("POST", "/v1/platforms", {
+            "name": "big", "role": "client", "address": addr}), 502,
+            "larger than" if no_length else "more than 4194304",
+            "a 64 MiB answer (%s a Content-Length) fails the call with 502"
+            % ("without" if no_length else "with"))
+    t.eq(e.api("GET", "/v1/platforms/big")[0], 404, "  and adds nothing")
+
+
 def half_writes(e):
     s5 = e.start_fake("s5", "server", "--fail-instance", "2")
     e.api("POST", "/v1/platforms", {"name": "s5", "role": "server",
@@ -1167,7 +1187,8 @@ def main():
     def checks():
         e.start_orch()
         for part in (platforms, vms, start, console_and_dms, lifecycle,
-                     events, restore, routes, model_tls, half_writes,
+                     events, restore, routes, model_tls, huge_answers,
+                     half_writes,
                      persistence,
                      migration):
             part(e)
