@@ -105,13 +105,21 @@ int orch_launcher_call(const char *address, const char *method,
         soup_message_set_request_body_from_bytes(msg, "application/json",
                                                  bytes);
     }
+    /* Let other requests use the database while this launcher answers. */
+    orch_db_pause();
     in = soup_session_send(session, msg, NULL, &err);
+    if (in) {
+        answer = launcher_read(msg, in, &why);
+    }
+    if (orch_db_resume() < 0) {
+        *ret_err = g_strdup("the database is busy");
+        return -EBUSY;
+    }
     if (!in) {
         why = dm_soup_tls_explain(msg, err);
         *ret_err = g_strdup_printf("launcher %s: %s", address, why);
         return -EHOSTUNREACH;
     }
-    answer = launcher_read(msg, in, &why);
     if (!answer) {
         *ret_err = g_strdup_printf("launcher %s: %s %s: %s", address, method,
                                    path, why);

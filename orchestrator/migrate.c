@@ -164,17 +164,21 @@ static int migrate_run(OrchRequest *r, OrchVm *vm, OrchClientChoice *c,
                           c->name, timeout) < 0) {
         return -EIO;
     }
-    if (orch_db_run(r->db, "UPDATE vms SET client_id = ?, hypervisor = ? "
-                    "WHERE id = ?", "isi", c->id, c->hypervisor,
-                    vm->id) < 0) {
-        return -EIO;
-    }
-    /* The target runs the guest now: the source QEMU goes. */
+    /*
+     * The target runs the guest now: the source QEMU goes (best effort),
+     * before the write, which then holds the database no longer than
+     * itself.
+     */
     orch_undo_clear(r);
     orch_qmp(&cleanup, vm->client_address, vm->name, "quit", NULL, NULL);
     g_clear_pointer(&cleanup.error, g_free);
     orch_undo_add(&cleanup, vm->client_address, path);
     orch_undo_run(&cleanup);
+    if (orch_db_run(r->db, "UPDATE vms SET client_id = ?, hypervisor = ? "
+                    "WHERE id = ?", "isi", c->id, c->hypervisor,
+                    vm->id) < 0) {
+        return -EIO;
+    }
     orch_event(r->db, vm->name, "migrated from %s to %s", vm->client,
                c->name);
     return 0;

@@ -8,6 +8,8 @@
 # Each VM has a QMP run state ("status": running, paused, inmigrate with
 # -incoming, postmigrate after an outgoing migration); POST /_fake
 # {"vm_status": {ID: STATUS}} or {"vm_state": {ID: "exited"}} sets it.
+# {"mute": true} holds every request (logged first) unanswered until
+# {"mute": false}, as a launcher that accepts and never answers.
 # {"huge_reply": N} answers every request with N bytes of JSON (with a
 # Content-Length, or close-delimited without one if "huge_no_length").
 # A server also keeps routes (/v1/routes, its "router" at
@@ -36,6 +38,8 @@ config = {"powerdown_works": True, "qmp_error": {}, "migrate_fail": False,
           "migrate_hold": False, "fail_vm": False, "fail_delete": False,
           "fail_route": False, "route_address": None, "huge_reply": 0,
           "huge_no_length": False}
+unmuted = threading.Event()
+unmuted.set()
 counters = {"instances": 0, "pid": 1000, "port": 30000}
 
 
@@ -109,6 +113,10 @@ class Handler(BaseHTTPRequestHandler):
                 f.write(json.dumps({"method": method, "path": self.path,
                                     "body": body}) + "\n")
         parts = [p for p in self.path.split("/") if p]
+        if parts == ["_fake"] and isinstance(body, dict) and "mute" in body:
+            (unmuted.clear if body.pop("mute") else unmuted.set)()
+        if parts != ["_fake"]:
+            unmuted.wait(120)
         if config["huge_reply"] and parts != ["_fake"]:
             return self.huge(config["huge_reply"])
         with lock:

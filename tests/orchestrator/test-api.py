@@ -7,9 +7,10 @@
 import os
 import sqlite3
 import sys
+import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from orchlib import Env, Tap  # noqa: E402
+from orchlib import Env, Tap, wait_for  # noqa: E402
 
 t = Tap()
 
@@ -853,6 +854,53 @@ def model_tls(e):
     tls_auto_client(e)
 
 
+def mute_launcher(e):
+    """A launcher that accepts and never answers delays only the calls
+    that need it: calls on other VMs and platforms complete meanwhile."""
+    for name, role in (("mute", "client"), ("ms", "server")):
+        addr = e.start_fake(name, role, *(["--capacity", "8"]
+                                          if role == "server" else []))
+        e.api("POST", "/v1/platforms", {"name": name, "role": role,
+                                        "address": addr})
+    for vm, client in (("mv", "mute"), ("ov", "c1"), ("ov2", "c2")):
+        e.api("POST", "/v1/vms", {"name": vm, "devices": [
+            {"name": "e", "model": "edu", "server": "ms"}]})
+        st, body = e.api("POST", "/v1/vms/%s/start" % vm, {"client": client})
+        t.ok(st == 200, "mute: %s runs on %s" % (vm, client), body)
+    e.api("POST", "/v1/vms", {"name": "nv", "devices": [
+        {"name": "e", "model": "edu", "server": "ms"}]})
+    e.fake_config("mute", mute=True)
+    done = []
+    waiting = threading.Thread(target=lambda: done.append(
+        ("mv", e.api("POST", "/v1/vms/mv/suspend"))))
+    waiting.start()
+    wait_for(lambda: any(r["path"] == "/v1/vms/mv/qmp" for r in
+                         e.requests("mute", "POST")),
+             "the suspend reaching the mute launcher")
+    for name, call in (
+            ("a suspend on another client", ("POST", "/v1/vms/ov/suspend")),
+            ("a stop on another client", ("POST", "/v1/vms/ov2/stop",
+                                          {"timeout": 0})),
+            ("a start on another client", ("POST", "/v1/vms/nv/start",
+                                           {"client": "c2"})),
+            ("a VM defined", ("POST", "/v1/vms", {"name": "dv"}))):
+        st, body = e.api(*call)
+        t.ok(st in (200, 201) and waiting.is_alive() and not done,
+             "mute: %s completes while the mute one waits" % name,
+             (st, body, done))
+    e.fake_config("mute", mute=False)
+    waiting.join(60)
+    t.ok(done and done[0][1][0] == 200 and
+         done[0][1][1]["state"] == "suspended",
+         "mute: the waiting call completes once the launcher answers", done)
+    for vm in ("mv", "ov", "nv"):
+        e.api("POST", "/v1/vms/%s/stop" % vm, {"timeout": 0})
+    for vm in ("mv", "ov", "ov2", "nv", "dv"):
+        e.api("DELETE", "/v1/vms/" + vm)
+    for name in ("mute", "ms"):
+        e.api("DELETE", "/v1/platforms/" + name)
+
+
 def huge_answers(e):
     """A launcher answering more than 4 MiB fails that call, with or
     without a Content-Length; one just under is still read."""
@@ -1187,7 +1235,8 @@ def main():
     def checks():
         e.start_orch()
         for part in (platforms, vms, start, console_and_dms, lifecycle,
-                     events, restore, routes, model_tls, huge_answers,
+                     events, restore, routes, model_tls, mute_launcher,
+                     huge_answers,
                      half_writes,
                      persistence,
                      migration):
