@@ -89,7 +89,9 @@ static int save_run(OrchRequest *r, OrchVm *vm, const char *file,
     g_autoptr(JsonObject) args = json_object_new();
 
     json_object_set_string_member(args, "uri", uri);
-    if (orch_qmp(r, vm->client_address, vm->name, "migrate", args,
+    if (orch_migrate_tls_off(r, vm->client, vm->client_address,
+                             vm->name) < 0 ||
+        orch_qmp(r, vm->client_address, vm->name, "migrate", args,
                  NULL) < 0 ||
         orch_migrate_wait(r, vm->client_address, vm->name, "saving", file,
                           timeout) < 0) {

@@ -20,6 +20,7 @@
 #                    [--model-tls]   (its health says "model_tls": true)
 #                    [--tcp-models]  (tcp: instance addresses, whatever
 #                                     the transport asked)
+#                    [--tcp-port P]  (HTTP on tcp:127.0.0.1:P instead)
 import argparse
 import json
 import os
@@ -306,6 +307,9 @@ class Handler(BaseHTTPRequestHandler):
             if not uri.startswith("file:"):
                 vm["status"] = "running"
             return self.reply(200, {"return": {}})
+        if cmd == "migrate-set-parameters":
+            vm.setdefault("params", {}).update(body.get("arguments", {}))
+            return self.reply(200, {"return": {}})
         if cmd == "migrate_cancel":
             return self.reply(200, {"return": {}})
         if cmd == "query-migrate":
@@ -331,6 +335,11 @@ class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
 
 
+class TcpServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
 def main():
     global args
     p = argparse.ArgumentParser()
@@ -344,8 +353,15 @@ def main():
     p.add_argument("--fail-instance", type=int, default=0)
     p.add_argument("--model-tls", action="store_true")
     p.add_argument("--tcp-models", action="store_true")
+    p.add_argument("--tcp-port", type=int, default=0)
     args = p.parse_args()
     os.makedirs(args.state, exist_ok=True)
+    if args.tcp_port:
+        # On tcp:127.0.0.1:PORT; --socket is created once it listens.
+        srv = TcpServer(("127.0.0.1", args.tcp_port), Handler)
+        open(args.socket, "w").close()
+        srv.serve_forever()
+        return 0
     if os.path.exists(args.socket):
         os.unlink(args.socket)
     srv = Server(args.socket, Handler)

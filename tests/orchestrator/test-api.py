@@ -6,6 +6,7 @@
 #   test-api.py BUILD
 import os
 import sqlite3
+import subprocess
 import sys
 import threading
 
@@ -854,6 +855,60 @@ def model_tls(e):
     tls_auto_client(e)
 
 
+def migrate_tls(e):
+    """A live migration over TCP between two clients with model TLS
+    credentials is TLS: the target serves it, the source verifies it."""
+    ports = {}
+    for name in ("mt1", "mt2"):
+        ports[name] = int(subprocess.check_output(
+            [sys.executable, os.path.join(os.path.dirname(
+                os.path.abspath(__file__)), "..", "free-port.py")]))
+        e.start_fake(name, "client", "--model-tls", "--tcp-port",
+                     str(ports[name]))
+        st, body = e.api("POST", "/v1/platforms", {
+            "name": name, "role": "client",
+            "address": "tcp:127.0.0.1:%d" % ports[name]})
+        t.ok(st == 201 and body["model_tls"], "platform %s on TCP with "
+             "model TLS" % name, body)
+    e.api("POST", "/v1/vms", {"name": "mtv", "devices": [
+        {"name": "e", "model": "edu", "server": "s2"}]})
+    st, body = e.api("POST", "/v1/vms/mtv/start", {"client": "mt1"})
+    t.ok(st == 200, "a VM on mt1", body)
+    st, body = e.api("POST", "/v1/vms/mtv/migrate", {"to": "mt2"})
+    t.ok(st == 200 and body["client"] == "mt2", "migrated to mt2", body)
+    tgt = [r["body"] for r in e.requests("mt2", "POST", "/v1/vms/mtv/qmp")]
+    src = [r["body"] for r in e.requests("mt1", "POST", "/v1/vms/mtv/qmp")]
+    uri = tgt[-1].get("arguments", {}).get("uri", "") if tgt else ""
+    t.ok([q["execute"] for q in tgt] == ["migrate-set-parameters",
+                                        "migrate-incoming"] and
+         tgt[0]["arguments"]["tls-creds"] == "dm-migrate-tls" and
+         uri.startswith("tcp:127.0.0.1:"),
+         "the target serves the stream with tls-creds dm-migrate-tls",
+         tgt)
+    setp = [q for q in src if q["execute"] == "migrate-set-parameters"]
+    t.ok([q["execute"] for q in src][:2] == ["migrate-set-parameters",
+                                            "migrate"] and
+         setp[0]["arguments"] == {"tls-creds": "dm-model-tls",
+                                  "tls-hostname": "127.0.0.1"},
+         "the source sends it with tls-creds dm-model-tls, checking the "
+         "target's name", src)
+    st, body = e.api("POST", "/v1/vms/mtv/migrate", {"to": "c1"})
+    src = [r["body"] for r in e.requests("mt2", "POST", "/v1/vms/mtv/qmp")]
+    tgt = [r["body"]["execute"] for r in
+           e.requests("c1", "POST", "/v1/vms/mtv/qmp")]
+    mig = [i for i, q in enumerate(src) if q["execute"] == "migrate"]
+    t.ok(st == 200 and mig and src[mig[0] - 1] == {
+        "execute": "migrate-set-parameters",
+        "arguments": {"tls-creds": "", "tls-hostname": ""}} and
+         "migrate-set-parameters" not in tgt,
+         "to a client without credentials: plain, the source's TLS "
+         "parameters cleared", (st, body, src, tgt))
+    e.api("POST", "/v1/vms/mtv/stop", {"timeout": 0})
+    e.api("DELETE", "/v1/vms/mtv")
+    for name in ("mt1", "mt2"):
+        e.api("DELETE", "/v1/platforms/" + name)
+
+
 def mute_launcher(e):
     """A launcher that accepts and never answers delays only the calls
     that need it: calls on other VMs and platforms complete meanwhile."""
@@ -1235,7 +1290,8 @@ def main():
     def checks():
         e.start_orch()
         for part in (platforms, vms, start, console_and_dms, lifecycle,
-                     events, restore, routes, model_tls, mute_launcher,
+                     events, restore, routes, model_tls, migrate_tls,
+                     mute_launcher,
                      huge_answers,
                      half_writes,
                      persistence,
