@@ -9,12 +9,6 @@
 #include "orch.h"
 #include "server.h"
 
-/*
- * Requests that write or call launchers at once; more wait their turn.
- * Each may wait up to --launcher-timeout for a launcher.
- */
-#define SERVER_WORKERS 16
-
 /* Bodies are small JSON objects; refuse anything absurd. */
 #define SERVER_MAX_BODY (1024 * 1024)
 
@@ -46,6 +40,12 @@ static const OrchRoute server_routes[] = {
     { "GET", "events", orch_event_list, true },
     { "GET", "dms", orch_dm_list, false },
 };
+
+/*
+ * Requests that write or call launchers at once; more wait their turn.
+ * Each may wait up to --launcher-timeout for a launcher.
+ */
+#define SERVER_WORKERS 16
 
 struct OrchServer {
     SoupServer *soup;
