@@ -4,7 +4,10 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "db.h"
 #include "orch.h"
@@ -165,6 +168,41 @@ static int db_migrate(sqlite3 *db, char **ret_err)
         return -EIO;
     }
     return db_exec(db, "COMMIT", ret_err);
+}
+
+/*
+ * The database holds the models' tokens: owner only.  SQLite gives its
+ * -wal, -shm and -journal files the mode of the database file, so making
+ * that one 0600 (a database from before this check too) covers them.
+ */
+int orch_db_make_private(const char *path, char **ret_err)
+{
+    static const char *const sidecars[] = { "-wal", "-shm", "-journal" };
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    size_t i;
+
+    if (fd < 0 || fchmod(fd, 0600) < 0) {
+        int err = errno;
+
+        *ret_err = g_strdup_printf("%s: %s", path, g_strerror(err));
+        if (fd >= 0) {
+            close(fd);
+        }
+        return -err;
+    }
+    close(fd);
+    /* Left by an earlier run, perhaps with a laxer mode. */
+    for (i = 0; i < G_N_ELEMENTS(sidecars); i++) {
+        g_autofree char *side = g_strconcat(path, sidecars[i], NULL);
+
+        if (chmod(side, 0600) < 0 && errno != ENOENT) {
+            int err = errno;
+
+            *ret_err = g_strdup_printf("%s: %s", side, g_strerror(err));
+            return -err;
+        }
+    }
+    return 0;
 }
 
 int orch_db_open(const char *path, sqlite3 **ret_db, char **ret_err)

@@ -17,6 +17,12 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(sqlite3_stmt, sqlite3_finalize)
 /* The newest schema version. */
 #define ORCH_DB_VERSION 5
 
+/*
+ * Create the database file @path 0600 if absent, and make it and its
+ * side files 0600 if not: it holds tokens.  Before any connection is
+ * opened (closing a file descriptor drops SQLite's locks on it).
+ */
+int orch_db_make_private(const char *path, char **ret_err);
 /* Open (creating or migrating) the database; 0 or -errno with a reason. */
 int orch_db_open(const char *path, sqlite3 **ret_db, char **ret_err);
 

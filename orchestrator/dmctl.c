@@ -53,8 +53,9 @@ static const DmctlCommand commands[] = {
     { "vm migrate", "NAME --to CLIENT",
       "live-migrate the VM to another client platform, with a progress\n"
       "line; its device models stay where they are", dmctl_vm_migrate },
-    { "vm save", "NAME [--file PATH]",
-      "save the VM to a file (default: the orchestrator's --save-dir)\n"
+    { "vm save", "NAME [--file NAME]",
+      "save the VM to a file in the orchestrator's --save-dir (default\n"
+      "NAME.vmstate; a plain file name, no '/')\n"
       "written by QEMU on its client platform, and stop its QEMU; the\n"
       "device models keep running and hold the device state",
       dmctl_vm_save },

@@ -23,6 +23,47 @@ void orch_launcher_set_timeout(guint seconds)
     launcher_timeout_s = seconds;
 }
 
+/*
+ * Read @msg's answer from @in, at most ORCH_LAUNCHER_MAX_ANSWER bytes: a
+ * launcher (or whatever answers at its address) must not make us hold
+ * more.  NULL with @ret_err set when it is larger or the read fails.
+ */
+static GBytes *launcher_read(SoupMessage *msg, GInputStream *in,
+                             char **ret_err)
+{
+    g_autoptr(GByteArray) buf = g_byte_array_new();
+    g_autoptr(GError) err = NULL;
+    goffset declared = soup_message_headers_get_content_length(
+        soup_message_get_response_headers(msg));
+    guint8 chunk[16384];
+
+    if (declared > ORCH_LAUNCHER_MAX_ANSWER) {
+        *ret_err = g_strdup_printf("answer of %" G_GOFFSET_FORMAT " bytes, "
+                                   "more than %d", declared,
+                                   ORCH_LAUNCHER_MAX_ANSWER);
+        return NULL;
+    }
+    for (;;) {
+        gssize n = g_input_stream_read(in, chunk, sizeof(chunk), NULL, &err);
+
+        if (n < 0) {
+            *ret_err = g_strdup_printf("reading the answer: %s",
+                                       err->message);
+            return NULL;
+        }
+        if (n == 0) {
+            break;
+        }
+        if (buf->len + n > ORCH_LAUNCHER_MAX_ANSWER) {
+            *ret_err = g_strdup_printf("answer larger than %d bytes",
+                                       ORCH_LAUNCHER_MAX_ANSWER);
+            return NULL;
+        }
+        g_byte_array_append(buf, chunk, n);
+    }
+    return g_byte_array_free_to_bytes(g_steal_pointer(&buf));
+}
+
 /* TLS for launchers on TCP; one on a UNIX socket is guarded by its mode. */
 static const DmSoupTlsCreds *launcher_creds(const char *address)
 {
@@ -38,6 +79,8 @@ int orch_launcher_call(const char *address, const char *method,
     g_autoptr(SoupSession) session = NULL;
     g_autoptr(SoupMessage) msg = NULL;
     g_autoptr(GBytes) answer = NULL;
+    g_autoptr(GInputStream) in = NULL;
+    g_autofree char *why = NULL;
     const DmSoupTlsCreds *tls = launcher_creds(address);
     JsonNode *reply = NULL;
     gsize len;
@@ -62,12 +105,25 @@ int orch_launcher_call(const char *address, const char *method,
         soup_message_set_request_body_from_bytes(msg, "application/json",
                                                  bytes);
     }
-    answer = soup_session_send_and_read(session, msg, NULL, &err);
-    if (!answer) {
-        g_autofree char *why = dm_soup_tls_explain(msg, err);
-
+    /* Let other requests use the database while this launcher answers. */
+    orch_db_pause();
+    in = soup_session_send(session, msg, NULL, &err);
+    if (in) {
+        answer = launcher_read(msg, in, &why);
+    }
+    if (orch_db_resume() < 0) {
+        *ret_err = g_strdup("the database is busy");
+        return -EBUSY;
+    }
+    if (!in) {
+        why = dm_soup_tls_explain(msg, err);
         *ret_err = g_strdup_printf("launcher %s: %s", address, why);
         return -EHOSTUNREACH;
+    }
+    if (!answer) {
+        *ret_err = g_strdup_printf("launcher %s: %s %s: %s", address, method,
+                                   path, why);
+        return -EMSGSIZE;
     }
     data = g_bytes_get_data(answer, &len);
     if (len > 0) {

@@ -24,14 +24,17 @@ void orch_launcher_set_tls(const DmSoupTlsCreds *creds);
 /* Long enough for a launcher to spawn a process, short of hanging us. */
 #define ORCH_LAUNCHER_TIMEOUT_S 30
 
+/* The most a launcher's answer may hold; its answers are small JSON. */
+#define ORCH_LAUNCHER_MAX_ANSWER (4 * 1024 * 1024)
+
 /* How long a call may wait for the launcher's answer (set by main()). */
 void orch_launcher_set_timeout(guint seconds);
 
 /*
  * @method @path on the launcher at @address, with @body (may be NULL).
  * Returns 0 when it answered, with its status and JSON reply (NULL if it
- * had no body); -errno with a reason when it cannot be reached or the
- * answer is not JSON.
+ * had no body); -errno with a reason when it cannot be reached, the
+ * answer is larger than ORCH_LAUNCHER_MAX_ANSWER or it is not JSON.
  */
 int orch_launcher_call(const char *address, const char *method,
                        const char *path, JsonNode *body, guint *ret_status,

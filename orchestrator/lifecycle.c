@@ -138,52 +138,84 @@ static void lifecycle_token(char out[33])
     }
 }
 
-/*
- * Launch one device (the current row of @st) and record its placement;
- * with an owner server, add the route to it there.
- */
-static int lifecycle_launch(OrchRequest *r, OrchVm *vm, sqlite3_stmt *st)
+/* A device of the VM being started, as lifecycle_launch needs it. */
+typedef struct LifecycleDev {
+    gint64 id;
+    char *name;
+    char *model;
+    gint64 server_id;           /* -1: not pinned */
+    char *restart;
+    gint64 via_id;              /* -1: no owner server */
+} LifecycleDev;
+
+static void lifecycle_dev_clear(gpointer p)
 {
-    const char *dev = (const char *)sqlite3_column_text(st, 1);
-    const char *model = (const char *)sqlite3_column_text(st, 2);
-    const char *restart = (const char *)sqlite3_column_text(st, 4);
-    const OrchModel *m = orch_model_find(model);
+    LifecycleDev *d = p;
+
+    g_free(d->name);
+    g_free(d->model);
+    g_free(d->restart);
+}
+
+/* Launch one device and record its placement; add its owner's route. */
+static int lifecycle_launch(OrchRequest *r, OrchVm *vm, LifecycleDev *d)
+{
+    const OrchModel *m = orch_model_find(d->model);
     g_autofree char *instance = g_uuid_string_random();
     OrchServerChoice s = { 0 };
     char token[33];
     int ret;
 
-    ret = orch_place_device(r, sqlite3_column_int64(st, 0), dev, model,
-                            sqlite3_column_type(st, 3) == SQLITE_NULL ? -1 :
-                            sqlite3_column_int64(st, 3), &s);
+    ret = orch_place_device(r, d->id, d->name, d->model, d->server_id, &s);
     if (ret < 0) {
         return ret;
     }
     lifecycle_token(token);
-    ret = orch_launch_instance(r, vm, &s, instance, model, restart,
+    ret = orch_launch_instance(r, vm, &s, instance, d->model, d->restart,
                                m && m->is_console, token);
     orch_server_choice_clear(&s);
-    if (ret == 0 && sqlite3_column_type(st, 5) != SQLITE_NULL) {
-        ret = orch_route_add(r, vm, dev, sqlite3_column_int64(st, 5),
-                             instance);
+    if (ret == 0 && d->via_id >= 0) {
+        ret = orch_route_add(r, vm, d->name, d->via_id, instance);
     }
     return ret;
 }
 
+/*
+ * The devices are read first: no statement may be left mid-way while a
+ * launcher is called (another request may use the connection then).
+ */
 static int lifecycle_launch_all(OrchRequest *r, OrchVm *vm)
 {
+    g_autoptr(GArray) devs = g_array_new(FALSE, TRUE, sizeof(LifecycleDev));
     g_autoptr(sqlite3_stmt) st = orch_db_stmt(r->db,
         "SELECT id, name, model, server_id, restart, via_id FROM devices"
         " WHERE vm_id = ? ORDER BY id", "i", vm->id);
-    int ret;
+    guint i;
+    int ret = 0;
 
+    g_array_set_clear_func(devs, lifecycle_dev_clear);
     while (st && sqlite3_step(st) == SQLITE_ROW) {
-        ret = lifecycle_launch(r, vm, st);
-        if (ret < 0) {
-            return ret;
-        }
+        LifecycleDev d = {
+            .id = sqlite3_column_int64(st, 0),
+            .name = g_strdup((const char *)sqlite3_column_text(st, 1)),
+            .model = g_strdup((const char *)sqlite3_column_text(st, 2)),
+            .server_id = sqlite3_column_type(st, 3) == SQLITE_NULL ? -1 :
+                sqlite3_column_int64(st, 3),
+            .restart = g_strdup((const char *)sqlite3_column_text(st, 4)),
+            .via_id = sqlite3_column_type(st, 5) == SQLITE_NULL ? -1 :
+                sqlite3_column_int64(st, 5),
+        };
+
+        g_array_append_val(devs, d);
     }
-    return st ? 0 : -EIO;
+    if (!st) {
+        return -EIO;
+    }
+    g_clear_pointer(&st, sqlite3_finalize);
+    for (i = 0; i < devs->len && ret == 0; i++) {
+        ret = lifecycle_launch(r, vm, &g_array_index(devs, LifecycleDev, i));
+    }
+    return ret;
 }
 
 /* Ask @vm's client to run its QEMU with @extra after the usual args. */
@@ -248,6 +280,13 @@ int orch_vm_start(OrchRequest *r)
         (client && orch_place_vm(r, client, false, &c) < 0)) {
         return -EINVAL;
     }
+    /*
+     * The placements are committed as they are made, so that a launcher
+     * that is slow to answer does not hold the database; a failed start
+     * deletes them again (the VM, defined or stopped, had none).
+     */
+    orch_db_commit_early(r, "DELETE FROM placements WHERE device_id IN "
+                         "(SELECT id FROM devices WHERE vm_id = ?)", vm.id);
     ret = lifecycle_launch_all(r, &vm);
     if (ret == 0 && !client) {
         ret = orch_place_vm(r, NULL, orch_vm_needs_model_tls(r->db, vm.name),

@@ -91,6 +91,14 @@ int orch_start_qemu(OrchRequest *r, OrchVm *vm, const char *client,
 int orch_migrate_wait(OrchRequest *r, const char *address, const char *vm,
                       const char *state, const char *to, gint64 timeout);
 void orch_migrate_forget(const char *vm);
+/* Whether client platform @client's launcher has model TLS credentials. */
+bool orch_client_model_tls(sqlite3 *db, const char *client);
+/*
+ * Before a stream that is not TLS (a save to a file): clear the TLS
+ * migration parameters of @vm's QEMU on @client, if it may have them.
+ */
+int orch_migrate_tls_off(OrchRequest *r, const char *client,
+                         const char *address, const char *vm);
 /* Delete every instance of VM @vm_id (best effort), free its placements
  * and make it stopped; 0 or -EIO. */
 int orch_vm_teardown(OrchRequest *r, gint64 vm_id);

@@ -4,6 +4,7 @@
  *   dm-orchestrator [--db PATH] [--listen unix:PATH|tcp:HOST:PORT]
  *                   [--tls-creds DIR] [--launcher-tls-creds DIR]
  *                   [--save-dir DIR] [--no-reconcile]
+ *                   [--insecure-plain-tcp]
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -27,6 +28,7 @@ static const char *arg_launcher_tls_creds;
 static guint arg_launcher_timeout = ORCH_LAUNCHER_TIMEOUT_S;
 static const char *arg_save_dir;
 static bool arg_reconcile = true;
+static bool arg_insecure_plain_tcp;
 
 static void help(void)
 {
@@ -49,6 +51,11 @@ static void help(void)
            "                          ca-cert.pem, server-cert.pem and\n"
            "                          server-key.pem; clients must show a\n"
            "                          certificate signed by that CA\n"
+           "      --insecure-plain-tcp\n"
+           "                          allow a tcp: --listen without\n"
+           "                          --tls-creds: plain HTTP that anyone\n"
+           "                          who reaches the port may use.  For a\n"
+           "                          trusted network only\n"
            "      --launcher-tls-creds=DIR\n"
            "                          call launchers on tcp: addresses over\n"
            "                          HTTPS: DIR holds ca-cert.pem (the CA\n"
@@ -83,6 +90,7 @@ static int parse_argv(int argc, char **argv)
         { "launcher-timeout", required_argument, NULL, 'T' },
         { "save-dir", required_argument, NULL, 's' },
         { "no-reconcile", no_argument, NULL, 'R' },
+        { "insecure-plain-tcp", no_argument, NULL, 'I' },
         { "verbose", no_argument, NULL, 'v' },
         { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
@@ -123,6 +131,9 @@ static int parse_argv(int argc, char **argv)
             break;
         case 'R':
             arg_reconcile = false;
+            break;
+        case 'I':
+            arg_insecure_plain_tcp = true;
             break;
         case 'v':
             orch_log_level = 2;
@@ -173,6 +184,15 @@ static int parse_argv(int argc, char **argv)
                 "mode)\n");
         return 2;
     }
+    /* Anyone who reaches a plain port could run and read every VM. */
+    if (g_str_has_prefix(arg_listen, "tcp:") && !arg_tls_creds &&
+        !arg_insecure_plain_tcp) {
+        fprintf(stderr, "dm-orchestrator: --listen %s without --tls-creds "
+                "would serve the API to anyone who reaches the port: give "
+                "--tls-creds, or --insecure-plain-tcp on a trusted network "
+                "only\n", arg_listen);
+        return 2;
+    }
     return 0;
 }
 
@@ -195,6 +215,22 @@ static void set_save_dir(void)
         orch_warn("cannot create %s: %s, ignoring", orch_save_dir,
                   g_strerror(errno));
     }
+}
+
+static int make_db_private(void)
+{
+    g_autofree char *dir = g_path_get_dirname(arg_db);
+    g_autofree char *why = NULL;
+
+    if (g_mkdir_with_parents(dir, 0700) < 0) {
+        orch_warn("cannot create %s: %s", dir, g_strerror(errno));
+        return -1;
+    }
+    if (orch_db_make_private(arg_db, &why) < 0) {
+        orch_warn("cannot make the database private: %s", why);
+        return -1;
+    }
+    return 0;
 }
 
 static int open_db(sqlite3 **ret_db)
@@ -229,7 +265,8 @@ int main(int argc, char **argv)
         return ret == 1 ? 0 : 2;
     }
     signal(SIGPIPE, SIG_IGN);
-    if (open_db(&db_main) < 0 || open_db(&db_worker) < 0) {
+    if (make_db_private() < 0 ||
+        open_db(&db_main) < 0 || open_db(&db_worker) < 0) {
         return 1;
     }
     set_save_dir();
@@ -253,7 +290,7 @@ int main(int argc, char **argv)
     }
     if (!arg_tls_creds && g_str_has_prefix(arg_listen, "tcp:")) {
         orch_warn("the API on %s is plain HTTP without authentication: "
-                  "use it on a trusted network only, or give --tls-creds",
+                  "use it on a trusted network only (--insecure-plain-tcp)",
                   arg_listen);
     }
     listener = orch_address_listen(arg_listen, &err);

@@ -14,6 +14,7 @@
 #include "db.h"
 #include "launcher.h"
 #include "lifecycle.h"
+#include "qemu-args.h"
 
 #define MIGRATE_POLL_US (200 * 1000)
 #define MIGRATE_PORT_BASE 49152
@@ -143,6 +144,64 @@ int orch_migrate_wait(OrchRequest *r, const char *address, const char *vm,
     }
 }
 
+bool orch_client_model_tls(sqlite3 *db, const char *client)
+{
+    return orch_db_int(db, 0, "SELECT model_tls FROM platforms WHERE "
+                       "name = ?", "s", client) == 1;
+}
+
+/* QMP migrate-set-parameters @creds and @host ("" for none) on @vm. */
+static int migrate_set_tls(OrchRequest *r, const char *address,
+                           const char *vm, const char *creds,
+                           const char *host)
+{
+    g_autoptr(JsonObject) args = json_object_new();
+
+    json_object_set_string_member(args, "tls-creds", creds);
+    json_object_set_string_member(args, "tls-hostname", host);
+    return orch_qmp(r, address, vm, "migrate-set-parameters", args, NULL);
+}
+
+int orch_migrate_tls_off(OrchRequest *r, const char *client,
+                         const char *address, const char *vm)
+{
+    /* Only a QEMU on a client with credentials may have had them set. */
+    if (!orch_client_model_tls(r->db, client)) {
+        return 0;
+    }
+    return migrate_set_tls(r, address, vm, "", "");
+}
+
+/*
+ * A TCP stream between two clients with credentials is TLS, both ends
+ * verified: the target's QEMU serves it with ORCH_MIGRATE_TLS_ID, the
+ * source's checks the target's certificate for @uri's host.  Otherwise
+ * (a UNIX socket stays on the host) the source's are turned off, in
+ * case an earlier incoming migration left them set.
+ */
+static int migrate_tls(OrchRequest *r, OrchVm *vm, OrchClientChoice *c,
+                       const char *uri)
+{
+    g_autofree char *host = NULL;
+    const char *hp;
+
+    if (!g_str_has_prefix(uri, "tcp:") ||
+        !orch_client_model_tls(r->db, c->name) ||
+        !orch_client_model_tls(r->db, vm->client)) {
+        return orch_migrate_tls_off(r, vm->client, vm->client_address,
+                                    vm->name);
+    }
+    hp = uri + 4;
+    host = g_strndup(hp, strrchr(hp, ':') - hp);
+    if (migrate_set_tls(r, c->address, vm->name, ORCH_MIGRATE_TLS_ID,
+                        "") < 0 ||
+        migrate_set_tls(r, vm->client_address, vm->name, ORCH_MODEL_TLS_ID,
+                        host) < 0) {
+        return -EIO;
+    }
+    return 0;
+}
+
 static int migrate_run(OrchRequest *r, OrchVm *vm, OrchClientChoice *c,
                        gint64 timeout)
 {
@@ -156,6 +215,7 @@ static int migrate_run(OrchRequest *r, OrchVm *vm, OrchClientChoice *c,
     migrate_set(vm->name, "migrating", c->name, "setup", NULL);
     if (orch_start_qemu(r, vm, c->name, c->address, c->hypervisor,
                         incoming) < 0 ||
+        migrate_tls(r, vm, c, uri) < 0 ||
         orch_qmp(r, c->address, vm->name, "migrate-incoming", args,
                  NULL) < 0 ||
         orch_qmp(r, vm->client_address, vm->name, "migrate", args,
@@ -164,17 +224,21 @@ static int migrate_run(OrchRequest *r, OrchVm *vm, OrchClientChoice *c,
                           c->name, timeout) < 0) {
         return -EIO;
     }
-    if (orch_db_run(r->db, "UPDATE vms SET client_id = ?, hypervisor = ? "
-                    "WHERE id = ?", "isi", c->id, c->hypervisor,
-                    vm->id) < 0) {
-        return -EIO;
-    }
-    /* The target runs the guest now: the source QEMU goes. */
+    /*
+     * The target runs the guest now: the source QEMU goes (best effort),
+     * before the write, which then holds the database no longer than
+     * itself.
+     */
     orch_undo_clear(r);
     orch_qmp(&cleanup, vm->client_address, vm->name, "quit", NULL, NULL);
     g_clear_pointer(&cleanup.error, g_free);
     orch_undo_add(&cleanup, vm->client_address, path);
     orch_undo_run(&cleanup);
+    if (orch_db_run(r->db, "UPDATE vms SET client_id = ?, hypervisor = ? "
+                    "WHERE id = ?", "isi", c->id, c->hypervisor,
+                    vm->id) < 0) {
+        return -EIO;
+    }
     orch_event(r->db, vm->name, "migrated from %s to %s", vm->client,
                c->name);
     return 0;

@@ -27,6 +27,11 @@ typedef struct OrchRequest {
     JsonNode *reply;
     char *error;                /* set by orch_fail() */
     GSList *undo;               /* launcher DELETEs to run on failure */
+    /* The worker's database section (request.c), see server.h. */
+    bool db_held;               /* this request holds the section */
+    int db_changes;             /* sqlite3_total_changes() at BEGIN */
+    bool commit_early;          /* writes may commit before a call */
+    GSList *db_undo;            /* SQL undoing early commits on failure */
 } OrchRequest;
 
 typedef int (*OrchHandler)(OrchRequest *r);
@@ -53,6 +58,27 @@ int orch_require_body(OrchRequest *r);
 void orch_undo_add(OrchRequest *r, const char *address, const char *path);
 void orch_undo_run(OrchRequest *r);
 void orch_undo_clear(OrchRequest *r);
+
+/*
+ * The worker threads share one database connection, one request at a
+ * time: a request holds it (its "section", a transaction) while it runs,
+ * except during a launcher call made with no write pending (or with
+ * commit_early, whose writes @sql with @id undoes, see
+ * orch_db_undo_add), so that a mute launcher delays only the requests
+ * that wait for it.  Requests on one VM are serialised by server.c.
+ */
+int orch_db_section_begin(OrchRequest *r, sqlite3 *db);
+/* COMMIT (@commit and no error) or ROLLBACK, then let the next one in. */
+int orch_db_section_end(OrchRequest *r, bool commit);
+/* Around a launcher call, on whichever thread: no-ops outside a section. */
+void orch_db_pause(void);
+/* 0, or -EBUSY if the transaction could not begin again (@r failed). */
+int orch_db_resume(void);
+/* Commit writes before launcher calls; on failure run @sql with @id. */
+void orch_db_commit_early(OrchRequest *r, const char *sql, gint64 id);
+/* Run the undo SQL of a failed commit_early request, in its own section. */
+void orch_db_undo_run(OrchRequest *r, sqlite3 *db);
+void orch_db_undo_clear(OrchRequest *r);
 
 /* events.c */
 int orch_event_list(OrchRequest *r);

@@ -14,6 +14,13 @@
  * with --model-tls-creds adds to every QEMU (dm-remote/daemon/vm.c).
  */
 #define ORCH_MODEL_TLS_ID "dm-model-tls"
+/*
+ * The id of the tls-creds-x509 with endpoint=server (and verify-peer=on)
+ * that such a launcher adds too, from the same directory's
+ * server-cert.pem and server-key.pem: an incoming migration's.  The
+ * outgoing one uses ORCH_MODEL_TLS_ID (endpoint=client).
+ */
+#define ORCH_MIGRATE_TLS_ID "dm-migrate-tls"
 
 /*
  * SQL over placement p and its server platform s: the session to the

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdarg.h>
 
+#include "db.h"
 #include "launcher.h"
 #include "orch.h"
 
@@ -202,4 +203,146 @@ void orch_undo_run(OrchRequest *r)
 void orch_undo_clear(OrchRequest *r)
 {
     g_slist_free_full(g_steal_pointer(&r->undo), undo_free);
+}
+
+/*
+ * The worker's database section.  Worker threads only; the main thread's
+ * read-only requests use their own connection and never hold it.
+ */
+static GMutex request_db_lock;
+/* The request whose section this thread runs, if any. */
+static __thread OrchRequest *request_current;
+
+typedef struct OrchDbUndo {
+    char *sql;
+    gint64 id;
+} OrchDbUndo;
+
+static int request_db_begin(OrchRequest *r)
+{
+    if (sqlite3_exec(r->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
+        SQLITE_OK) {
+        return orch_fail(r, 503, "database busy: %s", sqlite3_errmsg(r->db));
+    }
+    r->db_changes = sqlite3_total_changes(r->db);
+    return 0;
+}
+
+int orch_db_section_begin(OrchRequest *r, sqlite3 *db)
+{
+    g_mutex_lock(&request_db_lock);
+    r->db = db;
+    r->db_held = true;
+    request_current = r;
+    if (request_db_begin(r) < 0) {
+        orch_db_section_end(r, false);
+        return -EBUSY;
+    }
+    return 0;
+}
+
+int orch_db_section_end(OrchRequest *r, bool commit)
+{
+    int ret = 0;
+
+    if (!r->db_held) {
+        return 0;
+    }
+    if (!sqlite3_get_autocommit(r->db) &&
+        (!commit ||
+         sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)) {
+        ret = commit ? -EIO : 0;
+        sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    r->db_held = false;
+    request_current = NULL;
+    g_mutex_unlock(&request_db_lock);
+    return ret;
+}
+
+/* A statement mid-way through its rows would be stepped by another. */
+static bool request_db_stepping(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+
+    while ((st = sqlite3_next_stmt(db, st))) {
+        if (sqlite3_stmt_busy(st)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void orch_db_pause(void)
+{
+    OrchRequest *r = request_current;
+
+    if (!r || !r->db_held) {
+        return;
+    }
+    /* Uncommitted writes stay atomic with the rest: keep the section. */
+    if ((sqlite3_total_changes(r->db) != r->db_changes &&
+         !r->commit_early) || request_db_stepping(r->db)) {
+        return;
+    }
+    if (sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        orch_fail(r, 500, "database: %s", sqlite3_errmsg(r->db));
+        return;
+    }
+    r->db_held = false;
+    g_mutex_unlock(&request_db_lock);
+}
+
+int orch_db_resume(void)
+{
+    OrchRequest *r = request_current;
+
+    if (!r || r->db_held) {
+        return 0;
+    }
+    g_mutex_lock(&request_db_lock);
+    r->db_held = true;
+    return request_db_begin(r);
+}
+
+void orch_db_commit_early(OrchRequest *r, const char *sql, gint64 id)
+{
+    OrchDbUndo *u = g_new0(OrchDbUndo, 1);
+
+    u->sql = g_strdup(sql);
+    u->id = id;
+    r->db_undo = g_slist_prepend(r->db_undo, u);
+    r->commit_early = true;
+}
+
+static void request_db_undo_free(gpointer p)
+{
+    OrchDbUndo *u = p;
+
+    g_free(u->sql);
+    g_free(u);
+}
+
+void orch_db_undo_clear(OrchRequest *r)
+{
+    g_slist_free_full(g_steal_pointer(&r->db_undo), request_db_undo_free);
+}
+
+void orch_db_undo_run(OrchRequest *r, sqlite3 *db)
+{
+    OrchRequest undo = { .db = db };
+    GSList *l;
+
+    if (r->db_undo && orch_db_section_begin(&undo, db) == 0) {
+        for (l = r->db_undo; l; l = l->next) {
+            OrchDbUndo *u = l->data;
+
+            if (orch_db_run(db, u->sql, "i", u->id) < 0) {
+                orch_warn("undo: %s, ignoring", sqlite3_errmsg(db));
+            }
+        }
+        orch_db_section_end(&undo, true);
+    }
+    g_free(undo.error);
+    orch_db_undo_clear(r);
 }

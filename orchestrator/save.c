@@ -19,11 +19,15 @@
 
 #define SAVE_TIMEOUT_S 600
 #define SAVE_POLL_US (200 * 1000)
-#define SAVE_PATH_MAX 4096
+#define SAVE_NAME_MAX 255    /* NAME_MAX */
 
 char *orch_save_dir;
 
-/* The "file" of the body, or SAVE_DIR/NAME.vmstate. */
+/*
+ * The "file" of the body, a plain name in the save directory, or
+ * NAME.vmstate there.  A path of the caller's choosing would have QEMU
+ * write (and a restore read) any file the client platform's QEMU can.
+ */
 static int save_file(OrchRequest *r, const char *vm, char **ret)
 {
     const char *file = NULL;
@@ -36,19 +40,32 @@ static int save_file(OrchRequest *r, const char *vm, char **ret)
         *ret = g_strdup_printf("%s/%s.vmstate", orch_save_dir, vm);
         return 0;
     }
-    if (file[0] != '/' || strlen(file) > SAVE_PATH_MAX) {
-        return orch_fail(r, 400, "'file' must be an absolute path (of at "
-                         "most %d bytes), not '%s'", SAVE_PATH_MAX, file);
+    if (!*file || file[0] == '.' || strlen(file) > SAVE_NAME_MAX) {
+        goto bad;
     }
     for (i = 0; file[i]; i++) {
         /* QEMU's file: URI takes options after a comma. */
-        if (file[i] == ',' || g_ascii_iscntrl(file[i])) {
-            return orch_fail(r, 400, "'file' must not contain a comma or "
-                             "a control character");
+        if (file[i] == '/' || file[i] == ',' || g_ascii_iscntrl(file[i])) {
+            goto bad;
         }
     }
-    *ret = g_strdup(file);
+    *ret = g_strdup_printf("%s/%s", orch_save_dir, file);
     return 0;
+bad:
+    return orch_fail(r, 400, "'file' must be a file name in the save "
+                     "directory (1 to %d bytes, no '/', ',' or control "
+                     "character, not starting with '.'), not '%s'",
+                     SAVE_NAME_MAX, file);
+}
+
+/* A file recorded by a save is in today's save directory, or refused. */
+static bool save_file_confined(const char *file)
+{
+    g_autofree char *dir = g_path_get_dirname(file);
+    g_autofree char *base = g_path_get_basename(file);
+
+    return strcmp(dir, orch_save_dir) == 0 && base[0] != '.' &&
+           g_path_is_absolute(file);
 }
 
 static int save_timeout(OrchRequest *r, gint64 *ret)
@@ -72,7 +89,9 @@ static int save_run(OrchRequest *r, OrchVm *vm, const char *file,
     g_autoptr(JsonObject) args = json_object_new();
 
     json_object_set_string_member(args, "uri", uri);
-    if (orch_qmp(r, vm->client_address, vm->name, "migrate", args,
+    if (orch_migrate_tls_off(r, vm->client, vm->client_address,
+                             vm->name) < 0 ||
+        orch_qmp(r, vm->client_address, vm->name, "migrate", args,
                  NULL) < 0 ||
         orch_migrate_wait(r, vm->client_address, vm->name, "saving", file,
                           timeout) < 0) {
@@ -212,6 +231,11 @@ int orch_vm_restore(OrchRequest *r)
     if (!file) {
         return orch_fail(r, 409, "VM '%s' is saved but its file is not "
                          "recorded", vm.name);
+    }
+    if (!save_file_confined(file)) {
+        return orch_fail(r, 409, "VM '%s' was saved to %s, outside the save "
+                         "directory %s: refused", vm.name, file,
+                         orch_save_dir);
     }
     ret = restore_run(r, &vm, &c, file, timeout);
     orch_migrate_forget(vm.name);

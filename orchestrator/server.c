@@ -44,6 +44,12 @@ static const OrchRoute server_routes[] = {
     { "GET", "dms", orch_dm_list, false },
 };
 
+/*
+ * Requests that write or call launchers at once; more wait their turn.
+ * Each may wait up to --launcher-timeout for a launcher.
+ */
+#define SERVER_WORKERS 16
+
 struct OrchServer {
     SoupServer *soup;
     sqlite3 *db_main;
@@ -132,15 +138,13 @@ static void server_run(ServerJob *job, sqlite3 *db)
 
     r->db = db;
     r->status = 200;
-    if (sqlite3_exec(db, job->route->read_only ? "BEGIN" :
-                     "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+    if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
         orch_fail(r, 503, "database busy: %s", sqlite3_errmsg(db));
         return;
     }
     ret = job->route->handler(r);
     if (ret == 0 && !r->error &&
         sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
-        orch_undo_clear(r);
         return;
     }
     if (!r->error) {
@@ -148,7 +152,71 @@ static void server_run(ServerJob *job, sqlite3 *db)
                   g_strerror(-ret) : sqlite3_errmsg(db));
     }
     sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/*
+ * The same on a worker, in the shared database section (request.c):
+ * launcher calls let other requests in, so a mute launcher stalls only
+ * the requests that need it.
+ */
+static void server_run_worker(ServerJob *job, sqlite3 *db)
+{
+    OrchRequest *r = &job->req;
+    int ret;
+
+    r->status = 200;
+    if (orch_db_section_begin(r, db) < 0) {
+        return;
+    }
+    ret = job->route->handler(r);
+    if (ret == 0 && !r->error && orch_db_section_end(r, true) == 0) {
+        orch_undo_clear(r);
+        orch_db_undo_clear(r);
+        return;
+    }
+    if (!r->error) {
+        orch_fail(r, 500, "internal error (%s)", ret < 0 ?
+                  g_strerror(-ret) : sqlite3_errmsg(db));
+    }
+    orch_db_section_end(r, false);
     orch_undo_run(r);
+    orch_db_undo_run(r, db);
+}
+
+/*
+ * Requests on one VM run one at a time, in arrival order at the worker
+ * pool: each may read the VM in one section and write it in a later one.
+ */
+static GMutex server_vm_lock;
+static GCond server_vm_cond;
+static GHashTable *server_vm_busy;      /* VM names being worked on */
+
+static const char *server_vm_key(ServerJob *job)
+{
+    return job->req.nseg >= 2 && strcmp(job->req.seg[0], "vms") == 0 ?
+        job->req.seg[1] : NULL;
+}
+
+static void server_vm_claim(const char *vm)
+{
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&server_vm_lock);
+
+    if (!server_vm_busy) {
+        server_vm_busy = g_hash_table_new_full(g_str_hash, g_str_equal,
+                                               g_free, NULL);
+    }
+    while (g_hash_table_contains(server_vm_busy, vm)) {
+        g_cond_wait(&server_vm_cond, &server_vm_lock);
+    }
+    g_hash_table_add(server_vm_busy, g_strdup(vm));
+}
+
+static void server_vm_release(const char *vm)
+{
+    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&server_vm_lock);
+
+    g_hash_table_remove(server_vm_busy, vm);
+    g_cond_broadcast(&server_vm_cond);
 }
 
 static void server_respond(ServerJob *job)
@@ -194,8 +262,15 @@ static gboolean server_finish_cb(gpointer opaque)
 static void server_worker(gpointer data, gpointer user_data)
 {
     ServerJob *job = data;
+    const char *vm = server_vm_key(job);
 
-    server_run(job, job->server->db_worker);
+    if (vm) {
+        server_vm_claim(vm);
+    }
+    server_run_worker(job, job->server->db_worker);
+    if (vm) {
+        server_vm_release(vm);
+    }
     g_main_context_invoke(NULL, server_finish_cb, job);
 }
 
@@ -318,7 +393,8 @@ OrchServer *orch_server_new(GSocket *listener, const DmSoupTlsCreds *tls,
     s->db_main = db_main;
     s->db_worker = db_worker;
     s->soup = soup_server_new("server-header", "dm-orchestrator", NULL);
-    s->worker = g_thread_pool_new(server_worker, s, 1, TRUE, errp);
+    s->worker = g_thread_pool_new(server_worker, s, SERVER_WORKERS, TRUE,
+                                  errp);
     if (!s->worker) {
         g_object_unref(s->soup);
         g_free(s);

@@ -3,9 +3,10 @@
  *
  * Threads: libsoup and the pure reads run on the main thread with their
  * own database connection; everything that writes or talks to launchers
- * runs, one request at a time, on a single worker thread with another.
- * WAL lets reads (e.g. migration progress) go on while the worker holds a
- * write transaction.
+ * runs on a pool of worker threads sharing another, one request at a
+ * time in the database but not during a launcher call (request.c: the
+ * database section), and one request at a time per VM.  WAL lets reads
+ * (e.g. migration progress) go on while a worker holds a transaction.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */

@@ -8,6 +8,10 @@
 # Each VM has a QMP run state ("status": running, paused, inmigrate with
 # -incoming, postmigrate after an outgoing migration); POST /_fake
 # {"vm_status": {ID: STATUS}} or {"vm_state": {ID: "exited"}} sets it.
+# {"mute": true} holds every request (logged first) unanswered until
+# {"mute": false}, as a launcher that accepts and never answers.
+# {"huge_reply": N} answers every request with N bytes of JSON (with a
+# Content-Length, or close-delimited without one if "huge_no_length").
 # A server also keeps routes (/v1/routes, its "router" at
 # unix:STATE/router.sock, which nothing listens on); {"fail_route": true}
 # makes their POST answer 500, {"route_address": X} puts X in its reply.
@@ -16,6 +20,7 @@
 #                    [--model-tls]   (its health says "model_tls": true)
 #                    [--tcp-models]  (tcp: instance addresses, whatever
 #                                     the transport asked)
+#                    [--tcp-port P]  (HTTP on tcp:127.0.0.1:P instead)
 import argparse
 import json
 import os
@@ -32,7 +37,10 @@ vms = {}
 routes = {}
 config = {"powerdown_works": True, "qmp_error": {}, "migrate_fail": False,
           "migrate_hold": False, "fail_vm": False, "fail_delete": False,
-          "fail_route": False, "route_address": None}
+          "fail_route": False, "route_address": None, "huge_reply": 0,
+          "huge_no_length": False}
+unmuted = threading.Event()
+unmuted.set()
 counters = {"instances": 0, "pid": 1000, "port": 30000}
 
 
@@ -73,6 +81,22 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def huge(self, size):
+        data = b'{"platform": "' + b"x" * max(size - 16, 0) + b'"}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        if config["huge_no_length"]:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        else:
+            self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        try:
+            for i in range(0, len(data), 1 << 16):
+                self.wfile.write(data[i:i + (1 << 16)])
+        except OSError:
+            pass
+
     def error(self, status, msg):
         self.reply(status, {"error": msg})
 
@@ -90,6 +114,12 @@ class Handler(BaseHTTPRequestHandler):
                 f.write(json.dumps({"method": method, "path": self.path,
                                     "body": body}) + "\n")
         parts = [p for p in self.path.split("/") if p]
+        if parts == ["_fake"] and isinstance(body, dict) and "mute" in body:
+            (unmuted.clear if body.pop("mute") else unmuted.set)()
+        if parts != ["_fake"]:
+            unmuted.wait(120)
+        if config["huge_reply"] and parts != ["_fake"]:
+            return self.huge(config["huge_reply"])
         with lock:
             if parts == ["_fake"] and method == "POST":
                 for key, field in (("vm_status", "status"),
@@ -277,6 +307,9 @@ class Handler(BaseHTTPRequestHandler):
             if not uri.startswith("file:"):
                 vm["status"] = "running"
             return self.reply(200, {"return": {}})
+        if cmd == "migrate-set-parameters":
+            vm.setdefault("params", {}).update(body.get("arguments", {}))
+            return self.reply(200, {"return": {}})
         if cmd == "migrate_cancel":
             return self.reply(200, {"return": {}})
         if cmd == "query-migrate":
@@ -302,6 +335,11 @@ class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
 
 
+class TcpServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
 def main():
     global args
     p = argparse.ArgumentParser()
@@ -315,8 +353,15 @@ def main():
     p.add_argument("--fail-instance", type=int, default=0)
     p.add_argument("--model-tls", action="store_true")
     p.add_argument("--tcp-models", action="store_true")
+    p.add_argument("--tcp-port", type=int, default=0)
     args = p.parse_args()
     os.makedirs(args.state, exist_ok=True)
+    if args.tcp_port:
+        # On tcp:127.0.0.1:PORT; --socket is created once it listens.
+        srv = TcpServer(("127.0.0.1", args.tcp_port), Handler)
+        open(args.socket, "w").close()
+        srv.serve_forever()
+        return 0
     if os.path.exists(args.socket):
         os.unlink(args.socket)
     srv = Server(args.socket, Handler)

@@ -6,10 +6,12 @@
 #   test-api.py BUILD
 import os
 import sqlite3
+import subprocess
 import sys
+import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from orchlib import Env, Tap  # noqa: E402
+from orchlib import Env, Tap, wait_for  # noqa: E402
 
 t = Tap()
 
@@ -378,12 +380,21 @@ def save_bad_input(e):
     for req, status, text, name in (
             ({"file": 5}, 400, "'file' must be a string, not a number",
              "a non-string file"),
-            ({"file": "rel/x.state"}, 400, "must be an absolute path",
-             "a relative file"),
-            ({"file": "/tmp/a,b"}, 400, "must not contain a comma",
-             "a file with a comma"),
-            ({"file": "/tmp/a\nb"}, 400, "control character",
-             "a file with a line break"),
+            ({"file": "rel/x.state"}, 400, "must be a file name in the "
+             "save directory", "a relative path"),
+            ({"file": "a,b"}, 400, "must be a file name", "a comma"),
+            ({"file": "a\nb"}, 400, "must be a file name", "a line break"),
+            ({"file": e.tmp + "/saved/../../x"}, 400, "must be a file name",
+             "an absolute path with '..'"),
+            ({"file": e.tmp + "/saved/x"}, 400, "must be a file name",
+             "an absolute path, even in the save directory"),
+            ({"file": "../x"}, 400, "must be a file name", "'..'"),
+            ({"file": ".."}, 400, "must be a file name", "'..' alone"),
+            ({"file": ".hidden"}, 400, "must be a file name",
+             "a name starting with '.'"),
+            ({"file": ""}, 400, "must be a file name", "an empty name"),
+            ({"file": "x" * 256}, 400, "must be a file name",
+             "a name of 256 bytes"),
             ({"timeout": 0}, 400, "'timeout' must be 1 to 86400",
              "a zero timeout"),
             ({"timeout": "soon"}, 400, "'timeout' must be an integer",
@@ -516,6 +527,25 @@ def restore_failures(e, want):
              "  the VM stays saved and no QEMU is left", body)
 
 
+def restore_outside(e, mine):
+    """A saved file recorded outside the save directory (a database
+    from before the check) is not read."""
+    db = sqlite3.connect(e.db)
+    db.execute("UPDATE vms SET saved_file = ? WHERE name = 'sv'",
+               (e.tmp + "/saved/../x.state",))
+    db.commit()
+    db.close()
+    n = len(e.requests("c2", "POST", "/v1/vms"))
+    err_is(t, e.api("POST", "/v1/vms/sv/restore", {"client": "c2"}), 409,
+           "outside the save directory", "restore of a file outside the "
+           "save directory is 409")
+    t.eq(len(e.requests("c2", "POST", "/v1/vms")), n, "  and starts no QEMU")
+    db = sqlite3.connect(e.db)
+    db.execute("UPDATE vms SET saved_file = ? WHERE name = 'sv'", (mine,))
+    db.commit()
+    db.close()
+
+
 def restore(e):
     inst, want = save(e)
     restore_failures(e, want)
@@ -542,12 +572,13 @@ def restore(e):
     # A suspended VM saved to a named file, then stopped while saved.
     e.api("POST", "/v1/vms/sv/suspend")
     before = len(qmp_cmds(e, "c2", "sv"))
-    mine = os.path.join(e.tmp, "mine.state")
-    st, body = e.api("POST", "/v1/vms/sv/save", {"file": mine})
+    mine = os.path.join(e.tmp, "saved", "mine.state")
+    st, body = e.api("POST", "/v1/vms/sv/save", {"file": "mine.state"})
     t.ok(st == 200 and body["saved_file"] == mine and
          qmp_cmds(e, "c2", "sv")[before] == "migrate",
          "a suspended VM is saved to a named file without a second stop",
          body)
+    restore_outside(e, mine)
     st, body = e.api("POST", "/v1/vms/sv/stop")
     dels = [r["path"] for r in e.requests("s1", "DELETE") +
             e.requests("s2", "DELETE")]
@@ -824,6 +855,127 @@ def model_tls(e):
     tls_auto_client(e)
 
 
+def migrate_tls(e):
+    """A live migration over TCP between two clients with model TLS
+    credentials is TLS: the target serves it, the source verifies it."""
+    ports = {}
+    for name in ("mt1", "mt2"):
+        ports[name] = int(subprocess.check_output(
+            [sys.executable, os.path.join(os.path.dirname(
+                os.path.abspath(__file__)), "..", "free-port.py")]))
+        e.start_fake(name, "client", "--model-tls", "--tcp-port",
+                     str(ports[name]))
+        st, body = e.api("POST", "/v1/platforms", {
+            "name": name, "role": "client",
+            "address": "tcp:127.0.0.1:%d" % ports[name]})
+        t.ok(st == 201 and body["model_tls"], "platform %s on TCP with "
+             "model TLS" % name, body)
+    e.api("POST", "/v1/vms", {"name": "mtv", "devices": [
+        {"name": "e", "model": "edu", "server": "s2"}]})
+    st, body = e.api("POST", "/v1/vms/mtv/start", {"client": "mt1"})
+    t.ok(st == 200, "a VM on mt1", body)
+    st, body = e.api("POST", "/v1/vms/mtv/migrate", {"to": "mt2"})
+    t.ok(st == 200 and body["client"] == "mt2", "migrated to mt2", body)
+    tgt = [r["body"] for r in e.requests("mt2", "POST", "/v1/vms/mtv/qmp")]
+    src = [r["body"] for r in e.requests("mt1", "POST", "/v1/vms/mtv/qmp")]
+    uri = tgt[-1].get("arguments", {}).get("uri", "") if tgt else ""
+    t.ok([q["execute"] for q in tgt] == ["migrate-set-parameters",
+                                        "migrate-incoming"] and
+         tgt[0]["arguments"]["tls-creds"] == "dm-migrate-tls" and
+         uri.startswith("tcp:127.0.0.1:"),
+         "the target serves the stream with tls-creds dm-migrate-tls",
+         tgt)
+    setp = [q for q in src if q["execute"] == "migrate-set-parameters"]
+    t.ok([q["execute"] for q in src][:2] == ["migrate-set-parameters",
+                                            "migrate"] and
+         setp[0]["arguments"] == {"tls-creds": "dm-model-tls",
+                                  "tls-hostname": "127.0.0.1"},
+         "the source sends it with tls-creds dm-model-tls, checking the "
+         "target's name", src)
+    st, body = e.api("POST", "/v1/vms/mtv/migrate", {"to": "c1"})
+    src = [r["body"] for r in e.requests("mt2", "POST", "/v1/vms/mtv/qmp")]
+    tgt = [r["body"]["execute"] for r in
+           e.requests("c1", "POST", "/v1/vms/mtv/qmp")]
+    mig = [i for i, q in enumerate(src) if q["execute"] == "migrate"]
+    t.ok(st == 200 and mig and src[mig[0] - 1] == {
+        "execute": "migrate-set-parameters",
+        "arguments": {"tls-creds": "", "tls-hostname": ""}} and
+         "migrate-set-parameters" not in tgt,
+         "to a client without credentials: plain, the source's TLS "
+         "parameters cleared", (st, body, src, tgt))
+    e.api("POST", "/v1/vms/mtv/stop", {"timeout": 0})
+    e.api("DELETE", "/v1/vms/mtv")
+    for name in ("mt1", "mt2"):
+        e.api("DELETE", "/v1/platforms/" + name)
+
+
+def mute_launcher(e):
+    """A launcher that accepts and never answers delays only the calls
+    that need it: calls on other VMs and platforms complete meanwhile."""
+    for name, role in (("mute", "client"), ("ms", "server")):
+        addr = e.start_fake(name, role, *(["--capacity", "8"]
+                                          if role == "server" else []))
+        e.api("POST", "/v1/platforms", {"name": name, "role": role,
+                                        "address": addr})
+    for vm, client in (("mv", "mute"), ("ov", "c1"), ("ov2", "c2")):
+        e.api("POST", "/v1/vms", {"name": vm, "devices": [
+            {"name": "e", "model": "edu", "server": "ms"}]})
+        st, body = e.api("POST", "/v1/vms/%s/start" % vm, {"client": client})
+        t.ok(st == 200, "mute: %s runs on %s" % (vm, client), body)
+    e.api("POST", "/v1/vms", {"name": "nv", "devices": [
+        {"name": "e", "model": "edu", "server": "ms"}]})
+    e.fake_config("mute", mute=True)
+    done = []
+    waiting = threading.Thread(target=lambda: done.append(
+        ("mv", e.api("POST", "/v1/vms/mv/suspend"))))
+    waiting.start()
+    wait_for(lambda: any(r["path"] == "/v1/vms/mv/qmp" for r in
+                         e.requests("mute", "POST")),
+             "the suspend reaching the mute launcher")
+    for name, call in (
+            ("a suspend on another client", ("POST", "/v1/vms/ov/suspend")),
+            ("a stop on another client", ("POST", "/v1/vms/ov2/stop",
+                                          {"timeout": 0})),
+            ("a start on another client", ("POST", "/v1/vms/nv/start",
+                                           {"client": "c2"})),
+            ("a VM defined", ("POST", "/v1/vms", {"name": "dv"}))):
+        st, body = e.api(*call)
+        t.ok(st in (200, 201) and waiting.is_alive() and not done,
+             "mute: %s completes while the mute one waits" % name,
+             (st, body, done))
+    e.fake_config("mute", mute=False)
+    waiting.join(60)
+    t.ok(done and done[0][1][0] == 200 and
+         done[0][1][1]["state"] == "suspended",
+         "mute: the waiting call completes once the launcher answers", done)
+    for vm in ("mv", "ov", "nv"):
+        e.api("POST", "/v1/vms/%s/stop" % vm, {"timeout": 0})
+    for vm in ("mv", "ov", "ov2", "nv", "dv"):
+        e.api("DELETE", "/v1/vms/" + vm)
+    for name in ("mute", "ms"):
+        e.api("DELETE", "/v1/platforms/" + name)
+
+
+def huge_answers(e):
+    """A launcher answering more than 4 MiB fails that call, with or
+    without a Content-Length; one just under is still read."""
+    addr = e.start_fake("big", "client")
+    e.fake_config("big", huge_reply=4 * 1024 * 1024 - 64)
+    st, body = e.api("POST", "/v1/platforms", {
+        "name": "big", "role": "client", "address": addr})
+    t.ok(st != 502, "an answer just under 4 MiB is read", body)
+    e.api("DELETE", "/v1/platforms/big")
+    for no_length in (False, True):
+        e.fake_config("big", huge_reply=64 * 1024 * 1024,
+                      huge_no_length=no_length)
+        err_is(t, e.api("POST", "/v1/platforms", {
+            "name": "big", "role": "client", "address": addr}), 502,
+            "larger than" if no_length else "more than 4194304",
+            "a 64 MiB answer (%s a Content-Length) fails the call with 502"
+            % ("without" if no_length else "with"))
+    t.eq(e.api("GET", "/v1/platforms/big")[0], 404, "  and adds nothing")
+
+
 def half_writes(e):
     s5 = e.start_fake("s5", "server", "--fail-instance", "2")
     e.api("POST", "/v1/platforms", {"name": "s5", "role": "server",
@@ -871,7 +1023,18 @@ def half_writes(e):
            "a model offered nowhere is 409")
 
 
+def file_modes(path):
+    """The permission bits of PATH and its SQLite side files."""
+    return {suffix: os.stat(path + suffix).st_mode & 0o777
+            for suffix in ("", "-wal", "-shm")
+            if os.path.exists(path + suffix)}
+
+
 def persistence(e):
+    modes = file_modes(e.db)
+    t.ok(set(modes) == {"", "-wal", "-shm"} and
+         set(modes.values()) == {0o600},
+         "the database and its -wal and -shm files are 0600", modes)
     before = e.api("GET", "/v1/vms")[1], e.api("GET", "/v1/platforms")[1]
     rc = e.stop_orch()
     t.ok(rc == 0 and not os.path.exists(e.sock),
@@ -909,6 +1072,7 @@ def migration(e):
                 "PRAGMA user_version = 1;")
         db.commit()
         db.close()
+        os.chmod(path, 0o644)
         e2 = Env(e.build)
         e2.db = path
         try:
@@ -917,6 +1081,8 @@ def migration(e):
             names = [v["name"] for v in body["vms"]]
             t.eq(names, ["old"] if version else [],
                  "a version %d database is served" % version)
+            t.eq(set(file_modes(path).values()), {0o600},
+                 "  and made 0600 (with its side files)")
             if version:
                 t.eq(body["vms"][0]["args"], [],
                      "the new column has its default")
@@ -1124,7 +1290,10 @@ def main():
     def checks():
         e.start_orch()
         for part in (platforms, vms, start, console_and_dms, lifecycle,
-                     events, restore, routes, model_tls, half_writes,
+                     events, restore, routes, model_tls, migrate_tls,
+                     mute_launcher,
+                     huge_answers,
+                     half_writes,
                      persistence,
                      migration):
             part(e)

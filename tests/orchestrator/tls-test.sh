@@ -27,10 +27,13 @@ expect() {
 }
 # A free port on HOST, below the kernel's ephemeral ports.
 free_port() { "$py" "$here/../free-port.py" "$1"; }
-# serve NAME HOST CREDS: an orchestrator with TLS; sets $port.
+# serve NAME HOST CREDS|--insecure-plain-tcp: an orchestrator with TLS
+# (or plain HTTP); sets $port.
 serve() {
+    local how=(--tls-creds "$3")
+    [ "$3" = --insecure-plain-tcp ] && how=("$3")
     port=$(free_port "$2")
-    "$orch" --db "$tmp/$1.sqlite" --listen "tcp:$2:$port" --tls-creds "$3" \
+    "$orch" --db "$tmp/$1.sqlite" --listen "tcp:$2:$port" "${how[@]}" \
         >"$tmp/$1.log" 2>&1 &
     pids+=($!)
     for _ in $(seq 500); do
@@ -40,7 +43,7 @@ serve() {
     bail "orchestrator $1 did not start: $(cat "$tmp/$1.log")"
 }
 
-echo "1..14"
+echo "1..17"
 "$here/../net/make-certs.sh" "$tmp/certs" || bail "cannot make certificates"
 c=$tmp/certs
 
@@ -56,6 +59,15 @@ expect "dmctl --tls-creds with a UNIX address is a usage error" 2 \
 expect "dmctl with missing credentials names the file" 2 \
     "$tmp/nope/ca-cert.pem" \
     "$dmctl" -o tcp:127.0.0.1:1 --tls-creds "$tmp/nope" vm list
+
+expect "plain TCP without --tls-creds needs --insecure-plain-tcp" 2 \
+    "give --tls-creds, or --insecure-plain-tcp on a trusted network only" \
+    timeout 10 "$orch" --db "$tmp/x.sqlite" --listen tcp:127.0.0.1:1
+serve plain 127.0.0.1 --insecure-plain-tcp
+check "with --insecure-plain-tcp it serves plain HTTP, and warns" \
+    grep -q "plain HTTP without authentication" "$tmp/plain.log"
+check "...which plain dmctl reads" \
+    eval '"$dmctl" -o "tcp:127.0.0.1:$port" vm list >"$tmp/out"'
 
 serve good 127.0.0.1 "$c/server"
 api=tcp:127.0.0.1:$port
