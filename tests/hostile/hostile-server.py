@@ -20,6 +20,8 @@ scenario makes it misbehave in one way:
                         on, a DMA_WRITE to BAR0 itself
   junk-replies          a read of BAR0 offset 4 is answered late: first
                         stray replies and DMA_READ requests for ~8 s
+  trickle-reply         a read of BAR0 offset 8 is answered one byte every
+                        250 ms (~9 s for the whole reply)
 
 BAR0 (4 KiB) reads back 0xc0ffee00 at offset 0, except under
 dma-to-own-bar, where offset 0 tells what became of the DMA: 0 not sent
@@ -53,7 +55,7 @@ GOOD_VALUE = 0xc0ffee00
 SCENARIOS = ('good', 'msi-at-fc', 'msix-past-end', 'msix-table-past-bar',
              'cap-loop', 'cap-in-header', 'bar-2e40-in-32bit',
              'bar-not-pow2', 'huge-version', 'dma-to-own-bar',
-             'junk-replies')
+             'junk-replies', 'trickle-reply')
 
 
 class Gone(Exception):
@@ -178,6 +180,11 @@ class Session:
         elif region == 0 and offset == 4 and self.scenario == 'junk-replies':
             self.junk(msg_id)
             data = struct.pack('<I', GOOD_VALUE)[:count]
+        elif (region == 0 and offset == 8 and
+              self.scenario == 'trickle-reply'):
+            data = struct.pack('<I', GOOD_VALUE)[:count]
+            self.trickle(msg_id, payload[:16] + data)
+            return
         elif region == 0 and offset == 0:
             value = (self.dma_state if self.scenario == 'dma-to-own-bar'
                      else GOOD_VALUE)
@@ -185,6 +192,17 @@ class Session:
         else:
             data = bytes(count)
         self.reply(msg_id, REGION_READ, flags, payload[:16] + data)
+
+    def trickle(self, msg_id, payload):
+        """The reply, one byte at a time: each byte well inside timeout=."""
+        msg = HDR.pack(msg_id, REGION_READ, HDR.size + len(payload), REPLY,
+                       0) + payload
+        try:
+            for i in range(len(msg)):
+                self.conn.sendall(msg[i:i + 1])
+                time.sleep(0.25)
+        except OSError:
+            raise Gone()
 
     def junk(self, msg_id):
         """Keep QEMU busy with anything but the reply it waits for."""

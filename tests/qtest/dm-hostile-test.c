@@ -206,12 +206,14 @@ static void test_dma_to_own_bar(const void *data)
 
 /*
  * The model answers a BAR read only after ~8 s of stray replies and
- * requests of its own: with timeout=1000 the read fails (all-ones, one
- * error counted) rather than waiting for the late answer.
+ * requests of its own (junk-replies), or sends its reply a byte every
+ * 250 ms (trickle-reply): with timeout=1000 the read fails (all-ones,
+ * one error counted) rather than waiting for the late answer.
  */
-static void test_junk_replies(const void *data)
+static void test_late_reply(const void *data)
 {
-    Hostile *h = hostile_start("junk-replies");
+    const char *scenario = data;
+    Hostile *h = hostile_start(scenario);
     g_autofree char *err = hostile_add(h);
     QGuestAllocator alloc;
     QPCIBus *bus;
@@ -227,7 +229,9 @@ static void test_junk_replies(const void *data)
     g_assert_nonnull(dev);
     bar = qpci_iomap(dev, 0, NULL);
     qpci_device_enable(dev);
-    g_assert_cmphex(qpci_io_readl(dev, bar, 4), ==, 0xffffffff);
+    g_assert_cmphex(qpci_io_readl(dev, bar,
+                                  strcmp(scenario, "junk-replies") ? 8 : 4),
+                    ==, 0xffffffff);
 
     rsp = qtest_qmp(h->qts, "{'execute': 'query-remote-devices'}");
     list = qdict_get_qlist(rsp, "return");
@@ -264,6 +268,9 @@ int main(int argc, char **argv)
     qtest_add_data_func("/dm/hostile/good", NULL, test_good);
     qtest_add_data_func("/dm/hostile/dma-to-own-bar", NULL,
                         test_dma_to_own_bar);
-    qtest_add_data_func("/dm/hostile/junk-replies", NULL, test_junk_replies);
+    qtest_add_data_func("/dm/hostile/junk-replies", "junk-replies",
+                        test_late_reply);
+    qtest_add_data_func("/dm/hostile/trickle-reply", "trickle-reply",
+                        test_late_reply);
     return g_test_run();
 }

@@ -441,11 +441,21 @@ static bool dm_proxy_wait(DMProxy *p, int64_t deadline_ns, bool ready)
     }
 }
 
-/* Receive one message; false (and a fault) if the stream failed. */
-static bool dm_proxy_recv(DMProxy *p, VupMsg *m, int *ret_recv)
+/*
+ * Receive one message; false (and a fault) if the stream failed.  With a
+ * @deadline_ns (REALTIME, which is CLOCK_MONOTONIC here; 0: none) a
+ * message whose bytes trickle in is given up at it, not after a socket
+ * timeout per byte.
+ */
+static bool dm_proxy_recv(DMProxy *p, VupMsg *m, int *ret_recv,
+                          int64_t deadline_ns)
 {
-    int ret = vup_stream_recv_msg(&p->stream, m, dm_proxy_max_msg(p),
-                                  p->fds_ok ? VUP_MAX_FDS : 0);
+    int ret;
+
+    p->stream.deadline_ns = deadline_ns;
+    ret = vup_stream_recv_msg(&p->stream, m, dm_proxy_max_msg(p),
+                              p->fds_ok ? VUP_MAX_FDS : 0);
+    p->stream.deadline_ns = 0;
 
     if (ret == -EAGAIN) {
         dm_proxy_timed_out(p);
@@ -538,13 +548,13 @@ int dm_proxy_call(DMProxy *p, uint16_t cmd, const void *payload, size_t len,
 
         /*
          * A short spin beats a cross-CPU wake-up (see libvup's msg.h);
-         * then sleep until the deadline.  Inside a message the socket's
-         * SO_RCVTIMEO bounds each read.
+         * then sleep until the deadline, which also bounds a message
+         * whose bytes trickle in.
          */
         if (!dm_proxy_wait(p, deadline,
                            vup_stream_spin_readable(&p->stream,
                                                     p->spin_ns)) ||
-            !dm_proxy_recv(p, &m, &recv_ret)) {
+            !dm_proxy_recv(p, &m, &recv_ret, deadline)) {
             qatomic_inc(&p->errors);
             return p->state == DM_PROXY_DISCONNECTED ? -ETIMEDOUT : -EPIPE;
         }
@@ -831,7 +841,7 @@ static void dm_proxy_readable(void *opaque)
             qemu_bh_schedule(p->drain_bh);
             break;
         }
-        if (!dm_proxy_recv(p, &m, &recv_ret)) {
+        if (!dm_proxy_recv(p, &m, &recv_ret, 0)) {
             break;
         }
         if ((m.hdr.flags & VUP_FLAG_TYPE_MASK) == VUP_FLAG_TYPE_REPLY) {

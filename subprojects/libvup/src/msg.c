@@ -89,13 +89,49 @@ static void collect_fds(VupMsg *msg, struct msghdr *mh, unsigned max_fds,
 }
 
 /* Read exactly @len bytes from a layered stream (no descriptors). */
+/*
+ * With a deadline, wait until bytes can be read without blocking, or
+ * -EAGAIN once the deadline has passed.
+ */
+static int wait_deadline(const VupStream *s)
+{
+    struct pollfd p = { .fd = s->fd, .events = POLLIN };
+    struct timespec ts;
+    int64_t left;
+    int ret;
+
+    if (!s->deadline_ns || (s->ops && s->ops->pending &&
+                            s->ops->pending(s->opaque) > 0)) {
+        return 0;
+    }
+    for (;;) {
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        left = s->deadline_ns - (ts.tv_sec * 1000000000LL + ts.tv_nsec);
+        if (left <= 0) {
+            return -EAGAIN;
+        }
+        ret = poll(&p, 1, (int)((left + 999999) / 1000000));
+        if (ret > 0) {
+            return 0;           /* data, EOF or an error: recv tells */
+        }
+        if (ret < 0 && errno != EINTR) {
+            return -errno;
+        }
+    }
+}
+
 static int recv_full_layered(const VupStream *s, void *buf, size_t len,
                              bool started)
 {
     size_t done = 0;
 
     while (done < len) {
-        ssize_t n = s->ops->recv(s->opaque, (char *)buf + done, len - done);
+        ssize_t n = wait_deadline(s);
+
+        if (n < 0) {
+            return (int)n;
+        }
+        n = s->ops->recv(s->opaque, (char *)buf + done, len - done);
 
         if (n == -EINTR) {
             continue;
@@ -138,8 +174,12 @@ static int recv_full(const VupStream *s, VupMsg *msg, void *buf, size_t len,
             .msg_control = ctrl.buf,
             .msg_controllen = sizeof(ctrl.buf),
         };
-        ssize_t n = recvmsg(s->fd, &mh, MSG_CMSG_CLOEXEC);
+        ssize_t n = wait_deadline(s);
 
+        if (n < 0) {
+            return (int)n;
+        }
+        n = recvmsg(s->fd, &mh, MSG_CMSG_CLOEXEC);
         if (n < 0) {
             if (errno == EINTR) {
                 continue;

@@ -50,6 +50,13 @@ typedef struct VupStream {
     int fd;                     /* the socket, for poll() */
     const VupStreamOps *ops;    /* NULL: plain socket */
     void *opaque;
+    /*
+     * CLOCK_MONOTONIC ns, 0 for none: receiving a message waits no longer
+     * than this (-EAGAIN), however slowly its bytes come.  Without it
+     * each read waits up to the socket's SO_RCVTIMEO, which a peer that
+     * trickles bytes renews every time.
+     */
+    int64_t deadline_ns;
 } VupStream;
 
 #define VUP_STREAM_PLAIN(sock) ((VupStream){ .fd = (sock) })
