@@ -20,6 +20,13 @@ void dm_log(DmLogLevel level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /*
+ * @s with control characters and backslashes as \\xNN: a peer's name
+ * echoed in a log line cannot start a line of its own.  dm_log() applies
+ * it to every message.  free() the result (NULL: out of memory).
+ */
+char *dm_log_escape(const char *s);
+
+/*
  * A bad command line: "dm-remote[ COMMAND]: " + @fmt with @what, then
  * where to find the help.  Returns 2, the exit status for usage errors.
  */

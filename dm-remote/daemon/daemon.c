@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <glib-unix.h>
@@ -36,6 +37,7 @@
 #include "http.h"
 #include "instances.h"
 #include "launcher.h"
+#include "router.h"
 #include "routes.h"
 #include "vms.h"
 
@@ -114,7 +116,10 @@ static void daemon_help(void)
            "\n"
            "SIGTERM or SIGINT stops every child (SIGKILL after 5 s), "
            "removes the\n"
-           "API socket and exits 0.\n");
+           "API socket and exits 0.  A daemon killed outright leaves "
+           "its children\n"
+           "running; the next one on the same --state-dir adopts "
+           "them.\n");
 }
 
 static int daemon_usage(const char *fmt, const char *what)
@@ -413,6 +418,14 @@ static int daemon_listen(const DmAddress *addr, char **ret_name)
         return fd;
     }
     if (addr->kind == DM_ADDRESS_UNIX) {
+        /* Whoever can connect runs processes as us: ours only. */
+        if (chmod(addr->path, 0600) < 0) {
+            fprintf(stderr, "dm-remote daemon: cannot chmod %s: %s\n",
+                    addr->path, g_strerror(errno));
+            close(fd);
+            dm_address_cleanup(addr);
+            return -errno;
+        }
         *ret_name = g_strdup_printf("unix:%s", addr->path);
     } else if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
                ss.ss_family == AF_INET6) {
@@ -581,7 +594,13 @@ int dm_daemon_main(int argc, char **argv)
     if (ret) {
         return ret;
     }
-    if (g_mkdir_with_parents(arg_state_dir, 0700) < 0) {
+    /*
+     * Sockets and files we and our children make are ours only, whatever
+     * umask we were given (modes are also set explicitly where it counts).
+     */
+    umask(077);
+    if (g_mkdir_with_parents(arg_state_dir, 0700) < 0 ||
+        chmod(arg_state_dir, 0700) < 0) {
         fprintf(stderr, "dm-remote daemon: cannot create --state-dir "
                 "'%s': %s\n", arg_state_dir, g_strerror(errno));
         return 1;
@@ -589,5 +608,12 @@ int dm_daemon_main(int argc, char **argv)
     d.state_dir = arg_state_dir;
     d.dying = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* What an earlier launcher, killed outright, left running. */
+    if (d.role == DM_ROLE_SERVER) {
+        dm_instances_adopt_all(&d);
+        dm_router_adopt(&d);
+    } else {
+        dm_vms_adopt_all(&d);
+    }
     return daemon_serve(&d, &addr, arg_tls_creds ? &tls : NULL);
 }

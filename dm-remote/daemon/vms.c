@@ -9,6 +9,7 @@
 
 #include "http.h"
 #include "log.h"
+#include "record.h"
 #include "vm.h"
 #include "vms.h"
 
@@ -382,4 +383,15 @@ void dm_vms_handle(DmDaemon *d, SoupServerMessage *msg, const char *id,
     } else {
         dm_http_not_allowed(msg, "GET, DELETE");
     }
+}
+
+static void vms_adopt_one(DmDaemon *d, const char *id, const char *dir,
+                          JsonObject *rec, pid_t pid, guint64 start)
+{
+    dm_vm_adopt(dm_vm_new(d, id), rec, pid, start);
+}
+
+void dm_vms_adopt_all(DmDaemon *d)
+{
+    dm_records_scan(d, "vms", "vm", vms_adopt_one);
 }
