@@ -50,6 +50,7 @@ static unsigned arg_capacity = 16;
 static const char *arg_model_host;
 static const char *arg_port_range;
 static const char *arg_qemu;
+static const char *arg_save_dir;
 static const char *arg_tls_creds;
 static const char *arg_model_tls_creds;
 static bool arg_insecure_plain_tcp;
@@ -109,6 +110,11 @@ static void daemon_help(void)
            "qemu-system-x86_64\n"
            "                         beside dm-remote's directory, else "
            "in PATH)\n"
+           "  --save-dir=DIR         where QEMU may save to and restore "
+           "from (QMP\n"
+           "                         migrate to file:, -incoming file:; "
+           "default\n"
+           "                         STATE-DIR/saves)\n"
            "\n"
            "  -v, --verbose          log more\n"
            "  -q, --quiet            log errors only\n"
@@ -147,6 +153,7 @@ static int daemon_parse_options(int argc, char **argv)
         OPT_ROLE = 0x100, OPT_PLATFORM_ID, OPT_STATE_DIR, OPT_MODELS,
         OPT_CAPACITY, OPT_MODEL_HOST, OPT_PORT_RANGE, OPT_QEMU,
         OPT_TLS_CREDS, OPT_MODEL_TLS_CREDS, OPT_INSECURE_PLAIN_TCP,
+        OPT_SAVE_DIR,
     };
     static const struct option options[] = {
         { "role", required_argument, NULL, OPT_ROLE },
@@ -158,6 +165,7 @@ static int daemon_parse_options(int argc, char **argv)
         { "model-host", required_argument, NULL, OPT_MODEL_HOST },
         { "port-range", required_argument, NULL, OPT_PORT_RANGE },
         { "qemu", required_argument, NULL, OPT_QEMU },
+        { "save-dir", required_argument, NULL, OPT_SAVE_DIR },
         { "tls-creds", required_argument, NULL, OPT_TLS_CREDS },
         { "model-tls-creds", required_argument, NULL, OPT_MODEL_TLS_CREDS },
         { "insecure-plain-tcp", no_argument, NULL, OPT_INSECURE_PLAIN_TCP },
@@ -199,6 +207,9 @@ static int daemon_parse_options(int argc, char **argv)
             break;
         case OPT_QEMU:
             arg_qemu = optarg;
+            break;
+        case OPT_SAVE_DIR:
+            arg_save_dir = optarg;
             break;
         case OPT_TLS_CREDS:
             arg_tls_creds = optarg;
@@ -366,8 +377,12 @@ static int daemon_check_options(DmDaemon *d)
         return daemon_usage("%s", "--models, --model-host and --port-range "
                             "are for --role server");
     }
-    if (d->role == DM_ROLE_SERVER && arg_qemu) {
-        return daemon_usage("%s", "--qemu is for --role client");
+    if (d->role == DM_ROLE_SERVER && (arg_qemu || arg_save_dir)) {
+        return daemon_usage("%s", "--qemu and --save-dir are for --role "
+                            "client");
+    }
+    if (arg_save_dir && (!arg_save_dir[0] || strchr(arg_save_dir, ','))) {
+        return daemon_usage("%s", "--save-dir needs a path without a comma");
     }
     if (arg_tls_creds && !arg_tls_creds[0]) {
         return daemon_usage("%s", "--tls-creds needs a directory");
@@ -377,6 +392,24 @@ static int daemon_check_options(DmDaemon *d)
     }
     d->platform_id = arg_platform_id;
     d->capacity = arg_capacity;
+    return 0;
+}
+
+/* --save-dir, absolute, created (0700) if missing. */
+static int daemon_setup_save_dir(DmDaemon *d)
+{
+    g_autofree char *dir = arg_save_dir ? g_strdup(arg_save_dir) :
+        g_build_filename(d->state_dir, "saves", NULL);
+
+    d->save_dir = g_canonicalize_filename(dir, NULL);
+    if (strchr(d->save_dir, ',')) {
+        return daemon_usage("%s", "--save-dir needs a path without a comma");
+    }
+    if (g_mkdir_with_parents(d->save_dir, 0700) < 0) {
+        fprintf(stderr, "dm-remote daemon: cannot create --save-dir '%s': "
+                "%s\n", d->save_dir, g_strerror(errno));
+        return 1;
+    }
     return 0;
 }
 
@@ -536,6 +569,7 @@ static void daemon_free(DmDaemon *d)
 {
     g_strfreev(d->models);
     g_free((char *)d->qemu);
+    g_free(d->save_dir);
     g_clear_pointer(&d->instances, g_hash_table_destroy);
     dm_routes_free(d);
     g_clear_pointer(&d->vms, g_hash_table_destroy);
@@ -606,6 +640,10 @@ int dm_daemon_main(int argc, char **argv)
         return 1;
     }
     d.state_dir = arg_state_dir;
+    if (d.role == DM_ROLE_CLIENT &&
+        (ret = daemon_setup_save_dir(&d)) != 0) {
+        return ret;
+    }
     d.dying = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     signal(SIGPIPE, SIG_IGN);
     /* What an earlier launcher, killed outright, left running. */

@@ -288,6 +288,16 @@ static void instance_ready(int ret, void *opaque)
 
     inst->probe_src = 0;
     if (ret == 0) {
+        /*
+         * The model made its sockets under our umask 077, in a 0700
+         * directory; 0600 says so plainly (a socket's x bits mean nothing).
+         */
+        if (inst->sock_path) {
+            chmod(inst->sock_path, 0600);
+        }
+        if (inst->console_path) {
+            chmod(inst->console_path, 0600);
+        }
         inst->state = DM_INST_RUNNING;
         dm_info("instance %s (%s) running at %s, pid %d", inst->id,
                 inst->what, inst->address, inst->proc.pid);

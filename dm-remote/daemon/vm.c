@@ -202,6 +202,8 @@ static int vm_probe(void *opaque)
     if (fd < 0) {
         return 0;
     }
+    /* QEMU made it under our umask 077 in a 0700 directory: 0600 now. */
+    chmod(vm->qmp_path, 0600);
     vm->qmp_fd = fd;
     return 1;
 }

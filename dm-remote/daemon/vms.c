@@ -51,6 +51,74 @@ void dm_vms_stop_all(DmDaemon *d)
     }
 }
 
+/*
+ * The QEMU options a VM's args may hold: what the orchestrator composes
+ * (docs/orchestrator.md) and what a VM definition reasonably adds.
+ * Anything else (-monitor, -qmp, -add-fd, -plugin, -run-with, -daemonize,
+ * a bare disk image, ...) would reach beyond the VM as our user.
+ */
+typedef struct VmsOption {
+    const char *name;
+    bool value;                 /* takes the next argument */
+} VmsOption;
+
+static const VmsOption vms_options[] = {
+    { "machine", true }, { "M", true }, { "accel", true }, { "cpu", true },
+    { "m", true }, { "smp", true }, { "kernel", true }, { "initrd", true },
+    { "append", true }, { "serial", true }, { "chardev", true },
+    { "device", true }, { "object", true }, { "remote-device", true },
+    { "incoming", true }, { "display", true }, { "qtest", true },
+    { "rtc", true }, { "boot", true }, { "uuid", true },
+    { "nographic", false }, { "S", false }, { "no-reboot", false },
+    { "no-shutdown", false },
+};
+
+static bool vms_migrate_uri_ok(DmDaemon *d, const char *uri);
+
+/* NULL if @args are allowed, else why not (to free). */
+static char *vms_args_refusal(DmDaemon *d, char **args)
+{
+    size_t i, j;
+
+    for (i = 0; args[i]; i++) {
+        const char *name = args[i];
+        const VmsOption *opt = NULL;
+
+        if (name[0] != '-') {
+            return g_strdup_printf("'args[%zu]' ('%s') is not an option "
+                                   "(QEMU would take it for a disk image)",
+                                   i, name);
+        }
+        name += name[1] == '-' ? 2 : 1;     /* QEMU takes --opt too */
+        for (j = 0; j < G_N_ELEMENTS(vms_options); j++) {
+            if (strcmp(name, vms_options[j].name) == 0) {
+                opt = &vms_options[j];
+            }
+        }
+        if (!opt) {
+            return g_strdup_printf("QEMU option '%s' is not allowed in "
+                                   "'args'", args[i]);
+        }
+        if (!opt->value) {
+            continue;
+        }
+        if (!args[i + 1]) {
+            return g_strdup_printf("QEMU option '%s' needs a value",
+                                   args[i]);
+        }
+        i++;
+        /* -incoming exec:CMD would run a shell command. */
+        if (strcmp(opt->name, "incoming") == 0 &&
+            strcmp(args[i], "defer") != 0 &&
+            !vms_migrate_uri_ok(d, args[i])) {
+            return g_strdup_printf("'-incoming %s': only defer, tcp:, "
+                                   "unix: or file: in the save directory",
+                                   args[i]);
+        }
+    }
+    return NULL;
+}
+
 /* "args": an array of strings, as a NULL-terminated vector. */
 static int vms_parse_args(SoupServerMessage *msg, JsonObject *req,
                           char ***ret_args)
@@ -163,6 +231,7 @@ static void vms_create(DmDaemon *d, SoupServerMessage *msg)
     g_autoptr(JsonObject) req = NULL;
     g_auto(GStrv) args = NULL;
     g_autofree char *err = NULL;
+    g_autofree char *why = NULL;
     JsonObject *files;
     const char *id;
     DmVm *vm;
@@ -173,7 +242,9 @@ static void vms_create(DmDaemon *d, SoupServerMessage *msg)
         vms_check_files(msg, req, &files) < 0) {
         return;
     }
-    if (!id) {
+    if (args && (why = vms_args_refusal(d, args))) {
+        dm_http_error(msg, SOUP_STATUS_BAD_REQUEST, "%s", why);
+    } else if (!id) {
         dm_http_error(msg, SOUP_STATUS_BAD_REQUEST, "missing 'id'");
     } else if (!dm_id_valid(id)) {
         dm_http_error(msg, SOUP_STATUS_BAD_REQUEST, "bad id '%s' (1 to %d "
@@ -237,10 +308,10 @@ static void vms_qmp_reply(JsonNode *reply, const char *error, void *opaque)
 
 /*
  * A migration URI the relay passes: a stream to tcp: or unix:, or a
- * file: path that is absolute, without ".." and without QEMU's ,options.
+ * file: path in --save-dir, without ".." and without QEMU's ,options.
  * exec:, fd: and the rest would run or reach anything as our user.
  */
-static bool vms_migrate_uri_ok(const char *uri)
+static bool vms_migrate_uri_ok(DmDaemon *d, const char *uri)
 {
     g_auto(GStrv) parts = NULL;
     const char *path;
@@ -253,7 +324,8 @@ static bool vms_migrate_uri_ok(const char *uri)
         return false;
     }
     path = uri + 5;
-    if (path[0] != '/' || strchr(path, ',')) {
+    if (!g_str_has_prefix(path, d->save_dir) ||
+        path[strlen(d->save_dir)] != '/' || strchr(path, ',')) {
         return false;
     }
     for (; *path; path++) {
@@ -276,7 +348,8 @@ static bool vms_migrate_uri_ok(const char *uri)
  * exec:, human-monitor-command, device_add, ...).  NULL if @cmd is
  * allowed, else why not.
  */
-static const char *vms_qmp_refusal(const char *execute, JsonNode *args)
+static const char *vms_qmp_refusal(DmDaemon *d, const char *execute,
+                                   JsonNode *args)
 {
     static const char *const plain[] = {
         "cont", "stop", "quit", "system_powerdown", "migrate_cancel",
@@ -303,9 +376,10 @@ static const char *vms_qmp_refusal(const char *execute, JsonNode *args)
         json_node_get_value_type(uri) != G_TYPE_STRING) {
         return "takes exactly one argument here, 'uri' (a string)";
     }
-    if (!vms_migrate_uri_ok(json_node_get_string(uri))) {
-        return "takes only a tcp:, unix: or file:/ABSOLUTE/PATH 'uri' "
-               "(no exec:, fd:, options or ..)";
+    if (!vms_migrate_uri_ok(d, json_node_get_string(uri))) {
+        return "takes only a tcp:, unix: or file:SAVE_DIR/PATH 'uri' "
+               "(no exec:, fd:, options or .., files only in the "
+               "launcher's --save-dir)";
     }
     return NULL;
 }
@@ -327,7 +401,7 @@ static void vms_qmp(DmVm *vm, SoupServerMessage *msg)
     } else if (n && !JSON_NODE_HOLDS_OBJECT(n)) {
         dm_http_error(msg, SOUP_STATUS_BAD_REQUEST,
                       "'arguments' must be an object");
-    } else if ((why = vms_qmp_refusal(execute, n))) {
+    } else if ((why = vms_qmp_refusal(vm->d, execute, n))) {
         dm_http_error(msg, SOUP_STATUS_FORBIDDEN, "QMP command '%s' %s",
                       execute, why);
     } else if (vm->state != DM_VM_RUNNING || !vm->qmp) {

@@ -138,7 +138,7 @@ usage bad-port-range "invalid --port-range '5-2'" --role server \
     "${common[@]}" --port-range 5-2
 usage bad-models "unknown model 'nope' in --models" --role server \
     "${common[@]}" --models edu,nope
-usage qemu-on-server "--qemu is for --role client" --role server \
+usage qemu-on-server "--qemu and --save-dir are for --role client" --role server \
     "${common[@]}" --qemu /bin/true
 usage models-on-client "are for --role server" --role client \
     "${common[@]}" --models edu
@@ -774,8 +774,8 @@ req "$capi" POST /v1/vms '{"id": "vm2", "args": ["-m", 256]}'
 check vm-bad-args 400 "'args\[1\]' must be a string"
 req "$capi" POST /v1/vms '{"id": "vm2", "files": {"../x": "y"}}'
 check vm-bad-file-name 400 "bad file name '../x'"
-req "$capi" POST /v1/vms '{"id": "vm2", "args": ["-no-such-option"]}'
-check vm-launch-fails 500 "QEMU exited with status 1 during start-up; the log ends: .*no-such-option"
+req "$capi" POST /v1/vms '{"id": "vm2", "args": ["-machine", "no-such-machine"]}'
+check vm-launch-fails 500 "QEMU exited with status 1 during start-up; the log ends: .*no-such-machine"
 req "$capi" GET /v1/vms/vm2
 check vm-failed-forgotten 404
 # QMP accepts before QEMU builds the machine: a device that fails late
