@@ -575,6 +575,7 @@ static bool instance_from_record(DmInstance *inst, JsonObject *rec)
         if (!inst->port) {
             return false;
         }
+        g_free(inst->address);  /* the router's, from router_new() */
         inst->address = g_strdup_printf(v6 ? "tcp:[%s]:%u" : "tcp:%s:%u",
                                         d->model_host, inst->port);
     } else {

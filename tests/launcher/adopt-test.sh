@@ -19,7 +19,7 @@ kids=()
 cleanup() {
     stop_pids "${daemons[@]}"
     stop_pids "${kids[@]}"
-    rm -rf "$dir"
+    [ -n "${KEEP:-}" ] || rm -rf "$dir"
 }
 trap cleanup EXIT
 
