@@ -51,29 +51,100 @@ void dm_vms_stop_all(DmDaemon *d)
     }
 }
 
+static bool vms_migrate_uri_ok(DmDaemon *d, const char *uri);
+
+typedef bool VmsValueFn(DmDaemon *d, const char *value);
+
+/* -serial: no host file, socket or pty. */
+static bool vms_serial_ok(DmDaemon *d, const char *v)
+{
+    return strcmp(v, "none") == 0 || strcmp(v, "null") == 0 ||
+           strcmp(v, "stdio") == 0;
+}
+
+/* -qtest: the test protocol on nothing (with -accel qtest). */
+static bool vms_qtest_ok(DmDaemon *d, const char *v)
+{
+    return strcmp(v, "null") == 0;
+}
+
+/* -incoming exec:CMD would run a shell command. */
+static bool vms_incoming_ok(DmDaemon *d, const char *v)
+{
+    return strcmp(v, "defer") == 0 || vms_migrate_uri_ok(d, v);
+}
+
+/* -device: the fork's proxies only (-device loader,file=... reads files). */
+static bool vms_device_ok(DmDaemon *d, const char *v)
+{
+    static const char *const drivers[] = { "dm-proxy-pci", "dm-proxy-isa" };
+    size_t i, len;
+
+    for (i = 0; i < G_N_ELEMENTS(drivers); i++) {
+        len = strlen(drivers[i]);
+        if (strncmp(v, drivers[i], len) == 0 &&
+            (v[len] == '\0' || v[len] == ',')) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * -object: only the orchestrator's secrets, from the VM's own directory
+ * (file=@STATE@/NAME): a secret read from anywhere would be sent to a
+ * model as its token, and other objects reach host files and sockets.
+ */
+static bool vms_object_ok(DmDaemon *d, const char *v)
+{
+    const char *p = v;
+
+    if (!g_str_has_prefix(v, "secret,")) {
+        return false;
+    }
+    while ((p = strstr(p, "file=")) != NULL) {
+        p += strlen("file=");
+        if (!g_str_has_prefix(p, "@STATE@/") || strstr(p, "/..")) {
+            return false;
+        }
+    }
+    return !strstr(v, "dir=");
+}
+
 /*
  * The QEMU options a VM's args may hold: what the orchestrator composes
- * (docs/orchestrator.md) and what a VM definition reasonably adds.
- * Anything else (-monitor, -qmp, -add-fd, -plugin, -run-with, -daemonize,
- * a bare disk image, ...) would reach beyond the VM as our user.
+ * (docs/orchestrator.md) and a few harmless ones a VM definition may add,
+ * with their values checked where they could reach the host.  Anything
+ * else (-monitor, -qmp, -add-fd, -plugin, -run-with, -daemonize, -device
+ * loader,file=..., -chardev, -display vnc=..., a bare disk image, ...)
+ * would reach beyond the VM as our user.
  */
 typedef struct VmsOption {
     const char *name;
     bool value;                 /* takes the next argument */
+    VmsValueFn *value_ok;       /* NULL: any value */
+    const char *values;         /* what value_ok takes, for the error */
 } VmsOption;
 
-static const VmsOption vms_options[] = {
-    { "machine", true }, { "M", true }, { "accel", true }, { "cpu", true },
-    { "m", true }, { "smp", true }, { "kernel", true }, { "initrd", true },
-    { "append", true }, { "serial", true }, { "chardev", true },
-    { "device", true }, { "object", true }, { "remote-device", true },
-    { "incoming", true }, { "display", true }, { "qtest", true },
-    { "rtc", true }, { "boot", true }, { "uuid", true },
-    { "nographic", false }, { "S", false }, { "no-reboot", false },
-    { "no-shutdown", false },
-};
+#define VMS_ANY(n)      { .name = (n), .value = true }
+#define VMS_FLAG(n)     { .name = (n), .value = false }
+#define VMS_CHECKED(n, fn, what) \
+    { .name = (n), .value = true, .value_ok = (fn), .values = (what) }
 
-static bool vms_migrate_uri_ok(DmDaemon *d, const char *uri);
+static const VmsOption vms_options[] = {
+    VMS_ANY("machine"), VMS_ANY("M"), VMS_ANY("accel"), VMS_ANY("cpu"),
+    VMS_ANY("m"), VMS_ANY("smp"), VMS_ANY("kernel"), VMS_ANY("initrd"),
+    VMS_ANY("append"), VMS_ANY("remote-device"), VMS_ANY("rtc"),
+    VMS_ANY("uuid"),
+    VMS_CHECKED("serial", vms_serial_ok, "none, null or stdio"),
+    VMS_CHECKED("device", vms_device_ok, "dm-proxy-pci or dm-proxy-isa"),
+    VMS_CHECKED("qtest", vms_qtest_ok, "null"),
+    VMS_CHECKED("incoming", vms_incoming_ok,
+                "defer, tcp:, unix: or file: in the save directory"),
+    VMS_CHECKED("object", vms_object_ok,
+                "secret,... with file=@STATE@/NAME"),
+    VMS_FLAG("S"), VMS_FLAG("no-reboot"), VMS_FLAG("no-shutdown"),
+};
 
 /* NULL if @args are allowed, else why not (to free). */
 static char *vms_args_refusal(DmDaemon *d, char **args)
@@ -107,13 +178,10 @@ static char *vms_args_refusal(DmDaemon *d, char **args)
                                    args[i]);
         }
         i++;
-        /* -incoming exec:CMD would run a shell command. */
-        if (strcmp(opt->name, "incoming") == 0 &&
-            strcmp(args[i], "defer") != 0 &&
-            !vms_migrate_uri_ok(d, args[i])) {
-            return g_strdup_printf("'-incoming %s': only defer, tcp:, "
-                                   "unix: or file: in the save directory",
-                                   args[i]);
+        if (opt->value_ok && !opt->value_ok(d, args[i])) {
+            return g_strdup_printf("'%s %s' is not allowed in 'args' (%s "
+                                   "only)", args[i - 1], args[i],
+                                   opt->values);
         }
     }
     return NULL;

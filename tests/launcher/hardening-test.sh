@@ -121,7 +121,8 @@ check newline-id-refused 400
 # QEMU options outside the allow-list.
 for bad in '"-monitor", "stdio"' '"-qmp", "tcp:0:4444"' '"-add-fd", "fd=3,set=1"' \
            '"-plugin", "/tmp/p.so"' '"-run-with", "chroot=/"' '"--monitor", "stdio"' \
-           '"-daemonize"'; do
+           '"-daemonize"' \
+           '"-chardev", "file,id=c,path=/tmp/x"' '"-display", "vnc=0.0.0.0:0"'; do
     opt=$(cut -d'"' -f2 <<<"$bad")
     req "$capi" POST /v1/vms "{\"id\": \"bad\", \"args\": [\"-m\", \"64\", $bad]}"
     check "option-refused$opt" 400 "QEMU option '$opt' is not allowed"
@@ -130,6 +131,17 @@ req "$capi" POST /v1/vms '{"id": "bad", "args": ["/etc/passwd"]}'
 check disk-image-refused 400 "is not an option"
 req "$capi" POST /v1/vms '{"id": "bad", "args": ["-incoming", "exec:touch /tmp/x"]}'
 check incoming-exec-refused 400 "'-incoming exec:"
+# Allowed options whose value could reach the host: checked.
+for bad in '"-serial", "file:/tmp/x"' '"-qtest", "unix:/tmp/q"' \
+           '"-device", "loader,file=/etc/passwd"' \
+           '"-object", "memory-backend-file,id=m,mem-path=/tmp/x,size=1M"' \
+           '"-object", "secret,id=s,file=/etc/shadow"' \
+           '"-object", "secret,id=s,file=@STATE@/../x"' \
+           '"-incoming", "file:/tmp/x"'; do
+    opt=$(cut -d'"' -f2 <<<"$bad")
+    req "$capi" POST /v1/vms "{\"id\": \"bad\", \"args\": [$bad]}"
+    check "value-refused$opt-$((n + 1))" 400 "'$opt .*' is not allowed"
+done
 req "$capi" POST /v1/vms '{"id": "bad", "args": ["-m"]}'
 check option-needs-value 400 "needs a value"
 req "$capi" GET /v1/vms/bad
