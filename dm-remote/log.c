@@ -5,14 +5,12 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "log.h"
 
 DmLogLevel dm_log_level = DM_LOG_INFO;
 
-/* @s to @f, control characters and backslashes as \\xNN. */
+/* @s to @f, control characters and backslashes as \xNN. */
 static void log_put_escaped(FILE *f, const char *s)
 {
     for (; *s; s++) {
@@ -49,28 +47,6 @@ void dm_log(DmLogLevel level, const char *fmt, ...)
     log_put_escaped(stderr, buf);
     fputc('\n', stderr);
     funlockfile(stderr);
-}
-
-char *dm_log_escape(const char *s)
-{
-    size_t len = strlen(s);
-    char *out = malloc(len * 4 + 1);
-    char *p = out;
-
-    if (!out) {
-        return NULL;
-    }
-    for (; *s; s++) {
-        unsigned char c = *s;
-
-        if (c < 0x20 || c == 0x7f || c == '\\') {
-            p += sprintf(p, "\\x%02x", c);
-        } else {
-            *p++ = c;
-        }
-    }
-    *p = '\0';
-    return out;
 }
 
 int dm_usage_error(const char *command, const char *fmt, const char *what)

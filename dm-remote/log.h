@@ -16,15 +16,13 @@ typedef enum DmLogLevel {
 
 extern DmLogLevel dm_log_level;
 
+/*
+ * One line, whatever the message holds: control characters and
+ * backslashes in it are written as \xNN (a peer's name with a newline
+ * cannot forge a line of its own); cut at 2 KiB.
+ */
 void dm_log(DmLogLevel level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-
-/*
- * @s with control characters and backslashes as \\xNN: a peer's name
- * echoed in a log line cannot start a line of its own.  dm_log() applies
- * it to every message.  free() the result (NULL: out of memory).
- */
-char *dm_log_escape(const char *s);
 
 /*
  * A bad command line: "dm-remote[ COMMAND]: " + @fmt with @what, then

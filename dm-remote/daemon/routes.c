@@ -171,6 +171,17 @@ static int routes_member_id(SoupServerMessage *msg, JsonObject *req,
     return 0;
 }
 
+/* Spaces and control characters cannot survive a line of the file. */
+static bool routes_target_bad_char(const char *target)
+{
+    for (const char *p = target; *p; p++) {
+        if ((unsigned char)*p <= ' ' || *p == 0x7f) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /*
  * The target, as the router will parse its line.  Spaces and control
  * characters could not survive a line of the file, nor ",vm=" its syntax.
@@ -181,12 +192,10 @@ static int routes_check_target(SoupServerMessage *msg, DmRouteEntry *e)
     char err[384];
     DmRoute r;
 
-    for (const char *p = e->target; *p; p++) {
-        if ((unsigned char)*p <= ' ' || *p == 0x7f) {
-            dm_http_error(msg, SOUP_STATUS_BAD_REQUEST, "bad target: no "
-                          "spaces or control characters");
-            return -EINVAL;
-        }
+    if (routes_target_bad_char(e->target)) {
+        dm_http_error(msg, SOUP_STATUS_BAD_REQUEST, "bad target: no "
+                      "spaces or control characters");
+        return -EINVAL;
     }
     if (strstr(e->target, ",vm=") ||
         dm_route_parse(line, &r, err, sizeof(err)) < 0) {
@@ -406,7 +415,7 @@ void dm_routes_restore(DmDaemon *d, JsonArray *arr)
         e->vm = g_strdup(vm);
         e->target = g_strdup(target);
         line = routes_line(e);
-        if (strpbrk(target, " \t\r\n") || strstr(target, ",vm=") ||
+        if (routes_target_bad_char(target) || strstr(target, ",vm=") ||
             routes_same_pair(d, e) ||
             dm_route_parse(line, &r, why, sizeof(why)) < 0) {
             routes_entry_free(e);
