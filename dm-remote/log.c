@@ -10,6 +10,20 @@
 
 DmLogLevel dm_log_level = DM_LOG_INFO;
 
+/* @s to @f, control characters and backslashes as \xNN. */
+static void log_put_escaped(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        unsigned char c = *s;
+
+        if (c < 0x20 || c == 0x7f || c == '\\') {
+            fprintf(f, "\\x%02x", c);
+        } else {
+            fputc(c, f);
+        }
+    }
+}
+
 void dm_log(DmLogLevel level, const char *fmt, ...)
 {
     static const char *const prefix[] = {
@@ -18,16 +32,21 @@ void dm_log(DmLogLevel level, const char *fmt, ...)
         [DM_LOG_INFO] = "",
         [DM_LOG_DEBUG] = "debug: ",
     };
+    char buf[2048];
     va_list ap;
 
     if (level > dm_log_level) {
         return;
     }
     va_start(ap, fmt);
-    fprintf(stderr, "dm-remote: %s", prefix[level]);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(buf, sizeof(buf), fmt, ap);     /* longer ones are cut */
     va_end(ap);
+    /* A name with a newline in it must not forge a line of its own. */
+    flockfile(stderr);
+    fprintf(stderr, "dm-remote: %s", prefix[level]);
+    log_put_escaped(stderr, buf);
+    fputc('\n', stderr);
+    funlockfile(stderr);
 }
 
 int dm_usage_error(const char *command, const char *fmt, const char *what)

@@ -16,6 +16,11 @@ typedef enum DmLogLevel {
 
 extern DmLogLevel dm_log_level;
 
+/*
+ * One line, whatever the message holds: control characters and
+ * backslashes in it are written as \xNN (a peer's name with a newline
+ * cannot forge a line of its own); cut at 2 KiB.
+ */
 void dm_log(DmLogLevel level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <glib-unix.h>
@@ -36,6 +37,7 @@
 #include "http.h"
 #include "instances.h"
 #include "launcher.h"
+#include "router.h"
 #include "routes.h"
 #include "vms.h"
 
@@ -48,6 +50,7 @@ static unsigned arg_capacity = 16;
 static const char *arg_model_host;
 static const char *arg_port_range;
 static const char *arg_qemu;
+static const char *arg_save_dir;
 static const char *arg_tls_creds;
 static const char *arg_model_tls_creds;
 static bool arg_insecure_plain_tcp;
@@ -107,6 +110,11 @@ static void daemon_help(void)
            "qemu-system-x86_64\n"
            "                         beside dm-remote's directory, else "
            "in PATH)\n"
+           "  --save-dir=DIR         where QEMU may save to and restore "
+           "from (QMP\n"
+           "                         migrate to file:, -incoming file:; "
+           "default\n"
+           "                         STATE-DIR/saves)\n"
            "\n"
            "  -v, --verbose          log more\n"
            "  -q, --quiet            log errors only\n"
@@ -114,7 +122,10 @@ static void daemon_help(void)
            "\n"
            "SIGTERM or SIGINT stops every child (SIGKILL after 5 s), "
            "removes the\n"
-           "API socket and exits 0.\n");
+           "API socket and exits 0.  A daemon killed outright leaves "
+           "its children\n"
+           "running; the next one on the same --state-dir adopts "
+           "them.\n");
 }
 
 static int daemon_usage(const char *fmt, const char *what)
@@ -142,6 +153,7 @@ static int daemon_parse_options(int argc, char **argv)
         OPT_ROLE = 0x100, OPT_PLATFORM_ID, OPT_STATE_DIR, OPT_MODELS,
         OPT_CAPACITY, OPT_MODEL_HOST, OPT_PORT_RANGE, OPT_QEMU,
         OPT_TLS_CREDS, OPT_MODEL_TLS_CREDS, OPT_INSECURE_PLAIN_TCP,
+        OPT_SAVE_DIR,
     };
     static const struct option options[] = {
         { "role", required_argument, NULL, OPT_ROLE },
@@ -153,6 +165,7 @@ static int daemon_parse_options(int argc, char **argv)
         { "model-host", required_argument, NULL, OPT_MODEL_HOST },
         { "port-range", required_argument, NULL, OPT_PORT_RANGE },
         { "qemu", required_argument, NULL, OPT_QEMU },
+        { "save-dir", required_argument, NULL, OPT_SAVE_DIR },
         { "tls-creds", required_argument, NULL, OPT_TLS_CREDS },
         { "model-tls-creds", required_argument, NULL, OPT_MODEL_TLS_CREDS },
         { "insecure-plain-tcp", no_argument, NULL, OPT_INSECURE_PLAIN_TCP },
@@ -194,6 +207,9 @@ static int daemon_parse_options(int argc, char **argv)
             break;
         case OPT_QEMU:
             arg_qemu = optarg;
+            break;
+        case OPT_SAVE_DIR:
+            arg_save_dir = optarg;
             break;
         case OPT_TLS_CREDS:
             arg_tls_creds = optarg;
@@ -361,8 +377,12 @@ static int daemon_check_options(DmDaemon *d)
         return daemon_usage("%s", "--models, --model-host and --port-range "
                             "are for --role server");
     }
-    if (d->role == DM_ROLE_SERVER && arg_qemu) {
-        return daemon_usage("%s", "--qemu is for --role client");
+    if (d->role == DM_ROLE_SERVER && (arg_qemu || arg_save_dir)) {
+        return daemon_usage("%s", "--qemu and --save-dir are for --role "
+                            "client");
+    }
+    if (arg_save_dir && (!arg_save_dir[0] || strchr(arg_save_dir, ','))) {
+        return daemon_usage("%s", "--save-dir needs a path without a comma");
     }
     if (arg_tls_creds && !arg_tls_creds[0]) {
         return daemon_usage("%s", "--tls-creds needs a directory");
@@ -372,6 +392,24 @@ static int daemon_check_options(DmDaemon *d)
     }
     d->platform_id = arg_platform_id;
     d->capacity = arg_capacity;
+    return 0;
+}
+
+/* --save-dir, absolute, created (0700) if missing. */
+static int daemon_setup_save_dir(DmDaemon *d)
+{
+    g_autofree char *dir = arg_save_dir ? g_strdup(arg_save_dir) :
+        g_build_filename(d->state_dir, "saves", NULL);
+
+    d->save_dir = g_canonicalize_filename(dir, NULL);
+    if (strchr(d->save_dir, ',')) {
+        return daemon_usage("%s", "--save-dir needs a path without a comma");
+    }
+    if (g_mkdir_with_parents(d->save_dir, 0700) < 0) {
+        fprintf(stderr, "dm-remote daemon: cannot create --save-dir '%s': "
+                "%s\n", d->save_dir, g_strerror(errno));
+        return 1;
+    }
     return 0;
 }
 
@@ -413,6 +451,14 @@ static int daemon_listen(const DmAddress *addr, char **ret_name)
         return fd;
     }
     if (addr->kind == DM_ADDRESS_UNIX) {
+        /* Whoever can connect runs processes as us: ours only. */
+        if (chmod(addr->path, 0600) < 0) {
+            fprintf(stderr, "dm-remote daemon: cannot chmod %s: %s\n",
+                    addr->path, g_strerror(errno));
+            close(fd);
+            dm_address_cleanup(addr);
+            return -errno;
+        }
         *ret_name = g_strdup_printf("unix:%s", addr->path);
     } else if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
                ss.ss_family == AF_INET6) {
@@ -523,6 +569,7 @@ static void daemon_free(DmDaemon *d)
 {
     g_strfreev(d->models);
     g_free((char *)d->qemu);
+    g_free(d->save_dir);
     g_clear_pointer(&d->instances, g_hash_table_destroy);
     dm_routes_free(d);
     g_clear_pointer(&d->vms, g_hash_table_destroy);
@@ -581,13 +628,30 @@ int dm_daemon_main(int argc, char **argv)
     if (ret) {
         return ret;
     }
-    if (g_mkdir_with_parents(arg_state_dir, 0700) < 0) {
+    /*
+     * Sockets and files we and our children make are ours only, whatever
+     * umask we were given (modes are also set explicitly where it counts).
+     */
+    umask(077);
+    if (g_mkdir_with_parents(arg_state_dir, 0700) < 0 ||
+        chmod(arg_state_dir, 0700) < 0) {
         fprintf(stderr, "dm-remote daemon: cannot create --state-dir "
                 "'%s': %s\n", arg_state_dir, g_strerror(errno));
         return 1;
     }
     d.state_dir = arg_state_dir;
+    if (d.role == DM_ROLE_CLIENT &&
+        (ret = daemon_setup_save_dir(&d)) != 0) {
+        return ret;
+    }
     d.dying = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* What an earlier launcher, killed outright, left running. */
+    if (d.role == DM_ROLE_SERVER) {
+        dm_instances_adopt_all(&d);
+        dm_router_adopt(&d);
+    } else {
+        dm_vms_adopt_all(&d);
+    }
     return daemon_serve(&d, &addr, arg_tls_creds ? &tls : NULL);
 }

@@ -15,9 +15,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "vup/caps.h"
+
 #include "http.h"
 #include "instance.h"
 #include "log.h"
+#include "record.h"
 
 #define DM_START_TIMEOUT_MS 5000
 #define DM_RESTART_DELAY_MS 200
@@ -53,7 +56,9 @@ DmInstance *dm_instance_new(DmDaemon *d, const char *id,
     inst->model = model;
     inst->what = model ? model->name : "child";
     inst->state = DM_INST_STARTING;
-    inst->log_path = g_strdup_printf("%s/%s.log", d->state_dir, id);
+    /* A directory each: no id's file name can be another's. */
+    inst->dir = dm_child_dir(d, "instances", id);
+    inst->log_path = g_build_filename(inst->dir, "log", NULL);
     inst->proc.on_exit = instance_exited;
     inst->proc.opaque = inst;
     return inst;
@@ -67,6 +72,10 @@ DmInstance *dm_instance_new_internal(DmDaemon *d, const char *id,
     DmInstance *inst = dm_instance_new(d, id, NULL);
 
     inst->what = what;
+    g_free(inst->dir);
+    g_free(inst->log_path);
+    inst->dir = dm_child_dir(d, id, NULL);
+    inst->log_path = g_build_filename(inst->dir, "log", NULL);
     inst->args = g_strdupv(args);
     inst->internal = true;
     inst->watch = watch;
@@ -102,6 +111,7 @@ void dm_instance_free(DmInstance *inst)
     g_free(inst->console_path);
     g_free(inst->token_path);
     g_free(inst->log_path);
+    g_free(inst->dir);
     g_free(inst);
 }
 
@@ -165,12 +175,50 @@ static void instance_remove_sockets(DmInstance *inst)
     }
 }
 
-/* Sockets and the token go with the instance; the log stays. */
+/* Sockets, token and record go with the instance; the log stays. */
 static void instance_remove_files(DmInstance *inst)
 {
     instance_remove_sockets(inst);
     if (inst->token_path) {
         unlink(inst->token_path);
+    }
+    dm_record_remove(inst->dir);
+}
+
+void dm_instance_write_record(DmInstance *inst)
+{
+    JsonObject *o = json_object_new();
+    JsonObject *bind = json_object_new();
+    g_autofree char *err = NULL;
+    unsigned i;
+
+    if (!inst->proc.pid) {
+        json_object_unref(o);
+        json_object_unref(bind);
+        return;
+    }
+    json_object_set_string_member(o, "model", inst->what);
+    json_object_set_boolean_member(o, "tcp", inst->tcp);
+    json_object_set_int_member(o, "port", inst->port);
+    json_object_set_boolean_member(o, "console", inst->console_path != NULL);
+    json_object_set_boolean_member(o, "token", inst->token_path != NULL);
+    json_object_set_string_member(o, "restart", inst->restart_on_failure ?
+                                  "on-failure" : "never");
+    json_object_set_int_member(o, "restarts", inst->restarts);
+    for (i = 0; i < DM_BIND_COUNT; i++) {
+        if (inst->bind[i]) {
+            json_object_set_string_member(bind, dm_bind_names[i],
+                                          inst->bind[i]);
+        }
+    }
+    json_object_set_object_member(o, "bind", bind);
+    if (inst->record_extra) {
+        inst->record_extra(inst, o);
+    }
+    if (dm_record_write(inst->dir, inst->internal ? inst->what : "instance",
+                        inst->id, &inst->proc, o, &err) < 0) {
+        dm_warn("instance %s (%s): %s; a launcher restarted after a crash "
+                "will not adopt it", inst->id, inst->what, err);
     }
 }
 
@@ -240,6 +288,16 @@ static void instance_ready(int ret, void *opaque)
 
     inst->probe_src = 0;
     if (ret == 0) {
+        /*
+         * The model made its sockets under our umask 077, in a 0700
+         * directory; 0600 says so plainly (a socket's x bits mean nothing).
+         */
+        if (inst->sock_path) {
+            chmod(inst->sock_path, 0600);
+        }
+        if (inst->console_path) {
+            chmod(inst->console_path, 0600);
+        }
         inst->state = DM_INST_RUNNING;
         dm_info("instance %s (%s) running at %s, pid %d", inst->id,
                 inst->what, inst->address, inst->proc.pid);
@@ -270,6 +328,10 @@ static int instance_spawn_argv(DmInstance *inst, GPtrArray *argv,
 {
     int ret;
 
+    ret = dm_dir_make_private(inst->dir, ret_err);
+    if (ret < 0) {
+        return ret;
+    }
     /* A socket left by a predecessor killed outright would look ready. */
     instance_remove_sockets(inst);
     ret = dm_proc_spawn(&inst->proc, (char **)argv->pdata, inst->log_path,
@@ -277,6 +339,7 @@ static int instance_spawn_argv(DmInstance *inst, GPtrArray *argv,
     if (ret < 0) {
         return ret;
     }
+    dm_instance_write_record(inst);
     inst->probe_src = dm_proc_wait_ready(instance_probe, instance_ready,
                                          inst, DM_START_TIMEOUT_MS);
     return 0;
@@ -325,12 +388,15 @@ static int instance_spawn(DmInstance *inst, char **ret_err)
 int dm_instance_set_token(DmInstance *inst, const char *token,
                           char **ret_err)
 {
-    g_autofree char *path = g_strdup_printf("%s/%s.token",
-                                            inst->d->state_dir, inst->id);
+    g_autofree char *path = g_build_filename(inst->dir, "token", NULL);
     g_autofree char *line = g_strconcat(token, "\n", NULL);
     size_t len = strlen(line);
     int fd, ret = 0;
 
+    ret = dm_dir_make_private(inst->dir, ret_err);
+    if (ret < 0) {
+        return ret;
+    }
     fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
               0600);
     if (fd < 0) {
@@ -492,4 +558,77 @@ void dm_instance_stop(DmInstance *inst, SoupServerMessage *msg)
         dm_http_defer(msg);
     }
     instance_forget(inst);
+}
+
+/* The members of an instance's record; false if one is bad. */
+static bool instance_from_record(DmInstance *inst, JsonObject *rec)
+{
+    DmDaemon *d = inst->d;
+    JsonNode *n = json_object_get_member(rec, "bind");
+    unsigned i;
+
+    inst->tcp = dm_record_bool(rec, "tcp");
+    if (inst->tcp) {
+        bool v6 = strchr(d->model_host, ':') != NULL;
+
+        inst->port = dm_record_int(rec, "port", 1, 65535, 0);
+        if (!inst->port) {
+            return false;
+        }
+        g_free(inst->address);  /* the router's, from router_new() */
+        inst->address = g_strdup_printf(v6 ? "tcp:[%s]:%u" : "tcp:%s:%u",
+                                        d->model_host, inst->port);
+    } else {
+        inst->sock_path = g_build_filename(inst->dir, "sock", NULL);
+        inst->address = g_strdup_printf("unix:%s", inst->sock_path);
+    }
+    if (inst->internal) {
+        return inst->tcp;
+    }
+    if (dm_record_bool(rec, "console")) {
+        inst->console_path = g_build_filename(inst->dir, "console", NULL);
+    }
+    if (dm_record_bool(rec, "token")) {
+        inst->token_path = g_build_filename(inst->dir, "token", NULL);
+    }
+    inst->restart_on_failure = g_strcmp0(dm_record_string(rec, "restart"),
+                                         "on-failure") == 0;
+    inst->restarts = dm_record_int(rec, "restarts", 0, G_MAXUINT32, 0);
+    if (n && JSON_NODE_HOLDS_OBJECT(n)) {
+        for (i = 0; i < DM_BIND_COUNT; i++) {
+            const char *v = dm_record_string(json_node_get_object(n),
+                                             dm_bind_names[i]);
+
+            if (v && v[0] && strlen(v) <= VUP_ID_MAX) {
+                inst->bind[i] = g_strdup(v);
+            }
+        }
+    }
+    return true;
+}
+
+int dm_instance_adopt(DmInstance *inst, JsonObject *rec, pid_t pid,
+                      guint64 start)
+{
+    DmDaemon *d = inst->d;
+    int ret = -EINVAL;
+
+    if (!instance_from_record(inst, rec) ||
+        (ret = dm_proc_adopt(&inst->proc, pid, start)) < 0) {
+        dm_info("%s %s: %s, its record removed", inst->what, inst->id,
+                ret == -EINVAL ? "a bad record" : "no longer running");
+        instance_remove_files(inst);
+        dm_instance_free(inst);
+        return ret;
+    }
+    if (!inst->internal) {
+        g_hash_table_insert(d->instances, inst->id, inst);
+    }
+    dm_info("%s %s adopted at %s, pid %d", inst->what, inst->id,
+            inst->address, pid);
+    /* Running once it answers; deaf, it is stopped and its policy applies. */
+    inst->state = DM_INST_RESTARTING;
+    inst->probe_src = dm_proc_wait_ready(instance_probe, instance_ready,
+                                         inst, DM_START_TIMEOUT_MS);
+    return 0;
 }

@@ -36,6 +36,9 @@ typedef struct DmInstance DmInstance;
  */
 typedef void DmInstanceWatchFn(DmInstance *inst, bool gone, void *opaque);
 
+/* Adds an internal instance's own members to its record. */
+typedef void DmInstanceRecordFn(DmInstance *inst, JsonObject *rec);
+
 struct DmInstance {
     DmDaemon *d;
     char *id;
@@ -45,6 +48,8 @@ struct DmInstance {
     bool internal;              /* not in d->instances: the router */
     DmInstanceWatchFn *watch;   /* internal ones */
     void *watch_opaque;
+    DmInstanceRecordFn *record_extra;   /* internal ones, or NULL */
+    char *dir;                  /* STATE/instances/ID, STATE/router */
     bool tcp;
     unsigned port;              /* tcp */
     char *address;              /* tcp:HOST:PORT or unix:PATH */
@@ -81,7 +86,7 @@ DmInstance *dm_instance_new_internal(DmDaemon *d, const char *id,
                                      void *opaque);
 void dm_instance_free(DmInstance *inst);
 
-/* Write STATE/ID.token (mode 0600) for --token-file. */
+/* Write DIR/token (mode 0600) for --token-file. */
 int dm_instance_set_token(DmInstance *inst, const char *token,
                           char **ret_err);
 
@@ -106,6 +111,22 @@ int dm_instance_respawn(DmInstance *inst, char **ret_err);
  * with the instance once its process is gone.
  */
 void dm_instance_stop(DmInstance *inst, SoupServerMessage *msg);
+
+/*
+ * Rewrite its record (record.h) with the running process, e.g. after
+ * the router's table changed; a failure is logged.
+ */
+void dm_instance_write_record(DmInstance *inst);
+
+/*
+ * Fill @inst (new, not launched) from its record @rec, and adopt @pid
+ * if it still runs (started at @start): then it is launched in all but
+ * the spawn (in the table unless internal, probed, restarted by its
+ * policy) and 0 is returned.  Else -ESRCH (-EINVAL for a bad record):
+ * its sockets, token and record are removed and @inst is freed.
+ */
+int dm_instance_adopt(DmInstance *inst, JsonObject *rec, pid_t pid,
+                      guint64 start);
 
 JsonObject *dm_instance_json(DmInstance *inst);
 /* Whether its sessions are TLS (TCP under --model-tls-creds). */

@@ -15,6 +15,7 @@
 #include "instance.h"
 #include "instances.h"
 #include "log.h"
+#include "record.h"
 
 #define SUN_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
 
@@ -209,8 +210,7 @@ static int instances_parse_options(SoupServerMessage *msg, JsonObject *req,
                           "console", inst->model->name);
             return -EINVAL;
         }
-        inst->console_path = g_strdup_printf("%s/%s.console",
-                                             inst->d->state_dir, inst->id);
+        inst->console_path = g_build_filename(inst->dir, "console", NULL);
     }
     return 0;
 }
@@ -284,8 +284,7 @@ static int instances_place(DmDaemon *d, SoupServerMessage *msg,
                            DmInstance *inst)
 {
     if (!inst->tcp) {
-        inst->sock_path = g_strdup_printf("%s/%s.sock", d->state_dir,
-                                          inst->id);
+        inst->sock_path = g_build_filename(inst->dir, "sock", NULL);
         inst->address = g_strdup_printf("unix:%s", inst->sock_path);
     } else if (dm_instances_pick_port(d, &inst->port) < 0) {
         dm_http_error(msg, SOUP_STATUS_CONFLICT, "no free port in %u-%u",
@@ -386,4 +385,24 @@ void dm_instances_handle(DmDaemon *d, SoupServerMessage *msg,
         dm_info("instance %s (%s): stopping", inst->id, inst->model->name);
         dm_instance_stop(inst, msg);
     }
+}
+
+static void instances_adopt_one(DmDaemon *d, const char *id, const char *dir,
+                                JsonObject *rec, pid_t pid, guint64 start)
+{
+    const char *name = dm_record_string(rec, "model");
+    const DmModel *model = name ? instances_model(d, name) : NULL;
+
+    if (!model) {
+        dm_warn("instance %s: its record names no model offered here, "
+                "leaving pid %d alone", id, (int)pid);
+        dm_record_remove(dir);
+        return;
+    }
+    dm_instance_adopt(dm_instance_new(d, id, model), rec, pid, start);
+}
+
+void dm_instances_adopt_all(DmDaemon *d)
+{
+    dm_records_scan(d, "instances", "instance", instances_adopt_one);
 }

@@ -29,4 +29,10 @@ int dm_instances_pick_port(DmDaemon *d, unsigned *ret_port);
 void dm_instances_stop_all(DmDaemon *d);
 unsigned dm_instances_live(DmDaemon *d);
 
+/*
+ * At start: adopt the instances an earlier launcher left running
+ * (record.h), forget the records of those that are gone.
+ */
+void dm_instances_adopt_all(DmDaemon *d);
+
 #endif /* DM_INSTANCES_H */

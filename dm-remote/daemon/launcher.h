@@ -46,6 +46,7 @@ typedef struct DmDaemon {
 
     /* client role */
     const char *qemu;
+    char *save_dir;             /* absolute: the only home of file: URIs */
     GHashTable *vms;            /* id -> DmVm */
 
     /*

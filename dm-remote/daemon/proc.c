@@ -8,11 +8,13 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/prctl.h>
+#include <sys/pidfd.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <glib-unix.h>
 
 #include "proc.h"
 
@@ -22,12 +24,13 @@
 static void proc_child_setup(gpointer unused)
 {
     /*
-     * Its own process group, so a ^C at the daemon's terminal reaches the
-     * daemon only (which then stops its children in order); and a child
-     * does not outlive a daemon that was killed outright.
+     * Its own session, so a ^C at the daemon's terminal reaches the
+     * daemon only (which then stops its children in order), and no
+     * PDEATHSIG: a crashed daemon leaves its children running for the
+     * next one to adopt.  Sockets and files it makes are its user's only.
      */
-    setpgid(0, 0);
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    setsid();
+    umask(077);
 }
 
 static void proc_exited(GPid pid, gint status, gpointer opaque)
@@ -41,6 +44,82 @@ static void proc_exited(GPid pid, gint status, gpointer opaque)
         p->kill_timer = 0;
     }
     p->on_exit(p, status, p->opaque);
+}
+
+guint64 dm_proc_start_time(pid_t pid)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/stat", (int)pid);
+    g_autofree char *text = NULL;
+    g_auto(GStrv) fields = NULL;
+    const char *rest;
+
+    if (pid <= 0 || !g_file_get_contents(path, &text, NULL, NULL)) {
+        return 0;
+    }
+    /* After "PID (COMM) ": state is field 3, starttime field 22. */
+    rest = strrchr(text, ')');
+    if (!rest) {
+        return 0;
+    }
+    fields = g_strsplit(rest + 1, " ", 22);
+    if (g_strv_length(fields) < 22 || fields[1][0] == 'Z') {
+        return 0;               /* a zombie is as good as gone */
+    }
+    return g_ascii_strtoull(fields[20], NULL, 10);
+}
+
+void dm_proc_release(DmProc *p)
+{
+    if (p->watch) {
+        g_source_remove(p->watch);
+        p->watch = 0;
+        close(p->pidfd);
+    }
+    if (p->kill_timer) {
+        g_source_remove(p->kill_timer);
+        p->kill_timer = 0;
+    }
+    p->pid = 0;
+}
+
+/* An adopted process is gone: its pidfd became readable. */
+static gboolean proc_adopted_exited(gint fd, GIOCondition cond,
+                                    gpointer opaque)
+{
+    DmProc *p = opaque;
+
+    p->watch = 0;
+    close(p->pidfd);
+    p->pid = 0;
+    if (p->kill_timer) {
+        g_source_remove(p->kill_timer);
+        p->kill_timer = 0;
+    }
+    p->on_exit(p, DM_PROC_STATUS_UNKNOWN, p->opaque);
+    return G_SOURCE_REMOVE;
+}
+
+int dm_proc_adopt(DmProc *p, pid_t pid, guint64 start_time)
+{
+    int fd;
+
+    if (!start_time || dm_proc_start_time(pid) != start_time) {
+        return -ESRCH;
+    }
+    fd = pidfd_open(pid, 0);
+    if (fd < 0) {
+        return -errno;
+    }
+    /* Checked again with the pidfd held: it cannot have been reused. */
+    if (dm_proc_start_time(pid) != start_time) {
+        close(fd);
+        return -ESRCH;
+    }
+    p->pid = pid;
+    p->start_time = start_time;
+    p->pidfd = fd;
+    p->watch = g_unix_fd_add(fd, G_IO_IN, proc_adopted_exited, p);
+    return 0;
 }
 
 int dm_proc_spawn(DmProc *p, char **argv, const char *log_path,
@@ -73,6 +152,7 @@ int dm_proc_spawn(DmProc *p, char **argv, const char *log_path,
         ret = -ENOEXEC;
     } else {
         p->pid = pid;
+        p->start_time = dm_proc_start_time(pid);
         g_child_watch_add(pid, proc_exited, p);
     }
     close(null_fd);
@@ -80,14 +160,22 @@ int dm_proc_spawn(DmProc *p, char **argv, const char *log_path,
     return ret;
 }
 
+/* Through the pidfd for an adopted process: its pid may be reused. */
+static void proc_signal(DmProc *p, int sig)
+{
+    if (p->watch) {
+        pidfd_send_signal(p->pidfd, sig, NULL, 0);
+    } else if (p->pid) {
+        kill(p->pid, sig);
+    }
+}
+
 static gboolean proc_kill(gpointer opaque)
 {
     DmProc *p = opaque;
 
     p->kill_timer = 0;
-    if (p->pid) {
-        kill(p->pid, SIGKILL);
-    }
+    proc_signal(p, SIGKILL);
     return G_SOURCE_REMOVE;
 }
 
@@ -96,7 +184,7 @@ void dm_proc_terminate(DmProc *p)
     if (!p->pid) {
         return;
     }
-    kill(p->pid, SIGTERM);
+    proc_signal(p, SIGTERM);
     if (!p->kill_timer) {
         p->kill_timer = g_timeout_add(DM_PROC_KILL_DELAY_MS, proc_kill, p);
     }
@@ -104,6 +192,9 @@ void dm_proc_terminate(DmProc *p)
 
 char *dm_proc_exit_text(int status)
 {
+    if (status == DM_PROC_STATUS_UNKNOWN) {
+        return g_strdup("exited (status unknown: adopted)");
+    }
     if (WIFSIGNALED(status)) {
         return g_strdup_printf("killed by signal %d", WTERMSIG(status));
     }
@@ -118,7 +209,9 @@ JsonNode *dm_proc_exit_json(bool exited, int status)
         return json_node_new(JSON_NODE_NULL);
     }
     o = json_object_new();
-    if (WIFSIGNALED(status)) {
+    if (status == DM_PROC_STATUS_UNKNOWN) {
+        json_object_set_boolean_member(o, "unknown", true);
+    } else if (WIFSIGNALED(status)) {
         json_object_set_int_member(o, "signal", WTERMSIG(status));
     } else {
         json_object_set_int_member(o, "code", WEXITSTATUS(status));

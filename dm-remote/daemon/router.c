@@ -22,6 +22,7 @@
 #include "instance.h"
 #include "instances.h"
 #include "log.h"
+#include "record.h"
 #include "router.h"
 
 #define DM_ROUTER_WAIT_MS 10000
@@ -110,7 +111,21 @@ static gboolean router_wait_timeout(gpointer opaque)
     return G_SOURCE_REMOVE;
 }
 
-int dm_router_create(DmDaemon *d, char **ret_err)
+/* The table, for the router's record: a crashed launcher's next adopts it. */
+static void router_record(DmInstance *inst, JsonObject *rec)
+{
+    DmDaemon *d = inst->d;
+    JsonArray *arr = json_array_new();
+
+    for (guint i = 0; i < d->routes->len; i++) {
+        json_array_add_object_element(
+            arr, dm_route_json(d, g_ptr_array_index(d->routes, i)));
+    }
+    json_object_set_array_member(rec, "routes", arr);
+}
+
+/* A router (not launched) on @port, as d->router. */
+static DmInstance *router_new(DmDaemon *d, unsigned port)
 {
     g_autofree char *listen = NULL;
     g_autofree char *file_opt = NULL;
@@ -118,13 +133,7 @@ int dm_router_create(DmDaemon *d, char **ret_err)
     bool v6 = strchr(d->model_host, ':') != NULL;
     char *args[5];
     DmInstance *inst;
-    unsigned port;
 
-    if (dm_instances_pick_port(d, &port) < 0) {
-        *ret_err = g_strdup_printf("no free port in %u-%u", d->port_lo,
-                                   d->port_hi);
-        return -EADDRINUSE;
-    }
     listen = g_strdup_printf(v6 ? "--listen=tcp:[%s]:%u" :
                              "--listen=tcp:%s:%u", d->model_host, port);
     file_opt = g_strconcat("--routes-file=", file, NULL);
@@ -135,12 +144,64 @@ int dm_router_create(DmDaemon *d, char **ret_err)
     args[4] = NULL;
     inst = dm_instance_new_internal(d, "router", "router", args,
                                     router_watch, d);
+    inst->record_extra = router_record;
     inst->tcp = true;
     inst->port = port;
     inst->address = g_strdup(listen + strlen("--listen="));
     inst->restart_always = true;
     d->router = inst;
+    return inst;
+}
+
+int dm_router_create(DmDaemon *d, char **ret_err)
+{
+    unsigned port;
+
+    if (dm_instances_pick_port(d, &port) < 0) {
+        *ret_err = g_strdup_printf("no free port in %u-%u", d->port_lo,
+                                   d->port_hi);
+        return -EADDRINUSE;
+    }
+    router_new(d, port);
     return 0;
+}
+
+void dm_router_adopt(DmDaemon *d)
+{
+    g_autofree char *dir = dm_child_dir(d, "router", NULL);
+    g_autofree char *err = NULL;
+    g_autoptr(JsonObject) rec = NULL;
+    JsonNode *routes;
+    guint64 start;
+    unsigned port;
+    pid_t pid;
+
+    rec = dm_record_read(dir, "router", "router", &pid, &start);
+    if (!rec) {
+        dm_record_remove(dir);
+        return;
+    }
+    routes = json_object_get_member(rec, "routes");
+    port = dm_record_int(rec, "port", d->port_lo, d->port_hi, 0);
+    if (!port || !routes || !JSON_NODE_HOLDS_ARRAY(routes)) {
+        dm_warn("router: a bad record, leaving pid %d alone", (int)pid);
+        dm_record_remove(dir);
+        return;
+    }
+    dm_routes_restore(d, json_node_get_array(routes));
+    if (d->routes->len == 0) {
+        dm_record_remove(dir);
+        return;
+    }
+    if (dm_instance_adopt(router_new(d, port), rec, pid, start) == 0) {
+        return;
+    }
+    /* Its clients have its address: a new one on the same port. */
+    d->router = NULL;
+    router_new(d, port);
+    if (dm_router_launch(d, &err) < 0) {
+        dm_error("router: %s", err);
+    }
 }
 
 void dm_router_discard(DmDaemon *d)

@@ -27,6 +27,9 @@ JsonObject *dm_route_json(DmDaemon *d, const DmRouteEntry *e);
 /* Take @e out of the table and the file (a failure is logged), free it. */
 void dm_routes_drop(DmDaemon *d, DmRouteEntry *e);
 
+/* The table from the router's record (bad entries are skipped). */
+void dm_routes_restore(DmDaemon *d, JsonArray *arr);
+
 /* router.c */
 
 /*
@@ -34,6 +37,13 @@ void dm_routes_drop(DmDaemon *d, DmRouteEntry *e);
  * -EADDRINUSE with a reason in *@ret_err if there is none.
  */
 int dm_router_create(DmDaemon *d, char **ret_err);
+
+/*
+ * At start: the router an earlier launcher left running and its table,
+ * from its record (record.h); a router that is gone is launched again
+ * on its port if it had routes.
+ */
+void dm_router_adopt(DmDaemon *d);
 
 /* Forget a router that dm_router_create() made but nobody launched. */
 void dm_router_discard(DmDaemon *d);

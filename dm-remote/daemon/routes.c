@@ -17,6 +17,7 @@
 #include "http.h"
 #include "instance.h"
 #include "log.h"
+#include "record.h"
 #include "route.h"
 #include "router.h"
 #include "routes.h"
@@ -133,12 +134,23 @@ static int routes_write(DmDaemon *d, char **ret_err)
     return 0;
 }
 
+/* The table changed: the file, and the router's record. */
+static int routes_save(DmDaemon *d, char **ret_err)
+{
+    int ret = routes_write(d, ret_err);
+
+    if (ret == 0 && d->router) {
+        dm_instance_write_record(d->router);
+    }
+    return ret;
+}
+
 void dm_routes_drop(DmDaemon *d, DmRouteEntry *e)
 {
     g_autofree char *err = NULL;
 
     g_ptr_array_remove(d->routes, e);
-    if (routes_write(d, &err) < 0) {
+    if (routes_save(d, &err) < 0) {
         dm_error("routes: %s", err);
     }
 }
@@ -159,6 +171,17 @@ static int routes_member_id(SoupServerMessage *msg, JsonObject *req,
     return 0;
 }
 
+/* Spaces and control characters cannot survive a line of the file. */
+static bool routes_target_bad_char(const char *target)
+{
+    for (const char *p = target; *p; p++) {
+        if ((unsigned char)*p <= ' ' || *p == 0x7f) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /*
  * The target, as the router will parse its line.  Spaces and control
  * characters could not survive a line of the file, nor ",vm=" its syntax.
@@ -169,12 +192,10 @@ static int routes_check_target(SoupServerMessage *msg, DmRouteEntry *e)
     char err[384];
     DmRoute r;
 
-    for (const char *p = e->target; *p; p++) {
-        if ((unsigned char)*p <= ' ' || *p == 0x7f) {
-            dm_http_error(msg, SOUP_STATUS_BAD_REQUEST, "bad target: no "
-                          "spaces or control characters");
-            return -EINVAL;
-        }
+    if (routes_target_bad_char(e->target)) {
+        dm_http_error(msg, SOUP_STATUS_BAD_REQUEST, "bad target: no "
+                      "spaces or control characters");
+        return -EINVAL;
     }
     if (strstr(e->target, ",vm=") ||
         dm_route_parse(line, &r, err, sizeof(err)) < 0) {
@@ -238,7 +259,7 @@ static void routes_add(DmDaemon *d, SoupServerMessage *msg, DmRouteEntry *e)
         goto undo_router;
     }
     g_ptr_array_add(d->routes, e);
-    if (routes_write(d, &err) < 0) {
+    if (routes_save(d, &err) < 0) {
         dm_error("route %s: %s", e->id, err);
         dm_http_error(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "%s", err);
         g_ptr_array_remove(d->routes, e);
@@ -312,7 +333,7 @@ static void routes_delete(DmDaemon *d, SoupServerMessage *msg, guint index)
     DmRouteEntry *e = g_ptr_array_steal_index(d->routes, index);
     g_autofree char *err = NULL;
 
-    if (routes_write(d, &err) < 0) {
+    if (routes_save(d, &err) < 0) {
         dm_error("route %s: %s", e->id, err);
         dm_http_error(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "%s", err);
         g_ptr_array_insert(d->routes, index, e);
@@ -359,4 +380,50 @@ void dm_routes_stop_all(DmDaemon *d)
 
     dm_router_stop(d);
     unlink(path);
+}
+
+void dm_routes_restore(DmDaemon *d, JsonArray *arr)
+{
+    g_autofree char *err = NULL;
+    guint i, len = json_array_get_length(arr);
+
+    for (i = 0; i < len && d->routes->len < DM_ROUTES_MAX; i++) {
+        JsonNode *n = json_array_get_element(arr, i);
+        JsonObject *o;
+        const char *id, *dm, *vm, *target;
+        g_autofree char *line = NULL;
+        DmRouteEntry *e;
+        char why[384];
+        DmRoute r;
+
+        if (!JSON_NODE_HOLDS_OBJECT(n)) {
+            continue;
+        }
+        o = json_node_get_object(n);
+        id = dm_record_string(o, "id");
+        dm = dm_record_string(o, "device_model");
+        vm = dm_record_string(o, "vm");
+        target = dm_record_string(o, "target");
+        if (!id || !dm_id_valid(id) || !dm || !dm_id_valid(dm) ||
+            (vm && !dm_id_valid(vm)) || !target ||
+            routes_index(d, id) >= 0) {
+            continue;
+        }
+        e = g_new0(DmRouteEntry, 1);
+        e->id = g_strdup(id);
+        e->device_model = g_strdup(dm);
+        e->vm = g_strdup(vm);
+        e->target = g_strdup(target);
+        line = routes_line(e);
+        if (routes_target_bad_char(target) || strstr(target, ",vm=") ||
+            routes_same_pair(d, e) ||
+            dm_route_parse(line, &r, why, sizeof(why)) < 0) {
+            routes_entry_free(e);
+            continue;
+        }
+        g_ptr_array_add(d->routes, e);
+    }
+    if (d->routes->len && routes_write(d, &err) < 0) {
+        dm_error("routes: %s", err);
+    }
 }

@@ -14,6 +14,7 @@
 
 #include "http.h"
 #include "log.h"
+#include "record.h"
 #include "vm.h"
 
 #define DM_VM_START_TIMEOUT_MS 10000
@@ -34,9 +35,15 @@ DmVm *dm_vm_new(DmDaemon *d, const char *id)
 
     vm->d = d;
     vm->id = g_strdup(id);
-    vm->qmp_path = g_strdup_printf("%s/%s.qmp", d->state_dir, id);
-    vm->log_path = g_strdup_printf("%s/%s.log", d->state_dir, id);
+    /*
+     * A directory each, its own files named without a dot, the caller's
+     * ID.NAME: no two VMs' names, nor a file and ours, can be the same.
+     */
+    vm->dir = dm_child_dir(d, "vms", id);
+    vm->qmp_path = g_build_filename(vm->dir, "qmp", NULL);
+    vm->log_path = g_build_filename(vm->dir, "log", NULL);
     vm->files = g_ptr_array_new_with_free_func(g_free);
+    vm->file_names = g_ptr_array_new_with_free_func(g_free);
     vm->state = DM_VM_STARTING;
     vm->qmp_fd = -1;
     vm->proc.on_exit = vm_exited;
@@ -57,7 +64,9 @@ void dm_vm_free(DmVm *vm)
         dm_qmp_free(vm->qmp);
     }
     g_ptr_array_unref(vm->files);
+    g_ptr_array_unref(vm->file_names);
     g_free(vm->qmp_error);
+    g_free(vm->dir);
     g_free(vm->id);
     g_free(vm->qmp_path);
     g_free(vm->log_path);
@@ -85,11 +94,15 @@ JsonObject *dm_vm_json(DmVm *vm)
 int dm_vm_write_file(DmVm *vm, const char *name, const char *content,
                      char **ret_err)
 {
-    g_autofree char *path = g_strdup_printf("%s/%s.%s", vm->d->state_dir,
-                                            vm->id, name);
+    g_autofree char *base = g_strdup_printf("%s.%s", vm->id, name);
+    g_autofree char *path = g_build_filename(vm->dir, base, NULL);
     size_t len = strlen(content);
     int fd, ret;
 
+    ret = dm_dir_make_private(vm->dir, ret_err);
+    if (ret < 0) {
+        return ret;
+    }
     fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
               0600);
     if (fd < 0) {
@@ -110,6 +123,7 @@ int dm_vm_write_file(DmVm *vm, const char *name, const char *content,
     }
     close(fd);
     g_ptr_array_add(vm->files, g_steal_pointer(&path));
+    g_ptr_array_add(vm->file_names, g_strdup(name));
     return 0;
 }
 
@@ -120,6 +134,25 @@ static void vm_remove_files(DmVm *vm)
     unlink(vm->qmp_path);
     for (i = 0; i < vm->files->len; i++) {
         unlink(g_ptr_array_index(vm->files, i));
+    }
+    dm_record_remove(vm->dir);
+}
+
+static void vm_write_record(DmVm *vm)
+{
+    JsonObject *o = json_object_new();
+    JsonArray *files = json_array_new();
+    g_autofree char *err = NULL;
+    guint i;
+
+    for (i = 0; i < vm->file_names->len; i++) {
+        json_array_add_string_element(files,
+                                      g_ptr_array_index(vm->file_names, i));
+    }
+    json_object_set_array_member(o, "files", files);
+    if (dm_record_write(vm->dir, "vm", vm->id, &vm->proc, o, &err) < 0) {
+        dm_warn("vm %s: %s; a launcher restarted after a crash will not "
+                "adopt it", vm->id, err);
     }
 }
 
@@ -169,6 +202,8 @@ static int vm_probe(void *opaque)
     if (fd < 0) {
         return 0;
     }
+    /* QEMU made it under our umask 077 in a 0700 directory: 0600 now. */
+    chmod(vm->qmp_path, 0600);
     vm->qmp_fd = fd;
     return 1;
 }
@@ -307,7 +342,7 @@ static GPtrArray *vm_argv(DmVm *vm, char **args)
     for (a = args; a && *a; a++) {
         g_auto(GStrv) parts = g_strsplit(*a, "@STATE@", -1);
 
-        g_ptr_array_add(argv, g_strjoinv(vm->d->state_dir, parts));
+        g_ptr_array_add(argv, g_strjoinv(vm->dir, parts));
     }
     g_ptr_array_add(argv, NULL);
     return argv;
@@ -321,13 +356,17 @@ int dm_vm_launch(DmVm *vm, char **args, SoupServerMessage *msg,
 
     g_hash_table_insert(vm->d->vms, vm->id, vm);
     unlink(vm->qmp_path);
-    ret = dm_proc_spawn(&vm->proc, (char **)argv->pdata, vm->log_path,
-                        ret_err);
+    ret = dm_dir_make_private(vm->dir, ret_err);
+    if (ret == 0) {
+        ret = dm_proc_spawn(&vm->proc, (char **)argv->pdata, vm->log_path,
+                            ret_err);
+    }
     if (ret < 0) {
         g_hash_table_remove(vm->d->vms, vm->id);
         dm_vm_discard(vm);
         return ret;
     }
+    vm_write_record(vm);
     vm->probe_src = dm_proc_wait_ready(vm_probe, vm_ready, vm,
                                        DM_VM_START_TIMEOUT_MS);
     vm->waiting = msg;
@@ -347,4 +386,54 @@ void dm_vm_stop(DmVm *vm, SoupServerMessage *msg)
         dm_http_defer(msg);
     }
     vm_forget(vm);
+}
+
+static void vm_adopt_answered(JsonNode *reply, const char *error,
+                              void *opaque)
+{
+    DmVm *vm = opaque;
+
+    if (error) {
+        dm_warn("vm %s: adopted, but QMP does not answer: %s", vm->id,
+                error);
+    }
+}
+
+int dm_vm_adopt(DmVm *vm, JsonObject *rec, pid_t pid, guint64 start)
+{
+    JsonNode *n = json_object_get_member(rec, "files");
+    g_autoptr(JsonObject) cmd = json_object_new();
+    guint i, len = 0;
+    int ret;
+
+    if (n && JSON_NODE_HOLDS_ARRAY(n)) {
+        len = MIN(json_array_get_length(json_node_get_array(n)), 64);
+    }
+    for (i = 0; i < len; i++) {
+        JsonNode *e = json_array_get_element(json_node_get_array(n), i);
+        const char *name;
+
+        if (!JSON_NODE_HOLDS_VALUE(e) ||
+            json_node_get_value_type(e) != G_TYPE_STRING ||
+            !dm_id_valid(name = json_node_get_string(e))) {
+            continue;
+        }
+        g_ptr_array_add(vm->files, g_strdup_printf("%s/%s.%s", vm->dir,
+                                                   vm->id, name));
+        g_ptr_array_add(vm->file_names, g_strdup(name));
+    }
+    ret = dm_proc_adopt(&vm->proc, pid, start);
+    if (ret < 0) {
+        dm_info("vm %s: no longer running, its record removed", vm->id);
+        dm_vm_discard(vm);
+        return ret;
+    }
+    g_hash_table_insert(vm->d->vms, vm->id, vm);
+    vm->state = DM_VM_RUNNING;
+    /* Our predecessor's QMP connection went with it: QEMU takes ours. */
+    vm->qmp = dm_qmp_new(vm->qmp_path, -1);
+    json_object_set_string_member(cmd, "execute", "query-status");
+    dm_qmp_execute(vm->qmp, cmd, vm_adopt_answered, vm);
+    dm_info("vm %s adopted, pid %d", vm->id, pid);
+    return 0;
 }

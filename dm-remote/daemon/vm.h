@@ -23,9 +23,11 @@ typedef enum DmVmState {
 typedef struct DmVm {
     DmDaemon *d;
     char *id;
+    char *dir;                  /* STATE/vms/ID: a directory each */
     char *qmp_path;
     char *log_path;
     GPtrArray *files;           /* paths written for it (secrets) */
+    GPtrArray *file_names;      /* their NAMEs, for the record */
     DmVmState state;
     DmProc proc;
     bool exited;                /* status is valid */
@@ -44,18 +46,24 @@ void dm_vm_free(DmVm *vm);
 /* A VM that never ran: its files go, then the VM. */
 void dm_vm_discard(DmVm *vm);
 
-/* Write STATE/ID.NAME (mode 0600); remembered for removal. */
+/* Write STATE/vms/ID/ID.NAME (mode 0600); remembered for removal. */
 int dm_vm_write_file(DmVm *vm, const char *name, const char *content,
                      char **ret_err);
 
 /*
  * Add @vm to the table and start QEMU with @args (after the fixed
- * options, @STATE@ replaced).  @msg gets 201 once QMP accepts
+ * options, @STATE@ replaced by the VM's directory).  @msg gets 201 once QMP accepts
  * connections, or 500 with the log's tail.  Returns 0, or -errno with a
  * reason in *@ret_err (then @vm is freed and @msg untouched).
  */
 int dm_vm_launch(DmVm *vm, char **args, SoupServerMessage *msg,
                  char **ret_err);
+
+/*
+ * Adopt the QEMU an earlier launcher left running (record.h): 0, or
+ * -ESRCH if it is gone (its files and record are removed, @vm freed).
+ */
+int dm_vm_adopt(DmVm *vm, JsonObject *rec, pid_t pid, guint64 start);
 
 /* Take @vm out of the table and stop it; @msg (or NULL) gets 200. */
 void dm_vm_stop(DmVm *vm, SoupServerMessage *msg);

@@ -9,6 +9,7 @@
 
 #include "http.h"
 #include "log.h"
+#include "record.h"
 #include "vm.h"
 #include "vms.h"
 
@@ -48,6 +49,142 @@ void dm_vms_stop_all(DmDaemon *d)
     for (l = all; l; l = l->next) {
         dm_vm_stop(l->data, NULL);
     }
+}
+
+static bool vms_migrate_uri_ok(DmDaemon *d, const char *uri);
+
+typedef bool VmsValueFn(DmDaemon *d, const char *value);
+
+/* -serial: no host file, socket or pty. */
+static bool vms_serial_ok(DmDaemon *d, const char *v)
+{
+    return strcmp(v, "none") == 0 || strcmp(v, "null") == 0 ||
+           strcmp(v, "stdio") == 0;
+}
+
+/* -qtest: the test protocol on nothing (with -accel qtest). */
+static bool vms_qtest_ok(DmDaemon *d, const char *v)
+{
+    return strcmp(v, "null") == 0;
+}
+
+/* -incoming exec:CMD would run a shell command. */
+static bool vms_incoming_ok(DmDaemon *d, const char *v)
+{
+    return strcmp(v, "defer") == 0 || vms_migrate_uri_ok(d, v);
+}
+
+/* -device: the fork's proxies only (-device loader,file=... reads files). */
+static bool vms_device_ok(DmDaemon *d, const char *v)
+{
+    static const char *const drivers[] = { "dm-proxy-pci", "dm-proxy-isa" };
+    size_t i, len;
+
+    for (i = 0; i < G_N_ELEMENTS(drivers); i++) {
+        len = strlen(drivers[i]);
+        if (strncmp(v, drivers[i], len) == 0 &&
+            (v[len] == '\0' || v[len] == ',')) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * -object: only the orchestrator's secrets, from the VM's own directory
+ * (file=@STATE@/NAME): a secret read from anywhere would be sent to a
+ * model as its token, and other objects reach host files and sockets.
+ */
+static bool vms_object_ok(DmDaemon *d, const char *v)
+{
+    const char *p = v;
+
+    if (!g_str_has_prefix(v, "secret,")) {
+        return false;
+    }
+    while ((p = strstr(p, "file=")) != NULL) {
+        p += strlen("file=");
+        if (!g_str_has_prefix(p, "@STATE@/") || strstr(p, "/..")) {
+            return false;
+        }
+    }
+    return !strstr(v, "dir=");
+}
+
+/*
+ * The QEMU options a VM's args may hold: what the orchestrator composes
+ * (docs/orchestrator.md) and a few harmless ones a VM definition may add,
+ * with their values checked where they could reach the host.  Anything
+ * else (-monitor, -qmp, -add-fd, -plugin, -run-with, -daemonize, -device
+ * loader,file=..., -chardev, -display vnc=..., a bare disk image, ...)
+ * would reach beyond the VM as our user.
+ */
+typedef struct VmsOption {
+    const char *name;
+    bool value;                 /* takes the next argument */
+    VmsValueFn *value_ok;       /* NULL: any value */
+    const char *values;         /* what value_ok takes, for the error */
+} VmsOption;
+
+#define VMS_ANY(n)      { .name = (n), .value = true }
+#define VMS_FLAG(n)     { .name = (n), .value = false }
+#define VMS_CHECKED(n, fn, what) \
+    { .name = (n), .value = true, .value_ok = (fn), .values = (what) }
+
+static const VmsOption vms_options[] = {
+    VMS_ANY("machine"), VMS_ANY("M"), VMS_ANY("accel"), VMS_ANY("cpu"),
+    VMS_ANY("m"), VMS_ANY("smp"), VMS_ANY("kernel"), VMS_ANY("initrd"),
+    VMS_ANY("append"), VMS_ANY("remote-device"), VMS_ANY("rtc"),
+    VMS_ANY("uuid"),
+    VMS_CHECKED("serial", vms_serial_ok, "none, null or stdio"),
+    VMS_CHECKED("device", vms_device_ok, "dm-proxy-pci or dm-proxy-isa"),
+    VMS_CHECKED("qtest", vms_qtest_ok, "null"),
+    VMS_CHECKED("incoming", vms_incoming_ok,
+                "defer, tcp:, unix: or file: in the save directory"),
+    VMS_CHECKED("object", vms_object_ok,
+                "secret,... with file=@STATE@/NAME"),
+    VMS_FLAG("S"), VMS_FLAG("no-reboot"), VMS_FLAG("no-shutdown"),
+};
+
+/* NULL if @args are allowed, else why not (to free). */
+static char *vms_args_refusal(DmDaemon *d, char **args)
+{
+    size_t i, j;
+
+    for (i = 0; args[i]; i++) {
+        const char *name = args[i];
+        const VmsOption *opt = NULL;
+
+        if (name[0] != '-') {
+            return g_strdup_printf("'args[%zu]' ('%s') is not an option "
+                                   "(QEMU would take it for a disk image)",
+                                   i, name);
+        }
+        name += name[1] == '-' ? 2 : 1;     /* QEMU takes --opt too */
+        for (j = 0; j < G_N_ELEMENTS(vms_options); j++) {
+            if (strcmp(name, vms_options[j].name) == 0) {
+                opt = &vms_options[j];
+            }
+        }
+        if (!opt) {
+            return g_strdup_printf("QEMU option '%s' is not allowed in "
+                                   "'args'", args[i]);
+        }
+        if (!opt->value) {
+            continue;
+        }
+        if (!args[i + 1]) {
+            return g_strdup_printf("QEMU option '%s' needs a value",
+                                   args[i]);
+        }
+        i++;
+        if (opt->value_ok && !opt->value_ok(d, args[i])) {
+            return g_strdup_printf("'%s %s' is not allowed in 'args' (%s "
+                                   "only)", args[i - 1], args[i],
+                                   opt->values);
+        }
+    }
+    return NULL;
 }
 
 /* "args": an array of strings, as a NULL-terminated vector. */
@@ -162,6 +299,7 @@ static void vms_create(DmDaemon *d, SoupServerMessage *msg)
     g_autoptr(JsonObject) req = NULL;
     g_auto(GStrv) args = NULL;
     g_autofree char *err = NULL;
+    g_autofree char *why = NULL;
     JsonObject *files;
     const char *id;
     DmVm *vm;
@@ -172,7 +310,9 @@ static void vms_create(DmDaemon *d, SoupServerMessage *msg)
         vms_check_files(msg, req, &files) < 0) {
         return;
     }
-    if (!id) {
+    if (args && (why = vms_args_refusal(d, args))) {
+        dm_http_error(msg, SOUP_STATUS_BAD_REQUEST, "%s", why);
+    } else if (!id) {
         dm_http_error(msg, SOUP_STATUS_BAD_REQUEST, "missing 'id'");
     } else if (!dm_id_valid(id)) {
         dm_http_error(msg, SOUP_STATUS_BAD_REQUEST, "bad id '%s' (1 to %d "
@@ -236,10 +376,10 @@ static void vms_qmp_reply(JsonNode *reply, const char *error, void *opaque)
 
 /*
  * A migration URI the relay passes: a stream to tcp: or unix:, or a
- * file: path that is absolute, without ".." and without QEMU's ,options.
+ * file: path in --save-dir, without ".." and without QEMU's ,options.
  * exec:, fd: and the rest would run or reach anything as our user.
  */
-static bool vms_migrate_uri_ok(const char *uri)
+static bool vms_migrate_uri_ok(DmDaemon *d, const char *uri)
 {
     g_auto(GStrv) parts = NULL;
     const char *path;
@@ -252,7 +392,8 @@ static bool vms_migrate_uri_ok(const char *uri)
         return false;
     }
     path = uri + 5;
-    if (path[0] != '/' || strchr(path, ',')) {
+    if (!g_str_has_prefix(path, d->save_dir) ||
+        path[strlen(d->save_dir)] != '/' || strchr(path, ',')) {
         return false;
     }
     for (; *path; path++) {
@@ -275,7 +416,8 @@ static bool vms_migrate_uri_ok(const char *uri)
  * exec:, human-monitor-command, device_add, ...).  NULL if @cmd is
  * allowed, else why not.
  */
-static const char *vms_qmp_refusal(const char *execute, JsonNode *args)
+static const char *vms_qmp_refusal(DmDaemon *d, const char *execute,
+                                   JsonNode *args)
 {
     static const char *const plain[] = {
         "cont", "stop", "quit", "system_powerdown", "migrate_cancel",
@@ -302,9 +444,10 @@ static const char *vms_qmp_refusal(const char *execute, JsonNode *args)
         json_node_get_value_type(uri) != G_TYPE_STRING) {
         return "takes exactly one argument here, 'uri' (a string)";
     }
-    if (!vms_migrate_uri_ok(json_node_get_string(uri))) {
-        return "takes only a tcp:, unix: or file:/ABSOLUTE/PATH 'uri' "
-               "(no exec:, fd:, options or ..)";
+    if (!vms_migrate_uri_ok(d, json_node_get_string(uri))) {
+        return "takes only a tcp:, unix: or file:SAVE_DIR/PATH 'uri' "
+               "(no exec:, fd:, options or .., files only in the "
+               "launcher's --save-dir)";
     }
     return NULL;
 }
@@ -326,7 +469,7 @@ static void vms_qmp(DmVm *vm, SoupServerMessage *msg)
     } else if (n && !JSON_NODE_HOLDS_OBJECT(n)) {
         dm_http_error(msg, SOUP_STATUS_BAD_REQUEST,
                       "'arguments' must be an object");
-    } else if ((why = vms_qmp_refusal(execute, n))) {
+    } else if ((why = vms_qmp_refusal(vm->d, execute, n))) {
         dm_http_error(msg, SOUP_STATUS_FORBIDDEN, "QMP command '%s' %s",
                       execute, why);
     } else if (vm->state != DM_VM_RUNNING || !vm->qmp) {
@@ -382,4 +525,15 @@ void dm_vms_handle(DmDaemon *d, SoupServerMessage *msg, const char *id,
     } else {
         dm_http_not_allowed(msg, "GET, DELETE");
     }
+}
+
+static void vms_adopt_one(DmDaemon *d, const char *id, const char *dir,
+                          JsonObject *rec, pid_t pid, guint64 start)
+{
+    dm_vm_adopt(dm_vm_new(d, id), rec, pid, start);
+}
+
+void dm_vms_adopt_all(DmDaemon *d)
+{
+    dm_records_scan(d, "vms", "vm", vms_adopt_one);
 }

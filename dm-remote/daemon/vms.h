@@ -23,4 +23,7 @@ void dm_vms_handle(DmDaemon *d, SoupServerMessage *msg, const char *id,
 void dm_vms_stop_all(DmDaemon *d);
 unsigned dm_vms_live(DmDaemon *d);
 
+/* At start: adopt the QEMUs an earlier launcher left running. */
+void dm_vms_adopt_all(DmDaemon *d);
+
 #endif /* DM_VMS_H */

@@ -2,8 +2,11 @@
 # A stand-in for QEMU that ignores SIGTERM: it serves a minimal QMP on the
 # -qmp unix:PATH,... socket it is given and answers every command with
 # {"return": {}}.  The launcher's test uses it to see SIGKILL follow an
-# ignored SIGTERM.  It gives up by itself after 60 s.
+# ignored SIGTERM.  It gives up by itself after 60 s.  With
+# FAKE_QEMU_STRAY_ID set, it also sends a reply with that "id" (nobody's)
+# after the greeting: the launcher logs it, escaped.
 import json
+import os
 import signal
 import socket
 import sys
@@ -19,6 +22,9 @@ try:
     conn, _ = srv.accept()
     conn.settimeout(60)
     conn.sendall(b'{"QMP": {"version": {}, "capabilities": []}}\r\n')
+    if os.environ.get('FAKE_QEMU_STRAY_ID'):
+        stray = {'return': {}, 'id': os.environ['FAKE_QEMU_STRAY_ID']}
+        conn.sendall(json.dumps(stray).encode() + b'\r\n')
     buf = b''
     while True:
         data = conn.recv(4096)

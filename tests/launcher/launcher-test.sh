@@ -138,7 +138,7 @@ usage bad-port-range "invalid --port-range '5-2'" --role server \
     "${common[@]}" --port-range 5-2
 usage bad-models "unknown model 'nope' in --models" --role server \
     "${common[@]}" --models edu,nope
-usage qemu-on-server "--qemu is for --role client" --role server \
+usage qemu-on-server "--qemu and --save-dir are for --role client" --role server \
     "${common[@]}" --qemu /bin/true
 usage models-on-client "are for --role server" --role client \
     "${common[@]}" --models edu
@@ -196,15 +196,15 @@ if grep -q -- "serve --model=edu --listen=tcp:127.0.0.1:$port1" <<<"$cmdline" &&
    grep -q -- "--bind-client-platform=cl-1 --bind-device-model=dm-1" \
        <<<"$cmdline" &&
    grep -q -- "--bind-server-platform=srv-1" <<<"$cmdline" &&
-   grep -q -- "--token-file=$state/dm-1.token" <<<"$cmdline" &&
+   grep -q -- "--token-file=$state/instances/dm-1/token" <<<"$cmdline" &&
    ! grep -q s3cret <<<"$cmdline"; then
     pass model-argv
 else
     fail model-argv "$cmdline"
 fi
-if [ "$(stat -c %a "$state/dm-1.token")" = 600 ] &&
-   [ "$(cat "$state/dm-1.token")" = s3cret-t0ken ] &&
-   ! grep -rq s3cret "$dir/server.err" "$state"/*.log; then
+if [ "$(stat -c %a "$state/instances/dm-1/token")" = 600 ] &&
+   [ "$(cat "$state/instances/dm-1/token")" = s3cret-t0ken ] &&
+   ! grep -rq s3cret "$dir/server.err" "$state"/instances/*/log; then
     pass token-file
 else
     fail token-file "$(ls -l "$state")"
@@ -215,9 +215,9 @@ fi
 req "$api" POST /v1/instances '{"id": "dm-2", "model": "edu",
     "transport": "unix", "restart": "on-failure", "console": false,
     "bind": {"hypervisor": null}, "token": null}'
-check launch-unix 201 "\"address\":\"unix:$state/dm-2.sock\".*\"bind\":{}"
+check launch-unix 201 "\"address\":\"unix:$state/instances/dm-2/sock\".*\"bind\":{}"
 pid2=$(jf pid)
-if [ -S "$state/dm-2.sock" ] && [ "$(jf restart)" = on-failure ]; then
+if [ -S "$state/instances/dm-2/sock" ] && [ "$(jf restart)" = on-failure ]; then
     pass unix-socket
 else
     fail unix-socket "$(ls -l "$state")"
@@ -226,8 +226,8 @@ fi
 # A UART with its console on a UNIX socket.
 req "$api" POST /v1/instances '{"id": "uart-1", "model": "uart16550",
     "transport": "unix", "console": true}'
-check launch-console 201 "\"console\":\"unix:$state/uart-1.console\""
-if [ -S "$state/uart-1.console" ]; then
+check launch-console 201 "\"console\":\"unix:$state/instances/uart-1/console\""
+if [ -S "$state/instances/uart-1/console" ]; then
     pass console-socket
 else
     fail console-socket "$(ls -l "$state")"
@@ -325,8 +325,8 @@ restarted() {
     instance_state dm-2 running && [ "$(jf pid)" != "$pid2" ]
 }
 if wait_for restarted && [ "$(jf restarts)" = 1 ] &&
-   [ "$(jf address)" = "unix:$state/dm-2.sock" ] &&
-   [ "$(jf exit.signal)" = 9 ] && [ -S "$state/dm-2.sock" ] &&
+   [ "$(jf address)" = "unix:$state/instances/dm-2/sock" ] &&
+   [ "$(jf exit.signal)" = 9 ] && [ -S "$state/instances/dm-2/sock" ] &&
    kill -0 "$(jf pid)"; then
     pass restarted
 else
@@ -364,7 +364,7 @@ check delete-flaky 200
 # DELETE: the process is gone, its socket and token too, by the reply.
 req "$api" DELETE /v1/instances/dm-2
 check delete 200 '"state":"stopped"'
-if gone "$pid2" && [ ! -e "$state/dm-2.sock" ]; then
+if gone "$pid2" && [ ! -e "$state/instances/dm-2/sock" ]; then
     pass delete-cleans-up
 else
     fail delete-cleans-up "pid $pid2 or $(ls "$state")"
@@ -373,7 +373,7 @@ req "$api" GET /v1/instances/dm-2
 check deleted-is-unknown 404
 req "$api" DELETE /v1/instances/dm-1
 check delete-exited 200 '"state":"stopped"'
-if [ ! -e "$state/dm-1.token" ]; then pass token-removed; else
+if [ ! -e "$state/instances/dm-1/token" ]; then pass token-removed; else
     fail token-removed "$(ls "$state")"; fi
 
 # The freed port is handed out again.
@@ -389,7 +389,7 @@ if stop_daemon "$server_pid"; then pass server-sigterm; else
 left=
 for k in $kids; do kill -0 "$k" 2>/dev/null && left+=" $k"; done
 if [ -z "$left" ] && [ ! -e "$dir/server.sock" ] &&
-   [ ! -e "$state/uart-1.console" ] && [ ! -e "$state/uart-1.sock" ]; then
+   [ ! -e "$state/instances/uart-1/console" ] && [ ! -e "$state/instances/uart-1/sock" ]; then
     pass server-no-leftovers
 else
     fail server-no-leftovers "left:$left; $(ls "$dir" "$state")"
@@ -541,7 +541,7 @@ router_pid() {
 rpid=$(router_pid)
 cmdline=$(tr '\0' ' ' <"/proc/$rpid/cmdline" 2>/dev/null)
 if grep -q -- " route --listen=$raddr --routes-file=$ostate/routes -q" \
-       <<<"$cmdline" && [ -f "$ostate/router.log" ]; then
+       <<<"$cmdline" && [ -f "$ostate/router/log" ]; then
     pass router-argv
 else
     fail router-argv "pid '$rpid': $cmdline"
@@ -680,8 +680,8 @@ if [ -z "$left" ] && [ ! -e "$ostate/routes" ] &&
 else
     fail owner-no-leftovers "left:$left; $(ls "$ostate")"
 fi
-if ! grep -q Sanitizer "$ostate/router.log"; then pass router-log-clean
-else fail router-log-clean "$(cat "$ostate/router.log")"; fi
+if ! grep -q Sanitizer "$ostate/router/log"; then pass router-log-clean
+else fail router-log-clean "$(cat "$ostate/router/log")"; fi
 
 # --- client role ------------------------------------------------------
 
@@ -707,16 +707,16 @@ req "$capi" POST /v1/vms '{"id": "vm1",
     "files": {"s0": "t0ken-for-vm1"}}'
 check vm-launch 201 '"state":"running"'
 vpid=$(jf pid)
-if [ "$(jf qmp)" = "unix:$cstate/vm1.qmp" ] && [ "$(jf exit)" = null ] &&
-   [ "$(stat -c %a "$cstate/vm1.s0")" = 600 ] &&
-   [ "$(cat "$cstate/vm1.s0")" = t0ken-for-vm1 ]; then
+if [ "$(jf qmp)" = "unix:$cstate/vms/vm1/qmp" ] && [ "$(jf exit)" = null ] &&
+   [ "$(stat -c %a "$cstate/vms/vm1/vm1.s0")" = 600 ] &&
+   [ "$(cat "$cstate/vms/vm1/vm1.s0")" = t0ken-for-vm1 ]; then
     pass vm-members
 else
     fail vm-members "$body; $(ls -l "$cstate")"
 fi
 cmdline=$(tr '\0' ' ' <"/proc/$vpid/cmdline")
-if grep -q -- "-name vm1 -nodefaults -display none -qmp unix:$cstate/vm1.qmp,server=on,wait=off -machine q35" <<<"$cmdline" &&
-   grep -q -- "secret,id=s0,file=$cstate/vm1.s0" <<<"$cmdline" &&
+if grep -q -- "-name vm1 -nodefaults -display none -qmp unix:$cstate/vms/vm1/qmp,server=on,wait=off -machine q35" <<<"$cmdline" &&
+   grep -q -- "secret,id=s0,file=$cstate/vms/vm1/vm1.s0" <<<"$cmdline" &&
    ! grep -q t0ken <<<"$cmdline"; then
     pass vm-argv
 else
@@ -774,8 +774,8 @@ req "$capi" POST /v1/vms '{"id": "vm2", "args": ["-m", 256]}'
 check vm-bad-args 400 "'args\[1\]' must be a string"
 req "$capi" POST /v1/vms '{"id": "vm2", "files": {"../x": "y"}}'
 check vm-bad-file-name 400 "bad file name '../x'"
-req "$capi" POST /v1/vms '{"id": "vm2", "args": ["-no-such-option"]}'
-check vm-launch-fails 500 "QEMU exited with status 1 during start-up; the log ends: .*no-such-option"
+req "$capi" POST /v1/vms '{"id": "vm2", "args": ["-machine", "no-such-machine"]}'
+check vm-launch-fails 500 "QEMU exited with status 1 during start-up; the log ends: .*no-such-machine"
 req "$capi" GET /v1/vms/vm2
 check vm-failed-forgotten 404
 # QMP accepts before QEMU builds the machine: a device that fails late
@@ -815,7 +815,7 @@ check vm-list 200 '"id":"vm1"'
 
 req "$capi" DELETE /v1/vms/vm1
 check vm-delete 200 '"state":"stopped"'
-if gone "$vpid" && [ ! -e "$cstate/vm1.qmp" ] && [ ! -e "$cstate/vm1.s0" ]
+if gone "$vpid" && [ ! -e "$cstate/vms/vm1/qmp" ] && [ ! -e "$cstate/vms/vm1/vm1.s0" ]
 then
     pass vm-delete-cleans-up
 else
@@ -830,7 +830,7 @@ fake_pid=$pid
 req "unix:$dir/fake.sock" POST /v1/vms '{"id": "deaf"}'
 check fake-launch 201
 fpid=$(jf pid)
-req "unix:$dir/fake.sock" POST /v1/vms/deaf/qmp '{"execute": "x", "id": 7}'
+req "unix:$dir/fake.sock" POST /v1/vms/deaf/qmp '{"execute": "query-x", "id": 7}'
 check fake-qmp 200 '{"return":{},"id":7}'
 "$py" "$here/api.py" "unix:$dir/fake.sock" DELETE /v1/vms/deaf \
     >"$dir/delete.out" &
@@ -864,7 +864,7 @@ vpid=$(jf pid)
 if stop_daemon "$client_pid"; then pass client-sigterm; else
     fail client-sigterm "exit status $?"; fi
 if gone "$vpid" && [ ! -e "$dir/client.sock" ] &&
-   [ ! -e "$cstate/vm4.qmp" ]; then
+   [ ! -e "$cstate/vms/vm4/qmp" ]; then
     pass client-no-leftovers
 else
     fail client-no-leftovers "pid $vpid or $(ls "$dir" "$cstate")"

@@ -61,8 +61,10 @@ launcher() {
 }
 launcher srv server 192.0.2.2 --model-host 192.0.2.2
 launcher own server 192.0.2.4 --model-host 192.0.2.4
-launcher c1 client 192.0.2.1 --qemu "$build/qemu-system-x86_64"
-launcher c2 client 192.0.2.3 --qemu "$build/qemu-system-x86_64"
+launcher c1 client 192.0.2.1 --qemu "$build/qemu-system-x86_64" \
+    --save-dir "$tmp/saved"
+launcher c2 client 192.0.2.3 --qemu "$build/qemu-system-x86_64" \
+    --save-dir "$tmp/saved"
 start_orch() {
     ip netns exec "$(lan_ns ctl)" "$orch" --db "$tmp/db.sqlite" \
         --listen "unix:$tmp/orch.sock" >>"$tmp/orch.log" 2>&1 &
