@@ -313,6 +313,16 @@ static void vm_exited(DmProc *p, int status, void *opaque)
     vm->state = DM_VM_EXITED;
 }
 
+/* Does @dir also hold a server certificate and key (a TLS migration's target)? */
+static bool vm_creds_have_server(const char *dir)
+{
+    g_autofree char *cert = g_build_filename(dir, "server-cert.pem", NULL);
+    g_autofree char *key = g_build_filename(dir, "server-key.pem", NULL);
+
+    return g_file_test(cert, G_FILE_TEST_IS_REGULAR) &&
+           g_file_test(key, G_FILE_TEST_IS_REGULAR);
+}
+
 /* QEMU's argv: the fixed options, then @args with @STATE@ replaced. */
 static GPtrArray *vm_argv(DmVm *vm, char **args)
 {
@@ -338,6 +348,19 @@ static GPtrArray *vm_argv(DmVm *vm, char **args)
                                               "id=dm-model-tls,"
                                               "endpoint=client,dir=%s",
                                               dir));
+        /*
+         * A migration target's end of a TLS migration stream, where the
+         * directory has a server certificate for this host too (QEMU
+         * loads the files at start-up).
+         */
+        if (vm_creds_have_server(vm->d->model_tls_creds)) {
+            g_ptr_array_add(argv, g_strdup("-object"));
+            g_ptr_array_add(argv, g_strdup_printf("tls-creds-x509,"
+                                                  "id=dm-migrate-tls,"
+                                                  "endpoint=server,"
+                                                  "verify-peer=on,dir=%s",
+                                                  dir));
+        }
     }
     for (a = args; a && *a; a++) {
         g_auto(GStrv) parts = g_strsplit(*a, "@STATE@", -1);

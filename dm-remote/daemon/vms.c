@@ -411,6 +411,51 @@ static bool vms_migrate_uri_ok(DmDaemon *d, const char *uri)
 }
 
 /*
+ * migrate-set-parameters: only the migration's TLS (the orchestrator
+ * turns it on for a migration between platforms with credentials, off
+ * otherwise): tls-creds naming one of the launcher's objects or "",
+ * tls-hostname a host name or "".
+ */
+static const char *vms_tls_parameters_refusal(JsonNode *args)
+{
+    static const char *const creds[] = {
+        "", "dm-model-tls", "dm-migrate-tls", NULL,
+    };
+    JsonObject *o = args ? json_node_get_object(args) : NULL;
+    g_autoptr(GList) members = o ? json_object_get_members(o) : NULL;
+
+    if (!members) {
+        return "takes 'tls-creds' and 'tls-hostname' here";
+    }
+    for (GList *l = members; l; l = l->next) {
+        JsonNode *n = json_object_get_member(o, l->data);
+        const char *v;
+
+        if (strcmp(l->data, "tls-creds") != 0 &&
+            strcmp(l->data, "tls-hostname") != 0) {
+            return "takes only 'tls-creds' and 'tls-hostname' here";
+        }
+        if (!JSON_NODE_HOLDS_VALUE(n) ||
+            json_node_get_value_type(n) != G_TYPE_STRING) {
+            return "takes only strings here";
+        }
+        v = json_node_get_string(n);
+        if (strcmp(l->data, "tls-creds") == 0) {
+            if (!g_strv_contains(creds, v)) {
+                return "takes only tls-creds dm-model-tls, dm-migrate-tls "
+                       "or \"\"";
+            }
+        } else if (strlen(v) > 255 ||
+                   strspn(v, "abcdefghijklmnopqrstuvwxyz"
+                             "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                             "0123456789.-:[]") != strlen(v)) {
+            return "takes a host name or address as tls-hostname";
+        }
+    }
+    return NULL;
+}
+
+/*
  * The relay passes only what the orchestrator sends (and read-only
  * query-* commands): QMP is QEMU's root shell otherwise (migrate to
  * exec:, human-monitor-command, device_add, ...).  NULL if @cmd is
@@ -432,11 +477,14 @@ static const char *vms_qmp_refusal(DmDaemon *d, const char *execute,
     if (g_strv_contains(plain, execute)) {
         return args ? "takes no 'arguments' here" : NULL;
     }
+    if (strcmp(execute, "migrate-set-parameters") == 0) {
+        return vms_tls_parameters_refusal(args);
+    }
     if (strcmp(execute, "migrate") != 0 &&
         strcmp(execute, "migrate-incoming") != 0) {
         return "is not relayed (only query-*, cont, stop, quit, "
-               "system_powerdown, migrate, migrate-incoming and "
-               "migrate_cancel)";
+               "system_powerdown, migrate, migrate-incoming, "
+               "migrate-set-parameters and migrate_cancel)";
     }
     o = args ? json_node_get_object(args) : NULL;
     uri = o ? json_object_get_member(o, "uri") : NULL;

@@ -751,6 +751,19 @@ req "$capi" POST /v1/vms/vm1/qmp '{"execute": "migrate", "arguments":
 check qmp-migrate-channels 403 "exactly one argument here, 'uri'"
 req "$capi" POST /v1/vms/vm1/qmp '{"execute": "stop", "arguments": {"x": 1}}'
 check qmp-stop-args 403 "takes no 'arguments' here"
+# The migration's TLS, and nothing else of migrate-set-parameters.
+req "$capi" POST /v1/vms/vm1/qmp '{"execute": "migrate-set-parameters",
+    "arguments": {"tls-creds": "", "tls-hostname": ""}}'
+check qmp-migrate-tls-off 200 '{"return":{}}'
+req "$capi" POST /v1/vms/vm1/qmp '{"execute": "migrate-set-parameters",
+    "arguments": {"tls-creds": "secret0"}}'
+check qmp-migrate-tls-other-object 403 "takes only tls-creds dm-model-tls"
+req "$capi" POST /v1/vms/vm1/qmp '{"execute": "migrate-set-parameters",
+    "arguments": {"max-bandwidth": 1}}'
+check qmp-migrate-params-other 403 "takes only 'tls-creds' and 'tls-hostname'"
+req "$capi" POST /v1/vms/vm1/qmp '{"execute": "migrate-set-parameters",
+    "arguments": {"tls-hostname": "a,b"}}'
+check qmp-migrate-tls-bad-host 403 "takes a host name or address"
 req "$capi" POST /v1/vms '{"id": ".."}'
 check id-dotdot 400 "bad id '..'"
 req "$capi" GET /v1/vms/vm1/events

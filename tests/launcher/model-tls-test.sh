@@ -118,10 +118,23 @@ vcmd=$(tr '\0' ' ' <"/proc/$vpid/cmdline" 2>/dev/null)
 check "its QEMU gets the tls-creds-x509 object" grep -qF -- \
     "-object tls-creds-x509,id=dm-model-tls,endpoint=client,dir=$c/client" \
     <<<"$vcmd"
+check "... but no migration server object without a server certificate" \
+    eval '! grep -q dm-migrate-tls <<<"$vcmd"'
 req "$capi" POST /v1/vms/vm1/qmp '{"execute": "query-pci"}'
 check "the guest sees the remote edu (1234:11e8)" \
     grep -q '"device":4584,[^}]*"vendor":4660' <<<"${body// /}"
 req "$capi" DELETE /v1/vms/vm1
+# With a server certificate for this host too, QEMU can be a TLS
+# migration's target (the orchestrator names dm-migrate-tls).
+cp "$c/server/server-cert.pem" "$c/server/server-key.pem" "$c/client/"
+req "$capi" POST /v1/vms '{"id": "vm2", "args": ["-machine", "q35",
+    "-accel", "qtest", "-qtest", "null"]}'
+vcmd=$(tr '\0' ' ' <"/proc/$(jf pid)/cmdline" 2>/dev/null)
+check "with a server certificate QEMU gets the migration server object" \
+    grep -qF -- "-object tls-creds-x509,id=dm-migrate-tls,endpoint=server,verify-peer=on,dir=$c/client" \
+    <<<"$vcmd"
+req "$capi" DELETE /v1/vms/vm2
+rm -f "$c/client/server-cert.pem" "$c/client/server-key.pem"
 expect "a plain session to that model is refused" 1 "" \
     "$qemu" -M q35 -accel qtest -qtest null -display none -nodefaults \
     -monitor none -remote-device "bus=pci,server=$addr"
