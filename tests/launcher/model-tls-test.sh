@@ -177,6 +177,39 @@ check "and its edu answers" \
 req "$oapi" POST /v1/vms/ov/stop '{"timeout": 0}'
 check "it stops" [ "$(jf state)" = stopped ]
 
+# A migration between two TCP clients with model TLS credentials (and a
+# server certificate naming their host) is a TLS stream, both QEMUs
+# verified: the target listens with dm-migrate-tls, so a plain source
+# could not get through.
+mig=$tmp/mig-creds
+mkdir -p "$mig"
+cp "$c/client/"* "$c/server/server-cert.pem" "$c/server/server-key.pem" "$mig/"
+for cl in cm1 cm2; do
+    port=$("$py" "$here/../free-port.py" 127.0.0.1) || bail "no free port"
+    "$dm" daemon --role client --listen "tcp:127.0.0.1:$port" \
+        --insecure-plain-tcp --platform-id "$cl" --state-dir "$tmp/$cl" \
+        --model-tls-creds "$mig" --qemu "$qemu" >"$tmp/$cl.log" 2>&1 &
+    pids+=($!)
+    wait_for 'grep -q "listening on" "$tmp/'"$cl"'.log"' ||
+        bail "launcher $cl did not start: $(cat "$tmp/$cl.log")"
+    req "$oapi" POST /v1/platforms '{"name": "'"$cl"'", "role": "client",
+        "address": "tcp:127.0.0.1:'"$port"'"}'
+    eval "${cl}_api=tcp:127.0.0.1:$port"
+done
+req "$oapi" POST /v1/vms/ov/start '{"client": "cm1"}'
+check "the VM starts on a TCP client" [ "$(jf state)" = running ]
+req "$oapi" POST /v1/vms/ov/migrate '{"to": "cm2", "timeout": 60}'
+check "it migrates to the other TCP client" \
+    [ "$status" = 200 -a "$(jf client)" = cm2 ]
+req "$cm2_api" POST /v1/vms/ov/qmp '{"execute": "query-migrate-parameters"}'
+check "the target took the stream over TLS (dm-migrate-tls)" \
+    grep -q '"tls-creds":"dm-migrate-tls"' <<<"${body// /}"
+req "$cm2_api" POST /v1/vms/ov/qmp '{"execute": "query-pci"}'
+check "and the edu answers the migrated VM" \
+    grep -q '"device":4584,[^}]*"vendor":4660' <<<"${body// /}"
+req "$oapi" POST /v1/vms/ov/stop '{"timeout": 0}'
+check "the migrated VM stops" [ "$(jf state)" = stopped ]
+
 stop_pids "${pids[@]}"
 pids=()
 echo "1..$n"
