@@ -350,13 +350,26 @@ void dm_irq_unmask(DmDevice *dev, unsigned index, unsigned sub)
     }
 }
 
-/* Has the client wired vector 0 of message-interrupt index @index? */
+/* Has the client wired a vector of message-interrupt index @index? */
 static bool msg_irq_wired(DmDevice *dev, unsigned index)
 {
     DmIrqIndex *x = &dev->irqs[index];
 
-    return dev->is_pci && dev->num_irq_indexes > index && x->count &&
-           x->trigger_fd[0] != -1;
+    if (!dev->is_pci || dev->num_irq_indexes <= index) {
+        return false;
+    }
+    for (uint32_t i = 0; i < x->count; i++) {
+        if (x->trigger_fd[i] != -1) {
+            return true;
+        }
+    }
+    return false;
+}
+
+bool dm_irq_uses_messages(DmDevice *dev)
+{
+    return msg_irq_wired(dev, VUP_PCI_MSIX_IRQ_INDEX) ||
+           msg_irq_wired(dev, VUP_PCI_MSI_IRQ_INDEX);
 }
 
 void dm_irq_raise(DmDevice *dev, unsigned vector)

@@ -83,8 +83,6 @@ int dm_device_realize(DmDevice *dev, const DmModel *model, DmLoop *loop,
                       const DmModelArgs *args);
 void dm_device_unrealize(DmDevice *dev);
 void dm_device_reset(DmDevice *dev);
-/* Wait for the model's requests in flight (work pool, then its own). */
-void dm_device_quiesce(DmDevice *dev);
 
 /*
  * Save the model's state to @path (atomically) or load it from there:

@@ -128,6 +128,8 @@ DmPci *dm_device_pci(DmDevice *dev);
  */
 void dm_irq_raise(DmDevice *dev, unsigned vector);
 void dm_irq_lower(DmDevice *dev, unsigned vector);
+/* Does dm_irq_raise send messages (MSI-X, MSI) rather than a line? */
+bool dm_irq_uses_messages(DmDevice *dev);
 
 /* ---- DMA into the client's memory ---- */
 
@@ -171,5 +173,12 @@ DmVmClock *dm_device_vm_clock(DmDevice *dev);
  */
 int dm_work_submit(DmDevice *dev, DmWork *w, DmWorkFn *fn, DmWorkDone *done,
                    void *opaque);
+
+/*
+ * Wait for the device's requests in flight: its submitted work, then the
+ * model's own quiesce.  The framework calls it before a reset, a DMA
+ * unmap, a client's loss; a model calls it when its driver resets it.
+ */
+void dm_device_quiesce(DmDevice *dev);
 
 #endif /* DM_MODEL_H */

@@ -1,0 +1,549 @@
+/*
+ * virtio-blk: a disk whose image is a file (or a block device) on the
+ * server, on the virtio-pci transport (virtio 1.2 section 5.2).
+ *
+ *   dm-remote serve --model virtio-blk,file=IMAGE[,readonly=on]
+ *                   [,serial=S][,queues=N][,queue_size=N]
+ *
+ * Requests IN, OUT, FLUSH, GET_ID, DISCARD, WRITE_ZEROES; anything else
+ * is UNSUPP, a sector range past the end IOERR.  File I/O runs on the
+ * model API's worker threads, so the event loop keeps serving register
+ * accesses and other queues while requests are in flight; data is copied
+ * through a buffer per request (zero-copy comes with the fast paths).
+ * The status of a FLUSH is written only after fdatasync() returned.
+ * The image is locked (an OFD lock: a write lock, or a read lock when
+ * read-only), so two models never write one image.
+ *
+ * Every field of a request is the guest's: its layout, its sector range
+ * and its size are checked; a request the device cannot even answer (no
+ * room for the status byte) breaks the device (DEVICE_NEEDS_RESET).
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../log.h"
+#include "../model.h"
+#include "../virtio/virtio-pci.h"
+
+#define VIRTIO_ID_BLOCK         2
+#define PCI_CLASS_STORAGE_SCSI  0x0100
+
+/* Feature bits (section 5.2.3). */
+#define VIRTIO_BLK_F_SIZE_MAX       1
+#define VIRTIO_BLK_F_SEG_MAX        2
+#define VIRTIO_BLK_F_RO             5
+#define VIRTIO_BLK_F_BLK_SIZE       6
+#define VIRTIO_BLK_F_FLUSH          9
+#define VIRTIO_BLK_F_TOPOLOGY       10
+#define VIRTIO_BLK_F_MQ             12
+#define VIRTIO_BLK_F_DISCARD        13
+#define VIRTIO_BLK_F_WRITE_ZEROES   14
+
+/* Request types and status. */
+#define VIRTIO_BLK_T_IN             0
+#define VIRTIO_BLK_T_OUT            1
+#define VIRTIO_BLK_T_FLUSH          4
+#define VIRTIO_BLK_T_GET_ID         8
+#define VIRTIO_BLK_T_DISCARD        11
+#define VIRTIO_BLK_T_WRITE_ZEROES   13
+#define VIRTIO_BLK_S_OK             0
+#define VIRTIO_BLK_S_IOERR          1
+#define VIRTIO_BLK_S_UNSUPP         2
+
+#define SECTOR_SIZE         512
+#define ID_BYTES            20
+#define SEG_MAX             126
+#define SIZE_MAX_BYTES      (1u << 20)
+/* The most one request may carry, and all requests in flight together. */
+#define REQ_MAX_BYTES       (4u << 20)
+#define INFLIGHT_MAX_BYTES  (64u << 20)
+#define DISCARD_MAX_SECTORS (1u << 22)
+#define WRITE_ZEROES_FLAG_UNMAP 1
+
+typedef struct VirtioBlkConfig {
+    uint64_t capacity;
+    uint32_t size_max;
+    uint32_t seg_max;
+    uint16_t cylinders;
+    uint8_t heads;
+    uint8_t sectors;
+    uint32_t blk_size;
+    uint8_t physical_block_exp;
+    uint8_t alignment_offset;
+    uint16_t min_io_size;
+    uint32_t opt_io_size;
+    uint8_t writeback;
+    uint8_t unused0;
+    uint16_t num_queues;
+    uint32_t max_discard_sectors;
+    uint32_t max_discard_seg;
+    uint32_t discard_sector_alignment;
+    uint32_t max_write_zeroes_sectors;
+    uint32_t max_write_zeroes_seg;
+    uint8_t write_zeroes_may_unmap;
+    uint8_t unused1[3];
+} __attribute__((packed)) VirtioBlkConfig;
+_Static_assert(sizeof(VirtioBlkConfig) == 60, "virtio_blk_config layout");
+
+typedef struct VirtioBlk VirtioBlk;
+
+typedef struct BlkReq {
+    DmWork work;                /* first: the work's completion finds us */
+    VirtioBlk *b;
+    unsigned queue;
+    uint32_t type;
+    uint64_t sector;
+    uint32_t range_flags;       /* WRITE_ZEROES */
+    uint8_t *buf;
+    uint64_t len;               /* data bytes (IN, OUT), range bytes */
+    int err;                    /* the worker's -errno */
+    DmVirtqElem elem;
+} BlkReq;
+
+struct VirtioBlk {
+    DmDevice *dev;
+    DmVirtio virtio;
+    VirtioBlkConfig config;
+    int fd;
+    uint64_t sectors;
+    uint64_t inflight_bytes;
+    unsigned inflight;
+    bool throttled;
+    /* properties */
+    const char *file;
+    bool readonly;
+    const char *serial;
+    uint64_t queues;
+    uint64_t queue_size;
+};
+
+static void blk_process(VirtioBlk *b, unsigned q);
+
+/* ---- Completion, on the loop ---- */
+
+/* Write the status (the last writable byte) and give the chain back. */
+static void blk_complete(VirtioBlk *b, unsigned q, const DmVirtqElem *e,
+                         uint8_t status, uint32_t data_written)
+{
+    uint64_t in = dm_virtq_in_len(e);
+
+    if (dm_virtq_write(b->dev, e, in - 1, &status, 1) < 0 ||
+        dm_virtq_push(&b->virtio.vq[q], e, data_written + 1) < 0) {
+        dm_virtio_broken(&b->virtio, "a used ring outside guest memory");
+        return;
+    }
+    dm_virtio_notify(&b->virtio, q);
+}
+
+static void blk_req_done(DmWork *w)
+{
+    BlkReq *r = (BlkReq *)w;
+    VirtioBlk *b = r->b;
+    uint8_t status = r->err ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
+    uint32_t written = 0;
+
+    if (r->err) {
+        dm_warn("virtio-blk: request %u at sector %llu: %s", r->type,
+                (unsigned long long)r->sector, strerror(-r->err));
+    } else if (r->type == VIRTIO_BLK_T_IN) {
+        if (dm_virtq_write(b->dev, &r->elem, 0, r->buf, r->len) < 0) {
+            status = VIRTIO_BLK_S_IOERR;
+        } else {
+            written = r->len;
+        }
+    }
+    /* A reset meanwhile (status 0 quiesces first) drops the answer. */
+    if (b->virtio.vq[r->queue].enabled) {
+        blk_complete(b, r->queue, &r->elem, status, written);
+    }
+    b->inflight--;
+    b->inflight_bytes -= r->len;
+    free(r->buf);
+    free(r);
+    if (b->throttled && b->inflight_bytes < INFLIGHT_MAX_BYTES / 2) {
+        b->throttled = false;
+        for (unsigned q = 0; q < b->virtio.num_queues; q++) {
+            blk_process(b, q);
+        }
+    }
+}
+
+/* ---- The file, on a worker thread ---- */
+
+static void blk_req_run(DmWork *w)
+{
+    BlkReq *r = (BlkReq *)w;
+    int fd = r->b->fd;
+    off_t off = (off_t)(r->sector * SECTOR_SIZE);
+    uint64_t done = 0;
+
+    switch (r->type) {
+    case VIRTIO_BLK_T_IN:
+    case VIRTIO_BLK_T_OUT:
+        while (done < r->len) {
+            ssize_t n = r->type == VIRTIO_BLK_T_IN ?
+                pread(fd, r->buf + done, r->len - done, off + done) :
+                pwrite(fd, r->buf + done, r->len - done, off + done);
+
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            if (n < 0) {
+                r->err = -errno;
+                return;
+            }
+            if (n == 0) {       /* a file shorter than its capacity */
+                memset(r->buf + done, 0, r->len - done);
+                break;
+            }
+            done += n;
+        }
+        return;
+    case VIRTIO_BLK_T_FLUSH:
+        if (fdatasync(fd) < 0) {
+            r->err = -errno;
+        }
+        return;
+    case VIRTIO_BLK_T_DISCARD:
+        if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off,
+                      r->len) < 0) {
+            r->err = -errno;
+        }
+        return;
+    case VIRTIO_BLK_T_WRITE_ZEROES:
+        if (fallocate(fd, (r->range_flags & WRITE_ZEROES_FLAG_UNMAP ?
+                           FALLOC_FL_PUNCH_HOLE : FALLOC_FL_ZERO_RANGE) |
+                      FALLOC_FL_KEEP_SIZE, off, r->len) < 0) {
+            r->err = -errno;
+        }
+        return;
+    }
+}
+
+/* ---- Requests, on the loop ---- */
+
+static bool in_range(VirtioBlk *b, uint64_t sector, uint64_t bytes)
+{
+    uint64_t n = bytes / SECTOR_SIZE;
+
+    return bytes % SECTOR_SIZE == 0 && sector <= b->sectors &&
+           n <= b->sectors - sector;
+}
+
+/* Answer at once, or set @r up for a worker: the status, or -1. */
+static int blk_prepare(VirtioBlk *b, BlkReq *r, uint64_t out, uint64_t in)
+{
+    struct {
+        uint64_t sector;
+        uint32_t num_sectors;
+        uint32_t flags;
+    } range;
+
+    switch (r->type) {
+    case VIRTIO_BLK_T_IN:
+    case VIRTIO_BLK_T_OUT:
+        r->len = r->type == VIRTIO_BLK_T_IN ? in - 1 : out - 16;
+        if (r->type == VIRTIO_BLK_T_OUT && b->readonly) {
+            return VIRTIO_BLK_S_IOERR;
+        }
+        if (!in_range(b, r->sector, r->len) || r->len > REQ_MAX_BYTES) {
+            return VIRTIO_BLK_S_IOERR;
+        }
+        r->buf = malloc(r->len ? r->len : 1);
+        if (!r->buf) {
+            return VIRTIO_BLK_S_IOERR;
+        }
+        if (r->type == VIRTIO_BLK_T_OUT &&
+            dm_virtq_read(b->dev, &r->elem, 16, r->buf, r->len) !=
+                (int64_t)r->len) {
+            return VIRTIO_BLK_S_IOERR;
+        }
+        return -1;
+    case VIRTIO_BLK_T_FLUSH:
+        return -1;
+    case VIRTIO_BLK_T_GET_ID: {
+        char id[ID_BYTES] = "";
+        uint64_t n = in - 1 < ID_BYTES ? in - 1 : ID_BYTES;
+
+        strncpy(id, b->serial ? b->serial : "", sizeof(id));
+        if (dm_virtq_write(b->dev, &r->elem, 0, id, n) < 0) {
+            return VIRTIO_BLK_S_IOERR;
+        }
+        r->len = n;             /* bytes written, reported with the status */
+        return VIRTIO_BLK_S_OK;
+    }
+    case VIRTIO_BLK_T_DISCARD:
+    case VIRTIO_BLK_T_WRITE_ZEROES:
+        /* One range (max_*_seg = 1). */
+        if (b->readonly) {
+            return VIRTIO_BLK_S_IOERR;
+        }
+        if (out != 16 + sizeof(range) ||
+            dm_virtq_read(b->dev, &r->elem, 16, &range, sizeof(range)) !=
+                sizeof(range)) {
+            return VIRTIO_BLK_S_UNSUPP;
+        }
+        r->sector = le64toh(range.sector);
+        r->range_flags = le32toh(range.flags);
+        r->len = (uint64_t)le32toh(range.num_sectors) * SECTOR_SIZE;
+        if (le32toh(range.num_sectors) > DISCARD_MAX_SECTORS ||
+            (r->range_flags & ~(uint32_t)WRITE_ZEROES_FLAG_UNMAP) ||
+            (r->type == VIRTIO_BLK_T_DISCARD && r->range_flags) ||
+            !in_range(b, r->sector, r->len)) {
+            return VIRTIO_BLK_S_IOERR;
+        }
+        return -1;
+    }
+    return VIRTIO_BLK_S_UNSUPP;
+}
+
+/* Take one chain off queue @q and start it: false when there is none. */
+static bool blk_take(VirtioBlk *b, unsigned q)
+{
+    BlkReq *r = calloc(1, sizeof(*r));
+    struct {
+        uint32_t type;
+        uint32_t reserved;
+        uint64_t sector;
+    } hdr;
+    uint64_t out, in;
+    char why[128];
+    int ret, status;
+
+    if (!r) {
+        return false;
+    }
+    ret = dm_virtq_pop(&b->virtio.vq[q], &r->elem, why, sizeof(why));
+    if (ret <= 0) {
+        if (ret < 0) {
+            dm_virtio_broken(&b->virtio, why);
+        }
+        free(r);
+        return false;
+    }
+    out = dm_virtq_out_len(&r->elem);
+    in = dm_virtq_in_len(&r->elem);
+    /* A header to read and a status byte to write, or no answer at all. */
+    if (out < sizeof(hdr) || in < 1 ||
+        dm_virtq_read(b->dev, &r->elem, 0, &hdr, sizeof(hdr)) !=
+            sizeof(hdr)) {
+        dm_virtio_broken(&b->virtio, "a request without a header or room "
+                         "for its status");
+        free(r);
+        return false;
+    }
+    r->b = b;
+    r->queue = q;
+    r->type = le32toh(hdr.type);
+    r->sector = le64toh(hdr.sector);
+    status = blk_prepare(b, r, out, in);
+    if (status < 0) {
+        b->inflight++;
+        b->inflight_bytes += r->len;
+        if (dm_work_submit(b->dev, &r->work, blk_req_run, blk_req_done,
+                           r) == 0) {
+            b->throttled = b->inflight_bytes >= INFLIGHT_MAX_BYTES;
+            return true;
+        }
+        b->inflight--;
+        b->inflight_bytes -= r->len;
+        status = VIRTIO_BLK_S_IOERR;
+    }
+    blk_complete(b, q, &r->elem, status,
+                 r->type == VIRTIO_BLK_T_GET_ID && status == 0 ? r->len : 0);
+    free(r->buf);
+    free(r);
+    return true;
+}
+
+static void blk_process(VirtioBlk *b, unsigned q)
+{
+    while (dm_virtio_ready(&b->virtio) && !b->throttled &&
+           blk_take(b, q)) {
+    }
+}
+
+/* ---- Transport callbacks ---- */
+
+static void blk_queue_notify(void *opaque, unsigned q)
+{
+    blk_process(opaque, q);
+}
+
+static void blk_config_read(void *opaque, uint32_t offset, void *buf,
+                            unsigned len)
+{
+    VirtioBlk *b = opaque;
+
+    memcpy(buf, (uint8_t *)&b->config + offset, len);
+}
+
+static void blk_virtio_reset(void *opaque)
+{
+    VirtioBlk *b = opaque;
+
+    b->throttled = false;       /* the work is drained: nothing in flight */
+}
+
+static const DmVirtioOps blk_virtio_ops = {
+    .config_read = blk_config_read,
+    .queue_notify = blk_queue_notify,
+    .reset = blk_virtio_reset,
+};
+
+/* ---- Model ---- */
+
+static int blk_open(VirtioBlk *b)
+{
+    struct flock lock = {
+        .l_type = b->readonly ? F_RDLCK : F_WRLCK,
+        .l_whence = SEEK_SET,
+    };
+    struct stat st;
+    uint64_t bytes;
+
+    b->fd = open(b->file, (b->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+    if (b->fd < 0) {
+        dm_error("virtio-blk: cannot open %s: %m", b->file);
+        return -errno;
+    }
+    if (fcntl(b->fd, F_OFD_SETLK, &lock) < 0) {
+        dm_error("virtio-blk: %s is in use by another process (%m)",
+                 b->file);
+        return -EBUSY;
+    }
+    if (fstat(b->fd, &st) < 0) {
+        return -errno;
+    }
+    if (S_ISBLK(st.st_mode)) {
+        if (ioctl(b->fd, BLKGETSIZE64, &bytes) < 0) {
+            return -errno;
+        }
+    } else if (S_ISREG(st.st_mode)) {
+        bytes = st.st_size;
+    } else {
+        dm_error("virtio-blk: %s is not a file or a block device", b->file);
+        return -EINVAL;
+    }
+    b->sectors = bytes / SECTOR_SIZE;
+    return 0;
+}
+
+static int blk_realize(DmDevice *dev)
+{
+    VirtioBlk *b = dm_device_state(dev);
+    uint64_t features;
+    int ret;
+
+    b->dev = dev;
+    b->fd = -1;
+    if (!b->file) {
+        dm_error("virtio-blk: file= is required");
+        return -EINVAL;
+    }
+    if ((b->queue_size & (b->queue_size - 1))) {
+        dm_error("virtio-blk: queue_size must be a power of two");
+        return -EINVAL;
+    }
+    ret = blk_open(b);
+    if (ret < 0) {
+        return ret;
+    }
+    features = (1ULL << VIRTIO_BLK_F_SIZE_MAX) |
+               (1ULL << VIRTIO_BLK_F_SEG_MAX) |
+               (1ULL << VIRTIO_BLK_F_BLK_SIZE) |
+               (1ULL << VIRTIO_BLK_F_FLUSH) |
+               (1ULL << VIRTIO_BLK_F_TOPOLOGY);
+    if (b->readonly) {
+        features |= 1ULL << VIRTIO_BLK_F_RO;
+    } else {
+        features |= (1ULL << VIRTIO_BLK_F_DISCARD) |
+                    (1ULL << VIRTIO_BLK_F_WRITE_ZEROES);
+    }
+    if (b->queues > 1) {
+        features |= 1ULL << VIRTIO_BLK_F_MQ;
+    }
+    b->config = (VirtioBlkConfig) {
+        .capacity = htole64(b->sectors),
+        .size_max = htole32(SIZE_MAX_BYTES),
+        .seg_max = htole32(SEG_MAX < b->queue_size - 2 ? SEG_MAX
+                                                       : b->queue_size - 2),
+        .blk_size = htole32(SECTOR_SIZE),
+        .min_io_size = htole16(1),
+        .opt_io_size = htole32(0),
+        .num_queues = htole16(b->queues),
+        .max_discard_sectors = htole32(DISCARD_MAX_SECTORS),
+        .max_discard_seg = htole32(1),
+        .discard_sector_alignment = htole32(1),
+        .max_write_zeroes_sectors = htole32(DISCARD_MAX_SECTORS),
+        .max_write_zeroes_seg = htole32(1),
+        .write_zeroes_may_unmap = 1,
+    };
+    return dm_virtio_pci_init(&b->virtio, dev, VIRTIO_ID_BLOCK,
+                              PCI_CLASS_STORAGE_SCSI, features, b->queues,
+                              b->queue_size, sizeof(b->config),
+                              &blk_virtio_ops, b);
+}
+
+static void blk_reset(DmDevice *dev)
+{
+    VirtioBlk *b = dm_device_state(dev);
+
+    dm_virtio_reset(&b->virtio);
+}
+
+static void blk_unrealize(DmDevice *dev)
+{
+    VirtioBlk *b = dm_device_state(dev);
+
+    if (b->fd >= 0) {
+        close(b->fd);           /* the lock goes with it */
+    }
+}
+
+static int check_serial(const char *val, char *err, size_t errlen)
+{
+    if (strlen(val) > ID_BYTES) {
+        snprintf(err, errlen, "serial '%s' is longer than %d bytes", val,
+                 ID_BYTES);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static const DmProp blk_props[] = {
+    DM_PROP_STRING("file", VirtioBlk, file, NULL,
+                   "the image: a raw file or a block device (required)"),
+    DM_PROP_BOOLEAN("readonly", VirtioBlk, readonly, "off",
+                    "offer the disk read-only (VIRTIO_BLK_F_RO)"),
+    DM_PROP_STRING_CHECKED("serial", VirtioBlk, serial, NULL, check_serial,
+                           "what GET_ID answers (up to 20 bytes)"),
+    DM_PROP_UINT64("queues", VirtioBlk, queues, "1", 1, 16,
+                   "request queues (VIRTIO_BLK_F_MQ above 1)"),
+    DM_PROP_UINT64("queue_size", VirtioBlk, queue_size, "256", 16, 1024,
+                   "entries per queue, a power of two"),
+    DM_PROP_END,
+};
+
+static const DmModel dm_model_virtio_blk = {
+    .name = "virtio-blk",
+    .description = "virtio 1.x block device on a raw image (file=)",
+    .bus = DM_BUS_PCI,
+    .state_size = sizeof(VirtioBlk),
+    .props = blk_props,
+    .realize = blk_realize,
+    .reset = blk_reset,
+    .unrealize = blk_unrealize,
+};
+DM_MODEL_REGISTER(dm_model_virtio_blk)

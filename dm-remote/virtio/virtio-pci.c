@@ -1,0 +1,476 @@
+/*
+ * The virtio 1.x modern PCI transport.
+ *
+ * Runs in the event loop's thread, as every model callback.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <endian.h>
+#include <errno.h>
+#include <string.h>
+
+#include "../log.h"
+#include "../pci.h"
+#include "virtio-pci.h"
+
+#define PCI_VENDOR_ID_REDHAT_QUMRANET 0x1af4
+#define PCI_CAP_ID_VNDR         0x09
+#define VIRTIO_NO_VECTOR        0xffff
+
+/* virtio_pci_cap cfg_type */
+#define VIRTIO_PCI_CAP_COMMON   1
+#define VIRTIO_PCI_CAP_NOTIFY   2
+#define VIRTIO_PCI_CAP_ISR      3
+#define VIRTIO_PCI_CAP_DEVICE   4
+
+/* struct virtio_pci_common_cfg */
+#define CC_DFSELECT     0x00
+#define CC_DF           0x04
+#define CC_GFSELECT     0x08
+#define CC_GF           0x0c
+#define CC_MSIX         0x10
+#define CC_NUMQ         0x12
+#define CC_STATUS       0x14
+#define CC_CFGGEN       0x15
+#define CC_Q_SELECT     0x16
+#define CC_Q_SIZE       0x18
+#define CC_Q_MSIX       0x1a
+#define CC_Q_ENABLE     0x1c
+#define CC_Q_NOFF       0x1e
+#define CC_Q_DESCLO     0x20
+#define CC_Q_DESCHI     0x24
+#define CC_Q_AVAILLO    0x28
+#define CC_Q_AVAILHI    0x2c
+#define CC_Q_USEDLO     0x30
+#define CC_Q_USEDHI     0x34
+#define CC_SIZE         0x38
+
+#define ISR_QUEUE       1
+#define ISR_CONFIG      2
+
+static unsigned msix_vectors(const DmVirtio *v)
+{
+    return v->num_queues + 1;
+}
+
+bool dm_virtio_ready(const DmVirtio *v)
+{
+    return (v->status & VIRTIO_STATUS_DRIVER_OK) &&
+           !(v->status & VIRTIO_STATUS_NEEDS_RESET);
+}
+
+/* Interrupt on @vector, or the INTx line with @isr_bit. */
+static void virtio_irq(DmVirtio *v, uint16_t vector, uint8_t isr_bit)
+{
+    if (dm_irq_uses_messages(v->dev)) {
+        if (vector != VIRTIO_NO_VECTOR) {
+            dm_irq_raise(v->dev, vector);
+        }
+        return;
+    }
+    v->isr |= isr_bit;
+    dm_irq_raise(v->dev, 0);
+}
+
+void dm_virtio_notify(DmVirtio *v, unsigned q)
+{
+    if (q < v->num_queues && dm_virtq_should_notify(&v->vq[q])) {
+        virtio_irq(v, v->vq[q].msix_vector, ISR_QUEUE);
+    }
+}
+
+void dm_virtio_config_changed(DmVirtio *v)
+{
+    v->config_generation++;
+    if (v->status & VIRTIO_STATUS_DRIVER_OK) {
+        virtio_irq(v, v->config_msix_vector, ISR_CONFIG);
+    }
+}
+
+void dm_virtio_broken(DmVirtio *v, const char *why)
+{
+    if (v->status & VIRTIO_STATUS_NEEDS_RESET) {
+        return;
+    }
+    dm_warn("virtio: %s: the device needs a reset", why);
+    v->status |= VIRTIO_STATUS_NEEDS_RESET;
+    if (v->status & VIRTIO_STATUS_DRIVER_OK) {
+        virtio_irq(v, v->config_msix_vector, ISR_CONFIG);
+    }
+}
+
+void dm_virtio_reset(DmVirtio *v)
+{
+    dm_device_quiesce(v->dev);
+    if (v->ops->reset) {
+        v->ops->reset(v->opaque);
+    }
+    v->guest_features = 0;
+    v->device_feature_select = v->driver_feature_select = 0;
+    v->status = 0;
+    v->isr = 0;
+    v->config_msix_vector = VIRTIO_NO_VECTOR;
+    v->queue_select = 0;
+    for (unsigned i = 0; i < v->num_queues; i++) {
+        dm_virtq_reset(&v->vq[i], v->dev, v->vq[i].max_size);
+    }
+    dm_irq_lower(v->dev, 0);
+}
+
+/* ---- Common configuration ---- */
+
+static DmVirtq *selected(DmVirtio *v)
+{
+    return v->queue_select < v->num_queues ? &v->vq[v->queue_select] : NULL;
+}
+
+static uint64_t common_read(DmVirtio *v, uint64_t off)
+{
+    DmVirtq *q = selected(v);
+
+    switch (off) {
+    case CC_DFSELECT:
+        return v->device_feature_select;
+    case CC_DF:
+        return v->device_feature_select < 2 ?
+               (uint32_t)(v->host_features >> (32 * v->device_feature_select))
+               : 0;
+    case CC_GFSELECT:
+        return v->driver_feature_select;
+    case CC_GF:
+        return v->driver_feature_select < 2 ?
+               (uint32_t)(v->guest_features >> (32 * v->driver_feature_select))
+               : 0;
+    case CC_MSIX:
+        return v->config_msix_vector;
+    case CC_NUMQ:
+        return v->num_queues;
+    case CC_STATUS:
+        return v->status;
+    case CC_CFGGEN:
+        return v->config_generation;
+    case CC_Q_SELECT:
+        return v->queue_select;
+    }
+    if (!q) {
+        return 0;               /* a queue that does not exist: size 0 */
+    }
+    switch (off) {
+    case CC_Q_SIZE:
+        return q->size;
+    case CC_Q_MSIX:
+        return q->msix_vector;
+    case CC_Q_ENABLE:
+        return q->enabled;
+    case CC_Q_NOFF:
+        return v->queue_select;
+    case CC_Q_DESCLO:
+        return (uint32_t)q->desc;
+    case CC_Q_DESCHI:
+        return q->desc >> 32;
+    case CC_Q_AVAILLO:
+        return (uint32_t)q->avail;
+    case CC_Q_AVAILHI:
+        return q->avail >> 32;
+    case CC_Q_USEDLO:
+        return (uint32_t)q->used;
+    case CC_Q_USEDHI:
+        return q->used >> 32;
+    }
+    return 0;
+}
+
+/* FEATURES_OK only for a subset of ours that includes VERSION_1. */
+static bool features_ok(DmVirtio *v)
+{
+    return !(v->guest_features & ~v->host_features) &&
+           dm_virtio_has(v, VIRTIO_F_VERSION_1);
+}
+
+static void set_status(DmVirtio *v, uint8_t val)
+{
+    uint8_t old = v->status;
+
+    if (val == 0) {
+        dm_virtio_reset(v);
+        return;
+    }
+    if ((val & VIRTIO_STATUS_FEATURES_OK) &&
+        !(old & VIRTIO_STATUS_FEATURES_OK) && !features_ok(v)) {
+        val &= ~VIRTIO_STATUS_FEATURES_OK;     /* the driver reads it back */
+    }
+    /* NEEDS_RESET is the device's to set and only a reset clears it. */
+    v->status = (val & ~VIRTIO_STATUS_NEEDS_RESET) |
+                (old & VIRTIO_STATUS_NEEDS_RESET);
+    if ((v->status & VIRTIO_STATUS_FEATURES_OK) &&
+        !(old & VIRTIO_STATUS_FEATURES_OK)) {
+        for (unsigned i = 0; i < v->num_queues; i++) {
+            v->vq[i].event_idx = dm_virtio_has(v, VIRTIO_F_EVENT_IDX);
+            v->vq[i].indirect = dm_virtio_has(v, VIRTIO_F_INDIRECT_DESC);
+        }
+    }
+    if (dm_virtio_ready(v) && !(old & VIRTIO_STATUS_DRIVER_OK)) {
+        /* Buffers made available before DRIVER_OK are served now. */
+        for (unsigned i = 0; i < v->num_queues; i++) {
+            if (v->vq[i].enabled) {
+                v->ops->queue_notify(v->opaque, i);
+            }
+        }
+    }
+}
+
+/* Set the low or high half of a queue address, while it is disabled. */
+static void set_half(uint64_t *addr, uint64_t off, uint64_t val)
+{
+    if (off & 4) {
+        *addr = (*addr & 0xffffffffULL) | (val << 32);
+    } else {
+        *addr = (*addr & ~0xffffffffULL) | (uint32_t)val;
+    }
+}
+
+static void enable_queue(DmVirtio *v, DmVirtq *q)
+{
+    /* The spec's alignments: descriptors 16, available 2, used 4. */
+    if ((q->desc & 15) || (q->avail & 1) || (q->used & 3)) {
+        dm_virtio_broken(v, "a queue's rings are misaligned");
+        return;
+    }
+    q->enabled = true;
+    q->last_avail = q->used_idx = 0;
+    q->signalled_valid = false;
+}
+
+static void common_write(DmVirtio *v, uint64_t off, uint64_t val)
+{
+    DmVirtq *q = selected(v);
+
+    switch (off) {
+    case CC_DFSELECT:
+        v->device_feature_select = val;
+        return;
+    case CC_GFSELECT:
+        v->driver_feature_select = val;
+        return;
+    case CC_GF:
+        /* Features are settled once FEATURES_OK is set. */
+        if (v->driver_feature_select < 2 &&
+            !(v->status & VIRTIO_STATUS_FEATURES_OK)) {
+            unsigned shift = 32 * v->driver_feature_select;
+
+            v->guest_features &= ~(0xffffffffULL << shift);
+            v->guest_features |= (uint64_t)(uint32_t)val << shift;
+        }
+        return;
+    case CC_MSIX:
+        v->config_msix_vector = val < msix_vectors(v) ? val
+                                                      : VIRTIO_NO_VECTOR;
+        return;
+    case CC_STATUS:
+        set_status(v, val);
+        return;
+    case CC_Q_SELECT:
+        v->queue_select = val;
+        return;
+    }
+    if (!q) {
+        return;
+    }
+    switch (off) {
+    case CC_Q_MSIX:
+        q->msix_vector = val < msix_vectors(v) ? val : VIRTIO_NO_VECTOR;
+        return;
+    case CC_Q_ENABLE:
+        if (val == 1 && !q->enabled) {
+            enable_queue(v, q);
+        }
+        return;
+    }
+    if (q->enabled) {
+        return;                 /* a live queue's set-up stays */
+    }
+    switch (off) {
+    case CC_Q_SIZE:
+        /* Split rings: a power of two no larger than ours. */
+        if (val && val <= q->max_size && !(val & (val - 1))) {
+            q->size = val;
+        }
+        return;
+    case CC_Q_DESCLO:
+    case CC_Q_DESCHI:
+        set_half(&q->desc, off, val);
+        return;
+    case CC_Q_AVAILLO:
+    case CC_Q_AVAILHI:
+        set_half(&q->avail, off, val);
+        return;
+    case CC_Q_USEDLO:
+    case CC_Q_USEDHI:
+        set_half(&q->used, off, val);
+        return;
+    }
+}
+
+/* ---- BAR4 ---- */
+
+static uint64_t bar_read(void *opaque, uint64_t addr, unsigned size)
+{
+    DmVirtio *v = opaque;
+    uint64_t val = 0;
+
+    if (addr < DM_VIRTIO_ISR_OFF) {
+        return addr < CC_SIZE ? common_read(v, addr) : 0;
+    }
+    if (addr == DM_VIRTIO_ISR_OFF) {
+        val = v->isr;           /* read to clear, and the line drops */
+        v->isr = 0;
+        dm_irq_lower(v->dev, 0);
+        return val;
+    }
+    if (addr >= DM_VIRTIO_DEVICE_OFF && addr < DM_VIRTIO_NOTIFY_OFF) {
+        uint32_t off = addr - DM_VIRTIO_DEVICE_OFF;
+
+        if (off < v->config_size && size <= v->config_size - off &&
+            v->ops->config_read) {
+            v->ops->config_read(v->opaque, off, &val, size);
+        }
+        return le64toh(val);
+    }
+    return 0;
+}
+
+static void bar_write(void *opaque, uint64_t addr, uint64_t val,
+                      unsigned size)
+{
+    DmVirtio *v = opaque;
+
+    if (addr < DM_VIRTIO_ISR_OFF) {
+        if (addr < CC_SIZE) {
+            common_write(v, addr, val);
+        }
+    } else if (addr >= DM_VIRTIO_DEVICE_OFF && addr < DM_VIRTIO_NOTIFY_OFF) {
+        uint32_t off = addr - DM_VIRTIO_DEVICE_OFF;
+        uint64_t le = htole64(val);
+
+        if (off < v->config_size && size <= v->config_size - off &&
+            v->ops->config_write) {
+            v->ops->config_write(v->opaque, off, &le, size);
+        }
+    } else if (addr >= DM_VIRTIO_NOTIFY_OFF) {
+        uint64_t q = (addr - DM_VIRTIO_NOTIFY_OFF) / DM_VIRTIO_NOTIFY_MULT;
+
+        if (q < v->num_queues && v->vq[q].enabled && dm_virtio_ready(v)) {
+            v->ops->queue_notify(v->opaque, q);
+        }
+    }
+}
+
+/* Registers of 1, 2 or 4 bytes; a 64-bit access comes as two halves. */
+static const DmRegionOps virtio_bar_ops = {
+    .read = bar_read,
+    .write = bar_write,
+    .valid = { .min_access_size = 1, .max_access_size = 8 },
+    .impl = { .max_access_size = 4 },
+};
+
+/* BAR1 holds the MSI-X table and PBA, which the client emulates. */
+static const DmRegionOps virtio_msix_bar_ops;
+
+/* ---- Set-up ---- */
+
+/* A virtio_pci_cap of @type for [@offset, +@length) of BAR4. */
+static int add_cap(DmPci *pci, uint8_t type, uint32_t offset,
+                   uint32_t length, bool notify)
+{
+    int pos = dm_pci_add_capability(pci, PCI_CAP_ID_VNDR, notify ? 20 : 16);
+
+    if (pos < 0) {
+        return pos;
+    }
+    pci->config[pos + 2] = notify ? 20 : 16;   /* cap_len */
+    pci->config[pos + 3] = type;
+    pci->config[pos + 4] = DM_VIRTIO_BAR;
+    memcpy(pci->config + pos + 8, &(uint32_t){ htole32(offset) }, 4);
+    memcpy(pci->config + pos + 12, &(uint32_t){ htole32(length) }, 4);
+    if (notify) {
+        memcpy(pci->config + pos + 16,
+               &(uint32_t){ htole32(DM_VIRTIO_NOTIFY_MULT) }, 4);
+    }
+    return 0;
+}
+
+int dm_virtio_pci_init(DmVirtio *v, DmDevice *dev, uint16_t virtio_id,
+                       uint16_t class_code, uint64_t features,
+                       unsigned num_queues, uint16_t queue_size,
+                       uint32_t config_size, const DmVirtioOps *ops,
+                       void *opaque)
+{
+    DmPci *pci = dm_device_pci(dev);
+    int ret;
+
+    if (!pci || num_queues == 0 || num_queues > DM_VIRTIO_MAX_QUEUES ||
+        queue_size == 0 || queue_size > DM_VIRTQ_MAX_SIZE ||
+        (queue_size & (queue_size - 1)) ||
+        config_size > DM_VIRTIO_NOTIFY_OFF - DM_VIRTIO_DEVICE_OFF) {
+        return -EINVAL;
+    }
+    memset(v, 0, sizeof(*v));
+    v->dev = dev;
+    v->ops = ops;
+    v->opaque = opaque;
+    v->num_queues = num_queues;
+    v->config_size = config_size;
+    v->host_features = features | (1ULL << VIRTIO_F_VERSION_1) |
+                       (1ULL << VIRTIO_F_INDIRECT_DESC) |
+                       (1ULL << VIRTIO_F_EVENT_IDX);
+    for (unsigned i = 0; i < num_queues; i++) {
+        dm_virtq_reset(&v->vq[i], dev, queue_size);
+    }
+    v->config_msix_vector = VIRTIO_NO_VECTOR;
+
+    /* Modern-only: revision 1, subsystem as the device (virtio 4.1.2). */
+    dm_pci_init(pci, PCI_VENDOR_ID_REDHAT_QUMRANET, 0x1040 + virtio_id, 1,
+                class_code);
+    dm_pci_set_subsystem(pci, PCI_VENDOR_ID_REDHAT_QUMRANET, 0x40);
+    dm_pci_set_interrupt_pin(pci, 1);
+    ret = dm_pci_set_bar(pci, DM_VIRTIO_MSIX_BAR, 4096, DM_PCI_BAR_MEM32);
+    if (ret >= 0) {
+        ret = dm_pci_set_bar(pci, DM_VIRTIO_BAR, DM_VIRTIO_BAR_SIZE,
+                             DM_PCI_BAR_MEM64 | DM_PCI_BAR_PREFETCH);
+    }
+    if (ret >= 0) {
+        ret = dm_pci_msix_init(pci, num_queues + 1, DM_VIRTIO_MSIX_BAR, 0,
+                               DM_VIRTIO_MSIX_BAR, 0x800);
+    }
+    if (ret >= 0) {
+        ret = add_cap(pci, VIRTIO_PCI_CAP_COMMON, DM_VIRTIO_COMMON_OFF,
+                      CC_SIZE, false);
+    }
+    if (ret >= 0) {
+        ret = add_cap(pci, VIRTIO_PCI_CAP_ISR, DM_VIRTIO_ISR_OFF, 1, false);
+    }
+    if (ret >= 0 && config_size) {
+        ret = add_cap(pci, VIRTIO_PCI_CAP_DEVICE, DM_VIRTIO_DEVICE_OFF,
+                      config_size, false);
+    }
+    if (ret >= 0) {
+        ret = add_cap(pci, VIRTIO_PCI_CAP_NOTIFY, DM_VIRTIO_NOTIFY_OFF,
+                      num_queues * DM_VIRTIO_NOTIFY_MULT, true);
+    }
+    if (ret < 0) {
+        return ret;
+    }
+    dm_device_init_region(dev, VUP_PCI_BAR0_REGION_INDEX + DM_VIRTIO_MSIX_BAR,
+                          4096, &virtio_msix_bar_ops, v);
+    dm_device_init_region(dev, VUP_PCI_BAR0_REGION_INDEX + DM_VIRTIO_BAR,
+                          DM_VIRTIO_BAR_SIZE, &virtio_bar_ops, v);
+    ret = dm_device_init_irq(dev, VUP_PCI_INTX_IRQ_INDEX, 1,
+                             VUP_IRQ_INFO_EVENTFD | VUP_IRQ_INFO_MASKABLE |
+                             VUP_IRQ_INFO_AUTOMASKED);
+    if (ret == 0) {
+        ret = dm_device_init_irq(dev, VUP_PCI_MSIX_IRQ_INDEX, num_queues + 1,
+                                 VUP_IRQ_INFO_EVENTFD |
+                                 VUP_IRQ_INFO_NORESIZE);
+    }
+    return ret;
+}

@@ -1,0 +1,114 @@
+/*
+ * The virtio 1.x modern PCI transport (virtio 1.2 section 4.1), for any
+ * virtio model: the four vendor capabilities in BAR4 (common config at
+ * 0x0000, ISR 0x1000, device config 0x2000, notify 0x3000 with a 4-byte
+ * stride per queue), MSI-X in BAR1 (a vector per queue plus config,
+ * INTx and the ISR as the fallback), feature negotiation, the status
+ * state machine and reset, split virtqueues.
+ *
+ * A model embeds a DmVirtio in its state, calls dm_virtio_pci_init()
+ * from realize and gets its queue kicks, config accesses and resets
+ * through DmVirtioOps.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef DM_VIRTIO_PCI_H
+#define DM_VIRTIO_PCI_H
+
+#include "virtq.h"
+
+#define DM_VIRTIO_MAX_QUEUES 64
+
+/* Feature bits (virtio 1.2 section 6). */
+#define VIRTIO_F_INDIRECT_DESC  28
+#define VIRTIO_F_EVENT_IDX      29
+#define VIRTIO_F_VERSION_1      32
+
+/* Device status (section 2.1). */
+#define VIRTIO_STATUS_ACKNOWLEDGE   1
+#define VIRTIO_STATUS_DRIVER        2
+#define VIRTIO_STATUS_DRIVER_OK     4
+#define VIRTIO_STATUS_FEATURES_OK   8
+#define VIRTIO_STATUS_NEEDS_RESET   64
+#define VIRTIO_STATUS_FAILED        128
+
+/* BAR4 layout. */
+#define DM_VIRTIO_COMMON_OFF    0x0000
+#define DM_VIRTIO_ISR_OFF       0x1000
+#define DM_VIRTIO_DEVICE_OFF    0x2000
+#define DM_VIRTIO_NOTIFY_OFF    0x3000
+#define DM_VIRTIO_NOTIFY_MULT   4
+#define DM_VIRTIO_BAR           4
+#define DM_VIRTIO_BAR_SIZE      0x4000
+#define DM_VIRTIO_MSIX_BAR      1
+
+typedef struct DmVirtioOps {
+    /* Device-specific config (BAR4 0x2000): little-endian bytes. */
+    void (*config_read)(void *opaque, uint32_t offset, void *buf,
+                        unsigned len);
+    void (*config_write)(void *opaque, uint32_t offset, const void *buf,
+                         unsigned len);
+    /* The driver kicked queue @q (it is enabled, the driver is ready). */
+    void (*queue_notify)(void *opaque, unsigned q);
+    /*
+     * The device is reset (status 0, DEVICE_RESET, or the framework's
+     * reset): forget requests; the transport has quiesced the device.
+     */
+    void (*reset)(void *opaque);
+} DmVirtioOps;
+
+typedef struct DmVirtio {
+    DmDevice *dev;
+    const DmVirtioOps *ops;
+    void *opaque;
+    uint64_t host_features;
+    uint64_t guest_features;
+    uint32_t device_feature_select, driver_feature_select;
+    uint8_t status;
+    uint8_t isr;
+    uint8_t config_generation;
+    uint16_t config_msix_vector;
+    uint16_t queue_select;
+    unsigned num_queues;
+    uint32_t config_size;
+    DmVirtq vq[DM_VIRTIO_MAX_QUEUES];
+} DmVirtio;
+
+/*
+ * Set up the PCI identity (vendor 0x1af4, device 0x1040 + @virtio_id),
+ * BARs, capabilities, MSI-X with @num_queues + 1 vectors, INTx, the
+ * regions and IRQ indexes.  @features: the device's own bits
+ * (VERSION_1, INDIRECT_DESC and EVENT_IDX are added).  0 or -errno.
+ */
+int dm_virtio_pci_init(DmVirtio *v, DmDevice *dev, uint16_t virtio_id,
+                       uint16_t class_code, uint64_t features,
+                       unsigned num_queues, uint16_t queue_size,
+                       uint32_t config_size, const DmVirtioOps *ops,
+                       void *opaque);
+
+/* Did the driver accept feature @bit? */
+static inline bool dm_virtio_has(const DmVirtio *v, unsigned bit)
+{
+    return v->guest_features & (1ULL << bit);
+}
+
+/* Is the driver ready for requests (DRIVER_OK, not NEEDS_RESET)? */
+bool dm_virtio_ready(const DmVirtio *v);
+
+/* Used buffers were added to queue @q: interrupt the driver if it wants. */
+void dm_virtio_notify(DmVirtio *v, unsigned q);
+
+/* The device-specific config changed: generation, config interrupt. */
+void dm_virtio_config_changed(DmVirtio *v);
+
+/*
+ * The driver broke a rule (a bad ring, a bad request layout): log @why,
+ * set DEVICE_NEEDS_RESET and tell the driver; nothing more is served
+ * until it resets the device.
+ */
+void dm_virtio_broken(DmVirtio *v, const char *why);
+
+/* The framework's reset (DEVICE_RESET): as a driver's write of 0. */
+void dm_virtio_reset(DmVirtio *v);
+
+#endif /* DM_VIRTIO_PCI_H */

@@ -1,0 +1,282 @@
+/*
+ * Split virtqueues, device side.
+ *
+ * Layout in guest memory (little-endian): the descriptor table (16
+ * bytes each: addr u64, len u32, flags u16, next u16); the available
+ * ring (flags u16, idx u16, ring[size] u16, used_event u16); the used
+ * ring (flags u16, idx u16, ring[size] {id u32, len u32}, avail_event
+ * u16).
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <endian.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "virtq.h"
+
+#define VRING_DESC_F_NEXT       1
+#define VRING_DESC_F_WRITE      2
+#define VRING_DESC_F_INDIRECT   4
+#define VRING_AVAIL_F_NO_INTERRUPT 1
+
+typedef struct VirtqDesc {
+    uint64_t addr;
+    uint32_t len;
+    uint16_t flags;
+    uint16_t next;
+} VirtqDesc;
+_Static_assert(sizeof(VirtqDesc) == 16, "descriptor layout");
+
+void dm_virtq_reset(DmVirtq *q, DmDevice *dev, uint16_t max_size)
+{
+    memset(q, 0, sizeof(*q));
+    q->dev = dev;
+    q->max_size = max_size;
+    q->size = max_size;
+    q->msix_vector = 0xffff;
+}
+
+static int read_u16(DmVirtq *q, uint64_t addr, uint16_t *v)
+{
+    uint16_t le;
+    int ret = dm_dma_read(q->dev, addr, &le, sizeof(le));
+
+    *v = le16toh(le);
+    return ret;
+}
+
+static int write_u16(DmVirtq *q, uint64_t addr, uint16_t v)
+{
+    uint16_t le = htole16(v);
+
+    return dm_dma_write(q->dev, addr, &le, sizeof(le));
+}
+
+static int read_desc(DmVirtq *q, uint64_t table, unsigned i, VirtqDesc *d)
+{
+    int ret = dm_dma_read(q->dev, table + (uint64_t)i * 16, d, sizeof(*d));
+
+    d->addr = le64toh(d->addr);
+    d->len = le32toh(d->len);
+    d->flags = le16toh(d->flags);
+    d->next = le16toh(d->next);
+    return ret;
+}
+
+#define BROKEN(...) do { snprintf(why, whylen, __VA_ARGS__); return -EIO; } \
+    while (0)
+
+/* Add one buffer to @e, keeping readable ones before writable ones. */
+static int add_seg(DmVirtqElem *e, const VirtqDesc *d, char *why,
+                   size_t whylen)
+{
+    bool write = d->flags & VRING_DESC_F_WRITE;
+
+    if (e->nsegs == DM_VIRTQ_MAX_SEGS) {
+        BROKEN("a chain of more than %d buffers", DM_VIRTQ_MAX_SEGS);
+    }
+    if (d->len && d->addr + d->len - 1 < d->addr) {
+        BROKEN("a buffer wraps around the address space");
+    }
+    if (!write && e->nsegs > e->nout) {
+        BROKEN("a readable buffer after a writable one");
+    }
+    e->segs[e->nsegs++] = (DmVirtqSeg) { d->addr, d->len, write };
+    if (!write) {
+        e->nout++;
+    }
+    return 0;
+}
+
+/* Walk the indirect table of @d into @e. */
+static int walk_indirect(DmVirtq *q, const VirtqDesc *d, DmVirtqElem *e,
+                         char *why, size_t whylen)
+{
+    unsigned n = d->len / 16, i = 0, steps = 0;
+    VirtqDesc id;
+
+    if (!q->indirect) {
+        BROKEN("an indirect descriptor without INDIRECT_DESC");
+    }
+    if (d->len == 0 || d->len % 16 || n > DM_VIRTQ_MAX_SEGS) {
+        BROKEN("an indirect table of %u bytes", d->len);
+    }
+    for (;;) {
+        if (read_desc(q, d->addr, i, &id) < 0) {
+            BROKEN("an indirect table outside guest memory (0x%llx)",
+                   (unsigned long long)d->addr);
+        }
+        if (id.flags & VRING_DESC_F_INDIRECT) {
+            BROKEN("an indirect descriptor inside an indirect table");
+        }
+        if (add_seg(e, &id, why, whylen) < 0) {
+            return -EIO;
+        }
+        if (!(id.flags & VRING_DESC_F_NEXT)) {
+            return 0;
+        }
+        if (id.next >= n || ++steps >= n) {
+            BROKEN("an indirect chain that %s",
+                   id.next >= n ? "leaves its table" : "loops");
+        }
+        i = id.next;
+    }
+}
+
+int dm_virtq_pop(DmVirtq *q, DmVirtqElem *e, char *why, size_t whylen)
+{
+    uint16_t avail_idx, head, i;
+    unsigned steps = 0;
+    VirtqDesc d;
+
+    if (!q->enabled || !q->size) {
+        return 0;
+    }
+    if (read_u16(q, q->avail + 2, &avail_idx) < 0) {
+        BROKEN("the available ring is outside guest memory");
+    }
+    if (avail_idx == q->last_avail) {
+        return 0;
+    }
+    if ((uint16_t)(avail_idx - q->last_avail) > q->size) {
+        BROKEN("the available index moved by %u on a queue of %u",
+               (uint16_t)(avail_idx - q->last_avail), q->size);
+    }
+    if (read_u16(q, q->avail + 4 + 2 * (q->last_avail % q->size), &head) < 0) {
+        BROKEN("the available ring is outside guest memory");
+    }
+    if (head >= q->size) {
+        BROKEN("head %u on a queue of %u", head, q->size);
+    }
+    e->head = head;
+    e->nsegs = 0;
+    e->nout = 0;
+    for (i = head;; i = d.next) {
+        if (read_desc(q, q->desc, i, &d) < 0) {
+            BROKEN("the descriptor table is outside guest memory");
+        }
+        if (d.flags & VRING_DESC_F_INDIRECT) {
+            if (e->nsegs || (d.flags & VRING_DESC_F_NEXT)) {
+                BROKEN("an indirect descriptor inside a chain");
+            }
+            if (walk_indirect(q, &d, e, why, whylen) < 0) {
+                return -EIO;
+            }
+            break;
+        }
+        if (add_seg(e, &d, why, whylen) < 0) {
+            return -EIO;
+        }
+        if (!(d.flags & VRING_DESC_F_NEXT)) {
+            break;
+        }
+        if (d.next >= q->size || ++steps >= q->size) {
+            BROKEN("a chain that %s", d.next >= q->size ? "leaves the table"
+                                                         : "loops");
+        }
+    }
+    q->last_avail++;
+    if (q->event_idx) {
+        /* avail_event: tell the driver which index to kick us at. */
+        write_u16(q, q->used + 4 + 8 * q->size, q->last_avail);
+    }
+    return 1;
+}
+
+int dm_virtq_push(DmVirtq *q, const DmVirtqElem *e, uint32_t written)
+{
+    uint32_t elem[2] = { htole32(e->head), htole32(written) };
+    uint64_t slot = q->used + 4 + 8 * (uint64_t)(q->used_idx % q->size);
+
+    if (dm_dma_write(q->dev, slot, elem, sizeof(elem)) < 0) {
+        return -EIO;
+    }
+    q->used_idx++;
+    /* The entry before the index: the driver may read it at once. */
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    return write_u16(q, q->used + 2, q->used_idx) < 0 ? -EIO : 0;
+}
+
+bool dm_virtq_should_notify(DmVirtq *q)
+{
+    uint16_t flags, event, old = q->signalled_used;
+    bool valid = q->signalled_valid;
+
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    if (!q->event_idx) {
+        return read_u16(q, q->avail, &flags) < 0 ||
+               !(flags & VRING_AVAIL_F_NO_INTERRUPT);
+    }
+    q->signalled_used = q->used_idx;
+    q->signalled_valid = true;
+    if (!valid || read_u16(q, q->avail + 4 + 2 * q->size, &event) < 0) {
+        return true;
+    }
+    /* vring_need_event: did used_idx pass used_event since last time? */
+    return (uint16_t)(q->used_idx - event - 1) <
+           (uint16_t)(q->used_idx - old);
+}
+
+uint64_t dm_virtq_out_len(const DmVirtqElem *e)
+{
+    uint64_t n = 0;
+
+    for (unsigned i = 0; i < e->nout; i++) {
+        n += e->segs[i].len;
+    }
+    return n;
+}
+
+uint64_t dm_virtq_in_len(const DmVirtqElem *e)
+{
+    uint64_t n = 0;
+
+    for (unsigned i = e->nout; i < e->nsegs; i++) {
+        n += e->segs[i].len;
+    }
+    return n;
+}
+
+/* Copy @len bytes at @offset of the segments [first, last) to/from @buf. */
+static int64_t copy(DmDevice *dev, const DmVirtqElem *e, unsigned first,
+                    unsigned last, uint64_t offset, void *buf, uint64_t len,
+                    bool to_guest)
+{
+    uint8_t *p = buf;
+    uint64_t done = 0;
+
+    for (unsigned i = first; i < last && done < len; i++) {
+        const DmVirtqSeg *s = &e->segs[i];
+        uint64_t n;
+        int ret;
+
+        if (offset >= s->len) {
+            offset -= s->len;
+            continue;
+        }
+        n = s->len - offset;
+        n = n < len - done ? n : len - done;
+        ret = to_guest ? dm_dma_write(dev, s->addr + offset, p + done, n)
+                       : dm_dma_read(dev, s->addr + offset, p + done, n);
+        if (ret < 0) {
+            return ret;
+        }
+        done += n;
+        offset = 0;
+    }
+    return done;
+}
+
+int64_t dm_virtq_read(DmDevice *dev, const DmVirtqElem *e, uint64_t offset,
+                      void *buf, uint64_t len)
+{
+    return copy(dev, e, 0, e->nout, offset, buf, len, false);
+}
+
+int64_t dm_virtq_write(DmDevice *dev, const DmVirtqElem *e, uint64_t offset,
+                       const void *buf, uint64_t len)
+{
+    return copy(dev, e, e->nout, e->nsegs, offset, (void *)buf, len, true);
+}
