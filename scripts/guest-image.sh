@@ -38,7 +38,8 @@ fetch() {
     shift
     deb=${debs[$pkg]:-}
     [ -n "$deb" ] || die "apt knows no download for $pkg (apt-get update?)"
-    dir=$cache/${deb%.deb}
+    # .2: the kernel's virtio modules are kept too.
+    dir=$cache/${deb%.deb}.2
     keep+=(! -name "${deb%.deb}*")
     [ ! -d "$dir" ] || return 0
     if [ ! -s "$cache/$deb" ]; then
@@ -76,7 +77,16 @@ while read -r _ file _; do
     debs[${file%%_*}]=$file
 done < <(apt-get download --print-uris "$kpkg" 2>/dev/null)
 
-fetch "$kpkg" 'boot/vmlinuz-*'
+# The virtio drivers are modules in Debian's kernel: the guest loads them
+# (tests/guest/bin/virtio-blk-check) from /lib/modules of the initramfs.
+virtio_modules='virtio virtio_ring virtio_pci_legacy_dev virtio_pci_modern_dev
+                virtio_pci virtio_blk'
+globs=('boot/vmlinuz-*')
+for m in $virtio_modules; do
+    globs+=("lib/modules/*/kernel/drivers/*/$m.ko")
+done
+fetch "$kpkg" "${globs[@]}"
+kdir=$dir
 install_if_changed "$dir"/vmlinuz-* "$out/vmlinuz"
 
 # Whatever the current image does not need is dead weight (old kernels).
@@ -96,10 +106,13 @@ extras() {
     [ -n "$extra" ] || return 0
     find -L "$extra" -maxdepth 1 -type f -perm /111 -print0 | LC_ALL=C sort -z
 }
+# Guest-side test scripts (tests/guest/bin) go into /usr/bin too.
+guest_bin=$top/tests/guest/bin
 # This script is an input too: it decides the layout.
 hash=$({
     sha256sum "$0" "$busybox" "$init" | awk '{print $1}'
     extras | xargs -0r sha256sum | sed 's|  .*/|  |'
+    sha256sum "$guest_bin"/* "$kdir"/*.ko | sed 's|  .*/|  |'
 } | sha256sum | awk '{print $1}')
 img=$out/initramfs.cpio.gz
 if [ -s "$img" ] && [ "$(cat "$img.hash" 2>/dev/null)" = "$hash" ]; then
@@ -117,6 +130,9 @@ for applet in $("$busybox" --list); do
 done
 install -m 0755 "$init" "$tmp/init"
 extras | xargs -0r cp -L -t "$tmp/usr/bin/"
+install -m 0755 "$guest_bin"/* "$tmp/usr/bin/"
+mkdir -p "$tmp/lib/modules"
+cp "$kdir"/*.ko "$tmp/lib/modules/"
 
 # Sorted names, fixed times and owner, no inode numbers and gzip -n make
 # the archive reproducible: same inputs, same bytes.

@@ -629,6 +629,33 @@ static uint8_t dm_proxy_pci_find_cap(const uint8_t *config, uint8_t id)
     return 0;
 }
 
+/*
+ * msi_init()/msix_init() link their capabilities into QEMU's own list;
+ * the guest must see the model's list (its other capabilities, such as
+ * virtio's vendor ones, are read from the model): the head and the next
+ * pointers of the emulated capabilities are the model's.  The list was
+ * checked (dm_proxy_pci_check_caps).
+ */
+static void dm_proxy_pci_mirror_cap_list(DMProxyPCIState *s,
+                                         const uint8_t *config)
+{
+    uint8_t *c = PCI_DEVICE(s)->config;
+
+    if (!(config[PCI_STATUS] & PCI_STATUS_CAP_LIST)) {
+        return;
+    }
+    c[PCI_STATUS] |= PCI_STATUS_CAP_LIST;
+    c[PCI_CAPABILITY_LIST] = config[PCI_CAPABILITY_LIST] & ~3;
+    if (s->msi_cap) {
+        c[s->msi_cap + PCI_CAP_LIST_NEXT] =
+            config[s->msi_cap + PCI_CAP_LIST_NEXT] & ~3;
+    }
+    if (s->msix_cap) {
+        c[s->msix_cap + PCI_CAP_LIST_NEXT] =
+            config[s->msix_cap + PCI_CAP_LIST_NEXT] & ~3;
+    }
+}
+
 /* A capability of @size bytes at @pos must end inside the 256 bytes. */
 static bool dm_proxy_pci_cap_fits(uint8_t pos, unsigned size,
                                   const char *name, Error **errp)
@@ -834,6 +861,7 @@ static void dm_proxy_pci_realize(PCIDevice *pdev, Error **errp)
     if (!dm_proxy_pci_setup_msix(s, config, errp)) {
         return;
     }
+    dm_proxy_pci_mirror_cap_list(s, config);
 
     if (c[PCI_INTERRUPT_PIN] &&
         !dm_proxy_line_init(&s->intx, &s->proxy, VUP_PCI_INTX_IRQ_INDEX,
