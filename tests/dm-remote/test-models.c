@@ -18,131 +18,19 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "device.h"
+#include "model-rig.h"
 
-#define RAM_BASE 0x100000
-#define RAM_SIZE 0x10000
-
-typedef struct FakeLink {
-    uint8_t ram[RAM_SIZE];
-    bool shared;                /* dma_iov gives host pointers */
-    unsigned irqs_sent;
-    unsigned last_index, last_sub;
-} FakeLink;
-
-static int fake_dma(void *opaque, uint64_t addr, void *buf, uint64_t len,
-                    bool write)
-{
-    FakeLink *l = opaque;
-
-    if (addr < RAM_BASE || len > RAM_SIZE || addr - RAM_BASE > RAM_SIZE - len) {
-        return -EFAULT;
-    }
-    if (write) {
-        memcpy(l->ram + (addr - RAM_BASE), buf, len);
-    } else {
-        memcpy(buf, l->ram + (addr - RAM_BASE), len);
-    }
-    return 0;
-}
-
-static int fake_dma_iov(void *opaque, uint64_t addr, uint64_t len,
-                        bool write, struct iovec *iov, unsigned max_iov)
-{
-    FakeLink *l = opaque;
-
-    if (!l->shared) {
-        return -ENOTSUP;
-    }
-    if (addr < RAM_BASE || len > RAM_SIZE || addr - RAM_BASE > RAM_SIZE - len) {
-        return -EFAULT;
-    }
-    if (max_iov < 1) {
-        return -ENOBUFS;
-    }
-    iov[0].iov_base = l->ram + (addr - RAM_BASE);
-    iov[0].iov_len = len;
-    return 1;
-}
-
-static void fake_send_irq(void *opaque, unsigned index, unsigned sub)
-{
-    FakeLink *l = opaque;
-
-    l->irqs_sent++;
-    l->last_index = index;
-    l->last_sub = sub;
-}
-
-static const DmLinkOps fake_link_ops = {
-    .dma = fake_dma,
-    .dma_iov = fake_dma_iov,
-    .send_irq = fake_send_irq,
-};
-
-typedef struct Rig {
-    DmLoop *loop;
-    DmDevice dev;
-    DmModelArgs args;
-    FakeLink link;
-} Rig;
-
-static Rig *rig_new(const char *spec)
-{
-    Rig *r = calloc(1, sizeof(*r));
-    char err[256], *name;
-
-    assert_non_null(r);
-    r->loop = dm_loop_new();
-    assert_int_equal(dm_props_split(spec, &name, &r->args.props, err,
-                                    sizeof(err)), 0);
-    assert_int_equal(dm_device_realize(&r->dev, dm_model_find(name), r->loop,
-                                       &r->args), 0);
-    free(name);
-    dm_device_attach(&r->dev, &fake_link_ops, &r->link);
-    return r;
-}
-
-static void rig_free(Rig *r)
-{
-    dm_device_detach(&r->dev);
-    dm_device_unrealize(&r->dev);
-    dm_props_free(&r->args.props);
-    dm_loop_free(r->loop);
-    free(r);
-}
+#define RAM_BASE RIG_RAM_BASE
 
 static uint64_t rd(Rig *r, unsigned region, uint64_t addr, unsigned size)
 {
-    uint64_t v = 0;
-
-    dm_region_read(&r->dev.regions[region], addr, &v, size);
-    return v;
+    return rig_read(r, region, addr, size);
 }
 
 static void wr(Rig *r, unsigned region, uint64_t addr, uint64_t v,
                unsigned size)
 {
-    dm_region_write(&r->dev.regions[region], addr, &v, size);
-}
-
-static void stop_loop(void *loop)
-{
-    dm_loop_quit(loop, 0);
-}
-
-/* Run the loop until @done or 5 s of loop time (a bound, not a check). */
-static void run_until(Rig *r, bool (*done)(Rig *r))
-{
-    int64_t end = dm_clock_ns() + 5000000000LL;
-    DmTimer stop;
-
-    dm_timer_init(&stop, r->loop, stop_loop, r->loop);
-    while (!done(r) && dm_clock_ns() < end) {
-        dm_timer_mod(&stop, 10000000);  /* 10 ms slices */
-        dm_loop_run(r->loop);
-    }
-    dm_timer_del(&stop);
+    rig_write(r, region, addr, v, size);
 }
 
 #define BAR0 VUP_PCI_BAR0_REGION_INDEX
@@ -200,13 +88,13 @@ static void test_edu_dma(void **unused)
     wr(r, BAR0, 0x88, 0x40000, 8);              /* dst: the buffer */
     wr(r, BAR0, 0x90, 11, 8);
     wr(r, BAR0, 0x98, 1, 8);                    /* RAM -> buffer */
-    run_until(r, dma_finished);
+    rig_run_until(r, dma_finished);
     assert_true(dma_finished(r));
 
     wr(r, BAR0, 0x80, 0x40000, 8);
     wr(r, BAR0, 0x88, ram + 0x1000, 8);
     wr(r, BAR0, 0x98, 1 | 2 | 4, 8);            /* buffer -> RAM, IRQ */
-    run_until(r, dma_finished);
+    rig_run_until(r, dma_finished);
     assert_memory_equal(r->link.ram + 0x1100, "remote-dma", 11);
     assert_int_equal(rd(r, BAR0, 0x24, 4), 0x100);
     assert_true(r->dev.irqs[VUP_PCI_INTX_IRQ_INDEX].level[0]);
@@ -217,20 +105,16 @@ static void test_edu_dma(void **unused)
 static void test_edu_dma_paused(void **unused)
 {
     Rig *r = rig_new("edu");
-    DmTimer bound;
 
     dm_vm_clock_set(&r->dev.vm_clock, false, 0);
     wr(r, BAR0, 0x80, 0x40000, 8);
     wr(r, BAR0, 0x88, RAM_BASE, 8);
     wr(r, BAR0, 0x90, 4, 8);
     wr(r, BAR0, 0x98, 1 | 2, 8);
-    /* Twice the DMA's 100 ms of host time, the VM paused. */
-    dm_timer_init(&bound, r->loop, stop_loop, r->loop);
-    dm_timer_mod(&bound, 200000000);
-    dm_loop_run(r->loop);
+    rig_run_for(r, 200);        /* twice the DMA's 100 ms, the VM paused */
     assert_false(dma_finished(r));
     dm_vm_clock_set(&r->dev.vm_clock, true, 0);
-    run_until(r, dma_finished);
+    rig_run_until(r, dma_finished);
     assert_true(dma_finished(r));
     rig_free(r);
 }

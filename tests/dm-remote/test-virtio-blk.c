@@ -19,12 +19,11 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "device.h"
+#include "model-rig.h"
 #include "pci.h"
 #include "virtio/virtio-pci.h"
 
-#define RAM_BASE    0x100000
-#define RAM_SIZE    0x40000
+#define RAM_BASE    RIG_RAM_BASE
 #define QSIZE       16
 #define DESC        (RAM_BASE + 0x0000)
 #define AVAIL       (RAM_BASE + 0x1000)
@@ -34,72 +33,34 @@
 #define STATUS      (RAM_BASE + 0x3f00)
 #define IMG_SECTORS 2048
 
-typedef struct Ram {
-    uint8_t b[RAM_SIZE];
-} Ram;
-
-static int ram_dma(void *opaque, uint64_t addr, void *buf, uint64_t len,
-                   bool write)
-{
-    Ram *r = opaque;
-
-    if (addr < RAM_BASE || len > RAM_SIZE || addr - RAM_BASE > RAM_SIZE - len) {
-        return -EFAULT;
-    }
-    if (write) {
-        memcpy(r->b + (addr - RAM_BASE), buf, len);
-    } else {
-        memcpy(buf, r->b + (addr - RAM_BASE), len);
-    }
-    return 0;
-}
-
-static int ram_iov(void *opaque, uint64_t addr, uint64_t len, bool write,
-                   struct iovec *iov, unsigned max)
-{
-    return -ENOTSUP;
-}
-
-static void no_msg_irq(void *opaque, unsigned index, unsigned sub)
-{
-}
-
-static const DmLinkOps ram_link = {
-    .dma = ram_dma, .dma_iov = ram_iov, .send_irq = no_msg_irq,
-};
-
-typedef struct Rig {
-    DmLoop *loop;
-    DmDevice dev;
-    DmModelArgs args;
-    Ram ram;
+/* The model on the rig, its image, and the driver's avail index. */
+typedef struct Blk {
+    Rig *rig;
+    DmDevice *dev;
     char img[64];
     uint16_t avail_idx;
-} Rig;
+} Blk;
 
 #define BAR4 (VUP_PCI_BAR0_REGION_INDEX + DM_VIRTIO_BAR)
 
-static uint32_t rd(Rig *r, uint64_t off, unsigned size)
+static uint32_t rd(Blk *r, uint64_t off, unsigned size)
 {
-    uint64_t v = 0;
-
-    dm_region_read(&r->dev.regions[BAR4], off, &v, size);
-    return v;
+    return rig_read(r->rig, BAR4, off, size);
 }
 
-static void wr(Rig *r, uint64_t off, uint32_t v, unsigned size)
+static void wr(Blk *r, uint64_t off, uint32_t v, unsigned size)
 {
-    dm_region_write(&r->dev.regions[BAR4], off, &v, size);
+    rig_write(r->rig, BAR4, off, v, size);
 }
 
-static void put(Rig *r, uint64_t addr, const void *p, size_t n)
+static void *at(Blk *r, uint64_t addr)
 {
-    memcpy(r->ram.b + (addr - RAM_BASE), p, n);
+    return rig_ram(r->rig, addr);
 }
 
-static void *at(Rig *r, uint64_t addr)
+static void put(Blk *r, uint64_t addr, const void *p, size_t n)
 {
-    return r->ram.b + (addr - RAM_BASE);
+    memcpy(at(r, addr), p, n);
 }
 
 static void make_image(char *path)
@@ -115,37 +76,29 @@ static void make_image(char *path)
     close(fd);
 }
 
-static Rig *rig_new(const char *extra)
+static Blk *blk_new(const char *extra)
 {
-    Rig *r = calloc(1, sizeof(*r));
-    char spec[256], err[256], *name;
+    Blk *r = calloc(1, sizeof(*r));
+    char spec[256];
 
     strcpy(r->img, "/tmp/dm-test-vblk-XXXXXX");
     make_image(r->img);
-    r->loop = dm_loop_new();
     snprintf(spec, sizeof(spec), "virtio-blk,file=%s,queue_size=%d%s",
              r->img, QSIZE, extra);
-    assert_int_equal(dm_props_split(spec, &name, &r->args.props, err,
-                                    sizeof(err)), 0);
-    assert_int_equal(dm_device_realize(&r->dev, dm_model_find(name), r->loop,
-                                       &r->args), 0);
-    free(name);
-    dm_device_attach(&r->dev, &ram_link, &r->ram);
+    r->rig = rig_new(spec);
+    r->dev = &r->rig->dev;
     return r;
 }
 
-static void rig_free(Rig *r)
+static void blk_free(Blk *r)
 {
-    dm_device_detach(&r->dev);
-    dm_device_unrealize(&r->dev);
-    dm_props_free(&r->args.props);
-    dm_loop_free(r->loop);
+    rig_free(r->rig);
     unlink(r->img);
     free(r);
 }
 
 /* What Linux's virtio_pci_modern probe and virtio_blk do at start. */
-static void driver_init(Rig *r, uint64_t want)
+static void driver_init(Blk *r, uint64_t want)
 {
     uint64_t offered;
 
@@ -182,7 +135,7 @@ static void driver_init(Rig *r, uint64_t want)
     r->avail_idx = 0;
 }
 
-static void desc(Rig *r, unsigned i, uint64_t addr, uint32_t len,
+static void desc(Blk *r, unsigned i, uint64_t addr, uint32_t len,
                  uint16_t flags, uint16_t next)
 {
     struct { uint64_t a; uint32_t l; uint16_t f, n; } d = {
@@ -192,36 +145,27 @@ static void desc(Rig *r, unsigned i, uint64_t addr, uint32_t len,
     put(r, DESC + 16 * i, &d, sizeof(d));
 }
 
-static uint16_t used_idx(Rig *r)
+static uint16_t used_idx(Blk *r)
 {
     return le16toh(*(uint16_t *)at(r, USED + 2));
 }
 
-static void stop_loop(void *loop)
-{
-    dm_loop_quit(loop, 0);
-}
-
 /* Make head 0 available, kick, run the loop until it is used (bounded). */
-static void kick_and_wait(Rig *r)
+static void kick_and_wait(Blk *r)
 {
     uint16_t want = used_idx(r) + 1, head = htole16(0), idx;
-    DmTimer t;
 
     put(r, AVAIL + 4 + 2 * (r->avail_idx % QSIZE), &head, 2);
     idx = htole16(++r->avail_idx);
     put(r, AVAIL + 2, &idx, 2);
     wr(r, 0x3000, 0, 2);                        /* notify queue 0 */
-    dm_timer_init(&t, r->loop, stop_loop, r->loop);
     for (int i = 0; i < 500 && used_idx(r) != want; i++) {
-        dm_timer_mod(&t, 10000000);
-        dm_loop_run(r->loop);
+        rig_run_for(r->rig, 10);
     }
-    dm_timer_del(&t);
 }
 
 /* A request of @type at @sector with @len data bytes: its status. */
-static uint8_t request(Rig *r, uint32_t type, uint64_t sector, uint32_t len,
+static uint8_t request(Blk *r, uint32_t type, uint64_t sector, uint32_t len,
                        bool data_in)
 {
     struct { uint32_t type, reserved; uint64_t sector; } h = {
@@ -243,8 +187,8 @@ static uint8_t request(Rig *r, uint32_t type, uint64_t sector, uint32_t len,
 
 static void test_identity(void **unused)
 {
-    Rig *r = rig_new("");
-    DmPci *pci = dm_device_pci(&r->dev);
+    Blk *r = blk_new("");
+    DmPci *pci = dm_device_pci(r->dev);
     unsigned cap, types = 0;
 
     assert_int_equal(dm_pci_get_word(pci, 0x00), 0x1af4);
@@ -259,12 +203,12 @@ static void test_identity(void **unused)
     assert_int_equal(types, (1u << 1) | (1u << 2) | (1u << 3) | (1u << 4));
     /* Capacity in the device config. */
     assert_int_equal(rd(r, 0x2000, 4), IMG_SECTORS);
-    rig_free(r);
+    blk_free(r);
 }
 
 static void test_read_write_flush(void **unused)
 {
-    Rig *r = rig_new(",serial=disk-42");
+    Blk *r = blk_new(",serial=disk-42");
     uint8_t buf[512];
     int fd;
 
@@ -274,9 +218,9 @@ static void test_read_write_flush(void **unused)
     assert_memory_equal(at(r, DATA), buf, 512);
     assert_int_equal(le32toh(*(uint32_t *)at(r, USED + 8)), 513);
     /* INTx: no MSI-X wired; the ISR says a queue, reading it clears. */
-    assert_true(r->dev.irqs[VUP_PCI_INTX_IRQ_INDEX].level[0]);
+    assert_true(r->dev->irqs[VUP_PCI_INTX_IRQ_INDEX].level[0]);
     assert_int_equal(rd(r, 0x1000, 1), 1);
-    assert_false(r->dev.irqs[VUP_PCI_INTX_IRQ_INDEX].level[0]);
+    assert_false(r->dev->irqs[VUP_PCI_INTX_IRQ_INDEX].level[0]);
 
     memset(at(r, DATA), 0xab, 512);
     assert_int_equal(request(r, 1, 9, 512, false), 0);         /* OUT */
@@ -289,12 +233,12 @@ static void test_read_write_flush(void **unused)
 
     assert_int_equal(request(r, 8, 0, 20, true), 0);           /* GET_ID */
     assert_string_equal((char *)at(r, DATA), "disk-42");
-    rig_free(r);
+    blk_free(r);
 }
 
 static void test_errors(void **unused)
 {
-    Rig *r = rig_new("");
+    Blk *r = blk_new("");
 
     driver_init(r, 1ULL << VIRTIO_F_VERSION_1);
     assert_int_equal(request(r, 0, IMG_SECTORS, 512, true), 1);  /* past */
@@ -302,23 +246,23 @@ static void test_errors(void **unused)
     assert_int_equal(request(r, 0, 0, 100, true), 1);   /* not sectors */
     assert_int_equal(request(r, 99, 0, 0, false), 2);   /* UNSUPP */
     assert_false(rd(r, 0x14, 1) & VIRTIO_STATUS_NEEDS_RESET);
-    rig_free(r);
+    blk_free(r);
 }
 
 static void test_readonly(void **unused)
 {
-    Rig *r = rig_new(",readonly=on");
+    Blk *r = blk_new(",readonly=on");
 
     driver_init(r, (1ULL << VIRTIO_F_VERSION_1) | (1ULL << 5));
     assert_int_equal(request(r, 1, 0, 512, false), 1);  /* OUT refused */
     assert_int_equal(request(r, 0, 0, 512, true), 0);   /* IN served */
-    rig_free(r);
+    blk_free(r);
 }
 
 /* A chain that loops breaks the device; a reset brings it back. */
 static void test_broken_ring(void **unused)
 {
-    Rig *r = rig_new("");
+    Blk *r = blk_new("");
     uint16_t head = 0, idx;
 
     driver_init(r, 1ULL << VIRTIO_F_VERSION_1);
@@ -338,13 +282,13 @@ static void test_broken_ring(void **unused)
     put(r, AVAIL + 2, &idx, 2);
     wr(r, 0x3000, 0, 2);
     assert_true(rd(r, 0x14, 1) & VIRTIO_STATUS_NEEDS_RESET);
-    rig_free(r);
+    blk_free(r);
 }
 
 /* Features outside the offer, or without VERSION_1, are not accepted. */
 static void test_features(void **unused)
 {
-    Rig *r = rig_new("");
+    Blk *r = blk_new("");
 
     wr(r, 0x14, 0, 1);
     wr(r, 0x14, 3, 1);
@@ -352,13 +296,13 @@ static void test_features(void **unused)
     wr(r, 0x0c, 1u << 9, 4);                    /* no VERSION_1 */
     wr(r, 0x14, 3 | 8, 1);
     assert_false(rd(r, 0x14, 1) & 8);
-    rig_free(r);
+    blk_free(r);
 }
 
 /* Two models never open one image for writing. */
 static void test_lock(void **unused)
 {
-    Rig *r = rig_new("");
+    Blk *r = blk_new("");
     DmLoop *loop = dm_loop_new();
     DmDevice dev;
     DmModelArgs args = { 0 };
@@ -372,7 +316,7 @@ static void test_lock(void **unused)
     free(name);
     dm_props_free(&args.props);
     dm_loop_free(loop);
-    rig_free(r);
+    blk_free(r);
 }
 
 int main(void)

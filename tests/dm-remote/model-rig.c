@@ -1,0 +1,138 @@
+/*
+ * A model in-process through a fake link (see model-rig.h).
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "model-rig.h"
+
+static bool in_ram(uint64_t addr, uint64_t len)
+{
+    return addr >= RIG_RAM_BASE && len <= RIG_RAM_SIZE &&
+           addr - RIG_RAM_BASE <= RIG_RAM_SIZE - len;
+}
+
+static int fake_dma(void *opaque, uint64_t addr, void *buf, uint64_t len,
+                    bool write)
+{
+    FakeLink *l = opaque;
+
+    if (!in_ram(addr, len)) {
+        return -EFAULT;
+    }
+    if (write) {
+        memcpy(l->ram + (addr - RIG_RAM_BASE), buf, len);
+    } else {
+        memcpy(buf, l->ram + (addr - RIG_RAM_BASE), len);
+    }
+    return 0;
+}
+
+static int fake_dma_iov(void *opaque, uint64_t addr, uint64_t len,
+                        bool write, struct iovec *iov, unsigned max_iov)
+{
+    FakeLink *l = opaque;
+
+    if (!l->shared) {
+        return -ENOTSUP;
+    }
+    if (!in_ram(addr, len)) {
+        return -EFAULT;
+    }
+    if (max_iov < 1) {
+        return -ENOBUFS;
+    }
+    iov[0].iov_base = l->ram + (addr - RIG_RAM_BASE);
+    iov[0].iov_len = len;
+    return 1;
+}
+
+static void fake_send_irq(void *opaque, unsigned index, unsigned sub)
+{
+    FakeLink *l = opaque;
+
+    l->irqs_sent++;
+    l->last_index = index;
+    l->last_sub = sub;
+}
+
+static const DmLinkOps fake_link_ops = {
+    .dma = fake_dma,
+    .dma_iov = fake_dma_iov,
+    .send_irq = fake_send_irq,
+};
+
+Rig *rig_new(const char *spec)
+{
+    Rig *r = calloc(1, sizeof(*r));
+    char err[256], *name;
+
+    assert_non_null(r);
+    r->loop = dm_loop_new();
+    assert_int_equal(dm_props_split(spec, &name, &r->args.props, err,
+                                    sizeof(err)), 0);
+    assert_int_equal(dm_device_realize(&r->dev, dm_model_find(name), r->loop,
+                                       &r->args), 0);
+    free(name);
+    dm_device_attach(&r->dev, &fake_link_ops, &r->link);
+    return r;
+}
+
+void rig_free(Rig *r)
+{
+    dm_device_detach(&r->dev);
+    dm_device_unrealize(&r->dev);
+    dm_props_free(&r->args.props);
+    dm_loop_free(r->loop);
+    free(r);
+}
+
+void *rig_ram(Rig *r, uint64_t addr)
+{
+    return r->link.ram + (addr - RIG_RAM_BASE);
+}
+
+uint64_t rig_read(Rig *r, unsigned region, uint64_t addr, unsigned size)
+{
+    uint64_t v = 0;
+
+    dm_region_read(&r->dev.regions[region], addr, &v, size);
+    return v;
+}
+
+void rig_write(Rig *r, unsigned region, uint64_t addr, uint64_t val,
+               unsigned size)
+{
+    dm_region_write(&r->dev.regions[region], addr, &val, size);
+}
+
+static void stop_loop(void *loop)
+{
+    dm_loop_quit(loop, 0);
+}
+
+void rig_run_for(Rig *r, int ms)
+{
+    DmTimer stop;
+
+    dm_timer_init(&stop, r->loop, stop_loop, r->loop);
+    dm_timer_mod(&stop, ms * 1000000LL);
+    dm_loop_run(r->loop);
+    dm_timer_del(&stop);
+}
+
+void rig_run_until(Rig *r, bool (*done)(Rig *r))
+{
+    int64_t end = dm_clock_ns() + 5000000000LL;
+
+    while (!done(r) && dm_clock_ns() < end) {
+        rig_run_for(r, 10);
+    }
+}

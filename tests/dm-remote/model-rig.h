@@ -1,0 +1,51 @@
+/*
+ * A model in-process, without QEMU or a socket: a fake link (a buffer
+ * standing in for guest RAM, a record of the interrupts sent) attached
+ * to a realized device, and a loop to run its timers and work.  For the
+ * model tests (test-models.c, test-virtio-blk.c).
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef MODEL_RIG_H
+#define MODEL_RIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "device.h"
+
+#define RIG_RAM_BASE 0x100000
+#define RIG_RAM_SIZE 0x40000
+
+typedef struct FakeLink {
+    uint8_t ram[RIG_RAM_SIZE];  /* guest addresses RIG_RAM_BASE... */
+    bool shared;                /* dm_dma_iov gives host pointers */
+    unsigned irqs_sent;         /* DM_IRQ messages */
+    unsigned last_index, last_sub;
+} FakeLink;
+
+typedef struct Rig {
+    DmLoop *loop;
+    DmDevice dev;
+    DmModelArgs args;
+    FakeLink link;
+} Rig;
+
+/* Realize "MODEL[,prop=value...]" and attach the fake link (asserts). */
+Rig *rig_new(const char *spec);
+void rig_free(Rig *r);
+
+/* Host pointer of guest address @addr in the fake RAM. */
+void *rig_ram(Rig *r, uint64_t addr);
+
+/* Region accesses as the session makes them. */
+uint64_t rig_read(Rig *r, unsigned region, uint64_t addr, unsigned size);
+void rig_write(Rig *r, unsigned region, uint64_t addr, uint64_t val,
+               unsigned size);
+
+/* Run the loop until @done(r) or 5 s (a bound, not a check). */
+void rig_run_until(Rig *r, bool (*done)(Rig *r));
+/* Run the loop for @ms milliseconds. */
+void rig_run_for(Rig *r, int ms);
+
+#endif /* MODEL_RIG_H */
