@@ -205,6 +205,31 @@ int vup_recv_msg(int sock, VupMsg *msg, uint32_t max_msg_size,
     return vup_stream_recv_msg(&s, msg, max_msg_size, max_fds);
 }
 
+/*
+ * A message's header is in: put it in host order, check its size against
+ * @max_msg_size before anything is allocated, and allocate the payload.
+ */
+static int header_received(VupMsg *msg, uint32_t max_msg_size)
+{
+    if (!VUP_HOST_IS_LE) {
+        vup_header_swap(&msg->hdr);     /* the wire is little-endian */
+    }
+    if (msg->hdr.msg_size < sizeof(VupHeader)) {
+        return -EPROTO;
+    }
+    if (msg->hdr.msg_size > max_msg_size) {
+        return -EMSGSIZE;
+    }
+    msg->payload_len = msg->hdr.msg_size - sizeof(VupHeader);
+    if (msg->payload_len > 0) {
+        msg->payload = malloc(msg->payload_len);
+        if (!msg->payload) {
+            return -ENOMEM;
+        }
+    }
+    return 0;
+}
+
 int vup_stream_recv_msg(const VupStream *s, VupMsg *msg,
                         uint32_t max_msg_size, unsigned max_fds)
 {
@@ -221,26 +246,11 @@ int vup_stream_recv_msg(const VupStream *s, VupMsg *msg,
     if (ret < 0) {
         goto fail;
     }
-    if (!VUP_HOST_IS_LE) {
-        vup_header_swap(&msg->hdr);     /* the wire is little-endian */
-    }
-    /* Validate the size before allocating anything. */
-    if (msg->hdr.msg_size < sizeof(VupHeader)) {
-        ret = -EPROTO;
+    ret = header_received(msg, max_msg_size);
+    if (ret < 0) {
         goto fail;
     }
-    if (msg->hdr.msg_size > max_msg_size) {
-        ret = -EMSGSIZE;
-        goto fail;
-    }
-
-    msg->payload_len = msg->hdr.msg_size - sizeof(VupHeader);
     if (msg->payload_len > 0) {
-        msg->payload = malloc(msg->payload_len);
-        if (!msg->payload) {
-            ret = -ENOMEM;
-            goto fail;
-        }
         ret = recv_full(s, msg, msg->payload, msg->payload_len, true,
                         max_fds, &bad);
         if (ret < 0) {
@@ -351,24 +361,9 @@ int vup_stream_recv_some(const VupStream *s, VupMsgReader *r,
             continue;
         }
         /* The header is complete: validate its size before allocating. */
-        if (!VUP_HOST_IS_LE) {
-            vup_header_swap(&msg->hdr);
-        }
-        if (msg->hdr.msg_size < sizeof(VupHeader)) {
-            ret = -EPROTO;
+        ret = header_received(msg, max_msg_size);
+        if (ret < 0) {
             goto fail;
-        }
-        if (msg->hdr.msg_size > max_msg_size) {
-            ret = -EMSGSIZE;
-            goto fail;
-        }
-        msg->payload_len = msg->hdr.msg_size - sizeof(VupHeader);
-        if (msg->payload_len > 0) {
-            msg->payload = malloc(msg->payload_len);
-            if (!msg->payload) {
-                ret = -ENOMEM;
-                goto fail;
-            }
         }
     }
     if (!VUP_HOST_IS_LE && msg->payload_len) {
