@@ -88,6 +88,7 @@ static void dm_proxy_activate(DMProxy *p)
             p->standby = false;
         }
         if (!p->ops->replay || p->ops->replay(p->opaque, p, &err)) {
+            dm_proxy_vm_clock_sync(p);
             info_report("dm-proxy %s: took %s over from the migration source",
                         p->id, p->server);
             return;

@@ -135,6 +135,7 @@ static bool dm_proxy_negotiate(DMProxy *p, Error **errp)
     ours.max_msg_fds = p->fds_ok ? VUP_MAX_FDS : 0;
     ours.max_data_xfer_size = DM_PROXY_MAX_XFER;
     ours.dm_irq_messages = true;
+    ours.dm_vm_clock = true;
     /* A migration target may wait while the source drives the model. */
     ours.dm_standby = runstate_check(RUN_STATE_INMIGRATE);
     memcpy(ours.ids, p->ids, sizeof(ours.ids));
@@ -255,6 +256,8 @@ static bool dm_proxy_connect(DMProxy *p, Error **errp)
         p->watching = true;
     }
     trace_dm_proxy_connected(p->id, p->server);
+    /* Before anything the device sends next (a standby: at activation). */
+    dm_proxy_vm_clock_sync(p);
     return true;
 }
 
@@ -979,6 +982,7 @@ bool dm_proxy_init(DMProxy *p, const char *type, const char *id,
                                   p);
     QLIST_INSERT_HEAD(&dm_proxies, p, next);
     dm_proxy_migration_init(p);
+    dm_proxy_vm_clock_init(p);
     if (!dm_proxy_tls_setup(p, ids, errp)) {
         dm_proxy_cleanup(p);
         return false;
@@ -1034,6 +1038,7 @@ void dm_proxy_cleanup(DMProxy *p)
     }
     dm_proxy_tls_cleanup(p);
     dm_proxy_migration_cleanup(p);
+    dm_proxy_vm_clock_cleanup(p);
     if (p->server) {
         /* p->lock stays usable: a late access finds it and fails. */
         QLIST_REMOVE(p, next);

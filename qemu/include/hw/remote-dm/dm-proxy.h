@@ -152,6 +152,10 @@ struct DMProxy {
     VMChangeStateEntry *vmstate_entry;
     NotifierWithReturn migration_notifier;
 
+    /* The VM clock told to the model (dm-proxy-vmclock.c). */
+    VMChangeStateEntry *vm_clock_entry;
+    QEMUTimer *vm_clock_tick;   /* qtest: report the stepped clock */
+
     /* Counters for info remote-devices. */
     uint64_t requests;
     uint64_t errors;
@@ -245,6 +249,14 @@ int dm_proxy_migration_gate(DMProxy *p, uint16_t cmd, const void *payload,
                             bool wants_reply);
 /* Reconnect now (main loop); for a source whose migration failed. */
 void dm_proxy_reconnect_now(DMProxy *p);
+
+/*
+ * The VM clock (dm-proxy-vmclock.c): tell the model whether the VM runs
+ * and where its clock is (posted; nothing without dm_vm_clock).
+ */
+void dm_proxy_vm_clock_init(DMProxy *p);
+void dm_proxy_vm_clock_sync(DMProxy *p);
+void dm_proxy_vm_clock_cleanup(DMProxy *p);
 
 /* TLS (dm-proxy-tls.c): creds from @ids, session per connection. */
 bool dm_proxy_tls_setup(DMProxy *p, const DMProxyIds *ids, Error **errp);
