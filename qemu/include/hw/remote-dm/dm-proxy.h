@@ -25,6 +25,7 @@
 #include "qemu/thread.h"
 #include "qemu/timer.h"
 #include "block/aio.h"
+#include "vup/address.h"
 #include "vup/batch.h"
 #include "vup/buffered.h"
 #include "vup/caps.h"
@@ -87,8 +88,7 @@ struct DMProxy {
     QLIST_ENTRY(DMProxy) next;  /* all proxies, for query-remote-devices */
     char *fault;                /* why the connection was lost */
     char *server;               /* "unix:PATH" or "tcp:HOST:PORT" */
-    char *path;                 /* unix: */
-    char *host, *port;          /* tcp: */
+    VupAddress addr;            /* @server, parsed */
     bool fds_ok;                /* descriptors can travel (UNIX socket) */
     uint32_t timeout_ms;
     int64_t spin_ns;            /* poll for a reply this long, then sleep */
@@ -169,8 +169,13 @@ bool dm_proxy_init(DMProxy *p, const char *type, const char *id,
                    void *opaque, Error **errp);
 void dm_proxy_cleanup(DMProxy *p);
 
-/* Split "HOST:PORT" or "[IPV6]:PORT"; false if malformed. */
-bool dm_proxy_parse_tcp(const char *hp, char **ret_host, char **ret_port);
+/*
+ * Parse server= with libvup's one address parser (unix:PATH,
+ * tcp:HOST:PORT, tcp:[IPV6]:PORT); false with @errp set, naming what
+ * is wrong.
+ */
+bool dm_proxy_parse_server(const char *server, VupAddress *ret_addr,
+                           Error **errp);
 
 bool dm_proxy_connected(DMProxy *p);
 
