@@ -36,6 +36,7 @@
 #include "qemu/main-loop.h"
 #include "migration/misc.h"
 #include "hw/remote-dm/dm-proxy.h"
+#include "vup/dm-ext.h"
 #include "trace.h"
 
 /* How long a target waits for the source to let the model go. */

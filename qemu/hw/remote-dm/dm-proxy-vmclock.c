@@ -26,6 +26,7 @@
 #include "system/qtest.h"
 #include "system/runstate.h"
 #include "hw/remote-dm/dm-proxy.h"
+#include "vup/dm-ext.h"
 #include "trace.h"
 
 #define DM_PROXY_VM_CLOCK_TICK_NS   SCALE_MS

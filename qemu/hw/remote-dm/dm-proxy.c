@@ -26,6 +26,7 @@
 #include "qapi/qapi-commands-remote-dm.h"
 #include "qapi/qapi-events-remote-dm.h"
 #include "hw/remote-dm/dm-proxy.h"
+#include "vup/dm-ext.h"
 #include "trace.h"
 
 #define DM_PROXY_MAX_XFER       (1024 * 1024)

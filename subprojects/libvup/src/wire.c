@@ -3,6 +3,7 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#include "vup/dm-ext.h"
 #include "vup/wire.h"
 
 static void swap_field(uint8_t *p, unsigned size)

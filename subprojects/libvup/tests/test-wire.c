@@ -12,6 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "vup/dm-ext.h"
 #include "vup/wire.h"
 
 static uint64_t bswap(uint64_t v, unsigned size)
