@@ -15,6 +15,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "vup/dm-ext.h"
 #include "vup/msg.h"
 #include "log.h"
 #include "loop.h"

@@ -21,16 +21,25 @@ int64_t dm_vm_clock_read(const DmVmClock *c)
                       : c->base_vm_ns;
 }
 
-/* Put @t's host timer where its VM deadline now falls. */
+/*
+ * Put @t's host timer where its VM deadline now falls.  A deadline the
+ * clock has reached fires even while the VM is paused: a report moved
+ * the clock there (a client whose clock moves in steps, as QEMU's under
+ * -accel qtest, reports each step with the VM "not running").
+ */
 static void vm_timer_arm(DmVmTimer *t)
 {
     int64_t left;
 
-    if (t->deadline_vm_ns < 0 || !t->clock->running) {
+    if (t->deadline_vm_ns < 0) {
         dm_timer_del(&t->host);
         return;
     }
     left = t->deadline_vm_ns - dm_vm_clock_read(t->clock);
+    if (left > 0 && !t->clock->running) {
+        dm_timer_del(&t->host);
+        return;
+    }
     dm_timer_mod(&t->host, left > 0 ? left : 0);
 }
 

@@ -38,7 +38,26 @@ remote_err() {
 remote_err "unknown bus 'usb' (isa or pci)" -remote-device bus=usb,server=unix:/x
 remote_err "'bus' is required" -remote-device server=unix:/x
 remote_err "'server' is required" -remote-device bus=isa
-remote_err "bad server 'ftp:x'" -remote-device bus=pci,server=ftp:x
+remote_err "bad server: unsupported address 'ftp:x' (expected unix:PATH or tcp:HOST:PORT)" \
+    -remote-device bus=pci,server=ftp:x
+remote_err "bad server: empty path in 'unix:'" -remote-device bus=isa,server=unix:
+remote_err "bad server: missing port in 'tcp:host'" -remote-device bus=pci,server=tcp:host
+remote_err "bad server: bad host or port in 'tcp:host:99999'" \
+    -remote-device bus=pci,server=tcp:host:99999
+remote_err "bad server: socket path too long" \
+    -remote-device bus=pci,server=unix:/$(printf 'd%.0s' {1..120})
+# -device takes the same parser.
+remote_err "bad server: missing port in 'tcp:host'" -device dm-proxy-pci,server=tcp:host
+# Identifiers: libvup's rule, the same for -remote-device and -device.
+remote_err "bad vm-id 'vm 7' (1 to 128 of A-Z a-z 0-9 . _ -)" \
+    -remote-device "bus=pci,server=unix:/x,vm-id=vm 7"
+remote_err "bad hypervisor-id 'a/b'" -device dm-proxy-pci,server=unix:/x,hypervisor-id=a/b
+remote_err "bad device-model-id ''" -remote-device bus=isa,server=unix:/x,device-model-id=
+remote_err "bad server-platform-id" \
+    -remote-device bus=isa,server=unix:/x,server-platform-id=$(printf 's%.0s' {1..129})
+# What the orchestrator sends passes: a UUID, a 64-byte name + "-qemu".
+remote_err "cannot connect to unix:/nonexistent/dm.sock" \
+    -remote-device bus=isa,server=unix:/nonexistent/dm.sock,vm-id=3f2504e0-4f89-11d3-9a0c-0305e82c3301,hypervisor-id=$(printf 'h%.0s' {1..64})-qemu
 remote_err "Invalid parameter 'frob'" -remote-device bus=isa,server=unix:/x,frob=1
 remote_err "'addr' is for bus=pci" -remote-device bus=isa,server=unix:/x,addr=04.0
 remote_err "'iobase' and 'irq' are for bus=isa" -remote-device bus=pci,server=unix:/x,irq=4

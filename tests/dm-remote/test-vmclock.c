@@ -109,6 +109,22 @@ static void test_jump(void **unused)
     assert_int_equal(fired, 1);
 }
 
+/*
+ * A paused clock that a report moves past a deadline fires its timer
+ * (QEMU under -accel qtest reports each clock_step so).
+ */
+static void test_stepped_while_paused(void **unused)
+{
+    dm_vm_clock_set(&clock_, false, 100 * MS);
+    dm_vm_timer_mod(&timer, 10 * MS);
+    dm_vm_clock_set(&clock_, false, 109 * MS);
+    run_for(20);
+    assert_int_equal(fired, 0);
+    dm_vm_clock_set(&clock_, false, 110 * MS);
+    run_until_fired(5000);
+    assert_int_equal(fired, 1);
+}
+
 /* A deleted timer stays quiet. */
 static void test_del(void **unused)
 {
@@ -125,6 +141,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_timer_waits_for_vm, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_jump, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stepped_while_paused, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_del, setup, teardown),
     };
 

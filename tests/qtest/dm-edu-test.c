@@ -71,6 +71,8 @@ static void edu_route_intx(Edu *e)
 static const char *proxy_opts = "";
 /* The dm-remote model: "edu-msix" for the MSI-X tests. */
 static const char *edu_model = "edu";
+/* Extra QEMU arguments, for the VM clock's TCG run. */
+static const char *machine_opts = "";
 
 static void edu_start(Edu *e, EduBackend b)
 {
@@ -118,7 +120,8 @@ static void edu_start(Edu *e, EduBackend b)
         memory = "-m 256M -object memory-backend-memfd,id=ram,size=256M,"
                  "share=on -machine memory-backend=ram";
     }
-    e->cmdline = g_strdup_printf("-machine pc %s %s", memory, device);
+    e->cmdline = g_strdup_printf("-machine pc %s %s %s", memory, device,
+                                 machine_opts);
     e->qts = qtest_init(e->cmdline);
     pc_alloc_init(&e->alloc, e->qts, 0);
     e->bus = qpci_new_pc(e->qts, &e->alloc);
@@ -336,6 +339,79 @@ static void test_dma(const void *data)
     g_assert_true(edu_irq_low(&e));
 
     edu_stop(&e);
+}
+
+/* Start a 64-byte DMA into the device's buffer (cmd bit 0: running). */
+static void edu_dma_start(Edu *e)
+{
+    uint64_t src = guest_alloc(&e->alloc, 64);
+
+    edu_writeq(e, 0x80, src);
+    edu_writeq(e, 0x88, DMA_BUF);
+    edu_writeq(e, 0x90, 64);
+    edu_writeq(e, 0x98, 0x1);
+}
+
+static bool edu_dma_running(Edu *e)
+{
+    return qpci_io_readq(e->dev, e->bar, 0x98) & 1;
+}
+
+/*
+ * The model times edu's DMA (100 ms) on the VM's clock, as QEMU's edu
+ * does: it stands still while the VM is stopped.  Under -accel qtest the
+ * virtual clock moves only with clock_step: the model follows it.
+ */
+static void test_vm_clock_stepped(const void *data)
+{
+    Edu e = { 0 };
+
+    edu_start(&e, GPOINTER_TO_INT(data));
+    qtest_qmp_assert_success(e.qts, "{'execute': 'stop'}");
+    edu_dma_start(&e);
+    g_usleep(300 * 1000);
+    g_assert_true(edu_dma_running(&e));         /* a paused VM's clock */
+
+    qtest_qmp_assert_success(e.qts, "{'execute': 'cont'}");
+    qtest_clock_step(e.qts, 90 * 1000 * 1000);
+    g_usleep(300 * 1000);
+    g_assert_true(edu_dma_running(&e));         /* 90 ms: not yet */
+    qtest_clock_step(e.qts, 20 * 1000 * 1000);
+    DM_WAIT_UNTIL(!edu_dma_running(&e));
+    g_assert_false(edu_dma_running(&e));
+    edu_stop(&e);
+}
+
+/*
+ * The same with a VM whose clock runs with the host's (TCG; the guest
+ * only halts: its BIOS is 64 KiB of HLT).  Stopped, the DMA waits;
+ * running again, it completes.
+ */
+static void test_vm_clock_tcg(const void *data)
+{
+    g_autofree char *dir = g_dir_make_tmp("dm-edu-XXXXXX", NULL);
+    g_autofree char *bios = g_build_filename(dir, "hlt.bin", NULL);
+    g_autofree char *opts = NULL;
+    g_autofree char *rom = g_malloc(64 * 1024);
+    Edu e = { 0 };
+
+    memset(rom, 0xf4, 64 * 1024);
+    g_assert_true(g_file_set_contents(bios, rom, 64 * 1024, NULL));
+    opts = g_strdup_printf("-accel tcg -bios %s", bios);
+    machine_opts = opts;
+    edu_start(&e, GPOINTER_TO_INT(data));
+    machine_opts = "";
+
+    qtest_qmp_assert_success(e.qts, "{'execute': 'stop'}");
+    edu_dma_start(&e);
+    g_usleep(300 * 1000);
+    g_assert_true(edu_dma_running(&e));         /* a paused VM's clock */
+    qtest_qmp_assert_success(e.qts, "{'execute': 'cont'}");
+    DM_WAIT_UNTIL(!edu_dma_running(&e));
+    g_assert_false(edu_dma_running(&e));
+    edu_stop(&e);
+    unlink(bios);
+    rmdir(dir);
 }
 
 /* Interrupts and DMA work: the proxy's setup reached the model. */
@@ -710,6 +786,22 @@ int main(int argc, char **argv)
                         GINT_TO_POINTER(EDU_PROXY_SHARED), test_hotplug);
     qtest_add_data_func("/dm/edu/proxy-tcp/hotplug",
                         GINT_TO_POINTER(EDU_PROXY_TCP), test_hotplug);
+    for (size_t b = 0; b < G_N_ELEMENTS(backends); b++) {
+        EduBackend be = backends[b].backend;
+        g_autofree char *stepped = NULL, *tcg = NULL;
+
+        /* Not vfio-user-pci nor x-vfio-user-server: no dm_vm_clock. */
+        if (be != EDU_LOCAL && be != EDU_PROXY_SHARED &&
+            be != EDU_PROXY_TCP) {
+            continue;
+        }
+        stepped = g_strdup_printf("/dm/edu/%s/vm-clock-stepped",
+                                  backends[b].name);
+        tcg = g_strdup_printf("/dm/edu/%s/vm-clock-tcg", backends[b].name);
+        qtest_add_data_func(stepped, GINT_TO_POINTER(be),
+                            test_vm_clock_stepped);
+        qtest_add_data_func(tcg, GINT_TO_POINTER(be), test_vm_clock_tcg);
+    }
     qtest_add_data_func("/dm/edu/proxy-tls/kill-restart",
                         GINT_TO_POINTER(EDU_PROXY_TLS),
                         test_fault_kill_restart);

@@ -26,6 +26,7 @@
 #include "migration/vmstate.h"
 #include "qom/object.h"
 #include "hw/remote-dm/dm-proxy.h"
+#include "vup/dm-ext.h"
 #include "trace.h"
 
 #define TYPE_DM_PROXY_ISA "dm-proxy-isa"

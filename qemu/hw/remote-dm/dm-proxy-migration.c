@@ -36,6 +36,7 @@
 #include "qemu/main-loop.h"
 #include "migration/misc.h"
 #include "hw/remote-dm/dm-proxy.h"
+#include "vup/dm-ext.h"
 #include "trace.h"
 
 /* How long a target waits for the source to let the model go. */
@@ -88,6 +89,7 @@ static void dm_proxy_activate(DMProxy *p)
             p->standby = false;
         }
         if (!p->ops->replay || p->ops->replay(p->opaque, p, &err)) {
+            dm_proxy_vm_clock_sync(p);
             info_report("dm-proxy %s: took %s over from the migration source",
                         p->id, p->server);
             return;

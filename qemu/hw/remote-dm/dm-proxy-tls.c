@@ -55,7 +55,7 @@ bool dm_proxy_tls_setup(DMProxy *p, const DMProxyIds *ids, Error **errp)
     p->tls_creds = creds;
     object_ref(OBJECT(creds));
     p->tls_hostname = g_strdup(ids->tls_hostname ? ids->tls_hostname
-                                                 : p->host);
+                                                 : p->addr.host);
     return true;
 }
 

@@ -26,6 +26,7 @@
 #include "qapi/qapi-commands-remote-dm.h"
 #include "qapi/qapi-events-remote-dm.h"
 #include "hw/remote-dm/dm-proxy.h"
+#include "vup/dm-ext.h"
 #include "trace.h"
 
 #define DM_PROXY_MAX_XFER       (1024 * 1024)
@@ -61,11 +62,12 @@ static int dm_proxy_connect_tcp(DMProxy *p, Error **errp)
         .ai_flags = AI_NUMERICSERV,
     };
     struct addrinfo *res, *ai;
-    int ret = getaddrinfo(p->host, p->port, &hints, &res);
+    int ret = getaddrinfo(p->addr.host, p->addr.port, &hints, &res);
     int fd = -1, err = 0, one = 1;
 
     if (ret) {
-        error_setg(errp, "cannot resolve %s: %s", p->host, gai_strerror(ret));
+        error_setg(errp, "cannot resolve %s: %s", p->addr.host,
+                   gai_strerror(ret));
         return -1;
     }
     for (ai = res; ai && fd < 0; ai = ai->ai_next) {
@@ -104,7 +106,7 @@ static int dm_proxy_connect_socket(DMProxy *p, Error **errp)
             error_setg_errno(errp, errno, "socket");
             return -1;
         }
-        pstrcpy(sun.sun_path, sizeof(sun.sun_path), p->path);
+        pstrcpy(sun.sun_path, sizeof(sun.sun_path), p->addr.path);
         if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
             error_setg_errno(errp, errno, "cannot connect to %s", p->server);
             close(fd);
@@ -135,6 +137,7 @@ static bool dm_proxy_negotiate(DMProxy *p, Error **errp)
     ours.max_msg_fds = p->fds_ok ? VUP_MAX_FDS : 0;
     ours.max_data_xfer_size = DM_PROXY_MAX_XFER;
     ours.dm_irq_messages = true;
+    ours.dm_vm_clock = true;
     /* A migration target may wait while the source drives the model. */
     ours.dm_standby = runstate_check(RUN_STATE_INMIGRATE);
     memcpy(ours.ids, p->ids, sizeof(ours.ids));
@@ -255,6 +258,8 @@ static bool dm_proxy_connect(DMProxy *p, Error **errp)
         p->watching = true;
     }
     trace_dm_proxy_connected(p->id, p->server);
+    /* Before anything the device sends next (a standby: at activation). */
+    dm_proxy_vm_clock_sync(p);
     return true;
 }
 
@@ -861,41 +866,36 @@ bool dm_proxy_connected(DMProxy *p)
     return qatomic_read(&p->state) == DM_PROXY_CONNECTED;
 }
 
-/* "HOST:PORT" or "[IPV6]:PORT" */
-bool dm_proxy_parse_tcp(const char *hp, char **ret_host, char **ret_port)
+bool dm_proxy_parse_server(const char *server, VupAddress *ret_addr,
+                           Error **errp)
 {
-    const char *colon;
-    g_autofree char *host = NULL;
-    char *end;
-    long port;
+    char err[160];
 
-    if (*hp == '[') {
-        const char *close = strchr(hp, ']');
-
-        if (!close || close[1] != ':' || close == hp + 1) {
-            return false;
-        }
-        host = g_strndup(hp + 1, close - hp - 1);
-        colon = close + 1;
-    } else {
-        colon = strrchr(hp, ':');
-        if (!colon || colon == hp) {
-            return false;
-        }
-        host = g_strndup(hp, colon - hp);
-    }
-    port = strtol(colon + 1, &end, 10);
-    if (*end || end == colon + 1 || port <= 0 || port > 65535) {
+    if (!server || !*server) {
+        error_setg(errp, "'server' is required, e.g. server=unix:PATH");
         return false;
     }
-    *ret_host = g_steal_pointer(&host);
-    *ret_port = g_strdup_printf("%ld", port);
+    if (vup_address_parse(server, ret_addr, err, sizeof(err)) < 0) {
+        error_setg(errp, "bad server: %s", err);
+        return false;
+    }
     return true;
 }
 
-/* Copy what we present to the model, checking its length. */
+/*
+ * Copy what we present to the model, checking it: identifiers by
+ * libvup's rule (the orchestrator's names and UUIDs pass), the token by
+ * its length only (a secret may hold any byte).
+ */
 static bool dm_proxy_set_ids(DMProxy *p, const DMProxyIds *ids, Error **errp)
 {
+    static const char *const props[VUP_ID_COUNT] = {
+        [VUP_ID_VM] = "vm-id",
+        [VUP_ID_HYPERVISOR] = "hypervisor-id",
+        [VUP_ID_CLIENT_PLATFORM] = "client-platform-id",
+        [VUP_ID_DEVICE_MODEL] = "device-model-id",
+        [VUP_ID_SERVER_PLATFORM] = "server-platform-id",
+    };
     const char *vals[VUP_ID_COUNT] = {
         [VUP_ID_VM] = ids ? ids->vm : NULL,
         [VUP_ID_HYPERVISOR] = ids ? ids->hypervisor : NULL,
@@ -913,10 +913,14 @@ static bool dm_proxy_set_ids(DMProxy *p, const DMProxyIds *ids, Error **errp)
         vals[VUP_ID_TOKEN] = token;
     }
     for (int i = 0; i < VUP_ID_COUNT; i++) {
-        if (vals[i] && strlen(vals[i]) > VUP_ID_MAX) {
-            error_setg(errp, "%s is longer than %d bytes",
-                       i == VUP_ID_TOKEN ? "the access token"
-                                         : vup_id_name(i), VUP_ID_MAX);
+        if (i == VUP_ID_TOKEN && vals[i] && strlen(vals[i]) > VUP_ID_MAX) {
+            error_setg(errp, "the access token is longer than %d bytes",
+                       VUP_ID_MAX);
+            return false;
+        }
+        if (i != VUP_ID_TOKEN && vals[i] && !vup_id_valid(vals[i])) {
+            error_setg(errp, "bad %s '%s' (1 to %d of A-Z a-z 0-9 . _ -)",
+                       props[i], vals[i], VUP_ID_MAX);
             return false;
         }
         pstrcpy(p->ids[i], sizeof(p->ids[i]), vals[i] ? vals[i] : "");
@@ -934,26 +938,11 @@ bool dm_proxy_init(DMProxy *p, const char *type, const char *id,
     if (!dm_proxy_set_ids(p, ids, errp)) {
         return false;
     }
-    if (!server || !*server) {
-        error_setg(errp, "'server' is required, e.g. server=unix:PATH");
+    if (!dm_proxy_parse_server(server, &p->addr, errp)) {
         return false;
     }
-    if (g_str_has_prefix(server, "unix:") && server[5]) {
-        if (strlen(server + 5) >=
-            sizeof(((struct sockaddr_un *)0)->sun_path)) {
-            error_setg(errp, "socket path too long: %s", server + 5);
-            return false;
-        }
-        p->path = g_strdup(server + 5);
-        p->fds_ok = true;
-    } else if (g_str_has_prefix(server, "tcp:") &&
-               dm_proxy_parse_tcp(server + 4, &p->host, &p->port)) {
-        p->fds_ok = false;
-    } else {
-        error_setg(errp, "unsupported server '%s' (expected unix:PATH or "
-                   "tcp:HOST:PORT)", server);
-        return false;
-    }
+    /* Descriptors (shared RAM, eventfds) travel on a UNIX socket only. */
+    p->fds_ok = p->addr.kind == VUP_ADDRESS_UNIX;
     if (timeout_ms == 0) {
         error_setg(errp, "'timeout' must be at least 1 ms");
         return false;
@@ -979,6 +968,7 @@ bool dm_proxy_init(DMProxy *p, const char *type, const char *id,
                                   p);
     QLIST_INSERT_HEAD(&dm_proxies, p, next);
     dm_proxy_migration_init(p);
+    dm_proxy_vm_clock_init(p);
     if (!dm_proxy_tls_setup(p, ids, errp)) {
         dm_proxy_cleanup(p);
         return false;
@@ -1034,6 +1024,7 @@ void dm_proxy_cleanup(DMProxy *p)
     }
     dm_proxy_tls_cleanup(p);
     dm_proxy_migration_cleanup(p);
+    dm_proxy_vm_clock_cleanup(p);
     if (p->server) {
         /* p->lock stays usable: a late access finds it and fails. */
         QLIST_REMOVE(p, next);
@@ -1043,10 +1034,7 @@ void dm_proxy_cleanup(DMProxy *p)
     memset(p->ids, 0, sizeof(p->ids));  /* the token too */
     g_free(p->id);
     g_free(p->server);
-    g_free(p->path);
-    g_free(p->host);
-    g_free(p->port);
-    p->id = p->server = p->path = p->host = p->port = NULL;
+    p->id = p->server = NULL;
 }
 
 /* ---- QMP (main loop) ---- */

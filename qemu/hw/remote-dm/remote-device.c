@@ -9,7 +9,9 @@
  *                  [,tls-creds=CREDS[,tls-hostname=NAME]]
  *
  * It becomes -device dm-proxy-isa or -device dm-proxy-pci with the same
- * properties; checks here catch what a person gets wrong by hand.
+ * properties; checks here catch what a person gets wrong by hand, with
+ * the devices' own checks (server= by libvup's address parser; the
+ * identifiers are checked when the device is realized).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -17,6 +19,7 @@
 #include "qemu/osdep.h"
 #include "qapi/error.h"
 #include "qemu/option.h"
+#include "hw/remote-dm/dm-proxy.h"
 #include "hw/remote-dm/remote-device.h"
 
 static QemuOptsList remote_device_opts = {
@@ -61,6 +64,7 @@ char *remote_device_to_device_opts(const char *optarg, Error **errp)
     g_autoptr(GString) dev = g_string_new(NULL);
     QemuOpts *opts;
     const char *bus, *server;
+    VupAddress addr;
     static const char *const passed[] = {
         "id", "server", "iobase", "irq", "addr", "timeout", "poll-us",
         "posted-writes", "vm-id", "hypervisor-id", "client-platform-id",
@@ -79,14 +83,8 @@ char *remote_device_to_device_opts(const char *optarg, Error **errp)
         error_setg(errp, "'bus' is required: bus=isa or bus=pci");
         goto out;
     }
-    if (!server) {
-        error_setg(errp, "'server' is required, e.g. server=unix:PATH");
-        goto out;
-    }
-    if (!(g_str_has_prefix(server, "unix:") && server[5]) &&
-        !g_str_has_prefix(server, "tcp:")) {
-        error_setg(errp, "bad server '%s' (expected unix:PATH or "
-                   "tcp:HOST:PORT)", server);
+    /* The proxy's own check, here before anything is created. */
+    if (!dm_proxy_parse_server(server, &addr, errp)) {
         goto out;
     }
     if (g_str_equal(bus, "isa")) {

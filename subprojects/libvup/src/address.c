@@ -93,13 +93,24 @@ int vup_address_parse(const char *str, VupAddress *ret, char *err,
     return r;
 }
 
-bool vup_name_valid(const char *name)
+/* 1 to @max of the names' characters, not "." or "..". */
+static bool word_valid(const char *word, size_t max)
 {
-    size_t len = strlen(name);
+    size_t len = strlen(word);
 
     /* "." and ".." name directories, never a VM or a model. */
-    return len >= 1 && len <= VUP_NAME_MAX && strcmp(name, ".") != 0 &&
-           strcmp(name, "..") != 0 &&
-           strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+    return len >= 1 && len <= max && strcmp(word, ".") != 0 &&
+           strcmp(word, "..") != 0 &&
+           strspn(word, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
                         "0123456789._-") == len;
+}
+
+bool vup_name_valid(const char *name)
+{
+    return word_valid(name, VUP_NAME_MAX);
+}
+
+bool vup_id_valid(const char *id)
+{
+    return word_valid(id, VUP_ID_MAX);
 }

@@ -13,6 +13,7 @@
 #include <json-c/json.h>
 
 #include "vup/caps.h"
+#include "vup/dm-ext.h"
 #include "vup/proto.h"
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)

@@ -5,6 +5,7 @@
  */
 #include <stddef.h>
 
+#include "vup/dm-ext.h"
 #include "vup/proto.h"
 
 #define C2S VUP_DIR_CLIENT_TO_SERVER

@@ -3,6 +3,7 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#include "vup/dm-ext.h"
 #include "vup/wire.h"
 
 static void swap_field(uint8_t *p, unsigned size)
@@ -157,6 +158,9 @@ void vup_payload_swap(uint16_t command, bool reply, bool to_host,
     case VUP_CMD_MIG_DATA_WRITE:
     case VUP_CMD_DM_IRQ:
         swap_layout(p, len, 0, "44");
+        break;
+    case VUP_CMD_DM_VM_STATE:
+        swap_layout(p, len, 0, "448");
         break;
     default:
         break;                  /* unknown: bytes only */

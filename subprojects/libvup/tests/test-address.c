@@ -101,6 +101,29 @@ static void test_names(void **unused)
     assert_false(vup_name_valid(long_name));
 }
 
+/* Identifiers: the names' characters, up to VUP_ID_MAX bytes. */
+static void test_ids(void **unused)
+{
+    char id[VUP_ID_MAX + 2];
+
+    assert_true(vup_id_valid("3f2504e0-4f89-11d3-9a0c-0305e82c3301"));
+    assert_true(vup_id_valid("client-a-qemu"));
+    assert_false(vup_id_valid(""));
+    assert_false(vup_id_valid(".."));
+    assert_false(vup_id_valid("vm 7"));
+    assert_false(vup_id_valid("vm,7"));
+    memset(id, 'a', sizeof(id));
+    id[VUP_NAME_MAX + 5] = '\0';
+    assert_true(vup_id_valid(id));      /* a 64-byte name + "-qemu" */
+    assert_false(vup_name_valid(id));
+    id[VUP_NAME_MAX + 5] = 'a';
+    id[VUP_ID_MAX] = '\0';
+    assert_true(vup_id_valid(id));
+    id[VUP_ID_MAX] = 'a';
+    id[VUP_ID_MAX + 1] = '\0';
+    assert_false(vup_id_valid(id));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -108,6 +131,7 @@ int main(void)
         cmocka_unit_test(test_tcp),
         cmocka_unit_test(test_bad),
         cmocka_unit_test(test_names),
+        cmocka_unit_test(test_ids),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

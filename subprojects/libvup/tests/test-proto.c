@@ -9,6 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "vup/dm-ext.h"
 #include "vup/proto.h"
 
 static void test_command_numbers(void **state)

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "vup/dm-ext.h"
 #include "vup/wire.h"
 
 static uint64_t bswap(uint64_t v, unsigned size)
@@ -57,6 +58,20 @@ static void test_region_write(void **state)
     assert_memory_equal(&m, &orig, sizeof(m));
 }
 
+/* DM_VM_STATE's clock is one 64-bit field, after two 32-bit ones. */
+static void test_dm_vm_state(void **state)
+{
+    VupDmVmState st = { 1, 0, 0x0102030405060708ull }, orig = st;
+
+    vup_payload_swap(VUP_CMD_DM_VM_STATE, false, false, (uint8_t *)&st,
+                     sizeof(st));
+    assert_int_equal(st.running, bswap(1, 4));
+    assert_int_equal(st.vm_clock_ns, bswap(orig.vm_clock_ns, 8));
+    vup_payload_swap(VUP_CMD_DM_VM_STATE, false, true, (uint8_t *)&st,
+                     sizeof(st));
+    assert_memory_equal(&st, &orig, sizeof(st));
+}
+
 static void test_fixed_layouts_round_trip(void **state)
 {
     static const struct { uint16_t cmd; bool reply; size_t len; } cases[] = {
@@ -69,6 +84,7 @@ static void test_fixed_layouts_round_trip(void **state)
         { VUP_CMD_DMA_READ, true, sizeof(VupDmaAccess) + 16 },
         { VUP_CMD_DMA_WRITE, true, sizeof(VupDmaWriteReply) },
         { VUP_CMD_DM_IRQ, false, sizeof(VupDmIrq) },
+        { VUP_CMD_DM_VM_STATE, false, sizeof(VupDmVmState) },
     };
     uint8_t buf[64], orig[64];
 
@@ -155,6 +171,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_header),
         cmocka_unit_test(test_region_write),
+        cmocka_unit_test(test_dm_vm_state),
         cmocka_unit_test(test_fixed_layouts_round_trip),
         cmocka_unit_test(test_dma_map_fields),
         cmocka_unit_test(test_write_multi_entries),

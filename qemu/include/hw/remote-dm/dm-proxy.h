@@ -25,6 +25,7 @@
 #include "qemu/thread.h"
 #include "qemu/timer.h"
 #include "block/aio.h"
+#include "vup/address.h"
 #include "vup/batch.h"
 #include "vup/buffered.h"
 #include "vup/caps.h"
@@ -87,8 +88,7 @@ struct DMProxy {
     QLIST_ENTRY(DMProxy) next;  /* all proxies, for query-remote-devices */
     char *fault;                /* why the connection was lost */
     char *server;               /* "unix:PATH" or "tcp:HOST:PORT" */
-    char *path;                 /* unix: */
-    char *host, *port;          /* tcp: */
+    VupAddress addr;            /* @server, parsed */
     bool fds_ok;                /* descriptors can travel (UNIX socket) */
     uint32_t timeout_ms;
     int64_t spin_ns;            /* poll for a reply this long, then sleep */
@@ -152,6 +152,10 @@ struct DMProxy {
     VMChangeStateEntry *vmstate_entry;
     NotifierWithReturn migration_notifier;
 
+    /* The VM clock told to the model (dm-proxy-vmclock.c). */
+    VMChangeStateEntry *vm_clock_entry;
+    QEMUTimer *vm_clock_tick;   /* qtest: report the stepped clock */
+
     /* Counters for info remote-devices. */
     uint64_t requests;
     uint64_t errors;
@@ -165,8 +169,13 @@ bool dm_proxy_init(DMProxy *p, const char *type, const char *id,
                    void *opaque, Error **errp);
 void dm_proxy_cleanup(DMProxy *p);
 
-/* Split "HOST:PORT" or "[IPV6]:PORT"; false if malformed. */
-bool dm_proxy_parse_tcp(const char *hp, char **ret_host, char **ret_port);
+/*
+ * Parse server= with libvup's one address parser (unix:PATH,
+ * tcp:HOST:PORT, tcp:[IPV6]:PORT); false with @errp set, naming what
+ * is wrong.
+ */
+bool dm_proxy_parse_server(const char *server, VupAddress *ret_addr,
+                           Error **errp);
 
 bool dm_proxy_connected(DMProxy *p);
 
@@ -245,6 +254,14 @@ int dm_proxy_migration_gate(DMProxy *p, uint16_t cmd, const void *payload,
                             bool wants_reply);
 /* Reconnect now (main loop); for a source whose migration failed. */
 void dm_proxy_reconnect_now(DMProxy *p);
+
+/*
+ * The VM clock (dm-proxy-vmclock.c): tell the model whether the VM runs
+ * and where its clock is (posted; nothing without dm_vm_clock).
+ */
+void dm_proxy_vm_clock_init(DMProxy *p);
+void dm_proxy_vm_clock_sync(DMProxy *p);
+void dm_proxy_vm_clock_cleanup(DMProxy *p);
 
 /* TLS (dm-proxy-tls.c): creds from @ids, session per connection. */
 bool dm_proxy_tls_setup(DMProxy *p, const DMProxyIds *ids, Error **errp);

@@ -3,8 +3,12 @@
  * called, shared by the QEMU fork, dm-remote and the orchestrator:
  *
  *   addresses    "unix:PATH" or "tcp:HOST:PORT" (IPv6 as tcp:[ADDR]:PORT)
- *   identifiers  1 to 64 of A-Z a-z 0-9 . _ -, not "." or ".." (they
+ *   names        1 to 64 of A-Z a-z 0-9 . _ -, not "." or ".." (they
  *                name files and directories too)
+ *   identifiers  presented in VERSION (dm_ids: vm, hypervisor, ...):
+ *                the same characters, 1 to VUP_ID_MAX (128) bytes, so
+ *                that a name with a suffix fits (the orchestrator's
+ *                default hypervisor is "CLIENT-qemu"); every name is one
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -13,6 +17,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "vup/caps.h"           /* VUP_ID_MAX */
 
 #define VUP_ADDRESS_PATH_MAX 107        /* sun_path less its NUL */
 #define VUP_ADDRESS_HOST_MAX 255
@@ -37,7 +43,13 @@ typedef struct VupAddress {
 int vup_address_parse(const char *str, VupAddress *ret, char *err,
                       size_t errlen);
 
-/* Is @name a valid identifier (VM, platform, device model, instance)? */
+/* Is @name a valid name (VM, platform, device model, instance)? */
 bool vup_name_valid(const char *name);
+
+/*
+ * Is @id a valid identifier to present in VERSION (not the token, which
+ * is a secret of any bytes)?
+ */
+bool vup_id_valid(const char *id);
 
 #endif /* VUP_ADDRESS_H */

@@ -1,0 +1,96 @@
+/*
+ * The VM clock, told to the model (our dm_vm_clock extension, see
+ * docs/protocol.md): DM_VM_STATE {running, QEMU_CLOCK_VIRTUAL} after
+ * VERSION, after a standby takes the model over, and at every change of
+ * run state.  The model's VM clock then runs with its host clock while
+ * we say running, and stands still otherwise.
+ *
+ * Under -accel qtest the virtual clock does not follow the host: it
+ * moves only with clock_step/clock_set.  There we say "not running" and
+ * report the clock every DM_PROXY_VM_CLOCK_TICK_NS of virtual time from
+ * a QEMU_CLOCK_VIRTUAL timer, which the qtest warp fires on its way, so
+ * that the model's timers follow the stepped clock (to the tick) as a
+ * local device's do.
+ *
+ * The reports are posted: they go out in the posted batch, ahead of any
+ * later access, so a model sees the clock before what the guest does
+ * next.
+ *
+ * Threads: main loop with the big QEMU lock.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/timer.h"
+#include "system/qtest.h"
+#include "system/runstate.h"
+#include "hw/remote-dm/dm-proxy.h"
+#include "vup/dm-ext.h"
+#include "trace.h"
+
+#define DM_PROXY_VM_CLOCK_TICK_NS   SCALE_MS
+
+/* Does the virtual clock run with the host's while the VM runs? */
+static bool dm_proxy_vm_clock_follows_host(void)
+{
+    return !qtest_enabled();
+}
+
+void dm_proxy_vm_clock_sync(DMProxy *p)
+{
+    bool running = runstate_is_running();
+    VupDmVmState st = {
+        .running = running && dm_proxy_vm_clock_follows_host(),
+        .vm_clock_ns = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL),
+    };
+
+    if (!p->caps.dm_vm_clock || !dm_proxy_connected(p)) {
+        return;
+    }
+    trace_dm_proxy_vm_state(p->id, st.running, st.vm_clock_ns);
+    /* A standby's report is dropped here: activation sends it again. */
+    dm_proxy_post(p, VUP_CMD_DM_VM_STATE, &st, sizeof(st));
+    if (p->vm_clock_tick) {
+        if (running) {
+            timer_mod(p->vm_clock_tick,
+                      qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) +
+                      DM_PROXY_VM_CLOCK_TICK_NS);
+        } else {
+            timer_del(p->vm_clock_tick);
+        }
+    }
+}
+
+static void dm_proxy_vm_clock_tick(void *opaque)
+{
+    dm_proxy_vm_clock_sync(opaque);
+}
+
+static void dm_proxy_vm_clock_change(void *opaque, bool running,
+                                     RunState state)
+{
+    dm_proxy_vm_clock_sync(opaque);
+}
+
+void dm_proxy_vm_clock_init(DMProxy *p)
+{
+    if (!dm_proxy_vm_clock_follows_host()) {
+        p->vm_clock_tick = timer_new_ns(QEMU_CLOCK_VIRTUAL,
+                                        dm_proxy_vm_clock_tick, p);
+    }
+    p->vm_clock_entry = qemu_add_vm_change_state_handler(
+        dm_proxy_vm_clock_change, p);
+}
+
+void dm_proxy_vm_clock_cleanup(DMProxy *p)
+{
+    if (p->vm_clock_entry) {
+        qemu_del_vm_change_state_handler(p->vm_clock_entry);
+        p->vm_clock_entry = NULL;
+    }
+    if (p->vm_clock_tick) {
+        timer_free(p->vm_clock_tick);
+        p->vm_clock_tick = NULL;
+    }
+}
