@@ -162,8 +162,12 @@ void dm_vm_discard(DmVm *vm)
     dm_vm_free(vm);
 }
 
-/* How long a QEMU whose QMP failed at start-up has to be seen exiting. */
-#define DM_VM_EXIT_GRACE_MS 1000
+/*
+ * How long a QEMU whose QMP failed at start-up has to be seen exiting
+ * (generous: on a loaded machine its teardown takes a while, and its
+ * exit status and log say why it failed).
+ */
+#define DM_VM_EXIT_GRACE_MS 5000
 
 /* Out of the API's sight; freed now, or once reaped. */
 static void vm_forget(DmVm *vm)

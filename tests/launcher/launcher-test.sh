@@ -162,7 +162,7 @@ req "$api" GET /v1/health
 check health 200 '"role":"server"'
 if [ "$(jf platform)" = srv-1 ] && [ "$(jf capacity)" = 16 ] &&
    [ "$(jf running)" = 0 ] &&
-   [ "$(jf models)" = '["edu", "edu-msix", "uart16550"]' ]; then
+   [ "$(jf models)" = '["edu", "edu-msix", "uart16550", "virtio-blk"]' ]; then
     pass health-members
 else
     fail health-members "$body"
