@@ -10,7 +10,6 @@
 #include "address.h"
 #include "db.h"
 #include "launcher.h"
-#include "models.h"
 #include "lifecycle.h"
 #include "qemu-args.h"
 
@@ -146,6 +145,7 @@ typedef struct LifecycleDev {
     gint64 server_id;           /* -1: not pinned */
     char *restart;
     gint64 via_id;              /* -1: no owner server */
+    bool console;               /* its model has a "console" property */
 } LifecycleDev;
 
 static void lifecycle_dev_clear(gpointer p)
@@ -160,7 +160,6 @@ static void lifecycle_dev_clear(gpointer p)
 /* Launch one device and record its placement; add its owner's route. */
 static int lifecycle_launch(OrchRequest *r, OrchVm *vm, LifecycleDev *d)
 {
-    const OrchModel *m = orch_model_find(d->model);
     g_autofree char *instance = g_uuid_string_random();
     OrchServerChoice s = { 0 };
     char token[33];
@@ -172,7 +171,7 @@ static int lifecycle_launch(OrchRequest *r, OrchVm *vm, LifecycleDev *d)
     }
     lifecycle_token(token);
     ret = orch_launch_instance(r, vm, &s, instance, d->model, d->restart,
-                               m && m->is_console, token);
+                               d->console, token);
     orch_server_choice_clear(&s);
     if (ret == 0 && d->via_id >= 0) {
         ret = orch_route_add(r, vm, d->name, d->via_id, instance);
@@ -188,7 +187,8 @@ static int lifecycle_launch_all(OrchRequest *r, OrchVm *vm)
 {
     g_autoptr(GArray) devs = g_array_new(FALSE, TRUE, sizeof(LifecycleDev));
     g_autoptr(sqlite3_stmt) st = orch_db_stmt(r->db,
-        "SELECT id, name, model, server_id, restart, via_id FROM devices"
+        "SELECT id, name, model, server_id, restart, via_id, console"
+        " FROM devices"
         " WHERE vm_id = ? ORDER BY id", "i", vm->id);
     guint i;
     int ret = 0;
@@ -204,6 +204,7 @@ static int lifecycle_launch_all(OrchRequest *r, OrchVm *vm)
             .restart = g_strdup((const char *)sqlite3_column_text(st, 4)),
             .via_id = sqlite3_column_type(st, 5) == SQLITE_NULL ? -1 :
                 sqlite3_column_int64(st, 5),
+            .console = sqlite3_column_int(st, 6) != 0,
         };
 
         g_array_append_val(devs, d);

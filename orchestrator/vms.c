@@ -5,9 +5,9 @@
  */
 #include <errno.h>
 
+#include "catalogue.h"
 #include "db.h"
 #include "launcher.h"
-#include "models.h"
 #include "orch.h"
 #include "qemu-args.h"
 
@@ -123,7 +123,7 @@ static int vm_add_device(OrchRequest *r, gint64 vm_id, JsonNode *n,
                          int *consoles)
 {
     const char *name, *model, *server = NULL, *restart = NULL, *via = NULL;
-    const OrchModel *m;
+    OrchModelInfo m;
     JsonObject *o;
     gint64 server_id, via_id;
     int ret;
@@ -140,15 +140,6 @@ static int vm_add_device(OrchRequest *r, gint64 vm_id, JsonNode *n,
         orch_body_str(r, o, "via", false, &via) < 0) {
         return -EINVAL;
     }
-    m = orch_model_find(model);
-    if (!m) {
-        return orch_fail(r, 400, "device '%s': unknown model '%s' (known: "
-                         "edu, edu-msix, uart16550)", name, model);
-    }
-    if (m->is_console && ++*consoles > 1) {
-        return orch_fail(r, 400, "device '%s': only one uart16550 per VM",
-                         name);
-    }
     restart = restart ? restart : "never";
     if (strcmp(restart, "never") != 0 && strcmp(restart, "on-failure")) {
         return orch_fail(r, 400, "device '%s': 'restart' must be never or "
@@ -158,11 +149,24 @@ static int vm_add_device(OrchRequest *r, gint64 vm_id, JsonNode *n,
         vm_server_id(r, name, "via", via, &via_id) < 0) {
         return -EINVAL;
     }
+    /* The model as the launchers declare it (its pinned server's first). */
+    if (!orch_catalogue_find(r->db, model, server_id, &m)) {
+        g_autofree char *known = orch_catalogue_names(r->db);
+
+        return orch_fail(r, 400, "device '%s': unknown model '%s' (the "
+                         "server platforms offer: %s)", name, model,
+                         *known ? known : "none");
+    }
+    if (m.console && ++*consoles > 1) {
+        return orch_fail(r, 400, "device '%s': only one console device "
+                         "per VM", name);
+    }
     /* NULLIF: -1 stands for "none" (the binder knows no NULL integer). */
     ret = orch_db_run(r->db, "INSERT INTO devices (vm_id, name, model, bus,"
-                      " restart, server_id, via_id) VALUES (?, ?, ?, ?, ?,"
-                      " NULLIF(?, -1), NULLIF(?, -1))", "issssii", vm_id,
-                      name, model, m->bus, restart, server_id, via_id);
+                      " console, restart, server_id, via_id) VALUES (?, ?,"
+                      " ?, ?, ?, ?, NULLIF(?, -1), NULLIF(?, -1))",
+                      "isssisii", vm_id, name, model, m.bus,
+                      (gint64)m.console, restart, server_id, via_id);
     if (ret == -EEXIST) {
         return orch_fail(r, 400, "device '%s' appears twice", name);
     }
@@ -291,7 +295,7 @@ int orch_vm_console(OrchRequest *r)
         " p.console FROM devices d JOIN vms v ON v.id = d.vm_id"
         " JOIN placements p ON p.device_id = d.id"
         " JOIN platforms s ON s.id = p.server_id"
-        " WHERE v.name = ? AND d.model = 'uart16550'", "s", r->seg[1]);
+        " WHERE v.name = ? AND d.console = 1", "s", r->seg[1]);
     if (!st || sqlite3_step(st) != SQLITE_ROW) {
         return orch_fail(r, 409, "VM '%s' has no running remote UART (it "
                          "is %s)", r->seg[1], state);
