@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "db.h"
-#include "orch.h"
+#include "log.h"
 
 /*
  * Schema steps: step N takes user_version N to N + 1.  Append; never edit

@@ -9,8 +9,8 @@
 #include "address.h"
 #include "catalogue.h"
 #include "db.h"
-#include "launcher.h"
-#include "orch.h"
+#include "platforms.h"
+#include "request.h"
 
 /* Default capacity of a server whose launcher does not say. */
 #define PLATFORM_DEFAULT_CAPACITY 16

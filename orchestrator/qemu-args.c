@@ -7,6 +7,7 @@
 
 #include "db.h"
 #include "qemu-args.h"
+#include "request.h"
 
 /* QEMU option values double a literal comma. */
 static char *qemu_escape(const char *s)

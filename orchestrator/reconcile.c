@@ -21,7 +21,13 @@
 #include "catalogue.h"
 #include "db.h"
 #include "launcher.h"
-#include "lifecycle.h"
+#include "log.h"
+#include "placement.h"
+#include "platforms.h"
+#include "reconcile-routes.h"
+#include "reconcile.h"
+#include "request.h"
+#include "vm.h"
 
 typedef struct Reconcile {
     sqlite3 *db;

@@ -8,7 +8,8 @@
 
 #include "db.h"
 #include "launcher.h"
-#include "orch.h"
+#include "log.h"
+#include "request.h"
 
 struct OrchUndo {
     char *address;
@@ -345,4 +346,29 @@ void orch_db_undo_run(OrchRequest *r, sqlite3 *db)
     }
     g_free(undo.error);
     orch_db_undo_clear(r);
+}
+
+int orch_launcher_expect(OrchRequest *r, const char *address,
+                         const char *method, const char *path,
+                         JsonNode *body, guint want, JsonNode **ret_reply)
+{
+    g_autofree char *why = NULL;
+    g_autoptr(JsonNode) reply = NULL;
+    guint status = 0;
+    int ret;
+
+    ret = orch_launcher_call(address, method, path, body, &status, &reply,
+                             &why);
+    if (ret < 0) {
+        return orch_fail(r, 502, "%s", why);
+    }
+    if (status != want) {
+        return orch_fail(r, 502, "launcher %s: %s %s: %u %s", address,
+                         method, path, status,
+                         orch_launcher_reason(reply, status));
+    }
+    if (ret_reply) {
+        *ret_reply = g_steal_pointer(&reply);
+    }
+    return 0;
 }

@@ -6,10 +6,18 @@
 #include <errno.h>
 #include <libsoup/soup.h>
 
+#include "events.h"
 #include "json-limits.h"
+#include "lifecycle.h"
+#include "log.h"
+#include "migrate.h"
+#include "platforms.h"
+#include "request.h"
+#include "save.h"
+#include "server.h"
 #include "soup-limits.h"
+#include "vms.h"
 
-#include "orch.h"
 #include "server.h"
 
 /* Bodies are small JSON objects; refuse anything absurd. */

@@ -8,52 +8,10 @@
 #include "catalogue.h"
 #include "db.h"
 #include "launcher.h"
-#include "orch.h"
 #include "qemu-args.h"
-
-static JsonArray *vm_devices(sqlite3 *db, const char *name)
-{
-    g_autoptr(sqlite3_stmt) st = orch_db_stmt(db,
-        "SELECT d.name, d.model, d.bus, s.name AS server, d.restart,"
-        " o.name AS via, ps.name AS placed_on, p.instance, p.address,"
-        " p.route_address AS route, p.console"
-        " FROM devices d JOIN vms v ON v.id = d.vm_id"
-        " LEFT JOIN platforms s ON s.id = d.server_id"
-        " LEFT JOIN platforms o ON o.id = d.via_id"
-        " LEFT JOIN placements p ON p.device_id = d.id"
-        " LEFT JOIN platforms ps ON ps.id = p.server_id"
-        " WHERE v.name = ? ORDER BY d.id", "s", name);
-
-    return orch_db_rows(st);
-}
-
-JsonObject *orch_vm_object(sqlite3 *db, const char *name)
-{
-    g_autoptr(sqlite3_stmt) st = orch_db_stmt(db,
-        "SELECT v.name, v.uuid AS id, v.memory, v.kernel, v.initrd,"
-        " v.append, v.extra_args AS \"j:args\", v.state, c.name AS client,"
-        " v.hypervisor, v.saved_file FROM vms v"
-        " LEFT JOIN platforms c ON c.id = v.client_id WHERE v.name = ?",
-        "s", name);
-    JsonObject *o, *progress;
-
-    if (!st || sqlite3_step(st) != SQLITE_ROW) {
-        return NULL;
-    }
-    o = orch_db_row(st);
-    json_object_set_array_member(o, "devices", vm_devices(db, name));
-    progress = orch_migration_progress(name);
-    if (progress) {
-        /* The worker's transaction is not visible yet: say it here. */
-        if (json_object_has_member(progress, "state")) {
-            json_object_set_member(o, "state", json_node_copy(
-                json_object_get_member(progress, "state")));
-            json_object_remove_member(progress, "state");
-        }
-        json_object_set_object_member(o, "migration", progress);
-    }
-    return o;
-}
+#include "request.h"
+#include "vm.h"
+#include "vms.h"
 
 int orch_vm_list(OrchRequest *r)
 {
