@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <stdarg.h>
 
+#include <vup/address.h>
+
 #include "db.h"
 #include "launcher.h"
 #include "log.h"
@@ -143,20 +145,12 @@ int orch_body_int(OrchRequest *r, JsonObject *o, const char *key,
  */
 int orch_check_name(OrchRequest *r, const char *what, const char *name)
 {
-    size_t i, len = strlen(name);
-
-    if (len == 0 || len > 64 || !g_ascii_isalnum(name[0])) {
-        goto bad;
-    }
-    for (i = 0; i < len; i++) {
-        if (!g_ascii_isalnum(name[i]) && !strchr("._-", name[i])) {
-            goto bad;
-        }
+    /* The project's one rule (libvup), as the launchers and QEMU check. */
+    if (!vup_name_valid(name)) {
+        return orch_fail(r, 400, "bad %s name '%s' (1 to 64 of A-Z a-z 0-9 "
+                         ". _ -, not . or ..)", what, name);
     }
     return 0;
-bad:
-    return orch_fail(r, 400, "bad %s name '%s' (1 to 64 of A-Z a-z 0-9 . _ "
-                     "-, starting with a letter or digit)", what, name);
 }
 
 void orch_undo_add(OrchRequest *r, const char *address, const char *path)

@@ -78,6 +78,15 @@ def platforms(e):
     err_is(t, e.api("POST", "/v1/platforms", {"name": "a,b", "role": "client",
                                               "address": c1}),
            400, "bad platform name", "a name with a comma is 400")
+    # libvup's rules, as dm-remote and the fork apply them.
+    err_is(t, e.api("POST", "/v1/platforms", {"name": "y", "role": "client",
+                                              "address": "tcp:::1:7000"}),
+           400, "bad address: bad host or port in 'tcp:::1:7000'",
+           "an IPv6 host without brackets is ambiguous: 400")
+    err_is(t, e.api("POST", "/v1/platforms", {"name": "..", "role": "client",
+                                              "address": c1}),
+           400, "bad platform name '..' (1 to 64 of A-Z a-z 0-9 . _ -, not "
+           ". or ..)", "a name that is a directory's is 400")
     err_is(t, e.api("POST", "/v1/platforms", {"name": "y", "role": "server",
                                               "address": s1,
                                               "capacity": "many"}),
