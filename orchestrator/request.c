@@ -9,6 +9,7 @@
 #include <vup/address.h>
 
 #include "db.h"
+#include "json-http.h"
 #include "launcher.h"
 #include "log.h"
 #include "request.h"
@@ -72,24 +73,6 @@ int orch_require_body(OrchRequest *r)
     return 0;
 }
 
-static const char *body_type_name(JsonNode *n)
-{
-    if (JSON_NODE_HOLDS_OBJECT(n)) {
-        return "an object";
-    }
-    if (JSON_NODE_HOLDS_ARRAY(n)) {
-        return "an array";
-    }
-    switch (json_node_get_value_type(n)) {
-    case G_TYPE_STRING:
-        return "a string";
-    case G_TYPE_BOOLEAN:
-        return "a boolean";
-    default:
-        return "a number";
-    }
-}
-
 /*
  * Member @key of @o, a value of @type (@what names it for the error):
  * 0 with *@ret_node NULL when absent or null (400 if @required).
@@ -98,17 +81,11 @@ static int body_member(OrchRequest *r, JsonObject *o, const char *key,
                        bool required, GType type, const char *what,
                        JsonNode **ret_node)
 {
-    JsonNode *n = o ? json_object_get_member(o, key) : NULL;
+    g_autoptr(GError) err = NULL;
 
-    *ret_node = NULL;
-    if (!n || JSON_NODE_HOLDS_NULL(n)) {
-        return required ? orch_fail(r, 400, "'%s' is missing", key) : 0;
+    if (!dm_json_member(o, key, required, type, what, ret_node, &err)) {
+        return orch_fail(r, err->code, "%s", err->message);
     }
-    if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != type) {
-        return orch_fail(r, 400, "'%s' must be %s, not %s", key, what,
-                         body_type_name(n));
-    }
-    *ret_node = n;
     return 0;
 }
 
