@@ -55,7 +55,10 @@ DECLARED = {
 
 
 def declared_models():
-    """--models as health declares them: [{"name", "bus", "props"}]."""
+    """--models as health declares them: [{"name", "bus", "props"}], or
+    POST /_fake {"models": [...]}'s."""
+    if config.get("models") is not None:
+        return config["models"]
     out = []
     for spec in args.models.split(","):
         parts = spec.split(":")
