@@ -1,94 +1,60 @@
 /*
- * Addresses of the orchestrator and of launchers.
+ * Addresses of the orchestrator and of launchers: libvup's syntax
+ * (vup_address_parse), made GIO connectables and listening sockets.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/un.h>
 #include <unistd.h>
 #include <gio/gunixsocketaddress.h>
 
+#include <vup/address.h>
+
 #include "address.h"
 
-#define UNIX_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
-
-/* Split "tcp:HOST:PORT" (HOST may be [IPv6]); FALSE if malformed. */
-static gboolean address_split_tcp(const char *hp, char **ret_host,
-                                  guint16 *ret_port)
+/*
+ * Parse @str with libvup's rule, the one the fork and dm-remote use,
+ * and refuse port 0 (nothing to connect to; we never listen on one).
+ */
+static gboolean address_parse(const char *str, VupAddress *ret,
+                              GError **errp)
 {
-    const char *colon;
-    g_autofree char *host = NULL;
-    char *end;
-    long port;
+    char why[256];
 
-    if (*hp == '[') {
-        const char *close = strchr(hp, ']');
-
-        if (!close || close[1] != ':') {
-            return FALSE;
-        }
-        host = g_strndup(hp + 1, close - hp - 1);
-        colon = close + 1;
-    } else {
-        colon = strrchr(hp, ':');
-        if (!colon) {
-            return FALSE;
-        }
-        host = g_strndup(hp, colon - hp);
-    }
-    errno = 0;
-    port = strtol(colon + 1, &end, 10);
-    if (!*host || colon[1] == '\0' || *end || errno || port < 1 ||
-        port > 65535) {
+    if (vup_address_parse(str, ret, why, sizeof(why)) < 0) {
+        g_set_error(errp, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                    "bad address: %s", why);
         return FALSE;
     }
-    *ret_host = g_steal_pointer(&host);
-    *ret_port = port;
+    if (ret->kind == VUP_ADDRESS_TCP && strcmp(ret->port, "0") == 0) {
+        g_set_error(errp, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                    "bad address: port 0 in '%s'", str);
+        return FALSE;
+    }
     return TRUE;
 }
 
 gboolean orch_address_valid(const char *str, GError **errp)
 {
-    g_autofree char *host = NULL;
-    guint16 port;
+    VupAddress a;
 
-    if (g_str_has_prefix(str, "unix:")) {
-        size_t len = strlen(str + 5);
-
-        if (len == 0 || len > UNIX_PATH_MAX) {
-            g_set_error(errp, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                        "bad socket path in '%s' (1 to %zu bytes)", str,
-                        UNIX_PATH_MAX);
-            return FALSE;
-        }
-        return TRUE;
-    }
-    if (g_str_has_prefix(str, "tcp:") &&
-        address_split_tcp(str + 4, &host, &port)) {
-        return TRUE;
-    }
-    g_set_error(errp, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                "bad address '%s' (expected unix:PATH or tcp:HOST:PORT)",
-                str);
-    return FALSE;
+    return address_parse(str, &a, errp);
 }
 
 GSocketConnectable *orch_address_connectable(const char *str,
                                              GError **errp)
 {
-    g_autofree char *host = NULL;
-    guint16 port;
+    VupAddress a;
 
-    if (!orch_address_valid(str, errp)) {
+    if (!address_parse(str, &a, errp)) {
         return NULL;
     }
-    if (g_str_has_prefix(str, "unix:")) {
-        return G_SOCKET_CONNECTABLE(g_unix_socket_address_new(str + 5));
+    if (a.kind == VUP_ADDRESS_UNIX) {
+        return G_SOCKET_CONNECTABLE(g_unix_socket_address_new(a.path));
     }
-    address_split_tcp(str + 4, &host, &port);
-    return g_network_address_new(host, port);
+    return g_network_address_new(a.host, atoi(a.port));
 }
 
 /* Is someone accepting on the UNIX socket at @path? */
@@ -123,15 +89,13 @@ static GSocket *address_listen_unix(const char *path, GError **errp)
     return g_steal_pointer(&s);
 }
 
-static GSocket *address_listen_tcp(const char *hp, GError **errp)
+static GSocket *address_listen_tcp(const char *host, guint16 port,
+                                   GError **errp)
 {
-    g_autofree char *host = NULL;
     g_autoptr(GInetAddress) ia = NULL;
     g_autoptr(GSocketAddress) sa = NULL;
     g_autoptr(GSocket) s = NULL;
-    guint16 port;
 
-    address_split_tcp(hp, &host, &port);
     ia = g_inet_address_new_from_string(host);
     if (!ia) {
         g_autoptr(GList) list = NULL;
@@ -156,13 +120,15 @@ static GSocket *address_listen_tcp(const char *hp, GError **errp)
 
 GSocket *orch_address_listen(const char *str, GError **errp)
 {
-    if (!orch_address_valid(str, errp)) {
+    VupAddress a;
+
+    if (!address_parse(str, &a, errp)) {
         return NULL;
     }
-    if (g_str_has_prefix(str, "unix:")) {
-        return address_listen_unix(str + 5, errp);
+    if (a.kind == VUP_ADDRESS_UNIX) {
+        return address_listen_unix(a.path, errp);
     }
-    return address_listen_tcp(str + 4, errp);
+    return address_listen_tcp(a.host, atoi(a.port), errp);
 }
 
 void orch_address_cleanup(const char *str)

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "db.h"
-#include "orch.h"
+#include "log.h"
 
 /*
  * Schema steps: step N takes user_version N to N + 1.  Append; never edit
@@ -110,6 +110,23 @@ static const char *const db_steps[ORCH_DB_VERSION] = {
      */
     "ALTER TABLE platforms ADD COLUMN model_tls INTEGER NOT NULL DEFAULT 0"
     "  CHECK (model_tls IN (0, 1));",
+    /*
+     * 5 -> 6: models as their launchers declare them (catalogue.c): a
+     * server's models with their bus and properties, and whether a
+     * device is the console (its model has a "console" property).  Rows
+     * from before are given what the orchestrator's own list said then;
+     * reconciliation refreshes them from the launchers.
+     */
+    "ALTER TABLE platform_models ADD COLUMN bus TEXT NOT NULL"
+    "  DEFAULT 'pci' CHECK (bus IN ('pci', 'isa'));"
+    "ALTER TABLE platform_models ADD COLUMN props TEXT NOT NULL"
+    "  DEFAULT '[]';"
+    "UPDATE platform_models SET bus = 'isa', props ="
+    "  '[{\"name\":\"console\",\"type\":\"string\"}]'"
+    "  WHERE model = 'uart16550';"
+    "ALTER TABLE devices ADD COLUMN console INTEGER NOT NULL DEFAULT 0"
+    "  CHECK (console IN (0, 1));"
+    "UPDATE devices SET console = 1 WHERE model = 'uart16550';",
 };
 
 static int db_exec(sqlite3 *db, const char *sql, char **ret_err)

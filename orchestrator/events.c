@@ -16,7 +16,8 @@
 #include <stdlib.h>
 
 #include "db.h"
-#include "orch.h"
+#include "events.h"
+#include "request.h"
 
 #define EVENTS_DEFAULT_LIMIT 100
 #define EVENTS_MAX_LIMIT 1000

@@ -12,6 +12,8 @@
 /* Set once by main() before any call; read-only afterwards. */
 static const DmSoupTlsCreds *launcher_tls;
 static guint launcher_timeout_s = ORCH_LAUNCHER_TIMEOUT_S;
+static void (*launcher_pause)(void);
+static int (*launcher_resume)(void);
 
 void orch_launcher_set_tls(const DmSoupTlsCreds *creds)
 {
@@ -21,6 +23,12 @@ void orch_launcher_set_tls(const DmSoupTlsCreds *creds)
 void orch_launcher_set_timeout(guint seconds)
 {
     launcher_timeout_s = seconds;
+}
+
+void orch_launcher_set_wait(void (*pause)(void), int (*resume)(void))
+{
+    launcher_pause = pause;
+    launcher_resume = resume;
 }
 
 /*
@@ -106,12 +114,14 @@ int orch_launcher_call(const char *address, const char *method,
                                                  bytes);
     }
     /* Let other requests use the database while this launcher answers. */
-    orch_db_pause();
+    if (launcher_pause) {
+        launcher_pause();
+    }
     in = soup_session_send(session, msg, NULL, &err);
     if (in) {
         answer = launcher_read(msg, in, &why);
     }
-    if (orch_db_resume() < 0) {
+    if (launcher_resume && launcher_resume() < 0) {
         *ret_err = g_strdup("the database is busy");
         return -EBUSY;
     }
@@ -142,8 +152,7 @@ int orch_launcher_call(const char *address, const char *method,
     return 0;
 }
 
-/* The launcher's {"error": "..."} or a description of its answer. */
-static const char *launcher_reason(JsonNode *reply, guint status)
+const char *orch_launcher_reason(JsonNode *reply, guint status)
 {
     if (reply && JSON_NODE_HOLDS_OBJECT(reply)) {
         JsonObject *o = json_node_get_object(reply);
@@ -155,29 +164,4 @@ static const char *launcher_reason(JsonNode *reply, guint status)
         }
     }
     return soup_status_get_phrase(status);
-}
-
-int orch_launcher_expect(OrchRequest *r, const char *address,
-                         const char *method, const char *path,
-                         JsonNode *body, guint want, JsonNode **ret_reply)
-{
-    g_autofree char *why = NULL;
-    g_autoptr(JsonNode) reply = NULL;
-    guint status = 0;
-    int ret;
-
-    ret = orch_launcher_call(address, method, path, body, &status, &reply,
-                             &why);
-    if (ret < 0) {
-        return orch_fail(r, 502, "%s", why);
-    }
-    if (status != want) {
-        return orch_fail(r, 502, "launcher %s: %s %s: %u %s", address,
-                         method, path, status,
-                         launcher_reason(reply, status));
-    }
-    if (ret_reply) {
-        *ret_reply = g_steal_pointer(&reply);
-    }
-    return 0;
 }

@@ -11,7 +11,6 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
-#include "orch.h"
 #include "soup-tls.h"
 
 /*
@@ -31,6 +30,13 @@ void orch_launcher_set_tls(const DmSoupTlsCreds *creds);
 void orch_launcher_set_timeout(guint seconds);
 
 /*
+ * Run @pause before waiting for a launcher and @resume after (its
+ * failure fails the call with -EBUSY), set by main(): the server lets
+ * other requests use the database meanwhile (request.h).
+ */
+void orch_launcher_set_wait(void (*pause)(void), int (*resume)(void));
+
+/*
  * @method @path on the launcher at @address, with @body (may be NULL).
  * Returns 0 when it answered, with its status and JSON reply (NULL if it
  * had no body); -errno with a reason when it cannot be reached, the
@@ -39,13 +45,7 @@ void orch_launcher_set_timeout(guint seconds);
 int orch_launcher_call(const char *address, const char *method,
                        const char *path, JsonNode *body, guint *ret_status,
                        JsonNode **ret_reply, char **ret_err);
-
-/*
- * The same, but any status but @want fails @r with 502 and the
- * launcher's own message.  The reply is returned on success only.
- */
-int orch_launcher_expect(OrchRequest *r, const char *address,
-                         const char *method, const char *path,
-                         JsonNode *body, guint want, JsonNode **ret_reply);
+/* The launcher's {"error": "..."} or a description of its answer. */
+const char *orch_launcher_reason(JsonNode *reply, guint status);
 
 #endif /* ORCH_LAUNCHER_H */

@@ -7,120 +7,17 @@
 #include <stdarg.h>
 #include <sys/random.h>
 
-#include "address.h"
 #include "db.h"
 #include "launcher.h"
-#include "models.h"
 #include "lifecycle.h"
+#include "placement.h"
 #include "qemu-args.h"
+#include "request.h"
+#include "routes.h"
+#include "vm.h"
 
 /* How often a stop looks whether the guest has powered off. */
 #define STOP_POLL_US (200 * 1000)
-
-void orch_event(sqlite3 *db, const char *vm, const char *fmt, ...)
-{
-    g_autofree char *msg = NULL;
-    va_list ap;
-
-    va_start(ap, fmt);
-    msg = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    orch_db_run(db, "INSERT INTO events (vm, message) VALUES (?, ?)", "ss",
-                vm, msg);
-    orch_info("VM %s: %s", vm, msg);
-}
-
-int orch_qmp(OrchRequest *r, const char *address, const char *vm,
-             const char *cmd, JsonObject *args, JsonNode **ret_return)
-{
-    g_autofree char *path = g_strdup_printf("/v1/vms/%s/qmp", vm);
-    g_autoptr(JsonNode) body = json_node_new(JSON_NODE_OBJECT);
-    g_autoptr(JsonNode) reply = NULL;
-    JsonObject *o = json_object_new(), *ro;
-    int ret;
-
-    json_object_set_string_member(o, "execute", cmd);
-    if (args) {
-        json_object_set_object_member(o, "arguments", json_object_ref(args));
-    }
-    json_node_take_object(body, o);
-    ret = orch_launcher_expect(r, address, "POST", path, body, 200, &reply);
-    if (ret < 0) {
-        return ret;
-    }
-    if (!reply || !JSON_NODE_HOLDS_OBJECT(reply)) {
-        return orch_fail(r, 502, "QMP %s: the reply is not an object", cmd);
-    }
-    ro = json_node_get_object(reply);
-    if (json_object_has_member(ro, "error")) {
-        JsonNode *e = json_object_get_member(ro, "error");
-        const char *desc = NULL;
-
-        if (JSON_NODE_HOLDS_OBJECT(e)) {
-            JsonNode *d = json_object_get_member(json_node_get_object(e),
-                                                 "desc");
-            if (d && JSON_NODE_HOLDS_VALUE(d) &&
-                json_node_get_value_type(d) == G_TYPE_STRING) {
-                desc = json_node_get_string(d);
-            }
-        }
-        return orch_fail(r, 502, "QEMU refused %s: %s", cmd,
-                         desc ? desc : "(no description)");
-    }
-    if (ret_return) {
-        JsonNode *rn = json_object_get_member(ro, "return");
-
-        *ret_return = rn ? json_node_copy(rn) : json_node_new(
-            JSON_NODE_NULL);
-    }
-    return 0;
-}
-
-/* Load what a lifecycle call needs about VM @name; 404 if unknown. */
-int orch_vm_load(OrchRequest *r, const char *name, OrchVm *ret)
-{
-    g_autoptr(sqlite3_stmt) st = orch_db_stmt(r->db,
-        "SELECT v.id, v.uuid, v.state, c.name, c.address, v.hypervisor"
-        " FROM vms v LEFT JOIN platforms c ON c.id = v.client_id"
-        " WHERE v.name = ?", "s", name);
-
-    if (!st || sqlite3_step(st) != SQLITE_ROW) {
-        return orch_fail(r, 404, "no VM '%s'", name);
-    }
-    ret->id = sqlite3_column_int64(st, 0);
-    ret->name = name;
-    ret->uuid = g_strdup((const char *)sqlite3_column_text(st, 1));
-    ret->state = g_strdup((const char *)sqlite3_column_text(st, 2));
-    ret->client = g_strdup((const char *)sqlite3_column_text(st, 3));
-    ret->client_address = g_strdup((const char *)sqlite3_column_text(st,
-                                                                     4));
-    ret->hypervisor = g_strdup((const char *)sqlite3_column_text(st, 5));
-    return 0;
-}
-
-void orch_vm_clear(OrchVm *vm)
-{
-    g_free(vm->uuid);
-    g_free(vm->state);
-    g_free(vm->client);
-    g_free(vm->client_address);
-    g_free(vm->hypervisor);
-}
-
-/* 409 unless the VM's state is one of @states (NULL-terminated). */
-int orch_vm_expect_state(OrchRequest *r, OrchVm *vm, const char *action,
-                         const char *const *states)
-{
-    size_t i;
-
-    for (i = 0; states[i]; i++) {
-        if (strcmp(vm->state, states[i]) == 0) {
-            return 0;
-        }
-    }
-    return orch_fail(r, 409, "cannot %s VM '%s': it is %s", action, vm->name,
-                     vm->state);
-}
 
 static void lifecycle_token(char out[33])
 {
@@ -146,6 +43,7 @@ typedef struct LifecycleDev {
     gint64 server_id;           /* -1: not pinned */
     char *restart;
     gint64 via_id;              /* -1: no owner server */
+    bool console;               /* its model has a "console" property */
 } LifecycleDev;
 
 static void lifecycle_dev_clear(gpointer p)
@@ -160,7 +58,6 @@ static void lifecycle_dev_clear(gpointer p)
 /* Launch one device and record its placement; add its owner's route. */
 static int lifecycle_launch(OrchRequest *r, OrchVm *vm, LifecycleDev *d)
 {
-    const OrchModel *m = orch_model_find(d->model);
     g_autofree char *instance = g_uuid_string_random();
     OrchServerChoice s = { 0 };
     char token[33];
@@ -172,7 +69,7 @@ static int lifecycle_launch(OrchRequest *r, OrchVm *vm, LifecycleDev *d)
     }
     lifecycle_token(token);
     ret = orch_launch_instance(r, vm, &s, instance, d->model, d->restart,
-                               m && m->is_console, token);
+                               d->console, token);
     orch_server_choice_clear(&s);
     if (ret == 0 && d->via_id >= 0) {
         ret = orch_route_add(r, vm, d->name, d->via_id, instance);
@@ -188,7 +85,8 @@ static int lifecycle_launch_all(OrchRequest *r, OrchVm *vm)
 {
     g_autoptr(GArray) devs = g_array_new(FALSE, TRUE, sizeof(LifecycleDev));
     g_autoptr(sqlite3_stmt) st = orch_db_stmt(r->db,
-        "SELECT id, name, model, server_id, restart, via_id FROM devices"
+        "SELECT id, name, model, server_id, restart, via_id, console"
+        " FROM devices"
         " WHERE vm_id = ? ORDER BY id", "i", vm->id);
     guint i;
     int ret = 0;
@@ -204,6 +102,7 @@ static int lifecycle_launch_all(OrchRequest *r, OrchVm *vm)
             .restart = g_strdup((const char *)sqlite3_column_text(st, 4)),
             .via_id = sqlite3_column_type(st, 5) == SQLITE_NULL ? -1 :
                 sqlite3_column_int64(st, 5),
+            .console = sqlite3_column_int(st, 6) != 0,
         };
 
         g_array_append_val(devs, d);
@@ -216,43 +115,6 @@ static int lifecycle_launch_all(OrchRequest *r, OrchVm *vm)
         ret = lifecycle_launch(r, vm, &g_array_index(devs, LifecycleDev, i));
     }
     return ret;
-}
-
-/* Ask @vm's client to run its QEMU with @extra after the usual args. */
-int orch_start_qemu(OrchRequest *r, OrchVm *vm, const char *client,
-                    const char *address, const char *hypervisor,
-                    const char *const *extra)
-{
-    g_autoptr(JsonArray) args = NULL;
-    g_autoptr(JsonObject) files = NULL;
-    g_autoptr(JsonNode) body = json_node_new(JSON_NODE_OBJECT);
-    g_autofree char *path = g_strconcat("/v1/vms/", vm->name, NULL);
-    JsonObject *o = json_object_new();
-    int ret;
-
-    ret = orch_qemu_args_check(r, vm->name, client);
-    if (ret < 0) {
-        return ret;
-    }
-    ret = orch_qemu_args(r->db, vm->name, client, hypervisor, &args,
-                         &files);
-    if (ret < 0) {
-        return ret;
-    }
-    for (; extra && *extra; extra++) {
-        json_array_add_string_element(args, *extra);
-    }
-    json_object_set_string_member(o, "id", vm->name);
-    json_object_set_array_member(o, "args", json_array_ref(args));
-    json_object_set_object_member(o, "files", json_object_ref(files));
-    json_node_take_object(body, o);
-    ret = orch_launcher_expect(r, address, "POST", "/v1/vms", body, 201,
-                               NULL);
-    if (ret < 0) {
-        return ret;
-    }
-    orch_undo_add(r, address, path);
-    return 0;
 }
 
 int orch_vm_start(OrchRequest *r)
@@ -352,22 +214,6 @@ static void lifecycle_stop_qemu(OrchRequest *r, OrchVm *vm, gint64 timeout)
     g_clear_pointer(&probe.error, g_free);
     orch_undo_add(&probe, vm->client_address, path);
     orch_undo_run(&probe);
-}
-
-int orch_vm_teardown(OrchRequest *r, gint64 vm_id)
-{
-    OrchRequest teardown = { .db = r->db };
-
-    orch_placements_release(&teardown, vm_id);
-    orch_undo_run(&teardown);
-    if (orch_db_run(r->db, "DELETE FROM placements WHERE device_id IN "
-                    "(SELECT id FROM devices WHERE vm_id = ?)", "i",
-                    vm_id) < 0 ||
-        orch_db_run(r->db, "UPDATE vms SET state = 'stopped', "
-                    "saved_file = NULL WHERE id = ?", "i", vm_id) < 0) {
-        return -EIO;
-    }
-    return 0;
 }
 
 int orch_vm_stop(OrchRequest *r)

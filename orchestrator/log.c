@@ -6,7 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-#include "orch.h"
+#include "log.h"
 
 int orch_log_level = 1;
 

@@ -18,7 +18,10 @@
 #include "address.h"
 #include "db.h"
 #include "launcher.h"
-#include "orch.h"
+#include "log.h"
+#include "reconcile.h"
+#include "request.h"
+#include "save.h"
 #include "server.h"
 
 static const char *arg_db = "/var/lib/dm-orchestrator/db.sqlite";
@@ -285,6 +288,7 @@ int main(int argc, char **argv)
     }
     orch_launcher_set_tls(arg_launcher_tls_creds ? &launcher_tls : NULL);
     orch_launcher_set_timeout(arg_launcher_timeout);
+    orch_launcher_set_wait(orch_db_pause, orch_db_resume);
     if (arg_reconcile && orch_reconcile(db_worker) < 0) {
         return 1;
     }

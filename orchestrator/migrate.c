@@ -12,77 +12,13 @@
 #include <errno.h>
 
 #include "db.h"
-#include "launcher.h"
-#include "lifecycle.h"
+#include "migrate.h"
+#include "placement.h"
 #include "qemu-args.h"
+#include "request.h"
+#include "vm.h"
 
-#define MIGRATE_POLL_US (200 * 1000)
 #define MIGRATE_PORT_BASE 49152
-
-static GMutex migrate_lock;
-static GHashTable *migrate_progress;    /* VM name -> its JSON text */
-
-JsonObject *orch_migration_progress(const char *vm)
-{
-    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&migrate_lock);
-    g_autoptr(JsonNode) node = NULL;
-    const char *text;
-
-    text = migrate_progress ? g_hash_table_lookup(migrate_progress, vm) :
-        NULL;
-    node = text ? json_from_string(text, NULL) : NULL;
-    if (!node || !JSON_NODE_HOLDS_OBJECT(node)) {
-        return NULL;
-    }
-    return json_object_ref(json_node_get_object(node));
-}
-
-/*
- * Record @status (and the RAM figures of @info, if any) for @vm, which
- * GET shows in state @state ("state" is taken out of the object there).
- */
-static void migrate_set(const char *vm, const char *state, const char *to,
-                        const char *status, JsonObject *info)
-{
-    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&migrate_lock);
-    g_autoptr(JsonNode) node = json_node_new(JSON_NODE_OBJECT);
-    JsonObject *o = json_object_new();
-
-    if (!migrate_progress) {
-        migrate_progress = g_hash_table_new_full(g_str_hash, g_str_equal,
-                                                 g_free, g_free);
-    }
-    json_object_set_string_member(o, "state", state);
-    json_object_set_string_member(o, "to", to);
-    json_object_set_string_member(o, "status", status);
-    if (info && json_object_has_member(info, "ram") &&
-        JSON_NODE_HOLDS_OBJECT(json_object_get_member(info, "ram"))) {
-        JsonObject *ram = json_object_get_object_member(info, "ram");
-        static const char *const keys[] = { "transferred", "total",
-                                            "remaining" };
-        size_t i;
-
-        for (i = 0; i < G_N_ELEMENTS(keys); i++) {
-            JsonNode *n = json_object_get_member(ram, keys[i]);
-
-            if (n && JSON_NODE_HOLDS_VALUE(n)) {
-                json_object_set_member(o, keys[i], json_node_copy(n));
-            }
-        }
-    }
-    json_node_take_object(node, o);
-    g_hash_table_replace(migrate_progress, g_strdup(vm),
-                         json_to_string(node, FALSE));
-}
-
-void orch_migrate_forget(const char *vm)
-{
-    g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&migrate_lock);
-
-    if (migrate_progress) {
-        g_hash_table_remove(migrate_progress, vm);
-    }
-}
 
 /*
  * Where the target QEMU listens for the stream: a TCP port on the target
@@ -102,74 +38,6 @@ static char *migrate_uri(const char *address, const char *vm)
         return g_strdup_printf("tcp:%s:%d", host, MIGRATE_PORT_BASE +
                                g_random_int_range(0, 16384));
     }
-}
-
-int orch_migrate_wait(OrchRequest *r, const char *address, const char *vm,
-                      const char *state, const char *to, gint64 timeout)
-{
-    gint64 deadline = g_get_monotonic_time() + timeout * G_USEC_PER_SEC;
-
-    for (;;) {
-        g_autoptr(JsonNode) ret = NULL;
-        JsonObject *info;
-        const char *status = NULL;
-
-        if (orch_qmp(r, address, vm, "query-migrate", NULL, &ret) < 0) {
-            return -EIO;
-        }
-        info = JSON_NODE_HOLDS_OBJECT(ret) ? json_node_get_object(ret) :
-            NULL;
-        if (info) {
-            orch_body_str(r, info, "status", false, &status);
-        }
-        status = status ? status : "unknown";
-        migrate_set(vm, state, to, status, info);
-        if (strcmp(status, "completed") == 0) {
-            return 0;
-        }
-        if (strcmp(status, "failed") == 0 ||
-            strcmp(status, "cancelled") == 0) {
-            const char *desc = NULL;
-
-            orch_body_str(r, info, "error-desc", false, &desc);
-            return orch_fail(r, 502, "migration %s: %s", status,
-                             desc ? desc : "(no reason given)");
-        }
-        if (g_get_monotonic_time() > deadline) {
-            orch_qmp(r, address, vm, "migrate_cancel", NULL, NULL);
-            return orch_fail(r, 504, "migration did not complete in %"
-                             G_GINT64_FORMAT " s; cancelled", timeout);
-        }
-        g_usleep(MIGRATE_POLL_US);
-    }
-}
-
-bool orch_client_model_tls(sqlite3 *db, const char *client)
-{
-    return orch_db_int(db, 0, "SELECT model_tls FROM platforms WHERE "
-                       "name = ?", "s", client) == 1;
-}
-
-/* QMP migrate-set-parameters @creds and @host ("" for none) on @vm. */
-static int migrate_set_tls(OrchRequest *r, const char *address,
-                           const char *vm, const char *creds,
-                           const char *host)
-{
-    g_autoptr(JsonObject) args = json_object_new();
-
-    json_object_set_string_member(args, "tls-creds", creds);
-    json_object_set_string_member(args, "tls-hostname", host);
-    return orch_qmp(r, address, vm, "migrate-set-parameters", args, NULL);
-}
-
-int orch_migrate_tls_off(OrchRequest *r, const char *client,
-                         const char *address, const char *vm)
-{
-    /* Only a QEMU on a client with credentials may have had them set. */
-    if (!orch_client_model_tls(r->db, client)) {
-        return 0;
-    }
-    return migrate_set_tls(r, address, vm, "", "");
 }
 
 /*
@@ -193,9 +61,9 @@ static int migrate_tls(OrchRequest *r, OrchVm *vm, OrchClientChoice *c,
     }
     hp = uri + 4;
     host = g_strndup(hp, strrchr(hp, ':') - hp);
-    if (migrate_set_tls(r, c->address, vm->name, ORCH_MIGRATE_TLS_ID,
+    if (orch_migrate_set_tls(r, c->address, vm->name, ORCH_MIGRATE_TLS_ID,
                         "") < 0 ||
-        migrate_set_tls(r, vm->client_address, vm->name, ORCH_MODEL_TLS_ID,
+        orch_migrate_set_tls(r, vm->client_address, vm->name, ORCH_MODEL_TLS_ID,
                         host) < 0) {
         return -EIO;
     }
@@ -212,7 +80,7 @@ static int migrate_run(OrchRequest *r, OrchVm *vm, OrchClientChoice *c,
     OrchRequest cleanup = { .db = r->db };
 
     json_object_set_string_member(args, "uri", uri);
-    migrate_set(vm->name, "migrating", c->name, "setup", NULL);
+    orch_migration_set(vm->name, "migrating", c->name, "setup", NULL);
     if (orch_start_qemu(r, vm, c->name, c->address, c->hypervisor,
                         incoming) < 0 ||
         migrate_tls(r, vm, c, uri) < 0 ||

@@ -8,8 +8,9 @@
 
 #include "address.h"
 #include "db.h"
-#include "launcher.h"
-#include "lifecycle.h"
+#include "placement.h"
+#include "request.h"
+#include "vm.h"
 
 void orch_client_choice_clear(OrchClientChoice *c)
 {

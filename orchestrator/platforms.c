@@ -7,9 +7,10 @@
 #include <errno.h>
 
 #include "address.h"
+#include "catalogue.h"
 #include "db.h"
-#include "launcher.h"
-#include "orch.h"
+#include "platforms.h"
+#include "request.h"
 
 /* Default capacity of a server whose launcher does not say. */
 #define PLATFORM_DEFAULT_CAPACITY 16
@@ -87,22 +88,6 @@ static bool platform_body_models(OrchRequest *r, JsonArray **ret)
     return true;
 }
 
-static bool platform_array_has(JsonArray *a, const char *s)
-{
-    guint i;
-
-    for (i = 0; a && i < json_array_get_length(a); i++) {
-        JsonNode *e = json_array_get_element(a, i);
-
-        if (JSON_NODE_HOLDS_VALUE(e) &&
-            json_node_get_value_type(e) == G_TYPE_STRING &&
-            strcmp(json_node_get_string(e), s) == 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
 /*
  * Ask the launcher at @address for its health; it must be up and of
  * @role.  Its reply is returned to fill in defaults.
@@ -145,43 +130,6 @@ bool orch_health_model_tls(JsonObject *health)
     return n && JSON_NODE_HOLDS_VALUE(n) &&
            json_node_get_value_type(n) == G_TYPE_BOOLEAN &&
            json_node_get_boolean(n);
-}
-
-static int platform_add_models(OrchRequest *r, gint64 id, JsonArray *models,
-                               JsonObject *health)
-{
-    JsonArray *offered = NULL;
-    guint i;
-    int ret;
-
-    if (json_object_has_member(health, "models") &&
-        JSON_NODE_HOLDS_ARRAY(json_object_get_member(health, "models"))) {
-        offered = json_object_get_array_member(health, "models");
-    }
-    if (!models) {
-        models = offered;
-    }
-    for (i = 0; models && i < json_array_get_length(models); i++) {
-        JsonNode *e = json_array_get_element(models, i);
-        const char *model;
-
-        if (!JSON_NODE_HOLDS_VALUE(e) ||
-            json_node_get_value_type(e) != G_TYPE_STRING) {
-            continue;       /* the launcher's list: take what is usable */
-        }
-        model = json_node_get_string(e);
-        if (offered && !platform_array_has(offered, model)) {
-            return orch_fail(r, 409, "the launcher does not offer model "
-                             "'%s'", model);
-        }
-        ret = orch_db_run(r->db, "INSERT OR IGNORE INTO platform_models "
-                          "(platform_id, model) VALUES (?, ?)", "is", id,
-                          model);
-        if (ret < 0) {
-            return ret;
-        }
-    }
-    return 0;
 }
 
 int orch_platform_add(OrchRequest *r)
@@ -251,9 +199,10 @@ int orch_platform_add(OrchRequest *r)
     }
     id = sqlite3_last_insert_rowid(r->db);
     if (strcmp(role, "server") == 0) {
-        ret = platform_add_models(r, id, models, health);
+        ret = orch_catalogue_store(r->db, id, health, models, &err);
         if (ret < 0) {
-            return ret;
+            return orch_fail(r, ret == -ENOENT ? 409 : 500, "%s",
+                             err->message);
         }
     }
     return platform_reply(r, name, 201);

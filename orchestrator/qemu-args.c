@@ -6,8 +6,8 @@
 #include <errno.h>
 
 #include "db.h"
-#include "models.h"
 #include "qemu-args.h"
+#include "request.h"
 
 /* QEMU option values double a literal comma. */
 static char *qemu_escape(const char *s)
@@ -72,7 +72,7 @@ static int qemu_vm_args(sqlite3 *db, const char *name, JsonArray *a,
     g_autoptr(sqlite3_stmt) st = orch_db_stmt(db,
         "SELECT uuid, memory, kernel, initrd, append, extra_args,"
         " (SELECT count(*) FROM devices d WHERE d.vm_id = v.id"
-        "  AND d.model = 'uart16550')"
+        "  AND d.console = 1)"
         " FROM vms v WHERE name = ?", "s", name);
     g_autoptr(JsonNode) extra = NULL;
 

@@ -7,7 +7,7 @@
 #ifndef ORCH_QEMU_ARGS_H
 #define ORCH_QEMU_ARGS_H
 
-#include "orch.h"
+#include "request.h"
 
 /*
  * The id of the client's -object tls-creds-x509 that a client launcher

@@ -16,7 +16,9 @@
 
 #include "db.h"
 #include "launcher.h"
-#include "orch.h"
+#include "log.h"
+#include "reconcile-routes.h"
+#include "request.h"
 
 /* The routes @name's launcher has, or NULL (warned) if no answer. */
 static JsonArray *reconcile_routes_get(const char *name, const char *address)

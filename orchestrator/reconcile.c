@@ -18,9 +18,16 @@
 #include <errno.h>
 #include <stdarg.h>
 
+#include "catalogue.h"
 #include "db.h"
 #include "launcher.h"
-#include "lifecycle.h"
+#include "log.h"
+#include "placement.h"
+#include "platforms.h"
+#include "reconcile-routes.h"
+#include "reconcile.h"
+#include "request.h"
+#include "vm.h"
 
 typedef struct Reconcile {
     sqlite3 *db;
@@ -113,21 +120,29 @@ static GHashTable *reconcile_list(const char *name, const char *role,
 }
 
 /*
- * A launcher restarted with (or without) --model-tls-creds: the
- * platform's model_tls follows what its health says now.
+ * A launcher restarted with (or without) --model-tls-creds, or with
+ * models declared otherwise: the platform's model_tls and its models'
+ * declarations follow what its health says now.
  */
-static void reconcile_model_tls(Reconcile *rc, const char *name,
-                                const char *address)
+static void reconcile_health(Reconcile *rc, const char *name,
+                             const char *address)
 {
     g_autoptr(JsonNode) reply = NULL;
     g_autofree char *why = NULL;
     guint status = 0;
     gint64 now;
+    int changed;
 
     if (orch_launcher_call(address, "GET", "/v1/health", NULL, &status,
                            &reply, &why) < 0 || status != 200 ||
         !reply || !JSON_NODE_HOLDS_OBJECT(reply)) {
         return;                 /* its listing answered: leave it be */
+    }
+    changed = orch_catalogue_refresh(rc->db, name,
+                                     json_node_get_object(reply));
+    if (changed > 0) {
+        reconcile_note(rc, NULL, "platform %s: %d model declaration(s) "
+                       "changed (its launcher says so)", name, changed);
     }
     now = orch_health_model_tls(json_node_get_object(reply));
     if (orch_db_int(rc->db, now, "SELECT model_tls FROM platforms WHERE"
@@ -153,8 +168,8 @@ static void reconcile_fetch(Reconcile *rc)
 
         if (ids) {
             g_hash_table_insert(rc->seen, g_strdup(name), ids);
-            reconcile_model_tls(rc, name,
-                                (const char *)sqlite3_column_text(st, 2));
+            reconcile_health(rc, name,
+                             (const char *)sqlite3_column_text(st, 2));
         }
     }
 }

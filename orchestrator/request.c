@@ -6,9 +6,13 @@
 #include <errno.h>
 #include <stdarg.h>
 
+#include <vup/address.h>
+
 #include "db.h"
+#include "json-http.h"
 #include "launcher.h"
-#include "orch.h"
+#include "log.h"
+#include "request.h"
 
 struct OrchUndo {
     char *address;
@@ -69,24 +73,6 @@ int orch_require_body(OrchRequest *r)
     return 0;
 }
 
-static const char *body_type_name(JsonNode *n)
-{
-    if (JSON_NODE_HOLDS_OBJECT(n)) {
-        return "an object";
-    }
-    if (JSON_NODE_HOLDS_ARRAY(n)) {
-        return "an array";
-    }
-    switch (json_node_get_value_type(n)) {
-    case G_TYPE_STRING:
-        return "a string";
-    case G_TYPE_BOOLEAN:
-        return "a boolean";
-    default:
-        return "a number";
-    }
-}
-
 /*
  * Member @key of @o, a value of @type (@what names it for the error):
  * 0 with *@ret_node NULL when absent or null (400 if @required).
@@ -95,17 +81,11 @@ static int body_member(OrchRequest *r, JsonObject *o, const char *key,
                        bool required, GType type, const char *what,
                        JsonNode **ret_node)
 {
-    JsonNode *n = o ? json_object_get_member(o, key) : NULL;
+    g_autoptr(GError) err = NULL;
 
-    *ret_node = NULL;
-    if (!n || JSON_NODE_HOLDS_NULL(n)) {
-        return required ? orch_fail(r, 400, "'%s' is missing", key) : 0;
+    if (!dm_json_member(o, key, required, type, what, ret_node, &err)) {
+        return orch_fail(r, err->code, "%s", err->message);
     }
-    if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != type) {
-        return orch_fail(r, 400, "'%s' must be %s, not %s", key, what,
-                         body_type_name(n));
-    }
-    *ret_node = n;
     return 0;
 }
 
@@ -142,20 +122,12 @@ int orch_body_int(OrchRequest *r, JsonObject *o, const char *key,
  */
 int orch_check_name(OrchRequest *r, const char *what, const char *name)
 {
-    size_t i, len = strlen(name);
-
-    if (len == 0 || len > 64 || !g_ascii_isalnum(name[0])) {
-        goto bad;
-    }
-    for (i = 0; i < len; i++) {
-        if (!g_ascii_isalnum(name[i]) && !strchr("._-", name[i])) {
-            goto bad;
-        }
+    /* The project's one rule (libvup), as the launchers and QEMU check. */
+    if (!vup_name_valid(name)) {
+        return orch_fail(r, 400, "bad %s name '%s' (1 to 64 of A-Z a-z 0-9 "
+                         ". _ -, not . or ..)", what, name);
     }
     return 0;
-bad:
-    return orch_fail(r, 400, "bad %s name '%s' (1 to 64 of A-Z a-z 0-9 . _ "
-                     "-, starting with a letter or digit)", what, name);
 }
 
 void orch_undo_add(OrchRequest *r, const char *address, const char *path)
@@ -345,4 +317,29 @@ void orch_db_undo_run(OrchRequest *r, sqlite3 *db)
     }
     g_free(undo.error);
     orch_db_undo_clear(r);
+}
+
+int orch_launcher_expect(OrchRequest *r, const char *address,
+                         const char *method, const char *path,
+                         JsonNode *body, guint want, JsonNode **ret_reply)
+{
+    g_autofree char *why = NULL;
+    g_autoptr(JsonNode) reply = NULL;
+    guint status = 0;
+    int ret;
+
+    ret = orch_launcher_call(address, method, path, body, &status, &reply,
+                             &why);
+    if (ret < 0) {
+        return orch_fail(r, 502, "%s", why);
+    }
+    if (status != want) {
+        return orch_fail(r, 502, "launcher %s: %s %s: %u %s", address,
+                         method, path, status,
+                         orch_launcher_reason(reply, status));
+    }
+    if (ret_reply) {
+        *ret_reply = g_steal_pointer(&reply);
+    }
+    return 0;
 }

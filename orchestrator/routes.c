@@ -15,8 +15,9 @@
 
 #include "address.h"
 #include "db.h"
-#include "launcher.h"
-#include "lifecycle.h"
+#include "request.h"
+#include "routes.h"
+#include "vm.h"
 
 static JsonNode *route_request(const char *id, const char *vm_uuid,
                                const char *target)

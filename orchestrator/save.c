@@ -13,9 +13,12 @@
 #include <errno.h>
 
 #include "db.h"
-#include "launcher.h"
-#include "lifecycle.h"
+#include "log.h"
+#include "placement.h"
 #include "qemu-args.h"
+#include "request.h"
+#include "save.h"
+#include "vm.h"
 
 #define SAVE_TIMEOUT_S 600
 #define SAVE_POLL_US (200 * 1000)

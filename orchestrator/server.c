@@ -6,11 +6,17 @@
 #include <errno.h>
 #include <libsoup/soup.h>
 
-#include "json-limits.h"
-#include "soup-limits.h"
-
-#include "orch.h"
+#include "events.h"
+#include "json-http.h"
+#include "lifecycle.h"
+#include "log.h"
+#include "migrate.h"
+#include "platforms.h"
+#include "request.h"
+#include "save.h"
 #include "server.h"
+#include "soup-limits.h"
+#include "vms.h"
 
 /* Bodies are small JSON objects; refuse anything absurd. */
 #define SERVER_MAX_BODY DM_SOUP_MAX_BODY
@@ -223,7 +229,6 @@ static void server_respond(ServerJob *job)
 {
     OrchRequest *r = &job->req;
     g_autoptr(JsonNode) node = NULL;
-    char *text;
 
     if (r->error) {
         JsonObject *o = json_object_new();
@@ -243,10 +248,7 @@ static void server_respond(ServerJob *job)
         orch_debug("%s %s: %u", r->method,
                    job->path, r->status);
     }
-    text = json_to_string(node, TRUE);
-    soup_server_message_set_status(job->msg, r->status, NULL);
-    soup_server_message_set_response(job->msg, "application/json",
-                                     SOUP_MEMORY_TAKE, text, strlen(text));
+    dm_json_http_respond(job->msg, r->status, node, true);
 }
 
 static gboolean server_finish_cb(gpointer opaque)
@@ -279,8 +281,6 @@ static bool server_parse_body(SoupServerMessage *msg, OrchRequest *r)
 {
     SoupMessageBody *body = soup_server_message_get_request_body(msg);
     g_autoptr(GError) err = NULL;
-    g_autoptr(JsonNode) node = NULL;
-    g_autofree char *text = NULL;
 
     if (!body || body->length == 0) {
         return true;
@@ -289,24 +289,11 @@ static bool server_parse_body(SoupServerMessage *msg, OrchRequest *r)
         orch_fail(r, 413, "body larger than %d bytes", SERVER_MAX_BODY);
         return false;
     }
-    /* json-glib recurses: a deep document would overflow our stack. */
-    if (dm_json_check_depth(body->data, body->length,
-                            DM_JSON_MAX_DEPTH) < 0) {
-        orch_fail(r, 400, "JSON nested deeper than %d levels",
-                  DM_JSON_MAX_DEPTH);
+    r->body = dm_json_http_parse_object(body->data, body->length, &err);
+    if (!r->body) {
+        orch_fail(r, err->code, "%s", err->message);
         return false;
     }
-    text = g_strndup(body->data, body->length);
-    node = json_from_string(text, &err);
-    if (!node) {
-        orch_fail(r, 400, "bad JSON: %s", err ? err->message : "empty");
-        return false;
-    }
-    if (!JSON_NODE_HOLDS_OBJECT(node)) {
-        orch_fail(r, 400, "the body must be a JSON object");
-        return false;
-    }
-    r->body = json_object_ref(json_node_get_object(node));
     return true;
 }
 

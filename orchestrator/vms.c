@@ -5,55 +5,13 @@
  */
 #include <errno.h>
 
+#include "catalogue.h"
 #include "db.h"
 #include "launcher.h"
-#include "models.h"
-#include "orch.h"
 #include "qemu-args.h"
-
-static JsonArray *vm_devices(sqlite3 *db, const char *name)
-{
-    g_autoptr(sqlite3_stmt) st = orch_db_stmt(db,
-        "SELECT d.name, d.model, d.bus, s.name AS server, d.restart,"
-        " o.name AS via, ps.name AS placed_on, p.instance, p.address,"
-        " p.route_address AS route, p.console"
-        " FROM devices d JOIN vms v ON v.id = d.vm_id"
-        " LEFT JOIN platforms s ON s.id = d.server_id"
-        " LEFT JOIN platforms o ON o.id = d.via_id"
-        " LEFT JOIN placements p ON p.device_id = d.id"
-        " LEFT JOIN platforms ps ON ps.id = p.server_id"
-        " WHERE v.name = ? ORDER BY d.id", "s", name);
-
-    return orch_db_rows(st);
-}
-
-JsonObject *orch_vm_object(sqlite3 *db, const char *name)
-{
-    g_autoptr(sqlite3_stmt) st = orch_db_stmt(db,
-        "SELECT v.name, v.uuid AS id, v.memory, v.kernel, v.initrd,"
-        " v.append, v.extra_args AS \"j:args\", v.state, c.name AS client,"
-        " v.hypervisor, v.saved_file FROM vms v"
-        " LEFT JOIN platforms c ON c.id = v.client_id WHERE v.name = ?",
-        "s", name);
-    JsonObject *o, *progress;
-
-    if (!st || sqlite3_step(st) != SQLITE_ROW) {
-        return NULL;
-    }
-    o = orch_db_row(st);
-    json_object_set_array_member(o, "devices", vm_devices(db, name));
-    progress = orch_migration_progress(name);
-    if (progress) {
-        /* The worker's transaction is not visible yet: say it here. */
-        if (json_object_has_member(progress, "state")) {
-            json_object_set_member(o, "state", json_node_copy(
-                json_object_get_member(progress, "state")));
-            json_object_remove_member(progress, "state");
-        }
-        json_object_set_object_member(o, "migration", progress);
-    }
-    return o;
-}
+#include "request.h"
+#include "vm.h"
+#include "vms.h"
 
 int orch_vm_list(OrchRequest *r)
 {
@@ -123,7 +81,7 @@ static int vm_add_device(OrchRequest *r, gint64 vm_id, JsonNode *n,
                          int *consoles)
 {
     const char *name, *model, *server = NULL, *restart = NULL, *via = NULL;
-    const OrchModel *m;
+    OrchModelInfo m;
     JsonObject *o;
     gint64 server_id, via_id;
     int ret;
@@ -140,15 +98,6 @@ static int vm_add_device(OrchRequest *r, gint64 vm_id, JsonNode *n,
         orch_body_str(r, o, "via", false, &via) < 0) {
         return -EINVAL;
     }
-    m = orch_model_find(model);
-    if (!m) {
-        return orch_fail(r, 400, "device '%s': unknown model '%s' (known: "
-                         "edu, edu-msix, uart16550)", name, model);
-    }
-    if (m->is_console && ++*consoles > 1) {
-        return orch_fail(r, 400, "device '%s': only one uart16550 per VM",
-                         name);
-    }
     restart = restart ? restart : "never";
     if (strcmp(restart, "never") != 0 && strcmp(restart, "on-failure")) {
         return orch_fail(r, 400, "device '%s': 'restart' must be never or "
@@ -158,11 +107,24 @@ static int vm_add_device(OrchRequest *r, gint64 vm_id, JsonNode *n,
         vm_server_id(r, name, "via", via, &via_id) < 0) {
         return -EINVAL;
     }
+    /* The model as the launchers declare it (its pinned server's first). */
+    if (!orch_catalogue_find(r->db, model, server_id, &m)) {
+        g_autofree char *known = orch_catalogue_names(r->db);
+
+        return orch_fail(r, 400, "device '%s': unknown model '%s' (the "
+                         "server platforms offer: %s)", name, model,
+                         *known ? known : "none");
+    }
+    if (m.console && ++*consoles > 1) {
+        return orch_fail(r, 400, "device '%s': only one console device "
+                         "per VM", name);
+    }
     /* NULLIF: -1 stands for "none" (the binder knows no NULL integer). */
     ret = orch_db_run(r->db, "INSERT INTO devices (vm_id, name, model, bus,"
-                      " restart, server_id, via_id) VALUES (?, ?, ?, ?, ?,"
-                      " NULLIF(?, -1), NULLIF(?, -1))", "issssii", vm_id,
-                      name, model, m->bus, restart, server_id, via_id);
+                      " console, restart, server_id, via_id) VALUES (?, ?,"
+                      " ?, ?, ?, ?, NULLIF(?, -1), NULLIF(?, -1))",
+                      "isssisii", vm_id, name, model, m.bus,
+                      (gint64)m.console, restart, server_id, via_id);
     if (ret == -EEXIST) {
         return orch_fail(r, 400, "device '%s' appears twice", name);
     }
@@ -291,7 +253,7 @@ int orch_vm_console(OrchRequest *r)
         " p.console FROM devices d JOIN vms v ON v.id = d.vm_id"
         " JOIN placements p ON p.device_id = d.id"
         " JOIN platforms s ON s.id = p.server_id"
-        " WHERE v.name = ? AND d.model = 'uart16550'", "s", r->seg[1]);
+        " WHERE v.name = ? AND d.console = 1", "s", r->seg[1]);
     if (!st || sqlite3_step(st) != SQLITE_ROW) {
         return orch_fail(r, 409, "VM '%s' has no running remote UART (it "
                          "is %s)", r->seg[1], state);

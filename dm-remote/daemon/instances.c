@@ -15,6 +15,7 @@
 #include "instance.h"
 #include "instances.h"
 #include "log.h"
+#include "model.h"
 #include "record.h"
 
 #define SUN_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
@@ -22,6 +23,39 @@
 void dm_instances_init(DmDaemon *d)
 {
     d->instances = g_hash_table_new(g_str_hash, g_str_equal);
+}
+
+/*
+ * A model as the orchestrator learns it: its name, its bus in the
+ * guest (a vfio "platform" device sits on QEMU's ISA bus) and its
+ * properties, from the model's one declaration.
+ */
+static JsonObject *instances_model_json(const char *name)
+{
+    const DmModel *m = dm_model_find(name);
+    JsonObject *o = json_object_new();
+    JsonArray *props = json_array_new();
+    const DmProp *p;
+
+    json_object_set_string_member(o, "name", name);
+    json_object_set_string_member(o, "bus", m && m->bus == DM_BUS_PLATFORM ?
+                                  "isa" : "pci");
+    for (p = m ? m->props : NULL; p && p->name; p++) {
+        JsonObject *po = json_object_new();
+
+        json_object_set_string_member(po, "name", p->name);
+        json_object_set_string_member(po, "type",
+                                      dm_prop_type_name(p->type));
+        if (p->defval) {
+            json_object_set_string_member(po, "default", p->defval);
+        } else {
+            json_object_set_null_member(po, "default");
+        }
+        json_object_set_string_member(po, "help", p->help ? p->help : "");
+        json_array_add_object_element(props, po);
+    }
+    json_object_set_array_member(o, "props", props);
+    return o;
 }
 
 void dm_instances_health(DmDaemon *d, JsonObject *health)
@@ -33,7 +67,7 @@ void dm_instances_health(DmDaemon *d, JsonObject *health)
     char **m;
 
     for (m = d->models; *m; m++) {
-        json_array_add_string_element(models, *m);
+        json_array_add_object_element(models, instances_model_json(*m));
     }
     g_hash_table_iter_init(&it, d->instances);
     while (g_hash_table_iter_next(&it, NULL, (gpointer *)&inst)) {

@@ -162,7 +162,12 @@ req "$api" GET /v1/health
 check health 200 '"role":"server"'
 if [ "$(jf platform)" = srv-1 ] && [ "$(jf capacity)" = 16 ] &&
    [ "$(jf running)" = 0 ] &&
-   [ "$(jf models)" = '["edu", "edu-msix", "uart16550", "virtio-blk"]' ]; then
+   [ "$(jf models.0.name) $(jf models.0.bus) $(jf models.1.name)" \
+     = "edu pci edu-msix" ] &&
+   [ "$(jf models.2.name) $(jf models.2.bus) $(jf models.2.props.0.name)" \
+     = "uart16550 isa console" ] &&
+   [ "$(jf models.3.name) $(jf models.3.bus)" = "virtio-blk pci" ] &&
+   ! jf models.4 >/dev/null; then
     pass health-members
 else
     fail health-members "$body"
@@ -405,7 +410,8 @@ tapi=$(sed -n 's/.*listening on \(tcp:127\.0\.0\.1:[0-9]*\)$/\1/p' \
 if [ -n "$tapi" ] && [ "${tapi##*:}" != 0 ]; then pass tcp-api-port; else
     fail tcp-api-port "$(cat "$dir/small.err")"; fi
 req "$tapi" GET /v1/health
-check tcp-api-health 200 '"models":\["uart16550"\],"capacity":1'
+# Each model with its bus and properties, from its declaration.
+check tcp-api-health 200 '"models":\[{"name":"uart16550","bus":"isa","props":\[{"name":"console","type":"string","default":"stdio","help":"[^"]*"},.*\],"capacity":1'
 req "$tapi" POST /v1/instances '{"id": "e", "model": "edu"}'
 check model-not-offered 400 "this platform offers uart16550"
 req "$tapi" POST /v1/instances '{"id": "u1", "model": "uart16550"}'

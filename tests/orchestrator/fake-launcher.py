@@ -17,6 +17,9 @@
 # makes their POST answer 500, {"route_address": X} puts X in its reply.
 #   fake-launcher.py --socket PATH --role client|server --platform NAME
 #                    --state DIR --log FILE [--models a,b] [--capacity N]
+#                    (a model's health declaration is dm-remote's for
+#                     edu, edu-msix and uart16550; NAME:BUS[:console]
+#                     declares another on BUS, with a console property)
 #                    [--model-tls]   (its health says "model_tls": true)
 #                    [--tcp-models]  (tcp: instance addresses, whatever
 #                                     the transport asked)
@@ -32,6 +35,45 @@ from http.server import BaseHTTPRequestHandler
 
 args = None
 lock = threading.Lock()
+# What dm-remote's models declare (dm-remote/models/*.c), as health says.
+PROP_CONSOLE = {"name": "console", "type": "string", "default": "stdio",
+                "help": "where the UART's bytes go"}
+DECLARED = {
+    "edu": {"name": "edu", "bus": "pci", "props": [
+        {"name": "dma_mask", "type": "number", "default": "0xfffffff",
+         "help": "the DMA address mask"}]},
+    "edu-msix": {"name": "edu-msix", "bus": "pci", "props": [
+        {"name": "dma_mask", "type": "number", "default": "0xfffffff",
+         "help": "the DMA address mask"}]},
+    "uart16550": {"name": "uart16550", "bus": "isa", "props": [
+        PROP_CONSOLE,
+        {"name": "iobase", "type": "number", "default": "0x3f8",
+         "help": "I/O port base"},
+        {"name": "irq", "type": "number", "default": "4",
+         "help": "ISA IRQ line"}]},
+}
+
+
+def declared_models():
+    """--models as health declares them: [{"name", "bus", "props"}], or
+    POST /_fake {"models": [...]}'s."""
+    if config.get("models") is not None:
+        return config["models"]
+    out = []
+    for spec in args.models.split(","):
+        parts = spec.split(":")
+        if len(parts) == 1 and spec in DECLARED:
+            out.append(DECLARED[spec])
+            continue
+        out.append({"name": parts[0],
+                    "bus": parts[1] if len(parts) > 1 else "pci",
+                    "props": [PROP_CONSOLE] if "console" in parts[2:]
+                    else []})
+    return out
+
+
+def model_names():
+    return [m["name"] for m in declared_models()]
 instances = {}
 vms = {}
 routes = {}
@@ -153,7 +195,7 @@ class Handler(BaseHTTPRequestHandler):
                           if i["state"] == "running")
             return self.reply(200, {"platform": args.platform,
                                     "role": "server",
-                                    "models": args.models.split(","),
+                                    "models": declared_models(),
                                     "capacity": args.capacity,
                                     "running": running,
                                     "model_tls": config.get(
@@ -174,7 +216,7 @@ class Handler(BaseHTTPRequestHandler):
             ident = body["id"]
             if ident in instances:
                 return self.error(409, "instance exists")
-            if body["model"] not in args.models.split(","):
+            if body["model"] not in model_names():
                 return self.error(400, "model not offered")
             counters["pid"] += 1
             counters["port"] += 1

@@ -99,7 +99,7 @@ route=$(dmctl --json vm show vm1 | jget 'd["devices"][1]["route"]')
 check "the edu is routed by the owner's router ($route)" \
     grep -q "^tcp:192.0.2.4:" <<<"$route"
 check "QEMU's command line points the edu at the router" \
-    eval 'pgrep -af "qemu-system.*-name vm1" |
+    eval 'pgrep -af "qemu-system.*-name vm1 .*$tmp/" |
           grep -q "bus=pci,server=$route,.*device-model-id=$edu_inst,server-platform-id=srv1"'
 check "the owner's launcher logged the route to the model" \
     grep -q "route $edu_inst: device model $edu_inst of vm .* -> $addr" "$tmp/own.log"
@@ -164,10 +164,10 @@ check "after migration the console still answers" \
 check "after migration edu's state is intact" \
     say "send:echo L2-\$(devmem \$((b+4)) 32)" line:L2-0xF4520FF2
 check "the migrated QEMU reaches the edu through the router too" \
-    eval 'pgrep -af "qemu-system.*-name vm1" | grep -q "bus=pci,server=$route," &&
+    eval 'pgrep -af "qemu-system.*-name vm1 .*$tmp/" | grep -q "bus=pci,server=$route," &&
           [ "$(sessions_via_own)" -ge 1 ]'
 check "the old QEMU on c1 is gone" \
-    eval '! for p in $(pgrep -f "qemu-system-x86_64 -name vm1"); do
+    eval '! for p in $(pgrep -f "qemu-system-x86_64 -name vm1 .*$tmp/"); do
               ip netns identify "$p"; done | grep -q c1'
 
 # Save: the QEMU goes, the models (holding the device state) stay; the
@@ -177,7 +177,7 @@ check "save writes the VM to a file" \
     eval '[[ "$out" == *"vm1: saved to $tmp/saved/vm1.vmstate"* ]] &&
           [ -s "$tmp/saved/vm1.vmstate" ]'
 check "no QEMU runs for the saved VM" \
-    eval '! pgrep -f "qemu-system.*-name vm1" >/dev/null'
+    eval '! pgrep -f "qemu-system.*-name vm1 .*$tmp/" >/dev/null'
 check "its device models still run on the server" \
     eval '[ "$(dmctl --json dm list |
                jget "sum(x[\"state\"] == \"running\" for x in d[\"dms\"])")" = 2 ]'
@@ -190,7 +190,7 @@ check "after restore edu's state is intact" \
     say "send:echo L3-\$(devmem \$((b+4)) 32)" line:L3-0xF4520FF2
 check "the restored QEMU reaches the edu through the same route" \
     eval '[ "$(dmctl --json vm show vm1 | jget "d[\"devices\"][1][\"route\"]")" = "$route" ] &&
-          pgrep -af "qemu-system.*-name vm1" | grep -q "bus=pci,server=$route," &&
+          pgrep -af "qemu-system.*-name vm1 .*$tmp/" | grep -q "bus=pci,server=$route," &&
           [ "$(sessions_via_own)" -ge 1 ]'
 
 # A second VM (firmware only) whose QEMU dies while the orchestrator is
@@ -199,7 +199,7 @@ dmctl vm create vm2 --memory 64M --device e=edu >/dev/null &&
     dmctl vm start vm2 --on c2 >/dev/null
 kill "$orch_pid"
 wait "$orch_pid" 2>/dev/null
-vm2_qemu=$(pgrep -f "qemu-system.*-name vm2")
+vm2_qemu=$(pgrep -f "qemu-system.*-name vm2 .*$tmp/")
 check "a second VM ran, its QEMU is killed while the orchestrator is down" \
     eval '[ -n "$vm2_qemu" ] && kill -9 $vm2_qemu'
 start_orch
@@ -220,7 +220,7 @@ check "stop shuts the VM down" grep -q stopped <<<"$out"
 check "its models are stopped and placements freed" \
     eval '[ "$(dmctl --json dm list | jget "len(d[\"dms\"])")" = 0 ] &&
           ! pgrep -f "dm-remote serve --model=.*$tmp" >/dev/null'
-check "no QEMU is left" eval '! pgrep -f "qemu-system.*-name vm1" >/dev/null'
+check "no QEMU is left" eval '! pgrep -f "qemu-system.*-name vm1 .*$tmp/" >/dev/null'
 check "the route is deleted on the owner" \
     grep -q "route $edu_inst: deleted" "$tmp/own.log"
 check "the owner can be removed once no device names it" \

@@ -75,6 +75,18 @@ def http_call(sock, method, path, body=None, raw=None):
         return resp.status, {"_raw": text.decode(errors="replace")}
 
 
+def unix_accepts(path):
+    """Whether something accepts connections on the UNIX socket PATH."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(path)
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
 def wait_for(cond, what, timeout=20):
     """Poll @cond (bounded); raise if it never holds."""
     deadline = time.monotonic() + timeout
@@ -113,7 +125,9 @@ class Env:
         self.orch = self.spawn([self.orch_bin, "--db", self.db, "--listen",
                                 "unix:" + self.sock, "-v"] + list(extra),
                                "orch.log")
-        wait_for(lambda: os.path.exists(self.sock) or
+        # Until it accepts: its socket file appears at bind(), a moment
+        # before listen().
+        wait_for(lambda: unix_accepts(self.sock) or
                  self.orch.poll() is not None, "the orchestrator")
         if self.orch.poll() is not None:
             raise RuntimeError("orchestrator died: " + self.orch_log())

@@ -78,6 +78,15 @@ def platforms(e):
     err_is(t, e.api("POST", "/v1/platforms", {"name": "a,b", "role": "client",
                                               "address": c1}),
            400, "bad platform name", "a name with a comma is 400")
+    # libvup's rules, as dm-remote and the fork apply them.
+    err_is(t, e.api("POST", "/v1/platforms", {"name": "y", "role": "client",
+                                              "address": "tcp:::1:7000"}),
+           400, "bad address: bad host or port in 'tcp:::1:7000'",
+           "an IPv6 host without brackets is ambiguous: 400")
+    err_is(t, e.api("POST", "/v1/platforms", {"name": "..", "role": "client",
+                                              "address": c1}),
+           400, "bad platform name '..' (1 to 64 of A-Z a-z 0-9 . _ -, not "
+           ". or ..)", "a name that is a directory's is 400")
     err_is(t, e.api("POST", "/v1/platforms", {"name": "y", "role": "server",
                                               "address": s1,
                                               "capacity": "many"}),
@@ -976,6 +985,44 @@ def huge_answers(e):
     t.eq(e.api("GET", "/v1/platforms/big")[0], 404, "  and adds nothing")
 
 
+def launcher_models(e):
+    """The models, their bus and their console property come from the
+    launchers' health, not from a list of the orchestrator's."""
+    err_is(t, e.api("POST", "/v1/vms", {"name": "w", "devices": [
+        {"name": "d", "model": "wdt"}]}), 400,
+        "unknown model 'wdt' (the server platforms offer: edu, edu-msix, "
+        "uart16550)", "an unknown model is refused with the launchers' list")
+    s7 = e.start_fake("s7", "server", "--models", "edu,wdt:isa:console")
+    st, body = e.api("POST", "/v1/platforms", {
+        "name": "s7", "role": "server", "address": s7})
+    t.eq((st, body.get("models")), (201, ["edu", "wdt"]),
+         "a server offering a model nobody else does is added")
+    st, body = e.api("POST", "/v1/vms", {"name": "w", "devices": [
+        {"name": "d", "model": "wdt"}, {"name": "e", "model": "edu",
+                                        "server": "s7"}]})
+    t.ok(st == 201 and [d["bus"] for d in body["devices"]] == ["isa", "pci"],
+         "a device's bus is the one its launcher declares", body)
+    err_is(t, e.api("POST", "/v1/vms", {"name": "w2", "devices": [
+        {"name": "d", "model": "wdt"}, {"name": "u", "model": "uart16550"}]}),
+        400, "device 'u': only one console device per VM",
+        "a model with a console property is the VM's console: one per VM")
+    st, body = e.api("POST", "/v1/vms/w/start")
+    t.ok(st == 200 and body["devices"][0]["placed_on"] == "s7",
+         "a model offered by one server only is placed there", body)
+    post = e.requests("s7", "POST", "/v1/instances")[0]["body"]
+    launch = e.requests(body.get("client", "c1"), "POST", "/v1/vms")[-1]
+    args = " ".join(launch["body"]["args"])
+    t.ok(post["model"] == "wdt" and post["console"] is True and
+         "-serial none" in args and
+         "bus=isa,server=" + body["devices"][0]["address"] in args,
+         "its console property gives it a console, its bus the proxy's",
+         (post, args))
+    e.api("POST", "/v1/vms/w/stop", {"force": True})
+    e.api("DELETE", "/v1/vms/w")
+    t.eq(e.api("DELETE", "/v1/platforms/s7"), (200, {}),
+         "DELETE /v1/platforms/s7")
+
+
 def half_writes(e):
     s5 = e.start_fake("s5", "server", "--fail-instance", "2")
     e.api("POST", "/v1/platforms", {"name": "s5", "role": "server",
@@ -1013,11 +1060,11 @@ def half_writes(e):
            "a pinned server without the model is 409")
     for v in ("half", "half2"):
         e.api("DELETE", "/v1/vms/" + v)
+    e.api("POST", "/v1/vms", {"name": "orphan", "devices": [
+        {"name": "a", "model": "uart16550"}]})
     for p in ("s1", "s2", "s5"):
         t.eq(e.api("DELETE", "/v1/platforms/" + p), (200, {}),
              "DELETE /v1/platforms/" + p)
-    e.api("POST", "/v1/vms", {"name": "orphan", "devices": [
-        {"name": "a", "model": "uart16550"}]})
     err_is(t, e.api("POST", "/v1/vms/orphan/start"), 409,
            "no server platform offers model 'uart16550'",
            "a model offered nowhere is 409")
@@ -1093,8 +1140,8 @@ def migration(e):
         tables = {r[0] for r in db.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table'")}
         db.close()
-        t.ok(uv == 5 and "events" in tables,
-             "version %d is migrated to 5" % version, (uv, tables))
+        t.ok(uv == 6 and "events" in tables,
+             "version %d is migrated to 6" % version, (uv, tables))
     migration_from_2(e)
     migration_from_3(e)
     path = os.path.join(e.tmp, "future.sqlite")
@@ -1199,8 +1246,8 @@ def migration_from_2(e):
     except sqlite3.IntegrityError as ex:
         check = str(ex)
     db.close()
-    t.eq((uv, rows, fk), (5, [2, 1, 2, 1, 1, 1], []),
-         "version 2 is migrated to 5: every row kept, foreign keys intact")
+    t.eq((uv, rows, fk), (6, [2, 1, 2, 1, 1, 1], []),
+         "version 2 is migrated to 6: every row kept, foreign keys intact")
     t.ok("CHECK" in check, "the state CHECK allows 'saved', not 'bogus'",
          check)
 
@@ -1232,10 +1279,11 @@ def migration_from_3(e):
         "INSERT INTO platforms VALUES (1, 'c1', 'client', 'unix:/nonexistent"
         "/c1.sock', 4, 'c1-qemu'), (2, 's1', 'server', 'unix:/nonexistent/"
         "s1.sock', 4, NULL);"
-        "INSERT INTO platform_models VALUES (2, 'edu');"
+        "INSERT INTO platform_models VALUES (2, 'edu'), (2, 'uart16550');"
         "INSERT INTO vms (id, name, uuid, memory, state, saved_file) VALUES "
         "(7, 'kept', 'u-7', '64M', 'saved', '/x/kept.vmstate');"
-        "INSERT INTO devices VALUES (3, 7, 'e', 'edu', 'pci', 2, 'never');"
+        "INSERT INTO devices VALUES (3, 7, 'e', 'edu', 'pci', 2, 'never'),"
+        " (5, 7, 'con', 'uart16550', 'isa', 2, 'never');"
         "INSERT INTO placements VALUES (1, 3, 2, 'inst-1', 'tcp:h:1', "
         "'tok', NULL, 'running');")
     db.commit()
@@ -1265,11 +1313,15 @@ def migration_from_3(e):
                       ).fetchall()
     tls = db.execute("SELECT name, model_tls FROM platforms ORDER BY name"
                      ).fetchall()
+    decls = db.execute("SELECT model, bus, json_extract(props, '$[0].name')"
+                       " FROM platform_models ORDER BY model").fetchall()
+    consoles = db.execute("SELECT name, console FROM devices ORDER BY name"
+                          ).fetchall()
     db.execute("UPDATE placements SET route_id = 'r' WHERE id = 1")
     db.execute("INSERT INTO vms (id, name, uuid, memory) VALUES "
                "(8, 'v8', 'u-8', '1M')")
     db.execute("INSERT INTO devices VALUES (4, 8, 'e', 'edu', 'pci', NULL, "
-               "'never', NULL)")
+               "'never', NULL, 0)")
     try:
         db.execute("INSERT INTO placements VALUES (2, 4, 2, 'inst-2', "
                    "'tcp:h:2', 'tok', NULL, 'running', 'r', 'x')")
@@ -1277,10 +1329,16 @@ def migration_from_3(e):
     except sqlite3.IntegrityError as ex:
         unique = str(ex)
     db.close()
-    t.eq((uv, rows, fk, cols), (5, [2, 1, 1, 1, 1], [], [(None, None, None)]),
-         "version 3 is migrated to 5: every row kept, the new columns empty")
+    t.eq((uv, rows, fk, cols),
+         (6, [2, 2, 1, 2, 1], [], [(None, None, None)]),
+         "version 3 is migrated to 6: every row kept, the new columns empty")
     t.eq(tls, [("c1", 0), ("s1", 0)],
          "version 4 to 5: platforms without model TLS")
+    t.eq((decls, consoles),
+         ([("edu", "pci", None), ("uart16550", "isa", "console")],
+          [("con", 1), ("e", 0)]),
+         "version 5 to 6: the models' declarations and the console device "
+         "as the orchestrator's own list had them")
     t.ok("UNIQUE" in unique, "a route id belongs to one placement", unique)
 
 
@@ -1293,6 +1351,7 @@ def main():
                      events, restore, routes, model_tls, migrate_tls,
                      mute_launcher,
                      huge_answers,
+                     launcher_models,
                      half_writes,
                      persistence,
                      migration):

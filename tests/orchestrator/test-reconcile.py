@@ -161,6 +161,19 @@ def main():
              "reconcile: platform c2: model_tls is now true (its launcher "
              "says so)" in e.orch_log(),
              "a platform's model_tls follows its launcher's health", body)
+        # A server launcher now declaring edu otherwise (say, a newer
+        # dm-remote): the orchestrator takes its declaration.
+        e.stop_orch()
+        e.fake_config("s1", models=[{"name": "edu", "bus": "isa",
+                                     "props": []}])
+        e.start_orch()
+        e.api("POST", "/v1/vms", {"name": "decl", "devices": [
+            {"name": "e", "model": "edu", "server": "s1"}]})
+        st, body = e.api("GET", "/v1/vms/decl")
+        t.ok("reconcile: platform s1: 1 model declaration(s) changed" in
+             e.orch_log() and body["devices"][0]["bus"] == "isa",
+             "a server's model declarations follow its launcher's health",
+             body)
     return e.run(t, checks)
 
 

@@ -77,7 +77,7 @@ check "dmctl with a client certificate of the CA is served" \
           grep -q "^NAME" "$tmp/out"'
 check "DMCTL_TLS_CREDS works as --tls-creds, and a write goes through" \
     eval 'DMCTL_TLS_CREDS=$c/client "$dmctl" -o "$api" vm create v1 \
-              --device e=edu >/dev/null &&
+              >/dev/null &&
           DMCTL_TLS_CREDS=$c/client "$dmctl" -o "$api" --json vm list |
               grep -q "\"v1\""'
 expect "plain HTTP to the TLS API is refused" 1 \

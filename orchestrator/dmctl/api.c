@@ -6,7 +6,8 @@
 #include <stdio.h>
 #include <libsoup/soup.h>
 
-#include "address.h"
+#include "../address.h"
+#include "api.h"
 #include "dmctl.h"
 #include "soup-tls.h"
 

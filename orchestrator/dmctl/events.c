@@ -7,7 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "api.h"
 #include "dmctl.h"
+#include "events.h"
+#include "table.h"
 
 static void print_events(JsonNode *reply)
 {

@@ -1,13 +1,14 @@
 /*
- * dm-orchestrator: what the API handlers share.
+ * dm-orchestrator: an API request as the handlers see it (request.c):
+ * its replies, body fields, undo list and database section.
  *
  * A request is parsed by server.c, handed to one handler inside one SQLite
  * transaction, and answered with the handler's JSON or {"error": "..."}.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
-#ifndef ORCH_H
-#define ORCH_H
+#ifndef ORCH_REQUEST_H
+#define ORCH_REQUEST_H
 
 #include <stdbool.h>
 #include <glib.h>
@@ -36,14 +37,7 @@ typedef struct OrchRequest {
 
 typedef int (*OrchHandler)(OrchRequest *r);
 
-/* log.c */
-extern int orch_log_level;      /* 0 quiet, 1 normal, 2 verbose */
-void orch_log(int level, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-#define orch_info(...) orch_log(1, __VA_ARGS__)
-#define orch_debug(...) orch_log(2, __VA_ARGS__)
-#define orch_warn(...) orch_log(0, __VA_ARGS__)
-
-/* request.c: replies and body fields */
+/* Replies and body fields. */
 int orch_fail(OrchRequest *r, guint status, const char *fmt, ...)
     G_GNUC_PRINTF(3, 4);
 void orch_reply(OrchRequest *r, guint status, JsonNode *node);
@@ -80,58 +74,12 @@ void orch_db_commit_early(OrchRequest *r, const char *sql, gint64 id);
 void orch_db_undo_run(OrchRequest *r, sqlite3 *db);
 void orch_db_undo_clear(OrchRequest *r);
 
-/* events.c */
-int orch_event_list(OrchRequest *r);
-int orch_vm_events(OrchRequest *r);
-
-/* platforms.c */
-int orch_platform_list(OrchRequest *r);
-int orch_platform_get(OrchRequest *r);
-int orch_platform_add(OrchRequest *r);
-int orch_platform_remove(OrchRequest *r);
-/* A launcher's health says "model_tls": true (false if absent or odd). */
-bool orch_health_model_tls(JsonObject *health);
-
-/* vms.c */
-int orch_vm_list(OrchRequest *r);
-int orch_vm_get(OrchRequest *r);
-int orch_vm_create(OrchRequest *r);
-int orch_vm_remove(OrchRequest *r);
-int orch_vm_console(OrchRequest *r);
-int orch_dm_list(OrchRequest *r);
-/* The VM's row as the API shows it (NULL if unknown). */
-JsonObject *orch_vm_object(sqlite3 *db, const char *name);
-
-/* lifecycle.c */
-int orch_vm_start(OrchRequest *r);
-int orch_vm_stop(OrchRequest *r);
-int orch_vm_suspend(OrchRequest *r);
-int orch_vm_resume(OrchRequest *r);
-/* Run QMP @cmd on the VM's QEMU through its client's launcher. */
-int orch_qmp(OrchRequest *r, const char *address, const char *vm,
-             const char *cmd, JsonObject *args, JsonNode **ret_return);
-
-/* migrate.c */
-int orch_vm_migrate(OrchRequest *r);
-/* Progress of a running migration, or NULL (any thread). */
-JsonObject *orch_migration_progress(const char *vm);
-
-/* save.c */
-extern char *orch_save_dir;     /* default directory of saved VMs */
-int orch_vm_save(OrchRequest *r);
-int orch_vm_restore(OrchRequest *r);
-
-/* reconcile.c */
 /*
- * Ask every platform's launcher what runs and repair the database to
- * match (see docs/orchestrator.md); 0, or -errno if the database failed.
+ * orch_launcher_call (launcher.h) for a request: any status but @want fails @r with 502 and the
+ * launcher's own message.  The reply is returned on success only.
  */
-int orch_reconcile(sqlite3 *db);
-/*
- * reconcile-routes.c: delete the routes that no placement knows on the
- * server platforms named in @answered (whose launchers answered); the
- * number deleted.
- */
-int orch_reconcile_routes(sqlite3 *db, GHashTable *answered);
+int orch_launcher_expect(OrchRequest *r, const char *address,
+                         const char *method, const char *path,
+                         JsonNode *body, guint want, JsonNode **ret_reply);
 
-#endif /* ORCH_H */
+#endif /* ORCH_REQUEST_H */

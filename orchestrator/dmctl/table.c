@@ -3,9 +3,10 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#include <stdbool.h>
 #include <stdio.h>
 
-#include "dmctl.h"
+#include "table.h"
 
 char *dmctl_cell(JsonObject *o, const char *key)
 {

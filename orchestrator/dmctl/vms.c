@@ -1,71 +1,19 @@
 /*
- * dmctl: the commands, and how their answers are shown.
+ * dmctl vm ...: VMs, their life cycle and how they are shown.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <errno.h>
+#include <unistd.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <unistd.h>
 
+#include "api.h"
+#include "call.h"
 #include "dmctl.h"
-
-/* Print the API's JSON, or run @human on it. */
-static int dmctl_show(JsonNode *reply, void (*human)(JsonNode *reply))
-{
-    if (arg_json) {
-        dmctl_print_json(reply);
-    } else if (human) {
-        human(reply);
-    }
-    return DMCTL_OK;
-}
-
-static JsonNode *dmctl_object_node(JsonObject *o)
-{
-    JsonNode *n = json_node_new(JSON_NODE_OBJECT);
-
-    json_node_take_object(n, o);
-    return n;
-}
-
-static JsonArray *dmctl_member_array(JsonNode *reply, const char *key)
-{
-    JsonObject *o;
-
-    if (!JSON_NODE_HOLDS_OBJECT(reply)) {
-        return NULL;
-    }
-    o = json_node_get_object(reply);
-    if (!json_object_has_member(o, key) ||
-        !JSON_NODE_HOLDS_ARRAY(json_object_get_member(o, key))) {
-        return NULL;
-    }
-    return json_object_get_array_member(o, key);
-}
-
-static void print_platforms(JsonNode *reply)
-{
-    static const DmctlColumn cols[] = {
-        { "NAME", "name" }, { "ROLE", "role" }, { "ADDRESS", "address" },
-        { "CAPACITY", "capacity" }, { "RUNNING", "running" },
-        { "MODEL-TLS", "model_tls" }, { "MODELS", "models" },
-    };
-
-    dmctl_table(cols, G_N_ELEMENTS(cols),
-                dmctl_member_array(reply, "platforms"));
-}
-
-static void print_platform(JsonNode *reply)
-{
-    JsonObject *o = json_node_get_object(reply);
-    g_autofree char *name = dmctl_cell(o, "name");
-    g_autofree char *role = dmctl_cell(o, "role");
-    g_autofree char *address = dmctl_cell(o, "address");
-
-    printf("platform %s: %s at %s\n", name, role, address);
-}
+#include "table.h"
+#include "vms.h"
 
 static void print_vm_line(JsonNode *reply)
 {
@@ -133,156 +81,6 @@ static void print_vm(JsonNode *reply)
     printf("\n");
     dmctl_table(cols, G_N_ELEMENTS(cols),
                 dmctl_member_array(reply, "devices"));
-}
-
-static void print_dms(JsonNode *reply)
-{
-    static const DmctlColumn cols[] = {
-        { "VM", "vm" }, { "DEVICE", "device" }, { "MODEL", "model" },
-        { "SERVER", "server" }, { "STATE", "state" },
-        { "ADDRESS", "address" }, { "TLS", "tls" }, { "VIA", "via" },
-        { "ROUTE", "route" }, { "CONSOLE", "console" },
-    };
-
-    dmctl_table(cols, G_N_ELEMENTS(cols), dmctl_member_array(reply, "dms"));
-}
-
-/* POST/GET/DELETE @path and show the answer. */
-static int dmctl_call(const char *method, const char *path, JsonNode *body,
-                      void (*human)(JsonNode *reply))
-{
-    g_autoptr(JsonNode) reply = NULL;
-    int ret = dmctl_api(method, path, body, &reply);
-
-    if (ret != DMCTL_OK) {
-        return ret;
-    }
-    return dmctl_show(reply, human);
-}
-
-int dmctl_platform_add(int argc, char **argv)
-{
-    static const struct option opts[] = {
-        { "role", required_argument, NULL, 'r' },
-        { "address", required_argument, NULL, 'a' },
-        { "capacity", required_argument, NULL, 'c' },
-        { "models", required_argument, NULL, 'm' },
-        { "hypervisor", required_argument, NULL, 'H' },
-        { NULL, 0, NULL, 0 },
-    };
-    g_autoptr(JsonObject) o = json_object_new();
-    g_autoptr(JsonNode) body = NULL;
-    const char *name;
-    char *end;
-    int c;
-
-    while ((c = dmctl_getopt(argc, argv, ":", opts, "platform add")) != -1) {
-        switch (c) {
-        case 'r':
-            if (strcmp(optarg, "client") && strcmp(optarg, "server")) {
-                fprintf(stderr, "dmctl platform add: --role must be client "
-                        "or server, not '%s'\n", optarg);
-                return DMCTL_USAGE;
-            }
-            json_object_set_string_member(o, "role", optarg);
-            break;
-        case 'a':
-            json_object_set_string_member(o, "address", optarg);
-            break;
-        case 'c':
-            errno = 0;
-            json_object_set_int_member(o, "capacity",
-                                       strtoll(optarg, &end, 10));
-            if (!*optarg || *end || errno ||
-                json_object_get_int_member(o, "capacity") < 0) {
-                fprintf(stderr, "dmctl platform add: --capacity must be a "
-                        "number >= 0, not '%s'\n", optarg);
-                return DMCTL_USAGE;
-            }
-            break;
-        case 'm': {
-            g_auto(GStrv) models = g_strsplit(optarg, ",", -1);
-            JsonArray *a = json_array_new();
-            size_t i;
-
-            for (i = 0; models[i]; i++) {
-                json_array_add_string_element(a, models[i]);
-            }
-            json_object_set_array_member(o, "models", a);
-            break;
-        }
-        case 'H':
-            json_object_set_string_member(o, "hypervisor", optarg);
-            break;
-        default:
-            return DMCTL_USAGE;
-        }
-    }
-    name = dmctl_one_name(argc, argv, "platform add");
-    if (!name) {
-        return DMCTL_USAGE;
-    }
-    if (!json_object_has_member(o, "role") ||
-        !json_object_has_member(o, "address")) {
-        fprintf(stderr, "dmctl platform add: --role and --address are "
-                "required\n");
-        return DMCTL_USAGE;
-    }
-    json_object_set_string_member(o, "name", name);
-    body = dmctl_object_node(json_object_ref(o));
-    return dmctl_call("POST", "/v1/platforms", body, print_platform);
-}
-
-/* Subcommands whose only argument is a name: @fmt makes the path. */
-static int dmctl_named(int argc, char **argv, const char *cmd,
-                       const char *method, const char *fmt,
-                       void (*human)(JsonNode *reply))
-{
-    g_autofree char *path = NULL;
-    const char *name;
-
-    if (dmctl_getopt(argc, argv, ":", (struct option[]){ { 0 } }, cmd) !=
-        -1) {
-        return DMCTL_USAGE;
-    }
-    name = dmctl_one_name(argc, argv, cmd);
-    if (!name) {
-        return DMCTL_USAGE;
-    }
-    path = g_strdup_printf(fmt, name);
-    return dmctl_call(method, path, NULL, human);
-}
-
-/* Subcommands without arguments. */
-static int dmctl_plain(int argc, char **argv, const char *cmd,
-                       const char *path, void (*human)(JsonNode *reply))
-{
-    if (dmctl_getopt(argc, argv, ":", (struct option[]){ { 0 } }, cmd) !=
-        -1) {
-        return DMCTL_USAGE;
-    }
-    if (optind < argc) {
-        fprintf(stderr, "dmctl %s: unexpected argument '%s'\n", cmd,
-                argv[optind]);
-        return DMCTL_USAGE;
-    }
-    return dmctl_call("GET", path, NULL, human);
-}
-
-static void print_removed(JsonNode *reply)
-{
-}
-
-int dmctl_platform_list(int argc, char **argv)
-{
-    return dmctl_plain(argc, argv, "platform list", "/v1/platforms",
-                       print_platforms);
-}
-
-int dmctl_platform_remove(int argc, char **argv)
-{
-    return dmctl_named(argc, argv, "platform remove", "DELETE",
-                       "/v1/platforms/%s", print_removed);
 }
 
 /*
@@ -537,44 +335,6 @@ int dmctl_vm_show(int argc, char **argv)
 int dmctl_vm_remove(int argc, char **argv)
 {
     return dmctl_named(argc, argv, "vm remove", "DELETE", "/v1/vms/%s",
-                       print_removed);
+                       dmctl_print_removed);
 }
 
-int dmctl_dm_list(int argc, char **argv)
-{
-    return dmctl_plain(argc, argv, "dm list", "/v1/dms", print_dms);
-}
-
-int dmctl_console(int argc, char **argv)
-{
-    g_autoptr(JsonNode) reply = NULL;
-    g_autofree char *path = NULL;
-    const char *vm, *address = NULL;
-    JsonNode *n;
-    int ret;
-
-    if (dmctl_getopt(argc, argv, ":", (struct option[]){ { 0 } },
-                     "console") != -1) {
-        return DMCTL_USAGE;
-    }
-    vm = dmctl_one_name(argc, argv, "console");
-    if (!vm) {
-        return DMCTL_USAGE;
-    }
-    path = g_strdup_printf("/v1/vms/%s/console", vm);
-    ret = dmctl_api("GET", path, NULL, &reply);
-    if (ret != DMCTL_OK) {
-        return ret;
-    }
-    n = JSON_NODE_HOLDS_OBJECT(reply) ?
-        json_object_get_member(json_node_get_object(reply), "console") : NULL;
-    if (n && JSON_NODE_HOLDS_VALUE(n) &&
-        json_node_get_value_type(n) == G_TYPE_STRING) {
-        address = json_node_get_string(n);
-    }
-    if (!address) {
-        fprintf(stderr, "dmctl: the orchestrator gave no console address\n");
-        return DMCTL_FAIL;
-    }
-    return dmctl_console_attach(vm, address);
-}

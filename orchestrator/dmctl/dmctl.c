@@ -9,8 +9,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "address.h"
+#include "../address.h"
+#include "api.h"
+#include "console.h"
 #include "dmctl.h"
+#include "dms.h"
+#include "events.h"
+#include "platforms.h"
+#include "vms.h"
 
 const char *arg_orchestrator = "unix:/run/dm-orchestrator.sock";
 bool arg_json;

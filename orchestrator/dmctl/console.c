@@ -4,6 +4,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <errno.h>
+#include <getopt.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +14,9 @@
 #include <unistd.h>
 #include <gio/gio.h>
 
-#include "address.h"
+#include "../address.h"
+#include "api.h"
+#include "console.h"
 #include "dmctl.h"
 
 #define CONSOLE_DETACH 0x1d     /* Ctrl-] */
@@ -116,7 +119,8 @@ static int console_relay(int sock)
     }
 }
 
-int dmctl_console_attach(const char *vm, const char *address)
+/* Attach stdin/stdout to the console at @address until Ctrl-]. */
+static int console_attach(const char *vm, const char *address)
 {
     g_autoptr(GError) err = NULL;
     g_autoptr(GSocketConnectable) peer = NULL;
@@ -145,4 +149,38 @@ int dmctl_console_attach(const char *vm, const char *address)
         fprintf(stderr, "\nDetached from %s's console\n", vm);
     }
     return ret;
+}
+
+int dmctl_console(int argc, char **argv)
+{
+    g_autoptr(JsonNode) reply = NULL;
+    g_autofree char *path = NULL;
+    const char *vm, *address = NULL;
+    JsonNode *n;
+    int ret;
+
+    if (dmctl_getopt(argc, argv, ":", (struct option[]){ { 0 } },
+                     "console") != -1) {
+        return DMCTL_USAGE;
+    }
+    vm = dmctl_one_name(argc, argv, "console");
+    if (!vm) {
+        return DMCTL_USAGE;
+    }
+    path = g_strdup_printf("/v1/vms/%s/console", vm);
+    ret = dmctl_api("GET", path, NULL, &reply);
+    if (ret != DMCTL_OK) {
+        return ret;
+    }
+    n = JSON_NODE_HOLDS_OBJECT(reply) ?
+        json_object_get_member(json_node_get_object(reply), "console") : NULL;
+    if (n && JSON_NODE_HOLDS_VALUE(n) &&
+        json_node_get_value_type(n) == G_TYPE_STRING) {
+        address = json_node_get_string(n);
+    }
+    if (!address) {
+        fprintf(stderr, "dmctl: the orchestrator gave no console address\n");
+        return DMCTL_FAIL;
+    }
+    return console_attach(vm, address);
 }

@@ -1,0 +1,46 @@
+/*
+ * JSON over HTTP, shared by the two libsoup servers (the orchestrator's
+ * API, orchestrator/server.c and request.c, and the launcher's,
+ * dm-remote's http.c): answering with JSON, reading a request body as a
+ * JSON object within the limits, and typed members with one wording of
+ * their errors.  Errors are GErrors in DM_JSON_HTTP_ERROR whose code is
+ * the HTTP status to answer with.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef DM_JSON_HTTP_H
+#define DM_JSON_HTTP_H
+
+#include <stdbool.h>
+#include <glib.h>
+#include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
+
+#define DM_JSON_HTTP_ERROR (dm_json_http_error_quark())
+GQuark dm_json_http_error_quark(void);
+
+/* Answer @msg with @status and @node (not taken) as JSON. */
+void dm_json_http_respond(SoupServerMessage *msg, guint status,
+                          JsonNode *node, bool pretty);
+
+/*
+ * @data (@len bytes) as a JSON object: NULL with a 400 error if it is
+ * nested deeper than DM_JSON_MAX_DEPTH (json-glib recurses), not UTF-8,
+ * not JSON or not an object.
+ */
+JsonObject *dm_json_http_parse_object(const char *data, gsize len,
+                                      GError **err);
+
+/* "an object", "an array", "a string", "a boolean" or "a number". */
+const char *dm_json_type_name(JsonNode *n);
+
+/*
+ * Member @key of @o (may be NULL), a value of @type (@what names it:
+ * "a string"): true with *@ret NULL when absent or null, false with a
+ * 400 error when @required and absent, or of another type.
+ */
+bool dm_json_member(JsonObject *o, const char *key, bool required,
+                    GType type, const char *what, JsonNode **ret,
+                    GError **err);
+
+#endif /* DM_JSON_HTTP_H */

@@ -1,0 +1,195 @@
+/*
+ * dm-orchestrator: the device models the server platforms offer.
+ *
+ * A launcher's health lists its models as {"name", "bus" ("pci" or
+ * "isa"), "props": [{"name", "type", "default", "help"}]}: the model's
+ * own declaration (dm-remote/model.h).  Each server platform's are kept
+ * in platform_models, so a VM's devices are checked, given their bus
+ * and placed by what the launchers say.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+
+#include <vup/address.h>
+
+#include "catalogue.h"
+#include "db.h"
+
+/* A declaration we can use: a valid name, a known bus, props an array. */
+static bool catalogue_usable(JsonNode *e, const char **ret_name)
+{
+    JsonObject *o;
+    JsonNode *n;
+    const char *bus;
+
+    if (!JSON_NODE_HOLDS_OBJECT(e)) {
+        return false;
+    }
+    o = json_node_get_object(e);
+    n = json_object_get_member(o, "name");
+    if (!n || !JSON_NODE_HOLDS_VALUE(n) ||
+        json_node_get_value_type(n) != G_TYPE_STRING ||
+        !vup_name_valid(json_node_get_string(n))) {
+        return false;
+    }
+    *ret_name = json_node_get_string(n);
+    n = json_object_get_member(o, "bus");
+    if (!n || !JSON_NODE_HOLDS_VALUE(n) ||
+        json_node_get_value_type(n) != G_TYPE_STRING) {
+        return false;
+    }
+    bus = json_node_get_string(n);
+    if (strcmp(bus, "pci") != 0 && strcmp(bus, "isa") != 0) {
+        return false;
+    }
+    n = json_object_get_member(o, "props");
+    return !n || JSON_NODE_HOLDS_ARRAY(n);
+}
+
+GHashTable *orch_catalogue_parse(JsonObject *health)
+{
+    GHashTable *models = g_hash_table_new_full(g_str_hash, g_str_equal,
+        g_free, (GDestroyNotify)json_object_unref);
+    JsonNode *list = json_object_get_member(health, "models");
+    JsonArray *a;
+    guint i;
+
+    if (!list || !JSON_NODE_HOLDS_ARRAY(list)) {
+        return models;
+    }
+    a = json_node_get_array(list);
+    for (i = 0; i < json_array_get_length(a); i++) {
+        JsonNode *e = json_array_get_element(a, i);
+        const char *name;
+
+        if (catalogue_usable(e, &name)) {      /* take what is usable */
+            g_hash_table_replace(models, g_strdup(name),
+                                 json_object_ref(json_node_get_object(e)));
+        }
+    }
+    return models;
+}
+
+static const char *catalogue_bus(JsonObject *decl)
+{
+    return json_object_get_string_member(decl, "bus");
+}
+
+/* The declaration's properties as JSON text ("[]" if none). */
+static char *catalogue_props(JsonObject *decl)
+{
+    JsonNode *n = json_object_get_member(decl, "props");
+
+    return n ? json_to_string(n, FALSE) : g_strdup("[]");
+}
+
+static int catalogue_insert(sqlite3 *db, gint64 platform_id,
+                            const char *model, JsonObject *decl)
+{
+    g_autofree char *props = catalogue_props(decl);
+
+    return orch_db_run(db, "INSERT OR IGNORE INTO platform_models "
+                       "(platform_id, model, bus, props) VALUES "
+                       "(?, ?, ?, ?)", "isss", platform_id, model,
+                       catalogue_bus(decl), props);
+}
+
+int orch_catalogue_store(sqlite3 *db, gint64 platform_id,
+                         JsonObject *health, JsonArray *chosen,
+                         GError **err)
+{
+    g_autoptr(GHashTable) offered = orch_catalogue_parse(health);
+    GHashTableIter it;
+    const char *model;
+    JsonObject *decl;
+    guint i;
+
+    if (!chosen) {
+        g_hash_table_iter_init(&it, offered);
+        while (g_hash_table_iter_next(&it, (gpointer *)&model,
+                                      (gpointer *)&decl)) {
+            if (catalogue_insert(db, platform_id, model, decl) < 0) {
+                g_set_error(err, G_IO_ERROR, G_IO_ERROR_FAILED,
+                            "the database failed");
+                return -EIO;
+            }
+        }
+        return 0;
+    }
+    for (i = 0; i < json_array_get_length(chosen); i++) {
+        model = json_array_get_string_element(chosen, i);
+        decl = g_hash_table_lookup(offered, model);
+        if (!decl) {
+            g_set_error(err, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                        "the launcher does not offer model '%s'", model);
+            return -ENOENT;
+        }
+        if (catalogue_insert(db, platform_id, model, decl) < 0) {
+            g_set_error(err, G_IO_ERROR, G_IO_ERROR_FAILED,
+                        "the database failed");
+            return -EIO;
+        }
+    }
+    return 0;
+}
+
+int orch_catalogue_refresh(sqlite3 *db, const char *name,
+                           JsonObject *health)
+{
+    g_autoptr(GHashTable) offered = orch_catalogue_parse(health);
+    GHashTableIter it;
+    const char *model;
+    JsonObject *decl;
+    int changed = 0;
+
+    g_hash_table_iter_init(&it, offered);
+    while (g_hash_table_iter_next(&it, (gpointer *)&model,
+                                  (gpointer *)&decl)) {
+        g_autofree char *props = catalogue_props(decl);
+
+        if (orch_db_run(db, "UPDATE platform_models SET bus = ?1,"
+                        " props = ?2 WHERE model = ?3 AND (bus != ?1"
+                        "  OR props != ?2) AND platform_id ="
+                        " (SELECT id FROM platforms WHERE name = ?4)",
+                        "ssss", catalogue_bus(decl), props, model,
+                        name) == 0) {
+            changed += sqlite3_changes(db);
+        }
+    }
+    return changed;
+}
+
+bool orch_catalogue_find(sqlite3 *db, const char *model, gint64 server_id,
+                         OrchModelInfo *ret)
+{
+    g_autoptr(sqlite3_stmt) st = orch_db_stmt(db,
+        "SELECT m.bus, EXISTS (SELECT 1 FROM json_each(m.props) j"
+        "  WHERE json_extract(j.value, '$.name') = 'console')"
+        " FROM platform_models m JOIN platforms p ON p.id = m.platform_id"
+        " WHERE p.role = 'server' AND m.model = ?"
+        " ORDER BY p.id = ? DESC, p.name LIMIT 1", "si", model, server_id);
+
+    if (!st || sqlite3_step(st) != SQLITE_ROW) {
+        return false;
+    }
+    g_strlcpy(ret->bus, (const char *)sqlite3_column_text(st, 0),
+              sizeof(ret->bus));
+    ret->console = sqlite3_column_int(st, 1) != 0;
+    return true;
+}
+
+char *orch_catalogue_names(sqlite3 *db)
+{
+    g_autoptr(sqlite3_stmt) st = orch_db_stmt(db,
+        "SELECT DISTINCT m.model FROM platform_models m JOIN platforms p"
+        " ON p.id = m.platform_id WHERE p.role = 'server'"
+        " ORDER BY m.model", "");
+    GString *s = g_string_new(NULL);
+
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        g_string_append_printf(s, "%s%s", s->len ? ", " : "",
+                               (const char *)sqlite3_column_text(st, 0));
+    }
+    return g_string_free(s, FALSE);
+}

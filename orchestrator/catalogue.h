@@ -1,0 +1,54 @@
+/*
+ * dm-orchestrator: the device models the server platforms offer, as
+ * their launchers declare them in /v1/health (name, bus in the guest,
+ * properties).  Learned when a platform is added, refreshed when it is
+ * reconciled; the orchestrator keeps no list of its own.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef ORCH_CATALOGUE_H
+#define ORCH_CATALOGUE_H
+
+#include <stdbool.h>
+#include <glib.h>
+#include <json-glib/json-glib.h>
+#include <sqlite3.h>
+
+/* The "models" of a launcher's @health: name -> its declaration. */
+GHashTable *orch_catalogue_parse(JsonObject *health);
+
+/*
+ * Store what server platform @platform_id offers: the models named in
+ * @chosen (NULL: all its launcher declares) with their declarations
+ * from @health.  -ENOENT with a reason when @chosen names a model the
+ * launcher does not declare, -EIO if the database failed.
+ */
+int orch_catalogue_store(sqlite3 *db, gint64 platform_id,
+                         JsonObject *health, JsonArray *chosen,
+                         GError **err);
+
+/*
+ * A launcher's declarations may change across its restarts: refresh the
+ * bus and properties of the models platform @name offers.  The number
+ * of models whose declaration changed.
+ */
+int orch_catalogue_refresh(sqlite3 *db, const char *name,
+                           JsonObject *health);
+
+typedef struct OrchModelInfo {
+    char bus[4];                /* "pci" or "isa" */
+    bool console;               /* it has a "console" property */
+} OrchModelInfo;
+
+/*
+ * @model as server @server_id declares it (-1: or, when that one does
+ * not offer it, or none is named, the first server in name order that
+ * does).  false if no server platform offers it.
+ */
+bool orch_catalogue_find(sqlite3 *db, const char *model, gint64 server_id,
+                         OrchModelInfo *ret);
+
+/* "a, b, c": the models the server platforms offer ("" if none). */
+char *orch_catalogue_names(sqlite3 *db);
+
+#endif /* ORCH_CATALOGUE_H */
