@@ -68,8 +68,8 @@ static int lifecycle_launch(OrchRequest *r, OrchVm *vm, LifecycleDev *d)
         return ret;
     }
     lifecycle_token(token);
-    ret = orch_launch_instance(r, vm, &s, instance, d->model, d->restart,
-                               d->console, token);
+    ret = orch_launch_instance(r, vm->uuid, &s, instance, d->model,
+                               d->restart, d->console, token);
     orch_server_choice_clear(&s);
     if (ret == 0 && d->via_id >= 0) {
         ret = orch_route_add(r, vm, d->name, d->via_id, instance);

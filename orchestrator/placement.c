@@ -10,7 +10,6 @@
 #include "db.h"
 #include "placement.h"
 #include "request.h"
-#include "vm.h"
 
 void orch_client_choice_clear(OrchClientChoice *c)
 {
@@ -121,7 +120,7 @@ int orch_place_device(OrchRequest *r, gint64 dev_id, const char *dev,
     return 0;
 }
 
-static JsonNode *placement_request(OrchVm *vm, OrchServerChoice *s,
+static JsonNode *placement_request(const char *vm_uuid, OrchServerChoice *s,
                                    const char *instance, const char *model,
                                    const char *restart, bool console,
                                    const char *token)
@@ -133,7 +132,7 @@ static JsonNode *placement_request(OrchVm *vm, OrchServerChoice *s,
      * The client platform and hypervisor are left unbound: a migration
      * moves the VM to another client while its models stay put.
      */
-    json_object_set_string_member(bind, "vm", vm->uuid);
+    json_object_set_string_member(bind, "vm", vm_uuid);
     json_object_set_null_member(bind, "hypervisor");
     json_object_set_null_member(bind, "client_platform");
     json_object_set_string_member(bind, "device_model", instance);
@@ -175,12 +174,13 @@ static int placement_parse_instance(OrchRequest *r, OrchServerChoice *s,
     return 0;
 }
 
-int orch_launch_instance(OrchRequest *r, OrchVm *vm, OrchServerChoice *s,
+int orch_launch_instance(OrchRequest *r, const char *vm_uuid,
+                         OrchServerChoice *s,
                          const char *instance, const char *model,
                          const char *restart, bool console,
                          const char *token)
 {
-    g_autoptr(JsonNode) body = placement_request(vm, s, instance, model,
+    g_autoptr(JsonNode) body = placement_request(vm_uuid, s, instance, model,
                                                  restart, console, token);
     g_autoptr(JsonNode) reply = NULL;
     g_autofree char *path = g_strconcat("/v1/instances/", instance, NULL);

@@ -11,7 +11,6 @@
 #include <glib.h>
 
 #include "request.h"
-#include "vm.h"
 
 typedef struct OrchClientChoice {
     gint64 id;
@@ -45,8 +44,12 @@ int orch_place_vm(OrchRequest *r, const char *name, bool need_model_tls,
 int orch_place_device(OrchRequest *r, gint64 dev_id, const char *dev,
                       const char *model, gint64 pinned_id,
                       OrchServerChoice *ret);
-/* Launch the instance on @s and record the placement (undone on failure). */
-int orch_launch_instance(OrchRequest *r, OrchVm *vm, OrchServerChoice *s,
+/*
+ * Launch the instance on @s for the VM whose identifier is @vm_uuid and
+ * record the placement (undone on failure).
+ */
+int orch_launch_instance(OrchRequest *r, const char *vm_uuid,
+                         OrchServerChoice *s,
                          const char *instance, const char *model,
                          const char *restart, bool console,
                          const char *token);

@@ -8,7 +8,7 @@
 
 #include "../address.h"
 #include "api.h"
-#include "dmctl.h"
+#include "options.h"
 #include "soup-tls.h"
 
 /* Loaded by main() when --tls-creds is given. */

@@ -8,7 +8,7 @@
 
 #include "api.h"
 #include "call.h"
-#include "dmctl.h"
+#include "options.h"
 
 int dmctl_show(JsonNode *reply, void (*human)(JsonNode *reply))
 {

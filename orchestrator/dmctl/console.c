@@ -17,7 +17,7 @@
 #include "../address.h"
 #include "api.h"
 #include "console.h"
-#include "dmctl.h"
+#include "options.h"
 
 #define CONSOLE_DETACH 0x1d     /* Ctrl-] */
 /* After our side's EOF (a pipe, not a terminal), wait this long for the

@@ -12,14 +12,11 @@
 #include "../address.h"
 #include "api.h"
 #include "console.h"
-#include "dmctl.h"
+#include "options.h"
 #include "dms.h"
 #include "events.h"
 #include "platforms.h"
 #include "vms.h"
-
-const char *arg_orchestrator = "unix:/run/dm-orchestrator.sock";
-bool arg_json;
 
 typedef struct DmctlCommand {
     const char *name;
@@ -121,40 +118,6 @@ static void command_help(const DmctlCommand *cmd)
     printf("Usage: dmctl %s %s\n\n%s\n", cmd->name, cmd->usage, cmd->help);
 }
 
-/*
- * getopt over a subcommand's own arguments.  @argv[0] names it.  Returns
- * the option, -1 at the end, or prints the error and returns '?'.
- */
-int dmctl_getopt(int argc, char **argv, const char *shortopts,
-                        const struct option *opts, const char *cmd)
-{
-    int c = getopt_long(argc, argv, shortopts, opts, NULL);
-
-    if (c == '?') {
-        fprintf(stderr, "dmctl %s: unknown option '%s' (see --help)\n",
-                cmd, argv[optind - 1]);
-    } else if (c == ':') {
-        fprintf(stderr, "dmctl %s: option '%s' needs a value\n", cmd,
-                argv[optind - 1]);
-        c = '?';
-    }
-    return c;
-}
-
-/* The one positional NAME of a subcommand; NULL (usage) otherwise. */
-const char *dmctl_one_name(int argc, char **argv, const char *cmd)
-{
-    if (optind >= argc) {
-        fprintf(stderr, "dmctl %s: a name is required\n", cmd);
-        return NULL;
-    }
-    if (optind + 1 < argc) {
-        fprintf(stderr, "dmctl %s: unexpected argument '%s'\n", cmd,
-                argv[optind + 1]);
-        return NULL;
-    }
-    return argv[optind];
-}
 /* Find the command named by the words at @argv; its word count. */
 static const DmctlCommand *find_command(int argc, char **argv, int *ret_n)
 {

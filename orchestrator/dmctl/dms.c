@@ -8,7 +8,7 @@
 
 #include "api.h"
 #include "call.h"
-#include "dmctl.h"
+#include "options.h"
 #include "dms.h"
 #include "table.h"
 

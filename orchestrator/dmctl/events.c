@@ -8,7 +8,7 @@
 #include <stdlib.h>
 
 #include "api.h"
-#include "dmctl.h"
+#include "options.h"
 #include "events.h"
 #include "table.h"
 

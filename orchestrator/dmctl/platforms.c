@@ -9,7 +9,7 @@
 
 #include "api.h"
 #include "call.h"
-#include "dmctl.h"
+#include "options.h"
 #include "platforms.h"
 #include "table.h"
 

@@ -11,7 +11,7 @@
 
 #include "api.h"
 #include "call.h"
-#include "dmctl.h"
+#include "options.h"
 #include "table.h"
 #include "vms.h"
 

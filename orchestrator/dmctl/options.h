@@ -1,12 +1,13 @@
 /*
- * dmctl: the orchestrator's command-line client: its options, exit
- * statuses and argument parsing.  One file per object it manages
- * (platforms.c, vms.c, dms.c, events.c, console.c) over call.c and api.c.
+ * dmctl's options, exit statuses and the argument parsing its
+ * subcommands share (options.c).  dmctl.c dispatches to one file per
+ * object it manages (platforms.c, vms.c, dms.c, events.c, console.c),
+ * over call.c and api.c.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
-#ifndef DMCTL_H
-#define DMCTL_H
+#ifndef DMCTL_OPTIONS_H
+#define DMCTL_OPTIONS_H
 
 #include <stdbool.h>
 #include <glib.h>
@@ -26,4 +27,4 @@ int dmctl_getopt(int argc, char **argv, const char *shortopts,
                  const struct option *opts, const char *cmd);
 const char *dmctl_one_name(int argc, char **argv, const char *cmd);
 
-#endif /* DMCTL_H */
+#endif /* DMCTL_OPTIONS_H */
