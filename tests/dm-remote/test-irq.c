@@ -1,5 +1,5 @@
 /*
- * Interrupt wiring (dm-remote/irq.c) in-process: a device with no model,
+ * Interrupt wiring (dm-remote/core/irq.c) in-process: a device with no model,
  * eventfds the test reads and a fake link that records DM_IRQ messages.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
