@@ -12,9 +12,9 @@
 #include <string.h>
 
 #include "console.h"
-#include "daemon/daemon.h"
-#include "route.h"
+#include "daemon.h"
 #include "log.h"
+#include "route.h"
 #include "server.h"
 
 static const char *arg_model;

@@ -11,7 +11,7 @@
 
 /*
  * The id of the client's -object tls-creds-x509 that a client launcher
- * with --model-tls-creds adds to every QEMU (dm-remote/daemon/vm.c).
+ * with --model-tls-creds adds to every QEMU (dm-remote/launcher/vm.c).
  */
 #define ORCH_MODEL_TLS_ID "dm-model-tls"
 /*

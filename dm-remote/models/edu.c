@@ -27,9 +27,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../model.h"
-#include "../log.h"
-#include "../pci.h"
+#include "log.h"
+#include "model.h"
+#include "pci.h"
 
 #define EDU_BAR_SIZE        (1024 * 1024)
 #define FACT_IRQ            0x00000001

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../model.h"
+#include "model.h"
 
 #define DM_MODELS_MAX 64
 

@@ -18,9 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../console.h"
-#include "../model.h"
-#include "../log.h"
+#include "console.h"
+#include "log.h"
+#include "model.h"
 
 #define UART_REGS       8
 #define FIFO_SIZE       16

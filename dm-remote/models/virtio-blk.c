@@ -32,8 +32,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../log.h"
-#include "../model.h"
+#include "log.h"
+#include "model.h"
 #include "../virtio/virtio-pci.h"
 
 #define VIRTIO_ID_BLOCK         2

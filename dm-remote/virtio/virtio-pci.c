@@ -9,8 +9,8 @@
 #include <errno.h>
 #include <string.h>
 
-#include "../log.h"
-#include "../pci.h"
+#include "log.h"
+#include "pci.h"
 #include "virtio-pci.h"
 
 #define PCI_VENDOR_ID_REDHAT_QUMRANET 0x1af4

@@ -16,7 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../model.h"
+#include "model.h"
 
 #define DM_VIRTQ_MAX_SIZE 1024
 /* Segments in one chain, indirect tables included (Linux: seg_max + 2). */

@@ -244,7 +244,8 @@ static int instances_parse_options(SoupServerMessage *msg, JsonObject *req,
                           "console", inst->model->name);
             return -EINVAL;
         }
-        inst->console_path = g_build_filename(inst->dir, "console", NULL);
+        inst->console_path = g_build_filename(inst->child.dir, "console",
+                                              NULL);
     }
     return 0;
 }
@@ -318,7 +319,7 @@ static int instances_place(DmDaemon *d, SoupServerMessage *msg,
                            DmInstance *inst)
 {
     if (!inst->tcp) {
-        inst->sock_path = g_build_filename(inst->dir, "sock", NULL);
+        inst->sock_path = g_build_filename(inst->child.dir, "sock", NULL);
         inst->address = g_strdup_printf("unix:%s", inst->sock_path);
     } else if (dm_instances_pick_port(d, &inst->port) < 0) {
         dm_http_error(msg, SOUP_STATUS_CONFLICT, "no free port in %u-%u",
@@ -354,12 +355,12 @@ static void instances_create(DmDaemon *d, SoupServerMessage *msg)
     if (d->stopping) {
         dm_http_error(msg, SOUP_STATUS_SERVICE_UNAVAILABLE,
                       "the daemon is shutting down");
-    } else if (g_hash_table_contains(d->instances, inst->id)) {
+    } else if (g_hash_table_contains(d->instances, inst->child.id)) {
         dm_http_error(msg, SOUP_STATUS_CONFLICT,
-                      "instance '%s' already exists", inst->id);
-    } else if (g_hash_table_contains(d->dying, inst->id)) {
+                      "instance '%s' already exists", inst->child.id);
+    } else if (g_hash_table_contains(d->dying, inst->child.id)) {
         dm_http_error(msg, SOUP_STATUS_CONFLICT,
-                      "instance '%s' is still stopping", inst->id);
+                      "instance '%s' is still stopping", inst->child.id);
     } else if (g_hash_table_size(d->instances) >= d->capacity) {
         dm_http_error(msg, SOUP_STATUS_CONFLICT, "capacity full (%u "
                       "instances)", d->capacity);
@@ -368,11 +369,11 @@ static void instances_create(DmDaemon *d, SoupServerMessage *msg)
         if (dm_instance_launch(inst, msg, &err) == 0) {
             return;             /* answered once the model listens */
         }
-        dm_error("instance %s: %s", inst->id, err);
+        dm_error("instance %s: %s", inst->child.id, err);
         dm_http_error(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "%s", err);
         return;                 /* freed by dm_instance_launch() */
     } else if (err) {
-        dm_error("instance %s: %s", inst->id, err);
+        dm_error("instance %s: %s", inst->child.id, err);
         dm_http_error(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "%s", err);
     }
     dm_instance_free(inst);
@@ -416,7 +417,8 @@ void dm_instances_handle(DmDaemon *d, SoupServerMessage *msg,
     } else if (strcmp(method, "GET") == 0) {
         dm_http_reply_object(msg, SOUP_STATUS_OK, dm_instance_json(inst));
     } else {
-        dm_info("instance %s (%s): stopping", inst->id, inst->model->name);
+        dm_info("instance %s (%s): stopping", inst->child.id,
+                inst->model->name);
         dm_instance_stop(inst, msg);
     }
 }

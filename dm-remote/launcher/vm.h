@@ -9,8 +9,8 @@
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
+#include "child.h"
 #include "launcher.h"
-#include "proc.h"
 #include "qmp.h"
 
 typedef enum DmVmState {
@@ -21,23 +21,14 @@ typedef enum DmVmState {
 } DmVmState;
 
 typedef struct DmVm {
-    DmDaemon *d;
-    char *id;
-    char *dir;                  /* STATE/vms/ID: a directory each */
+    DmChild child;              /* id, directory, process, probe */
     char *qmp_path;
-    char *log_path;
     GPtrArray *files;           /* paths written for it (secrets) */
     GPtrArray *file_names;      /* their NAMEs, for the record */
     DmVmState state;
-    DmProc proc;
-    bool exited;                /* status is valid */
-    int status;
     DmQmp *qmp;                 /* once running */
     int qmp_fd;                 /* the probe's connection, handed to qmp */
-    guint probe_src;            /* readiness probe, or start-up grace */
     char *qmp_error;            /* why QMP did not answer at start-up */
-    SoupServerMessage *waiting; /* POST until ready, DELETE until reaped */
-    bool forgotten;             /* out of the table: free once reaped */
 } DmVm;
 
 DmVm *dm_vm_new(DmDaemon *d, const char *id);

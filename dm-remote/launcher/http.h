@@ -1,5 +1,6 @@
 /*
- * The launcher's HTTP/JSON surface: routing, replies, request bodies.
+ * The launcher's HTTP/JSON helpers: replies, request bodies, deferred
+ * answers.  They call nothing above them (api.h routes requests).
  *
  * Every reply is application/json; errors are {"error": "..."}.  Helpers
  * that validate a request reply themselves when they fail (the HTTP
@@ -12,11 +13,6 @@
 
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
-
-#include "launcher.h"
-
-/* Route every request of @server to the role's endpoints. */
-void dm_http_attach(SoupServer *server, DmDaemon *d);
 
 /* Reply @status with @body (taken). */
 void dm_http_reply(SoupServerMessage *msg, guint status, JsonNode *body);

@@ -1,5 +1,7 @@
 /*
- * The launcher's HTTP/JSON surface.
+ * The launcher's HTTP/JSON helpers: replies, request bodies, deferred
+ * answers.  They call nothing of the launcher's (api.c routes requests
+ * to the role's endpoints).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -10,9 +12,7 @@
 #include "soup-limits.h"
 
 #include "http.h"
-#include "instances.h"
-#include "routes.h"
-#include "vms.h"
+#include "launcher.h"             /* dm_id_valid */
 
 /* Requests are small JSON documents; anything larger is a mistake. */
 #define DM_HTTP_BODY_MAX DM_SOUP_MAX_BODY
@@ -175,81 +175,4 @@ bool dm_id_valid(const char *id)
            strcmp(id, "..") != 0 &&
            strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
                   "0123456789._-") == len;
-}
-
-static void http_health(DmDaemon *d, SoupServerMessage *msg)
-{
-    JsonObject *o;
-
-    if (dm_http_want_method(msg, "GET") < 0) {
-        return;
-    }
-    o = json_object_new();
-    json_object_set_string_member(o, "platform", d->platform_id);
-    json_object_set_string_member(o, "role", d->role == DM_ROLE_SERVER ?
-                                  "server" : "client");
-    /* Server: its TCP models speak TLS; client: its QEMUs can. */
-    json_object_set_boolean_member(o, "model_tls",
-                                   d->model_tls_creds != NULL);
-    if (d->role == DM_ROLE_SERVER) {
-        dm_instances_health(d, o);
-        dm_routes_health(d, o);
-    } else {
-        dm_vms_health(d, o);
-    }
-    dm_http_reply_object(msg, SOUP_STATUS_OK, o);
-}
-
-/*
- * /v1/health, /v1/instances[/ID] and /v1/routes[/ID] (server),
- * /v1/vms[/ID[/qmp|/events]] (client).  Ids in paths are checked here
- * once for every endpoint.
- */
-static void http_route(SoupServer *server, SoupServerMessage *msg,
-                       const char *path, GHashTable *query, gpointer opaque)
-{
-    DmDaemon *d = opaque;
-    g_auto(GStrv) seg = NULL;
-    guint n;
-    const char *coll;
-
-    if (!g_str_has_prefix(path, "/v1/")) {
-        dm_http_error(msg, SOUP_STATUS_NOT_FOUND, "no such path: %s", path);
-        return;
-    }
-    seg = g_strsplit(path + 4, "/", 0);
-    n = g_strv_length(seg);
-    if (n == 1 && strcmp(seg[0], "health") == 0) {
-        http_health(d, msg);
-        return;
-    }
-    coll = d->role == DM_ROLE_CLIENT ? "vms" :
-           n > 0 && strcmp(seg[0], "routes") == 0 ? "routes" : "instances";
-    if (n == 0 || n > 3 || strcmp(seg[0], coll) != 0 ||
-        (n > 1 && !seg[1][0]) ||
-        (n == 3 && (d->role == DM_ROLE_SERVER ||
-                    (strcmp(seg[2], "qmp") != 0 &&
-                     strcmp(seg[2], "events") != 0)))) {
-        dm_http_error(msg, SOUP_STATUS_NOT_FOUND, "no such path on a %s "
-                      "platform: %s",
-                      d->role == DM_ROLE_SERVER ? "server" : "client", path);
-        return;
-    }
-    if (n > 1 && !dm_id_valid(seg[1])) {
-        dm_http_error(msg, SOUP_STATUS_BAD_REQUEST, "bad id '%s' (1 to %d "
-                      "characters of A-Z a-z 0-9 . _ -)", seg[1], DM_ID_MAX);
-        return;
-    }
-    if (d->role == DM_ROLE_SERVER && strcmp(coll, "routes") == 0) {
-        dm_routes_handle(d, msg, n > 1 ? seg[1] : NULL);
-    } else if (d->role == DM_ROLE_SERVER) {
-        dm_instances_handle(d, msg, n > 1 ? seg[1] : NULL);
-    } else {
-        dm_vms_handle(d, msg, n > 1 ? seg[1] : NULL, n > 2 ? seg[2] : NULL);
-    }
-}
-
-void dm_http_attach(SoupServer *server, DmDaemon *d)
-{
-    soup_server_add_handler(server, NULL, http_route, d, NULL);
 }

@@ -90,7 +90,7 @@ static void router_watch(DmInstance *inst, bool gone, void *opaque)
     if (g_queue_is_empty(d->route_waiting)) {
         return;
     }
-    tail = dm_proc_log_tail(inst->log_path, DM_ROUTER_LOG_TAIL);
+    tail = dm_proc_log_tail(inst->child.log_path, DM_ROUTER_LOG_TAIL);
     why = g_strdup_printf("the router at %s %s; its log ends: %s",
                           inst->address, gone ? "failed to start" :
                           "exited", tail);
@@ -114,7 +114,7 @@ static gboolean router_wait_timeout(gpointer opaque)
 /* The table, for the router's record: a crashed launcher's next adopts it. */
 static void router_record(DmInstance *inst, JsonObject *rec)
 {
-    DmDaemon *d = inst->d;
+    DmDaemon *d = inst->child.d;
     JsonArray *arr = json_array_new();
 
     for (guint i = 0; i < d->routes->len; i++) {
@@ -266,7 +266,7 @@ void dm_router_stop(DmDaemon *d)
 {
     router_fail_all(d, SOUP_STATUS_SERVICE_UNAVAILABLE,
                     "the daemon is shutting down", false);
-    if (d->router && !d->router->forgotten) {
+    if (d->router && !d->router->child.forgotten) {
         dm_info("router at %s: stopping", d->router->address);
         dm_instance_stop(d->router, NULL);
     }

@@ -11,8 +11,8 @@
 #include <libsoup/soup.h>
 
 #include "device.h"
+#include "child.h"
 #include "launcher.h"
-#include "proc.h"
 
 typedef enum DmInstState {
     DM_INST_STARTING,
@@ -26,8 +26,6 @@ typedef enum DmInstState {
 #define DM_BIND_COUNT 5
 extern const char *const dm_bind_names[DM_BIND_COUNT];
 
-#define DM_RESTART_MAX 5        /* restarts within DM_RESTART_WINDOW */
-
 typedef struct DmInstance DmInstance;
 
 /*
@@ -40,8 +38,7 @@ typedef void DmInstanceWatchFn(DmInstance *inst, bool gone, void *opaque);
 typedef void DmInstanceRecordFn(DmInstance *inst, JsonObject *rec);
 
 struct DmInstance {
-    DmDaemon *d;
-    char *id;
+    DmChild child;              /* id, directory, process, probe, restarts */
     const DmModel *model;       /* NULL: @args say what to run */
     const char *what;           /* the model's name, or "router" */
     char **args;                /* instead of serve's, after our exe */
@@ -49,27 +46,16 @@ struct DmInstance {
     DmInstanceWatchFn *watch;   /* internal ones */
     void *watch_opaque;
     DmInstanceRecordFn *record_extra;   /* internal ones, or NULL */
-    char *dir;                  /* STATE/instances/ID, STATE/router */
     bool tcp;
     unsigned port;              /* tcp */
     char *address;              /* tcp:HOST:PORT or unix:PATH */
     char *sock_path;            /* unix */
     char *console_path;         /* NULL: no console */
     char *token_path;           /* NULL: no token */
-    char *log_path;
     char *bind[DM_BIND_COUNT];  /* NULL: not bound */
     bool restart_on_failure;
     bool restart_always;        /* whatever the exit (internal ones) */
-    unsigned restarts;
-    gint64 restart_time[DM_RESTART_MAX];    /* ring, by restarts */
     DmInstState state;
-    DmProc proc;
-    bool exited;                /* status is valid; kept across restarts */
-    int status;
-    guint probe_src;
-    guint restart_timer;
-    SoupServerMessage *waiting; /* POST until ready, DELETE until reaped */
-    bool forgotten;             /* out of the table: free once reaped */
 };
 
 /* A new instance in state "starting"; the caller fills in the rest. */

@@ -348,7 +348,7 @@ static int handle_device_get_info(DmSession *s, VupMsg *m)
                  (s->dev->is_pci ? VUP_DEVICE_FLAG_PCI
                                  : VUP_DEVICE_FLAG_PLATFORM),
         .num_regions = s->dev->num_regions,
-        .num_irqs = s->dev->num_irq_indexes,
+        .num_irqs = dm_irq_num_indexes(s->dev),
     };
     return reply(s, m, &info, sizeof(info));
 }
@@ -397,14 +397,16 @@ static int handle_region_info(DmSession *s, VupMsg *m)
 static int handle_irq_info(DmSession *s, VupMsg *m)
 {
     VupIrqInfo info;
+    uint32_t count, flags;
 
     memcpy(&info, m->payload, sizeof(info));
-    if (info.argsz < sizeof(info) || info.index >= s->dev->num_irq_indexes) {
+    if (info.argsz < sizeof(info) ||
+        dm_irq_info(s->dev, info.index, &count, &flags) < 0) {
         return -EINVAL;
     }
     info.argsz = sizeof(info);
-    info.flags = s->dev->irqs[info.index].info_flags;
-    info.count = s->dev->irqs[info.index].count;
+    info.flags = flags;
+    info.count = count;
     return reply(s, m, &info, sizeof(info));
 }
 
@@ -415,42 +417,35 @@ static bool one_bit(uint32_t v)
     return v && !(v & (v - 1));
 }
 
+/*
+ * SET_IRQS: the message is checked here, the wiring is irq.c's.
+ */
 static int handle_set_irqs(DmSession *s, VupMsg *m)
 {
     VupIrqSet req;
-    uint32_t data, action;
-    DmIrqIndex *x;
+    uint32_t data, action, count, info_flags;
     const uint8_t *bools = NULL;
 
     memcpy(&req, m->payload, sizeof(req));
     data = req.flags & (VUP_IRQ_SET_DATA_TYPE_MASK |
                         VUP_IRQ_SET_DATA_DM_MESSAGE);
     action = req.flags & VUP_IRQ_SET_ACTION_TYPE_MASK;
-    if (req.index >= s->dev->num_irq_indexes || !one_bit(data) ||
-        !one_bit(action) ||
+    if (dm_irq_info(s->dev, req.index, &count, &info_flags) < 0 ||
+        !one_bit(data) || !one_bit(action) ||
         (req.flags & ~(VUP_IRQ_SET_DATA_TYPE_MASK |
                        VUP_IRQ_SET_DATA_DM_MESSAGE |
                        VUP_IRQ_SET_ACTION_TYPE_MASK))) {
         return -EINVAL;
     }
-    x = &s->dev->irqs[req.index];
 
     if (data == VUP_IRQ_SET_DATA_DM_MESSAGE) {
         /* Our extension: signal these vectors with DM_IRQ messages. */
         if (!s->caps.dm_irq_messages || action != VUP_IRQ_SET_ACTION_TRIGGER ||
             req.count == 0 || m->nfds ||
-            (uint64_t)req.start + req.count > x->count) {
+            (uint64_t)req.start + req.count > count) {
             return -EINVAL;
         }
-        for (uint32_t i = req.start; i < req.start + req.count; i++) {
-            if (x->trigger_fd[i] >= 0) {
-                close(x->trigger_fd[i]);
-            }
-            x->trigger_fd[i] = DM_IRQ_FD_MESSAGE;
-            if (x->pending[i] && !x->masked[i]) {
-                dm_irq_signal(s->dev, req.index, i);
-            }
-        }
+        dm_irq_set_messages(s->dev, req.index, req.start, req.count);
         return reply(s, m, NULL, 0);
     }
 
@@ -460,15 +455,10 @@ static int handle_set_irqs(DmSession *s, VupMsg *m)
             action != VUP_IRQ_SET_ACTION_TRIGGER || m->nfds) {
             return -EINVAL;
         }
-        for (uint32_t i = 0; i < x->count; i++) {
-            if (x->trigger_fd[i] >= 0) {
-                close(x->trigger_fd[i]);
-            }
-            x->trigger_fd[i] = -1;
-        }
+        dm_irq_set_triggers(s->dev, req.index, 0, count, NULL);
         return reply(s, m, NULL, 0);
     }
-    if ((uint64_t)req.start + req.count > x->count) {
+    if ((uint64_t)req.start + req.count > count) {
         return -EINVAL;
     }
     if (data == VUP_IRQ_SET_DATA_BOOL) {
@@ -478,29 +468,23 @@ static int handle_set_irqs(DmSession *s, VupMsg *m)
         bools = m->payload + sizeof(req);
     }
     if (data == VUP_IRQ_SET_DATA_EVENTFD) {
+        int fds[VUP_MAX_FDS];
+
         if (action != VUP_IRQ_SET_ACTION_TRIGGER) {
             return -ENOTSUP;    /* mask/unmask notification fds */
         }
-        if (m->nfds != 0 && m->nfds != req.count) {
+        if (m->nfds == 0) {
+            dm_irq_set_triggers(s->dev, req.index, req.start, req.count,
+                                NULL);
+            return reply(s, m, NULL, 0);
+        }
+        if (m->nfds != req.count || m->nfds > VUP_MAX_FDS) {
             return -EINVAL;
         }
         for (uint32_t i = 0; i < req.count; i++) {
-            int *slot = &x->trigger_fd[req.start + i];
-
-            if (*slot >= 0) {
-                close(*slot);
-            }
-            *slot = m->nfds ? vup_msg_take_fd(m, i) : -1;
+            fds[i] = vup_msg_take_fd(m, i);
         }
-        /* An interrupt raised before it was wired is delivered now. */
-        for (uint32_t i = 0; i < req.count; i++) {
-            uint32_t sub = req.start + i;
-
-            if (x->trigger_fd[sub] != -1 && x->pending[sub] &&
-                !x->masked[sub]) {
-                dm_irq_signal(s->dev, req.index, sub);
-            }
-        }
+        dm_irq_set_triggers(s->dev, req.index, req.start, req.count, fds);
         return reply(s, m, NULL, 0);
     }
     if (m->nfds) {
@@ -514,7 +498,7 @@ static int handle_set_irqs(DmSession *s, VupMsg *m)
         }
         switch (action) {
         case VUP_IRQ_SET_ACTION_MASK:
-            x->masked[sub] = true;
+            dm_irq_mask(s->dev, req.index, sub);
             break;
         case VUP_IRQ_SET_ACTION_UNMASK:
             dm_irq_unmask(s->dev, req.index, sub);

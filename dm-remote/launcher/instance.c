@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <string.h>
 #include <netinet/in.h>
 #include <sys/stat.h>
@@ -17,15 +18,12 @@
 
 #include "vup/caps.h"
 
-#include "http.h"
 #include "instance.h"
 #include "log.h"
 #include "record.h"
 
 #define DM_START_TIMEOUT_MS 5000
 #define DM_RESTART_DELAY_MS 200
-#define DM_RESTART_WINDOW_US (60 * G_USEC_PER_SEC)
-#define DM_LOG_TAIL 1024
 
 const char *const dm_bind_names[DM_BIND_COUNT] = {
     "vm", "hypervisor", "client_platform", "device_model", "server_platform",
@@ -44,23 +42,25 @@ static const char *const state_names[] = {
     [DM_INST_STOPPED] = "stopped",
 };
 
-static void instance_exited(DmProc *p, int status, void *opaque);
+static const DmChildOps instance_ops;
+
+static DmInstance *instance_of(DmChild *c)
+{
+    return (DmInstance *)((char *)c - offsetof(DmInstance, child));
+}
 
 DmInstance *dm_instance_new(DmDaemon *d, const char *id,
                             const DmModel *model)
 {
     DmInstance *inst = g_new0(DmInstance, 1);
 
-    inst->d = d;
-    inst->id = g_strdup(id);
+    /* A directory each: no id's file name can be another's. */
+    dm_child_init(&inst->child, d, &instance_ops, id,
+                  dm_child_dir(d, "instances", id), d->instances,
+                  DM_START_TIMEOUT_MS);
     inst->model = model;
     inst->what = model ? model->name : "child";
     inst->state = DM_INST_STARTING;
-    /* A directory each: no id's file name can be another's. */
-    inst->dir = dm_child_dir(d, "instances", id);
-    inst->log_path = g_build_filename(inst->dir, "log", NULL);
-    inst->proc.on_exit = instance_exited;
-    inst->proc.opaque = inst;
     return inst;
 }
 
@@ -72,10 +72,8 @@ DmInstance *dm_instance_new_internal(DmDaemon *d, const char *id,
     DmInstance *inst = dm_instance_new(d, id, NULL);
 
     inst->what = what;
-    g_free(inst->dir);
-    g_free(inst->log_path);
-    inst->dir = dm_child_dir(d, id, NULL);
-    inst->log_path = g_build_filename(inst->dir, "log", NULL);
+    dm_child_set_dir(&inst->child, dm_child_dir(d, id, NULL));
+    inst->child.table = NULL;
     inst->args = g_strdupv(args);
     inst->internal = true;
     inst->watch = watch;
@@ -94,24 +92,15 @@ void dm_instance_free(DmInstance *inst)
 {
     unsigned i;
 
-    g_assert(!inst->proc.pid && !inst->waiting);
-    if (inst->probe_src) {
-        g_source_remove(inst->probe_src);
-    }
-    if (inst->restart_timer) {
-        g_source_remove(inst->restart_timer);
-    }
+    dm_child_clear(&inst->child);
     for (i = 0; i < DM_BIND_COUNT; i++) {
         g_free(inst->bind[i]);
     }
     g_strfreev(inst->args);
-    g_free(inst->id);
     g_free(inst->address);
     g_free(inst->sock_path);
     g_free(inst->console_path);
     g_free(inst->token_path);
-    g_free(inst->log_path);
-    g_free(inst->dir);
     g_free(inst);
 }
 
@@ -121,7 +110,8 @@ void dm_instance_free(DmInstance *inst)
  */
 bool dm_instance_tls(DmInstance *inst)
 {
-    return !inst->internal && inst->tcp && inst->d->model_tls_creds != NULL;
+    return !inst->internal && inst->tcp &&
+           inst->child.d->model_tls_creds != NULL;
 }
 
 JsonObject *dm_instance_json(DmInstance *inst)
@@ -130,11 +120,11 @@ JsonObject *dm_instance_json(DmInstance *inst)
     JsonObject *bind = json_object_new();
     unsigned i;
 
-    json_object_set_string_member(o, "id", inst->id);
+    json_object_set_string_member(o, "id", inst->child.id);
     json_object_set_string_member(o, "model", inst->what);
     json_object_set_string_member(o, "state", state_names[inst->state]);
-    if (inst->proc.pid) {
-        json_object_set_int_member(o, "pid", inst->proc.pid);
+    if (inst->child.proc.pid) {
+        json_object_set_int_member(o, "pid", inst->child.proc.pid);
     } else {
         json_object_set_null_member(o, "pid");
     }
@@ -152,9 +142,10 @@ JsonObject *dm_instance_json(DmInstance *inst)
     json_object_set_string_member(o, "restart", inst->restart_always ?
                                   "always" : inst->restart_on_failure ?
                                   "on-failure" : "never");
-    json_object_set_int_member(o, "restarts", inst->restarts);
+    json_object_set_int_member(o, "restarts", inst->child.restarts);
     json_object_set_member(o, "exit",
-                           dm_proc_exit_json(inst->exited, inst->status));
+                           dm_proc_exit_json(inst->child.exited,
+                                             inst->child.status));
     for (i = 0; i < DM_BIND_COUNT; i++) {
         if (inst->bind[i]) {
             json_object_set_string_member(bind, dm_bind_names[i],
@@ -182,7 +173,12 @@ static void instance_remove_files(DmInstance *inst)
     if (inst->token_path) {
         unlink(inst->token_path);
     }
-    dm_record_remove(inst->dir);
+    dm_record_remove(inst->child.dir);
+}
+
+static void instance_child_remove_files(DmChild *c)
+{
+    instance_remove_files(instance_of(c));
 }
 
 void dm_instance_write_record(DmInstance *inst)
@@ -192,7 +188,7 @@ void dm_instance_write_record(DmInstance *inst)
     g_autofree char *err = NULL;
     unsigned i;
 
-    if (!inst->proc.pid) {
+    if (!inst->child.proc.pid) {
         json_object_unref(o);
         json_object_unref(bind);
         return;
@@ -204,7 +200,7 @@ void dm_instance_write_record(DmInstance *inst)
     json_object_set_boolean_member(o, "token", inst->token_path != NULL);
     json_object_set_string_member(o, "restart", inst->restart_on_failure ?
                                   "on-failure" : "never");
-    json_object_set_int_member(o, "restarts", inst->restarts);
+    json_object_set_int_member(o, "restarts", inst->child.restarts);
     for (i = 0; i < DM_BIND_COUNT; i++) {
         if (inst->bind[i]) {
             json_object_set_string_member(bind, dm_bind_names[i],
@@ -215,78 +211,51 @@ void dm_instance_write_record(DmInstance *inst)
     if (inst->record_extra) {
         inst->record_extra(inst, o);
     }
-    if (dm_record_write(inst->dir, inst->internal ? inst->what : "instance",
-                        inst->id, &inst->proc, o, &err) < 0) {
+    if (dm_record_write(inst->child.dir,
+                        inst->internal ? inst->what : "instance",
+                        inst->child.id, &inst->child.proc, o, &err) < 0) {
         dm_warn("instance %s (%s): %s; a launcher restarted after a crash "
-                "will not adopt it", inst->id, inst->what, err);
+                "will not adopt it", inst->child.id, inst->what, err);
     }
 }
 
-/*
- * Out of the API's sight; freed now, or once reaped.  A pending POST must
- * have been answered by the caller.
- */
-static void instance_forget(DmInstance *inst)
+/* Gone: the watcher is told, then the instance freed. */
+static void instance_child_free(DmChild *c)
 {
-    DmDaemon *d = inst->d;
+    DmInstance *inst = instance_of(c);
 
-    if (!inst->forgotten) {
-        if (!inst->internal) {
-            g_hash_table_remove(d->instances, inst->id);
-        }
-        inst->forgotten = true;
-    }
-    if (inst->probe_src) {
-        g_source_remove(inst->probe_src);
-        inst->probe_src = 0;
-    }
-    if (inst->restart_timer) {
-        g_source_remove(inst->restart_timer);
-        inst->restart_timer = 0;
-    }
-    if (inst->proc.pid) {
-        if (!inst->internal) {
-            g_hash_table_add(d->dying, g_strdup(inst->id));
-        }
-        dm_proc_terminate(&inst->proc);
-        return;
-    }
-    instance_remove_files(inst);
-    dm_http_answer_waiting(&inst->waiting,
-                           SOUP_STATUS_OK, dm_instance_json(inst));
     instance_notify(inst, true);
     dm_instance_free(inst);
-    dm_daemon_maybe_quit(d);
 }
 
-static int instance_probe(void *opaque)
+static JsonObject *instance_child_json(DmChild *c)
 {
-    DmInstance *inst = opaque;
+    return dm_instance_json(instance_of(c));
+}
+
+static int instance_probe(DmChild *c)
+{
+    DmInstance *inst = instance_of(c);
     struct sockaddr_storage ss;
     struct stat st;
 
-    if (!inst->proc.pid) {
-        return -ECHILD;
-    }
     if (!inst->tcp) {
         return lstat(inst->sock_path, &st) == 0 && S_ISSOCK(st.st_mode);
     }
-    ss = inst->d->model_addr;
+    ss = c->d->model_addr;
     if (ss.ss_family == AF_INET6) {
         ((struct sockaddr_in6 *)&ss)->sin6_port = htons(inst->port);
     } else {
         ((struct sockaddr_in *)&ss)->sin_port = htons(inst->port);
     }
-    return dm_probe_connect((struct sockaddr *)&ss, inst->d->model_addrlen);
+    return dm_probe_connect((struct sockaddr *)&ss, c->d->model_addrlen);
 }
 
-static void instance_ready(int ret, void *opaque)
+static void instance_ready(DmChild *c, int ret)
 {
-    DmInstance *inst = opaque;
-    g_autofree char *tail = NULL;
-    g_autofree char *text = NULL;
+    DmInstance *inst = instance_of(c);
+    g_autofree char *why = NULL;
 
-    inst->probe_src = 0;
     if (ret == 0) {
         /*
          * The model made its sockets under our umask 077, in a 0700
@@ -299,28 +268,23 @@ static void instance_ready(int ret, void *opaque)
             chmod(inst->console_path, 0600);
         }
         inst->state = DM_INST_RUNNING;
-        dm_info("instance %s (%s) running at %s, pid %d", inst->id,
-                inst->what, inst->address, inst->proc.pid);
-        dm_http_answer_waiting(&inst->waiting,
-                               SOUP_STATUS_CREATED, dm_instance_json(inst));
+        dm_info("instance %s (%s) running at %s, pid %d", c->id,
+                inst->what, inst->address, c->proc.pid);
+        dm_child_answer(c, SOUP_STATUS_CREATED, dm_instance_json(inst));
         instance_notify(inst, false);
         return;
     }
     /* Alive but deaf: a restart is retried by the exit path. */
     dm_error("instance %s (%s) did not accept connections at %s within "
-             "%d s", inst->id, inst->what, inst->address,
+             "%d s", c->id, inst->what, inst->address,
              DM_START_TIMEOUT_MS / 1000);
     if (inst->state != DM_INST_STARTING) {
-        dm_proc_terminate(&inst->proc);
+        dm_proc_terminate(&c->proc);
         return;
     }
-    tail = dm_proc_log_tail(inst->log_path, DM_LOG_TAIL);
-    text = g_strdup_printf("model did not accept connections at %s within "
-                           "%d s; its log ends: %s", inst->address,
-                           DM_START_TIMEOUT_MS / 1000, tail);
-    dm_http_answer_waiting_error(&inst->waiting,
-                                 SOUP_STATUS_INTERNAL_SERVER_ERROR, text);
-    instance_forget(inst);
+    why = g_strdup_printf("model did not accept connections at %s within "
+                          "%d s", inst->address, DM_START_TIMEOUT_MS / 1000);
+    dm_child_start_failed(c, why, "its log ends");
 }
 
 static int instance_spawn_argv(DmInstance *inst, GPtrArray *argv,
@@ -328,26 +292,19 @@ static int instance_spawn_argv(DmInstance *inst, GPtrArray *argv,
 {
     int ret;
 
-    ret = dm_dir_make_private(inst->dir, ret_err);
-    if (ret < 0) {
-        return ret;
-    }
     /* A socket left by a predecessor killed outright would look ready. */
     instance_remove_sockets(inst);
-    ret = dm_proc_spawn(&inst->proc, (char **)argv->pdata, inst->log_path,
-                        ret_err);
+    ret = dm_child_spawn(&inst->child, (char **)argv->pdata, ret_err);
     if (ret < 0) {
         return ret;
     }
     dm_instance_write_record(inst);
-    inst->probe_src = dm_proc_wait_ready(instance_probe, instance_ready,
-                                         inst, DM_START_TIMEOUT_MS);
     return 0;
 }
 
 static int instance_spawn(DmInstance *inst, char **ret_err)
 {
-    DmDaemon *d = inst->d;
+    DmDaemon *d = inst->child.d;
     g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
     unsigned i;
 
@@ -388,12 +345,12 @@ static int instance_spawn(DmInstance *inst, char **ret_err)
 int dm_instance_set_token(DmInstance *inst, const char *token,
                           char **ret_err)
 {
-    g_autofree char *path = g_build_filename(inst->dir, "token", NULL);
+    g_autofree char *path = g_build_filename(inst->child.dir, "token", NULL);
     g_autofree char *line = g_strconcat(token, "\n", NULL);
     size_t len = strlen(line);
     int fd, ret = 0;
 
-    ret = dm_dir_make_private(inst->dir, ret_err);
+    ret = dm_dir_make_private(inst->child.dir, ret_err);
     if (ret < 0) {
         return ret;
     }
@@ -424,22 +381,15 @@ int dm_instance_launch(DmInstance *inst, SoupServerMessage *msg,
 {
     int ret;
 
-    if (!inst->internal) {
-        g_hash_table_insert(inst->d->instances, inst->id, inst);
-    }
+    dm_child_list(&inst->child);
     ret = instance_spawn(inst, ret_err);
     if (ret < 0) {
-        if (!inst->internal) {
-            g_hash_table_remove(inst->d->instances, inst->id);
-        }
+        dm_child_unlist(&inst->child);
         instance_remove_files(inst);
         dm_instance_free(inst);
         return ret;
     }
-    if (msg) {
-        inst->waiting = msg;
-        dm_http_defer(msg);
-    }
+    dm_child_defer(&inst->child, msg);
     return 0;
 }
 
@@ -447,123 +397,92 @@ int dm_instance_respawn(DmInstance *inst, char **ret_err)
 {
     int ret;
 
-    if (inst->proc.pid || inst->restart_timer || inst->forgotten) {
+    if (inst->child.proc.pid || dm_child_restarting(&inst->child) ||
+        inst->child.forgotten) {
         return 0;               /* running, or on its way back or out */
     }
-    memset(inst->restart_time, 0, sizeof(inst->restart_time));
-    inst->restarts++;
+    dm_child_restart_fresh(&inst->child);
     inst->state = DM_INST_RESTARTING;
     ret = instance_spawn(inst, ret_err);
     if (ret < 0) {
         inst->state = DM_INST_EXITED;
         return ret;
     }
-    dm_info("instance %s (%s) relaunched, pid %d", inst->id, inst->what,
-            inst->proc.pid);
+    dm_info("instance %s (%s) relaunched, pid %d", inst->child.id,
+            inst->what, inst->child.proc.pid);
     return 0;
 }
 
-/* Within the budget of DM_RESTART_MAX restarts in DM_RESTART_WINDOW_US? */
-static bool instance_may_restart(DmInstance *inst)
+/* ops->restart, after the delay (the restart is counted). */
+static void instance_restart(DmChild *c)
 {
-    gint64 oldest = inst->restart_time[inst->restarts % DM_RESTART_MAX];
-
-    return inst->restarts < DM_RESTART_MAX ||
-           g_get_monotonic_time() - oldest >= DM_RESTART_WINDOW_US;
-}
-
-static gboolean instance_restart(gpointer opaque)
-{
-    DmInstance *inst = opaque;
+    DmInstance *inst = instance_of(c);
     g_autofree char *err = NULL;
 
-    inst->restart_timer = 0;
-    inst->restart_time[inst->restarts % DM_RESTART_MAX] =
-        g_get_monotonic_time();
-    inst->restarts++;
     if (instance_spawn(inst, &err) < 0) {
-        dm_error("instance %s (%s): restart failed: %s", inst->id,
+        dm_error("instance %s (%s): restart failed: %s", c->id,
                  inst->what, err);
         inst->state = DM_INST_EXITED;
         instance_notify(inst, false);
-        return G_SOURCE_REMOVE;
+        return;
     }
-    dm_info("instance %s (%s) restarted (%u), pid %d", inst->id,
-            inst->what, inst->restarts, inst->proc.pid);
-    return G_SOURCE_REMOVE;
+    dm_info("instance %s (%s) restarted (%u), pid %d", c->id,
+            inst->what, c->restarts, c->proc.pid);
 }
 
-static void instance_exited(DmProc *p, int status, void *opaque)
+static void instance_exited(DmChild *c)
 {
-    DmInstance *inst = opaque;
-    g_autofree char *text = dm_proc_exit_text(status);
-    bool failed = !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+    DmInstance *inst = instance_of(c);
+    g_autofree char *text = dm_proc_exit_text(c->status);
+    bool failed = !WIFEXITED(c->status) || WEXITSTATUS(c->status) != 0;
 
-    inst->exited = true;
-    inst->status = status;
-    if (inst->probe_src) {
-        g_source_remove(inst->probe_src);
-        inst->probe_src = 0;
-    }
-    if (inst->forgotten) {
-        if (!inst->internal) {
-            g_hash_table_remove(inst->d->dying, inst->id);
-        }
-        instance_forget(inst);
-        return;
-    }
     if (inst->state == DM_INST_STARTING) {
-        g_autofree char *tail = dm_proc_log_tail(inst->log_path,
-                                                 DM_LOG_TAIL);
-        g_autofree char *err = g_strdup_printf("model %s during start-up; "
-                                               "its log ends: %s", text,
-                                               tail);
+        g_autofree char *why = g_strdup_printf("model %s during start-up",
+                                               text);
 
-        dm_error("instance %s (%s) failed to start: %s", inst->id,
+        dm_error("instance %s (%s) failed to start: %s", c->id,
                  inst->what, text);
-        dm_http_answer_waiting_error(&inst->waiting,
-                                     SOUP_STATUS_INTERNAL_SERVER_ERROR, err);
-        instance_forget(inst);
+        dm_child_start_failed(c, why, "its log ends");
         return;
     }
-    dm_warn("instance %s (%s) died: %s", inst->id, inst->what, text);
+    dm_warn("instance %s (%s) died: %s", c->id, inst->what, text);
     inst->state = DM_INST_EXITED;
     if (!inst->restart_always && (!inst->restart_on_failure || !failed)) {
         instance_notify(inst, false);
         return;
     }
-    if (!instance_may_restart(inst)) {
+    if (!dm_child_may_restart(c)) {
         dm_error("instance %s (%s): %d restarts within %d s, giving up",
-                 inst->id, inst->what, DM_RESTART_MAX,
+                 c->id, inst->what, DM_RESTART_MAX,
                  (int)(DM_RESTART_WINDOW_US / G_USEC_PER_SEC));
         instance_notify(inst, false);
         return;
     }
     inst->state = DM_INST_RESTARTING;
-    inst->restart_timer = g_timeout_add(DM_RESTART_DELAY_MS,
-                                        instance_restart, inst);
+    dm_child_restart_later(c, DM_RESTART_DELAY_MS);
     instance_notify(inst, false);
 }
 
+static const DmChildOps instance_ops = {
+    .probe = instance_probe,
+    .ready = instance_ready,
+    .exited = instance_exited,
+    .restart = instance_restart,
+    .remove_files = instance_child_remove_files,
+    .json = instance_child_json,
+    .free = instance_child_free,
+};
+
 void dm_instance_stop(DmInstance *inst, SoupServerMessage *msg)
 {
-    if (inst->waiting) {
-        /* A POST still waiting for the model to listen. */
-        dm_http_answer_waiting_error(&inst->waiting, SOUP_STATUS_CONFLICT,
-                                     "instance deleted while starting");
-    }
     inst->state = DM_INST_STOPPED;
-    if (msg) {
-        inst->waiting = msg;
-        dm_http_defer(msg);
-    }
-    instance_forget(inst);
+    dm_child_stop(&inst->child, msg, "instance");
 }
 
 /* The members of an instance's record; false if one is bad. */
 static bool instance_from_record(DmInstance *inst, JsonObject *rec)
 {
-    DmDaemon *d = inst->d;
+    DmDaemon *d = inst->child.d;
     JsonNode *n = json_object_get_member(rec, "bind");
     unsigned i;
 
@@ -579,21 +498,23 @@ static bool instance_from_record(DmInstance *inst, JsonObject *rec)
         inst->address = g_strdup_printf(v6 ? "tcp:[%s]:%u" : "tcp:%s:%u",
                                         d->model_host, inst->port);
     } else {
-        inst->sock_path = g_build_filename(inst->dir, "sock", NULL);
+        inst->sock_path = g_build_filename(inst->child.dir, "sock", NULL);
         inst->address = g_strdup_printf("unix:%s", inst->sock_path);
     }
     if (inst->internal) {
         return inst->tcp;
     }
     if (dm_record_bool(rec, "console")) {
-        inst->console_path = g_build_filename(inst->dir, "console", NULL);
+        inst->console_path = g_build_filename(inst->child.dir, "console",
+                                              NULL);
     }
     if (dm_record_bool(rec, "token")) {
-        inst->token_path = g_build_filename(inst->dir, "token", NULL);
+        inst->token_path = g_build_filename(inst->child.dir, "token", NULL);
     }
     inst->restart_on_failure = g_strcmp0(dm_record_string(rec, "restart"),
                                          "on-failure") == 0;
-    inst->restarts = dm_record_int(rec, "restarts", 0, G_MAXUINT32, 0);
+    inst->child.restarts = dm_record_int(rec, "restarts", 0, G_MAXUINT32,
+                                         0);
     if (n && JSON_NODE_HOLDS_OBJECT(n)) {
         for (i = 0; i < DM_BIND_COUNT; i++) {
             const char *v = dm_record_string(json_node_get_object(n),
@@ -610,25 +531,22 @@ static bool instance_from_record(DmInstance *inst, JsonObject *rec)
 int dm_instance_adopt(DmInstance *inst, JsonObject *rec, pid_t pid,
                       guint64 start)
 {
-    DmDaemon *d = inst->d;
+    DmChild *c = &inst->child;
     int ret = -EINVAL;
 
     if (!instance_from_record(inst, rec) ||
-        (ret = dm_proc_adopt(&inst->proc, pid, start)) < 0) {
-        dm_info("%s %s: %s, its record removed", inst->what, inst->id,
+        (ret = dm_child_adopt(c, pid, start)) < 0) {
+        dm_info("%s %s: %s, its record removed", inst->what, c->id,
                 ret == -EINVAL ? "a bad record" : "no longer running");
         instance_remove_files(inst);
         dm_instance_free(inst);
         return ret;
     }
-    if (!inst->internal) {
-        g_hash_table_insert(d->instances, inst->id, inst);
-    }
-    dm_info("%s %s adopted at %s, pid %d", inst->what, inst->id,
+    dm_child_list(c);
+    dm_info("%s %s adopted at %s, pid %d", inst->what, c->id,
             inst->address, pid);
     /* Running once it answers; deaf, it is stopped and its policy applies. */
     inst->state = DM_INST_RESTARTING;
-    inst->probe_src = dm_proc_wait_ready(instance_probe, instance_ready,
-                                         inst, DM_START_TIMEOUT_MS);
+    dm_child_wait_ready(c);
     return 0;
 }

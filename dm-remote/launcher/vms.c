@@ -517,12 +517,12 @@ static void vms_qmp(DmVm *vm, SoupServerMessage *msg)
     } else if (n && !JSON_NODE_HOLDS_OBJECT(n)) {
         dm_http_error(msg, SOUP_STATUS_BAD_REQUEST,
                       "'arguments' must be an object");
-    } else if ((why = vms_qmp_refusal(vm->d, execute, n))) {
+    } else if ((why = vms_qmp_refusal(vm->child.d, execute, n))) {
         dm_http_error(msg, SOUP_STATUS_FORBIDDEN, "QMP command '%s' %s",
                       execute, why);
     } else if (vm->state != DM_VM_RUNNING || !vm->qmp) {
         dm_http_error(msg, SOUP_STATUS_BAD_GATEWAY, "vm '%s' is not running",
-                      vm->id);
+                      vm->child.id);
     } else {
         dm_http_defer(msg);
         dm_qmp_execute(vm->qmp, cmd, vms_qmp_reply, msg);
@@ -568,7 +568,7 @@ void dm_vms_handle(DmDaemon *d, SoupServerMessage *msg, const char *id,
     } else if (strcmp(method, "GET") == 0) {
         dm_http_reply_object(msg, SOUP_STATUS_OK, dm_vm_json(vm));
     } else if (strcmp(method, "DELETE") == 0) {
-        dm_info("vm %s: stopping", vm->id);
+        dm_info("vm %s: stopping", vm->child.id);
         dm_vm_stop(vm, msg);
     } else {
         dm_http_not_allowed(msg, "GET, DELETE");

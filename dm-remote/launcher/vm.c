@@ -8,17 +8,16 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "http.h"
 #include "log.h"
 #include "record.h"
 #include "vm.h"
 
 #define DM_VM_START_TIMEOUT_MS 10000
-#define DM_LOG_TAIL 1024
 
 static const char *const state_names[] = {
     [DM_VM_STARTING] = "starting",
@@ -27,36 +26,34 @@ static const char *const state_names[] = {
     [DM_VM_STOPPED] = "stopped",
 };
 
-static void vm_exited(DmProc *p, int status, void *opaque);
+static const DmChildOps vm_ops;
+
+static DmVm *vm_of(DmChild *c)
+{
+    return (DmVm *)((char *)c - offsetof(DmVm, child));
+}
 
 DmVm *dm_vm_new(DmDaemon *d, const char *id)
 {
     DmVm *vm = g_new0(DmVm, 1);
 
-    vm->d = d;
-    vm->id = g_strdup(id);
     /*
      * A directory each, its own files named without a dot, the caller's
      * ID.NAME: no two VMs' names, nor a file and ours, can be the same.
      */
-    vm->dir = dm_child_dir(d, "vms", id);
-    vm->qmp_path = g_build_filename(vm->dir, "qmp", NULL);
-    vm->log_path = g_build_filename(vm->dir, "log", NULL);
+    dm_child_init(&vm->child, d, &vm_ops, id, dm_child_dir(d, "vms", id),
+                  d->vms, DM_VM_START_TIMEOUT_MS);
+    vm->qmp_path = g_build_filename(vm->child.dir, "qmp", NULL);
     vm->files = g_ptr_array_new_with_free_func(g_free);
     vm->file_names = g_ptr_array_new_with_free_func(g_free);
     vm->state = DM_VM_STARTING;
     vm->qmp_fd = -1;
-    vm->proc.on_exit = vm_exited;
-    vm->proc.opaque = vm;
     return vm;
 }
 
 void dm_vm_free(DmVm *vm)
 {
-    g_assert(!vm->proc.pid && !vm->waiting);
-    if (vm->probe_src) {
-        g_source_remove(vm->probe_src);
-    }
+    dm_child_clear(&vm->child);
     if (vm->qmp_fd >= 0) {
         close(vm->qmp_fd);
     }
@@ -66,10 +63,7 @@ void dm_vm_free(DmVm *vm)
     g_ptr_array_unref(vm->files);
     g_ptr_array_unref(vm->file_names);
     g_free(vm->qmp_error);
-    g_free(vm->dir);
-    g_free(vm->id);
     g_free(vm->qmp_path);
-    g_free(vm->log_path);
     g_free(vm);
 }
 
@@ -78,28 +72,29 @@ JsonObject *dm_vm_json(DmVm *vm)
     JsonObject *o = json_object_new();
     g_autofree char *qmp = g_strdup_printf("unix:%s", vm->qmp_path);
 
-    json_object_set_string_member(o, "id", vm->id);
+    json_object_set_string_member(o, "id", vm->child.id);
     json_object_set_string_member(o, "state", state_names[vm->state]);
-    if (vm->proc.pid) {
-        json_object_set_int_member(o, "pid", vm->proc.pid);
+    if (vm->child.proc.pid) {
+        json_object_set_int_member(o, "pid", vm->child.proc.pid);
     } else {
         json_object_set_null_member(o, "pid");
     }
     json_object_set_string_member(o, "qmp", qmp);
     json_object_set_member(o, "exit",
-                           dm_proc_exit_json(vm->exited, vm->status));
+                           dm_proc_exit_json(vm->child.exited,
+                                             vm->child.status));
     return o;
 }
 
 int dm_vm_write_file(DmVm *vm, const char *name, const char *content,
                      char **ret_err)
 {
-    g_autofree char *base = g_strdup_printf("%s.%s", vm->id, name);
-    g_autofree char *path = g_build_filename(vm->dir, base, NULL);
+    g_autofree char *base = g_strdup_printf("%s.%s", vm->child.id, name);
+    g_autofree char *path = g_build_filename(vm->child.dir, base, NULL);
     size_t len = strlen(content);
     int fd, ret;
 
-    ret = dm_dir_make_private(vm->dir, ret_err);
+    ret = dm_dir_make_private(vm->child.dir, ret_err);
     if (ret < 0) {
         return ret;
     }
@@ -135,7 +130,12 @@ static void vm_remove_files(DmVm *vm)
     for (i = 0; i < vm->files->len; i++) {
         unlink(g_ptr_array_index(vm->files, i));
     }
-    dm_record_remove(vm->dir);
+    dm_record_remove(vm->child.dir);
+}
+
+static void vm_child_remove_files(DmChild *c)
+{
+    vm_remove_files(vm_of(c));
 }
 
 static void vm_write_record(DmVm *vm)
@@ -150,9 +150,10 @@ static void vm_write_record(DmVm *vm)
                                       g_ptr_array_index(vm->file_names, i));
     }
     json_object_set_array_member(o, "files", files);
-    if (dm_record_write(vm->dir, "vm", vm->id, &vm->proc, o, &err) < 0) {
+    if (dm_record_write(vm->child.dir, "vm", vm->child.id, &vm->child.proc,
+                        o, &err) < 0) {
         dm_warn("vm %s: %s; a launcher restarted after a crash will not "
-                "adopt it", vm->id, err);
+                "adopt it", vm->child.id, err);
     }
 }
 
@@ -169,40 +170,22 @@ void dm_vm_discard(DmVm *vm)
  */
 #define DM_VM_EXIT_GRACE_MS 5000
 
-/* Out of the API's sight; freed now, or once reaped. */
-static void vm_forget(DmVm *vm)
+static void vm_child_free(DmChild *c)
 {
-    DmDaemon *d = vm->d;
+    dm_vm_free(vm_of(c));
+}
 
-    if (!vm->forgotten) {
-        g_hash_table_remove(d->vms, vm->id);
-        vm->forgotten = true;
-    }
-    if (vm->probe_src) {
-        g_source_remove(vm->probe_src);
-        vm->probe_src = 0;
-    }
-    if (vm->proc.pid) {
-        g_hash_table_add(d->dying, g_strdup(vm->id));
-        dm_proc_terminate(&vm->proc);
-        return;
-    }
-    vm_remove_files(vm);
-    dm_http_answer_waiting(&vm->waiting, SOUP_STATUS_OK, dm_vm_json(vm));
-    dm_vm_free(vm);
-    dm_daemon_maybe_quit(d);
+static JsonObject *vm_child_json(DmChild *c)
+{
+    return dm_vm_json(vm_of(c));
 }
 
 /* Ready once QMP accepts a connection; that connection is kept. */
-static int vm_probe(void *opaque)
+static int vm_probe(DmChild *c)
 {
-    DmVm *vm = opaque;
-    int fd;
+    DmVm *vm = vm_of(c);
+    int fd = dm_unix_connect(vm->qmp_path);
 
-    if (!vm->proc.pid) {
-        return -ECHILD;
-    }
-    fd = dm_unix_connect(vm->qmp_path);
     if (fd < 0) {
         return 0;
     }
@@ -215,13 +198,7 @@ static int vm_probe(void *opaque)
 /* The start failed: answer 500 with @why and the log's tail, forget it. */
 static void vm_start_error(DmVm *vm, const char *why)
 {
-    g_autofree char *tail = dm_proc_log_tail(vm->log_path, DM_LOG_TAIL);
-    g_autofree char *text = g_strdup_printf("%s; the log ends: %s", why,
-                                            tail);
-
-    dm_http_answer_waiting_error(&vm->waiting,
-                                 SOUP_STATUS_INTERNAL_SERVER_ERROR, text);
-    vm_forget(vm);
+    dm_child_start_failed(&vm->child, why, "the log ends");
 }
 
 /* QMP failed at start-up and QEMU has not exited meanwhile: give up. */
@@ -231,8 +208,8 @@ static gboolean vm_start_failed(gpointer opaque)
     g_autofree char *why = g_strdup_printf("QEMU did not answer QMP during "
                                            "start-up (%s)", vm->qmp_error);
 
-    vm->probe_src = 0;
-    dm_error("vm %s: no QMP answer during start-up: %s", vm->id,
+    vm->child.probe_src = 0;
+    dm_error("vm %s: no QMP answer during start-up: %s", vm->child.id,
              vm->qmp_error);
     vm_start_error(vm, why);
     return G_SOURCE_REMOVE;
@@ -246,14 +223,13 @@ static void vm_answered(JsonNode *reply, const char *error, void *opaque)
 {
     DmVm *vm = opaque;
 
-    if (vm->forgotten || !vm->waiting) {
+    if (vm->child.forgotten || !vm->child.waiting) {
         return;                 /* answered already (it exited, say) */
     }
     if (!error) {
         vm->state = DM_VM_RUNNING;
-        dm_info("vm %s running, pid %d", vm->id, vm->proc.pid);
-        dm_http_answer_waiting(&vm->waiting,
-                               SOUP_STATUS_CREATED, dm_vm_json(vm));
+        dm_info("vm %s running, pid %d", vm->child.id, vm->child.proc.pid);
+        dm_child_answer(&vm->child, SOUP_STATUS_CREATED, dm_vm_json(vm));
         return;
     }
     /*
@@ -261,15 +237,15 @@ static void vm_answered(JsonNode *reply, const char *error, void *opaque)
      * its exit a moment to be seen, it says more (vm_exited answers).
      */
     vm->qmp_error = g_strdup(error);
-    vm->probe_src = g_timeout_add(DM_VM_EXIT_GRACE_MS, vm_start_failed, vm);
+    vm->child.probe_src = g_timeout_add(DM_VM_EXIT_GRACE_MS, vm_start_failed,
+                                        vm);
 }
 
-static void vm_ready(int ret, void *opaque)
+static void vm_ready(DmChild *c, int ret)
 {
-    DmVm *vm = opaque;
+    DmVm *vm = vm_of(c);
     g_autofree char *text = NULL;
 
-    vm->probe_src = 0;
     if (ret == 0) {
         /*
          * QMP accepts as soon as QEMU has made its socket, before the
@@ -285,37 +261,35 @@ static void vm_ready(int ret, void *opaque)
     }
     text = g_strdup_printf("QMP did not accept connections within %d s",
                            DM_VM_START_TIMEOUT_MS / 1000);
-    dm_error("vm %s: %s", vm->id, text);
+    dm_error("vm %s: %s", c->id, text);
     vm_start_error(vm, text);
 }
 
-static void vm_exited(DmProc *p, int status, void *opaque)
+static void vm_exited(DmChild *c)
 {
-    DmVm *vm = opaque;
-    g_autofree char *text = dm_proc_exit_text(status);
+    DmVm *vm = vm_of(c);
+    g_autofree char *text = dm_proc_exit_text(c->status);
 
-    vm->exited = true;
-    vm->status = status;
-    if (vm->probe_src) {
-        g_source_remove(vm->probe_src);
-        vm->probe_src = 0;
-    }
-    if (vm->forgotten) {
-        g_hash_table_remove(vm->d->dying, vm->id);
-        vm_forget(vm);
-        return;
-    }
     if (vm->state == DM_VM_STARTING) {
         g_autofree char *why = g_strdup_printf("QEMU %s during start-up",
                                                text);
 
-        dm_error("vm %s failed to start: %s", vm->id, text);
+        dm_error("vm %s failed to start: %s", c->id, text);
         vm_start_error(vm, why);
         return;
     }
-    dm_info("vm %s exited: %s", vm->id, text);
+    dm_info("vm %s exited: %s", c->id, text);
     vm->state = DM_VM_EXITED;
 }
+
+static const DmChildOps vm_ops = {
+    .probe = vm_probe,
+    .ready = vm_ready,
+    .exited = vm_exited,
+    .remove_files = vm_child_remove_files,
+    .json = vm_child_json,
+    .free = vm_child_free,
+};
 
 /* Does @dir also hold a server certificate and key (a TLS migration's target)? */
 static bool vm_creds_have_server(const char *dir)
@@ -333,18 +307,18 @@ static GPtrArray *vm_argv(DmVm *vm, char **args)
     GPtrArray *argv = g_ptr_array_new_with_free_func(g_free);
     char **a;
 
-    g_ptr_array_add(argv, g_strdup(vm->d->qemu));
+    g_ptr_array_add(argv, g_strdup(vm->child.d->qemu));
     g_ptr_array_add(argv, g_strdup("-name"));
-    g_ptr_array_add(argv, g_strdup(vm->id));
+    g_ptr_array_add(argv, g_strdup(vm->child.id));
     g_ptr_array_add(argv, g_strdup("-nodefaults"));
     g_ptr_array_add(argv, g_strdup("-display"));
     g_ptr_array_add(argv, g_strdup("none"));
     g_ptr_array_add(argv, g_strdup("-qmp"));
     g_ptr_array_add(argv, g_strdup_printf("unix:%s,server=on,wait=off",
                                           vm->qmp_path));
-    if (vm->d->model_tls_creds) {
+    if (vm->child.d->model_tls_creds) {
         /* The orchestrator names it in tls-creds= of -remote-device. */
-        g_auto(GStrv) parts = g_strsplit(vm->d->model_tls_creds, ",", -1);
+        g_auto(GStrv) parts = g_strsplit(vm->child.d->model_tls_creds, ",", -1);
         g_autofree char *dir = g_strjoinv(",,", parts);
 
         g_ptr_array_add(argv, g_strdup("-object"));
@@ -357,7 +331,7 @@ static GPtrArray *vm_argv(DmVm *vm, char **args)
          * directory has a server certificate for this host too (QEMU
          * loads the files at start-up).
          */
-        if (vm_creds_have_server(vm->d->model_tls_creds)) {
+        if (vm_creds_have_server(vm->child.d->model_tls_creds)) {
             g_ptr_array_add(argv, g_strdup("-object"));
             g_ptr_array_add(argv, g_strdup_printf("tls-creds-x509,"
                                                   "id=dm-migrate-tls,"
@@ -369,7 +343,7 @@ static GPtrArray *vm_argv(DmVm *vm, char **args)
     for (a = args; a && *a; a++) {
         g_auto(GStrv) parts = g_strsplit(*a, "@STATE@", -1);
 
-        g_ptr_array_add(argv, g_strjoinv(vm->dir, parts));
+        g_ptr_array_add(argv, g_strjoinv(vm->child.dir, parts));
     }
     g_ptr_array_add(argv, NULL);
     return argv;
@@ -381,38 +355,23 @@ int dm_vm_launch(DmVm *vm, char **args, SoupServerMessage *msg,
     g_autoptr(GPtrArray) argv = vm_argv(vm, args);
     int ret;
 
-    g_hash_table_insert(vm->d->vms, vm->id, vm);
+    dm_child_list(&vm->child);
     unlink(vm->qmp_path);
-    ret = dm_dir_make_private(vm->dir, ret_err);
-    if (ret == 0) {
-        ret = dm_proc_spawn(&vm->proc, (char **)argv->pdata, vm->log_path,
-                            ret_err);
-    }
+    ret = dm_child_spawn(&vm->child, (char **)argv->pdata, ret_err);
     if (ret < 0) {
-        g_hash_table_remove(vm->d->vms, vm->id);
+        dm_child_unlist(&vm->child);
         dm_vm_discard(vm);
         return ret;
     }
     vm_write_record(vm);
-    vm->probe_src = dm_proc_wait_ready(vm_probe, vm_ready, vm,
-                                       DM_VM_START_TIMEOUT_MS);
-    vm->waiting = msg;
-    dm_http_defer(msg);
+    dm_child_defer(&vm->child, msg);
     return 0;
 }
 
 void dm_vm_stop(DmVm *vm, SoupServerMessage *msg)
 {
-    if (vm->waiting) {
-        dm_http_answer_waiting_error(&vm->waiting, SOUP_STATUS_CONFLICT,
-                                     "vm deleted while starting");
-    }
     vm->state = DM_VM_STOPPED;
-    if (msg) {
-        vm->waiting = msg;
-        dm_http_defer(msg);
-    }
-    vm_forget(vm);
+    dm_child_stop(&vm->child, msg, "vm");
 }
 
 static void vm_adopt_answered(JsonNode *reply, const char *error,
@@ -421,7 +380,7 @@ static void vm_adopt_answered(JsonNode *reply, const char *error,
     DmVm *vm = opaque;
 
     if (error) {
-        dm_warn("vm %s: adopted, but QMP does not answer: %s", vm->id,
+        dm_warn("vm %s: adopted, but QMP does not answer: %s", vm->child.id,
                 error);
     }
 }
@@ -445,22 +404,24 @@ int dm_vm_adopt(DmVm *vm, JsonObject *rec, pid_t pid, guint64 start)
             !dm_id_valid(name = json_node_get_string(e))) {
             continue;
         }
-        g_ptr_array_add(vm->files, g_strdup_printf("%s/%s.%s", vm->dir,
-                                                   vm->id, name));
+        g_ptr_array_add(vm->files, g_strdup_printf("%s/%s.%s",
+                                                   vm->child.dir,
+                                                   vm->child.id, name));
         g_ptr_array_add(vm->file_names, g_strdup(name));
     }
-    ret = dm_proc_adopt(&vm->proc, pid, start);
+    ret = dm_child_adopt(&vm->child, pid, start);
     if (ret < 0) {
-        dm_info("vm %s: no longer running, its record removed", vm->id);
+        dm_info("vm %s: no longer running, its record removed",
+                vm->child.id);
         dm_vm_discard(vm);
         return ret;
     }
-    g_hash_table_insert(vm->d->vms, vm->id, vm);
+    dm_child_list(&vm->child);
     vm->state = DM_VM_RUNNING;
     /* Our predecessor's QMP connection went with it: QEMU takes ours. */
     vm->qmp = dm_qmp_new(vm->qmp_path, -1);
     json_object_set_string_member(cmd, "execute", "query-status");
     dm_qmp_execute(vm->qmp, cmd, vm_adopt_answered, vm);
-    dm_info("vm %s adopted, pid %d", vm->id, pid);
+    dm_info("vm %s adopted, pid %d", vm->child.id, pid);
     return 0;
 }

@@ -33,6 +33,7 @@
 #include "soup-limits.h"
 #include "soup-tls.h"
 
+#include "api.h"
 #include "daemon.h"
 #include "http.h"
 #include "instances.h"
@@ -547,7 +548,7 @@ static int daemon_serve(DmDaemon *d, const DmAddress *addr,
         dm_address_cleanup(addr);
         return 1;
     }
-    dm_http_attach(server, d);
+    dm_api_attach(server, d);
     d->loop = g_main_loop_new(NULL, false);
     g_unix_signal_add(SIGTERM, daemon_on_signal, d);
     g_unix_signal_add(SIGINT, daemon_on_signal, d);

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "irq.h"
 #include "model.h"
 
 /*
@@ -41,21 +42,6 @@ typedef struct DmRegion {
 } DmRegion;
 
 #define DM_MAX_REGIONS  VUP_PCI_NUM_REGIONS
-#define DM_MAX_IRQ_INDEXES VUP_PCI_NUM_IRQS
-#define DM_MAX_IRQS_PER_INDEX 2048
-
-/* trigger_fd of a vector signalled with DM_IRQ messages (no eventfd). */
-#define DM_IRQ_FD_MESSAGE (-2)
-
-/* One IRQ index (INTx, MSI, MSI-X, ...): per-vector eventfds and masks. */
-typedef struct DmIrqIndex {
-    uint32_t count;
-    uint32_t info_flags;        /* VUP_IRQ_INFO_* */
-    int *trigger_fd;            /* count entries, -1 when unset */
-    bool *masked;
-    bool *pending;              /* raised while masked or unwired */
-    bool *level;                /* level-triggered lines: current level */
-} DmIrqIndex;
 
 /* What the command line gives a model: its "prop=value" list. */
 typedef struct DmModelArgs {
@@ -67,8 +53,7 @@ struct DmDevice {
     bool is_pci;                /* else a vfio "platform" device */
     DmRegion regions[DM_MAX_REGIONS];
     unsigned num_regions;
-    DmIrqIndex irqs[DM_MAX_IRQ_INDEXES];
-    unsigned num_irq_indexes;
+    DmIrqTable irqs;            /* irq.c's alone */
     DmPci *pci;
     DmLoop *loop;
     const DmLinkOps *link;      /* the connected client, or NULL */
@@ -107,23 +92,5 @@ void dm_device_dma_unmapping(DmDevice *dev, uint64_t iova, uint64_t size);
 void dm_region_read(DmRegion *r, uint64_t offset, void *buf, uint32_t len);
 void dm_region_write(DmRegion *r, uint64_t offset, const void *buf,
                      uint32_t len);
-
-/* ---- Interrupts: the wiring the session sets up ---- */
-
-/*
- * Level of a level-triggered line (PCI INTx, a platform device's IRQ):
- * a rising edge signals the client unless masked; a line still high
- * when the client unmasks it signals again.
- */
-void dm_irq_set_level(DmDevice *dev, unsigned index, unsigned sub,
-                      bool level);
-
-/* Client unmasked vector @sub of @index. */
-void dm_irq_unmask(DmDevice *dev, unsigned index, unsigned sub);
-
-/* Signal vector @sub of @index if wired and not masked. */
-void dm_irq_signal(DmDevice *dev, unsigned index, unsigned sub);
-/* Client disconnected: drop every eventfd, keep the device state. */
-void dm_irq_release_all(DmDevice *dev);
 
 #endif /* DM_DEVICE_H */

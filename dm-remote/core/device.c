@@ -1,5 +1,6 @@
 /*
- * Device plumbing shared by every model: regions, interrupts, reset.
+ * Device plumbing shared by every model: regions, reset, DMA and work
+ * (interrupts are irq.c's).
  *
  * Runs in the event loop's thread.
  *
@@ -48,19 +49,10 @@ int dm_device_realize(DmDevice *dev, const DmModel *model, DmLoop *loop,
         return ret;
     }
     if (dev->pci) {
-        /*
-         * PCI devices have all five IRQ indexes.  ERR and REQ take one
-         * eventfd each (QEMU's client warns otherwise) that models may
-         * never signal; MSI-X stays empty unless the model set it up.
-         */
-        for (unsigned i = dev->num_irq_indexes; i < VUP_PCI_NUM_IRQS; i++) {
-            ret = dm_device_init_irq(dev, i,
-                                     i >= VUP_PCI_ERR_IRQ_INDEX ? 1 : 0,
-                                     VUP_IRQ_INFO_EVENTFD);
-            if (ret < 0) {
-                dm_device_unrealize(dev);
-                return ret;
-            }
+        ret = dm_irq_fill_pci(dev);
+        if (ret < 0) {
+            dm_device_unrealize(dev);
+            return ret;
         }
         dm_pci_finalize(dev->pci);
         dev->regions[VUP_PCI_CONFIG_REGION_INDEX].size = DM_PCI_CONFIG_SIZE;
@@ -131,13 +123,7 @@ void dm_device_unrealize(DmDevice *dev)
     }
     free(dev->state);
     dev->state = NULL;
-    dm_irq_release_all(dev);
-    for (unsigned i = 0; i < DM_MAX_IRQ_INDEXES; i++) {
-        free(dev->irqs[i].trigger_fd);
-        free(dev->irqs[i].masked);
-        free(dev->irqs[i].pending);
-        free(dev->irqs[i].level);
-    }
+    dm_irq_free(dev);
     free(dev->pci);
     dev->pci = NULL;
 }
@@ -148,13 +134,7 @@ void dm_device_reset(DmDevice *dev)
     if (dev->pci) {
         dm_pci_reset(dev->pci);
     }
-    for (unsigned i = 0; i < dev->num_irq_indexes; i++) {
-        DmIrqIndex *x = &dev->irqs[i];
-
-        memset(x->pending, 0, x->count * sizeof(bool));
-        memset(x->masked, 0, x->count * sizeof(bool));
-        memset(x->level, 0, x->count * sizeof(bool));
-    }
+    dm_irq_reset(dev);
     if (dev->model->reset) {
         dev->model->reset(dev);
     }
@@ -198,32 +178,6 @@ DmVmClock *dm_device_vm_clock(DmDevice *dev)
 DmPci *dm_device_pci(DmDevice *dev)
 {
     return dev->pci;
-}
-
-int dm_device_init_irq(DmDevice *dev, unsigned index, uint32_t count,
-                       uint32_t info_flags)
-{
-    DmIrqIndex *x = &dev->irqs[index];
-
-    if (index >= DM_MAX_IRQ_INDEXES || count > DM_MAX_IRQS_PER_INDEX) {
-        return -EINVAL;
-    }
-    x->count = count;
-    x->info_flags = info_flags;
-    x->trigger_fd = malloc(count * sizeof(int) + 1);
-    x->masked = calloc(count + 1, sizeof(bool));
-    x->pending = calloc(count + 1, sizeof(bool));
-    x->level = calloc(count + 1, sizeof(bool));
-    if (!x->trigger_fd || !x->masked || !x->pending || !x->level) {
-        return -ENOMEM;
-    }
-    for (uint32_t i = 0; i < count; i++) {
-        x->trigger_fd[i] = -1;
-    }
-    if (index + 1 > dev->num_irq_indexes) {
-        dev->num_irq_indexes = index + 1;
-    }
-    return 0;
 }
 
 /* Does an access of @len bytes pass @ops' valid sizes? */
@@ -290,120 +244,6 @@ void dm_region_write(DmRegion *r, uint64_t offset, const void *buf,
         p += size;
         offset += size;
         len -= size;
-    }
-}
-
-/* ---- Interrupts ---- */
-
-void dm_irq_signal(DmDevice *dev, unsigned index, unsigned sub)
-{
-    DmIrqIndex *x = &dev->irqs[index];
-    uint64_t one = 1;
-
-    if (index >= dev->num_irq_indexes || sub >= x->count) {
-        return;
-    }
-    if (x->masked[sub] || x->trigger_fd[sub] == -1 ||
-        (x->trigger_fd[sub] == DM_IRQ_FD_MESSAGE && !dev->link)) {
-        x->pending[sub] = true;
-        return;
-    }
-    x->pending[sub] = false;
-    if (x->trigger_fd[sub] == DM_IRQ_FD_MESSAGE) {
-        dev->link->send_irq(dev->link_opaque, index, sub);
-    } else if (write(x->trigger_fd[sub], &one, sizeof(one)) != sizeof(one)) {
-        dm_warn("cannot signal irq %u.%u: %m, ignoring", index, sub);
-    }
-    if (x->info_flags & VUP_IRQ_INFO_AUTOMASKED) {
-        x->masked[sub] = true;  /* until the client unmasks it */
-    }
-}
-
-void dm_irq_set_level(DmDevice *dev, unsigned index, unsigned sub,
-                      bool level)
-{
-    DmIrqIndex *x = &dev->irqs[index];
-    bool rising;
-
-    if (index >= dev->num_irq_indexes || sub >= x->count) {
-        return;
-    }
-    rising = level && !x->level[sub];
-    x->level[sub] = level;
-    if (rising) {
-        dm_irq_signal(dev, index, sub);
-    } else if (!level) {
-        x->pending[sub] = false;
-    }
-}
-
-void dm_irq_unmask(DmDevice *dev, unsigned index, unsigned sub)
-{
-    DmIrqIndex *x = &dev->irqs[index];
-
-    if (index >= dev->num_irq_indexes || sub >= x->count) {
-        return;
-    }
-    x->masked[sub] = false;
-    if (x->pending[sub] || x->level[sub]) {
-        dm_irq_signal(dev, index, sub);
-    }
-}
-
-/* Has the client wired a vector of message-interrupt index @index? */
-static bool msg_irq_wired(DmDevice *dev, unsigned index)
-{
-    DmIrqIndex *x = &dev->irqs[index];
-
-    if (!dev->is_pci || dev->num_irq_indexes <= index) {
-        return false;
-    }
-    for (uint32_t i = 0; i < x->count; i++) {
-        if (x->trigger_fd[i] != -1) {
-            return true;
-        }
-    }
-    return false;
-}
-
-bool dm_irq_uses_messages(DmDevice *dev)
-{
-    return msg_irq_wired(dev, VUP_PCI_MSIX_IRQ_INDEX) ||
-           msg_irq_wired(dev, VUP_PCI_MSI_IRQ_INDEX);
-}
-
-void dm_irq_raise(DmDevice *dev, unsigned vector)
-{
-    if (msg_irq_wired(dev, VUP_PCI_MSIX_IRQ_INDEX)) {
-        dm_irq_signal(dev, VUP_PCI_MSIX_IRQ_INDEX, vector);
-    } else if (msg_irq_wired(dev, VUP_PCI_MSI_IRQ_INDEX)) {
-        dm_irq_signal(dev, VUP_PCI_MSI_IRQ_INDEX, vector);
-    } else {
-        /* INTx for PCI, line 0 of a platform device: the same index. */
-        dm_irq_set_level(dev, 0, 0, true);
-    }
-}
-
-void dm_irq_lower(DmDevice *dev, unsigned vector)
-{
-    if (!msg_irq_wired(dev, VUP_PCI_MSIX_IRQ_INDEX) &&
-        !msg_irq_wired(dev, VUP_PCI_MSI_IRQ_INDEX)) {
-        dm_irq_set_level(dev, 0, 0, false);
-    }
-}
-
-void dm_irq_release_all(DmDevice *dev)
-{
-    for (unsigned i = 0; i < dev->num_irq_indexes; i++) {
-        DmIrqIndex *x = &dev->irqs[i];
-
-        for (uint32_t j = 0; j < x->count; j++) {
-            if (x->trigger_fd[j] >= 0) {
-                close(x->trigger_fd[j]);
-            }
-            x->trigger_fd[j] = -1;
-            x->masked[j] = false;
-        }
     }
 }
 

@@ -1,0 +1,104 @@
+/*
+ * Interrupt wiring of a device: per index (INTx, MSI, MSI-X, ERR, REQ
+ * or a platform device's lines) each vector's trigger (an eventfd, a
+ * DM_IRQ message or nothing), its mask, a pending bit for what was
+ * raised while masked or unwired, and the level of level-triggered
+ * lines.  This file alone touches that state: the session wires and
+ * masks through the calls below (after checking the protocol), models
+ * raise and lower through dm_irq_raise/dm_irq_lower (model.h).
+ *
+ * Every call ignores an index or vector out of range.  All of it runs
+ * in the event loop's thread.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef DM_IRQ_H
+#define DM_IRQ_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vup/proto.h"
+
+typedef struct DmDevice DmDevice;
+
+#define DM_MAX_IRQ_INDEXES VUP_PCI_NUM_IRQS
+#define DM_MAX_IRQS_PER_INDEX 2048
+
+/* A vector's trigger: an eventfd, unwired, or DM_IRQ messages. */
+#define DM_IRQ_FD_NONE    (-1)
+#define DM_IRQ_FD_MESSAGE (-2)
+
+/* One IRQ index: per-vector triggers, masks, pending bits and levels. */
+typedef struct DmIrqIndex {
+    uint32_t count;
+    uint32_t info_flags;        /* VUP_IRQ_INFO_* */
+    int *trigger_fd;            /* count entries, DM_IRQ_FD_NONE when unset */
+    bool *masked;
+    bool *pending;              /* raised while masked or unwired */
+    bool *level;                /* level-triggered lines: current level */
+} DmIrqIndex;
+
+/* A device's indexes; in DmDevice, read and written by irq.c only. */
+typedef struct DmIrqTable {
+    DmIrqIndex index[DM_MAX_IRQ_INDEXES];
+    unsigned num_indexes;
+} DmIrqTable;
+
+/* ---- The table's life (device.c) ---- */
+
+/*
+ * PCI devices have all five indexes: the ones the model did not set up
+ * get ERR and REQ one vector each (QEMU's client warns otherwise), the
+ * rest none.  0 or -errno.
+ */
+int dm_irq_fill_pci(DmDevice *dev);
+/* Device reset: no vector masked, pending or high; wiring stays. */
+void dm_irq_reset(DmDevice *dev);
+/* Unrealize: close every eventfd and free the table. */
+void dm_irq_free(DmDevice *dev);
+
+/* ---- What the session asks ---- */
+
+unsigned dm_irq_num_indexes(const DmDevice *dev);
+/* @index's vector count and VUP_IRQ_INFO_* flags: 0, or -EINVAL. */
+int dm_irq_info(const DmDevice *dev, unsigned index, uint32_t *count,
+                uint32_t *flags);
+
+/*
+ * Wire vectors [start, start + count) of @index: fds[i] is an eventfd
+ * (the table owns it from now on), DM_IRQ_FD_NONE or DM_IRQ_FD_MESSAGE;
+ * @fds NULL unwires them all.  An old eventfd is closed; a vector
+ * raised before it was wired is signalled now (unless masked).  An
+ * eventfd for a vector out of range is closed.
+ */
+void dm_irq_set_triggers(DmDevice *dev, unsigned index, uint32_t start,
+                         uint32_t count, const int *fds);
+/* Wire every vector of [start, start + count) to DM_IRQ messages. */
+void dm_irq_set_messages(DmDevice *dev, unsigned index, uint32_t start,
+                         uint32_t count);
+
+/* The client masks / unmasks a vector; unmasking re-signals a pending
+ * one or a line still high. */
+void dm_irq_mask(DmDevice *dev, unsigned index, unsigned sub);
+void dm_irq_unmask(DmDevice *dev, unsigned index, unsigned sub);
+
+/* Signal vector @sub of @index if wired and not masked, else mark it
+ * pending.  Automasked indexes mask the vector until it is unmasked. */
+void dm_irq_signal(DmDevice *dev, unsigned index, unsigned sub);
+
+/*
+ * Level of a level-triggered line (PCI INTx, a platform device's IRQ):
+ * a rising edge signals the client unless masked; a line still high
+ * when the client unmasks it signals again.
+ */
+void dm_irq_set_level(DmDevice *dev, unsigned index, unsigned sub,
+                      bool level);
+/* The line's current level (tests, diagnostics). */
+bool dm_irq_level(const DmDevice *dev, unsigned index, unsigned sub);
+
+/* The client went: close every eventfd and unmask; levels and pending
+ * bits stay for the next client. */
+void dm_irq_release_all(DmDevice *dev);
+
+#endif /* DM_IRQ_H */
