@@ -14,7 +14,7 @@
 #include "console.h"
 #include "daemon.h"
 #include "log.h"
-#include "route.h"
+#include "route-cli.h"
 #include "server.h"
 
 static const char *arg_model;

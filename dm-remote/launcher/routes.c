@@ -18,7 +18,7 @@
 #include "instance.h"
 #include "log.h"
 #include "record.h"
-#include "route.h"
+#include "route-table.h"
 #include "router.h"
 #include "routes.h"
 

@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "route.h"
+#include "route-cli.h"
 
 #define ROUTE_MAX 256
 

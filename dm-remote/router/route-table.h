@@ -10,7 +10,21 @@
 
 #include <stddef.h>
 
-#include "route.h"
+#include "vup/caps.h"
+#include "address.h"
+
+/* One entry: sessions for @device_model (and @vm, if set) go to @target. */
+typedef struct DmRoute {
+    char device_model[VUP_ID_MAX + 1];
+    char vm[VUP_ID_MAX + 1];    /* "" = any */
+    DmAddress target;
+} DmRoute;
+
+/*
+ * Parse "DEVICE_MODEL=ADDRESS[,vm=VM]"; -EINVAL with a reason in @err.
+ */
+int dm_route_parse(const char *str, DmRoute *ret_route, char *err,
+                   size_t errlen);
 
 /*
  * An immutable table, shared by the accept loop (its current one) and the

@@ -37,7 +37,7 @@
 
 #include "vup/msg.h"
 #include "log.h"
-#include "route-table.h"
+#include "route.h"
 
 #define ROUTE_VERSION_MAX   (sizeof(VupHeader) + 65536)
 #define ROUTE_CHUNK         65536

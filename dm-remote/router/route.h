@@ -9,24 +9,8 @@
 #ifndef DM_ROUTE_H
 #define DM_ROUTE_H
 
-#include "vup/caps.h"
 #include "address.h"
-
-/* One entry: sessions for @device_model (and @vm, if set) go to @target. */
-typedef struct DmRoute {
-    char device_model[VUP_ID_MAX + 1];
-    char vm[VUP_ID_MAX + 1];    /* "" = any */
-    DmAddress target;
-} DmRoute;
-
-/*
- * Parse "DEVICE_MODEL=ADDRESS[,vm=VM]"; -EINVAL with a reason in @err.
- */
-int dm_route_parse(const char *str, DmRoute *ret_route, char *err,
-                   size_t errlen);
-
-/* `dm-remote route ...` (route-cli.c): @argv[0] is "route". */
-int dm_route_main(int argc, char **argv);
+#include "route-table.h"
 
 /* What one router lets its clients cost it. */
 typedef struct DmRouteLimits {
