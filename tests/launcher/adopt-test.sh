@@ -23,45 +23,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-pass() { echo "ok $((++n)) $1"; }
-fail() { echo "not ok $((++n)) $1: $(tr "\n" " " <<<"$2")"; failed=1; }
-
-req() {
-    local out
-    out=$("$py" "$here/api.py" "$@" 2>&1)
-    status=${out%%$'\t'*}
-    out=${out#*$'\t'}
-    ctype=${out%%$'\t'*}
-    body=${out#*$'\t'}
-}
-jf() { "$py" "$here/jget.py" "${2:-$body}" "$1"; }
-check() {
-    if [ "$status" != "$2" ]; then
-        fail "$1" "status $status, wanted $2: $body"
-    elif [ -n "${3:-}" ] && ! grep -q -- "$3" <<<"$body"; then
-        fail "$1" "body lacks '$3': $body"
-    else
-        pass "$1"
-    fi
-}
-wait_for() {
-    local i
-    for i in $(seq 200); do
-        "$@" && return 0
-        sleep 0.1
-    done
-    return 1
-}
-start_daemon() {
-    local name=$1
-    shift
-    "$bin" daemon "$@" 2>>"$dir/$name.err" &
-    pid=$!
-    daemons+=("$pid")
-    wait_for grep -q "listening on" "$dir/$name.err" ||
-        { echo "Bail out! daemon $name did not start: $(cat "$dir/$name.err")"
-          exit 1; }
-}
+. "$here/lib.sh"
 # crash PID: SIGKILL, reaped.
 crash() { kill -KILL "$1"; wait "$1" 2>/dev/null; }
 # A process that exited: an orphan may stay a zombie until its new

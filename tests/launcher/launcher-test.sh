@@ -21,56 +21,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-pass() { echo "ok $((++n)) $1"; }
-fail() { echo "not ok $((++n)) $1: $2"; failed=1; }
-
-# req ADDRESS METHOD PATH [BODY]: sets $status, $ctype and $body.
-req() {
-    local out
-    out=$("$py" "$here/api.py" "$@" 2>&1)
-    status=${out%%$'\t'*}
-    out=${out#*$'\t'}
-    ctype=${out%%$'\t'*}
-    body=${out#*$'\t'}
-}
-
-# jf PATH [JSON]: a member of $body (or of JSON).
-jf() { "$py" "$here/jget.py" "${2:-$body}" "$1"; }
-
-# check NAME WANT_STATUS [PATTERN]: the last reply's status and body.
-check() {
-    if [ "$status" != "$2" ]; then
-        fail "$1" "status $status, wanted $2: $body"
-    elif [ "$ctype" != application/json ]; then
-        fail "$1" "Content-Type '$ctype'"
-    elif [ -n "${3:-}" ] && ! grep -q -- "$3" <<<"$body"; then
-        fail "$1" "body lacks '$3': $body"
-    else
-        pass "$1"
-    fi
-}
-
-# wait_for CMD...: bounded polling (20 s), true once CMD succeeds.
-wait_for() {
-    local i
-    for i in $(seq 200); do
-        "$@" && return 0
-        sleep 0.1
-    done
-    return 1
-}
-
-# start_daemon NAME ARGS...: runs it, waits for "listening on"; sets $pid.
-start_daemon() {
-    local name=$1
-    shift
-    "$bin" daemon "$@" 2>"$dir/$name.err" &
-    pid=$!
-    daemons+=("$pid")
-    wait_for grep -q "listening on" "$dir/$name.err" ||
-        { echo "Bail out! daemon $name did not start: $(cat "$dir/$name.err")"
-          exit 1; }
-}
+. "$here/lib.sh"
 
 # stop_daemon PID: SIGTERM; true if it exits 0.
 stop_daemon() {
