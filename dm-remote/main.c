@@ -134,21 +134,6 @@ static int usage_error(const char *fmt, const char *what)
     return dm_usage_error(NULL, fmt, what);
 }
 
-/* A decimal number in [@min, @max], the whole of @s. */
-static bool parse_number(const char *s, long min, long max, long *ret)
-{
-    char *end;
-    long v;
-
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno || *end || end == s || v < min || v > max) {
-        return false;
-    }
-    *ret = v;
-    return true;
-}
-
 static int parse_serve(int argc, char **argv)
 {
     enum {
@@ -206,13 +191,13 @@ static int parse_serve(int argc, char **argv)
             }
             break;
         case OPT_HELLO_TIMEOUT:
-            if (!parse_number(optarg, 1, 3600, &arg_hello_timeout)) {
+            if (!dm_parse_number(optarg, 1, 3600, &arg_hello_timeout)) {
                 return usage_error("invalid --hello-timeout '%s' (1..3600)",
                                    optarg);
             }
             break;
         case OPT_POLL_US:
-            if (!parse_number(optarg, 0, 1000000, &arg_poll_us)) {
+            if (!dm_parse_number(optarg, 0, 1000000, &arg_poll_us)) {
                 return usage_error("invalid --poll-us '%s' (0..1000000)",
                                    optarg);
             }

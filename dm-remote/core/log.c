@@ -3,6 +3,8 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#include <errno.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -58,4 +60,18 @@ int dm_usage_error(const char *command, const char *fmt, const char *what)
     fprintf(stderr, fmt, what);
     fprintf(stderr, "\nTry 'dm-remote%s%s --help'.\n", sep, command);
     return 2;
+}
+
+bool dm_parse_number(const char *s, long min, long max, long *ret)
+{
+    char *end;
+    long v;
+
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || *end || end == s || v < min || v > max) {
+        return false;
+    }
+    *ret = v;
+    return true;
 }

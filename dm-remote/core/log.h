@@ -7,6 +7,8 @@
 #ifndef DM_LOG_H
 #define DM_LOG_H
 
+#include <stdbool.h>
+
 typedef enum DmLogLevel {
     DM_LOG_ERROR,
     DM_LOG_WARN,
@@ -29,6 +31,8 @@ void dm_log(DmLogLevel level, const char *fmt, ...)
  * where to find the help.  Returns 2, the exit status for usage errors.
  */
 int dm_usage_error(const char *command, const char *fmt, const char *what);
+/* Is @s, the whole of it, a decimal number in [@min, @max]?  In @ret. */
+bool dm_parse_number(const char *s, long min, long max, long *ret);
 
 #define dm_error(...) dm_log(DM_LOG_ERROR, __VA_ARGS__)
 #define dm_warn(...)  dm_log(DM_LOG_WARN, __VA_ARGS__)

@@ -61,21 +61,6 @@ static void route_help(void)
            "time until sessions end.\n");
 }
 
-/* A decimal number in [@min, @max], the whole of @s. */
-static bool route_number(const char *s, long min, long max, long *ret)
-{
-    char *end;
-    long v;
-
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno || *end || end == s || v < min || v > max) {
-        return false;
-    }
-    *ret = v;
-    return true;
-}
-
 static int route_usage(const char *fmt, const char *what)
 {
     return dm_usage_error("route", fmt, what);
@@ -129,14 +114,14 @@ int dm_route_main(int argc, char **argv)
             routes_file = optarg;
             break;
         case OPT_MAX_SESSIONS:
-            if (!route_number(optarg, 1, 65536, &v)) {
+            if (!dm_parse_number(optarg, 1, 65536, &v)) {
                 return route_usage("invalid --max-sessions '%s' (1..65536)",
                                    optarg);
             }
             limits.max_sessions = v;
             break;
         case OPT_HELLO_TIMEOUT:
-            if (!route_number(optarg, 1, 3600, &v)) {
+            if (!dm_parse_number(optarg, 1, 3600, &v)) {
                 return route_usage("invalid --hello-timeout '%s' (1..3600)",
                                    optarg);
             }
