@@ -136,12 +136,9 @@ static int daemon_usage(const char *fmt, const char *what)
 
 static int daemon_parse_capacity(const char *s)
 {
-    char *end;
     long v;
 
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < 1 || v > 4096) {
+    if (!dm_parse_number(s, 1, 4096, &v)) {
         return daemon_usage("invalid --capacity '%s' (1..4096)", s);
     }
     arg_capacity = v;
