@@ -9,9 +9,11 @@ each module sits above the ones it uses.  Dependencies across folders are
 not checked here (libvup below dm-remote, dm-remote's core below its
 models...).
 
-Usage: module-graph.py BUILD_DIR SOURCE_ROOT [--dot]
+Usage: module-graph.py BUILD_DIR SOURCE_ROOT [--dot] [--known LAYER,...]
 Reads BUILD_DIR/compile_commands.json (meson) and the objects it names.
-Prints each circle and exits 1 if there is any; TAP output.
+Prints each circle and exits 1 if there is any; TAP output.  --known
+names layers whose circles are still being taken apart: they are
+reported as TODO, not failures (every other layer must stay clean).
 """
 import json
 import os
@@ -132,21 +134,26 @@ def main():
                 print(f'  "{mod}" -> "{dep}";')
         print('}')
         return 0
+    known = set()
+    if '--known' in sys.argv:
+        known = set(sys.argv[sys.argv.index('--known') + 1].split(','))
     layers = sorted({os.path.dirname(m) for m in objs})
     found = circles(graph)
-    n = 0
+    n = failed = 0
     for layer in layers:
         n += 1
         bad = [c for c in found if os.path.dirname(c[0]) == layer]
         if bad:
-            print(f'not ok {n} {layer}: no circle between its files')
+            todo = ' # TODO known circle' if layer in known else ''
+            failed |= not todo
+            print(f'not ok {n} {layer}: no circle between its files{todo}')
             for c in bad:
                 print('#   circle: ' + ' <-> '.join(os.path.basename(m)
                                                      for m in c))
         else:
             print(f'ok {n} {layer}: no circle between its files')
     print(f'1..{n}')
-    return 1 if found else 0
+    return failed
 
 
 if __name__ == '__main__':
