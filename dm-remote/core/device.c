@@ -49,7 +49,7 @@ int dm_device_realize(DmDevice *dev, const DmModel *model, DmLoop *loop,
         return ret;
     }
     if (dev->pci) {
-        ret = dm_irq_fill_pci(dev);
+        ret = dm_irq_fill_pci(&dev->irqs);
         if (ret < 0) {
             dm_device_unrealize(dev);
             return ret;
@@ -95,6 +95,9 @@ void dm_device_attach(DmDevice *dev, const DmLinkOps *link, void *opaque)
 {
     dev->link = link;
     dev->link_opaque = opaque;
+    /* Vectors wired to messages go out through the link. */
+    dev->irqs.send = link->send_irq;
+    dev->irqs.send_opaque = opaque;
 }
 
 void dm_device_dma_unmapping(DmDevice *dev, uint64_t iova, uint64_t size)
@@ -108,9 +111,11 @@ void dm_device_dma_unmapping(DmDevice *dev, uint64_t iova, uint64_t size)
 void dm_device_detach(DmDevice *dev)
 {
     dm_device_dma_unmapping(dev, 0, UINT64_MAX);
-    dm_irq_release_all(dev);
+    dm_irq_release_all(&dev->irqs);
     dev->link = NULL;
     dev->link_opaque = NULL;
+    dev->irqs.send = NULL;
+    dev->irqs.send_opaque = NULL;
 }
 
 void dm_device_unrealize(DmDevice *dev)
@@ -123,7 +128,7 @@ void dm_device_unrealize(DmDevice *dev)
     }
     free(dev->state);
     dev->state = NULL;
-    dm_irq_free(dev);
+    dm_irq_free(&dev->irqs);
     free(dev->pci);
     dev->pci = NULL;
 }
@@ -134,7 +139,7 @@ void dm_device_reset(DmDevice *dev)
     if (dev->pci) {
         dm_pci_reset(dev->pci);
     }
-    dm_irq_reset(dev);
+    dm_irq_reset(&dev->irqs);
     if (dev->model->reset) {
         dev->model->reset(dev);
     }
@@ -268,4 +273,38 @@ int dm_dma_iov(DmDevice *dev, uint64_t addr, uint64_t len, bool write,
     return dev->link ? dev->link->dma_iov(dev->link_opaque, addr, len, write,
                                           iov, max_iov)
                      : -ENOTCONN;
+}
+
+/* ---- Interrupts, for models (the table is irq.c's) ---- */
+
+int dm_device_init_irq(DmDevice *dev, unsigned index, uint32_t count,
+                       uint32_t info_flags)
+{
+    return dm_irq_init_index(&dev->irqs, index, count, info_flags);
+}
+
+bool dm_irq_uses_messages(DmDevice *dev)
+{
+    return dev->is_pci && (dm_irq_msg_wired(&dev->irqs, VUP_PCI_MSIX_IRQ_INDEX) ||
+                           dm_irq_msg_wired(&dev->irqs, VUP_PCI_MSI_IRQ_INDEX));
+}
+
+void dm_irq_raise(DmDevice *dev, unsigned vector)
+{
+    if (dev->is_pci && dm_irq_msg_wired(&dev->irqs, VUP_PCI_MSIX_IRQ_INDEX)) {
+        dm_irq_signal(&dev->irqs, VUP_PCI_MSIX_IRQ_INDEX, vector);
+    } else if (dev->is_pci &&
+               dm_irq_msg_wired(&dev->irqs, VUP_PCI_MSI_IRQ_INDEX)) {
+        dm_irq_signal(&dev->irqs, VUP_PCI_MSI_IRQ_INDEX, vector);
+    } else {
+        /* INTx for PCI, line 0 of a platform device: the same index. */
+        dm_irq_set_level(&dev->irqs, 0, 0, true);
+    }
+}
+
+void dm_irq_lower(DmDevice *dev, unsigned vector)
+{
+    if (!dm_irq_uses_messages(dev)) {
+        dm_irq_set_level(&dev->irqs, 0, 0, false);
+    }
 }

@@ -5,7 +5,10 @@
  * raised while masked or unwired, and the level of level-triggered
  * lines.  This file alone touches that state: the session wires and
  * masks through the calls below (after checking the protocol), models
- * raise and lower through dm_irq_raise/dm_irq_lower (model.h).
+ * raise and lower through dm_irq_raise/dm_irq_lower (model.h, in
+ * device.c, above this file).  It knows nothing of the device: the
+ * table's send hook, set while a client is attached, carries DM_IRQ
+ * messages.
  *
  * Every call ignores an index or vector out of range.  All of it runs
  * in the event loop's thread.
@@ -20,7 +23,6 @@
 
 #include "vup/proto.h"
 
-typedef struct DmDevice DmDevice;
 
 #define DM_MAX_IRQ_INDEXES VUP_PCI_NUM_IRQS
 #define DM_MAX_IRQS_PER_INDEX 2048
@@ -40,10 +42,21 @@ typedef struct DmIrqIndex {
 } DmIrqIndex;
 
 /* A device's indexes; in DmDevice, read and written by irq.c only. */
+/* Sends a DM_IRQ message for a vector wired that way (the client's link). */
+typedef void DmIrqSend(void *opaque, unsigned index, unsigned sub);
+
 typedef struct DmIrqTable {
     DmIrqIndex index[DM_MAX_IRQ_INDEXES];
     unsigned num_indexes;
+    DmIrqSend *send;            /* NULL: no client, messages wait */
+    void *send_opaque;
 } DmIrqTable;
+
+/* Set up @index with @count vectors: 0, -EINVAL, -EEXIST or -ENOMEM. */
+int dm_irq_init_index(DmIrqTable *t, unsigned index, uint32_t count,
+                      uint32_t info_flags);
+/* Has the client wired a vector of @index (for MSI and MSI-X)? */
+bool dm_irq_msg_wired(const DmIrqTable *t, unsigned index);
 
 /* ---- The table's life (device.c) ---- */
 
@@ -52,17 +65,17 @@ typedef struct DmIrqTable {
  * get ERR and REQ one vector each (QEMU's client warns otherwise), the
  * rest none.  0 or -errno.
  */
-int dm_irq_fill_pci(DmDevice *dev);
+int dm_irq_fill_pci(DmIrqTable *t);
 /* Device reset: no vector masked, pending or high; wiring stays. */
-void dm_irq_reset(DmDevice *dev);
+void dm_irq_reset(DmIrqTable *t);
 /* Unrealize: close every eventfd and free the table. */
-void dm_irq_free(DmDevice *dev);
+void dm_irq_free(DmIrqTable *t);
 
 /* ---- What the session asks ---- */
 
-unsigned dm_irq_num_indexes(const DmDevice *dev);
+unsigned dm_irq_num_indexes(const DmIrqTable *t);
 /* @index's vector count and VUP_IRQ_INFO_* flags: 0, or -EINVAL. */
-int dm_irq_info(const DmDevice *dev, unsigned index, uint32_t *count,
+int dm_irq_info(const DmIrqTable *t, unsigned index, uint32_t *count,
                 uint32_t *flags);
 
 /*
@@ -72,33 +85,33 @@ int dm_irq_info(const DmDevice *dev, unsigned index, uint32_t *count,
  * raised before it was wired is signalled now (unless masked).  An
  * eventfd for a vector out of range is closed.
  */
-void dm_irq_set_triggers(DmDevice *dev, unsigned index, uint32_t start,
+void dm_irq_set_triggers(DmIrqTable *t, unsigned index, uint32_t start,
                          uint32_t count, const int *fds);
 /* Wire every vector of [start, start + count) to DM_IRQ messages. */
-void dm_irq_set_messages(DmDevice *dev, unsigned index, uint32_t start,
+void dm_irq_set_messages(DmIrqTable *t, unsigned index, uint32_t start,
                          uint32_t count);
 
 /* The client masks / unmasks a vector; unmasking re-signals a pending
  * one or a line still high. */
-void dm_irq_mask(DmDevice *dev, unsigned index, unsigned sub);
-void dm_irq_unmask(DmDevice *dev, unsigned index, unsigned sub);
+void dm_irq_mask(DmIrqTable *t, unsigned index, unsigned sub);
+void dm_irq_unmask(DmIrqTable *t, unsigned index, unsigned sub);
 
 /* Signal vector @sub of @index if wired and not masked, else mark it
  * pending.  Automasked indexes mask the vector until it is unmasked. */
-void dm_irq_signal(DmDevice *dev, unsigned index, unsigned sub);
+void dm_irq_signal(DmIrqTable *t, unsigned index, unsigned sub);
 
 /*
  * Level of a level-triggered line (PCI INTx, a platform device's IRQ):
  * a rising edge signals the client unless masked; a line still high
  * when the client unmasks it signals again.
  */
-void dm_irq_set_level(DmDevice *dev, unsigned index, unsigned sub,
+void dm_irq_set_level(DmIrqTable *t, unsigned index, unsigned sub,
                       bool level);
 /* The line's current level (tests, diagnostics). */
-bool dm_irq_level(const DmDevice *dev, unsigned index, unsigned sub);
+bool dm_irq_level(const DmIrqTable *t, unsigned index, unsigned sub);
 
 /* The client went: close every eventfd and unmask; levels and pending
  * bits stay for the next client. */
-void dm_irq_release_all(DmDevice *dev);
+void dm_irq_release_all(DmIrqTable *t);
 
 #endif /* DM_IRQ_H */

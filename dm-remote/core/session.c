@@ -348,7 +348,7 @@ static int handle_device_get_info(DmSession *s, VupMsg *m)
                  (s->dev->is_pci ? VUP_DEVICE_FLAG_PCI
                                  : VUP_DEVICE_FLAG_PLATFORM),
         .num_regions = s->dev->num_regions,
-        .num_irqs = dm_irq_num_indexes(s->dev),
+        .num_irqs = dm_irq_num_indexes(&s->dev->irqs),
     };
     return reply(s, m, &info, sizeof(info));
 }
@@ -401,7 +401,7 @@ static int handle_irq_info(DmSession *s, VupMsg *m)
 
     memcpy(&info, m->payload, sizeof(info));
     if (info.argsz < sizeof(info) ||
-        dm_irq_info(s->dev, info.index, &count, &flags) < 0) {
+        dm_irq_info(&s->dev->irqs, info.index, &count, &flags) < 0) {
         return -EINVAL;
     }
     info.argsz = sizeof(info);
@@ -430,7 +430,7 @@ static int handle_set_irqs(DmSession *s, VupMsg *m)
     data = req.flags & (VUP_IRQ_SET_DATA_TYPE_MASK |
                         VUP_IRQ_SET_DATA_DM_MESSAGE);
     action = req.flags & VUP_IRQ_SET_ACTION_TYPE_MASK;
-    if (dm_irq_info(s->dev, req.index, &count, &info_flags) < 0 ||
+    if (dm_irq_info(&s->dev->irqs, req.index, &count, &info_flags) < 0 ||
         !one_bit(data) || !one_bit(action) ||
         (req.flags & ~(VUP_IRQ_SET_DATA_TYPE_MASK |
                        VUP_IRQ_SET_DATA_DM_MESSAGE |
@@ -445,7 +445,7 @@ static int handle_set_irqs(DmSession *s, VupMsg *m)
             (uint64_t)req.start + req.count > count) {
             return -EINVAL;
         }
-        dm_irq_set_messages(s->dev, req.index, req.start, req.count);
+        dm_irq_set_messages(&s->dev->irqs, req.index, req.start, req.count);
         return reply(s, m, NULL, 0);
     }
 
@@ -455,7 +455,7 @@ static int handle_set_irqs(DmSession *s, VupMsg *m)
             action != VUP_IRQ_SET_ACTION_TRIGGER || m->nfds) {
             return -EINVAL;
         }
-        dm_irq_set_triggers(s->dev, req.index, 0, count, NULL);
+        dm_irq_set_triggers(&s->dev->irqs, req.index, 0, count, NULL);
         return reply(s, m, NULL, 0);
     }
     if ((uint64_t)req.start + req.count > count) {
@@ -474,7 +474,7 @@ static int handle_set_irqs(DmSession *s, VupMsg *m)
             return -ENOTSUP;    /* mask/unmask notification fds */
         }
         if (m->nfds == 0) {
-            dm_irq_set_triggers(s->dev, req.index, req.start, req.count,
+            dm_irq_set_triggers(&s->dev->irqs, req.index, req.start, req.count,
                                 NULL);
             return reply(s, m, NULL, 0);
         }
@@ -484,7 +484,7 @@ static int handle_set_irqs(DmSession *s, VupMsg *m)
         for (uint32_t i = 0; i < req.count; i++) {
             fds[i] = vup_msg_take_fd(m, i);
         }
-        dm_irq_set_triggers(s->dev, req.index, req.start, req.count, fds);
+        dm_irq_set_triggers(&s->dev->irqs, req.index, req.start, req.count, fds);
         return reply(s, m, NULL, 0);
     }
     if (m->nfds) {
@@ -498,13 +498,13 @@ static int handle_set_irqs(DmSession *s, VupMsg *m)
         }
         switch (action) {
         case VUP_IRQ_SET_ACTION_MASK:
-            dm_irq_mask(s->dev, req.index, sub);
+            dm_irq_mask(&s->dev->irqs, req.index, sub);
             break;
         case VUP_IRQ_SET_ACTION_UNMASK:
-            dm_irq_unmask(s->dev, req.index, sub);
+            dm_irq_unmask(&s->dev->irqs, req.index, sub);
             break;
         case VUP_IRQ_SET_ACTION_TRIGGER:
-            dm_irq_signal(s->dev, req.index, sub);
+            dm_irq_signal(&s->dev->irqs, req.index, sub);
             break;
         }
     }

@@ -32,7 +32,6 @@ static void fake_send_irq(void *opaque, unsigned index, unsigned sub)
     l->last_sub = sub;
 }
 
-static const DmLinkOps fake_link_ops = { .send_irq = fake_send_irq };
 
 typedef struct Rig {
     DmDevice dev;
@@ -46,8 +45,8 @@ static Rig *rig_new(bool pci, uint32_t intx_flags)
 
     assert_non_null(r);
     r->dev.is_pci = pci;
-    r->dev.link = &fake_link_ops;
-    r->dev.link_opaque = &r->link;
+    r->dev.irqs.send = fake_send_irq;
+    r->dev.irqs.send_opaque = &r->link;
     assert_int_equal(dm_device_init_irq(&r->dev, VUP_PCI_INTX_IRQ_INDEX, 1,
                                         intx_flags), 0);
     if (pci) {
@@ -55,14 +54,14 @@ static Rig *rig_new(bool pci, uint32_t intx_flags)
                                             1, VUP_IRQ_INFO_EVENTFD), 0);
         assert_int_equal(dm_device_init_irq(&r->dev, VUP_PCI_MSIX_IRQ_INDEX,
                                             4, VUP_IRQ_INFO_EVENTFD), 0);
-        assert_int_equal(dm_irq_fill_pci(&r->dev), 0);
+        assert_int_equal(dm_irq_fill_pci(&r->dev.irqs), 0);
     }
     return r;
 }
 
 static void rig_free(Rig *r)
 {
-    dm_irq_free(&r->dev);
+    dm_irq_free(&r->dev.irqs);
     free(r);
 }
 
@@ -97,15 +96,15 @@ static void test_info(void **unused)
     Rig *r = rig_new(true, VUP_IRQ_INFO_EVENTFD);
     uint32_t count, flags;
 
-    assert_int_equal(dm_irq_num_indexes(&r->dev), VUP_PCI_NUM_IRQS);
-    assert_int_equal(dm_irq_info(&r->dev, VUP_PCI_MSIX_IRQ_INDEX, &count,
+    assert_int_equal(dm_irq_num_indexes(&r->dev.irqs), VUP_PCI_NUM_IRQS);
+    assert_int_equal(dm_irq_info(&r->dev.irqs, VUP_PCI_MSIX_IRQ_INDEX, &count,
                                  &flags), 0);
     assert_int_equal(count, 4);
-    assert_int_equal(dm_irq_info(&r->dev, VUP_PCI_ERR_IRQ_INDEX, &count,
+    assert_int_equal(dm_irq_info(&r->dev.irqs, VUP_PCI_ERR_IRQ_INDEX, &count,
                                  &flags), 0);
     assert_int_equal(count, 1);
     assert_int_equal(flags, VUP_IRQ_INFO_EVENTFD);
-    assert_int_equal(dm_irq_info(&r->dev, VUP_PCI_NUM_IRQS, &count, &flags),
+    assert_int_equal(dm_irq_info(&r->dev.irqs, VUP_PCI_NUM_IRQS, &count, &flags),
                      -EINVAL);
     assert_int_equal(dm_device_init_irq(&r->dev, DM_MAX_IRQ_INDEXES, 1, 0),
                      -EINVAL);
@@ -123,20 +122,20 @@ static void test_eventfds(void **unused)
     int fds[2] = { new_eventfd(), new_eventfd() };
     int old;
 
-    dm_irq_signal(&r->dev, msix, 1);            /* unwired: pending */
-    dm_irq_set_triggers(&r->dev, msix, 1, 2, fds);
+    dm_irq_signal(&r->dev.irqs, msix, 1);            /* unwired: pending */
+    dm_irq_set_triggers(&r->dev.irqs, msix, 1, 2, fds);
     assert_int_equal(fired(fds[0]), 1);         /* delivered on wiring */
     assert_int_equal(fired(fds[1]), 0);
-    dm_irq_signal(&r->dev, msix, 2);
-    dm_irq_signal(&r->dev, msix, 2);
+    dm_irq_signal(&r->dev.irqs, msix, 2);
+    dm_irq_signal(&r->dev.irqs, msix, 2);
     assert_int_equal(fired(fds[1]), 2);
 
     /* Rewiring closes the old eventfd; NULL unwires. */
     old = fds[0];
     fds[0] = new_eventfd();
-    dm_irq_set_triggers(&r->dev, msix, 1, 1, fds);
+    dm_irq_set_triggers(&r->dev.irqs, msix, 1, 1, fds);
     assert_false(fd_open(old));
-    dm_irq_set_triggers(&r->dev, msix, 1, 2, NULL);
+    dm_irq_set_triggers(&r->dev.irqs, msix, 1, 2, NULL);
     assert_false(fd_open(fds[0]));
     assert_false(fd_open(fds[1]));
     rig_free(r);
@@ -148,17 +147,17 @@ static void test_messages(void **unused)
     Rig *r = rig_new(true, VUP_IRQ_INFO_EVENTFD);
     const unsigned msix = VUP_PCI_MSIX_IRQ_INDEX;
 
-    dm_irq_set_messages(&r->dev, msix, 0, 4);
-    dm_irq_signal(&r->dev, msix, 3);
+    dm_irq_set_messages(&r->dev.irqs, msix, 0, 4);
+    dm_irq_signal(&r->dev.irqs, msix, 3);
     assert_int_equal(r->link.sent, 1);
     assert_int_equal(r->link.last_index, msix);
     assert_int_equal(r->link.last_sub, 3);
 
-    r->dev.link = NULL;                         /* client gone */
-    dm_irq_signal(&r->dev, msix, 2);
+    r->dev.irqs.send = NULL;                    /* client gone */
+    dm_irq_signal(&r->dev.irqs, msix, 2);
     assert_int_equal(r->link.sent, 1);
-    r->dev.link = &fake_link_ops;
-    dm_irq_set_messages(&r->dev, msix, 2, 1);   /* the next client wires */
+    r->dev.irqs.send = fake_send_irq;
+    dm_irq_set_messages(&r->dev.irqs, msix, 2, 1);   /* the next client wires */
     assert_int_equal(r->link.sent, 2);
     assert_int_equal(r->link.last_sub, 2);
     rig_free(r);
@@ -171,14 +170,14 @@ static void test_mask_pending(void **unused)
     const unsigned msi = VUP_PCI_MSI_IRQ_INDEX;
     int fd = new_eventfd();
 
-    dm_irq_set_triggers(&r->dev, msi, 0, 1, &fd);
-    dm_irq_mask(&r->dev, msi, 0);
-    dm_irq_signal(&r->dev, msi, 0);
-    dm_irq_signal(&r->dev, msi, 0);
+    dm_irq_set_triggers(&r->dev.irqs, msi, 0, 1, &fd);
+    dm_irq_mask(&r->dev.irqs, msi, 0);
+    dm_irq_signal(&r->dev.irqs, msi, 0);
+    dm_irq_signal(&r->dev.irqs, msi, 0);
     assert_int_equal(fired(fd), 0);
-    dm_irq_unmask(&r->dev, msi, 0);
+    dm_irq_unmask(&r->dev.irqs, msi, 0);
     assert_int_equal(fired(fd), 1);
-    dm_irq_unmask(&r->dev, msi, 0);             /* nothing pending now */
+    dm_irq_unmask(&r->dev.irqs, msi, 0);             /* nothing pending now */
     assert_int_equal(fired(fd), 0);
     rig_free(r);
 }
@@ -190,24 +189,24 @@ static void test_level(void **unused)
     const unsigned intx = VUP_PCI_INTX_IRQ_INDEX;
     int fd = new_eventfd();
 
-    dm_irq_set_triggers(&r->dev, intx, 0, 1, &fd);
-    dm_irq_set_level(&r->dev, intx, 0, true);
-    assert_true(dm_irq_level(&r->dev, intx, 0));
+    dm_irq_set_triggers(&r->dev.irqs, intx, 0, 1, &fd);
+    dm_irq_set_level(&r->dev.irqs, intx, 0, true);
+    assert_true(dm_irq_level(&r->dev.irqs, intx, 0));
     assert_int_equal(fired(fd), 1);
-    dm_irq_set_level(&r->dev, intx, 0, true);   /* no edge */
+    dm_irq_set_level(&r->dev.irqs, intx, 0, true);   /* no edge */
     assert_int_equal(fired(fd), 0);
-    dm_irq_mask(&r->dev, intx, 0);
-    dm_irq_unmask(&r->dev, intx, 0);            /* still high */
+    dm_irq_mask(&r->dev.irqs, intx, 0);
+    dm_irq_unmask(&r->dev.irqs, intx, 0);            /* still high */
     assert_int_equal(fired(fd), 1);
 
     /* Lowered while masked: nothing left to deliver. */
-    dm_irq_mask(&r->dev, intx, 0);
-    dm_irq_set_level(&r->dev, intx, 0, false);
-    dm_irq_set_level(&r->dev, intx, 0, true);
-    dm_irq_set_level(&r->dev, intx, 0, false);
-    dm_irq_unmask(&r->dev, intx, 0);
+    dm_irq_mask(&r->dev.irqs, intx, 0);
+    dm_irq_set_level(&r->dev.irqs, intx, 0, false);
+    dm_irq_set_level(&r->dev.irqs, intx, 0, true);
+    dm_irq_set_level(&r->dev.irqs, intx, 0, false);
+    dm_irq_unmask(&r->dev.irqs, intx, 0);
     assert_int_equal(fired(fd), 0);
-    assert_false(dm_irq_level(&r->dev, intx, 0));
+    assert_false(dm_irq_level(&r->dev.irqs, intx, 0));
     rig_free(r);
 }
 
@@ -218,12 +217,12 @@ static void test_automask(void **unused)
                             VUP_IRQ_INFO_AUTOMASKED);
     int fd = new_eventfd();
 
-    assert_int_equal(dm_irq_num_indexes(&r->dev), 1);
-    dm_irq_set_triggers(&r->dev, 0, 0, 1, &fd);
-    dm_irq_signal(&r->dev, 0, 0);
-    dm_irq_signal(&r->dev, 0, 0);               /* automasked: pending */
+    assert_int_equal(dm_irq_num_indexes(&r->dev.irqs), 1);
+    dm_irq_set_triggers(&r->dev.irqs, 0, 0, 1, &fd);
+    dm_irq_signal(&r->dev.irqs, 0, 0);
+    dm_irq_signal(&r->dev.irqs, 0, 0);               /* automasked: pending */
     assert_int_equal(fired(fd), 1);
-    dm_irq_unmask(&r->dev, 0, 0);
+    dm_irq_unmask(&r->dev.irqs, 0, 0);
     assert_int_equal(fired(fd), 1);
     rig_free(r);
 }
@@ -235,16 +234,16 @@ static void test_raise_routing(void **unused)
     int msi = new_eventfd(), msix = new_eventfd();
 
     dm_irq_raise(&r->dev, 0);
-    assert_true(dm_irq_level(&r->dev, VUP_PCI_INTX_IRQ_INDEX, 0));
+    assert_true(dm_irq_level(&r->dev.irqs, VUP_PCI_INTX_IRQ_INDEX, 0));
     dm_irq_lower(&r->dev, 0);
-    assert_false(dm_irq_level(&r->dev, VUP_PCI_INTX_IRQ_INDEX, 0));
+    assert_false(dm_irq_level(&r->dev.irqs, VUP_PCI_INTX_IRQ_INDEX, 0));
 
-    dm_irq_set_triggers(&r->dev, VUP_PCI_MSI_IRQ_INDEX, 0, 1, &msi);
+    dm_irq_set_triggers(&r->dev.irqs, VUP_PCI_MSI_IRQ_INDEX, 0, 1, &msi);
     dm_irq_raise(&r->dev, 0);
     assert_int_equal(fired(msi), 1);
-    assert_false(dm_irq_level(&r->dev, VUP_PCI_INTX_IRQ_INDEX, 0));
+    assert_false(dm_irq_level(&r->dev.irqs, VUP_PCI_INTX_IRQ_INDEX, 0));
 
-    dm_irq_set_triggers(&r->dev, VUP_PCI_MSIX_IRQ_INDEX, 0, 1, &msix);
+    dm_irq_set_triggers(&r->dev.irqs, VUP_PCI_MSIX_IRQ_INDEX, 0, 1, &msix);
     dm_irq_raise(&r->dev, 0);
     assert_int_equal(fired(msix), 1);
     assert_int_equal(fired(msi), 0);
@@ -258,25 +257,25 @@ static void test_release_all(void **unused)
     const unsigned msi = VUP_PCI_MSI_IRQ_INDEX;
     int fd = new_eventfd(), fd2;
 
-    dm_irq_set_triggers(&r->dev, msi, 0, 1, &fd);
-    dm_irq_mask(&r->dev, msi, 0);
-    dm_irq_signal(&r->dev, msi, 0);
-    dm_irq_release_all(&r->dev);
+    dm_irq_set_triggers(&r->dev.irqs, msi, 0, 1, &fd);
+    dm_irq_mask(&r->dev.irqs, msi, 0);
+    dm_irq_signal(&r->dev.irqs, msi, 0);
+    dm_irq_release_all(&r->dev.irqs);
     assert_false(fd_open(fd));
 
     fd2 = new_eventfd();                        /* the next client */
-    dm_irq_set_triggers(&r->dev, msi, 0, 1, &fd2);
+    dm_irq_set_triggers(&r->dev.irqs, msi, 0, 1, &fd2);
     assert_int_equal(fired(fd2), 1);            /* unmasked, was pending */
 
     /* Reset: nothing masked, pending or high; the wiring stays. */
-    dm_irq_mask(&r->dev, msi, 0);
-    dm_irq_signal(&r->dev, msi, 0);
-    dm_irq_set_level(&r->dev, VUP_PCI_INTX_IRQ_INDEX, 0, true);
-    dm_irq_reset(&r->dev);
-    assert_false(dm_irq_level(&r->dev, VUP_PCI_INTX_IRQ_INDEX, 0));
-    dm_irq_unmask(&r->dev, msi, 0);
+    dm_irq_mask(&r->dev.irqs, msi, 0);
+    dm_irq_signal(&r->dev.irqs, msi, 0);
+    dm_irq_set_level(&r->dev.irqs, VUP_PCI_INTX_IRQ_INDEX, 0, true);
+    dm_irq_reset(&r->dev.irqs);
+    assert_false(dm_irq_level(&r->dev.irqs, VUP_PCI_INTX_IRQ_INDEX, 0));
+    dm_irq_unmask(&r->dev.irqs, msi, 0);
     assert_int_equal(fired(fd2), 0);
-    dm_irq_signal(&r->dev, msi, 0);
+    dm_irq_signal(&r->dev.irqs, msi, 0);
     assert_int_equal(fired(fd2), 1);
     rig_free(r);
 }
@@ -288,20 +287,20 @@ static void test_bounds(void **unused)
     int fds[2] = { new_eventfd(), new_eventfd() };
     int far = new_eventfd();
 
-    dm_irq_signal(&r->dev, VUP_PCI_NUM_IRQS, 0);
-    dm_irq_signal(&r->dev, VUP_PCI_MSI_IRQ_INDEX, 1);
-    dm_irq_mask(&r->dev, VUP_PCI_MSI_IRQ_INDEX, 5);
-    dm_irq_unmask(&r->dev, 99, 0);
-    dm_irq_set_level(&r->dev, VUP_PCI_INTX_IRQ_INDEX, 1, true);
-    assert_false(dm_irq_level(&r->dev, VUP_PCI_INTX_IRQ_INDEX, 1));
-    assert_false(dm_irq_level(&r->dev, 99, 0));
+    dm_irq_signal(&r->dev.irqs, VUP_PCI_NUM_IRQS, 0);
+    dm_irq_signal(&r->dev.irqs, VUP_PCI_MSI_IRQ_INDEX, 1);
+    dm_irq_mask(&r->dev.irqs, VUP_PCI_MSI_IRQ_INDEX, 5);
+    dm_irq_unmask(&r->dev.irqs, 99, 0);
+    dm_irq_set_level(&r->dev.irqs, VUP_PCI_INTX_IRQ_INDEX, 1, true);
+    assert_false(dm_irq_level(&r->dev.irqs, VUP_PCI_INTX_IRQ_INDEX, 1));
+    assert_false(dm_irq_level(&r->dev.irqs, 99, 0));
     assert_int_equal(r->link.sent, 0);
 
     /* Vectors 3 and 4 of MSI-X's 4: the first wired, the second closed. */
-    dm_irq_set_triggers(&r->dev, VUP_PCI_MSIX_IRQ_INDEX, 3, 2, fds);
+    dm_irq_set_triggers(&r->dev.irqs, VUP_PCI_MSIX_IRQ_INDEX, 3, 2, fds);
     assert_true(fd_open(fds[0]));
     assert_false(fd_open(fds[1]));
-    dm_irq_set_triggers(&r->dev, VUP_PCI_NUM_IRQS, 0, 1, &far);
+    dm_irq_set_triggers(&r->dev.irqs, VUP_PCI_NUM_IRQS, 0, 1, &far);
     assert_false(fd_open(far));
     rig_free(r);
     assert_false(fd_open(fds[0]));              /* freed with the table */

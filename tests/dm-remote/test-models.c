@@ -58,14 +58,14 @@ static void test_edu_irq_routing(void **unused)
     const unsigned intx = VUP_PCI_INTX_IRQ_INDEX;
 
     wr(r, BAR0, 0x60, 1, 4);                    /* raise */
-    assert_true(dm_irq_level(&r->dev, intx, 0));
+    assert_true(dm_irq_level(&r->dev.irqs, intx, 0));
     wr(r, BAR0, 0x64, 1, 4);                    /* acknowledge */
-    assert_false(dm_irq_level(&r->dev, intx, 0));
+    assert_false(dm_irq_level(&r->dev.irqs, intx, 0));
 
     /* As SET_IRQS over TCP. */
-    dm_irq_set_messages(&r->dev, VUP_PCI_MSI_IRQ_INDEX, 0, 1);
+    dm_irq_set_messages(&r->dev.irqs, VUP_PCI_MSI_IRQ_INDEX, 0, 1);
     wr(r, BAR0, 0x60, 1, 4);
-    assert_false(dm_irq_level(&r->dev, intx, 0));
+    assert_false(dm_irq_level(&r->dev.irqs, intx, 0));
     assert_int_equal(r->link.irqs_sent, 1);
     assert_int_equal(r->link.last_index, VUP_PCI_MSI_IRQ_INDEX);
     assert_int_equal(r->link.last_sub, 0);
@@ -97,7 +97,7 @@ static void test_edu_dma(void **unused)
     rig_run_until(r, dma_finished);
     assert_memory_equal(r->link.ram + 0x1100, "remote-dma", 11);
     assert_int_equal(rd(r, BAR0, 0x24, 4), 0x100);
-    assert_true(dm_irq_level(&r->dev, VUP_PCI_INTX_IRQ_INDEX, 0));
+    assert_true(dm_irq_level(&r->dev.irqs, VUP_PCI_INTX_IRQ_INDEX, 0));
     rig_free(r);
 }
 

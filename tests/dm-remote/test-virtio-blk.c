@@ -218,9 +218,9 @@ static void test_read_write_flush(void **unused)
     assert_memory_equal(at(r, DATA), buf, 512);
     assert_int_equal(le32toh(*(uint32_t *)at(r, USED + 8)), 513);
     /* INTx: no MSI-X wired; the ISR says a queue, reading it clears. */
-    assert_true(dm_irq_level(r->dev, VUP_PCI_INTX_IRQ_INDEX, 0));
+    assert_true(dm_irq_level(&r->dev->irqs, VUP_PCI_INTX_IRQ_INDEX, 0));
     assert_int_equal(rd(r, 0x1000, 1), 1);
-    assert_false(dm_irq_level(r->dev, VUP_PCI_INTX_IRQ_INDEX, 0));
+    assert_false(dm_irq_level(&r->dev->irqs, VUP_PCI_INTX_IRQ_INDEX, 0));
 
     memset(at(r, DATA), 0xab, 512);
     assert_int_equal(request(r, 1, 9, 512, false), 0);         /* OUT */
