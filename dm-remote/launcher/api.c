@@ -70,9 +70,9 @@ static void api_route(SoupServer *server, SoupServerMessage *msg,
                       d->role == DM_ROLE_SERVER ? "server" : "client", path);
         return;
     }
-    if (n > 1 && !dm_id_valid(seg[1])) {
+    if (n > 1 && !vup_name_valid(seg[1])) {
         dm_http_error(msg, SOUP_STATUS_BAD_REQUEST, "bad id '%s' (1 to %d "
-                      "characters of A-Z a-z 0-9 . _ -)", seg[1], DM_ID_MAX);
+                      "characters of A-Z a-z 0-9 . _ -)", seg[1], VUP_NAME_MAX);
         return;
     }
     if (d->role == DM_ROLE_SERVER && strcmp(coll, "routes") == 0) {

@@ -363,7 +363,7 @@ static int daemon_check_options(DmDaemon *d)
     if (!arg_platform_id) {
         return daemon_usage("%s", "missing --platform-id");
     }
-    if (!dm_id_valid(arg_platform_id)) {
+    if (!vup_name_valid(arg_platform_id)) {
         return daemon_usage("invalid --platform-id '%s' (1 to 64 characters "
                             "of A-Z a-z 0-9 . _ -)", arg_platform_id);
     }

@@ -166,13 +166,3 @@ void dm_http_answer_waiting_error(SoupServerMessage **waiting, guint status,
     dm_http_answer_waiting(waiting, status, o);
 }
 
-bool dm_id_valid(const char *id)
-{
-    size_t len = strlen(id);
-
-    /* "." and ".." name directories, never a model or VM (nor files). */
-    return len >= 1 && len <= DM_ID_MAX && strcmp(id, ".") != 0 &&
-           strcmp(id, "..") != 0 &&
-           strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-                  "0123456789._-") == len;
-}

@@ -290,9 +290,9 @@ static int instances_parse(DmDaemon *d, SoupServerMessage *msg,
                       id ? "model" : "id");
         return -EINVAL;
     }
-    if (!dm_id_valid(id)) {
+    if (!vup_name_valid(id)) {
         dm_http_error(msg, SOUP_STATUS_BAD_REQUEST, "bad id '%s' (1 to %d "
-                      "characters of A-Z a-z 0-9 . _ -)", id, DM_ID_MAX);
+                      "characters of A-Z a-z 0-9 . _ -)", id, VUP_NAME_MAX);
         return -EINVAL;
     }
     model = instances_model(d, model_name);

@@ -14,7 +14,7 @@
 
 #include <glib.h>
 
-#define DM_ID_MAX 64
+#include "vup/address.h"      /* ids follow vup_name_valid */
 
 typedef enum DmRole {
     DM_ROLE_SERVER,
@@ -57,9 +57,6 @@ typedef struct DmDaemon {
     bool stopping;              /* SIGTERM seen: no new launches */
     GMainLoop *loop;
 } DmDaemon;
-
-/* 1 to 64 characters of [A-Za-z0-9._-]. */
-bool dm_id_valid(const char *id);
 
 /* Called by the role modules when their last child is gone at shutdown. */
 void dm_daemon_maybe_quit(DmDaemon *d);

@@ -146,7 +146,7 @@ void dm_records_scan(DmDaemon *d, const char *sub, const char *kind,
         guint64 start;
         pid_t pid;
 
-        if (!dm_id_valid(id)) {
+        if (!vup_name_valid(id)) {
             continue;
         }
         rec = dm_record_read(dir, kind, id, &pid, &start);

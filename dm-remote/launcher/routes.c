@@ -162,10 +162,10 @@ static int routes_member_id(SoupServerMessage *msg, JsonObject *req,
     if (dm_http_member_string(msg, req, name, ret_id) < 0) {
         return -EINVAL;
     }
-    if (*ret_id && !dm_id_valid(*ret_id)) {
+    if (*ret_id && !vup_name_valid(*ret_id)) {
         dm_http_error(msg, SOUP_STATUS_BAD_REQUEST, "bad %s '%s' (1 to %d "
                       "characters of A-Z a-z 0-9 . _ -)", name, *ret_id,
-                      DM_ID_MAX);
+                      VUP_NAME_MAX);
         return -EINVAL;
     }
     return 0;
@@ -404,8 +404,8 @@ void dm_routes_restore(DmDaemon *d, JsonArray *arr)
         dm = dm_record_string(o, "device_model");
         vm = dm_record_string(o, "vm");
         target = dm_record_string(o, "target");
-        if (!id || !dm_id_valid(id) || !dm || !dm_id_valid(dm) ||
-            (vm && !dm_id_valid(vm)) || !target ||
+        if (!id || !vup_name_valid(id) || !dm || !vup_name_valid(dm) ||
+            (vm && !vup_name_valid(vm)) || !target ||
             routes_index(d, id) >= 0) {
             continue;
         }

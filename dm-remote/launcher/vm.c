@@ -401,7 +401,7 @@ int dm_vm_adopt(DmVm *vm, JsonObject *rec, pid_t pid, guint64 start)
 
         if (!JSON_NODE_HOLDS_VALUE(e) ||
             json_node_get_value_type(e) != G_TYPE_STRING ||
-            !dm_id_valid(name = json_node_get_string(e))) {
+            !vup_name_valid(name = json_node_get_string(e))) {
             continue;
         }
         g_ptr_array_add(vm->files, g_strdup_printf("%s/%s.%s",

@@ -258,11 +258,11 @@ static int vms_check_files(SoupServerMessage *msg, JsonObject *req,
     for (l = names; l; l = l->next) {
         JsonNode *e = json_object_get_member(files, l->data);
 
-        if (!dm_id_valid(l->data) || strcmp(l->data, "log") == 0 ||
+        if (!vup_name_valid(l->data) || strcmp(l->data, "log") == 0 ||
             strcmp(l->data, "qmp") == 0) {
             dm_http_error(msg, SOUP_STATUS_BAD_REQUEST, "bad file name '%s' "
                           "(1 to %d characters of A-Z a-z 0-9 . _ -, not "
-                          "log or qmp)", (const char *)l->data, DM_ID_MAX);
+                          "log or qmp)", (const char *)l->data, VUP_NAME_MAX);
             return -EINVAL;
         }
         if (!JSON_NODE_HOLDS_VALUE(e) ||
@@ -314,9 +314,9 @@ static void vms_create(DmDaemon *d, SoupServerMessage *msg)
         dm_http_error(msg, SOUP_STATUS_BAD_REQUEST, "%s", why);
     } else if (!id) {
         dm_http_error(msg, SOUP_STATUS_BAD_REQUEST, "missing 'id'");
-    } else if (!dm_id_valid(id)) {
+    } else if (!vup_name_valid(id)) {
         dm_http_error(msg, SOUP_STATUS_BAD_REQUEST, "bad id '%s' (1 to %d "
-                      "characters of A-Z a-z 0-9 . _ -)", id, DM_ID_MAX);
+                      "characters of A-Z a-z 0-9 . _ -)", id, VUP_NAME_MAX);
     } else if (d->stopping) {
         dm_http_error(msg, SOUP_STATUS_SERVICE_UNAVAILABLE,
                       "the daemon is shutting down");
