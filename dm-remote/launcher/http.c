@@ -8,27 +8,18 @@
 #include <errno.h>
 #include <string.h>
 
-#include "json-limits.h"
+#include "json-http.h"
 #include "soup-limits.h"
 
 #include "http.h"
-#include "launcher.h"             /* dm_id_valid */
 
 /* Requests are small JSON documents; anything larger is a mistake. */
 #define DM_HTTP_BODY_MAX DM_SOUP_MAX_BODY
 
 void dm_http_reply(SoupServerMessage *msg, guint status, JsonNode *body)
 {
-    g_autoptr(JsonGenerator) gen = json_generator_new();
-    gsize len;
-    char *text;
-
-    json_generator_set_root(gen, body);
-    text = json_generator_to_data(gen, &len);
+    dm_json_http_respond(msg, status, body, false);
     json_node_unref(body);
-    soup_server_message_set_status(msg, status, NULL);
-    soup_server_message_set_response(msg, "application/json",
-                                     SOUP_MEMORY_TAKE, text, len);
 }
 
 void dm_http_reply_object(SoupServerMessage *msg, guint status,
@@ -72,12 +63,10 @@ int dm_http_want_method(SoupServerMessage *msg, const char *method)
 int dm_http_body_object(SoupServerMessage *msg, JsonObject **ret_obj)
 {
     SoupMessageBody *body = soup_server_message_get_request_body(msg);
-    g_autoptr(JsonParser) parser = json_parser_new();
-    g_autoptr(GError) error = NULL;
+    g_autoptr(GError) err = NULL;
     g_autoptr(GBytes) bytes = NULL;
-    JsonNode *root;
-    gsize len;
     const char *data;
+    gsize len;
 
     if (body->length > DM_HTTP_BODY_MAX) {
         dm_http_error(msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE,
@@ -91,25 +80,12 @@ int dm_http_body_object(SoupServerMessage *msg, JsonObject **ret_obj)
                       "missing request body (a JSON object)");
         return -EINVAL;
     }
-    /* json-glib recurses: a deep document would overflow our stack. */
-    if (dm_json_check_depth(data, len, DM_JSON_MAX_DEPTH) < 0) {
-        dm_http_error(msg, SOUP_STATUS_BAD_REQUEST, "JSON nested deeper "
-                      "than %d levels", DM_JSON_MAX_DEPTH);
+    /* Depth, UTF-8, JSON, an object: the orchestrator's checks too. */
+    *ret_obj = dm_json_http_parse_object(data, len, &err);
+    if (!*ret_obj) {
+        dm_http_error(msg, err->code, "%s", err->message);
         return -EINVAL;
     }
-    if (!g_utf8_validate(data, len, NULL) ||
-        !json_parser_load_from_data(parser, data, len, &error)) {
-        dm_http_error(msg, SOUP_STATUS_BAD_REQUEST, "bad JSON: %s",
-                      error ? error->message : "not UTF-8");
-        return -EINVAL;
-    }
-    root = json_parser_get_root(parser);
-    if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
-        dm_http_error(msg, SOUP_STATUS_BAD_REQUEST,
-                      "the request body must be a JSON object");
-        return -EINVAL;
-    }
-    *ret_obj = json_object_ref(json_node_get_object(root));
     return 0;
 }
 
