@@ -12,7 +12,6 @@ its TLS handshake and VERSION never holds up the served client.  TAP.
     tests/net/hello-test.py DM_REMOTE
 """
 import os
-import shutil
 import socket
 import ssl
 import subprocess
@@ -24,26 +23,10 @@ import time
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(here, ".."))
 import vup_client  # noqa: E402
+from taplib import finish, free_port, ok, stop  # noqa: E402
 
 EDU_ID = 0x010000ED
 EPROTONOSUPPORT = 93
-n = 0
-failed = False
-
-
-def ok(cond, name):
-    global n, failed
-    n += 1
-    print("%s %d - %s" % ("ok" if cond else "not ok", n, name), flush=True)
-    failed |= not cond
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Trickler(threading.Thread):
     """Sends @msg a byte every 200 ms until done, stopped or refused."""
 
@@ -191,16 +174,8 @@ def main():
             f.close()
         real.close()
     finally:
-        if server:
-            server.terminate()
-            try:
-                server.wait(10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-        if not os.environ.get("KEEP"):
-            shutil.rmtree(tmp, ignore_errors=True)
-    print("1..%d" % n)
-    return 1 if failed else 0
+        stop([server], tmp)
+    return finish()
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@
 """
 import os
 import resource
-import shutil
 import socket
 import subprocess
 import sys
@@ -22,20 +21,10 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 ".."))
 import vup_client  # noqa: E402
+from taplib import finish, free_port, ok, stop  # noqa: E402
 
 EDU_ID = 0x010000ED
 NOFILE = 32             # the router's RLIMIT_NOFILE in the EMFILE test
-n = 0
-failed = False
-
-
-def ok(cond, name):
-    global n, failed
-    n += 1
-    print("%s %d - %s" % ("ok" if cond else "not ok", n, name), flush=True)
-    failed |= not cond
-
-
 def wait_for(pred, seconds=10.0):
     end = time.monotonic() + seconds
     while time.monotonic() < end:
@@ -43,12 +32,6 @@ def wait_for(pred, seconds=10.0):
             return True
         time.sleep(0.02)
     return pred()
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def cpu_ticks(pid):
@@ -195,17 +178,8 @@ def main():
         s.close()
         ok(try_session(port), "and the router serves the next one")
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        if not os.environ.get("KEEP"):
-            shutil.rmtree(tmp, ignore_errors=True)
-    print("1..%d" % n)
-    return 1 if failed else 0
+        stop(procs, tmp)
+    return finish()
 
 
 if __name__ == "__main__":

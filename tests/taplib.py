@@ -1,0 +1,46 @@
+"""What the Python test scripts share: TAP lines, a free port, stopping
+the processes a test started and removing its directory."""
+import os
+import shutil
+import socket
+import subprocess
+
+_n = 0
+_failed = False
+
+
+def ok(cond, name):
+    """One TAP line: ok or not ok, numbered."""
+    global _n, _failed
+    _n += 1
+    print("%s %d - %s" % ("ok" if cond else "not ok", _n, name), flush=True)
+    _failed |= not cond
+
+
+def finish():
+    """The plan line; the exit status (1 if anything failed)."""
+    print("1..%d" % _n)
+    return 1 if _failed else 0
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stop(procs, tmp=None):
+    """SIGTERM each process, SIGKILL after 10 s; then remove @tmp
+    (kept with KEEP=1)."""
+    for p in procs:
+        if p:
+            p.terminate()
+    for p in procs:
+        if not p:
+            continue
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+    if tmp and not os.environ.get("KEEP"):
+        shutil.rmtree(tmp, ignore_errors=True)
