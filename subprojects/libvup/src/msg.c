@@ -230,6 +230,27 @@ static int header_received(VupMsg *msg, uint32_t max_msg_size)
     return 0;
 }
 
+/*
+ * A whole message is in: its payload in host order; with @bad (too many
+ * or truncated descriptors) its fds are closed and it is -EBADMSG, a bad
+ * message on a stream that can still be trusted.
+ */
+static int payload_received(VupMsg *msg, bool bad)
+{
+    if (!VUP_HOST_IS_LE && msg->payload_len) {
+        vup_payload_swap(msg->hdr.command,
+                         (msg->hdr.flags & VUP_FLAG_TYPE_MASK) ==
+                         VUP_FLAG_TYPE_REPLY, true, msg->payload,
+                         msg->payload_len);
+    }
+    if (bad) {
+        close_fds(msg);
+        msg->nfds = 0;
+        return -EBADMSG;
+    }
+    return 0;
+}
+
 int vup_stream_recv_msg(const VupStream *s, VupMsg *msg,
                         uint32_t max_msg_size, unsigned max_fds)
 {
@@ -258,18 +279,7 @@ int vup_stream_recv_msg(const VupStream *s, VupMsg *msg,
         }
     }
 
-    if (!VUP_HOST_IS_LE && msg->payload_len) {
-        vup_payload_swap(msg->hdr.command,
-                         (msg->hdr.flags & VUP_FLAG_TYPE_MASK) ==
-                         VUP_FLAG_TYPE_REPLY, true, msg->payload,
-                         msg->payload_len);
-    }
-    if (bad) {
-        close_fds(msg);
-        msg->nfds = 0;
-        return -EBADMSG;
-    }
-    return 0;
+    return payload_received(msg, bad);
 
 fail:
     vup_msg_clear(msg);
@@ -366,18 +376,7 @@ int vup_stream_recv_some(const VupStream *s, VupMsgReader *r,
             goto fail;
         }
     }
-    if (!VUP_HOST_IS_LE && msg->payload_len) {
-        vup_payload_swap(msg->hdr.command,
-                         (msg->hdr.flags & VUP_FLAG_TYPE_MASK) ==
-                         VUP_FLAG_TYPE_REPLY, true, msg->payload,
-                         msg->payload_len);
-    }
-    if (r->bad) {
-        close_fds(msg);
-        msg->nfds = 0;
-        return -EBADMSG;
-    }
-    return 0;
+    return payload_received(msg, r->bad);
 
 fail:
     vup_reader_clear(r);
