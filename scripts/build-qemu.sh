@@ -18,7 +18,9 @@ top=$(dirname "$here")
 out=${1:?usage: build-qemu.sh OUTDIR}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
-cache="$DM_CACHE/qemu"
+# DM_QEMU_CACHE: a second source/build pair, for a worktree whose QEMU-side
+# files differ from another one building at the same time.
+cache="${DM_QEMU_CACHE:-$DM_CACHE/qemu}"
 src="$cache/src"
 bld="$cache/build"
 export CCACHE_DIR="${CCACHE_DIR:-$DM_CACHE/ccache}"
