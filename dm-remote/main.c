@@ -337,6 +337,7 @@ int main(int argc, char **argv)
                            cfg.model->name);
     }
     cfg.state_file = arg_state_file;
+    cfg.model_args.state_file = arg_state_file;
     if (arg_tls_creds && cfg.listen.kind != DM_ADDRESS_TCP) {
         return usage_error("%s", "--tls-creds needs a tcp: --listen address");
     }

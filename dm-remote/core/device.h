@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "irq.h"
+#include "persist.h"
 #include "model.h"
 
 /*
@@ -46,6 +47,7 @@ typedef struct DmRegion {
 /* What the command line gives a model: its "prop=value" list. */
 typedef struct DmModelArgs {
     DmPropList props;
+    const char *state_file;     /* --state-file, or NULL */
 } DmModelArgs;
 
 struct DmDevice {
@@ -62,6 +64,8 @@ struct DmDevice {
     void *state;                /* the model's own */
     DmWorkPool *work;           /* made at the first dm_work_submit */
     DmVmClock vm_clock;
+    DmPersist persist;          /* dm_device_persistent's */
+    bool state_write_failed;    /* said once */
 };
 
 int dm_device_realize(DmDevice *dev, const DmModel *model, DmLoop *loop,
@@ -77,6 +81,12 @@ int dm_device_save_file(DmDevice *dev, const char *path, char *err,
                         size_t errlen);
 int dm_device_load_file(DmDevice *dev, const char *path, char *err,
                         size_t errlen);
+/* dm_device_save_file without the quiesce: what is in flight stays so. */
+int dm_device_write_state(DmDevice *dev, const char *path, char *err,
+                          size_t errlen);
+
+/* The client (re)wired interrupts: the model's irqs_changed. */
+void dm_device_irqs_changed(DmDevice *dev);
 
 /* A client now drives the device through @link. */
 void dm_device_attach(DmDevice *dev, const DmLinkOps *link, void *opaque);

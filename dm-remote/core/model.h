@@ -78,6 +78,13 @@ typedef struct DmModel {
      */
     void (*dma_unmapped)(DmDevice *dev, uint64_t iova, uint64_t size);
     /*
+     * Optional: the client (re)wired the device's interrupts, as a
+     * client does when it connects or comes back: a model restarted
+     * with its state (or one whose client was away) may catch up on
+     * requests and interrupts now.
+     */
+    void (*irqs_changed)(DmDevice *dev);
+    /*
      * Optional: write the device's state (dm_state_put_*), and read it
      * back in the same order (dm_state_get_*), checking every value as
      * if a guest had written it; a file from an older state_version may
@@ -164,6 +171,22 @@ int dm_dma_iov(DmDevice *dev, uint64_t addr, uint64_t len, bool write,
  * (loop.h) stay for what the host times: retries, timeouts.
  */
 DmVmClock *dm_device_vm_clock(DmDevice *dev);
+
+/* ---- Surviving a crash (dm-remote serve --state-file) ---- */
+
+/*
+ * The model's saved state changed in a way a restarted process must
+ * find (the driver set the device up or reset it): written now when the
+ * server keeps state.  For set-up, not for every request.
+ */
+void dm_device_state_changed(DmDevice *dev);
+
+/*
+ * @size bytes that outlive a SIGKILL of the process when the server
+ * keeps state (persist.h), for a journal of requests in flight; zeros on
+ * a fresh start.  Once, from realize; NULL on failure.
+ */
+void *dm_device_persistent(DmDevice *dev, size_t size);
 
 /* ---- Asynchronous work (see work.h) ---- */
 

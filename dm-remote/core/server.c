@@ -362,6 +362,15 @@ int dm_server_run(const DmServerConfig *cfg)
         goto out;
     }
 
+    if (cfg->state_file && access(cfg->state_file, F_OK) < 0) {
+        /* A fresh start: no journal of an earlier device either. */
+        char *mem = dm_persist_path(cfg->state_file);
+
+        if (mem) {
+            unlink(mem);
+        }
+        free(mem);
+    }
     ret = dm_device_realize(&srv.dev, cfg->model, srv.loop,
                             &cfg->model_args);
     if (ret < 0) {

@@ -420,7 +420,7 @@ static bool one_bit(uint32_t v)
 /*
  * SET_IRQS: the message is checked here, the wiring is irq.c's.
  */
-static int handle_set_irqs(DmSession *s, VupMsg *m)
+static int set_irqs(DmSession *s, VupMsg *m)
 {
     VupIrqSet req;
     uint32_t data, action, count, info_flags;
@@ -509,6 +509,21 @@ static int handle_set_irqs(DmSession *s, VupMsg *m)
         }
     }
     return reply(s, m, NULL, 0);
+}
+
+static int handle_set_irqs(DmSession *s, VupMsg *m)
+{
+    VupIrqSet req;
+    int ret;
+
+    memcpy(&req, m->payload, sizeof(req));
+    ret = set_irqs(s, m);
+    /* New wires (not masks, not a test trigger): the model may catch up. */
+    if (ret == 0 && (req.flags & (VUP_IRQ_SET_DATA_EVENTFD |
+                              VUP_IRQ_SET_DATA_DM_MESSAGE))) {
+        dm_device_irqs_changed(s->dev);
+    }
+    return ret;
 }
 
 /* ---- Region access ---- */

@@ -96,16 +96,23 @@ bool dm_state_ok(const DmStateIn *in)
 int dm_device_save_file(DmDevice *dev, const char *path, char *err,
                         size_t errlen)
 {
+    if (!dev->model->save) {
+        snprintf(err, errlen, "model %s has no state to save",
+                 dev->model->name);
+        return -ENOTSUP;
+    }
+    dm_device_quiesce(dev);
+    return dm_device_write_state(dev, path, err, errlen);
+}
+
+int dm_device_write_state(DmDevice *dev, const char *path, char *err,
+                          size_t errlen)
+{
     const DmModel *m = dev->model;
     DmStateOut o = { 0 }, payload = { 0 };
     char *tmp = NULL;
     int fd = -1, ret = -EIO;
 
-    if (!m->save) {
-        snprintf(err, errlen, "model %s has no state to save", m->name);
-        return -ENOTSUP;
-    }
-    dm_device_quiesce(dev);
     m->save(dev, &payload);
     dm_state_put(&o, dm_state_magic, sizeof(dm_state_magic));
     dm_state_put_u64(&o, m->state_version);

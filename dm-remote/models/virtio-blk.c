@@ -503,6 +503,31 @@ static void blk_reset(DmDevice *dev)
     dm_virtio_reset(&b->virtio);
 }
 
+/*
+ * Crash survival: the transport's set-up is the whole state (the disk's
+ * bytes are in the image, requests in flight in the queues' journals).
+ */
+static void blk_save(DmDevice *dev, DmStateOut *out)
+{
+    VirtioBlk *b = dm_device_state(dev);
+
+    dm_virtio_save(&b->virtio, out);
+}
+
+static void blk_load(DmDevice *dev, DmStateIn *in, uint32_t version)
+{
+    VirtioBlk *b = dm_device_state(dev);
+
+    dm_virtio_load(&b->virtio, in);
+}
+
+static void blk_irqs_changed(DmDevice *dev)
+{
+    VirtioBlk *b = dm_device_state(dev);
+
+    dm_virtio_irqs_changed(&b->virtio);
+}
+
 static void blk_unrealize(DmDevice *dev)
 {
     VirtioBlk *b = dm_device_state(dev);
@@ -544,6 +569,10 @@ static const DmModel dm_model_virtio_blk = {
     .props = blk_props,
     .realize = blk_realize,
     .reset = blk_reset,
+    .irqs_changed = blk_irqs_changed,
+    .state_version = 1,
+    .save = blk_save,
+    .load = blk_load,
     .unrealize = blk_unrealize,
 };
 DM_MODEL_REGISTER(dm_model_virtio_blk)

@@ -101,6 +101,8 @@ void dm_virtio_broken(DmVirtio *v, const char *why)
 
 void dm_virtio_reset(DmVirtio *v)
 {
+    uint8_t old_status = v->status;
+
     dm_device_quiesce(v->dev);
     if (v->ops->reset) {
         v->ops->reset(v->opaque);
@@ -111,10 +113,15 @@ void dm_virtio_reset(DmVirtio *v)
     v->isr = 0;
     v->config_msix_vector = VIRTIO_NO_VECTOR;
     v->queue_select = 0;
+    v->recovering = false;
     for (unsigned i = 0; i < v->num_queues; i++) {
-        dm_virtq_reset(&v->vq[i], v->dev, v->vq[i].max_size);
+        dm_virtq_reset(&v->vq[i], v->dev, v->vq[i].max_size,
+                       &v->journals[i]);
     }
     dm_irq_lower(v->dev, 0);
+    if (old_status) {
+        dm_device_state_changed(v->dev);
+    }
 }
 
 /* ---- Common configuration ---- */
@@ -209,6 +216,9 @@ static void set_status(DmVirtio *v, uint8_t val)
             v->vq[i].indirect = dm_virtio_has(v, VIRTIO_F_INDIRECT_DESC);
         }
     }
+    if (v->status != old) {
+        dm_device_state_changed(v->dev);
+    }
     if (dm_virtio_ready(v) && !(old & VIRTIO_STATUS_DRIVER_OK)) {
         /* Buffers made available before DRIVER_OK are served now. */
         for (unsigned i = 0; i < v->num_queues; i++) {
@@ -236,9 +246,8 @@ static void enable_queue(DmVirtio *v, DmVirtq *q)
         dm_virtio_broken(v, "a queue's rings are misaligned");
         return;
     }
-    q->enabled = true;
-    q->last_avail = q->used_idx = 0;
-    q->signalled_valid = false;
+    dm_virtq_start(q);
+    dm_device_state_changed(v->dev);
 }
 
 static void common_write(DmVirtio *v, uint64_t off, uint64_t val)
@@ -265,6 +274,9 @@ static void common_write(DmVirtio *v, uint64_t off, uint64_t val)
     case CC_MSIX:
         v->config_msix_vector = val < msix_vectors(v) ? val
                                                       : VIRTIO_NO_VECTOR;
+        if (v->status & VIRTIO_STATUS_DRIVER_OK) {
+            dm_device_state_changed(v->dev);
+        }
         return;
     case CC_STATUS:
         set_status(v, val);
@@ -279,6 +291,9 @@ static void common_write(DmVirtio *v, uint64_t off, uint64_t val)
     switch (off) {
     case CC_Q_MSIX:
         q->msix_vector = val < msix_vectors(v) ? val : VIRTIO_NO_VECTOR;
+        if (v->status & VIRTIO_STATUS_DRIVER_OK) {
+            dm_device_state_changed(v->dev);
+        }
         return;
     case CC_Q_ENABLE:
         if (val == 1 && !q->enabled) {
@@ -339,6 +354,8 @@ static uint64_t bar_read(void *opaque, uint64_t addr, unsigned size)
     return 0;
 }
 
+static bool recover(DmVirtio *v);
+
 static void bar_write(void *opaque, uint64_t addr, uint64_t val,
                       unsigned size)
 {
@@ -359,6 +376,9 @@ static void bar_write(void *opaque, uint64_t addr, uint64_t val,
     } else if (addr >= DM_VIRTIO_NOTIFY_OFF) {
         uint64_t q = (addr - DM_VIRTIO_NOTIFY_OFF) / DM_VIRTIO_NOTIFY_MULT;
 
+        if (v->recovering && !recover(v)) {
+            return;             /* guest memory not back yet */
+        }
         if (q < v->num_queues && v->vq[q].enabled && dm_virtio_ready(v)) {
             v->ops->queue_notify(v->opaque, q);
         }
@@ -375,6 +395,130 @@ static const DmRegionOps virtio_bar_ops = {
 
 /* BAR1 holds the MSI-X table and PBA, which the client emulates. */
 static const DmRegionOps virtio_msix_bar_ops;
+
+/* ---- Surviving a restart ---- */
+
+/*
+ * Recover every enabled queue from its journal and guest memory: true
+ * when done (or broken), false while guest memory cannot be reached.
+ */
+static bool recover(DmVirtio *v)
+{
+    char why[160];
+
+    for (unsigned i = 0; i < v->num_queues; i++) {
+        int ret;
+
+        if (!v->vq[i].enabled) {
+            continue;
+        }
+        ret = dm_virtq_recover(&v->vq[i], why, sizeof(why));
+        if (ret == -EAGAIN) {
+            return false;
+        }
+        if (ret < 0) {
+            v->recovering = false;
+            dm_virtio_broken(v, why);
+            return true;
+        }
+    }
+    v->recovering = false;
+    for (unsigned i = 0; i < v->num_queues; i++) {
+        if (v->vq[i].nresubmit) {
+            dm_info("virtio: queue %u: %u requests in flight at the restart "
+                    "run again", i, v->vq[i].nresubmit);
+        }
+    }
+    return true;
+}
+
+void dm_virtio_irqs_changed(DmVirtio *v)
+{
+    if (!dm_virtio_ready(v) || (v->recovering && !recover(v))) {
+        return;
+    }
+    /*
+     * Whatever the driver made available while we were away (its kicks
+     * went nowhere), and an interrupt per queue for completions whose
+     * interrupt went nowhere: a spurious one costs the driver a look.
+     */
+    for (unsigned i = 0; i < v->num_queues && dm_virtio_ready(v); i++) {
+        if (v->vq[i].enabled) {
+            v->ops->queue_notify(v->opaque, i);
+            virtio_irq(v, v->vq[i].msix_vector, ISR_QUEUE);
+        }
+    }
+}
+
+void dm_virtio_save(DmVirtio *v, DmStateOut *out)
+{
+    dm_state_put_u64(out, v->num_queues);
+    dm_state_put_u64(out, v->guest_features);
+    dm_state_put_u64(out, v->status);
+    dm_state_put_u64(out, v->isr);
+    dm_state_put_u64(out, v->config_generation);
+    dm_state_put_u64(out, v->config_msix_vector);
+    dm_state_put_u64(out, v->queue_select);
+    for (unsigned i = 0; i < v->num_queues; i++) {
+        const DmVirtq *q = &v->vq[i];
+
+        dm_state_put_u64(out, q->size);
+        dm_state_put_u64(out, q->enabled);
+        dm_state_put_u64(out, q->msix_vector);
+        dm_state_put_u64(out, q->desc);
+        dm_state_put_u64(out, q->avail);
+        dm_state_put_u64(out, q->used);
+    }
+}
+
+void dm_virtio_load(DmVirtio *v, DmStateIn *in)
+{
+    uint64_t features, status, vector;
+
+    if (dm_state_get_u64(in) != v->num_queues) {
+        dm_state_fail(in);      /* started with other queues= */
+        return;
+    }
+    features = dm_state_get_u64(in);
+    status = dm_state_get_u64(in);
+    v->isr = dm_state_get_u64(in) & (ISR_QUEUE | ISR_CONFIG);
+    v->config_generation = dm_state_get_u64(in);
+    vector = dm_state_get_u64(in);
+    v->queue_select = dm_state_get_u64(in);
+    if ((features & ~v->host_features) || status > 0xff ||
+        (vector >= msix_vectors(v) && vector != VIRTIO_NO_VECTOR)) {
+        dm_state_fail(in);
+        return;
+    }
+    v->guest_features = features;
+    v->status = status;
+    v->config_msix_vector = vector;
+    for (unsigned i = 0; i < v->num_queues; i++) {
+        DmVirtq *q = &v->vq[i];
+        uint64_t size = dm_state_get_u64(in);
+        uint64_t enabled = dm_state_get_u64(in);
+
+        vector = dm_state_get_u64(in);
+        q->desc = dm_state_get_u64(in);
+        q->avail = dm_state_get_u64(in);
+        q->used = dm_state_get_u64(in);
+        if (!size || size > q->max_size || (size & (size - 1)) ||
+            enabled > 1 ||
+            (vector >= msix_vectors(v) && vector != VIRTIO_NO_VECTOR) ||
+            (enabled && ((q->desc & 15) || (q->avail & 1) ||
+                         (q->used & 3)))) {
+            dm_state_fail(in);
+            return;
+        }
+        q->size = size;
+        q->enabled = enabled;
+        q->msix_vector = vector;
+        q->event_idx = dm_virtio_has(v, VIRTIO_F_EVENT_IDX);
+        q->indirect = dm_virtio_has(v, VIRTIO_F_INDIRECT_DESC);
+    }
+    /* The rings are read back when the client's memory is. */
+    v->recovering = dm_virtio_ready(v);
+}
 
 /* ---- Set-up ---- */
 
@@ -415,6 +559,12 @@ int dm_virtio_pci_init(DmVirtio *v, DmDevice *dev, uint16_t virtio_id,
         return -EINVAL;
     }
     memset(v, 0, sizeof(*v));
+    /* What a killed process had in flight, if this is its restart. */
+    v->journals = dm_device_persistent(dev, num_queues *
+                                       sizeof(DmVirtqJournal));
+    if (!v->journals) {
+        return -ENOMEM;
+    }
     v->dev = dev;
     v->ops = ops;
     v->opaque = opaque;
@@ -424,7 +574,7 @@ int dm_virtio_pci_init(DmVirtio *v, DmDevice *dev, uint16_t virtio_id,
                        (1ULL << VIRTIO_F_INDIRECT_DESC) |
                        (1ULL << VIRTIO_F_EVENT_IDX);
     for (unsigned i = 0; i < num_queues; i++) {
-        dm_virtq_reset(&v->vq[i], dev, queue_size);
+        dm_virtq_reset(&v->vq[i], dev, queue_size, &v->journals[i]);
     }
     v->config_msix_vector = VIRTIO_NO_VECTOR;
 

@@ -71,6 +71,9 @@ typedef struct DmVirtio {
     uint16_t queue_select;
     unsigned num_queues;
     uint32_t config_size;
+    /* Restored DRIVER_OK from a state file: the rings wait for memory. */
+    bool recovering;
+    DmVirtqJournal *journals;   /* num_queues, in crash-proof memory */
     DmVirtq vq[DM_VIRTIO_MAX_QUEUES];
 } DmVirtio;
 
@@ -110,5 +113,21 @@ void dm_virtio_broken(DmVirtio *v, const char *why);
 
 /* The framework's reset (DEVICE_RESET): as a driver's write of 0. */
 void dm_virtio_reset(DmVirtio *v);
+
+/*
+ * Surviving a restart (the model's save, load and irqs_changed call
+ * these).  The transport's set-up is saved whenever the driver changes
+ * it (dm_device_state_changed), the queues keep a journal of chains in
+ * flight in crash-proof memory; a process started again with the state
+ * recovers each ring from the journal and guest memory once the client
+ * is back, runs again what was in flight, serves what was made
+ * available meanwhile and interrupts the driver once per queue, so
+ * nothing is lost and nothing is completed twice.
+ */
+void dm_virtio_save(DmVirtio *v, DmStateOut *out);
+/* Check and take a saved set-up; a bad one fails @in. */
+void dm_virtio_load(DmVirtio *v, DmStateIn *in);
+/* The client (re)wired interrupts: recover if needed, catch up. */
+void dm_virtio_irqs_changed(DmVirtio *v);
 
 #endif /* DM_VIRTIO_PCI_H */

@@ -29,14 +29,33 @@ typedef struct VirtqDesc {
 } VirtqDesc;
 _Static_assert(sizeof(VirtqDesc) == 16, "descriptor layout");
 
-void dm_virtq_reset(DmVirtq *q, DmDevice *dev, uint16_t max_size)
+static void journal_clear(DmVirtqJournal *j)
+{
+    memset(j, 0, sizeof(*j));
+}
+
+void dm_virtq_reset(DmVirtq *q, DmDevice *dev, uint16_t max_size,
+                    DmVirtqJournal *journal)
 {
     memset(q, 0, sizeof(*q));
     q->dev = dev;
+    q->journal = journal;
     q->max_size = max_size;
     q->size = max_size;
     q->msix_vector = 0xffff;
 }
+
+void dm_virtq_start(DmVirtq *q)
+{
+    q->enabled = true;
+    q->last_avail = q->used_idx = 0;
+    q->signalled_valid = false;
+    q->nresubmit = q->resubmit_pos = 0;
+    journal_clear(q->journal);
+}
+
+/* Order the journal's stores against the guest's, even across a kill. */
+#define JOURNAL_BARRIER() __atomic_thread_fence(__ATOMIC_SEQ_CST)
 
 static int read_u16(DmVirtq *q, uint64_t addr, uint16_t *v)
 {
@@ -125,31 +144,14 @@ static int walk_indirect(DmVirtq *q, const VirtqDesc *d, DmVirtqElem *e,
     }
 }
 
-int dm_virtq_pop(DmVirtq *q, DmVirtqElem *e, char *why, size_t whylen)
+/* The chain at @head into @e: 0, or -EIO with a reason. */
+static int read_chain(DmVirtq *q, uint16_t head, DmVirtqElem *e, char *why,
+                      size_t whylen)
 {
-    uint16_t avail_idx, head, i;
     unsigned steps = 0;
+    uint16_t i;
     VirtqDesc d;
 
-    if (!q->enabled || !q->size) {
-        return 0;
-    }
-    if (read_u16(q, q->avail + 2, &avail_idx) < 0) {
-        BROKEN("the available ring is outside guest memory");
-    }
-    if (avail_idx == q->last_avail) {
-        return 0;
-    }
-    if ((uint16_t)(avail_idx - q->last_avail) > q->size) {
-        BROKEN("the available index moved by %u on a queue of %u",
-               (uint16_t)(avail_idx - q->last_avail), q->size);
-    }
-    if (read_u16(q, q->avail + 4 + 2 * (q->last_avail % q->size), &head) < 0) {
-        BROKEN("the available ring is outside guest memory");
-    }
-    if (head >= q->size) {
-        BROKEN("head %u on a queue of %u", head, q->size);
-    }
     e->head = head;
     e->nsegs = 0;
     e->nout = 0;
@@ -177,6 +179,46 @@ int dm_virtq_pop(DmVirtq *q, DmVirtqElem *e, char *why, size_t whylen)
                                                          : "loops");
         }
     }
+    return 0;
+}
+
+int dm_virtq_pop(DmVirtq *q, DmVirtqElem *e, char *why, size_t whylen)
+{
+    DmVirtqJournal *j = q->journal;
+    uint16_t avail_idx, head;
+
+    if (!q->enabled || !q->size) {
+        return 0;
+    }
+    if (q->resubmit_pos < q->nresubmit) {
+        /* In flight when the process died: the journal still has it. */
+        return read_chain(q, q->resubmit[q->resubmit_pos++], e, why,
+                          whylen) < 0 ? -EIO : 1;
+    }
+    if (read_u16(q, q->avail + 2, &avail_idx) < 0) {
+        BROKEN("the available ring is outside guest memory");
+    }
+    if (avail_idx == q->last_avail) {
+        return 0;
+    }
+    if ((uint16_t)(avail_idx - q->last_avail) > q->size) {
+        BROKEN("the available index moved by %u on a queue of %u",
+               (uint16_t)(avail_idx - q->last_avail), q->size);
+    }
+    if (read_u16(q, q->avail + 4 + 2 * (q->last_avail % q->size), &head) < 0) {
+        BROKEN("the available ring is outside guest memory");
+    }
+    if (head >= q->size) {
+        BROKEN("head %u on a queue of %u", head, q->size);
+    }
+    if (j->popped[head]) {
+        BROKEN("head %u made available again while in flight", head);
+    }
+    if (read_chain(q, head, e, why, whylen) < 0) {
+        return -EIO;
+    }
+    j->popped[head] = ++j->seq;
+    JOURNAL_BARRIER();
     q->last_avail++;
     if (q->event_idx) {
         /* avail_event: tell the driver which index to kick us at. */
@@ -190,13 +232,76 @@ int dm_virtq_push(DmVirtq *q, const DmVirtqElem *e, uint32_t written)
     uint32_t elem[2] = { htole32(e->head), htole32(written) };
     uint64_t slot = q->used + 4 + 8 * (uint64_t)(q->used_idx % q->size);
 
+    DmVirtqJournal *j = q->journal;
+
+    /*
+     * A kill anywhere in here leaves the journal telling: before the
+     * index is written the chain is still in flight; after, the guest's
+     * index is one past the journal's and last_head is the one done.
+     */
+    j->last_head = e->head;
+    JOURNAL_BARRIER();
     if (dm_dma_write(q->dev, slot, elem, sizeof(elem)) < 0) {
         return -EIO;
     }
     q->used_idx++;
     /* The entry before the index: the driver may read it at once. */
     __atomic_thread_fence(__ATOMIC_RELEASE);
-    return write_u16(q, q->used + 2, q->used_idx) < 0 ? -EIO : 0;
+    if (write_u16(q, q->used + 2, q->used_idx) < 0) {
+        return -EIO;
+    }
+    JOURNAL_BARRIER();
+    if (e->head < DM_VIRTQ_MAX_SIZE) {
+        j->popped[e->head] = 0;
+    }
+    j->used_idx = q->used_idx;
+    return 0;
+}
+
+static int by_seq(const void *a, const void *b, void *journal)
+{
+    const DmVirtqJournal *j = journal;
+    uint64_t sa = j->popped[*(const uint16_t *)a];
+    uint64_t sb = j->popped[*(const uint16_t *)b];
+
+    return sa < sb ? -1 : sa > sb;
+}
+
+int dm_virtq_recover(DmVirtq *q, char *why, size_t whylen)
+{
+    DmVirtqJournal *j = q->journal;
+    uint16_t guest_used, n = 0;
+
+    if (read_u16(q, q->used + 2, &guest_used) < 0) {
+        return -EAGAIN;         /* no client, or its memory not mapped yet */
+    }
+    if (guest_used == (uint16_t)(j->used_idx + 1)) {
+        /* Killed between the index and the journal: that one is done. */
+        if (j->last_head < DM_VIRTQ_MAX_SIZE) {
+            j->popped[j->last_head] = 0;
+        }
+        j->used_idx = guest_used;
+    } else if (guest_used != j->used_idx) {
+        BROKEN("the used index is %u in guest memory but %u in the journal",
+               guest_used, j->used_idx);
+    }
+    for (unsigned h = 0; h < DM_VIRTQ_MAX_SIZE; h++) {
+        if (!j->popped[h]) {
+            continue;
+        }
+        if (h >= q->size) {
+            BROKEN("the journal has head %u on a queue of %u", h, q->size);
+        }
+        q->resubmit[n++] = h;
+    }
+    qsort_r(q->resubmit, n, sizeof(q->resubmit[0]), by_seq, j);
+    q->nresubmit = n;
+    q->resubmit_pos = 0;
+    q->used_idx = guest_used;
+    /* Every chain taken is either used or in flight. */
+    q->last_avail = guest_used + n;
+    q->signalled_valid = false;
+    return 0;
 }
 
 bool dm_virtq_should_notify(DmVirtq *q)

@@ -22,8 +22,23 @@
 /* Segments in one chain, indirect tables included (Linux: seg_max + 2). */
 #define DM_VIRTQ_MAX_SEGS 130
 
+/*
+ * A queue's journal of chains in flight, in memory that outlives a crash
+ * (dm_device_persistent): a model started again after a SIGKILL learns
+ * from it which chains to run again and where the rings stand, instead
+ * of guessing (the scheme of vhost-user's inflight tracking).
+ */
+typedef struct DmVirtqJournal {
+    uint16_t used_idx;          /* the used index after our last push */
+    uint16_t last_head;         /* the head of the push under way */
+    uint32_t reserved;
+    uint64_t seq;               /* pops so far */
+    uint64_t popped[DM_VIRTQ_MAX_SIZE];  /* per head: its pop's seq, 0 */
+} DmVirtqJournal;
+
 typedef struct DmVirtq {
     DmDevice *dev;
+    DmVirtqJournal *journal;    /* never NULL once set up */
     uint16_t size;              /* 0: the queue does not exist */
     uint16_t max_size;
     bool enabled;
@@ -35,6 +50,9 @@ typedef struct DmVirtq {
     bool signalled_valid;
     bool event_idx;             /* VIRTIO_F_RING_EVENT_IDX negotiated */
     bool indirect;              /* VIRTIO_F_INDIRECT_DESC negotiated */
+    /* After a restart: the heads in flight then, to pop again first. */
+    uint16_t resubmit[DM_VIRTQ_MAX_SIZE];
+    uint16_t nresubmit, resubmit_pos;
 } DmVirtq;
 
 /* One buffer of a chain: guest address, length, written by the device? */
@@ -52,8 +70,23 @@ typedef struct DmVirtqElem {
     DmVirtqSeg segs[DM_VIRTQ_MAX_SEGS];
 } DmVirtqElem;
 
-/* Back to the state after reset (size max_size, disabled). */
-void dm_virtq_reset(DmVirtq *q, DmDevice *dev, uint16_t max_size);
+/*
+ * Back to the state after reset (size max_size, disabled), keeping
+ * @journal as it is (a restarted process reads it before enabling).
+ */
+void dm_virtq_reset(DmVirtq *q, DmDevice *dev, uint16_t max_size,
+                    DmVirtqJournal *journal);
+/* The queue is enabled: start from index 0 with an empty journal. */
+void dm_virtq_start(DmVirtq *q);
+
+/*
+ * After a restart, on an enabled queue whose set-up was restored: read
+ * the used index from guest memory, settle the journal's push that was
+ * under way, and make the chains still in flight pop again first.
+ * 0, -EAGAIN while guest memory cannot be reached (no client yet), or
+ * -EIO with a reason in @why (a guest or journal that breaks the rules).
+ */
+int dm_virtq_recover(DmVirtq *q, char *why, size_t whylen);
 
 /*
  * Take the next available chain into @e: 1, 0 if none is available, or

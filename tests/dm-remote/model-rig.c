@@ -71,10 +71,16 @@ static const DmLinkOps fake_link_ops = {
 
 Rig *rig_new(const char *spec)
 {
+    return rig_new_state(spec, NULL);
+}
+
+Rig *rig_new_state(const char *spec, const char *state_file)
+{
     Rig *r = calloc(1, sizeof(*r));
     char err[256], *name;
 
     assert_non_null(r);
+    r->args.state_file = state_file;
     r->loop = dm_loop_new();
     assert_int_equal(dm_props_split(spec, &name, &r->args.props, err,
                                     sizeof(err)), 0);

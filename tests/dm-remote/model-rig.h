@@ -33,6 +33,8 @@ typedef struct Rig {
 
 /* Realize "MODEL[,prop=value...]" and attach the fake link (asserts). */
 Rig *rig_new(const char *spec);
+/* The same, as "dm-remote serve --state-file=@state_file" does. */
+Rig *rig_new_state(const char *spec, const char *state_file);
 void rig_free(Rig *r);
 
 /* Host pointer of guest address @addr in the fake RAM. */

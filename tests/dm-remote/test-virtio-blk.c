@@ -319,6 +319,229 @@ static void test_lock(void **unused)
     blk_free(r);
 }
 
+/* ---- A restart with requests in flight ---- */
+
+#define DATA2       (RAM_BASE + 0x5000)
+#define STATUS2     (RAM_BASE + 0x3f80)
+
+typedef struct Restart {
+    char dir[64], state[96], state2[96], mem[128], mem2[128];
+    uint8_t ram[RIG_RAM_SIZE];  /* guest RAM when the process "died" */
+    Blk *a;
+    Rig *b;
+} Restart;
+
+static void copy_file(const char *from, const char *to)
+{
+    char buf[65536];
+    int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_CREAT |
+                                                   O_TRUNC, 0600);
+    ssize_t n;
+
+    assert_true(in >= 0 && out >= 0);
+    while ((n = read(in, buf, sizeof(buf))) > 0) {
+        assert_int_equal(write(out, buf, n), n);
+    }
+    close(in);
+    close(out);
+}
+
+static void make_available(Blk *r, uint16_t head)
+{
+    uint16_t le = htole16(head), idx;
+
+    put(r, AVAIL + 4 + 2 * (r->avail_idx % QSIZE), &le, 2);
+    idx = htole16(++r->avail_idx);
+    put(r, AVAIL + 2, &idx, 2);
+}
+
+/*
+ * Model A (state kept in a file) serves one request, then takes two
+ * (head 0 writes sector 9 with 0xab, head 3 reads sector 5) that are in
+ * flight when its files and guest RAM are copied: what a SIGKILL at that
+ * moment leaves.  A goes; B starts from the copies.
+ */
+static Restart *restart_setup(void)
+{
+    Restart *t = calloc(1, sizeof(*t));
+    struct { uint32_t type, reserved; uint64_t sector; } out_hdr = {
+        htole32(1), 0, htole64(9),
+    }, in_hdr = { htole32(0), 0, htole64(5) };
+    char spec[256];
+
+    strcpy(t->dir, "/tmp/dm-test-restart-XXXXXX");
+    assert_non_null(mkdtemp(t->dir));
+    snprintf(t->state, sizeof(t->state), "%s/a.state", t->dir);
+    snprintf(t->state2, sizeof(t->state2), "%s/b.state", t->dir);
+    snprintf(t->mem, sizeof(t->mem), "%s.mem", t->state);
+    snprintf(t->mem2, sizeof(t->mem2), "%s.mem", t->state2);
+
+    t->a = calloc(1, sizeof(*t->a));
+    strcpy(t->a->img, "/tmp/dm-test-vblk-XXXXXX");
+    make_image(t->a->img);
+    snprintf(spec, sizeof(spec), "virtio-blk,file=%s,queue_size=%d",
+             t->a->img, QSIZE);
+    t->a->rig = rig_new_state(spec, t->state);
+    t->a->dev = &t->a->rig->dev;
+    driver_init(t->a, 1ULL << VIRTIO_F_VERSION_1);
+    assert_int_equal(request(t->a, 0, 1, 512, true), 0);
+    assert_int_equal(used_idx(t->a), 1);
+
+    put(t->a, HDR, &out_hdr, sizeof(out_hdr));
+    memset(at(t->a, DATA), 0xab, 512);
+    *(uint8_t *)at(t->a, STATUS) = 0xee;
+    desc(t->a, 0, HDR, 16, 1, 1);
+    desc(t->a, 1, DATA, 512, 1, 2);
+    desc(t->a, 2, STATUS, 1, 2, 0);
+    put(t->a, HDR + 16, &in_hdr, sizeof(in_hdr));
+    memset(at(t->a, DATA2), 0, 512);
+    *(uint8_t *)at(t->a, STATUS2) = 0xee;
+    desc(t->a, 3, HDR + 16, 16, 1, 4);
+    desc(t->a, 4, DATA2, 512, 1 | 2, 5);
+    desc(t->a, 5, STATUS2, 1, 2, 0);
+    make_available(t->a, 0);
+    make_available(t->a, 3);
+    wr(t->a, 0x3000, 0, 2);                     /* taken, loop not run */
+
+    copy_file(t->state, t->state2);
+    copy_file(t->mem, t->mem2);
+    memcpy(t->ram, t->a->rig->link.ram, RIG_RAM_SIZE);
+    rig_free(t->a->rig);                        /* finishes A's requests */
+
+    snprintf(spec, sizeof(spec), "virtio-blk,file=%s,queue_size=%d",
+             t->a->img, QSIZE);
+    t->b = rig_new_state(spec, t->state2);
+    return t;
+}
+
+/* B loads the state and gets the RAM as A left it. */
+static Blk *restart_b(Restart *t)
+{
+    char err[256];
+
+    assert_int_equal(dm_device_load_file(&t->b->dev, t->state2, err,
+                                         sizeof(err)), 0);
+    memcpy(t->b->link.ram, t->ram, RIG_RAM_SIZE);
+    t->a->rig = t->b;
+    t->a->dev = &t->b->dev;
+    t->a->avail_idx = 3;
+    return t->a;
+}
+
+static void restart_free(Restart *t)
+{
+    char cmd[128];
+
+    blk_free(t->a);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", t->dir);
+    assert_int_equal(system(cmd), 0);
+    free(t);
+}
+
+/* How often @head is in the used ring's first @n entries. */
+static unsigned times_used(Blk *r, unsigned n, uint32_t head)
+{
+    unsigned count = 0;
+
+    for (unsigned i = 0; i < n; i++) {
+        count += le32toh(*(uint32_t *)at(r, USED + 4 + 8 * i)) == head;
+    }
+    return count;
+}
+
+static void wait_used(Blk *r, uint16_t want)
+{
+    for (int i = 0; i < 500 && used_idx(r) != want; i++) {
+        rig_run_for(r->rig, 10);
+    }
+}
+
+/* Both requests in flight run again, each completes once. */
+static void test_restart_in_flight(void **unused)
+{
+    Restart *t = restart_setup();
+    Blk *r = restart_b(t);
+    uint8_t sector[512], want[512];
+    int fd;
+
+    assert_int_equal(rd(r, 0x14, 1), 1 | 2 | 8 | 4);    /* DRIVER_OK */
+    assert_int_equal(used_idx(r), 1);
+    dm_device_irqs_changed(r->dev);             /* the client is back */
+    wait_used(r, 3);
+    assert_int_equal(used_idx(r), 3);
+    assert_int_equal(times_used(r, 3, 0), 2);   /* the first request too */
+    assert_int_equal(times_used(r, 3, 3), 1);
+    assert_int_equal(*(uint8_t *)at(r, STATUS), 0);
+    assert_int_equal(*(uint8_t *)at(r, STATUS2), 0);
+    memset(want, 5, sizeof(want));
+    assert_memory_equal(at(r, DATA2), want, 512);
+    fd = open(r->img, O_RDONLY);
+    assert_int_equal(pread(fd, sector, 512, 9 * 512), 512);
+    close(fd);
+    memset(want, 0xab, sizeof(want));
+    assert_memory_equal(sector, want, 512);
+    /* And B serves the next request as usual. */
+    assert_int_equal(request(r, 0, 2, 512, true), 0);
+    assert_int_equal(used_idx(r), 4);
+    restart_free(t);
+}
+
+/* Killed after publishing head 3 but before the journal said so. */
+static void test_restart_after_used_index(void **unused)
+{
+    Restart *t = restart_setup();
+    DmVirtqJournal *j = t->b->dev.persist.mem;
+    uint32_t elem[2] = { htole32(3), htole32(513) };
+    uint16_t idx = htole16(2);
+    Blk *r;
+
+    assert_non_null(j);
+    memcpy(t->ram + (USED - RAM_BASE) + 4 + 8 * 1, elem, sizeof(elem));
+    memcpy(t->ram + (USED - RAM_BASE) + 2, &idx, 2);
+    j->last_head = 3;
+    r = restart_b(t);
+    dm_device_irqs_changed(r->dev);
+    wait_used(r, 3);
+    assert_int_equal(used_idx(r), 3);
+    assert_int_equal(times_used(r, 3, 3), 1);   /* not completed twice */
+    assert_int_equal(le32toh(*(uint32_t *)at(r, USED + 4 + 8 * 2)), 0);
+    restart_free(t);
+}
+
+/* A used index in guest memory the journal cannot explain: NEEDS_RESET. */
+static void test_restart_bad_used_index(void **unused)
+{
+    Restart *t = restart_setup();
+    uint16_t idx = htole16(7);
+    Blk *r;
+
+    memcpy(t->ram + (USED - RAM_BASE) + 2, &idx, 2);
+    r = restart_b(t);
+    dm_device_irqs_changed(r->dev);
+    assert_true(rd(r, 0x14, 1) & VIRTIO_STATUS_NEEDS_RESET);
+    driver_init(r, 1ULL << VIRTIO_F_VERSION_1);
+    assert_int_equal(request(r, 0, 1, 512, true), 0);
+    restart_free(t);
+}
+
+/* A state file of another queue count is refused, not half-loaded. */
+static void test_restart_other_queues(void **unused)
+{
+    Restart *t = restart_setup();
+    Rig *other;
+    char spec[256], err[256];
+
+    rig_free(t->b);
+    snprintf(spec, sizeof(spec), "virtio-blk,file=%s,queue_size=%d,"
+             "queues=2", t->a->img, QSIZE);
+    other = rig_new_state(spec, t->state2);
+    assert_int_equal(dm_device_load_file(&other->dev, t->state2, err,
+                                         sizeof(err)), -EINVAL);
+    t->b = other;
+    t->a->rig = other;
+    restart_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -329,6 +552,10 @@ int main(void)
         cmocka_unit_test(test_broken_ring),
         cmocka_unit_test(test_features),
         cmocka_unit_test(test_lock),
+        cmocka_unit_test(test_restart_in_flight),
+        cmocka_unit_test(test_restart_after_used_index),
+        cmocka_unit_test(test_restart_bad_used_index),
+        cmocka_unit_test(test_restart_other_queues),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
