@@ -123,7 +123,7 @@ static bool client_pending(void *opaque, int fd)
 {
     DmSession *s = opaque;
 
-    return vup_stream_pending(&s->stream) > 0;
+    return vup_stream_pending(&s->stream) > 0 || dm_session_has_deferred(s);
 }
 
 /* A step of a client's TLS handshake; false once it is gone. */
@@ -167,7 +167,8 @@ static void client_readable(void *opaque, int fd, short revents)
         }
         /* Not the device's client: one step per event, no spinning. */
     } while (!s->standby &&
-             vup_stream_spin_readable(&s->stream, srv->cfg->spin_ns));
+             (dm_session_has_deferred(s) ||
+              vup_stream_spin_readable(&s->stream, srv->cfg->spin_ns)));
 }
 
 /* DM_ACTIVATE from the standby client: it gets the device once free. */

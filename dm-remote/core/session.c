@@ -22,7 +22,13 @@
 #include "pci.h"
 #include "session.h"
 
-#define DM_MAX_DMA_DEPTH    4
+/* Requests a client may send while one DMA reply is awaited. */
+#define DM_MAX_DEFERRED     1024
+
+typedef struct DmDeferred {
+    VupMsg m;
+    int recv_ret;
+} DmDeferred;
 
 static const struct timeval io_timeout = { .tv_sec = 5 };
 #define DM_OUR_MAX_XFER     (1024 * 1024)
@@ -90,6 +96,12 @@ void dm_session_free(DmSession *s)
         return;
     }
     vup_reader_clear(&s->hello);
+    while (!g_queue_is_empty(&s->deferred)) {
+        DmDeferred *d = g_queue_pop_head(&s->deferred);
+
+        vup_msg_clear(&d->m);
+        g_free(d);
+    }
     if (!s->standby) {
         dm_device_detach(s->dev);
     }
@@ -807,6 +819,11 @@ static bool hello_step(DmSession *s)
     return !s->broken;
 }
 
+bool dm_session_has_deferred(const DmSession *s)
+{
+    return !g_queue_is_empty((GQueue *)&s->deferred);
+}
+
 bool dm_session_handle_one(DmSession *s)
 {
     VupMsg m;
@@ -814,6 +831,13 @@ bool dm_session_handle_one(DmSession *s)
 
     if (s->standby) {
         return hello_step(s);   /* before VERSION, or a standby client */
+    }
+    if (!g_queue_is_empty(&s->deferred)) {
+        DmDeferred *d = g_queue_pop_head(&s->deferred);
+
+        dispatch(s, &d->m, d->recv_ret);
+        g_free(d);
+        return !s->broken;
     }
     ret = vup_stream_recv_msg(&s->stream, &m, max_msg_size(s),
                               s->fds_ok ? VUP_MAX_FDS : 0);
@@ -835,7 +859,10 @@ bool dm_session_handle_one(DmSession *s)
 
 /* ---- DMA through messages ---- */
 
-/* Wait for the reply to @req, serving the client's requests meanwhile. */
+/*
+ * Wait for the reply to @req, keeping the client's requests for later:
+ * the client serves our DMA while it waits for its own replies.
+ */
 static int wait_reply(DmSession *s, const VupHeader *req, VupMsg *ret_msg)
 {
     for (;;) {
@@ -857,9 +884,19 @@ static int wait_reply(DmSession *s, const VupHeader *req, VupMsg *ret_msg)
             vup_msg_clear(&m);
             continue;
         }
-        dispatch(s, &m, ret);
-        if (s->broken) {
+        if (g_queue_get_length(&s->deferred) >= DM_MAX_DEFERRED) {
+            dm_warn("more than %d requests while one DMA reply is due; "
+                    "closing the connection", DM_MAX_DEFERRED);
+            vup_msg_clear(&m);
+            s->broken = true;
             return -EPIPE;
+        }
+        {
+            DmDeferred *d = g_new(DmDeferred, 1);
+
+            d->m = m;
+            d->recv_ret = ret;
+            g_queue_push_tail(&s->deferred, d);
         }
     }
 }
@@ -942,14 +979,12 @@ static int session_dma(DmSession *s, uint64_t addr, void *buf, uint64_t len,
                 memcpy(p, host, n);
             }
         } else {
-            if (s->depth >= DM_MAX_DMA_DEPTH || s->broken) {
-                return -EBUSY;
+            if (s->broken) {
+                return -EPIPE;
             }
             n = n < s->caps.max_data_xfer_size ? n
                                                 : s->caps.max_data_xfer_size;
-            s->depth++;
             ret = dma_message(s, addr, p, n, write);
-            s->depth--;
             if (ret < 0) {
                 return ret;
             }

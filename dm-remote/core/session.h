@@ -12,6 +12,8 @@
 #define DM_SESSION_H
 
 #include <stdbool.h>
+
+#include <glib.h>
 #include <stdint.h>
 
 #include "vup/buffered.h"
@@ -74,7 +76,12 @@ struct DmSession {
     const DmBinding *binding;
     DmDmaTable dma;
     uint16_t next_id;
-    unsigned depth;             /* nested waits for DMA replies */
+    /*
+     * The client's requests that came while we waited for a DMA reply:
+     * served once the model's access is over, never inside it (a model
+     * is not re-entered in the middle of a ring walk).
+     */
+    GQueue deferred;
     DmSessionStats stats;
 };
 
@@ -86,6 +93,9 @@ struct DmSession {
  */
 DmSession *dm_session_new(DmDevice *dev, int sock, DmDmaLayout layout,
                           bool fds_ok, const DmBinding *binding);
+
+/* Requests deferred during a DMA wait, to be served by handle_one. */
+bool dm_session_has_deferred(const DmSession *s);
 
 /* The active client has gone: the standby one takes the device. */
 void dm_session_promote(DmSession *s);
