@@ -9,6 +9,7 @@
 #include <vup/address.h>
 
 #include "db.h"
+#include "error.h"
 #include "json-http.h"
 #include "launcher.h"
 #include "log.h"
@@ -32,6 +33,18 @@ static int request_errno(guint status)
     default:
         return -EINVAL;
     }
+}
+
+int orch_fail_error(OrchRequest *r, const GError *err)
+{
+    guint status = ORCH_ERROR_INTERNAL;
+
+    g_return_val_if_fail(err, -EINVAL);
+    /* Both domains' codes are the HTTP status to answer with. */
+    if (err->domain == ORCH_ERROR || err->domain == DM_JSON_HTTP_ERROR) {
+        status = err->code;
+    }
+    return orch_fail(r, status, "%s", err->message);
 }
 
 int orch_fail(OrchRequest *r, guint status, const char *fmt, ...)

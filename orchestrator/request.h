@@ -37,9 +37,19 @@ typedef struct OrchRequest {
 
 typedef int (*OrchHandler)(OrchRequest *r);
 
-/* Replies and body fields. */
+/*
+ * Replies and body fields.  The first failure is the answer (later ones
+ * are its consequences); the return value is a -errno for the handler
+ * to return.
+ */
 int orch_fail(OrchRequest *r, guint status, const char *fmt, ...)
     G_GNUC_PRINTF(3, 4);
+/*
+ * Fail @r with @err from a module below the handlers (error.h): its code
+ * is the status (ORCH_ERROR, DM_JSON_HTTP_ERROR; 500 for another domain),
+ * its message the answer's "error".  @err is not taken.
+ */
+int orch_fail_error(OrchRequest *r, const GError *err);
 void orch_reply(OrchRequest *r, guint status, JsonNode *node);
 void orch_reply_object(OrchRequest *r, guint status, JsonObject *o);
 int orch_body_str(OrchRequest *r, JsonObject *o, const char *key,
