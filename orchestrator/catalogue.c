@@ -159,6 +159,15 @@ int orch_catalogue_refresh(sqlite3 *db, const char *name,
     return changed;
 }
 
+bool orch_health_model_tls(JsonObject *health)
+{
+    JsonNode *n = json_object_get_member(health, "model_tls");
+
+    return n && JSON_NODE_HOLDS_VALUE(n) &&
+           json_node_get_value_type(n) == G_TYPE_BOOLEAN &&
+           json_node_get_boolean(n);
+}
+
 bool orch_catalogue_find(sqlite3 *db, const char *model, gint64 server_id,
                          OrchModelInfo *ret)
 {

@@ -36,6 +36,12 @@ bool orch_catalogue_store(sqlite3 *db, gint64 platform_id,
 int orch_catalogue_refresh(sqlite3 *db, const char *name,
                            JsonObject *health);
 
+/*
+ * A launcher's @health says "model_tls": true (false if absent or odd):
+ * it gives its models TLS credentials (server) or its QEMUs the client's.
+ */
+bool orch_health_model_tls(JsonObject *health);
+
 typedef struct OrchModelInfo {
     char bus[4];                /* "pci" or "isa" */
     bool console;               /* it has a "console" property */

@@ -124,15 +124,6 @@ static JsonObject *platform_check_launcher(const char *address,
     return json_object_ref(o);
 }
 
-bool orch_health_model_tls(JsonObject *health)
-{
-    JsonNode *n = json_object_get_member(health, "model_tls");
-
-    return n && JSON_NODE_HOLDS_VALUE(n) &&
-           json_node_get_value_type(n) == G_TYPE_BOOLEAN &&
-           json_node_get_boolean(n);
-}
-
 int orch_platform_add(OrchRequest *r)
 {
     g_autoptr(GError) err = NULL;

@@ -24,7 +24,6 @@
 #include "launcher.h"
 #include "log.h"
 #include "placement.h"
-#include "platforms.h"
 #include "reconcile-routes.h"
 #include "reconcile.h"
 #include "undo.h"
