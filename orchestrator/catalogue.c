@@ -9,12 +9,11 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
-#include <errno.h>
-
 #include <vup/address.h>
 
 #include "catalogue.h"
 #include "db.h"
+#include "error.h"
 
 /* A declaration we can use: a valid name, a known bus, props an array. */
 static bool catalogue_usable(JsonNode *e, const char **ret_name)
@@ -84,20 +83,20 @@ static char *catalogue_props(JsonObject *decl)
     return n ? json_to_string(n, FALSE) : g_strdup("[]");
 }
 
-static int catalogue_insert(sqlite3 *db, gint64 platform_id,
-                            const char *model, JsonObject *decl)
+static bool catalogue_insert(sqlite3 *db, gint64 platform_id,
+                             const char *model, JsonObject *decl)
 {
     g_autofree char *props = catalogue_props(decl);
 
-    return orch_db_run(db, "INSERT OR IGNORE INTO platform_models "
+    return orch_db_run(db, NULL, "INSERT OR IGNORE INTO platform_models "
                        "(platform_id, model, bus, props) VALUES "
                        "(?, ?, ?, ?)", "isss", platform_id, model,
                        catalogue_bus(decl), props);
 }
 
-int orch_catalogue_store(sqlite3 *db, gint64 platform_id,
-                         JsonObject *health, JsonArray *chosen,
-                         GError **err)
+bool orch_catalogue_store(sqlite3 *db, gint64 platform_id,
+                          JsonObject *health, JsonArray *chosen,
+                          GError **errp)
 {
     g_autoptr(GHashTable) offered = orch_catalogue_parse(health);
     GHashTableIter it;
@@ -109,29 +108,29 @@ int orch_catalogue_store(sqlite3 *db, gint64 platform_id,
         g_hash_table_iter_init(&it, offered);
         while (g_hash_table_iter_next(&it, (gpointer *)&model,
                                       (gpointer *)&decl)) {
-            if (catalogue_insert(db, platform_id, model, decl) < 0) {
-                g_set_error(err, G_IO_ERROR, G_IO_ERROR_FAILED,
+            if (!catalogue_insert(db, platform_id, model, decl)) {
+                g_set_error(errp, ORCH_ERROR, ORCH_ERROR_INTERNAL,
                             "the database failed");
-                return -EIO;
+                return false;
             }
         }
-        return 0;
+        return true;
     }
     for (i = 0; i < json_array_get_length(chosen); i++) {
         model = json_array_get_string_element(chosen, i);
         decl = g_hash_table_lookup(offered, model);
         if (!decl) {
-            g_set_error(err, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+            g_set_error(errp, ORCH_ERROR, ORCH_ERROR_CONFLICT,
                         "the launcher does not offer model '%s'", model);
-            return -ENOENT;
+            return false;
         }
-        if (catalogue_insert(db, platform_id, model, decl) < 0) {
-            g_set_error(err, G_IO_ERROR, G_IO_ERROR_FAILED,
+        if (!catalogue_insert(db, platform_id, model, decl)) {
+            g_set_error(errp, ORCH_ERROR, ORCH_ERROR_INTERNAL,
                         "the database failed");
-            return -EIO;
+            return false;
         }
     }
-    return 0;
+    return true;
 }
 
 int orch_catalogue_refresh(sqlite3 *db, const char *name,
@@ -148,16 +147,25 @@ int orch_catalogue_refresh(sqlite3 *db, const char *name,
                                   (gpointer *)&decl)) {
         g_autofree char *props = catalogue_props(decl);
 
-        if (orch_db_run(db, "UPDATE platform_models SET bus = ?1,"
+        if (orch_db_run(db, NULL, "UPDATE platform_models SET bus = ?1,"
                         " props = ?2 WHERE model = ?3 AND (bus != ?1"
                         "  OR props != ?2) AND platform_id ="
                         " (SELECT id FROM platforms WHERE name = ?4)",
                         "ssss", catalogue_bus(decl), props, model,
-                        name) == 0) {
+                        name)) {
             changed += sqlite3_changes(db);
         }
     }
     return changed;
+}
+
+bool orch_health_model_tls(JsonObject *health)
+{
+    JsonNode *n = json_object_get_member(health, "model_tls");
+
+    return n && JSON_NODE_HOLDS_VALUE(n) &&
+           json_node_get_value_type(n) == G_TYPE_BOOLEAN &&
+           json_node_get_boolean(n);
 }
 
 bool orch_catalogue_find(sqlite3 *db, const char *model, gint64 server_id,

@@ -20,12 +20,13 @@ GHashTable *orch_catalogue_parse(JsonObject *health);
 /*
  * Store what server platform @platform_id offers: the models named in
  * @chosen (NULL: all its launcher declares) with their declarations
- * from @health.  -ENOENT with a reason when @chosen names a model the
- * launcher does not declare, -EIO if the database failed.
+ * from @health.  False with an ORCH_ERROR_CONFLICT when @chosen names a
+ * model the launcher does not declare, ORCH_ERROR_INTERNAL if the
+ * database failed (error.h).
  */
-int orch_catalogue_store(sqlite3 *db, gint64 platform_id,
-                         JsonObject *health, JsonArray *chosen,
-                         GError **err);
+bool orch_catalogue_store(sqlite3 *db, gint64 platform_id,
+                          JsonObject *health, JsonArray *chosen,
+                          GError **errp);
 
 /*
  * A launcher's declarations may change across its restarts: refresh the
@@ -34,6 +35,12 @@ int orch_catalogue_store(sqlite3 *db, gint64 platform_id,
  */
 int orch_catalogue_refresh(sqlite3 *db, const char *name,
                            JsonObject *health);
+
+/*
+ * A launcher's @health says "model_tls": true (false if absent or odd):
+ * it gives its models TLS credentials (server) or its QEMUs the client's.
+ */
+bool orch_health_model_tls(JsonObject *health);
 
 typedef struct OrchModelInfo {
     char bus[4];                /* "pci" or "isa" */

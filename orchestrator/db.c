@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "db.h"
+#include "error.h"
 #include "log.h"
 
 /*
@@ -129,50 +130,46 @@ static const char *const db_steps[ORCH_DB_VERSION] = {
     "UPDATE devices SET console = 1 WHERE model = 'uart16550';",
 };
 
-static int db_exec(sqlite3 *db, const char *sql, char **ret_err)
+static bool db_exec(sqlite3 *db, const char *sql, GError **errp)
 {
     char *msg = NULL;
 
     if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        *ret_err = g_strdup(msg ? msg : sqlite3_errmsg(db));
+        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_INTERNAL, "%s",
+                    msg ? msg : sqlite3_errmsg(db));
         sqlite3_free(msg);
-        return -EIO;
+        return false;
     }
-    return 0;
+    return true;
 }
 
 /* Bring the schema from its user_version to ours, one transaction. */
-static int db_migrate(sqlite3 *db, char **ret_err)
+static bool db_migrate(sqlite3 *db, GError **errp)
 {
     gint64 version, from;
-    int ret;
 
-    ret = db_exec(db, "BEGIN IMMEDIATE", ret_err);
-    if (ret < 0) {
-        return ret;
+    if (!db_exec(db, "BEGIN IMMEDIATE", errp)) {
+        return false;
     }
     version = orch_db_int(db, -1, "PRAGMA user_version", "");
     if (version < 0 || version > ORCH_DB_VERSION) {
-        *ret_err = g_strdup_printf("schema version %" G_GINT64_FORMAT
-                                   " is newer than ours (%d)", version,
-                                   ORCH_DB_VERSION);
-        db_exec(db, "ROLLBACK", ret_err);
-        return -EPROTO;
+        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_INTERNAL, "schema version %"
+                    G_GINT64_FORMAT " is newer than ours (%d)", version,
+                    ORCH_DB_VERSION);
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        return false;
     }
     for (from = version; version < ORCH_DB_VERSION; version++) {
         g_autofree char *bump = NULL;
 
         bump = g_strdup_printf("PRAGMA user_version = %" G_GINT64_FORMAT,
                                version + 1);
-        if (db_exec(db, db_steps[version], ret_err) < 0 ||
-            db_exec(db, bump, ret_err) < 0) {
-            g_autofree char *why = g_steal_pointer(ret_err);
-
-            *ret_err = g_strdup_printf("migrating the schema to version %"
-                                       G_GINT64_FORMAT ": %s", version + 1,
-                                       why);
+        if (!db_exec(db, db_steps[version], errp) ||
+            !db_exec(db, bump, errp)) {
+            g_prefix_error(errp, "migrating the schema to version %"
+                           G_GINT64_FORMAT ": ", version + 1);
             sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-            return -EIO;
+            return false;
         }
         orch_info("database schema migrated to version %" G_GINT64_FORMAT,
                   version + 1);
@@ -180,11 +177,12 @@ static int db_migrate(sqlite3 *db, char **ret_err)
     if (from < version &&
         orch_db_int(db, 0, "SELECT count(*) FROM pragma_foreign_key_check",
                     "") > 0) {
-        *ret_err = g_strdup("the migrated schema breaks a foreign key");
+        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_INTERNAL,
+                    "the migrated schema breaks a foreign key");
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-        return -EIO;
+        return false;
     }
-    return db_exec(db, "COMMIT", ret_err);
+    return db_exec(db, "COMMIT", errp);
 }
 
 /*
@@ -192,7 +190,7 @@ static int db_migrate(sqlite3 *db, char **ret_err)
  * -wal, -shm and -journal files the mode of the database file, so making
  * that one 0600 (a database from before this check too) covers them.
  */
-int orch_db_make_private(const char *path, char **ret_err)
+bool orch_db_make_private(const char *path, GError **errp)
 {
     static const char *const sidecars[] = { "-wal", "-shm", "-journal" };
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -201,11 +199,12 @@ int orch_db_make_private(const char *path, char **ret_err)
     if (fd < 0 || fchmod(fd, 0600) < 0) {
         int err = errno;
 
-        *ret_err = g_strdup_printf("%s: %s", path, g_strerror(err));
+        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_INTERNAL, "%s: %s", path,
+                    g_strerror(err));
         if (fd >= 0) {
             close(fd);
         }
-        return -err;
+        return false;
     }
     close(fd);
     /* Left by an earlier run, perhaps with a laxer mode. */
@@ -213,49 +212,37 @@ int orch_db_make_private(const char *path, char **ret_err)
         g_autofree char *side = g_strconcat(path, sidecars[i], NULL);
 
         if (chmod(side, 0600) < 0 && errno != ENOENT) {
-            int err = errno;
-
-            *ret_err = g_strdup_printf("%s: %s", side, g_strerror(err));
-            return -err;
+            g_set_error(errp, ORCH_ERROR, ORCH_ERROR_INTERNAL, "%s: %s",
+                        side, g_strerror(errno));
+            return false;
         }
     }
-    return 0;
+    return true;
 }
 
-int orch_db_open(const char *path, sqlite3 **ret_db, char **ret_err)
+sqlite3 *orch_db_open(const char *path, GError **errp)
 {
     sqlite3 *db = NULL;
-    int ret;
 
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
                         SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK) {
-        *ret_err = g_strdup_printf("%s: %s", path,
-                                   db ? sqlite3_errmsg(db) : "no memory");
+        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_INTERNAL, "%s: %s", path,
+                    db ? sqlite3_errmsg(db) : "no memory");
         sqlite3_close(db);
-        return -EIO;
+        return NULL;
     }
     sqlite3_busy_timeout(db, 10000);
     /* Off while migrating: a step may rebuild a referenced table. */
-    ret = db_exec(db, "PRAGMA foreign_keys = OFF", ret_err);
-    if (ret == 0) {
-        ret = db_exec(db, "PRAGMA journal_mode = WAL", ret_err);
-    }
-    if (ret == 0) {
-        ret = db_migrate(db, ret_err);
-    }
-    if (ret == 0) {
-        ret = db_exec(db, "PRAGMA foreign_keys = ON", ret_err);
-    }
-    if (ret < 0) {
-        g_autofree char *why = g_steal_pointer(ret_err);
-
-        *ret_err = g_strdup_printf("%s: %s", path, why);
+    if (!db_exec(db, "PRAGMA foreign_keys = OFF", errp) ||
+        !db_exec(db, "PRAGMA journal_mode = WAL", errp) ||
+        !db_migrate(db, errp) ||
+        !db_exec(db, "PRAGMA foreign_keys = ON", errp)) {
+        g_prefix_error(errp, "%s: ", path);
         sqlite3_close(db);
-        return ret;
+        return NULL;
     }
-    *ret_db = db;
-    return 0;
+    return db;
 }
 
 static sqlite3_stmt *db_vstmt(sqlite3 *db, const char *sql,
@@ -291,7 +278,8 @@ sqlite3_stmt *orch_db_stmt(sqlite3 *db, const char *sql, const char *fmt,
     return st;
 }
 
-int orch_db_run(sqlite3 *db, const char *sql, const char *fmt, ...)
+bool orch_db_run(sqlite3 *db, GError **errp, const char *sql,
+                 const char *fmt, ...)
 {
     g_autoptr(sqlite3_stmt) st = NULL;
     va_list ap;
@@ -301,18 +289,16 @@ int orch_db_run(sqlite3 *db, const char *sql, const char *fmt, ...)
     st = db_vstmt(db, sql, fmt, ap);
     va_end(ap);
     if (!st) {
-        return -EIO;
+        orch_error_internal(errp, EIO);
+        return false;
     }
     rc = sqlite3_step(st);
     if (rc == SQLITE_DONE || rc == SQLITE_ROW) {
-        return 0;
-    }
-    if (sqlite3_extended_errcode(db) == SQLITE_CONSTRAINT_UNIQUE ||
-        sqlite3_extended_errcode(db) == SQLITE_CONSTRAINT_PRIMARYKEY) {
-        return -EEXIST;
+        return true;
     }
     orch_warn("SQL error: %s in: %s", sqlite3_errmsg(db), sql);
-    return -EIO;
+    orch_error_internal(errp, EIO);
+    return false;
 }
 
 gint64 orch_db_int(sqlite3 *db, gint64 dflt, const char *sql,

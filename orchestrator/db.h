@@ -8,6 +8,7 @@
 #ifndef ORCH_DB_H
 #define ORCH_DB_H
 
+#include <stdbool.h>
 #include <glib.h>
 #include <json-glib/json-glib.h>
 #include <sqlite3.h>
@@ -22,9 +23,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(sqlite3_stmt, sqlite3_finalize)
  * side files 0600 if not: it holds tokens.  Before any connection is
  * opened (closing a file descriptor drops SQLite's locks on it).
  */
-int orch_db_make_private(const char *path, char **ret_err);
-/* Open (creating or migrating) the database; 0 or -errno with a reason. */
-int orch_db_open(const char *path, sqlite3 **ret_db, char **ret_err);
+bool orch_db_make_private(const char *path, GError **errp);
+/* Open (creating or migrating) the database; NULL with a reason. */
+sqlite3 *orch_db_open(const char *path, GError **errp);
 
 /*
  * Prepare @sql and bind its parameters from @fmt: 's' a string (NULL
@@ -32,9 +33,12 @@ int orch_db_open(const char *path, sqlite3 **ret_db, char **ret_err);
  */
 sqlite3_stmt *orch_db_stmt(sqlite3 *db, const char *sql, const char *fmt,
                            ...);
-/* Run a statement that returns no rows: 0 or -EIO (or -EEXIST when a
- * UNIQUE constraint fails). */
-int orch_db_run(sqlite3 *db, const char *sql, const char *fmt, ...);
+/*
+ * Run a statement that returns no rows; false (logged) with an
+ * ORCH_ERROR_INTERNAL if it fails (a broken constraint too: check first).
+ */
+bool orch_db_run(sqlite3 *db, GError **errp, const char *sql,
+                 const char *fmt, ...);
 /* The first column of the first row as an integer, or @dflt. */
 gint64 orch_db_int(sqlite3 *db, gint64 dflt, const char *sql,
                    const char *fmt, ...);

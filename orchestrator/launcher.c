@@ -3,17 +3,17 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
-#include <errno.h>
 #include <libsoup/soup.h>
 
 #include "address.h"
+#include "error.h"
 #include "launcher.h"
 
 /* Set once by main() before any call; read-only afterwards. */
 static const DmSoupTlsCreds *launcher_tls;
 static guint launcher_timeout_s = ORCH_LAUNCHER_TIMEOUT_S;
 static void (*launcher_pause)(void);
-static int (*launcher_resume)(void);
+static bool (*launcher_resume)(void);
 
 void orch_launcher_set_tls(const DmSoupTlsCreds *creds)
 {
@@ -25,7 +25,7 @@ void orch_launcher_set_timeout(guint seconds)
     launcher_timeout_s = seconds;
 }
 
-void orch_launcher_set_wait(void (*pause)(void), int (*resume)(void))
+void orch_launcher_set_wait(void (*pause)(void), bool (*resume)(void))
 {
     launcher_pause = pause;
     launcher_resume = resume;
@@ -34,10 +34,10 @@ void orch_launcher_set_wait(void (*pause)(void), int (*resume)(void))
 /*
  * Read @msg's answer from @in, at most ORCH_LAUNCHER_MAX_ANSWER bytes: a
  * launcher (or whatever answers at its address) must not make us hold
- * more.  NULL with @ret_err set when it is larger or the read fails.
+ * more.  NULL with @errp set when it is larger or the read fails.
  */
 static GBytes *launcher_read(SoupMessage *msg, GInputStream *in,
-                             char **ret_err)
+                             GError **errp)
 {
     g_autoptr(GByteArray) buf = g_byte_array_new();
     g_autoptr(GError) err = NULL;
@@ -46,25 +46,26 @@ static GBytes *launcher_read(SoupMessage *msg, GInputStream *in,
     guint8 chunk[16384];
 
     if (declared > ORCH_LAUNCHER_MAX_ANSWER) {
-        *ret_err = g_strdup_printf("answer of %" G_GOFFSET_FORMAT " bytes, "
-                                   "more than %d", declared,
-                                   ORCH_LAUNCHER_MAX_ANSWER);
+        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_BAD_GATEWAY, "answer of %"
+                    G_GOFFSET_FORMAT " bytes, more than %d", declared,
+                    ORCH_LAUNCHER_MAX_ANSWER);
         return NULL;
     }
     for (;;) {
         gssize n = g_input_stream_read(in, chunk, sizeof(chunk), NULL, &err);
 
         if (n < 0) {
-            *ret_err = g_strdup_printf("reading the answer: %s",
-                                       err->message);
+            g_set_error(errp, ORCH_ERROR, ORCH_ERROR_BAD_GATEWAY,
+                        "reading the answer: %s", err->message);
             return NULL;
         }
         if (n == 0) {
             break;
         }
         if (buf->len + n > ORCH_LAUNCHER_MAX_ANSWER) {
-            *ret_err = g_strdup_printf("answer larger than %d bytes",
-                                       ORCH_LAUNCHER_MAX_ANSWER);
+            g_set_error(errp, ORCH_ERROR, ORCH_ERROR_BAD_GATEWAY,
+                        "answer larger than %d bytes",
+                        ORCH_LAUNCHER_MAX_ANSWER);
             return NULL;
         }
         g_byte_array_append(buf, chunk, n);
@@ -78,11 +79,12 @@ static const DmSoupTlsCreds *launcher_creds(const char *address)
     return g_str_has_prefix(address, "tcp:") ? launcher_tls : NULL;
 }
 
-int orch_launcher_call(const char *address, const char *method,
-                       const char *path, JsonNode *body, guint *ret_status,
-                       JsonNode **ret_reply, char **ret_err)
+bool orch_launcher_call(const char *address, const char *method,
+                        const char *path, JsonNode *body, guint *ret_status,
+                        JsonNode **ret_reply, GError **errp)
 {
     g_autoptr(GError) err = NULL;
+    g_autoptr(GError) read_err = NULL;
     g_autoptr(GSocketConnectable) peer = NULL;
     g_autoptr(SoupSession) session = NULL;
     g_autoptr(SoupMessage) msg = NULL;
@@ -96,15 +98,17 @@ int orch_launcher_call(const char *address, const char *method,
 
     peer = orch_address_connectable(address, &err);
     if (!peer) {
-        *ret_err = g_strdup(err->message);
-        return -EINVAL;
+        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_BAD_GATEWAY, "%s",
+                    err->message);
+        return false;
     }
     session = dm_soup_tls_session_new(peer, tls, "dm-orchestrator",
                                       launcher_timeout_s);
     msg = dm_soup_tls_message_new(method, "launcher", path, tls);
     if (!msg) {
-        *ret_err = g_strdup_printf("bad launcher path '%s'", path);
-        return -EINVAL;
+        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_BAD_GATEWAY,
+                    "bad launcher path '%s'", path);
+        return false;
     }
     if (body) {
         char *text = json_to_string(body, FALSE);
@@ -119,21 +123,24 @@ int orch_launcher_call(const char *address, const char *method,
     }
     in = soup_session_send(session, msg, NULL, &err);
     if (in) {
-        answer = launcher_read(msg, in, &why);
+        answer = launcher_read(msg, in, &read_err);
     }
-    if (launcher_resume && launcher_resume() < 0) {
-        *ret_err = g_strdup("the database is busy");
-        return -EBUSY;
+    if (launcher_resume && !launcher_resume()) {
+        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_UNAVAILABLE,
+                    "the database is busy");
+        return false;
     }
     if (!in) {
         why = dm_soup_tls_explain(msg, err);
-        *ret_err = g_strdup_printf("launcher %s: %s", address, why);
-        return -EHOSTUNREACH;
+        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_BAD_GATEWAY,
+                    "launcher %s: %s", address, why);
+        return false;
     }
     if (!answer) {
-        *ret_err = g_strdup_printf("launcher %s: %s %s: %s", address, method,
-                                   path, why);
-        return -EMSGSIZE;
+        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_BAD_GATEWAY,
+                    "launcher %s: %s %s: %s", address, method, path,
+                    read_err->message);
+        return false;
     }
     data = g_bytes_get_data(answer, &len);
     if (len > 0) {
@@ -141,15 +148,39 @@ int orch_launcher_call(const char *address, const char *method,
 
         reply = json_from_string(text, &err);
         if (!reply) {
-            *ret_err = g_strdup_printf("launcher %s: %s %s: answer is not "
-                                       "JSON: %s", address, method, path,
-                                       err ? err->message : "empty");
-            return -EPROTO;
+            g_set_error(errp, ORCH_ERROR, ORCH_ERROR_BAD_GATEWAY,
+                        "launcher %s: %s %s: answer is not JSON: %s",
+                        address, method, path,
+                        err ? err->message : "empty");
+            return false;
         }
     }
     *ret_status = soup_message_get_status(msg);
     *ret_reply = reply;
-    return 0;
+    return true;
+}
+
+bool orch_launcher_expect(const char *address, const char *method,
+                          const char *path, JsonNode *body, guint want,
+                          JsonNode **ret_reply, GError **errp)
+{
+    g_autoptr(JsonNode) reply = NULL;
+    guint status = 0;
+
+    if (!orch_launcher_call(address, method, path, body, &status, &reply,
+                            errp)) {
+        return false;
+    }
+    if (status != want) {
+        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_BAD_GATEWAY,
+                    "launcher %s: %s %s: %u %s", address, method, path,
+                    status, orch_launcher_reason(reply, status));
+        return false;
+    }
+    if (ret_reply) {
+        *ret_reply = g_steal_pointer(&reply);
+    }
+    return true;
 }
 
 const char *orch_launcher_reason(JsonNode *reply, guint status)
@@ -164,4 +195,13 @@ const char *orch_launcher_reason(JsonNode *reply, guint status)
         }
     }
     return soup_status_get_phrase(status);
+}
+
+const char *orch_launcher_str(JsonObject *o, const char *key)
+{
+    JsonNode *n = o ? json_object_get_member(o, key) : NULL;
+
+    return n && JSON_NODE_HOLDS_VALUE(n) &&
+           json_node_get_value_type(n) == G_TYPE_STRING ?
+           json_node_get_string(n) : NULL;
 }

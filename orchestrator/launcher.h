@@ -8,6 +8,7 @@
 #ifndef ORCH_LAUNCHER_H
 #define ORCH_LAUNCHER_H
 
+#include <stdbool.h>
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
@@ -30,22 +31,34 @@ void orch_launcher_set_tls(const DmSoupTlsCreds *creds);
 void orch_launcher_set_timeout(guint seconds);
 
 /*
- * Run @pause before waiting for a launcher and @resume after (its
- * failure fails the call with -EBUSY), set by main(): the server lets
- * other requests use the database meanwhile (request.h).
+ * Run @pause before waiting for a launcher and @resume after (its false
+ * fails the call with ORCH_ERROR_UNAVAILABLE), set by main(): the server
+ * lets other requests use the database meanwhile (request.h).
  */
-void orch_launcher_set_wait(void (*pause)(void), int (*resume)(void));
+void orch_launcher_set_wait(void (*pause)(void), bool (*resume)(void));
 
 /*
  * @method @path on the launcher at @address, with @body (may be NULL).
- * Returns 0 when it answered, with its status and JSON reply (NULL if it
- * had no body); -errno with a reason when it cannot be reached, the
- * answer is larger than ORCH_LAUNCHER_MAX_ANSWER or it is not JSON.
+ * True when it answered, with its status and JSON reply (NULL if it had
+ * no body); false with an ORCH_ERROR_BAD_GATEWAY when it cannot be
+ * reached, the answer is larger than ORCH_LAUNCHER_MAX_ANSWER or it is
+ * not JSON (ORCH_ERROR_UNAVAILABLE if the database could not be had
+ * back after the wait).
  */
-int orch_launcher_call(const char *address, const char *method,
-                       const char *path, JsonNode *body, guint *ret_status,
-                       JsonNode **ret_reply, char **ret_err);
+bool orch_launcher_call(const char *address, const char *method,
+                        const char *path, JsonNode *body, guint *ret_status,
+                        JsonNode **ret_reply, GError **errp);
+/*
+ * The same, but any status other than @want is an ORCH_ERROR_BAD_GATEWAY
+ * with the launcher's own message.  The reply is returned on success
+ * only (@ret_reply may be NULL).
+ */
+bool orch_launcher_expect(const char *address, const char *method,
+                          const char *path, JsonNode *body, guint want,
+                          JsonNode **ret_reply, GError **errp);
 /* The launcher's {"error": "..."} or a description of its answer. */
 const char *orch_launcher_reason(JsonNode *reply, guint status);
+/* String member @key of a launcher's answer @o, NULL if absent or not one. */
+const char *orch_launcher_str(JsonObject *o, const char *key);
 
 #endif /* ORCH_LAUNCHER_H */

@@ -8,6 +8,7 @@
 #include <sys/random.h>
 
 #include "db.h"
+#include "error.h"
 #include "launcher.h"
 #include "lifecycle.h"
 #include "placement.h"
@@ -56,32 +57,34 @@ static void lifecycle_dev_clear(gpointer p)
 }
 
 /* Launch one device and record its placement; add its owner's route. */
-static int lifecycle_launch(OrchRequest *r, OrchVm *vm, LifecycleDev *d)
+static bool lifecycle_launch(OrchRequest *r, OrchVm *vm, LifecycleDev *d,
+                             GError **errp)
 {
     g_autofree char *instance = g_uuid_string_random();
     OrchServerChoice s = { 0 };
     char token[33];
-    int ret;
+    bool ok;
 
-    ret = orch_place_device(r, d->id, d->name, d->model, d->server_id, &s);
-    if (ret < 0) {
-        return ret;
+    if (!orch_place_device(r->db, d->id, d->name, d->model, d->server_id,
+                           &s, errp)) {
+        return false;
     }
     lifecycle_token(token);
-    ret = orch_launch_instance(r, vm->uuid, &s, instance, d->model,
-                               d->restart, d->console, token);
+    ok = orch_launch_instance(r->db, &r->undo, vm->uuid, &s, instance,
+                              d->model, d->restart, d->console, token, errp);
     orch_server_choice_clear(&s);
-    if (ret == 0 && d->via_id >= 0) {
-        ret = orch_route_add(r, vm, d->name, d->via_id, instance);
+    if (ok && d->via_id >= 0) {
+        ok = orch_route_add(r->db, &r->undo, vm->uuid, d->name, d->via_id,
+                            instance, errp);
     }
-    return ret;
+    return ok;
 }
 
 /*
  * The devices are read first: no statement may be left mid-way while a
  * launcher is called (another request may use the connection then).
  */
-static int lifecycle_launch_all(OrchRequest *r, OrchVm *vm)
+static bool lifecycle_launch_all(OrchRequest *r, OrchVm *vm, GError **errp)
 {
     g_autoptr(GArray) devs = g_array_new(FALSE, TRUE, sizeof(LifecycleDev));
     g_autoptr(sqlite3_stmt) st = orch_db_stmt(r->db,
@@ -89,7 +92,6 @@ static int lifecycle_launch_all(OrchRequest *r, OrchVm *vm)
         " FROM devices"
         " WHERE vm_id = ? ORDER BY id", "i", vm->id);
     guint i;
-    int ret = 0;
 
     g_array_set_clear_func(devs, lifecycle_dev_clear);
     while (st && sqlite3_step(st) == SQLITE_ROW) {
@@ -108,13 +110,17 @@ static int lifecycle_launch_all(OrchRequest *r, OrchVm *vm)
         g_array_append_val(devs, d);
     }
     if (!st) {
-        return -EIO;
+        orch_error_internal(errp, EIO);
+        return false;
     }
     g_clear_pointer(&st, sqlite3_finalize);
-    for (i = 0; i < devs->len && ret == 0; i++) {
-        ret = lifecycle_launch(r, vm, &g_array_index(devs, LifecycleDev, i));
+    for (i = 0; i < devs->len; i++) {
+        if (!lifecycle_launch(r, vm, &g_array_index(devs, LifecycleDev, i),
+                              errp)) {
+            return false;
+        }
     }
-    return ret;
+    return true;
 }
 
 int orch_vm_start(OrchRequest *r)
@@ -122,11 +128,11 @@ int orch_vm_start(OrchRequest *r)
     static const char *const ok[] = { "defined", "stopped", NULL };
     g_auto(OrchVm) vm = { 0 };
     g_auto(OrchClientChoice) c = { 0 };
+    g_autoptr(GError) err = NULL;
     const char *client = NULL;
-    int ret;
 
-    if (orch_vm_load(r, r->seg[1], &vm) < 0) {
-        return -ENOENT;
+    if (!orch_vm_load(r->db, r->seg[1], &vm, &err)) {
+        return orch_fail_error(r, err);
     }
     if (strcmp(vm.state, "saved") == 0) {
         return orch_fail(r, 409, "cannot start VM '%s': it is saved "
@@ -137,10 +143,14 @@ int orch_vm_start(OrchRequest *r)
      * A named client is checked first; any other waits for the models:
      * those served over TLS need a client with the credentials.
      */
-    if (orch_vm_expect_state(r, &vm, "start", ok) < 0 ||
-        orch_body_str(r, r->body, "client", false, &client) < 0 ||
-        (client && orch_place_vm(r, client, false, &c) < 0)) {
+    if (!orch_vm_expect_state(&vm, "start", ok, &err)) {
+        return orch_fail_error(r, err);
+    }
+    if (orch_body_str(r, r->body, "client", false, &client) < 0) {
         return -EINVAL;
+    }
+    if (client && !orch_place_vm(r->db, client, false, &c, &err)) {
+        return orch_fail_error(r, err);
     }
     /*
      * The placements are committed as they are made, so that a launcher
@@ -149,21 +159,16 @@ int orch_vm_start(OrchRequest *r)
      */
     orch_db_commit_early(r, "DELETE FROM placements WHERE device_id IN "
                          "(SELECT id FROM devices WHERE vm_id = ?)", vm.id);
-    ret = lifecycle_launch_all(r, &vm);
-    if (ret == 0 && !client) {
-        ret = orch_place_vm(r, NULL, orch_vm_needs_model_tls(r->db, vm.name),
-                            &c);
-    }
-    if (ret == 0) {
-        ret = orch_start_qemu(r, &vm, c.name, c.address, c.hypervisor, NULL);
-    }
-    if (ret < 0) {
-        return ret;
-    }
-    if (orch_db_run(r->db, "UPDATE vms SET state = 'running', client_id = ?,"
-                    " hypervisor = ? WHERE id = ?", "isi", c.id,
-                    c.hypervisor, vm.id) < 0) {
-        return -EIO;
+    if (!lifecycle_launch_all(r, &vm, &err) ||
+        (!client && !orch_place_vm(r->db, NULL,
+                                   orch_vm_needs_model_tls(r->db, vm.name),
+                                   &c, &err)) ||
+        !orch_start_qemu(r->db, &r->undo, &vm, c.name, c.address,
+                         c.hypervisor, NULL, &err) ||
+        !orch_db_run(r->db, &err, "UPDATE vms SET state = 'running',"
+                     " client_id = ?, hypervisor = ? WHERE id = ?", "isi",
+                     c.id, c.hypervisor, vm.id)) {
+        return orch_fail_error(r, err);
     }
     orch_event(r->db, vm.name, "started on %s", c.name);
     orch_reply_object(r, 200, orch_vm_object(r->db, vm.name));
@@ -175,12 +180,11 @@ static bool lifecycle_qemu_running(const char *address, const char *vm)
 {
     g_autofree char *path = g_strconcat("/v1/vms/", vm, NULL);
     g_autoptr(JsonNode) reply = NULL;
-    g_autofree char *why = NULL;
     guint status = 0;
     JsonNode *state;
 
-    if (orch_launcher_call(address, "GET", path, NULL, &status, &reply,
-                           &why) < 0 || status != 200 || !reply ||
+    if (!orch_launcher_call(address, "GET", path, NULL, &status, &reply,
+                            NULL) || status != 200 || !reply ||
         !JSON_NODE_HOLDS_OBJECT(reply)) {
         return false;
     }
@@ -191,9 +195,9 @@ static bool lifecycle_qemu_running(const char *address, const char *vm)
 }
 
 /* Power the guest down, wait up to @timeout s, then make sure. */
-static void lifecycle_stop_qemu(OrchRequest *r, OrchVm *vm, gint64 timeout)
+static void lifecycle_stop_qemu(OrchVm *vm, gint64 timeout)
 {
-    OrchRequest probe = { .db = r->db };
+    OrchUndo quit = { 0 };
     g_autofree char *path = g_strconcat("/v1/vms/", vm->name, NULL);
     gint64 deadline = g_get_monotonic_time() + timeout * G_USEC_PER_SEC;
 
@@ -201,19 +205,18 @@ static void lifecycle_stop_qemu(OrchRequest *r, OrchVm *vm, gint64 timeout)
         return;
     }
     if (strcmp(vm->state, "running") == 0 &&
-        orch_qmp(&probe, vm->client_address, vm->name, "system_powerdown",
-                 NULL, NULL) == 0) {
+        orch_qmp(vm->client_address, vm->name, "system_powerdown", NULL,
+                 NULL, NULL)) {
         while (lifecycle_qemu_running(vm->client_address, vm->name) &&
                g_get_monotonic_time() < deadline) {
             g_usleep(STOP_POLL_US);
         }
     }
     if (lifecycle_qemu_running(vm->client_address, vm->name)) {
-        orch_qmp(&probe, vm->client_address, vm->name, "quit", NULL, NULL);
+        orch_qmp(vm->client_address, vm->name, "quit", NULL, NULL, NULL);
     }
-    g_clear_pointer(&probe.error, g_free);
-    orch_undo_add(&probe, vm->client_address, path);
-    orch_undo_run(&probe);
+    orch_undo_add(&quit, vm->client_address, path);
+    orch_undo_run(&quit);
 }
 
 int orch_vm_stop(OrchRequest *r)
@@ -221,11 +224,14 @@ int orch_vm_stop(OrchRequest *r)
     static const char *const ok[] = { "running", "suspended", "saved",
                                       NULL };
     g_auto(OrchVm) vm = { 0 };
+    g_autoptr(GError) err = NULL;
     gint64 timeout = 30;
 
-    if (orch_vm_load(r, r->seg[1], &vm) < 0 ||
-        orch_vm_expect_state(r, &vm, "stop", ok) < 0 ||
-        orch_body_int(r, r->body, "timeout", false, &timeout) < 0) {
+    if (!orch_vm_load(r->db, r->seg[1], &vm, &err) ||
+        !orch_vm_expect_state(&vm, "stop", ok, &err)) {
+        return orch_fail_error(r, err);
+    }
+    if (orch_body_int(r, r->body, "timeout", false, &timeout) < 0) {
         return -EINVAL;
     }
     if (timeout < 0 || timeout > 3600) {
@@ -236,10 +242,10 @@ int orch_vm_stop(OrchRequest *r)
      * VM "running" in our books forever.  Failures are logged.
      */
     if (strcmp(vm.state, "saved") != 0) {
-        lifecycle_stop_qemu(r, &vm, timeout);
+        lifecycle_stop_qemu(&vm, timeout);
     }
-    if (orch_vm_teardown(r, vm.id) < 0) {
-        return -EIO;
+    if (!orch_vm_teardown(r->db, vm.id, &err)) {
+        return orch_fail_error(r, err);
     }
     orch_event(r->db, vm.name, "stopped");
     orch_reply_object(r, 200, orch_vm_object(r->db, vm.name));
@@ -253,15 +259,14 @@ static int lifecycle_pause(OrchRequest *r, const char *action,
 {
     const char *ok[] = { from, NULL };
     g_auto(OrchVm) vm = { 0 };
+    g_autoptr(GError) err = NULL;
 
-    if (orch_vm_load(r, r->seg[1], &vm) < 0 ||
-        orch_vm_expect_state(r, &vm, action, ok) < 0 ||
-        orch_qmp(r, vm.client_address, vm.name, cmd, NULL, NULL) < 0) {
-        return -EINVAL;
-    }
-    if (orch_db_run(r->db, "UPDATE vms SET state = ? WHERE id = ?", "si",
-                    to, vm.id) < 0) {
-        return -EIO;
+    if (!orch_vm_load(r->db, r->seg[1], &vm, &err) ||
+        !orch_vm_expect_state(&vm, action, ok, &err) ||
+        !orch_qmp(vm.client_address, vm.name, cmd, NULL, NULL, &err) ||
+        !orch_db_run(r->db, &err, "UPDATE vms SET state = ? WHERE id = ?",
+                     "si", to, vm.id)) {
+        return orch_fail_error(r, err);
     }
     orch_event(r->db, vm.name, "%s", to);
     orch_reply_object(r, 200, orch_vm_object(r->db, vm.name));

@@ -223,14 +223,14 @@ static void set_save_dir(void)
 static int make_db_private(void)
 {
     g_autofree char *dir = g_path_get_dirname(arg_db);
-    g_autofree char *why = NULL;
+    g_autoptr(GError) err = NULL;
 
     if (g_mkdir_with_parents(dir, 0700) < 0) {
         orch_warn("cannot create %s: %s", dir, g_strerror(errno));
         return -1;
     }
-    if (orch_db_make_private(arg_db, &why) < 0) {
-        orch_warn("cannot make the database private: %s", why);
+    if (!orch_db_make_private(arg_db, &err)) {
+        orch_warn("cannot make the database private: %s", err->message);
         return -1;
     }
     return 0;
@@ -239,14 +239,15 @@ static int make_db_private(void)
 static int open_db(sqlite3 **ret_db)
 {
     g_autofree char *dir = g_path_get_dirname(arg_db);
-    g_autofree char *why = NULL;
+    g_autoptr(GError) err = NULL;
 
     if (g_mkdir_with_parents(dir, 0700) < 0) {
         orch_warn("cannot create %s: %s", dir, g_strerror(errno));
         return -1;
     }
-    if (orch_db_open(arg_db, ret_db, &why) < 0) {
-        orch_warn("cannot open the database %s", why);
+    *ret_db = orch_db_open(arg_db, &err);
+    if (!*ret_db) {
+        orch_warn("cannot open the database %s", err->message);
         return -1;
     }
     return 0;
@@ -289,7 +290,8 @@ int main(int argc, char **argv)
     orch_launcher_set_tls(arg_launcher_tls_creds ? &launcher_tls : NULL);
     orch_launcher_set_timeout(arg_launcher_timeout);
     orch_launcher_set_wait(orch_db_pause, orch_db_resume);
-    if (arg_reconcile && orch_reconcile(db_worker) < 0) {
+    if (arg_reconcile && !orch_reconcile(db_worker, &err)) {
+        orch_warn("reconcile: %s", err->message);
         return 1;
     }
     if (!arg_tls_creds && g_str_has_prefix(arg_listen, "tcp:")) {

@@ -16,6 +16,7 @@
 #include "placement.h"
 #include "qemu-args.h"
 #include "request.h"
+#include "undo.h"
 #include "vm.h"
 
 #define MIGRATE_PORT_BASE 49152
@@ -47,69 +48,66 @@ static char *migrate_uri(const char *address, const char *vm)
  * (a UNIX socket stays on the host) the source's are turned off, in
  * case an earlier incoming migration left them set.
  */
-static int migrate_tls(OrchRequest *r, OrchVm *vm, OrchClientChoice *c,
-                       const char *uri)
+static bool migrate_tls(sqlite3 *db, OrchVm *vm, OrchClientChoice *c,
+                        const char *uri, GError **errp)
 {
     g_autofree char *host = NULL;
     const char *hp;
 
     if (!g_str_has_prefix(uri, "tcp:") ||
-        !orch_client_model_tls(r->db, c->name) ||
-        !orch_client_model_tls(r->db, vm->client)) {
-        return orch_migrate_tls_off(r, vm->client, vm->client_address,
-                                    vm->name);
+        !orch_client_model_tls(db, c->name) ||
+        !orch_client_model_tls(db, vm->client)) {
+        return orch_migrate_tls_off(db, vm->client, vm->client_address,
+                                    vm->name, errp);
     }
     hp = uri + 4;
     host = g_strndup(hp, strrchr(hp, ':') - hp);
-    if (orch_migrate_set_tls(r, c->address, vm->name, ORCH_MIGRATE_TLS_ID,
-                        "") < 0 ||
-        orch_migrate_set_tls(r, vm->client_address, vm->name, ORCH_MODEL_TLS_ID,
-                        host) < 0) {
-        return -EIO;
-    }
-    return 0;
+    return orch_migrate_set_tls(c->address, vm->name, ORCH_MIGRATE_TLS_ID,
+                                "", errp) &&
+           orch_migrate_set_tls(vm->client_address, vm->name,
+                                ORCH_MODEL_TLS_ID, host, errp);
 }
 
-static int migrate_run(OrchRequest *r, OrchVm *vm, OrchClientChoice *c,
-                       gint64 timeout)
+/* The target's QEMU is started and fed; on failure @r's undo deletes it. */
+static bool migrate_run(OrchRequest *r, OrchVm *vm, OrchClientChoice *c,
+                        gint64 timeout, GError **errp)
 {
     static const char *const incoming[] = { "-incoming", "defer", NULL };
     g_autofree char *uri = migrate_uri(c->address, vm->name);
     g_autofree char *path = g_strconcat("/v1/vms/", vm->name, NULL);
     g_autoptr(JsonObject) args = json_object_new();
-    OrchRequest cleanup = { .db = r->db };
+    OrchUndo source = { 0 };
 
     json_object_set_string_member(args, "uri", uri);
     orch_migration_set(vm->name, "migrating", c->name, "setup", NULL);
-    if (orch_start_qemu(r, vm, c->name, c->address, c->hypervisor,
-                        incoming) < 0 ||
-        migrate_tls(r, vm, c, uri) < 0 ||
-        orch_qmp(r, c->address, vm->name, "migrate-incoming", args,
-                 NULL) < 0 ||
-        orch_qmp(r, vm->client_address, vm->name, "migrate", args,
-                 NULL) < 0 ||
-        orch_migrate_wait(r, vm->client_address, vm->name, "migrating",
-                          c->name, timeout) < 0) {
-        return -EIO;
+    if (!orch_start_qemu(r->db, &r->undo, vm, c->name, c->address,
+                         c->hypervisor, incoming, errp) ||
+        !migrate_tls(r->db, vm, c, uri, errp) ||
+        !orch_qmp(c->address, vm->name, "migrate-incoming", args, NULL,
+                  errp) ||
+        !orch_qmp(vm->client_address, vm->name, "migrate", args, NULL,
+                  errp) ||
+        !orch_migrate_wait(vm->client_address, vm->name, "migrating",
+                           c->name, timeout, errp)) {
+        return false;
     }
     /*
      * The target runs the guest now: the source QEMU goes (best effort),
      * before the write, which then holds the database no longer than
      * itself.
      */
-    orch_undo_clear(r);
-    orch_qmp(&cleanup, vm->client_address, vm->name, "quit", NULL, NULL);
-    g_clear_pointer(&cleanup.error, g_free);
-    orch_undo_add(&cleanup, vm->client_address, path);
-    orch_undo_run(&cleanup);
-    if (orch_db_run(r->db, "UPDATE vms SET client_id = ?, hypervisor = ? "
-                    "WHERE id = ?", "isi", c->id, c->hypervisor,
-                    vm->id) < 0) {
-        return -EIO;
+    orch_undo_clear(&r->undo);
+    orch_qmp(vm->client_address, vm->name, "quit", NULL, NULL, NULL);
+    orch_undo_add(&source, vm->client_address, path);
+    orch_undo_run(&source);
+    if (!orch_db_run(r->db, errp, "UPDATE vms SET client_id = ?,"
+                     " hypervisor = ? WHERE id = ?", "isi", c->id,
+                     c->hypervisor, vm->id)) {
+        return false;
     }
     orch_event(r->db, vm->name, "migrated from %s to %s", vm->client,
                c->name);
-    return 0;
+    return true;
 }
 
 int orch_vm_migrate(OrchRequest *r)
@@ -117,17 +115,22 @@ int orch_vm_migrate(OrchRequest *r)
     static const char *const ok[] = { "running", "suspended", NULL };
     g_auto(OrchVm) vm = { 0 };
     g_auto(OrchClientChoice) c = { 0 };
+    g_autoptr(GError) err = NULL;
     const char *to = NULL;
     gint64 timeout = 600;
-    int ret;
+    bool done;
 
-    if (orch_vm_load(r, r->seg[1], &vm) < 0 ||
-        orch_vm_expect_state(r, &vm, "migrate", ok) < 0 ||
-        orch_require_body(r) < 0 ||
+    if (!orch_vm_load(r->db, r->seg[1], &vm, &err) ||
+        !orch_vm_expect_state(&vm, "migrate", ok, &err)) {
+        return orch_fail_error(r, err);
+    }
+    if (orch_require_body(r) < 0 ||
         orch_body_str(r, r->body, "to", true, &to) < 0 ||
-        orch_body_int(r, r->body, "timeout", false, &timeout) < 0 ||
-        orch_place_vm(r, to, false, &c) < 0) {
+        orch_body_int(r, r->body, "timeout", false, &timeout) < 0) {
         return -EINVAL;
+    }
+    if (!orch_place_vm(r->db, to, false, &c, &err)) {
+        return orch_fail_error(r, err);
     }
     if (timeout < 1) {
         return orch_fail(r, 400, "'timeout' must be at least 1 second");
@@ -137,10 +140,10 @@ int orch_vm_migrate(OrchRequest *r)
         return orch_fail(r, 409, "VM '%s' already runs on '%s'", vm.name,
                          to);
     }
-    ret = migrate_run(r, &vm, &c, timeout);
+    done = migrate_run(r, &vm, &c, timeout, &err);
     orch_migrate_forget(vm.name);
-    if (ret < 0) {
-        return ret;
+    if (!done) {
+        return orch_fail_error(r, err);
     }
     orch_reply_object(r, 200, orch_vm_object(r->db, vm.name));
     return 0;

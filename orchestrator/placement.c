@@ -4,12 +4,11 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
-#include <errno.h>
-
 #include "address.h"
 #include "db.h"
+#include "error.h"
+#include "launcher.h"
 #include "placement.h"
-#include "request.h"
 
 void orch_client_choice_clear(OrchClientChoice *c)
 {
@@ -24,25 +23,28 @@ void orch_server_choice_clear(OrchServerChoice *s)
     g_free(s->address);
 }
 
-int orch_place_vm(OrchRequest *r, const char *name, bool need_model_tls,
-                  OrchClientChoice *ret)
+bool orch_place_vm(sqlite3 *db, const char *name, bool need_model_tls,
+                   OrchClientChoice *ret, GError **errp)
 {
     g_autoptr(sqlite3_stmt) st = NULL;
 
     if (name) {
-        g_autofree char *role = orch_db_str(r->db, "SELECT role FROM "
+        g_autofree char *role = orch_db_str(db, "SELECT role FROM "
                                             "platforms WHERE name = ?", "s",
                                             name);
         if (!role) {
-            return orch_fail(r, 404, "no platform '%s'", name);
+            g_set_error(errp, ORCH_ERROR, ORCH_ERROR_NOT_FOUND,
+                        "no platform '%s'", name);
+            return false;
         }
         if (strcmp(role, "client") != 0) {
-            return orch_fail(r, 400, "'%s' is a server platform, not a "
-                             "client", name);
+            g_set_error(errp, ORCH_ERROR, ORCH_ERROR_BAD_REQUEST,
+                        "'%s' is a server platform, not a client", name);
+            return false;
         }
     }
     /* Least loaded: fewest VMs that hold a QEMU there; then by name. */
-    st = orch_db_stmt(r->db,
+    st = orch_db_stmt(db,
         "SELECT p.id, p.name, p.address, p.hypervisor,"
         " (SELECT count(*) FROM vms v WHERE v.client_id = p.id AND"
         "  v.state IN ('running', 'suspended', 'migrating')) AS load"
@@ -51,55 +53,63 @@ int orch_place_vm(OrchRequest *r, const char *name, bool need_model_tls,
         " ORDER BY load, p.name LIMIT 1",
         "si", name, (gint64)(need_model_tls && !name));
     if (!st || sqlite3_step(st) != SQLITE_ROW) {
-        return orch_fail(r, 409, "no client platform to run the VM on%s",
-                         need_model_tls && !name ?
-                         " with model TLS credentials (its devices are "
-                         "served over TLS)" : "");
+        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_CONFLICT,
+                    "no client platform to run the VM on%s",
+                    need_model_tls && !name ?
+                    " with model TLS credentials (its devices are "
+                    "served over TLS)" : "");
+        return false;
     }
     ret->id = sqlite3_column_int64(st, 0);
     ret->name = g_strdup((const char *)sqlite3_column_text(st, 1));
     ret->address = g_strdup((const char *)sqlite3_column_text(st, 2));
     ret->hypervisor = g_strdup((const char *)sqlite3_column_text(st, 3));
-    return 0;
+    return true;
 }
 
-/* 409 with the reason no server could take @model (pinned or not). */
-static int placement_refuse(OrchRequest *r, const char *dev,
-                            const char *model, gint64 pinned_id)
+/* CONFLICT with the reason no server could take @model (pinned or not). */
+static void placement_refuse(sqlite3 *db, const char *dev,
+                             const char *model, gint64 pinned_id,
+                             GError **errp)
 {
     g_autofree char *pinned = NULL;
 
     if (pinned_id >= 0) {
-        pinned = orch_db_str(r->db, "SELECT name FROM platforms WHERE "
-                             "id = ?", "i", pinned_id);
-        if (orch_db_int(r->db, 0, "SELECT count(*) FROM platform_models "
+        pinned = orch_db_str(db, "SELECT name FROM platforms WHERE id = ?",
+                             "i", pinned_id);
+        if (orch_db_int(db, 0, "SELECT count(*) FROM platform_models "
                         "WHERE platform_id = ? AND model = ?", "is",
                         pinned_id, model) == 0) {
-            return orch_fail(r, 409, "device '%s': server '%s' does not "
-                             "offer model '%s'", dev, pinned, model);
+            g_set_error(errp, ORCH_ERROR, ORCH_ERROR_CONFLICT,
+                        "device '%s': server '%s' does not offer model "
+                        "'%s'", dev, pinned, model);
+        } else {
+            g_set_error(errp, ORCH_ERROR, ORCH_ERROR_CONFLICT,
+                        "device '%s': server '%s' is full", dev, pinned);
         }
-        return orch_fail(r, 409, "device '%s': server '%s' is full", dev,
-                         pinned);
+    } else if (orch_db_int(db, 0, "SELECT count(*) FROM platform_models m"
+                           " JOIN platforms p ON p.id = m.platform_id WHERE"
+                           " p.role = 'server' AND m.model = ?", "s",
+                           model) == 0) {
+        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_CONFLICT,
+                    "device '%s': no server platform offers model '%s'",
+                    dev, model);
+    } else {
+        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_CONFLICT,
+                    "device '%s': every server offering model '%s' is full",
+                    dev, model);
     }
-    if (orch_db_int(r->db, 0, "SELECT count(*) FROM platform_models m JOIN"
-                    " platforms p ON p.id = m.platform_id WHERE"
-                    " p.role = 'server' AND m.model = ?", "s", model) == 0) {
-        return orch_fail(r, 409, "device '%s': no server platform offers "
-                         "model '%s'", dev, model);
-    }
-    return orch_fail(r, 409, "device '%s': every server offering model "
-                     "'%s' is full", dev, model);
 }
 
-int orch_place_device(OrchRequest *r, gint64 dev_id, const char *dev,
-                      const char *model, gint64 pinned_id,
-                      OrchServerChoice *ret)
+bool orch_place_device(sqlite3 *db, gint64 dev_id, const char *dev,
+                       const char *model, gint64 pinned_id,
+                       OrchServerChoice *ret, GError **errp)
 {
     /*
      * Least loaded: lowest share of capacity in use (placements made
      * earlier in this same transaction count), then fewest, then name.
      */
-    g_autoptr(sqlite3_stmt) st = orch_db_stmt(r->db,
+    g_autoptr(sqlite3_stmt) st = orch_db_stmt(db,
         "SELECT id, name, address FROM (SELECT p.id, p.name, p.address,"
         "  p.capacity, (SELECT count(*) FROM placements x"
         "   WHERE x.server_id = p.id) AS used"
@@ -111,13 +121,14 @@ int orch_place_device(OrchRequest *r, gint64 dev_id, const char *dev,
         "si", model, pinned_id);
 
     if (!st || sqlite3_step(st) != SQLITE_ROW) {
-        return placement_refuse(r, dev, model, pinned_id);
+        placement_refuse(db, dev, model, pinned_id, errp);
+        return false;
     }
     ret->id = sqlite3_column_int64(st, 0);
     ret->name = g_strdup((const char *)sqlite3_column_text(st, 1));
     ret->address = g_strdup((const char *)sqlite3_column_text(st, 2));
     ret->dev_id = dev_id;
-    return 0;
+    return true;
 }
 
 static JsonNode *placement_request(const char *vm_uuid, OrchServerChoice *s,
@@ -150,63 +161,71 @@ static JsonNode *placement_request(const char *vm_uuid, OrchServerChoice *s,
     return body;
 }
 
-/* The launcher's "address" and "console" of the new instance. */
-static int placement_parse_instance(OrchRequest *r, OrchServerChoice *s,
-                                    JsonNode *reply, const char **ret_addr,
-                                    const char **ret_console,
-                                    const char **ret_state)
+/* Member @key of @o is absent or null (json-http.c's rule for optional). */
+static bool placement_absent(JsonObject *o, const char *key)
 {
-    JsonObject *o;
+    JsonNode *n = json_object_get_member(o, key);
 
-    if (!reply || !JSON_NODE_HOLDS_OBJECT(reply)) {
-        return orch_fail(r, 502, "launcher %s: the instance is not an "
-                         "object", s->address);
-    }
-    o = json_node_get_object(reply);
-    if (orch_body_str(r, o, "address", true, ret_addr) < 0 ||
-        orch_body_str(r, o, "console", false, ret_console) < 0 ||
-        orch_body_str(r, o, "state", false, ret_state) < 0 ||
-        !orch_address_valid(*ret_addr, NULL)) {
-        g_clear_pointer(&r->error, g_free);
-        return orch_fail(r, 502, "launcher %s: the instance has no usable "
-                         "address", s->address);
-    }
-    return 0;
+    return !n || JSON_NODE_HOLDS_NULL(n);
 }
 
-int orch_launch_instance(OrchRequest *r, const char *vm_uuid,
-                         OrchServerChoice *s,
-                         const char *instance, const char *model,
-                         const char *restart, bool console,
-                         const char *token)
+/* The launcher's "address", "console" and "state" of the new instance. */
+static bool placement_parse_instance(OrchServerChoice *s, JsonNode *reply,
+                                     const char **ret_addr,
+                                     const char **ret_console,
+                                     const char **ret_state, GError **errp)
+{
+    JsonObject *o = reply && JSON_NODE_HOLDS_OBJECT(reply) ?
+        json_node_get_object(reply) : NULL;
+
+    if (!o) {
+        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_BAD_GATEWAY,
+                    "launcher %s: the instance is not an object",
+                    s->address);
+        return false;
+    }
+    /* "console" and "state" may be absent or null, not of another type. */
+    *ret_addr = orch_launcher_str(o, "address");
+    *ret_console = orch_launcher_str(o, "console");
+    *ret_state = orch_launcher_str(o, "state");
+    if (!*ret_addr || !orch_address_valid(*ret_addr, NULL) ||
+        (!*ret_console && !placement_absent(o, "console")) ||
+        (!*ret_state && !placement_absent(o, "state"))) {
+        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_BAD_GATEWAY,
+                    "launcher %s: the instance has no usable address",
+                    s->address);
+        return false;
+    }
+    return true;
+}
+
+bool orch_launch_instance(sqlite3 *db, OrchUndo *undo, const char *vm_uuid,
+                          OrchServerChoice *s, const char *instance,
+                          const char *model, const char *restart,
+                          bool console, const char *token, GError **errp)
 {
     g_autoptr(JsonNode) body = placement_request(vm_uuid, s, instance, model,
                                                  restart, console, token);
     g_autoptr(JsonNode) reply = NULL;
     g_autofree char *path = g_strconcat("/v1/instances/", instance, NULL);
     const char *addr, *cons, *state;
-    int ret;
 
-    ret = orch_launcher_expect(r, s->address, "POST", "/v1/instances", body,
-                               201, &reply);
-    if (ret < 0) {
-        return ret;
+    if (!orch_launcher_expect(s->address, "POST", "/v1/instances", body,
+                              201, &reply, errp)) {
+        return false;
     }
-    orch_undo_add(r, s->address, path);
-    ret = placement_parse_instance(r, s, reply, &addr, &cons, &state);
-    if (ret < 0) {
-        return ret;
-    }
-    return orch_db_run(r->db, "INSERT INTO placements (device_id, server_id,"
-                       " instance, address, token, console, state) VALUES"
-                       " (?, ?, ?, ?, ?, ?, ?)", "iisssss", s->dev_id,
-                       s->id, instance, addr, token, cons,
+    orch_undo_add(undo, s->address, path);
+    return placement_parse_instance(s, reply, &addr, &cons, &state, errp) &&
+           orch_db_run(db, errp, "INSERT INTO placements (device_id,"
+                       " server_id, instance, address, token, console,"
+                       " state) VALUES (?, ?, ?, ?, ?, ?, ?)", "iisssss",
+                       s->dev_id, s->id, instance, addr, token, cons,
                        state ? state : "starting");
 }
 
-void orch_placements_release(OrchRequest *r, gint64 vm_id)
+void orch_placements_release(sqlite3 *db, OrchUndo *undo, gint64 vm_id)
 {
-    g_autoptr(sqlite3_stmt) st = orch_db_stmt(r->db,
+    g_autoptr(sqlite3_stmt) st = orch_db_stmt(db,
         "SELECT s.address, p.instance, o.address, p.route_id"
         " FROM placements p JOIN devices d ON d.id = p.device_id"
         " JOIN platforms s ON s.id = p.server_id"
@@ -218,7 +237,7 @@ void orch_placements_release(OrchRequest *r, gint64 vm_id)
                                             sqlite3_column_text(st, 1),
                                             NULL);
 
-        orch_undo_add(r, (const char *)sqlite3_column_text(st, 0), path);
+        orch_undo_add(undo, (const char *)sqlite3_column_text(st, 0), path);
         /* Added last, so run first: no session is routed to a dead end. */
         if (sqlite3_column_type(st, 2) != SQLITE_NULL &&
             sqlite3_column_type(st, 3) != SQLITE_NULL) {
@@ -226,7 +245,7 @@ void orch_placements_release(OrchRequest *r, gint64 vm_id)
                                                  sqlite3_column_text(st, 3),
                                                  NULL);
 
-            orch_undo_add(r, (const char *)sqlite3_column_text(st, 2),
+            orch_undo_add(undo, (const char *)sqlite3_column_text(st, 2),
                           route);
         }
     }

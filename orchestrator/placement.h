@@ -1,6 +1,7 @@
 /*
  * dm-orchestrator: where VMs and device models go, and launching the
- * device models there.  Worker thread only.
+ * device models there.  Worker thread only; failures are GErrors in
+ * ORCH_ERROR (error.h).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -9,8 +10,9 @@
 
 #include <stdbool.h>
 #include <glib.h>
+#include <sqlite3.h>
 
-#include "request.h"
+#include "undo.h"
 
 typedef struct OrchClientChoice {
     gint64 id;
@@ -33,30 +35,30 @@ void orch_server_choice_clear(OrchServerChoice *s);
 
 /*
  * The client platform @name, or the least-loaded one if NULL (among those
- * with model TLS credentials if @need_model_tls).
+ * with model TLS credentials if @need_model_tls).  NOT_FOUND or
+ * BAD_REQUEST for a bad @name, CONFLICT if there is none.
  */
-int orch_place_vm(OrchRequest *r, const char *name, bool need_model_tls,
-                  OrchClientChoice *ret);
+bool orch_place_vm(sqlite3 *db, const char *name, bool need_model_tls,
+                   OrchClientChoice *ret, GError **errp);
 /*
  * The server for device @dev_id (@model): @pinned_id if >= 0, else the
- * least-loaded server offering @model that has room.
+ * least-loaded server offering @model that has room (CONFLICT if none).
  */
-int orch_place_device(OrchRequest *r, gint64 dev_id, const char *dev,
-                      const char *model, gint64 pinned_id,
-                      OrchServerChoice *ret);
+bool orch_place_device(sqlite3 *db, gint64 dev_id, const char *dev,
+                       const char *model, gint64 pinned_id,
+                       OrchServerChoice *ret, GError **errp);
 /*
  * Launch the instance on @s for the VM whose identifier is @vm_uuid and
- * record the placement (undone on failure).
+ * record the placement; its DELETE goes on @undo.
  */
-int orch_launch_instance(OrchRequest *r, const char *vm_uuid,
-                         OrchServerChoice *s,
-                         const char *instance, const char *model,
-                         const char *restart, bool console,
-                         const char *token);
+bool orch_launch_instance(sqlite3 *db, OrchUndo *undo, const char *vm_uuid,
+                          OrchServerChoice *s, const char *instance,
+                          const char *model, const char *restart,
+                          bool console, const char *token, GError **errp);
 /*
  * Queue the DELETE of every instance of VM @vm_id, and of the routes to
- * them, on @r's undo list.
+ * them, on @undo.
  */
-void orch_placements_release(OrchRequest *r, gint64 vm_id);
+void orch_placements_release(sqlite3 *db, OrchUndo *undo, gint64 vm_id);
 
 #endif /* ORCH_PLACEMENT_H */

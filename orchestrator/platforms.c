@@ -9,6 +9,8 @@
 #include "address.h"
 #include "catalogue.h"
 #include "db.h"
+#include "error.h"
+#include "launcher.h"
 #include "platforms.h"
 #include "request.h"
 
@@ -92,22 +94,21 @@ static bool platform_body_models(OrchRequest *r, JsonArray **ret)
  * Ask the launcher at @address for its health; it must be up and of
  * @role.  Its reply is returned to fill in defaults.
  */
-static int platform_check_launcher(OrchRequest *r, const char *address,
-                                   const char *role, JsonObject **ret)
+static JsonObject *platform_check_launcher(const char *address,
+                                           const char *role, GError **errp)
 {
     g_autoptr(JsonNode) reply = NULL;
     const char *theirs = NULL;
     JsonObject *o;
-    int ret_code;
 
-    ret_code = orch_launcher_expect(r, address, "GET", "/v1/health", NULL,
-                                    200, &reply);
-    if (ret_code < 0) {
-        return ret_code;
+    if (!orch_launcher_expect(address, "GET", "/v1/health", NULL, 200,
+                              &reply, errp)) {
+        return NULL;
     }
     if (!reply || !JSON_NODE_HOLDS_OBJECT(reply)) {
-        return orch_fail(r, 502, "launcher %s: health is not an object",
-                         address);
+        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_BAD_GATEWAY,
+                    "launcher %s: health is not an object", address);
+        return NULL;
     }
     o = json_node_get_object(reply);
     if (json_object_has_member(o, "role") &&
@@ -115,21 +116,12 @@ static int platform_check_launcher(OrchRequest *r, const char *address,
         theirs = json_object_get_string_member(o, "role");
     }
     if (!theirs || strcmp(theirs, role) != 0) {
-        return orch_fail(r, 409, "the launcher at %s is a %s platform, not "
-                         "a %s", address, theirs ? theirs : "(unknown)",
-                         role);
+        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_CONFLICT,
+                    "the launcher at %s is a %s platform, not a %s", address,
+                    theirs ? theirs : "(unknown)", role);
+        return NULL;
     }
-    *ret = json_object_ref(o);
-    return 0;
-}
-
-bool orch_health_model_tls(JsonObject *health)
-{
-    JsonNode *n = json_object_get_member(health, "model_tls");
-
-    return n && JSON_NODE_HOLDS_VALUE(n) &&
-           json_node_get_value_type(n) == G_TYPE_BOOLEAN &&
-           json_node_get_boolean(n);
+    return json_object_ref(o);
 }
 
 int orch_platform_add(OrchRequest *r)
@@ -140,7 +132,6 @@ int orch_platform_add(OrchRequest *r)
     g_autofree char *default_hv = NULL;
     JsonArray *models;
     gint64 capacity = -1, id;
-    int ret;
 
     if (orch_require_body(r) < 0 ||
         orch_body_str(r, r->body, "name", true, &name) < 0 ||
@@ -169,9 +160,9 @@ int orch_platform_add(OrchRequest *r)
                     "name = ?", "s", name) > 0) {
         return orch_fail(r, 409, "platform '%s' exists", name);
     }
-    ret = platform_check_launcher(r, address, role, &health);
-    if (ret < 0) {
-        return ret;
+    health = platform_check_launcher(address, role, &err);
+    if (!health) {
+        return orch_fail_error(r, err);
     }
     if (capacity < 0) {
         capacity = PLATFORM_DEFAULT_CAPACITY;
@@ -189,27 +180,24 @@ int orch_platform_add(OrchRequest *r)
     } else {
         hypervisor = NULL;
     }
-    ret = orch_db_run(r->db, "INSERT INTO platforms (name, role, address, "
-                      "capacity, hypervisor, model_tls) VALUES "
-                      "(?, ?, ?, ?, ?, ?)", "sssisi", name, role, address,
-                      capacity, hypervisor,
-                      (gint64)orch_health_model_tls(health));
-    if (ret < 0) {
-        return ret;
+    if (!orch_db_run(r->db, &err, "INSERT INTO platforms (name, role,"
+                     " address, capacity, hypervisor, model_tls) VALUES"
+                     " (?, ?, ?, ?, ?, ?)", "sssisi", name, role, address,
+                     capacity, hypervisor,
+                     (gint64)orch_health_model_tls(health))) {
+        return orch_fail_error(r, err);
     }
     id = sqlite3_last_insert_rowid(r->db);
-    if (strcmp(role, "server") == 0) {
-        ret = orch_catalogue_store(r->db, id, health, models, &err);
-        if (ret < 0) {
-            return orch_fail(r, ret == -ENOENT ? 409 : 500, "%s",
-                             err->message);
-        }
+    if (strcmp(role, "server") == 0 &&
+        !orch_catalogue_store(r->db, id, health, models, &err)) {
+        return orch_fail_error(r, err);
     }
     return platform_reply(r, name, 201);
 }
 
 int orch_platform_remove(OrchRequest *r)
 {
+    g_autoptr(GError) err = NULL;
     const char *name = r->seg[1];
     gint64 id, users;
 
@@ -250,11 +238,11 @@ int orch_platform_remove(OrchRequest *r)
                          "('via') of %" G_GINT64_FORMAT " device(s)", name,
                          users);
     }
-    if (orch_db_run(r->db, "UPDATE vms SET client_id = NULL WHERE "
-                    "client_id = ?", "i", id) < 0 ||
-        orch_db_run(r->db, "DELETE FROM platforms WHERE id = ?", "i",
-                    id) < 0) {
-        return -EIO;
+    if (!orch_db_run(r->db, &err, "UPDATE vms SET client_id = NULL WHERE "
+                     "client_id = ?", "i", id) ||
+        !orch_db_run(r->db, &err, "DELETE FROM platforms WHERE id = ?", "i",
+                     id)) {
+        return orch_fail_error(r, err);
     }
     orch_reply_object(r, 200, json_object_new());
     return 0;

@@ -6,8 +6,8 @@
 #include <errno.h>
 
 #include "db.h"
+#include "error.h"
 #include "qemu-args.h"
-#include "request.h"
 
 /* QEMU option values double a literal comma. */
 static char *qemu_escape(const char *s)
@@ -95,9 +95,9 @@ static int qemu_vm_args(sqlite3 *db, const char *name, JsonArray *a,
     return 0;
 }
 
-int orch_qemu_args(sqlite3 *db, const char *name, const char *client,
-                   const char *hypervisor, JsonArray **ret_args,
-                   JsonObject **ret_files)
+bool orch_qemu_args(sqlite3 *db, const char *name, const char *client,
+                    const char *hypervisor, JsonArray **ret_args,
+                    JsonObject **ret_files, GError **errp)
 {
     g_autoptr(JsonArray) a = json_array_new();
     g_autoptr(JsonObject) files = json_object_new();
@@ -109,7 +109,8 @@ int orch_qemu_args(sqlite3 *db, const char *name, const char *client,
 
     ret = qemu_vm_args(db, name, a, &uuid, &extra);
     if (ret < 0) {
-        return ret;
+        orch_error_internal(errp, -ret);
+        return false;
     }
     st = orch_db_stmt(db,
         "SELECT d.bus, COALESCE(p.route_address, p.address), p.instance,"
@@ -126,9 +127,13 @@ int orch_qemu_args(sqlite3 *db, const char *name, const char *client,
         json_array_add_string_element(a, json_array_get_string_element(
                                           extra, i));
     }
+    if (!st) {
+        orch_error_internal(errp, EIO);
+        return false;
+    }
     *ret_args = g_steal_pointer(&a);
     *ret_files = g_steal_pointer(&files);
-    return st ? 0 : -EIO;
+    return true;
 }
 
 /*
@@ -138,10 +143,10 @@ int orch_qemu_args(sqlite3 *db, const char *name, const char *client,
  * may sit in between: it reads the session's VERSION to route it, which
  * TLS hides.  The first device that breaks either is the error.
  */
-int orch_qemu_args_check(OrchRequest *r, const char *name,
-                         const char *client)
+bool orch_qemu_args_check(sqlite3 *db, const char *name,
+                          const char *client, GError **errp)
 {
-    g_autoptr(sqlite3_stmt) st = orch_db_stmt(r->db,
+    g_autoptr(sqlite3_stmt) st = orch_db_stmt(db,
         "SELECT d.name, s.name, o.name,"
         " (SELECT model_tls FROM platforms WHERE name = ?)"
         " FROM devices d JOIN vms v ON v.id = d.vm_id"
@@ -158,22 +163,29 @@ int orch_qemu_args_check(OrchRequest *r, const char *name,
         const char *owner = (const char *)sqlite3_column_text(st, 2);
 
         if (owner) {
-            return orch_fail(r, 409, "VM '%s': device '%s' is served "
-                             "over TLS by server '%s' (model_tls), which "
-                             "the router of its owner '%s' cannot route "
-                             "(it reads the session's VERSION); drop its "
-                             "'via'", name, dev, server, owner);
+            g_set_error(errp, ORCH_ERROR, ORCH_ERROR_CONFLICT,
+                        "VM '%s': device '%s' is served over TLS by server "
+                        "'%s' (model_tls), which the router of its owner "
+                        "'%s' cannot route (it reads the session's "
+                        "VERSION); drop its 'via'", name, dev, server,
+                        owner);
+            return false;
         }
         if (!sqlite3_column_int(st, 3)) {
-            return orch_fail(r, 409, "VM '%s' cannot run on client "
-                             "platform '%s': device '%s' is served over "
-                             "TLS by server platform '%s' (model_tls), and "
-                             "the launcher of '%s' has no model TLS "
-                             "credentials (--model-tls-creds)", name,
-                             client, dev, server, client);
+            g_set_error(errp, ORCH_ERROR, ORCH_ERROR_CONFLICT,
+                        "VM '%s' cannot run on client platform '%s': "
+                        "device '%s' is served over TLS by server platform "
+                        "'%s' (model_tls), and the launcher of '%s' has no "
+                        "model TLS credentials (--model-tls-creds)", name,
+                        client, dev, server, client);
+            return false;
         }
     }
-    return st ? 0 : -EIO;
+    if (!st) {
+        orch_error_internal(errp, EIO);
+        return false;
+    }
+    return true;
 }
 
 bool orch_vm_needs_model_tls(sqlite3 *db, const char *name)

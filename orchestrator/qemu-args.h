@@ -7,7 +7,10 @@
 #ifndef ORCH_QEMU_ARGS_H
 #define ORCH_QEMU_ARGS_H
 
-#include "request.h"
+#include <stdbool.h>
+#include <glib.h>
+#include <json-glib/json-glib.h>
+#include <sqlite3.h>
 
 /*
  * The id of the client's -object tls-creds-x509 that a client launcher
@@ -34,17 +37,18 @@
  * @name on client platform @client with hypervisor @hypervisor.  Each
  * device's token is a file (@STATE@/NAME.tokN), never an argument.
  */
-int orch_qemu_args(sqlite3 *db, const char *name, const char *client,
-                   const char *hypervisor, JsonArray **ret_args,
-                   JsonObject **ret_files);
+bool orch_qemu_args(sqlite3 *db, const char *name, const char *client,
+                    const char *hypervisor, JsonArray **ret_args,
+                    JsonObject **ret_files, GError **errp);
 
 /*
- * 0 if VM @name's placed devices can be reached from client platform
- * @client; else a 409 (a model served over TLS and a client launcher
- * without the credentials, or a TLS model behind an owner's router).
+ * True if VM @name's placed devices can be reached from client platform
+ * @client; else an ORCH_ERROR_CONFLICT (a model served over TLS and a
+ * client launcher without the credentials, or a TLS model behind an
+ * owner's router).
  */
-int orch_qemu_args_check(OrchRequest *r, const char *name,
-                         const char *client);
+bool orch_qemu_args_check(sqlite3 *db, const char *name,
+                          const char *client, GError **errp);
 
 /* Does one of VM @name's placed devices speak TLS (see above)? */
 bool orch_vm_needs_model_tls(sqlite3 *db, const char *name);

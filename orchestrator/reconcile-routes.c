@@ -12,26 +12,24 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
-#include <errno.h>
-
 #include "db.h"
 #include "launcher.h"
 #include "log.h"
 #include "reconcile-routes.h"
-#include "request.h"
+#include "undo.h"
 
 /* The routes @name's launcher has, or NULL (warned) if no answer. */
 static JsonArray *reconcile_routes_get(const char *name, const char *address)
 {
     g_autoptr(JsonNode) reply = NULL;
-    g_autofree char *why = NULL;
+    g_autoptr(GError) err = NULL;
     guint status = 0;
     JsonNode *list;
 
-    if (orch_launcher_call(address, "GET", "/v1/routes", NULL, &status,
-                           &reply, &why) < 0 || status != 200) {
+    if (!orch_launcher_call(address, "GET", "/v1/routes", NULL, &status,
+                            &reply, &err) || status != 200) {
         orch_warn("reconcile: platform %s: GET /v1/routes: %s; its routes "
-                  "are left as they are", name, why ? why :
+                  "are left as they are", name, err ? err->message :
                   "not answered");
         return NULL;
     }
@@ -45,29 +43,16 @@ static JsonArray *reconcile_routes_get(const char *name, const char *address)
     return json_array_ref(json_node_get_array(list));
 }
 
-/* A member of a route that the launcher sent, or NULL. */
-static const char *reconcile_route_str(JsonObject *route, const char *key)
-{
-    OrchRequest scratch = { 0 };
-    const char *s = NULL;
-
-    if (orch_body_str(&scratch, route, key, false, &s) < 0) {
-        s = NULL;
-    }
-    g_free(scratch.error);
-    return s;
-}
-
 /* Delete route @id on @name if no placement of a device via @name has it. */
 static int reconcile_route(sqlite3 *db, const char *name,
                            const char *address, JsonObject *route)
 {
-    const char *id = reconcile_route_str(route, "id");
-    const char *uuid = reconcile_route_str(route, "vm");
+    const char *id = orch_launcher_str(route, "id");
+    const char *uuid = orch_launcher_str(route, "vm");
     g_autofree char *path = NULL;
     g_autofree char *vm = NULL;
     g_autofree char *msg = NULL;
-    OrchRequest d = { .db = db };
+    OrchUndo d = { 0 };
 
     if (!id || orch_db_int(db, 0, "SELECT count(*) FROM placements p"
                            " JOIN devices dv ON dv.id = p.device_id"
@@ -83,8 +68,8 @@ static int reconcile_route(sqlite3 *db, const char *name,
                             uuid) : NULL;
     msg = g_strdup_printf("route %s on %s is unknown to the database: "
                           "deleted", id, name);
-    orch_db_run(db, "INSERT INTO events (vm, message) VALUES (?, ?)", "ss",
-                vm ? vm : "-", msg);
+    orch_db_run(db, NULL, "INSERT INTO events (vm, message) VALUES (?, ?)",
+                "ss", vm ? vm : "-", msg);
     if (vm) {
         orch_info("reconcile: VM %s: %s", vm, msg);
     } else {

@@ -20,13 +20,13 @@
 
 #include "catalogue.h"
 #include "db.h"
+#include "error.h"
 #include "launcher.h"
 #include "log.h"
 #include "placement.h"
-#include "platforms.h"
 #include "reconcile-routes.h"
 #include "reconcile.h"
-#include "request.h"
+#include "undo.h"
 #include "vm.h"
 
 typedef struct Reconcile {
@@ -65,8 +65,8 @@ reconcile_note(Reconcile *rc, const char *vm, const char *fmt, ...)
     va_start(ap, fmt);
     msg = g_strdup_vprintf(fmt, ap);
     va_end(ap);
-    orch_db_run(rc->db, "INSERT INTO events (vm, message) VALUES (?, ?)",
-                "ss", vm ? vm : "-", msg);
+    orch_db_run(rc->db, NULL, "INSERT INTO events (vm, message) VALUES"
+                " (?, ?)", "ss", vm ? vm : "-", msg);
     if (vm) {
         orch_info("reconcile: VM %s: %s", vm, msg);
     } else {
@@ -83,15 +83,15 @@ static GHashTable *reconcile_list(const char *name, const char *role,
     const char *key = server ? "instances" : "vms";
     g_autofree char *path = g_strconcat("/v1/", key, NULL);
     g_autoptr(JsonNode) reply = NULL;
-    g_autofree char *why = NULL;
+    g_autoptr(GError) err = NULL;
     GHashTable *ids;
     JsonNode *list;
     guint status = 0, i;
 
-    if (orch_launcher_call(address, "GET", path, NULL, &status, &reply,
-                           &why) < 0 || status != 200) {
+    if (!orch_launcher_call(address, "GET", path, NULL, &status, &reply,
+                            &err) || status != 200) {
         orch_warn("reconcile: platform %s: %s; its rows are left as they "
-                  "are", name, why ? why : "GET failed");
+                  "are", name, err ? err->message : "GET failed");
         return NULL;
     }
     list = reply && JSON_NODE_HOLDS_OBJECT(reply) ?
@@ -105,16 +105,13 @@ static GHashTable *reconcile_list(const char *name, const char *role,
                                 (GDestroyNotify)json_object_unref);
     for (i = 0; i < json_array_get_length(json_node_get_array(list)); i++) {
         JsonNode *e = json_array_get_element(json_node_get_array(list), i);
-        OrchRequest scratch = { 0 };
-        const char *id = NULL;
+        const char *id = JSON_NODE_HOLDS_OBJECT(e) ?
+            orch_launcher_str(json_node_get_object(e), "id") : NULL;
 
-        if (JSON_NODE_HOLDS_OBJECT(e) &&
-            orch_body_str(&scratch, json_node_get_object(e), "id", true,
-                          &id) == 0) {
+        if (id) {
             g_hash_table_replace(ids, g_strdup(id), json_object_ref(
                                      json_node_get_object(e)));
         }
-        g_free(scratch.error);
     }
     return ids;
 }
@@ -128,13 +125,12 @@ static void reconcile_health(Reconcile *rc, const char *name,
                              const char *address)
 {
     g_autoptr(JsonNode) reply = NULL;
-    g_autofree char *why = NULL;
     guint status = 0;
     gint64 now;
     int changed;
 
-    if (orch_launcher_call(address, "GET", "/v1/health", NULL, &status,
-                           &reply, &why) < 0 || status != 200 ||
+    if (!orch_launcher_call(address, "GET", "/v1/health", NULL, &status,
+                            &reply, NULL) || status != 200 ||
         !reply || !JSON_NODE_HOLDS_OBJECT(reply)) {
         return;                 /* its listing answered: leave it be */
     }
@@ -149,8 +145,8 @@ static void reconcile_health(Reconcile *rc, const char *name,
                     " name = ?", "s", name) == now) {
         return;
     }
-    orch_db_run(rc->db, "UPDATE platforms SET model_tls = ? WHERE name = ?",
-                "is", now, name);
+    orch_db_run(rc->db, NULL, "UPDATE platforms SET model_tls = ? WHERE"
+                " name = ?", "is", now, name);
     reconcile_note(rc, NULL, "platform %s: model_tls is now %s (its "
                    "launcher says so)", name, now ? "true" : "false");
 }
@@ -202,7 +198,7 @@ static void reconcile_delete(Reconcile *rc, const char *platform,
                              const char *id)
 {
     g_autofree char *path = g_strdup_printf("/v1/%s/%s", kind, id);
-    OrchRequest d = { .db = rc->db };
+    OrchUndo d = { 0 };
     GHashTable *ids = g_hash_table_lookup(rc->seen, platform);
 
     orch_undo_add(&d, address, path);
@@ -216,37 +212,32 @@ static void reconcile_delete(Reconcile *rc, const char *platform,
 static char *reconcile_status(Reconcile *rc, const char *address,
                               const char *vm)
 {
-    OrchRequest q = { .db = rc->db };
+    g_autoptr(GError) err = NULL;
     g_autoptr(JsonNode) ret = NULL;
     const char *status = NULL;
-    char *out = NULL;
 
-    if (orch_qmp(&q, address, vm, "query-status", NULL, &ret) == 0 &&
-        JSON_NODE_HOLDS_OBJECT(ret) &&
-        orch_body_str(&q, json_node_get_object(ret), "status", false,
-                      &status) == 0) {
-        out = g_strdup(status);
+    if (orch_qmp(address, vm, "query-status", NULL, &ret, &err) &&
+        JSON_NODE_HOLDS_OBJECT(ret)) {
+        status = orch_launcher_str(json_node_get_object(ret), "status");
     }
-    if (!out) {
+    if (!status) {
         orch_warn("reconcile: VM %s: query-status on %s: %s; left as it "
-                  "is", vm, address, q.error ? q.error : "no status");
+                  "is", vm, address, err ? err->message : "no status");
     }
-    g_free(q.error);
-    return out;
+    return g_strdup(status);
 }
 
 static bool reconcile_cont(Reconcile *rc, const char *address,
                            const char *vm)
 {
-    OrchRequest q = { .db = rc->db };
-    bool ok = orch_qmp(&q, address, vm, "cont", NULL, NULL) == 0;
+    g_autoptr(GError) err = NULL;
 
-    if (!ok) {
+    if (!orch_qmp(address, vm, "cont", NULL, NULL, &err)) {
         orch_warn("reconcile: VM %s: cont on %s: %s, ignoring", vm, address,
-                  q.error);
+                  err->message);
+        return false;
     }
-    g_free(q.error);
-    return ok;
+    return true;
 }
 
 /* The teardown deletes these: they are no orphans. */
@@ -269,34 +260,33 @@ static void reconcile_forget_instances(Reconcile *rc, gint64 vm_id)
 }
 
 /* The VM's QEMU is gone: delete what is left of it and stop it. */
-static int reconcile_stop(Reconcile *rc, ReconcileVm *vm, const char *why)
+static bool reconcile_stop(Reconcile *rc, ReconcileVm *vm, const char *why,
+                           GError **errp)
 {
-    OrchRequest r = { .db = rc->db };
-
     if (reconcile_find(rc, vm->client, vm->name)) {
         reconcile_delete(rc, vm->client, vm->address, "vms", vm->name);
     }
     reconcile_forget_instances(rc, vm->id);
-    if (orch_vm_teardown(&r, vm->id) < 0) {
-        return -EIO;
+    if (!orch_vm_teardown(rc->db, vm->id, errp)) {
+        return false;
     }
     reconcile_note(rc, vm->name, "%s: stopped, its device models deleted",
                    why);
-    return 0;
+    return true;
 }
 
-static int reconcile_set(Reconcile *rc, ReconcileVm *vm, const char *state,
-                         const char *why)
+static bool reconcile_set(Reconcile *rc, ReconcileVm *vm, const char *state,
+                          const char *why, GError **errp)
 {
     if (strcmp(state, vm->state) == 0) {
-        return 0;
+        return true;
     }
-    if (orch_db_run(rc->db, "UPDATE vms SET state = ? WHERE id = ?", "si",
-                    state, vm->id) < 0) {
-        return -EIO;
+    if (!orch_db_run(rc->db, errp, "UPDATE vms SET state = ? WHERE id = ?",
+                     "si", state, vm->id)) {
+        return false;
     }
     reconcile_note(rc, vm->name, "%s: %s (was %s)", why, state, vm->state);
-    return 0;
+    return true;
 }
 
 /* Another reachable client whose launcher runs the VM: a target. */
@@ -329,15 +319,16 @@ static bool reconcile_target(Reconcile *rc, ReconcileVm *vm,
  * to its end.  The target wins if it runs and the source handed over
  * (postmigrate) or is gone; otherwise the target goes.
  */
-static int reconcile_migration(Reconcile *rc, ReconcileVm *vm, bool src_runs,
-                               OrchClientChoice *tgt)
+static bool reconcile_migration(Reconcile *rc, ReconcileVm *vm,
+                                bool src_runs, OrchClientChoice *tgt,
+                                GError **errp)
 {
     g_autofree char *src = src_runs ? reconcile_status(rc, vm->address,
                                                        vm->name) : NULL;
     g_autofree char *dst = NULL;
 
     if (src_runs && !src) {
-        return 0;
+        return true;
     }
     dst = reconcile_status(rc, tgt->address, vm->name);
     if (dst && strcmp(dst, "inmigrate") != 0 &&
@@ -348,20 +339,20 @@ static int reconcile_migration(Reconcile *rc, ReconcileVm *vm, bool src_runs,
         if (reconcile_find(rc, vm->client, vm->name)) {
             reconcile_delete(rc, vm->client, vm->address, "vms", vm->name);
         }
-        if (orch_db_run(rc->db, "UPDATE vms SET state = ?, client_id = ?,"
-                        " hypervisor = ? WHERE id = ?", "sisi", state,
-                        tgt->id, tgt->hypervisor, vm->id) < 0) {
-            return -EIO;
+        if (!orch_db_run(rc->db, errp, "UPDATE vms SET state = ?,"
+                         " client_id = ?, hypervisor = ? WHERE id = ?",
+                         "sisi", state, tgt->id, tgt->hypervisor, vm->id)) {
+            return false;
         }
         reconcile_note(rc, vm->name, "an interrupted migration from %s "
                        "had reached %s: adopted there, %s",
                        vm->client ? vm->client : "-", tgt->name, state);
-        return 0;
+        return true;
     }
     reconcile_delete(rc, tgt->name, tgt->address, "vms", vm->name);
     if (!src_runs) {
         return reconcile_stop(rc, vm, "an interrupted migration left no "
-                              "usable QEMU");
+                              "usable QEMU", errp);
     }
     reconcile_note(rc, vm->name, "an interrupted migration to %s is "
                    "undone: its QEMU there is deleted", tgt->name);
@@ -372,10 +363,11 @@ static int reconcile_migration(Reconcile *rc, ReconcileVm *vm, bool src_runs,
         src = g_strdup("running");
     }
     return reconcile_set(rc, vm, strcmp(src, "running") == 0 ? "running" :
-                         "suspended", "after the undone migration it is");
+                         "suspended", "after the undone migration it is",
+                         errp);
 }
 
-static int reconcile_vm(Reconcile *rc, ReconcileVm *vm)
+static bool reconcile_vm(Reconcile *rc, ReconcileVm *vm, GError **errp)
 {
     g_auto(OrchClientChoice) tgt = { 0 };
     g_autofree char *status = NULL;
@@ -384,32 +376,32 @@ static int reconcile_vm(Reconcile *rc, ReconcileVm *vm)
     if (vm->client && !g_hash_table_contains(rc->seen, vm->client)) {
         orch_warn("reconcile: VM %s: its client %s did not answer; left "
                   "%s", vm->name, vm->client, vm->state);
-        return 0;
+        return true;
     }
     src_runs = reconcile_runs(reconcile_find(rc, vm->client, vm->name));
     if (reconcile_target(rc, vm, &tgt)) {
-        return reconcile_migration(rc, vm, src_runs, &tgt);
+        return reconcile_migration(rc, vm, src_runs, &tgt, errp);
     }
     if (!src_runs) {
         return reconcile_stop(rc, vm, vm->client ?
                               "its QEMU is gone from its client" :
-                              "it has no client");
+                              "it has no client", errp);
     }
     status = reconcile_status(rc, vm->address, vm->name);
     if (!status) {
-        return 0;
+        return true;
     }
     if (strcmp(status, "postmigrate") == 0 &&
         reconcile_cont(rc, vm->address, vm->name)) {
         /* Handed over to a target that is gone: it runs here again. */
         return reconcile_set(rc, vm, "running", "its migration target is "
-                             "gone, it runs on");
+                             "gone, it runs on", errp);
     }
     return reconcile_set(rc, vm, strcmp(status, "running") == 0 ?
-                         "running" : "suspended", "its QEMU says");
+                         "running" : "suspended", "its QEMU says", errp);
 }
 
-static int reconcile_vms(Reconcile *rc)
+static bool reconcile_vms(Reconcile *rc, GError **errp)
 {
     g_autoptr(GPtrArray) vms = g_ptr_array_new_with_free_func(
         reconcile_vm_free);
@@ -431,14 +423,15 @@ static int reconcile_vms(Reconcile *rc)
         g_ptr_array_add(vms, vm);
     }
     if (!st) {
-        return -EIO;
+        orch_error_internal(errp, EIO);
+        return false;
     }
     for (i = 0; i < vms->len; i++) {
-        if (reconcile_vm(rc, g_ptr_array_index(vms, i)) < 0) {
-            return -EIO;
+        if (!reconcile_vm(rc, g_ptr_array_index(vms, i), errp)) {
+            return false;
         }
     }
-    return 0;
+    return true;
 }
 
 /* Whether the database knows @id on platform @name. */
@@ -509,32 +502,34 @@ static void reconcile_orphans(Reconcile *rc)
     }
 }
 
-int orch_reconcile(sqlite3 *db)
+bool orch_reconcile(sqlite3 *db, GError **errp)
 {
     Reconcile rc = { .db = db };
-    int ret;
+    bool ok;
 
     if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-        orch_warn("reconcile: %s", sqlite3_errmsg(db));
-        return -EIO;
+        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_INTERNAL, "%s",
+                    sqlite3_errmsg(db));
+        return false;
     }
     rc.seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                     (GDestroyNotify)g_hash_table_unref);
     reconcile_fetch(&rc);
-    ret = reconcile_vms(&rc);
-    if (ret == 0) {
+    /* Which statement failed is in the log; the database says why. */
+    ok = reconcile_vms(&rc, NULL);
+    if (ok) {
         reconcile_orphans(&rc);
         rc.changes += orch_reconcile_routes(db, rc.seen);
     }
-    if (ret < 0 ||
-        sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-        orch_warn("reconcile: the database failed: %s", sqlite3_errmsg(db));
+    if (!ok || sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_INTERNAL,
+                    "the database failed: %s", sqlite3_errmsg(db));
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
         g_hash_table_unref(rc.seen);
-        return -EIO;
+        return false;
     }
     orch_info("reconcile: %u launcher(s) answered, %d change(s)",
               g_hash_table_size(rc.seen), rc.changes);
     g_hash_table_unref(rc.seen);
-    return 0;
+    return true;
 }

@@ -1,5 +1,6 @@
 /*
- * dm-orchestrator: replies, body fields and the undo list of a request.
+ * dm-orchestrator: replies, body fields and the database section of a
+ * request.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -9,15 +10,10 @@
 #include <vup/address.h>
 
 #include "db.h"
+#include "error.h"
 #include "json-http.h"
-#include "launcher.h"
 #include "log.h"
 #include "request.h"
-
-struct OrchUndo {
-    char *address;
-    char *path;
-};
 
 /* The -errno that goes with an HTTP status, for callers that care. */
 static int request_errno(guint status)
@@ -32,6 +28,18 @@ static int request_errno(guint status)
     default:
         return -EINVAL;
     }
+}
+
+int orch_fail_error(OrchRequest *r, const GError *err)
+{
+    guint status = ORCH_ERROR_INTERNAL;
+
+    g_return_val_if_fail(err, -EINVAL);
+    /* Both domains' codes are the HTTP status to answer with. */
+    if (err->domain == ORCH_ERROR || err->domain == DM_JSON_HTTP_ERROR) {
+        status = err->code;
+    }
+    return orch_fail(r, status, "%s", err->message);
 }
 
 int orch_fail(OrchRequest *r, guint status, const char *fmt, ...)
@@ -130,53 +138,6 @@ int orch_check_name(OrchRequest *r, const char *what, const char *name)
     return 0;
 }
 
-void orch_undo_add(OrchRequest *r, const char *address, const char *path)
-{
-    OrchUndo *u = g_new0(OrchUndo, 1);
-
-    u->address = g_strdup(address);
-    u->path = g_strdup(path);
-    r->undo = g_slist_prepend(r->undo, u);
-}
-
-static void undo_free(gpointer p)
-{
-    OrchUndo *u = p;
-
-    g_free(u->address);
-    g_free(u->path);
-    g_free(u);
-}
-
-/* Newest first, so a VM goes before the device models it uses. */
-void orch_undo_run(OrchRequest *r)
-{
-    GSList *l;
-
-    for (l = r->undo; l; l = l->next) {
-        OrchUndo *u = l->data;
-        g_autoptr(JsonNode) reply = NULL;
-        g_autofree char *why = NULL;
-        guint status = 0;
-
-        if (orch_launcher_call(u->address, "DELETE", u->path, NULL, &status,
-                               &reply, &why) < 0) {
-            orch_warn("undo: %s, ignoring", why);
-        } else if (status >= 300 && status != 404) {
-            orch_warn("undo: launcher %s: DELETE %s: %u, ignoring",
-                      u->address, u->path, status);
-        } else {
-            orch_debug("undo: DELETE %s on %s", u->path, u->address);
-        }
-    }
-    orch_undo_clear(r);
-}
-
-void orch_undo_clear(OrchRequest *r)
-{
-    g_slist_free_full(g_steal_pointer(&r->undo), undo_free);
-}
-
 /*
  * The worker's database section.  Worker threads only; the main thread's
  * read-only requests use their own connection and never hold it.
@@ -265,16 +226,16 @@ void orch_db_pause(void)
     g_mutex_unlock(&request_db_lock);
 }
 
-int orch_db_resume(void)
+bool orch_db_resume(void)
 {
     OrchRequest *r = request_current;
 
     if (!r || r->db_held) {
-        return 0;
+        return true;
     }
     g_mutex_lock(&request_db_lock);
     r->db_held = true;
-    return request_db_begin(r);
+    return request_db_begin(r) == 0;
 }
 
 void orch_db_commit_early(OrchRequest *r, const char *sql, gint64 id)
@@ -309,7 +270,7 @@ void orch_db_undo_run(OrchRequest *r, sqlite3 *db)
         for (l = r->db_undo; l; l = l->next) {
             OrchDbUndo *u = l->data;
 
-            if (orch_db_run(db, u->sql, "i", u->id) < 0) {
+            if (!orch_db_run(db, NULL, u->sql, "i", u->id)) {
                 orch_warn("undo: %s, ignoring", sqlite3_errmsg(db));
             }
         }
@@ -317,29 +278,4 @@ void orch_db_undo_run(OrchRequest *r, sqlite3 *db)
     }
     g_free(undo.error);
     orch_db_undo_clear(r);
-}
-
-int orch_launcher_expect(OrchRequest *r, const char *address,
-                         const char *method, const char *path,
-                         JsonNode *body, guint want, JsonNode **ret_reply)
-{
-    g_autofree char *why = NULL;
-    g_autoptr(JsonNode) reply = NULL;
-    guint status = 0;
-    int ret;
-
-    ret = orch_launcher_call(address, method, path, body, &status, &reply,
-                             &why);
-    if (ret < 0) {
-        return orch_fail(r, 502, "%s", why);
-    }
-    if (status != want) {
-        return orch_fail(r, 502, "launcher %s: %s %s: %u %s", address,
-                         method, path, status,
-                         orch_launcher_reason(reply, status));
-    }
-    if (ret_reply) {
-        *ret_reply = g_steal_pointer(&reply);
-    }
-    return 0;
 }

@@ -4,6 +4,8 @@
  *
  * A request is parsed by server.c, handed to one handler inside one SQLite
  * transaction, and answered with the handler's JSON or {"error": "..."}.
+ * Only the handlers use this: the modules below them report GErrors
+ * (error.h), which a handler answers with orch_fail_error().
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -15,7 +17,7 @@
 #include <json-glib/json-glib.h>
 #include <sqlite3.h>
 
-typedef struct OrchUndo OrchUndo;
+#include "undo.h"
 
 typedef struct OrchRequest {
     const char *method;
@@ -27,7 +29,7 @@ typedef struct OrchRequest {
     guint status;               /* of the reply; 200 unless set */
     JsonNode *reply;
     char *error;                /* set by orch_fail() */
-    GSList *undo;               /* launcher DELETEs to run on failure */
+    OrchUndo undo;              /* launcher DELETEs to run on failure */
     /* The worker's database section (request.c), see server.h. */
     bool db_held;               /* this request holds the section */
     int db_changes;             /* sqlite3_total_changes() at BEGIN */
@@ -37,9 +39,19 @@ typedef struct OrchRequest {
 
 typedef int (*OrchHandler)(OrchRequest *r);
 
-/* Replies and body fields. */
+/*
+ * Replies and body fields.  The first failure is the answer (later ones
+ * are its consequences); the return value is a -errno for the handler
+ * to return.
+ */
 int orch_fail(OrchRequest *r, guint status, const char *fmt, ...)
     G_GNUC_PRINTF(3, 4);
+/*
+ * Fail @r with @err from a module below the handlers (error.h): its code
+ * is the status (ORCH_ERROR, DM_JSON_HTTP_ERROR; 500 for another domain),
+ * its message the answer's "error".  @err is not taken.
+ */
+int orch_fail_error(OrchRequest *r, const GError *err);
 void orch_reply(OrchRequest *r, guint status, JsonNode *node);
 void orch_reply_object(OrchRequest *r, guint status, JsonObject *o);
 int orch_body_str(OrchRequest *r, JsonObject *o, const char *key,
@@ -48,10 +60,6 @@ int orch_body_int(OrchRequest *r, JsonObject *o, const char *key,
                   bool required, gint64 *ret);
 int orch_check_name(OrchRequest *r, const char *what, const char *name);
 int orch_require_body(OrchRequest *r);
-/* Ask that @address's @path be DELETEd should the request fail. */
-void orch_undo_add(OrchRequest *r, const char *address, const char *path);
-void orch_undo_run(OrchRequest *r);
-void orch_undo_clear(OrchRequest *r);
 
 /*
  * The worker threads share one database connection, one request at a
@@ -66,20 +74,12 @@ int orch_db_section_begin(OrchRequest *r, sqlite3 *db);
 int orch_db_section_end(OrchRequest *r, bool commit);
 /* Around a launcher call, on whichever thread: no-ops outside a section. */
 void orch_db_pause(void);
-/* 0, or -EBUSY if the transaction could not begin again (@r failed). */
-int orch_db_resume(void);
+/* False if the transaction could not begin again (the request failed). */
+bool orch_db_resume(void);
 /* Commit writes before launcher calls; on failure run @sql with @id. */
 void orch_db_commit_early(OrchRequest *r, const char *sql, gint64 id);
 /* Run the undo SQL of a failed commit_early request, in its own section. */
 void orch_db_undo_run(OrchRequest *r, sqlite3 *db);
 void orch_db_undo_clear(OrchRequest *r);
-
-/*
- * orch_launcher_call (launcher.h) for a request: any status but @want fails @r with 502 and the
- * launcher's own message.  The reply is returned on success only.
- */
-int orch_launcher_expect(OrchRequest *r, const char *address,
-                         const char *method, const char *path,
-                         JsonNode *body, guint want, JsonNode **ret_reply);
 
 #endif /* ORCH_REQUEST_H */

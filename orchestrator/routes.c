@@ -11,13 +11,11 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
-#include <errno.h>
-
 #include "address.h"
 #include "db.h"
-#include "request.h"
+#include "error.h"
+#include "launcher.h"
 #include "routes.h"
-#include "vm.h"
 
 static JsonNode *route_request(const char *id, const char *vm_uuid,
                                const char *target)
@@ -35,52 +33,48 @@ static JsonNode *route_request(const char *id, const char *vm_uuid,
 }
 
 /* The route's "address" (the owner's router) from the launcher's reply. */
-static int route_parse_reply(OrchRequest *r, const char *owner,
-                             JsonNode *reply, const char **ret_addr)
+static bool route_parse_reply(const char *owner, JsonNode *reply,
+                              const char **ret_addr, GError **errp)
 {
-    if (!reply || !JSON_NODE_HOLDS_OBJECT(reply) ||
-        orch_body_str(r, json_node_get_object(reply), "address", true,
-                      ret_addr) < 0 ||
-        !orch_address_valid(*ret_addr, NULL)) {
-        g_clear_pointer(&r->error, g_free);
-        return orch_fail(r, 502, "launcher %s: the route has no usable "
-                         "address", owner);
+    *ret_addr = reply && JSON_NODE_HOLDS_OBJECT(reply) ?
+        orch_launcher_str(json_node_get_object(reply), "address") : NULL;
+    if (!*ret_addr || !orch_address_valid(*ret_addr, NULL)) {
+        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_BAD_GATEWAY,
+                    "launcher %s: the route has no usable address", owner);
+        return false;
     }
-    return 0;
+    return true;
 }
 
-int orch_route_add(OrchRequest *r, OrchVm *vm, const char *dev,
-                   gint64 via_id, const char *instance)
+bool orch_route_add(sqlite3 *db, OrchUndo *undo, const char *vm_uuid,
+                    const char *dev, gint64 via_id, const char *instance,
+                    GError **errp)
 {
-    g_autofree char *owner = orch_db_str(r->db, "SELECT address FROM "
+    g_autofree char *owner = orch_db_str(db, "SELECT address FROM "
                                          "platforms WHERE id = ?", "i",
                                          via_id);
-    g_autofree char *target = orch_db_str(r->db, "SELECT address FROM "
+    g_autofree char *target = orch_db_str(db, "SELECT address FROM "
                                           "placements WHERE instance = ?",
                                           "s", instance);
     g_autofree char *path = g_strconcat("/v1/routes/", instance, NULL);
     g_autoptr(JsonNode) body = NULL;
     g_autoptr(JsonNode) reply = NULL;
     const char *addr;
-    int ret;
 
     if (!owner || !target) {
         /* Platforms named by a device cannot be removed: not expected. */
-        return orch_fail(r, 409, "device '%s': its owner server or its "
-                         "placement is gone", dev);
+        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_CONFLICT, "device '%s': "
+                    "its owner server or its placement is gone", dev);
+        return false;
     }
-    body = route_request(instance, vm->uuid, target);
-    ret = orch_launcher_expect(r, owner, "POST", "/v1/routes", body, 201,
-                               &reply);
-    if (ret < 0) {
-        return ret;
+    body = route_request(instance, vm_uuid, target);
+    if (!orch_launcher_expect(owner, "POST", "/v1/routes", body, 201,
+                              &reply, errp)) {
+        return false;
     }
-    orch_undo_add(r, owner, path);
-    ret = route_parse_reply(r, owner, reply, &addr);
-    if (ret < 0) {
-        return ret;
-    }
-    return orch_db_run(r->db, "UPDATE placements SET route_id = ?,"
+    orch_undo_add(undo, owner, path);
+    return route_parse_reply(owner, reply, &addr, errp) &&
+           orch_db_run(db, errp, "UPDATE placements SET route_id = ?,"
                        " route_address = ? WHERE instance = ?", "sss",
                        instance, addr, instance);
 }

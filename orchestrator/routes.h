@@ -6,17 +6,20 @@
 #ifndef ORCH_ROUTES_H
 #define ORCH_ROUTES_H
 
+#include <stdbool.h>
 #include <glib.h>
+#include <sqlite3.h>
 
-#include "request.h"
-#include "vm.h"
+#include "undo.h"
 
 /*
  * Ask the owner server @via_id for a route from device @dev's
- * identifiers to its @instance (placed already), DELETEd should @r fail,
- * and record it in the placement.
+ * identifiers (its @instance and the VM's @vm_uuid) to @instance (placed
+ * already), with its DELETE on @undo, and record it in the placement.
+ * False with an ORCH_ERROR (error.h) on failure.
  */
-int orch_route_add(OrchRequest *r, OrchVm *vm, const char *dev,
-                   gint64 via_id, const char *instance);
+bool orch_route_add(sqlite3 *db, OrchUndo *undo, const char *vm_uuid,
+                    const char *dev, gint64 via_id, const char *instance,
+                    GError **errp);
 
 #endif /* ORCH_ROUTES_H */

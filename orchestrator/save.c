@@ -13,6 +13,8 @@
 #include <errno.h>
 
 #include "db.h"
+#include "error.h"
+#include "launcher.h"
 #include "log.h"
 #include "placement.h"
 #include "qemu-args.h"
@@ -84,65 +86,64 @@ static int save_timeout(OrchRequest *r, gint64 *ret)
 }
 
 /* Stop, write the file, delete the QEMU; the caller undoes the stop. */
-static int save_run(OrchRequest *r, OrchVm *vm, const char *file,
-                    gint64 timeout)
+static bool save_run(sqlite3 *db, OrchVm *vm, const char *file,
+                     gint64 timeout, GError **errp)
 {
     g_autofree char *uri = g_strconcat("file:", file, NULL);
     g_autofree char *path = g_strconcat("/v1/vms/", vm->name, NULL);
     g_autoptr(JsonObject) args = json_object_new();
 
     json_object_set_string_member(args, "uri", uri);
-    if (orch_migrate_tls_off(r, vm->client, vm->client_address,
-                             vm->name) < 0 ||
-        orch_qmp(r, vm->client_address, vm->name, "migrate", args,
-                 NULL) < 0 ||
-        orch_migrate_wait(r, vm->client_address, vm->name, "saving", file,
-                          timeout) < 0) {
-        return -EIO;
-    }
-    return orch_launcher_expect(r, vm->client_address, "DELETE", path, NULL,
-                                200, NULL);
+    return orch_migrate_tls_off(db, vm->client, vm->client_address,
+                                vm->name, errp) &&
+           orch_qmp(vm->client_address, vm->name, "migrate", args, NULL,
+                    errp) &&
+           orch_migrate_wait(vm->client_address, vm->name, "saving", file,
+                             timeout, errp) &&
+           orch_launcher_expect(vm->client_address, "DELETE", path, NULL,
+                                200, NULL, errp);
 }
 
 int orch_vm_save(OrchRequest *r)
 {
     static const char *const ok[] = { "running", "suspended", NULL };
     g_auto(OrchVm) vm = { 0 };
+    g_autoptr(GError) err = NULL;
     g_autofree char *file = NULL;
     gint64 timeout;
     bool was_running;
-    int ret;
 
-    if (orch_vm_load(r, r->seg[1], &vm) < 0 ||
-        orch_vm_expect_state(r, &vm, "save", ok) < 0 ||
-        save_file(r, vm.name, &file) < 0 ||
+    if (!orch_vm_load(r->db, r->seg[1], &vm, &err) ||
+        !orch_vm_expect_state(&vm, "save", ok, &err)) {
+        return orch_fail_error(r, err);
+    }
+    if (save_file(r, vm.name, &file) < 0 ||
         save_timeout(r, &timeout) < 0) {
         return -EINVAL;
     }
     /* Stopped first, so that the file holds one consistent moment. */
     was_running = strcmp(vm.state, "running") == 0;
     if (was_running &&
-        orch_qmp(r, vm.client_address, vm.name, "stop", NULL, NULL) < 0) {
-        return -EIO;
+        !orch_qmp(vm.client_address, vm.name, "stop", NULL, NULL, &err)) {
+        return orch_fail_error(r, err);
     }
-    ret = save_run(r, &vm, file, timeout);
-    orch_migrate_forget(vm.name);
-    if (ret < 0) {
-        OrchRequest again = { .db = r->db };
+    if (!save_run(r->db, &vm, file, timeout, &err)) {
+        g_autoptr(GError) again = NULL;
 
+        orch_migrate_forget(vm.name);
         if (was_running &&
-            orch_qmp(&again, vm.client_address, vm.name, "cont", NULL,
-                     NULL) < 0) {
+            !orch_qmp(vm.client_address, vm.name, "cont", NULL, NULL,
+                      &again)) {
             orch_warn("VM %s: cont after a failed save: %s, ignoring",
-                      vm.name, again.error);
+                      vm.name, again->message);
         }
-        g_free(again.error);
-        return ret;
+        return orch_fail_error(r, err);
     }
-    if (orch_db_run(r->db, "UPDATE vms SET state = 'saved', saved_file = ?,"
-                    " client_id = NULL, hypervisor = NULL WHERE id = ?",
-                    "si", file, vm.id) < 0) {
-        return -EIO;
+    orch_migrate_forget(vm.name);
+    if (!orch_db_run(r->db, &err, "UPDATE vms SET state = 'saved',"
+                     " saved_file = ?, client_id = NULL, hypervisor = NULL"
+                     " WHERE id = ?", "si", file, vm.id)) {
+        return orch_fail_error(r, err);
     }
     orch_event(r->db, vm.name, "saved to %s on %s", file, vm.client);
     orch_reply_object(r, 200, orch_vm_object(r->db, vm.name));
@@ -150,42 +151,41 @@ int orch_vm_save(OrchRequest *r)
 }
 
 /* Wait until the restored QEMU has left run state inmigrate. */
-static int restore_wait_status(OrchRequest *r, const char *address,
-                               const char *vm, gint64 timeout,
-                               char **ret_status)
+static char *restore_wait_status(const char *address, const char *vm,
+                                 gint64 timeout, GError **errp)
 {
     gint64 deadline = g_get_monotonic_time() + timeout * G_USEC_PER_SEC;
 
     for (;;) {
         g_autoptr(JsonNode) ret = NULL;
-        const char *status = NULL;
+        const char *status;
 
-        if (orch_qmp(r, address, vm, "query-status", NULL, &ret) < 0) {
-            return -EIO;
+        if (!orch_qmp(address, vm, "query-status", NULL, &ret, errp)) {
+            return NULL;
         }
-        if (JSON_NODE_HOLDS_OBJECT(ret)) {
-            orch_body_str(r, json_node_get_object(ret), "status", false,
-                          &status);
-        }
+        status = JSON_NODE_HOLDS_OBJECT(ret) ?
+            orch_launcher_str(json_node_get_object(ret), "status") : NULL;
         if (!status) {
-            g_clear_pointer(&r->error, g_free);
-            return orch_fail(r, 502, "QMP query-status: no status");
+            g_set_error(errp, ORCH_ERROR, ORCH_ERROR_BAD_GATEWAY,
+                        "QMP query-status: no status");
+            return NULL;
         }
         if (strcmp(status, "inmigrate") != 0) {
-            *ret_status = g_strdup(status);
-            return 0;
+            return g_strdup(status);
         }
         if (g_get_monotonic_time() > deadline) {
-            return orch_fail(r, 504, "the restored VM did not leave run "
-                             "state inmigrate in %" G_GINT64_FORMAT " s",
-                             timeout);
+            g_set_error(errp, ORCH_ERROR, ORCH_ERROR_TIMEOUT,
+                        "the restored VM did not leave run state inmigrate "
+                        "in %" G_GINT64_FORMAT " s", timeout);
+            return NULL;
         }
         g_usleep(SAVE_POLL_US);
     }
 }
 
-static int restore_run(OrchRequest *r, OrchVm *vm, OrchClientChoice *c,
-                       const char *file, gint64 timeout)
+/* Start the QEMU on @c and feed it @file; @r's undo deletes it on failure. */
+static bool restore_run(OrchRequest *r, OrchVm *vm, OrchClientChoice *c,
+                        const char *file, gint64 timeout, GError **errp)
 {
     static const char *const incoming[] = { "-incoming", "defer", NULL };
     g_autofree char *uri = g_strconcat("file:", file, NULL);
@@ -193,22 +193,21 @@ static int restore_run(OrchRequest *r, OrchVm *vm, OrchClientChoice *c,
     g_autofree char *status = NULL;
 
     json_object_set_string_member(args, "uri", uri);
-    if (orch_start_qemu(r, vm, c->name, c->address, c->hypervisor,
-                        incoming) < 0 ||
-        orch_qmp(r, c->address, vm->name, "migrate-incoming", args,
-                 NULL) < 0 ||
-        orch_migrate_wait(r, c->address, vm->name, "restoring", c->name,
-                          timeout) < 0 ||
-        restore_wait_status(r, c->address, vm->name, timeout,
-                            &status) < 0) {
-        return -EIO;
+    if (!orch_start_qemu(r->db, &r->undo, vm, c->name, c->address,
+                         c->hypervisor, incoming, errp) ||
+        !orch_qmp(c->address, vm->name, "migrate-incoming", args, NULL,
+                  errp) ||
+        !orch_migrate_wait(c->address, vm->name, "restoring", c->name,
+                           timeout, errp)) {
+        return false;
+    }
+    status = restore_wait_status(c->address, vm->name, timeout, errp);
+    if (!status) {
+        return false;
     }
     /* A VM saved while stopped comes back paused. */
-    if (strcmp(status, "running") != 0 &&
-        orch_qmp(r, c->address, vm->name, "cont", NULL, NULL) < 0) {
-        return -EIO;
-    }
-    return 0;
+    return strcmp(status, "running") == 0 ||
+           orch_qmp(c->address, vm->name, "cont", NULL, NULL, errp);
 }
 
 int orch_vm_restore(OrchRequest *r)
@@ -216,18 +215,23 @@ int orch_vm_restore(OrchRequest *r)
     static const char *const ok[] = { "saved", NULL };
     g_auto(OrchVm) vm = { 0 };
     g_auto(OrchClientChoice) c = { 0 };
+    g_autoptr(GError) err = NULL;
     g_autofree char *file = NULL;
     const char *client = NULL;
     gint64 timeout;
-    int ret;
+    bool done;
 
-    if (orch_vm_load(r, r->seg[1], &vm) < 0 ||
-        orch_vm_expect_state(r, &vm, "restore", ok) < 0 ||
-        orch_body_str(r, r->body, "client", false, &client) < 0 ||
-        save_timeout(r, &timeout) < 0 ||
-        orch_place_vm(r, client, orch_vm_needs_model_tls(r->db, vm.name),
-                      &c) < 0) {
+    if (!orch_vm_load(r->db, r->seg[1], &vm, &err) ||
+        !orch_vm_expect_state(&vm, "restore", ok, &err)) {
+        return orch_fail_error(r, err);
+    }
+    if (orch_body_str(r, r->body, "client", false, &client) < 0 ||
+        save_timeout(r, &timeout) < 0) {
         return -EINVAL;
+    }
+    if (!orch_place_vm(r->db, client,
+                       orch_vm_needs_model_tls(r->db, vm.name), &c, &err)) {
+        return orch_fail_error(r, err);
     }
     file = orch_db_str(r->db, "SELECT saved_file FROM vms WHERE id = ?",
                        "i", vm.id);
@@ -240,15 +244,13 @@ int orch_vm_restore(OrchRequest *r)
                          "directory %s: refused", vm.name, file,
                          orch_save_dir);
     }
-    ret = restore_run(r, &vm, &c, file, timeout);
+    done = restore_run(r, &vm, &c, file, timeout, &err);
     orch_migrate_forget(vm.name);
-    if (ret < 0) {
-        return ret;
-    }
-    if (orch_db_run(r->db, "UPDATE vms SET state = 'running', client_id = ?,"
-                    " hypervisor = ?, saved_file = NULL WHERE id = ?", "isi",
-                    c.id, c.hypervisor, vm.id) < 0) {
-        return -EIO;
+    if (!done ||
+        !orch_db_run(r->db, &err, "UPDATE vms SET state = 'running',"
+                     " client_id = ?, hypervisor = ?, saved_file = NULL"
+                     " WHERE id = ?", "isi", c.id, c.hypervisor, vm.id)) {
+        return orch_fail_error(r, err);
     }
     orch_event(r->db, vm.name, "restored from %s on %s", file, c.name);
     orch_reply_object(r, 200, orch_vm_object(r->db, vm.name));

@@ -176,7 +176,7 @@ static void server_run_worker(ServerJob *job, sqlite3 *db)
     }
     ret = job->route->handler(r);
     if (ret == 0 && !r->error && orch_db_section_end(r, true) == 0) {
-        orch_undo_clear(r);
+        orch_undo_clear(&r->undo);
         orch_db_undo_clear(r);
         return;
     }
@@ -185,7 +185,7 @@ static void server_run_worker(ServerJob *job, sqlite3 *db)
                   g_strerror(-ret) : sqlite3_errmsg(db));
     }
     orch_db_section_end(r, false);
-    orch_undo_run(r);
+    orch_undo_run(&r->undo);
     orch_db_undo_run(r, db);
 }
 

@@ -11,14 +11,14 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
-#include <errno.h>
 #include <stdarg.h>
 
 #include "db.h"
+#include "error.h"
+#include "launcher.h"
 #include "log.h"
 #include "placement.h"
 #include "qemu-args.h"
-#include "request.h"
 #include "vm.h"
 
 #define MIGRATE_POLL_US (200 * 1000)
@@ -34,31 +34,32 @@ void orch_event(sqlite3 *db, const char *vm, const char *fmt, ...)
     va_start(ap, fmt);
     msg = g_strdup_vprintf(fmt, ap);
     va_end(ap);
-    orch_db_run(db, "INSERT INTO events (vm, message) VALUES (?, ?)", "ss",
-                vm, msg);
+    orch_db_run(db, NULL, "INSERT INTO events (vm, message) VALUES (?, ?)",
+                "ss", vm, msg);
     orch_info("VM %s: %s", vm, msg);
 }
 
-int orch_qmp(OrchRequest *r, const char *address, const char *vm,
-             const char *cmd, JsonObject *args, JsonNode **ret_return)
+bool orch_qmp(const char *address, const char *vm, const char *cmd,
+              JsonObject *args, JsonNode **ret_return, GError **errp)
 {
     g_autofree char *path = g_strdup_printf("/v1/vms/%s/qmp", vm);
     g_autoptr(JsonNode) body = json_node_new(JSON_NODE_OBJECT);
     g_autoptr(JsonNode) reply = NULL;
     JsonObject *o = json_object_new(), *ro;
-    int ret;
 
     json_object_set_string_member(o, "execute", cmd);
     if (args) {
         json_object_set_object_member(o, "arguments", json_object_ref(args));
     }
     json_node_take_object(body, o);
-    ret = orch_launcher_expect(r, address, "POST", path, body, 200, &reply);
-    if (ret < 0) {
-        return ret;
+    if (!orch_launcher_expect(address, "POST", path, body, 200, &reply,
+                              errp)) {
+        return false;
     }
     if (!reply || !JSON_NODE_HOLDS_OBJECT(reply)) {
-        return orch_fail(r, 502, "QMP %s: the reply is not an object", cmd);
+        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_BAD_GATEWAY,
+                    "QMP %s: the reply is not an object", cmd);
+        return false;
     }
     ro = json_node_get_object(reply);
     if (json_object_has_member(ro, "error")) {
@@ -73,8 +74,10 @@ int orch_qmp(OrchRequest *r, const char *address, const char *vm,
                 desc = json_node_get_string(d);
             }
         }
-        return orch_fail(r, 502, "QEMU refused %s: %s", cmd,
-                         desc ? desc : "(no description)");
+        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_BAD_GATEWAY,
+                    "QEMU refused %s: %s", cmd,
+                    desc ? desc : "(no description)");
+        return false;
     }
     if (ret_return) {
         JsonNode *rn = json_object_get_member(ro, "return");
@@ -82,19 +85,21 @@ int orch_qmp(OrchRequest *r, const char *address, const char *vm,
         *ret_return = rn ? json_node_copy(rn) : json_node_new(
             JSON_NODE_NULL);
     }
-    return 0;
+    return true;
 }
 
-/* Load what a lifecycle call needs about VM @name; 404 if unknown. */
-int orch_vm_load(OrchRequest *r, const char *name, OrchVm *ret)
+bool orch_vm_load(sqlite3 *db, const char *name, OrchVm *ret,
+                  GError **errp)
 {
-    g_autoptr(sqlite3_stmt) st = orch_db_stmt(r->db,
+    g_autoptr(sqlite3_stmt) st = orch_db_stmt(db,
         "SELECT v.id, v.uuid, v.state, c.name, c.address, v.hypervisor"
         " FROM vms v LEFT JOIN platforms c ON c.id = v.client_id"
         " WHERE v.name = ?", "s", name);
 
     if (!st || sqlite3_step(st) != SQLITE_ROW) {
-        return orch_fail(r, 404, "no VM '%s'", name);
+        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_NOT_FOUND, "no VM '%s'",
+                    name);
+        return false;
     }
     ret->id = sqlite3_column_int64(st, 0);
     ret->name = name;
@@ -104,7 +109,7 @@ int orch_vm_load(OrchRequest *r, const char *name, OrchVm *ret)
     ret->client_address = g_strdup((const char *)sqlite3_column_text(st,
                                                                      4));
     ret->hypervisor = g_strdup((const char *)sqlite3_column_text(st, 5));
-    return 0;
+    return true;
 }
 
 void orch_vm_clear(OrchVm *vm)
@@ -116,41 +121,38 @@ void orch_vm_clear(OrchVm *vm)
     g_free(vm->hypervisor);
 }
 
-/* 409 unless the VM's state is one of @states (NULL-terminated). */
-int orch_vm_expect_state(OrchRequest *r, OrchVm *vm, const char *action,
-                         const char *const *states)
+bool orch_vm_expect_state(OrchVm *vm, const char *action,
+                          const char *const *states, GError **errp)
 {
     size_t i;
 
     for (i = 0; states[i]; i++) {
         if (strcmp(vm->state, states[i]) == 0) {
-            return 0;
+            return true;
         }
     }
-    return orch_fail(r, 409, "cannot %s VM '%s': it is %s", action, vm->name,
-                     vm->state);
+    g_set_error(errp, ORCH_ERROR, ORCH_ERROR_CONFLICT,
+                "cannot %s VM '%s': it is %s", action, vm->name, vm->state);
+    return false;
 }
 
 /* Ask @vm's client to run its QEMU with @extra after the usual args. */
-int orch_start_qemu(OrchRequest *r, OrchVm *vm, const char *client,
-                    const char *address, const char *hypervisor,
-                    const char *const *extra)
+bool orch_start_qemu(sqlite3 *db, OrchUndo *undo, OrchVm *vm,
+                     const char *client, const char *address,
+                     const char *hypervisor, const char *const *extra,
+                     GError **errp)
 {
     g_autoptr(JsonArray) args = NULL;
     g_autoptr(JsonObject) files = NULL;
     g_autoptr(JsonNode) body = json_node_new(JSON_NODE_OBJECT);
     g_autofree char *path = g_strconcat("/v1/vms/", vm->name, NULL);
     JsonObject *o = json_object_new();
-    int ret;
 
-    ret = orch_qemu_args_check(r, vm->name, client);
-    if (ret < 0) {
-        return ret;
-    }
-    ret = orch_qemu_args(r->db, vm->name, client, hypervisor, &args,
-                         &files);
-    if (ret < 0) {
-        return ret;
+    if (!orch_qemu_args_check(db, vm->name, client, errp) ||
+        !orch_qemu_args(db, vm->name, client, hypervisor, &args, &files,
+                        errp)) {
+        json_object_unref(o);
+        return false;
     }
     for (; extra && *extra; extra++) {
         json_array_add_string_element(args, *extra);
@@ -159,29 +161,25 @@ int orch_start_qemu(OrchRequest *r, OrchVm *vm, const char *client,
     json_object_set_array_member(o, "args", json_array_ref(args));
     json_object_set_object_member(o, "files", json_object_ref(files));
     json_node_take_object(body, o);
-    ret = orch_launcher_expect(r, address, "POST", "/v1/vms", body, 201,
-                               NULL);
-    if (ret < 0) {
-        return ret;
+    if (!orch_launcher_expect(address, "POST", "/v1/vms", body, 201, NULL,
+                              errp)) {
+        return false;
     }
-    orch_undo_add(r, address, path);
-    return 0;
+    orch_undo_add(undo, address, path);
+    return true;
 }
 
-int orch_vm_teardown(OrchRequest *r, gint64 vm_id)
+bool orch_vm_teardown(sqlite3 *db, gint64 vm_id, GError **errp)
 {
-    OrchRequest teardown = { .db = r->db };
+    OrchUndo teardown = { 0 };
 
-    orch_placements_release(&teardown, vm_id);
+    orch_placements_release(db, &teardown, vm_id);
     orch_undo_run(&teardown);
-    if (orch_db_run(r->db, "DELETE FROM placements WHERE device_id IN "
-                    "(SELECT id FROM devices WHERE vm_id = ?)", "i",
-                    vm_id) < 0 ||
-        orch_db_run(r->db, "UPDATE vms SET state = 'stopped', "
-                    "saved_file = NULL WHERE id = ?", "i", vm_id) < 0) {
-        return -EIO;
-    }
-    return 0;
+    return orch_db_run(db, errp, "DELETE FROM placements WHERE device_id IN"
+                       " (SELECT id FROM devices WHERE vm_id = ?)", "i",
+                       vm_id) &&
+           orch_db_run(db, errp, "UPDATE vms SET state = 'stopped', "
+                       "saved_file = NULL WHERE id = ?", "i", vm_id);
 }
 
 static JsonArray *vm_devices(sqlite3 *db, const char *name)
@@ -290,41 +288,45 @@ void orch_migrate_forget(const char *vm)
     }
 }
 
-int orch_migrate_wait(OrchRequest *r, const char *address, const char *vm,
-                      const char *state, const char *to, gint64 timeout)
+bool orch_migrate_wait(const char *address, const char *vm,
+                       const char *state, const char *to, gint64 timeout,
+                       GError **errp)
 {
     gint64 deadline = g_get_monotonic_time() + timeout * G_USEC_PER_SEC;
 
     for (;;) {
         g_autoptr(JsonNode) ret = NULL;
         JsonObject *info;
-        const char *status = NULL;
+        const char *status;
 
-        if (orch_qmp(r, address, vm, "query-migrate", NULL, &ret) < 0) {
-            return -EIO;
+        if (!orch_qmp(address, vm, "query-migrate", NULL, &ret, errp)) {
+            return false;
         }
         info = JSON_NODE_HOLDS_OBJECT(ret) ? json_node_get_object(ret) :
             NULL;
-        if (info) {
-            orch_body_str(r, info, "status", false, &status);
-        }
+        status = orch_launcher_str(info, "status");
         status = status ? status : "unknown";
         orch_migration_set(vm, state, to, status, info);
         if (strcmp(status, "completed") == 0) {
-            return 0;
+            return true;
         }
         if (strcmp(status, "failed") == 0 ||
             strcmp(status, "cancelled") == 0) {
-            const char *desc = NULL;
+            const char *desc = orch_launcher_str(info, "error-desc");
 
-            orch_body_str(r, info, "error-desc", false, &desc);
-            return orch_fail(r, 502, "migration %s: %s", status,
-                             desc ? desc : "(no reason given)");
+            g_set_error(errp, ORCH_ERROR, ORCH_ERROR_BAD_GATEWAY,
+                        "migration %s: %s", status,
+                        desc ? desc : "(no reason given)");
+            return false;
         }
         if (g_get_monotonic_time() > deadline) {
-            orch_qmp(r, address, vm, "migrate_cancel", NULL, NULL);
-            return orch_fail(r, 504, "migration did not complete in %"
-                             G_GINT64_FORMAT " s; cancelled", timeout);
+            /* A QEMU that cannot even cancel: that is the news. */
+            if (orch_qmp(address, vm, "migrate_cancel", NULL, NULL, errp)) {
+                g_set_error(errp, ORCH_ERROR, ORCH_ERROR_TIMEOUT,
+                            "migration did not complete in %"
+                            G_GINT64_FORMAT " s; cancelled", timeout);
+            }
+            return false;
         }
         g_usleep(MIGRATE_POLL_US);
     }
@@ -336,23 +338,23 @@ bool orch_client_model_tls(sqlite3 *db, const char *client)
                        "name = ?", "s", client) == 1;
 }
 
-/* QMP migrate-set-parameters @creds and @host ("" for none) on @vm. */
-int orch_migrate_set_tls(OrchRequest *r, const char *address,
-                         const char *vm, const char *creds, const char *host)
+bool orch_migrate_set_tls(const char *address, const char *vm,
+                          const char *creds, const char *host, GError **errp)
 {
     g_autoptr(JsonObject) args = json_object_new();
 
     json_object_set_string_member(args, "tls-creds", creds);
     json_object_set_string_member(args, "tls-hostname", host);
-    return orch_qmp(r, address, vm, "migrate-set-parameters", args, NULL);
+    return orch_qmp(address, vm, "migrate-set-parameters", args, NULL,
+                    errp);
 }
 
-int orch_migrate_tls_off(OrchRequest *r, const char *client,
-                         const char *address, const char *vm)
+bool orch_migrate_tls_off(sqlite3 *db, const char *client,
+                          const char *address, const char *vm, GError **errp)
 {
     /* Only a QEMU on a client with credentials may have had them set. */
-    if (!orch_client_model_tls(r->db, client)) {
-        return 0;
+    if (!orch_client_model_tls(db, client)) {
+        return true;
     }
-    return orch_migrate_set_tls(r, address, vm, "", "");
+    return orch_migrate_set_tls(address, vm, "", "", errp);
 }

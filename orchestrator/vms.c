@@ -81,10 +81,10 @@ static int vm_add_device(OrchRequest *r, gint64 vm_id, JsonNode *n,
                          int *consoles)
 {
     const char *name, *model, *server = NULL, *restart = NULL, *via = NULL;
+    g_autoptr(GError) err = NULL;
     OrchModelInfo m;
     JsonObject *o;
     gint64 server_id, via_id;
-    int ret;
 
     if (!JSON_NODE_HOLDS_OBJECT(n)) {
         return orch_fail(r, 400, "each of 'devices' must be an object");
@@ -119,16 +119,19 @@ static int vm_add_device(OrchRequest *r, gint64 vm_id, JsonNode *n,
         return orch_fail(r, 400, "device '%s': only one console device "
                          "per VM", name);
     }
-    /* NULLIF: -1 stands for "none" (the binder knows no NULL integer). */
-    ret = orch_db_run(r->db, "INSERT INTO devices (vm_id, name, model, bus,"
-                      " console, restart, server_id, via_id) VALUES (?, ?,"
-                      " ?, ?, ?, ?, NULLIF(?, -1), NULLIF(?, -1))",
-                      "isssisii", vm_id, name, model, m.bus,
-                      (gint64)m.console, restart, server_id, via_id);
-    if (ret == -EEXIST) {
+    if (orch_db_int(r->db, 0, "SELECT count(*) FROM devices WHERE"
+                    " vm_id = ? AND name = ?", "is", vm_id, name) > 0) {
         return orch_fail(r, 400, "device '%s' appears twice", name);
     }
-    return ret;
+    /* NULLIF: -1 stands for "none" (the binder knows no NULL integer). */
+    if (!orch_db_run(r->db, &err, "INSERT INTO devices (vm_id, name, model,"
+                     " bus, console, restart, server_id, via_id) VALUES"
+                     " (?, ?, ?, ?, ?, ?, NULLIF(?, -1), NULLIF(?, -1))",
+                     "isssisii", vm_id, name, model, m.bus,
+                     (gint64)m.console, restart, server_id, via_id)) {
+        return orch_fail_error(r, err);
+    }
+    return 0;
 }
 
 /* "args": extra QEMU arguments, an array of strings, as JSON text. */
@@ -173,6 +176,7 @@ int orch_vm_create(OrchRequest *r)
     const char *name, *memory = NULL, *kernel, *initrd, *append;
     g_autofree char *uuid = g_uuid_string_random();
     g_autofree char *args = NULL;
+    g_autoptr(GError) err = NULL;
     JsonNode *devs;
     gint64 id;
     int consoles = 0, ret;
@@ -197,14 +201,15 @@ int orch_vm_create(OrchRequest *r)
     if (devs && !JSON_NODE_HOLDS_NULL(devs) && !JSON_NODE_HOLDS_ARRAY(devs)) {
         return orch_fail(r, 400, "'devices' must be an array");
     }
-    ret = orch_db_run(r->db, "INSERT INTO vms (name, uuid, memory, kernel, "
-                      "initrd, append, extra_args) VALUES "
-                      "(?, ?, ?, ?, ?, ?, ?)", "sssssss", name, uuid, memory,
-                      kernel, initrd, append, args);
-    if (ret == -EEXIST) {
+    if (orch_db_int(r->db, 0, "SELECT count(*) FROM vms WHERE name = ?",
+                    "s", name) > 0) {
         return orch_fail(r, 409, "VM '%s' exists", name);
-    } else if (ret < 0) {
-        return ret;
+    }
+    if (!orch_db_run(r->db, &err, "INSERT INTO vms (name, uuid, memory,"
+                     " kernel, initrd, append, extra_args) VALUES"
+                     " (?, ?, ?, ?, ?, ?, ?)", "sssssss", name, uuid, memory,
+                     kernel, initrd, append, args)) {
+        return orch_fail_error(r, err);
     }
     id = sqlite3_last_insert_rowid(r->db);
     for (i = 0; devs && JSON_NODE_HOLDS_ARRAY(devs) &&
@@ -221,6 +226,7 @@ int orch_vm_create(OrchRequest *r)
 
 int orch_vm_remove(OrchRequest *r)
 {
+    g_autoptr(GError) err = NULL;
     g_autofree char *state = orch_db_str(r->db, "SELECT state FROM vms "
                                          "WHERE name = ?", "s", r->seg[1]);
 
@@ -231,9 +237,9 @@ int orch_vm_remove(OrchRequest *r)
         return orch_fail(r, 409, "VM '%s' is %s: stop it first", r->seg[1],
                          state);
     }
-    if (orch_db_run(r->db, "DELETE FROM vms WHERE name = ?", "s",
-                    r->seg[1]) < 0) {
-        return -EIO;
+    if (!orch_db_run(r->db, &err, "DELETE FROM vms WHERE name = ?", "s",
+                     r->seg[1])) {
+        return orch_fail_error(r, err);
     }
     orch_reply_object(r, 200, json_object_new());
     return 0;
@@ -273,13 +279,12 @@ static void vm_dm_refresh(JsonObject *o)
                                         json_object_get_string_member(
                                             o, "instance"), NULL);
     g_autoptr(JsonNode) reply = NULL;
-    g_autofree char *why = NULL;
     const char *address = json_object_get_string_member(o, "server_address");
     guint status = 0;
     JsonObject *inst;
 
-    if (orch_launcher_call(address, "GET", path, NULL, &status, &reply,
-                           &why) < 0) {
+    if (!orch_launcher_call(address, "GET", path, NULL, &status, &reply,
+                            NULL)) {
         json_object_set_string_member(o, "state", "unreachable");
     } else if (status == 404) {
         json_object_set_string_member(o, "state", "gone");

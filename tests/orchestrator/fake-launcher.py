@@ -15,6 +15,8 @@
 # A server also keeps routes (/v1/routes, its "router" at
 # unix:STATE/router.sock, which nothing listens on); {"fail_route": true}
 # makes their POST answer 500, {"route_address": X} puts X in its reply.
+# {"instance_reply": {KEY: X}} puts X as KEY in the reply to an instance's
+# POST (the instance kept is the usual one).
 #   fake-launcher.py --socket PATH --role client|server --platform NAME
 #                    --state DIR --log FILE [--models a,b] [--capacity N]
 #                    (a model's health declaration is dm-remote's for
@@ -80,7 +82,7 @@ routes = {}
 config = {"powerdown_works": True, "qmp_error": {}, "migrate_fail": False,
           "migrate_hold": False, "fail_vm": False, "fail_delete": False,
           "fail_route": False, "route_address": None, "huge_reply": 0,
-          "huge_no_length": False}
+          "huge_no_length": False, "instance_reply": {}}
 unmuted = threading.Event()
 unmuted.set()
 counters = {"instances": 0, "pid": 1000, "port": 30000}
@@ -234,7 +236,7 @@ class Handler(BaseHTTPRequestHandler):
                     "console": console, "restart": body["restart"],
                     "restarts": 0, "exit": None, "bind": body["bind"]}
             instances[ident] = inst
-            return self.reply(201, inst)
+            return self.reply(201, dict(inst, **config["instance_reply"]))
         if len(rest) == 1 and rest[0] in instances:
             if method == "GET":
                 return self.reply(200, instances[rest[0]])

@@ -730,6 +730,28 @@ def routes_failing(e):
              "  the route and the instances are deleted again", body)
 
 
+def instance_bad_reply(e):
+    """An instance reply without a usable address, or with a console or
+    state that is not a string, is 502; what the start launched goes."""
+    before = {s: e.fake_get(s, "/v1/instances")[1]["instances"]
+              for s in ("s1", "s2")}
+    for key, bad in (("address", "http://x"), ("address", 5),
+                     ("address", None), ("console", 5),
+                     ("state", ["running"])):
+        e.fake_config("s2", instance_reply={key: bad})
+        err_is(t, e.api("POST", "/v1/vms/rv/start", {"client": "c1"}), 502,
+               "launcher %s: the instance has no usable address"
+               % ("unix:" + e.fakes["s2"]["sock"]),
+               "an instance reply with %s %r is 502" % (key, bad))
+        e.fake_config("s2", instance_reply={})
+        st, body = e.api("GET", "/v1/vms/rv")
+        t.ok(body["state"] == "stopped" and
+             all(d["instance"] is None for d in body["devices"]) and
+             all(e.fake_get(s, "/v1/instances")[1]["instances"] ==
+                 before[s] for s in ("s1", "s2")),
+             "  the instances on s1 and s2 are deleted again", body)
+
+
 def routes(e):
     own = e.start_fake("own1", "server")
     e.api("POST", "/v1/platforms", {"name": "own1", "role": "server",
@@ -739,6 +761,7 @@ def routes(e):
     routes_keep(e, inst, router)
     routes_stop(e, inst)
     routes_failing(e)
+    instance_bad_reply(e)
     e.api("DELETE", "/v1/vms/rv")
     t.eq(e.api("DELETE", "/v1/platforms/own1"), (200, {}),
          "an owner no device names can be removed")
