@@ -1,0 +1,118 @@
+#!/bin/bash
+# A remote disk whose model is killed (SIGKILL) and started again, again
+# and again, under a write-and-verify load in the Linux guest: the
+# guest's driver carries on without an I/O error, every block it saw
+# written reads back, and the image on the server holds every block's
+# last write.  The model keeps its state with --state-file (the
+# transport's set-up, and the journal of requests in flight).  TAP.
+#   tests/guest/virtio-blk-crash.sh BUILD [unix|tcp] [KILLS]
+set -uo pipefail
+build=${1:?usage: virtio-blk-crash.sh BUILD [unix|tcp] [KILLS]}
+transport=${2:-unix}
+kills=${3:-5}
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../tap.sh"
+guest=$build/guest
+dm=$build/meson/dm-remote/dm-remote
+tmp=$(mktemp -d /tmp/dm-vblk-crash-XXXXXX)
+pids=()
+trap tap_cleanup EXIT
+
+truncate -s 8M "$tmp/disk.img"
+if [ "$transport" = tcp ]; then
+    port=$(/usr/bin/python3 "$here/../free-port.py" 127.0.0.1) ||
+        bail "no free port"
+    addr=tcp:127.0.0.1:$port
+else
+    addr=unix:$tmp/blk.sock
+fi
+
+model=
+# start_model: serve the disk, wait until it listens (bounded).
+start_model() {
+    "$dm" serve --model "virtio-blk,file=$tmp/disk.img" --listen "$addr" \
+        --state-file "$tmp/blk.state" 2>>"$tmp/dm.log" &
+    model=$!
+    for _ in $(seq 500); do
+        if [ "$transport" = tcp ]; then
+            (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+        else
+            [ -S "$tmp/blk.sock" ] && return 0
+        fi
+        kill -0 "$model" 2>/dev/null || return 1
+        sleep 0.02
+    done
+    return 1
+}
+start_model || bail "dm-remote did not start: $(tail -n 3 "$tmp/dm.log")"
+
+timeout 600 "$build/qemu-system-x86_64" -accel tcg -M pc -m 256M \
+    -display none -monitor none -no-reboot \
+    -kernel "$guest/vmlinuz" -initrd "$guest/initramfs.cpio.gz" \
+    -append "console=ttyS0 quiet panic=-1 dm.run=virtio-blk-verify" \
+    -serial "file:$tmp/console" \
+    -device "dm-proxy-pci,id=disk0,server=$addr,timeout=30000" \
+    2>"$tmp/qemu.log" &
+qemu=$!
+pids+=("$qemu")
+
+progress() {
+    sed -n 's/^DM-VERIFY progress \([0-9]*\).*/\1/p' "$tmp/console" 2>/dev/null |
+        tail -n 1
+}
+
+# Kill the model whenever the guest has made 64 more writes, KILLS times.
+done_kills=0 last=0
+while [ "$done_kills" -lt "$kills" ] && kill -0 "$qemu" 2>/dev/null; do
+    p=$(progress)
+    if [ -n "$p" ] && [ "$p" -ge $((last + 64)) ]; then
+        kill -KILL "$model"
+        wait "$model" 2>/dev/null
+        start_model || break
+        done_kills=$((done_kills + 1))
+        last=$p
+        echo "# kill $done_kills at $p writes"
+    fi
+    sleep 0.2
+done
+pids+=("$model")
+wait "$qemu"
+rc=$?
+console=$(tr -d '\r' <"$tmp/console")
+
+check "the model was killed and restarted $kills times under load" \
+    [ "$done_kills" = "$kills" ]
+check "the guest ran to the end and powered off (QEMU exit $rc)" \
+    [ "$rc" = 0 ]
+check "QEMU reconnected after every kill" \
+    [ "$(grep -c 'reconnected to' "$tmp/qemu.log")" -ge "$kills" ]
+check "every write completed without an I/O error, every block verified" \
+    grep -q '^DM-VERIFY done writes=1600 ioerr=0 bad=0' <<<"$console"
+# Each block's last round, as blk-verify wrote it (4 threads x 16 blocks,
+# 400 writes each): the image on the server holds them all.
+check "the image holds every block's last acknowledged write" \
+    /usr/bin/python3 - "$tmp/disk.img" <<'EOF'
+import struct, sys
+img = open(sys.argv[1], "rb").read()
+threads, blocks, writes = 4, 16, 400
+for t in range(threads):
+    for b in range(blocks):
+        block = t * blocks + b
+        k = writes - 1 - ((writes - 1 - b) % blocks)
+        rnd = k // blocks
+        head = struct.unpack_from("<3Q", img, block * 4096)
+        if head != (0x646d7665726966, block, rnd):
+            sys.exit(f"block {block}: {head}, want round {rnd}")
+        words = struct.unpack_from("<512Q", img, block * 4096)
+        for i in range(3, 512):
+            if words[i] != (block << 40) ^ (rnd << 20) ^ i:
+                sys.exit(f"block {block}: word {i} differs")
+EOF
+if [ "$failed" != 0 ]; then
+    echo "# console:"; tail -n 30 <<<"$console" | sed 's/^/#   /'
+    echo "# dm-remote:"; tail -n 20 "$tmp/dm.log" | sed 's/^/#   /'
+    echo "# qemu:"; tail -n 10 "$tmp/qemu.log" | sed 's/^/#   /'
+fi
+grep 'run again' "$tmp/dm.log" | sed 's/^/# /'
+echo "1..$n"
+exit "$failed"
