@@ -1,7 +1,7 @@
 /*
  * Server role: the /v1/routes endpoints and the routes file.
  *
- * The table (d->routes, in the order added) is written whole to
+ * The table (s->routes, in the order added) is written whole to
  * STATE/routes after each change, through a temporary file and a rename
  * so that the router, which reads it for every new session, sees either
  * the old table or the new one.  Each route is a line in the router's
@@ -33,40 +33,40 @@ static void routes_entry_free(DmRouteEntry *e)
     g_free(e);
 }
 
-void dm_routes_init(DmDaemon *d)
+void dm_routes_init(DmServer *s)
 {
-    d->routes = g_ptr_array_new_with_free_func(
+    s->routes = g_ptr_array_new_with_free_func(
         (GDestroyNotify)routes_entry_free);
-    d->route_waiting = g_queue_new();
+    s->route_waiting = g_queue_new();
 }
 
-void dm_routes_free(DmDaemon *d)
+void dm_routes_free(DmServer *s)
 {
-    g_clear_pointer(&d->routes, g_ptr_array_unref);
-    g_clear_pointer(&d->route_waiting, g_queue_free);
+    g_clear_pointer(&s->routes, g_ptr_array_unref);
+    g_clear_pointer(&s->route_waiting, g_queue_free);
 }
 
-char *dm_routes_file(DmDaemon *d)
+char *dm_routes_file(DmServer *s)
 {
-    return g_build_filename(d->state_dir, "routes", NULL);
+    return g_build_filename(s->l->state_dir, "routes", NULL);
 }
 
-static const char *routes_address(DmDaemon *d)
+static const char *routes_address(DmServer *s)
 {
-    return d->router ? d->router->address : NULL;
+    return s->router ? s->router->address : NULL;
 }
 
-void dm_routes_health(DmDaemon *d, JsonObject *health)
+void dm_routes_health(DmServer *s, JsonObject *health)
 {
-    json_object_set_string_member(health, "router", routes_address(d));
+    json_object_set_string_member(health, "router", routes_address(s));
 }
 
-unsigned dm_routes_live(DmDaemon *d)
+unsigned dm_routes_live(DmServer *s)
 {
-    return d->router != NULL;
+    return s->router != NULL;
 }
 
-JsonObject *dm_route_json(DmDaemon *d, const DmRouteEntry *e)
+JsonObject *dm_route_json(DmServer *s, const DmRouteEntry *e)
 {
     JsonObject *o = json_object_new();
 
@@ -74,14 +74,14 @@ JsonObject *dm_route_json(DmDaemon *d, const DmRouteEntry *e)
     json_object_set_string_member(o, "device_model", e->device_model);
     json_object_set_string_member(o, "vm", e->vm);
     json_object_set_string_member(o, "target", e->target);
-    json_object_set_string_member(o, "address", routes_address(d));
+    json_object_set_string_member(o, "address", routes_address(s));
     return o;
 }
 
-static int routes_index(DmDaemon *d, const char *id)
+static int routes_index(DmServer *s, const char *id)
 {
-    for (guint i = 0; i < d->routes->len; i++) {
-        DmRouteEntry *e = g_ptr_array_index(d->routes, i);
+    for (guint i = 0; i < s->routes->len; i++) {
+        DmRouteEntry *e = g_ptr_array_index(s->routes, i);
 
         if (strcmp(e->id, id) == 0) {
             return i;
@@ -91,10 +91,10 @@ static int routes_index(DmDaemon *d, const char *id)
 }
 
 /* The route that already takes sessions of @e's (device model, vm). */
-static DmRouteEntry *routes_same_pair(DmDaemon *d, const DmRouteEntry *e)
+static DmRouteEntry *routes_same_pair(DmServer *s, const DmRouteEntry *e)
 {
-    for (guint i = 0; i < d->routes->len; i++) {
-        DmRouteEntry *o = g_ptr_array_index(d->routes, i);
+    for (guint i = 0; i < s->routes->len; i++) {
+        DmRouteEntry *o = g_ptr_array_index(s->routes, i);
 
         if (strcmp(o->device_model, e->device_model) == 0 &&
             g_strcmp0(o->vm, e->vm) == 0) {
@@ -111,15 +111,15 @@ static char *routes_line(const DmRouteEntry *e)
 }
 
 /* STATE/routes from the table, atomically (temporary file + rename). */
-static int routes_write(DmDaemon *d, char **ret_err)
+static int routes_write(DmServer *s, char **ret_err)
 {
     g_autoptr(GString) text = g_string_new(
         "# Written by dm-remote daemon for its router; one route a line.\n");
     g_autoptr(GError) error = NULL;
-    g_autofree char *path = dm_routes_file(d);
+    g_autofree char *path = dm_routes_file(s);
 
-    for (guint i = 0; i < d->routes->len; i++) {
-        DmRouteEntry *e = g_ptr_array_index(d->routes, i);
+    for (guint i = 0; i < s->routes->len; i++) {
+        DmRouteEntry *e = g_ptr_array_index(s->routes, i);
         g_autofree char *line = routes_line(e);
 
         g_string_append_printf(text, "# %s\n%s\n", e->id, line);
@@ -135,22 +135,22 @@ static int routes_write(DmDaemon *d, char **ret_err)
 }
 
 /* The table changed: the file, and the router's record. */
-static int routes_save(DmDaemon *d, char **ret_err)
+static int routes_save(DmServer *s, char **ret_err)
 {
-    int ret = routes_write(d, ret_err);
+    int ret = routes_write(s, ret_err);
 
-    if (ret == 0 && d->router) {
-        dm_instance_write_record(d->router);
+    if (ret == 0 && s->router) {
+        dm_instance_write_record(s->router);
     }
     return ret;
 }
 
-void dm_routes_drop(DmDaemon *d, DmRouteEntry *e)
+void dm_routes_drop(DmServer *s, DmRouteEntry *e)
 {
     g_autofree char *err = NULL;
 
-    g_ptr_array_remove(d->routes, e);
-    if (routes_save(d, &err) < 0) {
+    g_ptr_array_remove(s->routes, e);
+    if (routes_save(s, &err) < 0) {
         dm_error("routes: %s", err);
     }
 }
@@ -242,47 +242,47 @@ static int routes_parse(SoupServerMessage *msg, JsonObject *req,
  * Into the table and the file, the router started if need be; @e is
  * taken.  @msg is answered now or once the router accepts connections.
  */
-static void routes_add(DmDaemon *d, SoupServerMessage *msg, DmRouteEntry *e)
+static void routes_add(DmServer *s, SoupServerMessage *msg, DmRouteEntry *e)
 {
     g_autofree char *err = NULL;
-    bool fresh = !d->router;
+    bool fresh = !s->router;
 
-    if (fresh && dm_router_create(d, &err) < 0) {
+    if (fresh && dm_router_create(s, &err) < 0) {
         dm_http_error(msg, SOUP_STATUS_CONFLICT, "%s", err);
         routes_entry_free(e);
         return;
     }
-    if (strcmp(e->target, d->router->address) == 0) {
+    if (strcmp(e->target, s->router->address) == 0) {
         dm_http_error(msg, SOUP_STATUS_BAD_REQUEST, "bad target '%s': the "
                       "router itself", e->target);
         routes_entry_free(e);
         goto undo_router;
     }
-    g_ptr_array_add(d->routes, e);
-    if (routes_save(d, &err) < 0) {
+    g_ptr_array_add(s->routes, e);
+    if (routes_save(s, &err) < 0) {
         dm_error("route %s: %s", e->id, err);
         dm_http_error(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "%s", err);
-        g_ptr_array_remove(d->routes, e);
+        g_ptr_array_remove(s->routes, e);
         goto undo_router;
     }
-    if (fresh && dm_router_launch(d, &err) < 0) {
+    if (fresh && dm_router_launch(s, &err) < 0) {
         dm_error("route %s: %s", e->id, err);
         dm_http_error(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "%s", err);
-        dm_routes_drop(d, e);
+        dm_routes_drop(s, e);
         return;
     }
     dm_info("route %s: device model %s%s%s -> %s", e->id, e->device_model,
             e->vm ? " of vm " : "", e->vm ? e->vm : "", e->target);
-    dm_router_answer(d, msg, e);
+    dm_router_answer(s, msg, e);
     return;
 
 undo_router:
     if (fresh) {
-        dm_router_discard(d);
+        dm_router_discard(s);
     }
 }
 
-static void routes_create(DmDaemon *d, SoupServerMessage *msg)
+static void routes_create(DmServer *s, SoupServerMessage *msg)
 {
     g_autoptr(JsonObject) req = NULL;
     DmRouteEntry *e, *other;
@@ -291,103 +291,103 @@ static void routes_create(DmDaemon *d, SoupServerMessage *msg)
         routes_parse(msg, req, &e) < 0) {
         return;
     }
-    if (d->stopping) {
+    if (s->l->stopping) {
         dm_http_error(msg, SOUP_STATUS_SERVICE_UNAVAILABLE,
                       "the daemon is shutting down");
-    } else if (routes_index(d, e->id) >= 0) {
+    } else if (routes_index(s, e->id) >= 0) {
         dm_http_error(msg, SOUP_STATUS_CONFLICT, "route '%s' already exists",
                       e->id);
-    } else if ((other = routes_same_pair(d, e)) != NULL) {
+    } else if ((other = routes_same_pair(s, e)) != NULL) {
         dm_http_error(msg, SOUP_STATUS_CONFLICT, "device model '%s' of %s%s"
                       "%s is already routed by '%s'", e->device_model,
                       e->vm ? "vm '" : "any vm", e->vm ? e->vm : "",
                       e->vm ? "'" : "", other->id);
-    } else if (d->routes->len >= DM_ROUTES_MAX) {
+    } else if (s->routes->len >= DM_ROUTES_MAX) {
         dm_http_error(msg, SOUP_STATUS_CONFLICT, "too many routes (%d)",
                       DM_ROUTES_MAX);
     } else {
-        routes_add(d, msg, e);
+        routes_add(s, msg, e);
         return;
     }
     routes_entry_free(e);
 }
 
-static void routes_list(DmDaemon *d, SoupServerMessage *msg)
+static void routes_list(DmServer *s, SoupServerMessage *msg)
 {
     JsonArray *arr = json_array_new();
     JsonObject *o = json_object_new();
 
-    for (guint i = 0; i < d->routes->len; i++) {
+    for (guint i = 0; i < s->routes->len; i++) {
         json_array_add_object_element(
-            arr, dm_route_json(d, g_ptr_array_index(d->routes, i)));
+            arr, dm_route_json(s, g_ptr_array_index(s->routes, i)));
     }
     json_object_set_array_member(o, "routes", arr);
-    json_object_set_string_member(o, "address", routes_address(d));
-    json_object_set_member(o, "router", dm_router_json(d));
+    json_object_set_string_member(o, "address", routes_address(s));
+    json_object_set_member(o, "router", dm_router_json(s));
     dm_http_reply_object(msg, SOUP_STATUS_OK, o);
 }
 
 /* 200 with the route once the file no longer has it. */
-static void routes_delete(DmDaemon *d, SoupServerMessage *msg, guint index)
+static void routes_delete(DmServer *s, SoupServerMessage *msg, guint index)
 {
-    DmRouteEntry *e = g_ptr_array_steal_index(d->routes, index);
+    DmRouteEntry *e = g_ptr_array_steal_index(s->routes, index);
     g_autofree char *err = NULL;
 
-    if (routes_save(d, &err) < 0) {
+    if (routes_save(s, &err) < 0) {
         dm_error("route %s: %s", e->id, err);
         dm_http_error(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "%s", err);
-        g_ptr_array_insert(d->routes, index, e);
+        g_ptr_array_insert(s->routes, index, e);
         return;
     }
     dm_info("route %s: deleted", e->id);
-    dm_router_cancel(d, e);
-    dm_http_reply_object(msg, SOUP_STATUS_OK, dm_route_json(d, e));
+    dm_router_cancel(s, e);
+    dm_http_reply_object(msg, SOUP_STATUS_OK, dm_route_json(s, e));
     routes_entry_free(e);
 }
 
-void dm_routes_handle(DmDaemon *d, SoupServerMessage *msg, const char *id)
+void dm_routes_handle(DmServer *s, SoupServerMessage *msg, const char *id)
 {
     const char *method = soup_server_message_get_method(msg);
     int index;
 
     if (!id) {
         if (strcmp(method, "POST") == 0) {
-            routes_create(d, msg);
+            routes_create(s, msg);
         } else if (strcmp(method, "GET") == 0) {
-            routes_list(d, msg);
+            routes_list(s, msg);
         } else {
             dm_http_not_allowed(msg, "GET, POST");
         }
         return;
     }
-    index = routes_index(d, id);
+    index = routes_index(s, id);
     if (strcmp(method, "GET") != 0 && strcmp(method, "DELETE") != 0) {
         dm_http_not_allowed(msg, "GET, DELETE");
     } else if (index < 0) {
         dm_http_error(msg, SOUP_STATUS_NOT_FOUND, "no route '%s'", id);
     } else if (strcmp(method, "GET") == 0) {
         dm_http_reply_object(msg, SOUP_STATUS_OK,
-                             dm_route_json(d, g_ptr_array_index(d->routes,
+                             dm_route_json(s, g_ptr_array_index(s->routes,
                                                                 index)));
     } else {
-        routes_delete(d, msg, index);
+        routes_delete(s, msg, index);
     }
 }
 
-void dm_routes_stop_all(DmDaemon *d)
+void dm_routes_stop_all(DmServer *s)
 {
-    g_autofree char *path = dm_routes_file(d);
+    g_autofree char *path = dm_routes_file(s);
 
-    dm_router_stop(d);
+    dm_router_stop(s);
     unlink(path);
 }
 
-void dm_routes_restore(DmDaemon *d, JsonArray *arr)
+void dm_routes_restore(DmServer *s, JsonArray *arr)
 {
     g_autofree char *err = NULL;
     guint i, len = json_array_get_length(arr);
 
-    for (i = 0; i < len && d->routes->len < DM_ROUTES_MAX; i++) {
+    for (i = 0; i < len && s->routes->len < DM_ROUTES_MAX; i++) {
         JsonNode *n = json_array_get_element(arr, i);
         JsonObject *o;
         const char *id, *dm, *vm, *target;
@@ -406,7 +406,7 @@ void dm_routes_restore(DmDaemon *d, JsonArray *arr)
         target = dm_record_string(o, "target");
         if (!id || !vup_name_valid(id) || !dm || !vup_name_valid(dm) ||
             (vm && !vup_name_valid(vm)) || !target ||
-            routes_index(d, id) >= 0) {
+            routes_index(s, id) >= 0) {
             continue;
         }
         e = g_new0(DmRouteEntry, 1);
@@ -416,14 +416,14 @@ void dm_routes_restore(DmDaemon *d, JsonArray *arr)
         e->target = g_strdup(target);
         line = routes_line(e);
         if (routes_target_bad_char(target) || strstr(target, ",vm=") ||
-            routes_same_pair(d, e) ||
+            routes_same_pair(s, e) ||
             dm_route_parse(line, &r, why, sizeof(why)) < 0) {
             routes_entry_free(e);
             continue;
         }
-        g_ptr_array_add(d->routes, e);
+        g_ptr_array_add(s->routes, e);
     }
-    if (d->routes->len && routes_write(d, &err) < 0) {
+    if (s->routes->len && routes_write(s, &err) < 0) {
         dm_error("routes: %s", err);
     }
 }
