@@ -35,6 +35,15 @@ typedef struct RouterWait {
     guint timer;
 } RouterWait;
 
+void dm_router_init(DmServer *s)
+{
+    s->route_waiting = g_queue_new();
+}
+
+void dm_router_free(DmServer *s)
+{
+    g_clear_pointer(&s->route_waiting, g_queue_free);
+}
 
 /*
  * Answer and forget one waiting POST.  With @drop, its route goes: a
@@ -54,7 +63,7 @@ static void router_wait_done(RouterWait *w, guint status, const char *why,
     } else {
         dm_http_error(w->msg, status, "%s", why);
         if (drop) {
-            dm_routes_drop(s, w->entry);
+            dm_route_list_drop(s, w->entry);
         }
     }
     dm_http_resume(w->msg);
@@ -130,7 +139,7 @@ static DmInstance *router_new(DmServer *s, unsigned port)
 {
     g_autofree char *listen = NULL;
     g_autofree char *file_opt = NULL;
-    g_autofree char *file = dm_routes_file(s);
+    g_autofree char *file = dm_route_list_file(s);
     bool v6 = strchr(s->model_host, ':') != NULL;
     char *args[5];
     DmInstance *inst;
@@ -189,7 +198,7 @@ void dm_router_adopt(DmServer *s)
         dm_record_remove(dir);
         return;
     }
-    dm_routes_restore(s, json_node_get_array(routes));
+    dm_route_list_restore(s, json_node_get_array(routes));
     if (s->routes->len == 0) {
         dm_record_remove(dir);
         return;
@@ -236,7 +245,7 @@ void dm_router_answer(DmServer *s, SoupServerMessage *msg, DmRouteEntry *e)
         dm_instance_respawn(s->router, &err) < 0) {
         dm_error("router: %s", err);
         dm_http_error(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "%s", err);
-        dm_routes_drop(s, e);
+        dm_route_list_drop(s, e);
         return;
     }
     w = g_new0(RouterWait, 1);

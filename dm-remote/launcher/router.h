@@ -1,7 +1,8 @@
 /*
- * Server role: the router child and the routes it serves, as shared by
- * routes.c (the API, the table, the routes file) and router.c (the
- * `dm-remote route` process and the POSTs waiting for it).
+ * Server role: the owner server's router (s->router), a `dm-remote
+ * route` child, and the POSTs of routes waiting for it
+ * (s->route_waiting).  Above the table (route-list.h), below the API
+ * (routes.c).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -11,26 +12,11 @@
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
-#include "instance.h"
+#include "route-list.h"
 
-typedef struct DmRouteEntry {
-    char *id;
-    char *device_model;
-    char *vm;                   /* NULL: any VM */
-    char *target;               /* tcp:HOST:PORT or unix:PATH */
-} DmRouteEntry;
-
-/* routes.c */
-char *dm_routes_file(DmServer *s);
-JsonObject *dm_route_json(DmServer *s, const DmRouteEntry *e);
-
-/* Take @e out of the table and the file (a failure is logged), free it. */
-void dm_routes_drop(DmServer *s, DmRouteEntry *e);
-
-/* The table from the router's record (bad entries are skipped). */
-void dm_routes_restore(DmServer *s, JsonArray *arr);
-
-/* router.c */
+/* The queue of waiting POSTs (empty); freed once empty. */
+void dm_router_init(DmServer *s);
+void dm_router_free(DmServer *s);
 
 /*
  * A router (not launched yet) on a free port of the range, as s->router;

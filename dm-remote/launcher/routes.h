@@ -1,6 +1,7 @@
 /*
- * Server role: routes of the owner server (/v1/routes) and its router,
- * a `dm-remote route --routes-file STATE/routes` child.
+ * Server role: the routes of the owner server (/v1/routes) and its
+ * router, a `dm-remote route --routes-file STATE/routes` child: the API
+ * over route-list.h (the table, the file) and router.h (the child).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -12,6 +13,7 @@
 
 #include "instance.h"
 
+/* The table and the router's queue; freed once the router is gone. */
 void dm_routes_init(DmServer *s);
 void dm_routes_free(DmServer *s);
 
