@@ -12,25 +12,26 @@
 #include "routes.h"
 #include "vms.h"
 
-static void api_health(DmDaemon *d, SoupServerMessage *msg)
+static void api_health(DmApi *a, SoupServerMessage *msg)
 {
+    DmLauncher *l = a->l;
     JsonObject *o;
 
     if (dm_http_want_method(msg, "GET") < 0) {
         return;
     }
     o = json_object_new();
-    json_object_set_string_member(o, "platform", d->platform_id);
-    json_object_set_string_member(o, "role", d->role == DM_ROLE_SERVER ?
+    json_object_set_string_member(o, "platform", l->platform_id);
+    json_object_set_string_member(o, "role", l->role == DM_ROLE_SERVER ?
                                   "server" : "client");
     /* Server: its TCP models speak TLS; client: its QEMUs can. */
     json_object_set_boolean_member(o, "model_tls",
-                                   d->model_tls_creds != NULL);
-    if (d->role == DM_ROLE_SERVER) {
-        dm_instances_health(d, o);
-        dm_routes_health(d, o);
+                                   l->model_tls_creds != NULL);
+    if (l->role == DM_ROLE_SERVER) {
+        dm_instances_health(a->server, o);
+        dm_routes_health(a->server, o);
     } else {
-        dm_vms_health(d, o);
+        dm_vms_health(a->client, o);
     }
     dm_http_reply_object(msg, SOUP_STATUS_OK, o);
 }
@@ -43,7 +44,8 @@ static void api_health(DmDaemon *d, SoupServerMessage *msg)
 static void api_route(SoupServer *server, SoupServerMessage *msg,
                        const char *path, GHashTable *query, gpointer opaque)
 {
-    DmDaemon *d = opaque;
+    DmApi *a = opaque;
+    DmRole role = a->l->role;
     g_auto(GStrv) seg = NULL;
     guint n;
     const char *coll;
@@ -55,19 +57,19 @@ static void api_route(SoupServer *server, SoupServerMessage *msg,
     seg = g_strsplit(path + 4, "/", 0);
     n = g_strv_length(seg);
     if (n == 1 && strcmp(seg[0], "health") == 0) {
-        api_health(d, msg);
+        api_health(a, msg);
         return;
     }
-    coll = d->role == DM_ROLE_CLIENT ? "vms" :
+    coll = role == DM_ROLE_CLIENT ? "vms" :
            n > 0 && strcmp(seg[0], "routes") == 0 ? "routes" : "instances";
     if (n == 0 || n > 3 || strcmp(seg[0], coll) != 0 ||
         (n > 1 && !seg[1][0]) ||
-        (n == 3 && (d->role == DM_ROLE_SERVER ||
+        (n == 3 && (role == DM_ROLE_SERVER ||
                     (strcmp(seg[2], "qmp") != 0 &&
                      strcmp(seg[2], "events") != 0)))) {
         dm_http_error(msg, SOUP_STATUS_NOT_FOUND, "no such path on a %s "
                       "platform: %s",
-                      d->role == DM_ROLE_SERVER ? "server" : "client", path);
+                      role == DM_ROLE_SERVER ? "server" : "client", path);
         return;
     }
     if (n > 1 && !vup_name_valid(seg[1])) {
@@ -75,16 +77,17 @@ static void api_route(SoupServer *server, SoupServerMessage *msg,
                       "characters of A-Z a-z 0-9 . _ -)", seg[1], VUP_NAME_MAX);
         return;
     }
-    if (d->role == DM_ROLE_SERVER && strcmp(coll, "routes") == 0) {
-        dm_routes_handle(d, msg, n > 1 ? seg[1] : NULL);
-    } else if (d->role == DM_ROLE_SERVER) {
-        dm_instances_handle(d, msg, n > 1 ? seg[1] : NULL);
+    if (role == DM_ROLE_SERVER && strcmp(coll, "routes") == 0) {
+        dm_routes_handle(a->server, msg, n > 1 ? seg[1] : NULL);
+    } else if (role == DM_ROLE_SERVER) {
+        dm_instances_handle(a->server, msg, n > 1 ? seg[1] : NULL);
     } else {
-        dm_vms_handle(d, msg, n > 1 ? seg[1] : NULL, n > 2 ? seg[2] : NULL);
+        dm_vms_handle(a->client, msg, n > 1 ? seg[1] : NULL,
+                      n > 2 ? seg[2] : NULL);
     }
 }
 
-void dm_api_attach(SoupServer *server, DmDaemon *d)
+void dm_api_attach(SoupServer *soup, DmApi *api)
 {
-    soup_server_add_handler(server, NULL, api_route, d, NULL);
+    soup_server_add_handler(soup, NULL, api_route, api, NULL);
 }

@@ -1,6 +1,7 @@
 /*
  * The launcher's API: /v1/health and the role's collections
- * (instances.c, routes.c, vms.c), over the helpers of http.c.
+ * (instances.c, routes.c, vms.c), over the helpers of http.c.  Above
+ * every role module, below daemon.c.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -9,9 +10,21 @@
 
 #include <libsoup/soup.h>
 
+#include "instance.h"
 #include "launcher.h"
+#include "vm.h"
 
-/* Route every request of @server to the role's endpoints. */
-void dm_api_attach(SoupServer *server, DmDaemon *d);
+/*
+ * What the API serves: the shared context and the role's state, @server
+ * (the server role) or @client (the client role; the other is NULL).
+ */
+typedef struct DmApi {
+    DmLauncher *l;
+    DmServer *server;
+    DmClient *client;
+} DmApi;
+
+/* Route every request of @soup to the role's endpoints; @api outlives it. */
+void dm_api_attach(SoupServer *soup, DmApi *api);
 
 #endif /* DM_API_H */

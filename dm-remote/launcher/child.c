@@ -15,12 +15,12 @@
 
 static void child_exited(DmProc *p, int status, void *opaque);
 
-void dm_child_init(DmChild *c, DmDaemon *d, const DmChildOps *ops,
+void dm_child_init(DmChild *c, DmLauncher *l, const DmChildOps *ops,
                    const char *id, char *dir, GHashTable *table,
                    unsigned start_timeout_ms)
 {
     memset(c, 0, sizeof(*c));
-    c->d = d;
+    c->l = l;
     c->ops = ops;
     c->id = g_strdup(id);
     c->table = table;
@@ -151,7 +151,7 @@ void dm_child_start_failed(DmChild *c, const char *why, const char *log_says)
 
 void dm_child_forget(DmChild *c)
 {
-    DmDaemon *d = c->d;
+    DmLauncher *l = c->l;
 
     if (!c->forgotten) {
         dm_child_unlist(c);
@@ -168,7 +168,7 @@ void dm_child_forget(DmChild *c)
     if (c->proc.pid) {
         /* Its id is not reused before its sockets and files are gone. */
         if (c->table) {
-            g_hash_table_add(d->dying, g_strdup(c->id));
+            g_hash_table_add(l->dying, g_strdup(c->id));
         }
         dm_proc_terminate(&c->proc);
         return;
@@ -176,7 +176,9 @@ void dm_child_forget(DmChild *c)
     c->ops->remove_files(c);
     dm_child_answer(c, SOUP_STATUS_OK, c->ops->json(c));
     c->ops->free(c);
-    dm_daemon_maybe_quit(d);
+    if (l->child_gone) {
+        l->child_gone(l->child_gone_opaque);
+    }
 }
 
 void dm_child_stop(DmChild *c, SoupServerMessage *msg, const char *what)
@@ -204,7 +206,7 @@ static void child_exited(DmProc *p, int status, void *opaque)
     }
     if (c->forgotten) {
         if (c->table) {
-            g_hash_table_remove(c->d->dying, c->id);
+            g_hash_table_remove(c->l->dying, c->id);
         }
         dm_child_forget(c);
         return;

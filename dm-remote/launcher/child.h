@@ -6,6 +6,8 @@
  * it is ready, a DELETE until it is reaped) and forgetting it (out of
  * the API's table, then freed once reaped).  The owner (instance.c,
  * vm.c) supplies what differs through DmChildOps and embeds the child.
+ * It knows only the shared context (launcher.h): the owner's state is
+ * the owner's, and a child that is gone is told through its hook.
  *
  * All of it runs in the daemon's main loop.
  *
@@ -46,7 +48,7 @@ typedef struct DmChildOps {
 } DmChildOps;
 
 struct DmChild {
-    DmDaemon *d;
+    DmLauncher *l;
     const DmChildOps *ops;
     char *id;
     char *dir;                  /* its own, 0700 */
@@ -69,7 +71,7 @@ struct DmChild {
  * the API knows it, ready once @ops->probe says so within
  * @start_timeout_ms.
  */
-void dm_child_init(DmChild *c, DmDaemon *d, const DmChildOps *ops,
+void dm_child_init(DmChild *c, DmLauncher *l, const DmChildOps *ops,
                    const char *id, char *dir, GHashTable *table,
                    unsigned start_timeout_ms);
 /* Another directory (taken), before the first spawn. */
@@ -110,7 +112,8 @@ void dm_child_start_failed(DmChild *c, const char *why,
 /*
  * Out of the API's sight: stopped (SIGTERM) and freed once reaped, or
  * now if it is not running (files removed, a waiting DELETE answered
- * 200 with the child).  A waiting POST must have been answered.
+ * 200 with the child).  A waiting POST must have been answered.  Once
+ * freed, the launcher's child_gone hook is told.
  */
 void dm_child_forget(DmChild *c);
 

@@ -11,6 +11,12 @@
  * (server role) or QEMU processes (client role) and to report on them.
  * See docs/launcher.md.
  *
+ * The top of the launcher: options, start, signals and shutdown.  It
+ * owns the shared context (launcher.h) and one role's state, DmServer
+ * (instance.h) or DmClient (vm.h), and hands them to the API (api.c)
+ * and the role's modules, which call nothing here: a child that is gone
+ * is told through the context's child_gone hook.
+ *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <arpa/inet.h>
@@ -35,12 +41,20 @@
 
 #include "api.h"
 #include "daemon.h"
-#include "http.h"
 #include "instances.h"
 #include "launcher.h"
 #include "router.h"
 #include "routes.h"
 #include "vms.h"
+
+/* The launcher of this process: the shared context and its role's state. */
+typedef struct DmDaemon {
+    DmLauncher l;
+    DmServer server;            /* server role */
+    DmClient client;            /* client role */
+    DmApi api;
+    GMainLoop *loop;
+} DmDaemon;
 
 static const char *arg_role;
 static const char *arg_listen;
@@ -245,7 +259,7 @@ static void daemon_add_model(const DmModel *m, void *opaque)
     g_ptr_array_add(opaque, g_strdup(m->name));
 }
 
-static int daemon_setup_models(DmDaemon *d)
+static int daemon_setup_models(DmServer *s)
 {
     g_autoptr(GPtrArray) models = g_ptr_array_new_with_free_func(g_free);
     g_auto(GStrv) names = NULL;
@@ -269,18 +283,20 @@ static int daemon_setup_models(DmDaemon *d)
         }
     }
     g_ptr_array_add(models, NULL);
-    d->models = (char **)g_ptr_array_free(g_steal_pointer(&models), false);
+    s->models = (char **)g_ptr_array_free(g_steal_pointer(&models), false);
     return 0;
 }
 
 static int daemon_setup_server(DmDaemon *d)
 {
     struct addrinfo hints = { .ai_socktype = SOCK_STREAM };
+    DmServer *s = &d->server;
     struct addrinfo *res;
     unsigned lo = 40000, hi = 40999;
     int n = 0, ret;
 
-    if (daemon_setup_models(d)) {
+    s->l = &d->l;
+    if (daemon_setup_models(s)) {
         return 2;
     }
     if (arg_port_range &&
@@ -289,27 +305,27 @@ static int daemon_setup_server(DmDaemon *d)
         return daemon_usage("invalid --port-range '%s' (LO-HI within "
                             "1-65535)", arg_port_range);
     }
-    d->port_lo = lo;
-    d->port_hi = hi;
-    d->model_host = arg_model_host ? arg_model_host : "127.0.0.1";
-    ret = getaddrinfo(d->model_host, NULL, &hints, &res);
+    s->port_lo = lo;
+    s->port_hi = hi;
+    s->model_host = arg_model_host ? arg_model_host : "127.0.0.1";
+    ret = getaddrinfo(s->model_host, NULL, &hints, &res);
     if (ret) {
         fprintf(stderr, "dm-remote daemon: cannot resolve --model-host "
-                "'%s': %s\n", d->model_host, gai_strerror(ret));
+                "'%s': %s\n", s->model_host, gai_strerror(ret));
         return 2;
     }
-    memcpy(&d->model_addr, res->ai_addr, res->ai_addrlen);
-    d->model_addrlen = res->ai_addrlen;
+    memcpy(&s->model_addr, res->ai_addr, res->ai_addrlen);
+    s->model_addrlen = res->ai_addrlen;
     freeaddrinfo(res);
-    dm_instances_init(d);
-    dm_routes_init(d);
+    dm_instances_init(s);
+    dm_routes_init(s);
     return 0;
 }
 
 /* --qemu, else qemu-system-x86_64 beside our directory, else PATH. */
 static int daemon_setup_client(DmDaemon *d)
 {
-    g_autofree char *dir = g_path_get_dirname(d->self_exe);
+    g_autofree char *dir = g_path_get_dirname(d->l.self_exe);
     const char *const rel[] = { "..", "../.." };
     char *found = NULL;
     unsigned i;
@@ -339,8 +355,9 @@ static int daemon_setup_client(DmDaemon *d)
                 "(use --qemu)\n");
         return 1;
     }
-    d->qemu = found;
-    dm_vms_init(d);
+    d->client.l = &d->l;
+    d->client.qemu = found;
+    dm_vms_init(&d->client);
     return 0;
 }
 
@@ -350,9 +367,9 @@ static int daemon_check_options(DmDaemon *d)
         return daemon_usage("%s", "missing --role (server or client)");
     }
     if (strcmp(arg_role, "server") == 0) {
-        d->role = DM_ROLE_SERVER;
+        d->l.role = DM_ROLE_SERVER;
     } else if (strcmp(arg_role, "client") == 0) {
-        d->role = DM_ROLE_CLIENT;
+        d->l.role = DM_ROLE_CLIENT;
     } else {
         return daemon_usage("invalid --role '%s' (server or client)",
                             arg_role);
@@ -370,12 +387,12 @@ static int daemon_check_options(DmDaemon *d)
     if (!arg_state_dir || !arg_state_dir[0]) {
         return daemon_usage("%s", "missing --state-dir");
     }
-    if (d->role == DM_ROLE_CLIENT && (arg_models || arg_model_host ||
-                                      arg_port_range)) {
+    if (d->l.role == DM_ROLE_CLIENT && (arg_models || arg_model_host ||
+                                        arg_port_range)) {
         return daemon_usage("%s", "--models, --model-host and --port-range "
                             "are for --role server");
     }
-    if (d->role == DM_ROLE_SERVER && (arg_qemu || arg_save_dir)) {
+    if (d->l.role == DM_ROLE_SERVER && (arg_qemu || arg_save_dir)) {
         return daemon_usage("%s", "--qemu and --save-dir are for --role "
                             "client");
     }
@@ -388,24 +405,24 @@ static int daemon_check_options(DmDaemon *d)
     if (arg_model_tls_creds && !arg_model_tls_creds[0]) {
         return daemon_usage("%s", "--model-tls-creds needs a directory");
     }
-    d->platform_id = arg_platform_id;
-    d->capacity = arg_capacity;
+    d->l.platform_id = arg_platform_id;
+    d->l.capacity = arg_capacity;
     return 0;
 }
 
 /* --save-dir, absolute, created (0700) if missing. */
-static int daemon_setup_save_dir(DmDaemon *d)
+static int daemon_setup_save_dir(DmClient *c)
 {
     g_autofree char *dir = arg_save_dir ? g_strdup(arg_save_dir) :
-        g_build_filename(d->state_dir, "saves", NULL);
+        g_build_filename(c->l->state_dir, "saves", NULL);
 
-    d->save_dir = g_canonicalize_filename(dir, NULL);
-    if (strchr(d->save_dir, ',')) {
+    c->save_dir = g_canonicalize_filename(dir, NULL);
+    if (strchr(c->save_dir, ',')) {
         return daemon_usage("%s", "--save-dir needs a path without a comma");
     }
-    if (g_mkdir_with_parents(d->save_dir, 0700) < 0) {
+    if (g_mkdir_with_parents(c->save_dir, 0700) < 0) {
         fprintf(stderr, "dm-remote daemon: cannot create --save-dir '%s': "
-                "%s\n", d->save_dir, g_strerror(errno));
+                "%s\n", c->save_dir, g_strerror(errno));
         return 1;
     }
     return 0;
@@ -417,11 +434,11 @@ static int daemon_setup_save_dir(DmDaemon *d)
  * error at start rather than at each launch.  The children get the
  * absolute path: they need not share our working directory's meaning.
  */
-static int daemon_setup_model_tls(DmDaemon *d, char **ret_dir)
+static int daemon_setup_model_tls(DmLauncher *l, char **ret_dir)
 {
     g_auto(DmSoupTlsCreds) creds = { 0 };
     g_autoptr(GError) error = NULL;
-    const char *role = d->role == DM_ROLE_SERVER ? "server" : "client";
+    const char *role = l->role == DM_ROLE_SERVER ? "server" : "client";
 
     if (!dm_soup_tls_creds_load(arg_model_tls_creds, role, &creds,
                                 &error)) {
@@ -430,7 +447,7 @@ static int daemon_setup_model_tls(DmDaemon *d, char **ret_dir)
         return 1;
     }
     *ret_dir = g_canonicalize_filename(arg_model_tls_creds, NULL);
-    d->model_tls_creds = *ret_dir;
+    l->model_tls_creds = *ret_dir;
     return 0;
 }
 
@@ -476,33 +493,41 @@ static int daemon_listen(const DmAddress *addr, char **ret_name)
 
 static unsigned daemon_live(DmDaemon *d)
 {
-    return d->role == DM_ROLE_SERVER ?
-           dm_instances_live(d) + dm_routes_live(d) : dm_vms_live(d);
+    return d->l.role == DM_ROLE_SERVER ?
+           dm_instances_live(&d->server) + dm_routes_live(&d->server) :
+           dm_vms_live(&d->client);
 }
 
-void dm_daemon_maybe_quit(DmDaemon *d)
+/* At shutdown, once the last child is gone. */
+static void daemon_maybe_quit(DmDaemon *d)
 {
-    if (d->stopping && daemon_live(d) == 0) {
+    if (d->l.stopping && daemon_live(d) == 0) {
         g_main_loop_quit(d->loop);
     }
+}
+
+/* The context's child_gone hook (child.c tells it). */
+static void daemon_child_gone(void *opaque)
+{
+    daemon_maybe_quit(opaque);
 }
 
 static gboolean daemon_on_signal(gpointer opaque)
 {
     DmDaemon *d = opaque;
 
-    if (d->stopping) {
+    if (d->l.stopping) {
         return G_SOURCE_CONTINUE;
     }
     dm_info("stopping %u children", daemon_live(d));
-    d->stopping = true;
-    if (d->role == DM_ROLE_SERVER) {
-        dm_instances_stop_all(d);
-        dm_routes_stop_all(d);
+    d->l.stopping = true;
+    if (d->l.role == DM_ROLE_SERVER) {
+        dm_instances_stop_all(&d->server);
+        dm_routes_stop_all(&d->server);
     } else {
-        dm_vms_stop_all(d);
+        dm_vms_stop_all(&d->client);
     }
-    dm_daemon_maybe_quit(d);
+    daemon_maybe_quit(d);
     return G_SOURCE_CONTINUE;
 }
 
@@ -545,7 +570,13 @@ static int daemon_serve(DmDaemon *d, const DmAddress *addr,
         dm_address_cleanup(addr);
         return 1;
     }
-    dm_api_attach(server, d);
+    d->api.l = &d->l;
+    if (d->l.role == DM_ROLE_SERVER) {
+        d->api.server = &d->server;
+    } else {
+        d->api.client = &d->client;
+    }
+    dm_api_attach(server, &d->api);
     d->loop = g_main_loop_new(NULL, false);
     g_unix_signal_add(SIGTERM, daemon_on_signal, d);
     g_unix_signal_add(SIGINT, daemon_on_signal, d);
@@ -565,13 +596,13 @@ static int daemon_serve(DmDaemon *d, const DmAddress *addr,
 /* Everything is stopped by now: the tables are empty. */
 static void daemon_free(DmDaemon *d)
 {
-    g_strfreev(d->models);
-    g_free((char *)d->qemu);
-    g_free(d->save_dir);
-    g_clear_pointer(&d->instances, g_hash_table_destroy);
-    dm_routes_free(d);
-    g_clear_pointer(&d->vms, g_hash_table_destroy);
-    g_clear_pointer(&d->dying, g_hash_table_destroy);
+    g_strfreev(d->server.models);
+    g_free((char *)d->client.qemu);
+    g_free(d->client.save_dir);
+    dm_instances_free(&d->server);
+    dm_routes_free(&d->server);
+    dm_vms_free(&d->client);
+    g_clear_pointer(&d->l.dying, g_hash_table_destroy);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(DmDaemon, daemon_free)
 
@@ -612,7 +643,7 @@ int dm_daemon_main(int argc, char **argv)
         return 1;
     }
     if (arg_model_tls_creds &&
-        (ret = daemon_setup_model_tls(&d, &model_tls))) {
+        (ret = daemon_setup_model_tls(&d.l, &model_tls))) {
         return ret;
     }
     self = g_file_read_link("/proc/self/exe", NULL);
@@ -620,8 +651,8 @@ int dm_daemon_main(int argc, char **argv)
         fprintf(stderr, "dm-remote daemon: cannot read /proc/self/exe\n");
         return 1;
     }
-    d.self_exe = self;
-    ret = d.role == DM_ROLE_SERVER ? daemon_setup_server(&d) :
+    d.l.self_exe = self;
+    ret = d.l.role == DM_ROLE_SERVER ? daemon_setup_server(&d) :
           daemon_setup_client(&d);
     if (ret) {
         return ret;
@@ -637,19 +668,22 @@ int dm_daemon_main(int argc, char **argv)
                 "'%s': %s\n", arg_state_dir, g_strerror(errno));
         return 1;
     }
-    d.state_dir = arg_state_dir;
-    if (d.role == DM_ROLE_CLIENT &&
-        (ret = daemon_setup_save_dir(&d)) != 0) {
+    d.l.state_dir = arg_state_dir;
+    if (d.l.role == DM_ROLE_CLIENT &&
+        (ret = daemon_setup_save_dir(&d.client)) != 0) {
         return ret;
     }
-    d.dying = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+    d.l.dying = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                      NULL);
+    d.l.child_gone = daemon_child_gone;
+    d.l.child_gone_opaque = &d;
     signal(SIGPIPE, SIG_IGN);
     /* What an earlier launcher, killed outright, left running. */
-    if (d.role == DM_ROLE_SERVER) {
-        dm_instances_adopt_all(&d);
-        dm_router_adopt(&d);
+    if (d.l.role == DM_ROLE_SERVER) {
+        dm_instances_adopt_all(&d.server);
+        dm_router_adopt(&d.server);
     } else {
-        dm_vms_adopt_all(&d);
+        dm_vms_adopt_all(&d.client);
     }
     return daemon_serve(&d, &addr, arg_tls_creds ? &tls : NULL);
 }

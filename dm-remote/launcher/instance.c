@@ -2,7 +2,7 @@
  * One device-model instance: launch, readiness, death, restart, stop.
  *
  * All of it runs in the daemon's main loop.  An instance is in
- * d->instances while the API knows it; once forgotten (DELETE, failed
+ * s->instances while the API knows it; once forgotten (DELETE, failed
  * launch, shutdown) it lives on only until its process is reaped.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -49,30 +49,31 @@ static DmInstance *instance_of(DmChild *c)
     return (DmInstance *)((char *)c - offsetof(DmInstance, child));
 }
 
-DmInstance *dm_instance_new(DmDaemon *d, const char *id,
+DmInstance *dm_instance_new(DmServer *s, const char *id,
                             const DmModel *model)
 {
     DmInstance *inst = g_new0(DmInstance, 1);
 
     /* A directory each: no id's file name can be another's. */
-    dm_child_init(&inst->child, d, &instance_ops, id,
-                  dm_child_dir(d, "instances", id), d->instances,
+    dm_child_init(&inst->child, s->l, &instance_ops, id,
+                  dm_child_dir(s->l, "instances", id), s->instances,
                   DM_START_TIMEOUT_MS);
+    inst->s = s;
     inst->model = model;
     inst->what = model ? model->name : "child";
     inst->state = DM_INST_STARTING;
     return inst;
 }
 
-DmInstance *dm_instance_new_internal(DmDaemon *d, const char *id,
+DmInstance *dm_instance_new_internal(DmServer *s, const char *id,
                                      const char *what, char **args,
                                      DmInstanceWatchFn *watch,
                                      void *opaque)
 {
-    DmInstance *inst = dm_instance_new(d, id, NULL);
+    DmInstance *inst = dm_instance_new(s, id, NULL);
 
     inst->what = what;
-    dm_child_set_dir(&inst->child, dm_child_dir(d, id, NULL));
+    dm_child_set_dir(&inst->child, dm_child_dir(s->l, id, NULL));
     inst->child.table = NULL;
     inst->args = g_strdupv(args);
     inst->internal = true;
@@ -111,7 +112,7 @@ void dm_instance_free(DmInstance *inst)
 bool dm_instance_tls(DmInstance *inst)
 {
     return !inst->internal && inst->tcp &&
-           inst->child.d->model_tls_creds != NULL;
+           inst->child.l->model_tls_creds != NULL;
 }
 
 JsonObject *dm_instance_json(DmInstance *inst)
@@ -242,13 +243,13 @@ static int instance_probe(DmChild *c)
     if (!inst->tcp) {
         return lstat(inst->sock_path, &st) == 0 && S_ISSOCK(st.st_mode);
     }
-    ss = c->d->model_addr;
+    ss = inst->s->model_addr;
     if (ss.ss_family == AF_INET6) {
         ((struct sockaddr_in6 *)&ss)->sin6_port = htons(inst->port);
     } else {
         ((struct sockaddr_in *)&ss)->sin_port = htons(inst->port);
     }
-    return dm_probe_connect((struct sockaddr *)&ss, c->d->model_addrlen);
+    return dm_probe_connect((struct sockaddr *)&ss, inst->s->model_addrlen);
 }
 
 static void instance_ready(DmChild *c, int ret)
@@ -304,11 +305,11 @@ static int instance_spawn_argv(DmInstance *inst, GPtrArray *argv,
 
 static int instance_spawn(DmInstance *inst, char **ret_err)
 {
-    DmDaemon *d = inst->child.d;
+    DmLauncher *l = inst->child.l;
     g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
     unsigned i;
 
-    g_ptr_array_add(argv, g_strdup(d->self_exe));
+    g_ptr_array_add(argv, g_strdup(l->self_exe));
     if (inst->args) {
         for (i = 0; inst->args[i]; i++) {
             g_ptr_array_add(argv, g_strdup(inst->args[i]));
@@ -336,7 +337,7 @@ static int instance_spawn(DmInstance *inst, char **ret_err)
     }
     if (dm_instance_tls(inst)) {
         g_ptr_array_add(argv, g_strconcat("--tls-creds=",
-                                          d->model_tls_creds, NULL));
+                                          l->model_tls_creds, NULL));
     }
     g_ptr_array_add(argv, NULL);
     return instance_spawn_argv(inst, argv, ret_err);
@@ -482,13 +483,13 @@ void dm_instance_stop(DmInstance *inst, SoupServerMessage *msg)
 /* The members of an instance's record; false if one is bad. */
 static bool instance_from_record(DmInstance *inst, JsonObject *rec)
 {
-    DmDaemon *d = inst->child.d;
+    DmServer *s = inst->s;
     JsonNode *n = json_object_get_member(rec, "bind");
     unsigned i;
 
     inst->tcp = dm_record_bool(rec, "tcp");
     if (inst->tcp) {
-        bool v6 = strchr(d->model_host, ':') != NULL;
+        bool v6 = strchr(s->model_host, ':') != NULL;
 
         inst->port = dm_record_int(rec, "port", 1, 65535, 0);
         if (!inst->port) {
@@ -496,7 +497,7 @@ static bool instance_from_record(DmInstance *inst, JsonObject *rec)
         }
         g_free(inst->address);  /* the router's, from router_new() */
         inst->address = g_strdup_printf(v6 ? "tcp:[%s]:%u" : "tcp:%s:%u",
-                                        d->model_host, inst->port);
+                                        s->model_host, inst->port);
     } else {
         inst->sock_path = g_build_filename(inst->child.dir, "sock", NULL);
         inst->address = g_strdup_printf("unix:%s", inst->sock_path);

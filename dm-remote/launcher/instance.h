@@ -1,11 +1,15 @@
 /*
  * One device-model instance of the server role: a `dm-remote serve`
- * child, its address, files, exit status and restart policy.
+ * child, its address, files, exit status and restart policy.  The
+ * lowest of the server role's modules, it also holds the role's state
+ * (DmServer).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #ifndef DM_INSTANCE_H
 #define DM_INSTANCE_H
+
+#include <sys/socket.h>
 
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
@@ -29,6 +33,26 @@ extern const char *const dm_bind_names[DM_BIND_COUNT];
 typedef struct DmInstance DmInstance;
 
 /*
+ * The server role's state, shared by its modules: instance.c (one model,
+ * or the router), instances.c (/v1/instances and the port range),
+ * route-list.c (the routes and their file), router.c (the router child)
+ * and routes.c (/v1/routes).  daemon.c fills in the options; the tables
+ * are made and freed by dm_instances_init/free and dm_routes_init/free.
+ */
+typedef struct DmServer {
+    DmLauncher *l;
+    char **models;              /* the models this platform offers */
+    const char *model_host;     /* as given, for addresses */
+    struct sockaddr_storage model_addr;     /* resolved, port 0 */
+    socklen_t model_addrlen;
+    unsigned port_lo, port_hi;
+    GHashTable *instances;      /* id -> DmInstance, the API's */
+    DmInstance *router;         /* `dm-remote route`, NULL: none yet */
+    GPtrArray *routes;          /* DmRouteEntry, in the order added */
+    GQueue *route_waiting;      /* POSTs waiting for the router */
+} DmServer;
+
+/*
  * An internal instance's owner is told when it starts running, when it
  * exits (restarting or not) and, with @gone, just before it is freed.
  */
@@ -39,10 +63,11 @@ typedef void DmInstanceRecordFn(DmInstance *inst, JsonObject *rec);
 
 struct DmInstance {
     DmChild child;              /* id, directory, process, probe, restarts */
+    DmServer *s;
     const DmModel *model;       /* NULL: @args say what to run */
     const char *what;           /* the model's name, or "router" */
     char **args;                /* instead of serve's, after our exe */
-    bool internal;              /* not in d->instances: the router */
+    bool internal;              /* not in s->instances: the router */
     DmInstanceWatchFn *watch;   /* internal ones */
     void *watch_opaque;
     DmInstanceRecordFn *record_extra;   /* internal ones, or NULL */
@@ -59,14 +84,14 @@ struct DmInstance {
 };
 
 /* A new instance in state "starting"; the caller fills in the rest. */
-DmInstance *dm_instance_new(DmDaemon *d, const char *id,
+DmInstance *dm_instance_new(DmServer *s, const char *id,
                             const DmModel *model);
 
 /*
  * An internal instance (not in the API's table) running `dm-remote
  * ARGS...`, e.g. the router; @what names it in logs.
  */
-DmInstance *dm_instance_new_internal(DmDaemon *d, const char *id,
+DmInstance *dm_instance_new_internal(DmServer *s, const char *id,
                                      const char *what, char **args,
                                      DmInstanceWatchFn *watch,
                                      void *opaque);

@@ -20,9 +20,14 @@
 
 #define SUN_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
 
-void dm_instances_init(DmDaemon *d)
+void dm_instances_init(DmServer *s)
 {
-    d->instances = g_hash_table_new(g_str_hash, g_str_equal);
+    s->instances = g_hash_table_new(g_str_hash, g_str_equal);
+}
+
+void dm_instances_free(DmServer *s)
+{
+    g_clear_pointer(&s->instances, g_hash_table_destroy);
 }
 
 /*
@@ -58,7 +63,7 @@ static JsonObject *instances_model_json(const char *name)
     return o;
 }
 
-void dm_instances_health(DmDaemon *d, JsonObject *health)
+void dm_instances_health(DmServer *s, JsonObject *health)
 {
     JsonArray *models = json_array_new();
     GHashTableIter it;
@@ -66,26 +71,26 @@ void dm_instances_health(DmDaemon *d, JsonObject *health)
     unsigned running = 0;
     char **m;
 
-    for (m = d->models; *m; m++) {
+    for (m = s->models; *m; m++) {
         json_array_add_object_element(models, instances_model_json(*m));
     }
-    g_hash_table_iter_init(&it, d->instances);
+    g_hash_table_iter_init(&it, s->instances);
     while (g_hash_table_iter_next(&it, NULL, (gpointer *)&inst)) {
         running += inst->state == DM_INST_RUNNING;
     }
     json_object_set_array_member(health, "models", models);
-    json_object_set_int_member(health, "capacity", d->capacity);
+    json_object_set_int_member(health, "capacity", s->l->capacity);
     json_object_set_int_member(health, "running", running);
 }
 
-unsigned dm_instances_live(DmDaemon *d)
+unsigned dm_instances_live(DmServer *s)
 {
-    return g_hash_table_size(d->instances) + g_hash_table_size(d->dying);
+    return g_hash_table_size(s->instances) + g_hash_table_size(s->l->dying);
 }
 
-void dm_instances_stop_all(DmDaemon *d)
+void dm_instances_stop_all(DmServer *s)
 {
-    g_autoptr(GList) all = g_hash_table_get_values(d->instances);
+    g_autoptr(GList) all = g_hash_table_get_values(s->instances);
     GList *l;
 
     for (l = all; l; l = l->next) {
@@ -94,9 +99,9 @@ void dm_instances_stop_all(DmDaemon *d)
 }
 
 /* Is @port free on the model host?  Same SO_REUSEADDR as dm-remote's. */
-static bool instances_port_free(DmDaemon *d, unsigned port)
+static bool instances_port_free(DmServer *s, unsigned port)
 {
-    struct sockaddr_storage ss = d->model_addr;
+    struct sockaddr_storage ss = s->model_addr;
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
     bool ok;
@@ -110,21 +115,21 @@ static bool instances_port_free(DmDaemon *d, unsigned port)
         ((struct sockaddr_in *)&ss)->sin_port = htons(port);
     }
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    ok = bind(fd, (struct sockaddr *)&ss, d->model_addrlen) == 0;
+    ok = bind(fd, (struct sockaddr *)&ss, s->model_addrlen) == 0;
     close(fd);
     return ok;
 }
 
-static bool instances_port_ours(DmDaemon *d, unsigned port)
+static bool instances_port_ours(DmServer *s, unsigned port)
 {
     GHashTableIter it;
     DmInstance *inst;
 
     /* A model waiting for its restart does not hold its port meanwhile. */
-    if (d->router && d->router->tcp && d->router->port == port) {
+    if (s->router && s->router->tcp && s->router->port == port) {
         return true;
     }
-    g_hash_table_iter_init(&it, d->instances);
+    g_hash_table_iter_init(&it, s->instances);
     while (g_hash_table_iter_next(&it, NULL, (gpointer *)&inst)) {
         if (inst->tcp && inst->port == port) {
             return true;
@@ -133,12 +138,12 @@ static bool instances_port_ours(DmDaemon *d, unsigned port)
     return false;
 }
 
-int dm_instances_pick_port(DmDaemon *d, unsigned *ret_port)
+int dm_instances_pick_port(DmServer *s, unsigned *ret_port)
 {
     unsigned port;
 
-    for (port = d->port_lo; port <= d->port_hi; port++) {
-        if (!instances_port_ours(d, port) && instances_port_free(d, port)) {
+    for (port = s->port_lo; port <= s->port_hi; port++) {
+        if (!instances_port_ours(s, port) && instances_port_free(s, port)) {
             *ret_port = port;
             return 0;
         }
@@ -146,9 +151,9 @@ int dm_instances_pick_port(DmDaemon *d, unsigned *ret_port)
     return -EADDRINUSE;
 }
 
-static const DmModel *instances_model(DmDaemon *d, const char *name)
+static const DmModel *instances_model(DmServer *s, const char *name)
 {
-    return g_strv_contains((const char *const *)d->models, name) ?
+    return g_strv_contains((const char *const *)s->models, name) ?
            dm_model_find(name) : NULL;
 }
 
@@ -273,7 +278,7 @@ static int instances_parse_token(SoupServerMessage *msg, JsonObject *req,
  * Parse a POST body into a new instance (not launched).  On failure the
  * reply is set and -errno returned.
  */
-static int instances_parse(DmDaemon *d, SoupServerMessage *msg,
+static int instances_parse(DmServer *s, SoupServerMessage *msg,
                            JsonObject *req, DmInstance **ret_inst,
                            const char **ret_token)
 {
@@ -295,15 +300,15 @@ static int instances_parse(DmDaemon *d, SoupServerMessage *msg,
                       "characters of A-Z a-z 0-9 . _ -)", id, VUP_NAME_MAX);
         return -EINVAL;
     }
-    model = instances_model(d, model_name);
+    model = instances_model(s, model_name);
     if (!model) {
-        g_autofree char *offered = g_strjoinv(", ", d->models);
+        g_autofree char *offered = g_strjoinv(", ", s->models);
 
         dm_http_error(msg, SOUP_STATUS_BAD_REQUEST, "unknown model '%s' "
                       "(this platform offers %s)", model_name, offered);
         return -EINVAL;
     }
-    inst = dm_instance_new(d, id, model);
+    inst = dm_instance_new(s, id, model);
     if (instances_parse_options(msg, req, inst) < 0 ||
         instances_parse_bind(msg, req, inst) < 0 ||
         instances_parse_token(msg, req, ret_token) < 0) {
@@ -315,21 +320,21 @@ static int instances_parse(DmDaemon *d, SoupServerMessage *msg,
 }
 
 /* Where the model listens: a free port, or a socket in the state dir. */
-static int instances_place(DmDaemon *d, SoupServerMessage *msg,
+static int instances_place(DmServer *s, SoupServerMessage *msg,
                            DmInstance *inst)
 {
     if (!inst->tcp) {
         inst->sock_path = g_build_filename(inst->child.dir, "sock", NULL);
         inst->address = g_strdup_printf("unix:%s", inst->sock_path);
-    } else if (dm_instances_pick_port(d, &inst->port) < 0) {
+    } else if (dm_instances_pick_port(s, &inst->port) < 0) {
         dm_http_error(msg, SOUP_STATUS_CONFLICT, "no free port in %u-%u",
-                      d->port_lo, d->port_hi);
+                      s->port_lo, s->port_hi);
         return -EADDRINUSE;
     } else {
-        bool v6 = strchr(d->model_host, ':') != NULL;
+        bool v6 = strchr(s->model_host, ':') != NULL;
 
         inst->address = g_strdup_printf(v6 ? "tcp:[%s]:%u" : "tcp:%s:%u",
-                                        d->model_host, inst->port);
+                                        s->model_host, inst->port);
     }
     if ((inst->sock_path && strlen(inst->sock_path) > SUN_PATH_MAX) ||
         (inst->console_path && strlen(inst->console_path) > SUN_PATH_MAX)) {
@@ -341,7 +346,7 @@ static int instances_place(DmDaemon *d, SoupServerMessage *msg,
     return 0;
 }
 
-static void instances_create(DmDaemon *d, SoupServerMessage *msg)
+static void instances_create(DmServer *s, SoupServerMessage *msg)
 {
     g_autoptr(JsonObject) req = NULL;
     g_autofree char *err = NULL;
@@ -349,22 +354,22 @@ static void instances_create(DmDaemon *d, SoupServerMessage *msg)
     DmInstance *inst;
 
     if (dm_http_body_object(msg, &req) < 0 ||
-        instances_parse(d, msg, req, &inst, &token) < 0) {
+        instances_parse(s, msg, req, &inst, &token) < 0) {
         return;
     }
-    if (d->stopping) {
+    if (s->l->stopping) {
         dm_http_error(msg, SOUP_STATUS_SERVICE_UNAVAILABLE,
                       "the daemon is shutting down");
-    } else if (g_hash_table_contains(d->instances, inst->child.id)) {
+    } else if (g_hash_table_contains(s->instances, inst->child.id)) {
         dm_http_error(msg, SOUP_STATUS_CONFLICT,
                       "instance '%s' already exists", inst->child.id);
-    } else if (g_hash_table_contains(d->dying, inst->child.id)) {
+    } else if (g_hash_table_contains(s->l->dying, inst->child.id)) {
         dm_http_error(msg, SOUP_STATUS_CONFLICT,
                       "instance '%s' is still stopping", inst->child.id);
-    } else if (g_hash_table_size(d->instances) >= d->capacity) {
+    } else if (g_hash_table_size(s->instances) >= s->l->capacity) {
         dm_http_error(msg, SOUP_STATUS_CONFLICT, "capacity full (%u "
-                      "instances)", d->capacity);
-    } else if (instances_place(d, msg, inst) == 0 &&
+                      "instances)", s->l->capacity);
+    } else if (instances_place(s, msg, inst) == 0 &&
                (!token || dm_instance_set_token(inst, token, &err) == 0)) {
         if (dm_instance_launch(inst, msg, &err) == 0) {
             return;             /* answered once the model listens */
@@ -379,9 +384,9 @@ static void instances_create(DmDaemon *d, SoupServerMessage *msg)
     dm_instance_free(inst);
 }
 
-static void instances_list(DmDaemon *d, SoupServerMessage *msg)
+static void instances_list(DmServer *s, SoupServerMessage *msg)
 {
-    g_autoptr(GList) all = g_hash_table_get_values(d->instances);
+    g_autoptr(GList) all = g_hash_table_get_values(s->instances);
     JsonArray *arr = json_array_new();
     JsonObject *o = json_object_new();
     GList *l;
@@ -393,7 +398,7 @@ static void instances_list(DmDaemon *d, SoupServerMessage *msg)
     dm_http_reply_object(msg, SOUP_STATUS_OK, o);
 }
 
-void dm_instances_handle(DmDaemon *d, SoupServerMessage *msg,
+void dm_instances_handle(DmServer *s, SoupServerMessage *msg,
                          const char *id)
 {
     const char *method = soup_server_message_get_method(msg);
@@ -401,15 +406,15 @@ void dm_instances_handle(DmDaemon *d, SoupServerMessage *msg,
 
     if (!id) {
         if (strcmp(method, "POST") == 0) {
-            instances_create(d, msg);
+            instances_create(s, msg);
         } else if (strcmp(method, "GET") == 0) {
-            instances_list(d, msg);
+            instances_list(s, msg);
         } else {
             dm_http_not_allowed(msg, "GET, POST");
         }
         return;
     }
-    inst = g_hash_table_lookup(d->instances, id);
+    inst = g_hash_table_lookup(s->instances, id);
     if (strcmp(method, "GET") != 0 && strcmp(method, "DELETE") != 0) {
         dm_http_not_allowed(msg, "GET, DELETE");
     } else if (!inst) {
@@ -423,11 +428,12 @@ void dm_instances_handle(DmDaemon *d, SoupServerMessage *msg,
     }
 }
 
-static void instances_adopt_one(DmDaemon *d, const char *id, const char *dir,
+static void instances_adopt_one(void *opaque, const char *id, const char *dir,
                                 JsonObject *rec, pid_t pid, guint64 start)
 {
+    DmServer *s = opaque;
     const char *name = dm_record_string(rec, "model");
-    const DmModel *model = name ? instances_model(d, name) : NULL;
+    const DmModel *model = name ? instances_model(s, name) : NULL;
 
     if (!model) {
         dm_warn("instance %s: its record names no model offered here, "
@@ -435,10 +441,10 @@ static void instances_adopt_one(DmDaemon *d, const char *id, const char *dir,
         dm_record_remove(dir);
         return;
     }
-    dm_instance_adopt(dm_instance_new(d, id, model), rec, pid, start);
+    dm_instance_adopt(dm_instance_new(s, id, model), rec, pid, start);
 }
 
-void dm_instances_adopt_all(DmDaemon *d)
+void dm_instances_adopt_all(DmServer *s)
 {
-    dm_records_scan(d, "instances", "instance", instances_adopt_one);
+    dm_records_scan(s->l, "instances", "instance", instances_adopt_one, s);
 }

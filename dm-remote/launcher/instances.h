@@ -1,5 +1,6 @@
 /*
- * Server role: device-model instances (`dm-remote serve` children).
+ * Server role: device-model instances (`dm-remote serve` children), the
+ * /v1/instances endpoints and the range of TCP ports.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -8,31 +9,36 @@
 
 #include <libsoup/soup.h>
 
-#include "launcher.h"
+#include "instance.h"
 
-void dm_instances_init(DmDaemon *d);
+/* The table of instances; freed once every instance is gone. */
+void dm_instances_init(DmServer *s);
+void dm_instances_free(DmServer *s);
 
 /* Add the server's members to GET /v1/health. */
-void dm_instances_health(DmDaemon *d, JsonObject *health);
+void dm_instances_health(DmServer *s, JsonObject *health);
 
 /* /v1/instances (@id NULL) and /v1/instances/ID. */
-void dm_instances_handle(DmDaemon *d, SoupServerMessage *msg,
+void dm_instances_handle(DmServer *s, SoupServerMessage *msg,
                          const char *id);
 
 /*
  * A TCP port of the range that no instance (nor the router) has and
  * nothing else holds; -EADDRINUSE if none.
  */
-int dm_instances_pick_port(DmDaemon *d, unsigned *ret_port);
+int dm_instances_pick_port(DmServer *s, unsigned *ret_port);
 
-/* Shutdown: stop every model; dm_daemon_maybe_quit() once all are gone. */
-void dm_instances_stop_all(DmDaemon *d);
-unsigned dm_instances_live(DmDaemon *d);
+/*
+ * Shutdown: stop every model.  Each one gone tells the launcher's
+ * child_gone hook; the daemon quits once dm_instances_live() is 0.
+ */
+void dm_instances_stop_all(DmServer *s);
+unsigned dm_instances_live(DmServer *s);
 
 /*
  * At start: adopt the instances an earlier launcher left running
  * (record.h), forget the records of those that are gone.
  */
-void dm_instances_adopt_all(DmDaemon *d);
+void dm_instances_adopt_all(DmServer *s);
 
 #endif /* DM_INSTANCES_H */

@@ -1,5 +1,7 @@
 /*
- * dm-remote daemon: state shared by the launcher's files.
+ * dm-remote daemon: the context every part of the launcher shares,
+ * whatever its role.  The role's own state is its modules': DmServer
+ * (instance.h: models, the router and routes) or DmClient (vm.h: VMs).
  *
  * Everything here is owned by the daemon's one GMainLoop thread: the HTTP
  * handlers, child watches and timers all run there, so nothing is locked.
@@ -10,7 +12,6 @@
 #define DM_LAUNCHER_H
 
 #include <stdbool.h>
-#include <sys/socket.h>
 
 #include <glib.h>
 
@@ -21,7 +22,7 @@ typedef enum DmRole {
     DM_ROLE_CLIENT,
 } DmRole;
 
-typedef struct DmDaemon {
+typedef struct DmLauncher {
     DmRole role;
     const char *platform_id;
     const char *state_dir;
@@ -32,33 +33,19 @@ typedef struct DmDaemon {
      * models, or the client's for its QEMUs' sessions.  NULL: plain TCP.
      */
     const char *model_tls_creds;
-
-    /* server role */
-    char **models;              /* the models this platform offers */
-    const char *model_host;     /* as given, for addresses */
-    struct sockaddr_storage model_addr;     /* resolved, port 0 */
-    socklen_t model_addrlen;
-    unsigned port_lo, port_hi;
-    GHashTable *instances;      /* id -> DmInstance */
-    GPtrArray *routes;          /* DmRouteEntry, in the order added */
-    struct DmInstance *router;  /* `dm-remote route`, NULL: none yet */
-    GQueue *route_waiting;      /* POSTs waiting for the router */
-
-    /* client role */
-    const char *qemu;
-    char *save_dir;             /* absolute: the only home of file: URIs */
-    GHashTable *vms;            /* id -> DmVm */
-
     /*
      * Ids of children the API forgot but that are not reaped yet: an id
-     * is not reused before its sockets and files are gone.
+     * is not reused before its sockets and files are gone (child.c).
      */
     GHashTable *dying;
     bool stopping;              /* SIGTERM seen: no new launches */
-    GMainLoop *loop;
-} DmDaemon;
-
-/* Called by the role modules when their last child is gone at shutdown. */
-void dm_daemon_maybe_quit(DmDaemon *d);
+    /*
+     * Set by daemon.c: a child is gone (freed), told by child.c.  At
+     * shutdown the last one's quits the main loop; the modules below
+     * the daemon tell it rather than call it.
+     */
+    void (*child_gone)(void *opaque);
+    void *child_gone_opaque;
+} DmLauncher;
 
 #endif /* DM_LAUNCHER_H */

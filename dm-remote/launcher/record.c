@@ -12,9 +12,9 @@
 #include "log.h"
 #include "record.h"
 
-char *dm_child_dir(DmDaemon *d, const char *sub, const char *id)
+char *dm_child_dir(const DmLauncher *l, const char *sub, const char *id)
 {
-    return g_build_filename(d->state_dir, sub, id, NULL);
+    return g_build_filename(l->state_dir, sub, id, NULL);
 }
 
 int dm_dir_make_private(const char *dir, char **ret_err)
@@ -133,10 +133,10 @@ JsonObject *dm_record_read(const char *dir, const char *kind,
     return json_object_ref(o);
 }
 
-void dm_records_scan(DmDaemon *d, const char *sub, const char *kind,
-                     DmRecordFn *fn)
+void dm_records_scan(const DmLauncher *l, const char *sub, const char *kind,
+                     DmRecordFn *fn, void *opaque)
 {
-    g_autofree char *top = dm_child_dir(d, sub, NULL);
+    g_autofree char *top = dm_child_dir(l, sub, NULL);
     g_autoptr(GDir) gd = g_dir_open(top, 0, NULL);
     const char *id;
 
@@ -154,6 +154,6 @@ void dm_records_scan(DmDaemon *d, const char *sub, const char *kind,
             dm_record_remove(dir);
             continue;
         }
-        fn(d, id, dir, rec, pid, start);
+        fn(opaque, id, dir, rec, pid, start);
     }
 }

@@ -25,7 +25,7 @@
 #define DM_RECORD_MAX (256 * 1024)
 
 /* STATE/SUB/ID, or STATE/SUB without @id. */
-char *dm_child_dir(DmDaemon *d, const char *sub, const char *id);
+char *dm_child_dir(const DmLauncher *l, const char *sub, const char *id);
 
 /* mkdir -p with mode 0700, enforced on an existing one too. */
 int dm_dir_make_private(const char *dir, char **ret_err);
@@ -39,16 +39,16 @@ int dm_record_write(const char *dir, const char *kind, const char *id,
 
 void dm_record_remove(const char *dir);
 
-typedef void DmRecordFn(DmDaemon *d, const char *id, const char *dir,
+typedef void DmRecordFn(void *opaque, const char *id, const char *dir,
                         JsonObject *rec, pid_t pid, guint64 start);
 
 /*
  * For each STATE/SUB/ID/record of @kind whose id is valid and matches
- * its directory: @fn (which adopts it or removes it).  A record that
- * cannot be read or parsed is logged and removed.
+ * its directory: @fn with @opaque (which adopts it or removes it).  A
+ * record that cannot be read or parsed is logged and removed.
  */
-void dm_records_scan(DmDaemon *d, const char *sub, const char *kind,
-                     DmRecordFn *fn);
+void dm_records_scan(const DmLauncher *l, const char *sub, const char *kind,
+                     DmRecordFn *fn, void *opaque);
 
 /* Read DIR/record of @kind; NULL (logged) if missing or malformed. */
 JsonObject *dm_record_read(const char *dir, const char *kind,

@@ -11,7 +11,7 @@
  * A POST of a route answers once the route is in the file (the router
  * reads it for every new session) and the router accepts connections;
  * the POSTs that must wait for a starting or restarting router queue up
- * in d->route_waiting.  All of it runs in the daemon's main loop.
+ * in s->route_waiting.  All of it runs in the daemon's main loop.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -29,11 +29,21 @@
 #define DM_ROUTER_LOG_TAIL 1024
 
 typedef struct RouterWait {
-    DmDaemon *d;
+    DmServer *s;
     SoupServerMessage *msg;
     DmRouteEntry *entry;
     guint timer;
 } RouterWait;
+
+void dm_router_init(DmServer *s)
+{
+    s->route_waiting = g_queue_new();
+}
+
+void dm_router_free(DmServer *s)
+{
+    g_clear_pointer(&s->route_waiting, g_queue_free);
+}
 
 /*
  * Answer and forget one waiting POST.  With @drop, its route goes: a
@@ -42,59 +52,59 @@ typedef struct RouterWait {
 static void router_wait_done(RouterWait *w, guint status, const char *why,
                              bool drop)
 {
-    DmDaemon *d = w->d;
+    DmServer *s = w->s;
 
-    g_queue_remove(d->route_waiting, w);
+    g_queue_remove(s->route_waiting, w);
     if (w->timer) {
         g_source_remove(w->timer);
     }
     if (status == SOUP_STATUS_CREATED) {
-        dm_http_reply_object(w->msg, status, dm_route_json(d, w->entry));
+        dm_http_reply_object(w->msg, status, dm_route_json(s, w->entry));
     } else {
         dm_http_error(w->msg, status, "%s", why);
         if (drop) {
-            dm_routes_drop(d, w->entry);
+            dm_route_list_drop(s, w->entry);
         }
     }
     dm_http_resume(w->msg);
     g_free(w);
 }
 
-static void router_fail_all(DmDaemon *d, guint status, const char *why,
+static void router_fail_all(DmServer *s, guint status, const char *why,
                             bool drop)
 {
     RouterWait *w;
 
-    while ((w = g_queue_peek_head(d->route_waiting)) != NULL) {
+    while ((w = g_queue_peek_head(s->route_waiting)) != NULL) {
         router_wait_done(w, status, why, drop);
     }
 }
 
 static void router_watch(DmInstance *inst, bool gone, void *opaque)
 {
-    DmDaemon *d = opaque;
+    DmServer *s = opaque;
     g_autofree char *tail = NULL;
     g_autofree char *why = NULL;
     RouterWait *w;
 
     if (gone) {
-        d->router = NULL;
+        s->router = NULL;
     } else if (inst->state == DM_INST_RUNNING) {
-        while ((w = g_queue_peek_head(d->route_waiting)) != NULL) {
+        while ((w = g_queue_peek_head(s->route_waiting)) != NULL) {
             router_wait_done(w, SOUP_STATUS_CREATED, NULL, false);
         }
         return;
     } else if (inst->state != DM_INST_EXITED) {
         return;                 /* restarting: the waiting ones wait on */
     }
-    if (g_queue_is_empty(d->route_waiting)) {
+    if (g_queue_is_empty(s->route_waiting)) {
         return;
     }
     tail = dm_proc_log_tail(inst->child.log_path, DM_ROUTER_LOG_TAIL);
     why = g_strdup_printf("the router at %s %s; its log ends: %s",
                           inst->address, gone ? "failed to start" :
                           "exited", tail);
-    router_fail_all(d, SOUP_STATUS_INTERNAL_SERVER_ERROR, why, true);
+    router_fail_all(s, SOUP_STATUS_INTERNAL_SERVER_ERROR, why, true);
 }
 
 static gboolean router_wait_timeout(gpointer opaque)
@@ -104,7 +114,7 @@ static gboolean router_wait_timeout(gpointer opaque)
 
     w->timer = 0;
     why = g_strdup_printf("the router did not accept connections at %s "
-                          "within %d s", w->d->router->address,
+                          "within %d s", w->s->router->address,
                           DM_ROUTER_WAIT_MS / 1000);
     dm_error("route %s: %s", w->entry->id, why);
     router_wait_done(w, SOUP_STATUS_INTERNAL_SERVER_ERROR, why, true);
@@ -114,61 +124,61 @@ static gboolean router_wait_timeout(gpointer opaque)
 /* The table, for the router's record: a crashed launcher's next adopts it. */
 static void router_record(DmInstance *inst, JsonObject *rec)
 {
-    DmDaemon *d = inst->child.d;
+    DmServer *s = inst->s;
     JsonArray *arr = json_array_new();
 
-    for (guint i = 0; i < d->routes->len; i++) {
+    for (guint i = 0; i < s->routes->len; i++) {
         json_array_add_object_element(
-            arr, dm_route_json(d, g_ptr_array_index(d->routes, i)));
+            arr, dm_route_json(s, g_ptr_array_index(s->routes, i)));
     }
     json_object_set_array_member(rec, "routes", arr);
 }
 
-/* A router (not launched) on @port, as d->router. */
-static DmInstance *router_new(DmDaemon *d, unsigned port)
+/* A router (not launched) on @port, as s->router. */
+static DmInstance *router_new(DmServer *s, unsigned port)
 {
     g_autofree char *listen = NULL;
     g_autofree char *file_opt = NULL;
-    g_autofree char *file = dm_routes_file(d);
-    bool v6 = strchr(d->model_host, ':') != NULL;
+    g_autofree char *file = dm_route_list_file(s);
+    bool v6 = strchr(s->model_host, ':') != NULL;
     char *args[5];
     DmInstance *inst;
 
     listen = g_strdup_printf(v6 ? "--listen=tcp:[%s]:%u" :
-                             "--listen=tcp:%s:%u", d->model_host, port);
+                             "--listen=tcp:%s:%u", s->model_host, port);
     file_opt = g_strconcat("--routes-file=", file, NULL);
     args[0] = "route";
     args[1] = listen;
     args[2] = file_opt;
     args[3] = "-q";
     args[4] = NULL;
-    inst = dm_instance_new_internal(d, "router", "router", args,
-                                    router_watch, d);
+    inst = dm_instance_new_internal(s, "router", "router", args,
+                                    router_watch, s);
     inst->record_extra = router_record;
     inst->tcp = true;
     inst->port = port;
     inst->address = g_strdup(listen + strlen("--listen="));
     inst->restart_always = true;
-    d->router = inst;
+    s->router = inst;
     return inst;
 }
 
-int dm_router_create(DmDaemon *d, char **ret_err)
+int dm_router_create(DmServer *s, char **ret_err)
 {
     unsigned port;
 
-    if (dm_instances_pick_port(d, &port) < 0) {
-        *ret_err = g_strdup_printf("no free port in %u-%u", d->port_lo,
-                                   d->port_hi);
+    if (dm_instances_pick_port(s, &port) < 0) {
+        *ret_err = g_strdup_printf("no free port in %u-%u", s->port_lo,
+                                   s->port_hi);
         return -EADDRINUSE;
     }
-    router_new(d, port);
+    router_new(s, port);
     return 0;
 }
 
-void dm_router_adopt(DmDaemon *d)
+void dm_router_adopt(DmServer *s)
 {
-    g_autofree char *dir = dm_child_dir(d, "router", NULL);
+    g_autofree char *dir = dm_child_dir(s->l, "router", NULL);
     g_autofree char *err = NULL;
     g_autoptr(JsonObject) rec = NULL;
     JsonNode *routes;
@@ -182,76 +192,76 @@ void dm_router_adopt(DmDaemon *d)
         return;
     }
     routes = json_object_get_member(rec, "routes");
-    port = dm_record_int(rec, "port", d->port_lo, d->port_hi, 0);
+    port = dm_record_int(rec, "port", s->port_lo, s->port_hi, 0);
     if (!port || !routes || !JSON_NODE_HOLDS_ARRAY(routes)) {
         dm_warn("router: a bad record, leaving pid %d alone", (int)pid);
         dm_record_remove(dir);
         return;
     }
-    dm_routes_restore(d, json_node_get_array(routes));
-    if (d->routes->len == 0) {
+    dm_route_list_restore(s, json_node_get_array(routes));
+    if (s->routes->len == 0) {
         dm_record_remove(dir);
         return;
     }
-    if (dm_instance_adopt(router_new(d, port), rec, pid, start) == 0) {
+    if (dm_instance_adopt(router_new(s, port), rec, pid, start) == 0) {
         return;
     }
     /* Its clients have its address: a new one on the same port. */
-    d->router = NULL;
-    router_new(d, port);
-    if (dm_router_launch(d, &err) < 0) {
+    s->router = NULL;
+    router_new(s, port);
+    if (dm_router_launch(s, &err) < 0) {
         dm_error("router: %s", err);
     }
 }
 
-void dm_router_discard(DmDaemon *d)
+void dm_router_discard(DmServer *s)
 {
-    g_clear_pointer(&d->router, dm_instance_free);
+    g_clear_pointer(&s->router, dm_instance_free);
 }
 
-int dm_router_launch(DmDaemon *d, char **ret_err)
+int dm_router_launch(DmServer *s, char **ret_err)
 {
-    int ret = dm_instance_launch(d->router, NULL, ret_err);
+    int ret = dm_instance_launch(s->router, NULL, ret_err);
 
     if (ret < 0) {
-        d->router = NULL;       /* freed by dm_instance_launch() */
+        s->router = NULL;       /* freed by dm_instance_launch() */
         return ret;
     }
-    dm_info("router starting at %s", d->router->address);
+    dm_info("router starting at %s", s->router->address);
     return 0;
 }
 
-void dm_router_answer(DmDaemon *d, SoupServerMessage *msg, DmRouteEntry *e)
+void dm_router_answer(DmServer *s, SoupServerMessage *msg, DmRouteEntry *e)
 {
     g_autofree char *err = NULL;
     RouterWait *w;
 
-    if (d->router->state == DM_INST_RUNNING) {
-        dm_http_reply_object(msg, SOUP_STATUS_CREATED, dm_route_json(d, e));
+    if (s->router->state == DM_INST_RUNNING) {
+        dm_http_reply_object(msg, SOUP_STATUS_CREATED, dm_route_json(s, e));
         return;
     }
     /* Its restarts used up earlier: a new route deserves a new try. */
-    if (d->router->state == DM_INST_EXITED &&
-        dm_instance_respawn(d->router, &err) < 0) {
+    if (s->router->state == DM_INST_EXITED &&
+        dm_instance_respawn(s->router, &err) < 0) {
         dm_error("router: %s", err);
         dm_http_error(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "%s", err);
-        dm_routes_drop(d, e);
+        dm_route_list_drop(s, e);
         return;
     }
     w = g_new0(RouterWait, 1);
-    w->d = d;
+    w->s = s;
     w->msg = msg;
     w->entry = e;
     w->timer = g_timeout_add(DM_ROUTER_WAIT_MS, router_wait_timeout, w);
-    g_queue_push_tail(d->route_waiting, w);
+    g_queue_push_tail(s->route_waiting, w);
     dm_http_defer(msg);
 }
 
-void dm_router_cancel(DmDaemon *d, DmRouteEntry *e)
+void dm_router_cancel(DmServer *s, DmRouteEntry *e)
 {
     GList *l;
 
-    for (l = d->route_waiting->head; l; l = l->next) {
+    for (l = s->route_waiting->head; l; l = l->next) {
         RouterWait *w = l->data;
 
         if (w->entry == e) {
@@ -262,24 +272,24 @@ void dm_router_cancel(DmDaemon *d, DmRouteEntry *e)
     }
 }
 
-void dm_router_stop(DmDaemon *d)
+void dm_router_stop(DmServer *s)
 {
-    router_fail_all(d, SOUP_STATUS_SERVICE_UNAVAILABLE,
+    router_fail_all(s, SOUP_STATUS_SERVICE_UNAVAILABLE,
                     "the daemon is shutting down", false);
-    if (d->router && !d->router->child.forgotten) {
-        dm_info("router at %s: stopping", d->router->address);
-        dm_instance_stop(d->router, NULL);
+    if (s->router && !s->router->child.forgotten) {
+        dm_info("router at %s: stopping", s->router->address);
+        dm_instance_stop(s->router, NULL);
     }
 }
 
-JsonNode *dm_router_json(DmDaemon *d)
+JsonNode *dm_router_json(DmServer *s)
 {
     JsonObject *o;
 
-    if (!d->router) {
+    if (!s->router) {
         return json_node_new(JSON_NODE_NULL);
     }
-    o = dm_instance_json(d->router);
+    o = dm_instance_json(s->router);
     /* An instance's members that mean nothing for the router. */
     json_object_remove_member(o, "model");
     json_object_remove_member(o, "console");

@@ -1,12 +1,7 @@
 /*
- * Server role: the /v1/routes endpoints and the routes file.
- *
- * The table (d->routes, in the order added) is written whole to
- * STATE/routes after each change, through a temporary file and a rename
- * so that the router, which reads it for every new session, sees either
- * the old table or the new one.  Each route is a line in the router's
- * --route syntax, checked with the router's own parser before it is
- * accepted.
+ * Server role: the /v1/routes endpoints, over the table and its file
+ * (route-list.c) and the router (router.c).  A route is checked with
+ * the router's own parser before it is accepted.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -15,144 +10,31 @@
 #include <unistd.h>
 
 #include "http.h"
-#include "instance.h"
 #include "log.h"
-#include "record.h"
 #include "route-table.h"
 #include "router.h"
 #include "routes.h"
 
-#define DM_ROUTES_MAX 1024
-
-static void routes_entry_free(DmRouteEntry *e)
+void dm_routes_init(DmServer *s)
 {
-    g_free(e->id);
-    g_free(e->device_model);
-    g_free(e->vm);
-    g_free(e->target);
-    g_free(e);
+    dm_route_list_init(s);
+    dm_router_init(s);
 }
 
-void dm_routes_init(DmDaemon *d)
+void dm_routes_free(DmServer *s)
 {
-    d->routes = g_ptr_array_new_with_free_func(
-        (GDestroyNotify)routes_entry_free);
-    d->route_waiting = g_queue_new();
+    dm_route_list_free(s);
+    dm_router_free(s);
 }
 
-void dm_routes_free(DmDaemon *d)
+void dm_routes_health(DmServer *s, JsonObject *health)
 {
-    g_clear_pointer(&d->routes, g_ptr_array_unref);
-    g_clear_pointer(&d->route_waiting, g_queue_free);
+    json_object_set_string_member(health, "router", dm_route_list_address(s));
 }
 
-char *dm_routes_file(DmDaemon *d)
+unsigned dm_routes_live(DmServer *s)
 {
-    return g_build_filename(d->state_dir, "routes", NULL);
-}
-
-static const char *routes_address(DmDaemon *d)
-{
-    return d->router ? d->router->address : NULL;
-}
-
-void dm_routes_health(DmDaemon *d, JsonObject *health)
-{
-    json_object_set_string_member(health, "router", routes_address(d));
-}
-
-unsigned dm_routes_live(DmDaemon *d)
-{
-    return d->router != NULL;
-}
-
-JsonObject *dm_route_json(DmDaemon *d, const DmRouteEntry *e)
-{
-    JsonObject *o = json_object_new();
-
-    json_object_set_string_member(o, "id", e->id);
-    json_object_set_string_member(o, "device_model", e->device_model);
-    json_object_set_string_member(o, "vm", e->vm);
-    json_object_set_string_member(o, "target", e->target);
-    json_object_set_string_member(o, "address", routes_address(d));
-    return o;
-}
-
-static int routes_index(DmDaemon *d, const char *id)
-{
-    for (guint i = 0; i < d->routes->len; i++) {
-        DmRouteEntry *e = g_ptr_array_index(d->routes, i);
-
-        if (strcmp(e->id, id) == 0) {
-            return i;
-        }
-    }
-    return -1;
-}
-
-/* The route that already takes sessions of @e's (device model, vm). */
-static DmRouteEntry *routes_same_pair(DmDaemon *d, const DmRouteEntry *e)
-{
-    for (guint i = 0; i < d->routes->len; i++) {
-        DmRouteEntry *o = g_ptr_array_index(d->routes, i);
-
-        if (strcmp(o->device_model, e->device_model) == 0 &&
-            g_strcmp0(o->vm, e->vm) == 0) {
-            return o;
-        }
-    }
-    return NULL;
-}
-
-static char *routes_line(const DmRouteEntry *e)
-{
-    return g_strdup_printf("%s=%s%s%s", e->device_model, e->target,
-                           e->vm ? ",vm=" : "", e->vm ? e->vm : "");
-}
-
-/* STATE/routes from the table, atomically (temporary file + rename). */
-static int routes_write(DmDaemon *d, char **ret_err)
-{
-    g_autoptr(GString) text = g_string_new(
-        "# Written by dm-remote daemon for its router; one route a line.\n");
-    g_autoptr(GError) error = NULL;
-    g_autofree char *path = dm_routes_file(d);
-
-    for (guint i = 0; i < d->routes->len; i++) {
-        DmRouteEntry *e = g_ptr_array_index(d->routes, i);
-        g_autofree char *line = routes_line(e);
-
-        g_string_append_printf(text, "# %s\n%s\n", e->id, line);
-    }
-    if (!g_file_set_contents_full(path, text->str, text->len,
-                                  G_FILE_SET_CONTENTS_CONSISTENT, 0600,
-                                  &error)) {
-        *ret_err = g_strdup_printf("cannot write %s: %s", path,
-                                   error->message);
-        return -EIO;
-    }
-    return 0;
-}
-
-/* The table changed: the file, and the router's record. */
-static int routes_save(DmDaemon *d, char **ret_err)
-{
-    int ret = routes_write(d, ret_err);
-
-    if (ret == 0 && d->router) {
-        dm_instance_write_record(d->router);
-    }
-    return ret;
-}
-
-void dm_routes_drop(DmDaemon *d, DmRouteEntry *e)
-{
-    g_autofree char *err = NULL;
-
-    g_ptr_array_remove(d->routes, e);
-    if (routes_save(d, &err) < 0) {
-        dm_error("routes: %s", err);
-    }
+    return s->router != NULL;
 }
 
 /* An optional id member: 400 unless absent/null or a valid id. */
@@ -171,28 +53,17 @@ static int routes_member_id(SoupServerMessage *msg, JsonObject *req,
     return 0;
 }
 
-/* Spaces and control characters cannot survive a line of the file. */
-static bool routes_target_bad_char(const char *target)
-{
-    for (const char *p = target; *p; p++) {
-        if ((unsigned char)*p <= ' ' || *p == 0x7f) {
-            return true;
-        }
-    }
-    return false;
-}
-
 /*
  * The target, as the router will parse its line.  Spaces and control
  * characters could not survive a line of the file, nor ",vm=" its syntax.
  */
 static int routes_check_target(SoupServerMessage *msg, DmRouteEntry *e)
 {
-    g_autofree char *line = routes_line(e);
+    g_autofree char *line = dm_route_line(e);
     char err[384];
     DmRoute r;
 
-    if (routes_target_bad_char(e->target)) {
+    if (dm_route_target_bad_char(e->target)) {
         dm_http_error(msg, SOUP_STATUS_BAD_REQUEST, "bad target: no "
                       "spaces or control characters");
         return -EINVAL;
@@ -225,13 +96,9 @@ static int routes_parse(SoupServerMessage *msg, JsonObject *req,
                       !id ? "id" : !dm ? "device_model" : "target");
         return -EINVAL;
     }
-    e = g_new0(DmRouteEntry, 1);
-    e->id = g_strdup(id);
-    e->device_model = g_strdup(dm);
-    e->vm = g_strdup(vm);
-    e->target = g_strdup(target);
+    e = dm_route_entry_new(id, dm, vm, target);
     if (routes_check_target(msg, e) < 0) {
-        routes_entry_free(e);
+        dm_route_entry_free(e);
         return -EINVAL;
     }
     *ret_e = e;
@@ -242,47 +109,47 @@ static int routes_parse(SoupServerMessage *msg, JsonObject *req,
  * Into the table and the file, the router started if need be; @e is
  * taken.  @msg is answered now or once the router accepts connections.
  */
-static void routes_add(DmDaemon *d, SoupServerMessage *msg, DmRouteEntry *e)
+static void routes_add(DmServer *s, SoupServerMessage *msg, DmRouteEntry *e)
 {
     g_autofree char *err = NULL;
-    bool fresh = !d->router;
+    bool fresh = !s->router;
 
-    if (fresh && dm_router_create(d, &err) < 0) {
+    if (fresh && dm_router_create(s, &err) < 0) {
         dm_http_error(msg, SOUP_STATUS_CONFLICT, "%s", err);
-        routes_entry_free(e);
+        dm_route_entry_free(e);
         return;
     }
-    if (strcmp(e->target, d->router->address) == 0) {
+    if (strcmp(e->target, s->router->address) == 0) {
         dm_http_error(msg, SOUP_STATUS_BAD_REQUEST, "bad target '%s': the "
                       "router itself", e->target);
-        routes_entry_free(e);
+        dm_route_entry_free(e);
         goto undo_router;
     }
-    g_ptr_array_add(d->routes, e);
-    if (routes_save(d, &err) < 0) {
+    g_ptr_array_add(s->routes, e);
+    if (dm_route_list_save(s, &err) < 0) {
         dm_error("route %s: %s", e->id, err);
         dm_http_error(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "%s", err);
-        g_ptr_array_remove(d->routes, e);
+        g_ptr_array_remove(s->routes, e);
         goto undo_router;
     }
-    if (fresh && dm_router_launch(d, &err) < 0) {
+    if (fresh && dm_router_launch(s, &err) < 0) {
         dm_error("route %s: %s", e->id, err);
         dm_http_error(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "%s", err);
-        dm_routes_drop(d, e);
+        dm_route_list_drop(s, e);
         return;
     }
     dm_info("route %s: device model %s%s%s -> %s", e->id, e->device_model,
             e->vm ? " of vm " : "", e->vm ? e->vm : "", e->target);
-    dm_router_answer(d, msg, e);
+    dm_router_answer(s, msg, e);
     return;
 
 undo_router:
     if (fresh) {
-        dm_router_discard(d);
+        dm_router_discard(s);
     }
 }
 
-static void routes_create(DmDaemon *d, SoupServerMessage *msg)
+static void routes_create(DmServer *s, SoupServerMessage *msg)
 {
     g_autoptr(JsonObject) req = NULL;
     DmRouteEntry *e, *other;
@@ -291,139 +158,93 @@ static void routes_create(DmDaemon *d, SoupServerMessage *msg)
         routes_parse(msg, req, &e) < 0) {
         return;
     }
-    if (d->stopping) {
+    if (s->l->stopping) {
         dm_http_error(msg, SOUP_STATUS_SERVICE_UNAVAILABLE,
                       "the daemon is shutting down");
-    } else if (routes_index(d, e->id) >= 0) {
+    } else if (dm_route_list_find(s, e->id) >= 0) {
         dm_http_error(msg, SOUP_STATUS_CONFLICT, "route '%s' already exists",
                       e->id);
-    } else if ((other = routes_same_pair(d, e)) != NULL) {
+    } else if ((other = dm_route_list_same_pair(s, e)) != NULL) {
         dm_http_error(msg, SOUP_STATUS_CONFLICT, "device model '%s' of %s%s"
                       "%s is already routed by '%s'", e->device_model,
                       e->vm ? "vm '" : "any vm", e->vm ? e->vm : "",
                       e->vm ? "'" : "", other->id);
-    } else if (d->routes->len >= DM_ROUTES_MAX) {
+    } else if (s->routes->len >= DM_ROUTES_MAX) {
         dm_http_error(msg, SOUP_STATUS_CONFLICT, "too many routes (%d)",
                       DM_ROUTES_MAX);
     } else {
-        routes_add(d, msg, e);
+        routes_add(s, msg, e);
         return;
     }
-    routes_entry_free(e);
+    dm_route_entry_free(e);
 }
 
-static void routes_list(DmDaemon *d, SoupServerMessage *msg)
+static void routes_list(DmServer *s, SoupServerMessage *msg)
 {
     JsonArray *arr = json_array_new();
     JsonObject *o = json_object_new();
 
-    for (guint i = 0; i < d->routes->len; i++) {
+    for (guint i = 0; i < s->routes->len; i++) {
         json_array_add_object_element(
-            arr, dm_route_json(d, g_ptr_array_index(d->routes, i)));
+            arr, dm_route_json(s, g_ptr_array_index(s->routes, i)));
     }
     json_object_set_array_member(o, "routes", arr);
-    json_object_set_string_member(o, "address", routes_address(d));
-    json_object_set_member(o, "router", dm_router_json(d));
+    json_object_set_string_member(o, "address", dm_route_list_address(s));
+    json_object_set_member(o, "router", dm_router_json(s));
     dm_http_reply_object(msg, SOUP_STATUS_OK, o);
 }
 
 /* 200 with the route once the file no longer has it. */
-static void routes_delete(DmDaemon *d, SoupServerMessage *msg, guint index)
+static void routes_delete(DmServer *s, SoupServerMessage *msg, guint index)
 {
-    DmRouteEntry *e = g_ptr_array_steal_index(d->routes, index);
+    DmRouteEntry *e = g_ptr_array_steal_index(s->routes, index);
     g_autofree char *err = NULL;
 
-    if (routes_save(d, &err) < 0) {
+    if (dm_route_list_save(s, &err) < 0) {
         dm_error("route %s: %s", e->id, err);
         dm_http_error(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "%s", err);
-        g_ptr_array_insert(d->routes, index, e);
+        g_ptr_array_insert(s->routes, index, e);
         return;
     }
     dm_info("route %s: deleted", e->id);
-    dm_router_cancel(d, e);
-    dm_http_reply_object(msg, SOUP_STATUS_OK, dm_route_json(d, e));
-    routes_entry_free(e);
+    dm_router_cancel(s, e);
+    dm_http_reply_object(msg, SOUP_STATUS_OK, dm_route_json(s, e));
+    dm_route_entry_free(e);
 }
 
-void dm_routes_handle(DmDaemon *d, SoupServerMessage *msg, const char *id)
+void dm_routes_handle(DmServer *s, SoupServerMessage *msg, const char *id)
 {
     const char *method = soup_server_message_get_method(msg);
     int index;
 
     if (!id) {
         if (strcmp(method, "POST") == 0) {
-            routes_create(d, msg);
+            routes_create(s, msg);
         } else if (strcmp(method, "GET") == 0) {
-            routes_list(d, msg);
+            routes_list(s, msg);
         } else {
             dm_http_not_allowed(msg, "GET, POST");
         }
         return;
     }
-    index = routes_index(d, id);
+    index = dm_route_list_find(s, id);
     if (strcmp(method, "GET") != 0 && strcmp(method, "DELETE") != 0) {
         dm_http_not_allowed(msg, "GET, DELETE");
     } else if (index < 0) {
         dm_http_error(msg, SOUP_STATUS_NOT_FOUND, "no route '%s'", id);
     } else if (strcmp(method, "GET") == 0) {
         dm_http_reply_object(msg, SOUP_STATUS_OK,
-                             dm_route_json(d, g_ptr_array_index(d->routes,
+                             dm_route_json(s, g_ptr_array_index(s->routes,
                                                                 index)));
     } else {
-        routes_delete(d, msg, index);
+        routes_delete(s, msg, index);
     }
 }
 
-void dm_routes_stop_all(DmDaemon *d)
+void dm_routes_stop_all(DmServer *s)
 {
-    g_autofree char *path = dm_routes_file(d);
+    g_autofree char *path = dm_route_list_file(s);
 
-    dm_router_stop(d);
+    dm_router_stop(s);
     unlink(path);
-}
-
-void dm_routes_restore(DmDaemon *d, JsonArray *arr)
-{
-    g_autofree char *err = NULL;
-    guint i, len = json_array_get_length(arr);
-
-    for (i = 0; i < len && d->routes->len < DM_ROUTES_MAX; i++) {
-        JsonNode *n = json_array_get_element(arr, i);
-        JsonObject *o;
-        const char *id, *dm, *vm, *target;
-        g_autofree char *line = NULL;
-        DmRouteEntry *e;
-        char why[384];
-        DmRoute r;
-
-        if (!JSON_NODE_HOLDS_OBJECT(n)) {
-            continue;
-        }
-        o = json_node_get_object(n);
-        id = dm_record_string(o, "id");
-        dm = dm_record_string(o, "device_model");
-        vm = dm_record_string(o, "vm");
-        target = dm_record_string(o, "target");
-        if (!id || !vup_name_valid(id) || !dm || !vup_name_valid(dm) ||
-            (vm && !vup_name_valid(vm)) || !target ||
-            routes_index(d, id) >= 0) {
-            continue;
-        }
-        e = g_new0(DmRouteEntry, 1);
-        e->id = g_strdup(id);
-        e->device_model = g_strdup(dm);
-        e->vm = g_strdup(vm);
-        e->target = g_strdup(target);
-        line = routes_line(e);
-        if (routes_target_bad_char(target) || strstr(target, ",vm=") ||
-            routes_same_pair(d, e) ||
-            dm_route_parse(line, &r, why, sizeof(why)) < 0) {
-            routes_entry_free(e);
-            continue;
-        }
-        g_ptr_array_add(d->routes, e);
-    }
-    if (d->routes->len && routes_write(d, &err) < 0) {
-        dm_error("routes: %s", err);
-    }
 }

@@ -1,6 +1,7 @@
 /*
- * Server role: routes of the owner server (/v1/routes) and its router,
- * a `dm-remote route --routes-file STATE/routes` child.
+ * Server role: the routes of the owner server (/v1/routes) and its
+ * router, a `dm-remote route --routes-file STATE/routes` child: the API
+ * over route-list.h (the table, the file) and router.h (the child).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -10,24 +11,25 @@
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
-#include "launcher.h"
+#include "instance.h"
 
-void dm_routes_init(DmDaemon *d);
-void dm_routes_free(DmDaemon *d);
+/* The table and the router's queue; freed once the router is gone. */
+void dm_routes_init(DmServer *s);
+void dm_routes_free(DmServer *s);
 
 /* Add "router" (its address or null) to GET /v1/health. */
-void dm_routes_health(DmDaemon *d, JsonObject *health);
+void dm_routes_health(DmServer *s, JsonObject *health);
 
 /* /v1/routes (@id NULL) and /v1/routes/ID. */
-void dm_routes_handle(DmDaemon *d, SoupServerMessage *msg, const char *id);
+void dm_routes_handle(DmServer *s, SoupServerMessage *msg, const char *id);
 
 /*
  * Shutdown: answer waiting POSTs, remove the routes file, stop the
- * router; dm_daemon_maybe_quit() once it is gone.
+ * router (once gone, it tells the launcher's child_gone hook).
  */
-void dm_routes_stop_all(DmDaemon *d);
+void dm_routes_stop_all(DmServer *s);
 
 /* 1 while a router process is known (running or being stopped). */
-unsigned dm_routes_live(DmDaemon *d);
+unsigned dm_routes_live(DmServer *s);
 
 #endif /* DM_ROUTES_H */

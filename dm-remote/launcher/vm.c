@@ -1,7 +1,7 @@
 /*
  * One VM: launch, readiness (QMP answers), exit, stop.
  *
- * All of it runs in the daemon's main loop.  A VM is in d->vms while the
+ * All of it runs in the daemon's main loop.  A VM is in c->vms while the
  * API knows it; once forgotten it lives on only until QEMU is reaped.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -33,7 +33,7 @@ static DmVm *vm_of(DmChild *c)
     return (DmVm *)((char *)c - offsetof(DmVm, child));
 }
 
-DmVm *dm_vm_new(DmDaemon *d, const char *id)
+DmVm *dm_vm_new(DmClient *c, const char *id)
 {
     DmVm *vm = g_new0(DmVm, 1);
 
@@ -41,8 +41,10 @@ DmVm *dm_vm_new(DmDaemon *d, const char *id)
      * A directory each, its own files named without a dot, the caller's
      * ID.NAME: no two VMs' names, nor a file and ours, can be the same.
      */
-    dm_child_init(&vm->child, d, &vm_ops, id, dm_child_dir(d, "vms", id),
-                  d->vms, DM_VM_START_TIMEOUT_MS);
+    dm_child_init(&vm->child, c->l, &vm_ops, id,
+                  dm_child_dir(c->l, "vms", id), c->vms,
+                  DM_VM_START_TIMEOUT_MS);
+    vm->c = c;
     vm->qmp_path = g_build_filename(vm->child.dir, "qmp", NULL);
     vm->files = g_ptr_array_new_with_free_func(g_free);
     vm->file_names = g_ptr_array_new_with_free_func(g_free);
@@ -305,9 +307,10 @@ static bool vm_creds_have_server(const char *dir)
 static GPtrArray *vm_argv(DmVm *vm, char **args)
 {
     GPtrArray *argv = g_ptr_array_new_with_free_func(g_free);
+    const char *creds = vm->child.l->model_tls_creds;
     char **a;
 
-    g_ptr_array_add(argv, g_strdup(vm->child.d->qemu));
+    g_ptr_array_add(argv, g_strdup(vm->c->qemu));
     g_ptr_array_add(argv, g_strdup("-name"));
     g_ptr_array_add(argv, g_strdup(vm->child.id));
     g_ptr_array_add(argv, g_strdup("-nodefaults"));
@@ -316,9 +319,9 @@ static GPtrArray *vm_argv(DmVm *vm, char **args)
     g_ptr_array_add(argv, g_strdup("-qmp"));
     g_ptr_array_add(argv, g_strdup_printf("unix:%s,server=on,wait=off",
                                           vm->qmp_path));
-    if (vm->child.d->model_tls_creds) {
+    if (creds) {
         /* The orchestrator names it in tls-creds= of -remote-device. */
-        g_auto(GStrv) parts = g_strsplit(vm->child.d->model_tls_creds, ",", -1);
+        g_auto(GStrv) parts = g_strsplit(creds, ",", -1);
         g_autofree char *dir = g_strjoinv(",,", parts);
 
         g_ptr_array_add(argv, g_strdup("-object"));
@@ -331,7 +334,7 @@ static GPtrArray *vm_argv(DmVm *vm, char **args)
          * directory has a server certificate for this host too (QEMU
          * loads the files at start-up).
          */
-        if (vm_creds_have_server(vm->child.d->model_tls_creds)) {
+        if (vm_creds_have_server(creds)) {
             g_ptr_array_add(argv, g_strdup("-object"));
             g_ptr_array_add(argv, g_strdup_printf("tls-creds-x509,"
                                                   "id=dm-migrate-tls,"

@@ -1,5 +1,7 @@
 /*
- * One VM of the client role: a QEMU child, its QMP relay and files.
+ * One VM of the client role: a QEMU child, its QMP relay and files.  The
+ * lowest of the client role's modules, it also holds the role's state
+ * (DmClient).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -20,8 +22,21 @@ typedef enum DmVmState {
     DM_VM_STOPPED,
 } DmVmState;
 
+/*
+ * The client role's state, shared by vm.c (one VM) and vms.c (/v1/vms,
+ * the QMP relay).  daemon.c fills in the options; the table is
+ * dm_vms_init's and dm_vms_free's.
+ */
+typedef struct DmClient {
+    DmLauncher *l;
+    const char *qemu;
+    char *save_dir;             /* absolute: the only home of file: URIs */
+    GHashTable *vms;            /* id -> DmVm, the API's */
+} DmClient;
+
 typedef struct DmVm {
     DmChild child;              /* id, directory, process, probe */
+    DmClient *c;
     char *qmp_path;
     GPtrArray *files;           /* paths written for it (secrets) */
     GPtrArray *file_names;      /* their NAMEs, for the record */
@@ -31,7 +46,7 @@ typedef struct DmVm {
     char *qmp_error;            /* why QMP did not answer at start-up */
 } DmVm;
 
-DmVm *dm_vm_new(DmDaemon *d, const char *id);
+DmVm *dm_vm_new(DmClient *c, const char *id);
 void dm_vm_free(DmVm *vm);
 
 /* A VM that never ran: its files go, then the VM. */

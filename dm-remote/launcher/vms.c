@@ -17,33 +17,38 @@
 #define DM_VM_ARGS_MAX 4096
 #define DM_VM_FILES_MAX 64
 
-void dm_vms_init(DmDaemon *d)
+void dm_vms_init(DmClient *c)
 {
-    d->vms = g_hash_table_new(g_str_hash, g_str_equal);
+    c->vms = g_hash_table_new(g_str_hash, g_str_equal);
 }
 
-void dm_vms_health(DmDaemon *d, JsonObject *health)
+void dm_vms_free(DmClient *c)
+{
+    g_clear_pointer(&c->vms, g_hash_table_destroy);
+}
+
+void dm_vms_health(DmClient *c, JsonObject *health)
 {
     GHashTableIter it;
     DmVm *vm;
     unsigned running = 0;
 
-    g_hash_table_iter_init(&it, d->vms);
+    g_hash_table_iter_init(&it, c->vms);
     while (g_hash_table_iter_next(&it, NULL, (gpointer *)&vm)) {
         running += vm->state == DM_VM_RUNNING;
     }
-    json_object_set_int_member(health, "capacity", d->capacity);
+    json_object_set_int_member(health, "capacity", c->l->capacity);
     json_object_set_int_member(health, "running", running);
 }
 
-unsigned dm_vms_live(DmDaemon *d)
+unsigned dm_vms_live(DmClient *c)
 {
-    return g_hash_table_size(d->vms) + g_hash_table_size(d->dying);
+    return g_hash_table_size(c->vms) + g_hash_table_size(c->l->dying);
 }
 
-void dm_vms_stop_all(DmDaemon *d)
+void dm_vms_stop_all(DmClient *c)
 {
-    g_autoptr(GList) all = g_hash_table_get_values(d->vms);
+    g_autoptr(GList) all = g_hash_table_get_values(c->vms);
     GList *l;
 
     for (l = all; l; l = l->next) {
@@ -51,31 +56,31 @@ void dm_vms_stop_all(DmDaemon *d)
     }
 }
 
-static bool vms_migrate_uri_ok(DmDaemon *d, const char *uri);
+static bool vms_migrate_uri_ok(DmClient *c, const char *uri);
 
-typedef bool VmsValueFn(DmDaemon *d, const char *value);
+typedef bool VmsValueFn(DmClient *c, const char *value);
 
 /* -serial: no host file, socket or pty. */
-static bool vms_serial_ok(DmDaemon *d, const char *v)
+static bool vms_serial_ok(DmClient *c, const char *v)
 {
     return strcmp(v, "none") == 0 || strcmp(v, "null") == 0 ||
            strcmp(v, "stdio") == 0;
 }
 
 /* -qtest: the test protocol on nothing (with -accel qtest). */
-static bool vms_qtest_ok(DmDaemon *d, const char *v)
+static bool vms_qtest_ok(DmClient *c, const char *v)
 {
     return strcmp(v, "null") == 0;
 }
 
 /* -incoming exec:CMD would run a shell command. */
-static bool vms_incoming_ok(DmDaemon *d, const char *v)
+static bool vms_incoming_ok(DmClient *c, const char *v)
 {
-    return strcmp(v, "defer") == 0 || vms_migrate_uri_ok(d, v);
+    return strcmp(v, "defer") == 0 || vms_migrate_uri_ok(c, v);
 }
 
 /* -device: the fork's proxies only (-device loader,file=... reads files). */
-static bool vms_device_ok(DmDaemon *d, const char *v)
+static bool vms_device_ok(DmClient *c, const char *v)
 {
     static const char *const drivers[] = { "dm-proxy-pci", "dm-proxy-isa" };
     size_t i, len;
@@ -95,7 +100,7 @@ static bool vms_device_ok(DmDaemon *d, const char *v)
  * (file=@STATE@/NAME): a secret read from anywhere would be sent to a
  * model as its token, and other objects reach host files and sockets.
  */
-static bool vms_object_ok(DmDaemon *d, const char *v)
+static bool vms_object_ok(DmClient *c, const char *v)
 {
     const char *p = v;
 
@@ -147,7 +152,7 @@ static const VmsOption vms_options[] = {
 };
 
 /* NULL if @args are allowed, else why not (to free). */
-static char *vms_args_refusal(DmDaemon *d, char **args)
+static char *vms_args_refusal(DmClient *c, char **args)
 {
     size_t i, j;
 
@@ -178,7 +183,7 @@ static char *vms_args_refusal(DmDaemon *d, char **args)
                                    args[i]);
         }
         i++;
-        if (opt->value_ok && !opt->value_ok(d, args[i])) {
+        if (opt->value_ok && !opt->value_ok(c, args[i])) {
             return g_strdup_printf("'%s %s' is not allowed in 'args' (%s "
                                    "only)", args[i - 1], args[i],
                                    opt->values);
@@ -294,7 +299,7 @@ static int vms_write_files(DmVm *vm, JsonObject *files, char **ret_err)
     return 0;
 }
 
-static void vms_create(DmDaemon *d, SoupServerMessage *msg)
+static void vms_create(DmClient *c, SoupServerMessage *msg)
 {
     g_autoptr(JsonObject) req = NULL;
     g_auto(GStrv) args = NULL;
@@ -310,27 +315,27 @@ static void vms_create(DmDaemon *d, SoupServerMessage *msg)
         vms_check_files(msg, req, &files) < 0) {
         return;
     }
-    if (args && (why = vms_args_refusal(d, args))) {
+    if (args && (why = vms_args_refusal(c, args))) {
         dm_http_error(msg, SOUP_STATUS_BAD_REQUEST, "%s", why);
     } else if (!id) {
         dm_http_error(msg, SOUP_STATUS_BAD_REQUEST, "missing 'id'");
     } else if (!vup_name_valid(id)) {
         dm_http_error(msg, SOUP_STATUS_BAD_REQUEST, "bad id '%s' (1 to %d "
                       "characters of A-Z a-z 0-9 . _ -)", id, VUP_NAME_MAX);
-    } else if (d->stopping) {
+    } else if (c->l->stopping) {
         dm_http_error(msg, SOUP_STATUS_SERVICE_UNAVAILABLE,
                       "the daemon is shutting down");
-    } else if (g_hash_table_contains(d->vms, id)) {
+    } else if (g_hash_table_contains(c->vms, id)) {
         dm_http_error(msg, SOUP_STATUS_CONFLICT, "vm '%s' already exists",
                       id);
-    } else if (g_hash_table_contains(d->dying, id)) {
+    } else if (g_hash_table_contains(c->l->dying, id)) {
         dm_http_error(msg, SOUP_STATUS_CONFLICT, "vm '%s' is still stopping",
                       id);
-    } else if (g_hash_table_size(d->vms) >= d->capacity) {
+    } else if (g_hash_table_size(c->vms) >= c->l->capacity) {
         dm_http_error(msg, SOUP_STATUS_CONFLICT, "capacity full (%u VMs)",
-                      d->capacity);
+                      c->l->capacity);
     } else {
-        vm = dm_vm_new(d, id);
+        vm = dm_vm_new(c, id);
         if (strlen(vm->qmp_path) > SUN_PATH_MAX) {
             err = g_strdup_printf("QMP socket path longer than %zu bytes",
                                   SUN_PATH_MAX);
@@ -348,9 +353,9 @@ static void vms_create(DmDaemon *d, SoupServerMessage *msg)
     }
 }
 
-static void vms_list(DmDaemon *d, SoupServerMessage *msg)
+static void vms_list(DmClient *c, SoupServerMessage *msg)
 {
-    g_autoptr(GList) all = g_hash_table_get_values(d->vms);
+    g_autoptr(GList) all = g_hash_table_get_values(c->vms);
     JsonArray *arr = json_array_new();
     JsonObject *o = json_object_new();
     GList *l;
@@ -379,7 +384,7 @@ static void vms_qmp_reply(JsonNode *reply, const char *error, void *opaque)
  * file: path in --save-dir, without ".." and without QEMU's ,options.
  * exec:, fd: and the rest would run or reach anything as our user.
  */
-static bool vms_migrate_uri_ok(DmDaemon *d, const char *uri)
+static bool vms_migrate_uri_ok(DmClient *c, const char *uri)
 {
     g_auto(GStrv) parts = NULL;
     const char *path;
@@ -392,8 +397,8 @@ static bool vms_migrate_uri_ok(DmDaemon *d, const char *uri)
         return false;
     }
     path = uri + 5;
-    if (!g_str_has_prefix(path, d->save_dir) ||
-        path[strlen(d->save_dir)] != '/' || strchr(path, ',')) {
+    if (!g_str_has_prefix(path, c->save_dir) ||
+        path[strlen(c->save_dir)] != '/' || strchr(path, ',')) {
         return false;
     }
     for (; *path; path++) {
@@ -461,7 +466,7 @@ static const char *vms_tls_parameters_refusal(JsonNode *args)
  * exec:, human-monitor-command, device_add, ...).  NULL if @cmd is
  * allowed, else why not.
  */
-static const char *vms_qmp_refusal(DmDaemon *d, const char *execute,
+static const char *vms_qmp_refusal(DmClient *c, const char *execute,
                                    JsonNode *args)
 {
     static const char *const plain[] = {
@@ -492,7 +497,7 @@ static const char *vms_qmp_refusal(DmDaemon *d, const char *execute,
         json_node_get_value_type(uri) != G_TYPE_STRING) {
         return "takes exactly one argument here, 'uri' (a string)";
     }
-    if (!vms_migrate_uri_ok(d, json_node_get_string(uri))) {
+    if (!vms_migrate_uri_ok(c, json_node_get_string(uri))) {
         return "takes only a tcp:, unix: or file:SAVE_DIR/PATH 'uri' "
                "(no exec:, fd:, options or .., files only in the "
                "launcher's --save-dir)";
@@ -517,7 +522,7 @@ static void vms_qmp(DmVm *vm, SoupServerMessage *msg)
     } else if (n && !JSON_NODE_HOLDS_OBJECT(n)) {
         dm_http_error(msg, SOUP_STATUS_BAD_REQUEST,
                       "'arguments' must be an object");
-    } else if ((why = vms_qmp_refusal(vm->child.d, execute, n))) {
+    } else if ((why = vms_qmp_refusal(vm->c, execute, n))) {
         dm_http_error(msg, SOUP_STATUS_FORBIDDEN, "QMP command '%s' %s",
                       execute, why);
     } else if (vm->state != DM_VM_RUNNING || !vm->qmp) {
@@ -542,7 +547,7 @@ static void vms_events(DmVm *vm, SoupServerMessage *msg)
     dm_http_reply_object(msg, SOUP_STATUS_OK, o);
 }
 
-void dm_vms_handle(DmDaemon *d, SoupServerMessage *msg, const char *id,
+void dm_vms_handle(DmClient *c, SoupServerMessage *msg, const char *id,
                    const char *sub)
 {
     const char *method = soup_server_message_get_method(msg);
@@ -550,15 +555,15 @@ void dm_vms_handle(DmDaemon *d, SoupServerMessage *msg, const char *id,
 
     if (!id) {
         if (strcmp(method, "POST") == 0) {
-            vms_create(d, msg);
+            vms_create(c, msg);
         } else if (strcmp(method, "GET") == 0) {
-            vms_list(d, msg);
+            vms_list(c, msg);
         } else {
             dm_http_not_allowed(msg, "GET, POST");
         }
         return;
     }
-    vm = g_hash_table_lookup(d->vms, id);
+    vm = g_hash_table_lookup(c->vms, id);
     if (!vm) {
         dm_http_error(msg, SOUP_STATUS_NOT_FOUND, "no vm '%s'", id);
     } else if (sub && strcmp(sub, "qmp") == 0) {
@@ -575,13 +580,15 @@ void dm_vms_handle(DmDaemon *d, SoupServerMessage *msg, const char *id,
     }
 }
 
-static void vms_adopt_one(DmDaemon *d, const char *id, const char *dir,
+static void vms_adopt_one(void *opaque, const char *id, const char *dir,
                           JsonObject *rec, pid_t pid, guint64 start)
 {
-    dm_vm_adopt(dm_vm_new(d, id), rec, pid, start);
+    DmClient *c = opaque;
+
+    dm_vm_adopt(dm_vm_new(c, id), rec, pid, start);
 }
 
-void dm_vms_adopt_all(DmDaemon *d)
+void dm_vms_adopt_all(DmClient *c)
 {
-    dm_records_scan(d, "vms", "vm", vms_adopt_one);
+    dm_records_scan(c->l, "vms", "vm", vms_adopt_one, c);
 }
