@@ -5,9 +5,11 @@
 # written reads back, and the image on the server holds every block's
 # last write.  The model keeps its state with --state-file (the
 # transport's set-up, and the journal of requests in flight).  TAP.
-#   tests/guest/virtio-blk-crash.sh BUILD [unix|tcp] [KILLS]
+# unix-shm: the guest's RAM is shared with the model (memfd), which then
+# reaches the rings and buffers in place instead of by DMA messages.
+#   tests/guest/virtio-blk-crash.sh BUILD [unix|unix-shm|tcp] [KILLS]
 set -uo pipefail
-build=${1:?usage: virtio-blk-crash.sh BUILD [unix|tcp] [KILLS]}
+build=${1:?usage: virtio-blk-crash.sh BUILD [unix|unix-shm|tcp] [KILLS]}
 transport=${2:-unix}
 kills=${3:-5}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -25,6 +27,11 @@ if [ "$transport" = tcp ]; then
     addr=tcp:127.0.0.1:$port
 else
     addr=unix:$tmp/blk.sock
+fi
+memory=()
+if [ "$transport" = unix-shm ]; then
+    memory=(-object memory-backend-memfd,id=ram,size=256M,share=on
+            -machine memory-backend=ram)
 fi
 
 model=
@@ -52,7 +59,7 @@ timeout 600 "$build/qemu-system-x86_64" -accel tcg -M pc -m 256M \
     -append "console=ttyS0 quiet panic=-1 dm.run=virtio-blk-verify" \
     -serial "file:$tmp/console" \
     -device "dm-proxy-pci,id=disk0,server=$addr,timeout=30000" \
-    2>"$tmp/qemu.log" &
+    "${memory[@]}" 2>"$tmp/qemu.log" &
 qemu=$!
 pids+=("$qemu")
 
@@ -86,6 +93,15 @@ check "the guest ran to the end and powered off (QEMU exit $rc)" \
     [ "$rc" = 0 ]
 check "QEMU reconnected after every kill" \
     [ "$(grep -c 'reconnected to' "$tmp/qemu.log")" -ge "$kills" ]
+# The last model (the killed ones say nothing) sent no DMA message.
+in_place() {
+    grep -q ', 0 DMA messages)' "$tmp/dm.log" &&
+        ! grep -qE ', [1-9][0-9]* DMA messages\)' "$tmp/dm.log"
+}
+if [ "$transport" = unix-shm ]; then
+    check "the model reached guest memory in place (no DMA messages)" \
+        in_place
+fi
 check "every write completed without an I/O error, every block verified" \
     grep -q '^DM-VERIFY done writes=1600 ioerr=0 bad=0' <<<"$console"
 # Each block's last round, as blk-verify wrote it (4 threads x 16 blocks,
