@@ -152,26 +152,6 @@ void *dm_device_persistent(DmDevice *dev, size_t size)
     return ret < 0 ? NULL : dev->persist.mem;
 }
 
-void dm_device_state_changed(DmDevice *dev)
-{
-    const char *state_file = dev->args ? dev->args->state_file : NULL;
-    char err[256];
-
-    if (!state_file || !dev->model->save) {
-        return;
-    }
-    /* No quiesce: a driver's set-up must not wait for the disk. */
-    if (dm_device_write_state(dev, state_file, err, sizeof(err)) < 0) {
-        if (!dev->state_write_failed) {
-            dm_warn("%s (a restart would not find the device as it is)",
-                    err);
-        }
-        dev->state_write_failed = true;
-    } else {
-        dev->state_write_failed = false;
-    }
-}
-
 void dm_device_irqs_changed(DmDevice *dev)
 {
     if (dev->model && dev->model->irqs_changed && dev->state) {

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "device.h"
+#include "log.h"
 #include "state.h"
 
 /* The most a model may save: far above edu's 4 KiB or a UART's FIFO. */
@@ -213,4 +214,24 @@ out:
     close(fd);
     free(buf);
     return ret;
+}
+
+void dm_device_state_changed(DmDevice *dev)
+{
+    const char *state_file = dev->args ? dev->args->state_file : NULL;
+    char err[256];
+
+    if (!state_file || !dev->model->save) {
+        return;
+    }
+    /* No quiesce: a driver's set-up must not wait for the disk. */
+    if (dm_device_write_state(dev, state_file, err, sizeof(err)) < 0) {
+        if (!dev->state_write_failed) {
+            dm_warn("%s (a restart would not find the device as it is)",
+                    err);
+        }
+        dev->state_write_failed = true;
+    } else {
+        dev->state_write_failed = false;
+    }
 }
