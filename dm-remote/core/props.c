@@ -147,6 +147,8 @@ const char *dm_prop_type_name(DmPropType type)
         return "bool";
     case DM_PROP_UINT:
         return "number";
+    case DM_PROP_FILE:
+        return "file";
     }
     return "?";
 }
@@ -191,6 +193,7 @@ static int store(const DmProp *p, const char *val, void *state, char *err,
 
     switch (p->type) {
     case DM_PROP_STR:
+    case DM_PROP_FILE:
         if (p->check && p->check(val, err, errlen) < 0) {
             return -EINVAL;
         }

@@ -21,6 +21,11 @@ typedef enum DmPropType {
     DM_PROP_STR,        /* const char * (points into the parsed list) */
     DM_PROP_BOOL,       /* bool: on/off, true/false, yes/no, 1/0 */
     DM_PROP_UINT,       /* uint64_t within [min, max] */
+    /*
+     * const char *: a file on the server (a disk image).  A launcher
+     * takes a name in its images directory for it, never a path.
+     */
+    DM_PROP_FILE,
 } DmPropType;
 
 typedef struct DmProp {
@@ -40,6 +45,9 @@ typedef struct DmProp {
 #define DM_PROP_STRING_CHECKED(n, S, f, def, chk, h)                    \
     { .name = (n), .type = DM_PROP_STR, .offset = offsetof(S, f),       \
       .defval = (def), .check = (chk), .help = (h) }
+#define DM_PROP_FILENAME(n, S, f, h)                                    \
+    { .name = (n), .type = DM_PROP_FILE, .offset = offsetof(S, f),      \
+      .help = (h) }
 #define DM_PROP_BOOLEAN(n, S, f, def, h)                                \
     { .name = (n), .type = DM_PROP_BOOL, .offset = offsetof(S, f),      \
       .defval = (def), .help = (h) }
