@@ -49,7 +49,9 @@ static void print_model_props(const DmModel *m)
             printf(" (%llu..%llu)", (unsigned long long)p->min,
                    (unsigned long long)p->max);
         }
-        if (p->defval) {
+        if (p->required) {
+            printf(" (required)");
+        } else if (p->defval) {
             printf(" (default %s)", p->defval);
         }
         printf("\n      %s\n", p->help);

@@ -261,6 +261,10 @@ int dm_props_apply(const DmProp *props, const DmPropList *list, void *state,
                 val = list->values[i] ? list->values[i] : "on";
             }
         }
+        if (!val && p->required) {
+            snprintf(err, errlen, "'%s' is required", p->name);
+            return -EINVAL;
+        }
         if (!val) {
             continue;           /* no default: stays zero (NULL) */
         }

@@ -37,6 +37,7 @@ typedef struct DmProp {
     /* Extra check of a value's syntax: 0 or -EINVAL with a reason. */
     int (*check)(const char *val, char *err, size_t errlen);
     const char *help;
+    bool required;              /* no default: it must be given */
 } DmProp;
 
 #define DM_PROP_STRING(n, S, f, def, h)                                 \
@@ -45,9 +46,9 @@ typedef struct DmProp {
 #define DM_PROP_STRING_CHECKED(n, S, f, def, chk, h)                    \
     { .name = (n), .type = DM_PROP_STR, .offset = offsetof(S, f),       \
       .defval = (def), .check = (chk), .help = (h) }
-#define DM_PROP_FILENAME(n, S, f, h)                                    \
+#define DM_PROP_FILENAME(n, S, f, req, h)                               \
     { .name = (n), .type = DM_PROP_FILE, .offset = offsetof(S, f),      \
-      .help = (h) }
+      .required = (req), .help = (h) }
 #define DM_PROP_BOOLEAN(n, S, f, def, h)                                \
     { .name = (n), .type = DM_PROP_BOOL, .offset = offsetof(S, f),      \
       .defval = (def), .help = (h) }

@@ -63,6 +63,7 @@ static const char *arg_state_dir;
 static const char *arg_models;
 static unsigned arg_capacity = 16;
 static const char *arg_model_host;
+static const char *arg_images_dir;
 static const char *arg_port_range;
 static const char *arg_qemu;
 static const char *arg_save_dir;
@@ -120,6 +121,10 @@ static void daemon_help(void)
            "                         127.0.0.1)\n"
            "  --port-range=LO-HI     their tcp ports (default "
            "40000-40999)\n"
+           "  --images-dir=DIR       disk images models may open: a "
+           "model's file\n"
+           "                         property names one (no paths); "
+           "none by default\n"
            "client role:\n"
            "  --qemu=PATH            the QEMU binary (default: "
            "qemu-system-x86_64\n"
@@ -163,7 +168,7 @@ static int daemon_parse_options(int argc, char **argv)
 {
     enum {
         OPT_ROLE = 0x100, OPT_PLATFORM_ID, OPT_STATE_DIR, OPT_MODELS,
-        OPT_CAPACITY, OPT_MODEL_HOST, OPT_PORT_RANGE, OPT_QEMU,
+        OPT_CAPACITY, OPT_MODEL_HOST, OPT_PORT_RANGE, OPT_IMAGES_DIR, OPT_QEMU,
         OPT_TLS_CREDS, OPT_MODEL_TLS_CREDS, OPT_INSECURE_PLAIN_TCP,
         OPT_SAVE_DIR,
     };
@@ -176,6 +181,7 @@ static int daemon_parse_options(int argc, char **argv)
         { "capacity", required_argument, NULL, OPT_CAPACITY },
         { "model-host", required_argument, NULL, OPT_MODEL_HOST },
         { "port-range", required_argument, NULL, OPT_PORT_RANGE },
+        { "images-dir", required_argument, NULL, OPT_IMAGES_DIR },
         { "qemu", required_argument, NULL, OPT_QEMU },
         { "save-dir", required_argument, NULL, OPT_SAVE_DIR },
         { "tls-creds", required_argument, NULL, OPT_TLS_CREDS },
@@ -210,6 +216,9 @@ static int daemon_parse_options(int argc, char **argv)
             if (daemon_parse_capacity(optarg)) {
                 return 2;
             }
+            break;
+        case OPT_IMAGES_DIR:
+            arg_images_dir = optarg;
             break;
         case OPT_MODEL_HOST:
             arg_model_host = optarg;
@@ -307,6 +316,15 @@ static int daemon_setup_server(DmDaemon *d)
     }
     s->port_lo = lo;
     s->port_hi = hi;
+    if (arg_images_dir) {
+        struct stat st;
+
+        s->images_dir = g_canonicalize_filename(arg_images_dir, NULL);
+        if (stat(s->images_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+            return daemon_usage("--images-dir '%s' is not a directory",
+                                arg_images_dir);
+        }
+    }
     s->model_host = arg_model_host ? arg_model_host : "127.0.0.1";
     ret = getaddrinfo(s->model_host, NULL, &hints, &res);
     if (ret) {
@@ -388,9 +406,9 @@ static int daemon_check_options(DmDaemon *d)
         return daemon_usage("%s", "missing --state-dir");
     }
     if (d->l.role == DM_ROLE_CLIENT && (arg_models || arg_model_host ||
-                                        arg_port_range)) {
-        return daemon_usage("%s", "--models, --model-host and --port-range "
-                            "are for --role server");
+                                        arg_port_range || arg_images_dir)) {
+        return daemon_usage("%s", "--models, --model-host, --port-range and "
+                            "--images-dir are for --role server");
     }
     if (d->l.role == DM_ROLE_SERVER && (arg_qemu || arg_save_dir)) {
         return daemon_usage("%s", "--qemu and --save-dir are for --role "

@@ -19,6 +19,7 @@
 #include "vup/caps.h"
 
 #include "instance.h"
+#include "model-props.h"
 #include "log.h"
 #include "record.h"
 
@@ -102,6 +103,7 @@ void dm_instance_free(DmInstance *inst)
     g_free(inst->sock_path);
     g_free(inst->console_path);
     g_free(inst->token_path);
+    g_clear_pointer(&inst->props, json_object_unref);
     g_free(inst);
 }
 
@@ -154,6 +156,10 @@ JsonObject *dm_instance_json(DmInstance *inst)
         }
     }
     json_object_set_object_member(o, "bind", bind);
+    if (inst->props) {
+        json_object_set_object_member(o, "props",
+                                      json_object_ref(inst->props));
+    }
     return o;
 }
 
@@ -209,6 +215,10 @@ void dm_instance_write_record(DmInstance *inst)
         }
     }
     json_object_set_object_member(o, "bind", bind);
+    if (inst->props) {
+        json_object_set_object_member(o, "props",
+                                      json_object_ref(inst->props));
+    }
     if (inst->record_extra) {
         inst->record_extra(inst, o);
     }
@@ -307,6 +317,7 @@ static int instance_spawn(DmInstance *inst, char **ret_err)
 {
     DmLauncher *l = inst->child.l;
     g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
+    g_autofree char *spec = NULL;
     unsigned i;
 
     g_ptr_array_add(argv, g_strdup(l->self_exe));
@@ -318,7 +329,14 @@ static int instance_spawn(DmInstance *inst, char **ret_err)
         return instance_spawn_argv(inst, argv, ret_err);
     }
     g_ptr_array_add(argv, g_strdup("serve"));
-    g_ptr_array_add(argv, g_strdup_printf("--model=%s", inst->what));
+    spec = dm_model_props_spec(inst->model, inst->s->images_dir,
+                               inst->props);
+    g_ptr_array_add(argv, g_strdup_printf("--model=%s", spec));
+    if (inst->model->save) {
+        /* A restart after a crash finds the device as it was. */
+        g_ptr_array_add(argv, g_strconcat("--state-file=", inst->child.dir,
+                                          "/state", NULL));
+    }
     g_ptr_array_add(argv, g_strdup_printf("--listen=%s", inst->address));
     g_ptr_array_add(argv, g_strdup("-q"));
     for (i = 0; i < DM_BIND_COUNT; i++) {
@@ -511,6 +529,19 @@ static bool instance_from_record(DmInstance *inst, JsonObject *rec)
     }
     if (dm_record_bool(rec, "token")) {
         inst->token_path = g_build_filename(inst->child.dir, "token", NULL);
+    }
+    if (inst->model && json_object_has_member(rec, "props")) {
+        g_autofree char *err = NULL;
+        unsigned status;
+
+        inst->props = dm_model_props_check(inst->model, s->images_dir,
+                                           json_object_get_member(rec,
+                                                                  "props"),
+                                           &status, &err);
+        if (!inst->props) {
+            dm_warn("instance %s: %s", inst->child.id, err);
+            return false;
+        }
     }
     inst->restart_on_failure = g_strcmp0(dm_record_string(rec, "restart"),
                                          "on-failure") == 0;

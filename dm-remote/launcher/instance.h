@@ -46,6 +46,7 @@ typedef struct DmServer {
     struct sockaddr_storage model_addr;     /* resolved, port 0 */
     socklen_t model_addrlen;
     unsigned port_lo, port_hi;
+    char *images_dir;           /* absolute, --images-dir; NULL: none */
     GHashTable *instances;      /* id -> DmInstance, the API's */
     DmInstance *router;         /* `dm-remote route`, NULL: none yet */
     GPtrArray *routes;          /* DmRouteEntry, in the order added */
@@ -78,6 +79,7 @@ struct DmInstance {
     char *console_path;         /* NULL: no console */
     char *token_path;           /* NULL: no token */
     char *bind[DM_BIND_COUNT];  /* NULL: not bound */
+    JsonObject *props;          /* the model's properties, as strings */
     bool restart_on_failure;
     bool restart_always;        /* whatever the exit (internal ones) */
     DmInstState state;

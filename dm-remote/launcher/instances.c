@@ -14,6 +14,7 @@
 #include "http.h"
 #include "instance.h"
 #include "instances.h"
+#include "model-props.h"
 #include "log.h"
 #include "model.h"
 #include "record.h"
@@ -28,6 +29,7 @@ void dm_instances_init(DmServer *s)
 void dm_instances_free(DmServer *s)
 {
     g_clear_pointer(&s->instances, g_hash_table_destroy);
+    g_clear_pointer(&s->images_dir, g_free);
 }
 
 /*
@@ -57,6 +59,7 @@ static JsonObject *instances_model_json(const char *name)
             json_object_set_null_member(po, "default");
         }
         json_object_set_string_member(po, "help", p->help ? p->help : "");
+        json_object_set_boolean_member(po, "required", p->required);
         json_array_add_object_element(props, po);
     }
     json_object_set_array_member(o, "props", props);
@@ -285,6 +288,8 @@ static int instances_parse(DmServer *s, SoupServerMessage *msg,
     const char *id, *model_name;
     const DmModel *model;
     DmInstance *inst;
+    g_autofree char *err = NULL;
+    unsigned status;
 
     if (dm_http_member_string(msg, req, "id", &id) < 0 ||
         dm_http_member_string(msg, req, "model", &model_name) < 0) {
@@ -309,6 +314,14 @@ static int instances_parse(DmServer *s, SoupServerMessage *msg,
         return -EINVAL;
     }
     inst = dm_instance_new(s, id, model);
+    inst->props = dm_model_props_check(model, s->images_dir,
+                                       json_object_get_member(req, "props"),
+                                       &status, &err);
+    if (!inst->props) {
+        dm_http_error(msg, status, "%s", err);
+        dm_instance_free(inst);
+        return -EINVAL;
+    }
     if (instances_parse_options(msg, req, inst) < 0 ||
         instances_parse_bind(msg, req, inst) < 0 ||
         instances_parse_token(msg, req, ret_token) < 0) {

@@ -548,8 +548,8 @@ static int check_serial(const char *val, char *err, size_t errlen)
 }
 
 static const DmProp blk_props[] = {
-    DM_PROP_FILENAME("file", VirtioBlk, file,
-                     "the image: a raw file or a block device (required)"),
+    DM_PROP_FILENAME("file", VirtioBlk, file, true,
+                     "the image: a raw file or a block device"),
     DM_PROP_BOOLEAN("readonly", VirtioBlk, readonly, "off",
                     "offer the disk read-only (VIRTIO_BLK_F_RO)"),
     DM_PROP_STRING_CHECKED("serial", VirtioBlk, serial, NULL, check_serial,

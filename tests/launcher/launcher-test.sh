@@ -147,7 +147,7 @@ else
     fail tcp-model-accepts "nothing on port $port1"
 fi
 cmdline=$(tr '\0' ' ' <"/proc/$pid1/cmdline")
-if grep -q -- "serve --model=edu --listen=tcp:127.0.0.1:$port1" <<<"$cmdline" &&
+if grep -q -- "serve --model=edu --state-file=$state/instances/dm-1/state --listen=tcp:127.0.0.1:$port1" <<<"$cmdline" &&
    grep -q -- "--bind-vm=vm-7 --bind-hypervisor=hv-1" <<<"$cmdline" &&
    grep -q -- "--bind-client-platform=cl-1 --bind-device-model=dm-1" \
        <<<"$cmdline" &&
@@ -362,7 +362,7 @@ if [ -n "$tapi" ] && [ "${tapi##*:}" != 0 ]; then pass tcp-api-port; else
     fail tcp-api-port "$(cat "$dir/small.err")"; fi
 req "$tapi" GET /v1/health
 # Each model with its bus and properties, from its declaration.
-check tcp-api-health 200 '"models":\[{"name":"uart16550","bus":"isa","props":\[{"name":"console","type":"string","default":"stdio","help":"[^"]*"},.*\],"capacity":1'
+check tcp-api-health 200 '"models":\[{"name":"uart16550","bus":"isa","props":\[{"name":"console","type":"string","default":"stdio","help":"[^"]*","required":false},.*\],"capacity":1'
 req "$tapi" POST /v1/instances '{"id": "e", "model": "edu"}'
 check model-not-offered 400 "this platform offers uart16550"
 req "$tapi" POST /v1/instances '{"id": "u1", "model": "uart16550"}'

@@ -1,0 +1,152 @@
+/*
+ * dm-remote launcher: an instance's model properties (see model-props.h).
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+#include <sys/stat.h>
+
+#include "model-props.h"
+#include "vup/address.h"
+
+/* A property value as the command line writes it. */
+static char *value_string(JsonNode *n)
+{
+    if (!JSON_NODE_HOLDS_VALUE(n)) {
+        return NULL;
+    }
+    switch (json_node_get_value_type(n)) {
+    case G_TYPE_STRING:
+        return g_strdup(json_node_get_string(n));
+    case G_TYPE_BOOLEAN:
+        return g_strdup(json_node_get_boolean(n) ? "on" : "off");
+    case G_TYPE_INT64:
+        return g_strdup_printf("%" G_GINT64_FORMAT, json_node_get_int(n));
+    default:
+        return NULL;
+    }
+}
+
+/* An image name: a name (A-Z a-z 0-9 . _ -) that is not hidden. */
+static bool image_name_valid(const char *name)
+{
+    return vup_name_valid(name) && name[0] != '.';
+}
+
+static bool image_exists(const char *images_dir, const char *name)
+{
+    g_autofree char *path = g_build_filename(images_dir, name, NULL);
+    struct stat st;
+
+    return stat(path, &st) == 0 &&
+           (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode));
+}
+
+JsonObject *dm_model_props_check(const DmModel *model, const char *images_dir,
+                                 JsonNode *props, unsigned *ret_status,
+                                 char **ret_err)
+{
+    g_autoptr(JsonObject) out = json_object_new();
+    g_autoptr(GList) names = NULL;
+    DmPropList list = { 0 };
+    char err[256];
+    int ret;
+
+    *ret_status = 400;
+    if (props && !JSON_NODE_HOLDS_NULL(props) &&
+        !JSON_NODE_HOLDS_OBJECT(props)) {
+        *ret_err = g_strdup("'props' must be an object");
+        return NULL;
+    }
+    if (props && JSON_NODE_HOLDS_OBJECT(props)) {
+        names = json_object_get_members(json_node_get_object(props));
+    }
+    for (GList *l = names; l; l = l->next) {
+        const char *name = l->data;
+        JsonNode *n = json_object_get_member(json_node_get_object(props),
+                                             name);
+        const DmProp *p = dm_model_find_prop(model, name);
+        g_autofree char *val = value_string(n);
+
+        if (!p || g_str_equal(name, "console")) {
+            *ret_err = g_strdup_printf("model '%s' has no property '%s'%s",
+                                       model->name, name,
+                                       p ? " (use \"console\": true)" : "");
+            goto fail;
+        }
+        if (!val || strpbrk(val, "\r\n")) {
+            *ret_err = g_strdup_printf("property '%s' must be a string, a "
+                                       "boolean or a number on one line",
+                                       name);
+            goto fail;
+        }
+        if (p->type == DM_PROP_FILE) {
+            if (!images_dir) {
+                *ret_err = g_strdup_printf("property '%s' names an image, "
+                                           "but this launcher has no "
+                                           "--images-dir", name);
+                goto fail;
+            }
+            if (!image_name_valid(val)) {
+                *ret_err = g_strdup_printf("bad image name '%s' (1 to %d "
+                                           "characters of A-Z a-z 0-9 . _ -,"
+                                           " not starting with '.')", val,
+                                           VUP_NAME_MAX);
+                goto fail;
+            }
+            if (!image_exists(images_dir, val)) {
+                *ret_status = 404;
+                *ret_err = g_strdup_printf("no image '%s' in %s", val,
+                                           images_dir);
+                goto fail;
+            }
+        }
+        dm_props_add(&list, name, val);
+        json_object_set_string_member(out, name, val);
+    }
+    /* The model's own checks: types, ranges, required properties. */
+    ret = dm_props_apply(model->props, &list, NULL, err, sizeof(err));
+    if (ret < 0) {
+        *ret_err = g_strdup_printf("model '%s': %s", model->name, err);
+        goto fail;
+    }
+    dm_props_free(&list);
+    return g_steal_pointer(&out);
+fail:
+    dm_props_free(&list);
+    return NULL;
+}
+
+/* Append ",@name=@val" to @spec with commas doubled. */
+static void spec_add(GString *spec, const char *name, const char *val)
+{
+    g_string_append_printf(spec, ",%s=", name);
+    for (const char *c = val; *c; c++) {
+        if (*c == ',') {
+            g_string_append_c(spec, ',');
+        }
+        g_string_append_c(spec, *c);
+    }
+}
+
+char *dm_model_props_spec(const DmModel *model, const char *images_dir,
+                          JsonObject *props)
+{
+    GString *spec = g_string_new(model->name);
+    g_autoptr(GList) names = props ? json_object_get_members(props) : NULL;
+
+    for (GList *l = names; l; l = l->next) {
+        const char *name = l->data;
+        const char *val = json_object_get_string_member(props, name);
+        const DmProp *p = dm_model_find_prop(model, name);
+
+        if (p && p->type == DM_PROP_FILE) {
+            g_autofree char *path = g_build_filename(images_dir, val, NULL);
+
+            spec_add(spec, name, path);
+        } else {
+            spec_add(spec, name, val);
+        }
+    }
+    return g_string_free(spec, FALSE);
+}
