@@ -9,6 +9,8 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#include <string.h>
+
 #include <vup/address.h>
 
 #include "catalogue.h"
@@ -185,6 +187,111 @@ bool orch_catalogue_find(sqlite3 *db, const char *model, gint64 server_id,
               sizeof(ret->bus));
     ret->console = sqlite3_column_int(st, 1) != 0;
     return true;
+}
+
+/* A property value as a command line writes it, or NULL. */
+static char *catalogue_value(JsonNode *n)
+{
+    if (!JSON_NODE_HOLDS_VALUE(n)) {
+        return NULL;
+    }
+    switch (json_node_get_value_type(n)) {
+    case G_TYPE_STRING:
+        return g_strdup(json_node_get_string(n));
+    case G_TYPE_BOOLEAN:
+        return g_strdup(json_node_get_boolean(n) ? "on" : "off");
+    case G_TYPE_INT64:
+        return g_strdup_printf("%" G_GINT64_FORMAT, json_node_get_int(n));
+    default:
+        return NULL;
+    }
+}
+
+/* The declaration of property @name in @decls (a JSON array), or NULL. */
+static JsonObject *catalogue_prop(JsonArray *decls, const char *name)
+{
+    for (guint i = 0; decls && i < json_array_get_length(decls); i++) {
+        JsonNode *n = json_array_get_element(decls, i);
+        JsonObject *o = JSON_NODE_HOLDS_OBJECT(n) ?
+            json_node_get_object(n) : NULL;
+
+        if (o && g_strcmp0(json_object_get_string_member_with_default(
+                               o, "name", NULL), name) == 0) {
+            return o;
+        }
+    }
+    return NULL;
+}
+
+char *orch_catalogue_check_props(sqlite3 *db, const char *model,
+                                 gint64 server_id, const char *device,
+                                 JsonNode *props, GError **errp)
+{
+    g_autoptr(sqlite3_stmt) st = orch_db_stmt(db,
+        "SELECT m.props FROM platform_models m"
+        " JOIN platforms p ON p.id = m.platform_id"
+        " WHERE p.role = 'server' AND m.model = ?"
+        " ORDER BY p.id = ? DESC, p.name LIMIT 1", "si", model, server_id);
+    g_autoptr(JsonNode) decl_node = NULL;
+    g_autoptr(JsonObject) out = json_object_new();
+    g_autoptr(JsonNode) out_node = json_node_new(JSON_NODE_OBJECT);
+    g_autoptr(GList) names = NULL;
+    JsonObject *given = NULL;
+    JsonArray *decls = NULL;
+
+    if (st && sqlite3_step(st) == SQLITE_ROW) {
+        decl_node = json_from_string((const char *)sqlite3_column_text(st, 0),
+                                     NULL);
+    }
+    if (decl_node && JSON_NODE_HOLDS_ARRAY(decl_node)) {
+        decls = json_node_get_array(decl_node);
+    }
+    if (props && !JSON_NODE_HOLDS_NULL(props)) {
+        if (!JSON_NODE_HOLDS_OBJECT(props)) {
+            g_set_error(errp, ORCH_ERROR, ORCH_ERROR_BAD_REQUEST,
+                        "device '%s': 'props' must be an object", device);
+            return NULL;
+        }
+        given = json_node_get_object(props);
+        names = json_object_get_members(given);
+    }
+    for (GList *l = names; l; l = l->next) {
+        const char *name = l->data;
+        g_autofree char *val = catalogue_value(json_object_get_member(given,
+                                                                      name));
+
+        if (!catalogue_prop(decls, name) || g_str_equal(name, "console")) {
+            g_set_error(errp, ORCH_ERROR, ORCH_ERROR_BAD_REQUEST,
+                        "device '%s': model '%s' has no property '%s'",
+                        device, model, name);
+            return NULL;
+        }
+        if (!val || strpbrk(val, "\r\n")) {
+            g_set_error(errp, ORCH_ERROR, ORCH_ERROR_BAD_REQUEST,
+                        "device '%s': property '%s' must be a string, a "
+                        "boolean or a number on one line", device, name);
+            return NULL;
+        }
+        json_object_set_string_member(out, name, val);
+    }
+    for (guint i = 0; decls && i < json_array_get_length(decls); i++) {
+        JsonNode *n = json_array_get_element(decls, i);
+        JsonObject *o = JSON_NODE_HOLDS_OBJECT(n) ?
+            json_node_get_object(n) : NULL;
+        const char *name = o ? json_object_get_string_member_with_default(
+                                   o, "name", NULL) : NULL;
+
+        if (name && json_object_get_boolean_member_with_default(
+                        o, "required", FALSE) &&
+            !json_object_has_member(out, name)) {
+            g_set_error(errp, ORCH_ERROR, ORCH_ERROR_BAD_REQUEST,
+                        "device '%s': model '%s' needs property '%s'",
+                        device, model, name);
+            return NULL;
+        }
+    }
+    json_node_set_object(out_node, out);
+    return json_to_string(out_node, FALSE);
 }
 
 char *orch_catalogue_names(sqlite3 *db)

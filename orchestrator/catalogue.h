@@ -55,6 +55,17 @@ typedef struct OrchModelInfo {
 bool orch_catalogue_find(sqlite3 *db, const char *model, gint64 server_id,
                          OrchModelInfo *ret);
 
+/*
+ * Device @device's "props" for @model (as orch_catalogue_find picks its
+ * declaration): an object of strings, booleans (on/off) or numbers, each
+ * a declared property other than "console", every required one given.
+ * Returns them as JSON text of an object of strings, or NULL with a 400
+ * in @errp.  The launcher checks the values when it starts the model.
+ */
+char *orch_catalogue_check_props(sqlite3 *db, const char *model,
+                                 gint64 server_id, const char *device,
+                                 JsonNode *props, GError **errp);
+
 /* "a, b, c": the models the server platforms offer ("" if none). */
 char *orch_catalogue_names(sqlite3 *db);
 

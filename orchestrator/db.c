@@ -128,6 +128,11 @@ static const char *const db_steps[ORCH_DB_VERSION] = {
     "ALTER TABLE devices ADD COLUMN console INTEGER NOT NULL DEFAULT 0"
     "  CHECK (console IN (0, 1));"
     "UPDATE devices SET console = 1 WHERE model = 'uart16550';",
+    /*
+     * 6 -> 7: a device's model properties (a disk's image: file=), as a
+     * JSON object of strings, checked against the catalogue.
+     */
+    "ALTER TABLE devices ADD COLUMN props TEXT NOT NULL DEFAULT '{}';",
 };
 
 static bool db_exec(sqlite3 *db, const char *sql, GError **errp)

@@ -16,7 +16,7 @@
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(sqlite3_stmt, sqlite3_finalize)
 
 /* The newest schema version. */
-#define ORCH_DB_VERSION 6
+#define ORCH_DB_VERSION 7
 
 /*
  * Create the database file @path 0600 if absent, and make it and its

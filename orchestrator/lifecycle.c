@@ -45,6 +45,7 @@ typedef struct LifecycleDev {
     char *restart;
     gint64 via_id;              /* -1: no owner server */
     bool console;               /* its model has a "console" property */
+    char *props;                /* JSON object of strings */
 } LifecycleDev;
 
 static void lifecycle_dev_clear(gpointer p)
@@ -54,6 +55,7 @@ static void lifecycle_dev_clear(gpointer p)
     g_free(d->name);
     g_free(d->model);
     g_free(d->restart);
+    g_free(d->props);
 }
 
 /* Launch one device and record its placement; add its owner's route. */
@@ -71,7 +73,8 @@ static bool lifecycle_launch(OrchRequest *r, OrchVm *vm, LifecycleDev *d,
     }
     lifecycle_token(token);
     ok = orch_launch_instance(r->db, &r->undo, vm->uuid, &s, instance,
-                              d->model, d->restart, d->console, token, errp);
+                              d->model, d->props, d->restart, d->console,
+                              token, errp);
     orch_server_choice_clear(&s);
     if (ok && d->via_id >= 0) {
         ok = orch_route_add(r->db, &r->undo, vm->uuid, d->name, d->via_id,
@@ -88,7 +91,7 @@ static bool lifecycle_launch_all(OrchRequest *r, OrchVm *vm, GError **errp)
 {
     g_autoptr(GArray) devs = g_array_new(FALSE, TRUE, sizeof(LifecycleDev));
     g_autoptr(sqlite3_stmt) st = orch_db_stmt(r->db,
-        "SELECT id, name, model, server_id, restart, via_id, console"
+        "SELECT id, name, model, server_id, restart, via_id, console, props"
         " FROM devices"
         " WHERE vm_id = ? ORDER BY id", "i", vm->id);
     guint i;
@@ -105,6 +108,7 @@ static bool lifecycle_launch_all(OrchRequest *r, OrchVm *vm, GError **errp)
             .via_id = sqlite3_column_type(st, 5) == SQLITE_NULL ? -1 :
                 sqlite3_column_int64(st, 5),
             .console = sqlite3_column_int(st, 6) != 0,
+            .props = g_strdup((const char *)sqlite3_column_text(st, 7)),
         };
 
         g_array_append_val(devs, d);

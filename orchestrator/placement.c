@@ -133,11 +133,12 @@ bool orch_place_device(sqlite3 *db, gint64 dev_id, const char *dev,
 
 static JsonNode *placement_request(const char *vm_uuid, OrchServerChoice *s,
                                    const char *instance, const char *model,
-                                   const char *restart, bool console,
-                                   const char *token)
+                                   const char *props, const char *restart,
+                                   bool console, const char *token)
 {
     JsonNode *body = json_node_new(JSON_NODE_OBJECT);
     JsonObject *o = json_object_new(), *bind = json_object_new();
+    JsonNode *p = props ? json_from_string(props, NULL) : NULL;
 
     /*
      * The client platform and hypervisor are left unbound: a migration
@@ -157,6 +158,12 @@ static JsonNode *placement_request(const char *vm_uuid, OrchServerChoice *s,
     json_object_set_string_member(o, "token", token);
     json_object_set_string_member(o, "restart", restart);
     json_object_set_boolean_member(o, "console", console);
+    if (p && JSON_NODE_HOLDS_OBJECT(p) &&
+        json_object_get_size(json_node_get_object(p))) {
+        json_object_set_member(o, "props", p);
+    } else if (p) {
+        json_node_unref(p);
+    }
     json_node_take_object(body, o);
     return body;
 }
@@ -201,11 +208,13 @@ static bool placement_parse_instance(OrchServerChoice *s, JsonNode *reply,
 
 bool orch_launch_instance(sqlite3 *db, OrchUndo *undo, const char *vm_uuid,
                           OrchServerChoice *s, const char *instance,
-                          const char *model, const char *restart,
-                          bool console, const char *token, GError **errp)
+                          const char *model, const char *props,
+                          const char *restart, bool console,
+                          const char *token, GError **errp)
 {
     g_autoptr(JsonNode) body = placement_request(vm_uuid, s, instance, model,
-                                                 restart, console, token);
+                                                 props, restart, console,
+                                                 token);
     g_autoptr(JsonNode) reply = NULL;
     g_autofree char *path = g_strconcat("/v1/instances/", instance, NULL);
     const char *addr, *cons, *state;

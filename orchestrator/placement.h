@@ -48,13 +48,15 @@ bool orch_place_device(sqlite3 *db, gint64 dev_id, const char *dev,
                        const char *model, gint64 pinned_id,
                        OrchServerChoice *ret, GError **errp);
 /*
- * Launch the instance on @s for the VM whose identifier is @vm_uuid and
- * record the placement; its DELETE goes on @undo.
+ * Launch the instance on @s for the VM whose identifier is @vm_uuid,
+ * with the model's @props (JSON text of an object, or NULL), and record
+ * the placement; its DELETE goes on @undo.
  */
 bool orch_launch_instance(sqlite3 *db, OrchUndo *undo, const char *vm_uuid,
                           OrchServerChoice *s, const char *instance,
-                          const char *model, const char *restart,
-                          bool console, const char *token, GError **errp);
+                          const char *model, const char *props,
+                          const char *restart, bool console,
+                          const char *token, GError **errp);
 /*
  * Queue the DELETE of every instance of VM @vm_id, and of the routes to
  * them, on @undo.

@@ -185,7 +185,8 @@ bool orch_vm_teardown(sqlite3 *db, gint64 vm_id, GError **errp)
 static JsonArray *vm_devices(sqlite3 *db, const char *name)
 {
     g_autoptr(sqlite3_stmt) st = orch_db_stmt(db,
-        "SELECT d.name, d.model, d.bus, s.name AS server, d.restart,"
+        "SELECT d.name, d.model, d.bus, d.props AS \"j:props\","
+        " s.name AS server, d.restart,"
         " o.name AS via, ps.name AS placed_on, p.instance, p.address,"
         " p.route_address AS route, p.console"
         " FROM devices d JOIN vms v ON v.id = d.vm_id"

@@ -82,6 +82,7 @@ static int vm_add_device(OrchRequest *r, gint64 vm_id, JsonNode *n,
 {
     const char *name, *model, *server = NULL, *restart = NULL, *via = NULL;
     g_autoptr(GError) err = NULL;
+    g_autofree char *props = NULL;
     OrchModelInfo m;
     JsonObject *o;
     gint64 server_id, via_id;
@@ -115,6 +116,12 @@ static int vm_add_device(OrchRequest *r, gint64 vm_id, JsonNode *n,
                          "server platforms offer: %s)", name, model,
                          *known ? known : "none");
     }
+    props = orch_catalogue_check_props(r->db, model, server_id, name,
+                                       json_object_get_member(o, "props"),
+                                       &err);
+    if (!props) {
+        return orch_fail_error(r, err);
+    }
     if (m.console && ++*consoles > 1) {
         return orch_fail(r, 400, "device '%s': only one console device "
                          "per VM", name);
@@ -125,10 +132,10 @@ static int vm_add_device(OrchRequest *r, gint64 vm_id, JsonNode *n,
     }
     /* NULLIF: -1 stands for "none" (the binder knows no NULL integer). */
     if (!orch_db_run(r->db, &err, "INSERT INTO devices (vm_id, name, model,"
-                     " bus, console, restart, server_id, via_id) VALUES"
-                     " (?, ?, ?, ?, ?, ?, NULLIF(?, -1), NULLIF(?, -1))",
-                     "isssisii", vm_id, name, model, m.bus,
-                     (gint64)m.console, restart, server_id, via_id)) {
+                     " bus, console, restart, server_id, via_id, props)"
+                     " VALUES (?, ?, ?, ?, ?, ?, NULLIF(?, -1), NULLIF(?, -1),"
+                     " ?)", "isssisiis", vm_id, name, model, m.bus,
+                     (gint64)m.console, restart, server_id, via_id, props)) {
         return orch_fail_error(r, err);
     }
     return 0;
@@ -305,7 +312,8 @@ static void vm_dm_refresh(JsonObject *o)
 int orch_dm_list(OrchRequest *r)
 {
     g_autoptr(sqlite3_stmt) st = orch_db_stmt(r->db,
-        "SELECT d.name AS device, v.name AS vm, d.model, s.name AS server,"
+        "SELECT d.name AS device, v.name AS vm, d.model,"
+        " d.props AS \"j:props\", s.name AS server,"
         " s.address AS server_address, o.name AS via, p.instance,"
         " p.address, p.route_address AS route, p.state, p.console,"
         /* As qemu-args.c composes it: no router in between. */

@@ -39,11 +39,15 @@ static const DmctlCommand commands[] = {
       dmctl_platform_remove },
     { "vm create", "NAME [--memory 256M] [--kernel F] [--initrd F]\n"
       "             [--append S] [--restart never|on-failure]\n"
-      "             --device NAME=MODEL[@SERVER][,via=OWNER] ...",
-      "define a VM and its remote devices (models: edu, edu-msix,\n"
-      "uart16550; @SERVER pins a device to a server platform; via=OWNER\n"
-      "reaches it through the router of server platform OWNER, which\n"
-      "forwards the session to the server hosting the model)",
+      "             --device NAME=MODEL[@SERVER][,via=OWNER][,PROP=VALUE]...",
+      "define a VM and its remote devices (the models the server\n"
+      "platforms offer: edu, edu-msix, uart16550, virtio-blk...;\n"
+      "@SERVER pins a device to a server platform; via=OWNER reaches it\n"
+      "through the router of server platform OWNER, which forwards the\n"
+      "session to the server hosting the model; PROP=VALUE are the\n"
+      "model's properties, a bare PROP is PROP=on: a disk is\n"
+      "disk0=virtio-blk@srv1,file=IMAGE[,readonly], IMAGE a name in\n"
+      "the server launcher's --images-dir)",
       dmctl_vm_create },
     { "vm start", "NAME [--on CLIENT]",
       "place the devices, launch them and start QEMU (on the least\n"

@@ -16,7 +16,7 @@ static void print_dms(JsonNode *reply)
 {
     static const DmctlColumn cols[] = {
         { "VM", "vm" }, { "DEVICE", "device" }, { "MODEL", "model" },
-        { "SERVER", "server" }, { "STATE", "state" },
+        { "PROPS", "props" }, { "SERVER", "server" }, { "STATE", "state" },
         { "ADDRESS", "address" }, { "TLS", "tls" }, { "VIA", "via" },
         { "ROUTE", "route" }, { "CONSOLE", "console" },
     };

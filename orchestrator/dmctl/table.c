@@ -33,7 +33,18 @@ char *dmctl_cell(JsonObject *o, const char *key)
         return s->len ? g_strdup(s->str) : g_strdup("-");
     }
     if (JSON_NODE_HOLDS_OBJECT(n)) {
-        return json_to_string(n, FALSE);
+        /* KEY=VALUE,... as it was given on the command line. */
+        JsonObject *obj = json_node_get_object(n);
+        g_autoptr(GList) keys = json_object_get_members(obj);
+        g_autoptr(GString) s = g_string_new(NULL);
+
+        for (GList *l = keys; l; l = l->next) {
+            g_autofree char *one = dmctl_cell(obj, l->data);
+
+            g_string_append_printf(s, "%s%s=%s", s->len ? "," : "",
+                                   (const char *)l->data, one);
+        }
+        return s->len ? g_strdup(s->str) : g_strdup("-");
     }
     switch (json_node_get_value_type(n)) {
     case G_TYPE_STRING:

@@ -65,7 +65,8 @@ static void print_vm(JsonNode *reply)
                                         "hypervisor", "memory", "kernel",
                                         "initrd", "append", "saved_file" };
     static const DmctlColumn cols[] = {
-        { "DEVICE", "name" }, { "MODEL", "model" }, { "BUS", "bus" },
+        { "DEVICE", "name" }, { "MODEL", "model" }, { "PROPS", "props" },
+        { "BUS", "bus" },
         { "PINNED", "server" }, { "VIA", "via" },
         { "SERVER", "placed_on" }, { "ADDRESS", "address" },
         { "ROUTE", "route" }, { "CONSOLE", "console" },
@@ -84,28 +85,24 @@ static void print_vm(JsonNode *reply)
 }
 
 /*
- * --device NAME=MODEL[@SERVER][,via=OWNER] as a device object; NULL if
- * malformed.  Names are checked by the orchestrator.
+ * --device NAME=MODEL[@SERVER][,via=OWNER][,PROP=VALUE|,PROP]... as a
+ * device object (a bare PROP is PROP=on, as QEMU's -device writes
+ * flags); NULL if malformed.  Names and properties are checked by the
+ * orchestrator.
  */
 static JsonNode *dmctl_device(const char *spec)
 {
     g_autofree char *copy = g_strdup(spec);
-    char *model = strchr(copy, '='), *server, *via;
-    JsonObject *o;
+    g_auto(GStrv) opts = NULL;
+    char *model = strchr(copy, '='), *server;
+    JsonObject *o, *props;
 
     if (!model || model == copy || !model[1]) {
         return NULL;
     }
     *model++ = '\0';
-    via = strchr(model, ',');
-    if (via) {
-        *via++ = '\0';
-        if (!g_str_has_prefix(via, "via=") || !via[4] ||
-            strchr(via + 4, ',')) {
-            return NULL;
-        }
-        via += 4;
-    }
+    opts = g_strsplit(model, ",", -1);
+    model = opts[0];
     server = strchr(model, '@');
     if (server) {
         *server++ = '\0';
@@ -117,13 +114,36 @@ static JsonNode *dmctl_device(const char *spec)
         return NULL;
     }
     o = json_object_new();
+    props = json_object_new();
     json_object_set_string_member(o, "name", copy);
     json_object_set_string_member(o, "model", model);
     if (server) {
         json_object_set_string_member(o, "server", server);
     }
-    if (via) {
-        json_object_set_string_member(o, "via", via);
+    for (guint i = 1; opts[i]; i++) {
+        char *val = strchr(opts[i], '=');
+
+        if (val) {
+            *val++ = '\0';
+        }
+        if (!opts[i][0] || (val && !*val) ||
+            json_object_has_member(props, opts[i]) ||
+            (g_str_equal(opts[i], "via") &&
+             (!val || json_object_has_member(o, "via")))) {
+            json_object_unref(o);
+            json_object_unref(props);
+            return NULL;
+        }
+        if (g_str_equal(opts[i], "via")) {
+            json_object_set_string_member(o, "via", val);
+        } else {
+            json_object_set_string_member(props, opts[i], val ? val : "on");
+        }
+    }
+    if (json_object_get_size(props)) {
+        json_object_set_object_member(o, "props", props);
+    } else {
+        json_object_unref(props);
     }
     return dmctl_object_node(o);
 }
@@ -170,7 +190,8 @@ int dmctl_vm_create(int argc, char **argv)
             dev = dmctl_device(optarg);
             if (!dev) {
                 fprintf(stderr, "dmctl vm create: bad --device '%s' "
-                        "(expected NAME=MODEL[@SERVER][,via=OWNER])\n",
+                        "(expected NAME=MODEL[@SERVER][,via=OWNER]"
+                        "[,PROP=VALUE]...)\n",
                         optarg);
                 return DMCTL_USAGE;
             }

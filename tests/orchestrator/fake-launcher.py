@@ -53,6 +53,11 @@ DECLARED = {
          "help": "I/O port base"},
         {"name": "irq", "type": "number", "default": "4",
          "help": "ISA IRQ line"}]},
+    "virtio-blk": {"name": "virtio-blk", "bus": "pci", "props": [
+        {"name": "file", "type": "file", "default": None, "required": True,
+         "help": "the image"},
+        {"name": "readonly", "type": "bool", "default": "off",
+         "required": False, "help": "offer the disk read-only"}]},
 }
 
 

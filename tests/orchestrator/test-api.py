@@ -1046,6 +1046,48 @@ def launcher_models(e):
          "DELETE /v1/platforms/s7")
 
 
+def model_props(e):
+    """A device's model properties: checked against the launchers'
+    declaration, stored, shown, and handed to the launcher."""
+    s8 = e.start_fake("s8", "server", "--models", "virtio-blk")
+    st, body = e.api("POST", "/v1/platforms", {
+        "name": "s8", "role": "server", "address": s8})
+    t.eq(st, 201, "a server offering virtio-blk is added")
+    for props, text in (
+            (None, "device 'd': model 'virtio-blk' needs property 'file'"),
+            ({"size": "1"}, "device 'd': model 'virtio-blk' has no property "
+             "'size'"),
+            ({"file": "a", "console": "x"}, "has no property 'console'"),
+            ("file=a", "device 'd': 'props' must be an object"),
+            ({"file": ["a"]}, "device 'd': property 'file' must be a string, "
+             "a boolean or a number")):
+        dev = {"name": "d", "model": "virtio-blk"}
+        if props is not None:
+            dev["props"] = props
+        err_is(t, e.api("POST", "/v1/vms", {"name": "p", "devices": [dev]}),
+               400, text, "props %r refused" % (props,))
+    st, body = e.api("POST", "/v1/vms", {"name": "p", "devices": [
+        {"name": "d", "model": "virtio-blk",
+         "props": {"file": "p-data.img", "readonly": True}}]})
+    t.ok(st == 201 and body["devices"][0]["props"] == {
+        "file": "p-data.img", "readonly": "on"},
+        "a device's props are stored as strings and shown", body)
+    st, body = e.api("POST", "/v1/vms/p/start")
+    post = e.requests("s8", "POST", "/v1/instances")[-1]["body"]
+    t.ok(st == 200 and post["props"] == {"file": "p-data.img",
+                                         "readonly": "on"},
+         "the launcher gets the device's props", (st, post))
+    st, body = e.api("GET", "/v1/dms")
+    t.ok(st == 200 and [d["props"] for d in body["dms"]
+                        if d["vm"] == "p"] == [{"file": "p-data.img",
+                                                "readonly": "on"}],
+         "GET /v1/dms shows them", body)
+    e.api("POST", "/v1/vms/p/stop", {"force": True})
+    e.api("DELETE", "/v1/vms/p")
+    t.eq(e.api("DELETE", "/v1/platforms/s8"), (200, {}),
+         "DELETE /v1/platforms/s8")
+
+
 def half_writes(e):
     s5 = e.start_fake("s5", "server", "--fail-instance", "2")
     e.api("POST", "/v1/platforms", {"name": "s5", "role": "server",
@@ -1163,8 +1205,8 @@ def migration(e):
         tables = {r[0] for r in db.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table'")}
         db.close()
-        t.ok(uv == 6 and "events" in tables,
-             "version %d is migrated to 6" % version, (uv, tables))
+        t.ok(uv == 7 and "events" in tables,
+             "version %d is migrated to 7" % version, (uv, tables))
     migration_from_2(e)
     migration_from_3(e)
     path = os.path.join(e.tmp, "future.sqlite")
@@ -1269,8 +1311,8 @@ def migration_from_2(e):
     except sqlite3.IntegrityError as ex:
         check = str(ex)
     db.close()
-    t.eq((uv, rows, fk), (6, [2, 1, 2, 1, 1, 1], []),
-         "version 2 is migrated to 6: every row kept, foreign keys intact")
+    t.eq((uv, rows, fk), (7, [2, 1, 2, 1, 1, 1], []),
+         "version 2 is migrated to 7: every row kept, foreign keys intact")
     t.ok("CHECK" in check, "the state CHECK allows 'saved', not 'bogus'",
          check)
 
@@ -1340,11 +1382,12 @@ def migration_from_3(e):
                        " FROM platform_models ORDER BY model").fetchall()
     consoles = db.execute("SELECT name, console FROM devices ORDER BY name"
                           ).fetchall()
+    props = db.execute("SELECT DISTINCT props FROM devices").fetchall()
     db.execute("UPDATE placements SET route_id = 'r' WHERE id = 1")
     db.execute("INSERT INTO vms (id, name, uuid, memory) VALUES "
                "(8, 'v8', 'u-8', '1M')")
     db.execute("INSERT INTO devices VALUES (4, 8, 'e', 'edu', 'pci', NULL, "
-               "'never', NULL, 0)")
+               "'never', NULL, 0, '{}')")
     try:
         db.execute("INSERT INTO placements VALUES (2, 4, 2, 'inst-2', "
                    "'tcp:h:2', 'tok', NULL, 'running', 'r', 'x')")
@@ -1353,8 +1396,9 @@ def migration_from_3(e):
         unique = str(ex)
     db.close()
     t.eq((uv, rows, fk, cols),
-         (6, [2, 2, 1, 2, 1], [], [(None, None, None)]),
-         "version 3 is migrated to 6: every row kept, the new columns empty")
+         (7, [2, 2, 1, 2, 1], [], [(None, None, None)]),
+         "version 3 is migrated to 7: every row kept, the new columns empty")
+    t.eq(props, [("{}",)], "devices from before have no props")
     t.eq(tls, [("c1", 0), ("s1", 0)],
          "version 4 to 5: platforms without model TLS")
     t.eq((decls, consoles),
@@ -1375,6 +1419,7 @@ def main():
                      mute_launcher,
                      huge_answers,
                      launcher_models,
+                     model_props,
                      half_writes,
                      persistence,
                      migration):

@@ -46,11 +46,12 @@ def usage(e):
         err="--capacity must be a number")
     run(t, e, ["vm", "create", "v", "--device", "edu"], 2,
         err="bad --device 'edu'")
-    for spec in ("x=edu,via=", "x=edu,", "x=edu,owner=o", "x=edu@,via=o",
-                 "x=edu,via=a,via=b", "x=,via=o", "x=@s1,via=o"):
+    for spec in ("x=edu,via=", "x=edu,", "x=edu@,via=o", "x=edu,via=a,via=b",
+                 "x=,via=o", "x=@s1,via=o", "x=edu,a=1,a=2", "x=edu,=1",
+                 "x=edu,a="):
         run(t, e, ["vm", "create", "v", "--device", spec], 2,
-            err="bad --device '%s' (expected NAME=MODEL[@SERVER][,via=OWNER])"
-            % spec)
+            err="bad --device '%s' (expected NAME=MODEL[@SERVER][,via=OWNER]"
+            "[,PROP=VALUE]...)" % spec)
     run(t, e, ["vm", "create", "--help"], 0, "[,via=OWNER]",
         name="vm create --help documents via=")
     run(t, e, ["vm", "migrate", "v"], 2, err="--to is required")
@@ -122,8 +123,10 @@ def platforms(e):
 def vms(e):
     run(t, e, ["vm", "create", "vm1", "--memory", "128M", "--kernel", "/k",
                "--append", "console=ttyS0", "--device",
-               "console=uart16550@s1", "--device", "edu0=edu",
+               "console=uart16550@s1", "--device", "edu0=edu,dma_mask=0xff",
                "--restart", "on-failure"], 0, "vm1: defined")
+    run(t, e, ["vm", "create", "bad", "--device", "x=edu,flag"], 1,
+        err="device 'x': model 'edu' has no property 'flag'")
     run(t, e, ["vm", "create", "vm1"], 1, err="dmctl: VM 'vm1' exists")
     run(t, e, ["vm", "create", "bad", "--device", "x=gpu"], 1,
         err="unknown model 'gpu'")
@@ -132,7 +135,10 @@ def vms(e):
         "vm1", "defined", "-", "128M", "console=uart16550,edu0=edu"],
         "vm list", out)
     rc, out, err = run(t, e, ["vm", "show", "vm1"], 0, "memory      128M")
-    t.ok("console  uart16550  isa  s1" in out, "vm show lists devices", out)
+    rows = [ln.split()[:5] for ln in out.splitlines()]
+    t.ok(["console", "uart16550", "-", "isa", "s1"] in rows and
+         ["edu0", "edu", "dma_mask=0xff", "pci", "-"] in rows,
+         "vm show lists devices with their properties", out)
     run(t, e, ["vm", "show", "nope"], 1, err="dmctl: no VM 'nope'")
     run(t, e, ["vm", "suspend", "vm1"], 1,
         err="dmctl: cannot suspend VM 'vm1': it is defined")
@@ -142,8 +148,11 @@ def vms(e):
          "--restart reaches the launcher")
     rc, out, err = run(t, e, ["dm", "list"], 0)
     rows = [ln.split() for ln in out.splitlines()]
-    t.ok(rows[0][:5] == ["VM", "DEVICE", "MODEL", "SERVER", "STATE"] and
-         rows[1][:5] == ["vm1", "console", "uart16550", "s1", "running"],
+    t.ok(rows[0][:6] == ["VM", "DEVICE", "MODEL", "PROPS", "SERVER",
+                         "STATE"] and
+         rows[1][:6] == ["vm1", "console", "uart16550", "-", "s1",
+                         "running"] and
+         rows[2][:4] == ["vm1", "edu0", "edu", "dma_mask=0xff"],
          "dm list", out)
     run(t, e, ["vm", "suspend", "vm1"], 0, "vm1: suspended on c2")
     run(t, e, ["vm", "resume", "vm1"], 0, "vm1: running on c2")
@@ -190,10 +199,11 @@ def routes(e):
     rows = [ln.split() for ln in out.splitlines() if ln.startswith("e ")]
     head = [ln.split() for ln in out.splitlines()
             if ln.startswith("DEVICE")]
-    t.ok(head and head[0][:8] == ["DEVICE", "MODEL", "BUS", "PINNED", "VIA",
-                                  "SERVER", "ADDRESS", "ROUTE"] and
-         rows and rows[0][:5] == ["e", "edu", "pci", "s1", "own"] and
-         rows[0][7] == router, "vm show has VIA and ROUTE columns", out)
+    t.ok(head and head[0][:9] == ["DEVICE", "MODEL", "PROPS", "BUS",
+                                  "PINNED", "VIA", "SERVER", "ADDRESS",
+                                  "ROUTE"] and
+         rows and rows[0][:6] == ["e", "edu", "-", "pci", "s1", "own"] and
+         rows[0][8] == router, "vm show has VIA and ROUTE columns", out)
     rc, out, err = run(t, e, ["dm", "list"], 0)
     t.ok(any(ln.split()[:2] == ["rv", "e"] and "own" in ln.split() and
              router in ln.split() for ln in out.splitlines()),
