@@ -2,7 +2,8 @@
  * dm-proxy-pci with a PCI Express model (dm-remote's edu,pcie=on): on
  * q35 the proxy is a PCI Express endpoint whose extended config space,
  * read through ECAM, holds the model's Device Serial Number at 0x100;
- * on i440fx, or with a conventional model, it stays conventional.
+ * on i440fx, or with a conventional model, it stays conventional.  A
+ * migration (the model stays, a target QEMU takes it over) keeps it so.
  *
  * No firmware runs under qtest: the test turns q35's ECAM window on
  * itself (the MCH's PCIEXBAR) and numbers a root port's bus.
@@ -34,6 +35,7 @@ typedef struct Pcie {
     DmRemote *remote;
     unsigned dev_bus;           /* where the proxy sits, for ECAM */
     unsigned dev_devfn;
+    char *cmdline;              /* QEMU's, for a migration target */
 } Pcie;
 
 /*
@@ -57,8 +59,10 @@ static void pcie_start(Pcie *p, const char *machine, const char *model,
         p->dev_bus = 0;
         p->dev_devfn = QPCI_DEVFN(SLOT, 0);
     }
-    p->qts = qtest_initf("-machine %s -m 128M %s,id=px,server=unix:%s",
-                         machine, where, p->remote->socket_path);
+    p->cmdline = g_strdup_printf("-machine %s -m 128M %s,id=px,"
+                                 "server=unix:%s", machine, where,
+                                 p->remote->socket_path);
+    p->qts = qtest_init(p->cmdline);
     pc_alloc_init(&p->alloc, p->qts, 0);
     p->bus = qpci_new_pc(p->qts, &p->alloc);
 }
@@ -69,6 +73,7 @@ static void pcie_stop(Pcie *p)
     alloc_destroy(&p->alloc);
     qtest_quit(p->qts);
     dm_remote_stop(p->remote);
+    g_free(p->cmdline);
 }
 
 /* q35: map ECAM at ECAM_BASE, and give the root port (if any) bus 1. */
@@ -230,6 +235,56 @@ static void test_q35_conventional(const void *data)
     pcie_stop(&p);
 }
 
+/* Poll @qts's @query until its "status" is @status (bounded). */
+static bool qmp_status_is(QTestState *qts, const char *query,
+                          const char *status)
+{
+    g_autofree char *cmd = g_strdup_printf("{'execute': '%s'}", query);
+    QDict *rsp = qtest_qmp(qts, cmd);
+    QDict *ret = qdict_get_qdict(rsp, "return");
+    bool is = ret && qdict_haskey(ret, "status") &&
+              g_str_equal(qdict_get_str(ret, "status"), status);
+
+    qobject_unref(rsp);
+    return is;
+}
+
+/*
+ * Migration: the 4096 bytes of config space travel (the target compares
+ * the extended headers it mirrored from the same model) and the target
+ * is the same PCI Express endpoint, ECAM and all.
+ */
+static void test_q35_migrate(const void *data)
+{
+    Pcie p = { 0 };
+    g_autofree char *uri = NULL;
+    g_autofree char *target_cmd = NULL;
+    QTestState *target;
+
+    pcie_start(&p, "q35", PCIE_EDU, true);
+    assert_express(&p, PCI_EXP_TYPE_ENDPOINT);
+    uri = g_strdup_printf("unix:%s/migrate.sock", p.remote->dir);
+    target_cmd = g_strdup_printf("%s -incoming defer", p.cmdline);
+    target = qtest_init(target_cmd);
+    qtest_qmp_assert_success(target, "{'execute': 'migrate-incoming',"
+                             " 'arguments': {'uri': %s}}", uri);
+    qtest_qmp_assert_success(p.qts, "{'execute': 'migrate',"
+                             " 'arguments': {'uri': %s}}", uri);
+    DM_WAIT_UNTIL(qmp_status_is(p.qts, "query-migrate", "completed"));
+    g_assert_true(qmp_status_is(p.qts, "query-migrate", "completed"));
+    DM_WAIT_UNTIL(qmp_status_is(target, "query-status", "running"));
+    g_assert_true(qmp_status_is(target, "query-status", "running"));
+
+    /* The target, with the source's ECAM window and bus numbers. */
+    qtest_quit(p.qts);
+    p.qts = target;
+    g_assert_true(proxy_express(&p));
+    g_assert_cmphex(ecam_readl(&p, PCI_VENDOR_ID), ==, 0x11e81234);
+    g_assert_cmphex(ecam_readl(&p, 0x100), ==, 0x00010003);
+    g_assert_cmphex(ecam_readl(&p, 0x104), ==, (uint32_t)SERIAL);
+    pcie_stop(&p);
+}
+
 /*
  * The PCI Express model on i440fx: a conventional device.  Its PCI
  * Express capability is the model's own bytes (an endpoint, not the
@@ -261,6 +316,7 @@ int main(int argc, char **argv)
     qtest_add_data_func("/dm/pcie/q35-root-port", NULL, test_q35_root_port);
     qtest_add_data_func("/dm/pcie/q35-conventional", NULL,
                         test_q35_conventional);
+    qtest_add_data_func("/dm/pcie/q35-migrate", NULL, test_q35_migrate);
     qtest_add_data_func("/dm/pcie/i440fx", NULL, test_i440fx);
     return g_test_run();
 }
