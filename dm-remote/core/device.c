@@ -55,7 +55,9 @@ int dm_device_realize(DmDevice *dev, const DmModel *model, DmLoop *loop,
             return ret;
         }
         dm_pci_finalize(dev->pci);
-        dev->regions[VUP_PCI_CONFIG_REGION_INDEX].size = DM_PCI_CONFIG_SIZE;
+        /* 4096 bytes for a PCI Express model: the client sees it here. */
+        dev->regions[VUP_PCI_CONFIG_REGION_INDEX].size =
+            dm_pci_config_size(dev->pci);
         if (dev->num_regions < VUP_PCI_NUM_REGIONS) {
             dev->num_regions = VUP_PCI_NUM_REGIONS;
         }

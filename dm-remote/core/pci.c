@@ -24,6 +24,7 @@
 #define PCI_INTERRUPT_LINE      0x3c
 #define PCI_INTERRUPT_PIN       0x3d
 #define PCI_CAP_START           0x40
+#define PCI_EXT_CAP_START       0x100   /* the first extended capability */
 
 #define PCI_COMMAND_WRITABLE    0x0547  /* IO MEM MASTER PARITY SERR INTX */
 #define PCI_STATUS_CAP_LIST     0x0010
@@ -45,6 +46,25 @@
 #define MSIX_TABLE              4
 #define MSIX_PBA                8
 #define MSIX_CAP_SIZE           12
+
+/* The PCI Express capability, version 2 (PCIe Base, 7.5.3). */
+#define EXP_FLAGS               2
+#define EXP_FLAGS_VERS2         0x0002
+#define EXP_DEVCAP              4
+#define EXP_DEVCAP_RBER         0x00008000  /* role-based errors: v2 must */
+#define EXP_DEVCTL              8
+#define EXP_DEVCTL_WRITABLE     0x78ff      /* error enables, RO, payload,
+                                               no snoop, read request */
+#define EXP_DEVSTA              10
+#define EXP_DEVSTA_W1C          0x000f      /* the error detected bits */
+#define EXP_LNKCAP              12
+#define EXP_LNKSTA              18
+#define EXP_LNK_X1_2_5GT        0x0011      /* width 1, speed 2.5 GT/s */
+#define EXP_CAP_SIZE_V2         0x3c
+
+/* An extended capability's header: id 15:0, version 19:16, next 31:20. */
+#define EXT_CAP_HEADER(id, ver, next) \
+    ((uint32_t)(id) | ((uint32_t)(ver) << 16) | ((uint32_t)(next) << 20))
 
 static void set_word(uint8_t *p, uint16_t v)
 {
@@ -69,6 +89,16 @@ uint32_t dm_pci_get_long(const DmPci *pci, unsigned offset)
            ((uint32_t)dm_pci_get_word(pci, offset + 2) << 16);
 }
 
+void dm_pci_set_word(DmPci *pci, unsigned offset, uint16_t val)
+{
+    set_word(pci->config + offset, val);
+}
+
+void dm_pci_set_long(DmPci *pci, unsigned offset, uint32_t val)
+{
+    set_long(pci->config + offset, val);
+}
+
 void dm_pci_init(DmPci *pci, uint16_t vendor, uint16_t device,
                  uint8_t revision, uint16_t class_code)
 {
@@ -83,6 +113,13 @@ void dm_pci_init(DmPci *pci, uint16_t vendor, uint16_t device,
     pci->wmask[PCI_LATENCY_TIMER] = 0xff;
     pci->wmask[PCI_INTERRUPT_LINE] = 0xff;
     pci->next_cap = PCI_CAP_START;
+    pci->size = DM_PCI_CONFIG_SIZE;
+}
+
+unsigned dm_pci_config_size(const DmPci *pci)
+{
+    return pci->size == DM_PCIE_CONFIG_SIZE ? DM_PCIE_CONFIG_SIZE
+                                            : DM_PCI_CONFIG_SIZE;
 }
 
 void dm_pci_set_subsystem(DmPci *pci, uint16_t vendor, uint16_t id)
@@ -145,6 +182,61 @@ int dm_pci_add_capability(DmPci *pci, uint8_t id, uint8_t size)
     set_word(pci->config + PCI_STATUS,
              dm_pci_get_word(pci, PCI_STATUS) | PCI_STATUS_CAP_LIST);
     pci->next_cap = (off + size + 3) & ~3u;
+    return off;
+}
+
+int dm_pci_add_ext_capability(DmPci *pci, uint16_t id, uint8_t version,
+                              unsigned size)
+{
+    unsigned off = pci->next_ext_cap;
+
+    if (pci->size != DM_PCIE_CONFIG_SIZE || version > 0xf || size < 4 ||
+        size > DM_PCIE_CONFIG_SIZE) {
+        return -EINVAL;
+    }
+    if (off + size > DM_PCIE_CONFIG_SIZE) {
+        return -ENOSPC;
+    }
+    set_long(pci->config + off, EXT_CAP_HEADER(id, version, 0));
+    /* Link it at the end; the first one is the head, at 0x100. */
+    if (pci->last_ext_cap) {
+        uint32_t prev = dm_pci_get_long(pci, pci->last_ext_cap);
+
+        set_long(pci->config + pci->last_ext_cap,
+                 (prev & 0x000fffff) | EXT_CAP_HEADER(0, 0, off));
+    }
+    pci->last_ext_cap = off;
+    pci->next_ext_cap = (off + size + 3) & ~3u;
+    return off;
+}
+
+int dm_pci_pcie_init(DmPci *pci, uint8_t type)
+{
+    int off;
+
+    if (pci->exp_cap) {
+        return -EEXIST;
+    }
+    if (type > 0xf) {
+        return -EINVAL;
+    }
+    off = dm_pci_add_capability(pci, DM_PCI_CAP_ID_EXP, EXP_CAP_SIZE_V2);
+    if (off < 0) {
+        return off;
+    }
+    set_word(pci->config + off + EXP_FLAGS, EXP_FLAGS_VERS2 | (type << 4));
+    set_long(pci->config + off + EXP_DEVCAP, EXP_DEVCAP_RBER);
+    set_word(pci->wmask + off + EXP_DEVCTL, EXP_DEVCTL_WRITABLE);
+    set_word(pci->w1cmask + off + EXP_DEVSTA, EXP_DEVSTA_W1C);
+    set_long(pci->config + off + EXP_LNKCAP, EXP_LNK_X1_2_5GT);
+    set_word(pci->config + off + EXP_LNKSTA, EXP_LNK_X1_2_5GT);
+    pci->exp_cap = off;
+    /*
+     * The extended space reads as zeros, an empty list, until the model
+     * adds extended capabilities.
+     */
+    pci->size = DM_PCIE_CONFIG_SIZE;
+    pci->next_ext_cap = PCI_EXT_CAP_START;
     return off;
 }
 

@@ -16,6 +16,11 @@
  * table at 0x80000 and PBA at 0x81000 of BAR0, far from the registers),
  * for clients' MSI-X paths; QEMU's edu has none.
  *
+ * With pcie=on either one is a PCI Express endpoint (QEMU's edu is
+ * conventional): a PCI Express capability, 4096 bytes of config space
+ * and a Device Serial Number extended capability at 0x100 holding
+ * serial=, for clients' PCI Express paths.
+ *
  * Unlike QEMU's, the factorial is done at once (there is no guest-visible
  * difference: software polls the status register either way), and the
  * DMA runs 100 ms of VM time after the command (the VM clock, see
@@ -55,6 +60,8 @@ typedef struct EduState {
     } dma;
     DmVmTimer dma_timer;        /* on the VM clock, as in QEMU */
     uint64_t dma_mask;          /* property, as QEMU's edu */
+    bool pcie;                  /* property: a PCI Express endpoint */
+    uint64_t serial;            /* property: its Device Serial Number */
     uint8_t dma_buf[DMA_SIZE];
 } EduState;
 
@@ -284,6 +291,22 @@ static void edu_load(DmDevice *dev, DmStateIn *in, uint32_t version)
     }
 }
 
+/* PCI Express: the capability, then the serial number at 0x100. */
+static int edu_pcie_init(EduState *edu, DmPci *pci)
+{
+    int ret = dm_pci_pcie_init(pci, DM_PCI_EXP_TYPE_ENDPOINT);
+
+    if (ret >= 0) {
+        /* Header, then the serial's lower and upper dwords. */
+        ret = dm_pci_add_ext_capability(pci, DM_PCI_EXT_CAP_ID_DSN, 1, 12);
+    }
+    if (ret >= 0) {
+        dm_pci_set_long(pci, ret + 4, (uint32_t)edu->serial);
+        dm_pci_set_long(pci, ret + 8, edu->serial >> 32);
+    }
+    return ret;
+}
+
 static int edu_realize_common(DmDevice *dev, bool msix)
 {
     EduState *edu = dm_device_state(dev);
@@ -305,6 +328,9 @@ static int edu_realize_common(DmDevice *dev, bool msix)
     }
     if (ret >= 0 && msix) {
         ret = dm_pci_msix_init(pci, 1, 0, 0x80000, 0, 0x81000);
+    }
+    if (ret >= 0 && edu->pcie) {
+        ret = edu_pcie_init(edu, pci);
     }
     if (ret < 0) {
         return ret;
@@ -348,6 +374,11 @@ static const DmProp edu_props[] = {
     DM_PROP_UINT64("dma_mask", EduState, dma_mask, "0xfffffff", 0,
                    UINT64_MAX, "mask applied to DMA addresses in RAM (as "
                    "QEMU's edu: 28 bits)"),
+    DM_PROP_BOOLEAN("pcie", EduState, pcie, "off", "a PCI Express endpoint "
+                    "(4096 bytes of config space) with a Device Serial "
+                    "Number capability"),
+    DM_PROP_UINT64("serial", EduState, serial, "0x00000000000011e8", 0,
+                   UINT64_MAX, "the Device Serial Number, with pcie=on"),
     DM_PROP_END,
 };
 

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "model-rig.h"
+#include "pci.h"
 
 static bool in_ram(uint64_t addr, uint64_t len)
 {
@@ -105,18 +106,35 @@ void *rig_ram(Rig *r, uint64_t addr)
     return r->link.ram + (addr - RIG_RAM_BASE);
 }
 
+/* The session's bounds check, then its dispatch: config space or ops. */
+static bool rig_is_config(Rig *r, unsigned region, uint64_t addr,
+                          unsigned size)
+{
+    assert_true(region < r->dev.num_regions);
+    assert_true(addr + size <= r->dev.regions[region].size);
+    return r->dev.pci && region == VUP_PCI_CONFIG_REGION_INDEX;
+}
+
 uint64_t rig_read(Rig *r, unsigned region, uint64_t addr, unsigned size)
 {
     uint64_t v = 0;
 
-    dm_region_read(&r->dev.regions[region], addr, &v, size);
+    if (rig_is_config(r, region, addr, size)) {
+        dm_pci_config_read(r->dev.pci, addr, &v, size);
+    } else {
+        dm_region_read(&r->dev.regions[region], addr, &v, size);
+    }
     return v;
 }
 
 void rig_write(Rig *r, unsigned region, uint64_t addr, uint64_t val,
                unsigned size)
 {
-    dm_region_write(&r->dev.regions[region], addr, &val, size);
+    if (rig_is_config(r, region, addr, size)) {
+        dm_pci_config_write(r->dev.pci, addr, &val, size);
+    } else {
+        dm_region_write(&r->dev.regions[region], addr, &val, size);
+    }
 }
 
 static void stop_loop(void *loop)

@@ -51,6 +51,52 @@ static void test_edu_registers(void **unused)
     rig_free(r);
 }
 
+#define CONFIG VUP_PCI_CONFIG_REGION_INDEX
+
+/* Find capability @id in the conventional list; 0 if absent. */
+static unsigned find_cap(Rig *r, uint8_t id)
+{
+    unsigned pos = rd(r, CONFIG, 0x34, 1);
+
+    for (int n = 0; pos && n < 48; n++) {
+        if (rd(r, CONFIG, pos, 1) == id) {
+            return pos;
+        }
+        pos = rd(r, CONFIG, pos + 1, 1);
+    }
+    return 0;
+}
+
+/* By default edu is conventional, as QEMU's: 256 bytes, no PCIe cap. */
+static void test_edu_conventional(void **unused)
+{
+    Rig *r = rig_new("edu");
+
+    assert_int_equal(r->dev.regions[CONFIG].size, 256);
+    assert_int_not_equal(find_cap(r, 0x05), 0);         /* MSI */
+    assert_int_equal(find_cap(r, 0x10), 0);
+    rig_free(r);
+}
+
+/* pcie=on: an endpoint, 4096 bytes, the serial number at 0x100. */
+static void test_edu_pcie(void **unused)
+{
+    Rig *r = rig_new("edu-msix,pcie=on,serial=0x0123456789abcdef");
+    unsigned exp = find_cap(r, 0x10);
+
+    assert_int_equal(r->dev.regions[CONFIG].size, 4096);
+    assert_int_not_equal(find_cap(r, 0x05), 0);
+    assert_int_not_equal(find_cap(r, 0x11), 0);        /* MSI-X */
+    assert_int_not_equal(exp, 0);
+    assert_int_equal(rd(r, CONFIG, exp + 2, 2), 0x0002); /* v2 endpoint */
+    assert_int_equal(rd(r, CONFIG, 0x100, 4), 0x00010003);  /* DSN, last */
+    assert_int_equal(rd(r, CONFIG, 0x104, 4), 0x89abcdef);
+    assert_int_equal(rd(r, CONFIG, 0x108, 4), 0x01234567);
+    /* BAR0 works as ever. */
+    assert_int_equal(rd(r, BAR0, 0x00, 4), 0x010000edu);
+    rig_free(r);
+}
+
 /* One call raises: INTx with nothing wired, MSI once the client wires it. */
 static void test_edu_irq_routing(void **unused)
 {
@@ -270,6 +316,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_edu_registers),
+        cmocka_unit_test(test_edu_conventional),
+        cmocka_unit_test(test_edu_pcie),
         cmocka_unit_test(test_edu_irq_routing),
         cmocka_unit_test(test_edu_dma),
         cmocka_unit_test(test_edu_dma_paused),

@@ -164,6 +164,79 @@ static void test_capability_space_runs_out(void **state)
     assert_int_equal(dm_pci_add_capability(&pci, 0x09, 32), -ENOSPC);
 }
 
+/* A conventional device: 256 bytes, no extended capabilities. */
+static void test_conventional_has_no_ext_space(void **state)
+{
+    assert_int_equal(dm_pci_config_size(&pci), 256);
+    assert_int_equal(dm_pci_add_ext_capability(&pci, 0x0003, 1, 12),
+                     -EINVAL);
+}
+
+static void test_pcie_capability(void **state)
+{
+    int msi = dm_pci_msi_init(&pci, 1);
+    int exp = dm_pci_pcie_init(&pci, DM_PCI_EXP_TYPE_ENDPOINT);
+
+    assert_int_equal(dm_pci_config_size(&pci), 4096);
+    assert_true(exp > msi);
+    assert_int_equal(rd(msi + 1, 1), exp);      /* linked after MSI */
+    assert_int_equal(rd(exp, 1), DM_PCI_CAP_ID_EXP);
+    assert_int_equal(rd(exp + 1, 1), 0);
+    assert_int_equal(rd(exp + 2, 2), 0x0002);   /* version 2, endpoint */
+    assert_int_equal(rd(exp + 0x0c, 4) & 0x3ff, 0x11);  /* x1, 2.5 GT/s */
+    /* The flags are read-only; the device control register is not. */
+    wr(exp + 2, 0xffff, 2);
+    assert_int_equal(rd(exp + 2, 2), 0x0002);
+    wr(exp + 8, 0xffff, 2);
+    assert_int_equal(rd(exp + 8, 2), 0x78ff);
+    /* An empty extended list: a zero header at 0x100. */
+    assert_int_equal(rd(0x100, 4), 0);
+    assert_int_equal(dm_pci_pcie_init(&pci, DM_PCI_EXP_TYPE_ENDPOINT),
+                     -EEXIST);
+}
+
+static void test_ext_capabilities(void **state)
+{
+    int a, b, c;
+
+    assert_true(dm_pci_pcie_init(&pci, DM_PCI_EXP_TYPE_ENDPOINT) > 0);
+    a = dm_pci_add_ext_capability(&pci, 0x0003, 1, 12);
+    b = dm_pci_add_ext_capability(&pci, 0x000b, 2, 10);
+    c = dm_pci_add_ext_capability(&pci, 0x0001, 2, 0x48);
+    assert_int_equal(a, 0x100);
+    assert_int_equal(b, 0x10c);
+    assert_int_equal(c, 0x118);                 /* 0x10c + 10, aligned */
+    /* id 15:0, version 19:16, next 31:20, each linked to the next. */
+    assert_int_equal(rd(a, 4), 0x0003 | 1 << 16 | (uint32_t)b << 20);
+    assert_int_equal(rd(b, 4), 0x000b | 2 << 16 | (uint32_t)c << 20);
+    assert_int_equal(rd(c, 4), 0x0001 | 2 << 16);
+    /* Read-only, as the header must be. */
+    wr(a, 0xffffffff, 4);
+    assert_int_equal(rd(a, 4), 0x0003 | 1 << 16 | (uint32_t)b << 20);
+
+    assert_int_equal(dm_pci_add_ext_capability(&pci, 0x0003, 16, 12),
+                     -EINVAL);
+    assert_int_equal(dm_pci_add_ext_capability(&pci, 0x0003, 1, 2),
+                     -EINVAL);
+}
+
+static void test_ext_space_runs_out(void **state)
+{
+    int n = 0, last = 0, off;
+
+    assert_true(dm_pci_pcie_init(&pci, DM_PCI_EXP_TYPE_ENDPOINT) > 0);
+    while ((off = dm_pci_add_ext_capability(&pci, 0x000b, 1, 256)) > 0) {
+        last = off;
+        n++;
+    }
+    assert_int_equal(n, 15);                    /* 0x100..0xfff */
+    assert_int_equal(last, 0xf00);
+    assert_int_equal(off, -ENOSPC);
+    /* The last one that fits ends at 0xfff exactly. */
+    assert_int_equal(dm_pci_add_ext_capability(&pci, 0x000b, 1, 4), -ENOSPC);
+    assert_int_equal(rd(0xf00, 4) >> 20, 0);    /* the tail */
+}
+
 static void test_reset(void **state)
 {
     int off;
@@ -192,6 +265,10 @@ int main(void)
         T(test_msi_capability),
         T(test_msix_capability),
         T(test_capability_space_runs_out),
+        T(test_conventional_has_no_ext_space),
+        T(test_pcie_capability),
+        T(test_ext_capabilities),
+        T(test_ext_space_runs_out),
         T(test_reset),
     };
 #undef T

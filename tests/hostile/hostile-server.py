@@ -16,12 +16,20 @@ scenario makes it misbehave in one way:
   bar-2e40-in-32bit     a 1 TiB BAR0 that the config space calls 32-bit
   bar-not-pow2          a BAR0 of 3 KiB
   huge-version          a 64 MiB VERSION reply
+  pcie-cap-past-end     a PCI Express capability at 0xe0 (60 bytes: past 0xff)
+  ext-cap-loop          an extended capability list that loops
+                        (0x100 -> 0x110 -> 0x100)
+  ext-cap-in-conventional  an extended capability pointing at 0x40
   dma-to-own-bar        once BAR0 has an address and memory decoding is
                         on, a DMA_WRITE to BAR0 itself
   junk-replies          a read of BAR0 offset 4 is answered late: first
                         stray replies and DMA_READ requests for ~8 s
   trickle-reply         a read of BAR0 offset 8 is answered one byte every
                         250 ms (~9 s for the whole reply)
+
+The pcie-* and ext-* scenarios are PCI Express devices: 4096 bytes of
+config space, a version 2 endpoint's PCI Express capability; the proxy
+reads and checks them on a PCI Express bus (q35).
 
 BAR0 (4 KiB) reads back 0xc0ffee00 at offset 0, except under
 dma-to-own-bar, where offset 0 tells what became of the DMA: 0 not sent
@@ -55,15 +63,22 @@ GOOD_VALUE = 0xc0ffee00
 SCENARIOS = ('good', 'msi-at-fc', 'msix-past-end', 'msix-table-past-bar',
              'cap-loop', 'cap-in-header', 'bar-2e40-in-32bit',
              'bar-not-pow2', 'huge-version', 'dma-to-own-bar',
-             'junk-replies', 'trickle-reply')
+             'junk-replies', 'trickle-reply', 'pcie-cap-past-end',
+             'ext-cap-loop', 'ext-cap-in-conventional')
+PCIE_SCENARIOS = ('pcie-cap-past-end', 'ext-cap-loop',
+                  'ext-cap-in-conventional')
 
 
 class Gone(Exception):
     """The client closed the connection."""
 
 
+def ext_header(cap_id, version, nxt):
+    return struct.pack('<I', cap_id | version << 16 | nxt << 20)
+
+
 def config_space(scenario):
-    c = bytearray(256)
+    c = bytearray(4096 if scenario in PCIE_SCENARIOS else 256)
     struct.pack_into('<HH', c, 0, 0x1b36, 0x10ff)   # vendor, device
     struct.pack_into('<H', c, 0x06, 0x0010)         # status: cap list
     c[0x08] = 0x01                                  # revision
@@ -78,7 +93,19 @@ def config_space(scenario):
         'cap-loop': [(0x40, 0x09, 0x50, b'\x04'),
                      (0x50, 0x09, 0x40, b'\x04')],
         'cap-in-header': [(0x40, 0x09, 0x20, b'\x04')],
+        # Version 2, endpoint: 0x3c bytes, 0xe0 + 0x3c > 256.
+        'pcie-cap-past-end': [(0xe0, 0x10, 0, struct.pack('<H', 0x0002))],
     }.get(scenario, [(0x40, 0x05, 0, struct.pack('<H', 0x0080))])
+    if scenario in ('ext-cap-loop', 'ext-cap-in-conventional'):
+        # MSI at 0x40, then a well-formed PCI Express capability at 0x50.
+        caps[0] = (0x40, 0x05, 0x50, struct.pack('<H', 0x0080))
+        caps.append((0x50, 0x10, 0, struct.pack('<H', 0x0002)))
+    # The extended list: a Device Serial Number at 0x100, then...
+    if scenario == 'ext-cap-loop':
+        c[0x100:0x104] = ext_header(0x0003, 1, 0x110)
+        c[0x110:0x114] = ext_header(0x000b, 1, 0x100)   # ... back: a loop
+    elif scenario == 'ext-cap-in-conventional':
+        c[0x100:0x104] = ext_header(0x0003, 1, 0x040)   # ... below 0x100
     c[0x34] = caps[0][0]
     for pos, cap_id, nxt, body in caps:
         c[pos] = cap_id
@@ -166,7 +193,7 @@ class Session:
 
     def region_size(self, index):
         if index == CONFIG_REGION:
-            return 256
+            return len(self.config)
         if index != 0:
             return 0
         return {'bar-2e40-in-32bit': 1 << 40,
@@ -216,7 +243,7 @@ class Session:
     def region_write(self, msg_id, flags, payload):
         offset, region, count = struct.unpack_from('<QII', payload)
         data = payload[16:16 + count]
-        if region == CONFIG_REGION and offset + len(data) <= 256:
+        if region == CONFIG_REGION and offset + len(data) <= len(self.config):
             self.config[offset:offset + len(data)] = data
         self.reply(msg_id, REGION_WRITE, flags, payload[:16])
         if region == CONFIG_REGION and self.scenario == 'dma-to-own-bar':

@@ -2,7 +2,8 @@
  * dm-proxy-pci against a hostile model: tests/hostile/hostile-server.py
  * ($DM_HOSTILE_SERVER) plays one misbehaviour per test.  A model that
  * lies about its config space, its BARs or its VERSION reply is refused
- * at device_add with a clear error; a model that DMAs into the device's
+ * at device_add with a clear error (a PCI Express one with a bad extended
+ * capability list too, on q35, where the proxy reads it); a model that DMAs into the device's
  * own BAR is refused and QEMU keeps answering; a model that floods a
  * call with stray messages cannot stretch the call past timeout=.
  *
@@ -34,6 +35,7 @@ typedef struct Hostile {
     char *dir;
     char *socket_path;
     char *server;               /* unix:PATH, for the proxy */
+    bool q35;                   /* the proxy goes behind a root port */
     QTestState *qts;
 } Hostile;
 
@@ -53,7 +55,11 @@ static void hang_bound(int sig)
     _exit(1);
 }
 
-static Hostile *hostile_start(const char *scenario)
+/*
+ * On @machine, "pc" or "q35"; q35's pcie.0 takes no hot-plug, so there
+ * the proxy goes behind a PCI Express root port.
+ */
+static Hostile *hostile_start_on(const char *scenario, const char *machine)
 {
     Hostile *h = g_new0(Hostile, 1);
     g_autoptr(GError) err = NULL;
@@ -77,8 +83,16 @@ static Hostile *hostile_start(const char *scenario)
 
     signal(SIGALRM, hang_bound);
     alarm(HANG_BOUND_S);
-    h->qts = qtest_init("-machine pc -m 128M");
+    h->q35 = !strcmp(machine, "q35");
+    h->qts = qtest_initf("-machine %s -m 128M%s", machine,
+                         h->q35 ? " -device pcie-root-port,id=rp,chassis=1"
+                                : "");
     return h;
+}
+
+static Hostile *hostile_start(const char *scenario)
+{
+    return hostile_start_on(scenario, "pc");
 }
 
 static void hostile_stop(Hostile *h)
@@ -99,11 +113,12 @@ static void hostile_stop(Hostile *h)
 /* device_add the proxy; the error's text, or NULL if it realized. */
 static char *hostile_add(Hostile *h)
 {
-    g_autofree char *addr = g_strdup_printf("%02x.0", SLOT);
+    g_autofree char *addr = g_strdup_printf("%02x.0", h->q35 ? 0 : SLOT);
     QDict *rsp = qtest_qmp(h->qts, "{'execute': 'device_add', 'arguments':"
                            " {'driver': 'dm-proxy-pci', 'id': 'hx',"
-                           " 'addr': %s, 'server': %s, 'timeout': 1000}}",
-                           addr, h->server);
+                           " 'bus': %s, 'addr': %s, 'server': %s,"
+                           " 'timeout': 1000}}",
+                           h->q35 ? "rp" : "pci.0", addr, h->server);
     char *err = NULL;
 
     g_assert_nonnull(rsp);
@@ -128,12 +143,14 @@ static void assert_qmp_alive(Hostile *h)
 typedef struct Refusal {
     const char *scenario;
     const char *error;          /* a part of the expected message */
+    const char *machine;        /* NULL: pc */
 } Refusal;
 
 static void test_refused(const void *data)
 {
     const Refusal *r = data;
-    Hostile *h = hostile_start(r->scenario);
+    Hostile *h = hostile_start_on(r->scenario,
+                                  r->machine ? r->machine : "pc");
     g_autofree char *err = hostile_add(h);
 
     g_test_message("%s: %s", r->scenario, err ? err : "(realized)");
@@ -165,6 +182,20 @@ static void test_good(const void *data)
     g_free(dev);
     qpci_free_pc(bus);
     alloc_destroy(&alloc);
+    hostile_stop(h);
+}
+
+/*
+ * On i440fx the same PCI Express model is a conventional device: its
+ * extended space is never read, so the bad list there does not matter.
+ */
+static void test_ext_loop_on_pc(const void *data)
+{
+    Hostile *h = hostile_start("ext-cap-loop");
+    g_autofree char *err = hostile_add(h);
+
+    g_assert_null(err);
+    assert_qmp_alive(h);
     hostile_stop(h);
 }
 
@@ -256,6 +287,14 @@ int main(int argc, char **argv)
         { "bar-2e40-in-32bit", "32-bit BAR0 size 0x10000000000" },
         { "bar-not-pow2", "BAR0 size 0xc00" },
         { "huge-version", "larger than 64 KiB" },
+        /* PCI Express: read on a PCI Express bus only. */
+        { "pcie-cap-past-end", "PCI Express capability at 0xe0 (60 bytes)",
+          "q35" },
+        { "ext-cap-loop", "extended capability list loops (at 0x100)",
+          "q35" },
+        { "ext-cap-in-conventional",
+          "extended capability list points into the conventional config "
+          "space (0x40)", "q35" },
     };
 
     g_test_init(&argc, &argv, NULL);
@@ -266,6 +305,8 @@ int main(int argc, char **argv)
         qtest_add_data_func(path, &refusals[i], test_refused);
     }
     qtest_add_data_func("/dm/hostile/good", NULL, test_good);
+    qtest_add_data_func("/dm/hostile/ext-cap-loop-on-pc", NULL,
+                        test_ext_loop_on_pc);
     qtest_add_data_func("/dm/hostile/dma-to-own-bar", NULL,
                         test_dma_to_own_bar);
     qtest_add_data_func("/dm/hostile/junk-replies", "junk-replies",

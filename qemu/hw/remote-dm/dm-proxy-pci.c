@@ -10,6 +10,10 @@
  * messages in order, so a later read still sees every earlier write.
  * The standard header, the BARs and the MSI capability are emulated here,
  * as QEMU's PCI core needs them; other config bytes are the model's.
+ * A model with 4096 bytes of config space and a PCI Express capability
+ * makes the device a PCI Express endpoint on a PCI Express bus (q35):
+ * the capability is emulated here too, the extended space is the model's.
+ * On a conventional bus (i440fx) the device stays conventional.
  * INTx and MSI arrive on eventfds; guest RAM is offered to the model as
  * fds when it is shareable (memfd) and otherwise reached by the model
  * with DMA_READ / DMA_WRITE, answered here.
@@ -34,6 +38,7 @@
 #include "hw/pci/msi.h"
 #include "hw/pci/msix.h"
 #include "hw/pci/pci_device.h"
+#include "hw/pci/pcie.h"
 #include "hw/qdev-properties.h"
 #include "migration/vmstate.h"
 #include "system/memory.h"
@@ -92,6 +97,8 @@ struct DMProxyPCIState {
     DMProxyBar bars[DM_PROXY_NUM_BARS];
     uint8_t msi_cap;
     uint8_t msi_cap_size;
+    uint8_t exp_cap;            /* PCI Express: emulated, 0 if not */
+    uint8_t exp_cap_size;
 
     DMProxyLine intx;
 
@@ -301,7 +308,10 @@ static int dm_proxy_pci_config_rw(DMProxyPCIState *s, bool write,
     return ret;
 }
 
-/* Bytes emulated here: the standard header, the MSI and MSI-X caps. */
+/*
+ * Bytes emulated here: the standard header, the MSI, MSI-X and PCI
+ * Express caps.  The extended space (PCI Express) is the model's.
+ */
 static bool dm_proxy_pci_config_local(DMProxyPCIState *s, uint32_t addr,
                                       int len)
 {
@@ -309,7 +319,9 @@ static bool dm_proxy_pci_config_local(DMProxyPCIState *s, uint32_t addr,
            (s->msi_cap &&
             ranges_overlap(addr, len, s->msi_cap, s->msi_cap_size)) ||
            (s->msix_cap &&
-            ranges_overlap(addr, len, s->msix_cap, PCI_CAP_MSIX_SIZEOF));
+            ranges_overlap(addr, len, s->msix_cap, PCI_CAP_MSIX_SIZEOF)) ||
+           (s->exp_cap &&
+            ranges_overlap(addr, len, s->exp_cap, s->exp_cap_size));
 }
 
 static uint32_t dm_proxy_pci_config_read(PCIDevice *pdev, uint32_t addr,
@@ -654,6 +666,10 @@ static void dm_proxy_pci_mirror_cap_list(DMProxyPCIState *s,
         c[s->msix_cap + PCI_CAP_LIST_NEXT] =
             config[s->msix_cap + PCI_CAP_LIST_NEXT] & ~3;
     }
+    if (s->exp_cap) {
+        c[s->exp_cap + PCI_CAP_LIST_NEXT] =
+            config[s->exp_cap + PCI_CAP_LIST_NEXT] & ~3;
+    }
 }
 
 /* A capability of @size bytes at @pos must end inside the 256 bytes. */
@@ -665,6 +681,151 @@ static bool dm_proxy_pci_cap_fits(uint8_t pos, unsigned size,
                    "ends past the config space", name, pos, size);
         return false;
     }
+    return true;
+}
+
+/* ---- PCI Express (realize) ---- */
+
+/*
+ * Walk the model's extended capability list (from 0x100) once and check
+ * it, as dm_proxy_pci_check_caps does the conventional one: a header
+ * lies in 0x100..0xffc (a pointer's low two bits are masked, as the
+ * guest masks them: dword aligned), no header is visited twice (a loop;
+ * this also bounds the walk to 960 headers).  The caps' bodies are read
+ * from the model like any other config bytes: no size to check.
+ */
+static bool dm_proxy_pci_check_ext_caps(const uint8_t *config, Error **errp)
+{
+    DECLARE_BITMAP(seen, PCIE_CONFIG_SPACE_SIZE / 4) = { 0 };
+    uint16_t pos = PCI_CONFIG_SPACE_SIZE;
+
+    if (!pci_get_long((uint8_t *)config + pos)) {
+        return true;                    /* an empty list */
+    }
+    while (pos) {
+        if (pos < PCI_CONFIG_SPACE_SIZE) {
+            error_setg(errp, "the model's extended capability list points "
+                       "into the conventional config space (0x%x)", pos);
+            return false;
+        }
+        if (test_and_set_bit(pos / 4, seen)) {
+            error_setg(errp, "the model's extended capability list loops "
+                       "(at 0x%x)", pos);
+            return false;
+        }
+        /* pos <= 0xffc: the header is inside config[]. */
+        pos = PCI_EXT_CAP_NEXT(pci_get_long((uint8_t *)config + pos));
+    }
+    return true;
+}
+
+/*
+ * QEMU's own walks of the extended list (pcie_find_capability: the PCI
+ * core looks for ARI right after realize; migration compares headers)
+ * see the model's checked list: its headers are copied here, read-only.
+ * The guest's reads of the extended space still go to the model.
+ */
+static void dm_proxy_pci_mirror_ext_caps(PCIDevice *pdev,
+                                         const uint8_t *config)
+{
+    uint16_t pos = PCI_CONFIG_SPACE_SIZE;
+
+    do {
+        uint32_t header = pci_get_long((uint8_t *)config + pos);
+        uint16_t next = PCI_EXT_CAP_NEXT(header);
+
+        /* Id and version as the model's, the next pointer as walked. */
+        pci_set_long(pdev->config + pos,
+                     (header & 0x000fffff) |
+                     (uint32_t)next << PCI_EXT_CAP_NEXT_SHIFT);
+        pci_set_long(pdev->wmask + pos, 0);
+        pci_set_long(pdev->w1cmask + pos, 0);
+        pci_set_long(pdev->cmask + pos, 0xffffffff);
+        pos = next;
+    } while (pos);
+}
+
+/*
+ * Decide what the device is.  A PCI Express endpoint when the model has
+ * 4096 bytes of config space and a PCI Express capability (an
+ * endpoint's, version 1 or 2) and the bus is PCI Express: then read and
+ * check the extended space.  Otherwise conventional, even for a PCI
+ * Express model on a conventional bus, whose capability the guest then
+ * reads from the model as it is (as vfio-pci does).
+ */
+static bool dm_proxy_pci_setup_express(DMProxyPCIState *s, uint64_t cfg_size,
+                                       uint8_t *config, Error **errp)
+{
+    PCIDevice *pdev = PCI_DEVICE(s);
+    uint8_t cap = dm_proxy_pci_find_cap(config, PCI_CAP_ID_EXP);
+    uint16_t flags;
+    unsigned version, type;
+
+    if (!cap || cfg_size < PCIE_CONFIG_SPACE_SIZE ||
+        !pci_bus_is_express(pci_get_bus(pdev))) {
+        /* From now on pci_is_express() is false, the config 256 bytes. */
+        pdev->cap_present &= ~QEMU_PCI_CAP_EXPRESS;
+        return true;
+    }
+    if (!dm_proxy_pci_cap_fits(cap, PCI_EXP_FLAGS + 2, "PCI Express",
+                               errp)) {
+        return false;
+    }
+    flags = pci_get_word(config + cap + PCI_EXP_FLAGS);
+    version = flags & PCI_EXP_FLAGS_VERS;
+    type = (flags & PCI_EXP_FLAGS_TYPE) >> PCI_EXP_FLAGS_TYPE_SHIFT;
+    if ((version != 1 && version != 2) ||
+        (type != PCI_EXP_TYPE_ENDPOINT && type != PCI_EXP_TYPE_LEG_END &&
+         type != PCI_EXP_TYPE_RC_END)) {
+        error_setg(errp, "the model's PCI Express capability (version %u, "
+                   "type %u) is not an endpoint's of version 1 or 2",
+                   version, type);
+        return false;
+    }
+    s->exp_cap_size = version == 1 ? PCI_EXP_VER1_SIZEOF
+                                   : PCI_EXP_VER2_SIZEOF;
+    if (!dm_proxy_pci_cap_fits(cap, s->exp_cap_size, "PCI Express", errp)) {
+        return false;
+    }
+    /* The extended space, 256 bytes a call as the conventional one. */
+    for (unsigned off = PCI_CONFIG_SPACE_SIZE; off < PCIE_CONFIG_SPACE_SIZE;
+         off += PCI_CONFIG_SPACE_SIZE) {
+        if (dm_proxy_pci_config_rw(s, false, off, config + off,
+                                   PCI_CONFIG_SPACE_SIZE) < 0) {
+            error_setg(errp, "cannot read the model's extended config "
+                       "space");
+            return false;
+        }
+    }
+    if (!dm_proxy_pci_check_ext_caps(config, errp)) {
+        return false;
+    }
+    s->exp_cap = cap;
+    return true;
+}
+
+/* After MSI and MSI-X: the PCI Express capability where the model has it. */
+static bool dm_proxy_pci_init_express(DMProxyPCIState *s,
+                                      const uint8_t *config, Error **errp)
+{
+    PCIDevice *pdev = PCI_DEVICE(s);
+    uint8_t cap = s->exp_cap;
+    int ret;
+
+    if (!cap) {
+        return true;
+    }
+    /* An endpoint, or a root complex integrated one on q35's pcie.0. */
+    ret = s->exp_cap_size == PCI_EXP_VER1_SIZEOF ?
+          pcie_endpoint_cap_v1_init(pdev, cap) :
+          pcie_endpoint_cap_init(pdev, cap);
+    if (ret < 0) {
+        s->exp_cap = 0;
+        error_setg(errp, "the model's PCI Express capability at 0x%x "
+                   "overlaps another one", cap);
+        return false;
+    }
+    dm_proxy_pci_mirror_ext_caps(pdev, config);
     return true;
 }
 
@@ -786,7 +947,8 @@ static void dm_proxy_pci_realize(PCIDevice *pdev, Error **errp)
     VupDeviceInfo info = { .argsz = sizeof(info) };
     VupRegionInfo cfg = { .argsz = sizeof(cfg),
                           .index = VUP_PCI_CONFIG_REGION_INDEX };
-    uint8_t config[PCI_CONFIG_SPACE_SIZE];
+    /* The model's config space; its extended part only for PCI Express. */
+    uint8_t config[PCIE_CONFIG_SPACE_SIZE] = { 0 };
     uint8_t *c = pdev->config;
     uint8_t msi_cap;
 
@@ -813,7 +975,8 @@ static void dm_proxy_pci_realize(PCIDevice *pdev, Error **errp)
         return;
     }
     if (cfg.size < PCI_CONFIG_SPACE_SIZE ||
-        dm_proxy_pci_config_rw(s, false, 0, config, sizeof(config)) < 0) {
+        dm_proxy_pci_config_rw(s, false, 0, config,
+                               PCI_CONFIG_SPACE_SIZE) < 0) {
         error_setg(errp, "cannot read the model's config space");
         return;
     }
@@ -831,7 +994,8 @@ static void dm_proxy_pci_realize(PCIDevice *pdev, Error **errp)
         return;
     }
 
-    if (!dm_proxy_pci_check_caps(config, errp)) {
+    if (!dm_proxy_pci_check_caps(config, errp) ||
+        !dm_proxy_pci_setup_express(s, cfg.size, config, errp)) {
         return;
     }
     msi_cap = dm_proxy_pci_find_cap(config, PCI_CAP_ID_MSI);
@@ -858,7 +1022,8 @@ static void dm_proxy_pci_realize(PCIDevice *pdev, Error **errp)
         s->msi_cap_size = size;
     }
 
-    if (!dm_proxy_pci_setup_msix(s, config, errp)) {
+    if (!dm_proxy_pci_setup_msix(s, config, errp) ||
+        !dm_proxy_pci_init_express(s, config, errp)) {
         return;
     }
     dm_proxy_pci_mirror_cap_list(s, config);
@@ -895,6 +1060,14 @@ static void dm_proxy_pci_exit(PCIDevice *pdev)
         msix_uninit(pdev, &s->bars[s->msix_table_bar].mr,
                     &s->bars[s->msix_pba_bar].mr);
         s->msix_cap = 0;
+    }
+    if (s->exp_cap) {
+        if (s->exp_cap_size == PCI_EXP_VER1_SIZEOF) {
+            pcie_cap_v1_exit(pdev);
+        } else {
+            pcie_cap_exit(pdev);
+        }
+        s->exp_cap = 0;
     }
     if (s->intx.irq) {
         dm_proxy_line_cleanup(&s->intx);
@@ -979,6 +1152,19 @@ static const Property dm_proxy_pci_properties[] = {
     DEFINE_PROP_UINT32("poll-us", DMProxyPCIState, poll_us, 50),
 };
 
+/* A hybrid device: the model and the bus decide (see realize). */
+static void dm_proxy_pci_instance_init(Object *obj)
+{
+    /* Set before the PCI core allocates the config: 4096 bytes. */
+    PCI_DEVICE(obj)->cap_present |= QEMU_PCI_CAP_EXPRESS;
+}
+
+/* Read-only "express": did the device come up as PCI Express? */
+static bool dm_proxy_pci_get_express(Object *obj, Error **errp)
+{
+    return DM_PROXY_PCI(obj)->exp_cap != 0;
+}
+
 static void dm_proxy_pci_class_init(ObjectClass *klass, const void *data)
 {
     DeviceClass *dc = DEVICE_CLASS(klass);
@@ -991,6 +1177,8 @@ static void dm_proxy_pci_class_init(ObjectClass *klass, const void *data)
     device_class_set_legacy_reset(dc, dm_proxy_pci_reset);
     dc->vmsd = &vmstate_dm_proxy_pci;
     device_class_set_props(dc, dm_proxy_pci_properties);
+    object_class_property_add_bool(klass, "express", dm_proxy_pci_get_express,
+                                   NULL);
     dc->desc = "PCI device served by a remote device model (vfio-user)";
     set_bit(DEVICE_CATEGORY_MISC, dc->categories);
 }
@@ -999,9 +1187,11 @@ static const TypeInfo dm_proxy_pci_info = {
     .name = TYPE_DM_PROXY_PCI,
     .parent = TYPE_PCI_DEVICE,
     .instance_size = sizeof(DMProxyPCIState),
+    .instance_init = dm_proxy_pci_instance_init,
     .class_init = dm_proxy_pci_class_init,
     .interfaces = (const InterfaceInfo[]) {
         { INTERFACE_CONVENTIONAL_PCI_DEVICE },
+        { INTERFACE_PCIE_DEVICE },
         { },
     },
 };
