@@ -3,9 +3,11 @@
 # defaults.  The orchestrator, one server platform and two client
 # platforms run as separate "hosts" (network namespaces on a private
 # bridge when we are root, else all on loopback).  A VM with a remote UART
-# console and a remote edu boots Linux; its console is shown from the
-# server; it migrates to the other client platform while its device
-# models stay put; then it shuts down.  Each step says what it does.
+# console, a remote disk (virtio-blk on an image of the server) and a
+# remote edu boots Linux; its console is shown from the server; it writes
+# to its disk, migrates to the other client platform while its device
+# models stay put, and reads the disk back there; then it shuts down.
+# Each step says what it does.
 #   scripts/demo.sh BUILD
 set -euo pipefail
 build=$(cd "${1:?usage: demo.sh BUILD}" && pwd)
@@ -19,7 +21,7 @@ cleanup() {
     [ ${#pids[@]} = 0 ] || kill "${pids[@]}" 2>/dev/null || true
     wait 2>/dev/null || true
     lan_down
-    rm -rf "$tmp"
+    [ -n "${KEEP:-}" ] && echo "kept $tmp" || rm -rf "$tmp"
 }
 trap cleanup EXIT
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
@@ -46,12 +48,21 @@ step "1. Hosts: orchestrator, server platform srv1, client platforms c1 and c2, 
 # device-model sessions (vfio-user over TLS).  A throw-away CA signs the
 # servers' certificates and the clients' (orchestrator, QEMUs).
 "$here/tests/net/make-certs.sh" "$tmp/certs"
+# A client platform is also a migration target: its QEMUs take the
+# migration stream over TLS with a server certificate (dm-migrate-tls).
+mkdir -p "$tmp/certs/client-host"
+cp "$tmp/certs/client/"* "$tmp/certs/server/server-cert.pem" \
+    "$tmp/certs/server/server-key.pem" "$tmp/certs/client-host/"
+# The server's disk images: the VM's data disk, 16 MiB of zeros.
+mkdir -p "$tmp/images"
+truncate -s 16M "$tmp/images/demo-data.img"
 for h in srv c1 c2; do
     mkdir -p "$tmp/$h"
     role=client extra=(--qemu "$build/qemu-system-x86_64"
-                       --model-tls-creds "$tmp/certs/client")
+                       --model-tls-creds "$tmp/certs/client-host")
     [ $h = srv ] && role=server extra=(--model-host "$(addr srv)"
-                                       --model-tls-creds "$tmp/certs/server")
+                                       --model-tls-creds "$tmp/certs/server"
+                                       --images-dir "$tmp/images")
     on $h "$dm" daemon --role $role --listen "tcp:$(addr $h):$(port $h)" \
         --tls-creds "$tmp/certs/server" \
         --platform-id $h --state-dir "$tmp/$h" "${extra[@]}" \
@@ -75,10 +86,12 @@ run dmctl platform add c1 --role client --address "tcp:$(addr c1):$(port c1)"
 run dmctl platform add c2 --role client --address "tcp:$(addr c2):$(port c2)"
 run dmctl platform list
 
-step "3. Define a VM: Linux, a remote UART as its console, a remote edu"
+step "3. Define a VM: Linux, a remote UART as its console, a remote disk on srv1's image demo-data.img, a remote edu"
 run dmctl vm create demo --memory 256M --kernel "$build/guest/vmlinuz" \
     --initrd "$build/guest/initramfs.cpio.gz" --append "console=ttyS0 quiet" \
-    --device console=uart16550 --device edu0=edu
+    --device console=uart16550 \
+    --device disk0=virtio-blk,file=demo-data.img,serial=demo-disk \
+    --device edu0=edu
 
 step "4. Start it on c1: models placed on srv1 and launched, QEMU started with -remote-device"
 run dmctl vm start demo --on c1
@@ -90,21 +103,30 @@ step "5. The guest's console, seen from the server platform (where the UART is e
 edu='for d in /sys/bus/pci/devices/*; do [ $(cat $d/device) = 0x11e8 ] && e=$d; done; b=$(head -1 $e/resource | cut -d" " -f1); echo 1 > $e/enable'
 timeout 150 "$chat" "$console" 120 expect:DM-GUEST-READY "send:uname -sr" \
     "send:$edu; devmem \$((b+4)) 32 0x12345678; echo edu liveness: \$(devmem \$((b+4)) 32)" \
-    "expect:edu liveness: 0x"
+    "expect:edu liveness: 0x" \
+    "send:. /usr/bin/dm-virtio-disk; echo disk: \$(cat /sys/block/vda/serial), \$((\$(cat /sys/block/vda/size) / 2048)) MiB" \
+    "expect:disk: demo-disk, 16 MiB" \
+    "send:echo written on c1, before the migration | dd of=/dev/vda conv=sync,fsync 2>/dev/null && echo flushed: \$((40+2))" \
+    "expect:flushed: 42"
 
 step "6. Migrate the VM to c2; its device models stay on srv1"
 run dmctl vm migrate demo --to c2
 run dmctl vm list
 
-step "7. The same console, after the migration: the guest goes on, edu's state is intact"
+step "7. The same console, after the migration: the guest goes on, edu's state is intact, the disk reads back"
 timeout 60 "$chat" "$console" 50 \
     "send:echo still here: \$((6*7)), edu liveness: \$(devmem \$((b+4)) 32)" \
-    "expect:still here: 42, edu liveness: 0xEDCBA987"
+    "expect:still here: 42, edu liveness: 0xEDCBA987" \
+    "send:echo 3 > /proc/sys/vm/drop_caches; echo read back on c2: \$(dd if=/dev/vda bs=512 count=1 2>/dev/null | head -n 1)" \
+    "expect:read back on c2: written on c1, before the migration"
 
 step "8. Shut it down: ACPI power-down, then quit; models stopped, placements freed"
 run dmctl vm stop demo --timeout 5
 run dmctl dm list
 
-step "9. What happened to it, from the orchestrator's log"
+step "9. The disk's image on srv1 holds what the guest wrote"
+run head -n 1 "$tmp/images/demo-data.img"
+
+step "10. What happened to it, from the orchestrator's log"
 run dmctl events --vm demo
 step "Done."

@@ -11,7 +11,6 @@ the access completes and the loop resumes.  TAP output.
 
     vcpu-wait.py BUILD
 """
-import json
 import os
 import signal
 import socket
@@ -19,6 +18,9 @@ import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from qmplib import Qmp, connect  # noqa: E402
 
 N = 0
 FAILED = False
@@ -29,49 +31,6 @@ def ok(cond, what):
     N += 1
     print(f"{'ok' if cond else 'not ok'} {N} - {what}", flush=True)
     FAILED |= not cond
-
-
-def connect(path, deadline):
-    while True:
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            s.connect(path)
-            return s
-        except OSError:
-            s.close()
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
-
-
-class Qmp:
-    """A QMP client; every answer is awaited at most @wait seconds."""
-
-    def __init__(self, path, wait):
-        self.sock = connect(path, time.monotonic() + 30)
-        self.sock.settimeout(wait)
-        self.file = self.sock.makefile("rb")
-        self.file.readline()                     # the greeting
-        self.cmd("qmp_capabilities")
-
-    def cmd(self, name, **args):
-        msg = {"execute": name}
-        if args:
-            msg["arguments"] = args
-        self.sock.sendall(json.dumps(msg).encode() + b"\n")
-        while True:
-            line = self.file.readline()
-            if not line:
-                raise EOFError("QMP closed")
-            reply = json.loads(line)
-            if "event" not in reply:
-                return reply
-
-    def device(self, dev_id):
-        for d in self.cmd("query-remote-devices")["return"]:
-            if d["id"] == dev_id:
-                return d
-        raise KeyError(dev_id)
 
 
 def console_wait(sock, text, deadline):

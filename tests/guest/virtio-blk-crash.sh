@@ -107,23 +107,7 @@ check "every write completed without an I/O error, every block verified" \
 # Each block's last round, as blk-verify wrote it (4 threads x 16 blocks,
 # 400 writes each): the image on the server holds them all.
 check "the image holds every block's last acknowledged write" \
-    /usr/bin/python3 - "$tmp/disk.img" <<'EOF'
-import struct, sys
-img = open(sys.argv[1], "rb").read()
-threads, blocks, writes = 4, 16, 400
-for t in range(threads):
-    for b in range(blocks):
-        block = t * blocks + b
-        k = writes - 1 - ((writes - 1 - b) % blocks)
-        rnd = k // blocks
-        head = struct.unpack_from("<3Q", img, block * 4096)
-        if head != (0x646d7665726966, block, rnd):
-            sys.exit(f"block {block}: {head}, want round {rnd}")
-        words = struct.unpack_from("<512Q", img, block * 4096)
-        for i in range(3, 512):
-            if words[i] != (block << 40) ^ (rnd << 20) ^ i:
-                sys.exit(f"block {block}: word {i} differs")
-EOF
+    "$here/blk-verify-image.py" "$tmp/disk.img" 4 16 400
 if [ "$failed" != 0 ]; then
     echo "# console:"; tail -n 30 <<<"$console" | sed 's/^/#   /'
     echo "# dm-remote:"; tail -n 20 "$tmp/dm.log" | sed 's/^/#   /'
