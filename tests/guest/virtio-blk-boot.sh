@@ -7,10 +7,14 @@
 # /etc/init.d/rcS: it prints where root is, appends a line to a file on
 # root and powers off.  The host then finds that line in the image and
 # the root file system clean.  TAP output.
-#   tests/guest/virtio-blk-boot.sh BUILD [unix|tcp]
+# high: a device with a 2 GiB 64-bit BAR (pci-testdev) fills the 32-bit
+# window, so SeaBIOS puts the disk's BAR above 4 GiB, where it reaches it
+# only through the virtio PCI_CFG window in config space.
+#   tests/guest/virtio-blk-boot.sh BUILD [unix|tcp] [high]
 set -uo pipefail
-build=${1:?usage: virtio-blk-boot.sh BUILD [unix|tcp]}
+build=${1:?usage: virtio-blk-boot.sh BUILD [unix|tcp] [high]}
 transport=${2:-unix}
+high=${3:-}
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../tap.sh"
 image=$build/guest/boot-disk.img
@@ -48,11 +52,14 @@ done
 # default order tries hard disks before the network, -nic none anyway).
 # SeaBIOS's log goes to its debug port (0x402), the rest to the serial
 # port (SYSLINUX's SERIAL 0, Linux's console=ttyS0).
+big_bar=()
+[ -z "$high" ] || big_bar=(-device pci-testdev,membar=2G)
 timeout 300 "$build/qemu-system-x86_64" -accel tcg -M pc -m 256M \
     -display none -monitor none -no-reboot -nic none \
     -serial "file:$tmp/console" \
     -chardev "file,id=bios,path=$tmp/seabios.log" \
     -device isa-debugcon,iobase=0x402,chardev=bios \
+    "${big_bar[@]}" \
     -device "dm-proxy-pci,id=disk0,server=$addr,timeout=30000" \
     2>"$tmp/qemu.log"
 rc=$?
@@ -63,6 +70,13 @@ field() { sed -n "s/^DM-BOOT $1: //p" <<<"$console" | head -n1; }
 check "the VM booted and powered off (QEMU exit $rc)" [ "$rc" = 0 ]
 check "SeaBIOS drove the remote disk with its virtio-blk driver" \
     grep -q '^found virtio-blk at ' <<<"$bios"
+if [ -n "$high" ]; then
+    # "type 1 bar 4 at 0x180000000 off +0x0000 [pcicfg]": the common
+    # configuration, reached through the window.
+    check "SeaBIOS found its BAR above 4 GiB and used the PCI_CFG window" \
+        grep -Eq '^pci dev .* type 1 bar 4 at 0x[1-9a-f][0-9a-f]{8} .*\[pcicfg\]$' \
+        <<<"$bios"
+fi
 check "SeaBIOS booted from it" grep -q '^Booting from Hard Disk' <<<"$bios"
 check "SYSLINUX started and loaded the kernel and initramfs from it" \
     grep -Pzq 'SYSLINUX 6[^\n]*\nLoading /vmlinuz\.\.\. ?ok\nLoading /initrd\.gz\.\.\. ?ok' \
