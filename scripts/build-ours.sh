@@ -20,3 +20,5 @@ cp -u "$out/meson/bench/mmio-bench" "$out/meson/bench/pio-bench" \
     "$out/meson/tests/blk-verify" "$out/guest-extra/"
 GUEST_EXTRA_DIR="$out/guest-extra" "$(dirname "$0")/guest-image.sh" \
     "$out/guest"
+# A disk that VMs boot from (tests/guest/virtio-blk-boot.sh).
+"$(dirname "$0")/boot-disk-image.sh" "$out/guest"

@@ -14,6 +14,7 @@ PKGS=(
     libsoup-3.0-dev glib-networking libjson-glib-dev libsqlite3-dev sqlite3
     socat
     seabios ipxe-qemu busybox-static
+    fdisk mtools dosfstools syslinux syslinux-common
 )
 
 export DEBIAN_FRONTEND=noninteractive

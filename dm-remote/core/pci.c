@@ -303,9 +303,27 @@ void dm_pci_reset(DmPci *pci)
     memcpy(pci->config, pci->reset_config, sizeof(pci->config));
 }
 
+void dm_pci_set_config_hook(DmPci *pci, uint8_t offset, uint8_t len,
+                            DmPciConfigHook *hook, void *opaque)
+{
+    pci->hook = hook;
+    pci->hook_opaque = opaque;
+    pci->hook_offset = offset;
+    pci->hook_len = len;
+}
+
+static bool hooked(const DmPci *pci, uint32_t offset, uint32_t len)
+{
+    return pci->hook && offset < pci->hook_offset + pci->hook_len &&
+           pci->hook_offset < offset + len;
+}
+
 void dm_pci_config_read(DmPci *pci, uint32_t offset, void *buf,
                         uint32_t len)
 {
+    if (hooked(pci, offset, len)) {
+        pci->hook(pci->hook_opaque, false, offset, len);
+    }
     memcpy(buf, pci->config + offset, len);
 }
 
@@ -320,5 +338,8 @@ void dm_pci_config_write(DmPci *pci, uint32_t offset, const void *buf,
 
         pci->config[a] = (pci->config[a] & ~w) | (val[i] & w);
         pci->config[a] &= ~(val[i] & c);
+    }
+    if (hooked(pci, offset, len)) {
+        pci->hook(pci->hook_opaque, true, offset, len);
     }
 }

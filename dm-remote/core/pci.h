@@ -27,6 +27,16 @@
 #define DM_PCI_CAP_ID_EXP       0x10    /* PCI Express */
 #define DM_PCI_CAP_ID_MSIX      0x11
 
+/*
+ * A model's handler for a part of its config space whose bytes are not
+ * plain memory (virtio's PCI_CFG access window): called before a read
+ * that overlaps the part is copied out, so that it can fill the bytes,
+ * and after a write that overlaps it has landed.  @offset and @len are
+ * the access's.
+ */
+typedef void DmPciConfigHook(void *opaque, bool write, uint32_t offset,
+                             uint32_t len);
+
 /* Device/port types of the PCI Express capability. */
 #define DM_PCI_EXP_TYPE_ENDPOINT        0x0
 #define DM_PCI_EXP_TYPE_LEG_END         0x1
@@ -51,6 +61,9 @@ struct DmPci {
     uint8_t exp_cap;
     unsigned msi_vectors;
     unsigned msix_vectors;
+    DmPciConfigHook *hook;      /* for [hook_offset, + hook_len) */
+    void *hook_opaque;
+    uint8_t hook_offset, hook_len;
 };
 typedef struct DmPci DmPci;
 
@@ -90,6 +103,10 @@ int dm_pci_msi_init(DmPci *pci, unsigned vectors);
 int dm_pci_msix_init(DmPci *pci, unsigned vectors, unsigned table_bar,
                      uint32_t table_offset, unsigned pba_bar,
                      uint32_t pba_offset);
+
+/* One hook per device, for [@offset, + @len) (inside the 256 bytes). */
+void dm_pci_set_config_hook(DmPci *pci, uint8_t offset, uint8_t len,
+                            DmPciConfigHook *hook, void *opaque);
 
 /* Snapshot the power-on state; call once the model set everything. */
 void dm_pci_finalize(DmPci *pci);

@@ -22,6 +22,14 @@
 #define VIRTIO_PCI_CAP_NOTIFY   2
 #define VIRTIO_PCI_CAP_ISR      3
 #define VIRTIO_PCI_CAP_DEVICE   4
+#define VIRTIO_PCI_CAP_PCI_CFG  5
+
+/* struct virtio_pci_cap, and virtio_pci_cfg_cap's pci_cfg_data after it */
+#define CAP_BAR         4
+#define CAP_OFFSET      8
+#define CAP_LENGTH      12
+#define CAP_CFG_DATA    16
+#define CAP_CFG_SIZE    20
 
 /* struct virtio_pci_common_cfg */
 #define CC_DFSELECT     0x00
@@ -393,6 +401,46 @@ static const DmRegionOps virtio_bar_ops = {
     .impl = { .max_access_size = 4 },
 };
 
+/*
+ * VIRTIO_PCI_CAP_PCI_CFG (virtio 1.2 4.1.4.9): a window into the BARs
+ * through config space, for drivers that cannot reach a BAR (SeaBIOS,
+ * when the firmware put the BAR above 4 GiB).  A read or write of
+ * pci_cfg_data becomes one of cap.length bytes at cap.offset of cap.bar.
+ * A window that is no valid access (another BAR, a length other than 1,
+ * 2 or 4, an unaligned or out-of-range offset) is ignored, as the spec
+ * says.
+ */
+static void pci_cfg_access(void *opaque, bool write, uint32_t offset,
+                           uint32_t len)
+{
+    DmVirtio *v = opaque;
+    uint8_t *cap = dm_device_pci(v->dev)->config + v->pci_cfg_cap;
+    uint32_t off, length, data;
+
+    (void)offset;
+    (void)len;
+    memcpy(&off, cap + CAP_OFFSET, 4);
+    memcpy(&length, cap + CAP_LENGTH, 4);
+    off = le32toh(off);
+    length = le32toh(length);
+    if (cap[CAP_BAR] != DM_VIRTIO_BAR ||
+        (length != 1 && length != 2 && length != 4) || off % length ||
+        off >= DM_VIRTIO_BAR_SIZE) {
+        return;
+    }
+    if (write) {
+        memcpy(&data, cap + CAP_CFG_DATA, 4);
+        data = le32toh(data);
+        if (length < 4) {
+            data &= (1u << (length * 8)) - 1;
+        }
+        bar_write(v, off, data, length);
+    } else {
+        data = htole32((uint32_t)bar_read(v, off, length));
+        memcpy(cap + CAP_CFG_DATA, &data, 4);
+    }
+}
+
 /* BAR1 holds the MSI-X table and PBA, which the client emulates. */
 static const DmRegionOps virtio_msix_bar_ops;
 
@@ -522,6 +570,24 @@ void dm_virtio_load(DmVirtio *v, DmStateIn *in)
 
 /* ---- Set-up ---- */
 
+/* The PCI_CFG window: cap.bar, cap.offset, cap.length and the data are
+ * the driver's to write. */
+static int add_pci_cfg_cap(DmVirtio *v, DmPci *pci)
+{
+    int pos = dm_pci_add_capability(pci, PCI_CAP_ID_VNDR, CAP_CFG_SIZE);
+
+    if (pos < 0) {
+        return pos;
+    }
+    pci->config[pos + 2] = CAP_CFG_SIZE;
+    pci->config[pos + 3] = VIRTIO_PCI_CAP_PCI_CFG;
+    pci->wmask[pos + CAP_BAR] = 0xff;
+    memset(pci->wmask + pos + CAP_OFFSET, 0xff, CAP_CFG_SIZE - CAP_OFFSET);
+    v->pci_cfg_cap = pos;
+    dm_pci_set_config_hook(pci, pos + CAP_CFG_DATA, 4, pci_cfg_access, v);
+    return 0;
+}
+
 /* A virtio_pci_cap of @type for [@offset, +@length) of BAR4. */
 static int add_cap(DmPci *pci, uint8_t type, uint32_t offset,
                    uint32_t length, bool notify)
@@ -606,6 +672,9 @@ int dm_virtio_pci_init(DmVirtio *v, DmDevice *dev, uint16_t virtio_id,
     if (ret >= 0) {
         ret = add_cap(pci, VIRTIO_PCI_CAP_NOTIFY, DM_VIRTIO_NOTIFY_OFF,
                       num_queues * DM_VIRTIO_NOTIFY_MULT, true);
+    }
+    if (ret >= 0) {
+        ret = add_pci_cfg_cap(v, pci);
     }
     if (ret < 0) {
         return ret;

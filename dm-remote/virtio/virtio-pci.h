@@ -73,6 +73,7 @@ typedef struct DmVirtio {
     uint32_t config_size;
     /* Restored DRIVER_OK from a state file: the rings wait for memory. */
     bool recovering;
+    uint8_t pci_cfg_cap;        /* offset of the PCI_CFG capability */
     DmVirtqJournal *journals;   /* num_queues, in crash-proof memory */
     DmVirtq vq[DM_VIRTIO_MAX_QUEUES];
 } DmVirtio;

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <string.h>
@@ -254,6 +255,51 @@ static void test_reset(void **state)
     assert_int_equal(rd(0x00, 4), 0x11e81234);
 }
 
+/* What the hook saw, and the byte it puts in the window on a read. */
+static unsigned hook_calls;
+static bool hook_write;
+static uint32_t hook_offset, hook_len;
+static uint8_t hook_saw_44;
+
+static void hook(void *opaque, bool write, uint32_t offset, uint32_t len)
+{
+    DmPci *p = opaque;
+
+    hook_calls++;
+    hook_write = write;
+    hook_offset = offset;
+    hook_len = len;
+    hook_saw_44 = p->config[0x44];
+    if (!write) {
+        p->config[0x42] = 0x5a;         /* filled before it is copied out */
+    }
+}
+
+/* A model's hook runs for accesses that overlap its window, only. */
+static void test_config_hook(void **state)
+{
+    int off = dm_pci_add_capability(&pci, 0x09, 8);
+
+    assert_int_equal(off, 0x40);
+    pci.wmask[0x44] = 0xff;
+    dm_pci_set_config_hook(&pci, 0x42, 2, hook, &pci);
+    hook_calls = 0;
+    assert_int_equal(rd(0x40, 2), 0x0009);      /* beside it */
+    wr(0x44, 7, 1);
+    assert_int_equal(hook_calls, 0);
+    assert_int_equal(rd(0x40, 4), 0x005a0009);  /* overlapping */
+    assert_int_equal(hook_calls, 1);
+    assert_false(hook_write);
+    assert_int_equal(hook_offset, 0x40);
+    assert_int_equal(hook_len, 4);
+    wr(0x43, 0, 2);                             /* its last byte */
+    assert_int_equal(hook_calls, 2);
+    assert_true(hook_write);
+    assert_int_equal(hook_offset, 0x43);
+    assert_int_equal(hook_len, 2);
+    assert_int_equal(hook_saw_44, 0);           /* landed before the hook */
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup(f, setup)
@@ -270,6 +316,7 @@ int main(void)
         T(test_ext_capabilities),
         T(test_ext_space_runs_out),
         T(test_reset),
+        T(test_config_hook),
     };
 #undef T
 

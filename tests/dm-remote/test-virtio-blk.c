@@ -39,17 +39,52 @@ typedef struct Blk {
     DmDevice *dev;
     char img[64];
     uint16_t avail_idx;
+    unsigned window;    /* PCI_CFG capability BAR accesses go through, or 0 */
 } Blk;
 
 #define BAR4 (VUP_PCI_BAR0_REGION_INDEX + DM_VIRTIO_BAR)
 
+/* Config space accesses, as the session makes them. */
+static uint32_t cfg_rd(Blk *r, unsigned off, unsigned size)
+{
+    uint32_t v = 0;
+
+    dm_pci_config_read(dm_device_pci(r->dev), off, &v, size);
+    return le32toh(v);
+}
+
+static void cfg_wr(Blk *r, unsigned off, uint32_t v, unsigned size)
+{
+    v = htole32(v);
+    dm_pci_config_write(dm_device_pci(r->dev), off, &v, size);
+}
+
+/* Point the PCI_CFG window at @len bytes at @off of BAR @bar. */
+static void window_set(Blk *r, uint8_t bar, uint32_t off, uint32_t len)
+{
+    cfg_wr(r, r->window + 4, bar, 1);
+    cfg_wr(r, r->window + 8, off, 4);
+    cfg_wr(r, r->window + 12, len, 4);
+}
+
+/* BAR4 registers, directly or (r->window) as SeaBIOS reaches a BAR above
+ * 4 GiB: through the PCI_CFG capability's window in config space. */
 static uint32_t rd(Blk *r, uint64_t off, unsigned size)
 {
+    if (r->window) {
+        window_set(r, DM_VIRTIO_BAR, off, size);
+        return cfg_rd(r, r->window + 16, size);
+    }
     return rig_read(r->rig, BAR4, off, size);
 }
 
 static void wr(Blk *r, uint64_t off, uint32_t v, unsigned size)
 {
+    if (r->window) {
+        window_set(r, DM_VIRTIO_BAR, off, size);
+        cfg_wr(r, r->window + 16, v, size);
+        return;
+    }
     rig_write(r->rig, BAR4, off, v, size);
 }
 
@@ -193,14 +228,18 @@ static void test_identity(void **unused)
 
     assert_int_equal(dm_pci_get_word(pci, 0x00), 0x1af4);
     assert_int_equal(dm_pci_get_word(pci, 0x02), 0x1042);
-    /* The four vendor capabilities Linux looks for, each in BAR4. */
+    /* The four vendor capabilities Linux looks for, each in BAR4, and
+     * the PCI_CFG window (type 5) every device must have. */
     for (cap = pci->config[0x34]; cap; cap = pci->config[cap + 1]) {
         if (pci->config[cap] == 0x09) {
-            assert_int_equal(pci->config[cap + 4], 4);
+            if (pci->config[cap + 3] != 5) {
+                assert_int_equal(pci->config[cap + 4], 4);
+            }
             types |= 1u << pci->config[cap + 3];
         }
     }
-    assert_int_equal(types, (1u << 1) | (1u << 2) | (1u << 3) | (1u << 4));
+    assert_int_equal(types, (1u << 1) | (1u << 2) | (1u << 3) | (1u << 4) |
+                            (1u << 5));
     /* Capacity in the device config. */
     assert_int_equal(rd(r, 0x2000, 4), IMG_SECTORS);
     blk_free(r);
@@ -282,6 +321,64 @@ static void test_broken_ring(void **unused)
     put(r, AVAIL + 2, &idx, 2);
     wr(r, 0x3000, 0, 2);
     assert_true(rd(r, 0x14, 1) & VIRTIO_STATUS_NEEDS_RESET);
+    blk_free(r);
+}
+
+/*
+ * A driver that reaches BAR4 only through the PCI_CFG window (SeaBIOS,
+ * when the BAR is above 4 GiB) sets the device up and reads, writes and
+ * flushes sectors; a window that is no valid access does nothing.
+ */
+static void test_pci_cfg_window(void **unused)
+{
+    Blk *r = blk_new("");
+    DmPci *pci = dm_device_pci(r->dev);
+    uint8_t buf[512];
+    unsigned cap;
+    int fd;
+
+    for (cap = pci->config[0x34]; cap; cap = pci->config[cap + 1]) {
+        if (pci->config[cap] == 0x09 && pci->config[cap + 3] == 5) {
+            assert_int_equal(pci->config[cap + 2], 20);
+            r->window = cap;
+        }
+    }
+    assert_int_not_equal(r->window, 0);
+    driver_init(r, (1ULL << VIRTIO_F_VERSION_1) | (1ULL << 9));
+    assert_int_equal(rd(r, 0x2000, 4), IMG_SECTORS);  /* device config */
+    assert_int_equal(rd(r, 0x14, 1), 1 | 2 | 4 | 8);  /* DRIVER_OK */
+    assert_int_equal(request(r, 0, 7, 512, true), 0);           /* IN */
+    memset(buf, 7, sizeof(buf));
+    assert_memory_equal(at(r, DATA), buf, 512);
+    memset(at(r, DATA), 0x5a, 512);
+    assert_int_equal(request(r, 1, 11, 512, false), 0);         /* OUT */
+    assert_int_equal(request(r, 4, 0, 0, false), 0);            /* FLUSH */
+    fd = open(r->img, O_RDONLY);
+    assert_int_equal(pread(fd, buf, 512, 11 * 512), 512);
+    close(fd);
+    assert_memory_equal(buf, at(r, DATA), 512);
+    /* The same register, directly. */
+    assert_int_equal(rig_read(r->rig, BAR4, 0x14, 1), 1 | 2 | 4 | 8);
+
+    /* Ignored: another BAR, a length of 3 or 8, an unaligned offset, an
+     * offset past the BAR.  A write changes nothing (queue_select stays
+     * 0), a read leaves the data as written. */
+    window_set(r, 0, 0x16, 2);
+    cfg_wr(r, r->window + 16, 1, 4);
+    window_set(r, DM_VIRTIO_BAR, 0x16, 3);
+    cfg_wr(r, r->window + 16, 1, 4);
+    window_set(r, DM_VIRTIO_BAR, 0x16, 8);
+    cfg_wr(r, r->window + 16, 1, 4);
+    window_set(r, DM_VIRTIO_BAR, 0x15, 2);
+    cfg_wr(r, r->window + 16, 0x100, 4);
+    window_set(r, DM_VIRTIO_BAR, DM_VIRTIO_BAR_SIZE, 4);
+    cfg_wr(r, r->window + 16, 0x12345678, 4);
+    assert_int_equal(cfg_rd(r, r->window + 16, 4), 0x12345678);
+    assert_int_equal(rig_read(r->rig, BAR4, 0x16, 2), 0);
+    assert_int_equal(rig_read(r->rig, BAR4, 0x14, 1), 1 | 2 | 4 | 8);
+    /* A valid window again: a read fills the data. */
+    window_set(r, DM_VIRTIO_BAR, 0x14, 1);
+    assert_int_equal(cfg_rd(r, r->window + 16, 4), 1 | 2 | 4 | 8);
     blk_free(r);
 }
 
@@ -550,6 +647,7 @@ int main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_readonly),
         cmocka_unit_test(test_broken_ring),
+        cmocka_unit_test(test_pci_cfg_window),
         cmocka_unit_test(test_features),
         cmocka_unit_test(test_lock),
         cmocka_unit_test(test_restart_in_flight),
