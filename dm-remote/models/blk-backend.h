@@ -3,16 +3,18 @@
  * (rings, requests, features) and the image behind it, so that formats
  * beyond raw come through a library instead of a parser of ours.
  *
- *   blk-file.c  a raw file or a block device (pread/pwrite/fallocate)
+ *   blk-file.c  a raw file or a block device: pread/pwrite/fallocate on
+ *               the model API's worker threads (dm_work_submit)
  *   blk-nbd.c   an NBD export through libnbd (nbd+unix://, nbd://):
  *               qcow2 and everything else qemu-storage-daemon or
- *               qemu-nbd serve
+ *               qemu-nbd serve; libnbd's asynchronous API on the loop
  *
- * open and close run on the event loop (at realize and unrealize); the
- * I/O calls run on the model API's worker threads, several at a time,
- * so each back end makes them safe to call concurrently.  Every call
- * returns 0 or -errno; offsets and lengths are in bytes and already
- * checked against the size.
+ * Everything here runs on the event loop.  A request is a BlkIo the
+ * caller fills and keeps until its done callback has run; done runs on
+ * the loop, later (never from inside submit), with err set.  A device's
+ * quiesce calls drain: the back end's requests in flight are done when
+ * it returns.  Offsets and lengths are in bytes, already checked against
+ * the size.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -22,7 +24,39 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "model.h"
+
 typedef struct BlkBackend BlkBackend;
+typedef struct BlkIo BlkIo;
+
+typedef enum BlkIoType {
+    BLK_IO_READ,
+    BLK_IO_WRITE,
+    BLK_IO_FLUSH,               /* every write done before it is stable */
+    BLK_IO_DISCARD,
+    BLK_IO_WRITE_ZEROES,        /* @unmap: the range may be deallocated */
+} BlkIoType;
+
+struct BlkIo {
+    /* The caller's. */
+    BlkIoType type;
+    void *buf;                  /* READ, WRITE */
+    uint64_t off, len;
+    bool unmap;
+    void (*done)(BlkIo *io);
+    /* Set when done runs: 0 or -errno. */
+    int err;
+    /* The back end's. */
+    BlkBackend *be;
+    DmWork work;
+    unsigned parts;
+    BlkIo *next;
+};
+
+typedef struct BlkBackendOpts {
+    bool readonly;              /* open for reading only */
+    unsigned timeout_s;         /* NBD: the most a command may wait */
+} BlkBackendOpts;
 
 /* What the image offers, known after open. */
 typedef struct BlkBackendInfo {
@@ -34,18 +68,13 @@ typedef struct BlkBackendInfo {
 
 typedef struct BlkBackendOps {
     const char *name;
-    /* Open @file (writable unless @readonly) and fill @info. */
-    int (*open)(const char *file, bool readonly, BlkBackend **ret,
-                BlkBackendInfo *info);
-    int (*read)(BlkBackend *be, void *buf, uint64_t len, uint64_t off);
-    int (*write)(BlkBackend *be, const void *buf, uint64_t len,
-                 uint64_t off);
-    /* Every write completed before it is on stable storage. */
-    int (*flush)(BlkBackend *be);
-    int (*discard)(BlkBackend *be, uint64_t off, uint64_t len);
-    /* Zeroes; @unmap lets the back end deallocate the range. */
-    int (*write_zeroes)(BlkBackend *be, uint64_t off, uint64_t len,
-                        bool unmap);
+    /* Open @file for @dev and fill @info: 0 or -errno, with a log line. */
+    int (*open)(DmDevice *dev, const char *file, const BlkBackendOpts *opts,
+                BlkBackend **ret, BlkBackendInfo *info);
+    /* Start @io: 0, or -errno and done will not run. */
+    int (*submit)(BlkBackend *be, BlkIo *io);
+    /* Optional: return when no request is in flight (running done). */
+    void (*drain)(BlkBackend *be);
     void (*close)(BlkBackend *be);
 } BlkBackendOps;
 

@@ -1,7 +1,9 @@
 /*
  * virtio-blk's raw back end: a file or a block device on the server.
- * pread/pwrite are safe from several workers at once on one descriptor;
- * flush is fdatasync(), discard punches a hole.  The image is locked (an
+ * Each request runs on one of the model API's worker threads (pread and
+ * pwrite are safe from several at once on one descriptor), its done on
+ * the loop; the framework drains them when it quiesces the device.
+ * Flush is fdatasync(), discard punches a hole.  The image is locked (an
  * OFD lock: a write lock, or a read lock when read-only), so two models
  * never write one image.
  *
@@ -21,12 +23,15 @@
 #include "blk-backend.h"
 
 struct BlkBackend {
+    DmDevice *dev;
     int fd;
 };
 
-static int file_open(const char *file, bool readonly, BlkBackend **ret,
+static int file_open(DmDevice *dev, const char *file,
+                     const BlkBackendOpts *opts, BlkBackend **ret,
                      BlkBackendInfo *info)
 {
+    bool readonly = opts->readonly;
     struct flock lock = {
         .l_type = readonly ? F_RDLCK : F_WRLCK,
         .l_whence = SEEK_SET,
@@ -67,6 +72,7 @@ static int file_open(const char *file, bool readonly, BlkBackend **ret,
         err = -ENOMEM;
         goto fail;
     }
+    (*ret)->dev = dev;
     (*ret)->fd = fd;
     *info = (BlkBackendInfo) {
         .size = bytes,
@@ -143,6 +149,46 @@ static int file_write_zeroes(BlkBackend *be, uint64_t off, uint64_t len,
                      FALLOC_FL_KEEP_SIZE, off, len) < 0 ? -errno : 0;
 }
 
+/* On a worker thread. */
+static void file_run(DmWork *w)
+{
+    BlkIo *io = w->opaque;
+    BlkBackend *be = io->be;
+
+    switch (io->type) {
+    case BLK_IO_READ:
+        io->err = file_read(be, io->buf, io->len, io->off);
+        return;
+    case BLK_IO_WRITE:
+        io->err = file_write(be, io->buf, io->len, io->off);
+        return;
+    case BLK_IO_FLUSH:
+        io->err = file_flush(be);
+        return;
+    case BLK_IO_DISCARD:
+        io->err = file_discard(be, io->off, io->len);
+        return;
+    case BLK_IO_WRITE_ZEROES:
+        io->err = file_write_zeroes(be, io->off, io->len, io->unmap);
+        return;
+    }
+    io->err = -EINVAL;
+}
+
+static void file_done(DmWork *w)
+{
+    BlkIo *io = w->opaque;
+
+    io->done(io);
+}
+
+static int file_submit(BlkBackend *be, BlkIo *io)
+{
+    io->be = be;
+    io->err = 0;
+    return dm_work_submit(be->dev, &io->work, file_run, file_done, io);
+}
+
 static void file_close(BlkBackend *be)
 {
     close(be->fd);              /* the lock goes with it */
@@ -152,10 +198,6 @@ static void file_close(BlkBackend *be)
 const BlkBackendOps blk_file_ops = {
     .name = "file",
     .open = file_open,
-    .read = file_read,
-    .write = file_write,
-    .flush = file_flush,
-    .discard = file_discard,
-    .write_zeroes = file_write_zeroes,
+    .submit = file_submit,
     .close = file_close,
 };

@@ -3,7 +3,7 @@
  * transport (virtio 1.2 section 5.2).
  *
  *   dm-remote serve --model virtio-blk,file=IMAGE[,readonly=on]
- *                   [,serial=S][,queues=N][,queue_size=N]
+ *                   [,serial=S][,queues=N][,queue_size=N][,nbd_timeout=S]
  *
  * IMAGE is a raw file or a block device (blk-file.c, locked against a
  * second writer), or an NBD export, nbd+unix:///EXPORT?socket=PATH or
@@ -12,14 +12,15 @@
  * the back end by that prefix (blk-backend.h).
  *
  * Requests IN, OUT, FLUSH, GET_ID, DISCARD, WRITE_ZEROES; anything else
- * is UNSUPP, a sector range past the end IOERR.  Back-end I/O runs on
- * the model API's worker threads, so the event loop keeps serving
- * register accesses and other queues while requests are in flight; data
- * is copied through a buffer per request (zero-copy comes with the fast
- * paths).  The status of a FLUSH is written only after the back end's
- * flush (fdatasync, NBD_CMD_FLUSH) returned.  DISCARD and WRITE_ZEROES
- * are offered when the back end can do them; a back end that refuses
- * writes makes the disk read-only (VIRTIO_BLK_F_RO).
+ * is UNSUPP, a sector range past the end IOERR.  Back-end I/O never
+ * blocks the event loop (files on the model API's worker threads, NBD
+ * asynchronous on the loop), so it keeps serving register accesses and
+ * other queues while requests are in flight; data is copied through a
+ * buffer per request (zero-copy comes with the fast paths).  The status
+ * of a FLUSH is written only after the back end's flush (fdatasync,
+ * NBD_CMD_FLUSH) returned.  DISCARD and WRITE_ZEROES are offered when
+ * the back end can do them; a back end that refuses writes makes the
+ * disk read-only (VIRTIO_BLK_F_RO).
  *
  * Every field of a request is the guest's: its layout, its sector range
  * and its size are checked; a request the device cannot even answer (no
@@ -101,7 +102,7 @@ _Static_assert(sizeof(VirtioBlkConfig) == 60, "virtio_blk_config layout");
 typedef struct VirtioBlk VirtioBlk;
 
 typedef struct BlkReq {
-    DmWork work;                /* first: the work's completion finds us */
+    BlkIo io;                   /* first: its completion finds us */
     VirtioBlk *b;
     unsigned queue;
     uint32_t type;
@@ -109,7 +110,6 @@ typedef struct BlkReq {
     uint32_t range_flags;       /* WRITE_ZEROES */
     uint8_t *buf;
     uint64_t len;               /* data bytes (IN, OUT), range bytes */
-    int err;                    /* the worker's -errno */
     DmVirtqElem elem;
 } BlkReq;
 
@@ -130,6 +130,7 @@ struct VirtioBlk {
     const char *serial;
     uint64_t queues;
     uint64_t queue_size;
+    uint64_t nbd_timeout;
 };
 
 static void blk_process(VirtioBlk *b, unsigned q);
@@ -150,16 +151,16 @@ static void blk_complete(VirtioBlk *b, unsigned q, const DmVirtqElem *e,
     dm_virtio_notify(&b->virtio, q);
 }
 
-static void blk_req_done(DmWork *w)
+static void blk_req_done(BlkIo *io)
 {
-    BlkReq *r = (BlkReq *)w;
+    BlkReq *r = (BlkReq *)io;
     VirtioBlk *b = r->b;
-    uint8_t status = r->err ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
+    uint8_t status = io->err ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
     uint32_t written = 0;
 
-    if (r->err) {
+    if (io->err) {
         dm_warn("virtio-blk: request %u at sector %llu: %s", r->type,
-                (unsigned long long)r->sector, strerror(-r->err));
+                (unsigned long long)r->sector, strerror(-io->err));
     } else if (r->type == VIRTIO_BLK_T_IN) {
         if (dm_virtq_write(b->dev, &r->elem, 0, r->buf, r->len) < 0) {
             status = VIRTIO_BLK_S_IOERR;
@@ -183,33 +184,28 @@ static void blk_req_done(DmWork *w)
     }
 }
 
-/* ---- The back end, on a worker thread ---- */
+/* ---- The back end ---- */
 
-static void blk_req_run(DmWork *w)
+/* Hand @r to the back end: 0, or -errno and it will not complete. */
+static int blk_submit(VirtioBlk *b, BlkReq *r)
 {
-    BlkReq *r = (BlkReq *)w;
-    const BlkBackendOps *ops = r->b->ops;
-    BlkBackend *be = r->b->be;
-    uint64_t off = r->sector * SECTOR_SIZE;
+    static const BlkIoType types[] = {
+        [VIRTIO_BLK_T_IN] = BLK_IO_READ,
+        [VIRTIO_BLK_T_OUT] = BLK_IO_WRITE,
+        [VIRTIO_BLK_T_FLUSH] = BLK_IO_FLUSH,
+        [VIRTIO_BLK_T_DISCARD] = BLK_IO_DISCARD,
+        [VIRTIO_BLK_T_WRITE_ZEROES] = BLK_IO_WRITE_ZEROES,
+    };
 
-    switch (r->type) {
-    case VIRTIO_BLK_T_IN:
-        r->err = ops->read(be, r->buf, r->len, off);
-        return;
-    case VIRTIO_BLK_T_OUT:
-        r->err = ops->write(be, r->buf, r->len, off);
-        return;
-    case VIRTIO_BLK_T_FLUSH:
-        r->err = ops->flush(be);
-        return;
-    case VIRTIO_BLK_T_DISCARD:
-        r->err = ops->discard(be, off, r->len);
-        return;
-    case VIRTIO_BLK_T_WRITE_ZEROES:
-        r->err = ops->write_zeroes(be, off, r->len,
-                                   r->range_flags & WRITE_ZEROES_FLAG_UNMAP);
-        return;
-    }
+    r->io = (BlkIo) {
+        .type = types[r->type],
+        .buf = r->buf,
+        .off = r->sector * SECTOR_SIZE,
+        .len = r->type == VIRTIO_BLK_T_FLUSH ? 0 : r->len,
+        .unmap = r->range_flags & WRITE_ZEROES_FLAG_UNMAP,
+        .done = blk_req_done,
+    };
+    return b->ops->submit(b->be, &r->io);
 }
 
 /* ---- Requests, on the loop ---- */
@@ -336,8 +332,7 @@ static bool blk_take(VirtioBlk *b, unsigned q)
     if (status < 0) {
         b->inflight++;
         b->inflight_bytes += r->len;
-        if (dm_work_submit(b->dev, &r->work, blk_req_run, blk_req_done,
-                           r) == 0) {
+        if (blk_submit(b, r) == 0) {
             b->throttled = b->inflight_bytes >= INFLIGHT_MAX_BYTES;
             return true;
         }
@@ -392,10 +387,14 @@ static const DmVirtioOps blk_virtio_ops = {
 /* Open the image through the back end its name chooses. */
 static int blk_open(VirtioBlk *b)
 {
+    BlkBackendOpts opts = {
+        .readonly = b->readonly,
+        .timeout_s = b->nbd_timeout,
+    };
     int ret;
 
     b->ops = blk_nbd_is_uri(b->file) ? &blk_nbd_ops : &blk_file_ops;
-    ret = b->ops->open(b->file, b->readonly, &b->be, &b->info);
+    ret = b->ops->open(b->dev, b->file, &opts, &b->be, &b->info);
     if (ret < 0) {
         b->be = NULL;
         return ret;
@@ -467,6 +466,16 @@ static int blk_realize(DmDevice *dev)
                               &blk_virtio_ops, b);
 }
 
+/* The back end's own requests (NBD's; the framework drains the work). */
+static void blk_quiesce(DmDevice *dev)
+{
+    VirtioBlk *b = dm_device_state(dev);
+
+    if (b->be && b->ops->drain) {
+        b->ops->drain(b->be);
+    }
+}
+
 static void blk_reset(DmDevice *dev)
 {
     VirtioBlk *b = dm_device_state(dev);
@@ -532,6 +541,9 @@ static const DmProp blk_props[] = {
                    "request queues (VIRTIO_BLK_F_MQ above 1)"),
     DM_PROP_UINT64("queue_size", VirtioBlk, queue_size, "256", 16, 1024,
                    "entries per queue, a power of two"),
+    DM_PROP_UINT64("nbd_timeout", VirtioBlk, nbd_timeout, "30", 1, 3600,
+                   "NBD: seconds to connect, and that requests may wait "
+                   "for the server before it is given up (IOERR)"),
     DM_PROP_END,
 };
 
@@ -544,6 +556,7 @@ static const DmModel dm_model_virtio_blk = {
     .props = blk_props,
     .realize = blk_realize,
     .reset = blk_reset,
+    .quiesce = blk_quiesce,
     .irqs_changed = blk_irqs_changed,
     .state_version = 1,
     .save = blk_save,

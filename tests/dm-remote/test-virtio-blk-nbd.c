@@ -22,8 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -97,15 +95,19 @@ static Nbd *nbd_new(void)
     return n;
 }
 
-static bool can_connect(const char *path)
+/* A whole NBD handshake with the server (a bare connect makes it
+ * complain of a broken pipe). */
+static bool can_connect(const char *uri)
 {
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct nbd_handle *h = nbd_create();
     bool ok;
 
-    strncpy(sa.sun_path, path, sizeof(sa.sun_path) - 1);
-    ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-    close(fd);
+    assert_non_null(h);
+    ok = nbd_connect_uri(h, uri) == 0;
+    if (ok) {
+        nbd_shutdown(h, 0);
+    }
+    nbd_close(h);
     return ok;
 }
 
@@ -128,10 +130,10 @@ static void nbd_start(Nbd *n, bool readonly)
     }
     n->pid = pid;
     /* Until it listens (a bound on the wait, not a check of its speed). */
-    for (int i = 0; i < 1000 && !can_connect(n->sock); i++) {
+    for (int i = 0; i < 1000 && !can_connect(n->uri); i++) {
         usleep(10000);
     }
-    assert_true(can_connect(n->sock));
+    assert_true(can_connect(n->uri));
 }
 
 static void nbd_stop(Nbd *n, int sig)
@@ -422,6 +424,96 @@ static void test_server_killed(void **unused)
     nbd_free(n);
 }
 
+/* Make chain @head available without a kick. */
+static void make_available(Blk *r, uint16_t head)
+{
+    uint16_t le = htole16(head), idx;
+
+    put(r, AVAIL + 4 + 2 * (r->avail_idx % QSIZE), &le, 2);
+    idx = htole16(++r->avail_idx);
+    put(r, AVAIL + 2, &idx, 2);
+}
+
+/* Chain @i (descriptors 3i..3i+2): @type of 4 KiB at @sector. */
+static void chain(Blk *r, unsigned i, uint32_t type, uint64_t sector)
+{
+    struct { uint32_t type, reserved; uint64_t sector; } h = {
+        htole32(type), 0, htole64(sector),
+    };
+
+    put(r, HDR + 16 * i, &h, sizeof(h));
+    *(uint8_t *)at(r, STATUS + i) = 0xee;
+    desc(r, 3 * i, HDR + 16 * i, 16, 1, 3 * i + 1);
+    desc(r, 3 * i + 1, DATA + 4096 * i, 4096,
+         1 | (type == BLK_T_IN ? 2 : 0), 3 * i + 2);
+    desc(r, 3 * i + 2, STATUS + i, 1, 2, 0);
+    make_available(r, 3 * i);
+}
+
+/*
+ * Four requests on the wire at once (one connection, libnbd's
+ * asynchronous API), then a quiesce, as before a reset or a hand-over:
+ * it returns with all of them answered, without the loop running.
+ */
+static void test_in_flight_and_quiesce(void **unused)
+{
+    Nbd *n = nbd_new();
+    Blk *r;
+
+    need_qemu_nbd();
+    sh("qemu-img create -q -f qcow2 %s %u", n->img, IMG_BYTES);
+    nbd_start(n, false);
+    r = blk_nbd_new(n, "");
+    driver_init(r, ALL_FEATURES);
+    for (unsigned i = 0; i < 4; i++) {
+        memset(at(r, DATA + 4096 * i), 0x10 + i, 4096);
+        chain(r, i, BLK_T_OUT, 8 * i);
+    }
+    wr(r, 0x3000, 0, 2);                        /* taken and sent */
+    assert_int_equal(used_idx(r), 0);
+    dm_device_quiesce(r->dev);
+    assert_int_equal(used_idx(r), 4);
+    for (unsigned i = 0; i < 4; i++) {
+        assert_int_equal(*(uint8_t *)at(r, STATUS + i), 0);
+        memset(at(r, DATA + 4096 * i), 0, 4096);
+        chain(r, i, BLK_T_IN, 8 * i);
+    }
+    wr(r, 0x3000, 0, 2);
+    dm_device_quiesce(r->dev);
+    assert_int_equal(used_idx(r), 8);
+    for (unsigned i = 0; i < 4; i++) {
+        assert_int_equal(*(uint8_t *)at(r, STATUS + i), 0);
+        assert_true(all(at(r, DATA + 4096 * i), 0x10 + i, 4096));
+    }
+    blk_nbd_free(r);
+    nbd_free(n);
+}
+
+/*
+ * A server that stops answering without closing (SIGSTOP): after
+ * nbd_timeout the connection is dropped and the request fails; the
+ * model lives on.
+ */
+static void test_server_stopped(void **unused)
+{
+    Nbd *n = nbd_new();
+    Blk *r;
+
+    need_qemu_nbd();
+    sh("qemu-img create -q -f qcow2 %s %u", n->img, IMG_BYTES);
+    nbd_start(n, false);
+    r = blk_nbd_new(n, ",nbd_timeout=1");
+    driver_init(r, ALL_FEATURES);
+    assert_int_equal(request(r, BLK_T_IN, 0, 512, true), 0);
+    kill(n->pid, SIGSTOP);
+    assert_int_equal(request(r, BLK_T_IN, 0, 512, true), 1);
+    assert_int_equal(request(r, BLK_T_IN, 8, 512, true), 1);
+    assert_false(rd(r, 0x14, 1) & VIRTIO_STATUS_NEEDS_RESET);
+    kill(n->pid, SIGCONT);
+    blk_nbd_free(r);
+    nbd_free(n);
+}
+
 /* No server at the address: realize fails, nothing crashes. */
 static void test_no_server(void **unused)
 {
@@ -449,6 +541,8 @@ int main(void)
         cmocka_unit_test_teardown(test_backing_file, stop_server),
         cmocka_unit_test_teardown(test_readonly_export, stop_server),
         cmocka_unit_test_teardown(test_server_killed, stop_server),
+        cmocka_unit_test_teardown(test_in_flight_and_quiesce, stop_server),
+        cmocka_unit_test_teardown(test_server_stopped, stop_server),
         cmocka_unit_test_teardown(test_no_server, stop_server),
     };
 
