@@ -164,18 +164,15 @@ static void bn_update(BlkBackend *be)
 /* The socket is ready: let libnbd read or write. */
 static void bn_io(BlkBackend *be, short revents)
 {
-    bool progress = false;
-
     if (revents & (POLLIN | POLLHUP | POLLERR)) {
+        /* The server speaks (or hung up): a new deadline for the rest. */
+        if (be->inflight) {
+            dm_timer_mod(&be->timeout, be->timeout_ns);
+        }
         nbd_aio_notify_read(be->h);
-        progress = true;
     }
     if (revents & POLLOUT) {
         nbd_aio_notify_write(be->h);
-        progress = true;
-    }
-    if (progress && be->inflight) {
-        dm_timer_mod(&be->timeout, be->timeout_ns);    /* it answers */
     }
     bn_update(be);
 }
