@@ -5,7 +5,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/apt-private.sh"
 
-# Debian 12 packages (bookworm main).
+# Debian 12 packages (bookworm main).  libnbd-dev: virtio-blk's NBD back
+# end; qemu-utils (qemu-img, qemu-nbd): only its tests.
 PKGS=(
     build-essential pkg-config ninja-build ccache rsync xz-utils dpkg-dev
     python3 python3-venv flex bison cpio git device-tree-compiler
@@ -13,6 +14,7 @@ PKGS=(
     libjson-c-dev libcmocka-dev lib32gcc-12-dev libgnutls28-dev gnutls-bin
     libsoup-3.0-dev glib-networking libjson-glib-dev libsqlite3-dev sqlite3
     socat
+    libnbd-dev qemu-utils
     seabios ipxe-qemu busybox-static
     fdisk mtools dosfstools syslinux syslinux-common
 )

@@ -1,18 +1,26 @@
 /*
- * virtio-blk: a disk whose image is a file (or a block device) on the
- * server, on the virtio-pci transport (virtio 1.2 section 5.2).
+ * virtio-blk: a disk whose image is on the server, on the virtio-pci
+ * transport (virtio 1.2 section 5.2).
  *
  *   dm-remote serve --model virtio-blk,file=IMAGE[,readonly=on]
- *                   [,serial=S][,queues=N][,queue_size=N]
+ *                   [,serial=S][,queues=N][,queue_size=N][,nbd_timeout=S]
+ *
+ * IMAGE is a raw file or a block device (blk-file.c, locked against a
+ * second writer), or an NBD export, nbd+unix:///EXPORT?socket=PATH or
+ * nbd://HOST:PORT/EXPORT (blk-nbd.c, through libnbd: qcow2 and the other
+ * formats of qemu-storage-daemon or qemu-nbd).  This file only chooses
+ * the back end by that prefix (blk-backend.h).
  *
  * Requests IN, OUT, FLUSH, GET_ID, DISCARD, WRITE_ZEROES; anything else
- * is UNSUPP, a sector range past the end IOERR.  File I/O runs on the
- * model API's worker threads, so the event loop keeps serving register
- * accesses and other queues while requests are in flight; data is copied
- * through a buffer per request (zero-copy comes with the fast paths).
- * The status of a FLUSH is written only after fdatasync() returned.
- * The image is locked (an OFD lock: a write lock, or a read lock when
- * read-only), so two models never write one image.
+ * is UNSUPP, a sector range past the end IOERR.  Back-end I/O never
+ * blocks the event loop (files on the model API's worker threads, NBD
+ * asynchronous on the loop), so it keeps serving register accesses and
+ * other queues while requests are in flight; data is copied through a
+ * buffer per request (zero-copy comes with the fast paths).  The status
+ * of a FLUSH is written only after the back end's flush (fdatasync,
+ * NBD_CMD_FLUSH) returned.  DISCARD and WRITE_ZEROES are offered when
+ * the back end can do them; a back end that refuses writes makes the
+ * disk read-only (VIRTIO_BLK_F_RO).
  *
  * Every field of a request is the guest's: its layout, its sector range
  * and its size are checked; a request the device cannot even answer (no
@@ -22,18 +30,13 @@
  */
 #include <endian.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <linux/falloc.h>
-#include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "log.h"
 #include "model.h"
+#include "blk-backend.h"
 #include "../virtio/virtio-pci.h"
 
 #define VIRTIO_ID_BLOCK         2
@@ -99,7 +102,7 @@ _Static_assert(sizeof(VirtioBlkConfig) == 60, "virtio_blk_config layout");
 typedef struct VirtioBlk VirtioBlk;
 
 typedef struct BlkReq {
-    DmWork work;                /* first: the work's completion finds us */
+    BlkIo io;                   /* first: its completion finds us */
     VirtioBlk *b;
     unsigned queue;
     uint32_t type;
@@ -107,7 +110,6 @@ typedef struct BlkReq {
     uint32_t range_flags;       /* WRITE_ZEROES */
     uint8_t *buf;
     uint64_t len;               /* data bytes (IN, OUT), range bytes */
-    int err;                    /* the worker's -errno */
     DmVirtqElem elem;
 } BlkReq;
 
@@ -115,7 +117,9 @@ struct VirtioBlk {
     DmDevice *dev;
     DmVirtio virtio;
     VirtioBlkConfig config;
-    int fd;
+    const BlkBackendOps *ops;
+    BlkBackend *be;             /* NULL until open */
+    BlkBackendInfo info;
     uint64_t sectors;
     uint64_t inflight_bytes;
     unsigned inflight;
@@ -126,6 +130,7 @@ struct VirtioBlk {
     const char *serial;
     uint64_t queues;
     uint64_t queue_size;
+    uint64_t nbd_timeout;
 };
 
 static void blk_process(VirtioBlk *b, unsigned q);
@@ -146,16 +151,16 @@ static void blk_complete(VirtioBlk *b, unsigned q, const DmVirtqElem *e,
     dm_virtio_notify(&b->virtio, q);
 }
 
-static void blk_req_done(DmWork *w)
+static void blk_req_done(BlkIo *io)
 {
-    BlkReq *r = (BlkReq *)w;
+    BlkReq *r = (BlkReq *)io;
     VirtioBlk *b = r->b;
-    uint8_t status = r->err ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
+    uint8_t status = io->err ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
     uint32_t written = 0;
 
-    if (r->err) {
+    if (io->err) {
         dm_warn("virtio-blk: request %u at sector %llu: %s", r->type,
-                (unsigned long long)r->sector, strerror(-r->err));
+                (unsigned long long)r->sector, strerror(-io->err));
     } else if (r->type == VIRTIO_BLK_T_IN) {
         if (dm_virtq_write(b->dev, &r->elem, 0, r->buf, r->len) < 0) {
             status = VIRTIO_BLK_S_IOERR;
@@ -179,56 +184,28 @@ static void blk_req_done(DmWork *w)
     }
 }
 
-/* ---- The file, on a worker thread ---- */
+/* ---- The back end ---- */
 
-static void blk_req_run(DmWork *w)
+/* Hand @r to the back end: 0, or -errno and it will not complete. */
+static int blk_submit(VirtioBlk *b, BlkReq *r)
 {
-    BlkReq *r = (BlkReq *)w;
-    int fd = r->b->fd;
-    off_t off = (off_t)(r->sector * SECTOR_SIZE);
-    uint64_t done = 0;
+    static const BlkIoType types[] = {
+        [VIRTIO_BLK_T_IN] = BLK_IO_READ,
+        [VIRTIO_BLK_T_OUT] = BLK_IO_WRITE,
+        [VIRTIO_BLK_T_FLUSH] = BLK_IO_FLUSH,
+        [VIRTIO_BLK_T_DISCARD] = BLK_IO_DISCARD,
+        [VIRTIO_BLK_T_WRITE_ZEROES] = BLK_IO_WRITE_ZEROES,
+    };
 
-    switch (r->type) {
-    case VIRTIO_BLK_T_IN:
-    case VIRTIO_BLK_T_OUT:
-        while (done < r->len) {
-            ssize_t n = r->type == VIRTIO_BLK_T_IN ?
-                pread(fd, r->buf + done, r->len - done, off + done) :
-                pwrite(fd, r->buf + done, r->len - done, off + done);
-
-            if (n < 0 && errno == EINTR) {
-                continue;
-            }
-            if (n < 0) {
-                r->err = -errno;
-                return;
-            }
-            if (n == 0) {       /* a file shorter than its capacity */
-                memset(r->buf + done, 0, r->len - done);
-                break;
-            }
-            done += n;
-        }
-        return;
-    case VIRTIO_BLK_T_FLUSH:
-        if (fdatasync(fd) < 0) {
-            r->err = -errno;
-        }
-        return;
-    case VIRTIO_BLK_T_DISCARD:
-        if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off,
-                      r->len) < 0) {
-            r->err = -errno;
-        }
-        return;
-    case VIRTIO_BLK_T_WRITE_ZEROES:
-        if (fallocate(fd, (r->range_flags & WRITE_ZEROES_FLAG_UNMAP ?
-                           FALLOC_FL_PUNCH_HOLE : FALLOC_FL_ZERO_RANGE) |
-                      FALLOC_FL_KEEP_SIZE, off, r->len) < 0) {
-            r->err = -errno;
-        }
-        return;
-    }
+    r->io = (BlkIo) {
+        .type = types[r->type],
+        .buf = r->buf,
+        .off = r->sector * SECTOR_SIZE,
+        .len = r->type == VIRTIO_BLK_T_FLUSH ? 0 : r->len,
+        .unmap = r->range_flags & WRITE_ZEROES_FLAG_UNMAP,
+        .done = blk_req_done,
+    };
+    return b->ops->submit(b->be, &r->io);
 }
 
 /* ---- Requests, on the loop ---- */
@@ -285,7 +262,11 @@ static int blk_prepare(VirtioBlk *b, BlkReq *r, uint64_t out, uint64_t in)
     }
     case VIRTIO_BLK_T_DISCARD:
     case VIRTIO_BLK_T_WRITE_ZEROES:
-        /* One range (max_*_seg = 1). */
+        /* One range (max_*_seg = 1), where the back end can. */
+        if (!(r->type == VIRTIO_BLK_T_DISCARD ? b->info.can_discard
+                                              : b->info.can_write_zeroes)) {
+            return VIRTIO_BLK_S_UNSUPP;
+        }
         if (b->readonly) {
             return VIRTIO_BLK_S_IOERR;
         }
@@ -351,8 +332,7 @@ static bool blk_take(VirtioBlk *b, unsigned q)
     if (status < 0) {
         b->inflight++;
         b->inflight_bytes += r->len;
-        if (dm_work_submit(b->dev, &r->work, blk_req_run, blk_req_done,
-                           r) == 0) {
+        if (blk_submit(b, r) == 0) {
             b->throttled = b->inflight_bytes >= INFLIGHT_MAX_BYTES;
             return true;
         }
@@ -404,39 +384,26 @@ static const DmVirtioOps blk_virtio_ops = {
 
 /* ---- Model ---- */
 
+/* Open the image through the back end its name chooses. */
 static int blk_open(VirtioBlk *b)
 {
-    struct flock lock = {
-        .l_type = b->readonly ? F_RDLCK : F_WRLCK,
-        .l_whence = SEEK_SET,
+    BlkBackendOpts opts = {
+        .readonly = b->readonly,
+        .timeout_s = b->nbd_timeout,
     };
-    struct stat st;
-    uint64_t bytes;
+    int ret;
 
-    b->fd = open(b->file, (b->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-    if (b->fd < 0) {
-        dm_error("virtio-blk: cannot open %s: %m", b->file);
-        return -errno;
+    b->ops = blk_nbd_is_uri(b->file) ? &blk_nbd_ops : &blk_file_ops;
+    ret = b->ops->open(b->dev, b->file, &opts, &b->be, &b->info);
+    if (ret < 0) {
+        b->be = NULL;
+        return ret;
     }
-    if (fcntl(b->fd, F_OFD_SETLK, &lock) < 0) {
-        dm_error("virtio-blk: %s is in use by another process (%m)",
-                 b->file);
-        return -EBUSY;
+    if (b->info.readonly && !b->readonly) {
+        dm_warn("virtio-blk: %s is read-only: so is the disk", b->file);
+        b->readonly = true;
     }
-    if (fstat(b->fd, &st) < 0) {
-        return -errno;
-    }
-    if (S_ISBLK(st.st_mode)) {
-        if (ioctl(b->fd, BLKGETSIZE64, &bytes) < 0) {
-            return -errno;
-        }
-    } else if (S_ISREG(st.st_mode)) {
-        bytes = st.st_size;
-    } else {
-        dm_error("virtio-blk: %s is not a file or a block device", b->file);
-        return -EINVAL;
-    }
-    b->sectors = bytes / SECTOR_SIZE;
+    b->sectors = b->info.size / SECTOR_SIZE;
     return 0;
 }
 
@@ -447,7 +414,6 @@ static int blk_realize(DmDevice *dev)
     int ret;
 
     b->dev = dev;
-    b->fd = -1;
     if (!b->file) {
         dm_error("virtio-blk: file= is required");
         return -EINVAL;
@@ -468,8 +434,12 @@ static int blk_realize(DmDevice *dev)
     if (b->readonly) {
         features |= 1ULL << VIRTIO_BLK_F_RO;
     } else {
-        features |= (1ULL << VIRTIO_BLK_F_DISCARD) |
-                    (1ULL << VIRTIO_BLK_F_WRITE_ZEROES);
+        if (b->info.can_discard) {
+            features |= 1ULL << VIRTIO_BLK_F_DISCARD;
+        }
+        if (b->info.can_write_zeroes) {
+            features |= 1ULL << VIRTIO_BLK_F_WRITE_ZEROES;
+        }
     }
     if (b->queues > 1) {
         features |= 1ULL << VIRTIO_BLK_F_MQ;
@@ -494,6 +464,16 @@ static int blk_realize(DmDevice *dev)
                               PCI_CLASS_STORAGE_SCSI, features, b->queues,
                               b->queue_size, sizeof(b->config),
                               &blk_virtio_ops, b);
+}
+
+/* The back end's own requests (NBD's; the framework drains the work). */
+static void blk_quiesce(DmDevice *dev)
+{
+    VirtioBlk *b = dm_device_state(dev);
+
+    if (b->be && b->ops->drain) {
+        b->ops->drain(b->be);
+    }
 }
 
 static void blk_reset(DmDevice *dev)
@@ -532,8 +512,9 @@ static void blk_unrealize(DmDevice *dev)
 {
     VirtioBlk *b = dm_device_state(dev);
 
-    if (b->fd >= 0) {
-        close(b->fd);           /* the lock goes with it */
+    if (b->be) {
+        b->ops->close(b->be);
+        b->be = NULL;
     }
 }
 
@@ -549,7 +530,9 @@ static int check_serial(const char *val, char *err, size_t errlen)
 
 static const DmProp blk_props[] = {
     DM_PROP_FILENAME("file", VirtioBlk, file, true,
-                     "the image: a raw file or a block device"),
+                     "the image: a raw file, a block device, or an NBD export "
+                     "(nbd+unix:///EXPORT?socket=PATH, nbd://HOST:PORT/"
+                     "EXPORT)"),
     DM_PROP_BOOLEAN("readonly", VirtioBlk, readonly, "off",
                     "offer the disk read-only (VIRTIO_BLK_F_RO)"),
     DM_PROP_STRING_CHECKED("serial", VirtioBlk, serial, NULL, check_serial,
@@ -558,17 +541,22 @@ static const DmProp blk_props[] = {
                    "request queues (VIRTIO_BLK_F_MQ above 1)"),
     DM_PROP_UINT64("queue_size", VirtioBlk, queue_size, "256", 16, 1024,
                    "entries per queue, a power of two"),
+    DM_PROP_UINT64("nbd_timeout", VirtioBlk, nbd_timeout, "30", 1, 3600,
+                   "NBD: seconds to connect, and that requests may wait "
+                   "for the server before it is given up (IOERR)"),
     DM_PROP_END,
 };
 
 static const DmModel dm_model_virtio_blk = {
     .name = "virtio-blk",
-    .description = "virtio 1.x block device on a raw image (file=)",
+    .description = "virtio 1.x block device on a raw image or an NBD "
+                   "export (file=)",
     .bus = DM_BUS_PCI,
     .state_size = sizeof(VirtioBlk),
     .props = blk_props,
     .realize = blk_realize,
     .reset = blk_reset,
+    .quiesce = blk_quiesce,
     .irqs_changed = blk_irqs_changed,
     .state_version = 1,
     .save = blk_save,

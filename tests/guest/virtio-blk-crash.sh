@@ -7,9 +7,12 @@
 # transport's set-up, and the journal of requests in flight).  TAP.
 # unix-shm: the guest's RAM is shared with the model (memfd), which then
 # reaches the rings and buffers in place instead of by DMA messages.
-#   tests/guest/virtio-blk-crash.sh BUILD [unix|unix-shm|tcp] [KILLS]
+# nbd: the disk is a qcow2 image that Debian's qemu-nbd serves to the
+# model's NBD back end; the server outlives every kill, each new model
+# connects to it again, and the image is checked through qemu-img.
+#   tests/guest/virtio-blk-crash.sh BUILD [unix|unix-shm|tcp|nbd] [KILLS]
 set -uo pipefail
-build=${1:?usage: virtio-blk-crash.sh BUILD [unix|unix-shm|tcp] [KILLS]}
+build=${1:?usage: virtio-blk-crash.sh BUILD [unix|unix-shm|tcp|nbd] [KILLS]}
 transport=${2:-unix}
 kills=${3:-5}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -21,6 +24,26 @@ pids=()
 trap tap_cleanup EXIT
 
 truncate -s 8M "$tmp/disk.img"
+file=$tmp/disk.img
+nbd=
+if [ "$transport" = nbd ]; then
+    if ! command -v qemu-nbd >/dev/null || ! command -v qemu-img >/dev/null
+    then
+        echo "1..0 # SKIP qemu-nbd or qemu-img missing (qemu-utils)"
+        exit 0
+    fi
+    qemu-img create -q -f qcow2 "$tmp/disk.qcow2" 8M ||
+        bail "qemu-img create failed"
+    qemu-nbd --socket="$tmp/nbd.sock" --format=qcow2 --export-name=disk \
+        --persistent "$tmp/disk.qcow2" 2>"$tmp/nbd.log" &
+    nbd=$!
+    pids+=("$nbd")
+    for _ in $(seq 500); do
+        [ -S "$tmp/nbd.sock" ] && break
+        sleep 0.02
+    done
+    file="nbd+unix:///disk?socket=$tmp/nbd.sock"
+fi
 if [ "$transport" = tcp ]; then
     port=$(/usr/bin/python3 "$here/../free-port.py" 127.0.0.1) ||
         bail "no free port"
@@ -37,7 +60,7 @@ fi
 model=
 # start_model: serve the disk, wait until it listens (bounded).
 start_model() {
-    "$dm" serve --model "virtio-blk,file=$tmp/disk.img" --listen "$addr" \
+    "$dm" serve --model "virtio-blk,file=$file" --listen "$addr" \
         --state-file "$tmp/blk.state" 2>>"$tmp/dm.log" &
     model=$!
     for _ in $(seq 500); do
@@ -104,6 +127,12 @@ if [ "$transport" = unix-shm ]; then
 fi
 check "every write completed without an I/O error, every block verified" \
     grep -q '^DM-VERIFY done writes=1600 ioerr=0 bad=0' <<<"$console"
+if [ -n "$nbd" ]; then
+    # The model, then the server, go: the qcow2 image is then complete.
+    stop_pids "$model"
+    stop_pids "$nbd"
+    qemu-img convert -f qcow2 -O raw "$tmp/disk.qcow2" "$tmp/disk.img"
+fi
 # Each block's last round, as blk-verify wrote it (4 threads x 16 blocks,
 # 400 writes each): the image on the server holds them all.
 check "the image holds every block's last acknowledged write" \
