@@ -684,7 +684,17 @@ static int handle_vm_state(DmSession *s, VupMsg *m)
         return -EINVAL;
     }
     dm_vm_clock_set(&s->dev->vm_clock, st.running, st.vm_clock_ns);
-    return m->hdr.flags & VUP_FLAG_NO_REPLY ? 0 : reply(s, m, NULL, 0);
+    if (m->hdr.flags & VUP_FLAG_NO_REPLY) {
+        return 0;
+    }
+    /*
+     * A stop that waits for us: finish what is in flight first, into
+     * guest memory, before the client (a migration) takes a last look.
+     */
+    if (!st.running) {
+        dm_device_quiesce(s->dev);
+    }
+    return reply(s, m, NULL, 0);
 }
 
 /* What a standby session may ask: the device's description only. */

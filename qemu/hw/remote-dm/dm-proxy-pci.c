@@ -575,11 +575,29 @@ static void dm_proxy_pci_irq(void *opaque, unsigned index, unsigned sub)
     }
 }
 
+/* The model may have written any window it holds by descriptor. */
+static void dm_proxy_pci_stopped(void *opaque, DMProxy *p)
+{
+    DMProxyPCIState *s = opaque;
+
+    if (!p->fds_ok) {
+        return;                 /* by messages only: logged as they came */
+    }
+    for (guint i = 0; i < s->dma_maps->len; i++) {
+        DMProxyDmaMap *d = &g_array_index(s->dma_maps, DMProxyDmaMap, i);
+
+        if (!d->readonly && memory_region_get_fd(d->mr) >= 0) {
+            memory_region_set_dirty(d->mr, d->mr_offset, d->size);
+        }
+    }
+}
+
 static const DMProxyOps dm_proxy_pci_ops = {
     .request = dm_proxy_pci_request,
     .replay = dm_proxy_pci_replay,
     .lost = dm_proxy_pci_lost,
     .irq = dm_proxy_pci_irq,
+    .stopped = dm_proxy_pci_stopped,
 };
 
 /* ---- Realize ---- */

@@ -14,7 +14,11 @@
  *
  * The reports are posted: they go out in the posted batch, ahead of any
  * later access, so a model sees the clock before what the guest does
- * next.
+ * next.  But for a stop: that one waits for the model's reply, which it
+ * sends once its requests in flight are done and written into guest
+ * memory, so that a migration's last RAM pass (after the stop) carries
+ * their completions; what the model wrote in place is then marked dirty
+ * (DMProxyOps.stopped).
  *
  * Threads: main loop with the big QEMU lock.
  *
@@ -67,10 +71,36 @@ static void dm_proxy_vm_clock_tick(void *opaque)
     dm_proxy_vm_clock_sync(opaque);
 }
 
+/* The VM stopped: the model drains, then its in-place writes are dirty. */
+static void dm_proxy_vm_clock_stop(DMProxy *p)
+{
+    VupDmVmState st = {
+        .running = false,
+        .vm_clock_ns = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL),
+    };
+
+    if (p->vm_clock_tick) {
+        timer_del(p->vm_clock_tick);
+    }
+    /* A standby says nothing: activation reports the clock. */
+    if (!p->caps.dm_vm_clock || !dm_proxy_connected(p) || p->standby) {
+        return;
+    }
+    trace_dm_proxy_vm_state(p->id, st.running, st.vm_clock_ns);
+    if (dm_proxy_call(p, VUP_CMD_DM_VM_STATE, &st, sizeof(st), NULL, 0,
+                      NULL) == 0 && p->ops->stopped) {
+        p->ops->stopped(p->opaque, p);
+    }
+}
+
 static void dm_proxy_vm_clock_change(void *opaque, bool running,
                                      RunState state)
 {
-    dm_proxy_vm_clock_sync(opaque);
+    if (running) {
+        dm_proxy_vm_clock_sync(opaque);
+    } else {
+        dm_proxy_vm_clock_stop(opaque);
+    }
 }
 
 void dm_proxy_vm_clock_init(DMProxy *p)

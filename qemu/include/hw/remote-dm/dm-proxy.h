@@ -75,6 +75,13 @@ typedef struct DMProxyOps {
      * than its eventfd (main loop): do what the eventfd handler does.
      */
     void (*irq)(void *opaque, unsigned index, unsigned sub);
+    /*
+     * Optional: the VM stopped and the model has finished its requests
+     * in flight (main loop).  What it wrote in place, in shared guest
+     * memory, was never seen by dirty logging: say it is dirty now, so
+     * that a migration's last pass carries it.
+     */
+    void (*stopped)(void *opaque, DMProxy *p);
 } DMProxyOps;
 
 typedef enum DMProxyState {

@@ -1,0 +1,146 @@
+#!/usr/bin/python3
+"""A VM whose disk is a remote model migrates while its guest writes and
+verifies: the model stays where it is, the migration target's proxy
+stands by and takes the model over at the switch-over (requests in
+flight are drained first), and the guest carries on on the target to
+the end of its load without an I/O error; the image holds every block's
+last write.  Over UNIX (guest memory by messages), UNIX with the guest's
+RAM shared (the model writes it in place, which dirty logging does not
+see: the proxy marks it dirty at the stop) and TCP.  TAP.
+
+    virtio-blk-migrate.py BUILD [unix|unix-shm|tcp]
+"""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from qmplib import Qmp  # noqa: E402
+from taplib import finish, free_port, ok, stop  # noqa: E402
+
+WRITES = 1200          # per thread: the load outlasts the migration
+
+
+def wait_for(cond, seconds):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def read(path):
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def progress(path):
+    found = re.findall(r"DM-VERIFY progress (\d+)", read(path))
+    return int(found[-1]) if found else 0
+
+
+def main():
+    build = sys.argv[1]
+    transport = sys.argv[2] if len(sys.argv) > 2 else "unix"
+    here = os.path.dirname(os.path.abspath(__file__))
+    tmp = tempfile.mkdtemp(prefix="dm-vblk-mig-")
+    img = os.path.join(tmp, "disk.img")
+    with open(img, "wb") as f:
+        f.truncate(8 << 20)
+    addr = (f"tcp:127.0.0.1:{free_port()}" if transport == "tcp"
+            else f"unix:{tmp}/blk.sock")
+    procs = []
+    try:
+        log = open(os.path.join(tmp, "dm.log"), "w")
+        model = subprocess.Popen(
+            [os.path.join(build, "meson/dm-remote/dm-remote"), "serve",
+             "--model", f"virtio-blk,file={img}", "--listen", addr],
+            stderr=log)
+        procs.append(model)
+
+        memory = (["-object", "memory-backend-memfd,id=ram,size=256M,"
+                   "share=on", "-machine", "memory-backend=ram"]
+                  if transport == "unix-shm" else [])
+
+        def qemu(name, *extra):
+            return subprocess.Popen(
+                [os.path.join(build, "qemu-system-x86_64"), "-accel", "tcg",
+                 "-M", "pc", "-m", "256M", "-display", "none",
+                 "-monitor", "none", "-no-reboot",
+                 "-kernel", os.path.join(build, "guest/vmlinuz"),
+                 "-initrd", os.path.join(build, "guest/initramfs.cpio.gz"),
+                 "-append", "console=ttyS0 quiet panic=-1 "
+                 f"dm.run=virtio-blk-verify dm.writes={WRITES}",
+                 "-serial", f"file:{tmp}/console-{name}",
+                 "-qmp", f"unix:{tmp}/qmp-{name},server=on,wait=off",
+                 "-device", f"dm-proxy-pci,id=disk0,server={addr},"
+                 "timeout=30000", *memory, *extra],
+                stderr=open(os.path.join(tmp, f"qemu-{name}.log"), "w"))
+
+        time.sleep(0.5)             # the model listens
+        src = qemu("src")
+        procs.append(src)
+        src_console = os.path.join(tmp, "console-src")
+        dst_console = os.path.join(tmp, "console-dst")
+        ok(wait_for(lambda: progress(src_console) >= 64, 240),
+           "the guest's write-and-verify load runs on the source")
+        # The target after the source has the model: it stands by.
+        dst = qemu("dst", "-incoming", f"unix:{tmp}/mig.sock")
+        procs.append(dst)
+        ok(wait_for(lambda: "standing by" in read(
+            os.path.join(tmp, "qemu-dst.log")), 60),
+           "the target's proxy stands by while the source has the model")
+        qmp = Qmp(f"{tmp}/qmp-src", 30)
+        qmp.cmd("migrate", uri=f"unix:{tmp}/mig.sock")
+        status = {}
+
+        def migrated():
+            status.update(qmp.cmd("query-migrate")["return"])
+            return status.get("status") in ("completed", "failed")
+        wait_for(migrated, 240)
+        at = progress(src_console)
+        ok(status.get("status") == "completed",
+           f"migrated while the guest wrote ({at} writes done on the "
+           f"source): {status.get('status')} {status.get('error-desc', '')}")
+        qmp.cmd("quit")
+        try:
+            rc = dst.wait(300)
+        except subprocess.TimeoutExpired:
+            rc = None
+        ok(rc == 0, f"the guest ran to the end on the target and powered "
+           f"off (QEMU exit {rc})")
+        done = re.search(r"DM-VERIFY done writes=(\d+) ioerr=(\d+) bad=(\d+)",
+                         read(dst_console))
+        ok(done is not None and done.groups() == (str(4 * WRITES), "0", "0"),
+           "every write completed without an I/O error, every block "
+           f"verified: {done.group(0) if done else 'no verdict'}")
+        ok(progress(dst_console) > 0,
+           "the target's console shows the load going on")
+        check = subprocess.run([os.path.join(here, "blk-verify-image.py"),
+                                img, "4", "16", str(WRITES)],
+                               capture_output=True, text=True)
+        ok(check.returncode == 0, "the image holds every block's last write"
+           + (": " + check.stderr.strip() if check.returncode else ""))
+        mlog = read(os.path.join(tmp, "dm.log"))
+        ok("standby client is now active" in mlog,
+           "the model handed its device to the target's proxy")
+        if finish():
+            for name in ("dm.log", "qemu-src.log", "qemu-dst.log",
+                         "console-dst"):
+                print(f"# {name}:")
+                for line in read(os.path.join(tmp, name)).splitlines()[-15:]:
+                    print(f"#   {line}")
+    finally:
+        stop(procs, tmp)
+    return finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
