@@ -705,6 +705,29 @@ static void test_bad_chain_next(const void *data)
 }
 
 /*
+ * An indirect descriptor whose table is not a whole number of
+ * descriptors (virtio 1.2 2.7.5.3.1: the driver must not; both devices
+ * refuse to walk it).
+ */
+static void test_bad_indirect(const void *data)
+{
+    Blk b = { 0 };
+    uint64_t table;
+    uint32_t head;
+    uint16_t flags = cpu_to_le16(VRING_DESC_F_INDIRECT);
+
+    blk_start(&b, data);
+    table = guest_alloc(&b.alloc, 64);
+    qtest_memset(b.qts, table, 0, 64);
+    head = qvirtqueue_add(b.qts, b.vq, table, 40, false, false);
+    qtest_memwrite(b.qts, b.vq->desc + 16 * head + 12, &flags,
+                   sizeof(flags));
+    qvirtqueue_kick(b.qts, &b.dev->vdev, b.vq, head);
+    check_needs_reset_then_reset(&b);
+    blk_stop(&b);
+}
+
+/*
  * Remote-only: a request header at an address outside guest memory
  * (448 GiB, past the 256 MiB of RAM).  The model cannot read it and
  * needs a reset.  QEMU's device does not: dma_memory_map() of an
@@ -775,6 +798,7 @@ int main(int argc, char **argv)
         { "discard-write-zeroes", test_discard_zeroes },
         { "bad-chain-loop", test_bad_chain_loop },
         { "bad-chain-next", test_bad_chain_next },
+        { "bad-indirect-size", test_bad_indirect },
         { "bad-address", test_bad_address, false, true },
         { "readonly/features", test_features, true },
         { "readonly/writes", test_readonly, true },
