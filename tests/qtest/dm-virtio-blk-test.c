@@ -162,7 +162,10 @@ static void blk_qemu_start(Blk *b)
     b->bus = qpci_new_pc(b->qts, &b->alloc);
 }
 
-/* Find the device and take it to DRIVER_OK with one request queue. */
+/*
+ * Take the device to DRIVER_OK with one request queue, accepting what
+ * it offers of the features the bodies use.
+ */
 static void blk_driver_init(Blk *b)
 {
     QVirtioDevice *vdev = &b->dev->vdev;
