@@ -279,10 +279,13 @@ static int blk_prepare(VirtioBlk *b, BlkReq *r, uint64_t out, uint64_t in)
         r->range_flags = le32toh(range.flags);
         r->len = (uint64_t)le32toh(range.num_sectors) * SECTOR_SIZE;
         if (le32toh(range.num_sectors) > DISCARD_MAX_SECTORS ||
-            (r->range_flags & ~(uint32_t)WRITE_ZEROES_FLAG_UNMAP) ||
-            (r->type == VIRTIO_BLK_T_DISCARD && r->range_flags) ||
             !in_range(b, r->sector, r->len)) {
             return VIRTIO_BLK_S_IOERR;
+        }
+        /* Unknown flags, or UNMAP on a DISCARD: UNSUPP (5.2.6.2). */
+        if ((r->range_flags & ~(uint32_t)WRITE_ZEROES_FLAG_UNMAP) ||
+            (r->type == VIRTIO_BLK_T_DISCARD && r->range_flags)) {
+            return VIRTIO_BLK_S_UNSUPP;
         }
         return -1;
     }

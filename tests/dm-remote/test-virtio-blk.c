@@ -127,6 +127,39 @@ static void test_errors(void **unused)
     blk_free(r);
 }
 
+/* A DISCARD or WRITE_ZEROES of one range at DATA: its status. */
+static uint8_t range_request(Blk *r, uint32_t type, uint64_t sector,
+                             uint32_t num, uint32_t flags)
+{
+    struct { uint64_t sector; uint32_t num, flags; } range = {
+        htole64(sector), htole32(num), htole32(flags),
+    };
+
+    put(r, DATA, &range, sizeof(range));
+    return request(r, type, 0, sizeof(range), false);
+}
+
+/*
+ * Ranges: a range past the end is IOERR; unknown flags, and UNMAP on a
+ * DISCARD, are UNSUPP (virtio 1.2 5.2.6.2), as QEMU's device answers.
+ */
+static void test_range_errors(void **unused)
+{
+    Blk *r = blk_new("");
+
+    driver_init(r, (1ULL << VIRTIO_F_VERSION_1) | (1ULL << 13) |
+                (1ULL << 14));
+    assert_int_equal(range_request(r, 13, 0, 8, 0), 0);         /* OK */
+    assert_int_equal(range_request(r, 13, 0, 8, 1), 0);         /* UNMAP */
+    assert_int_equal(range_request(r, 11, 0, 8, 0), 0);
+    assert_int_equal(range_request(r, 13, IMG_SECTORS, 1, 0), 1);
+    assert_int_equal(range_request(r, 11, IMG_SECTORS - 1, 2, 0), 1);
+    assert_int_equal(range_request(r, 13, 0, 8, 2), 2);
+    assert_int_equal(range_request(r, 11, 0, 8, 1), 2);
+    assert_false(rd(r, 0x14, 1) & VIRTIO_STATUS_NEEDS_RESET);
+    blk_free(r);
+}
+
 static void test_readonly(void **unused)
 {
     Blk *r = blk_new(",readonly=on");
@@ -485,6 +518,7 @@ int main(void)
         cmocka_unit_test(test_read_write_flush),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_readonly),
+        cmocka_unit_test(test_range_errors),
         cmocka_unit_test(test_broken_ring),
         cmocka_unit_test(test_pci_cfg_window),
         cmocka_unit_test(test_features),
