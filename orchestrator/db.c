@@ -130,9 +130,11 @@ static const char *const db_steps[ORCH_DB_VERSION] = {
     "UPDATE devices SET console = 1 WHERE model = 'uart16550';",
     /*
      * 6 -> 7: a device's model properties (a disk's image: file=), as a
-     * JSON object of strings, checked against the catalogue.
+     * JSON object of strings, checked against the catalogue; the device
+     * a VM boots from (its firmware's first boot device), or NULL.
      */
-    "ALTER TABLE devices ADD COLUMN props TEXT NOT NULL DEFAULT '{}';",
+    "ALTER TABLE devices ADD COLUMN props TEXT NOT NULL DEFAULT '{}';"
+    "ALTER TABLE vms ADD COLUMN boot TEXT;",
 };
 
 static bool db_exec(sqlite3 *db, const char *sql, GError **errp)

@@ -60,6 +60,12 @@ static void qemu_device_args(JsonArray *a, JsonObject *files, int n,
 
         dev = g_strconcat(plain, ",tls-creds=" ORCH_MODEL_TLS_ID, NULL);
     }
+    if (sqlite3_column_int(st, 6)) {
+        /* The VM's boot device: the firmware tries it first. */
+        g_autofree char *plain = g_steal_pointer(&dev);
+
+        dev = g_strconcat(plain, ",bootindex=1", NULL);
+    }
     qemu_arg2(a, "-object", obj);
     qemu_arg2(a, "-remote-device", dev);
     json_object_set_string_member(files, id, token);
@@ -115,7 +121,7 @@ bool orch_qemu_args(sqlite3 *db, const char *name, const char *client,
     st = orch_db_stmt(db,
         "SELECT d.bus, COALESCE(p.route_address, p.address), p.instance,"
         " p.token, s.name, " ORCH_SQL_MODEL_TLS
-        "  AND p.route_address IS NULL"
+        "  AND p.route_address IS NULL, d.name IS v.boot"
         " FROM devices d JOIN vms v ON v.id = d.vm_id"
         " JOIN placements p ON p.device_id = d.id"
         " JOIN platforms s ON s.id = p.server_id"

@@ -203,7 +203,8 @@ JsonObject *orch_vm_object(sqlite3 *db, const char *name)
 {
     g_autoptr(sqlite3_stmt) st = orch_db_stmt(db,
         "SELECT v.name, v.uuid AS id, v.memory, v.kernel, v.initrd,"
-        " v.append, v.extra_args AS \"j:args\", v.state, c.name AS client,"
+        " v.append, v.extra_args AS \"j:args\", v.boot, v.state,"
+        " c.name AS client,"
         " v.hypervisor, v.saved_file FROM vms v"
         " LEFT JOIN platforms c ON c.id = v.client_id WHERE v.name = ?",
         "s", name);

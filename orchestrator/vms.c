@@ -180,7 +180,7 @@ static bool vm_memory_valid(const char *s)
 
 int orch_vm_create(OrchRequest *r)
 {
-    const char *name, *memory = NULL, *kernel, *initrd, *append;
+    const char *name, *memory = NULL, *kernel, *initrd, *append, *boot;
     g_autofree char *uuid = g_uuid_string_random();
     g_autofree char *args = NULL;
     g_autoptr(GError) err = NULL;
@@ -196,6 +196,7 @@ int orch_vm_create(OrchRequest *r)
         orch_body_str(r, r->body, "kernel", false, &kernel) < 0 ||
         orch_body_str(r, r->body, "initrd", false, &initrd) < 0 ||
         orch_body_str(r, r->body, "append", false, &append) < 0 ||
+        orch_body_str(r, r->body, "boot", false, &boot) < 0 ||
         vm_body_args(r, &args) < 0) {
         return -EINVAL;
     }
@@ -213,9 +214,9 @@ int orch_vm_create(OrchRequest *r)
         return orch_fail(r, 409, "VM '%s' exists", name);
     }
     if (!orch_db_run(r->db, &err, "INSERT INTO vms (name, uuid, memory,"
-                     " kernel, initrd, append, extra_args) VALUES"
-                     " (?, ?, ?, ?, ?, ?, ?)", "sssssss", name, uuid, memory,
-                     kernel, initrd, append, args)) {
+                     " kernel, initrd, append, extra_args, boot) VALUES"
+                     " (?, ?, ?, ?, ?, ?, ?, ?)", "ssssssss", name, uuid,
+                     memory, kernel, initrd, append, args, boot)) {
         return orch_fail_error(r, err);
     }
     id = sqlite3_last_insert_rowid(r->db);
@@ -226,6 +227,12 @@ int orch_vm_create(OrchRequest *r)
         if (ret < 0) {
             return ret;
         }
+    }
+    if (boot && orch_db_int(r->db, 0, "SELECT count(*) FROM devices WHERE"
+                            " vm_id = ? AND name = ? AND bus = 'pci'", "is",
+                            id, boot) == 0) {
+        return orch_fail(r, 400, "'boot' must name one of the VM's PCI "
+                         "devices (a disk), not '%s'", boot);
     }
     orch_reply_object(r, 201, orch_vm_object(r->db, name));
     return 0;

@@ -38,7 +38,7 @@ static const DmctlCommand commands[] = {
       "forget a platform (refused while VMs or device models use it)",
       dmctl_platform_remove },
     { "vm create", "NAME [--memory 256M] [--kernel F] [--initrd F]\n"
-      "             [--append S] [--restart never|on-failure]\n"
+      "             [--append S] [--restart never|on-failure] [--boot DEVICE]\n"
       "             --device NAME=MODEL[@SERVER][,via=OWNER][,PROP=VALUE]...",
       "define a VM and its remote devices (the models the server\n"
       "platforms offer: edu, edu-msix, uart16550, virtio-blk...;\n"
@@ -47,7 +47,8 @@ static const DmctlCommand commands[] = {
       "session to the server hosting the model; PROP=VALUE are the\n"
       "model's properties, a bare PROP is PROP=on: a disk is\n"
       "disk0=virtio-blk@srv1,file=IMAGE[,readonly], IMAGE a name in\n"
-      "the server launcher's --images-dir)",
+      "the server launcher's --images-dir; --boot DEVICE makes the\n"
+      "firmware boot from that disk, for a VM without --kernel)",
       dmctl_vm_create },
     { "vm start", "NAME [--on CLIENT]",
       "place the devices, launch them and start QEMU (on the least\n"

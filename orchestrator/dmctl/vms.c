@@ -63,7 +63,8 @@ static void print_vm(JsonNode *reply)
 {
     static const char *const keys[] = { "name", "id", "state", "client",
                                         "hypervisor", "memory", "kernel",
-                                        "initrd", "append", "saved_file" };
+                                        "initrd", "append", "boot",
+                                        "saved_file" };
     static const DmctlColumn cols[] = {
         { "DEVICE", "name" }, { "MODEL", "model" }, { "PROPS", "props" },
         { "BUS", "bus" },
@@ -157,6 +158,7 @@ int dmctl_vm_create(int argc, char **argv)
         { "append", required_argument, NULL, 'a' },
         { "device", required_argument, NULL, 'd' },
         { "restart", required_argument, NULL, 'r' },
+        { "boot", required_argument, NULL, 'b' },
         { NULL, 0, NULL, 0 },
     };
     g_autoptr(JsonObject) o = json_object_new();
@@ -185,6 +187,9 @@ int dmctl_vm_create(int argc, char **argv)
             break;
         case 'r':
             restart = optarg;
+            break;
+        case 'b':
+            json_object_set_string_member(o, "boot", optarg);
             break;
         case 'd':
             dev = dmctl_device(optarg);

@@ -47,11 +47,12 @@ for _ in $(seq 500); do
     sleep 0.02
 done
 
-# No -kernel, -initrd or -append: the firmware boots the first hard disk,
-# the only one there is (dm-proxy-pci has no bootindex property; SeaBIOS's
-# default order tries hard disks before the network, -nic none anyway).
+# No -kernel, -initrd or -append: the firmware boots the remote disk
+# because it has bootindex=1, ahead of a blank local IDE disk that
+# SeaBIOS's default order would try first (and fail on).
 # SeaBIOS's log goes to its debug port (0x402), the rest to the serial
 # port (SYSLINUX's SERIAL 0, Linux's console=ttyS0).
+truncate -s 1M "$tmp/blank.img"
 big_bar=()
 [ -z "$high" ] || big_bar=(-device pci-testdev,membar=2G)
 timeout 300 "$build/qemu-system-x86_64" -accel tcg -M pc -m 256M \
@@ -60,7 +61,8 @@ timeout 300 "$build/qemu-system-x86_64" -accel tcg -M pc -m 256M \
     -chardev "file,id=bios,path=$tmp/seabios.log" \
     -device isa-debugcon,iobase=0x402,chardev=bios \
     "${big_bar[@]}" \
-    -device "dm-proxy-pci,id=disk0,server=$addr,timeout=30000" \
+    -drive "file=$tmp/blank.img,format=raw,if=ide" \
+    -device "dm-proxy-pci,id=disk0,server=$addr,timeout=30000,bootindex=1" \
     2>"$tmp/qemu.log"
 rc=$?
 console=$(tr -d '\r' <"$tmp/console")

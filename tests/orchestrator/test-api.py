@@ -1084,6 +1084,30 @@ def model_props(e):
          "GET /v1/dms shows them", body)
     e.api("POST", "/v1/vms/p/stop", {"force": True})
     e.api("DELETE", "/v1/vms/p")
+    # A VM that boots from its disk: no kernel, bootindex on the disk.
+    for boot in ("nope", "u"):
+        err_is(t, e.api("POST", "/v1/vms", {"name": "b", "boot": boot,
+                                            "devices": [
+            {"name": "d", "model": "virtio-blk", "props": {"file": "b.img"}},
+            {"name": "u", "model": "uart16550"}]}), 400,
+            "'boot' must name one of the VM's PCI devices (a disk), not "
+            "'%s'" % boot, "boot %r refused" % boot)
+    t.eq(e.api("GET", "/v1/vms/b")[0], 404,
+         "a refused VM leaves nothing behind")
+    st, body = e.api("POST", "/v1/vms", {"name": "b", "boot": "d",
+                                         "devices": [
+        {"name": "d", "model": "virtio-blk", "props": {"file": "b.img"}}]})
+    t.ok(st == 201 and body["boot"] == "d" and body["kernel"] is None,
+         "a VM with a boot device and no kernel", body)
+    st, body = e.api("POST", "/v1/vms/b/start")
+    launch = e.requests(body.get("client", "c1"), "POST", "/v1/vms")[-1]
+    args = launch["body"]["args"]
+    t.ok(st == 200 and "-kernel" not in args and
+         any(a.startswith("bus=pci,") and a.endswith(",bootindex=1")
+             for a in args),
+         "its QEMU boots the firmware from the disk (bootindex=1)", args)
+    e.api("POST", "/v1/vms/b/stop", {"force": True})
+    e.api("DELETE", "/v1/vms/b")
     t.eq(e.api("DELETE", "/v1/platforms/s8"), (200, {}),
          "DELETE /v1/platforms/s8")
 

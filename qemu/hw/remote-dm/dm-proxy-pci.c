@@ -42,6 +42,7 @@
 #include "hw/qdev-properties.h"
 #include "migration/vmstate.h"
 #include "system/memory.h"
+#include "system/system.h"
 #include "qom/object.h"
 #include "hw/remote-dm/dm-proxy.h"
 #include "trace.h"
@@ -86,6 +87,7 @@ typedef struct DMProxyDmaMap {
 struct DMProxyPCIState {
     PCIDevice parent_obj;
 
+    int32_t bootindex;          /* -1: none */
     char *server;
     DMProxyIds ids;
     uint32_t timeout_ms;
@@ -1173,6 +1175,11 @@ static const Property dm_proxy_pci_properties[] = {
 /* A hybrid device: the model and the bus decide (see realize). */
 static void dm_proxy_pci_instance_init(Object *obj)
 {
+    DMProxyPCIState *s = DM_PROXY_PCI(obj);
+
+    /* bootindex=N: the firmware boots from it (a disk) in that order. */
+    device_add_bootindex_property(obj, &s->bootindex, "bootindex", NULL,
+                                  DEVICE(obj));
     /* Set before the PCI core allocates the config: 4096 bytes. */
     PCI_DEVICE(obj)->cap_present |= QEMU_PCI_CAP_EXPRESS;
 }

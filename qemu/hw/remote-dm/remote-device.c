@@ -3,7 +3,7 @@
  *
  *   -remote-device [id=ID,]bus=isa|pci,server=unix:PATH|tcp:HOST:PORT
  *                  [,iobase=N][,irq=N]
- *                  [,addr=SLOT.FN][,timeout=MS][,poll-us=N]
+ *                  [,addr=SLOT.FN][,bootindex=N][,timeout=MS][,poll-us=N]
  *                  [,posted-writes=on|off]
  *                  [,vm-id=..,...,token-secret=SECRET]
  *                  [,tls-creds=CREDS[,tls-hostname=NAME]]
@@ -32,6 +32,7 @@ static QemuOptsList remote_device_opts = {
         { .name = "iobase", .type = QEMU_OPT_NUMBER },
         { .name = "irq", .type = QEMU_OPT_NUMBER },
         { .name = "addr", .type = QEMU_OPT_STRING },
+        { .name = "bootindex", .type = QEMU_OPT_NUMBER },
         { .name = "timeout", .type = QEMU_OPT_NUMBER },
         { .name = "poll-us", .type = QEMU_OPT_NUMBER },
         { .name = "posted-writes", .type = QEMU_OPT_BOOL },
@@ -66,7 +67,8 @@ char *remote_device_to_device_opts(const char *optarg, Error **errp)
     const char *bus, *server;
     VupAddress addr;
     static const char *const passed[] = {
-        "id", "server", "iobase", "irq", "addr", "timeout", "poll-us",
+        "id", "server", "iobase", "irq", "addr", "bootindex", "timeout",
+        "poll-us",
         "posted-writes", "vm-id", "hypervisor-id", "client-platform-id",
         "device-model-id", "server-platform-id", "token-secret",
         "tls-creds", "tls-hostname",
@@ -88,9 +90,9 @@ char *remote_device_to_device_opts(const char *optarg, Error **errp)
         goto out;
     }
     if (g_str_equal(bus, "isa")) {
-        if (qemu_opt_get(opts, "addr")) {
-            error_setg(errp, "'addr' is for bus=pci; bus=isa takes iobase "
-                       "and irq");
+        if (qemu_opt_get(opts, "addr") || qemu_opt_get(opts, "bootindex")) {
+            error_setg(errp, "'addr' and 'bootindex' are for bus=pci; "
+                       "bus=isa takes iobase and irq");
             goto out;
         }
         g_string_append(dev, "dm-proxy-isa");
