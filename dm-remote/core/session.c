@@ -24,6 +24,8 @@
 
 /* Requests a client may send while one DMA reply is awaited. */
 #define DM_MAX_DEFERRED     1024
+/* Register reads served inside DMA waits, nested (see wait_reply). */
+#define DM_MAX_READ_DEPTH   4
 
 typedef struct DmDeferred {
     VupMsg m;
@@ -870,8 +872,14 @@ bool dm_session_handle_one(DmSession *s)
 /* ---- DMA through messages ---- */
 
 /*
- * Wait for the reply to @req, keeping the client's requests for later:
- * the client serves our DMA while it waits for its own replies.
+ * Wait for the reply to @req.  The client's requests meanwhile are kept
+ * for later, so that a model is never re-entered in the middle of its
+ * access (a ring walk, a used-ring update), but for register reads,
+ * served at once: a client that serves our DMA only once its vCPU's
+ * read is answered (upstream's vfio-user-pci, whose vCPU waits holding
+ * QEMU's big lock) would otherwise wait for us while we wait for it.
+ * A read changes no ring state; the fork's proxy serves our DMA while
+ * it waits for anything.
  */
 static int wait_reply(DmSession *s, const VupHeader *req, VupMsg *ret_msg)
 {
@@ -892,6 +900,16 @@ static int wait_reply(DmSession *s, const VupHeader *req, VupMsg *ret_msg)
             }
             dm_warn("unexpected reply (id %u), ignoring", m.hdr.msg_id);
             vup_msg_clear(&m);
+            continue;
+        }
+        if (m.hdr.command == VUP_CMD_REGION_READ &&
+            s->read_depth < DM_MAX_READ_DEPTH) {
+            s->read_depth++;
+            dispatch(s, &m, ret);
+            s->read_depth--;
+            if (s->broken) {
+                return -EPIPE;
+            }
             continue;
         }
         if (g_queue_get_length(&s->deferred) >= DM_MAX_DEFERRED) {

@@ -82,6 +82,7 @@ struct DmSession {
      * is not re-entered in the middle of a ring walk).
      */
     GQueue deferred;
+    unsigned read_depth;        /* reads served inside DMA waits */
     DmSessionStats stats;
 };
 
