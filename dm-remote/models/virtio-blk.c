@@ -515,6 +515,7 @@ static void blk_unrealize(DmDevice *dev)
 {
     VirtioBlk *b = dm_device_state(dev);
 
+    dm_virtio_pci_cleanup(&b->virtio);
     if (b->be) {
         b->ops->close(b->be);
         b->be = NULL;

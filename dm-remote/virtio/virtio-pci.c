@@ -482,6 +482,17 @@ static bool recover(DmVirtio *v)
 
 void dm_virtio_irqs_changed(DmVirtio *v)
 {
+    /*
+     * A VM timer 1 ns ahead: the VM clock must move to reach it, so it
+     * fires at once if the VM runs, else when it runs again.
+     */
+    dm_vm_timer_mod(&v->resume_timer, 1);
+}
+
+static void resume(void *opaque)
+{
+    DmVirtio *v = opaque;
+
     if (!dm_virtio_ready(v) || (v->recovering && !recover(v))) {
         return;
     }
@@ -568,6 +579,13 @@ void dm_virtio_load(DmVirtio *v, DmStateIn *in)
     v->recovering = dm_virtio_ready(v);
 }
 
+void dm_virtio_pci_cleanup(DmVirtio *v)
+{
+    if (v->dev) {
+        dm_vm_timer_destroy(&v->resume_timer);
+    }
+}
+
 /* ---- Set-up ---- */
 
 /* The PCI_CFG window: cap.bar, cap.offset, cap.length and the data are
@@ -632,6 +650,7 @@ int dm_virtio_pci_init(DmVirtio *v, DmDevice *dev, uint16_t virtio_id,
         return -ENOMEM;
     }
     v->dev = dev;
+    dm_vm_timer_init(&v->resume_timer, dm_device_vm_clock(dev), resume, v);
     v->ops = ops;
     v->opaque = opaque;
     v->num_queues = num_queues;

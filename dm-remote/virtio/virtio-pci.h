@@ -73,6 +73,8 @@ typedef struct DmVirtio {
     uint32_t config_size;
     /* Restored DRIVER_OK from a state file: the rings wait for memory. */
     bool recovering;
+    /* Catching up after the client (re)wired us, once the VM runs. */
+    DmVmTimer resume_timer;
     uint8_t pci_cfg_cap;        /* offset of the PCI_CFG capability */
     DmVirtqJournal *journals;   /* num_queues, in crash-proof memory */
     DmVirtq vq[DM_VIRTIO_MAX_QUEUES];
@@ -128,7 +130,13 @@ void dm_virtio_reset(DmVirtio *v);
 void dm_virtio_save(DmVirtio *v, DmStateOut *out);
 /* Check and take a saved set-up; a bad one fails @in. */
 void dm_virtio_load(DmVirtio *v, DmStateIn *in);
-/* The client (re)wired interrupts: recover if needed, catch up. */
+/*
+ * The client (re)wired interrupts: recover if needed and catch up, once
+ * the VM runs (a VM being restored has no rings in its memory yet).
+ */
 void dm_virtio_irqs_changed(DmVirtio *v);
+
+/* Free what dm_virtio_pci_init took (from the model's unrealize). */
+void dm_virtio_pci_cleanup(DmVirtio *v);
 
 #endif /* DM_VIRTIO_PCI_H */

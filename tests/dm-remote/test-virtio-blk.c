@@ -487,6 +487,7 @@ static void test_restart_bad_used_index(void **unused)
     memcpy(t->ram + (USED - RAM_BASE) + 2, &idx, 2);
     r = restart_b(t);
     dm_device_irqs_changed(r->dev);
+    rig_run_for(r->rig, 20);                    /* its VM timer fires */
     assert_true(rd(r, 0x14, 1) & VIRTIO_STATUS_NEEDS_RESET);
     driver_init(r, 1ULL << VIRTIO_F_VERSION_1);
     assert_int_equal(request(r, 0, 1, 512, true), 0);

@@ -6,9 +6,12 @@ flight are drained first), and the guest carries on on the target to
 the end of its load without an I/O error; the image holds every block's
 last write.  Over UNIX (guest memory by messages), UNIX with the guest's
 RAM shared (the model writes it in place, which dirty logging does not
-see: the proxy marks it dirty at the stop) and TCP.  TAP.
+see: the proxy marks it dirty at the stop) and TCP; and "save": the VM
+saved to a file while its guest writes, its QEMU gone, a new one
+restored from the file (the model, idle meanwhile, keeps its device).
+TAP.
 
-    virtio-blk-migrate.py BUILD [unix|unix-shm|tcp]
+    virtio-blk-migrate.py BUILD [unix|unix-shm|tcp|save]
 """
 import os
 import re
@@ -91,14 +94,18 @@ def main():
         dst_console = os.path.join(tmp, "console-dst")
         ok(wait_for(lambda: progress(src_console) >= 64, 240),
            "the guest's write-and-verify load runs on the source")
-        # The target after the source has the model: it stands by.
-        dst = qemu("dst", "-incoming", f"unix:{tmp}/mig.sock")
-        procs.append(dst)
-        ok(wait_for(lambda: "standing by" in read(
-            os.path.join(tmp, "qemu-dst.log")), 60),
-           "the target's proxy stands by while the source has the model")
+        save = transport == "save"
+        uri = f"file:{tmp}/vm.state" if save else f"unix:{tmp}/mig.sock"
+        if not save:
+            # The target after the source has the model: it stands by.
+            dst = qemu("dst", "-incoming", uri)
+            procs.append(dst)
+            ok(wait_for(lambda: "standing by" in read(
+                os.path.join(tmp, "qemu-dst.log")), 60),
+               "the target's proxy stands by while the source has the "
+               "model")
         qmp = Qmp(f"{tmp}/qmp-src", 30)
-        qmp.cmd("migrate", uri=f"unix:{tmp}/mig.sock")
+        qmp.cmd("migrate", uri=uri)
         status = {}
 
         def migrated():
@@ -110,6 +117,10 @@ def main():
            f"migrated while the guest wrote ({at} writes done on the "
            f"source): {status.get('status')} {status.get('error-desc', '')}")
         qmp.cmd("quit")
+        if save:
+            src.wait(30)
+            dst = qemu("dst", "-incoming", uri)
+            procs.append(dst)
         try:
             rc = dst.wait(300)
         except subprocess.TimeoutExpired:
@@ -129,8 +140,12 @@ def main():
         ok(check.returncode == 0, "the image holds every block's last write"
            + (": " + check.stderr.strip() if check.returncode else ""))
         mlog = read(os.path.join(tmp, "dm.log"))
-        ok("standby client is now active" in mlog,
-           "the model handed its device to the target's proxy")
+        if save:
+            ok(mlog.count("client connected") == 2,
+               "the restored QEMU is the model's next client")
+        else:
+            ok("standby client is now active" in mlog,
+               "the model handed its device to the target's proxy")
         if finish():
             for name in ("dm.log", "qemu-src.log", "qemu-dst.log",
                          "console-dst"):
