@@ -17,6 +17,11 @@ def ok(cond, name):
     _failed |= not cond
 
 
+def failed():
+    """Did a check fail so far?"""
+    return _failed
+
+
 def finish():
     """The plan line; the exit status (1 if anything failed)."""
     print("1..%d" % _n)

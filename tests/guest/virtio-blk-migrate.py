@@ -22,7 +22,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from qmplib import Qmp  # noqa: E402
-from taplib import finish, free_port, ok, stop  # noqa: E402
+from taplib import failed, finish, free_port, ok, stop  # noqa: E402
 
 WRITES = 1200          # per thread: the load outlasts the migration
 
@@ -146,7 +146,7 @@ def main():
         else:
             ok("standby client is now active" in mlog,
                "the model handed its device to the target's proxy")
-        if finish():
+        if failed():
             for name in ("dm.log", "qemu-src.log", "qemu-dst.log",
                          "console-dst"):
                 print(f"# {name}:")
