@@ -97,7 +97,7 @@ for m in $virtio_modules; do
 done
 # ext4 and what it needs (its metadata checksums are crc32c, which the
 # kernel asks for by name: loaded first).  The guest loads them in the
-# order of tests/guest/bin/dm-disk-up.
+# order of tests/guest/bin/dm-ext4.
 for m in crypto/crc32c_generic lib/crc16 fs/mbcache fs/jbd2/jbd2 \
          fs/ext4/ext4; do
     globs+=("lib/modules/*/kernel/$m.ko")
