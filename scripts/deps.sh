@@ -13,7 +13,7 @@ PKGS=(
     libglib2.0-dev libpixman-1-dev libslirp-dev zlib1g-dev
     libjson-c-dev libcmocka-dev lib32gcc-12-dev libgnutls28-dev gnutls-bin
     libsoup-3.0-dev glib-networking libjson-glib-dev libsqlite3-dev sqlite3
-    socat
+    socat e2fsprogs
     libnbd-dev qemu-utils
     seabios ipxe-qemu busybox-static
     fdisk mtools dosfstools syslinux syslinux-common

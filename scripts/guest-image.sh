@@ -2,8 +2,11 @@
 # Build the guest image used by guest-boot tests and benchmarks:
 #   OUTDIR/vmlinuz            Debian's kernel, from the linux-image-amd64
 #                             dependency's .deb (downloaded, never installed)
-#   OUTDIR/initramfs.cpio.gz  busybox-static, tests/guest/init as /init, and
-#                             every executable in $GUEST_EXTRA_DIR in /usr/bin
+#   OUTDIR/initramfs.cpio.gz  busybox-static, tests/guest/init as /init,
+#                             every executable in $GUEST_EXTRA_DIR in /usr/bin,
+#                             the kernel's virtio and ext4 modules, and
+#                             e2fsprogs' mke2fs and e2fsck in /usr/sbin with
+#                             their shared libraries (all from Debian .debs)
 # Idempotent and quiet on success. The .debs are cached in $DM_CACHE/guest;
 # the initramfs is rebuilt only when the hash of its inputs changes.
 set -euo pipefail
@@ -38,8 +41,8 @@ fetch() {
     shift
     deb=${debs[$pkg]:-}
     [ -n "$deb" ] || die "apt knows no download for $pkg (apt-get update?)"
-    # .2: the kernel's virtio modules are kept too.
-    dir=$cache/${deb%.deb}.2
+    # .3: the kernel's virtio and ext4 modules are kept too.
+    dir=$cache/${deb%.deb}.3
     keep+=(! -name "${deb%.deb}*")
     [ ! -d "$dir" ] || return 0
     if [ ! -s "$cache/$deb" ]; then
@@ -71,11 +74,18 @@ kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
     sed -n 's/^ *Depends: \(linux-image-[^ ]*\)$/\1/p' | head -n1)
 [ -n "$kpkg" ] ||
     die "cannot resolve linux-image-amd64 (run apt-get update first)"
+# e2fsprogs for the file-system tests (tests/guest/disk-fs.sh), with the
+# libraries its programs need and the C library, which the initramfs has
+# not otherwise (busybox is static).  The check after unpacking proves
+# the list complete.
+e2fs_pkgs='e2fsprogs libext2fs2 libcom-err2 libblkid1 libuuid1 libc6'
 # The exact .deb file name tells whether the cache holds the candidate.
 declare -A debs
+# Word splitting is the point: one package per word.
+# shellcheck disable=SC2086
 while read -r _ file _; do
     debs[${file%%_*}]=$file
-done < <(apt-get download --print-uris "$kpkg" 2>/dev/null)
+done < <(apt-get download --print-uris "$kpkg" $e2fs_pkgs 2>/dev/null)
 
 # The virtio drivers are modules in Debian's kernel: the guest loads them
 # (tests/guest/bin/virtio-blk-check) from /lib/modules of the initramfs.
@@ -85,9 +95,30 @@ globs=('boot/vmlinuz-*')
 for m in $virtio_modules; do
     globs+=("lib/modules/*/kernel/drivers/*/$m.ko")
 done
+# ext4 and what it needs (its metadata checksums are crc32c, which the
+# kernel asks for by name: loaded first).  The guest loads them in the
+# order of tests/guest/bin/dm-ext4.
+for m in crypto/crc32c_generic lib/crc16 fs/mbcache fs/jbd2/jbd2 \
+         fs/ext4/ext4; do
+    globs+=("lib/modules/*/kernel/$m.ko")
+done
 fetch "$kpkg" "${globs[@]}"
 kdir=$dir
 install_if_changed "$dir"/vmlinuz-* "$out/vmlinuz"
+
+# "PKG GLOB...": the files of each package land in a directory of their own.
+lib=lib/x86_64-linux-gnu
+e2fs_dirs=()
+for spec in "e2fsprogs sbin/mke2fs sbin/e2fsck" \
+            "libext2fs2 $lib/libext2fs.so.2 $lib/libe2p.so.2" \
+            "libcom-err2 $lib/libcom_err.so.2" \
+            "libblkid1 usr/$lib/libblkid.so.1" \
+            "libuuid1 usr/$lib/libuuid.so.1" \
+            "libc6 $lib/libc.so.6 $lib/ld-linux-x86-64.so.2"; do
+    # shellcheck disable=SC2086   # one word per package and glob
+    fetch $spec
+    e2fs_dirs+=("$dir")
+done
 
 # Whatever the current image does not need is dead weight (old kernels).
 find "$cache" -mindepth 1 -maxdepth 1 "${keep[@]}" -exec rm -rf {} +
@@ -113,6 +144,9 @@ hash=$({
     sha256sum "$0" "$busybox" "$init" | awk '{print $1}'
     extras | xargs -0r sha256sum | sed 's|  .*/|  |'
     sha256sum "$guest_bin"/* "$kdir"/*.ko | sed 's|  .*/|  |'
+    for d in "${e2fs_dirs[@]}"; do
+        sha256sum "$d"/* | sed 's|  .*/|  |'
+    done
 } | sha256sum | awk '{print $1}')
 img=$out/initramfs.cpio.gz
 if [ -s "$img" ] && [ "$(cat "$img.hash" 2>/dev/null)" = "$hash" ]; then
@@ -133,6 +167,34 @@ extras | xargs -0r cp -L -t "$tmp/usr/bin/"
 install -m 0755 "$guest_bin"/* "$tmp/usr/bin/"
 mkdir -p "$tmp/lib/modules"
 cp "$kdir"/*.ko "$tmp/lib/modules/"
+
+# e2fsprogs in /usr/sbin, outside PATH: busybox has a mke2fs applet of its
+# own, the tests name /usr/sbin/mke2fs.  Libraries where Debian's dynamic
+# linker looks without a cache (its built-in multiarch directory).
+mkdir -p "$tmp/usr/sbin" "$tmp/$lib" "$tmp/lib64"
+for d in "${e2fs_dirs[@]}"; do
+    for f in "$d"/*; do
+        case ${f##*/} in
+            *.so.*) cp "$f" "$tmp/$lib/" ;;
+            *) cp "$f" "$tmp/usr/sbin/" ;;
+        esac
+    done
+done
+ln -s mke2fs "$tmp/usr/sbin/mkfs.ext4"
+ln -s "../$lib/ld-linux-x86-64.so.2" "$tmp/lib64/ld-linux-x86-64.so.2"
+# Every library an ELF file there asks for must be there too: a missing
+# one would only show as a failing program inside the guest.
+for f in "$tmp/usr/sbin"/* "$tmp/$lib"/*; do
+    [ -L "$f" ] && continue
+    interp=$(readelf -l "$f" | sed -n 's/.*interpreter: \(.*\)]$/\1/p')
+    [ -z "$interp" ] || [ -e "$tmp$interp" ] ||
+        die "${f##*/} needs $interp, not in the image"
+    for need in $(readelf -d "$f" |
+                  sed -n 's/.*(NEEDED).*\[\(.*\)\]$/\1/p'); do
+        [ -e "$tmp/$lib/$need" ] ||
+            die "${f##*/} needs $need, not in the image"
+    done
+done
 
 # Sorted names, fixed times and owner, no inode numbers and gzip -n make
 # the archive reproducible: same inputs, same bytes.

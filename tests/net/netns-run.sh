@@ -22,7 +22,11 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "Bail out! netns set-up failed: $*"; exit 1; }
 
-ip netns add "$client" || fail "ip netns add $client"
+# Root without the right to make namespaces (a container): a skip.
+if ! err=$(ip netns add "$client" 2>&1); then
+    echo "1..0 # SKIP ip netns add is not permitted here: $err"
+    exit 0
+fi
 ip netns add "$server" || fail "ip netns add $server"
 ip link add "dmc$id" netns "$client" type veth peer name "dms$id" \
     netns "$server" || fail "veth pair"

@@ -1,0 +1,471 @@
+/*
+ * Requests that arrive while the server waits for a DMA reply, over a
+ * real socket: a live "dm-remote serve --model virtio-blk" whose guest
+ * memory is reached through DMA_READ/DMA_WRITE messages (no fd), as
+ * across hosts or with a QEMU whose RAM is not shared.
+ *
+ * A Linux guest's second queue notify arrives while the model's pop of
+ * the first waits for a descriptor read: both notifies must be answered,
+ * each chain used once, the device not broken (a nested pop once took a
+ * chain twice and a nested DMA wait dropped the outer reply, which made
+ * mkfs.ext4 in tests/guest lose its disk).  And a client that waits for
+ * its register read before it answers our DMA (upstream QEMU's, under
+ * its big lock) must get the read answered: no deadlock.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "vup/caps.h"
+#include "vup/dm-ext.h"
+#include "vup/msg.h"
+
+/* The virtio-pci layout of dm-remote/virtio/virtio-pci.h, as a driver
+ * knows it from the capabilities. */
+#define BAR4        (VUP_PCI_BAR0_REGION_INDEX + 4)
+#define NOTIFY_OFF  0x3000
+
+#define RAM_BASE    0x100000
+#define RAM_SIZE    0x10000
+#define QSIZE       16
+#define DESC        (RAM_BASE + 0x0000)
+#define AVAIL       (RAM_BASE + 0x1000)
+#define USED        (RAM_BASE + 0x2000)
+#define HDR         (RAM_BASE + 0x3000)     /* one header per chain */
+#define STATUS      (RAM_BASE + 0x3f00)     /* one byte per chain */
+#define DATA        (RAM_BASE + 0x4000)     /* 512 bytes per chain */
+#define IMG_SECTORS 64
+
+static pid_t server_pid;
+static char tmp_dir[64], sock_path[108], img_path[108];
+static uint16_t next_id = 1;
+static uint8_t ram[RAM_SIZE];
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+    nanosleep(&ts, NULL);
+}
+
+static int suite_setup(void **state)
+{
+    const char *bin = getenv("DM_REMOTE");
+    char listen[128], model[256];
+    uint8_t sector[512];
+    int fd;
+
+    if (!bin) {
+        fprintf(stderr, "DM_REMOTE is not set\n");
+        return -1;
+    }
+    strcpy(tmp_dir, "/tmp/dm-dma-wait-XXXXXX");
+    if (!mkdtemp(tmp_dir)) {
+        return -1;
+    }
+    snprintf(sock_path, sizeof(sock_path), "%s/dm.sock", tmp_dir);
+    snprintf(img_path, sizeof(img_path), "%s/disk.img", tmp_dir);
+    /* Every byte of sector S is S. */
+    fd = open(img_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    for (int s = 0; s < IMG_SECTORS; s++) {
+        memset(sector, s, sizeof(sector));
+        if (write(fd, sector, sizeof(sector)) != sizeof(sector)) {
+            return -1;
+        }
+    }
+    close(fd);
+    snprintf(listen, sizeof(listen), "unix:%s", sock_path);
+    snprintf(model, sizeof(model), "virtio-blk,file=%s,queue_size=%d",
+             img_path, QSIZE);
+    server_pid = fork();
+    if (server_pid == 0) {
+        execl(bin, bin, "serve", "--quiet", "--model", model, "--listen",
+              listen, "--dma-layout", "spec", (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 5000 && access(sock_path, F_OK) != 0; i++) {
+        sleep_ms(1);
+    }
+    return access(sock_path, F_OK) == 0 ? 0 : -1;
+}
+
+static int suite_teardown(void **state)
+{
+    int status;
+
+    kill(server_pid, SIGTERM);
+    waitpid(server_pid, &status, 0);
+    unlink(img_path);
+    rmdir(tmp_dir);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        fprintf(stderr, "server did not stop cleanly\n");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- A client whose guest memory is @ram, reached by messages ---- */
+
+static uint8_t *at(uint64_t addr)
+{
+    assert_true(addr >= RAM_BASE && addr - RAM_BASE < RAM_SIZE);
+    return ram + (addr - RAM_BASE);
+}
+
+/* Reply to @req with @payload. */
+static int send_reply(int fd, const VupHeader *req, const void *payload,
+                      size_t len)
+{
+    VupStream s = VUP_STREAM_PLAIN(fd);
+
+    return vup_stream_send_reply(&s, req, payload, len);
+}
+
+static bool is_request(const VupMsg *m)
+{
+    return (m->hdr.flags & VUP_FLAG_TYPE_MASK) != VUP_FLAG_TYPE_REPLY;
+}
+
+/* Answer the server's DMA_READ or DMA_WRITE @m from @ram. */
+static void serve_dma(int fd, const VupMsg *m)
+{
+    VupDmaAccess acc;
+    uint8_t *reply;
+    size_t len;
+
+    if (m->hdr.command == VUP_CMD_DM_IRQ) {
+        return;                 /* an interrupt: nothing to answer */
+    }
+    assert_true(m->hdr.command == VUP_CMD_DMA_READ ||
+                m->hdr.command == VUP_CMD_DMA_WRITE);
+    assert_true(m->payload_len >= sizeof(acc));
+    memcpy(&acc, m->payload, sizeof(acc));
+    assert_true(acc.address >= RAM_BASE && acc.count <= RAM_SIZE &&
+                acc.address - RAM_BASE <= RAM_SIZE - acc.count);
+    if (m->hdr.command == VUP_CMD_DMA_WRITE) {
+        VupDmaWriteReply w = { .address = acc.address,
+                               .count = (uint32_t)acc.count };
+
+        assert_int_equal(m->payload_len, sizeof(acc) + acc.count);
+        memcpy(at(acc.address), m->payload + sizeof(acc), acc.count);
+        assert_int_equal(send_reply(fd, &m->hdr, &w, sizeof(w)), 0);
+        return;
+    }
+    len = sizeof(acc) + acc.count;
+    reply = malloc(len);
+    memcpy(reply, &acc, sizeof(acc));
+    memcpy(reply + sizeof(acc), at(acc.address), acc.count);
+    assert_int_equal(send_reply(fd, &m->hdr, reply, len), 0);
+    free(reply);
+}
+
+/* Receive one message (the socket's timeout fails a silent server). */
+static void recv_one(int fd, VupMsg *m)
+{
+    assert_int_equal(vup_recv_msg(fd, m, VUP_MAX_MSG_SIZE, 0), 0);
+}
+
+/* Serve DMA until the reply to @id; its errno (0: success). */
+static int wait_reply(int fd, uint16_t id, VupMsg *ret_reply)
+{
+    for (;;) {
+        VupMsg m;
+
+        recv_one(fd, &m);
+        if (is_request(&m)) {
+            serve_dma(fd, &m);
+            vup_msg_clear(&m);
+            continue;
+        }
+        assert_int_equal(m.hdr.msg_id, id);
+        if (m.hdr.flags & VUP_FLAG_ERROR) {
+            int err = m.hdr.error_no;
+
+            vup_msg_clear(&m);
+            return err ? err : EIO;
+        }
+        if (ret_reply) {
+            *ret_reply = m;
+        } else {
+            vup_msg_clear(&m);
+        }
+        return 0;
+    }
+}
+
+static uint16_t send_cmd(int fd, uint16_t cmd, const void *payload,
+                         size_t len)
+{
+    VupHeader h = { .msg_id = next_id++, .command = cmd };
+
+    assert_int_equal(vup_send_msg(fd, &h, payload, len, NULL, 0), 0);
+    return h.msg_id;
+}
+
+static uint16_t send_write(int fd, uint64_t off, uint32_t val, unsigned size)
+{
+    uint8_t buf[sizeof(VupRegionAccess) + 4];
+    VupRegionAccess a = { .offset = off, .region = BAR4, .count = size };
+    uint32_t le = htole32(val);
+
+    memcpy(buf, &a, sizeof(a));
+    memcpy(buf + sizeof(a), &le, size);
+    return send_cmd(fd, VUP_CMD_REGION_WRITE, buf, sizeof(a) + size);
+}
+
+static void wr(int fd, uint64_t off, uint32_t val, unsigned size)
+{
+    assert_int_equal(wait_reply(fd, send_write(fd, off, val, size), NULL),
+                     0);
+}
+
+static uint32_t rd(int fd, uint64_t off, unsigned size)
+{
+    VupRegionAccess a = { .offset = off, .region = BAR4, .count = size };
+    uint32_t v = 0;
+    VupMsg r;
+
+    assert_int_equal(wait_reply(fd, send_cmd(fd, VUP_CMD_REGION_READ, &a,
+                                             sizeof(a)), &r), 0);
+    assert_int_equal(r.payload_len, sizeof(a) + size);
+    memcpy(&v, r.payload + sizeof(a), size);
+    vup_msg_clear(&r);
+    return le32toh(v);
+}
+
+/* VERSION, and all of @ram as one window without an fd: DMA messages. */
+static int connect_client(void)
+{
+    struct sockaddr_un sun = { .sun_family = AF_UNIX };
+    struct timeval tv = { .tv_sec = 5 };
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    VupDmaMap map = { .argsz = sizeof(map),
+                      .flags = VUP_DMA_MAP_FLAG_READ | VUP_DMA_MAP_FLAG_WRITE,
+                      .address = RAM_BASE, .size = RAM_SIZE };
+    VupCaps caps;
+    void *buf;
+    size_t len;
+
+    assert_true(fd >= 0);
+    strcpy(sun.sun_path, sock_path);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    vup_caps_init_defaults(&caps);
+    assert_int_equal(vup_version_build(0, 0, &caps, &buf, &len), 0);
+    assert_int_equal(wait_reply(fd, send_cmd(fd, VUP_CMD_VERSION, buf, len),
+                                NULL), 0);
+    free(buf);
+    assert_int_equal(wait_reply(fd, send_cmd(fd, VUP_CMD_DMA_MAP, &map,
+                                             sizeof(map)), NULL), 0);
+    return fd;
+}
+
+/* What Linux's virtio_pci_modern and virtio_blk do at start (queue 0). */
+static void driver_init(int fd)
+{
+    memset(ram, 0, sizeof(ram));
+    wr(fd, 0x14, 0, 1);                         /* reset */
+    wr(fd, 0x14, 1 | 2, 1);                     /* ACKNOWLEDGE, DRIVER */
+    wr(fd, 0x08, 1, 4);                         /* VERSION_1 only */
+    wr(fd, 0x0c, 1, 4);
+    wr(fd, 0x14, 1 | 2 | 8, 1);                 /* FEATURES_OK */
+    assert_true(rd(fd, 0x14, 1) & 8);
+    wr(fd, 0x16, 0, 2);                         /* queue 0 */
+    wr(fd, 0x18, QSIZE, 2);
+    wr(fd, 0x20, (uint32_t)DESC, 4);
+    wr(fd, 0x24, 0, 4);
+    wr(fd, 0x28, (uint32_t)AVAIL, 4);
+    wr(fd, 0x2c, 0, 4);
+    wr(fd, 0x30, (uint32_t)USED, 4);
+    wr(fd, 0x34, 0, 4);
+    wr(fd, 0x1c, 1, 2);                         /* enable */
+    wr(fd, 0x14, 1 | 2 | 8 | 4, 1);             /* DRIVER_OK */
+}
+
+static void desc(unsigned i, uint64_t addr, uint32_t len, uint16_t flags,
+                 uint16_t next)
+{
+    struct { uint64_t a; uint32_t l; uint16_t f, n; } d = {
+        htole64(addr), htole32(len), htole16(flags), htole16(next),
+    };
+
+    memcpy(at(DESC + 16 * i), &d, sizeof(d));
+}
+
+/* Chain @c (descriptors 3c..3c+2): read @sector into DATA + 512c. */
+static void make_read(unsigned c, uint64_t sector)
+{
+    struct { uint32_t type, reserved; uint64_t sector; } h = {
+        0, 0, htole64(sector),
+    };
+
+    memcpy(at(HDR + 16 * c), &h, sizeof(h));
+    *at(STATUS + c) = 0xee;
+    desc(3 * c, HDR + 16 * c, 16, 1, 3 * c + 1);
+    desc(3 * c + 1, DATA + 512 * c, 512, 1 | 2, 3 * c + 2);
+    desc(3 * c + 2, STATUS + c, 1, 2, 0);
+}
+
+/* Make chain @c available as the @n-th entry of the avail ring. */
+static void offer(unsigned c, uint16_t n)
+{
+    uint16_t head = htole16(3 * c), idx = htole16(n + 1);
+
+    memcpy(at(AVAIL + 4 + 2 * (n % QSIZE)), &head, 2);
+    memcpy(at(AVAIL + 2), &idx, 2);
+}
+
+static uint16_t used_idx(void)
+{
+    uint16_t v;
+
+    memcpy(&v, at(USED + 2), 2);
+    return le16toh(v);
+}
+
+/*
+ * The guest's second notify arrives while the server waits for the ring
+ * read of the first: both notifies are answered, each chain is used
+ * exactly once, the data is right and the device is not broken.
+ */
+static void test_notify_during_dma(void **state)
+{
+    int fd = connect_client();
+    uint16_t first, second, ids[2];
+    unsigned replies = 0;
+    VupMsg held;
+
+    driver_init(fd);
+    make_read(0, 5);
+    make_read(1, 6);
+    offer(0, 0);
+    first = send_write(fd, NOTIFY_OFF, 0, 2);
+    /*
+     * The model reads the avail ring, then the chain's first descriptor:
+     * hold that read unanswered, the pop half done.
+     */
+    for (;;) {
+        VupDmaAccess acc;
+
+        recv_one(fd, &held);
+        assert_true(is_request(&held));
+        assert_int_equal(held.hdr.command, VUP_CMD_DMA_READ);
+        memcpy(&acc, held.payload, sizeof(acc));
+        if (acc.address >= DESC && acc.address < DESC + 16 * QSIZE) {
+            break;
+        }
+        serve_dma(fd, &held);
+        vup_msg_clear(&held);
+    }
+    offer(1, 1);
+    second = send_write(fd, NOTIFY_OFF, 0, 2);
+    serve_dma(fd, &held);
+    vup_msg_clear(&held);
+
+    /* Both replies, and both chains used (completions come afterwards). */
+    while (replies != 3 || used_idx() < 2) {
+        VupMsg m;
+
+        recv_one(fd, &m);
+        if (is_request(&m)) {
+            serve_dma(fd, &m);
+        } else {
+            assert_false(m.hdr.flags & VUP_FLAG_ERROR);
+            assert_true(m.hdr.msg_id == first || m.hdr.msg_id == second);
+            replies |= m.hdr.msg_id == first ? 1 : 2;
+        }
+        vup_msg_clear(&m);
+    }
+    assert_int_equal(used_idx(), 2);
+    for (unsigned i = 0; i < 2; i++) {
+        uint32_t id, len;
+
+        memcpy(&id, at(USED + 4 + 8 * i), 4);
+        memcpy(&len, at(USED + 8 + 8 * i), 4);
+        ids[i] = le32toh(id);
+        assert_int_equal(le32toh(len), 513);
+    }
+    /* Each head once (completion order is the workers'). */
+    assert_true((ids[0] == 0 && ids[1] == 3) || (ids[0] == 3 && ids[1] == 0));
+    for (unsigned c = 0; c < 2; c++) {
+        uint8_t want[512];
+
+        memset(want, 5 + c, sizeof(want));
+        assert_memory_equal(at(DATA + 512 * c), want, sizeof(want));
+        assert_int_equal(*at(STATUS + c), 0);
+    }
+    assert_false(rd(fd, 0x14, 1) & 64);         /* not NEEDS_RESET */
+    close(fd);
+}
+
+/*
+ * A client that waits for the reply to its register read before it
+ * answers the DMA request it holds (as upstream QEMU's does) gets it:
+ * no deadlock, and the request completes once the DMA is answered.
+ */
+static void test_read_during_dma(void **state)
+{
+    int fd = connect_client();
+    VupMsg held, m;
+    bool notified = false;
+
+    driver_init(fd);
+    make_read(0, 9);
+    offer(0, 0);
+    send_write(fd, NOTIFY_OFF, 0, 2);
+    recv_one(fd, &held);
+    assert_true(is_request(&held));
+    /* DRIVER_OK, read while the model's ring read waits. */
+    {
+        VupRegionAccess a = { .offset = 0x14, .region = BAR4, .count = 1 };
+        uint16_t id = send_cmd(fd, VUP_CMD_REGION_READ, &a, sizeof(a));
+
+        recv_one(fd, &m);
+        assert_false(is_request(&m));
+        assert_int_equal(m.hdr.msg_id, id);
+        assert_false(m.hdr.flags & VUP_FLAG_ERROR);
+        assert_int_equal(m.payload[sizeof(a)], 1 | 2 | 8 | 4);
+        vup_msg_clear(&m);
+    }
+    serve_dma(fd, &held);
+    vup_msg_clear(&held);
+    while (!notified || used_idx() < 1) {
+        recv_one(fd, &m);
+        if (is_request(&m)) {
+            serve_dma(fd, &m);
+        } else {
+            assert_false(m.hdr.flags & VUP_FLAG_ERROR);
+            notified = true;
+        }
+        vup_msg_clear(&m);
+    }
+    assert_int_equal(*at(STATUS), 0);
+    assert_int_equal(*at(DATA), 9);
+    close(fd);
+}
+
+int main(int argc, char **argv)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_notify_during_dma),
+        cmocka_unit_test(test_read_during_dma),
+    };
+
+    return cmocka_run_group_tests(tests, suite_setup, suite_teardown);
+}

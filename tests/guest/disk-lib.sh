@@ -1,0 +1,104 @@
+# Shared by the remote-disk guest tests (virtio-blk.sh, disk-fs.sh,
+# disk-ro.sh): start and stop the virtio-blk model, boot the Linux guest
+# on it with one guest-side check (dm.run=NAME, tests/guest/bin), read
+# the check's DM-BLK lines from the console.  Source it after tests/tap.sh
+# with $build (absolute), $transport (unix|tcp) and $tmp set.  Under
+# tests/net/netns-run.sh ($DM_SERVER_NETNS, $DM_SERVER_ADDR) the model runs
+# in the server's namespace and QEMU in this one, over TCP.
+# shellcheck shell=bash
+# shellcheck disable=SC2154   # $build, $transport, $tmp, tap.sh's $n, $failed
+# shellcheck disable=SC2034   # $guest_rc and $console are for the caller
+
+disk_dm=$build/meson/dm-remote/dm-remote
+disk_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+server_ns=()
+[ -z "${DM_SERVER_NETNS:-}" ] || server_ns=(ip netns exec "$DM_SERVER_NETNS")
+pids=()
+model_pid=
+trap tap_cleanup EXIT
+
+# The model's address: a UNIX socket in $tmp, or a free TCP port (in the
+# server's namespace when there is one).  One address for the whole test,
+# so that a restarted model is found where the first one was.
+case $transport in
+    unix) disk_addr=unix:$tmp/blk.sock ;;
+    tcp)
+        disk_host=${DM_SERVER_ADDR:-127.0.0.1}
+        disk_port=$("${server_ns[@]}" /usr/bin/python3 \
+                    "$disk_here/../free-port.py" "$disk_host") ||
+            bail "no free port"
+        disk_addr=tcp:$disk_host:$disk_port ;;
+    *) bail "unknown transport $transport" ;;
+esac
+
+# model_start PROPS: dm-remote serve --model virtio-blk,PROPS on
+# $disk_addr, its log appended to $tmp/dm.log; returns once it accepts
+# connections (bounded), 1 if it exited or never did.
+model_start() {
+    echo "# dm-remote serve on $disk_addr" \
+         "${DM_SERVER_NETNS:+(network namespace $DM_SERVER_NETNS)}"
+    "${server_ns[@]}" "$disk_dm" serve ${DM_VERBOSE:---quiet} --model "virtio-blk,$1" \
+        --listen "$disk_addr" 2>>"$tmp/dm.log" &
+    model_pid=$!
+    pids+=("$model_pid")
+    for _ in $(seq 500); do
+        kill -0 "$model_pid" 2>/dev/null || return 1
+        case $transport in
+            unix) [ -S "$tmp/blk.sock" ] && return 0 ;;
+            tcp) (exec 3<>"/dev/tcp/$disk_host/$disk_port") 2>/dev/null &&
+                     return 0 ;;
+        esac
+        sleep 0.02
+    done
+    return 1
+}
+
+# model_stop: SIGTERM; succeeds if the model exited with status 0.
+model_stop() {
+    local rc
+    kill -TERM "$model_pid" 2>/dev/null
+    wait "$model_pid"
+    rc=$?
+    model_pid=
+    return "$rc"
+}
+
+# guest_boot NAME RUN: boot the guest (a new QEMU) on the model with
+# dm.run=RUN; its console goes to $tmp/NAME.console and, without the
+# carriage returns, to $console; $guest_rc is QEMU's exit status (0 after
+# the guest's poweroff).
+guest_boot() {
+    local name=$1 run=$2
+    timeout 150 "$build/qemu-system-x86_64" -accel tcg -M pc -m 256M \
+        -display none -monitor none -no-reboot \
+        -kernel "$build/guest/vmlinuz" \
+        -initrd "$build/guest/initramfs.cpio.gz" \
+        -append "console=ttyS0 quiet panic=-1 dm.run=$run" \
+        -serial "file:$tmp/$name.console" \
+        -device "dm-proxy-pci,id=disk0,server=$disk_addr,timeout=30000" \
+        2>>"$tmp/qemu.log"
+    guest_rc=$?
+    console=$(tr -d '\r' <"$tmp/$name.console")
+    last_console=$name
+}
+
+# field KEY: the value of the first "DM-BLK KEY value" line of $console.
+field() { sed -n "s/^DM-BLK $1 //p" <<<"$console" | head -n1; }
+# guest_exit: the status the guest's check ended with (tests/guest/init).
+guest_exit() { sed -n 's/^DM-GUEST-EXIT //p' <<<"$console" | head -n1; }
+
+# disk_finish: on failure the tails of the last console and the logs;
+# then the TAP plan and the exit status.
+disk_finish() {
+    if [ "$failed" != 0 ]; then
+        echo "# console ($last_console):"
+        tail -n 30 <<<"$console" | sed 's/^/#   /'
+        echo "# dm-remote:"; tail -n 10 "$tmp/dm.log" 2>/dev/null |
+            sed 's/^/#   /'
+        echo "# qemu:"; tail -n 10 "$tmp/qemu.log" 2>/dev/null |
+            sed 's/^/#   /'
+    fi
+    echo "1..$n"
+    exit "$failed"
+}
+console='' last_console=none
