@@ -4,9 +4,10 @@
 # platforms run as separate "hosts" (network namespaces on a private
 # bridge when we are root, else all on loopback).  A VM with a remote UART
 # console, a remote disk (virtio-blk on an image of the server) and a
-# remote edu boots Linux; its console is shown from the server; it writes
-# to its disk, migrates to the other client platform while its device
-# models stay put, and reads the disk back there; then it shuts down.
+# remote edu boots Linux; its console is shown from the server; it makes
+# a file system on its disk and writes a file, migrates to the other
+# client platform while its device models stay put, and reads the file
+# back there; then it shuts down.
 # Each step says what it does.
 #   scripts/demo.sh BUILD
 set -euo pipefail
@@ -106,8 +107,8 @@ timeout 150 "$chat" "$console" 120 expect:DM-GUEST-READY "send:uname -sr" \
     "expect:edu liveness: 0x" \
     "send:. /usr/bin/dm-virtio-disk; echo disk: \$(cat /sys/block/vda/serial), \$((\$(cat /sys/block/vda/size) / 2048)) MiB" \
     "expect:disk: demo-disk, 16 MiB" \
-    "send:echo written on c1, before the migration | dd of=/dev/vda conv=sync,fsync 2>/dev/null && echo flushed: \$((40+2))" \
-    "expect:flushed: 42"
+    "send:. /usr/bin/dm-ext4; /usr/sbin/mkfs.ext4 -q /dev/vda && mkdir -p /mnt && mount /dev/vda /mnt && echo written on c1, before the migration > /mnt/hello.txt && sync && echo synced: \$((40+2))" \
+    "expect:synced: 42"
 
 step "6. Migrate the VM to c2; its device models stay on srv1"
 run dmctl vm migrate demo --to c2
@@ -117,15 +118,17 @@ step "7. The same console, after the migration: the guest goes on, edu's state i
 timeout 60 "$chat" "$console" 50 \
     "send:echo still here: \$((6*7)), edu liveness: \$(devmem \$((b+4)) 32)" \
     "expect:still here: 42, edu liveness: 0xEDCBA987" \
-    "send:echo 3 > /proc/sys/vm/drop_caches; echo read back on c2: \$(dd if=/dev/vda bs=512 count=1 2>/dev/null | head -n 1)" \
-    "expect:read back on c2: written on c1, before the migration"
+    "send:echo 3 > /proc/sys/vm/drop_caches; echo read back on c2: \$(cat /mnt/hello.txt)" \
+    "expect:read back on c2: written on c1, before the migration" \
+    "send:umount /mnt && echo unmounted: \$((6*7))" "expect:unmounted: 42"
 
 step "8. Shut it down: ACPI power-down, then quit; models stopped, placements freed"
 run dmctl vm stop demo --timeout 5
 run dmctl dm list
 
-step "9. The disk's image on srv1 holds what the guest wrote"
-run head -n 1 "$tmp/images/demo-data.img"
+step "9. The disk's image on srv1: an ext4 file system, clean, with the guest's file"
+run /usr/sbin/e2fsck -f -n "$tmp/images/demo-data.img"
+run /usr/sbin/debugfs -R "cat /hello.txt" "$tmp/images/demo-data.img"
 
 step "10. What happened to it, from the orchestrator's log"
 run dmctl events --vm demo
