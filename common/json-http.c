@@ -47,6 +47,23 @@ JsonObject *dm_json_http_parse_object(const char *data, gsize len,
     return json_object_ref(json_node_get_object(root));
 }
 
+char *dm_json_scalar_string(JsonNode *n)
+{
+    if (!n || !JSON_NODE_HOLDS_VALUE(n)) {
+        return NULL;
+    }
+    switch (json_node_get_value_type(n)) {
+    case G_TYPE_STRING:
+        return g_strdup(json_node_get_string(n));
+    case G_TYPE_BOOLEAN:
+        return g_strdup(json_node_get_boolean(n) ? "on" : "off");
+    case G_TYPE_INT64:
+        return g_strdup_printf("%" G_GINT64_FORMAT, json_node_get_int(n));
+    default:
+        return NULL;
+    }
+}
+
 const char *dm_json_type_name(JsonNode *n)
 {
     if (JSON_NODE_HOLDS_OBJECT(n)) {

@@ -31,6 +31,13 @@ void dm_json_http_respond(SoupServerMessage *msg, guint status,
 JsonObject *dm_json_http_parse_object(const char *data, gsize len,
                                       GError **err);
 
+/*
+ * A scalar as a command line writes it (a model property): a string as
+ * it is, a boolean on or off, an integer in decimal; NULL for anything
+ * else.  To be freed.
+ */
+char *dm_json_scalar_string(JsonNode *n);
+
 /* "an object", "an array", "a string", "a boolean" or "a number". */
 const char *dm_json_type_name(JsonNode *n);
 

@@ -16,6 +16,7 @@
 #include "catalogue.h"
 #include "db.h"
 #include "error.h"
+#include "json-http.h"
 
 /* A declaration we can use: a valid name, a known bus, props an array. */
 static bool catalogue_usable(JsonNode *e, const char **ret_name)
@@ -189,24 +190,6 @@ bool orch_catalogue_find(sqlite3 *db, const char *model, gint64 server_id,
     return true;
 }
 
-/* A property value as a command line writes it, or NULL. */
-static char *catalogue_value(JsonNode *n)
-{
-    if (!JSON_NODE_HOLDS_VALUE(n)) {
-        return NULL;
-    }
-    switch (json_node_get_value_type(n)) {
-    case G_TYPE_STRING:
-        return g_strdup(json_node_get_string(n));
-    case G_TYPE_BOOLEAN:
-        return g_strdup(json_node_get_boolean(n) ? "on" : "off");
-    case G_TYPE_INT64:
-        return g_strdup_printf("%" G_GINT64_FORMAT, json_node_get_int(n));
-    default:
-        return NULL;
-    }
-}
-
 /* The declaration of property @name in @decls (a JSON array), or NULL. */
 static JsonObject *catalogue_prop(JsonArray *decls, const char *name)
 {
@@ -257,7 +240,7 @@ char *orch_catalogue_check_props(sqlite3 *db, const char *model,
     }
     for (GList *l = names; l; l = l->next) {
         const char *name = l->data;
-        g_autofree char *val = catalogue_value(json_object_get_member(given,
+        g_autofree char *val = dm_json_scalar_string(json_object_get_member(given,
                                                                       name));
 
         if (!catalogue_prop(decls, name) || g_str_equal(name, "console")) {

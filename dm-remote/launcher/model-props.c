@@ -6,26 +6,9 @@
 #include <errno.h>
 #include <sys/stat.h>
 
+#include "json-http.h"
 #include "model-props.h"
 #include "vup/address.h"
-
-/* A property value as the command line writes it. */
-static char *value_string(JsonNode *n)
-{
-    if (!JSON_NODE_HOLDS_VALUE(n)) {
-        return NULL;
-    }
-    switch (json_node_get_value_type(n)) {
-    case G_TYPE_STRING:
-        return g_strdup(json_node_get_string(n));
-    case G_TYPE_BOOLEAN:
-        return g_strdup(json_node_get_boolean(n) ? "on" : "off");
-    case G_TYPE_INT64:
-        return g_strdup_printf("%" G_GINT64_FORMAT, json_node_get_int(n));
-    default:
-        return NULL;
-    }
-}
 
 /* An image name: a name (A-Z a-z 0-9 . _ -) that is not hidden. */
 static bool image_name_valid(const char *name)
@@ -66,7 +49,7 @@ JsonObject *dm_model_props_check(const DmModel *model, const char *images_dir,
         JsonNode *n = json_object_get_member(json_node_get_object(props),
                                              name);
         const DmProp *p = dm_model_find_prop(model, name);
-        g_autofree char *val = value_string(n);
+        g_autofree char *val = dm_json_scalar_string(n);
 
         if (!p || g_str_equal(name, "console")) {
             *ret_err = g_strdup_printf("model '%s' has no property '%s'%s",
