@@ -512,6 +512,73 @@ static void test_restart_other_queues(void **unused)
     restart_free(t);
 }
 
+/* With queues=2: MQ offered, two queues, a request served on queue 1. */
+static void test_multiqueue(void **unused)
+{
+    Blk *r = blk_new(",queues=2");
+    const uint64_t desc1 = RAM_BASE + 0x8000, avail1 = RAM_BASE + 0x9000,
+                   used1 = RAM_BASE + 0xa000;
+    struct { uint32_t type, reserved; uint64_t sector; } h = {
+        htole32(BLK_T_IN), 0, htole64(7),
+    };
+    uint8_t want[512];
+    uint16_t v;
+    uint32_t offered;
+
+    wr(r, 0x14, 0, 1);
+    wr(r, 0x14, 1 | 2, 1);
+    wr(r, 0x00, 0, 4);
+    offered = rd(r, 0x04, 4);
+    assert_true(offered & (1u << 12));          /* VIRTIO_BLK_F_MQ */
+    wr(r, 0x08, 0, 4);
+    wr(r, 0x0c, 1u << 12, 4);
+    wr(r, 0x08, 1, 4);
+    wr(r, 0x0c, 1, 4);                          /* VERSION_1 */
+    wr(r, 0x14, 1 | 2 | 8, 1);
+    assert_true(rd(r, 0x14, 1) & 8);
+    assert_int_equal(rd(r, 0x12, 2), 2);        /* num_queues */
+    assert_int_equal(rd(r, 0x2000 + 34, 2), 2); /* config num_queues */
+    memset(at(r, avail1), 0, 0x1000);
+    memset(at(r, used1), 0, 0x1000);
+    wr(r, 0x16, 1, 2);                          /* queue 1 only */
+    wr(r, 0x20, (uint32_t)desc1, 4);
+    wr(r, 0x24, 0, 4);
+    wr(r, 0x28, (uint32_t)avail1, 4);
+    wr(r, 0x2c, 0, 4);
+    wr(r, 0x30, (uint32_t)used1, 4);
+    wr(r, 0x34, 0, 4);
+    wr(r, 0x1c, 1, 2);
+    wr(r, 0x14, 1 | 2 | 8 | 4, 1);
+    put(r, HDR, &h, sizeof(h));
+    *(uint8_t *)at(r, STATUS) = 0xee;
+    for (unsigned i = 0; i < 3; i++) {
+        static const uint64_t addr[] = { HDR, DATA, STATUS };
+        static const uint32_t len[] = { 16, 512, 1 };
+        static const uint16_t flags[] = { 1, 1 | 2, 2 };
+        struct { uint64_t a; uint32_t l; uint16_t f, n; } d = {
+            htole64(addr[i]), htole32(len[i]), htole16(flags[i]),
+            htole16(i + 1),
+        };
+
+        put(r, desc1 + 16 * i, &d, sizeof(d));
+    }
+    v = htole16(0);
+    put(r, avail1 + 4, &v, 2);
+    v = htole16(1);
+    put(r, avail1 + 2, &v, 2);
+    wr(r, 0x3000 + DM_VIRTIO_NOTIFY_MULT, 1, 2);    /* notify queue 1 */
+    for (int i = 0; i < 500 && le16toh(*(uint16_t *)at(r, used1 + 2)) != 1;
+         i++) {
+        rig_run_for(r->rig, 10);
+    }
+    assert_int_equal(le16toh(*(uint16_t *)at(r, used1 + 2)), 1);
+    assert_int_equal(*(uint8_t *)at(r, STATUS), 0);
+    memset(want, 7, sizeof(want));
+    assert_memory_equal(at(r, DATA), want, sizeof(want));
+    assert_int_equal(le16toh(*(uint16_t *)at(r, USED + 2)), 0);
+    blk_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -524,6 +591,7 @@ int main(void)
         cmocka_unit_test(test_pci_cfg_window),
         cmocka_unit_test(test_features),
         cmocka_unit_test(test_lock),
+        cmocka_unit_test(test_multiqueue),
         cmocka_unit_test(test_restart_in_flight),
         cmocka_unit_test(test_restart_after_used_index),
         cmocka_unit_test(test_restart_bad_used_index),
