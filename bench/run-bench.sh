@@ -4,9 +4,14 @@
 # the device, beside the floors: a raw request/reply ping-pong of the
 # same message sizes over a UNIX socket, TCP loopback and TLS, measured
 # again after each boot.  Every row comes from this run.
+# Then the disk table (bench/run-disk-bench.sh); BENCH_DISK=0 skips it,
+# BENCH_DISK=only runs it alone.
 #   bench/run-bench.sh BUILD
 set -euo pipefail
 build=$(cd "${1:?usage: run-bench.sh BUILD}" && pwd)
+if [ "${BENCH_DISK:-1}" = only ]; then
+    exec "$(dirname "$0")/run-disk-bench.sh" "$build"
+fi
 qemu=$build/qemu-system-x86_64
 dm=$build/meson/dm-remote/dm-remote
 tmp=$(mktemp -d /tmp/dm-bench-XXXXXX)
@@ -280,3 +285,7 @@ printf '| %-48s | %8s | %10s | %8s | %9s |\n' \
     "dm-proxy-isa -> dm-remote uart16550" "$pio_remote_r" "$over" \
     "$(awk -v o="$over" -v f="$unix_floor" 'BEGIN { printf "%.2f", o / f }')" \
     "$pio_remote_w"
+
+if [ "${BENCH_DISK:-1}" != 0 ]; then
+    "$(dirname "$0")/run-disk-bench.sh" "$build"
+fi
