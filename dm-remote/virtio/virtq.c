@@ -222,8 +222,15 @@ int dm_virtq_pop(DmVirtq *q, DmVirtqElem *e, char *why, size_t whylen)
     JOURNAL_BARRIER();
     q->last_avail++;
     if (q->event_idx) {
-        /* avail_event: tell the driver which index to kick us at. */
+        /*
+         * avail_event: tell the driver which index to kick us at.  Then a
+         * full barrier before the next pop reads the available index: a
+         * driver that read the old avail_event did not kick, and we must
+         * see what it added, not a value our store overtook (a store may
+         * pass a later load on x86).
+         */
         write_u16(q, q->used + 4 + 8 * q->size, q->last_avail);
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
     }
     return 1;
 }
