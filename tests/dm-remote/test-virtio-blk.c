@@ -512,6 +512,145 @@ static void test_restart_other_queues(void **unused)
     restart_free(t);
 }
 
+/* ---- The malformed-ring suite: each breaks the device, none the model ---- */
+
+#define TABLE (RAM_BASE + 0x6000)
+
+/* Head 0 available and kicked, without waiting for it to be used. */
+static void kick_head0(Blk *r)
+{
+    uint16_t head = htole16(0), idx;
+
+    put(r, AVAIL + 4 + 2 * (r->avail_idx % QSIZE), &head, 2);
+    idx = htole16(++r->avail_idx);
+    put(r, AVAIL + 2, &idx, 2);
+    wr(r, 0x3000, 0, 2);
+    rig_run_for(r->rig, 20);
+}
+
+static void hdr_read(Blk *r)
+{
+    struct { uint32_t type, reserved; uint64_t sector; } h = {
+        htole32(BLK_T_IN), 0, htole64(1),
+    };
+
+    put(r, HDR, &h, sizeof(h));
+}
+
+static void bad_indirect_in_indirect(Blk *r)
+{
+    struct { uint64_t a; uint32_t l; uint16_t f, n; } d = {
+        htole64(TABLE + 64), htole32(32), htole16(4), 0,
+    };
+
+    hdr_read(r);
+    put(r, TABLE, &d, sizeof(d));               /* INDIRECT inside */
+    desc(r, 0, TABLE, 16, 4, 0);
+    kick_head0(r);
+}
+
+static void bad_address(Blk *r)
+{
+    desc(r, 0, 0xdead00000000ULL, 16, 1, 1);    /* header nowhere */
+    desc(r, 1, STATUS, 1, 2, 0);
+    kick_head0(r);
+}
+
+static void bad_zero_length(Blk *r)
+{
+    hdr_read(r);
+    desc(r, 0, HDR, 0, 1, 1);                   /* no header bytes */
+    desc(r, 1, STATUS, 1, 2, 0);
+    kick_head0(r);
+}
+
+static void bad_head(Blk *r)
+{
+    uint16_t head = htole16(QSIZE + 3), idx;
+
+    put(r, AVAIL + 4 + 2 * (r->avail_idx % QSIZE), &head, 2);
+    idx = htole16(++r->avail_idx);
+    put(r, AVAIL + 2, &idx, 2);
+    wr(r, 0x3000, 0, 2);
+    rig_run_for(r->rig, 20);
+}
+
+static void bad_next(Blk *r)
+{
+    hdr_read(r);
+    desc(r, 0, HDR, 16, 1, QSIZE + 1);          /* next past the table */
+    kick_head0(r);
+}
+
+static void bad_writable_then_readable(Blk *r)
+{
+    hdr_read(r);
+    desc(r, 0, STATUS, 1, 2 | 1, 1);
+    desc(r, 1, HDR, 16, 1, 0);                  /* readable after it */
+    kick_head0(r);
+}
+
+static void bad_wrapping(Blk *r)
+{
+    hdr_read(r);
+    desc(r, 0, HDR, 16, 1, 1);
+    desc(r, 1, UINT64_MAX - 8, 512, 1 | 2, 2);  /* wraps around */
+    desc(r, 2, STATUS, 1, 2, 0);
+    kick_head0(r);
+}
+
+/*
+ * Each broken ring sets DEVICE_NEEDS_RESET with a config interrupt; the
+ * model goes on and serves again after the driver resets it (under
+ * ASan/UBSan too: dm-remote-virtio-blk-asan).
+ */
+static void test_malformed_rings(void **unused)
+{
+    static const struct {
+        const char *name;
+        void (*make)(Blk *r);
+    } cases[] = {
+        { "indirect inside indirect", bad_indirect_in_indirect },
+        { "a buffer outside guest memory", bad_address },
+        { "a zero-length header", bad_zero_length },
+        { "a head past the queue", bad_head },
+        { "a next past the table", bad_next },
+        { "readable after writable", bad_writable_then_readable },
+        { "a buffer that wraps around", bad_wrapping },
+    };
+    Blk *r = blk_new("");
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        driver_init(r, (1ULL << VIRTIO_F_VERSION_1) |
+                       (1ULL << VIRTIO_F_INDIRECT_DESC));
+        cases[i].make(r);
+        if (!(rd(r, 0x14, 1) & VIRTIO_STATUS_NEEDS_RESET)) {
+            fail_msg("%s: the device did not need a reset", cases[i].name);
+        }
+        driver_init(r, 1ULL << VIRTIO_F_VERSION_1);
+        assert_int_equal(request(r, BLK_T_IN, 3, 512, true), 0);
+    }
+    blk_free(r);
+}
+
+/* A huge data buffer is the request's error, not the device's. */
+static void test_huge_descriptor(void **unused)
+{
+    Blk *r = blk_new("");
+
+    driver_init(r, 1ULL << VIRTIO_F_VERSION_1);
+    hdr_read(r);
+    *(uint8_t *)at(r, STATUS) = 0xee;
+    desc(r, 0, HDR, 16, 1, 1);
+    desc(r, 1, DATA, 0xfffffe00u, 1 | 2, 2);    /* ~4 GiB to read into */
+    desc(r, 2, STATUS, 1, 2, 0);
+    kick_and_wait(r);
+    assert_int_equal(*(uint8_t *)at(r, STATUS), 1);     /* IOERR */
+    assert_false(rd(r, 0x14, 1) & VIRTIO_STATUS_NEEDS_RESET);
+    assert_int_equal(request(r, BLK_T_IN, 3, 512, true), 0);
+    blk_free(r);
+}
+
 /* With queues=2: MQ offered, two queues, a request served on queue 1. */
 static void test_multiqueue(void **unused)
 {
@@ -591,6 +730,8 @@ int main(void)
         cmocka_unit_test(test_pci_cfg_window),
         cmocka_unit_test(test_features),
         cmocka_unit_test(test_lock),
+        cmocka_unit_test(test_malformed_rings),
+        cmocka_unit_test(test_huge_descriptor),
         cmocka_unit_test(test_multiqueue),
         cmocka_unit_test(test_restart_in_flight),
         cmocka_unit_test(test_restart_after_used_index),
