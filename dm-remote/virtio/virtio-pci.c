@@ -530,6 +530,12 @@ void dm_virtio_save(DmVirtio *v, DmStateOut *out)
     }
 }
 
+/* A saved MSI-X vector: one of ours, or none. */
+static bool vector_valid(const DmVirtio *v, uint64_t vector)
+{
+    return vector < msix_vectors(v) || vector == VIRTIO_NO_VECTOR;
+}
+
 void dm_virtio_load(DmVirtio *v, DmStateIn *in)
 {
     uint64_t features, status, vector;
@@ -545,7 +551,7 @@ void dm_virtio_load(DmVirtio *v, DmStateIn *in)
     vector = dm_state_get_u64(in);
     v->queue_select = dm_state_get_u64(in);
     if ((features & ~v->host_features) || status > 0xff ||
-        (vector >= msix_vectors(v) && vector != VIRTIO_NO_VECTOR)) {
+        !vector_valid(v, vector)) {
         dm_state_fail(in);
         return;
     }
@@ -563,7 +569,7 @@ void dm_virtio_load(DmVirtio *v, DmStateIn *in)
         q->used = dm_state_get_u64(in);
         if (!size || size > q->max_size || (size & (size - 1)) ||
             enabled > 1 ||
-            (vector >= msix_vectors(v) && vector != VIRTIO_NO_VECTOR) ||
+            !vector_valid(v, vector) ||
             (enabled && ((q->desc & 15) || (q->avail & 1) ||
                          (q->used & 3)))) {
             dm_state_fail(in);
