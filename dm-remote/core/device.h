@@ -31,6 +31,12 @@ typedef struct DmLinkOps {
                    struct iovec *iov, unsigned max_iov);
     /* Signal vector @sub of @index with a message (no eventfd). */
     void (*send_irq)(void *opaque, unsigned index, unsigned sub);
+    /* As dm_irq_raise_cond, for a vector ready for messages; NULL: no. */
+    bool (*send_irq_cond)(void *opaque, unsigned index, unsigned sub,
+                          const VupDmVqIrq *cond);
+    /* As dm_dma_vq_fetch; NULL: -ENOTSUP. */
+    int (*vq_fetch)(void *opaque, const VupDmVqFetch *req, void **reply,
+                    size_t *len);
 } DmLinkOps;
 
 typedef struct DmRegion {

@@ -64,10 +64,23 @@ static void fake_send_irq(void *opaque, unsigned index, unsigned sub)
     l->last_sub = sub;
 }
 
+static int fake_vq_fetch(void *opaque, const VupDmVqFetch *req,
+                         void **reply, size_t *len)
+{
+    FakeLink *l = opaque;
+
+    if (!l->vq_fetch || l->shared) {
+        return -ENOTSUP;
+    }
+    l->vq_fetches++;
+    return l->vq_fetch(l, req, reply, len);
+}
+
 static const DmLinkOps fake_link_ops = {
     .dma = fake_dma,
     .dma_iov = fake_dma_iov,
     .send_irq = fake_send_irq,
+    .vq_fetch = fake_vq_fetch,
 };
 
 Rig *rig_new(const char *spec)
