@@ -45,6 +45,7 @@
 #include "system/system.h"
 #include "qom/object.h"
 #include "hw/remote-dm/dm-proxy.h"
+#include "vup/dm-ext.h"
 #include "trace.h"
 
 #define TYPE_DM_PROXY_PCI "dm-proxy-pci"
@@ -92,6 +93,7 @@ struct DMProxyPCIState {
     DMProxyIds ids;
     uint32_t timeout_ms;
     uint32_t poll_us;
+    bool vq_fetch;              /* offer dm_vq_fetch (TCP's fast path) */
     bool posted_writes;
 
     DMProxy proxy;
@@ -462,8 +464,8 @@ static void dm_proxy_pci_region_del(MemoryListener *l,
  * on another device's, which needs the BQL a lockless vCPU does not
  * hold: so only RAM is served, from any thread.
  */
-static bool dm_proxy_pci_dma_is_ram(PCIDevice *pdev, hwaddr addr, hwaddr len,
-                                    bool is_write)
+bool dm_proxy_pci_dma_is_ram(PCIDevice *pdev, uint64_t addr, uint64_t len,
+                             bool is_write)
 {
     AddressSpace *as = pci_get_address_space(pdev);
 
@@ -492,6 +494,20 @@ static void dm_proxy_pci_request(void *opaque, DMProxy *p, VupMsg *m)
     VupDmaAccess a;
     MemTxResult r;
 
+    if (m->hdr.command == VUP_CMD_DM_VQ_FETCH) {
+        if (!p->caps.dm_vq_fetch) {
+            dm_proxy_reply_error(p, m, EINVAL);
+            return;
+        }
+        dm_proxy_vq_fetch(p, PCI_DEVICE(s), m);
+        return;
+    }
+    if (m->hdr.command == VUP_CMD_DM_VQ_IRQ) {
+        if (p->caps.dm_vq_fetch) {
+            dm_proxy_vq_irq(p, PCI_DEVICE(s), m);
+        }
+        return;
+    }
     memcpy(&a, m->payload, sizeof(a));
     if (a.count > p->caps.max_data_xfer_size) {
         dm_proxy_reply_error(p, m, E2BIG);
@@ -595,6 +611,16 @@ static void dm_proxy_pci_stopped(void *opaque, DMProxy *p)
 }
 
 static const DMProxyOps dm_proxy_pci_ops = {
+    .request = dm_proxy_pci_request,
+    .vq_fetch = true,
+    .replay = dm_proxy_pci_replay,
+    .lost = dm_proxy_pci_lost,
+    .irq = dm_proxy_pci_irq,
+    .stopped = dm_proxy_pci_stopped,
+};
+
+/* vq-fetch=off: plain DMA messages, as upstream clients send them. */
+static const DMProxyOps dm_proxy_pci_plain_dma_ops = {
     .request = dm_proxy_pci_request,
     .replay = dm_proxy_pci_replay,
     .lost = dm_proxy_pci_lost,
@@ -976,7 +1002,9 @@ static void dm_proxy_pci_realize(PCIDevice *pdev, Error **errp)
     if (!dm_proxy_init(&s->proxy, TYPE_DM_PROXY_PCI,
                        dev->id ? dev->id : TYPE_DM_PROXY_PCI,
                        s->server, s->timeout_ms, s->poll_us, &s->ids,
-                       &dm_proxy_pci_ops, s, errp)) {
+                       s->vq_fetch ? &dm_proxy_pci_ops
+                                   : &dm_proxy_pci_plain_dma_ops,
+                       s, errp)) {
         return;
     }
     s->proxy_up = true;
@@ -1170,6 +1198,7 @@ static const Property dm_proxy_pci_properties[] = {
     DEFINE_PROP_UINT32("timeout", DMProxyPCIState, timeout_ms, 5000),
     DEFINE_PROP_BOOL("posted-writes", DMProxyPCIState, posted_writes, true),
     DEFINE_PROP_UINT32("poll-us", DMProxyPCIState, poll_us, 50),
+    DEFINE_PROP_BOOL("vq-fetch", DMProxyPCIState, vq_fetch, true),
 };
 
 /* A hybrid device: the model and the bus decide (see realize). */

@@ -29,7 +29,8 @@
 #include "vup/dm-ext.h"
 #include "trace.h"
 
-#define DM_PROXY_MAX_XFER       (1024 * 1024)
+/* A ring fetch (DM_VQ_FETCH) carries a 1 MiB write and its descriptors. */
+#define DM_PROXY_MAX_XFER       (4 * 1024 * 1024)
 #define DM_PROXY_BACKOFF_MIN_MS 100
 #define DM_PROXY_BACKOFF_MAX_MS 5000
 /*
@@ -138,6 +139,7 @@ static bool dm_proxy_negotiate(DMProxy *p, Error **errp)
     ours.max_data_xfer_size = DM_PROXY_MAX_XFER;
     ours.dm_irq_messages = true;
     ours.dm_vm_clock = true;
+    ours.dm_vq_fetch = p->ops->vq_fetch;
     /* A migration target may wait while the source drives the model. */
     ours.dm_standby = runstate_check(RUN_STATE_INMIGRATE);
     memcpy(ours.ids, p->ids, sizeof(ours.ids));
@@ -355,16 +357,20 @@ static void dm_proxy_handle_request(DMProxy *p, VupMsg *m, int recv_ret)
         VupDmIrq irq;
 
         memcpy(&irq, m->payload, sizeof(irq));
-        /* Delivered from the main loop, where the lock order is safe. */
-        if (irq.index < ARRAY_SIZE(p->irq_pending) && irq.sub < 64 &&
-            p->ops->irq) {
-            qatomic_or(&p->irq_pending[irq.index], 1ULL << irq.sub);
-            qemu_bh_schedule(p->irq_bh);
-        }
+        dm_proxy_irq_deliver(p, irq.index, irq.sub);
     } else {
         p->ops->request(p->opaque, p, m);
     }
     vup_msg_clear(m);
+}
+
+void dm_proxy_irq_deliver(DMProxy *p, uint32_t index, uint32_t sub)
+{
+    /* Delivered from the main loop, where the lock order is safe. */
+    if (index < ARRAY_SIZE(p->irq_pending) && sub < 64 && p->ops->irq) {
+        qatomic_or(&p->irq_pending[index], 1ULL << sub);
+        qemu_bh_schedule(p->irq_bh);
+    }
 }
 
 static void dm_proxy_irq_bh(void *opaque)
