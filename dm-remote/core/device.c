@@ -303,6 +303,12 @@ int dm_dma_iov(DmDevice *dev, uint64_t addr, uint64_t len, bool write,
                      : -ENOTCONN;
 }
 
+unsigned dm_device_client_vcpus(DmDevice *dev)
+{
+    return dev->link && dev->link->client_vcpus ?
+           dev->link->client_vcpus(dev->link_opaque) : 0;
+}
+
 int dm_dma_vq_fetch(DmDevice *dev, const VupDmVqFetch *req, void **reply,
                     size_t *len)
 {

@@ -123,6 +123,11 @@ void dm_device_set_isa_defaults(DmDevice *dev, unsigned index,
 int dm_device_init_irq(DmDevice *dev, unsigned index, uint32_t count,
                        uint32_t info_flags);
 DmLoop *dm_device_loop(DmDevice *dev);
+/*
+ * How many vCPUs the client's VM has, as it said when it connected
+ * (dm_vcpus); 0 without a client or when it did not say.
+ */
+unsigned dm_device_client_vcpus(DmDevice *dev);
 /* The model's state (DmModel.state_size bytes) and, on PCI, config space. */
 void *dm_device_state(DmDevice *dev);
 DmPci *dm_device_pci(DmDevice *dev);

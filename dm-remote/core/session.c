@@ -269,6 +269,7 @@ static int handle_version(DmSession *s, VupMsg *m)
      */
     ours.write_multiple = false;
     vup_caps_negotiate(&ours, &peer, &s->caps);
+    s->client_vcpus = peer.dm_vcpus;
     /* What we may send the client is bounded by what it receives. */
     s->caps.max_msg_fds = peer.max_msg_fds;
 
@@ -1171,7 +1172,13 @@ static int session_link_vq_fetch(void *opaque, const VupDmVqFetch *req,
     return session_vq_fetch(opaque, req, reply, len);
 }
 
+static unsigned session_link_client_vcpus(void *opaque)
+{
+    return ((DmSession *)opaque)->client_vcpus;
+}
+
 static const DmLinkOps session_link_ops = {
+    .client_vcpus = session_link_client_vcpus,
     .dma = session_link_dma,
     .dma_iov = session_link_dma_iov,
     .send_irq = session_link_send_irq,

@@ -23,6 +23,7 @@
 #include "qemu/lockable.h"
 #include "qemu/cutils.h"
 #include "qemu/main-loop.h"
+#include "hw/boards.h"
 #include "qapi/qapi-commands-remote-dm.h"
 #include "qapi/qapi-events-remote-dm.h"
 #include "hw/remote-dm/dm-proxy.h"
@@ -140,6 +141,9 @@ static bool dm_proxy_negotiate(DMProxy *p, Error **errp)
     ours.dm_irq_messages = true;
     ours.dm_vm_clock = true;
     ours.dm_vq_fetch = p->ops->vq_fetch;
+    /* What the model may size itself to (a disk's queues). */
+    ours.dm_vcpus = MIN(MACHINE(qdev_get_machine())->smp.cpus,
+                        VUP_DM_VCPUS_MAX);
     /* A migration target may wait while the source drives the model. */
     ours.dm_standby = runstate_check(RUN_STATE_INMIGRATE);
     memcpy(ours.ids, p->ids, sizeof(ours.ids));

@@ -43,6 +43,14 @@ VUP_CHECK_SIZE(VupDmIrq, 8);
 #define VUP_IRQ_SET_DATA_DM_MESSAGE (1u << 31)
 
 /*
+ * Capability key, told by the client (not negotiated): how many vCPUs
+ * its VM has, 1..1024, so that a model may size itself to the guest (a
+ * disk's request queues, one per vCPU as QEMU's virtio-blk-pci does).
+ */
+#define VUP_CAP_DM_VCPUS            "dm_vcpus"
+#define VUP_DM_VCPUS_MAX            1024
+
+/*
  * Capability key: standby sessions, for migration.  A client that offers
  * it may be accepted while another client is served: as a *standby* (the
  * server says so by offering it back), it may only ask for the device's
