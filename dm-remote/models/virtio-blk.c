@@ -145,6 +145,7 @@ struct VirtioBlk {
     bool throttled;
     /* poll_us: the queues being polled, until when, by one timer */
     uint32_t polling;
+    uint32_t recheck;           /* to look at once more, polling over */
     int64_t poll_until[DM_VIRTIO_MAX_QUEUES];
     DmTimer poll_timer;
     /* properties */
@@ -482,6 +483,13 @@ static void blk_poll(void *opaque)
     int64_t now = dm_clock_ns();
 
     for (unsigned q = 0; q < b->virtio.num_queues; q++) {
+        if (b->recheck & (1u << q)) {
+            b->recheck &= ~(1u << q);
+            if (dm_virtio_ready(&b->virtio) && b->virtio.vq[q].enabled &&
+                blk_ring_shared(b, q)) {
+                blk_process(b, q);
+            }
+        }
         if (!(b->polling & (1u << q))) {
             continue;
         }
@@ -491,21 +499,32 @@ static void blk_poll(void *opaque)
             blk_poll_stop(b, q);
         }
     }
-    if (b->polling) {
+    if (b->polling || b->recheck) {
         dm_timer_mod(&b->poll_timer, 0);
     }
 }
 
-/* Stop polling every queue (a reset, guest memory going away). */
+/*
+ * Stop polling every queue: at a reset (the rings are gone), or before
+ * guest memory is unmapped (@kicks_on: the rings stay, kicks on again;
+ * chains that came unkicked meanwhile are taken from the timer, once the
+ * unmap is over, if the ring is still there; a client that went away
+ * catches up when it comes back, dm_virtio_irqs_changed).
+ */
 static void blk_poll_cancel(VirtioBlk *b, bool kicks_on)
 {
+    b->recheck = 0;
     for (unsigned q = 0; kicks_on && q < b->virtio.num_queues; q++) {
-        if (b->polling & (1u << q)) {
-            dm_virtq_set_kicks(&b->virtio.vq[q], true);
+        if ((b->polling & (1u << q)) &&
+            dm_virtq_set_kicks(&b->virtio.vq[q], true)) {
+            b->recheck |= 1u << q;
         }
     }
     b->polling = 0;
     dm_timer_del(&b->poll_timer);
+    if (b->recheck) {
+        dm_timer_mod(&b->poll_timer, 0);
+    }
 }
 
 /* Take queue @q's chains, submitted together: how many. */

@@ -479,6 +479,8 @@ int dm_virtq_recover(DmVirtq *q, char *why, size_t whylen)
     /* Every chain taken is either used or in flight. */
     q->last_avail = guest_used + n;
     q->signalled_valid = false;
+    /* A process that died polling left the driver's kicks off. */
+    dm_virtq_set_kicks(q, true);
     return 0;
 }
 

@@ -444,14 +444,19 @@ static void wait_used(Blk *r, uint16_t want)
 static void test_restart_in_flight(void **unused)
 {
     Restart *t = restart_setup();
-    Blk *r = restart_b(t);
+    uint16_t no_notify = htole16(1);
+    Blk *r;
     uint8_t sector[512], want[512];
     int fd;
 
+    /* A died polling (poll_us), the driver's kicks off: B turns them on. */
+    memcpy(t->ram + (USED - RAM_BASE), &no_notify, 2);
+    r = restart_b(t);
     assert_int_equal(rd(r, 0x14, 1), 1 | 2 | 8 | 4);    /* DRIVER_OK */
     assert_int_equal(used_idx(r), 1);
     dm_device_irqs_changed(r->dev);             /* the client is back */
     wait_used(r, 3);
+    assert_int_equal(le16toh(*(uint16_t *)at(r, USED)), 0);
     assert_int_equal(used_idx(r), 3);
     assert_int_equal(times_used(r, 3, 0), 2);   /* the first request too */
     assert_int_equal(times_used(r, 3, 3), 1);
