@@ -12,7 +12,8 @@
  *
  * Everything here runs on the event loop.  A request is a BlkIo the
  * caller fills and keeps until its done callback has run; done runs on
- * the loop, later (never from inside submit), with err set.  A device's
+ * the loop, later (never from inside submit; from inside unplug for what
+ * the kernel finished at once), with err set.  A device's
  * quiesce calls drain: the back end's requests in flight are done when
  * it returns.  Offsets and lengths are in bytes, already checked against
  * the size.  Between plug and unplug (optional), submitted requests may

@@ -554,10 +554,16 @@ static void file_plug(BlkBackend *be)
     be->plugged++;
 }
 
+/*
+ * Submit the batch, and complete at once what the kernel finished inside
+ * io_uring_enter (a read from the page cache): waiting for the eventfd
+ * would wait for the server's spin on the client's socket to end first.
+ */
 static void file_unplug(BlkBackend *be)
 {
     if (be->plugged && !--be->plugged && be->uring) {
         uring_flush(be);
+        uring_reap(be);
     }
 }
 
