@@ -21,6 +21,7 @@
 #define VRING_DESC_F_WRITE      2
 #define VRING_DESC_F_INDIRECT   4
 #define VRING_AVAIL_F_NO_INTERRUPT 1
+#define VRING_USED_F_NO_NOTIFY  1
 
 typedef struct VirtqDesc {
     uint64_t addr;
@@ -390,7 +391,7 @@ int dm_virtq_pop(DmVirtq *q, DmVirtqElem *e, char *why, size_t whylen)
     j->popped[head] = ++j->seq;
     JOURNAL_BARRIER();
     q->last_avail++;
-    if (q->event_idx) {
+    if (q->event_idx && !q->no_kicks) {
         /*
          * avail_event: tell the driver which index to kick us at.  Then a
          * full barrier before the next pop reads the available index: a
@@ -478,7 +479,30 @@ int dm_virtq_recover(DmVirtq *q, char *why, size_t whylen)
     /* Every chain taken is either used or in flight. */
     q->last_avail = guest_used + n;
     q->signalled_valid = false;
+    /* A process that died polling left the driver's kicks off. */
+    dm_virtq_set_kicks(q, true);
     return 0;
+}
+
+bool dm_virtq_set_kicks(DmVirtq *q, bool on)
+{
+    uint16_t avail_idx;
+
+    q->no_kicks = !on;
+    if (q->event_idx) {
+        if (on) {
+            write_u16(q, q->used + 4 + 8 * q->size, q->last_avail);
+        }
+    } else {
+        write_u16(q, q->used, on ? 0 : VRING_USED_F_NO_NOTIFY);
+    }
+    if (!on) {
+        return false;
+    }
+    /* As in pop: our store before our load of the driver's index. */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    return read_u16(q, q->avail + 2, &avail_idx) == 0 &&
+           avail_idx != q->last_avail;
 }
 
 bool dm_virtq_should_notify(DmVirtq *q)

@@ -53,6 +53,7 @@ typedef struct DmVirtq {
     bool signalled_valid;
     bool event_idx;             /* VIRTIO_F_RING_EVENT_IDX negotiated */
     bool indirect;              /* VIRTIO_F_INDIRECT_DESC negotiated */
+    bool no_kicks;              /* the device polls: kicks suppressed */
     /* After a restart: the heads in flight then, to pop again first. */
     uint16_t resubmit[DM_VIRTQ_MAX_SIZE];
     uint16_t nresubmit, resubmit_pos;
@@ -119,6 +120,15 @@ int dm_virtq_pop(DmVirtq *q, DmVirtqElem *e, char *why, size_t whylen);
 
 /* Give @e back with @written bytes written into its buffers: 0 or -EIO. */
 int dm_virtq_push(DmVirtq *q, const DmVirtqElem *e, uint32_t written);
+
+/*
+ * Kicks, off while the device polls the ring anyway (without EVENT_IDX
+ * the used ring's NO_NOTIFY flag; with it, avail_event stays where it
+ * is, so the driver kicks once at most), and on again before it stops
+ * polling: then true if chains came meanwhile, which the device must
+ * take (their kick may have been suppressed).
+ */
+bool dm_virtq_set_kicks(DmVirtq *q, bool on);
 
 /* After pushes: should the driver get an interrupt (EVENT_IDX aware)? */
 bool dm_virtq_should_notify(DmVirtq *q);

@@ -20,8 +20,11 @@
 typedef struct FakeLink FakeLink;
 
 struct FakeLink {
-    uint8_t ram[RIG_RAM_SIZE];  /* guest addresses RIG_RAM_BASE... */
+    /* Guest addresses RIG_RAM_BASE...; page-aligned on the host, as
+     * guest RAM is (cache=none's tests choose their alignment). */
+    uint8_t ram[RIG_RAM_SIZE] __attribute__((aligned(4096)));
     bool shared;                /* dm_dma_iov gives host pointers */
+    unsigned iovs_given;        /* its pieces, when it did */
     /* DM_VQ_FETCH as the client answers it; NULL: not offered. */
     int (*vq_fetch)(FakeLink *l, const VupDmVqFetch *req, void **reply,
                     size_t *len);
