@@ -64,7 +64,7 @@ req "$api" POST /v1/instances '{"id": "d1", "model": "virtio-blk",
 check bad-value 400 "'readonly' must be on or off, not 'maybe'"
 req "$api" POST /v1/instances '{"id": "d1", "model": "virtio-blk",
     "props": {"file": "disk0.img", "queues": 99}}'
-check out-of-range 400 "'queues' must be a number from 1 to 16"
+check out-of-range 400 "'queues' must be a number from 0 to 16"
 req "$api" POST /v1/instances \
     '{"id": "d1", "model": "virtio-blk", "props": {"file": ["x"]}}'
 check not-a-value 400 "property 'file' must be a string, a boolean"
