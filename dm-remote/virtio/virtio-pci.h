@@ -57,7 +57,15 @@ typedef struct DmVirtioOps {
     void (*reset)(void *opaque);
 } DmVirtioOps;
 
-typedef struct DmVirtio {
+typedef struct DmVirtio DmVirtio;
+
+/* A queue's doorbell: its notify address, rung by eventfd or by write. */
+typedef struct DmVirtioKick {
+    DmVirtio *v;
+    unsigned q;
+} DmVirtioKick;
+
+struct DmVirtio {
     DmDevice *dev;
     const DmVirtioOps *ops;
     void *opaque;
@@ -78,7 +86,8 @@ typedef struct DmVirtio {
     uint8_t pci_cfg_cap;        /* offset of the PCI_CFG capability */
     DmVirtqJournal *journals;   /* num_queues, in crash-proof memory */
     DmVirtq vq[DM_VIRTIO_MAX_QUEUES];
-} DmVirtio;
+    DmVirtioKick kicks[DM_VIRTIO_MAX_QUEUES];
+};
 
 /*
  * Set up the PCI identity (vendor 0x1af4, device 0x1040 + @virtio_id),
