@@ -6,7 +6,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/apt-private.sh"
 
 # Debian 12 packages (bookworm main).  libnbd-dev: virtio-blk's NBD back
-# end; qemu-utils (qemu-img, qemu-nbd): only its tests.
+# end; qemu-utils (qemu-img, qemu-nbd): only its tests; liburing-dev: the
+# raw back end's io_uring; qemu-system-common: qemu-storage-daemon, the
+# peers of the disk benchmark (vhost-user-blk and NBD exports).
 PKGS=(
     build-essential pkg-config ninja-build ccache rsync xz-utils dpkg-dev
     python3 python3-venv flex bison cpio git device-tree-compiler
@@ -14,7 +16,7 @@ PKGS=(
     libjson-c-dev libcmocka-dev lib32gcc-12-dev libgnutls28-dev gnutls-bin
     libsoup-3.0-dev glib-networking libjson-glib-dev libsqlite3-dev sqlite3
     socat e2fsprogs
-    libnbd-dev qemu-utils
+    libnbd-dev qemu-utils liburing-dev qemu-system-common
     seabios ipxe-qemu busybox-static
     fdisk mtools dosfstools syslinux syslinux-common
 )

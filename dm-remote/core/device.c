@@ -328,6 +328,24 @@ int dm_dma_iov(DmDevice *dev, uint64_t addr, uint64_t len, bool write,
                      : -ENOTCONN;
 }
 
+unsigned dm_device_client_vcpus(DmDevice *dev)
+{
+    return dev->link && dev->link->client_vcpus ?
+           dev->link->client_vcpus(dev->link_opaque) : 0;
+}
+
+int dm_dma_vq_fetch(DmDevice *dev, const VupDmVqFetch *req, void **reply,
+                    size_t *len)
+{
+    if (!dev->link) {
+        return -ENOTCONN;
+    }
+    if (!dev->link->vq_fetch) {
+        return -ENOTSUP;
+    }
+    return dev->link->vq_fetch(dev->link_opaque, req, reply, len);
+}
+
 /* ---- Interrupts, for models (the table is irq.c's) ---- */
 
 int dm_device_init_irq(DmDevice *dev, unsigned index, uint32_t count,
@@ -353,6 +371,23 @@ void dm_irq_raise(DmDevice *dev, unsigned vector)
         /* INTx for PCI, line 0 of a platform device: the same index. */
         dm_irq_set_level(&dev->irqs, 0, 0, true);
     }
+}
+
+bool dm_irq_raise_cond(DmDevice *dev, unsigned vector,
+                       const VupDmVqIrq *cond)
+{
+    unsigned index = VUP_PCI_MSIX_IRQ_INDEX;
+
+    if (!dev->is_pci || !dev->link || !dev->link->send_irq_cond) {
+        return false;
+    }
+    if (!dm_irq_msg_wired(&dev->irqs, index)) {
+        index = VUP_PCI_MSI_IRQ_INDEX;
+    }
+    if (!dm_irq_message_ready(&dev->irqs, index, vector)) {
+        return false;
+    }
+    return dev->link->send_irq_cond(dev->link_opaque, index, vector, cond);
 }
 
 void dm_irq_lower(DmDevice *dev, unsigned vector)

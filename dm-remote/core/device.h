@@ -37,6 +37,14 @@ typedef struct DmLinkOps {
      * rung by eventfd waits for them (see doorbell.h).
      */
     bool (*busy)(void *opaque);
+    /* As dm_irq_raise_cond, for a vector ready for messages; NULL: no. */
+    bool (*send_irq_cond)(void *opaque, unsigned index, unsigned sub,
+                          const VupDmVqIrq *cond);
+    /* As dm_device_client_vcpus; NULL: 0. */
+    unsigned (*client_vcpus)(void *opaque);
+    /* As dm_dma_vq_fetch; NULL: -ENOTSUP. */
+    int (*vq_fetch)(void *opaque, const VupDmVqFetch *req, void **reply,
+                    size_t *len);
 } DmLinkOps;
 
 typedef struct DmRegion {

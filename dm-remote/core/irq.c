@@ -193,6 +193,15 @@ void dm_irq_unmask(DmIrqTable *t, unsigned index, unsigned sub)
     }
 }
 
+bool dm_irq_message_ready(const DmIrqTable *t, unsigned index,
+                          unsigned sub)
+{
+    DmIrqIndex *x = irq_vector((DmIrqTable *)t, index, sub);
+
+    return x && !x->masked[sub] && x->trigger_fd[sub] == DM_IRQ_FD_MESSAGE &&
+           t->send;
+}
+
 void dm_irq_signal(DmIrqTable *t, unsigned index, unsigned sub)
 {
     DmIrqIndex *x = irq_vector(t, index, sub);

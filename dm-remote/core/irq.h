@@ -55,6 +55,9 @@ typedef struct DmIrqTable {
 /* Set up @index with @count vectors: 0, -EINVAL, -EEXIST or -ENOMEM. */
 int dm_irq_init_index(DmIrqTable *t, unsigned index, uint32_t count,
                       uint32_t info_flags);
+/* Would vector @sub of @index go out now as a DM_IRQ message? */
+bool dm_irq_message_ready(const DmIrqTable *t, unsigned index,
+                          unsigned sub);
 /* Has the client wired a vector of @index (for MSI and MSI-X)? */
 bool dm_irq_msg_wired(const DmIrqTable *t, unsigned index);
 

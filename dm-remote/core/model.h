@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "vup/dm-ext.h"
 #include "vup/proto.h"
 #include "doorbell.h"
 #include "loop.h"
@@ -134,6 +135,11 @@ void dm_device_set_isa_defaults(DmDevice *dev, unsigned index,
 int dm_device_init_irq(DmDevice *dev, unsigned index, uint32_t count,
                        uint32_t info_flags);
 DmLoop *dm_device_loop(DmDevice *dev);
+/*
+ * How many vCPUs the client's VM has, as it said when it connected
+ * (dm_vcpus); 0 without a client or when it did not say.
+ */
+unsigned dm_device_client_vcpus(DmDevice *dev);
 /* The model's state (DmModel.state_size bytes) and, on PCI, config space. */
 void *dm_device_state(DmDevice *dev);
 DmPci *dm_device_pci(DmDevice *dev);
@@ -147,6 +153,16 @@ DmPci *dm_device_pci(DmDevice *dev);
  */
 void dm_irq_raise(DmDevice *dev, unsigned vector);
 void dm_irq_lower(DmDevice *dev, unsigned vector);
+/*
+ * Raise MSI-X or MSI @vector only if the driver still wants it, which
+ * the client decides from guest memory when the message reaches it
+ * (@cond: a virtqueue's used_event, vup/dm-ext.h's VupDmVqIrq): where
+ * memory is reached by messages this saves a round trip per interrupt.
+ * false, and nothing sent, when the vector is not wired to messages or
+ * is masked, or the client cannot: then decide and raise as usual.
+ */
+bool dm_irq_raise_cond(DmDevice *dev, unsigned vector,
+                       const VupDmVqIrq *cond);
 /* Does dm_irq_raise send messages (MSI-X, MSI) rather than a line? */
 bool dm_irq_uses_messages(DmDevice *dev);
 
@@ -171,6 +187,17 @@ int dm_dma_write(DmDevice *dev, uint64_t addr, const void *buf,
  */
 int dm_dma_iov(DmDevice *dev, uint64_t addr, uint64_t len, bool write,
                struct iovec *iov, unsigned max_iov);
+
+/*
+ * Where guest memory is reached by messages (TCP) and the client offers
+ * it: take chains of a split virtqueue in one exchange (VUP_CMD_DM_VQ_
+ * FETCH in vup/dm-ext.h; virtq.c is its user).  The raw reply payload
+ * in @reply (malloc()ed, the caller frees it), which the caller checks
+ * field by field.  -ENOTSUP when memory is shared (walk it directly) or
+ * the client does not serve it, -ENOTCONN, or the reply's -errno.
+ */
+int dm_dma_vq_fetch(DmDevice *dev, const VupDmVqFetch *req, void **reply,
+                    size_t *len);
 
 /* ---- Time (see vmclock.h) ---- */
 

@@ -34,7 +34,8 @@ typedef struct DmDeferred {
 } DmDeferred;
 
 static const struct timeval io_timeout = { .tv_sec = 5 };
-#define DM_OUR_MAX_XFER     (1024 * 1024)
+/* A ring fetch carries a 1 MiB write, its descriptors and more. */
+#define DM_OUR_MAX_XFER     (4 * 1024 * 1024)
 /* A message before VERSION: a VERSION's JSON is a few hundred bytes. */
 #define DM_HELLO_MAX_MSG    (sizeof(VupHeader) + 65536)
 
@@ -260,6 +261,7 @@ static int handle_version(DmSession *s, VupMsg *m)
     ours.dm_standby = s->standby;
     ours.dm_vm_clock = true;
     ours.dm_doorbells = true;
+    ours.dm_vq_fetch = true;
     ours.max_data_xfer_size = DM_OUR_MAX_XFER;
     ours.max_dma_maps = DM_DMA_MAX_MAPS;
     /*
@@ -269,6 +271,7 @@ static int handle_version(DmSession *s, VupMsg *m)
      */
     ours.write_multiple = false;
     vup_caps_negotiate(&ours, &peer, &s->caps);
+    s->client_vcpus = peer.dm_vcpus;
     /* What we may send the client is bounded by what it receives. */
     s->caps.max_msg_fds = peer.max_msg_fds;
 
@@ -291,9 +294,10 @@ static int handle_version(DmSession *s, VupMsg *m)
     reply(s, m, buf, len);
     free(buf);
     dm_info("client connected: vfio-user %u.%u, max_xfer %llu, %s DMA "
-            "layout", major, minor,
+            "layout%s", major, minor,
             (unsigned long long)s->caps.max_data_xfer_size,
-            s->dma_layout == DM_DMA_LAYOUT_QEMU ? "qemu-10.2" : "spec");
+            s->dma_layout == DM_DMA_LAYOUT_QEMU ? "qemu-10.2" : "spec",
+            s->caps.dm_vq_fetch ? ", ring fetch and posted DMA writes" : "");
     return 0;
 }
 
@@ -1028,11 +1032,21 @@ static int dma_message(DmSession *s, uint64_t addr, void *buf, uint32_t len,
         memcpy(payload + hdr_len, buf, len);
     }
     s->stats.dma_messages++;
+    /*
+     * A client with dm_vq_fetch applies posted writes in stream order:
+     * nothing to wait for (our checks against its DMA windows are done).
+     */
+    if (write && s->caps.dm_vq_fetch) {
+        h.flags |= VUP_FLAG_NO_REPLY;
+    }
     ret = vup_stream_send_msg(&s->stream, &h, payload, plen, NULL, 0);
     free(payload);
     if (ret < 0) {
         s->broken = true;
         return ret;
+    }
+    if (h.flags & VUP_FLAG_NO_REPLY) {
+        return 0;
     }
     ret = wait_reply(s, &h, &r);
     if (ret < 0) {
@@ -1098,6 +1112,47 @@ static int session_dma(DmSession *s, uint64_t addr, void *buf, uint64_t len,
         len -= n;
     }
     return 0;
+}
+
+/*
+ * DM_VQ_FETCH: chains of a ring in one exchange, where memory is reached
+ * by messages.  The reply's payload goes to the caller as it came.
+ */
+static int session_vq_fetch(DmSession *s, const VupDmVqFetch *req,
+                            void **reply, size_t *len)
+{
+    const DmDmaRegion *r = dm_dma_find(&s->dma, req->avail);
+    VupHeader h = {
+        .msg_id = s->next_id++,
+        .command = VUP_CMD_DM_VQ_FETCH,
+    };
+    VupMsg m;
+    int ret;
+
+    if (!s->caps.dm_vq_fetch || (r && r->host)) {
+        return -ENOTSUP;        /* shared memory: walking it is cheaper */
+    }
+    if (s->broken) {
+        return -EPIPE;
+    }
+    s->stats.dma_messages++;
+    ret = vup_stream_send_msg(&s->stream, &h, req, sizeof(*req), NULL, 0);
+    if (ret < 0) {
+        s->broken = true;
+        return ret;
+    }
+    ret = wait_reply(s, &h, &m);
+    if (ret < 0) {
+        return ret;
+    }
+    ret = vup_check_reply(&m, &h);
+    if (ret == 0) {
+        *reply = m.payload;
+        *len = m.payload_len;
+        m.payload = NULL;
+    }
+    vup_msg_clear(&m);
+    return ret;
 }
 
 /* An interrupt as a VUP_CMD_DM_IRQ message (vectors wired that way). */
@@ -1175,9 +1230,46 @@ static bool session_link_busy(void *opaque)
            (poll(&p, 1, 0) == 1 && (p.revents & POLLIN));
 }
 
+/* A conditional interrupt (VUP_CMD_DM_VQ_IRQ), for a client that has it. */
+static bool session_link_send_irq_cond(void *opaque, unsigned index,
+                                       unsigned sub, const VupDmVqIrq *cond)
+{
+    DmSession *s = opaque;
+    VupHeader h = {
+        .msg_id = s->next_id++,
+        .command = VUP_CMD_DM_VQ_IRQ,
+        .flags = VUP_FLAG_NO_REPLY,
+    };
+    VupDmVqIrq c = *cond;
+
+    if (!s->caps.dm_vq_fetch || s->broken) {
+        return false;
+    }
+    c.index = index;
+    c.sub = sub;
+    if (vup_stream_send_msg(&s->stream, &h, &c, sizeof(c), NULL, 0) < 0) {
+        s->broken = true;
+    }
+    return true;
+}
+
+static int session_link_vq_fetch(void *opaque, const VupDmVqFetch *req,
+                                 void **reply, size_t *len)
+{
+    return session_vq_fetch(opaque, req, reply, len);
+}
+
+static unsigned session_link_client_vcpus(void *opaque)
+{
+    return ((DmSession *)opaque)->client_vcpus;
+}
+
 static const DmLinkOps session_link_ops = {
+    .client_vcpus = session_link_client_vcpus,
     .dma = session_link_dma,
     .dma_iov = session_link_dma_iov,
     .send_irq = session_link_send_irq,
     .busy = session_link_busy,
+    .send_irq_cond = session_link_send_irq_cond,
+    .vq_fetch = session_link_vq_fetch,
 };

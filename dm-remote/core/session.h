@@ -69,6 +69,7 @@ struct DmSession {
     VupMsgReader hello;
     int64_t accepted_ns;        /* dm_clock_ns(): VERSION is due soon */
     bool versioned;             /* VERSION done */
+    unsigned client_vcpus;      /* what the client said (dm_vcpus), or 0 */
     bool broken;                /* stream unusable: close it */
     VupCaps caps;               /* negotiated */
     DmDmaLayout dma_layout;

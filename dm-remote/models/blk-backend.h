@@ -3,18 +3,21 @@
  * (rings, requests, features) and the image behind it, so that formats
  * beyond raw come through a library instead of a parser of ours.
  *
- *   blk-file.c  a raw file or a block device: pread/pwrite/fallocate on
- *               the model API's worker threads (dm_work_submit)
+ *   blk-file.c  a raw file or a block device: an io_uring on the loop,
+ *               or pread/pwrite/fallocate on the model API's worker
+ *               threads (dm_work_submit) where io_uring is not allowed
  *   blk-nbd.c   an NBD export through libnbd (nbd+unix://, nbd://):
  *               qcow2 and everything else qemu-storage-daemon or
  *               qemu-nbd serve; libnbd's asynchronous API on the loop
  *
  * Everything here runs on the event loop.  A request is a BlkIo the
  * caller fills and keeps until its done callback has run; done runs on
- * the loop, later (never from inside submit), with err set.  A device's
+ * the loop, later (never from inside submit; from inside unplug for what
+ * the kernel finished at once), with err set.  A device's
  * quiesce calls drain: the back end's requests in flight are done when
  * it returns.  Offsets and lengths are in bytes, already checked against
- * the size.
+ * the size.  Between plug and unplug (optional), submitted requests may
+ * wait to go to the kernel together: one system call for a kick's batch.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -23,6 +26,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #include "model.h"
 
@@ -40,7 +44,14 @@ typedef enum BlkIoType {
 struct BlkIo {
     /* The caller's. */
     BlkIoType type;
-    void *buf;                  /* READ, WRITE */
+    void *buf;                  /* READ, WRITE, unless iov is set */
+    /*
+     * READ, WRITE straight from/to these (guest memory: zero-copy), when
+     * the back end can_iov: len bytes in all.  The back end may advance
+     * them (a short transfer goes on from where it stopped).
+     */
+    struct iovec *iov;
+    unsigned iovcnt;
     uint64_t off, len;
     bool unmap;
     void (*done)(BlkIo *io);
@@ -51,11 +62,19 @@ struct BlkIo {
     DmWork work;
     unsigned parts;
     BlkIo *next;
+    struct iovec one;           /* buf as an iovec */
+    struct iovec *xiov;         /* what is left to transfer */
+    unsigned xcnt;
+    uint64_t done_bytes;
+    void *bounce_mem;           /* O_DIRECT: an aligned copy */
+    struct iovec bounce;
+    bool buffered;              /* O_DIRECT: through the cached descriptor */
 };
 
 typedef struct BlkBackendOpts {
     bool readonly;              /* open for reading only */
     unsigned timeout_s;         /* NBD: the most a command may wait */
+    bool direct;                /* file: O_DIRECT (cache=none) */
 } BlkBackendOpts;
 
 /* What the image offers, known after open. */
@@ -64,6 +83,7 @@ typedef struct BlkBackendInfo {
     bool readonly;              /* refuses writes (forces VIRTIO_BLK_F_RO) */
     bool can_discard;
     bool can_write_zeroes;
+    bool can_iov;               /* takes BlkIo.iov (else only buf) */
 } BlkBackendInfo;
 
 typedef struct BlkBackendOps {
@@ -73,6 +93,12 @@ typedef struct BlkBackendOps {
                 BlkBackend **ret, BlkBackendInfo *info);
     /* Start @io: 0, or -errno and done will not run. */
     int (*submit)(BlkBackend *be, BlkIo *io);
+    /*
+     * Optional: hold requests submitted from now on until unplug, which
+     * hands them to the kernel at once (the calls nest).
+     */
+    void (*plug)(BlkBackend *be);
+    void (*unplug)(BlkBackend *be);
     /* Optional: return when no request is in flight (running done). */
     void (*drain)(BlkBackend *be);
     void (*close)(BlkBackend *be);

@@ -4,19 +4,32 @@
  *
  *   dm-remote serve --model virtio-blk,file=IMAGE[,readonly=on]
  *                   [,serial=S][,queues=N][,queue_size=N][,nbd_timeout=S]
+ *                   [,cache=none|writeback][,poll_us=N]
  *
  * IMAGE is a raw file or a block device (blk-file.c, locked against a
- * second writer), or an NBD export, nbd+unix:///EXPORT?socket=PATH or
+ * second writer; cache=none opens it with O_DIRECT, past the host's page
+ * cache, cache=writeback, the default, through it), or an NBD export, nbd+unix:///EXPORT?socket=PATH or
  * nbd://HOST:PORT/EXPORT (blk-nbd.c, through libnbd: qcow2 and the other
  * formats of qemu-storage-daemon or qemu-nbd).  This file only chooses
  * the back end by that prefix (blk-backend.h).
  *
  * Requests IN, OUT, FLUSH, GET_ID, DISCARD, WRITE_ZEROES; anything else
  * is UNSUPP, a sector range past the end IOERR.  Back-end I/O never
- * blocks the event loop (files on the model API's worker threads, NBD
- * asynchronous on the loop), so it keeps serving register accesses and
- * other queues while requests are in flight; data is copied through a
- * buffer per request (zero-copy comes with the fast paths).  The status
+ * blocks the event loop (files on an io_uring or the model API's worker
+ * threads, NBD asynchronous on the loop), so it keeps serving register
+ * accesses and other queues while requests are in flight.  A kick's
+ * chains are taken between the back end's plug and unplug: one system
+ * call submits them all.  Where guest memory is shared (one host) and the
+ * back end takes iovecs (files), data goes straight between the image
+ * and the guest's buffers (dm_dma_iov); else (across hosts, NBD) it is
+ * copied through a buffer per request.  Pointers into guest memory live
+ * only while their request is in flight, and the framework quiesces (the
+ * back end's drain) before it unmaps guest memory.
+ *
+ * poll_us=N: after a kick's chains are taken, keep looking at the ring
+ * for up to N microseconds for more (with kicks suppressed meanwhile),
+ * where guest memory is shared; a zero-delay loop timer does the looking,
+ * so the loop serves its other descriptors between two looks.  The status
  * of a FLUSH is written only after the back end's flush (fdatasync,
  * NBD_CMD_FLUSH) returned.  DISCARD and WRITE_ZEROES are offered when
  * the back end can do them; a back end that refuses writes makes the
@@ -73,6 +86,10 @@
 #define INFLIGHT_MAX_BYTES  (64u << 20)
 #define DISCARD_MAX_SECTORS (1u << 22)
 #define WRITE_ZEROES_FLAG_UNMAP 1
+/* Pieces of guest memory one request's data may map to (zero-copy). */
+#define REQ_MAX_IOV         256
+/* The bounce buffer's alignment (cache=none's O_DIRECT takes it as is). */
+#define BUF_ALIGN           4096
 
 typedef struct VirtioBlkConfig {
     uint64_t capacity;
@@ -108,8 +125,10 @@ typedef struct BlkReq {
     uint32_t type;
     uint64_t sector;
     uint32_t range_flags;       /* WRITE_ZEROES */
-    uint8_t *buf;
+    uint8_t *buf;               /* a copy of the data, or NULL */
     uint64_t len;               /* data bytes (IN, OUT), range bytes */
+    unsigned iovcnt;            /* zero-copy: the data in guest memory */
+    struct iovec iov[REQ_MAX_IOV];
     DmVirtqElem elem;
 } BlkReq;
 
@@ -124,6 +143,11 @@ struct VirtioBlk {
     uint64_t inflight_bytes;
     unsigned inflight;
     bool throttled;
+    /* poll_us: the queues being polled, until when, by one timer */
+    uint32_t polling;
+    uint32_t recheck;           /* to look at once more, polling over */
+    int64_t poll_until[DM_VIRTIO_MAX_QUEUES];
+    DmTimer poll_timer;
     /* properties */
     const char *file;
     bool readonly;
@@ -131,9 +155,11 @@ struct VirtioBlk {
     uint64_t queues;
     uint64_t queue_size;
     uint64_t nbd_timeout;
+    const char *cache;
+    uint64_t poll_us;
 };
 
-static void blk_process(VirtioBlk *b, unsigned q);
+static unsigned blk_process(VirtioBlk *b, unsigned q);
 
 /* ---- Completion, on the loop ---- */
 
@@ -161,6 +187,8 @@ static void blk_req_done(BlkIo *io)
     if (io->err) {
         dm_warn("virtio-blk: request %u at sector %llu: %s", r->type,
                 (unsigned long long)r->sector, strerror(-io->err));
+    } else if (r->type == VIRTIO_BLK_T_IN && r->iovcnt) {
+        written = r->len;       /* read into guest memory itself */
     } else if (r->type == VIRTIO_BLK_T_IN) {
         if (dm_virtq_write(b->dev, &r->elem, 0, r->buf, r->len) < 0) {
             status = VIRTIO_BLK_S_IOERR;
@@ -200,6 +228,8 @@ static int blk_submit(VirtioBlk *b, BlkReq *r)
     r->io = (BlkIo) {
         .type = types[r->type],
         .buf = r->buf,
+        .iov = r->iovcnt ? r->iov : NULL,
+        .iovcnt = r->iovcnt,
         .off = r->sector * SECTOR_SIZE,
         .len = r->type == VIRTIO_BLK_T_FLUSH ? 0 : r->len,
         .unmap = r->range_flags & WRITE_ZEROES_FLAG_UNMAP,
@@ -218,7 +248,72 @@ static bool in_range(VirtioBlk *b, uint64_t sector, uint64_t bytes)
            n <= b->sectors - sector;
 }
 
-/* Answer at once, or set @r up for a worker: the status, or -1. */
+/*
+ * Zero-copy: @len bytes at @skip of the chain's segments [first, last)
+ * as host pointers into r->iov.  1; 0 when they must be copied (memory
+ * not shared, too many pieces); -1 when they are not guest memory.
+ */
+static int blk_map(VirtioBlk *b, BlkReq *r, unsigned first, unsigned last,
+                   uint64_t skip, uint64_t len, bool to_guest)
+{
+    unsigned n = 0;
+
+    for (unsigned i = first; i < last && len; i++) {
+        const DmVirtqSeg *seg = &r->elem.segs[i];
+        uint64_t take;
+        int ret;
+
+        if (skip >= seg->len) {
+            skip -= seg->len;
+            continue;
+        }
+        take = seg->len - skip < len ? seg->len - skip : len;
+        ret = dm_dma_iov(b->dev, seg->addr + skip, take, to_guest,
+                         r->iov + n, REQ_MAX_IOV - n);
+        if (ret == -ENOTSUP || ret == -ENOBUFS) {
+            return 0;
+        }
+        if (ret < 0) {
+            return -1;
+        }
+        n += ret;
+        len -= take;
+        skip = 0;
+    }
+    if (len) {
+        return -1;
+    }
+    r->iovcnt = n;
+    return 1;
+}
+
+/* The data of IN or OUT: mapped (zero-copy) or copied: 0 or -1. */
+static int blk_data(VirtioBlk *b, BlkReq *r)
+{
+    bool in = r->type == VIRTIO_BLK_T_IN;
+    int ret = 0;
+
+    if (r->len && b->info.can_iov) {
+        /* Past the header (OUT), or up to the status byte (IN). */
+        ret = in ? blk_map(b, r, r->elem.nout, r->elem.nsegs, 0, r->len,
+                           true)
+                 : blk_map(b, r, 0, r->elem.nout, 16, r->len, false);
+    }
+    if (ret) {
+        return ret > 0 ? 0 : -1;
+    }
+    if (posix_memalign((void **)&r->buf, BUF_ALIGN, r->len ? r->len : 1)) {
+        r->buf = NULL;
+        return -1;
+    }
+    if (!in && dm_virtq_read(b->dev, &r->elem, 16, r->buf, r->len) !=
+                   (int64_t)r->len) {
+        return -1;
+    }
+    return 0;
+}
+
+/* Answer at once, or set @r up for the back end: the status, or -1. */
 static int blk_prepare(VirtioBlk *b, BlkReq *r, uint64_t out, uint64_t in)
 {
     struct {
@@ -237,16 +332,7 @@ static int blk_prepare(VirtioBlk *b, BlkReq *r, uint64_t out, uint64_t in)
         if (!in_range(b, r->sector, r->len) || r->len > REQ_MAX_BYTES) {
             return VIRTIO_BLK_S_IOERR;
         }
-        r->buf = malloc(r->len ? r->len : 1);
-        if (!r->buf) {
-            return VIRTIO_BLK_S_IOERR;
-        }
-        if (r->type == VIRTIO_BLK_T_OUT &&
-            dm_virtq_read(b->dev, &r->elem, 16, r->buf, r->len) !=
-                (int64_t)r->len) {
-            return VIRTIO_BLK_S_IOERR;
-        }
-        return -1;
+        return blk_data(b, r) < 0 ? VIRTIO_BLK_S_IOERR : -1;
     case VIRTIO_BLK_T_FLUSH:
         return -1;
     case VIRTIO_BLK_T_GET_ID: {
@@ -350,11 +436,117 @@ static bool blk_take(VirtioBlk *b, unsigned q)
     return true;
 }
 
-static void blk_process(VirtioBlk *b, unsigned q)
+/* ---- Polling (poll_us) ---- */
+
+/* Is queue @q's ring in shared memory (polling it costs no message)? */
+static bool blk_ring_shared(VirtioBlk *b, unsigned q)
 {
+    struct iovec iov;
+
+    return dm_dma_iov(b->dev, b->virtio.vq[q].avail, 4, false, &iov, 1) == 1;
+}
+
+/* Poll @q from now on, kicks off (the timer looks at once, then again). */
+static void blk_poll_start(VirtioBlk *b, unsigned q)
+{
+    b->poll_until[q] = dm_clock_ns() + (int64_t)b->poll_us * 1000;
+    if (!(b->polling & (1u << q))) {
+        if (!blk_ring_shared(b, q)) {
+            return;
+        }
+        b->polling |= 1u << q;
+        dm_virtq_set_kicks(&b->virtio.vq[q], false);
+    }
+    if (!dm_timer_pending(&b->poll_timer)) {
+        dm_timer_mod(&b->poll_timer, 0);
+    }
+}
+
+/* Kicks on again; chains that came meanwhile are taken (and poll on). */
+static void blk_poll_stop(VirtioBlk *b, unsigned q)
+{
+    b->polling &= ~(1u << q);
+    if (dm_virtq_set_kicks(&b->virtio.vq[q], true)) {
+        blk_process(b, q);
+    }
+}
+
+/*
+ * One look at each polled queue.  A timer of zero delay, not a loop in
+ * here: the loop polls its descriptors (timeout 0) between two looks, so
+ * register accesses, completions and other devices are served while a
+ * queue is polled, and the polling ends poll_us after the last chain.
+ */
+static void blk_poll(void *opaque)
+{
+    VirtioBlk *b = opaque;
+    int64_t now = dm_clock_ns();
+
+    for (unsigned q = 0; q < b->virtio.num_queues; q++) {
+        if (b->recheck & (1u << q)) {
+            b->recheck &= ~(1u << q);
+            if (dm_virtio_ready(&b->virtio) && b->virtio.vq[q].enabled &&
+                blk_ring_shared(b, q)) {
+                blk_process(b, q);
+            }
+        }
+        if (!(b->polling & (1u << q))) {
+            continue;
+        }
+        if (!dm_virtio_ready(&b->virtio) || !b->virtio.vq[q].enabled) {
+            b->polling &= ~(1u << q);
+        } else if (!blk_process(b, q) && now >= b->poll_until[q]) {
+            blk_poll_stop(b, q);
+        }
+    }
+    if (b->polling || b->recheck) {
+        dm_timer_mod(&b->poll_timer, 0);
+    }
+}
+
+/*
+ * Stop polling every queue: at a reset (the rings are gone), or before
+ * guest memory is unmapped (@kicks_on: the rings stay, kicks on again;
+ * chains that came unkicked meanwhile are taken from the timer, once the
+ * unmap is over, if the ring is still there; a client that went away
+ * catches up when it comes back, dm_virtio_irqs_changed).
+ */
+static void blk_poll_cancel(VirtioBlk *b, bool kicks_on)
+{
+    b->recheck = 0;
+    for (unsigned q = 0; kicks_on && q < b->virtio.num_queues; q++) {
+        if ((b->polling & (1u << q)) &&
+            dm_virtq_set_kicks(&b->virtio.vq[q], true)) {
+            b->recheck |= 1u << q;
+        }
+    }
+    b->polling = 0;
+    dm_timer_del(&b->poll_timer);
+    if (b->recheck) {
+        dm_timer_mod(&b->poll_timer, 0);
+    }
+}
+
+/* Take queue @q's chains, submitted together: how many. */
+static unsigned blk_process(VirtioBlk *b, unsigned q)
+{
+    bool plug = b->be && b->ops->plug;
+    unsigned n = 0;
+
+    if (plug) {
+        b->ops->plug(b->be);
+    }
     while (dm_virtio_ready(&b->virtio) && !b->throttled &&
            blk_take(b, q)) {
+        n++;
     }
+    if (plug) {
+        b->ops->unplug(b->be);
+    }
+    if (n && b->poll_us && !b->throttled) {
+        blk_poll_start(b, q);
+    }
+    return n;
 }
 
 /* ---- Transport callbacks ---- */
@@ -377,6 +569,7 @@ static void blk_virtio_reset(void *opaque)
     VirtioBlk *b = opaque;
 
     b->throttled = false;       /* the work is drained: nothing in flight */
+    blk_poll_cancel(b, false);  /* the rings are gone */
 }
 
 static const DmVirtioOps blk_virtio_ops = {
@@ -393,6 +586,7 @@ static int blk_open(VirtioBlk *b)
     BlkBackendOpts opts = {
         .readonly = b->readonly,
         .timeout_s = b->nbd_timeout,
+        .direct = !strcmp(b->cache, "none"),
     };
     int ret;
 
@@ -425,6 +619,12 @@ static int blk_realize(DmDevice *dev)
         dm_error("virtio-blk: queue_size must be a power of two");
         return -EINVAL;
     }
+    if (!strcmp(b->cache, "none") && blk_nbd_is_uri(b->file)) {
+        dm_error("virtio-blk: cache=none is for files and block devices "
+                 "(an NBD server has its own cache setting)");
+        return -EINVAL;
+    }
+    dm_timer_init(&b->poll_timer, dm_device_loop(dev), blk_poll, b);
     ret = blk_open(b);
     if (ret < 0) {
         return ret;
@@ -479,6 +679,14 @@ static void blk_quiesce(DmDevice *dev)
     }
 }
 
+/* Guest memory goes (after quiesce): no more looks at its rings. */
+static void blk_dma_unmapped(DmDevice *dev, uint64_t iova, uint64_t size)
+{
+    VirtioBlk *b = dm_device_state(dev);
+
+    blk_poll_cancel(b, true);
+}
+
 static void blk_reset(DmDevice *dev)
 {
     VirtioBlk *b = dm_device_state(dev);
@@ -515,6 +723,7 @@ static void blk_unrealize(DmDevice *dev)
 {
     VirtioBlk *b = dm_device_state(dev);
 
+    blk_poll_cancel(b, false);
     dm_virtio_pci_cleanup(&b->virtio);
     if (b->be) {
         b->ops->close(b->be);
@@ -527,6 +736,15 @@ static int check_serial(const char *val, char *err, size_t errlen)
     if (strlen(val) > ID_BYTES) {
         snprintf(err, errlen, "serial '%s' is longer than %d bytes", val,
                  ID_BYTES);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int check_cache(const char *val, char *err, size_t errlen)
+{
+    if (strcmp(val, "none") && strcmp(val, "writeback")) {
+        snprintf(err, errlen, "cache '%s' is not none or writeback", val);
         return -EINVAL;
     }
     return 0;
@@ -548,6 +766,15 @@ static const DmProp blk_props[] = {
     DM_PROP_UINT64("nbd_timeout", VirtioBlk, nbd_timeout, "30", 1, 3600,
                    "NBD: seconds to connect, and that requests may wait "
                    "for the server before it is given up (IOERR)"),
+    DM_PROP_STRING_CHECKED("cache", VirtioBlk, cache, "writeback",
+                           check_cache,
+                           "the host's page cache for a file or block "
+                           "device: writeback (through it) or none "
+                           "(O_DIRECT; unaligned requests are copied)"),
+    DM_PROP_UINT64("poll_us", VirtioBlk, poll_us, "0", 0, 1000000,
+                   "microseconds to keep polling a queue for requests "
+                   "after its last one, kicks off meanwhile (guest memory "
+                   "shared only; 0: wait for kicks)"),
     DM_PROP_END,
 };
 
@@ -561,6 +788,7 @@ static const DmModel dm_model_virtio_blk = {
     .realize = blk_realize,
     .reset = blk_reset,
     .quiesce = blk_quiesce,
+    .dma_unmapped = blk_dma_unmapped,
     .irqs_changed = blk_irqs_changed,
     .state_version = 1,
     .save = blk_save,

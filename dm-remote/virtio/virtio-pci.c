@@ -82,8 +82,22 @@ static void virtio_irq(DmVirtio *v, uint16_t vector, uint8_t isr_bit)
 
 void dm_virtio_notify(DmVirtio *v, unsigned q)
 {
-    if (q < v->num_queues && dm_virtq_should_notify(&v->vq[q])) {
-        virtio_irq(v, v->vq[q].msix_vector, ISR_QUEUE);
+    DmVirtq *vq;
+    VupDmVqIrq cond;
+
+    if (q >= v->num_queues) {
+        return;
+    }
+    vq = &v->vq[q];
+    /* MSI-X by messages: the client reads used_event, not us. */
+    if (dm_irq_uses_messages(v->dev) && vq->msix_vector != VIRTIO_NO_VECTOR &&
+        dm_virtq_notify_cond(vq, &cond) &&
+        dm_irq_raise_cond(v->dev, vq->msix_vector, &cond)) {
+        dm_virtq_notify_cond_sent(vq);
+        return;
+    }
+    if (dm_virtq_should_notify(vq)) {
+        virtio_irq(v, vq->msix_vector, ISR_QUEUE);
     }
 }
 
@@ -605,6 +619,10 @@ void dm_virtio_pci_cleanup(DmVirtio *v)
 {
     if (v->dev) {
         dm_vm_timer_destroy(&v->resume_timer);
+        for (unsigned i = 0; i < v->num_queues; i++) {
+            dm_virtq_reset(&v->vq[i], v->dev, v->vq[i].max_size,
+                           v->vq[i].journal);
+        }
     }
 }
 

@@ -21,6 +21,7 @@
 #define VRING_DESC_F_WRITE      2
 #define VRING_DESC_F_INDIRECT   4
 #define VRING_AVAIL_F_NO_INTERRUPT 1
+#define VRING_USED_F_NO_NOTIFY  1
 
 typedef struct VirtqDesc {
     uint64_t addr;
@@ -35,10 +36,25 @@ static void journal_clear(DmVirtqJournal *j)
     memset(j, 0, sizeof(*j));
 }
 
+/* Drop the chains fetched and not popped; their elements' data too. */
+static void fetch_drop(DmVirtq *q)
+{
+    free(q->fetch.buf);
+    q->fetch.buf = NULL;
+    q->fetch.len = q->fetch.pos = 0;
+    q->fetch.left = 0;
+    q->fetch.gen++;
+}
+
 void dm_virtq_reset(DmVirtq *q, DmDevice *dev, uint16_t max_size,
                     DmVirtqJournal *journal)
 {
+    uint64_t gen;
+
+    fetch_drop(q);
+    gen = q->fetch.gen;
     memset(q, 0, sizeof(*q));
+    q->fetch.gen = gen;
     q->dev = dev;
     q->journal = journal;
     q->max_size = max_size;
@@ -52,6 +68,8 @@ void dm_virtq_start(DmVirtq *q)
     q->last_avail = q->used_idx = 0;
     q->signalled_valid = false;
     q->nresubmit = q->resubmit_pos = 0;
+    fetch_drop(q);
+    q->fetch.event_due = false;
     journal_clear(q->journal);
 }
 
@@ -183,13 +201,165 @@ static int read_chain(DmVirtq *q, uint16_t head, DmVirtqElem *e, char *why,
     return 0;
 }
 
+/* ---- Chains fetched in one exchange (memory by messages) ---- */
+
+/* Chains asked for per exchange, and their readable bytes at most. */
+#define FETCH_MAX_CHAINS    64
+#define FETCH_MAX_DATA      (2u << 20)
+/* pop_fetched: no fetch here, take the chain with DMA reads. */
+#define POP_WALK            2
+
+/* Ask the client for the chains after last_avail: 0, POP_WALK, -EIO. */
+static int fetch_more(DmVirtq *q, char *why, size_t whylen)
+{
+    VupDmVqFetch req = {
+        .desc = q->desc,
+        .avail = q->avail,
+        .size = q->size,
+        .last_avail = q->last_avail,
+        .max_chains = q->size < FETCH_MAX_CHAINS ? q->size
+                                                  : FETCH_MAX_CHAINS,
+        .flags = q->indirect ? VUP_DM_VQ_FETCH_F_INDIRECT : 0,
+        .max_segs = DM_VIRTQ_MAX_SEGS,
+        .max_data = FETCH_MAX_DATA,
+    };
+    VupDmVqFetchReply h;
+    void *buf = NULL;
+    size_t len = 0;
+    uint16_t avail;
+    int ret;
+
+    fetch_drop(q);
+    if (q->fetch.event_due) {
+        /* Posted, so ordered before the fetch that looks again. */
+        q->fetch.event_due = false;
+        write_u16(q, q->used + 4 + 8 * q->size, q->last_avail);
+    }
+    ret = dm_dma_vq_fetch(q->dev, &req, &buf, &len);
+    q->fetch.active = ret == 0;
+    if (ret < 0) {
+        /* Shared memory, a client without it, or its error: walk. */
+        return POP_WALK;
+    }
+    if (len < sizeof(h)) {
+        free(buf);
+        BROKEN("the client's fetch reply is %zu bytes", len);
+    }
+    memcpy(&h, buf, sizeof(h));
+    avail = (uint16_t)(le16toh(h.avail_idx) - q->last_avail);
+    if (avail > q->size) {
+        free(buf);
+        BROKEN("the available index moved by %u on a queue of %u", avail,
+               q->size);
+    }
+    if (le16toh(h.nchains) > avail || le16toh(h.nchains) > req.max_chains) {
+        free(buf);
+        BROKEN("the client fetched %u chains of %u available",
+               le16toh(h.nchains), avail);
+    }
+    if (h.nchains == 0) {
+        free(buf);
+        /* Nothing new, or a chain the client would not walk: we do. */
+        return avail ? POP_WALK : 0;
+    }
+    q->fetch.buf = buf;
+    q->fetch.len = len;
+    q->fetch.pos = sizeof(h);
+    q->fetch.left = le16toh(h.nchains);
+    return 0;
+}
+
+/* The next fetched chain into @e: 1, 0 (none), POP_WALK or -EIO. */
+static int pop_fetched(DmVirtq *q, DmVirtqElem *e, char *why, size_t whylen)
+{
+    DmVirtqJournal *j = q->journal;
+    VupDmVqChain c;
+    uint64_t readable = 0, pad;
+    size_t pos;
+    int ret;
+
+    if (!q->fetch.left) {
+        ret = fetch_more(q, why, whylen);
+        if (ret != 0 || !q->fetch.left) {
+            return ret;
+        }
+    }
+    pos = q->fetch.pos;
+    if (q->fetch.len - pos < sizeof(c)) {
+        BROKEN("the client's fetch reply ends inside a chain");
+    }
+    memcpy(&c, q->fetch.buf + pos, sizeof(c));
+    c.head = le16toh(c.head);
+    c.nsegs = le16toh(c.nsegs);
+    c.nout = le16toh(c.nout);
+    c.data_len = le32toh(c.data_len);
+    pos += sizeof(c);
+    if (c.head >= q->size) {
+        BROKEN("head %u on a queue of %u", c.head, q->size);
+    }
+    if (j->popped[c.head]) {
+        BROKEN("head %u made available again while in flight", c.head);
+    }
+    if (c.nsegs == 0 || c.nsegs > DM_VIRTQ_MAX_SEGS || c.nout > c.nsegs ||
+        (q->fetch.len - pos) / sizeof(VupDmVqSeg) < c.nsegs) {
+        BROKEN("the client fetched a chain of %u buffers (%u readable)",
+               c.nsegs, c.nout);
+    }
+    e->head = c.head;
+    e->nsegs = e->nout = 0;
+    for (unsigned i = 0; i < c.nsegs; i++) {
+        VupDmVqSeg sg;
+        VirtqDesc d;
+
+        memcpy(&sg, q->fetch.buf + pos, sizeof(sg));
+        pos += sizeof(sg);
+        d.addr = le64toh(sg.addr);
+        d.len = le32toh(sg.len);
+        d.flags = (le32toh(sg.flags) & VUP_DM_VQ_SEG_F_WRITE) ?
+                  VRING_DESC_F_WRITE : 0;
+        if (add_seg(e, &d, why, whylen) < 0) {
+            return -EIO;
+        }
+        readable += d.flags ? 0 : d.len;
+    }
+    if (e->nout != c.nout) {
+        BROKEN("the client fetched %u readable buffers and said %u",
+               e->nout, c.nout);
+    }
+    pad = ((uint64_t)c.data_len + 7) & ~7ULL;
+    if ((c.data_len && c.data_len != readable) ||
+        q->fetch.len - pos < pad) {
+        BROKEN("the client fetched %u bytes of a chain's %llu", c.data_len,
+               (unsigned long long)readable);
+    }
+    e->fetch_q = q;
+    e->fetch_gen = q->fetch.gen;
+    e->out_data = c.data_len ? q->fetch.buf + pos : NULL;
+    q->fetch.pos = pos + pad;
+    q->fetch.left--;
+    j->popped[c.head] = ++j->seq;
+    JOURNAL_BARRIER();
+    q->last_avail++;
+    q->fetch.event_due = q->event_idx;
+    return 1;
+}
+
 int dm_virtq_pop(DmVirtq *q, DmVirtqElem *e, char *why, size_t whylen)
 {
     DmVirtqJournal *j = q->journal;
     uint16_t avail_idx, head;
+    int ret;
 
+    e->out_data = NULL;
+    e->fetch_q = NULL;
     if (!q->enabled || !q->size) {
         return 0;
+    }
+    if (q->resubmit_pos >= q->nresubmit) {
+        ret = pop_fetched(q, e, why, whylen);
+        if (ret != POP_WALK) {
+            return ret;
+        }
     }
     if (q->resubmit_pos < q->nresubmit) {
         /* In flight when the process died: the journal still has it. */
@@ -221,7 +391,7 @@ int dm_virtq_pop(DmVirtq *q, DmVirtqElem *e, char *why, size_t whylen)
     j->popped[head] = ++j->seq;
     JOURNAL_BARRIER();
     q->last_avail++;
-    if (q->event_idx) {
+    if (q->event_idx && !q->no_kicks) {
         /*
          * avail_event: tell the driver which index to kick us at.  Then a
          * full barrier before the next pop reads the available index: a
@@ -309,7 +479,30 @@ int dm_virtq_recover(DmVirtq *q, char *why, size_t whylen)
     /* Every chain taken is either used or in flight. */
     q->last_avail = guest_used + n;
     q->signalled_valid = false;
+    /* A process that died polling left the driver's kicks off. */
+    dm_virtq_set_kicks(q, true);
     return 0;
+}
+
+bool dm_virtq_set_kicks(DmVirtq *q, bool on)
+{
+    uint16_t avail_idx;
+
+    q->no_kicks = !on;
+    if (q->event_idx) {
+        if (on) {
+            write_u16(q, q->used + 4 + 8 * q->size, q->last_avail);
+        }
+    } else {
+        write_u16(q, q->used, on ? 0 : VRING_USED_F_NO_NOTIFY);
+    }
+    if (!on) {
+        return false;
+    }
+    /* As in pop: our store before our load of the driver's index. */
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    return read_u16(q, q->avail + 2, &avail_idx) == 0 &&
+           avail_idx != q->last_avail;
 }
 
 bool dm_virtq_should_notify(DmVirtq *q)
@@ -330,6 +523,26 @@ bool dm_virtq_should_notify(DmVirtq *q)
     /* vring_need_event: did used_idx pass used_event since last time? */
     return (uint16_t)(q->used_idx - event - 1) <
            (uint16_t)(q->used_idx - old);
+}
+
+bool dm_virtq_notify_cond(DmVirtq *q, VupDmVqIrq *c)
+{
+    if (!q->fetch.active || (q->event_idx && !q->signalled_valid)) {
+        return false;
+    }
+    *c = (VupDmVqIrq) {
+        .avail = q->avail,
+        .size = q->size,
+        .old_used = q->signalled_used,
+        .new_used = q->used_idx,
+        .flags = q->event_idx ? VUP_DM_VQ_IRQ_F_EVENT_IDX : 0,
+    };
+    return true;
+}
+
+void dm_virtq_notify_cond_sent(DmVirtq *q)
+{
+    q->signalled_used = q->used_idx;
 }
 
 uint64_t dm_virtq_out_len(const DmVirtqElem *e)
@@ -385,6 +598,16 @@ static int64_t copy(DmDevice *dev, const DmVirtqElem *e, unsigned first,
 int64_t dm_virtq_read(DmDevice *dev, const DmVirtqElem *e, uint64_t offset,
                       void *buf, uint64_t len)
 {
+    if (e->out_data && e->fetch_q->fetch.gen == e->fetch_gen) {
+        uint64_t total = dm_virtq_out_len(e);
+
+        if (offset >= total) {
+            return 0;
+        }
+        len = len < total - offset ? len : total - offset;
+        memcpy(buf, e->out_data + offset, len);
+        return len;
+    }
     return copy(dev, e, 0, e->nout, offset, buf, len, false);
 }
 

@@ -7,6 +7,9 @@
  *
  * Guest memory is reached through the model API's DMA calls, so the
  * same code serves shared memory (one host) and DMA messages (TCP).
+ * With messages, and a client that offers it, chains are taken in one
+ * exchange (dm_dma_vq_fetch) instead of one message per descriptor; the
+ * client's answer is checked as if the guest had written it.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -50,9 +53,22 @@ typedef struct DmVirtq {
     bool signalled_valid;
     bool event_idx;             /* VIRTIO_F_RING_EVENT_IDX negotiated */
     bool indirect;              /* VIRTIO_F_INDIRECT_DESC negotiated */
+    bool no_kicks;              /* the device polls: kicks suppressed */
     /* After a restart: the heads in flight then, to pop again first. */
     uint16_t resubmit[DM_VIRTQ_MAX_SIZE];
     uint16_t nresubmit, resubmit_pos;
+    /*
+     * Where guest memory is reached by messages: chains taken in one
+     * exchange with the client (dm_dma_vq_fetch), popped one by one.
+     */
+    struct {
+        uint8_t *buf;           /* the client's reply, or NULL */
+        size_t len, pos;        /* its size, the next chain's offset */
+        unsigned left;          /* chains in it not popped yet */
+        uint64_t gen;           /* changes whenever buf goes */
+        bool active;            /* the last pop came from a fetch */
+        bool event_due;         /* avail_event to write before the next */
+    } fetch;
 } DmVirtq;
 
 /* One buffer of a chain: guest address, length, written by the device? */
@@ -68,11 +84,19 @@ typedef struct DmVirtqElem {
     unsigned nsegs;
     unsigned nout;              /* the first nout segments are readable */
     DmVirtqSeg segs[DM_VIRTQ_MAX_SEGS];
+    /*
+     * The readable bytes, when a fetch brought them: valid while the
+     * queue's fetch.gen is fetch_gen (dm_virtq_read falls back to DMA).
+     */
+    const DmVirtq *fetch_q;
+    uint64_t fetch_gen;
+    const uint8_t *out_data;
 } DmVirtqElem;
 
 /*
  * Back to the state after reset (size max_size, disabled), keeping
  * @journal as it is (a restarted process reads it before enabling).
+ * Also from the model's unrealize, to free what a fetch left.
  */
 void dm_virtq_reset(DmVirtq *q, DmDevice *dev, uint16_t max_size,
                     DmVirtqJournal *journal);
@@ -97,8 +121,26 @@ int dm_virtq_pop(DmVirtq *q, DmVirtqElem *e, char *why, size_t whylen);
 /* Give @e back with @written bytes written into its buffers: 0 or -EIO. */
 int dm_virtq_push(DmVirtq *q, const DmVirtqElem *e, uint32_t written);
 
+/*
+ * Kicks, off while the device polls the ring anyway (without EVENT_IDX
+ * the used ring's NO_NOTIFY flag; with it, avail_event stays where it
+ * is, so the driver kicks once at most), and on again before it stops
+ * polling: then true if chains came meanwhile, which the device must
+ * take (their kick may have been suppressed).
+ */
+bool dm_virtq_set_kicks(DmVirtq *q, bool on);
+
 /* After pushes: should the driver get an interrupt (EVENT_IDX aware)? */
 bool dm_virtq_should_notify(DmVirtq *q);
+/*
+ * Where the last chains came by a ring fetch (memory by messages): the
+ * question dm_virtq_should_notify answers, for the client to answer
+ * (dm_irq_raise_cond) without a round trip; false if it cannot be asked
+ * (then call dm_virtq_should_notify).  Once it went out,
+ * dm_virtq_notify_cond_sent.
+ */
+bool dm_virtq_notify_cond(DmVirtq *q, VupDmVqIrq *c);
+void dm_virtq_notify_cond_sent(DmVirtq *q);
 
 /*
  * Copy between a chain's buffers and @buf: the readable ones from

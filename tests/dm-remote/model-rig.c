@@ -52,6 +52,7 @@ static int fake_dma_iov(void *opaque, uint64_t addr, uint64_t len,
     }
     iov[0].iov_base = l->ram + (addr - RIG_RAM_BASE);
     iov[0].iov_len = len;
+    l->iovs_given++;
     return 1;
 }
 
@@ -64,10 +65,23 @@ static void fake_send_irq(void *opaque, unsigned index, unsigned sub)
     l->last_sub = sub;
 }
 
+static int fake_vq_fetch(void *opaque, const VupDmVqFetch *req,
+                         void **reply, size_t *len)
+{
+    FakeLink *l = opaque;
+
+    if (!l->vq_fetch || l->shared) {
+        return -ENOTSUP;
+    }
+    l->vq_fetches++;
+    return l->vq_fetch(l, req, reply, len);
+}
+
 static const DmLinkOps fake_link_ops = {
     .dma = fake_dma,
     .dma_iov = fake_dma_iov,
     .send_irq = fake_send_irq,
+    .vq_fetch = fake_vq_fetch,
 };
 
 Rig *rig_new(const char *spec)
@@ -77,10 +91,11 @@ Rig *rig_new(const char *spec)
 
 Rig *rig_new_state(const char *spec, const char *state_file)
 {
-    Rig *r = calloc(1, sizeof(*r));
+    Rig *r = aligned_alloc(4096, sizeof(*r));
     char err[256], *name;
 
     assert_non_null(r);
+    memset(r, 0, sizeof(*r));
     r->args.state_file = state_file;
     r->loop = dm_loop_new();
     assert_int_equal(dm_props_split(spec, &name, &r->args.props, err,

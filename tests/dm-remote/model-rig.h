@@ -17,12 +17,21 @@
 #define RIG_RAM_BASE 0x100000
 #define RIG_RAM_SIZE 0x40000
 
-typedef struct FakeLink {
-    uint8_t ram[RIG_RAM_SIZE];  /* guest addresses RIG_RAM_BASE... */
+typedef struct FakeLink FakeLink;
+
+struct FakeLink {
+    /* Guest addresses RIG_RAM_BASE...; page-aligned on the host, as
+     * guest RAM is (cache=none's tests choose their alignment). */
+    uint8_t ram[RIG_RAM_SIZE] __attribute__((aligned(4096)));
     bool shared;                /* dm_dma_iov gives host pointers */
+    unsigned iovs_given;        /* its pieces, when it did */
+    /* DM_VQ_FETCH as the client answers it; NULL: not offered. */
+    int (*vq_fetch)(FakeLink *l, const VupDmVqFetch *req, void **reply,
+                    size_t *len);
+    unsigned vq_fetches;
     unsigned irqs_sent;         /* DM_IRQ messages */
     unsigned last_index, last_sub;
-} FakeLink;
+};
 
 typedef struct Rig {
     DmLoop *loop;

@@ -6,16 +6,19 @@
 # sums, writes one more file, and e2fsck -f -n must find the file system
 # clean.  The host then checks the image too (e2fsck, debugfs) where
 # e2fsprogs is installed.  TAP output.
-#   tests/guest/disk-fs.sh BUILD [unix|tcp] [same|restart]
+#   tests/guest/disk-fs.sh BUILD [unix|tcp] [same|restart] [PROPS]
 # same: one model process serves both boots (a second session);
 # restart: the model is stopped after the first boot and a new one
-# serves the second on the same image.
+# serves the second on the same image.  PROPS: more of the model's
+# properties (cache=none; queues=N, which also gives the guest N vCPUs,
+# so that Linux uses every queue, and checks it did).
 # shellcheck source-path=SCRIPTDIR
 set -uo pipefail
-build=$(cd "${1:?usage: disk-fs.sh BUILD [unix|tcp] [same|restart]}" &&
+build=$(cd "${1:?usage: disk-fs.sh BUILD [unix|tcp] [same|restart] [PROPS]}" &&
         pwd)
 transport=${2:-unix}
 model=${3:-same}
+extra=${4:-}
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../tap.sh"
 tmp=$(mktemp -d /tmp/dm-diskfs-XXXXXX)
@@ -24,7 +27,9 @@ case $model in same|restart) ;; *) bail "unknown mode $model" ;; esac
 
 # 64 MiB, sparse: what the guest does not write stays a hole.
 truncate -s 64M "$tmp/disk.img"
-props="file=$tmp/disk.img"
+props="file=$tmp/disk.img${extra:+,$extra}"
+queues=$(sed -n 's/.*queues=\([0-9]*\).*/\1/p' <<<"$extra")
+[ -z "$queues" ] || guest_args="-smp $queues"
 model_start "$props" ||
     bail "dm-remote serve did not start: $(tail -n 3 "$tmp/dm.log")"
 
@@ -39,6 +44,10 @@ check "first boot: e2fsprogs' mkfs.ext4 (not busybox's) ran: $(field mkfs)" \
 check "first boot: ext4 made, files written, synced and unmounted" \
     grep -qx "DM-BLK written" <<<"$console"
 first_sums=$(sums)
+if [ -n "$queues" ]; then
+    check "first boot: Linux uses the disk's $queues queues: $(field queues)" \
+        [ "$(field queues)" = "$queues" ]
+fi
 check "first boot: 14 files summed (one of 6 MiB)" \
     [ "$(wc -l <<<"$first_sums")" = 14 ]
 

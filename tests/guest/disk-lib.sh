@@ -66,10 +66,13 @@ model_stop() {
 # guest_boot NAME RUN: boot the guest (a new QEMU) on the model with
 # dm.run=RUN; its console goes to $tmp/NAME.console and, without the
 # carriage returns, to $console; $guest_rc is QEMU's exit status (0 after
-# the guest's poweroff).
+# the guest's poweroff).  $guest_accel (tcg) and $guest_args (none) are
+# the caller's.
 guest_boot() {
     local name=$1 run=$2
-    timeout 150 "$build/qemu-system-x86_64" -accel tcg -M pc -m 256M \
+    # shellcheck disable=SC2086  # guest_args: words
+    timeout 150 "$build/qemu-system-x86_64" -accel "${guest_accel:-tcg}" \
+        -M pc -m 256M ${guest_args:-} \
         -display none -monitor none -no-reboot \
         -kernel "$build/guest/vmlinuz" \
         -initrd "$build/guest/initramfs.cpio.gz" \

@@ -6,7 +6,11 @@
  *                  guest RAM in a shared memfd (the model reaches the rings
  *                  and buffers directly)
  *   proxy-tcp      dm-proxy-pci -> dm-remote virtio-blk over TCP loopback:
- *                  every ring and buffer access is a DMA message
+ *                  guest memory by messages, chains taken by ring fetches
+ *                  (dm_vq_fetch: the proxy walks the ring, the model
+ *                  checks the result) and completions by posted writes
+ *   proxy-tcp-plain  the same with vq-fetch=off: a DMA message per ring
+ *                  and buffer access, as with upstream's client
  *   upstream-shared  upstream's vfio-user-pci client -> dm-remote
  *                  virtio-blk over UNIX, shared memfd RAM
  * The driver is libqos' virtio 1.0 PCI driver (modern-only: it finds the
@@ -57,6 +61,7 @@ typedef enum BlkBackend {
     BLK_LOCAL,
     BLK_PROXY_SHARED,
     BLK_PROXY_TCP,
+    BLK_PROXY_TCP_PLAIN,
     BLK_UPSTREAM_SHARED,
 } BlkBackend;
 
@@ -140,7 +145,8 @@ static void blk_qemu_start(Blk *b)
                                                  "serial=%s%s", b->image,
                                                  SERIAL, ro);
 
-        if (b->backend == BLK_PROXY_TCP) {
+        if (b->backend == BLK_PROXY_TCP ||
+            b->backend == BLK_PROXY_TCP_PLAIN) {
             b->remote = dm_remote_start_tcp(model, NULL);
         } else {
             b->remote = dm_remote_start(model, NULL);
@@ -152,10 +158,12 @@ static void blk_qemu_start(Blk *b)
                                      BLK_SLOT, b->remote->socket_path);
         } else {
             device = g_strdup_printf("-device dm-proxy-pci,addr=%02x.0,"
-                                     "server=%s%s", BLK_SLOT,
+                                     "server=%s%s%s", BLK_SLOT,
                                      b->remote->connect,
                                      b->no_ioeventfd ? ",ioeventfd=off"
-                                                     : "");
+                                                     : "",
+                                     b->backend == BLK_PROXY_TCP_PLAIN ?
+                                     ",vq-fetch=off" : "");
         }
     }
     if (b->backend != BLK_LOCAL) {
@@ -868,6 +876,7 @@ int main(int argc, char **argv)
         { "local", BLK_LOCAL },
         { "proxy-shared", BLK_PROXY_SHARED },
         { "proxy-tcp", BLK_PROXY_TCP },
+        { "proxy-tcp-plain", BLK_PROXY_TCP_PLAIN },
         { "upstream-shared", BLK_UPSTREAM_SHARED },
     };
     static const struct {

@@ -41,6 +41,7 @@
 #include "exec/cpu-common.h"
 #include "hw/pci/msi.h"
 #include "hw/pci/msix.h"
+#include "system/kvm.h"
 #include "hw/pci/pci_device.h"
 #include "hw/pci/pcie.h"
 #include "hw/qdev-properties.h"
@@ -50,6 +51,7 @@
 #include "system/system.h"
 #include "qom/object.h"
 #include "hw/remote-dm/dm-proxy.h"
+#include "vup/dm-ext.h"
 #include "trace.h"
 
 #define TYPE_DM_PROXY_PCI "dm-proxy-pci"
@@ -77,7 +79,9 @@ typedef struct DMProxyBar {
 typedef struct DMProxyMsiVector {
     DMProxyPCIState *s;
     unsigned vector;
-    EventNotifier notifier;
+    EventNotifier notifier;     /* the model signals it */
+    int virq;                   /* KVM: its MSI route, or -1 */
+    bool irqfd;                 /* KVM injects it, not the main loop */
 } DMProxyMsiVector;
 
 /* A window of guest memory offered to the model, kept for replay. */
@@ -97,6 +101,7 @@ struct DMProxyPCIState {
     DMProxyIds ids;
     uint32_t timeout_ms;
     uint32_t poll_us;
+    bool vq_fetch;              /* offer dm_vq_fetch (TCP's fast path) */
     bool posted_writes;
     bool ioeventfd;             /* ask the model for its doorbells */
 
@@ -119,6 +124,8 @@ struct DMProxyPCIState {
     int msix_pba_bar;
     DMProxyMsiVector msix[DM_PROXY_MSIX_MAX];
     unsigned msix_wired;
+    bool irqfd;                 /* property: KVM irqfds for MSI-X */
+    bool irqfd_on;              /* vector notifiers set */
 
     MemoryListener listener;
     bool listener_on;
@@ -171,10 +178,99 @@ static int dm_proxy_pci_wire_vectors(DMProxyPCIState *s, unsigned index,
     return ret;
 }
 
+/*
+ * ---- MSI-X through KVM irqfds ----
+ *
+ * Under KVM the eventfd a vector's model signals is handed to KVM as an
+ * irqfd on the vector's MSI route, as vfio-pci does: the interrupt goes
+ * from the model into the guest without QEMU.  QEMU's MSI-X emulation
+ * tells us when the guest masks a vector (release): the irqfd comes off
+ * and the main loop's handler takes the eventfd again, so msix_notify()
+ * keeps the pending bit; unmasking (use) puts it back with the route's
+ * current message.  Without KVM (TCG) the main loop's handler is the
+ * path: the eventfd wakes it, msix_notify() injects.
+ */
+static void dm_proxy_pci_irqfd_off(DMProxyMsiVector *v)
+{
+    if (v->irqfd) {
+        kvm_irqchip_remove_irqfd_notifier_gsi(kvm_state, &v->notifier,
+                                              v->virq);
+        v->irqfd = false;
+        event_notifier_set_handler(&v->notifier, dm_proxy_pci_msix_event);
+    }
+}
+
+static int dm_proxy_pci_msix_use(PCIDevice *pdev, unsigned int nr,
+                                 MSIMessage msg)
+{
+    DMProxyPCIState *s = DM_PROXY_PCI(pdev);
+    DMProxyMsiVector *v = &s->msix[nr];
+
+    if (nr >= s->msix_wired) {
+        return 0;               /* not handed to the model */
+    }
+    if (v->virq >= 0) {
+        kvm_irqchip_update_msi_route(kvm_state, v->virq, msg, pdev);
+        kvm_irqchip_commit_routes(kvm_state);
+    } else {
+        KVMRouteChange c = kvm_irqchip_begin_route_changes(kvm_state);
+
+        v->virq = kvm_irqchip_add_msi_route(&c, nr, pdev);
+        kvm_irqchip_commit_route_changes(&c);
+        if (v->virq < 0) {
+            return 0;           /* the main loop's path, as under TCG */
+        }
+    }
+    if (!v->irqfd) {
+        event_notifier_set_handler(&v->notifier, NULL);
+        if (kvm_irqchip_add_irqfd_notifier_gsi(kvm_state, &v->notifier, NULL,
+                                               v->virq) < 0) {
+            event_notifier_set_handler(&v->notifier, dm_proxy_pci_msix_event);
+            return 0;
+        }
+        v->irqfd = true;
+        trace_dm_proxy_pci_irqfd(dm_id(s), nr, v->virq);
+    }
+    return 0;
+}
+
+static void dm_proxy_pci_msix_release(PCIDevice *pdev, unsigned int nr)
+{
+    DMProxyPCIState *s = DM_PROXY_PCI(pdev);
+
+    if (nr < s->msix_wired) {
+        dm_proxy_pci_irqfd_off(&s->msix[nr]);
+    }
+}
+
+/* MSI-X was enabled and its vectors wired: route them through KVM. */
+static void dm_proxy_pci_irqfd_start(DMProxyPCIState *s)
+{
+    if (s->irqfd && kvm_msi_via_irqfd_enabled() && s->msix_wired) {
+        /* Calls use() for every vector the guest has unmasked. */
+        msix_set_vector_notifiers(PCI_DEVICE(s), dm_proxy_pci_msix_use,
+                                  dm_proxy_pci_msix_release, NULL);
+        s->irqfd_on = true;
+    }
+}
+
+static void dm_proxy_pci_irqfd_stop(DMProxyPCIState *s)
+{
+    if (s->irqfd_on) {
+        msix_unset_vector_notifiers(PCI_DEVICE(s));
+        s->irqfd_on = false;
+    }
+}
+
 static void dm_proxy_pci_release_vectors(DMProxyMsiVector *vec,
                                          unsigned *wired)
 {
     for (unsigned i = 0; i < *wired; i++) {
+        dm_proxy_pci_irqfd_off(&vec[i]);
+        if (vec[i].virq >= 0) {
+            kvm_irqchip_release_virq(kvm_state, vec[i].virq);
+            vec[i].virq = -1;
+        }
         event_notifier_set_handler(&vec[i].notifier, NULL);
         event_notifier_cleanup(&vec[i].notifier);
     }
@@ -191,6 +287,8 @@ static void dm_proxy_pci_enable_vectors(DMProxyPCIState *s, unsigned index,
     for (unsigned i = 0; i < n; i++) {
         vec[i].s = s;
         vec[i].vector = i;
+        vec[i].virq = -1;
+        vec[i].irqfd = false;
         if (event_notifier_init(&vec[i].notifier, 0) < 0) {
             error_report("dm-proxy %s: no eventfd for vector %u", dm_id(s),
                          i);
@@ -216,6 +314,7 @@ static void dm_proxy_pci_disable_vectors(DMProxyPCIState *s, unsigned index,
 
 static void dm_proxy_pci_msi_release(DMProxyPCIState *s)
 {
+    dm_proxy_pci_irqfd_stop(s);
     dm_proxy_pci_release_vectors(s->msi, &s->msi_wired);
     dm_proxy_pci_release_vectors(s->msix, &s->msix_wired);
 }
@@ -237,13 +336,16 @@ static void dm_proxy_pci_msi_disable(DMProxyPCIState *s)
 
 static void dm_proxy_pci_msix_enable(DMProxyPCIState *s)
 {
+    dm_proxy_pci_irqfd_stop(s);
     dm_proxy_pci_enable_vectors(s, VUP_PCI_MSIX_IRQ_INDEX, s->msix,
                                 &s->msix_wired, s->msix_vectors,
                                 dm_proxy_pci_msix_event);
+    dm_proxy_pci_irqfd_start(s);
 }
 
 static void dm_proxy_pci_msix_disable(DMProxyPCIState *s)
 {
+    dm_proxy_pci_irqfd_stop(s);
     dm_proxy_pci_disable_vectors(s, VUP_PCI_MSIX_IRQ_INDEX, s->msix,
                                  &s->msix_wired);
 }
@@ -528,8 +630,8 @@ static void dm_proxy_pci_region_del(MemoryListener *l,
  * on another device's, which needs the BQL a lockless vCPU does not
  * hold: so only RAM is served, from any thread.
  */
-static bool dm_proxy_pci_dma_is_ram(PCIDevice *pdev, hwaddr addr, hwaddr len,
-                                    bool is_write)
+bool dm_proxy_pci_dma_is_ram(PCIDevice *pdev, uint64_t addr, uint64_t len,
+                             bool is_write)
 {
     AddressSpace *as = pci_get_address_space(pdev);
 
@@ -558,6 +660,20 @@ static void dm_proxy_pci_request(void *opaque, DMProxy *p, VupMsg *m)
     VupDmaAccess a;
     MemTxResult r;
 
+    if (m->hdr.command == VUP_CMD_DM_VQ_FETCH) {
+        if (!p->caps.dm_vq_fetch) {
+            dm_proxy_reply_error(p, m, EINVAL);
+            return;
+        }
+        dm_proxy_vq_fetch(p, PCI_DEVICE(s), m);
+        return;
+    }
+    if (m->hdr.command == VUP_CMD_DM_VQ_IRQ) {
+        if (p->caps.dm_vq_fetch) {
+            dm_proxy_vq_irq(p, PCI_DEVICE(s), m);
+        }
+        return;
+    }
     memcpy(&a, m->payload, sizeof(a));
     if (a.count > p->caps.max_data_xfer_size) {
         dm_proxy_reply_error(p, m, E2BIG);
@@ -664,6 +780,16 @@ static void dm_proxy_pci_stopped(void *opaque, DMProxy *p)
 }
 
 static const DMProxyOps dm_proxy_pci_ops = {
+    .request = dm_proxy_pci_request,
+    .vq_fetch = true,
+    .replay = dm_proxy_pci_replay,
+    .lost = dm_proxy_pci_lost,
+    .irq = dm_proxy_pci_irq,
+    .stopped = dm_proxy_pci_stopped,
+};
+
+/* vq-fetch=off: plain DMA messages, as upstream clients send them. */
+static const DMProxyOps dm_proxy_pci_plain_dma_ops = {
     .request = dm_proxy_pci_request,
     .replay = dm_proxy_pci_replay,
     .lost = dm_proxy_pci_lost,
@@ -1045,7 +1171,9 @@ static void dm_proxy_pci_realize(PCIDevice *pdev, Error **errp)
     if (!dm_proxy_init(&s->proxy, TYPE_DM_PROXY_PCI,
                        dev->id ? dev->id : TYPE_DM_PROXY_PCI,
                        s->server, s->timeout_ms, s->poll_us, &s->ids,
-                       &dm_proxy_pci_ops, s, errp)) {
+                       s->vq_fetch ? &dm_proxy_pci_ops
+                                   : &dm_proxy_pci_plain_dma_ops,
+                       s, errp)) {
         return;
     }
     s->proxy_up = true;
@@ -1245,6 +1373,8 @@ static const Property dm_proxy_pci_properties[] = {
     DEFINE_PROP_BOOL("posted-writes", DMProxyPCIState, posted_writes, true),
     DEFINE_PROP_BOOL("ioeventfd", DMProxyPCIState, ioeventfd, true),
     DEFINE_PROP_UINT32("poll-us", DMProxyPCIState, poll_us, 50),
+    DEFINE_PROP_BOOL("vq-fetch", DMProxyPCIState, vq_fetch, true),
+    DEFINE_PROP_BOOL("irqfd", DMProxyPCIState, irqfd, true),
 };
 
 /* A hybrid device: the model and the bus decide (see realize). */

@@ -23,13 +23,15 @@
 #include "qemu/lockable.h"
 #include "qemu/cutils.h"
 #include "qemu/main-loop.h"
+#include "hw/boards.h"
 #include "qapi/qapi-commands-remote-dm.h"
 #include "qapi/qapi-events-remote-dm.h"
 #include "hw/remote-dm/dm-proxy.h"
 #include "vup/dm-ext.h"
 #include "trace.h"
 
-#define DM_PROXY_MAX_XFER       (1024 * 1024)
+/* A ring fetch (DM_VQ_FETCH) carries a 1 MiB write and its descriptors. */
+#define DM_PROXY_MAX_XFER       (4 * 1024 * 1024)
 #define DM_PROXY_BACKOFF_MIN_MS 100
 #define DM_PROXY_BACKOFF_MAX_MS 5000
 /*
@@ -140,6 +142,10 @@ static bool dm_proxy_negotiate(DMProxy *p, Error **errp)
     ours.dm_vm_clock = true;
     /* Over TCP, doorbells without eventfds: kicks we send at once. */
     ours.dm_doorbells = true;
+    ours.dm_vq_fetch = p->ops->vq_fetch;
+    /* What the model may size itself to (a disk's queues). */
+    ours.dm_vcpus = MIN(MACHINE(qdev_get_machine())->smp.cpus,
+                        VUP_DM_VCPUS_MAX);
     /* A migration target may wait while the source drives the model. */
     ours.dm_standby = runstate_check(RUN_STATE_INMIGRATE);
     memcpy(ours.ids, p->ids, sizeof(ours.ids));
@@ -357,16 +363,20 @@ static void dm_proxy_handle_request(DMProxy *p, VupMsg *m, int recv_ret)
         VupDmIrq irq;
 
         memcpy(&irq, m->payload, sizeof(irq));
-        /* Delivered from the main loop, where the lock order is safe. */
-        if (irq.index < ARRAY_SIZE(p->irq_pending) && irq.sub < 64 &&
-            p->ops->irq) {
-            qatomic_or(&p->irq_pending[irq.index], 1ULL << irq.sub);
-            qemu_bh_schedule(p->irq_bh);
-        }
+        dm_proxy_irq_deliver(p, irq.index, irq.sub);
     } else {
         p->ops->request(p->opaque, p, m);
     }
     vup_msg_clear(m);
+}
+
+void dm_proxy_irq_deliver(DMProxy *p, uint32_t index, uint32_t sub)
+{
+    /* Delivered from the main loop, where the lock order is safe. */
+    if (index < ARRAY_SIZE(p->irq_pending) && sub < 64 && p->ops->irq) {
+        qatomic_or(&p->irq_pending[index], 1ULL << sub);
+        qemu_bh_schedule(p->irq_bh);
+    }
 }
 
 static void dm_proxy_irq_bh(void *opaque)

@@ -4,7 +4,7 @@
  *   -remote-device [id=ID,]bus=isa|pci,server=unix:PATH|tcp:HOST:PORT
  *                  [,iobase=N][,irq=N]
  *                  [,addr=SLOT.FN][,bootindex=N][,timeout=MS][,poll-us=N]
- *                  [,posted-writes=on|off]
+ *                  [,posted-writes=on|off][,vq-fetch=on|off]
  *                  [,vm-id=..,...,token-secret=SECRET]
  *                  [,tls-creds=CREDS[,tls-hostname=NAME]]
  *
@@ -36,6 +36,7 @@ static QemuOptsList remote_device_opts = {
         { .name = "timeout", .type = QEMU_OPT_NUMBER },
         { .name = "poll-us", .type = QEMU_OPT_NUMBER },
         { .name = "posted-writes", .type = QEMU_OPT_BOOL },
+        { .name = "vq-fetch", .type = QEMU_OPT_BOOL },
         { .name = "vm-id", .type = QEMU_OPT_STRING },
         { .name = "hypervisor-id", .type = QEMU_OPT_STRING },
         { .name = "client-platform-id", .type = QEMU_OPT_STRING },
@@ -68,7 +69,7 @@ char *remote_device_to_device_opts(const char *optarg, Error **errp)
     VupAddress addr;
     static const char *const passed[] = {
         "id", "server", "iobase", "irq", "addr", "bootindex", "timeout",
-        "poll-us",
+        "poll-us", "vq-fetch",
         "posted-writes", "vm-id", "hypervisor-id", "client-platform-id",
         "device-model-id", "server-platform-id", "token-secret",
         "tls-creds", "tls-hostname",
@@ -90,9 +91,10 @@ char *remote_device_to_device_opts(const char *optarg, Error **errp)
         goto out;
     }
     if (g_str_equal(bus, "isa")) {
-        if (qemu_opt_get(opts, "addr") || qemu_opt_get(opts, "bootindex")) {
-            error_setg(errp, "'addr' and 'bootindex' are for bus=pci; "
-                       "bus=isa takes iobase and irq");
+        if (qemu_opt_get(opts, "addr") || qemu_opt_get(opts, "bootindex") ||
+            qemu_opt_get(opts, "vq-fetch")) {
+            error_setg(errp, "'addr', 'bootindex' and 'vq-fetch' are for "
+                       "bus=pci; bus=isa takes iobase and irq");
             goto out;
         }
         g_string_append(dev, "dm-proxy-isa");

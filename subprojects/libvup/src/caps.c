@@ -257,6 +257,19 @@ static int parse_caps_object(json_object *caps, VupCaps *c, char *err,
                  errlen) < 0) {
         return -EINVAL;
     }
+    if (json_object_object_get_ex(caps, VUP_CAP_DM_VCPUS, &v)) {
+        uint64_t n;
+
+        if (get_uint(v, VUP_CAP_DM_VCPUS, 1, VUP_DM_VCPUS_MAX, &n, err,
+                     errlen) < 0) {
+            return -EINVAL;
+        }
+        c->dm_vcpus = n;
+    }
+    if (json_object_object_get_ex(caps, VUP_CAP_DM_VQ_FETCH, &v) &&
+        get_bool(v, VUP_CAP_DM_VQ_FETCH, &c->dm_vq_fetch, err, errlen) < 0) {
+        return -EINVAL;
+    }
     return 0;
 }
 
@@ -377,6 +390,14 @@ char *vup_caps_format(const VupCaps *c)
         json_object_object_add(caps, VUP_CAP_DM_DOORBELLS,
                                json_object_new_boolean(1));
     }
+    if (c->dm_vq_fetch) {
+        json_object_object_add(caps, VUP_CAP_DM_VQ_FETCH,
+                               json_object_new_boolean(1));
+    }
+    if (c->dm_vcpus) {
+        json_object_object_add(caps, VUP_CAP_DM_VCPUS,
+                               json_object_new_int64(c->dm_vcpus));
+    }
     for (int i = 0; i < VUP_ID_COUNT; i++) {
         if (c->ids[i][0]) {
             json_object *ids = NULL;
@@ -423,7 +444,9 @@ void vup_caps_negotiate(const VupCaps *ours, const VupCaps *peer,
     c.dm_standby = ours->dm_standby && peer->dm_standby;
     c.dm_vm_clock = ours->dm_vm_clock && peer->dm_vm_clock;
     c.dm_doorbells = ours->dm_doorbells && peer->dm_doorbells;
-    /* Identifiers are the client's to tell, not negotiated. */
+    c.dm_vq_fetch = ours->dm_vq_fetch && peer->dm_vq_fetch;
+    /* Identifiers and vCPUs are the client's to tell, not negotiated. */
+    c.dm_vcpus = 0;
     memset(c.ids, 0, sizeof(c.ids));
     *ret_caps = c;
 }

@@ -60,8 +60,22 @@ static const VupCommandInfo dm_vm_state_info = {
     "DM_VM_STATE", C2S, sizeof(VupDmVmState), 0,
 };
 
+static const VupCommandInfo dm_vq_fetch_info = {
+    "DM_VQ_FETCH", S2C, sizeof(VupDmVqFetch), sizeof(VupDmVqFetchReply),
+};
+
+static const VupCommandInfo dm_vq_irq_info = {
+    "DM_VQ_IRQ", S2C, sizeof(VupDmVqIrq), 0,
+};
+
 const VupCommandInfo *vup_command_info(uint32_t command)
 {
+    if (command == VUP_CMD_DM_VQ_FETCH) {
+        return &dm_vq_fetch_info;
+    }
+    if (command == VUP_CMD_DM_VQ_IRQ) {
+        return &dm_vq_irq_info;
+    }
     if (command == VUP_CMD_DM_VM_STATE) {
         return &dm_vm_state_info;
     }

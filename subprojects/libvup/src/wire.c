@@ -93,6 +93,24 @@ static void swap_region_caps(uint8_t *p, size_t len, bool to_host)
     }
 }
 
+/* DM_VQ_FETCH's reply: a header, then chains of segments and bytes. */
+static void swap_vq_fetch_reply(uint8_t *p, size_t len, bool to_host)
+{
+    uint16_t nchains = len >= 4 ? get(p + 2, 2, to_host) : 0;
+    size_t off = swap_layout(p, len, 0, "224");
+
+    for (uint16_t c = 0; c < nchains && off + 16 <= len; c++) {
+        uint16_t nsegs = get(p + off + 2, 2, to_host);
+        uint64_t data = get(p + off + 8, 4, to_host);
+
+        off = swap_layout(p, len, off, "222244");
+        for (uint16_t i = 0; i < nsegs && off < len; i++) {
+            off = swap_layout(p, len, off, "844");
+        }
+        off += (data + 7) & ~7ULL;      /* bytes: never swapped */
+    }
+}
+
 void vup_payload_swap(uint16_t command, bool reply, bool to_host,
                       uint8_t *p, size_t len)
 {
@@ -161,6 +179,16 @@ void vup_payload_swap(uint16_t command, bool reply, bool to_host,
         break;
     case VUP_CMD_DM_VM_STATE:
         swap_layout(p, len, 0, "448");
+        break;
+    case VUP_CMD_DM_VQ_IRQ:
+        swap_layout(p, len, 0, "4482222");
+        break;
+    case VUP_CMD_DM_VQ_FETCH:
+        if (reply) {
+            swap_vq_fetch_reply(p, len, to_host);
+        } else {
+            swap_layout(p, len, 0, "88222244");
+        }
         break;
     default:
         break;                  /* unknown: bytes only */

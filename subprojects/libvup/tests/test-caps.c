@@ -80,6 +80,8 @@ static void test_round_trip(void **state)
     c.dm_standby = true;
     c.dm_vm_clock = true;
     c.dm_doorbells = true;
+    c.dm_vq_fetch = true;
+    c.dm_vcpus = 4;
     strcpy(c.ids[VUP_ID_VM], "vm-1");
     strcpy(c.ids[VUP_ID_CLIENT_PLATFORM], "client-a");
     strcpy(c.ids[VUP_ID_TOKEN], "s3cret");
@@ -189,6 +191,8 @@ static void test_out_of_range(void **state)
                "power of two");
     expect_bad("{\"capabilities\": {\"twin_socket\": {\"fd_index\": 999}}}",
                "out of range");
+    expect_bad("{\"capabilities\": {\"dm_vcpus\": 0}}", "out of range");
+    expect_bad("{\"capabilities\": {\"dm_vcpus\": 1025}}", "out of range");
     /* json-c saturates 2^64; the page-size check still refuses it. */
     expect_bad("{\"capabilities\": {\"pgsizes\": 18446744073709551616}}",
                "\"pgsizes\"");

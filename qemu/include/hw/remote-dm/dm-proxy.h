@@ -66,6 +66,8 @@ typedef struct DMProxyIds {
 typedef struct DMProxyOps {
     /* A command from the server (DMA_READ/DMA_WRITE): reply to it. */
     void (*request)(void *opaque, DMProxy *p, VupMsg *msg);
+    /* request serves DM_VQ_FETCH and posted DMA_WRITE: offer them. */
+    bool vq_fetch;
     /* Connected again after a fault: replay DMA maps, IRQ wiring... */
     bool (*replay)(void *opaque, DMProxy *p, Error **errp);
     /* The connection is gone (main loop). */
@@ -336,5 +338,20 @@ void dm_proxy_tls_cleanup(DMProxy *p);
 void dm_proxy_reply(DMProxy *p, const VupMsg *req, const void *payload,
                     size_t len);
 void dm_proxy_reply_error(DMProxy *p, const VupMsg *req, int err);
+
+/*
+ * Vector @sub of IRQ @index fired (a DM_IRQ, or a DM_VQ_IRQ whose driver
+ * wants it): delivered through DMProxyOps.irq from the main loop.  Any
+ * thread, p->lock held.
+ */
+void dm_proxy_irq_deliver(DMProxy *p, uint32_t index, uint32_t sub);
+
+/* Is [addr, addr + len) guest RAM the device may reach (dm-proxy-pci.c)? */
+bool dm_proxy_pci_dma_is_ram(PCIDevice *pdev, uint64_t addr, uint64_t len,
+                             bool is_write);
+/* Answer DM_VQ_FETCH from the ring in @pdev's memory (dm-proxy-vq-fetch.c). */
+void dm_proxy_vq_fetch(DMProxy *p, PCIDevice *pdev, VupMsg *m);
+/* DM_VQ_IRQ: deliver the interrupt if the driver wants it (same file). */
+void dm_proxy_vq_irq(DMProxy *p, PCIDevice *pdev, VupMsg *m);
 
 #endif /* HW_REMOTE_DM_DM_PROXY_H */

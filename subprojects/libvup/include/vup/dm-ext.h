@@ -43,6 +43,14 @@ VUP_CHECK_SIZE(VupDmIrq, 8);
 #define VUP_IRQ_SET_DATA_DM_MESSAGE (1u << 31)
 
 /*
+ * Capability key, told by the client (not negotiated): how many vCPUs
+ * its VM has, 1..1024, so that a model may size itself to the guest (a
+ * disk's request queues, one per vCPU as QEMU's virtio-blk-pci does).
+ */
+#define VUP_CAP_DM_VCPUS            "dm_vcpus"
+#define VUP_DM_VCPUS_MAX            1024
+
+/*
  * Capability key: standby sessions, for migration.  A client that offers
  * it may be accepted while another client is served: as a *standby* (the
  * server says so by offering it back), it may only ask for the device's
@@ -95,6 +103,100 @@ VUP_CHECK_SIZE(VupDmVmState, 16);
 
 /* fd_index of a GET_REGION_IO_FDS entry that comes without a descriptor. */
 #define VUP_IO_FD_INDEX_NONE        0xffffffffu
+
+/*
+ * Capability key: guest memory by messages, in fewer round trips.  A
+ * client that offers it (i) serves VUP_CMD_DM_VQ_FETCH, (ii) takes
+ * DMA_WRITE with NO_REPLY: no answer, applied in stream order, so a
+ * later DMA_READ or DM_VQ_FETCH sees it, and (iii) VUP_CMD_DM_VQ_IRQ.  A server uses them only where
+ * memory is not shared (TCP); a client without them gets plain
+ * DMA_READ/DMA_WRITE with replies.  docs/protocol.md has the rationale.
+ */
+#define VUP_CAP_DM_VQ_FETCH         "dm_vq_fetch"
+
+/*
+ * Server to client: take up to max_chains chains of a split virtqueue
+ * from entry last_avail of its available ring, in one exchange: the
+ * client reads the available index, walks each chain (indirect tables
+ * too when flags says so) and returns its buffers and the bytes of its
+ * readable ones.  It stops early, without an error, at the first chain
+ * it will not walk (any rule broken, more than max_segs buffers, a
+ * buffer outside guest RAM) or when the reply would exceed the
+ * negotiated max_data_xfer_size: the server walks that one itself with
+ * DMA_READ and finds out why.  The client checks nothing else for the
+ * server, which checks everything again (a peer is not trusted either).
+ */
+#define VUP_CMD_DM_VQ_FETCH         0x7f04
+
+#define VUP_DM_VQ_FETCH_F_INDIRECT  (1u << 0)   /* INDIRECT_DESC negotiated */
+
+typedef struct VUP_PACKED VupDmVqFetch {
+    uint64_t desc;              /* guest address of the descriptor table */
+    uint64_t avail;             /* ... of the available ring */
+    uint16_t size;              /* entries, a power of 2, <= 32768 */
+    uint16_t last_avail;        /* the first entry of the ring to take */
+    uint16_t max_chains;        /* take at most this many */
+    uint16_t flags;             /* VUP_DM_VQ_FETCH_F_* */
+    uint32_t max_segs;          /* buffers one chain may have */
+    uint32_t max_data;          /* readable bytes to send, all chains */
+} VupDmVqFetch;
+VUP_CHECK_SIZE(VupDmVqFetch, 32);
+
+/*
+ * The reply: this header, then nchains times a VupDmVqChain, its nsegs
+ * VupDmVqSeg and its data_len bytes padded to 8.  data_len is the sum
+ * of the readable buffers' lengths, or 0 when they did not fit in
+ * max_data (the server then reads them itself).
+ */
+typedef struct VUP_PACKED VupDmVqFetchReply {
+    uint16_t avail_idx;         /* the available index the client read */
+    uint16_t nchains;
+    uint32_t reserved;
+} VupDmVqFetchReply;
+VUP_CHECK_SIZE(VupDmVqFetchReply, 8);
+
+typedef struct VUP_PACKED VupDmVqChain {
+    uint16_t head;
+    uint16_t nsegs;
+    uint16_t nout;              /* the first nout buffers are readable */
+    uint16_t reserved;
+    uint32_t data_len;
+    uint32_t reserved2;
+} VupDmVqChain;
+VUP_CHECK_SIZE(VupDmVqChain, 16);
+
+#define VUP_DM_VQ_SEG_F_WRITE       (1u << 0)   /* device-writable */
+
+typedef struct VUP_PACKED VupDmVqSeg {
+    uint64_t addr;
+    uint32_t len;
+    uint32_t flags;             /* VUP_DM_VQ_SEG_F_* */
+} VupDmVqSeg;
+VUP_CHECK_SIZE(VupDmVqSeg, 16);
+
+/*
+ * Server to client, NO_REPLY, with dm_vq_fetch: signal vector sub of
+ * MSI-X/MSI index as VUP_CMD_DM_IRQ would, but only if the driver wants
+ * the interrupt, which the client reads in guest memory after applying
+ * what came before on the stream (the used index): with EVENT_IDX if
+ * vring_need_event(used_event, new_used, old_used), else unless the
+ * available ring's flags say NO_INTERRUPT.  Signalled anyway when that
+ * memory cannot be read.  Saves the server a round trip per interrupt.
+ */
+#define VUP_CMD_DM_VQ_IRQ           0x7f05
+
+#define VUP_DM_VQ_IRQ_F_EVENT_IDX   (1u << 0)
+
+typedef struct VUP_PACKED VupDmVqIrq {
+    uint32_t index;
+    uint32_t sub;
+    uint64_t avail;             /* the queue's available ring */
+    uint16_t size;
+    uint16_t old_used;          /* the used index at the last interrupt */
+    uint16_t new_used;          /* the used index now */
+    uint16_t flags;             /* VUP_DM_VQ_IRQ_F_* */
+} VupDmVqIrq;
+VUP_CHECK_SIZE(VupDmVqIrq, 24);
 
 /* ---- Region capability (GET_REGION_INFO's chain) ---- */
 

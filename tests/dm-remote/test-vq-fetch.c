@@ -1,0 +1,284 @@
+/*
+ * virtio-blk with guest memory reached by messages and a client that
+ * fetches chains (DM_VQ_FETCH, dm-remote/virtio/virtq.c): the requests
+ * complete from what the fetch brought, the model falls back to its own
+ * walk where the client gives up, and a reply that breaks the protocol
+ * puts the device in NEEDS_RESET, never the process in a crash.  The
+ * client here walks the test driver's direct chains and can be told to
+ * lie.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "blk-driver.h"
+#include "model-rig.h"
+
+#define IMG_SECTORS 64
+#define LEN         512
+
+/* How the fake client answers. */
+typedef enum Lie {
+    HONEST,
+    NO_DATA,            /* chains without their bytes: the model reads */
+    GIVE_UP,            /* no chain although one is available */
+    HEAD_OUT_OF_RANGE,
+    NO_SEGS,
+    NOUT_WRONG,
+    DATA_SHORT,         /* data_len not the readable total */
+    TRUNCATED,          /* the reply ends inside the chain */
+    TOO_MANY_CHAINS,    /* more chains than the index allows */
+    INDEX_JUMP,         /* the available index moved by more than size */
+    SAME_HEAD_TWICE,
+} Lie;
+
+static Lie lie;
+/* What the fetch says the data bytes are (unlike the fake RAM's). */
+#define FETCH_BYTE  0xa5
+#define RAM_BYTE    0x3c
+
+static void append(uint8_t **buf, size_t *len, const void *p, size_t n)
+{
+    *buf = realloc(*buf, *len + n);
+    memcpy(*buf + *len, p, n);
+    *len += n;
+}
+
+static int fake_fetch(FakeLink *l, const VupDmVqFetch *req, void **reply,
+                      size_t *len)
+{
+    const uint8_t *ram = l->ram;
+    uint16_t idx, avail, n;
+    VupDmVqFetchReply h = { 0 };
+    uint8_t *out = NULL;
+    size_t olen = 0;
+
+    memcpy(&idx, ram + (req->avail + 2 - RIG_RAM_BASE), 2);
+    idx = le16toh(idx);
+    avail = idx - req->last_avail;
+    n = avail < req->max_chains ? avail : req->max_chains;
+    if (lie == GIVE_UP) {
+        n = 0;
+    }
+    h.avail_idx = htole16(lie == INDEX_JUMP ? req->last_avail + QSIZE + 1
+                                            : idx);
+    h.nchains = htole16(lie == TOO_MANY_CHAINS ? n + 1 :
+                        lie == SAME_HEAD_TWICE && n ? 2 : n);
+    append(&out, &olen, &h, sizeof(h));
+    for (unsigned c = 0; c < n + (lie == SAME_HEAD_TWICE && n ? 1u : 0u);
+         c++) {
+        VupDmVqSeg segs[8];
+        uint8_t data[16 + LEN + 8];
+        uint16_t head, i;
+        unsigned ns = 0, nout = 0;
+        uint32_t dlen = 0;
+        VupDmVqChain ch = { 0 };
+
+        memcpy(&head, ram + (req->avail + 4 - RIG_RAM_BASE) +
+               2 * ((req->last_avail + (c % n)) % req->size), 2);
+        head = le16toh(head);
+        for (i = head; ns < 8; ns++) {
+            uint64_t a;
+            uint32_t dl;
+            uint16_t fl, nx;
+            const uint8_t *d = ram + (req->desc - RIG_RAM_BASE) + 16 * i;
+
+            memcpy(&a, d, 8);
+            memcpy(&dl, d + 8, 4);
+            memcpy(&fl, d + 12, 2);
+            memcpy(&nx, d + 14, 2);
+            segs[ns] = (VupDmVqSeg) { a, dl, (fl & 2) ? 1 : 0 };
+            if (!(fl & 2)) {
+                /* The header from RAM, the data as the fetch says. */
+                if (nout == 0) {
+                    memcpy(data, ram + (a - RIG_RAM_BASE), dl);
+                } else {
+                    memset(data + dlen, FETCH_BYTE, dl);
+                }
+                nout++;
+                dlen += dl;
+            }
+            if (!(fl & 1)) {
+                ns++;
+                break;
+            }
+            i = nx;
+        }
+        ch.head = htole16(lie == HEAD_OUT_OF_RANGE ? QSIZE : head);
+        ch.nsegs = htole16(lie == NO_SEGS ? 0 : ns);
+        ch.nout = htole16(lie == NOUT_WRONG ? nout + 1 : nout);
+        ch.data_len = htole32(lie == NO_DATA ? 0 :
+                              lie == DATA_SHORT ? dlen - 1 : dlen);
+        append(&out, &olen, &ch, sizeof(ch));
+        if (lie == TRUNCATED) {
+            break;
+        }
+        append(&out, &olen, segs, ns * sizeof(segs[0]));
+        if (lie != NO_DATA) {
+            size_t pad = (8 - dlen % 8) % 8;
+
+            memset(data + dlen, 0, pad);
+            append(&out, &olen, data, dlen + pad);
+        }
+    }
+    *reply = out;
+    *len = olen;
+    return 0;
+}
+
+static Blk *blk_new(bool shared)
+{
+    Blk *r = calloc(1, sizeof(*r));
+    uint8_t sector[512] = { 0 };
+    char spec[256];
+    int fd;
+
+    strcpy(r->img, "/tmp/dm-test-vqfetch-XXXXXX");
+    fd = mkstemp(r->img);
+    assert_true(fd >= 0);
+    for (int s = 0; s < IMG_SECTORS; s++) {
+        assert_int_equal(write(fd, sector, sizeof(sector)), sizeof(sector));
+    }
+    close(fd);
+    snprintf(spec, sizeof(spec), "virtio-blk,file=%s,queue_size=%d", r->img,
+             QSIZE);
+    r->rig = rig_new(spec);
+    r->dev = &r->rig->dev;
+    r->rig->link.vq_fetch = fake_fetch;
+    r->rig->link.shared = shared;
+    driver_init(r, 1ULL << VIRTIO_F_VERSION_1);
+    return r;
+}
+
+static void blk_free(Blk *r)
+{
+    rig_free(r->rig);
+    unlink(r->img);
+    free(r);
+}
+
+/* Sector @s of the image, its first byte. */
+static uint8_t image_byte(Blk *r, unsigned s)
+{
+    uint8_t b;
+    int fd = open(r->img, O_RDONLY);
+
+    assert_true(fd >= 0);
+    assert_int_equal(pread(fd, &b, 1, s * 512ULL), 1);
+    close(fd);
+    return b;
+}
+
+/* Write sector @s from DATA (which holds RAM_BYTE): its status. */
+static uint8_t write_sector(Blk *r, unsigned s)
+{
+    memset(at(r, DATA), RAM_BYTE, LEN);
+    return request(r, BLK_T_OUT, s, LEN, false);
+}
+
+/* The write's bytes came with the fetch: one exchange, not the RAM's. */
+static void test_fetch_brings_the_data(void **unused)
+{
+    Blk *r = blk_new(false);
+
+    lie = HONEST;
+    assert_int_equal(write_sector(r, 3), 0);
+    assert_int_equal(image_byte(r, 3), FETCH_BYTE);
+    assert_true(r->rig->link.vq_fetches >= 1);
+    /* A read comes back through the writable buffer as before. */
+    memset(at(r, DATA), 0, LEN);
+    assert_int_equal(request(r, BLK_T_IN, 3, LEN, true), 0);
+    assert_int_equal(((uint8_t *)at(r, DATA))[LEN - 1], FETCH_BYTE);
+    blk_free(r);
+}
+
+/* Without the bytes, or without the chain, the model reads guest memory. */
+static void test_fallbacks_read_guest_memory(void **unused)
+{
+    Blk *r = blk_new(false);
+
+    lie = NO_DATA;
+    assert_int_equal(write_sector(r, 4), 0);
+    assert_int_equal(image_byte(r, 4), RAM_BYTE);
+    lie = GIVE_UP;
+    assert_int_equal(write_sector(r, 5), 0);
+    assert_int_equal(image_byte(r, 5), RAM_BYTE);
+    lie = HONEST;
+    assert_int_equal(write_sector(r, 6), 0);
+    assert_int_equal(image_byte(r, 6), FETCH_BYTE);
+    assert_false(rd(r, 0x14, 1) & VIRTIO_STATUS_NEEDS_RESET);
+    blk_free(r);
+}
+
+/* Memory shared after all: no fetch, the ring is walked in place. */
+static void test_shared_memory_walks(void **unused)
+{
+    Blk *r = blk_new(true);
+
+    lie = HONEST;
+    assert_int_equal(write_sector(r, 7), 0);
+    assert_int_equal(image_byte(r, 7), RAM_BYTE);
+    assert_int_equal(r->rig->link.vq_fetches, 0);
+    blk_free(r);
+}
+
+/* Each lie breaks the device, which serves again after a reset. */
+static void test_lies_need_reset(void **unused)
+{
+    static const Lie lies[] = {
+        HEAD_OUT_OF_RANGE, NO_SEGS, NOUT_WRONG, DATA_SHORT, TRUNCATED,
+        TOO_MANY_CHAINS, INDEX_JUMP, SAME_HEAD_TWICE,
+    };
+
+    for (size_t i = 0; i < sizeof(lies) / sizeof(lies[0]); i++) {
+        Blk *r = blk_new(false);
+        uint16_t head = 0, idx;
+
+        lie = lies[i];
+        /* The request of write_sector(), without waiting for its answer. */
+        desc(r, 0, HDR, 16, 1, 1);
+        desc(r, 1, DATA, LEN, 1, 2);
+        desc(r, 2, STATUS, 1, 2, 0);
+        put(r, AVAIL + 4 + 2 * (r->avail_idx % QSIZE), &head, 2);
+        idx = htole16(++r->avail_idx);
+        put(r, AVAIL + 2, &idx, 2);
+        wr(r, 0x3000, 0, 2);
+        for (int t = 0; t < 500 && !(rd(r, 0x14, 1) &
+                                     VIRTIO_STATUS_NEEDS_RESET); t++) {
+            rig_run_for(r->rig, 10);
+        }
+        if (!(rd(r, 0x14, 1) & VIRTIO_STATUS_NEEDS_RESET)) {
+            fail_msg("lie %d did not break the device", lies[i]);
+        }
+        assert_int_equal(image_byte(r, 8), 0);
+        lie = HONEST;
+        r->avail_idx = 0;
+        driver_init(r, 1ULL << VIRTIO_F_VERSION_1);
+        assert_int_equal(write_sector(r, 9), 0);
+        assert_int_equal(image_byte(r, 9), FETCH_BYTE);
+        blk_free(r);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fetch_brings_the_data),
+        cmocka_unit_test(test_fallbacks_read_guest_memory),
+        cmocka_unit_test(test_shared_memory_walks),
+        cmocka_unit_test(test_lies_need_reset),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
