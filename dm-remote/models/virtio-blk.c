@@ -3,7 +3,7 @@
  * transport (virtio 1.2 section 5.2).
  *
  *   dm-remote serve --model virtio-blk,file=IMAGE[,readonly=on]
- *                   [,serial=S][,queues=N][,queue_size=N][,nbd_timeout=S]
+ *                   [,serial=S][,queues=N|0][,queue_size=N][,nbd_timeout=S]
  *                   [,cache=none|writeback][,poll_us=N]
  *
  * IMAGE is a raw file or a block device (blk-file.c, locked against a
@@ -86,6 +86,8 @@
 #define INFLIGHT_MAX_BYTES  (64u << 20)
 #define DISCARD_MAX_SECTORS (1u << 22)
 #define WRITE_ZEROES_FLAG_UNMAP 1
+/* queues=0: one per vCPU of the client's VM, up to this many. */
+#define AUTO_MAX_QUEUES     4
 /* Pieces of guest memory one request's data may map to (zero-copy). */
 #define REQ_MAX_IOV         256
 /* The bounce buffer's alignment (cache=none's O_DIRECT takes it as is). */
@@ -572,10 +574,31 @@ static void blk_virtio_reset(void *opaque)
     blk_poll_cancel(b, false);  /* the rings are gone */
 }
 
+/* Show the driver @n queues, in the transport and in our config. */
+static void blk_set_queues(VirtioBlk *b, unsigned n)
+{
+    if (dm_virtio_set_num_queues(&b->virtio, n) == 0) {
+        b->config.num_queues = htole16(n);
+    }
+}
+
+/* queues=0: one per vCPU of the client's VM, as QEMU's own disk has. */
+static void blk_driver_starting(void *opaque)
+{
+    VirtioBlk *b = opaque;
+    unsigned vcpus = dm_device_client_vcpus(b->dev);
+
+    if (!b->queues) {
+        blk_set_queues(b, vcpus == 0 ? 1 : vcpus < AUTO_MAX_QUEUES
+                                            ? vcpus : AUTO_MAX_QUEUES);
+    }
+}
+
 static const DmVirtioOps blk_virtio_ops = {
     .config_read = blk_config_read,
     .queue_notify = blk_queue_notify,
     .reset = blk_virtio_reset,
+    .driver_starting = blk_driver_starting,
 };
 
 /* ---- Model ---- */
@@ -608,6 +631,7 @@ static int blk_realize(DmDevice *dev)
 {
     VirtioBlk *b = dm_device_state(dev);
     uint64_t features;
+    unsigned max_queues;
     int ret;
 
     b->dev = dev;
@@ -644,7 +668,8 @@ static int blk_realize(DmDevice *dev)
             features |= 1ULL << VIRTIO_BLK_F_WRITE_ZEROES;
         }
     }
-    if (b->queues > 1) {
+    max_queues = b->queues ? b->queues : AUTO_MAX_QUEUES;
+    if (max_queues > 1) {
         features |= 1ULL << VIRTIO_BLK_F_MQ;
     }
     b->config = (VirtioBlkConfig) {
@@ -655,7 +680,7 @@ static int blk_realize(DmDevice *dev)
         .blk_size = htole32(SECTOR_SIZE),
         .min_io_size = htole16(1),
         .opt_io_size = htole32(0),
-        .num_queues = htole16(b->queues),
+        .num_queues = htole16(1),
         .max_discard_sectors = htole32(DISCARD_MAX_SECTORS),
         .max_discard_seg = htole32(1),
         .discard_sector_alignment = htole32(1),
@@ -663,10 +688,15 @@ static int blk_realize(DmDevice *dev)
         .max_write_zeroes_seg = htole32(1),
         .write_zeroes_may_unmap = 1,
     };
-    return dm_virtio_pci_init(&b->virtio, dev, VIRTIO_ID_BLOCK,
-                              PCI_CLASS_STORAGE_SCSI, features, b->queues,
-                              b->queue_size, sizeof(b->config),
-                              &blk_virtio_ops, b);
+    ret = dm_virtio_pci_init(&b->virtio, dev, VIRTIO_ID_BLOCK,
+                             PCI_CLASS_STORAGE_SCSI, features, max_queues,
+                             b->queue_size, sizeof(b->config),
+                             &blk_virtio_ops, b);
+    if (ret == 0) {
+        /* queues=0 shows one until a driver starts (blk_driver_starting). */
+        blk_set_queues(b, b->queues ? b->queues : 1);
+    }
+    return ret;
 }
 
 /* The back end's own requests (NBD's; the framework drains the work). */
@@ -710,6 +740,11 @@ static void blk_load(DmDevice *dev, DmStateIn *in, uint32_t version)
     VirtioBlk *b = dm_device_state(dev);
 
     dm_virtio_load(&b->virtio, in);
+    if (b->queues && b->virtio.num_queues != b->queues) {
+        dm_state_fail(in);      /* started with another queues= */
+        return;
+    }
+    b->config.num_queues = htole16(b->virtio.num_queues);
 }
 
 static void blk_irqs_changed(DmDevice *dev)
@@ -759,8 +794,10 @@ static const DmProp blk_props[] = {
                     "offer the disk read-only (VIRTIO_BLK_F_RO)"),
     DM_PROP_STRING_CHECKED("serial", VirtioBlk, serial, NULL, check_serial,
                            "what GET_ID answers (up to 20 bytes)"),
-    DM_PROP_UINT64("queues", VirtioBlk, queues, "1", 1, 16,
-                   "request queues (VIRTIO_BLK_F_MQ above 1)"),
+    DM_PROP_UINT64("queues", VirtioBlk, queues, "0", 0, 16,
+                   "request queues; 0: one per vCPU of the client's VM, "
+                   "up to 4, as it says when it connects (1 if it does "
+                   "not); VIRTIO_BLK_F_MQ when more than 1 may be"),
     DM_PROP_UINT64("queue_size", VirtioBlk, queue_size, "256", 16, 1024,
                    "entries per queue, a power of two"),
     DM_PROP_UINT64("nbd_timeout", VirtioBlk, nbd_timeout, "30", 1, 3600,

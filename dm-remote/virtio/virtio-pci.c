@@ -58,7 +58,7 @@
 
 static unsigned msix_vectors(const DmVirtio *v)
 {
-    return v->num_queues + 1;
+    return v->max_queues + 1;           /* the table's size, fixed */
 }
 
 bool dm_virtio_ready(const DmVirtio *v)
@@ -223,6 +223,9 @@ static void set_status(DmVirtio *v, uint8_t val)
     if (val == 0) {
         dm_virtio_reset(v);
         return;
+    }
+    if (old == 0 && v->ops->driver_starting) {
+        v->ops->driver_starting(v->opaque);
     }
     if ((val & VIRTIO_STATUS_FEATURES_OK) &&
         !(old & VIRTIO_STATUS_FEATURES_OK) && !features_ok(v)) {
@@ -568,12 +571,14 @@ static bool vector_valid(const DmVirtio *v, uint64_t vector)
 
 void dm_virtio_load(DmVirtio *v, DmStateIn *in)
 {
-    uint64_t features, status, vector;
+    uint64_t features, status, vector, queues;
 
-    if (dm_state_get_u64(in) != v->num_queues) {
-        dm_state_fail(in);      /* started with other queues= */
+    queues = dm_state_get_u64(in);
+    if (queues == 0 || queues > v->max_queues) {
+        dm_state_fail(in);      /* started with fewer queues= */
         return;
     }
+    v->num_queues = queues;
     features = dm_state_get_u64(in);
     status = dm_state_get_u64(in);
     v->isr = dm_state_get_u64(in) & (ISR_QUEUE | ISR_CONFIG);
@@ -613,6 +618,18 @@ void dm_virtio_load(DmVirtio *v, DmStateIn *in)
     }
     /* The rings are read back when the client's memory is. */
     v->recovering = dm_virtio_ready(v);
+}
+
+int dm_virtio_set_num_queues(DmVirtio *v, unsigned n)
+{
+    if (v->status != 0 || n == 0 || n > v->max_queues) {
+        return -EINVAL;
+    }
+    v->num_queues = n;
+    if (v->queue_select >= n) {
+        v->queue_select = 0;
+    }
+    return 0;
 }
 
 void dm_virtio_pci_cleanup(DmVirtio *v)
@@ -693,7 +710,7 @@ int dm_virtio_pci_init(DmVirtio *v, DmDevice *dev, uint16_t virtio_id,
     dm_vm_timer_init(&v->resume_timer, dm_device_vm_clock(dev), resume, v);
     v->ops = ops;
     v->opaque = opaque;
-    v->num_queues = num_queues;
+    v->num_queues = v->max_queues = num_queues;
     v->config_size = config_size;
     v->host_features = features | (1ULL << VIRTIO_F_VERSION_1) |
                        (1ULL << VIRTIO_F_INDIRECT_DESC) |

@@ -55,6 +55,12 @@ typedef struct DmVirtioOps {
      * reset): forget requests; the transport has quiesced the device.
      */
     void (*reset)(void *opaque);
+    /*
+     * Optional: the driver starts (its first status write after a
+     * reset): the last moment to size the device to its client, e.g.
+     * with dm_virtio_set_num_queues.
+     */
+    void (*driver_starting)(void *opaque);
 } DmVirtioOps;
 
 typedef struct DmVirtio DmVirtio;
@@ -77,7 +83,8 @@ struct DmVirtio {
     uint8_t config_generation;
     uint16_t config_msix_vector;
     uint16_t queue_select;
-    unsigned num_queues;
+    unsigned num_queues;        /* what the driver sees */
+    unsigned max_queues;        /* what init set up (MSI-X, journals) */
     uint32_t config_size;
     /* Restored DRIVER_OK from a state file: the rings wait for memory. */
     bool recovering;
@@ -100,6 +107,12 @@ int dm_virtio_pci_init(DmVirtio *v, DmDevice *dev, uint16_t virtio_id,
                        unsigned num_queues, uint16_t queue_size,
                        uint32_t config_size, const DmVirtioOps *ops,
                        void *opaque);
+
+/*
+ * Show the driver @n queues of the max_queues set up, while it has not
+ * started (status 0): 0 or -EINVAL.  The state saved keeps the count.
+ */
+int dm_virtio_set_num_queues(DmVirtio *v, unsigned n);
 
 /* Did the driver accept feature @bit? */
 static inline bool dm_virtio_has(const DmVirtio *v, unsigned bit)

@@ -77,7 +77,13 @@ static int fake_vq_fetch(void *opaque, const VupDmVqFetch *req,
     return l->vq_fetch(l, req, reply, len);
 }
 
+static unsigned fake_client_vcpus(void *opaque)
+{
+    return ((FakeLink *)opaque)->vcpus;
+}
+
 static const DmLinkOps fake_link_ops = {
+    .client_vcpus = fake_client_vcpus,
     .dma = fake_dma,
     .dma_iov = fake_dma_iov,
     .send_irq = fake_send_irq,

@@ -29,6 +29,7 @@ struct FakeLink {
     int (*vq_fetch)(FakeLink *l, const VupDmVqFetch *req, void **reply,
                     size_t *len);
     unsigned vq_fetches;
+    unsigned vcpus;             /* what the client says (dm_vcpus) */
     unsigned irqs_sent;         /* DM_IRQ messages */
     unsigned last_index, last_sub;
 };

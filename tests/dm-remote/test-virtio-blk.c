@@ -1210,6 +1210,33 @@ static void test_queues_1(void **unused)
     mq_integrity(1);
 }
 
+/*
+ * queues=0 (the default): the queues a driver finds when it starts are
+ * one per vCPU of the client's VM, up to 4; 1 when the client does not
+ * say; an explicit count stays what it is.
+ */
+static void test_queues_auto(void **unused)
+{
+    static const struct { const char *extra; unsigned vcpus, want; } t[] = {
+        { "", 0, 1 }, { "", 1, 1 }, { "", 3, 3 }, { "", 8, 4 },
+        { ",queues=2", 3, 2 },
+    };
+
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        Blk *r = blk_new(t[i].extra);
+
+        r->rig->link.vcpus = t[i].vcpus;
+        wr(r, 0x14, 0, 1);                      /* reset */
+        wr(r, 0x14, 1, 1);                      /* ACKNOWLEDGE */
+        assert_int_equal(rd(r, 0x12, 2), t[i].want);
+        assert_int_equal(rd(r, 0x2000 + 34, 2), t[i].want);  /* config */
+        /* Queues past the count do not exist for the driver. */
+        wr(r, 0x16, t[i].want, 2);
+        assert_int_equal(rd(r, 0x18, 2), 0);
+        blk_free(r);
+    }
+}
+
 static void test_queues_4(void **unused)
 {
     mq_integrity(4);
@@ -1292,6 +1319,7 @@ int main(void)
         cmocka_unit_test(test_cache_none),
         cmocka_unit_test(test_event_idx),
         cmocka_unit_test(test_queues_1),
+        cmocka_unit_test(test_queues_auto),
         cmocka_unit_test(test_queues_4),
         cmocka_unit_test(test_poll),
     };

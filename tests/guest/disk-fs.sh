@@ -11,7 +11,9 @@
 # restart: the model is stopped after the first boot and a new one
 # serves the second on the same image.  PROPS: more of the model's
 # properties (cache=none; queues=N, which also gives the guest N vCPUs,
-# so that Linux uses every queue, and checks it did).
+# so that Linux uses every queue, and checks it did), or vcpus=N: not a
+# property but the guest's vCPUs, with the model's default queues (one
+# per vCPU, up to 4, from what the fork tells it): checked the same.
 # shellcheck source-path=SCRIPTDIR
 set -uo pipefail
 build=$(cd "${1:?usage: disk-fs.sh BUILD [unix|tcp] [same|restart] [PROPS]}" &&
@@ -27,9 +29,16 @@ case $model in same|restart) ;; *) bail "unknown mode $model" ;; esac
 
 # 64 MiB, sparse: what the guest does not write stays a hole.
 truncate -s 64M "$tmp/disk.img"
+vcpus=$(sed -n 's/^vcpus=\([0-9]*\)$/\1/p' <<<"$extra")
+if [ -n "$vcpus" ]; then
+    extra=
+    guest_args="-smp $vcpus"
+    queues=$((vcpus < 4 ? vcpus : 4))
+else
+    queues=$(sed -n 's/.*queues=\([0-9]*\).*/\1/p' <<<"$extra")
+    [ -z "$queues" ] || guest_args="-smp $queues"
+fi
 props="file=$tmp/disk.img${extra:+,$extra}"
-queues=$(sed -n 's/.*queues=\([0-9]*\).*/\1/p' <<<"$extra")
-[ -z "$queues" ] || guest_args="-smp $queues"
 model_start "$props" ||
     bail "dm-remote serve did not start: $(tail -n 3 "$tmp/dm.log")"
 
