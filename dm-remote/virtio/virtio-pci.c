@@ -763,7 +763,10 @@ int dm_virtio_pci_init(DmVirtio *v, DmDevice *dev, uint16_t virtio_id,
      * A doorbell per queue, of any width (size 0): Linux writes the queue
      * index in 16 bits, a driver with NOTIFICATION_DATA would write 32;
      * the value tells nothing we do not know.  QEMU's own virtio-pci
-     * registers its ioeventfds the same way.
+     * registers its ioeventfds the same way.  Every queue set up here
+     * (max_queues) has one: the client learns them once per connection,
+     * while the driver may be shown fewer later (dm_virtio_set_num_queues);
+     * a kick of a queue it does not see is ignored.
      */
     for (unsigned i = 0; i < num_queues; i++) {
         v->kicks[i] = (DmVirtioKick) { .v = v, .q = i };

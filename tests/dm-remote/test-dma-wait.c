@@ -104,7 +104,7 @@ static int suite_setup(void **state)
         close(fd);
     }
     snprintf(listen, sizeof(listen), "unix:%s", sock_path);
-    snprintf(model, sizeof(model), "virtio-blk,file=%s,queue_size=%d",
+    snprintf(model, sizeof(model), "virtio-blk,file=%s,queue_size=%d,queues=1",
              img_path, QSIZE);
     server_pid = fork();
     if (server_pid == 0) {
@@ -133,7 +133,7 @@ static int suite_setup(void **state)
         close(s);
     }
     snprintf(listen, sizeof(listen), "tcp:127.0.0.1:%d", tcp_port);
-    snprintf(model, sizeof(model), "virtio-blk,file=%s,queue_size=%d",
+    snprintf(model, sizeof(model), "virtio-blk,file=%s,queue_size=%d,queues=1",
              tcp_img_path, QSIZE);
     tcp_pid = fork();
     if (tcp_pid == 0) {

@@ -777,7 +777,7 @@ static void test_doorbells(void **unused)
     blk_free(r);
 
     /* One queue (what driver_init sets up): a request through each way. */
-    r = blk_new("");
+    r = blk_new(",queues=1");
     t = &r->dev->doorbells;
     assert_int_equal(dm_doorbells_of_region(t, BAR4, bells, 4), 1);
     driver_init(r, 1ULL << VIRTIO_F_VERSION_1);

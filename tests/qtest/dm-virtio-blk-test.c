@@ -820,12 +820,19 @@ static void test_doorbell(const void *data)
     const BlkTest *t = data;
     bool by_fd = t->backend == BLK_PROXY_SHARED && !t->no_ioeventfd;
     uint8_t in[SECTOR];
-    uint64_t kicks;
+    uint64_t kicks, doorbells;
     Blk b = { 0 };
 
     blk_start(&b, t);
-    g_assert_cmpuint(proxy_stat(&b, "doorbells"), ==, t->no_ioeventfd ? 0 : 1);
-    g_assert_cmpuint(proxy_stat(&b, "ioeventfds"), ==, by_fd ? 1 : 0);
+    /* One per queue the model may show (queues=0: up to 4, by vCPUs). */
+    doorbells = proxy_stat(&b, "doorbells");
+    if (t->no_ioeventfd) {
+        g_assert_cmpuint(doorbells, ==, 0);
+    } else {
+        g_assert_cmpuint(doorbells, >=, 1);
+        g_assert_cmpuint(doorbells, <=, 4);
+    }
+    g_assert_cmpuint(proxy_stat(&b, "ioeventfds"), ==, by_fd ? doorbells : 0);
     kicks = proxy_stat(&b, "kicks");
     for (uint64_t sector = 0; sector < 3; sector++) {
         g_assert_cmpuint(blk_request(&b, VIRTIO_BLK_T_IN, sector, in, SECTOR,
@@ -845,16 +852,18 @@ static void test_doorbell(const void *data)
 static void test_doorbell_reconnect(const void *data)
 {
     Blk b = { 0 };
+    uint64_t n;
 
     blk_start(&b, data);
-    g_assert_cmpuint(proxy_stat(&b, "ioeventfds"), ==, 1);
+    n = proxy_stat(&b, "ioeventfds");
+    g_assert_cmpuint(n, >=, 1);
     dm_remote_kill(b.remote);
     DM_WAIT_UNTIL(proxy_stat(&b, "ioeventfds") == 0);
     g_assert_cmpuint(proxy_stat(&b, "ioeventfds"), ==, 0);
     dm_remote_restart(b.remote);
     qtest_qmp_eventwait(b.qts, "REMOTE_DEVICE_RECONNECTED");
-    g_assert_cmpuint(proxy_stat(&b, "doorbells"), ==, 1);
-    g_assert_cmpuint(proxy_stat(&b, "ioeventfds"), ==, 1);
+    g_assert_cmpuint(proxy_stat(&b, "doorbells"), ==, n);
+    g_assert_cmpuint(proxy_stat(&b, "ioeventfds"), ==, n);
     /* The model is a fresh one: the driver starts it again, and uses it. */
     qvirtqueue_cleanup(b.dev->vdev.bus, b.vq, &b.alloc);
     blk_driver_init(&b);
