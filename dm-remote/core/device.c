@@ -100,6 +100,8 @@ void dm_device_attach(DmDevice *dev, const DmLinkOps *link, void *opaque)
     /* Vectors wired to messages go out through the link. */
     dev->irqs.send = link->send_irq;
     dev->irqs.send_opaque = opaque;
+    /* Eventfds of this client's own: never those an old one may hold. */
+    dm_doorbells_open(&dev->doorbells, dev->loop, link->busy, opaque);
 }
 
 void dm_device_dma_unmapping(DmDevice *dev, uint64_t iova, uint64_t size)
@@ -113,6 +115,7 @@ void dm_device_dma_unmapping(DmDevice *dev, uint64_t iova, uint64_t size)
 void dm_device_detach(DmDevice *dev)
 {
     dm_device_dma_unmapping(dev, 0, UINT64_MAX);
+    dm_doorbells_close(&dev->doorbells);
     dm_irq_release_all(&dev->irqs);
     dev->link = NULL;
     dev->link_opaque = NULL;
@@ -125,6 +128,7 @@ void dm_device_unrealize(DmDevice *dev)
     dm_device_quiesce(dev);
     dm_work_pool_free(dev->work);
     dev->work = NULL;
+    dm_doorbells_close(&dev->doorbells);
     if (dev->model && dev->model->unrealize && dev->state) {
         dev->model->unrealize(dev);
     }
@@ -180,6 +184,27 @@ void dm_device_init_region(DmDevice *dev, unsigned index, uint64_t size,
                                        .opaque = opaque };
     if (index + 1 > dev->num_regions) {
         dev->num_regions = index + 1;
+    }
+}
+
+int dm_device_add_doorbell(DmDevice *dev, unsigned index, uint64_t offset,
+                           uint32_t size, DmDoorbellFn *fn, void *opaque)
+{
+    const DmRegion *r = index < dev->num_regions ? &dev->regions[index]
+                                                 : NULL;
+
+    if (!r || offset >= r->size || (size && size > r->size - offset) ||
+        (dev->pci && index == VUP_PCI_CONFIG_REGION_INDEX)) {
+        return -EINVAL;
+    }
+    return dm_doorbell_add(&dev->doorbells, index, offset, size, fn, opaque);
+}
+
+void dm_device_region_write(DmDevice *dev, unsigned region, uint64_t offset,
+                            const void *buf, uint32_t len)
+{
+    if (!dm_doorbells_write(&dev->doorbells, region, offset, len)) {
+        dm_region_write(&dev->regions[region], offset, buf, len);
     }
 }
 

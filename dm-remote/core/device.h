@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "doorbell.h"
 #include "irq.h"
 #include "persist.h"
 #include "model.h"
@@ -31,6 +32,11 @@ typedef struct DmLinkOps {
                    struct iovec *iov, unsigned max_iov);
     /* Signal vector @sub of @index with a message (no eventfd). */
     void (*send_irq)(void *opaque, unsigned index, unsigned sub);
+    /*
+     * Optional: has the client sent messages not served yet?  A doorbell
+     * rung by eventfd waits for them (see doorbell.h).
+     */
+    bool (*busy)(void *opaque);
     /* As dm_irq_raise_cond, for a vector ready for messages; NULL: no. */
     bool (*send_irq_cond)(void *opaque, unsigned index, unsigned sub,
                           const VupDmVqIrq *cond);
@@ -64,6 +70,7 @@ struct DmDevice {
     DmRegion regions[DM_MAX_REGIONS];
     unsigned num_regions;
     DmIrqTable irqs;            /* irq.c's alone */
+    DmDoorbells doorbells;      /* doorbell.c's alone */
     DmPci *pci;
     DmLoop *loop;
     const DmLinkOps *link;      /* the connected client, or NULL */
@@ -105,6 +112,13 @@ void dm_device_attach(DmDevice *dev, const DmLinkOps *link, void *opaque);
 void dm_device_detach(DmDevice *dev);
 /* The client takes [iova, iova + size) away: quiesce and tell the model. */
 void dm_device_dma_unmapping(DmDevice *dev, uint64_t iova, uint64_t size);
+
+/*
+ * A client's write to @region (not PCI config space), bounds checked: a
+ * doorbell's handler, or the region's callbacks.
+ */
+void dm_device_region_write(DmDevice *dev, unsigned region, uint64_t offset,
+                            const void *buf, uint32_t len);
 
 /* Region access with 1, 2, 4 or 8 byte pieces; bounds already checked. */
 void dm_region_read(DmRegion *r, uint64_t offset, void *buf, uint32_t len);

@@ -10,7 +10,8 @@
 
 #include "loop.h"
 
-#define DM_LOOP_MAX_FDS 64
+/* Sockets, timers' and workers' fds, and up to DM_MAX_DOORBELLS doorbells. */
+#define DM_LOOP_MAX_FDS 192
 
 typedef struct DmWatch {
     DmFdHandler *cb;

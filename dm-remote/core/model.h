@@ -19,6 +19,7 @@
 
 #include "vup/dm-ext.h"
 #include "vup/proto.h"
+#include "doorbell.h"
 #include "loop.h"
 #include "props.h"
 #include "state.h"
@@ -117,6 +118,17 @@ const DmProp *dm_model_find_prop(const DmModel *model, const char *name);
 
 void dm_device_init_region(DmDevice *dev, unsigned index, uint64_t size,
                            const DmRegionOps *ops, void *opaque);
+/*
+ * A doorbell at [@offset, +@size) of region @index (after its
+ * dm_device_init_region): a write there, of any value, calls @fn(@opaque)
+ * instead of the region's write callback.  @size 1, 2, 4 or 8, or 0 for
+ * a write of any width at @offset (a virtio notify: Linux writes 16 bits,
+ * others 32).  The client may ring it through an eventfd instead of a
+ * message (GET_REGION_IO_FDS, on one host): @fn runs from the loop then,
+ * after every message the client sent before.  0 or -errno.
+ */
+int dm_device_add_doorbell(DmDevice *dev, unsigned index, uint64_t offset,
+                           uint32_t size, DmDoorbellFn *fn, void *opaque);
 /* Where a platform device sits unless the client says otherwise. */
 void dm_device_set_isa_defaults(DmDevice *dev, unsigned index,
                                 uint32_t iobase, uint32_t irq);

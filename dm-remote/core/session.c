@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
@@ -259,6 +260,7 @@ static int handle_version(DmSession *s, VupMsg *m)
     ours.dm_irq_messages = true;
     ours.dm_standby = s->standby;
     ours.dm_vm_clock = true;
+    ours.dm_doorbells = true;
     ours.dm_vq_fetch = true;
     ours.max_data_xfer_size = DM_OUR_MAX_XFER;
     ours.max_dma_maps = DM_DMA_MAX_MAPS;
@@ -410,6 +412,79 @@ static int handle_region_info(DmSession *s, VupMsg *m)
         }
     }
     return reply(s, m, &r, len);
+}
+
+/*
+ * GET_REGION_IO_FDS: the region's doorbells, each with its eventfd (the
+ * spec's ioeventfd, no datamatch) while fds can travel and the client
+ * takes more; else, for a client that offered dm_doorbells, without one
+ * (VUP_IO_FD_INDEX_NONE: kicks it sends at once), else not at all.  A
+ * region without doorbells gets count 0.  As in VFIO, an argsz too small
+ * for the entries gets the header alone, with the argsz and count needed
+ * and no descriptor.
+ */
+static int handle_region_io_fds(DmSession *s, VupMsg *m)
+{
+    struct {
+        VupRegionIoFds hdr;
+        VupSubRegionIoFd sub[DM_MAX_DOORBELLS];
+    } __attribute__((packed)) r;
+    const DmDoorbell *bells[DM_MAX_DOORBELLS];
+    int fds[VUP_MAX_FDS];
+    unsigned n, listed = 0, nfds = 0, max_fds;
+    VupRegionIoFds req;
+    VupHeader h;
+    size_t len;
+
+    memcpy(&req, m->payload, sizeof(req));
+    /* The spec: flags and count must be zero in a request. */
+    if (req.argsz < sizeof(req) || req.flags || req.count ||
+        req.index >= s->dev->num_regions ||
+        !s->dev->regions[req.index].size) {
+        return -EINVAL;
+    }
+    n = dm_doorbells_of_region(&s->dev->doorbells, req.index, bells,
+                               DM_MAX_DOORBELLS);
+    max_fds = s->fds_ok ? MIN(VUP_MAX_FDS, s->caps.max_msg_fds) : 0;
+    memset(&r, 0, sizeof(r));
+    for (unsigned i = 0; i < n; i++) {
+        VupSubRegionIoFd *e = &r.sub[listed];
+
+        if (bells[i]->fd >= 0 && nfds < max_fds) {
+            e->fd_index = nfds;
+            fds[nfds++] = bells[i]->fd;
+        } else if (s->caps.dm_doorbells) {
+            e->fd_index = VUP_IO_FD_INDEX_NONE;
+        } else {
+            continue;           /* its kicks come as REGION_WRITEs */
+        }
+        e->offset = bells[i]->offset;
+        e->size = bells[i]->size;
+        e->type = VUP_IO_FD_TYPE_IOEVENTFD;
+        listed++;
+    }
+    len = sizeof(r.hdr) + listed * sizeof(r.sub[0]);
+    r.hdr = (VupRegionIoFds) {
+        .argsz = len,
+        .index = req.index,
+        .count = listed,
+    };
+    if (req.argsz < len) {
+        len = sizeof(r.hdr);
+        nfds = 0;
+    }
+    if (m->hdr.flags & VUP_FLAG_NO_REPLY) {
+        return 0;
+    }
+    h = (VupHeader) {
+        .msg_id = m->hdr.msg_id,
+        .command = m->hdr.command,
+        .flags = VUP_FLAG_TYPE_REPLY,
+    };
+    if (vup_stream_send_msg(&s->stream, &h, &r, len, fds, nfds) < 0) {
+        s->broken = true;
+    }
+    return 0;
 }
 
 static int handle_irq_info(DmSession *s, VupMsg *m)
@@ -579,7 +654,7 @@ static void do_write(DmSession *s, uint32_t region, uint64_t offset,
     if (s->dev->pci && region == VUP_PCI_CONFIG_REGION_INDEX) {
         dm_pci_config_write(s->dev->pci, offset, buf, count);
     } else {
-        dm_region_write(&s->dev->regions[region], offset, buf, count);
+        dm_device_region_write(s->dev, region, offset, buf, count);
     }
 }
 
@@ -737,6 +812,7 @@ static const struct {
     [VUP_CMD_DMA_UNMAP] = { handle_dma_unmap },
     [VUP_CMD_DEVICE_GET_INFO] = { handle_device_get_info },
     [VUP_CMD_DEVICE_GET_REGION_INFO] = { handle_region_info },
+    [VUP_CMD_DEVICE_GET_REGION_IO_FDS] = { handle_region_io_fds },
     [VUP_CMD_DEVICE_GET_IRQ_INFO] = { handle_irq_info },
     [VUP_CMD_DEVICE_SET_IRQS] = { handle_set_irqs, true },
     [VUP_CMD_REGION_READ] = { handle_region_read },
@@ -1143,6 +1219,17 @@ static void session_link_send_irq(void *opaque, unsigned index, unsigned sub)
     session_send_irq(opaque, index, sub);
 }
 
+/* Has the client sent what we have not served yet (a doorbell waits)? */
+static bool session_link_busy(void *opaque)
+{
+    DmSession *s = opaque;
+    struct pollfd p = { .fd = s->sock, .events = POLLIN };
+
+    return vup_stream_pending(&s->stream) > 0 ||
+           !g_queue_is_empty(&s->deferred) ||
+           (poll(&p, 1, 0) == 1 && (p.revents & POLLIN));
+}
+
 /* A conditional interrupt (VUP_CMD_DM_VQ_IRQ), for a client that has it. */
 static bool session_link_send_irq_cond(void *opaque, unsigned index,
                                        unsigned sub, const VupDmVqIrq *cond)
@@ -1182,6 +1269,7 @@ static const DmLinkOps session_link_ops = {
     .dma = session_link_dma,
     .dma_iov = session_link_dma_iov,
     .send_irq = session_link_send_irq,
+    .busy = session_link_busy,
     .send_irq_cond = session_link_send_irq_cond,
     .vq_fetch = session_link_vq_fetch,
 };

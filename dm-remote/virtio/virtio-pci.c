@@ -381,6 +381,25 @@ static uint64_t bar_read(void *opaque, uint64_t addr, unsigned size)
 
 static bool recover(DmVirtio *v);
 
+/* The driver notified queue @q (virtio 1.2 4.1.4.4). */
+static void queue_kick(DmVirtio *v, uint64_t q)
+{
+    if (v->recovering && !recover(v)) {
+        return;                 /* guest memory not back yet */
+    }
+    if (q < v->num_queues && v->vq[q].enabled && dm_virtio_ready(v)) {
+        v->ops->queue_notify(v->opaque, q);
+    }
+}
+
+/* A queue's doorbell rang: by eventfd, or by a write to its address. */
+static void doorbell(void *opaque)
+{
+    DmVirtioKick *k = opaque;
+
+    queue_kick(k->v, k->q);
+}
+
 static void bar_write(void *opaque, uint64_t addr, uint64_t val,
                       unsigned size)
 {
@@ -399,14 +418,11 @@ static void bar_write(void *opaque, uint64_t addr, uint64_t val,
             v->ops->config_write(v->opaque, off, &le, size);
         }
     } else if (addr >= DM_VIRTIO_NOTIFY_OFF) {
-        uint64_t q = (addr - DM_VIRTIO_NOTIFY_OFF) / DM_VIRTIO_NOTIFY_MULT;
-
-        if (v->recovering && !recover(v)) {
-            return;             /* guest memory not back yet */
-        }
-        if (q < v->num_queues && v->vq[q].enabled && dm_virtio_ready(v)) {
-            v->ops->queue_notify(v->opaque, q);
-        }
+        /*
+         * A queue's own address is its doorbell's (see set-up) and does
+         * not come here; the PCI_CFG window and stray offsets do.
+         */
+        queue_kick(v, (addr - DM_VIRTIO_NOTIFY_OFF) / DM_VIRTIO_NOTIFY_MULT);
     }
 }
 
@@ -743,6 +759,26 @@ int dm_virtio_pci_init(DmVirtio *v, DmDevice *dev, uint16_t virtio_id,
                           4096, &virtio_msix_bar_ops, v);
     dm_device_init_region(dev, VUP_PCI_BAR0_REGION_INDEX + DM_VIRTIO_BAR,
                           DM_VIRTIO_BAR_SIZE, &virtio_bar_ops, v);
+    /*
+     * A doorbell per queue, of any width (size 0): Linux writes the queue
+     * index in 16 bits, a driver with NOTIFICATION_DATA would write 32;
+     * the value tells nothing we do not know.  QEMU's own virtio-pci
+     * registers its ioeventfds the same way.  Every queue set up here
+     * (max_queues) has one: the client learns them once per connection,
+     * while the driver may be shown fewer later (dm_virtio_set_num_queues);
+     * a kick of a queue it does not see is ignored.
+     */
+    for (unsigned i = 0; i < num_queues; i++) {
+        v->kicks[i] = (DmVirtioKick) { .v = v, .q = i };
+        ret = dm_device_add_doorbell(dev, VUP_PCI_BAR0_REGION_INDEX +
+                                     DM_VIRTIO_BAR,
+                                     DM_VIRTIO_NOTIFY_OFF +
+                                     i * DM_VIRTIO_NOTIFY_MULT, 0, doorbell,
+                                     &v->kicks[i]);
+        if (ret < 0) {
+            return ret;
+        }
+    }
     ret = dm_device_init_irq(dev, VUP_PCI_INTX_IRQ_INDEX, 1,
                              VUP_IRQ_INFO_EVENTFD | VUP_IRQ_INFO_MASKABLE |
                              VUP_IRQ_INFO_AUTOMASKED);

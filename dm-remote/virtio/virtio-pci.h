@@ -63,7 +63,15 @@ typedef struct DmVirtioOps {
     void (*driver_starting)(void *opaque);
 } DmVirtioOps;
 
-typedef struct DmVirtio {
+typedef struct DmVirtio DmVirtio;
+
+/* A queue's doorbell: its notify address, rung by eventfd or by write. */
+typedef struct DmVirtioKick {
+    DmVirtio *v;
+    unsigned q;
+} DmVirtioKick;
+
+struct DmVirtio {
     DmDevice *dev;
     const DmVirtioOps *ops;
     void *opaque;
@@ -85,7 +93,8 @@ typedef struct DmVirtio {
     uint8_t pci_cfg_cap;        /* offset of the PCI_CFG capability */
     DmVirtqJournal *journals;   /* num_queues, in crash-proof memory */
     DmVirtq vq[DM_VIRTIO_MAX_QUEUES];
-} DmVirtio;
+    DmVirtioKick kicks[DM_VIRTIO_MAX_QUEUES];
+};
 
 /*
  * Set up the PCI identity (vendor 0x1af4, device 0x1040 + @virtio_id),

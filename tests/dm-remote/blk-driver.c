@@ -124,23 +124,34 @@ uint16_t used_idx(Blk *r)
     return le16toh(*(uint16_t *)at(r, USED + 2));
 }
 
-/* Make head 0 available, kick, run the loop until it is used (bounded). */
-void kick_and_wait(Blk *r)
+uint16_t offer_head0(Blk *r)
 {
     uint16_t want = used_idx(r) + 1, head = htole16(0), idx;
 
     put(r, AVAIL + 4 + 2 * (r->avail_idx % QSIZE), &head, 2);
     idx = htole16(++r->avail_idx);
     put(r, AVAIL + 2, &idx, 2);
-    wr(r, 0x3000, 0, 2);                        /* notify queue 0 */
+    return want;
+}
+
+void wait_used_idx(Blk *r, uint16_t want)
+{
     for (int i = 0; i < 500 && used_idx(r) != want; i++) {
         rig_run_for(r->rig, 10);
     }
 }
 
-/* A request of @type at @sector with @len data bytes: its status. */
-uint8_t request(Blk *r, uint32_t type, uint64_t sector, uint32_t len,
-                bool data_in)
+/* Make head 0 available, kick, run the loop until it is used (bounded). */
+void kick_and_wait(Blk *r)
+{
+    uint16_t want = offer_head0(r);
+
+    wr(r, 0x3000, 0, 2);                        /* notify queue 0 */
+    wait_used_idx(r, want);
+}
+
+void request_prepare(Blk *r, uint32_t type, uint64_t sector, uint32_t len,
+                     bool data_in)
 {
     struct { uint32_t type, reserved; uint64_t sector; } h = {
         htole32(type), 0, htole64(sector),
@@ -155,6 +166,13 @@ uint8_t request(Blk *r, uint32_t type, uint64_t sector, uint32_t len,
     } else {
         desc(r, 1, STATUS, 1, 2, 0);
     }
+}
+
+/* A request of @type at @sector with @len data bytes: its status. */
+uint8_t request(Blk *r, uint32_t type, uint64_t sector, uint32_t len,
+                bool data_in)
+{
+    request_prepare(r, type, sector, len, data_in);
     kick_and_wait(r);
     return *(uint8_t *)at(r, STATUS);
 }

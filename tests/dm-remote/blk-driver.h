@@ -65,8 +65,15 @@ uint64_t driver_init(Blk *r, uint64_t want);
 void desc(Blk *r, unsigned i, uint64_t addr, uint32_t len, uint16_t flags,
           uint16_t next);
 uint16_t used_idx(Blk *r);
+/* Make head 0 available (no kick): the used index that says it is done. */
+uint16_t offer_head0(Blk *r);
+/* Run the loop until the used index is @want (bounded). */
+void wait_used_idx(Blk *r, uint16_t want);
 /* Make head 0 available, kick, run the loop until it is used (bounded). */
 void kick_and_wait(Blk *r);
+/* The descriptors of a request as request() makes them, not offered. */
+void request_prepare(Blk *r, uint32_t type, uint64_t sector, uint32_t len,
+                     bool data_in);
 /* A request of @type at @sector with @len data bytes at DATA: its status. */
 uint8_t request(Blk *r, uint32_t type, uint64_t sector, uint32_t len,
                 bool data_in);

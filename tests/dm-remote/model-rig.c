@@ -154,7 +154,7 @@ void rig_write(Rig *r, unsigned region, uint64_t addr, uint64_t val,
     if (rig_is_config(r, region, addr, size)) {
         dm_pci_config_write(r->dev.pci, addr, &val, size);
     } else {
-        dm_region_write(&r->dev.regions[region], addr, &val, size);
+        dm_device_region_write(&r->dev, region, addr, &val, size);
     }
 }
 

@@ -12,6 +12,12 @@
  * its register read before it answers our DMA (upstream QEMU's, under
  * its big lock) must get the read answered: no deadlock.
  *
+ * The same server's doorbells (VFIO_USER_DEVICE_GET_REGION_IO_FDS): the
+ * queue's notify address with an eventfd on a UNIX socket, which kicks
+ * the queue as a REGION_WRITE there does; every malformed request
+ * refused; a standby session gets none; over TCP (a second server) none,
+ * or the address alone for a client that offered dm_doorbells.
+ *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <endian.h>
@@ -25,6 +31,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -52,8 +60,9 @@
 #define DATA        (RAM_BASE + 0x4000)     /* 512 bytes per chain */
 #define IMG_SECTORS 64
 
-static pid_t server_pid;
-static char tmp_dir[64], sock_path[108], img_path[108];
+static pid_t server_pid, tcp_pid;
+static int tcp_port;
+static char tmp_dir[64], sock_path[108], img_path[108], tcp_img_path[108];
 static uint16_t next_id = 1;
 static uint8_t ram[RAM_SIZE];
 
@@ -81,17 +90,21 @@ static int suite_setup(void **state)
     }
     snprintf(sock_path, sizeof(sock_path), "%s/dm.sock", tmp_dir);
     snprintf(img_path, sizeof(img_path), "%s/disk.img", tmp_dir);
-    /* Every byte of sector S is S. */
-    fd = open(img_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    for (int s = 0; s < IMG_SECTORS; s++) {
-        memset(sector, s, sizeof(sector));
-        if (write(fd, sector, sizeof(sector)) != sizeof(sector)) {
-            return -1;
+    snprintf(tcp_img_path, sizeof(tcp_img_path), "%s/tcp.img", tmp_dir);
+    /* Every byte of sector S is S; one image per server (each locks). */
+    for (int i = 0; i < 2; i++) {
+        fd = open(i ? tcp_img_path : img_path, O_WRONLY | O_CREAT | O_TRUNC,
+                  0600);
+        for (int s = 0; s < IMG_SECTORS; s++) {
+            memset(sector, s, sizeof(sector));
+            if (write(fd, sector, sizeof(sector)) != sizeof(sector)) {
+                return -1;
+            }
         }
+        close(fd);
     }
-    close(fd);
     snprintf(listen, sizeof(listen), "unix:%s", sock_path);
-    snprintf(model, sizeof(model), "virtio-blk,file=%s,queue_size=%d",
+    snprintf(model, sizeof(model), "virtio-blk,file=%s,queue_size=%d,queues=1",
              img_path, QSIZE);
     server_pid = fork();
     if (server_pid == 0) {
@@ -102,16 +115,62 @@ static int suite_setup(void **state)
     for (int i = 0; i < 5000 && access(sock_path, F_OK) != 0; i++) {
         sleep_ms(1);
     }
-    return access(sock_path, F_OK) == 0 ? 0 : -1;
+    if (access(sock_path, F_OK) != 0) {
+        return -1;
+    }
+    /* The same model over TCP, on a port the kernel picked free. */
+    {
+        struct sockaddr_in sin = { .sin_family = AF_INET,
+                                   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t slen = sizeof(sin);
+        int s = socket(AF_INET, SOCK_STREAM, 0);
+
+        if (bind(s, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
+            getsockname(s, (struct sockaddr *)&sin, &slen) < 0) {
+            return -1;
+        }
+        tcp_port = ntohs(sin.sin_port);
+        close(s);
+    }
+    snprintf(listen, sizeof(listen), "tcp:127.0.0.1:%d", tcp_port);
+    snprintf(model, sizeof(model), "virtio-blk,file=%s,queue_size=%d,queues=1",
+             tcp_img_path, QSIZE);
+    tcp_pid = fork();
+    if (tcp_pid == 0) {
+        execl(bin, bin, "serve", "--quiet", "--model", model, "--listen",
+              listen, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 5000; i++) {
+        struct sockaddr_in sin = { .sin_family = AF_INET,
+                                   .sin_port = htons(tcp_port),
+                                   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        int s = socket(AF_INET, SOCK_STREAM, 0);
+        bool up = connect(s, (struct sockaddr *)&sin, sizeof(sin)) == 0;
+
+        close(s);
+        if (up) {
+            return 0;
+        }
+        sleep_ms(1);
+    }
+    return -1;
 }
 
 static int suite_teardown(void **state)
 {
     int status;
 
+    kill(tcp_pid, SIGTERM);
+    waitpid(tcp_pid, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        fprintf(stderr, "TCP server did not stop cleanly\n");
+        return -1;
+    }
     kill(server_pid, SIGTERM);
     waitpid(server_pid, &status, 0);
     unlink(img_path);
+    unlink(tcp_img_path);
     rmdir(tmp_dir);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         fprintf(stderr, "server did not stop cleanly\n");
@@ -175,10 +234,13 @@ static void serve_dma(int fd, const VupMsg *m)
     free(reply);
 }
 
-/* Receive one message (the socket's timeout fails a silent server). */
+/*
+ * Receive one message (the socket's timeout fails a silent server); fds
+ * are taken (GET_REGION_IO_FDS sends some), a test checks how many.
+ */
 static void recv_one(int fd, VupMsg *m)
 {
-    assert_int_equal(vup_recv_msg(fd, m, VUP_MAX_MSG_SIZE, 0), 0);
+    assert_int_equal(vup_recv_msg(fd, m, VUP_MAX_MSG_SIZE, VUP_MAX_FDS), 0);
 }
 
 /* Serve DMA until the reply to @id; its errno (0: success). */
@@ -249,28 +311,51 @@ static uint32_t rd(int fd, uint64_t off, unsigned size)
     return le32toh(v);
 }
 
+/*
+ * Connect (to the TCP server when @tcp) and send VERSION, offering
+ * @caps; 0 or the errno of its reply in @ret_err (may be NULL: must
+ * succeed).
+ */
+static int connect_with(bool tcp, const VupCaps *caps, int *ret_err)
+{
+    struct sockaddr_un sun = { .sun_family = AF_UNIX };
+    struct sockaddr_in sin = { .sin_family = AF_INET,
+                               .sin_port = htons(tcp_port),
+                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    struct timeval tv = { .tv_sec = 5 };
+    int fd = socket(tcp ? AF_INET : AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    void *buf;
+    size_t len;
+    int err;
+
+    assert_true(fd >= 0);
+    strcpy(sun.sun_path, sock_path);
+    assert_int_equal(tcp ? connect(fd, (struct sockaddr *)&sin, sizeof(sin))
+                         : connect(fd, (struct sockaddr *)&sun, sizeof(sun)),
+                     0);
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    assert_int_equal(vup_version_build(0, 0, caps, &buf, &len), 0);
+    err = wait_reply(fd, send_cmd(fd, VUP_CMD_VERSION, buf, len), NULL);
+    free(buf);
+    if (ret_err) {
+        *ret_err = err;
+    } else {
+        assert_int_equal(err, 0);
+    }
+    return fd;
+}
+
 /* VERSION, and all of @ram as one window without an fd: DMA messages. */
 static int connect_client(void)
 {
-    struct sockaddr_un sun = { .sun_family = AF_UNIX };
-    struct timeval tv = { .tv_sec = 5 };
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     VupDmaMap map = { .argsz = sizeof(map),
                       .flags = VUP_DMA_MAP_FLAG_READ | VUP_DMA_MAP_FLAG_WRITE,
                       .address = RAM_BASE, .size = RAM_SIZE };
     VupCaps caps;
-    void *buf;
-    size_t len;
+    int fd;
 
-    assert_true(fd >= 0);
-    strcpy(sun.sun_path, sock_path);
-    assert_int_equal(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     vup_caps_init_defaults(&caps);
-    assert_int_equal(vup_version_build(0, 0, &caps, &buf, &len), 0);
-    assert_int_equal(wait_reply(fd, send_cmd(fd, VUP_CMD_VERSION, buf, len),
-                                NULL), 0);
-    free(buf);
+    fd = connect_with(false, &caps, NULL);
     assert_int_equal(wait_reply(fd, send_cmd(fd, VUP_CMD_DMA_MAP, &map,
                                              sizeof(map)), NULL), 0);
     return fd;
@@ -460,11 +545,215 @@ static void test_read_during_dma(void **state)
     close(fd);
 }
 
+/* ---- Doorbells: GET_REGION_IO_FDS ---- */
+
+/*
+ * GET_REGION_IO_FDS of @region, @len bytes of request: the reply's
+ * errno, or 0 with the reply (its fds in it) in @ret.
+ */
+static int io_fds_raw(int fd, uint32_t argsz, uint32_t flags,
+                      uint32_t region, uint32_t count, size_t len,
+                      VupMsg *ret)
+{
+    VupRegionIoFds req = { .argsz = argsz, .flags = flags, .index = region,
+                           .count = count };
+
+    return wait_reply(fd, send_cmd(fd, VUP_CMD_DEVICE_GET_REGION_IO_FDS,
+                                   &req, len), ret);
+}
+
+static int io_fds(int fd, uint32_t region, VupMsg *ret)
+{
+    return io_fds_raw(fd, 4096, 0, region, 0, sizeof(VupRegionIoFds), ret);
+}
+
+static VupRegionIoFds io_fds_hdr(const VupMsg *m)
+{
+    VupRegionIoFds h;
+
+    assert_true(m->payload_len >= sizeof(h));
+    memcpy(&h, m->payload, sizeof(h));
+    return h;
+}
+
+static VupSubRegionIoFd io_fds_entry(const VupMsg *m, unsigned i)
+{
+    VupSubRegionIoFd e;
+
+    assert_true(m->payload_len >= sizeof(VupRegionIoFds) +
+                                  (i + 1) * sizeof(e));
+    memcpy(&e, m->payload + sizeof(VupRegionIoFds) + i * sizeof(e),
+           sizeof(e));
+    return e;
+}
+
+static bool is_eventfd(int fd)
+{
+    char path[64], target[64];
+    ssize_t n;
+
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+    n = readlink(path, target, sizeof(target) - 1);
+    if (n < 0) {
+        return false;
+    }
+    target[n] = 0;
+    return strcmp(target, "anon_inode:[eventfd]") == 0;
+}
+
+/*
+ * The queue's notify address comes with an eventfd; signalling it kicks
+ * the queue as a REGION_WRITE there would: the request is served.
+ */
+static void test_doorbell_eventfd(void **state)
+{
+    int fd = connect_client();
+    VupRegionIoFds h;
+    VupSubRegionIoFd e;
+    uint64_t one = 1;
+    int kick;
+    VupMsg r;
+
+    assert_int_equal(io_fds(fd, BAR4, &r), 0);
+    h = io_fds_hdr(&r);
+    assert_int_equal(h.argsz, sizeof(h) + sizeof(e));
+    assert_int_equal(h.flags, 0);
+    assert_int_equal(h.index, BAR4);
+    assert_int_equal(h.count, 1);
+    e = io_fds_entry(&r, 0);
+    assert_int_equal(e.offset, NOTIFY_OFF);
+    assert_int_equal(e.size, 0);                /* any width */
+    assert_int_equal(e.fd_index, 0);
+    assert_int_equal(e.type, VUP_IO_FD_TYPE_IOEVENTFD);
+    assert_int_equal(e.flags, 0);               /* no datamatch */
+    assert_int_equal(r.nfds, 1);
+    kick = vup_msg_take_fd(&r, 0);
+    vup_msg_clear(&r);
+    assert_true(is_eventfd(kick));
+
+    driver_init(fd);
+    make_read(0, 7);
+    offer(0, 0);
+    assert_int_equal(write(kick, &one, sizeof(one)), sizeof(one));
+    /* The model pops the chain: its DMA, then the used ring's update. */
+    while (used_idx() < 1) {
+        VupMsg m;
+
+        recv_one(fd, &m);
+        assert_true(is_request(&m));
+        serve_dma(fd, &m);
+        vup_msg_clear(&m);
+    }
+    assert_int_equal(*at(STATUS), 0);
+    assert_int_equal(*at(DATA), 7);
+    assert_int_equal(*at(DATA + 511), 7);
+    close(kick);
+    close(fd);
+}
+
+/* Malformed requests are refused; regions without doorbells get none. */
+static void test_doorbell_requests(void **state)
+{
+    int fd = connect_client();
+    VupRegionIoFds h;
+    VupMsg r;
+
+    /* The spec: flags and count zero, argsz at least the header. */
+    assert_int_equal(io_fds_raw(fd, 4096, 1, BAR4, 0, sizeof(h), NULL),
+                     EINVAL);
+    assert_int_equal(io_fds_raw(fd, 4096, 0, BAR4, 1, sizeof(h), NULL),
+                     EINVAL);
+    assert_int_equal(io_fds_raw(fd, 4096, 0, BAR4, 0xffffffff, sizeof(h),
+                                NULL), EINVAL);
+    assert_int_equal(io_fds_raw(fd, sizeof(h) - 1, 0, BAR4, 0, sizeof(h),
+                                NULL), EINVAL);
+    /* A region that does not exist, or has no size (BAR2). */
+    assert_int_equal(io_fds_raw(fd, 4096, 0, 9, 0, sizeof(h), NULL), EINVAL);
+    assert_int_equal(io_fds_raw(fd, 4096, 0, 2, 0, sizeof(h), NULL), EINVAL);
+    /* A short request. */
+    assert_int_equal(io_fds_raw(fd, 4096, 0, BAR4, 0, sizeof(h) - 4, NULL),
+                     EINVAL);
+
+    /* Room for the header only: what is needed, no entry, no fd. */
+    assert_int_equal(io_fds_raw(fd, sizeof(h), 0, BAR4, 0, sizeof(h), &r), 0);
+    h = io_fds_hdr(&r);
+    assert_int_equal(r.payload_len, sizeof(h));
+    assert_int_equal(h.argsz, sizeof(h) + sizeof(VupSubRegionIoFd));
+    assert_int_equal(h.count, 1);
+    assert_int_equal(r.nfds, 0);
+    vup_msg_clear(&r);
+
+    /* The MSI-X BAR and config space have none: count 0. */
+    for (uint32_t region = 1; region <= 7; region += 6) {
+        assert_int_equal(io_fds(fd, region, &r), 0);
+        h = io_fds_hdr(&r);
+        assert_int_equal(h.count, 0);
+        assert_int_equal(h.argsz, sizeof(h));
+        assert_int_equal(h.index, region);
+        assert_int_equal(r.nfds, 0);
+        vup_msg_clear(&r);
+    }
+    /* The session goes on. */
+    assert_int_equal(rd(fd, 0x12, 2), 1);
+    close(fd);
+}
+
+/* A standby session (a migration target) gets no eventfd: EBUSY. */
+static void test_doorbell_standby(void **state)
+{
+    int active = connect_client();
+    VupCaps caps;
+    int standby;
+
+    vup_caps_init_defaults(&caps);
+    caps.dm_standby = true;
+    standby = connect_with(false, &caps, NULL);
+    assert_int_equal(io_fds(standby, BAR4, NULL), EBUSY);
+    close(standby);
+    close(active);
+}
+
+/*
+ * Over TCP no descriptor travels: no doorbell, or for a client that
+ * offered dm_doorbells the address alone, to send its kicks at once.
+ */
+static void test_doorbell_tcp(void **state)
+{
+    VupSubRegionIoFd e;
+    VupCaps caps;
+    VupMsg r;
+    int fd;
+
+    vup_caps_init_defaults(&caps);
+    caps.max_msg_fds = 0;
+    fd = connect_with(true, &caps, NULL);
+    assert_int_equal(io_fds(fd, BAR4, &r), 0);
+    assert_int_equal(io_fds_hdr(&r).count, 0);
+    assert_int_equal(r.nfds, 0);
+    vup_msg_clear(&r);
+    close(fd);
+
+    caps.dm_doorbells = true;
+    fd = connect_with(true, &caps, NULL);
+    assert_int_equal(io_fds(fd, BAR4, &r), 0);
+    assert_int_equal(io_fds_hdr(&r).count, 1);
+    e = io_fds_entry(&r, 0);
+    assert_int_equal(e.offset, NOTIFY_OFF);
+    assert_int_equal(e.fd_index, VUP_IO_FD_INDEX_NONE);
+    assert_int_equal(r.nfds, 0);
+    vup_msg_clear(&r);
+    close(fd);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_notify_during_dma),
         cmocka_unit_test(test_read_during_dma),
+        cmocka_unit_test(test_doorbell_eventfd),
+        cmocka_unit_test(test_doorbell_requests),
+        cmocka_unit_test(test_doorbell_standby),
+        cmocka_unit_test(test_doorbell_tcp),
     };
 
     return cmocka_run_group_tests(tests, suite_setup, suite_teardown);

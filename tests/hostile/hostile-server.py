@@ -26,6 +26,12 @@ scenario makes it misbehave in one way:
                         stray replies and DMA_READ requests for ~8 s
   trickle-reply         a read of BAR0 offset 8 is answered one byte every
                         250 ms (~9 s for the whole reply)
+  bad-io-fds            GET_REGION_IO_FDS of BAR0 lists one good doorbell
+                        (0x50, 4 bytes, an eventfd) among bad entries: past
+                        the BAR, size 3, an fd index without an fd, a pipe,
+                        an ioregionfd, an overlap, no fd over UNIX.  BAR0
+                        offset 0x50 reads the eventfd's count (kicks), 0x54
+                        the REGION_WRITEs that came to 0x50 instead
 
 The pcie-* and ext-* scenarios are PCI Express devices: 4096 bytes of
 config space, a version 2 endpoint's PCI Express capability; the proxy
@@ -55,6 +61,7 @@ REPLY, NO_REPLY, ERROR = 0x1, 0x10, 0x20
 VERSION, DMA_MAP, DMA_UNMAP, GET_INFO, GET_REGION_INFO = 1, 2, 3, 4, 5
 GET_IRQ_INFO, SET_IRQS, REGION_READ, REGION_WRITE = 7, 8, 9, 10
 DMA_READ, DMA_WRITE, DEVICE_RESET = 11, 12, 13
+GET_REGION_IO_FDS = 6
 
 CONFIG_REGION = 7
 BAR0_SIZE = 4096
@@ -64,7 +71,7 @@ SCENARIOS = ('good', 'msi-at-fc', 'msix-past-end', 'msix-table-past-bar',
              'cap-loop', 'cap-in-header', 'bar-2e40-in-32bit',
              'bar-not-pow2', 'huge-version', 'dma-to-own-bar',
              'junk-replies', 'trickle-reply', 'pcie-cap-past-end',
-             'ext-cap-loop', 'ext-cap-in-conventional')
+             'ext-cap-loop', 'ext-cap-in-conventional', 'bad-io-fds')
 PCIE_SCENARIOS = ('pcie-cap-past-end', 'ext-cap-loop',
                   'ext-cap-in-conventional')
 
@@ -123,6 +130,9 @@ class Session:
         self.next_id = 0x8000
         self.dma_state = 0          # 0 none yet, 1 refused, 2 done
         self.dma_id = None
+        self.kick_fd = None         # bad-io-fds: the good doorbell's
+        self.kicks = 0              # what it counted
+        self.kick_writes = 0        # REGION_WRITEs to its address
 
     # ---- wire ----
 
@@ -212,6 +222,13 @@ class Session:
             data = struct.pack('<I', GOOD_VALUE)[:count]
             self.trickle(msg_id, payload[:16] + data)
             return
+        elif region == 0 and offset in (0x50, 0x54) and self.kick_fd:
+            try:
+                self.kicks += os.eventfd_read(self.kick_fd)
+            except BlockingIOError:
+                pass
+            value = self.kicks if offset == 0x50 else self.kick_writes
+            data = struct.pack('<Q', value)[:count]
         elif region == 0 and offset == 0:
             value = (self.dma_state if self.scenario == 'dma-to-own-bar'
                      else GOOD_VALUE)
@@ -243,6 +260,8 @@ class Session:
     def region_write(self, msg_id, flags, payload):
         offset, region, count = struct.unpack_from('<QII', payload)
         data = payload[16:16 + count]
+        if region == 0 and offset == 0x50:
+            self.kick_writes += 1
         if region == CONFIG_REGION and offset + len(data) <= len(self.config):
             self.config[offset:offset + len(data)] = data
         self.reply(msg_id, REGION_WRITE, flags, payload[:16])
@@ -256,6 +275,43 @@ class Session:
             # Write into our own BAR0, at offset 8.
             self.dma_id = self.request(
                 DMA_WRITE, struct.pack('<QQ', bar0 + 8, 4) + b'\x01\0\0\0')
+
+    def io_fds(self, msg_id, flags, payload):
+        index = struct.unpack_from('<I', payload, 8)[0]
+        if self.scenario != 'bad-io-fds':
+            # As a server without the command (upstream's: ENOSYS).
+            self.send(msg_id, GET_REGION_IO_FDS, REPLY | ERROR, err=38)
+            return
+        if index != 0:
+            self.send(msg_id, GET_REGION_IO_FDS, REPLY | ERROR, err=22)
+            return
+        if self.kick_fd is None:
+            self.kick_fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        rfd, wfd = os.pipe()
+        none = 0xffffffff
+        # offset, size, fd_index, type, flags
+        entries = [(BAR0_SIZE, 4, 0, 0, 0),     # past the BAR
+                   (0x10, 3, 0, 0, 0),          # size 3
+                   (0x20, 4, 7, 0, 0),          # no such fd
+                   (0x30, 4, 1, 0, 0),          # a pipe
+                   (0x40, 4, 0, 1, 0),          # an ioregionfd
+                   (0x50, 4, 0, 0, 0),          # the good one
+                   (0x50, 4, 0, 0, 0),          # overlaps it
+                   (0x60, 4, none, 0, 0),       # no fd, over UNIX
+                   (0x70, 0, 0, 0, 1)]          # datamatch, any width
+        body = struct.pack('<IIII', 16 + 40 * len(entries), 0, 0,
+                           len(entries))
+        for off, size, idx, kind, fl in entries:
+            body += struct.pack('<QQIIIIQ', off, size, idx, kind, fl, 0, 0)
+        msg = HDR.pack(msg_id, GET_REGION_IO_FDS, HDR.size + len(body),
+                       REPLY, 0) + body
+        try:
+            socket.send_fds(self.conn, [msg], [self.kick_fd, wfd])
+        except OSError:
+            raise Gone()
+        finally:
+            os.close(rfd)
+            os.close(wfd)
 
     def client_reply(self, msg_id, flags, err):
         if msg_id == self.dma_id:
@@ -284,6 +340,8 @@ class Session:
                 self.region_read(msg_id, flags, payload)
             elif cmd == REGION_WRITE:
                 self.region_write(msg_id, flags, payload)
+            elif cmd == GET_REGION_IO_FDS:
+                self.io_fds(msg_id, flags, payload)
             elif cmd in (DMA_MAP, DMA_UNMAP, SET_IRQS, DEVICE_RESET):
                 self.reply(msg_id, cmd, flags)
             elif not flags & NO_REPLY:

@@ -160,6 +160,20 @@ static void test_refused(const void *data)
     hostile_stop(h);
 }
 
+/* The proxy's counter @key in query-remote-devices. */
+static int64_t proxy_stat(Hostile *h, const char *key)
+{
+    QDict *rsp = qtest_qmp(h->qts, "{'execute': 'query-remote-devices'}");
+    QDict *info = qobject_to(QDict, qlist_peek(qdict_get_qlist(rsp,
+                                                               "return")));
+    int64_t v;
+
+    g_assert_nonnull(info);
+    v = qdict_get_int(info, key);
+    qobject_unref(rsp);
+    return v;
+}
+
 /* The control case: the server is good enough to be a device. */
 static void test_good(const void *data)
 {
@@ -178,6 +192,50 @@ static void test_good(const void *data)
     g_assert_cmphex(qpci_config_readw(dev, PCI_VENDOR_ID), ==, 0x1b36);
     bar = qpci_iomap(dev, 0, NULL);
     qpci_device_enable(dev);
+    g_assert_cmphex(qpci_io_readl(dev, bar, 0), ==, GOOD_VALUE);
+    /* It refused GET_REGION_IO_FDS: kicks stay messages, no error. */
+    g_assert_cmpint(proxy_stat(h, "doorbells"), ==, 0);
+    g_assert_cmpint(proxy_stat(h, "errors"), ==, 0);
+    g_free(dev);
+    qpci_free_pc(bus);
+    alloc_destroy(&alloc);
+    hostile_stop(h);
+}
+
+/*
+ * GET_REGION_IO_FDS: of the model's entries only the sound one is kept
+ * (an eventfd, inside BAR0, a size of 1, 2, 4 or 8, no overlap); a
+ * write there signals it, not a REGION_WRITE.  Writes to the addresses
+ * of the entries refused stay messages.  (The good scenario refuses the
+ * command, ENOSYS: no doorbell, and no error counted.)
+ */
+static void test_bad_io_fds(const void *data)
+{
+    Hostile *h = hostile_start("bad-io-fds");
+    g_autofree char *err = hostile_add(h);
+    QGuestAllocator alloc;
+    QPCIBus *bus;
+    QPCIDevice *dev;
+    QPCIBar bar;
+
+    g_assert_null(err);
+    g_assert_cmpint(proxy_stat(h, "doorbells"), ==, 1);
+    g_assert_cmpint(proxy_stat(h, "ioeventfds"), ==, 1);
+    pc_alloc_init(&alloc, h->qts, 0);
+    bus = qpci_new_pc(h->qts, &alloc);
+    dev = qpci_device_find(bus, QPCI_DEVFN(SLOT, 0));
+    g_assert_nonnull(dev);
+    bar = qpci_iomap(dev, 0, NULL);
+    qpci_device_enable(dev);
+    qpci_io_writel(dev, bar, 0x50, 1);
+    qpci_io_writel(dev, bar, 0x50, 2);
+    g_assert_cmpint(proxy_stat(h, "kicks"), ==, 2);
+    /* Both signals, no message; the others' addresses are registers. */
+    g_assert_cmpuint(qpci_io_readl(dev, bar, 0x50), ==, 2);
+    g_assert_cmpuint(qpci_io_readl(dev, bar, 0x54), ==, 0);
+    qpci_io_writel(dev, bar, 0x30, 1);
+    qpci_io_writel(dev, bar, 0x60, 1);
+    g_assert_cmpint(proxy_stat(h, "kicks"), ==, 2);
     g_assert_cmphex(qpci_io_readl(dev, bar, 0), ==, GOOD_VALUE);
     g_free(dev);
     qpci_free_pc(bus);
@@ -305,6 +363,7 @@ int main(int argc, char **argv)
         qtest_add_data_func(path, &refusals[i], test_refused);
     }
     qtest_add_data_func("/dm/hostile/good", NULL, test_good);
+    qtest_add_data_func("/dm/hostile/bad-io-fds", NULL, test_bad_io_fds);
     qtest_add_data_func("/dm/hostile/ext-cap-loop-on-pc", NULL,
                         test_ext_loop_on_pc);
     qtest_add_data_func("/dm/hostile/dma-to-own-bar", NULL,

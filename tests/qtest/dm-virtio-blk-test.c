@@ -34,6 +34,8 @@
 #include "qemu/osdep.h"
 #include "qemu/bswap.h"
 #include "libqtest.h"
+#include "qobject/qdict.h"
+#include "qobject/qlist.h"
 #include "libqos/libqos-malloc.h"
 #include "libqos/malloc-pc.h"
 #include "libqos/pci-pc.h"
@@ -66,11 +68,13 @@ typedef enum BlkBackend {
 typedef struct BlkTest {
     BlkBackend backend;
     bool readonly;
+    bool no_ioeventfd;          /* the proxy's ioeventfd=off */
 } BlkTest;
 
 typedef struct Blk {
     BlkBackend backend;
     bool readonly;
+    bool no_ioeventfd;
     QTestState *qts;
     QGuestAllocator alloc;
     QPCIBus *bus;
@@ -154,8 +158,10 @@ static void blk_qemu_start(Blk *b)
                                      BLK_SLOT, b->remote->socket_path);
         } else {
             device = g_strdup_printf("-device dm-proxy-pci,addr=%02x.0,"
-                                     "server=%s%s", BLK_SLOT,
+                                     "server=%s%s%s", BLK_SLOT,
                                      b->remote->connect,
+                                     b->no_ioeventfd ? ",ioeventfd=off"
+                                                     : "",
                                      b->backend == BLK_PROXY_TCP_PLAIN ?
                                      ",vq-fetch=off" : "");
         }
@@ -203,6 +209,7 @@ static void blk_start(Blk *b, const BlkTest *t)
 
     b->backend = t->backend;
     b->readonly = t->readonly;
+    b->no_ioeventfd = t->no_ioeventfd;
     image_create(b);
     blk_qemu_start(b);
     b->dev = virtio_pci_new(b->bus, &addr);
@@ -786,8 +793,91 @@ static void test_readonly(const void *data)
     blk_stop(&b);
 }
 
+/* ---- Doorbells (GET_REGION_IO_FDS) ---- */
+
+/* The proxy's counter @key in query-remote-devices. */
+static uint64_t proxy_stat(Blk *b, const char *key)
+{
+    QDict *rsp = qtest_qmp(b->qts, "{'execute': 'query-remote-devices'}");
+    QList *list = qdict_get_qlist(rsp, "return");
+    QDict *dev = qobject_to(QDict, qlist_peek(list));
+    uint64_t v;
+
+    g_assert_nonnull(dev);
+    v = qdict_get_int(dev, key);
+    qobject_unref(rsp);
+    return v;
+}
+
+/*
+ * The queue's notify address is the model's doorbell: over UNIX the
+ * proxy rings its eventfd (no message: the kicks count), over TCP it
+ * knows the address but sends the kick as a message, with ioeventfd=off
+ * it does not ask.  Requests are served each way.
+ */
+static void test_doorbell(const void *data)
+{
+    const BlkTest *t = data;
+    bool by_fd = t->backend == BLK_PROXY_SHARED && !t->no_ioeventfd;
+    uint8_t in[SECTOR];
+    uint64_t kicks, doorbells;
+    Blk b = { 0 };
+
+    blk_start(&b, t);
+    /* One per queue the model may show (queues=0: up to 4, by vCPUs). */
+    doorbells = proxy_stat(&b, "doorbells");
+    if (t->no_ioeventfd) {
+        g_assert_cmpuint(doorbells, ==, 0);
+    } else {
+        g_assert_cmpuint(doorbells, >=, 1);
+        g_assert_cmpuint(doorbells, <=, 4);
+    }
+    g_assert_cmpuint(proxy_stat(&b, "ioeventfds"), ==, by_fd ? doorbells : 0);
+    kicks = proxy_stat(&b, "kicks");
+    for (uint64_t sector = 0; sector < 3; sector++) {
+        g_assert_cmpuint(blk_request(&b, VIRTIO_BLK_T_IN, sector, in, SECTOR,
+                                     true), ==, VIRTIO_BLK_S_OK);
+        for (uint32_t i = 0; i < SECTOR; i++) {
+            g_assert_cmphex(in[i], ==, image_byte(sector * SECTOR + i));
+        }
+    }
+    g_assert_cmpuint(proxy_stat(&b, "kicks"), ==, kicks + (by_fd ? 3 : 0));
+    blk_stop(&b);
+}
+
+/*
+ * A restarted model has new eventfds: the proxy drops the old ones when
+ * it loses the model and asks again when it is back.
+ */
+static void test_doorbell_reconnect(const void *data)
+{
+    Blk b = { 0 };
+    uint64_t n;
+
+    blk_start(&b, data);
+    n = proxy_stat(&b, "ioeventfds");
+    g_assert_cmpuint(n, >=, 1);
+    dm_remote_kill(b.remote);
+    DM_WAIT_UNTIL(proxy_stat(&b, "ioeventfds") == 0);
+    g_assert_cmpuint(proxy_stat(&b, "ioeventfds"), ==, 0);
+    dm_remote_restart(b.remote);
+    qtest_qmp_eventwait(b.qts, "REMOTE_DEVICE_RECONNECTED");
+    g_assert_cmpuint(proxy_stat(&b, "doorbells"), ==, n);
+    g_assert_cmpuint(proxy_stat(&b, "ioeventfds"), ==, n);
+    /* The model is a fresh one: the driver starts it again, and uses it. */
+    qvirtqueue_cleanup(b.dev->vdev.bus, b.vq, &b.alloc);
+    blk_driver_init(&b);
+    check_initial(&b, 0, 1);
+    blk_stop(&b);
+}
+
 int main(int argc, char **argv)
 {
+    static const BlkTest doorbell_params[] = {
+        { BLK_PROXY_SHARED },
+        { BLK_PROXY_TCP },
+        { BLK_PROXY_SHARED, false, true },
+    };
     static const struct {
         const char *name;
         BlkBackend backend;
@@ -834,5 +924,13 @@ int main(int argc, char **argv)
                                 tests[ti].fn);
         }
     }
+    qtest_add_data_func("/dm/virtio-blk/proxy-shared/doorbell",
+                        &doorbell_params[0], test_doorbell);
+    qtest_add_data_func("/dm/virtio-blk/proxy-tcp/doorbell",
+                        &doorbell_params[1], test_doorbell);
+    qtest_add_data_func("/dm/virtio-blk/proxy-shared/doorbell-ioeventfd-off",
+                        &doorbell_params[2], test_doorbell);
+    qtest_add_data_func("/dm/virtio-blk/proxy-shared/doorbell-reconnect",
+                        &doorbell_params[0], test_doorbell_reconnect);
     return g_test_run();
 }

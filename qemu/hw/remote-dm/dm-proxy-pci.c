@@ -16,7 +16,10 @@
  * On a conventional bus (i440fx) the device stays conventional.
  * INTx and MSI arrive on eventfds; guest RAM is offered to the model as
  * fds when it is shareable (memfd) and otherwise reached by the model
- * with DMA_READ / DMA_WRITE, answered here.
+ * with DMA_READ / DMA_WRITE, answered here.  The model's doorbells
+ * (GET_REGION_IO_FDS: a virtio queue's notify address) are rung through
+ * its eventfds on one host, and sent at once over TCP; ioeventfd=off
+ * leaves them posted writes like any other (dm-proxy-doorbell.c).
  *
  * Threads: BAR callbacks run without the big QEMU lock (it is taken only
  * to lower INTx); everything else runs in the main loop with it.
@@ -30,6 +33,7 @@
 #include "qemu/bitmap.h"
 #include "qemu/units.h"
 #include "qemu/event_notifier.h"
+#include "qemu/lockable.h"
 #include "qemu/log.h"
 #include "qemu/main-loop.h"
 #include "qemu/module.h"
@@ -42,6 +46,7 @@
 #include "hw/pci/pcie.h"
 #include "hw/qdev-properties.h"
 #include "migration/vmstate.h"
+#include "system/kvm.h"
 #include "system/memory.h"
 #include "system/system.h"
 #include "qom/object.h"
@@ -98,6 +103,7 @@ struct DMProxyPCIState {
     uint32_t poll_us;
     bool vq_fetch;              /* offer dm_vq_fetch (TCP's fast path) */
     bool posted_writes;
+    bool ioeventfd;             /* ask the model for its doorbells */
 
     DMProxy proxy;
     bool proxy_up;
@@ -378,6 +384,66 @@ static const MemoryRegionOps dm_proxy_pci_bar_ops = {
     .impl = { .min_access_size = 1, .max_access_size = 8 },
 };
 
+/* ---- Doorbells (main loop) ---- */
+
+/* Unregister the doorbells from the memory core and forget them. */
+static void dm_proxy_pci_doorbells_off(DMProxyPCIState *s)
+{
+    DMProxy *p = &s->proxy;
+
+    for (unsigned i = 0; i < p->ndoorbells; i++) {
+        DMProxyDoorbell *d = &p->doorbells[i];
+
+        if (d->registered) {
+            memory_region_del_eventfd(&s->bars[d->region].mr, d->offset,
+                                      d->size, d->datamatch, d->data,
+                                      &d->notifier);
+            d->registered = false;
+        }
+    }
+    dm_proxy_doorbells_clear(p);
+}
+
+/*
+ * Ask the model for the doorbells of each BAR (again, after a
+ * reconnection: the eventfds are the session's).  Under TCG the BAR's
+ * write callback rings them (dm-proxy-doorbell.c says why); under KVM
+ * the memory core registers them with the kernel, so a kick makes no
+ * exit at all, and posted writes then go out at once, ahead of it.
+ */
+static void dm_proxy_pci_doorbells_on(DMProxyPCIState *s)
+{
+    DMProxy *p = &s->proxy;
+    bool in_kernel = false;
+
+    dm_proxy_pci_doorbells_off(s);
+    if (!s->ioeventfd) {
+        return;
+    }
+    for (int i = 0; i < DM_PROXY_NUM_BARS; i++) {
+        if (s->bars[i].size) {
+            dm_proxy_doorbells_fetch(p, i, s->bars[i].size);
+        }
+    }
+    if (!kvm_enabled()) {
+        return;
+    }
+    for (unsigned i = 0; i < p->ndoorbells; i++) {
+        DMProxyDoorbell *d = &p->doorbells[i];
+
+        /* Size 0 (any width) as virtio-pci's: KVM has it (4.4 and up). */
+        if (d->has_fd) {
+            memory_region_add_eventfd(&s->bars[d->region].mr, d->offset,
+                                      d->size, d->datamatch, d->data,
+                                      &d->notifier);
+            d->registered = in_kernel = true;
+        }
+    }
+    WITH_QEMU_LOCK_GUARD(&p->lock) {
+        p->post_now = in_kernel;
+    }
+}
+
 /* ---- Config space (main loop) ---- */
 
 static int dm_proxy_pci_config_rw(DMProxyPCIState *s, bool write,
@@ -656,6 +722,8 @@ static void dm_proxy_pci_lost(void *opaque, DMProxy *p)
     DMProxyPCIState *s = opaque;
 
     dm_proxy_line_drop(&s->intx);
+    /* Their eventfds were the lost session's: asked again on return. */
+    dm_proxy_pci_doorbells_off(s);
 }
 
 static bool dm_proxy_pci_replay(void *opaque, DMProxy *p, Error **errp)
@@ -676,6 +744,7 @@ static bool dm_proxy_pci_replay(void *opaque, DMProxy *p, Error **errp)
         error_setg(errp, "the model did not take our interrupts");
         return false;
     }
+    dm_proxy_pci_doorbells_on(s);
     return true;
 }
 
@@ -1174,6 +1243,8 @@ static void dm_proxy_pci_realize(PCIDevice *pdev, Error **errp)
         !dm_proxy_pci_init_express(s, config, errp)) {
         return;
     }
+    /* A standby's are asked at its activation (the replay). */
+    dm_proxy_pci_doorbells_on(s);
     dm_proxy_pci_mirror_cap_list(s, config);
 
     if (c[PCI_INTERRUPT_PIN] &&
@@ -1216,6 +1287,9 @@ static void dm_proxy_pci_exit(PCIDevice *pdev)
             pcie_cap_exit(pdev);
         }
         s->exp_cap = 0;
+    }
+    if (s->proxy_up) {
+        dm_proxy_pci_doorbells_off(s);
     }
     if (s->intx.irq) {
         dm_proxy_line_cleanup(&s->intx);
@@ -1297,6 +1371,7 @@ static const Property dm_proxy_pci_properties[] = {
     DEFINE_DM_PROXY_ID_PROPERTIES(DMProxyPCIState, ids),
     DEFINE_PROP_UINT32("timeout", DMProxyPCIState, timeout_ms, 5000),
     DEFINE_PROP_BOOL("posted-writes", DMProxyPCIState, posted_writes, true),
+    DEFINE_PROP_BOOL("ioeventfd", DMProxyPCIState, ioeventfd, true),
     DEFINE_PROP_UINT32("poll-us", DMProxyPCIState, poll_us, 50),
     DEFINE_PROP_BOOL("vq-fetch", DMProxyPCIState, vq_fetch, true),
     DEFINE_PROP_BOOL("irqfd", DMProxyPCIState, irqfd, true),

@@ -140,6 +140,8 @@ static bool dm_proxy_negotiate(DMProxy *p, Error **errp)
     ours.max_data_xfer_size = DM_PROXY_MAX_XFER;
     ours.dm_irq_messages = true;
     ours.dm_vm_clock = true;
+    /* Over TCP, doorbells without eventfds: kicks we send at once. */
+    ours.dm_doorbells = true;
     ours.dm_vq_fetch = p->ops->vq_fetch;
     /* What the model may size itself to (a disk's queues). */
     ours.dm_vcpus = MIN(MACHINE(qdev_get_machine())->smp.cpus,
@@ -585,7 +587,8 @@ int dm_proxy_call(DMProxy *p, uint16_t cmd, const void *payload, size_t len,
         ret = recv_ret < 0 ? -EINVAL : vup_check_reply(&m, &h);
         trace_dm_proxy_recv_reply(p->id, vup_command_name(cmd), h.msg_id,
                                   ret);
-        if (ret < 0) {
+        /* A model may refuse what is optional: no failed access. */
+        if (ret < 0 && cmd != VUP_CMD_DEVICE_GET_REGION_IO_FDS) {
             qatomic_inc(&p->errors);
         }
         if (ret == 0 && reply) {
@@ -604,6 +607,13 @@ int dm_proxy_call(DMProxy *p, uint16_t cmd, const void *payload, size_t len,
 int dm_proxy_post(DMProxy *p, uint16_t cmd, const void *payload, size_t len)
 {
     QEMU_LOCK_GUARD(&p->lock);
+
+    return dm_proxy_post_locked(p, cmd, payload, len, false);
+}
+
+int dm_proxy_post_locked(DMProxy *p, uint16_t cmd, const void *payload,
+                         size_t len, bool now)
+{
     VupHeader h = { .command = cmd, .flags = VUP_FLAG_NO_REPLY };
     int ret;
 
@@ -618,6 +628,9 @@ int dm_proxy_post(DMProxy *p, uint16_t cmd, const void *payload, size_t len)
     h.msg_id = p->next_id++;
     qatomic_inc(&p->requests);
     trace_dm_proxy_send(p->id, vup_command_name(cmd), h.msg_id, len, 0);
+    if (now || p->post_now) {
+        return dm_proxy_send(p, &h, payload, len, NULL, 0);
+    }
     if (vup_batch_add(&p->posted, &h, payload, len) == 0) {
         if (p->posted.count == 1) {
             qemu_event_set(&p->flush_ev);       /* the flusher's turn */
@@ -720,6 +733,11 @@ void dm_proxy_region_write(DMProxy *p, uint32_t region, uint64_t addr,
     };
     size_t len = sizeof(msg.req) + size;
 
+    if (qatomic_read(&p->ndoorbells) &&
+        dm_proxy_doorbell_write(p, region, addr, val, size, &msg, len,
+                                posted)) {
+        return;
+    }
     if (posted) {
         dm_proxy_post(p, VUP_CMD_REGION_WRITE, &msg, len);
     } else {
@@ -1071,6 +1089,12 @@ RemoteDeviceInfoList *qmp_query_remote_devices(Error **errp)
         info->requests = qatomic_read(&p->requests);
         info->errors = qatomic_read(&p->errors);
         info->reconnects = qatomic_read(&p->reconnects);
+        info->kicks = qatomic_read(&p->kicks);
+        /* A snapshot: the table changes only in the main loop, ours. */
+        info->doorbells = p->ndoorbells;
+        for (unsigned i = 0; i < p->ndoorbells; i++) {
+            info->ioeventfds += p->doorbells[i].has_fd;
+        }
         QAPI_LIST_APPEND(tail, info);
     }
     return head;

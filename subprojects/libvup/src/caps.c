@@ -252,6 +252,11 @@ static int parse_caps_object(json_object *caps, VupCaps *c, char *err,
         get_bool(v, VUP_CAP_DM_VM_CLOCK, &c->dm_vm_clock, err, errlen) < 0) {
         return -EINVAL;
     }
+    if (json_object_object_get_ex(caps, VUP_CAP_DM_DOORBELLS, &v) &&
+        get_bool(v, VUP_CAP_DM_DOORBELLS, &c->dm_doorbells, err,
+                 errlen) < 0) {
+        return -EINVAL;
+    }
     if (json_object_object_get_ex(caps, VUP_CAP_DM_VCPUS, &v)) {
         uint64_t n;
 
@@ -381,6 +386,10 @@ char *vup_caps_format(const VupCaps *c)
         json_object_object_add(caps, VUP_CAP_DM_VM_CLOCK,
                                json_object_new_boolean(1));
     }
+    if (c->dm_doorbells) {
+        json_object_object_add(caps, VUP_CAP_DM_DOORBELLS,
+                               json_object_new_boolean(1));
+    }
     if (c->dm_vq_fetch) {
         json_object_object_add(caps, VUP_CAP_DM_VQ_FETCH,
                                json_object_new_boolean(1));
@@ -434,6 +443,7 @@ void vup_caps_negotiate(const VupCaps *ours, const VupCaps *peer,
     c.dm_irq_messages = ours->dm_irq_messages && peer->dm_irq_messages;
     c.dm_standby = ours->dm_standby && peer->dm_standby;
     c.dm_vm_clock = ours->dm_vm_clock && peer->dm_vm_clock;
+    c.dm_doorbells = ours->dm_doorbells && peer->dm_doorbells;
     c.dm_vq_fetch = ours->dm_vq_fetch && peer->dm_vq_fetch;
     /* Identifiers and vCPUs are the client's to tell, not negotiated. */
     c.dm_vcpus = 0;

@@ -79,6 +79,7 @@ static void test_round_trip(void **state)
     c.dm_irq_messages = true;
     c.dm_standby = true;
     c.dm_vm_clock = true;
+    c.dm_doorbells = true;
     c.dm_vq_fetch = true;
     c.dm_vcpus = 4;
     strcpy(c.ids[VUP_ID_VM], "vm-1");
@@ -163,6 +164,8 @@ static void test_wrong_types(void **state)
                "\"dm_standby\" must be a boolean");
     expect_bad("{\"capabilities\": {\"dm_vm_clock\": \"yes\"}}",
                "\"dm_vm_clock\" must be a boolean");
+    expect_bad("{\"capabilities\": {\"dm_doorbells\": 1}}",
+               "\"dm_doorbells\" must be a boolean");
     expect_bad("{\"capabilities\": {\"dm_ids\": []}}",
                "\"dm_ids\" must be an object");
     expect_bad("{\"capabilities\": {\"dm_ids\": {\"vm\": 7}}}",
@@ -290,6 +293,14 @@ static void test_negotiate(void **state)
     peer.dm_vm_clock = true;
     vup_caps_negotiate(&ours, &peer, &out);
     assert_true(out.dm_vm_clock);
+
+    /* Doorbells without fds only when both say so. */
+    ours.dm_doorbells = true;
+    vup_caps_negotiate(&ours, &peer, &out);
+    assert_false(out.dm_doorbells);
+    peer.dm_doorbells = true;
+    vup_caps_negotiate(&ours, &peer, &out);
+    assert_true(out.dm_doorbells);
 }
 
 int main(void)

@@ -86,6 +86,25 @@ typedef struct DMProxyOps {
     void (*stopped)(void *opaque, DMProxy *p);
 } DMProxyOps;
 
+/*
+ * A doorbell of the model (GET_REGION_IO_FDS, an ioeventfd entry): a
+ * write there only says "look".  With the model's eventfd, the write
+ * signals it (no message); without (TCP, dm_doorbells) it goes out at
+ * once instead of waiting in the posted batch.
+ */
+#define DM_PROXY_MAX_DOORBELLS 64
+
+typedef struct DMProxyDoorbell {
+    uint32_t region;
+    uint64_t offset;
+    uint32_t size;              /* 1, 2, 4, 8, or 0: any width */
+    bool datamatch;             /* only a write of @data rings it */
+    uint64_t data;
+    bool has_fd;
+    EventNotifier notifier;     /* the model's eventfd, when has_fd */
+    bool registered;            /* with the memory core (KVM's ioeventfd) */
+} DMProxyDoorbell;
+
 typedef enum DMProxyState {
     DM_PROXY_DISCONNECTED,
     DM_PROXY_CONNECTED,
@@ -165,10 +184,24 @@ struct DMProxy {
     VMChangeStateEntry *vm_clock_entry;
     QEMUTimer *vm_clock_tick;   /* qtest: report the stepped clock */
 
+    /*
+     * The model's doorbells (dm-proxy-doorbell.c): changed in the main
+     * loop and read by the trapping thread, both under p->lock;
+     * @ndoorbells is also read without it, to skip the lookup.
+     */
+    DMProxyDoorbell doorbells[DM_PROXY_MAX_DOORBELLS];
+    unsigned ndoorbells;
+    /*
+     * Posted commands go out at once, not gathered: an eventfd that the
+     * kernel signals (KVM) must not overtake the writes before it.
+     */
+    bool post_now;
+
     /* Counters for info remote-devices. */
     uint64_t requests;
     uint64_t errors;
     uint64_t reconnects;
+    uint64_t kicks;             /* doorbells rung by eventfd */
 };
 
 /* Parse @server, connect and negotiate; false with @errp set on failure. */
@@ -198,6 +231,9 @@ int dm_proxy_call(DMProxy *p, uint16_t cmd, const void *payload, size_t len,
 
 /* Send a command that asks for no reply (a posted write). */
 int dm_proxy_post(DMProxy *p, uint16_t cmd, const void *payload, size_t len);
+/* The same with p->lock held; @now: send it, and what waits, at once. */
+int dm_proxy_post_locked(DMProxy *p, uint16_t cmd, const void *payload,
+                         size_t len, bool now);
 
 /*
  * A guest access to @region of the device (1, 2, 4 or 8 bytes, little
@@ -254,6 +290,26 @@ void dm_proxy_close(DMProxy *p);
 
 /* Send the posted commands waiting (see DMProxy.posted); p->lock held. */
 int dm_proxy_flush_posted(DMProxy *p);
+
+/*
+ * Doorbells (dm-proxy-doorbell.c), main loop.  Ask the model for those
+ * of @region (@size bytes) and keep the sound ones: how many.  A model
+ * that offers none, refuses (upstream-like: ENOSYS, EINVAL) or is a
+ * standby's leaves its kicks as messages.
+ */
+unsigned dm_proxy_doorbells_fetch(DMProxy *p, uint32_t region,
+                                  uint64_t size);
+/* Forget them, closing their eventfds (unregistered first). */
+void dm_proxy_doorbells_clear(DMProxy *p);
+/*
+ * A guest write of @val (@size bytes) at @addr of @region: when it is a
+ * doorbell's, ring it (the eventfd, after the posted writes before it;
+ * or @msg, @len bytes of REGION_WRITE, sent at once when @posted) and
+ * return true.  Any thread.
+ */
+bool dm_proxy_doorbell_write(DMProxy *p, uint32_t region, uint64_t addr,
+                             uint64_t val, unsigned size, const void *msg,
+                             size_t len, bool posted);
 
 /* Migration (dm-proxy-migration.c). */
 void dm_proxy_migration_init(DMProxy *p);

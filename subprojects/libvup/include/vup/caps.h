@@ -46,6 +46,7 @@ typedef struct VupCaps {
     bool dm_irq_messages;           /* extension: VUP_CMD_DM_IRQ */
     bool dm_standby;                /* extension: standby sessions */
     bool dm_vm_clock;               /* extension: VUP_CMD_DM_VM_STATE */
+    bool dm_doorbells;              /* extension: doorbells without fds */
     bool dm_vq_fetch;               /* extension: DM_VQ_FETCH, posted DMA */
     uint32_t dm_vcpus;              /* told by the client; 0: not told */
     char ids[VUP_ID_COUNT][VUP_ID_MAX + 1];    /* extension: dm_ids */

@@ -92,6 +92,19 @@ typedef struct VUP_PACKED VupDmVmState {
 VUP_CHECK_SIZE(VupDmVmState, 16);
 
 /*
+ * Capability key: doorbells without descriptors.  Over a transport that
+ * cannot pass fds (TCP), a server answers GET_REGION_IO_FDS of a client
+ * that offered it with the region's doorbells (ioeventfd entries) whose
+ * fd_index is VUP_IO_FD_INDEX_NONE: writes there are kicks, which the
+ * client sends at once instead of gathering them with other posted
+ * writes.  Without it such a server answers count 0.
+ */
+#define VUP_CAP_DM_DOORBELLS        "dm_doorbells"
+
+/* fd_index of a GET_REGION_IO_FDS entry that comes without a descriptor. */
+#define VUP_IO_FD_INDEX_NONE        0xffffffffu
+
+/*
  * Capability key: guest memory by messages, in fewer round trips.  A
  * client that offers it (i) serves VUP_CMD_DM_VQ_FETCH, (ii) takes
  * DMA_WRITE with NO_REPLY: no answer, applied in stream order, so a
