@@ -59,9 +59,11 @@ remote_err "bad server-platform-id" \
 remote_err "cannot connect to unix:/nonexistent/dm.sock" \
     -remote-device bus=isa,server=unix:/nonexistent/dm.sock,vm-id=3f2504e0-4f89-11d3-9a0c-0305e82c3301,hypervisor-id=$(printf 'h%.0s' {1..64})-qemu
 remote_err "Invalid parameter 'frob'" -remote-device bus=isa,server=unix:/x,frob=1
-remote_err "'addr', 'bootindex' and 'vq-fetch' are for bus=pci" -remote-device bus=isa,server=unix:/x,addr=04.0
-remote_err "'addr', 'bootindex' and 'vq-fetch' are for bus=pci" -remote-device bus=isa,server=unix:/x,bootindex=1
-remote_err "'vq-fetch' are for bus=pci" -remote-device bus=isa,server=unix:/x,vq-fetch=off
+remote_err "'addr' is for bus=pci" -remote-device bus=isa,server=unix:/x,addr=04.0
+remote_err "'bootindex' is for bus=pci" -remote-device bus=isa,server=unix:/x,bootindex=1
+remote_err "'ioeventfd' is for bus=pci" -remote-device bus=isa,server=unix:/x,ioeventfd=off
+remote_err "'irqfd' is for bus=pci" -remote-device bus=isa,server=unix:/x,irqfd=off
+remote_err "'vq-fetch' is for bus=pci" -remote-device bus=isa,server=unix:/x,vq-fetch=off
 remote_err "'iobase' and 'irq' are for bus=isa" -remote-device bus=pci,server=unix:/x,irq=4
 remote_err "cannot connect to unix:/nonexistent/dm.sock" \
     -remote-device bus=isa,server=unix:/nonexistent/dm.sock

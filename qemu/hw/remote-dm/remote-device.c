@@ -4,7 +4,8 @@
  *   -remote-device [id=ID,]bus=isa|pci,server=unix:PATH|tcp:HOST:PORT
  *                  [,iobase=N][,irq=N]
  *                  [,addr=SLOT.FN][,bootindex=N][,timeout=MS][,poll-us=N]
- *                  [,posted-writes=on|off][,vq-fetch=on|off]
+ *                  [,posted-writes=on|off][,ioeventfd=on|off]
+ *                  [,irqfd=on|off][,vq-fetch=on|off]
  *                  [,vm-id=..,...,token-secret=SECRET]
  *                  [,tls-creds=CREDS[,tls-hostname=NAME]]
  *
@@ -36,6 +37,8 @@ static QemuOptsList remote_device_opts = {
         { .name = "timeout", .type = QEMU_OPT_NUMBER },
         { .name = "poll-us", .type = QEMU_OPT_NUMBER },
         { .name = "posted-writes", .type = QEMU_OPT_BOOL },
+        { .name = "ioeventfd", .type = QEMU_OPT_BOOL },
+        { .name = "irqfd", .type = QEMU_OPT_BOOL },
         { .name = "vq-fetch", .type = QEMU_OPT_BOOL },
         { .name = "vm-id", .type = QEMU_OPT_STRING },
         { .name = "hypervisor-id", .type = QEMU_OPT_STRING },
@@ -69,7 +72,7 @@ char *remote_device_to_device_opts(const char *optarg, Error **errp)
     VupAddress addr;
     static const char *const passed[] = {
         "id", "server", "iobase", "irq", "addr", "bootindex", "timeout",
-        "poll-us", "vq-fetch",
+        "poll-us", "ioeventfd", "irqfd", "vq-fetch",
         "posted-writes", "vm-id", "hypervisor-id", "client-platform-id",
         "device-model-id", "server-platform-id", "token-secret",
         "tls-creds", "tls-hostname",
@@ -91,11 +94,16 @@ char *remote_device_to_device_opts(const char *optarg, Error **errp)
         goto out;
     }
     if (g_str_equal(bus, "isa")) {
-        if (qemu_opt_get(opts, "addr") || qemu_opt_get(opts, "bootindex") ||
-            qemu_opt_get(opts, "vq-fetch")) {
-            error_setg(errp, "'addr', 'bootindex' and 'vq-fetch' are for "
-                       "bus=pci; bus=isa takes iobase and irq");
-            goto out;
+        static const char *const pci_only[] = {
+            "addr", "bootindex", "ioeventfd", "irqfd", "vq-fetch",
+        };
+
+        for (size_t i = 0; i < G_N_ELEMENTS(pci_only); i++) {
+            if (qemu_opt_get(opts, pci_only[i])) {
+                error_setg(errp, "'%s' is for bus=pci; bus=isa takes "
+                           "iobase and irq", pci_only[i]);
+                goto out;
+            }
         }
         g_string_append(dev, "dm-proxy-isa");
     } else if (g_str_equal(bus, "pci")) {
