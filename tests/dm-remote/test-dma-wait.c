@@ -211,8 +211,14 @@ static void serve_dma(int fd, const VupMsg *m)
     if (m->hdr.command == VUP_CMD_DM_IRQ) {
         return;                 /* an interrupt: nothing to answer */
     }
+    /*
+     * This client does not offer dm_vq_fetch: plain DMA messages only
+     * (no ring fetch, no conditional interrupt), each waiting for its
+     * reply (no posted write), as upstream's client gets them.
+     */
     assert_true(m->hdr.command == VUP_CMD_DMA_READ ||
                 m->hdr.command == VUP_CMD_DMA_WRITE);
+    assert_false(m->hdr.flags & VUP_FLAG_NO_REPLY);
     assert_true(m->payload_len >= sizeof(acc));
     memcpy(&acc, m->payload, sizeof(acc));
     assert_true(acc.address >= RAM_BASE && acc.count <= RAM_SIZE &&
