@@ -90,7 +90,7 @@ declare -A row_name=(
     [tcp]="dm-proxy-pci -> dm-remote, TCP loopback"
     [netns]="dm-proxy-pci -> dm-remote, TCP netns"
     [tls]="dm-proxy-pci -> dm-remote, TLS loopback"
-    [vfu]="vfio-user-pci -> x-vfio-user-server"
+    [vfu]="vfio-user-pci -> x-vfio-user-server, INTx"
     [vhost]="vhost-user-blk-pci -> qemu-storage-daemon"
     [nbd]="NBD client -> q-s-d, TCP loopback"
     [nbdns]="NBD client -> q-s-d, TCP netns")
@@ -204,19 +204,22 @@ start_netns() {
 start_vfu() {
     # Upstream's pair: a second QEMU serves its own virtio-blk-pci on the
     # same image through x-vfio-user-server; guest RAM shared (memfd).
+    # iommu_platform=on (so disable-legacy=on): without it virtio DMAs
+    # through the remote machine's system memory, which holds nothing
+    # (the client's RAM is mapped into the device's IOMMU address space
+    # only), and the rings read as unassigned memory: SeaBIOS and Linux
+    # wait for a request forever.  vectors=0 (INTx): with MSI-X the
+    # server signalled no completion (its msix_function_masked stayed
+    # true) and Linux waited for its first read forever (QEMU 10.2).
     rm -f "$tmp/vfu.sock"
     peer_start "$tmp/peer.log" test -S "$tmp/vfu.sock" -- \
         "${pin_server[@]}" "$qemu" -machine x-remote,vfio-user=on \
         -accel tcg -nodefaults -display none -monitor none -serial none \
         -drive "if=none,id=d0,file=$img,format=raw,cache=writeback,aio=threads" \
-        -device virtio-blk-pci,id=dev0,drive=d0 \
+        -device virtio-blk-pci,id=dev0,drive=d0,disable-legacy=on,iommu_platform=on,vectors=0 \
         -object "x-vfio-user-server,id=v0,type=unix,path=$tmp/vfu.sock,device=dev0" ||
         return 1
-    # Device ID 0x1000 (a transitional virtio ID; Linux takes the type,
-    # block, from the subsystem ID) instead of 0x1001: SeaBIOS drives a
-    # 0x1001 disk at boot, and on this pair the vCPU never left SeaBIOS
-    # (QEMU 10.2); Linux binds the same driver either way.
-    dev="-device {\"driver\":\"vfio-user-pci\",\"x-pci-device-id\":4096,"
+    dev="-device {\"driver\":\"vfio-user-pci\","
     dev="$dev\"socket\":{\"type\":\"unix\",\"path\":\"$tmp/vfu.sock\"}}"
 }
 qsd_file="driver=file,node-name=f0,filename=$img,cache.direct=off,aio=threads"
