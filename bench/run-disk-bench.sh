@@ -119,7 +119,7 @@ wait_peer() {
 tcp_open() { (exec 3<>"/dev/tcp/$1/$2"); }
 in_ns() { local n=$1; shift; ip netns exec "$n" "$@"; }
 
-# peer_start LOG CHECK-ARGS... -- CMD...: start a peer on CPU 1, its
+# peer_start LOG CHECK-ARGS... -- CMD...: start a peer (CMD pins it), its
 # output in LOG; peer=its pid once CHECK-ARGS succeed.
 peer_start() {
     local plog=$1 check=()
