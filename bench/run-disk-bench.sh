@@ -325,7 +325,7 @@ declare -A runs
 short=()
 boot() {
     local r=$1 con=$tmp/console qpid cpid c0='' c1='' t0=$SECONDS deadline out t
-    local line v last
+    local line v last st
     dev='' peer='' wrap=() pin=("${pin_client[@]}") srv_wrap=() why_now=''
     port=$("$here/../tests/free-port.py" 127.0.0.1)
     if ! "start_$r"; then
@@ -352,6 +352,9 @@ boot() {
     # minute.
     deadline=$((SECONDS + 180))
     while :; do
+        # The state first: a QEMU that has exited printed all it will,
+        # and stays readable (a zombie) until the wait below.
+        st=$(state "$qpid")
         if [ -z "$c0" ] && grep -q '^BLK-BENCH-SIZE' "$con"; then
             c0=$(cpu "$cpid") || c0=''
             deadline=$((SECONDS + 6 * (secs + 1) + 60))
@@ -359,7 +362,7 @@ boot() {
         if [ -z "$c1" ] && grep -q "^BLK-BENCH ${tests[-1]} " "$con"; then
             c1=$(cpu "$cpid") || c1=''
         fi
-        case $(state "$qpid") in '' | Z) break ;; esac
+        case $st in '' | Z) break ;; esac
         if [ "$SECONDS" -ge "$deadline" ]; then
             kill "$qpid" 2>/dev/null || true
             break
