@@ -355,11 +355,12 @@ boot() {
         # The state first: a QEMU that has exited printed all it will,
         # and stays readable (a zombie) until the wait below.
         st=$(state "$qpid")
-        if [ -z "$c0" ] && grep -q '^BLK-BENCH-SIZE' "$con"; then
+        # Unanchored: a kernel message may land in front of the line.
+        if [ -z "$c0" ] && grep -q 'BLK-BENCH-SIZE' "$con"; then
             c0=$(cpu "$cpid") || c0=''
             deadline=$((SECONDS + 6 * (secs + 1) + 60))
         fi
-        if [ -z "$c1" ] && grep -q "^BLK-BENCH ${tests[-1]} " "$con"; then
+        if [ -z "$c1" ] && grep -q "BLK-BENCH ${tests[-1]} " "$con"; then
             c1=$(cpu "$cpid") || c1=''
         fi
         case $st in '' | Z) break ;; esac
