@@ -19,7 +19,9 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -36,6 +38,9 @@
 #include "bench-util.h"
 
 #define MAX_QD  32
+/* Completion times kept per test, shared by its threads; past it, later
+ * requests go uncounted in the latency figures (not in IOPS). */
+#define MAX_SAMPLES (1 << 19)
 
 typedef struct Test {
     const char *name;
@@ -62,9 +67,12 @@ typedef struct Worker {
     uint64_t seed;
     void *buf;
     _Atomic uint64_t done;  /* requests completed */
+    int64_t *lat;           /* completion times in the timed window, ns */
+    size_t nlat, maxlat;
 } Worker;
 
 static atomic_bool stop;
+static atomic_bool timing;      /* in the timed window */
 static atomic_int failed;
 
 /* xorshift64: enough to scatter offsets, and each thread has its own. */
@@ -81,6 +89,7 @@ static void *worker_run(void *opaque)
     Worker *w = opaque;
     const Test *t = w->test;
     uint64_t blocks = w->size / t->bs, off = 0;
+    int64_t start = bench_now_ns(), end;
 
     while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
         ssize_t n;
@@ -90,6 +99,13 @@ static void *worker_run(void *opaque)
         }
         n = t->write ? pwrite(w->fd, w->buf, t->bs, off)
                      : pread(w->fd, w->buf, t->bs, off);
+        /* One clock read per request: its end is the next one's start. */
+        end = bench_now_ns();
+        if (atomic_load_explicit(&timing, memory_order_relaxed) &&
+            w->nlat < w->maxlat) {
+            w->lat[w->nlat++] = end - start;
+        }
+        start = end;
         if (n != (ssize_t)t->bs) {
             printf("BLK-BENCH-ERROR %s at %llu: %s\n", t->name,
                    (unsigned long long)off,
@@ -128,14 +144,19 @@ static int run_test(const Test *t, int fd, uint64_t size, long secs,
                     long warmup_ms)
 {
     static Worker w[MAX_QD];
-    uint64_t c0, c1;
+    static int64_t lat[MAX_SAMPLES];
+    uint64_t c0, c1, all;
     int64_t t0, t1;
-    double s;
+    size_t nlat = 0;
+    double s, med = 0, p99 = 0;
 
     atomic_store(&stop, false);
+    atomic_store(&timing, false);
     for (int i = 0; i < t->qd; i++) {
         w[i] = (Worker){ .test = t, .fd = fd, .size = size,
-                         .seed = 0x9e3779b97f4a7c15ull * (i + 1) };
+                         .seed = 0x9e3779b97f4a7c15ull * (i + 1),
+                         .lat = lat + i * (MAX_SAMPLES / t->qd),
+                         .maxlat = MAX_SAMPLES / t->qd };
         atomic_store(&w[i].done, 0);
         if (posix_memalign(&w[i].buf, 4096, t->bs)) {
             fprintf(stderr, "blk-bench: out of memory\n");
@@ -151,7 +172,9 @@ static int run_test(const Test *t, int fd, uint64_t size, long secs,
     sleep_ms(warmup_ms);
     c0 = total_done(w, t->qd);
     t0 = bench_now_ns();
+    atomic_store(&timing, true);
     sleep_ms(secs * 1000);
+    atomic_store(&timing, false);
     c1 = total_done(w, t->qd);
     t1 = bench_now_ns();
     atomic_store(&stop, true);
@@ -162,9 +185,21 @@ static int run_test(const Test *t, int fd, uint64_t size, long secs,
     if (atomic_load(&failed)) {
         return -1;
     }
+    all = total_done(w, t->qd);
+    /* The workers' samples, packed together. */
+    for (int i = 0; i < t->qd; i++) {
+        memmove(lat + nlat, w[i].lat, w[i].nlat * sizeof(lat[0]));
+        nlat += w[i].nlat;
+    }
+    if (nlat) {
+        med = bench_median(lat, nlat) / 1e3;      /* sorts them */
+        p99 = lat[nlat * 99 / 100] / 1e3;
+    }
     s = (t1 - t0) / 1e9;
-    printf("BLK-BENCH %s IOPS %.0f MBPS %.1f\n", t->name, (c1 - c0) / s,
-           (c1 - c0) * (double)t->bs / s / 1e6);
+    printf("BLK-BENCH %s IOPS %.0f MBPS %.1f LAT-US %.1f P99-US %.1f "
+           "BYTES %llu\n", t->name, (c1 - c0) / s,
+           (c1 - c0) * (double)t->bs / s / 1e6, med, p99,
+           (unsigned long long)(all * t->bs));
     fflush(stdout);
     return 0;
 }
