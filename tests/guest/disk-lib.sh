@@ -78,7 +78,7 @@ guest_boot() {
         -initrd "$build/guest/initramfs.cpio.gz" \
         -append "console=ttyS0 quiet panic=-1 dm.run=$run" \
         -serial "file:$tmp/$name.console" \
-        -device "dm-proxy-pci,id=disk0,server=$disk_addr,timeout=30000" \
+        -device "dm-proxy-pci,id=disk0,server=$disk_addr,timeout=30000${DM_PROXY_EXTRA:-}" \
         2>>"$tmp/qemu.log"
     guest_rc=$?
     console=$(tr -d '\r' <"$tmp/$name.console")

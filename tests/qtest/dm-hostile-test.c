@@ -117,7 +117,7 @@ static char *hostile_add(Hostile *h)
     QDict *rsp = qtest_qmp(h->qts, "{'execute': 'device_add', 'arguments':"
                            " {'driver': 'dm-proxy-pci', 'id': 'hx',"
                            " 'bus': %s, 'addr': %s, 'server': %s,"
-                           " 'timeout': 1000}}",
+                           " 'timeout': 1000, 'ioeventfd': true}}",
                            h->q35 ? "rp" : "pci.0", addr, h->server);
     char *err = NULL;
 

@@ -161,7 +161,7 @@ static void blk_qemu_start(Blk *b)
                                      "server=%s%s%s", BLK_SLOT,
                                      b->remote->connect,
                                      b->no_ioeventfd ? ",ioeventfd=off"
-                                                     : "",
+                                                     : ",ioeventfd=on",
                                      b->backend == BLK_PROXY_TCP_PLAIN ?
                                      ",vq-fetch=off" : "");
         }
