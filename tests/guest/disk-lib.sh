@@ -67,7 +67,8 @@ model_stop() {
 # dm.run=RUN; its console goes to $tmp/NAME.console and, without the
 # carriage returns, to $console; $guest_rc is QEMU's exit status (0 after
 # the guest's poweroff).  $guest_accel (tcg) and $guest_args (none) are
-# the caller's.
+# the caller's; $DM_PROXY_EXTRA (",prop=value...") goes to the proxy,
+# for runs by hand (",ioeventfd=on").
 guest_boot() {
     local name=$1 run=$2
     # shellcheck disable=SC2086  # guest_args: words
