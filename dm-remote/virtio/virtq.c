@@ -201,6 +201,26 @@ static int read_chain(DmVirtq *q, uint16_t head, DmVirtqElem *e, char *why,
     return 0;
 }
 
+/* A head the driver made available: in range, not in flight. */
+static int check_head(DmVirtq *q, uint16_t head, char *why, size_t whylen)
+{
+    if (head >= q->size) {
+        BROKEN("head %u on a queue of %u", head, q->size);
+    }
+    if (q->journal->popped[head]) {
+        BROKEN("head %u made available again while in flight", head);
+    }
+    return 0;
+}
+
+/* @head is taken: in the journal first, then past it in the ring. */
+static void taken(DmVirtq *q, uint16_t head)
+{
+    q->journal->popped[head] = ++q->journal->seq;
+    JOURNAL_BARRIER();
+    q->last_avail++;
+}
+
 /* ---- Chains fetched in one exchange (memory by messages) ---- */
 
 /* Chains asked for per exchange, and their readable bytes at most. */
@@ -272,7 +292,6 @@ static int fetch_more(DmVirtq *q, char *why, size_t whylen)
 /* The next fetched chain into @e: 1, 0 (none), POP_WALK or -EIO. */
 static int pop_fetched(DmVirtq *q, DmVirtqElem *e, char *why, size_t whylen)
 {
-    DmVirtqJournal *j = q->journal;
     VupDmVqChain c;
     uint64_t readable = 0, pad;
     size_t pos;
@@ -294,11 +313,8 @@ static int pop_fetched(DmVirtq *q, DmVirtqElem *e, char *why, size_t whylen)
     c.nout = le16toh(c.nout);
     c.data_len = le32toh(c.data_len);
     pos += sizeof(c);
-    if (c.head >= q->size) {
-        BROKEN("head %u on a queue of %u", c.head, q->size);
-    }
-    if (j->popped[c.head]) {
-        BROKEN("head %u made available again while in flight", c.head);
+    if (check_head(q, c.head, why, whylen) < 0) {
+        return -EIO;
     }
     if (c.nsegs == 0 || c.nsegs > DM_VIRTQ_MAX_SEGS || c.nout > c.nsegs ||
         (q->fetch.len - pos) / sizeof(VupDmVqSeg) < c.nsegs) {
@@ -337,16 +353,13 @@ static int pop_fetched(DmVirtq *q, DmVirtqElem *e, char *why, size_t whylen)
     e->out_data = c.data_len ? q->fetch.buf + pos : NULL;
     q->fetch.pos = pos + pad;
     q->fetch.left--;
-    j->popped[c.head] = ++j->seq;
-    JOURNAL_BARRIER();
-    q->last_avail++;
+    taken(q, c.head);
     q->fetch.event_due = q->event_idx;
     return 1;
 }
 
 int dm_virtq_pop(DmVirtq *q, DmVirtqElem *e, char *why, size_t whylen)
 {
-    DmVirtqJournal *j = q->journal;
     uint16_t avail_idx, head;
     int ret;
 
@@ -379,18 +392,11 @@ int dm_virtq_pop(DmVirtq *q, DmVirtqElem *e, char *why, size_t whylen)
     if (read_u16(q, q->avail + 4 + 2 * (q->last_avail % q->size), &head) < 0) {
         BROKEN("the available ring is outside guest memory");
     }
-    if (head >= q->size) {
-        BROKEN("head %u on a queue of %u", head, q->size);
-    }
-    if (j->popped[head]) {
-        BROKEN("head %u made available again while in flight", head);
-    }
-    if (read_chain(q, head, e, why, whylen) < 0) {
+    if (check_head(q, head, why, whylen) < 0 ||
+        read_chain(q, head, e, why, whylen) < 0) {
         return -EIO;
     }
-    j->popped[head] = ++j->seq;
-    JOURNAL_BARRIER();
-    q->last_avail++;
+    taken(q, head);
     if (q->event_idx && !q->no_kicks) {
         /*
          * avail_event: tell the driver which index to kick us at.  Then a
