@@ -14,6 +14,7 @@
 #include "device.h"
 #include "log.h"
 #include "pci.h"
+#include "work.h"
 
 int dm_device_realize(DmDevice *dev, const DmModel *model, DmLoop *loop,
                       const DmModelArgs *args)
@@ -162,6 +163,20 @@ void dm_device_irqs_changed(DmDevice *dev)
 {
     if (dev->model && dev->model->irqs_changed && dev->state) {
         dev->model->irqs_changed(dev);
+    }
+}
+
+void dm_device_dump(DmDevice *dev)
+{
+    dm_info("state of %s: %s, %u requests of work in flight, doorbell "
+            "kicks %llu by eventfd and %llu by write", dev->model->name,
+            dev->link ? "a client attached" : "no client",
+            dev->work ? dm_work_pool_in_flight(dev->work) : 0,
+            (unsigned long long)dev->doorbells.kicks_fd,
+            (unsigned long long)dev->doorbells.kicks_write);
+    dm_irq_dump(&dev->irqs);
+    if (dev->model->dump && dev->state) {
+        dev->model->dump(dev);
     }
 }
 

@@ -100,6 +100,12 @@ int dm_device_load_file(DmDevice *dev, const char *path, char *err,
 int dm_device_write_state(DmDevice *dev, const char *path, char *err,
                           size_t errlen);
 
+/*
+ * SIGUSR1: log the device's client, interrupts, doorbells and work in
+ * flight, then the model's own dump.
+ */
+void dm_device_dump(DmDevice *dev);
+
 /* The client (re)wired interrupts: the model's irqs_changed. */
 void dm_device_irqs_changed(DmDevice *dev);
 

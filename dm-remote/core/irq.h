@@ -71,6 +71,8 @@ bool dm_irq_msg_wired(const DmIrqTable *t, unsigned index);
 int dm_irq_fill_pci(DmIrqTable *t);
 /* Device reset: no vector masked, pending or high; wiring stays. */
 void dm_irq_reset(DmIrqTable *t);
+/* SIGUSR1: each index's wiring, masked and pending vectors, logged. */
+void dm_irq_dump(const DmIrqTable *t);
 /* Unrealize: close every eventfd and free the table. */
 void dm_irq_free(DmIrqTable *t);
 
