@@ -100,6 +100,7 @@ void dm_device_attach(DmDevice *dev, const DmLinkOps *link, void *opaque)
     dev->link_opaque = opaque;
     /* Vectors wired to messages go out through the link. */
     dev->irqs.send = link->send_irq;
+    dev->irqs.in_band = link->irq_in_band;
     dev->irqs.send_opaque = opaque;
     /* Eventfds of this client's own: never those an old one may hold. */
     dm_doorbells_open(&dev->doorbells, dev->loop, link->busy, opaque);
@@ -121,6 +122,7 @@ void dm_device_detach(DmDevice *dev)
     dev->link = NULL;
     dev->link_opaque = NULL;
     dev->irqs.send = NULL;
+    dev->irqs.in_band = NULL;
     dev->irqs.send_opaque = NULL;
 }
 

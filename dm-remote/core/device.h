@@ -33,6 +33,11 @@ typedef struct DmLinkOps {
     /* Signal vector @sub of @index with a message (no eventfd). */
     void (*send_irq)(void *opaque, unsigned index, unsigned sub);
     /*
+     * Optional: must an interrupt wired to an eventfd go as a message
+     * now, behind what was sent before it (posted DMA writes)?
+     */
+    bool (*irq_in_band)(void *opaque);
+    /*
      * Optional: has the client sent messages not served yet?  A doorbell
      * rung by eventfd waits for them (see doorbell.h).
      */

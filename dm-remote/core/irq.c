@@ -217,7 +217,8 @@ void dm_irq_signal(DmIrqTable *t, unsigned index, unsigned sub)
         return;
     }
     x->pending[sub] = false;
-    if (x->trigger_fd[sub] == DM_IRQ_FD_MESSAGE) {
+    if (x->trigger_fd[sub] == DM_IRQ_FD_MESSAGE ||
+        (t->send && t->in_band && t->in_band(t->send_opaque))) {
         t->send(t->send_opaque, index, sub);
     } else if (write(x->trigger_fd[sub], &one, sizeof(one)) != sizeof(one)) {
         dm_warn("cannot signal irq %u.%u: %m, ignoring", index, sub);

@@ -49,6 +49,8 @@ typedef struct DmIrqTable {
     DmIrqIndex index[DM_MAX_IRQ_INDEXES];
     unsigned num_indexes;
     DmIrqSend *send;            /* NULL: no client, messages wait */
+    /* Optional: true sends an eventfd's vector by message this time. */
+    bool (*in_band)(void *opaque);
     void *send_opaque;
 } DmIrqTable;
 
