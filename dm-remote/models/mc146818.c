@@ -49,6 +49,8 @@
 #define REG_B           0x0b
 #define REG_C           0x0c
 #define REG_D           0x0d
+#define REG_SHUTDOWN    0x0f    /* why the last reset: 0xfe, a suspend */
+#define SHUTDOWN_S3     0xfe
 #define REG_CENTURY     0x32    /* where the PC's firmware and ACPI look */
 
 #define A_UIP           0x80    /* an update is about to happen */
@@ -84,6 +86,9 @@ typedef struct Rtc {
     uint8_t index;
     /* The guest's time, in ns since the epoch: VM clock + offset_ns. */
     int64_t offset_ns;
+    int64_t last_vm_ns;         /* the VM clock when last looked at */
+    int64_t base_ns;            /* base= as a time, for rtc_check_new_vm */
+    bool base_follows_host;     /* base=utc|localtime: the host's now */
     /* The VM-clock second the update timer last stood for. */
     int64_t last_update_sec;
     DmVmTimer periodic, update;
@@ -107,6 +112,45 @@ static int64_t rtc_vm_ns(Rtc *r)
 static int64_t rtc_guest_ns(Rtc *r)
 {
     return rtc_vm_ns(r) + r->offset_ns;
+}
+
+static void rtc_periodic_update(Rtc *r);
+static void rtc_update_arm(Rtc *r);
+
+/* base=: the guest's time, in ns since the epoch, for a VM starting now. */
+static int64_t rtc_base_now_ns(Rtc *r)
+{
+    struct timespec ts;
+    struct tm tm;
+
+    if (!r->base_follows_host) {
+        return r->base_ns;
+    }
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (!strcmp(r->base, "localtime")) {
+        localtime_r(&ts.tv_sec, &tm);
+        ts.tv_sec += tm.tm_gmtoff;
+    }
+    return ts.tv_sec * NS_PER_SEC + ts.tv_nsec;
+}
+
+/*
+ * A VM clock that went back is another VM's (a new QEMU counts from 0;
+ * one that migrated, or that reconnects, goes on from where it was): its
+ * time starts at base= again, as a local RTC's does when QEMU starts.
+ */
+static void rtc_check_new_vm(Rtc *r)
+{
+    int64_t now = rtc_vm_ns(r);
+
+    if (now < r->last_vm_ns) {
+        r->offset_ns = rtc_base_now_ns(r) - now;
+        r->last_vm_ns = now;
+        rtc_periodic_update(r);
+        rtc_update_arm(r);
+        return;
+    }
+    r->last_vm_ns = now;
 }
 
 static bool rtc_binary(const Rtc *r)
@@ -483,6 +527,7 @@ static uint64_t rtc_read(void *opaque, uint64_t addr, unsigned size)
 {
     Rtc *r = opaque;
 
+    rtc_check_new_vm(r);
     /* The index port is write-only: the bus floats. */
     return addr == 0 ? 0xff : rtc_read_data(r);
 }
@@ -492,6 +537,7 @@ static void rtc_write(void *opaque, uint64_t addr, uint64_t val,
 {
     Rtc *r = opaque;
 
+    rtc_check_new_vm(r);
     if (addr == 0) {
         r->index = val & (CMOS_SIZE - 1);  /* bit 7 gates NMI: not ours */
     } else {
@@ -552,7 +598,13 @@ static void rtc_reset(DmDevice *dev)
     Rtc *r = dm_device_state(dev);
 
     /* The time and the memory live on (battery); interrupts are off. */
+    rtc_check_new_vm(r);
     r->cmos[REG_B] &= ~(B_PIE | B_AIE | B_UIE | B_SQWE);
+    /* The shutdown status byte, but for a guest's suspend (0xfe). */
+    if (r->cmos[REG_SHUTDOWN] != SHUTDOWN_S3) {
+        r->cmos[REG_SHUTDOWN] = 0;
+        nvram_store(r, REG_SHUTDOWN);
+    }
     r->cmos[REG_C] = 0;
     dm_irq_lower(dev, 0);
     rtc_periodic_update(r);
@@ -584,6 +636,7 @@ static void rtc_load(DmDevice *dev, DmStateIn *in, uint32_t version)
     memcpy(r->cmos, cmos, sizeof(cmos));
     r->index = index;
     r->offset_ns = (int64_t)offset;
+    r->last_vm_ns = rtc_vm_ns(r);
     rtc_periodic_update(r);
     rtc_update_arm(r);
 }
@@ -636,7 +689,11 @@ static int rtc_realize(DmDevice *dev)
     if (ret < 0) {
         return ret;
     }
-    r->offset_ns = (int64_t)base * NS_PER_SEC - rtc_vm_ns(r);
+    r->base_follows_host = !strcmp(r->base, "utc") ||
+                           !strcmp(r->base, "localtime");
+    r->base_ns = (int64_t)base * NS_PER_SEC;
+    r->last_vm_ns = rtc_vm_ns(r);
+    r->offset_ns = r->base_ns - r->last_vm_ns;
     rtc_fill_time(r);
     rtc_update_arm(r);
     return 0;

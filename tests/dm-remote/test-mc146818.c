@@ -273,6 +273,34 @@ static void test_reset(void **unused)
     assert_int_equal(cmos_read(r, REG_C), 0);
     /* The time lives on through a reset (a battery). */
     assert_int_equal(cmos_read(r, REG_SEC), 0x23);
+    /* The shutdown byte is cleared, but for a suspend's 0xfe. */
+    cmos_write(r, 0x0f, 0x05);
+    dm_device_reset(&r->dev);
+    assert_int_equal(cmos_read(r, 0x0f), 0);
+    cmos_write(r, 0x0f, 0xfe);
+    dm_device_reset(&r->dev);
+    assert_int_equal(cmos_read(r, 0x0f), 0xfe);
+    rig_free(r);
+}
+
+/*
+ * A VM clock that goes back is a new VM's (a new QEMU): its time starts
+ * at base= again; one that goes on (a migration) keeps the time.
+ */
+static void test_new_vm(void **unused)
+{
+    Rig *r = rtc_new(BASE);
+
+    vm_at(r, 100 * NS);
+    assert_int_equal(cmos_read(r, REG_MIN), 0x03);
+    assert_int_equal(cmos_read(r, REG_SEC), 0x01);
+    vm_at(r, 120 * NS);
+    assert_int_equal(cmos_read(r, REG_SEC), 0x21);
+    vm_at(r, 2 * NS);
+    assert_int_equal(cmos_read(r, REG_MIN), 0x01);
+    assert_int_equal(cmos_read(r, REG_SEC), 0x21);
+    vm_at(r, 3 * NS);
+    assert_int_equal(cmos_read(r, REG_SEC), 0x22);
     rig_free(r);
 }
 
@@ -357,6 +385,7 @@ int main(void)
         cmocka_unit_test(test_update_and_alarm),
         cmocka_unit_test(test_uip),
         cmocka_unit_test(test_reset),
+        cmocka_unit_test(test_new_vm),
         cmocka_unit_test(test_nvram),
         cmocka_unit_test(test_state),
     };
