@@ -1,0 +1,100 @@
+#!/bin/bash
+# The guest's real-time clock on the server: a Linux guest on a pc
+# machine whose mc146818 is replaced by dm-remote's (dm-proxy-isa,rtc=on).
+# Linux's rtc_cmos binds to it, reads a time within a few seconds of the
+# host's (the model's base=utc), the firmware found the guest's memory,
+# an alarm fires (IRQ 8), and a time set with hwclock survives a restart
+# of the model (--state-file) under the running guest.  TAP.
+#   tests/guest/rtc.sh BUILD
+set -uo pipefail
+build=$(cd "${1:?usage: rtc.sh BUILD}" && pwd)
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../tap.sh"
+dm=$build/meson/dm-remote/dm-remote
+tmp=$(mktemp -d /tmp/dm-rtc-XXXXXX)
+pids=()
+trap tap_cleanup EXIT
+
+model=
+start_model() {
+    rm -f "$tmp/rtc.sock"
+    "$dm" serve --quiet --model mc146818 --listen "unix:$tmp/rtc.sock" \
+        --state-file "$tmp/rtc.state" 2>>"$tmp/dm.log" &
+    model=$!
+    pids+=("$model")
+    for _ in $(seq 500); do
+        [ -S "$tmp/rtc.sock" ] && return 0
+        kill -0 "$model" 2>/dev/null || return 1
+        sleep 0.02
+    done
+    return 1
+}
+start_model || bail "dm-remote did not start: $(tail -n 3 "$tmp/dm.log")"
+
+# hpet=off: with an HPET in legacy mode, Linux takes IRQ 8 from it and
+# emulates the RTC's alarm with 64 Hz HPET ticks; without, the alarm is
+# the model's own.
+timeout 150 "$build/qemu-system-x86_64" -accel tcg -M pc,hpet=off -m 256M \
+    -display none -monitor none -no-reboot \
+    -kernel "$build/guest/vmlinuz" -initrd "$build/guest/initramfs.cpio.gz" \
+    -append "console=ttyS0 quiet panic=-1 dm.run=rtc-check" \
+    -serial "file:$tmp/console" \
+    -device "dm-proxy-isa,id=rtc0,server=unix:$tmp/rtc.sock,rtc=on,timeout=30000" \
+    2>"$tmp/qemu.log" &
+qemu=$!
+pids+=("$qemu")
+
+# line KEY: the value of the guest's "DM-RTC KEY value" line, if out yet.
+line() { tr -d '\r' 2>/dev/null <"$tmp/console" | sed -n "s/^DM-RTC $1 //p" | head -n1; }
+# Watch the console: the host's time when the guest's clock is printed,
+# and the model restarted once the guest has set the time.
+host_at_epoch= restarted=0
+while kill -0 "$qemu" 2>/dev/null; do
+    if [ -z "$host_at_epoch" ] && [ -n "$(line epoch)" ]; then
+        host_at_epoch=$(date +%s)
+    fi
+    if [ "$restarted" = 0 ] && [ -n "$(line set)" ]; then
+        kill -TERM "$model"; wait "$model"
+        start_model && restarted=1 || restarted=2
+    fi
+    sleep 0.2
+done
+wait "$qemu"
+rc=$?
+console=$(tr -d '\r' <"$tmp/console")
+guest_epoch=$(line epoch)
+
+check "the guest ran and powered off (QEMU exit $rc)" [ "$rc" = 0 ]
+# Bound through ACPI's PNP0B00 (the machine's RTC left its entry).
+check "Linux's rtc_cmos drives the remote clock: $(line name)" \
+    grep -q "^rtc_cmos" <<<"$(line name)"
+check "its time is the host's (guest $guest_epoch, host $host_at_epoch)" \
+    [ -n "$guest_epoch" ] && [ -n "$host_at_epoch" ] &&
+    [ $((guest_epoch - host_at_epoch)) -le 3 ] &&
+    [ $((host_at_epoch - guest_epoch)) -le 3 ]
+check "the firmware found the 256 MiB (MemTotal $(line memtotal) kB)" \
+    [ "$(line memtotal)" -gt 200000 ] 2>/dev/null
+# One, or two: the line is lowered and unmasked at the handler's first
+# port access (the index write before it reads register C), as VFIO does
+# for INTx, and comes up once more if register C was not read yet.
+check "the alarm fired on IRQ 8 ($(line alarm-irqs) interrupts)" \
+    [ "$(line alarm-irqs)" -ge 1 ] 2>/dev/null &&
+    [ "$(line alarm-irqs)" -le 2 ]
+check "the alarm is done (nothing pending)" \
+    grep -qx "DM-RTC alarm-pending " <<<"$console"
+set_epoch=$(line set)
+check "hwclock -w set 2030-01-02 03:04:05 ($set_epoch)" \
+    [ "${set_epoch:-0}" -ge 1893553445 ] && [ "$set_epoch" -le 1893553450 ]
+check "the model restarted with its state under the running guest" \
+    [ "$restarted" = 1 ]
+after=$(line after)
+check "the set time survived the restart ($after)" \
+    [ "${after:-0}" -ge "${set_epoch:-1}" ] &&
+    [ "$after" -le $((set_epoch + 60)) ]
+if [ "$failed" != 0 ]; then
+    echo "# console:"; tail -n 30 <<<"$console" | sed 's/^/#   /'
+    echo "# dm-remote:"; tail -n 10 "$tmp/dm.log" | sed 's/^/#   /'
+    echo "# qemu:"; tail -n 10 "$tmp/qemu.log" | sed 's/^/#   /'
+fi
+echo "1..$n"
+exit "$failed"
