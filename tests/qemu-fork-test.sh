@@ -46,6 +46,8 @@ remote_err "bad server: bad host or port in 'tcp:host:99999'" \
     -remote-device bus=pci,server=tcp:host:99999
 remote_err "bad server: socket path too long" \
     -remote-device bus=pci,server=unix:/$(printf 'd%.0s' {1..120})
+# rtc=on: for bus=isa.
+remote_err "'rtc' is for bus=isa" -remote-device bus=pci,server=unix:/x,rtc=on
 # -device takes the same parser.
 remote_err "bad server: missing port in 'tcp:host'" -device dm-proxy-pci,server=tcp:host
 # Identifiers: libvup's rule, the same for -remote-device and -device.

@@ -3,8 +3,9 @@
 # machine whose mc146818 is replaced by dm-remote's (dm-proxy-isa,rtc=on).
 # Linux's rtc_cmos binds to it, reads a time within a few seconds of the
 # host's (the model's base=utc), the firmware found the guest's memory,
-# an alarm fires (IRQ 8), and a time set with hwclock survives a restart
-# of the model (--state-file) under the running guest.  TAP.
+# an alarm fires (IRQ 8), the clock stands still while the VM is stopped
+# (QMP stop/cont: no jump after), and a time set with hwclock survives a
+# restart of the model (--state-file) under the running guest.  TAP.
 #   tests/guest/rtc.sh BUILD
 set -uo pipefail
 build=$(cd "${1:?usage: rtc.sh BUILD}" && pwd)
@@ -39,19 +40,38 @@ timeout 150 "$build/qemu-system-x86_64" -accel tcg -M pc,hpet=off -m 256M \
     -kernel "$build/guest/vmlinuz" -initrd "$build/guest/initramfs.cpio.gz" \
     -append "console=ttyS0 quiet panic=-1 dm.run=rtc-check" \
     -serial "file:$tmp/console" \
+    -qmp "unix:$tmp/qmp.sock,server=on,wait=off" \
     -device "dm-proxy-isa,id=rtc0,server=unix:$tmp/rtc.sock,rtc=on,timeout=30000" \
     2>"$tmp/qemu.log" &
 qemu=$!
 pids+=("$qemu")
 
+# qmp CMD: run a QMP command, "ok" or the error on stdout.
+qmp() {
+    /usr/bin/python3 - "$here/.." "$tmp/qmp.sock" "$1" <<'PY' 2>&1
+import sys
+sys.path.insert(0, sys.argv[1])
+import qmplib
+q = qmplib.Qmp(sys.argv[2], 10)
+q.cmd(sys.argv[3])
+print("ok")
+PY
+}
+
 # line KEY: the value of the guest's "DM-RTC KEY value" line, if out yet.
 line() { tr -d '\r' 2>/dev/null <"$tmp/console" | sed -n "s/^DM-RTC $1 //p" | head -n1; }
 # Watch the console: the host's time when the guest's clock is printed,
 # and the model restarted once the guest has set the time.
-host_at_epoch= restarted=0
+host_at_epoch= restarted=0 paused=
 while kill -0 "$qemu" 2>/dev/null; do
     if [ -z "$host_at_epoch" ] && [ -n "$(line epoch)" ]; then
         host_at_epoch=$(date +%s)
+    fi
+    if [ -z "$paused" ] && [ -n "$(line pause-before)" ]; then
+        sleep 1
+        paused=$(qmp stop)
+        sleep 4
+        paused="$paused $(qmp cont)"
     fi
     if [ "$restarted" = 0 ] && [ -n "$(line set)" ]; then
         kill -TERM "$model"; wait "$model"
@@ -82,6 +102,12 @@ check "the alarm fired on IRQ 8 ($(line alarm-irqs) interrupts)" \
     [ "$(line alarm-irqs)" -le 2 ]
 check "the alarm is done (nothing pending)" \
     grep -qx "DM-RTC alarm-pending " <<<"$console"
+before=$(line pause-before) after_pause=$(line pause-after)
+check "QMP stopped the VM for 4 s and let it run again ($paused)" \
+    [ "$paused" = "ok ok" ]
+check "the clock stood still meanwhile (6 s of guest sleep: $before to $after_pause)" \
+    [ -n "$before" ] && [ -n "$after_pause" ] &&
+    [ $((after_pause - before)) -ge 5 ] && [ $((after_pause - before)) -le 8 ]
 set_epoch=$(line set)
 check "hwclock -w set 2030-01-02 03:04:05 ($set_epoch)" \
     [ "${set_epoch:-0}" -ge 1893553445 ] && [ "$set_epoch" -le 1893553450 ]

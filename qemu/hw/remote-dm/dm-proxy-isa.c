@@ -179,6 +179,10 @@ static void dm_proxy_isa_realize(DeviceState *dev, Error **errp)
     uint64_t size;
     VupMsg m;
 
+    /* What the machine lacks is said before any connection is tried. */
+    if (s->rtc && !dm_proxy_rtc_find(&s->rtc_state, errp)) {
+        goto fail;
+    }
     if (!dm_proxy_init(&s->proxy, TYPE_DM_PROXY_ISA,
                        dev->id ? dev->id : TYPE_DM_PROXY_ISA,
                        s->server, s->timeout_ms, s->poll_us, &s->ids,
@@ -206,8 +210,8 @@ static void dm_proxy_isa_realize(DeviceState *dev, Error **errp)
                    "not usable (1..%d)", size, DM_PROXY_ISA_MAX_PORTS);
         goto fail;
     }
-    if (s->rtc && !dm_proxy_rtc_take_over(&s->rtc_state, &iobase, errp)) {
-        goto fail;
+    if (s->rtc) {
+        dm_proxy_rtc_take_over(&s->rtc_state, &iobase);
     }
     iobase = s->iobase >= 0 ? s->iobase : iobase;
     irq = s->irq >= 0 ? s->irq : irq;

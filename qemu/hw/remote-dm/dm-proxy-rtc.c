@@ -32,11 +32,10 @@ static bool dm_proxy_rtc_clock_byte(unsigned i)
     return i <= RTC_REG_D || i == RTC_CENTURY;
 }
 
-bool dm_proxy_rtc_take_over(DMProxyRtc *r, int64_t *iobase, Error **errp)
+bool dm_proxy_rtc_find(DMProxyRtc *r, Error **errp)
 {
     bool ambiguous = false;
     Object *o = object_resolve_path_type("", TYPE_MC146818_RTC, &ambiguous);
-    MC146818RtcState *rtc;
 
     if (!o) {
         error_setg(errp, "rtc=on: %s",
@@ -44,14 +43,17 @@ bool dm_proxy_rtc_take_over(DMProxyRtc *r, int64_t *iobase, Error **errp)
                              : "the machine has no mc146818 to replace");
         return false;
     }
-    rtc = MC146818_RTC(o);
-    if (rtc->io.container) {
-        memory_region_del_subregion(rtc->io.container, &rtc->io);
-    }
-    r->local = rtc;
+    r->local = MC146818_RTC(o);
     memset(r->sent_valid, 0, sizeof(r->sent_valid));
-    *iobase = rtc->io_base;
     return true;
+}
+
+void dm_proxy_rtc_take_over(DMProxyRtc *r, int64_t *iobase)
+{
+    if (r->local->io.container) {
+        memory_region_del_subregion(r->local->io.container, &r->local->io);
+    }
+    *iobase = r->local->io_base;
 }
 
 void dm_proxy_rtc_sync_cmos(DMProxyRtc *r, DMProxy *p)

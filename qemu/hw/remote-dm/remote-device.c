@@ -2,7 +2,7 @@
  * -remote-device: a device served by a remote model.
  *
  *   -remote-device [id=ID,]bus=isa|pci,server=unix:PATH|tcp:HOST:PORT
- *                  [,iobase=N][,irq=N]
+ *                  [,iobase=N][,irq=N][,rtc=on|off]
  *                  [,addr=SLOT.FN][,bootindex=N][,timeout=MS][,poll-us=N]
  *                  [,posted-writes=on|off][,ioeventfd=on|off]
  *                  [,irqfd=on|off][,vq-fetch=on|off]
@@ -32,6 +32,7 @@ static QemuOptsList remote_device_opts = {
         { .name = "server", .type = QEMU_OPT_STRING },
         { .name = "iobase", .type = QEMU_OPT_NUMBER },
         { .name = "irq", .type = QEMU_OPT_NUMBER },
+        { .name = "rtc", .type = QEMU_OPT_BOOL },
         { .name = "addr", .type = QEMU_OPT_STRING },
         { .name = "bootindex", .type = QEMU_OPT_NUMBER },
         { .name = "timeout", .type = QEMU_OPT_NUMBER },
@@ -71,7 +72,8 @@ char *remote_device_to_device_opts(const char *optarg, Error **errp)
     const char *bus, *server;
     VupAddress addr;
     static const char *const passed[] = {
-        "id", "server", "iobase", "irq", "addr", "bootindex", "timeout",
+        "id", "server", "iobase", "irq", "rtc", "addr", "bootindex",
+        "timeout",
         "poll-us", "ioeventfd", "irqfd", "vq-fetch",
         "posted-writes", "vm-id", "hypervisor-id", "client-platform-id",
         "device-model-id", "server-platform-id", "token-secret",
@@ -110,6 +112,11 @@ char *remote_device_to_device_opts(const char *optarg, Error **errp)
         if (qemu_opt_get(opts, "iobase") || qemu_opt_get(opts, "irq")) {
             error_setg(errp, "'iobase' and 'irq' are for bus=isa; a PCI "
                        "device gets its resources from the guest");
+            goto out;
+        }
+        if (qemu_opt_get(opts, "rtc")) {
+            error_setg(errp, "'rtc' is for bus=isa: a remote mc146818 in "
+                       "place of the machine's real-time clock");
             goto out;
         }
         g_string_append(dev, "dm-proxy-pci");

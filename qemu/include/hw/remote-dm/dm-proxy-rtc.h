@@ -19,12 +19,13 @@ typedef struct DMProxyRtc {
     bool sent_valid[DM_PROXY_RTC_CMOS_SIZE];
 } DMProxyRtc;
 
+/* Find the machine's mc146818: false with @errp set when it has none. */
+bool dm_proxy_rtc_find(DMProxyRtc *r, Error **errp);
 /*
- * Take the machine's mc146818 out of the port space: our proxy answers
- * there instead.  Its port base in @iobase.  false with @errp set when
- * the machine has none.
+ * Take it out of the port space (after dm_proxy_rtc_find): our proxy
+ * answers there instead, at the port base it had (in @iobase).
  */
-bool dm_proxy_rtc_take_over(DMProxyRtc *r, int64_t *iobase, Error **errp);
+void dm_proxy_rtc_take_over(DMProxyRtc *r, int64_t *iobase);
 /*
  * At a reset, before the firmware runs: hand the model the CMOS bytes
  * the machine's code wrote into its own RTC (memory size, boot order,
