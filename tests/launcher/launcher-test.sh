@@ -118,7 +118,8 @@ if [ "$(jf platform)" = srv-1 ] && [ "$(jf capacity)" = 16 ] &&
    [ "$(jf models.2.name) $(jf models.2.bus) $(jf models.2.props.0.name)" \
      = "uart16550 isa console" ] &&
    [ "$(jf models.3.name) $(jf models.3.bus)" = "virtio-blk pci" ] &&
-   ! jf models.4 >/dev/null; then
+   [ "$(jf models.4.name) $(jf models.4.bus)" = "virtio-net pci" ] &&
+   ! jf models.5 >/dev/null; then
     pass health-members
 else
     fail health-members "$body"

@@ -1,0 +1,736 @@
+/*
+ * virtio-net: a network card whose network is on the server, on the
+ * virtio-pci transport (virtio 1.2 section 5.1).
+ *
+ *   dm-remote serve --model virtio-net,net=user[,hostfwd=RULE[+RULE...]]
+ *                   [,restrict=on][,subnet=CIDR][,mac=MAC][,rx_queue=N]
+ *                   [,queue_size=N]
+ *
+ * net=user: libslirp in this process (net-slirp.c, through
+ * net-backend.h): the guest's traffic leaves from the server's address.
+ *
+ * Queues: receive 0, transmit 1, control 2.  Features: MAC, STATUS (the
+ * link is up), MTU (1500), MRG_RXBUF (a frame may take several receive
+ * buffers: they are given back together, under one move of the used
+ * index), CTRL_VQ with CTRL_RX and CTRL_MAC_ADDR (receive modes and the
+ * MAC table are answered OK: the back end only ever sends the guest its
+ * own frames and broadcasts), CSUM (the guest may leave a checksum to
+ * us: it is finished here, before the frame goes to the back end, which
+ * needs it whole) and GUEST_CSUM (frames from slirp carry complete
+ * checksums: marked DATA_VALID, the guest need not check them again).
+ * No segmentation offloads: frames are at most the MTU.
+ *
+ * Receive never drops silently: while the guest gives no buffers, frames
+ * wait in a queue of rx_queue frames; beyond it they are dropped and
+ * counted, and the count is logged at each power of two.  A transmit
+ * kick takes at most TX_BUDGET frames before the loop serves its other
+ * work; a zero-delay timer takes the rest.
+ *
+ * Every ring value is the guest's: virtq.c checks the rings, this file
+ * each chain's layout; a chain that breaks the rules (a header that does
+ * not fit, a readable receive buffer) makes the device need a reset.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <endian.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "model.h"
+#include "net-backend.h"
+#include "../virtio/virtio-pci.h"
+
+#define VIRTIO_ID_NET           1
+#define PCI_CLASS_NETWORK_ETHERNET 0x0200
+
+/* Feature bits (section 5.1.3). */
+#define VIRTIO_NET_F_CSUM           0
+#define VIRTIO_NET_F_GUEST_CSUM     1
+#define VIRTIO_NET_F_MTU            3
+#define VIRTIO_NET_F_MAC            5
+#define VIRTIO_NET_F_MRG_RXBUF      15
+#define VIRTIO_NET_F_STATUS         16
+#define VIRTIO_NET_F_CTRL_VQ        17
+#define VIRTIO_NET_F_CTRL_RX        18
+#define VIRTIO_NET_F_CTRL_MAC_ADDR  23
+
+#define VIRTIO_NET_S_LINK_UP        1
+
+/* The header before every frame (VERSION_1: always with num_buffers). */
+#define VIRTIO_NET_HDR_F_NEEDS_CSUM 1
+#define VIRTIO_NET_HDR_F_DATA_VALID 2
+#define VIRTIO_NET_HDR_GSO_NONE     0
+typedef struct VirtioNetHdr {
+    uint8_t flags;
+    uint8_t gso_type;
+    uint16_t hdr_len;
+    uint16_t gso_size;
+    uint16_t csum_start;
+    uint16_t csum_offset;
+    uint16_t num_buffers;
+} __attribute__((packed)) VirtioNetHdr;
+_Static_assert(sizeof(VirtioNetHdr) == 12, "virtio_net_hdr_v1 layout");
+#define HDR_LEN sizeof(VirtioNetHdr)
+
+/* Control queue (section 5.1.6.5). */
+#define CTRL_RX                 0
+#define CTRL_RX_PROMISC         0
+#define CTRL_RX_ALLMULTI        1
+#define CTRL_MAC                1
+#define CTRL_MAC_TABLE_SET      0
+#define CTRL_MAC_ADDR_SET       1
+#define CTRL_OK                 0
+#define CTRL_ERR                1
+/* The longest command we read: two MAC tables of this many entries. */
+#define CTRL_MAC_MAX            256
+#define CTRL_DATA_MAX           (8 + 2 * 6 * CTRL_MAC_MAX)
+
+#define MTU             1500
+#define ETH_HLEN        14
+/* The largest frame either way (no segmentation offloads): MTU + VLAN. */
+#define FRAME_MAX       (MTU + ETH_HLEN + 4)
+#define QUEUE_RX        0
+#define QUEUE_TX        1
+#define QUEUE_CTRL      2
+#define NUM_QUEUES      3
+#define TX_BUDGET       256
+/* Receive buffers one frame may take (MRG_RXBUF): tiny buffers drop it. */
+#define RX_MAX_BUFS     16
+
+typedef struct VirtioNetConfig {
+    uint8_t mac[6];
+    uint16_t status;
+    uint16_t max_virtqueue_pairs;
+    uint16_t mtu;
+} __attribute__((packed)) VirtioNetConfig;
+_Static_assert(sizeof(VirtioNetConfig) == 12, "virtio_net_config layout");
+
+typedef struct NetFrame {
+    struct NetFrame *next;
+    size_t len;
+    uint8_t data[];
+} NetFrame;
+
+typedef struct VirtioNet {
+    DmDevice *dev;
+    DmVirtio virtio;
+    VirtioNetConfig config;
+    const NetBackendOps *ops;
+    NetBackend *be;
+    /* Frames for the guest, waiting for its receive buffers. */
+    NetFrame *rxq_head, **rxq_tail;
+    unsigned rxq_len;
+    uint64_t rx_dropped;        /* the queue was full */
+    uint64_t rx_too_big;        /* larger than the guest's buffers */
+    uint64_t tx_dropped;        /* bad frames from the guest */
+    /* MRG_RXBUF: buffers taken for the frame at the queue's head. */
+    DmVirtqElem rx_elem[RX_MAX_BUFS];
+    unsigned rx_nelems;
+    uint64_t rx_room;
+    DmVirtqElem tx_elem, ctrl_elem;
+    uint8_t txbuf[HDR_LEN + FRAME_MAX];
+    uint8_t ctrlbuf[2 + CTRL_DATA_MAX];
+    DmTimer tx_timer;           /* more to transmit after the budget */
+    bool promisc, allmulti;
+    /* properties */
+    const char *net;
+    const char *hostfwd;
+    const char *subnet;
+    bool restricted;
+    const char *mac;
+    uint64_t rx_queue;
+    uint64_t queue_size;
+} VirtioNet;
+
+/* ---- Receive: frames from the back end into the guest's buffers ---- */
+
+static void rx_count_drop(uint64_t *counter, const char *why)
+{
+    (*counter)++;
+    if (!(*counter & (*counter - 1))) {
+        dm_warn("virtio-net: %llu frames dropped so far: %s",
+                (unsigned long long)*counter, why);
+    }
+}
+
+/* Take a receive buffer into rx_elem[rx_nelems]: 1, 0 (none), -1. */
+static int rx_take(VirtioNet *n)
+{
+    DmVirtq *q = &n->virtio.vq[QUEUE_RX];
+    DmVirtqElem *e = &n->rx_elem[n->rx_nelems];
+    char why[128];
+    int ret = dm_virtq_pop(q, e, why, sizeof(why));
+
+    if (ret == 0 && dm_virtq_set_kicks(q, true)) {
+        /* Buffers came while kicks were off: look once more. */
+        ret = dm_virtq_pop(q, e, why, sizeof(why));
+    }
+    if (ret < 0) {
+        dm_virtio_broken(&n->virtio, why);
+        return -1;
+    }
+    if (ret == 0) {
+        return 0;
+    }
+    if (e->nout || dm_virtq_in_len(e) < (n->rx_nelems ? 1 : HDR_LEN)) {
+        dm_virtio_broken(&n->virtio, "a receive buffer that is readable "
+                         "or too short for the header");
+        return -1;
+    }
+    n->rx_room += dm_virtq_in_len(e);
+    n->rx_nelems++;
+    return 1;
+}
+
+/* Give back the buffers taken: @f written into them, or nothing. */
+static int rx_give(VirtioNet *n, const NetFrame *f)
+{
+    const DmVirtqElem *elems[RX_MAX_BUFS];
+    uint32_t written[RX_MAX_BUFS];
+    uint64_t off = 0;
+    VirtioNetHdr h = {
+        .flags = dm_virtio_has(&n->virtio, VIRTIO_NET_F_GUEST_CSUM) ?
+                 VIRTIO_NET_HDR_F_DATA_VALID : 0,
+        .gso_type = VIRTIO_NET_HDR_GSO_NONE,
+        .num_buffers = htole16(n->rx_nelems),
+    };
+
+    for (unsigned i = 0; i < n->rx_nelems; i++) {
+        const DmVirtqElem *e = &n->rx_elem[i];
+        uint64_t room = dm_virtq_in_len(e), hdr = 0, take;
+
+        elems[i] = e;
+        written[i] = 0;
+        if (!f) {
+            continue;
+        }
+        if (i == 0) {
+            if (dm_virtq_write(n->dev, e, 0, &h, HDR_LEN) != HDR_LEN) {
+                return -1;
+            }
+            hdr = HDR_LEN;
+        }
+        take = f->len - off < room - hdr ? f->len - off : room - hdr;
+        if (take && dm_virtq_write(n->dev, e, hdr, f->data + off, take) !=
+                        (int64_t)take) {
+            return -1;
+        }
+        off += take;
+        written[i] = hdr + take;
+    }
+    if (dm_virtq_push_batch(&n->virtio.vq[QUEUE_RX], elems, written,
+                            n->rx_nelems) < 0) {
+        return -1;
+    }
+    n->rx_nelems = 0;
+    n->rx_room = 0;
+    return 0;
+}
+
+/*
+ * The frame at the queue's head into the guest's buffers: true when it
+ * is done with (written, or dropped as larger than the buffers), false
+ * while buffers are missing (or the device broke).
+ */
+static bool rx_one(VirtioNet *n, const NetFrame *f)
+{
+    bool mergeable = dm_virtio_has(&n->virtio, VIRTIO_NET_F_MRG_RXBUF);
+    uint64_t need = HDR_LEN + f->len;
+    int ret;
+
+    while (n->rx_room < need &&
+           (n->rx_nelems == 0 || (mergeable && n->rx_nelems < RX_MAX_BUFS))) {
+        ret = rx_take(n);
+        if (ret <= 0) {
+            return false;       /* kept: the next buffers complete them */
+        }
+    }
+    if (n->rx_room < need) {
+        /* Given back empty: the driver drops them as too short. */
+        rx_count_drop(&n->rx_too_big, "larger than the guest's buffers");
+        f = NULL;
+    }
+    if (rx_give(n, f) < 0) {
+        dm_virtio_broken(&n->virtio, "a receive buffer outside guest "
+                         "memory");
+        return false;
+    }
+    return true;
+}
+
+static void rx_flush(VirtioNet *n)
+{
+    unsigned done = 0;
+
+    while (n->rxq_head && dm_virtio_ready(&n->virtio) &&
+           n->virtio.vq[QUEUE_RX].enabled) {
+        NetFrame *f = n->rxq_head;
+
+        if (!rx_one(n, f)) {
+            break;
+        }
+        n->rxq_head = f->next;
+        if (!n->rxq_head) {
+            n->rxq_tail = &n->rxq_head;
+        }
+        n->rxq_len--;
+        free(f);
+        done++;
+    }
+    if (done) {
+        dm_virtio_notify(&n->virtio, QUEUE_RX);
+    }
+}
+
+static void rxq_clear(VirtioNet *n)
+{
+    while (n->rxq_head) {
+        NetFrame *f = n->rxq_head;
+
+        n->rxq_head = f->next;
+        free(f);
+    }
+    n->rxq_tail = &n->rxq_head;
+    n->rxq_len = 0;
+    n->rx_nelems = 0;
+    n->rx_room = 0;
+}
+
+/* A frame from the back end: queued (bounded), then given if we can. */
+static void net_receive(void *opaque, const uint8_t *frame, size_t len)
+{
+    VirtioNet *n = opaque;
+    NetFrame *f;
+
+    if (len > FRAME_MAX || len < ETH_HLEN) {
+        rx_count_drop(&n->rx_too_big, "frames of a size no card takes");
+        return;
+    }
+    if (n->rxq_len >= n->rx_queue) {
+        rx_count_drop(&n->rx_dropped, "the guest gave no receive buffers "
+                      "and the queue was full");
+        return;
+    }
+    f = malloc(sizeof(*f) + len);
+    if (!f) {
+        rx_count_drop(&n->rx_dropped, "out of memory");
+        return;
+    }
+    f->next = NULL;
+    f->len = len;
+    memcpy(f->data, frame, len);
+    *n->rxq_tail = f;
+    n->rxq_tail = &f->next;
+    n->rxq_len++;
+    rx_flush(n);
+}
+
+/* ---- Transmit: the guest's frames to the back end ---- */
+
+/*
+ * NEEDS_CSUM: the guest summed the pseudo-header into the checksum field
+ * and left the rest to us: the ones' complement sum from csum_start to
+ * the end, stored at csum_start + csum_offset.  False if it points
+ * outside the frame.
+ */
+static bool finish_csum(uint8_t *frame, size_t len, const VirtioNetHdr *h)
+{
+    size_t start = le16toh(h->csum_start), off = le16toh(h->csum_offset);
+    uint32_t sum = 0;
+    uint16_t csum;
+
+    if (start >= len || off > len - start || len - start - off < 2) {
+        return false;
+    }
+    for (size_t i = start; i + 1 < len; i += 2) {
+        sum += (uint32_t)frame[i] << 8 | frame[i + 1];
+    }
+    if ((len - start) & 1) {
+        sum += (uint32_t)frame[len - 1] << 8;
+    }
+    while (sum >> 16) {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    csum = ~sum;
+    frame[start + off] = csum >> 8;
+    frame[start + off + 1] = csum & 0xff;
+    return true;
+}
+
+/* One chain's frame to the back end: false if the device broke. */
+static bool tx_one(VirtioNet *n, const DmVirtqElem *e)
+{
+    uint64_t out = dm_virtq_out_len(e);
+    VirtioNetHdr h;
+    uint8_t *frame = n->txbuf + HDR_LEN;
+    size_t len;
+
+    if (out < HDR_LEN) {
+        dm_virtio_broken(&n->virtio, "a transmit chain shorter than its "
+                         "header");
+        return false;
+    }
+    if (out > sizeof(n->txbuf) || out < HDR_LEN + ETH_HLEN) {
+        rx_count_drop(&n->tx_dropped, "the guest sent frames of a size no "
+                      "card takes");
+        return true;
+    }
+    if (dm_virtq_read(n->dev, e, 0, n->txbuf, out) != (int64_t)out) {
+        dm_virtio_broken(&n->virtio, "a transmit buffer outside guest "
+                         "memory");
+        return false;
+    }
+    memcpy(&h, n->txbuf, HDR_LEN);
+    len = out - HDR_LEN;
+    if (h.gso_type != VIRTIO_NET_HDR_GSO_NONE) {
+        rx_count_drop(&n->tx_dropped, "the guest sent segmentation "
+                      "offloads it was not offered");
+        return true;
+    }
+    if ((h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
+        !finish_csum(frame, len, &h)) {
+        rx_count_drop(&n->tx_dropped, "the guest asked for a checksum "
+                      "outside its frame");
+        return true;
+    }
+    n->ops->send(n->be, frame, len);
+    return true;
+}
+
+static void tx_process(VirtioNet *n)
+{
+    DmVirtq *q = &n->virtio.vq[QUEUE_TX];
+    unsigned done = 0;
+    char why[128];
+
+    while (dm_virtio_ready(&n->virtio) && q->enabled) {
+        int ret;
+
+        if (done == TX_BUDGET) {
+            /* The rest after the loop's other work. */
+            dm_timer_mod(&n->tx_timer, 0);
+            break;
+        }
+        ret = dm_virtq_pop(q, &n->tx_elem, why, sizeof(why));
+        if (ret < 0) {
+            dm_virtio_broken(&n->virtio, why);
+        }
+        if (ret <= 0) {
+            break;
+        }
+        if (!tx_one(n, &n->tx_elem)) {
+            break;
+        }
+        if (dm_virtq_push(q, &n->tx_elem, 0) < 0) {
+            dm_virtio_broken(&n->virtio, "a used ring outside guest memory");
+            break;
+        }
+        done++;
+    }
+    if (done) {
+        dm_virtio_notify(&n->virtio, QUEUE_TX);
+    }
+}
+
+static void tx_timer_cb(void *opaque)
+{
+    tx_process(opaque);
+}
+
+/* ---- Control queue ---- */
+
+static uint8_t ctrl_mac_table(VirtioNet *n, const uint8_t *d, uint64_t len)
+{
+    uint64_t off = 0;
+
+    /* Unicast then multicast: each a le32 count and that many MACs. */
+    for (int t = 0; t < 2; t++) {
+        uint32_t entries;
+
+        if (len - off < 4) {
+            return CTRL_ERR;
+        }
+        memcpy(&entries, d + off, 4);
+        entries = le32toh(entries);
+        off += 4;
+        if (entries > (len - off) / 6) {
+            return CTRL_ERR;
+        }
+        off += 6ULL * entries;
+    }
+    /* Nothing to filter: slirp sends only to us and to everyone. */
+    return off == len ? CTRL_OK : CTRL_ERR;
+}
+
+static uint8_t ctrl_command(VirtioNet *n, uint8_t cls, uint8_t cmd,
+                            const uint8_t *d, uint64_t len)
+{
+    if (cls == CTRL_RX && dm_virtio_has(&n->virtio, VIRTIO_NET_F_CTRL_RX) &&
+        (cmd == CTRL_RX_PROMISC || cmd == CTRL_RX_ALLMULTI)) {
+        if (len != 1) {
+            return CTRL_ERR;
+        }
+        *(cmd == CTRL_RX_PROMISC ? &n->promisc : &n->allmulti) = d[0] != 0;
+        return CTRL_OK;
+    }
+    if (cls == CTRL_MAC && cmd == CTRL_MAC_TABLE_SET &&
+        dm_virtio_has(&n->virtio, VIRTIO_NET_F_CTRL_RX)) {
+        return ctrl_mac_table(n, d, len);
+    }
+    if (cls == CTRL_MAC && cmd == CTRL_MAC_ADDR_SET &&
+        dm_virtio_has(&n->virtio, VIRTIO_NET_F_CTRL_MAC_ADDR)) {
+        if (len != 6) {
+            return CTRL_ERR;
+        }
+        memcpy(n->config.mac, d, 6);
+        return CTRL_OK;
+    }
+    return CTRL_ERR;
+}
+
+static void ctrl_process(VirtioNet *n)
+{
+    DmVirtq *q = &n->virtio.vq[QUEUE_CTRL];
+    DmVirtqElem *e = &n->ctrl_elem;
+    uint8_t *buf = n->ctrlbuf;
+    unsigned done = 0;
+    char why[128];
+
+    while (dm_virtio_ready(&n->virtio) && q->enabled) {
+        uint64_t out, in;
+        uint8_t ack;
+        int ret = dm_virtq_pop(q, e, why, sizeof(why));
+
+        if (ret < 0) {
+            dm_virtio_broken(&n->virtio, why);
+        }
+        if (ret <= 0) {
+            break;
+        }
+        out = dm_virtq_out_len(e);
+        in = dm_virtq_in_len(e);
+        if (out < 2 || in < 1) {
+            dm_virtio_broken(&n->virtio, "a control command without its "
+                             "class and command, or room for the ack");
+            break;
+        }
+        if (out > sizeof(n->ctrlbuf)) {
+            ack = CTRL_ERR;
+        } else if (dm_virtq_read(n->dev, e, 0, buf, out) != (int64_t)out) {
+            dm_virtio_broken(&n->virtio, "a control command outside guest "
+                             "memory");
+            break;
+        } else {
+            ack = ctrl_command(n, buf[0], buf[1], buf + 2, out - 2);
+        }
+        if (dm_virtq_write(n->dev, e, in - 1, &ack, 1) != 1 ||
+            dm_virtq_push(q, e, 1) < 0) {
+            dm_virtio_broken(&n->virtio, "a control ack outside guest "
+                             "memory");
+            break;
+        }
+        done++;
+    }
+    if (done) {
+        dm_virtio_notify(&n->virtio, QUEUE_CTRL);
+    }
+}
+
+/* ---- Transport callbacks ---- */
+
+static void net_queue_notify(void *opaque, unsigned q)
+{
+    VirtioNet *n = opaque;
+
+    switch (q) {
+    case QUEUE_RX:
+        rx_flush(n);
+        break;
+    case QUEUE_TX:
+        tx_process(n);
+        break;
+    case QUEUE_CTRL:
+        ctrl_process(n);
+        break;
+    }
+}
+
+static void net_config_read(void *opaque, uint32_t offset, void *buf,
+                            unsigned len)
+{
+    VirtioNet *n = opaque;
+
+    memcpy(buf, (uint8_t *)&n->config + offset, len);
+}
+
+/* The rings are gone: buffers taken are forgotten, frames waiting too. */
+static void net_virtio_reset(void *opaque)
+{
+    VirtioNet *n = opaque;
+
+    rxq_clear(n);
+    dm_timer_del(&n->tx_timer);
+    n->promisc = n->allmulti = false;
+}
+
+static const DmVirtioOps net_virtio_ops = {
+    .config_read = net_config_read,
+    .queue_notify = net_queue_notify,
+    .reset = net_virtio_reset,
+};
+
+/* ---- Model ---- */
+
+static int parse_mac(const char *val, uint8_t mac[6])
+{
+    unsigned b[6];
+    char end;
+
+    if (sscanf(val, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
+               &b[4], &b[5], &end) != 6) {
+        return -EINVAL;
+    }
+    for (int i = 0; i < 6; i++) {
+        mac[i] = b[i];
+    }
+    return (mac[0] & 1) ? -EINVAL : 0;      /* a multicast address */
+}
+
+static int check_mac(const char *val, char *err, size_t errlen)
+{
+    uint8_t mac[6];
+
+    if (strlen(val) != 17 || parse_mac(val, mac) < 0) {
+        snprintf(err, errlen, "mac '%s' is not a unicast xx:xx:xx:xx:xx:xx",
+                 val);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int check_net(const char *val, char *err, size_t errlen)
+{
+    if (strcmp(val, "user")) {
+        snprintf(err, errlen, "net '%s' is not user", val);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int net_realize(DmDevice *dev)
+{
+    VirtioNet *n = dm_device_state(dev);
+    NetBackendOpts opts = {
+        .hostfwd = n->hostfwd,
+        .subnet = n->subnet,
+        .restricted = n->restricted,
+        .mtu = MTU,
+    };
+    uint64_t features;
+    int ret;
+
+    n->dev = dev;
+    n->rxq_tail = &n->rxq_head;
+    if ((n->queue_size & (n->queue_size - 1))) {
+        dm_error("virtio-net: queue_size must be a power of two");
+        return -EINVAL;
+    }
+    parse_mac(n->mac, n->config.mac);
+    n->config.status = htole16(VIRTIO_NET_S_LINK_UP);
+    n->config.max_virtqueue_pairs = htole16(1);
+    n->config.mtu = htole16(MTU);
+    dm_timer_init(&n->tx_timer, dm_device_loop(dev), tx_timer_cb, n);
+    n->ops = &net_slirp_ops;
+    ret = n->ops->open(dev, &opts, net_receive, n, &n->be);
+    if (ret < 0) {
+        n->be = NULL;
+        return ret;
+    }
+    features = (1ULL << VIRTIO_NET_F_CSUM) |
+               (1ULL << VIRTIO_NET_F_GUEST_CSUM) |
+               (1ULL << VIRTIO_NET_F_MTU) |
+               (1ULL << VIRTIO_NET_F_MAC) |
+               (1ULL << VIRTIO_NET_F_MRG_RXBUF) |
+               (1ULL << VIRTIO_NET_F_STATUS) |
+               (1ULL << VIRTIO_NET_F_CTRL_VQ) |
+               (1ULL << VIRTIO_NET_F_CTRL_RX) |
+               (1ULL << VIRTIO_NET_F_CTRL_MAC_ADDR);
+    ret = dm_virtio_pci_init(&n->virtio, dev, VIRTIO_ID_NET,
+                             PCI_CLASS_NETWORK_ETHERNET, features,
+                             NUM_QUEUES, n->queue_size, sizeof(n->config),
+                             &net_virtio_ops, n);
+    if (ret < 0) {
+        n->ops->close(n->be);
+        n->be = NULL;
+    }
+    return ret;
+}
+
+static void net_reset(DmDevice *dev)
+{
+    VirtioNet *n = dm_device_state(dev);
+
+    dm_virtio_reset(&n->virtio);
+}
+
+static void net_irqs_changed(DmDevice *dev)
+{
+    VirtioNet *n = dm_device_state(dev);
+
+    dm_virtio_irqs_changed(&n->virtio);
+}
+
+static void net_unrealize(DmDevice *dev)
+{
+    VirtioNet *n = dm_device_state(dev);
+
+    dm_timer_del(&n->tx_timer);
+    rxq_clear(n);
+    dm_virtio_pci_cleanup(&n->virtio);
+    if (n->be) {
+        n->ops->close(n->be);
+        n->be = NULL;
+    }
+}
+
+static const DmProp net_props[] = {
+    DM_PROP_STRING_CHECKED("net", VirtioNet, net, "user", check_net,
+                           "the back end: user (libslirp in the model)"),
+    DM_PROP_STRING_CHECKED("hostfwd", VirtioNet, hostfwd, NULL,
+                           net_slirp_check_hostfwd,
+                           "net=user: ports forwarded into the guest, "
+                           "[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:"
+                           "GUESTPORT, several joined by '+'"),
+    DM_PROP_BOOLEAN("restrict", VirtioNet, restricted, "off",
+                    "net=user: the guest reaches nothing outside "
+                    "(hostfwd still reaches it)"),
+    DM_PROP_STRING_CHECKED("subnet", VirtioNet, subnet, "10.0.2.0/24",
+                           net_slirp_check_subnet,
+                           "net=user: the guest's network (gateway .2, "
+                           "DNS .3, DHCP from .15)"),
+    DM_PROP_STRING_CHECKED("mac", VirtioNet, mac, "52:54:00:12:34:56",
+                           check_mac, "the card's MAC address"),
+    DM_PROP_UINT64("rx_queue", VirtioNet, rx_queue, "256", 1, 65536,
+                   "frames that wait for the guest's receive buffers; "
+                   "beyond, they are dropped and counted (in the log)"),
+    DM_PROP_UINT64("queue_size", VirtioNet, queue_size, "256", 16, 1024,
+                   "entries per queue, a power of two"),
+    DM_PROP_END,
+};
+
+static const DmModel dm_model_virtio_net = {
+    .name = "virtio-net",
+    .description = "virtio 1.x network card on user-mode networking "
+                   "(libslirp, net=user)",
+    .bus = DM_BUS_PCI,
+    .state_size = sizeof(VirtioNet),
+    .props = net_props,
+    .realize = net_realize,
+    .reset = net_reset,
+    .irqs_changed = net_irqs_changed,
+    .unrealize = net_unrealize,
+};
+DM_MODEL_REGISTER(dm_model_virtio_net)
