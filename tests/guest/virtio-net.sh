@@ -7,6 +7,8 @@
 # the host fetches a file the guest serves with busybox nc through a
 # hostfwd of the model.  TAP output.
 #   tests/guest/virtio-net.sh BUILD [unix|tcp]
+# DM_REMOTE=PATH runs another build of the model (dm-remote-asan: a
+# memory error or a leak makes it exit non-zero, which fails the test).
 # shellcheck source-path=SCRIPTDIR
 # shellcheck disable=SC2154   # tap.sh's $n and $failed
 set -uo pipefail
@@ -15,7 +17,8 @@ transport=${2:-unix}
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../tap.sh"
 tmp=$(mktemp -d /tmp/dm-vnet-XXXXXX)
-dm=$build/meson/dm-remote/dm-remote
+# DM_REMOTE: another build of the program (dm-remote-asan).
+dm=${DM_REMOTE:-$build/meson/dm-remote/dm-remote}
 pids=()
 trap tap_cleanup EXIT
 
@@ -119,6 +122,11 @@ check "the host fetched the guest's file through hostfwd" \
     [ "${got:-nothing}" = "$(field served)" ]
 check "the guest's nc served it and exited" \
     [ "$(field hostfwd-done)" = 0 ]
+kill -TERM "$model_pid" 2>/dev/null
+wait "$model_pid"
+model_rc=$?
+check "the model exited cleanly at SIGTERM (status $model_rc)" \
+    [ "$model_rc" = 0 ]
 
 if [ "$failed" != 0 ]; then
     echo "# console:"; console | tail -n 30 | sed 's/^/#   /'
