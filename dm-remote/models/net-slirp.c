@@ -210,6 +210,7 @@ static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
 {
     NetBackend *be = opaque;
 
+    /* Slirp cannot wait: what the card's queue cannot take it counts. */
     be->rx(be->opaque, buf, len);
     return len;
 }
@@ -343,7 +344,7 @@ static void hook_dispatch(void *opaque, DmPollHook *h, bool error)
 /* ---- The back end ---- */
 
 static int slirp_open(DmDevice *dev, const NetBackendOpts *o, NetReceive *rx,
-                      void *opaque, NetBackend **ret)
+                      void *opaque, NetBackend **ret, bool *vnet_hdr)
 {
     NetBackend *be;
     SlirpConfig cfg = { .version = 1 };
@@ -400,12 +401,14 @@ static int slirp_open(DmDevice *dev, const NetBackendOpts *o, NetReceive *rx,
     dm_poll_hook_add(&be->hook, dm_device_loop(dev), hook_prepare,
                      hook_dispatch, be);
     *ret = be;
+    *vnet_hdr = false;
     return 0;
 }
 
-static void slirp_send(NetBackend *be, const uint8_t *frame, size_t len)
+static int slirp_send(NetBackend *be, const uint8_t *frame, size_t len)
 {
     slirp_input(be->slirp, frame, len);
+    return 0;
 }
 
 static void slirp_close(NetBackend *be)

@@ -5,24 +5,31 @@
  *   dm-remote serve --model virtio-net,net=user[,hostfwd=RULE[+RULE...]]
  *                   [,restrict=on][,subnet=CIDR][,mac=MAC][,rx_queue=N]
  *                   [,queue_size=N]
+ *   dm-remote serve --model virtio-net,tap=IFNAME[,mac=MAC]...
  *
- * net=user: libslirp in this process (net-slirp.c, through
+ * net=user (the default): libslirp in this process (net-slirp.c, through
  * net-backend.h): the guest's traffic leaves from the server's address.
+ * tap=IFNAME (net=tap): a tap device on the server (net-tap.c), with the
+ * kernel's virtio header: the checksums the guest leaves to the device
+ * go to the kernel as they are, and the kernel may leave checksums to
+ * the guest once its driver takes GUEST_CSUM.
  *
  * Queues: receive 0, transmit 1, control 2.  Features: MAC, STATUS (the
  * link is up), MTU (1500), MRG_RXBUF (a frame may take several receive
  * buffers: they are given back together, under one move of the used
  * index), CTRL_VQ with CTRL_RX and CTRL_MAC_ADDR (receive modes and the
- * MAC table are answered OK: the back end only ever sends the guest its
- * own frames and broadcasts), CSUM (the guest may leave a checksum to
- * us: it is finished here, before the frame goes to the back end, which
- * needs it whole) and GUEST_CSUM (frames from slirp carry complete
- * checksums: marked DATA_VALID, the guest need not check them again).
+ * MAC table are answered OK: we do not filter, a tap's bridge and slirp
+ * send the guest its own frames and broadcasts), CSUM (the guest may
+ * leave a checksum to us: for slirp, which needs it whole, it is finished
+ * here; a tap takes it as it is) and GUEST_CSUM (frames from slirp carry
+ * complete checksums: marked DATA_VALID, the guest need not check them
+ * again; a tap's header says for each).
  * No segmentation offloads: frames are at most the MTU.
  *
  * Receive never drops silently: while the guest gives no buffers, frames
  * wait in a queue of rx_queue frames; beyond it they are dropped and
- * counted, and the count is logged at each power of two.  A transmit
+ * counted, and the count is logged at each power of two (a tap is not
+ * read meanwhile: the kernel's queue holds, and counts, what comes).  A transmit
  * kick takes at most TX_BUDGET frames before the loop serves its other
  * work; a zero-delay timer takes the rest.
  *
@@ -110,6 +117,7 @@ _Static_assert(sizeof(VirtioNetConfig) == 12, "virtio_net_config layout");
 
 typedef struct NetFrame {
     struct NetFrame *next;
+    VirtioNetHdr hdr;           /* the back end's (vnet_hdr), or zero */
     size_t len;
     uint8_t data[];
 } NetFrame;
@@ -120,6 +128,7 @@ typedef struct VirtioNet {
     VirtioNetConfig config;
     const NetBackendOps *ops;
     NetBackend *be;
+    bool vnet_hdr;              /* frames carry the virtio header */
     /* Frames for the guest, waiting for its receive buffers. */
     NetFrame *rxq_head, **rxq_tail;
     unsigned rxq_len;
@@ -137,6 +146,7 @@ typedef struct VirtioNet {
     bool promisc, allmulti;
     /* properties */
     const char *net;
+    const char *tap;
     const char *hostfwd;
     const char *subnet;
     bool restricted;
@@ -195,8 +205,12 @@ static int rx_give(VirtioNet *n, const NetFrame *f)
         .flags = dm_virtio_has(&n->virtio, VIRTIO_NET_F_GUEST_CSUM) ?
                  VIRTIO_NET_HDR_F_DATA_VALID : 0,
         .gso_type = VIRTIO_NET_HDR_GSO_NONE,
-        .num_buffers = htole16(n->rx_nelems),
     };
+
+    if (f && n->vnet_hdr) {
+        h = f->hdr;             /* checked by net_receive */
+    }
+    h.num_buffers = htole16(n->rx_nelems);
 
     for (unsigned i = 0; i < n->rx_nelems; i++) {
         const DmVirtqElem *e = &n->rx_elem[i];
@@ -283,6 +297,9 @@ static void rx_flush(VirtioNet *n)
     if (done) {
         dm_virtio_notify(&n->virtio, QUEUE_RX);
     }
+    if (n->rxq_len < n->rx_queue && n->be && n->ops->resume) {
+        n->ops->resume(n->be);
+    }
 }
 
 static void rxq_clear(VirtioNet *n)
@@ -299,33 +316,73 @@ static void rxq_clear(VirtioNet *n)
     n->rx_room = 0;
 }
 
-/* A frame from the back end: queued (bounded), then given if we can. */
-static void net_receive(void *opaque, const uint8_t *frame, size_t len)
+static bool finish_csum(uint8_t *frame, size_t len, const VirtioNetHdr *h);
+
+/*
+ * A tap's header, for the guest: false if the frame cannot go (an
+ * offload it did not take).  A checksum left to a guest that did not
+ * take GUEST_CSUM (the offloads change at FEATURES_OK) is finished here.
+ */
+static bool rx_check_hdr(VirtioNet *n, VirtioNetHdr *h, uint8_t *frame,
+                         size_t len)
+{
+    if (h->gso_type != VIRTIO_NET_HDR_GSO_NONE) {
+        return false;
+    }
+    if (!dm_virtio_has(&n->virtio, VIRTIO_NET_F_GUEST_CSUM)) {
+        if ((h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
+            !finish_csum(frame, len, h)) {
+            return false;
+        }
+        h->flags = 0;
+    }
+    h->flags &= VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID;
+    h->hdr_len = h->gso_size = 0;
+    return true;
+}
+
+/*
+ * A frame from the back end: queued (bounded), then given if we can.
+ * True while the queue has room for more.
+ */
+static bool net_receive(void *opaque, const uint8_t *buf, size_t len)
 {
     VirtioNet *n = opaque;
+    size_t skip = n->vnet_hdr ? HDR_LEN : 0;
     NetFrame *f;
 
-    if (len > FRAME_MAX || len < ETH_HLEN) {
+    if (len < skip + ETH_HLEN || len - skip > FRAME_MAX) {
         rx_count_drop(&n->rx_too_big, "frames of a size no card takes");
-        return;
+        return n->rxq_len < n->rx_queue;
     }
     if (n->rxq_len >= n->rx_queue) {
         rx_count_drop(&n->rx_dropped, "the guest gave no receive buffers "
                       "and the queue was full");
-        return;
+        return false;
     }
-    f = malloc(sizeof(*f) + len);
+    f = malloc(sizeof(*f) + len - skip);
     if (!f) {
         rx_count_drop(&n->rx_dropped, "out of memory");
-        return;
+        return false;
     }
     f->next = NULL;
-    f->len = len;
-    memcpy(f->data, frame, len);
+    f->len = len - skip;
+    memset(&f->hdr, 0, sizeof(f->hdr));
+    memcpy(f->data, buf + skip, f->len);
+    if (skip) {
+        memcpy(&f->hdr, buf, HDR_LEN);
+        if (!rx_check_hdr(n, &f->hdr, f->data, f->len)) {
+            rx_count_drop(&n->rx_too_big, "frames with offloads the guest "
+                          "did not take");
+            free(f);
+            return n->rxq_len < n->rx_queue;
+        }
+    }
     *n->rxq_tail = f;
     n->rxq_tail = &f->next;
     n->rxq_len++;
     rx_flush(n);
+    return n->rxq_len < n->rx_queue;
 }
 
 /* ---- Transmit: the guest's frames to the back end ---- */
@@ -391,12 +448,37 @@ static bool tx_one(VirtioNet *n, const DmVirtqElem *e)
         return true;
     }
     if ((h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
-        !finish_csum(frame, len, &h)) {
+        !dm_virtio_has(&n->virtio, VIRTIO_NET_F_CSUM)) {
+        h.flags &= ~VIRTIO_NET_HDR_F_NEEDS_CSUM;    /* not offered: ignored */
+    }
+    if (n->vnet_hdr) {
+        /* The kernel finishes the checksum, from the header as checked. */
+        size_t start = le16toh(h.csum_start), off = le16toh(h.csum_offset);
+
+        if ((h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
+            (start >= len || off > len - start || len - start - off < 2)) {
+            rx_count_drop(&n->tx_dropped, "the guest asked for a checksum "
+                          "outside its frame");
+            return true;
+        }
+        h = (VirtioNetHdr) {
+            .flags = h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM,
+            .gso_type = VIRTIO_NET_HDR_GSO_NONE,
+            .csum_start = h.csum_start,
+            .csum_offset = h.csum_offset,
+        };
+        memcpy(n->txbuf, &h, HDR_LEN);
+        frame = n->txbuf;
+        len += HDR_LEN;
+    } else if ((h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
+               !finish_csum(frame, len, &h)) {
         rx_count_drop(&n->tx_dropped, "the guest asked for a checksum "
                       "outside its frame");
         return true;
     }
-    n->ops->send(n->be, frame, len);
+    if (n->ops->send(n->be, frame, len) < 0) {
+        rx_count_drop(&n->tx_dropped, "the back end refused frames");
+    }
     return true;
 }
 
@@ -567,10 +649,27 @@ static void net_config_read(void *opaque, uint32_t offset, void *buf,
 }
 
 /* The rings are gone: buffers taken are forgotten, frames waiting too. */
+static void net_set_offloads(VirtioNet *n, unsigned offloads)
+{
+    if (n->be && n->ops->set_offloads) {
+        n->ops->set_offloads(n->be, offloads);
+    }
+}
+
+/* What the kernel may leave to the guest: what its driver took. */
+static void net_features_ok(void *opaque)
+{
+    VirtioNet *n = opaque;
+
+    net_set_offloads(n, dm_virtio_has(&n->virtio, VIRTIO_NET_F_GUEST_CSUM) ?
+                        NET_OFFLOAD_CSUM : 0);
+}
+
 static void net_virtio_reset(void *opaque)
 {
     VirtioNet *n = opaque;
 
+    net_set_offloads(n, 0);
     rxq_clear(n);
     dm_timer_del(&n->tx_timer);
     n->promisc = n->allmulti = false;
@@ -580,6 +679,7 @@ static const DmVirtioOps net_virtio_ops = {
     .config_read = net_config_read,
     .queue_notify = net_queue_notify,
     .reset = net_virtio_reset,
+    .features_ok = net_features_ok,
 };
 
 /* ---- Model ---- */
@@ -613,10 +713,32 @@ static int check_mac(const char *val, char *err, size_t errlen)
 
 static int check_net(const char *val, char *err, size_t errlen)
 {
-    if (strcmp(val, "user")) {
-        snprintf(err, errlen, "net '%s' is not user", val);
+    if (strcmp(val, "user") && strcmp(val, "tap")) {
+        snprintf(err, errlen, "net '%s' is not user or tap", val);
         return -EINVAL;
     }
+    return 0;
+}
+
+/* The back end net= and tap= choose: 0, or -EINVAL with the reason. */
+static int net_choose(VirtioNet *n)
+{
+    bool tap = n->net ? !strcmp(n->net, "tap") : n->tap != NULL;
+
+    if (tap && !n->tap) {
+        dm_error("virtio-net: net=tap needs tap=IFNAME");
+        return -EINVAL;
+    }
+    if (!tap && n->tap) {
+        dm_error("virtio-net: tap= is for net=tap");
+        return -EINVAL;
+    }
+    if (tap && (n->hostfwd || n->subnet || n->restricted)) {
+        dm_error("virtio-net: hostfwd=, subnet= and restrict= are for "
+                 "net=user");
+        return -EINVAL;
+    }
+    n->ops = tap ? &net_tap_ops : &net_slirp_ops;
     return 0;
 }
 
@@ -624,6 +746,7 @@ static int net_realize(DmDevice *dev)
 {
     VirtioNet *n = dm_device_state(dev);
     NetBackendOpts opts = {
+        .tap = n->tap,
         .hostfwd = n->hostfwd,
         .subnet = n->subnet,
         .restricted = n->restricted,
@@ -643,8 +766,11 @@ static int net_realize(DmDevice *dev)
     n->config.max_virtqueue_pairs = htole16(1);
     n->config.mtu = htole16(MTU);
     dm_timer_init(&n->tx_timer, dm_device_loop(dev), tx_timer_cb, n);
-    n->ops = &net_slirp_ops;
-    ret = n->ops->open(dev, &opts, net_receive, n, &n->be);
+    ret = net_choose(n);
+    if (ret < 0) {
+        return ret;
+    }
+    ret = n->ops->open(dev, &opts, net_receive, n, &n->be, &n->vnet_hdr);
     if (ret < 0) {
         n->be = NULL;
         return ret;
@@ -697,8 +823,12 @@ static void net_unrealize(DmDevice *dev)
 }
 
 static const DmProp net_props[] = {
-    DM_PROP_STRING_CHECKED("net", VirtioNet, net, "user", check_net,
-                           "the back end: user (libslirp in the model)"),
+    DM_PROP_STRING_CHECKED("net", VirtioNet, net, NULL, check_net,
+                           "the back end: user (libslirp in the model, the "
+                           "default) or tap (tap=)"),
+    DM_PROP_STRING("tap", VirtioNet, tap, NULL,
+                   "net=tap: the server's tap interface (made if it does "
+                   "not exist, for as long as the model runs)"),
     DM_PROP_STRING_CHECKED("hostfwd", VirtioNet, hostfwd, NULL,
                            net_slirp_check_hostfwd,
                            "net=user: ports forwarded into the guest, "
@@ -707,10 +837,10 @@ static const DmProp net_props[] = {
     DM_PROP_BOOLEAN("restrict", VirtioNet, restricted, "off",
                     "net=user: the guest reaches nothing outside "
                     "(hostfwd still reaches it)"),
-    DM_PROP_STRING_CHECKED("subnet", VirtioNet, subnet, "10.0.2.0/24",
+    DM_PROP_STRING_CHECKED("subnet", VirtioNet, subnet, NULL,
                            net_slirp_check_subnet,
-                           "net=user: the guest's network (gateway .2, "
-                           "DNS .3, DHCP from .15)"),
+                           "net=user: the guest's network (default "
+                           "10.0.2.0/24; gateway .2, DNS .3, DHCP from .15)"),
     DM_PROP_STRING_CHECKED("mac", VirtioNet, mac, "52:54:00:12:34:56",
                            check_mac, "the card's MAC address"),
     DM_PROP_UINT64("rx_queue", VirtioNet, rx_queue, "256", 1, 65536,
@@ -724,7 +854,7 @@ static const DmProp net_props[] = {
 static const DmModel dm_model_virtio_net = {
     .name = "virtio-net",
     .description = "virtio 1.x network card on user-mode networking "
-                   "(libslirp, net=user)",
+                   "(libslirp, net=user) or a tap (tap=)",
     .bus = DM_BUS_PCI,
     .state_size = sizeof(VirtioNet),
     .props = net_props,
