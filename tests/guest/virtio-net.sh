@@ -6,13 +6,19 @@
 # platform's loopback (10.0.2.2) and the host compares its sha256; then
 # the host fetches a file the guest serves with busybox nc through a
 # hostfwd of the model.  TAP output.
-#   tests/guest/virtio-net.sh BUILD [unix|tcp]
+# tap: the card on a tap instead (tap=IFNAME), in a network namespace the
+# test makes and removes: the tap (made as an operator would, with ip
+# tuntap) has 10.0.3.1/24 there, the guest 10.0.3.2/24 (static: no DHCP
+# on a bare tap), the HTTP server listens on 10.0.3.1 and the host side
+# reaches the guest's nc at 10.0.3.2 directly; the model runs in the
+# namespace, QEMU outside, over UNIX.
+#   tests/guest/virtio-net.sh BUILD [unix|tcp|tap]
 # DM_REMOTE=PATH runs another build of the model (dm-remote-asan: a
 # memory error or a leak makes it exit non-zero, which fails the test).
 # shellcheck source-path=SCRIPTDIR
 # shellcheck disable=SC2154   # tap.sh's $n and $failed
 set -uo pipefail
-build=$(cd "${1:?usage: virtio-net.sh BUILD [unix|tcp]}" && pwd)
+build=$(cd "${1:?usage: virtio-net.sh BUILD [unix|tcp|tap]}" && pwd)
 transport=${2:-unix}
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../tap.sh"
@@ -26,9 +32,32 @@ trap tap_cleanup EXIT
 ports=$(/usr/bin/python3 "$here/../free-port.py" 127.0.0.1 3) ||
     bail "no free ports"
 model_port=$ports http_port=$((ports + 1)) fwd_port=$((ports + 2))
+ns=() netns=
+http_host=127.0.0.1 fwd_host=127.0.0.1 guest_srv=10.0.2.2 guest_net=
+model="virtio-net,net=user,hostfwd=tcp:127.0.0.1:$fwd_port-:8080"
 case $transport in
     unix) addr=unix:$tmp/net.sock ;;
     tcp) addr=tcp:127.0.0.1:$model_port ;;
+    tap)
+        addr=unix:$tmp/net.sock
+        if [ "$(id -u)" != 0 ] || [ ! -w /dev/net/tun ]; then
+            echo "1..0 # SKIP a tap in a network namespace needs root"
+            exit 0
+        fi
+        netns=dm-vnet-$$
+        if ! err=$(ip netns add "$netns" 2>&1); then
+            echo "1..0 # SKIP ip netns add is not permitted here: $err"
+            exit 0
+        fi
+        trap 'tap_cleanup; ip netns del "$netns" 2>/dev/null' EXIT
+        ns=(ip netns exec "$netns")
+        "${ns[@]}" sh -e -c 'ip link set lo up
+            ip tuntap add dev dmtap0 mode tap
+            ip addr add 10.0.3.1/24 dev dmtap0
+            ip link set dmtap0 up' || bail "no tap in $netns"
+        http_host=10.0.3.1 fwd_host=10.0.3.2 fwd_port=8080
+        guest_srv=10.0.3.1 guest_net="dm.ip=10.0.3.2/24 dm.gw=10.0.3.1"
+        model="virtio-net,tap=dmtap0" ;;
     *) bail "unknown transport $transport" ;;
 esac
 
@@ -36,13 +65,12 @@ esac
 mkdir "$tmp/www"
 head -c 1048576 /dev/urandom >"$tmp/www/blob"
 want=$(sha256sum <"$tmp/www/blob" | cut -d' ' -f1)
-/usr/bin/python3 -m http.server --bind 127.0.0.1 --directory "$tmp/www" \
-    "$http_port" >"$tmp/http.log" 2>&1 &
+"${ns[@]}" /usr/bin/python3 -m http.server --bind "$http_host" \
+    --directory "$tmp/www" "$http_port" >"$tmp/http.log" 2>&1 &
 pids+=($!)
 
 # shellcheck disable=SC2086  # DM_VERBOSE: empty, or an option
-"$dm" serve ${DM_VERBOSE:---quiet} \
-    --model "virtio-net,net=user,hostfwd=tcp:127.0.0.1:$fwd_port-:8080" \
+"${ns[@]}" "$dm" serve ${DM_VERBOSE:---quiet} --model "$model" \
     --listen "$addr" 2>>"$tmp/dm.log" &
 model_pid=$!
 pids+=("$model_pid")
@@ -55,7 +83,8 @@ for _ in $(seq 500); do
     sleep 0.02
 done
 for _ in $(seq 500); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$http_port") 2>/dev/null && break
+    "${ns[@]}" bash -c "exec 3<>/dev/tcp/$http_host/$http_port" 2>/dev/null &&
+        break
     sleep 0.02
 done
 
@@ -63,7 +92,7 @@ timeout 200 "$build/qemu-system-x86_64" -accel tcg -M pc -m 256M \
     -display none -monitor none -no-reboot \
     -kernel "$build/guest/vmlinuz" \
     -initrd "$build/guest/initramfs.cpio.gz" \
-    -append "console=ttyS0 quiet panic=-1 dm.run=virtio-net-check dm.http=$http_port dm.fwd=8080" \
+    -append "console=ttyS0 quiet panic=-1 dm.run=virtio-net-check dm.srv=$guest_srv dm.http=$http_port dm.fwd=8080 $guest_net" \
     -serial "file:$tmp/guest.console" \
     -device "dm-proxy-pci,id=net0,server=$addr,timeout=30000" \
     2>>"$tmp/qemu.log" &
@@ -81,9 +110,12 @@ for _ in $(seq 1800); do
     kill -0 "$qemu_pid" 2>/dev/null || break
     if console | grep -q '^DM-NET hostfwd-ready'; then
         for _ in $(seq 50); do
-            got=$(/usr/bin/python3 - "$fwd_port" <<'PY'
+            got=$("${ns[@]}" /usr/bin/python3 - "$fwd_host" "$fwd_port" <<'PY'
 import hashlib, socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=60)
+try:
+    s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=60)
+except OSError:
+    sys.exit(0)
 data = b""
 while len(data) < 262144:
     chunk = s.recv(65536)
@@ -113,12 +145,18 @@ features=$(field features)
 check "the driver took CSUM, GUEST_CSUM, MRG_RXBUF, CTRL_VQ, VERSION_1" \
     [ "${features:0:1}${features:1:1}${features:15:1}${features:17:1}${features:32:1}" = 11111 ]
 check "the link is up" [ "$(field carrier)" = 1 ]
-check "DHCP gave 10.0.2.15/24" [ "$(field addr)" = 10.0.2.15/24 ]
-check "the default route is slirp's gateway" \
-    [ "$(field route)" = 10.0.2.2 ]
-check "the file fetched from the server's loopback is whole" \
+if [ "$transport" = tap ]; then
+    check "the guest has 10.0.3.2/24" [ "$(field addr)" = 10.0.3.2/24 ]
+    check "its default route is the tap's side" \
+        [ "$(field route)" = 10.0.3.1 ]
+else
+    check "DHCP gave 10.0.2.15/24" [ "$(field addr)" = 10.0.2.15/24 ]
+    check "the default route is slirp's gateway" \
+        [ "$(field route)" = 10.0.2.2 ]
+fi
+check "the file fetched from the server's HTTP server is whole" \
     [ "$(field fetched)" = "$want" ]
-check "the host fetched the guest's file through hostfwd" \
+check "the host fetched the guest's file (hostfwd, or the tap)" \
     [ "${got:-nothing}" = "$(field served)" ]
 check "the guest's nc served it and exited" \
     [ "$(field hostfwd-done)" = 0 ]
