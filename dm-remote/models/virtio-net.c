@@ -41,6 +41,7 @@
  */
 #include <endian.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,8 +120,12 @@ typedef struct NetFrame {
     struct NetFrame *next;
     VirtioNetHdr hdr;           /* the back end's (vnet_hdr), or zero */
     size_t len;
+    /* The header as the guest gets it, right before the data: one write. */
+    uint8_t head[HDR_LEN];
     uint8_t data[];
 } NetFrame;
+_Static_assert(offsetof(NetFrame, data) == offsetof(NetFrame, head) + HDR_LEN,
+               "the header right before the data");
 
 typedef struct VirtioNet {
     DmDevice *dev;
@@ -143,6 +148,7 @@ typedef struct VirtioNet {
     uint8_t txbuf[HDR_LEN + FRAME_MAX];
     uint8_t ctrlbuf[2 + CTRL_DATA_MAX];
     DmTimer tx_timer;           /* more to transmit after the budget */
+    DmTimer rx_timer;           /* the frames of this loop turn, together */
     bool promisc, allmulti;
     /* properties */
     const char *net;
@@ -196,7 +202,7 @@ static int rx_take(VirtioNet *n)
 }
 
 /* Give back the buffers taken: @f written into them, or nothing. */
-static int rx_give(VirtioNet *n, const NetFrame *f)
+static int rx_give(VirtioNet *n, NetFrame *f)
 {
     const DmVirtqElem *elems[RX_MAX_BUFS];
     uint32_t written[RX_MAX_BUFS];
@@ -222,14 +228,12 @@ static int rx_give(VirtioNet *n, const NetFrame *f)
             continue;
         }
         if (i == 0) {
-            if (dm_virtq_write(n->dev, e, 0, &h, HDR_LEN) != HDR_LEN) {
-                return -1;
-            }
+            memcpy(f->head, &h, HDR_LEN);
             hdr = HDR_LEN;
         }
         take = f->len - off < room - hdr ? f->len - off : room - hdr;
-        if (take && dm_virtq_write(n->dev, e, hdr, f->data + off, take) !=
-                        (int64_t)take) {
+        if (dm_virtq_write(n->dev, e, 0, f->data + off - hdr, hdr + take) !=
+            (int64_t)(hdr + take)) {
             return -1;
         }
         off += take;
@@ -249,7 +253,7 @@ static int rx_give(VirtioNet *n, const NetFrame *f)
  * is done with (written, or dropped as larger than the buffers), false
  * while buffers are missing (or the device broke).
  */
-static bool rx_one(VirtioNet *n, const NetFrame *f)
+static bool rx_one(VirtioNet *n, NetFrame *f)
 {
     bool mergeable = dm_virtio_has(&n->virtio, VIRTIO_NET_F_MRG_RXBUF);
     uint64_t need = HDR_LEN + f->len;
@@ -381,7 +385,14 @@ static bool net_receive(void *opaque, const uint8_t *buf, size_t len)
     *n->rxq_tail = f;
     n->rxq_tail = &f->next;
     n->rxq_len++;
-    rx_flush(n);
+    /*
+     * Given to the guest once this turn of the loop has read what its
+     * sockets or tap had (a timer of zero delay runs after them): one
+     * interrupt, and over TCP one ring fetch, for the lot.
+     */
+    if (!dm_timer_pending(&n->rx_timer)) {
+        dm_timer_mod(&n->rx_timer, 0);
+    }
     return n->rxq_len < n->rx_queue;
 }
 
@@ -520,6 +531,11 @@ static void tx_process(VirtioNet *n)
 static void tx_timer_cb(void *opaque)
 {
     tx_process(opaque);
+}
+
+static void rx_timer_cb(void *opaque)
+{
+    rx_flush(opaque);
 }
 
 /* ---- Control queue ---- */
@@ -672,6 +688,7 @@ static void net_virtio_reset(void *opaque)
     net_set_offloads(n, 0);
     rxq_clear(n);
     dm_timer_del(&n->tx_timer);
+    dm_timer_del(&n->rx_timer);
     n->promisc = n->allmulti = false;
 }
 
@@ -766,6 +783,7 @@ static int net_realize(DmDevice *dev)
     n->config.max_virtqueue_pairs = htole16(1);
     n->config.mtu = htole16(MTU);
     dm_timer_init(&n->tx_timer, dm_device_loop(dev), tx_timer_cb, n);
+    dm_timer_init(&n->rx_timer, dm_device_loop(dev), rx_timer_cb, n);
     ret = net_choose(n);
     if (ret < 0) {
         return ret;
@@ -814,6 +832,7 @@ static void net_unrealize(DmDevice *dev)
     VirtioNet *n = dm_device_state(dev);
 
     dm_timer_del(&n->tx_timer);
+    dm_timer_del(&n->rx_timer);
     rxq_clear(n);
     dm_virtio_pci_cleanup(&n->virtio);
     if (n->be) {
