@@ -806,7 +806,7 @@ static void test_hostfwd(void **unused)
     net_free(k);
 }
 
-/* ---- The tap back end (in a network namespace of our own) ---- */
+/* ---- UDP, for the tap back end and restrict= ---- */
 
 #define TAP "dmtap0"
 
@@ -880,6 +880,8 @@ static void udp_send(int s, const char *addr, uint16_t port, const char *msg)
     assert_int_equal(sendto(s, msg, strlen(msg), 0, (struct sockaddr *)&a,
                             sizeof(a)), (ssize_t)strlen(msg));
 }
+
+/* ---- The tap back end (in a network namespace of our own) ---- */
 
 /* The model on a new tap, up with 10.9.0.1/24 on the kernel's side. */
 static Net *tap_new(const char *extra, uint64_t features)
@@ -1007,6 +1009,58 @@ static void test_tap_backpressure(void **unused)
     net_free(k);
 }
 
+/* ---- restrict=on (slirp; uses the UDP helpers above) ---- */
+
+/*
+ * A datagram from the guest to 10.0.2.2 (the server's loopback) reaches
+ * a socket there, unless restrict=on, where the guest reaches nothing
+ * outside; its DHCP still answers.
+ */
+static void udp_to_host(bool restricted)
+{
+    Net *k = net_new(restricted ? ",restrict=on" : "");
+    uint8_t f[2048], h[HDR_LEN], slirp_mac[6];
+    int s = udp_socket("127.0.0.1", 0), n = -1;
+    struct sockaddr_in a;
+    socklen_t alen = sizeof(a);
+    char got[32] = "", yiaddr[16];
+    uint32_t xid;
+
+    assert_int_equal(getsockname(s, (struct sockaddr *)&a, &alen), 0);
+    driver_init(k, ALL_FEATURES);
+    rx_offer(k, 8, 2048);
+    tx_frame(k, f, dhcp_discover(f, 9, 1), NULL);
+    assert_true(dhcp_answer(f, rx_next(k, f, sizeof(f), h, true), &xid,
+                            yiaddr));
+    tx_frame(k, f, arp_request(f, guest_mac, "10.0.2.15", "10.0.2.2"),
+             NULL);
+    assert_int_equal(arp_op(f, rx_next(k, f, sizeof(f), h, true)), 2);
+    memcpy(slirp_mac, f + 22, 6);
+    tx_frame(k, f, udp_frame(f, slirp_mac, "10.0.2.15", "10.0.2.2", 6000,
+                             ntohs(a.sin_port), "to-the-host", 1), NULL);
+    for (int i = 0; i < 20 && n < 0; i++) {
+        rig_run_for(k->rig, 10);
+        n = recv(s, got, sizeof(got) - 1, 0);
+    }
+    if (restricted) {
+        assert_true(n < 0);
+    } else {
+        assert_string_equal(got, "to-the-host");
+    }
+    close(s);
+    net_free(k);
+}
+
+static void test_udp_to_host(void **unused)
+{
+    udp_to_host(false);
+}
+
+static void test_restrict(void **unused)
+{
+    udp_to_host(true);
+}
+
 static int tap_main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1044,6 +1098,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_ctrl),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_hostfwd),
+        cmocka_unit_test(test_udp_to_host),
+        cmocka_unit_test(test_restrict),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
