@@ -572,6 +572,7 @@ static uint8_t ctrl_command(VirtioNet *n, uint8_t cls, uint8_t cmd,
             return CTRL_ERR;
         }
         *(cmd == CTRL_RX_PROMISC ? &n->promisc : &n->allmulti) = d[0] != 0;
+        dm_device_state_changed(n->dev);
         return CTRL_OK;
     }
     if (cls == CTRL_MAC && cmd == CTRL_MAC_TABLE_SET &&
@@ -583,7 +584,11 @@ static uint8_t ctrl_command(VirtioNet *n, uint8_t cls, uint8_t cmd,
         if (len != 6) {
             return CTRL_ERR;
         }
+        if (d[0] & 1) {
+            return CTRL_ERR;    /* a multicast address */
+        }
         memcpy(n->config.mac, d, 6);
+        dm_device_state_changed(n->dev);
         return CTRL_OK;
     }
     return CTRL_ERR;
@@ -820,6 +825,43 @@ static void net_reset(DmDevice *dev)
     dm_virtio_reset(&n->virtio);
 }
 
+/*
+ * Crash survival: the transport's set-up, the MAC the driver set and the
+ * receive modes; chains in flight are in the queues' journals (a
+ * transmit frame in flight is sent again, receive buffers taken are
+ * taken again).  The back end starts afresh: slirp's connections are
+ * gone (the guest's TCP sees them reset), a tap is opened again by name.
+ */
+static void net_save(DmDevice *dev, DmStateOut *out)
+{
+    VirtioNet *n = dm_device_state(dev);
+
+    dm_virtio_save(&n->virtio, out);
+    dm_state_put(out, n->config.mac, 6);
+    dm_state_put_u64(out, (n->promisc ? 1 : 0) | (n->allmulti ? 2 : 0));
+}
+
+static void net_load(DmDevice *dev, DmStateIn *in, uint32_t version)
+{
+    VirtioNet *n = dm_device_state(dev);
+    uint8_t mac[6];
+    uint64_t modes;
+
+    dm_virtio_load(&n->virtio, in);
+    dm_state_get(in, mac, 6);
+    modes = dm_state_get_u64(in);
+    if (!dm_state_ok(in) || (mac[0] & 1) || modes > 3) {
+        dm_state_fail(in);
+        return;
+    }
+    memcpy(n->config.mac, mac, 6);
+    n->promisc = modes & 1;
+    n->allmulti = modes & 2;
+    if (dm_virtio_ready(&n->virtio)) {
+        net_features_ok(n);     /* a tap's offloads, as the driver took */
+    }
+}
+
 static void net_irqs_changed(DmDevice *dev)
 {
     VirtioNet *n = dm_device_state(dev);
@@ -880,6 +922,9 @@ static const DmModel dm_model_virtio_net = {
     .realize = net_realize,
     .reset = net_reset,
     .irqs_changed = net_irqs_changed,
+    .state_version = 1,
+    .save = net_save,
+    .load = net_load,
     .unrealize = net_unrealize,
 };
 DM_MODEL_REGISTER(dm_model_virtio_net)

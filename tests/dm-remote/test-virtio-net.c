@@ -275,6 +275,11 @@ static size_t rx_next(Net *k, uint8_t *frame, size_t max, uint8_t *hdr,
     return n;
 }
 
+static void sh(const char *cmd)
+{
+    assert_int_equal(system(cmd), 0);
+}
+
 /* ---- Frames ---- */
 
 static uint16_t csum_add(const uint8_t *p, size_t len, uint32_t sum)
@@ -658,6 +663,9 @@ static void test_ctrl(void **unused)
     assert_int_equal(ctrl(k, 1, 1, "\x02\x11\x22\x33\x44\x55", 6), 0);
     assert_int_equal(rd(k, 0x2000, 1), 0x02);
     assert_int_equal(rd(k, 0x2005, 1), 0x55);
+    /* A multicast address is no card's. */
+    assert_int_equal(ctrl(k, 1, 1, "\x03\x11\x22\x33\x44\x66", 6), 1);
+    assert_int_equal(rd(k, 0x2005, 1), 0x55);
     assert_int_equal(ctrl(k, 9, 0, &on, 1), 1);         /* unknown */
     used_elem(k, CTRL, 0, &len);
     assert_int_equal(len, 1);
@@ -806,14 +814,80 @@ static void test_hostfwd(void **unused)
     net_free(k);
 }
 
+/* ---- A restart from the state file (--state-file) ---- */
+
+static void copy_file(const char *from, const char *to)
+{
+    char cmd[512];
+
+    snprintf(cmd, sizeof(cmd), "cp %s %s", from, to);
+    sh(cmd);
+}
+
+/*
+ * A model killed with a frame made available (not kicked) and receive
+ * buffers offered: B, started from copies of A's state, journal and
+ * guest RAM, is set up as A was (DRIVER_OK, the MAC the driver set) and,
+ * once the client is back, sends the frame and gives its answer.
+ */
+static void test_restart(void **unused)
+{
+    char dir[] = "/tmp/dm-test-vnet-XXXXXX", a[64], b[64], am[80], bm[80];
+    char spec[160], err[256];
+    static uint8_t ram[RIG_RAM_SIZE];
+    uint8_t f[2048], h[HDR_LEN];
+    unsigned d;
+    Net *k = calloc(1, sizeof(*k));
+    Rig *rb;
+    size_t n;
+
+    assert_non_null(mkdtemp(dir));
+    snprintf(a, sizeof(a), "%s/a.state", dir);
+    snprintf(b, sizeof(b), "%s/b.state", dir);
+    snprintf(am, sizeof(am), "%s.mem", a);
+    snprintf(bm, sizeof(bm), "%s.mem", b);
+    snprintf(spec, sizeof(spec), "virtio-net,queue_size=%d", QSIZE);
+    k->rig = rig_new_state(spec, a);
+    driver_init(k, ALL_FEATURES);
+    assert_int_equal(ctrl(k, 1, 1, "\x02\x11\x22\x33\x44\x55", 6), 0);
+    rx_offer(k, 8, 2048);
+    tx_frame(k, f, arp_request(f, guest_mac, "10.0.2.15", "10.0.2.2"),
+             NULL);
+    assert_int_equal(arp_op(f, rx_next(k, f, sizeof(f), h, true)), 2);
+    /* A frame made available, no kick: then the kill. */
+    d = k->tx_slot++ % QSIZE;
+    memset(at(k, TXBUF(d)), 0, HDR_LEN);
+    arp_request(at(k, TXBUF(d)) + HDR_LEN, guest_mac, "10.0.2.15",
+                "10.0.2.3");
+    desc(k, TX, d, TXBUF(d), HDR_LEN + 42, 0, 0);
+    offer(k, TX, d, false);
+    copy_file(a, b);
+    copy_file(am, bm);
+    memcpy(ram, k->rig->link.ram, RIG_RAM_SIZE);
+    rig_free(k->rig);
+
+    rb = rig_new_state(spec, b);
+    assert_int_equal(dm_device_load_file(&rb->dev, b, err, sizeof(err)), 0);
+    memcpy(rb->link.ram, ram, RIG_RAM_SIZE);
+    k->rig = rb;
+    assert_int_equal(rd(k, 0x14, 1), 1 | 2 | 8 | 4);    /* DRIVER_OK */
+    assert_int_equal(rd(k, 0x2000, 1), 0x02);           /* the MAC set */
+    assert_int_equal(rd(k, 0x2005, 1), 0x55);
+    dm_device_irqs_changed(&rb->dev);                   /* the client */
+    run_until_used(k, TX, k->avail[TX]);
+    assert_int_equal(used_idx(k, TX), k->avail[TX]);
+    n = rx_next(k, f, sizeof(f), h, true);
+    assert_int_equal(arp_op(f, n), 2);
+    assert_memory_equal(f + 28, "\x0a\x00\x02\x03", 4);
+    assert_false(needs_reset(k));
+    net_free(k);
+    snprintf(spec, sizeof(spec), "rm -rf %s", dir);
+    sh(spec);
+}
+
 /* ---- UDP, for the tap back end and restrict= ---- */
 
 #define TAP "dmtap0"
-
-static void sh(const char *cmd)
-{
-    assert_int_equal(system(cmd), 0);
-}
 
 /* A UDP datagram from @sip:@sport to @dip:@dport; @csum as dhcp_discover. */
 static size_t udp_frame(uint8_t *f, const uint8_t *dmac, const char *sip,
@@ -1100,6 +1174,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_hostfwd),
         cmocka_unit_test(test_udp_to_host),
         cmocka_unit_test(test_restrict),
+        cmocka_unit_test(test_restart),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
