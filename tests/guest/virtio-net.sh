@@ -12,13 +12,18 @@
 # on a bare tap), the HTTP server listens on 10.0.3.1 and the host side
 # reaches the guest's nc at 10.0.3.2 directly; the model runs in the
 # namespace, QEMU outside, over UNIX.
-#   tests/guest/virtio-net.sh BUILD [unix|tcp|tap]
+# crash: over UNIX with --state-file; once the guest has fetched the
+# file, the model is killed (SIGKILL) and started again; the guest,
+# which waits for the host's word (a file the HTTP server gets once the
+# model is back), fetches the file again through the restarted model,
+# whose hostfwd then serves the rest.
+#   tests/guest/virtio-net.sh BUILD [unix|tcp|tap|crash]
 # DM_REMOTE=PATH runs another build of the model (dm-remote-asan: a
 # memory error or a leak makes it exit non-zero, which fails the test).
 # shellcheck source-path=SCRIPTDIR
 # shellcheck disable=SC2154   # tap.sh's $n and $failed
 set -uo pipefail
-build=$(cd "${1:?usage: virtio-net.sh BUILD [unix|tcp|tap]}" && pwd)
+build=$(cd "${1:?usage: virtio-net.sh BUILD [unix|tcp|tap|crash]}" && pwd)
 transport=${2:-unix}
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../tap.sh"
@@ -32,11 +37,14 @@ trap tap_cleanup EXIT
 ports=$(/usr/bin/python3 "$here/../free-port.py" 127.0.0.1 3) ||
     bail "no free ports"
 model_port=$ports http_port=$((ports + 1)) fwd_port=$((ports + 2))
-ns=() netns=
+ns=() netns='' state=()
 http_host=127.0.0.1 fwd_host=127.0.0.1 guest_srv=10.0.2.2 guest_net=
 model="virtio-net,net=user,hostfwd=tcp:127.0.0.1:$fwd_port-:8080"
 case $transport in
     unix) addr=unix:$tmp/net.sock ;;
+    crash)
+        addr=unix:$tmp/net.sock state=(--state-file "$tmp/net.state")
+        guest_net=dm.crash=1 ;;
     tcp) addr=tcp:127.0.0.1:$model_port ;;
     tap)
         addr=unix:$tmp/net.sock
@@ -69,19 +77,26 @@ want=$(sha256sum <"$tmp/www/blob" | cut -d' ' -f1)
     --directory "$tmp/www" "$http_port" >"$tmp/http.log" 2>&1 &
 pids+=($!)
 
-# shellcheck disable=SC2086  # DM_VERBOSE: empty, or an option
-"${ns[@]}" "$dm" serve ${DM_VERBOSE:---quiet} --model "$model" \
-    --listen "$addr" 2>>"$tmp/dm.log" &
-model_pid=$!
-pids+=("$model_pid")
-for _ in $(seq 500); do
-    kill -0 "$model_pid" 2>/dev/null || bail "dm-remote serve exited: $(tail -n 3 "$tmp/dm.log")"
-    case $transport in
-        unix) [ -S "$tmp/net.sock" ] && break ;;
-        tcp) (exec 3<>"/dev/tcp/127.0.0.1/$model_port") 2>/dev/null && break ;;
-    esac
-    sleep 0.02
-done
+# start_model: serve the card, return once it listens (bounded), 1 if it
+# exited or never did.
+start_model() {
+    # shellcheck disable=SC2086  # DM_VERBOSE: empty, or an option
+    "${ns[@]}" "$dm" serve ${DM_VERBOSE:---quiet} --model "$model" \
+        --listen "$addr" "${state[@]}" 2>>"$tmp/dm.log" &
+    model_pid=$!
+    pids+=("$model_pid")
+    for _ in $(seq 500); do
+        kill -0 "$model_pid" 2>/dev/null || return 1
+        case $addr in
+            unix:*) [ -S "${addr#unix:}" ] && return 0 ;;
+            tcp:*) (exec 3<>"/dev/tcp/127.0.0.1/$model_port") 2>/dev/null &&
+                       return 0 ;;
+        esac
+        sleep 0.02
+    done
+    return 1
+}
+start_model || bail "dm-remote serve did not start: $(tail -n 3 "$tmp/dm.log")"
 for _ in $(seq 500); do
     "${ns[@]}" bash -c "exec 3<>/dev/tcp/$http_host/$http_port" 2>/dev/null &&
         break
@@ -105,9 +120,19 @@ field() { console | sed -n "s/^DM-NET $1 //p" | head -n1; }
 # Once the guest serves its file: fetch it through the hostfwd (retried:
 # until nc listens, slirp's connection to the guest is refused and ours
 # closes empty).
-got=
+got='' restarted=''
 for _ in $(seq 1800); do
     kill -0 "$qemu_pid" 2>/dev/null || break
+    if [ "$transport" = crash ] && [ -z "$restarted" ] &&
+       console | grep -q '^DM-NET crash-ready'; then
+        kill -KILL "$model_pid"
+        wait "$model_pid" 2>/dev/null
+        restarted=no
+        if start_model; then
+            restarted=yes
+            touch "$tmp/www/restarted"      # the guest's word to go on
+        fi
+    fi
     if console | grep -q '^DM-NET hostfwd-ready'; then
         for _ in $(seq 50); do
             got=$("${ns[@]}" /usr/bin/python3 - "$fwd_host" "$fwd_port" <<'PY'
@@ -160,6 +185,11 @@ check "the host fetched the guest's file (hostfwd, or the tap)" \
     [ "${got:-nothing}" = "$(field served)" ]
 check "the guest's nc served it and exited" \
     [ "$(field hostfwd-done)" = 0 ]
+if [ "$transport" = crash ]; then
+    check "the model was killed and started again" [ "$restarted" = yes ]
+    check "the guest fetched the file again through the restarted model" \
+        [ "$(field refetched)" = "$want" ]
+fi
 kill -TERM "$model_pid" 2>/dev/null
 wait "$model_pid"
 model_rc=$?
