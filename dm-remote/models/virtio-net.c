@@ -150,6 +150,7 @@ typedef struct VirtioNet {
     DmTimer tx_timer;           /* more to transmit after the budget */
     DmTimer rx_timer;           /* the frames of this loop turn, together */
     bool promisc, allmulti;
+    bool client_gone;           /* its memory went: rings untouchable */
     /* properties */
     const char *net;
     const char *tap;
@@ -170,6 +171,18 @@ static void rx_count_drop(uint64_t *counter, const char *why)
         dm_warn("virtio-net: %llu frames dropped so far: %s",
                 (unsigned long long)*counter, why);
     }
+}
+
+/*
+ * May the rings be touched now?  Frames come from the back end whether
+ * or not a client is there: not while its memory is gone (the client
+ * went away, or a restarted model waits for it), when the rings stay as
+ * they are and frames wait in the queue.
+ */
+static bool net_rings_usable(VirtioNet *n)
+{
+    return dm_virtio_ready(&n->virtio) && !n->virtio.recovering &&
+           !n->client_gone;
 }
 
 /* Take a receive buffer into rx_elem[rx_nelems]: 1, 0 (none), -1. */
@@ -283,7 +296,7 @@ static void rx_flush(VirtioNet *n)
 {
     unsigned done = 0;
 
-    while (n->rxq_head && dm_virtio_ready(&n->virtio) &&
+    while (n->rxq_head && net_rings_usable(n) &&
            n->virtio.vq[QUEUE_RX].enabled) {
         NetFrame *f = n->rxq_head;
 
@@ -499,7 +512,7 @@ static void tx_process(VirtioNet *n)
     unsigned done = 0;
     char why[128];
 
-    while (dm_virtio_ready(&n->virtio) && q->enabled) {
+    while (net_rings_usable(n) && q->enabled) {
         int ret;
 
         if (done == TX_BUDGET) {
@@ -862,10 +875,22 @@ static void net_load(DmDevice *dev, DmStateIn *in, uint32_t version)
     }
 }
 
+/* All of the client's memory goes: it went away, or hands over. */
+static void net_dma_unmapped(DmDevice *dev, uint64_t iova, uint64_t size)
+{
+    VirtioNet *n = dm_device_state(dev);
+
+    if (iova == 0 && size == UINT64_MAX) {
+        n->client_gone = true;
+    }
+}
+
+/* A client is (back) there: the transport catches up on every queue. */
 static void net_irqs_changed(DmDevice *dev)
 {
     VirtioNet *n = dm_device_state(dev);
 
+    n->client_gone = false;
     dm_virtio_irqs_changed(&n->virtio);
 }
 
@@ -921,6 +946,7 @@ static const DmModel dm_model_virtio_net = {
     .props = net_props,
     .realize = net_realize,
     .reset = net_reset,
+    .dma_unmapped = net_dma_unmapped,
     .irqs_changed = net_irqs_changed,
     .state_version = 1,
     .save = net_save,
