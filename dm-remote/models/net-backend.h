@@ -35,6 +35,8 @@ typedef bool NetReceive(void *opaque, const uint8_t *frame, size_t len);
 
 /* Offloads the guest takes (set_offloads): as the kernel's TUN_F_*. */
 #define NET_OFFLOAD_CSUM    1
+#define NET_OFFLOAD_TSO4    2
+#define NET_OFFLOAD_TSO6    4
 
 typedef struct NetBackendOpts {
     const char *tap;            /* tap: the interface's name */

@@ -8,7 +8,9 @@
  * virtio_net_hdr_v1, TUNSETVNETHDRSZ), so the guest's checksum offload
  * goes to the kernel as it is and, once the driver takes GUEST_CSUM, the
  * kernel may hand us frames whose checksum is left to the guest's stack
- * (TUNSETOFFLOAD TUN_F_CSUM).  Reads stop while the card's receive queue
+ * (TUNSETOFFLOAD TUN_F_CSUM), and TCP segments joined up to 64 KiB once
+ * it takes GUEST_TSO4/6 (TUN_F_TSO4/6); the guest's own TSO frames go to
+ * the kernel, which cuts them.  Reads stop while the card's receive queue
  * is full (the kernel's tap queue holds what comes meanwhile, and counts
  * what it drops), and start again when the card has room.
  *
@@ -146,7 +148,9 @@ static void tap_resume(NetBackend *be)
 
 static void tap_set_offloads(NetBackend *be, unsigned offloads)
 {
-    unsigned long f = (offloads & NET_OFFLOAD_CSUM) ? TUN_F_CSUM : 0;
+    unsigned long f = ((offloads & NET_OFFLOAD_CSUM) ? TUN_F_CSUM : 0) |
+                      ((offloads & NET_OFFLOAD_TSO4) ? TUN_F_TSO4 : 0) |
+                      ((offloads & NET_OFFLOAD_TSO6) ? TUN_F_TSO6 : 0);
 
     if (ioctl(be->fd, TUNSETOFFLOAD, f) < 0) {
         dm_warn("virtio-net: tap %s: offloads 0x%lx: %s", be->ifname, f,

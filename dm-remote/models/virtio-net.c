@@ -24,7 +24,9 @@
  * here; a tap takes it as it is) and GUEST_CSUM (frames from slirp carry
  * complete checksums: marked DATA_VALID, the guest need not check them
  * again; a tap's header says for each).
- * No segmentation offloads: frames are at most the MTU.
+ * Segmentation offloads (GUEST_TSO4/6, HOST_TSO4/6) on a tap only: its
+ * kernel cuts the guest's 64 KiB TCP frames and hands it joined ones;
+ * slirp takes frames of the MTU at most.
  *
  * Receive never drops silently: while the guest gives no buffers, frames
  * wait in a queue of rx_queue frames; beyond it they are dropped and
@@ -59,6 +61,10 @@
 #define VIRTIO_NET_F_GUEST_CSUM     1
 #define VIRTIO_NET_F_MTU            3
 #define VIRTIO_NET_F_MAC            5
+#define VIRTIO_NET_F_GUEST_TSO4     7
+#define VIRTIO_NET_F_GUEST_TSO6     8
+#define VIRTIO_NET_F_HOST_TSO4      11
+#define VIRTIO_NET_F_HOST_TSO6      12
 #define VIRTIO_NET_F_MRG_RXBUF      15
 #define VIRTIO_NET_F_STATUS         16
 #define VIRTIO_NET_F_CTRL_VQ        17
@@ -71,6 +77,8 @@
 #define VIRTIO_NET_HDR_F_NEEDS_CSUM 1
 #define VIRTIO_NET_HDR_F_DATA_VALID 2
 #define VIRTIO_NET_HDR_GSO_NONE     0
+#define VIRTIO_NET_HDR_GSO_TCPV4    1
+#define VIRTIO_NET_HDR_GSO_TCPV6    4
 typedef struct VirtioNetHdr {
     uint8_t flags;
     uint8_t gso_type;
@@ -98,15 +106,18 @@ _Static_assert(sizeof(VirtioNetHdr) == 12, "virtio_net_hdr_v1 layout");
 
 #define MTU             1500
 #define ETH_HLEN        14
-/* The largest frame either way (no segmentation offloads): MTU + VLAN. */
+/* The largest frame either way without segmentation offloads (slirp):
+ * MTU + VLAN; with them (a tap's TSO), a 64 KiB packet and its headers. */
 #define FRAME_MAX       (MTU + ETH_HLEN + 4)
+#define FRAME_MAX_TSO   (65536 + ETH_HLEN + 4)
 #define QUEUE_RX        0
 #define QUEUE_TX        1
 #define QUEUE_CTRL      2
 #define NUM_QUEUES      3
 #define TX_BUDGET       256
-/* Receive buffers one frame may take (MRG_RXBUF): tiny buffers drop it. */
-#define RX_MAX_BUFS     16
+/* Receive buffers one frame may take (MRG_RXBUF): a 64 KiB frame takes
+ * 43 of Linux's smallest; tinier buffers drop it. */
+#define RX_MAX_BUFS     64
 
 typedef struct VirtioNetConfig {
     uint8_t mac[6];
@@ -140,12 +151,15 @@ typedef struct VirtioNet {
     uint64_t rx_dropped;        /* the queue was full */
     uint64_t rx_too_big;        /* larger than the guest's buffers */
     uint64_t tx_dropped;        /* bad frames from the guest */
+    /* Frames each way, and of them those a tap's kernel cuts or joined. */
+    uint64_t rx_frames, rx_gso, tx_frames, tx_gso;
     /* MRG_RXBUF: buffers taken for the frame at the queue's head. */
     DmVirtqElem rx_elem[RX_MAX_BUFS];
     unsigned rx_nelems;
     uint64_t rx_room;
     DmVirtqElem tx_elem, ctrl_elem;
-    uint8_t txbuf[HDR_LEN + FRAME_MAX];
+    size_t frame_max;           /* FRAME_MAX, or FRAME_MAX_TSO (tap) */
+    uint8_t *txbuf;             /* HDR_LEN + frame_max */
     uint8_t ctrlbuf[2 + CTRL_DATA_MAX];
     DmTimer tx_timer;           /* more to transmit after the budget */
     DmTimer rx_timer;           /* the frames of this loop turn, together */
@@ -256,6 +270,10 @@ static int rx_give(VirtioNet *n, NetFrame *f)
                             n->rx_nelems) < 0) {
         return -1;
     }
+    if (f) {
+        n->rx_frames++;
+        n->rx_gso += h.gso_type != VIRTIO_NET_HDR_GSO_NONE;
+    }
     n->rx_nelems = 0;
     n->rx_room = 0;
     return 0;
@@ -343,7 +361,12 @@ static bool finish_csum(uint8_t *frame, size_t len, const VirtioNetHdr *h);
 static bool rx_check_hdr(VirtioNet *n, VirtioNetHdr *h, uint8_t *frame,
                          size_t len)
 {
-    if (h->gso_type != VIRTIO_NET_HDR_GSO_NONE) {
+    bool gso = h->gso_type != VIRTIO_NET_HDR_GSO_NONE;
+
+    if (gso && !(h->gso_type == VIRTIO_NET_HDR_GSO_TCPV4 &&
+                 dm_virtio_has(&n->virtio, VIRTIO_NET_F_GUEST_TSO4)) &&
+        !(h->gso_type == VIRTIO_NET_HDR_GSO_TCPV6 &&
+          dm_virtio_has(&n->virtio, VIRTIO_NET_F_GUEST_TSO6))) {
         return false;
     }
     if (!dm_virtio_has(&n->virtio, VIRTIO_NET_F_GUEST_CSUM)) {
@@ -354,7 +377,9 @@ static bool rx_check_hdr(VirtioNet *n, VirtioNetHdr *h, uint8_t *frame,
         h->flags = 0;
     }
     h->flags &= VIRTIO_NET_HDR_F_NEEDS_CSUM | VIRTIO_NET_HDR_F_DATA_VALID;
-    h->hdr_len = h->gso_size = 0;
+    if (!gso) {
+        h->hdr_len = h->gso_size = 0;
+    }
     return true;
 }
 
@@ -368,7 +393,7 @@ static bool net_receive(void *opaque, const uint8_t *buf, size_t len)
     size_t skip = n->vnet_hdr ? HDR_LEN : 0;
     NetFrame *f;
 
-    if (len < skip + ETH_HLEN || len - skip > FRAME_MAX) {
+    if (len < skip + ETH_HLEN || len - skip > n->frame_max) {
         rx_count_drop(&n->rx_too_big, "frames of a size no card takes");
         return n->rxq_len < n->rx_queue;
     }
@@ -448,13 +473,14 @@ static bool tx_one(VirtioNet *n, const DmVirtqElem *e)
     VirtioNetHdr h;
     uint8_t *frame = n->txbuf + HDR_LEN;
     size_t len;
+    bool gso_ok;
 
     if (out < HDR_LEN) {
         dm_virtio_broken(&n->virtio, "a transmit chain shorter than its "
                          "header");
         return false;
     }
-    if (out > sizeof(n->txbuf) || out < HDR_LEN + ETH_HLEN) {
+    if (out > HDR_LEN + n->frame_max || out < HDR_LEN + ETH_HLEN) {
         rx_count_drop(&n->tx_dropped, "the guest sent frames of a size no "
                       "card takes");
         return true;
@@ -466,9 +492,18 @@ static bool tx_one(VirtioNet *n, const DmVirtqElem *e)
     }
     memcpy(&h, n->txbuf, HDR_LEN);
     len = out - HDR_LEN;
-    if (h.gso_type != VIRTIO_NET_HDR_GSO_NONE) {
+    /* TSO: the kernel cuts the frame (a tap only: it is never offered
+     * otherwise), and checks the header's sizes itself. */
+    gso_ok = h.gso_type == VIRTIO_NET_HDR_GSO_NONE ||
+             (h.gso_type == VIRTIO_NET_HDR_GSO_TCPV4 &&
+              dm_virtio_has(&n->virtio, VIRTIO_NET_F_HOST_TSO4)) ||
+             (h.gso_type == VIRTIO_NET_HDR_GSO_TCPV6 &&
+              dm_virtio_has(&n->virtio, VIRTIO_NET_F_HOST_TSO6));
+    if (!gso_ok || (h.gso_type != VIRTIO_NET_HDR_GSO_NONE &&
+                    !(h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM))) {
         rx_count_drop(&n->tx_dropped, "the guest sent segmentation "
-                      "offloads it was not offered");
+                      "offloads it was not offered, or without a checksum "
+                      "to finish");
         return true;
     }
     if ((h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) &&
@@ -487,7 +522,9 @@ static bool tx_one(VirtioNet *n, const DmVirtqElem *e)
         }
         h = (VirtioNetHdr) {
             .flags = h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM,
-            .gso_type = VIRTIO_NET_HDR_GSO_NONE,
+            .gso_type = h.gso_type,
+            .hdr_len = h.gso_type ? h.hdr_len : 0,
+            .gso_size = h.gso_type ? h.gso_size : 0,
             .csum_start = h.csum_start,
             .csum_offset = h.csum_offset,
         };
@@ -502,6 +539,9 @@ static bool tx_one(VirtioNet *n, const DmVirtqElem *e)
     }
     if (n->ops->send(n->be, frame, len) < 0) {
         rx_count_drop(&n->tx_dropped, "the back end refused frames");
+    } else {
+        n->tx_frames++;
+        n->tx_gso += h.gso_type != VIRTIO_NET_HDR_GSO_NONE;
     }
     return true;
 }
@@ -695,8 +735,17 @@ static void net_features_ok(void *opaque)
 {
     VirtioNet *n = opaque;
 
-    net_set_offloads(n, dm_virtio_has(&n->virtio, VIRTIO_NET_F_GUEST_CSUM) ?
-                        NET_OFFLOAD_CSUM : 0);
+    unsigned o = 0;
+
+    if (dm_virtio_has(&n->virtio, VIRTIO_NET_F_GUEST_CSUM)) {
+        o |= NET_OFFLOAD_CSUM;
+        /* Segments only with their checksum left to the guest. */
+        o |= dm_virtio_has(&n->virtio, VIRTIO_NET_F_GUEST_TSO4) ?
+             NET_OFFLOAD_TSO4 : 0;
+        o |= dm_virtio_has(&n->virtio, VIRTIO_NET_F_GUEST_TSO6) ?
+             NET_OFFLOAD_TSO6 : 0;
+    }
+    net_set_offloads(n, o);
 }
 
 static void net_virtio_reset(void *opaque)
@@ -820,6 +869,21 @@ static int net_realize(DmDevice *dev)
                (1ULL << VIRTIO_NET_F_CTRL_VQ) |
                (1ULL << VIRTIO_NET_F_CTRL_RX) |
                (1ULL << VIRTIO_NET_F_CTRL_MAC_ADDR);
+    n->frame_max = FRAME_MAX;
+    if (n->vnet_hdr) {
+        /* The kernel cuts and joins TCP segments both ways. */
+        features |= (1ULL << VIRTIO_NET_F_GUEST_TSO4) |
+                    (1ULL << VIRTIO_NET_F_GUEST_TSO6) |
+                    (1ULL << VIRTIO_NET_F_HOST_TSO4) |
+                    (1ULL << VIRTIO_NET_F_HOST_TSO6);
+        n->frame_max = FRAME_MAX_TSO;
+    }
+    n->txbuf = malloc(HDR_LEN + n->frame_max);
+    if (!n->txbuf) {
+        n->ops->close(n->be);
+        n->be = NULL;
+        return -ENOMEM;
+    }
     ret = dm_virtio_pci_init(&n->virtio, dev, VIRTIO_ID_NET,
                              PCI_CLASS_NETWORK_ETHERNET, features,
                              NUM_QUEUES, n->queue_size, sizeof(n->config),
@@ -827,6 +891,8 @@ static int net_realize(DmDevice *dev)
     if (ret < 0) {
         n->ops->close(n->be);
         n->be = NULL;
+        free(n->txbuf);
+        n->txbuf = NULL;
     }
     return ret;
 }
@@ -898,6 +964,14 @@ static void net_unrealize(DmDevice *dev)
 {
     VirtioNet *n = dm_device_state(dev);
 
+    dm_info("virtio-net: %llu frames to the guest (%llu joined by the "
+            "kernel), %llu from it (%llu to cut); dropped: %llu on a full "
+            "queue, %llu too big, %llu bad from the guest",
+            (unsigned long long)n->rx_frames, (unsigned long long)n->rx_gso,
+            (unsigned long long)n->tx_frames, (unsigned long long)n->tx_gso,
+            (unsigned long long)n->rx_dropped,
+            (unsigned long long)n->rx_too_big,
+            (unsigned long long)n->tx_dropped);
     dm_timer_del(&n->tx_timer);
     dm_timer_del(&n->rx_timer);
     rxq_clear(n);
@@ -906,6 +980,8 @@ static void net_unrealize(DmDevice *dev)
         n->ops->close(n->be);
         n->be = NULL;
     }
+    free(n->txbuf);
+    n->txbuf = NULL;
 }
 
 static const DmProp net_props[] = {

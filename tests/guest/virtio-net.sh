@@ -65,7 +65,9 @@ case $transport in
             ip link set dmtap0 up' || bail "no tap in $netns"
         http_host=10.0.3.1 fwd_host=10.0.3.2 fwd_port=8080
         guest_srv=10.0.3.1 guest_net="dm.ip=10.0.3.2/24 dm.gw=10.0.3.1"
-        model="virtio-net,tap=dmtap0" ;;
+        model="virtio-net,tap=dmtap0"
+        DM_VERBOSE=${DM_VERBOSE:-}      # its counts at exit, in the log
+        ;;
     *) bail "unknown transport $transport" ;;
 esac
 
@@ -81,7 +83,7 @@ pids+=($!)
 # exited or never did.
 start_model() {
     # shellcheck disable=SC2086  # DM_VERBOSE: empty, or an option
-    "${ns[@]}" "$dm" serve ${DM_VERBOSE:---quiet} --model "$model" \
+    "${ns[@]}" "$dm" serve ${DM_VERBOSE---quiet} --model "$model" \
         --listen "$addr" "${state[@]}" 2>>"$tmp/dm.log" &
     model_pid=$!
     pids+=("$model_pid")
@@ -171,6 +173,11 @@ check "the driver took CSUM, GUEST_CSUM, MRG_RXBUF, CTRL_VQ, VERSION_1" \
     [ "${features:0:1}${features:1:1}${features:15:1}${features:17:1}${features:32:1}" = 11111 ]
 check "the link is up" [ "$(field carrier)" = 1 ]
 if [ "$transport" = tap ]; then
+    # GUEST_TSO4 7, HOST_TSO4 11: the kernel cuts and joins segments.
+    check "on a tap the driver took GUEST_TSO4 and HOST_TSO4" \
+        [ "${features:7:1}${features:11:1}" = 11 ]
+fi
+if [ "$transport" = tap ]; then
     check "the guest has 10.0.3.2/24" [ "$(field addr)" = 10.0.3.2/24 ]
     check "its default route is the tap's side" \
         [ "$(field route)" = 10.0.3.1 ]
@@ -195,6 +202,13 @@ wait "$model_pid"
 model_rc=$?
 check "the model exited cleanly at SIGTERM (status $model_rc)" \
     [ "$model_rc" = 0 ]
+if [ "$transport" = tap ]; then
+    # "N frames to the guest (J joined by the kernel), M from it (C to cut)"
+    counts=$(sed -n 's/.*frames to the guest (\([0-9]*\) joined.* (\([0-9]*\) to cut).*/\1 \2/p' \
+             "$tmp/dm.log" | tail -n 1)
+    check "TCP went as segments the kernel joined and cut ($counts)" \
+        [ -n "$counts" ] && [ "${counts% *}" -gt 0 ] && [ "${counts#* }" -gt 0 ]
+fi
 
 if [ "$failed" != 0 ]; then
     echo "# console:"; console | tail -n 30 | sed 's/^/#   /'
