@@ -31,9 +31,13 @@
  * Receive never drops silently: while the guest gives no buffers, frames
  * wait in a queue of rx_queue frames; beyond it they are dropped and
  * counted, and the count is logged at each power of two (a tap is not
- * read meanwhile: the kernel's queue holds, and counts, what comes).  A transmit
- * kick takes at most TX_BUDGET frames before the loop serves its other
- * work; a zero-delay timer takes the rest.
+ * read meanwhile: the kernel's queue holds, and counts, what comes).
+ * Frames go to the guest once per loop turn (a zero-delay timer), one
+ * interrupt for them all; they also wait while the client is away.  A
+ * transmit kick takes at most TX_BUDGET frames before the loop serves
+ * its other work; a zero-delay timer takes the rest.  With --state-file
+ * the card survives a kill (net_save); the frame counts are logged at
+ * exit.
  *
  * Every ring value is the guest's: virtq.c checks the rings, this file
  * each chain's layout; a chain that breaks the rules (a header that does
