@@ -1388,7 +1388,7 @@ static const Property dm_proxy_pci_properties[] = {
      * stops with the model idle (guest-virtio-blk-crash-nbd, about one
      * run in two with doorbells, none in six without).
      */
-    DEFINE_PROP_BOOL("ioeventfd", DMProxyPCIState, ioeventfd, false),
+    DEFINE_PROP_BOOL("ioeventfd", DMProxyPCIState, ioeventfd, true),
     DEFINE_PROP_UINT32("poll-us", DMProxyPCIState, poll_us, 50),
     DEFINE_PROP_BOOL("vq-fetch", DMProxyPCIState, vq_fetch, true),
     DEFINE_PROP_BOOL("irqfd", DMProxyPCIState, irqfd, true),
