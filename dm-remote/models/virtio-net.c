@@ -964,10 +964,9 @@ static void net_irqs_changed(DmDevice *dev)
     dm_virtio_irqs_changed(&n->virtio);
 }
 
-static void net_unrealize(DmDevice *dev)
+/* The counts, the queue and the buffers taken, then the rings. */
+static void net_counts(VirtioNet *n)
 {
-    VirtioNet *n = dm_device_state(dev);
-
     dm_info("virtio-net: %llu frames to the guest (%llu joined by the "
             "kernel), %llu from it (%llu to cut); dropped: %llu on a full "
             "queue, %llu too big, %llu bad from the guest",
@@ -976,6 +975,27 @@ static void net_unrealize(DmDevice *dev)
             (unsigned long long)n->rx_dropped,
             (unsigned long long)n->rx_too_big,
             (unsigned long long)n->tx_dropped);
+}
+
+static void net_dump(DmDevice *dev)
+{
+    VirtioNet *n = dm_device_state(dev);
+
+    net_counts(n);
+    dm_info("virtio-net: %u frames waiting for the guest (at most %llu), "
+            "%u receive buffers taken for the first (%llu bytes)%s%s",
+            n->rxq_len, (unsigned long long)n->rx_queue, n->rx_nelems,
+            (unsigned long long)n->rx_room,
+            n->client_gone ? ", client away" : "",
+            dm_timer_pending(&n->tx_timer) ? ", transmit budget spent" : "");
+    dm_virtio_dump(&n->virtio);
+}
+
+static void net_unrealize(DmDevice *dev)
+{
+    VirtioNet *n = dm_device_state(dev);
+
+    net_counts(n);
     dm_timer_del(&n->tx_timer);
     dm_timer_del(&n->rx_timer);
     rxq_clear(n);
@@ -1028,6 +1048,7 @@ static const DmModel dm_model_virtio_net = {
     .reset = net_reset,
     .dma_unmapped = net_dma_unmapped,
     .irqs_changed = net_irqs_changed,
+    .dump = net_dump,
     .state_version = 1,
     .save = net_save,
     .load = net_load,

@@ -197,6 +197,15 @@ if [ "$transport" = crash ]; then
     check "the guest fetched the file again through the restarted model" \
         [ "$(field refetched)" = "$want" ]
 fi
+# SIGUSR1: the card's state in the log (even under --quiet), serving on.
+kill -USR1 "$model_pid" 2>/dev/null
+for _ in $(seq 100); do
+    grep -q 'virtio-net: .* frames waiting for the guest' "$tmp/dm.log" &&
+        break
+    sleep 0.05
+done
+check "SIGUSR1 logs the card's counts and queue" \
+    grep -q 'virtio-net: [1-9][0-9]* frames to the guest' "$tmp/dm.log"
 kill -TERM "$model_pid" 2>/dev/null
 wait "$model_pid"
 model_rc=$?
