@@ -421,6 +421,37 @@ static void test_identity_features(void **unused)
     net_free(k);
 }
 
+/* The forms of hostfwd= and subnet= a user writes, QEMU's included. */
+static void test_good_properties(void **unused)
+{
+    static const char *good[] = {
+        ",hostfwd=tcp:8080-:80",
+        ",hostfwd=tcp::8080-:80+udp::5353-10.0.2.15:53",
+        ",hostfwd=tcp:127.0.0.1:2222-10.0.2.20:22",
+        ",hostfwd=:8080-:80",
+        ",subnet=192.168.0.0/16",
+        ",restrict=on,subnet=10.1.0.0/27",
+        ",tap=tap0",
+        ",net=tap,tap=tap0,mac=02:00:00:00:00:01",
+    };
+
+    for (unsigned i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        char err[256], spec[128];
+        char *name;
+        DmPropList list;
+        const DmModel *m = dm_model_find("virtio-net");
+
+        snprintf(spec, sizeof(spec), "virtio-net%s", good[i]);
+        assert_int_equal(dm_props_split(spec, &name, &list, err,
+                                        sizeof(err)), 0);
+        if (dm_props_apply(m->props, &list, NULL, err, sizeof(err)) < 0) {
+            fail_msg("%s: %s", good[i], err);
+        }
+        dm_props_free(&list);
+        free(name);
+    }
+}
+
 static void test_bad_properties(void **unused)
 {
     static const char *bad[] = {
@@ -1201,6 +1232,7 @@ int main(int argc, char **argv)
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_identity_features),
+        cmocka_unit_test(test_good_properties),
         cmocka_unit_test(test_bad_properties),
         cmocka_unit_test(test_arp),
         cmocka_unit_test(test_dhcp),
