@@ -5,12 +5,17 @@
 # same message sizes over a UNIX socket, TCP loopback and TLS, measured
 # again after each boot.  Every row comes from this run.
 # Then the disk table (bench/run-disk-bench.sh); BENCH_DISK=0 skips it,
-# BENCH_DISK=only runs it alone.
+# BENCH_DISK=only runs it alone.  Then the network table
+# (bench/run-net-bench.sh); BENCH_NET=0 skips it, BENCH_NET=only runs it
+# alone.
 #   bench/run-bench.sh BUILD
 set -euo pipefail
 build=$(cd "${1:?usage: run-bench.sh BUILD}" && pwd)
 if [ "${BENCH_DISK:-1}" = only ]; then
     exec "$(dirname "$0")/run-disk-bench.sh" "$build"
+fi
+if [ "${BENCH_NET:-1}" = only ]; then
+    exec "$(dirname "$0")/run-net-bench.sh" "$build"
 fi
 qemu=$build/qemu-system-x86_64
 dm=$build/meson/dm-remote/dm-remote
@@ -288,4 +293,7 @@ printf '| %-48s | %8s | %10s | %8s | %9s |\n' \
 
 if [ "${BENCH_DISK:-1}" != 0 ]; then
     "$(dirname "$0")/run-disk-bench.sh" "$build"
+fi
+if [ "${BENCH_NET:-1}" != 0 ]; then
+    "$(dirname "$0")/run-net-bench.sh" "$build"
 fi

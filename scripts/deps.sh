@@ -8,7 +8,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 # Debian 12 packages (bookworm main).  libnbd-dev: virtio-blk's NBD back
 # end; qemu-utils (qemu-img, qemu-nbd): only its tests; liburing-dev: the
 # raw back end's io_uring; qemu-system-common: qemu-storage-daemon, the
-# peers of the disk benchmark (vhost-user-blk and NBD exports).
+# peers of the disk benchmark (vhost-user-blk and NBD exports);
+# libslirp-dev: QEMU's user networking and virtio-net's net=user.
 PKGS=(
     build-essential pkg-config ninja-build ccache rsync xz-utils dpkg-dev
     python3 python3-venv flex bison cpio git device-tree-compiler

@@ -41,8 +41,9 @@ fetch() {
     shift
     deb=${debs[$pkg]:-}
     [ -n "$deb" ] || die "apt knows no download for $pkg (apt-get update?)"
-    # .3: the kernel's virtio and ext4 modules are kept too.
-    dir=$cache/${deb%.deb}.3
+    # .4: the kernel's virtio (disk and network) and ext4 modules are
+    # kept too.
+    dir=$cache/${deb%.deb}.4
     keep+=(! -name "${deb%.deb}*")
     [ ! -d "$dir" ] || return 0
     if [ ! -s "$cache/$deb" ]; then
@@ -88,10 +89,11 @@ while read -r _ file _; do
 done < <(apt-get download --print-uris "$kpkg" $e2fs_pkgs 2>/dev/null)
 
 # The virtio drivers are modules in Debian's kernel: the guest loads them
-# (tests/guest/bin/virtio-blk-check) from /lib/modules of the initramfs.
+# (tests/guest/bin/virtio-blk-check, dm-virtio-net) from /lib/modules of
+# the initramfs.  virtio_net needs net_failover, which needs failover.
 virtio_modules='virtio virtio_ring virtio_pci_legacy_dev virtio_pci_modern_dev
-                virtio_pci virtio_blk'
-globs=('boot/vmlinuz-*')
+                virtio_pci virtio_blk net_failover virtio_net'
+globs=('boot/vmlinuz-*' 'lib/modules/*/kernel/net/core/failover.ko')
 for m in $virtio_modules; do
     globs+=("lib/modules/*/kernel/drivers/*/$m.ko")
 done

@@ -20,10 +20,14 @@ typedef struct DmWatch {
 } DmWatch;
 
 struct DmLoop {
-    struct pollfd pfd[DM_LOOP_MAX_FDS];
+    /* The watches, then this round's poll hooks' descriptors. */
+    struct pollfd pfd[DM_LOOP_MAX_FDS + DM_POLL_HOOK_MAX_FDS];
     DmWatch watch[DM_LOOP_MAX_FDS];
     unsigned nfds;
     DmTimer *timers;            /* sorted by deadline */
+    DmPollHook *hooks;
+    unsigned hook_fds;          /* this round's, after the watches */
+    bool hooks_changed;         /* a hook came or went during dispatch */
     bool quit;
     int status;
 };
@@ -173,22 +177,112 @@ static int poll_timeout_ms(DmLoop *loop)
     return left <= 0 ? 0 : (int)((left + 999999) / 1000000);
 }
 
+void dm_poll_hook_add(DmPollHook *h, DmLoop *loop, DmPollPrepare *prepare,
+                      DmPollDispatch *dispatch, void *opaque)
+{
+    h->loop = loop;
+    h->prepare = prepare;
+    h->dispatch = dispatch;
+    h->opaque = opaque;
+    h->first = h->nfds = 0;
+    h->next = loop->hooks;
+    loop->hooks = h;
+    loop->hooks_changed = true;
+}
+
+void dm_poll_hook_del(DmPollHook *h)
+{
+    for (DmPollHook **p = &h->loop->hooks; *p; p = &(*p)->next) {
+        if (*p == h) {
+            *p = h->next;
+            break;
+        }
+    }
+    h->next = NULL;
+    h->nfds = 0;
+    h->loop->hooks_changed = true;
+}
+
+int dm_poll_hook_fd(DmPollHook *h, int fd, short events)
+{
+    DmLoop *loop = h->loop;
+
+    if (h->nfds == DM_POLL_HOOK_MAX_FDS ||
+        loop->hook_fds == DM_POLL_HOOK_MAX_FDS) {
+        return -1;
+    }
+    loop->pfd[loop->nfds + loop->hook_fds++] =
+        (struct pollfd) { .fd = fd, .events = events };
+    h->pfd[h->nfds] = (struct pollfd) { .fd = fd, .events = events };
+    return h->nfds++;
+}
+
+short dm_poll_hook_revents(DmPollHook *h, int idx)
+{
+    return idx >= 0 && (unsigned)idx < h->nfds ? h->pfd[idx].revents : 0;
+}
+
+/* Each hook's descriptors after the watches; the timeout they allow. */
+static int hooks_prepare(DmLoop *loop, int timeout)
+{
+    loop->hook_fds = 0;
+    for (DmPollHook *h = loop->hooks; h; h = h->next) {
+        h->nfds = 0;
+        h->first = loop->hook_fds;
+        h->prepare(h->opaque, h, &timeout);
+    }
+    return timeout;
+}
+
+/*
+ * Keep what poll() saw on the hooks' descriptors in the hooks, before
+ * the watches' handlers run: they may add watches over that space.
+ */
+static void hooks_collect(DmLoop *loop, int nwatches)
+{
+    for (DmPollHook *h = loop->hooks; h; h = h->next) {
+        for (unsigned i = 0; i < h->nfds; i++) {
+            h->pfd[i].revents = loop->pfd[nwatches + h->first + i].revents;
+        }
+    }
+}
+
+static void hooks_dispatch(DmLoop *loop, bool error)
+{
+    loop->hooks_changed = false;
+    for (DmPollHook *h = loop->hooks; h && !loop->quit; h = h->next) {
+        h->dispatch(h->opaque, h, error);
+        if (loop->hooks_changed) {
+            break;              /* the list moved under us: next round */
+        }
+    }
+}
+
 int dm_loop_run(DmLoop *loop)
 {
     loop->quit = false;
     while (!loop->quit) {
         int ready = mark_pending(loop);
+        bool hooked = false;
+        int nwatches = loop->nfds;
         int n;
 
         if (ready) {
             n = ready;          /* handlers first; the rest next round */
+        } else if (loop->hooks) {
+            int timeout = hooks_prepare(loop, poll_timeout_ms(loop));
+
+            n = poll(loop->pfd, nwatches + loop->hook_fds, timeout);
+            hooked = true;
+            hooks_collect(loop, nwatches);
         } else {
             n = poll(loop->pfd, loop->nfds, poll_timeout_ms(loop));
         }
         if (n < 0 && errno != EINTR) {
             return -errno;
         }
-        for (unsigned i = 0; n > 0 && i < loop->nfds && !loop->quit; i++) {
+        for (unsigned i = 0; n > 0 && i < (unsigned)nwatches &&
+                             i < loop->nfds && !loop->quit; i++) {
             struct pollfd p = loop->pfd[i];
 
             if (p.revents) {
@@ -197,6 +291,9 @@ int dm_loop_run(DmLoop *loop)
                 loop->watch[i].cb(loop->watch[i].opaque, p.fd, p.revents);
                 n--;
             }
+        }
+        if (hooked) {
+            hooks_dispatch(loop, n < 0);
         }
         run_timers(loop);
     }

@@ -10,6 +10,7 @@
 #ifndef DM_LOOP_H
 #define DM_LOOP_H
 
+#include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -48,6 +49,40 @@ int dm_loop_run(DmLoop *loop);
 void dm_loop_quit(DmLoop *loop, int status);
 
 int64_t dm_clock_ns(void);
+
+/*
+ * A poll hook, for a library that keeps its own descriptors and decides
+ * each round which events it wants on them (libslirp: one socket per
+ * guest connection, POLLOUT only while it has bytes to write): before
+ * each poll() @prepare adds this round's descriptors with
+ * dm_poll_hook_fd() and may lower the timeout (milliseconds, -1: none);
+ * after it, once the watches' handlers ran, @dispatch reads what poll()
+ * saw with dm_poll_hook_revents() (@error: poll() failed).  As QEMU's
+ * main loop drives slirp (net/slirp.c).  The hook's descriptors come on
+ * top of the loop's DM_LOOP_MAX_FDS watches.
+ */
+#define DM_POLL_HOOK_MAX_FDS 512
+typedef struct DmPollHook DmPollHook;
+typedef void DmPollPrepare(void *opaque, DmPollHook *h, int *timeout_ms);
+typedef void DmPollDispatch(void *opaque, DmPollHook *h, bool error);
+
+struct DmPollHook {
+    DmLoop *loop;
+    DmPollPrepare *prepare;
+    DmPollDispatch *dispatch;
+    void *opaque;
+    unsigned first, nfds;       /* this round's slice of the poll array */
+    struct pollfd pfd[DM_POLL_HOOK_MAX_FDS];   /* their revents, after */
+    struct DmPollHook *next;
+};
+
+void dm_poll_hook_add(DmPollHook *h, DmLoop *loop, DmPollPrepare *prepare,
+                      DmPollDispatch *dispatch, void *opaque);
+void dm_poll_hook_del(DmPollHook *h);
+/* From prepare: watch @fd for @events this round; its index, or -1. */
+int dm_poll_hook_fd(DmPollHook *h, int fd, short events);
+/* From dispatch: the events poll() saw on index @idx (0 if none). */
+short dm_poll_hook_revents(DmPollHook *h, int idx);
 
 void dm_timer_init(DmTimer *t, DmLoop *loop, DmTimerCb *cb, void *opaque);
 /* Fire once, @delay_ns from now; re-arming moves the deadline. */

@@ -240,6 +240,9 @@ static void set_status(DmVirtio *v, uint8_t val)
             v->vq[i].event_idx = dm_virtio_has(v, VIRTIO_F_EVENT_IDX);
             v->vq[i].indirect = dm_virtio_has(v, VIRTIO_F_INDIRECT_DESC);
         }
+        if (v->ops->features_ok) {
+            v->ops->features_ok(v->opaque);
+        }
     }
     if (v->status != old) {
         dm_device_state_changed(v->dev);

@@ -61,6 +61,11 @@ typedef struct DmVirtioOps {
      * with dm_virtio_set_num_queues.
      */
     void (*driver_starting)(void *opaque);
+    /*
+     * Optional: the driver's features are accepted (FEATURES_OK): the
+     * moment to set up what depends on them (a tap's offloads).
+     */
+    void (*features_ok)(void *opaque);
 } DmVirtioOps;
 
 typedef struct DmVirtio DmVirtio;

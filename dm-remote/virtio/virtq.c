@@ -414,32 +414,52 @@ int dm_virtq_pop(DmVirtq *q, DmVirtqElem *e, char *why, size_t whylen)
 
 int dm_virtq_push(DmVirtq *q, const DmVirtqElem *e, uint32_t written)
 {
-    uint32_t elem[2] = { htole32(e->head), htole32(written) };
-    uint64_t slot = q->used + 4 + 8 * (uint64_t)(q->used_idx % q->size);
+    return dm_virtq_push_batch(q, &e, &written, 1);
+}
 
+int dm_virtq_push_batch(DmVirtq *q, const DmVirtqElem *const *e,
+                        const uint32_t *written, unsigned n)
+{
     DmVirtqJournal *j = q->journal;
 
-    /*
-     * A kill anywhere in here leaves the journal telling: before the
-     * index is written the chain is still in flight; after, the guest's
-     * index is one past the journal's and last_head is the one done.
-     */
-    j->last_head = e->head;
-    JOURNAL_BARRIER();
-    if (dm_dma_write(q->dev, slot, elem, sizeof(elem)) < 0) {
+    if (n == 0) {
+        return 0;
+    }
+    if (n > q->size) {
         return -EIO;
     }
-    q->used_idx++;
-    /* The entry before the index: the driver may read it at once. */
+    /*
+     * A kill anywhere in here leaves the journal telling: before the
+     * index is written the chains are still in flight; after, the
+     * guest's index is n past the journal's, and the used ring we wrote
+     * names them (last_head too, when n is 1).
+     */
+    j->last_head = e[n - 1]->head;
+    j->batch = n > 1 ? n : 0;
+    JOURNAL_BARRIER();
+    for (unsigned i = 0; i < n; i++) {
+        uint32_t elem[2] = { htole32(e[i]->head), htole32(written[i]) };
+        uint64_t slot = q->used + 4 +
+                        8 * (uint64_t)((uint16_t)(q->used_idx + i) % q->size);
+
+        if (dm_dma_write(q->dev, slot, elem, sizeof(elem)) < 0) {
+            return -EIO;
+        }
+    }
+    q->used_idx += n;
+    /* The entries before the index: the driver may read them at once. */
     __atomic_thread_fence(__ATOMIC_RELEASE);
     if (write_u16(q, q->used + 2, q->used_idx) < 0) {
         return -EIO;
     }
     JOURNAL_BARRIER();
-    if (e->head < DM_VIRTQ_MAX_SIZE) {
-        j->popped[e->head] = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (e[i]->head < DM_VIRTQ_MAX_SIZE) {
+            j->popped[e[i]->head] = 0;
+        }
     }
     j->used_idx = q->used_idx;
+    j->batch = 0;
     return 0;
 }
 
@@ -466,6 +486,27 @@ int dm_virtq_recover(DmVirtq *q, char *why, size_t whylen)
             j->popped[j->last_head] = 0;
         }
         j->used_idx = guest_used;
+    } else if (j->batch > 1 && j->batch <= q->size &&
+               guest_used == (uint16_t)(j->used_idx + j->batch)) {
+        /* The same for a batch: the used ring says which were done. */
+        for (uint16_t i = 0; i < j->batch; i++) {
+            uint32_t head;
+            uint64_t slot = q->used + 4 +
+                            8 * (uint64_t)((uint16_t)(j->used_idx + i) %
+                                           q->size);
+
+            if (dm_dma_read(q->dev, slot, &head, sizeof(head)) < 0) {
+                return -EAGAIN;
+            }
+            head = le32toh(head);
+            if (head >= q->size) {
+                BROKEN("the used ring names head %u on a queue of %u", head,
+                       q->size);
+            }
+            j->popped[head] = 0;
+        }
+        j->used_idx = guest_used;
+        j->batch = 0;
     } else if (guest_used != j->used_idx) {
         BROKEN("the used index is %u in guest memory but %u in the journal",
                guest_used, j->used_idx);

@@ -34,7 +34,8 @@
 typedef struct DmVirtqJournal {
     uint16_t used_idx;          /* the used index after our last push */
     uint16_t last_head;         /* the head of the push under way */
-    uint32_t reserved;
+    uint16_t batch;             /* its chains, if more than one (0: 1) */
+    uint16_t reserved;
     uint64_t seq;               /* pops so far */
     uint64_t popped[DM_VIRTQ_MAX_SIZE];  /* per head: its pop's seq, 0 */
 } DmVirtqJournal;
@@ -120,6 +121,14 @@ int dm_virtq_pop(DmVirtq *q, DmVirtqElem *e, char *why, size_t whylen);
 
 /* Give @e back with @written bytes written into its buffers: 0 or -EIO. */
 int dm_virtq_push(DmVirtq *q, const DmVirtqElem *e, uint32_t written);
+/*
+ * Give @n chains back at once: the driver sees them together, under one
+ * move of the used index (a network card's frame spread over several
+ * receive buffers, VIRTIO_NET_F_MRG_RXBUF, must not be seen in part).
+ * 0 or -EIO.
+ */
+int dm_virtq_push_batch(DmVirtq *q, const DmVirtqElem *const *e,
+                        const uint32_t *written, unsigned n);
 
 /*
  * Kicks, off while the device polls the ring anyway (without EVENT_IDX

@@ -41,7 +41,7 @@ static const DmctlCommand commands[] = {
       "             [--append S] [--restart never|on-failure] [--boot DEVICE]\n"
       "             --device NAME=MODEL[@SERVER][,via=OWNER][,PROP=VALUE]...",
       "define a VM and its remote devices (the models the server\n"
-      "platforms offer: edu, edu-msix, uart16550, virtio-blk...;\n"
+      "platforms offer: edu, edu-msix, uart16550, virtio-blk, virtio-net...;\n"
       "@SERVER pins a device to a server platform; via=OWNER reaches it\n"
       "through the router of server platform OWNER, which forwards the\n"
       "session to the server hosting the model; PROP=VALUE are the\n"

@@ -113,6 +113,17 @@ Rig *rig_new_state(const char *spec, const char *state_file)
     return r;
 }
 
+void rig_detach(Rig *r)
+{
+    dm_device_detach(&r->dev);
+}
+
+void rig_reattach(Rig *r)
+{
+    dm_device_attach(&r->dev, &fake_link_ops, &r->link);
+    dm_device_irqs_changed(&r->dev);
+}
+
 void rig_free(Rig *r)
 {
     dm_device_detach(&r->dev);

@@ -46,6 +46,10 @@ Rig *rig_new(const char *spec);
 /* The same, as "dm-remote serve --state-file=@state_file" does. */
 Rig *rig_new_state(const char *spec, const char *state_file);
 void rig_free(Rig *r);
+/* The client goes away (dm_device_detach), and comes back with its
+ * memory as it was (attached again, interrupts rewired). */
+void rig_detach(Rig *r);
+void rig_reattach(Rig *r);
 
 /* Host pointer of guest address @addr in the fake RAM. */
 void *rig_ram(Rig *r, uint64_t addr);
