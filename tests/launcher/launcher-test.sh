@@ -116,9 +116,11 @@ if [ "$(jf platform)" = srv-1 ] && [ "$(jf capacity)" = 16 ] &&
    [ "$(jf models.0.name) $(jf models.0.bus) $(jf models.1.name)" \
      = "edu pci edu-msix" ] &&
    [ "$(jf models.2.name) $(jf models.2.bus) $(jf models.2.props.0.name)" \
+     = "membar pci size" ] &&
+   [ "$(jf models.3.name) $(jf models.3.bus) $(jf models.3.props.0.name)" \
      = "uart16550 isa console" ] &&
-   [ "$(jf models.3.name) $(jf models.3.bus)" = "virtio-blk pci" ] &&
-   ! jf models.4 >/dev/null; then
+   [ "$(jf models.4.name) $(jf models.4.bus)" = "virtio-blk pci" ] &&
+   ! jf models.5 >/dev/null; then
     pass health-members
 else
     fail health-members "$body"
