@@ -434,6 +434,15 @@ static int handle_region_info(DmSession *s, VupMsg *m)
         .size = reg->size,
         .offset = (uint64_t)req.index << 40,
     };
+    /* First: dm-proxy-isa looks for it at cap_offset. */
+    if (reg->isa_defaults) {
+        VupRegionInfoCapDmIsa *isa;
+
+        isa = add_region_cap(r.caps, &used, &last, VUP_REGION_INFO_CAP_DM_ISA,
+                             sizeof(*isa));
+        isa->iobase = reg->isa_iobase;
+        isa->irq = reg->isa_irq;
+    }
     if (s->fds_ok && s->caps.max_msg_fds > 0) {
         nareas = dm_mapped_areas_of(&s->dev->mapped, req.index, areas,
                                     DM_MAX_MAPPED_AREAS, &fd);
@@ -457,14 +466,6 @@ static int handle_region_info(DmSession *s, VupMsg *m)
                 };
             }
         }
-    }
-    if (reg->isa_defaults) {
-        VupRegionInfoCapDmIsa *isa;
-
-        isa = add_region_cap(r.caps, &used, &last, VUP_REGION_INFO_CAP_DM_ISA,
-                             sizeof(*isa));
-        isa->iobase = reg->isa_iobase;
-        isa->irq = reg->isa_irq;
     }
     if (used) {
         r.info.flags |= VUP_REGION_INFO_FLAG_CAPS;
