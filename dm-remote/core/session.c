@@ -398,9 +398,11 @@ static void *add_region_cap(uint8_t *caps, size_t *used,
  * GET_REGION_INFO.  A region with mappable areas, asked over a socket
  * that carries descriptors, says MMAP and passes its memfd, mapped from
  * offset 0 (the reply's offset); a sparse-mmap capability lists the
- * areas unless one covers the whole region.  As in VFIO, an argsz too
- * small for the capabilities learns the size it needs and gets none,
- * nor the memfd they describe.  Over TCP: no MMAP, no fd.
+ * areas unless one covers the whole region.  An argsz too small for the
+ * capabilities learns the size it needs and gets none, nor FLAG_CAPS
+ * (as libvfio-user answers: upstream QEMU's client refuses FLAG_CAPS
+ * with cap_offset 0), nor the memfd they describe.  Over TCP: no MMAP,
+ * no fd.
  */
 static int handle_region_info(DmSession *s, VupMsg *m)
 {
@@ -468,9 +470,9 @@ static int handle_region_info(DmSession *s, VupMsg *m)
         }
     }
     if (used) {
-        r.info.flags |= VUP_REGION_INFO_FLAG_CAPS;
         r.info.argsz = sizeof(r.info) + used;
         if (req.argsz >= r.info.argsz) {
+            r.info.flags |= VUP_REGION_INFO_FLAG_CAPS;
             r.info.cap_offset = sizeof(r.info);
             len = r.info.argsz;
         } else if (sparse) {
