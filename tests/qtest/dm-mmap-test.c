@@ -12,7 +12,8 @@
  * registers).  Either way the guest's writes through the BAR are what
  * the model reads (its BAR0 registers), and the model's writes are what
  * the guest reads.  And a model killed and started again: its new
- * memory is mapped in the old one's place.
+ * memory is mapped in the old one's place; a migration, the model left
+ * where it is: the target maps the same memory.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -56,6 +57,7 @@ typedef struct Membar {
     QPCIBar regs;               /* BAR0 */
     QPCIBar mem;                /* BAR2 */
     DmRemote *remote;
+    char *cmdline;              /* QEMU's, for a migration target */
 } Membar;
 
 static void membar_start(Membar *m, const Case *c)
@@ -71,16 +73,20 @@ static void membar_start(Membar *m, const Case *c)
         server = g_strdup_printf("unix:%s", m->remote->socket_path);
     }
     if (c->backend == BACKEND_UPSTREAM) {
-        m->qts = qtest_initf("-machine pc -m 128M -device '{\"driver\":"
-                             "\"vfio-user-pci\",\"addr\":\"%02x.0\","
-                             "\"socket\":{\"type\":\"unix\",\"path\":"
-                             "\"%s\"}}'", SLOT, m->remote->socket_path);
+        m->cmdline = g_strdup_printf("-machine pc -m 128M -device "
+                                     "'{\"driver\":\"vfio-user-pci\","
+                                     "\"addr\":\"%02x.0\",\"socket\":"
+                                     "{\"type\":\"unix\",\"path\":"
+                                     "\"%s\"}}'", SLOT,
+                                     m->remote->socket_path);
     } else {
-        m->qts = qtest_initf("-machine pc -m 128M -device dm-proxy-pci,"
-                             "addr=%02x.0,server=%s%s", SLOT, server,
-                             c->backend == BACKEND_UNIX_NOMMAP ?
-                             ",mmap=off" : "");
+        m->cmdline = g_strdup_printf("-machine pc -m 128M -device "
+                                     "dm-proxy-pci,addr=%02x.0,server=%s%s",
+                                     SLOT, server,
+                                     c->backend == BACKEND_UNIX_NOMMAP ?
+                                     ",mmap=off" : "");
     }
+    m->qts = qtest_init(m->cmdline);
     pc_alloc_init(&m->alloc, m->qts, 0);
     m->bus = qpci_new_pc(m->qts, &m->alloc);
     m->dev = qpci_device_find(m->bus, QPCI_DEVFN(SLOT, 0));
@@ -97,6 +103,7 @@ static void membar_stop(Membar *m)
     alloc_destroy(&m->alloc);
     qtest_quit(m->qts);
     dm_remote_stop(m->remote);
+    g_free(m->cmdline);
 }
 
 /* The proxy's counter @key in query-remote-devices. */
@@ -251,6 +258,73 @@ static void test_kill_restart(const void *data)
     membar_stop(&m);
 }
 
+/* Poll @qts's @query until its "status" is @status (bounded). */
+static bool qmp_status_is(QTestState *qts, const char *query,
+                          const char *status)
+{
+    g_autofree char *cmd = g_strdup_printf("{'execute': '%s'}", query);
+    QDict *rsp = qtest_qmp(qts, cmd);
+    QDict *ret = qdict_get_qdict(rsp, "return");
+    bool is = ret && qdict_haskey(ret, "status") &&
+              g_str_equal(qdict_get_str(ret, "status"), status);
+
+    qobject_unref(rsp);
+    return is;
+}
+
+/*
+ * Migration with the model left where it is: the target, a standby of
+ * the same model, maps the same memory; after the hand-over what the
+ * guest wrote on the source is there, and the target's accesses are
+ * memory accesses too.
+ */
+static void test_migrate(const void *data)
+{
+    const Case *c = data;
+    g_autofree char *uri = NULL;
+    g_autofree char *target_cmd = NULL;
+    Membar m = { 0 }, t = { 0 };
+
+    membar_start(&m, c);
+    uri = g_strdup_printf("unix:%s/migrate.sock", m.remote->dir);
+    qpci_io_writel(m.dev, m.mem, 0x5000, 0x5eed5eed);
+    model_store(&m, 0x6000, 0x0dd0dd0d);
+
+    target_cmd = g_strdup_printf("%s -incoming defer", m.cmdline);
+    t.qts = qtest_init(target_cmd);
+    qtest_qmp_assert_success(t.qts, "{'execute': 'migrate-incoming',"
+                             " 'arguments': {'uri': %s}}", uri);
+    qtest_qmp_assert_success(m.qts, "{'execute': 'migrate',"
+                             " 'arguments': {'uri': %s}}", uri);
+    DM_WAIT_UNTIL(qmp_status_is(m.qts, "query-migrate", "completed"));
+    g_assert_true(qmp_status_is(m.qts, "query-migrate", "completed"));
+    DM_WAIT_UNTIL(qmp_status_is(t.qts, "query-status", "running"));
+    g_assert_true(qmp_status_is(t.qts, "query-status", "running"));
+    qtest_quit(m.qts);          /* the source, after a migration */
+
+    /* The target: the same PCI set-up, the same model and memory. */
+    pc_alloc_init(&t.alloc, t.qts, 0);
+    t.bus = qpci_new_pc(t.qts, &t.alloc);
+    t.dev = qpci_device_find(t.bus, QPCI_DEVFN(SLOT, 0));
+    g_assert_nonnull(t.dev);
+    t.regs = m.regs;
+    t.mem = m.mem;
+    t.remote = m.remote;
+    g_assert_cmpint(proxy_stat(&t, "mapped"), ==, BAR2_SIZE);
+    g_assert_cmphex(qpci_io_readl(t.dev, t.mem, 0x5000), ==, 0x5eed5eed);
+    g_assert_cmphex(qpci_io_readl(t.dev, t.mem, 0x6000), ==, 0x0dd0dd0d);
+    g_assert_cmphex(model_word(&t, 0x5000), ==, 0x5eed5eed);
+    qpci_io_writel(t.dev, t.mem, 0x5000, 0);    /* zeros, for the sum */
+    qpci_io_writel(t.dev, t.mem, 0x6000, 0);
+    check_one_truth(&t, false, true, true);
+
+    g_free(m.dev);
+    qpci_free_pc(m.bus);
+    alloc_destroy(&m.alloc);
+    g_free(m.cmdline);
+    membar_stop(&t);
+}
+
 int main(int argc, char **argv)
 {
     static const struct {
@@ -266,7 +340,7 @@ int main(int argc, char **argv)
         { "upstream", { BACKEND_UPSTREAM, false } },
         { "upstream-sparse", { BACKEND_UPSTREAM, true } },
     };
-    static const Case restart = { BACKEND_UNIX, false };
+    static const Case unix_whole = { BACKEND_UNIX, false };
 
     g_test_init(&argc, &argv, NULL);
     if (!dm_remote_available()) {
@@ -279,7 +353,8 @@ int main(int argc, char **argv)
 
         qtest_add_data_func(path, &cases[i].c, test_memory);
     }
-    qtest_add_data_func("/dm/mmap/unix/kill-restart", &restart,
+    qtest_add_data_func("/dm/mmap/unix/kill-restart", &unix_whole,
                         test_kill_restart);
+    qtest_add_data_func("/dm/mmap/unix/migrate", &unix_whole, test_migrate);
     return g_test_run();
 }
