@@ -48,7 +48,12 @@ scenario makes it misbehave in one way:
                         room for 1, BAR2 one with 1000 areas, BAR3 a
                         memfd sealed against writes (mmap fails), BAR4 a
                         region offset not page-aligned, BAR5 the good one
-                        (in both, a read of any BAR at 0 by message gives
+  mmap-reshape          BAR1 (8 KiB) mappable whole on the first
+                        connection; a write to BAR0 0x40 drops it, and the
+                        next connections offer BAR1's second page alone
+                        (the fork keeps it trapped: the guest's memory map
+                        is made)
+                        (in all, a read of any BAR at 0 by message gives
                         0xc0ffee00, and BAR0 offset 8 by message reads the
                         good memfd's word at 8: what the model sees)
 
@@ -93,8 +98,9 @@ SCENARIOS = ('good', 'msi-at-fc', 'msix-past-end', 'msix-table-past-bar',
              'bar-not-pow2', 'huge-version', 'dma-to-own-bar',
              'junk-replies', 'trickle-reply', 'pcie-cap-past-end',
              'ext-cap-loop', 'ext-cap-in-conventional', 'bad-io-fds',
-             'bad-mmap', 'bad-mmap-caps', 'bad-mmap-fds')
-MMAP_SCENARIOS = ('bad-mmap', 'bad-mmap-caps', 'bad-mmap-fds')
+             'bad-mmap', 'bad-mmap-caps', 'bad-mmap-fds', 'mmap-reshape')
+MMAP_SCENARIOS = ('bad-mmap', 'bad-mmap-caps', 'bad-mmap-fds',
+                  'mmap-reshape')
 F_ADD_SEALS, F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_WRITE = 1033, 0x2, 0x4, 0x8
 PCIE_SCENARIOS = ('pcie-cap-past-end', 'ext-cap-loop',
                   'ext-cap-in-conventional')
@@ -147,7 +153,10 @@ def config_space(scenario):
 
 
 class Session:
+    sessions = 0                # connections served, for mmap-reshape
+
     def __init__(self, conn, scenario):
+        Session.sessions += 1
         self.conn = conn
         self.scenario = scenario
         self.config = config_space(scenario)
@@ -159,8 +168,9 @@ class Session:
         self.kick_writes = 0        # REGION_WRITEs to its address
         self.good_mem = None        # bad-mmap*: BAR5's memory
         if scenario in MMAP_SCENARIOS:
-            self.good_fd = self.memfd(BAR0_SIZE, sealed=True)
-            self.good_mem = mmap.mmap(self.good_fd, BAR0_SIZE)
+            size = 2 * BAR0_SIZE if scenario == 'mmap-reshape' else BAR0_SIZE
+            self.good_fd = self.memfd(size, sealed=True)
+            self.good_mem = mmap.mmap(self.good_fd, size)
             self.good_mem[0:4] = struct.pack('<I', 0x5a5a5a5a)
 
     # ---- wire ----
@@ -233,6 +243,8 @@ class Session:
     def region_size(self, index):
         if index == CONFIG_REGION:
             return len(self.config)
+        if self.scenario == 'mmap-reshape':
+            return {0: BAR0_SIZE, 1: 2 * BAR0_SIZE}.get(index, 0)
         if self.scenario in MMAP_SCENARIOS and index < 6:
             return BAR0_SIZE
         if index != 0:
@@ -297,6 +309,9 @@ class Session:
         data = payload[16:16 + count]
         if region == 0 and offset == 0x50:
             self.kick_writes += 1
+        if (region == 0 and offset == 0x40 and
+                self.scenario == 'mmap-reshape'):
+            raise Gone()                        # the model "crashes"
         if region == CONFIG_REGION and offset + len(data) <= len(self.config):
             self.config[offset:offset + len(data)] = data
         self.reply(msg_id, REGION_WRITE, flags, payload[:16])
@@ -365,7 +380,9 @@ class Session:
         size = self.region_size(index)
         info_flags = 0x3 if size else 0
         caps, fds, close, offset = b'', [], [], 0
-        if self.scenario in MMAP_SCENARIOS and index < 6:
+        if self.scenario == 'mmap-reshape' and index != 1:
+            pass                                # BAR0: registers
+        elif self.scenario in MMAP_SCENARIOS and index < 6 and size:
             info_flags |= 0x4                   # MMAP
             caps, fds, close = self.mmap_reply(index)
             if self.scenario == 'bad-mmap-fds' and index == 4:
@@ -401,6 +418,10 @@ class Session:
     def mmap_reply(self, index):
         """(capabilities, fds, fds to close) for BAR @index."""
         good = [self.good_fd]
+        if self.scenario == 'mmap-reshape':
+            if Session.sessions == 1:
+                return b'', good, []
+            return self.sparse([(BAR0_SIZE, BAR0_SIZE)]), good, []
         if index == 5:
             return b'', good, []
         if self.scenario == 'bad-mmap':

@@ -288,6 +288,41 @@ static void test_bad_mmap(const void *data)
 }
 
 /*
+ * A model that comes back offering its memory another way (a whole BAR
+ * mapped, then only its second page): the guest's memory map is made,
+ * so the BAR stays trapped, by message, with a warning.
+ */
+static void test_mmap_reshape(const void *data)
+{
+    Hostile *h = hostile_start("mmap-reshape");
+    g_autofree char *err = hostile_add(h);
+    QGuestAllocator alloc;
+    QPCIBus *bus;
+    QPCIDevice *dev;
+    QPCIBar bar0, bar1;
+
+    g_assert_null(err);
+    g_assert_cmpint(proxy_stat(h, "mapped"), ==, 8192);
+    pc_alloc_init(&alloc, h->qts, 0);
+    bus = qpci_new_pc(h->qts, &alloc);
+    dev = qpci_device_find(bus, QPCI_DEVFN(SLOT, 0));
+    g_assert_nonnull(dev);
+    bar0 = qpci_iomap(dev, 0, NULL);
+    bar1 = qpci_iomap(dev, 1, NULL);
+    qpci_device_enable(dev);
+    g_assert_cmphex(qpci_io_readl(dev, bar1, 0), ==, 0x5a5a5a5a);
+    qpci_io_writel(dev, bar0, 0x40, 1);         /* it drops us */
+    qtest_qmp_eventwait(h->qts, "REMOTE_DEVICE_RECONNECTED");
+    g_assert_cmpint(proxy_stat(h, "mapped"), ==, 0);
+    g_assert_cmphex(qpci_io_readl(dev, bar1, 0), ==, GOOD_VALUE);
+    assert_qmp_alive(h);
+    g_free(dev);
+    qpci_free_pc(bus);
+    alloc_destroy(&alloc);
+    hostile_stop(h);
+}
+
+/*
  * On i440fx the same PCI Express model is a conventional device: its
  * extended space is never read, so the bad list there does not matter.
  */
@@ -413,6 +448,7 @@ int main(int argc, char **argv)
                         test_bad_mmap);
     qtest_add_data_func("/dm/hostile/bad-mmap-fds", "bad-mmap-fds",
                         test_bad_mmap);
+    qtest_add_data_func("/dm/hostile/mmap-reshape", NULL, test_mmap_reshape);
     qtest_add_data_func("/dm/hostile/ext-cap-loop-on-pc", NULL,
                         test_ext_loop_on_pc);
     qtest_add_data_func("/dm/hostile/dma-to-own-bar", NULL,
