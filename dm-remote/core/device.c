@@ -14,6 +14,7 @@
 #include "device.h"
 #include "log.h"
 #include "pci.h"
+#include "work.h"
 
 int dm_device_realize(DmDevice *dev, const DmModel *model, DmLoop *loop,
                       const DmModelArgs *args)
@@ -99,6 +100,7 @@ void dm_device_attach(DmDevice *dev, const DmLinkOps *link, void *opaque)
     dev->link_opaque = opaque;
     /* Vectors wired to messages go out through the link. */
     dev->irqs.send = link->send_irq;
+    dev->irqs.in_band = link->irq_in_band;
     dev->irqs.send_opaque = opaque;
     /* Eventfds of this client's own: never those an old one may hold. */
     dm_doorbells_open(&dev->doorbells, dev->loop, link->busy, opaque);
@@ -120,6 +122,7 @@ void dm_device_detach(DmDevice *dev)
     dev->link = NULL;
     dev->link_opaque = NULL;
     dev->irqs.send = NULL;
+    dev->irqs.in_band = NULL;
     dev->irqs.send_opaque = NULL;
 }
 
@@ -163,6 +166,20 @@ void dm_device_irqs_changed(DmDevice *dev)
 {
     if (dev->model && dev->model->irqs_changed && dev->state) {
         dev->model->irqs_changed(dev);
+    }
+}
+
+void dm_device_dump(DmDevice *dev)
+{
+    dm_info("state of %s: %s, %u requests of work in flight, doorbell "
+            "kicks %llu by eventfd and %llu by write", dev->model->name,
+            dev->link ? "a client attached" : "no client",
+            dev->work ? dm_work_pool_in_flight(dev->work) : 0,
+            (unsigned long long)dev->doorbells.kicks_fd,
+            (unsigned long long)dev->doorbells.kicks_write);
+    dm_irq_dump(&dev->irqs);
+    if (dev->model->dump && dev->state) {
+        dev->model->dump(dev);
     }
 }
 

@@ -34,6 +34,11 @@ typedef struct DmLinkOps {
     /* Signal vector @sub of @index with a message (no eventfd). */
     void (*send_irq)(void *opaque, unsigned index, unsigned sub);
     /*
+     * Optional: must an interrupt wired to an eventfd go as a message
+     * now, behind what was sent before it (posted DMA writes)?
+     */
+    bool (*irq_in_band)(void *opaque);
+    /*
      * Optional: has the client sent messages not served yet?  A doorbell
      * rung by eventfd waits for them (see doorbell.h).
      */
@@ -101,6 +106,12 @@ int dm_device_load_file(DmDevice *dev, const char *path, char *err,
 /* dm_device_save_file without the quiesce: what is in flight stays so. */
 int dm_device_write_state(DmDevice *dev, const char *path, char *err,
                           size_t errlen);
+
+/*
+ * SIGUSR1: log the device's client, interrupts, doorbells and work in
+ * flight, then the model's own dump.
+ */
+void dm_device_dump(DmDevice *dev);
 
 /* The client (re)wired interrupts: the model's irqs_changed. */
 void dm_device_irqs_changed(DmDevice *dev);

@@ -6,6 +6,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -216,7 +217,8 @@ void dm_irq_signal(DmIrqTable *t, unsigned index, unsigned sub)
         return;
     }
     x->pending[sub] = false;
-    if (x->trigger_fd[sub] == DM_IRQ_FD_MESSAGE) {
+    if (x->trigger_fd[sub] == DM_IRQ_FD_MESSAGE ||
+        (t->send && t->in_band && t->in_band(t->send_opaque))) {
         t->send(t->send_opaque, index, sub);
     } else if (write(x->trigger_fd[sub], &one, sizeof(one)) != sizeof(one)) {
         dm_warn("cannot signal irq %u.%u: %m, ignoring", index, sub);
@@ -266,3 +268,38 @@ bool dm_irq_msg_wired(const DmIrqTable *t, unsigned index)
 
 
 
+
+/* Append " N" for each vector of @idx with @bits set, up to a line's worth. */
+static void list_vectors(char *buf, size_t len, const DmIrqIndex *idx,
+                         const bool *bits)
+{
+    size_t used = strlen(buf);
+
+    for (uint32_t i = 0; bits && i < idx->count && used + 12 < len; i++) {
+        if (bits[i]) {
+            used += snprintf(buf + used, len - used, " %u", i);
+        }
+    }
+}
+
+void dm_irq_dump(const DmIrqTable *t)
+{
+    for (unsigned n = 0; n < t->num_indexes; n++) {
+        const DmIrqIndex *idx = &t->index[n];
+        unsigned fds = 0, msgs = 0;
+        char masked[160] = "", pending[160] = "";
+
+        if (!idx->count) {
+            continue;
+        }
+        for (uint32_t i = 0; i < idx->count; i++) {
+            fds += idx->trigger_fd[i] >= 0;
+            msgs += idx->trigger_fd[i] == DM_IRQ_FD_MESSAGE;
+        }
+        list_vectors(masked, sizeof(masked), idx, idx->masked);
+        list_vectors(pending, sizeof(pending), idx, idx->pending);
+        dm_info("irq index %u: %u vectors, %u by eventfd, %u by message, "
+                "masked:%s, pending:%s", n, idx->count, fds, msgs,
+                *masked ? masked : " none", *pending ? pending : " none");
+    }
+}

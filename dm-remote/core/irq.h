@@ -49,6 +49,8 @@ typedef struct DmIrqTable {
     DmIrqIndex index[DM_MAX_IRQ_INDEXES];
     unsigned num_indexes;
     DmIrqSend *send;            /* NULL: no client, messages wait */
+    /* Optional: true sends an eventfd's vector by message this time. */
+    bool (*in_band)(void *opaque);
     void *send_opaque;
 } DmIrqTable;
 
@@ -71,6 +73,8 @@ bool dm_irq_msg_wired(const DmIrqTable *t, unsigned index);
 int dm_irq_fill_pci(DmIrqTable *t);
 /* Device reset: no vector masked, pending or high; wiring stays. */
 void dm_irq_reset(DmIrqTable *t);
+/* SIGUSR1: each index's wiring, masked and pending vectors, logged. */
+void dm_irq_dump(const DmIrqTable *t);
 /* Unrealize: close every eventfd and free the table. */
 void dm_irq_free(DmIrqTable *t);
 

@@ -96,6 +96,12 @@ typedef struct DmModel {
     uint32_t state_version;
     void (*save)(DmDevice *dev, DmStateOut *out);
     void (*load)(DmDevice *dev, DmStateIn *in, uint32_t version);
+    /*
+     * Optional: log what a person debugging a stuck guest needs (queue
+     * indexes, requests in flight), one dm_info line per item; called
+     * on SIGUSR1 ("kill -USR1 PID": the process goes on serving).
+     */
+    void (*dump)(DmDevice *dev);
     /* Free what realize took; the state itself is freed for the model. */
     void (*unrealize)(DmDevice *dev);
 } DmModel;

@@ -338,7 +338,17 @@ static void signal_readable(void *opaque, int fd, short revents)
     DmServer *srv = opaque;
     struct signalfd_siginfo si;
 
-    if (read(fd, &si, sizeof(si)) == sizeof(si)) {
+    if (read(fd, &si, sizeof(si)) != sizeof(si)) {
+        return;
+    }
+    if (si.ssi_signo == SIGUSR1) {
+        /* Asked for: printed even under --quiet. */
+        DmLogLevel level = dm_log_level;
+
+        dm_log_level = level > DM_LOG_INFO ? level : DM_LOG_INFO;
+        dm_device_dump(&srv->dev);
+        dm_log_level = level;
+    } else {
         dm_info("%s received, stopping", strsignal(si.ssi_signo));
         dm_loop_quit(srv->loop, 0);
     }
@@ -355,6 +365,7 @@ int dm_server_run(const DmServerConfig *cfg)
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGUSR1);
     sigprocmask(SIG_BLOCK, &mask, NULL);
     srv.signal_fd = signalfd(-1, &mask, SFD_CLOEXEC);
     srv.loop = dm_loop_new();

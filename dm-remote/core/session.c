@@ -1121,6 +1121,7 @@ static int dma_message(DmSession *s, uint64_t addr, void *buf, uint32_t len,
      */
     if (write && s->caps.dm_vq_fetch) {
         h.flags |= VUP_FLAG_NO_REPLY;
+        s->posted_unfenced = true;
     }
     ret = vup_stream_send_msg(&s->stream, &h, payload, plen, NULL, 0);
     free(payload);
@@ -1248,6 +1249,7 @@ static void session_send_irq(DmSession *s, unsigned index, unsigned sub)
     };
     VupDmIrq irq = { .index = index, .sub = sub };
 
+    s->posted_unfenced = false;     /* what went before is applied first */
     if (!s->broken && vup_stream_send_msg(&s->stream, &h, &irq, sizeof(irq),
                                           NULL, 0) < 0) {
         s->broken = true;
@@ -1302,6 +1304,22 @@ static void session_link_send_irq(void *opaque, unsigned index, unsigned sub)
     session_send_irq(opaque, index, sub);
 }
 
+/*
+ * Must an interrupt wired to an eventfd travel as a message now?  Yes
+ * while a posted DMA write may still sit in the socket: the client reads
+ * the eventfd and the socket in whatever order its loop picks (KVM takes
+ * an irqfd without asking it at all), so a driver woken by the eventfd
+ * could look at a used ring our write has not reached yet, find nothing,
+ * and never be woken for it again.  Behind the writes in the stream it
+ * cannot overtake them.  Shared memory (a memcpy) posts nothing.
+ */
+static bool session_link_irq_in_band(void *opaque)
+{
+    DmSession *s = opaque;
+
+    return s->posted_unfenced && s->caps.dm_irq_messages;
+}
+
 /* Has the client sent what we have not served yet (a doorbell waits)? */
 static bool session_link_busy(void *opaque)
 {
@@ -1330,6 +1348,7 @@ static bool session_link_send_irq_cond(void *opaque, unsigned index,
     }
     c.index = index;
     c.sub = sub;
+    s->posted_unfenced = false;
     if (vup_stream_send_msg(&s->stream, &h, &c, sizeof(c), NULL, 0) < 0) {
         s->broken = true;
     }
@@ -1352,6 +1371,7 @@ static const DmLinkOps session_link_ops = {
     .dma = session_link_dma,
     .dma_iov = session_link_dma_iov,
     .send_irq = session_link_send_irq,
+    .irq_in_band = session_link_irq_in_band,
     .busy = session_link_busy,
     .send_irq_cond = session_link_send_irq_cond,
     .vq_fetch = session_link_vq_fetch,

@@ -71,6 +71,11 @@ struct DmSession {
     bool versioned;             /* VERSION done */
     unsigned client_vcpus;      /* what the client said (dm_vcpus), or 0 */
     bool broken;                /* stream unusable: close it */
+    /*
+     * A posted DMA write went out and no interrupt message since: the
+     * next interrupt must follow it in the stream (session_link_irq_in_band).
+     */
+    bool posted_unfenced;
     VupCaps caps;               /* negotiated */
     DmDmaLayout dma_layout;
     bool fds_ok;                /* UNIX socket: descriptors can travel */

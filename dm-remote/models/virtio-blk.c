@@ -754,6 +754,17 @@ static void blk_irqs_changed(DmDevice *dev)
     dm_virtio_irqs_changed(&b->virtio);
 }
 
+static void blk_dump(DmDevice *dev)
+{
+    VirtioBlk *b = dm_device_state(dev);
+
+    dm_info("virtio-blk: %u requests in flight (%llu bytes)%s, polling "
+            "0x%x, to look at again 0x%x", b->inflight,
+            (unsigned long long)b->inflight_bytes,
+            b->throttled ? ", throttled" : "", b->polling, b->recheck);
+    dm_virtio_dump(&b->virtio);
+}
+
 static void blk_unrealize(DmDevice *dev)
 {
     VirtioBlk *b = dm_device_state(dev);
@@ -827,6 +838,7 @@ static const DmModel dm_model_virtio_blk = {
     .quiesce = blk_quiesce,
     .dma_unmapped = blk_dma_unmapped,
     .irqs_changed = blk_irqs_changed,
+    .dump = blk_dump,
     .state_version = 1,
     .save = blk_save,
     .load = blk_load,

@@ -620,6 +620,18 @@ void dm_virtio_load(DmVirtio *v, DmStateIn *in)
     v->recovering = dm_virtio_ready(v);
 }
 
+void dm_virtio_dump(DmVirtio *v)
+{
+    dm_info("virtio: status 0x%x%s, features 0x%llx, %u queues, isr 0x%x, "
+            "config vector %u%s", v->status,
+            dm_virtio_ready(v) ? " (ready)" : "",
+            (unsigned long long)v->guest_features, v->num_queues, v->isr,
+            v->config_msix_vector, v->recovering ? ", recovering" : "");
+    for (unsigned i = 0; i < v->num_queues; i++) {
+        dm_virtq_dump(&v->vq[i], i);
+    }
+}
+
 int dm_virtio_set_num_queues(DmVirtio *v, unsigned n)
 {
     if (v->status != 0 || n == 0 || n > v->max_queues) {

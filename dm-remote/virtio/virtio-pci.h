@@ -158,6 +158,9 @@ void dm_virtio_load(DmVirtio *v, DmStateIn *in);
  */
 void dm_virtio_irqs_changed(DmVirtio *v);
 
+/* SIGUSR1: the status, features and every queue, logged. */
+void dm_virtio_dump(DmVirtio *v);
+
 /* Free what dm_virtio_pci_init took (from the model's unrealize). */
 void dm_virtio_pci_cleanup(DmVirtio *v);
 

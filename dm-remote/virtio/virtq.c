@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "virtq.h"
+#include "log.h"
 
 #define VRING_DESC_F_NEXT       1
 #define VRING_DESC_F_WRITE      2
@@ -621,4 +622,33 @@ int64_t dm_virtq_write(DmDevice *dev, const DmVirtqElem *e, uint64_t offset,
                        const void *buf, uint64_t len)
 {
     return copy(dev, e, e->nout, e->nsegs, offset, (void *)buf, len, true);
+}
+
+/* A ring field for the dump: its value, or -1 where it cannot be read. */
+static int dump_u16(DmVirtq *q, uint64_t addr)
+{
+    uint16_t v;
+
+    return read_u16(q, addr, &v) < 0 ? -1 : v;
+}
+
+void dm_virtq_dump(DmVirtq *q, unsigned n)
+{
+    if (!q->enabled) {
+        dm_info("queue %u: not enabled", n);
+        return;
+    }
+    dm_info("queue %u: size %u, vector %u; ours: last_avail %u, used %u, "
+            "signalled %u%s%s%s; guest's: avail flags %d idx %d "
+            "used_event %d, used flags %d idx %d avail_event %d; "
+            "%u to run again", n, q->size, q->msix_vector, q->last_avail,
+            q->used_idx, q->signalled_used,
+            q->signalled_valid ? "" : " (none yet)",
+            q->event_idx ? ", event idx" : "",
+            q->no_kicks ? ", kicks off (polling)" : "",
+            dump_u16(q, q->avail), dump_u16(q, q->avail + 2),
+            dump_u16(q, q->avail + 4 + 2 * (uint64_t)q->size),
+            dump_u16(q, q->used), dump_u16(q, q->used + 2),
+            dump_u16(q, q->used + 4 + 8 * (uint64_t)q->size),
+            q->nresubmit - q->resubmit_pos);
 }

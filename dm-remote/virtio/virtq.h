@@ -155,4 +155,10 @@ int64_t dm_virtq_write(DmDevice *dev, const DmVirtqElem *e, uint64_t offset,
 uint64_t dm_virtq_out_len(const DmVirtqElem *e);
 uint64_t dm_virtq_in_len(const DmVirtqElem *e);
 
+/*
+ * SIGUSR1: log queue @n's indexes, ours beside the ones in guest memory
+ * (flags, avail and used indexes, both event indexes), in one line.
+ */
+void dm_virtq_dump(DmVirtq *q, unsigned n);
+
 #endif /* DM_VIRTQ_H */

@@ -119,5 +119,26 @@ start_and_stop "$dir/st3.log" --model uart16550,console=file:/dev/null \
     --listen "unix:$dir/st" --state-file "$dir/uart.state"
 expect state-file-other-model 1 "the state of model 'uart16550', not of 'edu'" -- \
     serve --model edu --listen "unix:$dir/st" --state-file "$dir/uart.state"
+# SIGUSR1: the device's state in the log, even with --quiet, and the
+# server goes on (a second signal still finds it; TERM stops it cleanly).
+truncate -s 1M "$dir/usr1.img"
+"$bin" serve --quiet --model "virtio-blk,file=$dir/usr1.img" \
+    --listen "unix:$dir/u1" 2>"$dir/usr1.log" & p=$!
+pids+=("$p")
+for _ in $(seq 500); do [ -S "$dir/u1" ] && break; sleep 0.01; done
+kill -USR1 "$p"
+for _ in $(seq 500); do
+    grep -q "queue 0:" "$dir/usr1.log" && break; sleep 0.01
+done
+kill -USR1 "$p"      # pending together: the lower number, USR1, comes first
+kill -TERM "$p"; wait "$p"; rc=$?
+if [ "$rc" = 0 ] &&
+        [ "$(grep -c "state of virtio-blk: no client" "$dir/usr1.log")" = 2 ] &&
+        grep -q "virtio: status 0x0" "$dir/usr1.log" &&
+        grep -q "irq index 2: 5 vectors" "$dir/usr1.log"; then
+    pass sigusr1-dumps-state
+else
+    fail sigusr1-dumps-state "exit $rc: $(cat "$dir/usr1.log")"
+fi
 echo "1..$n"
 exit $failed

@@ -18,6 +18,10 @@
  * refused; a standby session gets none; over TCP (a second server) none,
  * or the address alone for a client that offered dm_doorbells.
  *
+ * And with posted DMA writes (dm_vq_fetch), an interrupt wired to an
+ * eventfd goes as a DM_IRQ message behind them: by eventfd it could
+ * reach the guest before the used index it announces.
+ *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <endian.h>
@@ -33,6 +37,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -47,6 +52,7 @@
 /* The virtio-pci layout of dm-remote/virtio/virtio-pci.h, as a driver
  * knows it from the capabilities. */
 #define BAR4        (VUP_PCI_BAR0_REGION_INDEX + 4)
+#define ISR_OFF     0x1000
 #define NOTIFY_OFF  0x3000
 
 #define RAM_BASE    0x100000
@@ -65,6 +71,8 @@ static int tcp_port;
 static char tmp_dir[64], sock_path[108], img_path[108], tcp_img_path[108];
 static uint16_t next_id = 1;
 static uint8_t ram[RAM_SIZE];
+/* The client offered dm_vq_fetch: fetches refused, posted writes taken. */
+static bool fetch_client;
 
 static void sleep_ms(int ms)
 {
@@ -211,18 +219,31 @@ static void serve_dma(int fd, const VupMsg *m)
     if (m->hdr.command == VUP_CMD_DM_IRQ) {
         return;                 /* an interrupt: nothing to answer */
     }
+    if (fetch_client && m->hdr.command == VUP_CMD_DM_VQ_FETCH) {
+        VupStream st = VUP_STREAM_PLAIN(fd);
+
+        /* Refused: the model walks the ring with DMA reads. */
+        assert_int_equal(vup_stream_send_error(&st, &m->hdr, ENOTSUP), 0);
+        return;
+    }
     /*
-     * This client does not offer dm_vq_fetch: plain DMA messages only
-     * (no ring fetch, no conditional interrupt), each waiting for its
-     * reply (no posted write), as upstream's client gets them.
+     * A client that does not offer dm_vq_fetch gets plain DMA messages
+     * only (no ring fetch, no conditional interrupt), each waiting for
+     * its reply (no posted write), as upstream's client gets them.
      */
     assert_true(m->hdr.command == VUP_CMD_DMA_READ ||
                 m->hdr.command == VUP_CMD_DMA_WRITE);
-    assert_false(m->hdr.flags & VUP_FLAG_NO_REPLY);
+    assert_true(fetch_client || !(m->hdr.flags & VUP_FLAG_NO_REPLY));
     assert_true(m->payload_len >= sizeof(acc));
     memcpy(&acc, m->payload, sizeof(acc));
     assert_true(acc.address >= RAM_BASE && acc.count <= RAM_SIZE &&
                 acc.address - RAM_BASE <= RAM_SIZE - acc.count);
+    if (m->hdr.command == VUP_CMD_DMA_WRITE &&
+        (m->hdr.flags & VUP_FLAG_NO_REPLY)) {
+        assert_int_equal(m->payload_len, sizeof(acc) + acc.count);
+        memcpy(at(acc.address), m->payload + sizeof(acc), acc.count);
+        return;                 /* posted: no reply */
+    }
     if (m->hdr.command == VUP_CMD_DMA_WRITE) {
         VupDmaWriteReply w = { .address = acc.address,
                                .count = (uint32_t)acc.count };
@@ -751,6 +772,96 @@ static void test_doorbell_tcp(void **state)
     close(fd);
 }
 
+/*
+ * A client with posted DMA writes (dm_vq_fetch) and an eventfd on the
+ * interrupt: the interrupt after a completion comes as a DM_IRQ message
+ * behind the used ring's posted writes, never by the eventfd, which the
+ * client may read before those writes (its driver would look at the old
+ * used index and never be woken again: a guest hung so).  The ring fetch
+ * is refused here, so the model walks the ring with DMA reads.
+ */
+static void test_irq_follows_posted_writes(void **state)
+{
+    VupDmaMap map = { .argsz = sizeof(map),
+                      .flags = VUP_DMA_MAP_FLAG_READ | VUP_DMA_MAP_FLAG_WRITE,
+                      .address = RAM_BASE, .size = RAM_SIZE };
+    VupIrqSet set = { .argsz = sizeof(set), .index = VUP_PCI_INTX_IRQ_INDEX,
+                      .flags = VUP_IRQ_SET_DATA_EVENTFD |
+                               VUP_IRQ_SET_ACTION_TRIGGER,
+                      .count = 1 };
+    int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    bool posted_used = false, irq_msg = false;
+    VupCaps caps;
+    uint64_t v;
+    int fd;
+
+    vup_caps_init_defaults(&caps);
+    caps.dm_vq_fetch = true;
+    caps.dm_irq_messages = true;
+    fetch_client = true;
+    fd = connect_with(false, &caps, NULL);
+    assert_int_equal(wait_reply(fd, send_cmd(fd, VUP_CMD_DMA_MAP, &map,
+                                             sizeof(map)), NULL), 0);
+    {
+        VupHeader h = { .msg_id = next_id++,
+                        .command = VUP_CMD_DEVICE_SET_IRQS };
+
+        assert_int_equal(vup_send_msg(fd, &h, &set, sizeof(set), &efd, 1),
+                         0);
+        assert_int_equal(wait_reply(fd, h.msg_id, NULL), 0);
+    }
+    driver_init(fd);
+    /*
+     * The line may be high and masked (the wiring and masks stay with
+     * the device from an earlier client): the driver reads the ISR,
+     * which lowers it, so that the completion raises it again.
+     */
+    rd(fd, ISR_OFF, 1);
+    while (read(efd, &v, sizeof(v)) == sizeof(v)) {
+        continue;
+    }
+    /* INTx is automasked at each edge: unmasked, as after an EOI. */
+    set.flags = VUP_IRQ_SET_DATA_NONE | VUP_IRQ_SET_ACTION_UNMASK;
+    assert_int_equal(wait_reply(fd, send_cmd(fd, VUP_CMD_DEVICE_SET_IRQS,
+                                             &set, sizeof(set)), NULL), 0);
+    make_read(0, 9);
+    offer(0, 0);
+    send_write(fd, NOTIFY_OFF, 0, 2);           /* its reply: below */
+    while (!irq_msg) {
+        VupMsg m;
+    
+        recv_one(fd, &m);
+        if (!is_request(&m)) {
+            vup_msg_clear(&m);                  /* the notify's reply */
+            continue;
+        }
+        if (m.hdr.command == VUP_CMD_DM_IRQ) {
+            VupDmIrq irq;
+
+            assert_int_equal(m.payload_len, sizeof(irq));
+            memcpy(&irq, m.payload, sizeof(irq));
+            assert_int_equal(irq.index, VUP_PCI_INTX_IRQ_INDEX);
+            assert_int_equal(irq.sub, 0);
+            /* Behind the write that moved the used index. */
+            assert_true(posted_used);
+            irq_msg = true;
+        } else {
+            serve_dma(fd, &m);
+            posted_used |= m.hdr.command == VUP_CMD_DMA_WRITE &&
+                           (m.hdr.flags & VUP_FLAG_NO_REPLY) &&
+                           used_idx() == 1;
+        }
+        vup_msg_clear(&m);
+    }
+    assert_int_equal(*at(STATUS), 0);
+    assert_int_equal(*at(DATA), 9);
+    /* Not by the eventfd as well. */
+    assert_true(read(efd, &v, sizeof(v)) < 0 && errno == EAGAIN);
+    fetch_client = false;
+    close(efd);
+    close(fd);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -760,6 +871,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_doorbell_requests),
         cmocka_unit_test(test_doorbell_standby),
         cmocka_unit_test(test_doorbell_tcp),
+        cmocka_unit_test(test_irq_follows_posted_writes),
     };
 
     return cmocka_run_group_tests(tests, suite_setup, suite_teardown);

@@ -63,6 +63,24 @@ model_stop() {
     return "$rc"
 }
 
+# guest_stuck: a guest that has not powered off long after it should
+# have: the model's state (SIGUSR1) and the proxy's counters (QMP) go
+# to the logs that disk_finish shows, before the timeout kills QEMU.
+guest_stuck() {
+    echo "# guest still running after ${disk_watchdog}s: state follows" |
+        tee -a "$tmp/qemu.log" >>"$tmp/dm.log"
+    [ -z "$model_pid" ] || kill -USR1 "$model_pid" 2>/dev/null
+    /usr/bin/python3 - "$disk_here/.." "$tmp/qmp.sock" >>"$tmp/qemu.log" \
+        2>&1 <<'PY'
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import qmplib
+print("# query-remote-devices:",
+      json.dumps(qmplib.Qmp(sys.argv[2], 5).cmd("query-remote-devices")))
+PY
+}
+disk_watchdog=${DM_GUEST_WATCHDOG:-140}   # seconds; by hand: smaller
+
 # guest_boot NAME RUN: boot the guest (a new QEMU) on the model with
 # dm.run=RUN; its console goes to $tmp/NAME.console and, without the
 # carriage returns, to $console; $guest_rc is QEMU's exit status (0 after
@@ -70,18 +88,28 @@ model_stop() {
 # the caller's; $DM_PROXY_EXTRA (",prop=value...") goes to the proxy,
 # for runs by hand (",ioeventfd=on").
 guest_boot() {
-    local name=$1 run=$2
+    local name=$1 run=$2 qemu watchdog
     # shellcheck disable=SC2086  # guest_args: words
     timeout 150 "$build/qemu-system-x86_64" -accel "${guest_accel:-tcg}" \
         -M pc -m 256M ${guest_args:-} \
         -display none -monitor none -no-reboot \
+        -qmp "unix:$tmp/qmp.sock,server=on,wait=off" \
         -kernel "$build/guest/vmlinuz" \
         -initrd "$build/guest/initramfs.cpio.gz" \
         -append "console=ttyS0 quiet panic=-1 dm.run=$run" \
         -serial "file:$tmp/$name.console" \
         -device "dm-proxy-pci,id=disk0,server=$disk_addr,timeout=30000${DM_PROXY_EXTRA:-}" \
-        2>>"$tmp/qemu.log"
+        2>>"$tmp/qemu.log" &
+    qemu=$!
+    # Its sleep goes with it, and nothing of it holds the TAP output open.
+    (trap 'kill "$s" 2>/dev/null; exit 0' TERM
+     sleep "$disk_watchdog" & s=$!
+     wait "$s" && guest_stuck) >/dev/null 2>&1 &
+    watchdog=$!
+    wait "$qemu"
     guest_rc=$?
+    kill "$watchdog" 2>/dev/null
+    wait "$watchdog" 2>/dev/null
     console=$(tr -d '\r' <"$tmp/$name.console")
     last_console=$name
 }
@@ -97,7 +125,7 @@ disk_finish() {
     if [ "$failed" != 0 ]; then
         echo "# console ($last_console):"
         tail -n 30 <<<"$console" | sed 's/^/#   /'
-        echo "# dm-remote:"; tail -n 10 "$tmp/dm.log" 2>/dev/null |
+        echo "# dm-remote:"; tail -n 25 "$tmp/dm.log" 2>/dev/null |
             sed 's/^/#   /'
         echo "# qemu:"; tail -n 10 "$tmp/qemu.log" 2>/dev/null |
             sed 's/^/#   /'

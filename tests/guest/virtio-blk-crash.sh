@@ -11,6 +11,7 @@
 # model's NBD back end; the server outlives every kill, each new model
 # connects to it again, and the image is checked through qemu-img.
 #   tests/guest/virtio-blk-crash.sh BUILD [unix|unix-shm|tcp|nbd] [KILLS]
+# $DM_PROXY_EXTRA (",prop=value...") goes to the proxy, for runs by hand.
 set -uo pipefail
 build=${1:?usage: virtio-blk-crash.sh BUILD [unix|unix-shm|tcp|nbd] [KILLS]}
 transport=${2:-unix}
@@ -82,7 +83,8 @@ timeout 600 "$build/qemu-system-x86_64" -accel tcg -M pc -m 256M \
     -kernel "$guest/vmlinuz" -initrd "$guest/initramfs.cpio.gz" \
     -append "console=ttyS0 quiet panic=-1 dm.run=virtio-blk-verify dm.writes=$writes" \
     -serial "file:$tmp/console" \
-    -device "dm-proxy-pci,id=disk0,server=$addr,timeout=30000" \
+    -qmp "unix:$tmp/qmp.sock,server=on,wait=off" \
+    -device "dm-proxy-pci,id=disk0,server=$addr,timeout=30000${DM_PROXY_EXTRA:-}" \
     "${memory[@]}" 2>"$tmp/qemu.log" &
 qemu=$!
 pids+=("$qemu")
