@@ -43,6 +43,31 @@ static void vm_timer_arm(DmVmTimer *t)
     dm_timer_mod(&t->host, left > 0 ? left : 0);
 }
 
+/*
+ * Fire the timers whose deadline the clock has reached, now, one at a
+ * time (a callback may move or stop any timer), at most a bound of them
+ * (a callback that keeps re-arming in the past does not hold the loop).
+ */
+static void vm_clock_run_due(DmVmClock *c)
+{
+    for (unsigned fired = 0; fired < 4096; fired++) {
+        int64_t now = dm_vm_clock_read(c);
+        DmVmTimer *due = NULL;
+
+        for (DmVmTimer *t = c->timers; t && !due; t = t->next) {
+            if (t->deadline_vm_ns >= 0 && t->deadline_vm_ns <= now) {
+                due = t;
+            }
+        }
+        if (!due) {
+            return;
+        }
+        due->deadline_vm_ns = -1;
+        dm_timer_del(&due->host);
+        due->cb(due->opaque);
+    }
+}
+
 void dm_vm_clock_set(DmVmClock *c, bool running, int64_t vm_ns)
 {
     c->running = running;
@@ -51,6 +76,12 @@ void dm_vm_clock_set(DmVmClock *c, bool running, int64_t vm_ns)
     for (DmVmTimer *t = c->timers; t; t = t->next) {
         vm_timer_arm(t);
     }
+    /*
+     * What the report's clock reached happens before we read the next
+     * message (or answer this one): a client that steps the clock and
+     * waits for our reply (qtest) finds the interrupts it caused.
+     */
+    vm_clock_run_due(c);
 }
 
 static void vm_timer_fire(void *opaque)

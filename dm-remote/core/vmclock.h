@@ -38,7 +38,10 @@ struct DmVmTimer {
 };
 
 void dm_vm_clock_init(DmVmClock *c, DmLoop *loop);
-/* The client says: running or not, and the clock reads @vm_ns. */
+/*
+ * The client says: running or not, and the clock reads @vm_ns.  Timers
+ * whose deadline that reaches fire before this returns.
+ */
 void dm_vm_clock_set(DmVmClock *c, bool running, int64_t vm_ns);
 int64_t dm_vm_clock_read(const DmVmClock *c);
 

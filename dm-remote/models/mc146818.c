@@ -77,8 +77,10 @@
 #define HOUR_PM         0x80    /* 12-hour mode */
 #define ALARM_ANY       0xc0    /* an alarm byte >= this matches anything */
 
-/* UIP is set this long before each update (the datasheet's 244 us). */
-#define UIP_NS          244000LL
+/* UIP is set this long before each update: 8 periods of 32768 Hz. */
+#define UIP_NS          (8 * NS_PER_SEC / 32768)
+/* Out of divider reset, the first update comes half a second later. */
+#define DV_RESTART_NS   (NS_PER_SEC / 2)
 
 typedef struct Rtc {
     DmDevice *dev;
@@ -93,6 +95,8 @@ typedef struct Rtc {
     int64_t last_update_sec;
     DmVmTimer periodic, update;
     int64_t periodic_next;      /* VM ns of the next tick; -1: off */
+    int64_t periodic_last;      /* VM ns of the last tick, or of its start */
+    int64_t periodic_period;    /* the period periodic_next was set with */
     uint64_t periodic_ticks;    /* for the dump */
     int nvram_fd;
     /* properties */
@@ -218,11 +222,11 @@ static void rtc_fill_time(Rtc *r)
 }
 
 /*
- * Take the time the guest wrote into the registers: it starts at the
- * beginning of that second now.  Nonsense (a BCD digit of 10, month 13)
- * is taken as far as timegm normalises it, as a chip would roll over.
+ * Take the time the guest wrote into the registers: it is @into_ns into
+ * that second now.  Nonsense (a BCD digit of 10, month 13) is taken as
+ * far as timegm normalises it, as a chip would roll over.
  */
-static void rtc_take_time(Rtc *r)
+static void rtc_take_time(Rtc *r, int64_t into_ns)
 {
     struct tm tm = { 0 };
     int century = from_reg(r, r->cmos[REG_CENTURY]);
@@ -246,7 +250,7 @@ static void rtc_take_time(Rtc *r)
     }
     tm.tm_year = century * 100 + year - 1900;
     t = timegm(&tm);
-    r->offset_ns = (int64_t)t * NS_PER_SEC - rtc_vm_ns(r);
+    r->offset_ns = (int64_t)t * NS_PER_SEC + into_ns - rtc_vm_ns(r);
 }
 
 /* ---- Interrupts ---- */
@@ -266,9 +270,15 @@ static void rtc_update_irq(Rtc *r)
     }
 }
 
+/*
+ * The divider chain runs for the three time bases the chip was made for
+ * (DV 000, 001, 010: 4.19 MHz, 1.05 MHz, 32.768 kHz; a PC has the last,
+ * and drivers that write a rate alone leave DV 000); 11x holds it in
+ * reset, the rest are test modes, stopped here.
+ */
 static bool rtc_running(const Rtc *r)
 {
-    return (r->cmos[REG_A] & A_DV_MASK) == A_DV_NORMAL;
+    return (r->cmos[REG_A] & A_DV_MASK) <= A_DV_NORMAL;
 }
 
 /* The periodic rate's period in ns (register A), or 0: none. */
@@ -288,21 +298,31 @@ static int64_t rtc_period_ns(const Rtc *r)
 
 /*
  * Start, stop or re-time the periodic interrupt after register A or B
- * changed: ticks on the period's multiples of the VM clock, so that a
- * rate change does not shift the phase the guest measures against.
+ * changed.  Started, the first tick is a period on; a new rate counts
+ * from the last tick (a tick at once if that is more than the new period
+ * ago), as the divider chain does, so that a driver switching rates
+ * after each interrupt measures each rate's own period.
  */
 static void rtc_periodic_update(Rtc *r)
 {
     int64_t period = rtc_period_ns(r);
-    int64_t now;
+    int64_t now = rtc_vm_ns(r);
 
     if (!period || !(r->cmos[REG_B] & B_PIE) || !rtc_running(r)) {
         r->periodic_next = -1;
         dm_vm_timer_del(&r->periodic);
         return;
     }
-    now = rtc_vm_ns(r);
-    r->periodic_next = (now / period + 1) * period;
+    if (r->periodic_next < 0) {
+        r->periodic_last = now;
+        r->periodic_next = now + period;
+    } else if (period != r->periodic_period) {
+        r->periodic_next = r->periodic_last + period;
+        if (r->periodic_next < now) {
+            r->periodic_next = now;
+        }
+    }
+    r->periodic_period = period;
     dm_vm_timer_mod_abs(&r->periodic, r->periodic_next);
 }
 
@@ -318,11 +338,17 @@ static void rtc_periodic_tick(void *opaque)
     r->periodic_ticks++;
     r->cmos[REG_C] |= C_PF;
     rtc_update_irq(r);
-    /* Next deadline after now: ticks a stopped VM missed are not replayed. */
+    /*
+     * The next tick a period after this one, on the same phase; ticks a
+     * stopped VM missed (a clock report that jumped) are not replayed.
+     */
+    r->periodic_last = r->periodic_next;
     r->periodic_next += period;
     if (r->periodic_next <= now) {
-        r->periodic_next = (now / period + 1) * period;
+        r->periodic_last = now - (now - r->periodic_last) % period;
+        r->periodic_next = r->periodic_last + period;
     }
+    r->periodic_period = period;
     dm_vm_timer_mod_abs(&r->periodic, r->periodic_next);
 }
 
@@ -462,7 +488,7 @@ static void rtc_write_time_reg(Rtc *r, unsigned i, uint8_t v)
     }
     r->cmos[i] = v;
     if (live) {
-        rtc_take_time(r);
+        rtc_take_time(r, 0);
         rtc_update_arm(r);
     }
 }
@@ -481,10 +507,13 @@ static void rtc_write_data(Rtc *r, uint8_t v)
         old = r->cmos[REG_A];
         r->cmos[REG_A] = v & ~A_UIP;
         if ((old ^ v) & A_DV_MASK) {
-            if (!rtc_running(r)) {
+            bool was_running = (old & A_DV_MASK) <= A_DV_NORMAL;
+
+            if (!rtc_running(r) && was_running) {
                 rtc_fill_time(r);   /* held where it is */
-            } else if ((old & A_DV_MASK) != A_DV_NORMAL) {
-                rtc_take_time(r);   /* the divider runs again from here */
+            } else if (rtc_running(r) && !was_running) {
+                /* The divider runs again: an update half a second on. */
+                rtc_take_time(r, DV_RESTART_NS);
             }
             rtc_update_arm(r);
         }
@@ -507,7 +536,7 @@ static void rtc_write_data(Rtc *r, uint8_t v)
         }
         r->cmos[REG_B] = v;
         if ((old & B_SET) && !(v & B_SET)) {
-            rtc_take_time(r);
+            rtc_take_time(r, 0);
         }
         rtc_update_arm(r);
         rtc_periodic_update(r);

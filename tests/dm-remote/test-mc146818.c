@@ -173,7 +173,7 @@ static void test_periodic(void **unused)
     cmos_write(r, REG_B, cmos_read(r, REG_B) | 0x40);  /* PIE */
     /* Step the clock a period at a time: one tick, one interrupt each. */
     for (int i = 1; i <= 16; i++) {
-        vm_at(r, (10 * MS / period + i) * period);
+        vm_at(r, 10 * MS + i * period);
         if (line(r)) {
             uint8_t c = cmos_read(r, REG_C);
 
@@ -185,6 +185,18 @@ static void test_periodic(void **unused)
     assert_int_equal(ticks, 16);
     /* Register C again: cleared by the read. */
     assert_int_equal(cmos_read(r, REG_C), 0);
+
+    /*
+     * A new rate counts from the last tick: switched half a period after
+     * it, 2048 Hz (rate 5) ticks at last + 1/2048 s, not a period on.
+     */
+    vm_at(r, 10 * MS + 16 * period + period / 2);
+    cmos_write(r, REG_A, 0x25);
+    vm_at(r, 10 * MS + 16 * period + NS / 2048 - 1000);
+    assert_false(line(r));
+    vm_at(r, 10 * MS + 16 * period + NS / 2048);
+    assert_true(line(r));
+    cmos_read(r, REG_C);
 
     /* 8192 Hz (rate 3): a paused VM delivers no tick, a moved one one. */
     cmos_write(r, REG_A, 0x23);

@@ -125,6 +125,38 @@ static void test_stepped_while_paused(void **unused)
     assert_int_equal(fired, 1);
 }
 
+static DmVmTimer second;
+
+/* Re-arms itself a millisecond on, and moves the other timer past now. */
+static void on_fire_rearm(void *opaque)
+{
+    fired++;
+    dm_vm_timer_mod(&second, 1 * MS);
+    dm_vm_timer_mod_abs(&timer, 0);
+}
+
+/*
+ * The report itself fires what it reached, before it returns (no loop
+ * turn): a client waiting for our reply to it then sees the effects.
+ * Callbacks may re-arm timers, in the past too: each due one once, then
+ * what is due again, never a spin.
+ */
+static void test_report_fires_at_once(void **unused)
+{
+    dm_vm_timer_init(&second, &clock_, on_fire_rearm, NULL);
+    dm_vm_clock_set(&clock_, false, 100 * MS);
+    dm_vm_timer_mod(&timer, 10 * MS);
+    dm_vm_clock_set(&clock_, false, 110 * MS);
+    assert_int_equal(fired, 1);
+    dm_vm_timer_mod_abs(&second, 120 * MS);
+    dm_vm_clock_set(&clock_, false, 125 * MS);
+    /* second (re-armed at 126 ms), then timer, made due by it. */
+    assert_int_equal(fired, 2 + 1);
+    assert_true(dm_vm_timer_pending(&second));
+    assert_false(dm_vm_timer_pending(&timer));
+    dm_vm_timer_destroy(&second);
+}
+
 /* A deleted timer stays quiet. */
 static void test_del(void **unused)
 {
@@ -144,6 +176,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stepped_while_paused, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_del, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_report_fires_at_once, setup,
+                                        teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,11 +4,14 @@
  * UART at 0x3f8 with IRQ 4.
  *
  *   -device dm-proxy-isa,server=unix:PATH[,iobase=N][,irq=N][,timeout=MS]
+ *                        [,rtc=on]
  *
  * On the wire the model is a vfio "platform" device: region 0 is the port
  * range, IRQ index 0 the line (level, automasked: lowered here after the
  * next port access, then unmasked, as VFIO does for PCI INTx).  iobase
  * and irq default to what the model advertises (docs/protocol.md).
+ * rtc=on: the model (mc146818) replaces the machine's own real-time
+ * clock at its ports (dm-proxy-rtc.c).
  *
  * Threads: port accesses run in the trapping thread; everything else in
  * the main loop with the big QEMU lock.
@@ -26,6 +29,7 @@
 #include "migration/vmstate.h"
 #include "qom/object.h"
 #include "hw/remote-dm/dm-proxy.h"
+#include "hw/remote-dm/dm-proxy-rtc.h"
 #include "vup/dm-ext.h"
 #include "trace.h"
 
@@ -44,8 +48,10 @@ struct DMProxyISAState {
     bool posted_writes;
     int32_t iobase;             /* -1: the model's default */
     int32_t irq;                /* -1: the model's default */
+    bool rtc;                   /* replace the machine's mc146818 */
 
     DMProxy proxy;
+    DMProxyRtc rtc_state;
     bool proxy_up;
     MemoryRegion io;
     DMProxyLine line;
@@ -200,6 +206,9 @@ static void dm_proxy_isa_realize(DeviceState *dev, Error **errp)
                    "not usable (1..%d)", size, DM_PROXY_ISA_MAX_PORTS);
         goto fail;
     }
+    if (s->rtc && !dm_proxy_rtc_take_over(&s->rtc_state, &iobase, errp)) {
+        goto fail;
+    }
     iobase = s->iobase >= 0 ? s->iobase : iobase;
     irq = s->irq >= 0 ? s->irq : irq;
     if (iobase < 0 || iobase + size > 0x10000) {
@@ -242,6 +251,7 @@ static void dm_proxy_isa_reset(DeviceState *dev)
     if (s->proxy_up) {
         dm_proxy_call(&s->proxy, VUP_CMD_DEVICE_RESET, NULL, 0, NULL, 0,
                       NULL);
+        dm_proxy_rtc_sync_cmos(&s->rtc_state, &s->proxy);
     }
 }
 
@@ -263,6 +273,7 @@ static const Property dm_proxy_isa_properties[] = {
     DEFINE_PROP_UINT32("timeout", DMProxyISAState, timeout_ms, 5000),
     DEFINE_PROP_UINT32("poll-us", DMProxyISAState, poll_us, 50),
     DEFINE_PROP_BOOL("posted-writes", DMProxyISAState, posted_writes, true),
+    DEFINE_PROP_BOOL("rtc", DMProxyISAState, rtc, false),
 };
 
 static void dm_proxy_isa_class_init(ObjectClass *klass, const void *data)

@@ -55,6 +55,7 @@ void dm_proxy_vm_clock_sync(DMProxy *p)
     trace_dm_proxy_vm_state(p->id, st.running, st.vm_clock_ns);
     /* A standby's report is dropped here: activation sends it again. */
     dm_proxy_post(p, VUP_CMD_DM_VM_STATE, &st, sizeof(st));
+    qatomic_set(&p->vm_clock_reported, st.vm_clock_ns);
     if (p->vm_clock_tick) {
         if (running) {
             timer_mod(p->vm_clock_tick,
@@ -66,9 +67,65 @@ void dm_proxy_vm_clock_sync(DMProxy *p)
     }
 }
 
+/*
+ * qtest: the stepped clock reached a tick.  Reported with a call, not
+ * posted: the model fires what the clock reached before it answers, so
+ * the interrupts it raised are here (dm_proxy_line_poll) when the step
+ * returns, as a local device's would be: a test that steps the clock and
+ * then looks at the line (upstream's rtc-test) sees the same on both.
+ */
+/*
+ * qtest: a test steps the clock to any nanosecond, we report it every
+ * tick: what it stepped since goes ahead of the access (posted, in
+ * order), so that the model reads the time the test set (register A's
+ * update-in-progress window is 244 us, less than a tick).
+ */
+void dm_proxy_vm_clock_before_access(DMProxy *p)
+{
+    VupDmVmState st = { .running = false };
+
+    if (!p->vm_clock_tick || !p->caps.dm_vm_clock || p->standby) {
+        return;
+    }
+    st.vm_clock_ns = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL);
+    if (st.vm_clock_ns == qatomic_read(&p->vm_clock_reported)) {
+        return;
+    }
+    qatomic_set(&p->vm_clock_reported, st.vm_clock_ns);
+    trace_dm_proxy_vm_state(p->id, st.running, st.vm_clock_ns);
+    dm_proxy_post(p, VUP_CMD_DM_VM_STATE, &st, sizeof(st));
+}
+
+/* qtest: what the model raised before its answer is up now. */
+void dm_proxy_vm_clock_after_access(DMProxy *p)
+{
+    if (p->vm_clock_tick) {
+        dm_proxy_line_poll(p);
+    }
+}
+
 static void dm_proxy_vm_clock_tick(void *opaque)
 {
-    dm_proxy_vm_clock_sync(opaque);
+    DMProxy *p = opaque;
+    VupDmVmState st = {
+        .running = false,
+        .vm_clock_ns = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL),
+    };
+
+    if (!p->caps.dm_vm_clock || !dm_proxy_connected(p) || p->standby) {
+        dm_proxy_vm_clock_sync(p);      /* re-arms the tick, reports later */
+        return;
+    }
+    trace_dm_proxy_vm_state(p->id, st.running, st.vm_clock_ns);
+    qatomic_set(&p->vm_clock_reported, st.vm_clock_ns);
+    if (dm_proxy_call(p, VUP_CMD_DM_VM_STATE, &st, sizeof(st), NULL, 0,
+                      NULL) == 0) {
+        dm_proxy_line_poll(p);
+    }
+    if (runstate_is_running()) {
+        timer_mod(p->vm_clock_tick, st.vm_clock_ns +
+                  DM_PROXY_VM_CLOCK_TICK_NS);
+    }
 }
 
 /* The VM stopped: the model drains, then its in-place writes are dirty. */

@@ -706,8 +706,10 @@ uint64_t dm_proxy_region_read(DMProxy *p, uint32_t region, uint64_t addr,
     VupMsg m;
     int ret;
 
+    dm_proxy_vm_clock_before_access(p);
     ret = dm_proxy_call(p, VUP_CMD_REGION_READ, &req, sizeof(req), NULL, 0,
                         &m);
+    dm_proxy_vm_clock_after_access(p);
     if (ret < 0) {
         return MAKE_64BIT_MASK(0, size * 8);
     }
@@ -733,6 +735,7 @@ void dm_proxy_region_write(DMProxy *p, uint32_t region, uint64_t addr,
     };
     size_t len = sizeof(msg.req) + size;
 
+    dm_proxy_vm_clock_before_access(p);
     if (qatomic_read(&p->ndoorbells) &&
         dm_proxy_doorbell_write(p, region, addr, val, size, &msg, len,
                                 posted)) {
@@ -810,6 +813,7 @@ bool dm_proxy_line_init(DMProxyLine *l, DMProxy *p, unsigned index,
     }
     event_notifier_set_handler(&l->notifier, dm_proxy_line_event);
     l->wired = true;
+    p->line = l;
     if (dm_proxy_line_wire(l) < 0) {
         error_setg(errp, "the model did not take our interrupt line");
         return false;
@@ -844,8 +848,18 @@ void dm_proxy_line_fire(DMProxyLine *l)
     }
 }
 
+void dm_proxy_line_poll(DMProxy *p)
+{
+    if (p->line && p->line->wired) {
+        dm_proxy_line_event(&p->line->notifier);
+    }
+}
+
 void dm_proxy_line_cleanup(DMProxyLine *l)
 {
+    if (l->proxy && l->proxy->line == l) {
+        l->proxy->line = NULL;
+    }
     if (l->wired) {
         event_notifier_set_handler(&l->notifier, NULL);
         event_notifier_cleanup(&l->notifier);

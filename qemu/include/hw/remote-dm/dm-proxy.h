@@ -199,6 +199,8 @@ struct DMProxy {
     /* The VM clock told to the model (dm-proxy-vmclock.c). */
     VMChangeStateEntry *vm_clock_entry;
     QEMUTimer *vm_clock_tick;   /* qtest: report the stepped clock */
+    int64_t vm_clock_reported;  /* qtest: the clock the model was told */
+    struct DMProxyLine *line;   /* the device's level line, if it has one */
 
     /*
      * The model's doorbells (dm-proxy-doorbell.c): changed in the main
@@ -297,6 +299,12 @@ void dm_proxy_line_eoi(DMProxyLine *l);
 void dm_proxy_line_drop(DMProxyLine *l);
 /* The model signalled the line with a DM_IRQ message. */
 void dm_proxy_line_fire(DMProxyLine *l);
+/*
+ * Take a signal of @p's line now instead of from the main loop's handler
+ * (main loop): after a call the model answered, what it raised before
+ * its reply is then visible at once, as a local device's would be.
+ */
+void dm_proxy_line_poll(DMProxy *p);
 void dm_proxy_line_cleanup(DMProxyLine *l);
 
 /* The stream is unusable: report, reconnect later; p->lock held. */
@@ -363,6 +371,13 @@ void dm_proxy_reconnect_now(DMProxy *p);
  */
 void dm_proxy_vm_clock_init(DMProxy *p);
 void dm_proxy_vm_clock_sync(DMProxy *p);
+/*
+ * qtest: before a guest access, report a clock the test stepped since the
+ * last report, and after a read take the line the model raised (see
+ * dm-proxy-vmclock.c).  Nothing when the clock follows the host.
+ */
+void dm_proxy_vm_clock_before_access(DMProxy *p);
+void dm_proxy_vm_clock_after_access(DMProxy *p);
 void dm_proxy_vm_clock_cleanup(DMProxy *p);
 
 /* TLS (dm-proxy-tls.c): creds from @ids, session per connection. */
