@@ -18,7 +18,8 @@ fi
 mkdir -p "$out/guest-extra"
 cp -u "$out/meson/bench/mmio-bench" "$out/meson/bench/pio-bench" \
     "$out/meson/bench/blk-bench" \
-    "$out/meson/tests/blk-verify" "$out/guest-extra/"
+    "$out/meson/tests/blk-verify" "$out/meson/tests/membar-check" \
+    "$out/guest-extra/"
 GUEST_EXTRA_DIR="$out/guest-extra" "$(dirname "$0")/guest-image.sh" \
     "$out/guest"
 # A disk that VMs boot from (tests/guest/virtio-blk-boot.sh).

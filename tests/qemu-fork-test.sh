@@ -66,6 +66,7 @@ remote_err "'bootindex' is for bus=pci" -remote-device bus=isa,server=unix:/x,bo
 remote_err "'ioeventfd' is for bus=pci" -remote-device bus=isa,server=unix:/x,ioeventfd=off
 remote_err "'irqfd' is for bus=pci" -remote-device bus=isa,server=unix:/x,irqfd=off
 remote_err "'vq-fetch' is for bus=pci" -remote-device bus=isa,server=unix:/x,vq-fetch=off
+remote_err "'mmap' is for bus=pci" -remote-device bus=isa,server=unix:/x,mmap=off
 remote_err "'iobase' and 'irq' are for bus=isa" -remote-device bus=pci,server=unix:/x,irq=4
 remote_err "cannot connect to unix:/nonexistent/dm.sock" \
     -remote-device bus=isa,server=unix:/nonexistent/dm.sock

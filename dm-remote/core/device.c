@@ -138,6 +138,7 @@ void dm_device_unrealize(DmDevice *dev)
     free(dev->state);
     dev->state = NULL;
     dm_irq_free(&dev->irqs);
+    dm_mapped_free(&dev->mapped);
     free(dev->pci);
     dev->pci = NULL;
     dm_persist_close(&dev->persist);
@@ -210,18 +211,85 @@ int dm_device_add_doorbell(DmDevice *dev, unsigned index, uint64_t offset,
     const DmRegion *r = index < dev->num_regions ? &dev->regions[index]
                                                  : NULL;
 
+    /* A write into a mapping never comes as a message: no doorbell. */
     if (!r || offset >= r->size || (size && size > r->size - offset) ||
-        (dev->pci && index == VUP_PCI_CONFIG_REGION_INDEX)) {
+        (dev->pci && index == VUP_PCI_CONFIG_REGION_INDEX) ||
+        dm_mapped_overlaps(&dev->mapped, index, offset, size ? size : 1)) {
         return -EINVAL;
     }
     return dm_doorbell_add(&dev->doorbells, index, offset, size, fn, opaque);
 }
 
+void *dm_device_add_mappable(DmDevice *dev, unsigned index, uint64_t offset,
+                             uint64_t size)
+{
+    const DmRegion *r = index < dev->num_regions ? &dev->regions[index]
+                                                 : NULL;
+    void *mem;
+    int err = -EINVAL;
+
+    for (unsigned i = 0; r && i < dev->doorbells.count; i++) {
+        const DmDoorbell *b = &dev->doorbells.bells[i];
+
+        if (b->region == index && b->offset < offset + size &&
+            offset < b->offset + (b->size ? b->size : 1)) {
+            r = NULL;           /* a doorbell there would never ring */
+        }
+    }
+    mem = r && !(dev->pci && index == VUP_PCI_CONFIG_REGION_INDEX) ?
+          dm_mapped_add(&dev->mapped, index, r->size, offset, size, &err) :
+          NULL;
+    if (!mem) {
+        dm_error("%s: region %u: no mappable area at 0x%llx, 0x%llx bytes: "
+                 "%s", dev->model->name, index, (unsigned long long)offset,
+                 (unsigned long long)size, strerror(-err));
+    }
+    return mem;
+}
+
+void dm_device_region_read(DmDevice *dev, unsigned region, uint64_t offset,
+                           void *buf, uint32_t len)
+{
+    uint8_t *p = buf;
+
+    /* Piece by piece: an area's memory, or the callbacks between areas. */
+    while (len > 0) {
+        uint64_t n;
+        uint8_t *mem = dm_mapped_lookup(&dev->mapped, region, offset, len,
+                                        &n);
+
+        if (mem) {
+            memcpy(p, mem, n);
+        } else {
+            dm_region_read(&dev->regions[region], offset, p, n);
+        }
+        p += n;
+        offset += n;
+        len -= n;
+    }
+}
+
 void dm_device_region_write(DmDevice *dev, unsigned region, uint64_t offset,
                             const void *buf, uint32_t len)
 {
-    if (!dm_doorbells_write(&dev->doorbells, region, offset, len)) {
-        dm_region_write(&dev->regions[region], offset, buf, len);
+    const uint8_t *p = buf;
+
+    if (dm_doorbells_write(&dev->doorbells, region, offset, len)) {
+        return;
+    }
+    while (len > 0) {
+        uint64_t n;
+        uint8_t *mem = dm_mapped_lookup(&dev->mapped, region, offset, len,
+                                        &n);
+
+        if (mem) {
+            memcpy(mem, p, n);
+        } else {
+            dm_region_write(&dev->regions[region], offset, p, n);
+        }
+        p += n;
+        offset += n;
+        len -= n;
     }
 }
 

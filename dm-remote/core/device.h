@@ -16,6 +16,7 @@
 
 #include "doorbell.h"
 #include "irq.h"
+#include "mapped.h"
 #include "persist.h"
 #include "model.h"
 
@@ -76,6 +77,7 @@ struct DmDevice {
     unsigned num_regions;
     DmIrqTable irqs;            /* irq.c's alone */
     DmDoorbells doorbells;      /* doorbell.c's alone */
+    DmMapped mapped;            /* mapped.c's alone */
     DmPci *pci;
     DmLoop *loop;
     const DmLinkOps *link;      /* the connected client, or NULL */
@@ -125,9 +127,12 @@ void dm_device_detach(DmDevice *dev);
 void dm_device_dma_unmapping(DmDevice *dev, uint64_t iova, uint64_t size);
 
 /*
- * A client's write to @region (not PCI config space), bounds checked: a
- * doorbell's handler, or the region's callbacks.
+ * A client's read or write of @region (not PCI config space), bounds
+ * checked: a mappable area's memory, a doorbell's handler, or the
+ * region's callbacks.
  */
+void dm_device_region_read(DmDevice *dev, unsigned region, uint64_t offset,
+                           void *buf, uint32_t len);
 void dm_device_region_write(DmDevice *dev, unsigned region, uint64_t offset,
                             const void *buf, uint32_t len);
 

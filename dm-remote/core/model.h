@@ -135,6 +135,25 @@ void dm_device_init_region(DmDevice *dev, unsigned index, uint64_t size,
  */
 int dm_device_add_doorbell(DmDevice *dev, unsigned index, uint64_t offset,
                            uint32_t size, DmDoorbellFn *fn, void *opaque);
+/*
+ * Make [@offset, +@size) of region @index (after its
+ * dm_device_init_region) plain memory, which a client on the same host
+ * maps into its guest (GET_REGION_INFO passes a memfd of the region):
+ * guest accesses there reach no callback and send no message.  @offset
+ * and @size are multiples of the page size (4096), inside the region,
+ * overlapping no other area and no doorbell; a region may have several
+ * (up to DM_MAX_MAPPED_AREAS in all), the rest of it stays registers.
+ * Returns the area's memory, zeroed, @size bytes the model reads and
+ * writes as it likes until unrealize; NULL on failure (logged).
+ *
+ * Accesses that come as messages (over TCP, or from a client that did
+ * not map) read and write the same memory, so the model sees one truth
+ * either way; nothing tells it of a guest's access, it looks when it
+ * wants to (a framebuffer's scan-out).  The memory is not part of saved
+ * state: a model that must keep it puts it in its save callback.
+ */
+void *dm_device_add_mappable(DmDevice *dev, unsigned index, uint64_t offset,
+                             uint64_t size);
 /* Where a platform device sits unless the client says otherwise. */
 void dm_device_set_isa_defaults(DmDevice *dev, unsigned index,
                                 uint32_t iobase, uint32_t irq);

@@ -373,15 +373,54 @@ static int handle_device_get_info(DmSession *s, VupMsg *m)
     return reply(s, m, &info, sizeof(info));
 }
 
+/*
+ * Append a capability of @len bytes to the chain in @caps (@used bytes
+ * so far, right after the VupRegionInfo; *@last its last one): where
+ * it goes, zeroed but for its header.
+ */
+static void *add_region_cap(uint8_t *caps, size_t *used,
+                            VupInfoCapHeader **last, uint16_t id, size_t len)
+{
+    VupInfoCapHeader *h = (VupInfoCapHeader *)(caps + *used);
+
+    if (*last) {
+        (*last)->next = sizeof(VupRegionInfo) + *used;
+    }
+    memset(h, 0, len);
+    h->id = id;
+    h->version = 1;
+    *last = h;
+    *used += len;
+    return h;
+}
+
+/*
+ * GET_REGION_INFO.  A region with mappable areas, asked over a socket
+ * that carries descriptors, says MMAP and passes its memfd, mapped from
+ * offset 0 (the reply's offset); a sparse-mmap capability lists the
+ * areas unless one covers the whole region.  An argsz too small for the
+ * capabilities learns the size it needs and gets none, nor FLAG_CAPS
+ * (as libvfio-user answers: upstream QEMU's client refuses FLAG_CAPS
+ * with cap_offset 0), nor the memfd they describe.  Over TCP: no MMAP,
+ * no fd.
+ */
 static int handle_region_info(DmSession *s, VupMsg *m)
 {
     struct {
         VupRegionInfo info;
-        VupRegionInfoCapDmIsa isa;
+        uint8_t caps[sizeof(VupRegionInfoCapSparseMmap) +
+                     DM_MAX_MAPPED_AREAS * sizeof(VupSparseMmapArea) +
+                     sizeof(VupRegionInfoCapDmIsa)];
     } __attribute__((packed)) r;
+    const DmMappedArea *areas[DM_MAX_MAPPED_AREAS];
+    VupInfoCapHeader *last = NULL;
     VupRegionInfo req;
     const DmRegion *reg;
-    size_t len = sizeof(r.info);
+    size_t len = sizeof(r.info), used = 0;
+    unsigned nareas = 0;
+    bool sparse = false;
+    int fd = -1;
+    VupHeader h;
 
     memcpy(&req, m->payload, sizeof(req));
     if (req.argsz < sizeof(req) || req.index >= s->dev->num_regions) {
@@ -397,21 +436,65 @@ static int handle_region_info(DmSession *s, VupMsg *m)
         .size = reg->size,
         .offset = (uint64_t)req.index << 40,
     };
+    /* First: dm-proxy-isa looks for it at cap_offset. */
     if (reg->isa_defaults) {
-        /* As VFIO: a short argsz learns the size it needs, no caps. */
-        r.info.argsz = sizeof(r);
-        r.info.flags |= VUP_REGION_INFO_FLAG_CAPS;
-        if (req.argsz >= sizeof(r)) {
-            r.info.cap_offset = sizeof(r.info);
-            r.isa = (VupRegionInfoCapDmIsa) {
-                .header = { .id = VUP_REGION_INFO_CAP_DM_ISA, .version = 1 },
-                .iobase = reg->isa_iobase,
-                .irq = reg->isa_irq,
-            };
-            len = sizeof(r);
+        VupRegionInfoCapDmIsa *isa;
+
+        isa = add_region_cap(r.caps, &used, &last, VUP_REGION_INFO_CAP_DM_ISA,
+                             sizeof(*isa));
+        isa->iobase = reg->isa_iobase;
+        isa->irq = reg->isa_irq;
+    }
+    if (s->fds_ok && s->caps.max_msg_fds > 0) {
+        nareas = dm_mapped_areas_of(&s->dev->mapped, req.index, areas,
+                                    DM_MAX_MAPPED_AREAS, &fd);
+    }
+    if (nareas && fd >= 0) {
+        r.info.flags |= VUP_REGION_INFO_FLAG_MMAP;
+        r.info.offset = 0;      /* where the memfd maps the region */
+        if (nareas > 1 || areas[0]->offset || areas[0]->size != reg->size) {
+            VupRegionInfoCapSparseMmap *sp;
+            VupSparseMmapArea *a;
+
+            sp = add_region_cap(r.caps, &used, &last,
+                                VUP_REGION_INFO_CAP_SPARSE_MMAP,
+                                sizeof(*sp) + nareas * sizeof(*a));
+            sp->nr_areas = nareas;
+            sparse = true;
+            a = (VupSparseMmapArea *)(sp + 1);
+            for (unsigned i = 0; i < nareas; i++) {
+                a[i] = (VupSparseMmapArea) {
+                    .offset = areas[i]->offset, .size = areas[i]->size,
+                };
+            }
         }
     }
-    return reply(s, m, &r, len);
+    if (used) {
+        r.info.argsz = sizeof(r.info) + used;
+        if (req.argsz >= r.info.argsz) {
+            r.info.flags |= VUP_REGION_INFO_FLAG_CAPS;
+            r.info.cap_offset = sizeof(r.info);
+            len = r.info.argsz;
+        } else if (sparse) {
+            fd = -1;            /* the areas come with the longer reply */
+        }
+    }
+    if (!(r.info.flags & VUP_REGION_INFO_FLAG_MMAP)) {
+        fd = -1;
+    }
+    if (m->hdr.flags & VUP_FLAG_NO_REPLY) {
+        return 0;
+    }
+    h = (VupHeader) {
+        .msg_id = m->hdr.msg_id,
+        .command = m->hdr.command,
+        .flags = VUP_FLAG_TYPE_REPLY,
+    };
+    if (vup_stream_send_msg(&s->stream, &h, &r, len, fd >= 0 ? &fd : NULL,
+                            fd >= 0) < 0) {
+        s->broken = true;
+    }
+    return 0;
 }
 
 /*
@@ -644,7 +727,7 @@ static void do_read(DmSession *s, uint32_t region, uint64_t offset,
     if (s->dev->pci && region == VUP_PCI_CONFIG_REGION_INDEX) {
         dm_pci_config_read(s->dev->pci, offset, buf, count);
     } else {
-        dm_region_read(&s->dev->regions[region], offset, buf, count);
+        dm_device_region_read(s->dev, region, offset, buf, count);
     }
 }
 

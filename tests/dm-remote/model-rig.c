@@ -154,7 +154,7 @@ uint64_t rig_read(Rig *r, unsigned region, uint64_t addr, unsigned size)
     if (rig_is_config(r, region, addr, size)) {
         dm_pci_config_read(r->dev.pci, addr, &v, size);
     } else {
-        dm_region_read(&r->dev.regions[region], addr, &v, size);
+        dm_device_region_read(&r->dev, region, addr, &v, size);
     }
     return v;
 }

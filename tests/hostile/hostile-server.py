@@ -32,6 +32,30 @@ scenario makes it misbehave in one way:
                         an ioregionfd, an overlap, no fd over UNIX.  BAR0
                         offset 0x50 reads the eventfd's count (kicks), 0x54
                         the REGION_WRITEs that came to 0x50 instead
+  bad-mmap              six 4 KiB BARs, each GET_REGION_INFO saying MMAP;
+                        BAR0 without an fd, BAR1 an area not page-aligned,
+                        BAR2 an area past the region, BAR3 a pipe, BAR4 a
+                        memfd not sealed against shrinking, BAR5 a good
+                        one (a sealed memfd of the BAR's size, 0x5a5a5a5a
+                        at offset 0)
+  bad-mmap-caps         the same six BARs: BAR0 a capability chain that
+                        loops, BAR1 a sparse capability with more areas
+                        than the reply holds, BAR2 two areas that overlap,
+                        BAR3 a cap_offset past the reply, BAR4 two fds,
+                        BAR5 the good one
+  bad-mmap-fds          the same six BARs: BAR0 a memfd smaller than the
+                        BAR, BAR1 a sparse capability with 3 areas and
+                        room for 1, BAR2 one with 1000 areas, BAR3 a
+                        memfd sealed against writes (mmap fails), BAR4 a
+                        region offset not page-aligned, BAR5 the good one
+  mmap-reshape          BAR1 (8 KiB) mappable whole on the first
+                        connection; a write to BAR0 0x40 drops it, and the
+                        next connections offer BAR1's second page alone
+                        (the fork keeps it trapped: the guest's memory map
+                        is made)
+                        (in all, a read of any BAR at 0 by message gives
+                        0xc0ffee00, and BAR0 offset 8 by message reads the
+                        good memfd's word at 8: what the model sees)
 
 The pcie-* and ext-* scenarios are PCI Express devices: 4096 bytes of
 config space, a version 2 endpoint's PCI Express capability; the proxy
@@ -47,7 +71,9 @@ Python 3 standard library only.  Serves one client at a time, forever
 """
 import argparse
 import array
+import fcntl
 import json
+import mmap
 import os
 import signal
 import socket
@@ -71,7 +97,11 @@ SCENARIOS = ('good', 'msi-at-fc', 'msix-past-end', 'msix-table-past-bar',
              'cap-loop', 'cap-in-header', 'bar-2e40-in-32bit',
              'bar-not-pow2', 'huge-version', 'dma-to-own-bar',
              'junk-replies', 'trickle-reply', 'pcie-cap-past-end',
-             'ext-cap-loop', 'ext-cap-in-conventional', 'bad-io-fds')
+             'ext-cap-loop', 'ext-cap-in-conventional', 'bad-io-fds',
+             'bad-mmap', 'bad-mmap-caps', 'bad-mmap-fds', 'mmap-reshape')
+MMAP_SCENARIOS = ('bad-mmap', 'bad-mmap-caps', 'bad-mmap-fds',
+                  'mmap-reshape')
+F_ADD_SEALS, F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_WRITE = 1033, 0x2, 0x4, 0x8
 PCIE_SCENARIOS = ('pcie-cap-past-end', 'ext-cap-loop',
                   'ext-cap-in-conventional')
 
@@ -123,7 +153,10 @@ def config_space(scenario):
 
 
 class Session:
+    sessions = 0                # connections served, for mmap-reshape
+
     def __init__(self, conn, scenario):
+        Session.sessions += 1
         self.conn = conn
         self.scenario = scenario
         self.config = config_space(scenario)
@@ -133,6 +166,12 @@ class Session:
         self.kick_fd = None         # bad-io-fds: the good doorbell's
         self.kicks = 0              # what it counted
         self.kick_writes = 0        # REGION_WRITEs to its address
+        self.good_mem = None        # bad-mmap*: BAR5's memory
+        if scenario in MMAP_SCENARIOS:
+            size = 2 * BAR0_SIZE if scenario == 'mmap-reshape' else BAR0_SIZE
+            self.good_fd = self.memfd(size, sealed=True)
+            self.good_mem = mmap.mmap(self.good_fd, size)
+            self.good_mem[0:4] = struct.pack('<I', 0x5a5a5a5a)
 
     # ---- wire ----
 
@@ -204,6 +243,10 @@ class Session:
     def region_size(self, index):
         if index == CONFIG_REGION:
             return len(self.config)
+        if self.scenario == 'mmap-reshape':
+            return {0: BAR0_SIZE, 1: 2 * BAR0_SIZE}.get(index, 0)
+        if self.scenario in MMAP_SCENARIOS and index < 6:
+            return BAR0_SIZE
         if index != 0:
             return 0
         return {'bar-2e40-in-32bit': 1 << 40,
@@ -233,6 +276,10 @@ class Session:
             value = (self.dma_state if self.scenario == 'dma-to-own-bar'
                      else GOOD_VALUE)
             data = struct.pack('<Q', value)[:count]
+        elif self.good_mem is not None and region < 6 and offset == 0:
+            data = struct.pack('<Q', GOOD_VALUE)[:count]
+        elif self.good_mem is not None and region == 0 and offset == 8:
+            data = bytes(self.good_mem[8:8 + count])
         else:
             data = bytes(count)
         self.reply(msg_id, REGION_READ, flags, payload[:16] + data)
@@ -262,6 +309,9 @@ class Session:
         data = payload[16:16 + count]
         if region == 0 and offset == 0x50:
             self.kick_writes += 1
+        if (region == 0 and offset == 0x40 and
+                self.scenario == 'mmap-reshape'):
+            raise Gone()                        # the model "crashes"
         if region == CONFIG_REGION and offset + len(data) <= len(self.config):
             self.config[offset:offset + len(data)] = data
         self.reply(msg_id, REGION_WRITE, flags, payload[:16])
@@ -313,6 +363,102 @@ class Session:
             os.close(rfd)
             os.close(wfd)
 
+    @staticmethod
+    def memfd(size, sealed, extra_seals=0):
+        fd = os.memfd_create('hostile', os.MFD_CLOEXEC |
+                             (os.MFD_ALLOW_SEALING if sealed else 0))
+        os.ftruncate(fd, size)
+        if sealed:
+            fcntl.fcntl(fd, F_ADD_SEALS,
+                        F_SEAL_SHRINK | F_SEAL_GROW | extra_seals)
+        return fd
+
+    def region_info(self, msg_id, flags, payload):
+        index = struct.unpack_from('<I', payload, 8)[0]
+        if flags & NO_REPLY:
+            return
+        size = self.region_size(index)
+        info_flags = 0x3 if size else 0
+        caps, fds, close, offset = b'', [], [], 0
+        if self.scenario == 'mmap-reshape' and index != 1:
+            pass                                # BAR0: registers
+        elif self.scenario in MMAP_SCENARIOS and index < 6 and size:
+            info_flags |= 0x4                   # MMAP
+            caps, fds, close = self.mmap_reply(index)
+            if self.scenario == 'bad-mmap-fds' and index == 4:
+                offset = 0x10
+        if caps:
+            info_flags |= 0x8                   # CAPS
+        body = struct.pack('<IIIIQQ', 32 + len(caps), info_flags, index,
+                           32 if caps else 0, size, offset) + caps
+        if caps and index == 3 and self.scenario == 'bad-mmap-caps':
+            body = body[:12] + struct.pack('<I', 4000) + body[16:]
+        msg = HDR.pack(msg_id, GET_REGION_INFO, HDR.size + len(body),
+                       REPLY, 0) + body
+        try:
+            if fds:
+                socket.send_fds(self.conn, [msg], fds)
+            else:
+                self.conn.sendall(msg)
+        except OSError:
+            raise Gone()
+        finally:
+            for fd in close:
+                os.close(fd)
+
+    @staticmethod
+    def sparse(areas, nr=None, nxt=0):
+        """A sparse-mmap capability at offset 32 of the reply."""
+        cap = struct.pack('<HHIII', 1, 1, nxt,
+                          len(areas) if nr is None else nr, 0)
+        for off, size in areas:
+            cap += struct.pack('<QQ', off, size)
+        return cap
+
+    def mmap_reply(self, index):
+        """(capabilities, fds, fds to close) for BAR @index."""
+        good = [self.good_fd]
+        if self.scenario == 'mmap-reshape':
+            if Session.sessions == 1:
+                return b'', good, []
+            return self.sparse([(BAR0_SIZE, BAR0_SIZE)]), good, []
+        if index == 5:
+            return b'', good, []
+        if self.scenario == 'bad-mmap':
+            if index == 0:
+                return b'', [], []
+            if index == 1:
+                return self.sparse([(0x800, 0x800)]), good, []
+            if index == 2:
+                return self.sparse([(0, 2 * BAR0_SIZE)]), good, []
+            if index == 3:
+                rfd, wfd = os.pipe()
+                return b'', [rfd], [rfd, wfd]
+            fd = self.memfd(BAR0_SIZE, sealed=False)
+            return b'', [fd], [fd]
+        if self.scenario == 'bad-mmap-fds':
+            if index == 0:
+                fd = self.memfd(BAR0_SIZE // 2, sealed=True)
+                return b'', [fd], [fd]
+            if index == 1:
+                return self.sparse([(0, BAR0_SIZE)], nr=3), good, []
+            if index == 2:
+                return self.sparse([(0, BAR0_SIZE)], nr=1000), good, []
+            if index == 3:
+                fd = self.memfd(BAR0_SIZE, sealed=True,
+                                extra_seals=F_SEAL_WRITE)
+                return b'', [fd], [fd]
+            return b'', good, []
+        if index == 0:
+            return self.sparse([(0, BAR0_SIZE)], nxt=32), good, []
+        if index == 1:
+            return self.sparse([(0, BAR0_SIZE)], nr=1000), good, []
+        if index == 2:
+            return self.sparse([(0, BAR0_SIZE), (0, BAR0_SIZE)]), good, []
+        if index == 3:
+            return self.sparse([(0, BAR0_SIZE)]), good, []
+        return b'', [self.good_fd, self.good_fd], []
+
     def client_reply(self, msg_id, flags, err):
         if msg_id == self.dma_id:
             self.dma_state = 1 if flags & ERROR else 2
@@ -329,9 +475,7 @@ class Session:
                 self.reply(msg_id, cmd, flags,
                            struct.pack('<IIII', 16, 0x3, 9, 5))
             elif cmd == GET_REGION_INFO:
-                index = struct.unpack_from('<I', payload, 8)[0]
-                self.reply(msg_id, cmd, flags, struct.pack(
-                    '<IIIIQQ', 32, 0x3, index, 0, self.region_size(index), 0))
+                self.region_info(msg_id, flags, payload)
             elif cmd == GET_IRQ_INFO:
                 index = struct.unpack_from('<I', payload, 8)[0]
                 self.reply(msg_id, cmd, flags, struct.pack(

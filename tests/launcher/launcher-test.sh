@@ -115,12 +115,15 @@ if [ "$(jf platform)" = srv-1 ] && [ "$(jf capacity)" = 16 ] &&
    [ "$(jf running)" = 0 ] &&
    [ "$(jf models.0.name) $(jf models.0.bus) $(jf models.1.name)" \
      = "edu pci edu-msix" ] &&
-   [ "$(jf models.2.name)" = mc146818 ] &&
+   [ "$(jf models.2.name) $(jf models.2.bus) $(jf models.2.props.0.name)" \
+     = "mc146818 isa base" ] &&
    [ "$(jf models.3.name) $(jf models.3.bus) $(jf models.3.props.0.name)" \
+     = "membar pci size" ] &&
+   [ "$(jf models.4.name) $(jf models.4.bus) $(jf models.4.props.0.name)" \
      = "uart16550 isa console" ] &&
-   [ "$(jf models.4.name) $(jf models.4.bus)" = "virtio-blk pci" ] &&
-   [ "$(jf models.5.name) $(jf models.5.bus)" = "virtio-net pci" ] &&
-   ! jf models.6 >/dev/null; then
+   [ "$(jf models.5.name) $(jf models.5.bus)" = "virtio-blk pci" ] &&
+   [ "$(jf models.6.name) $(jf models.6.bus)" = "virtio-net pci" ] &&
+   ! jf models.7 >/dev/null; then
     pass health-members
 else
     fail health-members "$body"

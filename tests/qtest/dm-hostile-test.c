@@ -5,7 +5,8 @@
  * at device_add with a clear error (a PCI Express one with a bad extended
  * capability list too, on q35, where the proxy reads it); a model that DMAs into the device's
  * own BAR is refused and QEMU keeps answering; a model that floods a
- * call with stray messages cannot stretch the call past timeout=.
+ * call with stray messages cannot stretch the call past timeout=; a
+ * model's bad mappable regions are refused one by one, trapped.
  *
  * A QEMU that deadlocks would hang the test: every test runs under an
  * alarm, a bound, not a measurement.
@@ -244,6 +245,84 @@ static void test_bad_io_fds(const void *data)
 }
 
 /*
+ * GET_REGION_INFO saying MMAP, five ways wrong and once right per
+ * scenario (tests/hostile/hostile-server.py: bad-mmap, bad-mmap-caps,
+ * bad-mmap-fds):
+ * the device realizes, only BAR5's good memfd is mapped, every other
+ * BAR stays trapped (a read by message gives GOOD_VALUE), and what the
+ * guest writes in BAR5 the model reads in its memfd, with no message.
+ */
+static void test_bad_mmap(const void *data)
+{
+    Hostile *h = hostile_start(data);
+    g_autofree char *err = hostile_add(h);
+    QGuestAllocator alloc;
+    QPCIBus *bus;
+    QPCIDevice *dev;
+    QPCIBar bars[6];
+    int64_t requests;
+
+    g_assert_null(err);
+    g_assert_cmpint(proxy_stat(h, "mapped"), ==, 4096);
+    pc_alloc_init(&alloc, h->qts, 0);
+    bus = qpci_new_pc(h->qts, &alloc);
+    dev = qpci_device_find(bus, QPCI_DEVFN(SLOT, 0));
+    g_assert_nonnull(dev);
+    for (int i = 0; i < 6; i++) {
+        bars[i] = qpci_iomap(dev, i, NULL);
+    }
+    qpci_device_enable(dev);
+    for (int i = 0; i < 5; i++) {
+        g_assert_cmphex(qpci_io_readl(dev, bars[i], 0), ==, GOOD_VALUE);
+    }
+    requests = proxy_stat(h, "requests");
+    g_assert_cmphex(qpci_io_readl(dev, bars[5], 0), ==, 0x5a5a5a5a);
+    qpci_io_writel(dev, bars[5], 8, 0x600d600d);
+    g_assert_cmpint(proxy_stat(h, "requests"), ==, requests);
+    g_assert_cmphex(qpci_io_readl(dev, bars[0], 8), ==, 0x600d600d);
+    assert_qmp_alive(h);
+    g_free(dev);
+    qpci_free_pc(bus);
+    alloc_destroy(&alloc);
+    hostile_stop(h);
+}
+
+/*
+ * A model that comes back offering its memory another way (a whole BAR
+ * mapped, then only its second page): the guest's memory map is made,
+ * so the BAR stays trapped, by message, with a warning.
+ */
+static void test_mmap_reshape(const void *data)
+{
+    Hostile *h = hostile_start("mmap-reshape");
+    g_autofree char *err = hostile_add(h);
+    QGuestAllocator alloc;
+    QPCIBus *bus;
+    QPCIDevice *dev;
+    QPCIBar bar0, bar1;
+
+    g_assert_null(err);
+    g_assert_cmpint(proxy_stat(h, "mapped"), ==, 8192);
+    pc_alloc_init(&alloc, h->qts, 0);
+    bus = qpci_new_pc(h->qts, &alloc);
+    dev = qpci_device_find(bus, QPCI_DEVFN(SLOT, 0));
+    g_assert_nonnull(dev);
+    bar0 = qpci_iomap(dev, 0, NULL);
+    bar1 = qpci_iomap(dev, 1, NULL);
+    qpci_device_enable(dev);
+    g_assert_cmphex(qpci_io_readl(dev, bar1, 0), ==, 0x5a5a5a5a);
+    qpci_io_writel(dev, bar0, 0x40, 1);         /* it drops us */
+    qtest_qmp_eventwait(h->qts, "REMOTE_DEVICE_RECONNECTED");
+    g_assert_cmpint(proxy_stat(h, "mapped"), ==, 0);
+    g_assert_cmphex(qpci_io_readl(dev, bar1, 0), ==, GOOD_VALUE);
+    assert_qmp_alive(h);
+    g_free(dev);
+    qpci_free_pc(bus);
+    alloc_destroy(&alloc);
+    hostile_stop(h);
+}
+
+/*
  * On i440fx the same PCI Express model is a conventional device: its
  * extended space is never read, so the bad list there does not matter.
  */
@@ -364,6 +443,12 @@ int main(int argc, char **argv)
     }
     qtest_add_data_func("/dm/hostile/good", NULL, test_good);
     qtest_add_data_func("/dm/hostile/bad-io-fds", NULL, test_bad_io_fds);
+    qtest_add_data_func("/dm/hostile/bad-mmap", "bad-mmap", test_bad_mmap);
+    qtest_add_data_func("/dm/hostile/bad-mmap-caps", "bad-mmap-caps",
+                        test_bad_mmap);
+    qtest_add_data_func("/dm/hostile/bad-mmap-fds", "bad-mmap-fds",
+                        test_bad_mmap);
+    qtest_add_data_func("/dm/hostile/mmap-reshape", NULL, test_mmap_reshape);
     qtest_add_data_func("/dm/hostile/ext-cap-loop-on-pc", NULL,
                         test_ext_loop_on_pc);
     qtest_add_data_func("/dm/hostile/dma-to-own-bar", NULL,

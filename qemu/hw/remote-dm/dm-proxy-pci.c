@@ -20,6 +20,10 @@
  * (GET_REGION_IO_FDS: a virtio queue's notify address) are rung through
  * its eventfds on one host, and sent at once over TCP; ioeventfd=off
  * leaves them posted writes like any other (dm-proxy-doorbell.c).
+ * A region the model lets us map (its memory in a memfd, one host) is
+ * mapped into the BAR over the trapped region, so that guest accesses
+ * there are memory accesses; mmap=off keeps them trapped
+ * (dm-proxy-mmap.c).
  *
  * Threads: BAR callbacks run without the big QEMU lock (it is taken only
  * to lower INTx); everything else runs in the main loop with it.
@@ -74,6 +78,9 @@ typedef struct DMProxyBar {
     int index;
     uint64_t size;
     MemoryRegion mr;
+    /* The model's memory mapped over the trapped region (mmap=on). */
+    DMProxyMmapArea mmap[DM_PROXY_MAX_MMAP_AREAS];
+    unsigned nmmap;
 } DMProxyBar;
 
 typedef struct DMProxyMsiVector {
@@ -104,6 +111,7 @@ struct DMProxyPCIState {
     bool vq_fetch;              /* offer dm_vq_fetch (TCP's fast path) */
     bool posted_writes;
     bool ioeventfd;             /* ask the model for its doorbells */
+    bool mmap;                  /* map what the model lets us map */
 
     DMProxy proxy;
     bool proxy_up;
@@ -371,8 +379,15 @@ static void dm_proxy_pci_bar_write(void *opaque, hwaddr addr, uint64_t val,
     DMProxyPCIState *s = b->s;
 
     trace_dm_proxy_pci_bar_write(dm_id(s), b->index, addr, size, val);
+    /*
+     * A posted write may still wait in the batch when the guest reads a
+     * mapped area, which no message orders after it: with memory
+     * mapped, writes wait for their reply (upstream's vfio-user client
+     * turns posted writes off for the same reason).
+     */
     dm_proxy_region_write(&s->proxy, b->index, addr, val, size,
-                          s->posted_writes);
+                          s->posted_writes &&
+                          !qatomic_read(&s->proxy.mapped));
     dm_proxy_line_eoi(&s->intx);
 }
 
@@ -442,6 +457,157 @@ static void dm_proxy_pci_doorbells_on(DMProxyPCIState *s)
     WITH_QEMU_LOCK_GUARD(&p->lock) {
         p->post_now = in_kernel;
     }
+}
+
+/* ---- Mappable regions (main loop) ---- */
+
+/*
+ * Does [@off, +@size) of BAR @bar hold what must trap: the MSI-X table
+ * or PBA (emulated here) or a doorbell (rung here)?
+ */
+static bool dm_proxy_pci_mmap_clashes(DMProxyPCIState *s, int bar,
+                                      uint64_t off, uint64_t size)
+{
+    const uint8_t *c = PCI_DEVICE(s)->config;
+    DMProxy *p = &s->proxy;
+
+    if (s->msix_cap) {
+        uint32_t table = pci_get_long(c + s->msix_cap + PCI_MSIX_TABLE);
+        uint32_t pba = pci_get_long(c + s->msix_cap + PCI_MSIX_PBA);
+
+        if ((s->msix_table_bar == bar &&
+             ranges_overlap(off, size, table & ~PCI_MSIX_FLAGS_BIRMASK,
+                            s->msix_vectors * PCI_MSIX_ENTRY_SIZE)) ||
+            (s->msix_pba_bar == bar &&
+             ranges_overlap(off, size, pba & ~PCI_MSIX_FLAGS_BIRMASK,
+                            QEMU_ALIGN_UP(s->msix_vectors, 64) / 8))) {
+            return true;
+        }
+    }
+    for (unsigned i = 0; i < p->ndoorbells; i++) {
+        DMProxyDoorbell *d = &p->doorbells[i];
+
+        if (d->region == bar &&
+            ranges_overlap(off, size, d->offset, d->size ? d->size : 1)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* What query-remote-devices shows: the bytes mapped and enabled. */
+static void dm_proxy_pci_mmap_count(DMProxyPCIState *s)
+{
+    uint64_t mapped = 0;
+
+    for (int i = 0; i < DM_PROXY_NUM_BARS; i++) {
+        for (unsigned j = 0; j < s->bars[i].nmmap; j++) {
+            DMProxyMmapArea *a = &s->bars[i].mmap[j];
+
+            mapped += a->mr_on && a->mr.enabled ? a->size : 0;
+        }
+    }
+    qatomic_set(&s->proxy.mapped, mapped);
+}
+
+/*
+ * Map what the model lets us map of each BAR (after MSI-X and the
+ * doorbells, which must stay trapped): a RAM device per area, over the
+ * trapped region.  They live as long as the device; a reconnection maps
+ * the new model's memory in their place (dm_proxy_pci_mmap_replay).
+ */
+static void dm_proxy_pci_mmap_on(DMProxyPCIState *s)
+{
+    DMProxy *p = &s->proxy;
+
+    if (!s->mmap || !p->fds_ok) {
+        return;                 /* no descriptors over TCP: trapped */
+    }
+    for (int i = 0; i < DM_PROXY_NUM_BARS; i++) {
+        DMProxyBar *b = &s->bars[i];
+
+        if (!b->size) {
+            continue;
+        }
+        b->nmmap = dm_proxy_mmap_map(p, i, b->size, b->mmap,
+                                     DM_PROXY_MAX_MMAP_AREAS);
+        for (unsigned j = 0; j < b->nmmap; j++) {
+            if (dm_proxy_pci_mmap_clashes(s, i, b->mmap[j].offset,
+                                          b->mmap[j].size)) {
+                warn_report("dm-proxy %s: BAR%d: the model's mappable area "
+                            "at 0x%" PRIx64 " covers its MSI-X table or a "
+                            "doorbell: its accesses stay trapped",
+                            dm_id(s), i, b->mmap[j].offset);
+                dm_proxy_mmap_unmap(b->mmap, b->nmmap);
+                b->nmmap = 0;
+            }
+        }
+        for (unsigned j = 0; j < b->nmmap; j++) {
+            DMProxyMmapArea *a = &b->mmap[j];
+            g_autofree char *name = g_strdup_printf("dm-proxy-bar%d-mmap%u",
+                                                    i, j);
+
+            memory_region_init_ram_device_ptr(&a->mr, OBJECT(s), name,
+                                              a->size, a->ptr);
+            /* Plain memory: TCG needs no lock around it either. */
+            memory_region_enable_lockless_io(&a->mr);
+            memory_region_add_subregion_overlap(&b->mr, a->offset, &a->mr,
+                                                1);
+            a->mr_on = true;
+        }
+    }
+    dm_proxy_pci_mmap_count(s);
+}
+
+/* The model is gone: trap its areas (accesses fail as the rest do). */
+static void dm_proxy_pci_mmap_lost(DMProxyPCIState *s)
+{
+    for (int i = 0; i < DM_PROXY_NUM_BARS; i++) {
+        for (unsigned j = 0; j < s->bars[i].nmmap; j++) {
+            memory_region_set_enabled(&s->bars[i].mmap[j].mr, false);
+        }
+    }
+    dm_proxy_pci_mmap_count(s);
+}
+
+/*
+ * Connected again (or a standby activated): the model's memory in place
+ * of what was mapped; a BAR whose areas the model no longer offers the
+ * same way stays trapped.
+ */
+static void dm_proxy_pci_mmap_replay(DMProxyPCIState *s)
+{
+    for (int i = 0; i < DM_PROXY_NUM_BARS; i++) {
+        DMProxyBar *b = &s->bars[i];
+        bool ok;
+
+        if (!b->nmmap) {
+            continue;
+        }
+        ok = dm_proxy_mmap_remap(&s->proxy, i, b->size, b->mmap, b->nmmap);
+        for (unsigned j = 0; j < b->nmmap; j++) {
+            memory_region_set_enabled(&b->mmap[j].mr, ok);
+        }
+    }
+    dm_proxy_pci_mmap_count(s);
+}
+
+static void dm_proxy_pci_mmap_off(DMProxyPCIState *s)
+{
+    for (int i = 0; i < DM_PROXY_NUM_BARS; i++) {
+        DMProxyBar *b = &s->bars[i];
+
+        for (unsigned j = 0; j < b->nmmap; j++) {
+            if (b->mmap[j].mr_on) {
+                memory_region_del_subregion(&b->mr, &b->mmap[j].mr);
+                b->mmap[j].mr_on = false;
+            }
+        }
+        /* The regions themselves go with the device (QOM children). */
+        dm_proxy_mmap_unmap(b->mmap, b->nmmap);
+        b->nmmap = 0;
+    }
+    qatomic_set(&s->proxy.mapped, 0);
 }
 
 /* ---- Config space (main loop) ---- */
@@ -724,6 +890,7 @@ static void dm_proxy_pci_lost(void *opaque, DMProxy *p)
     dm_proxy_line_drop(&s->intx);
     /* Their eventfds were the lost session's: asked again on return. */
     dm_proxy_pci_doorbells_off(s);
+    dm_proxy_pci_mmap_lost(s);
 }
 
 static bool dm_proxy_pci_replay(void *opaque, DMProxy *p, Error **errp)
@@ -745,6 +912,7 @@ static bool dm_proxy_pci_replay(void *opaque, DMProxy *p, Error **errp)
         return false;
     }
     dm_proxy_pci_doorbells_on(s);
+    dm_proxy_pci_mmap_replay(s);
     /*
      * A kick the guest made while the model was going (into the lost
      * session's eventfd, or as a write that failed) is gone: ring each
@@ -1256,6 +1424,8 @@ static void dm_proxy_pci_realize(PCIDevice *pdev, Error **errp)
     }
     /* A standby's are asked at its activation (the replay). */
     dm_proxy_pci_doorbells_on(s);
+    /* A standby maps the same memory as the source: the model's. */
+    dm_proxy_pci_mmap_on(s);
     dm_proxy_pci_mirror_cap_list(s, config);
 
     if (c[PCI_INTERRUPT_PIN] &&
@@ -1302,6 +1472,7 @@ static void dm_proxy_pci_exit(PCIDevice *pdev)
     if (s->proxy_up) {
         dm_proxy_pci_doorbells_off(s);
     }
+    dm_proxy_pci_mmap_off(s);
     if (s->intx.irq) {
         dm_proxy_line_cleanup(&s->intx);
         qemu_free_irq(s->intx.irq);
@@ -1389,6 +1560,8 @@ static const Property dm_proxy_pci_properties[] = {
      * run in two with doorbells, none in six without).
      */
     DEFINE_PROP_BOOL("ioeventfd", DMProxyPCIState, ioeventfd, true),
+    /* Map the regions the model offers as memory (one host). */
+    DEFINE_PROP_BOOL("mmap", DMProxyPCIState, mmap, true),
     DEFINE_PROP_UINT32("poll-us", DMProxyPCIState, poll_us, 50),
     DEFINE_PROP_BOOL("vq-fetch", DMProxyPCIState, vq_fetch, true),
     DEFINE_PROP_BOOL("irqfd", DMProxyPCIState, irqfd, true),

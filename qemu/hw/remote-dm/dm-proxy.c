@@ -1104,6 +1104,7 @@ RemoteDeviceInfoList *qmp_query_remote_devices(Error **errp)
         info->errors = qatomic_read(&p->errors);
         info->reconnects = qatomic_read(&p->reconnects);
         info->kicks = qatomic_read(&p->kicks);
+        info->mapped = qatomic_read(&p->mapped);
         /* A snapshot: the table changes only in the main loop, ours. */
         info->doorbells = p->ndoorbells;
         for (unsigned i = 0; i < p->ndoorbells; i++) {

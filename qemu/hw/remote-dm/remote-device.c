@@ -5,7 +5,7 @@
  *                  [,iobase=N][,irq=N][,rtc=on|off]
  *                  [,addr=SLOT.FN][,bootindex=N][,timeout=MS][,poll-us=N]
  *                  [,posted-writes=on|off][,ioeventfd=on|off]
- *                  [,irqfd=on|off][,vq-fetch=on|off]
+ *                  [,irqfd=on|off][,vq-fetch=on|off][,mmap=on|off]
  *                  [,vm-id=..,...,token-secret=SECRET]
  *                  [,tls-creds=CREDS[,tls-hostname=NAME]]
  *
@@ -41,6 +41,7 @@ static QemuOptsList remote_device_opts = {
         { .name = "ioeventfd", .type = QEMU_OPT_BOOL },
         { .name = "irqfd", .type = QEMU_OPT_BOOL },
         { .name = "vq-fetch", .type = QEMU_OPT_BOOL },
+        { .name = "mmap", .type = QEMU_OPT_BOOL },
         { .name = "vm-id", .type = QEMU_OPT_STRING },
         { .name = "hypervisor-id", .type = QEMU_OPT_STRING },
         { .name = "client-platform-id", .type = QEMU_OPT_STRING },
@@ -73,8 +74,7 @@ char *remote_device_to_device_opts(const char *optarg, Error **errp)
     VupAddress addr;
     static const char *const passed[] = {
         "id", "server", "iobase", "irq", "rtc", "addr", "bootindex",
-        "timeout",
-        "poll-us", "ioeventfd", "irqfd", "vq-fetch",
+        "timeout", "poll-us", "ioeventfd", "irqfd", "vq-fetch", "mmap",
         "posted-writes", "vm-id", "hypervisor-id", "client-platform-id",
         "device-model-id", "server-platform-id", "token-secret",
         "tls-creds", "tls-hostname",
@@ -97,7 +97,7 @@ char *remote_device_to_device_opts(const char *optarg, Error **errp)
     }
     if (g_str_equal(bus, "isa")) {
         static const char *const pci_only[] = {
-            "addr", "bootindex", "ioeventfd", "irqfd", "vq-fetch",
+            "addr", "bootindex", "ioeventfd", "irqfd", "vq-fetch", "mmap",
         };
 
         for (size_t i = 0; i < G_N_ELEMENTS(pci_only); i++) {

@@ -31,6 +31,7 @@
 #include "vup/caps.h"
 #include "vup/msg.h"
 #include "qemu/notify.h"
+#include "system/memory.h"
 #include "system/runstate.h"
 #include "crypto/tlscreds.h"
 #include "crypto/tlssession.h"
@@ -104,6 +105,21 @@ typedef struct DMProxyDoorbell {
     EventNotifier notifier;     /* the model's eventfd, when has_fd */
     bool registered;            /* with the memory core (KVM's ioeventfd) */
 } DMProxyDoorbell;
+
+/*
+ * A mappable area of a model's region (VFIO_REGION_INFO_FLAG_MMAP, one
+ * host): our MAP_SHARED mapping of the model's memory, put into the
+ * guest's view of the region as a RAM device by the proxy device.
+ */
+#define DM_PROXY_MAX_MMAP_AREAS 8     /* per region */
+
+typedef struct DMProxyMmapArea {
+    uint64_t offset;            /* in the region */
+    uint64_t size;
+    void *ptr;                  /* NULL: not mapped */
+    MemoryRegion mr;            /* the device's, over the trapped region */
+    bool mr_on;                 /* mr made (it lives as long as the device) */
+} DMProxyMmapArea;
 
 typedef enum DMProxyState {
     DM_PROXY_DISCONNECTED,
@@ -204,6 +220,7 @@ struct DMProxy {
     uint64_t errors;
     uint64_t reconnects;
     uint64_t kicks;             /* doorbells rung by eventfd */
+    uint64_t mapped;            /* bytes of the model's regions mapped */
 };
 
 /* Parse @server, connect and negotiate; false with @errp set on failure. */
@@ -318,6 +335,26 @@ void dm_proxy_doorbells_clear(DMProxy *p);
 bool dm_proxy_doorbell_write(DMProxy *p, uint32_t region, uint64_t addr,
                              uint64_t val, unsigned size, const void *msg,
                              size_t len, bool posted);
+
+/*
+ * Mappable regions (dm-proxy-mmap.c), main loop.  Ask the model how
+ * @region (@size bytes) may be mapped and map it: up to @max areas into
+ * @areas, how many (0: the region stays trapped).  Any doubt about what
+ * the model sends (an area outside the region or not page-aligned, a
+ * descriptor that is not a sealed memory file or too small) refuses the
+ * whole region with a warning.
+ */
+unsigned dm_proxy_mmap_map(DMProxy *p, uint32_t region, uint64_t size,
+                           DMProxyMmapArea *areas, unsigned max);
+/*
+ * After a reconnection: map the (new) model's memory in place of the
+ * old, at the same addresses, when it offers the same @n areas; false
+ * (warned, the old memory replaced by anonymous memory) otherwise.
+ */
+bool dm_proxy_mmap_remap(DMProxy *p, uint32_t region, uint64_t size,
+                         DMProxyMmapArea *areas, unsigned n);
+/* Unmap the first @n of @areas. */
+void dm_proxy_mmap_unmap(DMProxyMmapArea *areas, unsigned n);
 
 /* Migration (dm-proxy-migration.c). */
 void dm_proxy_migration_init(DMProxy *p);
