@@ -7,7 +7,8 @@
 # Then the disk table (bench/run-disk-bench.sh); BENCH_DISK=0 skips it,
 # BENCH_DISK=only runs it alone.  Then the network table
 # (bench/run-net-bench.sh); BENCH_NET=0 skips it, BENCH_NET=only runs it
-# alone.
+# alone.  Then the event-timer table (bench/run-rtc-bench.sh), BENCH_RTC
+# likewise.
 #   bench/run-bench.sh BUILD
 set -euo pipefail
 build=$(cd "${1:?usage: run-bench.sh BUILD}" && pwd)
@@ -16,6 +17,9 @@ if [ "${BENCH_DISK:-1}" = only ]; then
 fi
 if [ "${BENCH_NET:-1}" = only ]; then
     exec "$(dirname "$0")/run-net-bench.sh" "$build"
+fi
+if [ "${BENCH_RTC:-1}" = only ]; then
+    exec "$(dirname "$0")/run-rtc-bench.sh" "$build"
 fi
 qemu=$build/qemu-system-x86_64
 dm=$build/meson/dm-remote/dm-remote
@@ -296,4 +300,7 @@ if [ "${BENCH_DISK:-1}" != 0 ]; then
 fi
 if [ "${BENCH_NET:-1}" != 0 ]; then
     "$(dirname "$0")/run-net-bench.sh" "$build"
+fi
+if [ "${BENCH_RTC:-1}" != 0 ]; then
+    "$(dirname "$0")/run-rtc-bench.sh" "$build"
 fi
