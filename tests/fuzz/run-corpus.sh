@@ -1,0 +1,13 @@
+#!/bin/bash
+# make check's run of one libFuzzer target: every input of its corpus and
+# regressions, then RUNS executions more from a fixed seed.  No time is
+# asserted; a crash, a leak, a sanitizer report or a timeout fails it.
+#   run-corpus.sh TARGET RUNS NEW_DIR SEED_DIR...
+# NEW_DIR (in the build) takes the inputs it finds: the committed corpus
+# stays as it is.
+set -euo pipefail
+exe=$1 runs=$2 new=$3
+shift 3
+mkdir -p "$new" "$new.crashes"
+exec "$exe" -runs="$runs" -seed=1 -timeout=30 -max_len=65536 \
+    -print_final_stats=1 -artifact_prefix="$new.crashes/" "$new" "$@"
