@@ -9,5 +9,7 @@ set -euo pipefail
 exe=$1 runs=$2 new=$3
 shift 3
 mkdir -p "$new" "$new.crashes"
+# libFuzzer's own exit status for a crash, 77, is meson's for "skipped".
 exec "$exe" -runs="$runs" -seed=1 -timeout=30 -max_len=65536 \
+    -error_exitcode=1 -timeout_exitcode=1 \
     -print_final_stats=1 -artifact_prefix="$new.crashes/" "$new" "$@"
