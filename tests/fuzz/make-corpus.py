@@ -247,3 +247,15 @@ for i, c in enumerate(caps):
 put("routes", "routes", b"# routes\n\nedu0=unix:/run/dm/edu0.sock\n"
     b"  blk0=tcp:10.0.0.2:5000,vm=vm1  \nblk0=tcp:[::1]:5001,vm=vm2\n")
 put("routes", "bad-line", b"edu0=unix:/a\nnot a route\n")
+
+# ---- instance-body: POST /v1/instances (fuzz-instance-body.c) ----
+bodies = [
+    {"model": "edu", "props": {"dma_mask": "0xffffffff", "pcie": True}},
+    {"model": "virtio-blk", "props": {"file": "disk.img", "serial": "a,b",
+                                      "queues": 2, "readonly": False}},
+    {"model": "uart16550", "props": {"iobase": "0x2f8", "irq": 3}},
+    {"model": "edu-msix", "props": None, "id": "edu0", "console": True},
+]
+for i, b in enumerate(bodies):
+    put("instance-body", "body-%d" % i, json.dumps(b).encode())
+put("instance-body", "nested", b'{"model": "edu", "props": {"x": [[[[1]]]]}}')
