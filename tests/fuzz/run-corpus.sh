@@ -3,11 +3,12 @@
 # regressions, then RUNS executions more from a fixed seed.  No time is
 # asserted; a crash, a leak, a sanitizer report or a timeout fails it.
 #   run-corpus.sh TARGET RUNS NEW_DIR SEED_DIR...
-# NEW_DIR (in the build) takes the inputs it finds: the committed corpus
-# stays as it is.
+# NEW_DIR (in the build) takes the inputs it finds, emptied first so that
+# every run is the same: the committed corpus stays as it is.
 set -euo pipefail
 exe=$1 runs=$2 new=$3
 shift 3
+rm -rf "$new"
 mkdir -p "$new" "$new.crashes"
 # libFuzzer's own exit status for a crash, 77, is meson's for "skipped".
 exec "$exe" -runs="$runs" -seed=1 -timeout=30 -max_len=65536 \
