@@ -67,6 +67,7 @@ typedef struct Feeder {
     int fd;
     const uint8_t *data;
     size_t len;
+    size_t sent;                /* by the main thread, before the loop */
 } Feeder;
 
 static Feeder feeder;
@@ -111,8 +112,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 /* Write the input, then read (and drop) whatever comes back until EOF. */
 static void feed(Feeder *f)
 {
-    size_t done = 0;
-    bool shut = false;
+    size_t done = f->sent;
+    bool shut = done == f->len;     /* then the main thread shut it */
     static char sink[65536];
 
     for (;;) {
@@ -319,6 +320,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     feeder.fd = sv[1];
     feeder.data = data + memlen;
     feeder.len = size - memlen;
+    /*
+     * What fits in the socket goes in now: the session then runs without
+     * waiting for the feeder to be scheduled (on a busy machine that wait
+     * cost more than the input), which only takes the replies and the rest.
+     */
+    feeder.sent = 0;
+    while (feeder.sent < feeder.len) {
+        ssize_t n = send(sv[1], feeder.data + feeder.sent,
+                         feeder.len - feeder.sent,
+                         MSG_DONTWAIT | MSG_NOSIGNAL);
+
+        if (n <= 0) {
+            break;
+        }
+        feeder.sent += n;
+    }
+    if (feeder.sent == feeder.len) {
+        shutdown(sv[1], SHUT_WR);
+    }
     sem_post(&feeder.go);
     dm_loop_run(z.loop);
     dm_session_free(z.s);       /* closes sv[0]: the feeder sees EOF */
