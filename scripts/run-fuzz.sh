@@ -8,7 +8,7 @@
 # Exit status: non-zero if any target crashed.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-out=${1:?usage: run-fuzz.sh BUILD}
+out=$(cd "${1:?usage: run-fuzz.sh BUILD}" && pwd)
 secs=${FUZZ_SECONDS:-60}
 bin="$out/fuzz/tests/fuzz"
 runs="$out/fuzz-runs"
@@ -27,10 +27,11 @@ for t in $targets; do
         dirs+=("$top/tests/fuzz/$t/regressions")
     mkdir -p "$runs/$t/corpus" "$runs/$t/crashes"
     echo "fuzz: $t for ${secs}s" >&2
-    "$bin/fuzz-$t" -max_total_time="$secs" -jobs=1 -timeout=30 \
-        -max_len=65536 -print_final_stats=1 \
-        -artifact_prefix="$runs/$t/crashes/" "${dirs[@]}" \
-        > "$runs/$t/log" 2>&1
+    # -jobs=1: one worker process, its log (fuzz-0.log) in its directory.
+    (cd "$runs/$t" &&
+     "$bin/fuzz-$t" -max_total_time="$secs" -jobs=1 -timeout=30 \
+         -max_len=65536 -print_final_stats=1 \
+         -artifact_prefix="$runs/$t/crashes/" "${dirs[@]}" > log 2>&1)
     status=$?
     # The last "#N ... cov: C ft: F" line, and the final stats.
     last=$(grep -a -E '^#[0-9]+.*cov: ' "$runs/$t/log" | tail -n 1)
