@@ -3,6 +3,7 @@
 #   make deps    install what the build needs (Debian packages)
 #   make         build everything: the QEMU fork and our programs
 #   make check   run every test; last line "N passed, N failed"
+#   make fuzz    each libFuzzer target for FUZZ_SECONDS (60), as a table
 #   make demo    the main job, with embedded defaults
 #   make bench   benchmarks, printed as tables
 
@@ -10,7 +11,7 @@ BUILD    ?= build
 DM_CACHE ?= /var/cache/dm-build
 export DM_CACHE
 
-.PHONY: all deps qemu ours check demo bench clean distclean
+.PHONY: all deps qemu ours fuzz-build check fuzz demo bench clean distclean
 
 all: qemu ours
 
@@ -23,8 +24,15 @@ qemu: deps
 ours: deps
 	@scripts/build-ours.sh $(BUILD)
 
-check: all
+# The libFuzzer targets: a clang build of their own (BUILD/fuzz).
+fuzz-build: deps
+	@scripts/build-fuzz.sh $(BUILD)
+
+check: all fuzz-build
 	@scripts/run-tests.sh $(BUILD)
+
+fuzz: fuzz-build
+	@scripts/run-fuzz.sh $(BUILD)
 
 demo: all
 	@scripts/demo.sh $(BUILD)

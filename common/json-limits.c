@@ -11,26 +11,46 @@
 int dm_json_check_depth(const char *data, size_t len, unsigned max_depth)
 {
     unsigned depth = 0;
-    bool in_string = false, escaped = false;
+    /*
+     * What json-glib's scanner skips must be skipped here too, or a quote
+     * in it would hide the nesting after it: "strings" with backslash
+     * escapes, 'strings' without, and comments.
+     */
+    char quote = 0;
+    bool escaped = false, comment = false;
     size_t i;
 
     for (i = 0; i < len; i++) {
         char c = data[i];
 
-        if (in_string) {
+        if (comment) {
+            if (c == '*' && i + 1 < len && data[i + 1] == '/') {
+                comment = false;
+                i++;
+            }
+            continue;
+        }
+        if (quote) {
             /* A backslash hides the next character, a quote included. */
             if (escaped) {
                 escaped = false;
-            } else if (c == '\\') {
+            } else if (c == '\\' && quote == '"') {
                 escaped = true;
-            } else if (c == '"') {
-                in_string = false;
+            } else if (c == quote) {
+                quote = 0;
             }
             continue;
         }
         switch (c) {
         case '"':
-            in_string = true;
+        case '\'':
+            quote = c;
+            break;
+        case '/':
+            if (i + 1 < len && data[i + 1] == '*') {
+                comment = true;
+                i++;
+            }
             break;
         case '[':
         case '{':

@@ -19,8 +19,9 @@
 /*
  * 0 if no object or array in the @len bytes at @data is nested deeper
  * than @max_depth, -E2BIG otherwise.  Brackets inside strings (escapes
- * included) do not count; the text need not be valid JSON (the parser
- * judges that afterwards).
+ * included) and comments do not count, as json-glib reads them: "double"
+ * and 'single' quotes, slash-star comments; the text need not be valid
+ * JSON (the parser judges that afterwards).
  */
 int dm_json_check_depth(const char *data, size_t len, unsigned max_depth);
 

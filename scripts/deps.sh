@@ -9,7 +9,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 # end; qemu-utils (qemu-img, qemu-nbd): only its tests; liburing-dev: the
 # raw back end's io_uring; qemu-system-common: qemu-storage-daemon, the
 # peers of the disk benchmark (vhost-user-blk and NBD exports);
-# libslirp-dev: QEMU's user networking and virtio-net's net=user.
+# libslirp-dev: QEMU's user networking and virtio-net's net=user; clang,
+# libclang-rt-14-dev (libFuzzer, only recommended by clang) and llvm
+# (llvm-symbolizer): the fuzz targets (scripts/build-fuzz.sh).
 PKGS=(
     build-essential pkg-config ninja-build ccache rsync xz-utils dpkg-dev
     python3 python3-venv flex bison cpio git device-tree-compiler
@@ -18,6 +20,7 @@ PKGS=(
     libsoup-3.0-dev glib-networking libjson-glib-dev libsqlite3-dev sqlite3
     socat e2fsprogs
     libnbd-dev qemu-utils liburing-dev qemu-system-common
+    clang libclang-rt-14-dev llvm
     seabios ipxe-qemu busybox-static
     fdisk mtools dosfstools syslinux syslinux-common
 )

@@ -8,14 +8,27 @@ out=${1:?usage: run-tests.sh BUILD}
 meson test -C "$out/meson" --print-errorlogs --num-processes 2 \
     ${TESTS:-} 2>&1 | grep -v '^>>> '
 status=${PIPESTATUS[0]}
+logs=("$out/meson/meson-logs/testlog.json")
 
-/usr/bin/python3 - "$out/meson/meson-logs/testlog.json" <<'PY'
+# The libFuzzer targets' suite, in their clang build (scripts/build-fuzz.sh)
+# when there is one; TESTS names the main build's tests only.
+if [ -z "${TESTS:-}" ] && [ -f "$out/fuzz/build.ninja" ]; then
+    meson test -C "$out/fuzz" --print-errorlogs --num-processes 2 \
+        --suite fuzz 2>&1 | grep -v '^>>> '
+    [ "${PIPESTATUS[0]}" = 0 ] || status=1
+    logs+=("$out/fuzz/meson-logs/testlog.json")
+fi
+
+/usr/bin/python3 - "${logs[@]}" <<'PY'
 import json, sys
 import re
 passed = failed = skipped = 0
 tap = re.compile(r"^(not ok|ok)\b[^#]*(#\s*(SKIP|TODO))?", re.I)
+def lines():
+    for path in sys.argv[1:]:
+        yield from open(path)
 try:
-    for line in open(sys.argv[1]):
+    for line in lines():
         t = json.loads(line)
         # TAP tests count by subtest; the rest by program.
         subs = [tap.match(l) for l in (t.get("stdout") or "").splitlines()]

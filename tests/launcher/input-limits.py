@@ -153,7 +153,7 @@ def main():
         if os.path.exists(sock_path) or server.poll() is not None:
             break
         time.sleep(0.1)
-    print("1..14")
+    print("1..22")
     alive("start")
 
     # Content-Length over the limit: 413 without sending the body.
@@ -216,6 +216,24 @@ def main():
     status, body = request("POST", post_path, text)
     ok(status is not None and b"nested deeper" not in body,
        "deep-json-strings", "status %s %r" % (status, body[:200]))
+    # json-glib also skips /* comments */ and reads 'single-quoted'
+    # strings (without escapes): a quote inside either once hid the
+    # nesting after it from the limit, and the stack overflowed (found
+    # by tests/fuzz/fuzz-instance-body.c).
+    for name, hide in [("comment", b"/* \" */"),
+                       ("single-quoted", b"\"s\": '\"', "),
+                       ("single-quoted-backslash", b"\"s\": '\\', ")]:
+        text = b"{" + hide + b" \"a\": " + b"[" * 80000 + b"}"
+        status, body = request("POST", post_path, text)
+        ok(status == 400 and b"nested deeper" in body,
+           "deep-json-behind-" + name, "status %s %r" % (status, body[:200]))
+        alive("deep-json-behind-" + name)
+    # Brackets in a comment or a single-quoted string are not nesting.
+    for text in [b"{\"a\": /* " + b"[" * 100 + b" */ 1}",
+                 b"{\"a\": '" + b"[" * 100 + b"'}"]:
+        status, body = request("POST", post_path, text)
+        ok(status is not None and b"nested deeper" not in body,
+           "deep-json-hidden-brackets", "status %s %r" % (status, body[:200]))
 
 
 try:

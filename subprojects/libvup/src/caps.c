@@ -357,8 +357,11 @@ char *vup_caps_format(const VupCaps *c)
 
         json_object_object_add(mig, VUP_CAP_MIGRATION_PGSIZE,
                                json_object_new_uint64(c->migration_pgsize));
-        json_object_object_add(mig, VUP_CAP_MIGRATION_MAX_BITMAP,
-                json_object_new_uint64(c->migration_max_bitmap_size));
+        /* 0: the peer gave none, and 0 is no value the key may take. */
+        if (c->migration_max_bitmap_size) {
+            json_object_object_add(mig, VUP_CAP_MIGRATION_MAX_BITMAP,
+                    json_object_new_uint64(c->migration_max_bitmap_size));
+        }
         json_object_object_add(caps, VUP_CAP_MIGRATION, mig);
     }
     if (c->twin_socket_supported) {

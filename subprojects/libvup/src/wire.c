@@ -81,7 +81,9 @@ static void swap_region_caps(uint8_t *p, size_t len, bool to_host)
         }
         if (id == VUP_REGION_INFO_CAP_DM_ISA) {
             swap_layout(p, len, off + 8, "44");
-        } else if (id == VUP_REGION_INFO_CAP_SPARSE_MMAP) {
+        } else if (id == VUP_REGION_INFO_CAP_SPARSE_MMAP &&
+                   off + sizeof(VupRegionInfoCapSparseMmap) <= len) {
+            /* The count only if it is there: a cap may be cut short. */
             uint32_t n = get(p + off + 8, 4, to_host);
 
             swap_layout(p, len, off + 8, "44");

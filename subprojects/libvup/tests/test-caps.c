@@ -93,6 +93,28 @@ static void test_round_trip(void **state)
     free(json);
 }
 
+/*
+ * A peer's migration object may leave max_bitmap_size out (no limit
+ * given): what we format from it must parse again, here and at the peer
+ * (found by tests/fuzz/fuzz-vup-caps.c).
+ */
+static void test_round_trip_migration_without_bitmap(void **state)
+{
+    const char *json = "{\"capabilities\": {\"migration\": "
+                       "{\"pgsize\": 4096}}}";
+    VupCaps c, back;
+    char *out;
+
+    assert_int_equal(parse(json, &c, NULL, 0), 0);
+    assert_true(c.has_migration);
+    assert_int_equal(c.migration_max_bitmap_size, 0);
+    out = vup_caps_format(&c);
+    assert_non_null(out);
+    assert_int_equal(parse(out, &back, NULL, 0), 0);
+    assert_memory_equal(&c, &back, sizeof(c));
+    free(out);
+}
+
 static void test_unknown_keys_ignored(void **state)
 {
     VupCaps c;
@@ -309,6 +331,7 @@ int main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_qemu_client_caps),
         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_round_trip_migration_without_bitmap),
         cmocka_unit_test(test_unknown_keys_ignored),
         cmocka_unit_test(test_bad_json),
         cmocka_unit_test(test_embedded_nul),

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "vup/dm-ext.h"
@@ -190,6 +192,41 @@ static void test_region_info_cap(void **state)
     assert_int_equal(m.isa.irq, bswap(4, 4));
 }
 
+/*
+ * A sparse-mmap capability cut after its header, at the very end of the
+ * payload: its area count is not there to read (found by
+ * tests/fuzz/fuzz-vup-msg.c).  The payload ends where a page that cannot
+ * be read begins, so a read past it is a crash here, not only under ASan.
+ */
+static void test_region_info_cap_cut_at_the_end(void **state)
+{
+    size_t page = sysconf(_SC_PAGESIZE);
+    struct __attribute__((packed)) {
+        VupRegionInfo info;
+        VupInfoCapHeader sparse;
+    } m = {
+        .info = { .argsz = sizeof(m), .flags = VUP_REGION_INFO_FLAG_CAPS,
+                  .cap_offset = sizeof(VupRegionInfo), .size = 4096 },
+        .sparse = { VUP_REGION_INFO_CAP_SPARSE_MMAP, 1, 0 },
+    };
+    uint8_t *mem = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    uint8_t *p;
+
+    assert_true(mem != MAP_FAILED);
+    assert_int_equal(mprotect(mem + page, page, PROT_NONE), 0);
+    p = mem + page - sizeof(m);
+    memcpy(p, &m, sizeof(m));
+    vup_payload_swap(VUP_CMD_DEVICE_GET_REGION_INFO, true, false, p,
+                     sizeof(m));
+    assert_int_equal(((VupRegionInfo *)p)->cap_offset, bswap(32, 4));
+    /* And back: the header swapped to the host's order, the rest left. */
+    vup_payload_swap(VUP_CMD_DEVICE_GET_REGION_INFO, true, true, p,
+                     sizeof(m));
+    assert_memory_equal(p, &m, sizeof(m));
+    munmap(mem, 2 * page);
+}
+
 static void test_truncated_payloads_are_safe(void **state)
 {
     uint8_t buf[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
@@ -214,6 +251,7 @@ int main(void)
         cmocka_unit_test(test_dma_map_fields),
         cmocka_unit_test(test_write_multi_entries),
         cmocka_unit_test(test_region_info_cap),
+        cmocka_unit_test(test_region_info_cap_cut_at_the_end),
         cmocka_unit_test(test_truncated_payloads_are_safe),
     };
 
