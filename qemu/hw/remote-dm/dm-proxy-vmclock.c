@@ -41,6 +41,20 @@ static bool dm_proxy_vm_clock_follows_host(void)
     return !qtest_enabled();
 }
 
+/* qtest: the next report a tick of virtual time on, while the VM runs. */
+static void dm_proxy_vm_clock_rearm(DMProxy *p)
+{
+    if (!p->vm_clock_tick) {
+        return;
+    }
+    if (runstate_is_running()) {
+        timer_mod(p->vm_clock_tick, qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) +
+                  DM_PROXY_VM_CLOCK_TICK_NS);
+    } else {
+        timer_del(p->vm_clock_tick);
+    }
+}
+
 void dm_proxy_vm_clock_sync(DMProxy *p)
 {
     bool running = runstate_is_running();
@@ -56,24 +70,9 @@ void dm_proxy_vm_clock_sync(DMProxy *p)
     /* A standby's report is dropped here: activation sends it again. */
     dm_proxy_post(p, VUP_CMD_DM_VM_STATE, &st, sizeof(st));
     qatomic_set(&p->vm_clock_reported, st.vm_clock_ns);
-    if (p->vm_clock_tick) {
-        if (running) {
-            timer_mod(p->vm_clock_tick,
-                      qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL) +
-                      DM_PROXY_VM_CLOCK_TICK_NS);
-        } else {
-            timer_del(p->vm_clock_tick);
-        }
-    }
+    dm_proxy_vm_clock_rearm(p);
 }
 
-/*
- * qtest: the stepped clock reached a tick.  Reported with a call, not
- * posted: the model fires what the clock reached before it answers, so
- * the interrupts it raised are here (dm_proxy_line_poll) when the step
- * returns, as a local device's would be: a test that steps the clock and
- * then looks at the line (upstream's rtc-test) sees the same on both.
- */
 /*
  * qtest: a test steps the clock to any nanosecond, we report it every
  * tick: what it stepped since goes ahead of the access (posted, in
@@ -104,6 +103,13 @@ void dm_proxy_vm_clock_after_access(DMProxy *p)
     }
 }
 
+/*
+ * qtest: the stepped clock reached a tick.  Reported with a call, not
+ * posted: the model fires what the clock reached before it answers, so
+ * the interrupts it raised are here (dm_proxy_line_poll) when the step
+ * returns, as a local device's would be: a test that steps the clock and
+ * then looks at the line (upstream's rtc-test) sees the same on both.
+ */
 static void dm_proxy_vm_clock_tick(void *opaque)
 {
     DMProxy *p = opaque;
@@ -122,10 +128,7 @@ static void dm_proxy_vm_clock_tick(void *opaque)
                       NULL) == 0) {
         dm_proxy_line_poll(p);
     }
-    if (runstate_is_running()) {
-        timer_mod(p->vm_clock_tick, st.vm_clock_ns +
-                  DM_PROXY_VM_CLOCK_TICK_NS);
-    }
+    dm_proxy_vm_clock_rearm(p);
 }
 
 /* The VM stopped: the model drains, then its in-place writes are dirty. */
