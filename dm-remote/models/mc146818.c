@@ -91,8 +91,6 @@ typedef struct Rtc {
     int64_t last_vm_ns;         /* the VM clock when last looked at */
     int64_t base_ns;            /* base= as a time, for rtc_check_new_vm */
     bool base_follows_host;     /* base=utc|localtime: the host's now */
-    /* The VM-clock second the update timer last stood for. */
-    int64_t last_update_sec;
     DmVmTimer periodic, update;
     int64_t periodic_next;      /* VM ns of the next tick; -1: off */
     int64_t periodic_last;      /* VM ns of the last tick, or of its start */
@@ -276,9 +274,14 @@ static void rtc_update_irq(Rtc *r)
  * and drivers that write a rate alone leave DV 000); 11x holds it in
  * reset, the rest are test modes, stopped here.
  */
+static bool dv_running(uint8_t reg_a)
+{
+    return (reg_a & A_DV_MASK) <= A_DV_NORMAL;
+}
+
 static bool rtc_running(const Rtc *r)
 {
-    return (r->cmos[REG_A] & A_DV_MASK) <= A_DV_NORMAL;
+    return dv_running(r->cmos[REG_A]);
 }
 
 /* The periodic rate's period in ns (register A), or 0: none. */
@@ -372,7 +375,6 @@ static void rtc_update_arm(Rtc *r)
         dm_vm_timer_del(&r->update);
         return;
     }
-    r->last_update_sec = next_sec;
     dm_vm_timer_mod_abs(&r->update, next_sec * NS_PER_SEC - r->offset_ns);
 }
 
@@ -507,11 +509,9 @@ static void rtc_write_data(Rtc *r, uint8_t v)
         old = r->cmos[REG_A];
         r->cmos[REG_A] = v & ~A_UIP;
         if ((old ^ v) & A_DV_MASK) {
-            bool was_running = (old & A_DV_MASK) <= A_DV_NORMAL;
-
-            if (!rtc_running(r) && was_running) {
+            if (!rtc_running(r) && dv_running(old)) {
                 rtc_fill_time(r);   /* held where it is */
-            } else if (rtc_running(r) && !was_running) {
+            } else if (rtc_running(r) && !dv_running(old)) {
                 /* The divider runs again: an update half a second on. */
                 rtc_take_time(r, DV_RESTART_NS);
             }
