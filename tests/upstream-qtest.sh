@@ -11,6 +11,8 @@
 # (through a wrapper named as the real binary: libqtest reads the target
 # from the name).
 #   e.g. upstream-qtest.sh build rtc-test remote mc146818 dm-proxy-isa,rtc=on
+# DM_UPSTREAM_QEMU_EXTRA: more QEMU arguments for the remote runs, by hand
+# (e.g. "-trace dm_proxy_line -D /tmp/trace.log").
 set -eu
 build=$(cd "$1" && pwd)
 name=$2
