@@ -8,7 +8,8 @@
  *
  * On the wire the model is a vfio "platform" device: region 0 is the port
  * range, IRQ index 0 the line (level, automasked: lowered here after the
- * next port access, then unmasked, as VFIO does for PCI INTx).  iobase
+ * next port read, then unmasked, as VFIO does for PCI INTx at any
+ * access).  iobase
  * and irq default to what the model advertises (docs/protocol.md).
  * rtc=on: the model (mc146818) replaces the machine's own real-time
  * clock at its ports (dm-proxy-rtc.c).
@@ -74,7 +75,15 @@ static void dm_proxy_isa_write(void *opaque, hwaddr addr, uint64_t val,
 
     trace_dm_proxy_isa_write(s->proxy.id, addr, size, val);
     dm_proxy_region_write(&s->proxy, 0, addr, val, size, s->posted_writes);
-    dm_proxy_line_eoi(&s->line);
+    /*
+     * No end of interrupt at a write: ISA lines are edge-triggered at the
+     * PIC and IOAPIC, and a handler's first access is often a write (the
+     * RTC's index port) made while the model's line is still high.
+     * Unmasking then would signal it again, and lowering and raising our
+     * line is a new edge: a second, spurious interrupt.  The handler's
+     * read of the status (the RTC's register C, the UART's IIR) that
+     * follows ends it.
+     */
 }
 
 static const MemoryRegionOps dm_proxy_isa_ops = {
