@@ -475,6 +475,13 @@ bool dm_irq_raise_cond(DmDevice *dev, unsigned vector,
     return dev->link->send_irq_cond(dev->link_opaque, index, vector, cond);
 }
 
+void dm_device_event(DmDevice *dev, uint32_t type, int64_t value)
+{
+    if (dev->link && dev->link->send_event) {
+        dev->link->send_event(dev->link_opaque, type, value);
+    }
+}
+
 void dm_irq_lower(DmDevice *dev, unsigned vector)
 {
     if (!dm_irq_uses_messages(dev)) {

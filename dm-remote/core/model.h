@@ -224,6 +224,16 @@ int dm_dma_iov(DmDevice *dev, uint64_t addr, uint64_t len, bool write,
 int dm_dma_vq_fetch(DmDevice *dev, const VupDmVqFetch *req, void **reply,
                     size_t *len);
 
+/* ---- Events for the VM's management ---- */
+
+/*
+ * Something the VM's management hears of from a local device (a QMP
+ * event): @type is a VUP_DM_EVENT_* of vup/dm-ext.h, @value its datum.
+ * Sent to a client that takes them (dm_events, the fork turns it into
+ * the QMP event); dropped otherwise, as an event nobody listens to is.
+ */
+void dm_device_event(DmDevice *dev, uint32_t type, int64_t value);
+
 /* ---- Time (see vmclock.h) ---- */
 
 /*

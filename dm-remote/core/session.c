@@ -262,6 +262,7 @@ static int handle_version(DmSession *s, VupMsg *m)
     ours.dm_vm_clock = true;
     ours.dm_doorbells = true;
     ours.dm_vq_fetch = true;
+    ours.dm_events = true;
     ours.max_data_xfer_size = DM_OUR_MAX_XFER;
     ours.max_dma_maps = DM_DMA_MAX_MAPS;
     /*
@@ -1355,6 +1356,26 @@ static bool session_link_send_irq_cond(void *opaque, unsigned index,
     return true;
 }
 
+/* An event for the VM's management (VUP_CMD_DM_EVENT), if it takes them. */
+static void session_link_send_event(void *opaque, uint32_t type,
+                                    int64_t value)
+{
+    DmSession *s = opaque;
+    VupHeader h = {
+        .msg_id = s->next_id++,
+        .command = VUP_CMD_DM_EVENT,
+        .flags = VUP_FLAG_NO_REPLY,
+    };
+    VupDmEvent ev = { .type = type, .value = value };
+
+    if (!s->caps.dm_events || s->broken) {
+        return;
+    }
+    if (vup_stream_send_msg(&s->stream, &h, &ev, sizeof(ev), NULL, 0) < 0) {
+        s->broken = true;
+    }
+}
+
 static int session_link_vq_fetch(void *opaque, const VupDmVqFetch *req,
                                  void **reply, size_t *len)
 {
@@ -1375,4 +1396,5 @@ static const DmLinkOps session_link_ops = {
     .busy = session_link_busy,
     .send_irq_cond = session_link_send_irq_cond,
     .vq_fetch = session_link_vq_fetch,
+    .send_event = session_link_send_event,
 };

@@ -220,6 +220,21 @@ static void rtc_fill_time(Rtc *r)
 }
 
 /*
+ * The guest set its clock to @t: tell the VM's management, as QEMU's own
+ * RTC does with QMP's RTC_CHANGE, the new offset in seconds from what
+ * base= gives now (the host's clock, or the base date run on with the
+ * VM's).  QEMU rate-limits the QMP event; nothing to do here.
+ */
+static void rtc_tell_change(Rtc *r, time_t t)
+{
+    int64_t ref_ns = r->base_follows_host ? rtc_base_now_ns(r)
+                                          : r->base_ns + rtc_vm_ns(r);
+
+    dm_device_event(r->dev, VUP_DM_EVENT_RTC_CHANGE,
+                    (int64_t)t - ref_ns / NS_PER_SEC);
+}
+
+/*
  * Take the time the guest wrote into the registers: it is @into_ns into
  * that second now.  Nonsense (a BCD digit of 10, month 13) is taken as
  * far as timegm normalises it, as a chip would roll over.
@@ -249,6 +264,7 @@ static void rtc_take_time(Rtc *r, int64_t into_ns)
     tm.tm_year = century * 100 + year - 1900;
     t = timegm(&tm);
     r->offset_ns = (int64_t)t * NS_PER_SEC + into_ns - rtc_vm_ns(r);
+    rtc_tell_change(r, t);
 }
 
 /* ---- Interrupts ---- */

@@ -127,11 +127,22 @@ static void dm_proxy_isa_irq(void *opaque, unsigned index, unsigned sub)
     }
 }
 
+/* The model's events: an RTC's clock set by the guest (RTC_CHANGE). */
+static void dm_proxy_isa_event(void *opaque, uint32_t type, int64_t value)
+{
+    DMProxyISAState *s = opaque;
+
+    if (s->rtc) {
+        dm_proxy_rtc_event(&s->rtc_state, type, value);
+    }
+}
+
 static const DMProxyOps dm_proxy_isa_proxy_ops = {
     .request = dm_proxy_isa_request,
     .replay = dm_proxy_isa_replay,
     .lost = dm_proxy_isa_lost,
     .irq = dm_proxy_isa_irq,
+    .event = dm_proxy_isa_event,
 };
 
 /* Region 0's size and the model's advertised defaults. */

@@ -24,6 +24,8 @@
 #include "hw/rtc/mc146818rtc.h"
 #include "hw/rtc/mc146818rtc_regs.h"
 #include "hw/remote-dm/dm-proxy-rtc.h"
+#include "qapi/qapi-events-misc.h"
+#include "vup/dm-ext.h"
 #include "trace.h"
 
 /* The clock's own bytes: the model keeps its time, not the machine's. */
@@ -78,4 +80,15 @@ void dm_proxy_rtc_sync_cmos(DMProxyRtc *r, DMProxy *p)
         n++;
     }
     trace_dm_proxy_rtc_sync_cmos(p->id, n);
+}
+
+void dm_proxy_rtc_event(DMProxyRtc *r, uint32_t type, int64_t value)
+{
+    g_autofree char *path = NULL;
+
+    if (type != VUP_DM_EVENT_RTC_CHANGE || !r->local) {
+        return;
+    }
+    path = object_get_canonical_path(OBJECT(r->local));
+    qapi_event_send_rtc_change(value, path);
 }

@@ -140,6 +140,7 @@ static bool dm_proxy_negotiate(DMProxy *p, Error **errp)
     ours.max_data_xfer_size = DM_PROXY_MAX_XFER;
     ours.dm_irq_messages = true;
     ours.dm_vm_clock = true;
+    ours.dm_events = p->ops->event != NULL;
     /* Over TCP, doorbells without eventfds: kicks we send at once. */
     ours.dm_doorbells = true;
     ours.dm_vq_fetch = p->ops->vq_fetch;
@@ -364,6 +365,15 @@ static void dm_proxy_handle_request(DMProxy *p, VupMsg *m, int recv_ret)
 
         memcpy(&irq, m->payload, sizeof(irq));
         dm_proxy_irq_deliver(p, irq.index, irq.sub);
+    } else if (m->hdr.command == VUP_CMD_DM_EVENT) {
+        VupDmEvent ev;
+
+        memcpy(&ev, m->payload, sizeof(ev));
+        trace_dm_proxy_event(p->id, ev.type, ev.value);
+        /* Only where offered; a posted message: nothing to answer. */
+        if (p->caps.dm_events && !ev.reserved) {
+            p->ops->event(p->opaque, ev.type, ev.value);
+        }
     } else {
         p->ops->request(p->opaque, p, m);
     }

@@ -81,6 +81,7 @@ static void test_round_trip(void **state)
     c.dm_vm_clock = true;
     c.dm_doorbells = true;
     c.dm_vq_fetch = true;
+    c.dm_events = true;
     c.dm_vcpus = 4;
     strcpy(c.ids[VUP_ID_VM], "vm-1");
     strcpy(c.ids[VUP_ID_CLIENT_PLATFORM], "client-a");
@@ -323,6 +324,14 @@ static void test_negotiate(void **state)
     peer.dm_doorbells = true;
     vup_caps_negotiate(&ours, &peer, &out);
     assert_true(out.dm_doorbells);
+
+    /* Events only to a client that takes them. */
+    ours.dm_events = true;
+    vup_caps_negotiate(&ours, &peer, &out);
+    assert_false(out.dm_events);
+    peer.dm_events = true;
+    vup_caps_negotiate(&ours, &peer, &out);
+    assert_true(out.dm_events);
 }
 
 int main(void)

@@ -32,5 +32,11 @@ void dm_proxy_rtc_take_over(DMProxyRtc *r, int64_t *iobase);
  * disk geometry, CPU count) and that changed since the last time.
  */
 void dm_proxy_rtc_sync_cmos(DMProxyRtc *r, DMProxy *p);
+/*
+ * The model's event @type (VUP_DM_EVENT_*): the guest set the clock,
+ * @value seconds from base=: QMP's RTC_CHANGE, in the name of the
+ * machine's RTC object, as a local RTC sends it.
+ */
+void dm_proxy_rtc_event(DMProxyRtc *r, uint32_t type, int64_t value);
 
 #endif

@@ -85,6 +85,11 @@ typedef struct DMProxyOps {
      * that a migration's last pass carries it.
      */
     void (*stopped)(void *opaque, DMProxy *p);
+    /*
+     * Optional: an event for the VM's management (VUP_CMD_DM_EVENT,
+     * vup/dm-ext.h), main loop.  Unknown types are the device's to drop.
+     */
+    void (*event)(void *opaque, uint32_t type, int64_t value);
 } DMProxyOps;
 
 /*

@@ -198,6 +198,29 @@ typedef struct VUP_PACKED VupDmVqIrq {
 } VupDmVqIrq;
 VUP_CHECK_SIZE(VupDmVqIrq, 24);
 
+/* ---- Events for the client's management (dm_events) ---- */
+
+/*
+ * Capability key: the client takes VUP_CMD_DM_EVENT messages.  Something
+ * happened in the device that the VM's management hears of from a local
+ * device (QEMU's QMP events), such as the guest setting its real-time
+ * clock.
+ */
+#define VUP_CAP_DM_EVENTS           "dm_events"
+
+/* Server to client, NO_REPLY: VupDmEvent. */
+#define VUP_CMD_DM_EVENT            0x7f06
+
+/* The guest set the RTC: value = its new offset in seconds from base=. */
+#define VUP_DM_EVENT_RTC_CHANGE     1
+
+typedef struct VUP_PACKED VupDmEvent {
+    uint32_t type;              /* VUP_DM_EVENT_* */
+    uint32_t reserved;          /* 0 */
+    int64_t value;
+} VupDmEvent;
+VUP_CHECK_SIZE(VupDmEvent, 16);
+
 /* ---- Region capability (GET_REGION_INFO's chain) ---- */
 
 /*
