@@ -4,6 +4,8 @@ n=0 failed=0
 ok() { echo "ok $((n += 1)) - $1"; }
 not_ok() { echo "not ok $((n += 1)) - $1"; failed=1; }
 # check NAME CMD...: ok if CMD succeeds
+# check NAME CMD...: one command; several conditions go in eval '... && ...'
+# (a bare && would end check's command: the rest would decide nothing).
 check() { local name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name"; fi; }
 bail() { echo "Bail out! $*"; exit 1; }
 # stop_pids PID...: SIGTERM, up to 10 s for all to exit, then SIGKILL

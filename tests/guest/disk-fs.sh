@@ -73,7 +73,7 @@ check "second boot: the guest ran and powered off (QEMU exit $guest_rc)" \
     [ "$guest_rc" = 0 ]
 second_sums=$(sums)
 check "second boot: the same 14 files with the same sha256" \
-    [ -n "$first_sums" ] && [ "$second_sums" = "$first_sums" ]
+    eval '[ -n "$first_sums" ] && [ "$second_sums" = "$first_sums" ]'
 check "second boot: e2fsck -f -n in the guest finds it clean (exit 0)" \
     [ "$(field fsck)" = 0 ]
 check "second boot: the guest's check ended well" [ "$(guest_exit)" = 0 ]

@@ -89,9 +89,9 @@ check "the guest ran and powered off (QEMU exit $rc)" [ "$rc" = 0 ]
 check "Linux's rtc_cmos drives the remote clock: $(line name)" \
     grep -q "^rtc_cmos" <<<"$(line name)"
 check "its time is the host's (guest $guest_epoch, host $host_at_epoch)" \
-    [ -n "$guest_epoch" ] && [ -n "$host_at_epoch" ] &&
-    [ $((guest_epoch - host_at_epoch)) -le 3 ] &&
-    [ $((host_at_epoch - guest_epoch)) -le 3 ]
+    eval '[ -n "$guest_epoch" ] && [ -n "$host_at_epoch" ] &&
+          [ $((guest_epoch - host_at_epoch)) -le 3 ] &&
+          [ $((host_at_epoch - guest_epoch)) -le 3 ]'
 check "the firmware found the 256 MiB (MemTotal $(line memtotal) kB)" \
     [ "$(line memtotal)" -gt 200000 ] 2>/dev/null
 # Exactly one: the proxy ends the interrupt at the handler's read of
@@ -99,23 +99,32 @@ check "the firmware found the 256 MiB (MemTotal $(line memtotal) kB)" \
 # still high (that gave a second, spurious edge).
 check "the alarm fired once on IRQ 8 ($(line alarm-irqs) interrupts)" \
     [ "$(line alarm-irqs)" = 1 ]
+# Not a speed check (the guest's clock under TCG is a few per cent off
+# the host's, and a busy machine delivers fewer): every interrupt had a
+# cause, but for one that may race the switch-off of PIE (as with any
+# RTC).  A second edge per tick left register C empty for half of them:
+# about 128 unhandled.
+check "64 Hz periodic interrupts, all with a cause ($(line periodic-64) a second, $(line irq8-unhandled) unhandled)" \
+    eval '[ -n "$(line periodic-64)" ] && [ "$(line irq8-unhandled)" -le 2 ]'
 check "the alarm is done (nothing pending)" \
     grep -qx "DM-RTC alarm-pending " <<<"$console"
 before=$(line pause-before) after_pause=$(line pause-after)
 check "QMP stopped the VM for 4 s and let it run again ($paused)" \
     [ "$paused" = "ok ok" ]
 check "the clock stood still meanwhile (6 s of guest sleep: $before to $after_pause)" \
-    [ -n "$before" ] && [ -n "$after_pause" ] &&
-    [ $((after_pause - before)) -ge 5 ] && [ $((after_pause - before)) -le 8 ]
+    eval '[ -n "$before" ] && [ -n "$after_pause" ] &&
+          [ $((after_pause - before)) -ge 5 ] &&
+          [ $((after_pause - before)) -le 8 ]'
 set_epoch=$(line set)
 check "hwclock -w set 2030-01-02 03:04:05 ($set_epoch)" \
-    [ "${set_epoch:-0}" -ge 1893553445 ] && [ "$set_epoch" -le 1893553450 ]
+    eval '[ "${set_epoch:-0}" -ge 1893553445 ] &&
+          [ "$set_epoch" -le 1893553450 ]'
 check "the model restarted with its state under the running guest" \
     [ "$restarted" = 1 ]
 after=$(line after)
 check "the set time survived the restart ($after)" \
-    [ "${after:-0}" -ge "${set_epoch:-1}" ] &&
-    [ "$after" -le $((set_epoch + 60)) ]
+    eval '[ "${after:-0}" -ge "${set_epoch:-1}" ] &&
+          [ "$after" -le $((set_epoch + 60)) ]'
 if [ "$failed" != 0 ]; then
     echo "# console:"; tail -n 30 <<<"$console" | sed 's/^/#   /'
     echo "# dm-remote:"; tail -n 10 "$tmp/dm.log" | sed 's/^/#   /'

@@ -216,7 +216,8 @@ if [ "$transport" = tap ]; then
     counts=$(sed -n 's/.*frames to the guest (\([0-9]*\) joined.* (\([0-9]*\) to cut).*/\1 \2/p' \
              "$tmp/dm.log" | tail -n 1)
     check "TCP went as segments the kernel joined and cut ($counts)" \
-        [ -n "$counts" ] && [ "${counts% *}" -gt 0 ] && [ "${counts#* }" -gt 0 ]
+        eval '[ -n "$counts" ] && [ "${counts% *}" -gt 0 ] &&
+              [ "${counts#* }" -gt 0 ]'
 fi
 
 if [ "$failed" != 0 ]; then
