@@ -53,6 +53,11 @@
 #include "system/kvm.h"
 #include "system/memory.h"
 #include "system/system.h"
+#include "system/tcg.h"
+#include "hw/core/cpu.h"
+#ifdef CONFIG_TCG
+#include "exec/translation-block.h"
+#endif
 #include "qom/object.h"
 #include "hw/remote-dm/dm-proxy.h"
 #include "vup/dm-ext.h"
@@ -1334,6 +1339,33 @@ static bool dm_proxy_pci_setup_msix(DMProxyPCIState *s, const uint8_t *config,
     return true;
 }
 
+/*
+ * Under TCG a VM with one vCPU runs its code without CF_PARALLEL, and
+ * then a locked instruction is a plain load and store: no barrier on the
+ * host.  Linux's smp_mb() is such an instruction (lock; addl), and a
+ * virtio driver relies on it between publishing its available index and
+ * reading the device's avail_event (or the used ring's NO_NOTIFY flag):
+ * without it the host lets the load pass the store, and a device that
+ * reads the ring from another process (ours, in shared memory) or
+ * thread can miss the request while the driver skips the kick.  The
+ * device then waits for a kick that never comes.  QEMU's own
+ * tcg_gen_mb() keeps fences for the same reason (I/O threads); locked
+ * instructions need CF_PARALLEL.  Set it for every vCPU (checked in
+ * later lookups: translations made without it are not reused).
+ */
+static void dm_proxy_pci_order_vcpus(void)
+{
+#ifdef CONFIG_TCG
+    CPUState *cpu;
+
+    if (tcg_enabled()) {
+        CPU_FOREACH(cpu) {
+            tcg_cflags_set(cpu, CF_PARALLEL);
+        }
+    }
+#endif
+}
+
 static void dm_proxy_pci_realize(PCIDevice *pdev, Error **errp)
 {
     DMProxyPCIState *s = DM_PROXY_PCI(pdev);
@@ -1346,6 +1378,7 @@ static void dm_proxy_pci_realize(PCIDevice *pdev, Error **errp)
     uint8_t *c = pdev->config;
     uint8_t msi_cap;
 
+    dm_proxy_pci_order_vcpus();
     s->dma_maps = g_array_new(false, true, sizeof(DMProxyDmaMap));
     if (!dm_proxy_init(&s->proxy, TYPE_DM_PROXY_PCI,
                        dev->id ? dev->id : TYPE_DM_PROXY_PCI,
