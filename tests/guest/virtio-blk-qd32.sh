@@ -30,6 +30,7 @@ for round in 1 2 3; do
         ok "round $round: every test ran to its end, no I/O error"
     else
         not_ok "round $round: the guest stopped short (QEMU status $guest_rc)"
+        echo "# its console:"; tail -n 12 <<<"$console" | sed 's/^/#   /'
     fi
 done
 disk_finish
