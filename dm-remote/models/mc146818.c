@@ -106,6 +106,37 @@ typedef struct Rtc {
 
 /* ---- Time ---- */
 
+/*
+ * The years the clock keeps (base= and what the guest sets): its time in
+ * nanoseconds since the epoch then fits an int64_t with room to spare.
+ */
+#define RTC_YEAR_MIN    1900
+#define RTC_YEAR_MAX    2199
+
+/*
+ * Sums of guest-controlled times (the VM clock a client reports, the
+ * offset a guest set): saturated, never an overflow.
+ */
+static int64_t sat_add(int64_t a, int64_t b)
+{
+    int64_t s;
+
+    if (__builtin_add_overflow(a, b, &s)) {
+        return b > 0 ? INT64_MAX : INT64_MIN;
+    }
+    return s;
+}
+
+static int64_t sat_sub(int64_t a, int64_t b)
+{
+    int64_t s;
+
+    if (__builtin_sub_overflow(a, b, &s)) {
+        return b < 0 ? INT64_MAX : INT64_MIN;
+    }
+    return s;
+}
+
 static int64_t rtc_vm_ns(Rtc *r)
 {
     return dm_vm_clock_read(dm_device_vm_clock(r->dev));
@@ -113,7 +144,7 @@ static int64_t rtc_vm_ns(Rtc *r)
 
 static int64_t rtc_guest_ns(Rtc *r)
 {
-    return rtc_vm_ns(r) + r->offset_ns;
+    return sat_add(rtc_vm_ns(r), r->offset_ns);
 }
 
 static void rtc_periodic_update(Rtc *r);
@@ -146,7 +177,7 @@ static void rtc_check_new_vm(Rtc *r)
     int64_t now = rtc_vm_ns(r);
 
     if (now < r->last_vm_ns) {
-        r->offset_ns = rtc_base_now_ns(r) - now;
+        r->offset_ns = sat_sub(rtc_base_now_ns(r), now);
         r->last_vm_ns = now;
         rtc_periodic_update(r);
         rtc_update_arm(r);
@@ -228,7 +259,7 @@ static void rtc_fill_time(Rtc *r)
 static void rtc_tell_change(Rtc *r, time_t t)
 {
     int64_t ref_ns = r->base_follows_host ? rtc_base_now_ns(r)
-                                          : r->base_ns + rtc_vm_ns(r);
+                                          : sat_add(r->base_ns, rtc_vm_ns(r));
 
     dm_device_event(r->dev, VUP_DM_EVENT_RTC_CHANGE,
                     (int64_t)t - ref_ns / NS_PER_SEC);
@@ -263,7 +294,13 @@ static void rtc_take_time(Rtc *r, int64_t into_ns)
     }
     tm.tm_year = century * 100 + year - 1900;
     t = timegm(&tm);
-    r->offset_ns = (int64_t)t * NS_PER_SEC + into_ns - rtc_vm_ns(r);
+    if (tm.tm_year < RTC_YEAR_MIN - 1900 || tm.tm_year > RTC_YEAR_MAX - 1900) {
+        dm_debug("mc146818: the guest wrote a time in %d, outside the "
+                 "years %d-%d the clock keeps; kept the clock as it was",
+                 tm.tm_year + 1900, RTC_YEAR_MIN, RTC_YEAR_MAX);
+        return;
+    }
+    r->offset_ns = sat_sub((int64_t)t * NS_PER_SEC + into_ns, rtc_vm_ns(r));
     rtc_tell_change(r, t);
 }
 
@@ -391,7 +428,12 @@ static void rtc_update_arm(Rtc *r)
         dm_vm_timer_del(&r->update);
         return;
     }
-    dm_vm_timer_mod_abs(&r->update, next_sec * NS_PER_SEC - r->offset_ns);
+    if (next_sec > INT64_MAX / NS_PER_SEC) {
+        dm_vm_timer_del(&r->update);        /* the end of time */
+        return;
+    }
+    dm_vm_timer_mod_abs(&r->update,
+                        sat_sub(next_sec * NS_PER_SEC, r->offset_ns));
 }
 
 static void rtc_update_tick(void *opaque)
@@ -622,9 +664,11 @@ static int rtc_parse_base(const char *base, time_t *ret, char *err,
         memset(&tm, 0, sizeof(tm));
         end = strptime(base, "%Y-%m-%d", &tm);
     }
-    if (!end || *end || tm.tm_year < 0 || tm.tm_year > 9999 - 1900) {
+    if (!end || *end || tm.tm_year < RTC_YEAR_MIN - 1900 ||
+        tm.tm_year > RTC_YEAR_MAX - 1900) {
         snprintf(err, errlen, "bad base '%s': utc, localtime, YYYY-MM-DD or "
-                 "YYYY-MM-DDTHH:MM:SS", base);
+                 "YYYY-MM-DDTHH:MM:SS, years %d to %d", base, RTC_YEAR_MIN,
+                 RTC_YEAR_MAX);
         return -EINVAL;
     }
     *ret = timegm(&tm);
@@ -738,7 +782,7 @@ static int rtc_realize(DmDevice *dev)
                            !strcmp(r->base, "localtime");
     r->base_ns = (int64_t)base * NS_PER_SEC;
     r->last_vm_ns = rtc_vm_ns(r);
-    r->offset_ns = r->base_ns - r->last_vm_ns;
+    r->offset_ns = sat_sub(r->base_ns, r->last_vm_ns);
     rtc_fill_time(r);
     rtc_update_arm(r);
     return 0;
@@ -758,8 +802,8 @@ static void rtc_unrealize(DmDevice *dev)
 static const DmProp rtc_props[] = {
     DM_PROP_STRING_CHECKED("base", Rtc, base, "utc", rtc_check_base,
                            "the guest's time at start: utc, localtime, "
-                           "YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS (as QEMU's "
-                           "-rtc base=)"),
+                           "YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS, 1900 to "
+                           "2199 (as QEMU's -rtc base=)"),
     DM_PROP_FILENAME("nvram", Rtc, nvram, false,
                      "a file that keeps the CMOS memory (not the clock) "
                      "across restarts; made if missing"),

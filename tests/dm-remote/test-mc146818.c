@@ -155,6 +155,16 @@ static void test_set_time(void **unused)
     /* A time that is not one (BCD 0x9a) leaves the clock alone. */
     cmos_write(r, REG_SEC, 0x9a);
     assert_int_equal(cmos_read(r, REG_MIN), 0x30);
+    /*
+     * Nor does 9999, a date the chip can show but beyond the years the
+     * model keeps (its nanoseconds would overflow; found by fuzzing).
+     */
+    cmos_write(r, REG_B, 0x80 | 0x02);
+    cmos_write(r, REG_YEAR, 0x99);
+    cmos_write(r, REG_CENTURY, 0x99);
+    cmos_write(r, REG_B, 0x02);
+    assert_int_equal(cmos_read(r, REG_YEAR), 0x32);
+    assert_int_equal(cmos_read(r, REG_CENTURY), 0x20);
     rig_free(r);
 }
 

@@ -77,7 +77,7 @@ def session(target, name, stream, flags=F_UNIX | F_VERSION | F_MAP,
         memory + stream)
 
 
-for model in ["edu", "edu-msix", "uart16550", "virtio-blk"]:
+for model in ["edu", "edu-msix", "uart16550", "mc146818", "virtio-blk"]:
     t = "session-" + model
     # The client's own VERSION, then its questions.
     session(t, "version-probe", probe(Stream().version()).out, F_UNIX)
@@ -118,6 +118,26 @@ for off, val in [(3, 0x80), (0, 1), (1, 0), (3, 0x03), (1, 0x0f), (4, 0x1b),
 for off in range(8):
     s.read(0, off, 1)
 session("session-uart16550", "registers", s.out)
+
+# mc146818: the time set under SET, the periodic interrupt and the alarm
+# on, the VM clock moved on (timers fire), the flags read and cleared,
+# CMOS memory, a divider reset.
+s = Stream().version({"capabilities": {"max_msg_fds": 16,
+                                       "dm_irq_messages": True,
+                                       "dm_vm_clock": True}})
+s.msg(SET_IRQS, struct.pack("<IIIII", 20, 0x20 | 0x80000000, 0, 0, 1))
+for reg, val in [(0x0b, 0x86), (0x00, 30), (0x02, 59), (0x04, 23),
+                 (0x07, 31), (0x08, 12), (0x09, 99), (0x32, 20),
+                 (0x01, 31), (0x03, 0xc0), (0x05, 0xc0), (0x0a, 0x26),
+                 (0x0b, 0x72), (0x40, 0x5a)]:
+    s.write(0, 0, reg, 1).write(0, 1, val, 1)
+for ns in [0, 1000000, 500000000, 1500000000, 1400000000]:
+    s.msg(DM_VM_STATE, struct.pack("<IIQ", 0, 0, ns))
+    s.write(0, 0, 0x0c, 1).read(0, 1, 1)
+s.write(0, 0, 0x0a, 1).write(0, 1, 0x76, 1).write(0, 1, 0x26, 1)
+for reg in [0x00, 0x0a, 0x0b, 0x0c, 0x0d, 0x40, 0x7f, 0x80]:
+    s.write(0, 0, reg, 1).read(0, 1, 1)
+session("session-mc146818", "registers", s.out)
 
 # virtio-blk: the driver's set-up (virtio 1.2 4.1.4.3) of queue 0, then a
 # read and a write of sector 0 (dm-remote/virtio/virtio-pci.c's BAR4).
