@@ -163,7 +163,8 @@ static void limits_got_chunk(SoupServerMessage *msg, GBytes *chunk,
     SoupLimits *l = opaque;
     SoupMessageBody *body = soup_server_message_get_request_body(msg);
 
-    if (body && body->length > l->max_body) {
+    /* A body's length is never negative. */
+    if (body && (gsize)body->length > l->max_body) {
         limits_log(l, msg, "refused a request: a body over %zu bytes",
                    l->max_body);
         limits_refuse(msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE,

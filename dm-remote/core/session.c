@@ -891,18 +891,18 @@ static const struct {
     DmHandler *fn;
     bool takes_fds;
 } handlers[VUP_CMD_MAX] = {
-    [VUP_CMD_VERSION] = { handle_version },
-    [VUP_CMD_DMA_MAP] = { handle_dma_map, true },
-    [VUP_CMD_DMA_UNMAP] = { handle_dma_unmap },
-    [VUP_CMD_DEVICE_GET_INFO] = { handle_device_get_info },
-    [VUP_CMD_DEVICE_GET_REGION_INFO] = { handle_region_info },
-    [VUP_CMD_DEVICE_GET_REGION_IO_FDS] = { handle_region_io_fds },
-    [VUP_CMD_DEVICE_GET_IRQ_INFO] = { handle_irq_info },
-    [VUP_CMD_DEVICE_SET_IRQS] = { handle_set_irqs, true },
-    [VUP_CMD_REGION_READ] = { handle_region_read },
-    [VUP_CMD_REGION_WRITE] = { handle_region_write },
-    [VUP_CMD_DEVICE_RESET] = { handle_device_reset },
-    [VUP_CMD_REGION_WRITE_MULTI] = { handle_write_multi },
+    [VUP_CMD_VERSION] = { .fn = handle_version },
+    [VUP_CMD_DMA_MAP] = { .fn = handle_dma_map, .takes_fds = true },
+    [VUP_CMD_DMA_UNMAP] = { .fn = handle_dma_unmap },
+    [VUP_CMD_DEVICE_GET_INFO] = { .fn = handle_device_get_info },
+    [VUP_CMD_DEVICE_GET_REGION_INFO] = { .fn = handle_region_info },
+    [VUP_CMD_DEVICE_GET_REGION_IO_FDS] = { .fn = handle_region_io_fds },
+    [VUP_CMD_DEVICE_GET_IRQ_INFO] = { .fn = handle_irq_info },
+    [VUP_CMD_DEVICE_SET_IRQS] = { .fn = handle_set_irqs, .takes_fds = true },
+    [VUP_CMD_REGION_READ] = { .fn = handle_region_read },
+    [VUP_CMD_REGION_WRITE] = { .fn = handle_region_write },
+    [VUP_CMD_DEVICE_RESET] = { .fn = handle_device_reset },
+    [VUP_CMD_REGION_WRITE_MULTI] = { .fn = handle_write_multi },
 };
 
 static void dispatch(DmSession *s, VupMsg *m, int recv_ret)
