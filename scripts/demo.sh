@@ -3,11 +3,13 @@
 # defaults.  The orchestrator, one server platform and two client
 # platforms run as separate "hosts" (network namespaces on a private
 # bridge when we are root, else all on loopback).  A VM with a remote UART
-# console, a remote disk (virtio-blk on an image of the server) and a
-# remote edu boots Linux; its console is shown from the server; it makes
-# a file system on its disk and writes a file, migrates to the other
-# client platform while its device models stay put, and reads the file
-# back there; then it shuts down.
+# console, a remote disk (virtio-blk on an image of the server), a remote
+# network card (virtio-net with libslirp in the model) and a remote edu
+# boots Linux; its console is shown from the server; it makes a file
+# system on its disk and writes a file, gets an address from the card
+# and fetches a page from a web server on the server platform, migrates
+# to the other client platform while its device models stay put, reads
+# the file back and fetches the page again there; then it shuts down.
 # Each step says what it does.
 #   scripts/demo.sh BUILD
 set -euo pipefail
@@ -57,6 +59,13 @@ cp "$tmp/certs/client/"* "$tmp/certs/server/server-cert.pem" \
 # The server's disk images: the VM's data disk, 16 MiB of zeros.
 mkdir -p "$tmp/images"
 truncate -s 16M "$tmp/images/demo-data.img"
+# A web server on the server platform's loopback: the guest's network
+# card lives there, and libslirp's 10.0.2.2 is that loopback.
+mkdir -p "$tmp/www"
+echo "hello from the server platform" >"$tmp/www/index.html"
+web_port=$(/usr/bin/python3 "$here/tests/free-port.py" 127.0.0.1)
+on srv /usr/bin/python3 -m http.server "$web_port" --bind 127.0.0.1 \
+    --directory "$tmp/www" >"$tmp/www.log" 2>&1 & pids+=($!)
 for h in srv c1 c2; do
     mkdir -p "$tmp/$h"
     role=client extra=(--qemu "$build/qemu-system-x86_64"
@@ -87,11 +96,12 @@ run dmctl platform add c1 --role client --address "tcp:$(addr c1):$(port c1)"
 run dmctl platform add c2 --role client --address "tcp:$(addr c2):$(port c2)"
 run dmctl platform list
 
-step "3. Define a VM: Linux, a remote UART as its console, a remote disk on srv1's image demo-data.img, a remote edu"
+step "3. Define a VM: Linux, a remote UART as its console, a remote disk on srv1's image demo-data.img, a remote network card, a remote edu"
 run dmctl vm create demo --memory 256M --kernel "$build/guest/vmlinuz" \
     --initrd "$build/guest/initramfs.cpio.gz" --append "console=ttyS0 quiet" \
     --device console=uart16550 \
     --device disk0=virtio-blk,file=demo-data.img,serial=demo-disk \
+    --device net0=virtio-net,net=user \
     --device edu0=edu
 
 step "4. Start it on c1: models placed on srv1 and launched, QEMU started with -remote-device"
@@ -100,7 +110,7 @@ run dmctl dm list
 console=$(dmctl --json vm show demo | /usr/bin/python3 -c \
     'import json,sys; print([d["console"] for d in json.load(sys.stdin)["devices"] if d["console"]][0][5:])')
 
-step "5. The guest's console, seen from the server platform (where the UART is emulated)"
+step "5. The guest's console, seen from the server platform (where the UART is emulated); its disk, then its network card: DHCP and a page from srv1's web server"
 edu='for d in /sys/bus/pci/devices/*; do [ $(cat $d/device) = 0x11e8 ] && e=$d; done; b=$(head -1 $e/resource | cut -d" " -f1); echo 1 > $e/enable'
 timeout 150 "$chat" "$console" 120 expect:DM-GUEST-READY "send:uname -sr" \
     "send:$edu; devmem \$((b+4)) 32 0x12345678; echo edu liveness: \$(devmem \$((b+4)) 32)" \
@@ -108,18 +118,24 @@ timeout 150 "$chat" "$console" 120 expect:DM-GUEST-READY "send:uname -sr" \
     "send:. /usr/bin/dm-virtio-disk; echo disk: \$(cat /sys/block/vda/serial), \$((\$(cat /sys/block/vda/size) / 2048)) MiB" \
     "expect:disk: demo-disk, 16 MiB" \
     "send:. /usr/bin/dm-ext4; /usr/sbin/mkfs.ext4 -q /dev/vda && mkdir -p /mnt && mount /dev/vda /mnt && echo written on c1, before the migration > /mnt/hello.txt && sync && echo synced: \$((40+2))" \
-    "expect:synced: 42"
+    "expect:synced: 42" \
+    "send:. /usr/bin/dm-virtio-net >/dev/null && echo address: \$(ip -4 -o addr show dev eth0 | awk '{print \$4}')" \
+    "expect:address: 10.0.2." \
+    "send:echo page: \$(wget -q -O - http://10.0.2.2:$web_port/)" \
+    "expect:page: hello from the server platform"
 
 step "6. Migrate the VM to c2; its device models stay on srv1"
 run dmctl vm migrate demo --to c2
 run dmctl vm list
 
-step "7. The same console, after the migration: the guest goes on, edu's state is intact, the disk reads back"
+step "7. The same console, after the migration: the guest goes on, edu's state is intact, the disk reads back, the network card still fetches"
 timeout 60 "$chat" "$console" 50 \
     "send:echo still here: \$((6*7)), edu liveness: \$(devmem \$((b+4)) 32)" \
     "expect:still here: 42, edu liveness: 0xEDCBA987" \
     "send:echo 3 > /proc/sys/vm/drop_caches; echo read back on c2: \$(cat /mnt/hello.txt)" \
     "expect:read back on c2: written on c1, before the migration" \
+    "send:echo page again: \$(wget -q -O - http://10.0.2.2:$web_port/)" \
+    "expect:page again: hello from the server platform" \
     "send:umount /mnt && echo unmounted: \$((6*7))" "expect:unmounted: 42"
 
 step "8. Shut it down: ACPI power-down, then quit; models stopped, placements freed"

@@ -475,6 +475,22 @@ bool dm_irq_raise_cond(DmDevice *dev, unsigned vector,
     return dev->link->send_irq_cond(dev->link_opaque, index, vector, cond);
 }
 
+bool dm_device_vm_stopped(DmDevice *dev)
+{
+    return dev->vm_stopped;
+}
+
+void dm_device_set_vm_stopped(DmDevice *dev, bool stopped)
+{
+    if (dev->vm_stopped == stopped) {
+        return;
+    }
+    dev->vm_stopped = stopped;
+    if (dev->model && dev->model->vm_stopped_changed && dev->state) {
+        dev->model->vm_stopped_changed(dev);
+    }
+}
+
 void dm_device_event(DmDevice *dev, uint32_t type, int64_t value)
 {
     if (dev->link && dev->link->send_event) {

@@ -88,6 +88,7 @@ struct DmDevice {
     void *state;                /* the model's own */
     DmWorkPool *work;           /* made at the first dm_work_submit */
     DmVmClock vm_clock;
+    bool vm_stopped;            /* see dm_device_vm_stopped */
     DmPersist persist;          /* dm_device_persistent's */
     bool state_write_failed;    /* said once */
 };
@@ -96,6 +97,8 @@ int dm_device_realize(DmDevice *dev, const DmModel *model, DmLoop *loop,
                       const DmModelArgs *args);
 void dm_device_unrealize(DmDevice *dev);
 void dm_device_reset(DmDevice *dev);
+/* The session: a client's reports made the VM stopped, or running. */
+void dm_device_set_vm_stopped(DmDevice *dev, bool stopped);
 
 /*
  * Save the model's state to @path (atomically) or load it from there:

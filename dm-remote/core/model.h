@@ -102,6 +102,12 @@ typedef struct DmModel {
      * on SIGUSR1 ("kill -USR1 PID": the process goes on serving).
      */
     void (*dump)(DmDevice *dev);
+    /*
+     * Optional: dm_device_vm_stopped changed.  A model that writes guest
+     * memory of its own accord (a network card's received frames) holds
+     * it while stopped and catches up here when the VM runs again.
+     */
+    void (*vm_stopped_changed)(DmDevice *dev);
     /* Free what realize took; the state itself is freed for the model. */
     void (*unrealize)(DmDevice *dev);
 } DmModel;
@@ -277,5 +283,15 @@ int dm_work_submit(DmDevice *dev, DmWork *w, DmWorkFn *fn, DmWorkDone *done,
  * unmap, a client's loss; a model calls it when its driver resets it.
  */
 void dm_device_quiesce(DmDevice *dev);
+
+/*
+ * Has the client stopped its VM (a pause, a migration's last pass, a
+ * save)?  From a client's report that its VM went from running to not
+ * running, until it (or the client that takes over) says it runs again;
+ * never for a client whose clock only steps (qtest) or that does not
+ * report.  Guest memory written meanwhile may be lost to a migration:
+ * write none of your own accord (vm_stopped_changed says when to go on).
+ */
+bool dm_device_vm_stopped(DmDevice *dev);
 
 #endif /* DM_MODEL_H */

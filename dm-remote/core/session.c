@@ -80,6 +80,7 @@ DmSession *dm_session_new(DmDevice *dev, int sock, DmDmaLayout layout,
     s->binding = binding;
     vup_caps_init_defaults(&s->caps);
     s->standby = true;          /* the device is not ours before VERSION */
+    s->reported_running = -1;
     s->accepted_ns = dm_clock_ns();
     return s;
 }
@@ -90,6 +91,10 @@ void dm_session_promote(DmSession *s)
 {
     s->standby = false;
     dm_device_attach(s->dev, &session_link_ops, s);
+    /* A client that will never say its VM runs does not find it stopped. */
+    if (!s->caps.dm_vm_clock) {
+        dm_device_set_vm_stopped(s->dev, false);
+    }
     /* The device's client: the usual I/O, bounded by the socket timeouts. */
     set_nonblocking(s->sock, false);
 }
@@ -849,6 +854,17 @@ static int handle_vm_state(DmSession *s, VupMsg *m)
         return -EINVAL;
     }
     dm_vm_clock_set(&s->dev->vm_clock, st.running, st.vm_clock_ns);
+    /*
+     * Stopped: a report of "not running" after one of "running" (a
+     * client whose clock steps says "not running" from the start); what
+     * any client says "running" ends it.
+     */
+    if (st.running) {
+        dm_device_set_vm_stopped(s->dev, false);
+    } else if (s->reported_running == 1) {
+        dm_device_set_vm_stopped(s->dev, true);
+    }
+    s->reported_running = st.running;
     if (m->hdr.flags & VUP_FLAG_NO_REPLY) {
         return 0;
     }

@@ -70,6 +70,7 @@ struct DmSession {
     int64_t accepted_ns;        /* dm_clock_ns(): VERSION is due soon */
     bool versioned;             /* VERSION done */
     unsigned client_vcpus;      /* what the client said (dm_vcpus), or 0 */
+    int reported_running;       /* its last DM_VM_STATE running, or -1 */
     bool broken;                /* stream unusable: close it */
     /*
      * A posted DMA write went out and no interrupt message since: the

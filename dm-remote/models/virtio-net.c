@@ -200,7 +200,7 @@ static void rx_count_drop(uint64_t *counter, const char *why)
 static bool net_rings_usable(VirtioNet *n)
 {
     return dm_virtio_ready(&n->virtio) && !n->virtio.recovering &&
-           !n->client_gone;
+           !n->client_gone && !dm_device_vm_stopped(n->dev);
 }
 
 /* Take a receive buffer into rx_elem[rx_nelems]: 1, 0 (none), -1. */
@@ -955,6 +955,20 @@ static void net_dma_unmapped(DmDevice *dev, uint64_t iova, uint64_t size)
     }
 }
 
+/*
+ * The VM stopped (frames wait, as for a client gone: written now they
+ * could miss a migration's last pass) or runs again: catch up.
+ */
+static void net_vm_stopped_changed(DmDevice *dev)
+{
+    VirtioNet *n = dm_device_state(dev);
+
+    if (!dm_device_vm_stopped(dev)) {
+        dm_timer_mod(&n->rx_timer, 0);
+        dm_timer_mod(&n->tx_timer, 0);
+    }
+}
+
 /* A client is (back) there: the transport catches up on every queue. */
 static void net_irqs_changed(DmDevice *dev)
 {
@@ -1048,6 +1062,7 @@ static const DmModel dm_model_virtio_net = {
     .reset = net_reset,
     .dma_unmapped = net_dma_unmapped,
     .irqs_changed = net_irqs_changed,
+    .vm_stopped_changed = net_vm_stopped_changed,
     .dump = net_dump,
     .state_version = 1,
     .save = net_save,
