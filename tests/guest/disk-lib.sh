@@ -75,8 +75,15 @@ guest_stuck() {
 import json, sys
 sys.path.insert(0, sys.argv[1])
 import qmplib
-print("# query-remote-devices:",
-      json.dumps(qmplib.Qmp(sys.argv[2], 5).cmd("query-remote-devices")))
+q = qmplib.Qmp(sys.argv[2], 5)
+print("# query-remote-devices:", json.dumps(q.cmd("query-remote-devices")))
+# Where each vCPU is: halted or not, and its instruction pointer (in the
+# firmware, the kernel or user space).
+for cmd in ("info cpus", "info registers -a"):
+    out = q.cmd("human-monitor-command", **{"command-line": cmd})
+    for line in out.get("return", "").splitlines():
+        if cmd == "info cpus" or line.startswith(("RIP", "CS ", "CR0")):
+            print("# " + cmd + ": " + line.strip())
 PY
 }
 disk_watchdog=${DM_GUEST_WATCHDOG:-140}   # seconds; by hand: smaller
