@@ -22,17 +22,9 @@ typedef struct StoreEtcd {
 /* etcd's range_end for every key under @prefix ("\0": all keys). */
 static char *etcd_prefix_end(const char *prefix)
 {
-    g_autofree char *end = g_strdup(prefix);
-    gssize i;
+    g_autofree char *end = orch_store_prefix_end(prefix);
 
-    for (i = (gssize)strlen(end) - 1; i >= 0; i--) {
-        if ((guchar)end[i] < 0xff) {
-            end[i]++;
-            end[i + 1] = '\0';
-            return orch_etcd_b64(end);
-        }
-    }
-    return g_strdup("AA==");
+    return end ? orch_etcd_b64(end) : g_strdup("AA==");
 }
 
 static OrchKv *etcd_kv(JsonObject *o)
@@ -169,18 +161,27 @@ static bool se_txn(OrchStore *base, OrchTxn *t, gint64 *rev, GError **errp)
     json_builder_begin_array(b);
     for (i = 0; i < t->cmps->len; i++) {
         OrchTxnCmp *c = &g_array_index(t->cmps, OrchTxnCmp, i);
-        g_autofree char *k = orch_etcd_b64(c->key);
+        g_autofree char *k = c->prefix && !*c->key ? g_strdup("AA==")
+                                                   : orch_etcd_b64(c->key);
+        /* "Not written after REV" is "mod_revision < REV + 1". */
         g_autofree char *rv = g_strdup_printf("%" G_GINT64_FORMAT,
-                                              c->mod_rev);
+                                              c->mod_rev + c->prefix);
 
         /* An absent key's revisions are all 0: one compare for both. */
         json_builder_begin_object(b);
         json_builder_set_member_name(b, "key");
         json_builder_add_string_value(b, k);
+        if (c->prefix) {
+            g_autofree char *end = etcd_prefix_end(c->key);
+
+            /* Every key of the range must hold; none holds as a zero. */
+            json_builder_set_member_name(b, "range_end");
+            json_builder_add_string_value(b, end);
+        }
         json_builder_set_member_name(b, "target");
         json_builder_add_string_value(b, "MOD");
         json_builder_set_member_name(b, "result");
-        json_builder_add_string_value(b, "EQUAL");
+        json_builder_add_string_value(b, c->prefix ? "LESS" : "EQUAL");
         json_builder_set_member_name(b, "mod_revision");
         json_builder_add_string_value(b, rv);
         json_builder_end_object(b);

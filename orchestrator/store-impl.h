@@ -13,8 +13,15 @@ typedef enum { ORCH_TXN_PUT, ORCH_TXN_DELETE } OrchTxnOpKind;
 
 typedef struct OrchTxnCmp {
     char *key;
-    gint64 mod_rev;             /* 0: the key is absent */
+    bool prefix;                /* every key under @key: mod_rev <= @mod_rev */
+    gint64 mod_rev;             /* else @key's is this (0: it is absent) */
 } OrchTxnCmp;
+
+/*
+ * The first key past every key that begins with @prefix (etcd's
+ * range_end for a prefix), or NULL if there is none: all keys.
+ */
+char *orch_store_prefix_end(const char *prefix);
 
 typedef struct OrchTxnOp {
     OrchTxnOpKind kind;
@@ -41,9 +48,6 @@ typedef struct OrchStoreOps {
 struct OrchStore {
     const OrchStoreOps *ops;
 };
-
-OrchKv *orch_kv_new(const char *key, const char *value, gsize len,
-                    gint64 create_rev, gint64 mod_rev);
 
 OrchStore *orch_store_sqlite_open(const char *path, GError **errp);
 OrchStore *orch_store_etcd_open(const char *endpoints, const char *ca,

@@ -93,27 +93,6 @@ static bool sq_get(OrchStore *base, const char *key, OrchKv **ret,
     return sq_exec(s, "COMMIT", errp);
 }
 
-/*
- * The first key past every key that begins with @prefix (etcd's
- * range_end for a prefix): its last byte below 0xff plus one.  NULL if
- * there is none (every key is past: no upper bound).
- */
-static char *prefix_end(const char *prefix)
-{
-    char *end = g_strdup(prefix);
-    gssize i;
-
-    for (i = (gssize)strlen(end) - 1; i >= 0; i--) {
-        if ((guchar)end[i] < 0xff) {
-            end[i]++;
-            end[i + 1] = '\0';
-            return end;
-        }
-    }
-    g_free(end);
-    return NULL;
-}
-
 static GPtrArray *sq_list(OrchStore *base, const char *prefix, gint64 *rev,
                           GError **errp)
 {
@@ -122,7 +101,7 @@ static GPtrArray *sq_list(OrchStore *base, const char *prefix, gint64 *rev,
     g_autoptr(sqlite3_stmt) st = NULL;
     g_autoptr(GPtrArray) out = g_ptr_array_new_with_free_func(
         (GDestroyNotify)orch_kv_free);
-    g_autofree char *end = prefix_end(prefix);
+    g_autofree char *end = orch_store_prefix_end(prefix);
     int rc;
 
     if (!sq_exec(s, "BEGIN", errp)) {
@@ -159,10 +138,28 @@ static int sq_compares_hold(StoreSqlite *s, OrchTxn *t)
 
     for (i = 0; i < t->cmps->len; i++) {
         OrchTxnCmp *c = &g_array_index(t->cmps, OrchTxnCmp, i);
-        gint64 mod = orch_db_int(s->db, 0, "SELECT mod_rev FROM kv"
-                                 " WHERE key = ?", "s", c->key);
+        g_autofree char *end = c->prefix ? orch_store_prefix_end(c->key)
+                                         : NULL;
+        gint64 n;
 
-        if (mod != c->mod_rev) {
+        if (!c->prefix) {
+            n = orch_db_int(s->db, -1, "SELECT mod_rev FROM kv"
+                            " WHERE key = ?", "s", c->key);
+            if ((n < 0 ? 0 : n) != c->mod_rev) {
+                return 0;
+            }
+            continue;
+        }
+        n = end ? orch_db_int(s->db, -1, "SELECT count(*) FROM kv WHERE"
+                              " key >= ? AND key < ? AND mod_rev > ?",
+                              "ssi", c->key, end, c->mod_rev)
+                : orch_db_int(s->db, -1, "SELECT count(*) FROM kv WHERE"
+                              " key >= ? AND mod_rev > ?", "si", c->key,
+                              c->mod_rev);
+        if (n < 0) {
+            return -1;
+        }
+        if (n > 0) {
             return 0;
         }
     }
@@ -190,10 +187,17 @@ static bool sq_txn(OrchStore *base, OrchTxn *t, gint64 *rev, GError **errp)
         orch_error_internal(errp, EIO);
         return false;
     }
-    if (!sq_compares_hold(s, t)) {
+    switch (sq_compares_hold(s, t)) {
+    case 1:
+        break;
+    case 0:
         sq_rollback(s);
         g_set_error(errp, ORCH_ERROR, ORCH_ERROR_CONFLICT,
                     "changed meanwhile; read again and retry");
+        return false;
+    default:
+        sq_rollback(s);
+        orch_error_internal(errp, EIO);
         return false;
     }
     for (i = 0; i < t->ops->len; i++) {

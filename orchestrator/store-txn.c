@@ -4,6 +4,8 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#include <string.h>
+
 #include "store-impl.h"
 
 void orch_kv_free(OrchKv *kv)
@@ -62,9 +64,32 @@ void orch_txn_free(OrchTxn *t)
 
 void orch_txn_if_rev(OrchTxn *t, const char *key, gint64 mod_rev)
 {
-    OrchTxnCmp c = { g_strdup(key), mod_rev };
+    OrchTxnCmp c = { g_strdup(key), false, mod_rev };
 
     g_array_append_val(t->cmps, c);
+}
+
+void orch_txn_if_prefix_since(OrchTxn *t, const char *prefix, gint64 rev)
+{
+    OrchTxnCmp c = { g_strdup(prefix), true, rev };
+
+    g_array_append_val(t->cmps, c);
+}
+
+char *orch_store_prefix_end(const char *prefix)
+{
+    char *end = g_strdup(prefix);
+    gssize i;
+
+    for (i = (gssize)strlen(end) - 1; i >= 0; i--) {
+        if ((guchar)end[i] < 0xff) {
+            end[i]++;
+            end[i + 1] = '\0';
+            return end;
+        }
+    }
+    g_free(end);
+    return NULL;
 }
 
 void orch_txn_put(OrchTxn *t, const char *key, const char *value)

@@ -42,7 +42,10 @@
  * - Reads: one key (orch_store_get), or every key under a prefix in key
  *   order (orch_store_list), each with its revisions, and the store's
  *   revision at the read, so a caller can condition a write on what it
- *   read.
+ *   read: on a key's mod_rev, or on nothing under a prefix written since
+ *   (a new placement on a server counted as having room).  store-view.h
+ *   does that bookkeeping for a request: reads remembered, writes kept,
+ *   one conditioned commit.
  *
  * - Leases (etcd only for now: the leader key of several orchestrators,
  *   launchers' registrations) are in etcd.h; a single orchestrator on
@@ -68,6 +71,9 @@ typedef struct OrchKv {
     gint64 mod_rev;
 } OrchKv;
 
+/* A new OrchKv: copies of @key and the @len bytes of @value. */
+OrchKv *orch_kv_new(const char *key, const char *value, gsize len,
+                    gint64 create_rev, gint64 mod_rev);
 void orch_kv_free(OrchKv *kv);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(OrchKv, orch_kv_free)
 
@@ -109,6 +115,12 @@ void orch_txn_free(OrchTxn *t);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(OrchTxn, orch_txn_free)
 /* Holds if @key's mod_rev is @mod_rev; 0 means "@key is absent". */
 void orch_txn_if_rev(OrchTxn *t, const char *key, gint64 mod_rev);
+/*
+ * Holds if no key under @prefix was written after revision @rev (one
+ * added after it fails it too; one deleted does not: compare each key
+ * read with orch_txn_if_rev for that).
+ */
+void orch_txn_if_prefix_since(OrchTxn *t, const char *prefix, gint64 rev);
 void orch_txn_put(OrchTxn *t, const char *key, const char *value);
 void orch_txn_delete(OrchTxn *t, const char *key);
 /*

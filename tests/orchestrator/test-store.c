@@ -25,6 +25,7 @@
 #include "error.h"
 #include "etcd.h"
 #include "store.h"
+#include "store-view.h"
 
 #define ETCD_ONLY 2
 
@@ -248,6 +249,179 @@ static void test_twice_refused(void **state)
     assert_null(v);
 }
 
+/* Nothing written under a prefix since a revision: added or changed. */
+static void test_prefix_since(void **state)
+{
+    g_autoptr(OrchStore) s = open_store();
+    g_autofree char *p = key("since/");
+    g_autofree char *x = key("since/x");
+    g_autofree char *y = key("since/y");
+    g_autofree char *beside = key("since0");
+    g_autofree char *out = key("out");
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GPtrArray) l = NULL;
+    gint64 rev;
+    int step;
+
+    {
+        g_autoptr(OrchTxn) t = orch_txn_new();
+
+        orch_txn_put(t, x, "1");
+        assert_true(orch_store_txn(s, t, NULL, &err));
+    }
+    l = orch_store_list(s, p, &rev, &err);
+    assert_non_null(l);
+    /* A write beside the prefix leaves it unchanged. */
+    for (step = 0; step < 4; step++) {
+        g_autoptr(OrchTxn) w = orch_txn_new();
+        g_autoptr(OrchTxn) t = orch_txn_new();
+        bool ok;
+
+        switch (step) {
+        case 0:
+            orch_txn_put(w, beside, "b");
+            break;
+        case 1:
+            orch_txn_put(w, y, "added");
+            break;
+        case 2:
+            orch_txn_put(w, x, "changed");
+            break;
+        }
+        if (step < 3) {
+            assert_true(orch_store_txn(s, w, NULL, &err));
+        }
+        orch_txn_if_prefix_since(t, p, rev);
+        orch_txn_put(t, out, "written");
+        ok = orch_store_txn(s, t, NULL, &err);
+        /* 0: only beside; 3: nothing since the list read again at 2. */
+        if (step == 0 || step == 3) {
+            assert_true(ok);
+        } else {
+            assert_false(ok);
+            assert_true(g_error_matches(err, ORCH_ERROR,
+                                        ORCH_ERROR_CONFLICT));
+            g_clear_error(&err);
+        }
+        /* Read again: holds from then on, until the next write. */
+        if (step == 2) {
+            g_ptr_array_unref(l);
+            l = orch_store_list(s, p, &rev, &err);
+            assert_non_null(l);
+            {
+                g_autoptr(OrchTxn) again = orch_txn_new();
+
+                orch_txn_if_prefix_since(again, p, rev);
+                orch_txn_put(again, out, "again");
+                assert_true(orch_store_txn(s, again, NULL, &err));
+            }
+        }
+    }
+    {
+        g_autofree char *v = get(s, out, NULL);
+
+        assert_string_equal(v, "written");
+    }
+}
+
+/*
+ * A view reads, writes, and commits only if what it read is as it was:
+ * a key another client changed, or a key another client added under a
+ * prefix the view listed, refuses the whole commit.
+ */
+static void test_view(void **state)
+{
+    g_autoptr(OrchStore) s = open_store();
+    g_autoptr(OrchStore) other = open_store();
+    g_autofree char *p = key("view/");
+    g_autofree char *a = key("view/a");
+    g_autofree char *b = key("view/b");
+    g_autofree char *c = key("view/c");
+    g_autofree char *name = key("viewname");
+    g_autoptr(GError) err = NULL;
+    int round;
+
+    {
+        g_autoptr(OrchTxn) t = orch_txn_new();
+
+        orch_txn_put(t, a, "A");
+        orch_txn_put(t, b, "B");
+        assert_true(orch_store_txn(s, t, NULL, &err));
+    }
+    /* Read your writes; a delete hides the key from a list. */
+    {
+        g_autoptr(OrchStoreView) v = orch_view_new(s);
+        g_autoptr(GPtrArray) l = NULL;
+        g_autofree char *got = NULL;
+
+        orch_view_put(v, c, "C");
+        orch_view_delete(v, a);
+        assert_true(orch_view_get(v, c, &got, &err));
+        assert_string_equal(got, "C");
+        g_clear_pointer(&got, g_free);
+        assert_true(orch_view_get(v, a, &got, &err));
+        assert_null(got);
+        l = orch_view_list(v, p, &err);
+        assert_non_null(l);
+        assert_int_equal(l->len, 2);
+        assert_string_equal(((OrchKv *)l->pdata[0])->value, "B");
+        assert_string_equal(((OrchKv *)l->pdata[1])->value, "C");
+        /* Not in the store until the commit. */
+        got = get(s, c, NULL);
+        assert_null(got);
+        assert_true(orch_view_commit(v, NULL, &err));
+        got = get(s, c, NULL);
+        assert_string_equal(got, "C");
+        g_clear_pointer(&got, g_free);
+        got = get(s, a, NULL);
+        assert_null(got);
+    }
+    /* Round 0: another changes a key read; 1: adds under a prefix listed. */
+    for (round = 0; round < 2; round++) {
+        g_autoptr(OrchStoreView) v = orch_view_new(s);
+        g_autoptr(OrchTxn) t = orch_txn_new();
+        g_autoptr(GPtrArray) l = NULL;
+        g_autofree char *got = NULL;
+
+        if (round == 0) {
+            assert_true(orch_view_get(v, b, &got, &err));
+            orch_txn_put(t, b, "B2");
+        } else {
+            l = orch_view_list(v, p, &err);
+            assert_non_null(l);
+            orch_txn_put(t, a, "A again");
+        }
+        orch_view_put(v, name, "taken");
+        assert_true(orch_store_txn(other, t, NULL, &err));
+        assert_false(orch_view_commit(v, NULL, &err));
+        assert_true(g_error_matches(err, ORCH_ERROR, ORCH_ERROR_CONFLICT));
+        g_clear_error(&err);
+        g_clear_pointer(&got, g_free);
+        got = get(s, name, NULL);
+        assert_null(got);
+    }
+    /* Two views read one key and both write it: the second loses. */
+    {
+        g_autoptr(OrchStoreView) v1 = orch_view_new(s);
+        g_autoptr(OrchStoreView) v2 = orch_view_new(other);
+        g_autofree char *g1 = NULL;
+        g_autofree char *g2 = NULL;
+        g_autofree char *now = NULL;
+
+        assert_true(orch_view_get(v1, name, &g1, &err));
+        assert_true(orch_view_get(v2, name, &g2, &err));
+        assert_null(g1);
+        assert_null(g2);
+        orch_view_put(v1, name, "one");
+        orch_view_put(v2, name, "two");
+        assert_true(orch_view_commit(v1, NULL, &err));
+        assert_false(orch_view_commit(v2, NULL, &err));
+        assert_true(g_error_matches(err, ORCH_ERROR, ORCH_ERROR_CONFLICT));
+        now = get(s, name, NULL);
+        assert_string_equal(now, "one");
+    }
+}
+
 /*
  * Two clients (two connections, as two orchestrators would have) add
  * one to a counter ROUNDS times each, by read, compare-and-swap, and
@@ -375,6 +549,8 @@ int main(void)
         cmocka_unit_test(test_list),
         cmocka_unit_test(test_values),
         cmocka_unit_test(test_twice_refused),
+        cmocka_unit_test(test_prefix_since),
+        cmocka_unit_test(test_view),
         cmocka_unit_test(test_race),
         cmocka_unit_test(test_bad_spec),
         /* etcd's own: the last ETCD_ONLY */
