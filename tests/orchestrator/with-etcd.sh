@@ -32,10 +32,12 @@ etcd --name test --data-dir "$dir/data" \
     --initial-cluster "test=$peer" --initial-cluster-state new \
     --logger zap --log-outputs "$dir/etcd.log" &
 pid=$!
-# Ready once it answers a read through the gateway (it has a leader).
+# Ready once it answers a read through the gateway (it has a leader);
+# python, not curl, which the machines may lack.
 for _ in $(seq 200); do
-    if curl -sf -X POST -d '{"key":"AA=="}' "$client/v3/kv/range" \
-            >/dev/null 2>&1; then
+    if /usr/bin/python3 -c 'import sys, urllib.request
+urllib.request.urlopen(sys.argv[1] + "/v3/kv/range", b"{\"key\":\"AA==\"}",
+                       timeout=2).read()' "$client" 2>/dev/null; then
         break
     fi
     if ! kill -0 "$pid" 2>/dev/null; then
