@@ -589,6 +589,7 @@ static int daemon_serve(DmDaemon *d, const DmAddress *addr,
         return 1;
     }
     d->api.l = &d->l;
+    dm_fence_init(&d->api.fence, d->l.state_dir);
     if (d->l.role == DM_ROLE_SERVER) {
         d->api.server = &d->server;
     } else {
@@ -621,6 +622,7 @@ static void daemon_free(DmDaemon *d)
     dm_routes_free(&d->server);
     dm_vms_free(&d->client);
     g_clear_pointer(&d->l.dying, g_hash_table_destroy);
+    dm_fence_clear(&d->api.fence);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(DmDaemon, daemon_free)
 
