@@ -33,10 +33,22 @@ static char *spec;
 static char *tmpdir;
 static char *prefix;            /* this run's keys, apart from others' */
 
+/* With with-etcd.sh --tls: a directory of make-certs.sh's, else NULL. */
+static const char *certs;
+
+/* @what/ca-cert.pem, client-cert.pem or client-key.pem of @certs. */
+static char *cert_file(const char *what, const char *file)
+{
+    return certs ? g_build_filename(certs, what, file, NULL) : NULL;
+}
+
 static OrchStore *open_store(void)
 {
     g_autoptr(GError) err = NULL;
-    OrchStore *s = orch_store_open(spec, NULL, NULL, NULL, &err);
+    g_autofree char *ca = cert_file("client", "ca-cert.pem");
+    g_autofree char *cert = cert_file("client", "client-cert.pem");
+    g_autofree char *key = cert_file("client", "client-key.pem");
+    OrchStore *s = orch_store_open(spec, ca, cert, key, &err);
 
     if (!s) {
         fail_msg("%s: %s", spec, err->message);
@@ -493,7 +505,13 @@ static void test_lease(void **state)
     g_autoptr(OrchEtcd) e = NULL;
     gint64 id;
 
-    e = orch_etcd_new(spec + 5, NULL, NULL, NULL, &err);
+    {
+        g_autofree char *ca = cert_file("client", "ca-cert.pem");
+        g_autofree char *cert = cert_file("client", "client-cert.pem");
+        g_autofree char *key = cert_file("client", "client-key.pem");
+
+        e = orch_etcd_new(spec + 5, ca, cert, key, &err);
+    }
     assert_non_null(e);
     id = orch_etcd_lease_grant(e, 30, &err);
     assert_true(id != 0);
@@ -510,9 +528,13 @@ static void test_endpoints(void **state)
     g_autoptr(OrchKv) kv = NULL;
     g_autofree char *two = NULL;
 
+    g_autofree char *ca = cert_file("client", "ca-cert.pem");
+    g_autofree char *cert = cert_file("client", "client-cert.pem");
+    g_autofree char *ckey = cert_file("client", "client-key.pem");
+
     /* Port 1 on loopback: refused at once. */
     two = g_strconcat("etcd:http://127.0.0.1:1,", spec + 5, NULL);
-    s = orch_store_open(two, NULL, NULL, NULL, &err);
+    s = orch_store_open(two, ca, cert, ckey, &err);
     assert_non_null(s);
     assert_true(orch_store_get(s, prefix, &kv, NULL, &err));
 
@@ -521,6 +543,47 @@ static void test_endpoints(void **state)
     assert_non_null(s);
     assert_false(orch_store_get(s, prefix, &kv, NULL, &err));
     assert_true(g_error_matches(err, ORCH_ERROR, ORCH_ERROR_UNAVAILABLE));
+}
+
+/*
+ * etcd over TLS with client certificates: without our certificate, with
+ * one of another CA, or without trusting etcd's CA, no answer (503),
+ * and the reason in the message.
+ */
+static void test_tls(void **state)
+{
+    g_autofree char *ca = cert_file("client", "ca-cert.pem");
+    g_autofree char *cert = cert_file("client", "client-cert.pem");
+    g_autofree char *ckey = cert_file("client", "client-key.pem");
+    g_autofree char *rogue = cert_file("rogue-client", "client-cert.pem");
+    g_autofree char *rogue_key = cert_file("rogue-client",
+                                           "client-key.pem");
+    const char *how[][3] = {
+        { ca, NULL, NULL },             /* no client certificate */
+        { ca, rogue, rogue_key },       /* another CA's */
+        { NULL, cert, ckey },           /* etcd's CA not trusted */
+    };
+    guint i;
+
+    for (i = 0; i < G_N_ELEMENTS(how); i++) {
+        g_autoptr(GError) err = NULL;
+        g_autoptr(OrchStore) s = orch_store_open(spec, how[i][0], how[i][1],
+                                                 how[i][2], &err);
+        g_autoptr(OrchKv) kv = NULL;
+
+        assert_non_null(s);
+        assert_false(orch_store_get(s, prefix, &kv, NULL, &err));
+        assert_true(g_error_matches(err, ORCH_ERROR, ORCH_ERROR_UNAVAILABLE));
+        print_message("# refused as wanted: %s\n", err->message);
+    }
+    /* A certificate without its key is a usage error. */
+    {
+        g_autoptr(GError) err = NULL;
+
+        assert_null(orch_store_open(spec, ca, cert, NULL, &err));
+        assert_true(g_error_matches(err, ORCH_ERROR,
+                                    ORCH_ERROR_BAD_REQUEST));
+    }
 }
 
 static void test_bad_spec(void **state)
@@ -543,6 +606,12 @@ static void test_bad_spec(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        /*
+         * with-etcd.sh --tls only, and first: GIO resumes a TLS session
+         * made with our certificate on a later connection without one,
+         * which etcd accepts (the session was authenticated).
+         */
+        cmocka_unit_test(test_tls),
         cmocka_unit_test(test_create_if_absent),
         cmocka_unit_test(test_cas),
         cmocka_unit_test(test_delete),
@@ -567,7 +636,9 @@ int main(void)
                                      NULL);
     prefix = g_strdup_printf("/test/%d/", (int)getpid());
     /* cmocka's skip() is a "not ok" in TAP: leave them out instead. */
-    rc = _cmocka_run_group_tests(spec, tests, G_N_ELEMENTS(tests) -
+    certs = g_getenv("ORCH_TEST_CERTS");
+    rc = _cmocka_run_group_tests(spec, tests + (certs ? 0 : 1),
+                                 G_N_ELEMENTS(tests) - (certs ? 0 : 1) -
                                  (g_str_has_prefix(spec, "etcd:") ? 0
                                                                   : ETCD_ONLY),
                                  NULL, NULL);
