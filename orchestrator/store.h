@@ -52,8 +52,9 @@
  *   SQLite needs none.
  *
  * What is not done yet: the modules (placement.c, vm.c, ...) still run
- * SQL on db.c; moving them onto this interface, and the schema 7 -> 8
- * step that copies the tables into keys, come next (docs/scale-out.md).
+ * SQL on db.c; moving them onto this interface comes next, with
+ * store-import.c copying an existing database into keys at the switch
+ * (docs/scale-out.md).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
