@@ -27,8 +27,10 @@ static bool import_flush(Import *im, GError **errp)
     }
     ok = orch_store_txn(im->s, im->t, NULL, errp);
     if (!ok && g_error_matches(*errp, ORCH_ERROR, ORCH_ERROR_CONFLICT)) {
-        g_prefix_error(errp, "%s exists: imported already: ",
-                       im->schema_key);
+        g_clear_error(errp);
+        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_CONFLICT,
+                    "%s exists: the store holds an import already",
+                    im->schema_key);
     }
     orch_txn_free(im->t);
     im->t = orch_txn_new();

@@ -92,7 +92,11 @@ def orchestrator_cli(e):
                            (["--store", "etcd:ftp://h:1"], 2,
                             "wanted http(s)://HOST:PORT"),
                            (["--store", "etcd:http://127.0.0.1:1"], 2,
-                            "the API does not run on etcd yet")):
+                            "the API does not run on etcd yet"),
+                           (["--help"], 0, "--import-into=SPEC"),
+                           (["--db", e.tmp + "/imp.sqlite",
+                             "--import-into", "nosuch:x"], 1,
+                            "wanted sqlite:PATH or etcd:URL")):
         p = subprocess.run([e.orch_bin] + argv, capture_output=True,
                            timeout=30)
         out = (p.stdout + p.stderr).decode()
