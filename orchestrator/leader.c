@@ -91,15 +91,18 @@ bool orch_leader_campaign(OrchLeader *l, bool *won, GError **errp)
         *won = orch_leader_renew(l);
         return true;
     }
-    /* A lease of our own, kept between campaigns while it lives. */
-    if (l->lease && orch_etcd_lease_keepalive(l->etcd, l->lease, NULL) <= 0) {
-        l->lease = 0;
+    /*
+     * A new lease for each campaign.  Not the last one kept alive: if we
+     * deposed ourselves at our deadline while etcd still held our key
+     * (etcd extends leases when its own leader changes), renewing that
+     * lease would keep our key, and nobody could win, us included.
+     */
+    if (l->lease) {
+        orch_leader_resign(l);
     }
+    l->lease = orch_etcd_lease_grant(l->etcd, l->ttl, errp);
     if (!l->lease) {
-        l->lease = orch_etcd_lease_grant(l->etcd, l->ttl, errp);
-        if (!l->lease) {
-            return false;
-        }
+        return false;
     }
     body = leader_txn_body(l);
     r = orch_etcd_call(l->etcd, "/v3/kv/txn", body, errp);

@@ -97,11 +97,63 @@ static void test_expiry(void **state)
     assert_false(orch_leader_renew(a));
 }
 
+/* The lease the leader key is held under, read from etcd. */
+static gint64 key_lease(void)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    g_autofree char *k = orch_etcd_b64(leader_key);
+    g_autoptr(JsonNode) body = NULL;
+    g_autoptr(JsonNode) r = NULL;
+    g_autoptr(GError) err = NULL;
+    JsonArray *kvs;
+
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "key");
+    json_builder_add_string_value(b, k);
+    json_builder_end_object(b);
+    body = json_builder_get_root(b);
+    r = orch_etcd_call(etcd, "/v3/kv/range", body, &err);
+    assert_non_null(r);
+    kvs = json_object_get_array_member(json_node_get_object(r), "kvs");
+    assert_non_null(kvs);
+    return orch_etcd_int(json_array_get_object_element(kvs, 0), "lease");
+}
+
+/*
+ * A leader that deposed itself at its deadline while etcd still held its
+ * key (here kept alive from outside, as etcd does across a change of its
+ * own leader) can campaign again and win: it does not revive the old
+ * lease, which would keep the key from everyone.
+ */
+static void test_stale_key(void **state)
+{
+    g_autoptr(OrchLeader) a = orch_leader_new(etcd, leader_key, "a", 2);
+    g_autoptr(GError) err = NULL;
+    gint64 ta, lease;
+    bool won = false;
+    int i;
+
+    assert_true(campaign_until_won(a, 30));
+    ta = orch_leader_token(a);
+    lease = key_lease();
+    assert_true(lease != 0);
+    for (i = 0; i < 100 && orch_leader_token(a); i++) {
+        assert_true(orch_etcd_lease_keepalive(etcd, lease, &err) > 0);
+        g_usleep(G_USEC_PER_SEC / 4);
+    }
+    assert_int_equal(orch_leader_token(a), 0);
+    assert_true(orch_etcd_lease_keepalive(etcd, lease, &err) > 0);
+    assert_true(orch_leader_campaign(a, &won, &err));
+    assert_true(won);
+    assert_true(orch_leader_token(a) > ta);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_leader),
         cmocka_unit_test(test_expiry),
+        cmocka_unit_test(test_stale_key),
     };
     const char *spec = g_getenv("ORCH_TEST_STORE");
     g_autoptr(GError) err = NULL;
