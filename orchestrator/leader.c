@@ -8,7 +8,7 @@
 #include "log.h"
 
 struct OrchLeader {
-    OrchEtcd *etcd;
+    DmEtcd *etcd;
     char *key;
     char *id;
     gint64 ttl;
@@ -17,7 +17,7 @@ struct OrchLeader {
     gint64 valid_until;         /* monotonic µs */
 };
 
-OrchLeader *orch_leader_new(OrchEtcd *etcd, const char *key, const char *id,
+OrchLeader *orch_leader_new(DmEtcd *etcd, const char *key, const char *id,
                             gint64 ttl)
 {
     OrchLeader *l = g_new0(OrchLeader, 1);
@@ -43,8 +43,8 @@ void orch_leader_free(OrchLeader *l)
 static JsonNode *leader_txn_body(OrchLeader *l)
 {
     g_autoptr(JsonBuilder) b = json_builder_new();
-    g_autofree char *k = orch_etcd_b64(l->key);
-    g_autofree char *v = orch_etcd_b64(l->id);
+    g_autofree char *k = dm_etcd_b64(l->key);
+    g_autofree char *v = dm_etcd_b64(l->id);
     g_autofree char *lease = g_strdup_printf("%" G_GINT64_FORMAT, l->lease);
 
     json_builder_begin_object(b);
@@ -100,19 +100,21 @@ bool orch_leader_campaign(OrchLeader *l, bool *won, GError **errp)
     if (l->lease) {
         orch_leader_resign(l);
     }
-    l->lease = orch_etcd_lease_grant(l->etcd, l->ttl, errp);
+    l->lease = dm_etcd_lease_grant(l->etcd, l->ttl, errp);
     if (!l->lease) {
+        orch_error_from_etcd(errp);
         return false;
     }
     body = leader_txn_body(l);
-    r = orch_etcd_call(l->etcd, "/v3/kv/txn", body, errp);
+    r = dm_etcd_call(l->etcd, "/v3/kv/txn", body, errp);
     if (!r) {
+        orch_error_from_etcd(errp);
         return false;
     }
     o = json_node_get_object(r);
     if (json_object_get_boolean_member_with_default(o, "succeeded", FALSE)) {
         /* The put's revision is the key's create_revision: our token. */
-        l->token = orch_etcd_int(json_object_get_object_member(o, "header"),
+        l->token = dm_etcd_int(json_object_get_object_member(o, "header"),
                                  "revision");
         l->valid_until = sent + l->ttl * G_USEC_PER_SEC;
         *won = l->token > 0;
@@ -131,7 +133,7 @@ bool orch_leader_renew(OrchLeader *l)
     if (!l->token) {
         return false;
     }
-    left = orch_etcd_lease_keepalive(l->etcd, l->lease, &err);
+    left = dm_etcd_lease_keepalive(l->etcd, l->lease, &err);
     if (left < 0) {
         orch_warn("leader: %s could not renew its lease: %s", l->id,
                   err->message);
@@ -161,7 +163,7 @@ void orch_leader_resign(OrchLeader *l)
 {
     g_autoptr(GError) err = NULL;
 
-    if (l->lease && !orch_etcd_lease_revoke(l->etcd, l->lease, &err)) {
+    if (l->lease && !dm_etcd_lease_revoke(l->etcd, l->lease, &err)) {
         orch_warn("leader: revoking %s's lease: %s", l->id, err->message);
     }
     l->lease = 0;

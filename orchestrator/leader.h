@@ -32,7 +32,7 @@ typedef struct OrchLeader OrchLeader;
  * A candidate named @id for the key @key, with a lease of @ttl seconds,
  * on @etcd (not taken: it must outlive the candidate).
  */
-OrchLeader *orch_leader_new(OrchEtcd *etcd, const char *key, const char *id,
+OrchLeader *orch_leader_new(DmEtcd *etcd, const char *key, const char *id,
                             gint64 ttl);
 /* Resigns first if leader. */
 void orch_leader_free(OrchLeader *l);

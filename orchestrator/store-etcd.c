@@ -15,7 +15,7 @@
 
 typedef struct StoreEtcd {
     OrchStore base;
-    OrchEtcd *etcd;
+    DmEtcd *etcd;
     GMutex lock;                /* the client is one thread's at a time */
 } StoreEtcd;
 
@@ -24,24 +24,24 @@ static char *etcd_prefix_end(const char *prefix)
 {
     g_autofree char *end = orch_store_prefix_end(prefix);
 
-    return end ? orch_etcd_b64(end) : g_strdup("AA==");
+    return end ? dm_etcd_b64(end) : g_strdup("AA==");
 }
 
 static OrchKv *etcd_kv(JsonObject *o)
 {
-    g_autofree char *key = orch_etcd_unb64(
+    g_autofree char *key = dm_etcd_unb64(
         json_object_get_string_member_with_default(o, "key", ""), NULL);
     gsize len;
-    g_autofree char *value = orch_etcd_unb64(
+    g_autofree char *value = dm_etcd_unb64(
         json_object_get_string_member_with_default(o, "value", ""), &len);
 
-    return orch_kv_new(key, value, len, orch_etcd_int(o, "create_revision"),
-                       orch_etcd_int(o, "mod_revision"));
+    return orch_kv_new(key, value, len, dm_etcd_int(o, "create_revision"),
+                       dm_etcd_int(o, "mod_revision"));
 }
 
 static gint64 etcd_header_rev(JsonObject *o)
 {
-    return orch_etcd_int(json_object_get_object_member(o, "header"),
+    return dm_etcd_int(json_object_get_object_member(o, "header"),
                          "revision");
 }
 
@@ -49,10 +49,11 @@ static JsonNode *etcd_range(StoreEtcd *s, const char *key, bool prefix,
                             GError **errp)
 {
     g_autoptr(JsonBuilder) b = json_builder_new();
-    g_autofree char *k = *key || !prefix ? orch_etcd_b64(key)
+    g_autofree char *k = *key || !prefix ? dm_etcd_b64(key)
                                           : g_strdup("AA==");
     g_autoptr(JsonNode) body = NULL;
     g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&s->lock);
+    JsonNode *r;
 
     json_builder_begin_object(b);
     json_builder_set_member_name(b, "key");
@@ -65,7 +66,9 @@ static JsonNode *etcd_range(StoreEtcd *s, const char *key, bool prefix,
     }
     json_builder_end_object(b);
     body = json_builder_get_root(b);
-    return orch_etcd_call(s->etcd, "/v3/kv/range", body, errp);
+    r = dm_etcd_call(s->etcd, "/v3/kv/range", body, errp);
+    orch_error_from_etcd(errp);
+    return r;
 }
 
 static bool se_get(OrchStore *base, const char *key, OrchKv **ret,
@@ -123,11 +126,11 @@ static void txn_add_ops(JsonBuilder *b, OrchTxn *t)
 
     for (i = 0; i < t->ops->len; i++) {
         OrchTxnOp *op = &g_array_index(t->ops, OrchTxnOp, i);
-        g_autofree char *k = orch_etcd_b64(op->key);
+        g_autofree char *k = dm_etcd_b64(op->key);
 
         json_builder_begin_object(b);
         if (op->kind == ORCH_TXN_PUT) {
-            g_autofree char *v = orch_etcd_b64(op->value);
+            g_autofree char *v = dm_etcd_b64(op->value);
 
             json_builder_set_member_name(b, "request_put");
             json_builder_begin_object(b);
@@ -162,7 +165,7 @@ static bool se_txn(OrchStore *base, OrchTxn *t, gint64 *rev, GError **errp)
     for (i = 0; i < t->cmps->len; i++) {
         OrchTxnCmp *c = &g_array_index(t->cmps, OrchTxnCmp, i);
         g_autofree char *k = c->prefix && !*c->key ? g_strdup("AA==")
-                                                   : orch_etcd_b64(c->key);
+                                                   : dm_etcd_b64(c->key);
         /* "Not written after REV" is "mod_revision < REV + 1". */
         g_autofree char *rv = g_strdup_printf("%" G_GINT64_FORMAT,
                                               c->mod_rev + c->prefix);
@@ -193,8 +196,9 @@ static bool se_txn(OrchStore *base, OrchTxn *t, gint64 *rev, GError **errp)
     json_builder_end_array(b);
     json_builder_end_object(b);
     body = json_builder_get_root(b);
-    r = orch_etcd_call(s->etcd, "/v3/kv/txn", body, errp);
+    r = dm_etcd_call(s->etcd, "/v3/kv/txn", body, errp);
     if (!r) {
+        orch_error_from_etcd(errp);
         return false;
     }
     o = json_node_get_object(r);
@@ -215,7 +219,7 @@ static void se_close(OrchStore *base)
 {
     StoreEtcd *s = (StoreEtcd *)base;
 
-    orch_etcd_free(s->etcd);
+    dm_etcd_free(s->etcd);
     g_mutex_clear(&s->lock);
     g_free(s);
 }
@@ -232,10 +236,11 @@ OrchStore *orch_store_etcd_open(const char *endpoints, const char *ca,
                                 const char *cert, const char *key,
                                 GError **errp)
 {
-    OrchEtcd *etcd = orch_etcd_new(endpoints, ca, cert, key, errp);
+    DmEtcd *etcd = dm_etcd_new(endpoints, ca, cert, key, errp);
     StoreEtcd *s;
 
     if (!etcd) {
+        orch_error_from_etcd(errp);
         return NULL;
     }
     s = g_new0(StoreEtcd, 1);

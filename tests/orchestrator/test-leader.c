@@ -22,7 +22,7 @@
 #include "etcd.h"
 #include "leader.h"
 
-static OrchEtcd *etcd;
+static DmEtcd *etcd;
 static char *leader_key;
 
 /* Campaign until won, at most @tries times a second apart. */
@@ -101,7 +101,7 @@ static void test_expiry(void **state)
 static gint64 key_lease(void)
 {
     g_autoptr(JsonBuilder) b = json_builder_new();
-    g_autofree char *k = orch_etcd_b64(leader_key);
+    g_autofree char *k = dm_etcd_b64(leader_key);
     g_autoptr(JsonNode) body = NULL;
     g_autoptr(JsonNode) r = NULL;
     g_autoptr(GError) err = NULL;
@@ -112,11 +112,11 @@ static gint64 key_lease(void)
     json_builder_add_string_value(b, k);
     json_builder_end_object(b);
     body = json_builder_get_root(b);
-    r = orch_etcd_call(etcd, "/v3/kv/range", body, &err);
+    r = dm_etcd_call(etcd, "/v3/kv/range", body, &err);
     assert_non_null(r);
     kvs = json_object_get_array_member(json_node_get_object(r), "kvs");
     assert_non_null(kvs);
-    return orch_etcd_int(json_array_get_object_element(kvs, 0), "lease");
+    return dm_etcd_int(json_array_get_object_element(kvs, 0), "lease");
 }
 
 /*
@@ -138,11 +138,11 @@ static void test_stale_key(void **state)
     lease = key_lease();
     assert_true(lease != 0);
     for (i = 0; i < 100 && orch_leader_token(a); i++) {
-        assert_true(orch_etcd_lease_keepalive(etcd, lease, &err) > 0);
+        assert_true(dm_etcd_lease_keepalive(etcd, lease, &err) > 0);
         g_usleep(G_USEC_PER_SEC / 4);
     }
     assert_int_equal(orch_leader_token(a), 0);
-    assert_true(orch_etcd_lease_keepalive(etcd, lease, &err) > 0);
+    assert_true(dm_etcd_lease_keepalive(etcd, lease, &err) > 0);
     assert_true(orch_leader_campaign(a, &won, &err));
     assert_true(won);
     assert_true(orch_leader_token(a) > ta);
@@ -162,7 +162,7 @@ int main(void)
         printf("1..0 # SKIP needs ORCH_TEST_STORE=etcd:URL (with-etcd.sh)\n");
         return 0;
     }
-    etcd = orch_etcd_new(spec + 5, NULL, NULL, NULL, &err);
+    etcd = dm_etcd_new(spec + 5, NULL, NULL, NULL, &err);
     g_assert(etcd);
     leader_key = g_strdup_printf("/test/%d/leader", (int)getpid());
     return cmocka_run_group_tests_name("leader", tests, NULL, NULL);

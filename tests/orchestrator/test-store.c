@@ -502,7 +502,7 @@ static void test_race(void **state)
 static void test_lease(void **state)
 {
     g_autoptr(GError) err = NULL;
-    g_autoptr(OrchEtcd) e = NULL;
+    g_autoptr(DmEtcd) e = NULL;
     gint64 id;
 
     {
@@ -510,14 +510,14 @@ static void test_lease(void **state)
         g_autofree char *cert = cert_file("client", "client-cert.pem");
         g_autofree char *key = cert_file("client", "client-key.pem");
 
-        e = orch_etcd_new(spec + 5, ca, cert, key, &err);
+        e = dm_etcd_new(spec + 5, ca, cert, key, &err);
     }
     assert_non_null(e);
-    id = orch_etcd_lease_grant(e, 30, &err);
+    id = dm_etcd_lease_grant(e, 30, &err);
     assert_true(id != 0);
-    assert_true(orch_etcd_lease_keepalive(e, id, &err) > 0);
-    assert_true(orch_etcd_lease_revoke(e, id, &err));
-    assert_int_equal(orch_etcd_lease_keepalive(e, id, &err), 0);
+    assert_true(dm_etcd_lease_keepalive(e, id, &err) > 0);
+    assert_true(dm_etcd_lease_revoke(e, id, &err));
+    assert_int_equal(dm_etcd_lease_keepalive(e, id, &err), 0);
 }
 
 /* An endpoint that does not answer is passed over for the next one. */

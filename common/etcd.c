@@ -1,5 +1,5 @@
 /*
- * dm-orchestrator: a client of etcd's v3 JSON gateway (etcd.h).
+ * A client of etcd's v3 JSON gateway (etcd.h).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -8,14 +8,14 @@
 #include <gio/gio.h>
 #include <libsoup/soup.h>
 
-#include "error.h"
 #include "etcd.h"
-#include "log.h"
+
+G_DEFINE_QUARK(dm-etcd-error-quark, dm_etcd_error)
 
 /* gRPC's code for "unavailable" (no leader, shutting down): try another. */
 #define GRPC_UNAVAILABLE 14
 
-struct OrchEtcd {
+struct DmEtcd {
     char **endpoints;           /* base URLs, without a trailing slash */
     guint n;
     guint current;              /* the one that answered last */
@@ -23,10 +23,10 @@ struct OrchEtcd {
     GTlsCertificate *cert;      /* ours, or NULL */
 };
 
-OrchEtcd *orch_etcd_new(const char *endpoints, const char *ca,
+DmEtcd *dm_etcd_new(const char *endpoints, const char *ca,
                         const char *cert, const char *key, GError **errp)
 {
-    g_autoptr(OrchEtcd) e = g_new0(OrchEtcd, 1);
+    g_autoptr(DmEtcd) e = g_new0(DmEtcd, 1);
     g_auto(GStrv) parts = g_strsplit(endpoints, ",", -1);
     g_autoptr(GPtrArray) urls = g_ptr_array_new();
     g_autoptr(GTlsDatabase) db = NULL;
@@ -44,7 +44,7 @@ OrchEtcd *orch_etcd_new(const char *endpoints, const char *ca,
             (strcmp(g_uri_get_scheme(uri), "http") &&
              strcmp(g_uri_get_scheme(uri), "https")) ||
             (*g_uri_get_path(uri) && strcmp(g_uri_get_path(uri), "/"))) {
-            g_set_error(errp, ORCH_ERROR, ORCH_ERROR_BAD_REQUEST,
+            g_set_error(errp, DM_ETCD_ERROR, DM_ETCD_ERROR_CONFIG,
                         "etcd endpoint '%s': wanted http(s)://HOST:PORT", u);
             return NULL;
         }
@@ -52,7 +52,7 @@ OrchEtcd *orch_etcd_new(const char *endpoints, const char *ca,
                                         (g_str_has_suffix(u, "/") ? 1 : 0)));
     }
     if (!urls->len) {
-        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_BAD_REQUEST,
+        g_set_error(errp, DM_ETCD_ERROR, DM_ETCD_ERROR_CONFIG,
                     "etcd: no endpoint given");
         return NULL;
     }
@@ -60,7 +60,7 @@ OrchEtcd *orch_etcd_new(const char *endpoints, const char *ca,
     g_ptr_array_add(urls, NULL);
     e->endpoints = (char **)g_ptr_array_steal(urls, NULL);
     if (!cert != !key) {
-        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_BAD_REQUEST,
+        g_set_error(errp, DM_ETCD_ERROR, DM_ETCD_ERROR_CONFIG,
                     "etcd: a client certificate needs its key, and back");
         return NULL;
     }
@@ -78,7 +78,7 @@ OrchEtcd *orch_etcd_new(const char *endpoints, const char *ca,
             return NULL;
         }
     }
-    e->soup = soup_session_new_with_options("timeout", ORCH_ETCD_TIMEOUT_S,
+    e->soup = soup_session_new_with_options("timeout", DM_ETCD_TIMEOUT_S,
                                             "user-agent", "dm-orchestrator",
                                             NULL);
     if (db) {
@@ -87,7 +87,7 @@ OrchEtcd *orch_etcd_new(const char *endpoints, const char *ca,
     return g_steal_pointer(&e);
 }
 
-void orch_etcd_free(OrchEtcd *e)
+void dm_etcd_free(DmEtcd *e)
 {
     if (e) {
         g_strfreev(e->endpoints);
@@ -102,7 +102,7 @@ void orch_etcd_free(OrchEtcd *e)
  * telling whether another endpoint may do better (no answer, or etcd
  * said it is unavailable).
  */
-static JsonNode *etcd_post(OrchEtcd *e, guint i, const char *path,
+static JsonNode *etcd_post(DmEtcd *e, guint i, const char *path,
                            const char *body, bool *retry, GError **errp)
 {
     g_autofree char *url = g_strconcat(e->endpoints[i], path, NULL);
@@ -119,7 +119,7 @@ static JsonNode *etcd_post(OrchEtcd *e, guint i, const char *path,
     *retry = true;
     if (!msg) {
         *retry = false;
-        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_INTERNAL,
+        g_set_error(errp, DM_ETCD_ERROR, DM_ETCD_ERROR_REFUSED,
                     "etcd: bad URL %s", url);
         return NULL;
     }
@@ -129,7 +129,7 @@ static JsonNode *etcd_post(OrchEtcd *e, guint i, const char *path,
     soup_message_set_request_body_from_bytes(msg, "application/json", req);
     resp = soup_session_send_and_read(e->soup, msg, NULL, &err);
     if (!resp) {
-        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_UNAVAILABLE,
+        g_set_error(errp, DM_ETCD_ERROR, DM_ETCD_ERROR_UNAVAILABLE,
                     "etcd %s: %s", e->endpoints[i], err->message);
         return NULL;
     }
@@ -137,7 +137,7 @@ static JsonNode *etcd_post(OrchEtcd *e, guint i, const char *path,
     data = g_bytes_get_data(resp, &len);
     if (!json_parser_load_from_data(parser, data ? data : "", len, &err) ||
         !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser))) {
-        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_UNAVAILABLE,
+        g_set_error(errp, DM_ETCD_ERROR, DM_ETCD_ERROR_UNAVAILABLE,
                     "etcd %s: HTTP %u, not a JSON object", e->endpoints[i],
                     status);
         return NULL;
@@ -148,9 +148,9 @@ static JsonNode *etcd_post(OrchEtcd *e, guint i, const char *path,
             o, "message", json_object_get_string_member_with_default(
                 o, "error", "?"));
 
-        *retry = orch_etcd_int(o, "code") == GRPC_UNAVAILABLE;
-        g_set_error(errp, ORCH_ERROR, *retry ? ORCH_ERROR_UNAVAILABLE
-                    : ORCH_ERROR_INTERNAL, "etcd %s%s: %s", e->endpoints[i],
+        *retry = dm_etcd_int(o, "code") == GRPC_UNAVAILABLE;
+        g_set_error(errp, DM_ETCD_ERROR, *retry ? DM_ETCD_ERROR_UNAVAILABLE
+                    : DM_ETCD_ERROR_REFUSED, "etcd %s%s: %s", e->endpoints[i],
                     path, what);
         return NULL;
     }
@@ -158,10 +158,11 @@ static JsonNode *etcd_post(OrchEtcd *e, guint i, const char *path,
     return json_node_copy(json_parser_get_root(parser));
 }
 
-JsonNode *orch_etcd_call(OrchEtcd *e, const char *path, JsonNode *body,
-                         GError **errp)
+JsonNode *dm_etcd_call(DmEtcd *e, const char *path, JsonNode *body,
+                       GError **errp)
 {
     g_autofree char *text = json_to_string(body, FALSE);
+    g_autoptr(GString) why = g_string_new(NULL);
     guint k;
 
     for (k = 0; k < e->n; k++) {
@@ -174,21 +175,25 @@ JsonNode *orch_etcd_call(OrchEtcd *e, const char *path, JsonNode *body,
             e->current = i;
             return r;
         }
-        if (!retry || k + 1 == e->n) {
+        if (!retry) {
             g_propagate_error(errp, g_steal_pointer(&err));
             return NULL;
         }
-        orch_warn("%s; trying the next endpoint", err->message);
+        /* Every endpoint's reason, in the order they were tried. */
+        g_string_append_printf(why, "%s%s", why->len ? "; " : "",
+                               err->message);
     }
-    g_assert_not_reached();
+    g_set_error(errp, DM_ETCD_ERROR, DM_ETCD_ERROR_UNAVAILABLE, "%s",
+                why->str);
+    return NULL;
 }
 
-char *orch_etcd_b64(const char *s)
+char *dm_etcd_b64(const char *s)
 {
     return g_base64_encode((const guchar *)s, strlen(s));
 }
 
-char *orch_etcd_unb64(const char *s, gsize *len)
+char *dm_etcd_unb64(const char *s, gsize *len)
 {
     gsize n = 0;
     guchar *raw = g_base64_decode(s ? s : "", &n);
@@ -204,7 +209,7 @@ char *orch_etcd_unb64(const char *s, gsize *len)
 }
 
 /* int64s are strings in the gateway's JSON, and absent when zero. */
-gint64 orch_etcd_int(JsonObject *o, const char *member)
+gint64 dm_etcd_int(JsonObject *o, const char *member)
 {
     JsonNode *n = o ? json_object_get_member(o, member) : NULL;
 
@@ -234,27 +239,27 @@ static JsonNode *lease_body(gint64 id, gint64 ttl)
     return json_builder_get_root(b);
 }
 
-gint64 orch_etcd_lease_grant(OrchEtcd *e, gint64 ttl, GError **errp)
+gint64 dm_etcd_lease_grant(DmEtcd *e, gint64 ttl, GError **errp)
 {
     g_autoptr(JsonNode) body = lease_body(0, ttl);
-    g_autoptr(JsonNode) r = orch_etcd_call(e, "/v3/lease/grant", body, errp);
+    g_autoptr(JsonNode) r = dm_etcd_call(e, "/v3/lease/grant", body, errp);
     gint64 id;
 
     if (!r) {
         return 0;
     }
-    id = orch_etcd_int(json_node_get_object(r), "ID");
+    id = dm_etcd_int(json_node_get_object(r), "ID");
     if (!id) {
-        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_INTERNAL,
+        g_set_error(errp, DM_ETCD_ERROR, DM_ETCD_ERROR_REFUSED,
                     "etcd: a lease grant without an ID");
     }
     return id;
 }
 
-gint64 orch_etcd_lease_keepalive(OrchEtcd *e, gint64 id, GError **errp)
+gint64 dm_etcd_lease_keepalive(DmEtcd *e, gint64 id, GError **errp)
 {
     g_autoptr(JsonNode) body = lease_body(id, 0);
-    g_autoptr(JsonNode) r = orch_etcd_call(e, "/v3/lease/keepalive", body,
+    g_autoptr(JsonNode) r = dm_etcd_call(e, "/v3/lease/keepalive", body,
                                            errp);
     JsonObject *o;
 
@@ -266,13 +271,13 @@ gint64 orch_etcd_lease_keepalive(OrchEtcd *e, gint64 id, GError **errp)
     if (json_object_has_member(o, "result")) {
         o = json_object_get_object_member(o, "result");
     }
-    return orch_etcd_int(o, "TTL");
+    return dm_etcd_int(o, "TTL");
 }
 
-bool orch_etcd_lease_revoke(OrchEtcd *e, gint64 id, GError **errp)
+bool dm_etcd_lease_revoke(DmEtcd *e, gint64 id, GError **errp)
 {
     g_autoptr(JsonNode) body = lease_body(id, 0);
-    g_autoptr(JsonNode) r = orch_etcd_call(e, "/v3/lease/revoke", body,
+    g_autoptr(JsonNode) r = dm_etcd_call(e, "/v3/lease/revoke", body,
                                            errp);
 
     return r != NULL;
