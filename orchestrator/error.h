@@ -37,4 +37,11 @@ typedef enum {
  */
 void orch_error_internal(GError **errp, int errnum);
 
+/*
+ * Bring an etcd client's error (common/etcd.h) into ORCH_ERROR: a bad
+ * configuration 400, no answer 503, a refusal by etcd 500.  Others are
+ * left as they are.
+ */
+void orch_error_from_etcd(GError **errp);
+
 #endif /* ORCH_ERROR_H */

@@ -1,7 +1,10 @@
 /*
  * dm-orchestrator: the control panel of the disaggregated QEMU.
  *
- *   dm-orchestrator [--db PATH] [--listen unix:PATH|tcp:HOST:PORT]
+ *   dm-orchestrator [--store sqlite:PATH|etcd:URL[,URL...] | --db PATH]
+ *                   [--listen unix:PATH|tcp:HOST:PORT]
+ *   dm-orchestrator --db PATH --import-into STORE
+ *                   [--store-ca FILE] [--store-cert FILE --store-key FILE]
  *                   [--tls-creds DIR] [--launcher-tls-creds DIR]
  *                   [--save-dir DIR] [--no-reconcile]
  *                   [--insecure-plain-tcp]
@@ -23,6 +26,8 @@
 #include "request.h"
 #include "save.h"
 #include "server.h"
+#include "store.h"
+#include "store-import.h"
 
 static const char *arg_db = "/var/lib/dm-orchestrator/db.sqlite";
 static const char *arg_listen = "unix:/run/dm-orchestrator.sock";
@@ -32,6 +37,10 @@ static guint arg_launcher_timeout = ORCH_LAUNCHER_TIMEOUT_S;
 static const char *arg_save_dir;
 static bool arg_reconcile = true;
 static bool arg_insecure_plain_tcp;
+static const char *arg_import_into;
+static const char *arg_store_ca;
+static const char *arg_store_cert;
+static const char *arg_store_key;
 
 static void help(void)
 {
@@ -47,6 +56,16 @@ static void help(void)
            "                          /var/lib/dm-orchestrator/db.sqlite;\n"
            "                          created, or migrated to the current\n"
            "                          schema)\n"
+           "      --store=SPEC        where the database is: sqlite:PATH (as\n"
+           "                          --db=PATH) or etcd:URL[,URL...] (not\n"
+           "                          yet: docs/scale-out.md)\n"
+           "      --import-into=SPEC  copy the database into the store SPEC\n"
+           "                          (sqlite:PATH or etcd:URL[,URL...]) as\n"
+           "                          keys, once, and exit\n"
+           "      --store-ca=FILE     etcd over https: the CA of its\n"
+           "                          certificate (default: the system's)\n"
+           "      --store-cert=FILE, --store-key=FILE\n"
+           "                          etcd over https: our client certificate\n"
            "  -l, --listen=ADDRESS    where the API listens: unix:PATH or\n"
            "                          tcp:HOST:PORT (default\n"
            "                          unix:/run/dm-orchestrator.sock)\n"
@@ -82,11 +101,40 @@ static void help(void)
            "SIGTERM or SIGINT stops it and removes its socket file.\n");
 }
 
+/*
+ * --store: sqlite:PATH is --db PATH.  etcd: is checked (its URLs) and
+ * refused: the store's etcd back end works (store.h, tests/orchestrator/
+ * test-store.c), but the API's handlers still run SQL on db.c.
+ */
+static int parse_store(const char *spec)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(OrchStore) s = NULL;
+
+    if (g_str_has_prefix(spec, "sqlite:")) {
+        arg_db = spec + 7;
+        return 0;
+    }
+    s = orch_store_open(spec, NULL, NULL, NULL, &err);
+    if (!s) {
+        fprintf(stderr, "dm-orchestrator: --store: %s\n", err->message);
+        return -1;
+    }
+    fprintf(stderr, "dm-orchestrator: --store %s: the API does not run on "
+            "etcd yet (docs/scale-out.md); use sqlite:PATH\n", spec);
+    return -1;
+}
+
 /* 0 to run, 1 when done (--help), 2 on a usage error. */
 static int parse_argv(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "db", required_argument, NULL, 'd' },
+        { "store", required_argument, NULL, 'S' },
+        { "import-into", required_argument, NULL, 'i' },
+        { "store-ca", required_argument, NULL, 'a' },
+        { "store-cert", required_argument, NULL, 'c' },
+        { "store-key", required_argument, NULL, 'k' },
         { "listen", required_argument, NULL, 'l' },
         { "tls-creds", required_argument, NULL, 't' },
         { "launcher-tls-creds", required_argument, NULL, 'L' },
@@ -107,6 +155,23 @@ static int parse_argv(int argc, char **argv)
         switch (c) {
         case 'd':
             arg_db = optarg;
+            break;
+        case 'S':
+            if (parse_store(optarg) < 0) {
+                return 2;
+            }
+            break;
+        case 'i':
+            arg_import_into = optarg;
+            break;
+        case 'a':
+            arg_store_ca = optarg;
+            break;
+        case 'c':
+            arg_store_cert = optarg;
+            break;
+        case 'k':
+            arg_store_key = optarg;
             break;
         case 'l':
             arg_listen = optarg;
@@ -163,7 +228,8 @@ static int parse_argv(int argc, char **argv)
         return 2;
     }
     if (!*arg_db) {
-        fprintf(stderr, "dm-orchestrator: --db needs a path\n");
+        fprintf(stderr, "dm-orchestrator: --db and --store sqlite: need a "
+                "path\n");
         return 2;
     }
     if (arg_save_dir && (!*arg_save_dir || strchr(arg_save_dir, ','))) {
@@ -236,6 +302,24 @@ static int make_db_private(void)
     return 0;
 }
 
+/* --import-into: the database into the store's keys, then exit. */
+static int import_into(sqlite3 *db)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(OrchStore) s = orch_store_open(arg_import_into, arg_store_ca,
+                                             arg_store_cert, arg_store_key,
+                                             &err);
+
+    if (!s || !orch_store_import(db, s, "/dm/", &err)) {
+        fprintf(stderr, "dm-orchestrator: --import-into %s: %s\n",
+                arg_import_into, err->message);
+        return 1;
+    }
+    printf("dm-orchestrator: %s imported into %s\n", arg_db,
+           arg_import_into);
+    return 0;
+}
+
 static int open_db(sqlite3 **ret_db)
 {
     g_autofree char *dir = g_path_get_dirname(arg_db);
@@ -272,6 +356,12 @@ int main(int argc, char **argv)
     if (make_db_private() < 0 ||
         open_db(&db_main) < 0 || open_db(&db_worker) < 0) {
         return 1;
+    }
+    if (arg_import_into) {
+        ret = import_into(db_worker);
+        sqlite3_close(db_main);
+        sqlite3_close(db_worker);
+        return ret;
     }
     set_save_dir();
     if (arg_tls_creds &&

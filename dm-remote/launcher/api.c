@@ -54,6 +54,10 @@ static void api_route(SoupServer *server, SoupServerMessage *msg,
         dm_http_error(msg, SOUP_STATUS_NOT_FOUND, "no such path: %s", path);
         return;
     }
+    /* Before anything is read or done: a fenced leader acts on nothing. */
+    if (!dm_fence_check(&a->fence, msg)) {
+        return;
+    }
     seg = g_strsplit(path + 4, "/", 0);
     n = g_strv_length(seg);
     if (n == 1 && strcmp(seg[0], "health") == 0) {

@@ -10,6 +10,7 @@
 
 #include <libsoup/soup.h>
 
+#include "fence.h"
 #include "instance.h"
 #include "launcher.h"
 #include "vm.h"
@@ -22,6 +23,7 @@ typedef struct DmApi {
     DmLauncher *l;
     DmServer *server;
     DmClient *client;
+    DmFence fence;              /* the highest leadership token seen */
 } DmApi;
 
 /* Route every request of @soup to the role's endpoints; @api outlives it. */

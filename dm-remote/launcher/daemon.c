@@ -40,6 +40,7 @@
 #include "soup-tls.h"
 
 #include "api.h"
+#include "register.h"
 #include "daemon.h"
 #include "instances.h"
 #include "launcher.h"
@@ -70,6 +71,9 @@ static const char *arg_save_dir;
 static const char *arg_tls_creds;
 static const char *arg_model_tls_creds;
 static bool arg_insecure_plain_tcp;
+static const char *arg_register;
+static const char *arg_register_address;
+static long arg_register_ttl = 10;
 
 static void daemon_help(void)
 {
@@ -97,6 +101,17 @@ static void daemon_help(void)
            "                         server-cert.pem and server-key.pem; "
            "clients must\n"
            "                         show a certificate signed by that CA\n"
+           "  --register=etcd:URL[,URL...]\n"
+           "                         keep a registration in etcd under a "
+           "lease\n"
+           "                         (/dm/launchers/ID: platform, role, "
+           "address,\n"
+           "                         capacity), renewed while running\n"
+           "  --register-ttl=SEC     the lease's TTL (default 10; "
+           "2..3600)\n"
+           "  --register-address=ADDRESS\n"
+           "                         the address registered (default "
+           "--listen's)\n"
            "  --insecure-plain-tcp   allow a tcp: --listen without "
            "--tls-creds: plain\n"
            "                         HTTP, no authentication, anyone who "
@@ -170,7 +185,7 @@ static int daemon_parse_options(int argc, char **argv)
         OPT_ROLE = 0x100, OPT_PLATFORM_ID, OPT_STATE_DIR, OPT_MODELS,
         OPT_CAPACITY, OPT_MODEL_HOST, OPT_PORT_RANGE, OPT_IMAGES_DIR, OPT_QEMU,
         OPT_TLS_CREDS, OPT_MODEL_TLS_CREDS, OPT_INSECURE_PLAIN_TCP,
-        OPT_SAVE_DIR,
+        OPT_SAVE_DIR, OPT_REGISTER, OPT_REGISTER_TTL, OPT_REGISTER_ADDRESS,
     };
     static const struct option options[] = {
         { "role", required_argument, NULL, OPT_ROLE },
@@ -187,6 +202,10 @@ static int daemon_parse_options(int argc, char **argv)
         { "tls-creds", required_argument, NULL, OPT_TLS_CREDS },
         { "model-tls-creds", required_argument, NULL, OPT_MODEL_TLS_CREDS },
         { "insecure-plain-tcp", no_argument, NULL, OPT_INSECURE_PLAIN_TCP },
+        { "register", required_argument, NULL, OPT_REGISTER },
+        { "register-ttl", required_argument, NULL, OPT_REGISTER_TTL },
+        { "register-address", required_argument, NULL,
+          OPT_REGISTER_ADDRESS },
         { "verbose", no_argument, NULL, 'v' },
         { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
@@ -237,6 +256,24 @@ static int daemon_parse_options(int argc, char **argv)
             break;
         case OPT_MODEL_TLS_CREDS:
             arg_model_tls_creds = optarg;
+            break;
+        case OPT_REGISTER:
+            if (!g_str_has_prefix(optarg, "etcd:") || !optarg[5]) {
+                daemon_usage("invalid --register '%s' (etcd:URL[,URL...])",
+                             optarg);
+                return 2;
+            }
+            arg_register = optarg + 5;
+            break;
+        case OPT_REGISTER_TTL:
+            if (!dm_parse_number(optarg, 2, 3600, &arg_register_ttl)) {
+                daemon_usage("invalid --register-ttl '%s' (2..3600)",
+                             optarg);
+                return 2;
+            }
+            break;
+        case OPT_REGISTER_ADDRESS:
+            arg_register_address = optarg;
             break;
         case OPT_INSECURE_PLAIN_TCP:
             arg_insecure_plain_tcp = true;
@@ -555,9 +592,41 @@ static void daemon_tls_log(const char *line, gpointer opaque)
     dm_warn("%s", line);
 }
 
+/* --register: what this launcher is, under its lease in etcd. */
+static DmRegister *daemon_register(DmDaemon *d, const char *name)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    g_autoptr(JsonNode) root = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autofree char *value = NULL;
+    DmRegister *r;
+
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "platform");
+    json_builder_add_string_value(b, d->l.platform_id);
+    json_builder_set_member_name(b, "role");
+    json_builder_add_string_value(b, d->l.role == DM_ROLE_SERVER ? "server"
+                                                                 : "client");
+    json_builder_set_member_name(b, "address");
+    json_builder_add_string_value(b, arg_register_address ?
+                                  arg_register_address : name);
+    json_builder_set_member_name(b, "capacity");
+    json_builder_add_int_value(b, arg_capacity);
+    json_builder_end_object(b);
+    root = json_builder_get_root(b);
+    value = json_to_string(root, FALSE);
+    r = dm_register_start(arg_register, d->l.platform_id, value,
+                          arg_register_ttl, &error);
+    if (!r) {
+        dm_warn("--register: %s", error->message);
+    }
+    return r;
+}
+
 static int daemon_serve(DmDaemon *d, const DmAddress *addr,
                         const DmSoupTlsCreds *tls)
 {
+    DmRegister *reg = NULL;
     g_autoptr(SoupServer) server = NULL;
     g_autoptr(GSocket) sock = NULL;
     g_autoptr(GError) error = NULL;
@@ -589,6 +658,7 @@ static int daemon_serve(DmDaemon *d, const DmAddress *addr,
         return 1;
     }
     d->api.l = &d->l;
+    dm_fence_init(&d->api.fence, d->l.state_dir);
     if (d->l.role == DM_ROLE_SERVER) {
         d->api.server = &d->server;
     } else {
@@ -601,8 +671,15 @@ static int daemon_serve(DmDaemon *d, const DmAddress *addr,
     fprintf(stderr, "dm-remote: listening on %s%s\n", name,
             tls ? " (TLS)" : "");
     fflush(stderr);
+    if (arg_register && !(reg = daemon_register(d, name))) {
+        soup_server_disconnect(server);
+        dm_address_cleanup(addr);
+        return 1;
+    }
 
     g_main_loop_run(d->loop);
+    /* The key goes with the lease: orchestrators see us gone at once. */
+    dm_register_stop(reg);
 
     soup_server_disconnect(server);
     dm_address_cleanup(addr);
@@ -621,6 +698,7 @@ static void daemon_free(DmDaemon *d)
     dm_routes_free(&d->server);
     dm_vms_free(&d->client);
     g_clear_pointer(&d->l.dying, g_hash_table_destroy);
+    dm_fence_clear(&d->api.fence);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(DmDaemon, daemon_free)
 

@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from orchlib import Env, Tap, wait_for  # noqa: E402
+from orchlib import Env, Tap, http_call, unix_accepts, wait_for  # noqa: E402,E501
 
 t = Tap()
 
@@ -84,12 +84,39 @@ def orchestrator_cli(e):
                            (["--save-dir"], 2, "needs a value"),
                            (["--save-dir", "/a,b"], 2,
                             "--save-dir needs a path without a comma"),
-                           (["--help"], 0, "--no-reconcile")):
+                           (["--help"], 0, "--no-reconcile"),
+                           (["--store", "sqlite:"], 2,
+                            "--store sqlite: need a path"),
+                           (["--store", "mysql:x"], 2,
+                            "wanted sqlite:PATH or etcd:URL"),
+                           (["--store", "etcd:ftp://h:1"], 2,
+                            "wanted http(s)://HOST:PORT"),
+                           (["--store", "etcd:http://127.0.0.1:1"], 2,
+                            "the API does not run on etcd yet"),
+                           (["--help"], 0, "--import-into=SPEC"),
+                           (["--db", e.tmp + "/imp.sqlite",
+                             "--import-into", "nosuch:x"], 1,
+                            "wanted sqlite:PATH or etcd:URL")):
         p = subprocess.run([e.orch_bin] + argv, capture_output=True,
                            timeout=30)
         out = (p.stdout + p.stderr).decode()
         t.ok(p.returncode == rc and text in out,
              "dm-orchestrator " + " ".join(argv), (p.returncode, out))
+
+    # --store sqlite:PATH is --db PATH: the file is made and answers.
+    db = os.path.join(e.tmp, "store.sqlite")
+    sock = os.path.join(e.tmp, "store.sock")
+    p = e.spawn([e.orch_bin, "--store", "sqlite:" + db, "--listen",
+                 "unix:" + sock], "store.log")
+    wait_for(lambda: unix_accepts(sock) or p.poll() is not None,
+             "the orchestrator on --store sqlite:")
+    status, body = http_call(sock, "GET", "/v1/platforms")
+    t.ok(status == 200 and body == {"platforms": []} and
+         os.path.exists(db),
+         "dm-orchestrator --store sqlite:PATH", (status, body))
+    p.terminate()
+    p.wait(timeout=20)
+    e.procs.remove(p)
 
 
 def platforms(e):

@@ -1,0 +1,263 @@
+/*
+ * dm-orchestrator: schema 7 copied into the store (store-import.h).
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <errno.h>
+
+#include "db.h"
+#include "error.h"
+#include "store-import.h"
+
+typedef struct Import {
+    OrchStore *s;
+    const char *root;
+    char *schema_key;
+    OrchTxn *t;
+    guint n;                    /* writes in @t */
+    GHashTable *load;           /* server name -> count of placements */
+} Import;
+
+static bool import_flush(Import *im, GError **errp)
+{
+    bool ok;
+
+    if (!im->n) {
+        return true;
+    }
+    ok = orch_store_txn(im->s, im->t, NULL, errp);
+    if (!ok && g_error_matches(*errp, ORCH_ERROR, ORCH_ERROR_CONFLICT)) {
+        g_clear_error(errp);
+        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_CONFLICT,
+                    "%s exists: the store holds an import already",
+                    im->schema_key);
+    }
+    orch_txn_free(im->t);
+    im->t = orch_txn_new();
+    orch_txn_if_rev(im->t, im->schema_key, 0);
+    im->n = 0;
+    return ok;
+}
+
+/* Put @o (taken) at ROOT @fmt... */
+static bool import_put(Import *im, JsonObject *o, GError **errp,
+                       const char *fmt, ...) G_GNUC_PRINTF(4, 5);
+static bool import_put(Import *im, JsonObject *o, GError **errp,
+                       const char *fmt, ...)
+{
+    g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), o);
+    g_autofree char *rel = NULL;
+    g_autofree char *key = NULL;
+    g_autofree char *text = json_to_string(node, FALSE);
+    va_list ap;
+
+    json_object_unref(o);
+    va_start(ap, fmt);
+    rel = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    key = g_strconcat(im->root, rel, NULL);
+    orch_txn_put(im->t, key, text);
+    return ++im->n < ORCH_IMPORT_BATCH || import_flush(im, errp);
+}
+
+/* An object of one string member. */
+static JsonObject *obj1(const char *name, const char *value)
+{
+    JsonObject *o = json_object_new();
+
+    json_object_set_string_member(o, name, value);
+    return o;
+}
+
+static JsonObject *obj2(const char *vm, const char *device)
+{
+    JsonObject *o = obj1("vm", vm);
+
+    json_object_set_string_member(o, "device", device);
+    return o;
+}
+
+/* Integer columns 0/1 that mean false/true. */
+static void to_bool(JsonObject *o, const char *member)
+{
+    json_object_set_boolean_member(
+        o, member, json_object_get_int_member_with_default(o, member, 0));
+}
+
+static bool import_platforms(Import *im, sqlite3 *db, GError **errp)
+{
+    g_autoptr(sqlite3_stmt) st = orch_db_stmt(db,
+        "SELECT id, name, role, address, capacity, hypervisor, model_tls"
+        " FROM platforms ORDER BY name", "");
+    g_autoptr(JsonArray) rows = orch_db_rows(st);
+    guint i;
+
+    for (i = 0; i < json_array_get_length(rows); i++) {
+        JsonObject *p = json_object_ref(json_array_get_object_element(rows,
+                                                                      i));
+        g_autoptr(sqlite3_stmt) ms = orch_db_stmt(db,
+            "SELECT model, bus, props AS \"j:props\" FROM platform_models"
+            " WHERE platform_id = ? ORDER BY model", "i",
+            json_object_get_int_member(p, "id"));
+        g_autofree char *name = g_strdup(json_object_get_string_member(
+                                             p, "name"));
+
+        json_object_remove_member(p, "id");
+        to_bool(p, "model_tls");
+        json_object_set_array_member(p, "models", orch_db_rows(ms));
+        if (!import_put(im, p, errp, "platforms/%s", name)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool import_placement(Import *im, sqlite3 *db, const char *vm,
+                             const char *dev, gint64 dev_id, GError **errp)
+{
+    g_autoptr(sqlite3_stmt) st = orch_db_stmt(db,
+        "SELECT p.instance, s.name AS server, p.address, p.token,"
+        " p.console, p.state, p.route_id, p.route_address"
+        " FROM placements p JOIN platforms s ON s.id = p.server_id"
+        " WHERE p.device_id = ?", "i", dev_id);
+    JsonObject *p;
+    const char *route, *server;
+    g_autofree char *instance = NULL;
+    guint *load;
+
+    if (!st || sqlite3_step(st) != SQLITE_ROW) {
+        return true;
+    }
+    p = orch_db_row(st);
+    instance = g_strdup(json_object_get_string_member(p, "instance"));
+    route = json_object_get_string_member_with_default(p, "route_id", NULL);
+    server = json_object_get_string_member(p, "server");
+    load = g_hash_table_lookup(im->load, server);
+    if (!load) {
+        load = g_new0(guint, 1);
+        g_hash_table_insert(im->load, g_strdup(server), load);
+    }
+    ++*load;
+    if (route && !import_put(im, obj2(vm, dev), errp, "routes/%s", route)) {
+        json_object_unref(p);
+        return false;
+    }
+    return import_put(im, p, errp, "placements/%s/%s", vm, dev) &&
+           import_put(im, obj2(vm, dev), errp, "instances/%s", instance);
+}
+
+static bool import_vms(Import *im, sqlite3 *db, GError **errp)
+{
+    g_autoptr(sqlite3_stmt) st = orch_db_stmt(db,
+        "SELECT v.id, v.name, v.uuid, v.memory, v.kernel, v.initrd,"
+        " v.append, v.state, c.name AS client, v.hypervisor,"
+        " v.extra_args AS \"j:extra_args\", v.saved_file, v.boot"
+        " FROM vms v LEFT JOIN platforms c ON c.id = v.client_id"
+        " ORDER BY v.name", "");
+    g_autoptr(JsonArray) rows = orch_db_rows(st);
+    guint i, j;
+
+    for (i = 0; i < json_array_get_length(rows); i++) {
+        JsonObject *v = json_object_ref(json_array_get_object_element(rows,
+                                                                      i));
+        g_autofree char *name = g_strdup(json_object_get_string_member(
+                                             v, "name"));
+        g_autofree char *uuid = g_strdup(json_object_get_string_member(
+                                             v, "uuid"));
+        g_autoptr(sqlite3_stmt) ds = orch_db_stmt(db,
+            "SELECT d.id, d.name, d.model, d.bus, s.name AS server,"
+            " w.name AS via, d.restart, d.console, d.props AS \"j:props\""
+            " FROM devices d LEFT JOIN platforms s ON s.id = d.server_id"
+            " LEFT JOIN platforms w ON w.id = d.via_id"
+            " WHERE d.vm_id = ? ORDER BY d.id", "i",
+            json_object_get_int_member(v, "id"));
+        JsonArray *devs = orch_db_rows(ds);
+
+        json_object_remove_member(v, "id");
+        for (j = 0; j < json_array_get_length(devs); j++) {
+            JsonObject *d = json_array_get_object_element(devs, j);
+
+            if (!import_placement(im, db, name,
+                                  json_object_get_string_member(d, "name"),
+                                  json_object_get_int_member(d, "id"),
+                                  errp)) {
+                json_array_unref(devs);
+                json_object_unref(v);
+                return false;
+            }
+            json_object_remove_member(d, "id");
+            to_bool(d, "console");
+        }
+        json_object_set_array_member(v, "devices", devs);
+        if (!import_put(im, v, errp, "vms/%s", name) ||
+            !import_put(im, obj1("vm", name), errp, "uuids/%s", uuid)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool import_events(Import *im, sqlite3 *db, GError **errp)
+{
+    g_autoptr(sqlite3_stmt) st = orch_db_stmt(db,
+        "SELECT id, time, vm, message FROM events ORDER BY id", "");
+
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        JsonObject *e = orch_db_row(st);
+        gint64 id = json_object_get_int_member(e, "id");
+
+        /* Zero-padded: key order is the events' order. */
+        if (!import_put(im, e, errp, "events/%020" G_GINT64_FORMAT, id)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool orch_store_import(sqlite3 *db, OrchStore *s, const char *root,
+                       GError **errp)
+{
+    Import im = { s, root, g_strconcat(root, "schema", NULL),
+                  orch_txn_new(), 0,
+                  g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                        g_free) };
+    GHashTableIter it;
+    gpointer server, load;
+    JsonObject *schema;
+    bool ok = false;
+
+    orch_txn_if_rev(im.t, im.schema_key, 0);
+    /* One snapshot of the database for the whole copy. */
+    if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+        orch_error_internal(errp, EIO);
+        goto out;
+    }
+    if (!import_platforms(&im, db, errp) || !import_vms(&im, db, errp) ||
+        !import_events(&im, db, errp)) {
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        goto out;
+    }
+    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    g_hash_table_iter_init(&it, im.load);
+    while (g_hash_table_iter_next(&it, &server, &load)) {
+        JsonObject *o = json_object_new();
+
+        json_object_set_int_member(o, "used", *(guint *)load);
+        if (!import_put(&im, o, errp, "load/%s", (char *)server)) {
+            goto out;
+        }
+    }
+    /* Last: the mark that the import is whole. */
+    schema = json_object_new();
+    json_object_set_int_member(schema, "version", ORCH_STORE_SCHEMA);
+    json_object_set_int_member(schema, "imported_from", ORCH_DB_VERSION);
+    if (!import_put(&im, schema, errp, "schema")) {
+        goto out;
+    }
+    ok = import_flush(&im, errp);
+out:
+    orch_txn_free(im.t);
+    g_hash_table_unref(im.load);
+    g_free(im.schema_key);
+    return ok;
+}

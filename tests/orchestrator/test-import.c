@@ -1,0 +1,236 @@
+/*
+ * A schema-7 database, made by db.c as the orchestrator makes it, copied
+ * into the store (orchestrator/store-import.h) on the back end that
+ * ORCH_TEST_STORE names (a SQLite file in a temporary directory if
+ * unset): every row is in its key as a document, names resolved, the
+ * claims and the load derived, the events in order across several
+ * transactions, and a second import refused without a write.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <glib/gstdio.h>
+
+#include "db.h"
+#include "error.h"
+#include "store-import.h"
+
+#define EVENTS 150              /* more than one batch */
+
+static char *tmpdir;
+static char *spec;
+static char *root;
+
+/* The document at ROOT @rel, parsed; fails the test if absent. */
+static JsonObject *doc(OrchStore *s, const char *rel, gint64 *mod)
+{
+    g_autofree char *key = g_strconcat(root, rel, NULL);
+    g_autoptr(GError) err = NULL;
+    g_autoptr(OrchKv) kv = NULL;
+    JsonNode *n;
+    JsonObject *o;
+
+    assert_true(orch_store_get(s, key, &kv, NULL, &err));
+    if (!kv) {
+        fail_msg("%s is absent", key);
+    }
+    if (mod) {
+        *mod = kv->mod_rev;
+    }
+    n = json_from_string(kv->value, &err);
+    assert_non_null(n);
+    o = json_object_ref(json_node_get_object(n));
+    json_node_unref(n);
+    return o;
+}
+
+static sqlite3 *make_schema7(void)
+{
+    g_autofree char *path = g_build_filename(tmpdir, "db.sqlite", NULL);
+    g_autoptr(GError) err = NULL;
+    sqlite3 *db = orch_db_open(path, &err);
+    int i;
+
+    assert_non_null(db);
+    assert_int_equal(orch_db_int(db, -1, "PRAGMA user_version", ""), 7);
+    assert_true(orch_db_run(db, &err,
+        "INSERT INTO platforms (name, role, address, capacity, model_tls)"
+        " VALUES ('s1', 'server', 'tcp:127.0.0.1:7000', 4, 1),"
+        " ('c1', 'client', 'unix:/run/c1.sock', 0, 0)", ""));
+    assert_true(orch_db_run(db, &err,
+        "INSERT INTO platform_models (platform_id, model, bus, props)"
+        " VALUES (1, 'edu', 'pci', '[]'), (1, 'uart16550', 'isa',"
+        " '[{\"name\":\"console\",\"type\":\"string\"}]')", ""));
+    assert_true(orch_db_run(db, &err,
+        "INSERT INTO vms (name, uuid, memory, state, client_id,"
+        " extra_args, boot) VALUES ('vm1', 'uuid-1', '256M', 'running', 2,"
+        " '[\"-nodefaults\"]', 'edu0'), ('vm2', 'uuid-2', '64M',"
+        " 'defined', NULL, '[]', NULL)", ""));
+    assert_true(orch_db_run(db, &err,
+        "INSERT INTO devices (vm_id, name, model, bus, server_id, restart,"
+        " via_id, console, props) VALUES"
+        " (1, 'edu0', 'edu', 'pci', 1, 'never', 1, 0, '{\"x\":\"y\"}'),"
+        " (1, 'ser', 'uart16550', 'isa', NULL, 'on-failure', NULL, 1, '{}')",
+        ""));
+    assert_true(orch_db_run(db, &err,
+        "INSERT INTO placements (device_id, server_id, instance, address,"
+        " token, state, route_id, route_address) VALUES (1, 1, 'inst-1',"
+        " 'tcp:127.0.0.1:7100', 'secret', 'running', 'r-1',"
+        " 'tcp:127.0.0.1:7200')", ""));
+    for (i = 0; i < EVENTS; i++) {
+        g_autofree char *m = g_strdup_printf("e%d", i);
+
+        assert_true(orch_db_run(db, &err, "INSERT INTO events (vm, message)"
+                                " VALUES ('vm1', ?)", "s", m));
+    }
+    return db;
+}
+
+static void test_import(void **state)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(OrchStore) s = orch_store_open(spec, NULL, NULL, NULL, &err);
+    sqlite3 *db = make_schema7();
+    g_autofree char *events_prefix = g_strconcat(root, "events/", NULL);
+    g_autoptr(GPtrArray) events = NULL;
+    g_autoptr(GPtrArray) again = NULL;
+    JsonObject *o, *m, *d;
+    JsonArray *a;
+    gint64 mod, mod_again;
+
+    assert_non_null(s);
+    assert_true(orch_store_import(db, s, root, &err));
+
+    o = doc(s, "schema", &mod);
+    assert_int_equal(json_object_get_int_member(o, "version"), 8);
+    assert_int_equal(json_object_get_int_member(o, "imported_from"), 7);
+    json_object_unref(o);
+
+    o = doc(s, "platforms/s1", NULL);
+    assert_false(json_object_has_member(o, "id"));
+    assert_string_equal(json_object_get_string_member(o, "role"), "server");
+    assert_int_equal(json_object_get_int_member(o, "capacity"), 4);
+    assert_true(json_object_get_boolean_member(o, "model_tls"));
+    a = json_object_get_array_member(o, "models");
+    assert_int_equal(json_array_get_length(a), 2);
+    m = json_array_get_object_element(a, 1);
+    assert_string_equal(json_object_get_string_member(m, "model"),
+                        "uart16550");
+    assert_string_equal(json_object_get_string_member(m, "bus"), "isa");
+    assert_string_equal(json_object_get_string_member(
+        json_array_get_object_element(json_object_get_array_member(
+            m, "props"), 0), "name"), "console");
+    json_object_unref(o);
+
+    o = doc(s, "vms/vm1", NULL);
+    assert_string_equal(json_object_get_string_member(o, "uuid"), "uuid-1");
+    assert_string_equal(json_object_get_string_member(o, "client"), "c1");
+    assert_string_equal(json_object_get_string_member(o, "boot"), "edu0");
+    assert_string_equal(json_array_get_string_element(
+        json_object_get_array_member(o, "extra_args"), 0), "-nodefaults");
+    a = json_object_get_array_member(o, "devices");
+    assert_int_equal(json_array_get_length(a), 2);
+    d = json_array_get_object_element(a, 0);
+    assert_false(json_object_has_member(d, "id"));
+    assert_string_equal(json_object_get_string_member(d, "server"), "s1");
+    assert_string_equal(json_object_get_string_member(d, "via"), "s1");
+    assert_false(json_object_get_boolean_member(d, "console"));
+    assert_string_equal(json_object_get_string_member(
+        json_object_get_object_member(d, "props"), "x"), "y");
+    d = json_array_get_object_element(a, 1);
+    assert_true(json_object_get_null_member(d, "server"));
+    assert_true(json_object_get_boolean_member(d, "console"));
+    assert_string_equal(json_object_get_string_member(d, "restart"),
+                        "on-failure");
+    json_object_unref(o);
+
+    o = doc(s, "vms/vm2", NULL);
+    assert_true(json_object_get_null_member(o, "client"));
+    assert_int_equal(json_array_get_length(
+        json_object_get_array_member(o, "devices")), 0);
+    json_object_unref(o);
+
+    o = doc(s, "placements/vm1/edu0", NULL);
+    assert_string_equal(json_object_get_string_member(o, "instance"),
+                        "inst-1");
+    assert_string_equal(json_object_get_string_member(o, "server"), "s1");
+    assert_string_equal(json_object_get_string_member(o, "token"),
+                        "secret");
+    assert_string_equal(json_object_get_string_member(o, "route_address"),
+                        "tcp:127.0.0.1:7200");
+    json_object_unref(o);
+
+    o = doc(s, "instances/inst-1", NULL);
+    assert_string_equal(json_object_get_string_member(o, "vm"), "vm1");
+    assert_string_equal(json_object_get_string_member(o, "device"), "edu0");
+    json_object_unref(o);
+    o = doc(s, "routes/r-1", NULL);
+    assert_string_equal(json_object_get_string_member(o, "device"), "edu0");
+    json_object_unref(o);
+    o = doc(s, "uuids/uuid-2", NULL);
+    assert_string_equal(json_object_get_string_member(o, "vm"), "vm2");
+    json_object_unref(o);
+    o = doc(s, "load/s1", NULL);
+    assert_int_equal(json_object_get_int_member(o, "used"), 1);
+    json_object_unref(o);
+
+    events = orch_store_list(s, events_prefix, NULL, &err);
+    assert_non_null(events);
+    assert_int_equal(events->len, EVENTS);
+    {
+        g_autoptr(JsonNode) first = json_from_string(
+            ((OrchKv *)events->pdata[0])->value, NULL);
+        g_autoptr(JsonNode) last = json_from_string(
+            ((OrchKv *)events->pdata[EVENTS - 1])->value, NULL);
+        g_autofree char *want = g_strdup_printf("e%d", EVENTS - 1);
+
+        assert_string_equal(json_object_get_string_member(
+            json_node_get_object(first), "message"), "e0");
+        assert_string_equal(json_object_get_string_member(
+            json_node_get_object(last), "message"), want);
+    }
+
+    /* Once only: a second import is refused, and writes nothing. */
+    assert_false(orch_store_import(db, s, root, &err));
+    assert_true(g_error_matches(err, ORCH_ERROR, ORCH_ERROR_CONFLICT));
+    g_clear_error(&err);
+    o = doc(s, "schema", &mod_again);
+    json_object_unref(o);
+    assert_int_equal(mod_again, mod);
+    again = orch_store_list(s, events_prefix, NULL, &err);
+    assert_int_equal(again->len, EVENTS);
+    assert_int_equal(((OrchKv *)again->pdata[0])->mod_rev,
+                     ((OrchKv *)events->pdata[0])->mod_rev);
+    sqlite3_close(db);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_import),
+    };
+    const char *env = g_getenv("ORCH_TEST_STORE");
+    g_autofree char *cmd = NULL;
+    int rc;
+
+    tmpdir = g_dir_make_tmp("test-import-XXXXXX", NULL);
+    g_assert(tmpdir);
+    spec = env && *env ? g_strdup(env)
+                       : g_strconcat("sqlite:", tmpdir, "/store.sqlite",
+                                     NULL);
+    root = g_strdup_printf("/test/%d/dm/", (int)getpid());
+    rc = cmocka_run_group_tests_name(spec, tests, NULL, NULL);
+    cmd = g_strdup_printf("rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0) {
+        rc = 1;
+    }
+    return rc;
+}
