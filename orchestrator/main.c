@@ -5,6 +5,7 @@
  *                   [--tls-creds DIR] [--launcher-tls-creds DIR]
  *                   [--save-dir DIR] [--no-reconcile]
  *                   [--insecure-plain-tcp]
+ *                   [--web DIR] [--web-token-file FILE]
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -32,6 +33,8 @@ static guint arg_launcher_timeout = ORCH_LAUNCHER_TIMEOUT_S;
 static const char *arg_save_dir;
 static bool arg_reconcile = true;
 static bool arg_insecure_plain_tcp;
+static const char *arg_web;
+static const char *arg_web_token_file;
 
 static void help(void)
 {
@@ -73,6 +76,15 @@ static void help(void)
            "                          the database).  QEMU writes it on the\n"
            "                          client platform: across hosts it must\n"
            "                          be shared storage\n"
+           "      --web=DIR           serve the web console's files from DIR\n"
+           "                          on the API's listener (the API itself\n"
+           "                          is served at /v1 either way)\n"
+           "      --web-token-file=FILE\n"
+           "                          with --tls-creds: a client without a\n"
+           "                          certificate (a browser) may show the\n"
+           "                          token in FILE instead (one line, 16\n"
+           "                          characters or more), logging in at\n"
+           "                          /login or as 'Authorization: Bearer'\n"
            "      --no-reconcile      do not ask the launchers what runs at\n"
            "                          start-up (the database is trusted)\n"
            "  -v, --verbose           log every request\n"
@@ -94,6 +106,8 @@ static int parse_argv(int argc, char **argv)
         { "save-dir", required_argument, NULL, 's' },
         { "no-reconcile", no_argument, NULL, 'R' },
         { "insecure-plain-tcp", no_argument, NULL, 'I' },
+        { "web", required_argument, NULL, 'W' },
+        { "web-token-file", required_argument, NULL, 'K' },
         { "verbose", no_argument, NULL, 'v' },
         { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
@@ -137,6 +151,12 @@ static int parse_argv(int argc, char **argv)
             break;
         case 'I':
             arg_insecure_plain_tcp = true;
+            break;
+        case 'W':
+            arg_web = optarg;
+            break;
+        case 'K':
+            arg_web_token_file = optarg;
             break;
         case 'v':
             orch_log_level = 2;
@@ -185,6 +205,16 @@ static int parse_argv(int argc, char **argv)
         fprintf(stderr, "dm-orchestrator: --tls-creds needs a tcp: "
                 "--listen address (a UNIX socket is guarded by its file "
                 "mode)\n");
+        return 2;
+    }
+    /* Sent in clear, a token would be anyone's who listens. */
+    if (arg_web_token_file && !arg_tls_creds) {
+        fprintf(stderr, "dm-orchestrator: --web-token-file needs "
+                "--tls-creds\n");
+        return 2;
+    }
+    if (arg_web && !*arg_web) {
+        fprintf(stderr, "dm-orchestrator: --web needs a directory\n");
         return 2;
     }
     /* Anyone who reaches a plain port could run and read every VM. */
@@ -260,6 +290,7 @@ int main(int argc, char **argv)
     g_autoptr(GSocket) listener = NULL;
     DmSoupTlsCreds tls = { 0 };
     DmSoupTlsCreds launcher_tls = { 0 };
+    OrchServerWeb web = { 0 };
     sqlite3 *db_main, *db_worker;
     OrchServer *server;
     int ret;
@@ -299,13 +330,27 @@ int main(int argc, char **argv)
                   "use it on a trusted network only (--insecure-plain-tcp)",
                   arg_listen);
     }
+    web.auth = orch_web_auth_new(arg_tls_creds != NULL, arg_web_token_file,
+                                 &err);
+    if (!web.auth) {
+        orch_warn("--web-token-file: %s", err->message);
+        return 1;
+    }
+    if (arg_web) {
+        web.files = orch_web_files_new(arg_web, &err);
+        if (!web.files) {
+            orch_warn("--web: %s", err->message);
+            orch_web_auth_free(web.auth);
+            return 1;
+        }
+    }
     listener = orch_address_listen(arg_listen, &err);
     if (!listener) {
         orch_warn("cannot listen on %s: %s", arg_listen, err->message);
         return 1;
     }
     server = orch_server_new(listener, arg_tls_creds ? &tls : NULL,
-                             db_main, db_worker, &err);
+                             db_main, db_worker, &web, &err);
     if (!server) {
         orch_warn("cannot serve on %s: %s", arg_listen, err->message);
         orch_address_cleanup(arg_listen);
@@ -317,6 +362,10 @@ int main(int argc, char **argv)
     orch_info("serving the API on %s%s, database %s%s", arg_listen,
               arg_tls_creds ? " (TLS)" : "", arg_db,
               arg_launcher_tls_creds ? ", launchers on TCP over TLS" : "");
+    if (arg_web) {
+        orch_info("serving the web console from %s%s", arg_web,
+                  arg_web_token_file ? " (login token accepted)" : "");
+    }
     g_main_loop_run(loop);
     orch_server_stop(server);
     orch_address_cleanup(arg_listen);
