@@ -11,7 +11,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 # peers of the disk benchmark (vhost-user-blk and NBD exports);
 # libslirp-dev: QEMU's user networking and virtio-net's net=user; clang,
 # libclang-rt-14-dev (libFuzzer, only recommended by clang) and llvm
-# (llvm-symbolizer): the fuzz targets (scripts/build-fuzz.sh).
+# (llvm-symbolizer): the fuzz targets (scripts/build-fuzz.sh).  npm: the
+# web console's front-end packages (web/package.json); chromium,
+# chromium-driver and python3-selenium: its browser tests (tests/web/).
 PKGS=(
     build-essential pkg-config ninja-build ccache rsync xz-utils dpkg-dev
     python3 python3-venv flex bison cpio git device-tree-compiler
@@ -23,6 +25,7 @@ PKGS=(
     clang libclang-rt-14-dev llvm
     seabios ipxe-qemu busybox-static
     fdisk mtools dosfstools syslinux syslinux-common
+    npm chromium chromium-driver python3-selenium
 )
 
 export DEBIAN_FRONTEND=noninteractive
