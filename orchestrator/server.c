@@ -10,7 +10,9 @@
 #include "json-http.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "metrics.h"
 #include "migrate.h"
+#include "openapi.h"
 #include "platforms.h"
 #include "request.h"
 #include "save.h"
@@ -49,6 +51,7 @@ static const OrchRoute server_routes[] = {
     { "GET", "vms/*/events", orch_vm_events, true },
     { "GET", "events", orch_event_list, true },
     { "GET", "dms", orch_dm_list, false },
+    { "GET", "openapi.json", orch_openapi_get, true },
 };
 
 /*
@@ -252,6 +255,8 @@ static void server_respond(ServerJob *job)
                    job->path, r->status);
     }
     dm_json_http_respond(job->msg, r->status, node, true);
+    orch_metrics_count(r->method, job->route ? job->route->pattern : NULL,
+                       r->status);
 }
 
 static gboolean server_finish_cb(gpointer opaque)
@@ -356,6 +361,10 @@ static void server_handler(SoupServer *soup, SoupServerMessage *msg,
     }
     if (strcmp(path, "/login") == 0) {
         orch_web_auth_login(s->web.auth, msg);
+        return;
+    }
+    if (strcmp(path, "/metrics") == 0) {
+        orch_metrics_serve(msg, s->db_main);
         return;
     }
     if (s->web.files && !g_str_has_prefix(path, "/v1/") &&
