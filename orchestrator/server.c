@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <libsoup/soup.h>
 
+#include "console-ws.h"
 #include "events.h"
 #include "json-http.h"
 #include "lifecycle.h"
@@ -427,6 +428,7 @@ OrchServer *orch_server_new(GSocket *listener, const DmSoupTlsCreds *tls,
         return NULL;
     }
     soup_server_add_handler(s->soup, NULL, server_handler, s, NULL);
+    orch_console_ws_setup(s->soup, s->web.auth, s->db_main);
     dm_soup_limits_setup(s->soup, SERVER_MAX_BODY, DM_SOUP_MAX_CONNECTIONS,
                          server_tls_log, NULL);
     if (tls) {

@@ -33,6 +33,11 @@ def registered():
         methods = {"/login": ("GET", "POST")}.get(path, ("GET",))
         for m in methods:
             out.add((m, path))
+    # The console's WebSocket, on its own path (console-ws.c).
+    with open(os.path.join(SRC, "console-ws.c")) as f:
+        prefix = re.search(r'#define CONSOLE_WS_PREFIX "([^"]+)"',
+                           f.read()).group(1)
+    out.add(("GET", prefix + "{name}"))
     return out
 
 

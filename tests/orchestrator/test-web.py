@@ -123,6 +123,28 @@ def static_files(e):
     e.stop_orch()
 
 
+def console_ws(e):
+    e.start_orch()
+    ws = {"Upgrade": "websocket", "Connection": "Upgrade",
+          "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+          "Sec-WebSocket-Version": "13"}
+    st, h, body = get(e.sock, "/v1/ws/console/nope", headers=ws)
+    t.ok(st == 404 and b"no VM 'nope'" in body,
+         "a console WebSocket of no VM: 404", (st, body))
+    st, h, body = get(e.sock, "/v1/ws/console/nope",
+                      headers=dict(ws, Origin="https://evil.example"))
+    t.ok(st == 403 and b"this server's pages only" in body,
+         "...from another site's page: 403", (st, body))
+    e.api("POST", "/v1/vms", {"name": "quiet"})
+    st, h, body = get(e.sock, "/v1/ws/console/quiet",
+                      headers=dict(ws, Origin="http://x"))
+    t.ok(st == 409 and b"no running remote UART" in body,
+         "...of a VM without a running UART: 409", (st, body))
+    st, h, body = get(e.sock, "/v1/ws/console/a/b", headers=ws)
+    t.eq(st, 404, "...a path below a name: 404")
+    e.stop_orch()
+
+
 def no_web(e):
     e.start_orch()
     st, h, body = get(e.sock, "/index.html")
@@ -330,6 +352,8 @@ def tls_token(e):
          "...and a page is 401 with the login form", (st, body[:300]))
     st, r, body = call("/v1/events/stream")
     t.eq(st, 401, "...and the events stream is 401")
+    st, r, body = call("/v1/ws/console/vm1")
+    t.eq(st, 401, "...and the console's WebSocket is 401")
     st, r, body = call("/v1/vms", cert="client")
     t.eq(st, 200, "a client certificate of the CA is enough, as before")
     try:
@@ -371,7 +395,7 @@ def tls_token(e):
 def main():
     build = sys.argv[1]
     rc = 0
-    for part in (static_files, no_web, stream, tls_token):
+    for part in (static_files, no_web, console_ws, stream, tls_token):
         e = Env(build)
         try:
             part(e)

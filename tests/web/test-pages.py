@@ -6,9 +6,11 @@
 # page is what dmctl vm list shows, an event committed meanwhile appears
 # in the open page without a reload, and over TLS a browser without a
 # certificate gets the login form, then the console with the token.
-# Screenshots go to $WEB_TEST_ARTEFACTS (default: the temporary dir).
-# TAP output.
-#   test-pages.py BUILD SRCDIR
+# The serial console: xterm.js over the orchestrator's WebSocket relay to
+# the fake server's console socket.  Screenshots go to
+# $WEB_TEST_ARTEFACTS (default: the temporary dir).  The pages are
+# BUILD/web (scripts/build-web.sh).  TAP output.
+#   test-pages.py BUILD
 import os
 import shutil
 import sqlite3
@@ -153,7 +155,53 @@ def pages(e, d, web, shots):
     d.save_screenshot(os.path.join(shots, "event-live.png"))
     errs = console_errors(d)
     t.ok(not errs, "no console error after the actions", errs)
+    serial(e, d, url, port, wait, shots)
     e.stop_orch()
+
+
+def term_text(d):
+    return d.execute_script("""
+        const b = window.dmTerm && window.dmTerm.buffer.active;
+        if (!b) return '';
+        let s = '';
+        for (let i = 0; i < b.length; i++)
+            s += b.getLine(i).translateToString(true) + '\\n';
+        return s;""")
+
+
+def serial(e, d, url, port, wait, shots):
+    """The console in the page: the fake server's console socket sends a
+    banner and echoes what it gets (as the remote UART's would carry the
+    guest's output and our keys)."""
+    rc, out = dmctl(e, port, "vm", "create", "con", "--device",
+                    "console=uart16550")
+    rc2, out2 = dmctl(e, port, "vm", "start", "con")
+    t.ok(rc == 0 and rc2 == 0, "a VM with a remote UART started", out2)
+    d.get(url + "#vms")
+    wait.until(lambda d: d.find_elements(
+        By.CSS_SELECTOR, 'button[data-action="console"][data-vm="con"]'))
+    d.find_element(By.CSS_SELECTOR,
+                   'button[data-action="console"][data-vm="con"]').click()
+    wait.until(lambda d: "console of " in term_text(d))
+    t.ok(True, "the console's output shows in xterm.js")
+    d.find_element(By.CSS_SELECTOR, "#serial textarea").send_keys("hello")
+    # Each key is its own message: the fake echoes each as it comes.
+    wait.until(lambda d: "echo:h" in term_text(d) and
+               "hello" in term_text(d).replace("echo:", ""))
+    t.ok(True, "typed keys reach the console, its answer shows")
+    d.save_screenshot(os.path.join(shots, "serial-console.png"))
+    errs = console_errors(d)
+    t.ok(not errs, "no console error with the serial console open", errs)
+    d.execute_script("""window.wsResult = 'pending';
+        const ws = new WebSocket('ws://' + location.host +
+                                 '/v1/ws/console/nope');
+        ws.onopen = () => window.wsResult = 'open';
+        ws.onerror = () => window.wsResult = 'refused';""")
+    wait.until(lambda d: d.execute_script("return window.wsResult") !=
+               "pending")
+    t.eq(d.execute_script("return window.wsResult"), "refused",
+         "a console of no VM is refused")
+    d.get_log("browser")            # that refusal's own log line
 
 
 def tls_login(e, d, web, shots):
@@ -188,8 +236,9 @@ def tls_login(e, d, web, shots):
 
 
 def main():
-    build, src = sys.argv[1], sys.argv[2]
-    web = os.path.join(src, "web")
+    build = sys.argv[1]
+    # scripts/build-web.sh's output: our pages and the npm packages.
+    web = os.path.join(build, "web")
     for part in (pages, tls_login):
         e = Env(build)
         shots = os.environ.get("WEB_TEST_ARTEFACTS") or e.tmp

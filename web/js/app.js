@@ -165,12 +165,40 @@ async function act(action, vm) {
   }
 }
 
+// The serial console: xterm.js (npm, vendor/) over a WebSocket that the
+// orchestrator relays to the VM's remote UART.  Loaded on first use.
+let consoleWs = null;
+let term = null;
+
 async function openConsole(vm) {
+  showError(null);
   try {
     const c = await api.get(`vms/${vm.name}/console`);
+    const { Terminal } = await import('../vendor/xterm/xterm.mjs');
     $('#console-area').hidden = false;
     $('#console-info').textContent =
-      `${vm.name}: device ${c.device} on server ${c.server} (${c.console})`;
+      `${vm.name}: device ${c.device} on server ${c.server}`;
+    if (consoleWs) consoleWs.close();
+    if (!term) {
+      term = new Terminal({ convertEol: false, scrollback: 2000 });
+      term.open($('#serial'));
+      term.onData((d) => {
+        if (consoleWs && consoleWs.readyState === WebSocket.OPEN) {
+          consoleWs.send(new TextEncoder().encode(d));
+        }
+      });
+      window.dmTerm = term;     // the browser tests read its buffer
+    }
+    term.reset();
+    const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    const ws = new WebSocket(`${proto}//${location.host}/v1/ws/console/` +
+                             encodeURIComponent(vm.name));
+    ws.binaryType = 'arraybuffer';
+    ws.onmessage = (m) => term.write(new Uint8Array(m.data));
+    ws.onclose = () => { if (consoleWs === ws) term.write('\r\n[closed]\r\n'); };
+    consoleWs = ws;
+    $('#console-area').scrollIntoView();
+    term.focus();
   } catch (e) {
     showError(e);
   }
