@@ -52,7 +52,7 @@ static void api_route(SoupServer *server, SoupServerMessage *msg,
     const char *coll;
 
     if (strcmp(path, "/metrics") == 0) {
-        dm_metrics_serve(a, msg);
+        dm_metrics_serve(a->l, a->server, a->client, msg);
         return;
     }
     if (!g_str_has_prefix(path, "/v1/")) {

@@ -105,7 +105,8 @@ static void metrics_client(DmClient *c, GString *out)
     }
 }
 
-void dm_metrics_serve(DmApi *a, SoupServerMessage *msg)
+void dm_metrics_serve(DmLauncher *l, DmServer *server, DmClient *client,
+                      SoupServerMessage *msg)
 {
     GString *out;
     gsize len;
@@ -117,12 +118,12 @@ void dm_metrics_serve(DmApi *a, SoupServerMessage *msg)
     metrics_header(out, "dm_launcher_info", "gauge",
                    "This launcher's platform and role.");
     g_string_append_printf(out, "dm_launcher_info{platform=\"%s\",role="
-                           "\"%s\"} 1\n", a->l->platform_id,
-                           a->server ? "server" : "client");
-    if (a->server) {
-        metrics_server(a->server, out);
+                           "\"%s\"} 1\n", l->platform_id,
+                           server ? "server" : "client");
+    if (server) {
+        metrics_server(server, out);
     } else {
-        metrics_client(a->client, out);
+        metrics_client(client, out);
     }
     len = out->len;
     soup_server_message_set_status(msg, SOUP_STATUS_OK, NULL);

@@ -13,15 +13,21 @@
  *   client role:
  *   dm_launcher_vms{state}                    QEMUs (gauge)
  *
- * Beside api.c, below daemon.c; it only reads the role's tables.
+ * Below api.c, which calls it; it only reads the role's tables.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #ifndef DM_LAUNCHER_METRICS_H
 #define DM_LAUNCHER_METRICS_H
 
-#include "api.h"
+#include <libsoup/soup.h>
 
-void dm_metrics_serve(DmApi *a, SoupServerMessage *msg);
+#include "instance.h"
+#include "launcher.h"
+#include "vm.h"
+
+/* @server for the server role, @client for the client role (one NULL). */
+void dm_metrics_serve(DmLauncher *l, DmServer *server, DmClient *client,
+                      SoupServerMessage *msg);
 
 #endif /* DM_LAUNCHER_METRICS_H */
