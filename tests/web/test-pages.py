@@ -156,7 +156,43 @@ def pages(e, d, web, shots):
     errs = console_errors(d)
     t.ok(not errs, "no console error after the actions", errs)
     serial(e, d, url, port, wait, shots)
+    migrate(e, d, url, port, wait, shots)
     e.stop_orch()
+
+
+def migrate(e, d, url, port, wait, shots):
+    """Migrate from the page: the fake source QEMU reports 75 % until
+    the test lets it complete; the page's bar shows it meanwhile."""
+    c2 = e.start_fake("c2", "client")
+    rc, out = dmctl(e, port, "platform", "add", "c2", "--role", "client",
+                    "--address", c2)
+    t.eq(rc, 0, "client c2 added")
+    e.fake_config("c1", migrate_hold=True)
+    d.get(url + "#vms")
+    sel = 'button[data-action="migrate"][data-vm="webvm"]'
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, sel))
+    d.find_element(By.CSS_SELECTOR, sel).click()
+    wait.until(EC.alert_is_present())
+    t.ok("c2" in d.switch_to.alert.text, "the migration asks where to",
+         d.switch_to.alert.text)
+    d.switch_to.alert.accept()          # its default: c2
+    bar = 'tr[data-vm="webvm"] progress'
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, bar) and
+               d.find_element(By.CSS_SELECTOR, bar).get_attribute("value")
+               == "75")
+    t.ok("75 %" in d.find_element(By.CSS_SELECTOR,
+                                  'tr[data-vm="webvm"]').text,
+         "the progress bar shows the migration's 75 %")
+    d.save_screenshot(os.path.join(shots, "migrating.png"))
+    e.fake_config("c1", migrate_hold=False)
+    wait.until(lambda d: "c2" in d.find_element(
+        By.CSS_SELECTOR, 'tr[data-vm="webvm"]').text and not
+        d.find_elements(By.CSS_SELECTOR, bar))
+    rc, out = dmctl(e, port, "vm", "list")
+    line = [ln for ln in out.splitlines() if ln.startswith("webvm")]
+    t.ok(line and "running" in line[0] and "c2" in line[0],
+         "once complete: running on c2, the bar gone", out)
+    t.ok(not console_errors(d), "no console error after the migration")
 
 
 def term_text(d):
