@@ -28,6 +28,7 @@ try:
     from selenium.webdriver.chrome.service import Service
     from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support import expected_conditions as EC
     from selenium.webdriver.support.ui import WebDriverWait
 except ImportError:
@@ -104,6 +105,21 @@ def pages(e, d, web, shots):
         errs = console_errors(d)
         t.ok(shown and not errs, "page %s loads, live, no console error" %
              page, errs)
+    # Accessible markup: every field has its label, every action is a
+    # button, and the pages are reached from the keyboard.
+    unlabelled = d.execute_script("""
+        return [...document.querySelectorAll('input, textarea, select')]
+            .filter((f) => !f.labels || f.labels.length === 0)
+            .map((f) => f.outerHTML);""")
+    t.ok(not unlabelled, "every form field has a label", unlabelled)
+    d.get(url + "#vms")
+    wait.until(lambda d: d.find_element(By.ID, "live").text == "live")
+    link = d.find_element(By.CSS_SELECTOR, 'nav a[href="#events"]')
+    link.send_keys(Keys.ENTER)
+    wait.until(lambda d: d.find_element(By.ID, "page-events").is_displayed())
+    t.ok(link.get_attribute("aria-current") == "page" and
+         not d.find_element(By.ID, "page-vms").is_displayed(),
+         "a page is opened from the keyboard, and marked current")
     d.get(url + "#platforms")
     wait.until(lambda d: "s1" in d.find_element(By.ID,
                                                 "platform-table").text)
