@@ -6,6 +6,7 @@
  *                   [--save-dir DIR] [--no-reconcile]
  *                   [--insecure-plain-tcp]
  *                   [--web DIR] [--web-token-file FILE]
+ *                   [--watch-models SEC]
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -18,6 +19,7 @@
 
 #include "address.h"
 #include "db.h"
+#include "dm-watch.h"
 #include "launcher.h"
 #include "log.h"
 #include "reconcile.h"
@@ -35,6 +37,7 @@ static bool arg_reconcile = true;
 static bool arg_insecure_plain_tcp;
 static const char *arg_web;
 static const char *arg_web_token_file;
+static guint arg_watch_models;
 
 static void help(void)
 {
@@ -85,6 +88,10 @@ static void help(void)
            "                          token in FILE instead (one line, 16\n"
            "                          characters or more), logging in at\n"
            "                          /login or as 'Authorization: Bearer'\n"
+           "      --watch-models=SEC  ask the launchers every SEC seconds\n"
+           "                          (1..3600) how each placed model is,\n"
+           "                          and record a restart or a change of\n"
+           "                          state as an event (default: never)\n"
            "      --no-reconcile      do not ask the launchers what runs at\n"
            "                          start-up (the database is trusted)\n"
            "  -v, --verbose           log every request\n"
@@ -108,6 +115,7 @@ static int parse_argv(int argc, char **argv)
         { "insecure-plain-tcp", no_argument, NULL, 'I' },
         { "web", required_argument, NULL, 'W' },
         { "web-token-file", required_argument, NULL, 'K' },
+        { "watch-models", required_argument, NULL, 'M' },
         { "verbose", no_argument, NULL, 'v' },
         { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
@@ -158,6 +166,18 @@ static int parse_argv(int argc, char **argv)
         case 'K':
             arg_web_token_file = optarg;
             break;
+        case 'M': {
+            char *end;
+            guint64 v = g_ascii_strtoull(optarg, &end, 10);
+
+            if (!*optarg || *end || v < 1 || v > 3600) {
+                fprintf(stderr, "dm-orchestrator: invalid --watch-models "
+                        "'%s' (1..3600)\n", optarg);
+                return 2;
+            }
+            arg_watch_models = v;
+            break;
+        }
         case 'v':
             orch_log_level = 2;
             break;
@@ -354,6 +374,11 @@ int main(int argc, char **argv)
     if (!server) {
         orch_warn("cannot serve on %s: %s", arg_listen, err->message);
         orch_address_cleanup(arg_listen);
+        return 1;
+    }
+    if (arg_watch_models &&
+        !orch_dm_watch_start(arg_db, arg_watch_models, &err)) {
+        orch_warn("--watch-models: %s", err->message);
         return 1;
     }
     loop = g_main_loop_new(NULL, FALSE);

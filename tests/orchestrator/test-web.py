@@ -156,6 +156,11 @@ def no_web(e):
                         capture_output=True, timeout=30)
     t.ok(rc.returncode == 1 and b"--web" in rc.stderr,
          "--web naming no directory: exit 1", rc)
+    rc = subprocess.run([e.orch_bin, "--db", e.db, "--listen",
+                         "unix:" + e.sock, "--watch-models", "0"],
+                        capture_output=True, timeout=30)
+    t.ok(rc.returncode == 2 and b"invalid --watch-models '0'" in rc.stderr,
+         "--watch-models 0: usage error", rc)
 
 
 class Stream:

@@ -89,7 +89,8 @@ def pages(e, d, web, shots):
     port = free_port()
     c1 = e.start_fake("c1", "client")
     s1 = e.start_fake("s1", "server")
-    start_orch(e, port, "--insecure-plain-tcp", "--web", web)
+    start_orch(e, port, "--insecure-plain-tcp", "--web", web,
+               "--watch-models", "1")
     url = "http://127.0.0.1:%d/" % port
     for n, a, r in (("c1", c1, "client"), ("s1", s1, "server")):
         rc, out = dmctl(e, port, "platform", "add", n, "--role", r,
@@ -169,6 +170,24 @@ def pages(e, d, web, shots):
     t.ok(d.execute_script("return window.notReloaded === true;"),
          "a posted event shows in the open page, without a reload")
     d.save_screenshot(os.path.join(shots, "event-live.png"))
+
+    # A model crashes and its launcher restarts it: the orchestrator's
+    # watch (--watch-models) records it, and the open page shows it.
+    import json
+    import urllib.request
+    with urllib.request.urlopen(url + "v1/vms/webvm", timeout=30) as r:
+        inst = [x["instance"] for x in json.load(r)["devices"]
+                if x["name"] == "e0"][0]
+    e.fake_config("s1", instance_set={inst: {"restarts": 1}})
+    wait.until(lambda d: "device e0: model edu on s1 restarted (1 restart)"
+               in d.find_element(By.ID, "event-log").text)
+    t.ok(d.execute_script("return window.notReloaded === true;"),
+         "a model's restart shows in the open page, without a reload")
+    e.fake_config("s1", instance_set={inst: {"state": "exited"}})
+    wait.until(lambda d: "device e0: model edu on s1 is exited"
+               in d.find_element(By.ID, "event-log").text)
+    t.ok(True, "...and its exit")
+    d.save_screenshot(os.path.join(shots, "model-crash.png"))
     errs = console_errors(d)
     t.ok(not errs, "no console error after the actions", errs)
     serial(e, d, url, port, wait, shots)
