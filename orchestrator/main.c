@@ -8,6 +8,8 @@
  *                   [--tls-creds DIR] [--launcher-tls-creds DIR]
  *                   [--save-dir DIR] [--no-reconcile]
  *                   [--insecure-plain-tcp]
+ *                   [--web DIR] [--web-token-file FILE]
+ *                   [--watch-models SEC]
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -20,6 +22,7 @@
 
 #include "address.h"
 #include "db.h"
+#include "dm-watch.h"
 #include "launcher.h"
 #include "log.h"
 #include "reconcile.h"
@@ -41,6 +44,9 @@ static const char *arg_import_into;
 static const char *arg_store_ca;
 static const char *arg_store_cert;
 static const char *arg_store_key;
+static const char *arg_web;
+static const char *arg_web_token_file;
+static guint arg_watch_models;
 
 static void help(void)
 {
@@ -92,6 +98,19 @@ static void help(void)
            "                          the database).  QEMU writes it on the\n"
            "                          client platform: across hosts it must\n"
            "                          be shared storage\n"
+           "      --web=DIR           serve the web console's files from DIR\n"
+           "                          on the API's listener (the API itself\n"
+           "                          is served at /v1 either way)\n"
+           "      --web-token-file=FILE\n"
+           "                          with --tls-creds: a client without a\n"
+           "                          certificate (a browser) may show the\n"
+           "                          token in FILE instead (one line, 16\n"
+           "                          characters or more), logging in at\n"
+           "                          /login or as 'Authorization: Bearer'\n"
+           "      --watch-models=SEC  ask the launchers every SEC seconds\n"
+           "                          (1..3600) how each placed model is,\n"
+           "                          and record a restart or a change of\n"
+           "                          state as an event (default: never)\n"
            "      --no-reconcile      do not ask the launchers what runs at\n"
            "                          start-up (the database is trusted)\n"
            "  -v, --verbose           log every request\n"
@@ -142,6 +161,9 @@ static int parse_argv(int argc, char **argv)
         { "save-dir", required_argument, NULL, 's' },
         { "no-reconcile", no_argument, NULL, 'R' },
         { "insecure-plain-tcp", no_argument, NULL, 'I' },
+        { "web", required_argument, NULL, 'W' },
+        { "web-token-file", required_argument, NULL, 'K' },
+        { "watch-models", required_argument, NULL, 'M' },
         { "verbose", no_argument, NULL, 'v' },
         { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
@@ -203,6 +225,24 @@ static int parse_argv(int argc, char **argv)
         case 'I':
             arg_insecure_plain_tcp = true;
             break;
+        case 'W':
+            arg_web = optarg;
+            break;
+        case 'K':
+            arg_web_token_file = optarg;
+            break;
+        case 'M': {
+            char *end;
+            guint64 v = g_ascii_strtoull(optarg, &end, 10);
+
+            if (!*optarg || *end || v < 1 || v > 3600) {
+                fprintf(stderr, "dm-orchestrator: invalid --watch-models "
+                        "'%s' (1..3600)\n", optarg);
+                return 2;
+            }
+            arg_watch_models = v;
+            break;
+        }
         case 'v':
             orch_log_level = 2;
             break;
@@ -251,6 +291,16 @@ static int parse_argv(int argc, char **argv)
         fprintf(stderr, "dm-orchestrator: --tls-creds needs a tcp: "
                 "--listen address (a UNIX socket is guarded by its file "
                 "mode)\n");
+        return 2;
+    }
+    /* Sent in clear, a token would be anyone's who listens. */
+    if (arg_web_token_file && !arg_tls_creds) {
+        fprintf(stderr, "dm-orchestrator: --web-token-file needs "
+                "--tls-creds\n");
+        return 2;
+    }
+    if (arg_web && !*arg_web) {
+        fprintf(stderr, "dm-orchestrator: --web needs a directory\n");
         return 2;
     }
     /* Anyone who reaches a plain port could run and read every VM. */
@@ -344,6 +394,7 @@ int main(int argc, char **argv)
     g_autoptr(GSocket) listener = NULL;
     DmSoupTlsCreds tls = { 0 };
     DmSoupTlsCreds launcher_tls = { 0 };
+    OrchServerWeb web = { 0 };
     sqlite3 *db_main, *db_worker;
     OrchServer *server;
     int ret;
@@ -389,16 +440,35 @@ int main(int argc, char **argv)
                   "use it on a trusted network only (--insecure-plain-tcp)",
                   arg_listen);
     }
+    web.auth = orch_web_auth_new(arg_tls_creds != NULL, arg_web_token_file,
+                                 &err);
+    if (!web.auth) {
+        orch_warn("--web-token-file: %s", err->message);
+        return 1;
+    }
+    if (arg_web) {
+        web.files = orch_web_files_new(arg_web, &err);
+        if (!web.files) {
+            orch_warn("--web: %s", err->message);
+            orch_web_auth_free(web.auth);
+            return 1;
+        }
+    }
     listener = orch_address_listen(arg_listen, &err);
     if (!listener) {
         orch_warn("cannot listen on %s: %s", arg_listen, err->message);
         return 1;
     }
     server = orch_server_new(listener, arg_tls_creds ? &tls : NULL,
-                             db_main, db_worker, &err);
+                             db_main, db_worker, &web, &err);
     if (!server) {
         orch_warn("cannot serve on %s: %s", arg_listen, err->message);
         orch_address_cleanup(arg_listen);
+        return 1;
+    }
+    if (arg_watch_models &&
+        !orch_dm_watch_start(arg_db, arg_watch_models, &err)) {
+        orch_warn("--watch-models: %s", err->message);
         return 1;
     }
     loop = g_main_loop_new(NULL, FALSE);
@@ -407,6 +477,10 @@ int main(int argc, char **argv)
     orch_info("serving the API on %s%s, database %s%s", arg_listen,
               arg_tls_creds ? " (TLS)" : "", arg_db,
               arg_launcher_tls_creds ? ", launchers on TCP over TLS" : "");
+    if (arg_web) {
+        orch_info("serving the web console from %s%s", arg_web,
+                  arg_web_token_file ? " (login token accepted)" : "");
+    }
     g_main_loop_run(loop);
     orch_server_stop(server);
     orch_address_cleanup(arg_listen);

@@ -6,16 +6,20 @@
 #include <errno.h>
 #include <libsoup/soup.h>
 
+#include "console-ws.h"
 #include "events.h"
 #include "json-http.h"
 #include "lifecycle.h"
 #include "log.h"
+#include "metrics.h"
 #include "migrate.h"
+#include "openapi.h"
 #include "platforms.h"
 #include "request.h"
 #include "save.h"
 #include "server.h"
 #include "soup-limits.h"
+#include "stream.h"
 #include "vms.h"
 
 /* Bodies are small JSON objects; refuse anything absurd. */
@@ -48,6 +52,7 @@ static const OrchRoute server_routes[] = {
     { "GET", "vms/*/events", orch_vm_events, true },
     { "GET", "events", orch_event_list, true },
     { "GET", "dms", orch_dm_list, false },
+    { "GET", "openapi.json", orch_openapi_get, true },
 };
 
 /*
@@ -61,6 +66,8 @@ struct OrchServer {
     sqlite3 *db_main;
     sqlite3 *db_worker;
     GThreadPool *worker;
+    OrchServerWeb web;          /* owned */
+    OrchStream *stream;
 };
 
 typedef struct ServerJob {
@@ -249,6 +256,8 @@ static void server_respond(ServerJob *job)
                    job->path, r->status);
     }
     dm_json_http_respond(job->msg, r->status, node, true);
+    orch_metrics_count(r->method, job->route ? job->route->pattern : NULL,
+                       r->status);
 }
 
 static gboolean server_finish_cb(gpointer opaque)
@@ -334,9 +343,38 @@ static void server_handler(SoupServer *soup, SoupServerMessage *msg,
                            gpointer opaque)
 {
     OrchServer *s = opaque;
-    ServerJob *job = g_new0(ServerJob, 1);
-    OrchRequest *r = &job->req;
+    ServerJob *job;
+    OrchRequest *r;
 
+    if (!orch_web_auth_ok(s->web.auth, msg)) {
+        if (strcmp(path, "/login") == 0) {
+            orch_web_auth_login(s->web.auth, msg);
+        } else {
+            orch_web_auth_refuse(s->web.auth, msg, path);
+        }
+        return;
+    }
+    /* What is not the JSON API: the stream, the login, the pages. */
+    if (strcmp(path, "/v1/events/stream") == 0 &&
+        strcmp(soup_server_message_get_method(msg), "GET") == 0) {
+        orch_stream_open(s->stream, msg, query);
+        return;
+    }
+    if (strcmp(path, "/login") == 0) {
+        orch_web_auth_login(s->web.auth, msg);
+        return;
+    }
+    if (strcmp(path, "/metrics") == 0) {
+        orch_metrics_serve(msg, s->db_main);
+        return;
+    }
+    if (s->web.files && !g_str_has_prefix(path, "/v1/") &&
+        strcmp(path, "/v1") != 0) {
+        orch_web_files_serve(s->web.files, msg, path);
+        return;
+    }
+    job = g_new0(ServerJob, 1);
+    r = &job->req;
     job->server = s;
     job->msg = g_object_ref(msg);
     job->path = g_strdup(path);
@@ -372,13 +410,15 @@ static void server_tls_log(const char *line, gpointer opaque)
 
 OrchServer *orch_server_new(GSocket *listener, const DmSoupTlsCreds *tls,
                             sqlite3 *db_main, sqlite3 *db_worker,
-                            GError **errp)
+                            const OrchServerWeb *web, GError **errp)
 {
     OrchServer *s = g_new0(OrchServer, 1);
     SoupServerListenOptions how = 0;
 
     s->db_main = db_main;
     s->db_worker = db_worker;
+    s->web = *web;
+    s->stream = orch_stream_new(db_main);
     s->soup = soup_server_new("server-header", "dm-orchestrator", NULL);
     s->worker = g_thread_pool_new(server_worker, s, SERVER_WORKERS, TRUE,
                                   errp);
@@ -388,11 +428,13 @@ OrchServer *orch_server_new(GSocket *listener, const DmSoupTlsCreds *tls,
         return NULL;
     }
     soup_server_add_handler(s->soup, NULL, server_handler, s, NULL);
+    orch_console_ws_setup(s->soup, s->web.auth, s->db_main);
     dm_soup_limits_setup(s->soup, SERVER_MAX_BODY, DM_SOUP_MAX_CONNECTIONS,
                          server_tls_log, NULL);
     if (tls) {
         how = dm_soup_tls_server_setup(s->soup, tls, server_tls_log, NULL);
     }
+    orch_web_auth_setup(s->web.auth, s->soup);
     if (!soup_server_listen_socket(s->soup, listener, how, errp)) {
         orch_server_stop(s);
         return NULL;
@@ -407,7 +449,10 @@ void orch_server_stop(OrchServer *s)
      * its connection to the process's exit; its open transaction is
      * rolled back by SQLite then.
      */
+    orch_stream_free(s->stream);
     soup_server_disconnect(s->soup);
     g_object_unref(s->soup);
     sqlite3_close(s->db_main);
+    orch_web_auth_free(s->web.auth);
+    orch_web_files_free(s->web.files);
 }

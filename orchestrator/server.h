@@ -17,16 +17,27 @@
 #include <sqlite3.h>
 
 #include "soup-tls.h"
+#include "web-auth.h"
+#include "web-files.h"
 
 typedef struct OrchServer OrchServer;
 
+/* The web console's parts, given to the server (files may be NULL). */
+typedef struct OrchServerWeb {
+    OrchWebAuth *auth;
+    OrchWebFiles *files;
+} OrchServerWeb;
+
 /*
  * Serve on @listener, over TLS with @tls unless it is NULL; both database
- * connections are owned by the server.
+ * connections and @web's parts are owned by the server.  Besides the
+ * JSON API under /v1: GET /v1/events/stream (stream.h), /login
+ * (web-auth.h) and, with @web's files, the web console at every other
+ * path.
  */
 OrchServer *orch_server_new(GSocket *listener, const DmSoupTlsCreds *tls,
                             sqlite3 *db_main, sqlite3 *db_worker,
-                            GError **errp);
+                            const OrchServerWeb *web, GError **errp);
 /* Stop accepting; a request the worker is running is abandoned. */
 void orch_server_stop(OrchServer *s);
 

@@ -14,6 +14,9 @@ fi
     { grep -E -A8 'FAILED|error' "$out/meson-build.log" | head -n 60 >&2
       exit 1; }
 
+# The web console: our pages and the npm packages' files (npm ci).
+"$(dirname "$0")/build-web.sh" "$out"
+
 # Programs that run inside the guest go into its initramfs.
 mkdir -p "$out/guest-extra"
 cp -u "$out/meson/bench/mmio-bench" "$out/meson/bench/pio-bench" \

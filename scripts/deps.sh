@@ -13,7 +13,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 # libclang-rt-14-dev (libFuzzer, only recommended by clang) and llvm
 # (llvm-symbolizer): the fuzz targets (scripts/build-fuzz.sh); etcd-server,
 # etcd-client (etcdctl): the orchestrator's store on etcd and its tests
-# (tests/orchestrator/with-etcd.sh).
+# (tests/orchestrator/with-etcd.sh).  npm: the web console's front-end
+# packages (web/package.json); chromium, chromium-driver and
+# python3-selenium: its browser tests (tests/web/).
 PKGS=(
     build-essential pkg-config ninja-build ccache rsync xz-utils dpkg-dev
     python3 python3-venv flex bison cpio git device-tree-compiler
@@ -26,6 +28,7 @@ PKGS=(
     etcd-server etcd-client
     seabios ipxe-qemu busybox-static
     fdisk mtools dosfstools syslinux syslinux-common
+    npm chromium chromium-driver python3-selenium
 )
 
 export DEBIAN_FRONTEND=noninteractive
@@ -36,6 +39,9 @@ fi
 
 missing=()
 for p in "${PKGS[@]}"; do
+    # An npm already there (Node.js from elsewhere, whose nodejs package
+    # conflicts with Debian's npm) does the job: only its command is used.
+    [ "$p" = npm ] && command -v npm >/dev/null && continue
     if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
             grep -q 'install ok installed'; then
         missing+=("$p")

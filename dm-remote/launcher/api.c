@@ -1,6 +1,6 @@
 /*
- * The launcher's API: requests routed to the role's endpoints, and
- * /v1/health.
+ * The launcher's API: requests routed to the role's endpoints,
+ * /v1/health, and /metrics (metrics.c).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -9,6 +9,7 @@
 #include "api.h"
 #include "http.h"
 #include "instances.h"
+#include "metrics.h"
 #include "routes.h"
 #include "vms.h"
 
@@ -50,6 +51,10 @@ static void api_route(SoupServer *server, SoupServerMessage *msg,
     guint n;
     const char *coll;
 
+    if (strcmp(path, "/metrics") == 0) {
+        dm_metrics_serve(a->l, a->server, a->client, msg);
+        return;
+    }
     if (!g_str_has_prefix(path, "/v1/")) {
         dm_http_error(msg, SOUP_STATUS_NOT_FOUND, "no such path: %s", path);
         return;

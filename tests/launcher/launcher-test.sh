@@ -138,6 +138,27 @@ check launch-tcp 201 '"state":"running"'
 pid1=$(jf pid)
 addr1=$(jf address)
 port1=${addr1##*:}
+
+# /metrics: Prometheus text, the instance counted by model and state.
+# The last reply ($status, $ctype, $body) is kept for the checks after.
+metrics() {
+    local s=$status c=$ctype b=$body
+    req "$1" GET /metrics
+    if [ "$status" = 200 ] &&
+       [ "$ctype" = "text/plain; version=0.0.4; charset=utf-8" ] &&
+       grep -qF -- "$2" <<<"$body" && grep -qF -- "$3" <<<"$body"; then
+        pass "$4"
+    else
+        fail "$4" "$status $ctype: $body"
+    fi
+    status=$s ctype=$c body=$b
+}
+metrics "$api" 'dm_launcher_instances{model="edu",state="running"} 1 ' \
+    'dm_launcher_instances{model="edu-msix",state="running"} 0 ' \
+    server-metrics-instances
+metrics "$api" 'dm_launcher_info{platform="srv-1",role="server"} 1 ' \
+    '# TYPE dm_launcher_instance_restarts gauge dm_launcher_instance_restarts{model="edu"} 0 ' \
+    server-metrics-info-restarts
 if [ "$addr1" = "tcp:127.0.0.1:$lo" ] && [ "$(jf bind.vm)" = vm-7 ] &&
    [ "$(jf bind.server_platform)" = srv-1 ] && [ "$(jf console)" = null ] &&
    [ "$(jf restarts)" = 0 ] && [ "$(jf exit)" = null ] &&
@@ -669,6 +690,8 @@ req "$capi" POST /v1/vms '{"id": "vm1",
     "files": {"s0": "t0ken-for-vm1"}}'
 check vm-launch 201 '"state":"running"'
 vpid=$(jf pid)
+metrics "$capi" 'dm_launcher_vms{state="running"} 1 ' \
+    'dm_launcher_info{platform="cl-1",role="client"} 1 ' client-metrics
 if [ "$(jf qmp)" = "unix:$cstate/vms/vm1/qmp" ] && [ "$(jf exit)" = null ] &&
    [ "$(stat -c %a "$cstate/vms/vm1/vm1.s0")" = 600 ] &&
    [ "$(cat "$cstate/vms/vm1/vm1.s0")" = t0ken-for-vm1 ]; then

@@ -175,6 +175,9 @@ class Handler(BaseHTTPRequestHandler):
                                    ("vm_state", "state")):
                     for ident, value in body.pop(key, {}).items():
                         vms[ident][field] = value
+                # A model that crashed, restarted or exited meanwhile.
+                for ident, fields in body.pop("instance_set", {}).items():
+                    instances[ident].update(fields)
                 config.update(body)
                 return self.reply(200, config)
             if parts == ["v1", "health"] and method == "GET":

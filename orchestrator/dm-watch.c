@@ -1,0 +1,147 @@
+/*
+ * dm-orchestrator: watch the placed device models (see dm-watch.h).
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <stdbool.h>
+#include <string.h>
+
+#include "db.h"
+#include "dm-watch.h"
+#include "launcher.h"
+#include "log.h"
+#include "vm.h"
+
+typedef struct DmWatch {
+    char *db_path;
+    guint interval_s;
+} DmWatch;
+
+typedef struct WatchedDm {
+    char *vm, *device, *model, *server, *address, *instance;
+} WatchedDm;
+
+static void watched_free(gpointer p)
+{
+    WatchedDm *w = p;
+
+    g_free(w->vm);
+    g_free(w->device);
+    g_free(w->model);
+    g_free(w->server);
+    g_free(w->address);
+    g_free(w->instance);
+    g_free(w);
+}
+
+/* The placements now, read at once: no statement open during calls. */
+static GPtrArray *watch_placements(sqlite3 *db)
+{
+    GPtrArray *all = g_ptr_array_new_with_free_func(watched_free);
+    g_autoptr(sqlite3_stmt) st = orch_db_stmt(db,
+        "SELECT v.name, d.name, d.model, s.name, s.address, p.instance"
+        " FROM placements p JOIN devices d ON d.id = p.device_id"
+        " JOIN vms v ON v.id = d.vm_id JOIN platforms s ON s.id ="
+        " p.server_id ORDER BY p.id", "");
+
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        WatchedDm *w = g_new0(WatchedDm, 1);
+
+        w->vm = g_strdup((const char *)sqlite3_column_text(st, 0));
+        w->device = g_strdup((const char *)sqlite3_column_text(st, 1));
+        w->model = g_strdup((const char *)sqlite3_column_text(st, 2));
+        w->server = g_strdup((const char *)sqlite3_column_text(st, 3));
+        w->address = g_strdup((const char *)sqlite3_column_text(st, 4));
+        w->instance = g_strdup((const char *)sqlite3_column_text(st, 5));
+        g_ptr_array_add(all, w);
+    }
+    return all;
+}
+
+/* Compare @w's instance now with what was @seen; record a change. */
+static void watch_one(sqlite3 *db, GHashTable *seen, GHashTable *now,
+                      WatchedDm *w)
+{
+    g_autofree char *path = g_strconcat("/v1/instances/", w->instance,
+                                        NULL);
+    g_autoptr(JsonNode) reply = NULL;
+    g_autoptr(GError) err = NULL;
+    const char *state, *before;
+    guint status = 0;
+    gint64 restarts, was = 0;
+    JsonObject *o;
+
+    if (!orch_launcher_call(w->address, "GET", path, NULL, &status, &reply,
+                            &err) || status != 200 || !reply ||
+        !JSON_NODE_HOLDS_OBJECT(reply)) {
+        return;                 /* unreachable: GET /v1/dms says so */
+    }
+    o = json_node_get_object(reply);
+    state = json_object_get_string_member_with_default(o, "state", "?");
+    restarts = json_object_get_int_member_with_default(o, "restarts", 0);
+    g_hash_table_insert(now, g_strdup(w->instance),
+                        g_strdup_printf("%" G_GINT64_FORMAT " %s", restarts,
+                                        state));
+    before = g_hash_table_lookup(seen, w->instance);
+    if (!before) {
+        return;                 /* first seen: nothing to compare */
+    }
+    was = g_ascii_strtoll(before, NULL, 10);
+    if (restarts > was) {
+        orch_event(db, w->vm, "device %s: model %s on %s restarted (%"
+                   G_GINT64_FORMAT " restart%s)", w->device, w->model,
+                   w->server, restarts, restarts == 1 ? "" : "s");
+    } else if (strcmp(strchr(before, ' ') + 1, state) != 0) {
+        orch_event(db, w->vm, "device %s: model %s on %s is %s", w->device,
+                   w->model, w->server, state);
+    }
+}
+
+static gpointer watch_thread(gpointer opaque)
+{
+    DmWatch *dw = opaque;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash,
+                                                       g_str_equal, g_free,
+                                                       g_free);
+    sqlite3 *db = orch_db_open(dw->db_path, &err);
+
+    if (!db) {
+        orch_warn("watching the models: %s", err->message);
+        return NULL;
+    }
+    for (;;) {
+        g_autoptr(GPtrArray) all = NULL;
+        GHashTable *now = g_hash_table_new_full(g_str_hash, g_str_equal,
+                                                g_free, g_free);
+        guint i;
+
+        g_usleep((gulong)dw->interval_s * G_USEC_PER_SEC);
+        all = watch_placements(db);
+        for (i = 0; i < all->len; i++) {
+            watch_one(db, seen, now, all->pdata[i]);
+        }
+        /* Instances gone from the table are forgotten with it. */
+        g_hash_table_unref(seen);
+        seen = now;
+    }
+    return NULL;
+}
+
+bool orch_dm_watch_start(const char *db_path, guint interval_s,
+                         GError **errp)
+{
+    DmWatch *dw = g_new0(DmWatch, 1);
+    GThread *t;
+
+    dw->db_path = g_strdup(db_path);
+    dw->interval_s = interval_s;
+    t = g_thread_try_new("dm-watch", watch_thread, dw, errp);
+    if (!t) {
+        g_free(dw->db_path);
+        g_free(dw);
+        return false;
+    }
+    g_thread_unref(t);
+    return true;
+}
