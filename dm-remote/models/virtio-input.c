@@ -328,6 +328,7 @@ static void status_process(VirtioInput *s)
 {
     DmVirtq *q = &s->virtio.vq[QUEUE_STATUS];
     struct { uint16_t type, code; uint32_t value; } r;
+    unsigned done = 0;
     char why[128];
     int ret;
 
@@ -345,6 +346,7 @@ static void status_process(VirtioInput *s)
             return;
         }
         s->status_events++;
+        done++;
         if (le16toh(r.type) == EV_LED && le16toh(r.code) < 32) {
             uint32_t bit = 1u << le16toh(r.code);
             uint32_t leds = le32toh(r.value) ? s->leds | bit : s->leds & ~bit;
@@ -361,7 +363,9 @@ static void status_process(VirtioInput *s)
         dm_virtio_broken(&s->virtio, why);
         return;
     }
-    dm_virtio_notify(&s->virtio, QUEUE_STATUS);
+    if (done) {
+        dm_virtio_notify(&s->virtio, QUEUE_STATUS);
+    }
 }
 
 /* ---- Transport callbacks ---- */

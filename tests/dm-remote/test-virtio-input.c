@@ -625,6 +625,45 @@ static void test_eventq_full(void **unused)
     in_free(k);
 }
 
+/*
+ * A batch the guest began (one buffer for three events): when the queue
+ * overflows, its rest goes but its SYN_REPORT stays, so the guest ends
+ * the frame it began; then the newest batches.
+ */
+static void test_overflow_begun_batch(void **unused)
+{
+    In *k = in_new("virtio-tablet", ",queue=16");
+    int c;
+
+    driver_init(k);
+    ev_offer(k, 1, 8, 2);
+    c = link_connect(k);
+    send_rec(c, EV_ABS, 0, 1);
+    send_rec(c, EV_ABS, 1, 2);
+    send_rec(c, EV_KEY, BTN_LEFT, 1);
+    send_syn(c);
+    assert_true(wait_used(k, EVQ, 1));
+    expect_event(k, EV_ABS, 0, 1);
+    for (int i = 0; i < 7; i++) {
+        send_rec(c, EV_REL, REL_WHEEL, i + 1);
+        send_syn(c);
+    }
+    rig_run_for(k->rig, 100);
+    /* 3 left of the first + 14 > 16: ABS_Y and the button go. */
+    expect_in_dump(k, "15 events queued (at most 16, 1 of the first "
+                   "batch taken)");
+    expect_in_dump(k, "1 batches on a full queue");
+    ev_offer(k, 20, 8, 2);
+    assert_true(wait_used(k, EVQ, 1 + 15));
+    expect_event(k, EV_SYN, 0, 0);
+    for (int i = 0; i < 7; i++) {
+        expect_event(k, EV_REL, REL_WHEEL, i + 1);
+        expect_event(k, EV_SYN, 0, 0);
+    }
+    close(c);
+    in_free(k);
+}
+
 /* One client at a time: the new one replaces the old, its half batch too. */
 static void test_new_client(void **unused)
 {
@@ -809,6 +848,7 @@ int main(void)
         cmocka_unit_test(test_hostile_records),
         cmocka_unit_test(test_flood),
         cmocka_unit_test(test_eventq_full),
+        cmocka_unit_test(test_overflow_begun_batch),
         cmocka_unit_test(test_new_client),
         cmocka_unit_test(test_statusq_leds),
         cmocka_unit_test(test_malformed),
