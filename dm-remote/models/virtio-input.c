@@ -355,8 +355,10 @@ static void status_process(VirtioInput *s)
                 dm_info("%s: LEDs now 0x%x (num %d, caps %d, scroll %d)",
                         s->kind->model, leds, !!(leds & 1), !!(leds & 2),
                         !!(leds & 4));
+                s->leds = leds;
+                /* Rare (a lock key), and a restarted model keeps it. */
+                dm_device_state_changed(s->dev);
             }
-            s->leds = leds;
         }
     }
     if (ret < 0) {

@@ -101,6 +101,15 @@ static In *in_new(const char *model, const char *extra)
     return k;
 }
 
+/* "dm-remote serve --state-file=@state" of @model, link at @k's path. */
+static Rig *rig_state(In *k, const char *model, const char *state)
+{
+    char spec[256];
+
+    snprintf(spec, sizeof(spec), "%s,input=unix:%s", model, k->path);
+    return rig_new_state(spec, state);
+}
+
 static void in_free(In *k)
 {
     struct stat sb;
@@ -810,6 +819,67 @@ static void test_reset_flushes(void **unused)
     in_free(k);
 }
 
+/*
+ * Killed and started again with its state file (as a copy taken before
+ * the process goes, the way virtio-net's test does): the driver's set-up
+ * and the LEDs come back, the eventq goes on where it was, and a new
+ * client of the link (the old connection died with the process) is
+ * heard.
+ */
+static void test_restart(void **unused)
+{
+    In *k = in_new("virtio-keyboard", "");
+    static uint8_t ram[RIG_RAM_SIZE];
+    struct { uint16_t t, c; uint32_t v; } led = {
+        htole16(EV_LED), htole16(1), htole32(1),
+    };
+    char a[96], b[96], cmd[512], err[256];
+    int c;
+
+    /* The first rig is only a stand-in for its path: replaced. */
+    rig_free(k->rig);
+    snprintf(a, sizeof(a), "%s/a.state", k->dir);
+    snprintf(b, sizeof(b), "%s/b.state", k->dir);
+    k->rig = rig_state(k, "virtio-keyboard", a);
+    driver_init(k);
+    ev_offer(k, 8, 8, 2);
+    memcpy(at(k, STBUF(0)), &led, 8);
+    desc(k, STQ, 0, STBUF(0), 8, 0);
+    offer(k, STQ, 0);
+    kick(k, STQ);
+    assert_true(wait_used(k, STQ, 1));
+    c = link_connect(k);
+    send_rec(c, EV_KEY, KEY_A, 1);
+    send_syn(c);
+    assert_true(wait_used(k, EVQ, 2));
+    expect_event(k, EV_KEY, KEY_A, 1);
+    expect_event(k, EV_SYN, 0, 0);
+    snprintf(cmd, sizeof(cmd), "cp %s %s && cp %s.mem %s.mem", a, b, a, b);
+    assert_int_equal(system(cmd), 0);
+    memcpy(ram, k->rig->link.ram, RIG_RAM_SIZE);
+    rig_free(k->rig);
+    close(c);
+
+    k->rig = rig_state(k, "virtio-keyboard", b);
+    assert_int_equal(dm_device_load_file(&k->rig->dev, b, err, sizeof(err)),
+                     0);
+    memcpy(k->rig->link.ram, ram, RIG_RAM_SIZE);
+    assert_int_equal(rd(k, 0x14, 1), 1 | 2 | 8 | 4);    /* DRIVER_OK */
+    dm_device_irqs_changed(&k->rig->dev);               /* the client */
+    expect_in_dump(k, "LEDs 0x2");
+    c = link_connect(k);
+    send_rec(c, EV_KEY, KEY_A, 0);
+    send_syn(c);
+    assert_true(wait_used(k, EVQ, 4));
+    expect_event(k, EV_KEY, KEY_A, 0);
+    expect_event(k, EV_SYN, 0, 0);
+    assert_false(needs_reset(k));
+    close(c);
+    snprintf(cmd, sizeof(cmd), "rm -f %s %s %s.mem %s.mem", a, b, a, b);
+    assert_int_equal(system(cmd), 0);
+    in_free(k);
+}
+
 static void test_bad_properties(void **unused)
 {
     static const char *bad[] = {
@@ -853,6 +923,7 @@ int main(void)
         cmocka_unit_test(test_statusq_leds),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_reset_flushes),
+        cmocka_unit_test(test_restart),
         cmocka_unit_test(test_bad_properties),
     };
 
