@@ -7,7 +7,9 @@
 # (docs/input-link.md), with a record out of range among them, and the
 # guest's reader (tests/guest/bin/virtio-input-check: dd and od on
 # /dev/input/event*) must show exactly those events, in order, with
-# their SYN_REPORTs, and not the bad one.  TAP output.
+# their SYN_REPORTs, and not the bad one.  Then the guest turns caps
+# lock's LED on through evdev, which must reach the keyboard's status
+# queue.  TAP output.
 #   tests/guest/virtio-input.sh BUILD [unix|tcp]
 # tcp: the tablet's model over TCP, the keyboard's over UNIX.
 # shellcheck source-path=SCRIPTDIR
@@ -56,6 +58,8 @@ start_model() {
     return 1
 }
 model_pids=()
+# Not --quiet: the models log the guest's LED changes (info).
+DM_VERBOSE=${DM_VERBOSE:-}
 start_model virtio-keyboard "$kbd_addr" "$tmp/kbd-input.sock" ||
     bail "keyboard model did not start: $(tail -n 3 "$tmp/dm.log")"
 start_model virtio-tablet "$tab_addr" "$tmp/tab-input.sock" ||
@@ -147,13 +151,20 @@ check "the keyboard's events reached the guest, exactly" \
 check "the tablet's events reached the guest, exactly (the bad one dropped)" \
     [ "$(got tablet)" = "$tab_want" ]
 # SIGUSR1: the link's counters in the log (even under --quiet).
-kill -USR1 "${model_pids[1]}" 2>/dev/null
+kill -USR1 "${model_pids[@]}" 2>/dev/null
 for _ in $(seq 100); do
     grep -q "1 out of range" "$tmp/dm.log" && break
     sleep 0.05
 done
 check "the tablet's dump counts the record out of range" \
     grep -q "virtio-tablet: .*dropped: 0 unknown, 1 out of range" "$tmp/dm.log"
+check "the guest set caps lock's LED" \
+    bash -c "grep -q '^DM-INPUT led-written' '$tmp/guest.console'"
+# The device's reset at the guest's power-off clears the LEDs: the model's
+# log line of the change is what shows it.
+check "the keyboard's statusq got it: caps lock on" \
+    grep -q "virtio-keyboard: LEDs now 0x2 (num 0, caps 1, scroll 0)" \
+    "$tmp/dm.log"
 for pid in "${model_pids[@]}"; do
     kill -TERM "$pid" 2>/dev/null
     wait "$pid"
