@@ -35,12 +35,14 @@ case $transport in
 esac
 
 # start_model MODEL ADDR LINK: serve MODEL on ADDR with its input link at
-# LINK; returns once both listen (bounded), 1 if it exited or never did.
+# LINK, its log in $tmp/MODEL.log (one each: two processes writing one
+# file mix their lines); returns once both listen (bounded), 1 if it
+# exited or never did.
 start_model() {
     local pid
     # shellcheck disable=SC2086  # DM_VERBOSE: empty, or an option
     "$dm" serve ${DM_VERBOSE---quiet} --model "$1,input=unix:$3" \
-        --listen "$2" 2>>"$tmp/dm.log" &
+        --listen "$2" 2>>"$tmp/$1.log" &
     pid=$!
     pids+=("$pid")
     model_pids+=("$pid")
@@ -61,9 +63,9 @@ model_pids=()
 # Not --quiet: the models log the guest's LED changes (info).
 DM_VERBOSE=${DM_VERBOSE:-}
 start_model virtio-keyboard "$kbd_addr" "$tmp/kbd-input.sock" ||
-    bail "keyboard model did not start: $(tail -n 3 "$tmp/dm.log")"
+    bail "keyboard model did not start: $(tail -n 3 "$tmp/virtio-keyboard.log")"
 start_model virtio-tablet "$tab_addr" "$tmp/tab-input.sock" ||
-    bail "tablet model did not start: $(tail -n 3 "$tmp/dm.log")"
+    bail "tablet model did not start: $(tail -n 3 "$tmp/virtio-tablet.log")"
 check "the input links are the owner's only (0600)" \
     [ "$(stat -c %a "$tmp/kbd-input.sock" "$tmp/tab-input.sock" | sort -u)" = 600 ]
 
@@ -117,7 +119,8 @@ for _ in $(seq 1500); do
     sleep 0.1
 done
 if kill -0 "$qemu_pid" 2>/dev/null; then
-    echo "# guest still running: state follows" >>"$tmp/dm.log"
+    echo "# guest still running: state follows" |
+        tee -a "$tmp/virtio-keyboard.log" >>"$tmp/virtio-tablet.log"
     kill -USR1 "${model_pids[@]}" 2>/dev/null
     sleep 1
 fi
@@ -153,18 +156,19 @@ check "the tablet's events reached the guest, exactly (the bad one dropped)" \
 # SIGUSR1: the link's counters in the log (even under --quiet).
 kill -USR1 "${model_pids[@]}" 2>/dev/null
 for _ in $(seq 100); do
-    grep -q "1 out of range" "$tmp/dm.log" && break
+    grep -q "1 out of range" "$tmp/virtio-tablet.log" && break
     sleep 0.05
 done
 check "the tablet's dump counts the record out of range" \
-    grep -q "virtio-tablet: .*dropped: 0 unknown, 1 out of range" "$tmp/dm.log"
+    grep -q "virtio-tablet: .*dropped: 0 unknown, 1 out of range" \
+    "$tmp/virtio-tablet.log"
 check "the guest set caps lock's LED" \
     bash -c "grep -q '^DM-INPUT led-written' '$tmp/guest.console'"
 # The device's reset at the guest's power-off clears the LEDs: the model's
 # log line of the change is what shows it.
 check "the keyboard's statusq got it: caps lock on" \
     grep -q "virtio-keyboard: LEDs now 0x2 (num 0, caps 1, scroll 0)" \
-    "$tmp/dm.log"
+    "$tmp/virtio-keyboard.log"
 for pid in "${model_pids[@]}"; do
     kill -TERM "$pid" 2>/dev/null
     wait "$pid"
@@ -172,7 +176,9 @@ for pid in "${model_pids[@]}"; do
 done
 if [ "$failed" != 0 ]; then
     echo "# console:"; console | tail -n 40 | sed 's/^/#   /'
-    echo "# dm-remote:"; tail -n 25 "$tmp/dm.log" | sed 's/^/#   /'
+    for m in virtio-keyboard virtio-tablet; do
+        echo "# $m:"; tail -n 15 "$tmp/$m.log" | sed 's/^/#   /'
+    done
     echo "# qemu:"; tail -n 10 "$tmp/qemu.log" | sed 's/^/#   /'
 fi
 echo "1..$n"
