@@ -4,7 +4,7 @@
 #                             dependency's .deb (downloaded, never installed)
 #   OUTDIR/initramfs.cpio.gz  busybox-static, tests/guest/init as /init,
 #                             every executable in $GUEST_EXTRA_DIR in /usr/bin,
-#                             the kernel's virtio and ext4 modules, and
+#                             the kernel's virtio, evdev and ext4 modules, and
 #                             e2fsprogs' mke2fs and e2fsck in /usr/sbin with
 #                             their shared libraries (all from Debian .debs)
 # Idempotent and quiet on success. The .debs are cached in $DM_CACHE/guest;
@@ -41,9 +41,10 @@ fetch() {
     shift
     deb=${debs[$pkg]:-}
     [ -n "$deb" ] || die "apt knows no download for $pkg (apt-get update?)"
-    # .4: the kernel's virtio (disk and network) and ext4 modules are
-    # kept too.
-    dir=$cache/${deb%.deb}.4
+    # The files kept depend on the GLOBs (modules are added now and
+    # then, in several branches at once): the directory is named after
+    # them, so a cache never holds a set other than the one asked for.
+    dir=$cache/${deb%.deb}.$(printf '%s\n' "$@" | sha256sum | cut -c1-12)
     keep+=(! -name "${deb%.deb}*")
     [ ! -d "$dir" ] || return 0
     if [ ! -s "$cache/$deb" ]; then
@@ -91,8 +92,12 @@ done < <(apt-get download --print-uris "$kpkg" $e2fs_pkgs 2>/dev/null)
 # The virtio drivers are modules in Debian's kernel: the guest loads them
 # (tests/guest/bin/virtio-blk-check, dm-virtio-net) from /lib/modules of
 # the initramfs.  virtio_net needs net_failover, which needs failover.
+# virtio_input (the keyboard and tablet models) hands its events to the
+# input core, and evdev makes them /dev/input/event* (tests/guest/bin/
+# dm-virtio-input).
 virtio_modules='virtio virtio_ring virtio_pci_legacy_dev virtio_pci_modern_dev
-                virtio_pci virtio_blk net_failover virtio_net'
+                virtio_pci virtio_blk net_failover virtio_net virtio_input
+                evdev'
 globs=('boot/vmlinuz-*' 'lib/modules/*/kernel/net/core/failover.ko')
 for m in $virtio_modules; do
     globs+=("lib/modules/*/kernel/drivers/*/$m.ko")

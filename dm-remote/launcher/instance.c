@@ -102,6 +102,7 @@ void dm_instance_free(DmInstance *inst)
     g_free(inst->address);
     g_free(inst->sock_path);
     g_free(inst->console_path);
+    g_free(inst->input_path);
     g_free(inst->token_path);
     g_clear_pointer(&inst->props, json_object_unref);
     g_free(inst);
@@ -142,6 +143,11 @@ JsonObject *dm_instance_json(DmInstance *inst)
     } else {
         json_object_set_null_member(o, "console");
     }
+    if (inst->input_path) {
+        g_autofree char *in = g_strdup_printf("unix:%s", inst->input_path);
+
+        json_object_set_string_member(o, "input", in);
+    }
     json_object_set_string_member(o, "restart", inst->restart_always ?
                                   "always" : inst->restart_on_failure ?
                                   "on-failure" : "never");
@@ -170,6 +176,9 @@ static void instance_remove_sockets(DmInstance *inst)
     }
     if (inst->console_path) {
         unlink(inst->console_path);
+    }
+    if (inst->input_path) {
+        unlink(inst->input_path);
     }
 }
 
@@ -331,6 +340,15 @@ static int instance_spawn(DmInstance *inst, char **ret_err)
     g_ptr_array_add(argv, g_strdup("serve"));
     spec = dm_model_props_spec(inst->model, inst->s->images_dir,
                                inst->props);
+    if (inst->input_path) {
+        /* Commas doubled: the props syntax's literal comma. */
+        g_auto(GStrv) parts = g_strsplit(inst->input_path, ",", -1);
+        g_autofree char *path = g_strjoinv(",,", parts);
+        char *with = g_strconcat(spec, ",input=unix:", path, NULL);
+
+        g_free(spec);
+        spec = with;
+    }
     g_ptr_array_add(argv, g_strdup_printf("--model=%s", spec));
     if (inst->model->save) {
         /* A restart after a crash finds the device as it was. */
@@ -523,6 +541,7 @@ static bool instance_from_record(DmInstance *inst, JsonObject *rec)
     if (inst->internal) {
         return inst->tcp;
     }
+    dm_instance_set_input(inst);
     if (dm_record_bool(rec, "console")) {
         inst->console_path = g_build_filename(inst->child.dir, "console",
                                               NULL);
@@ -581,4 +600,12 @@ int dm_instance_adopt(DmInstance *inst, JsonObject *rec, pid_t pid,
     inst->state = DM_INST_RESTARTING;
     dm_child_wait_ready(c);
     return 0;
+}
+
+void dm_instance_set_input(DmInstance *inst)
+{
+    if (inst->model && !inst->input_path &&
+        dm_model_find_prop(inst->model, "input")) {
+        inst->input_path = g_build_filename(inst->child.dir, "input", NULL);
+    }
 }

@@ -77,6 +77,9 @@ struct DmInstance {
     char *address;              /* tcp:HOST:PORT or unix:PATH */
     char *sock_path;            /* unix */
     char *console_path;         /* NULL: no console */
+    /* A model with an input link (docs/input-link.md): its socket, ours
+     * to choose, in the instance's directory; NULL: none. */
+    char *input_path;
     char *token_path;           /* NULL: no token */
     char *bind[DM_BIND_COUNT];  /* NULL: not bound */
     JsonObject *props;          /* the model's properties, as strings */
@@ -98,6 +101,12 @@ DmInstance *dm_instance_new_internal(DmServer *s, const char *id,
                                      DmInstanceWatchFn *watch,
                                      void *opaque);
 void dm_instance_free(DmInstance *inst);
+/*
+ * A model that takes an input link (the "input" property) gets it in
+ * the instance's directory, never where an API client says: from
+ * creation and from a record alike.
+ */
+void dm_instance_set_input(DmInstance *inst);
 
 /* Write DIR/token (mode 0600) for --token-file. */
 int dm_instance_set_token(DmInstance *inst, const char *token,

@@ -255,6 +255,7 @@ static int instances_parse_options(SoupServerMessage *msg, JsonObject *req,
         inst->console_path = g_build_filename(inst->child.dir, "console",
                                               NULL);
     }
+    dm_instance_set_input(inst);
     return 0;
 }
 
@@ -350,7 +351,8 @@ static int instances_place(DmServer *s, SoupServerMessage *msg,
                                         s->model_host, inst->port);
     }
     if ((inst->sock_path && strlen(inst->sock_path) > SUN_PATH_MAX) ||
-        (inst->console_path && strlen(inst->console_path) > SUN_PATH_MAX)) {
+        (inst->console_path && strlen(inst->console_path) > SUN_PATH_MAX) ||
+        (inst->input_path && strlen(inst->input_path) > SUN_PATH_MAX)) {
         dm_http_error(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "socket path "
                       "in the state directory longer than %zu bytes",
                       SUN_PATH_MAX);

@@ -51,10 +51,15 @@ JsonObject *dm_model_props_check(const DmModel *model, const char *images_dir,
         const DmProp *p = dm_model_find_prop(model, name);
         g_autofree char *val = dm_json_scalar_string(n);
 
-        if (!p || g_str_equal(name, "console")) {
+        if (!p || g_str_equal(name, "console") ||
+            g_str_equal(name, "input")) {
             *ret_err = g_strdup_printf("model '%s' has no property '%s'%s",
                                        model->name, name,
-                                       p ? " (use \"console\": true)" : "");
+                                       !p ? "" :
+                                       g_str_equal(name, "console") ?
+                                       " (use \"console\": true)" :
+                                       " (the launcher gives it: the "
+                                       "instance's \"input\")");
             goto fail;
         }
         if (!val || strpbrk(val, "\r\n")) {

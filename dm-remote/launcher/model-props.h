@@ -16,7 +16,8 @@
 /*
  * Check @props (a JSON object of strings, booleans or numbers; NULL: none)
  * for @model: each a declared property other than "console" (the
- * instance's console option), with a value the model accepts; a file
+ * instance's console option) and "input" (the launcher places an
+ * input link itself), with a value the model accepts; a file
  * property an image name found in @images_dir.  Returns the properties
  * as strings (a new object), or NULL with an HTTP status in @ret_status
  * (400, or 404 for a missing image) and a message in @ret_err.

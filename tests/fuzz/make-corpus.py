@@ -77,7 +77,8 @@ def session(target, name, stream, flags=F_UNIX | F_VERSION | F_MAP,
         memory + stream)
 
 
-for model in ["edu", "edu-msix", "uart16550", "mc146818", "virtio-blk"]:
+for model in ["edu", "edu-msix", "uart16550", "mc146818", "virtio-blk",
+              "virtio-tablet"]:
     t = "session-" + model
     # The client's own VERSION, then its questions.
     session(t, "version-probe", probe(Stream().version()).out, F_UNIX)
@@ -188,6 +189,33 @@ for feat, name in [(0, "io"), (1 << 28 | 1 << 29, "io-indirect-event")]:
     session("session-virtio-blk", name + "-fetch", s.out,
             flags=F_VERSION | F_VQ_FETCH, memory=bytes(mem))
 
+# virtio-tablet: every config question (select/subsel, then the answer's
+# size and bytes), queue 1 (statusq) set up like queue 0, an LED event
+# on it, and an eventq buffer offered; then a reset.
+tmem = bytearray(0x5010)
+tmem[DESC:DESC + 32] = desc(DATA, 8, WRITE_F, 0) + desc(STATUS, 8, 0, 0)
+tmem[AVAIL:AVAIL + 6] = struct.pack("<HHH", 0, 1, 0)
+tmem[AVAIL + 0x800:AVAIL + 0x806] = struct.pack("<HHH", 0, 1, 0)
+tmem[STATUS:STATUS + 8] = struct.pack("<HHi", 0x11, 1, 1)
+s = virtio_setup(Stream())
+for sel, sub in [(1, 0), (2, 0), (3, 0), (0x10, 0), (0x11, 1), (0x11, 2),
+                 (0x11, 3), (0x11, 0x1f), (0x11, 0xff), (0x12, 0), (0x12, 1),
+                 (0x12, 2), (0, 0), (0x55, 7)]:
+    s.write(BAR, 0x2000, sel, 1).write(BAR, 0x2001, sub, 1)
+    s.read(BAR, 0x2002, 1).read(BAR, 0x2008, 4).read(BAR, 0x200c, 4)
+s.write(BAR, 0x16, 1, 2).write(BAR, 0x18, 16, 2)
+s.write(BAR, 0x20, GUEST + DESC + 16).write(BAR, 0x24, 0)
+s.write(BAR, 0x28, GUEST + AVAIL + 0x800).write(BAR, 0x2c, 0)
+s.write(BAR, 0x30, GUEST + USED + 0x800).write(BAR, 0x34, 0)
+s.write(BAR, 0x1c, 1, 2)
+s.write(BAR, NOTIFY + 4, 1, 2).write(BAR, NOTIFY, 0, 2)
+s.read(BAR, 0x1000, 1)
+s.write(BAR, 0x14, 0, 1)
+session("session-virtio-tablet", "config-status", s.out,
+        memory=bytes(tmem))
+session("session-virtio-tablet", "config-status-fetch", s.out,
+        flags=F_VERSION | F_VQ_FETCH, memory=bytes(tmem))
+
 # ---- virtq: set-up, guest memory, fetch replies (fuzz-virtq.c) ----
 
 
@@ -275,6 +303,7 @@ bodies = [
                                       "queues": 2, "readonly": False}},
     {"model": "uart16550", "props": {"iobase": "0x2f8", "irq": 3}},
     {"model": "edu-msix", "props": None, "id": "edu0", "console": True},
+    {"model": "virtio-tablet", "props": {"input": "unix:/x", "queue": 16}},
 ]
 for i, b in enumerate(bodies):
     put("instance-body", "body-%d" % i, json.dumps(b).encode())

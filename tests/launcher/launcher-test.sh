@@ -122,8 +122,10 @@ if [ "$(jf platform)" = srv-1 ] && [ "$(jf capacity)" = 16 ] &&
    [ "$(jf models.4.name) $(jf models.4.bus) $(jf models.4.props.0.name)" \
      = "uart16550 isa console" ] &&
    [ "$(jf models.5.name) $(jf models.5.bus)" = "virtio-blk pci" ] &&
-   [ "$(jf models.6.name) $(jf models.6.bus)" = "virtio-net pci" ] &&
-   ! jf models.7 >/dev/null; then
+   [ "$(jf models.6.name) $(jf models.6.bus)" = "virtio-keyboard pci" ] &&
+   [ "$(jf models.7.name) $(jf models.7.bus)" = "virtio-net pci" ] &&
+   [ "$(jf models.8.name) $(jf models.8.bus)" = "virtio-tablet pci" ] &&
+   ! jf models.9 >/dev/null; then
     pass health-members
 else
     fail health-members "$body"
@@ -225,6 +227,26 @@ fi
 req "$api" GET /v1/health
 if [ "$(jf running)" = 3 ]; then pass health-running; else
     fail health-running "$body"; fi
+
+# A tablet: its input link is the launcher's to place, in the instance's
+# directory (docs/input-link.md), not a client's.
+req "$api" POST /v1/instances '{"id": "tab-9", "model": "virtio-tablet",
+    "props": {"input": "unix:/tmp/elsewhere"}}'
+check input-prop 400 'the launcher gives it'
+req "$api" POST /v1/instances '{"id": "tab-1", "model": "virtio-tablet",
+    "transport": "unix"}'
+check launch-input 201 "\"input\":\"unix:$state/instances/tab-1/input\""
+if [ -S "$state/instances/tab-1/input" ] &&
+   [ "$(stat -c %a "$state/instances/tab-1/input")" = 600 ]; then
+    pass input-socket
+else
+    fail input-socket "$(ls -l "$state/instances/tab-1")"
+fi
+# Gone with the instance, by the reply.
+req "$api" DELETE /v1/instances/tab-1
+check delete-tablet 200 '"state":"stopped"'
+if [ ! -e "$state/instances/tab-1/input" ]; then pass input-removed; else
+    fail input-removed "$(ls -l "$state/instances/tab-1")"; fi
 
 # Errors.
 req "$api" POST /v1/instances '{"id": "dm-1", "model": "edu"}'
