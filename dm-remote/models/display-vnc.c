@@ -376,8 +376,11 @@ static void vnc_pointer(int mask, int x, int y, rfbClientPtr cl)
 
 /* ---- Start and stop ---- */
 
-/* libvncserver logs to stderr by default: through ours instead. */
-static void vnc_log(const char *fmt, ...)
+/*
+ * libvncserver logs to stderr, a lot (statistics per viewer): its errors
+ * through ours, its chatter nowhere.
+ */
+static void vnc_log_error(const char *fmt, ...)
 {
     char buf[256];
     va_list ap;
@@ -385,8 +388,14 @@ static void vnc_log(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
-    g_strchomp(buf);
-    dm_info("vnc: %s", buf);
+    /* It sets TCP_NODELAY on every viewer: a UNIX socket has none. */
+    if (!strstr(buf, "TCP_NODELAY")) {
+        dm_warn("vnc: %s", g_strchomp(buf));
+    }
+}
+
+static void vnc_log_quiet(const char *fmt, ...)
+{
 }
 
 static void vnc_free(DmVnc *v)
@@ -441,8 +450,8 @@ DmVnc *dm_vnc_start(const DmVncConfig *cfg, char *err, size_t errlen)
         chmod(v->addr.path, 0600);
     }
 
-    rfbLog = vnc_log;
-    rfbErr = vnc_log;
+    rfbLog = vnc_log_quiet;
+    rfbErr = vnc_log_error;
     v->screen = rfbGetScreen(&argc, NULL, BLANK_W, BLANK_H, 8, 3, 4);
     if (!v->screen) {
         snprintf(err, errlen, "libvncserver: no screen");
@@ -451,6 +460,17 @@ DmVnc *dm_vnc_start(const DmVncConfig *cfg, char *err, size_t errlen)
     v->screen->desktopName = "dm-remote bochs-display";
     v->screen->frameBuffer = (char *)v->rfb;
     v->screen->alwaysShared = TRUE;
+    /*
+     * No cursor of libvncserver's: it would draw one into the frame the
+     * viewers share, under a screen-wide lock; the guest draws its own.
+     */
+    v->screen->cursor = NULL;
+    /*
+     * A viewer that stops reading holds its send lock, which a resize
+     * (rfbNewFramebuffer) waits for: drop such a viewer after 5 s, not
+     * libvncserver's 20, so the others' screens go on.
+     */
+    v->screen->maxClientWait = 5000;
     v->screen->screenData = v;
     v->screen->newClientHook = vnc_viewer_new;
     v->screen->kbdAddEvent = vnc_key;
