@@ -11,7 +11,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 # peers of the disk benchmark (vhost-user-blk and NBD exports);
 # libslirp-dev: QEMU's user networking and virtio-net's net=user; clang,
 # libclang-rt-14-dev (libFuzzer, only recommended by clang) and llvm
-# (llvm-symbolizer): the fuzz targets (scripts/build-fuzz.sh).
+# (llvm-symbolizer): the fuzz targets (scripts/build-fuzz.sh);
+# libvncserver-dev: bochs-display's VNC server (optional to the build:
+# without it vnc= is refused), python3-cryptography: the test's RFB client
+# (DES of VNC authentication).
 PKGS=(
     build-essential pkg-config ninja-build ccache rsync xz-utils dpkg-dev
     python3 python3-venv flex bison cpio git device-tree-compiler
@@ -21,6 +24,7 @@ PKGS=(
     socat e2fsprogs
     libnbd-dev qemu-utils liburing-dev qemu-system-common
     clang libclang-rt-14-dev llvm
+    libvncserver-dev python3-cryptography
     seabios ipxe-qemu busybox-static
     fdisk mtools dosfstools syslinux syslinux-common
 )
