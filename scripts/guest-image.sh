@@ -41,9 +41,9 @@ fetch() {
     shift
     deb=${debs[$pkg]:-}
     [ -n "$deb" ] || die "apt knows no download for $pkg (apt-get update?)"
-    # .4: the kernel's virtio (disk and network) and ext4 modules are
-    # kept too.
-    dir=$cache/${deb%.deb}.4
+    # .5: the kernel's virtio (disk and network), ext4 and bochs DRM
+    # modules are kept too.
+    dir=$cache/${deb%.deb}.5
     keep+=(! -name "${deb%.deb}*")
     [ ! -d "$dir" ] || return 0
     if [ ! -s "$cache/$deb" ]; then
@@ -103,6 +103,12 @@ done
 for m in crypto/crc32c_generic lib/crc16 fs/mbcache fs/jbd2/jbd2 \
          fs/ext4/ext4; do
     globs+=("lib/modules/*/kernel/$m.ko")
+done
+# The bochs DRM driver (bochs-display) and what it needs, loaded in this
+# order by tests/guest/bin/display-check.
+for m in drm drm_kms_helper ttm/ttm drm_ttm_helper drm_vram_helper \
+         tiny/bochs; do
+    globs+=("lib/modules/*/kernel/drivers/gpu/drm/$m.ko")
 done
 fetch "$kpkg" "${globs[@]}"
 kdir=$dir

@@ -157,11 +157,29 @@ class RfbClient:
         rectangle received meanwhile."""
         deadline = time.monotonic() + timeout
         rects = []
-        while not cond(self):
-            if time.monotonic() > deadline:
-                return False, rects
-            self.request(True)
-            rects += self.read_update()
+        asked = False
+        saved = self.sock.gettimeout()
+        try:
+            while not cond(self):
+                if time.monotonic() > deadline:
+                    return False, rects
+                # An incremental request is answered only once something
+                # changed: one at a time, polled with a short timeout.
+                if not asked:
+                    self.request(True)
+                    asked = True
+                self.sock.settimeout(1)
+                try:
+                    t = self.sock.recv(1, socket.MSG_PEEK)
+                except socket.timeout:
+                    continue
+                if not t:
+                    raise RfbError("closed by the server")
+                self.sock.settimeout(saved)
+                rects += self.read_update()
+                asked = False
+        finally:
+            self.sock.settimeout(saved)
         return True, rects
 
     def pixel(self, x, y):
