@@ -34,6 +34,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <glib.h>
 
 #include "address.h"
 #include "log.h"
@@ -286,6 +287,10 @@ static void bochs_mmio_write(void *opaque, uint64_t addr, uint64_t val,
             /* Half a register would be a value nobody meant. */
             bochs_refuse(s, "a dispi register, not 16 bits wide", addr);
         }
+        /* A mode set ends with ENABLE: the moment to keep the state. */
+        if (index == DISPI_ENABLE || (size == 4 && index + 1 == DISPI_ENABLE)) {
+            dm_device_state_changed(s->dev);
+        }
         return;
     }
     if (addr == QEXT_BASE + 4 && size == 4) {
@@ -399,6 +404,55 @@ static void bochs_reset(DmDevice *dev)
     bochs_publish_mode(s);
 }
 
+/*
+ * Saved state: the dispi registers and the endianness, not the
+ * framebuffer (a restarted model shows black until the guest draws).
+ */
+static void bochs_save(DmDevice *dev, DmStateOut *out)
+{
+    BochsDisplay *s = dm_device_state(dev);
+
+    for (unsigned i = 0; i < DISPI_NB; i++) {
+        dm_state_put_u64(out, s->dispi[i]);
+    }
+    dm_state_put_u64(out, s->endian);
+}
+
+/* Loaded as a guest would write them, through the same checks. */
+static void bochs_load(DmDevice *dev, DmStateIn *in, uint32_t version)
+{
+    static const unsigned order[] = {
+        DISPI_BPP, DISPI_XRES, DISPI_YRES, DISPI_BANK, DISPI_VIRT_WIDTH,
+        DISPI_VIRT_HEIGHT, DISPI_X_OFFSET, DISPI_Y_OFFSET, DISPI_ENABLE,
+    };
+    BochsDisplay *s = dm_device_state(dev);
+    uint64_t v[DISPI_NB], endian;
+
+    for (unsigned i = 0; i < DISPI_NB; i++) {
+        v[i] = dm_state_get_u64(in);
+    }
+    endian = dm_state_get_u64(in);
+    memset(s->dispi, 0, sizeof(s->dispi));
+    for (unsigned i = 0; i < G_N_ELEMENTS(order); i++) {
+        unsigned r = order[i];
+
+        if (v[r] > UINT16_MAX) {
+            dm_state_fail(in);
+            return;
+        }
+        bochs_dispi_write(s, r, v[r]);
+        if (s->dispi[r] != v[r]) {
+            dm_state_fail(in);
+            return;
+        }
+    }
+    if (endian != QEXT_LITTLE) {
+        dm_state_fail(in);
+        return;
+    }
+    s->endian = endian;
+}
+
 static void bochs_dump(DmDevice *dev)
 {
     BochsDisplay *s = dm_device_state(dev);
@@ -459,6 +513,9 @@ static const DmModel dm_model_bochs_display = {
     .props = bochs_props,
     .realize = bochs_realize,
     .reset = bochs_reset,
+    .state_version = 1,
+    .save = bochs_save,
+    .load = bochs_load,
     .dump = bochs_dump,
     .unrealize = bochs_unrealize,
 };

@@ -7,6 +7,7 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "mapped.h"
@@ -235,6 +237,45 @@ static void test_framebuffer(void **unused)
     rig_free(r);
 }
 
+static void test_save_load(void **unused)
+{
+    char dir[] = "/tmp/dm-test-bochs-XXXXXX", path[64], err[256];
+    Rig *a, *b;
+    FILE *f;
+
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/state", dir);
+    a = rig_new("bochs-display");
+    linux_setmode(a, 800, 600, 16 << 20);
+    set_dispi(a, Y_OFFSET, 600);
+    assert_int_equal(dm_device_save_file(&a->dev, path, err, sizeof(err)), 0);
+    rig_free(a);
+
+    b = rig_new("bochs-display");
+    assert_int_equal(dm_device_load_file(&b->dev, path, err, sizeof(err)), 0);
+    assert_int_equal(dispi(b, XRES), 800);
+    assert_int_equal(dispi(b, YRES), 600);
+    assert_int_equal(dispi(b, Y_OFFSET), 600);
+    assert_int_equal(dispi(b, ENABLE), 0x41);
+    rig_free(b);
+
+    /* A state whose mode does not fit this vgamem: refused, not half set. */
+    b = rig_new("bochs-display,vgamem=0x400000");
+    a = rig_new("bochs-display");
+    linux_setmode(a, 1920, 1080, 16 << 20);
+    assert_int_equal(dm_device_save_file(&a->dev, path, err, sizeof(err)), 0);
+    rig_free(a);
+    assert_int_equal(dm_device_load_file(&b->dev, path, err, sizeof(err)),
+                     -EINVAL);
+    assert_int_equal(dispi(b, ENABLE), 0);
+    rig_free(b);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    fclose(f);
+    unlink(path);
+    rmdir(dir);
+}
+
 static void test_bad_props(void **unused)
 {
     static const char *const bad[] = {
@@ -272,6 +313,7 @@ int main(void)
         cmocka_unit_test(test_mode_set),
         cmocka_unit_test(test_hostile),
         cmocka_unit_test(test_framebuffer),
+        cmocka_unit_test(test_save_load),
         cmocka_unit_test(test_bad_props),
     };
 
