@@ -15,7 +15,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 # etcd-client (etcdctl): the orchestrator's store on etcd and its tests
 # (tests/orchestrator/with-etcd.sh).  npm: the web console's front-end
 # packages (web/package.json); chromium, chromium-driver and
-# python3-selenium: its browser tests (tests/web/).
+# python3-selenium: its browser tests (tests/web/).  libvncserver-dev:
+# bochs-display's VNC server (optional to the build: without it vnc= is
+# refused), python3-cryptography: the test's RFB client (DES of VNC
+# authentication).
 PKGS=(
     build-essential pkg-config ninja-build ccache rsync xz-utils dpkg-dev
     python3 python3-venv flex bison cpio git device-tree-compiler
@@ -26,6 +29,7 @@ PKGS=(
     libnbd-dev qemu-utils liburing-dev qemu-system-common
     clang libclang-rt-14-dev llvm
     etcd-server etcd-client
+    libvncserver-dev python3-cryptography
     seabios ipxe-qemu busybox-static
     fdisk mtools dosfstools syslinux syslinux-common
     npm chromium chromium-driver python3-selenium

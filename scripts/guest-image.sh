@@ -109,6 +109,12 @@ for m in crypto/crc32c_generic lib/crc16 fs/mbcache fs/jbd2/jbd2 \
          fs/ext4/ext4; do
     globs+=("lib/modules/*/kernel/$m.ko")
 done
+# The bochs DRM driver (bochs-display) and what it needs, loaded in this
+# order by tests/guest/bin/display-check.
+for m in drm drm_kms_helper ttm/ttm drm_ttm_helper drm_vram_helper \
+         tiny/bochs; do
+    globs+=("lib/modules/*/kernel/drivers/gpu/drm/$m.ko")
+done
 fetch "$kpkg" "${globs[@]}"
 kdir=$dir
 install_if_changed "$dir"/vmlinuz-* "$out/vmlinuz"

@@ -1,13 +1,15 @@
 """A minimal vfio-user client for the test scripts (no QEMU needed).
 
 Speaks the little-endian framing of docs/protocol.md over any socket
-object (plain or ssl): VERSION with identifiers, REGION_READ.
+object (plain or ssl): VERSION with identifiers, REGION_READ and
+REGION_WRITE.
 """
 import json
 import struct
 
 CMD_VERSION = 1
 CMD_REGION_READ = 9
+CMD_REGION_WRITE = 10
 FLAG_REPLY = 0x1
 FLAG_ERROR = 0x20
 
@@ -58,3 +60,12 @@ class Client:
         body = self.transact(CMD_REGION_READ,
                              struct.pack("<QII", offset, region, 4))
         return struct.unpack("<I", body[16:20])[0]
+
+    def read(self, region, offset, size):
+        body = self.transact(CMD_REGION_READ,
+                             struct.pack("<QII", offset, region, size))
+        return body[16:16 + size]
+
+    def write(self, region, offset, data):
+        self.transact(CMD_REGION_WRITE,
+                      struct.pack("<QII", offset, region, len(data)) + data)

@@ -113,19 +113,21 @@ req "$api" GET /v1/health
 check health 200 '"role":"server"'
 if [ "$(jf platform)" = srv-1 ] && [ "$(jf capacity)" = 16 ] &&
    [ "$(jf running)" = 0 ] &&
-   [ "$(jf models.0.name) $(jf models.0.bus) $(jf models.1.name)" \
+   [ "$(jf models.0.name) $(jf models.0.bus) $(jf models.0.props.0.name)" \
+     = "bochs-display pci vgamem" ] &&
+   [ "$(jf models.1.name) $(jf models.1.bus) $(jf models.2.name)" \
      = "edu pci edu-msix" ] &&
-   [ "$(jf models.2.name) $(jf models.2.bus) $(jf models.2.props.0.name)" \
-     = "mc146818 isa base" ] &&
    [ "$(jf models.3.name) $(jf models.3.bus) $(jf models.3.props.0.name)" \
-     = "membar pci size" ] &&
+     = "mc146818 isa base" ] &&
    [ "$(jf models.4.name) $(jf models.4.bus) $(jf models.4.props.0.name)" \
+     = "membar pci size" ] &&
+   [ "$(jf models.5.name) $(jf models.5.bus) $(jf models.5.props.0.name)" \
      = "uart16550 isa console" ] &&
-   [ "$(jf models.5.name) $(jf models.5.bus)" = "virtio-blk pci" ] &&
-   [ "$(jf models.6.name) $(jf models.6.bus)" = "virtio-keyboard pci" ] &&
-   [ "$(jf models.7.name) $(jf models.7.bus)" = "virtio-net pci" ] &&
-   [ "$(jf models.8.name) $(jf models.8.bus)" = "virtio-tablet pci" ] &&
-   ! jf models.9 >/dev/null; then
+   [ "$(jf models.6.name) $(jf models.6.bus)" = "virtio-blk pci" ] &&
+   [ "$(jf models.7.name) $(jf models.7.bus)" = "virtio-keyboard pci" ] &&
+   [ "$(jf models.8.name) $(jf models.8.bus)" = "virtio-net pci" ] &&
+   [ "$(jf models.9.name) $(jf models.9.bus)" = "virtio-tablet pci" ] &&
+   ! jf models.10 >/dev/null; then
     pass health-members
 else
     fail health-members "$body"

@@ -1,0 +1,83 @@
+#!/bin/bash
+# A Linux guest under TCG on dm-remote's bochs-display: Debian's bochs DRM
+# driver binds it, the guest paints a pattern into /dev/fb0
+# (tests/guest/bin/display-check), and the host takes the screen through
+# the model's VNC server (tests/guest/display-grab.py, our RFB client) and
+# checks the pixels.  Over UNIX the fork maps the framebuffer (trace
+# dm_proxy_mmap: mapped); over TCP every guest store is a message, so the
+# EDID's preferred mode is a small 640x480 there.  TAP output; the
+# screenshot stays in $tmp with KEEP=1.
+#   tests/guest/display.sh BUILD [unix|tcp]
+# shellcheck source-path=SCRIPTDIR
+set -uo pipefail
+build=$(cd "${1:?usage: display.sh BUILD [unix|tcp]}" && pwd)
+transport=${2:-unix}
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../tap.sh"
+tmp=$(mktemp -d /tmp/dm-display-XXXXXX)
+pids=()
+trap tap_cleanup EXIT
+dm=$build/meson/dm-remote/dm-remote
+
+case $transport in
+    unix) addr=unix:$tmp/display.sock; w=1024; h=768 ;;
+    tcp) port=$(/usr/bin/python3 "$here/../free-port.py" 127.0.0.1) ||
+             bail "no free port"
+         addr=tcp:127.0.0.1:$port; w=640; h=480 ;;
+    *) bail "unknown transport $transport" ;;
+esac
+vnc=unix:$tmp/vnc.sock
+"$dm" serve --quiet --listen "$addr" \
+    --model "bochs-display,xres=$w,yres=$h,vnc=$vnc" 2>>"$tmp/dm.log" &
+pids+=("$!")
+for _ in $(seq 500); do
+    case $transport in
+        unix) [ -S "$tmp/display.sock" ] && break ;;
+        tcp) (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break ;;
+    esac
+    sleep 0.02
+done
+
+"$build/qemu-system-x86_64" -accel tcg -M pc -m 256M \
+    -display none -vga none -monitor none -no-reboot -trace dm_proxy_mmap \
+    -kernel "$build/guest/vmlinuz" \
+    -initrd "$build/guest/initramfs.cpio.gz" \
+    -append "console=ttyS0 quiet panic=-1 dm.run=display-check" \
+    -serial "file:$tmp/console" \
+    -device "dm-proxy-pci,server=$addr" 2>>"$tmp/qemu.log" &
+qemu=$!
+pids+=("$qemu")
+# Until the guest painted, gave up, or a bound passed (TCG is slow).
+for _ in $(seq 1500); do
+    grep -qE '^DM-DISPLAY drawn|^DM-GUEST-EXIT' "$tmp/console" 2>/dev/null &&
+        break
+    kill -0 "$qemu" 2>/dev/null || break
+    sleep 0.2
+done
+console=$(tr -d '\r' <"$tmp/console" 2>/dev/null)
+field() { sed -n "s/^DM-DISPLAY $1 //p" <<<"$console" | head -n1; }
+
+check "the guest's bochs driver bound the device" \
+    [ "$(field driver)" = bochs-drm ]
+check "the guest set the EDID's preferred mode ${w}x${h}" \
+    [ "$(field mode | cut -d' ' -f1)" = "${w}x${h}" ]
+check "the guest painted /dev/fb0" grep -q '^DM-DISPLAY drawn' <<<"$console"
+/usr/bin/python3 "$here/display-grab.py" "$vnc" "$w" "$h" \
+    "$tmp/screen.ppm" "$n"
+rc=$?
+n=$((n + 2))
+[ "$rc" = 0 ] || failed=1
+if [ "$transport" = unix ]; then
+    check "the fork mapped the framebuffer (BAR0, 16 MiB)" \
+        grep -q "region 0 area 0x0 size 0x1000000: 1 " "$tmp/qemu.log"
+else
+    check "over TCP nothing is mapped" \
+        bash -c "! grep -q ': 1 (1 mapped' '$tmp/qemu.log'"
+fi
+if [ "$failed" != 0 ]; then
+    echo "# console:"; tail -n 20 <<<"$console" | sed 's/^/#   /'
+    echo "# qemu:"; tail -n 10 "$tmp/qemu.log" | sed 's/^/#   /'
+    echo "# model:"; tail -n 10 "$tmp/dm.log" | sed 's/^/#   /'
+fi
+echo "1..$n"
+exit "$failed"
