@@ -62,6 +62,19 @@ JsonObject *dm_model_props_check(const DmModel *model, const char *images_dir,
                                        "instance's \"input\")");
             goto fail;
         }
+        /*
+         * Addresses the model would listen on or connect to (the
+         * display's VNC server and its input links): an API client must
+         * not pick a path or a port on this host.  The launcher will
+         * give them when it pairs a display with its input models.
+         */
+        if (g_str_equal(name, "vnc") || g_str_equal(name, "keyboard") ||
+            g_str_equal(name, "tablet")) {
+            *ret_err = g_strdup_printf("property '%s' of model '%s' is not "
+                                       "taken through the API (an address "
+                                       "on this host)", name, model->name);
+            goto fail;
+        }
         if (!val || strpbrk(val, "\r\n")) {
             *ret_err = g_strdup_printf("property '%s' must be a string, a "
                                        "boolean or a number on one line",

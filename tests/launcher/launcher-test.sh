@@ -161,8 +161,12 @@ metrics "$api" 'dm_launcher_instances{model="edu",state="running"} 1 ' \
     'dm_launcher_instances{model="edu-msix",state="running"} 0 ' \
     server-metrics-instances
 metrics "$api" 'dm_launcher_info{platform="srv-1",role="server"} 1 ' \
-    '# TYPE dm_launcher_instance_restarts gauge dm_launcher_instance_restarts{model="edu"} 0 ' \
+    'dm_launcher_instance_restarts{model="edu"} 0 ' \
     server-metrics-info-restarts
+# Each family's TYPE before its first sample (whichever model sorts first).
+metrics "$api" '# TYPE dm_launcher_instances gauge dm_launcher_instances{model=' \
+    '# TYPE dm_launcher_instance_restarts gauge dm_launcher_instance_restarts{model=' \
+    server-metrics-types
 if [ "$addr1" = "tcp:127.0.0.1:$lo" ] && [ "$(jf bind.vm)" = vm-7 ] &&
    [ "$(jf bind.server_platform)" = srv-1 ] && [ "$(jf console)" = null ] &&
    [ "$(jf restarts)" = 0 ] && [ "$(jf exit)" = null ] &&
@@ -235,6 +239,13 @@ if [ "$(jf running)" = 3 ]; then pass health-running; else
 req "$api" POST /v1/instances '{"id": "tab-9", "model": "virtio-tablet",
     "props": {"input": "unix:/tmp/elsewhere"}}'
 check input-prop 400 'the launcher gives it'
+# Nor a display's VNC address or its input links: no path or port on
+# this host is a client's to choose.
+for prop in vnc keyboard tablet; do
+    req "$api" POST /v1/instances "{\"id\": \"gfx-9\", \"model\": \"bochs-display\",
+        \"props\": {\"$prop\": \"unix:/tmp/elsewhere\"}}"
+    check "display-$prop-prop" 400 'not taken through the API'
+done
 req "$api" POST /v1/instances '{"id": "tab-1", "model": "virtio-tablet",
     "transport": "unix"}'
 check launch-input 201 "\"input\":\"unix:$state/instances/tab-1/input\""
