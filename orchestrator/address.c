@@ -14,6 +14,9 @@
 
 #include "address.h"
 
+/* Connections waiting to be accepted: a browser opens several at once. */
+#define ORCH_LISTEN_BACKLOG 128
+
 /*
  * Parse @str with libvup's rule, the one the fork and dm-remote use,
  * and refuse port 0 (nothing to connect to; we never listen on one).
@@ -82,8 +85,12 @@ static GSocket *address_listen_unix(const char *path, GError **errp)
     }
     s = g_socket_new(G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
                      G_SOCKET_PROTOCOL_DEFAULT, errp);
-    if (!s || !g_socket_bind(s, sa, FALSE, errp) ||
-        !g_socket_listen(s, errp)) {
+    if (!s || !g_socket_bind(s, sa, FALSE, errp)) {
+        return NULL;
+    }
+    /* GLib's default backlog (10) refuses a burst of clients (EAGAIN). */
+    g_socket_set_listen_backlog(s, ORCH_LISTEN_BACKLOG);
+    if (!g_socket_listen(s, errp)) {
         return NULL;
     }
     return g_steal_pointer(&s);
@@ -111,8 +118,11 @@ static GSocket *address_listen_tcp(const char *host, guint16 port,
     sa = g_inet_socket_address_new(ia, port);
     s = g_socket_new(g_inet_address_get_family(ia), G_SOCKET_TYPE_STREAM,
                      G_SOCKET_PROTOCOL_TCP, errp);
-    if (!s || !g_socket_bind(s, sa, TRUE, errp) ||
-        !g_socket_listen(s, errp)) {
+    if (!s || !g_socket_bind(s, sa, TRUE, errp)) {
+        return NULL;
+    }
+    g_socket_set_listen_backlog(s, ORCH_LISTEN_BACKLOG);
+    if (!g_socket_listen(s, errp)) {
         return NULL;
     }
     return g_steal_pointer(&s);

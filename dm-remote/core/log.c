@@ -12,18 +12,25 @@
 
 DmLogLevel dm_log_level = DM_LOG_INFO;
 
-/* @s to @f, control characters and backslashes as \xNN. */
-static void log_put_escaped(FILE *f, const char *s)
+/*
+ * @s into @out (room for 4 bytes per character and a NUL), control
+ * characters and backslashes as \xNN.
+ */
+static size_t log_escape(char *out, const char *s)
 {
+    size_t n = 0;
+
     for (; *s; s++) {
         unsigned char c = *s;
 
         if (c < 0x20 || c == 0x7f || c == '\\') {
-            fprintf(f, "\\x%02x", c);
+            n += sprintf(out + n, "\\x%02x", c);
         } else {
-            fputc(c, f);
+            out[n++] = c;
         }
     }
+    out[n] = 0;
+    return n;
 }
 
 void dm_log(DmLogLevel level, const char *fmt, ...)
@@ -35,6 +42,8 @@ void dm_log(DmLogLevel level, const char *fmt, ...)
         [DM_LOG_DEBUG] = "debug: ",
     };
     char buf[2048];
+    char line[sizeof("dm-remote: warning: ") + 4 * sizeof(buf) + 1];
+    size_t n;
     va_list ap;
 
     if (level > dm_log_level) {
@@ -44,11 +53,14 @@ void dm_log(DmLogLevel level, const char *fmt, ...)
     vsnprintf(buf, sizeof(buf), fmt, ap);     /* longer ones are cut */
     va_end(ap);
     /* A name with a newline in it must not forge a line of its own. */
-    flockfile(stderr);
-    fprintf(stderr, "dm-remote: %s", prefix[level]);
-    log_put_escaped(stderr, buf);
-    fputc('\n', stderr);
-    funlockfile(stderr);
+    n = snprintf(line, sizeof(line), "dm-remote: %s", prefix[level]);
+    n += log_escape(line + n, buf);
+    line[n++] = '\n';
+    /*
+     * One write for the whole line: stderr is unbuffered, and several
+     * processes (models, a launcher) may log into one file.
+     */
+    fwrite(line, 1, n, stderr);
 }
 
 int dm_usage_error(const char *command, const char *fmt, const char *what)

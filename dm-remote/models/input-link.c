@@ -34,6 +34,7 @@ struct InputLink {
     DmLoop *loop;
     char *path;
     int listen_fd;
+    DmTimer relisten;           /* accept failed for want of descriptors */
     int client_fd;              /* -1: none */
     InputCheckFn *check;
     InputReadyFn *ready;
@@ -215,12 +216,36 @@ static void client_readable(void *opaque, int fd, short revents)
     }
 }
 
+static void listen_readable(void *opaque, int fd, short revents);
+
+/* Watch the listening socket again, descriptors permitting. */
+static void relisten(void *opaque)
+{
+    InputLink *l = opaque;
+
+    if (dm_loop_add_fd(l->loop, l->listen_fd, POLLIN, listen_readable,
+                       l) < 0) {
+        dm_timer_mod(&l->relisten, 100 * 1000 * 1000);
+    }
+}
+
 static void listen_readable(void *opaque, int fd, short revents)
 {
     InputLink *l = opaque;
     int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
     if (c < 0) {
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+            errno == ENOMEM) {
+            /*
+             * The connection waits in the backlog and the socket stays
+             * readable: without a pause the loop would spin on it.
+             */
+            dm_warn("input link %s: cannot accept (%m), trying again in "
+                    "100 ms", l->path);
+            dm_loop_del_fd(l->loop, fd);
+            dm_timer_mod(&l->relisten, 100 * 1000 * 1000);
+        }
         return;
     }
     if (l->client_fd >= 0) {
@@ -255,6 +280,7 @@ InputLink *input_link_open(DmLoop *loop, const char *path,
         return NULL;
     }
     l->loop = loop;
+    dm_timer_init(&l->relisten, loop, relisten, l);
     l->client_fd = -1;
     l->check = check;
     l->ready = ready;
@@ -299,6 +325,7 @@ void input_link_close(InputLink *l)
         return;
     }
     client_close(l);
+    dm_timer_del(&l->relisten);
     dm_loop_del_fd(l->loop, l->listen_fd);
     close(l->listen_fd);
     unlink(l->path);
