@@ -1,9 +1,11 @@
-"""What the Python test scripts share: TAP lines, a free port, stopping
-the processes a test started and removing its directory."""
+"""What the Python test scripts share: TAP lines, a free port, waiting
+for a condition, reading a log that may not exist yet, stopping the
+processes a test started and removing its directory."""
 import os
 import shutil
 import socket
 import subprocess
+import time
 
 _n = 0
 _failed = False
@@ -32,6 +34,25 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def wait_for(cond, seconds):
+    """Poll @cond every 0.2 s for at most @seconds: whether it held."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if cond():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def read(path):
+    """A file's text ("" while it does not exist)."""
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
 
 
 def stop(procs, tmp=None):

@@ -787,6 +787,33 @@ static void test_malformed(void **unused)
 
 static int free_port(void);
 
+/* A card whose driver is set up, forwarding a free port of ours (*port). */
+static Net *net_forwarding(int *port)
+{
+    char extra[96];
+    Net *k;
+
+    *port = free_port();
+    snprintf(extra, sizeof(extra), ",hostfwd=tcp:127.0.0.1:%d-:80", *port);
+    k = net_new(extra);
+    driver_init(k, ALL_FEATURES);
+    rx_offer(k, 8, 2048);
+    return k;
+}
+
+/* Connect to @port without waiting: slirp answers with an ARP. */
+static int knock(int port)
+{
+    struct sockaddr_in a = { .sin_family = AF_INET,
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+                             .sin_port = htons(port) };
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+    assert_true(connect(s, (struct sockaddr *)&a, sizeof(a)) == 0 ||
+                errno == EINPROGRESS);
+    return s;
+}
+
 /*
  * Frames that come while the client is away (its memory gone: here a
  * hostfwd connection's ARP) wait without touching the rings, and reach
@@ -794,22 +821,12 @@ static int free_port(void);
  */
 static void test_client_away(void **unused)
 {
-    int port = free_port(), s;
-    char extra[96];
-    Net *k;
+    int port, s;
+    Net *k = net_forwarding(&port);
     uint8_t f[2048], h[HDR_LEN];
-    struct sockaddr_in a = { .sin_family = AF_INET,
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 
-    snprintf(extra, sizeof(extra), ",hostfwd=tcp:127.0.0.1:%d-:80", port);
-    k = net_new(extra);
-    driver_init(k, ALL_FEATURES);
-    rx_offer(k, 8, 2048);
     rig_detach(k->rig);
-    s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    a.sin_port = htons(port);
-    assert_true(connect(s, (struct sockaddr *)&a, sizeof(a)) == 0 ||
-                errno == EINPROGRESS);
+    s = knock(port);
     rig_run_for(k->rig, 100);
     assert_int_equal(used_idx(k, RX), 0);
     assert_false(needs_reset(k));
@@ -827,22 +844,12 @@ static void test_client_away(void **unused)
  */
 static void test_vm_stopped(void **unused)
 {
-    int port = free_port(), s;
-    char extra[96];
-    Net *k;
+    int port, s;
+    Net *k = net_forwarding(&port);
     uint8_t f[2048], h[HDR_LEN];
-    struct sockaddr_in a = { .sin_family = AF_INET,
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 
-    snprintf(extra, sizeof(extra), ",hostfwd=tcp:127.0.0.1:%d-:80", port);
-    k = net_new(extra);
-    driver_init(k, ALL_FEATURES);
-    rx_offer(k, 8, 2048);
     dm_device_set_vm_stopped(&k->rig->dev, true);
-    s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    a.sin_port = htons(port);
-    assert_true(connect(s, (struct sockaddr *)&a, sizeof(a)) == 0 ||
-                errno == EINPROGRESS);
+    s = knock(port);
     rig_run_for(k->rig, 100);
     assert_int_equal(used_idx(k, RX), 0);
     dm_device_set_vm_stopped(&k->rig->dev, false);

@@ -19,26 +19,9 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from qmplib import Qmp  # noqa: E402
-from taplib import failed, finish, ok, stop  # noqa: E402
+from taplib import failed, finish, ok, read, stop, wait_for  # noqa: E402,E501
 
 PAUSE = 6           # seconds the VM stands stopped before it migrates
-
-
-def wait_for(cond, seconds):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.2)
-    return False
-
-
-def read(path):
-    try:
-        with open(path, errors="replace") as f:
-            return f.read()
-    except OSError:
-        return ""
 
 
 def ticks(path):

@@ -22,28 +22,11 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from qmplib import Qmp  # noqa: E402
-from taplib import failed, finish, free_port, ok, stop  # noqa: E402
+from taplib import failed, finish, free_port, ok, read, stop, wait_for  # noqa: E402,E501
 
 # Writes per thread: the load outlasts the migration (3x faster when the
 # model reaches guest memory in place).
 WRITES = {"unix-shm": 3600}
-
-
-def wait_for(cond, seconds):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.2)
-    return False
-
-
-def read(path):
-    try:
-        with open(path, errors="replace") as f:
-            return f.read()
-    except OSError:
-        return ""
 
 
 def progress(path):
