@@ -95,6 +95,23 @@ disk_watchdog=${DM_GUEST_WATCHDOG:-140}   # seconds; by hand: smaller
 # the caller's; $DM_PROXY_EXTRA (",prop=value...") goes to the proxy,
 # for runs by hand (",ioeventfd=on").
 guest_boot() {
+    guest_boot_once "$@"
+    # A guest whose init never ran: in CI, one boot in some hundreds
+    # stalls in early boot with every vCPU halted and its timers not
+    # firing (RCU stall reports; our device as the firmware left it, the
+    # kernel's virtio not loaded yet).  Under investigation (issue 17's
+    # note); the state above is kept in the logs, and the guest boots
+    # once more.  A second stall fails the test.
+    if [ "$guest_rc" != 0 ] && ! grep -q DM-GUEST-READY <<<"$console"; then
+        echo "# $1: the guest stopped before its init ran (QEMU status" \
+             "$guest_rc; state in the logs): booting it once more" |
+            tee -a "$tmp/qemu.log"
+        mv "$tmp/$1.console" "$tmp/$1.console.stalled"
+        guest_boot_once "$@"
+    fi
+}
+
+guest_boot_once() {
     local name=$1 run=$2 qemu watchdog
     # shellcheck disable=SC2086  # guest_args: words
     timeout 150 "$build/qemu-system-x86_64" -accel "${guest_accel:-tcg}" \
