@@ -100,12 +100,13 @@ check "the firmware found the 256 MiB (MemTotal $(line memtotal) kB)" \
 check "the alarm fired once on IRQ 8 ($(line alarm-irqs) interrupts)" \
     [ "$(line alarm-irqs)" = 1 ]
 # Not a speed check (the guest's clock under TCG is a few per cent off
-# the host's, and a busy machine delivers fewer): every interrupt had a
-# cause, but for one that may race the switch-off of PIE (as with any
-# RTC).  A second edge per tick left register C empty for half of them:
-# about 128 unhandled.
-check "64 Hz periodic interrupts, all with a cause ($(line periodic-64) a second, $(line irq8-unhandled) unhandled)" \
-    eval '[ -n "$(line periodic-64)" ] && [ "$(line irq8-unhandled)" -le 2 ]'
+# the host's, and a busy machine delivers fewer): the interrupts had a
+# cause.  A second edge per tick left register C empty for half of them:
+# about 128 unhandled in these 2 s.  A quiet machine gives 0 or 1 (one
+# may race the switch-off of PIE, as with any RTC); a loaded CI run gave
+# 11 once (issue 20's note): far below one a tick.
+check "64 Hz periodic interrupts, nearly all with a cause ($(line periodic-64) a second, $(line irq8-unhandled) unhandled)" \
+    eval '[ -n "$(line periodic-64)" ] && [ "$(line irq8-unhandled)" -le 32 ]'
 check "the alarm is done (nothing pending)" \
     grep -qx "DM-RTC alarm-pending " <<<"$console"
 before=$(line pause-before) after_pause=$(line pause-after)
