@@ -112,7 +112,7 @@ console=$(dmctl --json vm show demo | /usr/bin/python3 -c \
 
 step "5. The guest's console, seen from the server platform (where the UART is emulated); its disk, then its network card: DHCP and a page from srv1's web server"
 edu='for d in /sys/bus/pci/devices/*; do [ $(cat $d/device) = 0x11e8 ] && e=$d; done; b=$(head -1 $e/resource | cut -d" " -f1); echo 1 > $e/enable'
-timeout 150 "$chat" "$console" 120 expect:DM-GUEST-READY "send:uname -sr" \
+timeout 270 "$chat" "$console" 240 expect:DM-GUEST-READY "send:uname -sr" \
     "send:$edu; devmem \$((b+4)) 32 0x12345678; echo edu liveness: \$(devmem \$((b+4)) 32)" \
     "expect:edu liveness: 0x" \
     "send:. /usr/bin/dm-virtio-disk; echo disk: \$(cat /sys/block/vda/serial), \$((\$(cat /sys/block/vda/size) / 2048)) MiB" \
@@ -129,7 +129,7 @@ run dmctl vm migrate demo --to c2
 run dmctl vm list
 
 step "7. The same console, after the migration: the guest goes on, edu's state is intact, the disk reads back, the network card still fetches"
-timeout 60 "$chat" "$console" 50 \
+timeout 100 "$chat" "$console" 90 \
     "send:echo still here: \$((6*7)), edu liveness: \$(devmem \$((b+4)) 32)" \
     "expect:still here: 42, edu liveness: 0xEDCBA987" \
     "send:echo 3 > /proc/sys/vm/drop_caches; echo read back on c2: \$(cat /mnt/hello.txt)" \
