@@ -1,6 +1,7 @@
 """What the Python test scripts share: TAP lines, a free port, waiting
-for a condition, reading a log that may not exist yet, stopping the
-processes a test started and removing its directory."""
+for a condition, reading a log that may not exist yet and showing its
+tail, stopping the processes a test started and removing its
+directory."""
 import os
 import shutil
 import socket
@@ -53,6 +54,15 @@ def read(path):
             return f.read()
     except OSError:
         return ""
+
+
+def show_tails(tmp, names, lines=15):
+    """After a failure: the last @lines lines of each file @names in
+    @tmp, as TAP comments."""
+    for name in names:
+        print(f"# {name}:")
+        for line in read(os.path.join(tmp, name)).splitlines()[-lines:]:
+            print(f"#   {line}")
 
 
 def stop(procs, tmp=None):

@@ -19,7 +19,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from qmplib import Qmp  # noqa: E402
-from taplib import failed, finish, ok, read, stop, wait_for  # noqa: E402,E501
+from taplib import (failed, finish, ok, read, show_tails, stop,
+                     wait_for)  # noqa: E402
 
 PAUSE = 6           # seconds the VM stands stopped before it migrates
 
@@ -112,11 +113,8 @@ def main():
         ok("standby client is now active" in mlog,
            "the model handed its device to the target's proxy")
         if failed():
-            for name in ("dm.log", "qemu-src.log", "qemu-dst.log",
-                         "console-src", "console-dst"):
-                print(f"# {name}:")
-                for line in read(os.path.join(tmp, name)).splitlines()[-15:]:
-                    print(f"#   {line}")
+            show_tails(tmp, ("dm.log", "qemu-src.log", "qemu-dst.log",
+                        "console-src", "console-dst"))
     finally:
         stop(procs, tmp)
     return finish()

@@ -22,7 +22,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from qmplib import Qmp  # noqa: E402
-from taplib import failed, finish, free_port, ok, read, stop, wait_for  # noqa: E402,E501
+from taplib import (failed, finish, free_port, ok, read, show_tails, stop,
+                     wait_for)  # noqa: E402
 
 # Writes per thread: the load outlasts the migration (3x faster when the
 # model reaches guest memory in place).
@@ -137,11 +138,8 @@ def main():
             ok("standby client is now active" in mlog,
                "the model handed its device to the target's proxy")
         if failed():
-            for name in ("dm.log", "qemu-src.log", "qemu-dst.log",
-                         "console-dst"):
-                print(f"# {name}:")
-                for line in read(os.path.join(tmp, name)).splitlines()[-15:]:
-                    print(f"#   {line}")
+            show_tails(tmp, ("dm.log", "qemu-src.log", "qemu-dst.log",
+                        "console-dst"))
     finally:
         stop(procs, tmp)
     return finish()
