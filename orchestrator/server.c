@@ -45,6 +45,7 @@ static const OrchRoute server_routes[] = {
     { "POST", "vms/*/stop", orch_vm_stop, false },
     { "POST", "vms/*/suspend", orch_vm_suspend, false },
     { "POST", "vms/*/resume", orch_vm_resume, false },
+    { "POST", "vms/*/devices/*/link", orch_vm_device_link, false },
     { "POST", "vms/*/migrate", orch_vm_migrate, false },
     { "POST", "vms/*/save", orch_vm_save, false },
     { "POST", "vms/*/restore", orch_vm_restore, false },
