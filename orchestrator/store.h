@@ -110,6 +110,17 @@ bool orch_store_get(OrchStore *s, const char *key, OrchKv **ret,
 GPtrArray *orch_store_list(OrchStore *s, const char *prefix, gint64 *rev,
                            GError **errp);
 
+/*
+ * Part of a prefix, for what grows without bound (the events): at most
+ * @limit keys under @prefix (0: no limit), in key order, from the first
+ * key not below @from (NULL: the prefix's first), or, if @last, the
+ * last @limit keys under @prefix (@from is then ignored).  NULL with a
+ * reason.  @rev as above.
+ */
+GPtrArray *orch_store_range(OrchStore *s, const char *prefix,
+                            const char *from, gint64 limit, bool last,
+                            gint64 *rev, GError **errp);
+
 /* A transaction: compares, then writes, applied together or not at all. */
 OrchTxn *orch_txn_new(void);
 void orch_txn_free(OrchTxn *t);
