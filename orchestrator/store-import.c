@@ -4,6 +4,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <errno.h>
+#include <string.h>
 
 #include "db.h"
 #include "error.h"
@@ -197,10 +198,55 @@ static bool import_vms(Import *im, sqlite3 *db, GError **errp)
     return true;
 }
 
+/*
+ * A database whose orchestrator ran with its events on the store has
+ * them in its own kv table (store-events.h), no longer in its events
+ * table: copied from there, documents as they are.
+ */
+static bool import_events_kv(Import *im, sqlite3 *db, bool *done,
+                             GError **errp)
+{
+    g_autoptr(sqlite3_stmt) st = NULL;
+
+    *done = orch_db_int(db, 0, "SELECT count(*) FROM sqlite_master"
+                        " WHERE type = 'table' AND name = 'kv'", "") > 0 &&
+            orch_db_int(db, 0, "SELECT count(*) FROM kv"
+                        " WHERE key = '/dm/schema'", "") > 0;
+    if (!*done) {
+        return true;
+    }
+    st = orch_db_stmt(db, "SELECT key, value FROM kv WHERE key >= ?"
+                      " AND key < ? ORDER BY key", "ss", "/dm/events/",
+                      "/dm/events0");
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        const char *key = (const char *)sqlite3_column_text(st, 0);
+        g_autoptr(JsonNode) node = json_from_string(
+            (const char *)sqlite3_column_text(st, 1), NULL);
+
+        if (!node || !JSON_NODE_HOLDS_OBJECT(node)) {
+            continue;
+        }
+        if (!import_put(im, json_object_ref(json_node_get_object(node)),
+                        errp, "events/%s", key + strlen("/dm/events/"))) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static bool import_events(Import *im, sqlite3 *db, GError **errp)
 {
-    g_autoptr(sqlite3_stmt) st = orch_db_stmt(db,
-        "SELECT id, time, vm, message FROM events ORDER BY id", "");
+    g_autoptr(sqlite3_stmt) st = NULL;
+    bool done;
+
+    if (!import_events_kv(im, db, &done, errp)) {
+        return false;
+    }
+    if (done) {
+        return true;
+    }
+    st = orch_db_stmt(db, "SELECT id, time, vm, message FROM events"
+                      " ORDER BY id", "");
 
     while (st && sqlite3_step(st) == SQLITE_ROW) {
         JsonObject *e = orch_db_row(st);

@@ -21,7 +21,9 @@
  * Copy @db (schema ORCH_DB_VERSION, read in one snapshot) into @s under
  * @root ("/dm/"): platforms, VMs with their devices, placements, the
  * claims of instance names, routes and UUIDs, each server's load, and
- * the events.  In transactions of at most ORCH_IMPORT_BATCH writes
+ * the events (from the events table; or, once its orchestrator ran
+ * with the events on the store, from @db's own kv table, where they are
+ * since: store-events.h).  In transactions of at most ORCH_IMPORT_BATCH writes
  * (etcd's --max-txn-ops is 128 by default), each conditioned on
  * ROOT "schema" being absent, which the last one writes: CONFLICT if
  * the store was imported into already (nothing written), and an import

@@ -51,10 +51,11 @@
  *   launchers' registrations) are in etcd.h; a single orchestrator on
  *   SQLite needs none.
  *
- * What is not done yet: the modules (placement.c, vm.c, ...) still run
- * SQL on db.c; moving them onto this interface comes next, with
- * store-import.c copying an existing database into keys at the switch
- * (docs/scale-out.md).
+ * What is done of the move (docs/scale-out.md): dm-orchestrator opens
+ * the store in its database's file, store-import.c fills it from the
+ * tables at the first start, and the events live on it
+ * (store-events.h).  The other modules (placement.c, vm.c, ...) still
+ * run SQL on db.c.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */

@@ -4,7 +4,9 @@
  * ORCH_TEST_STORE names (a SQLite file in a temporary directory if
  * unset): every row is in its key as a document, names resolved, the
  * claims and the load derived, the events in order across several
- * transactions, and a second import refused without a write.
+ * transactions, and a second import refused without a write.  And a
+ * database whose orchestrator kept its events on the store since (its
+ * own kv table): they are taken from there.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -21,6 +23,7 @@
 
 #include "db.h"
 #include "error.h"
+#include "store-events.h"
 #include "store-import.h"
 
 #define EVENTS 150              /* more than one batch */
@@ -212,10 +215,58 @@ static void test_import(void **state)
     sqlite3_close(db);
 }
 
+/*
+ * A database imported into its own file's store (dm-orchestrator's first
+ * start), then an event appended there only (store-events.h): a later
+ * import takes the events from the kv table, the new one too.
+ */
+static void test_import_events_moved(void **state)
+{
+    g_autofree char *path = g_build_filename(tmpdir, "moved.sqlite", NULL);
+    g_autofree char *own = g_strconcat("sqlite:", path, NULL);
+    g_autofree char *dest_root = g_strconcat(root, "moved/", NULL);
+    g_autofree char *prefix = g_strconcat(dest_root, "events/", NULL);
+    g_autoptr(GError) err = NULL;
+    g_autoptr(OrchStore) src = NULL;
+    g_autoptr(OrchStore) dest = NULL;
+    g_autoptr(GPtrArray) events = NULL;
+    sqlite3 *db = orch_db_open(path, &err);
+    static const char *const want[] = { "old0", "old1", "new" };
+    guint i;
+
+    assert_non_null(db);
+    assert_true(orch_db_run(db, &err, "INSERT INTO events (vm, message)"
+                            " VALUES ('vm1', 'old0'), ('vm1', 'old1')", ""));
+    src = orch_store_open(own, NULL, NULL, NULL, &err);
+    assert_non_null(src);
+    assert_true(orch_store_import(db, src, "/dm/", &err));
+    assert_true(orch_events_open(src, &err));
+    orch_events_add("vm1", "new");
+    orch_events_close();
+
+    dest = orch_store_open(spec, NULL, NULL, NULL, &err);
+    assert_non_null(dest);
+    assert_true(orch_store_import(db, dest, dest_root, &err));
+    events = orch_store_list(dest, prefix, NULL, &err);
+    assert_non_null(events);
+    assert_int_equal(events->len, G_N_ELEMENTS(want));
+    for (i = 0; i < events->len; i++) {
+        g_autoptr(JsonNode) n = json_from_string(
+            ((OrchKv *)events->pdata[i])->value, NULL);
+        JsonObject *o = json_node_get_object(n);
+
+        assert_string_equal(json_object_get_string_member(o, "message"),
+                            want[i]);
+        assert_int_equal(json_object_get_int_member(o, "id"), i + 1);
+    }
+    sqlite3_close(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_import),
+        cmocka_unit_test(test_import_events_moved),
     };
     const char *env = g_getenv("ORCH_TEST_STORE");
     g_autofree char *cmd = NULL;
