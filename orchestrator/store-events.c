@@ -174,12 +174,12 @@ void orch_events_flush(bool keep)
 
 /* Add @kvs' events (of @vm, if not NULL) to @out; the last id seen. */
 static gint64 events_add_rows(JsonArray *out, GPtrArray *kvs,
-                              const char *vm, guint from)
+                              const char *vm)
 {
     gint64 last = 0;
     guint i;
 
-    for (i = from; i < kvs->len; i++) {
+    for (i = 0; i < kvs->len; i++) {
         OrchKv *kv = kvs->pdata[i];
         g_autoptr(JsonNode) node = json_from_string(kv->value, NULL);
         JsonObject *o;
@@ -211,7 +211,7 @@ JsonArray *orch_events_read(gint64 since, gint64 limit, const char *vm,
         if (!kvs) {
             return NULL;
         }
-        events_add_rows(out, kvs, NULL, 0);
+        events_add_rows(out, kvs, NULL);
         return g_steal_pointer(&out);
     }
     if (since < 0) {
@@ -220,14 +220,15 @@ JsonArray *orch_events_read(gint64 since, gint64 limit, const char *vm,
         if (!kvs) {
             return NULL;
         }
-        events_add_rows(out, kvs, vm, 0);
+        events_add_rows(out, kvs, vm);
         while (json_array_get_length(out) > (guint)limit) {
             json_array_remove_element(out, 0);
         }
         return g_steal_pointer(&out);
     }
     /* After @since, a page at a time until @limit are found. */
-    while (json_array_get_length(out) < (guint)limit) {
+    while (since < G_MAXINT64 &&
+           json_array_get_length(out) < (guint)limit) {
         g_autofree char *from = events_key(since + 1);
         gint64 page = vm ? EVENTS_PAGE : limit - json_array_get_length(out);
 
@@ -237,7 +238,7 @@ JsonArray *orch_events_read(gint64 since, gint64 limit, const char *vm,
         if (!kvs) {
             return NULL;
         }
-        since = events_add_rows(out, kvs, vm, 0);
+        since = events_add_rows(out, kvs, vm);
         if ((gint64)kvs->len < page) {
             break;
         }

@@ -73,6 +73,9 @@ static void test_read(void **state)
     check(-1, 100, NULL, "1:a:1 2:b:2 3:a:3 4:b:4 5:a:5");
     check(2, 2, NULL, "3:a:3 4:b:4");
     check(5, 10, NULL, "");
+    /* No id after the largest (its next would wrap below the first). */
+    check(G_MAXINT64, 10, NULL, "");
+    check(G_MAXINT64, 10, "a", "");
     check(-1, 2, "a", "3:a:3 5:a:5");
     check(0, 10, "b", "2:b:2 4:b:4");
     check(1, 1, "a", "3:a:3");
@@ -92,11 +95,12 @@ static void test_taken(void **state)
 
     assert_non_null(other);
     for (i = 1; i <= 2; i++) {
-        g_autofree char *key = g_strdup_printf("/dm/events/%020" G_GINT64_FORMAT,
-                                               last + i);
+        g_autofree char *key = g_strdup_printf(
+            "/dm/events/%020" G_GINT64_FORMAT, last + i);
         g_autofree char *doc = g_strdup_printf(
-            "{\"id\": %" G_GINT64_FORMAT ", \"time\": \"2026-01-01T00:00:00Z\","
-            " \"vm\": \"other\", \"message\": \"o%d\"}", last + i, i);
+            "{\"id\": %" G_GINT64_FORMAT ", \"time\":"
+            " \"2026-01-01T00:00:00Z\", \"vm\": \"other\","
+            " \"message\": \"o%d\"}", last + i, i);
 
         orch_txn_put(t, key, doc);
     }
