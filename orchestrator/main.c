@@ -391,6 +391,13 @@ static OrchStore *open_store(void)
     return s;
 }
 
+/*
+ * The modules this build keeps on the store, the others still in the
+ * tables (docs/scale-out.md, "How the modules move"): a store that does
+ * not list one yet gets its part brought up to date from the tables.
+ */
+static const char *const store_moved[] = { "events", NULL };
+
 static bool fill_store(OrchStore *s, sqlite3 *db)
 {
     g_autoptr(GError) err = NULL;
@@ -407,6 +414,10 @@ static bool fill_store(OrchStore *s, sqlite3 *db)
             return false;
         }
         orch_info("the database's tables copied into the store %s", spec);
+    }
+    if (!orch_store_import_moved(db, s, "/dm/", store_moved, &err)) {
+        orch_warn("the store %s: %s", spec, err->message);
+        return false;
     }
     if (!orch_events_open(s, &err)) {
         orch_warn("the store %s: %s", spec, err->message);
