@@ -419,7 +419,7 @@ OrchServer *orch_server_new(GSocket *listener, const DmSoupTlsCreds *tls,
     s->db_main = db_main;
     s->db_worker = db_worker;
     s->web = *web;
-    s->stream = orch_stream_new(db_main);
+    s->stream = orch_stream_new();
     s->soup = soup_server_new("server-header", "dm-orchestrator", NULL);
     s->worker = g_thread_pool_new(server_worker, s, SERVER_WORKERS, TRUE,
                                   errp);

@@ -1346,6 +1346,17 @@ def migration_from_2(e):
         t.ok("platform c1:" in log and "left as they are" in log and
              "left running" in log,
              "reconcile warns about the launchers that do not answer", log)
+
+        def old_events():
+            st, body = e2.api("GET", "/v1/events")
+            return [x["id"] for x in body.get("events", [])
+                    if (x["vm"], x["message"]) == ("old", "started on c1")]
+        first = old_events()
+        t.eq(len(first), 1, "its event is served from the store, where the "
+             "first start copied the tables")
+        e2.stop_orch()
+        e2.start_orch()
+        t.eq(old_events(), first, "a second start copies nothing again")
     finally:
         e2.cleanup()
     db = sqlite3.connect(path)
