@@ -8,154 +8,21 @@
 
 #include "console-ws.h"
 #include "json-http.h"
+#include "launcher.h"
 #include "log.h"
 #include "request.h"
 #include "vms.h"
+#include "ws-relay.h"
 
 /* Its own path: libsoup finds handlers by prefix, not by pattern. */
 #define CONSOLE_WS_ROOT "/v1/ws"
 #define CONSOLE_WS_PREFIX "/v1/ws/console/"
-#define CONSOLE_WS_ADDR "orch-console-address"
-#define CONSOLE_WS_READ 4096
+#define CONSOLE_WS_INFO "orch-console-info"
 
 typedef struct ConsoleWs {
     OrchWebAuth *auth;
     sqlite3 *db;
 } ConsoleWs;
-
-/* One browser attached to one console. */
-typedef struct ConsoleRelay {
-    int refs;
-    SoupWebsocketConnection *ws;
-    GSocketConnection *conn;
-    GCancellable *cancel;
-    GQueue out;                 /* GBytes for the console */
-    gsize queued;
-    bool writing;
-    char *vm;
-} ConsoleRelay;
-
-static ConsoleRelay *relay_ref(ConsoleRelay *r)
-{
-    r->refs++;
-    return r;
-}
-
-static void relay_unref(ConsoleRelay *r)
-{
-    if (--r->refs) {
-        return;
-    }
-    g_queue_clear_full(&r->out, (GDestroyNotify)g_bytes_unref);
-    g_object_unref(r->cancel);
-    g_clear_object(&r->conn);
-    g_object_unref(r->ws);
-    g_free(r->vm);
-    g_free(r);
-}
-
-/* Either side ended: end both, once. */
-static void relay_close(ConsoleRelay *r, const char *why)
-{
-    if (g_cancellable_is_cancelled(r->cancel)) {
-        return;
-    }
-    orch_debug("console of %s: %s", r->vm, why);
-    g_cancellable_cancel(r->cancel);
-    if (r->conn) {
-        g_io_stream_close(G_IO_STREAM(r->conn), NULL, NULL);
-    }
-    if (soup_websocket_connection_get_state(r->ws) ==
-        SOUP_WEBSOCKET_STATE_OPEN) {
-        soup_websocket_connection_close(r->ws, SOUP_WEBSOCKET_CLOSE_NORMAL,
-                                        why);
-    }
-}
-
-static void relay_read(ConsoleRelay *r);
-
-static void relay_read_done(GObject *src, GAsyncResult *res, gpointer opaque)
-{
-    ConsoleRelay *r = opaque;
-    g_autoptr(GError) err = NULL;
-    g_autoptr(GBytes) data = g_input_stream_read_bytes_finish(
-        G_INPUT_STREAM(src), res, &err);
-
-    if (!data || g_bytes_get_size(data) == 0) {
-        relay_close(r, err ? err->message : "the console closed");
-    } else if (!g_cancellable_is_cancelled(r->cancel)) {
-        soup_websocket_connection_send_message(r->ws,
-                                               SOUP_WEBSOCKET_DATA_BINARY,
-                                               data);
-        relay_read(r);
-    }
-    relay_unref(r);
-}
-
-static void relay_read(ConsoleRelay *r)
-{
-    g_input_stream_read_bytes_async(
-        g_io_stream_get_input_stream(G_IO_STREAM(r->conn)), CONSOLE_WS_READ,
-        G_PRIORITY_DEFAULT, r->cancel, relay_read_done, relay_ref(r));
-}
-
-static void relay_write(ConsoleRelay *r);
-
-static void relay_write_done(GObject *src, GAsyncResult *res,
-                             gpointer opaque)
-{
-    ConsoleRelay *r = opaque;
-    g_autoptr(GError) err = NULL;
-    g_autoptr(GBytes) done = g_queue_pop_head(&r->out);
-
-    r->writing = false;
-    r->queued -= g_bytes_get_size(done);
-    if (!g_output_stream_write_all_finish(G_OUTPUT_STREAM(src), res, NULL,
-                                          &err)) {
-        relay_close(r, err->message);
-    } else {
-        relay_write(r);
-    }
-    relay_unref(r);
-}
-
-/* One write at a time, in order. */
-static void relay_write(ConsoleRelay *r)
-{
-    GBytes *b = g_queue_peek_head(&r->out);
-
-    if (r->writing || !b || g_cancellable_is_cancelled(r->cancel)) {
-        return;
-    }
-    r->writing = true;
-    g_output_stream_write_all_async(
-        g_io_stream_get_output_stream(G_IO_STREAM(r->conn)),
-        g_bytes_get_data(b, NULL), g_bytes_get_size(b), G_PRIORITY_DEFAULT,
-        r->cancel, relay_write_done, relay_ref(r));
-}
-
-static void relay_message(SoupWebsocketConnection *ws, gint type,
-                          GBytes *msg, gpointer opaque)
-{
-    ConsoleRelay *r = opaque;
-
-    if (r->queued + g_bytes_get_size(msg) > ORCH_CONSOLE_WS_MAX_QUEUED) {
-        relay_close(r, "typed faster than the console takes");
-        return;
-    }
-    r->queued += g_bytes_get_size(msg);
-    g_queue_push_tail(&r->out, g_bytes_ref(msg));
-    relay_write(r);
-}
-
-static void relay_closed(SoupWebsocketConnection *ws, gpointer opaque)
-{
-    ConsoleRelay *r = opaque;
-
-    relay_close(r, "the browser closed");
-    g_signal_handlers_disconnect_by_data(ws, r);
-    relay_unref(r);
-}
 
 /* The VM named in @path, or NULL if the path is not ours. */
 static char *console_ws_vm(const char *path)
@@ -232,9 +99,9 @@ static void console_ws_check(SoupServer *soup, SoupServerMessage *msg,
         console_ws_fail(msg, r.status, r.error);
     } else {
         o = json_node_get_object(r.reply);
-        g_object_set_data_full(G_OBJECT(msg), CONSOLE_WS_ADDR,
-                               g_strdup(json_object_get_string_member(
-                                   o, "console")), g_free);
+        g_object_set_data_full(G_OBJECT(msg), CONSOLE_WS_INFO,
+                               json_object_ref(o),
+                               (GDestroyNotify)json_object_unref);
     }
     g_free(r.error);
     if (r.reply) {
@@ -242,40 +109,128 @@ static void console_ws_check(SoupServer *soup, SoupServerMessage *msg,
     }
 }
 
+static void console_ws_ended(const char *vm, const char *why)
+{
+    orch_debug("console of %s: %s", vm, why);
+}
+
+/* A browser waiting for the server's launcher to take its console. */
+typedef struct ConsoleWait {
+    SoupWebsocketConnection *ws;
+    GCancellable *cancel;
+    char *vm;
+    GQueue typed;               /* GBytes typed meanwhile, in order */
+    gsize queued;
+} ConsoleWait;
+
+static void console_wait_browser_closed(SoupWebsocketConnection *ws,
+                                        gpointer opaque)
+{
+    ConsoleWait *w = opaque;
+
+    g_cancellable_cancel(w->cancel);
+}
+
+/* What the browser types before the launcher answers is kept, bounded. */
+static void console_wait_typed(SoupWebsocketConnection *ws, gint type,
+                               GBytes *msg, gpointer opaque)
+{
+    ConsoleWait *w = opaque;
+
+    if (w->queued + g_bytes_get_size(msg) > DM_WS_RELAY_MAX_QUEUED) {
+        g_cancellable_cancel(w->cancel);
+        return;
+    }
+    w->queued += g_bytes_get_size(msg);
+    g_queue_push_tail(&w->typed, g_bytes_ref(msg));
+}
+
+static void console_ws_launcher(SoupWebsocketConnection *lws, const char *why,
+                                gpointer opaque)
+{
+    ConsoleWait *w = opaque;
+
+    g_signal_handlers_disconnect_by_data(w->ws, w);
+    if (!lws) {
+        orch_warn("console of %s: the server's launcher: %s", w->vm, why);
+        if (soup_websocket_connection_get_state(w->ws) ==
+            SOUP_WEBSOCKET_STATE_OPEN) {
+            soup_websocket_connection_close(w->ws,
+                                            SOUP_WEBSOCKET_CLOSE_NORMAL,
+                                            "cannot reach the console");
+        }
+    } else {
+        orch_info("console of %s: a browser attached (through the "
+                  "server's launcher)", w->vm);
+        for (GList *l = w->typed.head; l; l = l->next) {
+            soup_websocket_connection_send_message(
+                lws, SOUP_WEBSOCKET_DATA_BINARY, l->data);
+        }
+        dm_ws_relay_pair(w->ws, lws, w->vm, console_ws_ended);
+    }
+    g_queue_clear_full(&w->typed, (GDestroyNotify)g_bytes_unref);
+    g_object_unref(w->ws);
+    g_object_unref(w->cancel);
+    g_free(w->vm);
+    g_free(w);
+}
+
+/*
+ * A launcher on this host (unix:) shares its files: the console's
+ * socket is connected to at once.  One elsewhere (tcp:) relays it over
+ * its own WebSocket, /v1/ws/instances/ID/console, with our launcher
+ * credentials.
+ */
 static void console_ws_open(SoupServer *soup, SoupServerMessage *msg,
                             const char *path, SoupWebsocketConnection *ws,
                             gpointer opaque)
 {
-    const char *addr = g_object_get_data(G_OBJECT(msg), CONSOLE_WS_ADDR);
+    JsonObject *info = g_object_get_data(G_OBJECT(msg), CONSOLE_WS_INFO);
+    g_autofree char *vm = console_ws_vm(path);
+    const char *addr, *launcher, *inst;
     g_autoptr(GSocketClient) client = g_socket_client_new();
     g_autoptr(GSocketAddress) sa = NULL;
+    g_autoptr(GSocketConnection) conn = NULL;
     g_autoptr(GError) err = NULL;
-    ConsoleRelay *r = g_new0(ConsoleRelay, 1);
+    g_autofree char *lpath = NULL;
+    ConsoleWait *w;
 
-    r->refs = 1;
-    r->ws = g_object_ref(ws);
-    r->cancel = g_cancellable_new();
-    r->vm = console_ws_vm(path);
-    g_queue_init(&r->out);
-    g_signal_connect(ws, "closed", G_CALLBACK(relay_closed), r);
-    if (!addr || !g_str_has_prefix(addr, "unix:")) {
-        relay_close(r, "the console is not a UNIX socket");
+    addr = info ? json_object_get_string_member(info, "console") : NULL;
+    launcher = info ? json_object_get_string_member(info, "server_address")
+                    : NULL;
+    inst = info ? json_object_get_string_member(info, "instance") : NULL;
+    if (!addr || !launcher || !inst || !g_str_has_prefix(addr, "unix:")) {
+        soup_websocket_connection_close(ws, SOUP_WEBSOCKET_CLOSE_NORMAL,
+                                        "the console is not a UNIX socket");
         return;
     }
-    /* A local socket: connecting does not wait on anyone. */
-    sa = g_unix_socket_address_new(addr + 5);
-    r->conn = g_socket_client_connect(client, G_SOCKET_CONNECTABLE(sa),
-                                      NULL, &err);
-    if (!r->conn) {
-        orch_warn("console of %s: cannot connect to %s: %s", r->vm, addr,
-                  err->message);
-        relay_close(r, "cannot reach the console");
+    if (g_str_has_prefix(launcher, "unix:")) {
+        /* A local socket: connecting does not wait on anyone. */
+        sa = g_unix_socket_address_new(addr + 5);
+        conn = g_socket_client_connect(client, G_SOCKET_CONNECTABLE(sa),
+                                       NULL, &err);
+        if (!conn) {
+            orch_warn("console of %s: cannot connect to %s: %s", vm, addr,
+                      err->message);
+            soup_websocket_connection_close(ws, SOUP_WEBSOCKET_CLOSE_NORMAL,
+                                            "cannot reach the console");
+            return;
+        }
+        orch_info("console of %s: a browser attached", vm);
+        dm_ws_relay_stream(ws, G_IO_STREAM(conn), vm, console_ws_ended);
         return;
     }
-    orch_info("console of %s: a browser attached", r->vm);
-    soup_websocket_connection_set_keepalive_interval(ws, 30);
-    g_signal_connect(ws, "message", G_CALLBACK(relay_message), r);
-    relay_read(r);
+    w = g_new0(ConsoleWait, 1);
+    w->ws = g_object_ref(ws);
+    w->cancel = g_cancellable_new();
+    w->vm = g_steal_pointer(&vm);
+    g_queue_init(&w->typed);
+    g_signal_connect(ws, "closed", G_CALLBACK(console_wait_browser_closed),
+                     w);
+    g_signal_connect(ws, "message", G_CALLBACK(console_wait_typed), w);
+    lpath = g_strdup_printf("/v1/ws/instances/%s/console", inst);
+    orch_launcher_websocket(launcher, lpath, w->cancel, console_ws_launcher,
+                            w);
 }
 
 void orch_console_ws_setup(SoupServer *soup, OrchWebAuth *auth, sqlite3 *db)

@@ -3,14 +3,16 @@
  *
  *   GET /v1/ws/console/NAME   (a WebSocket upgrade)
  *
- * The orchestrator connects to the VM's remote UART console, the
- * address GET /v1/vms/NAME/console gives (a UNIX socket of the server's
- * launcher: the orchestrator must share that host, as dmctl console
- * must), and relays bytes both ways as binary messages.  Refused like
+ * The orchestrator relays the VM's remote UART console, which
+ * GET /v1/vms/NAME/console names, both ways as binary messages: the
+ * console's UNIX socket itself when the server's launcher is on this
+ * host (a unix: address), else the launcher's own WebSocket of the
+ * console (/v1/ws/instances/ID/console, with the orchestrator's launcher
+ * credentials).  Refused like
  * any request without credentials (web-auth.h), with an Origin that is
  * not this server (another site's page), and with the console
  * endpoint's own errors (404, 409).  Input waiting for the console is
- * bounded (ORCH_CONSOLE_WS_MAX_QUEUED): beyond, the socket is closed.
+ * bounded (common/ws-relay.h): beyond, the socket is closed.
  *
  * A screen (noVNC, once the display model exists) would get its own
  * path beside this one, relayed the same way.
@@ -24,8 +26,6 @@
 #include <sqlite3.h>
 
 #include "web-auth.h"
-
-#define ORCH_CONSOLE_WS_MAX_QUEUED (64 * 1024)
 
 /* Serve the path on @soup; @auth and @db (the main thread's) outlive it. */
 void orch_console_ws_setup(SoupServer *soup, OrchWebAuth *auth,

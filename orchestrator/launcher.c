@@ -79,6 +79,65 @@ static const DmSoupTlsCreds *launcher_creds(const char *address)
     return g_str_has_prefix(address, "tcp:") ? launcher_tls : NULL;
 }
 
+typedef struct LauncherWs {
+    SoupSession *session;
+    SoupMessage *msg;
+    OrchLauncherWsFn *done;
+    gpointer opaque;
+} LauncherWs;
+
+static void launcher_ws_done(GObject *src, GAsyncResult *res, gpointer data)
+{
+    LauncherWs *w = data;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(SoupWebsocketConnection) ws =
+        soup_session_websocket_connect_finish(SOUP_SESSION(src), res, &err);
+    g_autofree char *why = NULL;
+
+    if (!ws) {
+        guint status = soup_message_get_status(w->msg);
+
+        why = status >= 400 ? g_strdup_printf("the launcher answered %u",
+                                              status) :
+              dm_soup_tls_explain(w->msg, err);
+    }
+    w->done(ws, why, w->opaque);
+    g_object_unref(w->msg);
+    g_object_unref(w->session);
+    g_free(w);
+}
+
+void orch_launcher_websocket(const char *address, const char *path,
+                             GCancellable *cancel, OrchLauncherWsFn *done,
+                             gpointer opaque)
+{
+    const DmSoupTlsCreds *tls = launcher_creds(address);
+    g_autoptr(GSocketConnectable) peer = NULL;
+    g_autoptr(GError) err = NULL;
+    LauncherWs *w;
+
+    peer = orch_address_connectable(address, &err);
+    if (!peer) {
+        done(NULL, err->message, opaque);
+        return;
+    }
+    w = g_new0(LauncherWs, 1);
+    /* No I/O timeout: a console may stay quiet for hours (keepalive). */
+    w->session = dm_soup_tls_session_new(peer, tls, "dm-orchestrator", 0);
+    w->msg = dm_soup_tls_message_new("GET", "launcher", path, tls);
+    w->done = done;
+    w->opaque = opaque;
+    if (!w->msg) {
+        g_object_unref(w->session);
+        g_free(w);
+        done(NULL, "bad launcher path", opaque);
+        return;
+    }
+    soup_session_websocket_connect_async(w->session, w->msg, NULL, NULL,
+                                         G_PRIORITY_DEFAULT, cancel,
+                                         launcher_ws_done, w);
+}
+
 bool orch_launcher_call(const char *address, const char *method,
                         const char *path, JsonNode *body, guint *ret_status,
                         JsonNode **ret_reply, GError **errp)

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <glib.h>
 #include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
 
 #include "soup-tls.h"
 
@@ -56,6 +57,17 @@ bool orch_launcher_call(const char *address, const char *method,
 bool orch_launcher_expect(const char *address, const char *method,
                           const char *path, JsonNode *body, guint want,
                           JsonNode **ret_reply, GError **errp);
+/*
+ * A WebSocket to @path on the launcher at @address (main loop,
+ * asynchronous): @done gets the connection, or NULL and why.  @cancel
+ * stops the wait.
+ */
+typedef void OrchLauncherWsFn(SoupWebsocketConnection *ws, const char *why,
+                              gpointer opaque);
+void orch_launcher_websocket(const char *address, const char *path,
+                             GCancellable *cancel, OrchLauncherWsFn *done,
+                             gpointer opaque);
+
 /* The launcher's {"error": "..."} or a description of its answer. */
 const char *orch_launcher_reason(JsonNode *reply, guint status);
 /* String member @key of a launcher's answer @o, NULL if absent or not one. */

@@ -270,7 +270,8 @@ int orch_vm_console(OrchRequest *r)
     }
     st = orch_db_stmt(r->db,
         "SELECT v.name AS vm, d.name AS device, s.name AS server,"
-        " p.console FROM devices d JOIN vms v ON v.id = d.vm_id"
+        " p.console, s.address AS server_address, p.instance"
+        " FROM devices d JOIN vms v ON v.id = d.vm_id"
         " JOIN placements p ON p.device_id = d.id"
         " JOIN platforms s ON s.id = p.server_id"
         " WHERE v.name = ? AND d.console = 1", "s", r->seg[1]);

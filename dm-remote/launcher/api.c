@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "console-ws.h"
 #include "http.h"
 #include "instances.h"
 #include "metrics.h"
@@ -99,4 +100,7 @@ static void api_route(SoupServer *server, SoupServerMessage *msg,
 void dm_api_attach(SoupServer *soup, DmApi *api)
 {
     soup_server_add_handler(soup, NULL, api_route, api, NULL);
+    if (api->server) {
+        dm_console_ws_attach(soup, api->server);
+    }
 }

@@ -3,25 +3,46 @@
 
     console-chat.py SOCKET TIMEOUT STEP...
 
+SOCKET is a console's UNIX socket, or ws:ADDRESS:PATH, a WebSocket at
+PATH of the server at ADDRESS (unix:SOCK or tcp:HOST:PORT, without a
+':' in SOCK), such as the orchestrator's /v1/ws/console/VM.
+
 Steps run in order: "expect:TEXT" waits (at most TIMEOUT seconds in all)
 for a console line containing TEXT, "line:TEXT" for a line equal to TEXT,
 "send:TEXT" types TEXT and a newline.  Everything received is copied to
 stdout.  Exit status 0 when every step passed, 1 otherwise (saying which).
 """
+import os
 import socket
 import sys
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+import wslib  # noqa: E402
+
+
+def connect(path):
+    if not path.startswith("ws:"):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.connect(path)
+        return sock
+    kind, _, rest = path[3:].partition(":")
+    if kind == "unix":
+        where, _, wpath = rest.partition(":")
+    else:
+        host, port, wpath = rest.rsplit(":", 2)
+        where = host + ":" + port
+    return wslib.connect(wslib.open_address(kind + ":" + where), wpath)
 
 
 def main():
     path, timeout, steps = sys.argv[1], float(sys.argv[2]), sys.argv[3:]
     deadline = time.monotonic() + timeout
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     while True:
         try:
-            sock.connect(path)
+            sock = connect(path)
             break
-        except OSError:
+        except (OSError, wslib.HandshakeError):
             if time.monotonic() > deadline:
                 print(f"console-chat: cannot connect to {path}")
                 return 1

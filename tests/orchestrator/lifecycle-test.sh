@@ -138,6 +138,26 @@ check "suspending a suspended VM is refused" \
 check "resume runs it again, console answering" \
     eval 'dmctl vm resume vm1 >/dev/null &&
           say "send:echo R-\$((40+2))" line:R-42'
+check "the console through the orchestrator's WebSocket, relayed by the server's launcher" \
+    eval 'timeout 100 "$chat" "ws:unix:$tmp/orch.sock:/v1/ws/console/vm1" 90 \
+              "send:echo W-\$((40+3))" line:W-43 >>"$tmp/console.log" 2>&1 &&
+          grep -q "console of instance .*: a client attached" "$tmp/srv.log" ||
+          { { tail -n 5 "$tmp/console.log"
+              grep -i console "$tmp/orch.log" "$tmp/srv.log" | tail -n 5
+            } | sed "s/^/#   /"; false; }'
+check "the launcher's console WebSocket of an unknown instance is 404" \
+    eval '[ "$(ip netns exec "$(lan_ns ctl)" python3 - <<PY
+import sys
+sys.path.insert(0, "$here/..")
+import wslib
+try:
+    wslib.connect(wslib.open_address("tcp:192.0.2.2:7000"),
+                  "/v1/ws/instances/nope/console")
+    print(101)
+except wslib.HandshakeError as e:
+    print(e.status)
+PY
+)" = 404 ]'
 
 # A model dies: its launcher reports it and restarts it (on-failure), the
 # proxy reconnects, the guest's device works again.
