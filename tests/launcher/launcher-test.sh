@@ -241,7 +241,7 @@ req "$api" POST /v1/instances '{"id": "tab-9", "model": "virtio-tablet",
 check input-prop 400 'the launcher gives it'
 # Nor a display's VNC address or its input links: no path or port on
 # this host is a client's to choose.
-for prop in vnc keyboard tablet; do
+for prop in vnc keyboard tablet vnc-password vnc-password-file; do
     req "$api" POST /v1/instances "{\"id\": \"gfx-9\", \"model\": \"bochs-display\",
         \"props\": {\"$prop\": \"unix:/tmp/elsewhere\"}}"
     check "display-$prop-prop" 400 'not taken through the API'
