@@ -34,12 +34,18 @@ api = os.path.join(tmp, "api.sock")
 state = os.path.join(tmp, "state")
 # Below the kernel's ephemeral ports, as launcher-test.sh does.
 lo = 12000 + (os.getpid() % 400) * 20
-log = open(os.path.join(tmp, "launcher.log"), "wb")
-launcher = subprocess.Popen(
-    [binary, "daemon", "--role", "server", "--listen", "unix:" + api,
-     "--platform-id", "srv-p", "--state-dir", state,
-     "--port-range", "%d-%d" % (lo, lo + 19)],
-    stdout=log, stderr=subprocess.STDOUT)
+log = open(os.path.join(tmp, "launcher.log"), "ab")
+
+
+def start_launcher():
+    return subprocess.Popen(
+        [binary, "daemon", "--role", "server", "--listen", "unix:" + api,
+         "--platform-id", "srv-p", "--state-dir", state,
+         "--port-range", "%d-%d" % (lo, lo + 19)],
+        stdout=log, stderr=subprocess.STDOUT)
+
+
+launchers = [start_launcher()]
 
 
 def req(method, path, body=None):
@@ -195,6 +201,29 @@ def main():
     except (OSError, rfb_client.RfbError) as e:
         ok(False, "tcp-viewer-connects: %s" % e)
 
+    # The launcher killed outright: the next one adopts the display with
+    # its VNC address and password, and pairs it again.
+    launchers[0].kill()
+    launchers[0].wait()
+    os.unlink(api)
+    launchers.append(start_launcher())
+    wait_for(lambda: os.path.exists(api), 20)
+    st, r = req("GET", "/v1/instances/gfx-1")
+    ok(st == 200 and r["vnc"] == gfx["vnc"] and
+       r["vnc_password"] == password, "adopted-display-same-vnc %s" % r)
+    st, r = req("GET", "/v1/displays")
+    ok(st == 200 and {"vm": "vm-a", "instance": "gfx-1", "vnc": gfx["vnc"],
+                      "keyboard": "kbd-2", "tablet": "tab-1"}
+       in r["displays"], "adopted-display-paired %s" % r)
+    st, r = req("GET", "/v1/instances/kbd-2")
+    v = viewer(gfx["vnc"], password)
+    k0 = counters("kbd-2", r["pid"])
+    v.key(0x63, True)
+    v.key(0x63, False)
+    ok(wait_for(lambda: counters("kbd-2", r["pid"])[1] >= k0[1] + 2, 30),
+       "key-after-adoption")
+    v.sock.close()
+
     # Gone with the instance: its password file and links.
     st, _ = req("DELETE", "/v1/instances/gfx-1")
     ok(st == 200 and not os.path.exists(pw) and
@@ -209,7 +238,7 @@ try:
     main()
 except Exception as e:              # a crash is a failure, with its logs
     ok(False, "unexpected %r" % e)
-stop([launcher], None)
+stop(launchers, None)
 code = finish()
 if code:
     show_tails(tmp, ["launcher.log"], 30)
