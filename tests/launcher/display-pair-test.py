@@ -41,7 +41,9 @@ def start_launcher():
     return subprocess.Popen(
         [binary, "daemon", "--role", "server", "--listen", "unix:" + api,
          "--platform-id", "srv-p", "--state-dir", state,
-         "--port-range", "%d-%d" % (lo, lo + 19)],
+         "--port-range", "%d-%d" % (lo, lo + 19),
+         # Another loopback address than the models': --vnc-host is used.
+         "--vnc-host", "127.0.0.2"],
         stdout=log, stderr=subprocess.STDOUT)
 
 
@@ -188,10 +190,11 @@ def main():
        os.path.join(state, "instances", "kbd-2", "input"),
        "new-keyboard-paired")
 
-    # By default a port of the range on the model host, not the model's.
+    # By default a port of the range on the VNC host, not the model's.
     st, g3 = create("gfx-3", "bochs-display", "vm-b", transport="tcp")
     port = int(g3["vnc"].rsplit(":", 1)[1]) if st == 201 else 0
-    ok(st == 201 and g3["vnc"].startswith("tcp:127.0.0.1:") and
+    ok(st == 201 and g3["vnc"].startswith("tcp:127.0.0.2:") and
+       g3["address"].startswith("tcp:127.0.0.1:") and
        lo <= port <= lo + 19 and g3["vnc"] != g3["address"],
        "display-vnc-tcp %s" % g3)
     try:

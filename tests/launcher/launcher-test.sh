@@ -93,6 +93,8 @@ usage qemu-on-server "--qemu and --save-dir are for --role client" --role server
     "${common[@]}" --qemu /bin/true
 usage models-on-client "are for --role server" --role client \
     "${common[@]}" --models edu
+usage vnc-host-on-client "are for --role server" --role client \
+    "${common[@]}" --vnc-host 127.0.0.1
 usage bad-qemu "--qemu '$dir/none' is not an executable" --role client \
     "${common[@]}" --qemu "$dir/none"
 usage unexpected-argument "unexpected argument 'extra'" --role server \
