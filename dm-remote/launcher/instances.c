@@ -102,10 +102,14 @@ void dm_instances_stop_all(DmServer *s)
     }
 }
 
-/* Is @port free on the model host?  Same SO_REUSEADDR as dm-remote's. */
-static bool instances_port_free(DmServer *s, unsigned port)
+/*
+ * Is @port free on @addr (the model host, or the VNC host)?  Same
+ * SO_REUSEADDR as dm-remote's.
+ */
+static bool instances_port_free_on(const struct sockaddr_storage *addr,
+                                   socklen_t addrlen, unsigned port)
 {
-    struct sockaddr_storage ss = s->model_addr;
+    struct sockaddr_storage ss = *addr;
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
     bool ok;
@@ -119,9 +123,14 @@ static bool instances_port_free(DmServer *s, unsigned port)
         ((struct sockaddr_in *)&ss)->sin_port = htons(port);
     }
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    ok = bind(fd, (struct sockaddr *)&ss, s->model_addrlen) == 0;
+    ok = bind(fd, (struct sockaddr *)&ss, addrlen) == 0;
     close(fd);
     return ok;
+}
+
+static bool instances_port_free(DmServer *s, unsigned port)
+{
+    return instances_port_free_on(&s->model_addr, s->model_addrlen, port);
 }
 
 static bool instances_port_ours(DmServer *s, unsigned port)
@@ -160,20 +169,8 @@ static int instances_pick_vnc_port(DmServer *s, DmInstance *inst,
                                    unsigned *ret_port)
 {
     for (unsigned port = s->port_lo; port <= s->port_hi; port++) {
-        struct sockaddr_storage model_addr = s->model_addr;
-        socklen_t model_addrlen = s->model_addrlen;
-        bool free;
-
-        if (port == inst->port || instances_port_ours(s, port)) {
-            continue;
-        }
-        /* instances_port_free() binds on the model host: borrow it. */
-        s->model_addr = s->vnc_addr;
-        s->model_addrlen = s->vnc_addrlen;
-        free = instances_port_free(s, port);
-        s->model_addr = model_addr;
-        s->model_addrlen = model_addrlen;
-        if (free) {
+        if (port != inst->port && !instances_port_ours(s, port) &&
+            instances_port_free_on(&s->vnc_addr, s->vnc_addrlen, port)) {
             *ret_port = port;
             return 0;
         }
