@@ -68,11 +68,12 @@ DmInstance *dm_pairing_display_of(DmServer *s, const char *vm,
     return NULL;
 }
 
-/* Make @link lead to @target (NULL: no link). */
+/* Make @link lead to @input's socket (NULL: no link). */
 static void pairing_set(DmInstance *display, const char *link,
                         DmInstance *input)
 {
     g_autofree char *tmp = NULL;
+    g_autofree char *target = NULL;
 
     if (!input) {
         if (unlink(link) < 0 && errno != ENOENT) {
@@ -80,6 +81,10 @@ static void pairing_set(DmInstance *display, const char *link,
                     display->child.id, link, g_strerror(errno));
         }
         return;
+    }
+    target = g_file_read_link(link, NULL);
+    if (g_strcmp0(target, input->input_path) == 0) {
+        return;                 /* paired already */
     }
     tmp = g_strconcat(link, ".new", NULL);
     unlink(tmp);
@@ -94,19 +99,28 @@ static void pairing_set(DmInstance *display, const char *link,
             input->model->name, input->child.id);
 }
 
-/* Point both of @display's links at its VM's inputs, @except left out. */
+/*
+ * Point both of @display's links at its VM's inputs, @except left out;
+ * a link without an input is removed only if @remove (a launcher
+ * adopting its children finds them in any order: a link is kept until
+ * its input is deleted).
+ */
 static void pairing_refresh(DmServer *s, DmInstance *display,
-                            DmInstance *except)
+                            DmInstance *except, bool remove)
 {
+    static const char *const models[2] = {
+        "virtio-keyboard", "virtio-tablet",
+    };
     const char *vm = pairing_vm(display);
 
-    if (!vm) {
-        return;
+    for (unsigned i = 0; vm && i < 2; i++) {
+        DmInstance *input = pairing_input_of(s, vm, models[i], except);
+
+        if (input || remove) {
+            pairing_set(display, i ? display->tablet_link :
+                        display->keyboard_link, input);
+        }
     }
-    pairing_set(display, display->keyboard_link,
-                pairing_input_of(s, vm, "virtio-keyboard", except));
-    pairing_set(display, display->tablet_link,
-                pairing_input_of(s, vm, "virtio-tablet", except));
 }
 
 void dm_pairing_link(DmServer *s, DmInstance *inst)
@@ -114,11 +128,11 @@ void dm_pairing_link(DmServer *s, DmInstance *inst)
     DmInstance *display;
 
     if (inst->vnc) {
-        pairing_refresh(s, inst, NULL);
+        pairing_refresh(s, inst, NULL, false);
     } else if (inst->input_path && pairing_vm(inst)) {
         display = dm_pairing_display_of(s, pairing_vm(inst), NULL);
         if (display) {
-            pairing_refresh(s, display, NULL);
+            pairing_refresh(s, display, NULL, false);
         }
     }
 }
@@ -132,7 +146,7 @@ void dm_pairing_unlink(DmServer *s, DmInstance *inst)
     }
     display = dm_pairing_display_of(s, pairing_vm(inst), NULL);
     if (display) {
-        pairing_refresh(s, display, inst);
+        pairing_refresh(s, display, inst, true);
     }
 }
 
