@@ -67,7 +67,11 @@ static bool lifecycle_launch(OrchRequest *r, OrchVm *vm, LifecycleDev *d,
     char token[33];
     bool ok;
 
-    if (!orch_place_device(r->db, d->id, d->name, d->model, d->server_id,
+    gint64 pinned = d->server_id;
+
+    if (!orch_place_paired(r->db, vm->id, d->name, d->model, &pinned,
+                           errp) ||
+        !orch_place_device(r->db, d->id, d->name, d->model, pinned,
                            &s, errp)) {
         return false;
     }

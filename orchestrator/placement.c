@@ -206,6 +206,68 @@ static bool placement_parse_instance(OrchServerChoice *s, JsonNode *reply,
     return true;
 }
 
+bool orch_model_paired(const char *model)
+{
+    static const char *const paired[] = {
+        "bochs-display", "virtio-keyboard", "virtio-tablet", NULL,
+    };
+
+    return g_strv_contains(paired, model);
+}
+
+bool orch_place_paired(sqlite3 *db, gint64 vm_id, const char *dev,
+                       const char *model, gint64 *pinned_id,
+                       GError **errp)
+{
+    g_autoptr(sqlite3_stmt) st = NULL;
+    gint64 server;
+
+    if (!orch_model_paired(model)) {
+        return true;
+    }
+    st = orch_db_stmt(db,
+        "SELECT p.server_id, d.name, s.name FROM placements p"
+        " JOIN devices d ON d.id = p.device_id"
+        " JOIN platforms s ON s.id = p.server_id"
+        " WHERE d.vm_id = ? AND d.model IN " ORCH_SQL_PAIRED_MODELS
+        " ORDER BY d.id LIMIT 1", "i", vm_id);
+    if (!st || sqlite3_step(st) != SQLITE_ROW) {
+        /* The first of them: where one of them is pinned, if any. */
+        if (*pinned_id < 0) {
+            *pinned_id = orch_db_int(db, -1, "SELECT server_id FROM devices"
+                                     " WHERE vm_id = ? AND server_id IS NOT"
+                                     " NULL AND model IN "
+                                     ORCH_SQL_PAIRED_MODELS " LIMIT 1", "i",
+                                     vm_id);
+        }
+        return true;
+    }
+    server = sqlite3_column_int64(st, 0);
+    if (*pinned_id >= 0 && *pinned_id != server) {
+        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_CONFLICT,
+                    "device '%s': a VM's display, keyboard and tablet go "
+                    "to one server, and '%s' is on '%s'", dev,
+                    (const char *)sqlite3_column_text(st, 1),
+                    (const char *)sqlite3_column_text(st, 2));
+        return false;
+    }
+    *pinned_id = server;
+    return true;
+}
+
+/*
+ * A display's VNC address: kept in its placement's console column (its
+ * graphical console; a display has no serial one).
+ */
+static const char *placement_vnc(JsonNode *reply)
+{
+    JsonObject *o = reply && JSON_NODE_HOLDS_OBJECT(reply) ?
+        json_node_get_object(reply) : NULL;
+    const char *vnc = o ? orch_launcher_str(o, "vnc") : NULL;
+
+    return vnc && orch_address_valid(vnc, NULL) ? vnc : NULL;
+}
+
 bool orch_launch_instance(sqlite3 *db, OrchUndo *undo, const char *vm_uuid,
                           OrchServerChoice *s, const char *instance,
                           const char *model, const char *props,
@@ -224,8 +286,11 @@ bool orch_launch_instance(sqlite3 *db, OrchUndo *undo, const char *vm_uuid,
         return false;
     }
     orch_undo_add(undo, s->address, path);
-    return placement_parse_instance(s, reply, &addr, &cons, &state, errp) &&
-           orch_db_run(db, errp, "INSERT INTO placements (device_id,"
+    if (!placement_parse_instance(s, reply, &addr, &cons, &state, errp)) {
+        return false;
+    }
+    cons = cons ? cons : placement_vnc(reply);
+    return orch_db_run(db, errp, "INSERT INTO placements (device_id,"
                        " server_id, instance, address, token, console,"
                        " state) VALUES (?, ?, ?, ?, ?, ?, ?)", "iisssss",
                        s->dev_id, s->id, instance, addr, token, cons,

@@ -61,6 +61,24 @@ bool orch_launch_instance(sqlite3 *db, OrchUndo *undo, const char *vm_uuid,
  * Queue the DELETE of every instance of VM @vm_id, and of the routes to
  * them, on @undo.
  */
+/*
+ * A VM's display and its keyboard and tablet are paired by the launcher
+ * they run on (docs/launcher.md): they go to one server.  The SQL list
+ * of those models, and whether @model is one of them.
+ */
+#define ORCH_SQL_PAIRED_MODELS \
+    "('bochs-display', 'virtio-keyboard', 'virtio-tablet')"
+bool orch_model_paired(const char *model);
+
+/*
+ * For device @dev of model @model of VM @vm_id: if it is paired and
+ * another paired device of the VM is placed already, *@pinned_id
+ * becomes that device's server; 409 if @dev was pinned elsewhere.
+ */
+bool orch_place_paired(sqlite3 *db, gint64 vm_id, const char *dev,
+                       const char *model, gint64 *pinned_id,
+                       GError **errp);
+
 void orch_placements_release(sqlite3 *db, OrchUndo *undo, gint64 vm_id);
 
 #endif /* ORCH_PLACEMENT_H */

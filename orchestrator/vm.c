@@ -199,8 +199,22 @@ static JsonArray *vm_devices(sqlite3 *db, const char *name)
     return orch_db_rows(st);
 }
 
+/*
+ * The VM's VNC display: the console column of its display's placement
+ * (placement.c keeps a display's VNC address there), or NULL.
+ */
+static char *vm_vnc(sqlite3 *db, const char *name)
+{
+    return orch_db_str(db,
+        "SELECT p.console FROM placements p JOIN devices d"
+        " ON d.id = p.device_id JOIN vms v ON v.id = d.vm_id"
+        " WHERE v.name = ? AND d.console = 0 AND p.console IS NOT NULL"
+        " ORDER BY d.id LIMIT 1", "s", name);
+}
+
 JsonObject *orch_vm_object(sqlite3 *db, const char *name)
 {
+    g_autofree char *vnc = NULL;
     g_autoptr(sqlite3_stmt) st = orch_db_stmt(db,
         "SELECT v.name, v.uuid AS id, v.memory, v.kernel, v.initrd,"
         " v.append, v.extra_args AS \"j:args\", v.boot, v.state,"
@@ -215,6 +229,12 @@ JsonObject *orch_vm_object(sqlite3 *db, const char *name)
     }
     o = orch_db_row(st);
     json_object_set_array_member(o, "devices", vm_devices(db, name));
+    vnc = vm_vnc(db, name);
+    if (vnc) {
+        json_object_set_string_member(o, "vnc", vnc);
+    } else {
+        json_object_set_null_member(o, "vnc");
+    }
     progress = orch_migration_progress(name);
     if (progress) {
         /* The worker's transaction is not visible yet: say it here. */

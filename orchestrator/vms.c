@@ -8,6 +8,7 @@
 #include "catalogue.h"
 #include "db.h"
 #include "launcher.h"
+#include "placement.h"
 #include "qemu-args.h"
 #include "request.h"
 #include "vm.h"
@@ -227,6 +228,14 @@ int orch_vm_create(OrchRequest *r)
         if (ret < 0) {
             return ret;
         }
+    }
+    /* Paired by one launcher: pinned, they are pinned to one server. */
+    if (orch_db_int(r->db, 0, "SELECT count(DISTINCT server_id) FROM devices"
+                    " WHERE vm_id = ? AND model IN " ORCH_SQL_PAIRED_MODELS,
+                    "i", id) > 1) {
+        return orch_fail(r, 400, "a VM's display, keyboard and tablet go "
+                         "to one server: pin them to the same one, or to "
+                         "none");
     }
     if (boot && orch_db_int(r->db, 0, "SELECT count(*) FROM devices WHERE"
                             " vm_id = ? AND name = ? AND bus = 'pci'", "is",

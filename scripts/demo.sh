@@ -4,10 +4,13 @@
 # platforms run as separate "hosts" (network namespaces on a private
 # bridge when we are root, else all on loopback).  A VM with a remote UART
 # console, a remote disk (virtio-blk on an image of the server), a remote
-# network card (virtio-net with libslirp in the model) and a remote edu
-# boots Linux; its console is shown from the server; it makes a file
+# network card (virtio-net with libslirp in the model), a remote edu and
+# a remote display with its keyboard and tablet (no VGA in QEMU) boots
+# Linux; its console is shown from the server; it makes a file
 # system on its disk and writes a file, gets an address from the card
-# and fetches a page from a web server on the server platform, migrates
+# and fetches a page from a web server on the server platform, shows its
+# boot log on its framebuffer console, whose screenshot is taken through
+# the server's VNC (saved in BUILD/demo, or $DEMO_OUT), migrates
 # to the other client platform while its device models stay put, reads
 # the file back and fetches the page again there; then it shuts down.
 # Each step says what it does.
@@ -31,6 +34,8 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*" | sed "s|$build/||g; s|$tmp/||g"; "$@"; }
 export DMCTL_ORCHESTRATOR=unix:$tmp/orch.sock
 dmctl() { "$build/meson/orchestrator/dmctl" "$@"; }
+out=${DEMO_OUT:-$build/demo}
+mkdir -p "$out"
 
 if [ "$(id -u)" = 0 ] && command -v ip >/dev/null; then
     lan_up $$ ctl=192.0.2.10 srv=192.0.2.2 c1=192.0.2.1 c2=192.0.2.3
@@ -96,19 +101,26 @@ run dmctl platform add c1 --role client --address "tcp:$(addr c1):$(port c1)"
 run dmctl platform add c2 --role client --address "tcp:$(addr c2):$(port c2)"
 run dmctl platform list
 
-step "3. Define a VM: Linux, a remote UART as its console, a remote disk on srv1's image demo-data.img, a remote network card, a remote edu"
+step "3. Define a VM: Linux, a remote UART as its console, a remote disk on srv1's image demo-data.img, a remote network card, a remote edu, a remote display with its keyboard and tablet"
 run dmctl vm create demo --memory 256M --kernel "$build/guest/vmlinuz" \
     --initrd "$build/guest/initramfs.cpio.gz" --append "console=ttyS0 quiet" \
     --device console=uart16550 \
     --device disk0=virtio-blk,file=demo-data.img,serial=demo-disk \
     --device net0=virtio-net,net=user \
-    --device edu0=edu
+    --device edu0=edu \
+    --device gfx0=bochs-display --device kbd0=virtio-keyboard \
+    --device tablet0=virtio-tablet
 
 step "4. Start it on c1: models placed on srv1 and launched, QEMU started with -remote-device"
 run dmctl vm start demo --on c1
 run dmctl dm list
 console=$(dmctl --json vm show demo | /usr/bin/python3 -c \
-    'import json,sys; print([d["console"] for d in json.load(sys.stdin)["devices"] if d["console"]][0][5:])')
+    'import json,sys; print([d["console"] for d in json.load(sys.stdin)["devices"] if d["name"] == "console"][0][5:])')
+# The display's VNC server on srv1 (its launcher paired it with the
+# keyboard and tablet), and its instance there.
+read -r vnc gfx < <(dmctl --json vm show demo | /usr/bin/python3 -c \
+    'import json,sys; v = json.load(sys.stdin); print(v["vnc"], [d["instance"] for d in v["devices"] if d["name"] == "gfx0"][0])')
+echo "   the VM's display: VNC at $vnc (dmctl vm show demo: vnc)"
 
 step "5. The guest's console, seen from the server platform (where the UART is emulated); its disk, then its network card: DHCP and a page from srv1's web server"
 edu='for d in /sys/bus/pci/devices/*; do [ $(cat $d/device) = 0x11e8 ] && e=$d; done; b=$(head -1 $e/resource | cut -d" " -f1); echo 1 > $e/enable'
@@ -122,7 +134,25 @@ timeout 270 "$chat" "$console" 240 expect:DM-GUEST-READY "send:uname -sr" \
     "send:. /usr/bin/dm-virtio-net >/dev/null && echo address: \$(ip -4 -o addr show dev eth0 | awk '{print \$4}')" \
     "expect:address: 10.0.2." \
     "send:echo page: \$(wget -q -O - http://10.0.2.2:$web_port/)" \
-    "expect:page: hello from the server platform"
+    "expect:page: hello from the server platform" \
+    "send:. /usr/bin/dm-display && echo 0 > /sys/class/graphics/fbcon/cursor_blink && dmesg | tail -n 48 > /dev/tty1 && echo boot log shown: \$((40+2))" \
+    "expect:boot log shown: 42"
+
+step "5b. The guest's screen (its boot log on the framebuffer console), taken through srv1's VNC"
+# The password: made by srv1's launcher, 0600 in its state directory (its
+# API gives it too, to its authenticated callers).
+shot=$out/demo-screen.ppm
+( on srv /usr/bin/python3 "$here/tests/rfb_client.py" "$vnc" "$shot" \
+    "$(cat "$tmp/srv/instances/$gfx/vnc-password")" )
+/usr/bin/python3 - "$shot" <<'PY'
+import sys
+data = open(sys.argv[1], "rb").read()
+w, h = map(int, data.split(b"\n")[1].split())
+lit = sum(1 for i in range(len(data) - w * h * 3, len(data), 3)
+          if data[i] | data[i + 1] | data[i + 2])
+print("   screenshot: %s (%dx%d, %d pixels lit)" % (sys.argv[1], w, h, lit))
+sys.exit(0 if w >= 640 and lit > 1000 else "the screen is blank")
+PY
 
 step "6. Migrate the VM to c2; its device models stay on srv1"
 run dmctl vm migrate demo --to c2

@@ -11,6 +11,7 @@
 #include "http.h"
 #include "instances.h"
 #include "metrics.h"
+#include "pairing.h"
 #include "routes.h"
 #include "vms.h"
 
@@ -39,7 +40,8 @@ static void api_health(DmApi *a, SoupServerMessage *msg)
 }
 
 /*
- * /v1/health, /v1/instances[/ID] and /v1/routes[/ID] (server),
+ * /v1/health, /v1/instances[/ID], /v1/routes[/ID] and /v1/displays
+ * (server),
  * /v1/vms[/ID[/qmp|/events]] (client).  Ids in paths are checked here
  * once for every endpoint.
  */
@@ -68,6 +70,11 @@ static void api_route(SoupServer *server, SoupServerMessage *msg,
     n = g_strv_length(seg);
     if (n == 1 && strcmp(seg[0], "health") == 0) {
         api_health(a, msg);
+        return;
+    }
+    if (n == 1 && role == DM_ROLE_SERVER &&
+        strcmp(seg[0], "displays") == 0) {
+        dm_pairing_handle(a->server, msg);
         return;
     }
     coll = role == DM_ROLE_CLIENT ? "vms" :

@@ -64,6 +64,7 @@ static const char *arg_state_dir;
 static const char *arg_models;
 static unsigned arg_capacity = 16;
 static const char *arg_model_host;
+static const char *arg_vnc_host;
 static const char *arg_images_dir;
 static const char *arg_port_range;
 static const char *arg_qemu;
@@ -134,6 +135,10 @@ static void daemon_help(void)
            "  --model-host=HOST      address models listen on for tcp "
            "(default\n"
            "                         127.0.0.1)\n"
+           "  --vnc-host=HOST        address displays' VNC servers listen "
+           "on (default\n"
+           "                         the model host; ports from the same "
+           "range)\n"
            "  --port-range=LO-HI     their tcp ports (default "
            "40000-40999)\n"
            "  --images-dir=DIR       disk images models may open: a "
@@ -183,7 +188,7 @@ static int daemon_parse_options(int argc, char **argv)
 {
     enum {
         OPT_ROLE = 0x100, OPT_PLATFORM_ID, OPT_STATE_DIR, OPT_MODELS,
-        OPT_CAPACITY, OPT_MODEL_HOST, OPT_PORT_RANGE, OPT_IMAGES_DIR, OPT_QEMU,
+        OPT_CAPACITY, OPT_MODEL_HOST, OPT_VNC_HOST, OPT_PORT_RANGE, OPT_IMAGES_DIR, OPT_QEMU,
         OPT_TLS_CREDS, OPT_MODEL_TLS_CREDS, OPT_INSECURE_PLAIN_TCP,
         OPT_SAVE_DIR, OPT_REGISTER, OPT_REGISTER_TTL, OPT_REGISTER_ADDRESS,
     };
@@ -195,6 +200,7 @@ static int daemon_parse_options(int argc, char **argv)
         { "models", required_argument, NULL, OPT_MODELS },
         { "capacity", required_argument, NULL, OPT_CAPACITY },
         { "model-host", required_argument, NULL, OPT_MODEL_HOST },
+        { "vnc-host", required_argument, NULL, OPT_VNC_HOST },
         { "port-range", required_argument, NULL, OPT_PORT_RANGE },
         { "images-dir", required_argument, NULL, OPT_IMAGES_DIR },
         { "qemu", required_argument, NULL, OPT_QEMU },
@@ -238,6 +244,9 @@ static int daemon_parse_options(int argc, char **argv)
             break;
         case OPT_IMAGES_DIR:
             arg_images_dir = optarg;
+            break;
+        case OPT_VNC_HOST:
+            arg_vnc_host = optarg;
             break;
         case OPT_MODEL_HOST:
             arg_model_host = optarg;
@@ -372,6 +381,16 @@ static int daemon_setup_server(DmDaemon *d)
     memcpy(&s->model_addr, res->ai_addr, res->ai_addrlen);
     s->model_addrlen = res->ai_addrlen;
     freeaddrinfo(res);
+    s->vnc_host = arg_vnc_host ? arg_vnc_host : s->model_host;
+    ret = getaddrinfo(s->vnc_host, NULL, &hints, &res);
+    if (ret) {
+        fprintf(stderr, "dm-remote daemon: cannot resolve --vnc-host "
+                "'%s': %s\n", s->vnc_host, gai_strerror(ret));
+        return 2;
+    }
+    memcpy(&s->vnc_addr, res->ai_addr, res->ai_addrlen);
+    s->vnc_addrlen = res->ai_addrlen;
+    freeaddrinfo(res);
     dm_instances_init(s);
     dm_routes_init(s);
     return 0;
@@ -443,9 +462,11 @@ static int daemon_check_options(DmDaemon *d)
         return daemon_usage("%s", "missing --state-dir");
     }
     if (d->l.role == DM_ROLE_CLIENT && (arg_models || arg_model_host ||
-                                        arg_port_range || arg_images_dir)) {
-        return daemon_usage("%s", "--models, --model-host, --port-range and "
-                            "--images-dir are for --role server");
+                                        arg_vnc_host || arg_port_range ||
+                                        arg_images_dir)) {
+        return daemon_usage("%s", "--models, --model-host, --vnc-host, "
+                            "--port-range and --images-dir are for --role "
+                            "server");
     }
     if (d->l.role == DM_ROLE_SERVER && (arg_qemu || arg_save_dir)) {
         return daemon_usage("%s", "--qemu and --save-dir are for --role "

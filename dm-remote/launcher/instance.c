@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <string.h>
 #include <netinet/in.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -103,6 +104,11 @@ void dm_instance_free(DmInstance *inst)
     g_free(inst->sock_path);
     g_free(inst->console_path);
     g_free(inst->input_path);
+    g_free(inst->vnc);
+    g_free(inst->vnc_path);
+    g_free(inst->vnc_password_path);
+    g_free(inst->keyboard_link);
+    g_free(inst->tablet_link);
     g_free(inst->token_path);
     g_clear_pointer(&inst->props, json_object_unref);
     g_free(inst);
@@ -148,6 +154,13 @@ JsonObject *dm_instance_json(DmInstance *inst)
 
         json_object_set_string_member(o, "input", in);
     }
+    if (inst->vnc) {
+        g_autofree char *password = dm_instance_vnc_password(inst);
+
+        /* Only an authenticated caller gets here (docs/launcher.md). */
+        json_object_set_string_member(o, "vnc", inst->vnc);
+        json_object_set_string_member(o, "vnc_password", password);
+    }
     json_object_set_string_member(o, "restart", inst->restart_always ?
                                   "always" : inst->restart_on_failure ?
                                   "on-failure" : "never");
@@ -180,6 +193,9 @@ static void instance_remove_sockets(DmInstance *inst)
     if (inst->input_path) {
         unlink(inst->input_path);
     }
+    if (inst->vnc_path) {
+        unlink(inst->vnc_path);
+    }
 }
 
 /* Sockets, token and record go with the instance; the log stays. */
@@ -188,6 +204,16 @@ static void instance_remove_files(DmInstance *inst)
     instance_remove_sockets(inst);
     if (inst->token_path) {
         unlink(inst->token_path);
+    }
+    /* A display's links outlive its restarts, not the instance. */
+    if (inst->vnc_password_path) {
+        unlink(inst->vnc_password_path);
+    }
+    if (inst->keyboard_link) {
+        unlink(inst->keyboard_link);
+    }
+    if (inst->tablet_link) {
+        unlink(inst->tablet_link);
     }
     dm_record_remove(inst->child.dir);
 }
@@ -214,6 +240,9 @@ void dm_instance_write_record(DmInstance *inst)
     json_object_set_int_member(o, "port", inst->port);
     json_object_set_boolean_member(o, "console", inst->console_path != NULL);
     json_object_set_boolean_member(o, "token", inst->token_path != NULL);
+    if (inst->vnc) {
+        json_object_set_int_member(o, "vnc_port", inst->vnc_port);
+    }
     json_object_set_string_member(o, "restart", inst->restart_on_failure ?
                                   "on-failure" : "never");
     json_object_set_int_member(o, "restarts", inst->child.restarts);
@@ -287,6 +316,9 @@ static void instance_ready(DmChild *c, int ret)
         if (inst->console_path) {
             chmod(inst->console_path, 0600);
         }
+        if (inst->vnc_path) {
+            chmod(inst->vnc_path, 0600);
+        }
         inst->state = DM_INST_RUNNING;
         dm_info("instance %s (%s) running at %s, pid %d", c->id,
                 inst->what, inst->address, c->proc.pid);
@@ -322,6 +354,32 @@ static int instance_spawn_argv(DmInstance *inst, GPtrArray *argv,
     return 0;
 }
 
+/* What the launcher gives a model itself: its input link, its VNC. */
+static char *instance_spec(DmInstance *inst)
+{
+    g_autofree char *props = dm_model_props_spec(inst->model,
+                                                 inst->s->images_dir,
+                                                 inst->props);
+    GString *spec = g_string_new(props);
+
+    if (inst->input_path) {
+        g_autofree char *a = g_strconcat("unix:", inst->input_path, NULL);
+
+        dm_model_props_spec_add(spec, "input", a);
+    }
+    if (inst->vnc) {
+        g_autofree char *kbd = g_strconcat("unix:", inst->keyboard_link,
+                                           NULL);
+        g_autofree char *tab = g_strconcat("unix:", inst->tablet_link, NULL);
+
+        dm_model_props_spec_add(spec, "vnc", inst->vnc);
+        dm_model_props_spec_add(spec, "vnc-password-file", inst->vnc_password_path);
+        dm_model_props_spec_add(spec, "keyboard", kbd);
+        dm_model_props_spec_add(spec, "tablet", tab);
+    }
+    return g_string_free(spec, FALSE);
+}
+
 static int instance_spawn(DmInstance *inst, char **ret_err)
 {
     DmLauncher *l = inst->child.l;
@@ -338,17 +396,7 @@ static int instance_spawn(DmInstance *inst, char **ret_err)
         return instance_spawn_argv(inst, argv, ret_err);
     }
     g_ptr_array_add(argv, g_strdup("serve"));
-    spec = dm_model_props_spec(inst->model, inst->s->images_dir,
-                               inst->props);
-    if (inst->input_path) {
-        /* Commas doubled: the props syntax's literal comma. */
-        g_auto(GStrv) parts = g_strsplit(inst->input_path, ",", -1);
-        g_autofree char *path = g_strjoinv(",,", parts);
-        char *with = g_strconcat(spec, ",input=unix:", path, NULL);
-
-        g_free(spec);
-        spec = with;
-    }
+    spec = instance_spec(inst);
     g_ptr_array_add(argv, g_strdup_printf("--model=%s", spec));
     if (inst->model->save) {
         /* A restart after a crash finds the device as it was. */
@@ -542,6 +590,11 @@ static bool instance_from_record(DmInstance *inst, JsonObject *rec)
         return inst->tcp;
     }
     dm_instance_set_input(inst);
+    if (dm_model_find_prop(inst->model, "vnc")) {
+        unsigned port = dm_record_int(rec, "vnc_port", 0, 65535, 0);
+
+        dm_instance_set_vnc(inst, port);
+    }
     if (dm_record_bool(rec, "console")) {
         inst->console_path = g_build_filename(inst->child.dir, "console",
                                               NULL);
@@ -608,4 +661,76 @@ void dm_instance_set_input(DmInstance *inst)
         dm_model_find_prop(inst->model, "input")) {
         inst->input_path = g_build_filename(inst->child.dir, "input", NULL);
     }
+}
+
+void dm_instance_set_vnc(DmInstance *inst, unsigned port)
+{
+    const char *dir = inst->child.dir;
+
+    inst->vnc_port = port;
+    if (port) {
+        bool v6 = strchr(inst->s->vnc_host, ':') != NULL;
+
+        inst->vnc = g_strdup_printf(v6 ? "tcp:[%s]:%u" : "tcp:%s:%u",
+                                    inst->s->vnc_host, port);
+    } else {
+        inst->vnc_path = g_build_filename(dir, "vnc", NULL);
+        inst->vnc = g_strconcat("unix:", inst->vnc_path, NULL);
+    }
+    inst->vnc_password_path = g_build_filename(dir, "vnc-password", NULL);
+    inst->keyboard_link = g_build_filename(dir, "keyboard", NULL);
+    inst->tablet_link = g_build_filename(dir, "tablet", NULL);
+}
+
+int dm_instance_make_vnc_password(DmInstance *inst, char **ret_err)
+{
+    /* VNC authentication reads 8 characters: 8 of 62, about 47 bits. */
+    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                   "abcdefghijklmnopqrstuvwxyz0123456789";
+    uint8_t rnd[8];
+    char line[sizeof(rnd) + 2];
+    int fd, ret;
+
+    if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd)) {
+        *ret_err = g_strdup_printf("no random bytes: %s", g_strerror(errno));
+        return -EIO;
+    }
+    for (size_t i = 0; i < sizeof(rnd); i++) {
+        /* 256 % 62 leaves a small bias; no matter for 8 characters. */
+        line[i] = alphabet[rnd[i] % (sizeof(alphabet) - 1)];
+    }
+    line[sizeof(rnd)] = '\n';
+    line[sizeof(rnd) + 1] = '\0';
+    ret = dm_dir_make_private(inst->child.dir, ret_err);
+    if (ret < 0) {
+        return ret;
+    }
+    fd = open(inst->vnc_password_path,
+              O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 || fchmod(fd, 0600) < 0 ||
+        write(fd, line, sizeof(rnd) + 1) != sizeof(rnd) + 1) {
+        ret = errno ? -errno : -EIO;
+        *ret_err = g_strdup_printf("cannot write %s: %s",
+                                   inst->vnc_password_path,
+                                   g_strerror(-ret));
+        if (fd >= 0) {
+            close(fd);
+            unlink(inst->vnc_password_path);
+        }
+        return ret;
+    }
+    close(fd);
+    return 0;
+}
+
+char *dm_instance_vnc_password(DmInstance *inst)
+{
+    char *text = NULL;
+
+    if (!inst->vnc_password_path ||
+        !g_file_get_contents(inst->vnc_password_path, &text, NULL, NULL)) {
+        return NULL;
+    }
+    text[strcspn(text, "\r\n")] = '\0';
+    return text;
 }

@@ -45,6 +45,9 @@ typedef struct DmServer {
     const char *model_host;     /* as given, for addresses */
     struct sockaddr_storage model_addr;     /* resolved, port 0 */
     socklen_t model_addrlen;
+    const char *vnc_host;       /* displays' VNC servers: --vnc-host */
+    struct sockaddr_storage vnc_addr;       /* resolved, port 0 */
+    socklen_t vnc_addrlen;
     unsigned port_lo, port_hi;
     char *images_dir;           /* absolute, --images-dir; NULL: none */
     GHashTable *instances;      /* id -> DmInstance, the API's */
@@ -80,6 +83,18 @@ struct DmInstance {
     /* A model with an input link (docs/input-link.md): its socket, ours
      * to choose, in the instance's directory; NULL: none. */
     char *input_path;
+    /*
+     * A display (a model with "vnc"): its VNC server, on a port of the
+     * range (vnc_port) or a socket in its directory (vnc_path), with a
+     * password the launcher made (vnc_password_path, 0600), and its
+     * input links: two symbolic links in its directory that pairing.c
+     * points at the input sockets of its VM's keyboard and tablet.
+     */
+    char *vnc;                  /* tcp:HOST:PORT or unix:PATH; NULL: none */
+    unsigned vnc_port;          /* 0: a UNIX socket */
+    char *vnc_path;
+    char *vnc_password_path;
+    char *keyboard_link, *tablet_link;
     char *token_path;           /* NULL: no token */
     char *bind[DM_BIND_COUNT];  /* NULL: not bound */
     JsonObject *props;          /* the model's properties, as strings */
@@ -107,6 +122,20 @@ void dm_instance_free(DmInstance *inst);
  * creation and from a record alike.
  */
 void dm_instance_set_input(DmInstance *inst);
+
+/*
+ * A display's VNC server: on @port of the VNC host (0: a socket in its
+ * directory), its input links' paths in its directory (given to the
+ * model whether or not an input model is there yet: the display
+ * connects when it has a key to send).  No file is made.
+ */
+void dm_instance_set_vnc(DmInstance *inst, unsigned port);
+
+/* Write DIR/vnc-password (mode 0600): a new random password. */
+int dm_instance_make_vnc_password(DmInstance *inst, char **ret_err);
+
+/* The password, read back from its file; NULL if none. */
+char *dm_instance_vnc_password(DmInstance *inst);
 
 /* Write DIR/token (mode 0600) for --token-file. */
 int dm_instance_set_token(DmInstance *inst, const char *token,

@@ -17,6 +17,7 @@
 #include "model-props.h"
 #include "log.h"
 #include "model.h"
+#include "pairing.h"
 #include "record.h"
 
 #define SUN_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
@@ -101,10 +102,14 @@ void dm_instances_stop_all(DmServer *s)
     }
 }
 
-/* Is @port free on the model host?  Same SO_REUSEADDR as dm-remote's. */
-static bool instances_port_free(DmServer *s, unsigned port)
+/*
+ * Is @port free on @addr (the model host, or the VNC host)?  Same
+ * SO_REUSEADDR as dm-remote's.
+ */
+static bool instances_port_free_on(const struct sockaddr_storage *addr,
+                                   socklen_t addrlen, unsigned port)
 {
-    struct sockaddr_storage ss = s->model_addr;
+    struct sockaddr_storage ss = *addr;
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;
     bool ok;
@@ -118,9 +123,14 @@ static bool instances_port_free(DmServer *s, unsigned port)
         ((struct sockaddr_in *)&ss)->sin_port = htons(port);
     }
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    ok = bind(fd, (struct sockaddr *)&ss, s->model_addrlen) == 0;
+    ok = bind(fd, (struct sockaddr *)&ss, addrlen) == 0;
     close(fd);
     return ok;
+}
+
+static bool instances_port_free(DmServer *s, unsigned port)
+{
+    return instances_port_free_on(&s->model_addr, s->model_addrlen, port);
 }
 
 static bool instances_port_ours(DmServer *s, unsigned port)
@@ -134,7 +144,7 @@ static bool instances_port_ours(DmServer *s, unsigned port)
     }
     g_hash_table_iter_init(&it, s->instances);
     while (g_hash_table_iter_next(&it, NULL, (gpointer *)&inst)) {
-        if (inst->tcp && inst->port == port) {
+        if ((inst->tcp && inst->port == port) || inst->vnc_port == port) {
             return true;
         }
     }
@@ -147,6 +157,20 @@ int dm_instances_pick_port(DmServer *s, unsigned *ret_port)
 
     for (port = s->port_lo; port <= s->port_hi; port++) {
         if (!instances_port_ours(s, port) && instances_port_free(s, port)) {
+            *ret_port = port;
+            return 0;
+        }
+    }
+    return -EADDRINUSE;
+}
+
+/* A display's VNC port: free on the VNC host, not its model's port. */
+static int instances_pick_vnc_port(DmServer *s, DmInstance *inst,
+                                   unsigned *ret_port)
+{
+    for (unsigned port = s->port_lo; port <= s->port_hi; port++) {
+        if (port != inst->port && !instances_port_ours(s, port) &&
+            instances_port_free_on(&s->vnc_addr, s->vnc_addrlen, port)) {
             *ret_port = port;
             return 0;
         }
@@ -211,6 +235,37 @@ static int instances_parse_bind(SoupServerMessage *msg, JsonObject *req,
     return 0;
 }
 
+/*
+ * "vnc": "tcp" (the default) or "unix", for a display: where its VNC
+ * server listens is the launcher's to choose (instances_place).
+ */
+static int instances_parse_vnc(SoupServerMessage *msg, JsonObject *req,
+                               DmInstance *inst)
+{
+    const char *vnc;
+
+    if (dm_http_member_string(msg, req, "vnc", &vnc) < 0) {
+        return -EINVAL;
+    }
+    if (!dm_model_find_prop(inst->model, "vnc")) {
+        if (vnc) {
+            dm_http_error(msg, SOUP_STATUS_BAD_REQUEST, "model '%s' has no "
+                          "VNC server", inst->model->name);
+            return -EINVAL;
+        }
+        return 0;
+    }
+    if (vnc && strcmp(vnc, "tcp") != 0 && strcmp(vnc, "unix") != 0) {
+        dm_http_error(msg, SOUP_STATUS_BAD_REQUEST, "unknown vnc '%s' (tcp "
+                      "or unix)", vnc);
+        return -EINVAL;
+    }
+    /* A marker until placed: port 1 asks for TCP, 0 for a socket. */
+    inst->vnc_port = !vnc || strcmp(vnc, "tcp") == 0;
+    inst->vnc = g_strdup("");
+    return 0;
+}
+
 /* transport, restart and console; the model is known by now. */
 static int instances_parse_options(SoupServerMessage *msg, JsonObject *req,
                                    DmInstance *inst)
@@ -256,7 +311,7 @@ static int instances_parse_options(SoupServerMessage *msg, JsonObject *req,
                                               NULL);
     }
     dm_instance_set_input(inst);
-    return 0;
+    return instances_parse_vnc(msg, req, inst);
 }
 
 static int instances_parse_token(SoupServerMessage *msg, JsonObject *req,
@@ -350,7 +405,23 @@ static int instances_place(DmServer *s, SoupServerMessage *msg,
         inst->address = g_strdup_printf(v6 ? "tcp:[%s]:%u" : "tcp:%s:%u",
                                         s->model_host, inst->port);
     }
+    if (inst->vnc) {
+        unsigned port = 0;
+
+        if (inst->vnc_port &&
+            instances_pick_vnc_port(s, inst, &port) < 0) {
+            dm_http_error(msg, SOUP_STATUS_CONFLICT, "no free port in "
+                          "%u-%u for the VNC server", s->port_lo,
+                          s->port_hi);
+            return -EADDRINUSE;
+        }
+        g_clear_pointer(&inst->vnc, g_free);
+        dm_instance_set_vnc(inst, port);
+    }
     if ((inst->sock_path && strlen(inst->sock_path) > SUN_PATH_MAX) ||
+        (inst->vnc_path && strlen(inst->vnc_path) > SUN_PATH_MAX) ||
+        (inst->keyboard_link &&
+         strlen(inst->keyboard_link) > SUN_PATH_MAX) ||
         (inst->console_path && strlen(inst->console_path) > SUN_PATH_MAX) ||
         (inst->input_path && strlen(inst->input_path) > SUN_PATH_MAX)) {
         dm_http_error(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "socket path "
@@ -384,15 +455,28 @@ static void instances_create(DmServer *s, SoupServerMessage *msg)
     } else if (g_hash_table_size(s->instances) >= s->l->capacity) {
         dm_http_error(msg, SOUP_STATUS_CONFLICT, "capacity full (%u "
                       "instances)", s->l->capacity);
+    } else if (inst->vnc && dm_pairing_display_of(s, inst->bind[0], NULL)) {
+        /* One VNC display per VM: its inputs go to one screen. */
+        dm_http_error(msg, SOUP_STATUS_CONFLICT, "VM '%s' has a display "
+                      "here already ('%s')", inst->bind[0],
+                      dm_pairing_display_of(s, inst->bind[0],
+                                            NULL)->child.id);
     } else if (instances_place(s, msg, inst) == 0 &&
-               (!token || dm_instance_set_token(inst, token, &err) == 0)) {
+               (!token || dm_instance_set_token(inst, token, &err) == 0) &&
+               (!inst->vnc || dm_instance_make_vnc_password(inst,
+                                                            &err) == 0)) {
         if (dm_instance_launch(inst, msg, &err) == 0) {
-            return;             /* answered once the model listens */
+            /* In the table now, answered once the model listens. */
+            dm_pairing_link(s, inst);
+            return;
         }
         dm_error("instance %s: %s", inst->child.id, err);
         dm_http_error(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "%s", err);
         return;                 /* freed by dm_instance_launch() */
     } else if (err) {
+        if (inst->token_path) {
+            unlink(inst->token_path);
+        }
         dm_error("instance %s: %s", inst->child.id, err);
         dm_http_error(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "%s", err);
     }
@@ -439,6 +523,7 @@ void dm_instances_handle(DmServer *s, SoupServerMessage *msg,
     } else {
         dm_info("instance %s (%s): stopping", inst->child.id,
                 inst->model->name);
+        dm_pairing_unlink(s, inst);
         dm_instance_stop(inst, msg);
     }
 }
@@ -456,7 +541,11 @@ static void instances_adopt_one(void *opaque, const char *id, const char *dir,
         dm_record_remove(dir);
         return;
     }
-    dm_instance_adopt(dm_instance_new(s, id, model), rec, pid, start);
+    DmInstance *inst = dm_instance_new(s, id, model);
+
+    if (dm_instance_adopt(inst, rec, pid, start) == 0) {
+        dm_pairing_link(s, inst);
+    }
 }
 
 void dm_instances_adopt_all(DmServer *s)

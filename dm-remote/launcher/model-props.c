@@ -65,14 +65,18 @@ JsonObject *dm_model_props_check(const DmModel *model, const char *images_dir,
         /*
          * Addresses the model would listen on or connect to (the
          * display's VNC server and its input links): an API client must
-         * not pick a path or a port on this host.  The launcher will
-         * give them when it pairs a display with its input models.
+         * not pick a path or a port on this host.  The launcher gives
+         * them when it pairs a display with its input models, and the
+         * VNC password, by file (docs/launcher.md).
          */
         if (g_str_equal(name, "vnc") || g_str_equal(name, "keyboard") ||
-            g_str_equal(name, "tablet")) {
+            g_str_equal(name, "tablet") ||
+            g_str_equal(name, "vnc-password") ||
+            g_str_equal(name, "vnc-password-file")) {
             *ret_err = g_strdup_printf("property '%s' of model '%s' is not "
-                                       "taken through the API (an address "
-                                       "on this host)", name, model->name);
+                                       "taken through the API (the launcher "
+                                       "gives it: the instance's \"vnc\")",
+                                       name, model->name);
             goto fail;
         }
         if (!val || strpbrk(val, "\r\n")) {
@@ -118,8 +122,7 @@ fail:
     return NULL;
 }
 
-/* Append ",@name=@val" to @spec with commas doubled. */
-static void spec_add(GString *spec, const char *name, const char *val)
+void dm_model_props_spec_add(GString *spec, const char *name, const char *val)
 {
     g_string_append_printf(spec, ",%s=", name);
     for (const char *c = val; *c; c++) {
@@ -144,9 +147,9 @@ char *dm_model_props_spec(const DmModel *model, const char *images_dir,
         if (p && p->type == DM_PROP_FILE) {
             g_autofree char *path = g_build_filename(images_dir, val, NULL);
 
-            spec_add(spec, name, path);
+            dm_model_props_spec_add(spec, name, path);
         } else {
-            spec_add(spec, name, val);
+            dm_model_props_spec_add(spec, name, val);
         }
     }
     return g_string_free(spec, FALSE);

@@ -26,6 +26,10 @@ JsonObject *dm_model_props_check(const DmModel *model, const char *images_dir,
                                  JsonNode *props, unsigned *ret_status,
                                  char **ret_err);
 
+/* Append ",@name=@val" to @spec, commas doubled (the props syntax). */
+void dm_model_props_spec_add(GString *spec, const char *name,
+                             const char *val);
+
 /*
  * The --model argument: "NAME,prop=value,..." with file properties made
  * paths in @images_dir and commas doubled.  @props as checked.

@@ -87,6 +87,7 @@ typedef struct BochsDisplay {
     uint64_t xres, yres;        /* the EDID's preferred mode */
     const char *vnc;
     const char *vnc_password;
+    const char *vnc_password_file;
     uint64_t fps;
     const char *keyboard;
     const char *tablet;
@@ -333,6 +334,27 @@ static int bochs_check_vnc(const char *val, char *err, size_t errlen)
     return dm_address_parse(val, &a, err, errlen);
 }
 
+/*
+ * vnc-password-file=: the password's first line.  A launcher gives it
+ * so: a password on the command line is anybody's to read in ps.
+ */
+static char *bochs_read_password(const char *path)
+{
+    g_autofree char *text = NULL;
+    g_autoptr(GError) gerr = NULL;
+
+    if (!g_file_get_contents(path, &text, NULL, &gerr)) {
+        dm_error("bochs-display: vnc-password-file: %s", gerr->message);
+        return NULL;
+    }
+    text[strcspn(text, "\r\n")] = '\0';
+    if (!text[0]) {
+        dm_error("bochs-display: vnc-password-file=%s is empty", path);
+        return NULL;
+    }
+    return g_steal_pointer(&text);
+}
+
 static int bochs_realize(DmDevice *dev)
 {
     BochsDisplay *s = dm_device_state(dev);
@@ -370,10 +392,17 @@ static int bochs_realize(DmDevice *dev)
     dm_edid_build(s->edid, s->xres, s->yres, s->vgamem);
     s->endian = QEXT_LITTLE;
 
+    if (s->vnc_password && s->vnc_password_file) {
+        dm_error("bochs-display: vnc-password= or vnc-password-file=, "
+                 "not both");
+        return -EINVAL;
+    }
     if (s->vnc) {
+        g_autofree char *password = s->vnc_password_file ?
+            bochs_read_password(s->vnc_password_file) : NULL;
         DmVncConfig cfg = {
             .listen = s->vnc,
-            .password = s->vnc_password,
+            .password = password ? password : s->vnc_password,
             .fps = s->fps,
             .keyboard = s->keyboard,
             .tablet = s->tablet,
@@ -382,14 +411,18 @@ static int bochs_realize(DmDevice *dev)
         };
         char err[256];
 
+        if (s->vnc_password_file && !password) {
+            return -EINVAL;
+        }
         s->vnc_server = dm_vnc_start(&cfg, err, sizeof(err));
         if (!s->vnc_server) {
             dm_error("bochs-display: vnc=%s: %s", s->vnc, err);
             return -EINVAL;
         }
-    } else if (s->keyboard || s->tablet || s->vnc_password) {
-        dm_error("bochs-display: keyboard=, tablet= and vnc-password= "
-                 "need vnc=");
+    } else if (s->keyboard || s->tablet || s->vnc_password ||
+               s->vnc_password_file) {
+        dm_error("bochs-display: keyboard=, tablet=, vnc-password= and "
+                 "vnc-password-file= need vnc=");
         return -EINVAL;
     }
     return 0;
@@ -492,6 +525,9 @@ static const DmProp bochs_props[] = {
     DM_PROP_STRING("vnc-password", BochsDisplay, vnc_password, NULL,
                    "VNC authentication's password (up to 8 characters "
                    "count); none: no authentication"),
+    DM_PROP_STRING("vnc-password-file", BochsDisplay, vnc_password_file,
+                   NULL, "the same, read from the first line of this file "
+                   "(not seen in ps)"),
     DM_PROP_UINT64("fps", BochsDisplay, fps, "30", 1, 60,
                    "how often the screen is compared for updates while a "
                    "viewer is connected"),

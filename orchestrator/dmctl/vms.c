@@ -64,7 +64,7 @@ static void print_vm(JsonNode *reply)
     static const char *const keys[] = { "name", "id", "state", "client",
                                         "hypervisor", "memory", "kernel",
                                         "initrd", "append", "boot",
-                                        "saved_file" };
+                                        "saved_file", "vnc" };
     static const DmctlColumn cols[] = {
         { "DEVICE", "name" }, { "MODEL", "model" }, { "PROPS", "props" },
         { "BUS", "bus" },

@@ -14,6 +14,7 @@ reads the screen, and the test listens on the input links.  TAP.
  - A viewer that never reads stalls neither the model (its registers
    answer) nor another viewer.
  - vnc-password=: VNC authentication; a wrong password is refused.
+ - vnc-password-file=: the same from a file's first line.
 
     tests/dm-remote/display-vnc-test.py DM_REMOTE
 """
@@ -286,6 +287,32 @@ def run(dm, tmp, procs):
     with open(png, "rb") as f:
         ok(f.read(15) == b"P6\n64 48\n255\n" + bytes(colour(0, 0, 9)[:2]),
            "a screenshot as PPM")
+
+    # vnc-password-file=: the file's first line (a launcher's way: not
+    # on the command line); with vnc-password= too, the start fails.
+    pwfile = os.path.join(tmp, "vnc-password")
+    with open(pwfile, "w") as f:
+        f.write("fr0mfile\nignored\n")
+    vnc = "unix:" + os.path.join(tmp, "authf.vnc")
+    p, c = serve(dm, tmp, "authf", "vnc=%s,vnc-password-file=%s" %
+                 (vnc, pwfile))
+    procs.append(p)
+    try:
+        rfb_client.RfbClient(rfb_client.connect(vnc), password="ignored")
+        refused = False
+    except rfb_client.RfbError:
+        refused = True
+    ok(refused, "vnc-password-file=: another password is refused")
+    v = rfb_client.RfbClient(rfb_client.connect(vnc), password="fr0mfile")
+    ok(v.width > 0, "vnc-password-file=: its first line is the password")
+    v.sock.close()
+    both = subprocess.run([dm, "serve", "--model",
+                           "bochs-display,vnc=%s.2,vnc-password=x,"
+                           "vnc-password-file=%s" % (vnc, pwfile),
+                           "--listen", "unix:" + os.path.join(tmp, "b.sock")],
+                          capture_output=True, text=True, timeout=30)
+    ok(both.returncode != 0 and "not both" in both.stderr,
+       "vnc-password= and vnc-password-file= together: refused")
 
 
 if __name__ == "__main__":

@@ -93,6 +93,8 @@ usage qemu-on-server "--qemu and --save-dir are for --role client" --role server
     "${common[@]}" --qemu /bin/true
 usage models-on-client "are for --role server" --role client \
     "${common[@]}" --models edu
+usage vnc-host-on-client "are for --role server" --role client \
+    "${common[@]}" --vnc-host 127.0.0.1
 usage bad-qemu "--qemu '$dir/none' is not an executable" --role client \
     "${common[@]}" --qemu "$dir/none"
 usage unexpected-argument "unexpected argument 'extra'" --role server \
@@ -241,7 +243,7 @@ req "$api" POST /v1/instances '{"id": "tab-9", "model": "virtio-tablet",
 check input-prop 400 'the launcher gives it'
 # Nor a display's VNC address or its input links: no path or port on
 # this host is a client's to choose.
-for prop in vnc keyboard tablet; do
+for prop in vnc keyboard tablet vnc-password vnc-password-file; do
     req "$api" POST /v1/instances "{\"id\": \"gfx-9\", \"model\": \"bochs-display\",
         \"props\": {\"$prop\": \"unix:/tmp/elsewhere\"}}"
     check "display-$prop-prop" 400 'not taken through the API'

@@ -243,6 +243,11 @@ class Handler(BaseHTTPRequestHandler):
                     "pid": counters["pid"], "address": address,
                     "console": console, "restart": body["restart"],
                     "restarts": 0, "exit": None, "bind": body["bind"]}
+            if body["model"] == "bochs-display":
+                # A display's VNC server, as dm-remote's launcher shows it.
+                counters["port"] += 1
+                inst["vnc"] = "tcp:127.0.0.1:%d" % counters["port"]
+                inst["vnc_password"] = "fakepass"
             instances[ident] = inst
             return self.reply(201, dict(inst, **config["instance_reply"]))
         if len(rest) == 1 and rest[0] in instances:

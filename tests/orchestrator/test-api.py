@@ -1139,6 +1139,52 @@ def model_props(e):
          "DELETE /v1/platforms/s8")
 
 
+def paired_display(e):
+    """A VM's display, keyboard and tablet: on one server (the launcher
+    pairs them), the display's VNC address kept and shown."""
+    models = "bochs-display,virtio-keyboard,virtio-tablet"
+    for name in ("g1", "g2"):
+        addr = e.start_fake(name, "server", "--models", models)
+        t.eq(e.api("POST", "/v1/platforms", {
+            "name": name, "role": "server", "address": addr})[0], 201,
+            "server %s offering the display and inputs" % name)
+    err_is(t, e.api("POST", "/v1/vms", {"name": "gv", "devices": [
+        {"name": "gfx0", "model": "bochs-display", "server": "g1"},
+        {"name": "kbd0", "model": "virtio-keyboard", "server": "g2"}]}),
+        400, "a VM's display, keyboard and tablet go to one server",
+        "display and keyboard pinned apart: refused")
+    # The inputs unpinned and first: they follow the display's pin to
+    # g2 (least loaded alone would take g1, first by name).
+    st, body = e.api("POST", "/v1/vms", {"name": "gv", "devices": [
+        {"name": "kbd0", "model": "virtio-keyboard"},
+        {"name": "gfx0", "model": "bochs-display", "server": "g2"},
+        {"name": "tablet0", "model": "virtio-tablet"}]})
+    t.ok(st == 201 and body["vnc"] is None, "a VM with a display", body)
+    st, body = e.api("POST", "/v1/vms/gv/start")
+    on_g2 = [r["body"]["model"] for r in
+             e.requests("g2", "POST", "/v1/instances")]
+    t.ok(st == 200 and sorted(on_g2) == sorted(models.split(",")) and
+         not e.requests("g1", "POST", "/v1/instances"),
+         "display, keyboard and tablet placed together on g2", (st, on_g2))
+    _, listed = e.fake_get("g2", "/v1/instances")
+    vnc = [i["vnc"] for i in listed["instances"] if "vnc" in i]
+    st, body = e.api("GET", "/v1/vms/gv")
+    t.ok(st == 200 and len(vnc) == 1 and body["vnc"] == vnc[0] and
+         [d["console"] for d in body["devices"]
+          if d["name"] == "gfx0"] == vnc,
+         "the VM shows its display's VNC address", (body, vnc))
+    rc, out, err = e.dmctl("vm", "show", "gv")
+    t.ok(rc == 0 and any(line.split() == ["vnc", vnc[0]]
+                         for line in out.splitlines()),
+         "dmctl vm show prints it", (rc, out, err))
+    e.api("POST", "/v1/vms/gv/stop", {"force": True})
+    st, body = e.api("GET", "/v1/vms/gv")
+    t.ok(st == 200 and body["vnc"] is None, "stopped: no VNC display", body)
+    e.api("DELETE", "/v1/vms/gv")
+    for name in ("g1", "g2"):
+        e.api("DELETE", "/v1/platforms/" + name)
+
+
 def half_writes(e):
     s5 = e.start_fake("s5", "server", "--fail-instance", "2")
     e.api("POST", "/v1/platforms", {"name": "s5", "role": "server",
@@ -1482,6 +1528,7 @@ def main():
                      huge_answers,
                      launcher_models,
                      model_props,
+                     paired_display,
                      half_writes,
                      persistence,
                      migration):
