@@ -10,7 +10,8 @@
 #    dmctl's output;
 #  - over TLS with the web console's login token, every endpoint of
 #    openapi.json refuses a caller with neither a client certificate nor
-#    the token (401), and a wrong token; the certificate is served.
+#    the token (401), and a wrong token; the certificate is served; the
+#    token and the server's key are not in the log.
 # TAP output.
 #   test-security.py BUILD
 import glob
@@ -185,6 +186,17 @@ def tls_every_endpoint(e):
                  % (m, concrete), (st, st_wrong))
             n += 1
     t.ok(n >= 20, "every endpoint of openapi.json was tried (%d)" % n)
+    # The server's private key and the login token: read from files,
+    # never logged (-v logs each refusal above).
+    with open(certs + "/server/server-key.pem") as f:
+        key_lines = [x for x in f.read().splitlines()
+                     if x and not x.startswith("-----")]
+    log = e.orch_log()
+    t.ok("refused" in log and token not in log and
+         not [x for x in key_lines if len(x) >= 16 and x in log],
+         "neither the login token nor a line of the server's key is in "
+         "the log", ("refused" in log, token in log,
+                     [x for x in key_lines if x in log], log[-2000:]))
     db = sqlite3.connect(e.db)
     try:
         state = db.execute("SELECT name FROM vms").fetchall()
