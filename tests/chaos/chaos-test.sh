@@ -84,7 +84,7 @@ launcher() {
     ip netns exec "$(lan_ns "$name")" "$dm" daemon --role "$role" \
         --listen "tcp:$addr:7000" --insecure-plain-tcp --platform-id "$name" \
         --state-dir "$tmp/$name" "$@" >>"$tmp/$name.log" 2>&1 &
-    eval "${name}_pid=$!"
+    eval "${name}_pid=$!"       # srv_pid: for fault_launcher_kill
     pids+=($!)
 }
 start_srv() {
@@ -95,7 +95,7 @@ start_orch() {
     ip netns exec "$(lan_ns ctl)" "$orch" --db "$tmp/db.sqlite" \
         --listen "unix:$tmp/orch.sock" >>"$tmp/orch.log" 2>&1 &
     orch_pid=$!
-    pids+=($orch_pid)
+    pids+=("$orch_pid")
 }
 # launcher_get NAME PATH: the launcher's answer (JSON), from ctl's side.
 launcher_get() {
@@ -130,8 +130,7 @@ said=
 say() { said=$(timeout 100 "$chat" "$console" "${CHAT_WAIT:-60}" "$@" 2>&1)
         local rc=$?; echo "$said" >>"$tmp/console.log"; return $rc; }
 say_again() {
-    local i
-    for i in $(seq 40); do CHAT_WAIT=5 say "$@" && return 0; done
+    for _ in $(seq 40); do CHAT_WAIT=5 say "$@" && return 0; done
     return 1
 }
 CHAT_WAIT=240 say expect:DM-GUEST-READY "send:echo B-\$((6*7))" line:B-42 ||
@@ -152,10 +151,10 @@ bv() {
 }
 # disk_back: a run started after now ends clean, and none was ever bad.
 disk_back() {
-    local runs bad clean i
-    read -r runs bad clean < <(bv) || return 1
+    local runs _
+    read -r runs _ < <(bv) || return 1
     # The run in progress may have started before the fault: two more.
-    for i in $(seq 60); do
+    for _ in $(seq 60); do
         local r b c
         read -r r b c < <(bv) || return 1
         [ "$b" = 0 ] || { echo "# bad data read back: $r runs, $b bad"
@@ -179,7 +178,7 @@ model_pid() {
 
 # agree: the database, the launchers and the processes say the same.
 agree() {
-    local vm dms inst running want got pid qemu
+    local vm dms running want got pid qemu
     vm=$(dmctl --json vm show vm1) || { echo "# vm show failed"; return 1; }
     [ "$(jget 'd["state"] + " " + d["client"]' <<<"$vm")" = "running c1" ] ||
         { echo "# vm1 is not running on c1: $vm"; return 1; }
@@ -222,6 +221,7 @@ fault_model_stop() {
     kill -CONT "$pid"
 }
 fault_launcher_kill() {
+    # shellcheck disable=SC2154   # set by launcher's eval
     kill -9 "$srv_pid"
     wait "$srv_pid" 2>/dev/null
     start_srv
@@ -267,7 +267,7 @@ fault_disk_full() {
 # flight); a new session of the same process does not.
 link_drop_todo="dm-remote: requests in flight when a live model's session drops are never completed (docs/testing.md, Chaos)"
 todo_n=0
-kinds=(${CHAOS_FAULTS:-model-kill model-stop launcher-kill orch-kill link-drop disk-full})
+read -r -a kinds <<<"${CHAOS_FAULTS:-model-kill model-stop launcher-kill orch-kill link-drop disk-full}"
 declare -A done_n ok_n
 for k in "${kinds[@]}"; do done_n[$k]=0 ok_n[$k]=0; done
 check "before any fault: the disk works and all agree" \
