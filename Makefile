@@ -4,6 +4,8 @@
 #   make         build everything: the QEMU fork and our programs
 #   make check   run every test; last line "N passed, N failed"
 #   make fuzz    each libFuzzer target for FUZZ_SECONDS (60), as a table
+#   make soak    the chaos suite for SOAK_ROUNDS (17) rounds of its 6
+#                faults (102), with the counts per fault kind
 #   make demo    the main job, with embedded defaults
 #   make bench   benchmarks, printed as tables
 
@@ -11,7 +13,7 @@ BUILD    ?= build
 DM_CACHE ?= /var/cache/dm-build
 export DM_CACHE
 
-.PHONY: all deps qemu ours fuzz-build check fuzz demo bench clean distclean
+.PHONY: all deps qemu ours fuzz-build check fuzz soak demo bench clean distclean
 
 all: qemu ours
 
@@ -33,6 +35,11 @@ check: all fuzz-build
 
 fuzz: fuzz-build
 	@scripts/run-fuzz.sh $(BUILD)
+
+# Chaos, long: tests/chaos/chaos-test.sh, one fault of each kind a round.
+SOAK_ROUNDS ?= 17
+soak: all
+	@tests/chaos/chaos-test.sh $(BUILD) $(SOAK_ROUNDS)
 
 demo: all
 	@scripts/demo.sh $(BUILD)

@@ -32,6 +32,11 @@ JsonObject *dm_json_http_parse_object(const char *data, gsize len,
                     "JSON nested deeper than %d levels", DM_JSON_MAX_DEPTH);
         return NULL;
     }
+    if (dm_json_check_nul(data, len) < 0) {
+        g_set_error(err, DM_JSON_HTTP_ERROR, SOUP_STATUS_BAD_REQUEST,
+                    "bad JSON: a NUL character (U+0000) is refused");
+        return NULL;
+    }
     if (!g_utf8_validate(data, len, NULL) ||
         !json_parser_load_from_data(parser, data, len, &why)) {
         g_set_error(err, DM_JSON_HTTP_ERROR, SOUP_STATUS_BAD_REQUEST,

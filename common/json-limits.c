@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <stdbool.h>
+#include <string.h>
 
 #include "json-limits.h"
 
@@ -65,6 +66,39 @@ int dm_json_check_depth(const char *data, size_t len, unsigned max_depth)
                 depth--;
             }
             break;
+        }
+    }
+    return 0;
+}
+
+int dm_json_check_nul(const char *data, size_t len)
+{
+    size_t i = 0;
+
+    /*
+     * Wherever it is: outside a string a backslash is the parser's to
+     * refuse, and refusing one in a comment costs nothing.  Tracking
+     * strings here would have to follow comments and 'quotes' exactly as
+     * json-glib does (see above); a run of backslashes needs no context.
+     */
+    while (i < len) {
+        size_t run = 0;
+
+        if (data[i] == '\0') {
+            return -EINVAL;
+        }
+        if (data[i] != '\\') {
+            i++;
+            continue;
+        }
+        while (i < len && data[i] == '\\') {
+            run++;
+            i++;
+        }
+        /* An odd run escapes what follows. */
+        if (run % 2 && len - i >= 5 && (data[i] == 'u' || data[i] == 'U') &&
+            !memcmp(data + i + 1, "0000", 4)) {
+            return -EINVAL;
         }
     }
     return 0;

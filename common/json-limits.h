@@ -25,4 +25,12 @@
  */
 int dm_json_check_depth(const char *data, size_t len, unsigned max_depth);
 
+/*
+ * 0 if the @len bytes at @data hold no NUL, raw or as a "\u0000" escape
+ * in a double-quoted string; -EINVAL otherwise.  json-glib keeps strings
+ * NUL-terminated: "vm1\u0000x" would reach us as "vm1", a name other
+ * than the one sent (and checked by no one in its whole form).
+ */
+int dm_json_check_nul(const char *data, size_t len);
+
 #endif /* DM_JSON_LIMITS_H */

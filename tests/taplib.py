@@ -12,12 +12,14 @@ _n = 0
 _failed = False
 
 
-def ok(cond, name):
-    """One TAP line: ok or not ok, numbered."""
+def ok(cond, name, todo=None):
+    """One TAP line: ok or not ok, numbered.  With @todo (why: a known
+    fault, not fixed yet) a failure is a TAP TODO, which fails nothing."""
     global _n, _failed
     _n += 1
-    print("%s %d - %s" % ("ok" if cond else "not ok", _n, name), flush=True)
-    _failed |= not cond
+    print("%s %d - %s%s" % ("ok" if cond else "not ok", _n, name,
+                            f" # TODO {todo}" if todo else ""), flush=True)
+    _failed |= not cond and not todo
 
 
 def failed():

@@ -3,6 +3,9 @@
 # a few well-formed inputs each, from which the fuzzer mutates.  The
 # files are committed; run this again after changing an input format.
 #   tests/fuzz/make-corpus.py
+# (db-migrate's seeds are database files: dm-orchestrator's fresh
+# database, checkpointed, VACUUMed to 512-byte pages, and copies whose
+# user_version says 0, 3 and 6, made with Python's sqlite3; not here.)
 import json
 import os
 import struct

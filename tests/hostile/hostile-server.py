@@ -57,6 +57,30 @@ scenario makes it misbehave in one way:
                         0xc0ffee00, and BAR0 offset 8 by message reads the
                         good memfd's word at 8: what the model sees)
 
+A well-formed device that misbehaves at a read of BAR0 offset 0x10 (the
+trigger; every other access is answered well, on every connection), for
+tests/hostile/proxy-faults.py:
+
+  short-reply           the reply's header says 16 bytes of payload: the
+                        access's offset, region and count, no data
+  wrong-id              the reply carries another message id
+  huge-count            the reply says it holds 0xffffffff bytes (it
+                        holds 4)
+  huge-size             a header announcing a 1 GiB message, 4 KiB of it,
+                        then nothing more
+  unsolicited-replies   answered well, then 1000 replies to requests
+                        QEMU never sent (ids and commands of none)
+  dma-outside           before answering, DMA requests outside guest
+                        memory (past the RAM, across its end, wrapping,
+                        at the MSI window, 1 TiB), a huge count, a write
+                        whose data is short, and one good read of RAM;
+                        the read then gives the refusals counted in bits
+                        0-7 and the good read's success in bit 8
+  irq-flood             before answering, 20000 DM_IRQ messages (good and
+                        out-of-range vectors); after answering, as many
+  close-mid-reply       half the reply, then the connection closed
+  never-answer          no reply at all, the connection kept open
+
 The pcie-* and ext-* scenarios are PCI Express devices: 4096 bytes of
 config space, a version 2 endpoint's PCI Express capability; the proxy
 reads and checks them on a PCI Express bus (q35).
@@ -98,7 +122,12 @@ SCENARIOS = ('good', 'msi-at-fc', 'msix-past-end', 'msix-table-past-bar',
              'bar-not-pow2', 'huge-version', 'dma-to-own-bar',
              'junk-replies', 'trickle-reply', 'pcie-cap-past-end',
              'ext-cap-loop', 'ext-cap-in-conventional', 'bad-io-fds',
-             'bad-mmap', 'bad-mmap-caps', 'bad-mmap-fds', 'mmap-reshape')
+             'bad-mmap', 'bad-mmap-caps', 'bad-mmap-fds', 'mmap-reshape',
+             'short-reply', 'wrong-id', 'huge-count', 'huge-size',
+             'unsolicited-replies', 'dma-outside', 'irq-flood',
+             'close-mid-reply', 'never-answer')
+TRIGGER = 0x10                  # the BAR0 offset the faults below answer
+DM_IRQ = 0x7f01                 # libvup's dm-ext.h: an interrupt message
 MMAP_SCENARIOS = ('bad-mmap', 'bad-mmap-caps', 'bad-mmap-fds',
                   'mmap-reshape')
 F_ADD_SEALS, F_SEAL_SHRINK, F_SEAL_GROW, F_SEAL_WRITE = 1033, 0x2, 0x4, 0x8
@@ -265,6 +294,9 @@ class Session:
             data = struct.pack('<I', GOOD_VALUE)[:count]
             self.trickle(msg_id, payload[:16] + data)
             return
+        elif region == 0 and offset == TRIGGER and self.fault(msg_id, flags,
+                                                              payload):
+            return
         elif region == 0 and offset in (0x50, 0x54) and self.kick_fd:
             try:
                 self.kicks += os.eventfd_read(self.kick_fd)
@@ -283,6 +315,96 @@ class Session:
         else:
             data = bytes(count)
         self.reply(msg_id, REGION_READ, flags, payload[:16] + data)
+
+    def fault(self, msg_id, flags, payload):
+        """The trigger's misbehaviour; False: answer it as usual."""
+        sc = self.scenario
+        good = payload[:16] + struct.pack('<I', GOOD_VALUE)
+        if sc == 'short-reply':
+            self.send(msg_id, REGION_READ, REPLY, payload[:16])
+        elif sc == 'wrong-id':
+            self.send(msg_id ^ 0x5a5a, REGION_READ, REPLY, good)
+        elif sc == 'huge-count':
+            self.send(msg_id, REGION_READ, REPLY,
+                      payload[:12] + struct.pack('<I', 0xffffffff) + good[16:])
+        elif sc == 'huge-size':
+            try:
+                self.conn.sendall(HDR.pack(msg_id, REGION_READ, 1 << 30,
+                                           REPLY, 0) + bytes(4096))
+            except OSError:
+                raise Gone()
+            self.drain()
+        elif sc == 'unsolicited-replies':
+            self.send(msg_id, REGION_READ, REPLY, good)
+            for i in range(1000):
+                self.send((msg_id + 0x4000 + i) & 0xffff,
+                          (REGION_READ, REGION_WRITE, DMA_MAP, 0x7777)[i % 4],
+                          REPLY | (ERROR if i % 3 == 0 else 0),
+                          good if i % 2 else b'')
+        elif sc == 'dma-outside':
+            value = self.dma_outside()
+            self.send(msg_id, REGION_READ, REPLY,
+                      payload[:16] + struct.pack('<I', value))
+        elif sc == 'irq-flood':
+            self.irq_flood()
+            self.send(msg_id, REGION_READ, REPLY, good)
+            self.irq_flood()
+        elif sc == 'close-mid-reply':
+            msg = HDR.pack(msg_id, REGION_READ, HDR.size + len(good), REPLY,
+                           0) + good
+            try:
+                self.conn.sendall(msg[:len(msg) // 2])
+            except OSError:
+                pass
+            raise Gone()
+        elif sc == 'never-answer':
+            self.drain()
+        else:
+            return False
+        return True
+
+    def drain(self):
+        """Answer nothing more; read until the client gives up on us."""
+        while True:
+            self.recv()
+
+    def irq_flood(self):
+        irqs = [(0, 0), (1, 0), (1, 63), (1, 64), (4, 0), (9, 99),
+                (0xffffffff, 0xffffffff)]
+        msgs = b''.join(HDR.pack(i & 0xffff, DM_IRQ, HDR.size + 8, NO_REPLY,
+                                 0) + struct.pack('<II', *irqs[i % len(irqs)])
+                        for i in range(20000))
+        try:
+            self.conn.sendall(msgs)
+        except OSError:
+            raise Gone()
+
+    def dma_outside(self):
+        """DMA requests QEMU must refuse, and one it must serve."""
+        ram_end = 128 << 20                     # the test's -m 128M
+        bad = [(DMA_READ, ram_end + (256 << 20), 4, None),   # past the RAM
+               (DMA_READ, ram_end - 0x1000, 0x2000, None),   # across its end
+               (DMA_READ, 0xfffffffffffff000, 0x2000, None), # wraps
+               (DMA_WRITE, 0xfee00000, 4, b'\1\0\0\0'),      # MSI window
+               (DMA_WRITE, 1 << 40, 4, b'\1\0\0\0'),         # 1 TiB
+               (DMA_READ, 0x1000, 0x7fffffff, None),         # huge count
+               (DMA_WRITE, 0x1000, 64, b'\1' * 8)]             # short data
+        ids = {}
+        for cmd, addr, count, data in bad:
+            ids[self.request(cmd, struct.pack('<QQ', addr, count) +
+                             (data or b''))] = 'bad'
+        ids[self.request(DMA_READ, struct.pack('<QQ', 0x1000, 4))] = 'good'
+        refused, good_ok = 0, 0
+        while ids:
+            msg_id, cmd, flags, err, _ = self.recv()
+            if flags & 0xf != REPLY or msg_id not in ids:
+                continue                # nothing else comes mid-call
+            kind = ids.pop(msg_id)
+            if kind == 'bad' and flags & ERROR:
+                refused += 1
+            elif kind == 'good' and not flags & ERROR:
+                good_ok = 1
+        return refused | good_ok << 8
 
     def trickle(self, msg_id, payload):
         """The reply, one byte at a time: each byte well inside timeout=."""

@@ -3,8 +3,9 @@
 # common/soup-limits.c): a deeply nested JSON body is a 400, not a stack
 # overflow; a body over 1 MiB is a 413 when its headers arrive (or as a
 # chunked one grows), never buffered whole (the server's peak RSS stays
-# small); connections beyond 64 get a 503.  After each, the server still
-# answers.  TAP.
+# small); headers that never end (one endless line, or header after
+# header) are cut off, never buffered whole; connections beyond 64 get a
+# 503.  After each, the server still answers.  TAP.
 #
 #   input-limits.py launcher DM_REMOTE
 #   input-limits.py orchestrator DM_ORCHESTRATOR
@@ -148,12 +149,32 @@ def flood(head):
     return status, sent
 
 
+def header_flood(line):
+    """A request whose headers are @line (a header's start, then bytes of
+    its value) followed by BIG bytes more of the same, unless the server
+    cuts us off: its status (None if it just closed) and what was sent."""
+    s = connect()
+    sent = 0
+    try:
+        s.sendall(("GET %s HTTP/1.1\r\nHost: localhost\r\n" %
+                   get_path).encode())
+        block = line * (65536 // len(line))
+        while sent < BIG:
+            s.sendall(block)
+            sent += len(block)
+    except (ConnectionError, socket.timeout):
+        pass
+    status, _ = read_reply(s)
+    s.close()
+    return status, sent
+
+
 def main():
     for _ in range(200):
         if os.path.exists(sock_path) or server.poll() is not None:
             break
         time.sleep(0.1)
-    print("1..22")
+    print("1..30")
     alive("start")
 
     # Content-Length over the limit: 413 without sending the body.
@@ -179,6 +200,18 @@ def main():
     alive("chunked-body")
     rss = peak_rss_kb()
     ok(rss < RSS_BOUND_KB, "big-body-rss",
+       "peak RSS %d KiB, bound %d KiB" % (rss, RSS_BOUND_KB))
+
+    # Headers: libsoup stops reading them at 64 KiB (a 400 or a close).
+    status, sent = header_flood(b"X-Long: " + b"a" * 4088)
+    ok(status in (400, 413, 431, None) and sent < BIG, "endless-header-cut",
+       "status %s after %d bytes sent" % (status, sent))
+    status, sent = header_flood(b"X-Many: 1\r\n")
+    ok(status in (400, 413, 431, None) and sent < BIG, "many-headers-cut",
+       "status %s after %d bytes sent" % (status, sent))
+    alive("headers")
+    rss = peak_rss_kb()
+    ok(rss < RSS_BOUND_KB, "headers-rss",
        "peak RSS %d KiB, bound %d KiB" % (rss, RSS_BOUND_KB))
 
     # MAX_CONNS kept-alive connections are served, one more is not.
@@ -228,6 +261,20 @@ def main():
         ok(status == 400 and b"nested deeper" in body,
            "deep-json-behind-" + name, "status %s %r" % (status, body[:200]))
         alive("deep-json-behind-" + name)
+    # json-glib ends its strings at a NUL: "vm1\u0000x" was taken as
+    # "vm1", a name other than the one sent (test-security.py).
+    for name, text in [("escaped", b'{"id": "a\\u0000b", "model": "edu"}'),
+                       ("raw", b'{"id": "a\x00b", "model": "edu"}')]:
+        status, body = request("POST", post_path, text)
+        ok(status == 400 and b"U+0000" in body, "nul-" + name + "-400",
+           "status %s %r" % (status, body[:200]))
+    # An escaped backslash before u0000 is no NUL.
+    status, body = request("POST", post_path,
+                           b'{"id": "a\\\\u0000", "model": "edu"}')
+    ok(status is not None and b"U+0000" not in body, "nul-not-escaped",
+       "status %s %r" % (status, body[:200]))
+    alive("nul")
+
     # Brackets in a comment or a single-quoted string are not nesting.
     for text in [b"{\"a\": /* " + b"[" * 100 + b" */ 1}",
                  b"{\"a\": '" + b"[" * 100 + b"'}"]:

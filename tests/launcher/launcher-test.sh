@@ -201,6 +201,14 @@ if [ "$(stat -c %a "$state/instances/dm-1/token")" = 600 ] &&
 else
     fail token-file "$(ls -l "$state")"
 fi
+# Not on any command line of the machine: the launcher's children, theirs.
+# (a class in the pattern: grep's own command line must not match it)
+leaks=$(grep -la "s3cret-t0ke[n]" /proc/[0-9]*/cmdline 2>/dev/null)
+if [ -z "$leaks" ]; then
+    pass token-not-in-ps
+else
+    fail token-not-in-ps "$leaks"
+fi
 
 # edu on unix, with a restart policy.
 # null members (as the orchestrator sends them) are absent ones.
