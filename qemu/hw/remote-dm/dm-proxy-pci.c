@@ -1592,7 +1592,7 @@ static const Property dm_proxy_pci_properties[] = {
      * stops with the model idle (guest-virtio-blk-crash-nbd, about one
      * run in two with doorbells, none in six without).
      */
-    DEFINE_PROP_BOOL("ioeventfd", DMProxyPCIState, ioeventfd, false),
+    DEFINE_PROP_BOOL("ioeventfd", DMProxyPCIState, ioeventfd, true),
     /* Map the regions the model offers as memory (one host). */
     DEFINE_PROP_BOOL("mmap", DMProxyPCIState, mmap, true),
     DEFINE_PROP_UINT32("poll-us", DMProxyPCIState, poll_us, 50),
