@@ -9,7 +9,12 @@
  *   upstream    QEMU's own vfio-user-pci over the same socket: it maps
  *               the areas as it maps a VFIO device's (the spec's way)
  * each with the whole BAR mappable and with sparse=on (its first page
- * registers).  Either way the guest's writes through the BAR are what
+ * registers).  With guest-only=on (the model never writes the memory,
+ * as a framebuffer's), also
+ *   unix-nommap, tcp   dirty pages: the fork keeps the memory and sends
+ *               what the guest dirtied a few dozen times a second
+ *   tcp-trapped dirty-fps=0: trapped, by messages
+ * where the model sees the guest's writes once they were sent.  Either way the guest's writes through the BAR are what
  * the model reads (its BAR0 registers), and the model's writes are what
  * the guest reads.  And a model killed and started again: its new
  * memory is mapped in the old one's place; a migration, the model left
@@ -47,6 +52,8 @@ typedef enum Backend {
 typedef struct Case {
     Backend backend;
     bool sparse;
+    bool guest_only;            /* membar,guest-only=on */
+    const char *opts;           /* more dm-proxy-pci properties */
 } Case;
 
 typedef struct Membar {
@@ -62,7 +69,10 @@ typedef struct Membar {
 
 static void membar_start(Membar *m, const Case *c)
 {
-    const char *model = c->sparse ? "membar,sparse=on" : "membar";
+    g_autofree char *model = g_strdup_printf("membar%s%s",
+                                             c->sparse ? ",sparse=on" : "",
+                                             c->guest_only ?
+                                             ",guest-only=on" : "");
     g_autofree char *server = NULL;
 
     if (c->backend == BACKEND_TCP) {
@@ -81,10 +91,11 @@ static void membar_start(Membar *m, const Case *c)
                                      m->remote->socket_path);
     } else {
         m->cmdline = g_strdup_printf("-machine pc -m 128M -device "
-                                     "dm-proxy-pci,addr=%02x.0,server=%s%s",
+                                     "dm-proxy-pci,addr=%02x.0,server=%s%s%s",
                                      SLOT, server,
                                      c->backend == BACKEND_UNIX_NOMMAP ?
-                                     ",mmap=off" : "");
+                                     ",mmap=off" : "",
+                                     c->opts ? c->opts : "");
     }
     m->qts = qtest_init(m->cmdline);
     pc_alloc_init(&m->alloc, m->qts, 0);
@@ -208,6 +219,69 @@ static void check_one_truth(Membar *m, bool sparse, bool mapped,
     }
 }
 
+/*
+ * What the model reads at BAR2's @addr, once it is @want: with dirty
+ * pages it sees the guest's writes after the next tick (bounded: a
+ * model that never sees them fails).
+ */
+static uint32_t model_word_soon(Membar *m, uint64_t addr, uint32_t want)
+{
+    uint32_t v = model_word(m, addr);
+
+    for (int i = 0; i < 1000 && v != want; i++) {
+        g_usleep(10 * 1000);
+        v = model_word(m, addr);
+    }
+    return v;
+}
+
+/*
+ * guest-only=on: the guest's stores through BAR2 reach the model (at
+ * once, or with the next dirty-page tick); the model writes nothing
+ * there; @messages: whether the guest's accesses are messages.
+ */
+static void check_guest_only(Membar *m, bool sparse, bool messages)
+{
+    uint64_t base = sparse ? PAGE : 0;
+    int64_t requests = proxy_stat(m, "requests");
+    unsigned n = 0;
+
+    for (size_t i = 0; i < G_N_ELEMENTS(probes); i++) {
+        uint64_t addr = MAX(probes[i], base);
+
+        qpci_io_writel(m->dev, m->mem, addr, 0x5a000000 | addr);
+        g_assert_cmphex(qpci_io_readl(m->dev, m->mem, addr), ==,
+                        0x5a000000 | addr);
+        n += 2;
+    }
+    qpci_io_writeq(m->dev, m->mem, base + 0x40, 0x0123456789abcdefull);
+    g_assert_cmphex(qpci_io_readq(m->dev, m->mem, base + 0x40), ==,
+                    0x0123456789abcdefull);
+    n += 2;
+    if (messages) {
+        g_assert_cmpint(proxy_stat(m, "requests"), >=, requests + n);
+    } else {
+        /* A dirty-page tick or two may have gone meanwhile, not one each. */
+        g_assert_cmpint(proxy_stat(m, "requests"), <, requests + n / 2);
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(probes); i++) {
+        uint64_t addr = MAX(probes[i], base);
+
+        g_assert_cmphex(model_word_soon(m, addr, 0x5a000000 | addr), ==,
+                        0x5a000000 | addr);
+    }
+    g_assert_cmphex(model_word_soon(m, base + 0x44, 0x01234567), ==,
+                    0x01234567);
+    /* A later store, after a tick: sent too. */
+    qpci_io_writel(m->dev, m->mem, base + 0x2000, 0x0ddba11);
+    g_assert_cmphex(model_word_soon(m, base + 0x2000, 0x0ddba11), ==,
+                    0x0ddba11);
+    /* The model's store is dropped: the guest reads its own value. */
+    model_store(m, base + 0x2000, 0xdeadbeef);
+    g_assert_cmphex(qpci_io_readl(m->dev, m->mem, base + 0x2000), ==,
+                    0x0ddba11);
+}
+
 static void test_memory(const void *data)
 {
     const Case *c = data;
@@ -222,7 +296,13 @@ static void test_memory(const void *data)
         g_assert_cmpint(proxy_stat(&m, "mapped"), ==,
                         mapped ? BAR2_SIZE - (c->sparse ? PAGE : 0) : 0);
     }
-    check_one_truth(&m, c->sparse, mapped, counted);
+    if (c->guest_only) {
+        check_guest_only(&m, c->sparse,
+                         c->backend == BACKEND_TCP && c->opts &&
+                         strstr(c->opts, "dirty-fps=0"));
+    } else {
+        check_one_truth(&m, c->sparse, mapped, counted);
+    }
     if (counted) {
         g_assert_cmpint(proxy_stat(&m, "errors"), ==, 0);
     }
@@ -339,6 +419,12 @@ int main(int argc, char **argv)
         { "tcp-sparse", { BACKEND_TCP, true } },
         { "upstream", { BACKEND_UPSTREAM, false } },
         { "upstream-sparse", { BACKEND_UPSTREAM, true } },
+        { "guest-only/unix", { BACKEND_UNIX, false, true } },
+        { "guest-only/unix-nommap", { BACKEND_UNIX_NOMMAP, false, true } },
+        { "guest-only/tcp", { BACKEND_TCP, false, true } },
+        { "guest-only/tcp-sparse", { BACKEND_TCP, true, true } },
+        { "guest-only/tcp-trapped",
+          { BACKEND_TCP, false, true, ",dirty-fps=0" } },
     };
     static const Case unix_whole = { BACKEND_UNIX, false };
 
