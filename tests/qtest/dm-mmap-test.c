@@ -405,6 +405,61 @@ static void test_migrate(const void *data)
     membar_stop(&t);
 }
 
+/*
+ * guest-only=on over TCP, a migration: the memory the fork keeps moves
+ * with the VM (the target's guest reads its own stores back), and the
+ * model, which stays, ends up with them too, even those the source had
+ * no tick left to send.
+ */
+static void test_migrate_dirty(const void *data)
+{
+    const Case *c = data;
+    g_autofree char *uri = NULL;
+    g_autofree char *target_cmd = NULL;
+    Membar m = { 0 }, t = { 0 };
+
+    membar_start(&m, c);
+    uri = g_strdup_printf("unix:%s/migrate.sock", m.remote->dir);
+    qpci_io_writel(m.dev, m.mem, 0x5000, 0x5eed5eed);
+    g_assert_cmphex(model_word_soon(&m, 0x5000, 0x5eed5eed), ==, 0x5eed5eed);
+    /* Right before the migration: maybe never sent by the source. */
+    qpci_io_writel(m.dev, m.mem, 0x7000, 0x1a57c0de);
+
+    target_cmd = g_strdup_printf("%s -incoming defer", m.cmdline);
+    t.qts = qtest_init(target_cmd);
+    qtest_qmp_assert_success(t.qts, "{'execute': 'migrate-incoming',"
+                             " 'arguments': {'uri': %s}}", uri);
+    qtest_qmp_assert_success(m.qts, "{'execute': 'migrate',"
+                             " 'arguments': {'uri': %s}}", uri);
+    DM_WAIT_UNTIL(qmp_status_is(m.qts, "query-migrate", "completed"));
+    g_assert_true(qmp_status_is(m.qts, "query-migrate", "completed"));
+    DM_WAIT_UNTIL(qmp_status_is(t.qts, "query-status", "running"));
+    g_assert_true(qmp_status_is(t.qts, "query-status", "running"));
+    qtest_quit(m.qts);
+
+    pc_alloc_init(&t.alloc, t.qts, 0);
+    t.bus = qpci_new_pc(t.qts, &t.alloc);
+    t.dev = qpci_device_find(t.bus, QPCI_DEVFN(SLOT, 0));
+    g_assert_nonnull(t.dev);
+    t.regs = m.regs;
+    t.mem = m.mem;
+    t.remote = m.remote;
+    g_assert_cmpint(proxy_stat(&t, "mapped"), ==, 0);
+    /* The guest's memory came with it. */
+    g_assert_cmphex(qpci_io_readl(t.dev, t.mem, 0x5000), ==, 0x5eed5eed);
+    g_assert_cmphex(qpci_io_readl(t.dev, t.mem, 0x7000), ==, 0x1a57c0de);
+    /* The model has both, and what the target's guest writes next. */
+    g_assert_cmphex(model_word_soon(&t, 0x7000, 0x1a57c0de), ==, 0x1a57c0de);
+    g_assert_cmphex(model_word(&t, 0x5000), ==, 0x5eed5eed);
+    check_guest_only(&t, false, false);
+
+    g_free(m.dev);
+    qpci_free_pc(m.bus);
+    alloc_destroy(&m.alloc);
+    g_free(m.cmdline);
+    membar_stop(&t);
+}
+
 int main(int argc, char **argv)
 {
     static const struct {
@@ -427,6 +482,7 @@ int main(int argc, char **argv)
           { BACKEND_TCP, false, true, ",dirty-fps=0" } },
     };
     static const Case unix_whole = { BACKEND_UNIX, false };
+    static const Case tcp_guest_only = { BACKEND_TCP, false, true };
 
     g_test_init(&argc, &argv, NULL);
     if (!dm_remote_available()) {
@@ -442,5 +498,7 @@ int main(int argc, char **argv)
     qtest_add_data_func("/dm/mmap/unix/kill-restart", &unix_whole,
                         test_kill_restart);
     qtest_add_data_func("/dm/mmap/unix/migrate", &unix_whole, test_migrate);
+    qtest_add_data_func("/dm/mmap/guest-only/tcp/migrate", &tcp_guest_only,
+                        test_migrate_dirty);
     return g_test_run();
 }
