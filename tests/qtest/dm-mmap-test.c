@@ -338,6 +338,36 @@ static void test_kill_restart(const void *data)
     membar_stop(&m);
 }
 
+/*
+ * guest-only=on over TCP: the model dies and a new one comes, its memory
+ * blank; the guest's stores stay in the fork's copy meanwhile (readable,
+ * no fault), and the new model gets all of it once connected.
+ */
+static void test_kill_restart_dirty(const void *data)
+{
+    const Case *c = data;
+    Membar m = { 0 };
+
+    membar_start(&m, c);
+    qpci_io_writel(m.dev, m.mem, 0x3000, 0x11111111);
+    g_assert_cmphex(model_word_soon(&m, 0x3000, 0x11111111), ==, 0x11111111);
+    dm_remote_kill(m.remote);
+    g_assert_cmphex(qpci_io_readl(m.dev, m.regs, REG_ID), ==, 0xffffffff);
+    qtest_qmp_eventwait(m.qts, "REMOTE_DEVICE_DISCONNECTED");
+    /* The guest's own memory, here: still there. */
+    g_assert_cmphex(qpci_io_readl(m.dev, m.mem, 0x3000), ==, 0x11111111);
+    qpci_io_writel(m.dev, m.mem, 0x4000, 0x22222222);
+
+    dm_remote_restart(m.remote);
+    qtest_qmp_eventwait(m.qts, "REMOTE_DEVICE_RECONNECTED");
+    DM_WAIT_UNTIL(qpci_io_readl(m.dev, m.regs, REG_ID) == 0x6d656d62);
+    /* Sent again whole: the page written before, and the one while away. */
+    g_assert_cmphex(model_word_soon(&m, 0x3000, 0x11111111), ==, 0x11111111);
+    g_assert_cmphex(model_word_soon(&m, 0x4000, 0x22222222), ==, 0x22222222);
+    check_guest_only(&m, false, false);
+    membar_stop(&m);
+}
+
 /* Poll @qts's @query until its "status" is @status (bounded). */
 static bool qmp_status_is(QTestState *qts, const char *query,
                           const char *status)
@@ -498,6 +528,8 @@ int main(int argc, char **argv)
     qtest_add_data_func("/dm/mmap/unix/kill-restart", &unix_whole,
                         test_kill_restart);
     qtest_add_data_func("/dm/mmap/unix/migrate", &unix_whole, test_migrate);
+    qtest_add_data_func("/dm/mmap/guest-only/tcp/kill-restart",
+                        &tcp_guest_only, test_kill_restart_dirty);
     qtest_add_data_func("/dm/mmap/guest-only/tcp/migrate", &tcp_guest_only,
                         test_migrate_dirty);
     return g_test_run();
