@@ -6,14 +6,16 @@
 # checks the pixels.  Over UNIX the fork maps the framebuffer (trace
 # dm_proxy_mmap: mapped); over TCP it keeps it in its own RAM and sends
 # the dirty pages (dm_dirty_pages, trace dm_proxy_dirty_area), at
-# 1024x768 both; tcp-trapped turns that off (dirty-fps=0): every guest
+# 1024x768 both (tcp-slow: through a relay that delays each way by 20
+# ms, a round trip longer than a tick); tcp-trapped turns that off
+# (dirty-fps=0): every guest
 # store is a message, as for a client without the extension, so the
 # EDID's preferred mode is a small 640x480 there.  TAP output; the
 # screenshot stays in $tmp with KEEP=1.
-#   tests/guest/display.sh BUILD [unix|tcp|tcp-trapped]
+#   tests/guest/display.sh BUILD [unix|tcp|tcp-slow|tcp-trapped]
 # shellcheck source-path=SCRIPTDIR
 set -uo pipefail
-build=$(cd "${1:?usage: display.sh BUILD [unix|tcp|tcp-trapped]}" && pwd)
+build=$(cd "${1:?usage: display.sh BUILD [unix|tcp|tcp-slow|tcp-trapped]}" && pwd)
 transport=${2:-unix}
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../tap.sh"
@@ -25,7 +27,7 @@ dm=$build/meson/dm-remote/dm-remote
 fps=30
 case $transport in
     unix) addr=unix:$tmp/display.sock; w=1024; h=768 ;;
-    tcp|tcp-trapped)
+    tcp|tcp-slow|tcp-trapped)
          port=$(/usr/bin/python3 "$here/../free-port.py" 127.0.0.1) ||
              bail "no free port"
          addr=tcp:127.0.0.1:$port; w=1024; h=768
@@ -45,6 +47,18 @@ for _ in $(seq 500); do
     esac
     sleep 0.02
 done
+if [ "$transport" = tcp-slow ]; then
+    rport=$(/usr/bin/python3 "$here/../free-port.py" 127.0.0.1) ||
+        bail "no free port"
+    /usr/bin/python3 "$here/../net/delay-relay.py" 127.0.0.1 "$rport" \
+        127.0.0.1 "$port" 20 >"$tmp/relay.out" 2>&1 &
+    pids+=("$!")
+    for _ in $(seq 250); do
+        grep -q listening "$tmp/relay.out" 2>/dev/null && break
+        sleep 0.02
+    done
+    addr=tcp:127.0.0.1:$rport
+fi
 
 "$build/qemu-system-x86_64" -accel tcg -M pc -m 256M \
     -display none -vga none -monitor none -no-reboot -trace dm_proxy_mmap \
@@ -83,7 +97,7 @@ else
     check "over TCP nothing is mapped" \
         bash -c "! grep -q ': 1 (1 mapped' '$tmp/qemu.log'"
 fi
-if [ "$transport" = tcp ]; then
+if [ "$transport" = tcp ] || [ "$transport" = tcp-slow ]; then
     check "the fork keeps the framebuffer and sends its dirty pages" \
         grep -q "region 0 area 0x0 size 0x1000000 kept here" "$tmp/qemu.log"
 elif [ "$transport" = tcp-trapped ]; then

@@ -27,6 +27,7 @@
 #include "qemu/osdep.h"
 #include "qapi/error.h"
 #include "qemu/error-report.h"
+#include "qemu/main-loop.h"
 #include "qemu/units.h"
 #include "exec/target_page.h"
 #include "migration/vmstate.h"
@@ -119,8 +120,16 @@ static int dm_proxy_dirty_flush(DMProxyDirty *d, DMProxyDirtyMsg *msg)
     }
     memcpy(start, &h, sizeof(h));
     memcpy(start + sizeof(h), msg->runs, hlen - sizeof(h));
+    /*
+     * The round trip without the BQL, as a trapping vCPU makes its calls:
+     * over a slow link the vCPUs and the rest of the main loop's users
+     * must not wait for it.  Nothing of ours changes meanwhile: only the
+     * main loop (this thread) starts, stops or unplugs the device.
+     */
+    bql_unlock();
     ret = dm_proxy_call(d->proxy, VUP_CMD_DM_DIRTY_PAGES, start,
                         hlen + msg->len, NULL, 0, NULL);
+    bql_lock();
     trace_dm_proxy_dirty_send(d->proxy->id, d->region, msg->nruns, msg->len,
                               ret);
     if (ret < 0) {
