@@ -196,9 +196,15 @@ static void dm_proxy_dirty_put_back(DMProxyDirtyArea *a,
  */
 static void dm_proxy_dirty_sync(DMProxyDirty *d, int64_t deadline)
 {
-    g_autofree DMProxyDirtyMsg *msg = g_new0(DMProxyDirtyMsg, 1);
+    g_autofree DMProxyDirtyMsg *msg = NULL;
     int ret = 0;
 
+    /* A model reconnected with smaller messages: wait, bits kept. */
+    if (d->proxy->caps.max_data_xfer_size < DM_PROXY_DIRTY_HDR_MAX +
+                                            DM_PROXY_DIRTY_PAGE) {
+        return;
+    }
+    msg = g_new0(DMProxyDirtyMsg, 1);
     msg->max = MIN(DM_PROXY_DIRTY_DATA_MAX,
                    d->proxy->caps.max_data_xfer_size - DM_PROXY_DIRTY_HDR_MAX);
     msg->max = QEMU_ALIGN_DOWN(msg->max, DM_PROXY_DIRTY_PAGE);
