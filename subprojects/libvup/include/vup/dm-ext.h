@@ -241,7 +241,7 @@ VUP_CHECK_SIZE(VupDmEvent, 16);
  * size multiples of page_size (4096, the server's page).  A client
  * waits for the reply before the next one: one in flight.
  */
-#define VUP_CMD_DM_DIRTY_PAGES      0x7f07
+#define VUP_CMD_DM_DIRTY_PAGES      0x7f08
 
 #define VUP_DM_DIRTY_PAGE_SIZE      4096
 #define VUP_DM_DIRTY_MAX_RUNS       4096        /* per message */
