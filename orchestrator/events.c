@@ -1,5 +1,6 @@
 /*
- * dm-orchestrator: what happened to the VMs (the events table): starts,
+ * dm-orchestrator: what happened to the VMs (on the store,
+ * store-events.h): starts,
  * stops, migrations, saves and restores, and what reconciliation at
  * start-up repaired.
  *
@@ -18,6 +19,7 @@
 #include "db.h"
 #include "events.h"
 #include "request.h"
+#include "store-events.h"
 
 #define EVENTS_DEFAULT_LIMIT 100
 #define EVENTS_MAX_LIMIT 1000
@@ -47,7 +49,8 @@ static int events_param(OrchRequest *r, const char *key, gint64 min,
 static int events_reply(OrchRequest *r, const char *vm)
 {
     gint64 since = -1, limit = EVENTS_DEFAULT_LIMIT;
-    g_autoptr(sqlite3_stmt) st = NULL;
+    g_autoptr(GError) err = NULL;
+    JsonArray *events;
     GHashTableIter it;
     gpointer key;
     JsonObject *o;
@@ -65,22 +68,12 @@ static int events_reply(OrchRequest *r, const char *vm)
         events_param(r, "limit", 1, EVENTS_MAX_LIMIT, &limit) < 0) {
         return -EINVAL;
     }
-    if (since >= 0) {
-        st = orch_db_stmt(r->db, "SELECT id, time, vm, message FROM events"
-                          " WHERE id > ? AND (? IS NULL OR vm = ?)"
-                          " ORDER BY id LIMIT ?", "issi", since, vm, vm,
-                          limit);
-    } else {
-        st = orch_db_stmt(r->db, "SELECT * FROM (SELECT id, time, vm,"
-                          " message FROM events WHERE ? IS NULL OR vm = ?"
-                          " ORDER BY id DESC LIMIT ?) ORDER BY id", "ssi",
-                          vm, vm, limit);
-    }
-    if (!st) {
-        return -EIO;
+    events = orch_events_read(since, limit, vm, &err);
+    if (!events) {
+        return orch_fail_error(r, err);
     }
     o = json_object_new();
-    json_object_set_array_member(o, "events", orch_db_rows(st));
+    json_object_set_array_member(o, "events", events);
     orch_reply_object(r, 200, o);
     return 0;
 }

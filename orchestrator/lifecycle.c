@@ -286,3 +286,46 @@ int orch_vm_resume(OrchRequest *r)
 {
     return lifecycle_pause(r, "resume", "suspended", "cont", "running");
 }
+
+/*
+ * A device's link (a network card's cable): QMP's set_link on its
+ * proxy, whose id is the device's name (qemu-args.c).  The model says
+ * whether it has a link at all.
+ */
+int orch_vm_device_link(OrchRequest *r)
+{
+    static const char *const ok[] = { "running", "suspended", NULL };
+    const char *dev = r->seg[3];
+    g_auto(OrchVm) vm = { 0 };
+    g_autoptr(GError) err = NULL;
+    g_autoptr(JsonObject) args = json_object_new();
+    gboolean up;
+
+    if (orch_check_name(r, "device", dev) < 0) {
+        return -EINVAL;
+    }
+    if (!r->body || !json_object_has_member(r->body, "up") ||
+        json_node_get_value_type(json_object_get_member(r->body, "up")) !=
+        G_TYPE_BOOLEAN) {
+        return orch_fail(r, 400, "the body must have 'up', a boolean");
+    }
+    up = json_object_get_boolean_member(r->body, "up");
+    if (!orch_vm_load(r->db, r->seg[1], &vm, &err) ||
+        !orch_vm_expect_state(&vm, "set the link of", ok, &err)) {
+        return orch_fail_error(r, err);
+    }
+    if (!orch_db_int(r->db, 0, "SELECT count(*) FROM devices WHERE"
+                     " vm_id = ? AND name = ?", "is", vm.id, dev)) {
+        return orch_fail(r, 404, "VM '%s' has no device '%s'", vm.name, dev);
+    }
+    json_object_set_string_member(args, "name", dev);
+    json_object_set_boolean_member(args, "up", up);
+    if (!orch_qmp(vm.client_address, vm.name, "set_link", args, NULL,
+                  &err)) {
+        return orch_fail_error(r, err);
+    }
+    orch_event(r->db, vm.name, "device %s: link %s", dev,
+               up ? "up" : "down");
+    orch_reply_object(r, 200, orch_vm_object(r->db, vm.name));
+    return 0;
+}

@@ -13,5 +13,7 @@ int orch_vm_start(OrchRequest *r);
 int orch_vm_stop(OrchRequest *r);
 int orch_vm_suspend(OrchRequest *r);
 int orch_vm_resume(OrchRequest *r);
+/* POST /v1/vms/NAME/devices/DEV/link {"up": bool}: QMP set_link. */
+int orch_vm_device_link(OrchRequest *r);
 
 #endif /* ORCH_LIFECYCLE_H */

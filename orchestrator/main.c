@@ -30,6 +30,7 @@
 #include "save.h"
 #include "server.h"
 #include "store.h"
+#include "store-events.h"
 #include "store-import.h"
 
 static const char *arg_db = "/var/lib/dm-orchestrator/db.sqlite";
@@ -61,7 +62,9 @@ static void help(void)
            "      --db=PATH           the SQLite database (default\n"
            "                          /var/lib/dm-orchestrator/db.sqlite;\n"
            "                          created, or migrated to the current\n"
-           "                          schema)\n"
+           "                          schema); the store's keys are in it\n"
+           "                          too, copied from its tables at the\n"
+           "                          first start\n"
            "      --store=SPEC        where the database is: sqlite:PATH (as\n"
            "                          --db=PATH) or etcd:URL[,URL...] (not\n"
            "                          yet: docs/scale-out.md)\n"
@@ -370,6 +373,59 @@ static int import_into(sqlite3 *db)
     return 0;
 }
 
+/*
+ * The store, in the database's file (SQLite's kv table beside its
+ * tables): filled from the tables at the first start (a database of
+ * schema 7 from before the store, docs/scale-out.md), then holding what
+ * the modules moved onto it keep (the events so far).
+ */
+static OrchStore *open_store(void)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *spec = g_strconcat("sqlite:", arg_db, NULL);
+    OrchStore *s = orch_store_open(spec, NULL, NULL, NULL, &err);
+
+    if (!s) {
+        orch_warn("the store %s: %s", spec, err->message);
+    }
+    return s;
+}
+
+/*
+ * The modules this build keeps on the store, the others still in the
+ * tables (docs/scale-out.md, "How the modules move"): a store that does
+ * not list one yet gets its part brought up to date from the tables.
+ */
+static const char *const store_moved[] = { "events", NULL };
+
+static bool fill_store(OrchStore *s, sqlite3 *db)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *spec = g_strconcat("sqlite:", arg_db, NULL);
+    g_autoptr(OrchKv) schema = NULL;
+
+    if (!orch_store_get(s, "/dm/schema", &schema, NULL, &err)) {
+        orch_warn("the store %s: %s", spec, err->message);
+        return false;
+    }
+    if (!schema) {
+        if (!orch_store_import(db, s, "/dm/", &err)) {
+            orch_warn("the store %s: the import: %s", spec, err->message);
+            return false;
+        }
+        orch_info("the database's tables copied into the store %s", spec);
+    }
+    if (!orch_store_import_moved(db, s, "/dm/", store_moved, &err)) {
+        orch_warn("the store %s: %s", spec, err->message);
+        return false;
+    }
+    if (!orch_events_open(s, &err)) {
+        orch_warn("the store %s: %s", spec, err->message);
+        return false;
+    }
+    return true;
+}
+
 static int open_db(sqlite3 **ret_db)
 {
     g_autofree char *dir = g_path_get_dirname(arg_db);
@@ -396,6 +452,7 @@ int main(int argc, char **argv)
     DmSoupTlsCreds launcher_tls = { 0 };
     OrchServerWeb web = { 0 };
     sqlite3 *db_main, *db_worker;
+    g_autoptr(OrchStore) store = NULL;
     OrchServer *server;
     int ret;
 
@@ -404,8 +461,24 @@ int main(int argc, char **argv)
         return ret == 1 ? 0 : 2;
     }
     signal(SIGPIPE, SIG_IGN);
-    if (make_db_private() < 0 ||
-        open_db(&db_main) < 0 || open_db(&db_worker) < 0) {
+    /*
+     * The schema checked and migrated first (a newer one refused before
+     * the store adds its tables to the file); then the store, with no
+     * other connection open: it makes the file private, and closing that
+     * file descriptor would drop the locks of every connection of this
+     * process (fcntl locks are per process); then the connections.
+     */
+    if (make_db_private() < 0 || open_db(&db_main) < 0) {
+        return 1;
+    }
+    if (!arg_import_into) {
+        sqlite3_close(db_main);
+        store = open_store();
+        if (!store || open_db(&db_main) < 0) {
+            return 1;
+        }
+    }
+    if (open_db(&db_worker) < 0) {
         return 1;
     }
     if (arg_import_into) {
@@ -413,6 +486,10 @@ int main(int argc, char **argv)
         sqlite3_close(db_main);
         sqlite3_close(db_worker);
         return ret;
+    }
+    /* Before the reconciliation: it writes events. */
+    if (!fill_store(store, db_worker)) {
+        return 1;
     }
     set_save_dir();
     if (arg_tls_creds &&
@@ -487,6 +564,7 @@ int main(int argc, char **argv)
     dm_soup_tls_creds_clear(&tls);
     orch_launcher_set_tls(NULL);
     dm_soup_tls_creds_clear(&launcher_tls);
+    orch_events_close();
     orch_info("stopped");
     return 0;
 }

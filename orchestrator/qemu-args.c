@@ -60,6 +60,17 @@ static void qemu_device_args(JsonArray *a, JsonObject *files, int n,
 
         dev = g_strconcat(plain, ",tls-creds=" ORCH_MODEL_TLS_ID, NULL);
     }
+    if (g_ascii_isalpha(*(const char *)sqlite3_column_text(st, 7))) {
+        /*
+         * The proxy's id is the device's name, as QMP knows a local
+         * device by its id (set_link NAME); QEMU's ids start with a
+         * letter, so a name that does not has none.
+         */
+        g_autofree char *plain = g_steal_pointer(&dev);
+
+        dev = g_strconcat("id=", (const char *)sqlite3_column_text(st, 7),
+                          ",", plain, NULL);
+    }
     if (sqlite3_column_int(st, 6)) {
         /* The VM's boot device: the firmware tries it first. */
         g_autofree char *plain = g_steal_pointer(&dev);
@@ -121,7 +132,7 @@ bool orch_qemu_args(sqlite3 *db, const char *name, const char *client,
     st = orch_db_stmt(db,
         "SELECT d.bus, COALESCE(p.route_address, p.address), p.instance,"
         " p.token, s.name, " ORCH_SQL_MODEL_TLS
-        "  AND p.route_address IS NULL, d.name IS v.boot"
+        "  AND p.route_address IS NULL, d.name IS v.boot, d.name"
         " FROM devices d JOIN vms v ON v.id = d.vm_id"
         " JOIN placements p ON p.device_id = d.id"
         " JOIN platforms s ON s.id = p.server_id"

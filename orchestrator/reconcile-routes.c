@@ -16,6 +16,7 @@
 #include "launcher.h"
 #include "log.h"
 #include "reconcile-routes.h"
+#include "store-events.h"
 #include "undo.h"
 
 /* The routes @name's launcher has, or NULL (warned) if no answer. */
@@ -68,8 +69,7 @@ static int reconcile_route(sqlite3 *db, const char *name,
                             uuid) : NULL;
     msg = g_strdup_printf("route %s on %s is unknown to the database: "
                           "deleted", id, name);
-    orch_db_run(db, NULL, "INSERT INTO events (vm, message) VALUES (?, ?)",
-                "ss", vm ? vm : "-", msg);
+    orch_events_add(vm ? vm : "-", msg);
     if (vm) {
         orch_info("reconcile: VM %s: %s", vm, msg);
     } else {

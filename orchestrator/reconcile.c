@@ -26,6 +26,7 @@
 #include "placement.h"
 #include "reconcile-routes.h"
 #include "reconcile.h"
+#include "store-events.h"
 #include "undo.h"
 #include "vm.h"
 
@@ -55,7 +56,7 @@ static void reconcile_vm_free(gpointer p)
     g_free(vm);
 }
 
-/* One log line and one events row per change. */
+/* One log line and one event per change. */
 static void G_GNUC_PRINTF(3, 4)
 reconcile_note(Reconcile *rc, const char *vm, const char *fmt, ...)
 {
@@ -65,8 +66,7 @@ reconcile_note(Reconcile *rc, const char *vm, const char *fmt, ...)
     va_start(ap, fmt);
     msg = g_strdup_vprintf(fmt, ap);
     va_end(ap);
-    orch_db_run(rc->db, NULL, "INSERT INTO events (vm, message) VALUES"
-                " (?, ?)", "ss", vm ? vm : "-", msg);
+    orch_events_add(vm ? vm : "-", msg);
     if (vm) {
         orch_info("reconcile: VM %s: %s", vm, msg);
     } else {
@@ -512,6 +512,8 @@ bool orch_reconcile(sqlite3 *db, GError **errp)
                     sqlite3_errmsg(db));
         return false;
     }
+    /* Its notes are written if its repairs are. */
+    orch_events_defer();
     rc.seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                     (GDestroyNotify)g_hash_table_unref);
     reconcile_fetch(&rc);
@@ -525,9 +527,11 @@ bool orch_reconcile(sqlite3 *db, GError **errp)
         g_set_error(errp, ORCH_ERROR, ORCH_ERROR_INTERNAL,
                     "the database failed: %s", sqlite3_errmsg(db));
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        orch_events_flush(false);
         g_hash_table_unref(rc.seen);
         return false;
     }
+    orch_events_flush(true);
     orch_info("reconcile: %u launcher(s) answered, %d change(s)",
               g_hash_table_size(rc.seen), rc.changes);
     g_hash_table_unref(rc.seen);

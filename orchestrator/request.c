@@ -14,6 +14,7 @@
 #include "json-http.h"
 #include "log.h"
 #include "request.h"
+#include "store-events.h"
 
 /* The -errno that goes with an HTTP status, for callers that care. */
 static int request_errno(guint status)
@@ -167,6 +168,8 @@ int orch_db_section_begin(OrchRequest *r, sqlite3 *db)
     r->db = db;
     r->db_held = true;
     request_current = r;
+    /* Its events are written with its commit (store-events.h). */
+    orch_events_defer();
     if (request_db_begin(r) < 0) {
         orch_db_section_end(r, false);
         return -EBUSY;
@@ -179,6 +182,8 @@ int orch_db_section_end(OrchRequest *r, bool commit)
     int ret = 0;
 
     if (!r->db_held) {
+        /* Paused at its end: nothing pending; its events as @commit says. */
+        orch_events_flush(commit);
         return 0;
     }
     if (!sqlite3_get_autocommit(r->db) &&
@@ -187,6 +192,8 @@ int orch_db_section_end(OrchRequest *r, bool commit)
         ret = commit ? -EIO : 0;
         sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
     }
+    /* Still in the section: the store's writer waits for no one. */
+    orch_events_flush(commit && ret == 0);
     r->db_held = false;
     request_current = NULL;
     g_mutex_unlock(&request_db_lock);

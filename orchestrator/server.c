@@ -45,6 +45,7 @@ static const OrchRoute server_routes[] = {
     { "POST", "vms/*/stop", orch_vm_stop, false },
     { "POST", "vms/*/suspend", orch_vm_suspend, false },
     { "POST", "vms/*/resume", orch_vm_resume, false },
+    { "POST", "vms/*/devices/*/link", orch_vm_device_link, false },
     { "POST", "vms/*/migrate", orch_vm_migrate, false },
     { "POST", "vms/*/save", orch_vm_save, false },
     { "POST", "vms/*/restore", orch_vm_restore, false },
@@ -418,7 +419,7 @@ OrchServer *orch_server_new(GSocket *listener, const DmSoupTlsCreds *tls,
     s->db_main = db_main;
     s->db_worker = db_worker;
     s->web = *web;
-    s->stream = orch_stream_new(db_main);
+    s->stream = orch_stream_new();
     s->soup = soup_server_new("server-header", "dm-orchestrator", NULL);
     s->worker = g_thread_pool_new(server_worker, s, SERVER_WORKERS, TRUE,
                                   errp);

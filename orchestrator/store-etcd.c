@@ -45,12 +45,15 @@ static gint64 etcd_header_rev(JsonObject *o)
                          "revision");
 }
 
+/* @key alone, or (@prefix) the keys under it from @from, as store.h's range. */
 static JsonNode *etcd_range(StoreEtcd *s, const char *key, bool prefix,
+                            const char *from, gint64 limit, bool last,
                             GError **errp)
 {
     g_autoptr(JsonBuilder) b = json_builder_new();
-    g_autofree char *k = *key || !prefix ? dm_etcd_b64(key)
-                                          : g_strdup("AA==");
+    const char *start = from ? from : key;
+    g_autofree char *k = *start || !prefix ? dm_etcd_b64(start)
+                                           : g_strdup("AA==");
     g_autoptr(JsonNode) body = NULL;
     g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&s->lock);
     JsonNode *r;
@@ -64,6 +67,16 @@ static JsonNode *etcd_range(StoreEtcd *s, const char *key, bool prefix,
         json_builder_set_member_name(b, "range_end");
         json_builder_add_string_value(b, end);
     }
+    if (limit) {
+        json_builder_set_member_name(b, "limit");
+        json_builder_add_int_value(b, limit);
+    }
+    if (last) {
+        json_builder_set_member_name(b, "sort_order");
+        json_builder_add_string_value(b, "DESCEND");
+        json_builder_set_member_name(b, "sort_target");
+        json_builder_add_string_value(b, "KEY");
+    }
     json_builder_end_object(b);
     body = json_builder_get_root(b);
     r = dm_etcd_call(s->etcd, "/v3/kv/range", body, errp);
@@ -74,7 +87,8 @@ static JsonNode *etcd_range(StoreEtcd *s, const char *key, bool prefix,
 static bool se_get(OrchStore *base, const char *key, OrchKv **ret,
                    gint64 *rev, GError **errp)
 {
-    g_autoptr(JsonNode) r = etcd_range((StoreEtcd *)base, key, false, errp);
+    g_autoptr(JsonNode) r = etcd_range((StoreEtcd *)base, key, false, NULL, 0,
+                                       false, errp);
     JsonObject *o;
     JsonArray *kvs;
 
@@ -94,11 +108,12 @@ static bool se_get(OrchStore *base, const char *key, OrchKv **ret,
     return true;
 }
 
-static GPtrArray *se_list(OrchStore *base, const char *prefix, gint64 *rev,
-                          GError **errp)
+static GPtrArray *se_range(OrchStore *base, const char *prefix,
+                           const char *from, gint64 limit, bool last,
+                           gint64 *rev, GError **errp)
 {
     g_autoptr(JsonNode) r = etcd_range((StoreEtcd *)base, prefix, true,
-                                       errp);
+                                       from, limit, last, errp);
     GPtrArray *out;
     JsonObject *o;
     JsonArray *kvs;
@@ -112,7 +127,10 @@ static GPtrArray *se_list(OrchStore *base, const char *prefix, gint64 *rev,
         ? json_object_get_array_member(o, "kvs") : NULL;
     out = g_ptr_array_new_with_free_func((GDestroyNotify)orch_kv_free);
     for (i = 0; kvs && i < json_array_get_length(kvs); i++) {
-        g_ptr_array_add(out, etcd_kv(json_array_get_object_element(kvs, i)));
+        guint j = last ? json_array_get_length(kvs) - 1 - i : i;
+
+        /* Read from the end; answered in key order. */
+        g_ptr_array_add(out, etcd_kv(json_array_get_object_element(kvs, j)));
     }
     if (rev) {
         *rev = etcd_header_rev(o);
@@ -227,7 +245,7 @@ static void se_close(OrchStore *base)
 static const OrchStoreOps store_etcd_ops = {
     .kind = "etcd",
     .get = se_get,
-    .list = se_list,
+    .range = se_range,
     .txn = se_txn,
     .close = se_close,
 };

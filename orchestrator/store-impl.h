@@ -38,8 +38,10 @@ typedef struct OrchStoreOps {
     const char *kind;
     bool (*get)(OrchStore *s, const char *key, OrchKv **ret, gint64 *rev,
                 GError **errp);
-    GPtrArray *(*list)(OrchStore *s, const char *prefix, gint64 *rev,
-                       GError **errp);
+    /* orch_store_range; list is a range with no start and no limit. */
+    GPtrArray *(*range)(OrchStore *s, const char *prefix, const char *from,
+                        gint64 limit, bool last, gint64 *rev,
+                        GError **errp);
     bool (*txn)(OrchStore *s, OrchTxn *t, gint64 *rev, GError **errp);
     void (*close)(OrchStore *s);
 } OrchStoreOps;

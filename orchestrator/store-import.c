@@ -4,6 +4,7 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <errno.h>
+#include <string.h>
 
 #include "db.h"
 #include "error.h"
@@ -13,6 +14,9 @@ typedef struct Import {
     OrchStore *s;
     const char *root;
     char *schema_key;
+    /* Every batch holds if this key's mod_rev is still this. */
+    char *cond_key;
+    gint64 cond_rev;
     OrchTxn *t;
     guint n;                    /* writes in @t */
     GHashTable *load;           /* server name -> count of placements */
@@ -26,7 +30,8 @@ static bool import_flush(Import *im, GError **errp)
         return true;
     }
     ok = orch_store_txn(im->s, im->t, NULL, errp);
-    if (!ok && g_error_matches(*errp, ORCH_ERROR, ORCH_ERROR_CONFLICT)) {
+    if (!ok && g_error_matches(*errp, ORCH_ERROR, ORCH_ERROR_CONFLICT) &&
+        !strcmp(im->cond_key, im->schema_key)) {
         g_clear_error(errp);
         g_set_error(errp, ORCH_ERROR, ORCH_ERROR_CONFLICT,
                     "%s exists: the store holds an import already",
@@ -34,7 +39,7 @@ static bool import_flush(Import *im, GError **errp)
     }
     orch_txn_free(im->t);
     im->t = orch_txn_new();
-    orch_txn_if_rev(im->t, im->schema_key, 0);
+    orch_txn_if_rev(im->t, im->cond_key, im->cond_rev);
     im->n = 0;
     return ok;
 }
@@ -197,10 +202,55 @@ static bool import_vms(Import *im, sqlite3 *db, GError **errp)
     return true;
 }
 
+/*
+ * A database whose orchestrator ran with its events on the store has
+ * them in its own kv table (store-events.h), no longer in its events
+ * table: copied from there, documents as they are.
+ */
+static bool import_events_kv(Import *im, sqlite3 *db, bool *done,
+                             GError **errp)
+{
+    g_autoptr(sqlite3_stmt) st = NULL;
+
+    *done = orch_db_int(db, 0, "SELECT count(*) FROM sqlite_master"
+                        " WHERE type = 'table' AND name = 'kv'", "") > 0 &&
+            orch_db_int(db, 0, "SELECT count(*) FROM kv"
+                        " WHERE key = '/dm/schema'", "") > 0;
+    if (!*done) {
+        return true;
+    }
+    st = orch_db_stmt(db, "SELECT key, value FROM kv WHERE key >= ?"
+                      " AND key < ? ORDER BY key", "ss", "/dm/events/",
+                      "/dm/events0");
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        const char *key = (const char *)sqlite3_column_text(st, 0);
+        g_autoptr(JsonNode) node = json_from_string(
+            (const char *)sqlite3_column_text(st, 1), NULL);
+
+        if (!node || !JSON_NODE_HOLDS_OBJECT(node)) {
+            continue;
+        }
+        if (!import_put(im, json_object_ref(json_node_get_object(node)),
+                        errp, "events/%s", key + strlen("/dm/events/"))) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static bool import_events(Import *im, sqlite3 *db, GError **errp)
 {
-    g_autoptr(sqlite3_stmt) st = orch_db_stmt(db,
-        "SELECT id, time, vm, message FROM events ORDER BY id", "");
+    g_autoptr(sqlite3_stmt) st = NULL;
+    bool done;
+
+    if (!import_events_kv(im, db, &done, errp)) {
+        return false;
+    }
+    if (done) {
+        return true;
+    }
+    st = orch_db_stmt(db, "SELECT id, time, vm, message FROM events"
+                      " ORDER BY id", "");
 
     while (st && sqlite3_step(st) == SQLITE_ROW) {
         JsonObject *e = orch_db_row(st);
@@ -217,7 +267,7 @@ static bool import_events(Import *im, sqlite3 *db, GError **errp)
 bool orch_store_import(sqlite3 *db, OrchStore *s, const char *root,
                        GError **errp)
 {
-    Import im = { s, root, g_strconcat(root, "schema", NULL),
+    Import im = { s, root, g_strconcat(root, "schema", NULL), NULL, 0,
                   orch_txn_new(), 0,
                   g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                         g_free) };
@@ -226,6 +276,7 @@ bool orch_store_import(sqlite3 *db, OrchStore *s, const char *root,
     JsonObject *schema;
     bool ok = false;
 
+    im.cond_key = im.schema_key;
     orch_txn_if_rev(im.t, im.schema_key, 0);
     /* One snapshot of the database for the whole copy. */
     if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
@@ -259,5 +310,104 @@ out:
     orch_txn_free(im.t);
     g_hash_table_unref(im.load);
     g_free(im.schema_key);
+    return ok;
+}
+
+/* The events table's rows after the store's last event. */
+static bool moved_events(Import *im, sqlite3 *db, GError **errp)
+{
+    g_autofree char *prefix = g_strconcat(im->root, "events/", NULL);
+    g_autoptr(GPtrArray) last = orch_store_range(im->s, prefix, NULL, 1,
+                                                 true, NULL, errp);
+    g_autoptr(sqlite3_stmt) st = NULL;
+    gint64 after = 0;
+
+    if (!last) {
+        return false;
+    }
+    if (last->len) {
+        after = g_ascii_strtoll(((OrchKv *)last->pdata[0])->key +
+                                strlen(prefix), NULL, 10);
+    }
+    st = orch_db_stmt(db, "SELECT id, time, vm, message FROM events"
+                      " WHERE id > ? ORDER BY id", "i", after);
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        JsonObject *e = orch_db_row(st);
+        gint64 id = json_object_get_int_member(e, "id");
+
+        if (!import_put(im, e, errp, "events/%020" G_GINT64_FORMAT, id)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool orch_store_import_moved(sqlite3 *db, OrchStore *s, const char *root,
+                             const char *const *moved, GError **errp)
+{
+    Import im = { s, root, g_strconcat(root, "schema", NULL),
+                  g_strconcat(root, "moved", NULL), 0, orch_txn_new(), 0,
+                  NULL };
+    g_autoptr(OrchKv) kv = NULL;
+    g_autoptr(JsonNode) node = NULL;
+    JsonArray *have = NULL;
+    JsonObject *o;
+    bool ok = false, added = false;
+    guint i, j;
+
+    if (!orch_store_get(s, im.cond_key, &kv, NULL, errp)) {
+        goto out;
+    }
+    node = kv ? json_from_string(kv->value, NULL) : NULL;
+    if (node && JSON_NODE_HOLDS_OBJECT(node)) {
+        have = json_object_get_array_member(json_node_get_object(node),
+                                            "modules");
+    }
+    im.cond_rev = kv ? kv->mod_rev : 0;
+    orch_txn_if_rev(im.t, im.cond_key, im.cond_rev);
+    o = json_object_new();
+    json_object_set_array_member(o, "modules", json_array_new());
+    for (j = 0; have && j < json_array_get_length(have); j++) {
+        json_array_add_string_element(
+            json_object_get_array_member(o, "modules"),
+            json_array_get_string_element(have, j));
+    }
+    for (i = 0; moved[i]; i++) {
+        bool known = false;
+
+        for (j = 0; have && j < json_array_get_length(have); j++) {
+            known |= !g_strcmp0(json_array_get_string_element(have, j),
+                                moved[i]);
+        }
+        if (known) {
+            continue;
+        }
+        if (!strcmp(moved[i], "events")) {
+            if (!moved_events(&im, db, errp)) {
+                json_object_unref(o);
+                goto out;
+            }
+        } else {
+            g_set_error(errp, ORCH_ERROR, ORCH_ERROR_INTERNAL,
+                        "no way to bring module '%s' into the store",
+                        moved[i]);
+            json_object_unref(o);
+            goto out;
+        }
+        json_array_add_string_element(
+            json_object_get_array_member(o, "modules"), moved[i]);
+        added = true;
+    }
+    if (!added) {
+        json_object_unref(o);
+        ok = true;
+        goto out;
+    }
+    /* Last: the list, so that a catch-up cut short is done again. */
+    ok = import_put(&im, o, errp, "moved") && import_flush(&im, errp);
+out:
+    orch_txn_free(im.t);
+    g_free(im.schema_key);
+    g_free(im.cond_key);
     return ok;
 }

@@ -21,8 +21,10 @@
  * Copy @db (schema ORCH_DB_VERSION, read in one snapshot) into @s under
  * @root ("/dm/"): platforms, VMs with their devices, placements, the
  * claims of instance names, routes and UUIDs, each server's load, and
- * the events.  In transactions of at most ORCH_IMPORT_BATCH writes
- * (etcd's --max-txn-ops is 128 by default), each conditioned on
+ * the events (from the events table; or, once its orchestrator ran
+ * with the events on the store, from @db's own kv table, where they are
+ * since: store-events.h).  In transactions of at most ORCH_IMPORT_BATCH
+ * writes (etcd's --max-txn-ops is 128 by default), each conditioned on
  * ROOT "schema" being absent, which the last one writes: CONFLICT if
  * the store was imported into already (nothing written), and an import
  * cut short is done again whole.
@@ -30,5 +32,18 @@
 #define ORCH_IMPORT_BATCH 100
 bool orch_store_import(sqlite3 *db, OrchStore *s, const char *root,
                        GError **errp);
+
+/*
+ * The modules whose keys the store holds, ROOT "moved" {"modules": [...]}
+ * (docs/scale-out.md: the keys of a module not moved yet are a snapshot
+ * of the import, stale since).  Each of @moved (NULL-terminated) not in
+ * it has its part brought up to date from @db's tables, then is added.
+ * Known: "events" (the table's rows after the store's last event: the
+ * table is append-only and the store keeps its ids).  A module named
+ * here for the first time, and written meanwhile by another orchestrator,
+ * is a CONFLICT (nothing written).
+ */
+bool orch_store_import_moved(sqlite3 *db, OrchStore *s, const char *root,
+                             const char *const *moved, GError **errp);
 
 #endif /* ORCH_STORE_IMPORT_H */

@@ -93,8 +93,9 @@ static bool sq_get(OrchStore *base, const char *key, OrchKv **ret,
     return sq_exec(s, "COMMIT", errp);
 }
 
-static GPtrArray *sq_list(OrchStore *base, const char *prefix, gint64 *rev,
-                          GError **errp)
+static GPtrArray *sq_range(OrchStore *base, const char *prefix,
+                           const char *from, gint64 limit, bool last,
+                           gint64 *rev, GError **errp)
 {
     StoreSqlite *s = (StoreSqlite *)base;
     g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&s->lock);
@@ -107,13 +108,18 @@ static GPtrArray *sq_list(OrchStore *base, const char *prefix, gint64 *rev,
     if (!sq_exec(s, "BEGIN", errp)) {
         return NULL;
     }
-    /* TEXT compares as memcmp (BINARY), the order etcd keeps keys in. */
-    st = end ? orch_db_stmt(s->db, "SELECT key, value, create_rev, mod_rev"
-                            " FROM kv WHERE key >= ? AND key < ?"
-                            " ORDER BY key", "ss", prefix, end)
-             : orch_db_stmt(s->db, "SELECT key, value, create_rev, mod_rev"
-                            " FROM kv WHERE key >= ? ORDER BY key", "s",
-                            prefix);
+    /*
+     * TEXT compares as memcmp (BINARY), the order etcd keeps keys in.
+     * No end: every key from the prefix on.  LIMIT -1: none.
+     */
+    st = orch_db_stmt(s->db, last
+                      ? "SELECT key, value, create_rev, mod_rev FROM kv"
+                        " WHERE key >= ? AND (?2 IS NULL OR key < ?2)"
+                        " ORDER BY key DESC LIMIT ?3"
+                      : "SELECT key, value, create_rev, mod_rev FROM kv"
+                        " WHERE key >= ? AND (?2 IS NULL OR key < ?2)"
+                        " ORDER BY key LIMIT ?3", "ssi",
+                      from ? from : prefix, end, limit ? limit : -1);
     while (st && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         g_ptr_array_add(out, sq_kv(st));
     }
@@ -127,6 +133,15 @@ static GPtrArray *sq_list(OrchStore *base, const char *prefix, gint64 *rev,
     }
     if (!sq_exec(s, "COMMIT", errp)) {
         return NULL;
+    }
+    if (last) {
+        /* Read from the end; answered in key order. */
+        for (guint i = 0; i < out->len / 2; i++) {
+            gpointer tmp = out->pdata[i];
+
+            out->pdata[i] = out->pdata[out->len - 1 - i];
+            out->pdata[out->len - 1 - i] = tmp;
+        }
     }
     return g_steal_pointer(&out);
 }
@@ -249,7 +264,7 @@ static void sq_close(OrchStore *base)
 static const OrchStoreOps store_sqlite_ops = {
     .kind = "sqlite",
     .get = sq_get,
-    .list = sq_list,
+    .range = sq_range,
     .txn = sq_txn,
     .close = sq_close,
 };

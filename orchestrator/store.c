@@ -47,7 +47,18 @@ bool orch_store_get(OrchStore *s, const char *key, OrchKv **ret,
 GPtrArray *orch_store_list(OrchStore *s, const char *prefix, gint64 *rev,
                            GError **errp)
 {
-    return s->ops->list(s, prefix, rev, errp);
+    return s->ops->range(s, prefix, NULL, 0, false, rev, errp);
+}
+
+GPtrArray *orch_store_range(OrchStore *s, const char *prefix,
+                            const char *from, gint64 limit, bool last,
+                            gint64 *rev, GError **errp)
+{
+    /* A start outside the prefix would read others' keys. */
+    if (from && (last || strcmp(from, prefix) < 0)) {
+        from = NULL;
+    }
+    return s->ops->range(s, prefix, from, MAX(limit, 0), last, rev, errp);
 }
 
 bool orch_store_txn(OrchStore *s, OrchTxn *t, gint64 *rev, GError **errp)

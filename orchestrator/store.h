@@ -51,10 +51,11 @@
  *   launchers' registrations) are in etcd.h; a single orchestrator on
  *   SQLite needs none.
  *
- * What is not done yet: the modules (placement.c, vm.c, ...) still run
- * SQL on db.c; moving them onto this interface comes next, with
- * store-import.c copying an existing database into keys at the switch
- * (docs/scale-out.md).
+ * What is done of the move (docs/scale-out.md): dm-orchestrator opens
+ * the store in its database's file, store-import.c fills it from the
+ * tables at the first start, and the events live on it
+ * (store-events.h).  The other modules (placement.c, vm.c, ...) still
+ * run SQL on db.c.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -109,6 +110,17 @@ bool orch_store_get(OrchStore *s, const char *key, OrchKv **ret,
  */
 GPtrArray *orch_store_list(OrchStore *s, const char *prefix, gint64 *rev,
                            GError **errp);
+
+/*
+ * Part of a prefix, for what grows without bound (the events): at most
+ * @limit keys under @prefix (0: no limit), in key order, from the first
+ * key not below @from (NULL: the prefix's first), or, if @last, the
+ * last @limit keys under @prefix (@from is then ignored).  NULL with a
+ * reason.  @rev as above.
+ */
+GPtrArray *orch_store_range(OrchStore *s, const char *prefix,
+                            const char *from, gint64 limit, bool last,
+                            gint64 *rev, GError **errp);
 
 /* A transaction: compares, then writes, applied together or not at all. */
 OrchTxn *orch_txn_new(void);

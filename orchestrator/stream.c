@@ -6,9 +6,9 @@
 #include <errno.h>
 #include <string.h>
 
-#include "db.h"
 #include "json-http.h"
 #include "log.h"
+#include "store-events.h"
 #include "stream.h"
 
 /* Rows read for one client per tick: a backlog drains over ticks. */
@@ -26,7 +26,6 @@ typedef struct StreamClient {
 } StreamClient;
 
 struct OrchStream {
-    sqlite3 *db;
     GList *clients;
     guint timer;
     guint ticks;
@@ -86,8 +85,8 @@ static void stream_drop(StreamClient *c)
 /* Send @c the events after its last one; false if it was dropped. */
 static bool stream_client_feed(OrchStream *s, StreamClient *c)
 {
-    g_autoptr(sqlite3_stmt) st = NULL;
-    int rc;
+    g_autoptr(JsonArray) events = NULL;
+    guint i;
 
     if (c->queued >= ORCH_STREAM_MAX_QUEUED) {
         if (g_get_monotonic_time() - c->progress >
@@ -97,19 +96,16 @@ static bool stream_client_feed(OrchStream *s, StreamClient *c)
         }
         return true;
     }
-    st = orch_db_stmt(s->db, "SELECT id, time, vm, message FROM events"
-                      " WHERE id > ? ORDER BY id LIMIT ?", "ii", c->last,
-                      (gint64)STREAM_ROWS_PER_TICK);
-    if (!st) {
-        return true;
-    }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    /* A store that failed is asked again at the next tick. */
+    events = orch_events_read(c->last, STREAM_ROWS_PER_TICK, NULL, NULL);
+    for (i = 0; events && i < json_array_get_length(events); i++) {
+        JsonObject *o = json_array_get_object_element(events, i);
         g_autoptr(JsonNode) node = json_node_new(JSON_NODE_OBJECT);
         g_autofree char *data = NULL;
 
-        json_node_take_object(node, orch_db_row(st));
+        json_node_set_object(node, o);
         data = json_to_string(node, false);
-        c->last = sqlite3_column_int64(st, 0);
+        c->last = json_object_get_int_member(o, "id");
         stream_send(c, g_strdup_printf("id: %" G_GINT64_FORMAT
                                        "\nevent: vm\ndata: %s\n\n",
                                        c->last, data));
@@ -117,7 +113,6 @@ static bool stream_client_feed(OrchStream *s, StreamClient *c)
             break;
         }
     }
-    sqlite3_reset(st);
     return true;
 }
 
@@ -164,12 +159,9 @@ static void stream_finished(SoupServerMessage *msg, gpointer opaque)
     g_free(c);
 }
 
-OrchStream *orch_stream_new(sqlite3 *db)
+OrchStream *orch_stream_new(void)
 {
-    OrchStream *s = g_new0(OrchStream, 1);
-
-    s->db = db;
-    return s;
+    return g_new0(OrchStream, 1);
 }
 
 void orch_stream_free(OrchStream *s)
@@ -218,7 +210,11 @@ static bool stream_since(OrchStream *s, SoupServerMessage *msg,
             soup_server_message_get_request_headers(msg), "Last-Event-ID");
     }
     if (!v) {
-        *ret = orch_db_int(s->db, 0, "SELECT max(id) FROM events", "");
+        *ret = orch_events_last_id();
+        if (*ret < 0) {
+            stream_error(msg, 503, "the store did not answer");
+            return false;
+        }
         return true;
     }
     errno = 0;

@@ -3,16 +3,16 @@
  *
  *   GET /v1/events/stream[?since=ID]
  *
- * text/event-stream: each row of the events table (events.c) as
+ * text/event-stream: each event (store-events.h) as
  * "id: ID\nevent: vm\ndata: {EVENT as /v1/events has it}\n\n", in
  * order, as it is committed.  From after event ID (the query's since, or
  * the Last-Event-ID header a reconnecting EventSource sends), else from
- * now on.  The table is read every ORCH_STREAM_TICK_MS on the main
+ * now on.  The store is read every ORCH_STREAM_TICK_MS on the main
  * thread while a client is connected, so any writer's events are seen,
  * once committed.
  *
  * A client has at most about ORCH_STREAM_MAX_QUEUED bytes queued that its
- * socket has not taken (a backlog waits in the table meanwhile); one
+ * socket has not taken (a backlog waits in the store meanwhile); one
  * whose queue stays full with no byte taken for ORCH_STREAM_STALL_MS is
  * disconnected (and logged).  It is never waited for.  At most
  * ORCH_STREAM_MAX_CLIENTS at once (503 beyond).
@@ -23,7 +23,6 @@
 #define ORCH_STREAM_H
 
 #include <libsoup/soup.h>
-#include <sqlite3.h>
 
 #define ORCH_STREAM_TICK_MS 250
 #define ORCH_STREAM_MAX_QUEUED (256 * 1024)
@@ -32,8 +31,8 @@
 
 typedef struct OrchStream OrchStream;
 
-/* Read events with @db, the main thread's connection (not taken). */
-OrchStream *orch_stream_new(sqlite3 *db);
+/* The events' stream, read from the store (store-events.h). */
+OrchStream *orch_stream_new(void);
 /* Disconnect every client. */
 void orch_stream_free(OrchStream *s);
 /* Answer @msg (GET /v1/events/stream) with the stream, or an error. */

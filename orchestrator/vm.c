@@ -19,6 +19,7 @@
 #include "log.h"
 #include "placement.h"
 #include "qemu-args.h"
+#include "store-events.h"
 #include "vm.h"
 
 #define MIGRATE_POLL_US (200 * 1000)
@@ -34,8 +35,7 @@ void orch_event(sqlite3 *db, const char *vm, const char *fmt, ...)
     va_start(ap, fmt);
     msg = g_strdup_vprintf(fmt, ap);
     va_end(ap);
-    orch_db_run(db, NULL, "INSERT INTO events (vm, message) VALUES (?, ?)",
-                "ss", vm, msg);
+    orch_events_add(vm, msg);
     orch_info("VM %s: %s", vm, msg);
 }
 

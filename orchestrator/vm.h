@@ -36,6 +36,11 @@ bool orch_vm_load(sqlite3 *db, const char *name, OrchVm *ret,
 /* CONFLICT unless the VM's state is one of @states (NULL-terminated). */
 bool orch_vm_expect_state(OrchVm *vm, const char *action,
                           const char *const *states, GError **errp);
+/*
+ * Log and record an event about @vm (store-events.h: with the request's
+ * commit, or at once outside a request).  @db is unused since the events
+ * moved to the store; kept while its callers' modules still run SQL.
+ */
 void orch_event(sqlite3 *db, const char *vm, const char *fmt, ...)
     G_GNUC_PRINTF(3, 4);
 /* The VM's row as the API shows it (NULL if unknown). */

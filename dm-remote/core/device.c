@@ -506,6 +506,14 @@ void dm_device_set_vm_stopped(DmDevice *dev, bool stopped)
     }
 }
 
+int dm_device_control(DmDevice *dev, uint32_t type, uint64_t value)
+{
+    if (!dev->model || !dev->model->control || !dev->state) {
+        return -ENOTSUP;
+    }
+    return dev->model->control(dev, type, value);
+}
+
 void dm_device_event(DmDevice *dev, uint32_t type, int64_t value)
 {
     if (dev->link && dev->link->send_event) {

@@ -99,6 +99,9 @@ void dm_device_unrealize(DmDevice *dev);
 void dm_device_reset(DmDevice *dev);
 /* The session: a client's reports made the VM stopped, or running. */
 void dm_device_set_vm_stopped(DmDevice *dev, bool stopped);
+/* The client's management sets a control (VUP_CMD_DM_CONTROL): the
+ * model's answer, or -ENOTSUP when it has none. */
+int dm_device_control(DmDevice *dev, uint32_t type, uint64_t value);
 
 /*
  * Save the model's state to @path (atomically) or load it from there:

@@ -109,6 +109,13 @@ typedef struct DmModel {
      * it while stopped and catches up here when the VM runs again.
      */
     void (*vm_stopped_changed)(DmDevice *dev);
+    /*
+     * Optional: the VM's management sets something of the device that
+     * is not the guest's (VUP_DM_CONTROL_* of vup/dm-ext.h, from QMP's
+     * set_link through the fork): 0, -ENOTSUP for a control the model
+     * does not have, -EINVAL for a value it does not take.
+     */
+    int (*control)(DmDevice *dev, uint32_t type, uint64_t value);
     /* Free what realize took; the state itself is freed for the model. */
     void (*unrealize)(DmDevice *dev);
 } DmModel;

@@ -269,6 +269,7 @@ static int handle_version(DmSession *s, VupMsg *m)
     ours.dm_vq_fetch = true;
     ours.dm_events = true;
     ours.dm_dirty_pages = true;
+    ours.dm_controls = true;
     ours.max_data_xfer_size = DM_OUR_MAX_XFER;
     ours.max_dma_maps = DM_DMA_MAX_MAPS;
     /*
@@ -922,6 +923,23 @@ static int handle_dirty_pages(DmSession *s, VupMsg *m)
     return reply(s, m, NULL, 0);
 }
 
+/* The VM's management sets a control of the device (dm_controls). */
+static int handle_control(DmSession *s, VupMsg *m)
+{
+    VupDmControl c;
+    int ret;
+
+    memcpy(&c, m->payload, sizeof(c));
+    if (!s->caps.dm_controls || c.reserved) {
+        return -EINVAL;
+    }
+    ret = dm_device_control(s->dev, c.type, c.value);
+    if (ret < 0) {
+        return ret;
+    }
+    return reply(s, m, NULL, 0);
+}
+
 /* What a standby session may ask: the device's description only. */
 static bool standby_allowed(DmSession *s, const VupMsg *m)
 {
@@ -976,6 +994,7 @@ static void dispatch(DmSession *s, VupMsg *m, int recv_ret)
     }
     if (ret == 0 && cmd != VUP_CMD_DM_ACTIVATE && cmd != VUP_CMD_DM_VM_STATE &&
         cmd != VUP_CMD_DM_DIRTY_PAGES &&
+        cmd != VUP_CMD_DM_CONTROL &&
         (cmd >= VUP_CMD_MAX || !handlers[cmd].fn)) {
         ret = -ENOSYS;          /* in the spec, but not served here */
     }
@@ -992,6 +1011,8 @@ static void dispatch(DmSession *s, VupMsg *m, int recv_ret)
         ret = m->nfds ? -EINVAL : handle_vm_state(s, m);
     } else if (ret == 0 && cmd == VUP_CMD_DM_DIRTY_PAGES) {
         ret = m->nfds ? -EINVAL : handle_dirty_pages(s, m);
+    } else if (ret == 0 && cmd == VUP_CMD_DM_CONTROL) {
+        ret = m->nfds ? -EINVAL : handle_control(s, m);
     } else if (ret == 0 && m->nfds && !handlers[cmd].takes_fds) {
         ret = -EINVAL;          /* unexpected fds: closed below */
     } else if (ret == 0) {

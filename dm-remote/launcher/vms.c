@@ -460,6 +460,24 @@ static const char *vms_tls_parameters_refusal(JsonNode *args)
     return NULL;
 }
 
+/* set_link: exactly a device name and a boolean. */
+static const char *vms_set_link_refusal(JsonNode *args)
+{
+    JsonObject *o = args && JSON_NODE_HOLDS_OBJECT(args) ?
+                    json_node_get_object(args) : NULL;
+    JsonNode *name = o ? json_object_get_member(o, "name") : NULL;
+    JsonNode *up = o ? json_object_get_member(o, "up") : NULL;
+
+    if (!name || !up || json_object_get_size(o) != 2 ||
+        !JSON_NODE_HOLDS_VALUE(name) || !JSON_NODE_HOLDS_VALUE(up) ||
+        json_node_get_value_type(name) != G_TYPE_STRING ||
+        json_node_get_value_type(up) != G_TYPE_BOOLEAN ||
+        !vup_name_valid(json_node_get_string(name))) {
+        return "takes exactly 'name' (a device name) and 'up' (a boolean)";
+    }
+    return NULL;
+}
+
 /*
  * The relay passes only what the orchestrator sends (and read-only
  * query-* commands): QMP is QEMU's root shell otherwise (migrate to
@@ -485,11 +503,14 @@ static const char *vms_qmp_refusal(DmClient *c, const char *execute,
     if (strcmp(execute, "migrate-set-parameters") == 0) {
         return vms_tls_parameters_refusal(args);
     }
+    if (strcmp(execute, "set_link") == 0) {
+        return vms_set_link_refusal(args);
+    }
     if (strcmp(execute, "migrate") != 0 &&
         strcmp(execute, "migrate-incoming") != 0) {
         return "is not relayed (only query-*, cont, stop, quit, "
                "system_powerdown, migrate, migrate-incoming, "
-               "migrate-set-parameters and migrate_cancel)";
+               "migrate-set-parameters, migrate_cancel and set_link)";
     }
     o = args ? json_node_get_object(args) : NULL;
     uri = o ? json_object_get_member(o, "uri") : NULL;

@@ -28,6 +28,12 @@
  * kernel cuts the guest's 64 KiB TCP frames and hands it joined ones;
  * slirp takes frames of the MTU at most.
  *
+ * The link (STATUS): the VM's management sets it down and up (QMP's
+ * set_link through the fork: the control VUP_DM_CONTROL_LINK); the
+ * driver hears of it by a configuration interrupt.  While it is down,
+ * frames either way are dropped and counted, as on a card whose cable is
+ * out; what waited for the guest before still goes to it.
+ *
  * Receive never drops silently: while the guest gives no buffers, frames
  * wait in a queue of rx_queue frames; beyond it they are dropped and
  * counted, and the count is logged at each power of two (a tap is not
@@ -155,6 +161,8 @@ typedef struct VirtioNet {
     uint64_t rx_dropped;        /* the queue was full */
     uint64_t rx_too_big;        /* larger than the guest's buffers */
     uint64_t tx_dropped;        /* bad frames from the guest */
+    uint64_t link_dropped;      /* either way while the link was down */
+    bool link_down;             /* the management's set_link */
     /* Frames each way, and of them those a tap's kernel cuts or joined. */
     uint64_t rx_frames, rx_gso, tx_frames, tx_gso;
     /* MRG_RXBUF: buffers taken for the frame at the queue's head. */
@@ -397,6 +405,10 @@ static bool net_receive(void *opaque, const uint8_t *buf, size_t len)
     size_t skip = n->vnet_hdr ? HDR_LEN : 0;
     NetFrame *f;
 
+    if (n->link_down) {
+        n->link_dropped++;
+        return true;            /* not a full queue: keep reading */
+    }
     if (len < skip + ETH_HLEN || len - skip > n->frame_max) {
         rx_count_drop(&n->rx_too_big, "frames of a size no card takes");
         return n->rxq_len < n->rx_queue;
@@ -483,6 +495,10 @@ static bool tx_one(VirtioNet *n, const DmVirtqElem *e)
         dm_virtio_broken(&n->virtio, "a transmit chain shorter than its "
                          "header");
         return false;
+    }
+    if (n->link_down) {
+        n->link_dropped++;      /* taken, as a card sends into no cable */
+        return true;
     }
     if (out > HDR_LEN + n->frame_max || out < HDR_LEN + ETH_HLEN) {
         rx_count_drop(&n->tx_dropped, "the guest sent frames of a size no "
@@ -921,7 +937,8 @@ static void net_save(DmDevice *dev, DmStateOut *out)
 
     dm_virtio_save(&n->virtio, out);
     dm_state_put(out, n->config.mac, 6);
-    dm_state_put_u64(out, (n->promisc ? 1 : 0) | (n->allmulti ? 2 : 0));
+    dm_state_put_u64(out, (n->promisc ? 1 : 0) | (n->allmulti ? 2 : 0) |
+                          (n->link_down ? 4 : 0));
 }
 
 static void net_load(DmDevice *dev, DmStateIn *in, uint32_t version)
@@ -933,16 +950,49 @@ static void net_load(DmDevice *dev, DmStateIn *in, uint32_t version)
     dm_virtio_load(&n->virtio, in);
     dm_state_get(in, mac, 6);
     modes = dm_state_get_u64(in);
-    if (!dm_state_ok(in) || (mac[0] & 1) || modes > 3) {
+    if (!dm_state_ok(in) || (mac[0] & 1) || modes > 7) {
         dm_state_fail(in);
         return;
     }
     memcpy(n->config.mac, mac, 6);
     n->promisc = modes & 1;
     n->allmulti = modes & 2;
+    n->link_down = modes & 4;
+    n->config.status = htole16(n->link_down ? 0 : VIRTIO_NET_S_LINK_UP);
     if (dm_virtio_ready(&n->virtio)) {
         net_features_ok(n);     /* a tap's offloads, as the driver took */
     }
+}
+
+/* The link's state in the configuration, and the driver told. */
+static void net_set_link(VirtioNet *n, bool up)
+{
+    n->link_down = !up;
+    n->config.status = htole16(up ? VIRTIO_NET_S_LINK_UP : 0);
+    dm_virtio_config_changed(&n->virtio);
+}
+
+/* QMP's set_link, through the fork (VUP_DM_CONTROL_LINK). */
+static int net_control(DmDevice *dev, uint32_t type, uint64_t value)
+{
+    VirtioNet *n = dm_device_state(dev);
+
+    if (type != VUP_DM_CONTROL_LINK) {
+        return -ENOTSUP;
+    }
+    if (value > 1) {
+        return -EINVAL;
+    }
+    if (n->link_down == !value) {
+        return 0;
+    }
+    dm_info("virtio-net: link %s", value ? "up" : "down");
+    net_set_link(n, value);
+    if (value) {
+        /* What the guest queued meanwhile goes now, dropped. */
+        dm_timer_mod(&n->tx_timer, 0);
+    }
+    return 0;
 }
 
 /* All of the client's memory goes: it went away, or hands over. */
@@ -983,12 +1033,14 @@ static void net_counts(VirtioNet *n)
 {
     dm_info("virtio-net: %llu frames to the guest (%llu joined by the "
             "kernel), %llu from it (%llu to cut); dropped: %llu on a full "
-            "queue, %llu too big, %llu bad from the guest",
+            "queue, %llu too big, %llu bad from the guest, %llu while the "
+            "link was down",
             (unsigned long long)n->rx_frames, (unsigned long long)n->rx_gso,
             (unsigned long long)n->tx_frames, (unsigned long long)n->tx_gso,
             (unsigned long long)n->rx_dropped,
             (unsigned long long)n->rx_too_big,
-            (unsigned long long)n->tx_dropped);
+            (unsigned long long)n->tx_dropped,
+            (unsigned long long)n->link_dropped);
 }
 
 static void net_dump(DmDevice *dev)
@@ -1063,6 +1115,7 @@ static const DmModel dm_model_virtio_net = {
     .dma_unmapped = net_dma_unmapped,
     .irqs_changed = net_irqs_changed,
     .vm_stopped_changed = net_vm_stopped_changed,
+    .control = net_control,
     .dump = net_dump,
     .state_version = 1,
     .save = net_save,

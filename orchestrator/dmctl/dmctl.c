@@ -58,6 +58,10 @@ static const DmctlCommand commands[] = {
       "and stop its device models", dmctl_vm_stop },
     { "vm suspend", "NAME", "pause the guest", dmctl_vm_suspend },
     { "vm resume", "NAME", "continue a paused guest", dmctl_vm_resume },
+    { "vm link", "NAME DEVICE up|down",
+      "set a network card's link down or up (QMP set_link on the\n"
+      "device's proxy; the guest's driver sees the cable out or in)",
+      dmctl_vm_link },
     { "vm migrate", "NAME --to CLIENT",
       "live-migrate the VM to another client platform, with a progress\n"
       "line; its device models stay where they are", dmctl_vm_migrate },

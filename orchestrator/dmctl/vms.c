@@ -347,6 +347,33 @@ int dmctl_vm_resume(int argc, char **argv)
                        "/v1/vms/%s/resume", print_vm_line);
 }
 
+/* vm link NAME DEVICE up|down: QMP's set_link on the device's proxy. */
+int dmctl_vm_link(int argc, char **argv)
+{
+    g_autoptr(JsonObject) body = json_object_new();
+    g_autofree char *path = NULL;
+    g_autofree char *vm = NULL, *dev = NULL;
+    const char *state;
+
+    if (dmctl_getopt(argc, argv, ":", (struct option[]){ { 0 } },
+                     "vm link") != -1) {
+        return DMCTL_USAGE;
+    }
+    if (argc - optind != 3 || (strcmp(argv[optind + 2], "up") != 0 &&
+                               strcmp(argv[optind + 2], "down") != 0)) {
+        fprintf(stderr, "dmctl vm link: takes a VM, a device and up or "
+                "down\n");
+        return DMCTL_USAGE;
+    }
+    vm = g_uri_escape_string(argv[optind], NULL, false);
+    dev = g_uri_escape_string(argv[optind + 1], NULL, false);
+    state = argv[optind + 2];
+    json_object_set_boolean_member(body, "up", strcmp(state, "up") == 0);
+    path = g_strdup_printf("/v1/vms/%s/devices/%s/link", vm, dev);
+    return dmctl_call("POST", path, dmctl_object_node(g_steal_pointer(&body)),
+                      print_vm_line);
+}
+
 int dmctl_vm_list(int argc, char **argv)
 {
     return dmctl_plain(argc, argv, "vm list", "/v1/vms", print_vms);

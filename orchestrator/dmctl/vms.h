@@ -13,6 +13,7 @@ int dmctl_vm_start(int argc, char **argv);
 int dmctl_vm_stop(int argc, char **argv);
 int dmctl_vm_suspend(int argc, char **argv);
 int dmctl_vm_resume(int argc, char **argv);
+int dmctl_vm_link(int argc, char **argv);
 int dmctl_vm_migrate(int argc, char **argv);
 int dmctl_vm_save(int argc, char **argv);
 int dmctl_vm_restore(int argc, char **argv);

@@ -859,6 +859,47 @@ static void test_vm_stopped(void **unused)
     net_free(k);
 }
 
+/*
+ * QMP's set_link, as the fork sends it (VUP_DM_CONTROL_LINK): the status
+ * and a configuration interrupt follow; while down, a frame out is taken
+ * and dropped (no answer to it), and one sent up again is answered.
+ */
+static void test_link(void **unused)
+{
+    Net *k = net_new("");
+    DmDevice *dev = &k->rig->dev;
+    uint8_t f[2048], h[HDR_LEN], gen;
+
+    driver_init(k, ALL_FEATURES);
+    rx_offer(k, 8, 2048);
+    rd(k, 0x1000, 1);                                   /* ISR cleared */
+    gen = rd(k, 0x15, 1);
+    assert_int_equal(dm_device_control(dev, VUP_DM_CONTROL_LINK, 0), 0);
+    assert_int_equal(rd(k, 0x2006, 2), 0);              /* not LINK_UP */
+    assert_int_equal(rd(k, 0x1000, 1) & 2, 2);          /* ISR config */
+    assert_int_not_equal(rd(k, 0x15, 1), gen);
+    tx_frame(k, f, arp_request(f, guest_mac, "10.0.2.15", "10.0.2.2"),
+             NULL);
+    rig_run_for(k->rig, 100);
+    assert_int_equal(rx_next(k, f, sizeof(f), h, false), 0);
+    /* Down again: nothing changes, nothing is signalled. */
+    assert_int_equal(dm_device_control(dev, VUP_DM_CONTROL_LINK, 0), 0);
+    assert_int_equal(rd(k, 0x1000, 1) & 2, 0);
+    assert_int_equal(dm_device_control(dev, VUP_DM_CONTROL_LINK, 1), 0);
+    assert_int_equal(rd(k, 0x2006, 2), 1);
+    assert_int_equal(rd(k, 0x1000, 1) & 2, 2);
+    tx_frame(k, f, arp_request(f, guest_mac, "10.0.2.15", "10.0.2.2"),
+             NULL);
+    assert_int_equal(arp_op(f, rx_next(k, f, sizeof(f), h, true)), 2);
+    /* Values and controls it does not take. */
+    assert_int_equal(dm_device_control(dev, VUP_DM_CONTROL_LINK, 2),
+                     -EINVAL);
+    assert_int_equal(dm_device_control(dev, 99, 0), -ENOTSUP);
+    assert_int_equal(rd(k, 0x2006, 2), 1);
+    assert_false(needs_reset(k));
+    net_free(k);
+}
+
 static int free_port(void)
 {
     struct sockaddr_in a = { .sin_family = AF_INET,
@@ -1284,6 +1325,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_hostfwd),
         cmocka_unit_test(test_client_away),
         cmocka_unit_test(test_vm_stopped),
+        cmocka_unit_test(test_link),
         cmocka_unit_test(test_udp_to_host),
         cmocka_unit_test(test_restrict),
         cmocka_unit_test(test_restart),

@@ -771,6 +771,19 @@ req "$capi" POST /v1/vms/vm1/qmp '{"execute": "migrate", "arguments":
 check qmp-migrate-channels 403 "exactly one argument here, 'uri'"
 req "$capi" POST /v1/vms/vm1/qmp '{"execute": "stop", "arguments": {"x": 1}}'
 check qmp-stop-args 403 "takes no 'arguments' here"
+# set_link: a device name and a boolean, nothing else.
+req "$capi" POST /v1/vms/vm1/qmp '{"execute": "set_link",
+    "arguments": {"name": "nosuch", "up": false}}'
+check qmp-set-link-relayed 200 '"class":"DeviceNotFound"'
+req "$capi" POST /v1/vms/vm1/qmp '{"execute": "set_link",
+    "arguments": {"name": "../x", "up": false}}'
+check qmp-set-link-bad-name 403 "takes exactly 'name' (a device name)"
+req "$capi" POST /v1/vms/vm1/qmp '{"execute": "set_link",
+    "arguments": {"name": "net0", "up": "no"}}'
+check qmp-set-link-bad-up 403 "and 'up' (a boolean)"
+req "$capi" POST /v1/vms/vm1/qmp '{"execute": "set_link",
+    "arguments": {"name": "net0", "up": true, "x": 1}}'
+check qmp-set-link-extra 403 "takes exactly 'name'"
 # The migration's TLS, and nothing else of migrate-set-parameters.
 req "$capi" POST /v1/vms/vm1/qmp '{"execute": "migrate-set-parameters",
     "arguments": {"tls-creds": "", "tls-hostname": ""}}'

@@ -169,7 +169,7 @@ check "a VM with its edu over TLS starts" [ "$(jf state)" = running ]
 req "$capi" GET /v1/vms/ov
 ocmd=$(tr '\0' ' ' <"/proc/$(jf pid)/cmdline" 2>/dev/null)
 check "its -remote-device has tls-creds=dm-model-tls" \
-    grep -q -- "-remote-device bus=pci,server=tcp:.*,tls-creds=dm-model-tls" \
+    grep -q -- "-remote-device id=e,bus=pci,server=tcp:.*,tls-creds=dm-model-tls" \
     <<<"$ocmd"
 req "$capi" POST /v1/vms/ov/qmp '{"execute": "query-pci"}'
 check "and its edu answers" \

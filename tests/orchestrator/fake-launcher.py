@@ -362,7 +362,7 @@ class Handler(BaseHTTPRequestHandler):
         if cmd == "migrate-set-parameters":
             vm.setdefault("params", {}).update(body.get("arguments", {}))
             return self.reply(200, {"return": {}})
-        if cmd == "migrate_cancel":
+        if cmd in ("migrate_cancel", "set_link"):
             return self.reply(200, {"return": {}})
         if cmd == "query-migrate":
             vm["migrations"] += 1

@@ -97,6 +97,29 @@ def wait_for(cond, what, timeout=20):
     raise RuntimeError("timed out waiting for " + what)
 
 
+def post_events(db_path, events):
+    """EVENTS, (vm, message) pairs, put in the orchestrator's store (the kv
+    table of its database file) as another writer's, in one transaction:
+    keys and revisions as orchestrator/store-events.c and store-sqlite.c
+    write them.  The orchestrator's next event takes the next free id."""
+    import sqlite3
+    db = sqlite3.connect(db_path, timeout=30)
+    with db:
+        rev = db.execute("SELECT revision FROM kv_revision").fetchone()[0] + 1
+        last = db.execute("SELECT key FROM kv WHERE key >= '/dm/events/' "
+                          "AND key < '/dm/events0' ORDER BY key DESC "
+                          "LIMIT 1").fetchone()
+        first = int(last[0].rsplit("/", 1)[1]) + 1 if last else 1
+        db.executemany("INSERT INTO kv VALUES (?, ?, ?, ?)", [
+            ("/dm/events/%020d" % (first + i),
+             json.dumps({"id": first + i, "time": time.strftime(
+                 "%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "vm": vm,
+                 "message": message}), rev, rev)
+            for i, (vm, message) in enumerate(events)])
+        db.execute("UPDATE kv_revision SET revision = ?", (rev,))
+    db.close()
+
+
 class Env:
     """A temporary directory with an orchestrator and fake launchers."""
 

@@ -5,6 +5,7 @@
 # output.
 #   test-api.py BUILD
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -178,13 +179,13 @@ def start(e):
             "-append", "console=ttyS0 quiet", "-serial", "none",
             "-object", "secret,id=tok0,file=@STATE@/vm1.tok0",
             "-remote-device",
-            "bus=isa,server=%s,vm-id=%s,hypervisor-id=c2-qemu,"
+            "id=console,bus=isa,server=%s,vm-id=%s,hypervisor-id=c2-qemu,"
             "client-platform-id=c2,device-model-id=%s,"
             "server-platform-id=s1,token-secret=tok0" % (addr[0], uuid,
                                                          inst[0]),
             "-object", "secret,id=tok1,file=@STATE@/vm1.tok1",
             "-remote-device",
-            "bus=pci,server=%s,vm-id=%s,hypervisor-id=c2-qemu,"
+            "id=edu0,bus=pci,server=%s,vm-id=%s,hypervisor-id=c2-qemu,"
             "client-platform-id=c2,device-model-id=%s,"
             "server-platform-id=s2,token-secret=tok1" % (addr[1], uuid,
                                                          inst[1])]
@@ -248,6 +249,12 @@ def console_and_dms(e):
          ["unreachable"] * 2, "a dead launcher's models are 'unreachable'")
 
 
+def remote_devices(args):
+    """-remote-device values of QEMU's @args, without the leading id=."""
+    return [re.sub(r"^id=[^,]*,", "", b) for a, b in zip(args, args[1:])
+            if a == "-remote-device"]
+
+
 def lifecycle(e):
     st, body = e.api("POST", "/v1/vms/vm1/suspend")
     t.ok(st == 200 and body["state"] == "suspended", "suspend", body)
@@ -260,6 +267,24 @@ def lifecycle(e):
            "resuming a running VM is 409")
     qmp = [r["body"]["execute"] for r in e.requests("c2", "POST", "/v1/vms/")]
     t.eq(qmp, ["stop", "cont"], "suspend/resume are QMP stop/cont")
+    st, body = e.api("POST", "/v1/vms/vm1/devices/edu0/link", {"up": False})
+    t.ok(st == 200 and body["name"] == "vm1", "link down", body)
+    last = e.requests("c2", "POST", "/v1/vms/")[-1]["body"]
+    t.eq(last, {"execute": "set_link",
+                "arguments": {"name": "edu0", "up": False}},
+         "a device's link is QMP set_link on the proxy's id")
+    err_is(t, e.api("POST", "/v1/vms/vm1/devices/nope/link", {"up": True}),
+           404, "has no device 'nope'", "the link of an unknown device is 404")
+    err_is(t, e.api("POST", "/v1/vms/vm1/devices/edu0/link", {"up": "yes"}),
+           400, "'up', a boolean", "a link without a boolean 'up' is 400")
+    e.fake_config("c2", qmp_error={"set_link": "has no such control"})
+    err_is(t, e.api("POST", "/v1/vms/vm1/devices/edu0/link", {"up": True}),
+           502, "QEMU refused set_link: has no such control",
+           "a model without a link: QEMU's error, 502")
+    e.fake_config("c2", qmp_error={})
+    ev = [x["message"] for x in
+          e.api("GET", "/v1/vms/vm1/events")[1]["events"]]
+    t.ok("device edu0: link down" in ev, "the link change is an event", ev)
     e.fake_config("c2", qmp_error={"stop": "not now"})
     err_is(t, e.api("POST", "/v1/vms/vm1/suspend"), 502,
            "QEMU refused stop: not now", "a QMP error is 502")
@@ -640,7 +665,7 @@ def routes_start(e):
          "the owner launches nothing itself")
     args = [r for r in e.requests("c1", "POST", "/v1/vms")
             if r["path"] == "/v1/vms"][-1]["body"]["args"]
-    devs = [a for a in args if a.startswith("bus=")]
+    devs = remote_devices(args)
     t.ok(len(devs) == 2 and
          devs[1] == "bus=pci,server=%s,vm-id=%s,hypervisor-id=c1-qemu,"
          "client-platform-id=c1,device-model-id=%s,server-platform-id=s2,"
@@ -663,7 +688,8 @@ def routes_keep(e, inst, router):
     args = [r for r in e.requests("c2", "POST", "/v1/vms")
             if r["path"] == "/v1/vms"][-1]["body"]["args"]
     t.ok(st == 200 and body["client"] == "c2" and
-         any(a.startswith("bus=pci,server=%s," % router) for a in args),
+         any(a.startswith("bus=pci,server=%s," % router)
+             for a in remote_devices(args)),
          "migration: the target connects to the same router", args)
     st, body = e.api("POST", "/v1/vms/rv/save")
     t.ok(st == 200 and body["devices"][1]["route"] == router,
@@ -672,7 +698,8 @@ def routes_keep(e, inst, router):
     args = [r for r in e.requests("c1", "POST", "/v1/vms")
             if r["path"] == "/v1/vms"][-1]["body"]["args"]
     t.ok(st == 200 and
-         any(a.startswith("bus=pci,server=%s," % router) for a in args),
+         any(a.startswith("bus=pci,server=%s," % router)
+             for a in remote_devices(args)),
          "restore: QEMU connects to the same router", args)
     t.eq(e.requests("own1")[n:], [],
          "  the owner was not asked to change anything")
@@ -771,7 +798,7 @@ def tls_args(e, client, vm):
     """The -remote-device values of VM's latest POST to CLIENT."""
     posts = [r for r in e.requests(client, "POST", "/v1/vms")
              if r["path"] == "/v1/vms" and r["body"]["id"] == vm]
-    return [a for a in posts[-1]["body"]["args"] if a.startswith("bus=")]
+    return remote_devices(posts[-1]["body"]["args"])
 
 
 def tls_start(e):
@@ -1104,7 +1131,7 @@ def model_props(e):
     args = launch["body"]["args"]
     t.ok(st == 200 and "-kernel" not in args and
          any(a.startswith("bus=pci,") and a.endswith(",bootindex=1")
-             for a in args),
+             for a in remote_devices(args)),
          "its QEMU boots the firmware from the disk (bootindex=1)", args)
     e.api("POST", "/v1/vms/b/stop", {"force": True})
     e.api("DELETE", "/v1/vms/b")
@@ -1319,6 +1346,17 @@ def migration_from_2(e):
         t.ok("platform c1:" in log and "left as they are" in log and
              "left running" in log,
              "reconcile warns about the launchers that do not answer", log)
+
+        def old_events():
+            st, body = e2.api("GET", "/v1/events")
+            return [x["id"] for x in body.get("events", [])
+                    if (x["vm"], x["message"]) == ("old", "started on c1")]
+        first = old_events()
+        t.eq(len(first), 1, "its event is served from the store, where the "
+             "first start copied the tables")
+        e2.stop_orch()
+        e2.start_orch()
+        t.eq(old_events(), first, "a second start copies nothing again")
     finally:
         e2.cleanup()
     db = sqlite3.connect(path)

@@ -27,7 +27,11 @@ def registered():
     out = set()
     for m, pat in re.findall(r'\{ "(GET|POST|DELETE)", "([^"]+)", '
                              r'orch_\w+, (?:true|false) \}', src):
-        out.add((m, "/v1/" + pat.replace("*", "{name}")))
+        # A wildcard after "devices" is a device, any other one a name.
+        segs = pat.split("/")
+        segs = [("{device}" if i and segs[i - 1] == "devices" else
+                 "{name}") if x == "*" else x for i, x in enumerate(segs)]
+        out.add((m, "/v1/" + "/".join(segs)))
     # The paths served before the table: the stream, the login, metrics.
     for path in re.findall(r'strcmp\(path, "(/[^"]*)"\) == 0', src):
         methods = {"/login": ("GET", "POST")}.get(path, ("GET",))
@@ -92,7 +96,8 @@ def openapi(e):
     for m, p in sorted(documented):
         if p == "/v1/events/stream":
             continue            # a stream: answered below
-        st, data = raw(e.sock, m, p.replace("{name}", "x"))
+        st, data = raw(e.sock, m, p.replace("{name}", "x")
+                       .replace("{device}", "y"))
         t.ok(st not in (404, 405) or (st == 404 and
                                       b"no such endpoint" not in data),
              "%s %s answers (%d)" % (m, p, st), data[:300])

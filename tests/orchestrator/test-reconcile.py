@@ -6,6 +6,7 @@
 # launcher that does not answer, a saved VM), first
 # with --no-reconcile, then repaired.  TAP output.
 #   test-reconcile.py BUILD
+import json
 import os
 import sqlite3
 import sys
@@ -129,11 +130,15 @@ def main():
         log = e.orch_log()
         t.ok("platform c3:" in log and "VM far: its client c3 did not "
              "answer" in log, "an unreachable launcher is a warning", log)
+        # The events are on the store: the kv table of the same file.
         db = sqlite3.connect(e.db)
-        ev = [r[0] for r in db.execute(
-            "SELECT vm FROM events WHERE id > (SELECT max(id) FROM events "
-            "WHERE message LIKE 'saved to%') ORDER BY id")]
+        rows = [json.loads(r[0]) for r in db.execute(
+            "SELECT value FROM kv WHERE key >= '/dm/events/' AND "
+            "key < '/dm/events0' ORDER BY key")]
         db.close()
+        saved = max(i for i, r in enumerate(rows)
+                    if r["message"].startswith("saved to"))
+        ev = [r["vm"] for r in rows[saved + 1:]]
         t.eq(sorted(ev), sorted(["active", "both", "done", "gone",
                                  "paused", "-", "stray", "-"]),
              "one events row per change")

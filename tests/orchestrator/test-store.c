@@ -223,6 +223,63 @@ static void test_list(void **state)
     assert_int_equal(none->len, 0);
 }
 
+/* Part of a prefix: from a key, a limit, the last N; in key order. */
+static void test_range(void **state)
+{
+    g_autoptr(OrchStore) s = open_store();
+    static const char *const names[] = {
+        "range/01", "range/02", "range/03", "range/04", "range/05",
+        "range0", "rang",
+    };
+    static const struct {
+        const char *from;
+        gint64 limit;
+        bool last;
+        const char *want;
+    } cases[] = {
+        { NULL, 0, false, "01 02 03 04 05" },
+        { "range/03", 2, false, "03 04" },
+        { "range/025", 0, false, "03 04 05" },
+        { "range/05", 10, false, "05" },
+        { "range/06", 0, false, "" },
+        { "rang", 2, false, "01 02" },   /* below the prefix: its first */
+        { NULL, 2, true, "04 05" },
+        { "range/02", 3, true, "03 04 05" },  /* @from ignored */
+        { NULL, 9, true, "01 02 03 04 05" },
+    };
+    g_autoptr(OrchTxn) t = orch_txn_new();
+    g_autoptr(GError) err = NULL;
+    g_autofree char *p = key("range/");
+    guint i, j;
+
+    for (i = 0; i < G_N_ELEMENTS(names); i++) {
+        g_autofree char *k = key(names[i]);
+
+        orch_txn_put(t, k, names[i]);
+    }
+    assert_true(orch_store_txn(s, t, NULL, &err));
+    for (i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *from = cases[i].from ? key(cases[i].from) : NULL;
+        g_autoptr(GPtrArray) got = orch_store_range(s, p, from,
+                                                    cases[i].limit,
+                                                    cases[i].last, NULL,
+                                                    &err);
+        g_autoptr(GString) keys = g_string_new(NULL);
+
+        assert_non_null(got);
+        for (j = 0; j < got->len; j++) {
+            OrchKv *kv = g_ptr_array_index(got, j);
+
+            g_string_append_printf(keys, "%s%s", j ? " " : "",
+                                   kv->key + strlen(p));
+        }
+        if (strcmp(keys->str, cases[i].want)) {
+            fail_msg("case %u: got '%s', wanted '%s'", i, keys->str,
+                     cases[i].want);
+        }
+    }
+}
+
 static void test_values(void **state)
 {
     g_autoptr(OrchStore) s = open_store();
@@ -618,6 +675,7 @@ int main(void)
         cmocka_unit_test(test_list),
         cmocka_unit_test(test_values),
         cmocka_unit_test(test_twice_refused),
+        cmocka_unit_test(test_range),
         cmocka_unit_test(test_prefix_since),
         cmocka_unit_test(test_view),
         cmocka_unit_test(test_race),

@@ -10,7 +10,6 @@ import http.client
 import os
 import re
 import socket
-import sqlite3
 import ssl
 import subprocess
 import sys
@@ -18,7 +17,8 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from orchlib import Env, Tap, http_call, wait_for  # noqa: E402
+from orchlib import (Env, Tap, http_call, wait_for,  # noqa: E402
+                     post_events as post_rows)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 t = Tap()
@@ -200,11 +200,7 @@ class Stream:
 
 
 def post_events(e, n, size):
-    db = sqlite3.connect(e.db, timeout=30)
-    db.executemany("INSERT INTO events (vm, message) VALUES (?, ?)",
-                   [("flood", "%d:" % i + "x" * size) for i in range(n)])
-    db.commit()
-    db.close()
+    post_rows(e.db, [("flood", "%d:" % i + "x" * size) for i in range(n)])
 
 
 def stream(e):

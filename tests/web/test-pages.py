@@ -13,14 +13,13 @@
 #   test-pages.py BUILD
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "orchestrator"))
-from orchlib import Env, Tap, wait_for  # noqa: E402
+from orchlib import Env, Tap, post_events, wait_for  # noqa: E402
 
 t = Tap()
 try:
@@ -160,11 +159,7 @@ def pages(e, d, web, shots):
     d.get(url + "#events")
     wait.until(lambda d: d.find_element(By.ID, "live").text == "live")
     d.execute_script("window.notReloaded = true;")
-    db = sqlite3.connect(e.db, timeout=30)
-    db.execute("INSERT INTO events (vm, message) VALUES ('webvm', "
-               "'model e0 crashed (posted by the test)')")
-    db.commit()
-    db.close()
+    post_events(e.db, [("webvm", "model e0 crashed (posted by the test)")])
     wait.until(lambda d: "posted by the test" in
                d.find_element(By.ID, "event-log").text)
     t.ok(d.execute_script("return window.notReloaded === true;"),

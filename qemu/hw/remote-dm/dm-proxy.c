@@ -141,6 +141,7 @@ static bool dm_proxy_negotiate(DMProxy *p, Error **errp)
     ours.dm_irq_messages = true;
     ours.dm_vm_clock = true;
     ours.dm_events = p->ops->event != NULL;
+    ours.dm_controls = true;
     /* Over TCP, doorbells without eventfds: kicks we send at once. */
     ours.dm_doorbells = true;
     ours.dm_vq_fetch = p->ops->vq_fetch;
@@ -917,6 +918,18 @@ static void dm_proxy_readable(void *opaque)
 bool dm_proxy_connected(DMProxy *p)
 {
     return qatomic_read(&p->state) == DM_PROXY_CONNECTED;
+}
+
+DMProxy *dm_proxy_find(const char *id)
+{
+    DMProxy *p;
+
+    QLIST_FOREACH(p, &dm_proxies, next) {
+        if (!strcmp(p->id, id)) {
+            return p;
+        }
+    }
+    return NULL;
 }
 
 bool dm_proxy_parse_server(const char *server, VupAddress *ret_addr,

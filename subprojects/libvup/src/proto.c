@@ -68,6 +68,10 @@ static const VupCommandInfo dm_event_info = {
     "DM_EVENT", S2C, sizeof(VupDmEvent), 0,
 };
 
+static const VupCommandInfo dm_control_info = {
+    "DM_CONTROL", C2S, sizeof(VupDmControl), 0,
+};
+
 static const VupCommandInfo dm_vq_irq_info = {
     "DM_VQ_IRQ", S2C, sizeof(VupDmVqIrq), 0,
 };
@@ -89,6 +93,9 @@ const VupCommandInfo *vup_command_info(uint32_t command)
     }
     if (command == VUP_CMD_DM_EVENT) {
         return &dm_event_info;
+    }
+    if (command == VUP_CMD_DM_CONTROL) {
+        return &dm_control_info;
     }
     if (command == VUP_CMD_DM_VM_STATE) {
         return &dm_vm_state_info;

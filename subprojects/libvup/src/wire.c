@@ -182,6 +182,7 @@ void vup_payload_swap(uint16_t command, bool reply, bool to_host,
         break;
     case VUP_CMD_DM_VM_STATE:
     case VUP_CMD_DM_EVENT:
+    case VUP_CMD_DM_CONTROL:
         swap_layout(p, len, 0, "448");
         break;
     case VUP_CMD_DM_VQ_IRQ:

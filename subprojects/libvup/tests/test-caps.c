@@ -83,6 +83,7 @@ static void test_round_trip(void **state)
     c.dm_vq_fetch = true;
     c.dm_events = true;
     c.dm_dirty_pages = true;
+    c.dm_controls = true;
     c.dm_vcpus = 4;
     strcpy(c.ids[VUP_ID_VM], "vm-1");
     strcpy(c.ids[VUP_ID_CLIENT_PLATFORM], "client-a");
@@ -341,6 +342,14 @@ static void test_negotiate(void **state)
     ours.dm_dirty_pages = true;
     vup_caps_negotiate(&ours, &peer, &out);
     assert_true(out.dm_dirty_pages);
+
+    /* Controls only to a server that takes them. */
+    ours.dm_controls = true;
+    vup_caps_negotiate(&ours, &peer, &out);
+    assert_false(out.dm_controls);
+    peer.dm_controls = true;
+    vup_caps_negotiate(&ours, &peer, &out);
+    assert_true(out.dm_controls);
 }
 
 int main(void)

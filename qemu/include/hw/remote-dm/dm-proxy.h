@@ -275,6 +275,17 @@ bool dm_proxy_parse_server(const char *server, VupAddress *ret_addr,
 
 bool dm_proxy_connected(DMProxy *p);
 
+/* The proxy of the device named @id (its qdev id), or NULL. */
+DMProxy *dm_proxy_find(const char *id);
+
+/*
+ * Set a control of the remote device (VUP_DM_CONTROL_*, dm_controls;
+ * dm-proxy-control.c): false with @errp saying why (not connected, a
+ * model that takes no controls or not this one, a value refused).
+ */
+bool dm_proxy_control(DMProxy *p, uint32_t type, uint64_t value,
+                      Error **errp);
+
 /*
  * Send a command and wait for its reply.  Returns 0 with @reply filled
  * (the caller clears it; may be NULL), or -errno: the server's error, or

@@ -260,6 +260,32 @@ typedef struct VUP_PACKED VupDmDirtyRun {
 } VupDmDirtyRun;
 VUP_CHECK_SIZE(VupDmDirtyRun, 16);
 
+/* ---- Controls from the client's management (dm_controls) ---- */
+
+/*
+ * Capability key: the server takes VUP_CMD_DM_CONTROL messages.  The VM's
+ * management changes something of the device that it changes on a local
+ * device through QMP, such as a network card's link (`set_link`): never
+ * the guest's to ask, so not a register.
+ */
+#define VUP_CAP_DM_CONTROLS         "dm_controls"
+
+/*
+ * Client to server, with a reply (no payload): VupDmControl.  ENOTSUP:
+ * the device has no such control; EINVAL: a value it does not take.
+ */
+#define VUP_CMD_DM_CONTROL          0x7f07
+
+/* A network card's link: value 1 up, 0 down. */
+#define VUP_DM_CONTROL_LINK         1
+
+typedef struct VUP_PACKED VupDmControl {
+    uint32_t type;              /* VUP_DM_CONTROL_* */
+    uint32_t reserved;          /* 0 */
+    uint64_t value;
+} VupDmControl;
+VUP_CHECK_SIZE(VupDmControl, 16);
+
 /* ---- Region capability (GET_REGION_INFO's chain) ---- */
 
 /*
