@@ -8,7 +8,8 @@
 # BENCH_DISK=only runs it alone.  Then the network table
 # (bench/run-net-bench.sh); BENCH_NET=0 skips it, BENCH_NET=only runs it
 # alone.  Then the event-timer table (bench/run-rtc-bench.sh), BENCH_RTC
-# likewise.
+# likewise, and the display table (bench/run-display-bench.sh),
+# BENCH_DISPLAY likewise.
 #   bench/run-bench.sh BUILD
 set -euo pipefail
 build=$(cd "${1:?usage: run-bench.sh BUILD}" && pwd)
@@ -20,6 +21,9 @@ if [ "${BENCH_NET:-1}" = only ]; then
 fi
 if [ "${BENCH_RTC:-1}" = only ]; then
     exec "$(dirname "$0")/run-rtc-bench.sh" "$build"
+fi
+if [ "${BENCH_DISPLAY:-1}" = only ]; then
+    exec "$(dirname "$0")/run-display-bench.sh" "$build"
 fi
 qemu=$build/qemu-system-x86_64
 dm=$build/meson/dm-remote/dm-remote
@@ -303,4 +307,7 @@ if [ "${BENCH_NET:-1}" != 0 ]; then
 fi
 if [ "${BENCH_RTC:-1}" != 0 ]; then
     "$(dirname "$0")/run-rtc-bench.sh" "$build"
+fi
+if [ "${BENCH_DISPLAY:-1}" != 0 ]; then
+    "$(dirname "$0")/run-display-bench.sh" "$build"
 fi

@@ -247,6 +247,21 @@ void *dm_device_add_mappable(DmDevice *dev, unsigned index, uint64_t offset,
     return mem;
 }
 
+int dm_device_mappable_guest_only(DmDevice *dev, unsigned index,
+                                  uint64_t offset, DmMappedWrittenFn *fn,
+                                  void *opaque)
+{
+    int ret = dm_mapped_set_guest_only(&dev->mapped, index, offset, fn,
+                                       opaque);
+
+    if (ret < 0) {
+        dm_error("%s: region %u: no mappable area at 0x%llx to declare "
+                 "the guest's", dev->model->name, index,
+                 (unsigned long long)offset);
+    }
+    return ret;
+}
+
 void dm_device_region_read(DmDevice *dev, unsigned region, uint64_t offset,
                            void *buf, uint32_t len)
 {

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "mapped.h"
+#include "vup/dm-ext.h"
 
 uint64_t dm_mapped_page_size(void)
 {
@@ -164,4 +165,98 @@ unsigned dm_mapped_areas_of(DmMapped *t, unsigned region,
         *fd = n && region < VUP_PCI_NUM_REGIONS ? t->regions[region].fd : -1;
     }
     return n;
+}
+
+int dm_mapped_set_guest_only(DmMapped *t, unsigned region, uint64_t offset,
+                             DmMappedWrittenFn *fn, void *opaque)
+{
+    for (unsigned i = 0; i < t->count; i++) {
+        DmMappedArea *a = &t->areas[i];
+
+        if (a->region == region && a->offset == offset) {
+            a->guest_only = true;
+            a->written = fn;
+            a->written_opaque = opaque;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+unsigned dm_mapped_guest_only_of(DmMapped *t, unsigned region,
+                                 const DmMappedArea **ret, unsigned max)
+{
+    unsigned n = 0;
+
+    for (unsigned i = 0; i < t->count; i++) {
+        if (t->areas[i].region == region && t->areas[i].guest_only) {
+            if (n < max) {
+                ret[n] = &t->areas[i];
+            }
+            n++;
+        }
+    }
+    return n;
+}
+
+/* The guest-only area of @region that holds all of [@off, +@size). */
+static const DmMappedArea *guest_only_area(DmMapped *t, unsigned region,
+                                           uint64_t off, uint64_t size)
+{
+    for (unsigned i = 0; i < t->count; i++) {
+        const DmMappedArea *a = &t->areas[i];
+
+        if (a->region == region && a->guest_only && off >= a->offset &&
+            size <= a->size && off - a->offset <= a->size - size) {
+            return a;
+        }
+    }
+    return NULL;
+}
+
+int dm_mapped_apply_dirty(DmMapped *t, const uint8_t *payload, size_t len)
+{
+    VupDmDirtyPages h;
+    const uint8_t *data;
+    uint64_t total = 0;
+
+    if (len < sizeof(h)) {
+        return -EINVAL;
+    }
+    memcpy(&h, payload, sizeof(h));
+    if (h.region >= VUP_PCI_NUM_REGIONS || h.reserved ||
+        h.page_size != VUP_DM_DIRTY_PAGE_SIZE ||
+        h.page_size % dm_mapped_page_size() ||
+        h.nruns == 0 || h.nruns > VUP_DM_DIRTY_MAX_RUNS ||
+        (len - sizeof(h)) / sizeof(VupDmDirtyRun) < h.nruns) {
+        return -EINVAL;
+    }
+    /* Every run first: a bad one leaves the memory as it was. */
+    for (uint32_t i = 0; i < h.nruns; i++) {
+        VupDmDirtyRun r;
+
+        memcpy(&r, payload + sizeof(h) + i * sizeof(r), sizeof(r));
+        if (!r.size || r.offset % h.page_size || r.size % h.page_size ||
+            !guest_only_area(t, h.region, r.offset, r.size)) {
+            return -EINVAL;
+        }
+        total += r.size;        /* each below 2^32 pages: no overflow */
+    }
+    data = payload + sizeof(h) + (size_t)h.nruns * sizeof(VupDmDirtyRun);
+    if (total != len - (size_t)(data - payload)) {
+        return -EINVAL;
+    }
+    for (uint32_t i = 0; i < h.nruns; i++) {
+        const DmMappedArea *a;
+        VupDmDirtyRun r;
+
+        memcpy(&r, payload + sizeof(h) + i * sizeof(r), sizeof(r));
+        a = guest_only_area(t, h.region, r.offset, r.size);
+        memcpy(t->regions[h.region].mem + r.offset, data, r.size);
+        data += r.size;
+        if (a->written) {
+            a->written(a->written_opaque, h.region, r.offset, r.size);
+        }
+    }
+    return 0;
 }

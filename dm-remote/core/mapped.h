@@ -25,10 +25,24 @@
 /* Areas per device, all regions together (a sparse-mmap capability each). */
 #define DM_MAX_MAPPED_AREAS 8
 
+/*
+ * Told after a client's dirty pages landed in an area (dm_dirty_pages):
+ * [@offset, +@size) of the region changed.
+ */
+typedef void DmMappedWrittenFn(void *opaque, unsigned region,
+                               uint64_t offset, uint64_t size);
+
 typedef struct DmMappedArea {
     unsigned region;
     uint64_t offset;            /* in the region, page-aligned */
     uint64_t size;              /* a multiple of the page size */
+    /*
+     * Written by the guest alone (dm_mapped_set_guest_only): a client
+     * that cannot map it may keep a copy and send its dirty pages.
+     */
+    bool guest_only;
+    DmMappedWrittenFn *written; /* may be NULL */
+    void *written_opaque;
 } DmMappedArea;
 
 /* The memory behind one region's areas. */
@@ -79,5 +93,27 @@ bool dm_mapped_overlaps(DmMapped *t, unsigned region, uint64_t offset,
  */
 unsigned dm_mapped_areas_of(DmMapped *t, unsigned region,
                             const DmMappedArea **ret, unsigned max, int *fd);
+
+/*
+ * The area of @region that starts at @offset is written by the guest
+ * alone, never by the model: a client may keep it (dm_dirty_pages) and
+ * @fn(@opaque, ...) is told of what its pages changed.  0, or -EINVAL
+ * when no area starts there.
+ */
+int dm_mapped_set_guest_only(DmMapped *t, unsigned region, uint64_t offset,
+                             DmMappedWrittenFn *fn, void *opaque);
+
+/* Does @region have guest-only areas?  The first @max in @ret. */
+unsigned dm_mapped_guest_only_of(DmMapped *t, unsigned region,
+                                 const DmMappedArea **ret, unsigned max);
+
+/*
+ * A client's VUP_CMD_DM_DIRTY_PAGES (@len bytes of @payload): checked
+ * whole (the region, the page size, the count, each run page-aligned
+ * inside one guest-only area, the bytes exactly what the runs say),
+ * then applied and each run told to its area's hook.  0, or -EINVAL
+ * with nothing applied.
+ */
+int dm_mapped_apply_dirty(DmMapped *t, const uint8_t *payload, size_t len);
 
 #endif /* DM_MAPPED_H */

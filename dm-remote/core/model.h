@@ -21,6 +21,7 @@
 #include "vup/proto.h"
 #include "doorbell.h"
 #include "loop.h"
+#include "mapped.h"
 #include "props.h"
 #include "state.h"
 #include "vmclock.h"
@@ -167,6 +168,19 @@ int dm_device_add_doorbell(DmDevice *dev, unsigned index, uint64_t offset,
  */
 void *dm_device_add_mappable(DmDevice *dev, unsigned index, uint64_t offset,
                              uint64_t size);
+/*
+ * Declare the mappable area at @offset of region @index (as added) the
+ * guest's alone: the model reads it and never writes it (a
+ * framebuffer).  A client that cannot map it (over TCP) may then keep
+ * it in its own memory and send the pages the guest dirtied, at a
+ * bounded rate (dm_dirty_pages, docs/protocol.md): after each run of
+ * pages lands in the area, from the loop, @fn(@opaque, @index, offset,
+ * size) (may be NULL).  Without this call such a client traps every
+ * access, which is right for memory the model writes too.  0 or -errno.
+ */
+int dm_device_mappable_guest_only(DmDevice *dev, unsigned index,
+                                  uint64_t offset, DmMappedWrittenFn *fn,
+                                  void *opaque);
 /* Where a platform device sits unless the client says otherwise. */
 void dm_device_set_isa_defaults(DmDevice *dev, unsigned index,
                                 uint32_t iobase, uint32_t irq);

@@ -73,9 +73,11 @@ static void client_gone(DmServer *srv, DmSession *s)
 {
     if (s->versioned) {
         dm_info("%sclient disconnected (%llu requests, %llu errors, "
-                "%llu DMA messages)", s->standby ? "standby " : "",
+                "%llu bytes of dirty pages, %llu DMA messages)",
+                s->standby ? "standby " : "",
                 (unsigned long long)s->stats.requests,
                 (unsigned long long)s->stats.errors,
+                (unsigned long long)s->stats.dirty_bytes,
                 (unsigned long long)s->stats.dma_messages);
     }
     dm_loop_del_fd(srv->loop, s->sock);

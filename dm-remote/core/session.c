@@ -268,6 +268,7 @@ static int handle_version(DmSession *s, VupMsg *m)
     ours.dm_doorbells = true;
     ours.dm_vq_fetch = true;
     ours.dm_events = true;
+    ours.dm_dirty_pages = true;
     ours.dm_controls = true;
     ours.max_data_xfer_size = DM_OUR_MAX_XFER;
     ours.max_dma_maps = DM_DMA_MAX_MAPS;
@@ -409,14 +410,15 @@ static void *add_region_cap(uint8_t *caps, size_t *used,
  * capabilities learns the size it needs and gets none, nor FLAG_CAPS
  * (as libvfio-user answers: upstream QEMU's client refuses FLAG_CAPS
  * with cap_offset 0), nor the memfd they describe.  Over TCP: no MMAP,
- * no fd.
+ * no fd.  A client with dm_dirty_pages also learns, over any transport,
+ * which areas the guest alone writes (VUP_REGION_INFO_CAP_DM_DIRTY).
  */
 static int handle_region_info(DmSession *s, VupMsg *m)
 {
     struct {
         VupRegionInfo info;
-        uint8_t caps[sizeof(VupRegionInfoCapSparseMmap) +
-                     DM_MAX_MAPPED_AREAS * sizeof(VupSparseMmapArea) +
+        uint8_t caps[2 * (sizeof(VupRegionInfoCapSparseMmap) +
+                          DM_MAX_MAPPED_AREAS * sizeof(VupSparseMmapArea)) +
                      sizeof(VupRegionInfoCapDmIsa)];
     } __attribute__((packed)) r;
     const DmMappedArea *areas[DM_MAX_MAPPED_AREAS];
@@ -472,6 +474,27 @@ static int handle_region_info(DmSession *s, VupMsg *m)
             for (unsigned i = 0; i < nareas; i++) {
                 a[i] = (VupSparseMmapArea) {
                     .offset = areas[i]->offset, .size = areas[i]->size,
+                };
+            }
+        }
+    }
+    if (s->caps.dm_dirty_pages) {
+        const DmMappedArea *gareas[DM_MAX_MAPPED_AREAS];
+        unsigned n = dm_mapped_guest_only_of(&s->dev->mapped, req.index,
+                                             gareas, DM_MAX_MAPPED_AREAS);
+
+        if (n) {
+            VupRegionInfoCapSparseMmap *dc;
+            VupSparseMmapArea *a;
+
+            dc = add_region_cap(r.caps, &used, &last,
+                                VUP_REGION_INFO_CAP_DM_DIRTY,
+                                sizeof(*dc) + n * sizeof(*a));
+            dc->nr_areas = n;
+            a = (VupSparseMmapArea *)(dc + 1);
+            for (unsigned i = 0; i < n; i++) {
+                a[i] = (VupSparseMmapArea) {
+                    .offset = gareas[i]->offset, .size = gareas[i]->size,
                 };
             }
         }
@@ -879,6 +902,27 @@ static int handle_vm_state(DmSession *s, VupMsg *m)
     return reply(s, m, NULL, 0);
 }
 
+/*
+ * DM_DIRTY_PAGES: pages of a guest-only area the client keeps, in the
+ * region's memory (mapped.c checks every run before it applies any).
+ */
+static int handle_dirty_pages(DmSession *s, VupMsg *m)
+{
+    int ret;
+
+    if (!s->caps.dm_dirty_pages) {
+        return -EINVAL;         /* not negotiated */
+    }
+    ret = dm_mapped_apply_dirty(&s->dev->mapped, m->payload, m->payload_len);
+    if (ret < 0) {
+        dm_warn("DM_DIRTY_PAGES refused: a run outside the guest's areas, "
+                "or sizes that do not add up");
+        return ret;
+    }
+    s->stats.dirty_bytes += m->payload_len;
+    return reply(s, m, NULL, 0);
+}
+
 /* The VM's management sets a control of the device (dm_controls). */
 static int handle_control(DmSession *s, VupMsg *m)
 {
@@ -949,6 +993,7 @@ static void dispatch(DmSession *s, VupMsg *m, int recv_ret)
         ret = vup_check_command(m);
     }
     if (ret == 0 && cmd != VUP_CMD_DM_ACTIVATE && cmd != VUP_CMD_DM_VM_STATE &&
+        cmd != VUP_CMD_DM_DIRTY_PAGES &&
         cmd != VUP_CMD_DM_CONTROL &&
         (cmd >= VUP_CMD_MAX || !handlers[cmd].fn)) {
         ret = -ENOSYS;          /* in the spec, but not served here */
@@ -964,6 +1009,8 @@ static void dispatch(DmSession *s, VupMsg *m, int recv_ret)
         ret = m->nfds ? -EINVAL : handle_activate(s, m);
     } else if (ret == 0 && cmd == VUP_CMD_DM_VM_STATE) {
         ret = m->nfds ? -EINVAL : handle_vm_state(s, m);
+    } else if (ret == 0 && cmd == VUP_CMD_DM_DIRTY_PAGES) {
+        ret = m->nfds ? -EINVAL : handle_dirty_pages(s, m);
     } else if (ret == 0 && cmd == VUP_CMD_DM_CONTROL) {
         ret = m->nfds ? -EINVAL : handle_control(s, m);
     } else if (ret == 0 && m->nfds && !handlers[cmd].takes_fds) {

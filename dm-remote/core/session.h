@@ -40,6 +40,7 @@ typedef struct DmSessionStats {
     uint64_t requests;
     uint64_t errors;
     uint64_t dma_messages;
+    uint64_t dirty_bytes;       /* DM_DIRTY_PAGES payloads applied */
 } DmSessionStats;
 
 struct DmSession {

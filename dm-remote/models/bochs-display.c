@@ -6,8 +6,10 @@
  *
  * BAR0, vgamem= bytes of prefetchable memory: the linear framebuffer,
  * mappable (dm_device_add_mappable): on one host the client maps it and
- * guest writes land in memory the model reads; across hosts they come as
- * region writes into the same memory.
+ * guest writes land in memory the model reads; across hosts the client
+ * keeps it and sends the pages the guest dirtied (dm_dirty_pages: the
+ * model never writes it), or, without that extension, the guest's
+ * writes come as region writes into the same memory.
  *
  * BAR2, 4 KiB of registers:
  *   0x000-0x3ff  EDID (one 128-byte block; the rest reads 0)
@@ -98,6 +100,7 @@ typedef struct BochsDisplay {
     uint16_t dispi[DISPI_NB];
     uint32_t endian;
     uint64_t refused;           /* guest writes refused, for dump */
+    uint64_t dirty_pages;       /* received from the client, for dump */
     DmVnc *vnc_server;
 } BochsDisplay;
 
@@ -355,6 +358,19 @@ static char *bochs_read_password(const char *path)
     return g_steal_pointer(&text);
 }
 
+/*
+ * Pages the client sent (dm_dirty_pages) landed in the framebuffer.
+ * Nothing to wake: the VNC scanner compares the screen with its shadow
+ * at its own rate and finds them, as it finds a mapped client's writes.
+ */
+static void bochs_fb_written(void *opaque, unsigned region, uint64_t offset,
+                             uint64_t size)
+{
+    BochsDisplay *s = opaque;
+
+    s->dirty_pages += size / 4096;
+}
+
 static int bochs_realize(DmDevice *dev)
 {
     BochsDisplay *s = dm_device_state(dev);
@@ -386,7 +402,9 @@ static int bochs_realize(DmDevice *dev)
     dm_device_init_region(dev, BAR0, s->vgamem, &bochs_fb_ops, s);
     dm_device_init_region(dev, BAR2, MMIO_SIZE, &bochs_mmio_ops, s);
     s->fb = dm_device_add_mappable(dev, BAR0, 0, s->vgamem);
-    if (!s->fb) {
+    if (!s->fb ||
+        dm_device_mappable_guest_only(dev, BAR0, 0, bochs_fb_written,
+                                      s) < 0) {
         return -ENOMEM;
     }
     dm_edid_build(s->edid, s->xres, s->yres, s->vgamem);
@@ -492,10 +510,12 @@ static void bochs_dump(DmDevice *dev)
     const uint16_t *r = s->dispi;
 
     dm_info("bochs-display: %ux%u bpp %u enable 0x%x virt %ux%u offset "
-            "%u,%u; %llu writes refused", r[DISPI_XRES], r[DISPI_YRES],
+            "%u,%u; %llu writes refused; %llu dirty pages received",
+            r[DISPI_XRES], r[DISPI_YRES],
             r[DISPI_BPP], r[DISPI_ENABLE], r[DISPI_VIRT_WIDTH],
             r[DISPI_VIRT_HEIGHT], r[DISPI_X_OFFSET], r[DISPI_Y_OFFSET],
-            (unsigned long long)s->refused);
+            (unsigned long long)s->refused,
+            (unsigned long long)s->dirty_pages);
     if (s->vnc_server) {
         dm_vnc_dump(s->vnc_server);
     }

@@ -18,6 +18,11 @@
  * An ADDR outside the mappable memory (or not 4-byte aligned) reads
  * DATA as all ones and drops a write.
  *
+ * With guest-only=on the memory is the guest's alone
+ * (dm_device_mappable_guest_only): a client across hosts may keep it
+ * and send its dirty pages, and the model never writes it (a DATA
+ * write is dropped), as a framebuffer's model.
+ *
  * No interrupts, no DMA.  A client that maps BAR2 reaches the memory
  * without a message; one that does not (over TCP) reaches the same
  * memory by REGION_READ/WRITE: the registers must agree either way.
@@ -45,6 +50,7 @@
 typedef struct MembarState {
     uint64_t size;              /* size= */
     bool sparse;                /* sparse= */
+    bool guest_only;            /* guest-only= */
     uint8_t *mem;               /* the mappable part of BAR2 */
     uint64_t mem_offset;        /* where it starts in BAR2 */
     uint64_t mem_size;
@@ -102,7 +108,7 @@ static void membar_regs_write(void *opaque, uint64_t addr, uint64_t val,
         s->addr = val;
         break;
     case REG_DATA:
-        w = membar_word(s, s->addr);
+        w = s->guest_only ? NULL : membar_word(s, s->addr);
         if (w) {
             v = htole32(val);
             memcpy(w, &v, sizeof(v));
@@ -164,7 +170,15 @@ static int membar_realize(DmDevice *dev)
                           &membar_mem_ops, s);
     s->mem = dm_device_add_mappable(dev, VUP_PCI_BAR0_REGION_INDEX + 2,
                                     s->mem_offset, s->mem_size);
-    return s->mem ? 0 : -ENOMEM;
+    if (!s->mem) {
+        return -ENOMEM;
+    }
+    if (s->guest_only &&
+        dm_device_mappable_guest_only(dev, VUP_PCI_BAR0_REGION_INDEX + 2,
+                                      s->mem_offset, NULL, NULL) < 0) {
+        return -EINVAL;
+    }
+    return 0;
 }
 
 static void membar_reset(DmDevice *dev)
@@ -179,6 +193,9 @@ static const DmProp membar_props[] = {
                    "BAR2's size: a power of two, 8 KiB to 256 MiB"),
     DM_PROP_BOOLEAN("sparse", MembarState, sparse, "off",
                     "BAR2's first page is registers, the rest mappable"),
+    DM_PROP_BOOLEAN("guest-only", MembarState, guest_only, "off",
+                    "the memory is the guest's: the model never writes "
+                    "it, a client may send its dirty pages"),
     DM_PROP_END,
 };
 

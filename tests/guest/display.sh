@@ -4,13 +4,18 @@
 # (tests/guest/bin/display-check), and the host takes the screen through
 # the model's VNC server (tests/guest/display-grab.py, our RFB client) and
 # checks the pixels.  Over UNIX the fork maps the framebuffer (trace
-# dm_proxy_mmap: mapped); over TCP every guest store is a message, so the
+# dm_proxy_mmap: mapped); over TCP it keeps it in its own RAM and sends
+# the dirty pages (dm_dirty_pages, trace dm_proxy_dirty_area), at
+# 1024x768 both (tcp-slow: through a relay that delays each way by 20
+# ms, a round trip longer than a tick); tcp-trapped turns that off
+# (dirty-fps=0): every guest
+# store is a message, as for a client without the extension, so the
 # EDID's preferred mode is a small 640x480 there.  TAP output; the
 # screenshot stays in $tmp with KEEP=1.
-#   tests/guest/display.sh BUILD [unix|tcp]
+#   tests/guest/display.sh BUILD [unix|tcp|tcp-slow|tcp-trapped]
 # shellcheck source-path=SCRIPTDIR
 set -uo pipefail
-build=$(cd "${1:?usage: display.sh BUILD [unix|tcp]}" && pwd)
+build=$(cd "${1:?usage: display.sh BUILD [unix|tcp|tcp-slow|tcp-trapped]}" && pwd)
 transport=${2:-unix}
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../tap.sh"
@@ -19,11 +24,16 @@ pids=()
 trap tap_cleanup EXIT
 dm=$build/meson/dm-remote/dm-remote
 
+fps=30
 case $transport in
     unix) addr=unix:$tmp/display.sock; w=1024; h=768 ;;
-    tcp) port=$(/usr/bin/python3 "$here/../free-port.py" 127.0.0.1) ||
+    tcp|tcp-slow|tcp-trapped)
+         port=$(/usr/bin/python3 "$here/../free-port.py" 127.0.0.1) ||
              bail "no free port"
-         addr=tcp:127.0.0.1:$port; w=640; h=480 ;;
+         addr=tcp:127.0.0.1:$port; w=1024; h=768
+         if [ "$transport" = tcp-trapped ]; then
+             w=640; h=480; fps=0
+         fi ;;
     *) bail "unknown transport $transport" ;;
 esac
 vnc=unix:$tmp/vnc.sock
@@ -33,18 +43,31 @@ pids+=("$!")
 for _ in $(seq 500); do
     case $transport in
         unix) [ -S "$tmp/display.sock" ] && break ;;
-        tcp) (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break ;;
+        tcp*) (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break ;;
     esac
     sleep 0.02
 done
+if [ "$transport" = tcp-slow ]; then
+    rport=$(/usr/bin/python3 "$here/../free-port.py" 127.0.0.1) ||
+        bail "no free port"
+    /usr/bin/python3 "$here/../net/delay-relay.py" 127.0.0.1 "$rport" \
+        127.0.0.1 "$port" 20 >"$tmp/relay.out" 2>&1 &
+    pids+=("$!")
+    for _ in $(seq 250); do
+        grep -q listening "$tmp/relay.out" 2>/dev/null && break
+        sleep 0.02
+    done
+    addr=tcp:127.0.0.1:$rport
+fi
 
 "$build/qemu-system-x86_64" -accel tcg -M pc -m 256M \
     -display none -vga none -monitor none -no-reboot -trace dm_proxy_mmap \
+    -trace dm_proxy_dirty_area \
     -kernel "$build/guest/vmlinuz" \
     -initrd "$build/guest/initramfs.cpio.gz" \
     -append "console=ttyS0 quiet panic=-1 dm.run=display-check" \
     -serial "file:$tmp/console" \
-    -device "dm-proxy-pci,server=$addr" 2>>"$tmp/qemu.log" &
+    -device "dm-proxy-pci,server=$addr,dirty-fps=$fps" 2>>"$tmp/qemu.log" &
 qemu=$!
 pids+=("$qemu")
 # Until the guest painted, gave up, or a bound passed (TCG is slow).
@@ -73,6 +96,13 @@ if [ "$transport" = unix ]; then
 else
     check "over TCP nothing is mapped" \
         bash -c "! grep -q ': 1 (1 mapped' '$tmp/qemu.log'"
+fi
+if [ "$transport" = tcp ] || [ "$transport" = tcp-slow ]; then
+    check "the fork keeps the framebuffer and sends its dirty pages" \
+        grep -q "region 0 area 0x0 size 0x1000000 kept here" "$tmp/qemu.log"
+elif [ "$transport" = tcp-trapped ]; then
+    check "dirty-fps=0: the framebuffer stays trapped" \
+        bash -c "! grep -q 'kept here' '$tmp/qemu.log'"
 fi
 if [ "$failed" != 0 ]; then
     echo "# console:"; tail -n 20 <<<"$console" | sed 's/^/#   /'

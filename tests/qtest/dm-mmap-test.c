@@ -9,7 +9,12 @@
  *   upstream    QEMU's own vfio-user-pci over the same socket: it maps
  *               the areas as it maps a VFIO device's (the spec's way)
  * each with the whole BAR mappable and with sparse=on (its first page
- * registers).  Either way the guest's writes through the BAR are what
+ * registers).  With guest-only=on (the model never writes the memory,
+ * as a framebuffer's), also
+ *   unix-nommap, tcp   dirty pages: the fork keeps the memory and sends
+ *               what the guest dirtied a few dozen times a second
+ *   tcp-trapped dirty-fps=0: trapped, by messages
+ * where the model sees the guest's writes once they were sent.  Either way the guest's writes through the BAR are what
  * the model reads (its BAR0 registers), and the model's writes are what
  * the guest reads.  And a model killed and started again: its new
  * memory is mapped in the old one's place; a migration, the model left
@@ -47,6 +52,8 @@ typedef enum Backend {
 typedef struct Case {
     Backend backend;
     bool sparse;
+    bool guest_only;            /* membar,guest-only=on */
+    const char *opts;           /* more dm-proxy-pci properties */
 } Case;
 
 typedef struct Membar {
@@ -62,7 +69,10 @@ typedef struct Membar {
 
 static void membar_start(Membar *m, const Case *c)
 {
-    const char *model = c->sparse ? "membar,sparse=on" : "membar";
+    g_autofree char *model = g_strdup_printf("membar%s%s",
+                                             c->sparse ? ",sparse=on" : "",
+                                             c->guest_only ?
+                                             ",guest-only=on" : "");
     g_autofree char *server = NULL;
 
     if (c->backend == BACKEND_TCP) {
@@ -81,10 +91,11 @@ static void membar_start(Membar *m, const Case *c)
                                      m->remote->socket_path);
     } else {
         m->cmdline = g_strdup_printf("-machine pc -m 128M -device "
-                                     "dm-proxy-pci,addr=%02x.0,server=%s%s",
+                                     "dm-proxy-pci,addr=%02x.0,server=%s%s%s",
                                      SLOT, server,
                                      c->backend == BACKEND_UNIX_NOMMAP ?
-                                     ",mmap=off" : "");
+                                     ",mmap=off" : "",
+                                     c->opts ? c->opts : "");
     }
     m->qts = qtest_init(m->cmdline);
     pc_alloc_init(&m->alloc, m->qts, 0);
@@ -208,6 +219,69 @@ static void check_one_truth(Membar *m, bool sparse, bool mapped,
     }
 }
 
+/*
+ * What the model reads at BAR2's @addr, once it is @want: with dirty
+ * pages it sees the guest's writes after the next tick (bounded: a
+ * model that never sees them fails).
+ */
+static uint32_t model_word_soon(Membar *m, uint64_t addr, uint32_t want)
+{
+    uint32_t v = model_word(m, addr);
+
+    for (int i = 0; i < 1000 && v != want; i++) {
+        g_usleep(10 * 1000);
+        v = model_word(m, addr);
+    }
+    return v;
+}
+
+/*
+ * guest-only=on: the guest's stores through BAR2 reach the model (at
+ * once, or with the next dirty-page tick); the model writes nothing
+ * there; @messages: whether the guest's accesses are messages.
+ */
+static void check_guest_only(Membar *m, bool sparse, bool messages)
+{
+    uint64_t base = sparse ? PAGE : 0;
+    int64_t requests = proxy_stat(m, "requests");
+    unsigned n = 0;
+
+    for (size_t i = 0; i < G_N_ELEMENTS(probes); i++) {
+        uint64_t addr = MAX(probes[i], base);
+
+        qpci_io_writel(m->dev, m->mem, addr, 0x5a000000 | addr);
+        g_assert_cmphex(qpci_io_readl(m->dev, m->mem, addr), ==,
+                        0x5a000000 | addr);
+        n += 2;
+    }
+    qpci_io_writeq(m->dev, m->mem, base + 0x40, 0x0123456789abcdefull);
+    g_assert_cmphex(qpci_io_readq(m->dev, m->mem, base + 0x40), ==,
+                    0x0123456789abcdefull);
+    n += 2;
+    if (messages) {
+        g_assert_cmpint(proxy_stat(m, "requests"), >=, requests + n);
+    } else {
+        /* A dirty-page tick or two may have gone meanwhile, not one each. */
+        g_assert_cmpint(proxy_stat(m, "requests"), <, requests + n / 2);
+    }
+    for (size_t i = 0; i < G_N_ELEMENTS(probes); i++) {
+        uint64_t addr = MAX(probes[i], base);
+
+        g_assert_cmphex(model_word_soon(m, addr, 0x5a000000 | addr), ==,
+                        0x5a000000 | addr);
+    }
+    g_assert_cmphex(model_word_soon(m, base + 0x44, 0x01234567), ==,
+                    0x01234567);
+    /* A later store, after a tick: sent too. */
+    qpci_io_writel(m->dev, m->mem, base + 0x2000, 0x0ddba11);
+    g_assert_cmphex(model_word_soon(m, base + 0x2000, 0x0ddba11), ==,
+                    0x0ddba11);
+    /* The model's store is dropped: the guest reads its own value. */
+    model_store(m, base + 0x2000, 0xdeadbeef);
+    g_assert_cmphex(qpci_io_readl(m->dev, m->mem, base + 0x2000), ==,
+                    0x0ddba11);
+}
+
 static void test_memory(const void *data)
 {
     const Case *c = data;
@@ -222,7 +296,13 @@ static void test_memory(const void *data)
         g_assert_cmpint(proxy_stat(&m, "mapped"), ==,
                         mapped ? BAR2_SIZE - (c->sparse ? PAGE : 0) : 0);
     }
-    check_one_truth(&m, c->sparse, mapped, counted);
+    if (c->guest_only) {
+        check_guest_only(&m, c->sparse,
+                         c->backend == BACKEND_TCP && c->opts &&
+                         strstr(c->opts, "dirty-fps=0"));
+    } else {
+        check_one_truth(&m, c->sparse, mapped, counted);
+    }
     if (counted) {
         g_assert_cmpint(proxy_stat(&m, "errors"), ==, 0);
     }
@@ -255,6 +335,36 @@ static void test_kill_restart(const void *data)
     /* The new model's memory: zeroed, and shared with it. */
     g_assert_cmphex(qpci_io_readl(m.dev, m.mem, 0x3000), ==, 0);
     check_one_truth(&m, false, true, true);
+    membar_stop(&m);
+}
+
+/*
+ * guest-only=on over TCP: the model dies and a new one comes, its memory
+ * blank; the guest's stores stay in the fork's copy meanwhile (readable,
+ * no fault), and the new model gets all of it once connected.
+ */
+static void test_kill_restart_dirty(const void *data)
+{
+    const Case *c = data;
+    Membar m = { 0 };
+
+    membar_start(&m, c);
+    qpci_io_writel(m.dev, m.mem, 0x3000, 0x11111111);
+    g_assert_cmphex(model_word_soon(&m, 0x3000, 0x11111111), ==, 0x11111111);
+    dm_remote_kill(m.remote);
+    g_assert_cmphex(qpci_io_readl(m.dev, m.regs, REG_ID), ==, 0xffffffff);
+    qtest_qmp_eventwait(m.qts, "REMOTE_DEVICE_DISCONNECTED");
+    /* The guest's own memory, here: still there. */
+    g_assert_cmphex(qpci_io_readl(m.dev, m.mem, 0x3000), ==, 0x11111111);
+    qpci_io_writel(m.dev, m.mem, 0x4000, 0x22222222);
+
+    dm_remote_restart(m.remote);
+    qtest_qmp_eventwait(m.qts, "REMOTE_DEVICE_RECONNECTED");
+    DM_WAIT_UNTIL(qpci_io_readl(m.dev, m.regs, REG_ID) == 0x6d656d62);
+    /* Sent again whole: the page written before, and the one while away. */
+    g_assert_cmphex(model_word_soon(&m, 0x3000, 0x11111111), ==, 0x11111111);
+    g_assert_cmphex(model_word_soon(&m, 0x4000, 0x22222222), ==, 0x22222222);
+    check_guest_only(&m, false, false);
     membar_stop(&m);
 }
 
@@ -325,6 +435,61 @@ static void test_migrate(const void *data)
     membar_stop(&t);
 }
 
+/*
+ * guest-only=on over TCP, a migration: the memory the fork keeps moves
+ * with the VM (the target's guest reads its own stores back), and the
+ * model, which stays, ends up with them too, even those the source had
+ * no tick left to send.
+ */
+static void test_migrate_dirty(const void *data)
+{
+    const Case *c = data;
+    g_autofree char *uri = NULL;
+    g_autofree char *target_cmd = NULL;
+    Membar m = { 0 }, t = { 0 };
+
+    membar_start(&m, c);
+    uri = g_strdup_printf("unix:%s/migrate.sock", m.remote->dir);
+    qpci_io_writel(m.dev, m.mem, 0x5000, 0x5eed5eed);
+    g_assert_cmphex(model_word_soon(&m, 0x5000, 0x5eed5eed), ==, 0x5eed5eed);
+    /* Right before the migration: maybe never sent by the source. */
+    qpci_io_writel(m.dev, m.mem, 0x7000, 0x1a57c0de);
+
+    target_cmd = g_strdup_printf("%s -incoming defer", m.cmdline);
+    t.qts = qtest_init(target_cmd);
+    qtest_qmp_assert_success(t.qts, "{'execute': 'migrate-incoming',"
+                             " 'arguments': {'uri': %s}}", uri);
+    qtest_qmp_assert_success(m.qts, "{'execute': 'migrate',"
+                             " 'arguments': {'uri': %s}}", uri);
+    DM_WAIT_UNTIL(qmp_status_is(m.qts, "query-migrate", "completed"));
+    g_assert_true(qmp_status_is(m.qts, "query-migrate", "completed"));
+    DM_WAIT_UNTIL(qmp_status_is(t.qts, "query-status", "running"));
+    g_assert_true(qmp_status_is(t.qts, "query-status", "running"));
+    qtest_quit(m.qts);
+
+    pc_alloc_init(&t.alloc, t.qts, 0);
+    t.bus = qpci_new_pc(t.qts, &t.alloc);
+    t.dev = qpci_device_find(t.bus, QPCI_DEVFN(SLOT, 0));
+    g_assert_nonnull(t.dev);
+    t.regs = m.regs;
+    t.mem = m.mem;
+    t.remote = m.remote;
+    g_assert_cmpint(proxy_stat(&t, "mapped"), ==, 0);
+    /* The guest's memory came with it. */
+    g_assert_cmphex(qpci_io_readl(t.dev, t.mem, 0x5000), ==, 0x5eed5eed);
+    g_assert_cmphex(qpci_io_readl(t.dev, t.mem, 0x7000), ==, 0x1a57c0de);
+    /* The model has both, and what the target's guest writes next. */
+    g_assert_cmphex(model_word_soon(&t, 0x7000, 0x1a57c0de), ==, 0x1a57c0de);
+    g_assert_cmphex(model_word(&t, 0x5000), ==, 0x5eed5eed);
+    check_guest_only(&t, false, false);
+
+    g_free(m.dev);
+    qpci_free_pc(m.bus);
+    alloc_destroy(&m.alloc);
+    g_free(m.cmdline);
+    membar_stop(&t);
+}
+
 int main(int argc, char **argv)
 {
     static const struct {
@@ -339,8 +504,15 @@ int main(int argc, char **argv)
         { "tcp-sparse", { BACKEND_TCP, true } },
         { "upstream", { BACKEND_UPSTREAM, false } },
         { "upstream-sparse", { BACKEND_UPSTREAM, true } },
+        { "guest-only/unix", { BACKEND_UNIX, false, true } },
+        { "guest-only/unix-nommap", { BACKEND_UNIX_NOMMAP, false, true } },
+        { "guest-only/tcp", { BACKEND_TCP, false, true } },
+        { "guest-only/tcp-sparse", { BACKEND_TCP, true, true } },
+        { "guest-only/tcp-trapped",
+          { BACKEND_TCP, false, true, ",dirty-fps=0" } },
     };
     static const Case unix_whole = { BACKEND_UNIX, false };
+    static const Case tcp_guest_only = { BACKEND_TCP, false, true };
 
     g_test_init(&argc, &argv, NULL);
     if (!dm_remote_available()) {
@@ -356,5 +528,9 @@ int main(int argc, char **argv)
     qtest_add_data_func("/dm/mmap/unix/kill-restart", &unix_whole,
                         test_kill_restart);
     qtest_add_data_func("/dm/mmap/unix/migrate", &unix_whole, test_migrate);
+    qtest_add_data_func("/dm/mmap/guest-only/tcp/kill-restart",
+                        &tcp_guest_only, test_kill_restart_dirty);
+    qtest_add_data_func("/dm/mmap/guest-only/tcp/migrate", &tcp_guest_only,
+                        test_migrate_dirty);
     return g_test_run();
 }

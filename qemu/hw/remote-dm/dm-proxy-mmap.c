@@ -46,14 +46,9 @@ static void G_GNUC_PRINTF(3, 4) dm_proxy_mmap_refuse(DMProxy *p,
                 "offers (%s): its accesses stay trapped", p->id, region, why);
 }
 
-/*
- * The areas of @m's sparse-mmap capability, into @areas (up to @max):
- * how many, 0 when the reply has no such capability, -1 when its chain
- * or the capability is malformed (said why in @why).
- */
-static int dm_proxy_mmap_sparse(const VupMsg *m, const VupRegionInfo *info,
-                                VupSparseMmapArea *areas, unsigned max,
-                                const char **why)
+int dm_proxy_region_cap_areas(const VupMsg *m, const VupRegionInfo *info,
+                              uint16_t id, VupSparseMmapArea *areas,
+                              unsigned max, const char **why)
 {
     uint32_t off = info->cap_offset;
     int found = 0;
@@ -76,20 +71,20 @@ static int dm_proxy_mmap_sparse(const VupMsg *m, const VupRegionInfo *info,
             *why = "a capability chain that goes back";
             return -1;
         }
-        if (h.id == VUP_REGION_INFO_CAP_SPARSE_MMAP) {
+        if (h.id == id) {
             if (found || h.version != 1 ||
                 m->payload_len - off < sizeof(sp)) {
-                *why = "a second or malformed sparse-mmap capability";
+                *why = "a second or malformed capability of areas";
                 return -1;
             }
             memcpy(&sp, m->payload + off, sizeof(sp));
             if (sp.nr_areas == 0 || sp.nr_areas > max) {
-                *why = "no sparse-mmap area, or too many";
+                *why = "a capability of no areas, or too many";
                 return -1;
             }
             if ((m->payload_len - off - sizeof(sp)) / sizeof(areas[0]) <
                 sp.nr_areas) {
-                *why = "sparse-mmap areas past the reply";
+                *why = "areas past the reply";
                 return -1;
             }
             memcpy(areas, m->payload + off + sizeof(sp),
@@ -101,10 +96,8 @@ static int dm_proxy_mmap_sparse(const VupMsg *m, const VupRegionInfo *info,
     return found;
 }
 
-/* Are @areas (@n) inside @rsize bytes, page-aligned, apart? */
-static bool dm_proxy_mmap_areas_ok(const VupSparseMmapArea *areas,
-                                   unsigned n, uint64_t rsize,
-                                   const char **why)
+bool dm_proxy_mmap_areas_ok(const VupSparseMmapArea *areas, unsigned n,
+                            uint64_t rsize, const char **why)
 {
     uint64_t page = qemu_real_host_page_size();
 
@@ -193,7 +186,9 @@ static int dm_proxy_mmap_query(DMProxy *p, uint32_t region, uint64_t rsize,
         vup_msg_clear(&m);
         return -1;              /* trapped, as the model wants */
     }
-    ret = dm_proxy_mmap_sparse(&m, &info, areas, max, &why);
+    ret = dm_proxy_region_cap_areas(&m, &info,
+                                    VUP_REGION_INFO_CAP_SPARSE_MMAP, areas,
+                                    max, &why);
     if (ret == 0) {
         /* No capability: the whole region. */
         areas[0] = (VupSparseMmapArea) { .offset = 0, .size = rsize };

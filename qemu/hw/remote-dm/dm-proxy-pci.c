@@ -23,7 +23,10 @@
  * A region the model lets us map (its memory in a memfd, one host) is
  * mapped into the BAR over the trapped region, so that guest accesses
  * there are memory accesses; mmap=off keeps them trapped
- * (dm-proxy-mmap.c).
+ * (dm-proxy-mmap.c).  Where it cannot be mapped (TCP, mmap=off), the
+ * areas the model declares the guest's are kept here in RAM and their
+ * dirty pages sent dirty-fps times a second (dm-proxy-dirty.c); with
+ * dirty-fps=0, or a model without the extension, they stay trapped.
  *
  * Threads: BAR callbacks run without the big QEMU lock (it is taken only
  * to lower INTx); everything else runs in the main loop with it.
@@ -86,6 +89,8 @@ typedef struct DMProxyBar {
     /* The model's memory mapped over the trapped region (mmap=on). */
     DMProxyMmapArea mmap[DM_PROXY_MAX_MMAP_AREAS];
     unsigned nmmap;
+    /* Or kept here, its dirty pages sent (TCP, mmap=off). */
+    DMProxyDirty dirty;
 } DMProxyBar;
 
 typedef struct DMProxyMsiVector {
@@ -117,6 +122,7 @@ struct DMProxyPCIState {
     bool posted_writes;
     bool ioeventfd;             /* ask the model for its doorbells */
     bool mmap;                  /* map what the model lets us map */
+    uint32_t dirty_fps;         /* else keep it, send dirty pages; 0 off */
 
     DMProxy proxy;
     bool proxy_up;
@@ -515,23 +521,37 @@ static void dm_proxy_pci_mmap_count(DMProxyPCIState *s)
     qatomic_set(&s->proxy.mapped, mapped);
 }
 
+static bool dm_proxy_pci_dirty_clashes(void *opaque, uint64_t offset,
+                                       uint64_t size)
+{
+    DMProxyBar *b = opaque;
+
+    return dm_proxy_pci_mmap_clashes(b->s, b->index, offset, size);
+}
+
 /*
  * Map what the model lets us map of each BAR (after MSI-X and the
  * doorbells, which must stay trapped): a RAM device per area, over the
  * trapped region.  They live as long as the device; a reconnection maps
  * the new model's memory in their place (dm_proxy_pci_mmap_replay).
+ * What is not mapped (TCP, mmap=off) may be kept here instead, the
+ * areas the guest alone writes (dm-proxy-dirty.c).
  */
 static void dm_proxy_pci_mmap_on(DMProxyPCIState *s)
 {
     DMProxy *p = &s->proxy;
 
-    if (!s->mmap || !p->fds_ok) {
-        return;                 /* no descriptors over TCP: trapped */
-    }
     for (int i = 0; i < DM_PROXY_NUM_BARS; i++) {
         DMProxyBar *b = &s->bars[i];
 
         if (!b->size) {
+            continue;
+        }
+        if (!s->mmap || !p->fds_ok) {
+            /* No descriptors over TCP: kept here, or trapped. */
+            dm_proxy_dirty_start(&b->dirty, p, OBJECT(s), &b->mr, i,
+                                 b->size, s->dirty_fps,
+                                 dm_proxy_pci_dirty_clashes, b);
             continue;
         }
         b->nmmap = dm_proxy_mmap_map(p, i, b->size, b->mmap,
@@ -586,6 +606,7 @@ static void dm_proxy_pci_mmap_replay(DMProxyPCIState *s)
         DMProxyBar *b = &s->bars[i];
         bool ok;
 
+        dm_proxy_dirty_resync(&b->dirty);
         if (!b->nmmap) {
             continue;
         }
@@ -602,6 +623,7 @@ static void dm_proxy_pci_mmap_off(DMProxyPCIState *s)
     for (int i = 0; i < DM_PROXY_NUM_BARS; i++) {
         DMProxyBar *b = &s->bars[i];
 
+        dm_proxy_dirty_stop(&b->dirty, &b->mr);
         for (unsigned j = 0; j < b->nmmap; j++) {
             if (b->mmap[j].mr_on) {
                 memory_region_del_subregion(&b->mr, &b->mmap[j].mr);
@@ -966,6 +988,7 @@ static void dm_proxy_pci_stopped(void *opaque, DMProxy *p)
 static const DMProxyOps dm_proxy_pci_ops = {
     .request = dm_proxy_pci_request,
     .vq_fetch = true,
+    .dirty_pages = true,
     .replay = dm_proxy_pci_replay,
     .lost = dm_proxy_pci_lost,
     .irq = dm_proxy_pci_irq,
@@ -975,6 +998,7 @@ static const DMProxyOps dm_proxy_pci_ops = {
 /* vq-fetch=off: plain DMA messages, as upstream clients send them. */
 static const DMProxyOps dm_proxy_pci_plain_dma_ops = {
     .request = dm_proxy_pci_request,
+    .dirty_pages = true,
     .replay = dm_proxy_pci_replay,
     .lost = dm_proxy_pci_lost,
     .irq = dm_proxy_pci_irq,
@@ -1378,6 +1402,11 @@ static void dm_proxy_pci_realize(PCIDevice *pdev, Error **errp)
     uint8_t *c = pdev->config;
     uint8_t msi_cap;
 
+    if (s->dirty_fps > DM_PROXY_DIRTY_FPS_MAX) {
+        error_setg(errp, "'dirty-fps' must be 0 (off) to %u",
+                   DM_PROXY_DIRTY_FPS_MAX);
+        return;
+    }
     dm_proxy_pci_order_vcpus();
     s->dma_maps = g_array_new(false, true, sizeof(DMProxyDmaMap));
     if (!dm_proxy_init(&s->proxy, TYPE_DM_PROXY_PCI,
@@ -1595,6 +1624,8 @@ static const Property dm_proxy_pci_properties[] = {
     DEFINE_PROP_BOOL("ioeventfd", DMProxyPCIState, ioeventfd, true),
     /* Map the regions the model offers as memory (one host). */
     DEFINE_PROP_BOOL("mmap", DMProxyPCIState, mmap, true),
+    DEFINE_PROP_UINT32("dirty-fps", DMProxyPCIState, dirty_fps,
+                       DM_PROXY_DIRTY_FPS_DEFAULT),
     DEFINE_PROP_UINT32("poll-us", DMProxyPCIState, poll_us, 50),
     DEFINE_PROP_BOOL("vq-fetch", DMProxyPCIState, vq_fetch, true),
     DEFINE_PROP_BOOL("irqfd", DMProxyPCIState, irqfd, true),

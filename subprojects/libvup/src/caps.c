@@ -274,6 +274,11 @@ static int parse_caps_object(json_object *caps, VupCaps *c, char *err,
         get_bool(v, VUP_CAP_DM_EVENTS, &c->dm_events, err, errlen) < 0) {
         return -EINVAL;
     }
+    if (json_object_object_get_ex(caps, VUP_CAP_DM_DIRTY_PAGES, &v) &&
+        get_bool(v, VUP_CAP_DM_DIRTY_PAGES, &c->dm_dirty_pages, err,
+                 errlen) < 0) {
+        return -EINVAL;
+    }
     if (json_object_object_get_ex(caps, VUP_CAP_DM_CONTROLS, &v) &&
         get_bool(v, VUP_CAP_DM_CONTROLS, &c->dm_controls, err,
                  errlen) < 0) {
@@ -410,6 +415,10 @@ char *vup_caps_format(const VupCaps *c)
         json_object_object_add(caps, VUP_CAP_DM_EVENTS,
                                json_object_new_boolean(1));
     }
+    if (c->dm_dirty_pages) {
+        json_object_object_add(caps, VUP_CAP_DM_DIRTY_PAGES,
+                               json_object_new_boolean(1));
+    }
     if (c->dm_controls) {
         json_object_object_add(caps, VUP_CAP_DM_CONTROLS,
                                json_object_new_boolean(1));
@@ -466,6 +475,7 @@ void vup_caps_negotiate(const VupCaps *ours, const VupCaps *peer,
     c.dm_doorbells = ours->dm_doorbells && peer->dm_doorbells;
     c.dm_vq_fetch = ours->dm_vq_fetch && peer->dm_vq_fetch;
     c.dm_events = ours->dm_events && peer->dm_events;
+    c.dm_dirty_pages = ours->dm_dirty_pages && peer->dm_dirty_pages;
     c.dm_controls = ours->dm_controls && peer->dm_controls;
     /* Identifiers and vCPUs are the client's to tell, not negotiated. */
     c.dm_vcpus = 0;

@@ -76,8 +76,15 @@ static const VupCommandInfo dm_vq_irq_info = {
     "DM_VQ_IRQ", S2C, sizeof(VupDmVqIrq), 0,
 };
 
+static const VupCommandInfo dm_dirty_pages_info = {
+    "DM_DIRTY_PAGES", C2S, sizeof(VupDmDirtyPages), 0,
+};
+
 const VupCommandInfo *vup_command_info(uint32_t command)
 {
+    if (command == VUP_CMD_DM_DIRTY_PAGES) {
+        return &dm_dirty_pages_info;
+    }
     if (command == VUP_CMD_DM_VQ_FETCH) {
         return &dm_vq_fetch_info;
     }

@@ -81,7 +81,8 @@ static void swap_region_caps(uint8_t *p, size_t len, bool to_host)
         }
         if (id == VUP_REGION_INFO_CAP_DM_ISA) {
             swap_layout(p, len, off + 8, "44");
-        } else if (id == VUP_REGION_INFO_CAP_SPARSE_MMAP &&
+        } else if ((id == VUP_REGION_INFO_CAP_SPARSE_MMAP ||
+                    id == VUP_REGION_INFO_CAP_DM_DIRTY) &&
                    off + sizeof(VupRegionInfoCapSparseMmap) <= len) {
             /* The count only if it is there: a cap may be cut short. */
             uint32_t n = get(p + off + 8, 4, to_host);
@@ -187,6 +188,16 @@ void vup_payload_swap(uint16_t command, bool reply, bool to_host,
     case VUP_CMD_DM_VQ_IRQ:
         swap_layout(p, len, 0, "4482222");
         break;
+    case VUP_CMD_DM_DIRTY_PAGES: {
+        /* The header, its runs; the pages' bytes are bytes. */
+        uint64_t n = len >= 8 && !reply ? get(p + 4, 4, to_host) : 0;
+
+        swap_layout(p, len, 0, "4444");
+        for (uint64_t i = 0; i < n && i < VUP_DM_DIRTY_MAX_RUNS; i++) {
+            swap_layout(p, len, 16 + 16 * i, "88");
+        }
+        break;
+    }
     case VUP_CMD_DM_VQ_FETCH:
         if (reply) {
             swap_vq_fetch_reply(p, len, to_host);

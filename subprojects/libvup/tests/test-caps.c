@@ -82,6 +82,7 @@ static void test_round_trip(void **state)
     c.dm_doorbells = true;
     c.dm_vq_fetch = true;
     c.dm_events = true;
+    c.dm_dirty_pages = true;
     c.dm_controls = true;
     c.dm_vcpus = 4;
     strcpy(c.ids[VUP_ID_VM], "vm-1");
@@ -333,6 +334,14 @@ static void test_negotiate(void **state)
     peer.dm_events = true;
     vup_caps_negotiate(&ours, &peer, &out);
     assert_true(out.dm_events);
+
+    /* Dirty pages only when both say so. */
+    peer.dm_dirty_pages = true;
+    vup_caps_negotiate(&ours, &peer, &out);
+    assert_false(out.dm_dirty_pages);
+    ours.dm_dirty_pages = true;
+    vup_caps_negotiate(&ours, &peer, &out);
+    assert_true(out.dm_dirty_pages);
 
     /* Controls only to a server that takes them. */
     ours.dm_controls = true;

@@ -69,6 +69,8 @@ typedef struct DMProxyOps {
     void (*request)(void *opaque, DMProxy *p, VupMsg *msg);
     /* request serves DM_VQ_FETCH and posted DMA_WRITE: offer them. */
     bool vq_fetch;
+    /* The device may keep guest-only areas and send dirty pages. */
+    bool dirty_pages;
     /* Connected again after a fault: replay DMA maps, IRQ wiring... */
     bool (*replay)(void *opaque, DMProxy *p, Error **errp);
     /* The connection is gone (main loop). */
@@ -125,6 +127,34 @@ typedef struct DMProxyMmapArea {
     MemoryRegion mr;            /* the device's, over the trapped region */
     bool mr_on;                 /* mr made (it lives as long as the device) */
 } DMProxyMmapArea;
+
+/*
+ * A mappable area the model declared the guest's alone, which we cannot
+ * or will not map (TCP, mmap=off): kept here in RAM, the guest's
+ * accesses served from it, the pages it dirtied sent to the model at a
+ * bounded rate (dm_dirty_pages, dm-proxy-dirty.c).
+ */
+#define DM_PROXY_DIRTY_FPS_DEFAULT  30
+#define DM_PROXY_DIRTY_FPS_MAX      120
+
+typedef struct DMProxyDirtyArea {
+    uint64_t offset;            /* in the region */
+    uint64_t size;
+    MemoryRegion mr;            /* RAM, the device's, over the trapped one */
+    bool mr_on;
+} DMProxyDirtyArea;
+
+typedef struct DMProxyDirty {
+    DMProxy *proxy;
+    uint32_t region;
+    unsigned n;                 /* 0: nothing kept, the region traps */
+    DMProxyDirtyArea areas[DM_PROXY_MAX_MMAP_AREAS];
+    uint32_t fps;
+    QEMUTimer *timer;
+    uint8_t *buf;               /* one message */
+    bool warned;                /* a send failed: said once */
+    uint64_t bytes;             /* page bytes sent, for traces */
+} DMProxyDirty;
 
 typedef enum DMProxyState {
     DM_PROXY_DISCONNECTED,
@@ -371,6 +401,37 @@ bool dm_proxy_mmap_remap(DMProxy *p, uint32_t region, uint64_t size,
                          DMProxyMmapArea *areas, unsigned n);
 /* Unmap the first @n of @areas. */
 void dm_proxy_mmap_unmap(DMProxyMmapArea *areas, unsigned n);
+
+/*
+ * The areas of @m's region capability @id with the sparse-mmap layout
+ * (VUP_REGION_INFO_CAP_SPARSE_MMAP, VUP_REGION_INFO_CAP_DM_DIRTY) into
+ * @areas (up to @max): how many, 0 without it, -1 malformed (*@why).
+ */
+int dm_proxy_region_cap_areas(const VupMsg *m, const VupRegionInfo *info,
+                              uint16_t id, VupSparseMmapArea *areas,
+                              unsigned max, const char **why);
+/* Are @areas (@n) inside @rsize bytes, page-aligned, apart? */
+bool dm_proxy_mmap_areas_ok(const VupSparseMmapArea *areas, unsigned n,
+                            uint64_t rsize, const char **why);
+
+/*
+ * Dirty pages (dm-proxy-dirty.c), main loop.  When the session has
+ * dm_dirty_pages and @fps is not 0, keep the areas of @region (@size
+ * bytes) that the model declares the guest's in RAM of @owner, over
+ * @container, and send their dirty pages @fps times a second; an area
+ * for which @clashes says it covers what must trap is not kept.  How
+ * many areas are kept (0: the region stays trapped).
+ */
+unsigned dm_proxy_dirty_start(DMProxyDirty *d, DMProxy *p, Object *owner,
+                              MemoryRegion *container, uint32_t region,
+                              uint64_t size, uint32_t fps,
+                              bool (*clashes)(void *opaque, uint64_t offset,
+                                              uint64_t size),
+                              void *opaque);
+/* Connected again, or a standby activated: send everything at once. */
+void dm_proxy_dirty_resync(DMProxyDirty *d);
+/* The device goes: stop sending, take the RAM out of the guest's view. */
+void dm_proxy_dirty_stop(DMProxyDirty *d, MemoryRegion *container);
 
 /* Migration (dm-proxy-migration.c). */
 void dm_proxy_migration_init(DMProxy *p);

@@ -49,6 +49,7 @@ typedef struct VupCaps {
     bool dm_doorbells;              /* extension: doorbells without fds */
     bool dm_vq_fetch;               /* extension: DM_VQ_FETCH, posted DMA */
     bool dm_events;                 /* extension: VUP_CMD_DM_EVENT */
+    bool dm_dirty_pages;            /* extension: VUP_CMD_DM_DIRTY_PAGES */
     bool dm_controls;               /* extension: VUP_CMD_DM_CONTROL */
     uint32_t dm_vcpus;              /* told by the client; 0: not told */
     char ids[VUP_ID_COUNT][VUP_ID_MAX + 1];    /* extension: dm_ids */

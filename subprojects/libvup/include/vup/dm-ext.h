@@ -221,6 +221,45 @@ typedef struct VUP_PACKED VupDmEvent {
 } VupDmEvent;
 VUP_CHECK_SIZE(VupDmEvent, 16);
 
+/* ---- A framebuffer kept by the client (dm_dirty_pages) ---- */
+
+/*
+ * Capability key: a mappable area the client cannot map (no fds over
+ * TCP, or it chose not to) may be kept in the client's own memory, the
+ * guest's accesses served there, and the pages the guest dirtied sent
+ * to the server with VUP_CMD_DM_DIRTY_PAGES at a bounded rate.  Only
+ * areas the model never writes (VUP_REGION_INFO_CAP_DM_DIRTY lists
+ * them): the client's copy is then the only truth the guest writes.
+ */
+#define VUP_CAP_DM_DIRTY_PAGES      "dm_dirty_pages"
+
+/*
+ * Client to server, with a reply (empty; an error for a bad message,
+ * which changes nothing): VupDmDirtyPages, nruns VupDmDirtyRun, then
+ * the runs' bytes in the same order, nothing else.  Every run lies in
+ * one area of the region's VUP_REGION_INFO_CAP_DM_DIRTY, its offset and
+ * size multiples of page_size (4096, the server's page).  A client
+ * waits for the reply before the next one: one in flight.
+ */
+#define VUP_CMD_DM_DIRTY_PAGES      0x7f08
+
+#define VUP_DM_DIRTY_PAGE_SIZE      4096
+#define VUP_DM_DIRTY_MAX_RUNS       4096        /* per message */
+
+typedef struct VUP_PACKED VupDmDirtyPages {
+    uint32_t region;
+    uint32_t nruns;             /* 1..VUP_DM_DIRTY_MAX_RUNS */
+    uint32_t page_size;         /* VUP_DM_DIRTY_PAGE_SIZE */
+    uint32_t reserved;          /* 0 */
+} VupDmDirtyPages;
+VUP_CHECK_SIZE(VupDmDirtyPages, 16);
+
+typedef struct VUP_PACKED VupDmDirtyRun {
+    uint64_t offset;            /* in the region */
+    uint64_t size;              /* bytes, > 0 */
+} VupDmDirtyRun;
+VUP_CHECK_SIZE(VupDmDirtyRun, 16);
+
 /* ---- Controls from the client's management (dm_controls) ---- */
 
 /*
@@ -261,5 +300,13 @@ typedef struct VUP_PACKED VupRegionInfoCapDmIsa {
     uint32_t irq;
 } VupRegionInfoCapDmIsa;
 VUP_CHECK_SIZE(VupRegionInfoCapDmIsa, 16);
+
+/*
+ * The areas of a region the client may keep and send as dirty pages
+ * (dm_dirty_pages): the layout of VUP_REGION_INFO_CAP_SPARSE_MMAP
+ * (nr_areas, then VupSparseMmapArea each), sent only to a client that
+ * negotiated the extension, over any transport.
+ */
+#define VUP_REGION_INFO_CAP_DM_DIRTY 0xdd02
 
 #endif /* VUP_DM_EXT_H */
