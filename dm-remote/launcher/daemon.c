@@ -649,8 +649,8 @@ static DmRegister *daemon_register(DmDaemon *d, const char *name)
  * Each child costs us about two descriptors (its log or socket, its exit
  * watch), each API connection one: the usual soft limit of 1024 runs out
  * near 500 children, below --capacity's 4096, and a launcher out of
- * descriptors can no longer accept its API's connections.  Raise the
- * soft limit to what the capacity needs, within the hard limit.
+ * descriptors stops answering its API.  Raise the soft limit to what
+ * the capacity needs, within the hard limit.
  */
 static void daemon_raise_fd_limit(unsigned capacity)
 {

@@ -282,8 +282,7 @@ guint dm_proc_wait_ready(DmProbeFn *probe, DmProbeDoneFn *done,
  * It is not the model answering, and while it lasts the model cannot
  * bind its port (seen twice in 1,008 launches, tests/scale/).
  */
-static bool probe_self_connected(int fd, const struct sockaddr *sa,
-                                 socklen_t len)
+static bool probe_self_connected(int fd, const struct sockaddr *sa)
 {
     struct sockaddr_storage local;
     socklen_t local_len = sizeof(local);
@@ -327,7 +326,7 @@ bool dm_probe_connect(const struct sockaddr *sa, socklen_t len)
              getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &errlen) == 0 &&
              err == 0;
     }
-    ok = ok && !probe_self_connected(fd, sa, len);
+    ok = ok && !probe_self_connected(fd, sa);
     close(fd);
     return ok;
 }
