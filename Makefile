@@ -8,12 +8,14 @@
 #                faults (102), with the counts per fault kind
 #   make demo    the main job, with embedded defaults
 #   make bench   benchmarks, printed as tables
+#   make density 256 model sessions on one server, 1,000 VMs on 16 (tables)
 
 BUILD    ?= build
 DM_CACHE ?= /var/cache/dm-build
 export DM_CACHE
 
-.PHONY: all deps qemu ours fuzz-build check fuzz soak demo bench clean distclean
+.PHONY: all deps qemu ours fuzz-build check fuzz soak demo bench density \
+	clean distclean
 
 all: qemu ours
 
@@ -46,6 +48,10 @@ demo: all
 
 bench: all
 	@bench/run-bench.sh $(BUILD)
+
+# No QEMU: models and a stand-in client (tests/scale/).
+density: ours
+	@bench/run-density.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD)

@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -644,6 +645,30 @@ static DmRegister *daemon_register(DmDaemon *d, const char *name)
     return r;
 }
 
+/*
+ * Each child costs us about two descriptors (its log or socket, its exit
+ * watch), each API connection one: the usual soft limit of 1024 runs out
+ * near 500 children, below --capacity's 4096, and a launcher out of
+ * descriptors stops answering its API.  Raise the soft limit to what
+ * the capacity needs, within the hard limit.
+ */
+static void daemon_raise_fd_limit(unsigned capacity)
+{
+    rlim_t want = (rlim_t)capacity * 4 + 256;
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want) {
+        return;
+    }
+    rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want ?
+                  rl.rlim_max : want;
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur < want) {
+        dm_warn("the descriptor limit (%llu) is below the %llu that "
+                "--capacity %u needs", (unsigned long long)rl.rlim_cur,
+                (unsigned long long)want, capacity);
+    }
+}
+
 static int daemon_serve(DmDaemon *d, const DmAddress *addr,
                         const DmSoupTlsCreds *tls)
 {
@@ -795,6 +820,7 @@ int dm_daemon_main(int argc, char **argv)
     d.l.child_gone = daemon_child_gone;
     d.l.child_gone_opaque = &d;
     signal(SIGPIPE, SIG_IGN);
+    daemon_raise_fd_limit(d.l.capacity);
     /* What an earlier launcher, killed outright, left running. */
     if (d.l.role == DM_ROLE_SERVER) {
         dm_instances_adopt_all(&d.server);

@@ -465,12 +465,15 @@ static void instances_create(DmServer *s, SoupServerMessage *msg)
                (!token || dm_instance_set_token(inst, token, &err) == 0) &&
                (!inst->vnc || dm_instance_make_vnc_password(inst,
                                                             &err) == 0)) {
+        /* A failed launch frees @inst: its id is logged from a copy. */
+        g_autofree char *id = g_strdup(inst->child.id);
+
         if (dm_instance_launch(inst, msg, &err) == 0) {
             /* In the table now, answered once the model listens. */
             dm_pairing_link(s, inst);
             return;
         }
-        dm_error("instance %s: %s", inst->child.id, err);
+        dm_error("instance %s: %s", id, err);
         dm_http_error(msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, "%s", err);
         return;                 /* freed by dm_instance_launch() */
     } else if (err) {

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
@@ -273,6 +274,36 @@ guint dm_proc_wait_ready(DmProbeFn *probe, DmProbeDoneFn *done,
                               proc_probe_tick, w, g_free);
 }
 
+/*
+ * Did @fd connect to itself?  The model ports (--port-range, 40000-40999
+ * by default) lie inside Linux's ephemeral range (32768-60999): a probe
+ * sent before the model listens can be given the model's own port as
+ * its source, and TCP then connects it to itself (simultaneous open).
+ * It is not the model answering, and while it lasts the model cannot
+ * bind its port (seen twice in 1,008 launches, tests/scale/).
+ */
+static bool probe_self_connected(int fd, const struct sockaddr *sa)
+{
+    struct sockaddr_storage local;
+    socklen_t local_len = sizeof(local);
+    const struct sockaddr_in *a = (const struct sockaddr_in *)&local;
+    const struct sockaddr_in *b = (const struct sockaddr_in *)sa;
+    const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)&local;
+    const struct sockaddr_in6 *b6 = (const struct sockaddr_in6 *)sa;
+
+    if (getsockname(fd, (struct sockaddr *)&local, &local_len) < 0 ||
+        local.ss_family != sa->sa_family) {
+        return false;
+    }
+    if (sa->sa_family == AF_INET) {
+        return a->sin_port == b->sin_port &&
+               a->sin_addr.s_addr == b->sin_addr.s_addr;
+    }
+    return sa->sa_family == AF_INET6 && a6->sin6_port == b6->sin6_port &&
+           memcmp(&a6->sin6_addr, &b6->sin6_addr,
+                  sizeof(a6->sin6_addr)) == 0;
+}
+
 bool dm_probe_connect(const struct sockaddr *sa, socklen_t len)
 {
     int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
@@ -295,6 +326,7 @@ bool dm_probe_connect(const struct sockaddr *sa, socklen_t len)
              getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &errlen) == 0 &&
              err == 0;
     }
+    ok = ok && !probe_self_connected(fd, sa);
     close(fd);
     return ok;
 }
