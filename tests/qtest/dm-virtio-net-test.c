@@ -8,9 +8,11 @@
  *   proxy-tcp      the same over TCP loopback (guest memory by messages)
  * The driver is libqos' virtio 1.0 PCI driver with MSI-X off.  The
  * bodies: the features both cards offer and the configuration; a frame
- * out (an ARP request) and its answer in; the control queue; and QMP's
+ * out (an ARP request) and its answer in; the control queue; QMP's
  * set_link, which reaches the remote card through the dm_controls
- * extension (the fork's net/net.c hook, dm-proxy-control.c).
+ * extension (the fork's net/net.c hook, dm-proxy-control.c); and broken
+ * transmit chains (a loop, a next index out of the table), after which
+ * both cards need a reset and work again once reset.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -97,18 +99,11 @@ static void net_qemu_start(Net *n)
     n->bus = qpci_new_pc(n->qts, &n->alloc);
 }
 
-static void net_start(Net *n, NetBackend backend)
+/* Features, the three queues, DRIVER_OK, receive buffers. */
+static void net_driver_init(Net *n)
 {
-    QPCIAddress addr = { .devfn = QPCI_DEVFN(NET_SLOT, 0) };
-    QVirtioDevice *vdev;
+    QVirtioDevice *vdev = &n->dev->vdev;
 
-    n->backend = backend;
-    net_qemu_start(n);
-    n->dev = virtio_pci_new(n->bus, &addr);
-    g_assert_nonnull(n->dev);
-    g_assert_cmpint(n->dev->vdev.device_type, ==, VIRTIO_ID_NET);
-    qvirtio_pci_device_enable(n->dev);
-    vdev = &n->dev->vdev;
     qvirtio_start_device(vdev);
     n->features = qvirtio_get_features(vdev) & WANT;
     qvirtio_set_features(vdev, n->features);
@@ -125,6 +120,19 @@ static void net_start(Net *n, NetBackend backend)
                               false);
         qvirtqueue_kick(n->qts, vdev, n->vq[RX], head);
     }
+}
+
+static void net_start(Net *n, NetBackend backend)
+{
+    QPCIAddress addr = { .devfn = QPCI_DEVFN(NET_SLOT, 0) };
+
+    n->backend = backend;
+    net_qemu_start(n);
+    n->dev = virtio_pci_new(n->bus, &addr);
+    g_assert_nonnull(n->dev);
+    g_assert_cmpint(n->dev->vdev.device_type, ==, VIRTIO_ID_NET);
+    qvirtio_pci_device_enable(n->dev);
+    net_driver_init(n);
 }
 
 static void net_stop(Net *n)
@@ -335,6 +343,71 @@ static void test_set_link(const void *data)
     net_stop(&n);
 }
 
+/* Device status bits virtio 1.2 section 2.1 defines beyond Linux's. */
+#define STATUS_NEEDS_RESET 0x40
+
+/*
+ * A broken transmit chain: both cards need a reset (status and a
+ * configuration interrupt), nothing else; after one the card works.
+ */
+static void check_needs_reset_then_reset(Net *n)
+{
+    QVirtioDevice *vdev = &n->dev->vdev;
+    bool seen = false;
+
+    DM_WAIT_UNTIL(vdev->bus->get_status(vdev) & STATUS_NEEDS_RESET);
+    g_assert_true(vdev->bus->get_status(vdev) & STATUS_NEEDS_RESET);
+    g_assert_true(vdev->bus->get_status(vdev) & VIRTIO_CONFIG_S_DRIVER_OK);
+    DM_WAIT_UNTIL(seen || (seen = net_isr(n) & VIRTIO_PCI_ISR_CONFIG));
+    g_assert_true(seen);
+    qvirtio_reset(vdev);                /* asserts status 0 */
+    for (int q = 0; q < 3; q++) {
+        qvirtqueue_cleanup(vdev->bus, n->vq[q], &n->alloc);
+    }
+    net_driver_init(n);
+    g_assert_false(vdev->bus->get_status(vdev) & STATUS_NEEDS_RESET);
+    send_arp(n, 2);
+    expect_arp_reply(n);
+}
+
+/* A transmit chain that loops: desc[h] -> desc[h+1] -> desc[h]. */
+static void test_bad_tx_loop(const void *data)
+{
+    Net n = { 0 };
+    uint64_t buf;
+    uint32_t head;
+    uint16_t next;
+
+    net_start(&n, GPOINTER_TO_INT(data));
+    buf = guest_alloc(&n.alloc, 64);
+    head = qvirtqueue_add(n.qts, n.vq[TX], buf, 32, false, true);
+    qvirtqueue_add(n.qts, n.vq[TX], buf + 32, 32, false, true);
+    next = cpu_to_le16(head);
+    qtest_memwrite(n.qts, n.vq[TX]->desc + 16 * (head + 1) + 14, &next,
+                   sizeof(next));
+    qvirtqueue_kick(n.qts, &n.dev->vdev, n.vq[TX], head);
+    check_needs_reset_then_reset(&n);
+    net_stop(&n);
+}
+
+/* A transmit chain whose next index leaves the descriptor table. */
+static void test_bad_tx_next(const void *data)
+{
+    Net n = { 0 };
+    uint64_t buf;
+    uint32_t head;
+    uint16_t next = cpu_to_le16(0x7fff);
+
+    net_start(&n, GPOINTER_TO_INT(data));
+    buf = guest_alloc(&n.alloc, 64);
+    head = qvirtqueue_add(n.qts, n.vq[TX], buf, 64, false, true);
+    qtest_memwrite(n.qts, n.vq[TX]->desc + 16 * head + 14, &next,
+                   sizeof(next));
+    qvirtqueue_kick(n.qts, &n.dev->vdev, n.vq[TX], head);
+    check_needs_reset_then_reset(&n);
+    net_stop(&n);
+}
+
 /* set_link on a remote device whose model has no link: a clear error. */
 static void test_set_link_no_link(const void *data)
 {
@@ -371,6 +444,8 @@ int main(int argc, char **argv)
         { "frame-out-and-in", test_frame_out_and_in },
         { "ctrl", test_ctrl },
         { "set-link", test_set_link },
+        { "bad-tx-chain-loop", test_bad_tx_loop },
+        { "bad-tx-chain-next", test_bad_tx_next },
     };
 
     g_test_init(&argc, &argv, NULL);
