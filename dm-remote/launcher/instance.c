@@ -22,6 +22,7 @@
 #include "model-props.h"
 #include "log.h"
 #include "record.h"
+#include "tap.h"
 
 #define DM_START_TIMEOUT_MS 5000
 #define DM_RESTART_DELAY_MS 200
@@ -104,6 +105,7 @@ void dm_instance_free(DmInstance *inst)
     g_free(inst->console_path);
     g_free(inst->input_path);
     g_free(inst->token_path);
+    g_free(inst->tap);
     g_clear_pointer(&inst->props, json_object_unref);
     g_free(inst);
 }
@@ -148,6 +150,9 @@ JsonObject *dm_instance_json(DmInstance *inst)
 
         json_object_set_string_member(o, "input", in);
     }
+    if (inst->tap) {
+        json_object_set_string_member(o, "tap", inst->tap);
+    }
     json_object_set_string_member(o, "restart", inst->restart_always ?
                                   "always" : inst->restart_on_failure ?
                                   "on-failure" : "never");
@@ -182,12 +187,20 @@ static void instance_remove_sockets(DmInstance *inst)
     }
 }
 
-/* Sockets, token and record go with the instance; the log stays. */
+/*
+ * Sockets, token, tap and record go with the instance; the log stays.
+ * The tap outlives the model's crashes and restarts (it is persistent)
+ * but not the instance: a DELETE, a failed launch, a record found
+ * without its process at the launcher's restart.
+ */
 static void instance_remove_files(DmInstance *inst)
 {
     instance_remove_sockets(inst);
     if (inst->token_path) {
         unlink(inst->token_path);
+    }
+    if (inst->tap) {
+        dm_tap_delete(inst->tap);
     }
     dm_record_remove(inst->child.dir);
 }
@@ -345,6 +358,12 @@ static int instance_spawn(DmInstance *inst, char **ret_err)
         g_auto(GStrv) parts = g_strsplit(inst->input_path, ",", -1);
         g_autofree char *path = g_strjoinv(",,", parts);
         char *with = g_strconcat(spec, ",input=unix:", path, NULL);
+
+        g_free(spec);
+        spec = with;
+    }
+    if (inst->tap) {
+        char *with = g_strconcat(spec, ",tap=", inst->tap, NULL);
 
         g_free(spec);
         spec = with;
@@ -561,6 +580,7 @@ static bool instance_from_record(DmInstance *inst, JsonObject *rec)
             dm_warn("instance %s: %s", inst->child.id, err);
             return false;
         }
+        dm_instance_set_tap(inst);
     }
     inst->restart_on_failure = g_strcmp0(dm_record_string(rec, "restart"),
                                          "on-failure") == 0;
@@ -600,6 +620,14 @@ int dm_instance_adopt(DmInstance *inst, JsonObject *rec, pid_t pid,
     inst->state = DM_INST_RESTARTING;
     dm_child_wait_ready(c);
     return 0;
+}
+
+void dm_instance_set_tap(DmInstance *inst)
+{
+    if (inst->props && json_object_has_member(inst->props, "bridge") &&
+        !inst->tap) {
+        inst->tap = dm_tap_name(inst->child.id);
+    }
 }
 
 void dm_instance_set_input(DmInstance *inst)

@@ -47,6 +47,7 @@ typedef struct DmServer {
     socklen_t model_addrlen;
     unsigned port_lo, port_hi;
     char *images_dir;           /* absolute, --images-dir; NULL: none */
+    char **bridges;             /* --bridges a tap may join; NULL: none */
     GHashTable *instances;      /* id -> DmInstance, the API's */
     DmInstance *router;         /* `dm-remote route`, NULL: none yet */
     GPtrArray *routes;          /* DmRouteEntry, in the order added */
@@ -81,6 +82,8 @@ struct DmInstance {
      * to choose, in the instance's directory; NULL: none. */
     char *input_path;
     char *token_path;           /* NULL: no token */
+    /* The tap the launcher made for it ("bridge", tap.h); NULL: none. */
+    char *tap;
     char *bind[DM_BIND_COUNT];  /* NULL: not bound */
     JsonObject *props;          /* the model's properties, as strings */
     bool restart_on_failure;
@@ -107,6 +110,12 @@ void dm_instance_free(DmInstance *inst);
  * creation and from a record alike.
  */
 void dm_instance_set_input(DmInstance *inst);
+
+/*
+ * A model given "bridge" gets the tap named after its id (tap.h): from
+ * creation and from a record alike.  The caller makes the tap.
+ */
+void dm_instance_set_tap(DmInstance *inst);
 
 /* Write DIR/token (mode 0600) for --token-file. */
 int dm_instance_set_token(DmInstance *inst, const char *token,

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "model.h"
 #include "record.h"
+#include "tap.h"
 
 #define SUN_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
 
@@ -30,6 +31,7 @@ void dm_instances_free(DmServer *s)
 {
     g_clear_pointer(&s->instances, g_hash_table_destroy);
     g_clear_pointer(&s->images_dir, g_free);
+    g_clear_pointer(&s->bridges, g_strfreev);
 }
 
 /*
@@ -323,6 +325,19 @@ static int instances_parse(DmServer *s, SoupServerMessage *msg,
         dm_instance_free(inst);
         return -EINVAL;
     }
+    if (json_object_has_member(inst->props, "bridge")) {
+        const char *br = json_object_get_string_member(inst->props,
+                                                       "bridge");
+
+        /* The operator's bridges only: not any interface of the host. */
+        if (!dm_tap_bridge_allowed(s->bridges, br)) {
+            dm_http_error(msg, SOUP_STATUS_FORBIDDEN, "bridge '%s' is not "
+                          "offered here (the launcher's --bridges)", br);
+            dm_instance_free(inst);
+            return -EPERM;
+        }
+        dm_instance_set_tap(inst);
+    }
     if (instances_parse_options(msg, req, inst) < 0 ||
         instances_parse_bind(msg, req, inst) < 0 ||
         instances_parse_token(msg, req, ret_token) < 0) {
@@ -384,8 +399,18 @@ static void instances_create(DmServer *s, SoupServerMessage *msg)
     } else if (g_hash_table_size(s->instances) >= s->l->capacity) {
         dm_http_error(msg, SOUP_STATUS_CONFLICT, "capacity full (%u "
                       "instances)", s->l->capacity);
+    } else if (inst->tap && !dm_tap_bridge_exists(
+                   json_object_get_string_member(inst->props, "bridge"))) {
+        dm_http_error(msg, SOUP_STATUS_CONFLICT, "bridge '%s' does not exist "
+                      "on this platform",
+                      json_object_get_string_member(inst->props, "bridge"));
     } else if (instances_place(s, msg, inst) == 0 &&
-               (!token || dm_instance_set_token(inst, token, &err) == 0)) {
+               (!token || dm_instance_set_token(inst, token, &err) == 0) &&
+               (!inst->tap ||
+                dm_tap_create(inst->tap,
+                              json_object_get_string_member(inst->props,
+                                                            "bridge"),
+                              &err) == 0)) {
         if (dm_instance_launch(inst, msg, &err) == 0) {
             return;             /* answered once the model listens */
         }
