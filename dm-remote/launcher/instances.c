@@ -64,6 +64,19 @@ static JsonObject *instances_model_json(const char *name)
         json_object_set_boolean_member(po, "required", p->required);
         json_array_add_object_element(props, po);
     }
+    if (m && dm_model_find_prop(m, "tap")) {
+        /* The launcher's own (tap.h), so the orchestrator passes it on. */
+        JsonObject *po = json_object_new();
+
+        json_object_set_string_member(po, "name", "bridge");
+        json_object_set_string_member(po, "type", "string");
+        json_object_set_null_member(po, "default");
+        json_object_set_string_member(po, "help", "a bridge of this "
+                                      "server (--bridges): the launcher "
+                                      "makes a tap on it for the model");
+        json_object_set_boolean_member(po, "required", false);
+        json_array_add_object_element(props, po);
+    }
     json_object_set_array_member(o, "props", props);
     return o;
 }

@@ -20,6 +20,7 @@ if [ -z "${DM_TAP_TEST_NS:-}" ]; then
         exit 0
     fi
     # sysfs shows the namespace of whoever mounted it: mount our own.
+    # shellcheck disable=SC2016   # the inner shell's $0 and $@
     exec unshare -n -m --propagation private env DM_TAP_TEST_NS=1 \
         sh -c 'mount -t sysfs sysfs /sys && exec "$0" "$@"' "$0" "$@"
 fi
@@ -75,6 +76,19 @@ start_daemon server --role server --listen "$api" --platform-id srv-1 \
     --state-dir "$dir/state" --bridges br0,br2,dummy0
 pid_server=$pid
 
+# The orchestrator learns "bridge" from the health's catalogue.
+req "$api" GET /v1/health
+if "$py" -c 'import json, sys
+m = [m for m in json.loads(sys.argv[1])["models"] if m["name"] == sys.argv[2]]
+sys.exit(not any(p["name"] == "bridge" for p in m[0]["props"]))' \
+        "$body" virtio-net &&
+   ! "$py" -c 'import json, sys
+m = [m for m in json.loads(sys.argv[1])["models"] if m["name"] == "edu"]
+sys.exit(not any(p["name"] == "bridge" for p in m[0]["props"]))' "$body"; then
+    pass health-lists-bridge
+else
+    fail health-lists-bridge "$body"
+fi
 req "$api" POST /v1/instances \
     '{"id": "n1", "model": "virtio-net", "props": {"tap": "br0"}}'
 check raw-tap-refused 400 "property 'tap' of model 'virtio-net' is not taken"
