@@ -23,6 +23,7 @@ cp -u "$out/meson/bench/mmio-bench" "$out/meson/bench/pio-bench" \
     "$out/meson/bench/blk-bench" "$out/meson/bench/rtc-bench" \
     "$out/meson/bench/fb-bench" \
     "$out/meson/tests/blk-verify" "$out/meson/tests/membar-check" \
+    "$out/meson/tests/net-flood" \
     "$out/guest-extra/"
 GUEST_EXTRA_DIR="$out/guest-extra" "$(dirname "$0")/guest-image.sh" \
     "$out/guest"

@@ -22,6 +22,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <net/if.h>
 #include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
@@ -67,6 +68,7 @@ static unsigned arg_capacity = 16;
 static const char *arg_model_host;
 static const char *arg_vnc_host;
 static const char *arg_images_dir;
+static const char *arg_bridges;
 static const char *arg_port_range;
 static const char *arg_qemu;
 static const char *arg_save_dir;
@@ -146,6 +148,11 @@ static void daemon_help(void)
            "model's file\n"
            "                         property names one (no paths); "
            "none by default\n"
+           "  --bridges=BR,BR,...    bridges a network model's tap may "
+           "join (\"bridge\"\n"
+           "                         in its properties: the launcher makes "
+           "the tap);\n"
+           "                         none by default\n"
            "client role:\n"
            "  --qemu=PATH            the QEMU binary (default: "
            "qemu-system-x86_64\n"
@@ -191,7 +198,7 @@ static int daemon_parse_options(int argc, char **argv)
         OPT_ROLE = 0x100, OPT_PLATFORM_ID, OPT_STATE_DIR, OPT_MODELS,
         OPT_CAPACITY, OPT_MODEL_HOST, OPT_VNC_HOST, OPT_PORT_RANGE, OPT_IMAGES_DIR, OPT_QEMU,
         OPT_TLS_CREDS, OPT_MODEL_TLS_CREDS, OPT_INSECURE_PLAIN_TCP,
-        OPT_SAVE_DIR, OPT_REGISTER, OPT_REGISTER_TTL, OPT_REGISTER_ADDRESS,
+        OPT_SAVE_DIR, OPT_REGISTER, OPT_REGISTER_TTL, OPT_REGISTER_ADDRESS, OPT_BRIDGES,
     };
     static const struct option options[] = {
         { "role", required_argument, NULL, OPT_ROLE },
@@ -204,6 +211,7 @@ static int daemon_parse_options(int argc, char **argv)
         { "vnc-host", required_argument, NULL, OPT_VNC_HOST },
         { "port-range", required_argument, NULL, OPT_PORT_RANGE },
         { "images-dir", required_argument, NULL, OPT_IMAGES_DIR },
+        { "bridges", required_argument, NULL, OPT_BRIDGES },
         { "qemu", required_argument, NULL, OPT_QEMU },
         { "save-dir", required_argument, NULL, OPT_SAVE_DIR },
         { "tls-creds", required_argument, NULL, OPT_TLS_CREDS },
@@ -248,6 +256,9 @@ static int daemon_parse_options(int argc, char **argv)
             break;
         case OPT_VNC_HOST:
             arg_vnc_host = optarg;
+            break;
+        case OPT_BRIDGES:
+            arg_bridges = optarg;
             break;
         case OPT_MODEL_HOST:
             arg_model_host = optarg;
@@ -372,6 +383,16 @@ static int daemon_setup_server(DmDaemon *d)
                                 arg_images_dir);
         }
     }
+    if (arg_bridges) {
+        s->bridges = g_strsplit(arg_bridges, ",", -1);
+        for (char **b = s->bridges; *b; b++) {
+            if (!vup_name_valid(*b) || strlen(*b) >= IFNAMSIZ) {
+                return daemon_usage("bad bridge name '%s' in --bridges (1 "
+                                    "to 15 characters of A-Z a-z 0-9 . _ -)",
+                                    *b);
+            }
+        }
+    }
     s->model_host = arg_model_host ? arg_model_host : "127.0.0.1";
     ret = getaddrinfo(s->model_host, NULL, &hints, &res);
     if (ret) {
@@ -464,10 +485,10 @@ static int daemon_check_options(DmDaemon *d)
     }
     if (d->l.role == DM_ROLE_CLIENT && (arg_models || arg_model_host ||
                                         arg_vnc_host || arg_port_range ||
-                                        arg_images_dir)) {
+                                        arg_images_dir || arg_bridges)) {
         return daemon_usage("%s", "--models, --model-host, --vnc-host, "
-                            "--port-range and --images-dir are for --role "
-                            "server");
+                            "--port-range, --images-dir and --bridges are "
+                            "for --role server");
     }
     if (d->l.role == DM_ROLE_SERVER && (arg_qemu || arg_save_dir)) {
         return daemon_usage("%s", "--qemu and --save-dir are for --role "

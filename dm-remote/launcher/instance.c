@@ -23,6 +23,7 @@
 #include "model-props.h"
 #include "log.h"
 #include "record.h"
+#include "tap.h"
 
 #define DM_START_TIMEOUT_MS 5000
 #define DM_RESTART_DELAY_MS 200
@@ -110,6 +111,7 @@ void dm_instance_free(DmInstance *inst)
     g_free(inst->keyboard_link);
     g_free(inst->tablet_link);
     g_free(inst->token_path);
+    g_free(inst->tap);
     g_clear_pointer(&inst->props, json_object_unref);
     g_free(inst);
 }
@@ -161,6 +163,9 @@ JsonObject *dm_instance_json(DmInstance *inst)
         json_object_set_string_member(o, "vnc", inst->vnc);
         json_object_set_string_member(o, "vnc_password", password);
     }
+    if (inst->tap) {
+        json_object_set_string_member(o, "tap", inst->tap);
+    }
     json_object_set_string_member(o, "restart", inst->restart_always ?
                                   "always" : inst->restart_on_failure ?
                                   "on-failure" : "never");
@@ -198,7 +203,12 @@ static void instance_remove_sockets(DmInstance *inst)
     }
 }
 
-/* Sockets, token and record go with the instance; the log stays. */
+/*
+ * Sockets, token, tap and record go with the instance; the log stays.
+ * The tap outlives the model's crashes and restarts (it is persistent)
+ * but not the instance: a DELETE, a failed launch, a record found
+ * without its process at the launcher's restart.
+ */
 static void instance_remove_files(DmInstance *inst)
 {
     instance_remove_sockets(inst);
@@ -214,6 +224,9 @@ static void instance_remove_files(DmInstance *inst)
     }
     if (inst->tablet_link) {
         unlink(inst->tablet_link);
+    }
+    if (inst->tap) {
+        dm_tap_delete(inst->tap);
     }
     dm_record_remove(inst->child.dir);
 }
@@ -376,6 +389,9 @@ static char *instance_spec(DmInstance *inst)
         dm_model_props_spec_add(spec, "vnc-password-file", inst->vnc_password_path);
         dm_model_props_spec_add(spec, "keyboard", kbd);
         dm_model_props_spec_add(spec, "tablet", tab);
+    }
+    if (inst->tap) {
+        dm_model_props_spec_add(spec, "tap", inst->tap);
     }
     return g_string_free(spec, FALSE);
 }
@@ -614,6 +630,7 @@ static bool instance_from_record(DmInstance *inst, JsonObject *rec)
             dm_warn("instance %s: %s", inst->child.id, err);
             return false;
         }
+        dm_instance_set_tap(inst);
     }
     inst->restart_on_failure = g_strcmp0(dm_record_string(rec, "restart"),
                                          "on-failure") == 0;
@@ -653,6 +670,14 @@ int dm_instance_adopt(DmInstance *inst, JsonObject *rec, pid_t pid,
     inst->state = DM_INST_RESTARTING;
     dm_child_wait_ready(c);
     return 0;
+}
+
+void dm_instance_set_tap(DmInstance *inst)
+{
+    if (inst->props && json_object_has_member(inst->props, "bridge") &&
+        !inst->tap) {
+        inst->tap = dm_tap_name(inst->child.id);
+    }
 }
 
 void dm_instance_set_input(DmInstance *inst)

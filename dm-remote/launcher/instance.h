@@ -50,6 +50,7 @@ typedef struct DmServer {
     socklen_t vnc_addrlen;
     unsigned port_lo, port_hi;
     char *images_dir;           /* absolute, --images-dir; NULL: none */
+    char **bridges;             /* --bridges a tap may join; NULL: none */
     GHashTable *instances;      /* id -> DmInstance, the API's */
     DmInstance *router;         /* `dm-remote route`, NULL: none yet */
     GPtrArray *routes;          /* DmRouteEntry, in the order added */
@@ -96,6 +97,8 @@ struct DmInstance {
     char *vnc_password_path;
     char *keyboard_link, *tablet_link;
     char *token_path;           /* NULL: no token */
+    /* The tap the launcher made for it ("bridge", tap.h); NULL: none. */
+    char *tap;
     char *bind[DM_BIND_COUNT];  /* NULL: not bound */
     JsonObject *props;          /* the model's properties, as strings */
     bool restart_on_failure;
@@ -136,6 +139,12 @@ int dm_instance_make_vnc_password(DmInstance *inst, char **ret_err);
 
 /* The password, read back from its file; NULL if none. */
 char *dm_instance_vnc_password(DmInstance *inst);
+
+/*
+ * A model given "bridge" gets the tap named after its id (tap.h): from
+ * creation and from a record alike.  The caller makes the tap.
+ */
+void dm_instance_set_tap(DmInstance *inst);
 
 /* Write DIR/token (mode 0600) for --token-file. */
 int dm_instance_set_token(DmInstance *inst, const char *token,

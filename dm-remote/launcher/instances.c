@@ -19,6 +19,7 @@
 #include "model.h"
 #include "pairing.h"
 #include "record.h"
+#include "tap.h"
 
 #define SUN_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
 
@@ -31,6 +32,7 @@ void dm_instances_free(DmServer *s)
 {
     g_clear_pointer(&s->instances, g_hash_table_destroy);
     g_clear_pointer(&s->images_dir, g_free);
+    g_clear_pointer(&s->bridges, g_strfreev);
 }
 
 /*
@@ -61,6 +63,19 @@ static JsonObject *instances_model_json(const char *name)
         }
         json_object_set_string_member(po, "help", p->help ? p->help : "");
         json_object_set_boolean_member(po, "required", p->required);
+        json_array_add_object_element(props, po);
+    }
+    if (m && dm_model_find_prop(m, "tap")) {
+        /* The launcher's own (tap.h), so the orchestrator passes it on. */
+        JsonObject *po = json_object_new();
+
+        json_object_set_string_member(po, "name", "bridge");
+        json_object_set_string_member(po, "type", "string");
+        json_object_set_null_member(po, "default");
+        json_object_set_string_member(po, "help", "a bridge of this "
+                                      "server (--bridges): the launcher "
+                                      "makes a tap on it for the model");
+        json_object_set_boolean_member(po, "required", false);
         json_array_add_object_element(props, po);
     }
     json_object_set_array_member(o, "props", props);
@@ -378,6 +393,19 @@ static int instances_parse(DmServer *s, SoupServerMessage *msg,
         dm_instance_free(inst);
         return -EINVAL;
     }
+    if (json_object_has_member(inst->props, "bridge")) {
+        const char *br = json_object_get_string_member(inst->props,
+                                                       "bridge");
+
+        /* The operator's bridges only: not any interface of the host. */
+        if (!dm_tap_bridge_allowed(s->bridges, br)) {
+            dm_http_error(msg, SOUP_STATUS_FORBIDDEN, "bridge '%s' is not "
+                          "offered here (the launcher's --bridges)", br);
+            dm_instance_free(inst);
+            return -EPERM;
+        }
+        dm_instance_set_tap(inst);
+    }
     if (instances_parse_options(msg, req, inst) < 0 ||
         instances_parse_bind(msg, req, inst) < 0 ||
         instances_parse_token(msg, req, ret_token) < 0) {
@@ -461,10 +489,20 @@ static void instances_create(DmServer *s, SoupServerMessage *msg)
                       "here already ('%s')", inst->bind[0],
                       dm_pairing_display_of(s, inst->bind[0],
                                             NULL)->child.id);
+    } else if (inst->tap && !dm_tap_bridge_exists(
+                   json_object_get_string_member(inst->props, "bridge"))) {
+        dm_http_error(msg, SOUP_STATUS_CONFLICT, "bridge '%s' does not exist "
+                      "on this platform",
+                      json_object_get_string_member(inst->props, "bridge"));
     } else if (instances_place(s, msg, inst) == 0 &&
                (!token || dm_instance_set_token(inst, token, &err) == 0) &&
                (!inst->vnc || dm_instance_make_vnc_password(inst,
-                                                            &err) == 0)) {
+                                                            &err) == 0) &&
+               (!inst->tap ||
+                dm_tap_create(inst->tap,
+                              json_object_get_string_member(inst->props,
+                                                            "bridge"),
+                              &err) == 0)) {
         /* A failed launch frees @inst: its id is logged from a copy. */
         g_autofree char *id = g_strdup(inst->child.id);
 

@@ -4,6 +4,8 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <errno.h>
+#include <net/if.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include "json-http.h"
@@ -51,6 +53,22 @@ JsonObject *dm_model_props_check(const DmModel *model, const char *images_dir,
         const DmProp *p = dm_model_find_prop(model, name);
         g_autofree char *val = dm_json_scalar_string(n);
 
+        /*
+         * The launcher's own property of a model on a tap: the bridge
+         * its tap joins (instances.c checks it against --bridges and
+         * gives the model tap=; see tap.h).
+         */
+        if (g_str_equal(name, "bridge") &&
+            dm_model_find_prop(model, "tap")) {
+            if (!val || !vup_name_valid(val) || strlen(val) >= IFNAMSIZ) {
+                *ret_err = g_strdup_printf("bad bridge name (1 to %d "
+                                           "characters of A-Z a-z 0-9 . _ -)",
+                                           IFNAMSIZ - 1);
+                goto fail;
+            }
+            json_object_set_string_member(out, name, val);
+            continue;
+        }
         if (!p || g_str_equal(name, "console") ||
             g_str_equal(name, "input")) {
             *ret_err = g_strdup_printf("model '%s' has no property '%s'%s",
@@ -67,16 +85,23 @@ JsonObject *dm_model_props_check(const DmModel *model, const char *images_dir,
          * display's VNC server and its input links): an API client must
          * not pick a path or a port on this host.  The launcher gives
          * them when it pairs a display with its input models, and the
-         * VNC password, by file (docs/launcher.md).
+         * VNC password, by file (docs/launcher.md).  A tap is an
+         * interface on this host: the launcher makes it ("bridge").
          */
         if (g_str_equal(name, "vnc") || g_str_equal(name, "keyboard") ||
             g_str_equal(name, "tablet") ||
             g_str_equal(name, "vnc-password") ||
-            g_str_equal(name, "vnc-password-file")) {
+            g_str_equal(name, "vnc-password-file") ||
+            g_str_equal(name, "tap")) {
             *ret_err = g_strdup_printf("property '%s' of model '%s' is not "
-                                       "taken through the API (the launcher "
-                                       "gives it: the instance's \"vnc\")",
-                                       name, model->name);
+                                       "taken through the API (%s)", name,
+                                       model->name,
+                                       g_str_equal(name, "tap") ?
+                                       "an interface on this host: give "
+                                       "\"bridge\" and the launcher makes "
+                                       "the tap" :
+                                       "the launcher gives it: the "
+                                       "instance's \"vnc\"");
             goto fail;
         }
         if (!val || strpbrk(val, "\r\n")) {
@@ -144,7 +169,10 @@ char *dm_model_props_spec(const DmModel *model, const char *images_dir,
         const char *val = json_object_get_string_member(props, name);
         const DmProp *p = dm_model_find_prop(model, name);
 
-        if (p && p->type == DM_PROP_FILE) {
+        if (!p) {
+            continue;           /* the launcher's own: "bridge" */
+        }
+        if (p->type == DM_PROP_FILE) {
             g_autofree char *path = g_build_filename(images_dir, val, NULL);
 
             dm_model_props_spec_add(spec, name, path);

@@ -16,8 +16,10 @@
 /*
  * Check @props (a JSON object of strings, booleans or numbers; NULL: none)
  * for @model: each a declared property other than "console" (the
- * instance's console option) and "input" (the launcher places an
- * input link itself), with a value the model accepts; a file
+ * instance's console option), "input" (the launcher places an
+ * input link itself) and the addresses and interfaces on this host
+ * (vnc, keyboard, tablet, tap), with a value the model accepts, or
+ * "bridge" for a model with a tap (the launcher's, see tap.h); a file
  * property an image name found in @images_dir.  Returns the properties
  * as strings (a new object), or NULL with an HTTP status in @ret_status
  * (400, or 404 for a missing image) and a message in @ret_err.
@@ -32,7 +34,8 @@ void dm_model_props_spec_add(GString *spec, const char *name,
 
 /*
  * The --model argument: "NAME,prop=value,..." with file properties made
- * paths in @images_dir and commas doubled.  @props as checked.
+ * paths in @images_dir and commas doubled ("bridge" left out: the
+ * caller adds tap=).  @props as checked.
  */
 char *dm_model_props_spec(const DmModel *model, const char *images_dir,
                           JsonObject *props);

@@ -13,10 +13,11 @@
 # reaches the guest's nc at 10.0.3.2 directly; the model runs in the
 # namespace, QEMU outside, over UNIX.
 # crash: over UNIX with --state-file; once the guest has fetched the
-# file, the model is killed (SIGKILL) and started again; the guest,
-# which waits for the host's word (a file the HTTP server gets once the
-# model is back), fetches the file again through the restarted model,
-# whose hostfwd then serves the rest.
+# file, the model is killed (SIGKILL) while the guest fetches it again
+# in a loop, and started again; the guest, which waits for the host's
+# word (a file the HTTP server gets once the model is back), stops its
+# loop, finds its link up and fetches the file again through the
+# restarted model, whose hostfwd then serves the rest.
 #   tests/guest/virtio-net.sh BUILD [unix|tcp|tap|crash]
 # DM_REMOTE=PATH runs another build of the model (dm-remote-asan: a
 # memory error or a leak makes it exit non-zero, which fails the test).
@@ -196,6 +197,12 @@ if [ "$transport" = crash ]; then
     check "the model was killed and started again" [ "$restarted" = yes ]
     check "the guest fetched the file again through the restarted model" \
         [ "$(field refetched)" = "$want" ]
+    check "the guest's driver has the link up after the restart" \
+        [ "$(field carrier-after)" = 1 ]
+    # The first fetch, at least one of the loop's (begun before the
+    # kill) and the refetch.
+    check "the HTTP server served the loop's fetches around the kill" \
+        [ "$(grep -c 'GET /blob' "$tmp/http.log")" -ge 3 ]
 fi
 # SIGUSR1: the card's state in the log (even under --quiet), serving on.
 kill -USR1 "$model_pid" 2>/dev/null
