@@ -27,8 +27,9 @@ class Qmp:
         self.file.readline()                     # the greeting
         self.cmd("qmp_capabilities")
 
-    def cmd(self, name, **args):
-        msg = {"execute": name}
+    def cmd(self, _execute, **args):
+        # Not "name": set_link and others take an argument of that name.
+        msg = {"execute": _execute}
         if args:
             msg["arguments"] = args
         self.sock.sendall(json.dumps(msg).encode() + b"\n")

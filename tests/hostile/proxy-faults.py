@@ -70,16 +70,10 @@ CASES = {
 # case is about surviving them, not about the deadline.
 TIMEOUT_MS = {'irq-flood': 30000}
 # Known faults of the fork, reported as TAP TODO (the round's checks run
-# and print; they do not fail the suite until the fork is fixed).
-TODO = {
-    'short-reply': 'fork: a reply of the wrong size reads as all-ones but '
-                   'is not counted in errors (qemu/hw/remote-dm/'
-                   'dm-proxy.c:726, dm_proxy_region_read)',
-    'huge-count': 'fork: the reply\'s count is not checked against the '
-                  'request\'s: 4 bytes of data under a count of '
-                  '0xffffffff are taken as the value (qemu/hw/remote-dm/'
-                  'dm-proxy.c:726; libvup vup_check_reply)',
-}
+# and print; they do not fail the suite until the fork is fixed): none
+# now (short-reply and huge-count were, until the fork checked a read's
+# reply against its request: qemu/hw/remote-dm/dm-proxy.c).
+TODO = {}
 
 
 class Qmp:

@@ -709,6 +709,22 @@ static void *dm_proxy_flusher(void *opaque)
     }
 }
 
+/*
+ * A region read's reply holds what was asked: the access echoed (offset,
+ * region, count) and exactly count bytes after it.
+ */
+static bool dm_proxy_read_reply_ok(const VupMsg *m, const VupRegionAccess *req)
+{
+    VupRegionAccess echo;
+
+    if (m->payload_len != sizeof(*req) + req->count) {
+        return false;
+    }
+    memcpy(&echo, m->payload, sizeof(echo));
+    return echo.offset == req->offset && echo.region == req->region &&
+           echo.count == req->count;
+}
+
 uint64_t dm_proxy_region_read(DMProxy *p, uint32_t region, uint64_t addr,
                               unsigned size)
 {
@@ -725,10 +741,14 @@ uint64_t dm_proxy_region_read(DMProxy *p, uint32_t region, uint64_t addr,
     if (ret < 0) {
         return MAKE_64BIT_MASK(0, size * 8);
     }
-    if (m.payload_len == sizeof(req) + size) {
+    if (dm_proxy_read_reply_ok(&m, &req)) {
         memcpy(&val, m.payload + sizeof(req), size);
         val = le64_to_cpu(val);
     } else {
+        /* The model's fault, not the guest's: a failed access. */
+        qatomic_inc(&p->errors);
+        trace_dm_proxy_bad_read_reply(p->id, region, addr, size,
+                                      m.payload_len);
         val = MAKE_64BIT_MASK(0, size * 8);
     }
     vup_msg_clear(&m);
