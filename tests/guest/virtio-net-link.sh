@@ -12,57 +12,15 @@ build=$(cd "${1:?usage: virtio-net-link.sh BUILD}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../tap.sh"
 tmp=$(mktemp -d /tmp/dm-vnet-link-XXXXXX)
-dm=${DM_REMOTE:-$build/meson/dm-remote/dm-remote}
-pids=()
-trap tap_cleanup EXIT
-
-http_port=$(/usr/bin/python3 "$here/../free-port.py" 127.0.0.1 1) ||
-    bail "no free port"
-mkdir "$tmp/www"
-head -c 1048576 /dev/urandom >"$tmp/www/blob"
-want=$(sha256sum <"$tmp/www/blob" | cut -d' ' -f1)
-/usr/bin/python3 -m http.server --bind 127.0.0.1 --directory "$tmp/www" \
-    "$http_port" >"$tmp/http.log" 2>&1 &
-pids+=($!)
-"$dm" serve --quiet --model virtio-net,net=user \
-    --listen "unix:$tmp/net.sock" 2>>"$tmp/dm.log" &
-model_pid=$!
-pids+=("$model_pid")
-for _ in $(seq 500); do
-    [ -S "$tmp/net.sock" ] && bash -c "exec 3<>/dev/tcp/127.0.0.1/$http_port" \
-        2>/dev/null && break
-    sleep 0.02
-done
-[ -S "$tmp/net.sock" ] || bail "dm-remote serve did not start"
-
-timeout 300 "$build/qemu-system-x86_64" -accel tcg -M pc -m 256M \
-    -display none -monitor none -no-reboot \
-    -qmp "unix:$tmp/qmp.sock,server=on,wait=off" \
-    -kernel "$build/guest/vmlinuz" \
-    -initrd "$build/guest/initramfs.cpio.gz" \
-    -append "console=ttyS0 quiet panic=-1 dm.run=virtio-net-link dm.srv=10.0.2.2 dm.http=$http_port" \
-    -serial "file:$tmp/guest.console" \
-    -device "dm-proxy-pci,id=net0,server=unix:$tmp/net.sock,timeout=30000" \
-    2>>"$tmp/qemu.log" &
-qemu_pid=$!
-pids+=("$qemu_pid")
-
-console() { tr -d '\r' 2>/dev/null <"$tmp/guest.console"; }
-field() { console | sed -n "s/^DM-NET $1 //p" | head -n1; }
+. "$here/net-guest-lib.sh"
+net_guest_start virtio-net-link
 # set_link UP: QMP's answer, "ok" or the error.
 set_link() {
     PYTHONPATH=$here/.. /usr/bin/python3 - "$tmp/qmp.sock" "$1" <<'PY'
-import json
 import sys
 import qmplib
-# (Qmp.cmd's own "name" parameter would take set_link's)
-q = qmplib.Qmp(sys.argv[1], 60)
-q.sock.sendall(json.dumps({"execute": "set_link", "arguments": {
-    "name": "net0", "up": sys.argv[2] == "up"}}).encode() + b"\n")
-while True:
-    r = json.loads(q.file.readline())
-    if "event" not in r:
-        break
+r = qmplib.Qmp(sys.argv[1], 60).cmd("set_link", name="net0",
+                                    up=sys.argv[2] == "up")
 print("ok" if "return" in r else r)
 PY
 }
