@@ -82,7 +82,7 @@ boot_once() {
     shift
     out=$(timeout 300 "${qemu_wrap[@]}" "${pin_client[@]}" "$qemu" -accel tcg -M pc $mem -nographic -no-reboot \
           -kernel "$build/guest/vmlinuz" -initrd "$build/guest/initramfs.cpio.gz" \
-          -append "console=ttyS0 quiet panic=-1 dm.run=$prog" "$@" \
+          -append "$(cat "$build/guest/append") dm.run=$prog" "$@" \
           </dev/null 2>&1) || true
     [ -z "$console_file" ] || out=$(cat "$console_file")
     tag=$([ "$prog" = pio-bench ] && echo PIO || echo MMIO)

@@ -340,7 +340,7 @@ boot() {
         -display none -monitor none -no-reboot -serial "file:$con" \
         -kernel "$build/guest/vmlinuz" \
         -initrd "$build/guest/initramfs.cpio.gz" \
-        -append "console=ttyS0 quiet panic=-1 dm.run=disk-bench dm.secs=$secs" \
+        -append "$(cat "$build/guest/append") dm.run=disk-bench dm.secs=$secs" \
         $dev </dev/null >"$tmp/qemu.log" 2>&1 &
     qpid=$!
     pids+=("$qpid")

@@ -103,7 +103,7 @@ run dmctl platform list
 
 step "3. Define a VM: Linux, a remote UART as its console, a remote disk on srv1's image demo-data.img, a remote network card, a remote edu, a remote display with its keyboard and tablet"
 run dmctl vm create demo --memory 256M --kernel "$build/guest/vmlinuz" \
-    --initrd "$build/guest/initramfs.cpio.gz" --append "console=ttyS0 quiet" \
+    --initrd "$build/guest/initramfs.cpio.gz" --append "$(cat "$build/guest/append")" \
     --device console=uart16550 \
     --device disk0=virtio-blk,file=demo-data.img,serial=demo-disk \
     --device net0=virtio-net,net=user \

@@ -2,6 +2,7 @@
 # Build the guest image used by guest-boot tests and benchmarks:
 #   OUTDIR/vmlinuz            Debian's kernel, from the linux-image-amd64
 #                             dependency's .deb (downloaded, never installed)
+#   OUTDIR/append             the kernel command line test guests start from
 #   OUTDIR/initramfs.cpio.gz  busybox-static, tests/guest/init as /init,
 #                             every executable in $GUEST_EXTRA_DIR in /usr/bin,
 #                             the kernel's virtio, evdev and ext4 modules, and
@@ -118,6 +119,14 @@ done
 fetch "$kpkg" "${globs[@]}"
 kdir=$dir
 install_if_changed "$dir"/vmlinuz-* "$out/vmlinuz"
+# The kernel command line every test guest starts from (tests add their
+# dm.* words): the console on the first UART, a panic powers off (QEMU
+# runs with -no-reboot), and no_timer_check, which KVM guests get: under
+# TCG on a loaded host Linux's IO-APIC timer check can miss its ticks and
+# panic with "IO-APIC + timer doesn't work".
+printf '%s\n' "console=ttyS0 quiet panic=-1 no_timer_check" > "$out/append.new"
+install_if_changed "$out/append.new" "$out/append"
+rm -f "$out/append.new"
 
 # "PKG GLOB...": the files of each package land in a directory of their own.
 lib=lib/x86_64-linux-gnu

@@ -115,7 +115,7 @@ dmctl platform add srv --role server --address tcp:192.0.2.2:7000 >/dev/null &&
     dmctl platform add c1 --role client --address tcp:192.0.2.1:7000 \
         >/dev/null || bail "cannot register the platforms"
 dmctl vm create vm1 --memory 256M --kernel "$build/guest/vmlinuz" \
-    --initrd "$build/guest/initramfs.cpio.gz" --append "console=ttyS0 quiet" \
+    --initrd "$build/guest/initramfs.cpio.gz" --append "$(cat "$build/guest/append")" \
     --restart on-failure --device console=uart16550 \
     --device disk0=virtio-blk@srv,file=disk.img >/dev/null ||
     bail "cannot define the VM"

@@ -24,7 +24,7 @@ finish() {
     exit "$failed"
 }
 
-for f in vmlinuz initramfs.cpio.gz; do
+for f in vmlinuz initramfs.cpio.gz append; do
     if [ ! -s "$guest/$f" ]; then
         not_ok "guest image present: no $guest/$f (scripts/guest-image.sh)"
         finish
@@ -43,7 +43,7 @@ start=$(now_ms)
 timeout "$limit" "$build/qemu-system-x86_64" -accel tcg -M pc -m 256M \
     -nographic -no-reboot \
     -kernel "$guest/vmlinuz" -initrd "$guest/initramfs.cpio.gz" \
-    -append "console=ttyS0 quiet panic=-1" \
+    -append "$(cat "$guest/append")" \
     <"$tmp/in" >"$tmp/out" 2>&1 &
 qemu_pid=$!
 exec {to}>"$tmp/in" {from}<"$tmp/out"

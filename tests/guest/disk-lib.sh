@@ -120,7 +120,7 @@ guest_boot_once() {
         -qmp "unix:$tmp/qmp.sock,server=on,wait=off" \
         -kernel "$build/guest/vmlinuz" \
         -initrd "$build/guest/initramfs.cpio.gz" \
-        -append "console=ttyS0 quiet panic=-1 dm.run=$run" \
+        -append "$(cat "$build/guest/append") dm.run=$run" \
         -serial "file:$tmp/$name.console" \
         -device "dm-proxy-pci,id=disk0,server=$disk_addr,timeout=30000${DM_PROXY_EXTRA:-}" \
         2>>"$tmp/qemu.log" &

@@ -27,6 +27,8 @@ import rfb_client  # noqa: E402
 from taplib import finish, ok, read, show_tails, stop, wait_for  # noqa: E402
 
 build = os.path.abspath(sys.argv[1])
+with open(os.path.join(build, "guest", "append")) as f:
+    guest_append = f.read().strip()     # the shared command line
 dm = os.path.join(build, "meson", "dm-remote", "dm-remote")
 qemu_bin = os.path.join(build, "qemu-system-x86_64")
 api_py = os.path.join(os.path.dirname(here), "launcher", "api.py")
@@ -91,7 +93,7 @@ def main():
             "-display", "none", "-vga", "none", "-monitor", "none",
             "-no-reboot", "-kernel", os.path.join(build, "guest", "vmlinuz"),
             "-initrd", os.path.join(build, "guest", "initramfs.cpio.gz"),
-            "-append", "console=ttyS0 quiet panic=-1 "
+            "-append", guest_append + " "
             "dm.run=virtio-input-check dm.norepeat=1 dm.kbd=%d dm.tablet=%d"
             % (len(KBD_WANT), len(TAB_WANT)),
             "-serial", "file:" + os.path.join(tmp, "guest.console")]

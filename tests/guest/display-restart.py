@@ -22,6 +22,8 @@ import rfb_client  # noqa: E402
 from taplib import finish, ok, read, show_tails, stop, wait_for  # noqa: E402
 
 build = os.path.abspath(sys.argv[1])
+with open(os.path.join(build, "guest", "append")) as f:
+    guest_append = f.read().strip()     # the shared command line
 dm = os.path.join(build, "meson", "dm-remote", "dm-remote")
 api_py = os.path.join(os.path.dirname(here), "launcher", "api.py")
 tmp = tempfile.mkdtemp(prefix="dm-drestart-")
@@ -84,7 +86,7 @@ def main():
          "-monitor", "none", "-no-reboot",
          "-kernel", os.path.join(build, "guest", "vmlinuz"),
          "-initrd", os.path.join(build, "guest", "initramfs.cpio.gz"),
-         "-append", "console=ttyS0 quiet panic=-1 dm.run=display-ticker",
+         "-append", guest_append + " dm.run=display-ticker",
          "-serial", "file:" + os.path.join(tmp, "guest.console"),
          "-remote-device", "bus=pci,server=%s,vm-id=%s,timeout=30000"
          % (gfx["address"], VM)],

@@ -65,7 +65,7 @@ fi
     -trace dm_proxy_dirty_area \
     -kernel "$build/guest/vmlinuz" \
     -initrd "$build/guest/initramfs.cpio.gz" \
-    -append "console=ttyS0 quiet panic=-1 dm.run=display-check" \
+    -append "$(cat "$build/guest/append") dm.run=display-check" \
     -serial "file:$tmp/console" \
     -device "dm-proxy-pci,server=$addr,dirty-fps=$fps" 2>>"$tmp/qemu.log" &
 qemu=$!

@@ -38,7 +38,7 @@ timeout 150 "$build/qemu-system-x86_64" -accel tcg -M pc -m 256M \
     -display none -monitor none -no-reboot -trace dm_proxy_mmap \
     -kernel "$build/guest/vmlinuz" \
     -initrd "$build/guest/initramfs.cpio.gz" \
-    -append "console=ttyS0 quiet panic=-1 dm.run=membar-check" \
+    -append "$(cat "$build/guest/append") dm.run=membar-check" \
     -serial "file:$tmp/console" \
     -device "dm-proxy-pci,server=$addr" 2>>"$tmp/qemu.log"
 rc=$?

@@ -39,7 +39,7 @@ net_guest_start() {
         -qmp "unix:$tmp/qmp.sock,server=on,wait=off" \
         -kernel "$build/guest/vmlinuz" \
         -initrd "$build/guest/initramfs.cpio.gz" \
-        -append "console=ttyS0 quiet panic=-1 dm.run=$run dm.srv=10.0.2.2 dm.http=$http_port" \
+        -append "$(cat "$build/guest/append") dm.run=$run dm.srv=10.0.2.2 dm.http=$http_port" \
         -serial "file:$tmp/guest.console" \
         -device "dm-proxy-pci,id=net0,server=unix:$tmp/net.sock,timeout=30000" \
         2>>"$tmp/qemu.log" &

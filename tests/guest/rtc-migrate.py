@@ -32,6 +32,8 @@ def ticks(path):
 
 def main():
     build = os.path.abspath(sys.argv[1])
+    with open(os.path.join(build, "guest", "append")) as f:
+        guest_append = f.read().strip()     # the shared command line
     tmp = tempfile.mkdtemp(prefix="dm-rtc-mig-")
     addr = f"unix:{tmp}/rtc.sock"
     procs = []
@@ -50,7 +52,7 @@ def main():
                  "-monitor", "none", "-no-reboot",
                  "-kernel", os.path.join(build, "guest/vmlinuz"),
                  "-initrd", os.path.join(build, "guest/initramfs.cpio.gz"),
-                 "-append", "console=ttyS0 quiet panic=-1 dm.run=rtc-tick "
+                 "-append", guest_append + " dm.run=rtc-tick "
                  "dm.ticks=30",
                  "-serial", f"file:{tmp}/console-{name}",
                  "-qmp", f"unix:{tmp}/qmp-{name},server=on,wait=off",

@@ -38,7 +38,7 @@ start_model || bail "dm-remote did not start: $(tail -n 3 "$tmp/dm.log")"
 timeout 150 "$build/qemu-system-x86_64" -accel tcg -M pc,hpet=off -m 256M \
     -display none -monitor none -no-reboot \
     -kernel "$build/guest/vmlinuz" -initrd "$build/guest/initramfs.cpio.gz" \
-    -append "console=ttyS0 quiet panic=-1 dm.run=rtc-check" \
+    -append "$(cat "$build/guest/append") dm.run=rtc-check" \
     -serial "file:$tmp/console" \
     -qmp "unix:$tmp/qmp.sock,server=on,wait=off" \
     -device "dm-proxy-isa,id=rtc0,server=unix:$tmp/rtc.sock,rtc=on,timeout=30000" \

@@ -81,7 +81,7 @@ start_model || bail "dm-remote did not start: $(tail -n 3 "$tmp/dm.log")"
 timeout 600 "$build/qemu-system-x86_64" -accel tcg -M pc -m 256M \
     -display none -monitor none -no-reboot \
     -kernel "$guest/vmlinuz" -initrd "$guest/initramfs.cpio.gz" \
-    -append "console=ttyS0 quiet panic=-1 dm.run=virtio-blk-verify dm.writes=$writes" \
+    -append "$(cat "$guest/append") dm.run=virtio-blk-verify dm.writes=$writes" \
     -serial "file:$tmp/console" \
     -qmp "unix:$tmp/qmp.sock,server=on,wait=off" \
     -device "dm-proxy-pci,id=disk0,server=$addr,timeout=30000${DM_PROXY_EXTRA:-}" \

@@ -37,6 +37,8 @@ def progress(path):
 
 def main():
     build = sys.argv[1]
+    with open(os.path.join(build, "guest", "append")) as f:
+        guest_append = f.read().strip()     # the shared command line
     transport = sys.argv[2] if len(sys.argv) > 2 else "unix"
     writes = WRITES.get(transport, 1200)
     here = os.path.dirname(os.path.abspath(__file__))
@@ -66,7 +68,7 @@ def main():
                  "-monitor", "none", "-no-reboot",
                  "-kernel", os.path.join(build, "guest/vmlinuz"),
                  "-initrd", os.path.join(build, "guest/initramfs.cpio.gz"),
-                 "-append", "console=ttyS0 quiet panic=-1 "
+                 "-append", guest_append + " "
                  f"dm.run=virtio-blk-verify dm.writes={writes}",
                  "-serial", f"file:{tmp}/console-{name}",
                  "-qmp", f"unix:{tmp}/qmp-{name},server=on,wait=off",

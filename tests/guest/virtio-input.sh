@@ -84,7 +84,7 @@ timeout 200 "$build/qemu-system-x86_64" -accel tcg -M pc -m 256M \
     -qmp "unix:$tmp/qmp.sock,server=on,wait=off" \
     -kernel "$build/guest/vmlinuz" \
     -initrd "$build/guest/initramfs.cpio.gz" \
-    -append "console=ttyS0 quiet panic=-1 dm.run=virtio-input-check dm.kbd=$(count "$kbd_want") dm.tablet=$(count "$tab_want")" \
+    -append "$(cat "$build/guest/append") dm.run=virtio-input-check dm.kbd=$(count "$kbd_want") dm.tablet=$(count "$tab_want")" \
     -serial "file:$tmp/guest.console" \
     -device "dm-proxy-pci,id=kbd0,server=$kbd_addr,timeout=30000" \
     -device "dm-proxy-pci,id=tab0,server=$tab_addr,timeout=30000" \

@@ -99,7 +99,7 @@ boot() {
         -display none -monitor none -no-reboot \
         -kernel "$build/guest/vmlinuz" \
         -initrd "$build/guest/initramfs.cpio.gz" \
-        -append "console=ttyS0 quiet panic=-1 dm.run=virtio-net-peer $2" \
+        -append "$(cat "$build/guest/append") dm.run=virtio-net-peer $2" \
         -serial "file:$tmp/$1.console" \
         -device "dm-proxy-pci,id=net0,server=unix:$tmp/$1.sock,timeout=30000" \
         2>>"$tmp/qemu-$1.log" &

@@ -110,7 +110,7 @@ timeout 200 "$build/qemu-system-x86_64" -accel tcg -M pc -m 256M \
     -display none -monitor none -no-reboot \
     -kernel "$build/guest/vmlinuz" \
     -initrd "$build/guest/initramfs.cpio.gz" \
-    -append "console=ttyS0 quiet panic=-1 dm.run=virtio-net-check dm.srv=$guest_srv dm.http=$http_port dm.fwd=8080 $guest_net" \
+    -append "$(cat "$build/guest/append") dm.run=virtio-net-check dm.srv=$guest_srv dm.http=$http_port dm.fwd=8080 $guest_net" \
     -serial "file:$tmp/guest.console" \
     -device "dm-proxy-pci,id=net0,server=$addr,timeout=30000" \
     2>>"$tmp/qemu.log" &

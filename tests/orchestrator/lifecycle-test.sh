@@ -85,7 +85,7 @@ check "platforms registered (the orchestrator reaches each launcher)" \
                 --models "" >/dev/null'
 check "a VM with a remote console UART and a remote edu (via own1) is defined" \
     eval 'dmctl vm create vm1 --memory 256M --kernel "$build/guest/vmlinuz" \
-          --initrd "$build/guest/initramfs.cpio.gz" --append "console=ttyS0 quiet" \
+          --initrd "$build/guest/initramfs.cpio.gz" --append "$(cat "$build/guest/append")" \
           --restart on-failure --device console=uart16550 \
           --device edu0=edu@srv1,via=own1 >/dev/null'
 out=$(dmctl vm start vm1 --on c1)
