@@ -18,18 +18,11 @@
 set -euo pipefail
 build=$(cd "${1:?usage: run-display-bench.sh BUILD}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
-qemu=$build/qemu-system-x86_64
-dm=$build/meson/dm-remote/dm-remote
 frames=${BENCH_FB_FRAMES:-60}
 lines=${BENCH_FB_LINES:-500}
-tmp=$(mktemp -d /tmp/dm-display-bench-XXXXXX)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
+# shellcheck source=bench-lib.sh
+. "$here/bench-lib.sh"
+bench_init display
 
 free_port() { /usr/bin/python3 "$here/../tests/free-port.py" 127.0.0.1; }
 
@@ -40,14 +33,7 @@ serve() {
         --model "bochs-display,xres=1024,yres=768,fps=60,vnc=$vnc" \
         2>>"$tmp/dm.log" &
     pids+=("$!")
-    for _ in $(seq 500); do
-        case $1 in
-            unix:*) [ -S "${1#unix:}" ] && return 0 ;;
-            tcp:*) (exec 3<>"/dev/tcp/127.0.0.1/${1##*:}") 2>/dev/null &&
-                       return 0 ;;
-        esac
-        sleep 0.02
-    done
+    bench_wait "$1" && return 0
     echo "display-bench: dm-remote did not start" >&2
     exit 1
 }
@@ -79,7 +65,7 @@ row() {
     timeout 900 "$qemu" -accel tcg -M pc -m 256M \
         -monitor none -no-reboot -vga none \
         -kernel "$build/guest/vmlinuz" -initrd "$build/guest/initramfs.cpio.gz" \
-        -append "console=ttyS0 quiet panic=-1 dm.run=display-bench-run dm.frames=$f dm.lines=$l" \
+        -append "$(cat "$build/guest/append") dm.run=display-bench-run dm.frames=$f dm.lines=$l" \
         -serial "file:$tmp/console" "$@" 2>>"$tmp/qemu.log" || true
     out=$(tr -d '\r' <"$tmp/console")
     redraw=$(sed -n 's/^FB-BENCH redraw //p' <<<"$out")
@@ -114,12 +100,11 @@ printf '| %-36s | %3s | %7s | %3s | %7s | %10s | %9s | %9s | %7s | %8s |\n' \
     configuration N "fps" N "lines/s" "to model" "to fork" "screens" \
     "updates" "peak 1 s"
 echo "|--------------------------------------|-----|---------|-----|---------|------------|-----------|-----------|---------|----------|"
-qvnc=()
-if "$qemu" -display help 2>/dev/null | grep -qx vnc; then
-    qvnc=(-vnc "unix:$tmp/qemu-vnc.sock")
-fi
-row "local bochs-display (floor)" "$frames" "$lines" - -display none \
-    "${qvnc[@]}" -device bochs-display,xres=1024,yres=768
+# The floor's viewer watches QEMU's own VNC server (scripts/build-qemu.sh
+# configures --enable-vnc).
+row "local bochs-display, QEMU's VNC (floor)" "$frames" "$lines" \
+    "unix:$tmp/qemu-vnc.sock" -display none -vnc "unix:$tmp/qemu-vnc.sock" \
+    -device bochs-display,xres=1024,yres=768
 serve "unix:$tmp/d.sock"
 row "dm-remote over UNIX (mapped)" "$frames" "$lines" "$vnc" -display none \
     -device "dm-proxy-pci,server=unix:$tmp/d.sock"

@@ -14,19 +14,12 @@
 set -euo pipefail
 build=$(cd "${1:?usage: run-net-bench.sh BUILD}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
-qemu=$build/qemu-system-x86_64
-dm=$build/meson/dm-remote/dm-remote
 mb=${BENCH_NET_MB:-32}
 gets=${BENCH_NET_GETS:-50}
 boots=${BENCH_NET_BOOTS:-2}
-tmp=$(mktemp -d /tmp/dm-net-bench-XXXXXX)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
+# shellcheck source=bench-lib.sh
+. "$here/bench-lib.sh"
+bench_init net
 
 # Same pinning as run-bench.sh: QEMU on CPU 0, the model on CPU 1.
 pin_client=() pin_server=()
@@ -64,10 +57,7 @@ class H(http.server.BaseHTTPRequestHandler):
 http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
 PY
 pids+=($!)
-for _ in $(seq 500); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$http_port") 2>/dev/null && break
-    sleep 0.02
-done
+bench_wait "tcp:127.0.0.1:$http_port" || true
 
 # boot NAME DEVICE-ARGS...: one guest run; its console in $tmp/NAME.
 boot() {
@@ -77,7 +67,7 @@ boot() {
         -display none -monitor none -no-reboot \
         -kernel "$build/guest/vmlinuz" \
         -initrd "$build/guest/initramfs.cpio.gz" \
-        -append "console=ttyS0 quiet panic=-1 dm.run=net-bench dm.http=$http_port dm.mb=$mb dm.gets=$gets" \
+        -append "$(cat "$build/guest/append") dm.run=net-bench dm.http=$http_port dm.mb=$mb dm.gets=$gets" \
         -serial "file:$tmp/$name.console" "$@" 2>>"$tmp/qemu.log" ||
         echo "# $name: QEMU exited $?" >&2
 }
@@ -87,15 +77,7 @@ model() {
         --listen "$1" 2>>"$tmp/dm.log" &
     model_pid=$!
     pids+=("$model_pid")
-    for _ in $(seq 500); do
-        case $1 in
-            unix:*) [ -S "${1#unix:}" ] && return 0 ;;
-            tcp:*) (exec 3<>"/dev/tcp/127.0.0.1/$model_port") 2>/dev/null &&
-                       return 0 ;;
-        esac
-        sleep 0.02
-    done
-    return 1
+    bench_wait "$1"
 }
 
 run_row() {

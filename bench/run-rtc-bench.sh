@@ -13,17 +13,10 @@
 set -euo pipefail
 build=$(cd "${1:?usage: run-rtc-bench.sh BUILD}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
-qemu=$build/qemu-system-x86_64
-dm=$build/meson/dm-remote/dm-remote
 secs=${BENCH_RTC_SECS:-3}
-tmp=$(mktemp -d /tmp/dm-rtc-bench-XXXXXX)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
+# shellcheck source=bench-lib.sh
+. "$here/bench-lib.sh"
+bench_init rtc
 
 port=$(/usr/bin/python3 "$here/../tests/free-port.py" 127.0.0.1)
 
@@ -31,14 +24,7 @@ port=$(/usr/bin/python3 "$here/../tests/free-port.py" 127.0.0.1)
 serve() {
     "$dm" serve --quiet --model mc146818 --listen "$1" 2>>"$tmp/dm.log" &
     pids+=("$!")
-    for _ in $(seq 500); do
-        case $1 in
-            unix:*) [ -S "${1#unix:}" ] && return 0 ;;
-            tcp:*) (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null &&
-                       return 0 ;;
-        esac
-        sleep 0.02
-    done
+    bench_wait "$1" && return 0
     echo "rtc-bench: dm-remote did not start: $(tail -n 3 "$tmp/dm.log")" >&2
     exit 1
 }
@@ -50,7 +36,7 @@ row() {
     timeout 300 "$qemu" -accel tcg -M pc,hpet=off -m 256M \
         -display none -monitor none -no-reboot \
         -kernel "$build/guest/vmlinuz" -initrd "$build/guest/initramfs.cpio.gz" \
-        -append "console=ttyS0 quiet panic=-1 dm.run=rtc-bench-run dm.secs=$secs" \
+        -append "$(cat "$build/guest/append") dm.run=rtc-bench-run dm.secs=$secs" \
         -serial "file:$tmp/console" "$@" 2>>"$tmp/qemu.log" || true
     out=$(tr -d '\r' <"$tmp/console")
     rate() { sed -n "s/^RTC-BENCH rate $1 //p" <<<"$out"; }

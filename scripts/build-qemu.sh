@@ -50,7 +50,7 @@ CONFIGURE_ARGS=(
     --without-default-features
     --enable-tcg --enable-kvm --enable-slirp --enable-pixman --enable-gnutls
     --enable-multiprocess --enable-vfio-user-server
-    --enable-vhost-user
+    --enable-vhost-user --enable-vnc
     --disable-docs --disable-tools --disable-werror
     --disable-download
 )
