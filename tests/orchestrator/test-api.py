@@ -1212,6 +1212,13 @@ def parallel_starts(e):
     wait_for(lambda: len(done) + len(e.requests(
         "ps", "POST", "/v1/instances")) >= n,
         "every start refused or at the launcher", timeout=120)
+    st, dms = e.api("GET", "/v1/dms")
+    claimed = [d for d in dms["dms"] if d["server"] == "ps"]
+    t.ok(len(claimed) == cap and all(
+        d["state"] == "launching" and d["address"] is None
+        for d in claimed),
+        "parallel starts: while the launches wait, the claims show as "
+        "launching, with no address yet", dms)
     e.fake_config("ps", mute=False)
     for th in threads:
         th.join(120)
