@@ -206,29 +206,16 @@ static JsonObject *catalogue_prop(JsonArray *decls, const char *name)
     return NULL;
 }
 
-char *orch_catalogue_check_props(sqlite3 *db, const char *model,
-                                 gint64 server_id, const char *device,
-                                 JsonNode *props, GError **errp)
+/* The props of @model's declaration @decls (NULL: none) checked. */
+static char *catalogue_check_decls(JsonArray *decls, const char *model,
+                                   const char *device, JsonNode *props,
+                                   GError **errp)
 {
-    g_autoptr(sqlite3_stmt) st = orch_db_stmt(db,
-        "SELECT m.props FROM platform_models m"
-        " JOIN platforms p ON p.id = m.platform_id"
-        " WHERE p.role = 'server' AND m.model = ?"
-        " ORDER BY p.id = ? DESC, p.name LIMIT 1", "si", model, server_id);
-    g_autoptr(JsonNode) decl_node = NULL;
     g_autoptr(JsonObject) out = json_object_new();
     g_autoptr(JsonNode) out_node = json_node_new(JSON_NODE_OBJECT);
     g_autoptr(GList) names = NULL;
     JsonObject *given = NULL;
-    JsonArray *decls = NULL;
 
-    if (st && sqlite3_step(st) == SQLITE_ROW) {
-        decl_node = json_from_string((const char *)sqlite3_column_text(st, 0),
-                                     NULL);
-    }
-    if (decl_node && JSON_NODE_HOLDS_ARRAY(decl_node)) {
-        decls = json_node_get_array(decl_node);
-    }
     if (props && !JSON_NODE_HOLDS_NULL(props)) {
         if (!JSON_NODE_HOLDS_OBJECT(props)) {
             g_set_error(errp, ORCH_ERROR, ORCH_ERROR_BAD_REQUEST,
@@ -277,6 +264,26 @@ char *orch_catalogue_check_props(sqlite3 *db, const char *model,
     return json_to_string(out_node, FALSE);
 }
 
+char *orch_catalogue_check_props(sqlite3 *db, const char *model,
+                                 gint64 server_id, const char *device,
+                                 JsonNode *props, GError **errp)
+{
+    g_autoptr(sqlite3_stmt) st = orch_db_stmt(db,
+        "SELECT m.props FROM platform_models m"
+        " JOIN platforms p ON p.id = m.platform_id"
+        " WHERE p.role = 'server' AND m.model = ?"
+        " ORDER BY p.id = ? DESC, p.name LIMIT 1", "si", model, server_id);
+    g_autoptr(JsonNode) decl_node = NULL;
+
+    if (st && sqlite3_step(st) == SQLITE_ROW) {
+        decl_node = json_from_string((const char *)sqlite3_column_text(st, 0),
+                                     NULL);
+    }
+    return catalogue_check_decls(decl_node && JSON_NODE_HOLDS_ARRAY(decl_node)
+                                 ? json_node_get_array(decl_node) : NULL,
+                                 model, device, props, errp);
+}
+
 char *orch_catalogue_names(sqlite3 *db)
 {
     g_autoptr(sqlite3_stmt) st = orch_db_stmt(db,
@@ -288,6 +295,215 @@ char *orch_catalogue_names(sqlite3 *db)
     while (st && sqlite3_step(st) == SQLITE_ROW) {
         g_string_append_printf(s, "%s%s", s->len ? ", " : "",
                                (const char *)sqlite3_column_text(st, 0));
+    }
+    return g_string_free(s, FALSE);
+}
+
+/* The platform documents' side (catalogue.h): no SQL below. */
+
+static int catalogue_str_cmp(gconstpointer a, gconstpointer b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static JsonObject *catalogue_entry(const char *model, JsonObject *decl)
+{
+    JsonObject *e = json_object_new();
+    JsonNode *props = json_object_get_member(decl, "props");
+
+    json_object_set_string_member(e, "model", model);
+    json_object_set_string_member(e, "bus", catalogue_bus(decl));
+    json_object_set_member(e, "props", props ? json_node_copy(props) :
+                           json_node_init_array(json_node_alloc(),
+                                                json_array_new()));
+    return e;
+}
+
+JsonArray *orch_catalogue_doc_models(JsonObject *health, JsonArray *chosen,
+                                     GError **errp)
+{
+    g_autoptr(GHashTable) offered = orch_catalogue_parse(health);
+    g_autoptr(GPtrArray) names = g_ptr_array_new();
+    JsonArray *out;
+    guint i;
+
+    if (!chosen) {
+        GHashTableIter it;
+        gpointer model;
+
+        g_hash_table_iter_init(&it, offered);
+        while (g_hash_table_iter_next(&it, &model, NULL)) {
+            g_ptr_array_add(names, model);
+        }
+    }
+    for (i = 0; chosen && i < json_array_get_length(chosen); i++) {
+        const char *model = json_array_get_string_element(chosen, i);
+
+        if (!g_hash_table_contains(offered, model)) {
+            g_set_error(errp, ORCH_ERROR, ORCH_ERROR_CONFLICT,
+                        "the launcher does not offer model '%s'", model);
+            return NULL;
+        }
+        if (!g_ptr_array_find_with_equal_func(names, model, g_str_equal,
+                                              NULL)) {
+            g_ptr_array_add(names, (gpointer)model);
+        }
+    }
+    /* In name order, as the import writes them. */
+    g_ptr_array_sort(names, catalogue_str_cmp);
+    out = json_array_new();
+    for (i = 0; i < names->len; i++) {
+        const char *model = g_ptr_array_index(names, i);
+
+        json_array_add_object_element(out, catalogue_entry(
+            model, g_hash_table_lookup(offered, model)));
+    }
+    return out;
+}
+
+int orch_catalogue_refresh_doc(JsonObject *platform, JsonObject *health)
+{
+    g_autoptr(GHashTable) offered = orch_catalogue_parse(health);
+    JsonNode *n = json_object_get_member(platform, "models");
+    JsonArray *models = n && JSON_NODE_HOLDS_ARRAY(n) ?
+        json_node_get_array(n) : NULL;
+    int changed = 0;
+
+    for (guint i = 0; models && i < json_array_get_length(models); i++) {
+        JsonNode *e = json_array_get_element(models, i);
+        JsonObject *m = JSON_NODE_HOLDS_OBJECT(e) ? json_node_get_object(e) :
+            NULL;
+        const char *model = m ? json_object_get_string_member_with_default(
+                                    m, "model", NULL) : NULL;
+        JsonObject *decl = model ? g_hash_table_lookup(offered, model) : NULL;
+        g_autoptr(JsonObject) fresh = NULL;
+        g_autofree char *had = NULL, *now = NULL;
+
+        if (!decl) {
+            continue;           /* no longer declared: kept, as in SQL */
+        }
+        fresh = catalogue_entry(model, decl);
+        had = json_object_has_member(m, "props") ?
+            json_to_string(json_object_get_member(m, "props"), FALSE) :
+            g_strdup("[]");
+        now = json_to_string(json_object_get_member(fresh, "props"), FALSE);
+        if (g_strcmp0(json_object_get_string_member_with_default(
+                          m, "bus", NULL), catalogue_bus(decl)) != 0 ||
+            strcmp(had, now) != 0) {
+            json_object_set_string_member(m, "bus", catalogue_bus(decl));
+            json_object_set_member(m, "props", json_node_copy(
+                json_object_get_member(fresh, "props")));
+            changed++;
+        }
+    }
+    return changed;
+}
+
+/* Platform @p's entry for @model if it is a server offering it. */
+static JsonObject *catalogue_doc_entry(JsonObject *p, const char *model)
+{
+    JsonNode *n = json_object_get_member(p, "models");
+    JsonArray *a = n && JSON_NODE_HOLDS_ARRAY(n) ? json_node_get_array(n) :
+        NULL;
+
+    if (g_strcmp0(json_object_get_string_member_with_default(p, "role",
+                                                             NULL),
+                  "server") != 0) {
+        return NULL;
+    }
+    for (guint i = 0; a && i < json_array_get_length(a); i++) {
+        JsonNode *e = json_array_get_element(a, i);
+
+        if (JSON_NODE_HOLDS_OBJECT(e) &&
+            g_strcmp0(json_object_get_string_member_with_default(
+                          json_node_get_object(e), "model", NULL),
+                      model) == 0) {
+            return json_node_get_object(e);
+        }
+    }
+    return NULL;
+}
+
+/* @pinned's entry for @model, else the first server's in name order. */
+static JsonObject *catalogue_doc_pick(GPtrArray *platforms,
+                                      const char *model, const char *pinned)
+{
+    JsonObject *first = NULL;
+
+    for (guint i = 0; i < platforms->len; i++) {
+        JsonObject *p = g_ptr_array_index(platforms, i);
+        JsonObject *e = catalogue_doc_entry(p, model);
+
+        if (e && pinned && g_strcmp0(json_object_get_string_member_with_default(
+                                         p, "name", NULL), pinned) == 0) {
+            return e;
+        }
+        first = first ? first : e;
+    }
+    return first;
+}
+
+static JsonArray *catalogue_entry_props(JsonObject *e)
+{
+    JsonNode *n = json_object_get_member(e, "props");
+
+    return n && JSON_NODE_HOLDS_ARRAY(n) ? json_node_get_array(n) : NULL;
+}
+
+bool orch_catalogue_find_in(GPtrArray *platforms, const char *model,
+                            const char *pinned, OrchModelInfo *ret)
+{
+    JsonObject *e = catalogue_doc_pick(platforms, model, pinned);
+
+    if (!e) {
+        return false;
+    }
+    g_strlcpy(ret->bus, json_object_get_string_member_with_default(
+                  e, "bus", "pci"), sizeof(ret->bus));
+    ret->console = catalogue_prop(catalogue_entry_props(e), "console") !=
+        NULL;
+    return true;
+}
+
+char *orch_catalogue_check_props_in(GPtrArray *platforms, const char *model,
+                                    const char *pinned, const char *device,
+                                    JsonNode *props, GError **errp)
+{
+    JsonObject *e = catalogue_doc_pick(platforms, model, pinned);
+
+    return catalogue_check_decls(e ? catalogue_entry_props(e) : NULL, model,
+                                 device, props, errp);
+}
+
+char *orch_catalogue_names_in(GPtrArray *platforms)
+{
+    g_autoptr(GPtrArray) names = g_ptr_array_new();
+    GString *s = g_string_new(NULL);
+    guint i, j;
+
+    for (i = 0; i < platforms->len; i++) {
+        JsonObject *p = g_ptr_array_index(platforms, i);
+        JsonNode *n = json_object_get_member(p, "models");
+        JsonArray *a = n && JSON_NODE_HOLDS_ARRAY(n) ?
+            json_node_get_array(n) : NULL;
+
+        for (j = 0; a && j < json_array_get_length(a); j++) {
+            JsonNode *e = json_array_get_element(a, j);
+            const char *model = JSON_NODE_HOLDS_OBJECT(e) ?
+                json_object_get_string_member_with_default(
+                    json_node_get_object(e), "model", NULL) : NULL;
+
+            if (model && catalogue_doc_entry(p, model) &&
+                !g_ptr_array_find_with_equal_func(names, model, g_str_equal,
+                                                  NULL)) {
+                g_ptr_array_add(names, (gpointer)model);
+            }
+        }
+    }
+    g_ptr_array_sort(names, catalogue_str_cmp);
+    for (i = 0; i < names->len; i++) {
+        g_string_append_printf(s, "%s%s", i ? ", " : "",
+                               (const char *)g_ptr_array_index(names, i));
     }
     return g_string_free(s, FALSE);
 }

@@ -69,4 +69,24 @@ char *orch_catalogue_check_props(sqlite3 *db, const char *model,
 /* "a, b, c": the models the server platforms offer ("" if none). */
 char *orch_catalogue_names(sqlite3 *db);
 
+/*
+ * The same on platform documents, as the store keeps them (ROOT
+ * "platforms/NAME", docs/scale-out.md: "models" is an array of {"model",
+ * "bus", "props"}): for the platforms' move onto the store
+ * (store-platforms.h), which the handlers do not use yet.  @platforms
+ * is a GPtrArray of those documents (JsonObject) in name order; @pinned
+ * a server's name, or NULL.
+ */
+/* A server's "models" from its launcher's @health, as above (CONFLICT). */
+JsonArray *orch_catalogue_doc_models(JsonObject *health, JsonArray *chosen,
+                                     GError **errp);
+/* Refresh @platform's models' bus and props; the number changed. */
+int orch_catalogue_refresh_doc(JsonObject *platform, JsonObject *health);
+bool orch_catalogue_find_in(GPtrArray *platforms, const char *model,
+                            const char *pinned, OrchModelInfo *ret);
+char *orch_catalogue_check_props_in(GPtrArray *platforms, const char *model,
+                                    const char *pinned, const char *device,
+                                    JsonNode *props, GError **errp);
+char *orch_catalogue_names_in(GPtrArray *platforms);
+
 #endif /* ORCH_CATALOGUE_H */

@@ -162,8 +162,10 @@ int orch_vm_start(OrchRequest *r)
     }
     /*
      * The placements are committed as they are made, so that a launcher
-     * that is slow to answer does not hold the database; a failed start
-     * deletes them again (the VM, defined or stopped, had none).
+     * that is slow to answer does not hold the database; each is made
+     * before its launch, so that other starts meanwhile count its slot
+     * (orch_launch_instance); a failed start deletes them again (the VM,
+     * defined or stopped, had none).
      */
     orch_db_commit_early(r, "DELETE FROM placements WHERE device_id IN "
                          "(SELECT id FROM devices WHERE vm_id = ?)", vm.id);

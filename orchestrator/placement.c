@@ -281,7 +281,18 @@ bool orch_launch_instance(sqlite3 *db, OrchUndo *undo, const char *vm_uuid,
     g_autofree char *path = g_strconcat("/v1/instances/", instance, NULL);
     const char *addr, *cons, *state;
 
-    if (!orch_launcher_expect(s->address, "POST", "/v1/instances", body,
+    /*
+     * The row is the claim on the server's room, so it is written before
+     * the launcher is called: orch_place_device counts rows, and a start
+     * served while this one waits for its launcher (the section is paused
+     * then) must count it.  Written after the answer, two starts picked
+     * the same last slot (docs/scale-out.md, "Concurrent starts").
+     */
+    if (!orch_db_run(db, errp, "INSERT INTO placements (device_id,"
+                     " server_id, instance, address, token, state)"
+                     " VALUES (?, ?, ?, '', ?, 'launching')", "iiss",
+                     s->dev_id, s->id, instance, token) ||
+        !orch_launcher_expect(s->address, "POST", "/v1/instances", body,
                               201, &reply, errp)) {
         return false;
     }
@@ -290,11 +301,9 @@ bool orch_launch_instance(sqlite3 *db, OrchUndo *undo, const char *vm_uuid,
         return false;
     }
     cons = cons ? cons : placement_vnc(reply);
-    return orch_db_run(db, errp, "INSERT INTO placements (device_id,"
-                       " server_id, instance, address, token, console,"
-                       " state) VALUES (?, ?, ?, ?, ?, ?, ?)", "iisssss",
-                       s->dev_id, s->id, instance, addr, token, cons,
-                       state ? state : "starting");
+    return orch_db_run(db, errp, "UPDATE placements SET address = ?,"
+                       " console = ?, state = ? WHERE instance = ?", "ssss",
+                       addr, cons, state ? state : "starting", instance);
 }
 
 void orch_placements_release(sqlite3 *db, OrchUndo *undo, gint64 vm_id)

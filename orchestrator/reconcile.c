@@ -434,6 +434,58 @@ static bool reconcile_vms(Reconcile *rc, GError **errp)
     return true;
 }
 
+/*
+ * A start claims each device's placement before its launch and commits
+ * the claim (placement.c), and a failed start deletes them; so an
+ * orchestrator that died during a start left placements on a VM that is
+ * defined or stopped, which has none otherwise.  Those on servers that
+ * answered go (their slots are free again, and the instances they name
+ * are deleted as orphans next); the others wait for their launcher.
+ */
+static bool reconcile_cut_starts(Reconcile *rc, GError **errp)
+{
+    g_autoptr(sqlite3_stmt) st = orch_db_stmt(rc->db,
+        "SELECT p.id, v.name, s.name FROM placements p"
+        " JOIN devices d ON d.id = p.device_id JOIN vms v ON v.id = d.vm_id"
+        " JOIN platforms s ON s.id = p.server_id"
+        " WHERE v.state IN ('defined', 'stopped') ORDER BY v.name, d.id",
+        "");
+    g_autoptr(GArray) ids = g_array_new(FALSE, FALSE, sizeof(gint64));
+    g_autoptr(GPtrArray) vms = g_ptr_array_new_with_free_func(g_free);
+    guint i;
+
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        const char *vm = (const char *)sqlite3_column_text(st, 1);
+        gint64 id = sqlite3_column_int64(st, 0);
+
+        if (!g_hash_table_contains(rc->seen,
+                                   sqlite3_column_text(st, 2))) {
+            continue;
+        }
+        g_array_append_val(ids, id);
+        if (!vms->len || strcmp(g_ptr_array_index(vms, vms->len - 1),
+                                vm) != 0) {
+            g_ptr_array_add(vms, g_strdup(vm));
+        }
+    }
+    if (!st) {
+        orch_error_internal(errp, EIO);
+        return false;
+    }
+    g_clear_pointer(&st, sqlite3_finalize);
+    for (i = 0; i < ids->len; i++) {
+        if (!orch_db_run(rc->db, errp, "DELETE FROM placements WHERE id = ?",
+                         "i", g_array_index(ids, gint64, i))) {
+            return false;
+        }
+    }
+    for (i = 0; i < vms->len; i++) {
+        reconcile_note(rc, g_ptr_array_index(vms, i), "a start cut short "
+                       "left placements: freed");
+    }
+    return true;
+}
+
 /* Whether the database knows @id on platform @name. */
 static bool reconcile_known(Reconcile *rc, const char *name, bool server,
                             const char *id)
@@ -518,7 +570,7 @@ bool orch_reconcile(sqlite3 *db, GError **errp)
                                     (GDestroyNotify)g_hash_table_unref);
     reconcile_fetch(&rc);
     /* Which statement failed is in the log; the database says why. */
-    ok = reconcile_vms(&rc, NULL);
+    ok = reconcile_vms(&rc, NULL) && reconcile_cut_starts(&rc, NULL);
     if (ok) {
         reconcile_orphans(&rc);
         rc.changes += orch_reconcile_routes(db, rc.seen);

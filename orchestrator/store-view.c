@@ -132,6 +132,19 @@ GPtrArray *orch_view_list(OrchStoreView *v, const char *prefix,
     return out;
 }
 
+bool orch_view_wrote(OrchStoreView *v, const char *key, const char **value)
+{
+    ViewWrite *w = g_hash_table_lookup(v->writes, key);
+
+    *value = w ? w->value : NULL;
+    return w != NULL;
+}
+
+OrchStore *orch_view_store(OrchStoreView *v)
+{
+    return v->store;
+}
+
 static void view_write(OrchStoreView *v, const char *key, const char *value)
 {
     ViewWrite *w = g_new0(ViewWrite, 1);

@@ -38,6 +38,15 @@ bool orch_view_get(OrchStoreView *v, const char *key, char **value,
  */
 GPtrArray *orch_view_list(OrchStoreView *v, const char *prefix,
                           GError **errp);
+/*
+ * Whether this view wrote @key, with *@value what it wrote (NULL:
+ * deleted; owned by the view).  Nothing is remembered: for a caller
+ * that reads many keys from the store itself (orch_view_store) to
+ * choose one, and conditions its commit only on the one it chose.
+ */
+bool orch_view_wrote(OrchStoreView *v, const char *key, const char **value);
+/* The store @v reads. */
+OrchStore *orch_view_store(OrchStoreView *v);
 void orch_view_put(OrchStoreView *v, const char *key, const char *value);
 void orch_view_delete(OrchStoreView *v, const char *key);
 /*

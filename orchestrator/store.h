@@ -55,7 +55,9 @@
  * the store in its database's file, store-import.c fills it from the
  * tables at the first start, and the events live on it
  * (store-events.h).  The other modules (placement.c, vm.c, ...) still
- * run SQL on db.c.
+ * run SQL on db.c; the documents they move onto are store-load.h (a
+ * server's load, a placement's claim), store-platforms.h and
+ * store-placements.h, tested but not used by the handlers yet.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */

@@ -187,7 +187,9 @@ static JsonArray *vm_devices(sqlite3 *db, const char *name)
     g_autoptr(sqlite3_stmt) st = orch_db_stmt(db,
         "SELECT d.name, d.model, d.bus, d.props AS \"j:props\","
         " s.name AS server, d.restart,"
-        " o.name AS via, ps.name AS placed_on, p.instance, p.address,"
+        " o.name AS via, ps.name AS placed_on, p.instance,"
+        /* "" while its launch is under way (placement.c's claim). */
+        " NULLIF(p.address, '') AS address,"
         " p.route_address AS route, p.console"
         " FROM devices d JOIN vms v ON v.id = d.vm_id"
         " LEFT JOIN platforms s ON s.id = d.server_id"

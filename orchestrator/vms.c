@@ -332,7 +332,8 @@ int orch_dm_list(OrchRequest *r)
         "SELECT d.name AS device, v.name AS vm, d.model,"
         " d.props AS \"j:props\", s.name AS server,"
         " s.address AS server_address, o.name AS via, p.instance,"
-        " p.address, p.route_address AS route, p.state, p.console,"
+        " NULLIF(p.address, '') AS address, p.route_address AS route,"
+        " p.state, p.console,"
         /* As qemu-args.c composes it: no router in between. */
         " CASE WHEN " ORCH_SQL_MODEL_TLS " AND p.route_address IS NULL"
         "  THEN 'true' ELSE 'false' END AS \"j:tls\""
@@ -345,7 +346,13 @@ int orch_dm_list(OrchRequest *r)
     guint i;
 
     for (i = 0; i < json_array_get_length(a); i++) {
-        vm_dm_refresh(json_array_get_object_element(a, i));
+        JsonObject *dm = json_array_get_object_element(a, i);
+
+        /* Claimed, its launcher not answered yet: it knows no instance. */
+        if (g_strcmp0(json_object_get_string_member(dm, "state"),
+                      "launching") != 0) {
+            vm_dm_refresh(dm);
+        }
     }
     json_object_set_array_member(o, "dms", a);
     orch_reply_object(r, 200, o);

@@ -1185,6 +1185,86 @@ def paired_display(e):
         e.api("DELETE", "/v1/platforms/" + name)
 
 
+def parallel_starts(e):
+    """Starts sent at once to a server with room for fewer: exactly its
+    capacity run, the others are refused with a message and leave
+    nothing (a placement claims its slot before the model is launched;
+    it was written after, and two starts took the same last slot)."""
+    cap, n = 2, 5
+    addr = e.start_fake("ps", "server", "--capacity", str(cap),
+                        "--models", "race:pci")
+    e.api("POST", "/v1/platforms", {"name": "ps", "role": "server",
+                                    "address": addr})
+    vms = ["par%d" % i for i in range(n)]
+    for vm in vms:
+        e.api("POST", "/v1/vms", {"name": vm, "devices": [
+            {"name": "r", "model": "race"}]})
+    # The launcher holds its answers: every start has chosen its server
+    # (or been refused) before any launch completes.
+    e.fake_config("ps", mute=True)
+    done = {}
+
+    def start(vm):
+        done[vm] = e.api("POST", "/v1/vms/%s/start" % vm, {"client": "c1"})
+    threads = [threading.Thread(target=start, args=(vm,)) for vm in vms]
+    for th in threads:
+        th.start()
+    wait_for(lambda: len(done) + len(e.requests(
+        "ps", "POST", "/v1/instances")) >= n,
+        "every start refused or at the launcher", timeout=120)
+    st, dms = e.api("GET", "/v1/dms")
+    claimed = [d for d in dms["dms"] if d["server"] == "ps"]
+    t.ok(len(claimed) == cap and all(
+        d["state"] == "launching" and d["address"] is None
+        for d in claimed),
+        "parallel starts: while the launches wait, the claims show as "
+        "launching, with no address yet", dms)
+    e.fake_config("ps", mute=False)
+    for th in threads:
+        th.join(120)
+    ran = sorted(vm for vm, (st, _) in done.items() if st == 200)
+    refused = sorted(set(vms) - set(ran))
+    t.eq(len(ran), cap, "parallel starts: as many run as the server has "
+         "room for")
+    t.ok(len(done) == n and all(
+        done[vm][0] == 409 and "every server offering model 'race' is "
+        "full" in done[vm][1].get("error", "") for vm in refused),
+        "parallel starts: the others are 409, the server full", done)
+    st, listed = e.fake_get("ps", "/v1/instances")
+    t.eq(len(listed["instances"]), cap,
+         "parallel starts: the launcher runs only the placed models")
+    t.eq(len(e.requests("ps", "POST", "/v1/instances")), cap,
+         "parallel starts: no launch was tried for a refused start")
+    st, body = e.api("GET", "/v1/platforms/ps")
+    t.eq(body["running"], cap, "parallel starts: the server's placements")
+    shown = {vm: e.api("GET", "/v1/vms/" + vm)[1] for vm in vms}
+    t.ok(all(shown[vm]["state"] == "defined" and
+             shown[vm]["devices"][0]["instance"] is None for vm in refused)
+         and all(shown[vm]["state"] == "running" for vm in ran),
+         "parallel starts: a refused VM is defined, with no placement",
+         shown)
+    # A launch that fails after its claim gives the slot back.
+    e.api("POST", "/v1/vms/%s/stop" % ran[0], {"timeout": 0})
+    e.fake_config("ps", instance_reply={"address": "nonsense"})
+    err_is(t, e.api("POST", "/v1/vms/%s/start" % refused[0],
+                    {"client": "c1"}), 502, "no usable address",
+           "parallel starts: a launch that fails is 502")
+    st, body = e.api("GET", "/v1/platforms/ps")
+    t.eq(body["running"], cap - 1, "parallel starts: its claim is released")
+    e.fake_config("ps", instance_reply={})
+    st, body = e.api("POST", "/v1/vms/%s/start" % refused[0],
+                     {"client": "c1"})
+    t.eq(st, 200, "parallel starts: the slot freed is taken by the next")
+    err_is(t, e.api("POST", "/v1/vms/%s/start" % refused[1],
+                    {"client": "c1"}), 409, "is full",
+           "parallel starts: and the server is full again")
+    for vm in vms:
+        e.api("POST", "/v1/vms/%s/stop" % vm, {"timeout": 0})
+        e.api("DELETE", "/v1/vms/" + vm)
+    t.eq(e.api("DELETE", "/v1/platforms/ps"), (200, {}),
+         "parallel starts: the server is left unused")
+
+
 def half_writes(e):
     s5 = e.start_fake("s5", "server", "--fail-instance", "2")
     e.api("POST", "/v1/platforms", {"name": "s5", "role": "server",
@@ -1529,6 +1609,7 @@ def main():
                      launcher_models,
                      model_props,
                      paired_display,
+                     parallel_starts,
                      half_writes,
                      persistence,
                      migration):

@@ -4,15 +4,17 @@
 # one paused, interrupted migrations either side of the hand-over, launches
 # never committed, a route no placement knows on an owner server, a
 # launcher that does not answer, a saved VM), first
-# with --no-reconcile, then repaired.  TAP output.
+# with --no-reconcile, then repaired; then a start cut short by a kill
+# after its placement's claim.  TAP output.
 #   test-reconcile.py BUILD
 import json
 import os
 import sqlite3
 import sys
+import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from orchlib import Env, Tap, http_call  # noqa: E402
+from orchlib import Env, Tap, http_call, wait_for  # noqa: E402
 
 t = Tap()
 
@@ -74,6 +76,51 @@ def reconcile_setup(e):
 
 def deletes(e, name, skip):
     return sorted(r["path"] for r in e.requests(name, "DELETE")[skip:])
+
+
+def cut_start(e):
+    """The orchestrator killed while a start waits for its model's launch:
+    the placement it claimed first is freed at the next start, and the
+    model launched meanwhile is deleted as unknown."""
+    st, body = e.api("POST", "/v1/vms", {"name": "cut", "devices": [
+        {"name": "e", "model": "edu", "server": "s1"}]})
+    uuid = body["id"]
+    posts = len(e.requests("s1", "POST", "/v1/instances"))
+    e.fake_config("s1", mute=True)
+
+    def start():
+        try:
+            e.api("POST", "/v1/vms/cut/start", {"client": "c2"})
+        except OSError:
+            pass                # the orchestrator is killed meanwhile
+    th = threading.Thread(target=start)
+    th.start()
+    wait_for(lambda: len(e.requests("s1", "POST", "/v1/instances")) > posts,
+             "the launch at the server")
+    st, body = e.api("GET", "/v1/vms/cut")
+    t.ok(body["devices"][0]["instance"] is not None,
+         "cut start: the placement is claimed before the launch", body)
+    e.orch.kill()
+    e.orch.wait()
+    e.procs.remove(e.orch)
+    th.join(60)
+    e.fake_config("s1", mute=False)
+    wait_for(lambda: any(i["bind"]["vm"] == uuid for i in e.fake_get(
+        "s1", "/v1/instances")[1]["instances"]), "the model launched")
+    inst = [i["id"] for i in e.fake_get("s1", "/v1/instances")[1][
+        "instances"] if i["bind"]["vm"] == uuid]
+    e.start_orch()
+    st, body = e.api("GET", "/v1/vms/cut")
+    t.ok(body["state"] == "defined" and
+         body["devices"][0]["instance"] is None,
+         "cut start: the VM is defined with no placement", body)
+    t.ok(e.requests("s1", "DELETE")[-1]["path"] == "/v1/instances/" +
+         inst[0] and "reconcile: VM cut: a start cut short left "
+         "placements: freed" in e.orch_log(),
+         "cut start: the model launched meanwhile is deleted", inst)
+    st, body = e.api("POST", "/v1/vms/cut/start", {"client": "c2"})
+    t.ok(st == 200 and body["state"] == "running",
+         "cut start: the VM starts again", body)
 
 
 def main():
@@ -179,6 +226,7 @@ def main():
              e.orch_log() and body["devices"][0]["bus"] == "isa",
              "a server's model declarations follow its launcher's health",
              body)
+        cut_start(e)
     return e.run(t, checks)
 
 

@@ -5,8 +5,9 @@
 
 Platforms s1..sSERVERS (servers, capacity CAP, at 192.0.2.N) and c1, c2
 (clients) are added; SERVERS*CAP+1 VMs of one edu each are created and
-started one after the other (FLEET_PARALLEL=N: N at a time; see
-docs/scale-out.md on concurrent starts).  Then: every start but one answered 200,
+started one after the other (FLEET_PARALLEL=N: N at a time, as
+`make check`'s short version does; see docs/scale-out.md on concurrent
+starts).  Then: every start but one answered 200,
 the last 409 (every server full); each VM runs on a client; each device
 model was placed once, no server holds more than CAP, no two share an
 address; each server's launcher lists its models running, and each model

@@ -1,0 +1,308 @@
+/*
+ * The servers' load on the store (orchestrator/store-load.h), on the back
+ * end ORCH_TEST_STORE names ("etcd:http://..." from with-etcd.sh; unset,
+ * a SQLite file in a temporary directory): the least-loaded choice, the
+ * refusals and their messages, and the race the claim exists for: two
+ * requests that both saw the last slot of a server free, of which only
+ * the first commit holds (the second is a conflict, nothing written).
+ * Each test keeps its keys under a root of its own.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "error.h"
+#include "store-load.h"
+
+static char *tmpdir;
+static char *spec;
+static OrchStore *store;
+
+/* Put platform @name (@role, @capacity, offering @models "a,b") under @root. */
+static void put_platform(const char *root, const char *name,
+                         const char *role, gint64 capacity,
+                         const char *models)
+{
+    g_auto(GStrv) m = g_strsplit(models, ",", -1);
+    g_autoptr(OrchTxn) t = orch_txn_new();
+    g_autoptr(GError) err = NULL;
+    g_autofree char *key = g_strconcat(root, "platforms/", name, NULL);
+    GString *doc = g_string_new(NULL);
+    g_autofree char *text = NULL;
+
+    g_string_printf(doc, "{\"name\":\"%s\",\"role\":\"%s\",\"address\":"
+                    "\"unix:/x/%s.sock\",\"capacity\":%" G_GINT64_FORMAT
+                    ",\"models\":[", name, role, name, capacity);
+    for (guint i = 0; m[i] && *m[i]; i++) {
+        g_string_append_printf(doc, "%s{\"model\":\"%s\",\"bus\":\"pci\","
+                               "\"props\":[]}", i ? "," : "", m[i]);
+    }
+    g_string_append(doc, "]}");
+    text = g_string_free(doc, FALSE);
+    orch_txn_put(t, key, text);
+    if (!orch_store_txn(store, t, NULL, &err)) {
+        fail_msg("put %s: %s", key, err->message);
+    }
+}
+
+/* @server's used count in the store now (a view of its own). */
+static gint64 used_now(const char *root, const char *server)
+{
+    g_autoptr(OrchStoreView) v = orch_view_new(store);
+    g_autoptr(GError) err = NULL;
+    gint64 used = orch_load_used(v, root, server, &err);
+
+    if (used < 0) {
+        fail_msg("used %s: %s", server, err->message);
+    }
+    return used;
+}
+
+/* Claim in a view of its own and commit: the server, or NULL (@err). */
+static char *claim_commit(const char *root, const char *model,
+                          const char *pinned, GError **errp)
+{
+    g_autoptr(OrchStoreView) v = orch_view_new(store);
+    g_autofree char *server = NULL;
+
+    if (!orch_load_claim(v, root, "d", model, pinned, &server, errp) ||
+        !orch_view_commit(v, NULL, errp)) {
+        return NULL;
+    }
+    return g_steal_pointer(&server);
+}
+
+static void expect_refusal(const char *root, const char *model,
+                           const char *pinned, int code, const char *text)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *got = claim_commit(root, model, pinned, &err);
+
+    if (got) {
+        fail_msg("%s on %s: placed on %s, wanted '%s'", model,
+                 pinned ? pinned : "any", got, text);
+    }
+    assert_int_equal(err->code, code);
+    if (!strstr(err->message, text)) {
+        fail_msg("got '%s', wanted '%s'", err->message, text);
+    }
+}
+
+/* Lowest share of capacity first, then fewest used, then name. */
+static void test_choice(void **state)
+{
+    const char *root = "/t-choice/";
+    g_autoptr(GError) err = NULL;
+    const char *want[] = { "a", "b", "b", "a", "b", "b" };
+
+    put_platform(root, "a", "server", 2, "edu");
+    put_platform(root, "b", "server", 4, "edu,uart");
+    put_platform(root, "c", "server", 8, "uart");
+    put_platform(root, "k", "client", 8, "");
+    for (guint i = 0; i < G_N_ELEMENTS(want); i++) {
+        g_autofree char *got = claim_commit(root, "edu", NULL, &err);
+
+        if (!got) {
+            fail_msg("claim %u: %s", i, err->message);
+        }
+        if (strcmp(got, want[i])) {
+            fail_msg("claim %u: on %s, wanted %s", i, got, want[i]);
+        }
+    }
+    assert_int_equal(used_now(root, "a"), 2);
+    assert_int_equal(used_now(root, "b"), 4);
+    expect_refusal(root, "edu", NULL, ORCH_ERROR_CONFLICT,
+                   "every server offering model 'edu' is full");
+    expect_refusal(root, "edu", "a", ORCH_ERROR_CONFLICT,
+                   "server 'a' is full");
+    expect_refusal(root, "uart", "a", ORCH_ERROR_CONFLICT,
+                   "server 'a' does not offer model 'uart'");
+    expect_refusal(root, "nope", NULL, ORCH_ERROR_CONFLICT,
+                   "no server platform offers model 'nope'");
+    expect_refusal(root, "edu", "k", ORCH_ERROR_BAD_REQUEST,
+                   "client platform");
+    expect_refusal(root, "edu", "zz", ORCH_ERROR_NOT_FOUND,
+                   "no platform 'zz'");
+    /* Full for edu, not for its other model: it is the same server. */
+    expect_refusal(root, "uart", "b", ORCH_ERROR_CONFLICT,
+                   "server 'b' is full");
+    {
+        g_autofree char *got = claim_commit(root, "uart", NULL, &err);
+
+        assert_non_null(got);
+        assert_string_equal(got, "c");
+    }
+}
+
+/*
+ * Two requests see the last slot free; the first to commit has it, the
+ * other's commit is a conflict that writes nothing of what it held.
+ */
+static void test_race(void **state)
+{
+    const char *root = "/t-race/";
+    g_autoptr(OrchStoreView) v1 = orch_view_new(store);
+    g_autoptr(OrchStoreView) v2 = orch_view_new(store);
+    g_autoptr(GError) err = NULL;
+    g_autofree char *s1 = NULL, *s2 = NULL;
+
+    put_platform(root, "s", "server", 1, "edu");
+    assert_true(orch_load_claim(v1, root, "d1", "edu", NULL, &s1, &err));
+    assert_true(orch_load_claim(v2, root, "d2", "edu", NULL, &s2, &err));
+    assert_string_equal(s1, "s");
+    assert_string_equal(s2, "s");
+    /* What else the losing request would have written with its claim. */
+    orch_view_put(v2, "/t-race/placements/vm2/d2", "{\"server\":\"s\"}");
+    assert_true(orch_view_commit(v1, NULL, &err));
+    assert_false(orch_view_commit(v2, NULL, &err));
+    assert_int_equal(err->code, ORCH_ERROR_CONFLICT);
+    g_clear_error(&err);
+    assert_int_equal(used_now(root, "s"), 1);
+    {
+        g_autoptr(OrchKv) kv = NULL;
+
+        assert_true(orch_store_get(store, "/t-race/placements/vm2/d2", &kv,
+                                   NULL, &err));
+        assert_null(kv);
+    }
+    /* Tried again, it sees the server full. */
+    expect_refusal(root, "edu", NULL, ORCH_ERROR_CONFLICT,
+                   "every server offering model 'edu' is full");
+    expect_refusal(root, "edu", "s", ORCH_ERROR_CONFLICT,
+                   "server 's' is full");
+}
+
+/*
+ * Only the chosen server's count conditions the commit: a claim on
+ * another server meanwhile does not fail it.  A platform removed
+ * meanwhile does.
+ */
+static void test_independent(void **state)
+{
+    const char *root = "/t-indep/";
+    g_autoptr(OrchStoreView) v1 = orch_view_new(store);
+    g_autoptr(OrchStoreView) v2 = orch_view_new(store);
+    g_autoptr(OrchStoreView) v3 = orch_view_new(store);
+    g_autoptr(OrchTxn) t = orch_txn_new();
+    g_autoptr(GError) err = NULL;
+    g_autofree char *s1 = NULL, *s2 = NULL, *s3 = NULL;
+
+    put_platform(root, "x", "server", 4, "edu");
+    put_platform(root, "y", "server", 4, "edu");
+    assert_true(orch_load_claim(v1, root, "d", "edu", "x", &s1, &err));
+    assert_true(orch_load_claim(v2, root, "d", "edu", "y", &s2, &err));
+    assert_true(orch_load_claim(v3, root, "d", "edu", "y", &s3, &err));
+    assert_true(orch_view_commit(v2, NULL, &err));
+    assert_true(orch_view_commit(v1, NULL, &err));
+    assert_int_equal(used_now(root, "x"), 1);
+    assert_int_equal(used_now(root, "y"), 1);
+    /* v3 counted y before v2's claim: it loses. */
+    assert_false(orch_view_commit(v3, NULL, &err));
+    assert_int_equal(err->code, ORCH_ERROR_CONFLICT);
+    g_clear_error(&err);
+    {
+        g_autoptr(OrchStoreView) v = orch_view_new(store);
+        g_autofree char *s = NULL;
+
+        assert_true(orch_load_claim(v, root, "d", "edu", NULL, &s, &err));
+        orch_txn_delete(t, "/t-indep/platforms/x");
+        orch_txn_delete(t, "/t-indep/platforms/y");
+        assert_true(orch_store_txn(store, t, NULL, &err));
+        assert_false(orch_view_commit(v, NULL, &err));
+        assert_int_equal(err->code, ORCH_ERROR_CONFLICT);
+    }
+}
+
+/* Claims in one view count each other; a release gives a slot back. */
+static void test_release(void **state)
+{
+    const char *root = "/t-release/";
+    g_autoptr(OrchStoreView) v = orch_view_new(store);
+    g_autoptr(GError) err = NULL;
+    g_autofree char *a = NULL, *b = NULL, *c = NULL;
+
+    put_platform(root, "s", "server", 2, "edu");
+    assert_true(orch_load_claim(v, root, "d1", "edu", NULL, &a, &err));
+    assert_true(orch_load_claim(v, root, "d2", "edu", NULL, &b, &err));
+    assert_false(orch_load_claim(v, root, "d3", "edu", NULL, &c, &err));
+    assert_int_equal(err->code, ORCH_ERROR_CONFLICT);
+    g_clear_error(&err);
+    assert_true(orch_view_commit(v, NULL, &err));
+    assert_int_equal(used_now(root, "s"), 2);
+    {
+        g_autoptr(OrchStoreView) r = orch_view_new(store);
+
+        assert_true(orch_load_release(r, root, "s", &err));
+        assert_true(orch_view_commit(r, NULL, &err));
+    }
+    assert_int_equal(used_now(root, "s"), 1);
+    g_free(c);
+    c = claim_commit(root, "edu", NULL, &err);
+    assert_non_null(c);
+    assert_string_equal(c, "s");
+    /* Down to none: the key goes, as the import leaves an idle server. */
+    for (int i = 0; i < 2; i++) {
+        g_autoptr(OrchStoreView) r = orch_view_new(store);
+
+        assert_true(orch_load_release(r, root, "s", &err));
+        assert_true(orch_view_commit(r, NULL, &err));
+    }
+    {
+        g_autoptr(OrchKv) kv = NULL;
+
+        assert_true(orch_store_get(store, "/t-release/load/s", &kv, NULL,
+                                   &err));
+        assert_null(kv);
+    }
+}
+
+static int setup(void **state)
+{
+    g_autoptr(GError) err = NULL;
+
+    store = orch_store_open(spec, NULL, NULL, NULL, &err);
+    if (!store) {
+        fprintf(stderr, "%s: %s\n", spec, err->message);
+        return -1;
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    orch_store_close(store);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_choice),
+        cmocka_unit_test(test_race),
+        cmocka_unit_test(test_independent),
+        cmocka_unit_test(test_release),
+    };
+    const char *env = g_getenv("ORCH_TEST_STORE");
+    g_autofree char *cmd = NULL;
+    int rc;
+
+    tmpdir = g_dir_make_tmp("test-load-XXXXXX", NULL);
+    g_assert(tmpdir);
+    spec = env && *env ? g_strdup(env)
+                       : g_strconcat("sqlite:", tmpdir, "/store.sqlite",
+                                     NULL);
+    rc = cmocka_run_group_tests_name(spec, tests, setup, teardown);
+    cmd = g_strdup_printf("rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0) {
+        rc = 1;
+    }
+    return rc;
+}
