@@ -17,7 +17,8 @@
  * Queues: receive 0, transmit 1, control 2.  Features: MAC, STATUS (the
  * link is up), MTU (1500), MRG_RXBUF (a frame may take several receive
  * buffers: they are given back together, under one move of the used
- * index), CTRL_VQ with CTRL_RX and CTRL_MAC_ADDR (receive modes and the
+ * index), CTRL_VQ with CTRL_RX, CTRL_MAC_ADDR and GUEST_ANNOUNCE (receive
+ * modes and the
  * MAC table are answered OK: we do not filter, a tap's bridge and slirp
  * send the guest its own frames and broadcasts), CSUM (the guest may
  * leave a checksum to us: for slirp, which needs it whole, it is finished
@@ -32,7 +33,11 @@
  * set_link through the fork: the control VUP_DM_CONTROL_LINK); the
  * driver hears of it by a configuration interrupt.  While it is down,
  * frames either way are dropped and counted, as on a card whose cable is
- * out; what waited for the guest before still goes to it.
+ * out; what waited for the guest before still goes to it.  A model
+ * restarted from its state file shows the driver a link flap once the
+ * client is back (down until the driver has read the status, then up
+ * with ANNOUNCE if it took GUEST_ANNOUNCE: Linux then sends gratuitous
+ * ARPs and acks on the control queue); frames flow meanwhile.
  *
  * Receive never drops silently: while the guest gives no buffers, frames
  * wait in a queue of rx_queue frames; beyond it they are dropped and
