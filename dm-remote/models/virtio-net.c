@@ -18,9 +18,9 @@
  * link is up), MTU (1500), MRG_RXBUF (a frame may take several receive
  * buffers: they are given back together, under one move of the used
  * index), CTRL_VQ with CTRL_RX, CTRL_MAC_ADDR and GUEST_ANNOUNCE (receive
- * modes and the
- * MAC table are answered OK: we do not filter, a tap's bridge and slirp
- * send the guest its own frames and broadcasts), CSUM (the guest may
+ * modes and the MAC table are answered OK: we do not filter, a tap's
+ * bridge and slirp send the guest its own frames and broadcasts; an
+ * announce asked after a restart is acked), CSUM (the guest may
  * leave a checksum to us: for slirp, which needs it whole, it is finished
  * here; a tap takes it as it is) and GUEST_CSUM (frames from slirp carry
  * complete checksums: marked DATA_VALID, the guest need not check them
