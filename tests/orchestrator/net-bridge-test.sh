@@ -10,7 +10,10 @@
 # 10.0.5.2, fetches a file from an HTTP server on srv's br0 (sha256
 # compared), and srv fetches one from the guest through the bridge.  A
 # launcher refuses a bridge not in its --bridges (the orchestrator says
-# so); stop removes the tap.  TAP.
+# so).  The card's model killed, the launcher restarts it (the VM's
+# restart on-failure) on the same tap: the guest's driver sees a link
+# flap, and fetches the file again through it.  Stop removes the tap.
+# TAP.
 #   tests/orchestrator/net-bridge-test.sh BUILD
 # shellcheck disable=SC2154   # tap.sh's $n and $failed
 set -u
@@ -102,7 +105,7 @@ append="console=ttyS0 quiet dm.ip=10.0.5.2/24 dm.gw=10.0.5.1 dm.srv=10.0.5.1 dm.
 check "a VM whose card is on srv1's bridge (tap=br0) is defined" \
     eval 'dmctl vm create vm1 --memory 256M --kernel "$build/guest/vmlinuz" \
               --initrd "$build/guest/initramfs.cpio.gz" --append "$append" \
-              --device console=uart16550 \
+              --restart on-failure --device console=uart16550 \
               --device net0=virtio-net@srv1,tap=br0,mac=52:54:00:00:05:01 \
               >/dev/null'
 check "it is kept as bridge=br0" \
@@ -167,6 +170,37 @@ check "srv fetched the guest's file through the bridge whole" \
     [ "${got:-none}" = "$(field served)" ]
 check "the guest's check ended well" grep -q "CHECK-RC-0" "$tmp/console.log"
 
+# The card's model killed: srv's launcher restarts it (on-failure) on the
+# same tap, from its state file; the guest's driver sees a link flap and
+# fetches again through it.
+downs=$(timeout 100 "$chat" "$console" 90 \
+            "send:echo D\"\"OWNS-\$(cat /sys/class/net/eth0/carrier_down_count)" \
+            expect:DOWNS- 2>&1 | tr -d '\r' | sed -n 's/^DOWNS-//p' | tail -n1)
+net_pid=$(for p in $(ip netns pids "$srv_ns"); do
+              grep -qa -- "--model=virtio-net" "/proc/$p/cmdline" 2>/dev/null &&
+                  echo "$p"
+          done | head -n1)
+check "the card's model runs on srv (pid $net_pid), the driver counted $downs drops" \
+    eval '[ -n "$net_pid" ] && [ -n "$downs" ]'
+[ -n "$net_pid" ] && kill -9 "$net_pid"
+# restarts: the card model's restarts, as dm list shows them.
+restarts() { dmctl --json dm list |
+             jget '[x.get("restarts", 0) for x in d["dms"] if x["model"] == "virtio-net"][0]'; }
+check "srv's launcher restarts the killed model" \
+    eval 'wait_for "grep -q \"died: killed by signal 9\" \"\$tmp/srv.log\"" &&
+          wait_for "[ \"\$(restarts)\" = 1 ]"'
+check "the tap stayed on br0 meanwhile" eval '[ "$(taps)" = "$tap" ]'
+# (Typed lines echoed must not match: F""LAP, R""EFETCH.)
+flap='n=0; for i in $(seq 600); do n=$(cat /sys/class/net/eth0/carrier_down_count); [ $n -gt '"${downs:-0}"' ] && [ $(cat /sys/class/net/eth0/carrier) = 1 ] && break; sleep 0.1; done; echo F""LAP-$n-$(cat /sys/class/net/eth0/carrier)'
+refetch="rm -f /tmp/b2; wget -q -O /tmp/b2 http://10.0.5.1:$http_port/blob; echo R\"\"EFETCH-\$(sha256sum </tmp/b2 | cut -d' ' -f1)"
+timeout 150 "$chat" "$console" 140 "send:$flap" expect:FLAP- \
+    "send:$refetch" expect:REFETCH- >"$tmp/console2.log" 2>&1
+flapped=$(tr -d '\r' <"$tmp/console2.log" | sed -n 's/^FLAP-//p' | tail -n1)
+check "the guest's driver saw the link go down and come back (downs-carrier: $flapped, was ${downs:-?})" \
+    eval '[ "${flapped#*-}" = 1 ] && [ "${flapped%-*}" -gt "${downs:-0}" ] 2>/dev/null'
+check "and fetched the file whole through the restarted model" \
+    eval 'tr -d "\r" <"$tmp/console2.log" | grep -qx "REFETCH-$want"'
+
 out=$(dmctl vm stop vm1 --timeout 3 2>&1)
 check "stop shuts the VM down ($out)" grep -q stopped <<<"$out"
 check "and srv's launcher deleted the tap" \
@@ -175,7 +209,7 @@ check "and srv's launcher deleted the tap" \
 check "no model is left" \
     eval '[ "$(dmctl --json dm list | jget "len(d[\"dms\"])")" = 0 ]'
 if [ "$failed" != 0 ]; then
-    for f in console.log srv.log c1.log orch.log; do
+    for f in console.log console2.log srv.log c1.log orch.log; do
         echo "# $f:"; tail -n 15 "$tmp/$f" | sed 's/^/#   /'
     done
 fi
