@@ -126,7 +126,7 @@ check "the guest ran and powered off (QEMU exit $guest_rc)" \
 check "the server had sent the first MiB when the guest had it" \
     grep -q "half sent" "$tmp/http.log"
 check "the guest had it before the kill ($(field restart-ready) bytes)" \
-    eval '[ "$(field restart-ready)" -ge "$half" ] &&
+    eval '[ "$(field restart-ready)" -ge "$half" ] 2>/dev/null &&
           [ "$(field restart-ready)" -lt "$size" ]'
 check "the model was killed and started again from its state file" \
     [ "$restarted" = yes ]
@@ -136,7 +136,7 @@ check "the download begun before the kill ended well (wget $(field fetch-rc))" \
 check "and whole (sha256)" [ "$(field fetched)" = "$want" ]
 before=$(field downs-before) after=$(field downs-after)
 check "the driver saw the link go down and come back (downs $before -> $after)" \
-    eval '[ -n "$before" ] && [ -n "$after" ] && [ "$after" -gt "$before" ]'
+    eval '[ "$after" -gt "$before" ] 2>/dev/null'
 check "the carrier is up at the end" [ "$(field carrier-after)" = 1 ]
 check "the restarted model showed the link down, then up with an announce" \
     eval 'grep -q "link down until the driver has seen it" "$tmp/dm.log" &&
