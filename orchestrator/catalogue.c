@@ -230,6 +230,21 @@ static char *catalogue_check_decls(JsonArray *decls, const char *model,
         g_autofree char *val = dm_json_scalar_string(json_object_get_member(given,
                                                                       name));
 
+        /*
+         * tap=BRIDGE, the issue's spelling of a card on a bridge: where
+         * the launcher makes the taps (it declares "bridge", and takes
+         * no interface name from us) it means bridge=BRIDGE.
+         */
+        if (g_str_equal(name, "tap") && catalogue_prop(decls, "bridge")) {
+            if (json_object_has_member(given, "bridge")) {
+                g_set_error(errp, ORCH_ERROR, ORCH_ERROR_BAD_REQUEST,
+                            "device '%s': 'tap' and 'bridge' both name the "
+                            "bridge: give one", device);
+                return NULL;
+            }
+            name = "bridge";
+        }
+
         if (!catalogue_prop(decls, name) || g_str_equal(name, "console")) {
             g_set_error(errp, ORCH_ERROR, ORCH_ERROR_BAD_REQUEST,
                         "device '%s': model '%s' has no property '%s'",

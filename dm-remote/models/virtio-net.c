@@ -17,9 +17,10 @@
  * Queues: receive 0, transmit 1, control 2.  Features: MAC, STATUS (the
  * link is up), MTU (1500), MRG_RXBUF (a frame may take several receive
  * buffers: they are given back together, under one move of the used
- * index), CTRL_VQ with CTRL_RX and CTRL_MAC_ADDR (receive modes and the
- * MAC table are answered OK: we do not filter, a tap's bridge and slirp
- * send the guest its own frames and broadcasts), CSUM (the guest may
+ * index), CTRL_VQ with CTRL_RX, CTRL_MAC_ADDR and GUEST_ANNOUNCE (receive
+ * modes and the MAC table are answered OK: we do not filter, a tap's
+ * bridge and slirp send the guest its own frames and broadcasts; an
+ * announce asked after a restart is acked), CSUM (the guest may
  * leave a checksum to us: for slirp, which needs it whole, it is finished
  * here; a tap takes it as it is) and GUEST_CSUM (frames from slirp carry
  * complete checksums: marked DATA_VALID, the guest need not check them
@@ -32,7 +33,11 @@
  * set_link through the fork: the control VUP_DM_CONTROL_LINK); the
  * driver hears of it by a configuration interrupt.  While it is down,
  * frames either way are dropped and counted, as on a card whose cable is
- * out; what waited for the guest before still goes to it.
+ * out; what waited for the guest before still goes to it.  A model
+ * restarted from its state file shows the driver a link flap once the
+ * client is back (down until the driver has read the status, then up
+ * with ANNOUNCE if it took GUEST_ANNOUNCE: Linux then sends gratuitous
+ * ARPs and acks on the control queue); frames flow meanwhile.
  *
  * Receive never drops silently: while the guest gives no buffers, frames
  * wait in a queue of rx_queue frames; beyond it they are dropped and
@@ -79,9 +84,11 @@
 #define VIRTIO_NET_F_STATUS         16
 #define VIRTIO_NET_F_CTRL_VQ        17
 #define VIRTIO_NET_F_CTRL_RX        18
+#define VIRTIO_NET_F_GUEST_ANNOUNCE 21
 #define VIRTIO_NET_F_CTRL_MAC_ADDR  23
 
 #define VIRTIO_NET_S_LINK_UP        1
+#define VIRTIO_NET_S_ANNOUNCE       2
 
 /* The header before every frame (VERSION_1: always with num_buffers). */
 #define VIRTIO_NET_HDR_F_NEEDS_CSUM 1
@@ -108,6 +115,8 @@ _Static_assert(sizeof(VirtioNetHdr) == 12, "virtio_net_hdr_v1 layout");
 #define CTRL_MAC                1
 #define CTRL_MAC_TABLE_SET      0
 #define CTRL_MAC_ADDR_SET       1
+#define CTRL_ANNOUNCE           3
+#define CTRL_ANNOUNCE_ACK       0
 #define CTRL_OK                 0
 #define CTRL_ERR                1
 /* The longest command we read: two MAC tables of this many entries. */
@@ -128,6 +137,9 @@ _Static_assert(sizeof(VirtioNetHdr) == 12, "virtio_net_hdr_v1 layout");
 /* Receive buffers one frame may take (MRG_RXBUF): a 64 KiB frame takes
  * 43 of Linux's smallest; tinier buffers drop it. */
 #define RX_MAX_BUFS     64
+/* A restart's flap: how long the link stays down for a driver that does
+ * not read the status its configuration interrupt points at. */
+#define FLAP_MAX_NS     (5 * 1000000000LL)
 
 typedef struct VirtioNetConfig {
     uint8_t mac[6];
@@ -163,6 +175,16 @@ typedef struct VirtioNet {
     uint64_t tx_dropped;        /* bad frames from the guest */
     uint64_t link_dropped;      /* either way while the link was down */
     bool link_down;             /* the management's set_link */
+    /*
+     * A restart from the state file shows the driver a link flap (its
+     * peers' view of us may be stale: connections went quiet, slirp's
+     * are gone): FLAP_PENDING until the client is back, FLAP_DOWN (the
+     * status says down, frames still go) until the driver reads the
+     * status, then up again with ANNOUNCE if it took GUEST_ANNOUNCE.
+     */
+    enum { FLAP_NONE, FLAP_PENDING, FLAP_DOWN } flap;
+    bool announce;              /* VIRTIO_NET_S_ANNOUNCE, until acked */
+    DmTimer flap_timer;         /* up again: after the read, or at most */
     /* Frames each way, and of them those a tap's kernel cuts or joined. */
     uint64_t rx_frames, rx_gso, tx_frames, tx_gso;
     /* MRG_RXBUF: buffers taken for the frame at the queue's head. */
@@ -187,6 +209,73 @@ typedef struct VirtioNet {
     uint64_t rx_queue;
     uint64_t queue_size;
 } VirtioNet;
+
+/* ---- The link's status ---- */
+
+/* The status field from the link's state, the flap and the announce. */
+static void net_update_status(VirtioNet *n)
+{
+    uint16_t st = 0;
+
+    if (!n->link_down && n->flap != FLAP_DOWN) {
+        st = VIRTIO_NET_S_LINK_UP | (n->announce ? VIRTIO_NET_S_ANNOUNCE : 0);
+    }
+    n->config.status = htole16(st);
+}
+
+/* The flap ends: up again, announced if the driver can ack it. */
+static void flap_end(VirtioNet *n)
+{
+    n->flap = FLAP_NONE;
+    dm_timer_del(&n->flap_timer);
+    /* Linux then sends gratuitous ARPs (netdev_notify_peers). */
+    n->announce = dm_virtio_has(&n->virtio, VIRTIO_NET_F_GUEST_ANNOUNCE);
+    net_update_status(n);
+    dm_info("virtio-net: link up again after the restart%s",
+            n->announce ? ", announce asked" : "");
+    dm_virtio_config_changed(&n->virtio);
+}
+
+static void flap_timer_cb(void *opaque)
+{
+    VirtioNet *n = opaque;
+
+    if (n->flap == FLAP_DOWN) {
+        flap_end(n);
+    }
+}
+
+/*
+ * The client is back after a restart: the link goes down, and the
+ * driver is told.  Only for a driver that follows the status (STATUS
+ * taken, DRIVER_OK); for another the card just carries on.
+ */
+static void flap_start(VirtioNet *n)
+{
+    if (n->flap != FLAP_PENDING) {
+        return;
+    }
+    /*
+     * The driver's configuration vector first: the client rewires INTx,
+     * then MSI-X, each a call here; raised before, the interrupt would
+     * go to a line the driver does not listen to.
+     */
+    if (n->virtio.config_msix_vector != DM_VIRTIO_NO_VECTOR &&
+        !dm_irq_uses_messages(n->dev)) {
+        return;
+    }
+    n->flap = FLAP_NONE;
+    if (n->link_down || !dm_virtio_ready(&n->virtio) ||
+        !dm_virtio_has(&n->virtio, VIRTIO_NET_F_STATUS)) {
+        return;
+    }
+    n->flap = FLAP_DOWN;
+    net_update_status(n);
+    dm_info("virtio-net: link down until the driver has seen it (a "
+            "restart)");
+    dm_virtio_config_changed(&n->virtio);
+    dm_timer_mod(&n->flap_timer, FLAP_MAX_NS);
+}
 
 /* ---- Receive: frames from the back end into the guest's buffers ---- */
 
@@ -652,6 +741,17 @@ static uint8_t ctrl_command(VirtioNet *n, uint8_t cls, uint8_t cmd,
         dm_virtio_has(&n->virtio, VIRTIO_NET_F_CTRL_RX)) {
         return ctrl_mac_table(n, d, len);
     }
+    if (cls == CTRL_ANNOUNCE && cmd == CTRL_ANNOUNCE_ACK &&
+        dm_virtio_has(&n->virtio, VIRTIO_NET_F_GUEST_ANNOUNCE)) {
+        /* Only an announce asked is acked (as QEMU's card answers). */
+        if (len != 0 || !n->announce) {
+            return CTRL_ERR;
+        }
+        n->announce = false;
+        net_update_status(n);
+        dm_info("virtio-net: the driver announced itself");
+        return CTRL_OK;
+    }
     if (cls == CTRL_MAC && cmd == CTRL_MAC_ADDR_SET &&
         dm_virtio_has(&n->virtio, VIRTIO_NET_F_CTRL_MAC_ADDR)) {
         if (len != 6) {
@@ -740,6 +840,12 @@ static void net_config_read(void *opaque, uint32_t offset, void *buf,
     VirtioNet *n = opaque;
 
     memcpy(buf, (uint8_t *)&n->config + offset, len);
+    /* The driver saw the link down: up again after this read's reply. */
+    if (n->flap == FLAP_DOWN &&
+        offset < offsetof(VirtioNetConfig, status) + 2 &&
+        offset + len > offsetof(VirtioNetConfig, status)) {
+        dm_timer_mod(&n->flap_timer, 0);
+    }
 }
 
 /* The rings are gone: buffers taken are forgotten, frames waiting too. */
@@ -777,6 +883,10 @@ static void net_virtio_reset(void *opaque)
     dm_timer_del(&n->tx_timer);
     dm_timer_del(&n->rx_timer);
     n->promisc = n->allmulti = false;
+    n->flap = FLAP_NONE;
+    n->announce = false;
+    dm_timer_del(&n->flap_timer);
+    net_update_status(n);
 }
 
 static const DmVirtioOps net_virtio_ops = {
@@ -871,6 +981,7 @@ static int net_realize(DmDevice *dev)
     n->config.mtu = htole16(MTU);
     dm_timer_init(&n->tx_timer, dm_device_loop(dev), tx_timer_cb, n);
     dm_timer_init(&n->rx_timer, dm_device_loop(dev), rx_timer_cb, n);
+    dm_timer_init(&n->flap_timer, dm_device_loop(dev), flap_timer_cb, n);
     ret = net_choose(n);
     if (ret < 0) {
         return ret;
@@ -888,7 +999,8 @@ static int net_realize(DmDevice *dev)
                (1ULL << VIRTIO_NET_F_STATUS) |
                (1ULL << VIRTIO_NET_F_CTRL_VQ) |
                (1ULL << VIRTIO_NET_F_CTRL_RX) |
-               (1ULL << VIRTIO_NET_F_CTRL_MAC_ADDR);
+               (1ULL << VIRTIO_NET_F_CTRL_MAC_ADDR) |
+               (1ULL << VIRTIO_NET_F_GUEST_ANNOUNCE);
     n->frame_max = FRAME_MAX;
     if (n->vnet_hdr) {
         /* The kernel cuts and joins TCP segments both ways. */
@@ -958,9 +1070,10 @@ static void net_load(DmDevice *dev, DmStateIn *in, uint32_t version)
     n->promisc = modes & 1;
     n->allmulti = modes & 2;
     n->link_down = modes & 4;
-    n->config.status = htole16(n->link_down ? 0 : VIRTIO_NET_S_LINK_UP);
+    net_update_status(n);
     if (dm_virtio_ready(&n->virtio)) {
         net_features_ok(n);     /* a tap's offloads, as the driver took */
+        n->flap = FLAP_PENDING; /* shown once the client is back */
     }
 }
 
@@ -968,7 +1081,10 @@ static void net_load(DmDevice *dev, DmStateIn *in, uint32_t version)
 static void net_set_link(VirtioNet *n, bool up)
 {
     n->link_down = !up;
-    n->config.status = htole16(up ? VIRTIO_NET_S_LINK_UP : 0);
+    /* The management's word ends a restart's flap. */
+    n->flap = FLAP_NONE;
+    dm_timer_del(&n->flap_timer);
+    net_update_status(n);
     dm_virtio_config_changed(&n->virtio);
 }
 
@@ -1026,6 +1142,7 @@ static void net_irqs_changed(DmDevice *dev)
 
     n->client_gone = false;
     dm_virtio_irqs_changed(&n->virtio);
+    flap_start(n);
 }
 
 /* The counts, the queue and the buffers taken, then the rings. */
@@ -1064,6 +1181,7 @@ static void net_unrealize(DmDevice *dev)
     net_counts(n);
     dm_timer_del(&n->tx_timer);
     dm_timer_del(&n->rx_timer);
+    dm_timer_del(&n->flap_timer);
     rxq_clear(n);
     dm_virtio_pci_cleanup(&n->virtio);
     if (n->be) {

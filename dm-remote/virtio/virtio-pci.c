@@ -15,7 +15,7 @@
 
 #define PCI_VENDOR_ID_REDHAT_QUMRANET 0x1af4
 #define PCI_CAP_ID_VNDR         0x09
-#define VIRTIO_NO_VECTOR        0xffff
+#define VIRTIO_NO_VECTOR        DM_VIRTIO_NO_VECTOR
 
 /* virtio_pci_cap cfg_type */
 #define VIRTIO_PCI_CAP_COMMON   1

@@ -41,6 +41,8 @@
 #define DM_VIRTIO_BAR           4
 #define DM_VIRTIO_BAR_SIZE      0x4000
 #define DM_VIRTIO_MSIX_BAR      1
+/* An MSI-X vector register's "none" (config_msix_vector, a queue's). */
+#define DM_VIRTIO_NO_VECTOR     0xffff
 
 typedef struct DmVirtioOps {
     /* Device-specific config (BAR4 0x2000): little-endian bytes. */

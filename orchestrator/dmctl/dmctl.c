@@ -47,8 +47,11 @@ static const DmctlCommand commands[] = {
       "session to the server hosting the model; PROP=VALUE are the\n"
       "model's properties, a bare PROP is PROP=on: a disk is\n"
       "disk0=virtio-blk@srv1,file=IMAGE[,readonly], IMAGE a name in\n"
-      "the server launcher's --images-dir; --boot DEVICE makes the\n"
-      "firmware boot from that disk, for a VM without --kernel)",
+      "the server launcher's --images-dir; a network card on a bridge\n"
+      "of the server is net0=virtio-net@srv1,bridge=BR (or tap=BR), BR\n"
+      "one of its launcher's --bridges: the launcher makes the tap;\n"
+      "--boot DEVICE makes the firmware boot from that disk, for a VM\n"
+      "without --kernel)",
       dmctl_vm_create },
     { "vm start", "NAME [--on CLIENT]",
       "place the devices, launch them and start QEMU (on the least\n"

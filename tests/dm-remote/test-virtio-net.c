@@ -64,6 +64,7 @@
 #define F_CTRL_VQ       17
 #define F_CTRL_RX       18
 #define F_CTRL_MAC_ADDR 23
+#define F_GUEST_ANNOUNCE 21
 #define ALL_FEATURES    ((1ULL << VIRTIO_F_VERSION_1) | (1ULL << F_CSUM) | \
                          (1ULL << F_GUEST_CSUM) | (1ULL << F_MTU) |          \
                          (1ULL << F_MAC) | (1ULL << F_MRG_RXBUF) |           \
@@ -974,7 +975,10 @@ static void copy_file(const char *from, const char *to)
  * A model killed with a frame made available (not kicked) and receive
  * buffers offered: B, started from copies of A's state, journal and
  * guest RAM, is set up as A was (DRIVER_OK, the MAC the driver set) and,
- * once the client is back, sends the frame and gives its answer.
+ * once the client is back, sends the frame and gives its answer.  The
+ * driver sees a link flap: down with a configuration interrupt when the
+ * client is back, up again with another once it has read the status,
+ * with ANNOUNCE (it took GUEST_ANNOUNCE) until its control queue acks.
  */
 static void test_restart(void **unused)
 {
@@ -994,7 +998,10 @@ static void test_restart(void **unused)
     snprintf(bm, sizeof(bm), "%s.mem", b);
     snprintf(spec, sizeof(spec), "virtio-net,queue_size=%d", QSIZE);
     k->rig = rig_new_state(spec, a);
-    driver_init(k, ALL_FEATURES);
+    driver_init(k, ALL_FEATURES | (1ULL << F_GUEST_ANNOUNCE));
+    assert_int_equal(rd(k, 0x2006, 2), 1);              /* LINK_UP */
+    /* No announce asked: an ack is refused. */
+    assert_int_equal(ctrl(k, 3, 0, "", 0), 1);
     assert_int_equal(ctrl(k, 1, 1, "\x02\x11\x22\x33\x44\x55", 6), 0);
     rx_offer(k, 8, 2048);
     tx_frame(k, f, arp_request(f, guest_mac, "10.0.2.15", "10.0.2.2"),
@@ -1019,7 +1026,16 @@ static void test_restart(void **unused)
     assert_int_equal(rd(k, 0x14, 1), 1 | 2 | 8 | 4);    /* DRIVER_OK */
     assert_int_equal(rd(k, 0x2000, 1), 0x02);           /* the MAC set */
     assert_int_equal(rd(k, 0x2005, 1), 0x55);
+    rd(k, 0x1000, 1);                                   /* ISR cleared */
     dm_device_irqs_changed(&rb->dev);                   /* the client */
+    assert_int_equal(rd(k, 0x1000, 1) & 2, 2);          /* ISR config */
+    assert_int_equal(rd(k, 0x2006, 2), 0);              /* down */
+    rig_run_for(k->rig, 10);
+    assert_int_equal(rd(k, 0x1000, 1) & 2, 2);          /* told again */
+    assert_int_equal(rd(k, 0x2006, 2), 1 | 2);          /* up, ANNOUNCE */
+    assert_int_equal(ctrl(k, 3, 0, "", 0), 0);          /* the ack */
+    assert_int_equal(rd(k, 0x2006, 2), 1);
+    assert_int_equal(ctrl(k, 3, 0, "", 0), 1);          /* once */
     run_until_used(k, TX, k->avail[TX]);
     assert_int_equal(used_idx(k, TX), k->avail[TX]);
     n = rx_next(k, f, sizeof(f), h, true);

@@ -16,8 +16,10 @@
 # file, the model is killed (SIGKILL) while the guest fetches it again
 # in a loop, and started again; the guest, which waits for the host's
 # word (a file the HTTP server gets once the model is back), stops its
-# loop, finds its link up and fetches the file again through the
-# restarted model, whose hostfwd then serves the rest.
+# loop, finds its link up (after a flap its driver saw: the restarted
+# model shows the link down until the driver has read it) and fetches
+# the file again through the restarted model, whose hostfwd then serves
+# the rest.
 #   tests/guest/virtio-net.sh BUILD [unix|tcp|tap|crash]
 # DM_REMOTE=PATH runs another build of the model (dm-remote-asan: a
 # memory error or a leak makes it exit non-zero, which fails the test).
@@ -199,6 +201,8 @@ if [ "$transport" = crash ]; then
         [ "$(field refetched)" = "$want" ]
     check "the guest's driver has the link up after the restart" \
         [ "$(field carrier-after)" = 1 ]
+    check "and saw it go down and come back ($(field carrier-downs) times)" \
+        eval '[ "$(field carrier-downs)" -ge 1 ] 2>/dev/null'
     # The first fetch, at least one of the loop's (begun before the
     # kill) and the refetch.
     check "the HTTP server served the loop's fetches around the kill" \

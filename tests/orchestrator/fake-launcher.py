@@ -58,6 +58,16 @@ DECLARED = {
          "help": "the image"},
         {"name": "readonly", "type": "bool", "default": "off",
          "required": False, "help": "offer the disk read-only"}]},
+    # A model on a tap: the launcher adds "bridge" (its taps).
+    "virtio-net": {"name": "virtio-net", "bus": "pci", "props": [
+        {"name": "net", "type": "string", "default": None,
+         "help": "user or tap"},
+        {"name": "tap", "type": "string", "default": None,
+         "help": "net=tap: the server's tap interface"},
+        {"name": "mac", "type": "string", "default": "52:54:00:12:34:56",
+         "help": "the card's MAC address"},
+        {"name": "bridge", "type": "string", "default": None,
+         "required": False, "help": "a bridge of this server (--bridges)"}]},
 }
 
 

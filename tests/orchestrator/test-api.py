@@ -1111,6 +1111,29 @@ def model_props(e):
          "GET /v1/dms shows them", body)
     e.api("POST", "/v1/vms/p/stop", {"force": True})
     e.api("DELETE", "/v1/vms/p")
+    # A card on a server bridge: "bridge", or the tap=BRIDGE.
+    s9 = e.start_fake("s9", "server", "--models", "virtio-net")
+    t.eq(e.api("POST", "/v1/platforms", {
+        "name": "s9", "role": "server", "address": s9})[0], 201,
+        "a server offering virtio-net (with its launcher's bridge) is added")
+    err_is(t, e.api("POST", "/v1/vms", {"name": "n", "devices": [
+        {"name": "net0", "model": "virtio-net",
+         "props": {"tap": "br0", "bridge": "br1"}}]}), 400,
+        "device 'net0': 'tap' and 'bridge' both name the bridge: give one",
+        "tap= and bridge= together refused")
+    st, body = e.api("POST", "/v1/vms", {"name": "n", "devices": [
+        {"name": "net0", "model": "virtio-net",
+         "props": {"tap": "br0", "mac": "52:54:00:00:05:01"}}]})
+    t.ok(st == 201 and body["devices"][0]["props"] == {
+        "bridge": "br0", "mac": "52:54:00:00:05:01"},
+        "tap=br0 is kept as bridge=br0 (the launcher makes the tap)", body)
+    st, body = e.api("POST", "/v1/vms/n/start")
+    post = e.requests("s9", "POST", "/v1/instances")[-1]["body"]
+    t.ok(st == 200 and post["model"] == "virtio-net" and
+         post["props"] == {"bridge": "br0", "mac": "52:54:00:00:05:01"},
+         "the launcher is asked for a card on bridge br0", (st, post))
+    e.api("POST", "/v1/vms/n/stop", {"force": True})
+    e.api("DELETE", "/v1/vms/n")
     # A VM that boots from its disk: no kernel, bootindex on the disk.
     for boot in ("nope", "u"):
         err_is(t, e.api("POST", "/v1/vms", {"name": "b", "boot": boot,
