@@ -85,7 +85,7 @@ row() {
         mib = c != "-" ? sprintf("%.1f", c / 1048576) : "-"
         back = b != "-" ? sprintf("%.2f", b / 1048576) : "-"
         shots = c != "-" ? sprintf("%.1f", c / (1024 * 768 * 4)) : "-"
-        printf "| %-36s | %3s | %7s | %3s | %7s | %10s | %9s | %9s | %7s | %8s |\n",
+        printf "| %-40s | %3s | %7s | %3s | %7s | %10s | %9s | %9s | %7s | %8s |\n",
                name, R[1] ? R[1] : "-", fps, S[1] ? S[1] : "-", lps, mib,
                back, shots, u, p }'
 }
@@ -96,10 +96,10 @@ echo "scrolled on the framebuffer console, timed in the guest (TCG); bytes"
 echo "between the fork and the model for the whole boot (MiB), and how many"
 echo "1024x768 screens that is:"
 echo
-printf '| %-36s | %3s | %7s | %3s | %7s | %10s | %9s | %9s | %7s | %8s |\n' \
+printf '| %-40s | %3s | %7s | %3s | %7s | %10s | %9s | %9s | %7s | %8s |\n' \
     configuration N "fps" N "lines/s" "to model" "to fork" "screens" \
     "updates" "peak 1 s"
-echo "|--------------------------------------|-----|---------|-----|---------|------------|-----------|-----------|---------|----------|"
+echo "|------------------------------------------|-----|---------|-----|---------|------------|-----------|-----------|---------|----------|"
 # The floor's viewer watches QEMU's own VNC server (scripts/build-qemu.sh
 # configures --enable-vnc).
 row "local bochs-display, QEMU's VNC (floor)" "$frames" "$lines" \
