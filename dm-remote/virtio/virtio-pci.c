@@ -410,6 +410,21 @@ static uint64_t bar_read(void *opaque, uint64_t addr, unsigned size)
 }
 
 static bool recover(DmVirtio *v);
+static bool catch_up(DmVirtio *v);
+
+/* Can every enabled queue's used ring be read (the client's windows)? */
+static bool rings_reachable(DmVirtio *v)
+{
+    for (unsigned i = 0; i < v->num_queues; i++) {
+        uint16_t idx;
+
+        if (v->vq[i].enabled &&
+            dm_dma_read(v->dev, v->vq[i].used + 2, &idx, sizeof(idx)) < 0) {
+            return false;
+        }
+    }
+    return true;
+}
 
 /* The driver notified queue @q (virtio 1.2 4.1.4.4). */
 static void queue_kick(DmVirtio *v, uint64_t q)
@@ -417,8 +432,14 @@ static void queue_kick(DmVirtio *v, uint64_t q)
     if (v->recovering && !recover(v)) {
         return;                 /* guest memory not back yet */
     }
-    if (dm_virtio_parked(v) || stale(v)) {
-        return;                 /* the next client's resume serves it */
+    /*
+     * A new client, or one after a lost link: in step first, if its
+     * windows are there (a kick may come before its set-up's replay),
+     * else at the resume its interrupt wiring brings.
+     */
+    if ((dm_virtio_parked(v) || stale(v)) &&
+        (!rings_reachable(v) || !catch_up(v))) {
+        return;
     }
     if (q < v->num_queues && v->vq[q].enabled && dm_virtio_ready(v)) {
         v->ops->queue_notify(v->opaque, q);
@@ -555,13 +576,13 @@ void dm_virtio_irqs_changed(DmVirtio *v)
     dm_vm_timer_mod(&v->resume_timer, 1);
 }
 
-static void resume(void *opaque)
+/*
+ * In step with the client: after a lost link or for a new client, each
+ * queue resynced with guest memory and what was left half done finished
+ * (DmVirtioOps.resume).  False while a queue stays parked (no link).
+ */
+static bool catch_up(DmVirtio *v)
 {
-    DmVirtio *v = opaque;
-
-    if (!dm_virtio_ready(v) || (v->recovering && !recover(v))) {
-        return;
-    }
     if (stale(v)) {
         /* Another client: what the last one got is to be checked. */
         for (unsigned i = 0; i < v->num_queues; i++) {
@@ -583,9 +604,20 @@ static void resume(void *opaque)
             }
         }
         if (dm_virtio_parked(v)) {
-            return;             /* the link went again: the next client */
+            return false;       /* the link went again: the next client */
         }
         dm_info("virtio: in step with the client: the queues go on");
+    }
+    return true;
+}
+
+static void resume(void *opaque)
+{
+    DmVirtio *v = opaque;
+
+    if (!dm_virtio_ready(v) || (v->recovering && !recover(v)) ||
+        !catch_up(v)) {
+        return;
     }
     /*
      * Whatever the driver made available while we were away (its kicks
