@@ -444,6 +444,8 @@ def remote_devices(ident):
 
 class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
+    # /metrics connects for 16 VMs at once: 5, the default, refuses some.
+    request_queue_size = 64
 
 
 class TcpServer(socketserver.ThreadingMixIn, socketserver.TCPServer):

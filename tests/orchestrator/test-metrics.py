@@ -6,7 +6,8 @@
 # 0.0.4: HELP and TYPE lines, every sample NAME{LABELS} VALUE of a family
 # typed before it and kept together, each histogram's buckets cumulative
 # and ending in +Inf equal to its _count.  A VM whose QEMU does not
-# answer is skipped and counted, and the others are still there.
+# answer is skipped and counted, and the others are still there; more
+# mute QEMUs than the scrape's deadline allows are not all waited for.
 # TAP output.
 #   test-metrics.py BUILD
 import os
@@ -260,10 +261,41 @@ def proxies(e):
          "QEMU refusing the query: both VMs skipped")
 
 
+def deadline(e):
+    """More mute QEMUs than a scrape can wait for: 16 asked at a time,
+    each held until its 2 s, so by the 5 s deadline at most 48 were
+    asked; the scrape answers then, every VM skipped, the rest never
+    asked."""
+    s2 = e.start_fake("s2", "server", "--capacity", "64")
+    e.api("POST", "/v1/platforms", {"name": "s2", "role": "server",
+                                    "address": s2})
+    names = ["h%02d" % i for i in range(49)]
+    for vm in names:
+        e.api("POST", "/v1/vms", {"name": vm, "devices": [
+            {"name": "e0", "model": "edu", "server": "s2"}]})
+        st, _ = e.api("POST", "/v1/vms/%s/start" % vm)
+        if st != 200:
+            t.ok(False, "%s started" % vm, st)
+            return
+    e.fake_config("c1", qmp_hold=names + ["m1", "m2"], qmp_error={})
+    before = len(e.requests("c1", "POST", "/v1/vms/"))
+    st, text = scrape(e)
+    fams = parse(text)
+    t.eq((st, value(fams, "dm_orchestrator_proxy_vms_skipped")),
+         (200, 51.0), "51 mute QEMUs: the scrape answers, all skipped")
+    asked = [r for r in e.requests("c1", "POST", "/v1/vms/")[before:]
+             if r["body"].get("execute") == "query-remote-devices"]
+    t.ok(16 <= len(asked) <= 48, "at most 48 asked (16 at a time, 2 s "
+         "each, 5 s in all): %d" % len(asked))
+    t.ok(all(value(fams, "dm_orchestrator_proxy_vm_up", vm=vm) == 0.0
+             for vm in names), "each of them up 0")
+    e.fake_config("c1", qmp_hold=[])
+
+
 def main():
     parser_self_test()
     e = Env(sys.argv[1])
-    return e.run(t, lambda: (e.start_orch(), proxies(e)))
+    return e.run(t, lambda: (e.start_orch(), proxies(e), deadline(e)))
 
 
 sys.exit(main())
