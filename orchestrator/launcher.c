@@ -219,6 +219,167 @@ bool orch_launcher_call(const char *address, const char *method,
     return true;
 }
 
+typedef struct LauncherAsync {
+    SoupSession *session;
+    SoupMessage *msg;
+    GInputStream *in;
+    GByteArray *buf;
+    GCancellable *cancel;
+    char *what;                 /* "launcher ADDRESS: METHOD PATH" */
+    OrchLauncherDoneFn *done;
+    gpointer opaque;
+    guint8 chunk[16384];
+} LauncherAsync;
+
+/* Tell the caller (@error, or the answer read) and free @a. */
+static void launcher_async_end(LauncherAsync *a, const char *error)
+{
+    g_autoptr(JsonNode) reply = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *why = NULL;
+
+    if (!error && a->buf->len) {
+        g_autofree char *text = g_strndup((const char *)a->buf->data,
+                                          a->buf->len);
+
+        reply = json_from_string(text, &err);
+        if (!reply) {
+            why = g_strdup_printf("%s: answer is not JSON: %s", a->what,
+                                  err ? err->message : "empty");
+            error = why;
+        }
+    }
+    a->done(error ? 0 : soup_message_get_status(a->msg), reply, error,
+            a->opaque);
+    g_clear_object(&a->in);
+    g_object_unref(a->msg);
+    g_object_unref(a->session);
+    g_clear_object(&a->cancel);
+    g_byte_array_unref(a->buf);
+    g_free(a->what);
+    g_free(a);
+}
+
+static void launcher_async_read(GObject *src, GAsyncResult *res,
+                                gpointer opaque)
+{
+    LauncherAsync *a = opaque;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *why = NULL;
+    gssize n = g_input_stream_read_finish(G_INPUT_STREAM(src), res, &err);
+
+    if (n < 0) {
+        why = g_strdup_printf("%s: reading the answer: %s", a->what,
+                              err->message);
+        launcher_async_end(a, why);
+        return;
+    }
+    if (n == 0) {
+        launcher_async_end(a, NULL);
+        return;
+    }
+    /* As launcher_read(): no more than ORCH_LAUNCHER_MAX_ANSWER held. */
+    if (a->buf->len + n > ORCH_LAUNCHER_MAX_ANSWER) {
+        why = g_strdup_printf("%s: answer larger than %d bytes", a->what,
+                              ORCH_LAUNCHER_MAX_ANSWER);
+        launcher_async_end(a, why);
+        return;
+    }
+    g_byte_array_append(a->buf, a->chunk, n);
+    g_input_stream_read_async(a->in, a->chunk, sizeof(a->chunk),
+                              G_PRIORITY_DEFAULT, a->cancel,
+                              launcher_async_read, a);
+}
+
+static void launcher_async_sent(GObject *src, GAsyncResult *res,
+                                gpointer opaque)
+{
+    LauncherAsync *a = opaque;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *why = NULL;
+
+    a->in = soup_session_send_finish(SOUP_SESSION(src), res, &err);
+    if (!a->in) {
+        g_autofree char *explained = dm_soup_tls_explain(a->msg, err);
+
+        why = g_strdup_printf("%s: %s", a->what, explained);
+        launcher_async_end(a, why);
+        return;
+    }
+    if (soup_message_headers_get_content_length(
+            soup_message_get_response_headers(a->msg)) >
+        ORCH_LAUNCHER_MAX_ANSWER) {
+        why = g_strdup_printf("%s: answer of more than %d bytes", a->what,
+                              ORCH_LAUNCHER_MAX_ANSWER);
+        launcher_async_end(a, why);
+        return;
+    }
+    g_input_stream_read_async(a->in, a->chunk, sizeof(a->chunk),
+                              G_PRIORITY_DEFAULT, a->cancel,
+                              launcher_async_read, a);
+}
+
+/* A call that could not start, told from the main loop all the same. */
+typedef struct LauncherAsyncFail {
+    char *why;
+    OrchLauncherDoneFn *done;
+    gpointer opaque;
+} LauncherAsyncFail;
+
+static gboolean launcher_async_fail(gpointer opaque)
+{
+    LauncherAsyncFail *f = opaque;
+
+    f->done(0, NULL, f->why, f->opaque);
+    g_free(f->why);
+    g_free(f);
+    return G_SOURCE_REMOVE;
+}
+
+void orch_launcher_call_async(const char *address, const char *method,
+                              const char *path, JsonNode *body,
+                              guint timeout_s, GCancellable *cancel,
+                              OrchLauncherDoneFn *done, gpointer opaque)
+{
+    const DmSoupTlsCreds *tls = launcher_creds(address);
+    g_autoptr(GSocketConnectable) peer = NULL;
+    g_autoptr(GError) err = NULL;
+    SoupMessage *msg;
+    LauncherAsync *a;
+
+    peer = orch_address_connectable(address, &err);
+    msg = peer ? dm_soup_tls_message_new(method, "launcher", path, tls)
+               : NULL;
+    if (!msg) {
+        LauncherAsyncFail *f = g_new0(LauncherAsyncFail, 1);
+
+        f->why = peer ? g_strdup_printf("bad launcher path '%s'", path)
+                      : g_strdup(err->message);
+        f->done = done;
+        f->opaque = opaque;
+        g_idle_add(launcher_async_fail, f);
+        return;
+    }
+    a = g_new0(LauncherAsync, 1);
+    a->session = dm_soup_tls_session_new(peer, tls, "dm-orchestrator",
+                                         timeout_s);
+    a->msg = msg;
+    a->buf = g_byte_array_new();
+    a->cancel = cancel ? g_object_ref(cancel) : NULL;
+    a->what = g_strdup_printf("launcher %s: %s %s", address, method, path);
+    a->done = done;
+    a->opaque = opaque;
+    if (body) {
+        char *text = json_to_string(body, FALSE);
+        g_autoptr(GBytes) bytes = g_bytes_new_take(text, strlen(text));
+
+        soup_message_set_request_body_from_bytes(a->msg, "application/json",
+                                                 bytes);
+    }
+    soup_session_send_async(a->session, a->msg, G_PRIORITY_DEFAULT,
+                            a->cancel, launcher_async_sent, a);
+}
+
 bool orch_launcher_expect(const char *address, const char *method,
                           const char *path, JsonNode *body, guint want,
                           JsonNode **ret_reply, GError **errp)

@@ -58,6 +58,19 @@ bool orch_launcher_expect(const char *address, const char *method,
                           const char *path, JsonNode *body, guint want,
                           JsonNode **ret_reply, GError **errp);
 /*
+ * The same from the main loop, without blocking it: @done gets the
+ * status and JSON reply (NULL if none), or @error (then @status is 0),
+ * once, from the main loop (never before this returns), even when
+ * @cancel is cancelled (then with an error).  @timeout_s bounds each read or write; @cancel,
+ * the whole call.  No database pause: the main thread holds no section.
+ */
+typedef void OrchLauncherDoneFn(guint status, JsonNode *reply,
+                                const char *error, gpointer opaque);
+void orch_launcher_call_async(const char *address, const char *method,
+                              const char *path, JsonNode *body,
+                              guint timeout_s, GCancellable *cancel,
+                              OrchLauncherDoneFn *done, gpointer opaque);
+/*
  * A WebSocket to @path on the launcher at @address (main loop,
  * asynchronous): @done gets the connection, or NULL and why.  @cancel
  * stops the wait.

@@ -7,6 +7,8 @@
 
 #include "db.h"
 #include "metrics.h"
+#include "prom.h"
+#include "proxy-metrics.h"
 
 /* "METHOD ROUTE STATUS" -> count */
 static GHashTable *metrics_calls;
@@ -26,21 +28,6 @@ void orch_metrics_count(const char *method, const char *route, guint status)
                          GSIZE_TO_POINTER(GPOINTER_TO_SIZE(n) + 1));
 }
 
-/* A label value escaped as the format wants (\\, \" and \n). */
-static void metrics_label(GString *out, const char *v)
-{
-    for (; *v; v++) {
-        if (*v == '\\' || *v == '"') {
-            g_string_append_c(out, '\\');
-            g_string_append_c(out, *v);
-        } else if (*v == '\n') {
-            g_string_append(out, "\\n");
-        } else {
-            g_string_append_c(out, *v);
-        }
-    }
-}
-
 /* Our route patterns name their '*' segments for people. */
 static void metrics_route(GString *out, const char *route)
 {
@@ -49,15 +36,8 @@ static void metrics_route(GString *out, const char *route)
 
     for (i = 0; seg[i]; i++) {
         g_string_append(out, i ? "/" : "");
-        metrics_label(out, strcmp(seg[i], "*") ? seg[i] : "{name}");
+        orch_prom_label(out, strcmp(seg[i], "*") ? seg[i] : "{name}");
     }
-}
-
-static void metrics_header(GString *out, const char *name, const char *type,
-                           const char *help)
-{
-    g_string_append_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help,
-                           name, type);
 }
 
 static void metrics_vms(GString *out, sqlite3 *db)
@@ -67,7 +47,7 @@ static void metrics_vms(GString *out, sqlite3 *db)
     };
     size_t i;
 
-    metrics_header(out, "dm_orchestrator_vms", "gauge", "VMs by state.");
+    orch_prom_header(out, "dm_orchestrator_vms", "gauge", "VMs by state.");
     for (i = 0; i < G_N_ELEMENTS(states); i++) {
         g_string_append_printf(out, "dm_orchestrator_vms{state=\"%s\"} %"
                                G_GINT64_FORMAT "\n", states[i],
@@ -90,7 +70,7 @@ static void metrics_rows(GString *out, sqlite3 *db, const char *name,
             const char *v = (const char *)sqlite3_column_text(st, i);
 
             g_string_append_printf(out, "%s%s=\"", i ? "," : "", labels[i]);
-            metrics_label(out, v ? v : "");
+            orch_prom_label(out, v ? v : "");
             g_string_append_c(out, '"');
         }
         g_string_append_printf(out, "} %" G_GINT64_FORMAT "\n",
@@ -103,8 +83,8 @@ static void metrics_calls_out(GString *out)
     g_autoptr(GList) keys = NULL;
     GList *l;
 
-    metrics_header(out, "dm_orchestrator_api_requests_total", "counter",
-                   "API requests answered, by method, route and status.");
+    orch_prom_header(out, "dm_orchestrator_api_requests_total", "counter",
+                     "API requests answered, by method, route and status.");
     if (!metrics_calls) {
         return;
     }
@@ -123,42 +103,65 @@ static void metrics_calls_out(GString *out)
     }
 }
 
+/* An answer waiting for the proxies' counters. */
+typedef struct MetricsAnswer {
+    SoupServerMessage *msg;
+    GString *out;
+} MetricsAnswer;
+
+static void metrics_answer(GString *proxies, gpointer opaque)
+{
+    MetricsAnswer *a = opaque;
+    GString *out = a->out;
+    gsize len;
+
+    g_string_append_len(out, proxies->str, proxies->len);
+    g_string_free(proxies, TRUE);
+    metrics_calls_out(out);
+    len = out->len;
+    soup_server_message_set_status(a->msg, 200, NULL);
+    soup_server_message_set_response(a->msg,
+                                     "text/plain; version=0.0.4; "
+                                     "charset=utf-8", SOUP_MEMORY_TAKE,
+                                     g_string_free(out, FALSE), len);
+    soup_server_message_unpause(a->msg);
+    g_object_unref(a->msg);
+    g_free(a);
+}
+
 void orch_metrics_serve(SoupServerMessage *msg, sqlite3 *db)
 {
     static const char *const dm_labels[] = { "server", "state", NULL };
     static const char *const pf_labels[] = { "role", NULL };
-    GString *out = g_string_new(NULL);
     const char *method = soup_server_message_get_method(msg);
-    gsize len;
+    MetricsAnswer *a;
 
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
         soup_message_headers_replace(
             soup_server_message_get_response_headers(msg), "Allow",
             "GET, HEAD");
         soup_server_message_set_status(msg, 405, NULL);
-        g_string_free(out, TRUE);
         return;
     }
+    a = g_new0(MetricsAnswer, 1);
+    a->msg = g_object_ref(msg);
+    a->out = g_string_new(NULL);
     /* One snapshot of the tables, as a read-only request has. */
     sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
-    metrics_vms(out, db);
-    metrics_header(out, "dm_orchestrator_device_models", "gauge",
-                   "Placed device models by server and recorded state.");
-    metrics_rows(out, db, "dm_orchestrator_device_models", dm_labels,
+    metrics_vms(a->out, db);
+    orch_prom_header(a->out, "dm_orchestrator_device_models", "gauge",
+                     "Placed device models by server and recorded state.");
+    metrics_rows(a->out, db, "dm_orchestrator_device_models", dm_labels,
                  "SELECT p.name, pl.state, count(*) FROM placements pl"
                  " JOIN platforms p ON p.id = pl.server_id"
                  " GROUP BY p.name, pl.state ORDER BY p.name, pl.state");
-    metrics_header(out, "dm_orchestrator_platforms", "gauge",
-                   "Platforms by role.");
-    metrics_rows(out, db, "dm_orchestrator_platforms", pf_labels,
+    orch_prom_header(a->out, "dm_orchestrator_platforms", "gauge",
+                     "Platforms by role.");
+    metrics_rows(a->out, db, "dm_orchestrator_platforms", pf_labels,
                  "SELECT role, count(*) FROM platforms GROUP BY role"
                  " ORDER BY role");
+    /* The running VMs read in the same snapshot; their QEMUs asked after. */
+    orch_proxy_metrics_scrape(db, metrics_answer, a);
     sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-    metrics_calls_out(out);
-    len = out->len;
-    soup_server_message_set_status(msg, 200, NULL);
-    soup_server_message_set_response(msg,
-                                     "text/plain; version=0.0.4; "
-                                     "charset=utf-8", SOUP_MEMORY_TAKE,
-                                     g_string_free(out, FALSE), len);
+    soup_server_message_pause(msg);
 }

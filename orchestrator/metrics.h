@@ -12,8 +12,14 @@
  *                                               API calls answered since
  *                                               start (counter); route is
  *                                               the pattern ("vms/{name}")
+ *   dm_proxy_*{vm,device,server}, ...           the proxies' counters and
+ *                                               latency histograms, from
+ *                                               each running VM's QEMU
+ *                                               (proxy-metrics.h)
  *
- * Main thread only: the counts are taken where answers are sent.
+ * Main thread only: the counts are taken where answers are sent.  The
+ * answer waits (paused, the main loop going on) for the QEMUs, at most
+ * ORCH_PROXY_METRICS_DEADLINE_MS.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */

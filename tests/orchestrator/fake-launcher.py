@@ -17,6 +17,11 @@
 # makes their POST answer 500, {"route_address": X} puts X in its reply.
 # {"instance_reply": {KEY: X}} puts X as KEY in the reply to an instance's
 # POST (the instance kept is the usual one).
+# QMP's query-remote-devices answers one proxy per -remote-device of the
+# VM's arguments (id, or the type without one; server; zero counters and
+# an empty latency histogram, as the fork's); {"remote_devices": {VM:
+# {ID: {FIELD: X}}}} sets fields of one.  {"qmp_hold": [VM...]} holds
+# that VM's QMP requests unanswered (no lock held) until it is left out.
 #   fake-launcher.py --socket PATH --role client|server --platform NAME
 #                    --state DIR --log FILE [--models a,b] [--capacity N]
 #                    (a model's health declaration is dm-remote's for
@@ -33,6 +38,7 @@ import socket
 import socketserver
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler
 
 args = None
@@ -93,11 +99,13 @@ def model_names():
     return [m["name"] for m in declared_models()]
 instances = {}
 vms = {}
+vm_args = {}
 routes = {}
 config = {"powerdown_works": True, "qmp_error": {}, "migrate_fail": False,
           "migrate_hold": False, "fail_vm": False, "fail_delete": False,
           "fail_route": False, "route_address": None, "huge_reply": 0,
-          "huge_no_length": False, "instance_reply": {}}
+          "huge_no_length": False, "instance_reply": {},
+          "remote_devices": {}, "qmp_hold": []}
 unmuted = threading.Event()
 unmuted.set()
 counters = {"instances": 0, "pid": 1000, "port": 30000}
@@ -177,6 +185,12 @@ class Handler(BaseHTTPRequestHandler):
             (unmuted.clear if body.pop("mute") else unmuted.set)()
         if parts != ["_fake"]:
             unmuted.wait(120)
+        if parts[:2] == ["v1", "vms"] and parts[3:] == ["qmp"]:
+            # A QEMU that does not answer: only its own requests wait.
+            for _ in range(2400):
+                if parts[2] not in config["qmp_hold"]:
+                    break
+                time.sleep(0.05)
         if config["huge_reply"] and parts != ["_fake"]:
             return self.huge(config["huge_reply"])
         with lock:
@@ -317,6 +331,7 @@ class Handler(BaseHTTPRequestHandler):
                 os.write(fd, content.encode())
                 os.close(fd)
             counters["pid"] += 1
+            vm_args[ident] = body["args"]
             vms[ident] = {"id": ident, "state": "running",
                           "pid": counters["pid"],
                           "qmp": "unix:%s/%s.qmp" % (args.state, ident),
@@ -377,6 +392,8 @@ class Handler(BaseHTTPRequestHandler):
         if cmd == "migrate-set-parameters":
             vm.setdefault("params", {}).update(body.get("arguments", {}))
             return self.reply(200, {"return": {}})
+        if cmd == "query-remote-devices":
+            return self.reply(200, {"return": remote_devices(vm["id"])})
         if cmd in ("migrate_cancel", "set_link"):
             return self.reply(200, {"return": {}})
         if cmd == "query-migrate":
@@ -398,8 +415,47 @@ class Handler(BaseHTTPRequestHandler):
                                           "desc": "no command " + str(cmd)}})
 
 
+def qemu_opts(text):
+    """QEMU's KEY=VALUE,... with ",," for a comma in a value."""
+    out, cur = {}, ""
+    i = 0
+    while i <= len(text):
+        if i == len(text) or (text[i] == "," and text[i + 1:i + 2] != ","):
+            k, _, v = cur.partition("=")
+            out[k] = v
+            cur = ""
+        elif text[i] == ",":
+            cur += ","
+            i += 1
+        else:
+            cur += text[i]
+        i += 1
+    return out
+
+
+def remote_devices(ident):
+    """query-remote-devices of VM IDENT: one proxy per -remote-device."""
+    args = vm_args.get(ident, [])
+    out = []
+    for i, a in enumerate(args[:-1]):
+        if a != "-remote-device":
+            continue
+        opts = qemu_opts(args[i + 1])
+        kind = "dm-proxy-isa" if opts.get("bus") == "isa" else "dm-proxy-pci"
+        dev = {"id": opts.get("id", kind), "type": kind,
+               "server": opts.get("server", ""), "state": "connected",
+               "requests": 0, "errors": 0, "reconnects": 0,
+               "doorbells": 0, "ioeventfds": 0, "kicks": 0, "mapped": 0,
+               "latency": {"buckets": [0] * 22, "count": 0, "sum-ns": 0}}
+        dev.update(config["remote_devices"].get(ident, {}).get(dev["id"], {}))
+        out.append(dev)
+    return out
+
+
 class Server(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
+    # /metrics connects for 16 VMs at once: 5, the default, refuses some.
+    request_queue_size = 64
 
 
 class TcpServer(socketserver.ThreadingMixIn, socketserver.TCPServer):

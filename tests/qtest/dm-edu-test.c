@@ -26,6 +26,7 @@
 #include "hw/pci/pci_regs.h"
 #include "qobject/qdict.h"
 #include "qobject/qlist.h"
+#include "qobject/qnum.h"
 
 #include "dm-qtest-util.h"
 
@@ -459,6 +460,81 @@ static QDict *remote_device_info(Edu *e)
     return info;
 }
 
+/* Buckets and bounds of a proxy's latency histogram (qapi: 1 us .. ~1 s). */
+#define LAT_BUCKETS     22
+
+/* The round trips' histogram: buckets, count and sum, from @info. */
+typedef struct Latency {
+    uint64_t requests;
+    uint64_t buckets[LAT_BUCKETS];
+    uint64_t count;
+    uint64_t sum_ns;
+} Latency;
+
+static void latency_get(Edu *e, Latency *l)
+{
+    QDict *info = remote_device_info(e);
+    QDict *lat = qdict_get_qdict(info, "latency");
+    const QListEntry *entry;
+    uint64_t sum = 0;
+    int i = 0;
+
+    g_assert_nonnull(lat);
+    l->requests = qdict_get_int(info, "requests");
+    QLIST_FOREACH_ENTRY(qdict_get_qlist(lat, "buckets"), entry) {
+        g_assert_cmpint(i, <, LAT_BUCKETS);
+        l->buckets[i] = qnum_get_uint(qobject_to(QNum, entry->value));
+        sum += l->buckets[i++];
+    }
+    g_assert_cmpint(i, ==, LAT_BUCKETS);
+    l->count = qdict_get_int(lat, "count");
+    l->sum_ns = qdict_get_int(lat, "sum-ns");
+    g_assert_cmpuint(l->count, ==, sum);
+    qobject_unref(info);
+}
+
+/*
+ * query-remote-devices' latency histogram counts each round trip once:
+ * N reads add N to it and to requests; M posted writes add M requests
+ * and no round trip (they wait for no reply).
+ */
+static void test_latency(const void *data)
+{
+    enum { N = 64, M = 16 };
+    Edu e = { 0 };
+    Latency a, b, c;
+
+    edu_start(&e, GPOINTER_TO_INT(data));
+    /* The first access may post the VM clock: the counts start after. */
+    g_assert_cmphex(edu_readl(&e, 0x00), ==, 0x010000ed);
+    latency_get(&e, &a);
+    g_assert_cmpuint(a.count, >, 0);                /* set-up, that read */
+    g_assert_cmpuint(a.sum_ns, >, 0);
+    for (int i = 0; i < N; i++) {
+        g_assert_cmphex(edu_readl(&e, 0x00), ==, 0x010000ed);
+    }
+    latency_get(&e, &b);
+    g_assert_cmpuint(b.requests - a.requests, ==, N);
+    g_assert_cmpuint(b.count - a.count, ==, N);
+    g_assert_cmpuint(b.sum_ns, >, a.sum_ns);
+
+    /* edu maps nothing, so its writes are posted. */
+    {
+        QDict *info = remote_device_info(&e);
+
+        g_assert_cmpint(qdict_get_int(info, "mapped"), ==, 0);
+        qobject_unref(info);
+    }
+    for (int i = 0; i < M; i++) {
+        edu_writel(&e, 0x04, i);
+    }
+    latency_get(&e, &c);
+    g_assert_cmpuint(c.requests - b.requests, ==, M);
+    g_assert_cmpuint(c.count, ==, b.count);
+    g_assert_cmphex(edu_readl(&e, 0x04), ==, ~(uint32_t)(M - 1));
+    edu_stop(&e);
+}
+
 static void test_fault_kill_restart(const void *data)
 {
     Edu e = { 0 };
@@ -576,16 +652,31 @@ static void test_migrate(const void *data)
 static void test_fault_timeout(const void *data)
 {
     Edu e = { 0 };
+    Latency before, after;
+    uint64_t slow = 0;
 
     proxy_opts = ",timeout=300";
     edu_start(&e, GPOINTER_TO_INT(data));
     proxy_opts = "";
     check_edu_works(&e);
 
+    latency_get(&e, &before);
     dm_remote_pause(e.remote, true);
     g_assert_cmphex(edu_readl(&e, 0x00), ==, 0xffffffff);
     g_assert_cmphex(edu_readl(&e, 0x00), ==, 0xffffffff);
+    /*
+     * The read that timed out waited its 300 ms: a round trip in a bucket
+     * of 2^19 us or more.  The second was refused at once, unsent.  (Read
+     * before the model runs again: the reconnection's set-up counts too.)
+     */
+    latency_get(&e, &after);
     dm_remote_pause(e.remote, false);
+    g_assert_cmpuint(after.count - before.count, ==, 1);
+    for (int i = 19; i < LAT_BUCKETS; i++) {
+        slow += after.buckets[i] - before.buckets[i];
+    }
+    g_assert_cmpuint(slow, ==, 1);
+    g_assert_cmpuint(after.sum_ns - before.sum_ns, >=, 300 * 1000 * 1000);
 
     DM_WAIT_UNTIL(edu_readl(&e, 0x00) == 0x010000ed);
     check_edu_works(&e);
@@ -769,6 +860,10 @@ int main(int argc, char **argv)
                         test_fault_kill_restart);
     qtest_add_data_func("/dm/edu/proxy-fault/timeout",
                         GINT_TO_POINTER(EDU_PROXY_MSG), test_fault_timeout);
+    qtest_add_data_func("/dm/edu/proxy-shared/latency",
+                        GINT_TO_POINTER(EDU_PROXY_SHARED), test_latency);
+    qtest_add_data_func("/dm/edu/proxy-tcp/latency",
+                        GINT_TO_POINTER(EDU_PROXY_TCP), test_latency);
     qtest_add_data_func("/dm/edu/proxy-tcp/kill-restart",
                         GINT_TO_POINTER(EDU_PROXY_TCP),
                         test_fault_kill_restart);

@@ -22,6 +22,7 @@
 #include "qemu/error-report.h"
 #include "qemu/lockable.h"
 #include "qemu/cutils.h"
+#include "qemu/host-utils.h"
 #include "qemu/main-loop.h"
 #include "hw/boards.h"
 #include "qapi/qapi-commands-remote-dm.h"
@@ -508,12 +509,11 @@ static bool dm_proxy_recv(DMProxy *p, VupMsg *m, int *ret_recv,
  * A call is about to read the socket: take the watch off (see DMProxy).
  * From any thread: the trapping vCPU does not hold the BQL (the BARs are
  * lockless), and AioContext handlers may be changed from any thread.
- * p->lock held, which orders us with the timer below.
+ * @now: QEMU_CLOCK_REALTIME, read by the caller.  p->lock held, which
+ * orders us with the timer below.
  */
-static void dm_proxy_quiet(DMProxy *p)
+static void dm_proxy_quiet(DMProxy *p, int64_t now)
 {
-    int64_t now = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
-
     qatomic_set(&p->last_call_ns, now);
     if (p->watching) {
         qemu_set_fd_handler(p->fd, NULL, NULL, NULL);
@@ -545,32 +545,31 @@ static void dm_proxy_quiet_timer(void *opaque)
 static int dm_proxy_send(DMProxy *p, const VupHeader *h, const void *payload,
                          size_t len, const int *fds, unsigned nfds);
 
-int dm_proxy_call(DMProxy *p, uint16_t cmd, const void *payload, size_t len,
-                  const int *fds, unsigned nfds, VupMsg *reply)
+/*
+ * Count a round trip of @ns in p->latency.  p->lock held: plain
+ * increments, stored whole for QMP's unlocked reads.
+ */
+static void dm_proxy_latency_add(DMProxy *p, int64_t ns)
 {
-    QEMU_LOCK_GUARD(&p->lock);
-    VupHeader h = { .command = cmd };
-    int64_t deadline;
+    /* Bucket i holds up to 2^i us: the first power of two >= ceil(us). */
+    uint64_t us = ns > 0 ? DIV_ROUND_UP(ns, SCALE_US) : 0;
+    unsigned i = us <= 1 ? 0 : MIN(64 - clz64(us - 1), DM_PROXY_LAT_BOUNDS);
+    DMProxyLatency *l = &p->latency;
+
+    qatomic_set(&l->buckets[i], qatomic_read(&l->buckets[i]) + 1);
+    qatomic_set(&l->sum_ns, qatomic_read(&l->sum_ns) + MAX(ns, 0));
+}
+
+/*
+ * Wait for the reply to @h until @deadline_ns, serving what the model
+ * sends meanwhile.  p->lock held.
+ */
+static int dm_proxy_await(DMProxy *p, const VupHeader *h,
+                          int64_t deadline_ns, VupMsg *reply)
+{
+    uint16_t cmd = h->command;
     int ret;
 
-    if (p->state != DM_PROXY_CONNECTED) {
-        qatomic_inc(&p->errors);
-        return -ENOTCONN;
-    }
-    ret = dm_proxy_migration_gate(p, cmd, payload, reply != NULL);
-    if (ret <= 0) {
-        return ret;
-    }
-    h.msg_id = p->next_id++;
-    qatomic_inc(&p->requests);
-    dm_proxy_quiet(p);
-    trace_dm_proxy_send(p->id, vup_command_name(cmd), h.msg_id, len, nfds);
-    deadline = qemu_clock_get_ns(QEMU_CLOCK_REALTIME) +
-               (int64_t)p->timeout_ms * SCALE_MS;
-    ret = dm_proxy_send(p, &h, payload, len, fds, nfds);
-    if (ret < 0) {
-        return ret;
-    }
     for (;;) {
         VupMsg m;
         int recv_ret;
@@ -580,10 +579,10 @@ int dm_proxy_call(DMProxy *p, uint16_t cmd, const void *payload, size_t len,
          * then sleep until the deadline, which also bounds a message
          * whose bytes trickle in.
          */
-        if (!dm_proxy_wait(p, deadline,
+        if (!dm_proxy_wait(p, deadline_ns,
                            vup_stream_spin_readable(&p->stream,
                                                     p->spin_ns)) ||
-            !dm_proxy_recv(p, &m, &recv_ret, deadline)) {
+            !dm_proxy_recv(p, &m, &recv_ret, deadline_ns)) {
             qatomic_inc(&p->errors);
             return p->state == DM_PROXY_DISCONNECTED ? -ETIMEDOUT : -EPIPE;
         }
@@ -591,13 +590,13 @@ int dm_proxy_call(DMProxy *p, uint16_t cmd, const void *payload, size_t len,
             dm_proxy_handle_request(p, &m, recv_ret);
             continue;
         }
-        if (m.hdr.msg_id != h.msg_id || m.hdr.command != h.command) {
+        if (m.hdr.msg_id != h->msg_id || m.hdr.command != cmd) {
             trace_dm_proxy_unexpected_reply(p->id, m.hdr.msg_id);
             vup_msg_clear(&m);
             continue;           /* toward the same deadline */
         }
-        ret = recv_ret < 0 ? -EINVAL : vup_check_reply(&m, &h);
-        trace_dm_proxy_recv_reply(p->id, vup_command_name(cmd), h.msg_id,
+        ret = recv_ret < 0 ? -EINVAL : vup_check_reply(&m, h);
+        trace_dm_proxy_recv_reply(p->id, vup_command_name(cmd), h->msg_id,
                                   ret);
         /* A model may refuse what is optional: no failed access. */
         if (ret < 0 && cmd != VUP_CMD_DEVICE_GET_REGION_IO_FDS) {
@@ -614,6 +613,41 @@ int dm_proxy_call(DMProxy *p, uint16_t cmd, const void *payload, size_t len,
         }
         return ret;
     }
+}
+
+int dm_proxy_call(DMProxy *p, uint16_t cmd, const void *payload, size_t len,
+                  const int *fds, unsigned nfds, VupMsg *reply)
+{
+    QEMU_LOCK_GUARD(&p->lock);
+    VupHeader h = { .command = cmd };
+    int64_t start;
+    int ret;
+
+    if (p->state != DM_PROXY_CONNECTED) {
+        qatomic_inc(&p->errors);
+        return -ENOTCONN;
+    }
+    ret = dm_proxy_migration_gate(p, cmd, payload, reply != NULL);
+    if (ret <= 0) {
+        return ret;
+    }
+    h.msg_id = p->next_id++;
+    qatomic_inc(&p->requests);
+    /*
+     * One clock read for the watch, the deadline and the round trip's
+     * start: the histogram's read at the end costs no more than before.
+     */
+    start = qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
+    dm_proxy_quiet(p, start);
+    trace_dm_proxy_send(p->id, vup_command_name(cmd), h.msg_id, len, nfds);
+    ret = dm_proxy_send(p, &h, payload, len, fds, nfds);
+    if (ret == 0) {
+        ret = dm_proxy_await(p, &h, start + (int64_t)p->timeout_ms * SCALE_MS,
+                             reply);
+    }
+    /* Every request counted that waits: a failed one took its time too. */
+    dm_proxy_latency_add(p, qemu_clock_get_ns(QEMU_CLOCK_REALTIME) - start);
+    return ret;
 }
 
 int dm_proxy_post(DMProxy *p, uint16_t cmd, const void *payload, size_t len)
@@ -1125,6 +1159,25 @@ void dm_proxy_cleanup(DMProxy *p)
 
 /* ---- QMP (main loop) ---- */
 
+/*
+ * The histogram as QMP gives it; its count is the sum of its buckets, so
+ * that the two agree even while a call adds to them.
+ */
+static RemoteDeviceLatency *dm_proxy_latency_info(DMProxyLatency *l)
+{
+    RemoteDeviceLatency *info = g_new0(RemoteDeviceLatency, 1);
+    uint64List **tail = &info->buckets;
+
+    for (unsigned i = 0; i <= DM_PROXY_LAT_BOUNDS; i++) {
+        uint64_t n = qatomic_read(&l->buckets[i]);
+
+        info->count += n;
+        QAPI_LIST_APPEND(tail, n);
+    }
+    info->sum_ns = qatomic_read(&l->sum_ns);
+    return info;
+}
+
 RemoteDeviceInfoList *qmp_query_remote_devices(Error **errp)
 {
     RemoteDeviceInfoList *head = NULL, **tail = &head;
@@ -1149,6 +1202,7 @@ RemoteDeviceInfoList *qmp_query_remote_devices(Error **errp)
         info->reconnects = qatomic_read(&p->reconnects);
         info->kicks = qatomic_read(&p->kicks);
         info->mapped = qatomic_read(&p->mapped);
+        info->latency = dm_proxy_latency_info(&p->latency);
         /* A snapshot: the table changes only in the main loop, ours. */
         info->doorbells = p->ndoorbells;
         for (unsigned i = 0; i < p->ndoorbells; i++) {

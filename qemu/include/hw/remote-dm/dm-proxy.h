@@ -39,6 +39,20 @@
 typedef struct DMProxy DMProxy;
 
 /*
+ * How long the round trips to the model took (a request sent, its reply
+ * waited for): a log2 histogram in microseconds, bucket i counting those
+ * of at most 2^i us (and more than 2^(i-1)), the last one those beyond
+ * 2^(DM_PROXY_LAT_BOUNDS-1) us (about 1 s).  An array of counters, so
+ * that the trapping thread pays a clock read and two increments: written
+ * under DMProxy.lock, read without it by QMP (each count tear-free).
+ */
+#define DM_PROXY_LAT_BOUNDS     21
+typedef struct DMProxyLatency {
+    uint64_t buckets[DM_PROXY_LAT_BOUNDS + 1];
+    uint64_t sum_ns;
+} DMProxyLatency;
+
+/*
  * Who we are, as told to the model in VERSION (qemu-dm extension): the
  * identifiers of the architecture and the id of a secret object holding
  * the access token.  Properties of both proxy devices.
@@ -256,6 +270,7 @@ struct DMProxy {
     uint64_t reconnects;
     uint64_t kicks;             /* doorbells rung by eventfd */
     uint64_t mapped;            /* bytes of the model's regions mapped */
+    DMProxyLatency latency;     /* of the round trips (dm_proxy_call) */
 };
 
 /* Parse @server, connect and negotiate; false with @errp set on failure. */

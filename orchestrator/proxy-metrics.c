@@ -1,0 +1,439 @@
+/*
+ * dm-orchestrator: the proxies' counters for /metrics (see
+ * proxy-metrics.h).
+ *
+ * A scrape asks ORCH_PROXY_METRICS_PARALLEL VMs at a time, each call
+ * cancelled after ORCH_PROXY_METRICS_VM_MS and all of them at the
+ * scrape's deadline: a QEMU (or launcher) that does not answer costs the
+ * scrape that much, never the main loop.  The scrape's memory lives
+ * until the last call it made has come back, cancelled or not.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <string.h>
+
+#include "db.h"
+#include "launcher.h"
+#include "log.h"
+#include "prom.h"
+#include "proxy-metrics.h"
+
+typedef struct ProxyScrape ProxyScrape;
+
+/* A device of a VM, as the database knows it. */
+typedef struct ProxyDev {
+    char *name;
+    char *server;               /* its server platform */
+    char *address;              /* the model's address given to QEMU */
+    char *route_address;        /* or the owner's router's, if routed */
+} ProxyDev;
+
+typedef struct ProxyVm {
+    ProxyScrape *s;
+    char *name;
+    char *client_address;       /* its client platform's launcher */
+    GPtrArray *devs;            /* ProxyDev */
+    GCancellable *cancel;       /* while asked */
+    guint timer;                /* cancels it after ..._VM_MS */
+    JsonArray *answer;          /* query-remote-devices', or NULL */
+} ProxyVm;
+
+struct ProxyScrape {
+    GPtrArray *vms;             /* ProxyVm, by name */
+    guint next;                 /* the next VM to ask */
+    guint asked;                /* calls not come back yet */
+    guint deadline;
+    bool finished;              /* @done told */
+    OrchProxyMetricsFn *done;
+    gpointer opaque;
+};
+
+static void proxy_dev_free(gpointer p)
+{
+    ProxyDev *d = p;
+
+    g_free(d->name);
+    g_free(d->server);
+    g_free(d->address);
+    g_free(d->route_address);
+    g_free(d);
+}
+
+static void proxy_vm_free(gpointer p)
+{
+    ProxyVm *vm = p;
+
+    g_free(vm->name);
+    g_free(vm->client_address);
+    g_ptr_array_unref(vm->devs);
+    g_clear_object(&vm->cancel);
+    if (vm->answer) {
+        json_array_unref(vm->answer);
+    }
+    g_free(vm);
+}
+
+static char *proxy_col(sqlite3_stmt *st, int i)
+{
+    return g_strdup((const char *)sqlite3_column_text(st, i));
+}
+
+/* The VMs whose QEMU runs and their devices, read at once. */
+static GPtrArray *proxy_vms(sqlite3 *db)
+{
+    GPtrArray *vms = g_ptr_array_new_with_free_func(proxy_vm_free);
+    g_autoptr(sqlite3_stmt) st = orch_db_stmt(db,
+        "SELECT v.name, c.address, d.name, s.name, p.address,"
+        " p.route_address FROM vms v JOIN platforms c ON c.id = v.client_id"
+        " LEFT JOIN devices d ON d.vm_id = v.id"
+        " LEFT JOIN placements p ON p.device_id = d.id"
+        " LEFT JOIN platforms s ON s.id = p.server_id"
+        " WHERE v.state IN ('running', 'suspended', 'migrating')"
+        " ORDER BY v.name, d.name", "");
+    ProxyVm *vm = NULL;
+
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        ProxyDev *d;
+
+        if (!vm || strcmp(vm->name, name) != 0) {
+            vm = g_new0(ProxyVm, 1);
+            vm->name = g_strdup(name);
+            vm->client_address = proxy_col(st, 1);
+            vm->devs = g_ptr_array_new_with_free_func(proxy_dev_free);
+            g_ptr_array_add(vms, vm);
+        }
+        if (sqlite3_column_type(st, 2) == SQLITE_NULL) {
+            continue;
+        }
+        d = g_new0(ProxyDev, 1);
+        d->name = proxy_col(st, 2);
+        d->server = proxy_col(st, 3);
+        d->address = proxy_col(st, 4);
+        d->route_address = proxy_col(st, 5);
+        g_ptr_array_add(vm->devs, d);
+    }
+    return vms;
+}
+
+/* ---- Asking ---- */
+
+static void proxy_ask_more(ProxyScrape *s);
+static void proxy_finish(ProxyScrape *s);
+
+static void proxy_scrape_free(ProxyScrape *s)
+{
+    g_ptr_array_unref(s->vms);
+    g_free(s);
+}
+
+/* A call came back (@vm's, or proxy_finish()'s own hold on @s). */
+static void proxy_returned(ProxyScrape *s)
+{
+    s->asked--;
+    if (!s->finished) {
+        proxy_ask_more(s);
+    } else if (!s->asked) {
+        proxy_scrape_free(s);
+    }
+}
+
+static void proxy_answered(guint status, JsonNode *reply, const char *error,
+                           gpointer opaque)
+{
+    ProxyVm *vm = opaque;
+    JsonNode *ret = NULL;
+
+    g_clear_handle_id(&vm->timer, g_source_remove);
+    if (reply && JSON_NODE_HOLDS_OBJECT(reply)) {
+        ret = json_object_get_member(json_node_get_object(reply), "return");
+    }
+    if (status == 200 && ret && JSON_NODE_HOLDS_ARRAY(ret)) {
+        vm->answer = json_array_ref(json_node_get_array(ret));
+    } else {
+        orch_debug("metrics: VM %s skipped: %s", vm->name,
+                   error ? error : status != 200 ?
+                   "its launcher refused QMP" : "QEMU refused");
+    }
+    proxy_returned(vm->s);
+}
+
+static gboolean proxy_vm_timeout(gpointer opaque)
+{
+    ProxyVm *vm = opaque;
+
+    vm->timer = 0;
+    g_cancellable_cancel(vm->cancel);
+    return G_SOURCE_REMOVE;
+}
+
+static void proxy_ask(ProxyVm *vm)
+{
+    g_autofree char *path = g_strdup_printf("/v1/vms/%s/qmp", vm->name);
+    g_autoptr(JsonNode) body = json_node_new(JSON_NODE_OBJECT);
+    JsonObject *o = json_object_new();
+
+    json_object_set_string_member(o, "execute", "query-remote-devices");
+    json_node_take_object(body, o);
+    vm->cancel = g_cancellable_new();
+    vm->timer = g_timeout_add(ORCH_PROXY_METRICS_VM_MS, proxy_vm_timeout, vm);
+    vm->s->asked++;
+    orch_launcher_call_async(vm->client_address, "POST", path, body,
+                             (ORCH_PROXY_METRICS_VM_MS + 999) / 1000,
+                             vm->cancel, proxy_answered, vm);
+}
+
+static void proxy_ask_more(ProxyScrape *s)
+{
+    while (!s->finished && s->asked < ORCH_PROXY_METRICS_PARALLEL &&
+           s->next < s->vms->len) {
+        proxy_ask(g_ptr_array_index(s->vms, s->next++));
+    }
+    if (!s->finished && !s->asked && s->next == s->vms->len) {
+        proxy_finish(s);
+    }
+}
+
+/* ---- The metrics ---- */
+
+/* @vm's device that QEMU's proxy @id at @addr is, or NULL. */
+static ProxyDev *proxy_dev(ProxyVm *vm, const char *id, const char *addr)
+{
+    guint i;
+
+    /* By id (the device's name, qemu-args.c), else by its address. */
+    for (i = 0; i < vm->devs->len; i++) {
+        ProxyDev *d = g_ptr_array_index(vm->devs, i);
+
+        if (strcmp(d->name, id) == 0) {
+            return d;
+        }
+    }
+    for (i = 0; i < vm->devs->len; i++) {
+        ProxyDev *d = g_ptr_array_index(vm->devs, i);
+
+        if (g_strcmp0(d->address, addr) == 0 ||
+            g_strcmp0(d->route_address, addr) == 0) {
+            return d;
+        }
+    }
+    return NULL;
+}
+
+/* Our names for QEMU's proxy @info: the device and its server. */
+static void proxy_names(ProxyVm *vm, JsonObject *info, const char **device,
+                        const char **server)
+{
+    const char *id = json_object_get_string_member_with_default(info, "id",
+                                                                 "");
+    const char *addr = json_object_get_string_member_with_default(
+        info, "server", "");
+    ProxyDev *d = proxy_dev(vm, id, addr);
+
+    *device = d ? d->name : id;
+    *server = d && d->server ? d->server : addr;
+}
+
+static void proxy_labels(GString *out, ProxyVm *vm, JsonObject *info)
+{
+    const char *device, *server;
+
+    proxy_names(vm, info, &device, &server);
+    g_string_append(out, "vm=\"");
+    orch_prom_label(out, vm->name);
+    g_string_append(out, "\",device=\"");
+    orch_prom_label(out, device);
+    g_string_append(out, "\",server=\"");
+    orch_prom_label(out, server);
+    g_string_append_c(out, '"');
+}
+
+/* Call @fn for every proxy of every VM that answered. */
+typedef void ProxyEachFn(GString *out, ProxyVm *vm, JsonObject *info,
+                         gconstpointer data);
+
+static void proxy_each(ProxyScrape *s, GString *out, ProxyEachFn *fn,
+                       gconstpointer data)
+{
+    guint i, j;
+
+    for (i = 0; i < s->vms->len; i++) {
+        ProxyVm *vm = g_ptr_array_index(s->vms, i);
+
+        for (j = 0; vm->answer && j < json_array_get_length(vm->answer);
+             j++) {
+            JsonNode *n = json_array_get_element(vm->answer, j);
+
+            if (JSON_NODE_HOLDS_OBJECT(n)) {
+                fn(out, vm, json_node_get_object(n), data);
+            }
+        }
+    }
+}
+
+/* NAME{labels} VALUE, VALUE QEMU's member @data (a counter). */
+static void proxy_counter(GString *out, ProxyVm *vm, JsonObject *info,
+                          gconstpointer data)
+{
+    const char *const *what = data;     /* { metric, member } */
+
+    g_string_append_printf(out, "%s{", what[0]);
+    proxy_labels(out, vm, info);
+    g_string_append_printf(out, "} %" G_GINT64_FORMAT "\n",
+                           json_object_get_int_member_with_default(
+                               info, what[1], 0));
+}
+
+static void proxy_connected(GString *out, ProxyVm *vm, JsonObject *info,
+                            gconstpointer data)
+{
+    const char *state = json_object_get_string_member_with_default(
+        info, "state", "");
+
+    g_string_append(out, "dm_proxy_connected{");
+    proxy_labels(out, vm, info);
+    g_string_append_printf(out, "} %d\n", strcmp(state, "connected") == 0);
+}
+
+/*
+ * QEMU's log2 buckets (qapi/remote-dm.json: entry i holds the round
+ * trips of at most 2^i us, the last one the rest) as Prometheus'
+ * cumulative ones, ending in +Inf, which equals _count by construction.
+ */
+static void proxy_histogram(GString *out, ProxyVm *vm, JsonObject *info,
+                            gconstpointer data)
+{
+    JsonNode *ln = json_object_get_member(info, "latency");
+    JsonObject *lat = ln && JSON_NODE_HOLDS_OBJECT(ln) ?
+                      json_node_get_object(ln) : NULL;
+    JsonNode *bn = lat ? json_object_get_member(lat, "buckets") : NULL;
+    JsonArray *b = bn && JSON_NODE_HOLDS_ARRAY(bn) ?
+                   json_node_get_array(bn) : NULL;
+    guint n = b ? json_array_get_length(b) : 0;
+    gint64 total = 0;
+    gint64 sum_ns;
+    guint i;
+
+    if (!n || n > 63) {
+        return;                 /* a QEMU without the histogram */
+    }
+    for (i = 0; i < n; i++) {
+        guint64 us = G_GUINT64_CONSTANT(1) << i;
+
+        total += json_array_get_int_element(b, i);
+        g_string_append(out, "dm_proxy_round_trip_seconds_bucket{");
+        proxy_labels(out, vm, info);
+        if (i + 1 < n) {
+            g_string_append_printf(out, ",le=\"%" G_GUINT64_FORMAT ".%06"
+                                   G_GUINT64_FORMAT "\"} %" G_GINT64_FORMAT
+                                   "\n", us / 1000000, us % 1000000, total);
+        } else {
+            g_string_append_printf(out, ",le=\"+Inf\"} %" G_GINT64_FORMAT
+                                   "\n", total);
+        }
+    }
+    sum_ns = json_object_get_int_member_with_default(lat, "sum-ns", 0);
+    g_string_append(out, "dm_proxy_round_trip_seconds_sum{");
+    proxy_labels(out, vm, info);
+    g_string_append_printf(out, "} %" G_GINT64_FORMAT ".%09" G_GINT64_FORMAT
+                           "\n", sum_ns / 1000000000, sum_ns % 1000000000);
+    g_string_append(out, "dm_proxy_round_trip_seconds_count{");
+    proxy_labels(out, vm, info);
+    g_string_append_printf(out, "} %" G_GINT64_FORMAT "\n", total);
+}
+
+static GString *proxy_render(ProxyScrape *s)
+{
+    static const char *const counters[][3] = {
+        { "dm_proxy_requests_total", "requests",
+          "Messages a proxy sent to its model, by VM, device and server." },
+        { "dm_proxy_errors_total", "errors",
+          "Accesses of a proxy that failed, refused while disconnected "
+          "included." },
+        { "dm_proxy_reconnects_total", "reconnects",
+          "Times a proxy found its model again after a fault." },
+    };
+    GString *out = g_string_new(NULL);
+    guint i, skipped = 0;
+
+    orch_prom_header(out, "dm_proxy_connected", "gauge",
+                     "Whether a proxy reaches its model, as its VM's QEMU "
+                     "says.");
+    proxy_each(s, out, proxy_connected, NULL);
+    for (i = 0; i < G_N_ELEMENTS(counters); i++) {
+        orch_prom_header(out, counters[i][0], "counter", counters[i][2]);
+        proxy_each(s, out, proxy_counter, counters[i]);
+    }
+    orch_prom_header(out, "dm_proxy_round_trip_seconds", "histogram",
+                     "Round trips of a proxy to its model (requests that "
+                     "wait for a reply), by duration.");
+    proxy_each(s, out, proxy_histogram, NULL);
+    orch_prom_header(out, "dm_orchestrator_proxy_vm_up", "gauge",
+                     "Whether a running VM's QEMU answered "
+                     "query-remote-devices in this scrape.");
+    for (i = 0; i < s->vms->len; i++) {
+        ProxyVm *vm = g_ptr_array_index(s->vms, i);
+
+        g_string_append(out, "dm_orchestrator_proxy_vm_up{vm=\"");
+        orch_prom_label(out, vm->name);
+        g_string_append_printf(out, "\"} %d\n", vm->answer != NULL);
+        skipped += vm->answer == NULL;
+    }
+    orch_prom_header(out, "dm_orchestrator_proxy_vms_skipped", "gauge",
+                     "Running VMs whose QEMU did not answer in time in this "
+                     "scrape.");
+    g_string_append_printf(out, "dm_orchestrator_proxy_vms_skipped %u\n",
+                           skipped);
+    return out;
+}
+
+/* Done asking (all answered, or the deadline): tell, cancel the rest. */
+static void proxy_finish(ProxyScrape *s)
+{
+    guint i;
+
+    s->finished = true;
+    g_clear_handle_id(&s->deadline, g_source_remove);
+    s->done(proxy_render(s), s->opaque);
+    /* Held while cancelling: a call may come back from inside. */
+    s->asked++;
+    for (i = 0; i < s->next; i++) {
+        ProxyVm *vm = g_ptr_array_index(s->vms, i);
+
+        g_cancellable_cancel(vm->cancel);
+    }
+    proxy_returned(s);
+}
+
+static gboolean proxy_deadline(gpointer opaque)
+{
+    ProxyScrape *s = opaque;
+
+    s->deadline = 0;
+    proxy_finish(s);
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean proxy_start(gpointer opaque)
+{
+    proxy_ask_more(opaque);
+    return G_SOURCE_REMOVE;
+}
+
+void orch_proxy_metrics_scrape(sqlite3 *db, OrchProxyMetricsFn *done,
+                               gpointer opaque)
+{
+    ProxyScrape *s = g_new0(ProxyScrape, 1);
+    guint i;
+
+    s->vms = proxy_vms(db);
+    for (i = 0; i < s->vms->len; i++) {
+        ((ProxyVm *)g_ptr_array_index(s->vms, i))->s = s;
+    }
+    s->done = done;
+    s->opaque = opaque;
+    s->deadline = g_timeout_add(ORCH_PROXY_METRICS_DEADLINE_MS,
+                                proxy_deadline, s);
+    /* From the main loop, so that @done never comes before we return. */
+    g_idle_add(proxy_start, s);
+}
