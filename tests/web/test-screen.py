@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 # A VM's screen in the web console (issue 23 point 4): a Linux guest under
 # TCG with a remote display, keyboard and tablet placed by the
-# orchestrator on a real server launcher and run by a real client
-# launcher's QEMU; headless Chromium logs in with the token over TLS,
+# orchestrator on a real server launcher (on TCP with TLS, as on another
+# host) and run by a real client launcher's QEMU; headless Chromium logs in with the token over TLS,
 # opens the VM's screen (noVNC over /v1/ws/display/VM, relayed by the
 # orchestrator to the launcher, which authenticates to the display's VNC
 # server) and sees the pattern the guest painted into /dev/fb0
@@ -134,25 +134,31 @@ def test(e):
                    check=True)
     with open(os.path.join(e.tmp, "token"), "w") as f:
         f.write(TOKEN + "\n")
-    # The platforms: a server launcher and a client launcher on UNIX
-    # sockets (the orchestrator calls them so; the browser gets the
-    # screen through the server's launcher all the same).
-    for name, role, extra in (
-            ("srv", "server", []),
-            ("c1", "client", ["--qemu",
-                              os.path.join(build, "qemu-system-x86_64")])):
-        launchers.append(e.spawn([dm, "daemon", "--role", role, "--listen",
-                 "unix:" + os.path.join(e.tmp, name + ".api"),
-                 "--platform-id", name, "--state-dir",
-                 os.path.join(e.tmp, name)] + extra, name + ".log"))
+    # The platforms: the server's launcher on TCP with TLS, as on
+    # another host (the orchestrator reaches its WebSocket of the display
+    # with its launcher certificate; the models are on TCP, the fork
+    # sends the framebuffer's dirty pages), the client's on a UNIX socket.
+    srv_port = free_port()
+    srv_api = "tcp:127.0.0.1:%d" % srv_port
+    launchers.append(e.spawn(
+        [dm, "daemon", "--role", "server", "--listen", srv_api,
+         "--tls-creds", certs + "/server", "--platform-id", "srv",
+         "--state-dir", os.path.join(e.tmp, "srv")], "srv.log"))
+    c1_api = "unix:" + os.path.join(e.tmp, "c1.api")
+    launchers.append(e.spawn(
+        [dm, "daemon", "--role", "client", "--listen", c1_api,
+         "--platform-id", "c1", "--state-dir", os.path.join(e.tmp, "c1"),
+         "--qemu", os.path.join(build, "qemu-system-x86_64")], "c1.log"))
     for name in ("srv", "c1"):
-        wait_for(lambda: os.path.exists(os.path.join(e.tmp, name + ".api")),
-                 "launcher " + name, 30)
+        wait_for(lambda: "listening" in open(
+            os.path.join(e.tmp, name + ".log")).read(), "launcher " + name,
+            30)
     port = free_port()
     e.orch = e.spawn([e.orch_bin, "--db", e.db, "--listen",
                       "tcp:127.0.0.1:%d" % port, "-v",
                       "--tls-creds", certs + "/server", "--web", web,
-                      "--web-token-file", os.path.join(e.tmp, "token")],
+                      "--web-token-file", os.path.join(e.tmp, "token"),
+                      "--launcher-tls-creds", certs + "/client"],
                      "orch.log")
     wait_for(lambda: "serving the web console" in e.orch_log() or
              e.orch.poll() is not None, "the orchestrator")
@@ -164,9 +170,9 @@ def test(e):
         return p.returncode, p.stdout.decode() + p.stderr.decode()
 
     rc1, _ = dmctl("platform", "add", "srv1", "--role", "server",
-                   "--address", "unix:" + os.path.join(e.tmp, "srv.api"))
+                   "--address", srv_api)
     rc2, _ = dmctl("platform", "add", "c1", "--role", "client",
-                   "--address", "unix:" + os.path.join(e.tmp, "c1.api"))
+                   "--address", c1_api)
     rc3, out = dmctl(
         "vm", "create", VM, "--memory", "256M",
         "--kernel", os.path.join(build, "guest", "vmlinuz"),
