@@ -127,6 +127,8 @@ def near(got, want, slack=24):
 
 def test(e):
     build = e.build
+    with open(os.path.join(build, "guest", "append")) as f:
+        guest_append = f.read().strip()     # the shared command line
     dm = os.path.join(e.meson, "dm-remote", "dm-remote")
     web = os.path.join(build, "web")
     certs = os.path.join(e.tmp, "certs")
@@ -177,10 +179,10 @@ def test(e):
         "vm", "create", VM, "--memory", "256M",
         "--kernel", os.path.join(build, "guest", "vmlinuz"),
         "--initrd", os.path.join(build, "guest", "initramfs.cpio.gz"),
-        # virtio-input-check's counts: "a" pressed and released (with
-        # its two SYN_REPORTs), the first pointer event; no autorepeat.
-        "--append", "console=ttyS0 quiet dm.kbd=4 dm.tablet=1 "
-        "dm.norepeat=1",
+        # The shared command line, and virtio-input-check's counts: "a"
+        # pressed and released (with its two SYN_REPORTs), the first
+        # pointer event; no autorepeat.
+        "--append", guest_append + " dm.kbd=4 dm.tablet=1 dm.norepeat=1",
         "--device", "console=uart16550", "--device", "gfx0=bochs-display",
         "--device", "kbd0=virtio-keyboard",
         "--device", "tablet0=virtio-tablet")
