@@ -196,14 +196,24 @@ static WsRelay *relay_new(SoupWebsocketConnection *ws, const char *label,
     return r;
 }
 
-void dm_ws_relay_stream(SoupWebsocketConnection *ws, GIOStream *stream,
-                        const char *label, DmWsRelayEndFn *end)
+void dm_ws_relay_stream_first(SoupWebsocketConnection *ws, GIOStream *stream,
+                              GBytes *first, const char *label,
+                              DmWsRelayEndFn *end)
 {
     WsRelay *r = relay_new(ws, label, end);
 
     r->stream = g_object_ref(stream);
     g_signal_connect(ws, "message", G_CALLBACK(relay_to_stream), r);
+    if (first && g_bytes_get_size(first)) {
+        relay_to_stream(ws, SOUP_WEBSOCKET_DATA_BINARY, first, r);
+    }
     relay_read(r);
+}
+
+void dm_ws_relay_stream(SoupWebsocketConnection *ws, GIOStream *stream,
+                        const char *label, DmWsRelayEndFn *end)
+{
+    dm_ws_relay_stream_first(ws, stream, NULL, label, end);
 }
 
 void dm_ws_relay_pair(SoupWebsocketConnection *a, SoupWebsocketConnection *b,

@@ -22,6 +22,14 @@ typedef void DmWsRelayEndFn(const char *label, const char *why);
 void dm_ws_relay_stream(SoupWebsocketConnection *ws, GIOStream *stream,
                         const char *label, DmWsRelayEndFn *end);
 
+/*
+ * The same, @first (NULL: none; referenced) written to @stream before
+ * anything @ws sends: what came with the end of a handshake done before.
+ */
+void dm_ws_relay_stream_first(SoupWebsocketConnection *ws, GIOStream *stream,
+                              GBytes *first, const char *label,
+                              DmWsRelayEndFn *end);
+
 /* Relay two WebSockets (both referenced) until either ends. */
 void dm_ws_relay_pair(SoupWebsocketConnection *a, SoupWebsocketConnection *b,
                       const char *label, DmWsRelayEndFn *end);

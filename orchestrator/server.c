@@ -7,6 +7,7 @@
 #include <libsoup/soup.h>
 
 #include "console-ws.h"
+#include "display-ws.h"
 #include "events.h"
 #include "json-http.h"
 #include "lifecycle.h"
@@ -430,6 +431,7 @@ OrchServer *orch_server_new(GSocket *listener, const DmSoupTlsCreds *tls,
     }
     soup_server_add_handler(s->soup, NULL, server_handler, s, NULL);
     orch_console_ws_setup(s->soup, s->web.auth, s->db_main);
+    orch_display_ws_setup(s->soup, s->web.auth, s->db_main);
     dm_soup_limits_setup(s->soup, SERVER_MAX_BODY, DM_SOUP_MAX_CONNECTIONS,
                          server_tls_log, NULL);
     if (tls) {

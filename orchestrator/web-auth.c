@@ -120,6 +120,8 @@ bool orch_web_auth_ok(OrchWebAuth *a, SoupServerMessage *msg)
 
 static const char web_login_form[] =
     "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+    /* No /favicon.ico: asked for before the login, it would be a 401. */
+    "<link rel=\"icon\" href=\"data:,\">"
     "<title>dm-orchestrator: log in</title></head><body><main>"
     "<h1>dm-orchestrator</h1>"
     "<form method=\"post\" action=\"/login\">"

@@ -22,13 +22,18 @@ if ! cmp -s "$top/web/package-lock.json" "$npmdir/package-lock.json" ||
           exit 1; }
 fi
 
-# Our files, then the packages' dist files under vendor/.
+# Our files, then the packages' files under vendor/: xterm.js's dist,
+# noVNC's ES modules as published (core/ imports ../vendor/pako/ by
+# relative paths, so both keep their places; browsers load them as they
+# are, no bundler).
 rm -rf "$web.new"
-mkdir -p "$web.new/vendor/xterm"
+mkdir -p "$web.new/vendor/xterm" "$web.new/vendor/novnc"
 (cd "$top/web" && tar cf - --exclude=package.json \
     --exclude=package-lock.json --exclude=node_modules .) |
     tar xf - -C "$web.new"
 x=$npmdir/node_modules/@xterm/xterm
 cp "$x/lib/xterm.mjs" "$x/css/xterm.css" "$x/LICENSE" "$web.new/vendor/xterm/"
+n=$npmdir/node_modules/@novnc/novnc
+cp -r "$n/core" "$n/vendor" "$n/LICENSE.txt" "$web.new/vendor/novnc/"
 rm -rf "$web"
 mv "$web.new" "$web"

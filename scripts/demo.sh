@@ -13,7 +13,11 @@
 # the server's VNC (saved in BUILD/demo, or $DEMO_OUT), migrates
 # to the other client platform while its device models stay put, reads
 # the file back and fetches the page again there; then it shuts down.
-# Each step says what it does.
+# Each step says what it does.  The orchestrator serves the web console
+# too (--web, HTTPS with a login token): the demo prints its URL and the
+# token's file, for a browser on this machine while the demo runs
+# (DEMO_PAUSE=1: wait for Enter before the shutdown, to look at the VM's
+# screen and console in the page).
 #   scripts/demo.sh BUILD
 set -euo pipefail
 build=$(cd "${1:?usage: demo.sh BUILD}" && pwd)
@@ -32,7 +36,6 @@ cleanup() {
 trap cleanup EXIT
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*" | sed "s|$build/||g; s|$tmp/||g"; "$@"; }
-export DMCTL_ORCHESTRATOR=unix:$tmp/orch.sock
 dmctl() { "$build/meson/orchestrator/dmctl" "$@"; }
 out=${DEMO_OUT:-$build/demo}
 mkdir -p "$out"
@@ -49,7 +52,8 @@ else
     addr() { echo 127.0.0.1; }
     where="loopback (not root: no network namespaces)"
 fi
-port() { case $1 in srv) echo 7101 ;; c1) echo 7102 ;; c2) echo 7103 ;; esac; }
+port() { case $1 in srv) echo 7101 ;; c1) echo 7102 ;; c2) echo 7103 ;;
+                   ctl) echo 7100 ;; esac; }
 
 step "1. Hosts: orchestrator, server platform srv1, client platforms c1 and c2, on $where"
 # TLS everywhere, both ends verified: the launchers' API (HTTPS) and the
@@ -84,16 +88,32 @@ for h in srv c1 c2; do
         >"$tmp/$h.log" 2>&1 & pids+=($!)
     echo "   launcher of $h: dm-remote daemon --role $role on tcp:$(addr $h):$(port $h), HTTPS, models over TLS"
 done
+# The orchestrator's API and web console: HTTPS on the ctl host, client
+# certificates (dmctl) or the login token (a browser without one).
+( umask 077; head -c 18 /dev/urandom | base64 | tr '+/' '-_' >"$out/web-token" )
 on ctl "$build/meson/orchestrator/dm-orchestrator" --db "$tmp/db.sqlite" \
-    --listen "unix:$tmp/orch.sock" \
+    --listen "tcp:$(addr ctl):$(port ctl)" --tls-creds "$tmp/certs/server" \
+    --web "$build/web" --web-token-file "$out/web-token" \
     --launcher-tls-creds "$tmp/certs/client" >"$tmp/orch.log" 2>&1 & pids+=($!)
+# A browser on this machine is outside the namespaces: a forwarder on
+# its loopback reaches the orchestrator's listener (dmctl goes through it
+# too).  On loopback already, the listener itself.
+web=$(addr ctl):$(port ctl)
+if [ "$(addr ctl)" != 127.0.0.1 ]; then
+    web=127.0.0.1:$(/usr/bin/python3 "$here/tests/free-port.py" 127.0.0.1)
+    socat "TCP-LISTEN:${web#*:},bind=127.0.0.1,reuseaddr,fork" \
+        "EXEC:ip netns exec $(lan_ns ctl) socat STDIO TCP\:$(addr ctl)\:$(port ctl)" \
+        >"$tmp/forward.log" 2>&1 & pids+=($!)
+fi
+export DMCTL_ORCHESTRATOR=tcp:$web DMCTL_TLS_CREDS=$tmp/certs/client
 for _ in $(seq 500); do
-    [ -S "$tmp/orch.sock" ] && grep -q listening "$tmp/srv.log" &&
+    grep -q "serving the API" "$tmp/orch.log" && grep -q listening "$tmp/srv.log" &&
         grep -q listening "$tmp/c1.log" && grep -q listening "$tmp/c2.log" &&
-        break
+        (exec 3<>"/dev/tcp/${web%:*}/${web#*:}") 2>/dev/null && break
     sleep 0.01
 done
-echo "   orchestrator: dm-orchestrator, API on $tmp/orch.sock, launchers called over HTTPS with its client certificate" | sed "s|$tmp/||"
+echo "   orchestrator: dm-orchestrator, API and web console on tcp:$(addr ctl):$(port ctl) (HTTPS), launchers called over HTTPS with its client certificate"
+echo "   web console: https://$web/ (the demo's own CA: accept its certificate), login token in $out/web-token"
 
 step "2. Register the platforms in the identifier database"
 run dmctl platform add srv1 --role server --address "tcp:$(addr srv):$(port srv)"
@@ -167,6 +187,11 @@ timeout 100 "$chat" "$console" 90 \
     "send:echo page again: \$(wget -q -O - http://10.0.2.2:$web_port/)" \
     "expect:page again: hello from the server platform" \
     "send:umount /mnt && echo unmounted: \$((6*7))" "expect:unmounted: 42"
+
+if [ -n "${DEMO_PAUSE:-}" ] && [ -t 0 ]; then
+    echo "   web console: https://$web/ (token in $out/web-token): the VM's screen and console are there"
+    read -r -p "   press Enter to shut the VM down " _
+fi
 
 step "8. Shut it down: ACPI power-down, then quit; models stopped, placements freed"
 run dmctl vm stop demo --timeout 5

@@ -18,7 +18,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 # python3-selenium: its browser tests (tests/web/).  libvncserver-dev:
 # bochs-display's VNC server (optional to the build: without it vnc= is
 # refused), python3-cryptography: the test's RFB client (DES of VNC
-# authentication).
+# authentication); nettle-dev: the launcher's own (its display WebSocket
+# authenticates to the display's VNC server).
 PKGS=(
     build-essential pkg-config ninja-build ccache rsync xz-utils dpkg-dev
     python3 python3-venv flex bison cpio git device-tree-compiler
@@ -29,7 +30,7 @@ PKGS=(
     libnbd-dev qemu-utils liburing-dev qemu-system-common
     clang libclang-rt-14-dev llvm
     etcd-server etcd-client
-    libvncserver-dev python3-cryptography
+    libvncserver-dev python3-cryptography nettle-dev
     seabios ipxe-qemu busybox-static
     fdisk mtools dosfstools syslinux syslinux-common
     npm chromium chromium-driver python3-selenium

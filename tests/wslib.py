@@ -5,6 +5,7 @@ library has none, and Debian's python3-websockets is asyncio-only.
     ws = wslib.connect(sock, "/v1/ws/console/vm1", host="x")
     ws.sendall(b"...")      # one binary message
     data = ws.recv(4096)    # the next message's bytes, b"" at close
+    st = wslib.Stream(ws)   # a byte stream over the messages (RFB)
 """
 import base64
 import hashlib
@@ -96,6 +97,38 @@ class WebSocket:
         except OSError:
             pass
         self.sock.close()
+
+
+class Stream:
+    """Socket-like byte stream over a WebSocket's binary messages, for
+    protocols that ignore message boundaries (RFB through noVNC's relay):
+    recv(n) gives at most n bytes, MSG_PEEK too."""
+
+    def __init__(self, ws):
+        self.ws = ws
+        self.pending = b""
+
+    def settimeout(self, t):
+        self.ws.sock.settimeout(t)
+
+    def gettimeout(self):
+        return self.ws.sock.gettimeout()
+
+    def recv(self, n, flags=0):
+        if not self.pending:
+            # A timeout is harmless only before a frame begins (the
+            # RFB client's peek for the next update).
+            self.pending = self.ws.recv()
+        out = self.pending[:n]
+        if not flags & socket.MSG_PEEK:
+            self.pending = self.pending[n:]
+        return out
+
+    def sendall(self, data):
+        self.ws.sendall(data)
+
+    def close(self):
+        self.ws.close()
 
 
 def connect(sock, path, host="localhost", headers=None):

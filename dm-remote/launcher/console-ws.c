@@ -7,6 +7,7 @@
 #include <gio/gunixsocketaddress.h>
 
 #include "console-ws.h"
+#include "display-ws.h"
 #include "http.h"
 #include "log.h"
 #include "ws-relay.h"
@@ -15,14 +16,21 @@
 #define CONSOLE_WS_ROOT "/v1/ws"
 #define CONSOLE_WS_PATH "console-ws-path"
 
-/* The instance's id in /v1/ws/instances/ID/console, or NULL. */
-static char *console_ws_id(const char *path)
+/*
+ * The instance's id in /v1/ws/instances/ID/console, or NULL; *@display
+ * tells /v1/ws/instances/ID/display (display-ws.h), served beside it.
+ */
+static char *console_ws_id(const char *path, bool *display)
 {
     g_auto(GStrv) seg = g_strsplit(path, "/", 0);
 
-    /* "", "v1", "ws", "instances", ID, "console" */
+    /* "", "v1", "ws", "instances", ID, "console" or "display" */
     if (g_strv_length(seg) != 6 || strcmp(seg[3], "instances") != 0 ||
-        strcmp(seg[5], "console") != 0 || !vup_name_valid(seg[4])) {
+        !vup_name_valid(seg[4])) {
+        return NULL;
+    }
+    *display = strcmp(seg[5], "display") == 0;
+    if (!*display && strcmp(seg[5], "console") != 0) {
         return NULL;
     }
     return g_strdup(seg[4]);
@@ -34,10 +42,13 @@ static void console_ws_check(SoupServer *soup, SoupServerMessage *msg,
                              gpointer opaque)
 {
     DmServer *s = opaque;
-    g_autofree char *id = console_ws_id(path);
+    bool display = false;
+    g_autofree char *id = console_ws_id(path, &display);
     DmInstance *inst = id ? g_hash_table_lookup(s->instances, id) : NULL;
 
-    if (!id) {
+    if (id && display) {
+        dm_display_ws_check(s, msg, id);
+    } else if (!id) {
         dm_http_error(msg, SOUP_STATUS_NOT_FOUND, "no such path: %s", path);
     } else if (!inst) {
         dm_http_error(msg, SOUP_STATUS_NOT_FOUND, "no instance '%s'", id);
@@ -63,12 +74,17 @@ static void console_ws_open(SoupServer *soup, SoupServerMessage *msg,
                             gpointer opaque)
 {
     const char *sock = g_object_get_data(G_OBJECT(msg), CONSOLE_WS_PATH);
-    g_autofree char *id = console_ws_id(path);
+    bool display = false;
+    g_autofree char *id = console_ws_id(path, &display);
     g_autoptr(GSocketClient) client = g_socket_client_new();
     g_autoptr(GSocketAddress) sa = NULL;
     g_autoptr(GSocketConnection) conn = NULL;
     g_autoptr(GError) err = NULL;
 
+    if (id && display) {
+        dm_display_ws_open(msg, ws, id);
+        return;
+    }
     if (!sock) {
         soup_websocket_connection_close(ws, SOUP_WEBSOCKET_CLOSE_NORMAL,
                                         "no console");

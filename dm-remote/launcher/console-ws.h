@@ -7,7 +7,9 @@
  * The console's UNIX socket (an instance with "console": true) is
  * relayed both ways as binary messages (common/ws-relay.h).  The API's
  * own TLS and client certificates guard it; 404 for an unknown instance
- * or one without a console, 409 while it is not running.
+ * or one without a console, 409 while it is not running.  A display's
+ * screen is served beside it (display-ws.h): libsoup finds handlers by
+ * prefix, so this file's handler passes /v1/ws/instances/ID/display on.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */

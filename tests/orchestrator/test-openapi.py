@@ -37,11 +37,14 @@ def registered():
         methods = {"/login": ("GET", "POST")}.get(path, ("GET",))
         for m in methods:
             out.add((m, path))
-    # The console's WebSocket, on its own path (console-ws.c).
-    with open(os.path.join(SRC, "console-ws.c")) as f:
-        prefix = re.search(r'#define CONSOLE_WS_PREFIX "([^"]+)"',
-                           f.read()).group(1)
-    out.add(("GET", prefix + "{name}"))
+    # The console's and the screen's WebSockets, on their own paths
+    # (console-ws.c, display-ws.c).
+    for name, macro in (("console-ws.c", "CONSOLE_WS_PREFIX"),
+                        ("display-ws.c", "DISPLAY_WS_PREFIX")):
+        with open(os.path.join(SRC, name)) as f:
+            prefix = re.search(r'#define %s "([^"]+)"' % macro,
+                               f.read()).group(1)
+        out.add(("GET", prefix + "{name}"))
     return out
 
 

@@ -76,8 +76,8 @@ function deviceList(vm) {
 const ACTIONS = {
   defined: ['start', 'remove'],
   stopped: ['start', 'remove'],
-  running: ['stop', 'suspend', 'migrate', 'save', 'console'],
-  suspended: ['resume', 'stop', 'migrate', 'save'],
+  running: ['stop', 'suspend', 'migrate', 'save', 'console', 'screen'],
+  suspended: ['resume', 'stop', 'migrate', 'save', 'screen'],
   saved: ['restore', 'stop'],
 };
 
@@ -97,6 +97,7 @@ async function refreshVms() {
   fillTable('#vm-table', vms.map((vm) => {
     const acts = el('td');
     for (const a of ACTIONS[vm.state] || []) {
+      if (a === 'screen' && !vm.vnc) continue;   // no display placed
       acts.append(el('button', { type: 'button', 'data-action': a,
         'data-vm': vm.name, 'aria-label': `${a} ${vm.name}`,
         onclick: () => act(a, vm) }, a));
@@ -142,6 +143,9 @@ async function act(action, vm) {
   let body;
   if (action === 'console') {
     return openConsole(vm);
+  }
+  if (action === 'screen') {
+    return openScreen(vm);
   }
   if (action === 'migrate' || action === 'restore') {
     const to = await clientChoice(vm, action === 'migrate' ?
@@ -199,6 +203,45 @@ async function openConsole(vm) {
     consoleWs = ws;
     $('#console-area').scrollIntoView();
     term.focus();
+  } catch (e) {
+    showError(e);
+  }
+}
+
+// The screen: noVNC's RFB (npm, vendor/novnc, its ES modules as they
+// are) over /v1/ws/display/NAME.  The display's launcher did the VNC
+// authentication: the page is offered "None" and never sees a password.
+let rfb = null;
+
+async function openScreen(vm) {
+  showError(null);
+  try {
+    const { default: RFB } = await import('../vendor/novnc/core/rfb.js');
+    const status = $('#screen-status');
+    $('#console-area').hidden = false;
+    $('#console-info').textContent = `${vm.name}: screen`;
+    if (rfb) rfb.disconnect();
+    const screen = $('#screen');
+    screen.replaceChildren();
+    screen.hidden = false;
+    status.hidden = false;
+    status.textContent = `${vm.name}: connecting to the screen…`;
+    const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    const r = new RFB(screen, `${proto}//${location.host}/v1/ws/display/` +
+                      encodeURIComponent(vm.name), { shared: true });
+    r.scaleViewport = true;
+    r.addEventListener('connect', () => {
+      status.textContent = `${vm.name}: screen connected (click it to type)`;
+    });
+    r.addEventListener('disconnect', (e) => {
+      if (rfb === r) {
+        status.textContent = `${vm.name}: screen ` +
+          (e.detail.clean ? 'closed' : 'lost');
+      }
+    });
+    rfb = r;
+    window.dmRfb = r;           // the browser tests watch its state
+    $('#console-area').scrollIntoView();
   } catch (e) {
     showError(e);
   }
