@@ -153,7 +153,7 @@ bool orch_launcher_call(const char *address, const char *method,
     const DmSoupTlsCreds *tls = launcher_creds(address);
     JsonNode *reply = NULL;
     gsize len;
-    const char *data;
+    const void *data;
 
     peer = orch_address_connectable(address, &err);
     if (!peer) {
@@ -202,65 +202,11 @@ bool orch_launcher_call(const char *address, const char *method,
         return false;
     }
     data = g_bytes_get_data(answer, &len);
-    if (len > 0) {
-        g_autofree char *text = g_strndup(data, len);
-
-        reply = json_from_string(text, &err);
-        if (!reply) {
-            g_set_error(errp, ORCH_ERROR, ORCH_ERROR_BAD_GATEWAY,
-                        "launcher %s: %s %s: answer is not JSON: %s",
-                        address, method, path,
-                        err ? err->message : "empty");
-            return false;
-        }
+    if (!orch_launcher_answer(address, method, path, data, len, &reply,
+                              errp)) {
+        return false;
     }
     *ret_status = soup_message_get_status(msg);
     *ret_reply = reply;
     return true;
-}
-
-bool orch_launcher_expect(const char *address, const char *method,
-                          const char *path, JsonNode *body, guint want,
-                          JsonNode **ret_reply, GError **errp)
-{
-    g_autoptr(JsonNode) reply = NULL;
-    guint status = 0;
-
-    if (!orch_launcher_call(address, method, path, body, &status, &reply,
-                            errp)) {
-        return false;
-    }
-    if (status != want) {
-        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_BAD_GATEWAY,
-                    "launcher %s: %s %s: %u %s", address, method, path,
-                    status, orch_launcher_reason(reply, status));
-        return false;
-    }
-    if (ret_reply) {
-        *ret_reply = g_steal_pointer(&reply);
-    }
-    return true;
-}
-
-const char *orch_launcher_reason(JsonNode *reply, guint status)
-{
-    if (reply && JSON_NODE_HOLDS_OBJECT(reply)) {
-        JsonObject *o = json_node_get_object(reply);
-        JsonNode *e = json_object_get_member(o, "error");
-
-        if (e && JSON_NODE_HOLDS_VALUE(e) &&
-            json_node_get_value_type(e) == G_TYPE_STRING) {
-            return json_node_get_string(e);
-        }
-    }
-    return soup_status_get_phrase(status);
-}
-
-const char *orch_launcher_str(JsonObject *o, const char *key)
-{
-    JsonNode *n = o ? json_object_get_member(o, key) : NULL;
-
-    return n && JSON_NODE_HOLDS_VALUE(n) &&
-           json_node_get_value_type(n) == G_TYPE_STRING ?
-           json_node_get_string(n) : NULL;
 }

@@ -50,6 +50,15 @@ bool orch_launcher_call(const char *address, const char *method,
                         const char *path, JsonNode *body, guint *ret_status,
                         JsonNode **ret_reply, GError **errp);
 /*
+ * A launcher's answer body, the @len bytes at @data, as JSON: *@ret_reply
+ * is NULL for no body; false with an ORCH_ERROR_BAD_GATEWAY naming
+ * @address, @method and @path if it is not JSON (launcher-reply.c, as
+ * the rest of this header below orch_launcher_call).
+ */
+bool orch_launcher_answer(const char *address, const char *method,
+                          const char *path, const void *data, gsize len,
+                          JsonNode **ret_reply, GError **errp);
+/*
  * The same, but any status other than @want is an ORCH_ERROR_BAD_GATEWAY
  * with the launcher's own message.  The reply is returned on success
  * only (@ret_reply may be NULL).
