@@ -311,3 +311,95 @@ bodies = [
 for i, b in enumerate(bodies):
     put("instance-body", "body-%d" % i, json.dumps(b).encode())
 put("instance-body", "nested", b'{"model": "edu", "props": {"x": [[[[1]]]]}}')
+
+# ---- orch-api: the orchestrator's API (fuzz-orch-api.c) ----
+# "> METHOD PATH" and its body; "< STATUS" and a launcher's answer, taken
+# in order by whatever request calls a launcher.
+
+
+def orch(name, *blocks):
+    out = b""
+    for b in blocks:
+        if b[0] == ">":
+            out += b"> %s %s\n" % (b[1].encode(), b[2].encode())
+        else:
+            out += b"< %d\n" % b[1]
+        if len(b) > 3 or (b[0] == "<" and len(b) > 2):
+            body = b[3] if b[0] == ">" else b[2]
+            out += (body if isinstance(body, bytes)
+                    else json.dumps(body).encode()) + b"\n"
+    put("orch-api", name, out)
+
+
+SERVER_HEALTH = {"platform": "s1", "role": "server", "model_tls": False,
+                 "capacity": 8,
+                 "models": [{"name": "edu", "bus": "pci", "props": []},
+                            {"name": "uart16550", "bus": "isa",
+                             "props": [{"name": "console",
+                                        "type": "string"}]}]}
+CLIENT_HEALTH = {"platform": "c1", "role": "client", "model_tls": False}
+ADD_SERVER = (">", "POST", "/v1/platforms",
+              {"name": "s1", "role": "server", "address": "unix:/s1.sock"})
+ADD_CLIENT = (">", "POST", "/v1/platforms",
+              {"name": "c1", "role": "client", "address": "tcp:c1:7000"})
+VM = {"name": "vm1", "memory": "256M", "kernel": "/k", "append": "quiet",
+      "args": ["-smp", "2"],
+      "devices": [{"name": "edu0", "model": "edu"},
+                  {"name": "uart0", "model": "uart16550", "server": "s1",
+                   "restart": "on-failure"}]}
+INSTANCE = {"id": "x", "address": "tcp:s1:5000", "state": "running",
+            "console": "tcp:s1:6000"}
+OK = {"return": {}}
+
+orch("reads", (">", "GET", "/v1/platforms"), (">", "GET", "/v1/vms"),
+     (">", "GET", "/v1/events"), (">", "GET", "/v1/openapi.json"),
+     (">", "GET", "/v1/dms"), (">", "GET", "/v1/vms/nope"),
+     (">", "GET", "/v1/platforms/nope"), (">", "GET", "/metrics"))
+orch("platforms", ("<", 200, SERVER_HEALTH), ADD_SERVER,
+     ("<", 200, CLIENT_HEALTH), ADD_CLIENT,
+     (">", "GET", "/v1/platforms/s1"), (">", "DELETE", "/v1/platforms/c1"),
+     (">", "GET", "/v1/platforms"))
+orch("vm-create", ("<", 200, SERVER_HEALTH), ADD_SERVER,
+     (">", "POST", "/v1/vms", VM), (">", "GET", "/v1/vms/vm1"),
+     (">", "GET", "/v1/vms/vm1/console"), (">", "GET", "/v1/vms/vm1/events"),
+     (">", "DELETE", "/v1/vms/vm1"))
+orch("lifecycle", ("<", 200, SERVER_HEALTH), ADD_SERVER,
+     ("<", 200, CLIENT_HEALTH), ADD_CLIENT,
+     (">", "POST", "/v1/vms", VM),
+     ("<", 201, INSTANCE), ("<", 201, dict(INSTANCE, id="y",
+                                           address="tcp:s1:5001")),
+     ("<", 201, {}), (">", "POST", "/v1/vms/vm1/start"),
+     ("<", 200, OK), (">", "POST", "/v1/vms/vm1/suspend"),
+     ("<", 200, OK), (">", "POST", "/v1/vms/vm1/resume"),
+     ("<", 200, OK), (">", "POST", "/v1/vms/vm1/devices/edu0/link",
+                      {"up": False}),
+     ("<", 200, {"id": "x", "state": "running", "restarts": 0}),
+     (">", "GET", "/v1/dms"),
+     ("<", 200, OK), ("<", 200, {}), ("<", 200, {}),
+     (">", "POST", "/v1/vms/vm1/stop"), (">", "GET", "/v1/vms/vm1"))
+orch("start-fails", ("<", 200, SERVER_HEALTH), ADD_SERVER,
+     ("<", 200, CLIENT_HEALTH), ADD_CLIENT,
+     (">", "POST", "/v1/vms", VM), ("<", 201, INSTANCE),
+     ("<", 500, {"error": "no"}), (">", "POST", "/v1/vms/vm1/start"),
+     (">", "GET", "/v1/vms/vm1"))
+orch("migrate-save", ("<", 200, SERVER_HEALTH), ADD_SERVER,
+     ("<", 200, CLIENT_HEALTH), ADD_CLIENT,
+     ("<", 200, dict(CLIENT_HEALTH, platform="c2")),
+     (">", "POST", "/v1/platforms",
+      {"name": "c2", "role": "client", "address": "unix:/c2.sock"}),
+     (">", "POST", "/v1/vms", VM), ("<", 201, INSTANCE),
+     ("<", 201, INSTANCE), ("<", 201, {}),
+     (">", "POST", "/v1/vms/vm1/start"),
+     ("<", 201, {}), ("<", 200, OK), ("<", 200, OK),
+     ("<", 200, {"return": {"status": "completed"}}), ("<", 200, OK),
+     ("<", 200, OK), (">", "POST", "/v1/vms/vm1/migrate", {"to": "c2"}),
+     ("<", 200, OK), ("<", 200, OK),
+     ("<", 200, {"return": {"status": "completed"}}), ("<", 200, {}),
+     (">", "POST", "/v1/vms/vm1/save", {}),
+     ("<", 201, {}), ("<", 200, OK), ("<", 200, OK),
+     (">", "POST", "/v1/vms/vm1/restore", {}))
+orch("bad", (">", "POST", "/v1/vms", b"{\"name\": [1, {\"a\": null}]"),
+     (">", "PUT", "/v1/vms"), (">", "POST", "/v1/platforms", b"[]"),
+     (">", "GET", "/v1/vms/a%2Fb"), (">", "GET", "/v1/../etc/passwd"),
+     (">", "POST", "/v1/vms", {"name": "vm1", "memory": "12Q"}),
+     (">", "GET", "/v1/events?vm=vm1&since=-1&limit=x"))
