@@ -30,21 +30,17 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 #include <glib/gstdio.h>
 
 #include "address.h"
 #include "db.h"
 #include "error.h"
+#include "fuzz-http.h"
 #include "launcher.h"
 #include "log.h"
 #include "request.h"
@@ -289,148 +285,31 @@ static void reset_db(void)
     }
 }
 
-/* Send @req on a new connection and read the whole answer into @out. */
-static void http_exchange(const GString *req, GString *out)
+static void run_request(const FuzzBlock *b)
 {
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    size_t sent = 0;
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-
-    strcpy(sa.sun_path, sock_path);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        perror("fuzz-orch-api: connect");
-        abort();
-    }
-    for (;;) {
-        char buf[16384];
-        ssize_t n;
-        bool busy = false;
-
-        if (sent < req->len) {
-            n = send(fd, req->str + sent, req->len - sent, MSG_NOSIGNAL);
-            if (n > 0) {
-                sent += n;
-                busy = true;
-            } else if (n < 0 && errno != EAGAIN) {
-                sent = req->len;  /* the server closed: read its answer */
-            }
-        }
-        n = recv(fd, buf, sizeof(buf), 0);
-        if (n == 0 || (n < 0 && errno != EAGAIN)) {
-            break;
-        }
-        if (n > 0) {
-            g_string_append_len(out, buf, n);
-            busy = true;
-            /* An event stream does not end: its head is enough. */
-            if (strstr(out->str, "\r\n\r\n") &&
-                strstr(out->str, "text/event-stream")) {
-                break;
-            }
-        }
-        busy |= g_main_context_iteration(NULL, FALSE);
-        if (!busy) {
-            struct pollfd p = { .fd = fd, .events = POLLIN };
-
-            poll(&p, 1, 1);
-        }
-    }
-    close(fd);
-    /* What the server still does for that connection, before the next. */
-    while (g_main_context_iteration(NULL, FALSE)) {
-    }
-}
-
-/* The status and JSON body of @answer; checks that an error says why. */
-static guint check_answer(const char *what, const GString *answer)
-{
-    const char *body = strstr(answer->str, "\r\n\r\n");
-    g_autoptr(JsonParser) p = json_parser_new();
-    guint status;
-
-    if (sscanf(answer->str, "HTTP/1.%*d %u ", &status) != 1 || !body) {
-        fprintf(stderr, "%s: no HTTP answer: '%.200s'\n", what, answer->str);
-        abort();
-    }
-    body += 4;
-    if (status < 400 || strstr(answer->str, "text/event-stream")) {
-        return status;
-    }
-    /* libsoup's own refusals (a path it cannot parse) have no JSON. */
-    if (!*body && (status == 400 || status == 404)) {
-        return status;
-    }
-    if (!json_parser_load_from_data(p, body, -1, NULL) ||
-        !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p)) ||
-        !json_object_get_string_member_with_default(
-            json_node_get_object(json_parser_get_root(p)), "error", NULL) ||
-        !*json_object_get_string_member(
-            json_node_get_object(json_parser_get_root(p)), "error")) {
-        fprintf(stderr, "%s: %u without a message: '%.200s'\n", what,
-                status, body);
-        abort();
-    }
-    return status;
-}
-
-/* Whether @c may go into a request line's path as it is. */
-static bool path_char_ok(unsigned char c)
-{
-    return c > 0x20 && c < 0x7f && c != '#';
-}
-
-static void run_request(const char *line, size_t line_len,
-                        const char *body, size_t body_len)
-{
-    const char *sp = memchr(line, ' ', line_len);
-    g_autoptr(GString) req = g_string_new(NULL);
     g_autoptr(GString) answer = g_string_new(NULL);
+    g_autoptr(GString) req = NULL;
     g_autofree char *before = NULL;
     g_autofree char *what = NULL;
     guint status, calls;
 
-    if (!sp || sp == line) {
+    req = fuzz_http_request(b, &what);
+    if (!req) {
         return;
     }
-    for (const char *c = line; c < sp; c++) {
-        if (*c < 'A' || *c > 'Z') {
-            return;             /* not a method libsoup would parse */
-        }
-    }
-    g_string_append_len(req, line, sp - line);
-    g_string_append_c(req, ' ');
-    if (sp + 1 == line + line_len || sp[1] != '/') {
-        g_string_append_c(req, '/');
-    }
-    for (const char *c = sp + 1; c < line + line_len; c++) {
-        if (path_char_ok(*c)) {
-            g_string_append_c(req, *c);
-        } else {
-            g_string_append_printf(req, "%%%02X", (unsigned char)*c);
-        }
-    }
-    what = g_strndup(req->str, MIN(req->len, 200));
-    g_string_append_printf(req, " HTTP/1.1\r\nHost: fuzz\r\n"
-                           "Connection: close\r\n"
-                           "Content-Type: application/json\r\n"
-                           "Content-Length: %zu\r\n\r\n", body_len);
-    g_string_append_len(req, body, body_len);
-
     before = tables_dump();
     g_mutex_lock(&answers_lock);
     launcher_calls = 0;
     g_mutex_unlock(&answers_lock);
-    http_exchange(req, answer);
+    fuzz_http_exchange(sock_path, req, answer);
     g_mutex_lock(&answers_lock);
     calls = launcher_calls;
     g_mutex_unlock(&answers_lock);
 
-    status = check_answer(what, answer);
+    status = fuzz_http_check(what, answer);
     if (verbose) {
-        const char *b = strstr(answer->str, "\r\n\r\n");
-
         fprintf(stderr, "%s: %u (%u launcher calls) %.300s\n", what, status,
-                calls, b ? b + 4 : "");
+                calls, fuzz_http_body(answer));
     }
     if (status == 500 || (status >= 500 && calls == 0)) {
         fprintf(stderr, "%s: %u with %u launcher calls: '%.300s'\n", what,
@@ -450,59 +329,31 @@ static void run_request(const char *line, size_t line_len,
     }
 }
 
-/* The next line at or after @p starting with @c and a space, or NULL. */
-static const char *next_block(const char *p, const char *end)
-{
-    for (; p < end; p++) {
-        if ((p[0] == '>' || p[0] == '<') && p + 1 < end && p[1] == ' ') {
-            return p;
-        }
-        p = memchr(p, '\n', end - p);
-        if (!p) {
-            return NULL;
-        }
-    }
-    return NULL;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    const char *p = (const char *)data, *end = p + size;
-    struct {
-        const char *line, *body;
-        size_t line_len, body_len;
-    } reqs[FUZZ_MAX_REQUESTS];
+    FuzzBlock blocks[FUZZ_MAX_REQUESTS + FUZZ_MAX_ANSWERS];
+    guint n = fuzz_http_blocks(data, size, "><", blocks,
+                               G_N_ELEMENTS(blocks));
     guint nreq = 0;
 
     answers_n = answers_next = 0;
-    for (p = next_block(p, end); p; ) {
-        const char *eol = memchr(p, '\n', end - p);
-        const char *body = eol ? eol + 1 : end;
-        const char *next = next_block(body, end);
-        size_t line_len = (eol ? eol : end) - (p + 2);
-        size_t body_len = (next ? next : end) - body;
-
-        if (p[0] == '>' && nreq < FUZZ_MAX_REQUESTS) {
-            reqs[nreq].line = p + 2;
-            reqs[nreq].line_len = line_len;
-            reqs[nreq].body = body;
-            reqs[nreq].body_len = body_len;
-            nreq++;
-        } else if (p[0] == '<' && answers_n < FUZZ_MAX_ANSWERS) {
+    for (guint i = 0; i < n; i++) {
+        if (blocks[i].kind == '<' && answers_n < FUZZ_MAX_ANSWERS) {
             char num[8] = "";
 
-            memcpy(num, p + 2, MIN(line_len, sizeof(num) - 1));
+            memcpy(num, blocks[i].line, MIN(blocks[i].line_len,
+                                            sizeof(num) - 1));
             answers[answers_n].status = strtoul(num, NULL, 10);
-            answers[answers_n].data = body;
-            answers[answers_n].len = body_len;
+            answers[answers_n].data = blocks[i].body;
+            answers[answers_n].len = blocks[i].body_len;
             answers_n++;
         }
-        p = next;
     }
     reset_db();
-    for (guint i = 0; i < nreq; i++) {
-        run_request(reqs[i].line, reqs[i].line_len, reqs[i].body,
-                    reqs[i].body_len);
+    for (guint i = 0; i < n; i++) {
+        if (blocks[i].kind == '>' && nreq++ < FUZZ_MAX_REQUESTS) {
+            run_request(&blocks[i]);
+        }
     }
     return 0;
 }

@@ -403,3 +403,74 @@ orch("bad", (">", "POST", "/v1/vms", b"{\"name\": [1, {\"a\": null}]"),
      (">", "GET", "/v1/vms/a%2Fb"), (">", "GET", "/v1/../etc/passwd"),
      (">", "POST", "/v1/vms", {"name": "vm1", "memory": "12Q"}),
      (">", "GET", "/v1/events?vm=vm1&since=-1&limit=x"))
+
+# ---- launcher-api: the launcher's API (fuzz-launcher-api.c) ----
+# "S METHOD PATH" to the server role, "C METHOD PATH" to the client role,
+# then the body; headers after the path, each after a tab.
+
+
+def launcher(name, *reqs):
+    out = b""
+    for r in reqs:
+        out += ("%s %s %s" % r[:3]).encode()
+        for h in r[4:]:
+            out += b"\t" + h.encode()
+        out += b"\n"
+        if len(r) > 3 and r[3] is not None:
+            out += (r[3] if isinstance(r[3], bytes)
+                    else json.dumps(r[3]).encode()) + b"\n"
+    put("launcher-api", name, out)
+
+
+BIND = {"vm": "vm-7", "hypervisor": "hv-1", "client_platform": "cl-1",
+        "device_model": "dm-1", "server_platform": "srv-1"}
+launcher("reads", ("S", "GET", "/v1/health"), ("C", "GET", "/v1/health"),
+         ("S", "GET", "/v1/instances"), ("S", "GET", "/v1/routes"),
+         ("S", "GET", "/v1/displays"), ("C", "GET", "/v1/vms"),
+         ("S", "GET", "/metrics"), ("C", "GET", "/metrics"),
+         ("S", "GET", "/v1/instances/dm-1"), ("C", "GET", "/v1/vms/vm1"),
+         ("C", "GET", "/v1/vms/vm1/events"), ("S", "GET", "/v1/nope"))
+launcher("instances",
+         ("S", "POST", "/v1/instances",
+          {"id": "dm-1", "model": "edu", "transport": "tcp", "bind": BIND,
+           "token": "s3cret", "restart": "on-failure", "console": False}),
+         ("S", "POST", "/v1/instances",
+          {"id": "disk-1", "model": "virtio-blk", "restart": "on-failure",
+           "props": {"file": "disk.img", "readonly": False,
+                     "serial": "d1"}}),
+         ("S", "POST", "/v1/instances",
+          {"id": "net-1", "model": "virtio-net", "bridge": "br0"}),
+         ("S", "POST", "/v1/instances",
+          {"id": "gfx-1", "model": "bochs-display", "bind": BIND,
+           "vnc": "unix"}),
+         ("S", "DELETE", "/v1/instances/dm-1"),
+         ("S", "POST", "/v1/instances/dm-1"))
+launcher("routes",
+         ("S", "POST", "/v1/routes",
+          {"id": "r1", "device_model": "dm-1", "vm": "vm-7",
+           "target": "tcp:10.0.0.3:40000"}),
+         ("S", "DELETE", "/v1/routes/r1"), ("S", "PUT", "/v1/routes"))
+launcher("vms",
+         ("C", "POST", "/v1/vms",
+          {"id": "vm1", "args": ["-machine", "q35", "-m", "256",
+                                 "-object",
+                                 "secret,id=s0,file=@STATE@/vm1.s0",
+                                 "-remote-device",
+                                 "bus=pci,server=tcp:192.0.2.2:40000,"
+                                 "vm-id=vm1,token-secret=s0",
+                                 "-serial", "stdio", "-incoming", "defer",
+                                 "-device", "dm-proxy-pci,id=d0"],
+           "files": {"s0": "s3cret"}}),
+         ("C", "POST", "/v1/vms",
+          {"id": "vm2", "args": ["-monitor", "stdio"]}),
+         ("C", "POST", "/v1/vms/vm1/qmp", {"execute": "query-status"}),
+         ("C", "POST", "/v1/vms/vm1/qmp",
+          {"execute": "migrate", "arguments": {"uri": "exec:sh"}}),
+         ("C", "DELETE", "/v1/vms/vm1"))
+launcher("fence", ("S", "GET", "/v1/instances", None, "X-DM-Fence: 7"),
+         ("S", "GET", "/v1/instances", None, "X-DM-Fence: 3"),
+         ("C", "DELETE", "/v1/vms/vm1", None, "X-DM-Fence: x"))
+launcher("bad", ("S", "POST", "/v1/instances", b"{\"id\": [[[["),
+         ("S", "POST", "/v1/instances", {"id": "../x", "model": "edu"}),
+         ("C", "POST", "/v1/vms", {"id": "vm1", "args": "-m"}),
+         ("S", "GET", "/v1/instances/a%00b"), ("C", "GET", "/v1/vms//qmp"))
