@@ -10,6 +10,7 @@
 #include <libsoup/soup.h>
 
 #include "error.h"
+#include "json-limits.h"
 #include "launcher.h"
 
 bool orch_launcher_answer(const char *address, const char *method,
@@ -22,6 +23,18 @@ bool orch_launcher_answer(const char *address, const char *method,
     *ret_reply = NULL;
     if (len == 0) {
         return true;
+    }
+    /*
+     * Up to ORCH_LAUNCHER_MAX_ANSWER bytes from whatever answers at the
+     * launcher's address: json-glib recurses per level, and a few MB of
+     * '[' ran off the worker's stack.  Our launchers' answers are a few
+     * levels deep, as the requests the API takes.
+     */
+    if (dm_json_check_depth(data, len, DM_JSON_MAX_DEPTH) < 0) {
+        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_BAD_GATEWAY,
+                    "launcher %s: %s %s: answer nested deeper than %d "
+                    "levels", address, method, path, DM_JSON_MAX_DEPTH);
+        return false;
     }
     text = g_strndup(data, len);
     *ret_reply = json_from_string(text, &err);
