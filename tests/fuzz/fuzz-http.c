@@ -185,7 +185,7 @@ guint fuzz_http_check(const char *what, const GString *answer)
     const char *body = fuzz_http_body(answer);
     g_autoptr(JsonParser) p = json_parser_new();
     JsonObject *o;
-    const char *msg;
+    const char *msg, *path;
     guint status;
 
     if (sscanf(answer->str, "HTTP/1.%*d %u ", &status) != 1 ||
@@ -193,7 +193,11 @@ guint fuzz_http_check(const char *what, const GString *answer)
         fprintf(stderr, "%s: no HTTP answer: '%.200s'\n", what, answer->str);
         abort();
     }
-    if (status < 400 || strstr(answer->str, "text/event-stream")) {
+    /* The JSON API's errors; not /metrics', /login's or libsoup's own. */
+    path = strchr(what, ' ');
+    if (status < 400 || strstr(answer->str, "text/event-stream") ||
+        !path || !g_str_has_prefix(path + 1, "/v1") ||
+        (path[4] != '/' && path[4] != '\0' && path[4] != '?')) {
         return status;
     }
     /* libsoup's own refusals (a path it cannot parse) have no body. */
@@ -201,6 +205,7 @@ guint fuzz_http_check(const char *what, const GString *answer)
         return status;
     }
     o = json_parser_load_from_data(p, body, -1, NULL) &&
+        json_parser_get_root(p) &&
         JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p)) ?
         json_node_get_object(json_parser_get_root(p)) : NULL;
     msg = o ? json_object_get_string_member_with_default(o, "error", NULL) :

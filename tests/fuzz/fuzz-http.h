@@ -46,8 +46,9 @@ GString *fuzz_http_request(const FuzzBlock *b, char **what);
 void fuzz_http_exchange(const char *path, const GString *req, GString *out);
 
 /*
- * The status of @answer; aborts if it is no HTTP answer, or an error
- * (4xx, 5xx) from our code without a JSON "error" message.
+ * The status of @answer to the request @what ("METHOD PATH"); aborts if
+ * it is no HTTP answer, or an error (4xx, 5xx) of the JSON API (/v1)
+ * without a JSON "error" message.
  */
 guint fuzz_http_check(const char *what, const GString *answer);
 

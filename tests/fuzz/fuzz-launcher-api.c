@@ -231,6 +231,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         dm_log_level = DM_LOG_ERROR;    /* quiet: millions of requests */
     }
     signal(SIGPIPE, SIG_IGN);
+    /* A failed g_return_if_fail() in the product is a bug: abort. */
+    g_log_set_always_fatal(G_LOG_LEVEL_CRITICAL | G_LOG_FATAL_MASK);
     snprintf(sock_s, sizeof(sock_s), "%s/s.sock", dir);
     snprintf(sock_c, sizeof(sock_c), "%s/c.sock", dir);
 

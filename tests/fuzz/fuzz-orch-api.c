@@ -166,6 +166,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     verbose = getenv("FUZZ_VERBOSE") != NULL;
     orch_log_level = verbose ? 1 : -1;  /* quiet: millions of requests */
     signal(SIGPIPE, SIG_IGN);
+    /* A failed g_return_if_fail() in the product is a bug: abort. */
+    g_log_set_always_fatal(G_LOG_LEVEL_CRITICAL | G_LOG_FATAL_MASK);
     orch_save_dir = g_build_filename(dir, "saved", NULL);
     g_mkdir(orch_save_dir, 0700);
     spec = g_strconcat("sqlite:", db_path, NULL);
