@@ -1,7 +1,7 @@
 /*
  * dm-orchestrator: a launcher's answer, once it has come (launcher.h):
- * its JSON, the status expected of it, its reason and fields.  Apart
- * from the transport (launcher.c) so that the API's fuzz target
+ * its JSON, its reason and fields.  Apart from the transport
+ * (launcher.c, which calls it) so that the API's fuzz target
  * (tests/fuzz/fuzz-orch-api.c) answers for launchers through the same
  * code.
  *
@@ -11,7 +11,7 @@
 
 #include "error.h"
 #include "json-limits.h"
-#include "launcher.h"
+#include "launcher-reply.h"
 
 bool orch_launcher_answer(const char *address, const char *method,
                           const char *path, const void *data, gsize len,
@@ -43,29 +43,6 @@ bool orch_launcher_answer(const char *address, const char *method,
                     "launcher %s: %s %s: answer is not JSON: %s",
                     address, method, path, err ? err->message : "empty");
         return false;
-    }
-    return true;
-}
-
-bool orch_launcher_expect(const char *address, const char *method,
-                          const char *path, JsonNode *body, guint want,
-                          JsonNode **ret_reply, GError **errp)
-{
-    g_autoptr(JsonNode) reply = NULL;
-    guint status = 0;
-
-    if (!orch_launcher_call(address, method, path, body, &status, &reply,
-                            errp)) {
-        return false;
-    }
-    if (status != want) {
-        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_BAD_GATEWAY,
-                    "launcher %s: %s %s: %u %s", address, method, path,
-                    status, orch_launcher_reason(reply, status));
-        return false;
-    }
-    if (ret_reply) {
-        *ret_reply = g_steal_pointer(&reply);
     }
     return true;
 }

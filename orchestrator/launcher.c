@@ -8,6 +8,7 @@
 #include "address.h"
 #include "error.h"
 #include "launcher.h"
+#include "launcher-reply.h"
 
 /* Set once by main() before any call; read-only afterwards. */
 static const DmSoupTlsCreds *launcher_tls;

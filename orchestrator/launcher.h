@@ -13,6 +13,7 @@
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
+#include "launcher-reply.h"
 #include "soup-tls.h"
 
 /*
@@ -50,15 +51,6 @@ bool orch_launcher_call(const char *address, const char *method,
                         const char *path, JsonNode *body, guint *ret_status,
                         JsonNode **ret_reply, GError **errp);
 /*
- * A launcher's answer body, the @len bytes at @data, as JSON: *@ret_reply
- * is NULL for no body; false with an ORCH_ERROR_BAD_GATEWAY naming
- * @address, @method and @path if it is not JSON (launcher-reply.c, as
- * the rest of this header below orch_launcher_call).
- */
-bool orch_launcher_answer(const char *address, const char *method,
-                          const char *path, const void *data, gsize len,
-                          JsonNode **ret_reply, GError **errp);
-/*
  * The same, but any status other than @want is an ORCH_ERROR_BAD_GATEWAY
  * with the launcher's own message.  The reply is returned on success
  * only (@ret_reply may be NULL).
@@ -76,10 +68,5 @@ typedef void OrchLauncherWsFn(SoupWebsocketConnection *ws, const char *why,
 void orch_launcher_websocket(const char *address, const char *path,
                              GCancellable *cancel, OrchLauncherWsFn *done,
                              gpointer opaque);
-
-/* The launcher's {"error": "..."} or a description of its answer. */
-const char *orch_launcher_reason(JsonNode *reply, guint status);
-/* String member @key of a launcher's answer @o, NULL if absent or not one. */
-const char *orch_launcher_str(JsonObject *o, const char *key);
 
 #endif /* ORCH_LAUNCHER_H */

@@ -9,9 +9,10 @@
  * itself (method, path, Content-Length) so that the fuzzer's bytes go to
  * the method, the path and the body, not to breaking HTTP.  The fake
  * launcher replaces launcher.c's transport only: its answers go through
- * launcher-reply.c (JSON, expected status) as a real launcher's do, and
- * it lets the database go around the call as launcher.c does
- * (orch_launcher_set_wait), so the early commits and their undo run.
+ * launcher-reply.c (JSON, its depth) and launcher-expect.c (the status
+ * wanted) as a real launcher's do, and it lets the database go around
+ * the call as launcher.c does (orch_launcher_set_wait), so the early
+ * commits and their undo run.
  *
  * Properties checked, after each request:
  *  - no 500, and a 502, 503 or 504 only when a launcher was called (a

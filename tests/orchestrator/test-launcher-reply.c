@@ -19,15 +19,6 @@
 #include "json-limits.h"
 #include "launcher.h"
 
-/* The transport (launcher.c), which orch_launcher_expect calls: none. */
-bool orch_launcher_call(const char *address, const char *method,
-                        const char *path, JsonNode *body, guint *ret_status,
-                        JsonNode **ret_reply, GError **errp)
-{
-    g_set_error(errp, ORCH_ERROR, ORCH_ERROR_BAD_GATEWAY, "no transport");
-    return false;
-}
-
 static bool answer(const char *text, size_t len, JsonNode **ret,
                    GError **err)
 {
