@@ -8,6 +8,7 @@
 #include "address.h"
 #include "error.h"
 #include "launcher.h"
+#include "launcher-reply.h"
 
 /* Set once by main() before any call; read-only afterwards. */
 static const DmSoupTlsCreds *launcher_tls;
@@ -153,7 +154,7 @@ bool orch_launcher_call(const char *address, const char *method,
     const DmSoupTlsCreds *tls = launcher_creds(address);
     JsonNode *reply = NULL;
     gsize len;
-    const char *data;
+    const void *data;
 
     peer = orch_address_connectable(address, &err);
     if (!peer) {
@@ -202,17 +203,9 @@ bool orch_launcher_call(const char *address, const char *method,
         return false;
     }
     data = g_bytes_get_data(answer, &len);
-    if (len > 0) {
-        g_autofree char *text = g_strndup(data, len);
-
-        reply = json_from_string(text, &err);
-        if (!reply) {
-            g_set_error(errp, ORCH_ERROR, ORCH_ERROR_BAD_GATEWAY,
-                        "launcher %s: %s %s: answer is not JSON: %s",
-                        address, method, path,
-                        err ? err->message : "empty");
-            return false;
-        }
+    if (!orch_launcher_answer(address, method, path, data, len, &reply,
+                              errp)) {
+        return false;
     }
     *ret_status = soup_message_get_status(msg);
     *ret_reply = reply;
@@ -226,6 +219,7 @@ typedef struct LauncherAsync {
     GByteArray *buf;
     GCancellable *cancel;
     char *what;                 /* "launcher ADDRESS: METHOD PATH" */
+    char *address, *method, *path;
     OrchLauncherDoneFn *done;
     gpointer opaque;
     guint8 chunk[16384];
@@ -236,18 +230,12 @@ static void launcher_async_end(LauncherAsync *a, const char *error)
 {
     g_autoptr(JsonNode) reply = NULL;
     g_autoptr(GError) err = NULL;
-    g_autofree char *why = NULL;
 
-    if (!error && a->buf->len) {
-        g_autofree char *text = g_strndup((const char *)a->buf->data,
-                                          a->buf->len);
-
-        reply = json_from_string(text, &err);
-        if (!reply) {
-            why = g_strdup_printf("%s: answer is not JSON: %s", a->what,
-                                  err ? err->message : "empty");
-            error = why;
-        }
+    /* The same reading as a blocking call's (its depth limit too). */
+    if (!error && !orch_launcher_answer(a->address, a->method, a->path,
+                                        a->buf->data, a->buf->len, &reply,
+                                        &err)) {
+        error = err->message;
     }
     a->done(error ? 0 : soup_message_get_status(a->msg), reply, error,
             a->opaque);
@@ -257,6 +245,9 @@ static void launcher_async_end(LauncherAsync *a, const char *error)
     g_clear_object(&a->cancel);
     g_byte_array_unref(a->buf);
     g_free(a->what);
+    g_free(a->address);
+    g_free(a->method);
+    g_free(a->path);
     g_free(a);
 }
 
@@ -367,6 +358,9 @@ void orch_launcher_call_async(const char *address, const char *method,
     a->buf = g_byte_array_new();
     a->cancel = cancel ? g_object_ref(cancel) : NULL;
     a->what = g_strdup_printf("launcher %s: %s %s", address, method, path);
+    a->address = g_strdup(address);
+    a->method = g_strdup(method);
+    a->path = g_strdup(path);
     a->done = done;
     a->opaque = opaque;
     if (body) {
@@ -380,48 +374,3 @@ void orch_launcher_call_async(const char *address, const char *method,
                             a->cancel, launcher_async_sent, a);
 }
 
-bool orch_launcher_expect(const char *address, const char *method,
-                          const char *path, JsonNode *body, guint want,
-                          JsonNode **ret_reply, GError **errp)
-{
-    g_autoptr(JsonNode) reply = NULL;
-    guint status = 0;
-
-    if (!orch_launcher_call(address, method, path, body, &status, &reply,
-                            errp)) {
-        return false;
-    }
-    if (status != want) {
-        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_BAD_GATEWAY,
-                    "launcher %s: %s %s: %u %s", address, method, path,
-                    status, orch_launcher_reason(reply, status));
-        return false;
-    }
-    if (ret_reply) {
-        *ret_reply = g_steal_pointer(&reply);
-    }
-    return true;
-}
-
-const char *orch_launcher_reason(JsonNode *reply, guint status)
-{
-    if (reply && JSON_NODE_HOLDS_OBJECT(reply)) {
-        JsonObject *o = json_node_get_object(reply);
-        JsonNode *e = json_object_get_member(o, "error");
-
-        if (e && JSON_NODE_HOLDS_VALUE(e) &&
-            json_node_get_value_type(e) == G_TYPE_STRING) {
-            return json_node_get_string(e);
-        }
-    }
-    return soup_status_get_phrase(status);
-}
-
-const char *orch_launcher_str(JsonObject *o, const char *key)
-{
-    JsonNode *n = o ? json_object_get_member(o, key) : NULL;
-
-    return n && JSON_NODE_HOLDS_VALUE(n) &&
-           json_node_get_value_type(n) == G_TYPE_STRING ?
-           json_node_get_string(n) : NULL;
-}

@@ -13,6 +13,7 @@
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
 
+#include "launcher-reply.h"
 #include "soup-tls.h"
 
 /*
@@ -80,10 +81,5 @@ typedef void OrchLauncherWsFn(SoupWebsocketConnection *ws, const char *why,
 void orch_launcher_websocket(const char *address, const char *path,
                              GCancellable *cancel, OrchLauncherWsFn *done,
                              gpointer opaque);
-
-/* The launcher's {"error": "..."} or a description of its answer. */
-const char *orch_launcher_reason(JsonNode *reply, guint status);
-/* String member @key of a launcher's answer @o, NULL if absent or not one. */
-const char *orch_launcher_str(JsonObject *o, const char *key);
 
 #endif /* ORCH_LAUNCHER_H */

@@ -15,8 +15,16 @@ static GHashTable *metrics_calls;
 
 void orch_metrics_count(const char *method, const char *route, guint status)
 {
-    char *key = g_strdup_printf("%s %s %u", method, route ? route : "none",
-                                status);
+    /*
+     * The method is the client's to choose: one series per made-up one
+     * would grow this table (and /metrics) without end.
+     */
+    static const char *const methods[] = {
+        "GET", "POST", "DELETE", "PUT", "PATCH", "HEAD", "OPTIONS", NULL,
+    };
+    char *key = g_strdup_printf("%s %s %u",
+                                g_strv_contains(methods, method) ? method :
+                                "other", route ? route : "none", status);
     gpointer n;
 
     if (!metrics_calls) {

@@ -52,6 +52,17 @@ int orch_fail(OrchRequest *r, guint status, const char *fmt, ...)
         va_start(ap, fmt);
         r->error = g_strdup_vprintf(fmt, ap);
         va_end(ap);
+        /*
+         * A name from the path or the query may be any bytes once
+         * percent-decoded; JSON takes UTF-8 only, and json-glib wrote an
+         * empty object instead of the message.
+         */
+        if (!g_utf8_validate(r->error, -1, NULL)) {
+            char *valid = g_utf8_make_valid(r->error, -1);
+
+            g_free(r->error);
+            r->error = valid;
+        }
         r->status = status;
     }
     return request_errno(status);

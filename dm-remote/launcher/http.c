@@ -38,6 +38,16 @@ void dm_http_error(SoupServerMessage *msg, guint status, const char *fmt, ...)
     va_start(ap, fmt);
     text = g_strdup_vprintf(fmt, ap);
     va_end(ap);
+    /*
+     * A path or id may be any bytes once percent-decoded; JSON takes
+     * UTF-8 only, and json-glib wrote the bytes as they were.
+     */
+    if (!g_utf8_validate(text, -1, NULL)) {
+        char *valid = g_utf8_make_valid(text, -1);
+
+        g_free(text);
+        text = valid;
+    }
     json_object_set_string_member(o, "error", text);
     dm_http_reply_object(msg, status, o);
 }

@@ -311,3 +311,166 @@ bodies = [
 for i, b in enumerate(bodies):
     put("instance-body", "body-%d" % i, json.dumps(b).encode())
 put("instance-body", "nested", b'{"model": "edu", "props": {"x": [[[[1]]]]}}')
+
+# ---- orch-api: the orchestrator's API (fuzz-orch-api.c) ----
+# "> METHOD PATH" and its body; "< STATUS" and a launcher's answer, taken
+# in order by whatever request calls a launcher.
+
+
+def orch(name, *blocks):
+    out = b""
+    for b in blocks:
+        if b[0] == ">":
+            out += b"> %s %s\n" % (b[1].encode(), b[2].encode())
+        else:
+            out += b"< %d\n" % b[1]
+        if len(b) > 3 or (b[0] == "<" and len(b) > 2):
+            body = b[3] if b[0] == ">" else b[2]
+            out += (body if isinstance(body, bytes)
+                    else json.dumps(body).encode()) + b"\n"
+    put("orch-api", name, out)
+
+
+SERVER_HEALTH = {"platform": "s1", "role": "server", "model_tls": False,
+                 "capacity": 8,
+                 "models": [{"name": "edu", "bus": "pci", "props": []},
+                            {"name": "uart16550", "bus": "isa",
+                             "props": [{"name": "console",
+                                        "type": "string"}]}]}
+CLIENT_HEALTH = {"platform": "c1", "role": "client", "model_tls": False}
+ADD_SERVER = (">", "POST", "/v1/platforms",
+              {"name": "s1", "role": "server", "address": "unix:/s1.sock"})
+ADD_CLIENT = (">", "POST", "/v1/platforms",
+              {"name": "c1", "role": "client", "address": "tcp:c1:7000"})
+VM = {"name": "vm1", "memory": "256M", "kernel": "/k", "append": "quiet",
+      "args": ["-smp", "2"],
+      "devices": [{"name": "edu0", "model": "edu"},
+                  {"name": "uart0", "model": "uart16550", "server": "s1",
+                   "restart": "on-failure"}]}
+INSTANCE = {"id": "x", "address": "tcp:s1:5000", "state": "running",
+            "console": "tcp:s1:6000"}
+OK = {"return": {}}
+
+orch("reads", (">", "GET", "/v1/platforms"), (">", "GET", "/v1/vms"),
+     (">", "GET", "/v1/events"), (">", "GET", "/v1/openapi.json"),
+     (">", "GET", "/v1/dms"), (">", "GET", "/v1/vms/nope"),
+     (">", "GET", "/v1/platforms/nope"), (">", "GET", "/metrics"))
+orch("platforms", ("<", 200, SERVER_HEALTH), ADD_SERVER,
+     ("<", 200, CLIENT_HEALTH), ADD_CLIENT,
+     (">", "GET", "/v1/platforms/s1"), (">", "DELETE", "/v1/platforms/c1"),
+     (">", "GET", "/v1/platforms"))
+orch("vm-create", ("<", 200, SERVER_HEALTH), ADD_SERVER,
+     (">", "POST", "/v1/vms", VM), (">", "GET", "/v1/vms/vm1"),
+     (">", "GET", "/v1/vms/vm1/console"), (">", "GET", "/v1/vms/vm1/events"),
+     (">", "DELETE", "/v1/vms/vm1"))
+orch("lifecycle", ("<", 200, SERVER_HEALTH), ADD_SERVER,
+     ("<", 200, CLIENT_HEALTH), ADD_CLIENT,
+     (">", "POST", "/v1/vms", VM),
+     ("<", 201, INSTANCE), ("<", 201, dict(INSTANCE, id="y",
+                                           address="tcp:s1:5001")),
+     ("<", 201, {}), (">", "POST", "/v1/vms/vm1/start"),
+     ("<", 200, OK), (">", "POST", "/v1/vms/vm1/suspend"),
+     ("<", 200, OK), (">", "POST", "/v1/vms/vm1/resume"),
+     ("<", 200, OK), (">", "POST", "/v1/vms/vm1/devices/edu0/link",
+                      {"up": False}),
+     ("<", 200, {"id": "x", "state": "running", "restarts": 0}),
+     (">", "GET", "/v1/dms"),
+     ("<", 200, OK), ("<", 200, {}), ("<", 200, {}),
+     (">", "POST", "/v1/vms/vm1/stop"), (">", "GET", "/v1/vms/vm1"))
+orch("start-fails", ("<", 200, SERVER_HEALTH), ADD_SERVER,
+     ("<", 200, CLIENT_HEALTH), ADD_CLIENT,
+     (">", "POST", "/v1/vms", VM), ("<", 201, INSTANCE),
+     ("<", 500, {"error": "no"}), (">", "POST", "/v1/vms/vm1/start"),
+     (">", "GET", "/v1/vms/vm1"))
+orch("migrate-save", ("<", 200, SERVER_HEALTH), ADD_SERVER,
+     ("<", 200, CLIENT_HEALTH), ADD_CLIENT,
+     ("<", 200, dict(CLIENT_HEALTH, platform="c2")),
+     (">", "POST", "/v1/platforms",
+      {"name": "c2", "role": "client", "address": "unix:/c2.sock"}),
+     (">", "POST", "/v1/vms", VM), ("<", 201, INSTANCE),
+     ("<", 201, INSTANCE), ("<", 201, {}),
+     (">", "POST", "/v1/vms/vm1/start"),
+     ("<", 201, {}), ("<", 200, OK), ("<", 200, OK),
+     ("<", 200, {"return": {"status": "completed"}}), ("<", 200, OK),
+     ("<", 200, OK), (">", "POST", "/v1/vms/vm1/migrate", {"to": "c2"}),
+     ("<", 200, OK), ("<", 200, OK),
+     ("<", 200, {"return": {"status": "completed"}}), ("<", 200, {}),
+     (">", "POST", "/v1/vms/vm1/save", {}),
+     ("<", 201, {}), ("<", 200, OK), ("<", 200, OK),
+     (">", "POST", "/v1/vms/vm1/restore", {}))
+orch("bad", (">", "POST", "/v1/vms", b"{\"name\": [1, {\"a\": null}]"),
+     (">", "PUT", "/v1/vms"), (">", "POST", "/v1/platforms", b"[]"),
+     (">", "GET", "/v1/vms/a%2Fb"), (">", "GET", "/v1/../etc/passwd"),
+     (">", "POST", "/v1/vms", {"name": "vm1", "memory": "12Q"}),
+     (">", "GET", "/v1/events?vm=vm1&since=-1&limit=x"))
+
+# ---- launcher-api: the launcher's API (fuzz-launcher-api.c) ----
+# "S METHOD PATH" to the server role, "C METHOD PATH" to the client role,
+# then the body; headers after the path, each after a tab.
+
+
+def launcher(name, *reqs):
+    out = b""
+    for r in reqs:
+        out += ("%s %s %s" % r[:3]).encode()
+        for h in r[4:]:
+            out += b"\t" + h.encode()
+        out += b"\n"
+        if len(r) > 3 and r[3] is not None:
+            out += (r[3] if isinstance(r[3], bytes)
+                    else json.dumps(r[3]).encode()) + b"\n"
+    put("launcher-api", name, out)
+
+
+BIND = {"vm": "vm-7", "hypervisor": "hv-1", "client_platform": "cl-1",
+        "device_model": "dm-1", "server_platform": "srv-1"}
+launcher("reads", ("S", "GET", "/v1/health"), ("C", "GET", "/v1/health"),
+         ("S", "GET", "/v1/instances"), ("S", "GET", "/v1/routes"),
+         ("S", "GET", "/v1/displays"), ("C", "GET", "/v1/vms"),
+         ("S", "GET", "/metrics"), ("C", "GET", "/metrics"),
+         ("S", "GET", "/v1/instances/dm-1"), ("C", "GET", "/v1/vms/vm1"),
+         ("C", "GET", "/v1/vms/vm1/events"), ("S", "GET", "/v1/nope"))
+launcher("instances",
+         ("S", "POST", "/v1/instances",
+          {"id": "dm-1", "model": "edu", "transport": "tcp", "bind": BIND,
+           "token": "s3cret", "restart": "on-failure", "console": False}),
+         ("S", "POST", "/v1/instances",
+          {"id": "disk-1", "model": "virtio-blk", "restart": "on-failure",
+           "props": {"file": "disk.img", "readonly": False,
+                     "serial": "d1"}}),
+         ("S", "POST", "/v1/instances",
+          {"id": "net-1", "model": "virtio-net", "bridge": "br0"}),
+         ("S", "POST", "/v1/instances",
+          {"id": "gfx-1", "model": "bochs-display", "bind": BIND,
+           "vnc": "unix"}),
+         ("S", "DELETE", "/v1/instances/dm-1"),
+         ("S", "POST", "/v1/instances/dm-1"))
+launcher("routes",
+         ("S", "POST", "/v1/routes",
+          {"id": "r1", "device_model": "dm-1", "vm": "vm-7",
+           "target": "tcp:10.0.0.3:40000"}),
+         ("S", "DELETE", "/v1/routes/r1"), ("S", "PUT", "/v1/routes"))
+launcher("vms",
+         ("C", "POST", "/v1/vms",
+          {"id": "vm1", "args": ["-machine", "q35", "-m", "256",
+                                 "-object",
+                                 "secret,id=s0,file=@STATE@/vm1.s0",
+                                 "-remote-device",
+                                 "bus=pci,server=tcp:192.0.2.2:40000,"
+                                 "vm-id=vm1,token-secret=s0",
+                                 "-serial", "stdio", "-incoming", "defer",
+                                 "-device", "dm-proxy-pci,id=d0"],
+           "files": {"s0": "s3cret"}}),
+         ("C", "POST", "/v1/vms",
+          {"id": "vm2", "args": ["-monitor", "stdio"]}),
+         ("C", "POST", "/v1/vms/vm1/qmp", {"execute": "query-status"}),
+         ("C", "POST", "/v1/vms/vm1/qmp",
+          {"execute": "migrate", "arguments": {"uri": "exec:sh"}}),
+         ("C", "DELETE", "/v1/vms/vm1"))
+launcher("fence", ("S", "GET", "/v1/instances", None, "X-DM-Fence: 7"),
+         ("S", "GET", "/v1/instances", None, "X-DM-Fence: 3"),
+         ("C", "DELETE", "/v1/vms/vm1", None, "X-DM-Fence: x"))
+launcher("bad", ("S", "POST", "/v1/instances", b"{\"id\": [[[["),
+         ("S", "POST", "/v1/instances", {"id": "../x", "model": "edu"}),
+         ("C", "POST", "/v1/vms", {"id": "vm1", "args": "-m"}),
+         ("S", "GET", "/v1/instances/a%00b"), ("C", "GET", "/v1/vms//qmp"))

@@ -9,6 +9,7 @@
 #
 #   input-limits.py launcher DM_REMOTE
 #   input-limits.py orchestrator DM_ORCHESTRATOR
+import json
 import os
 import shutil
 import socket
@@ -174,7 +175,7 @@ def main():
         if os.path.exists(sock_path) or server.poll() is not None:
             break
         time.sleep(0.1)
-    print("1..30")
+    print("1..31")
     alive("start")
 
     # Content-Length over the limit: 413 without sending the body.
@@ -281,6 +282,17 @@ def main():
         status, body = request("POST", post_path, text)
         ok(status is not None and b"nested deeper" not in body,
            "deep-json-hidden-brackets", "status %s %r" % (status, body[:200]))
+
+    # A path that is not UTF-8 once percent-decoded: its error is still
+    # JSON with the message (both servers answered invalid JSON; found by
+    # tests/fuzz/fuzz-orch-api.c and fuzz-launcher-api.c).
+    status, body = request("GET", "/v1/x%FF%FE")
+    try:
+        msg = json.loads(body.decode()).get("error", "")
+    except ValueError:
+        msg = None
+    ok(status == 404 and msg and "/v1/x" in msg, "path-not-utf8-message",
+       "status %s %r" % (status, body[:200]))
 
 
 try:

@@ -109,6 +109,9 @@ def platforms(e):
            "PUT is 405")
     err_is(t, e.api("GET", "/v2/x"), 404, "no such endpoint",
            "an unknown endpoint is 404")
+    # Not UTF-8 once decoded: the message still comes (fuzz-orch-api).
+    err_is(t, e.api("GET", "/v1/x%F5%F5"), 404, "no such endpoint: /v1/x",
+           "an endpoint that is not UTF-8 is 404 with its message")
 
 
 def vms(e):

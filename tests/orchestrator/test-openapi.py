@@ -136,6 +136,9 @@ def metrics(e):
     e.api("POST", "/v1/vms/m1/start")
     e.api("GET", "/v1/nope")
     e.api("GET", "/v1/vms/nope")
+    # Methods a client makes up: one series for all, not one each.
+    for m in ("FUZZA", "FUZZB", "FUZZC"):
+        raw(e.sock, m, "/v1/vms")
     st, data = raw(e.sock, "GET", "/metrics")
     head, _, _ = data.partition(b"\r\n\r\n")
     t.ok(st == 200 and b"text/plain; version=0.0.4" in head,
@@ -176,6 +179,11 @@ def metrics(e):
     t.eq(metric(text, "dm_orchestrator_api_requests_total", method="GET",
                 route="vms/{name}", status="404"), 1.0,
          "an unknown VM: its route's 404")
+    t.eq(metric(text, "dm_orchestrator_api_requests_total", method="other",
+                route="none", status="405"), 3.0,
+         "made-up methods counted as 'other'")
+    t.ok("FUZZA" not in text, "no series per made-up method (memory a "
+         "client could grow without end)")
 
 
 def main():
