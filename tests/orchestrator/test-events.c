@@ -17,12 +17,10 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "store-test.h"
 #include "error.h"
 #include "store-events.h"
 
-static char *tmpdir;
-static char *spec;
-static OrchStore *store;
 
 /* "ID:VM:MESSAGE ..." of @since, @limit, @vm's events. */
 static char *read_str(gint64 since, gint64 limit, const char *vm)
@@ -86,8 +84,8 @@ static void test_read(void **state)
 static void test_taken(void **state)
 {
     g_autoptr(GError) err = NULL;
-    g_autoptr(OrchStore) other = orch_store_open(spec, NULL, NULL, NULL,
-                                                 &err);
+    g_autoptr(OrchStore) other = orch_store_open(store_test_spec, NULL, NULL,
+                                                 NULL, &err);
     g_autoptr(OrchTxn) t = orch_txn_new();
     g_autofree char *want = NULL;
     gint64 last = orch_events_last_id();
@@ -141,9 +139,11 @@ static int setup(void **state)
 {
     g_autoptr(GError) err = NULL;
 
-    store = orch_store_open(spec, NULL, NULL, NULL, &err);
-    if (!store || !orch_events_open(store, &err)) {
-        fail_msg("%s: %s", spec, err->message);
+    if (store_test_setup(state) < 0) {
+        return -1;
+    }
+    if (!orch_events_open(store_test_store, &err)) {
+        fail_msg("%s: %s", store_test_spec, err->message);
     }
     return 0;
 }
@@ -151,8 +151,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     orch_events_close();
-    orch_store_close(store);
-    return 0;
+    return store_test_teardown(state);
 }
 
 int main(void)
@@ -162,19 +161,7 @@ int main(void)
         cmocka_unit_test(test_taken),
         cmocka_unit_test(test_deferred),
     };
-    const char *env = g_getenv("ORCH_TEST_STORE");
-    g_autofree char *cmd = NULL;
-    int rc;
 
-    tmpdir = g_dir_make_tmp("test-events-XXXXXX", NULL);
-    g_assert(tmpdir);
-    spec = env && *env ? g_strdup(env)
-                       : g_strconcat("sqlite:", tmpdir, "/store.sqlite",
-                                     NULL);
-    rc = cmocka_run_group_tests_name(spec, tests, setup, teardown);
-    cmd = g_strdup_printf("rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0) {
-        rc = 1;
-    }
-    return rc;
+    return store_test_run("test-events", tests, G_N_ELEMENTS(tests), setup,
+                          teardown);
 }

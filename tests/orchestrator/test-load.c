@@ -19,12 +19,10 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "store-test.h"
 #include "error.h"
 #include "store-load.h"
 
-static char *tmpdir;
-static char *spec;
-static OrchStore *store;
 
 /* Put platform @name (@role, @capacity, offering @models "a,b") under @root. */
 static void put_platform(const char *root, const char *name,
@@ -48,7 +46,7 @@ static void put_platform(const char *root, const char *name,
     g_string_append(doc, "]}");
     text = g_string_free(doc, FALSE);
     orch_txn_put(t, key, text);
-    if (!orch_store_txn(store, t, NULL, &err)) {
+    if (!orch_store_txn(store_test_store, t, NULL, &err)) {
         fail_msg("put %s: %s", key, err->message);
     }
 }
@@ -56,7 +54,7 @@ static void put_platform(const char *root, const char *name,
 /* @server's used count in the store now (a view of its own). */
 static gint64 used_now(const char *root, const char *server)
 {
-    g_autoptr(OrchStoreView) v = orch_view_new(store);
+    g_autoptr(OrchStoreView) v = orch_view_new(store_test_store);
     g_autoptr(GError) err = NULL;
     gint64 used = orch_load_used(v, root, server, &err);
 
@@ -70,7 +68,7 @@ static gint64 used_now(const char *root, const char *server)
 static char *claim_commit(const char *root, const char *model,
                           const char *pinned, GError **errp)
 {
-    g_autoptr(OrchStoreView) v = orch_view_new(store);
+    g_autoptr(OrchStoreView) v = orch_view_new(store_test_store);
     g_autofree char *server = NULL;
 
     if (!orch_load_claim(v, root, "d", model, pinned, &server, errp) ||
@@ -149,8 +147,8 @@ static void test_choice(void **state)
 static void test_race(void **state)
 {
     const char *root = "/t-race/";
-    g_autoptr(OrchStoreView) v1 = orch_view_new(store);
-    g_autoptr(OrchStoreView) v2 = orch_view_new(store);
+    g_autoptr(OrchStoreView) v1 = orch_view_new(store_test_store);
+    g_autoptr(OrchStoreView) v2 = orch_view_new(store_test_store);
     g_autoptr(GError) err = NULL;
     g_autofree char *s1 = NULL, *s2 = NULL;
 
@@ -169,8 +167,9 @@ static void test_race(void **state)
     {
         g_autoptr(OrchKv) kv = NULL;
 
-        assert_true(orch_store_get(store, "/t-race/placements/vm2/d2", &kv,
-                                   NULL, &err));
+        assert_true(orch_store_get(store_test_store,
+                                   "/t-race/placements/vm2/d2", &kv, NULL,
+                                   &err));
         assert_null(kv);
     }
     /* Tried again, it sees the server full. */
@@ -188,9 +187,9 @@ static void test_race(void **state)
 static void test_independent(void **state)
 {
     const char *root = "/t-indep/";
-    g_autoptr(OrchStoreView) v1 = orch_view_new(store);
-    g_autoptr(OrchStoreView) v2 = orch_view_new(store);
-    g_autoptr(OrchStoreView) v3 = orch_view_new(store);
+    g_autoptr(OrchStoreView) v1 = orch_view_new(store_test_store);
+    g_autoptr(OrchStoreView) v2 = orch_view_new(store_test_store);
+    g_autoptr(OrchStoreView) v3 = orch_view_new(store_test_store);
     g_autoptr(OrchTxn) t = orch_txn_new();
     g_autoptr(GError) err = NULL;
     g_autofree char *s1 = NULL, *s2 = NULL, *s3 = NULL;
@@ -209,13 +208,13 @@ static void test_independent(void **state)
     assert_int_equal(err->code, ORCH_ERROR_CONFLICT);
     g_clear_error(&err);
     {
-        g_autoptr(OrchStoreView) v = orch_view_new(store);
+        g_autoptr(OrchStoreView) v = orch_view_new(store_test_store);
         g_autofree char *s = NULL;
 
         assert_true(orch_load_claim(v, root, "d", "edu", NULL, &s, &err));
         orch_txn_delete(t, "/t-indep/platforms/x");
         orch_txn_delete(t, "/t-indep/platforms/y");
-        assert_true(orch_store_txn(store, t, NULL, &err));
+        assert_true(orch_store_txn(store_test_store, t, NULL, &err));
         assert_false(orch_view_commit(v, NULL, &err));
         assert_int_equal(err->code, ORCH_ERROR_CONFLICT);
     }
@@ -225,7 +224,7 @@ static void test_independent(void **state)
 static void test_release(void **state)
 {
     const char *root = "/t-release/";
-    g_autoptr(OrchStoreView) v = orch_view_new(store);
+    g_autoptr(OrchStoreView) v = orch_view_new(store_test_store);
     g_autoptr(GError) err = NULL;
     g_autofree char *a = NULL, *b = NULL, *c = NULL;
 
@@ -238,7 +237,7 @@ static void test_release(void **state)
     assert_true(orch_view_commit(v, NULL, &err));
     assert_int_equal(used_now(root, "s"), 2);
     {
-        g_autoptr(OrchStoreView) r = orch_view_new(store);
+        g_autoptr(OrchStoreView) r = orch_view_new(store_test_store);
 
         assert_true(orch_load_release(r, root, "s", &err));
         assert_true(orch_view_commit(r, NULL, &err));
@@ -250,7 +249,7 @@ static void test_release(void **state)
     assert_string_equal(c, "s");
     /* Down to none: the key goes, as the import leaves an idle server. */
     for (int i = 0; i < 2; i++) {
-        g_autoptr(OrchStoreView) r = orch_view_new(store);
+        g_autoptr(OrchStoreView) r = orch_view_new(store_test_store);
 
         assert_true(orch_load_release(r, root, "s", &err));
         assert_true(orch_view_commit(r, NULL, &err));
@@ -258,28 +257,10 @@ static void test_release(void **state)
     {
         g_autoptr(OrchKv) kv = NULL;
 
-        assert_true(orch_store_get(store, "/t-release/load/s", &kv, NULL,
-                                   &err));
+        assert_true(orch_store_get(store_test_store, "/t-release/load/s",
+                                   &kv, NULL, &err));
         assert_null(kv);
     }
-}
-
-static int setup(void **state)
-{
-    g_autoptr(GError) err = NULL;
-
-    store = orch_store_open(spec, NULL, NULL, NULL, &err);
-    if (!store) {
-        fprintf(stderr, "%s: %s\n", spec, err->message);
-        return -1;
-    }
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    orch_store_close(store);
-    return 0;
 }
 
 int main(void)
@@ -290,19 +271,7 @@ int main(void)
         cmocka_unit_test(test_independent),
         cmocka_unit_test(test_release),
     };
-    const char *env = g_getenv("ORCH_TEST_STORE");
-    g_autofree char *cmd = NULL;
-    int rc;
 
-    tmpdir = g_dir_make_tmp("test-load-XXXXXX", NULL);
-    g_assert(tmpdir);
-    spec = env && *env ? g_strdup(env)
-                       : g_strconcat("sqlite:", tmpdir, "/store.sqlite",
-                                     NULL);
-    rc = cmocka_run_group_tests_name(spec, tests, setup, teardown);
-    cmd = g_strdup_printf("rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0) {
-        rc = 1;
-    }
-    return rc;
+    return store_test_run("test-load", tests, G_N_ELEMENTS(tests),
+                          store_test_setup, store_test_teardown);
 }

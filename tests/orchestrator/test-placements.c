@@ -20,22 +20,20 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "store-test.h"
 #include "error.h"
 #include "store-load.h"
 #include "store-placements.h"
 
 #define ROOT "/t-place/"
 
-static char *tmpdir;
-static char *spec;
-static OrchStore *store;
 
 static char *value_now(const char *key)
 {
     g_autoptr(OrchKv) kv = NULL;
     g_autoptr(GError) err = NULL;
 
-    if (!orch_store_get(store, key, &kv, NULL, &err)) {
+    if (!orch_store_get(store_test_store, key, &kv, NULL, &err)) {
         fail_msg("get %s: %s", key, err->message);
     }
     return kv ? g_strdup(kv->value) : NULL;
@@ -43,7 +41,7 @@ static char *value_now(const char *key)
 
 static gint64 used_now(void)
 {
-    g_autoptr(OrchStoreView) v = orch_view_new(store);
+    g_autoptr(OrchStoreView) v = orch_view_new(store_test_store);
 
     return orch_load_used(v, ROOT, "s", NULL);
 }
@@ -51,7 +49,7 @@ static gint64 used_now(void)
 static bool claim(const char *vm, const char *dev, const char *instance,
                   GError **errp)
 {
-    g_autoptr(OrchStoreView) v = orch_view_new(store);
+    g_autoptr(OrchStoreView) v = orch_view_new(store_test_store);
     g_autofree char *server = NULL;
 
     return orch_placement_claim(v, ROOT, vm, dev, "edu", NULL, instance,
@@ -61,8 +59,8 @@ static bool claim(const char *vm, const char *dev, const char *instance,
 
 static void test_claim(void **state)
 {
-    g_autoptr(OrchStoreView) v = orch_view_new(store);
-    g_autoptr(OrchStoreView) w = orch_view_new(store);
+    g_autoptr(OrchStoreView) v = orch_view_new(store_test_store);
+    g_autoptr(OrchStoreView) w = orch_view_new(store_test_store);
     g_autoptr(JsonObject) p = NULL, q = NULL;
     g_autoptr(GError) err = NULL;
     g_autofree char *server = NULL, *inst = NULL;
@@ -85,7 +83,7 @@ static void test_claim(void **state)
                                         "running", &err));
     assert_true(orch_view_commit(w, NULL, &err));
     {
-        g_autoptr(OrchStoreView) r = orch_view_new(store);
+        g_autoptr(OrchStoreView) r = orch_view_new(store_test_store);
 
         assert_true(orch_placement_read(r, ROOT, "vm1", "d1", &q, &err));
     }
@@ -99,8 +97,8 @@ static void test_claim(void **state)
 /* One device, two requests: one commit holds; then it is placed. */
 static void test_twice(void **state)
 {
-    g_autoptr(OrchStoreView) a = orch_view_new(store);
-    g_autoptr(OrchStoreView) b = orch_view_new(store);
+    g_autoptr(OrchStoreView) a = orch_view_new(store_test_store);
+    g_autoptr(OrchStoreView) b = orch_view_new(store_test_store);
     g_autoptr(GError) err = NULL;
     g_autofree char *sa = NULL, *sb = NULL, *gone = NULL;
 
@@ -136,7 +134,7 @@ static void test_release(void **state)
     assert_non_null(strstr(err->message, "is full"));
     g_clear_error(&err);
     {
-        g_autoptr(OrchStoreView) v = orch_view_new(store);
+        g_autoptr(OrchStoreView) v = orch_view_new(store_test_store);
 
         assert_false(orch_placement_release(v, ROOT, "vm9", "d", &err));
         assert_int_equal(err->code, ORCH_ERROR_NOT_FOUND);
@@ -158,25 +156,17 @@ static int setup(void **state)
     g_autoptr(GError) err = NULL;
     g_autoptr(OrchTxn) t = orch_txn_new();
 
-    store = orch_store_open(spec, NULL, NULL, NULL, &err);
-    if (!store) {
-        fprintf(stderr, "%s: %s\n", spec, err->message);
+    if (store_test_setup(state) < 0) {
         return -1;
     }
     orch_txn_put(t, ROOT "platforms/s", "{\"name\":\"s\",\"role\":"
                  "\"server\",\"address\":\"unix:/s\",\"capacity\":2,"
                  "\"models\":[{\"model\":\"edu\",\"bus\":\"pci\","
                  "\"props\":[]}]}");
-    if (!orch_store_txn(store, t, NULL, &err)) {
-        fprintf(stderr, "%s: %s\n", spec, err->message);
+    if (!orch_store_txn(store_test_store, t, NULL, &err)) {
+        fprintf(stderr, "%s: %s\n", store_test_spec, err->message);
         return -1;
     }
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    orch_store_close(store);
     return 0;
 }
 
@@ -188,19 +178,7 @@ int main(void)
         cmocka_unit_test(test_twice),
         cmocka_unit_test(test_release),
     };
-    const char *env = g_getenv("ORCH_TEST_STORE");
-    g_autofree char *cmd = NULL;
-    int rc;
 
-    tmpdir = g_dir_make_tmp("test-placements-XXXXXX", NULL);
-    g_assert(tmpdir);
-    spec = env && *env ? g_strdup(env)
-                       : g_strconcat("sqlite:", tmpdir, "/store.sqlite",
-                                     NULL);
-    rc = cmocka_run_group_tests_name(spec, tests, setup, teardown);
-    cmd = g_strdup_printf("rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0) {
-        rc = 1;
-    }
-    return rc;
+    return store_test_run("test-placements", tests, G_N_ELEMENTS(tests),
+                          setup, store_test_teardown);
 }

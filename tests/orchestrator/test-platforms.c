@@ -20,14 +20,12 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "store-test.h"
 #include "catalogue.h"
 #include "error.h"
 #include "store-load.h"
 #include "store-platforms.h"
 
-static char *tmpdir;
-static char *spec;
-static OrchStore *store;
 
 /* A server launcher's health: edu (pci, @edu_bus), a UART with a console. */
 static JsonObject *health(const char *edu_bus)
@@ -78,7 +76,7 @@ static char *models_str(JsonObject *doc)
 
 static void add(const char *root, JsonObject *doc)
 {
-    g_autoptr(OrchStoreView) v = orch_view_new(store);
+    g_autoptr(OrchStoreView) v = orch_view_new(store_test_store);
     g_autoptr(GError) err = NULL;
 
     if (!orch_platform_add_doc(v, root, doc, &err) ||
@@ -129,9 +127,9 @@ static void test_add(void **state)
         "s1", "server", "unix:/x", 8, NULL, h, NULL, NULL);
     g_autoptr(JsonObject) doc2 = orch_platform_doc_new(
         "s2", "server", "unix:/y", 4, NULL, h, NULL, NULL);
-    g_autoptr(OrchStoreView) v1 = orch_view_new(store);
-    g_autoptr(OrchStoreView) v2 = orch_view_new(store);
-    g_autoptr(OrchStoreView) v3 = orch_view_new(store);
+    g_autoptr(OrchStoreView) v1 = orch_view_new(store_test_store);
+    g_autoptr(OrchStoreView) v2 = orch_view_new(store_test_store);
+    g_autoptr(OrchStoreView) v3 = orch_view_new(store_test_store);
     g_autoptr(GPtrArray) all = NULL;
     g_autoptr(GError) err = NULL;
 
@@ -147,7 +145,7 @@ static void test_add(void **state)
     g_clear_error(&err);
     add(root, doc);
     {
-        g_autoptr(OrchStoreView) v = orch_view_new(store);
+        g_autoptr(OrchStoreView) v = orch_view_new(store_test_store);
 
         all = orch_platform_read_all(v, root, &err);
     }
@@ -167,8 +165,8 @@ static void test_refresh(void **state)
     g_autoptr(JsonObject) h2 = health("isa");
     g_autoptr(JsonObject) doc = orch_platform_doc_new(
         "s1", "server", "unix:/x", 8, NULL, h, NULL, NULL);
-    g_autoptr(OrchStoreView) v = orch_view_new(store);
-    g_autoptr(OrchStoreView) r = orch_view_new(store);
+    g_autoptr(OrchStoreView) v = orch_view_new(store_test_store);
+    g_autoptr(OrchStoreView) r = orch_view_new(store_test_store);
     g_autoptr(JsonObject) got = NULL, back = NULL;
     g_autoptr(GError) err = NULL;
     g_autofree char *s = NULL;
@@ -183,7 +181,7 @@ static void test_refresh(void **state)
     s = models_str(back);
     assert_string_equal(s, "edu:isa uart16550:isa virtio-blk:pci");
     {
-        g_autoptr(OrchStoreView) u = orch_view_new(store);
+        g_autoptr(OrchStoreView) u = orch_view_new(store_test_store);
         g_autoptr(JsonObject) ghost = orch_platform_doc_new(
             "zz", "server", "unix:/z", 1, NULL, h, NULL, NULL);
 
@@ -260,7 +258,7 @@ static void test_remove(void **state)
 
     add(root, doc);
     {
-        g_autoptr(OrchStoreView) v = orch_view_new(store);
+        g_autoptr(OrchStoreView) v = orch_view_new(store_test_store);
 
         assert_false(orch_platform_remove_doc(v, root, "zz", &err));
         assert_int_equal(err->code, ORCH_ERROR_NOT_FOUND);
@@ -268,8 +266,8 @@ static void test_remove(void **state)
     }
     {
         /* The removal reads the load; a claim commits; the removal fails. */
-        g_autoptr(OrchStoreView) rm = orch_view_new(store);
-        g_autoptr(OrchStoreView) cl = orch_view_new(store);
+        g_autoptr(OrchStoreView) rm = orch_view_new(store_test_store);
+        g_autoptr(OrchStoreView) cl = orch_view_new(store_test_store);
 
         assert_true(orch_platform_remove_doc(rm, root, "s", &err));
         assert_true(orch_load_claim(cl, root, "d", "edu", NULL, &server,
@@ -280,7 +278,7 @@ static void test_remove(void **state)
         g_clear_error(&err);
     }
     {
-        g_autoptr(OrchStoreView) v = orch_view_new(store);
+        g_autoptr(OrchStoreView) v = orch_view_new(store_test_store);
 
         assert_false(orch_platform_remove_doc(v, root, "s", &err));
         assert_int_equal(err->code, ORCH_ERROR_CONFLICT);
@@ -289,9 +287,9 @@ static void test_remove(void **state)
         g_clear_error(&err);
     }
     {
-        g_autoptr(OrchStoreView) r = orch_view_new(store);
-        g_autoptr(OrchStoreView) v = orch_view_new(store);
-        g_autoptr(OrchStoreView) after = orch_view_new(store);
+        g_autoptr(OrchStoreView) r = orch_view_new(store_test_store);
+        g_autoptr(OrchStoreView) v = orch_view_new(store_test_store);
+        g_autoptr(OrchStoreView) after = orch_view_new(store_test_store);
         g_autoptr(JsonObject) gone = NULL;
 
         assert_true(orch_load_release(r, root, "s", &err));
@@ -303,24 +301,6 @@ static void test_remove(void **state)
     }
 }
 
-static int setup(void **state)
-{
-    g_autoptr(GError) err = NULL;
-
-    store = orch_store_open(spec, NULL, NULL, NULL, &err);
-    if (!store) {
-        fprintf(stderr, "%s: %s\n", spec, err->message);
-        return -1;
-    }
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    orch_store_close(store);
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -330,19 +310,7 @@ int main(void)
         cmocka_unit_test(test_catalogue),
         cmocka_unit_test(test_remove),
     };
-    const char *env = g_getenv("ORCH_TEST_STORE");
-    g_autofree char *cmd = NULL;
-    int rc;
 
-    tmpdir = g_dir_make_tmp("test-platforms-XXXXXX", NULL);
-    g_assert(tmpdir);
-    spec = env && *env ? g_strdup(env)
-                       : g_strconcat("sqlite:", tmpdir, "/store.sqlite",
-                                     NULL);
-    rc = cmocka_run_group_tests_name(spec, tests, setup, teardown);
-    cmd = g_strdup_printf("rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0) {
-        rc = 1;
-    }
-    return rc;
+    return store_test_run("test-platforms", tests, G_N_ELEMENTS(tests),
+                          store_test_setup, store_test_teardown);
 }
