@@ -44,7 +44,7 @@ static void metrics_route(GString *out, const char *route)
 
     for (i = 0; seg[i]; i++) {
         g_string_append(out, i ? "/" : "");
-        orch_prom_label(out, strcmp(seg[i], "*") ? seg[i] : "{name}");
+        dm_prom_label(out, strcmp(seg[i], "*") ? seg[i] : "{name}");
     }
 }
 
@@ -55,7 +55,7 @@ static void metrics_vms(GString *out, sqlite3 *db)
     };
     size_t i;
 
-    orch_prom_header(out, "dm_orchestrator_vms", "gauge", "VMs by state.");
+    dm_prom_header(out, "dm_orchestrator_vms", "gauge", "VMs by state.");
     for (i = 0; i < G_N_ELEMENTS(states); i++) {
         g_string_append_printf(out, "dm_orchestrator_vms{state=\"%s\"} %"
                                G_GINT64_FORMAT "\n", states[i],
@@ -78,7 +78,7 @@ static void metrics_rows(GString *out, sqlite3 *db, const char *name,
             const char *v = (const char *)sqlite3_column_text(st, i);
 
             g_string_append_printf(out, "%s%s=\"", i ? "," : "", labels[i]);
-            orch_prom_label(out, v ? v : "");
+            dm_prom_label(out, v ? v : "");
             g_string_append_c(out, '"');
         }
         g_string_append_printf(out, "} %" G_GINT64_FORMAT "\n",
@@ -91,8 +91,8 @@ static void metrics_calls_out(GString *out)
     g_autoptr(GList) keys = NULL;
     GList *l;
 
-    orch_prom_header(out, "dm_orchestrator_api_requests_total", "counter",
-                     "API requests answered, by method, route and status.");
+    dm_prom_header(out, "dm_orchestrator_api_requests_total", "counter",
+                   "API requests answered, by method, route and status.");
     if (!metrics_calls) {
         return;
     }
@@ -157,14 +157,14 @@ void orch_metrics_serve(SoupServerMessage *msg, sqlite3 *db)
     /* One snapshot of the tables, as a read-only request has. */
     sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
     metrics_vms(a->out, db);
-    orch_prom_header(a->out, "dm_orchestrator_device_models", "gauge",
-                     "Placed device models by server and recorded state.");
+    dm_prom_header(a->out, "dm_orchestrator_device_models", "gauge",
+                   "Placed device models by server and recorded state.");
     metrics_rows(a->out, db, "dm_orchestrator_device_models", dm_labels,
                  "SELECT p.name, pl.state, count(*) FROM placements pl"
                  " JOIN platforms p ON p.id = pl.server_id"
                  " GROUP BY p.name, pl.state ORDER BY p.name, pl.state");
-    orch_prom_header(a->out, "dm_orchestrator_platforms", "gauge",
-                     "Platforms by role.");
+    dm_prom_header(a->out, "dm_orchestrator_platforms", "gauge",
+                   "Platforms by role.");
     metrics_rows(a->out, db, "dm_orchestrator_platforms", pf_labels,
                  "SELECT role, count(*) FROM platforms GROUP BY role"
                  " ORDER BY role");

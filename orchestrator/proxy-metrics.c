@@ -234,27 +234,10 @@ static void proxy_names(ProxyVm *vm, JsonObject *info, const char **device,
     *server = d && d->server ? d->server : addr;
 }
 
-static void proxy_labels(GString *out, ProxyVm *vm, JsonObject *info)
+/* Every proxy of every VM that answered, with our names for it. */
+static GPtrArray *proxy_list(ProxyScrape *s)
 {
-    const char *device, *server;
-
-    proxy_names(vm, info, &device, &server);
-    g_string_append(out, "vm=\"");
-    orch_prom_label(out, vm->name);
-    g_string_append(out, "\",device=\"");
-    orch_prom_label(out, device);
-    g_string_append(out, "\",server=\"");
-    orch_prom_label(out, server);
-    g_string_append_c(out, '"');
-}
-
-/* Call @fn for every proxy of every VM that answered. */
-typedef void ProxyEachFn(GString *out, ProxyVm *vm, JsonObject *info,
-                         gconstpointer data);
-
-static void proxy_each(ProxyScrape *s, GString *out, ProxyEachFn *fn,
-                       gconstpointer data)
-{
+    GPtrArray *all = g_ptr_array_new_with_free_func(g_free);
     guint i, j;
 
     for (i = 0; i < s->vms->len; i++) {
@@ -263,125 +246,42 @@ static void proxy_each(ProxyScrape *s, GString *out, ProxyEachFn *fn,
         for (j = 0; vm->answer && j < json_array_get_length(vm->answer);
              j++) {
             JsonNode *n = json_array_get_element(vm->answer, j);
+            DmPromProxy *p;
 
-            if (JSON_NODE_HOLDS_OBJECT(n)) {
-                fn(out, vm, json_node_get_object(n), data);
+            if (!JSON_NODE_HOLDS_OBJECT(n)) {
+                continue;
             }
+            p = g_new0(DmPromProxy, 1);
+            p->vm = vm->name;
+            p->info = json_node_get_object(n);
+            proxy_names(vm, p->info, &p->device, &p->server);
+            g_ptr_array_add(all, p);
         }
     }
-}
-
-/* NAME{labels} VALUE, VALUE QEMU's member @data (a counter). */
-static void proxy_counter(GString *out, ProxyVm *vm, JsonObject *info,
-                          gconstpointer data)
-{
-    const char *const *what = data;     /* { metric, member } */
-
-    g_string_append_printf(out, "%s{", what[0]);
-    proxy_labels(out, vm, info);
-    g_string_append_printf(out, "} %" G_GINT64_FORMAT "\n",
-                           json_object_get_int_member_with_default(
-                               info, what[1], 0));
-}
-
-static void proxy_connected(GString *out, ProxyVm *vm, JsonObject *info,
-                            gconstpointer data)
-{
-    const char *state = json_object_get_string_member_with_default(
-        info, "state", "");
-
-    g_string_append(out, "dm_proxy_connected{");
-    proxy_labels(out, vm, info);
-    g_string_append_printf(out, "} %d\n", strcmp(state, "connected") == 0);
-}
-
-/*
- * QEMU's log2 buckets (qapi/remote-dm.json: entry i holds the round
- * trips of at most 2^i us, the last one the rest) as Prometheus'
- * cumulative ones, ending in +Inf, which equals _count by construction.
- */
-static void proxy_histogram(GString *out, ProxyVm *vm, JsonObject *info,
-                            gconstpointer data)
-{
-    JsonNode *ln = json_object_get_member(info, "latency");
-    JsonObject *lat = ln && JSON_NODE_HOLDS_OBJECT(ln) ?
-                      json_node_get_object(ln) : NULL;
-    JsonNode *bn = lat ? json_object_get_member(lat, "buckets") : NULL;
-    JsonArray *b = bn && JSON_NODE_HOLDS_ARRAY(bn) ?
-                   json_node_get_array(bn) : NULL;
-    guint n = b ? json_array_get_length(b) : 0;
-    gint64 total = 0;
-    gint64 sum_ns;
-    guint i;
-
-    if (!n || n > 63) {
-        return;                 /* a QEMU without the histogram */
-    }
-    for (i = 0; i < n; i++) {
-        guint64 us = G_GUINT64_CONSTANT(1) << i;
-
-        total += json_array_get_int_element(b, i);
-        g_string_append(out, "dm_proxy_round_trip_seconds_bucket{");
-        proxy_labels(out, vm, info);
-        if (i + 1 < n) {
-            g_string_append_printf(out, ",le=\"%" G_GUINT64_FORMAT ".%06"
-                                   G_GUINT64_FORMAT "\"} %" G_GINT64_FORMAT
-                                   "\n", us / 1000000, us % 1000000, total);
-        } else {
-            g_string_append_printf(out, ",le=\"+Inf\"} %" G_GINT64_FORMAT
-                                   "\n", total);
-        }
-    }
-    sum_ns = json_object_get_int_member_with_default(lat, "sum-ns", 0);
-    g_string_append(out, "dm_proxy_round_trip_seconds_sum{");
-    proxy_labels(out, vm, info);
-    g_string_append_printf(out, "} %" G_GINT64_FORMAT ".%09" G_GINT64_FORMAT
-                           "\n", sum_ns / 1000000000, sum_ns % 1000000000);
-    g_string_append(out, "dm_proxy_round_trip_seconds_count{");
-    proxy_labels(out, vm, info);
-    g_string_append_printf(out, "} %" G_GINT64_FORMAT "\n", total);
+    return all;
 }
 
 static GString *proxy_render(ProxyScrape *s)
 {
-    static const char *const counters[][3] = {
-        { "dm_proxy_requests_total", "requests",
-          "Messages a proxy sent to its model, by VM, device and server." },
-        { "dm_proxy_errors_total", "errors",
-          "Accesses of a proxy that failed, refused while disconnected "
-          "included." },
-        { "dm_proxy_reconnects_total", "reconnects",
-          "Times a proxy found its model again after a fault." },
-    };
+    g_autoptr(GPtrArray) proxies = proxy_list(s);
     GString *out = g_string_new(NULL);
     guint i, skipped = 0;
 
-    orch_prom_header(out, "dm_proxy_connected", "gauge",
-                     "Whether a proxy reaches its model, as its VM's QEMU "
-                     "says.");
-    proxy_each(s, out, proxy_connected, NULL);
-    for (i = 0; i < G_N_ELEMENTS(counters); i++) {
-        orch_prom_header(out, counters[i][0], "counter", counters[i][2]);
-        proxy_each(s, out, proxy_counter, counters[i]);
-    }
-    orch_prom_header(out, "dm_proxy_round_trip_seconds", "histogram",
-                     "Round trips of a proxy to its model (requests that "
-                     "wait for a reply), by duration.");
-    proxy_each(s, out, proxy_histogram, NULL);
-    orch_prom_header(out, "dm_orchestrator_proxy_vm_up", "gauge",
-                     "Whether a running VM's QEMU answered "
-                     "query-remote-devices in this scrape.");
+    dm_prom_proxies(out, proxies);
+    dm_prom_header(out, "dm_orchestrator_proxy_vm_up", "gauge",
+                   "Whether a running VM's QEMU answered "
+                   "query-remote-devices in this scrape.");
     for (i = 0; i < s->vms->len; i++) {
         ProxyVm *vm = g_ptr_array_index(s->vms, i);
 
         g_string_append(out, "dm_orchestrator_proxy_vm_up{vm=\"");
-        orch_prom_label(out, vm->name);
+        dm_prom_label(out, vm->name);
         g_string_append_printf(out, "\"} %d\n", vm->answer != NULL);
         skipped += vm->answer == NULL;
     }
-    orch_prom_header(out, "dm_orchestrator_proxy_vms_skipped", "gauge",
-                     "Running VMs whose QEMU did not answer in time in this "
-                     "scrape.");
+    dm_prom_header(out, "dm_orchestrator_proxy_vms_skipped", "gauge",
+                   "Running VMs whose QEMU did not answer in time in this "
+                   "scrape.");
     g_string_append_printf(out, "dm_orchestrator_proxy_vms_skipped %u\n",
                            skipped);
     return out;

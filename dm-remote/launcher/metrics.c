@@ -7,6 +7,8 @@
 
 #include "http.h"
 #include "metrics.h"
+#include "prom.h"
+#include "proxy-metrics.h"
 
 /* Every state, so that a series exists at 0 too. */
 static const char *const inst_states[] = {
@@ -15,13 +17,6 @@ static const char *const inst_states[] = {
 static const char *const vm_states[] = {
     "starting", "running", "exited", "stopped",
 };
-
-static void metrics_header(GString *out, const char *name, const char *type,
-                           const char *help)
-{
-    g_string_append_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help,
-                           name, type);
-}
 
 /* Names here are ids and model names: vup_name_valid(), nothing to escape. */
 static void metrics_count(GHashTable *counts, const char *key, guint add)
@@ -59,7 +54,7 @@ static void metrics_server(DmServer *s, GString *out)
         metrics_count(states, key, 1);
         metrics_count(restarts, inst->what, inst->child.restarts);
     }
-    metrics_header(out, "dm_launcher_instances", "gauge",
+    dm_prom_header(out, "dm_launcher_instances", "gauge",
                    "Device model instances by model and state.");
     for (m = s->models; *m; m++) {
         for (i = 0; i < G_N_ELEMENTS(inst_states); i++) {
@@ -71,13 +66,13 @@ static void metrics_server(DmServer *s, GString *out)
                                    metrics_get(states, key));
         }
     }
-    metrics_header(out, "dm_launcher_instance_restarts", "gauge",
+    dm_prom_header(out, "dm_launcher_instance_restarts", "gauge",
                    "Restarts of the current instances, by model.");
     for (m = s->models; *m; m++) {
         g_string_append_printf(out, "dm_launcher_instance_restarts{model="
                                "\"%s\"} %u\n", *m, metrics_get(restarts, *m));
     }
-    metrics_header(out, "dm_launcher_capacity", "gauge",
+    dm_prom_header(out, "dm_launcher_capacity", "gauge",
                    "Instances this platform takes (--capacity).");
     g_string_append_printf(out, "dm_launcher_capacity %u\n", s->l->capacity);
 }
@@ -97,7 +92,7 @@ static void metrics_client(DmClient *c, GString *out)
 
         metrics_count(states, json_object_get_string_member(o, "state"), 1);
     }
-    metrics_header(out, "dm_launcher_vms", "gauge", "QEMUs by state.");
+    dm_prom_header(out, "dm_launcher_vms", "gauge", "QEMUs by state.");
     for (i = 0; i < G_N_ELEMENTS(vm_states); i++) {
         g_string_append_printf(out, "dm_launcher_vms{state=\"%s\"} %u\n",
                                vm_states[i], metrics_get(states,
@@ -105,29 +100,58 @@ static void metrics_client(DmClient *c, GString *out)
     }
 }
 
+static void metrics_send(SoupServerMessage *msg, GString *out)
+{
+    gsize len = out->len;
+
+    soup_server_message_set_status(msg, SOUP_STATUS_OK, NULL);
+    soup_server_message_set_response(msg, "text/plain; version=0.0.4; "
+                                     "charset=utf-8", SOUP_MEMORY_TAKE,
+                                     g_string_free(out, FALSE), len);
+}
+
+/* A client's answer, waiting for its QEMUs' proxies. */
+typedef struct MetricsAnswer {
+    SoupServerMessage *msg;
+    GString *out;
+} MetricsAnswer;
+
+static void metrics_proxies(GString *proxies, gpointer opaque)
+{
+    MetricsAnswer *a = opaque;
+
+    g_string_append_len(a->out, proxies->str, proxies->len);
+    g_string_free(proxies, TRUE);
+    metrics_send(a->msg, a->out);
+    dm_http_resume(a->msg);
+    g_free(a);
+}
+
 void dm_metrics_serve(DmLauncher *l, DmServer *server, DmClient *client,
                       SoupServerMessage *msg)
 {
     GString *out;
-    gsize len;
 
     if (dm_http_want_method(msg, "GET") < 0) {
         return;
     }
     out = g_string_new(NULL);
-    metrics_header(out, "dm_launcher_info", "gauge",
+    dm_prom_header(out, "dm_launcher_info", "gauge",
                    "This launcher's platform and role.");
     g_string_append_printf(out, "dm_launcher_info{platform=\"%s\",role="
                            "\"%s\"} 1\n", l->platform_id,
                            server ? "server" : "client");
     if (server) {
         metrics_server(server, out);
+        metrics_send(msg, out);
     } else {
+        MetricsAnswer *a = g_new0(MetricsAnswer, 1);
+
         metrics_client(client, out);
+        a->msg = msg;
+        a->out = out;
+        /* The VMs' states now; their QEMUs asked after, the API free. */
+        dm_http_defer(msg);
+        dm_proxy_metrics_scrape(client, metrics_proxies, a);
     }
-    len = out->len;
-    soup_server_message_set_status(msg, SOUP_STATUS_OK, NULL);
-    soup_server_message_set_response(msg, "text/plain; version=0.0.4; "
-                                     "charset=utf-8", SOUP_MEMORY_TAKE,
-                                     g_string_free(out, FALSE), len);
 }

@@ -12,6 +12,12 @@
  *   dm_launcher_capacity                      --capacity
  *   client role:
  *   dm_launcher_vms{state}                    QEMUs (gauge)
+ *   dm_proxy_*{vm,device,server}, dm_launcher_proxy_vm_up{vm},
+ *   dm_launcher_proxy_vms_skipped             the running VMs' proxies,
+ *                                             asked of their QEMUs
+ *                                             (proxy-metrics.h): a
+ *                                             client's answer waits for
+ *                                             them, the API does not
  *
  * Below api.c, which calls it; it only reads the role's tables.
  *

@@ -1,0 +1,45 @@
+/*
+ * Prometheus' text format 0.0.4 (prom.c), for the /metrics of
+ * dm-orchestrator (metrics.c, proxy-metrics.c) and of the launcher
+ * (dm-remote/launcher/metrics.c, proxy-metrics.c): the proxies' series
+ * are written here once, so that both name and describe them alike.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef DM_PROM_H
+#define DM_PROM_H
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+/* "# HELP NAME HELP" and "# TYPE NAME TYPE", once before its samples. */
+void dm_prom_header(GString *out, const char *name, const char *type,
+                    const char *help);
+/* @v as a label value wants it: \\, \" and \n escaped. */
+void dm_prom_label(GString *out, const char *v);
+
+/* One proxy of a VM's QEMU, with the labels the caller gives it. */
+typedef struct DmPromProxy {
+    const char *vm;
+    const char *device;
+    const char *server;
+    JsonObject *info;           /* its query-remote-devices entry */
+} DmPromProxy;
+
+/*
+ * The proxies' families, each with its HELP and TYPE even without a
+ * sample, in @proxies' order (DmPromProxy):
+ *
+ *   dm_proxy_connected{vm,device,server}       1 if the proxy reaches its
+ *                                              model, else 0 (gauge)
+ *   dm_proxy_requests_total{...}               messages sent to the model
+ *   dm_proxy_errors_total{...}                 accesses that failed
+ *   dm_proxy_reconnects_total{...}             models found again
+ *   dm_proxy_round_trip_seconds{...}           the round trips' durations
+ *                                              (histogram, le 1 us ..
+ *                                              2^20 us, +Inf), for a QEMU
+ *                                              that gives "latency"
+ */
+void dm_prom_proxies(GString *out, GPtrArray *proxies);
+
+#endif /* DM_PROM_H */

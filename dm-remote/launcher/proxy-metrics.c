@@ -1,0 +1,208 @@
+/*
+ * A client launcher's proxies' series (see proxy-metrics.h).
+ *
+ * QMP calls cannot be withdrawn (qmp.c): one comes back with QEMU's
+ * answer, at its own 30 s timeout, or when its VM goes.  So the scrape
+ * answers at its deadline with what it has, and its memory lives until
+ * its last call is back; a VM whose call is still out is not asked again
+ * (proxy_asking), so a mute QEMU holds one call, not one per scrape.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <string.h>
+
+#include "log.h"
+#include "prom.h"
+#include "proxy-metrics.h"
+
+typedef struct ProxyScrape ProxyScrape;
+
+typedef struct ProxyVm {
+    ProxyScrape *s;
+    char *name;
+    JsonArray *answer;          /* query-remote-devices', or NULL */
+} ProxyVm;
+
+struct ProxyScrape {
+    DmClient *c;
+    GPtrArray *vms;             /* ProxyVm, by name */
+    guint out;                  /* calls not back yet, + 1 while asking */
+    guint deadline;
+    bool finished;              /* @done told */
+    DmProxyMetricsFn *done;
+    gpointer opaque;
+};
+
+/* Names of the VMs with a call out, from any scrape. */
+static GHashTable *proxy_asking;
+
+static void proxy_vm_free(gpointer p)
+{
+    ProxyVm *vm = p;
+
+    g_free(vm->name);
+    if (vm->answer) {
+        json_array_unref(vm->answer);
+    }
+    g_free(vm);
+}
+
+static int proxy_vm_cmp(gconstpointer a, gconstpointer b)
+{
+    const ProxyVm *x = *(ProxyVm *const *)a, *y = *(ProxyVm *const *)b;
+
+    return strcmp(x->name, y->name);
+}
+
+static GString *proxy_render(ProxyScrape *s)
+{
+    g_autoptr(GPtrArray) proxies = g_ptr_array_new_with_free_func(g_free);
+    GString *out = g_string_new(NULL);
+    guint i, j, skipped = 0;
+
+    for (i = 0; i < s->vms->len; i++) {
+        ProxyVm *vm = g_ptr_array_index(s->vms, i);
+
+        for (j = 0; vm->answer && j < json_array_get_length(vm->answer);
+             j++) {
+            JsonNode *n = json_array_get_element(vm->answer, j);
+            DmPromProxy *p;
+
+            if (!JSON_NODE_HOLDS_OBJECT(n)) {
+                continue;
+            }
+            p = g_new0(DmPromProxy, 1);
+            p->vm = vm->name;
+            p->info = json_node_get_object(n);
+            p->device = json_object_get_string_member_with_default(
+                p->info, "id", "");
+            p->server = json_object_get_string_member_with_default(
+                p->info, "server", "");
+            g_ptr_array_add(proxies, p);
+        }
+    }
+    dm_prom_proxies(out, proxies);
+    dm_prom_header(out, "dm_launcher_proxy_vm_up", "gauge",
+                   "Whether a running VM's QEMU answered "
+                   "query-remote-devices in this scrape.");
+    for (i = 0; i < s->vms->len; i++) {
+        ProxyVm *vm = g_ptr_array_index(s->vms, i);
+
+        g_string_append(out, "dm_launcher_proxy_vm_up{vm=\"");
+        dm_prom_label(out, vm->name);
+        g_string_append_printf(out, "\"} %d\n", vm->answer != NULL);
+        skipped += vm->answer == NULL;
+    }
+    dm_prom_header(out, "dm_launcher_proxy_vms_skipped", "gauge",
+                   "Running VMs whose QEMU did not answer in time in this "
+                   "scrape.");
+    g_string_append_printf(out, "dm_launcher_proxy_vms_skipped %u\n",
+                           skipped);
+    return out;
+}
+
+static void proxy_finish(ProxyScrape *s)
+{
+    s->finished = true;
+    g_clear_handle_id(&s->deadline, g_source_remove);
+    s->done(proxy_render(s), s->opaque);
+}
+
+/* A call came back, or the asking is over: the last one frees @s. */
+static void proxy_returned(ProxyScrape *s)
+{
+    if (--s->out) {
+        return;
+    }
+    if (!s->finished) {
+        proxy_finish(s);
+    }
+    g_ptr_array_unref(s->vms);
+    g_free(s);
+}
+
+static void proxy_answered(JsonNode *reply, const char *error, void *opaque)
+{
+    ProxyVm *vm = opaque;
+    JsonNode *ret = NULL;
+
+    g_hash_table_remove(proxy_asking, vm->name);
+    if (reply && JSON_NODE_HOLDS_OBJECT(reply)) {
+        ret = json_object_get_member(json_node_get_object(reply), "return");
+    }
+    if (vm->s->finished) {
+        dm_debug("metrics: VM %s answered after the scrape", vm->name);
+    } else if (ret && JSON_NODE_HOLDS_ARRAY(ret)) {
+        vm->answer = json_array_ref(json_node_get_array(ret));
+    } else {
+        dm_debug("metrics: VM %s skipped: %s", vm->name,
+                 error ? error : "QEMU refused query-remote-devices");
+    }
+    proxy_returned(vm->s);
+}
+
+static gboolean proxy_deadline(gpointer opaque)
+{
+    ProxyScrape *s = opaque;
+
+    s->deadline = 0;
+    proxy_finish(s);
+    return G_SOURCE_REMOVE;
+}
+
+/* From the main loop: an answer may come back from inside the call. */
+static gboolean proxy_start(gpointer opaque)
+{
+    ProxyScrape *s = opaque;
+    guint i;
+
+    for (i = 0; i < s->vms->len; i++) {
+        ProxyVm *pv = g_ptr_array_index(s->vms, i);
+        DmVm *vm = g_hash_table_lookup(s->c->vms, pv->name);
+        g_autoptr(JsonObject) cmd = NULL;
+
+        if (!vm || vm->state != DM_VM_RUNNING || !vm->qmp ||
+            g_hash_table_contains(proxy_asking, pv->name)) {
+            continue;           /* gone, or still owing the last answer */
+        }
+        cmd = json_object_new();
+        json_object_set_string_member(cmd, "execute",
+                                      "query-remote-devices");
+        g_hash_table_add(proxy_asking, g_strdup(pv->name));
+        s->out++;
+        dm_qmp_execute(vm->qmp, cmd, proxy_answered, pv);
+    }
+    proxy_returned(s);          /* the asking's own hold */
+    return G_SOURCE_REMOVE;
+}
+
+void dm_proxy_metrics_scrape(DmClient *c, DmProxyMetricsFn *done,
+                             gpointer opaque)
+{
+    ProxyScrape *s = g_new0(ProxyScrape, 1);
+    GHashTableIter it;
+    DmVm *vm;
+
+    if (!proxy_asking) {
+        proxy_asking = g_hash_table_new_full(g_str_hash, g_str_equal,
+                                             g_free, NULL);
+    }
+    s->c = c;
+    s->vms = g_ptr_array_new_with_free_func(proxy_vm_free);
+    g_hash_table_iter_init(&it, c->vms);
+    while (g_hash_table_iter_next(&it, NULL, (gpointer *)&vm)) {
+        if (vm->state == DM_VM_RUNNING) {
+            ProxyVm *pv = g_new0(ProxyVm, 1);
+
+            pv->s = s;
+            pv->name = g_strdup(vm->child.id);
+            g_ptr_array_add(s->vms, pv);
+        }
+    }
+    g_ptr_array_sort(s->vms, proxy_vm_cmp);
+    s->done = done;
+    s->opaque = opaque;
+    s->out = 1;
+    s->deadline = g_timeout_add(DM_PROXY_METRICS_MS, proxy_deadline, s);
+    g_idle_add(proxy_start, s);
+}
