@@ -9,6 +9,8 @@
 #include <libsoup/soup.h>
 
 #include "etcd.h"
+#include "json-http.h"
+#include "json-limits.h"
 
 G_DEFINE_QUARK(dm-etcd-error-quark, dm_etcd_error)
 
@@ -109,7 +111,7 @@ static JsonNode *etcd_post(DmEtcd *e, guint i, const char *path,
     g_autoptr(SoupMessage) msg = soup_message_new("POST", url);
     g_autoptr(GBytes) req = g_bytes_new(body, strlen(body));
     g_autoptr(GBytes) resp = NULL;
-    g_autoptr(JsonParser) parser = json_parser_new();
+    g_autoptr(JsonNode) root = NULL;
     g_autoptr(GError) err = NULL;
     JsonObject *o;
     guint status;
@@ -135,14 +137,21 @@ static JsonNode *etcd_post(DmEtcd *e, guint i, const char *path,
     }
     status = soup_message_get_status(msg);
     data = g_bytes_get_data(resp, &len);
-    if (!json_parser_load_from_data(parser, data ? data : "", len, &err) ||
-        !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser))) {
+    /* Whatever answers at the endpoint: nested too deep, refused. */
+    root = dm_json_parse_peer(data, len, DM_JSON_MAX_DEPTH, &err);
+    if (!root) {
+        g_set_error(errp, DM_ETCD_ERROR, DM_ETCD_ERROR_UNAVAILABLE,
+                    "etcd %s: HTTP %u, answer refused: %s", e->endpoints[i],
+                    status, err->message);
+        return NULL;
+    }
+    if (!JSON_NODE_HOLDS_OBJECT(root)) {
         g_set_error(errp, DM_ETCD_ERROR, DM_ETCD_ERROR_UNAVAILABLE,
                     "etcd %s: HTTP %u, not a JSON object", e->endpoints[i],
                     status);
         return NULL;
     }
-    o = json_node_get_object(json_parser_get_root(parser));
+    o = json_node_get_object(root);
     if (status != SOUP_STATUS_OK || json_object_has_member(o, "error")) {
         const char *what = json_object_get_string_member_with_default(
             o, "message", json_object_get_string_member_with_default(
@@ -155,7 +164,7 @@ static JsonNode *etcd_post(DmEtcd *e, guint i, const char *path,
         return NULL;
     }
     *retry = false;
-    return json_node_copy(json_parser_get_root(parser));
+    return g_steal_pointer(&root);
 }
 
 JsonNode *dm_etcd_call(DmEtcd *e, const char *path, JsonNode *body,

@@ -52,6 +52,27 @@ JsonObject *dm_json_http_parse_object(const char *data, gsize len,
     return json_object_ref(json_node_get_object(root));
 }
 
+JsonNode *dm_json_parse_peer(const char *data, gsize len, unsigned max_depth,
+                             GError **err)
+{
+    g_autoptr(JsonParser) parser = json_parser_new();
+    g_autoptr(GError) why = NULL;
+    JsonNode *root;
+
+    if (dm_json_check_depth(data, len, max_depth) < 0) {
+        g_set_error(err, DM_JSON_HTTP_ERROR, SOUP_STATUS_BAD_GATEWAY,
+                    "JSON nested deeper than %u levels", max_depth);
+        return NULL;
+    }
+    if (!json_parser_load_from_data(parser, len ? data : "", len, &why) ||
+        !(root = json_parser_steal_root(parser))) {
+        g_set_error(err, DM_JSON_HTTP_ERROR, SOUP_STATUS_BAD_GATEWAY,
+                    "not JSON: %s", why ? why->message : "empty");
+        return NULL;
+    }
+    return root;
+}
+
 char *dm_json_scalar_string(JsonNode *n)
 {
     if (!n || !JSON_NODE_HOLDS_VALUE(n)) {

@@ -32,6 +32,18 @@ JsonObject *dm_json_http_parse_object(const char *data, gsize len,
                                       GError **err);
 
 /*
+ * @data (@len bytes) read from a peer (a launcher's answer, etcd's, the
+ * orchestrator's to dmctl, a QMP line) as JSON of any type: NULL with a
+ * 502 error saying what was refused if an object or array in it is
+ * nested deeper than @max_depth (checked before json-glib recurses: a
+ * few MB of '[' ran off the stack; DM_JSON_MAX_DEPTH unless the peer's
+ * documents are deeper), if it is empty or not JSON.  The caller puts
+ * its own prefix (who answered, to what) before the error's message.
+ */
+JsonNode *dm_json_parse_peer(const char *data, gsize len, unsigned max_depth,
+                             GError **err);
+
+/*
  * A scalar as a command line writes it (a model property): a string as
  * it is, a boolean on or off, an integer in decimal; NULL for anything
  * else.  To be freed.

@@ -10,6 +10,7 @@
 #include <libsoup/soup.h>
 
 #include "error.h"
+#include "json-http.h"
 #include "json-limits.h"
 #include "launcher-reply.h"
 
@@ -18,7 +19,6 @@ bool orch_launcher_answer(const char *address, const char *method,
                           JsonNode **ret_reply, GError **errp)
 {
     g_autoptr(GError) err = NULL;
-    g_autofree char *text = NULL;
 
     *ret_reply = NULL;
     if (len == 0) {
@@ -30,18 +30,11 @@ bool orch_launcher_answer(const char *address, const char *method,
      * '[' ran off the worker's stack.  Our launchers' answers are a few
      * levels deep, as the requests the API takes.
      */
-    if (dm_json_check_depth(data, len, DM_JSON_MAX_DEPTH) < 0) {
-        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_BAD_GATEWAY,
-                    "launcher %s: %s %s: answer nested deeper than %d "
-                    "levels", address, method, path, DM_JSON_MAX_DEPTH);
-        return false;
-    }
-    text = g_strndup(data, len);
-    *ret_reply = json_from_string(text, &err);
+    *ret_reply = dm_json_parse_peer(data, len, DM_JSON_MAX_DEPTH, &err);
     if (!*ret_reply) {
         g_set_error(errp, ORCH_ERROR, ORCH_ERROR_BAD_GATEWAY,
-                    "launcher %s: %s %s: answer is not JSON: %s",
-                    address, method, path, err ? err->message : "empty");
+                    "launcher %s: %s %s: answer refused: %s",
+                    address, method, path, err->message);
         return false;
     }
     return true;

@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "error.h"
+#include "json-http.h"
+#include "json-limits.h"
 #include "log.h"
 #include "store-events.h"
 
@@ -181,7 +183,9 @@ static gint64 events_add_rows(JsonArray *out, GPtrArray *kvs,
 
     for (i = 0; i < kvs->len; i++) {
         OrchKv *kv = kvs->pdata[i];
-        g_autoptr(JsonNode) node = json_from_string(kv->value, NULL);
+        /* Read back from etcd, perhaps written by another: depth checked. */
+        g_autoptr(JsonNode) node = dm_json_parse_peer(
+            kv->value, strlen(kv->value), DM_JSON_MAX_DEPTH, NULL);
         JsonObject *o;
 
         last = events_key_id(kv->key);

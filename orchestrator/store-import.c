@@ -8,6 +8,8 @@
 
 #include "db.h"
 #include "error.h"
+#include "json-http.h"
+#include "json-limits.h"
 #include "store-import.h"
 
 typedef struct Import {
@@ -358,7 +360,8 @@ bool orch_store_import_moved(sqlite3 *db, OrchStore *s, const char *root,
     if (!orch_store_get(s, im.cond_key, &kv, NULL, errp)) {
         goto out;
     }
-    node = kv ? json_from_string(kv->value, NULL) : NULL;
+    node = kv ? dm_json_parse_peer(kv->value, strlen(kv->value),
+                                   DM_JSON_MAX_DEPTH, NULL) : NULL;
     if (node && JSON_NODE_HOLDS_OBJECT(node)) {
         have = json_object_get_array_member(json_node_get_object(node),
                                             "modules");

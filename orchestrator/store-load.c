@@ -8,6 +8,8 @@
 #include <json-glib/json-glib.h>
 
 #include "error.h"
+#include "json-http.h"
+#include "json-limits.h"
 #include "store-load.h"
 
 /* A server that could take the model, as the choice sees it. */
@@ -25,10 +27,12 @@ static void load_server_free(gpointer p)
     g_free(ls);
 }
 
-/* @text as a JSON object (a new reference), or NULL. */
+/* @text as a JSON object (a new reference), or NULL (too deep: refused). */
 static JsonObject *load_object(const char *text)
 {
-    g_autoptr(JsonNode) n = text ? json_from_string(text, NULL) : NULL;
+    g_autoptr(JsonNode) n = text ? dm_json_parse_peer(text, strlen(text),
+                                                      DM_JSON_MAX_DEPTH,
+                                                      NULL) : NULL;
 
     return n && JSON_NODE_HOLDS_OBJECT(n) ?
         json_object_ref(json_node_get_object(n)) : NULL;

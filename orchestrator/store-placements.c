@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "error.h"
+#include "json-http.h"
+#include "json-limits.h"
 #include "store-load.h"
 #include "store-placements.h"
 
@@ -39,6 +41,7 @@ bool orch_placement_read(OrchStoreView *v, const char *root, const char *vm,
     g_autofree char *key = placement_key(root, vm, dev);
     g_autofree char *text = NULL;
     g_autoptr(JsonNode) n = NULL;
+    g_autoptr(GError) err = NULL;
 
     *ret = NULL;
     if (!orch_view_get(v, key, &text, errp)) {
@@ -47,8 +50,14 @@ bool orch_placement_read(OrchStoreView *v, const char *root, const char *vm,
     if (!text) {
         return true;
     }
-    n = json_from_string(text, NULL);
-    if (!n || !JSON_NODE_HOLDS_OBJECT(n)) {
+    /* From etcd, perhaps written by another: depth checked first. */
+    n = dm_json_parse_peer(text, strlen(text), DM_JSON_MAX_DEPTH, &err);
+    if (!n) {
+        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_INTERNAL,
+                    "store: %s refused: %s", key, err->message);
+        return false;
+    }
+    if (!JSON_NODE_HOLDS_OBJECT(n)) {
         g_set_error(errp, ORCH_ERROR, ORCH_ERROR_INTERNAL,
                     "store: %s is not a JSON object", key);
         return false;

@@ -8,6 +8,8 @@
 
 #include "catalogue.h"
 #include "error.h"
+#include "json-http.h"
+#include "json-limits.h"
 #include "store-load.h"
 #include "store-platforms.h"
 
@@ -46,9 +48,12 @@ static char *platform_key(const char *root, const char *name)
     return g_strconcat(root, "platforms/", name, NULL);
 }
 
+/* @text as a JSON object, or NULL (too deep: refused, as in etcd). */
 static JsonObject *platform_parse(const char *text)
 {
-    g_autoptr(JsonNode) n = text ? json_from_string(text, NULL) : NULL;
+    g_autoptr(JsonNode) n = text ? dm_json_parse_peer(text, strlen(text),
+                                                      DM_JSON_MAX_DEPTH,
+                                                      NULL) : NULL;
 
     return n && JSON_NODE_HOLDS_OBJECT(n) ?
         json_object_ref(json_node_get_object(n)) : NULL;

@@ -10,12 +10,20 @@
 
 #include <gio/gio.h>
 
+#include "json-http.h"
 #include "log.h"
 #include "proc.h"
 #include "qmp.h"
 
 #define DM_QMP_TIMEOUT_S 30
 #define DM_QMP_EVENTS_MAX 100
+/*
+ * Deeper than the API's DM_JSON_MAX_DEPTH: a reply describes a disk's
+ * whole backing chain, two levels per image.  QEMU's own reader takes
+ * no deeper (json-streamer.c's MAX_NESTING); json-glib recurses well
+ * within the stack there.
+ */
+#define DM_QMP_MAX_DEPTH 1024
 #define DM_QMP_CAPS_TAG "dm-capabilities"
 
 typedef struct DmQmpCall {
@@ -164,13 +172,18 @@ static void qmp_reply(DmQmp *q, JsonNode *node)
 
 static void qmp_line(DmQmp *q, const char *line, gsize len)
 {
-    g_autoptr(JsonParser) parser = json_parser_new();
+    g_autoptr(GError) err = NULL;
+    g_autoptr(JsonNode) root = NULL;
     JsonObject *o;
-    JsonNode *root;
 
-    if (!json_parser_load_from_data(parser, line, len, NULL) ||
-        !(root = json_parser_get_root(parser)) ||
-        !JSON_NODE_HOLDS_OBJECT(root)) {
+    /* QEMU runs the guest's devices: a line nested too deep is refused. */
+    root = dm_json_parse_peer(line, len, DM_QMP_MAX_DEPTH, &err);
+    if (!root) {
+        dm_warn("QMP %s: a line refused (%s), ignoring", q->path,
+                err->message);
+        return;
+    }
+    if (!JSON_NODE_HOLDS_OBJECT(root)) {
         dm_warn("QMP %s: a line that is not a JSON object, ignoring",
                 q->path);
         return;

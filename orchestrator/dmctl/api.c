@@ -8,6 +8,8 @@
 
 #include "../address.h"
 #include "api.h"
+#include "json-http.h"
+#include "json-limits.h"
 #include "options.h"
 #include "soup-tls.h"
 
@@ -65,6 +67,7 @@ static int api_answer(SoupMessage *msg, GBytes *answer, GError *err,
                       JsonNode **ret_reply)
 {
     g_autoptr(JsonNode) node = NULL;
+    g_autoptr(GError) bad = NULL;
     guint status;
     gsize len = 0;
     const char *data = answer ? g_bytes_get_data(answer, &len) : NULL;
@@ -77,9 +80,8 @@ static int api_answer(SoupMessage *msg, GBytes *answer, GError *err,
         return DMCTL_FAIL;
     }
     if (len) {
-        g_autofree char *text = g_strndup(data, len);
-
-        node = json_from_string(text, NULL);
+        /* Whatever answers at the address: nested too deep, refused. */
+        node = dm_json_parse_peer(data, len, DM_JSON_MAX_DEPTH, &bad);
     }
     status = soup_message_get_status(msg);
     if (status < 200 || status >= 300) {
@@ -95,7 +97,8 @@ static int api_answer(SoupMessage *msg, GBytes *answer, GError *err,
         return DMCTL_FAIL;
     }
     if (!node) {
-        fprintf(stderr, "dmctl: the orchestrator's answer is not JSON\n");
+        fprintf(stderr, "dmctl: the orchestrator's answer is refused: %s\n",
+                bad ? bad->message : "empty");
         return DMCTL_FAIL;
     }
     *ret_reply = g_steal_pointer(&node);
@@ -143,7 +146,6 @@ static void api_poll_done(GObject *src, GAsyncResult *res, gpointer opaque)
         SOUP_SESSION(src), res);
     g_autoptr(GBytes) answer = NULL;
     g_autoptr(JsonNode) node = NULL;
-    g_autofree char *text = NULL;
     const char *data;
     gsize len;
 
@@ -153,8 +155,8 @@ static void api_poll_done(GObject *src, GAsyncResult *res, gpointer opaque)
         return;
     }
     data = g_bytes_get_data(answer, &len);
-    text = g_strndup(data, len);
-    node = json_from_string(text, NULL);
+    /* A progress line skipped, as one that is not JSON. */
+    node = dm_json_parse_peer(data, len, DM_JSON_MAX_DEPTH, NULL);
     if (node && JSON_NODE_HOLDS_OBJECT(node)) {
         w->progress(json_node_get_object(node));
     }

@@ -4,7 +4,9 @@
 # {"return": {}}.  The launcher's test uses it to see SIGKILL follow an
 # ignored SIGTERM.  It gives up by itself after 60 s.  With
 # FAKE_QEMU_STRAY_ID set, it also sends a reply with that "id" (nobody's)
-# after the greeting: the launcher logs it, escaped.
+# after the greeting: the launcher logs it, escaped.  With FAKE_QEMU_DEEP
+# set, it then sends a line of 4 MB of '[': the launcher refuses it and
+# goes on reading (json-glib recursed once per level, off the stack).
 import json
 import os
 import signal
@@ -25,6 +27,8 @@ try:
     if os.environ.get('FAKE_QEMU_STRAY_ID'):
         stray = {'return': {}, 'id': os.environ['FAKE_QEMU_STRAY_ID']}
         conn.sendall(json.dumps(stray).encode() + b'\r\n')
+    if os.environ.get('FAKE_QEMU_DEEP'):
+        conn.sendall(b'[' * (4 * 1024 * 1024) + b'\r\n')
     buf = b''
     while True:
         data = conn.recv(4096)

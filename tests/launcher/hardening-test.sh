@@ -131,7 +131,8 @@ modes model-sockets-0600 600 "$dir/server.sock" "$sock" "$cons"
 
 fapi=unix:$dir/fake.sock
 saves=$dir/fake/saves
-FAKE_QEMU_STRAY_ID=$'x\nerror: forged' start_daemon fake -v --role client \
+FAKE_QEMU_STRAY_ID=$'x\nerror: forged' FAKE_QEMU_DEEP=1 \
+    start_daemon fake -v --role client \
     --listen "$fapi" --platform-id cl-2 --state-dir "$dir/fake" \
     --qemu "$here/fake-qemu.py"
 req "$fapi" POST /v1/vms '{"id": "f1"}'
@@ -142,6 +143,14 @@ if grep -q 'unknown id .x\\x0aerror: forged' "$dir/fake.err" &&
     pass log-escapes-control-chars
 else
     fail log-escapes-control-chars "$(cat "$dir/fake.err")"
+fi
+# A QMP line nested 4 MB deep: refused, and QMP still answers below.
+wait_for grep -q "nested deeper than 1024 levels" "$dir/fake.err"
+if grep -q "QMP .*: a line refused (JSON nested deeper than 1024 levels)" \
+       "$dir/fake.err"; then
+    pass qmp-deep-line-refused
+else
+    fail qmp-deep-line-refused "$(tail -5 "$dir/fake.err")"
 fi
 req "$fapi" POST /v1/vms/f1/qmp \
     "{\"execute\": \"migrate\", \"arguments\": {\"uri\": \"file:$dir/elsewhere\"}}"

@@ -5,8 +5,10 @@
  * temporary directory): a claim before the launch (the placement, the
  * instance's name, the server's slot, written together), the launcher's
  * answer filled in, one device claimed by two requests at once (one
- * commit holds), a taken instance name, a full server, and a release
- * that gives everything back.
+ * commit holds), a taken instance name, a full server, a release that
+ * gives everything back, and a document nested 768 KiB deep (written to
+ * etcd by anyone with its keys) refused before json-glib recursed off
+ * the stack (issue #22).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -151,6 +153,28 @@ static void test_release(void **state)
     assert_int_equal(used_now(), 2);
 }
 
+/* 768 KiB of '[' (base64 in etcd: within its 1.5 MiB request limit). */
+static void test_deep_document(void **state)
+{
+    size_t n = 768 * 1024;
+    g_autofree char *deep = g_malloc(n + 1);
+    g_autoptr(OrchTxn) t = orch_txn_new();
+    g_autoptr(OrchStoreView) v = NULL;
+    g_autoptr(GError) err = NULL;
+    JsonObject *o = NULL;
+
+    memset(deep, '[', n);
+    deep[n] = '\0';
+    orch_txn_put(t, ROOT "placements/vm8/d", deep);
+    assert_true(orch_store_txn(store, t, NULL, &err));
+    v = orch_view_new(store);
+    assert_false(orch_placement_read(v, ROOT, "vm8", "d", &o, &err));
+    assert_null(o);
+    assert_int_equal(err->code, ORCH_ERROR_INTERNAL);
+    assert_string_equal(err->message, "store: " ROOT "placements/vm8/d "
+                        "refused: JSON nested deeper than 32 levels");
+}
+
 static int setup(void **state)
 {
     g_autoptr(GError) err = NULL;
@@ -177,6 +201,7 @@ int main(void)
         cmocka_unit_test(test_claim),
         cmocka_unit_test(test_twice),
         cmocka_unit_test(test_release),
+        cmocka_unit_test(test_deep_document),
     };
 
     return store_test_run("test-placements", tests, G_N_ELEMENTS(tests),

@@ -1,0 +1,213 @@
+/*
+ * etcd's answers as the client reads them (common/etcd.c), from a fake
+ * etcd: a thread answering every request with one canned body.  Whatever
+ * answers at an endpoint may send a few MB of '[': json-glib recursed
+ * once per level and ran off the stack (issue #22); it is refused before
+ * it is parsed, and a usual answer is still read.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <cmocka.h>
+
+#include "etcd.h"
+
+/* Larger than any stack: each level is a frame of json-glib's parser. */
+#define DEEP_LEN (4 * 1024 * 1024)
+
+typedef struct FakeEtcd {
+    int fd;                     /* listening on 127.0.0.1 */
+    char *body;                 /* answered to every request */
+    size_t len;
+    GThread *thread;
+} FakeEtcd;
+
+/* Read one request: its head, then Content-Length bytes of body. */
+static bool fake_read_request(int c)
+{
+    g_autoptr(GString) in = g_string_new(NULL);
+    const char *end, *cl;
+    size_t want;
+    char buf[4096];
+    ssize_t n;
+
+    while (!(end = strstr(in->str, "\r\n\r\n"))) {
+        n = read(c, buf, sizeof(buf));
+        if (n <= 0) {
+            return false;
+        }
+        g_string_append_len(in, buf, n);
+    }
+    cl = strcasestr(in->str, "content-length:");
+    want = (end - in->str) + 4 + (cl && cl < end ? strtoul(cl + 15, NULL, 10)
+                                                  : 0);
+    while (in->len < want) {
+        n = read(c, buf, sizeof(buf));
+        if (n <= 0) {
+            return false;
+        }
+        g_string_append_len(in, buf, n);
+    }
+    return true;
+}
+
+static gpointer fake_etcd_run(gpointer opaque)
+{
+    FakeEtcd *f = opaque;
+    int c;
+
+    while ((c = accept(f->fd, NULL, NULL)) >= 0) {
+        g_autofree char *head = g_strdup_printf(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            "Content-Length: %zu\r\nConnection: close\r\n\r\n", f->len);
+
+        if (fake_read_request(c)) {
+            size_t off = 0;
+
+            if (write(c, head, strlen(head)) < 0) {
+                off = f->len;
+            }
+            while (off < f->len) {
+                ssize_t n = write(c, f->body + off, f->len - off);
+
+                if (n <= 0) {
+                    break;
+                }
+                off += n;
+            }
+        }
+        close(c);
+    }
+    return NULL;
+}
+
+/* A fake etcd answering @body; its endpoint in *@ret_url. */
+static FakeEtcd *fake_etcd_start(char *body, size_t len, char **ret_url)
+{
+    FakeEtcd *f = g_new0(FakeEtcd, 1);
+    struct sockaddr_in sa = { .sin_family = AF_INET };
+    socklen_t sl = sizeof(sa);
+
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    f->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(f->fd >= 0);
+    assert_int_equal(bind(f->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(f->fd, 8), 0);
+    assert_int_equal(getsockname(f->fd, (struct sockaddr *)&sa, &sl), 0);
+    f->body = body;
+    f->len = len;
+    f->thread = g_thread_new("fake-etcd", fake_etcd_run, f);
+    *ret_url = g_strdup_printf("http://127.0.0.1:%u", ntohs(sa.sin_port));
+    return f;
+}
+
+static void fake_etcd_stop(FakeEtcd *f)
+{
+    /* accept() returns at once with an error once the socket is shut. */
+    shutdown(f->fd, SHUT_RDWR);
+    g_thread_join(f->thread);
+    close(f->fd);
+    g_free(f->body);
+    g_free(f);
+}
+
+static JsonNode *range_call(const char *url, GError **err)
+{
+    g_autoptr(DmEtcd) e = dm_etcd_new(url, NULL, NULL, NULL, err);
+    g_autoptr(JsonNode) body = json_from_string("{\"key\": \"YQ==\"}", NULL);
+
+    assert_non_null(e);
+    return dm_etcd_call(e, "/v3/kv/range", body, err);
+}
+
+/* A few MB of '[' from the endpoint: refused, saying why. */
+static void test_deep_answer_refused(void **state)
+{
+    char *deep = g_malloc(DEEP_LEN);
+    g_autofree char *url = NULL;
+    g_autoptr(GError) err = NULL;
+    FakeEtcd *f;
+    JsonNode *r;
+
+    memset(deep, '[', DEEP_LEN);
+    f = fake_etcd_start(deep, DEEP_LEN, &url);
+    r = range_call(url, &err);
+    assert_null(r);
+    assert_true(g_error_matches(err, DM_ETCD_ERROR,
+                                DM_ETCD_ERROR_UNAVAILABLE));
+    assert_non_null(strstr(err->message, "nested deeper than 32 levels"));
+    assert_non_null(strstr(err->message, url));
+    fake_etcd_stop(f);
+}
+
+/* An answer within the limit is read, one just past it is not. */
+static void test_usual_answer_read(void **state)
+{
+    const char *usual = "{\"header\": {\"revision\": \"7\"}, \"kvs\": "
+                        "[{\"key\": \"YQ==\", \"value\": \"Yg==\"}]}";
+    GString *s = g_string_new("{\"a\": ");
+    GError *err = NULL;
+    char *url = NULL;
+    FakeEtcd *f;
+    JsonNode *r;
+    int i;
+
+    f = fake_etcd_start(g_strdup(usual), strlen(usual), &url);
+    r = range_call(url, &err);
+    assert_null(err);
+    assert_non_null(r);
+    assert_int_equal(json_array_get_length(json_object_get_array_member(
+        json_node_get_object(r), "kvs")), 1);
+    json_node_unref(r);
+    fake_etcd_stop(f);
+    g_free(url);
+
+    /* 32 levels: the object and 31 arrays inside it. */
+    for (i = 0; i < 31; i++) {
+        g_string_append_c(s, '[');
+    }
+    for (i = 0; i < 31; i++) {
+        g_string_append_c(s, ']');
+    }
+    g_string_append_c(s, '}');
+    f = fake_etcd_start(g_strdup(s->str), s->len, &url);
+    r = range_call(url, &err);
+    assert_null(err);
+    assert_non_null(r);
+    json_node_unref(r);
+    fake_etcd_stop(f);
+    g_free(url);
+
+    /* 33: refused. */
+    g_string_insert_c(s, 6, '[');
+    g_string_insert_c(s, s->len - 1, ']');
+    assert_int_equal(s->len, 6 + 32 + 32 + 1);
+    f = fake_etcd_start(g_strdup(s->str), s->len, &url);
+    r = range_call(url, &err);
+    assert_null(r);
+    assert_non_null(err);
+    assert_non_null(strstr(err->message, "nested deeper than 32 levels"));
+    g_error_free(err);
+    fake_etcd_stop(f);
+    g_free(url);
+    g_string_free(s, TRUE);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_deep_answer_refused),
+        cmocka_unit_test(test_usual_answer_read),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
