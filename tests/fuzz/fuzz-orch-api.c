@@ -97,6 +97,33 @@ void orch_launcher_websocket(const char *address, const char *path,
     done(NULL, "fuzz: no launcher WebSocket", opaque);
 }
 
+/* An asynchronous call (/metrics asks QEMUs so): no launcher, told later. */
+typedef struct FuzzAsyncFail {
+    OrchLauncherDoneFn *done;
+    gpointer opaque;
+} FuzzAsyncFail;
+
+static gboolean fuzz_async_fail(gpointer opaque)
+{
+    FuzzAsyncFail *f = opaque;
+
+    f->done(0, NULL, "fuzz: no asynchronous launcher call", f->opaque);
+    g_free(f);
+    return G_SOURCE_REMOVE;
+}
+
+void orch_launcher_call_async(const char *address, const char *method,
+                              const char *path, JsonNode *body,
+                              guint timeout_s, GCancellable *cancel,
+                              OrchLauncherDoneFn *done, gpointer opaque)
+{
+    FuzzAsyncFail *f = g_new0(FuzzAsyncFail, 1);
+
+    f->done = done;
+    f->opaque = opaque;
+    g_idle_add(fuzz_async_fail, f);
+}
+
 bool orch_launcher_call(const char *address, const char *method,
                         const char *path, JsonNode *body, guint *ret_status,
                         JsonNode **ret_reply, GError **errp)

@@ -166,8 +166,8 @@ static void test_deep_document(void **state)
     memset(deep, '[', n);
     deep[n] = '\0';
     orch_txn_put(t, ROOT "placements/vm8/d", deep);
-    assert_true(orch_store_txn(store, t, NULL, &err));
-    v = orch_view_new(store);
+    assert_true(orch_store_txn(store_test_store, t, NULL, &err));
+    v = orch_view_new(store_test_store);
     assert_false(orch_placement_read(v, ROOT, "vm8", "d", &o, &err));
     assert_null(o);
     assert_int_equal(err->code, ORCH_ERROR_INTERNAL);
