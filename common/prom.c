@@ -127,3 +127,25 @@ void dm_prom_proxies(GString *out, GPtrArray *proxies)
         prom_proxy_histogram(out, g_ptr_array_index(proxies, j));
     }
 }
+
+void dm_prom_proxy_vms(GString *out, const char *who,
+                       const char *const *vms, const bool *up, guint n)
+{
+    g_autofree char *vm_up = g_strconcat(who, "_proxy_vm_up", NULL);
+    g_autofree char *skip = g_strconcat(who, "_proxy_vms_skipped", NULL);
+    guint i, skipped = 0;
+
+    dm_prom_header(out, vm_up, "gauge",
+                   "Whether a running VM's QEMU answered "
+                   "query-remote-devices in this scrape.");
+    for (i = 0; i < n; i++) {
+        g_string_append_printf(out, "%s{vm=\"", vm_up);
+        dm_prom_label(out, vms[i]);
+        g_string_append_printf(out, "\"} %d\n", up[i]);
+        skipped += !up[i];
+    }
+    dm_prom_header(out, skip, "gauge",
+                   "Running VMs whose QEMU did not answer in time in this "
+                   "scrape.");
+    g_string_append_printf(out, "%s %u\n", skip, skipped);
+}

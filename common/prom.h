@@ -9,6 +9,7 @@
 #ifndef DM_PROM_H
 #define DM_PROM_H
 
+#include <stdbool.h>
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
@@ -41,5 +42,14 @@ typedef struct DmPromProxy {
  *                                              that gives "latency"
  */
 void dm_prom_proxies(GString *out, GPtrArray *proxies);
+
+/*
+ * Which running VMs' QEMUs answered this scrape (@up[i] for @vms[i]):
+ *   @who_proxy_vm_up{vm}       1 if it answered, else 0 (gauge)
+ *   @who_proxy_vms_skipped     how many did not (gauge)
+ * @who: "dm_orchestrator" or "dm_launcher".
+ */
+void dm_prom_proxy_vms(GString *out, const char *who,
+                       const char *const *vms, const bool *up, guint n);
 
 #endif /* DM_PROM_H */

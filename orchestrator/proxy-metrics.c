@@ -265,25 +265,20 @@ static GString *proxy_render(ProxyScrape *s)
 {
     g_autoptr(GPtrArray) proxies = proxy_list(s);
     GString *out = g_string_new(NULL);
-    guint i, skipped = 0;
+    g_autofree const char **names = NULL;
+    g_autofree bool *up = NULL;
+    guint i;
 
     dm_prom_proxies(out, proxies);
-    dm_prom_header(out, "dm_orchestrator_proxy_vm_up", "gauge",
-                   "Whether a running VM's QEMU answered "
-                   "query-remote-devices in this scrape.");
+    names = g_new(const char *, s->vms->len + 1);
+    up = g_new(bool, s->vms->len + 1);
     for (i = 0; i < s->vms->len; i++) {
         ProxyVm *vm = g_ptr_array_index(s->vms, i);
 
-        g_string_append(out, "dm_orchestrator_proxy_vm_up{vm=\"");
-        dm_prom_label(out, vm->name);
-        g_string_append_printf(out, "\"} %d\n", vm->answer != NULL);
-        skipped += vm->answer == NULL;
+        names[i] = vm->name;
+        up[i] = vm->answer != NULL;
     }
-    dm_prom_header(out, "dm_orchestrator_proxy_vms_skipped", "gauge",
-                   "Running VMs whose QEMU did not answer in time in this "
-                   "scrape.");
-    g_string_append_printf(out, "dm_orchestrator_proxy_vms_skipped %u\n",
-                           skipped);
+    dm_prom_proxy_vms(out, "dm_orchestrator", names, up, s->vms->len);
     return out;
 }
 
