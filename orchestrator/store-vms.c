@@ -389,3 +389,90 @@ bool orch_vm_doc_remove(OrchStoreView *v, const char *root,
     }
     return true;
 }
+
+/* What platform @name is to VM document @doc, counted into @n. */
+typedef struct VmPlatformUse {
+    guint running;              /* VMs running on it */
+    guint pinned;               /* devices pinned to it */
+    guint via;                  /* devices routed through it */
+} VmPlatformUse;
+
+static bool vm_is_active(JsonObject *doc)
+{
+    const char *state = json_object_get_string_member_with_default(
+        doc, "state", "");
+
+    return !strcmp(state, "running") || !strcmp(state, "suspended") ||
+           !strcmp(state, "migrating");
+}
+
+static void vm_count_use(JsonObject *doc, const char *name, VmPlatformUse *n)
+{
+    JsonArray *devs = vm_devices(doc);
+
+    if (g_strcmp0(json_object_get_string_member_with_default(doc, "client",
+                                                             NULL),
+                  name) == 0 && vm_is_active(doc)) {
+        n->running++;
+    }
+    for (guint i = 0; devs && i < json_array_get_length(devs); i++) {
+        JsonNode *e = json_array_get_element(devs, i);
+        JsonObject *d = JSON_NODE_HOLDS_OBJECT(e) ? json_node_get_object(e) :
+            NULL;
+
+        if (d && g_strcmp0(json_object_get_string_member_with_default(
+                               d, "server", NULL), name) == 0) {
+            n->pinned++;
+        }
+        if (d && g_strcmp0(json_object_get_string_member_with_default(
+                               d, "via", NULL), name) == 0) {
+            n->via++;
+        }
+    }
+}
+
+bool orch_vm_doc_release_platform(OrchStoreView *v, const char *root,
+                                  const char *name, GError **errp)
+{
+    g_autoptr(GPtrArray) vms = NULL;
+    VmPlatformUse n = { 0 };
+
+    /* Listed through the view: a VM written meanwhile fails the commit. */
+    vms = orch_vm_doc_read_all(v, root, errp);
+    if (!vms) {
+        return false;
+    }
+    for (guint i = 0; i < vms->len; i++) {
+        vm_count_use(g_ptr_array_index(vms, i), name, &n);
+    }
+    if (n.running) {
+        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_CONFLICT,
+                    "platform '%s' is in use by %u running VM(s)", name,
+                    n.running);
+        return false;
+    }
+    if (n.pinned) {
+        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_CONFLICT,
+                    "platform '%s' is the pinned server of %u device(s)",
+                    name, n.pinned);
+        return false;
+    }
+    if (n.via) {
+        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_CONFLICT,
+                    "platform '%s' is the owner server ('via') of %u "
+                    "device(s)", name, n.via);
+        return false;
+    }
+    for (guint i = 0; i < vms->len; i++) {
+        JsonObject *doc = g_ptr_array_index(vms, i);
+
+        if (g_strcmp0(json_object_get_string_member_with_default(
+                          doc, "client", NULL), name) == 0) {
+            json_object_set_null_member(doc, "client");
+            if (!orch_vm_doc_update(v, root, doc, errp)) {
+                return false;
+            }
+        }
+    }
+    return true;
+}

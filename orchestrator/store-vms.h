@@ -94,4 +94,18 @@ bool orch_vm_doc_update(OrchStoreView *v, const char *root, JsonObject *doc,
 bool orch_vm_doc_remove(OrchStoreView *v, const char *root,
                         const char *name, GError **errp);
 
+/*
+ * Platform @name is to be removed (store-platforms.h): CONFLICT if a
+ * VM runs on it ("client", in state running, suspended or migrating),
+ * or a device is pinned to it ("server") or reaches its model through it
+ * ("via"), the handlers' messages; else every other VM naming it as its
+ * client forgets it, in @v.  Every VM is listed through @v: a VM created,
+ * started or changed meanwhile fails the commit (409), so no VM can be
+ * left naming a platform that is gone.  The price, for a removal (an
+ * administrator's rare act): under a stream of VM changes it may have to
+ * be retried.
+ */
+bool orch_vm_doc_release_platform(OrchStoreView *v, const char *root,
+                                  const char *name, GError **errp);
+
 #endif /* ORCH_STORE_VMS_H */

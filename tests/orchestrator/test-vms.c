@@ -7,7 +7,10 @@
  * holds, the other writes nothing); devices naming absent or client
  * platforms, or a pinned platform removed before the commit; two
  * requests updating one VM (the second is 409); a listing's commit
- * failed by a VM created meanwhile; a removal refused while the VM holds
+ * failed by a VM created meanwhile; a platform's removal refused while a
+ * VM runs on it or a device names it (also one created after the
+ * removal read), and clearing it as a stopped VM's client; a removal
+ * refused while the VM holds
  * placements, also when the claim commits after the removal read, and a
  * removal that frees the UUID; a document nested 768 KiB deep refused
  * before json-glib recursed (issue #22).
@@ -284,6 +287,66 @@ static void test_read_all(void **state)
     assert_int_equal(err->code, ORCH_ERROR_CONFLICT);
 }
 
+/* Remove platform @name in a view of its own and commit it. */
+static bool remove_platform(const char *name, GError **errp)
+{
+    g_autoptr(OrchStoreView) v = orch_view_new(store_test_store);
+
+    return orch_platform_remove_doc(v, ROOT, name, errp) &&
+           orch_view_commit(v, NULL, errp);
+}
+
+/* A platform a VM names: its removal refused, or its client cleared. */
+static void test_platform_removal(void **state)
+{
+    g_autoptr(OrchStoreView) stop = orch_view_new(store_test_store);
+    g_autoptr(OrchStoreView) rm = orch_view_new(store_test_store);
+    g_autoptr(OrchStoreView) mk = orch_view_new(store_test_store);
+    g_autoptr(OrchTxn) t = orch_txn_new();
+    g_autoptr(JsonObject) vm1 = NULL, now = NULL;
+    g_autoptr(JsonObject) via = orch_vm_doc_new("vm8", "u8", "1G");
+    g_autoptr(GError) err = NULL;
+
+    assert_false(remove_platform("c", &err));
+    assert_int_equal(err->code, ORCH_ERROR_CONFLICT);
+    assert_string_equal(err->message, "platform 'c' is in use by 1 running "
+                        "VM(s)");
+    g_clear_error(&err);
+    assert_false(remove_platform("s", &err));
+    assert_int_equal(err->code, ORCH_ERROR_CONFLICT);
+    assert_string_equal(err->message, "platform 's' is the pinned server of "
+                        "3 device(s)");
+    g_clear_error(&err);
+    /* Stopped, vm1 keeps its client; the removal clears it. */
+    assert_true(orch_vm_doc_read(stop, ROOT, "vm1", &vm1, &err));
+    json_object_set_string_member(vm1, "state", "stopped");
+    assert_true(orch_vm_doc_update(stop, ROOT, vm1, &err));
+    assert_true(orch_view_commit(stop, NULL, &err));
+    assert_true(remove_platform("c", &err));
+    now = read_now("vm1");
+    assert_true(json_object_get_null_member(now, "client"));
+    assert_true(absent_now(ROOT "platforms/c"));
+
+    /* A VM naming "w" created after the removal read: the removal is 409. */
+    orch_txn_put(t, ROOT "platforms/w", "{\"name\":\"w\",\"role\":"
+                 "\"server\",\"address\":\"unix:/w\",\"capacity\":1,"
+                 "\"models\":[]}");
+    assert_true(orch_store_txn(store_test_store, t, NULL, &err));
+    assert_true(orch_platform_remove_doc(rm, ROOT, "w", &err));
+    orch_vm_doc_add_device(via, "d", "edu", "pci", NULL, "w", "never", false,
+                           NULL);
+    assert_true(orch_vm_doc_create(mk, ROOT, via, &err));
+    assert_true(orch_view_commit(mk, NULL, &err));
+    assert_false(orch_view_commit(rm, NULL, &err));
+    assert_int_equal(err->code, ORCH_ERROR_CONFLICT);
+    g_clear_error(&err);
+    assert_false(absent_now(ROOT "platforms/w"));
+    assert_false(remove_platform("w", &err));
+    assert_int_equal(err->code, ORCH_ERROR_CONFLICT);
+    assert_string_equal(err->message, "platform 'w' is the owner server "
+                        "('via') of 1 device(s)");
+}
+
 /* Placed: refused, also if the claim commits after the removal read. */
 static void test_remove(void **state)
 {
@@ -384,6 +447,7 @@ int main(void)
         cmocka_unit_test(test_refs),
         cmocka_unit_test(test_update),
         cmocka_unit_test(test_read_all),
+        cmocka_unit_test(test_platform_removal),
         cmocka_unit_test(test_remove),
         cmocka_unit_test(test_deep_document),
     };
