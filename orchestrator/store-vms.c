@@ -5,6 +5,8 @@
  */
 #include <string.h>
 
+#include <vup/address.h>
+
 #include "error.h"
 #include "json-http.h"
 #include "json-limits.h"
@@ -241,9 +243,10 @@ static bool vm_check_devices(OrchStoreView *v, const char *root,
         const char *name = d ? json_object_get_string_member_with_default(
             d, "name", NULL) : NULL;
 
-        if (!name) {
-            g_set_error(errp, ORCH_ERROR, ORCH_ERROR_INTERNAL,
-                        "store: a device without a name");
+        /* A part of its placement's key: no '/' (the handlers' rule). */
+        if (!name || !vup_name_valid(name)) {
+            g_set_error(errp, ORCH_ERROR, ORCH_ERROR_BAD_REQUEST,
+                        "store: bad device name '%s'", name ? name : "");
             return false;
         }
         if (!g_hash_table_add(seen, (gpointer)name)) {
@@ -274,6 +277,12 @@ bool orch_vm_doc_create(OrchStoreView *v, const char *root, JsonObject *doc,
     if (!name || !uuid) {
         g_set_error(errp, ORCH_ERROR, ORCH_ERROR_INTERNAL,
                     "store: a VM without a name or a UUID");
+        return false;
+    }
+    /* Both are parts of keys: a '/' would reach under another's prefix. */
+    if (!vup_name_valid(name) || !g_uuid_string_is_valid(uuid)) {
+        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_BAD_REQUEST,
+                    "store: bad VM name '%s' or UUID '%s'", name, uuid);
         return false;
     }
     /* Both read through the view: the commit holds only if still free. */

@@ -52,7 +52,7 @@ static char *value_now(const char *key)
 /* A VM of edu devices @devs (comma-separated), each through owner "s". */
 static void make_vm(OrchStoreView *v, const char *name, const char *devs)
 {
-    g_autofree char *uuid = g_strconcat(name, "-uuid", NULL);
+    g_autofree char *uuid = g_uuid_string_random();
     g_autoptr(JsonObject) doc = orch_vm_doc_new(name, uuid, "256M");
     g_auto(GStrv) d = g_strsplit(devs, ",", -1);
     g_autoptr(GError) err = NULL;

@@ -37,6 +37,12 @@
 #define U1 "11111111-1111-4111-8111-111111111111"
 #define U2 "22222222-2222-4222-8222-222222222222"
 #define U3 "33333333-3333-4333-8333-333333333333"
+#define U4 "44444444-4444-4444-8444-444444444444"
+#define U5 "55555555-5555-4555-8555-555555555555"
+#define U6 "66666666-6666-4666-8666-666666666666"
+#define U7 "77777777-7777-4777-8777-777777777777"
+#define U8 "88888888-8888-4888-8888-888888888888"
+#define U9 "99999999-9999-4999-8999-999999999999"
 
 static char *value_now(const char *key)
 {
@@ -176,10 +182,10 @@ static void test_taken(void **state)
 /* Devices' platforms: absent, a client, one removed before the commit. */
 static void test_refs(void **state)
 {
-    g_autoptr(JsonObject) absent = orch_vm_doc_new("r1", "r1-uuid", "1G");
-    g_autoptr(JsonObject) client = orch_vm_doc_new("r2", "r2-uuid", "1G");
-    g_autoptr(JsonObject) twice = orch_vm_doc_new("r3", "r3-uuid", "1G");
-    g_autoptr(JsonObject) pinned = orch_vm_doc_new("r4", "r4-uuid", "1G");
+    g_autoptr(JsonObject) absent = orch_vm_doc_new("r1", U4, "1G");
+    g_autoptr(JsonObject) client = orch_vm_doc_new("r2", U5, "1G");
+    g_autoptr(JsonObject) twice = orch_vm_doc_new("r3", U6, "1G");
+    g_autoptr(JsonObject) pinned = orch_vm_doc_new("r4", U7, "1G");
     g_autoptr(OrchStoreView) v = orch_view_new(store_test_store);
     g_autoptr(OrchStoreView) rm = orch_view_new(store_test_store);
     g_autoptr(GError) err = NULL;
@@ -205,6 +211,26 @@ static void test_refs(void **state)
     assert_int_equal(err->code, ORCH_ERROR_BAD_REQUEST);
     assert_string_equal(err->message, "device 'd' appears twice");
     g_clear_error(&err);
+    {
+        g_autoptr(JsonObject) slash = orch_vm_doc_new("a/b", U4, "1G");
+        g_autoptr(JsonObject) bad_uuid = orch_vm_doc_new("r5", "r5", "1G");
+        g_autoptr(JsonObject) bad_dev = orch_vm_doc_new("r6", U4, "1G");
+
+        assert_false(create(slash, &err));
+        assert_int_equal(err->code, ORCH_ERROR_BAD_REQUEST);
+        assert_string_equal(err->message, "store: bad VM name 'a/b' or UUID "
+                            "'" U4 "'");
+        g_clear_error(&err);
+        assert_false(create(bad_uuid, &err));
+        assert_int_equal(err->code, ORCH_ERROR_BAD_REQUEST);
+        g_clear_error(&err);
+        orch_vm_doc_add_device(bad_dev, "../d", "edu", "pci", NULL, NULL,
+                               "never", false, NULL);
+        assert_false(create(bad_dev, &err));
+        assert_int_equal(err->code, ORCH_ERROR_BAD_REQUEST);
+        assert_string_equal(err->message, "store: bad device name '../d'");
+        g_clear_error(&err);
+    }
     assert_true(absent_now(ROOT "vms/r1"));
     assert_true(absent_now(ROOT "vms/r2"));
     assert_true(absent_now(ROOT "vms/r3"));
@@ -218,7 +244,7 @@ static void test_refs(void **state)
     assert_false(orch_view_commit(v, NULL, &err));
     assert_int_equal(err->code, ORCH_ERROR_CONFLICT);
     assert_true(absent_now(ROOT "vms/r4"));
-    assert_true(absent_now(ROOT "uuids/r4-uuid"));
+    assert_true(absent_now(ROOT "uuids/" U7));
 }
 
 /* Two requests read vm1 and write it: the second commit is 409. */
@@ -227,7 +253,7 @@ static void test_update(void **state)
     g_autoptr(OrchStoreView) a = orch_view_new(store_test_store);
     g_autoptr(OrchStoreView) b = orch_view_new(store_test_store);
     g_autoptr(JsonObject) da = NULL, db = NULL, now = NULL;
-    g_autoptr(JsonObject) missing = orch_vm_doc_new("vm9", "u9", "1G");
+    g_autoptr(JsonObject) missing = orch_vm_doc_new("vm9", U9, "1G");
     g_autoptr(GError) err = NULL;
 
     assert_true(orch_vm_doc_read(a, ROOT, "vm1", &da, &err));
@@ -267,7 +293,7 @@ static void test_read_all(void **state)
     g_autoptr(OrchStoreView) v = orch_view_new(store_test_store);
     g_autoptr(GPtrArray) all = NULL;
     g_autoptr(JsonObject) doc = NULL;
-    g_autoptr(JsonObject) late = orch_vm_doc_new("vm6", "u6", "1G");
+    g_autoptr(JsonObject) late = orch_vm_doc_new("vm6", U8, "1G");
     g_autoptr(GError) err = NULL;
 
     all = orch_vm_doc_read_all(v, ROOT, &err);
@@ -304,7 +330,7 @@ static void test_platform_removal(void **state)
     g_autoptr(OrchStoreView) mk = orch_view_new(store_test_store);
     g_autoptr(OrchTxn) t = orch_txn_new();
     g_autoptr(JsonObject) vm1 = NULL, now = NULL;
-    g_autoptr(JsonObject) via = orch_vm_doc_new("vm8", "u8", "1G");
+    g_autoptr(JsonObject) via = orch_vm_doc_new("vm8", U9, "1G");
     g_autoptr(GError) err = NULL;
 
     assert_false(remove_platform("c", &err));
