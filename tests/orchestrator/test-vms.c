@@ -9,11 +9,12 @@
  * requests updating one VM (the second is 409); a listing's commit
  * failed by a VM created meanwhile; a platform's removal refused while a
  * VM runs on it or a device names it (also one created after the
- * removal read), and clearing it as a stopped VM's client; a removal
- * refused while the VM holds
- * placements, also when the claim commits after the removal read, and a
- * removal that frees the UUID; a document nested 768 KiB deep refused
- * before json-glib recursed (issue #22).
+ * removal read), and clearing it as a stopped VM's client; a VM's
+ * removal refused while it holds placements, also when the claim
+ * commits after the removal read, and a removal that frees the UUID;
+ * names and UUIDs that are not refused (they are parts of keys); a
+ * document nested 768 KiB deep refused before json-glib recursed
+ * (issue #22).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
