@@ -163,6 +163,36 @@ typedef struct OrchDbUndo {
     gint64 id;
 } OrchDbUndo;
 
+/* The store the requests' views read, if any. */
+static OrchStore *request_store;
+
+void orch_request_set_store(OrchStore *s)
+{
+    request_store = s;
+}
+
+OrchStoreView *orch_request_view(OrchRequest *r)
+{
+    if (!r->view && request_store) {
+        r->view = orch_view_new(request_store);
+    }
+    return r->view;
+}
+
+/* Commit @r's view, if it has one: 0, or -EBUSY with @r failed (409). */
+static int request_view_commit(OrchRequest *r)
+{
+    g_autoptr(OrchStoreView) v = g_steal_pointer(&r->view);
+    g_autoptr(GError) err = NULL;
+
+    if (!v || orch_view_commit(v, NULL, &err)) {
+        return 0;
+    }
+    orch_fail(r, err->domain == ORCH_ERROR ? err->code : 500,
+              "the store: %s", err->message);
+    return -EBUSY;
+}
+
 static int request_db_begin(OrchRequest *r)
 {
     if (sqlite3_exec(r->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
@@ -193,7 +223,18 @@ int orch_db_section_end(OrchRequest *r, bool commit)
     int ret = 0;
 
     if (!r->db_held) {
-        /* Paused at its end: nothing pending; its events as @commit says. */
+        /*
+         * Paused at its end: nothing pending in SQL.  Its view (inside
+         * the section, as below) and its events as @commit says.
+         */
+        if (commit && r->view) {
+            g_mutex_lock(&request_db_lock);
+            ret = request_view_commit(r);
+            orch_events_flush(ret == 0);
+            g_mutex_unlock(&request_db_lock);
+            return ret;
+        }
+        g_clear_pointer(&r->view, orch_view_free);
         orch_events_flush(commit);
         return 0;
     }
@@ -203,7 +244,15 @@ int orch_db_section_end(OrchRequest *r, bool commit)
         ret = commit ? -EIO : 0;
         sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
     }
-    /* Still in the section: the store's writer waits for no one. */
+    /*
+     * Still in the section, after the COMMIT: the store's writer waits for
+     * no one (on SQLite it needs the write lock the section held).
+     */
+    if (commit && ret == 0) {
+        ret = request_view_commit(r);
+    } else {
+        g_clear_pointer(&r->view, orch_view_free);
+    }
     orch_events_flush(commit && ret == 0);
     r->db_held = false;
     request_current = NULL;
@@ -277,6 +326,26 @@ static void request_db_undo_free(gpointer p)
 void orch_db_undo_clear(OrchRequest *r)
 {
     g_slist_free_full(g_steal_pointer(&r->db_undo), request_db_undo_free);
+}
+
+bool orch_request_finish(OrchRequest *r, int ret)
+{
+    sqlite3 *db = r->db;
+
+    if (ret == 0 && !r->error && orch_db_section_end(r, true) == 0) {
+        orch_undo_clear(&r->undo);
+        orch_db_undo_clear(r);
+        return true;
+    }
+    if (!r->error) {
+        orch_fail(r, 500, "internal error (%s)", ret < 0 ?
+                  g_strerror(-ret) : sqlite3_errmsg(db));
+    }
+    /* A conflict on the view ended the section already: a no-op then. */
+    orch_db_section_end(r, false);
+    orch_undo_run(&r->undo);
+    orch_db_undo_run(r, db);
+    return false;
 }
 
 void orch_db_undo_run(OrchRequest *r, sqlite3 *db)

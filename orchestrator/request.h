@@ -17,6 +17,7 @@
 #include <json-glib/json-glib.h>
 #include <sqlite3.h>
 
+#include "store-view.h"
 #include "undo.h"
 
 typedef struct OrchRequest {
@@ -35,6 +36,7 @@ typedef struct OrchRequest {
     int db_changes;             /* sqlite3_total_changes() at BEGIN */
     bool commit_early;          /* writes may commit before a call */
     GSList *db_undo;            /* SQL undoing early commits on failure */
+    OrchStoreView *view;        /* its reads and writes on the store */
 } OrchRequest;
 
 typedef int (*OrchHandler)(OrchRequest *r);
@@ -81,5 +83,33 @@ void orch_db_commit_early(OrchRequest *r, const char *sql, gint64 id);
 /* Run the undo SQL of a failed commit_early request, in its own section. */
 void orch_db_undo_run(OrchRequest *r, sqlite3 *db);
 void orch_db_undo_clear(OrchRequest *r);
+
+/*
+ * The request's optimistic transaction on the store (store-view.h), the
+ * shape its database section takes as the modules move onto the store
+ * (docs/scale-out.md, "How the modules move").  Its reads are remembered
+ * and its writes kept until the section ends: then, after the SQL
+ * COMMIT and still inside the section (on SQLite the store is another
+ * connection to the same file, which waits for the section's write
+ * lock), the view is committed.  If anything it read changed meanwhile,
+ * the request fails with 409 and nothing of the view is written; its
+ * events are dropped and its undo list runs (orch_request_finish), as
+ * for any failure.  The SQL part is committed by then: a request must
+ * not write both unless a conflict on the view leaves the SQL part
+ * harmless (docs/scale-out.md, "A trap for the next module").
+ *
+ * The store the views read, set once by main() before any request (NULL:
+ * none, orch_request_view answers NULL).
+ */
+void orch_request_set_store(OrchStore *s);
+/* @r's view, made at its first use; NULL if there is no store. */
+OrchStoreView *orch_request_view(OrchRequest *r);
+/*
+ * End a worker's request whose handler returned @ret: commit its section
+ * (SQL, then its view) and forget its undo lists if it succeeded, else
+ * fail it (500 unless it failed already), roll back, run its undo lists.
+ * True if it committed.
+ */
+bool orch_request_finish(OrchRequest *r, int ret);
 
 #endif /* ORCH_REQUEST_H */

@@ -92,6 +92,8 @@ static void server_job_free(ServerJob *job)
         json_node_unref(job->req.reply);
     }
     g_free(job->req.error);
+    /* Committed or dropped at the section's end; a main-thread one here. */
+    g_clear_pointer(&job->req.view, orch_view_free);
     if (job->req.query) {
         g_hash_table_unref(job->req.query);
     }
@@ -184,18 +186,7 @@ static void server_run_worker(ServerJob *job, sqlite3 *db)
         return;
     }
     ret = job->route->handler(r);
-    if (ret == 0 && !r->error && orch_db_section_end(r, true) == 0) {
-        orch_undo_clear(&r->undo);
-        orch_db_undo_clear(r);
-        return;
-    }
-    if (!r->error) {
-        orch_fail(r, 500, "internal error (%s)", ret < 0 ?
-                  g_strerror(-ret) : sqlite3_errmsg(db));
-    }
-    orch_db_section_end(r, false);
-    orch_undo_run(&r->undo);
-    orch_db_undo_run(r, db);
+    orch_request_finish(r, ret);
 }
 
 /*

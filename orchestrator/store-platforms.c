@@ -12,6 +12,7 @@
 #include "json-limits.h"
 #include "store-load.h"
 #include "store-platforms.h"
+#include "store-vms.h"
 
 JsonObject *orch_platform_doc_new(const char *name, const char *role,
                                   const char *address, gint64 capacity,
@@ -182,6 +183,10 @@ bool orch_platform_remove_doc(OrchStoreView *v, const char *root,
         g_set_error(errp, ORCH_ERROR, ORCH_ERROR_CONFLICT,
                     "platform '%s' holds %" G_GINT64_FORMAT " device "
                     "model(s)", name, used);
+        return false;
+    }
+    /* The VMs' references are names: none may be left dangling. */
+    if (!orch_vm_doc_release_platform(v, root, name, errp)) {
         return false;
     }
     orch_view_delete(v, key);

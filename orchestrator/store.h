@@ -56,8 +56,10 @@
  * tables at the first start, and the events live on it
  * (store-events.h).  The other modules (placement.c, vm.c, ...) still
  * run SQL on db.c; the documents they move onto are store-load.h (a
- * server's load, a placement's claim), store-platforms.h and
- * store-placements.h, tested but not used by the handlers yet.
+ * server's load, a placement's claim), store-platforms.h,
+ * store-placements.h, store-vms.h and store-routes.h, and a request's
+ * view is request.h's orch_request_view: tested, but not used by the
+ * handlers yet.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
