@@ -144,9 +144,10 @@ if grep -q 'unknown id .x\\x0aerror: forged' "$dir/fake.err" &&
 else
     fail log-escapes-control-chars "$(cat "$dir/fake.err")"
 fi
-# A QMP line nested 4 MB deep: refused, and QMP still answers below.
+# A QMP line nested 1 MiB deep (inside the 1 MiB a line): refused, that
+# connection dropped, and QMP answers below on a new one.
 wait_for grep -q "nested deeper than 1024 levels" "$dir/fake.err"
-if grep -q "QMP .*: a line refused (JSON nested deeper than 1024 levels)" \
+if grep -q "QMP .*: a line refused (JSON nested deeper than 1024 levels), disconnecting" \
        "$dir/fake.err"; then
     pass qmp-deep-line-refused
 else
