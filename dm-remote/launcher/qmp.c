@@ -28,11 +28,12 @@
 /*
  * The longest line read from QMP, before anything else is looked at: a
  * peer that never sends a newline (a broken QEMU, or anything at that
- * socket) must not make us hold all it sends.  The largest replies the
- * relay passes are query-qmp-schema's (a few hundred KiB) and
- * query-remote-devices' or query-named-block-nodes' with many devices
- * (a few KiB each); the orchestrator reads a launcher's answer up to
- * 4 MiB, so whatever fits here fits there.
+ * socket) must not make us hold all it sends.  The largest reply the
+ * relay passes is query-qmp-schema's, 230 KiB from this fork's
+ * qemu-system-x86_64 (query-machines 27 KiB, query-remote-devices or
+ * query-named-block-nodes a few KiB a device): 4 times over.  The
+ * orchestrator reads a launcher's answer up to 4 MiB, so whatever fits
+ * here fits there.
  */
 #define DM_QMP_MAX_LINE (1024 * 1024)
 #define DM_QMP_CAPS_TAG "dm-capabilities"

@@ -66,6 +66,9 @@ else
 fi
 req "$capi" POST /v1/vms/a.b/qmp '{"execute": "query-status"}'
 check other-vm-qmp-intact 200 '"status":"running"'
+# QMP's largest reply (230 KiB), well inside the 1 MiB a line.
+req "$capi" POST /v1/vms/a.b/qmp '{"execute": "query-qmp-schema"}'
+check qmp-schema-relayed 200 '"name":"query-qmp-schema"'
 secret=$(tr '\0' '\n' <"/proc/$apid/cmdline" | sed -n 's/^secret,id=s0,file=//p')
 if [ -f "$secret" ] && [ "$(cat "$secret")" = x ]; then
     pass state-placeholder-finds-file
