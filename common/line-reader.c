@@ -97,7 +97,10 @@ static void line_reader_step(GTask *task)
         return;
     }
     r->scanned = r->buf->len;
-    /* max + 2 bytes without a '\n': even "\r\n" next leaves max + 1. */
+    /*
+     * max + 2 bytes and no '\n': the line holds max + 1 or more, even if
+     * the last of them is the '\r' of its "\r\n".
+     */
     if (r->buf->len > r->max + 1) {
         goto too_long;
     }
