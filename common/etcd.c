@@ -11,6 +11,7 @@
 #include "etcd.h"
 #include "json-http.h"
 #include "json-limits.h"
+#include "soup-read.h"
 
 G_DEFINE_QUARK(dm-etcd-error-quark, dm_etcd_error)
 
@@ -129,7 +130,8 @@ static JsonNode *etcd_post(DmEtcd *e, guint i, const char *path,
         soup_message_set_tls_client_certificate(msg, e->cert);
     }
     soup_message_set_request_body_from_bytes(msg, "application/json", req);
-    resp = soup_session_send_and_read(e->soup, msg, NULL, &err);
+    resp = dm_soup_send_and_read_max(e->soup, msg, DM_ETCD_MAX_ANSWER, NULL,
+                                     &err);
     if (!resp) {
         g_set_error(errp, DM_ETCD_ERROR, DM_ETCD_ERROR_UNAVAILABLE,
                     "etcd %s: %s", e->endpoints[i], err->message);

@@ -22,6 +22,14 @@
 
 #define DM_ETCD_TIMEOUT_S 5
 
+/*
+ * The most an answer of etcd's may hold, read as it streams: whatever
+ * answers at an endpoint must not make us hold more.  Our largest
+ * answers are ranges of a whole prefix (every VM's document, of a few
+ * KiB, base64 on the wire): tens of thousands of VMs fit.
+ */
+#define DM_ETCD_MAX_ANSWER (64 * 1024 * 1024)
+
 #define DM_ETCD_ERROR (dm_etcd_error_quark())
 GQuark dm_etcd_error_quark(void);
 
@@ -47,8 +55,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(DmEtcd, dm_etcd_free)
 /*
  * POST @body (a JSON object, not taken) to @path ("/v3/kv/range" ...)
  * and return the answer's object (a new node).  NULL with
- * DM_ETCD_ERROR_UNAVAILABLE if no endpoint answered in time (each
- * endpoint's reason in the message), or DM_ETCD_ERROR_REFUSED with
+ * DM_ETCD_ERROR_UNAVAILABLE if no endpoint answered in time, or with an
+ * answer larger than DM_ETCD_MAX_ANSWER, nested too deep or not a JSON
+ * object (each endpoint's reason in the message), or DM_ETCD_ERROR_REFUSED with
  * etcd's message if it refused the request.
  */
 JsonNode *dm_etcd_call(DmEtcd *e, const char *path, JsonNode *body,

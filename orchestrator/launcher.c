@@ -9,6 +9,7 @@
 #include "error.h"
 #include "launcher.h"
 #include "launcher-reply.h"
+#include "soup-read.h"
 
 /* Set once by main() before any call; read-only afterwards. */
 static const DmSoupTlsCreds *launcher_tls;
@@ -30,48 +31,6 @@ void orch_launcher_set_wait(void (*pause)(void), bool (*resume)(void))
 {
     launcher_pause = pause;
     launcher_resume = resume;
-}
-
-/*
- * Read @msg's answer from @in, at most ORCH_LAUNCHER_MAX_ANSWER bytes: a
- * launcher (or whatever answers at its address) must not make us hold
- * more.  NULL with @errp set when it is larger or the read fails.
- */
-static GBytes *launcher_read(SoupMessage *msg, GInputStream *in,
-                             GError **errp)
-{
-    g_autoptr(GByteArray) buf = g_byte_array_new();
-    g_autoptr(GError) err = NULL;
-    goffset declared = soup_message_headers_get_content_length(
-        soup_message_get_response_headers(msg));
-    guint8 chunk[16384];
-
-    if (declared > ORCH_LAUNCHER_MAX_ANSWER) {
-        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_BAD_GATEWAY, "answer of %"
-                    G_GOFFSET_FORMAT " bytes, more than %d", declared,
-                    ORCH_LAUNCHER_MAX_ANSWER);
-        return NULL;
-    }
-    for (;;) {
-        gssize n = g_input_stream_read(in, chunk, sizeof(chunk), NULL, &err);
-
-        if (n < 0) {
-            g_set_error(errp, ORCH_ERROR, ORCH_ERROR_BAD_GATEWAY,
-                        "reading the answer: %s", err->message);
-            return NULL;
-        }
-        if (n == 0) {
-            break;
-        }
-        if (buf->len + n > ORCH_LAUNCHER_MAX_ANSWER) {
-            g_set_error(errp, ORCH_ERROR, ORCH_ERROR_BAD_GATEWAY,
-                        "answer larger than %d bytes",
-                        ORCH_LAUNCHER_MAX_ANSWER);
-            return NULL;
-        }
-        g_byte_array_append(buf, chunk, n);
-    }
-    return g_byte_array_free_to_bytes(g_steal_pointer(&buf));
 }
 
 /* TLS for launchers on TCP; one on a UNIX socket is guarded by its mode. */
@@ -183,7 +142,9 @@ bool orch_launcher_call(const char *address, const char *method,
     }
     in = soup_session_send(session, msg, NULL, &err);
     if (in) {
-        answer = launcher_read(msg, in, &read_err);
+        /* A launcher, or whatever answers at its address: bounded. */
+        answer = dm_soup_read_max(msg, in, ORCH_LAUNCHER_MAX_ANSWER, NULL,
+                                  &read_err);
     }
     if (launcher_resume && !launcher_resume()) {
         g_set_error(errp, ORCH_ERROR, ORCH_ERROR_UNAVAILABLE,
@@ -215,14 +176,12 @@ bool orch_launcher_call(const char *address, const char *method,
 typedef struct LauncherAsync {
     SoupSession *session;
     SoupMessage *msg;
-    GInputStream *in;
-    GByteArray *buf;
+    GBytes *answer;
     GCancellable *cancel;
     char *what;                 /* "launcher ADDRESS: METHOD PATH" */
     char *address, *method, *path;
     OrchLauncherDoneFn *done;
     gpointer opaque;
-    guint8 chunk[16384];
 } LauncherAsync;
 
 /* Tell the caller (@error, or the answer read) and free @a. */
@@ -230,20 +189,20 @@ static void launcher_async_end(LauncherAsync *a, const char *error)
 {
     g_autoptr(JsonNode) reply = NULL;
     g_autoptr(GError) err = NULL;
+    gsize len = 0;
+    const void *data = a->answer ? g_bytes_get_data(a->answer, &len) : NULL;
 
     /* The same reading as a blocking call's (its depth limit too). */
     if (!error && !orch_launcher_answer(a->address, a->method, a->path,
-                                        a->buf->data, a->buf->len, &reply,
-                                        &err)) {
+                                        data, len, &reply, &err)) {
         error = err->message;
     }
     a->done(error ? 0 : soup_message_get_status(a->msg), reply, error,
             a->opaque);
-    g_clear_object(&a->in);
+    g_clear_pointer(&a->answer, g_bytes_unref);
     g_object_unref(a->msg);
     g_object_unref(a->session);
     g_clear_object(&a->cancel);
-    g_byte_array_unref(a->buf);
     g_free(a->what);
     g_free(a->address);
     g_free(a->method);
@@ -257,29 +216,12 @@ static void launcher_async_read(GObject *src, GAsyncResult *res,
     LauncherAsync *a = opaque;
     g_autoptr(GError) err = NULL;
     g_autofree char *why = NULL;
-    gssize n = g_input_stream_read_finish(G_INPUT_STREAM(src), res, &err);
 
-    if (n < 0) {
-        why = g_strdup_printf("%s: reading the answer: %s", a->what,
-                              err->message);
-        launcher_async_end(a, why);
-        return;
+    a->answer = dm_soup_read_max_finish(res, &err);
+    if (!a->answer) {
+        why = g_strdup_printf("%s: %s", a->what, err->message);
     }
-    if (n == 0) {
-        launcher_async_end(a, NULL);
-        return;
-    }
-    /* As launcher_read(): no more than ORCH_LAUNCHER_MAX_ANSWER held. */
-    if (a->buf->len + n > ORCH_LAUNCHER_MAX_ANSWER) {
-        why = g_strdup_printf("%s: answer larger than %d bytes", a->what,
-                              ORCH_LAUNCHER_MAX_ANSWER);
-        launcher_async_end(a, why);
-        return;
-    }
-    g_byte_array_append(a->buf, a->chunk, n);
-    g_input_stream_read_async(a->in, a->chunk, sizeof(a->chunk),
-                              G_PRIORITY_DEFAULT, a->cancel,
-                              launcher_async_read, a);
+    launcher_async_end(a, why);
 }
 
 static void launcher_async_sent(GObject *src, GAsyncResult *res,
@@ -287,27 +229,20 @@ static void launcher_async_sent(GObject *src, GAsyncResult *res,
 {
     LauncherAsync *a = opaque;
     g_autoptr(GError) err = NULL;
+    g_autoptr(GInputStream) in = NULL;
     g_autofree char *why = NULL;
 
-    a->in = soup_session_send_finish(SOUP_SESSION(src), res, &err);
-    if (!a->in) {
+    in = soup_session_send_finish(SOUP_SESSION(src), res, &err);
+    if (!in) {
         g_autofree char *explained = dm_soup_tls_explain(a->msg, err);
 
         why = g_strdup_printf("%s: %s", a->what, explained);
         launcher_async_end(a, why);
         return;
     }
-    if (soup_message_headers_get_content_length(
-            soup_message_get_response_headers(a->msg)) >
-        ORCH_LAUNCHER_MAX_ANSWER) {
-        why = g_strdup_printf("%s: answer of more than %d bytes", a->what,
-                              ORCH_LAUNCHER_MAX_ANSWER);
-        launcher_async_end(a, why);
-        return;
-    }
-    g_input_stream_read_async(a->in, a->chunk, sizeof(a->chunk),
-                              G_PRIORITY_DEFAULT, a->cancel,
-                              launcher_async_read, a);
+    /* As a blocking call: no more than ORCH_LAUNCHER_MAX_ANSWER held. */
+    dm_soup_read_max_async(a->msg, in, ORCH_LAUNCHER_MAX_ANSWER, a->cancel,
+                           launcher_async_read, a);
 }
 
 /* A call that could not start, told from the main loop all the same. */
@@ -355,7 +290,6 @@ void orch_launcher_call_async(const char *address, const char *method,
     a->session = dm_soup_tls_session_new(peer, tls, "dm-orchestrator",
                                          timeout_s);
     a->msg = msg;
-    a->buf = g_byte_array_new();
     a->cancel = cancel ? g_object_ref(cancel) : NULL;
     a->what = g_strdup_printf("launcher %s: %s %s", address, method, path);
     a->address = g_strdup(address);

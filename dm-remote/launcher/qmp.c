@@ -11,6 +11,7 @@
 #include <gio/gio.h>
 
 #include "json-http.h"
+#include "line-reader.h"
 #include "log.h"
 #include "proc.h"
 #include "qmp.h"
@@ -24,6 +25,17 @@
  * within the stack there.
  */
 #define DM_QMP_MAX_DEPTH 1024
+/*
+ * The longest line read from QMP, before anything else is looked at: a
+ * peer that never sends a newline (a broken QEMU, or anything at that
+ * socket) must not make us hold all it sends.  The largest reply the
+ * relay passes is query-qmp-schema's, 230 KiB from this fork's
+ * qemu-system-x86_64 (query-machines 27 KiB, query-remote-devices or
+ * query-named-block-nodes a few KiB a device): 4 times over.  The
+ * orchestrator reads a launcher's answer up to 4 MiB, so whatever fits
+ * here fits there.
+ */
+#define DM_QMP_MAX_LINE (1024 * 1024)
 #define DM_QMP_CAPS_TAG "dm-capabilities"
 
 typedef struct DmQmpCall {
@@ -39,7 +51,7 @@ typedef struct DmQmpCall {
 struct DmQmp {
     char *path;
     GSocketConnection *conn;    /* NULL: not connected */
-    GDataInputStream *in;
+    DmLineReader *in;
     GCancellable *cancel;
     bool greeted;               /* capabilities sent */
     GQueue unsent;              /* DmQmpCall, waiting for the greeting */
@@ -86,7 +98,7 @@ static void qmp_disconnect(DmQmp *q)
         g_cancellable_cancel(q->cancel);
         g_clear_object(&q->cancel);
     }
-    g_clear_object(&q->in);
+    g_clear_pointer(&q->in, dm_line_reader_unref);
     if (q->conn) {
         g_io_stream_close(G_IO_STREAM(q->conn), NULL, NULL);
         g_clear_object(&q->conn);
@@ -170,22 +182,26 @@ static void qmp_reply(DmQmp *q, JsonNode *node)
     qmp_call_finish(call, node, NULL);
 }
 
+/*
+ * One line from QEMU.  QMP is one JSON object a line: anything else
+ * means the stream is not QMP (or not QEMU's), and no reply in it can
+ * be matched to its call any more: the stream is dropped, which tells
+ * every waiter why at once rather than after the timeout.
+ */
 static void qmp_line(DmQmp *q, const char *line, gsize len)
 {
     g_autoptr(GError) err = NULL;
     g_autoptr(JsonNode) root = NULL;
+    g_autofree char *why = NULL;
     JsonObject *o;
 
     /* QEMU runs the guest's devices: a line nested too deep is refused. */
     root = dm_json_parse_peer(line, len, DM_QMP_MAX_DEPTH, &err);
-    if (!root) {
-        dm_warn("QMP %s: a line refused (%s), ignoring", q->path,
-                err->message);
-        return;
-    }
-    if (!JSON_NODE_HOLDS_OBJECT(root)) {
-        dm_warn("QMP %s: a line that is not a JSON object, ignoring",
-                q->path);
+    if (!root || !JSON_NODE_HOLDS_OBJECT(root)) {
+        why = g_strdup_printf("a line refused (%s)", root ? "not a JSON "
+                              "object" : err->message);
+        dm_warn("QMP %s: %s, disconnecting", q->path, why);
+        qmp_broken(q, why);
         return;
     }
     o = json_node_get_object(root);
@@ -207,13 +223,15 @@ static void qmp_line_ready(GObject *source, GAsyncResult *res,
     DmQmp *q;
     gsize len;
 
-    line = g_data_input_stream_read_line_finish(G_DATA_INPUT_STREAM(source),
-                                                res, &len, &error);
+    line = dm_line_reader_read_finish(res, &len, &error);
     if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
         return;                 /* @opaque may be freed already */
     }
     q = opaque;
     if (!line) {
+        if (error) {
+            dm_warn("QMP %s: %s, disconnecting", q->path, error->message);
+        }
         qmp_broken(q, error ? error->message : "QEMU closed the socket");
         return;
     }
@@ -225,8 +243,7 @@ static void qmp_line_ready(GObject *source, GAsyncResult *res,
 
 static void qmp_read_next(DmQmp *q)
 {
-    g_data_input_stream_read_line_async(q->in, G_PRIORITY_DEFAULT, q->cancel,
-                                        qmp_line_ready, q);
+    dm_line_reader_read_async(q->in, q->cancel, qmp_line_ready, q);
 }
 
 static int qmp_attach(DmQmp *q, int fd, char **ret_err)
@@ -241,10 +258,8 @@ static int qmp_attach(DmQmp *q, int fd, char **ret_err)
     }
     q->conn = g_socket_connection_factory_create_connection(sock);
     g_object_unref(sock);
-    q->in = g_data_input_stream_new(
-        g_io_stream_get_input_stream(G_IO_STREAM(q->conn)));
-    g_data_input_stream_set_newline_type(q->in,
-                                         G_DATA_STREAM_NEWLINE_TYPE_LF);
+    q->in = dm_line_reader_new(
+        g_io_stream_get_input_stream(G_IO_STREAM(q->conn)), DM_QMP_MAX_LINE);
     q->cancel = g_cancellable_new();
     q->greeted = false;
     qmp_read_next(q);

@@ -11,7 +11,16 @@
 #include "json-http.h"
 #include "json-limits.h"
 #include "options.h"
+#include "soup-read.h"
 #include "soup-tls.h"
+
+/*
+ * The most an answer of the orchestrator's may hold, read as it
+ * streams: whatever answers at --orchestrator must not make us hold
+ * more.  The largest are lists of every VM or platform (a KiB or two
+ * each) and pages of events: tens of thousands of VMs fit.
+ */
+#define DMCTL_MAX_ANSWER (64 * 1024 * 1024)
 
 /* Loaded by main() when --tls-creds is given. */
 static DmSoupTlsCreds api_tls;
@@ -72,6 +81,12 @@ static int api_answer(SoupMessage *msg, GBytes *answer, GError *err,
     gsize len = 0;
     const char *data = answer ? g_bytes_get_data(answer, &len) : NULL;
 
+    if (g_error_matches(err, DM_SOUP_READ_ERROR,
+                        DM_SOUP_READ_ERROR_TOO_LARGE)) {
+        fprintf(stderr, "dmctl: the orchestrator's answer is refused: %s\n",
+                err->message);
+        return DMCTL_FAIL;
+    }
     if (!answer) {
         g_autofree char *why = dm_soup_tls_explain(msg, err);
 
@@ -116,13 +131,15 @@ int dmctl_api(const char *method, const char *path, JsonNode *body,
         fprintf(stderr, "dmctl: bad request path '%s'\n", path);
         return DMCTL_USAGE;
     }
-    answer = soup_session_send_and_read(api_session(), msg, NULL, &err);
+    answer = dm_soup_send_and_read_max(api_session(), msg, DMCTL_MAX_ANSWER,
+                                       NULL, &err);
     return api_answer(msg, answer, err, ret_reply);
 }
 
 typedef struct ApiWatch {
     GMainLoop *loop;
     SoupMessage *msg;
+    SoupMessage *poll_msg;      /* the poll in flight, or NULL */
     GBytes *answer;
     GError *err;
     const char *poll_path;
@@ -134,22 +151,20 @@ static void api_watch_done(GObject *src, GAsyncResult *res, gpointer opaque)
 {
     ApiWatch *w = opaque;
 
-    w->answer = soup_session_send_and_read_finish(SOUP_SESSION(src), res,
-                                                  &w->err);
+    w->answer = dm_soup_send_and_read_max_finish(res, &w->err);
     g_main_loop_quit(w->loop);
 }
 
 static void api_poll_done(GObject *src, GAsyncResult *res, gpointer opaque)
 {
     ApiWatch *w = opaque;
-    SoupMessage *msg = soup_session_get_async_result_message(
-        SOUP_SESSION(src), res);
+    g_autoptr(SoupMessage) msg = g_steal_pointer(&w->poll_msg);
     g_autoptr(GBytes) answer = NULL;
     g_autoptr(JsonNode) node = NULL;
     const char *data;
     gsize len;
 
-    answer = soup_session_send_and_read_finish(SOUP_SESSION(src), res, NULL);
+    answer = dm_soup_send_and_read_max_finish(res, NULL);
     w->polling = false;
     if (!answer || soup_message_get_status(msg) != 200 || w->answer) {
         return;
@@ -165,14 +180,13 @@ static void api_poll_done(GObject *src, GAsyncResult *res, gpointer opaque)
 static gboolean api_poll(gpointer opaque)
 {
     ApiWatch *w = opaque;
-    g_autoptr(SoupMessage) msg = NULL;
 
     if (!w->polling) {
-        msg = api_message("GET", w->poll_path, NULL);
+        w->poll_msg = api_message("GET", w->poll_path, NULL);
         w->polling = true;
-        soup_session_send_and_read_async(api_session(), msg,
-                                         G_PRIORITY_DEFAULT, NULL,
-                                         api_poll_done, w);
+        dm_soup_send_and_read_max_async(api_session(), w->poll_msg,
+                                        DMCTL_MAX_ANSWER, NULL,
+                                        api_poll_done, w);
     }
     return G_SOURCE_CONTINUE;
 }
@@ -187,9 +201,8 @@ int dmctl_api_watch(const char *method, const char *path, JsonNode *body,
 
     w.msg = api_message(method, path, body);
     w.loop = g_main_loop_new(NULL, FALSE);
-    soup_session_send_and_read_async(api_session(), w.msg,
-                                     G_PRIORITY_DEFAULT, NULL,
-                                     api_watch_done, &w);
+    dm_soup_send_and_read_max_async(api_session(), w.msg, DMCTL_MAX_ANSWER,
+                                    NULL, api_watch_done, &w);
     timer = g_timeout_add(500, api_poll, &w);
     g_main_loop_run(w.loop);
     g_source_remove(timer);

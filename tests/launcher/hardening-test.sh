@@ -66,6 +66,9 @@ else
 fi
 req "$capi" POST /v1/vms/a.b/qmp '{"execute": "query-status"}'
 check other-vm-qmp-intact 200 '"status":"running"'
+# QMP's largest reply (230 KiB), well inside the 1 MiB a line.
+req "$capi" POST /v1/vms/a.b/qmp '{"execute": "query-qmp-schema"}'
+check qmp-schema-relayed 200 '"name":"query-qmp-schema"'
 secret=$(tr '\0' '\n' <"/proc/$apid/cmdline" | sed -n 's/^secret,id=s0,file=//p')
 if [ -f "$secret" ] && [ "$(cat "$secret")" = x ]; then
     pass state-placeholder-finds-file
@@ -144,9 +147,10 @@ if grep -q 'unknown id .x\\x0aerror: forged' "$dir/fake.err" &&
 else
     fail log-escapes-control-chars "$(cat "$dir/fake.err")"
 fi
-# A QMP line nested 4 MB deep: refused, and QMP still answers below.
+# A QMP line nested 1 MiB deep (inside the 1 MiB a line): refused, that
+# connection dropped, and QMP answers below on a new one.
 wait_for grep -q "nested deeper than 1024 levels" "$dir/fake.err"
-if grep -q "QMP .*: a line refused (JSON nested deeper than 1024 levels)" \
+if grep -q "QMP .*: a line refused (JSON nested deeper than 1024 levels), disconnecting" \
        "$dir/fake.err"; then
     pass qmp-deep-line-refused
 else

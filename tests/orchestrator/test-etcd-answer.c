@@ -3,11 +3,14 @@
  * etcd: a thread answering every request with one canned body.  Whatever
  * answers at an endpoint may send a few MB of '[': json-glib recursed
  * once per level and ran off the stack (issue #22); it is refused before
- * it is parsed, and a usual answer is still read.
+ * it is parsed, and a usual answer is still read.  An answer larger than
+ * DM_ETCD_MAX_ANSWER is refused by its Content-Length, or, without one,
+ * once that much has come (never held whole).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -28,6 +31,8 @@ typedef struct FakeEtcd {
     int fd;                     /* listening on 127.0.0.1 */
     char *body;                 /* answered to every request */
     size_t len;
+    size_t declared;            /* its Content-Length, if not len */
+    bool endless;               /* no Content-Length, 'x' until closed */
     GThread *thread;
 } FakeEtcd;
 
@@ -60,15 +65,28 @@ static bool fake_read_request(int c)
     return true;
 }
 
+/* 'x' without end, until the client goes. */
+static void fake_etcd_endless(int c)
+{
+    char chunk[65536];
+
+    memset(chunk, 'x', sizeof(chunk));
+    while (send(c, chunk, sizeof(chunk), MSG_NOSIGNAL) > 0) {
+        continue;
+    }
+}
+
 static gpointer fake_etcd_run(gpointer opaque)
 {
     FakeEtcd *f = opaque;
     int c;
 
     while ((c = accept(f->fd, NULL, NULL)) >= 0) {
+        g_autofree char *length = g_strdup_printf(
+            "Content-Length: %zu\r\n", f->declared ? f->declared : f->len);
         g_autofree char *head = g_strdup_printf(
             "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-            "Content-Length: %zu\r\nConnection: close\r\n\r\n", f->len);
+            "%sConnection: close\r\n\r\n", f->endless ? "" : length);
 
         if (fake_read_request(c)) {
             size_t off = 0;
@@ -76,8 +94,12 @@ static gpointer fake_etcd_run(gpointer opaque)
             if (write(c, head, strlen(head)) < 0) {
                 off = f->len;
             }
+            if (f->endless) {
+                fake_etcd_endless(c);
+            }
             while (off < f->len) {
-                ssize_t n = write(c, f->body + off, f->len - off);
+                ssize_t n = send(c, f->body + off, f->len - off,
+                                 MSG_NOSIGNAL);
 
                 if (n <= 0) {
                     break;
@@ -91,7 +113,9 @@ static gpointer fake_etcd_run(gpointer opaque)
 }
 
 /* A fake etcd answering @body; its endpoint in *@ret_url. */
-static FakeEtcd *fake_etcd_start(char *body, size_t len, char **ret_url)
+static FakeEtcd *fake_etcd_start_full(char *body, size_t len,
+                                      size_t declared, bool endless,
+                                      char **ret_url)
 {
     FakeEtcd *f = g_new0(FakeEtcd, 1);
     struct sockaddr_in sa = { .sin_family = AF_INET };
@@ -105,9 +129,16 @@ static FakeEtcd *fake_etcd_start(char *body, size_t len, char **ret_url)
     assert_int_equal(getsockname(f->fd, (struct sockaddr *)&sa, &sl), 0);
     f->body = body;
     f->len = len;
+    f->declared = declared;
+    f->endless = endless;
     f->thread = g_thread_new("fake-etcd", fake_etcd_run, f);
     *ret_url = g_strdup_printf("http://127.0.0.1:%u", ntohs(sa.sin_port));
     return f;
+}
+
+static FakeEtcd *fake_etcd_start(char *body, size_t len, char **ret_url)
+{
+    return fake_etcd_start_full(body, len, 0, false, ret_url);
 }
 
 static void fake_etcd_stop(FakeEtcd *f)
@@ -202,11 +233,47 @@ static void test_usual_answer_read(void **state)
     g_string_free(s, TRUE);
 }
 
+/*
+ * Past DM_ETCD_MAX_ANSWER: refused by the Content-Length before the
+ * body is read, or without one once that much has come.
+ */
+static void test_huge_answer_refused(void **state)
+{
+    g_autofree char *want = g_strdup_printf(
+        "answer of %d bytes, more than %d", DM_ETCD_MAX_ANSWER + 1,
+        DM_ETCD_MAX_ANSWER);
+    g_autofree char *want_streamed = g_strdup_printf(
+        "answer larger than %d bytes", DM_ETCD_MAX_ANSWER);
+    char *url = NULL;
+    GError *err = NULL;
+    FakeEtcd *f;
+
+    f = fake_etcd_start_full(g_strdup("{}"), 2, DM_ETCD_MAX_ANSWER + 1,
+                             false, &url);
+    assert_null(range_call(url, &err));
+    assert_true(g_error_matches(err, DM_ETCD_ERROR,
+                                DM_ETCD_ERROR_UNAVAILABLE));
+    assert_non_null(strstr(err->message, want));
+    g_clear_error(&err);
+    fake_etcd_stop(f);
+    g_free(url);
+
+    f = fake_etcd_start_full(NULL, 0, 0, true, &url);
+    assert_null(range_call(url, &err));
+    assert_true(g_error_matches(err, DM_ETCD_ERROR,
+                                DM_ETCD_ERROR_UNAVAILABLE));
+    assert_non_null(strstr(err->message, want_streamed));
+    g_clear_error(&err);
+    fake_etcd_stop(f);
+    g_free(url);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_deep_answer_refused),
         cmocka_unit_test(test_usual_answer_read),
+        cmocka_unit_test(test_huge_answer_refused),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
