@@ -23,6 +23,7 @@ fi
 import json, sys
 import re
 passed = failed = skipped = 0
+failures = []
 tap = re.compile(r"^(not ok|ok)\b[^#]*(#\s*(SKIP|TODO))?", re.I)
 def lines():
     for path in sys.argv[1:]:
@@ -30,6 +31,7 @@ def lines():
 try:
     for line in lines():
         t = json.loads(line)
+        before = failed
         # TAP tests count by subtest; the rest by program.
         subs = [tap.match(l) for l in (t.get("stdout") or "").splitlines()]
         subs = [m for m in subs if m]
@@ -49,8 +51,20 @@ try:
             skipped += 1
         else:
             failed += 1
+        if failed > before:
+            failures.append((t["name"], t["result"],
+                             (t.get("stdout") or "") +
+                             (t.get("stderr") or "")))
 except OSError:
     failed += 1
+# The failures again, last, where a log's tail (CI's) shows them: each
+# test's name, result, failed subtests and the end of its output.
+for name, result, out in failures:
+    print(f"FAILED: {name} ({result})")
+    out = out.splitlines()
+    bad = [l for l in out if l.startswith(("not ok", "Bail out"))]
+    for l in bad[:5] + ["..."] + out[-12:]:
+        print(f"  | {l}")
 line = f"{passed} passed, {failed} failed"
 if skipped:
     line += f", {skipped} skipped"
