@@ -219,6 +219,14 @@ session("session-virtio-tablet", "config-status", s.out,
 session("session-virtio-tablet", "config-status-fetch", s.out,
         flags=F_VERSION | F_VQ_FETCH, memory=bytes(tmem))
 
+# ---- vq-walk: a request and guest memory (fuzz-vq-walk.c) ----
+def vq_walk(name, flags, mem, size_log=4, last_avail=0, max_chains=8,
+            max_segs=16, max_data=4096, limit=65536):
+    head = struct.pack("<BBHHHHHII", flags, size_log, DESC, AVAIL,
+                       last_avail, max_chains, max_segs, max_data, limit)
+    put("vq-walk", name, head + struct.pack("<H", len(mem)) + bytes(mem))
+
+
 # ---- virtq: set-up, guest memory, fetch replies (fuzz-virtq.c) ----
 
 
@@ -251,6 +259,13 @@ reply += struct.pack("<QII", GUEST + HDR + 16, 16, 0)
 reply += struct.pack("<QII", GUEST + DATA, 512, 0)
 reply += struct.pack("<QII", GUEST + STATUS + 1, 1, 1)
 virtq("fetch", 4 | 1, mem, fetch=struct.pack("<H", len(reply)) + reply)
+# The fork's side: the same rings walked for a model's DM_VQ_FETCH.
+vq_walk("two-chains", 0, mem)
+vq_walk("two-chains-one", 0, mem, max_chains=1)
+vq_walk("two-chains-no-data", 0, mem, max_data=16)
+vq_walk("two-chains-small-limit", 0, mem, limit=120)
+vq_walk("two-chains-ro-page", 4, mem)
+vq_walk("indirect", 1, ind)
 
 # ---- vup-msg: reader, then the stream (fuzz-vup-msg.c) ----
 s = probe(Stream().version())
