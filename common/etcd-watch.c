@@ -401,6 +401,8 @@ static gpointer watch_thread(gpointer opaque)
         g_autoptr(GInputStream) in = NULL;
         MsgResult res;
 
+        gint64 began = g_get_monotonic_time();
+
         g_clear_error(&err);
         w->up = false;
         w->drop = w->skip;
@@ -412,12 +414,16 @@ static gpointer watch_thread(gpointer opaque)
         if (res == MSG_STOP || g_cancellable_is_cancelled(w->cancel)) {
             break;
         }
-        if (w->up) {
-            /* It was working: try again at once (the next endpoint). */
+        if (w->up && g_get_monotonic_time() - began >
+            WATCH_PAUSE_MAX_MS * G_TIME_SPAN_MILLISECOND) {
+            /*
+             * It was working: try again at once (the next endpoint).  Not
+             * one that drops it at once again: that one waits, as below.
+             */
             pause = 0;
             continue;
         }
-        if (!w->down_said) {
+        if (!w->up && !w->down_said) {
             w->down_said = true;
             watch_notify(w, DM_ETCD_WATCH_DOWN, w->next_rev, NULL,
                          g_strdup(err ? err->message : "?"));
