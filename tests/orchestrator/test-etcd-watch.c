@@ -257,6 +257,9 @@ static gboolean proxy_run(GThreadedSocketService *svc,
     while (!done) {
         g_main_context_iteration(ctx, TRUE);
     }
+    /* The other direction's read, cancelled with it, ends too. */
+    while (g_main_context_iteration(ctx, FALSE)) {
+    }
     g_main_context_pop_thread_default(ctx);
     return TRUE;
 }
