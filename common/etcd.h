@@ -5,7 +5,9 @@
  * deadline (DM_ETCD_TIMEOUT_S for each endpoint) and tries the
  * endpoints in turn, starting from the last that answered, until one
  * does.  Keys and values are base64 on the wire, and int64s are strings
- * (the gateway's JSON mapping of protobuf); this file hides both.
+ * (the gateway's JSON mapping of protobuf); this file hides both.  A
+ * streamed call (dm_etcd_call_stream) hands back the answer's body to
+ * read as it comes: the watch's (etcd-watch.h).
  *
  * A client is used by one thread at a time (its caller locks).  Used by
  * dm-orchestrator (its store and its leader) and dm-remote daemon (its
