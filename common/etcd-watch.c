@@ -210,10 +210,13 @@ static MsgResult watch_events(Watch *w, JsonArray *a, bool fragment,
     for (i = 0; i < json_array_get_length(a); i++) {
         DmEtcdWatchEvent *ev = watch_event(json_array_get_element(a, i));
 
-        if (!ev || ev->mod_rev < w->next_rev) {
+        /* Revisions only grow, and stay below the top (next_rev + 1). */
+        if (!ev || ev->mod_rev < w->next_rev || ev->mod_rev == G_MAXINT64 ||
+            !g_str_has_prefix(ev->key, w->prefix)) {
             g_clear_pointer(&ev, watch_event_free);
             g_set_error(errp, DM_ETCD_ERROR, DM_ETCD_ERROR_REFUSED,
-                        "watch: a bad event or one out of order");
+                        "watch: a bad event, one out of order or outside "
+                        "the prefix");
             return MSG_DROP;
         }
         if (ev->mod_rev > w->next_rev) {
