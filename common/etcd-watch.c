@@ -108,6 +108,7 @@ static void watch_notify(Watch *w, DmEtcdWatchKind kind, gint64 revision,
                          GPtrArray *events, char *message)
 {
     Queued *q = g_new0(Queued, 1);
+    GSource *src;
 
     g_atomic_int_inc(&w->refs);
     q->w = w;
@@ -115,8 +116,17 @@ static void watch_notify(Watch *w, DmEtcdWatchKind kind, gint64 revision,
     q->n.revision = revision;
     q->n.events = events;
     q->n.message = message;
-    g_main_context_invoke_full(w->ctx, G_PRIORITY_DEFAULT, queued_dispatch,
-                               q, queued_free);
+    /*
+     * A source of its own, never g_main_context_invoke(): that one runs
+     * the callback in this thread when the context is free to take (the
+     * global default is this thread's default too).  Same priority,
+     * attached in turn: dispatched in order.
+     */
+    src = g_idle_source_new();
+    g_source_set_priority(src, G_PRIORITY_DEFAULT);
+    g_source_set_callback(src, queued_dispatch, q, queued_free);
+    g_source_attach(src, w->ctx);
+    g_source_unref(src);
 }
 
 /* The first key past every key that begins with @prefix, base64. */

@@ -26,6 +26,7 @@
 
 #include "etcd.h"
 #include "etcd-watch.h"
+#include "etcd-proxy.h"
 
 /* Generous: a loaded machine; a wait never decides a result alone. */
 #define WAIT_S 60
@@ -213,118 +214,6 @@ static DmEtcdWatch *watch(const char *endpoints, const char *prefix,
     return w;
 }
 
-/* ---- A proxy to etcd, cut and restored by the test ---- */
-
-typedef struct Proxy {
-    GSocketService *svc;
-    guint16 port;
-    char *url;
-    GMutex lock;
-    GCancellable *cancel;       /* the connections made since the last cut */
-} Proxy;
-
-static void splice_done(GObject *src, GAsyncResult *res, gpointer opaque)
-{
-    g_io_stream_splice_finish(res, NULL);
-    *(bool *)opaque = true;
-}
-
-/* A thread of the service's: one connection, both ways, until either ends. */
-static gboolean proxy_run(GThreadedSocketService *svc,
-                          GSocketConnection *conn, GObject *src,
-                          gpointer opaque)
-{
-    Proxy *p = opaque;
-    g_autoptr(GSocketClient) client = g_socket_client_new();
-    g_autoptr(GSocketConnection) up = NULL;
-    g_autoptr(GMainContext) ctx = g_main_context_new();
-    g_autoptr(GCancellable) cancel = NULL;
-    bool done = false;
-
-    g_mutex_lock(&p->lock);
-    cancel = g_object_ref(p->cancel);
-    g_mutex_unlock(&p->lock);
-    up = g_socket_client_connect_to_host(client, "127.0.0.1", etcd_port,
-                                         cancel, NULL);
-    if (!up) {
-        return TRUE;
-    }
-    g_main_context_push_thread_default(ctx);
-    g_io_stream_splice_async(G_IO_STREAM(conn), G_IO_STREAM(up),
-                             G_IO_STREAM_SPLICE_CLOSE_STREAM1 |
-                             G_IO_STREAM_SPLICE_CLOSE_STREAM2,
-                             G_PRIORITY_DEFAULT, cancel, splice_done, &done);
-    while (!done) {
-        g_main_context_iteration(ctx, TRUE);
-    }
-    /* The other direction's read, cancelled with it, ends too. */
-    while (g_main_context_iteration(ctx, FALSE)) {
-    }
-    g_main_context_pop_thread_default(ctx);
-    return TRUE;
-}
-
-static void proxy_listen(Proxy *p)
-{
-    g_autoptr(GInetAddress) lo = g_inet_address_new_loopback(
-        G_SOCKET_FAMILY_IPV4);
-    g_autoptr(GSocketAddress) addr = g_inet_socket_address_new(lo, p->port);
-    g_autoptr(GSocketAddress) got = NULL;
-    g_autoptr(GError) err = NULL;
-
-    /* A listener closed does not listen again: a new one each time. */
-    p->svc = g_threaded_socket_service_new(8);
-    g_signal_connect(p->svc, "run", G_CALLBACK(proxy_run), p);
-    if (!g_socket_listener_add_address(G_SOCKET_LISTENER(p->svc), addr,
-                                       G_SOCKET_TYPE_STREAM,
-                                       G_SOCKET_PROTOCOL_TCP, NULL, &got,
-                                       &err)) {
-        fail_msg("proxy: %s", err->message);
-    }
-    p->port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(got));
-    g_socket_service_start(p->svc);
-}
-
-static Proxy *proxy_new(void)
-{
-    Proxy *p = g_new0(Proxy, 1);
-
-    g_mutex_init(&p->lock);
-    p->cancel = g_cancellable_new();
-    proxy_listen(p);
-    p->url = g_strdup_printf("http://127.0.0.1:%u", p->port);
-    return p;
-}
-
-/* Refuse new connections, then end the open ones. */
-static void proxy_cut(Proxy *p)
-{
-    if (p->svc) {
-        g_socket_service_stop(p->svc);
-        g_socket_listener_close(G_SOCKET_LISTENER(p->svc));
-        g_clear_object(&p->svc);
-    }
-    g_mutex_lock(&p->lock);
-    g_cancellable_cancel(p->cancel);
-    g_object_unref(p->cancel);
-    p->cancel = g_cancellable_new();
-    g_mutex_unlock(&p->lock);
-}
-
-static void proxy_restore(Proxy *p)
-{
-    proxy_listen(p);
-}
-
-static void proxy_free(Proxy *p)
-{
-    proxy_cut(p);
-    g_object_unref(p->cancel);
-    g_mutex_clear(&p->lock);
-    g_free(p->url);
-    g_free(p);
-}
-
 /* ---- The tests ---- */
 
 static void test_order(void **state)
@@ -416,7 +305,7 @@ static void test_cut_resume(void **state)
 static void test_next_endpoint(void **state)
 {
     Proxy *p = *state;
-    Proxy *q = proxy_new();
+    Proxy *q = proxy_new(etcd_port);
     g_autofree char *both = g_strdup_printf("%s,%s", p->url, q->url);
     g_autoptr(Seen) s = seen_new();
     g_autoptr(GPtrArray) want = g_ptr_array_new_with_free_func(g_free);
@@ -519,7 +408,7 @@ static void test_bad_endpoint(void **state)
 
 static int proxy_setup(void **state)
 {
-    *state = proxy_new();
+    *state = proxy_new(etcd_port);
     return 0;
 }
 

@@ -6,8 +6,9 @@
  * the store, as a second orchestrator) and by this one reach the open
  * stream in order, once each, from ?since= or from now.  On etcd, where
  * a watch wakes the stream instead of a poll: an idle stream reads
- * nothing from etcd (its own count of ranges served), and events written
- * after a kill -9 and restart of etcd still reach it.
+ * nothing from etcd (its own count of ranges served), events written
+ * after a kill -9 and restart of etcd still reach it, and so do those
+ * written while its watch was cut off and then compacted away.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -24,6 +25,8 @@
 #include <gio/gio.h>
 #include <libsoup/soup.h>
 
+#include "etcd.h"
+#include "etcd-proxy.h"
 #include "store-test.h"
 #include "store-events.h"
 #include "stream.h"
@@ -166,11 +169,15 @@ static void wait_ids(Client *c, const char *want)
     }
 }
 
-/* Event @id written by the other writer, as a second orchestrator would. */
-static void other_append(gint64 id)
+/*
+ * Event @id written by the other writer, as a second orchestrator would;
+ * the store's revision it carries.
+ */
+static gint64 other_append(gint64 id)
 {
     g_autoptr(OrchTxn) t = orch_txn_new();
     g_autoptr(GError) err = NULL;
+    gint64 rev = 0;
     g_autofree char *key = g_strdup_printf("/dm/events/%020" G_GINT64_FORMAT,
                                            id);
     g_autofree char *doc = g_strdup_printf(
@@ -179,9 +186,10 @@ static void other_append(gint64 id)
 
     orch_txn_if_rev(t, key, 0);
     orch_txn_put(t, key, doc);
-    if (!orch_store_txn(other, t, NULL, &err)) {
+    if (!orch_store_txn(other, t, &rev, &err)) {
         fail_msg("append %" G_GINT64_FORMAT ": %s", id, err->message);
     }
+    return rev;
 }
 
 static char *ids_from(gint64 first, gint64 last)
@@ -308,6 +316,69 @@ static void test_etcd_restart(void **state)
     client_close(c);
 }
 
+/*
+ * The stream's watch cut off (its store through a proxy in the test)
+ * while events are written and etcd compacts past them: when the
+ * endpoint is back, the watch cannot resume, says so, and the stream
+ * reads the store and watches again; no event is lost.
+ */
+static void test_compacted(void **state)
+{
+    g_autoptr(GUri) uri = g_uri_parse(store_test_spec + 5, G_URI_FLAGS_NONE,
+                                      NULL);
+    Proxy *p = proxy_new(g_uri_get_port(uri));
+    g_autofree char *spec = g_strconcat("etcd:", p->url, NULL);
+    g_autoptr(GError) err = NULL;
+    g_autoptr(OrchStore) via = orch_store_open(spec, NULL, NULL, NULL, &err);
+    g_autoptr(DmEtcd) e = dm_etcd_new(store_test_spec + 5, NULL, NULL, NULL,
+                                      &err);
+    g_autoptr(JsonNode) body = NULL;
+    g_autoptr(JsonNode) r = NULL;
+    g_autofree char *want = NULL;
+    g_autofree char *compact = NULL;
+    gint64 last, rev;
+    Client *c;
+
+    assert_non_null(via);
+    assert_non_null(e);
+    /*
+     * A new stream, whose watch is on @via: the server has not noticed
+     * the earlier tests' clients leave (it would at its next write), so
+     * the stream's watch on the store would still be theirs.
+     */
+    orch_stream_free(stream);
+    stream = orch_stream_new();
+    orch_events_close();
+    assert_true(orch_events_open(via, &err));
+    last = orch_events_last_id();
+    c = client_open("");
+    WAIT(client_opened(c));
+    other_append(last + 1);
+    want = ids_from(last + 1, last + 1);
+    wait_ids(c, want);
+
+    proxy_cut(p);
+    other_append(last + 2);
+    rev = other_append(last + 3);
+    compact = g_strdup_printf("{\"revision\": \"%" G_GINT64_FORMAT "\"}",
+                              rev);
+    body = json_from_string(compact, NULL);
+    r = dm_etcd_call(e, "/v3/kv/compaction", body, &err);
+    if (!r) {
+        fail_msg("compaction: %s", err->message);
+    }
+    serve_for(2 * ORCH_STREAM_TICK_MS);
+    proxy_restore(p);
+    g_free(want);
+    want = ids_from(last + 1, last + 3);
+    wait_ids(c, want);
+    client_close(c);
+
+    orch_events_close();
+    assert_true(orch_events_open(store_test_store, &err));
+    proxy_free(p);
+}
+
 static int setup(void **state)
 {
     g_autoptr(GError) err = NULL;
@@ -355,12 +426,13 @@ int main(void)
         /* etcd's only, at the end: */
         cmocka_unit_test(test_idle_reads_nothing),
         cmocka_unit_test(test_etcd_restart),
+        cmocka_unit_test(test_compacted),
     };
     const char *env = g_getenv("ORCH_TEST_STORE");
     bool etcd = env && g_str_has_prefix(env, "etcd:");
 
     /* cmocka's skip() is a "not ok" in TAP: leave them out instead. */
     return store_test_run("test-stream", tests,
-                          G_N_ELEMENTS(tests) - (etcd ? 0 : 2), setup,
+                          G_N_ELEMENTS(tests) - (etcd ? 0 : 3), setup,
                           teardown);
 }
