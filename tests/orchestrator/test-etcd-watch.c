@@ -8,7 +8,7 @@
  * watch moves to the next endpoint; a compacted start revision is
  * reported and stops the watch; a watch is freed while connected, while
  * no endpoint answers and while it waits to retry, and no callback runs
- * after.
+ * after; every callback on the caller's thread.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -43,13 +43,19 @@ typedef struct Seen {
     char *down_msg;
     gint64 last_rev;
     bool out_of_order;
+    bool other_thread;          /* a callback not on the caller's thread */
 } Seen;
+
+static GThread *main_thread;
 
 static void seen_cb(const DmEtcdWatchNotice *n, gpointer opaque)
 {
     Seen *s = opaque;
     guint i;
 
+    if (g_thread_self() != main_thread) {
+        s->other_thread = true;
+    }
     switch (n->kind) {
     case DM_ETCD_WATCH_UP:
         s->up++;
@@ -191,6 +197,7 @@ static void check_seen(Seen *s, GPtrArray *want)
     guint i;
 
     assert_false(s->out_of_order);
+    assert_false(s->other_thread);
     for (i = 0; i < MAX(want->len, s->events->len); i++) {
         const char *w = i < want->len ? want->pdata[i] : "(none)";
         const char *g = i < s->events->len ? s->events->pdata[i] : "(none)";
@@ -440,6 +447,7 @@ int main(void)
         printf("1..0 # SKIP wants an etcd on http (with-etcd.sh)\n");
         return 0;
     }
+    main_thread = g_thread_self();
     etcd_url = g_strdup(spec + 5);
     uri = g_uri_parse(etcd_url, G_URI_FLAGS_NONE, &err);
     assert_non_null(uri);
