@@ -36,6 +36,8 @@ cleanup() {
             kill -0 "$pid" 2>/dev/null || break
             sleep 0.1
         done
+        # Not a child of ours (a test may have started it): no wait.
+        kill -9 "$pid" 2>/dev/null || true
     fi
     rm -rf "$dir"
 }
