@@ -36,8 +36,11 @@ cleanup() {
             kill -0 "$pid" 2>/dev/null || break
             sleep 0.1
         done
-        # Not a child of ours (a test may have started it): no wait.
-        kill -9 "$pid" 2>/dev/null || true
+        # Still there after 10 s (it is not our child after a restart,
+        # so no wait): for good.
+        if kill -0 "$pid" 2>/dev/null; then
+            kill -9 "$pid" 2>/dev/null || true
+        fi
     fi
     rm -rf "$dir"
 }
