@@ -199,6 +199,77 @@ JsonNode *dm_etcd_call(DmEtcd *e, const char *path, JsonNode *body,
     return NULL;
 }
 
+void dm_etcd_set_timeout(DmEtcd *e, guint seconds)
+{
+    g_object_set(e->soup, "timeout", seconds, NULL);
+}
+
+/* One streamed POST to endpoint @i: its body if etcd answered 200. */
+static GInputStream *etcd_post_stream(DmEtcd *e, guint i, const char *path,
+                                      const char *body, GCancellable *cancel,
+                                      GError **errp)
+{
+    g_autofree char *url = g_strconcat(e->endpoints[i], path, NULL);
+    g_autoptr(SoupMessage) msg = soup_message_new("POST", url);
+    g_autoptr(GBytes) req = g_bytes_new(body, strlen(body));
+    g_autoptr(GInputStream) in = NULL;
+    g_autoptr(GError) err = NULL;
+    guint status;
+
+    if (!msg) {
+        g_set_error(errp, DM_ETCD_ERROR, DM_ETCD_ERROR_REFUSED,
+                    "etcd: bad URL %s", url);
+        return NULL;
+    }
+    if (e->cert) {
+        soup_message_set_tls_client_certificate(msg, e->cert);
+    }
+    soup_message_set_request_body_from_bytes(msg, "application/json", req);
+    in = soup_session_send(e->soup, msg, cancel, &err);
+    if (!in) {
+        g_set_error(errp, DM_ETCD_ERROR, DM_ETCD_ERROR_UNAVAILABLE,
+                    "etcd %s: %s", e->endpoints[i], err->message);
+        return NULL;
+    }
+    status = soup_message_get_status(msg);
+    if (status != SOUP_STATUS_OK) {
+        /* Its message is in the body; the status says enough. */
+        g_set_error(errp, DM_ETCD_ERROR, DM_ETCD_ERROR_UNAVAILABLE,
+                    "etcd %s%s: HTTP %u", e->endpoints[i], path, status);
+        return NULL;
+    }
+    return g_steal_pointer(&in);
+}
+
+GInputStream *dm_etcd_call_stream(DmEtcd *e, const char *path,
+                                  JsonNode *body, GCancellable *cancel,
+                                  GError **errp)
+{
+    g_autofree char *text = json_to_string(body, FALSE);
+    g_autoptr(GString) why = g_string_new(NULL);
+    guint k;
+
+    for (k = 0; k < e->n; k++) {
+        guint i = (e->current + k) % e->n;
+        g_autoptr(GError) err = NULL;
+        GInputStream *in = etcd_post_stream(e, i, path, text, cancel, &err);
+
+        if (in) {
+            e->current = i;
+            return in;
+        }
+        if (g_cancellable_is_cancelled(cancel)) {
+            g_propagate_error(errp, g_steal_pointer(&err));
+            return NULL;
+        }
+        g_string_append_printf(why, "%s%s", why->len ? "; " : "",
+                               err->message);
+    }
+    g_set_error(errp, DM_ETCD_ERROR, DM_ETCD_ERROR_UNAVAILABLE, "%s",
+                why->str);
+    return NULL;
+}
+
 char *dm_etcd_b64(const char *s)
 {
     return g_base64_encode((const guchar *)s, strlen(s));

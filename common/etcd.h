@@ -5,7 +5,9 @@
  * deadline (DM_ETCD_TIMEOUT_S for each endpoint) and tries the
  * endpoints in turn, starting from the last that answered, until one
  * does.  Keys and values are base64 on the wire, and int64s are strings
- * (the gateway's JSON mapping of protobuf); this file hides both.
+ * (the gateway's JSON mapping of protobuf); this file hides both.  A
+ * streamed call (dm_etcd_call_stream) hands back the answer's body to
+ * read as it comes: the watch's (etcd-watch.h).
  *
  * A client is used by one thread at a time (its caller locks).  Used by
  * dm-orchestrator (its store and its leader) and dm-remote daemon (its
@@ -18,6 +20,7 @@
 
 #include <stdbool.h>
 #include <glib.h>
+#include <gio/gio.h>
 #include <json-glib/json-glib.h>
 
 #define DM_ETCD_TIMEOUT_S 5
@@ -62,6 +65,19 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(DmEtcd, dm_etcd_free)
  */
 JsonNode *dm_etcd_call(DmEtcd *e, const char *path, JsonNode *body,
                          GError **errp);
+
+/*
+ * A streamed call (/v3/watch): POST @body as dm_etcd_call() does,
+ * endpoint after endpoint, and return the answer's body, to be read
+ * until it ends, once an endpoint answered 200.  @cancel stops it.
+ * The reads time out after the client's I/O timeout
+ * (dm_etcd_set_timeout(), DM_ETCD_TIMEOUT_S unless set).
+ */
+GInputStream *dm_etcd_call_stream(DmEtcd *e, const char *path,
+                                  JsonNode *body, GCancellable *cancel,
+                                  GError **errp);
+/* The I/O timeout of each call, in seconds (0: none). */
+void dm_etcd_set_timeout(DmEtcd *e, guint seconds);
 
 /* The gateway's encodings: base64 of a string, and back; an int64. */
 char *dm_etcd_b64(const char *s);

@@ -17,6 +17,8 @@ typedef struct StoreEtcd {
     OrchStore base;
     DmEtcd *etcd;
     GMutex lock;                /* the client is one thread's at a time */
+    /* What opened it: a watch opens its own client. */
+    char *endpoints, *ca, *cert, *key;
 } StoreEtcd;
 
 /* etcd's range_end for every key under @prefix ("\0": all keys). */
@@ -239,7 +241,27 @@ static void se_close(OrchStore *base)
 
     dm_etcd_free(s->etcd);
     g_mutex_clear(&s->lock);
+    g_free(s->endpoints);
+    g_free(s->ca);
+    g_free(s->cert);
+    g_free(s->key);
     g_free(s);
+}
+
+static DmEtcdWatch *se_watch(OrchStore *base, const char *prefix,
+                             gint64 start_rev, GMainContext *ctx,
+                             DmEtcdWatchFunc func, gpointer opaque,
+                             GError **errp)
+{
+    StoreEtcd *s = (StoreEtcd *)base;
+    DmEtcdWatch *w = dm_etcd_watch_new(s->endpoints, s->ca, s->cert, s->key,
+                                       prefix, start_rev, ctx, func, opaque,
+                                       errp);
+
+    if (!w) {
+        orch_error_from_etcd(errp);
+    }
+    return w;
 }
 
 static const OrchStoreOps store_etcd_ops = {
@@ -247,6 +269,7 @@ static const OrchStoreOps store_etcd_ops = {
     .get = se_get,
     .range = se_range,
     .txn = se_txn,
+    .watch = se_watch,
     .close = se_close,
 };
 
@@ -265,5 +288,9 @@ OrchStore *orch_store_etcd_open(const char *endpoints, const char *ca,
     s->base.ops = &store_etcd_ops;
     s->etcd = etcd;
     g_mutex_init(&s->lock);
+    s->endpoints = g_strdup(endpoints);
+    s->ca = g_strdup(ca);
+    s->cert = g_strdup(cert);
+    s->key = g_strdup(key);
     return &s->base;
 }

@@ -56,6 +56,24 @@ gint64 orch_events_last_id(void)
     return last->len ? events_key_id(((OrchKv *)last->pdata[0])->key) : 0;
 }
 
+DmEtcdWatch *orch_events_watch(GMainContext *ctx, DmEtcdWatchFunc func,
+                               gpointer opaque, GError **errp)
+{
+    g_autoptr(GPtrArray) last = NULL;
+    gint64 rev = 0;
+
+    if (!events_store || strcmp(orch_store_kind(events_store), "etcd")) {
+        return NULL;
+    }
+    last = orch_store_range(events_store, EVENTS_PREFIX, NULL, 1, true, &rev,
+                            errp);
+    if (!last) {
+        return NULL;
+    }
+    return orch_store_watch(events_store, EVENTS_PREFIX, rev + 1, ctx, func,
+                            opaque, errp);
+}
+
 bool orch_events_open(OrchStore *s, GError **errp)
 {
     gint64 last;

@@ -53,4 +53,13 @@ JsonArray *orch_events_read(gint64 since, gint64 limit, const char *vm,
 /* The newest event's id (0: none); -1 if the store failed. */
 gint64 orch_events_last_id(void);
 
+/*
+ * Watch the events' keys (store.h's orch_store_watch) from the revision
+ * after the store's current one: whatever is appended after this call
+ * is seen, by any writer.  NULL with no error on SQLite (no watch: poll
+ * orch_events_read); NULL with a reason if the store failed.
+ */
+DmEtcdWatch *orch_events_watch(GMainContext *ctx, DmEtcdWatchFunc func,
+                               gpointer opaque, GError **errp);
+
 #endif /* ORCH_STORE_EVENTS_H */

@@ -43,6 +43,11 @@ typedef struct OrchStoreOps {
                         gint64 limit, bool last, gint64 *rev,
                         GError **errp);
     bool (*txn)(OrchStore *s, OrchTxn *t, gint64 *rev, GError **errp);
+    /* NULL: the back end has no watch (store.h's orch_store_watch). */
+    DmEtcdWatch *(*watch)(OrchStore *s, const char *prefix,
+                          gint64 start_rev, GMainContext *ctx,
+                          DmEtcdWatchFunc func, gpointer opaque,
+                          GError **errp);
     void (*close)(OrchStore *s);
 } OrchStoreOps;
 

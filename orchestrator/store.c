@@ -32,6 +32,17 @@ void orch_store_close(OrchStore *s)
     }
 }
 
+DmEtcdWatch *orch_store_watch(OrchStore *s, const char *prefix,
+                              gint64 start_rev, GMainContext *ctx,
+                              DmEtcdWatchFunc func, gpointer opaque,
+                              GError **errp)
+{
+    if (!s->ops->watch) {
+        return NULL;
+    }
+    return s->ops->watch(s, prefix, start_rev, ctx, func, opaque, errp);
+}
+
 const char *orch_store_kind(OrchStore *s)
 {
     return s->ops->kind;

@@ -69,6 +69,8 @@
 #include <stdbool.h>
 #include <glib.h>
 
+#include "etcd-watch.h"
+
 /* One key as read: its value and its two revisions. */
 typedef struct OrchKv {
     char *key;
@@ -147,5 +149,16 @@ void orch_txn_delete(OrchTxn *t, const char *key);
  * code if the store failed.
  */
 bool orch_store_txn(OrchStore *s, OrchTxn *t, gint64 *rev, GError **errp);
+
+/*
+ * Watch every key under @prefix from revision @start_rev (0: from now),
+ * @func(@opaque) called on @ctx as etcd-watch.h says, from a thread of
+ * its own.  On etcd only: on SQLite, NULL with no error (a local file,
+ * its readers poll).  NULL with a reason if the watch cannot start.
+ */
+DmEtcdWatch *orch_store_watch(OrchStore *s, const char *prefix,
+                              gint64 start_rev, GMainContext *ctx,
+                              DmEtcdWatchFunc func, gpointer opaque,
+                              GError **errp);
 
 #endif /* ORCH_STORE_H */

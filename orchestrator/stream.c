@@ -23,12 +23,16 @@ typedef struct StreamClient {
     gsize queued;               /* appended, not yet written */
     gint64 progress;            /* when it last took bytes, or got some */
     bool dropped;
+    bool behind;                /* the store may hold events it lacks */
 } StreamClient;
 
 struct OrchStream {
     GList *clients;
     guint timer;
     guint ticks;
+    /* On etcd, while a client is connected: what wakes the clients. */
+    DmEtcdWatch *watch;
+    bool watch_down;
 };
 
 static void stream_error(SoupServerMessage *msg, guint status,
@@ -98,6 +102,8 @@ static bool stream_client_feed(OrchStream *s, StreamClient *c)
     }
     /* A store that failed is asked again at the next tick. */
     events = orch_events_read(c->last, STREAM_ROWS_PER_TICK, NULL, NULL);
+    c->behind = !events ||
+        json_array_get_length(events) == STREAM_ROWS_PER_TICK;
     for (i = 0; events && i < json_array_get_length(events); i++) {
         JsonObject *o = json_array_get_object_element(events, i);
         g_autoptr(JsonNode) node = json_node_new(JSON_NODE_OBJECT);
@@ -110,6 +116,7 @@ static bool stream_client_feed(OrchStream *s, StreamClient *c)
                                        "\nevent: vm\ndata: %s\n\n",
                                        c->last, data));
         if (c->queued >= ORCH_STREAM_MAX_QUEUED) {
+            c->behind = true;   /* the rest when its queue drains */
             break;
         }
     }
@@ -125,7 +132,15 @@ static gboolean stream_tick(gpointer opaque)
     for (l = s->clients; l; l = l->next) {
         StreamClient *c = l->data;
 
-        if (c->dropped || !stream_client_feed(s, c)) {
+        if (c->dropped) {
+            continue;
+        }
+        /*
+         * Without a watch (SQLite, a local file) the store is polled;
+         * with one, read when the watch saw an event or a backlog waits
+         * (a full queue, checked for a stall, is one).
+         */
+        if ((!s->watch || c->behind) && !stream_client_feed(s, c)) {
             continue;
         }
         if (ping) {
@@ -133,6 +148,72 @@ static gboolean stream_tick(gpointer opaque)
         }
     }
     return G_SOURCE_CONTINUE;
+}
+
+static void stream_watch_stop(OrchStream *s)
+{
+    g_clear_pointer(&s->watch, dm_etcd_watch_free);
+    s->watch_down = false;
+}
+
+static void stream_watch_start(OrchStream *s);
+
+static void stream_all_behind(OrchStream *s)
+{
+    GList *l;
+
+    for (l = s->clients; l; l = l->next) {
+        ((StreamClient *)l->data)->behind = true;
+    }
+}
+
+/* The watch's news, on the main thread: wake the clients. */
+static void stream_watched(const DmEtcdWatchNotice *n, gpointer opaque)
+{
+    OrchStream *s = opaque;
+
+    switch (n->kind) {
+    case DM_ETCD_WATCH_EVENTS:
+        /* Read at the next tick, in the store's order, as polling did. */
+        stream_all_behind(s);
+        break;
+    case DM_ETCD_WATCH_UP:
+        if (s->watch_down) {
+            orch_info("events stream: the store's watch resumed");
+            s->watch_down = false;
+        }
+        break;
+    case DM_ETCD_WATCH_DOWN:
+        /* It resumes where it was: nothing is lost meanwhile. */
+        orch_warn("events stream: the store's watch: %s, retrying",
+                  n->message);
+        s->watch_down = true;
+        break;
+    case DM_ETCD_WATCH_COMPACTED:
+        /*
+         * Events may have gone by unseen: read the store for every
+         * client (by id, so none is lost) and watch again from now.
+         */
+        orch_warn("events stream: the store's watch fell behind etcd's "
+                  "compaction (revision %" G_GINT64_FORMAT "), restarted",
+                  n->revision);
+        stream_watch_stop(s);
+        stream_all_behind(s);
+        stream_watch_start(s);
+        break;
+    }
+}
+
+/* On etcd, a watch wakes the clients; else (or failing that) they poll. */
+static void stream_watch_start(OrchStream *s)
+{
+    g_autoptr(GError) err = NULL;
+
+    s->watch = orch_events_watch(NULL, stream_watched, s, &err);
+    if (!s->watch && err) {
+        orch_warn("events stream: no watch on the store, polling: %s",
+                  err->message);
+    }
 }
 
 static void stream_wrote_chunk(SoupServerMessage *msg, guint size,
@@ -153,6 +234,9 @@ static void stream_finished(SoupServerMessage *msg, gpointer opaque)
     if (!s->clients && s->timer) {
         g_source_remove(s->timer);
         s->timer = 0;
+    }
+    if (!s->clients) {
+        stream_watch_stop(s);
     }
     g_signal_handlers_disconnect_by_data(msg, c);
     g_object_unref(msg);
@@ -183,6 +267,7 @@ void orch_stream_free(OrchStream *s)
     if (s->timer) {
         g_source_remove(s->timer);
     }
+    stream_watch_stop(s);
     g_free(s);
 }
 
@@ -245,6 +330,11 @@ void orch_stream_open(OrchStream *s, SoupServerMessage *msg,
     c->stream = s;
     c->msg = g_object_ref(msg);
     c->last = since;
+    c->behind = true;
+    if (!s->clients) {
+        /* Before the client's first read: nothing after it goes unseen. */
+        stream_watch_start(s);
+    }
     s->clients = g_list_prepend(s->clients, c);
     soup_server_message_set_status(msg, 200, NULL);
     soup_message_headers_set_content_type(out, "text/event-stream", NULL);

@@ -7,9 +7,12 @@
  * "id: ID\nevent: vm\ndata: {EVENT as /v1/events has it}\n\n", in
  * order, as it is committed.  From after event ID (the query's since, or
  * the Last-Event-ID header a reconnecting EventSource sends), else from
- * now on.  The store is read every ORCH_STREAM_TICK_MS on the main
- * thread while a client is connected, so any writer's events are seen,
- * once committed.
+ * now on.  The store is read on the main thread, by id after the
+ * client's last event, at most every ORCH_STREAM_TICK_MS while a client
+ * is connected, so any writer's events are seen, once committed: on
+ * SQLite at every tick; on etcd only when the store's watch on the
+ * events (common/etcd-watch.h, a thread of its own) saw one written, or
+ * while a backlog drains: an idle stream makes no call to etcd.
  *
  * A client has at most about ORCH_STREAM_MAX_QUEUED bytes queued that its
  * socket has not taken (a backlog waits in the store meanwhile); one

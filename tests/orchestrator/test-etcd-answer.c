@@ -5,7 +5,8 @@
  * once per level and ran off the stack (issue #22); it is refused before
  * it is parsed, and a usual answer is still read.  An answer larger than
  * DM_ETCD_MAX_ANSWER is refused by its Content-Length, or, without one,
- * once that much has come (never held whole).
+ * once that much has come (never held whole).  The same for a watch
+ * (common/etcd-watch.c), and a message of its longer than its bound.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -23,6 +24,7 @@
 #include <cmocka.h>
 
 #include "etcd.h"
+#include "etcd-watch.h"
 
 /* Larger than any stack: each level is a frame of json-glib's parser. */
 #define DEEP_LEN (4 * 1024 * 1024)
@@ -268,12 +270,106 @@ static void test_huge_answer_refused(void **state)
     g_free(url);
 }
 
+/* What a watch on the fake etcd said: its first DOWN, and its events. */
+typedef struct WatchSaw {
+    char *down;
+    guint up, events;
+    char *key;
+} WatchSaw;
+
+static void watch_saw(const DmEtcdWatchNotice *n, gpointer opaque)
+{
+    WatchSaw *saw = opaque;
+
+    if (n->kind == DM_ETCD_WATCH_DOWN && !saw->down) {
+        saw->down = g_strdup(n->message);
+    }
+    if (n->kind == DM_ETCD_WATCH_UP) {
+        saw->up++;
+    }
+    if (n->kind == DM_ETCD_WATCH_EVENTS && !saw->key) {
+        saw->events += n->events->len;
+        saw->key = g_strdup(((DmEtcdWatchEvent *)n->events->pdata[0])->key);
+    }
+}
+
+/* Watch the fake answering @body until @done(saw); then stop. */
+static void watch_fake(char *body, size_t len, WatchSaw *saw,
+                       bool (*done)(WatchSaw *saw))
+{
+    g_autofree char *url = NULL;
+    g_autoptr(GError) err = NULL;
+    FakeEtcd *f = fake_etcd_start(body, len, &url);
+    DmEtcdWatch *w = dm_etcd_watch_new(url, NULL, NULL, NULL, "/p/", 0, NULL,
+                                       watch_saw, saw, &err);
+    gint64 end = g_get_monotonic_time() + 60 * G_TIME_SPAN_SECOND;
+
+    assert_non_null(w);
+    while (!done(saw)) {
+        if (g_get_monotonic_time() > end) {
+            fail_msg("the watch said nothing of its fake etcd");
+        }
+        if (!g_main_context_iteration(NULL, FALSE)) {
+            g_usleep(5000);
+        }
+    }
+    dm_etcd_watch_free(w);
+    fake_etcd_stop(f);
+}
+
+static bool saw_down(WatchSaw *saw)
+{
+    return saw->down;
+}
+
+static bool saw_event(WatchSaw *saw)
+{
+    return saw->key;
+}
+
+/*
+ * A watch's message past DM_ETCD_WATCH_MAX_MSG, or nested too deep:
+ * refused (a DOWN saying why), never parsed; a usual one read.
+ */
+static void test_watch_bounds(void **state)
+{
+    size_t big = DM_ETCD_WATCH_MAX_MSG + 4096;
+    char *body = g_malloc(big);
+    WatchSaw saw = { 0 };
+    const char *usual =
+        "{\"result\":{\"header\":{\"revision\":\"4\"},\"created\":true}}\n"
+        "{\"result\":{\"header\":{\"revision\":\"5\"},\"events\":[{\"kv\":"
+        "{\"key\":\"L3AvYQ==\",\"mod_revision\":\"5\",\"value\":\"eA==\"}}]}}\n";
+
+    memset(body, ' ', big);
+    body[0] = '{';
+    watch_fake(body, big, &saw, saw_down);
+    assert_non_null(strstr(saw.down, "a message longer than 4194304 bytes"));
+    g_clear_pointer(&saw.down, g_free);
+
+    body = g_malloc(DEEP_LEN);
+    memset(body, '[', DEEP_LEN - 1);
+    body[DEEP_LEN - 1] = '\n';
+    watch_fake(body, DEEP_LEN, &saw, saw_down);
+    assert_non_null(strstr(saw.down, "nested deeper than 32 levels"));
+    g_clear_pointer(&saw.down, g_free);
+
+    /* A line at a time; the fake then closes: the watch tries again. */
+    watch_fake(g_strdup(usual), strlen(usual), &saw, saw_event);
+    assert_true(saw.up >= 1);
+    assert_int_equal(saw.events, 1);
+    assert_string_equal(saw.key, "/p/a");
+    g_free(saw.key);
+    g_free(saw.down);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_deep_answer_refused),
         cmocka_unit_test(test_usual_answer_read),
         cmocka_unit_test(test_huge_answer_refused),
+        cmocka_unit_test(test_watch_bounds),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

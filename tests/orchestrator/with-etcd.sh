@@ -9,6 +9,10 @@
 # ORCH_TEST_CERTS the certificates' directory (client/ is ours,
 # rogue-client/ one signed by another CA).
 #
+# ORCH_TEST_ETCD_DIR is the run's directory: a test may kill etcd (its
+# pid in etcd.pid) and start it again on the same data directory and
+# ports with start-etcd.sh there, which returns once it answers.
+#
 #   with-etcd.sh [--tls] COMMAND [ARG...]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -23,11 +27,20 @@ if [ "${1:-}" = --tls ]; then
     shift
 fi
 dir=$(mktemp -d /tmp/with-etcd.XXXXXX)
-pid=
 cleanup() {
-    if [ -n "$pid" ]; then
-        kill "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
+    local pid
+    # The etcd of the last start (a test may have restarted it).
+    pid=$(cat "$dir/etcd.pid" 2>/dev/null || true)
+    if [ -n "$pid" ] && kill "$pid" 2>/dev/null; then
+        for _ in $(seq 100); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        # Still there after 10 s (it is not our child after a restart,
+        # so no wait): for good.
+        if kill -0 "$pid" 2>/dev/null; then
+            kill -9 "$pid" 2>/dev/null || true
+        fi
     fi
     rm -rf "$dir"
 }
@@ -55,12 +68,21 @@ if [ -n "$tls" ]; then
          --trusted-ca-file "$c/ca-a.pem" --client-cert-auth)
     export ORCH_TEST_CERTS=$dir/certs
 fi
-etcd --name test --data-dir "$dir/data" "${how[@]}" \
-    --listen-client-urls "$client" --advertise-client-urls "$client" \
-    --listen-peer-urls "$peer" --initial-advertise-peer-urls "$peer" \
-    --initial-cluster "test=$peer" --initial-cluster-state new \
-    --logger zap --log-outputs "$dir/etcd.log" 2>>"$dir/etcd.log" &
-pid=$!
+# Started by a script of its own, so that a test can start it again.
+{
+    echo '#!/bin/bash'
+    echo 'set -u'
+    printf '%q ' etcd --name test --data-dir "$dir/data" "${how[@]}" \
+        --listen-client-urls "$client" --advertise-client-urls "$client" \
+        --listen-peer-urls "$peer" --initial-advertise-peer-urls "$peer" \
+        --initial-cluster "test=$peer" --initial-cluster-state new \
+        --logger zap --log-outputs "$dir/etcd.log"
+    printf '</dev/null >/dev/null 2>>%q &\n' "$dir/etcd.log"
+    echo 'pid=$!'
+    printf 'echo "$pid" >%q\n' "$dir/etcd.pid"
+    printf 'client=%q certs=%q log=%q\n' "$client" \
+        "${tls:+$dir/certs/client}" "$dir/etcd.log"
+    cat <<'EOF'
 # Ready once it answers a read through the gateway (it has a leader);
 # python, not curl, which the machines may lack.
 for _ in $(seq 200); do
@@ -72,16 +94,24 @@ if sys.argv[2]:
                         sys.argv[2] + "/client-key.pem")
 urllib.request.urlopen(sys.argv[1] + "/v3/kv/range", b"{\"key\":\"AA==\"}",
                        timeout=2, context=ctx).read()' \
-            "$client" "${tls:+$dir/certs/client}" 2>/dev/null; then
-        break
+            "$client" "$certs" 2>/dev/null; then
+        exit 0
     fi
     if ! kill -0 "$pid" 2>/dev/null; then
         echo "with-etcd: etcd exited; its log:" >&2
-        tail -20 "$dir/etcd.log" >&2
+        tail -20 "$log" >&2
         exit 1
     fi
     sleep 0.1
 done
+echo "with-etcd: etcd did not answer; its log:" >&2
+tail -20 "$log" >&2
+exit 1
+EOF
+} >"$dir/start-etcd.sh"
+chmod +x "$dir/start-etcd.sh"
+"$dir/start-etcd.sh"
+export ORCH_TEST_ETCD_DIR=$dir
 export ORCH_TEST_STORE="etcd:$client"
 status=0
 "$@" || status=$?
