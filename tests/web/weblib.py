@@ -76,8 +76,9 @@ class Cluster:
     """Launchers and an orchestrator in @e's temporary directory.
 
     The server platform srv1's launcher is on TCP with TLS, as on another
-    host (the orchestrator calls it with its client certificate); its
-    models listen on TCP.  @clients maps each client platform's name to
+    host (the orchestrator calls it with its client certificate), its
+    models on TCP; or, @server "unix", on a UNIX socket, its models too.
+    @clients maps each client platform's name to
     "unix" (its launcher on a UNIX socket) or "tcp" (on TCP with TLS).
     With @model_tls, model sessions and migration streams between TCP
     clients are TLS too, both ends verified (the launchers'

@@ -223,7 +223,22 @@ async function act(action, vm) {
 // The serial console: xterm.js (npm, vendor/) over a WebSocket that the
 // orchestrator relays to the VM's remote UART.  Loaded on first use.
 let consoleWs = null;
+let consoleVm = null;
 let term = null;
+
+// A UART's console takes one client at a time: the connection we drop
+// must be gone (its close seen, at most 2 s) before we make the next.
+function closeConsole() {
+  const ws = consoleWs;
+  consoleWs = null;
+  consoleVm = null;
+  if (!ws || ws.readyState === WebSocket.CLOSED) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, 2000);
+    ws.addEventListener('close', () => { clearTimeout(timer); resolve(); });
+    ws.close();
+  });
+}
 
 async function openConsole(vm) {
   showError(null);
@@ -233,7 +248,15 @@ async function openConsole(vm) {
     $('#console-area').hidden = false;
     $('#console-info').textContent =
       `${vm.name}: device ${c.device} on server ${c.server}`;
-    if (consoleWs) consoleWs.close();
+    // This VM's console already open (a migration does not move it): the
+    // same session, not a second client that the UART would refuse.
+    if (consoleVm === vm.name && consoleWs &&
+        consoleWs.readyState <= WebSocket.OPEN) {
+      $('#console-area').scrollIntoView();
+      term.focus();
+      return;
+    }
+    await closeConsole();
     if (!term) {
       term = new Terminal({ convertEol: false, scrollback: 2000 });
       term.open($('#serial'));
@@ -252,6 +275,7 @@ async function openConsole(vm) {
     ws.onmessage = (m) => term.write(new Uint8Array(m.data));
     ws.onclose = () => { if (consoleWs === ws) term.write('\r\n[closed]\r\n'); };
     consoleWs = ws;
+    consoleVm = vm.name;
     $('#console-area').scrollIntoView();
     term.focus();
   } catch (e) {
