@@ -16,7 +16,9 @@
 # migrates the VM from the page to the other client (the migrate button,
 # its prompt accepted), sees the progress reach 100 % and the VM on the
 # other client, as dmctl says too; then the console, still open and
-# opened again, answers a new command.  Screenshots and the terminal's
+# asked for again from the VM's row (the same session: the UART's
+# console takes one client), answers a new command; dmctl's migration
+# back ends with QMP's last figures.  Screenshots and the terminal's
 # text go to $WEB_TEST_ARTEFACTS (default: the temporary dir).  TAP.
 #   test-guest.py BUILD
 import os
