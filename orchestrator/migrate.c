@@ -116,6 +116,7 @@ int orch_vm_migrate(OrchRequest *r)
     g_auto(OrchVm) vm = { 0 };
     g_auto(OrchClientChoice) c = { 0 };
     g_autoptr(GError) err = NULL;
+    g_autoptr(JsonObject) last = NULL;
     const char *to = NULL;
     gint64 timeout = 600;
     bool done;
@@ -141,10 +142,11 @@ int orch_vm_migrate(OrchRequest *r)
                          to);
     }
     done = migrate_run(r, &vm, &c, timeout, &err);
-    orch_migrate_forget(vm.name);
+    last = orch_migrate_take(vm.name);
     if (!done) {
         return orch_fail_error(r, err);
     }
-    orch_reply_object(r, 200, orch_vm_object(r->db, vm.name));
+    /* With the last poll's figures: the caller sees it reach the end. */
+    orch_reply_object(r, 200, orch_vm_object_ended(r->db, vm.name, last));
     return 0;
 }

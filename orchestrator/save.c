@@ -110,6 +110,7 @@ int orch_vm_save(OrchRequest *r)
     g_auto(OrchVm) vm = { 0 };
     g_autoptr(GError) err = NULL;
     g_autofree char *file = NULL;
+    g_autoptr(JsonObject) last = NULL;
     gint64 timeout;
     bool was_running;
 
@@ -139,14 +140,14 @@ int orch_vm_save(OrchRequest *r)
         }
         return orch_fail_error(r, err);
     }
-    orch_migrate_forget(vm.name);
+    last = orch_migrate_take(vm.name);
     if (!orch_db_run(r->db, &err, "UPDATE vms SET state = 'saved',"
                      " saved_file = ?, client_id = NULL, hypervisor = NULL"
                      " WHERE id = ?", "si", file, vm.id)) {
         return orch_fail_error(r, err);
     }
     orch_event(r->db, vm.name, "saved to %s on %s", file, vm.client);
-    orch_reply_object(r, 200, orch_vm_object(r->db, vm.name));
+    orch_reply_object(r, 200, orch_vm_object_ended(r->db, vm.name, last));
     return 0;
 }
 
@@ -217,6 +218,7 @@ int orch_vm_restore(OrchRequest *r)
     g_auto(OrchClientChoice) c = { 0 };
     g_autoptr(GError) err = NULL;
     g_autofree char *file = NULL;
+    g_autoptr(JsonObject) last = NULL;
     const char *client = NULL;
     gint64 timeout;
     bool done;
@@ -245,7 +247,7 @@ int orch_vm_restore(OrchRequest *r)
                          orch_save_dir);
     }
     done = restore_run(r, &vm, &c, file, timeout, &err);
-    orch_migrate_forget(vm.name);
+    last = orch_migrate_take(vm.name);
     if (!done ||
         !orch_db_run(r->db, &err, "UPDATE vms SET state = 'running',"
                      " client_id = ?, hypervisor = ?, saved_file = NULL"
@@ -253,6 +255,6 @@ int orch_vm_restore(OrchRequest *r)
         return orch_fail_error(r, err);
     }
     orch_event(r->db, vm.name, "restored from %s on %s", file, c.name);
-    orch_reply_object(r, 200, orch_vm_object(r->db, vm.name));
+    orch_reply_object(r, 200, orch_vm_object_ended(r->db, vm.name, last));
     return 0;
 }

@@ -312,6 +312,28 @@ void orch_migrate_forget(const char *vm)
     }
 }
 
+JsonObject *orch_migrate_take(const char *vm)
+{
+    JsonObject *last = orch_migration_progress(vm);
+
+    orch_migrate_forget(vm);
+    if (last) {
+        json_object_remove_member(last, "state");
+    }
+    return last;
+}
+
+JsonObject *orch_vm_object_ended(sqlite3 *db, const char *name,
+                                 JsonObject *last)
+{
+    JsonObject *o = orch_vm_object(db, name);
+
+    if (o && last) {
+        json_object_set_object_member(o, "migration", json_object_ref(last));
+    }
+    return o;
+}
+
 bool orch_migrate_wait(const char *address, const char *vm,
                        const char *state, const char *to, gint64 timeout,
                        GError **errp)

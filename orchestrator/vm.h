@@ -85,6 +85,15 @@ bool orch_migrate_wait(const char *address, const char *vm,
                        const char *state, const char *to, gint64 timeout,
                        GError **errp);
 void orch_migrate_forget(const char *vm);
+/*
+ * Forget @vm's progress and return the last one recorded, without its
+ * "state" (NULL if none): after a completed migration, save or restore,
+ * "status" "completed" with QEMU's last figures.
+ */
+JsonObject *orch_migrate_take(const char *vm);
+/* orch_vm_object() of @name with @last (or nothing) as its "migration". */
+JsonObject *orch_vm_object_ended(sqlite3 *db, const char *name,
+                                 JsonObject *last);
 /* Whether client platform @client's launcher has model TLS credentials. */
 bool orch_client_model_tls(sqlite3 *db, const char *client);
 /*

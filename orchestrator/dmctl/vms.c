@@ -289,12 +289,19 @@ static void dmctl_migrate_progress(JsonObject *vm)
         return;
     }
     m = json_object_get_object_member(vm, "migration");
-    if (json_object_has_member(m, "transferred")) {
-        done = json_object_get_int_member(m, "transferred");
-    }
     if (json_object_has_member(m, "total")) {
         total = json_object_get_int_member(m, "total");
     }
+    /*
+     * The RAM gone through, total less remaining; "transferred" counts
+     * bytes sent, which a guest's zero pages hardly add to.
+     */
+    if (json_object_has_member(m, "remaining")) {
+        done = total - json_object_get_int_member(m, "remaining");
+    } else if (json_object_has_member(m, "transferred")) {
+        done = json_object_get_int_member(m, "transferred");
+    }
+    done = MAX(0, MIN(done, total));
     fprintf(stderr, "%s%s %s %s: %s, %" G_GINT64_FORMAT "%% (%"
             G_GINT64_FORMAT " of %" G_GINT64_FORMAT " MiB)%s",
             isatty(STDERR_FILENO) ? "\r" : "", state,

@@ -402,10 +402,11 @@ class Handler(BaseHTTPRequestHandler):
                 return self.reply(200, {"return": {
                     "status": "failed", "error-desc": "injected"}})
             if vm["migrations"] < 3 or config["migrate_hold"]:
+                done = min(vm["migrations"] * 1000, 3000)
                 return self.reply(200, {"return": {
                     "status": "active", "ram": {
-                        "transferred": min(vm["migrations"] * 1000, 3000),
-                        "total": 4000, "remaining": 2000}}})
+                        "transferred": done, "total": 4000,
+                        "remaining": 4000 - done}}})
             if vm["status"] == "inmigrate":
                 vm["status"] = "paused"     # the saved VM was stopped
             elif vm.get("outgoing"):

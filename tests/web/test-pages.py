@@ -12,55 +12,29 @@
 # BUILD/web (scripts/build-web.sh).  TAP output.
 #   test-pages.py BUILD
 import os
-import shutil
 import subprocess
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "orchestrator"))
+import weblib  # noqa: E402
 from orchlib import Env, Tap, post_events, wait_for  # noqa: E402
 
 t = Tap()
-try:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    from selenium.common.exceptions import StaleElementReferenceException
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.common.keys import Keys
-    from selenium.webdriver.support import expected_conditions as EC
-    from selenium.webdriver.support.ui import WebDriverWait
-except ImportError:
-    print("1..0 # SKIP python3-selenium is not installed (make deps)")
-    sys.exit(0)
-for b in ("/usr/bin/chromium", "/usr/bin/chromedriver"):
-    if not os.path.exists(b):
-        print("1..0 # SKIP %s is not installed (make deps)" % b)
-        sys.exit(0)
+weblib.skip_without_browser()
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402,E501
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys  # noqa: E402
+from selenium.webdriver.support import expected_conditions as EC  # noqa: E402,E501
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 
 def browser(tmp):
-    o = webdriver.ChromeOptions()
-    o.binary_location = "/usr/bin/chromium"
-    for a in ("--headless=new", "--no-sandbox", "--disable-gpu",
-              "--disable-dev-shm-usage", "--window-size=1280,900",
-              "--user-data-dir=" + os.path.join(tmp, "chromium"),
-              # Our test CA is not the system's: TLS is checked by the
-              # orchestrator's side of the test, not here.
-              "--ignore-certificate-errors"):
-        o.add_argument(a)
-    o.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"),
-                            options=o)
+    return weblib.browser(tmp, "1280,900")
 
 
 def console_errors(d):
     return [m for m in d.get_log("browser") if m["level"] == "SEVERE"]
-
-
-def free_port():
-    return int(subprocess.check_output(
-        [sys.executable, os.path.join(HERE, "..", "free-port.py")]))
 
 
 def start_orch(e, port, *extra):
@@ -85,7 +59,7 @@ def accept_dialog(d, wait):
 
 
 def pages(e, d, web, shots):
-    port = free_port()
+    port = weblib.free_port()
     c1 = e.start_fake("c1", "client")
     s1 = e.start_fake("s1", "server")
     start_orch(e, port, "--insecure-plain-tcp", "--web", web,
@@ -214,6 +188,10 @@ def migrate(e, d, url, port, wait, shots):
     row = d.execute_script("""const r = document.querySelector(
         'tr[data-vm="webvm"]'); return r ? r.textContent : '';""")
     t.ok("75 %" in row, "the progress bar shows the migration's 75 %", row)
+    wait.until(lambda d: "75 %" in d.find_element(By.ID,
+                                                  "action-status").text)
+    t.ok("migrate webvm to c2: active" in d.find_element(
+        By.ID, "action-status").text, "...and so does the action's status")
     d.save_screenshot(os.path.join(shots, "migrating.png"))
     e.fake_config("c1", migrate_hold=False)
     wait.until(lambda d: "c2" in d.find_element(
@@ -223,6 +201,9 @@ def migrate(e, d, url, port, wait, shots):
     line = [ln for ln in out.splitlines() if ln.startswith("webvm")]
     t.ok(line and "running" in line[0] and "c2" in line[0],
          "once complete: running on c2, the bar gone", out)
+    text = d.find_element(By.ID, "action-status").text
+    t.ok("migrate webvm to c2: completed" in text and "100 %" in text,
+         "the action's status ends at 100 %, completed", text)
     t.ok(not console_errors(d), "no console error after the migration")
 
 
@@ -278,7 +259,7 @@ def tls_login(e, d, web, shots):
     token = "browser-token-0123456789"
     with open(os.path.join(e.tmp, "token"), "w") as f:
         f.write(token + "\n")
-    port = free_port()
+    port = weblib.free_port()
     start_orch(e, port, "--tls-creds", certs + "/server", "--web", web,
                "--web-token-file", os.path.join(e.tmp, "token"))
     url = "https://127.0.0.1:%d/" % port

@@ -20,7 +20,6 @@ import json
 import os
 import socket
 import ssl
-import subprocess
 import sys
 import threading
 import time
@@ -28,47 +27,21 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 sys.path.insert(0, os.path.join(HERE, "..", "orchestrator"))
+import weblib  # noqa: E402
 import wslib  # noqa: E402
 from orchlib import Env, Tap, wait_for  # noqa: E402
 
 t = Tap()
-try:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    from selenium.common.exceptions import StaleElementReferenceException
-    from selenium.webdriver.common.action_chains import ActionChains
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
-except ImportError:
-    print("1..0 # SKIP python3-selenium is not installed (make deps)")
-    sys.exit(0)
-for b in ("/usr/bin/chromium", "/usr/bin/chromedriver"):
-    if not os.path.exists(b):
-        print("1..0 # SKIP %s is not installed (make deps)" % b)
-        sys.exit(0)
+weblib.skip_without_browser()
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402,E501
+from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402,E501
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 TOKEN = "screen-token-0123456789"
 VM = "scr"
 # display-check's two halves, (R, G, B).
 TOP, BOTTOM = (240, 128, 16), (8, 40, 200)
-
-
-def browser(tmp):
-    o = webdriver.ChromeOptions()
-    o.binary_location = "/usr/bin/chromium"
-    for a in ("--headless=new", "--no-sandbox", "--disable-gpu",
-              "--disable-dev-shm-usage", "--window-size=1280,1000",
-              "--user-data-dir=" + os.path.join(tmp, "chromium"),
-              "--ignore-certificate-errors"):
-        o.add_argument(a)
-    o.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"),
-                            options=o)
-
-
-def free_port():
-    return int(subprocess.check_output(
-        [sys.executable, os.path.join(HERE, "..", "free-port.py")]))
 
 
 class Serial:
@@ -126,63 +99,20 @@ def near(got, want, slack=24):
 
 
 def test(e):
-    build = e.build
-    with open(os.path.join(build, "guest", "append")) as f:
-        guest_append = f.read().strip()     # the shared command line
-    dm = os.path.join(e.meson, "dm-remote", "dm-remote")
-    web = os.path.join(build, "web")
-    certs = os.path.join(e.tmp, "certs")
-    subprocess.run([os.path.join(HERE, "..", "net", "make-certs.sh"), certs],
-                   check=True)
-    with open(os.path.join(e.tmp, "token"), "w") as f:
-        f.write(TOKEN + "\n")
-    # The platforms: the server's launcher on TCP with TLS, as on
-    # another host (the orchestrator reaches its WebSocket of the display
-    # with its launcher certificate; the models are on TCP, the fork
-    # sends the framebuffer's dirty pages), the client's on a UNIX socket.
-    srv_port = free_port()
-    srv_api = "tcp:127.0.0.1:%d" % srv_port
-    launchers.append(e.spawn(
-        [dm, "daemon", "--role", "server", "--listen", srv_api,
-         "--tls-creds", certs + "/server", "--platform-id", "srv",
-         "--state-dir", os.path.join(e.tmp, "srv")], "srv.log"))
-    c1_api = "unix:" + os.path.join(e.tmp, "c1.api")
-    launchers.append(e.spawn(
-        [dm, "daemon", "--role", "client", "--listen", c1_api,
-         "--platform-id", "c1", "--state-dir", os.path.join(e.tmp, "c1"),
-         "--qemu", os.path.join(build, "qemu-system-x86_64")], "c1.log"))
-    for name in ("srv", "c1"):
-        wait_for(lambda: "listening" in open(
-            os.path.join(e.tmp, name + ".log")).read(), "launcher " + name,
-            30)
-    port = free_port()
-    e.orch = e.spawn([e.orch_bin, "--db", e.db, "--listen",
-                      "tcp:127.0.0.1:%d" % port, "-v",
-                      "--tls-creds", certs + "/server", "--web", web,
-                      "--web-token-file", os.path.join(e.tmp, "token"),
-                      "--launcher-tls-creds", certs + "/client"],
-                     "orch.log")
-    wait_for(lambda: "serving the web console" in e.orch_log() or
-             e.orch.poll() is not None, "the orchestrator")
-
-    def dmctl(*argv):
-        p = subprocess.run([e.dmctl_bin, "-o", "tcp:127.0.0.1:%d" % port,
-                            "-t", certs + "/client"] + list(argv),
-                           capture_output=True, timeout=120)
-        return p.returncode, p.stdout.decode() + p.stderr.decode()
-
-    rc1, _ = dmctl("platform", "add", "srv1", "--role", "server",
-                   "--address", srv_api)
-    rc2, _ = dmctl("platform", "add", "c1", "--role", "client",
-                   "--address", c1_api)
+    # The client's launcher on a UNIX socket; the server's on TCP with TLS,
+    # as on another host (the orchestrator reaches its WebSocket of the
+    # display with its launcher certificate; the models are on TCP, the
+    # fork sends the framebuffer's dirty pages).
+    c = weblib.Cluster(e, TOKEN, {"c1": "unix"})
+    clusters.append(c)          # stopped at the end, whatever happens
+    port, dmctl = c.port, c.dmctl
+    rc1, rc2 = c.add_platforms()
     rc3, out = dmctl(
         "vm", "create", VM, "--memory", "256M",
-        "--kernel", os.path.join(build, "guest", "vmlinuz"),
-        "--initrd", os.path.join(build, "guest", "initramfs.cpio.gz"),
         # The shared command line, and virtio-input-check's counts: "a"
         # pressed and released (with its two SYN_REPORTs), the first
         # pointer event; no autorepeat.
-        "--append", guest_append + " dm.kbd=4 dm.tablet=1 dm.norepeat=1",
+        *weblib.linux_args(e.build, "dm.kbd=4 dm.tablet=1 dm.norepeat=1"),
         "--device", "console=uart16550", "--device", "gfx0=bochs-display",
         "--device", "kbd0=virtio-keyboard",
         "--device", "tablet0=virtio-tablet")
@@ -256,7 +186,7 @@ def test(e):
 
     shots = os.environ.get("WEB_TEST_ARTEFACTS") or e.tmp
     os.makedirs(shots, exist_ok=True)
-    d = browser(e.tmp)
+    d = weblib.browser(e.tmp)
     try:
         page(e, d, port, shots, serial)
         # Nothing the browser got holds the password: the page, its
@@ -290,10 +220,7 @@ def page(e, d, port, shots, serial):
     url = "https://127.0.0.1:%d/" % port
     wait = WebDriverWait(d, 120, ignored_exceptions=(
         StaleElementReferenceException,))
-    d.get(url + "login")
-    d.find_element(By.ID, "token").send_keys(TOKEN + "\n")
-    wait.until(lambda d: d.find_elements(By.ID, "live") and
-               d.find_element(By.ID, "live").text == "live")
+    weblib.login(d, url, TOKEN)
     sel = 'button[data-action="screen"][data-vm="%s"]' % VM
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, sel))
     t.ok(not d.find_elements(By.CSS_SELECTOR, 'button[data-action="screen"]'
@@ -349,22 +276,10 @@ def page(e, d, port, shots, serial):
     t.ok(not errs, "no console error with the screen open", errs)
 
 
-# A launcher killed outright leaves its children (QEMU, the models)
-# running: SIGTERM stops them with it.
-launchers = []
-# The guest's console, saved as an artefact whatever happens.
+# The cluster, stopped at the end; the guest's console, saved as an
+# artefact whatever happens.
+clusters = []
 consoles = []
-
-
-def stop_launchers():
-    for p in launchers:
-        if p.poll() is None:
-            p.terminate()
-    for p in launchers:
-        try:
-            p.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            p.kill()
 
 
 def main():
@@ -378,7 +293,8 @@ def main():
         try:
             test(e)
         finally:
-            stop_launchers()
+            for c in clusters:
+                c.stop()
             if consoles:
                 shots = os.environ.get("WEB_TEST_ARTEFACTS") or e.tmp
                 with open(os.path.join(shots, "screen-guest-console.txt"),

@@ -81,13 +81,29 @@ const ACTIONS = {
   saved: ['restore', 'stop'],
 };
 
+// How far a migration (or a save, a restore) has gone, in %, or null:
+// the RAM it has been through, total less remaining, as QEMU's own
+// figures say (query-migrate).  Not "transferred": those are the bytes
+// sent, which a guest's zero pages hardly add to, so that a real guest's
+// migration ends far below its total.
+function migrationPct(m) {
+  if (m.status === 'completed') return 100;
+  if (!m.total) return null;
+  const left = m.remaining ?? m.total - (m.transferred ?? 0);
+  return Math.max(0, Math.min(100,
+    Math.round(100 * (m.total - left) / m.total)));
+}
+
+function progressBar(label, pct) {
+  return [el('progress', { max: '100', value: String(pct),
+    'aria-label': `${label}: ${pct} %` }), ` ${pct} %`];
+}
+
 function stateCell(vm) {
   const td = el('td', { class: 'state-' + vm.state }, vm.state);
-  const m = vm.migration;
-  if (m && m.total) {
-    const pct = Math.min(100, Math.round(100 * m.transferred / m.total));
-    td.append(' ', el('progress', { max: '100', value: String(pct),
-      'aria-label': `${vm.state} ${vm.name}: ${pct} %` }), ` ${pct} %`);
+  const pct = vm.migration ? migrationPct(vm.migration) : null;
+  if (pct !== null) {
+    td.append(' ', ...progressBar(`${vm.state} ${vm.name}`, pct));
   }
   return td;
 }
@@ -107,6 +123,7 @@ async function refreshVms() {
       el('td', {}, vm.hypervisor ?? ''), el('td', {}, deviceList(vm)),
       acts);
   }));
+  return vms;
 }
 
 async function refreshAll() {
@@ -128,9 +145,32 @@ async function clientChoice(vm, what) {
   return to === null ? null : to.trim();
 }
 
-// While a long action runs, show the VM's migration status as it moves.
-function followProgress(name) {
-  const t = setInterval(() => refreshVms().catch(() => {}), 500);
+// A long action's progress, above the tables: as it moves, then how it
+// ended (the orchestrator's answer holds the last figures).
+function showProgress(action, name, m) {
+  const p = $('#action-status');
+  const where = action === 'restore' ? 'on' : 'to';
+  const label = `${action} ${name} ${where} ${m.to}: ${m.status}`;
+  const pct = migrationPct(m);
+  p.replaceChildren(label);
+  if (pct !== null) p.append(' ', ...progressBar(label, pct));
+  p.hidden = false;
+}
+
+// While a long action runs, show the VM's migration status as it moves,
+// in its row and above the tables.
+function followProgress(action, name) {
+  const t = setInterval(async () => {
+    try {
+      const vm = (await refreshVms()).find((v) => v.name === name);
+      // An answer that comes after the action's end is stale.
+      if (progressTimers.get(name) === t && vm && vm.migration) {
+        showProgress(action, name, vm.migration);
+      }
+    } catch (e) {
+      // the next poll, or the action's own answer, says more
+    }
+  }, 500);
   progressTimers.set(name, t);
 }
 
@@ -157,11 +197,22 @@ async function act(action, vm) {
   }
   showError(null);
   const slow = ['migrate', 'save', 'restore'].includes(action);
-  if (slow) followProgress(vm.name);
+  if (slow) {
+    $('#action-status').hidden = true;
+    followProgress(action, vm.name);
+  }
   try {
-    if (action === 'remove') await api.call('DELETE', 'vms/' + vm.name);
-    else await api.post(`vms/${vm.name}/${action}`, body);
+    let done;
+    if (action === 'remove') done = await api.call('DELETE', 'vms/' + vm.name);
+    else done = await api.post(`vms/${vm.name}/${action}`, body);
+    if (slow) {
+      stopProgress(vm.name);
+      if (done && done.migration) {
+        showProgress(action, vm.name, done.migration);
+      }
+    }
   } catch (e) {
+    if (slow) $('#action-status').hidden = true;
     showError(e);
   } finally {
     if (slow) stopProgress(vm.name);
@@ -172,7 +223,22 @@ async function act(action, vm) {
 // The serial console: xterm.js (npm, vendor/) over a WebSocket that the
 // orchestrator relays to the VM's remote UART.  Loaded on first use.
 let consoleWs = null;
+let consoleVm = null;
 let term = null;
+
+// A UART's console takes one client at a time: the connection we drop
+// must be gone (its close seen, at most 2 s) before we make the next.
+function closeConsole() {
+  const ws = consoleWs;
+  consoleWs = null;
+  consoleVm = null;
+  if (!ws || ws.readyState === WebSocket.CLOSED) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, 2000);
+    ws.addEventListener('close', () => { clearTimeout(timer); resolve(); });
+    ws.close();
+  });
+}
 
 async function openConsole(vm) {
   showError(null);
@@ -182,7 +248,15 @@ async function openConsole(vm) {
     $('#console-area').hidden = false;
     $('#console-info').textContent =
       `${vm.name}: device ${c.device} on server ${c.server}`;
-    if (consoleWs) consoleWs.close();
+    // This VM's console already open (a migration does not move it): the
+    // same session, not a second client that the UART would refuse.
+    if (consoleVm === vm.name && consoleWs &&
+        consoleWs.readyState <= WebSocket.OPEN) {
+      $('#console-area').scrollIntoView();
+      term.focus();
+      return;
+    }
+    await closeConsole();
     if (!term) {
       term = new Terminal({ convertEol: false, scrollback: 2000 });
       term.open($('#serial'));
@@ -201,6 +275,7 @@ async function openConsole(vm) {
     ws.onmessage = (m) => term.write(new Uint8Array(m.data));
     ws.onclose = () => { if (consoleWs === ws) term.write('\r\n[closed]\r\n'); };
     consoleWs = ws;
+    consoleVm = vm.name;
     $('#console-area').scrollIntoView();
     term.focus();
   } catch (e) {
