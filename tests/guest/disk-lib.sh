@@ -33,11 +33,13 @@ esac
 
 # model_start PROPS: dm-remote serve --model virtio-blk,PROPS on
 # $disk_addr, its log appended to $tmp/dm.log; returns once it accepts
-# connections (bounded), 1 if it exited or never did.
+# connections (bounded), 1 if it exited or never did.  It logs at its
+# default level, so that a failure's tail shows why a device gave up
+# (DM_VERBOSE=--verbose for every failed request, --quiet for errors).
 model_start() {
     echo "# dm-remote serve on $disk_addr" \
          "${DM_SERVER_NETNS:+(network namespace $DM_SERVER_NETNS)}"
-    "${server_ns[@]}" "$disk_dm" serve ${DM_VERBOSE:---quiet} --model "virtio-blk,$1" \
+    "${server_ns[@]}" "$disk_dm" serve ${DM_VERBOSE:-} --model "virtio-blk,$1" \
         --listen "$disk_addr" 2>>"$tmp/dm.log" &
     model_pid=$!
     pids+=("$model_pid")
