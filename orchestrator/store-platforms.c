@@ -10,9 +10,7 @@
 #include "error.h"
 #include "json-http.h"
 #include "json-limits.h"
-#include "store-load.h"
 #include "store-platforms.h"
-#include "store-vms.h"
 
 JsonObject *orch_platform_doc_new(const char *name, const char *role,
                                   const char *address, gint64 capacity,
@@ -158,38 +156,12 @@ bool orch_platform_update_doc(OrchStoreView *v, const char *root,
     return platform_write(v, root, doc, true, errp);
 }
 
-bool orch_platform_remove_doc(OrchStoreView *v, const char *root,
-                              const char *name, GError **errp)
+void orch_platform_delete_doc(OrchStoreView *v, const char *root,
+                              const char *name)
 {
-    g_autoptr(JsonObject) had = NULL;
     g_autofree char *key = platform_key(root, name);
     g_autofree char *load = g_strconcat(root, "load/", name, NULL);
-    gint64 used;
 
-    if (!orch_platform_read(v, root, name, &had, errp)) {
-        return false;
-    }
-    if (!had) {
-        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_NOT_FOUND,
-                    "no platform '%s'", name);
-        return false;
-    }
-    /* Read through the view: a claim committed meanwhile fails this. */
-    used = orch_load_used(v, root, name, errp);
-    if (used < 0) {
-        return false;
-    }
-    if (used > 0) {
-        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_CONFLICT,
-                    "platform '%s' holds %" G_GINT64_FORMAT " device "
-                    "model(s)", name, used);
-        return false;
-    }
-    /* The VMs' references are names: none may be left dangling. */
-    if (!orch_vm_doc_release_platform(v, root, name, errp)) {
-        return false;
-    }
     orch_view_delete(v, key);
     orch_view_delete(v, load);
-    return true;
 }

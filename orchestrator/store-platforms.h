@@ -48,13 +48,10 @@ bool orch_platform_add_doc(OrchStoreView *v, const char *root,
 bool orch_platform_update_doc(OrchStoreView *v, const char *root,
                               JsonObject *doc, GError **errp);
 /*
- * Remove platform @name: NOT_FOUND if absent, CONFLICT if models are
- * placed on it (its load, store-load.h), conditioned on that load, or if
- * a VM's device or a running VM names it (store-vms.h's
- * orch_vm_doc_release_platform, which also clears it as the client of
- * the VMs that are not running).
+ * Delete platform @name's document and its load, nothing checked: what
+ * may refer to it is checked above (store-platform-remove.h).
  */
-bool orch_platform_remove_doc(OrchStoreView *v, const char *root,
-                              const char *name, GError **errp);
+void orch_platform_delete_doc(OrchStoreView *v, const char *root,
+                              const char *name);
 
 #endif /* ORCH_STORE_PLATFORMS_H */

@@ -24,6 +24,7 @@
 #include "catalogue.h"
 #include "error.h"
 #include "store-load.h"
+#include "store-platform-remove.h"
 #include "store-platforms.h"
 
 

@@ -31,6 +31,7 @@
 #include "store-test.h"
 #include "error.h"
 #include "store-placements.h"
+#include "store-platform-remove.h"
 #include "store-platforms.h"
 #include "store-vms.h"
 
