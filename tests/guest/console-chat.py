@@ -9,7 +9,8 @@ PATH of the server at ADDRESS (unix:SOCK or tcp:HOST:PORT, without a
 
 Steps run in order: "expect:TEXT" waits (at most TIMEOUT seconds in all)
 for a console line containing TEXT, "line:TEXT" for a line equal to TEXT,
-"send:TEXT" types TEXT and a newline.  Everything received is copied to
+"send:TEXT" sends TEXT and a newline at once, "type:TEXT" a key at a
+time (20 ms apart).  Everything received is copied to
 stdout.  Exit status 0 when every step passed, 1 otherwise (saying which).
 """
 import os
@@ -72,6 +73,12 @@ def main():
         kind, _, text = step.partition(":")
         if kind == "send":
             sock.sendall(text.encode() + b"\n")
+            continue
+        if kind == "type":
+            # A key at a time, as a person (or a browser's terminal) types.
+            for c in text.encode() + b"\n":
+                sock.sendall(bytes([c]))
+                time.sleep(0.02)
             continue
         while True:
             line = next_line()

@@ -2,9 +2,9 @@
 # A Linux guest whose console is a remote UART: Debian's kernel boots
 # under TCG with console=ttyS0 on -remote-device bus=isa, served by
 # "dm-remote serve --model uart16550" whose console is a UNIX socket.
-# The boot log must reach the server's console, a command typed there
-# must run in the guest and its output come back, and poweroff must end
-# QEMU.  TAP output.
+# The boot log must reach the server's console, commands typed there
+# (one sent whole, five a key at a time) must run in the guest and their
+# output come back, and poweroff must end QEMU.  TAP output.
 #   tests/guest/remote-console.sh BUILD [unix|tcp]
 # With tcp the model listens on TCP loopback, or, under
 # tests/net/netns-run.sh, on $DM_SERVER_ADDR in the namespace
@@ -55,12 +55,21 @@ timeout 180 "$build/qemu-system-x86_64" -accel tcg -M pc -m 256M \
     >"$tmp/qemu.log" 2>&1 &
 qemu_pid=$!
 
-# The whole conversation happens on the server's console socket.
+# The whole conversation happens on the server's console socket: a
+# command sent at once, then five typed a key at a time, as a person or
+# the web console's terminal does (an interrupt per key: over TCP, one
+# that the proxy had read ahead while another thread held its lock once
+# waited for the next access, and the input stalled).
+typed=()
+for i in 1 2 3 4 5; do
+    typed+=("type:echo key-$i-\$(($i * 3))" "line:key-$i-$((i * 3))")
+done
 if "$here/console-chat.py" "$tmp/console.sock" 150 \
         "expect:Linux version" "expect:DM-GUEST-READY" \
         "send:echo hello-\$((6 * 7))-$$" "line:hello-42-$$" \
+        "${typed[@]}" \
         "send:poweroff -f" >"$tmp/console" 2>&1; then
-    ok "boot log, a command and its output crossed the remote UART ($transport)"
+    ok "boot log, commands and their output crossed the remote UART ($transport)"
 else
     not_ok "console conversation: $(tail -n 1 "$tmp/console")"
 fi

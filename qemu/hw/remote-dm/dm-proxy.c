@@ -530,8 +530,17 @@ static void dm_proxy_quiet_timer(void *opaque)
     int64_t due = qatomic_read(&p->last_call_ns) + DM_PROXY_QUIET_NS;
 
     /* A call in progress (lock taken) is not quiet either. */
-    if (due > now || qemu_mutex_trylock(&p->lock)) {
+    if (qemu_mutex_trylock(&p->lock)) {
         timer_mod(p->quiet_timer, MAX(due, now + DM_PROXY_QUIET_NS));
+        return;
+    }
+    /* What was read ahead while a drain found the lock taken: now. */
+    if (p->state == DM_PROXY_CONNECTED && vup_stream_pending(&p->stream)) {
+        qemu_bh_schedule(p->drain_bh);
+    }
+    if (due > now) {
+        qemu_mutex_unlock(&p->lock);
+        timer_mod(p->quiet_timer, due);
         return;
     }
     if (p->state == DM_PROXY_CONNECTED && !p->watching) {
@@ -942,7 +951,17 @@ static void dm_proxy_readable(void *opaque)
     unsigned n = 0;
 
     if (qemu_mutex_trylock(&p->lock)) {
-        return;                 /* a call in progress will read it */
+        /*
+         * A call waiting for its reply reads what comes before it, but
+         * the holder may only be sending (the flusher, a posted write):
+         * what the stream read ahead (TCP's buffer, TLS), which no fd
+         * event announces again, would wait for the next call, an
+         * interrupt among it.  The quiet timer looks again shortly.
+         */
+        timer_mod_anticipate_ns(p->quiet_timer,
+                                qemu_clock_get_ns(QEMU_CLOCK_REALTIME) +
+                                DM_PROXY_QUIET_NS);
+        return;
     }
     /*
      * What is ready, including what TLS has decrypted ahead; a model that
