@@ -5,19 +5,12 @@
 #
 # Prints the status, a tab, the Content-Type, a tab and the body on one line.
 import http.client
-import socket
+import os
 import sys
 
-
-class UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path):
-        super().__init__('localhost', timeout=60)
-        self.unix_path = path
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(60)
-        self.sock.connect(self.unix_path)
+sys.path.insert(0, os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+from httpunix import UnixConnection  # noqa: E402
 
 
 def main():

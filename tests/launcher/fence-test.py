@@ -8,16 +8,18 @@ launcher remembers the highest.  TAP.
 
     fence-test.py DM_REMOTE
 """
-import http.client
 import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+import httpunix  # noqa: E402
 
 n = 0
 failed = 0
@@ -33,29 +35,11 @@ def ok(cond, name, detail=""):
     sys.stdout.flush()
 
 
-class UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path):
-        super().__init__("localhost", timeout=30)
-        self.unix_path = path
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(30)
-        self.sock.connect(self.unix_path)
-
-
 def call(sock, method, path, token=None, body=None):
-    conn = UnixConnection(sock)
-    headers = {}
-    if token is not None:
-        headers["X-DM-Fence"] = token
-    if body is not None:
-        headers["Content-Type"] = "application/json"
-    conn.request(method, path, body=body, headers=headers)
-    r = conn.getresponse()
-    text = r.read().decode(errors="replace")
-    conn.close()
-    return r.status, text
+    headers = {} if token is None else {"X-DM-Fence": token}
+    st, _, text = httpunix.call(sock, method, path, body, headers,
+                                timeout=30)
+    return st, text
 
 
 def start(bin_, tmp, sock, log):

@@ -9,12 +9,10 @@ and not asked again while it owes its answer.  TAP.
 
     metrics-test.py DM_REMOTE
 """
-import http.client
 import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,6 +21,7 @@ import time
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(here))
 from promtext import ParseError, parse, value  # noqa: E402
+import httpunix  # noqa: E402
 import taplib  # noqa: E402
 
 CTYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -49,27 +48,8 @@ def ok(cond, name, detail=""):
         print("#   %r" % (detail,), flush=True)
 
 
-class UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path):
-        super().__init__("localhost", timeout=60)
-        self.unix_path = path
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(60)
-        self.sock.connect(self.unix_path)
-
-
 def call(sock, method, path, body=None):
-    conn = UnixConnection(sock)
-    headers = {"Content-Type": "application/json"} if body else {}
-    conn.request(method, path, body=json.dumps(body) if body else None,
-                 headers=headers)
-    r = conn.getresponse()
-    text = r.read().decode(errors="replace")
-    ctype = r.getheader("Content-Type")
-    conn.close()
-    return r.status, ctype, text
+    return httpunix.call(sock, method, path, body)
 
 
 def scrape(sock):

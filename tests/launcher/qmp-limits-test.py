@@ -10,12 +10,10 @@ relayed whole.  TAP.
 
     qmp-limits-test.py DM_REMOTE
 """
-import http.client
 import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,6 +22,7 @@ import time
 
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(here))
+import httpunix  # noqa: E402
 import taplib  # noqa: E402
 
 MiB = 1024 * 1024
@@ -39,30 +38,13 @@ def ok(cond, name, detail=""):
         print("#   %r" % (detail,), flush=True)
 
 
-class UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path):
-        super().__init__("localhost", timeout=90)
-        self.unix_path = path
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(90)
-        self.sock.connect(self.unix_path)
-
-
 def call(sock, method, path, body=None):
     """(status, the answer's JSON or its text)"""
-    conn = UnixConnection(sock)
-    headers = {"Content-Type": "application/json"} if body else {}
-    conn.request(method, path, body=json.dumps(body) if body else None,
-                 headers=headers)
-    r = conn.getresponse()
-    text = r.read().decode(errors="replace")
-    conn.close()
+    st, _, text = httpunix.call(sock, method, path, body, timeout=90)
     try:
-        return r.status, json.loads(text)
+        return st, json.loads(text)
     except ValueError:
-        return r.status, text
+        return st, text
 
 
 def qmp(sock, vm, cmd):
