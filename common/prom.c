@@ -7,6 +7,14 @@
 
 #include "prom.h"
 
+/* One proxy of a VM's QEMU, with the labels its scrape gave it. */
+typedef struct DmPromProxy {
+    const char *vm;
+    const char *device;
+    const char *server;
+    JsonObject *info;           /* its query-remote-devices entry */
+} DmPromProxy;
+
 void dm_prom_header(GString *out, const char *name, const char *type,
                     const char *help)
 {
@@ -84,7 +92,7 @@ static void prom_proxy_histogram(GString *out, const DmPromProxy *p)
     g_string_append_printf(out, "} %" G_GINT64_FORMAT "\n", total);
 }
 
-void dm_prom_proxies(GString *out, GPtrArray *proxies)
+static void prom_proxies(GString *out, GPtrArray *proxies)
 {
     static const char *const counters[][3] = {
         { "dm_proxy_requests_total", "requests",
@@ -128,8 +136,7 @@ void dm_prom_proxies(GString *out, GPtrArray *proxies)
     }
 }
 
-void dm_prom_proxy_vms(GString *out, const char *who,
-                       const char *const *vms, const bool *up, guint n)
+static void prom_proxy_vms(GString *out, const char *who, GPtrArray *vms)
 {
     g_autofree char *vm_up = g_strconcat(who, "_proxy_vm_up", NULL);
     g_autofree char *skip = g_strconcat(who, "_proxy_vms_skipped", NULL);
@@ -138,14 +145,61 @@ void dm_prom_proxy_vms(GString *out, const char *who,
     dm_prom_header(out, vm_up, "gauge",
                    "Whether a running VM's QEMU answered "
                    "query-remote-devices in this scrape.");
-    for (i = 0; i < n; i++) {
+    for (i = 0; i < vms->len; i++) {
+        const DmPromVm *vm = g_ptr_array_index(vms, i);
+
         g_string_append_printf(out, "%s{vm=\"", vm_up);
-        dm_prom_label(out, vms[i]);
-        g_string_append_printf(out, "\"} %d\n", up[i]);
-        skipped += !up[i];
+        dm_prom_label(out, vm->name);
+        g_string_append_printf(out, "\"} %d\n", vm->answer != NULL);
+        skipped += !vm->answer;
     }
     dm_prom_header(out, skip, "gauge",
                    "Running VMs whose QEMU did not answer in time in this "
                    "scrape.");
     g_string_append_printf(out, "%s %u\n", skip, skipped);
+}
+
+/* Every proxy of every VM that answered, with its names. */
+static GPtrArray *prom_proxy_list(GPtrArray *vms, DmPromNamesFn *names)
+{
+    GPtrArray *all = g_ptr_array_new_with_free_func(g_free);
+    guint i, j;
+
+    for (i = 0; i < vms->len; i++) {
+        DmPromVm *vm = g_ptr_array_index(vms, i);
+
+        for (j = 0; vm->answer && j < json_array_get_length(vm->answer);
+             j++) {
+            JsonNode *n = json_array_get_element(vm->answer, j);
+            DmPromProxy *p;
+
+            if (!JSON_NODE_HOLDS_OBJECT(n)) {
+                continue;
+            }
+            p = g_new0(DmPromProxy, 1);
+            p->vm = vm->name;
+            p->info = json_node_get_object(n);
+            if (names) {
+                names(vm, p->info, &p->device, &p->server);
+            } else {
+                p->device = json_object_get_string_member_with_default(
+                    p->info, "id", "");
+                p->server = json_object_get_string_member_with_default(
+                    p->info, "server", "");
+            }
+            g_ptr_array_add(all, p);
+        }
+    }
+    return all;
+}
+
+GString *dm_prom_proxy_scrape(GPtrArray *vms, const char *who,
+                              DmPromNamesFn *names)
+{
+    g_autoptr(GPtrArray) proxies = prom_proxy_list(vms, names);
+    GString *out = g_string_new(NULL);
+
+    prom_proxies(out, proxies);
+    prom_proxy_vms(out, who, vms);
+    return out;
 }

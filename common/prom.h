@@ -19,17 +19,25 @@ void dm_prom_header(GString *out, const char *name, const char *type,
 /* @v as a label value wants it: \\, \" and \n escaped. */
 void dm_prom_label(GString *out, const char *v);
 
-/* One proxy of a VM's QEMU, with the labels the caller gives it. */
-typedef struct DmPromProxy {
-    const char *vm;
-    const char *device;
-    const char *server;
-    JsonObject *info;           /* its query-remote-devices entry */
-} DmPromProxy;
+/*
+ * A running VM in a scrape: both callers' own records start with it, so
+ * that one piece of code turns the answers into the families below.
+ */
+typedef struct DmPromVm {
+    char *name;
+    JsonArray *answer;          /* its QEMU's query-remote-devices, or NULL */
+} DmPromVm;
 
 /*
- * The proxies' families, each with its HELP and TYPE even without a
- * sample, in @proxies' order (DmPromProxy):
+ * Our names for the proxy @info of @vm's QEMU: its device and server
+ * platform.  Without one, QEMU's own "id" and "server" are the names.
+ */
+typedef void DmPromNamesFn(DmPromVm *vm, JsonObject *info,
+                           const char **device, const char **server);
+
+/*
+ * The proxies of the VMs in @vms (DmPromVm *, in the order to print),
+ * named by @names (or NULL), as the families:
  *
  *   dm_proxy_connected{vm,device,server}       1 if the proxy reaches its
  *                                              model, else 0 (gauge)
@@ -40,16 +48,16 @@ typedef struct DmPromProxy {
  *                                              (histogram, le 1 us ..
  *                                              2^20 us, +Inf), for a QEMU
  *                                              that gives "latency"
- */
-void dm_prom_proxies(GString *out, GPtrArray *proxies);
-
-/*
- * Which running VMs' QEMUs answered this scrape (@up[i] for @vms[i]):
+ *
+ * each with its HELP and TYPE even without a sample, then which VMs'
+ * QEMUs answered this scrape:
+ *
  *   @who_proxy_vm_up{vm}       1 if it answered, else 0 (gauge)
  *   @who_proxy_vms_skipped     how many did not (gauge)
+ *
  * @who: "dm_orchestrator" or "dm_launcher".
  */
-void dm_prom_proxy_vms(GString *out, const char *who,
-                       const char *const *vms, const bool *up, guint n);
+GString *dm_prom_proxy_scrape(GPtrArray *vms, const char *who,
+                              DmPromNamesFn *names);
 
 #endif /* DM_PROM_H */

@@ -29,13 +29,12 @@ typedef struct ProxyDev {
 } ProxyDev;
 
 typedef struct ProxyVm {
+    DmPromVm base;              /* first: its name and answer */
     ProxyScrape *s;
-    char *name;
     char *client_address;       /* its client platform's launcher */
     GPtrArray *devs;            /* ProxyDev */
     GCancellable *cancel;       /* while asked */
     guint timer;                /* cancels it after ..._VM_MS */
-    JsonArray *answer;          /* query-remote-devices', or NULL */
 } ProxyVm;
 
 struct ProxyScrape {
@@ -63,12 +62,12 @@ static void proxy_vm_free(gpointer p)
 {
     ProxyVm *vm = p;
 
-    g_free(vm->name);
+    g_free(vm->base.name);
     g_free(vm->client_address);
     g_ptr_array_unref(vm->devs);
     g_clear_object(&vm->cancel);
-    if (vm->answer) {
-        json_array_unref(vm->answer);
+    if (vm->base.answer) {
+        json_array_unref(vm->base.answer);
     }
     g_free(vm);
 }
@@ -96,9 +95,9 @@ static GPtrArray *proxy_vms(sqlite3 *db)
         const char *name = (const char *)sqlite3_column_text(st, 0);
         ProxyDev *d;
 
-        if (!vm || strcmp(vm->name, name) != 0) {
+        if (!vm || strcmp(vm->base.name, name) != 0) {
             vm = g_new0(ProxyVm, 1);
-            vm->name = g_strdup(name);
+            vm->base.name = g_strdup(name);
             vm->client_address = proxy_col(st, 1);
             vm->devs = g_ptr_array_new_with_free_func(proxy_dev_free);
             g_ptr_array_add(vms, vm);
@@ -149,9 +148,9 @@ static void proxy_answered(guint status, JsonNode *reply, const char *error,
         ret = json_object_get_member(json_node_get_object(reply), "return");
     }
     if (status == 200 && ret && JSON_NODE_HOLDS_ARRAY(ret)) {
-        vm->answer = json_array_ref(json_node_get_array(ret));
+        vm->base.answer = json_array_ref(json_node_get_array(ret));
     } else {
-        orch_debug("metrics: VM %s skipped: %s", vm->name,
+        orch_debug("metrics: VM %s skipped: %s", vm->base.name,
                    error ? error : status != 200 ?
                    "its launcher refused QMP" : "QEMU refused");
     }
@@ -169,7 +168,7 @@ static gboolean proxy_vm_timeout(gpointer opaque)
 
 static void proxy_ask(ProxyVm *vm)
 {
-    g_autofree char *path = g_strdup_printf("/v1/vms/%s/qmp", vm->name);
+    g_autofree char *path = g_strdup_printf("/v1/vms/%s/qmp", vm->base.name);
     g_autoptr(JsonNode) body = json_node_new(JSON_NODE_OBJECT);
     JsonObject *o = json_object_new();
 
@@ -221,9 +220,10 @@ static ProxyDev *proxy_dev(ProxyVm *vm, const char *id, const char *addr)
 }
 
 /* Our names for QEMU's proxy @info: the device and its server. */
-static void proxy_names(ProxyVm *vm, JsonObject *info, const char **device,
-                        const char **server)
+static void proxy_names(DmPromVm *base, JsonObject *info,
+                        const char **device, const char **server)
 {
+    ProxyVm *vm = (ProxyVm *)base;
     const char *id = json_object_get_string_member_with_default(info, "id",
                                                                  "");
     const char *addr = json_object_get_string_member_with_default(
@@ -234,54 +234,6 @@ static void proxy_names(ProxyVm *vm, JsonObject *info, const char **device,
     *server = d && d->server ? d->server : addr;
 }
 
-/* Every proxy of every VM that answered, with our names for it. */
-static GPtrArray *proxy_list(ProxyScrape *s)
-{
-    GPtrArray *all = g_ptr_array_new_with_free_func(g_free);
-    guint i, j;
-
-    for (i = 0; i < s->vms->len; i++) {
-        ProxyVm *vm = g_ptr_array_index(s->vms, i);
-
-        for (j = 0; vm->answer && j < json_array_get_length(vm->answer);
-             j++) {
-            JsonNode *n = json_array_get_element(vm->answer, j);
-            DmPromProxy *p;
-
-            if (!JSON_NODE_HOLDS_OBJECT(n)) {
-                continue;
-            }
-            p = g_new0(DmPromProxy, 1);
-            p->vm = vm->name;
-            p->info = json_node_get_object(n);
-            proxy_names(vm, p->info, &p->device, &p->server);
-            g_ptr_array_add(all, p);
-        }
-    }
-    return all;
-}
-
-static GString *proxy_render(ProxyScrape *s)
-{
-    g_autoptr(GPtrArray) proxies = proxy_list(s);
-    GString *out = g_string_new(NULL);
-    g_autofree const char **names = NULL;
-    g_autofree bool *up = NULL;
-    guint i;
-
-    dm_prom_proxies(out, proxies);
-    names = g_new(const char *, s->vms->len + 1);
-    up = g_new(bool, s->vms->len + 1);
-    for (i = 0; i < s->vms->len; i++) {
-        ProxyVm *vm = g_ptr_array_index(s->vms, i);
-
-        names[i] = vm->name;
-        up[i] = vm->answer != NULL;
-    }
-    dm_prom_proxy_vms(out, "dm_orchestrator", names, up, s->vms->len);
-    return out;
-}
-
 /* Done asking (all answered, or the deadline): tell, cancel the rest. */
 static void proxy_finish(ProxyScrape *s)
 {
@@ -289,7 +241,8 @@ static void proxy_finish(ProxyScrape *s)
 
     s->finished = true;
     g_clear_handle_id(&s->deadline, g_source_remove);
-    s->done(proxy_render(s), s->opaque);
+    s->done(dm_prom_proxy_scrape(s->vms, "dm_orchestrator", proxy_names),
+            s->opaque);
     /* Held while cancelling: a call may come back from inside. */
     s->asked++;
     for (i = 0; i < s->next; i++) {

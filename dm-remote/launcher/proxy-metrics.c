@@ -18,9 +18,8 @@
 typedef struct ProxyScrape ProxyScrape;
 
 typedef struct ProxyVm {
+    DmPromVm base;              /* first: its name and answer */
     ProxyScrape *s;
-    char *name;
-    JsonArray *answer;          /* query-remote-devices', or NULL */
 } ProxyVm;
 
 struct ProxyScrape {
@@ -40,9 +39,9 @@ static void proxy_vm_free(gpointer p)
 {
     ProxyVm *vm = p;
 
-    g_free(vm->name);
-    if (vm->answer) {
-        json_array_unref(vm->answer);
+    g_free(vm->base.name);
+    if (vm->base.answer) {
+        json_array_unref(vm->base.answer);
     }
     g_free(vm);
 }
@@ -51,56 +50,14 @@ static int proxy_vm_cmp(gconstpointer a, gconstpointer b)
 {
     const ProxyVm *x = *(ProxyVm *const *)a, *y = *(ProxyVm *const *)b;
 
-    return strcmp(x->name, y->name);
-}
-
-static GString *proxy_render(ProxyScrape *s)
-{
-    g_autoptr(GPtrArray) proxies = g_ptr_array_new_with_free_func(g_free);
-    GString *out = g_string_new(NULL);
-    g_autofree const char **names = NULL;
-    g_autofree bool *up = NULL;
-    guint i, j;
-
-    for (i = 0; i < s->vms->len; i++) {
-        ProxyVm *vm = g_ptr_array_index(s->vms, i);
-
-        for (j = 0; vm->answer && j < json_array_get_length(vm->answer);
-             j++) {
-            JsonNode *n = json_array_get_element(vm->answer, j);
-            DmPromProxy *p;
-
-            if (!JSON_NODE_HOLDS_OBJECT(n)) {
-                continue;
-            }
-            p = g_new0(DmPromProxy, 1);
-            p->vm = vm->name;
-            p->info = json_node_get_object(n);
-            p->device = json_object_get_string_member_with_default(
-                p->info, "id", "");
-            p->server = json_object_get_string_member_with_default(
-                p->info, "server", "");
-            g_ptr_array_add(proxies, p);
-        }
-    }
-    dm_prom_proxies(out, proxies);
-    names = g_new(const char *, s->vms->len + 1);
-    up = g_new(bool, s->vms->len + 1);
-    for (i = 0; i < s->vms->len; i++) {
-        ProxyVm *vm = g_ptr_array_index(s->vms, i);
-
-        names[i] = vm->name;
-        up[i] = vm->answer != NULL;
-    }
-    dm_prom_proxy_vms(out, "dm_launcher", names, up, s->vms->len);
-    return out;
+    return strcmp(x->base.name, y->base.name);
 }
 
 static void proxy_finish(ProxyScrape *s)
 {
     s->finished = true;
     g_clear_handle_id(&s->deadline, g_source_remove);
-    s->done(proxy_render(s), s->opaque);
+    s->done(dm_prom_proxy_scrape(s->vms, "dm_launcher", NULL), s->opaque);
 }
 
 /* A call came back, or the asking is over: the last one frees @s. */
@@ -121,16 +78,16 @@ static void proxy_answered(JsonNode *reply, const char *error, void *opaque)
     ProxyVm *vm = opaque;
     JsonNode *ret = NULL;
 
-    g_hash_table_remove(proxy_asking, vm->name);
+    g_hash_table_remove(proxy_asking, vm->base.name);
     if (reply && JSON_NODE_HOLDS_OBJECT(reply)) {
         ret = json_object_get_member(json_node_get_object(reply), "return");
     }
     if (vm->s->finished) {
-        dm_debug("metrics: VM %s answered after the scrape", vm->name);
+        dm_debug("metrics: VM %s answered after the scrape", vm->base.name);
     } else if (ret && JSON_NODE_HOLDS_ARRAY(ret)) {
-        vm->answer = json_array_ref(json_node_get_array(ret));
+        vm->base.answer = json_array_ref(json_node_get_array(ret));
     } else {
-        dm_debug("metrics: VM %s skipped: %s", vm->name,
+        dm_debug("metrics: VM %s skipped: %s", vm->base.name,
                  error ? error : "QEMU refused query-remote-devices");
     }
     proxy_returned(vm->s);
@@ -153,17 +110,17 @@ static gboolean proxy_start(gpointer opaque)
 
     for (i = 0; i < s->vms->len; i++) {
         ProxyVm *pv = g_ptr_array_index(s->vms, i);
-        DmVm *vm = g_hash_table_lookup(s->c->vms, pv->name);
+        DmVm *vm = g_hash_table_lookup(s->c->vms, pv->base.name);
         g_autoptr(JsonObject) cmd = NULL;
 
         if (!vm || vm->state != DM_VM_RUNNING || !vm->qmp ||
-            g_hash_table_contains(proxy_asking, pv->name)) {
+            g_hash_table_contains(proxy_asking, pv->base.name)) {
             continue;           /* gone, or still owing the last answer */
         }
         cmd = json_object_new();
         json_object_set_string_member(cmd, "execute",
                                       "query-remote-devices");
-        g_hash_table_add(proxy_asking, g_strdup(pv->name));
+        g_hash_table_add(proxy_asking, g_strdup(pv->base.name));
         s->out++;
         dm_qmp_execute(vm->qmp, cmd, proxy_answered, pv);
     }
@@ -190,7 +147,7 @@ void dm_proxy_metrics_scrape(DmClient *c, DmProxyMetricsFn *done,
             ProxyVm *pv = g_new0(ProxyVm, 1);
 
             pv->s = s;
-            pv->name = g_strdup(vm->child.id);
+            pv->base.name = g_strdup(vm->child.id);
             g_ptr_array_add(s->vms, pv);
         }
     }
