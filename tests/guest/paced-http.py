@@ -5,7 +5,7 @@
 
 Like `python3 -m http.server --bind ADDRESS --directory DIRECTORY PORT`
 (threads, a log line per request on stderr), and GET /paced/NAME sends
-DIRECTORY/NAME 64 KiB at a time, 50 ms apart (1 MiB in about 0.8 s):
+DIRECTORY/NAME 32 KiB at a time, 50 ms apart (1 MiB in about 1.6 s):
 a guest's download of it is under way long enough for a test to kill
 the model in the middle of it (tests/guest/virtio-net.sh crash).
 """
@@ -15,7 +15,7 @@ import os
 import sys
 import time
 
-CHUNK = 64 << 10
+CHUNK = 32 << 10
 PAUSE = 0.05
 
 
