@@ -35,6 +35,11 @@ struct DmConsole {
     int listen_fd;              /* unix: */
     DmAddress addr;
     bool input_paused;
+    /*
+     * unix: the client hung up while its input was paused.  Its input
+     * already read still waits for the device; a new client replaces it.
+     */
+    bool client_gone;
     uint8_t pending[256];       /* read but not yet taken by the device */
     size_t pending_len;
     uint8_t *backlog;           /* unix: the last output, a ring */
@@ -51,10 +56,19 @@ static void feed_device(DmConsole *c)
 
     memmove(c->pending, c->pending + n, c->pending_len - n);
     c->pending_len -= n;
-    /* Device full: stop reading until it asks for more. */
+    /*
+     * Device full: stop reading until it asks for more.  A console
+     * client is still watched for a hang-up (poll reports POLLHUP
+     * without asking), or a client that left while the guest was not
+     * reading would keep the console busy for good.
+     */
     if (c->pending_len && !c->input_paused) {
         c->input_paused = true;
-        dm_loop_del_fd(c->loop, c->in_fd);
+        if (c->kind == DM_CONSOLE_UNIX) {
+            dm_loop_set_events(c->loop, c->in_fd, 0);
+        } else {
+            dm_loop_del_fd(c->loop, c->in_fd);
+        }
     }
 }
 
@@ -66,14 +80,30 @@ static void drop_client(DmConsole *c)
     }
     c->in_fd = c->out_fd = -1;
     c->input_paused = false;
+    c->client_gone = false;
     c->pending_len = 0;
+}
+
+/* The client hung up: stop watching it, let the next one attach. */
+static void client_hung_up(DmConsole *c)
+{
+    if (!c->client_gone) {
+        c->client_gone = true;
+        dm_loop_del_fd(c->loop, c->in_fd);
+    }
 }
 
 static void console_readable(void *opaque, int fd, short revents)
 {
     DmConsole *c = opaque;
-    ssize_t n = read(fd, c->pending + c->pending_len,
-                     sizeof(c->pending) - c->pending_len);
+    ssize_t n;
+
+    if (c->input_paused) {
+        client_hung_up(c);      /* only a hang-up is watched for now */
+        return;
+    }
+    n = read(fd, c->pending + c->pending_len,
+             sizeof(c->pending) - c->pending_len);
 
     if (n <= 0) {
         if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
@@ -98,7 +128,13 @@ void dm_console_resume_input(DmConsole *c)
     }
     if (c->input_paused && !c->pending_len && c->in_fd >= 0) {
         c->input_paused = false;
-        dm_loop_add_fd(c->loop, c->in_fd, POLLIN, console_readable, c);
+        if (c->kind == DM_CONSOLE_UNIX && !c->client_gone) {
+            dm_loop_set_events(c->loop, c->in_fd, POLLIN);
+        } else {
+            /* stdin, or a client gone: read the rest up to its end. */
+            c->client_gone = false;
+            dm_loop_add_fd(c->loop, c->in_fd, POLLIN, console_readable, c);
+        }
     }
 }
 
@@ -127,6 +163,10 @@ static void write_some(DmConsole *c, const uint8_t *buf, size_t len)
         }
         if (n <= 0) {
             c->dropped += len;
+            if (n < 0 && (errno == EPIPE || errno == ECONNRESET) &&
+                c->kind == DM_CONSOLE_UNIX && c->out_fd >= 0) {
+                client_hung_up(c);
+            }
             return;
         }
         buf += n;
@@ -139,7 +179,7 @@ void dm_console_write(DmConsole *c, const uint8_t *buf, size_t len)
     if (c->backlog) {
         backlog_add(c, buf, len);
     }
-    if (c->out_fd >= 0) {
+    if (c->out_fd >= 0 && !c->client_gone) {
         write_some(c, buf, len);
     }
 }
@@ -151,6 +191,9 @@ static void console_accept(void *opaque, int fd, short revents)
 
     if (client < 0) {
         return;
+    }
+    if (c->client_gone) {
+        drop_client(c);         /* its unread input goes with it */
     }
     if (c->out_fd >= 0) {
         static const char busy[] = "console busy: another client is "

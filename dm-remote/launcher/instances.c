@@ -494,6 +494,11 @@ static void instances_create(DmServer *s, SoupServerMessage *msg)
         dm_http_error(msg, SOUP_STATUS_CONFLICT, "bridge '%s' does not exist "
                       "on this platform",
                       json_object_get_string_member(inst->props, "bridge"));
+    } else if (inst->tap && !dm_tap_bridge_up(
+                   json_object_get_string_member(inst->props, "bridge"))) {
+        dm_http_error(msg, SOUP_STATUS_CONFLICT, "bridge '%s' is down on "
+                      "this platform: it would pass no frame",
+                      json_object_get_string_member(inst->props, "bridge"));
     } else if (instances_place(s, msg, inst) == 0 &&
                (!token || dm_instance_set_token(inst, token, &err) == 0) &&
                (!inst->vnc || dm_instance_make_vnc_password(inst,

@@ -52,6 +52,42 @@ bool dm_tap_bridge_exists(const char *bridge)
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+bool dm_tap_bridge_up(const char *bridge)
+{
+    struct ifreq ifr = { 0 };
+    int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    bool up;
+
+    if (sock < 0) {
+        return true;            /* not known to be down: dm_tap_create says */
+    }
+    g_strlcpy(ifr.ifr_name, bridge, sizeof(ifr.ifr_name));
+    up = ioctl(sock, SIOCGIFFLAGS, &ifr) == 0 && (ifr.ifr_flags & IFF_UP);
+    close(sock);
+    return up;
+}
+
+/*
+ * With the host's bridge netfilter on, frames between two ports of a
+ * bridge go through iptables' FORWARD chain (in this namespace), where a
+ * policy of DROP (Docker sets one) cuts the guests off each other with
+ * nothing in our logs: said once, for the operator.
+ */
+static void tap_warn_bridge_nf(void)
+{
+    static bool said;
+    g_autofree char *v = NULL;
+
+    if (!said && g_file_get_contents(
+            "/proc/sys/net/bridge/bridge-nf-call-iptables", &v, NULL, NULL) &&
+        v[0] == '1') {
+        dm_warn("bridged frames go through iptables here "
+                "(net.bridge.bridge-nf-call-iptables=1): a FORWARD chain "
+                "that drops them cuts the taps off each other");
+    }
+    said = true;
+}
+
 /* An fd on tap @name (made if absent), or -errno. */
 static int tap_attach(const char *name)
 {
@@ -127,6 +163,7 @@ int dm_tap_create(const char *name, const char *bridge, char **ret_err)
         return err;
     }
     dm_info("tap %s made on bridge %s", name, bridge);
+    tap_warn_bridge_nf();
     return 0;
 }
 

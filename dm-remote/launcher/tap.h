@@ -24,6 +24,12 @@ bool dm_tap_bridge_allowed(char **bridges, const char *bridge);
 bool dm_tap_bridge_exists(const char *bridge);
 
 /*
+ * Whether the interface @bridge is up (administratively): a tap on a
+ * bridge that is down passes no frame, and the guest only sees silence.
+ */
+bool dm_tap_bridge_up(const char *bridge);
+
+/*
  * Make tap @name persistent, owned by our uid, up and attached to
  * @bridge.  A leftover tap of that name is taken over.  0, or -errno
  * with a reason in *@ret_err (then no tap is left).

@@ -66,6 +66,7 @@ typedef struct Uart {
     uint16_t divider;
     uint8_t ier, iir, lcr, mcr, lsr, msr, scr, fcr;
     bool thr_ipending;          /* THRE interrupt armed */
+    bool saving_setup;          /* a save for a register the driver set */
     uint8_t rx[FIFO_SIZE];
     unsigned rx_head, rx_count;
 } Uart;
@@ -87,6 +88,21 @@ static void uart_update_irq(Uart *u)
     } else {
         dm_irq_lower(u->dev, 0);
     }
+}
+
+/*
+ * The driver changed how the line is set up (speed, framing, FIFOs,
+ * modem control, which interrupts it wants): with --state-file this is
+ * written at once, so that a model killed with SIGKILL comes back as the
+ * driver left it.  Linux's 8250 driver keeps a copy of IER and MCR and
+ * never writes them again: a restarted UART at its reset values would
+ * interrupt nobody (IER 0) and the console would be dead for good.
+ */
+static void uart_setup_changed(Uart *u)
+{
+    u->saving_setup = true;
+    dm_device_state_changed(u->dev);
+    u->saving_setup = false;
 }
 
 static void uart_rx_push(Uart *u, uint8_t b)
@@ -192,11 +208,16 @@ static void uart_write(void *opaque, uint64_t addr, uint64_t val,
 {
     Uart *u = opaque;
     uint8_t b = val;
+    unsigned old;
 
     switch (addr) {
     case 0:
         if (u->lcr & LCR_DLAB) {
+            old = u->divider;
             u->divider = (u->divider & 0xff00) | b;
+            if (u->divider != old) {
+                uart_setup_changed(u);
+            }
             break;
         }
         if (u->mcr & MCR_LOOP) {
@@ -211,7 +232,11 @@ static void uart_write(void *opaque, uint64_t addr, uint64_t val,
         break;
     case 1:
         if (u->lcr & LCR_DLAB) {
+            old = u->divider;
             u->divider = (u->divider & 0x00ff) | (b << 8);
+            if (u->divider != old) {
+                uart_setup_changed(u);
+            }
             break;
         }
         /* Enabling THRE with THR empty raises it (as QEMU does). */
@@ -219,22 +244,36 @@ static void uart_write(void *opaque, uint64_t addr, uint64_t val,
             (u->lsr & LSR_THRE)) {
             u->thr_ipending = true;
         }
+        old = u->ier;
         u->ier = b & 0x0f;
         uart_update_irq(u);
+        if (u->ier != old) {
+            uart_setup_changed(u);
+        }
         break;
     case 2:
         if (b & FCR_CLEAR_RX) {
             u->rx_count = 0;
             u->lsr &= ~(LSR_DR | LSR_OE);
         }
+        old = u->fcr;
         u->fcr = b & (FCR_ENABLE | 0xc0);
         uart_update_irq(u);
+        if (u->fcr != old) {
+            uart_setup_changed(u);
+        }
         break;
     case 3:
-        u->lcr = b;
+        if (u->lcr != b) {
+            u->lcr = b;
+            uart_setup_changed(u);
+        }
         break;
     case 4:
-        u->mcr = b & 0x1f;
+        if (u->mcr != (b & 0x1f)) {
+            u->mcr = b & 0x1f;
+            uart_setup_changed(u);
+        }
         break;
     case 7:
         u->scr = b;
@@ -270,10 +309,16 @@ static void uart_save(DmDevice *dev, DmStateOut *out)
     uint8_t regs[] = { u->ier, u->iir, u->lcr, u->mcr, u->lsr, u->msr,
                        u->scr, u->fcr, u->thr_ipending };
 
+    /*
+     * Received bytes are kept at a stop, not in a save for the set-up:
+     * the guest may read them before a kill, and would read them twice.
+     */
+    unsigned rx_count = u->saving_setup ? 0 : u->rx_count;
+
     dm_state_put_u64(out, u->divider);
     dm_state_put(out, regs, sizeof(regs));
-    dm_state_put_u64(out, u->rx_count);
-    for (unsigned i = 0; i < u->rx_count; i++) {
+    dm_state_put_u64(out, rx_count);
+    for (unsigned i = 0; i < rx_count; i++) {
         dm_state_put(out, &u->rx[(u->rx_head + i) % FIFO_SIZE], 1);
     }
 }
@@ -304,6 +349,15 @@ static void uart_load(DmDevice *dev, DmStateIn *in, uint32_t version)
     u->rx_head = 0;
     u->rx_count = count;
     dm_state_get(in, u->rx, count);
+    /*
+     * Nothing is being sent by a new process: THR is empty.  If the
+     * driver wants THRE, raise it: a kill may have taken the interrupt
+     * it waits for (one it did not wait for it acknowledges and stops).
+     */
+    u->lsr = (u->lsr & ~LSR_DR) | LSR_THRE | LSR_TEMT | (count ? LSR_DR : 0);
+    if (u->ier & IER_THRI) {
+        u->thr_ipending = true;
+    }
     uart_update_irq(u);
 }
 

@@ -5,13 +5,17 @@
 # The boot log must reach the server's console, commands typed there
 # (one sent whole, five a key at a time) must run in the guest and their
 # output come back, and poweroff must end QEMU.  TAP output.
-#   tests/guest/remote-console.sh BUILD [unix|tcp]
+#   tests/guest/remote-console.sh BUILD [unix|tcp] [restart]
+# With restart the model keeps its state in a file and is killed
+# (SIGKILL) and started again after the first command: the guest's
+# driver set the UART up once, and the typed commands must still cross.
 # With tcp the model listens on TCP loopback, or, under
 # tests/net/netns-run.sh, on $DM_SERVER_ADDR in the namespace
 # $DM_SERVER_NETNS while QEMU runs in this one: two hosts on a veth pair.
 set -uo pipefail
-build=$(cd "${1:?usage: remote-console.sh BUILD [unix|tcp]}" && pwd)
+build=$(cd "${1:?usage: remote-console.sh BUILD [unix|tcp] [restart]}" && pwd)
 transport=${2:-unix}
+restart=${3:-}
 here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d /tmp/dm-console-XXXXXX)
 dm_pid= qemu_pid=
@@ -40,12 +44,17 @@ case $transport in
     *) echo "Bail out! unknown transport $transport"; exit 1 ;;
 esac
 
-"${server_ns[@]}" "$build/meson/dm-remote/dm-remote" serve --model uart16550 \
-    --console "unix:$tmp/console.sock" --listen "$listen" \
-    >"$tmp/dm.log" 2>&1 &
-dm_pid=$!
-for _ in $(seq 500); do [ -S "$tmp/console.sock" ] && break; sleep 0.01; done
-sleep 0.2
+state=()
+[ -z "$restart" ] || state=(--state-file "$tmp/uart.state")
+start_model() {
+    "${server_ns[@]}" "$build/meson/dm-remote/dm-remote" serve \
+        --model uart16550 "${state[@]}" --console "unix:$tmp/console.sock" \
+        --listen "$listen" >>"$tmp/dm.log" 2>&1 &
+    dm_pid=$!
+    for _ in $(seq 500); do [ -S "$tmp/console.sock" ] && break; sleep 0.01; done
+    sleep 0.2
+}
+start_model
 
 timeout 180 "$build/qemu-system-x86_64" -accel tcg -M pc -m 256M \
     -display none -monitor none -serial none -no-reboot \
@@ -64,12 +73,26 @@ typed=()
 for i in 1 2 3 4 5; do
     typed+=("type:echo key-$i-\$(($i * 3))" "line:key-$i-$((i * 3))")
 done
-if "$here/console-chat.py" "$tmp/console.sock" 150 \
-        "expect:Linux version" "expect:DM-GUEST-READY" \
-        "send:echo hello-\$((6 * 7))-$$" "line:hello-42-$$" \
+first=("expect:Linux version" "expect:DM-GUEST-READY"
+       "send:echo hello-\$((6 * 7))-$$" "line:hello-42-$$")
+if [ -n "$restart" ]; then
+    if "$here/console-chat.py" "$tmp/console.sock" 150 "${first[@]}" \
+            >"$tmp/console" 2>&1; then
+        ok "boot log and a command crossed the remote UART ($transport)"
+    else
+        not_ok "console conversation: $(tail -n 1 "$tmp/console")"
+    fi
+    # A new process, from the set-up the driver left in the state file.
+    kill -KILL $dm_pid
+    wait $dm_pid 2>/dev/null
+    rm -f "$tmp/console.sock"
+    start_model
+    first=()
+fi
+if "$here/console-chat.py" "$tmp/console.sock" 150 "${first[@]}" \
         "${typed[@]}" \
-        "send:poweroff -f" >"$tmp/console" 2>&1; then
-    ok "boot log, commands and their output crossed the remote UART ($transport)"
+        "send:poweroff -f" >>"$tmp/console" 2>&1; then
+    ok "commands typed ${restart:+after a kill and restart of the model }crossed the remote UART ($transport)"
 else
     not_ok "console conversation: $(tail -n 1 "$tmp/console")"
 fi

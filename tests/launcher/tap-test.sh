@@ -5,8 +5,9 @@
 # with the instance (DELETE, also after the model was killed), survives
 # the model's restart, and a launcher restarted after a crash deletes
 # the taps of instances whose model died meanwhile.  Refused: a raw
-# tap=, a bridge not in --bridges, a missing bridge, a bad name.  Runs
-# in a network namespace of its own (unshare -n -m, sysfs remounted).  TAP.
+# tap=, a bridge not in --bridges, a missing bridge, one down, a bad
+# name.  Runs in a network namespace of its own (unshare -n -m, sysfs
+# remounted).  TAP.
 #
 #   tap-test.sh BUILD_ROOT DM_REMOTE
 set -u
@@ -53,6 +54,7 @@ ip link set lo up
 ip link add br0 type bridge && ip link set br0 up ||
     { echo "Bail out! no bridge in the namespace"; exit 1; }
 ip link add br1 type bridge
+ip link add br3 type bridge        # allowed, never up
 ip link add dummy0 type dummy
 
 out=$("$bin" daemon --role server --listen "unix:$dir/x.sock" \
@@ -71,9 +73,10 @@ else
 fi
 
 api=unix:$dir/server.sock
-# br2 is allowed but does not exist; dummy0 exists but is no bridge.
+# br2 is allowed but does not exist; dummy0 exists but is no bridge;
+# br3 is allowed but down.
 start_daemon server --role server --listen "$api" --platform-id srv-1 \
-    --state-dir "$dir/state" --bridges br0,br2,dummy0
+    --state-dir "$dir/state" --bridges br0,br2,dummy0,br3
 pid_server=$pid
 
 # The orchestrator learns "bridge" from the health's catalogue.
@@ -101,6 +104,9 @@ check bridge-missing 409 "bridge 'br2' does not exist"
 req "$api" POST /v1/instances \
     '{"id": "n1", "model": "virtio-net", "props": {"bridge": "dummy0"}}'
 check not-a-bridge 409 "bridge 'dummy0' does not exist"
+req "$api" POST /v1/instances \
+    '{"id": "n1", "model": "virtio-net", "props": {"bridge": "br3"}}'
+check bridge-down 409 "bridge 'br3' is down on this platform"
 for bad in 'a/b' '../x' 'averyveryverylongname' ''; do
     req "$api" POST /v1/instances "{\"id\": \"n1\", \"model\": \"virtio-net\",
         \"props\": {\"bridge\": \"$bad\"}}"
@@ -131,6 +137,15 @@ if [ ${#tap1} -le 15 ] && tap_on "$tap1" br0 &&
 else
     fail tap-made-and-attached "$tap1 on $(readlink \
         "/sys/class/net/$tap1/master"): $(cmdline "$pid1")"
+fi
+# Bridged frames through iptables (this namespace's bridge netfilter):
+# said once in the log when it is on, not at all when it is off.
+nf=$(cat /proc/sys/net/bridge/bridge-nf-call-iptables 2>/dev/null)
+said=$(grep -c "bridged frames go through iptables" "$dir/server.err")
+if [ "$said" = "$([ "$nf" = 1 ] && echo 1 || echo 0)" ]; then
+    pass "bridge-netfilter-said-if-on ($nf: $said)"
+else
+    fail bridge-netfilter-said-if-on "${nf:-none}: said $said times"
 fi
 # The model holds it: carrier up once a file is attached.
 if wait_for grep -qx 1 "/sys/class/net/$tap1/carrier"; then
