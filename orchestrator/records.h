@@ -1,0 +1,54 @@
+/*
+ * dm-orchestrator: the handlers' reads of the identifier tables in one
+ * place, each answering a document of the store's key layout
+ * (docs/scale-out.md): a VM with its devices (store-vms.h's shape), a
+ * device's placement (store-placements.h's), a platform
+ * (store-platforms.h's).  References are names, never the tables' ids.
+ *
+ * Today the documents are made from the SQLite tables (and
+ * store-import.c copies them into the store with these same functions);
+ * when the handlers move onto the store (docs/scale-out.md, "The next
+ * step"), these reads become reads of the request's view and the
+ * callers keep their shape.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#ifndef ORCH_RECORDS_H
+#define ORCH_RECORDS_H
+
+#include <stdbool.h>
+#include <glib.h>
+#include <json-glib/json-glib.h>
+#include <sqlite3.h>
+
+/*
+ * VM @name: {"name", "uuid", "memory", "kernel", "initrd", "append",
+ * "state", "client", "hypervisor", "extra_args", "saved_file", "boot",
+ * "devices": [{"name", "model", "bus", "server", "via", "restart",
+ * "console" (a boolean), "props"}, ...]} with the devices in the order
+ * they were created; absent members are null.  NULL if there is none.
+ */
+JsonObject *orch_rec_vm(sqlite3 *db, const char *name);
+/* Device @name of VM document @vm (not a new reference), or NULL. */
+JsonObject *orch_rec_device(JsonObject *vm, const char *name);
+/* Every VM's name, in name order. */
+GPtrArray *orch_rec_vm_names(sqlite3 *db);
+/*
+ * Device @dev of VM @vm's placement: {"instance", "server", "address",
+ * "token", "console", "state", "route_id", "route_address"}; "address"
+ * is "" while its launch is under way.  NULL if it has none.
+ */
+JsonObject *orch_rec_placement(sqlite3 *db, const char *vm, const char *dev);
+/*
+ * Platform @name: {"name", "role", "address", "capacity", "hypervisor",
+ * "model_tls" (a boolean), "models": [{"model", "bus", "props"}, ...]}.
+ * NULL if there is none.
+ */
+JsonObject *orch_rec_platform(sqlite3 *db, const char *name);
+/* Every platform's name, in name order. */
+GPtrArray *orch_rec_platform_names(sqlite3 *db);
+
+/* Member @member of @o as a string, NULL if absent or not one. */
+const char *orch_rec_str(JsonObject *o, const char *member);
+
+#endif /* ORCH_RECORDS_H */
