@@ -10,28 +10,28 @@
 #include "launcher.h"
 #include "placement.h"
 #include "qemu-args.h"
+#include "records.h"
 #include "request.h"
 #include "vm.h"
 #include "vms.h"
 
 int orch_vm_list(OrchRequest *r)
 {
-    g_autoptr(sqlite3_stmt) st = orch_db_stmt(r->db,
-        "SELECT name FROM vms ORDER BY name", "");
+    g_autoptr(GPtrArray) names = orch_rec_vm_names(r->db);
     JsonArray *a = json_array_new();
     JsonObject *o = json_object_new();
+    guint i;
 
-    while (st && sqlite3_step(st) == SQLITE_ROW) {
-        JsonObject *vm = orch_vm_object(r->db,
-                                        (const char *)sqlite3_column_text(
-                                            st, 0));
+    for (i = 0; i < names->len; i++) {
+        JsonObject *vm = orch_vm_object(r->db, names->pdata[i]);
+
         if (vm) {
             json_array_add_object_element(a, vm);
         }
     }
     json_object_set_array_member(o, "vms", a);
     orch_reply_object(r, 200, o);
-    return st ? 0 : -EIO;
+    return 0;
 }
 
 int orch_vm_get(OrchRequest *r)
@@ -52,7 +52,8 @@ int orch_vm_get(OrchRequest *r)
 static int vm_server_id(OrchRequest *r, const char *dev, const char *key,
                         const char *platform, gint64 *ret)
 {
-    g_autofree char *role = NULL;
+    g_autoptr(JsonObject) p = NULL;
+    const char *role;
 
     *ret = -1;
     if (!platform) {
@@ -61,8 +62,8 @@ static int vm_server_id(OrchRequest *r, const char *dev, const char *key,
     if (orch_check_name(r, "platform", platform) < 0) {
         return -EINVAL;
     }
-    role = orch_db_str(r->db, "SELECT role FROM platforms WHERE name = ?",
-                       "s", platform);
+    p = orch_rec_platform(r->db, platform);
+    role = orch_rec_str(p, "role");
     if (!role) {
         return orch_fail(r, 404, "device '%s': no platform '%s'", dev,
                          platform);
@@ -72,6 +73,7 @@ static int vm_server_id(OrchRequest *r, const char *dev, const char *key,
                          "not a server ('%s' must name a server)", dev,
                          platform, key);
     }
+    /* The row's id: what the writes, still SQL, are keyed by. */
     *ret = orch_db_int(r->db, -1, "SELECT id FROM platforms WHERE name = ?",
                        "s", platform);
     return 0;
@@ -250,8 +252,8 @@ int orch_vm_create(OrchRequest *r)
 int orch_vm_remove(OrchRequest *r)
 {
     g_autoptr(GError) err = NULL;
-    g_autofree char *state = orch_db_str(r->db, "SELECT state FROM vms "
-                                         "WHERE name = ?", "s", r->seg[1]);
+    g_autoptr(JsonObject) vm = orch_rec_vm(r->db, r->seg[1]);
+    const char *state = orch_rec_str(vm, "state");
 
     if (!state) {
         return orch_fail(r, 404, "no VM '%s'", r->seg[1]);
@@ -270,29 +272,52 @@ int orch_vm_remove(OrchRequest *r)
 
 int orch_vm_console(OrchRequest *r)
 {
-    g_autoptr(sqlite3_stmt) st = NULL;
-    g_autofree char *state = orch_db_str(r->db, "SELECT state FROM vms "
-                                         "WHERE name = ?", "s", r->seg[1]);
+    g_autoptr(JsonObject) vm = orch_rec_vm(r->db, r->seg[1]);
+    g_autoptr(JsonObject) p = NULL;
+    g_autoptr(JsonObject) server = NULL;
+    const char *state = orch_rec_str(vm, "state");
+    JsonArray *devs;
+    JsonObject *o;
+    guint i;
 
     if (!state) {
         return orch_fail(r, 404, "no VM '%s'", r->seg[1]);
     }
-    st = orch_db_stmt(r->db,
-        "SELECT v.name AS vm, d.name AS device, s.name AS server,"
-        " p.console, s.address AS server_address, p.instance"
-        " FROM devices d JOIN vms v ON v.id = d.vm_id"
-        " JOIN placements p ON p.device_id = d.id"
-        " JOIN platforms s ON s.id = p.server_id"
-        " WHERE v.name = ? AND d.console = 1", "s", r->seg[1]);
-    if (!st || sqlite3_step(st) != SQLITE_ROW) {
+    devs = json_object_get_array_member(vm, "devices");
+    for (i = 0; !p && i < json_array_get_length(devs); i++) {
+        JsonObject *d = json_array_get_object_element(devs, i);
+
+        if (json_object_get_boolean_member_with_default(d, "console",
+                                                        FALSE)) {
+            p = orch_rec_placement(r->db, r->seg[1], orch_rec_str(d,
+                                                                  "name"));
+            o = d;
+        }
+    }
+    server = p ? orch_rec_platform(r->db, orch_rec_str(p, "server")) : NULL;
+    if (!server) {
         return orch_fail(r, 409, "VM '%s' has no running remote UART (it "
                          "is %s)", r->seg[1], state);
     }
-    if (sqlite3_column_type(st, 3) == SQLITE_NULL) {
+    if (!orch_rec_str(p, "console")) {
         return orch_fail(r, 409, "the launcher gave VM '%s''s UART no "
                          "console", r->seg[1]);
     }
-    orch_reply_object(r, 200, orch_db_row(st));
+    {
+        JsonObject *c = json_object_new();
+
+        json_object_set_string_member(c, "vm", r->seg[1]);
+        json_object_set_string_member(c, "device", orch_rec_str(o, "name"));
+        json_object_set_string_member(c, "server", orch_rec_str(p,
+                                                                "server"));
+        json_object_set_string_member(c, "console", orch_rec_str(p,
+                                                                 "console"));
+        json_object_set_string_member(c, "server_address",
+                                      orch_rec_str(server, "address"));
+        json_object_set_string_member(c, "instance",
+                                      orch_rec_str(p, "instance"));
+        orch_reply_object(r, 200, c);
+    }
     return 0;
 }
 
@@ -326,35 +351,82 @@ static void vm_dm_refresh(JsonObject *o)
     json_object_remove_member(o, "server_address");
 }
 
+/* Member @member of @o: string @value, or null if NULL. */
+static void set_str(JsonObject *o, const char *member, const char *value)
+{
+    if (value) {
+        json_object_set_string_member(o, member, value);
+    } else {
+        json_object_set_null_member(o, member);
+    }
+}
+
+/*
+ * Device @d of VM @vm placed as @p on @server, as GET /v1/dms shows it;
+ * "tls" as qemu-args.c composes it: no router in between.
+ */
+static JsonObject *vm_dm_object(const char *vm, JsonObject *d, JsonObject *p,
+                                JsonObject *server)
+{
+    JsonObject *o = json_object_new();
+    const char *address = orch_rec_str(p, "address");
+    const char *route = orch_rec_str(p, "route_address");
+    JsonNode *props = json_object_get_member(d, "props");
+    set_str(o, "device", orch_rec_str(d, "name"));
+    set_str(o, "vm", vm);
+    set_str(o, "model", orch_rec_str(d, "model"));
+    json_object_set_member(o, "props", props ? json_node_copy(props) :
+                           json_node_new(JSON_NODE_NULL));
+    set_str(o, "server", orch_rec_str(p, "server"));
+    set_str(o, "server_address",
+                                  orch_rec_str(server, "address"));
+    set_str(o, "via", orch_rec_str(d, "via"));
+    set_str(o, "instance", orch_rec_str(p,
+                                                              "instance"));
+    set_str(o, "address",
+                                  address && *address ? address : NULL);
+    set_str(o, "route", route);
+    set_str(o, "state", orch_rec_str(p, "state"));
+    set_str(o, "console", orch_rec_str(p, "console"));
+    json_object_set_boolean_member(
+        o, "tls", !route && address && g_str_has_prefix(address, "tcp:") &&
+        json_object_get_boolean_member_with_default(server, "model_tls",
+                                                    FALSE));
+    return o;
+}
+
 int orch_dm_list(OrchRequest *r)
 {
-    g_autoptr(sqlite3_stmt) st = orch_db_stmt(r->db,
-        "SELECT d.name AS device, v.name AS vm, d.model,"
-        " d.props AS \"j:props\", s.name AS server,"
-        " s.address AS server_address, o.name AS via, p.instance,"
-        " NULLIF(p.address, '') AS address, p.route_address AS route,"
-        " p.state, p.console,"
-        /* As qemu-args.c composes it: no router in between. */
-        " CASE WHEN " ORCH_SQL_MODEL_TLS " AND p.route_address IS NULL"
-        "  THEN 'true' ELSE 'false' END AS \"j:tls\""
-        " FROM placements p JOIN devices d ON d.id = p.device_id"
-        " JOIN vms v ON v.id = d.vm_id JOIN platforms s ON s.id = p.server_id"
-        " LEFT JOIN platforms o ON o.id = d.via_id"
-        " ORDER BY v.name, d.id", "");
-    JsonArray *a = orch_db_rows(st);
+    g_autoptr(GPtrArray) names = orch_rec_vm_names(r->db);
+    JsonArray *a = json_array_new();
     JsonObject *o = json_object_new();
-    guint i;
+    guint i, j;
 
-    for (i = 0; i < json_array_get_length(a); i++) {
-        JsonObject *dm = json_array_get_object_element(a, i);
+    for (i = 0; i < names->len; i++) {
+        g_autoptr(JsonObject) vm = orch_rec_vm(r->db, names->pdata[i]);
+        JsonArray *devs = vm ? json_object_get_array_member(vm, "devices") :
+            NULL;
 
-        /* Claimed, its launcher not answered yet: it knows no instance. */
-        if (g_strcmp0(json_object_get_string_member(dm, "state"),
-                      "launching") != 0) {
-            vm_dm_refresh(dm);
+        for (j = 0; devs && j < json_array_get_length(devs); j++) {
+            JsonObject *d = json_array_get_object_element(devs, j);
+            g_autoptr(JsonObject) p = orch_rec_placement(
+                r->db, names->pdata[i], orch_rec_str(d, "name"));
+            g_autoptr(JsonObject) server = p ? orch_rec_platform(
+                r->db, orch_rec_str(p, "server")) : NULL;
+            JsonObject *dm;
+
+            if (!server) {
+                continue;
+            }
+            dm = vm_dm_object(names->pdata[i], d, p, server);
+            /* Claimed, its launcher not answered yet: it knows no instance. */
+            if (g_strcmp0(orch_rec_str(dm, "state"), "launching") != 0) {
+                vm_dm_refresh(dm);
+            }
+            json_array_add_object_element(a, dm);
         }
     }
     json_object_set_array_member(o, "dms", a);
     orch_reply_object(r, 200, o);
-    return st ? 0 : -EIO;
+    return 0;
 }
