@@ -9,6 +9,7 @@
 #include "error.h"
 #include "launcher.h"
 #include "placement.h"
+#include "records.h"
 
 void orch_client_choice_clear(OrchClientChoice *c)
 {
@@ -306,30 +307,36 @@ bool orch_launch_instance(sqlite3 *db, OrchUndo *undo, const char *vm_uuid,
                        addr, cons, state ? state : "starting", instance);
 }
 
-void orch_placements_release(sqlite3 *db, OrchUndo *undo, gint64 vm_id)
+void orch_placements_release(sqlite3 *db, OrchUndo *undo, const char *vm)
 {
-    g_autoptr(sqlite3_stmt) st = orch_db_stmt(db,
-        "SELECT s.address, p.instance, o.address, p.route_id"
-        " FROM placements p JOIN devices d ON d.id = p.device_id"
-        " JOIN platforms s ON s.id = p.server_id"
-        " LEFT JOIN platforms o ON o.id = d.via_id"
-        " WHERE d.vm_id = ? ORDER BY d.id", "i", vm_id);
+    g_autoptr(JsonObject) doc = orch_rec_vm(db, vm);
+    JsonArray *devs = doc ? json_object_get_array_member(doc, "devices") :
+        NULL;
+    guint i;
 
-    while (st && sqlite3_step(st) == SQLITE_ROW) {
-        g_autofree char *path = g_strconcat("/v1/instances/",
-                                            sqlite3_column_text(st, 1),
-                                            NULL);
+    for (i = 0; devs && i < json_array_get_length(devs); i++) {
+        JsonObject *d = json_array_get_object_element(devs, i);
+        g_autoptr(JsonObject) p = orch_rec_placement(db, vm,
+                                                     orch_rec_str(d, "name"));
+        g_autoptr(JsonObject) s = NULL;
+        g_autoptr(JsonObject) o = NULL;
+        g_autofree char *path = NULL;
+        const char *via = orch_rec_str(d, "via");
+        const char *route = orch_rec_str(p, "route_id");
 
-        orch_undo_add(undo, (const char *)sqlite3_column_text(st, 0), path);
+        s = p ? orch_rec_platform(db, orch_rec_str(p, "server")) : NULL;
+        if (!s) {
+            continue;
+        }
+        path = g_strconcat("/v1/instances/", orch_rec_str(p, "instance"),
+                           NULL);
+        orch_undo_add(undo, orch_rec_str(s, "address"), path);
         /* Added last, so run first: no session is routed to a dead end. */
-        if (sqlite3_column_type(st, 2) != SQLITE_NULL &&
-            sqlite3_column_type(st, 3) != SQLITE_NULL) {
-            g_autofree char *route = g_strconcat("/v1/routes/",
-                                                 sqlite3_column_text(st, 3),
-                                                 NULL);
+        o = via && route ? orch_rec_platform(db, via) : NULL;
+        if (o) {
+            g_autofree char *rpath = g_strconcat("/v1/routes/", route, NULL);
 
-            orch_undo_add(undo, (const char *)sqlite3_column_text(st, 2),
-                          route);
+            orch_undo_add(undo, orch_rec_str(o, "address"), rpath);
         }
     }
 }

@@ -61,10 +61,6 @@ bool orch_launch_instance(sqlite3 *db, OrchUndo *undo, const char *vm_uuid,
                           const char *restart, bool console,
                           const char *token, GError **errp);
 /*
- * Queue the DELETE of every instance of VM @vm_id, and of the routes to
- * them, on @undo.
- */
-/*
  * A VM's display and its keyboard and tablet are paired by the launcher
  * they run on (docs/launcher.md): they go to one server.  The SQL list
  * of those models, and whether @model is one of them.
@@ -82,6 +78,10 @@ bool orch_place_paired(sqlite3 *db, gint64 vm_id, const char *dev,
                        const char *model, gint64 *pinned_id,
                        GError **errp);
 
-void orch_placements_release(sqlite3 *db, OrchUndo *undo, gint64 vm_id);
+/*
+ * Queue the DELETE of every instance of VM @vm, and of the routes to
+ * them, on @undo.
+ */
+void orch_placements_release(sqlite3 *db, OrchUndo *undo, const char *vm);
 
 #endif /* ORCH_PLACEMENT_H */

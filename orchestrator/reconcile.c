@@ -267,7 +267,7 @@ static bool reconcile_stop(Reconcile *rc, ReconcileVm *vm, const char *why,
         reconcile_delete(rc, vm->client, vm->address, "vms", vm->name);
     }
     reconcile_forget_instances(rc, vm->id);
-    if (!orch_vm_teardown(rc->db, vm->id, errp)) {
+    if (!orch_vm_teardown(rc->db, vm->id, vm->name, errp)) {
         return false;
     }
     reconcile_note(rc, vm->name, "%s: stopped, its device models deleted",

@@ -170,11 +170,12 @@ bool orch_start_qemu(sqlite3 *db, OrchUndo *undo, OrchVm *vm,
     return true;
 }
 
-bool orch_vm_teardown(sqlite3 *db, gint64 vm_id, GError **errp)
+bool orch_vm_teardown(sqlite3 *db, gint64 vm_id, const char *name,
+                      GError **errp)
 {
     OrchUndo teardown = { 0 };
 
-    orch_placements_release(db, &teardown, vm_id);
+    orch_placements_release(db, &teardown, name);
     orch_undo_run(&teardown);
     return orch_db_run(db, errp, "DELETE FROM placements WHERE device_id IN"
                        " (SELECT id FROM devices WHERE vm_id = ?)", "i",
