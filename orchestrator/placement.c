@@ -27,12 +27,15 @@ void orch_server_choice_clear(OrchServerChoice *s)
 bool orch_place_vm(sqlite3 *db, const char *name, bool need_model_tls,
                    OrchClientChoice *ret, GError **errp)
 {
-    g_autoptr(sqlite3_stmt) st = NULL;
+    g_autoptr(GPtrArray) names = NULL;
+    g_autoptr(JsonObject) best = NULL;
+    gint64 best_load = G_MAXINT64;
+    guint i;
 
     if (name) {
-        g_autofree char *role = orch_db_str(db, "SELECT role FROM "
-                                            "platforms WHERE name = ?", "s",
-                                            name);
+        g_autoptr(JsonObject) p = orch_rec_platform(db, name);
+        const char *role = orch_rec_str(p, "role");
+
         if (!role) {
             g_set_error(errp, ORCH_ERROR, ORCH_ERROR_NOT_FOUND,
                         "no platform '%s'", name);
@@ -43,17 +46,29 @@ bool orch_place_vm(sqlite3 *db, const char *name, bool need_model_tls,
                         "'%s' is a server platform, not a client", name);
             return false;
         }
+        best = g_steal_pointer(&p);
+    } else {
+        /* Least loaded: fewest VMs that hold a QEMU there; then by name. */
+        names = orch_rec_platform_names(db);
+        for (i = 0; i < names->len; i++) {
+            g_autoptr(JsonObject) p = orch_rec_platform(db, names->pdata[i]);
+            gint64 load;
+
+            if (g_strcmp0(orch_rec_str(p, "role"), "client") != 0 ||
+                (need_model_tls &&
+                 !json_object_get_boolean_member_with_default(
+                     p, "model_tls", FALSE))) {
+                continue;
+            }
+            load = orch_rec_client_running(db, names->pdata[i]);
+            if (load < best_load) {
+                best_load = load;
+                g_clear_pointer(&best, json_object_unref);
+                best = g_steal_pointer(&p);
+            }
+        }
     }
-    /* Least loaded: fewest VMs that hold a QEMU there; then by name. */
-    st = orch_db_stmt(db,
-        "SELECT p.id, p.name, p.address, p.hypervisor,"
-        " (SELECT count(*) FROM vms v WHERE v.client_id = p.id AND"
-        "  v.state IN ('running', 'suspended', 'migrating')) AS load"
-        " FROM platforms p WHERE p.role = 'client'"
-        " AND (?1 IS NULL OR p.name = ?1) AND (?2 = 0 OR p.model_tls = 1)"
-        " ORDER BY load, p.name LIMIT 1",
-        "si", name, (gint64)(need_model_tls && !name));
-    if (!st || sqlite3_step(st) != SQLITE_ROW) {
+    if (!best) {
         g_set_error(errp, ORCH_ERROR, ORCH_ERROR_CONFLICT,
                     "no client platform to run the VM on%s",
                     need_model_tls && !name ?
@@ -61,10 +76,12 @@ bool orch_place_vm(sqlite3 *db, const char *name, bool need_model_tls,
                     "served over TLS)" : "");
         return false;
     }
-    ret->id = sqlite3_column_int64(st, 0);
-    ret->name = g_strdup((const char *)sqlite3_column_text(st, 1));
-    ret->address = g_strdup((const char *)sqlite3_column_text(st, 2));
-    ret->hypervisor = g_strdup((const char *)sqlite3_column_text(st, 3));
+    ret->name = g_strdup(orch_rec_str(best, "name"));
+    /* The row's id: what the writes, still SQL, are keyed by. */
+    ret->id = orch_db_int(db, -1, "SELECT id FROM platforms WHERE name = ?",
+                          "s", ret->name);
+    ret->address = g_strdup(orch_rec_str(best, "address"));
+    ret->hypervisor = g_strdup(orch_rec_str(best, "hypervisor"));
     return true;
 }
 

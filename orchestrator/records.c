@@ -133,3 +133,19 @@ GPtrArray *orch_rec_platform_names(sqlite3 *db)
 {
     return names(db, "SELECT name FROM platforms ORDER BY name");
 }
+
+gint64 orch_rec_server_used(sqlite3 *db, const char *server)
+{
+    return orch_db_int(db, 0, "SELECT count(*) FROM placements x"
+                       " JOIN platforms p ON p.id = x.server_id"
+                       " WHERE p.name = ?", "s", server);
+}
+
+gint64 orch_rec_client_running(sqlite3 *db, const char *client)
+{
+    return orch_db_int(db, 0, "SELECT count(*) FROM vms v"
+                       " JOIN platforms p ON p.id = v.client_id"
+                       " WHERE p.name = ? AND v.state IN"
+                       " ('running', 'suspended', 'migrating')", "s",
+                       client);
+}

@@ -48,6 +48,17 @@ JsonObject *orch_rec_platform(sqlite3 *db, const char *name);
 /* Every platform's name, in name order. */
 GPtrArray *orch_rec_platform_names(sqlite3 *db);
 
+/*
+ * How many models are placed on server @server (on the store, its
+ * "load/SERVER" document: store-load.h).
+ */
+gint64 orch_rec_server_used(sqlite3 *db, const char *server);
+/*
+ * How many VMs hold a QEMU on client @client (running, suspended or
+ * migrating; on the store, a pass over the VMs' documents).
+ */
+gint64 orch_rec_client_running(sqlite3 *db, const char *client);
+
 /* Member @member of @o as a string, NULL if absent or not one. */
 const char *orch_rec_str(JsonObject *o, const char *member);
 

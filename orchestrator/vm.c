@@ -110,6 +110,7 @@ bool orch_vm_load(sqlite3 *db, const char *name, OrchVm *ret,
     client = ret->client ? orch_rec_platform(db, ret->client) : NULL;
     ret->client_address = g_strdup(orch_rec_str(client, "address"));
     ret->hypervisor = g_strdup(orch_rec_str(doc, "hypervisor"));
+    ret->saved_file = g_strdup(orch_rec_str(doc, "saved_file"));
     return true;
 }
 
@@ -120,6 +121,7 @@ void orch_vm_clear(OrchVm *vm)
     g_free(vm->client);
     g_free(vm->client_address);
     g_free(vm->hypervisor);
+    g_free(vm->saved_file);
 }
 
 bool orch_vm_expect_state(OrchVm *vm, const char *action,

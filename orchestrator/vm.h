@@ -25,6 +25,7 @@ typedef struct OrchVm {
     char *client;               /* NULL until first started */
     char *client_address;
     char *hypervisor;
+    char *saved_file;           /* NULL unless saved */
 } OrchVm;
 
 void orch_vm_clear(OrchVm *vm);
