@@ -134,6 +134,23 @@ GPtrArray *orch_rec_platform_names(sqlite3 *db)
     return names(db, "SELECT name FROM platforms ORDER BY name");
 }
 
+GPtrArray *orch_rec_platforms(sqlite3 *db)
+{
+    g_autoptr(GPtrArray) names = orch_rec_platform_names(db);
+    GPtrArray *a = g_ptr_array_new_with_free_func(
+        (GDestroyNotify)json_object_unref);
+    guint i;
+
+    for (i = 0; i < names->len; i++) {
+        JsonObject *p = orch_rec_platform(db, names->pdata[i]);
+
+        if (p) {
+            g_ptr_array_add(a, p);
+        }
+    }
+    return a;
+}
+
 gint64 orch_rec_server_used(sqlite3 *db, const char *server)
 {
     return orch_db_int(db, 0, "SELECT count(*) FROM placements x"

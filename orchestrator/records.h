@@ -47,6 +47,11 @@ JsonObject *orch_rec_placement(sqlite3 *db, const char *vm, const char *dev);
 JsonObject *orch_rec_platform(sqlite3 *db, const char *name);
 /* Every platform's name, in name order. */
 GPtrArray *orch_rec_platform_names(sqlite3 *db);
+/*
+ * Every platform's document, in name order (JsonObject, freed with the
+ * array): what catalogue.h's *_in functions take.
+ */
+GPtrArray *orch_rec_platforms(sqlite3 *db);
 
 /*
  * How many models are placed on server @server (on the store, its

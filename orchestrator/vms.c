@@ -79,9 +79,12 @@ static int vm_server_id(OrchRequest *r, const char *dev, const char *key,
     return 0;
 }
 
-/* Check one element of "devices" and insert it for VM @vm_id. */
-static int vm_add_device(OrchRequest *r, gint64 vm_id, JsonNode *n,
-                         int *consoles)
+/*
+ * Check one element of "devices" against the @platforms' documents
+ * (records.h) and insert it for VM @vm_id.
+ */
+static int vm_add_device(OrchRequest *r, GPtrArray *platforms, gint64 vm_id,
+                         JsonNode *n, int *consoles)
 {
     const char *name, *model, *server = NULL, *restart = NULL, *via = NULL;
     g_autoptr(GError) err = NULL;
@@ -112,16 +115,16 @@ static int vm_add_device(OrchRequest *r, gint64 vm_id, JsonNode *n,
         return -EINVAL;
     }
     /* The model as the launchers declare it (its pinned server's first). */
-    if (!orch_catalogue_find(r->db, model, server_id, &m)) {
-        g_autofree char *known = orch_catalogue_names(r->db);
+    if (!orch_catalogue_find_in(platforms, model, server, &m)) {
+        g_autofree char *known = orch_catalogue_names_in(platforms);
 
         return orch_fail(r, 400, "device '%s': unknown model '%s' (the "
                          "server platforms offer: %s)", name, model,
                          *known ? known : "none");
     }
-    props = orch_catalogue_check_props(r->db, model, server_id, name,
-                                       json_object_get_member(o, "props"),
-                                       &err);
+    props = orch_catalogue_check_props_in(platforms, model, server, name,
+                                          json_object_get_member(o, "props"),
+                                          &err);
     if (!props) {
         return orch_fail_error(r, err);
     }
@@ -187,6 +190,7 @@ int orch_vm_create(OrchRequest *r)
     g_autofree char *uuid = g_uuid_string_random();
     g_autofree char *args = NULL;
     g_autoptr(GError) err = NULL;
+    g_autoptr(GPtrArray) platforms = NULL;
     JsonNode *devs;
     gint64 id;
     int consoles = 0, ret;
@@ -223,9 +227,10 @@ int orch_vm_create(OrchRequest *r)
         return orch_fail_error(r, err);
     }
     id = sqlite3_last_insert_rowid(r->db);
+    platforms = orch_rec_platforms(r->db);
     for (i = 0; devs && JSON_NODE_HOLDS_ARRAY(devs) &&
          i < json_array_get_length(json_node_get_array(devs)); i++) {
-        ret = vm_add_device(r, id, json_array_get_element(
+        ret = vm_add_device(r, platforms, id, json_array_get_element(
                                 json_node_get_array(devs), i), &consoles);
         if (ret < 0) {
             return ret;
