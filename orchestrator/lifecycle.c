@@ -67,7 +67,7 @@ static bool lifecycle_launch(OrchRequest *r, OrchVm *vm, LifecycleDev *d,
 
     gint64 pinned = d->server_id;
 
-    if (!orch_place_paired(r->db, vm->id, d->name, d->model, &pinned,
+    if (!orch_place_paired(r->db, vm->name, d->name, d->model, &pinned,
                            errp) ||
         !orch_place_device(r->db, d->id, d->name, d->model, pinned,
                            &s, errp)) {

@@ -233,43 +233,53 @@ bool orch_model_paired(const char *model)
     return g_strv_contains(paired, model);
 }
 
-bool orch_place_paired(sqlite3 *db, gint64 vm_id, const char *dev,
+bool orch_place_paired(sqlite3 *db, const char *vm, const char *dev,
                        const char *model, gint64 *pinned_id,
                        GError **errp)
 {
-    g_autoptr(sqlite3_stmt) st = NULL;
-    gint64 server;
+    g_autoptr(JsonObject) doc = NULL;
+    const char *first_pin = NULL, *server;
+    JsonArray *devs;
+    guint i;
 
     if (!orch_model_paired(model)) {
         return true;
     }
-    st = orch_db_stmt(db,
-        "SELECT p.server_id, d.name, s.name FROM placements p"
-        " JOIN devices d ON d.id = p.device_id"
-        " JOIN platforms s ON s.id = p.server_id"
-        " WHERE d.vm_id = ? AND d.model IN " ORCH_SQL_PAIRED_MODELS
-        " ORDER BY d.id LIMIT 1", "i", vm_id);
-    if (!st || sqlite3_step(st) != SQLITE_ROW) {
-        /* The first of them: where one of them is pinned, if any. */
-        if (*pinned_id < 0) {
-            *pinned_id = orch_db_int(db, -1, "SELECT server_id FROM devices"
-                                     " WHERE vm_id = ? AND server_id IS NOT"
-                                     " NULL AND model IN "
-                                     ORCH_SQL_PAIRED_MODELS " LIMIT 1", "i",
-                                     vm_id);
+    doc = orch_rec_vm(db, vm);
+    devs = doc ? json_object_get_array_member(doc, "devices") : NULL;
+    for (i = 0; devs && i < json_array_get_length(devs); i++) {
+        JsonObject *d = json_array_get_object_element(devs, i);
+        const char *name = orch_rec_str(d, "name");
+        g_autoptr(JsonObject) p = NULL;
+        gint64 id;
+
+        if (!orch_model_paired(orch_rec_str(d, "model"))) {
+            continue;
         }
+        first_pin = first_pin ? first_pin : orch_rec_str(d, "server");
+        p = orch_rec_placement(db, vm, name);
+        server = orch_rec_str(p, "server");
+        if (!server) {
+            continue;
+        }
+        /* The row's id: what the placement's choice, still SQL, takes. */
+        id = orch_db_int(db, -1, "SELECT id FROM platforms WHERE name = ?",
+                         "s", server);
+        if (*pinned_id >= 0 && *pinned_id != id) {
+            g_set_error(errp, ORCH_ERROR, ORCH_ERROR_CONFLICT,
+                        "device '%s': a VM's display, keyboard and tablet "
+                        "go to one server, and '%s' is on '%s'", dev, name,
+                        server);
+            return false;
+        }
+        *pinned_id = id;
         return true;
     }
-    server = sqlite3_column_int64(st, 0);
-    if (*pinned_id >= 0 && *pinned_id != server) {
-        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_CONFLICT,
-                    "device '%s': a VM's display, keyboard and tablet go "
-                    "to one server, and '%s' is on '%s'", dev,
-                    (const char *)sqlite3_column_text(st, 1),
-                    (const char *)sqlite3_column_text(st, 2));
-        return false;
+    /* The first of them: where one of them is pinned, if any. */
+    if (*pinned_id < 0 && first_pin) {
+        *pinned_id = orch_db_int(db, -1, "SELECT id FROM platforms"
+                                 " WHERE name = ?", "s", first_pin);
     }
-    *pinned_id = server;
     return true;
 }
 

@@ -70,11 +70,11 @@ bool orch_launch_instance(sqlite3 *db, OrchUndo *undo, const char *vm_uuid,
 bool orch_model_paired(const char *model);
 
 /*
- * For device @dev of model @model of VM @vm_id: if it is paired and
+ * For device @dev of model @model of VM @vm: if it is paired and
  * another paired device of the VM is placed already, *@pinned_id
  * becomes that device's server; 409 if @dev was pinned elsewhere.
  */
-bool orch_place_paired(sqlite3 *db, gint64 vm_id, const char *dev,
+bool orch_place_paired(sqlite3 *db, const char *vm, const char *dev,
                        const char *model, gint64 *pinned_id,
                        GError **errp);
 
