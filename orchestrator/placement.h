@@ -62,11 +62,9 @@ bool orch_launch_instance(sqlite3 *db, OrchUndo *undo, const char *vm_uuid,
                           const char *token, GError **errp);
 /*
  * A VM's display and its keyboard and tablet are paired by the launcher
- * they run on (docs/launcher.md): they go to one server.  The SQL list
- * of those models, and whether @model is one of them.
+ * they run on (docs/launcher.md): they go to one server.  Whether
+ * @model is one of them.
  */
-#define ORCH_SQL_PAIRED_MODELS \
-    "('bochs-display', 'virtio-keyboard', 'virtio-tablet')"
 bool orch_model_paired(const char *model);
 
 /*

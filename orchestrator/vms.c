@@ -81,10 +81,11 @@ static int vm_server_id(OrchRequest *r, const char *dev, const char *key,
 
 /*
  * Check one element of "devices" against the @platforms' documents
- * (records.h) and insert it for VM @vm_id.
+ * (records.h) and insert it for VM @vm_id; @seen holds the names of
+ * those inserted before it.
  */
 static int vm_add_device(OrchRequest *r, GPtrArray *platforms, gint64 vm_id,
-                         JsonNode *n, int *consoles)
+                         JsonNode *n, int *consoles, GHashTable *seen)
 {
     const char *name, *model, *server = NULL, *restart = NULL, *via = NULL;
     g_autoptr(GError) err = NULL;
@@ -132,8 +133,7 @@ static int vm_add_device(OrchRequest *r, GPtrArray *platforms, gint64 vm_id,
         return orch_fail(r, 400, "device '%s': only one console device "
                          "per VM", name);
     }
-    if (orch_db_int(r->db, 0, "SELECT count(*) FROM devices WHERE"
-                    " vm_id = ? AND name = ?", "is", vm_id, name) > 0) {
+    if (!g_hash_table_add(seen, g_strdup(name))) {
         return orch_fail(r, 400, "device '%s' appears twice", name);
     }
     /* NULLIF: -1 stands for "none" (the binder knows no NULL integer). */
@@ -174,6 +174,44 @@ static int vm_body_args(OrchRequest *r, char **ret)
     return 0;
 }
 
+/*
+ * What is checked on the VM's devices together, on its document as
+ * created (records.h): its display, keyboard and tablet, paired by one
+ * launcher, pinned to one server if to any; @boot one of its PCI
+ * devices.
+ */
+static int vm_check_devices(OrchRequest *r, const char *name,
+                            const char *boot)
+{
+    g_autoptr(JsonObject) doc = orch_rec_vm(r->db, name);
+    JsonArray *devs = doc ? json_object_get_array_member(doc, "devices") :
+        NULL;
+    const char *pinned = NULL;
+    bool boot_found = false;
+    guint i;
+
+    for (i = 0; devs && i < json_array_get_length(devs); i++) {
+        JsonObject *d = json_array_get_object_element(devs, i);
+        const char *server = orch_rec_str(d, "server");
+
+        if (orch_model_paired(orch_rec_str(d, "model")) && server) {
+            if (pinned && strcmp(pinned, server) != 0) {
+                return orch_fail(r, 400, "a VM's display, keyboard and "
+                                 "tablet go to one server: pin them to the "
+                                 "same one, or to none");
+            }
+            pinned = server;
+        }
+        boot_found |= boot && !g_strcmp0(orch_rec_str(d, "name"), boot) &&
+                      !g_strcmp0(orch_rec_str(d, "bus"), "pci");
+    }
+    if (boot && !boot_found) {
+        return orch_fail(r, 400, "'boot' must name one of the VM's PCI "
+                         "devices (a disk), not '%s'", boot);
+    }
+    return 0;
+}
+
 static bool vm_memory_valid(const char *s)
 {
     size_t i = 0;
@@ -191,6 +229,10 @@ int orch_vm_create(OrchRequest *r)
     g_autofree char *args = NULL;
     g_autoptr(GError) err = NULL;
     g_autoptr(GPtrArray) platforms = NULL;
+    g_autoptr(JsonObject) existing = NULL;
+    g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash,
+                                                       g_str_equal, g_free,
+                                                       NULL);
     JsonNode *devs;
     gint64 id;
     int consoles = 0, ret;
@@ -216,8 +258,8 @@ int orch_vm_create(OrchRequest *r)
     if (devs && !JSON_NODE_HOLDS_NULL(devs) && !JSON_NODE_HOLDS_ARRAY(devs)) {
         return orch_fail(r, 400, "'devices' must be an array");
     }
-    if (orch_db_int(r->db, 0, "SELECT count(*) FROM vms WHERE name = ?",
-                    "s", name) > 0) {
+    existing = orch_rec_vm(r->db, name);
+    if (existing) {
         return orch_fail(r, 409, "VM '%s' exists", name);
     }
     if (!orch_db_run(r->db, &err, "INSERT INTO vms (name, uuid, memory,"
@@ -231,24 +273,15 @@ int orch_vm_create(OrchRequest *r)
     for (i = 0; devs && JSON_NODE_HOLDS_ARRAY(devs) &&
          i < json_array_get_length(json_node_get_array(devs)); i++) {
         ret = vm_add_device(r, platforms, id, json_array_get_element(
-                                json_node_get_array(devs), i), &consoles);
+                                json_node_get_array(devs), i), &consoles,
+                            seen);
         if (ret < 0) {
             return ret;
         }
     }
-    /* Paired by one launcher: pinned, they are pinned to one server. */
-    if (orch_db_int(r->db, 0, "SELECT count(DISTINCT server_id) FROM devices"
-                    " WHERE vm_id = ? AND model IN " ORCH_SQL_PAIRED_MODELS,
-                    "i", id) > 1) {
-        return orch_fail(r, 400, "a VM's display, keyboard and tablet go "
-                         "to one server: pin them to the same one, or to "
-                         "none");
-    }
-    if (boot && orch_db_int(r->db, 0, "SELECT count(*) FROM devices WHERE"
-                            " vm_id = ? AND name = ? AND bus = 'pci'", "is",
-                            id, boot) == 0) {
-        return orch_fail(r, 400, "'boot' must name one of the VM's PCI "
-                         "devices (a disk), not '%s'", boot);
+    ret = vm_check_devices(r, name, boot);
+    if (ret < 0) {
+        return ret;
     }
     orch_reply_object(r, 201, orch_vm_object(r->db, name));
     return 0;
