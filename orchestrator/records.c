@@ -107,6 +107,38 @@ JsonObject *orch_rec_placement(sqlite3 *db, const char *vm, const char *dev)
     return orch_db_row(st);
 }
 
+/* The one row of (vm, device) that @sql finds for @key, or NULL. */
+static JsonObject *vm_device(sqlite3 *db, const char *sql, const char *key)
+{
+    g_autoptr(sqlite3_stmt) st = orch_db_stmt(db, sql, "s", key);
+
+    if (!st || sqlite3_step(st) != SQLITE_ROW) {
+        return NULL;
+    }
+    return orch_db_row(st);
+}
+
+JsonObject *orch_rec_instance(sqlite3 *db, const char *instance)
+{
+    return vm_device(db, "SELECT v.name AS vm, d.name AS device"
+                     " FROM placements p JOIN devices d ON d.id = p.device_id"
+                     " JOIN vms v ON v.id = d.vm_id WHERE p.instance = ?",
+                     instance);
+}
+
+JsonObject *orch_rec_route(sqlite3 *db, const char *id)
+{
+    return vm_device(db, "SELECT v.name AS vm, d.name AS device"
+                     " FROM placements p JOIN devices d ON d.id = p.device_id"
+                     " JOIN vms v ON v.id = d.vm_id WHERE p.route_id = ?",
+                     id);
+}
+
+char *orch_rec_vm_by_uuid(sqlite3 *db, const char *uuid)
+{
+    return orch_db_str(db, "SELECT name FROM vms WHERE uuid = ?", "s", uuid);
+}
+
 JsonObject *orch_rec_platform(sqlite3 *db, const char *name)
 {
     g_autoptr(sqlite3_stmt) st = orch_db_stmt(db,

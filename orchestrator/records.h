@@ -40,6 +40,18 @@ GPtrArray *orch_rec_vm_names(sqlite3 *db);
  */
 JsonObject *orch_rec_placement(sqlite3 *db, const char *vm, const char *dev);
 /*
+ * The VM and device instance @instance serves, as {"vm", "device"} (on
+ * the store, "instances/INSTANCE"); NULL if no placement names it.
+ */
+JsonObject *orch_rec_instance(sqlite3 *db, const char *instance);
+/*
+ * The VM and device route @id leads to, as {"vm", "device"} (on the
+ * store, "routes/ID"); NULL if no placement holds it.
+ */
+JsonObject *orch_rec_route(sqlite3 *db, const char *id);
+/* The name of the VM whose UUID is @uuid ("uuids/UUID"), or NULL. */
+char *orch_rec_vm_by_uuid(sqlite3 *db, const char *uuid);
+/*
  * Platform @name: {"name", "role", "address", "capacity", "hypervisor",
  * "model_tls" (a boolean), "models": [{"model", "bus", "props"}, ...]}.
  * NULL if there is none.
