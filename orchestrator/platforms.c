@@ -229,49 +229,74 @@ int orch_platform_add(OrchRequest *r)
     return platform_reply(r, name, 201);
 }
 
+/*
+ * What refers to platform @name, over the VMs' documents: devices placed
+ * on it whose route goes through it (@routed), devices pinned to it
+ * (@pinned) and reaching their model through it (@via).
+ */
+static void platform_users(sqlite3 *db, const char *name, gint64 *routed,
+                           gint64 *pinned, gint64 *via)
+{
+    g_autoptr(GPtrArray) names = orch_rec_vm_names(db);
+    guint i, j;
+
+    *routed = *pinned = *via = 0;
+    for (i = 0; i < names->len; i++) {
+        g_autoptr(JsonObject) vm = orch_rec_vm(db, names->pdata[i]);
+        JsonArray *devs = vm ? json_object_get_array_member(vm, "devices") :
+            NULL;
+
+        for (j = 0; devs && j < json_array_get_length(devs); j++) {
+            JsonObject *d = json_array_get_object_element(devs, j);
+            bool through = !g_strcmp0(orch_rec_str(d, "via"), name);
+
+            *pinned += !g_strcmp0(orch_rec_str(d, "server"), name);
+            *via += through;
+            if (through) {
+                g_autoptr(JsonObject) p = orch_rec_placement(
+                    db, names->pdata[i], orch_rec_str(d, "name"));
+
+                *routed += orch_rec_str(p, "route_id") != NULL;
+            }
+        }
+    }
+}
+
 int orch_platform_remove(OrchRequest *r)
 {
     g_autoptr(GError) err = NULL;
+    g_autoptr(JsonObject) p = NULL;
     const char *name = r->seg[1];
-    gint64 id, users;
+    gint64 id, users, routed, pinned, via;
 
-    id = orch_db_int(r->db, -1, "SELECT id FROM platforms WHERE name = ?",
-                     "s", name);
-    if (id < 0) {
+    p = orch_rec_platform(r->db, name);
+    if (!p) {
         return orch_fail(r, 404, "no platform '%s'", name);
     }
-    users = orch_db_int(r->db, 0,
-                        "SELECT (SELECT count(*) FROM vms WHERE client_id = ?"
-                        "  AND state IN ('running', 'suspended',"
-                        "  'migrating'))"
-                        " + (SELECT count(*) FROM placements"
-                        "  WHERE server_id = ?)", "ii", id, id);
+    users = orch_rec_client_running(r->db, name) +
+            orch_rec_server_used(r->db, name);
     if (users > 0) {
         return orch_fail(r, 409, "platform '%s' is in use by %"
                          G_GINT64_FORMAT " running VM(s) or device "
                          "model(s)", name, users);
     }
-    users = orch_db_int(r->db, 0, "SELECT count(*) FROM placements p"
-                        " JOIN devices d ON d.id = p.device_id"
-                        " WHERE d.via_id = ? AND p.route_id IS NOT NULL",
-                        "i", id);
-    if (users > 0) {
+    platform_users(r->db, name, &routed, &pinned, &via);
+    if (routed > 0) {
         return orch_fail(r, 409, "platform '%s' routes %" G_GINT64_FORMAT
-                         " device model(s) in use", name, users);
+                         " device model(s) in use", name, routed);
     }
-    users = orch_db_int(r->db, 0, "SELECT count(*) FROM devices WHERE "
-                        "server_id = ?", "i", id);
-    if (users > 0) {
+    if (pinned > 0) {
         return orch_fail(r, 409, "platform '%s' is the pinned server of %"
-                         G_GINT64_FORMAT " device(s)", name, users);
+                         G_GINT64_FORMAT " device(s)", name, pinned);
     }
-    users = orch_db_int(r->db, 0, "SELECT count(*) FROM devices WHERE "
-                        "via_id = ?", "i", id);
-    if (users > 0) {
+    if (via > 0) {
         return orch_fail(r, 409, "platform '%s' is the owner server "
                          "('via') of %" G_GINT64_FORMAT " device(s)", name,
-                         users);
+                         via);
     }
+    /* The row's id: what the writes, still SQL, are keyed by. */
+    id = orch_db_int(r->db, -1, "SELECT id FROM platforms WHERE name = ?",
+                     "s", name);
     if (!orch_db_run(r->db, &err, "UPDATE vms SET client_id = NULL WHERE "
                      "client_id = ?", "i", id) ||
         !orch_db_run(r->db, &err, "DELETE FROM platforms WHERE id = ?", "i",

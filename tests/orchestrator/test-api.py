@@ -721,6 +721,18 @@ def routes_stop(e, inst):
     err_is(t, e.api("DELETE", "/v1/platforms/own1"), 409,
            "platform 'own1' is the owner server ('via') of 1 device(s)",
            "removing an owner a device names is 409")
+    # A server a stopped VM's device is pinned to: refused too.
+    addr = e.start_fake("pin9", "server", "--models", "edu:pci")
+    e.api("POST", "/v1/platforms", {"name": "pin9", "role": "server",
+                                    "address": addr})
+    e.api("POST", "/v1/vms", {"name": "pinv", "devices": [
+        {"name": "e", "model": "edu", "server": "pin9"}]})
+    err_is(t, e.api("DELETE", "/v1/platforms/pin9"), 409,
+           "platform 'pin9' is the pinned server of 1 device(s)",
+           "removing a server a device is pinned to is 409")
+    e.api("DELETE", "/v1/vms/pinv")
+    t.eq(e.api("DELETE", "/v1/platforms/pin9"), (200, {}),
+         "  and allowed once no device names it")
 
 
 def routes_failing(e):
