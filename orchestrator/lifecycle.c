@@ -42,7 +42,7 @@ typedef struct LifecycleDev {
     gint64 id;                  /* its row, which the writes still key */
     const char *name;
     const char *model;
-    gint64 server_id;           /* -1: not pinned */
+    const char *server;         /* NULL: not pinned */
     const char *restart;
     const char *via;            /* NULL: no owner server */
     bool console;               /* its model has a "console" property */
@@ -63,9 +63,8 @@ static bool lifecycle_launch(OrchRequest *r, OrchVm *vm, LifecycleDev *d,
     g_autofree char *instance = g_uuid_string_random();
     OrchServerChoice s = { 0 };
     char token[33];
+    g_autofree char *pinned = g_strdup(d->server);
     bool ok;
-
-    gint64 pinned = d->server_id;
 
     if (!orch_place_paired(r->db, vm->name, d->name, d->model, &pinned,
                            errp) ||
@@ -106,8 +105,8 @@ static bool lifecycle_launch_all(OrchRequest *r, OrchVm *vm, GError **errp)
     for (i = 0; i < json_array_get_length(a); i++) {
         JsonObject *o = json_array_get_object_element(a, i);
         JsonNode *props = json_object_get_member(o, "props");
-        const char *server = orch_rec_str(o, "server");
         LifecycleDev d = {
+            .server = orch_rec_str(o, "server"),
             .name = orch_rec_str(o, "name"),
             .model = orch_rec_str(o, "model"),
             .restart = orch_rec_str(o, "restart"),
@@ -118,13 +117,10 @@ static bool lifecycle_launch_all(OrchRequest *r, OrchVm *vm, GError **errp)
                 json_to_string(props, FALSE) : NULL,
         };
 
-        /* The rows' ids: what the writes, still SQL, are keyed by. */
+        /* The row's id: what the writes, still SQL, are keyed by. */
         d.id = orch_db_int(r->db, -1, "SELECT id FROM devices"
                            " WHERE vm_id = ? AND name = ?", "is", vm->id,
                            d.name);
-        d.server_id = !server ? -1 :
-            orch_db_int(r->db, -1, "SELECT id FROM platforms WHERE name = ?",
-                        "s", server);
         g_array_append_val(devs, d);
     }
     for (i = 0; i < devs->len; i++) {

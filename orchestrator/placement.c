@@ -85,30 +85,36 @@ bool orch_place_vm(sqlite3 *db, const char *name, bool need_model_tls,
     return true;
 }
 
-/* CONFLICT with the reason no server could take @model (pinned or not). */
-static void placement_refuse(sqlite3 *db, const char *dev,
-                             const char *model, gint64 pinned_id,
+/* Whether platform document @p offers @model. */
+static bool placement_offers(JsonObject *p, const char *model)
+{
+    JsonArray *models = json_object_get_array_member(p, "models");
+    guint i;
+
+    for (i = 0; models && i < json_array_get_length(models); i++) {
+        if (!g_strcmp0(orch_rec_str(json_array_get_object_element(models, i),
+                                    "model"), model)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * CONFLICT with the reason no server could take @model (pinned to
+ * @pinned or not), @offered telling whether any server (or the pinned
+ * one) offers it.
+ */
+static void placement_refuse(const char *dev, const char *model,
+                             const char *pinned, bool offered,
                              GError **errp)
 {
-    g_autofree char *pinned = NULL;
-
-    if (pinned_id >= 0) {
-        pinned = orch_db_str(db, "SELECT name FROM platforms WHERE id = ?",
-                             "i", pinned_id);
-        if (orch_db_int(db, 0, "SELECT count(*) FROM platform_models "
-                        "WHERE platform_id = ? AND model = ?", "is",
-                        pinned_id, model) == 0) {
-            g_set_error(errp, ORCH_ERROR, ORCH_ERROR_CONFLICT,
-                        "device '%s': server '%s' does not offer model "
-                        "'%s'", dev, pinned, model);
-        } else {
-            g_set_error(errp, ORCH_ERROR, ORCH_ERROR_CONFLICT,
-                        "device '%s': server '%s' is full", dev, pinned);
-        }
-    } else if (orch_db_int(db, 0, "SELECT count(*) FROM platform_models m"
-                           " JOIN platforms p ON p.id = m.platform_id WHERE"
-                           " p.role = 'server' AND m.model = ?", "s",
-                           model) == 0) {
+    if (pinned) {
+        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_CONFLICT, offered ?
+                    "device '%s': server '%s' is full" :
+                    "device '%s': server '%s' does not offer model '%s'",
+                    dev, pinned, model);
+    } else if (!offered) {
         g_set_error(errp, ORCH_ERROR, ORCH_ERROR_CONFLICT,
                     "device '%s': no server platform offers model '%s'",
                     dev, model);
@@ -120,31 +126,54 @@ static void placement_refuse(sqlite3 *db, const char *dev,
 }
 
 bool orch_place_device(sqlite3 *db, gint64 dev_id, const char *dev,
-                       const char *model, gint64 pinned_id,
+                       const char *model, const char *pinned,
                        OrchServerChoice *ret, GError **errp)
 {
+    g_autoptr(GPtrArray) platforms = orch_rec_platforms(db);
+    JsonObject *best = NULL;
+    gint64 best_used = 0, best_cap = 1;
+    bool offered = false;
+    guint i;
+
     /*
      * Least loaded: lowest share of capacity in use (placements made
-     * earlier in this same transaction count), then fewest, then name.
+     * earlier in this same transaction count, claims being launched
+     * too), then fewest, then name (the documents' order).
      */
-    g_autoptr(sqlite3_stmt) st = orch_db_stmt(db,
-        "SELECT id, name, address FROM (SELECT p.id, p.name, p.address,"
-        "  p.capacity, (SELECT count(*) FROM placements x"
-        "   WHERE x.server_id = p.id) AS used"
-        "  FROM platforms p JOIN platform_models m ON m.platform_id = p.id"
-        "  WHERE p.role = 'server' AND m.model = ?1"
-        "  AND (?2 < 0 OR p.id = ?2))"
-        " WHERE used < capacity"
-        " ORDER BY CAST(used AS REAL) / capacity, used, name LIMIT 1",
-        "si", model, pinned_id);
+    for (i = 0; i < platforms->len; i++) {
+        JsonObject *p = platforms->pdata[i];
+        const char *name = orch_rec_str(p, "name");
+        gint64 cap = json_object_get_int_member_with_default(p, "capacity",
+                                                             0);
+        gint64 used;
 
-    if (!st || sqlite3_step(st) != SQLITE_ROW) {
-        placement_refuse(db, dev, model, pinned_id, errp);
+        if (g_strcmp0(orch_rec_str(p, "role"), "server") != 0 ||
+            (pinned && g_strcmp0(name, pinned) != 0) ||
+            !placement_offers(p, model)) {
+            continue;
+        }
+        offered = true;
+        used = orch_rec_server_used(db, name);
+        if (used >= cap) {
+            continue;
+        }
+        /* used / cap < best_used / best_cap, without division. */
+        if (!best || used * best_cap < best_used * cap ||
+            (used * best_cap == best_used * cap && used < best_used)) {
+            best = p;
+            best_used = used;
+            best_cap = cap;
+        }
+    }
+    if (!best) {
+        placement_refuse(dev, model, pinned, offered, errp);
         return false;
     }
-    ret->id = sqlite3_column_int64(st, 0);
-    ret->name = g_strdup((const char *)sqlite3_column_text(st, 1));
-    ret->address = g_strdup((const char *)sqlite3_column_text(st, 2));
+    ret->name = g_strdup(orch_rec_str(best, "name"));
+    /* The row's id: what the writes, still SQL, are keyed by. */
+    ret->id = orch_db_int(db, -1, "SELECT id FROM platforms WHERE name = ?",
+                          "s", ret->name);
+    ret->address = g_strdup(orch_rec_str(best, "address"));
     ret->dev_id = dev_id;
     return true;
 }
@@ -234,8 +263,7 @@ bool orch_model_paired(const char *model)
 }
 
 bool orch_place_paired(sqlite3 *db, const char *vm, const char *dev,
-                       const char *model, gint64 *pinned_id,
-                       GError **errp)
+                       const char *model, char **pinned, GError **errp)
 {
     g_autoptr(JsonObject) doc = NULL;
     const char *first_pin = NULL, *server;
@@ -251,7 +279,6 @@ bool orch_place_paired(sqlite3 *db, const char *vm, const char *dev,
         JsonObject *d = json_array_get_object_element(devs, i);
         const char *name = orch_rec_str(d, "name");
         g_autoptr(JsonObject) p = NULL;
-        gint64 id;
 
         if (!orch_model_paired(orch_rec_str(d, "model"))) {
             continue;
@@ -262,23 +289,20 @@ bool orch_place_paired(sqlite3 *db, const char *vm, const char *dev,
         if (!server) {
             continue;
         }
-        /* The row's id: what the placement's choice, still SQL, takes. */
-        id = orch_db_int(db, -1, "SELECT id FROM platforms WHERE name = ?",
-                         "s", server);
-        if (*pinned_id >= 0 && *pinned_id != id) {
+        if (*pinned && strcmp(*pinned, server) != 0) {
             g_set_error(errp, ORCH_ERROR, ORCH_ERROR_CONFLICT,
                         "device '%s': a VM's display, keyboard and tablet "
                         "go to one server, and '%s' is on '%s'", dev, name,
                         server);
             return false;
         }
-        *pinned_id = id;
+        g_free(*pinned);
+        *pinned = g_strdup(server);
         return true;
     }
     /* The first of them: where one of them is pinned, if any. */
-    if (*pinned_id < 0 && first_pin) {
-        *pinned_id = orch_db_int(db, -1, "SELECT id FROM platforms"
-                                 " WHERE name = ?", "s", first_pin);
+    if (!*pinned && first_pin) {
+        *pinned = g_strdup(first_pin);
     }
     return true;
 }
@@ -311,7 +335,7 @@ bool orch_launch_instance(sqlite3 *db, OrchUndo *undo, const char *vm_uuid,
 
     /*
      * The row is the claim on the server's room, so it is written before
-     * the launcher is called: orch_place_device counts rows, and a start
+     * the launcher is called: orch_place_device counts them, and a start
      * served while this one waits for its launcher (the section is paused
      * then) must count it.  Written after the answer, two starts picked
      * the same last slot (docs/scale-out.md, "Concurrent starts").

@@ -1364,6 +1364,12 @@ def last_slot_starts(e):
     t.eq([e.api("GET", "/v1/platforms/" + s)[1]["running"]
           for s in ("ls1", "ls2")], [2, 3],
          "last slot: the first server full, not over")
+    e.api("POST", "/v1/vms", {"name": "lpin", "devices": [
+        {"name": "r", "model": "last", "server": "ls1"}]})
+    err_is(t, e.api("POST", "/v1/vms/lpin/start", {"client": "c1"}), 409,
+           "device 'r': server 'ls1' is full",
+           "last slot: a start pinned to the full server is 409")
+    e.api("DELETE", "/v1/vms/lpin")
     # One slot left in the fleet (on ls2): one start runs, one is 409.
     done = race(vms[2:])
     codes = sorted(st for st, _ in done.values())
