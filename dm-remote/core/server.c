@@ -191,13 +191,17 @@ static int standby_activate(void *owner, DmSession *s)
 /*
  * Has the current client hung up, with us not yet told by poll()?  Then
  * finish its last messages now, so that a client reconnecting at once is
- * not refused as a second one.
+ * not refused as a second one.  A session whose stream failed (a DMA
+ * reply that never came: the link dropped) is as good as gone too; its
+ * client reconnecting is this one.
  */
 static void reap_hung_up_client(DmServer *srv)
 {
     struct pollfd p = { .fd = srv->session->sock, .events = POLLRDHUP };
 
-    if (poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP))) {
+    if (srv->session->broken) {
+        client_gone(srv, srv->session);
+    } else if (poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP))) {
         while (dm_session_handle_one(srv->session)) {
             continue;
         }

@@ -1466,6 +1466,21 @@ static int session_link_vq_fetch(void *opaque, const VupDmVqFetch *req,
     return session_vq_fetch(opaque, req, reply, len);
 }
 
+/* The stream failed: DMA cannot reach the client, whatever the address. */
+static bool session_link_lost(void *opaque)
+{
+    return ((DmSession *)opaque)->broken;
+}
+
+/* Writes by message go posted to a client with dm_vq_fetch (dma_message). */
+static bool session_link_posted(void *opaque, uint64_t addr)
+{
+    DmSession *s = opaque;
+    const DmDmaRegion *r = dm_dma_find(&s->dma, addr);
+
+    return s->caps.dm_vq_fetch && r && !r->host;
+}
+
 static unsigned session_link_client_vcpus(void *opaque)
 {
     return ((DmSession *)opaque)->client_vcpus;
@@ -1481,4 +1496,6 @@ static const DmLinkOps session_link_ops = {
     .send_irq_cond = session_link_send_irq_cond,
     .vq_fetch = session_link_vq_fetch,
     .send_event = session_link_send_event,
+    .lost = session_link_lost,
+    .posted = session_link_posted,
 };

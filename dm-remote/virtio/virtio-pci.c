@@ -67,6 +67,22 @@ bool dm_virtio_ready(const DmVirtio *v)
            !(v->status & VIRTIO_STATUS_NEEDS_RESET);
 }
 
+/* Serving, but not yet in step with this client (see synced_link). */
+static bool stale(DmVirtio *v)
+{
+    return dm_virtio_ready(v) && v->synced_link != dm_dma_link_id(v->dev);
+}
+
+bool dm_virtio_parked(const DmVirtio *v)
+{
+    for (unsigned i = 0; i < v->num_queues; i++) {
+        if (v->vq[i].parked) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Interrupt on @vector, or the INTx line with @isr_bit. */
 static void virtio_irq(DmVirtio *v, uint16_t vector, uint8_t isr_bit)
 {
@@ -114,6 +130,15 @@ void dm_virtio_broken(DmVirtio *v, const char *why)
     if (v->status & VIRTIO_STATUS_NEEDS_RESET) {
         return;
     }
+    if (dm_dma_link_lost(v->dev)) {
+        /* What failed was the link: wait for the next client. */
+        dm_warn("virtio: %s, but the link is lost: waiting for the client",
+                why);
+        for (unsigned i = 0; i < v->num_queues; i++) {
+            v->vq[i].parked = v->vq[i].enabled;
+        }
+        return;
+    }
     dm_warn("virtio: %s: the device needs a reset", why);
     v->status |= VIRTIO_STATUS_NEEDS_RESET;
     if (v->status & VIRTIO_STATUS_DRIVER_OK) {
@@ -136,6 +161,7 @@ void dm_virtio_reset(DmVirtio *v)
     v->config_msix_vector = VIRTIO_NO_VECTOR;
     v->queue_select = 0;
     v->recovering = false;
+    v->synced_link = dm_dma_link_id(v->dev);
     for (unsigned i = 0; i < v->num_queues; i++) {
         dm_virtq_reset(&v->vq[i], v->dev, v->vq[i].max_size,
                        &v->journals[i]);
@@ -248,6 +274,7 @@ static void set_status(DmVirtio *v, uint8_t val)
         dm_device_state_changed(v->dev);
     }
     if (dm_virtio_ready(v) && !(old & VIRTIO_STATUS_DRIVER_OK)) {
+        v->synced_link = dm_dma_link_id(v->dev);
         /* Buffers made available before DRIVER_OK are served now. */
         for (unsigned i = 0; i < v->num_queues; i++) {
             if (v->vq[i].enabled) {
@@ -383,12 +410,36 @@ static uint64_t bar_read(void *opaque, uint64_t addr, unsigned size)
 }
 
 static bool recover(DmVirtio *v);
+static bool catch_up(DmVirtio *v);
+
+/* Can every enabled queue's used ring be read (the client's windows)? */
+static bool rings_reachable(DmVirtio *v)
+{
+    for (unsigned i = 0; i < v->num_queues; i++) {
+        uint16_t idx;
+
+        if (v->vq[i].enabled &&
+            dm_dma_read(v->dev, v->vq[i].used + 2, &idx, sizeof(idx)) < 0) {
+            return false;
+        }
+    }
+    return true;
+}
 
 /* The driver notified queue @q (virtio 1.2 4.1.4.4). */
 static void queue_kick(DmVirtio *v, uint64_t q)
 {
     if (v->recovering && !recover(v)) {
         return;                 /* guest memory not back yet */
+    }
+    /*
+     * A new client, or one after a lost link: in step first, if its
+     * windows are there (a kick may come before its set-up's replay),
+     * else at the resume its interrupt wiring brings.
+     */
+    if ((dm_virtio_parked(v) || stale(v)) &&
+        (!rings_reachable(v) || !catch_up(v))) {
+        return;
     }
     if (q < v->num_queues && v->vq[q].enabled && dm_virtio_ready(v)) {
         v->ops->queue_notify(v->opaque, q);
@@ -525,11 +576,47 @@ void dm_virtio_irqs_changed(DmVirtio *v)
     dm_vm_timer_mod(&v->resume_timer, 1);
 }
 
+/*
+ * In step with the client: after a lost link or for a new client, each
+ * queue resynced with guest memory and what was left half done finished
+ * (DmVirtioOps.resume).  False while a queue stays parked (no link).
+ */
+static bool catch_up(DmVirtio *v)
+{
+    if (stale(v)) {
+        /* Another client: what the last one got is to be checked. */
+        for (unsigned i = 0; i < v->num_queues; i++) {
+            v->vq[i].parked |= v->vq[i].enabled;
+        }
+        v->synced_link = dm_dma_link_id(v->dev);
+    }
+    if (dm_virtio_parked(v)) {
+        char why[160];
+
+        /* A session was lost: what it left half done is finished first. */
+        if (v->ops->resume) {
+            v->ops->resume(v->opaque);
+        }
+        for (unsigned i = 0; i < v->num_queues && dm_virtio_ready(v); i++) {
+            if (v->vq[i].parked &&
+                dm_virtq_resync(&v->vq[i], why, sizeof(why)) == -EIO) {
+                dm_virtio_broken(v, why);
+            }
+        }
+        if (dm_virtio_parked(v)) {
+            return false;       /* the link went again: the next client */
+        }
+        dm_info("virtio: in step with the client: the queues go on");
+    }
+    return true;
+}
+
 static void resume(void *opaque)
 {
     DmVirtio *v = opaque;
 
-    if (!dm_virtio_ready(v) || (v->recovering && !recover(v))) {
+    if (!dm_virtio_ready(v) || (v->recovering && !recover(v)) ||
+        !catch_up(v)) {
         return;
     }
     /*
