@@ -119,9 +119,10 @@ const DmDmaRegion *dm_dma_find(const DmDmaTable *t, uint64_t addr)
 /*
  * memcpy promises bytes, not accesses: glibc's for 2 bytes (2.36,
  * x86-64, its SSE2, AVX and EVEX variants alike) loads byte 0, then
- * bytes 0-1, and keeps byte 0 from the first load.  A guest's avail index going from 0x00ff to
- * 0x0100 in between read as 0x01ff: 255 chains that were not there, the
- * ring taken for broken (NEEDS_RESET, guest-virtio-blk-qd32 in CI).
+ * bytes 0-1, and keeps byte 0 from the first load.  A guest's avail
+ * index going from 0x00ff to 0x0100 in between read as 0x01ff: 255
+ * chains that were not there, the ring taken for broken (NEEDS_RESET,
+ * guest-virtio-blk-qd32 in CI; tests/dm-remote/test-ring-race.c).
  * One access per aligned field, as a driver's vCPU makes it.
  */
 #define COPY_ONE(type, dst, src) \
