@@ -98,6 +98,7 @@ void dm_device_attach(DmDevice *dev, const DmLinkOps *link, void *opaque)
 {
     dev->link = link;
     dev->link_opaque = opaque;
+    dev->link_id = ++dev->links;
     /* Vectors wired to messages go out through the link. */
     dev->irqs.send = link->send_irq;
     dev->irqs.in_band = link->irq_in_band;
@@ -121,6 +122,7 @@ void dm_device_detach(DmDevice *dev)
     dm_irq_release_all(&dev->irqs);
     dev->link = NULL;
     dev->link_opaque = NULL;
+    dev->link_id = 0;
     dev->irqs.send = NULL;
     dev->irqs.in_band = NULL;
     dev->irqs.send_opaque = NULL;
@@ -418,6 +420,22 @@ int dm_dma_write(DmDevice *dev, uint64_t addr, const void *buf, uint64_t len)
     return dev->link ? dev->link->dma(dev->link_opaque, addr, (void *)buf,
                                       len, true)
                      : -ENOTCONN;
+}
+
+bool dm_dma_link_lost(DmDevice *dev)
+{
+    return !dev->link || (dev->link->lost && dev->link->lost(dev->link_opaque));
+}
+
+uint64_t dm_dma_link_id(DmDevice *dev)
+{
+    return dev->link_id;
+}
+
+bool dm_dma_posted(DmDevice *dev, uint64_t addr)
+{
+    return dev->link && dev->link->posted &&
+           dev->link->posted(dev->link_opaque, addr);
 }
 
 int dm_dma_iov(DmDevice *dev, uint64_t addr, uint64_t len, bool write,

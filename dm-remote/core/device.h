@@ -53,6 +53,10 @@ typedef struct DmLinkOps {
     /* As dm_dma_vq_fetch; NULL: -ENOTSUP. */
     int (*vq_fetch)(void *opaque, const VupDmVqFetch *req, void **reply,
                     size_t *len);
+    /* As dm_dma_link_lost, for a link that exists; NULL: never. */
+    bool (*lost)(void *opaque);
+    /* As dm_dma_posted; NULL: no write is posted. */
+    bool (*posted)(void *opaque, uint64_t addr);
 } DmLinkOps;
 
 typedef struct DmRegion {
@@ -84,6 +88,8 @@ struct DmDevice {
     DmLoop *loop;
     const DmLinkOps *link;      /* the connected client, or NULL */
     void *link_opaque;
+    uint64_t link_id;           /* dm_dma_link_id: ++ at each attach */
+    uint64_t links;             /* attaches so far */
     const DmModelArgs *args;
     void *state;                /* the model's own */
     DmWorkPool *work;           /* made at the first dm_work_submit */

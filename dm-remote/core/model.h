@@ -230,6 +230,30 @@ int dm_dma_write(DmDevice *dev, uint64_t addr, const void *buf,
                  uint64_t len);
 
 /*
+ * After a DMA call failed: was it the link, not the address?  True when
+ * there is no client, or its session's stream failed (a timeout, a
+ * reset, a closed socket): the guest did nothing wrong, and the device
+ * should wait for the next client (the fork reconnecting) instead of
+ * failing the request.  False: the address is the guest's fault.
+ */
+bool dm_dma_link_lost(DmDevice *dev);
+
+/*
+ * Is a DMA write to @addr posted (sent without waiting for the client
+ * to apply it)?  Then a write that returned 0 may still be lost with
+ * the link, until a later round trip (a read's reply) proves it landed.
+ */
+bool dm_dma_posted(DmDevice *dev, uint64_t addr);
+
+/*
+ * Which client drives the device: a number that changes whenever one
+ * takes it (a reconnection, a migration target's activation), 0 for
+ * none.  A device that remembers what it wrote to one client's memory
+ * compares it to know when that memory must be looked at again.
+ */
+uint64_t dm_dma_link_id(DmDevice *dev);
+
+/*
  * Zero-copy: the host addresses of [addr, addr + len) in the client's
  * shared memory, as up to @max_iov pieces.  The number of pieces, or
  * -ENOTSUP (not shared, e.g. across hosts: copy with dm_dma_read/write),

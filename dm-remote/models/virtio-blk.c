@@ -47,6 +47,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <glib.h>
+
 #include "log.h"
 #include "model.h"
 #include "blk-backend.h"
@@ -131,8 +133,29 @@ typedef struct BlkReq {
     uint64_t len;               /* data bytes (IN, OUT), range bytes */
     unsigned iovcnt;            /* zero-copy: the data in guest memory */
     struct iovec iov[REQ_MAX_IOV];
+    /* Its answer, kept until the client is known to have it (below). */
+    uint8_t status;
+    uint32_t written;           /* data bytes written into the chain */
+    uint16_t used_at;           /* the used ring's index it went at */
     DmVirtqElem elem;
 } BlkReq;
+
+/*
+ * A lost link (the fork reconnecting) must neither lose a request nor
+ * run one twice: a read run again after another request wrote its
+ * sectors would answer other data.  So, per queue, requests wait here:
+ *   retake:  taken off the ring, not started (its header or data could
+ *            not be read): started when the client is back;
+ *   parked:  done by the back end, its answer not written (the link
+ *            went): written when the client is back;
+ *   unacked: answered with posted writes the client may not have
+ *            applied yet: written again at their used slots if the
+ *            guest's used index says they never landed, dropped once a
+ *            reply proves they did (the queue's acked_used).
+ */
+typedef struct BlkQueue {
+    GQueue retake, parked, unacked;
+} BlkQueue;
 
 struct VirtioBlk {
     DmDevice *dev;
@@ -150,6 +173,7 @@ struct VirtioBlk {
     uint32_t recheck;           /* to look at once more, polling over */
     int64_t poll_until[DM_VIRTIO_MAX_QUEUES];
     DmTimer poll_timer;
+    BlkQueue lq[DM_VIRTIO_MAX_QUEUES];  /* see BlkQueue */
     /* properties */
     const char *file;
     bool readonly;
@@ -165,17 +189,97 @@ static unsigned blk_process(VirtioBlk *b, unsigned q);
 
 /* ---- Completion, on the loop ---- */
 
-/* Write the status (the last writable byte) and give the chain back. */
-static void blk_complete(VirtioBlk *b, unsigned q, const DmVirtqElem *e,
-                         uint8_t status, uint32_t data_written)
+static void blk_req_free(BlkReq *r)
 {
-    uint64_t in = dm_virtq_in_len(e);
+    free(r->buf);
+    free(r);
+}
 
-    if (dm_virtq_write(b->dev, e, in - 1, &status, 1) < 0 ||
-        dm_virtq_push(&b->virtio.vq[q], e, data_written + 1) < 0) {
-        dm_virtio_broken(&b->virtio, "a used ring outside guest memory");
+static void blk_req_free_cb(gpointer r)
+{
+    blk_req_free(r);
+}
+
+/* Every request a lost link left waiting: gone (a reset, the end). */
+static void blk_forget_all(VirtioBlk *b)
+{
+    for (unsigned q = 0; q < DM_VIRTIO_MAX_QUEUES; q++) {
+        g_queue_clear_full(&b->lq[q].retake, blk_req_free_cb);
+        g_queue_clear_full(&b->lq[q].parked, blk_req_free_cb);
+        g_queue_clear_full(&b->lq[q].unacked, blk_req_free_cb);
+    }
+}
+
+/* Drop the answers of queue @q the client is known to have applied. */
+static void blk_forget_acked(VirtioBlk *b, unsigned q)
+{
+    DmVirtq *vq = &b->virtio.vq[q];
+    GQueue *u = &b->lq[q].unacked;
+    BlkReq *r;
+
+    /* Below acked_used: further from used_idx than it is. */
+    while ((r = g_queue_peek_head(u)) &&
+           ((uint16_t)(vq->used_idx - r->used_at) >
+                (uint16_t)(vq->used_idx - vq->acked_used) ||
+            g_queue_get_length(u) > vq->size)) {
+        blk_req_free(g_queue_pop_head(u));
+    }
+}
+
+/*
+ * Write @r's answer: its data (IN where copied, GET_ID's), the status (the last
+ * writable byte), the used ring.  0, -ENOTCONN (the link went: nothing
+ * counts as done, all of it is written again later), or -EIO.
+ */
+static int blk_answer(VirtioBlk *b, BlkReq *r)
+{
+    uint64_t in = dm_virtq_in_len(&r->elem);
+
+    if (r->status == VIRTIO_BLK_S_OK && r->buf && r->written &&
+        dm_virtq_write(b->dev, &r->elem, 0, r->buf, r->written) < 0) {
+        if (dm_dma_link_lost(b->dev)) {
+            return -ENOTCONN;
+        }
+        /* The guest's data buffer is no memory of its: an I/O error. */
+        r->status = VIRTIO_BLK_S_IOERR;
+        r->written = 0;
+    }
+    if (dm_virtq_write(b->dev, &r->elem, in - 1, &r->status, 1) < 0) {
+        return dm_dma_link_lost(b->dev) ? -ENOTCONN : -EIO;
+    }
+    return dm_virtq_push(&b->virtio.vq[r->queue], &r->elem, r->written + 1);
+}
+
+/*
+ * Answer @r (its status and written set) and take it over: kept while
+ * the client may not have the answer, parked when the link is lost.
+ */
+static void blk_finish(VirtioBlk *b, BlkReq *r)
+{
+    unsigned q = r->queue;
+    DmVirtq *vq = &b->virtio.vq[q];
+    int ret;
+
+    /* Behind answers still to write: after them, in order. */
+    if (vq->parked || !g_queue_is_empty(&b->lq[q].parked)) {
+        g_queue_push_tail(&b->lq[q].parked, r);
         return;
     }
+    r->used_at = vq->used_idx;
+    ret = blk_answer(b, r);
+    if (ret == -ENOTCONN) {
+        dm_virtq_park(vq, "an answer could not be written: the link is "
+                      "lost");
+        g_queue_push_tail(&b->lq[q].parked, r);
+        return;
+    }
+    if (ret < 0) {
+        dm_virtio_broken(&b->virtio, "a used ring outside guest memory");
+        blk_req_free(r);
+        return;
+    }
+    g_queue_push_tail(&b->lq[q].unacked, r);
+    blk_forget_acked(b, q);
     dm_virtio_notify(&b->virtio, q);
 }
 
@@ -183,29 +287,29 @@ static void blk_req_done(BlkIo *io)
 {
     BlkReq *r = (BlkReq *)io;
     VirtioBlk *b = r->b;
-    uint8_t status = io->err ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
-    uint32_t written = 0;
+    uint64_t len = r->len;
 
+    r->status = io->err ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
+    r->written = 0;
     if (io->err) {
         dm_warn("virtio-blk: request %u at sector %llu: %s", r->type,
                 (unsigned long long)r->sector, strerror(-io->err));
-    } else if (r->type == VIRTIO_BLK_T_IN && r->iovcnt) {
-        written = r->len;       /* read into guest memory itself */
     } else if (r->type == VIRTIO_BLK_T_IN) {
-        if (dm_virtq_write(b->dev, &r->elem, 0, r->buf, r->len) < 0) {
-            status = VIRTIO_BLK_S_IOERR;
-        } else {
-            written = r->len;
-        }
+        /* Read into guest memory itself, or to copy there (blk_answer). */
+        r->written = r->len;
     }
-    /* A reset meanwhile (status 0 quiesces first) drops the answer. */
-    if (b->virtio.vq[r->queue].enabled) {
-        blk_complete(b, r->queue, &r->elem, status, written);
+    if (r->type != VIRTIO_BLK_T_IN) {
+        free(r->buf);           /* a write's data: in the image now */
+        r->buf = NULL;
     }
     b->inflight--;
-    b->inflight_bytes -= r->len;
-    free(r->buf);
-    free(r);
+    b->inflight_bytes -= len;
+    /* A reset meanwhile (status 0 quiesces first) drops the answer. */
+    if (b->virtio.vq[r->queue].enabled) {
+        blk_finish(b, r);
+    } else {
+        blk_req_free(r);
+    }
     if (b->throttled && b->inflight_bytes < INFLIGHT_MAX_BYTES / 2) {
         b->throttled = false;
         for (unsigned q = 0; q < b->virtio.num_queues; q++) {
@@ -338,14 +442,15 @@ static int blk_prepare(VirtioBlk *b, BlkReq *r, uint64_t out, uint64_t in)
     case VIRTIO_BLK_T_FLUSH:
         return -1;
     case VIRTIO_BLK_T_GET_ID: {
-        char id[ID_BYTES] = "";
         uint64_t n = in - 1 < ID_BYTES ? in - 1 : ID_BYTES;
 
-        strncpy(id, b->serial ? b->serial : "", sizeof(id));
-        if (dm_virtq_write(b->dev, &r->elem, 0, id, n) < 0) {
+        /* Written with the status (blk_answer), as a read's data is. */
+        r->buf = calloc(1, ID_BYTES);
+        if (!r->buf) {
             return VIRTIO_BLK_S_IOERR;
         }
-        r->len = n;             /* bytes written, reported with the status */
+        strncpy((char *)r->buf, b->serial ? b->serial : "", ID_BYTES);
+        r->written = n;
         return VIRTIO_BLK_S_OK;
     }
     case VIRTIO_BLK_T_DISCARD:
@@ -380,18 +485,76 @@ static int blk_prepare(VirtioBlk *b, BlkReq *r, uint64_t out, uint64_t in)
     return VIRTIO_BLK_S_UNSUPP;
 }
 
-/* Take one chain off queue @q and start it: false when there is none. */
-static bool blk_take(VirtioBlk *b, unsigned q)
+/*
+ * Start @r, a chain taken off its queue: read its header, answer it at
+ * once or hand it to the back end.  False when the link went before it
+ * could start (it waits on the queue's retake list, the queue parked).
+ */
+static bool blk_start(VirtioBlk *b, BlkReq *r)
 {
-    BlkReq *r = calloc(1, sizeof(*r));
     struct {
         uint32_t type;
         uint32_t reserved;
         uint64_t sector;
     } hdr;
-    uint64_t out, in;
+    uint64_t out = dm_virtq_out_len(&r->elem);
+    uint64_t in = dm_virtq_in_len(&r->elem);
+    int status;
+
+    /* A header to read and a status byte to write, or no answer at all. */
+    if (out < sizeof(hdr) || in < 1 ||
+        dm_virtq_read(b->dev, &r->elem, 0, &hdr, sizeof(hdr)) !=
+            sizeof(hdr)) {
+        if (out >= sizeof(hdr) && in >= 1 && dm_dma_link_lost(b->dev)) {
+            goto lost;
+        }
+        dm_virtio_broken(&b->virtio, "a request without a header or room "
+                         "for its status");
+        blk_req_free(r);
+        return true;
+    }
+    r->type = le32toh(hdr.type);
+    r->sector = le64toh(hdr.sector);
+    status = blk_prepare(b, r, out, in);
+    if (dm_dma_link_lost(b->dev)) {
+        /* What it read may be the link's failure: all again, later. */
+        goto lost;
+    }
+    if (status < 0) {
+        b->inflight++;
+        b->inflight_bytes += r->len;
+        if (blk_submit(b, r) == 0) {
+            b->throttled = b->inflight_bytes >= INFLIGHT_MAX_BYTES;
+            return true;
+        }
+        b->inflight--;
+        b->inflight_bytes -= r->len;
+        status = VIRTIO_BLK_S_IOERR;
+    }
+    r->status = status;
+    if (status != VIRTIO_BLK_S_OK || r->type != VIRTIO_BLK_T_GET_ID) {
+        r->written = 0;
+    }
+    blk_finish(b, r);
+    return true;
+
+lost:
+    free(r->buf);
+    r->buf = NULL;
+    r->iovcnt = 0;
+    r->len = r->written = 0;
+    dm_virtq_park(&b->virtio.vq[r->queue],
+                  "a request could not start: the link is lost");
+    g_queue_push_tail(&b->lq[r->queue].retake, r);
+    return false;
+}
+
+/* Take one chain off queue @q and start it: false when there is none. */
+static bool blk_take(VirtioBlk *b, unsigned q)
+{
+    BlkReq *r = calloc(1, sizeof(*r));
     char why[128];
-    int ret, status;
+    int ret;
 
     if (!r) {
         return false;
@@ -404,38 +567,73 @@ static bool blk_take(VirtioBlk *b, unsigned q)
         free(r);
         return false;
     }
-    out = dm_virtq_out_len(&r->elem);
-    in = dm_virtq_in_len(&r->elem);
-    /* A header to read and a status byte to write, or no answer at all. */
-    if (out < sizeof(hdr) || in < 1 ||
-        dm_virtq_read(b->dev, &r->elem, 0, &hdr, sizeof(hdr)) !=
-            sizeof(hdr)) {
-        dm_virtio_broken(&b->virtio, "a request without a header or room "
-                         "for its status");
-        free(r);
-        return false;
-    }
     r->b = b;
     r->queue = q;
-    r->type = le32toh(hdr.type);
-    r->sector = le64toh(hdr.sector);
-    status = blk_prepare(b, r, out, in);
-    if (status < 0) {
-        b->inflight++;
-        b->inflight_bytes += r->len;
-        if (blk_submit(b, r) == 0) {
-            b->throttled = b->inflight_bytes >= INFLIGHT_MAX_BYTES;
-            return true;
+    return blk_start(b, r);
+}
+
+/*
+ * The client is back after a lost link (DmVirtioOps.resume): per parked
+ * queue, the answers that never landed are written again at their used
+ * slots, then those the link kept from being written, then the requests
+ * that could not start are started.  Each request runs once: its
+ * answer is what the back end said the first time.
+ */
+static void blk_resume(void *opaque)
+{
+    VirtioBlk *b = opaque;
+
+    for (unsigned q = 0; q < b->virtio.num_queues; q++) {
+        DmVirtq *vq = &b->virtio.vq[q];
+        BlkQueue *lq = &b->lq[q];
+        GQueue todo = G_QUEUE_INIT;
+        char why[160];
+        int lost;
+
+        if (!vq->parked || !dm_virtio_ready(&b->virtio)) {
+            continue;
         }
-        b->inflight--;
-        b->inflight_bytes -= r->len;
-        status = VIRTIO_BLK_S_IOERR;
+        lost = dm_virtq_resync(vq, why, sizeof(why));
+        if (lost == -ENOTCONN) {
+            continue;
+        }
+        if (lost < 0 || (unsigned)lost > g_queue_get_length(&lq->unacked)) {
+            dm_virtio_broken(&b->virtio, lost < 0 ? why :
+                             "answers lost with the link are not known");
+            continue;
+        }
+        if (lost || !g_queue_is_empty(&lq->parked) ||
+            !g_queue_is_empty(&lq->retake)) {
+            dm_info("virtio-blk: queue %u, after a lost link: %d answers "
+                    "lost written again, %u answers and %u requests that "
+                    "waited", q, lost, g_queue_get_length(&lq->parked),
+                    g_queue_get_length(&lq->retake));
+        }
+        /* The last @lost answers, then the parked ones, in order. */
+        for (int i = 0; i < lost; i++) {
+            g_queue_push_head(&todo, g_queue_pop_tail(&lq->unacked));
+        }
+        if (lost && ((BlkReq *)g_queue_peek_head(&todo))->used_at !=
+                    vq->used_idx) {
+            dm_virtio_broken(&b->virtio, "answers lost with the link are "
+                             "not where the used ring stands");
+            g_queue_clear_full(&todo, blk_req_free_cb);
+            continue;
+        }
+        while (!g_queue_is_empty(&lq->parked)) {
+            g_queue_push_tail(&todo, g_queue_pop_head(&lq->parked));
+        }
+        blk_forget_acked(b, q);
+        while (!g_queue_is_empty(&todo)) {
+            blk_finish(b, g_queue_pop_head(&todo));
+        }
+        if (vq->parked) {
+            continue;           /* gone again: the next client */
+        }
+        while (!g_queue_is_empty(&lq->retake) && !vq->parked) {
+            blk_start(b, g_queue_pop_head(&lq->retake));
+        }
     }
-    blk_complete(b, q, &r->elem, status,
-                 r->type == VIRTIO_BLK_T_GET_ID && status == 0 ? r->len : 0);
-    free(r->buf);
-    free(r);
-    return true;
 }
 
 /* ---- Polling (poll_us) ---- */
@@ -572,6 +770,7 @@ static void blk_virtio_reset(void *opaque)
 
     b->throttled = false;       /* the work is drained: nothing in flight */
     blk_poll_cancel(b, false);  /* the rings are gone */
+    blk_forget_all(b);
 }
 
 /* Show the driver @n queues, in the transport and in our config. */
@@ -599,6 +798,7 @@ static const DmVirtioOps blk_virtio_ops = {
     .queue_notify = blk_queue_notify,
     .reset = blk_virtio_reset,
     .driver_starting = blk_driver_starting,
+    .resume = blk_resume,
 };
 
 /* ---- Model ---- */
@@ -763,6 +963,19 @@ static void blk_dump(DmDevice *dev)
             (unsigned long long)b->inflight_bytes,
             b->throttled ? ", throttled" : "", b->polling, b->recheck);
     dm_virtio_dump(&b->virtio);
+    for (unsigned q = 0; q < b->virtio.num_queues; q++) {
+        BlkQueue *lq = &b->lq[q];
+
+        if (!g_queue_is_empty(&lq->retake) ||
+            !g_queue_is_empty(&lq->parked) ||
+            !g_queue_is_empty(&lq->unacked)) {
+            dm_info("virtio-blk: queue %u after a lost link: %u to start, "
+                    "%u answers to write, %u answers not known applied", q,
+                    g_queue_get_length(&lq->retake),
+                    g_queue_get_length(&lq->parked),
+                    g_queue_get_length(&lq->unacked));
+        }
+    }
 }
 
 static void blk_unrealize(DmDevice *dev)
@@ -770,6 +983,7 @@ static void blk_unrealize(DmDevice *dev)
     VirtioBlk *b = dm_device_state(dev);
 
     blk_poll_cancel(b, false);
+    blk_forget_all(b);
     dm_virtio_pci_cleanup(&b->virtio);
     if (b->be) {
         b->ops->close(b->be);
