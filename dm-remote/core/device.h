@@ -57,6 +57,8 @@ typedef struct DmLinkOps {
     bool (*lost)(void *opaque);
     /* As dm_dma_posted; NULL: no write is posted. */
     bool (*posted)(void *opaque, uint64_t addr);
+    /* As dm_dma_all_shared; NULL: no. */
+    bool (*all_shared)(void *opaque);
 } DmLinkOps;
 
 typedef struct DmRegion {
@@ -137,6 +139,11 @@ void dm_device_attach(DmDevice *dev, const DmLinkOps *link, void *opaque);
  * every interrupt wire; the device keeps its state for the next client.
  */
 void dm_device_detach(DmDevice *dev);
+/*
+ * The client adds a window (DMA_MAP): quiesce first, so that no model's
+ * I/O thread reads the table of windows while it changes.
+ */
+void dm_device_dma_mapping(DmDevice *dev);
 /* The client takes [iova, iova + size) away: quiesce and tell the model. */
 void dm_device_dma_unmapping(DmDevice *dev, uint64_t iova, uint64_t size);
 

@@ -321,6 +321,10 @@ static int handle_dma_map(DmSession *s, VupMsg *m)
         return -EINVAL;
     }
     fd = vup_msg_take_fd(m, 0);
+    /* No I/O thread reads the table while it changes (model.h). */
+    if (!s->standby) {
+        dm_device_dma_mapping(s->dev);
+    }
     ret = dm_dma_map(&s->dma, &req, fd);
     if (ret < 0) {
         if (fd >= 0) {
@@ -1481,6 +1485,22 @@ static bool session_link_posted(void *opaque, uint64_t addr)
     return s->caps.dm_vq_fetch && r && !r->host;
 }
 
+/* Is every window shared memory (no DMA by message)? */
+static bool session_link_all_shared(void *opaque)
+{
+    DmSession *s = opaque;
+
+    if (!s->dma.n) {
+        return false;
+    }
+    for (unsigned i = 0; i < s->dma.n; i++) {
+        if (!s->dma.regions[i].host) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static unsigned session_link_client_vcpus(void *opaque)
 {
     return ((DmSession *)opaque)->client_vcpus;
@@ -1498,4 +1518,5 @@ static const DmLinkOps session_link_ops = {
     .send_event = session_link_send_event,
     .lost = session_link_lost,
     .posted = session_link_posted,
+    .all_shared = session_link_all_shared,
 };

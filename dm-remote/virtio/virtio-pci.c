@@ -117,6 +117,29 @@ void dm_virtio_notify(DmVirtio *v, unsigned q)
     }
 }
 
+bool dm_virtio_notify_thread(DmVirtio *v, unsigned q)
+{
+    DmVirtq *vq = &v->vq[q];
+
+    if (!dm_virtq_should_notify(vq)) {
+        return false;
+    }
+    return vq->msix_vector == VIRTIO_NO_VECTOR ||
+           !dm_irq_raise_direct(v->dev, vq->msix_vector);
+}
+
+void dm_virtio_queue_irq(DmVirtio *v, unsigned q)
+{
+    if (q < v->num_queues) {
+        virtio_irq(v, v->vq[q].msix_vector, ISR_QUEUE);
+    }
+}
+
+bool dm_virtio_in_step(DmVirtio *v)
+{
+    return !v->recovering && !dm_virtio_parked(v) && !stale(v);
+}
+
 void dm_virtio_config_changed(DmVirtio *v)
 {
     v->config_generation++;

@@ -82,7 +82,14 @@ static unsigned fake_client_vcpus(void *opaque)
     return ((FakeLink *)opaque)->vcpus;
 }
 
+/* Shared memory is all of it: the fake RAM is one window. */
+static bool fake_all_shared(void *opaque)
+{
+    return ((FakeLink *)opaque)->shared;
+}
+
 static const DmLinkOps fake_link_ops = {
+    .all_shared = fake_all_shared,
     .client_vcpus = fake_client_vcpus,
     .dma = fake_dma,
     .dma_iov = fake_dma_iov,
