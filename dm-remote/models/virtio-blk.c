@@ -4,7 +4,7 @@
  *
  *   dm-remote serve --model virtio-blk,file=IMAGE[,readonly=on]
  *                   [,serial=S][,queues=N|0][,queue_size=N][,nbd_timeout=S]
- *                   [,cache=none|writeback][,poll_us=N]
+ *                   [,cache=none|writeback][,poll_us=N][,iothread=on]
  *
  * IMAGE is a raw file or a block device (blk-file.c, locked against a
  * second writer; cache=none opens it with O_DIRECT, past the host's page
@@ -34,6 +34,22 @@
  * NBD_CMD_FLUSH) returned.  DISCARD and WRITE_ZEROES are offered when
  * the back end can do them; a back end that refuses writes makes the
  * disk read-only (VIRTIO_BLK_F_RO).
+ *
+ * iothread=on: each queue on a thread of its own (BlkIoThread below,
+ * docs/dm-remote.md), where guest memory is all shared and the back end
+ * can give a queue its own io_uring: the thread watches the queue's
+ * doorbell eventfd, its ring's completions and a stop eventfd, walks the
+ * ring, submits, answers and raises MSI-X through its eventfd itself.
+ * The hard parts: the table of DMA windows must not change under a
+ * thread (the framework quiesces before DMA_MAP and DMA_UNMAP, and our
+ * quiesce stops and joins every thread, each draining its ring first);
+ * reset, the client's loss, a VM's stop and the end quiesce too; a queue
+ * is the thread's alone while it runs (the loop pokes its doorbell for a
+ * kick by message, and hands nothing else to it), and what only the loop
+ * may do (an INTx or masked interrupt, NEEDS_RESET) comes back through an
+ * eventfd.  A queue gets a thread again (a timer, or the next kick on
+ * the loop) once nothing of it is in flight on the loop and it is in
+ * step with the client: a parked queue (a lost link) never has one.
  *
  * Every field of a request is the guest's: its layout, its sector range
  * and its size are checked; a request the device cannot even answer (no
@@ -169,6 +185,7 @@ typedef struct BlkQueue {
     BlkBackend *be;
     /* iothread=on: the thread serving it now, or NULL (the loop does). */
     BlkIoThread *io;
+    bool threaded_once;         /* said so in the log (once) */
 } BlkQueue;
 
 /*
@@ -1070,6 +1087,10 @@ static void blk_thread_start(VirtioBlk *b, unsigned q)
     b->recheck &= ~(1u << q);
     lq->be = io->be;
     lq->io = io;
+    if (!lq->threaded_once) {
+        lq->threaded_once = true;
+        dm_info("virtio-blk: queue %u on an I/O thread of its own", q);
+    }
     ret = pthread_create(&io->tid, NULL, blk_thread_run, io);
     if (ret) {
         dm_warn("virtio-blk: no I/O thread for queue %u: %s", q,

@@ -52,7 +52,8 @@ static int fake_dma_iov(void *opaque, uint64_t addr, uint64_t len,
     }
     iov[0].iov_base = l->ram + (addr - RIG_RAM_BASE);
     iov[0].iov_len = len;
-    l->iovs_given++;
+    /* Atomic: I/O threads (virtio-blk's iothread=on) count here too. */
+    __atomic_fetch_add(&l->iovs_given, 1, __ATOMIC_RELAXED);
     return 1;
 }
 

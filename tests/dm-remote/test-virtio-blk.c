@@ -1415,7 +1415,7 @@ static void *iot_submit(void *opaque)
         unsigned first = round * IOT_DEPTH + 100 * s->q;
 
         if (!iot_wait(s->r, s->q, iot_offer(s, first))) {
-            s->bad++;
+            __atomic_fetch_add(&s->bad, 1, __ATOMIC_RELEASE);
             break;
         }
         for (unsigned k = 0; k < IOT_DEPTH; k++) {
@@ -1424,12 +1424,21 @@ static void *iot_submit(void *opaque)
             memset(want, (first + k) % IMG_SECTORS & 0xff, sizeof(want));
             if (*(uint8_t *)at(s->r, IOT_STATUS(s->q, k)) != 0 ||
                 memcmp(at(s->r, IOT_DATA(s->q, k)), want, 512)) {
-                s->bad++;
+                __atomic_fetch_add(&s->bad, 1, __ATOMIC_RELEASE);
             }
         }
-        s->done++;
+        __atomic_fetch_add(&s->done, 1, __ATOMIC_RELEASE);
     }
     return NULL;
+}
+
+/* Has the submitter run its rounds, or stopped at a bad one? */
+static bool iot_finished(IotSubmitter *s)
+{
+    unsigned done = __atomic_load_n(&s->done, __ATOMIC_ACQUIRE);
+    unsigned bad = __atomic_load_n(&s->bad, __ATOMIC_ACQUIRE);
+
+    return bad || done >= s->rounds;
 }
 
 /* Are all IOT_QUEUES queues' doorbells watched by their threads? */
@@ -1508,7 +1517,7 @@ static void test_iothread(void **unused)
         }
         running = false;
         for (unsigned q = 0; q < IOT_QUEUES; q++) {
-            running |= sub[q].done + sub[q].bad < IOT_ROUNDS && !sub[q].bad;
+            running |= !iot_finished(&sub[q]);
         }
     }
     for (unsigned q = 0; q < IOT_QUEUES; q++) {
@@ -1548,8 +1557,8 @@ static void test_iothread(void **unused)
         assert_int_equal(pthread_create(&tid[q], NULL, iot_submit, &sub[q]),
                          0);
     }
-    for (int i = 0; i < 2000 && (sub[0].done + sub[0].bad < 1 ||
-                                 sub[1].done + sub[1].bad < 1); i++) {
+    for (int i = 0; i < 2000 && (!iot_finished(&sub[0]) ||
+                                 !iot_finished(&sub[1])); i++) {
         rig_run_for(r->rig, 1);
     }
     for (unsigned q = 0; q < IOT_QUEUES; q++) {
@@ -1587,7 +1596,7 @@ static void test_iothread_poll(void **unused)
     iot_driver_init(r);
     sub.kick_fd = r->dev->doorbells.bells[1].fd;
     assert_int_equal(pthread_create(&tid, NULL, iot_submit, &sub), 0);
-    for (int i = 0; i < 20000 && sub.done + sub.bad < sub.rounds; i++) {
+    for (int i = 0; i < 20000 && !iot_finished(&sub); i++) {
         rig_run_for(r->rig, 1);
     }
     pthread_join(tid, NULL);
@@ -1638,6 +1647,10 @@ int main(void)
     /* I/O threads need io_uring's completions: the last two tests. */
     if (io && !strcmp(io, "threads")) {
         n -= 2;
+    }
+    /* Some tests only (a glob), e.g. under helgrind: BLK_TEST_ONLY. */
+    if (getenv("BLK_TEST_ONLY")) {
+        cmocka_set_test_filter(getenv("BLK_TEST_ONLY"));
     }
     return _cmocka_run_group_tests("tests", tests, n, NULL, NULL);
 }
