@@ -418,6 +418,8 @@ void dm_region_write(DmRegion *r, uint64_t offset, const void *buf,
 
 /* Is this thread a model's I/O thread (dm_io_thread_enter)? */
 static __thread bool on_io_thread;
+/* It met memory that is not shared: the loop must take over (model.h). */
+static __thread bool io_thread_unshared;
 
 void dm_io_thread_enter(void)
 {
@@ -448,8 +450,12 @@ static int dma_shared(DmDevice *dev, uint64_t addr, void *buf, uint64_t len,
     }
     n = dev->link->dma_iov(dev->link_opaque, addr, len, write, iov,
                            IO_THREAD_DMA_IOV);
+    if (n == -ENOTSUP || n == -ENOBUFS) {
+        io_thread_unshared = true;      /* messages: the loop's to send */
+        return -ENOTSUP;
+    }
     if (n < 0) {
-        return -EFAULT;
+        return n;
     }
     for (int i = 0; i < n; i++) {
         if (write) {
@@ -484,20 +490,16 @@ int dm_dma_write(DmDevice *dev, uint64_t addr, const void *buf, uint64_t len)
 bool dm_dma_link_lost(DmDevice *dev)
 {
     /*
-     * An I/O thread's memory is shared and stays mapped until the loop
-     * has joined the thread (a client's loss unmaps after quiesce): a
-     * failure there is the address's, never the link's.
+     * An I/O thread's shared memory stays mapped until the loop has
+     * joined the thread (a client's loss unmaps after quiesce): a failure
+     * there is the address's; one that needed a message is no fault of
+     * the guest's either, and "lost" makes the model leave the request
+     * for the loop, as it would for a lost link.
      */
     if (on_io_thread) {
-        return false;
+        return io_thread_unshared;
     }
     return !dev->link || (dev->link->lost && dev->link->lost(dev->link_opaque));
-}
-
-bool dm_dma_all_shared(DmDevice *dev)
-{
-    return dev->link && dev->link->all_shared &&
-           dev->link->all_shared(dev->link_opaque);
 }
 
 bool dm_irq_raise_direct(DmDevice *dev, unsigned vector)
@@ -530,9 +532,14 @@ bool dm_dma_posted(DmDevice *dev, uint64_t addr)
 int dm_dma_iov(DmDevice *dev, uint64_t addr, uint64_t len, bool write,
                struct iovec *iov, unsigned max_iov)
 {
-    return dev->link ? dev->link->dma_iov(dev->link_opaque, addr, len, write,
-                                          iov, max_iov)
-                     : -ENOTCONN;
+    int ret = dev->link ? dev->link->dma_iov(dev->link_opaque, addr, len,
+                                             write, iov, max_iov)
+                        : -ENOTCONN;
+
+    if (on_io_thread && ret == -ENOTSUP) {
+        io_thread_unshared = true;
+    }
+    return ret;
 }
 
 unsigned dm_device_client_vcpus(DmDevice *dev)

@@ -57,8 +57,6 @@ typedef struct DmLinkOps {
     bool (*lost)(void *opaque);
     /* As dm_dma_posted; NULL: no write is posted. */
     bool (*posted)(void *opaque, uint64_t addr);
-    /* As dm_dma_all_shared; NULL: no. */
-    bool (*all_shared)(void *opaque);
 } DmLinkOps;
 
 typedef struct DmRegion {

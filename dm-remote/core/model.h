@@ -344,14 +344,13 @@ bool dm_device_vm_stopped(DmDevice *dev);
 
 /*
  * A model may serve a queue of requests on a thread of its own (virtio-
- * blk's iothread=on) while guest memory is all shared (one host): the
- * thread then calls nothing of this API but dm_dma_read, dm_dma_write,
- * dm_dma_iov, dm_dma_link_lost, dm_dma_posted and dm_irq_raise_direct,
- * after dm_io_thread_enter.  Rules the model keeps:
- *  - the thread runs only while dm_dma_all_shared() holds, and the
- *    model's quiesce stops and joins it: the framework quiesces before
- *    every DMA_MAP and DMA_UNMAP (the table of windows changes under
- *    neither), a reset, a client's loss and a VM's stop;
+ * blk's iothread=on) while the queue's rings are in shared memory (one
+ * host): the thread then calls nothing of this API but dm_dma_read,
+ * dm_dma_write, dm_dma_iov, dm_dma_link_lost, dm_dma_posted and
+ * dm_irq_raise_direct, after dm_io_thread_enter.  Rules the model keeps:
+ *  - the model's quiesce stops and joins the thread: the framework
+ *    quiesces before every DMA_MAP and DMA_UNMAP (the table of windows
+ *    changes under no thread), a reset, a client's loss and a VM's stop;
  *  - the loop does not touch what the thread owns (its queue) until it
  *    has joined it; everything else (messages to the client, the
  *    device's status) the thread hands to the loop.
@@ -359,18 +358,14 @@ bool dm_device_vm_stopped(DmDevice *dev);
 
 /*
  * The calling thread is a model's I/O thread from now on: its DMA
- * reaches shared memory only (a window without memory of ours, which
- * dm_dma_all_shared rules out, fails with -EFAULT; nothing is ever sent
- * to the client from it), and no DMA fails for the link's sake.
+ * reaches shared memory only, never sending a message (the session's
+ * stream is the loop's).  A DMA into a window without memory of ours
+ * fails with -ENOTSUP (dm_dma_iov as ever), and from then on
+ * dm_dma_link_lost says true on this thread: the model leaves what it
+ * could not finish (nothing was taken off a ring) to the loop, as for a
+ * lost link, and ends the thread.  No other failure is the link's there.
  */
 void dm_io_thread_enter(void);
-
-/*
- * Is every DMA window of the client's backed by memory shared with us
- * (DMA_MAP with an fd), so that no DMA takes a message?  False without
- * a client.  On the loop; stays true until the next DMA_MAP (quiesced).
- */
-bool dm_dma_all_shared(DmDevice *dev);
 
 /*
  * From an I/O thread: raise MSI-X (or MSI) @vector through the eventfd

@@ -1485,22 +1485,6 @@ static bool session_link_posted(void *opaque, uint64_t addr)
     return s->caps.dm_vq_fetch && r && !r->host;
 }
 
-/* Is every window shared memory (no DMA by message)? */
-static bool session_link_all_shared(void *opaque)
-{
-    DmSession *s = opaque;
-
-    if (!s->dma.n) {
-        return false;
-    }
-    for (unsigned i = 0; i < s->dma.n; i++) {
-        if (!s->dma.regions[i].host) {
-            return false;
-        }
-    }
-    return true;
-}
-
 static unsigned session_link_client_vcpus(void *opaque)
 {
     return ((DmSession *)opaque)->client_vcpus;
@@ -1518,5 +1502,4 @@ static const DmLinkOps session_link_ops = {
     .send_event = session_link_send_event,
     .lost = session_link_lost,
     .posted = session_link_posted,
-    .all_shared = session_link_all_shared,
 };

@@ -36,7 +36,7 @@
  * disk read-only (VIRTIO_BLK_F_RO).
  *
  * iothread=on: each queue on a thread of its own (BlkIoThread below,
- * docs/dm-remote.md), where guest memory is all shared and the back end
+ * docs/dm-remote.md), where its rings are in shared memory and the back end
  * can give a queue its own io_uring: the thread watches the queue's
  * doorbell eventfd, its ring's completions and a stop eventfd, walks the
  * ring, submits, answers and raises MSI-X through its eventfd itself.
@@ -926,12 +926,13 @@ static void *blk_thread_run(void *opaque)
     uint64_t one = 1;
 
     dm_io_thread_enter();
+    /* parked: it met memory that is not shared (dm_dma_link_lost). */
     /* Chains the loop's polling let come without a kick. */
     if (io->look) {
         io->look = false;
         blk_thread_poll(io, blk_process(b, io->q));
     }
-    while (!io->broken) {
+    while (!io->broken && !b->virtio.vq[io->q].parked) {
         int n = poll(pfd, 3, io->poll_until ? 0 : -1);
         unsigned took = 0;
 
@@ -970,6 +971,38 @@ static void *blk_thread_run(void *opaque)
 }
 
 /*
+ * Queue @q's thread met guest memory that is not shared (a buffer in a
+ * window the client mapped without an fd: messages, which only the loop
+ * sends) and left the rest to the loop, as a lost link leaves it to the
+ * next client: nothing was taken that is not on the lists.  The loop
+ * writes the answers it could not, in order, starts the requests it
+ * could not, and looks at the ring again; a thread comes back once
+ * nothing of the queue is in flight on the loop.
+ */
+static void blk_thread_yielded(VirtioBlk *b, unsigned q)
+{
+    BlkQueue *lq = &b->lq[q];
+    GQueue todo = G_QUEUE_INIT;
+
+    dm_debug("virtio-blk: queue %u: guest memory without an fd: back to the "
+             "loop (%u answers, %u requests)", q,
+             g_queue_get_length(&lq->parked), g_queue_get_length(&lq->retake));
+    b->virtio.vq[q].parked = false;
+    /* blk_finish keeps an answer behind the parked ones: off the list. */
+    while (!g_queue_is_empty(&lq->parked)) {
+        g_queue_push_tail(&todo, g_queue_pop_head(&lq->parked));
+    }
+    while (!g_queue_is_empty(&todo)) {
+        blk_finish(b, g_queue_pop_head(&todo));
+    }
+    while (!g_queue_is_empty(&lq->retake) && !b->virtio.vq[q].parked) {
+        blk_start(b, g_queue_pop_head(&lq->retake));
+    }
+    b->recheck |= 1u << q;
+    dm_timer_mod(&b->poll_timer, 0);
+}
+
+/*
  * Join queue @q's thread (it ended, or was told to): the queue is the
  * loop's again, its doorbell too; what the thread left for the loop (an
  * interrupt, a broken ring) is done now.
@@ -991,6 +1024,8 @@ static void blk_thread_join(VirtioBlk *b, unsigned q)
     }
     if (io->broken) {
         dm_virtio_broken(&b->virtio, io->why);
+    } else if (b->virtio.vq[q].parked) {
+        blk_thread_yielded(b, q);
     } else if (io->look) {
         /* Unkicked chains: the loop looks (or the next thread). */
         b->recheck |= 1u << q;
@@ -1043,6 +1078,19 @@ static void blk_handoff(void *opaque, int fd, short revents)
     }
 }
 
+/* Are queue @q's three rings in shared memory (no DMA by message)? */
+static bool blk_rings_shared(VirtioBlk *b, unsigned q)
+{
+    DmVirtq *vq = &b->virtio.vq[q];
+    struct iovec iov[4];
+
+    return dm_dma_iov(b->dev, vq->desc, 16ULL * vq->size, false, iov, 4) > 0 &&
+           dm_dma_iov(b->dev, vq->avail, 6 + 2ULL * vq->size, false, iov,
+                      4) > 0 &&
+           dm_dma_iov(b->dev, vq->used, 6 + 8ULL * vq->size, true, iov,
+                      4) > 0;
+}
+
 /*
  * Give queue @q a thread, if it may have one now: the driver ready, the
  * queue in step with this client, nothing of it in flight on the loop,
@@ -1057,8 +1105,12 @@ static void blk_thread_start(VirtioBlk *b, unsigned q)
 
     if (lq->io || !dm_virtio_ready(&b->virtio) || !vq->enabled ||
         !dm_virtio_in_step(&b->virtio) || lq->inflight ||
-        !g_queue_is_empty(&lq->retake) || !g_queue_is_empty(&lq->parked) ||
-        !dm_dma_all_shared(b->dev)) {
+        !g_queue_is_empty(&lq->retake) || !g_queue_is_empty(&lq->parked)) {
+        return;
+    }
+    if (!blk_rings_shared(b, q)) {
+        dm_debug("virtio-blk: queue %u stays on the loop: its rings are not "
+                 "in shared memory", q);
         return;
     }
     io = calloc(1, sizeof(*io));
@@ -1075,6 +1127,8 @@ static void blk_thread_start(VirtioBlk *b, unsigned q)
     io->kick_fd = dm_device_doorbell_take(b->dev, BLK_NOTIFY_REGION,
                                           BLK_NOTIFY_OFF(q));
     if (io->kick_fd < 0) {
+        dm_debug("virtio-blk: queue %u stays on the loop: its doorbell is "
+                 "no eventfd", q);
         b->ops->close(io->be);
         goto fail;
     }

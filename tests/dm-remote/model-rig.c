@@ -47,6 +47,9 @@ static int fake_dma_iov(void *opaque, uint64_t addr, uint64_t len,
     if (!in_ram(addr, len)) {
         return -EFAULT;
     }
+    if (l->unshared_from && addr + len > l->unshared_from) {
+        return -ENOTSUP;
+    }
     if (max_iov < 1) {
         return -ENOBUFS;
     }
@@ -83,14 +86,7 @@ static unsigned fake_client_vcpus(void *opaque)
     return ((FakeLink *)opaque)->vcpus;
 }
 
-/* Shared memory is all of it: the fake RAM is one window. */
-static bool fake_all_shared(void *opaque)
-{
-    return ((FakeLink *)opaque)->shared;
-}
-
 static const DmLinkOps fake_link_ops = {
-    .all_shared = fake_all_shared,
     .client_vcpus = fake_client_vcpus,
     .dma = fake_dma,
     .dma_iov = fake_dma_iov,

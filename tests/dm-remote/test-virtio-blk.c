@@ -1570,6 +1570,26 @@ static void test_iothread(void **unused)
         rig_run_for(r->rig, 2);
     }
     assert_true(iot_threaded(r));
+    /*
+     * A read into memory the client mapped without an fd (messages): the
+     * thread leaves it to the loop, which answers it; the queue gets its
+     * thread back.
+     */
+    r->rig->link.unshared_from = IOT_DATA(0, 0);
+    sub[0].rounds = 1;
+    sub[0].done = 0;
+    assert_int_equal(pthread_create(&tid[0], NULL, iot_submit, &sub[0]), 0);
+    for (int i = 0; i < 2000 && !iot_finished(&sub[0]); i++) {
+        rig_run_for(r->rig, 1);
+    }
+    pthread_join(tid[0], NULL);
+    assert_int_equal(sub[0].bad, 0);
+    assert_int_equal(sub[0].done, 1);
+    r->rig->link.unshared_from = 0;
+    for (int i = 0; i < 500 && !iot_threaded(r); i++) {
+        rig_run_for(r->rig, 2);
+    }
+    assert_true(iot_threaded(r));
     /* The client goes (detach quiesces): the threads end with it. */
     rig_detach(r->rig);
     assert_false(iot_threaded(r));
