@@ -1124,6 +1124,20 @@ bool dm_session_handle_one(DmSession *s)
 /* ---- DMA through messages ---- */
 
 /*
+ * The stream failed where a model waited or sent (a DMA, an interrupt):
+ * said once, with why, since the model's queues park on it (a lost link,
+ * docs/protocol.md) and the server closes the session (client_pending).
+ */
+static void stream_failed(DmSession *s, const char *what, int err)
+{
+    if (!s->broken) {
+        dm_warn("%s failed (%s): the session is lost, closing it", what,
+                strerror(err < 0 ? -err : err));
+    }
+    s->broken = true;
+}
+
+/*
  * Wait for the reply to @req.  The client's requests meanwhile are kept
  * for later, so that a model is never re-entered in the middle of its
  * access (a ring walk, a used-ring update), but for register reads,
@@ -1141,7 +1155,7 @@ static int wait_reply(DmSession *s, const VupHeader *req, VupMsg *ret_msg)
                                       s->fds_ok ? VUP_MAX_FDS : 0);
 
         if (ret < 0 && ret != -EBADMSG) {
-            s->broken = true;
+            stream_failed(s, "waiting for a DMA reply", ret);
             return ret;
         }
         if ((m.hdr.flags & VUP_FLAG_TYPE_MASK) == VUP_FLAG_TYPE_REPLY) {
@@ -1215,7 +1229,7 @@ static int dma_message(DmSession *s, uint64_t addr, void *buf, uint32_t len,
     ret = vup_stream_send_msg(&s->stream, &h, payload, plen, NULL, 0);
     free(payload);
     if (ret < 0) {
-        s->broken = true;
+        stream_failed(s, "sending a DMA message", ret);
         return ret;
     }
     if (h.flags & VUP_FLAG_NO_REPLY) {
@@ -1311,7 +1325,7 @@ static int session_vq_fetch(DmSession *s, const VupDmVqFetch *req,
     s->stats.dma_messages++;
     ret = vup_stream_send_msg(&s->stream, &h, req, sizeof(*req), NULL, 0);
     if (ret < 0) {
-        s->broken = true;
+        stream_failed(s, "sending a ring fetch", ret);
         return ret;
     }
     ret = wait_reply(s, &h, &m);
@@ -1337,11 +1351,15 @@ static void session_send_irq(DmSession *s, unsigned index, unsigned sub)
         .flags = VUP_FLAG_NO_REPLY,
     };
     VupDmIrq irq = { .index = index, .sub = sub };
+    int ret;
 
     s->posted_unfenced = false;     /* what went before is applied first */
-    if (!s->broken && vup_stream_send_msg(&s->stream, &h, &irq, sizeof(irq),
-                                          NULL, 0) < 0) {
-        s->broken = true;
+    if (s->broken) {
+        return;
+    }
+    ret = vup_stream_send_msg(&s->stream, &h, &irq, sizeof(irq), NULL, 0);
+    if (ret < 0) {
+        stream_failed(s, "sending an interrupt", ret);
     }
 }
 
@@ -1455,12 +1473,14 @@ static void session_link_send_event(void *opaque, uint32_t type,
         .flags = VUP_FLAG_NO_REPLY,
     };
     VupDmEvent ev = { .type = type, .value = value };
+    int ret;
 
     if (!s->caps.dm_events || s->broken) {
         return;
     }
-    if (vup_stream_send_msg(&s->stream, &h, &ev, sizeof(ev), NULL, 0) < 0) {
-        s->broken = true;
+    ret = vup_stream_send_msg(&s->stream, &h, &ev, sizeof(ev), NULL, 0);
+    if (ret < 0) {
+        stream_failed(s, "sending an event", ret);
     }
 }
 

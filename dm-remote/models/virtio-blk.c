@@ -381,7 +381,8 @@ static void blk_finish(VirtioBlk *b, BlkReq *r)
     r->used_at = vq->used_idx;
     ret = blk_answer(b, r);
     if (ret == -ENOTCONN) {
-        vq->parked = true;
+        dm_virtq_park(vq, "an answer could not be written: the link is "
+                      "lost");
         g_queue_push_tail(&b->lq[q].parked, r);
         return;
     }
@@ -662,7 +663,8 @@ lost:
     r->buf = NULL;
     r->iovcnt = 0;
     r->len = r->written = 0;
-    b->virtio.vq[r->queue].parked = true;
+    dm_virtq_park(&b->virtio.vq[r->queue],
+                  "a request could not start: the link is lost");
     g_queue_push_tail(&b->lq[r->queue].retake, r);
     return false;
 }
@@ -1443,6 +1445,19 @@ static void blk_dump(DmDevice *dev)
     dm_info("virtio-blk: polling 0x%x, to look at again 0x%x", b->polling,
             b->recheck);
     dm_virtio_dump(&b->virtio);
+    for (unsigned q = 0; q < b->virtio.num_queues; q++) {
+        BlkQueue *lq = &b->lq[q];
+
+        if (!g_queue_is_empty(&lq->retake) ||
+            !g_queue_is_empty(&lq->parked) ||
+            !g_queue_is_empty(&lq->unacked)) {
+            dm_info("virtio-blk: queue %u after a lost link: %u to start, "
+                    "%u answers to write, %u answers not known applied", q,
+                    g_queue_get_length(&lq->retake),
+                    g_queue_get_length(&lq->parked),
+                    g_queue_get_length(&lq->unacked));
+        }
+    }
 }
 
 static void blk_unrealize(DmDevice *dev)

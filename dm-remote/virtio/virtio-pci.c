@@ -155,15 +155,23 @@ void dm_virtio_broken(DmVirtio *v, const char *why)
     }
     if (dm_dma_link_lost(v->dev)) {
         /* What failed was the link: wait for the next client. */
-        dm_warn("virtio: %s, but the link is lost: waiting for the client",
-                why);
+        dm_warn("virtio: %s, but link %llu is lost: waiting for the client",
+                why, (unsigned long long)dm_dma_link_id(v->dev));
         for (unsigned i = 0; i < v->num_queues; i++) {
-            v->vq[i].parked = v->vq[i].enabled;
+            if (v->vq[i].enabled) {
+                dm_virtq_park(&v->vq[i], why);
+            }
         }
         return;
     }
-    dm_warn("virtio: %s: the device needs a reset", why);
+    dm_warn("virtio: %s: the device needs a reset (link %llu, in step with "
+            "%llu)", why, (unsigned long long)dm_dma_link_id(v->dev),
+            (unsigned long long)v->synced_link);
     v->status |= VIRTIO_STATUS_NEEDS_RESET;
+    /* Where each ring stood: what a guest that hangs then is waiting for. */
+    for (unsigned i = 0; i < v->num_queues; i++) {
+        dm_virtq_dump(&v->vq[i], i);
+    }
     if (v->status & VIRTIO_STATUS_DRIVER_OK) {
         virtio_irq(v, v->config_msix_vector, ISR_CONFIG);
     }
@@ -455,13 +463,8 @@ static void queue_kick(DmVirtio *v, uint64_t q)
     if (v->recovering && !recover(v)) {
         return;                 /* guest memory not back yet */
     }
-    /*
-     * A new client, or one after a lost link: in step first, if its
-     * windows are there (a kick may come before its set-up's replay),
-     * else at the resume its interrupt wiring brings.
-     */
-    if ((dm_virtio_parked(v) || stale(v)) &&
-        (!rings_reachable(v) || !catch_up(v))) {
+    /* A new client, or one after a lost link: in step first. */
+    if (!catch_up(v)) {
         return;
     }
     if (q < v->num_queues && v->vq[q].enabled && dm_virtio_ready(v)) {
@@ -606,6 +609,18 @@ void dm_virtio_irqs_changed(DmVirtio *v)
  */
 static bool catch_up(DmVirtio *v)
 {
+    if (!dm_virtio_parked(v) && !stale(v)) {
+        return true;
+    }
+    /*
+     * Only once the client's windows are there: a kick or a resume may
+     * come before its set-up's replay (its DMA_MAPs), and a ring that
+     * cannot be read then is no fault of the guest's.  The kick after
+     * the replay, or the resume its interrupt wiring brings, comes back.
+     */
+    if (!rings_reachable(v)) {
+        return false;
+    }
     if (stale(v)) {
         /* Another client: what the last one got is to be checked. */
         for (unsigned i = 0; i < v->num_queues; i++) {
@@ -736,10 +751,13 @@ void dm_virtio_load(DmVirtio *v, DmStateIn *in)
 void dm_virtio_dump(DmVirtio *v)
 {
     dm_info("virtio: status 0x%x%s, features 0x%llx, %u queues, isr 0x%x, "
-            "config vector %u%s", v->status,
-            dm_virtio_ready(v) ? " (ready)" : "",
+            "config vector %u%s; link %llu%s, in step with %llu",
+            v->status, dm_virtio_ready(v) ? " (ready)" : "",
             (unsigned long long)v->guest_features, v->num_queues, v->isr,
-            v->config_msix_vector, v->recovering ? ", recovering" : "");
+            v->config_msix_vector, v->recovering ? ", recovering" : "",
+            (unsigned long long)dm_dma_link_id(v->dev),
+            dm_dma_link_lost(v->dev) ? " (lost)" : "",
+            (unsigned long long)v->synced_link);
     for (unsigned i = 0; i < v->num_queues; i++) {
         dm_virtq_dump(&v->vq[i], i);
     }

@@ -118,6 +118,20 @@ static int read_desc(DmVirtq *q, uint64_t table, unsigned i, VirtqDesc *d)
         BROKEN(__VA_ARGS__); \
     } while (0)
 
+void dm_virtq_park(DmVirtq *q, const char *why)
+{
+    if (q->parked) {
+        return;
+    }
+    /* Rare, and the one trace of why a queue stopped: always logged. */
+    dm_warn("virtq: the queue with its used ring at 0x%llx parks: %s "
+            "(last_avail %u, used %u, %u known applied; link %llu%s)",
+            (unsigned long long)q->used, why, q->last_avail, q->used_idx,
+            q->acked_used, (unsigned long long)dm_dma_link_id(q->dev),
+            dm_dma_link_lost(q->dev) ? ", lost" : "");
+    q->parked = true;
+}
+
 /* Add one buffer to @e, keeping readable ones before writable ones. */
 static int add_seg(DmVirtqElem *e, const VirtqDesc *d, char *why,
                    size_t whylen)
@@ -450,7 +464,7 @@ int dm_virtq_pop(DmVirtq *q, DmVirtqElem *e, char *why, size_t whylen)
     ret = pop(q, e, why, whylen);
     if (ret == -ENOTCONN) {
         /* Nothing was taken: the next client's resume takes it. */
-        q->parked = true;
+        dm_virtq_park(q, "a ring read failed with the link");
         return 0;
     }
     return ret;
@@ -460,7 +474,7 @@ int dm_virtq_pop(DmVirtq *q, DmVirtqElem *e, char *why, size_t whylen)
 static int push_failed(DmVirtq *q)
 {
     if (dm_dma_link_lost(q->dev)) {
-        q->parked = true;
+        dm_virtq_park(q, "a used ring write failed with the link");
         return -ENOTCONN;
     }
     return -EIO;
@@ -776,14 +790,15 @@ void dm_virtq_dump(DmVirtq *q, unsigned n)
         dm_info("queue %u: not enabled", n);
         return;
     }
-    dm_info("queue %u: size %u, vector %u; ours: last_avail %u, used %u, "
-            "signalled %u%s%s%s; guest's: avail flags %d idx %d "
-            "used_event %d, used flags %d idx %d avail_event %d; "
+    dm_info("queue %u: size %u, vector %u; ours: last_avail %u, used %u "
+            "(%u known applied), signalled %u%s%s%s%s; guest's: avail flags "
+            "%d idx %d used_event %d, used flags %d idx %d avail_event %d; "
             "%u to run again", n, q->size, q->msix_vector, q->last_avail,
-            q->used_idx, q->signalled_used,
+            q->used_idx, q->acked_used, q->signalled_used,
             q->signalled_valid ? "" : " (none yet)",
             q->event_idx ? ", event idx" : "",
             q->no_kicks ? ", kicks off (polling)" : "",
+            q->parked ? ", parked (waits for a client)" : "",
             dump_u16(q, q->avail), dump_u16(q, q->avail + 2),
             dump_u16(q, q->avail + 4 + 2 * (uint64_t)q->size),
             dump_u16(q, q->used), dump_u16(q, q->used + 2),

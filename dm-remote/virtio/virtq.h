@@ -159,6 +159,13 @@ int dm_virtq_push_batch(DmVirtq *q, const DmVirtqElem *const *e,
 int dm_virtq_resync(DmVirtq *q, char *why, size_t whylen);
 
 /*
+ * Park @q (see DmVirtq.parked) because of @why, logged with where the
+ * rings stand and the link's id: nothing is taken or pushed until
+ * dm_virtq_resync.  Already parked: nothing.
+ */
+void dm_virtq_park(DmVirtq *q, const char *why);
+
+/*
  * Kicks, off while the device polls the ring anyway (without EVENT_IDX
  * the used ring's NO_NOTIFY flag; with it, avail_event stays where it
  * is, so the driver kicks once at most), and on again before it stops

@@ -1100,6 +1100,121 @@ static void test_lost_session_posted(void **state)
 }
 
 /*
+ * The next client wires its interrupts before its DMA windows are there
+ * (SET_IRQS before DMA_MAP): the catch-up that the wiring starts cannot
+ * read the rings yet, which is no fault of the guest's.  The device
+ * waits for the windows (the kick after them), is not broken, and the
+ * queue goes on: the read made then completes.  (The catch-up once
+ * resynced the used ring at once, took the failed read for a bad
+ * address and put the device in NEEDS_RESET.)
+ */
+static void test_resume_before_windows(void **state)
+{
+    VupDmaMap map = { .argsz = sizeof(map),
+                      .flags = VUP_DMA_MAP_FLAG_READ | VUP_DMA_MAP_FLAG_WRITE,
+                      .address = RAM_BASE, .size = RAM_SIZE };
+    VupIrqSet set = { .argsz = sizeof(set), .index = VUP_PCI_INTX_IRQ_INDEX,
+                      .flags = VUP_IRQ_SET_DATA_EVENTFD |
+                               VUP_IRQ_SET_ACTION_TRIGGER,
+                      .count = 1 };
+    VupHeader h = { .command = VUP_CMD_DEVICE_SET_IRQS };
+    uint8_t want[512];
+    VupCaps caps;
+    int fd, efd;
+
+    /* A client that started the driver and got one read through. */
+    fd = connect_lost_client(false, &efd);
+    driver_init(fd);
+    make_read(0, 5);
+    offer(0, 0);
+    send_write(fd, NOTIFY_OFF, 0, 2);
+    serve_until(fd, first_done);
+    close(efd);
+    close(fd);
+
+    /* The next one: its interrupts first, its memory a moment later. */
+    vup_caps_init_defaults(&caps);
+    fd = connect_with(false, &caps, NULL);
+    efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    h.msg_id = next_id++;
+    assert_int_equal(vup_send_msg(fd, &h, &set, sizeof(set), &efd, 1), 0);
+    assert_int_equal(wait_reply(fd, h.msg_id, NULL), 0);
+    sleep_ms(100);              /* the catch-up it started has run */
+    assert_false(rd(fd, 0x14, 1) & 64);         /* not NEEDS_RESET */
+    assert_int_equal(wait_reply(fd, send_cmd(fd, VUP_CMD_DMA_MAP, &map,
+                                             sizeof(map)), NULL), 0);
+    make_read(1, 6);
+    offer(1, 1);
+    send_write(fd, NOTIFY_OFF, 0, 2);
+    serve_until(fd, both_done);
+    assert_false(rd(fd, 0x14, 1) & 64);
+    assert_int_equal(used_idx(), 2);
+    assert_int_equal(*at(STATUS + 1), 0);
+    memset(want, 6, sizeof(want));
+    assert_memory_equal(at(DATA + 512), want, sizeof(want));
+    close(efd);
+    close(fd);
+}
+
+/*
+ * A DMA reply that never comes to a kick by eventfd (no message of the
+ * client's is being handled): the server gives up on the stream after
+ * its socket timeout and closes the session at once, though the client
+ * sends nothing more (its doorbells and interrupts are eventfds: only
+ * the close tells it to reconnect).  The next client gets the request
+ * answered, once.  (The session once stayed open, its queue parked,
+ * until the client happened to send a message: a guest whose disk I/O
+ * goes by eventfds waited for ever.)
+ */
+static void test_lost_stream_closes(void **state)
+{
+    struct timeval tv = { .tv_sec = 30 };
+    uint64_t one = 1;
+    uint8_t want[512];
+    bool asked = false;
+    int fd, efd, kick, ret;
+    VupMsg r;
+
+    set_sector(5, 5);
+    fd = connect_lost_client(false, &efd);
+    assert_int_equal(io_fds(fd, BAR4, &r), 0);
+    assert_int_equal(r.nfds, 1);
+    kick = vup_msg_take_fd(&r, 0);
+    vup_msg_clear(&r);
+    driver_init(fd);
+    make_read(0, 5);
+    offer(0, 0);
+    assert_int_equal(write(kick, &one, sizeof(one)), sizeof(one));
+    /* Its first DMA is left unanswered: read until the server closes. */
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    for (;;) {
+        VupMsg m;
+
+        ret = vup_recv_msg(fd, &m, VUP_MAX_MSG_SIZE, VUP_MAX_FDS);
+        if (ret < 0) {
+            break;
+        }
+        asked |= is_request(&m) && m.hdr.command == VUP_CMD_DMA_READ;
+        vup_msg_clear(&m);
+    }
+    assert_true(asked);
+    assert_int_equal(ret, -ECONNRESET);         /* closed, not timed out */
+    close(kick);
+    close(efd);
+    close(fd);
+
+    fd = connect_lost_client(false, &efd);
+    serve_until(fd, first_done);
+    assert_false(rd(fd, 0x14, 1) & 64);         /* not NEEDS_RESET */
+    assert_int_equal(used_idx(), 1);
+    assert_int_equal(*at(STATUS), 0);
+    memset(want, 5, sizeof(want));
+    assert_memory_equal(at(DATA), want, sizeof(want));
+    close(efd);
+    close(fd);
+}
+
+/*
  * A guest's bad address is still the guest's fault: a status byte in
  * no DMA window breaks the device (NEEDS_RESET), nothing is used.
  */
@@ -1135,6 +1250,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_irq_follows_posted_writes),
         cmocka_unit_test(test_lost_session),
         cmocka_unit_test(test_lost_session_posted),
+        cmocka_unit_test(test_resume_before_windows),
+        cmocka_unit_test(test_lost_stream_closes),
         cmocka_unit_test(test_bad_address_breaks),
     };
 

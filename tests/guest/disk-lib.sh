@@ -166,6 +166,14 @@ disk_finish() {
         tail -n 30 <<<"$console" | sed 's/^/#   /'
         echo "# dm-remote:"; tail -n 25 "$tmp/dm.log" 2>/dev/null |
             sed 's/^/#   /'
+        # Why a queue stopped, wherever it is in the log (a dump may
+        # have pushed it out of the tail): breaks, parks, lost sessions.
+        echo "# dm-remote, why a queue stopped:"
+        grep -E 'needs a reset|parks:|is lost|disconnected' "$tmp/dm.log" \
+            2>/dev/null | head -n 20 | sed 's/^/#   /'
+        echo "# qemu, its sessions:"
+        grep -E 'dm-proxy .*(lost|reconnected)' "$tmp/qemu.log" 2>/dev/null |
+            head -n 10 | sed 's/^/#   /'
         echo "# qemu:"; tail -n 10 "$tmp/qemu.log" 2>/dev/null |
             sed 's/^/#   /'
     fi
