@@ -49,7 +49,10 @@
  * may do (an INTx or masked interrupt, NEEDS_RESET) comes back through an
  * eventfd.  A queue gets a thread again (a timer, or the next kick on
  * the loop) once nothing of it is in flight on the loop and it is in
- * step with the client: a parked queue (a lost link) never has one.
+ * step with the client: a parked queue (a lost link) never has one.  A
+ * queue is disabled only by a reset (quiesced first); the state saved
+ * (dm_virtio_save) is the queues' set-up, which no thread writes, and
+ * the crash journal of a queue is its thread's, as its ring is.
  *
  * Every field of a request is the guest's: its layout, its sector range
  * and its size are checked; a request the device cannot even answer (no
@@ -1304,10 +1307,17 @@ static int blk_realize(DmDevice *dev)
     if (ret < 0) {
         return ret;
     }
-    if (b->iothread && !b->ops->clone) {
-        dm_warn("virtio-blk: iothread=on is for files and block devices: "
-                "the NBD back end serves its queues on the loop");
-        b->iothread = false;
+    if (b->iothread) {
+        /* A ring of a queue's own on the image, or no threads at all. */
+        BlkBackend *clone = b->ops->clone ? b->ops->clone(b->be) : NULL;
+
+        if (!clone) {
+            dm_warn("virtio-blk: iothread=on needs a file or a block device "
+                    "on io_uring: the loop serves every queue");
+            b->iothread = false;
+        } else {
+            b->ops->close(clone);
+        }
     }
     if (b->iothread) {
         b->handoff_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
