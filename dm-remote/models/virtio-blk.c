@@ -1024,6 +1024,7 @@ static void blk_thread_join(VirtioBlk *b, unsigned q)
     close(io->stop_fd);
     lq->be = b->be;
     lq->io = NULL;
+    b->virtio.vq[q].threaded = false;
     if (__atomic_exchange_n(&io->irq_due, false, __ATOMIC_ACQUIRE)) {
         dm_virtio_queue_irq(&b->virtio, q);
     }
@@ -1146,6 +1147,7 @@ static void blk_thread_start(VirtioBlk *b, unsigned q)
     b->recheck &= ~(1u << q);
     lq->be = io->be;
     lq->io = io;
+    vq->threaded = true;
     if (!lq->threaded_once) {
         lq->threaded_once = true;
         dm_info("virtio-blk: queue %u on an I/O thread of its own", q);
@@ -1156,6 +1158,7 @@ static void blk_thread_start(VirtioBlk *b, unsigned q)
                 strerror(ret));
         lq->io = NULL;
         lq->be = b->be;
+        vq->threaded = false;
         dm_device_doorbell_give_back(b->dev, BLK_NOTIFY_REGION,
                                      BLK_NOTIFY_OFF(q));
         b->ops->close(io->be);

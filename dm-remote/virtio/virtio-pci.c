@@ -76,7 +76,7 @@ static bool stale(DmVirtio *v)
 bool dm_virtio_parked(const DmVirtio *v)
 {
     for (unsigned i = 0; i < v->num_queues; i++) {
-        if (v->vq[i].parked) {
+        if (!v->vq[i].threaded && v->vq[i].parked) {
             return true;
         }
     }
@@ -158,7 +158,10 @@ void dm_virtio_broken(DmVirtio *v, const char *why)
         dm_warn("virtio: %s, but link %llu is lost: waiting for the client",
                 why, (unsigned long long)dm_dma_link_id(v->dev));
         for (unsigned i = 0; i < v->num_queues; i++) {
-            if (v->vq[i].enabled) {
+            /* A thread's queue: its own memory is shared, and it ends
+             * before the client goes (quiesce); the next client's
+             * catch-up parks it then. */
+            if (v->vq[i].enabled && !v->vq[i].threaded) {
                 dm_virtq_park(&v->vq[i], why);
             }
         }

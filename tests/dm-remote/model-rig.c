@@ -40,6 +40,7 @@ static int fake_dma_iov(void *opaque, uint64_t addr, uint64_t len,
                         bool write, struct iovec *iov, unsigned max_iov)
 {
     FakeLink *l = opaque;
+    uint64_t unshared = __atomic_load_n(&l->unshared_from, __ATOMIC_ACQUIRE);
 
     if (!l->shared) {
         return -ENOTSUP;
@@ -47,7 +48,7 @@ static int fake_dma_iov(void *opaque, uint64_t addr, uint64_t len,
     if (!in_ram(addr, len)) {
         return -EFAULT;
     }
-    if (l->unshared_from && addr + len > l->unshared_from) {
+    if (unshared && addr + len > unshared) {
         return -ENOTSUP;
     }
     if (max_iov < 1) {

@@ -1575,7 +1575,8 @@ static void test_iothread(void **unused)
      * thread leaves it to the loop, which answers it; the queue gets its
      * thread back.
      */
-    r->rig->link.unshared_from = IOT_DATA(0, 0);
+    __atomic_store_n(&r->rig->link.unshared_from, IOT_DATA(0, 0),
+                     __ATOMIC_RELEASE);
     sub[0].rounds = 1;
     sub[0].done = 0;
     assert_int_equal(pthread_create(&tid[0], NULL, iot_submit, &sub[0]), 0);
@@ -1585,7 +1586,7 @@ static void test_iothread(void **unused)
     pthread_join(tid[0], NULL);
     assert_int_equal(sub[0].bad, 0);
     assert_int_equal(sub[0].done, 1);
-    r->rig->link.unshared_from = 0;
+    __atomic_store_n(&r->rig->link.unshared_from, 0, __ATOMIC_RELEASE);
     for (int i = 0; i < 500 && !iot_threaded(r); i++) {
         rig_run_for(r->rig, 2);
     }
