@@ -1541,10 +1541,10 @@ static const DmProp blk_props[] = {
                    "shared only; 0: wait for kicks)"),
     DM_PROP_BOOLEAN("iothread", VirtioBlk, iothread, "off",
                     "serve each queue on a thread of its own (its doorbell, "
-                    "ring, io_uring and interrupts) where guest memory is "
-                    "all shared (one host) and the image is a file or a "
-                    "block device on io_uring; the loop serves it "
-                    "otherwise"),
+                    "ring, io_uring and MSI-X) where its rings are in "
+                    "shared memory (one host, guest RAM in a memfd) and the "
+                    "image is a file or a block device on io_uring; the "
+                    "loop serves it otherwise"),
     DM_PROP_END,
 };
 
