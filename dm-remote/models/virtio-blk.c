@@ -931,12 +931,12 @@ static void *blk_thread_run(void *opaque)
     uint64_t one = 1;
 
     dm_io_thread_enter();
-    /* parked: it met memory that is not shared (dm_dma_link_lost). */
     /* Chains the loop's polling let come without a kick. */
     if (io->look) {
         io->look = false;
         blk_thread_poll(io, blk_process(b, io->q));
     }
+    /* parked: it met memory that is not shared (blk_thread_yielded). */
     while (!io->broken && !b->virtio.vq[io->q].parked) {
         int n = poll(pfd, 3, io->poll_until ? 0 : -1);
         unsigned took = 0;

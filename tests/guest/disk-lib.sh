@@ -9,7 +9,8 @@
 # shellcheck disable=SC2154   # $build, $transport, $tmp, tap.sh's $n, $failed
 # shellcheck disable=SC2034   # $guest_rc and $console are for the caller
 
-disk_dm=$build/meson/dm-remote/dm-remote
+# $DM_REMOTE: another build of the server (the ASan one).
+disk_dm=${DM_REMOTE:-$build/meson/dm-remote/dm-remote}
 disk_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 server_ns=()
 [ -z "${DM_SERVER_NETNS:-}" ] || server_ns=(ip netns exec "$DM_SERVER_NETNS")
