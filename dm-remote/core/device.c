@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "device.h"
+#include "dma.h"
 #include "log.h"
 #include "pci.h"
 #include "work.h"
@@ -430,7 +431,7 @@ void dm_io_thread_enter(void)
 #define IO_THREAD_DMA_IOV 16
 
 /*
- * An I/O thread's DMA: a memcpy into the shared windows, never a message
+ * An I/O thread's DMA: a copy into the shared windows, never a message
  * (the session's stream is the loop's).  The link's dma_iov only reads
  * the table of windows, which no DMA_MAP or DMA_UNMAP changes while an
  * I/O thread runs (they quiesce it first).
@@ -458,10 +459,11 @@ static int dma_shared(DmDevice *dev, uint64_t addr, void *buf, uint64_t len,
         return n;
     }
     for (int i = 0; i < n; i++) {
+        /* A ring's index in one access, never torn (dm_dma_copy). */
         if (write) {
-            memcpy(iov[i].iov_base, p, iov[i].iov_len);
+            dm_dma_copy(iov[i].iov_base, p, iov[i].iov_len);
         } else {
-            memcpy(p, iov[i].iov_base, iov[i].iov_len);
+            dm_dma_copy(p, iov[i].iov_base, iov[i].iov_len);
         }
         p += iov[i].iov_len;
     }

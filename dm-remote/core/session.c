@@ -1279,9 +1279,9 @@ static int session_dma(DmSession *s, uint64_t addr, void *buf, uint64_t len,
             uint8_t *host = (uint8_t *)r->host + (addr - r->iova);
 
             if (write) {
-                memcpy(host, p, n);
+                dm_dma_copy(host, p, n);
             } else {
-                memcpy(p, host, n);
+                dm_dma_copy(p, host, n);
             }
         } else {
             if (s->broken) {
