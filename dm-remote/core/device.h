@@ -137,6 +137,11 @@ void dm_device_attach(DmDevice *dev, const DmLinkOps *link, void *opaque);
  * every interrupt wire; the device keeps its state for the next client.
  */
 void dm_device_detach(DmDevice *dev);
+/*
+ * The client adds a window (DMA_MAP): quiesce first, so that no model's
+ * I/O thread reads the table of windows while it changes.
+ */
+void dm_device_dma_mapping(DmDevice *dev);
 /* The client takes [iova, iova + size) away: quiesce and tell the model. */
 void dm_device_dma_unmapping(DmDevice *dev, uint64_t iova, uint64_t size);
 

@@ -321,6 +321,10 @@ static int handle_dma_map(DmSession *s, VupMsg *m)
         return -EINVAL;
     }
     fd = vup_msg_take_fd(m, 0);
+    /* No I/O thread reads the table while it changes (model.h). */
+    if (!s->standby) {
+        dm_device_dma_mapping(s->dev);
+    }
     ret = dm_dma_map(&s->dma, &req, fd);
     if (ret < 0) {
         if (fd >= 0) {

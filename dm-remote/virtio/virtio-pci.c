@@ -76,7 +76,7 @@ static bool stale(DmVirtio *v)
 bool dm_virtio_parked(const DmVirtio *v)
 {
     for (unsigned i = 0; i < v->num_queues; i++) {
-        if (v->vq[i].parked) {
+        if (!v->vq[i].threaded && v->vq[i].parked) {
             return true;
         }
     }
@@ -117,6 +117,29 @@ void dm_virtio_notify(DmVirtio *v, unsigned q)
     }
 }
 
+bool dm_virtio_notify_thread(DmVirtio *v, unsigned q)
+{
+    DmVirtq *vq = &v->vq[q];
+
+    if (!dm_virtq_should_notify(vq)) {
+        return false;
+    }
+    return vq->msix_vector == VIRTIO_NO_VECTOR ||
+           !dm_irq_raise_direct(v->dev, vq->msix_vector);
+}
+
+void dm_virtio_queue_irq(DmVirtio *v, unsigned q)
+{
+    if (q < v->num_queues) {
+        virtio_irq(v, v->vq[q].msix_vector, ISR_QUEUE);
+    }
+}
+
+bool dm_virtio_in_step(DmVirtio *v)
+{
+    return !v->recovering && !dm_virtio_parked(v) && !stale(v);
+}
+
 void dm_virtio_config_changed(DmVirtio *v)
 {
     v->config_generation++;
@@ -135,7 +158,10 @@ void dm_virtio_broken(DmVirtio *v, const char *why)
         dm_warn("virtio: %s, but link %llu is lost: waiting for the client",
                 why, (unsigned long long)dm_dma_link_id(v->dev));
         for (unsigned i = 0; i < v->num_queues; i++) {
-            if (v->vq[i].enabled) {
+            /* A thread's queue: its own memory is shared, and it ends
+             * before the client goes (quiesce); the next client's
+             * catch-up parks it then. */
+            if (v->vq[i].enabled && !v->vq[i].threaded) {
                 dm_virtq_park(&v->vq[i], why);
             }
         }

@@ -150,6 +150,22 @@ bool dm_virtio_parked(const DmVirtio *v);
 /* Used buffers were added to queue @q: interrupt the driver if it wants. */
 void dm_virtio_notify(DmVirtio *v, unsigned q);
 
+/*
+ * A queue served by an I/O thread (model.h) after used buffers were
+ * added: dm_virtio_notify's question (EVENT_IDX aware) and, if the
+ * driver wants an interrupt, MSI-X through its eventfd.  True when the
+ * interrupt is still due and only the loop can raise it (INTx, a vector
+ * by messages or masked): dm_virtio_queue_irq there.
+ */
+bool dm_virtio_notify_thread(DmVirtio *v, unsigned q);
+/* On the loop: interrupt the driver for queue @q (asked already). */
+void dm_virtio_queue_irq(DmVirtio *v, unsigned q);
+/*
+ * In step with the client (no queue parked, no restart or new client to
+ * catch up with): a queue may go to an I/O thread.
+ */
+bool dm_virtio_in_step(DmVirtio *v);
+
 /* The device-specific config changed: generation, config interrupt. */
 void dm_virtio_config_changed(DmVirtio *v);
 

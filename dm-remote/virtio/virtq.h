@@ -60,6 +60,12 @@ typedef struct DmVirtq {
      * is taken or pushed until dm_virtq_resync with the next client.
      */
     bool parked;
+    /*
+     * Served by a model's I/O thread (set and cleared on the loop, the
+     * thread not running): the transport on the loop leaves the queue's
+     * state alone, its parked bit included, until the model joined it.
+     */
+    bool threaded;
     uint16_t signalled_used;    /* used_idx at the last interrupt */
     bool signalled_valid;
     bool event_idx;             /* VIRTIO_F_RING_EVENT_IDX negotiated */

@@ -92,8 +92,10 @@ static int suite_setup(void **state)
     }
     close(fd);
     snprintf(listen, sizeof(listen), "unix:%s", sock_path);
+    /* DM_BLK_EXTRA (",prop=value..."): again with iothread=on. */
     snprintf(model, sizeof(model),
-             "virtio-blk,file=%s,queue_size=%d,queues=1", img_path, QSIZE);
+             "virtio-blk,file=%s,queue_size=%d,queues=1%s", img_path, QSIZE,
+             getenv("DM_BLK_EXTRA") ? getenv("DM_BLK_EXTRA") : "");
     server_pid = fork();
     if (server_pid == 0) {
         execl(bin, bin, "serve", "--quiet", "--model", model, "--listen",
