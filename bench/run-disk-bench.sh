@@ -3,7 +3,8 @@
 # queue depth N = N threads of synchronous pread/pwrite) in the Linux
 # guest under TCG, one row per way of serving one raw image file to it:
 # QEMU's own virtio-blk-pci (the floor), dm-proxy-pci -> dm-remote's
-# virtio-blk model over UNIX (guest RAM shared), TCP loopback, TCP
+# virtio-blk model over UNIX (guest RAM shared; again with iothread=on,
+# each queue on an I/O thread of its own), TCP loopback, TCP
 # between two network namespaces and TLS, and the peers a user would
 # otherwise pick: upstream's vfio-user-pci -> a second QEMU's
 # x-vfio-user-server exporting its own virtio-blk-pci,
@@ -82,11 +83,12 @@ declare -A col_field=([rr1]=IOPS [rr32]=IOPS [rw1]=IOPS [rw32]=IOPS
 # for the disk), peer (the pid whose CPU time is counted: empty for QEMU
 # itself), wrap (a command QEMU runs under: its network namespace) and
 # pin; or sets why (the reason the row cannot run) and returns 1.
-all_rows=(local local2 unix tcp netns tls vfu vhost nbd nbdns)
+all_rows=(local local2 unix unixio tcp netns tls vfu vhost nbd nbdns)
 declare -A row_name=(
     [local]="local virtio-blk-pci, QEMU on CPU 0 *"
     [local2]="local virtio-blk-pci, QEMU on 2 CPUs *"
     [unix]="dm-proxy-pci -> dm-remote, UNIX"
+    [unixio]="dm-proxy-pci -> dm-remote, UNIX, iothread"
     [tcp]="dm-proxy-pci -> dm-remote, TCP loopback"
     [netns]="dm-proxy-pci -> dm-remote, TCP netns"
     [tls]="dm-proxy-pci -> dm-remote, TLS loopback"
@@ -147,7 +149,8 @@ serve_dm() {   # ADDR CHECK... [-- EXTRA dm-remote ARGS]: prefix from $srv_wrap
     [ $# -eq 0 ] || { shift; extra=("$@"); }
     peer_start "$tmp/peer.log" "${check[@]}" -- "${srv_wrap[@]}" \
         "${pin_server[@]}" "$dm" serve --quiet \
-        --model "virtio-blk,file=$img" --listen "$addr" "${extra[@]}"
+        --model "virtio-blk,file=$img${model_extra:-}" --listen "$addr" \
+        "${extra[@]}"
 }
 
 local_drive="-drive if=none,id=d0,file=$img,format=raw,cache=writeback,aio=threads"
@@ -167,6 +170,14 @@ start_unix() {
     rm -f "$tmp/blk.sock"
     serve_dm "unix:$tmp/blk.sock" test -S "$tmp/blk.sock" || return 1
     dev="-device dm-proxy-pci,server=unix:$tmp/blk.sock,timeout=30000"
+}
+start_unixio() {
+    # The same with each queue on an I/O thread of its own (iothread=on).
+    model_extra=,iothread=on
+    start_unix
+    local ret=$?
+    model_extra=
+    return $ret
 }
 start_tcp() {
     serve_dm "tcp:127.0.0.1:$port" tcp_open 127.0.0.1 "$port" || return 1

@@ -171,25 +171,6 @@ bool orch_health_model_tls(JsonObject *health)
            json_node_get_boolean(n);
 }
 
-bool orch_catalogue_find(sqlite3 *db, const char *model, gint64 server_id,
-                         OrchModelInfo *ret)
-{
-    g_autoptr(sqlite3_stmt) st = orch_db_stmt(db,
-        "SELECT m.bus, EXISTS (SELECT 1 FROM json_each(m.props) j"
-        "  WHERE json_extract(j.value, '$.name') = 'console')"
-        " FROM platform_models m JOIN platforms p ON p.id = m.platform_id"
-        " WHERE p.role = 'server' AND m.model = ?"
-        " ORDER BY p.id = ? DESC, p.name LIMIT 1", "si", model, server_id);
-
-    if (!st || sqlite3_step(st) != SQLITE_ROW) {
-        return false;
-    }
-    g_strlcpy(ret->bus, (const char *)sqlite3_column_text(st, 0),
-              sizeof(ret->bus));
-    ret->console = sqlite3_column_int(st, 1) != 0;
-    return true;
-}
-
 /* The declaration of property @name in @decls (a JSON array), or NULL. */
 static JsonObject *catalogue_prop(JsonArray *decls, const char *name)
 {
@@ -277,41 +258,6 @@ static char *catalogue_check_decls(JsonArray *decls, const char *model,
     }
     json_node_set_object(out_node, out);
     return json_to_string(out_node, FALSE);
-}
-
-char *orch_catalogue_check_props(sqlite3 *db, const char *model,
-                                 gint64 server_id, const char *device,
-                                 JsonNode *props, GError **errp)
-{
-    g_autoptr(sqlite3_stmt) st = orch_db_stmt(db,
-        "SELECT m.props FROM platform_models m"
-        " JOIN platforms p ON p.id = m.platform_id"
-        " WHERE p.role = 'server' AND m.model = ?"
-        " ORDER BY p.id = ? DESC, p.name LIMIT 1", "si", model, server_id);
-    g_autoptr(JsonNode) decl_node = NULL;
-
-    if (st && sqlite3_step(st) == SQLITE_ROW) {
-        decl_node = json_from_string((const char *)sqlite3_column_text(st, 0),
-                                     NULL);
-    }
-    return catalogue_check_decls(decl_node && JSON_NODE_HOLDS_ARRAY(decl_node)
-                                 ? json_node_get_array(decl_node) : NULL,
-                                 model, device, props, errp);
-}
-
-char *orch_catalogue_names(sqlite3 *db)
-{
-    g_autoptr(sqlite3_stmt) st = orch_db_stmt(db,
-        "SELECT DISTINCT m.model FROM platform_models m JOIN platforms p"
-        " ON p.id = m.platform_id WHERE p.role = 'server'"
-        " ORDER BY m.model", "");
-    GString *s = g_string_new(NULL);
-
-    while (st && sqlite3_step(st) == SQLITE_ROW) {
-        g_string_append_printf(s, "%s%s", s->len ? ", " : "",
-                               (const char *)sqlite3_column_text(st, 0));
-    }
-    return g_string_free(s, FALSE);
 }
 
 /* The platform documents' side (catalogue.h): no SQL below. */

@@ -48,45 +48,36 @@ typedef struct OrchModelInfo {
 } OrchModelInfo;
 
 /*
- * @model as server @server_id declares it (-1: or, when that one does
- * not offer it, or none is named, the first server in name order that
- * does).  false if no server platform offers it.
- */
-bool orch_catalogue_find(sqlite3 *db, const char *model, gint64 server_id,
-                         OrchModelInfo *ret);
-
-/*
- * Device @device's "props" for @model (as orch_catalogue_find picks its
- * declaration): an object of strings, booleans (on/off) or numbers, each
- * a declared property other than "console", every required one given.
- * Returns them as JSON text of an object of strings, or NULL with a 400
- * in @errp.  The launcher checks the values when it starts the model.
- */
-char *orch_catalogue_check_props(sqlite3 *db, const char *model,
-                                 gint64 server_id, const char *device,
-                                 JsonNode *props, GError **errp);
-
-/* "a, b, c": the models the server platforms offer ("" if none). */
-char *orch_catalogue_names(sqlite3 *db);
-
-/*
- * The same on platform documents, as the store keeps them (ROOT
+ * The models on platform documents, as the store keeps them (ROOT
  * "platforms/NAME", docs/scale-out.md: "models" is an array of {"model",
- * "bus", "props"}): for the platforms' move onto the store
- * (store-platforms.h), which the handlers do not use yet.  @platforms
- * is a GPtrArray of those documents (JsonObject) in name order; @pinned
- * a server's name, or NULL.
+ * "bus", "props"}) and records.h reads them.  @platforms is a GPtrArray
+ * of those documents (JsonObject) in name order; @pinned a server's
+ * name, or NULL.
  */
 /* A server's "models" from its launcher's @health, as above (CONFLICT). */
 JsonArray *orch_catalogue_doc_models(JsonObject *health, JsonArray *chosen,
                                      GError **errp);
 /* Refresh @platform's models' bus and props; the number changed. */
 int orch_catalogue_refresh_doc(JsonObject *platform, JsonObject *health);
+/*
+ * @model as server @pinned declares it (or, when that one does not offer
+ * it, or none is named, the first server in name order that does).
+ * false if no server platform offers it.
+ */
 bool orch_catalogue_find_in(GPtrArray *platforms, const char *model,
                             const char *pinned, OrchModelInfo *ret);
+/*
+ * Device @device's "props" for @model (as orch_catalogue_find_in picks
+ * its declaration): an object of strings, booleans (on/off) or numbers,
+ * each a declared property other than "console", every required one
+ * given.  Returns them as JSON text of an object of strings, or NULL with
+ * a 400 in @errp.  The launcher checks the values when it starts the
+ * model.
+ */
 char *orch_catalogue_check_props_in(GPtrArray *platforms, const char *model,
                                     const char *pinned, const char *device,
                                     JsonNode *props, GError **errp);
+/* "a, b, c": the models the server platforms offer ("" if none). */
 char *orch_catalogue_names_in(GPtrArray *platforms);
 
 #endif /* ORCH_CATALOGUE_H */

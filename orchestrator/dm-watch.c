@@ -10,6 +10,7 @@
 #include "dm-watch.h"
 #include "launcher.h"
 #include "log.h"
+#include "records.h"
 #include "vm.h"
 
 typedef struct DmWatch {
@@ -34,26 +35,42 @@ static void watched_free(gpointer p)
     g_free(w);
 }
 
-/* The placements now, read at once: no statement open during calls. */
+/*
+ * The placements now, read at once (no statement open during calls):
+ * every VM's placed devices, from their documents (records.h).
+ */
 static GPtrArray *watch_placements(sqlite3 *db)
 {
     GPtrArray *all = g_ptr_array_new_with_free_func(watched_free);
-    g_autoptr(sqlite3_stmt) st = orch_db_stmt(db,
-        "SELECT v.name, d.name, d.model, s.name, s.address, p.instance"
-        " FROM placements p JOIN devices d ON d.id = p.device_id"
-        " JOIN vms v ON v.id = d.vm_id JOIN platforms s ON s.id ="
-        " p.server_id ORDER BY p.id", "");
+    g_autoptr(GPtrArray) names = orch_rec_vm_names(db);
+    guint i, j;
 
-    while (st && sqlite3_step(st) == SQLITE_ROW) {
-        WatchedDm *w = g_new0(WatchedDm, 1);
+    for (i = 0; i < names->len; i++) {
+        const char *vm = names->pdata[i];
+        g_autoptr(JsonObject) doc = orch_rec_vm(db, vm);
+        JsonArray *devs = doc ? json_object_get_array_member(doc, "devices") :
+            NULL;
 
-        w->vm = g_strdup((const char *)sqlite3_column_text(st, 0));
-        w->device = g_strdup((const char *)sqlite3_column_text(st, 1));
-        w->model = g_strdup((const char *)sqlite3_column_text(st, 2));
-        w->server = g_strdup((const char *)sqlite3_column_text(st, 3));
-        w->address = g_strdup((const char *)sqlite3_column_text(st, 4));
-        w->instance = g_strdup((const char *)sqlite3_column_text(st, 5));
-        g_ptr_array_add(all, w);
+        for (j = 0; devs && j < json_array_get_length(devs); j++) {
+            JsonObject *d = json_array_get_object_element(devs, j);
+            g_autoptr(JsonObject) p = orch_rec_placement(
+                db, vm, orch_rec_str(d, "name"));
+            g_autoptr(JsonObject) s = p ? orch_rec_platform(
+                db, orch_rec_str(p, "server")) : NULL;
+            WatchedDm *w;
+
+            if (!s) {
+                continue;
+            }
+            w = g_new0(WatchedDm, 1);
+            w->vm = g_strdup(vm);
+            w->device = g_strdup(orch_rec_str(d, "name"));
+            w->model = g_strdup(orch_rec_str(d, "model"));
+            w->server = g_strdup(orch_rec_str(p, "server"));
+            w->address = g_strdup(orch_rec_str(s, "address"));
+            w->instance = g_strdup(orch_rec_str(p, "instance"));
+            g_ptr_array_add(all, w);
+        }
     }
     return all;
 }

@@ -13,6 +13,7 @@
 #include "lifecycle.h"
 #include "placement.h"
 #include "qemu-args.h"
+#include "records.h"
 #include "request.h"
 #include "routes.h"
 #include "vm.h"
@@ -38,12 +39,12 @@ static void lifecycle_token(char out[33])
 
 /* A device of the VM being started, as lifecycle_launch needs it. */
 typedef struct LifecycleDev {
-    gint64 id;
-    char *name;
-    char *model;
-    gint64 server_id;           /* -1: not pinned */
-    char *restart;
-    gint64 via_id;              /* -1: no owner server */
+    gint64 id;                  /* its row, which the writes still key */
+    const char *name;
+    const char *model;
+    const char *server;         /* NULL: not pinned */
+    const char *restart;
+    const char *via;            /* NULL: no owner server */
     bool console;               /* its model has a "console" property */
     char *props;                /* JSON object of strings */
 } LifecycleDev;
@@ -52,9 +53,6 @@ static void lifecycle_dev_clear(gpointer p)
 {
     LifecycleDev *d = p;
 
-    g_free(d->name);
-    g_free(d->model);
-    g_free(d->restart);
     g_free(d->props);
 }
 
@@ -65,11 +63,10 @@ static bool lifecycle_launch(OrchRequest *r, OrchVm *vm, LifecycleDev *d,
     g_autofree char *instance = g_uuid_string_random();
     OrchServerChoice s = { 0 };
     char token[33];
+    g_autofree char *pinned = g_strdup(d->server);
     bool ok;
 
-    gint64 pinned = d->server_id;
-
-    if (!orch_place_paired(r->db, vm->id, d->name, d->model, &pinned,
+    if (!orch_place_paired(r->db, vm->name, d->name, d->model, &pinned,
                            errp) ||
         !orch_place_device(r->db, d->id, d->name, d->model, pinned,
                            &s, errp)) {
@@ -80,48 +77,52 @@ static bool lifecycle_launch(OrchRequest *r, OrchVm *vm, LifecycleDev *d,
                               d->model, d->props, d->restart, d->console,
                               token, errp);
     orch_server_choice_clear(&s);
-    if (ok && d->via_id >= 0) {
-        ok = orch_route_add(r->db, &r->undo, vm->uuid, d->name, d->via_id,
-                            instance, errp);
+    if (ok && d->via) {
+        ok = orch_route_add(r->db, &r->undo, vm->name, vm->uuid, d->name,
+                            d->via, instance, errp);
     }
     return ok;
 }
 
 /*
- * The devices are read first: no statement may be left mid-way while a
- * launcher is called (another request may use the connection then).
+ * The devices are read first (the VM's document): no statement may be
+ * left mid-way while a launcher is called (another request may use the
+ * connection then).
  */
 static bool lifecycle_launch_all(OrchRequest *r, OrchVm *vm, GError **errp)
 {
     g_autoptr(GArray) devs = g_array_new(FALSE, TRUE, sizeof(LifecycleDev));
-    g_autoptr(sqlite3_stmt) st = orch_db_stmt(r->db,
-        "SELECT id, name, model, server_id, restart, via_id, console, props"
-        " FROM devices"
-        " WHERE vm_id = ? ORDER BY id", "i", vm->id);
+    g_autoptr(JsonObject) doc = orch_rec_vm(r->db, vm->name);
+    JsonArray *a;
     guint i;
 
-    g_array_set_clear_func(devs, lifecycle_dev_clear);
-    while (st && sqlite3_step(st) == SQLITE_ROW) {
-        LifecycleDev d = {
-            .id = sqlite3_column_int64(st, 0),
-            .name = g_strdup((const char *)sqlite3_column_text(st, 1)),
-            .model = g_strdup((const char *)sqlite3_column_text(st, 2)),
-            .server_id = sqlite3_column_type(st, 3) == SQLITE_NULL ? -1 :
-                sqlite3_column_int64(st, 3),
-            .restart = g_strdup((const char *)sqlite3_column_text(st, 4)),
-            .via_id = sqlite3_column_type(st, 5) == SQLITE_NULL ? -1 :
-                sqlite3_column_int64(st, 5),
-            .console = sqlite3_column_int(st, 6) != 0,
-            .props = g_strdup((const char *)sqlite3_column_text(st, 7)),
-        };
-
-        g_array_append_val(devs, d);
-    }
-    if (!st) {
-        orch_error_internal(errp, EIO);
+    if (!doc) {
+        orch_error_internal(errp, ENOENT);
         return false;
     }
-    g_clear_pointer(&st, sqlite3_finalize);
+    g_array_set_clear_func(devs, lifecycle_dev_clear);
+    a = json_object_get_array_member(doc, "devices");
+    for (i = 0; i < json_array_get_length(a); i++) {
+        JsonObject *o = json_array_get_object_element(a, i);
+        JsonNode *props = json_object_get_member(o, "props");
+        LifecycleDev d = {
+            .server = orch_rec_str(o, "server"),
+            .name = orch_rec_str(o, "name"),
+            .model = orch_rec_str(o, "model"),
+            .restart = orch_rec_str(o, "restart"),
+            .via = orch_rec_str(o, "via"),
+            .console = json_object_get_boolean_member_with_default(
+                o, "console", FALSE),
+            .props = props && !JSON_NODE_HOLDS_NULL(props) ?
+                json_to_string(props, FALSE) : NULL,
+        };
+
+        /* The row's id: what the writes, still SQL, are keyed by. */
+        d.id = orch_db_int(r->db, -1, "SELECT id FROM devices"
+                           " WHERE vm_id = ? AND name = ?", "is", vm->id,
+                           d.name);
+        g_array_append_val(devs, d);
+    }
     for (i = 0; i < devs->len; i++) {
         if (!lifecycle_launch(r, vm, &g_array_index(devs, LifecycleDev, i),
                               errp)) {
@@ -254,7 +255,7 @@ int orch_vm_stop(OrchRequest *r)
     if (strcmp(vm.state, "saved") != 0) {
         lifecycle_stop_qemu(&vm, timeout);
     }
-    if (!orch_vm_teardown(r->db, vm.id, &err)) {
+    if (!orch_vm_teardown(r->db, vm.id, vm.name, &err)) {
         return orch_fail_error(r, err);
     }
     orch_event(r->db, vm.name, "stopped");
@@ -305,6 +306,7 @@ int orch_vm_device_link(OrchRequest *r)
     g_auto(OrchVm) vm = { 0 };
     g_autoptr(GError) err = NULL;
     g_autoptr(JsonObject) args = json_object_new();
+    g_autoptr(JsonObject) doc = NULL;
     gboolean up;
 
     if (orch_check_name(r, "device", dev) < 0) {
@@ -320,8 +322,8 @@ int orch_vm_device_link(OrchRequest *r)
         !orch_vm_expect_state(&vm, "set the link of", ok, &err)) {
         return orch_fail_error(r, err);
     }
-    if (!orch_db_int(r->db, 0, "SELECT count(*) FROM devices WHERE"
-                     " vm_id = ? AND name = ?", "is", vm.id, dev)) {
+    doc = orch_rec_vm(r->db, vm.name);
+    if (!orch_rec_device(doc, dev)) {
         return orch_fail(r, 404, "VM '%s' has no device '%s'", vm.name, dev);
     }
     json_object_set_string_member(args, "name", dev);

@@ -9,6 +9,7 @@
 #include "metrics.h"
 #include "prom.h"
 #include "proxy-metrics.h"
+#include "records.h"
 
 /* "METHOD ROUTE STATUS" -> count */
 static GHashTable *metrics_calls;
@@ -48,42 +49,123 @@ static void metrics_route(GString *out, const char *route)
     }
 }
 
+/* Add one to @counts' entry for @key ("v1\001v2": the labels' values). */
+static void metrics_count(GTree *counts, const char *key)
+{
+    gpointer n = g_tree_lookup(counts, key);
+
+    g_tree_replace(counts, g_strdup(key),
+                   GSIZE_TO_POINTER(GPOINTER_TO_SIZE(n) + 1));
+}
+
+typedef struct MetricsRows {
+    GString *out;
+    const char *name;
+    const char *const *labels;
+} MetricsRows;
+
+static gboolean metrics_row(gpointer key, gpointer value, gpointer opaque)
+{
+    MetricsRows *m = opaque;
+    g_auto(GStrv) v = g_strsplit(key, "\001", -1);
+    int i;
+
+    g_string_append_printf(m->out, "%s{", m->name);
+    for (i = 0; m->labels[i]; i++) {
+        g_string_append_printf(m->out, "%s%s=\"", i ? "," : "",
+                               m->labels[i]);
+        dm_prom_label(m->out, v[i] ? v[i] : "");
+        g_string_append_c(m->out, '"');
+    }
+    g_string_append_printf(m->out, "} %" G_GSIZE_FORMAT "\n",
+                           GPOINTER_TO_SIZE(value));
+    return FALSE;
+}
+
+/* @counts as NAME{label="v",...} count, in the order of their values. */
+static void metrics_rows(GString *out, const char *name,
+                         const char *const *labels, GTree *counts)
+{
+    MetricsRows m = { out, name, labels };
+
+    g_tree_foreach(counts, metrics_row, &m);
+}
+
+static gint metrics_key_cmp(gconstpointer a, gconstpointer b,
+                            gpointer opaque)
+{
+    return strcmp(a, b);
+}
+
+static GTree *metrics_counts(void)
+{
+    return g_tree_new_full(metrics_key_cmp, NULL, g_free, NULL);
+}
+
+/*
+ * The VMs by state, and their placed models by server and state, from
+ * their documents (records.h).
+ */
 static void metrics_vms(GString *out, sqlite3 *db)
 {
     static const char *const states[] = {
         "defined", "running", "suspended", "stopped", "migrating", "saved",
     };
-    size_t i;
+    static const char *const dm_labels[] = { "server", "state", NULL };
+    g_autoptr(GPtrArray) names = orch_rec_vm_names(db);
+    g_autoptr(GTree) dms = metrics_counts();
+    gsize count[G_N_ELEMENTS(states)] = { 0 };
+    size_t i, j;
 
+    for (i = 0; i < names->len; i++) {
+        g_autoptr(JsonObject) vm = orch_rec_vm(db, names->pdata[i]);
+        const char *state = orch_rec_str(vm, "state");
+        JsonArray *devs;
+
+        for (j = 0; state && j < G_N_ELEMENTS(states); j++) {
+            count[j] += strcmp(state, states[j]) == 0;
+        }
+        devs = vm ? json_object_get_array_member(vm, "devices") : NULL;
+        for (j = 0; devs && j < json_array_get_length(devs); j++) {
+            g_autoptr(JsonObject) p = orch_rec_placement(
+                db, names->pdata[i], orch_rec_str(
+                    json_array_get_object_element(devs, j), "name"));
+            g_autofree char *key = NULL;
+
+            if (p) {
+                key = g_strconcat(orch_rec_str(p, "server"), "\001",
+                                  orch_rec_str(p, "state"), NULL);
+                metrics_count(dms, key);
+            }
+        }
+    }
     dm_prom_header(out, "dm_orchestrator_vms", "gauge", "VMs by state.");
     for (i = 0; i < G_N_ELEMENTS(states); i++) {
         g_string_append_printf(out, "dm_orchestrator_vms{state=\"%s\"} %"
-                               G_GINT64_FORMAT "\n", states[i],
-                               orch_db_int(db, 0, "SELECT count(*) FROM vms"
-                                           " WHERE state = ?", "s",
-                                           states[i]));
+                               G_GSIZE_FORMAT "\n", states[i], count[i]);
     }
+    dm_prom_header(out, "dm_orchestrator_device_models", "gauge",
+                   "Placed device models by server and recorded state.");
+    metrics_rows(out, "dm_orchestrator_device_models", dm_labels, dms);
 }
 
-/* Rows of (labels..., count) as NAME{label="v",...} count. */
-static void metrics_rows(GString *out, sqlite3 *db, const char *name,
-                         const char *const *labels, const char *sql)
+static void metrics_platforms(GString *out, sqlite3 *db)
 {
-    g_autoptr(sqlite3_stmt) st = orch_db_stmt(db, sql, "");
-    int i;
+    static const char *const pf_labels[] = { "role", NULL };
+    g_autoptr(GPtrArray) platforms = orch_rec_platforms(db);
+    g_autoptr(GTree) roles = metrics_counts();
+    guint i;
 
-    while (st && sqlite3_step(st) == SQLITE_ROW) {
-        g_string_append_printf(out, "%s{", name);
-        for (i = 0; labels[i]; i++) {
-            const char *v = (const char *)sqlite3_column_text(st, i);
+    for (i = 0; i < platforms->len; i++) {
+        const char *role = orch_rec_str(platforms->pdata[i], "role");
 
-            g_string_append_printf(out, "%s%s=\"", i ? "," : "", labels[i]);
-            dm_prom_label(out, v ? v : "");
-            g_string_append_c(out, '"');
+        if (role) {
+            metrics_count(roles, role);
         }
-        g_string_append_printf(out, "} %" G_GINT64_FORMAT "\n",
-                               (gint64)sqlite3_column_int64(st, i));
     }
+    dm_prom_header(out, "dm_orchestrator_platforms", "gauge",
+                   "Platforms by role.");
+    metrics_rows(out, "dm_orchestrator_platforms", pf_labels, roles);
 }
 
 static void metrics_calls_out(GString *out)
@@ -139,8 +221,6 @@ static void metrics_answer(GString *proxies, gpointer opaque)
 
 void orch_metrics_serve(SoupServerMessage *msg, sqlite3 *db)
 {
-    static const char *const dm_labels[] = { "server", "state", NULL };
-    static const char *const pf_labels[] = { "role", NULL };
     const char *method = soup_server_message_get_method(msg);
     MetricsAnswer *a;
 
@@ -157,17 +237,7 @@ void orch_metrics_serve(SoupServerMessage *msg, sqlite3 *db)
     /* One snapshot of the tables, as a read-only request has. */
     sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
     metrics_vms(a->out, db);
-    dm_prom_header(a->out, "dm_orchestrator_device_models", "gauge",
-                   "Placed device models by server and recorded state.");
-    metrics_rows(a->out, db, "dm_orchestrator_device_models", dm_labels,
-                 "SELECT p.name, pl.state, count(*) FROM placements pl"
-                 " JOIN platforms p ON p.id = pl.server_id"
-                 " GROUP BY p.name, pl.state ORDER BY p.name, pl.state");
-    dm_prom_header(a->out, "dm_orchestrator_platforms", "gauge",
-                   "Platforms by role.");
-    metrics_rows(a->out, db, "dm_orchestrator_platforms", pf_labels,
-                 "SELECT role, count(*) FROM platforms GROUP BY role"
-                 " ORDER BY role");
+    metrics_platforms(a->out, db);
     /* The running VMs read in the same snapshot; their QEMUs asked after. */
     orch_proxy_metrics_scrape(db, metrics_answer, a);
     sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);

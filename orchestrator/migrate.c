@@ -136,8 +136,7 @@ int orch_vm_migrate(OrchRequest *r)
     if (timeout < 1) {
         return orch_fail(r, 400, "'timeout' must be at least 1 second");
     }
-    if (c.id == orch_db_int(r->db, -1, "SELECT client_id FROM vms WHERE "
-                            "id = ?", "i", vm.id)) {
+    if (vm.client && strcmp(c.name, vm.client) == 0) {
         return orch_fail(r, 409, "VM '%s' already runs on '%s'", vm.name,
                          to);
     }

@@ -9,6 +9,7 @@
 #include "error.h"
 #include "launcher.h"
 #include "placement.h"
+#include "records.h"
 
 void orch_client_choice_clear(OrchClientChoice *c)
 {
@@ -26,12 +27,15 @@ void orch_server_choice_clear(OrchServerChoice *s)
 bool orch_place_vm(sqlite3 *db, const char *name, bool need_model_tls,
                    OrchClientChoice *ret, GError **errp)
 {
-    g_autoptr(sqlite3_stmt) st = NULL;
+    g_autoptr(GPtrArray) names = NULL;
+    g_autoptr(JsonObject) best = NULL;
+    gint64 best_load = G_MAXINT64;
+    guint i;
 
     if (name) {
-        g_autofree char *role = orch_db_str(db, "SELECT role FROM "
-                                            "platforms WHERE name = ?", "s",
-                                            name);
+        g_autoptr(JsonObject) p = orch_rec_platform(db, name);
+        const char *role = orch_rec_str(p, "role");
+
         if (!role) {
             g_set_error(errp, ORCH_ERROR, ORCH_ERROR_NOT_FOUND,
                         "no platform '%s'", name);
@@ -42,17 +46,29 @@ bool orch_place_vm(sqlite3 *db, const char *name, bool need_model_tls,
                         "'%s' is a server platform, not a client", name);
             return false;
         }
+        best = g_steal_pointer(&p);
+    } else {
+        /* Least loaded: fewest VMs that hold a QEMU there; then by name. */
+        names = orch_rec_platform_names(db);
+        for (i = 0; i < names->len; i++) {
+            g_autoptr(JsonObject) p = orch_rec_platform(db, names->pdata[i]);
+            gint64 load;
+
+            if (g_strcmp0(orch_rec_str(p, "role"), "client") != 0 ||
+                (need_model_tls &&
+                 !json_object_get_boolean_member_with_default(
+                     p, "model_tls", FALSE))) {
+                continue;
+            }
+            load = orch_rec_client_running(db, names->pdata[i]);
+            if (load < best_load) {
+                best_load = load;
+                g_clear_pointer(&best, json_object_unref);
+                best = g_steal_pointer(&p);
+            }
+        }
     }
-    /* Least loaded: fewest VMs that hold a QEMU there; then by name. */
-    st = orch_db_stmt(db,
-        "SELECT p.id, p.name, p.address, p.hypervisor,"
-        " (SELECT count(*) FROM vms v WHERE v.client_id = p.id AND"
-        "  v.state IN ('running', 'suspended', 'migrating')) AS load"
-        " FROM platforms p WHERE p.role = 'client'"
-        " AND (?1 IS NULL OR p.name = ?1) AND (?2 = 0 OR p.model_tls = 1)"
-        " ORDER BY load, p.name LIMIT 1",
-        "si", name, (gint64)(need_model_tls && !name));
-    if (!st || sqlite3_step(st) != SQLITE_ROW) {
+    if (!best) {
         g_set_error(errp, ORCH_ERROR, ORCH_ERROR_CONFLICT,
                     "no client platform to run the VM on%s",
                     need_model_tls && !name ?
@@ -60,37 +76,45 @@ bool orch_place_vm(sqlite3 *db, const char *name, bool need_model_tls,
                     "served over TLS)" : "");
         return false;
     }
-    ret->id = sqlite3_column_int64(st, 0);
-    ret->name = g_strdup((const char *)sqlite3_column_text(st, 1));
-    ret->address = g_strdup((const char *)sqlite3_column_text(st, 2));
-    ret->hypervisor = g_strdup((const char *)sqlite3_column_text(st, 3));
+    ret->name = g_strdup(orch_rec_str(best, "name"));
+    /* The row's id: what the writes, still SQL, are keyed by. */
+    ret->id = orch_db_int(db, -1, "SELECT id FROM platforms WHERE name = ?",
+                          "s", ret->name);
+    ret->address = g_strdup(orch_rec_str(best, "address"));
+    ret->hypervisor = g_strdup(orch_rec_str(best, "hypervisor"));
     return true;
 }
 
-/* CONFLICT with the reason no server could take @model (pinned or not). */
-static void placement_refuse(sqlite3 *db, const char *dev,
-                             const char *model, gint64 pinned_id,
+/* Whether platform document @p offers @model. */
+static bool placement_offers(JsonObject *p, const char *model)
+{
+    JsonArray *models = json_object_get_array_member(p, "models");
+    guint i;
+
+    for (i = 0; models && i < json_array_get_length(models); i++) {
+        if (!g_strcmp0(orch_rec_str(json_array_get_object_element(models, i),
+                                    "model"), model)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * CONFLICT with the reason no server could take @model (pinned to
+ * @pinned or not), @offered telling whether any server (or the pinned
+ * one) offers it.
+ */
+static void placement_refuse(const char *dev, const char *model,
+                             const char *pinned, bool offered,
                              GError **errp)
 {
-    g_autofree char *pinned = NULL;
-
-    if (pinned_id >= 0) {
-        pinned = orch_db_str(db, "SELECT name FROM platforms WHERE id = ?",
-                             "i", pinned_id);
-        if (orch_db_int(db, 0, "SELECT count(*) FROM platform_models "
-                        "WHERE platform_id = ? AND model = ?", "is",
-                        pinned_id, model) == 0) {
-            g_set_error(errp, ORCH_ERROR, ORCH_ERROR_CONFLICT,
-                        "device '%s': server '%s' does not offer model "
-                        "'%s'", dev, pinned, model);
-        } else {
-            g_set_error(errp, ORCH_ERROR, ORCH_ERROR_CONFLICT,
-                        "device '%s': server '%s' is full", dev, pinned);
-        }
-    } else if (orch_db_int(db, 0, "SELECT count(*) FROM platform_models m"
-                           " JOIN platforms p ON p.id = m.platform_id WHERE"
-                           " p.role = 'server' AND m.model = ?", "s",
-                           model) == 0) {
+    if (pinned) {
+        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_CONFLICT, offered ?
+                    "device '%s': server '%s' is full" :
+                    "device '%s': server '%s' does not offer model '%s'",
+                    dev, pinned, model);
+    } else if (!offered) {
         g_set_error(errp, ORCH_ERROR, ORCH_ERROR_CONFLICT,
                     "device '%s': no server platform offers model '%s'",
                     dev, model);
@@ -102,31 +126,54 @@ static void placement_refuse(sqlite3 *db, const char *dev,
 }
 
 bool orch_place_device(sqlite3 *db, gint64 dev_id, const char *dev,
-                       const char *model, gint64 pinned_id,
+                       const char *model, const char *pinned,
                        OrchServerChoice *ret, GError **errp)
 {
+    g_autoptr(GPtrArray) platforms = orch_rec_platforms(db);
+    JsonObject *best = NULL;
+    gint64 best_used = 0, best_cap = 1;
+    bool offered = false;
+    guint i;
+
     /*
      * Least loaded: lowest share of capacity in use (placements made
-     * earlier in this same transaction count), then fewest, then name.
+     * earlier in this same transaction count, claims being launched
+     * too), then fewest, then name (the documents' order).
      */
-    g_autoptr(sqlite3_stmt) st = orch_db_stmt(db,
-        "SELECT id, name, address FROM (SELECT p.id, p.name, p.address,"
-        "  p.capacity, (SELECT count(*) FROM placements x"
-        "   WHERE x.server_id = p.id) AS used"
-        "  FROM platforms p JOIN platform_models m ON m.platform_id = p.id"
-        "  WHERE p.role = 'server' AND m.model = ?1"
-        "  AND (?2 < 0 OR p.id = ?2))"
-        " WHERE used < capacity"
-        " ORDER BY CAST(used AS REAL) / capacity, used, name LIMIT 1",
-        "si", model, pinned_id);
+    for (i = 0; i < platforms->len; i++) {
+        JsonObject *p = platforms->pdata[i];
+        const char *name = orch_rec_str(p, "name");
+        gint64 cap = json_object_get_int_member_with_default(p, "capacity",
+                                                             0);
+        gint64 used;
 
-    if (!st || sqlite3_step(st) != SQLITE_ROW) {
-        placement_refuse(db, dev, model, pinned_id, errp);
+        if (g_strcmp0(orch_rec_str(p, "role"), "server") != 0 ||
+            (pinned && g_strcmp0(name, pinned) != 0) ||
+            !placement_offers(p, model)) {
+            continue;
+        }
+        offered = true;
+        used = orch_rec_server_used(db, name);
+        if (used >= cap) {
+            continue;
+        }
+        /* used / cap < best_used / best_cap, without division. */
+        if (!best || used * best_cap < best_used * cap ||
+            (used * best_cap == best_used * cap && used < best_used)) {
+            best = p;
+            best_used = used;
+            best_cap = cap;
+        }
+    }
+    if (!best) {
+        placement_refuse(dev, model, pinned, offered, errp);
         return false;
     }
-    ret->id = sqlite3_column_int64(st, 0);
-    ret->name = g_strdup((const char *)sqlite3_column_text(st, 1));
-    ret->address = g_strdup((const char *)sqlite3_column_text(st, 2));
+    ret->name = g_strdup(orch_rec_str(best, "name"));
+    /* The row's id: what the writes, still SQL, are keyed by. */
+    ret->id = orch_db_int(db, -1, "SELECT id FROM platforms WHERE name = ?",
+                          "s", ret->name);
+    ret->address = g_strdup(orch_rec_str(best, "address"));
     ret->dev_id = dev_id;
     return true;
 }
@@ -215,43 +262,48 @@ bool orch_model_paired(const char *model)
     return g_strv_contains(paired, model);
 }
 
-bool orch_place_paired(sqlite3 *db, gint64 vm_id, const char *dev,
-                       const char *model, gint64 *pinned_id,
-                       GError **errp)
+bool orch_place_paired(sqlite3 *db, const char *vm, const char *dev,
+                       const char *model, char **pinned, GError **errp)
 {
-    g_autoptr(sqlite3_stmt) st = NULL;
-    gint64 server;
+    g_autoptr(JsonObject) doc = NULL;
+    const char *first_pin = NULL, *server;
+    JsonArray *devs;
+    guint i;
 
     if (!orch_model_paired(model)) {
         return true;
     }
-    st = orch_db_stmt(db,
-        "SELECT p.server_id, d.name, s.name FROM placements p"
-        " JOIN devices d ON d.id = p.device_id"
-        " JOIN platforms s ON s.id = p.server_id"
-        " WHERE d.vm_id = ? AND d.model IN " ORCH_SQL_PAIRED_MODELS
-        " ORDER BY d.id LIMIT 1", "i", vm_id);
-    if (!st || sqlite3_step(st) != SQLITE_ROW) {
-        /* The first of them: where one of them is pinned, if any. */
-        if (*pinned_id < 0) {
-            *pinned_id = orch_db_int(db, -1, "SELECT server_id FROM devices"
-                                     " WHERE vm_id = ? AND server_id IS NOT"
-                                     " NULL AND model IN "
-                                     ORCH_SQL_PAIRED_MODELS " LIMIT 1", "i",
-                                     vm_id);
+    doc = orch_rec_vm(db, vm);
+    devs = doc ? json_object_get_array_member(doc, "devices") : NULL;
+    for (i = 0; devs && i < json_array_get_length(devs); i++) {
+        JsonObject *d = json_array_get_object_element(devs, i);
+        const char *name = orch_rec_str(d, "name");
+        g_autoptr(JsonObject) p = NULL;
+
+        if (!orch_model_paired(orch_rec_str(d, "model"))) {
+            continue;
         }
+        first_pin = first_pin ? first_pin : orch_rec_str(d, "server");
+        p = orch_rec_placement(db, vm, name);
+        server = orch_rec_str(p, "server");
+        if (!server) {
+            continue;
+        }
+        if (*pinned && strcmp(*pinned, server) != 0) {
+            g_set_error(errp, ORCH_ERROR, ORCH_ERROR_CONFLICT,
+                        "device '%s': a VM's display, keyboard and tablet "
+                        "go to one server, and '%s' is on '%s'", dev, name,
+                        server);
+            return false;
+        }
+        g_free(*pinned);
+        *pinned = g_strdup(server);
         return true;
     }
-    server = sqlite3_column_int64(st, 0);
-    if (*pinned_id >= 0 && *pinned_id != server) {
-        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_CONFLICT,
-                    "device '%s': a VM's display, keyboard and tablet go "
-                    "to one server, and '%s' is on '%s'", dev,
-                    (const char *)sqlite3_column_text(st, 1),
-                    (const char *)sqlite3_column_text(st, 2));
-        return false;
+    /* The first of them: where one of them is pinned, if any. */
+    if (!*pinned && first_pin) {
+        *pinned = g_strdup(first_pin);
     }
-    *pinned_id = server;
     return true;
 }
 
@@ -283,7 +335,7 @@ bool orch_launch_instance(sqlite3 *db, OrchUndo *undo, const char *vm_uuid,
 
     /*
      * The row is the claim on the server's room, so it is written before
-     * the launcher is called: orch_place_device counts rows, and a start
+     * the launcher is called: orch_place_device counts them, and a start
      * served while this one waits for its launcher (the section is paused
      * then) must count it.  Written after the answer, two starts picked
      * the same last slot (docs/scale-out.md, "Concurrent starts").
@@ -306,30 +358,36 @@ bool orch_launch_instance(sqlite3 *db, OrchUndo *undo, const char *vm_uuid,
                        addr, cons, state ? state : "starting", instance);
 }
 
-void orch_placements_release(sqlite3 *db, OrchUndo *undo, gint64 vm_id)
+void orch_placements_release(sqlite3 *db, OrchUndo *undo, const char *vm)
 {
-    g_autoptr(sqlite3_stmt) st = orch_db_stmt(db,
-        "SELECT s.address, p.instance, o.address, p.route_id"
-        " FROM placements p JOIN devices d ON d.id = p.device_id"
-        " JOIN platforms s ON s.id = p.server_id"
-        " LEFT JOIN platforms o ON o.id = d.via_id"
-        " WHERE d.vm_id = ? ORDER BY d.id", "i", vm_id);
+    g_autoptr(JsonObject) doc = orch_rec_vm(db, vm);
+    JsonArray *devs = doc ? json_object_get_array_member(doc, "devices") :
+        NULL;
+    guint i;
 
-    while (st && sqlite3_step(st) == SQLITE_ROW) {
-        g_autofree char *path = g_strconcat("/v1/instances/",
-                                            sqlite3_column_text(st, 1),
-                                            NULL);
+    for (i = 0; devs && i < json_array_get_length(devs); i++) {
+        JsonObject *d = json_array_get_object_element(devs, i);
+        g_autoptr(JsonObject) p = orch_rec_placement(db, vm,
+                                                     orch_rec_str(d, "name"));
+        g_autoptr(JsonObject) s = NULL;
+        g_autoptr(JsonObject) o = NULL;
+        g_autofree char *path = NULL;
+        const char *via = orch_rec_str(d, "via");
+        const char *route = orch_rec_str(p, "route_id");
 
-        orch_undo_add(undo, (const char *)sqlite3_column_text(st, 0), path);
+        s = p ? orch_rec_platform(db, orch_rec_str(p, "server")) : NULL;
+        if (!s) {
+            continue;
+        }
+        path = g_strconcat("/v1/instances/", orch_rec_str(p, "instance"),
+                           NULL);
+        orch_undo_add(undo, orch_rec_str(s, "address"), path);
         /* Added last, so run first: no session is routed to a dead end. */
-        if (sqlite3_column_type(st, 2) != SQLITE_NULL &&
-            sqlite3_column_type(st, 3) != SQLITE_NULL) {
-            g_autofree char *route = g_strconcat("/v1/routes/",
-                                                 sqlite3_column_text(st, 3),
-                                                 NULL);
+        o = via && route ? orch_rec_platform(db, via) : NULL;
+        if (o) {
+            g_autofree char *rpath = g_strconcat("/v1/routes/", route, NULL);
 
-            orch_undo_add(undo, (const char *)sqlite3_column_text(st, 2),
-                          route);
+            orch_undo_add(undo, orch_rec_str(o, "address"), rpath);
         }
     }
 }

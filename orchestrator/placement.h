@@ -41,11 +41,11 @@ void orch_server_choice_clear(OrchServerChoice *s);
 bool orch_place_vm(sqlite3 *db, const char *name, bool need_model_tls,
                    OrchClientChoice *ret, GError **errp);
 /*
- * The server for device @dev_id (@model): @pinned_id if >= 0, else the
+ * The server for device @dev_id (@model): @pinned if not NULL, else the
  * least-loaded server offering @model that has room (CONFLICT if none).
  */
 bool orch_place_device(sqlite3 *db, gint64 dev_id, const char *dev,
-                       const char *model, gint64 pinned_id,
+                       const char *model, const char *pinned,
                        OrchServerChoice *ret, GError **errp);
 /*
  * Launch the instance on @s for the VM whose identifier is @vm_uuid,
@@ -61,27 +61,26 @@ bool orch_launch_instance(sqlite3 *db, OrchUndo *undo, const char *vm_uuid,
                           const char *restart, bool console,
                           const char *token, GError **errp);
 /*
- * Queue the DELETE of every instance of VM @vm_id, and of the routes to
- * them, on @undo.
- */
-/*
  * A VM's display and its keyboard and tablet are paired by the launcher
- * they run on (docs/launcher.md): they go to one server.  The SQL list
- * of those models, and whether @model is one of them.
+ * they run on (docs/launcher.md): they go to one server.  Whether
+ * @model is one of them.
  */
-#define ORCH_SQL_PAIRED_MODELS \
-    "('bochs-display', 'virtio-keyboard', 'virtio-tablet')"
 bool orch_model_paired(const char *model);
 
 /*
- * For device @dev of model @model of VM @vm_id: if it is paired and
- * another paired device of the VM is placed already, *@pinned_id
- * becomes that device's server; 409 if @dev was pinned elsewhere.
+ * For device @dev of model @model of VM @vm: if it is paired and
+ * another paired device of the VM is placed already, *@pinned (a string
+ * the caller frees, NULL for none) becomes that device's server; 409 if
+ * @dev was pinned elsewhere.  If none is placed, the first pin of the
+ * VM's paired devices, if @dev has none.
  */
-bool orch_place_paired(sqlite3 *db, gint64 vm_id, const char *dev,
-                       const char *model, gint64 *pinned_id,
-                       GError **errp);
+bool orch_place_paired(sqlite3 *db, const char *vm, const char *dev,
+                       const char *model, char **pinned, GError **errp);
 
-void orch_placements_release(sqlite3 *db, OrchUndo *undo, gint64 vm_id);
+/*
+ * Queue the DELETE of every instance of VM @vm, and of the routes to
+ * them, on @undo.
+ */
+void orch_placements_release(sqlite3 *db, OrchUndo *undo, const char *vm);
 
 #endif /* ORCH_PLACEMENT_H */

@@ -12,46 +12,79 @@
 #include "error.h"
 #include "launcher.h"
 #include "platforms.h"
+#include "records.h"
 #include "request.h"
 
 /* Default capacity of a server whose launcher does not say. */
 #define PLATFORM_DEFAULT_CAPACITY 16
 
-static const char platform_select[] =
-    "SELECT p.name, p.role, p.address, p.capacity, p.hypervisor,"
-    " CASE p.model_tls WHEN 1 THEN 'true' ELSE 'false' END"
-    "   AS \"j:model_tls\","
-    " (SELECT json_group_array(model) FROM (SELECT model FROM"
-    "   platform_models m WHERE m.platform_id = p.id ORDER BY model))"
-    "   AS \"j:models\","
-    " CASE p.role WHEN 'server' THEN"
-    "   (SELECT count(*) FROM placements WHERE server_id = p.id)"
-    " ELSE (SELECT count(*) FROM vms WHERE client_id = p.id AND state IN"
-    "   ('running', 'suspended', 'migrating')) END AS running"
-    " FROM platforms p";
+/*
+ * Platform @name as the API shows it: its document, its models' names
+ * and how many models (a server) or VMs (a client) run there; NULL if
+ * there is none.
+ */
+static JsonObject *platform_object(sqlite3 *db, const char *name)
+{
+    g_autoptr(JsonObject) p = orch_rec_platform(db, name);
+    const char *role = orch_rec_str(p, "role");
+    JsonObject *o;
+    JsonArray *models, *names;
+    guint i;
+
+    if (!role) {
+        return NULL;
+    }
+    o = json_object_new();
+    json_object_set_string_member(o, "name", name);
+    json_object_set_string_member(o, "role", role);
+    json_object_set_member(o, "address", json_node_copy(
+        json_object_get_member(p, "address")));
+    json_object_set_member(o, "capacity", json_node_copy(
+        json_object_get_member(p, "capacity")));
+    json_object_set_member(o, "hypervisor", json_node_copy(
+        json_object_get_member(p, "hypervisor")));
+    json_object_set_boolean_member(o, "model_tls",
+        json_object_get_boolean_member_with_default(p, "model_tls", FALSE));
+    models = json_object_get_array_member(p, "models");
+    names = json_array_new();
+    for (i = 0; i < json_array_get_length(models); i++) {
+        json_array_add_string_element(names, orch_rec_str(
+            json_array_get_object_element(models, i), "model"));
+    }
+    json_object_set_array_member(o, "models", names);
+    json_object_set_int_member(o, "running", strcmp(role, "server") == 0 ?
+                               orch_rec_server_used(db, name) :
+                               orch_rec_client_running(db, name));
+    return o;
+}
 
 int orch_platform_list(OrchRequest *r)
 {
-    g_autofree char *sql = g_strconcat(platform_select, " ORDER BY p.name",
-                                       NULL);
-    g_autoptr(sqlite3_stmt) st = orch_db_stmt(r->db, sql, "");
+    g_autoptr(GPtrArray) names = orch_rec_platform_names(r->db);
+    JsonArray *a = json_array_new();
     JsonObject *o = json_object_new();
+    guint i;
 
-    json_object_set_array_member(o, "platforms", orch_db_rows(st));
+    for (i = 0; i < names->len; i++) {
+        JsonObject *p = platform_object(r->db, names->pdata[i]);
+
+        if (p) {
+            json_array_add_object_element(a, p);
+        }
+    }
+    json_object_set_array_member(o, "platforms", a);
     orch_reply_object(r, 200, o);
-    return st ? 0 : -EIO;
+    return 0;
 }
 
 static int platform_reply(OrchRequest *r, const char *name, guint status)
 {
-    g_autofree char *sql = g_strconcat(platform_select, " WHERE p.name = ?",
-                                       NULL);
-    g_autoptr(sqlite3_stmt) st = orch_db_stmt(r->db, sql, "s", name);
+    JsonObject *o = platform_object(r->db, name);
 
-    if (!st || sqlite3_step(st) != SQLITE_ROW) {
+    if (!o) {
         return orch_fail(r, 404, "no platform '%s'", name);
     }
-    orch_reply_object(r, status, orch_db_row(st));
+    orch_reply_object(r, status, o);
     return 0;
 }
 
@@ -128,6 +161,7 @@ int orch_platform_add(OrchRequest *r)
 {
     g_autoptr(GError) err = NULL;
     g_autoptr(JsonObject) health = NULL;
+    g_autoptr(JsonObject) existing = NULL;
     const char *name, *role, *address, *hypervisor = NULL;
     g_autofree char *default_hv = NULL;
     JsonArray *models;
@@ -156,8 +190,8 @@ int orch_platform_add(OrchRequest *r)
     if (hypervisor && orch_check_name(r, "hypervisor", hypervisor) < 0) {
         return -EINVAL;
     }
-    if (orch_db_int(r->db, 0, "SELECT count(*) FROM platforms WHERE "
-                    "name = ?", "s", name) > 0) {
+    existing = orch_rec_platform(r->db, name);
+    if (existing) {
         return orch_fail(r, 409, "platform '%s' exists", name);
     }
     health = platform_check_launcher(address, role, &err);
@@ -195,49 +229,74 @@ int orch_platform_add(OrchRequest *r)
     return platform_reply(r, name, 201);
 }
 
+/*
+ * What refers to platform @name, over the VMs' documents: devices placed
+ * on it whose route goes through it (@routed), devices pinned to it
+ * (@pinned) and reaching their model through it (@via).
+ */
+static void platform_users(sqlite3 *db, const char *name, gint64 *routed,
+                           gint64 *pinned, gint64 *via)
+{
+    g_autoptr(GPtrArray) names = orch_rec_vm_names(db);
+    guint i, j;
+
+    *routed = *pinned = *via = 0;
+    for (i = 0; i < names->len; i++) {
+        g_autoptr(JsonObject) vm = orch_rec_vm(db, names->pdata[i]);
+        JsonArray *devs = vm ? json_object_get_array_member(vm, "devices") :
+            NULL;
+
+        for (j = 0; devs && j < json_array_get_length(devs); j++) {
+            JsonObject *d = json_array_get_object_element(devs, j);
+            bool through = !g_strcmp0(orch_rec_str(d, "via"), name);
+
+            *pinned += !g_strcmp0(orch_rec_str(d, "server"), name);
+            *via += through;
+            if (through) {
+                g_autoptr(JsonObject) p = orch_rec_placement(
+                    db, names->pdata[i], orch_rec_str(d, "name"));
+
+                *routed += orch_rec_str(p, "route_id") != NULL;
+            }
+        }
+    }
+}
+
 int orch_platform_remove(OrchRequest *r)
 {
     g_autoptr(GError) err = NULL;
+    g_autoptr(JsonObject) p = NULL;
     const char *name = r->seg[1];
-    gint64 id, users;
+    gint64 id, users, routed, pinned, via;
 
-    id = orch_db_int(r->db, -1, "SELECT id FROM platforms WHERE name = ?",
-                     "s", name);
-    if (id < 0) {
+    p = orch_rec_platform(r->db, name);
+    if (!p) {
         return orch_fail(r, 404, "no platform '%s'", name);
     }
-    users = orch_db_int(r->db, 0,
-                        "SELECT (SELECT count(*) FROM vms WHERE client_id = ?"
-                        "  AND state IN ('running', 'suspended',"
-                        "  'migrating'))"
-                        " + (SELECT count(*) FROM placements"
-                        "  WHERE server_id = ?)", "ii", id, id);
+    users = orch_rec_client_running(r->db, name) +
+            orch_rec_server_used(r->db, name);
     if (users > 0) {
         return orch_fail(r, 409, "platform '%s' is in use by %"
                          G_GINT64_FORMAT " running VM(s) or device "
                          "model(s)", name, users);
     }
-    users = orch_db_int(r->db, 0, "SELECT count(*) FROM placements p"
-                        " JOIN devices d ON d.id = p.device_id"
-                        " WHERE d.via_id = ? AND p.route_id IS NOT NULL",
-                        "i", id);
-    if (users > 0) {
+    platform_users(r->db, name, &routed, &pinned, &via);
+    if (routed > 0) {
         return orch_fail(r, 409, "platform '%s' routes %" G_GINT64_FORMAT
-                         " device model(s) in use", name, users);
+                         " device model(s) in use", name, routed);
     }
-    users = orch_db_int(r->db, 0, "SELECT count(*) FROM devices WHERE "
-                        "server_id = ?", "i", id);
-    if (users > 0) {
+    if (pinned > 0) {
         return orch_fail(r, 409, "platform '%s' is the pinned server of %"
-                         G_GINT64_FORMAT " device(s)", name, users);
+                         G_GINT64_FORMAT " device(s)", name, pinned);
     }
-    users = orch_db_int(r->db, 0, "SELECT count(*) FROM devices WHERE "
-                        "via_id = ?", "i", id);
-    if (users > 0) {
+    if (via > 0) {
         return orch_fail(r, 409, "platform '%s' is the owner server "
                          "('via') of %" G_GINT64_FORMAT " device(s)", name,
-                         users);
+                         via);
     }
+    /* The row's id: what the writes, still SQL, are keyed by. */
+    id = orch_db_int(r->db, -1, "SELECT id FROM platforms WHERE name = ?",
+                     "s", name);
     if (!orch_db_run(r->db, &err, "UPDATE vms SET client_id = NULL WHERE "
                      "client_id = ?", "i", id) ||
         !orch_db_run(r->db, &err, "DELETE FROM platforms WHERE id = ?", "i",

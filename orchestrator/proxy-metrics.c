@@ -16,6 +16,7 @@
 #include "launcher.h"
 #include "log.h"
 #include "prom.h"
+#include "records.h"
 #include "proxy-metrics.h"
 
 typedef struct ProxyScrape ProxyScrape;
@@ -72,45 +73,70 @@ static void proxy_vm_free(gpointer p)
     g_free(vm);
 }
 
-static char *proxy_col(sqlite3_stmt *st, int i)
+static int proxy_dev_cmp(gconstpointer a, gconstpointer b)
 {
-    return g_strdup((const char *)sqlite3_column_text(st, i));
+    const ProxyDev *x = *(ProxyDev *const *)a, *y = *(ProxyDev *const *)b;
+
+    return strcmp(x->name, y->name);
+}
+
+/*
+ * VM @name's devices (by name) with where they run, if its QEMU runs;
+ * NULL otherwise.
+ */
+static ProxyVm *proxy_vm(sqlite3 *db, const char *name)
+{
+    static const char *const holding[] = { "running", "suspended",
+                                           "migrating", NULL };
+    g_autoptr(JsonObject) doc = orch_rec_vm(db, name);
+    g_autoptr(JsonObject) client = NULL;
+    const char *state = orch_rec_str(doc, "state");
+    const char *c = orch_rec_str(doc, "client");
+    JsonArray *devs;
+    ProxyVm *vm;
+    guint i;
+
+    if (!state || !g_strv_contains(holding, state) || !c) {
+        return NULL;
+    }
+    client = orch_rec_platform(db, c);
+    if (!client) {
+        return NULL;
+    }
+    vm = g_new0(ProxyVm, 1);
+    vm->base.name = g_strdup(name);
+    vm->client_address = g_strdup(orch_rec_str(client, "address"));
+    vm->devs = g_ptr_array_new_with_free_func(proxy_dev_free);
+    devs = json_object_get_array_member(doc, "devices");
+    for (i = 0; i < json_array_get_length(devs); i++) {
+        JsonObject *o = json_array_get_object_element(devs, i);
+        g_autoptr(JsonObject) p = orch_rec_placement(db, name,
+                                                     orch_rec_str(o, "name"));
+        ProxyDev *d = g_new0(ProxyDev, 1);
+
+        d->name = g_strdup(orch_rec_str(o, "name"));
+        d->server = g_strdup(orch_rec_str(p, "server"));
+        d->address = g_strdup(orch_rec_str(p, "address"));
+        d->route_address = g_strdup(orch_rec_str(p, "route_address"));
+        g_ptr_array_add(vm->devs, d);
+    }
+    g_ptr_array_sort(vm->devs, proxy_dev_cmp);
+    return vm;
 }
 
 /* The VMs whose QEMU runs and their devices, read at once. */
 static GPtrArray *proxy_vms(sqlite3 *db)
 {
     GPtrArray *vms = g_ptr_array_new_with_free_func(proxy_vm_free);
-    g_autoptr(sqlite3_stmt) st = orch_db_stmt(db,
-        "SELECT v.name, c.address, d.name, s.name, p.address,"
-        " p.route_address FROM vms v JOIN platforms c ON c.id = v.client_id"
-        " LEFT JOIN devices d ON d.vm_id = v.id"
-        " LEFT JOIN placements p ON p.device_id = d.id"
-        " LEFT JOIN platforms s ON s.id = p.server_id"
-        " WHERE v.state IN ('running', 'suspended', 'migrating')"
-        " ORDER BY v.name, d.name", "");
-    ProxyVm *vm = NULL;
+    g_autoptr(GPtrArray) names = orch_rec_vm_names(db);
+    guint i;
 
-    while (st && sqlite3_step(st) == SQLITE_ROW) {
-        const char *name = (const char *)sqlite3_column_text(st, 0);
-        ProxyDev *d;
+    for (i = 0; i < names->len; i++) {
+        ProxyVm *vm = proxy_vm(db, names->pdata[i]);
 
-        if (!vm || strcmp(vm->base.name, name) != 0) {
-            vm = g_new0(ProxyVm, 1);
-            vm->base.name = g_strdup(name);
-            vm->client_address = proxy_col(st, 1);
-            vm->devs = g_ptr_array_new_with_free_func(proxy_dev_free);
+        if (vm) {
             g_ptr_array_add(vms, vm);
         }
-        if (sqlite3_column_type(st, 2) == SQLITE_NULL) {
-            continue;
-        }
-        d = g_new0(ProxyDev, 1);
-        d->name = proxy_col(st, 2);
-        d->server = proxy_col(st, 3);
-        d->address = proxy_col(st, 4);
-        d->route_address = proxy_col(st, 5);
-        g_ptr_array_add(vm->devs, d);
     }
     return vms;
 }

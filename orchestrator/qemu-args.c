@@ -8,6 +8,7 @@
 #include "db.h"
 #include "error.h"
 #include "qemu-args.h"
+#include "records.h"
 
 /* QEMU option values double a literal comma. */
 static char *qemu_escape(const char *s)
@@ -26,23 +27,76 @@ static void qemu_arg2(JsonArray *a, const char *opt, const char *val)
 }
 
 /*
- * The -object secret and -remote-device of the current device row.  Its
+ * Whether the session to placement @p's model is TLS: a model on TCP on
+ * a server with model_tls (one on a UNIX socket is plain).  A routed one
+ * is refused (orch_qemu_args_check).  @servers caches the platforms read.
+ */
+static bool placed_tls(sqlite3 *db, GHashTable *servers, JsonObject *p)
+{
+    const char *name = orch_rec_str(p, "server");
+    const char *address = orch_rec_str(p, "address");
+    JsonObject *s;
+
+    if (!name || !address || !g_str_has_prefix(address, "tcp:")) {
+        return false;
+    }
+    s = g_hash_table_lookup(servers, name);
+    if (!s) {
+        s = orch_rec_platform(db, name);
+        if (!s) {
+            return false;
+        }
+        g_hash_table_insert(servers, g_strdup(name), s);
+    }
+    return json_object_get_boolean_member_with_default(s, "model_tls",
+                                                       FALSE);
+}
+
+static GHashTable *servers_new(void)
+{
+    return g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                 (GDestroyNotify)json_object_unref);
+}
+
+/*
+ * The placed devices of VM document @doc, in order: the device's
+ * document and its placement's, pairs of JsonObject in one array.
+ */
+static GPtrArray *vm_placed(sqlite3 *db, JsonObject *doc)
+{
+    GPtrArray *a = g_ptr_array_new_with_free_func(
+        (GDestroyNotify)json_object_unref);
+    JsonArray *devs = json_object_get_array_member(doc, "devices");
+    guint i;
+
+    for (i = 0; i < json_array_get_length(devs); i++) {
+        JsonObject *d = json_array_get_object_element(devs, i);
+        JsonObject *p = orch_rec_placement(db, orch_rec_str(doc, "name"),
+                                           orch_rec_str(d, "name"));
+
+        if (p) {
+            g_ptr_array_add(a, json_object_ref(d));
+            g_ptr_array_add(a, p);
+        }
+    }
+    return a;
+}
+
+/*
+ * The -object secret and -remote-device of device @d placed as @p.  Its
  * address is the owner's router for a routed device; the identifiers are
  * the same either way (the router checks them, the model too).  A model
- * on TCP on a server with model_tls speaks TLS (one on a UNIX socket
- * does not): the client launcher defines the credentials
- * ORCH_MODEL_TLS_ID in every QEMU it starts.
+ * on TCP on a server with model_tls speaks TLS: the client launcher
+ * defines the credentials ORCH_MODEL_TLS_ID in every QEMU it starts.
  */
 static void qemu_device_args(JsonArray *a, JsonObject *files, int n,
-                             sqlite3_stmt *st, const char *vm,
-                             const char *uuid, const char *client,
-                             const char *hypervisor)
+                             JsonObject *d, JsonObject *p, bool tls,
+                             bool boot, const char *vm, const char *uuid,
+                             const char *client, const char *hypervisor)
 {
-    const char *bus = (const char *)sqlite3_column_text(st, 0);
-    const char *address = (const char *)sqlite3_column_text(st, 1);
-    const char *instance = (const char *)sqlite3_column_text(st, 2);
-    const char *token = (const char *)sqlite3_column_text(st, 3);
-    const char *server = (const char *)sqlite3_column_text(st, 4);
+    const char *name = orch_rec_str(d, "name");
+    const char *route = orch_rec_str(p, "route_address");
+    const char *address = route ? route : orch_rec_str(p, "address");
     g_autofree char *id = g_strdup_printf("tok%d", n);
     g_autofree char *file = g_strdup_printf("@STATE@/%s.%s", vm, id);
     g_autofree char *efile = qemu_escape(file);
@@ -52,15 +106,16 @@ static void qemu_device_args(JsonArray *a, JsonObject *files, int n,
     obj = g_strdup_printf("secret,id=%s,file=%s", id, efile);
     dev = g_strdup_printf("bus=%s,server=%s,vm-id=%s,hypervisor-id=%s,"
                           "client-platform-id=%s,device-model-id=%s,"
-                          "server-platform-id=%s,token-secret=%s", bus,
-                          eaddr, uuid, hypervisor, client, instance, server,
-                          id);
-    if (sqlite3_column_int(st, 5)) {
+                          "server-platform-id=%s,token-secret=%s",
+                          orch_rec_str(d, "bus"), eaddr, uuid, hypervisor,
+                          client, orch_rec_str(p, "instance"),
+                          orch_rec_str(p, "server"), id);
+    if (tls && !route) {
         g_autofree char *plain = g_steal_pointer(&dev);
 
         dev = g_strconcat(plain, ",tls-creds=" ORCH_MODEL_TLS_ID, NULL);
     }
-    if (g_ascii_isalpha(*(const char *)sqlite3_column_text(st, 7))) {
+    if (g_ascii_isalpha(*name)) {
         /*
          * The proxy's id is the device's name, as QMP knows a local
          * device by its id (set_link NAME); QEMU's ids start with a
@@ -68,10 +123,9 @@ static void qemu_device_args(JsonArray *a, JsonObject *files, int n,
          */
         g_autofree char *plain = g_steal_pointer(&dev);
 
-        dev = g_strconcat("id=", (const char *)sqlite3_column_text(st, 7),
-                          ",", plain, NULL);
+        dev = g_strconcat("id=", name, ",", plain, NULL);
     }
-    if (sqlite3_column_int(st, 6)) {
+    if (boot) {
         /* The VM's boot device: the firmware tries it first. */
         g_autofree char *plain = g_steal_pointer(&dev);
 
@@ -79,37 +133,27 @@ static void qemu_device_args(JsonArray *a, JsonObject *files, int n,
     }
     qemu_arg2(a, "-object", obj);
     qemu_arg2(a, "-remote-device", dev);
-    json_object_set_string_member(files, id, token);
+    json_object_set_string_member(files, id, orch_rec_str(p, "token"));
 }
 
-/* -m, the kernel and the console of VM @name; its uuid in *ret_uuid. */
-static int qemu_vm_args(sqlite3 *db, const char *name, JsonArray *a,
-                        char **ret_uuid, JsonArray **ret_extra)
+/* -m, the kernel and the console of VM document @doc. */
+static void qemu_vm_args(JsonObject *doc, JsonArray *a)
 {
-    g_autoptr(sqlite3_stmt) st = orch_db_stmt(db,
-        "SELECT uuid, memory, kernel, initrd, append, extra_args,"
-        " (SELECT count(*) FROM devices d WHERE d.vm_id = v.id"
-        "  AND d.console = 1)"
-        " FROM vms v WHERE name = ?", "s", name);
-    g_autoptr(JsonNode) extra = NULL;
+    JsonArray *devs = json_object_get_array_member(doc, "devices");
+    guint i;
 
-    if (!st || sqlite3_step(st) != SQLITE_ROW) {
-        return -ENOENT;
+    qemu_arg2(a, "-m", orch_rec_str(doc, "memory"));
+    qemu_arg2(a, "-kernel", orch_rec_str(doc, "kernel"));
+    qemu_arg2(a, "-initrd", orch_rec_str(doc, "initrd"));
+    qemu_arg2(a, "-append", orch_rec_str(doc, "append"));
+    for (i = 0; i < json_array_get_length(devs); i++) {
+        if (json_object_get_boolean_member_with_default(
+                json_array_get_object_element(devs, i), "console", FALSE)) {
+            /* The remote UART is the console: no local one at 0x3f8. */
+            qemu_arg2(a, "-serial", "none");
+            break;
+        }
     }
-    qemu_arg2(a, "-m", (const char *)sqlite3_column_text(st, 1));
-    qemu_arg2(a, "-kernel", (const char *)sqlite3_column_text(st, 2));
-    qemu_arg2(a, "-initrd", (const char *)sqlite3_column_text(st, 3));
-    qemu_arg2(a, "-append", (const char *)sqlite3_column_text(st, 4));
-    if (sqlite3_column_int(st, 6) > 0) {
-        /* The remote UART is the console: no local one at 0x3f8. */
-        qemu_arg2(a, "-serial", "none");
-    }
-    extra = json_from_string((const char *)sqlite3_column_text(st, 5), NULL);
-    if (extra && JSON_NODE_HOLDS_ARRAY(extra)) {
-        *ret_extra = json_array_ref(json_node_get_array(extra));
-    }
-    *ret_uuid = g_strdup((const char *)sqlite3_column_text(st, 0));
-    return 0;
 }
 
 bool orch_qemu_args(sqlite3 *db, const char *name, const char *client,
@@ -118,35 +162,36 @@ bool orch_qemu_args(sqlite3 *db, const char *name, const char *client,
 {
     g_autoptr(JsonArray) a = json_array_new();
     g_autoptr(JsonObject) files = json_object_new();
-    g_autoptr(JsonArray) extra = NULL;
-    g_autoptr(sqlite3_stmt) st = NULL;
-    g_autofree char *uuid = NULL;
+    g_autoptr(JsonObject) doc = orch_rec_vm(db, name);
+    g_autoptr(GHashTable) servers = servers_new();
+    g_autoptr(GPtrArray) placed = NULL;
+    JsonNode *extra;
+    const char *boot;
     guint i;
-    int n = 0, ret;
 
-    ret = qemu_vm_args(db, name, a, &uuid, &extra);
-    if (ret < 0) {
-        orch_error_internal(errp, -ret);
+    if (!doc) {
+        orch_error_internal(errp, ENOENT);
         return false;
     }
-    st = orch_db_stmt(db,
-        "SELECT d.bus, COALESCE(p.route_address, p.address), p.instance,"
-        " p.token, s.name, " ORCH_SQL_MODEL_TLS
-        "  AND p.route_address IS NULL, d.name IS v.boot, d.name"
-        " FROM devices d JOIN vms v ON v.id = d.vm_id"
-        " JOIN placements p ON p.device_id = d.id"
-        " JOIN platforms s ON s.id = p.server_id"
-        " WHERE v.name = ? ORDER BY d.id", "s", name);
-    while (st && sqlite3_step(st) == SQLITE_ROW) {
-        qemu_device_args(a, files, n++, st, name, uuid, client, hypervisor);
+    qemu_vm_args(doc, a);
+    boot = orch_rec_str(doc, "boot");
+    placed = vm_placed(db, doc);
+    for (i = 0; i < placed->len; i += 2) {
+        JsonObject *d = placed->pdata[i], *p = placed->pdata[i + 1];
+
+        qemu_device_args(a, files, i / 2, d, p, placed_tls(db, servers, p),
+                         boot && !g_strcmp0(boot, orch_rec_str(d, "name")),
+                         name, orch_rec_str(doc, "uuid"), client,
+                         hypervisor);
     }
-    for (i = 0; extra && i < json_array_get_length(extra); i++) {
-        json_array_add_string_element(a, json_array_get_string_element(
-                                          extra, i));
-    }
-    if (!st) {
-        orch_error_internal(errp, EIO);
-        return false;
+    extra = json_object_get_member(doc, "extra_args");
+    if (extra && JSON_NODE_HOLDS_ARRAY(extra)) {
+        JsonArray *ea = json_node_get_array(extra);
+
+        for (i = 0; i < json_array_get_length(ea); i++) {
+            json_array_add_string_element(a, json_array_get_string_element(
+                                              ea, i));
+        }
     }
     *ret_args = g_steal_pointer(&a);
     *ret_files = g_steal_pointer(&files);
@@ -163,22 +208,26 @@ bool orch_qemu_args(sqlite3 *db, const char *name, const char *client,
 bool orch_qemu_args_check(sqlite3 *db, const char *name,
                           const char *client, GError **errp)
 {
-    g_autoptr(sqlite3_stmt) st = orch_db_stmt(db,
-        "SELECT d.name, s.name, o.name,"
-        " (SELECT model_tls FROM platforms WHERE name = ?)"
-        " FROM devices d JOIN vms v ON v.id = d.vm_id"
-        " JOIN placements p ON p.device_id = d.id"
-        " JOIN platforms s ON s.id = p.server_id"
-        " LEFT JOIN platforms o ON o.id = d.via_id"
-        " WHERE v.name = ? AND " ORCH_SQL_MODEL_TLS
-        " ORDER BY d.id", "ss",
-        client, name);
+    g_autoptr(JsonObject) doc = orch_rec_vm(db, name);
+    g_autoptr(JsonObject) c = client ? orch_rec_platform(db, client) : NULL;
+    g_autoptr(GHashTable) servers = servers_new();
+    g_autoptr(GPtrArray) placed = NULL;
+    guint i;
 
-    while (st && sqlite3_step(st) == SQLITE_ROW) {
-        const char *dev = (const char *)sqlite3_column_text(st, 0);
-        const char *server = (const char *)sqlite3_column_text(st, 1);
-        const char *owner = (const char *)sqlite3_column_text(st, 2);
+    if (!doc) {
+        orch_error_internal(errp, ENOENT);
+        return false;
+    }
+    placed = vm_placed(db, doc);
+    for (i = 0; i < placed->len; i += 2) {
+        JsonObject *d = placed->pdata[i], *p = placed->pdata[i + 1];
+        const char *dev = orch_rec_str(d, "name");
+        const char *server = orch_rec_str(p, "server");
+        const char *owner = orch_rec_str(d, "via");
 
+        if (!placed_tls(db, servers, p)) {
+            continue;
+        }
         if (owner) {
             g_set_error(errp, ORCH_ERROR, ORCH_ERROR_CONFLICT,
                         "VM '%s': device '%s' is served over TLS by server "
@@ -188,7 +237,8 @@ bool orch_qemu_args_check(sqlite3 *db, const char *name,
                         owner);
             return false;
         }
-        if (!sqlite3_column_int(st, 3)) {
+        if (!c || !json_object_get_boolean_member_with_default(
+                c, "model_tls", FALSE)) {
             g_set_error(errp, ORCH_ERROR, ORCH_ERROR_CONFLICT,
                         "VM '%s' cannot run on client platform '%s': "
                         "device '%s' is served over TLS by server platform "
@@ -198,19 +248,24 @@ bool orch_qemu_args_check(sqlite3 *db, const char *name,
             return false;
         }
     }
-    if (!st) {
-        orch_error_internal(errp, EIO);
-        return false;
-    }
     return true;
 }
 
 bool orch_vm_needs_model_tls(sqlite3 *db, const char *name)
 {
-    return orch_db_int(db, 0, "SELECT count(*) FROM devices d"
-                       " JOIN vms v ON v.id = d.vm_id"
-                       " JOIN placements p ON p.device_id = d.id"
-                       " JOIN platforms s ON s.id = p.server_id"
-                       " WHERE v.name = ? AND " ORCH_SQL_MODEL_TLS,
-                       "s", name) > 0;
+    g_autoptr(JsonObject) doc = orch_rec_vm(db, name);
+    g_autoptr(GHashTable) servers = servers_new();
+    g_autoptr(GPtrArray) placed = NULL;
+    guint i;
+
+    if (!doc) {
+        return false;
+    }
+    placed = vm_placed(db, doc);
+    for (i = 0; i < placed->len; i += 2) {
+        if (placed_tls(db, servers, placed->pdata[i + 1])) {
+            return true;
+        }
+    }
+    return false;
 }

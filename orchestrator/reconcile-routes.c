@@ -16,6 +16,7 @@
 #include "launcher.h"
 #include "log.h"
 #include "reconcile-routes.h"
+#include "records.h"
 #include "store-events.h"
 #include "undo.h"
 
@@ -44,6 +45,31 @@ static JsonArray *reconcile_routes_get(const char *name, const char *address)
     return json_array_ref(json_node_get_array(list));
 }
 
+/*
+ * Whether route @id on owner @name is one the database knows: the
+ * placement of a device reached through @name holds it (on the store,
+ * "routes/ID": store-routes.h's orch_route_doc_known).
+ */
+static bool reconcile_route_known(sqlite3 *db, const char *name,
+                                  const char *id)
+{
+    g_autoptr(JsonObject) r = orch_rec_route(db, id);
+    g_autoptr(JsonObject) vm = r ? orch_rec_vm(db, orch_rec_str(r, "vm")) :
+        NULL;
+    JsonArray *devs = vm ? json_object_get_array_member(vm, "devices") :
+        NULL;
+    guint i;
+
+    for (i = 0; devs && i < json_array_get_length(devs); i++) {
+        JsonObject *d = json_array_get_object_element(devs, i);
+
+        if (!g_strcmp0(orch_rec_str(d, "name"), orch_rec_str(r, "device"))) {
+            return !g_strcmp0(orch_rec_str(d, "via"), name);
+        }
+    }
+    return false;
+}
+
 /* Delete route @id on @name if no placement of a device via @name has it. */
 static int reconcile_route(sqlite3 *db, const char *name,
                            const char *address, JsonObject *route)
@@ -55,18 +81,13 @@ static int reconcile_route(sqlite3 *db, const char *name,
     g_autofree char *msg = NULL;
     OrchUndo d = { 0 };
 
-    if (!id || orch_db_int(db, 0, "SELECT count(*) FROM placements p"
-                           " JOIN devices dv ON dv.id = p.device_id"
-                           " JOIN platforms o ON o.id = dv.via_id"
-                           " WHERE p.route_id = ? AND o.name = ?", "ss", id,
-                           name) > 0) {
+    if (!id || reconcile_route_known(db, name, id)) {
         return 0;
     }
     path = g_strconcat("/v1/routes/", id, NULL);
     orch_undo_add(&d, address, path);
     orch_undo_run(&d);
-    vm = uuid ? orch_db_str(db, "SELECT name FROM vms WHERE uuid = ?", "s",
-                            uuid) : NULL;
+    vm = uuid ? orch_rec_vm_by_uuid(db, uuid) : NULL;
     msg = g_strdup_printf("route %s on %s is unknown to the database: "
                           "deleted", id, name);
     orch_events_add(vm ? vm : "-", msg);
@@ -80,18 +101,19 @@ static int reconcile_route(sqlite3 *db, const char *name,
 
 int orch_reconcile_routes(sqlite3 *db, GHashTable *answered)
 {
-    g_autoptr(sqlite3_stmt) st = orch_db_stmt(db,
-        "SELECT name, address FROM platforms WHERE role = 'server'"
-        " ORDER BY name", "");
+    g_autoptr(GPtrArray) platforms = orch_rec_platforms(db);
     int changes = 0;
+    guint j;
 
-    while (st && sqlite3_step(st) == SQLITE_ROW) {
-        const char *name = (const char *)sqlite3_column_text(st, 0);
-        const char *address = (const char *)sqlite3_column_text(st, 1);
+    for (j = 0; j < platforms->len; j++) {
+        const char *name = orch_rec_str(platforms->pdata[j], "name");
+        const char *address = orch_rec_str(platforms->pdata[j], "address");
         g_autoptr(JsonArray) routes = NULL;
         guint i;
 
-        if (!g_hash_table_contains(answered, name)) {
+        if (g_strcmp0(orch_rec_str(platforms->pdata[j], "role"),
+                      "server") != 0 ||
+            !g_hash_table_contains(answered, name)) {
             continue;       /* warned about already */
         }
         routes = reconcile_routes_get(name, address);

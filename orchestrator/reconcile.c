@@ -26,9 +26,15 @@
 #include "placement.h"
 #include "reconcile-routes.h"
 #include "reconcile.h"
+#include "records.h"
 #include "store-events.h"
 #include "undo.h"
 #include "vm.h"
+
+/* The states in which a VM holds a QEMU on its client. */
+static const char *const reconcile_holding[] = {
+    "running", "suspended", "migrating", NULL,
+};
 
 typedef struct Reconcile {
     sqlite3 *db;
@@ -125,6 +131,7 @@ static void reconcile_health(Reconcile *rc, const char *name,
                              const char *address)
 {
     g_autoptr(JsonNode) reply = NULL;
+    g_autoptr(JsonObject) p = NULL;
     guint status = 0;
     gint64 now;
     int changed;
@@ -141,8 +148,9 @@ static void reconcile_health(Reconcile *rc, const char *name,
                        "changed (its launcher says so)", name, changed);
     }
     now = orch_health_model_tls(json_node_get_object(reply));
-    if (orch_db_int(rc->db, now, "SELECT model_tls FROM platforms WHERE"
-                    " name = ?", "s", name) == now) {
+    p = orch_rec_platform(rc->db, name);
+    if (!p || json_object_get_boolean_member_with_default(
+            p, "model_tls", FALSE) == now) {
         return;
     }
     orch_db_run(rc->db, NULL, "UPDATE platforms SET model_tls = ? WHERE"
@@ -153,19 +161,18 @@ static void reconcile_health(Reconcile *rc, const char *name,
 
 static void reconcile_fetch(Reconcile *rc)
 {
-    g_autoptr(sqlite3_stmt) st = orch_db_stmt(rc->db,
-        "SELECT name, role, address FROM platforms ORDER BY name", "");
+    g_autoptr(GPtrArray) platforms = orch_rec_platforms(rc->db);
+    guint i;
 
-    while (st && sqlite3_step(st) == SQLITE_ROW) {
-        const char *name = (const char *)sqlite3_column_text(st, 0);
-        GHashTable *ids = reconcile_list(name,
-            (const char *)sqlite3_column_text(st, 1),
-            (const char *)sqlite3_column_text(st, 2));
+    for (i = 0; i < platforms->len; i++) {
+        JsonObject *p = platforms->pdata[i];
+        const char *name = orch_rec_str(p, "name");
+        GHashTable *ids = reconcile_list(name, orch_rec_str(p, "role"),
+                                         orch_rec_str(p, "address"));
 
         if (ids) {
             g_hash_table_insert(rc->seen, g_strdup(name), ids);
-            reconcile_health(rc, name,
-                             (const char *)sqlite3_column_text(st, 2));
+            reconcile_health(rc, name, orch_rec_str(p, "address"));
         }
     }
 }
@@ -241,20 +248,22 @@ static bool reconcile_cont(Reconcile *rc, const char *address,
 }
 
 /* The teardown deletes these: they are no orphans. */
-static void reconcile_forget_instances(Reconcile *rc, gint64 vm_id)
+static void reconcile_forget_instances(Reconcile *rc, const char *vm)
 {
-    g_autoptr(sqlite3_stmt) st = orch_db_stmt(rc->db,
-        "SELECT s.name, p.instance FROM placements p"
-        " JOIN devices d ON d.id = p.device_id"
-        " JOIN platforms s ON s.id = p.server_id WHERE d.vm_id = ?",
-        "i", vm_id);
+    g_autoptr(JsonObject) doc = orch_rec_vm(rc->db, vm);
+    JsonArray *devs = doc ? json_object_get_array_member(doc, "devices") :
+        NULL;
+    guint i;
 
-    while (st && sqlite3_step(st) == SQLITE_ROW) {
-        GHashTable *ids = g_hash_table_lookup(
-            rc->seen, (const char *)sqlite3_column_text(st, 0));
+    for (i = 0; devs && i < json_array_get_length(devs); i++) {
+        g_autoptr(JsonObject) p = orch_rec_placement(
+            rc->db, vm, orch_rec_str(json_array_get_object_element(devs, i),
+                                     "name"));
+        GHashTable *ids = p ? g_hash_table_lookup(
+            rc->seen, orch_rec_str(p, "server")) : NULL;
 
         if (ids) {
-            g_hash_table_remove(ids, sqlite3_column_text(st, 1));
+            g_hash_table_remove(ids, orch_rec_str(p, "instance"));
         }
     }
 }
@@ -266,8 +275,8 @@ static bool reconcile_stop(Reconcile *rc, ReconcileVm *vm, const char *why,
     if (reconcile_find(rc, vm->client, vm->name)) {
         reconcile_delete(rc, vm->client, vm->address, "vms", vm->name);
     }
-    reconcile_forget_instances(rc, vm->id);
-    if (!orch_vm_teardown(rc->db, vm->id, errp)) {
+    reconcile_forget_instances(rc, vm->name);
+    if (!orch_vm_teardown(rc->db, vm->id, vm->name, errp)) {
         return false;
     }
     reconcile_note(rc, vm->name, "%s: stopped, its device models deleted",
@@ -293,21 +302,24 @@ static bool reconcile_set(Reconcile *rc, ReconcileVm *vm, const char *state,
 static bool reconcile_target(Reconcile *rc, ReconcileVm *vm,
                              OrchClientChoice *ret)
 {
-    g_autoptr(sqlite3_stmt) st = orch_db_stmt(rc->db,
-        "SELECT id, name, address, hypervisor FROM platforms"
-        " WHERE role = 'client' AND (?1 IS NULL OR name != ?1)"
-        " ORDER BY name", "s", vm->client);
+    g_autoptr(GPtrArray) platforms = orch_rec_platforms(rc->db);
+    guint i;
 
-    while (st && sqlite3_step(st) == SQLITE_ROW) {
-        const char *name = (const char *)sqlite3_column_text(st, 1);
+    for (i = 0; i < platforms->len; i++) {
+        JsonObject *p = platforms->pdata[i];
+        const char *name = orch_rec_str(p, "name");
 
+        if (g_strcmp0(orch_rec_str(p, "role"), "client") != 0 ||
+            !g_strcmp0(name, vm->client)) {
+            continue;
+        }
         if (reconcile_runs(reconcile_find(rc, name, vm->name))) {
-            ret->id = sqlite3_column_int64(st, 0);
+            /* The row's id: what the writes, still SQL, are keyed by. */
+            ret->id = orch_db_int(rc->db, -1, "SELECT id FROM platforms"
+                                  " WHERE name = ?", "s", name);
             ret->name = g_strdup(name);
-            ret->address = g_strdup((const char *)sqlite3_column_text(st,
-                                                                      2));
-            ret->hypervisor = g_strdup((const char *)sqlite3_column_text(
-                                           st, 3));
+            ret->address = g_strdup(orch_rec_str(p, "address"));
+            ret->hypervisor = g_strdup(orch_rec_str(p, "hypervisor"));
             return true;
         }
     }
@@ -405,26 +417,28 @@ static bool reconcile_vms(Reconcile *rc, GError **errp)
 {
     g_autoptr(GPtrArray) vms = g_ptr_array_new_with_free_func(
         reconcile_vm_free);
-    g_autoptr(sqlite3_stmt) st = orch_db_stmt(rc->db,
-        "SELECT v.id, v.name, v.state, c.name, c.address FROM vms v"
-        " LEFT JOIN platforms c ON c.id = v.client_id"
-        " WHERE v.state IN ('running', 'suspended', 'migrating')"
-        " ORDER BY v.name", "");
+    g_autoptr(GPtrArray) names = orch_rec_vm_names(rc->db);
     guint i;
 
-    while (st && sqlite3_step(st) == SQLITE_ROW) {
-        ReconcileVm *vm = g_new0(ReconcileVm, 1);
+    for (i = 0; i < names->len; i++) {
+        g_autoptr(JsonObject) doc = orch_rec_vm(rc->db, names->pdata[i]);
+        g_autoptr(JsonObject) c = NULL;
+        const char *state = orch_rec_str(doc, "state");
+        ReconcileVm *vm;
 
-        vm->id = sqlite3_column_int64(st, 0);
-        vm->name = g_strdup((const char *)sqlite3_column_text(st, 1));
-        vm->state = g_strdup((const char *)sqlite3_column_text(st, 2));
-        vm->client = g_strdup((const char *)sqlite3_column_text(st, 3));
-        vm->address = g_strdup((const char *)sqlite3_column_text(st, 4));
+        if (!state || !g_strv_contains(reconcile_holding, state)) {
+            continue;
+        }
+        vm = g_new0(ReconcileVm, 1);
+        /* The row's id: what the writes, still SQL, are keyed by. */
+        vm->id = orch_db_int(rc->db, -1, "SELECT id FROM vms WHERE name = ?",
+                             "s", names->pdata[i]);
+        vm->name = g_strdup(names->pdata[i]);
+        vm->state = g_strdup(state);
+        vm->client = g_strdup(orch_rec_str(doc, "client"));
+        c = vm->client ? orch_rec_platform(rc->db, vm->client) : NULL;
+        vm->address = g_strdup(orch_rec_str(c, "address"));
         g_ptr_array_add(vms, vm);
-    }
-    if (!st) {
-        orch_error_internal(errp, EIO);
-        return false;
     }
     for (i = 0; i < vms->len; i++) {
         if (!reconcile_vm(rc, g_ptr_array_index(vms, i), errp)) {
@@ -490,13 +504,21 @@ static bool reconcile_cut_starts(Reconcile *rc, GError **errp)
 static bool reconcile_known(Reconcile *rc, const char *name, bool server,
                             const char *id)
 {
-    return orch_db_int(rc->db, 0, server ?
-        "SELECT count(*) FROM placements p JOIN platforms s"
-        " ON s.id = p.server_id WHERE p.instance = ? AND s.name = ?" :
-        "SELECT count(*) FROM vms v JOIN platforms c ON c.id = v.client_id"
-        " WHERE v.name = ? AND c.name = ?"
-        " AND v.state IN ('running', 'suspended', 'migrating')",
-        "ss", id, name) > 0;
+    g_autoptr(JsonObject) inst = NULL;
+    g_autoptr(JsonObject) p = NULL;
+    g_autoptr(JsonObject) vm = NULL;
+    const char *state;
+
+    if (server) {
+        inst = orch_rec_instance(rc->db, id);
+        p = inst ? orch_rec_placement(rc->db, orch_rec_str(inst, "vm"),
+                                      orch_rec_str(inst, "device")) : NULL;
+        return p && !g_strcmp0(orch_rec_str(p, "server"), name);
+    }
+    vm = orch_rec_vm(rc->db, id);
+    state = orch_rec_str(vm, "state");
+    return state && g_strv_contains(reconcile_holding, state) &&
+           !g_strcmp0(orch_rec_str(vm, "client"), name);
 }
 
 /* The VM an instance serves, from its binding, or NULL. */
@@ -513,21 +535,20 @@ static char *reconcile_instance_vm(Reconcile *rc, JsonObject *inst)
         json_node_get_value_type(uuid) != G_TYPE_STRING) {
         return NULL;
     }
-    return orch_db_str(rc->db, "SELECT name FROM vms WHERE uuid = ?", "s",
-                       json_node_get_string(uuid));
+    return orch_rec_vm_by_uuid(rc->db, json_node_get_string(uuid));
 }
 
 /* Launches that were never committed: what no row knows goes. */
 static void reconcile_orphans(Reconcile *rc)
 {
-    g_autoptr(sqlite3_stmt) st = orch_db_stmt(rc->db,
-        "SELECT name, role, address FROM platforms ORDER BY name", "");
+    g_autoptr(GPtrArray) platforms = orch_rec_platforms(rc->db);
+    guint j;
 
-    while (st && sqlite3_step(st) == SQLITE_ROW) {
-        const char *name = (const char *)sqlite3_column_text(st, 0);
-        bool server = strcmp((const char *)sqlite3_column_text(st, 1),
-                             "server") == 0;
-        const char *address = (const char *)sqlite3_column_text(st, 2);
+    for (j = 0; j < platforms->len; j++) {
+        JsonObject *p = platforms->pdata[j];
+        const char *name = orch_rec_str(p, "name");
+        bool server = g_strcmp0(orch_rec_str(p, "role"), "server") == 0;
+        const char *address = orch_rec_str(p, "address");
         GHashTable *ids = g_hash_table_lookup(rc->seen, name);
         g_autofree gpointer *keys = NULL;
         guint i, n = 0;

@@ -15,6 +15,7 @@
 #include "db.h"
 #include "error.h"
 #include "launcher.h"
+#include "records.h"
 #include "routes.h"
 
 static JsonNode *route_request(const char *id, const char *vm_uuid,
@@ -46,16 +47,14 @@ static bool route_parse_reply(const char *owner, JsonNode *reply,
     return true;
 }
 
-bool orch_route_add(sqlite3 *db, OrchUndo *undo, const char *vm_uuid,
-                    const char *dev, gint64 via_id, const char *instance,
-                    GError **errp)
+bool orch_route_add(sqlite3 *db, OrchUndo *undo, const char *vm,
+                    const char *vm_uuid, const char *dev, const char *via,
+                    const char *instance, GError **errp)
 {
-    g_autofree char *owner = orch_db_str(db, "SELECT address FROM "
-                                         "platforms WHERE id = ?", "i",
-                                         via_id);
-    g_autofree char *target = orch_db_str(db, "SELECT address FROM "
-                                          "placements WHERE instance = ?",
-                                          "s", instance);
+    g_autoptr(JsonObject) o = orch_rec_platform(db, via);
+    g_autoptr(JsonObject) p = orch_rec_placement(db, vm, dev);
+    const char *owner = orch_rec_str(o, "address");
+    const char *target = orch_rec_str(p, "address");
     g_autofree char *path = g_strconcat("/v1/routes/", instance, NULL);
     g_autoptr(JsonNode) body = NULL;
     g_autoptr(JsonNode) reply = NULL;

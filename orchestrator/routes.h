@@ -13,13 +13,13 @@
 #include "undo.h"
 
 /*
- * Ask the owner server @via_id for a route from device @dev's
- * identifiers (its @instance and the VM's @vm_uuid) to @instance (placed
- * already), with its DELETE on @undo, and record it in the placement.
- * False with an ORCH_ERROR (error.h) on failure.
+ * Ask the owner server @via for a route from device @dev's identifiers
+ * (its @instance and VM @vm's @vm_uuid) to @instance (placed already),
+ * with its DELETE on @undo, and record it in the placement.  False with
+ * an ORCH_ERROR (error.h) on failure.
  */
-bool orch_route_add(sqlite3 *db, OrchUndo *undo, const char *vm_uuid,
-                    const char *dev, gint64 via_id, const char *instance,
-                    GError **errp);
+bool orch_route_add(sqlite3 *db, OrchUndo *undo, const char *vm,
+                    const char *vm_uuid, const char *dev, const char *via,
+                    const char *instance, GError **errp);
 
 #endif /* ORCH_ROUTES_H */

@@ -235,8 +235,7 @@ int orch_vm_restore(OrchRequest *r)
                        orch_vm_needs_model_tls(r->db, vm.name), &c, &err)) {
         return orch_fail_error(r, err);
     }
-    file = orch_db_str(r->db, "SELECT saved_file FROM vms WHERE id = ?",
-                       "i", vm.id);
+    file = g_strdup(vm.saved_file);
     if (!file) {
         return orch_fail(r, 409, "VM '%s' is saved but its file is not "
                          "recorded", vm.name);

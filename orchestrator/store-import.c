@@ -10,6 +10,7 @@
 #include "error.h"
 #include "json-http.h"
 #include "json-limits.h"
+#include "records.h"
 #include "store-import.h"
 
 typedef struct Import {
@@ -84,35 +85,16 @@ static JsonObject *obj2(const char *vm, const char *device)
     return o;
 }
 
-/* Integer columns 0/1 that mean false/true. */
-static void to_bool(JsonObject *o, const char *member)
-{
-    json_object_set_boolean_member(
-        o, member, json_object_get_int_member_with_default(o, member, 0));
-}
-
 static bool import_platforms(Import *im, sqlite3 *db, GError **errp)
 {
-    g_autoptr(sqlite3_stmt) st = orch_db_stmt(db,
-        "SELECT id, name, role, address, capacity, hypervisor, model_tls"
-        " FROM platforms ORDER BY name", "");
-    g_autoptr(JsonArray) rows = orch_db_rows(st);
+    g_autoptr(GPtrArray) names = orch_rec_platform_names(db);
     guint i;
 
-    for (i = 0; i < json_array_get_length(rows); i++) {
-        JsonObject *p = json_object_ref(json_array_get_object_element(rows,
-                                                                      i));
-        g_autoptr(sqlite3_stmt) ms = orch_db_stmt(db,
-            "SELECT model, bus, props AS \"j:props\" FROM platform_models"
-            " WHERE platform_id = ? ORDER BY model", "i",
-            json_object_get_int_member(p, "id"));
-        g_autofree char *name = g_strdup(json_object_get_string_member(
-                                             p, "name"));
+    for (i = 0; i < names->len; i++) {
+        JsonObject *p = orch_rec_platform(db, names->pdata[i]);
 
-        json_object_remove_member(p, "id");
-        to_bool(p, "model_tls");
-        json_object_set_array_member(p, "models", orch_db_rows(ms));
-        if (!import_put(im, p, errp, "platforms/%s", name)) {
+        if (p && !import_put(im, p, errp, "platforms/%s",
+                             (char *)names->pdata[i])) {
             return false;
         }
     }
@@ -120,22 +102,16 @@ static bool import_platforms(Import *im, sqlite3 *db, GError **errp)
 }
 
 static bool import_placement(Import *im, sqlite3 *db, const char *vm,
-                             const char *dev, gint64 dev_id, GError **errp)
+                             const char *dev, GError **errp)
 {
-    g_autoptr(sqlite3_stmt) st = orch_db_stmt(db,
-        "SELECT p.instance, s.name AS server, p.address, p.token,"
-        " p.console, p.state, p.route_id, p.route_address"
-        " FROM placements p JOIN platforms s ON s.id = p.server_id"
-        " WHERE p.device_id = ?", "i", dev_id);
-    JsonObject *p;
+    JsonObject *p = orch_rec_placement(db, vm, dev);
     const char *route, *server;
     g_autofree char *instance = NULL;
     guint *load;
 
-    if (!st || sqlite3_step(st) != SQLITE_ROW) {
+    if (!p) {
         return true;
     }
-    p = orch_db_row(st);
     instance = g_strdup(json_object_get_string_member(p, "instance"));
     route = json_object_get_string_member_with_default(p, "route_id", NULL);
     server = json_object_get_string_member(p, "server");
@@ -155,47 +131,30 @@ static bool import_placement(Import *im, sqlite3 *db, const char *vm,
 
 static bool import_vms(Import *im, sqlite3 *db, GError **errp)
 {
-    g_autoptr(sqlite3_stmt) st = orch_db_stmt(db,
-        "SELECT v.id, v.name, v.uuid, v.memory, v.kernel, v.initrd,"
-        " v.append, v.state, c.name AS client, v.hypervisor,"
-        " v.extra_args AS \"j:extra_args\", v.saved_file, v.boot"
-        " FROM vms v LEFT JOIN platforms c ON c.id = v.client_id"
-        " ORDER BY v.name", "");
-    g_autoptr(JsonArray) rows = orch_db_rows(st);
+    g_autoptr(GPtrArray) names = orch_rec_vm_names(db);
     guint i, j;
 
-    for (i = 0; i < json_array_get_length(rows); i++) {
-        JsonObject *v = json_object_ref(json_array_get_object_element(rows,
-                                                                      i));
-        g_autofree char *name = g_strdup(json_object_get_string_member(
-                                             v, "name"));
-        g_autofree char *uuid = g_strdup(json_object_get_string_member(
-                                             v, "uuid"));
-        g_autoptr(sqlite3_stmt) ds = orch_db_stmt(db,
-            "SELECT d.id, d.name, d.model, d.bus, s.name AS server,"
-            " w.name AS via, d.restart, d.console, d.props AS \"j:props\""
-            " FROM devices d LEFT JOIN platforms s ON s.id = d.server_id"
-            " LEFT JOIN platforms w ON w.id = d.via_id"
-            " WHERE d.vm_id = ? ORDER BY d.id", "i",
-            json_object_get_int_member(v, "id"));
-        JsonArray *devs = orch_db_rows(ds);
+    for (i = 0; i < names->len; i++) {
+        const char *name = names->pdata[i];
+        JsonObject *v = orch_rec_vm(db, name);
+        g_autofree char *uuid = NULL;
+        JsonArray *devs;
 
-        json_object_remove_member(v, "id");
+        if (!v) {
+            continue;
+        }
+        uuid = g_strdup(json_object_get_string_member(v, "uuid"));
+        devs = json_object_get_array_member(v, "devices");
         for (j = 0; j < json_array_get_length(devs); j++) {
             JsonObject *d = json_array_get_object_element(devs, j);
 
             if (!import_placement(im, db, name,
                                   json_object_get_string_member(d, "name"),
-                                  json_object_get_int_member(d, "id"),
                                   errp)) {
-                json_array_unref(devs);
                 json_object_unref(v);
                 return false;
             }
-            json_object_remove_member(d, "id");
-            to_bool(d, "console");
         }
-        json_object_set_array_member(v, "devices", devs);
         if (!import_put(im, v, errp, "vms/%s", name) ||
             !import_put(im, obj1("vm", name), errp, "uuids/%s", uuid)) {
             return false;

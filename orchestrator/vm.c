@@ -19,6 +19,7 @@
 #include "log.h"
 #include "placement.h"
 #include "qemu-args.h"
+#include "records.h"
 #include "store-events.h"
 #include "vm.h"
 
@@ -91,24 +92,25 @@ bool orch_qmp(const char *address, const char *vm, const char *cmd,
 bool orch_vm_load(sqlite3 *db, const char *name, OrchVm *ret,
                   GError **errp)
 {
-    g_autoptr(sqlite3_stmt) st = orch_db_stmt(db,
-        "SELECT v.id, v.uuid, v.state, c.name, c.address, v.hypervisor"
-        " FROM vms v LEFT JOIN platforms c ON c.id = v.client_id"
-        " WHERE v.name = ?", "s", name);
+    g_autoptr(JsonObject) doc = orch_rec_vm(db, name);
+    g_autoptr(JsonObject) client = NULL;
 
-    if (!st || sqlite3_step(st) != SQLITE_ROW) {
+    if (!doc) {
         g_set_error(errp, ORCH_ERROR, ORCH_ERROR_NOT_FOUND, "no VM '%s'",
                     name);
         return false;
     }
-    ret->id = sqlite3_column_int64(st, 0);
+    /* The row's id: what the writes, still SQL, are keyed by. */
+    ret->id = orch_db_int(db, -1, "SELECT id FROM vms WHERE name = ?", "s",
+                          name);
     ret->name = name;
-    ret->uuid = g_strdup((const char *)sqlite3_column_text(st, 1));
-    ret->state = g_strdup((const char *)sqlite3_column_text(st, 2));
-    ret->client = g_strdup((const char *)sqlite3_column_text(st, 3));
-    ret->client_address = g_strdup((const char *)sqlite3_column_text(st,
-                                                                     4));
-    ret->hypervisor = g_strdup((const char *)sqlite3_column_text(st, 5));
+    ret->uuid = g_strdup(orch_rec_str(doc, "uuid"));
+    ret->state = g_strdup(orch_rec_str(doc, "state"));
+    ret->client = g_strdup(orch_rec_str(doc, "client"));
+    client = ret->client ? orch_rec_platform(db, ret->client) : NULL;
+    ret->client_address = g_strdup(orch_rec_str(client, "address"));
+    ret->hypervisor = g_strdup(orch_rec_str(doc, "hypervisor"));
+    ret->saved_file = g_strdup(orch_rec_str(doc, "saved_file"));
     return true;
 }
 
@@ -119,6 +121,7 @@ void orch_vm_clear(OrchVm *vm)
     g_free(vm->client);
     g_free(vm->client_address);
     g_free(vm->hypervisor);
+    g_free(vm->saved_file);
 }
 
 bool orch_vm_expect_state(OrchVm *vm, const char *action,
@@ -169,11 +172,12 @@ bool orch_start_qemu(sqlite3 *db, OrchUndo *undo, OrchVm *vm,
     return true;
 }
 
-bool orch_vm_teardown(sqlite3 *db, gint64 vm_id, GError **errp)
+bool orch_vm_teardown(sqlite3 *db, gint64 vm_id, const char *name,
+                      GError **errp)
 {
     OrchUndo teardown = { 0 };
 
-    orch_placements_release(db, &teardown, vm_id);
+    orch_placements_release(db, &teardown, name);
     orch_undo_run(&teardown);
     return orch_db_run(db, errp, "DELETE FROM placements WHERE device_id IN"
                        " (SELECT id FROM devices WHERE vm_id = ?)", "i",
@@ -182,56 +186,86 @@ bool orch_vm_teardown(sqlite3 *db, gint64 vm_id, GError **errp)
                        "saved_file = NULL WHERE id = ?", "i", vm_id);
 }
 
-static JsonArray *vm_devices(sqlite3 *db, const char *name)
+/* Member @member of @from copied into @to as @as (null if absent). */
+static void copy_member(JsonObject *to, const char *as, JsonObject *from,
+                        const char *member)
 {
-    g_autoptr(sqlite3_stmt) st = orch_db_stmt(db,
-        "SELECT d.name, d.model, d.bus, d.props AS \"j:props\","
-        " s.name AS server, d.restart,"
-        " o.name AS via, ps.name AS placed_on, p.instance,"
-        /* "" while its launch is under way (placement.c's claim). */
-        " NULLIF(p.address, '') AS address,"
-        " p.route_address AS route, p.console"
-        " FROM devices d JOIN vms v ON v.id = d.vm_id"
-        " LEFT JOIN platforms s ON s.id = d.server_id"
-        " LEFT JOIN platforms o ON o.id = d.via_id"
-        " LEFT JOIN placements p ON p.device_id = d.id"
-        " LEFT JOIN platforms ps ON ps.id = p.server_id"
-        " WHERE v.name = ? ORDER BY d.id", "s", name);
+    JsonNode *n = from ? json_object_get_member(from, member) : NULL;
 
-    return orch_db_rows(st);
+    json_object_set_member(to, as, n ? json_node_copy(n) :
+                           json_node_new(JSON_NODE_NULL));
 }
 
 /*
- * The VM's VNC display: the console column of its display's placement
- * (placement.c keeps a display's VNC address there), or NULL.
+ * The API's device @d of VM @vm: what was asked (the VM's document),
+ * where it runs (its placement's).  Sets *@vnc to the first display's
+ * VNC address (placement.c keeps it in the console of a device that is
+ * not a console) if it is still NULL.
  */
-static char *vm_vnc(sqlite3 *db, const char *name)
+static JsonObject *vm_device(sqlite3 *db, const char *vm, JsonObject *d,
+                             char **vnc)
 {
-    return orch_db_str(db,
-        "SELECT p.console FROM placements p JOIN devices d"
-        " ON d.id = p.device_id JOIN vms v ON v.id = d.vm_id"
-        " WHERE v.name = ? AND d.console = 0 AND p.console IS NOT NULL"
-        " ORDER BY d.id LIMIT 1", "s", name);
+    g_autoptr(JsonObject) p = orch_rec_placement(db, vm,
+                                                 orch_rec_str(d, "name"));
+    JsonObject *o = json_object_new();
+    const char *address = orch_rec_str(p, "address");
+    const char *console = orch_rec_str(p, "console");
+
+    copy_member(o, "name", d, "name");
+    copy_member(o, "model", d, "model");
+    copy_member(o, "bus", d, "bus");
+    copy_member(o, "props", d, "props");
+    copy_member(o, "server", d, "server");
+    copy_member(o, "restart", d, "restart");
+    copy_member(o, "via", d, "via");
+    copy_member(o, "placed_on", p, "server");
+    copy_member(o, "instance", p, "instance");
+    /* "" while its launch is under way (placement.c's claim). */
+    if (address && *address) {
+        json_object_set_string_member(o, "address", address);
+    } else {
+        json_object_set_null_member(o, "address");
+    }
+    copy_member(o, "route", p, "route_address");
+    copy_member(o, "console", p, "console");
+    if (!*vnc && console && !json_object_get_boolean_member_with_default(
+            d, "console", FALSE)) {
+        *vnc = g_strdup(console);
+    }
+    return o;
 }
 
 JsonObject *orch_vm_object(sqlite3 *db, const char *name)
 {
+    g_autoptr(JsonObject) doc = orch_rec_vm(db, name);
     g_autofree char *vnc = NULL;
-    g_autoptr(sqlite3_stmt) st = orch_db_stmt(db,
-        "SELECT v.name, v.uuid AS id, v.memory, v.kernel, v.initrd,"
-        " v.append, v.extra_args AS \"j:args\", v.boot, v.state,"
-        " c.name AS client,"
-        " v.hypervisor, v.saved_file FROM vms v"
-        " LEFT JOIN platforms c ON c.id = v.client_id WHERE v.name = ?",
-        "s", name);
     JsonObject *o, *progress;
+    JsonArray *devs, *docs;
+    guint i;
 
-    if (!st || sqlite3_step(st) != SQLITE_ROW) {
+    if (!doc) {
         return NULL;
     }
-    o = orch_db_row(st);
-    json_object_set_array_member(o, "devices", vm_devices(db, name));
-    vnc = vm_vnc(db, name);
+    o = json_object_new();
+    copy_member(o, "name", doc, "name");
+    copy_member(o, "id", doc, "uuid");
+    copy_member(o, "memory", doc, "memory");
+    copy_member(o, "kernel", doc, "kernel");
+    copy_member(o, "initrd", doc, "initrd");
+    copy_member(o, "append", doc, "append");
+    copy_member(o, "args", doc, "extra_args");
+    copy_member(o, "boot", doc, "boot");
+    copy_member(o, "state", doc, "state");
+    copy_member(o, "client", doc, "client");
+    copy_member(o, "hypervisor", doc, "hypervisor");
+    copy_member(o, "saved_file", doc, "saved_file");
+    docs = json_object_get_array_member(doc, "devices");
+    devs = json_array_new();
+    for (i = 0; i < json_array_get_length(docs); i++) {
+        json_array_add_object_element(devs, vm_device(
+            db, name, json_array_get_object_element(docs, i), &vnc));
+    }
+    json_object_set_array_member(o, "devices", devs);
     if (vnc) {
         json_object_set_string_member(o, "vnc", vnc);
     } else {
@@ -380,8 +414,10 @@ bool orch_migrate_wait(const char *address, const char *vm,
 
 bool orch_client_model_tls(sqlite3 *db, const char *client)
 {
-    return orch_db_int(db, 0, "SELECT model_tls FROM platforms WHERE "
-                       "name = ?", "s", client) == 1;
+    g_autoptr(JsonObject) p = orch_rec_platform(db, client);
+
+    return p && json_object_get_boolean_member_with_default(p, "model_tls",
+                                                            FALSE);
 }
 
 bool orch_migrate_set_tls(const char *address, const char *vm,

@@ -25,6 +25,7 @@ typedef struct OrchVm {
     char *client;               /* NULL until first started */
     char *client_address;
     char *hypervisor;
+    char *saved_file;           /* NULL unless saved */
 } OrchVm;
 
 void orch_vm_clear(OrchVm *vm);
@@ -61,10 +62,11 @@ bool orch_start_qemu(sqlite3 *db, OrchUndo *undo, OrchVm *vm,
                      const char *hypervisor, const char *const *extra,
                      GError **errp);
 /*
- * Delete every instance of VM @vm_id (best effort), free its placements
- * and make it stopped; false only if the database failed.
+ * Delete every instance of VM @name (row @vm_id; best effort), free its
+ * placements and make it stopped; false only if the database failed.
  */
-bool orch_vm_teardown(sqlite3 *db, gint64 vm_id, GError **errp);
+bool orch_vm_teardown(sqlite3 *db, gint64 vm_id, const char *name,
+                      GError **errp);
 
 /* Progress of a running migration, or NULL (any thread). */
 JsonObject *orch_migration_progress(const char *vm);

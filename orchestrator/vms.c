@@ -10,28 +10,28 @@
 #include "launcher.h"
 #include "placement.h"
 #include "qemu-args.h"
+#include "records.h"
 #include "request.h"
 #include "vm.h"
 #include "vms.h"
 
 int orch_vm_list(OrchRequest *r)
 {
-    g_autoptr(sqlite3_stmt) st = orch_db_stmt(r->db,
-        "SELECT name FROM vms ORDER BY name", "");
+    g_autoptr(GPtrArray) names = orch_rec_vm_names(r->db);
     JsonArray *a = json_array_new();
     JsonObject *o = json_object_new();
+    guint i;
 
-    while (st && sqlite3_step(st) == SQLITE_ROW) {
-        JsonObject *vm = orch_vm_object(r->db,
-                                        (const char *)sqlite3_column_text(
-                                            st, 0));
+    for (i = 0; i < names->len; i++) {
+        JsonObject *vm = orch_vm_object(r->db, names->pdata[i]);
+
         if (vm) {
             json_array_add_object_element(a, vm);
         }
     }
     json_object_set_array_member(o, "vms", a);
     orch_reply_object(r, 200, o);
-    return st ? 0 : -EIO;
+    return 0;
 }
 
 int orch_vm_get(OrchRequest *r)
@@ -52,7 +52,8 @@ int orch_vm_get(OrchRequest *r)
 static int vm_server_id(OrchRequest *r, const char *dev, const char *key,
                         const char *platform, gint64 *ret)
 {
-    g_autofree char *role = NULL;
+    g_autoptr(JsonObject) p = NULL;
+    const char *role;
 
     *ret = -1;
     if (!platform) {
@@ -61,8 +62,8 @@ static int vm_server_id(OrchRequest *r, const char *dev, const char *key,
     if (orch_check_name(r, "platform", platform) < 0) {
         return -EINVAL;
     }
-    role = orch_db_str(r->db, "SELECT role FROM platforms WHERE name = ?",
-                       "s", platform);
+    p = orch_rec_platform(r->db, platform);
+    role = orch_rec_str(p, "role");
     if (!role) {
         return orch_fail(r, 404, "device '%s': no platform '%s'", dev,
                          platform);
@@ -72,14 +73,19 @@ static int vm_server_id(OrchRequest *r, const char *dev, const char *key,
                          "not a server ('%s' must name a server)", dev,
                          platform, key);
     }
+    /* The row's id: what the writes, still SQL, are keyed by. */
     *ret = orch_db_int(r->db, -1, "SELECT id FROM platforms WHERE name = ?",
                        "s", platform);
     return 0;
 }
 
-/* Check one element of "devices" and insert it for VM @vm_id. */
-static int vm_add_device(OrchRequest *r, gint64 vm_id, JsonNode *n,
-                         int *consoles)
+/*
+ * Check one element of "devices" against the @platforms' documents
+ * (records.h) and insert it for VM @vm_id; @seen holds the names of
+ * those inserted before it.
+ */
+static int vm_add_device(OrchRequest *r, GPtrArray *platforms, gint64 vm_id,
+                         JsonNode *n, int *consoles, GHashTable *seen)
 {
     const char *name, *model, *server = NULL, *restart = NULL, *via = NULL;
     g_autoptr(GError) err = NULL;
@@ -110,16 +116,16 @@ static int vm_add_device(OrchRequest *r, gint64 vm_id, JsonNode *n,
         return -EINVAL;
     }
     /* The model as the launchers declare it (its pinned server's first). */
-    if (!orch_catalogue_find(r->db, model, server_id, &m)) {
-        g_autofree char *known = orch_catalogue_names(r->db);
+    if (!orch_catalogue_find_in(platforms, model, server, &m)) {
+        g_autofree char *known = orch_catalogue_names_in(platforms);
 
         return orch_fail(r, 400, "device '%s': unknown model '%s' (the "
                          "server platforms offer: %s)", name, model,
                          *known ? known : "none");
     }
-    props = orch_catalogue_check_props(r->db, model, server_id, name,
-                                       json_object_get_member(o, "props"),
-                                       &err);
+    props = orch_catalogue_check_props_in(platforms, model, server, name,
+                                          json_object_get_member(o, "props"),
+                                          &err);
     if (!props) {
         return orch_fail_error(r, err);
     }
@@ -127,8 +133,7 @@ static int vm_add_device(OrchRequest *r, gint64 vm_id, JsonNode *n,
         return orch_fail(r, 400, "device '%s': only one console device "
                          "per VM", name);
     }
-    if (orch_db_int(r->db, 0, "SELECT count(*) FROM devices WHERE"
-                    " vm_id = ? AND name = ?", "is", vm_id, name) > 0) {
+    if (!g_hash_table_add(seen, g_strdup(name))) {
         return orch_fail(r, 400, "device '%s' appears twice", name);
     }
     /* NULLIF: -1 stands for "none" (the binder knows no NULL integer). */
@@ -169,6 +174,44 @@ static int vm_body_args(OrchRequest *r, char **ret)
     return 0;
 }
 
+/*
+ * What is checked on the VM's devices together, on its document as
+ * created (records.h): its display, keyboard and tablet, paired by one
+ * launcher, pinned to one server if to any; @boot one of its PCI
+ * devices.
+ */
+static int vm_check_devices(OrchRequest *r, const char *name,
+                            const char *boot)
+{
+    g_autoptr(JsonObject) doc = orch_rec_vm(r->db, name);
+    JsonArray *devs = doc ? json_object_get_array_member(doc, "devices") :
+        NULL;
+    const char *pinned = NULL;
+    bool boot_found = false;
+    guint i;
+
+    for (i = 0; devs && i < json_array_get_length(devs); i++) {
+        JsonObject *d = json_array_get_object_element(devs, i);
+        const char *server = orch_rec_str(d, "server");
+
+        if (orch_model_paired(orch_rec_str(d, "model")) && server) {
+            if (pinned && strcmp(pinned, server) != 0) {
+                return orch_fail(r, 400, "a VM's display, keyboard and "
+                                 "tablet go to one server: pin them to the "
+                                 "same one, or to none");
+            }
+            pinned = server;
+        }
+        boot_found |= boot && !g_strcmp0(orch_rec_str(d, "name"), boot) &&
+                      !g_strcmp0(orch_rec_str(d, "bus"), "pci");
+    }
+    if (boot && !boot_found) {
+        return orch_fail(r, 400, "'boot' must name one of the VM's PCI "
+                         "devices (a disk), not '%s'", boot);
+    }
+    return 0;
+}
+
 static bool vm_memory_valid(const char *s)
 {
     size_t i = 0;
@@ -185,6 +228,11 @@ int orch_vm_create(OrchRequest *r)
     g_autofree char *uuid = g_uuid_string_random();
     g_autofree char *args = NULL;
     g_autoptr(GError) err = NULL;
+    g_autoptr(GPtrArray) platforms = NULL;
+    g_autoptr(JsonObject) existing = NULL;
+    g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash,
+                                                       g_str_equal, g_free,
+                                                       NULL);
     JsonNode *devs;
     gint64 id;
     int consoles = 0, ret;
@@ -210,8 +258,8 @@ int orch_vm_create(OrchRequest *r)
     if (devs && !JSON_NODE_HOLDS_NULL(devs) && !JSON_NODE_HOLDS_ARRAY(devs)) {
         return orch_fail(r, 400, "'devices' must be an array");
     }
-    if (orch_db_int(r->db, 0, "SELECT count(*) FROM vms WHERE name = ?",
-                    "s", name) > 0) {
+    existing = orch_rec_vm(r->db, name);
+    if (existing) {
         return orch_fail(r, 409, "VM '%s' exists", name);
     }
     if (!orch_db_run(r->db, &err, "INSERT INTO vms (name, uuid, memory,"
@@ -221,27 +269,19 @@ int orch_vm_create(OrchRequest *r)
         return orch_fail_error(r, err);
     }
     id = sqlite3_last_insert_rowid(r->db);
+    platforms = orch_rec_platforms(r->db);
     for (i = 0; devs && JSON_NODE_HOLDS_ARRAY(devs) &&
          i < json_array_get_length(json_node_get_array(devs)); i++) {
-        ret = vm_add_device(r, id, json_array_get_element(
-                                json_node_get_array(devs), i), &consoles);
+        ret = vm_add_device(r, platforms, id, json_array_get_element(
+                                json_node_get_array(devs), i), &consoles,
+                            seen);
         if (ret < 0) {
             return ret;
         }
     }
-    /* Paired by one launcher: pinned, they are pinned to one server. */
-    if (orch_db_int(r->db, 0, "SELECT count(DISTINCT server_id) FROM devices"
-                    " WHERE vm_id = ? AND model IN " ORCH_SQL_PAIRED_MODELS,
-                    "i", id) > 1) {
-        return orch_fail(r, 400, "a VM's display, keyboard and tablet go "
-                         "to one server: pin them to the same one, or to "
-                         "none");
-    }
-    if (boot && orch_db_int(r->db, 0, "SELECT count(*) FROM devices WHERE"
-                            " vm_id = ? AND name = ? AND bus = 'pci'", "is",
-                            id, boot) == 0) {
-        return orch_fail(r, 400, "'boot' must name one of the VM's PCI "
-                         "devices (a disk), not '%s'", boot);
+    ret = vm_check_devices(r, name, boot);
+    if (ret < 0) {
+        return ret;
     }
     orch_reply_object(r, 201, orch_vm_object(r->db, name));
     return 0;
@@ -250,8 +290,8 @@ int orch_vm_create(OrchRequest *r)
 int orch_vm_remove(OrchRequest *r)
 {
     g_autoptr(GError) err = NULL;
-    g_autofree char *state = orch_db_str(r->db, "SELECT state FROM vms "
-                                         "WHERE name = ?", "s", r->seg[1]);
+    g_autoptr(JsonObject) vm = orch_rec_vm(r->db, r->seg[1]);
+    const char *state = orch_rec_str(vm, "state");
 
     if (!state) {
         return orch_fail(r, 404, "no VM '%s'", r->seg[1]);
@@ -270,29 +310,52 @@ int orch_vm_remove(OrchRequest *r)
 
 int orch_vm_console(OrchRequest *r)
 {
-    g_autoptr(sqlite3_stmt) st = NULL;
-    g_autofree char *state = orch_db_str(r->db, "SELECT state FROM vms "
-                                         "WHERE name = ?", "s", r->seg[1]);
+    g_autoptr(JsonObject) vm = orch_rec_vm(r->db, r->seg[1]);
+    g_autoptr(JsonObject) p = NULL;
+    g_autoptr(JsonObject) server = NULL;
+    const char *state = orch_rec_str(vm, "state");
+    JsonArray *devs;
+    JsonObject *o;
+    guint i;
 
     if (!state) {
         return orch_fail(r, 404, "no VM '%s'", r->seg[1]);
     }
-    st = orch_db_stmt(r->db,
-        "SELECT v.name AS vm, d.name AS device, s.name AS server,"
-        " p.console, s.address AS server_address, p.instance"
-        " FROM devices d JOIN vms v ON v.id = d.vm_id"
-        " JOIN placements p ON p.device_id = d.id"
-        " JOIN platforms s ON s.id = p.server_id"
-        " WHERE v.name = ? AND d.console = 1", "s", r->seg[1]);
-    if (!st || sqlite3_step(st) != SQLITE_ROW) {
+    devs = json_object_get_array_member(vm, "devices");
+    for (i = 0; !p && i < json_array_get_length(devs); i++) {
+        JsonObject *d = json_array_get_object_element(devs, i);
+
+        if (json_object_get_boolean_member_with_default(d, "console",
+                                                        FALSE)) {
+            p = orch_rec_placement(r->db, r->seg[1], orch_rec_str(d,
+                                                                  "name"));
+            o = d;
+        }
+    }
+    server = p ? orch_rec_platform(r->db, orch_rec_str(p, "server")) : NULL;
+    if (!server) {
         return orch_fail(r, 409, "VM '%s' has no running remote UART (it "
                          "is %s)", r->seg[1], state);
     }
-    if (sqlite3_column_type(st, 3) == SQLITE_NULL) {
+    if (!orch_rec_str(p, "console")) {
         return orch_fail(r, 409, "the launcher gave VM '%s''s UART no "
                          "console", r->seg[1]);
     }
-    orch_reply_object(r, 200, orch_db_row(st));
+    {
+        JsonObject *c = json_object_new();
+
+        json_object_set_string_member(c, "vm", r->seg[1]);
+        json_object_set_string_member(c, "device", orch_rec_str(o, "name"));
+        json_object_set_string_member(c, "server", orch_rec_str(p,
+                                                                "server"));
+        json_object_set_string_member(c, "console", orch_rec_str(p,
+                                                                 "console"));
+        json_object_set_string_member(c, "server_address",
+                                      orch_rec_str(server, "address"));
+        json_object_set_string_member(c, "instance",
+                                      orch_rec_str(p, "instance"));
+        orch_reply_object(r, 200, c);
+    }
     return 0;
 }
 
@@ -326,35 +389,82 @@ static void vm_dm_refresh(JsonObject *o)
     json_object_remove_member(o, "server_address");
 }
 
+/* Member @member of @o: string @value, or null if NULL. */
+static void set_str(JsonObject *o, const char *member, const char *value)
+{
+    if (value) {
+        json_object_set_string_member(o, member, value);
+    } else {
+        json_object_set_null_member(o, member);
+    }
+}
+
+/*
+ * Device @d of VM @vm placed as @p on @server, as GET /v1/dms shows it;
+ * "tls" as qemu-args.c composes it: no router in between.
+ */
+static JsonObject *vm_dm_object(const char *vm, JsonObject *d, JsonObject *p,
+                                JsonObject *server)
+{
+    JsonObject *o = json_object_new();
+    const char *address = orch_rec_str(p, "address");
+    const char *route = orch_rec_str(p, "route_address");
+    JsonNode *props = json_object_get_member(d, "props");
+    set_str(o, "device", orch_rec_str(d, "name"));
+    set_str(o, "vm", vm);
+    set_str(o, "model", orch_rec_str(d, "model"));
+    json_object_set_member(o, "props", props ? json_node_copy(props) :
+                           json_node_new(JSON_NODE_NULL));
+    set_str(o, "server", orch_rec_str(p, "server"));
+    set_str(o, "server_address",
+                                  orch_rec_str(server, "address"));
+    set_str(o, "via", orch_rec_str(d, "via"));
+    set_str(o, "instance", orch_rec_str(p,
+                                                              "instance"));
+    set_str(o, "address",
+                                  address && *address ? address : NULL);
+    set_str(o, "route", route);
+    set_str(o, "state", orch_rec_str(p, "state"));
+    set_str(o, "console", orch_rec_str(p, "console"));
+    json_object_set_boolean_member(
+        o, "tls", !route && address && g_str_has_prefix(address, "tcp:") &&
+        json_object_get_boolean_member_with_default(server, "model_tls",
+                                                    FALSE));
+    return o;
+}
+
 int orch_dm_list(OrchRequest *r)
 {
-    g_autoptr(sqlite3_stmt) st = orch_db_stmt(r->db,
-        "SELECT d.name AS device, v.name AS vm, d.model,"
-        " d.props AS \"j:props\", s.name AS server,"
-        " s.address AS server_address, o.name AS via, p.instance,"
-        " NULLIF(p.address, '') AS address, p.route_address AS route,"
-        " p.state, p.console,"
-        /* As qemu-args.c composes it: no router in between. */
-        " CASE WHEN " ORCH_SQL_MODEL_TLS " AND p.route_address IS NULL"
-        "  THEN 'true' ELSE 'false' END AS \"j:tls\""
-        " FROM placements p JOIN devices d ON d.id = p.device_id"
-        " JOIN vms v ON v.id = d.vm_id JOIN platforms s ON s.id = p.server_id"
-        " LEFT JOIN platforms o ON o.id = d.via_id"
-        " ORDER BY v.name, d.id", "");
-    JsonArray *a = orch_db_rows(st);
+    g_autoptr(GPtrArray) names = orch_rec_vm_names(r->db);
+    JsonArray *a = json_array_new();
     JsonObject *o = json_object_new();
-    guint i;
+    guint i, j;
 
-    for (i = 0; i < json_array_get_length(a); i++) {
-        JsonObject *dm = json_array_get_object_element(a, i);
+    for (i = 0; i < names->len; i++) {
+        g_autoptr(JsonObject) vm = orch_rec_vm(r->db, names->pdata[i]);
+        JsonArray *devs = vm ? json_object_get_array_member(vm, "devices") :
+            NULL;
 
-        /* Claimed, its launcher not answered yet: it knows no instance. */
-        if (g_strcmp0(json_object_get_string_member(dm, "state"),
-                      "launching") != 0) {
-            vm_dm_refresh(dm);
+        for (j = 0; devs && j < json_array_get_length(devs); j++) {
+            JsonObject *d = json_array_get_object_element(devs, j);
+            g_autoptr(JsonObject) p = orch_rec_placement(
+                r->db, names->pdata[i], orch_rec_str(d, "name"));
+            g_autoptr(JsonObject) server = p ? orch_rec_platform(
+                r->db, orch_rec_str(p, "server")) : NULL;
+            JsonObject *dm;
+
+            if (!server) {
+                continue;
+            }
+            dm = vm_dm_object(names->pdata[i], d, p, server);
+            /* Claimed, its launcher not answered yet: it knows no instance. */
+            if (g_strcmp0(orch_rec_str(dm, "state"), "launching") != 0) {
+                vm_dm_refresh(dm);
+            }
+            json_array_add_object_element(a, dm);
         }
     }
     json_object_set_array_member(o, "dms", a);
     orch_reply_object(r, 200, o);
-    return st ? 0 : -EIO;
+    return 0;
 }

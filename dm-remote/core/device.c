@@ -7,11 +7,13 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "device.h"
+#include "dma.h"
 #include "log.h"
 #include "pci.h"
 #include "work.h"
@@ -24,6 +26,7 @@ int dm_device_realize(DmDevice *dev, const DmModel *model, DmLoop *loop,
     int ret;
 
     memset(dev, 0, sizeof(*dev));
+    pthread_mutex_init(&dev->irqs.lock, NULL);
     dev->model = model;
     dev->loop = loop;
     dev->args = args;
@@ -98,12 +101,18 @@ void dm_device_attach(DmDevice *dev, const DmLinkOps *link, void *opaque)
 {
     dev->link = link;
     dev->link_opaque = opaque;
+    dev->link_id = ++dev->links;
     /* Vectors wired to messages go out through the link. */
     dev->irqs.send = link->send_irq;
     dev->irqs.in_band = link->irq_in_band;
     dev->irqs.send_opaque = opaque;
     /* Eventfds of this client's own: never those an old one may hold. */
     dm_doorbells_open(&dev->doorbells, dev->loop, link->busy, opaque);
+}
+
+void dm_device_dma_mapping(DmDevice *dev)
+{
+    dm_device_quiesce(dev);
 }
 
 void dm_device_dma_unmapping(DmDevice *dev, uint64_t iova, uint64_t size)
@@ -121,6 +130,7 @@ void dm_device_detach(DmDevice *dev)
     dm_irq_release_all(&dev->irqs);
     dev->link = NULL;
     dev->link_opaque = NULL;
+    dev->link_id = 0;
     dev->irqs.send = NULL;
     dev->irqs.in_band = NULL;
     dev->irqs.send_opaque = NULL;
@@ -407,25 +417,131 @@ void dm_region_write(DmRegion *r, uint64_t offset, const void *buf,
 
 /* ---- DMA, through the link ---- */
 
+/* Is this thread a model's I/O thread (dm_io_thread_enter)? */
+static __thread bool on_io_thread;
+/* It met memory that is not shared: the loop must take over (model.h). */
+static __thread bool io_thread_unshared;
+
+void dm_io_thread_enter(void)
+{
+    on_io_thread = true;
+}
+
+/* Pieces of shared memory one DMA of an I/O thread may span. */
+#define IO_THREAD_DMA_IOV 16
+
+/*
+ * An I/O thread's DMA: a copy into the shared windows, never a message
+ * (the session's stream is the loop's).  The link's dma_iov only reads
+ * the table of windows, which no DMA_MAP or DMA_UNMAP changes while an
+ * I/O thread runs (they quiesce it first).
+ */
+static int dma_shared(DmDevice *dev, uint64_t addr, void *buf, uint64_t len,
+                      bool write)
+{
+    struct iovec iov[IO_THREAD_DMA_IOV];
+    uint8_t *p = buf;
+    int n;
+
+    if (!dev->link) {
+        return -ENOTCONN;
+    }
+    if (!len) {
+        return 0;
+    }
+    n = dev->link->dma_iov(dev->link_opaque, addr, len, write, iov,
+                           IO_THREAD_DMA_IOV);
+    if (n == -ENOTSUP || n == -ENOBUFS) {
+        io_thread_unshared = true;      /* messages: the loop's to send */
+        return -ENOTSUP;
+    }
+    if (n < 0) {
+        return n;
+    }
+    for (int i = 0; i < n; i++) {
+        /* A ring's index in one access, never torn (dm_dma_copy). */
+        if (write) {
+            dm_dma_copy(iov[i].iov_base, p, iov[i].iov_len);
+        } else {
+            dm_dma_copy(p, iov[i].iov_base, iov[i].iov_len);
+        }
+        p += iov[i].iov_len;
+    }
+    return 0;
+}
+
 int dm_dma_read(DmDevice *dev, uint64_t addr, void *buf, uint64_t len)
 {
+    if (on_io_thread) {
+        return dma_shared(dev, addr, buf, len, false);
+    }
     return dev->link ? dev->link->dma(dev->link_opaque, addr, buf, len, false)
                      : -ENOTCONN;
 }
 
 int dm_dma_write(DmDevice *dev, uint64_t addr, const void *buf, uint64_t len)
 {
+    if (on_io_thread) {
+        return dma_shared(dev, addr, (void *)buf, len, true);
+    }
     return dev->link ? dev->link->dma(dev->link_opaque, addr, (void *)buf,
                                       len, true)
                      : -ENOTCONN;
 }
 
+bool dm_dma_link_lost(DmDevice *dev)
+{
+    /*
+     * An I/O thread's shared memory stays mapped until the loop has
+     * joined the thread (a client's loss unmaps after quiesce): a failure
+     * there is the address's; one that needed a message is no fault of
+     * the guest's either, and "lost" makes the model leave the request
+     * for the loop, as it would for a lost link.
+     */
+    if (on_io_thread) {
+        return io_thread_unshared;
+    }
+    return !dev->link || (dev->link->lost && dev->link->lost(dev->link_opaque));
+}
+
+bool dm_irq_raise_direct(DmDevice *dev, unsigned vector)
+{
+    return dev->is_pci && dm_irq_signal_direct(&dev->irqs, vector);
+}
+
+int dm_device_doorbell_take(DmDevice *dev, unsigned index, uint64_t offset)
+{
+    return dev->link ? dm_doorbell_take(&dev->doorbells, index, offset) : -1;
+}
+
+void dm_device_doorbell_give_back(DmDevice *dev, unsigned index,
+                                  uint64_t offset)
+{
+    dm_doorbell_give_back(&dev->doorbells, index, offset);
+}
+
+uint64_t dm_dma_link_id(DmDevice *dev)
+{
+    return dev->link_id;
+}
+
+bool dm_dma_posted(DmDevice *dev, uint64_t addr)
+{
+    return !on_io_thread && dev->link && dev->link->posted &&
+           dev->link->posted(dev->link_opaque, addr);
+}
+
 int dm_dma_iov(DmDevice *dev, uint64_t addr, uint64_t len, bool write,
                struct iovec *iov, unsigned max_iov)
 {
-    return dev->link ? dev->link->dma_iov(dev->link_opaque, addr, len, write,
-                                          iov, max_iov)
-                     : -ENOTCONN;
+    int ret = dev->link ? dev->link->dma_iov(dev->link_opaque, addr, len,
+                                             write, iov, max_iov)
+                        : -ENOTCONN;
+
+    if (on_io_thread && ret == -ENOTSUP) {
+        io_thread_unshared = true;
+    }
+    return ret;
 }
 
 unsigned dm_device_client_vcpus(DmDevice *dev)

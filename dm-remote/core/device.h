@@ -53,6 +53,10 @@ typedef struct DmLinkOps {
     /* As dm_dma_vq_fetch; NULL: -ENOTSUP. */
     int (*vq_fetch)(void *opaque, const VupDmVqFetch *req, void **reply,
                     size_t *len);
+    /* As dm_dma_link_lost, for a link that exists; NULL: never. */
+    bool (*lost)(void *opaque);
+    /* As dm_dma_posted; NULL: no write is posted. */
+    bool (*posted)(void *opaque, uint64_t addr);
 } DmLinkOps;
 
 typedef struct DmRegion {
@@ -84,6 +88,8 @@ struct DmDevice {
     DmLoop *loop;
     const DmLinkOps *link;      /* the connected client, or NULL */
     void *link_opaque;
+    uint64_t link_id;           /* dm_dma_link_id: ++ at each attach */
+    uint64_t links;             /* attaches so far */
     const DmModelArgs *args;
     void *state;                /* the model's own */
     DmWorkPool *work;           /* made at the first dm_work_submit */
@@ -131,6 +137,11 @@ void dm_device_attach(DmDevice *dev, const DmLinkOps *link, void *opaque);
  * every interrupt wire; the device keeps its state for the next client.
  */
 void dm_device_detach(DmDevice *dev);
+/*
+ * The client adds a window (DMA_MAP): quiesce first, so that no model's
+ * I/O thread reads the table of windows while it changes.
+ */
+void dm_device_dma_mapping(DmDevice *dev);
 /* The client takes [iova, iova + size) away: quiesce and tell the model. */
 void dm_device_dma_unmapping(DmDevice *dev, uint64_t iova, uint64_t size);
 

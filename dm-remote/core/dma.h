@@ -44,4 +44,11 @@ void dm_dma_unmap_all(DmDmaTable *t);
 /* The window holding @addr, or NULL. */
 const DmDmaRegion *dm_dma_find(const DmDmaTable *t, uint64_t addr);
 
+/*
+ * Copy @len bytes between guest memory mapped here and ours: an aligned
+ * field of 2, 4 or 8 bytes in one access, never torn, as a guest's vCPU
+ * writes it (a ring's index); other sizes as memcpy does.
+ */
+void dm_dma_copy(void *dst, const void *src, uint64_t len);
+
 #endif /* DM_DMA_H */

@@ -109,10 +109,13 @@ void dm_doorbells_close(DmDoorbells *t)
         DmDoorbell *b = &t->bells[i];
 
         if (b->fd >= 0) {
-            dm_loop_del_fd(t->loop, b->fd);
+            if (!b->taken) {
+                dm_loop_del_fd(t->loop, b->fd);
+            }
             close(b->fd);
             b->fd = -1;
         }
+        b->taken = false;
     }
     t->client_busy = NULL;
     t->busy_opaque = NULL;
@@ -132,6 +135,46 @@ bool dm_doorbells_write(DmDoorbells *t, unsigned region, uint64_t offset,
         }
     }
     return false;
+}
+
+static DmDoorbell *find(DmDoorbells *t, unsigned region, uint64_t offset)
+{
+    for (unsigned i = 0; i < t->count; i++) {
+        if (t->bells[i].region == region && t->bells[i].offset == offset) {
+            return &t->bells[i];
+        }
+    }
+    return NULL;
+}
+
+int dm_doorbell_take(DmDoorbells *t, unsigned region, uint64_t offset)
+{
+    DmDoorbell *b = find(t, region, offset);
+
+    if (!b || b->fd < 0 || b->taken) {
+        return -1;
+    }
+    dm_loop_del_fd(t->loop, b->fd);
+    b->taken = true;
+    return b->fd;
+}
+
+void dm_doorbell_give_back(DmDoorbells *t, unsigned region, uint64_t offset)
+{
+    DmDoorbell *b = find(t, region, offset);
+
+    if (!b || !b->taken) {
+        return;
+    }
+    b->taken = false;
+    /* A kick the thread left unread is seen by the loop at once. */
+    if (b->fd >= 0 &&
+        dm_loop_add_fd(t->loop, b->fd, POLLIN, doorbell_readable, b) < 0) {
+        dm_warn("too many descriptors to watch a doorbell again: its "
+                "kicks come as messages");
+        close(b->fd);
+        b->fd = -1;
+    }
 }
 
 unsigned dm_doorbells_of_region(DmDoorbells *t, unsigned region,

@@ -35,6 +35,7 @@ typedef struct DmDoorbell {
     DmDoorbellFn *fn;
     void *opaque;
     int fd;                     /* eventfd while a client is attached, or -1 */
+    bool taken;                 /* watched by an I/O thread, not the loop */
     unsigned deferred;          /* rounds it waited for the client's messages */
 } DmDoorbell;
 
@@ -84,6 +85,15 @@ void dm_doorbells_close(DmDoorbells *t);
  */
 bool dm_doorbells_write(DmDoorbells *t, unsigned region, uint64_t offset,
                         uint32_t len);
+
+/*
+ * An I/O thread watches the doorbell at @offset of @region instead of
+ * the loop: its eventfd, or -1 (none, or taken).  Given back, the loop
+ * watches it again.
+ */
+int dm_doorbell_take(DmDoorbells *t, unsigned region, uint64_t offset);
+void dm_doorbell_give_back(DmDoorbells *t, unsigned region,
+                           uint64_t offset);
 
 /*
  * The doorbells of @region, in declaration order: how many there are;

@@ -1,7 +1,9 @@
 /*
  * Interrupt wiring: the one owner of a device's IRQ table (irq.h).
  *
- * Runs in the event loop's thread.
+ * Runs in the event loop's thread, but for dm_irq_signal_direct (an
+ * I/O thread's): what it reads (triggers, masks, pending bits) changes
+ * under the table's lock, and what the loop alone reads does not take it.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -77,6 +79,7 @@ int dm_irq_fill_pci(DmIrqTable *t)
 
 void dm_irq_reset(DmIrqTable *t)
 {
+    pthread_mutex_lock(&t->lock);
     for (unsigned i = 0; i < t->num_indexes; i++) {
         DmIrqIndex *x = &t->index[i];
 
@@ -87,10 +90,12 @@ void dm_irq_reset(DmIrqTable *t)
         memset(x->masked, 0, x->count * sizeof(bool));
         memset(x->level, 0, x->count * sizeof(bool));
     }
+    pthread_mutex_unlock(&t->lock);
 }
 
 void dm_irq_release_all(DmIrqTable *t)
 {
+    pthread_mutex_lock(&t->lock);
     for (unsigned i = 0; i < t->num_indexes; i++) {
         DmIrqIndex *x = &t->index[i];
 
@@ -102,6 +107,7 @@ void dm_irq_release_all(DmIrqTable *t)
             x->masked[j] = false;
         }
     }
+    pthread_mutex_unlock(&t->lock);
 }
 
 void dm_irq_free(DmIrqTable *t)
@@ -139,6 +145,7 @@ int dm_irq_info(const DmIrqTable *t, unsigned index, uint32_t *count,
 static void set_trigger(DmIrqTable *t, unsigned index, unsigned sub, int fd)
 {
     DmIrqIndex *x = irq_vector(t, index, sub);
+    bool due;
 
     if (!x) {
         if (fd >= 0) {
@@ -146,12 +153,15 @@ static void set_trigger(DmIrqTable *t, unsigned index, unsigned sub, int fd)
         }
         return;
     }
+    pthread_mutex_lock(&t->lock);
     if (x->trigger_fd[sub] >= 0) {
         close(x->trigger_fd[sub]);
     }
     x->trigger_fd[sub] = fd;
+    due = fd != DM_IRQ_FD_NONE && x->pending[sub] && !x->masked[sub];
+    pthread_mutex_unlock(&t->lock);
     /* An interrupt raised before it was wired is delivered now. */
-    if (fd != DM_IRQ_FD_NONE && x->pending[sub] && !x->masked[sub]) {
+    if (due) {
         dm_irq_signal(t, index, sub);
     }
 }
@@ -177,19 +187,25 @@ void dm_irq_mask(DmIrqTable *t, unsigned index, unsigned sub)
     DmIrqIndex *x = irq_vector(t, index, sub);
 
     if (x) {
+        pthread_mutex_lock(&t->lock);
         x->masked[sub] = true;
+        pthread_mutex_unlock(&t->lock);
     }
 }
 
 void dm_irq_unmask(DmIrqTable *t, unsigned index, unsigned sub)
 {
     DmIrqIndex *x = irq_vector(t, index, sub);
+    bool due;
 
     if (!x) {
         return;
     }
+    pthread_mutex_lock(&t->lock);
     x->masked[sub] = false;
-    if (x->pending[sub] || x->level[sub]) {
+    due = x->pending[sub] || x->level[sub];
+    pthread_mutex_unlock(&t->lock);
+    if (due) {
         dm_irq_signal(t, index, sub);
     }
 }
@@ -211,9 +227,11 @@ void dm_irq_signal(DmIrqTable *t, unsigned index, unsigned sub)
     if (!x) {
         return;
     }
+    pthread_mutex_lock(&t->lock);
     if (x->masked[sub] || x->trigger_fd[sub] == DM_IRQ_FD_NONE ||
         (x->trigger_fd[sub] == DM_IRQ_FD_MESSAGE && !t->send)) {
         x->pending[sub] = true;
+        pthread_mutex_unlock(&t->lock);
         return;
     }
     x->pending[sub] = false;
@@ -226,6 +244,34 @@ void dm_irq_signal(DmIrqTable *t, unsigned index, unsigned sub)
     if (x->info_flags & VUP_IRQ_INFO_AUTOMASKED) {
         x->masked[sub] = true;  /* until the client unmasks it */
     }
+    pthread_mutex_unlock(&t->lock);
+}
+
+bool dm_irq_signal_direct(DmIrqTable *t, unsigned sub)
+{
+    static const unsigned order[] = { VUP_PCI_MSIX_IRQ_INDEX,
+                                      VUP_PCI_MSI_IRQ_INDEX };
+    uint64_t one = 1;
+    bool done = false;
+
+    pthread_mutex_lock(&t->lock);
+    /* As dm_irq_raise: MSI-X when a vector of it is wired, else MSI. */
+    for (unsigned i = 0; i < 2; i++) {
+        DmIrqIndex *x = irq_vector(t, order[i], sub);
+
+        if (!dm_irq_msg_wired(t, order[i])) {
+            continue;
+        }
+        if (x && !x->masked[sub] && x->trigger_fd[sub] >= 0 &&
+            !(x->info_flags & VUP_IRQ_INFO_AUTOMASKED) &&
+            write(x->trigger_fd[sub], &one, sizeof(one)) == sizeof(one)) {
+            x->pending[sub] = false;
+            done = true;
+        }
+        break;
+    }
+    pthread_mutex_unlock(&t->lock);
+    return done;
 }
 
 void dm_irq_set_level(DmIrqTable *t, unsigned index, unsigned sub,

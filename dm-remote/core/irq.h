@@ -11,13 +11,17 @@
  * messages.
  *
  * Every call ignores an index or vector out of range.  All of it runs
- * in the event loop's thread.
+ * in the event loop's thread, except dm_irq_signal_direct, which a
+ * model's I/O thread may call: the table's lock keeps a vector's
+ * eventfd, mask and pending bit whole between the two (the loop changes
+ * them when the client wires or masks, the I/O thread reads them).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #ifndef DM_IRQ_H
 #define DM_IRQ_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -52,6 +56,11 @@ typedef struct DmIrqTable {
     /* Optional: true sends an eventfd's vector by message this time. */
     bool (*in_band)(void *opaque);
     void *send_opaque;
+    /*
+     * Held while a vector's trigger, mask or pending bit is read or
+     * changed (zeroed, it is an unlocked mutex, as glibc's initializer).
+     */
+    pthread_mutex_t lock;
 } DmIrqTable;
 
 /* Set up @index with @count vectors: 0, -EINVAL, -EEXIST or -ENOMEM. */
@@ -106,6 +115,14 @@ void dm_irq_unmask(DmIrqTable *t, unsigned index, unsigned sub);
 /* Signal vector @sub of @index if wired and not masked, else mark it
  * pending.  Automasked indexes mask the vector until it is unmasked. */
 void dm_irq_signal(DmIrqTable *t, unsigned index, unsigned sub);
+
+/*
+ * From a model's I/O thread: signal MSI-X (or MSI) vector @sub through
+ * its eventfd if the client wired it to one and it is not masked: true.
+ * False, and nothing done, otherwise (a vector by messages, masked, not
+ * wired, INTx): the loop raises it (dm_irq_raise) instead.
+ */
+bool dm_irq_signal_direct(DmIrqTable *t, unsigned sub);
 
 /*
  * Level of a level-triggered line (PCI INTx, a platform device's IRQ):

@@ -5,7 +5,8 @@
  * the protocol or the session; docs/writing-a-model.md walks through
  * edu as the example.
  *
- * Everything here runs in the event loop's thread (see loop.h).
+ * Everything here runs in the event loop's thread (see loop.h), except
+ * what "I/O threads" below allows a model's own threads.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -230,6 +231,30 @@ int dm_dma_write(DmDevice *dev, uint64_t addr, const void *buf,
                  uint64_t len);
 
 /*
+ * After a DMA call failed: was it the link, not the address?  True when
+ * there is no client, or its session's stream failed (a timeout, a
+ * reset, a closed socket): the guest did nothing wrong, and the device
+ * should wait for the next client (the fork reconnecting) instead of
+ * failing the request.  False: the address is the guest's fault.
+ */
+bool dm_dma_link_lost(DmDevice *dev);
+
+/*
+ * Is a DMA write to @addr posted (sent without waiting for the client
+ * to apply it)?  Then a write that returned 0 may still be lost with
+ * the link, until a later round trip (a read's reply) proves it landed.
+ */
+bool dm_dma_posted(DmDevice *dev, uint64_t addr);
+
+/*
+ * Which client drives the device: a number that changes whenever one
+ * takes it (a reconnection, a migration target's activation), 0 for
+ * none.  A device that remembers what it wrote to one client's memory
+ * compares it to know when that memory must be looked at again.
+ */
+uint64_t dm_dma_link_id(DmDevice *dev);
+
+/*
  * Zero-copy: the host addresses of [addr, addr + len) in the client's
  * shared memory, as up to @max_iov pieces.  The number of pieces, or
  * -ENOTSUP (not shared, e.g. across hosts: copy with dm_dma_read/write),
@@ -314,5 +339,52 @@ void dm_device_quiesce(DmDevice *dev);
  * write none of your own accord (vm_stopped_changed says when to go on).
  */
 bool dm_device_vm_stopped(DmDevice *dev);
+
+/* ---- I/O threads ---- */
+
+/*
+ * A model may serve a queue of requests on a thread of its own (virtio-
+ * blk's iothread=on) while the queue's rings are in shared memory (one
+ * host): the thread then calls nothing of this API but dm_dma_read,
+ * dm_dma_write, dm_dma_iov, dm_dma_link_lost, dm_dma_posted and
+ * dm_irq_raise_direct, after dm_io_thread_enter.  Rules the model keeps:
+ *  - the model's quiesce stops and joins the thread: the framework
+ *    quiesces before every DMA_MAP and DMA_UNMAP (the table of windows
+ *    changes under no thread), a reset, a client's loss and a VM's stop;
+ *  - the loop does not touch what the thread owns (its queue) until it
+ *    has joined it; everything else (messages to the client, the
+ *    device's status) the thread hands to the loop.
+ */
+
+/*
+ * The calling thread is a model's I/O thread from now on: its DMA
+ * reaches shared memory only, never sending a message (the session's
+ * stream is the loop's).  A DMA into a window without memory of ours
+ * fails with -ENOTSUP (dm_dma_iov as ever), and from then on
+ * dm_dma_link_lost says true on this thread: the model leaves what it
+ * could not finish (nothing was taken off a ring) to the loop, as for a
+ * lost link, and ends the thread.  No other failure is the link's there.
+ */
+void dm_io_thread_enter(void);
+
+/*
+ * From an I/O thread: raise MSI-X (or MSI) @vector through the eventfd
+ * the client wired it to: true.  False, with nothing done, where that
+ * cannot be done from a thread (a vector by messages, masked, unwired,
+ * INTx): the loop must raise it (dm_irq_raise).
+ */
+bool dm_irq_raise_direct(DmDevice *dev, unsigned vector);
+
+/*
+ * An I/O thread takes the eventfd of the doorbell at @offset of region
+ * @index off the loop, to watch it itself: the fd, or -1 (no client, no
+ * eventfd, no such doorbell, or taken already).  It stays the device's
+ * (closed when the client goes); the loop watches it again after
+ * dm_device_doorbell_give_back, which the model calls once the thread
+ * is joined, before the client can go.  On the loop.
+ */
+int dm_device_doorbell_take(DmDevice *dev, unsigned index, uint64_t offset);
+void dm_device_doorbell_give_back(DmDevice *dev, unsigned index,
+                                  uint64_t offset);
 
 #endif /* DM_MODEL_H */

@@ -119,13 +119,19 @@ static void hello_timeout(void *opaque)
 
 /*
  * Requests already in the session's stream buffer (read along with a DMA
- * reply, say) wait for nobody on poll(): serve them.
+ * reply, say) wait for nobody on poll(): serve them.  A session whose
+ * stream failed outside a message's handling (a DMA reply that never
+ * came to a kick by eventfd, a completion's interrupt that could not be
+ * sent) is closed at once: its client may send nothing more (doorbells
+ * and interrupts by eventfd), and only the close tells it to reconnect
+ * to the queues parked meanwhile.
  */
 static bool client_pending(void *opaque, int fd)
 {
     DmSession *s = opaque;
 
-    return vup_stream_pending(&s->stream) > 0 || dm_session_has_deferred(s);
+    return s->broken || vup_stream_pending(&s->stream) > 0 ||
+           dm_session_has_deferred(s);
 }
 
 /* A step of a client's TLS handshake; false once it is gone. */
@@ -154,6 +160,10 @@ static void client_readable(void *opaque, int fd, short revents)
     DmSession *s = opaque;
     DmServer *srv = s->owner;
 
+    if (s->broken) {
+        client_gone(srv, s);    /* see client_pending */
+        return;
+    }
     if (s->greeting && !client_greet(srv, s)) {
         return;                 /* more to come, or gone */
     }
@@ -191,13 +201,17 @@ static int standby_activate(void *owner, DmSession *s)
 /*
  * Has the current client hung up, with us not yet told by poll()?  Then
  * finish its last messages now, so that a client reconnecting at once is
- * not refused as a second one.
+ * not refused as a second one.  A session whose stream failed (a DMA
+ * reply that never came: the link dropped) is as good as gone too; its
+ * client reconnecting is this one.
  */
 static void reap_hung_up_client(DmServer *srv)
 {
     struct pollfd p = { .fd = srv->session->sock, .events = POLLRDHUP };
 
-    if (poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP))) {
+    if (srv->session->broken) {
+        client_gone(srv, srv->session);
+    } else if (poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP))) {
         while (dm_session_handle_one(srv->session)) {
             continue;
         }

@@ -321,6 +321,10 @@ static int handle_dma_map(DmSession *s, VupMsg *m)
         return -EINVAL;
     }
     fd = vup_msg_take_fd(m, 0);
+    /* No I/O thread reads the table while it changes (model.h). */
+    if (!s->standby) {
+        dm_device_dma_mapping(s->dev);
+    }
     ret = dm_dma_map(&s->dma, &req, fd);
     if (ret < 0) {
         if (fd >= 0) {
@@ -1120,6 +1124,20 @@ bool dm_session_handle_one(DmSession *s)
 /* ---- DMA through messages ---- */
 
 /*
+ * The stream failed where a model waited or sent (a DMA, an interrupt):
+ * said once, with why, since the model's queues park on it (a lost link,
+ * docs/protocol.md) and the server closes the session (client_pending).
+ */
+static void stream_failed(DmSession *s, const char *what, int err)
+{
+    if (!s->broken) {
+        dm_warn("%s failed (%s): the session is lost, closing it", what,
+                strerror(err < 0 ? -err : err));
+    }
+    s->broken = true;
+}
+
+/*
  * Wait for the reply to @req.  The client's requests meanwhile are kept
  * for later, so that a model is never re-entered in the middle of its
  * access (a ring walk, a used-ring update), but for register reads,
@@ -1137,7 +1155,7 @@ static int wait_reply(DmSession *s, const VupHeader *req, VupMsg *ret_msg)
                                       s->fds_ok ? VUP_MAX_FDS : 0);
 
         if (ret < 0 && ret != -EBADMSG) {
-            s->broken = true;
+            stream_failed(s, "waiting for a DMA reply", ret);
             return ret;
         }
         if ((m.hdr.flags & VUP_FLAG_TYPE_MASK) == VUP_FLAG_TYPE_REPLY) {
@@ -1211,7 +1229,7 @@ static int dma_message(DmSession *s, uint64_t addr, void *buf, uint32_t len,
     ret = vup_stream_send_msg(&s->stream, &h, payload, plen, NULL, 0);
     free(payload);
     if (ret < 0) {
-        s->broken = true;
+        stream_failed(s, "sending a DMA message", ret);
         return ret;
     }
     if (h.flags & VUP_FLAG_NO_REPLY) {
@@ -1261,9 +1279,9 @@ static int session_dma(DmSession *s, uint64_t addr, void *buf, uint64_t len,
             uint8_t *host = (uint8_t *)r->host + (addr - r->iova);
 
             if (write) {
-                memcpy(host, p, n);
+                dm_dma_copy(host, p, n);
             } else {
-                memcpy(p, host, n);
+                dm_dma_copy(p, host, n);
             }
         } else {
             if (s->broken) {
@@ -1307,7 +1325,7 @@ static int session_vq_fetch(DmSession *s, const VupDmVqFetch *req,
     s->stats.dma_messages++;
     ret = vup_stream_send_msg(&s->stream, &h, req, sizeof(*req), NULL, 0);
     if (ret < 0) {
-        s->broken = true;
+        stream_failed(s, "sending a ring fetch", ret);
         return ret;
     }
     ret = wait_reply(s, &h, &m);
@@ -1333,11 +1351,15 @@ static void session_send_irq(DmSession *s, unsigned index, unsigned sub)
         .flags = VUP_FLAG_NO_REPLY,
     };
     VupDmIrq irq = { .index = index, .sub = sub };
+    int ret;
 
     s->posted_unfenced = false;     /* what went before is applied first */
-    if (!s->broken && vup_stream_send_msg(&s->stream, &h, &irq, sizeof(irq),
-                                          NULL, 0) < 0) {
-        s->broken = true;
+    if (s->broken) {
+        return;
+    }
+    ret = vup_stream_send_msg(&s->stream, &h, &irq, sizeof(irq), NULL, 0);
+    if (ret < 0) {
+        stream_failed(s, "sending an interrupt", ret);
     }
 }
 
@@ -1451,12 +1473,14 @@ static void session_link_send_event(void *opaque, uint32_t type,
         .flags = VUP_FLAG_NO_REPLY,
     };
     VupDmEvent ev = { .type = type, .value = value };
+    int ret;
 
     if (!s->caps.dm_events || s->broken) {
         return;
     }
-    if (vup_stream_send_msg(&s->stream, &h, &ev, sizeof(ev), NULL, 0) < 0) {
-        s->broken = true;
+    ret = vup_stream_send_msg(&s->stream, &h, &ev, sizeof(ev), NULL, 0);
+    if (ret < 0) {
+        stream_failed(s, "sending an event", ret);
     }
 }
 
@@ -1464,6 +1488,21 @@ static int session_link_vq_fetch(void *opaque, const VupDmVqFetch *req,
                                  void **reply, size_t *len)
 {
     return session_vq_fetch(opaque, req, reply, len);
+}
+
+/* The stream failed: DMA cannot reach the client, whatever the address. */
+static bool session_link_lost(void *opaque)
+{
+    return ((DmSession *)opaque)->broken;
+}
+
+/* Writes by message go posted to a client with dm_vq_fetch (dma_message). */
+static bool session_link_posted(void *opaque, uint64_t addr)
+{
+    DmSession *s = opaque;
+    const DmDmaRegion *r = dm_dma_find(&s->dma, addr);
+
+    return s->caps.dm_vq_fetch && r && !r->host;
 }
 
 static unsigned session_link_client_vcpus(void *opaque)
@@ -1481,4 +1520,6 @@ static const DmLinkOps session_link_ops = {
     .send_irq_cond = session_link_send_irq_cond,
     .vq_fetch = session_link_vq_fetch,
     .send_event = session_link_send_event,
+    .lost = session_link_lost,
+    .posted = session_link_posted,
 };

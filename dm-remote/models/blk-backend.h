@@ -10,7 +10,8 @@
  *               qcow2 and everything else qemu-storage-daemon or
  *               qemu-nbd serve; libnbd's asynchronous API on the loop
  *
- * Everything here runs on the event loop.  A request is a BlkIo the
+ * Everything here runs on the event loop (a clone: on its I/O thread).
+ * A request is a BlkIo the
  * caller fills and keeps until its done callback has run; done runs on
  * the loop, later (never from inside submit; from inside unplug for what
  * the kernel finished at once), with err set.  A device's
@@ -102,6 +103,19 @@ typedef struct BlkBackendOps {
     /* Optional: return when no request is in flight (running done). */
     void (*drain)(BlkBackend *be);
     void (*close)(BlkBackend *be);
+    /*
+     * Optional, for a model's I/O thread (virtio-blk's iothread=on): a
+     * second handle on the same image with a submission queue of its
+     * own that no loop watches: the thread polls event_fd and calls reap,
+     * which runs the done callbacks (on the thread).  Every call on the
+     * clone comes from that one thread (open and close from the loop,
+     * while no thread uses it); it is closed before the original.  NULL
+     * where the back end cannot (no io_uring: worker threads complete
+     * on the loop).
+     */
+    BlkBackend *(*clone)(BlkBackend *be);
+    int (*event_fd)(BlkBackend *be);
+    void (*reap)(BlkBackend *be);
 } BlkBackendOps;
 
 extern const BlkBackendOps blk_file_ops;

@@ -53,6 +53,8 @@
 
 struct BlkBackend {
     DmDevice *dev;
+    /* A clone for an I/O thread: the parent's descriptors, a ring of its own */
+    bool clone;
     int fd;
     /* cache=none */
     bool direct;
@@ -145,8 +147,11 @@ static void direct_alignment(BlkBackend *be, const char *file, bool blkdev)
 
 static void uring_ready(void *opaque, int fd, short revents);
 
-/* The ring, or false (worker threads) with one line saying why. */
-static bool uring_init(BlkBackend *be)
+/*
+ * The ring, or false (worker threads) with one line saying why; its
+ * eventfd watched by the loop unless @watch is false (a clone's).
+ */
+static bool uring_init(BlkBackend *be, bool watch)
 {
     static const int ops[] = {
         IORING_OP_READV, IORING_OP_WRITEV, IORING_OP_FSYNC,
@@ -157,7 +162,9 @@ static bool uring_init(BlkBackend *be)
     int ret;
 
     if (env && !strcmp(env, "threads")) {
-        dm_info("virtio-blk: worker threads, not io_uring (DM_BLK_IO)");
+        if (watch) {
+            dm_info("virtio-blk: worker threads, not io_uring (DM_BLK_IO)");
+        }
         return false;
     }
     ret = io_uring_queue_init(RING_ENTRIES, &be->ring, 0);
@@ -180,8 +187,8 @@ static bool uring_init(BlkBackend *be)
     io_uring_free_probe(probe);
     be->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (be->efd < 0 || io_uring_register_eventfd(&be->ring, be->efd) < 0 ||
-        dm_loop_add_fd(dm_device_loop(be->dev), be->efd, POLLIN,
-                       uring_ready, be) < 0) {
+        (watch && dm_loop_add_fd(dm_device_loop(be->dev), be->efd, POLLIN,
+                                 uring_ready, be) < 0)) {
         dm_warn("virtio-blk: io_uring's eventfd: %m: worker threads");
         if (be->efd >= 0) {
             close(be->efd);
@@ -257,7 +264,7 @@ static int file_open(DmDevice *dev, const char *file,
             goto fail;
         }
     }
-    be->uring = uring_init(be);
+    be->uring = uring_init(be, true);
     *ret = be;
     *info = (BlkBackendInfo) {
         .size = bytes,
@@ -586,9 +593,15 @@ static void file_close(BlkBackend *be)
 {
     if (be->uring) {
         file_drain(be);
-        dm_loop_del_fd(dm_device_loop(be->dev), be->efd);
+        if (!be->clone) {
+            dm_loop_del_fd(dm_device_loop(be->dev), be->efd);
+        }
         io_uring_queue_exit(&be->ring);
         close(be->efd);
+    }
+    if (be->clone) {
+        free(be);               /* the descriptors are the parent's */
+        return;
     }
     if (be->cached_fd >= 0) {
         close(be->cached_fd);
@@ -597,7 +610,51 @@ static void file_close(BlkBackend *be)
     free(be);
 }
 
+/* A ring of its own on the parent's descriptors, for an I/O thread. */
+static BlkBackend *file_clone(BlkBackend *parent)
+{
+    BlkBackend *be;
+
+    if (!parent->uring) {
+        return NULL;            /* worker threads complete on the loop */
+    }
+    be = calloc(1, sizeof(*be));
+    if (!be) {
+        return NULL;
+    }
+    *be = (BlkBackend) {
+        .dev = parent->dev,
+        .clone = true,
+        .fd = parent->fd,
+        .direct = parent->direct,
+        .cached_fd = parent->cached_fd,
+        .off_align = parent->off_align,
+        .mem_align = parent->mem_align,
+        .efd = -1,
+    };
+    be->uring = uring_init(be, false);
+    if (!be->uring) {
+        free(be);
+        return NULL;
+    }
+    return be;
+}
+
+static int file_event_fd(BlkBackend *be)
+{
+    return be->efd;
+}
+
+/* The I/O thread saw the eventfd: read it, then every completion. */
+static void file_reap(BlkBackend *be)
+{
+    uring_ready(be, be->efd, POLLIN);
+}
+
 const BlkBackendOps blk_file_ops = {
+    .clone = file_clone,
+    .event_fd = file_event_fd,
+    .reap = file_reap,
     .name = "file",
     .open = file_open,
     .submit = file_submit,

@@ -4,7 +4,7 @@
  *
  *   dm-remote serve --model virtio-blk,file=IMAGE[,readonly=on]
  *                   [,serial=S][,queues=N|0][,queue_size=N][,nbd_timeout=S]
- *                   [,cache=none|writeback][,poll_us=N]
+ *                   [,cache=none|writeback][,poll_us=N][,iothread=on]
  *
  * IMAGE is a raw file or a block device (blk-file.c, locked against a
  * second writer; cache=none opens it with O_DIRECT, past the host's page
@@ -35,6 +35,25 @@
  * the back end can do them; a back end that refuses writes makes the
  * disk read-only (VIRTIO_BLK_F_RO).
  *
+ * iothread=on: each queue on a thread of its own (BlkIoThread below,
+ * docs/dm-remote.md), where its rings are in shared memory and the back end
+ * can give a queue its own io_uring: the thread watches the queue's
+ * doorbell eventfd, its ring's completions and a stop eventfd, walks the
+ * ring, submits, answers and raises MSI-X through its eventfd itself.
+ * The hard parts: the table of DMA windows must not change under a
+ * thread (the framework quiesces before DMA_MAP and DMA_UNMAP, and our
+ * quiesce stops and joins every thread, each draining its ring first);
+ * reset, the client's loss, a VM's stop and the end quiesce too; a queue
+ * is the thread's alone while it runs (the loop pokes its doorbell for a
+ * kick by message, and hands nothing else to it), and what only the loop
+ * may do (an INTx or masked interrupt, NEEDS_RESET) comes back through an
+ * eventfd.  A queue gets a thread again (a timer, or the next kick on
+ * the loop) once nothing of it is in flight on the loop and it is in
+ * step with the client: a parked queue (a lost link) never has one.  A
+ * queue is disabled only by a reset (quiesced first); the state saved
+ * (dm_virtio_save) is the queues' set-up, which no thread writes, and
+ * the crash journal of a queue is its thread's, as its ring is.
+ *
  * Every field of a request is the guest's: its layout, its sector range
  * and its size are checked; a request the device cannot even answer (no
  * room for the status byte) breaks the device (DEVICE_NEEDS_RESET).
@@ -43,9 +62,15 @@
  */
 #include <endian.h>
 #include <errno.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <glib.h>
 
 #include "log.h"
 #include "model.h"
@@ -131,8 +156,65 @@ typedef struct BlkReq {
     uint64_t len;               /* data bytes (IN, OUT), range bytes */
     unsigned iovcnt;            /* zero-copy: the data in guest memory */
     struct iovec iov[REQ_MAX_IOV];
+    /* Its answer, kept until the client is known to have it (below). */
+    uint8_t status;
+    uint32_t written;           /* data bytes written into the chain */
+    uint16_t used_at;           /* the used ring's index it went at */
     DmVirtqElem elem;
 } BlkReq;
+
+/*
+ * A lost link (the fork reconnecting) must neither lose a request nor
+ * run one twice: a read run again after another request wrote its
+ * sectors would answer other data.  So, per queue, requests wait here:
+ *   retake:  taken off the ring, not started (its header or data could
+ *            not be read): started when the client is back;
+ *   parked:  done by the back end, its answer not written (the link
+ *            went): written when the client is back;
+ *   unacked: answered with posted writes the client may not have
+ *            applied yet: written again at their used slots if the
+ *            guest's used index says they never landed, dropped once a
+ *            reply proves they did (the queue's acked_used).
+ */
+typedef struct BlkIoThread BlkIoThread;
+
+typedef struct BlkQueue {
+    GQueue retake, parked, unacked;
+    /* Requests in flight, their bytes; no more taken past the budget. */
+    unsigned inflight;
+    uint64_t inflight_bytes;
+    bool throttled;
+    /* Where its requests go: the back end, or its I/O thread's clone. */
+    BlkBackend *be;
+    /* iothread=on: the thread serving it now, or NULL (the loop does). */
+    BlkIoThread *io;
+    bool threaded_once;         /* said so in the log (once) */
+} BlkQueue;
+
+/*
+ * A queue's I/O thread (iothread=on).  While it runs, the queue is its
+ * alone: the ring (DmVirtq), the BlkQueue, its requests and its ring of
+ * the back end (a clone); the loop only pokes it (kick_fd) or stops it
+ * (stop_fd) and joins it before it touches the queue again.  What only
+ * the loop may do (an interrupt the thread cannot send, the device's
+ * NEEDS_RESET) comes back through the device's handoff eventfd.
+ */
+struct BlkIoThread {
+    VirtioBlk *b;
+    unsigned q;
+    pthread_t tid;
+    BlkBackend *be;             /* its ring of the back end */
+    int kick_fd;                /* the queue's doorbell, taken off the loop */
+    int stop_fd;                /* written by the loop: drain and end */
+    int64_t poll_until;         /* poll_us: polling the ring until, or 0 */
+    /* Chains may wait unkicked (kicks were off): at start; at the end. */
+    bool look;
+    /* For the loop (handoff): an interrupt to raise; the thread ended. */
+    bool irq_due;               /* atomic */
+    bool exited;                /* atomic */
+    bool broken;                /* the ring broke: why, for the loop */
+    char why[160];
+};
 
 struct VirtioBlk {
     DmDevice *dev;
@@ -142,14 +224,15 @@ struct VirtioBlk {
     BlkBackend *be;             /* NULL until open */
     BlkBackendInfo info;
     uint64_t sectors;
-    uint64_t inflight_bytes;
-    unsigned inflight;
-    bool throttled;
+    /* iothread=on: the threads' hand-offs to the loop; their (re)start */
+    int handoff_fd;
+    DmTimer thread_timer;
     /* poll_us: the queues being polled, until when, by one timer */
     uint32_t polling;
     uint32_t recheck;           /* to look at once more, polling over */
     int64_t poll_until[DM_VIRTIO_MAX_QUEUES];
     DmTimer poll_timer;
+    BlkQueue lq[DM_VIRTIO_MAX_QUEUES];  /* see BlkQueue */
     /* properties */
     const char *file;
     bool readonly;
@@ -159,58 +242,200 @@ struct VirtioBlk {
     uint64_t nbd_timeout;
     const char *cache;
     uint64_t poll_us;
+    bool iothread;
 };
 
 static unsigned blk_process(VirtioBlk *b, unsigned q);
+static void blk_threads_stop(VirtioBlk *b);
 
-/* ---- Completion, on the loop ---- */
+/* ---- Completion, on the loop (or the queue's I/O thread) ---- */
 
-/* Write the status (the last writable byte) and give the chain back. */
-static void blk_complete(VirtioBlk *b, unsigned q, const DmVirtqElem *e,
-                         uint8_t status, uint32_t data_written)
+/*
+ * Queue @q broke a rule: the device needs a reset.  Its I/O thread
+ * stops taking requests and leaves the device's status to the loop.
+ */
+static void blk_broken(VirtioBlk *b, unsigned q, const char *why)
 {
-    uint64_t in = dm_virtq_in_len(e);
+    BlkIoThread *io = b->lq[q].io;
 
-    if (dm_virtq_write(b->dev, e, in - 1, &status, 1) < 0 ||
-        dm_virtq_push(&b->virtio.vq[q], e, data_written + 1) < 0) {
-        dm_virtio_broken(&b->virtio, "a used ring outside guest memory");
+    if (io) {
+        if (!io->broken) {
+            io->broken = true;
+            snprintf(io->why, sizeof(io->why), "%s", why);
+        }
         return;
     }
-    dm_virtio_notify(&b->virtio, q);
+    dm_virtio_broken(&b->virtio, why);
+}
+
+/* Is queue @q to be served (the driver ready, its thread not broken)? */
+static bool blk_ready(VirtioBlk *b, unsigned q)
+{
+    BlkIoThread *io = b->lq[q].io;
+
+    /* A thread runs only while the driver is ready (reset joins it). */
+    return io ? !io->broken : dm_virtio_ready(&b->virtio);
+}
+
+/* Used buffers were added to queue @q: an interrupt if the driver wants. */
+static void blk_notify(VirtioBlk *b, unsigned q)
+{
+    BlkIoThread *io = b->lq[q].io;
+    uint64_t one = 1;
+
+    if (!io) {
+        dm_virtio_notify(&b->virtio, q);
+        return;
+    }
+    if (dm_virtio_notify_thread(&b->virtio, q)) {
+        __atomic_store_n(&io->irq_due, true, __ATOMIC_RELEASE);
+        if (write(b->handoff_fd, &one, sizeof(one)) != sizeof(one)) {
+            dm_warn("virtio-blk: queue %u: cannot hand an interrupt to the "
+                    "loop: %m", q);
+        }
+    }
+}
+
+/* A queue's share of the bytes in flight: the whole for one queue. */
+static uint64_t blk_budget(VirtioBlk *b)
+{
+    uint64_t share = INFLIGHT_MAX_BYTES / (b->virtio.num_queues ?
+                                           b->virtio.num_queues : 1);
+
+    return share > 2 * REQ_MAX_BYTES ? share : 2 * REQ_MAX_BYTES;
+}
+
+static void blk_req_free(BlkReq *r)
+{
+    free(r->buf);
+    free(r);
+}
+
+static void blk_req_free_cb(gpointer r)
+{
+    blk_req_free(r);
+}
+
+/* Every request a lost link left waiting: gone (a reset, the end). */
+static void blk_forget_all(VirtioBlk *b)
+{
+    for (unsigned q = 0; q < DM_VIRTIO_MAX_QUEUES; q++) {
+        g_queue_clear_full(&b->lq[q].retake, blk_req_free_cb);
+        g_queue_clear_full(&b->lq[q].parked, blk_req_free_cb);
+        g_queue_clear_full(&b->lq[q].unacked, blk_req_free_cb);
+    }
+}
+
+/* Drop the answers of queue @q the client is known to have applied. */
+static void blk_forget_acked(VirtioBlk *b, unsigned q)
+{
+    DmVirtq *vq = &b->virtio.vq[q];
+    GQueue *u = &b->lq[q].unacked;
+    BlkReq *r;
+
+    /* Below acked_used: further from used_idx than it is. */
+    while ((r = g_queue_peek_head(u)) &&
+           ((uint16_t)(vq->used_idx - r->used_at) >
+                (uint16_t)(vq->used_idx - vq->acked_used) ||
+            g_queue_get_length(u) > vq->size)) {
+        blk_req_free(g_queue_pop_head(u));
+    }
+}
+
+/*
+ * Write @r's answer: its data (IN where copied, GET_ID's), the status (the last
+ * writable byte), the used ring.  0, -ENOTCONN (the link went: nothing
+ * counts as done, all of it is written again later), or -EIO.
+ */
+static int blk_answer(VirtioBlk *b, BlkReq *r)
+{
+    uint64_t in = dm_virtq_in_len(&r->elem);
+
+    if (r->status == VIRTIO_BLK_S_OK && r->buf && r->written &&
+        dm_virtq_write(b->dev, &r->elem, 0, r->buf, r->written) < 0) {
+        if (dm_dma_link_lost(b->dev)) {
+            return -ENOTCONN;
+        }
+        /* The guest's data buffer is no memory of its: an I/O error. */
+        r->status = VIRTIO_BLK_S_IOERR;
+        r->written = 0;
+    }
+    if (dm_virtq_write(b->dev, &r->elem, in - 1, &r->status, 1) < 0) {
+        return dm_dma_link_lost(b->dev) ? -ENOTCONN : -EIO;
+    }
+    return dm_virtq_push(&b->virtio.vq[r->queue], &r->elem, r->written + 1);
+}
+
+/*
+ * Answer @r (its status and written set) and take it over: kept while
+ * the client may not have the answer, parked when the link is lost.
+ */
+static void blk_finish(VirtioBlk *b, BlkReq *r)
+{
+    unsigned q = r->queue;
+    DmVirtq *vq = &b->virtio.vq[q];
+    int ret;
+
+    /* Behind answers still to write: after them, in order. */
+    if (vq->parked || !g_queue_is_empty(&b->lq[q].parked)) {
+        g_queue_push_tail(&b->lq[q].parked, r);
+        return;
+    }
+    r->used_at = vq->used_idx;
+    ret = blk_answer(b, r);
+    if (ret == -ENOTCONN) {
+        dm_virtq_park(vq, "an answer could not be written: the link is "
+                      "lost");
+        g_queue_push_tail(&b->lq[q].parked, r);
+        return;
+    }
+    if (ret < 0) {
+        blk_broken(b, q, "a used ring outside guest memory");
+        blk_req_free(r);
+        return;
+    }
+    g_queue_push_tail(&b->lq[q].unacked, r);
+    blk_forget_acked(b, q);
+    blk_notify(b, q);
 }
 
 static void blk_req_done(BlkIo *io)
 {
     BlkReq *r = (BlkReq *)io;
     VirtioBlk *b = r->b;
-    uint8_t status = io->err ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
-    uint32_t written = 0;
+    unsigned q = r->queue;
+    BlkQueue *lq = &b->lq[q];
+    uint64_t len = r->len;
 
+    r->status = io->err ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_OK;
+    r->written = 0;
     if (io->err) {
         dm_warn("virtio-blk: request %u at sector %llu: %s", r->type,
                 (unsigned long long)r->sector, strerror(-io->err));
-    } else if (r->type == VIRTIO_BLK_T_IN && r->iovcnt) {
-        written = r->len;       /* read into guest memory itself */
     } else if (r->type == VIRTIO_BLK_T_IN) {
-        if (dm_virtq_write(b->dev, &r->elem, 0, r->buf, r->len) < 0) {
-            status = VIRTIO_BLK_S_IOERR;
-        } else {
-            written = r->len;
-        }
+        /* Read into guest memory itself, or to copy there (blk_answer). */
+        r->written = r->len;
     }
+    if (r->type != VIRTIO_BLK_T_IN) {
+        free(r->buf);           /* a write's data: in the image now */
+        r->buf = NULL;
+    }
+    lq->inflight--;
+    lq->inflight_bytes -= len;
     /* A reset meanwhile (status 0 quiesces first) drops the answer. */
-    if (b->virtio.vq[r->queue].enabled) {
-        blk_complete(b, r->queue, &r->elem, status, written);
+    if (b->virtio.vq[q].enabled) {
+        blk_finish(b, r);
+    } else {
+        blk_req_free(r);
     }
-    b->inflight--;
-    b->inflight_bytes -= r->len;
-    free(r->buf);
-    free(r);
-    if (b->throttled && b->inflight_bytes < INFLIGHT_MAX_BYTES / 2) {
-        b->throttled = false;
-        for (unsigned q = 0; q < b->virtio.num_queues; q++) {
-            blk_process(b, q);
-        }
+    if (lq->throttled && lq->inflight_bytes < blk_budget(b) / 2) {
+        lq->throttled = false;
+        blk_process(b, q);
+    }
+    /* The loop's last request of the queue: its thread may take it now. */
+    if (b->iothread && !lq->io && !lq->inflight &&
+        !dm_timer_pending(&b->thread_timer)) {
+        dm_timer_mod(&b->thread_timer, 0);
     }
 }
 
@@ -237,7 +462,7 @@ static int blk_submit(VirtioBlk *b, BlkReq *r)
         .unmap = r->range_flags & WRITE_ZEROES_FLAG_UNMAP,
         .done = blk_req_done,
     };
-    return b->ops->submit(b->be, &r->io);
+    return b->ops->submit(b->lq[r->queue].be, &r->io);
 }
 
 /* ---- Requests, on the loop ---- */
@@ -338,14 +563,15 @@ static int blk_prepare(VirtioBlk *b, BlkReq *r, uint64_t out, uint64_t in)
     case VIRTIO_BLK_T_FLUSH:
         return -1;
     case VIRTIO_BLK_T_GET_ID: {
-        char id[ID_BYTES] = "";
         uint64_t n = in - 1 < ID_BYTES ? in - 1 : ID_BYTES;
 
-        strncpy(id, b->serial ? b->serial : "", sizeof(id));
-        if (dm_virtq_write(b->dev, &r->elem, 0, id, n) < 0) {
+        /* Written with the status (blk_answer), as a read's data is. */
+        r->buf = calloc(1, ID_BYTES);
+        if (!r->buf) {
             return VIRTIO_BLK_S_IOERR;
         }
-        r->len = n;             /* bytes written, reported with the status */
+        strncpy((char *)r->buf, b->serial ? b->serial : "", ID_BYTES);
+        r->written = n;
         return VIRTIO_BLK_S_OK;
     }
     case VIRTIO_BLK_T_DISCARD:
@@ -380,18 +606,78 @@ static int blk_prepare(VirtioBlk *b, BlkReq *r, uint64_t out, uint64_t in)
     return VIRTIO_BLK_S_UNSUPP;
 }
 
-/* Take one chain off queue @q and start it: false when there is none. */
-static bool blk_take(VirtioBlk *b, unsigned q)
+/*
+ * Start @r, a chain taken off its queue: read its header, answer it at
+ * once or hand it to the back end.  False when the link went before it
+ * could start (it waits on the queue's retake list, the queue parked).
+ */
+static bool blk_start(VirtioBlk *b, BlkReq *r)
 {
-    BlkReq *r = calloc(1, sizeof(*r));
     struct {
         uint32_t type;
         uint32_t reserved;
         uint64_t sector;
     } hdr;
-    uint64_t out, in;
+    uint64_t out = dm_virtq_out_len(&r->elem);
+    uint64_t in = dm_virtq_in_len(&r->elem);
+    int status;
+
+    /* A header to read and a status byte to write, or no answer at all. */
+    if (out < sizeof(hdr) || in < 1 ||
+        dm_virtq_read(b->dev, &r->elem, 0, &hdr, sizeof(hdr)) !=
+            sizeof(hdr)) {
+        if (out >= sizeof(hdr) && in >= 1 && dm_dma_link_lost(b->dev)) {
+            goto lost;
+        }
+        blk_broken(b, r->queue, "a request without a header or room for "
+                   "its status");
+        blk_req_free(r);
+        return true;
+    }
+    r->type = le32toh(hdr.type);
+    r->sector = le64toh(hdr.sector);
+    status = blk_prepare(b, r, out, in);
+    if (dm_dma_link_lost(b->dev)) {
+        /* What it read may be the link's failure: all again, later. */
+        goto lost;
+    }
+    if (status < 0) {
+        BlkQueue *lq = &b->lq[r->queue];
+
+        lq->inflight++;
+        lq->inflight_bytes += r->len;
+        if (blk_submit(b, r) == 0) {
+            lq->throttled = lq->inflight_bytes >= blk_budget(b);
+            return true;
+        }
+        lq->inflight--;
+        lq->inflight_bytes -= r->len;
+        status = VIRTIO_BLK_S_IOERR;
+    }
+    r->status = status;
+    if (status != VIRTIO_BLK_S_OK || r->type != VIRTIO_BLK_T_GET_ID) {
+        r->written = 0;
+    }
+    blk_finish(b, r);
+    return true;
+
+lost:
+    free(r->buf);
+    r->buf = NULL;
+    r->iovcnt = 0;
+    r->len = r->written = 0;
+    dm_virtq_park(&b->virtio.vq[r->queue],
+                  "a request could not start: the link is lost");
+    g_queue_push_tail(&b->lq[r->queue].retake, r);
+    return false;
+}
+
+/* Take one chain off queue @q and start it: false when there is none. */
+static bool blk_take(VirtioBlk *b, unsigned q)
+{
+    BlkReq *r = calloc(1, sizeof(*r));
     char why[128];
-    int ret, status;
+    int ret;
 
     if (!r) {
         return false;
@@ -399,43 +685,78 @@ static bool blk_take(VirtioBlk *b, unsigned q)
     ret = dm_virtq_pop(&b->virtio.vq[q], &r->elem, why, sizeof(why));
     if (ret <= 0) {
         if (ret < 0) {
-            dm_virtio_broken(&b->virtio, why);
+            blk_broken(b, q, why);
         }
-        free(r);
-        return false;
-    }
-    out = dm_virtq_out_len(&r->elem);
-    in = dm_virtq_in_len(&r->elem);
-    /* A header to read and a status byte to write, or no answer at all. */
-    if (out < sizeof(hdr) || in < 1 ||
-        dm_virtq_read(b->dev, &r->elem, 0, &hdr, sizeof(hdr)) !=
-            sizeof(hdr)) {
-        dm_virtio_broken(&b->virtio, "a request without a header or room "
-                         "for its status");
         free(r);
         return false;
     }
     r->b = b;
     r->queue = q;
-    r->type = le32toh(hdr.type);
-    r->sector = le64toh(hdr.sector);
-    status = blk_prepare(b, r, out, in);
-    if (status < 0) {
-        b->inflight++;
-        b->inflight_bytes += r->len;
-        if (blk_submit(b, r) == 0) {
-            b->throttled = b->inflight_bytes >= INFLIGHT_MAX_BYTES;
-            return true;
+    return blk_start(b, r);
+}
+
+/*
+ * The client is back after a lost link (DmVirtioOps.resume): per parked
+ * queue, the answers that never landed are written again at their used
+ * slots, then those the link kept from being written, then the requests
+ * that could not start are started.  Each request runs once: its
+ * answer is what the back end said the first time.
+ */
+static void blk_resume(void *opaque)
+{
+    VirtioBlk *b = opaque;
+
+    for (unsigned q = 0; q < b->virtio.num_queues; q++) {
+        DmVirtq *vq = &b->virtio.vq[q];
+        BlkQueue *lq = &b->lq[q];
+        GQueue todo = G_QUEUE_INIT;
+        char why[160];
+        int lost;
+
+        if (!vq->parked || !dm_virtio_ready(&b->virtio)) {
+            continue;
         }
-        b->inflight--;
-        b->inflight_bytes -= r->len;
-        status = VIRTIO_BLK_S_IOERR;
+        lost = dm_virtq_resync(vq, why, sizeof(why));
+        if (lost == -ENOTCONN) {
+            continue;
+        }
+        if (lost < 0 || (unsigned)lost > g_queue_get_length(&lq->unacked)) {
+            dm_virtio_broken(&b->virtio, lost < 0 ? why :
+                             "answers lost with the link are not known");
+            continue;
+        }
+        if (lost || !g_queue_is_empty(&lq->parked) ||
+            !g_queue_is_empty(&lq->retake)) {
+            dm_info("virtio-blk: queue %u, after a lost link: %d answers "
+                    "lost written again, %u answers and %u requests that "
+                    "waited", q, lost, g_queue_get_length(&lq->parked),
+                    g_queue_get_length(&lq->retake));
+        }
+        /* The last @lost answers, then the parked ones, in order. */
+        for (int i = 0; i < lost; i++) {
+            g_queue_push_head(&todo, g_queue_pop_tail(&lq->unacked));
+        }
+        if (lost && ((BlkReq *)g_queue_peek_head(&todo))->used_at !=
+                    vq->used_idx) {
+            dm_virtio_broken(&b->virtio, "answers lost with the link are "
+                             "not where the used ring stands");
+            g_queue_clear_full(&todo, blk_req_free_cb);
+            continue;
+        }
+        while (!g_queue_is_empty(&lq->parked)) {
+            g_queue_push_tail(&todo, g_queue_pop_head(&lq->parked));
+        }
+        blk_forget_acked(b, q);
+        while (!g_queue_is_empty(&todo)) {
+            blk_finish(b, g_queue_pop_head(&todo));
+        }
+        if (vq->parked) {
+            continue;           /* gone again: the next client */
+        }
+        while (!g_queue_is_empty(&lq->retake) && !vq->parked) {
+            blk_start(b, g_queue_pop_head(&lq->retake));
+        }
     }
-    blk_complete(b, q, &r->elem, status,
-                 r->type == VIRTIO_BLK_T_GET_ID && status == 0 ? r->len : 0);
-    free(r->buf);
-    free(r);
-    return true;
 }
 
 /* ---- Polling (poll_us) ---- */
@@ -532,30 +853,355 @@ static void blk_poll_cancel(VirtioBlk *b, bool kicks_on)
 /* Take queue @q's chains, submitted together: how many. */
 static unsigned blk_process(VirtioBlk *b, unsigned q)
 {
-    bool plug = b->be && b->ops->plug;
+    BlkQueue *lq = &b->lq[q];
+    BlkBackend *be = lq->be;
+    bool plug = be && b->ops->plug;
     unsigned n = 0;
 
     if (plug) {
-        b->ops->plug(b->be);
+        b->ops->plug(be);
     }
-    while (dm_virtio_ready(&b->virtio) && !b->throttled &&
-           blk_take(b, q)) {
+    while (blk_ready(b, q) && !lq->throttled && blk_take(b, q)) {
         n++;
     }
     if (plug) {
-        b->ops->unplug(b->be);
+        b->ops->unplug(be);
     }
-    if (n && b->poll_us && !b->throttled) {
+    /* An I/O thread polls in its own loop (blk_thread_run). */
+    if (n && b->poll_us && !lq->throttled && !lq->io) {
         blk_poll_start(b, q);
     }
     return n;
+}
+
+/* ---- I/O threads (iothread=on) ---- */
+
+/* The notify address of queue @q: its doorbell in BAR4. */
+#define BLK_NOTIFY_REGION   (VUP_PCI_BAR0_REGION_INDEX + DM_VIRTIO_BAR)
+#define BLK_NOTIFY_OFF(q)   (DM_VIRTIO_NOTIFY_OFF + (q) * DM_VIRTIO_NOTIFY_MULT)
+
+static void eventfd_drain(int fd)
+{
+    uint64_t n;
+
+    if (read(fd, &n, sizeof(n)) < 0 && errno != EAGAIN) {
+        dm_warn("virtio-blk: an I/O thread's eventfd: %m");
+    }
+}
+
+/* poll_us on the thread: kicks off while the ring is looked at anyway. */
+static void blk_thread_poll(BlkIoThread *io, unsigned took)
+{
+    VirtioBlk *b = io->b;
+    DmVirtq *vq = &b->virtio.vq[io->q];
+    int64_t now;
+
+    if (!b->poll_us || io->broken) {
+        return;
+    }
+    now = dm_clock_ns();
+    if (took) {
+        if (!io->poll_until) {
+            dm_virtq_set_kicks(vq, false);
+        }
+        io->poll_until = now + (int64_t)b->poll_us * 1000;
+    } else if (io->poll_until && now >= io->poll_until) {
+        io->poll_until = 0;
+        /* Chains that came while kicks were off: taken, and poll on. */
+        if (dm_virtq_set_kicks(vq, true)) {
+            blk_thread_poll(io, blk_process(b, io->q));
+        }
+    }
+}
+
+/*
+ * The thread: the queue's doorbell, its ring's completions and the
+ * loop's stop, in one poll(); a kick's chains are taken and submitted
+ * at once, completions answered and the driver interrupted from here.
+ */
+static void *blk_thread_run(void *opaque)
+{
+    BlkIoThread *io = opaque;
+    VirtioBlk *b = io->b;
+    struct pollfd pfd[3] = {
+        { .fd = io->stop_fd, .events = POLLIN },
+        { .fd = b->ops->event_fd(io->be), .events = POLLIN },
+        { .fd = io->kick_fd, .events = POLLIN },
+    };
+    uint64_t one = 1;
+
+    dm_io_thread_enter();
+    /* Chains the loop's polling let come without a kick. */
+    if (io->look) {
+        io->look = false;
+        blk_thread_poll(io, blk_process(b, io->q));
+    }
+    /* parked: it met memory that is not shared (blk_thread_yielded). */
+    while (!io->broken && !b->virtio.vq[io->q].parked) {
+        int n = poll(pfd, 3, io->poll_until ? 0 : -1);
+        unsigned took = 0;
+
+        if (n < 0 && errno != EINTR) {
+            dm_warn("virtio-blk: queue %u's I/O thread: poll: %m", io->q);
+            break;
+        }
+        if (n > 0 && pfd[0].revents) {
+            break;
+        }
+        if (n > 0 && pfd[1].revents) {
+            b->ops->reap(io->be);
+        }
+        if (n > 0 && pfd[2].revents) {
+            eventfd_drain(io->kick_fd);
+            took = blk_process(b, io->q);
+        } else if (io->poll_until) {
+            took = blk_process(b, io->q);
+        }
+        blk_thread_poll(io, took);
+    }
+    /* Kicks on for the loop, then every request in flight answered. */
+    if (io->poll_until) {
+        io->poll_until = 0;
+        io->look = dm_virtq_set_kicks(&b->virtio.vq[io->q], true);
+    }
+    if (b->ops->drain) {
+        b->ops->drain(io->be);
+    }
+    __atomic_store_n(&io->exited, true, __ATOMIC_RELEASE);
+    if (write(b->handoff_fd, &one, sizeof(one)) != sizeof(one)) {
+        dm_warn("virtio-blk: queue %u's I/O thread: cannot tell the loop "
+                "it ended: %m", io->q);
+    }
+    return NULL;
+}
+
+/*
+ * Queue @q's thread met guest memory that is not shared (a buffer in a
+ * window the client mapped without an fd: messages, which only the loop
+ * sends) and left the rest to the loop, as a lost link leaves it to the
+ * next client: nothing was taken that is not on the lists.  The loop
+ * writes the answers it could not, in order, starts the requests it
+ * could not, and looks at the ring again; a thread comes back once
+ * nothing of the queue is in flight on the loop.
+ */
+static void blk_thread_yielded(VirtioBlk *b, unsigned q)
+{
+    BlkQueue *lq = &b->lq[q];
+    GQueue todo = G_QUEUE_INIT;
+
+    dm_debug("virtio-blk: queue %u: guest memory without an fd: back to the "
+             "loop (%u answers, %u requests)", q,
+             g_queue_get_length(&lq->parked), g_queue_get_length(&lq->retake));
+    b->virtio.vq[q].parked = false;
+    /* blk_finish keeps an answer behind the parked ones: off the list. */
+    while (!g_queue_is_empty(&lq->parked)) {
+        g_queue_push_tail(&todo, g_queue_pop_head(&lq->parked));
+    }
+    while (!g_queue_is_empty(&todo)) {
+        blk_finish(b, g_queue_pop_head(&todo));
+    }
+    while (!g_queue_is_empty(&lq->retake) && !b->virtio.vq[q].parked) {
+        blk_start(b, g_queue_pop_head(&lq->retake));
+    }
+    b->recheck |= 1u << q;
+    dm_timer_mod(&b->poll_timer, 0);
+}
+
+/*
+ * Join queue @q's thread (it ended, or was told to): the queue is the
+ * loop's again, its doorbell too; what the thread left for the loop (an
+ * interrupt, a broken ring) is done now.
+ */
+static void blk_thread_join(VirtioBlk *b, unsigned q)
+{
+    BlkQueue *lq = &b->lq[q];
+    BlkIoThread *io = lq->io;
+
+    pthread_join(io->tid, NULL);
+    dm_device_doorbell_give_back(b->dev, BLK_NOTIFY_REGION,
+                                 BLK_NOTIFY_OFF(q));
+    b->ops->close(io->be);
+    close(io->stop_fd);
+    lq->be = b->be;
+    lq->io = NULL;
+    b->virtio.vq[q].threaded = false;
+    if (__atomic_exchange_n(&io->irq_due, false, __ATOMIC_ACQUIRE)) {
+        dm_virtio_queue_irq(&b->virtio, q);
+    }
+    if (io->broken) {
+        dm_virtio_broken(&b->virtio, io->why);
+    } else if (b->virtio.vq[q].parked) {
+        blk_thread_yielded(b, q);
+    } else if (io->look) {
+        /* Unkicked chains: the loop looks (or the next thread). */
+        b->recheck |= 1u << q;
+        dm_timer_mod(&b->poll_timer, 0);
+    }
+    free(io);
+}
+
+/* Tell every thread to end, and join them (from quiesce). */
+static void blk_threads_stop(VirtioBlk *b)
+{
+    uint64_t one = 1;
+
+    for (unsigned q = 0; q < DM_VIRTIO_MAX_QUEUES; q++) {
+        if (b->lq[q].io &&
+            write(b->lq[q].io->stop_fd, &one, sizeof(one)) != sizeof(one)) {
+            dm_error("virtio-blk: cannot stop queue %u's I/O thread: %m", q);
+            abort();            /* guest memory may be about to go */
+        }
+    }
+    for (unsigned q = 0; q < DM_VIRTIO_MAX_QUEUES; q++) {
+        if (b->lq[q].io) {
+            blk_thread_join(b, q);
+        }
+    }
+    /* Those that may go on start again once the loop is back. */
+    if (b->iothread && dm_virtio_ready(&b->virtio)) {
+        dm_timer_mod(&b->thread_timer, 0);
+    }
+}
+
+/* The loop's side of the hand-off: interrupts, threads that ended. */
+static void blk_handoff(void *opaque, int fd, short revents)
+{
+    VirtioBlk *b = opaque;
+
+    eventfd_drain(fd);
+    for (unsigned q = 0; q < DM_VIRTIO_MAX_QUEUES; q++) {
+        BlkIoThread *io = b->lq[q].io;
+
+        if (!io) {
+            continue;
+        }
+        if (__atomic_exchange_n(&io->irq_due, false, __ATOMIC_ACQUIRE)) {
+            dm_virtio_queue_irq(&b->virtio, q);
+        }
+        if (__atomic_load_n(&io->exited, __ATOMIC_ACQUIRE)) {
+            blk_thread_join(b, q);
+        }
+    }
+}
+
+/* Are queue @q's three rings in shared memory (no DMA by message)? */
+static bool blk_rings_shared(VirtioBlk *b, unsigned q)
+{
+    DmVirtq *vq = &b->virtio.vq[q];
+    struct iovec iov[4];
+
+    return dm_dma_iov(b->dev, vq->desc, 16ULL * vq->size, false, iov, 4) > 0 &&
+           dm_dma_iov(b->dev, vq->avail, 6 + 2ULL * vq->size, false, iov,
+                      4) > 0 &&
+           dm_dma_iov(b->dev, vq->used, 6 + 8ULL * vq->size, true, iov,
+                      4) > 0;
+}
+
+/*
+ * Give queue @q a thread, if it may have one now: the driver ready, the
+ * queue in step with this client, nothing of it in flight on the loop,
+ * guest memory all shared, its doorbell an eventfd.  On the loop.
+ */
+static void blk_thread_start(VirtioBlk *b, unsigned q)
+{
+    BlkQueue *lq = &b->lq[q];
+    DmVirtq *vq = &b->virtio.vq[q];
+    BlkIoThread *io;
+    int ret;
+
+    if (lq->io || !dm_virtio_ready(&b->virtio) || !vq->enabled ||
+        !dm_virtio_in_step(&b->virtio) || lq->inflight ||
+        !g_queue_is_empty(&lq->retake) || !g_queue_is_empty(&lq->parked)) {
+        return;
+    }
+    if (!blk_rings_shared(b, q)) {
+        dm_debug("virtio-blk: queue %u stays on the loop: its rings are not "
+                 "in shared memory", q);
+        return;
+    }
+    io = calloc(1, sizeof(*io));
+    if (!io) {
+        return;
+    }
+    io->b = b;
+    io->q = q;
+    io->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    io->be = io->stop_fd >= 0 ? b->ops->clone(b->be) : NULL;
+    if (!io->be) {
+        goto fail;
+    }
+    io->kick_fd = dm_device_doorbell_take(b->dev, BLK_NOTIFY_REGION,
+                                          BLK_NOTIFY_OFF(q));
+    if (io->kick_fd < 0) {
+        dm_debug("virtio-blk: queue %u stays on the loop: its doorbell is "
+                 "no eventfd", q);
+        b->ops->close(io->be);
+        goto fail;
+    }
+    /* poll_us on the loop ends: the thread polls from now on. */
+    io->look = b->recheck & (1u << q);
+    if (b->polling & (1u << q)) {
+        b->polling &= ~(1u << q);
+        io->look |= dm_virtq_set_kicks(vq, true);
+    }
+    b->recheck &= ~(1u << q);
+    lq->be = io->be;
+    lq->io = io;
+    vq->threaded = true;
+    if (!lq->threaded_once) {
+        lq->threaded_once = true;
+        dm_info("virtio-blk: queue %u on an I/O thread of its own", q);
+    }
+    ret = pthread_create(&io->tid, NULL, blk_thread_run, io);
+    if (ret) {
+        dm_warn("virtio-blk: no I/O thread for queue %u: %s", q,
+                strerror(ret));
+        lq->io = NULL;
+        lq->be = b->be;
+        vq->threaded = false;
+        dm_device_doorbell_give_back(b->dev, BLK_NOTIFY_REGION,
+                                     BLK_NOTIFY_OFF(q));
+        b->ops->close(io->be);
+        goto fail;
+    }
+    return;
+
+fail:
+    if (io->stop_fd >= 0) {
+        close(io->stop_fd);
+    }
+    free(io);
+}
+
+/* The loop's moment to give the queues that may have one a thread. */
+static void blk_threads_start(void *opaque)
+{
+    VirtioBlk *b = opaque;
+
+    for (unsigned q = 0; q < b->virtio.num_queues; q++) {
+        blk_thread_start(b, q);
+    }
 }
 
 /* ---- Transport callbacks ---- */
 
 static void blk_queue_notify(void *opaque, unsigned q)
 {
-    blk_process(opaque, q);
+    VirtioBlk *b = opaque;
+    BlkIoThread *io = b->lq[q].io;
+    uint64_t one = 1;
+
+    /* A kick by message, or the transport's catch-up: the thread's. */
+    if (io) {
+        if (write(io->kick_fd, &one, sizeof(one)) != sizeof(one)) {
+            dm_warn("virtio-blk: cannot kick queue %u's I/O thread: %m", q);
+        }
+        return;
+    }
+    blk_process(b, q);
+    if (b->iothread && !dm_timer_pending(&b->thread_timer)) {
+        dm_timer_mod(&b->thread_timer, 0);
+    }
 }
 
 static void blk_config_read(void *opaque, uint32_t offset, void *buf,
@@ -570,8 +1216,11 @@ static void blk_virtio_reset(void *opaque)
 {
     VirtioBlk *b = opaque;
 
-    b->throttled = false;       /* the work is drained: nothing in flight */
+    for (unsigned q = 0; q < DM_VIRTIO_MAX_QUEUES; q++) {
+        b->lq[q].throttled = false;     /* drained: nothing in flight */
+    }
     blk_poll_cancel(b, false);  /* the rings are gone */
+    blk_forget_all(b);
 }
 
 /* Show the driver @n queues, in the transport and in our config. */
@@ -599,6 +1248,7 @@ static const DmVirtioOps blk_virtio_ops = {
     .queue_notify = blk_queue_notify,
     .reset = blk_virtio_reset,
     .driver_starting = blk_driver_starting,
+    .resume = blk_resume,
 };
 
 /* ---- Model ---- */
@@ -619,6 +1269,9 @@ static int blk_open(VirtioBlk *b)
         b->be = NULL;
         return ret;
     }
+    for (unsigned q = 0; q < DM_VIRTIO_MAX_QUEUES; q++) {
+        b->lq[q].be = b->be;
+    }
     if (b->info.readonly && !b->readonly) {
         dm_warn("virtio-blk: %s is read-only: so is the disk", b->file);
         b->readonly = true;
@@ -635,6 +1288,11 @@ static int blk_realize(DmDevice *dev)
     int ret;
 
     b->dev = dev;
+    /* First: unrealize undoes these whatever failed below. */
+    dm_timer_init(&b->poll_timer, dm_device_loop(dev), blk_poll, b);
+    dm_timer_init(&b->thread_timer, dm_device_loop(dev), blk_threads_start,
+                  b);
+    b->handoff_fd = -1;
     if (!b->file) {
         dm_error("virtio-blk: file= is required");
         return -EINVAL;
@@ -648,10 +1306,31 @@ static int blk_realize(DmDevice *dev)
                  "(an NBD server has its own cache setting)");
         return -EINVAL;
     }
-    dm_timer_init(&b->poll_timer, dm_device_loop(dev), blk_poll, b);
     ret = blk_open(b);
     if (ret < 0) {
         return ret;
+    }
+    if (b->iothread) {
+        /* A ring of a queue's own on the image, or no threads at all. */
+        BlkBackend *clone = b->ops->clone ? b->ops->clone(b->be) : NULL;
+
+        if (!clone) {
+            dm_warn("virtio-blk: iothread=on needs a file or a block device "
+                    "on io_uring: the loop serves every queue");
+            b->iothread = false;
+        } else {
+            b->ops->close(clone);
+        }
+    }
+    if (b->iothread) {
+        b->handoff_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (b->handoff_fd < 0 ||
+            dm_loop_add_fd(dm_device_loop(dev), b->handoff_fd, POLLIN,
+                           blk_handoff, b) < 0) {
+            dm_error("virtio-blk: iothread=on: no eventfd to hear the "
+                     "threads: %m");
+            return -EMFILE;
+        }
     }
     features = (1ULL << VIRTIO_BLK_F_SIZE_MAX) |
                (1ULL << VIRTIO_BLK_F_SEG_MAX) |
@@ -699,11 +1378,19 @@ static int blk_realize(DmDevice *dev)
     return ret;
 }
 
-/* The back end's own requests (NBD's; the framework drains the work). */
+/*
+ * The I/O threads end (each answers what it has in flight), then the
+ * back end's own requests (NBD's; the framework drains the work).  Before
+ * a DMA_MAP or DMA_UNMAP, a reset, the client's loss or hand-over, a
+ * VM's stop and the end: the threads never see the windows change; a
+ * timer gives them back their queues once the loop is back (the next
+ * kick on the loop does too), if the queues may have them still.
+ */
 static void blk_quiesce(DmDevice *dev)
 {
     VirtioBlk *b = dm_device_state(dev);
 
+    blk_threads_stop(b);
     if (b->be && b->ops->drain) {
         b->ops->drain(b->be);
     }
@@ -758,18 +1445,47 @@ static void blk_dump(DmDevice *dev)
 {
     VirtioBlk *b = dm_device_state(dev);
 
-    dm_info("virtio-blk: %u requests in flight (%llu bytes)%s, polling "
-            "0x%x, to look at again 0x%x", b->inflight,
-            (unsigned long long)b->inflight_bytes,
-            b->throttled ? ", throttled" : "", b->polling, b->recheck);
+    for (unsigned q = 0; q < b->virtio.num_queues; q++) {
+        BlkQueue *lq = &b->lq[q];
+
+        /* A thread's queue is read as it runs: a hint, not a snapshot. */
+        dm_info("virtio-blk: queue %u: %u requests in flight (%llu bytes)"
+                "%s, served by %s", q, lq->inflight,
+                (unsigned long long)lq->inflight_bytes,
+                lq->throttled ? ", throttled" : "",
+                lq->io ? "its I/O thread" : "the loop");
+    }
+    dm_info("virtio-blk: polling 0x%x, to look at again 0x%x", b->polling,
+            b->recheck);
     dm_virtio_dump(&b->virtio);
+    for (unsigned q = 0; q < b->virtio.num_queues; q++) {
+        BlkQueue *lq = &b->lq[q];
+
+        if (!g_queue_is_empty(&lq->retake) ||
+            !g_queue_is_empty(&lq->parked) ||
+            !g_queue_is_empty(&lq->unacked)) {
+            dm_info("virtio-blk: queue %u after a lost link: %u to start, "
+                    "%u answers to write, %u answers not known applied", q,
+                    g_queue_get_length(&lq->retake),
+                    g_queue_get_length(&lq->parked),
+                    g_queue_get_length(&lq->unacked));
+        }
+    }
 }
 
 static void blk_unrealize(DmDevice *dev)
 {
     VirtioBlk *b = dm_device_state(dev);
 
+    blk_threads_stop(b);        /* quiesced already: none left */
+    dm_timer_del(&b->thread_timer);
     blk_poll_cancel(b, false);
+    blk_forget_all(b);
+    if (b->handoff_fd >= 0) {
+        dm_loop_del_fd(dm_device_loop(dev), b->handoff_fd);
+        close(b->handoff_fd);
+        b->handoff_fd = -1;
+    }
     dm_virtio_pci_cleanup(&b->virtio);
     if (b->be) {
         b->ops->close(b->be);
@@ -823,6 +1539,12 @@ static const DmProp blk_props[] = {
                    "microseconds to keep polling a queue for requests "
                    "after its last one, kicks off meanwhile (guest memory "
                    "shared only; 0: wait for kicks)"),
+    DM_PROP_BOOLEAN("iothread", VirtioBlk, iothread, "off",
+                    "serve each queue on a thread of its own (its doorbell, "
+                    "ring, io_uring and MSI-X) where its rings are in "
+                    "shared memory (one host, guest RAM in a memfd) and the "
+                    "image is a file or a block device on io_uring; the "
+                    "loop serves it otherwise"),
     DM_PROP_END,
 };
 

@@ -67,6 +67,22 @@ bool dm_virtio_ready(const DmVirtio *v)
            !(v->status & VIRTIO_STATUS_NEEDS_RESET);
 }
 
+/* Serving, but not yet in step with this client (see synced_link). */
+static bool stale(DmVirtio *v)
+{
+    return dm_virtio_ready(v) && v->synced_link != dm_dma_link_id(v->dev);
+}
+
+bool dm_virtio_parked(const DmVirtio *v)
+{
+    for (unsigned i = 0; i < v->num_queues; i++) {
+        if (!v->vq[i].threaded && v->vq[i].parked) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Interrupt on @vector, or the INTx line with @isr_bit. */
 static void virtio_irq(DmVirtio *v, uint16_t vector, uint8_t isr_bit)
 {
@@ -101,6 +117,29 @@ void dm_virtio_notify(DmVirtio *v, unsigned q)
     }
 }
 
+bool dm_virtio_notify_thread(DmVirtio *v, unsigned q)
+{
+    DmVirtq *vq = &v->vq[q];
+
+    if (!dm_virtq_should_notify(vq)) {
+        return false;
+    }
+    return vq->msix_vector == VIRTIO_NO_VECTOR ||
+           !dm_irq_raise_direct(v->dev, vq->msix_vector);
+}
+
+void dm_virtio_queue_irq(DmVirtio *v, unsigned q)
+{
+    if (q < v->num_queues) {
+        virtio_irq(v, v->vq[q].msix_vector, ISR_QUEUE);
+    }
+}
+
+bool dm_virtio_in_step(DmVirtio *v)
+{
+    return !v->recovering && !dm_virtio_parked(v) && !stale(v);
+}
+
 void dm_virtio_config_changed(DmVirtio *v)
 {
     v->config_generation++;
@@ -114,8 +153,28 @@ void dm_virtio_broken(DmVirtio *v, const char *why)
     if (v->status & VIRTIO_STATUS_NEEDS_RESET) {
         return;
     }
-    dm_warn("virtio: %s: the device needs a reset", why);
+    if (dm_dma_link_lost(v->dev)) {
+        /* What failed was the link: wait for the next client. */
+        dm_warn("virtio: %s, but link %llu is lost: waiting for the client",
+                why, (unsigned long long)dm_dma_link_id(v->dev));
+        for (unsigned i = 0; i < v->num_queues; i++) {
+            /* A thread's queue: its own memory is shared, and it ends
+             * before the client goes (quiesce); the next client's
+             * catch-up parks it then. */
+            if (v->vq[i].enabled && !v->vq[i].threaded) {
+                dm_virtq_park(&v->vq[i], why);
+            }
+        }
+        return;
+    }
+    dm_warn("virtio: %s: the device needs a reset (link %llu, in step with "
+            "%llu)", why, (unsigned long long)dm_dma_link_id(v->dev),
+            (unsigned long long)v->synced_link);
     v->status |= VIRTIO_STATUS_NEEDS_RESET;
+    /* Where each ring stood: what a guest that hangs then is waiting for. */
+    for (unsigned i = 0; i < v->num_queues; i++) {
+        dm_virtq_dump(&v->vq[i], i);
+    }
     if (v->status & VIRTIO_STATUS_DRIVER_OK) {
         virtio_irq(v, v->config_msix_vector, ISR_CONFIG);
     }
@@ -136,6 +195,7 @@ void dm_virtio_reset(DmVirtio *v)
     v->config_msix_vector = VIRTIO_NO_VECTOR;
     v->queue_select = 0;
     v->recovering = false;
+    v->synced_link = dm_dma_link_id(v->dev);
     for (unsigned i = 0; i < v->num_queues; i++) {
         dm_virtq_reset(&v->vq[i], v->dev, v->vq[i].max_size,
                        &v->journals[i]);
@@ -248,6 +308,7 @@ static void set_status(DmVirtio *v, uint8_t val)
         dm_device_state_changed(v->dev);
     }
     if (dm_virtio_ready(v) && !(old & VIRTIO_STATUS_DRIVER_OK)) {
+        v->synced_link = dm_dma_link_id(v->dev);
         /* Buffers made available before DRIVER_OK are served now. */
         for (unsigned i = 0; i < v->num_queues; i++) {
             if (v->vq[i].enabled) {
@@ -383,12 +444,31 @@ static uint64_t bar_read(void *opaque, uint64_t addr, unsigned size)
 }
 
 static bool recover(DmVirtio *v);
+static bool catch_up(DmVirtio *v);
+
+/* Can every enabled queue's used ring be read (the client's windows)? */
+static bool rings_reachable(DmVirtio *v)
+{
+    for (unsigned i = 0; i < v->num_queues; i++) {
+        uint16_t idx;
+
+        if (v->vq[i].enabled &&
+            dm_dma_read(v->dev, v->vq[i].used + 2, &idx, sizeof(idx)) < 0) {
+            return false;
+        }
+    }
+    return true;
+}
 
 /* The driver notified queue @q (virtio 1.2 4.1.4.4). */
 static void queue_kick(DmVirtio *v, uint64_t q)
 {
     if (v->recovering && !recover(v)) {
         return;                 /* guest memory not back yet */
+    }
+    /* A new client, or one after a lost link: in step first. */
+    if (!catch_up(v)) {
+        return;
     }
     if (q < v->num_queues && v->vq[q].enabled && dm_virtio_ready(v)) {
         v->ops->queue_notify(v->opaque, q);
@@ -525,11 +605,59 @@ void dm_virtio_irqs_changed(DmVirtio *v)
     dm_vm_timer_mod(&v->resume_timer, 1);
 }
 
+/*
+ * In step with the client: after a lost link or for a new client, each
+ * queue resynced with guest memory and what was left half done finished
+ * (DmVirtioOps.resume).  False while a queue stays parked (no link).
+ */
+static bool catch_up(DmVirtio *v)
+{
+    if (!dm_virtio_parked(v) && !stale(v)) {
+        return true;
+    }
+    /*
+     * Only once the client's windows are there: a kick or a resume may
+     * come before its set-up's replay (its DMA_MAPs), and a ring that
+     * cannot be read then is no fault of the guest's.  The kick after
+     * the replay, or the resume its interrupt wiring brings, comes back.
+     */
+    if (!rings_reachable(v)) {
+        return false;
+    }
+    if (stale(v)) {
+        /* Another client: what the last one got is to be checked. */
+        for (unsigned i = 0; i < v->num_queues; i++) {
+            v->vq[i].parked |= v->vq[i].enabled;
+        }
+        v->synced_link = dm_dma_link_id(v->dev);
+    }
+    if (dm_virtio_parked(v)) {
+        char why[160];
+
+        /* A session was lost: what it left half done is finished first. */
+        if (v->ops->resume) {
+            v->ops->resume(v->opaque);
+        }
+        for (unsigned i = 0; i < v->num_queues && dm_virtio_ready(v); i++) {
+            if (v->vq[i].parked &&
+                dm_virtq_resync(&v->vq[i], why, sizeof(why)) == -EIO) {
+                dm_virtio_broken(v, why);
+            }
+        }
+        if (dm_virtio_parked(v)) {
+            return false;       /* the link went again: the next client */
+        }
+        dm_info("virtio: in step with the client: the queues go on");
+    }
+    return true;
+}
+
 static void resume(void *opaque)
 {
     DmVirtio *v = opaque;
 
-    if (!dm_virtio_ready(v) || (v->recovering && !recover(v))) {
+    if (!dm_virtio_ready(v) || (v->recovering && !recover(v)) ||
+        !catch_up(v)) {
         return;
     }
     /*
@@ -626,10 +754,13 @@ void dm_virtio_load(DmVirtio *v, DmStateIn *in)
 void dm_virtio_dump(DmVirtio *v)
 {
     dm_info("virtio: status 0x%x%s, features 0x%llx, %u queues, isr 0x%x, "
-            "config vector %u%s", v->status,
-            dm_virtio_ready(v) ? " (ready)" : "",
+            "config vector %u%s; link %llu%s, in step with %llu",
+            v->status, dm_virtio_ready(v) ? " (ready)" : "",
             (unsigned long long)v->guest_features, v->num_queues, v->isr,
-            v->config_msix_vector, v->recovering ? ", recovering" : "");
+            v->config_msix_vector, v->recovering ? ", recovering" : "",
+            (unsigned long long)dm_dma_link_id(v->dev),
+            dm_dma_link_lost(v->dev) ? " (lost)" : "",
+            (unsigned long long)v->synced_link);
     for (unsigned i = 0; i < v->num_queues; i++) {
         dm_virtq_dump(&v->vq[i], i);
     }

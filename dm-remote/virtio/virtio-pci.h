@@ -68,6 +68,14 @@ typedef struct DmVirtioOps {
      * moment to set up what depends on them (a tap's offloads).
      */
     void (*features_ok)(void *opaque);
+    /*
+     * Optional: a client took the device over (the fork reconnecting, a
+     * migration target's activation) while the driver runs: before the
+     * queues are served again, resync each parked one (dm_virtq_resync)
+     * and finish what the lost link left half done, each request once.
+     * Without it, a parked queue is resynced and simply goes on.
+     */
+    void (*resume)(void *opaque);
 } DmVirtioOps;
 
 typedef struct DmVirtio DmVirtio;
@@ -97,6 +105,12 @@ struct DmVirtio {
     bool recovering;
     /* Catching up after the client (re)wired us, once the VM runs. */
     DmVmTimer resume_timer;
+    /*
+     * The client (dm_dma_link_id) the rings were last in step with: a
+     * new one may lack posted writes an old one lost, and the queues
+     * wait for the resume that checks (DmVirtioOps.resume).
+     */
+    uint64_t synced_link;
     uint8_t pci_cfg_cap;        /* offset of the PCI_CFG capability */
     DmVirtqJournal *journals;   /* num_queues, in crash-proof memory */
     DmVirtq vq[DM_VIRTIO_MAX_QUEUES];
@@ -130,8 +144,27 @@ static inline bool dm_virtio_has(const DmVirtio *v, unsigned bit)
 /* Is the driver ready for requests (DRIVER_OK, not NEEDS_RESET)? */
 bool dm_virtio_ready(const DmVirtio *v);
 
+/* Is a queue parked (the link was lost), waiting for the next client? */
+bool dm_virtio_parked(const DmVirtio *v);
+
 /* Used buffers were added to queue @q: interrupt the driver if it wants. */
 void dm_virtio_notify(DmVirtio *v, unsigned q);
+
+/*
+ * A queue served by an I/O thread (model.h) after used buffers were
+ * added: dm_virtio_notify's question (EVENT_IDX aware) and, if the
+ * driver wants an interrupt, MSI-X through its eventfd.  True when the
+ * interrupt is still due and only the loop can raise it (INTx, a vector
+ * by messages or masked): dm_virtio_queue_irq there.
+ */
+bool dm_virtio_notify_thread(DmVirtio *v, unsigned q);
+/* On the loop: interrupt the driver for queue @q (asked already). */
+void dm_virtio_queue_irq(DmVirtio *v, unsigned q);
+/*
+ * In step with the client (no queue parked, no restart or new client to
+ * catch up with): a queue may go to an I/O thread.
+ */
+bool dm_virtio_in_step(DmVirtio *v);
 
 /* The device-specific config changed: generation, config interrupt. */
 void dm_virtio_config_changed(DmVirtio *v);
@@ -139,7 +172,8 @@ void dm_virtio_config_changed(DmVirtio *v);
 /*
  * The driver broke a rule (a bad ring, a bad request layout): log @why,
  * set DEVICE_NEEDS_RESET and tell the driver; nothing more is served
- * until it resets the device.
+ * until it resets the device.  Unless the link to guest memory is lost
+ * (dm_dma_link_lost): no fault of the guest's, the queues park instead.
  */
 void dm_virtio_broken(DmVirtio *v, const char *why);
 

@@ -66,7 +66,8 @@ void dm_virtq_reset(DmVirtq *q, DmDevice *dev, uint16_t max_size,
 void dm_virtq_start(DmVirtq *q)
 {
     q->enabled = true;
-    q->last_avail = q->used_idx = 0;
+    q->last_avail = q->used_idx = q->acked_used = 0;
+    q->parked = false;
     q->signalled_valid = false;
     q->nresubmit = q->resubmit_pos = 0;
     fetch_drop(q);
@@ -106,6 +107,30 @@ static int read_desc(DmVirtq *q, uint64_t table, unsigned i, VirtqDesc *d)
 
 #define BROKEN(...) do { snprintf(why, whylen, __VA_ARGS__); return -EIO; } \
     while (0)
+/*
+ * A DMA read failed: the link's fault (-ENOTCONN, the queue parks until
+ * the next client) or the guest's (a bad address: broken, with a reason).
+ */
+#define DMA_FAILED(...) do { \
+        if (dm_dma_link_lost(q->dev)) { \
+            return -ENOTCONN; \
+        } \
+        BROKEN(__VA_ARGS__); \
+    } while (0)
+
+void dm_virtq_park(DmVirtq *q, const char *why)
+{
+    if (q->parked) {
+        return;
+    }
+    /* Rare, and the one trace of why a queue stopped: always logged. */
+    dm_warn("virtq: the queue with its used ring at 0x%llx parks: %s "
+            "(last_avail %u, used %u, %u known applied; link %llu%s)",
+            (unsigned long long)q->used, why, q->last_avail, q->used_idx,
+            q->acked_used, (unsigned long long)dm_dma_link_id(q->dev),
+            dm_dma_link_lost(q->dev) ? ", lost" : "");
+    q->parked = true;
+}
 
 /* Add one buffer to @e, keeping readable ones before writable ones. */
 static int add_seg(DmVirtqElem *e, const VirtqDesc *d, char *why,
@@ -144,8 +169,8 @@ static int walk_indirect(DmVirtq *q, const VirtqDesc *d, DmVirtqElem *e,
     }
     for (;;) {
         if (read_desc(q, d->addr, i, &id) < 0) {
-            BROKEN("an indirect table outside guest memory (0x%llx)",
-                   (unsigned long long)d->addr);
+            DMA_FAILED("an indirect table outside guest memory (0x%llx)",
+                       (unsigned long long)d->addr);
         }
         if (id.flags & VRING_DESC_F_INDIRECT) {
             BROKEN("an indirect descriptor inside an indirect table");
@@ -164,27 +189,29 @@ static int walk_indirect(DmVirtq *q, const VirtqDesc *d, DmVirtqElem *e,
     }
 }
 
-/* The chain at @head into @e: 0, or -EIO with a reason. */
+/* The chain at @head into @e: 0, -ENOTCONN, or -EIO with a reason. */
 static int read_chain(DmVirtq *q, uint16_t head, DmVirtqElem *e, char *why,
                       size_t whylen)
 {
     unsigned steps = 0;
     uint16_t i;
     VirtqDesc d;
+    int ret;
 
     e->head = head;
     e->nsegs = 0;
     e->nout = 0;
     for (i = head;; i = d.next) {
         if (read_desc(q, q->desc, i, &d) < 0) {
-            BROKEN("the descriptor table is outside guest memory");
+            DMA_FAILED("the descriptor table is outside guest memory");
         }
         if (d.flags & VRING_DESC_F_INDIRECT) {
             if (e->nsegs || (d.flags & VRING_DESC_F_NEXT)) {
                 BROKEN("an indirect descriptor inside a chain");
             }
-            if (walk_indirect(q, &d, e, why, whylen) < 0) {
-                return -EIO;
+            ret = walk_indirect(q, &d, e, why, whylen);
+            if (ret < 0) {
+                return ret;
             }
             break;
         }
@@ -230,7 +257,10 @@ static void taken(DmVirtq *q, uint16_t head)
 /* pop_fetched: no fetch here, take the chain with DMA reads. */
 #define POP_WALK            2
 
-/* Ask the client for the chains after last_avail: 0, POP_WALK, -EIO. */
+/*
+ * Ask the client for the chains after last_avail: 0, POP_WALK,
+ * -ENOTCONN (the link is gone), -EIO.
+ */
 static int fetch_more(DmVirtq *q, char *why, size_t whylen)
 {
     VupDmVqFetch req = {
@@ -247,10 +277,11 @@ static int fetch_more(DmVirtq *q, char *why, size_t whylen)
     VupDmVqFetchReply h;
     void *buf = NULL;
     size_t len = 0;
-    uint16_t avail;
+    uint16_t avail, acked;
     int ret;
 
     fetch_drop(q);
+    acked = q->used_idx;
     if (q->fetch.event_due) {
         /* Posted, so ordered before the fetch that looks again. */
         q->fetch.event_due = false;
@@ -259,9 +290,14 @@ static int fetch_more(DmVirtq *q, char *why, size_t whylen)
     ret = dm_dma_vq_fetch(q->dev, &req, &buf, &len);
     q->fetch.active = ret == 0;
     if (ret < 0) {
+        if (dm_dma_link_lost(q->dev)) {
+            return -ENOTCONN;
+        }
         /* Shared memory, a client without it, or its error: walk. */
         return POP_WALK;
     }
+    /* Its reply came after our writes before it: they landed. */
+    q->acked_used = acked;
     if (len < sizeof(h)) {
         free(buf);
         BROKEN("the client's fetch reply is %zu bytes", len);
@@ -359,16 +395,12 @@ static int pop_fetched(DmVirtq *q, DmVirtqElem *e, char *why, size_t whylen)
     return 1;
 }
 
-int dm_virtq_pop(DmVirtq *q, DmVirtqElem *e, char *why, size_t whylen)
+/* dm_virtq_pop, where -ENOTCONN says the link went (nothing taken). */
+static int pop(DmVirtq *q, DmVirtqElem *e, char *why, size_t whylen)
 {
-    uint16_t avail_idx, head;
+    uint16_t avail_idx, head, acked = q->used_idx;
     int ret;
 
-    e->out_data = NULL;
-    e->fetch_q = NULL;
-    if (!q->enabled || !q->size) {
-        return 0;
-    }
     if (q->resubmit_pos >= q->nresubmit) {
         ret = pop_fetched(q, e, why, whylen);
         if (ret != POP_WALK) {
@@ -377,12 +409,17 @@ int dm_virtq_pop(DmVirtq *q, DmVirtqElem *e, char *why, size_t whylen)
     }
     if (q->resubmit_pos < q->nresubmit) {
         /* In flight when the process died: the journal still has it. */
-        return read_chain(q, q->resubmit[q->resubmit_pos++], e, why,
-                          whylen) < 0 ? -EIO : 1;
+        ret = read_chain(q, q->resubmit[q->resubmit_pos], e, why, whylen);
+        if (ret < 0) {
+            return ret;
+        }
+        q->resubmit_pos++;
+        return 1;
     }
     if (read_u16(q, q->avail + 2, &avail_idx) < 0) {
-        BROKEN("the available ring is outside guest memory");
+        DMA_FAILED("the available ring is outside guest memory");
     }
+    q->acked_used = acked;
     if (avail_idx == q->last_avail) {
         return 0;
     }
@@ -391,11 +428,14 @@ int dm_virtq_pop(DmVirtq *q, DmVirtqElem *e, char *why, size_t whylen)
                (uint16_t)(avail_idx - q->last_avail), q->size);
     }
     if (read_u16(q, q->avail + 4 + 2 * (q->last_avail % q->size), &head) < 0) {
-        BROKEN("the available ring is outside guest memory");
+        DMA_FAILED("the available ring is outside guest memory");
     }
-    if (check_head(q, head, why, whylen) < 0 ||
-        read_chain(q, head, e, why, whylen) < 0) {
+    if (check_head(q, head, why, whylen) < 0) {
         return -EIO;
+    }
+    ret = read_chain(q, head, e, why, whylen);
+    if (ret < 0) {
+        return ret;
     }
     taken(q, head);
     if (q->event_idx && !q->no_kicks) {
@@ -412,6 +452,34 @@ int dm_virtq_pop(DmVirtq *q, DmVirtqElem *e, char *why, size_t whylen)
     return 1;
 }
 
+int dm_virtq_pop(DmVirtq *q, DmVirtqElem *e, char *why, size_t whylen)
+{
+    int ret;
+
+    e->out_data = NULL;
+    e->fetch_q = NULL;
+    if (!q->enabled || !q->size || q->parked) {
+        return 0;
+    }
+    ret = pop(q, e, why, whylen);
+    if (ret == -ENOTCONN) {
+        /* Nothing was taken: the next client's resume takes it. */
+        dm_virtq_park(q, "a ring read failed with the link");
+        return 0;
+    }
+    return ret;
+}
+
+/* A push's write failed: the link (-ENOTCONN, the queue parks) or -EIO. */
+static int push_failed(DmVirtq *q)
+{
+    if (dm_dma_link_lost(q->dev)) {
+        dm_virtq_park(q, "a used ring write failed with the link");
+        return -ENOTCONN;
+    }
+    return -EIO;
+}
+
 int dm_virtq_push(DmVirtq *q, const DmVirtqElem *e, uint32_t written)
 {
     return dm_virtq_push_batch(q, &e, &written, 1);
@@ -421,12 +489,16 @@ int dm_virtq_push_batch(DmVirtq *q, const DmVirtqElem *const *e,
                         const uint32_t *written, unsigned n)
 {
     DmVirtqJournal *j = q->journal;
+    uint16_t used_idx = q->used_idx + n;
 
     if (n == 0) {
         return 0;
     }
     if (n > q->size) {
         return -EIO;
+    }
+    if (q->parked) {
+        return -ENOTCONN;       /* behind pushes still to redo */
     }
     /*
      * A kill anywhere in here leaves the journal telling: before the
@@ -443,14 +515,17 @@ int dm_virtq_push_batch(DmVirtq *q, const DmVirtqElem *const *e,
                         8 * (uint64_t)((uint16_t)(q->used_idx + i) % q->size);
 
         if (dm_dma_write(q->dev, slot, elem, sizeof(elem)) < 0) {
-            return -EIO;
+            return push_failed(q);
         }
     }
-    q->used_idx += n;
     /* The entries before the index: the driver may read them at once. */
     __atomic_thread_fence(__ATOMIC_RELEASE);
-    if (write_u16(q, q->used + 2, q->used_idx) < 0) {
-        return -EIO;
+    if (write_u16(q, q->used + 2, used_idx) < 0) {
+        return push_failed(q);
+    }
+    q->used_idx = used_idx;
+    if (!dm_dma_posted(q->dev, q->used + 2)) {
+        q->acked_used = used_idx;       /* applied when the call returned */
     }
     JOURNAL_BARRIER();
     for (unsigned i = 0; i < n; i++) {
@@ -523,13 +598,49 @@ int dm_virtq_recover(DmVirtq *q, char *why, size_t whylen)
     qsort_r(q->resubmit, n, sizeof(q->resubmit[0]), by_seq, j);
     q->nresubmit = n;
     q->resubmit_pos = 0;
-    q->used_idx = guest_used;
+    q->used_idx = q->acked_used = guest_used;
     /* Every chain taken is either used or in flight. */
     q->last_avail = guest_used + n;
     q->signalled_valid = false;
     /* A process that died polling left the driver's kicks off. */
     dm_virtq_set_kicks(q, true);
     return 0;
+}
+
+int dm_virtq_resync(DmVirtq *q, char *why, size_t whylen)
+{
+    uint16_t guest_used, lost;
+
+    if (!q->enabled || !q->size) {
+        q->parked = false;
+        return 0;
+    }
+    if (read_u16(q, q->used + 2, &guest_used) < 0) {
+        DMA_FAILED("the used ring is outside guest memory");
+    }
+    /* The guest's index lies between what was acknowledged and ours. */
+    lost = q->used_idx - guest_used;
+    if ((uint16_t)(guest_used - q->acked_used) >
+        (uint16_t)(q->used_idx - q->acked_used)) {
+        BROKEN("the used index is %u in guest memory, ours %u (%u known "
+               "applied)", guest_used, q->used_idx, q->acked_used);
+    }
+    /*
+     * Pushes that never landed go again, at the same slots: the
+     * journal's index steps back with ours (their heads are the model's
+     * to push again, in the same order).
+     */
+    q->used_idx = q->acked_used = guest_used;
+    q->journal->used_idx = guest_used;
+    q->journal->batch = 0;
+    q->signalled_valid = false;
+    /* The ring as this client sees it: a fetch of the old one is stale. */
+    fetch_drop(q);
+    q->fetch.event_due = false;
+    q->parked = false;
+    /* Kicks on: a write lost with the link may have left them off. */
+    dm_virtq_set_kicks(q, true);
+    return lost;
 }
 
 bool dm_virtq_set_kicks(DmVirtq *q, bool on)
@@ -679,14 +790,15 @@ void dm_virtq_dump(DmVirtq *q, unsigned n)
         dm_info("queue %u: not enabled", n);
         return;
     }
-    dm_info("queue %u: size %u, vector %u; ours: last_avail %u, used %u, "
-            "signalled %u%s%s%s; guest's: avail flags %d idx %d "
-            "used_event %d, used flags %d idx %d avail_event %d; "
+    dm_info("queue %u: size %u, vector %u; ours: last_avail %u, used %u "
+            "(%u known applied), signalled %u%s%s%s%s; guest's: avail flags "
+            "%d idx %d used_event %d, used flags %d idx %d avail_event %d; "
             "%u to run again", n, q->size, q->msix_vector, q->last_avail,
-            q->used_idx, q->signalled_used,
+            q->used_idx, q->acked_used, q->signalled_used,
             q->signalled_valid ? "" : " (none yet)",
             q->event_idx ? ", event idx" : "",
             q->no_kicks ? ", kicks off (polling)" : "",
+            q->parked ? ", parked (waits for a client)" : "",
             dump_u16(q, q->avail), dump_u16(q, q->avail + 2),
             dump_u16(q, q->avail + 4 + 2 * (uint64_t)q->size),
             dump_u16(q, q->used), dump_u16(q, q->used + 2),

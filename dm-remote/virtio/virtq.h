@@ -50,6 +50,22 @@ typedef struct DmVirtq {
     uint64_t desc, avail, used; /* guest addresses */
     uint16_t last_avail;        /* next entry of avail to take */
     uint16_t used_idx;          /* next entry of used to fill */
+    /*
+     * used_idx as far as the client is known to have applied it: where
+     * writes are posted, a reply that came after them says so.
+     */
+    uint16_t acked_used;
+    /*
+     * The link went (a DMA failed with dm_dma_link_lost): nothing more
+     * is taken or pushed until dm_virtq_resync with the next client.
+     */
+    bool parked;
+    /*
+     * Served by a model's I/O thread (set and cleared on the loop, the
+     * thread not running): the transport on the loop leaves the queue's
+     * state alone, its parked bit included, until the model joined it.
+     */
+    bool threaded;
     uint16_t signalled_used;    /* used_idx at the last interrupt */
     bool signalled_valid;
     bool event_idx;             /* VIRTIO_F_RING_EVENT_IDX negotiated */
@@ -114,12 +130,19 @@ void dm_virtq_start(DmVirtq *q);
 int dm_virtq_recover(DmVirtq *q, char *why, size_t whylen);
 
 /*
- * Take the next available chain into @e: 1, 0 if none is available, or
- * -EIO with a reason in @why (a broken ring: the device must need reset).
+ * Take the next available chain into @e: 1, 0 if none is available (or
+ * the link to guest memory is gone: then the queue is parked and nothing
+ * was taken), or -EIO with a reason in @why (a broken ring: the device
+ * must need reset).
  */
 int dm_virtq_pop(DmVirtq *q, DmVirtqElem *e, char *why, size_t whylen);
 
-/* Give @e back with @written bytes written into its buffers: 0 or -EIO. */
+/*
+ * Give @e back with @written bytes written into its buffers: 0, -EIO (a
+ * used ring outside guest memory), or -ENOTCONN: the link is gone (or
+ * the queue is parked), @e is still in flight, to push again after
+ * dm_virtq_resync.
+ */
 int dm_virtq_push(DmVirtq *q, const DmVirtqElem *e, uint32_t written);
 /*
  * Give @n chains back at once: the driver sees them together, under one
@@ -129,6 +152,24 @@ int dm_virtq_push(DmVirtq *q, const DmVirtqElem *e, uint32_t written);
  */
 int dm_virtq_push_batch(DmVirtq *q, const DmVirtqElem *const *e,
                         const uint32_t *written, unsigned n);
+
+/*
+ * A new client took the device over after the link was lost (the fork
+ * reconnecting): read the used index in guest memory and step ours back
+ * to it.  Posted pushes that never reached the client are the chains
+ * between the two: the model pushes them again, in the order it pushed
+ * them, with what it wrote into them.  Returns how many (0 if none), or
+ * -ENOTCONN (still no link: the queue stays parked), or -EIO with a
+ * reason (an index the device never wrote).  The queue is unparked.
+ */
+int dm_virtq_resync(DmVirtq *q, char *why, size_t whylen);
+
+/*
+ * Park @q (see DmVirtq.parked) because of @why, logged with where the
+ * rings stand and the link's id: nothing is taken or pushed until
+ * dm_virtq_resync.  Already parked: nothing.
+ */
+void dm_virtq_park(DmVirtq *q, const char *why);
 
 /*
  * Kicks, off while the device polls the ring anyway (without EVENT_IDX

@@ -40,6 +40,7 @@ static int fake_dma_iov(void *opaque, uint64_t addr, uint64_t len,
                         bool write, struct iovec *iov, unsigned max_iov)
 {
     FakeLink *l = opaque;
+    uint64_t unshared = __atomic_load_n(&l->unshared_from, __ATOMIC_ACQUIRE);
 
     if (!l->shared) {
         return -ENOTSUP;
@@ -47,12 +48,16 @@ static int fake_dma_iov(void *opaque, uint64_t addr, uint64_t len,
     if (!in_ram(addr, len)) {
         return -EFAULT;
     }
+    if (unshared && addr + len > unshared) {
+        return -ENOTSUP;
+    }
     if (max_iov < 1) {
         return -ENOBUFS;
     }
     iov[0].iov_base = l->ram + (addr - RIG_RAM_BASE);
     iov[0].iov_len = len;
-    l->iovs_given++;
+    /* Atomic: I/O threads (virtio-blk's iothread=on) count here too. */
+    __atomic_fetch_add(&l->iovs_given, 1, __ATOMIC_RELAXED);
     return 1;
 }
 

@@ -24,6 +24,8 @@ struct FakeLink {
      * guest RAM is (cache=none's tests choose their alignment). */
     uint8_t ram[RIG_RAM_SIZE] __attribute__((aligned(4096)));
     bool shared;                /* dm_dma_iov gives host pointers */
+    /* When shared: but not from here on (a window without an fd), or 0. */
+    uint64_t unshared_from;
     unsigned iovs_given;        /* its pieces, when it did */
     /* DM_VQ_FETCH as the client answers it; NULL: not offered. */
     int (*vq_fetch)(FakeLink *l, const VupDmVqFetch *req, void **reply,

@@ -22,6 +22,12 @@
  * eventfd goes as a DM_IRQ message behind them: by eventfd it could
  * reach the guest before the used index it announces.
  *
+ * And a lost session (issues 17 and 22: the link dropped, the fork
+ * reconnecting): the client goes away at each of the DMA messages a
+ * read makes in turn, a new one connects: the request completes exactly
+ * once, with the data of its one run, and the device is not broken;
+ * while a guest's bad address still breaks it.
+ *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <endian.h>
@@ -889,6 +895,349 @@ static void test_irq_follows_posted_writes(void **state)
     close(fd);
 }
 
+/* ---- A lost session: the client goes, another one takes over ---- */
+
+#define BAD_ADDR    (RAM_BASE + RAM_SIZE + 0x10000)   /* in no window */
+
+/* Every byte of the image's sector @sector set to @val (behind the model). */
+static void set_sector(uint64_t sector, uint8_t val)
+{
+    uint8_t buf[512];
+    int fd = open(img_path, O_WRONLY);
+
+    assert_true(fd >= 0);
+    memset(buf, val, sizeof(buf));
+    assert_int_equal(pwrite(fd, buf, sizeof(buf), sector * 512),
+                     sizeof(buf));
+    close(fd);
+}
+
+/*
+ * A client as the fork is after a reconnection: VERSION (offering
+ * dm_vq_fetch when @fetch, whose writes come posted), the guest's memory
+ * as a window without fd, INTx wired to an eventfd (the replayed wiring
+ * that lets the model catch up).  Its eventfd in @ret_efd.
+ */
+static int connect_lost_client(bool fetch, int *ret_efd)
+{
+    VupDmaMap map = { .argsz = sizeof(map),
+                      .flags = VUP_DMA_MAP_FLAG_READ | VUP_DMA_MAP_FLAG_WRITE,
+                      .address = RAM_BASE, .size = RAM_SIZE };
+    VupIrqSet set = { .argsz = sizeof(set), .index = VUP_PCI_INTX_IRQ_INDEX,
+                      .flags = VUP_IRQ_SET_DATA_EVENTFD |
+                               VUP_IRQ_SET_ACTION_TRIGGER,
+                      .count = 1 };
+    VupHeader h = { .command = VUP_CMD_DEVICE_SET_IRQS };
+    VupCaps caps;
+    int fd;
+
+    vup_caps_init_defaults(&caps);
+    caps.dm_vq_fetch = fetch;
+    caps.dm_irq_messages = fetch;
+    fd = connect_with(false, &caps, NULL);
+    assert_int_equal(wait_reply(fd, send_cmd(fd, VUP_CMD_DMA_MAP, &map,
+                                             sizeof(map)), NULL), 0);
+    *ret_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    h.msg_id = next_id++;
+    assert_int_equal(vup_send_msg(fd, &h, &set, sizeof(set), ret_efd, 1), 0);
+    assert_int_equal(wait_reply(fd, h.msg_id, NULL), 0);
+    return fd;
+}
+
+/* The server's messages to serve until @done() (a silent one fails). */
+static void serve_until(int fd, bool (*done)(void))
+{
+    while (!done()) {
+        VupMsg m;
+
+        recv_one(fd, &m);
+        if (is_request(&m)) {
+            serve_dma(fd, &m);
+        }
+        vup_msg_clear(&m);
+    }
+}
+
+static bool first_done(void)
+{
+    return used_idx() >= 1 && *at(STATUS) != 0xee;
+}
+
+static bool both_done(void)
+{
+    return used_idx() >= 2 && *at(STATUS + 1) != 0xee;
+}
+
+/*
+ * One round: a read of sector 5 (chain 0), its client gone at the
+ * @k-th message the model sends for it (that one left unanswered and,
+ * if a posted write, unapplied, as everything after it).  Sector 5 is
+ * then rewritten behind the model's back, and a new client connects: the
+ * read completes once, with the data of its one run (the old bytes if
+ * the model had started it, the new ones if not), and a second read on
+ * the new session completes after it.  False when the request completed
+ * in fewer than @k messages (nothing was cut).
+ */
+static bool lost_round(bool fetch, unsigned k)
+{
+    unsigned seen = 0;
+    bool started = false, read = false, cut = false;
+    uint8_t want[512];
+    int fd, efd;
+
+    set_sector(5, 5);
+    fd = connect_lost_client(fetch, &efd);
+    fetch_client = fetch;
+    driver_init(fd);
+    make_read(0, 5);
+    offer(0, 0);
+    send_write(fd, NOTIFY_OFF, 0, 2);
+    while (!first_done()) {
+        VupMsg m;
+        VupDmaAccess acc;
+
+        recv_one(fd, &m);
+        if (!is_request(&m) || m.hdr.command == VUP_CMD_DM_IRQ) {
+            vup_msg_clear(&m);
+            continue;
+        }
+        if (++seen == k) {
+            vup_msg_clear(&m);
+            cut = true;
+            break;
+        }
+        memcpy(&acc, m.payload, sizeof(acc));
+        if (m.hdr.command == VUP_CMD_DMA_READ) {
+            /* Its header read: the model starts it at once after. */
+            started |= acc.address == HDR;
+        } else if (m.hdr.command == VUP_CMD_DMA_WRITE) {
+            /* The data going back: the image was read. */
+            read |= acc.address == DATA;
+        }
+        serve_dma(fd, &m);
+        vup_msg_clear(&m);
+    }
+    if (!cut) {
+        /* Done before the k-th message: served through, once. */
+        rd(fd, 0x14, 1);
+        close(efd);
+        close(fd);
+        fetch_client = false;
+        return false;
+    }
+    close(efd);
+    close(fd);
+    /* A second run of the read would see these bytes. */
+    set_sector(5, 0xa5);
+
+    fd = connect_lost_client(fetch, &efd);
+    serve_until(fd, first_done);
+    make_read(1, 6);
+    offer(1, 1);
+    send_write(fd, NOTIFY_OFF, 0, 2);
+    serve_until(fd, both_done);
+    assert_int_equal(used_idx(), 2);
+    for (unsigned i = 0; i < 2; i++) {
+        uint32_t id, len;
+
+        memcpy(&id, at(USED + 4 + 8 * i), 4);
+        memcpy(&len, at(USED + 8 + 8 * i), 4);
+        assert_int_equal(le32toh(id), 3 * i);   /* chain 0, then 1 */
+        assert_int_equal(le32toh(len), 513);
+        assert_int_equal(*at(STATUS + i), 0);
+    }
+    if (getenv("LOST_DEBUG")) {
+        fprintf(stderr, "# k %u: started %d read %d data %#x\n", k, started,
+                read, *at(DATA));
+    }
+    /*
+     * Not run again once read (the old bytes); run after the reconnection
+     * if never started (the new ones); either one in between (the back
+     * end read the image when it did).
+     */
+    if (read || !started) {
+        memset(want, read ? 5 : 0xa5, sizeof(want));
+        assert_memory_equal(at(DATA), want, sizeof(want));
+    } else {
+        assert_true(*at(DATA) == 5 || *at(DATA) == 0xa5);
+        assert_memory_equal(at(DATA), at(DATA + 1), 511);
+    }
+    memset(want, 6, sizeof(want));
+    assert_memory_equal(at(DATA + 512), want, sizeof(want));
+    assert_false(rd(fd, 0x14, 1) & 64);         /* not NEEDS_RESET */
+    assert_int_equal(used_idx(), 2);            /* none twice */
+    close(efd);
+    close(fd);
+    fetch_client = false;
+    set_sector(5, 5);
+    return true;
+}
+
+/* The client lost at each message of a request, waited for replies. */
+static void test_lost_session(void **state)
+{
+    unsigned k = 1;
+
+    while (lost_round(false, k)) {
+        k++;
+    }
+    /* The reads, the data, the status, the used entry and index. */
+    assert_true(k > 8);
+}
+
+/*
+ * The same with posted writes (dm_vq_fetch): a completion the model sent
+ * may never have been applied; the guest's used index says so.
+ */
+static void test_lost_session_posted(void **state)
+{
+    unsigned k = 1;
+
+    while (lost_round(true, k)) {
+        k++;
+    }
+    assert_true(k > 8);
+}
+
+/*
+ * The next client wires its interrupts before its DMA windows are there
+ * (SET_IRQS before DMA_MAP): the catch-up that the wiring starts cannot
+ * read the rings yet, which is no fault of the guest's.  The device
+ * waits for the windows (the kick after them), is not broken, and the
+ * queue goes on: the read made then completes.  (The catch-up once
+ * resynced the used ring at once, took the failed read for a bad
+ * address and put the device in NEEDS_RESET.)
+ */
+static void test_resume_before_windows(void **state)
+{
+    VupDmaMap map = { .argsz = sizeof(map),
+                      .flags = VUP_DMA_MAP_FLAG_READ | VUP_DMA_MAP_FLAG_WRITE,
+                      .address = RAM_BASE, .size = RAM_SIZE };
+    VupIrqSet set = { .argsz = sizeof(set), .index = VUP_PCI_INTX_IRQ_INDEX,
+                      .flags = VUP_IRQ_SET_DATA_EVENTFD |
+                               VUP_IRQ_SET_ACTION_TRIGGER,
+                      .count = 1 };
+    VupHeader h = { .command = VUP_CMD_DEVICE_SET_IRQS };
+    uint8_t want[512];
+    VupCaps caps;
+    int fd, efd;
+
+    /* A client that started the driver and got one read through. */
+    fd = connect_lost_client(false, &efd);
+    driver_init(fd);
+    make_read(0, 5);
+    offer(0, 0);
+    send_write(fd, NOTIFY_OFF, 0, 2);
+    serve_until(fd, first_done);
+    close(efd);
+    close(fd);
+
+    /* The next one: its interrupts first, its memory a moment later. */
+    vup_caps_init_defaults(&caps);
+    fd = connect_with(false, &caps, NULL);
+    efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    h.msg_id = next_id++;
+    assert_int_equal(vup_send_msg(fd, &h, &set, sizeof(set), &efd, 1), 0);
+    assert_int_equal(wait_reply(fd, h.msg_id, NULL), 0);
+    sleep_ms(100);              /* the catch-up it started has run */
+    assert_false(rd(fd, 0x14, 1) & 64);         /* not NEEDS_RESET */
+    assert_int_equal(wait_reply(fd, send_cmd(fd, VUP_CMD_DMA_MAP, &map,
+                                             sizeof(map)), NULL), 0);
+    make_read(1, 6);
+    offer(1, 1);
+    send_write(fd, NOTIFY_OFF, 0, 2);
+    serve_until(fd, both_done);
+    assert_false(rd(fd, 0x14, 1) & 64);
+    assert_int_equal(used_idx(), 2);
+    assert_int_equal(*at(STATUS + 1), 0);
+    memset(want, 6, sizeof(want));
+    assert_memory_equal(at(DATA + 512), want, sizeof(want));
+    close(efd);
+    close(fd);
+}
+
+/*
+ * A DMA reply that never comes to a kick by eventfd (no message of the
+ * client's is being handled): the server gives up on the stream after
+ * its socket timeout and closes the session at once, though the client
+ * sends nothing more (its doorbells and interrupts are eventfds: only
+ * the close tells it to reconnect).  The next client gets the request
+ * answered, once.  (The session once stayed open, its queue parked,
+ * until the client happened to send a message: a guest whose disk I/O
+ * goes by eventfds waited for ever.)
+ */
+static void test_lost_stream_closes(void **state)
+{
+    struct timeval tv = { .tv_sec = 30 };
+    uint64_t one = 1;
+    uint8_t want[512];
+    bool asked = false;
+    int fd, efd, kick, ret;
+    VupMsg r;
+
+    set_sector(5, 5);
+    fd = connect_lost_client(false, &efd);
+    assert_int_equal(io_fds(fd, BAR4, &r), 0);
+    assert_int_equal(r.nfds, 1);
+    kick = vup_msg_take_fd(&r, 0);
+    vup_msg_clear(&r);
+    driver_init(fd);
+    make_read(0, 5);
+    offer(0, 0);
+    assert_int_equal(write(kick, &one, sizeof(one)), sizeof(one));
+    /* Its first DMA is left unanswered: read until the server closes. */
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    for (;;) {
+        VupMsg m;
+
+        ret = vup_recv_msg(fd, &m, VUP_MAX_MSG_SIZE, VUP_MAX_FDS);
+        if (ret < 0) {
+            break;
+        }
+        asked |= is_request(&m) && m.hdr.command == VUP_CMD_DMA_READ;
+        vup_msg_clear(&m);
+    }
+    assert_true(asked);
+    assert_int_equal(ret, -ECONNRESET);         /* closed, not timed out */
+    close(kick);
+    close(efd);
+    close(fd);
+
+    fd = connect_lost_client(false, &efd);
+    serve_until(fd, first_done);
+    assert_false(rd(fd, 0x14, 1) & 64);         /* not NEEDS_RESET */
+    assert_int_equal(used_idx(), 1);
+    assert_int_equal(*at(STATUS), 0);
+    memset(want, 5, sizeof(want));
+    assert_memory_equal(at(DATA), want, sizeof(want));
+    close(efd);
+    close(fd);
+}
+
+/*
+ * A guest's bad address is still the guest's fault: a status byte in
+ * no DMA window breaks the device (NEEDS_RESET), nothing is used.
+ */
+static void test_bad_address_breaks(void **state)
+{
+    int fd = connect_client();
+
+    driver_init(fd);
+    make_read(0, 5);
+    desc(2, BAD_ADDR, 1, 2, 0);
+    offer(0, 0);
+    assert_int_equal(wait_reply(fd, send_write(fd, NOTIFY_OFF, 0, 2), NULL),
+                     0);
+    /* The read's completion comes from the back end, after the reply. */
+    for (int i = 0; i < 5000 && !(rd(fd, 0x14, 1) & 64); i++) {
+        sleep_ms(1);
+    }
+    assert_true(rd(fd, 0x14, 1) & 64);          /* NEEDS_RESET */
+    assert_int_equal(used_idx(), 0);
+    assert_int_equal(*at(STATUS), 0xee);
+    close(fd);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -899,6 +1248,11 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_doorbell_standby),
         cmocka_unit_test(test_doorbell_tcp),
         cmocka_unit_test(test_irq_follows_posted_writes),
+        cmocka_unit_test(test_lost_session),
+        cmocka_unit_test(test_lost_session_posted),
+        cmocka_unit_test(test_resume_before_windows),
+        cmocka_unit_test(test_lost_stream_closes),
+        cmocka_unit_test(test_bad_address_breaks),
     };
 
     return cmocka_run_group_tests(tests, suite_setup, suite_teardown);

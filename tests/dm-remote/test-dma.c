@@ -1,17 +1,21 @@
 /*
  * The client's DMA windows (dm-remote/core/dma.c): map, overlap, exact
- * unmap, lookup, bounds, and windows backed by a file (memfd).
+ * unmap, lookup, bounds, and windows backed by a file (memfd); and the
+ * copy to and from mapped guest memory, which never tears a ring index
+ * a guest writes meanwhile.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <ucontext.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -140,6 +144,90 @@ static void test_file_window(void **unused)
     dm_dma_unmap_all(&t);
 }
 
+/*
+ * A vCPU that writes a ring index between any two of our accesses to it:
+ * the page is inaccessible, each access faults, the "guest" writes the
+ * next of two values whose bytes all differ, and the access runs one
+ * instruction with the trap flag set (x86-64) before the page closes
+ * again.  A copy made of two loads reads a mix of both.
+ */
+#ifdef __x86_64__
+static uint8_t *guest_page;
+static size_t field_len;
+static unsigned guest_writes;
+
+static void guest_write(void)
+{
+    static const uint64_t vals[2] = { 0x00000000000000ffULL,
+                                      0xffffffffffffff00ULL };
+    uint64_t v = vals[guest_writes++ % 2];
+
+    memcpy(guest_page, &v, field_len);      /* little-endian: low bytes */
+}
+
+static void on_segv(int sig, siginfo_t *si, void *ctx)
+{
+    ucontext_t *uc = ctx;
+
+    if ((uint8_t *)si->si_addr < guest_page ||
+        (uint8_t *)si->si_addr >= guest_page + getpagesize()) {
+        signal(SIGSEGV, SIG_DFL);           /* a real fault: crash */
+        return;
+    }
+    mprotect(guest_page, getpagesize(), PROT_READ | PROT_WRITE);
+    guest_write();
+    uc->uc_mcontext.gregs[REG_EFL] |= 0x100;      /* TF: one step */
+}
+
+static void on_trap(int sig, siginfo_t *si, void *ctx)
+{
+    ucontext_t *uc = ctx;
+
+    uc->uc_mcontext.gregs[REG_EFL] &= ~0x100;
+    mprotect(guest_page, getpagesize(), PROT_NONE);
+}
+
+static void test_copy_not_torn(void **unused)
+{
+    struct sigaction segv = { .sa_sigaction = on_segv,
+                              .sa_flags = SA_SIGINFO };
+    struct sigaction trap = { .sa_sigaction = on_trap,
+                              .sa_flags = SA_SIGINFO };
+    struct sigaction old_segv, old_trap;
+    static const size_t lens[] = { 2, 4, 8 };
+
+    guest_page = mmap(NULL, getpagesize(), PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(guest_page != MAP_FAILED);
+    assert_int_equal(sigaction(SIGSEGV, &segv, &old_segv), 0);
+    assert_int_equal(sigaction(SIGTRAP, &trap, &old_trap), 0);
+    for (unsigned i = 0; i < 3; i++) {
+        uint64_t got = 0, low = 0xff, high = ~0xffULL;
+
+        field_len = lens[i];
+        guest_writes = 0;
+        guest_write();
+        mprotect(guest_page, getpagesize(), PROT_NONE);
+        dm_dma_copy(&got, guest_page, field_len);
+        mprotect(guest_page, getpagesize(), PROT_READ | PROT_WRITE);
+        assert_true(guest_writes >= 2);     /* it was watched */
+        if (field_len < 8) {
+            high &= (1ULL << (8 * field_len)) - 1;
+        }
+        /* One of the values the guest wrote, not a mix of two. */
+        assert_true(got == low || got == high);
+    }
+    sigaction(SIGSEGV, &old_segv, NULL);
+    sigaction(SIGTRAP, &old_trap, NULL);
+    munmap(guest_page, getpagesize());
+}
+#else
+static void test_copy_not_torn(void **unused)
+{
+    skip();                     /* the single step is x86-64's trap flag */
+}
+#endif
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -147,6 +235,7 @@ int main(void)
         cmocka_unit_test(test_unmap),
         cmocka_unit_test(test_limit),
         cmocka_unit_test(test_file_window),
+        cmocka_unit_test(test_copy_not_torn),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,7 +21,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -46,6 +50,8 @@ static void make_image(char *path)
 
 /* Guest memory shared with the model in this run (BLK_TEST_SHARED). */
 static bool shared_memory;
+/* The queues on I/O threads in this run (BLK_TEST_IOTHREAD). */
+static bool iothread;
 
 static Rig *rig_for_run(Rig *rig)
 {
@@ -60,8 +66,8 @@ static Blk *blk_new(const char *extra)
 
     strcpy(r->img, "/tmp/dm-test-vblk-XXXXXX");
     make_image(r->img);
-    snprintf(spec, sizeof(spec), "virtio-blk,file=%s,queue_size=%d%s",
-             r->img, QSIZE, extra);
+    snprintf(spec, sizeof(spec), "virtio-blk,file=%s,queue_size=%d%s%s",
+             r->img, QSIZE, extra, iothread ? ",iothread=on" : "");
     r->rig = rig_for_run(rig_new(spec));
     r->dev = &r->rig->dev;
     return r;
@@ -1295,6 +1301,334 @@ static void test_poll(void **unused)
     blk_free(r);
 }
 
+/* ---- iothread=on: queues on threads of their own ---- */
+
+#define IOT_QUEUES  2
+#define IOT_DEPTH   4           /* requests in flight per queue, 3 descs */
+#define IOT_ROUNDS  400
+
+/* Queue @q's rings, headers, statuses and data in the fake RAM. */
+#define IOT_BASE(q)     (RAM_BASE + 0x10000 + (q) * 0x8000)
+#define IOT_DESC(q)     (IOT_BASE(q) + 0x0000)
+#define IOT_AVAIL(q)    (IOT_BASE(q) + 0x1000)
+#define IOT_USED(q)     (IOT_BASE(q) + 0x2000)
+#define IOT_HDR(q, k)   (IOT_BASE(q) + 0x3000 + 16 * (k))
+#define IOT_STATUS(q, k) (IOT_BASE(q) + 0x3800 + (k))
+#define IOT_DATA(q, k)  (IOT_BASE(q) + 0x4000 + 512 * (k))
+
+/* What Linux does at start, with IOT_QUEUES queues on MSI-X vectors. */
+static void iot_driver_init(Blk *r)
+{
+    wr(r, 0x14, 0, 1);
+    wr(r, 0x14, 1 | 2, 1);
+    wr(r, 0x08, 0, 4);
+    wr(r, 0x0c, 1u << 12, 4);                   /* VIRTIO_BLK_F_MQ */
+    wr(r, 0x08, 1, 4);
+    wr(r, 0x0c, 1, 4);                          /* VERSION_1 */
+    wr(r, 0x14, 1 | 2 | 8, 1);
+    assert_true(rd(r, 0x14, 1) & 8);
+    wr(r, 0x10, IOT_QUEUES, 2);                 /* config: the last vector */
+    for (unsigned q = 0; q < IOT_QUEUES; q++) {
+        memset(at(r, IOT_AVAIL(q)), 0, 0x1000);
+        memset(at(r, IOT_USED(q)), 0, 0x1000);
+        wr(r, 0x16, q, 2);
+        wr(r, 0x1a, q, 2);                      /* queue q: vector q */
+        wr(r, 0x20, (uint32_t)IOT_DESC(q), 4);
+        wr(r, 0x24, 0, 4);
+        wr(r, 0x28, (uint32_t)IOT_AVAIL(q), 4);
+        wr(r, 0x2c, 0, 4);
+        wr(r, 0x30, (uint32_t)IOT_USED(q), 4);
+        wr(r, 0x34, 0, 4);
+        wr(r, 0x1c, 1, 2);
+    }
+    wr(r, 0x14, 1 | 2 | 8 | 4, 1);
+}
+
+/* A guest's vCPU driving one queue: batches of reads, each checked. */
+typedef struct IotSubmitter {
+    Blk *r;
+    unsigned q;
+    int kick_fd;                /* the queue's doorbell eventfd */
+    uint16_t avail_idx;
+    unsigned rounds;
+    unsigned done, bad;
+} IotSubmitter;
+
+static uint16_t iot_used_idx(Blk *r, unsigned q)
+{
+    return le16toh(__atomic_load_n((uint16_t *)at(r, IOT_USED(q) + 2),
+                                   __ATOMIC_ACQUIRE));
+}
+
+/* Offer IOT_DEPTH reads of sectors from @first and kick: the used index
+ * that says they are all done. */
+static uint16_t iot_offer(IotSubmitter *s, unsigned first)
+{
+    Blk *r = s->r;
+    unsigned q = s->q;
+    uint64_t one = 1;
+
+    for (unsigned k = 0; k < IOT_DEPTH; k++) {
+        struct { uint32_t type, reserved; uint64_t sector; } h = {
+            htole32(BLK_T_IN), 0, htole64((first + k) % IMG_SECTORS),
+        };
+        unsigned head = 3 * k;
+        struct { uint64_t a; uint32_t l; uint16_t f, n; } d[3] = {
+            { htole64(IOT_HDR(q, k)), htole32(16), htole16(1),
+              htole16(head + 1) },
+            { htole64(IOT_DATA(q, k)), htole32(512), htole16(1 | 2),
+              htole16(head + 2) },
+            { htole64(IOT_STATUS(q, k)), htole32(1), htole16(2), 0 },
+        };
+        uint16_t e = htole16(head);
+
+        put(r, IOT_HDR(q, k), &h, sizeof(h));
+        memset(at(r, IOT_DATA(q, k)), 0xee, 512);
+        *(uint8_t *)at(r, IOT_STATUS(q, k)) = 0xee;
+        put(r, IOT_DESC(q) + 16 * head, d, sizeof(d));
+        put(r, IOT_AVAIL(q) + 4 + 2 * ((s->avail_idx + k) % QSIZE), &e, 2);
+    }
+    s->avail_idx += IOT_DEPTH;
+    __atomic_store_n((uint16_t *)at(r, IOT_AVAIL(q) + 2),
+                     htole16(s->avail_idx), __ATOMIC_RELEASE);
+    assert_int_equal(write(s->kick_fd, &one, sizeof(one)), sizeof(one));
+    return s->avail_idx;
+}
+
+/* Wait (bounded: 10 s) for the used index to reach @want. */
+static bool iot_wait(Blk *r, unsigned q, uint16_t want)
+{
+    for (int i = 0; i < 100000; i++) {
+        if (iot_used_idx(r, q) == want) {
+            return true;
+        }
+        usleep(100);
+    }
+    return false;
+}
+
+static void *iot_submit(void *opaque)
+{
+    IotSubmitter *s = opaque;
+
+    for (unsigned round = 0; round < s->rounds; round++) {
+        unsigned first = round * IOT_DEPTH + 100 * s->q;
+
+        if (!iot_wait(s->r, s->q, iot_offer(s, first))) {
+            __atomic_fetch_add(&s->bad, 1, __ATOMIC_RELEASE);
+            break;
+        }
+        for (unsigned k = 0; k < IOT_DEPTH; k++) {
+            uint8_t want[512];
+
+            memset(want, (first + k) % IMG_SECTORS & 0xff, sizeof(want));
+            if (*(uint8_t *)at(s->r, IOT_STATUS(s->q, k)) != 0 ||
+                memcmp(at(s->r, IOT_DATA(s->q, k)), want, 512)) {
+                __atomic_fetch_add(&s->bad, 1, __ATOMIC_RELEASE);
+            }
+        }
+        __atomic_fetch_add(&s->done, 1, __ATOMIC_RELEASE);
+    }
+    return NULL;
+}
+
+/* Has the submitter run its rounds, or stopped at a bad one? */
+static bool iot_finished(IotSubmitter *s)
+{
+    unsigned done = __atomic_load_n(&s->done, __ATOMIC_ACQUIRE);
+    unsigned bad = __atomic_load_n(&s->bad, __ATOMIC_ACQUIRE);
+
+    return bad || done >= s->rounds;
+}
+
+/* Are all IOT_QUEUES queues' doorbells watched by their threads? */
+static bool iot_threaded(Blk *r)
+{
+    for (unsigned q = 0; q < IOT_QUEUES; q++) {
+        if (!r->dev->doorbells.bells[q].taken) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Wire MSI-X vectors 0..IOT_QUEUES to eventfds, as a client on one host. */
+static void iot_wire_msix(Blk *r, int *fds)
+{
+    int copies[IOT_QUEUES + 1];
+
+    for (unsigned i = 0; i <= IOT_QUEUES; i++) {
+        fds[i] = eventfd(0, EFD_NONBLOCK);
+        assert_true(fds[i] >= 0);
+        copies[i] = dup(fds[i]);        /* the table owns what it gets */
+    }
+    dm_irq_set_triggers(&r->dev->irqs, VUP_PCI_MSIX_IRQ_INDEX, 0,
+                        IOT_QUEUES + 1, copies);
+}
+
+static uint64_t iot_irqs(int fd)
+{
+    uint64_t n = 0;
+
+    return read(fd, &n, sizeof(n)) == sizeof(n) ? n : 0;
+}
+
+/*
+ * Two queues, each driven by a thread of the test's as a vCPU would,
+ * batches of reads checked for their data: served by the queues' I/O
+ * threads, which stop for a DMA window's change (as the session's
+ * DMA_MAP quiesces) and come back; interrupts through the MSI-X
+ * eventfds; then a reset while requests are in flight, and the queues
+ * threaded again after it.  Under ASan (and helgrind, docs/testing.md).
+ */
+static void test_iothread(void **unused)
+{
+    Blk *r;
+    IotSubmitter sub[IOT_QUEUES];
+    pthread_t tid[IOT_QUEUES];
+    int irq_fds[IOT_QUEUES + 1];
+    unsigned maps = 0, threaded_rounds = 0;
+    bool running = true;
+
+    r = blk_new(iothread ? ",queues=2" : ",queues=2,iothread=on");
+    r->rig->link.shared = true;         /* threads need shared memory */
+    iot_wire_msix(r, irq_fds);
+    iot_driver_init(r);
+    for (unsigned q = 0; q < IOT_QUEUES; q++) {
+        sub[q] = (IotSubmitter) {
+            .r = r, .q = q, .rounds = IOT_ROUNDS,
+            .kick_fd = r->dev->doorbells.bells[q].fd,
+        };
+        assert_true(sub[q].kick_fd >= 0);
+        assert_int_equal(pthread_create(&tid[q], NULL, iot_submit, &sub[q]),
+                         0);
+    }
+    /* The loop: the first kicks, hand-offs, the threads' (re)starts. */
+    for (int i = 0; running && i < 20000; i++) {
+        rig_run_for(r->rig, 1);
+        if (iot_threaded(r)) {
+            threaded_rounds++;
+        }
+        /* A DMA_MAP now and then: the threads stop, the queues go on. */
+        if (i % 5 == 4) {
+            dm_device_dma_mapping(r->dev);
+            assert_false(r->dev->doorbells.bells[0].taken);
+            maps++;
+        }
+        running = false;
+        for (unsigned q = 0; q < IOT_QUEUES; q++) {
+            running |= !iot_finished(&sub[q]);
+        }
+    }
+    for (unsigned q = 0; q < IOT_QUEUES; q++) {
+        pthread_join(tid[q], NULL);
+        assert_int_equal(sub[q].bad, 0);
+        assert_int_equal(sub[q].done, IOT_ROUNDS);
+        assert_int_equal(iot_used_idx(r, q), IOT_ROUNDS * IOT_DEPTH);
+        /* Interrupts came through the eventfds (no DM_IRQ message). */
+        assert_true(iot_irqs(irq_fds[q]) > 0);
+    }
+    assert_int_equal(r->rig->link.irqs_sent, 0);
+    assert_true(maps > 0);
+    assert_true(threaded_rounds > 0);
+
+    /* The threads come back after the last change; then a reset with
+     * requests in flight on both: quiesced, the threads joined. */
+    for (int i = 0; i < 500 && !iot_threaded(r); i++) {
+        rig_run_for(r->rig, 2);
+    }
+    assert_true(iot_threaded(r));
+    for (unsigned q = 0; q < IOT_QUEUES; q++) {
+        iot_offer(&sub[q], 7 * q);
+    }
+    wr(r, 0x14, 0, 1);
+    assert_int_equal(rd(r, 0x14, 1), 0);
+    assert_false(r->dev->doorbells.bells[0].taken);
+    assert_false(r->dev->doorbells.bells[1].taken);
+    rig_run_for(r->rig, 20);
+    assert_false(iot_threaded(r));      /* no driver: no thread */
+
+    /* A driver again: served, on the threads once the loop gave them. */
+    iot_driver_init(r);
+    for (unsigned q = 0; q < IOT_QUEUES; q++) {
+        sub[q].avail_idx = 0;
+        sub[q].rounds = 1;
+        sub[q].done = 0;
+        assert_int_equal(pthread_create(&tid[q], NULL, iot_submit, &sub[q]),
+                         0);
+    }
+    for (int i = 0; i < 2000 && (!iot_finished(&sub[0]) ||
+                                 !iot_finished(&sub[1])); i++) {
+        rig_run_for(r->rig, 1);
+    }
+    for (unsigned q = 0; q < IOT_QUEUES; q++) {
+        pthread_join(tid[q], NULL);
+        assert_int_equal(sub[q].bad, 0);
+        assert_int_equal(sub[q].done, 1);
+    }
+    for (int i = 0; i < 500 && !iot_threaded(r); i++) {
+        rig_run_for(r->rig, 2);
+    }
+    assert_true(iot_threaded(r));
+    /*
+     * A read into memory the client mapped without an fd (messages): the
+     * thread leaves it to the loop, which answers it; the queue gets its
+     * thread back.
+     */
+    __atomic_store_n(&r->rig->link.unshared_from, IOT_DATA(0, 0),
+                     __ATOMIC_RELEASE);
+    sub[0].rounds = 1;
+    sub[0].done = 0;
+    assert_int_equal(pthread_create(&tid[0], NULL, iot_submit, &sub[0]), 0);
+    for (int i = 0; i < 2000 && !iot_finished(&sub[0]); i++) {
+        rig_run_for(r->rig, 1);
+    }
+    pthread_join(tid[0], NULL);
+    assert_int_equal(sub[0].bad, 0);
+    assert_int_equal(sub[0].done, 1);
+    __atomic_store_n(&r->rig->link.unshared_from, 0, __ATOMIC_RELEASE);
+    for (int i = 0; i < 500 && !iot_threaded(r); i++) {
+        rig_run_for(r->rig, 2);
+    }
+    assert_true(iot_threaded(r));
+    /* The client goes (detach quiesces): the threads end with it. */
+    rig_detach(r->rig);
+    assert_false(iot_threaded(r));
+    for (unsigned i = 0; i <= IOT_QUEUES; i++) {
+        close(irq_fds[i]);
+    }
+    rig_reattach(r->rig);
+    blk_free(r);
+}
+
+/* poll_us on the threads: kicks off while polled, requests all served. */
+static void test_iothread_poll(void **unused)
+{
+    Blk *r;
+    IotSubmitter sub = { .q = 1, .rounds = 20 };
+    int irq_fds[IOT_QUEUES + 1];
+    pthread_t tid;
+
+    r = blk_new(iothread ? ",queues=2,poll_us=2000"
+                         : ",queues=2,poll_us=2000,iothread=on");
+    sub.r = r;
+    r->rig->link.shared = true;
+    iot_wire_msix(r, irq_fds);
+    iot_driver_init(r);
+    sub.kick_fd = r->dev->doorbells.bells[1].fd;
+    assert_int_equal(pthread_create(&tid, NULL, iot_submit, &sub), 0);
+    for (int i = 0; i < 20000 && !iot_finished(&sub); i++) {
+        rig_run_for(r->rig, 1);
+    }
+    pthread_join(tid, NULL);
+    assert_int_equal(sub.bad, 0);
+    assert_int_equal(sub.done, sub.rounds);
+    blk_free(r);
+    for (unsigned i = 0; i <= IOT_QUEUES; i++) {
+        close(irq_fds[i]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1322,9 +1656,22 @@ int main(void)
         cmocka_unit_test(test_queues_auto),
         cmocka_unit_test(test_queues_4),
         cmocka_unit_test(test_poll),
+        cmocka_unit_test(test_iothread),
+        cmocka_unit_test(test_iothread_poll),
     };
 
-    shared_memory = getenv("BLK_TEST_SHARED") != NULL;
+    size_t n = sizeof(tests) / sizeof(tests[0]);
+    const char *io = getenv("DM_BLK_IO");
 
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    shared_memory = getenv("BLK_TEST_SHARED") != NULL;
+    iothread = getenv("BLK_TEST_IOTHREAD") != NULL;
+    /* I/O threads need io_uring's completions: the last two tests. */
+    if (io && !strcmp(io, "threads")) {
+        n -= 2;
+    }
+    /* Some tests only (a glob), e.g. under helgrind: BLK_TEST_ONLY. */
+    if (getenv("BLK_TEST_ONLY")) {
+        cmocka_set_test_filter(getenv("BLK_TEST_ONLY"));
+    }
+    return _cmocka_run_group_tests("tests", tests, n, NULL, NULL);
 }

@@ -9,7 +9,8 @@
 # shellcheck disable=SC2154   # $build, $transport, $tmp, tap.sh's $n, $failed
 # shellcheck disable=SC2034   # $guest_rc and $console are for the caller
 
-disk_dm=$build/meson/dm-remote/dm-remote
+# $DM_REMOTE: another build of the server (the ASan one).
+disk_dm=${DM_REMOTE:-$build/meson/dm-remote/dm-remote}
 disk_here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 server_ns=()
 [ -z "${DM_SERVER_NETNS:-}" ] || server_ns=(ip netns exec "$DM_SERVER_NETNS")
@@ -32,14 +33,17 @@ case $transport in
 esac
 
 # model_start PROPS: dm-remote serve --model virtio-blk,PROPS on
-# $disk_addr, its log appended to $tmp/dm.log; returns once it accepts
-# connections (bounded), 1 if it exited or never did.  It logs at its
+# $disk_addr ($DM_BLK_EXTRA, ",prop=value...", appended to PROPS: the
+# suites again with iothread=on), its log appended to $tmp/dm.log;
+# returns once it accepts connections (bounded), 1 if it exited or
+# never did.  It logs at its
 # default level, so that a failure's tail shows why a device gave up
 # (DM_VERBOSE=--verbose for every failed request, --quiet for errors).
 model_start() {
     echo "# dm-remote serve on $disk_addr" \
          "${DM_SERVER_NETNS:+(network namespace $DM_SERVER_NETNS)}"
-    "${server_ns[@]}" "$disk_dm" serve ${DM_VERBOSE:-} --model "virtio-blk,$1" \
+    "${server_ns[@]}" "$disk_dm" serve ${DM_VERBOSE:-} \
+        --model "virtio-blk,$1${DM_BLK_EXTRA:-}" \
         --listen "$disk_addr" 2>>"$tmp/dm.log" &
     model_pid=$!
     pids+=("$model_pid")
@@ -114,10 +118,16 @@ guest_boot() {
 }
 
 guest_boot_once() {
-    local name=$1 run=$2 qemu watchdog
-    # shellcheck disable=SC2086  # guest_args: words
+    local name=$1 run=$2 qemu watchdog shm=''
+    # iothread=on: guest RAM shared (a memfd), which the threads need.
+    if [[ "${DM_BLK_EXTRA:-}" == *iothread=on* &&
+          "${guest_args:-}" != *memory-backend* ]]; then
+        shm="-object memory-backend-memfd,id=ram,size=256M,share=on"
+        shm="$shm -machine memory-backend=ram"
+    fi
+    # shellcheck disable=SC2086  # guest_args, shm: words
     timeout 150 "$build/qemu-system-x86_64" -accel "${guest_accel:-tcg}" \
-        -M pc -m 256M ${guest_args:-} \
+        -M pc -m 256M ${guest_args:-} $shm \
         -display none -monitor none -no-reboot \
         -qmp "unix:$tmp/qmp.sock,server=on,wait=off" \
         -kernel "$build/guest/vmlinuz" \
@@ -148,11 +158,23 @@ guest_exit() { sed -n 's/^DM-GUEST-EXIT //p' <<<"$console" | head -n1; }
 # disk_finish: on failure the tails of the last console and the logs;
 # then the TAP plan and the exit status.
 disk_finish() {
+    if [[ "${DM_BLK_EXTRA:-}" == *iothread=on* ]]; then
+        check "the model served a queue on an I/O thread (iothread=on)" \
+            grep -q 'on an I/O thread of its own' "$tmp/dm.log"
+    fi
     if [ "$failed" != 0 ]; then
         echo "# console ($last_console):"
         tail -n 30 <<<"$console" | sed 's/^/#   /'
         echo "# dm-remote:"; tail -n 25 "$tmp/dm.log" 2>/dev/null |
             sed 's/^/#   /'
+        # Why a queue stopped, wherever it is in the log (a dump may
+        # have pushed it out of the tail): breaks, parks, lost sessions.
+        echo "# dm-remote, why a queue stopped:"
+        grep -E 'needs a reset|parks:|is lost|disconnected' "$tmp/dm.log" \
+            2>/dev/null | head -n 20 | sed 's/^/#   /'
+        echo "# qemu, its sessions:"
+        grep -E 'dm-proxy .*(lost|reconnected)' "$tmp/qemu.log" 2>/dev/null |
+            head -n 10 | sed 's/^/#   /'
         echo "# qemu:"; tail -n 10 "$tmp/qemu.log" 2>/dev/null |
             sed 's/^/#   /'
     fi

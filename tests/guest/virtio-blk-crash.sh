@@ -62,7 +62,9 @@ fi
 model=
 # start_model: serve the disk, wait until it listens (bounded).
 start_model() {
-    "$dm" serve --model "virtio-blk,file=$file" --listen "$addr" \
+    # DM_BLK_EXTRA (",prop=value..."): the same with iothread=on.
+    "$dm" serve --model "virtio-blk,file=$file${DM_BLK_EXTRA:-}" \
+        --listen "$addr" \
         --state-file "$tmp/blk.state" 2>>"$tmp/dm.log" &
     model=$!
     for _ in $(seq 500); do

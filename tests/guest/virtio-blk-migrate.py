@@ -53,7 +53,9 @@ def main():
         log = open(os.path.join(tmp, "dm.log"), "w")
         model = subprocess.Popen(
             [os.path.join(build, "meson/dm-remote/dm-remote"), "serve",
-             "--model", f"virtio-blk,file={img}", "--listen", addr],
+             # DM_BLK_EXTRA (",prop=value..."): again with iothread=on.
+             "--model", f"virtio-blk,file={img}"
+             f"{os.environ.get('DM_BLK_EXTRA', '')}", "--listen", addr],
             stderr=log)
         procs.append(model)
 

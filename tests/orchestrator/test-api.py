@@ -721,6 +721,18 @@ def routes_stop(e, inst):
     err_is(t, e.api("DELETE", "/v1/platforms/own1"), 409,
            "platform 'own1' is the owner server ('via') of 1 device(s)",
            "removing an owner a device names is 409")
+    # A server a stopped VM's device is pinned to: refused too.
+    addr = e.start_fake("pin9", "server", "--models", "edu:pci")
+    e.api("POST", "/v1/platforms", {"name": "pin9", "role": "server",
+                                    "address": addr})
+    e.api("POST", "/v1/vms", {"name": "pinv", "devices": [
+        {"name": "e", "model": "edu", "server": "pin9"}]})
+    err_is(t, e.api("DELETE", "/v1/platforms/pin9"), 409,
+           "platform 'pin9' is the pinned server of 1 device(s)",
+           "removing a server a device is pinned to is 409")
+    e.api("DELETE", "/v1/vms/pinv")
+    t.eq(e.api("DELETE", "/v1/platforms/pin9"), (200, {}),
+         "  and allowed once no device names it")
 
 
 def routes_failing(e):
@@ -1291,6 +1303,90 @@ def parallel_starts(e):
          "parallel starts: the server is left unused")
 
 
+def last_slot_starts(e):
+    """Two starts at once where one server has one free slot and is the
+    first choice of both: one takes it, the other is placed elsewhere
+    (another server with room) or, with no room anywhere, 409; never
+    two on the last slot, never a 502 from a full launcher."""
+    a1 = e.start_fake("ls1", "server", "--capacity", "2",
+                      "--models", "last:pci")
+    a2 = e.start_fake("ls2", "server", "--capacity", "4",
+                      "--models", "last:pci")
+    for name, addr in (("ls1", a1), ("ls2", a2)):
+        e.api("POST", "/v1/platforms", {"name": name, "role": "server",
+                                        "address": addr})
+    # ls1 at 1 of 2 and ls2 at 2 of 4: the same share, ls1 has fewer
+    # used, so an unpinned start chooses ls1 first.
+    pre = {"lpre1": "ls1", "lpre2": "ls2", "lpre3": "ls2"}
+    for vm, server in pre.items():
+        e.api("POST", "/v1/vms", {"name": vm, "devices": [
+            {"name": "r", "model": "last", "server": server}]})
+        e.api("POST", "/v1/vms/%s/start" % vm, {"client": "c1"})
+    vms = ["lw1", "lw2", "lw3", "lw4"]
+    for vm in vms:
+        e.api("POST", "/v1/vms", {"name": vm, "devices": [
+            {"name": "r", "model": "last"}]})
+
+    def race(pair):
+        """Start @pair at once, the launchers holding their answers
+        until both have chosen (or been refused)."""
+        done = {}
+        before = sum(len(e.requests(s, "POST", "/v1/instances"))
+                     for s in ("ls1", "ls2"))
+        for s in ("ls1", "ls2"):
+            e.fake_config(s, mute=True)
+
+        def start(vm):
+            done[vm] = e.api("POST", "/v1/vms/%s/start" % vm,
+                             {"client": "c1"})
+        threads = [threading.Thread(target=start, args=(vm,))
+                   for vm in pair]
+        for th in threads:
+            th.start()
+        wait_for(lambda: len(done) + sum(
+            len(e.requests(s, "POST", "/v1/instances"))
+            for s in ("ls1", "ls2")) - before >= len(pair),
+            "both starts refused or at a launcher", timeout=120)
+        for s in ("ls1", "ls2"):
+            e.fake_config(s, mute=False)
+        for th in threads:
+            th.join(120)
+        return done
+
+    def placed_on(vm):
+        return e.api("GET", "/v1/vms/" + vm)[1]["devices"][0]["placed_on"]
+
+    done = race(vms[:2])
+    t.ok(all(st == 200 for st, _ in done.values()) and
+         sorted(placed_on(vm) for vm in vms[:2]) == ["ls1", "ls2"],
+         "last slot: of two starts choosing one free slot, one takes it "
+         "and the other is placed on the next server", done)
+    t.eq([e.api("GET", "/v1/platforms/" + s)[1]["running"]
+          for s in ("ls1", "ls2")], [2, 3],
+         "last slot: the first server full, not over")
+    e.api("POST", "/v1/vms", {"name": "lpin", "devices": [
+        {"name": "r", "model": "last", "server": "ls1"}]})
+    err_is(t, e.api("POST", "/v1/vms/lpin/start", {"client": "c1"}), 409,
+           "device 'r': server 'ls1' is full",
+           "last slot: a start pinned to the full server is 409")
+    e.api("DELETE", "/v1/vms/lpin")
+    # One slot left in the fleet (on ls2): one start runs, one is 409.
+    done = race(vms[2:])
+    codes = sorted(st for st, _ in done.values())
+    refused = [body for st, body in done.values() if st != 200]
+    t.ok(codes == [200, 409] and "is full" in refused[0].get("error", ""),
+         "last slot: with one slot left, one start runs and the other is "
+         "409, every server full", done)
+    t.eq(len(e.fake_get("ls2", "/v1/instances")[1]["instances"]), 4,
+         "last slot: the launcher runs its capacity, no launch refused")
+    for vm in list(pre) + vms:
+        e.api("POST", "/v1/vms/%s/stop" % vm, {"timeout": 0})
+        e.api("DELETE", "/v1/vms/" + vm)
+    for s in ("ls1", "ls2"):
+        t.eq(e.api("DELETE", "/v1/platforms/" + s), (200, {}),
+             "last slot: %s left unused" % s)
+
+
 def half_writes(e):
     s5 = e.start_fake("s5", "server", "--fail-instance", "2")
     e.api("POST", "/v1/platforms", {"name": "s5", "role": "server",
@@ -1636,6 +1732,7 @@ def main():
                      model_props,
                      paired_display,
                      parallel_starts,
+                     last_slot_starts,
                      half_writes,
                      persistence,
                      migration):

@@ -845,6 +845,39 @@ bool dm_proxy_pci_dma_is_ram(PCIDevice *pdev, uint64_t addr, uint64_t len,
     return true;
 }
 
+MemTxResult dm_proxy_pci_dma_read(PCIDevice *pdev, uint64_t addr, void *buf,
+                                  uint64_t len)
+{
+    MemTxAttrs attrs = MEMTXATTRS_UNSPECIFIED;
+    MemTxResult r;
+
+    if (len == 2 && !(addr & 1)) {
+        uint16_t v;
+
+        r = lduw_le_pci_dma(pdev, addr, &v, attrs);
+        v = cpu_to_le16(v);
+        memcpy(buf, &v, sizeof(v));
+        return r;
+    }
+    if (len == 4 && !(addr & 3)) {
+        uint32_t v;
+
+        r = ldl_le_pci_dma(pdev, addr, &v, attrs);
+        v = cpu_to_le32(v);
+        memcpy(buf, &v, sizeof(v));
+        return r;
+    }
+    if (len == 8 && !(addr & 7)) {
+        uint64_t v;
+
+        r = ldq_le_pci_dma(pdev, addr, &v, attrs);
+        v = cpu_to_le64(v);
+        memcpy(buf, &v, sizeof(v));
+        return r;
+    }
+    return pci_dma_read(pdev, addr, buf, len);
+}
+
 /* DMA_READ / DMA_WRITE from the model, in the thread that read them. */
 static void dm_proxy_pci_request(void *opaque, DMProxy *p, VupMsg *m)
 {
@@ -884,7 +917,8 @@ static void dm_proxy_pci_request(void *opaque, DMProxy *p, VupMsg *m)
 
         trace_dm_proxy_pci_dma_rw(dm_id(s), "read", a.address, a.count);
         memcpy(buf, &a, sizeof(a));
-        r = pci_dma_read(PCI_DEVICE(s), a.address, buf + sizeof(a), a.count);
+        r = dm_proxy_pci_dma_read(PCI_DEVICE(s), a.address, buf + sizeof(a),
+                                  a.count);
         if (r == MEMTX_OK) {
             dm_proxy_reply(p, m, buf, sizeof(a) + a.count);
         } else {

@@ -25,7 +25,7 @@
 /* Guest memory as the device sees it, for dm-vq-walk.c. */
 static bool walk_read(void *opaque, uint64_t addr, void *buf, uint64_t len)
 {
-    return pci_dma_read(opaque, addr, buf, len) == MEMTX_OK;
+    return dm_proxy_pci_dma_read(opaque, addr, buf, len) == MEMTX_OK;
 }
 
 static bool walk_is_ram(void *opaque, uint64_t addr, uint64_t len,
@@ -84,7 +84,7 @@ void dm_proxy_vq_irq(DMProxy *p, PCIDevice *pdev, VupMsg *m)
      */
     smp_mb();
     if (c.size && c.size <= 32768 &&
-        pci_dma_read(pdev, at, &v, sizeof(v)) == MEMTX_OK) {
+        dm_proxy_pci_dma_read(pdev, at, &v, sizeof(v)) == MEMTX_OK) {
         v = le16_to_cpu(v);
         want = c.flags & VUP_DM_VQ_IRQ_F_EVENT_IDX ?
                vring_need_event(v, c.new_used, c.old_used) :

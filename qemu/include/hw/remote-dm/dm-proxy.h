@@ -493,6 +493,14 @@ void dm_proxy_irq_deliver(DMProxy *p, uint32_t index, uint32_t sub);
 /* Is [addr, addr + len) guest RAM the device may reach (dm-proxy-pci.c)? */
 bool dm_proxy_pci_dma_is_ram(PCIDevice *pdev, uint64_t addr, uint64_t len,
                              bool is_write);
+/*
+ * pci_dma_read(), but an aligned 2-, 4- or 8-byte field in one load: the
+ * guest may move a ring index while we read it, and memcpy of 2 bytes
+ * (glibc: byte 0, then bytes 0-1) can return half the old and half the
+ * new value (dm-proxy-pci.c).
+ */
+MemTxResult dm_proxy_pci_dma_read(PCIDevice *pdev, uint64_t addr, void *buf,
+                                  uint64_t len);
 /* Answer DM_VQ_FETCH from the ring in @pdev's memory (dm-proxy-vq-fetch.c). */
 void dm_proxy_vq_fetch(DMProxy *p, PCIDevice *pdev, VupMsg *m);
 /* DM_VQ_IRQ: deliver the interrupt if the driver wants it (same file). */

@@ -1,0 +1,200 @@
+/*
+ * dm-orchestrator: the documents of the key layout read from the SQLite
+ * tables (records.h).
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+#include "db.h"
+#include "records.h"
+
+const char *orch_rec_str(JsonObject *o, const char *member)
+{
+    JsonNode *n = o ? json_object_get_member(o, member) : NULL;
+
+    if (!n || !JSON_NODE_HOLDS_VALUE(n) ||
+        json_node_get_value_type(n) != G_TYPE_STRING) {
+        return NULL;
+    }
+    return json_node_get_string(n);
+}
+
+/* Integer columns 0/1 that mean false/true. */
+static void to_bool(JsonObject *o, const char *member)
+{
+    json_object_set_boolean_member(
+        o, member, json_object_get_int_member_with_default(o, member, 0));
+}
+
+static GPtrArray *names(sqlite3 *db, const char *sql)
+{
+    g_autoptr(sqlite3_stmt) st = orch_db_stmt(db, sql, "");
+    GPtrArray *a = g_ptr_array_new_with_free_func(g_free);
+
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        g_ptr_array_add(a, g_strdup((const char *)sqlite3_column_text(st,
+                                                                      0)));
+    }
+    return a;
+}
+
+JsonObject *orch_rec_vm(sqlite3 *db, const char *name)
+{
+    g_autoptr(sqlite3_stmt) st = orch_db_stmt(db,
+        "SELECT v.id, v.name, v.uuid, v.memory, v.kernel, v.initrd,"
+        " v.append, v.state, c.name AS client, v.hypervisor,"
+        " v.extra_args AS \"j:extra_args\", v.saved_file, v.boot"
+        " FROM vms v LEFT JOIN platforms c ON c.id = v.client_id"
+        " WHERE v.name = ?", "s", name);
+    g_autoptr(sqlite3_stmt) ds = NULL;
+    JsonObject *v;
+    JsonArray *devs;
+    guint i;
+
+    if (!st || sqlite3_step(st) != SQLITE_ROW) {
+        return NULL;
+    }
+    v = orch_db_row(st);
+    ds = orch_db_stmt(db,
+        "SELECT d.name, d.model, d.bus, s.name AS server,"
+        " w.name AS via, d.restart, d.console, d.props AS \"j:props\""
+        " FROM devices d LEFT JOIN platforms s ON s.id = d.server_id"
+        " LEFT JOIN platforms w ON w.id = d.via_id"
+        " WHERE d.vm_id = ? ORDER BY d.id", "i",
+        json_object_get_int_member(v, "id"));
+    devs = orch_db_rows(ds);
+    for (i = 0; i < json_array_get_length(devs); i++) {
+        to_bool(json_array_get_object_element(devs, i), "console");
+    }
+    json_object_remove_member(v, "id");
+    json_object_set_array_member(v, "devices", devs);
+    return v;
+}
+
+JsonObject *orch_rec_device(JsonObject *vm, const char *name)
+{
+    JsonArray *devs = vm ? json_object_get_array_member(vm, "devices") :
+        NULL;
+    guint i;
+
+    for (i = 0; devs && i < json_array_get_length(devs); i++) {
+        JsonObject *d = json_array_get_object_element(devs, i);
+
+        if (!g_strcmp0(orch_rec_str(d, "name"), name)) {
+            return d;
+        }
+    }
+    return NULL;
+}
+
+GPtrArray *orch_rec_vm_names(sqlite3 *db)
+{
+    return names(db, "SELECT name FROM vms ORDER BY name");
+}
+
+JsonObject *orch_rec_placement(sqlite3 *db, const char *vm, const char *dev)
+{
+    g_autoptr(sqlite3_stmt) st = orch_db_stmt(db,
+        "SELECT p.instance, s.name AS server, p.address, p.token,"
+        " p.console, p.state, p.route_id, p.route_address"
+        " FROM placements p JOIN platforms s ON s.id = p.server_id"
+        " JOIN devices d ON d.id = p.device_id"
+        " JOIN vms v ON v.id = d.vm_id"
+        " WHERE v.name = ? AND d.name = ?", "ss", vm, dev);
+
+    if (!st || sqlite3_step(st) != SQLITE_ROW) {
+        return NULL;
+    }
+    return orch_db_row(st);
+}
+
+/* The one row of (vm, device) that @sql finds for @key, or NULL. */
+static JsonObject *vm_device(sqlite3 *db, const char *sql, const char *key)
+{
+    g_autoptr(sqlite3_stmt) st = orch_db_stmt(db, sql, "s", key);
+
+    if (!st || sqlite3_step(st) != SQLITE_ROW) {
+        return NULL;
+    }
+    return orch_db_row(st);
+}
+
+JsonObject *orch_rec_instance(sqlite3 *db, const char *instance)
+{
+    return vm_device(db, "SELECT v.name AS vm, d.name AS device"
+                     " FROM placements p JOIN devices d ON d.id = p.device_id"
+                     " JOIN vms v ON v.id = d.vm_id WHERE p.instance = ?",
+                     instance);
+}
+
+JsonObject *orch_rec_route(sqlite3 *db, const char *id)
+{
+    return vm_device(db, "SELECT v.name AS vm, d.name AS device"
+                     " FROM placements p JOIN devices d ON d.id = p.device_id"
+                     " JOIN vms v ON v.id = d.vm_id WHERE p.route_id = ?",
+                     id);
+}
+
+char *orch_rec_vm_by_uuid(sqlite3 *db, const char *uuid)
+{
+    return orch_db_str(db, "SELECT name FROM vms WHERE uuid = ?", "s", uuid);
+}
+
+JsonObject *orch_rec_platform(sqlite3 *db, const char *name)
+{
+    g_autoptr(sqlite3_stmt) st = orch_db_stmt(db,
+        "SELECT id, name, role, address, capacity, hypervisor, model_tls"
+        " FROM platforms WHERE name = ?", "s", name);
+    g_autoptr(sqlite3_stmt) ms = NULL;
+    JsonObject *p;
+
+    if (!st || sqlite3_step(st) != SQLITE_ROW) {
+        return NULL;
+    }
+    p = orch_db_row(st);
+    ms = orch_db_stmt(db,
+        "SELECT model, bus, props AS \"j:props\" FROM platform_models"
+        " WHERE platform_id = ? ORDER BY model", "i",
+        json_object_get_int_member(p, "id"));
+    json_object_remove_member(p, "id");
+    to_bool(p, "model_tls");
+    json_object_set_array_member(p, "models", orch_db_rows(ms));
+    return p;
+}
+
+GPtrArray *orch_rec_platform_names(sqlite3 *db)
+{
+    return names(db, "SELECT name FROM platforms ORDER BY name");
+}
+
+GPtrArray *orch_rec_platforms(sqlite3 *db)
+{
+    g_autoptr(GPtrArray) names = orch_rec_platform_names(db);
+    GPtrArray *a = g_ptr_array_new_with_free_func(
+        (GDestroyNotify)json_object_unref);
+    guint i;
+
+    for (i = 0; i < names->len; i++) {
+        JsonObject *p = orch_rec_platform(db, names->pdata[i]);
+
+        if (p) {
+            g_ptr_array_add(a, p);
+        }
+    }
+    return a;
+}
+
+gint64 orch_rec_server_used(sqlite3 *db, const char *server)
+{
+    return orch_db_int(db, 0, "SELECT count(*) FROM placements x"
+                       " JOIN platforms p ON p.id = x.server_id"
+                       " WHERE p.name = ?", "s", server);
+}
+
+gint64 orch_rec_client_running(sqlite3 *db, const char *client)
+{
+    return orch_db_int(db, 0, "SELECT count(*) FROM vms v"
+                       " JOIN platforms p ON p.id = v.client_id"
+                       " WHERE p.name = ? AND v.state IN"
+                       " ('running', 'suspended', 'migrating')", "s",
+                       client);
+}
