@@ -23,6 +23,29 @@ typedef struct SoupLimits {
 /* Set on a message whose connection is over the limit. */
 #define LIMITS_OVER "dm-soup-limits-over"
 
+/* libsoup's version, as 30203 for 3.2.3. */
+static guint limits_soup_version(void)
+{
+    return soup_get_major_version() * 10000 +
+           soup_get_minor_version() * 100 + soup_get_micro_version();
+}
+
+/*
+ * libsoup 3.1.2 to 3.2 never close a kept-alive connection whose client
+ * left between two requests (fixed in 3.3.0 by "server: do not leak
+ * idle connections closed by the client"): its descriptor and its
+ * objects stay until the server ends, so that a client (or a SoupSession
+ * dropping its idle connections) exhausts the server's descriptors and
+ * grows its memory.  With such a libsoup every answer closes its
+ * connection (Connection: close), but a WebSocket's handshake.
+ */
+static bool limits_idle_leak(void)
+{
+    guint v = limits_soup_version();
+
+    return v >= 30102 && v < 30300;
+}
+
 /*
  * Forget the connections that have ended: closed by us, or by the peer.
  * libsoup 3.2 does not always close (nor free) a connection whose client
@@ -138,6 +161,11 @@ static void limits_got_headers(SoupServerMessage *msg, gpointer opaque)
     SoupLimits *l = opaque;
     SoupMessageHeaders *h = soup_server_message_get_request_headers(msg);
 
+    if (limits_idle_leak()) {
+        soup_message_headers_replace(
+            soup_server_message_get_response_headers(msg), "Connection",
+            "close");
+    }
     if (g_object_get_data(G_OBJECT(msg), LIMITS_OVER)) {
         limits_log(l, msg, "refused a connection: %u already served",
                    l->max_conns);
@@ -153,6 +181,20 @@ static void limits_got_headers(SoupServerMessage *msg, gpointer opaque)
                    soup_message_headers_get_content_length(h), l->max_body);
         limits_refuse(msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE,
                       "request body too large");
+    }
+}
+
+/*
+ * After the server's own got-body (its handler): a WebSocket's handshake
+ * (101) says Connection: Upgrade, alone.
+ */
+static void limits_got_body(SoupServerMessage *msg, gpointer opaque)
+{
+    if (soup_server_message_get_status(msg) ==
+        SOUP_STATUS_SWITCHING_PROTOCOLS) {
+        soup_message_headers_replace(
+            soup_server_message_get_response_headers(msg), "Connection",
+            "Upgrade");
     }
 }
 
@@ -172,14 +214,48 @@ static void limits_got_chunk(SoupServerMessage *msg, GBytes *chunk,
     }
 }
 
+/* Set on a socket whose reference leaked by libsoup was dropped. */
+#define LIMITS_ACCEPT_REF "dm-soup-limits-accept-ref"
+
+/*
+ * libsoup 3.1.2 to 3.3 (Debian 12 has 3.2.3) never drop the reference
+ * g_socket_accept() gave them (soup-listener.c's listen_watch; fixed in
+ * 3.4.0 by "soup-listener: Plug a leak"): every connection's GSocket
+ * stays allocated after it closed, inside GLib's slices where
+ * LeakSanitizer does not see it, so that a client connecting in a loop
+ * grows the server's memory without end.  The first request-started of
+ * a connection is emitted on accept, when the socket holds that
+ * reference and the connection's only: drop the leaked one there, once.
+ * With any other count (another libsoup) the socket is left alone.
+ */
+static void limits_accept_leak(GSocket *sock)
+{
+    guint v = limits_soup_version();
+
+    if (v < 30102 || v >= 30400 ||
+        g_object_get_data(G_OBJECT(sock), LIMITS_ACCEPT_REF)) {
+        return;
+    }
+    g_object_set_data(G_OBJECT(sock), LIMITS_ACCEPT_REF, GINT_TO_POINTER(1));
+    if (g_atomic_int_get(&G_OBJECT(sock)->ref_count) == 2) {
+        g_object_unref(sock);
+    }
+}
+
 static void limits_request_started(SoupServer *soup, SoupServerMessage *msg,
                                    gpointer opaque)
 {
     SoupLimits *l = opaque;
     GSocket *sock = soup_server_message_get_socket(msg);
 
+    if (sock) {
+        limits_accept_leak(sock);
+    }
     g_signal_connect(msg, "got-headers", G_CALLBACK(limits_got_headers), l);
     g_signal_connect(msg, "got-chunk", G_CALLBACK(limits_got_chunk), l);
+    if (limits_idle_leak()) {
+        g_signal_connect(msg, "got-body", G_CALLBACK(limits_got_body), l);
+    }
     if (!sock || g_hash_table_contains(l->conns, sock)) {
         return;
     }

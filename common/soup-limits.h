@@ -13,6 +13,14 @@
  * Expect: 100-continue.)  A connection is counted from its first
  * request until it closes.
  *
+ * Two leaks of libsoup 3.1.2 to 3.3 (Debian 12 has 3.2.3) that a client
+ * could grow without end are plugged here: the reference every accepted
+ * socket kept (dropped at the connection's start; this handler of
+ * request-started must be the server's first: call before any other
+ * setup that connects one), and kept-alive connections whose client left
+ * between two requests, never closed (with such a libsoup every answer
+ * closes its connection, but a WebSocket's handshake).
+ *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #ifndef DM_SOUP_LIMITS_H

@@ -123,10 +123,19 @@ static void edu_dma_timer(void *opaque)
     }
 }
 
+/*
+ * n! in 32 bits, wrapping as QEMU's edu computes it.  From 34! on it has
+ * 32 factors of 2 (17 + 8 + 4 + 2 + 1), so it is 0: without that, a
+ * guest's 0xffffffff was 4 billion multiplications in the event loop
+ * (a second and more of a stalled device, as often as it liked).
+ */
 static uint32_t factorial(uint32_t n)
 {
     uint32_t r = 1;
 
+    if (n >= 34) {
+        return 0;
+    }
     while (n > 1) {
         r *= n--;
     }

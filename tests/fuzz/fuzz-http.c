@@ -12,6 +12,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include <json-glib/json-glib.h>
+#include <sanitizer/allocator_interface.h>
+#include <sanitizer/common_interface_defs.h>
 
 #include "fuzz-http.h"
 
@@ -216,4 +218,32 @@ guint fuzz_http_check(const char *what, const GString *answer)
         abort();
     }
     return status;
+}
+
+static void heap_profile(void)
+{
+    __sanitizer_print_memory_profile(95, 25);
+}
+
+void fuzz_heap_note(void)
+{
+    static unsigned every = (unsigned)-1, inputs;
+    static size_t last;
+    size_t now;
+
+    if (every == (unsigned)-1) {
+        const char *e = getenv("FUZZ_HEAP");
+
+        every = e ? strtoul(e, NULL, 10) : 0;
+        if (every) {
+            atexit(heap_profile);
+        }
+    }
+    if (!every || ++inputs % every) {
+        return;
+    }
+    now = __sanitizer_get_current_allocated_bytes();
+    fprintf(stderr, "heap: %u inputs, %zu bytes live (%+ld)\n", inputs, now,
+            (long)(now - last));
+    last = now;
 }

@@ -55,4 +55,14 @@ guint fuzz_http_check(const char *what, const GString *answer);
 /* The body of @answer ("" if none). */
 const char *fuzz_http_body(const GString *answer);
 
+/*
+ * FUZZ_HEAP=N: every N inputs, the live heap (ASan's count: what is
+ * allocated and not freed, the quarantine not included) on stderr, and
+ * at exit the allocation stacks holding most of it.  How memory that
+ * grows over a run is told from libFuzzer's own and found (with
+ * ASAN_OPTIONS=quarantine_size_mb=0; G_SLICE=always-malloc shows what
+ * GLib's slices hold).  Call once an input.
+ */
+void fuzz_heap_note(void);
+
 #endif /* FUZZ_HTTP_H */

@@ -329,5 +329,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (guint i = 0; i < n; i++) {
         run_request(&blocks[i]);
     }
+    fuzz_heap_note();
     return 0;
 }

@@ -385,5 +385,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             run_request(&blocks[i]);
         }
     }
+    fuzz_heap_note();
     return 0;
 }

@@ -26,6 +26,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <semaphore.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,8 +156,20 @@ static void feed(Feeder *f)
 
 static void *feeder_thread(void *opaque)
 {
+    sigset_t all;
+
+    /*
+     * libFuzzer's signals (SIGALRM for -timeout, SIGUSR1, ...) go to the
+     * thread that runs the input.  Taken here they broke sem_wait() with
+     * EINTR: the feeder fed an input twice or a closed socket, out of
+     * step with the inputs (units of 15 s, then a hang), and the timeout
+     * never fired.
+     */
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
     for (;;) {
-        sem_wait(&feeder.go);
+        while (sem_wait(&feeder.go) < 0 && errno == EINTR) {
+        }
         feed(&feeder);
         sem_post(&feeder.done);
     }
@@ -342,7 +355,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sem_post(&feeder.go);
     dm_loop_run(z.loop);
     dm_session_free(z.s);       /* closes sv[0]: the feeder sees EOF */
-    sem_wait(&feeder.done);
+    /* A signal of libFuzzer's (its timer) is EINTR: wait on. */
+    while (sem_wait(&feeder.done) < 0 && errno == EINTR) {
+    }
 
     close(sv[1]);
     if (memfd >= 0) {
