@@ -7,8 +7,12 @@
 # output come back, and poweroff must end QEMU.  TAP output.
 #   tests/guest/remote-console.sh BUILD [unix|tcp] [restart]
 # With restart the model keeps its state in a file and is killed
-# (SIGKILL) and started again after the first command: the guest's
-# driver set the UART up once, and the typed commands must still cross.
+# (SIGKILL) and started again 2 s later, after the first command: the
+# guest's driver set the UART up once, and the typed commands must still
+# cross.  A line the guest writes 1 s into that outage must reach the new
+# model: the proxy holds the vCPU's accesses until the model is back
+# (dm-proxy's `hold`); without it the driver's IER write enabling its
+# transmit interrupt is dropped and the console never sends again.
 # With tcp the model listens on TCP loopback, or, under
 # tests/net/netns-run.sh, on $DM_SERVER_ADDR in the namespace
 # $DM_SERVER_NETNS while QEMU runs in this one: two hosts on a veth pair.
@@ -76,6 +80,9 @@ done
 first=("expect:Linux version" "expect:DM-GUEST-READY"
        "send:echo hello-\$((6 * 7))-$$" "line:hello-42-$$")
 if [ -n "$restart" ]; then
+    # The guest's shell writes "held-..." 1 s later, with no model.
+    first+=("send:(sleep 1; echo held-\$((7 * 6))-$$) & echo bg-\$((2 * 3))-$$"
+            "expect:bg-6-$$")
     if "$here/console-chat.py" "$tmp/console.sock" 150 "${first[@]}" \
             >"$tmp/console" 2>&1; then
         ok "boot log and a command crossed the remote UART ($transport)"
@@ -86,8 +93,9 @@ if [ -n "$restart" ]; then
     kill -KILL $dm_pid
     wait $dm_pid 2>/dev/null
     rm -f "$tmp/console.sock"
+    sleep 2
     start_model
-    first=()
+    first=("expect:held-42-$$")
 fi
 if "$here/console-chat.py" "$tmp/console.sock" 150 "${first[@]}" \
         "${typed[@]}" \

@@ -45,6 +45,7 @@ struct DMProxyISAState {
     char *server;
     DMProxyIds ids;
     uint32_t timeout_ms;
+    uint32_t hold_ms;           /* a lost model: an access waits for it */
     uint32_t poll_us;
     bool posted_writes;
     int32_t iobase;             /* -1: the model's default */
@@ -210,6 +211,7 @@ static void dm_proxy_isa_realize(DeviceState *dev, Error **errp)
         goto fail;
     }
     s->proxy_up = true;
+    s->proxy.hold_ms = s->hold_ms;
     if (dm_proxy_call(&s->proxy, VUP_CMD_DEVICE_GET_INFO, &info,
                       sizeof(info), NULL, 0, &m) < 0) {
         error_setg(errp, "DEVICE_GET_INFO failed");
@@ -295,6 +297,7 @@ static const Property dm_proxy_isa_properties[] = {
     DEFINE_PROP_INT32("iobase", DMProxyISAState, iobase, -1),
     DEFINE_PROP_INT32("irq", DMProxyISAState, irq, -1),
     DEFINE_PROP_UINT32("timeout", DMProxyISAState, timeout_ms, 5000),
+    DEFINE_PROP_UINT32("hold", DMProxyISAState, hold_ms, 5000),
     DEFINE_PROP_UINT32("poll-us", DMProxyISAState, poll_us, 50),
     DEFINE_PROP_BOOL("posted-writes", DMProxyISAState, posted_writes, true),
     DEFINE_PROP_BOOL("rtc", DMProxyISAState, rtc, false),

@@ -117,6 +117,7 @@ struct DMProxyPCIState {
     char *server;
     DMProxyIds ids;
     uint32_t timeout_ms;
+    uint32_t hold_ms;           /* a lost model: an access waits for it */
     uint32_t poll_us;
     bool vq_fetch;              /* offer dm_vq_fetch (TCP's fast path) */
     bool posted_writes;
@@ -1452,6 +1453,7 @@ static void dm_proxy_pci_realize(PCIDevice *pdev, Error **errp)
         return;
     }
     s->proxy_up = true;
+    s->proxy.hold_ms = s->hold_ms;
     if (!dm_proxy_pci_query(s, VUP_CMD_DEVICE_GET_INFO, &info, sizeof(info),
                             errp)) {
         return;
@@ -1648,6 +1650,7 @@ static const Property dm_proxy_pci_properties[] = {
     DEFINE_PROP_STRING("server", DMProxyPCIState, server),
     DEFINE_DM_PROXY_ID_PROPERTIES(DMProxyPCIState, ids),
     DEFINE_PROP_UINT32("timeout", DMProxyPCIState, timeout_ms, 5000),
+    DEFINE_PROP_UINT32("hold", DMProxyPCIState, hold_ms, 5000),
     DEFINE_PROP_BOOL("posted-writes", DMProxyPCIState, posted_writes, true),
     /*
      * Off by default until a hang is understood: a guest under a write

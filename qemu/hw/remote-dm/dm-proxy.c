@@ -284,6 +284,10 @@ void dm_proxy_fault(DMProxy *p, const char *why)
         return;
     }
     qatomic_set(&p->state, DM_PROXY_DISCONNECTED);
+    p->ready = false;
+    p->hold_until_ns = p->hold_ms ?
+        qemu_clock_get_ns(QEMU_CLOCK_REALTIME) +
+        (int64_t)p->hold_ms * SCALE_MS : 0;
     shutdown(p->fd, SHUT_RDWR);
     g_free(p->fault);
     p->fault = g_strdup(why);
@@ -323,6 +327,12 @@ static void dm_proxy_reconnect(void *opaque)
 
     if (dm_proxy_connect(p, &err) &&
         (!p->ops->replay || p->ops->replay(p->opaque, p, &err))) {
+        WITH_QEMU_LOCK_GUARD(&p->lock) {
+            if (p->state == DM_PROXY_CONNECTED) {
+                p->ready = true;
+                qemu_cond_broadcast(&p->back);  /* the held accesses */
+            }
+        }
         qatomic_inc(&p->reconnects);
         info_report("dm-proxy %s: reconnected to %s", p->id, p->server);
         qapi_event_send_remote_device_reconnected(p->id, p->server);
@@ -436,6 +446,36 @@ static void dm_proxy_timed_out(DMProxy *p)
                                            p->timeout_ms);
 
     dm_proxy_fault(p, why);
+    /* Its vCPU has waited long enough: no hold on top of the timeout. */
+    p->hold_until_ns = 0;
+}
+
+/*
+ * A vCPU's access failed because the model is lost: wait for it to come
+ * back, at most until the hold taken at the loss ends (see DMProxy).
+ * true: it is back, the access may be made again.  Never with the BQL
+ * (the main loop reconnects) nor for a model handed over by migration.
+ */
+static bool dm_proxy_hold(DMProxy *p)
+{
+    QEMU_LOCK_GUARD(&p->lock);
+
+    if (bql_locked() || p->released) {
+        return false;
+    }
+    while (!p->ready && p->hold_until_ns) {
+        int64_t left = p->hold_until_ns -
+                       qemu_clock_get_ns(QEMU_CLOCK_REALTIME);
+
+        if (left <= 0) {
+            /* Later accesses of this outage fail at once. */
+            p->hold_until_ns = 0;
+            break;
+        }
+        trace_dm_proxy_hold(p->id, left / SCALE_MS);
+        qemu_cond_timedwait(&p->back, &p->lock, DIV_ROUND_UP(left, SCALE_MS));
+    }
+    return p->ready;
 }
 
 /*
@@ -780,6 +820,11 @@ uint64_t dm_proxy_region_read(DMProxy *p, uint32_t region, uint64_t addr,
     dm_proxy_vm_clock_before_access(p);
     ret = dm_proxy_call(p, VUP_CMD_REGION_READ, &req, sizeof(req), NULL, 0,
                         &m);
+    if (ret < 0 && !dm_proxy_connected(p) && dm_proxy_hold(p)) {
+        /* The model that was lost is back: ask the new one. */
+        ret = dm_proxy_call(p, VUP_CMD_REGION_READ, &req, sizeof(req), NULL,
+                            0, &m);
+    }
     dm_proxy_vm_clock_after_access(p);
     if (ret < 0) {
         return MAKE_64BIT_MASK(0, size * 8);
@@ -816,10 +861,15 @@ void dm_proxy_region_write(DMProxy *p, uint32_t region, uint64_t addr,
                                 posted)) {
         return;
     }
-    if (posted) {
-        dm_proxy_post(p, VUP_CMD_REGION_WRITE, &msg, len);
-    } else {
-        dm_proxy_call(p, VUP_CMD_REGION_WRITE, &msg, len, NULL, 0, NULL);
+    for (int tries = 0; tries < 2; tries++) {
+        int ret = posted ? dm_proxy_post(p, VUP_CMD_REGION_WRITE, &msg, len)
+                         : dm_proxy_call(p, VUP_CMD_REGION_WRITE, &msg, len,
+                                         NULL, 0, NULL);
+
+        /* Lost: once the model is back, the write goes to the new one. */
+        if (ret >= 0 || dm_proxy_connected(p) || !dm_proxy_hold(p)) {
+            break;
+        }
     }
 }
 
@@ -1095,6 +1145,7 @@ bool dm_proxy_init(DMProxy *p, const char *type, const char *id,
     p->opaque = opaque;
     p->next_id = 1;
     qemu_mutex_init(&p->lock);
+    qemu_cond_init(&p->back);
     qemu_event_init(&p->flush_ev, false);
     qemu_thread_create(&p->flusher, "dm-proxy-flush", dm_proxy_flusher, p,
                        QEMU_THREAD_JOINABLE);
@@ -1121,6 +1172,7 @@ bool dm_proxy_init(DMProxy *p, const char *type, const char *id,
         dm_proxy_cleanup(p);
         return false;
     }
+    p->ready = true;            /* nothing to replay yet */
     return true;
 }
 
@@ -1136,6 +1188,10 @@ void dm_proxy_cleanup(DMProxy *p)
             dm_proxy_close(p);
             qatomic_set(&p->state, DM_PROXY_DISCONNECTED);
             p->flusher_quit = true;
+            /* A held access gives up: nothing will reconnect. */
+            p->ready = false;
+            p->hold_until_ns = 0;
+            qemu_cond_broadcast(&p->back);
         }
         qemu_event_set(&p->flush_ev);
         qemu_thread_join(&p->flusher);

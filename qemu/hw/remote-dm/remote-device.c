@@ -3,7 +3,8 @@
  *
  *   -remote-device [id=ID,]bus=isa|pci,server=unix:PATH|tcp:HOST:PORT
  *                  [,iobase=N][,irq=N][,rtc=on|off]
- *                  [,addr=SLOT.FN][,bootindex=N][,timeout=MS][,poll-us=N]
+ *                  [,addr=SLOT.FN][,bootindex=N][,timeout=MS][,hold=MS]
+ *                  [,poll-us=N]
  *                  [,posted-writes=on|off][,ioeventfd=on|off]
  *                  [,irqfd=on|off][,vq-fetch=on|off][,mmap=on|off]
  *                  [,dirty-fps=N]
@@ -37,6 +38,7 @@ static QemuOptsList remote_device_opts = {
         { .name = "addr", .type = QEMU_OPT_STRING },
         { .name = "bootindex", .type = QEMU_OPT_NUMBER },
         { .name = "timeout", .type = QEMU_OPT_NUMBER },
+        { .name = "hold", .type = QEMU_OPT_NUMBER },
         { .name = "poll-us", .type = QEMU_OPT_NUMBER },
         { .name = "posted-writes", .type = QEMU_OPT_BOOL },
         { .name = "ioeventfd", .type = QEMU_OPT_BOOL },
@@ -76,7 +78,7 @@ char *remote_device_to_device_opts(const char *optarg, Error **errp)
     VupAddress addr;
     static const char *const passed[] = {
         "id", "server", "iobase", "irq", "rtc", "addr", "bootindex",
-        "timeout", "poll-us", "ioeventfd", "irqfd", "vq-fetch", "mmap",
+        "timeout", "hold", "poll-us", "ioeventfd", "irqfd", "vq-fetch", "mmap",
         "dirty-fps", "posted-writes", "vm-id", "hypervisor-id", "client-platform-id",
         "device-model-id", "server-platform-id", "token-secret",
         "tls-creds", "tls-hostname",

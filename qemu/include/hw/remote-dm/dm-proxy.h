@@ -210,6 +210,18 @@ struct DMProxy {
     int64_t backoff_ms;
 
     /*
+     * While a lost model comes back, a vCPU's access waits for it (in
+     * @back) until @hold_until_ns (REALTIME; 0: fail at once), instead
+     * of reading all-ones: a UART's LSR of 0xff says "data ready", and
+     * the guest would take 0xff bytes.  @ready: connected and the setup
+     * replayed.  p->lock held.
+     */
+    uint32_t hold_ms;
+    int64_t hold_until_ns;
+    bool ready;
+    QemuCond back;
+
+    /*
      * The main loop's watch of the socket, for what the server sends on
      * its own (interrupts, DMA requests, a hang-up).  While the vCPUs make
      * calls it is off: each reply would otherwise wake the main loop,
