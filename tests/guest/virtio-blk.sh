@@ -73,6 +73,8 @@ fi
 check "its virtio drivers found /dev/vda of 16384 sectors" \
     [ "$(field size)" = 16384 ]
 check "GET_ID gives the serial" [ "$(field serial)" = dm-disk0 ]
+check "its interrupts are MSI-X vectors, not the INTx line" \
+    [ "$(field irq)" = msix ]
 check "it reads the host's pattern (sector 3)" \
     [ "$(field sector3)" = 03030303030303030303030303030303 ]
 check "a flushed write reads back past the page cache" \
