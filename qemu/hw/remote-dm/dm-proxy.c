@@ -35,6 +35,7 @@
 #define DM_PROXY_MAX_XFER       (4 * 1024 * 1024)
 #define DM_PROXY_BACKOFF_MIN_MS 100
 #define DM_PROXY_BACKOFF_MAX_MS 5000
+#define DM_PROXY_BACKOFF_HOLD_MS 200  /* while accesses may be held */
 /*
  * The largest VERSION reply taken from a model: its capabilities are a
  * short JSON object, a few hundred bytes.
@@ -348,6 +349,12 @@ static void dm_proxy_reconnect(void *opaque)
         }
     }
     p->backoff_ms = MIN(p->backoff_ms * 2, DM_PROXY_BACKOFF_MAX_MS);
+    WITH_QEMU_LOCK_GUARD(&p->lock) {
+        /* Within the hold a vCPU may be waiting: keep trying often. */
+        if (p->hold_until_ns > qemu_clock_get_ns(QEMU_CLOCK_REALTIME)) {
+            p->backoff_ms = MIN(p->backoff_ms, DM_PROXY_BACKOFF_HOLD_MS);
+        }
+    }
     timer_mod(p->reconnect_timer,
               qemu_clock_get_ms(QEMU_CLOCK_REALTIME) + p->backoff_ms);
 }
