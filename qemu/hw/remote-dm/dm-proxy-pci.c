@@ -851,32 +851,29 @@ MemTxResult dm_proxy_pci_dma_read(PCIDevice *pdev, uint64_t addr, void *buf,
 {
     MemTxAttrs attrs = MEMTXATTRS_UNSPECIFIED;
     MemTxResult r;
+    uint16_t w;
+    uint32_t l;
+    uint64_t q;
 
-    if (len == 2 && !(addr & 1)) {
-        uint16_t v;
-
-        r = lduw_le_pci_dma(pdev, addr, &v, attrs);
-        v = cpu_to_le16(v);
-        memcpy(buf, &v, sizeof(v));
-        return r;
+    /* An aligned field in one load (see dm-proxy.h). */
+    if ((len != 2 && len != 4 && len != 8) || (addr & (len - 1))) {
+        return pci_dma_read(pdev, addr, buf, len);
     }
-    if (len == 4 && !(addr & 3)) {
-        uint32_t v;
-
-        r = ldl_le_pci_dma(pdev, addr, &v, attrs);
-        v = cpu_to_le32(v);
-        memcpy(buf, &v, sizeof(v));
-        return r;
+    switch (len) {
+    case 2:
+        r = lduw_le_pci_dma(pdev, addr, &w, attrs);
+        q = w;
+        break;
+    case 4:
+        r = ldl_le_pci_dma(pdev, addr, &l, attrs);
+        q = l;
+        break;
+    default:
+        r = ldq_le_pci_dma(pdev, addr, &q, attrs);
+        break;
     }
-    if (len == 8 && !(addr & 7)) {
-        uint64_t v;
-
-        r = ldq_le_pci_dma(pdev, addr, &v, attrs);
-        v = cpu_to_le64(v);
-        memcpy(buf, &v, sizeof(v));
-        return r;
-    }
-    return pci_dma_read(pdev, addr, buf, len);
+    stn_le_p(buf, len, q);
+    return r;
 }
 
 /* DMA_READ / DMA_WRITE from the model, in the thread that read them. */
