@@ -30,6 +30,7 @@ int dm_device_realize(DmDevice *dev, const DmModel *model, DmLoop *loop,
     dev->model = model;
     dev->loop = loop;
     dev->args = args;
+    dm_device_state_init(dev);
     dm_vm_clock_init(&dev->vm_clock, loop);
     dev->state = calloc(1, model->state_size ? model->state_size : 1);
     if (model->bus == DM_BUS_PCI) {
@@ -139,6 +140,7 @@ void dm_device_detach(DmDevice *dev)
 void dm_device_unrealize(DmDevice *dev)
 {
     dm_device_quiesce(dev);
+    dm_device_state_cancel(dev);
     dm_work_pool_free(dev->work);
     dev->work = NULL;
     dm_doorbells_close(&dev->doorbells);

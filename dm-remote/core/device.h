@@ -97,6 +97,12 @@ struct DmDevice {
     bool vm_stopped;            /* see dm_device_vm_stopped */
     DmPersist persist;          /* dm_device_persistent's */
     bool state_write_failed;    /* said once */
+    /* dm_device_state_changed's writes: a token bucket (state.c). */
+    DmTimer state_timer;        /* no token left: the change waits */
+    unsigned state_tokens;
+    int64_t state_refill_ns;    /* CLOCK_MONOTONIC */
+    uint64_t state_writes;      /* how many (tests) */
+    bool saving_setup;          /* see dm_device_saving_setup */
 };
 
 int dm_device_realize(DmDevice *dev, const DmModel *model, DmLoop *loop,
@@ -117,6 +123,10 @@ int dm_device_save_file(DmDevice *dev, const char *path, char *err,
                         size_t errlen);
 int dm_device_load_file(DmDevice *dev, const char *path, char *err,
                         size_t errlen);
+/* At realize: dm_device_state_changed's timer. */
+void dm_device_state_init(DmDevice *dev);
+/* A set-up write that waits (dm_device_state_changed): dropped. */
+void dm_device_state_cancel(DmDevice *dev);
 /* dm_device_save_file without the quiesce: what is in flight stays so. */
 int dm_device_write_state(DmDevice *dev, const char *path, char *err,
                           size_t errlen);

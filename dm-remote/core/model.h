@@ -303,9 +303,20 @@ DmVmClock *dm_device_vm_clock(DmDevice *dev);
 /*
  * The model's saved state changed in a way a restarted process must
  * find (the driver set the device up or reset it): written now when the
- * server keeps state.  For set-up, not for every request.
+ * server keeps state.  Past 64 such writes, one a 100 ms at most, the
+ * changes of a 100 ms going together: a guest that changes its set-up
+ * in a loop does not make the server write and fsync its disk in a
+ * loop.  For set-up, not for every request.
  */
 void dm_device_state_changed(DmDevice *dev);
+/*
+ * In the model's save: true when the save is one of
+ * dm_device_state_changed's, made while the device runs, false for a
+ * clean stop's.  What the guest may consume meanwhile (received bytes
+ * waiting in a FIFO) belongs only in the latter: restored from the
+ * former, the guest could take it twice.
+ */
+bool dm_device_saving_setup(const DmDevice *dev);
 
 /*
  * @size bytes that outlive a SIGKILL of the process when the server

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/param.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -103,6 +104,7 @@ int dm_device_save_file(DmDevice *dev, const char *path, char *err,
         return -ENOTSUP;
     }
     dm_device_quiesce(dev);
+    dm_device_state_cancel(dev);        /* this save has it all */
     return dm_device_write_state(dev, path, err, errlen);
 }
 
@@ -216,16 +218,24 @@ out:
     return ret;
 }
 
-void dm_device_state_changed(DmDevice *dev)
+/*
+ * A token bucket: a driver's set-up (a virtio device's status, features
+ * and queues, a few dozen changes at most) is written change by change,
+ * at once; past DM_STATE_BURST writes, one a DM_STATE_GAP_NS.
+ */
+#define DM_STATE_BURST  64
+#define DM_STATE_GAP_NS (100 * 1000 * 1000LL)
+
+/* dm_device_state_changed's write, now. */
+static void state_write_setup(DmDevice *dev)
 {
-    const char *state_file = dev->args ? dev->args->state_file : NULL;
     char err[256];
 
-    if (!state_file || !dev->model->save) {
-        return;
-    }
+    dev->state_writes++;
+    dev->saving_setup = true;
     /* No quiesce: a driver's set-up must not wait for the disk. */
-    if (dm_device_write_state(dev, state_file, err, sizeof(err)) < 0) {
+    if (dm_device_write_state(dev, dev->args->state_file, err,
+                              sizeof(err)) < 0) {
         if (!dev->state_write_failed) {
             dm_warn("%s (a restart would not find the device as it is)",
                     err);
@@ -233,5 +243,72 @@ void dm_device_state_changed(DmDevice *dev)
         dev->state_write_failed = true;
     } else {
         dev->state_write_failed = false;
+    }
+    dev->saving_setup = false;
+}
+
+/* The tokens earned since the last refill, up to the burst. */
+static void state_refill(DmDevice *dev, int64_t now)
+{
+    int64_t earned = (now - dev->state_refill_ns) / DM_STATE_GAP_NS;
+
+    if (earned <= 0) {
+        return;
+    }
+    dev->state_tokens = MIN(DM_STATE_BURST, dev->state_tokens + earned);
+    dev->state_refill_ns += earned * DM_STATE_GAP_NS;
+}
+
+static void state_timer_fired(void *opaque)
+{
+    DmDevice *dev = opaque;
+
+    state_refill(dev, dm_clock_ns());
+    if (dev->state_tokens) {
+        dev->state_tokens--;
+    }
+    state_write_setup(dev);
+}
+
+void dm_device_state_changed(DmDevice *dev)
+{
+    const char *state_file = dev->args ? dev->args->state_file : NULL;
+    int64_t now;
+
+    if (!state_file || !dev->model->save) {
+        return;
+    }
+    if (dm_timer_pending(&dev->state_timer)) {
+        return;                 /* this change goes with that write */
+    }
+    now = dm_clock_ns();
+    state_refill(dev, now);
+    if (!dev->state_tokens && dev->loop) {
+        dm_timer_mod(&dev->state_timer,
+                     dev->state_refill_ns + DM_STATE_GAP_NS - now);
+        return;
+    }
+    if (dev->state_tokens) {
+        dev->state_tokens--;
+    }
+    state_write_setup(dev);
+}
+
+void dm_device_state_init(DmDevice *dev)
+{
+    dm_timer_init(&dev->state_timer, dev->loop, state_timer_fired, dev);
+    dev->state_tokens = DM_STATE_BURST;
+    dev->state_refill_ns = dm_clock_ns();
+}
+
+bool dm_device_saving_setup(const DmDevice *dev)
+{
+    return dev->saving_setup;
+}
+
+void dm_device_state_cancel(DmDevice *dev)
+{
+    if (dm_timer_pending(&dev->state_timer)) {
+        dm_timer_del(&dev->state_timer);
     }
 }

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -372,6 +373,66 @@ static void test_uart_setup_survives_kill(void **unused)
 
 
 /*
+ * A guest that changes the set-up in a loop does not make the server
+ * write its disk in a loop: 64 writes at once, then at most one a
+ * 100 ms, the last change always written.  And the transmit interrupt's bit,
+ * which the driver sets and clears around every burst it sends, costs
+ * no write once set (it is saved set).
+ */
+static void test_uart_setup_writes_bounded(void **unused)
+{
+    char dir[] = "/tmp/dm-test-state-XXXXXX", path[64], err[256];
+    struct timespec t0, t1;
+    uint64_t writes, ms;
+    Rig *a, *b;
+
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/uart", dir);
+    a = rig_new_state("uart16550,console=file:/dev/null", path);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; i < 2000; i++) {
+        wr(a, 0, 3, i & 1 ? 0x03 : 0x1b, 1);    /* 8N1, 8E1, ... */
+    }
+    wr(a, 0, 3, 0x07, 1);                       /* the last: 8N2 */
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    assert_true(a->dev.state_writes >= 64);
+    rig_run_for(a, 150);
+    /* The burst, one a 100 ms since, one after the loop. */
+    assert_true(a->dev.state_writes >= 65);
+    assert_true(a->dev.state_writes <= 65 + ms / 100);
+
+    b = rig_new_state("uart16550,console=file:/dev/null", NULL);
+    assert_int_equal(dm_device_load_file(&b->dev, path, err, sizeof(err)), 0);
+    assert_int_equal(rd(b, 0, 3, 1), 0x07);
+    rig_free(b);
+
+    wr(a, 0, 1, 0x03, 1);                       /* RDI and THRI */
+    rig_run_for(a, 150);
+    writes = a->dev.state_writes;
+    for (int i = 0; i < 100; i++) {
+        wr(a, 0, 1, 0x01, 1);                   /* a burst sent: off */
+        wr(a, 0, 1, 0x03, 1);                   /* the next: on */
+    }
+    wr(a, 0, 1, 0x01, 1);
+    rig_run_for(a, 150);
+    assert_int_equal(a->dev.state_writes, writes);
+    b = rig_new_state("uart16550,console=file:/dev/null", NULL);
+    assert_int_equal(dm_device_load_file(&b->dev, path, err, sizeof(err)), 0);
+    assert_int_equal(rd(b, 0, 1, 1), 0x03);     /* THRI saved set */
+    assert_int_equal(rd(b, 0, 2, 1) & 0x0f, 0x02);  /* THRE raised once */
+    assert_int_equal(rd(b, 0, 2, 1) & 0x0f, 0x01);  /* and acknowledged */
+    rig_free(b);
+    wr(a, 0, 1, 0x00, 1);                       /* RDI off: a change */
+    rig_run_for(a, 150);
+    assert_int_equal(a->dev.state_writes, writes + 1);
+
+    rig_free(a);
+    unlink(path);
+    rmdir(dir);
+}
+
+/*
  * A console client that leaves while the guest is not reading (its
  * input paused, the UART's FIFO full) must not keep the console busy:
  * the next client attaches, and its input reaches the UART.
@@ -452,6 +513,7 @@ int main(void)
         cmocka_unit_test(test_save_load),
         cmocka_unit_test(test_load_checks_values),
         cmocka_unit_test(test_uart_setup_survives_kill),
+        cmocka_unit_test(test_uart_setup_writes_bounded),
         cmocka_unit_test(test_console_client_leaves_paused),
         cmocka_unit_test(test_bad_props),
     };
