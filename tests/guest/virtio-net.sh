@@ -22,13 +22,17 @@
 # restarted model shows the link down until the driver has read it)
 # and fetches the file again through the restarted model, whose hostfwd
 # then serves the rest.
-#   tests/guest/virtio-net.sh BUILD [unix|tcp|tap|crash]
+# mq: over UNIX, the card with queues=2 and the guest on two vCPUs: the
+# driver takes MQ and enables both pairs (sysfs: rx-0, rx-1, tx-0,
+# tx-1), the file is fetched once more from each vCPU (taskset) and the
+# model's counts at exit show frames from both transmit queues.
+#   tests/guest/virtio-net.sh BUILD [unix|tcp|tap|crash|mq]
 # DM_REMOTE=PATH runs another build of the model (dm-remote-asan: a
 # memory error or a leak makes it exit non-zero, which fails the test).
 # shellcheck source-path=SCRIPTDIR
 # shellcheck disable=SC2154   # tap.sh's $n and $failed
 set -uo pipefail
-build=$(cd "${1:?usage: virtio-net.sh BUILD [unix|tcp|tap|crash]}" && pwd)
+build=$(cd "${1:?usage: virtio-net.sh BUILD [unix|tcp|tap|crash|mq]}" && pwd)
 transport=${2:-unix}
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../tap.sh"
@@ -42,7 +46,7 @@ trap tap_cleanup EXIT
 ports=$(/usr/bin/python3 "$here/../free-port.py" 127.0.0.1 3) ||
     bail "no free ports"
 model_port=$ports http_port=$((ports + 1)) fwd_port=$((ports + 2))
-ns=() netns='' state=()
+ns=() netns='' state=() smp=1
 http_host=127.0.0.1 fwd_host=127.0.0.1 guest_srv=10.0.2.2 guest_net=
 model="virtio-net,net=user,hostfwd=tcp:127.0.0.1:$fwd_port-:8080"
 case $transport in
@@ -51,6 +55,11 @@ case $transport in
         addr=unix:$tmp/net.sock state=(--state-file "$tmp/net.state")
         guest_net=dm.crash=1 ;;
     tcp) addr=tcp:127.0.0.1:$model_port ;;
+    mq)
+        addr=unix:$tmp/net.sock smp=2 guest_net=dm.mq=1
+        model="$model,queues=2"
+        DM_VERBOSE=${DM_VERBOSE:-}      # its counts at exit, in the log
+        ;;
     tap)
         addr=unix:$tmp/net.sock
         if [ "$(id -u)" != 0 ] || [ ! -w /dev/net/tun ]; then
@@ -111,7 +120,7 @@ for _ in $(seq 500); do
     sleep 0.02
 done
 
-timeout 200 "$build/qemu-system-x86_64" -accel tcg -M pc -m 256M \
+timeout 200 "$build/qemu-system-x86_64" -accel tcg -M pc -m 256M -smp "$smp" \
     -display none -monitor none -no-reboot \
     -kernel "$build/guest/vmlinuz" \
     -initrd "$build/guest/initramfs.cpio.gz" \
@@ -183,6 +192,19 @@ if [ "$transport" = tap ]; then
     check "on a tap the driver took GUEST_TSO4 and HOST_TSO4" \
         [ "${features:7:1}${features:11:1}" = 11 ]
 fi
+if [ "$transport" = mq ]; then
+    # MQ 22; the driver enables a pair per vCPU (VQ_PAIRS_SET 2).
+    check "the driver took MQ" [ "${features:22:1}" = 1 ]
+    check "it uses two queue pairs ($(field queues))" \
+        [ "$(field queues)" = "rx-0 rx-1 tx-0 tx-1 " ]
+    check "the file fetched from vCPU 0 is whole" \
+        [ "$(field fetched-cpu0)" = "$want" ]
+    check "the file fetched from vCPU 1 is whole" \
+        [ "$(field fetched-cpu1)" = "$want" ]
+else
+    check "the card has one queue pair ($(field queues))" \
+        [ "$(field queues)" = "rx-0 tx-0 " ]
+fi
 if [ "$transport" = tap ]; then
     check "the guest has 10.0.3.2/24" [ "$(field addr)" = 10.0.3.2/24 ]
     check "its default route is the tap's side" \
@@ -238,6 +260,16 @@ wait "$model_pid"
 model_rc=$?
 check "the model exited cleanly at SIGTERM (status $model_rc)" \
     [ "$model_rc" = 0 ]
+if [ "$transport" = mq ]; then
+    # "per queue pair: 0: R0/T0, 1: R1/T1; 2 pairs of 2 in use"
+    pairs=$(sed -n 's/.*per queue pair: 0: \([0-9]*\)\/\([0-9]*\), 1: \([0-9]*\)\/\([0-9]*\);.*/\1 \2 \3 \4/p' \
+            "$tmp/dm.log" | tail -n 1)
+    read -r rx0 tx0 rx1 tx1 <<<"${pairs:-x x x x}"
+    check "frames left on both transmit queues (to/from per pair: $pairs)" \
+        eval '[ "$tx0" -gt 0 ] 2>/dev/null && [ "$tx1" -gt 0 ]'
+    check "frames reached the guest ($rx0 + $rx1)" \
+        eval '[ $((rx0 + rx1)) -gt 0 ] 2>/dev/null'
+fi
 if [ "$transport" = tap ]; then
     # "N frames to the guest (J joined by the kernel), M from it (C to cut)"
     counts=$(sed -n 's/.*frames to the guest (\([0-9]*\) joined.* (\([0-9]*\) to cut).*/\1 \2/p' \
