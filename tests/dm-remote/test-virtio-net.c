@@ -1371,6 +1371,78 @@ static void test_mq_flows(void **unused)
 }
 
 /*
+ * Receive buffers taken on the second pair for a frame (MRG_RXBUF: one
+ * of 64 bytes, the frame waiting for more) when the driver goes back to
+ * one pair: that buffer comes back empty before the ack, the frame then
+ * on the first pair, whole.  The flow that goes to the second pair is
+ * found first on another card with the same addresses and ports.
+ */
+static void test_mq_pairs_shrink(void **unused)
+{
+    Net *k = net_new(",queues=2");
+    int s = udp_socket("127.0.0.1", 0);
+    struct sockaddr_in a, from;
+    socklen_t alen = sizeof(a), flen = sizeof(from);
+    uint8_t f[2048], h[HDR_LEN], slirp_mac[6];
+    unsigned on_q[MQ_FLOWS], flow = MQ_FLOWS, d;
+    char msg[32], want[32];
+    ssize_t n = -1;
+    uint32_t len;
+
+    assert_int_equal(getsockname(s, (struct sockaddr *)&a, &alen), 0);
+    driver_init(k, ALL_MQ);
+    rx_offer_q(k, RX, 15, 2048);
+    rx_offer_q(k, MQ_RX1, 16, 2048);
+    tx_frame(k, f, arp_request(f, guest_mac, "10.0.2.15", "10.0.2.2"), NULL);
+    assert_int_equal(arp_op(f, rx_next(k, f, sizeof(f), h, true)), 2);
+    rx_offer_q(k, RX, 1, 2048);
+    memcpy(slirp_mac, f + 22, 6);
+    assert_int_equal(pairs_set(k, 2), 0);
+    mq_flows(k, s, slirp_mac, ntohs(a.sin_port), 1, on_q);
+    for (unsigned i = 0; i < MQ_FLOWS && flow == MQ_FLOWS; i++) {
+        flow = on_q[i] == MQ_RX1 ? i : flow;
+    }
+    assert_true(flow < MQ_FLOWS);
+    net_free(k);
+
+    k = net_new(",queues=2");
+    driver_init(k, ALL_MQ);
+    rx_offer_q(k, RX, 15, 2048);
+    tx_frame(k, f, arp_request(f, guest_mac, "10.0.2.15", "10.0.2.2"), NULL);
+    assert_int_equal(arp_op(f, rx_next(k, f, sizeof(f), h, true)), 2);
+    assert_int_equal(pairs_set(k, 2), 0);
+    d = k->next_desc[MQ_RX1]++;
+    desc(k, MQ_RX1, d, RXBUF_Q(MQ_RX1, d), 64, 2, 0);
+    offer(k, MQ_RX1, d, true);
+    snprintf(want, sizeof(want), "flow-%u", flow);
+    tx_frame(k, f, udp_frame(f, slirp_mac, "10.0.2.15", "10.0.2.2",
+                             7000 + flow, ntohs(a.sin_port), want, 1), NULL);
+    for (int t = 0; t < 50 && n < 0; t++) {
+        rig_run_for(k->rig, 10);
+        n = recvfrom(s, msg, sizeof(msg), 0, (struct sockaddr *)&from, &flen);
+    }
+    assert_int_equal(n, strlen(want));
+    /* 42 + 12 bytes of header and more than 64: it waits for buffers. */
+    assert_int_equal(sendto(s, "a longer answer than 64 bytes, with its "
+                            "headers", 47, 0, (struct sockaddr *)&from, flen),
+                     47);
+    rig_run_for(k->rig, 50);
+    assert_int_equal(used_idx(k, MQ_RX1), 0);
+    assert_int_equal(used_idx(k, RX), k->seen_used[RX]);
+    assert_int_equal(pairs_set(k, 1), 0);
+    assert_int_equal(used_idx(k, MQ_RX1), 1);           /* with the command */
+    assert_int_equal(used_elem(k, MQ_RX1, 0, &len), d);
+    assert_int_equal(len, 0);                           /* empty */
+    n = rx_next_q(k, RX, f, sizeof(f), h, true);
+    assert_int_equal(n, 42 + 47);
+    assert_int_equal(f[36] << 8 | f[37], 7000 + flow);
+    assert_memory_equal(f + 42, "a longer answer", 15);
+    assert_false(needs_reset(k));
+    close(s);
+    net_free(k);
+}
+
+/*
  * queues=2 across a kill: the pairs the driver enabled and the control
  * queue's place come back from the state file; a model started with
  * another queues= refuses the file.
@@ -1671,6 +1743,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_restart),
         cmocka_unit_test(test_mq_negotiate),
         cmocka_unit_test(test_mq_flows),
+        cmocka_unit_test(test_mq_pairs_shrink),
         cmocka_unit_test(test_restart_mq),
     };
 
