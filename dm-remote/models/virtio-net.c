@@ -1258,6 +1258,10 @@ static void net_load(DmDevice *dev, DmStateIn *in, uint32_t version)
     }
     n->pairs = pairs;
     net_update_layout(n);
+    if (pairs > 1) {
+        dm_info("virtio-net: %u queue pairs of %u in use (from the state "
+                "file)", n->pairs, n->max_pairs);
+    }
     memcpy(n->config.mac, mac, 6);
     n->promisc = modes & 1;
     n->allmulti = modes & 2;

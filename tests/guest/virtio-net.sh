@@ -26,14 +26,23 @@
 # driver takes MQ and enables both pairs (sysfs: rx-0, rx-1, tx-0,
 # tx-1), the file is fetched once more from each vCPU (taskset) and the
 # model's counts at exit show frames from both transmit queues.
-#   tests/guest/virtio-net.sh BUILD [unix|tcp|tap|crash|mq]
+# crash-mq: crash with queues=2 and two vCPUs: both pairs in use across
+# the kill (the pairs and every queue's journal in the state), the fetch
+# from each vCPU through the restarted model.
+#   tests/guest/virtio-net.sh BUILD [unix|tcp|tap|crash|mq|crash-mq]
 # DM_REMOTE=PATH runs another build of the model (dm-remote-asan: a
 # memory error or a leak makes it exit non-zero, which fails the test).
 # shellcheck source-path=SCRIPTDIR
 # shellcheck disable=SC2154   # tap.sh's $n and $failed
 set -uo pipefail
-build=$(cd "${1:?usage: virtio-net.sh BUILD [unix|tcp|tap|crash|mq]}" && pwd)
+build=$(cd "${1:?usage: virtio-net.sh BUILD [unix|tcp|tap|crash|mq|crash-mq]}" && pwd)
 transport=${2:-unix}
+# mq=1: a card of two queue pairs (mq, crash-mq); crash-mq is crash then.
+mq=
+case $transport in
+    mq) mq=1 ;;
+    crash-mq) mq=1 transport=crash ;;
+esac
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../tap.sh"
 tmp=$(mktemp -d /tmp/dm-vnet-XXXXXX)
@@ -55,11 +64,7 @@ case $transport in
         addr=unix:$tmp/net.sock state=(--state-file "$tmp/net.state")
         guest_net=dm.crash=1 ;;
     tcp) addr=tcp:127.0.0.1:$model_port ;;
-    mq)
-        addr=unix:$tmp/net.sock smp=2 guest_net=dm.mq=1
-        model="$model,queues=2"
-        DM_VERBOSE=${DM_VERBOSE:-}      # its counts at exit, in the log
-        ;;
+    mq) addr=unix:$tmp/net.sock ;;
     tap)
         addr=unix:$tmp/net.sock
         if [ "$(id -u)" != 0 ] || [ ! -w /dev/net/tun ]; then
@@ -84,6 +89,10 @@ case $transport in
         ;;
     *) bail "unknown transport $transport" ;;
 esac
+if [ -n "$mq" ]; then
+    smp=2 model="$model,queues=2" guest_net="$guest_net dm.mq=1"
+    DM_VERBOSE=${DM_VERBOSE:-}          # its counts at exit, in the log
+fi
 
 # The file the guest fetches: 1 MiB of random bytes.
 mkdir "$tmp/www"
@@ -192,7 +201,7 @@ if [ "$transport" = tap ]; then
     check "on a tap the driver took GUEST_TSO4 and HOST_TSO4" \
         [ "${features:7:1}${features:11:1}" = 11 ]
 fi
-if [ "$transport" = mq ]; then
+if [ -n "$mq" ]; then
     # MQ 22; the driver enables a pair per vCPU (VQ_PAIRS_SET 2).
     check "the driver took MQ" [ "${features:22:1}" = 1 ]
     check "it uses two queue pairs ($(field queues))" \
@@ -260,7 +269,7 @@ wait "$model_pid"
 model_rc=$?
 check "the model exited cleanly at SIGTERM (status $model_rc)" \
     [ "$model_rc" = 0 ]
-if [ "$transport" = mq ]; then
+if [ -n "$mq" ]; then
     # "per queue pair: 0: R0/T0, 1: R1/T1; 2 pairs of 2 in use"
     pairs=$(sed -n 's/.*per queue pair: 0: \([0-9]*\)\/\([0-9]*\), 1: \([0-9]*\)\/\([0-9]*\);.*/\1 \2 \3 \4/p' \
             "$tmp/dm.log" | tail -n 1)
@@ -269,6 +278,13 @@ if [ "$transport" = mq ]; then
         eval '[ "$tx0" -gt 0 ] 2>/dev/null && [ "$tx1" -gt 0 ]'
     check "frames reached the guest ($rx0 + $rx1)" \
         eval '[ $((rx0 + rx1)) -gt 0 ] 2>/dev/null'
+    check "the driver asked for both pairs (VQ_PAIRS_SET)" \
+        grep -q 'virtio-net: 2 queue pairs of 2 in use$' "$tmp/dm.log"
+    if [ "$transport" = crash ]; then
+        check "the restarted model took both pairs from its state file" \
+            grep -q '2 queue pairs of 2 in use (from the state file)' \
+            "$tmp/dm.log"
+    fi
 fi
 if [ "$transport" = tap ]; then
     # "N frames to the guest (J joined by the kernel), M from it (C to cut)"
