@@ -974,6 +974,9 @@ static void ctrl_process(VirtioNet *n)
         } else {
             ack = ctrl_command(n, buf[0], buf[1], buf + 2, out - 2);
         }
+        if (!dm_virtio_ready(&n->virtio)) {
+            break;              /* the command broke the device */
+        }
         if (dm_virtq_write(n->dev, e, in - 1, &ack, 1) != 1 ||
             dm_virtq_push(q, e, 1) < 0) {
             dm_virtio_broken(&n->virtio, "a control ack outside guest "
