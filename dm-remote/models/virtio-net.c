@@ -20,9 +20,9 @@
  * spec's layout of one pair).  The driver enables pairs with the control
  * queue's VQ_PAIRS_SET (1 after a reset); every enabled transmit queue
  * is served, and a frame for the guest goes to the receive queue of its
- * flow (a hash of its addresses and ports, modulo the pairs in use; a
- * frame that is not TCP or UDP over IP to pair 0), so one flow keeps its
- * order.  Frames wait in one queue for the whole card, in order, each
+ * flow (a hash of its IP addresses, protocol and TCP or UDP ports,
+ * modulo the pairs in use; a frame that is not IP to pair 0), so one
+ * flow keeps its order.  Frames wait in one queue for the whole card, in order, each
  * for the buffers of its pair.  Features: MAC, STATUS (the
  * link is up), MTU (1500), MRG_RXBUF (a frame may take several receive
  * buffers: they are given back together, under one move of the used
@@ -420,7 +420,8 @@ static int rx_give(VirtioNet *n, NetFrame *f)
 
 /*
  * A frame's flow: a hash of its IP addresses, protocol and, for TCP and
- * UDP (not a fragment), its ports; 0 for anything else.  Every field
+ * UDP (not a fragment), its ports; 0 for a frame that is not IP (or
+ * has a bad IPv4 header length).  Every field
  * is read only within @len.
  */
 static uint32_t flow_hash(const uint8_t *d, size_t len)
