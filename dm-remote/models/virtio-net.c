@@ -4,7 +4,7 @@
  *
  *   dm-remote serve --model virtio-net,net=user[,hostfwd=RULE[+RULE...]]
  *                   [,restrict=on][,subnet=CIDR][,mac=MAC][,rx_queue=N]
- *                   [,queue_size=N]
+ *                   [,queue_size=N][,queues=N]
  *   dm-remote serve --model virtio-net,tap=IFNAME[,mac=MAC]...
  *
  * net=user (the default): libslirp in this process (net-slirp.c, through
@@ -14,7 +14,16 @@
  * go to the kernel as they are, and the kernel may leave checksums to
  * the guest once its driver takes GUEST_CSUM.
  *
- * Queues: receive 0, transmit 1, control 2.  Features: MAC, STATUS (the
+ * Queues: receive 0, transmit 1, control 2; with queues=N (N > 1, MQ
+ * offered, max_virtqueue_pairs N): receive 2i and transmit 2i + 1 for
+ * each pair i, control 2N once the driver took MQ (2 otherwise, the
+ * spec's layout of one pair).  The driver enables pairs with the control
+ * queue's VQ_PAIRS_SET (1 after a reset); every enabled transmit queue
+ * is served, and a frame for the guest goes to the receive queue of its
+ * flow (a hash of its IP addresses, protocol and TCP or UDP ports,
+ * modulo the pairs in use; a frame that is not IP to pair 0), so one
+ * flow keeps its order.  Frames wait in one queue for the whole card, in order, each
+ * for the buffers of its pair.  Features: MAC, STATUS (the
  * link is up), MTU (1500), MRG_RXBUF (a frame may take several receive
  * buffers: they are given back together, under one move of the used
  * index), CTRL_VQ with CTRL_RX, CTRL_MAC_ADDR and GUEST_ANNOUNCE (receive
@@ -85,6 +94,7 @@
 #define VIRTIO_NET_F_CTRL_VQ        17
 #define VIRTIO_NET_F_CTRL_RX        18
 #define VIRTIO_NET_F_GUEST_ANNOUNCE 21
+#define VIRTIO_NET_F_MQ             22
 #define VIRTIO_NET_F_CTRL_MAC_ADDR  23
 
 #define VIRTIO_NET_S_LINK_UP        1
@@ -117,6 +127,8 @@ _Static_assert(sizeof(VirtioNetHdr) == 12, "virtio_net_hdr_v1 layout");
 #define CTRL_MAC_ADDR_SET       1
 #define CTRL_ANNOUNCE           3
 #define CTRL_ANNOUNCE_ACK       0
+#define CTRL_MQ                 4
+#define CTRL_MQ_VQ_PAIRS_SET    0
 #define CTRL_OK                 0
 #define CTRL_ERR                1
 /* The longest command we read: two MAC tables of this many entries. */
@@ -129,10 +141,10 @@ _Static_assert(sizeof(VirtioNetHdr) == 12, "virtio_net_hdr_v1 layout");
  * MTU + VLAN; with them (a tap's TSO), a 64 KiB packet and its headers. */
 #define FRAME_MAX       (MTU + ETH_HLEN + 4)
 #define FRAME_MAX_TSO   (65536 + ETH_HLEN + 4)
-#define QUEUE_RX        0
-#define QUEUE_TX        1
-#define QUEUE_CTRL      2
-#define NUM_QUEUES      3
+/* Pair p's queues; the control queue is n->ctrl_q. */
+#define QUEUE_RX(p)     (2 * (p))
+#define QUEUE_TX(p)     (2 * (p) + 1)
+#define PAIRS_MAX       8
 #define TX_BUDGET       256
 /* Receive buffers one frame may take (MRG_RXBUF): a 64 KiB frame takes
  * 43 of Linux's smallest; tinier buffers drop it. */
@@ -187,9 +199,20 @@ typedef struct VirtioNet {
     DmTimer flap_timer;         /* up again: after the read, or at most */
     /* Frames each way, and of them those a tap's kernel cuts or joined. */
     uint64_t rx_frames, rx_gso, tx_frames, tx_gso;
+    /* The same, per queue pair. */
+    uint64_t rx_frames_pair[PAIRS_MAX], tx_frames_pair[PAIRS_MAX];
+    /*
+     * Queue pairs: queues= (max_pairs), those the driver enabled with
+     * VQ_PAIRS_SET (pairs: 1 after a reset), the control queue's index
+     * (2 * max_pairs once the driver took MQ, else 2).
+     */
+    unsigned max_pairs, pairs, ctrl_q;
+    uint32_t tx_more;           /* pairs whose transmit budget ran out */
+    uint32_t rx_notify;         /* pairs given frames since the last irq */
     /* MRG_RXBUF: buffers taken for the frame at the queue's head. */
     DmVirtqElem rx_elem[RX_MAX_BUFS];
     unsigned rx_nelems;
+    unsigned rx_pair;           /* the pair those buffers are of */
     uint64_t rx_room;
     DmVirtqElem tx_elem, ctrl_elem;
     size_t frame_max;           /* FRAME_MAX, or FRAME_MAX_TSO (tap) */
@@ -208,7 +231,20 @@ typedef struct VirtioNet {
     const char *mac;
     uint64_t rx_queue;
     uint64_t queue_size;
+    uint64_t queues;
 } VirtioNet;
+
+/* The pairs whose queues the driver's layout has: all of them with MQ. */
+static unsigned net_layout_pairs(VirtioNet *n)
+{
+    return dm_virtio_has(&n->virtio, VIRTIO_NET_F_MQ) ? n->max_pairs : 1;
+}
+
+/* The control queue's index follows the features (virtio 1.2 5.1.2). */
+static void net_update_layout(VirtioNet *n)
+{
+    n->ctrl_q = 2 * net_layout_pairs(n);
+}
 
 /* ---- The link's status ---- */
 
@@ -303,7 +339,7 @@ static bool net_rings_usable(VirtioNet *n)
 /* Take a receive buffer into rx_elem[rx_nelems]: 1, 0 (none), -1. */
 static int rx_take(VirtioNet *n)
 {
-    DmVirtq *q = &n->virtio.vq[QUEUE_RX];
+    DmVirtq *q = &n->virtio.vq[QUEUE_RX(n->rx_pair)];
     DmVirtqElem *e = &n->rx_elem[n->rx_nelems];
     char why[128];
     int ret = dm_virtq_pop(q, e, why, sizeof(why));
@@ -367,17 +403,84 @@ static int rx_give(VirtioNet *n, NetFrame *f)
         off += take;
         written[i] = hdr + take;
     }
-    if (dm_virtq_push_batch(&n->virtio.vq[QUEUE_RX], elems, written,
-                            n->rx_nelems) < 0) {
+    if (dm_virtq_push_batch(&n->virtio.vq[QUEUE_RX(n->rx_pair)], elems,
+                            written, n->rx_nelems) < 0) {
         return -1;
     }
+    n->rx_notify |= 1u << n->rx_pair;
     if (f) {
         n->rx_frames++;
+        n->rx_frames_pair[n->rx_pair]++;
         n->rx_gso += h.gso_type != VIRTIO_NET_HDR_GSO_NONE;
     }
     n->rx_nelems = 0;
     n->rx_room = 0;
     return 0;
+}
+
+/*
+ * A frame's flow: a hash of its IP addresses, protocol and, for TCP and
+ * UDP (not a fragment), its ports; 0 for a frame that is not IP (or
+ * has a bad IPv4 header length).  Every field
+ * is read only within @len.
+ */
+static uint32_t flow_hash(const uint8_t *d, size_t len)
+{
+    size_t off = ETH_HLEN, l4 = 0, addr = 0, alen = 0;
+    uint16_t type = d[12] << 8 | d[13];
+    uint8_t proto = 0;
+    uint32_t h = 2166136261u;           /* FNV-1a */
+
+    if (type == 0x8100 && len >= ETH_HLEN + 4) {
+        type = d[16] << 8 | d[17];      /* one VLAN tag */
+        off += 4;
+    }
+    if (type == 0x0800 && len >= off + 20) {
+        size_t ihl = (d[off] & 0xf) * 4;
+        bool frag = ((d[off + 6] & 0x3f) | d[off + 7]) != 0;
+
+        if (ihl < 20 || len < off + ihl) {
+            return 0;
+        }
+        proto = d[off + 9];
+        addr = off + 12;
+        alen = 8;
+        l4 = frag ? 0 : off + ihl;
+    } else if (type == 0x86dd && len >= off + 40) {
+        proto = d[off + 6];             /* no extension headers followed */
+        addr = off + 8;
+        alen = 32;
+        l4 = off + 40;
+    } else {
+        return 0;
+    }
+    for (size_t i = 0; i < alen; i++) {
+        h = (h ^ d[addr + i]) * 16777619u;
+    }
+    h = (h ^ proto) * 16777619u;
+    if (l4 && (proto == 6 || proto == 17) && len >= l4 + 4) {
+        for (size_t i = 0; i < 4; i++) {
+            h = (h ^ d[l4 + i]) * 16777619u;
+        }
+    }
+    return h;
+}
+
+/*
+ * The pair whose receive queue gets @f: its flow's among those in use,
+ * pair 0 when that queue is not set up (a driver may enable fewer).
+ */
+static unsigned rx_pick(VirtioNet *n, const NetFrame *f)
+{
+    unsigned p = 0;
+
+    if (n->pairs > 1) {
+        p = flow_hash(f->data, f->len) % n->pairs;
+    }
+    if (!n->virtio.vq[QUEUE_RX(p)].enabled) {
+        p = 0;
+    }
+    return p;
 }
 
 /*
@@ -391,6 +494,12 @@ static bool rx_one(VirtioNet *n, NetFrame *f)
     uint64_t need = HDR_LEN + f->len;
     int ret;
 
+    if (n->rx_nelems == 0) {
+        n->rx_pair = rx_pick(n, f);
+    }
+    if (!n->virtio.vq[QUEUE_RX(n->rx_pair)].enabled) {
+        return false;           /* pair 0's queue, not set up yet */
+    }
     while (n->rx_room < need &&
            (n->rx_nelems == 0 || (mergeable && n->rx_nelems < RX_MAX_BUFS))) {
         ret = rx_take(n);
@@ -411,12 +520,20 @@ static bool rx_one(VirtioNet *n, NetFrame *f)
     return true;
 }
 
+/* Interrupt the driver for each receive queue given frames. */
+static void rx_notify(VirtioNet *n)
+{
+    for (unsigned p = 0; n->rx_notify; p++) {
+        if (n->rx_notify & (1u << p)) {
+            n->rx_notify &= ~(1u << p);
+            dm_virtio_notify(&n->virtio, QUEUE_RX(p));
+        }
+    }
+}
+
 static void rx_flush(VirtioNet *n)
 {
-    unsigned done = 0;
-
-    while (n->rxq_head && net_rings_usable(n) &&
-           n->virtio.vq[QUEUE_RX].enabled) {
+    while (n->rxq_head && net_rings_usable(n)) {
         NetFrame *f = n->rxq_head;
 
         if (!rx_one(n, f)) {
@@ -428,11 +545,8 @@ static void rx_flush(VirtioNet *n)
         }
         n->rxq_len--;
         free(f);
-        done++;
     }
-    if (done) {
-        dm_virtio_notify(&n->virtio, QUEUE_RX);
-    }
+    rx_notify(n);
     if (n->rxq_len < n->rx_queue && n->be && n->ops->resume) {
         n->ops->resume(n->be);
     }
@@ -450,6 +564,8 @@ static void rxq_clear(VirtioNet *n)
     n->rxq_len = 0;
     n->rx_nelems = 0;
     n->rx_room = 0;
+    n->rx_pair = 0;
+    n->rx_notify = 0;
 }
 
 static bool finish_csum(uint8_t *frame, size_t len, const VirtioNetHdr *h);
@@ -572,7 +688,7 @@ static bool finish_csum(uint8_t *frame, size_t len, const VirtioNetHdr *h)
 }
 
 /* One chain's frame to the back end: false if the device broke. */
-static bool tx_one(VirtioNet *n, const DmVirtqElem *e)
+static bool tx_one(VirtioNet *n, const DmVirtqElem *e, unsigned pair)
 {
     uint64_t out = dm_virtq_out_len(e);
     VirtioNetHdr h;
@@ -650,14 +766,15 @@ static bool tx_one(VirtioNet *n, const DmVirtqElem *e)
         rx_count_drop(&n->tx_dropped, "the back end refused frames");
     } else {
         n->tx_frames++;
+        n->tx_frames_pair[pair]++;
         n->tx_gso += h.gso_type != VIRTIO_NET_HDR_GSO_NONE;
     }
     return true;
 }
 
-static void tx_process(VirtioNet *n)
+static void tx_process(VirtioNet *n, unsigned pair)
 {
-    DmVirtq *q = &n->virtio.vq[QUEUE_TX];
+    DmVirtq *q = &n->virtio.vq[QUEUE_TX(pair)];
     unsigned done = 0;
     char why[128];
 
@@ -666,6 +783,7 @@ static void tx_process(VirtioNet *n)
 
         if (done == TX_BUDGET) {
             /* The rest after the loop's other work. */
+            n->tx_more |= 1u << pair;
             dm_timer_mod(&n->tx_timer, 0);
             break;
         }
@@ -676,7 +794,7 @@ static void tx_process(VirtioNet *n)
         if (ret <= 0) {
             break;
         }
-        if (!tx_one(n, &n->tx_elem)) {
+        if (!tx_one(n, &n->tx_elem, pair)) {
             break;
         }
         if (dm_virtq_push(q, &n->tx_elem, 0) < 0) {
@@ -686,13 +804,28 @@ static void tx_process(VirtioNet *n)
         done++;
     }
     if (done) {
-        dm_virtio_notify(&n->virtio, QUEUE_TX);
+        dm_virtio_notify(&n->virtio, QUEUE_TX(pair));
     }
 }
 
 static void tx_timer_cb(void *opaque)
 {
-    tx_process(opaque);
+    VirtioNet *n = opaque;
+    uint32_t more = n->tx_more;
+
+    n->tx_more = 0;
+    for (unsigned p = 0; p < net_layout_pairs(n); p++) {
+        if (more & (1u << p)) {
+            tx_process(n, p);
+        }
+    }
+}
+
+/* Every transmit queue again (the link is back, the VM runs again). */
+static void tx_all(VirtioNet *n)
+{
+    n->tx_more = (1u << n->max_pairs) - 1;
+    dm_timer_mod(&n->tx_timer, 0);
 }
 
 static void rx_timer_cb(void *opaque)
@@ -725,6 +858,32 @@ static uint8_t ctrl_mac_table(VirtioNet *n, const uint8_t *d, uint64_t len)
     return off == len ? CTRL_OK : CTRL_ERR;
 }
 
+/*
+ * VQ_PAIRS_SET: from the ack on, frames go to the first @pairs receive
+ * queues only.  Buffers taken for the waiting frame from a queue that
+ * leaves go back empty first (the driver drops them as too short).
+ */
+static int net_set_pairs(VirtioNet *n, unsigned pairs)
+{
+    if (n->rx_nelems && n->rx_pair >= pairs) {
+        if (rx_give(n, NULL) < 0) {
+            dm_virtio_broken(&n->virtio, "a receive buffer outside guest "
+                             "memory");
+            return -1;
+        }
+        rx_notify(n);
+    }
+    if (n->pairs != pairs) {
+        dm_info("virtio-net: %u queue pairs of %u in use", pairs,
+                n->max_pairs);
+    }
+    n->pairs = pairs;
+    dm_device_state_changed(n->dev);
+    /* Frames waiting for a queue that left go to one that is in use. */
+    dm_timer_mod(&n->rx_timer, 0);
+    return 0;
+}
+
 static uint8_t ctrl_command(VirtioNet *n, uint8_t cls, uint8_t cmd,
                             const uint8_t *d, uint64_t len)
 {
@@ -752,6 +911,20 @@ static uint8_t ctrl_command(VirtioNet *n, uint8_t cls, uint8_t cmd,
         dm_info("virtio-net: the driver announced itself");
         return CTRL_OK;
     }
+    if (cls == CTRL_MQ && cmd == CTRL_MQ_VQ_PAIRS_SET &&
+        dm_virtio_has(&n->virtio, VIRTIO_NET_F_MQ)) {
+        uint16_t pairs;
+
+        if (len != 2) {
+            return CTRL_ERR;
+        }
+        memcpy(&pairs, d, 2);
+        pairs = le16toh(pairs);
+        if (pairs < 1 || pairs > n->max_pairs) {
+            return CTRL_ERR;
+        }
+        return net_set_pairs(n, pairs) < 0 ? CTRL_ERR : CTRL_OK;
+    }
     if (cls == CTRL_MAC && cmd == CTRL_MAC_ADDR_SET &&
         dm_virtio_has(&n->virtio, VIRTIO_NET_F_CTRL_MAC_ADDR)) {
         if (len != 6) {
@@ -769,7 +942,7 @@ static uint8_t ctrl_command(VirtioNet *n, uint8_t cls, uint8_t cmd,
 
 static void ctrl_process(VirtioNet *n)
 {
-    DmVirtq *q = &n->virtio.vq[QUEUE_CTRL];
+    DmVirtq *q = &n->virtio.vq[n->ctrl_q];
     DmVirtqElem *e = &n->ctrl_elem;
     uint8_t *buf = n->ctrlbuf;
     unsigned done = 0;
@@ -802,6 +975,9 @@ static void ctrl_process(VirtioNet *n)
         } else {
             ack = ctrl_command(n, buf[0], buf[1], buf + 2, out - 2);
         }
+        if (!dm_virtio_ready(&n->virtio)) {
+            break;              /* the command broke the device */
+        }
         if (dm_virtq_write(n->dev, e, in - 1, &ack, 1) != 1 ||
             dm_virtq_push(q, e, 1) < 0) {
             dm_virtio_broken(&n->virtio, "a control ack outside guest "
@@ -811,7 +987,7 @@ static void ctrl_process(VirtioNet *n)
         done++;
     }
     if (done) {
-        dm_virtio_notify(&n->virtio, QUEUE_CTRL);
+        dm_virtio_notify(&n->virtio, n->ctrl_q);
     }
 }
 
@@ -821,16 +997,15 @@ static void net_queue_notify(void *opaque, unsigned q)
 {
     VirtioNet *n = opaque;
 
-    switch (q) {
-    case QUEUE_RX:
-        rx_flush(n);
-        break;
-    case QUEUE_TX:
-        tx_process(n);
-        break;
-    case QUEUE_CTRL:
+    /* Queues past the layout the driver's features chose: nothing. */
+    if (q == n->ctrl_q) {
         ctrl_process(n);
-        break;
+    } else if (q < 2 * net_layout_pairs(n)) {
+        if (q & 1) {
+            tx_process(n, q / 2);
+        } else {
+            rx_flush(n);
+        }
     }
 }
 
@@ -860,8 +1035,9 @@ static void net_set_offloads(VirtioNet *n, unsigned offloads)
 static void net_features_ok(void *opaque)
 {
     VirtioNet *n = opaque;
-
     unsigned o = 0;
+
+    net_update_layout(n);
 
     if (dm_virtio_has(&n->virtio, VIRTIO_NET_F_GUEST_CSUM)) {
         o |= NET_OFFLOAD_CSUM;
@@ -880,6 +1056,9 @@ static void net_virtio_reset(void *opaque)
 
     net_set_offloads(n, 0);
     rxq_clear(n);
+    n->pairs = 1;
+    n->tx_more = 0;
+    net_update_layout(n);       /* the features are gone: 2 */
     dm_timer_del(&n->tx_timer);
     dm_timer_del(&n->rx_timer);
     n->promisc = n->allmulti = false;
@@ -971,13 +1150,16 @@ static int net_realize(DmDevice *dev)
 
     n->dev = dev;
     n->rxq_tail = &n->rxq_head;
+    n->max_pairs = n->queues;
+    n->pairs = 1;
+    n->ctrl_q = 2;
     if ((n->queue_size & (n->queue_size - 1))) {
         dm_error("virtio-net: queue_size must be a power of two");
         return -EINVAL;
     }
     parse_mac(n->mac, n->config.mac);
     n->config.status = htole16(VIRTIO_NET_S_LINK_UP);
-    n->config.max_virtqueue_pairs = htole16(1);
+    n->config.max_virtqueue_pairs = htole16(n->max_pairs);
     n->config.mtu = htole16(MTU);
     dm_timer_init(&n->tx_timer, dm_device_loop(dev), tx_timer_cb, n);
     dm_timer_init(&n->rx_timer, dm_device_loop(dev), rx_timer_cb, n);
@@ -1001,6 +1183,9 @@ static int net_realize(DmDevice *dev)
                (1ULL << VIRTIO_NET_F_CTRL_RX) |
                (1ULL << VIRTIO_NET_F_CTRL_MAC_ADDR) |
                (1ULL << VIRTIO_NET_F_GUEST_ANNOUNCE);
+    if (n->max_pairs > 1) {
+        features |= 1ULL << VIRTIO_NET_F_MQ;
+    }
     n->frame_max = FRAME_MAX;
     if (n->vnet_hdr) {
         /* The kernel cuts and joins TCP segments both ways. */
@@ -1018,7 +1203,8 @@ static int net_realize(DmDevice *dev)
     }
     ret = dm_virtio_pci_init(&n->virtio, dev, VIRTIO_ID_NET,
                              PCI_CLASS_NETWORK_ETHERNET, features,
-                             NUM_QUEUES, n->queue_size, sizeof(n->config),
+                             2 * n->max_pairs + 1, n->queue_size,
+                             sizeof(n->config),
                              &net_virtio_ops, n);
     if (ret < 0) {
         n->ops->close(n->be);
@@ -1051,20 +1237,34 @@ static void net_save(DmDevice *dev, DmStateOut *out)
     dm_state_put(out, n->config.mac, 6);
     dm_state_put_u64(out, (n->promisc ? 1 : 0) | (n->allmulti ? 2 : 0) |
                           (n->link_down ? 4 : 0));
+    dm_state_put_u64(out, n->pairs);            /* version 2 */
 }
 
 static void net_load(DmDevice *dev, DmStateIn *in, uint32_t version)
 {
     VirtioNet *n = dm_device_state(dev);
     uint8_t mac[6];
-    uint64_t modes;
+    uint64_t modes, pairs = 1;
 
     dm_virtio_load(&n->virtio, in);
     dm_state_get(in, mac, 6);
     modes = dm_state_get_u64(in);
-    if (!dm_state_ok(in) || (mac[0] & 1) || modes > 7) {
+    if (version >= 2) {
+        pairs = dm_state_get_u64(in);
+    }
+    /* A file of another queues= (its queue count) is refused. */
+    if (!dm_state_ok(in) || (mac[0] & 1) || modes > 7 ||
+        n->virtio.num_queues != 2 * n->max_pairs + 1 ||
+        pairs < 1 || pairs > n->max_pairs ||
+        (pairs > 1 && !dm_virtio_has(&n->virtio, VIRTIO_NET_F_MQ))) {
         dm_state_fail(in);
         return;
+    }
+    n->pairs = pairs;
+    net_update_layout(n);
+    if (pairs > 1) {
+        dm_info("virtio-net: %u queue pairs of %u in use (from the state "
+                "file)", n->pairs, n->max_pairs);
     }
     memcpy(n->config.mac, mac, 6);
     n->promisc = modes & 1;
@@ -1106,7 +1306,7 @@ static int net_control(DmDevice *dev, uint32_t type, uint64_t value)
     net_set_link(n, value);
     if (value) {
         /* What the guest queued meanwhile goes now, dropped. */
-        dm_timer_mod(&n->tx_timer, 0);
+        tx_all(n);
     }
     return 0;
 }
@@ -1131,7 +1331,7 @@ static void net_vm_stopped_changed(DmDevice *dev)
 
     if (!dm_device_vm_stopped(dev)) {
         dm_timer_mod(&n->rx_timer, 0);
-        dm_timer_mod(&n->tx_timer, 0);
+        tx_all(n);
     }
 }
 
@@ -1160,11 +1360,31 @@ static void net_counts(VirtioNet *n)
             (unsigned long long)n->link_dropped);
 }
 
+/* Per pair, when there are several: which queues carried the frames. */
+static void net_counts_pairs(VirtioNet *n)
+{
+    char buf[PAIRS_MAX * 48] = "";
+    size_t len = 0;
+
+    if (n->max_pairs == 1) {
+        return;
+    }
+    for (unsigned p = 0; p < n->max_pairs; p++) {
+        len += snprintf(buf + len, sizeof(buf) - len, "%s%u: %llu/%llu",
+                        p ? ", " : "", p,
+                        (unsigned long long)n->rx_frames_pair[p],
+                        (unsigned long long)n->tx_frames_pair[p]);
+    }
+    dm_info("virtio-net: frames to/from the guest per queue pair: %s; "
+            "%u pairs of %u in use", buf, n->pairs, n->max_pairs);
+}
+
 static void net_dump(DmDevice *dev)
 {
     VirtioNet *n = dm_device_state(dev);
 
     net_counts(n);
+    net_counts_pairs(n);
     dm_info("virtio-net: %u frames waiting for the guest (at most %llu), "
             "%u receive buffers taken for the first (%llu bytes)%s%s",
             n->rxq_len, (unsigned long long)n->rx_queue, n->rx_nelems,
@@ -1179,6 +1399,7 @@ static void net_unrealize(DmDevice *dev)
     VirtioNet *n = dm_device_state(dev);
 
     net_counts(n);
+    net_counts_pairs(n);
     dm_timer_del(&n->tx_timer);
     dm_timer_del(&n->rx_timer);
     dm_timer_del(&n->flap_timer);
@@ -1218,6 +1439,9 @@ static const DmProp net_props[] = {
                    "beyond, they are dropped and counted (in the log)"),
     DM_PROP_UINT64("queue_size", VirtioNet, queue_size, "256", 16, 1024,
                    "entries per queue, a power of two"),
+    DM_PROP_UINT64("queues", VirtioNet, queues, "1", 1, PAIRS_MAX,
+                   "receive/transmit queue pairs (more than 1: MQ; a "
+                   "flow's frames stay on one receive queue)"),
     DM_PROP_END,
 };
 
@@ -1235,7 +1459,7 @@ static const DmModel dm_model_virtio_net = {
     .vm_stopped_changed = net_vm_stopped_changed,
     .control = net_control,
     .dump = net_dump,
-    .state_version = 1,
+    .state_version = 2,
     .save = net_save,
     .load = net_load,
     .unrealize = net_unrealize,

@@ -22,14 +22,27 @@
 # restarted model shows the link down until the driver has read it)
 # and fetches the file again through the restarted model, whose hostfwd
 # then serves the rest.
-#   tests/guest/virtio-net.sh BUILD [unix|tcp|tap|crash]
+# mq: over UNIX, the card with queues=2 and the guest on two vCPUs: the
+# driver takes MQ and enables both pairs (sysfs: rx-0, rx-1, tx-0,
+# tx-1), the file is fetched once more from each vCPU (taskset) and the
+# model's counts at exit show frames from both transmit queues.
+# crash-mq: crash with queues=2 and two vCPUs: both pairs in use across
+# the kill (the pairs and every queue's journal in the state), the fetch
+# from each vCPU through the restarted model.
+#   tests/guest/virtio-net.sh BUILD [unix|tcp|tap|crash|mq|crash-mq]
 # DM_REMOTE=PATH runs another build of the model (dm-remote-asan: a
 # memory error or a leak makes it exit non-zero, which fails the test).
 # shellcheck source-path=SCRIPTDIR
 # shellcheck disable=SC2154   # tap.sh's $n and $failed
 set -uo pipefail
-build=$(cd "${1:?usage: virtio-net.sh BUILD [unix|tcp|tap|crash]}" && pwd)
+build=$(cd "${1:?usage: virtio-net.sh BUILD [unix|tcp|tap|crash|mq|crash-mq]}" && pwd)
 transport=${2:-unix}
+# mq=1: a card of two queue pairs (mq, crash-mq); crash-mq is crash then.
+mq=
+case $transport in
+    mq) mq=1 ;;
+    crash-mq) mq=1 transport=crash ;;
+esac
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../tap.sh"
 tmp=$(mktemp -d /tmp/dm-vnet-XXXXXX)
@@ -42,7 +55,7 @@ trap tap_cleanup EXIT
 ports=$(/usr/bin/python3 "$here/../free-port.py" 127.0.0.1 3) ||
     bail "no free ports"
 model_port=$ports http_port=$((ports + 1)) fwd_port=$((ports + 2))
-ns=() netns='' state=()
+ns=() netns='' state=() smp=1
 http_host=127.0.0.1 fwd_host=127.0.0.1 guest_srv=10.0.2.2 guest_net=
 model="virtio-net,net=user,hostfwd=tcp:127.0.0.1:$fwd_port-:8080"
 case $transport in
@@ -51,6 +64,7 @@ case $transport in
         addr=unix:$tmp/net.sock state=(--state-file "$tmp/net.state")
         guest_net=dm.crash=1 ;;
     tcp) addr=tcp:127.0.0.1:$model_port ;;
+    mq) addr=unix:$tmp/net.sock ;;
     tap)
         addr=unix:$tmp/net.sock
         if [ "$(id -u)" != 0 ] || [ ! -w /dev/net/tun ]; then
@@ -75,6 +89,10 @@ case $transport in
         ;;
     *) bail "unknown transport $transport" ;;
 esac
+if [ -n "$mq" ]; then
+    smp=2 model="$model,queues=2" guest_net="$guest_net dm.mq=1"
+    DM_VERBOSE=${DM_VERBOSE:-}          # its counts at exit, in the log
+fi
 
 # The file the guest fetches: 1 MiB of random bytes.
 mkdir "$tmp/www"
@@ -111,7 +129,7 @@ for _ in $(seq 500); do
     sleep 0.02
 done
 
-timeout 200 "$build/qemu-system-x86_64" -accel tcg -M pc -m 256M \
+timeout 200 "$build/qemu-system-x86_64" -accel tcg -M pc -m 256M -smp "$smp" \
     -display none -monitor none -no-reboot \
     -kernel "$build/guest/vmlinuz" \
     -initrd "$build/guest/initramfs.cpio.gz" \
@@ -183,6 +201,19 @@ if [ "$transport" = tap ]; then
     check "on a tap the driver took GUEST_TSO4 and HOST_TSO4" \
         [ "${features:7:1}${features:11:1}" = 11 ]
 fi
+if [ -n "$mq" ]; then
+    # MQ 22; the driver enables a pair per vCPU (VQ_PAIRS_SET 2).
+    check "the driver took MQ" [ "${features:22:1}" = 1 ]
+    check "it uses two queue pairs ($(field queues))" \
+        [ "$(field queues)" = "rx-0 rx-1 tx-0 tx-1 " ]
+    check "the file fetched from vCPU 0 is whole" \
+        [ "$(field fetched-cpu0)" = "$want" ]
+    check "the file fetched from vCPU 1 is whole" \
+        [ "$(field fetched-cpu1)" = "$want" ]
+else
+    check "the card has one queue pair ($(field queues))" \
+        [ "$(field queues)" = "rx-0 tx-0 " ]
+fi
 if [ "$transport" = tap ]; then
     check "the guest has 10.0.3.2/24" [ "$(field addr)" = 10.0.3.2/24 ]
     check "its default route is the tap's side" \
@@ -238,6 +269,26 @@ wait "$model_pid"
 model_rc=$?
 check "the model exited cleanly at SIGTERM (status $model_rc)" \
     [ "$model_rc" = 0 ]
+if [ -n "$mq" ]; then
+    # "per queue pair: 0: R0/T0, 1: R1/T1; 2 pairs of 2 in use"
+    pairs=$(sed -n 's/.*per queue pair: 0: \([0-9]*\)\/\([0-9]*\), 1: \([0-9]*\)\/\([0-9]*\);.*/\1 \2 \3 \4/p' \
+            "$tmp/dm.log" | tail -n 1)
+    read -r rx0 tx0 rx1 tx1 <<<"${pairs:-x x x x}"
+    both_tx=no any_rx=no
+    [ "$tx0" -gt 0 ] 2>/dev/null && [ "$tx1" -gt 0 ] && both_tx=yes
+    [ "$rx0" -gt 0 ] 2>/dev/null || [ "$rx1" -gt 0 ] 2>/dev/null &&
+        any_rx=yes
+    check "frames left on both transmit queues (to/from per pair: $pairs)" \
+        [ "$both_tx" = yes ]
+    check "frames reached the guest ($rx0 + $rx1)" [ "$any_rx" = yes ]
+    check "the driver asked for both pairs (VQ_PAIRS_SET)" \
+        grep -q 'virtio-net: 2 queue pairs of 2 in use$' "$tmp/dm.log"
+    if [ "$transport" = crash ]; then
+        check "the restarted model took both pairs from its state file" \
+            grep -q '2 queue pairs of 2 in use (from the state file)' \
+            "$tmp/dm.log"
+    fi
+fi
 if [ "$transport" = tap ]; then
     # "N frames to the guest (J joined by the kernel), M from it (C to cut)"
     counts=$(sed -n 's/.*frames to the guest (\([0-9]*\) joined.* (\([0-9]*\) to cut).*/\1 \2/p' \

@@ -271,6 +271,25 @@ check delete-tablet 200 '"state":"stopped"'
 if [ ! -e "$state/instances/tab-1/input" ]; then pass input-removed; else
     fail input-removed "$(ls -l "$state/instances/tab-1")"; fi
 
+# A model's own properties go through as given, checked against the
+# model: a network card of two queue pairs (docs/dm-remote.md), and one
+# of nine refused.
+req "$api" POST /v1/instances '{"id": "net-9", "model": "virtio-net",
+    "props": {"queues": 9}}'
+check net-queues-range 400 "'queues' must be a number from 1 to 8"
+req "$api" POST /v1/instances '{"id": "net-1", "model": "virtio-net",
+    "transport": "unix", "props": {"net": "user", "queues": 2}}'
+check launch-net-queues 201 '"queues":"2"'
+net_pid=$(jf pid)
+if tr '\0' ' ' <"/proc/$net_pid/cmdline" 2>/dev/null |
+       grep -q 'virtio-net,.*queues=2'; then
+    pass net-queues-model
+else
+    fail net-queues-model "$(tr '\0' ' ' <"/proc/$net_pid/cmdline" 2>&1)"
+fi
+req "$api" DELETE /v1/instances/net-1
+check delete-net 200 '"state":"stopped"'
+
 # Errors.
 req "$api" POST /v1/instances '{"id": "dm-1", "model": "edu"}'
 check duplicate-id 409 "instance 'dm-1' already exists"

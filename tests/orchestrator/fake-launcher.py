@@ -72,6 +72,8 @@ DECLARED = {
          "help": "net=tap: the server's tap interface"},
         {"name": "mac", "type": "string", "default": "52:54:00:12:34:56",
          "help": "the card's MAC address"},
+        {"name": "queues", "type": "number", "default": "1",
+         "help": "receive/transmit queue pairs"},
         {"name": "bridge", "type": "string", "default": None,
          "required": False, "help": "a bridge of this server (--bridges)"}]},
 }

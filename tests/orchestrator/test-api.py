@@ -1149,6 +1149,19 @@ def model_props(e):
          "the launcher is asked for a card on bridge br0", (st, post))
     e.api("POST", "/v1/vms/n/stop", {"force": True})
     e.api("DELETE", "/v1/vms/n")
+    # queues=2 (dmctl's net0=virtio-net@s9,net=user,queues=2) passed on.
+    st, body = e.api("POST", "/v1/vms", {"name": "q", "devices": [
+        {"name": "net0", "model": "virtio-net", "server": "s9",
+         "props": {"net": "user", "queues": 2}}]})
+    t.ok(st == 201 and body["devices"][0]["props"] == {
+        "net": "user", "queues": "2"}, "a card with queues=2 is defined",
+        body)
+    st, body = e.api("POST", "/v1/vms/q/start")
+    post = e.requests("s9", "POST", "/v1/instances")[-1]["body"]
+    t.ok(st == 200 and post["props"] == {"net": "user", "queues": "2"},
+         "the launcher is asked for a card of two queue pairs", (st, post))
+    e.api("POST", "/v1/vms/q/stop", {"force": True})
+    e.api("DELETE", "/v1/vms/q")
     # A VM that boots from its disk: no kernel, bootindex on the disk.
     for boot in ("nope", "u"):
         err_is(t, e.api("POST", "/v1/vms", {"name": "b", "boot": boot,
