@@ -25,7 +25,10 @@
 #include "db.h"
 #include "error.h"
 #include "store-events.h"
+#include "records.h"
+#include "records-view.h"
 #include "store-import.h"
+#include "store-vms.h"
 
 #define EVENTS 150              /* more than one batch */
 
@@ -96,6 +99,162 @@ static sqlite3 *make_schema7(void)
                                 " VALUES ('vm1', ?)", "s", m));
     }
     return db;
+}
+
+
+/* @a and @b (either NULL) are the same document. */
+static void same_doc(JsonObject *a, JsonObject *b)
+{
+    g_autoptr(JsonNode) na = NULL, nb = NULL;
+    g_autofree char *ta = NULL, *tb = NULL;
+
+    if (!a || !b) {
+        assert_true(a == b);
+        return;
+    }
+    na = json_node_init_object(json_node_alloc(), a);
+    nb = json_node_init_object(json_node_alloc(), b);
+    ta = json_to_string(na, FALSE);
+    tb = json_to_string(nb, FALSE);
+    if (!json_node_equal(na, nb)) {
+        fail_msg("%s differs from %s", ta, tb);
+    }
+}
+
+static void same_names(GPtrArray *a, GPtrArray *b)
+{
+    assert_int_equal(a->len, b->len);
+    for (guint i = 0; i < a->len; i++) {
+        assert_string_equal(a->pdata[i], b->pdata[i]);
+    }
+}
+
+/*
+ * records-view.h answers what records.h answers from the tables the
+ * store was imported from: every document, name list, claim and count,
+ * and NULL for what is absent.  Then the counts as a view sees them: a
+ * VM it wrote counts for its client, and the client count is not
+ * remembered (another's change of a VM fails no commit), the server's
+ * load is.
+ */
+static void check_records_view(sqlite3 *db, OrchStore *s)
+{
+    g_autoptr(OrchStoreView) v = orch_view_new(s);
+    g_autoptr(OrchStoreView) w = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GPtrArray) vn = orch_rec_vm_names(db);
+    g_autoptr(GPtrArray) pn = orch_rec_platform_names(db);
+    g_autoptr(GPtrArray) ps = orch_rec_platforms(db);
+    g_autoptr(GPtrArray) vn2 = orch_recv_vm_names(v, root, &err);
+    g_autoptr(GPtrArray) pn2 = orch_recv_platform_names(v, root, &err);
+    g_autoptr(GPtrArray) ps2 = orch_recv_platforms(v, root, &err);
+    g_autoptr(JsonObject) vm2 = NULL;
+    g_autofree char *text = NULL, *vkey = NULL;
+    static const char *const devs[][2] = {
+        { "vm1", "edu0" }, { "vm1", "ser" }, { "vm2", "none" },
+        { "nope", "edu0" },
+    };
+    static const char *const plats[] = { "s1", "c1", "nope" };
+    guint i;
+
+    same_names(vn, vn2);
+    assert_int_equal(vn->len, 2);
+    same_names(pn, pn2);
+    assert_int_equal(ps->len, ps2->len);
+    for (i = 0; i < ps->len; i++) {
+        same_doc(ps->pdata[i], ps2->pdata[i]);
+    }
+    for (i = 0; i < vn->len + 1; i++) {
+        const char *name = i < vn->len ? vn->pdata[i] : "nope";
+        g_autoptr(JsonObject) a = orch_rec_vm(db, name);
+        g_autoptr(JsonObject) b = orch_recv_vm(v, root, name, &err);
+
+        same_doc(a, b);
+    }
+    for (i = 0; i < G_N_ELEMENTS(devs); i++) {
+        g_autoptr(JsonObject) a = orch_rec_placement(db, devs[i][0],
+                                                     devs[i][1]);
+        g_autoptr(JsonObject) b = orch_recv_placement(v, root, devs[i][0],
+                                                      devs[i][1], &err);
+
+        same_doc(a, b);
+    }
+    for (i = 0; i < G_N_ELEMENTS(plats); i++) {
+        g_autoptr(JsonObject) a = orch_rec_platform(db, plats[i]);
+        g_autoptr(JsonObject) b = orch_recv_platform(v, root, plats[i],
+                                                     &err);
+
+        same_doc(a, b);
+        assert_int_equal(orch_rec_server_used(db, plats[i]),
+                         orch_recv_server_used(v, root, plats[i], &err));
+        assert_int_equal(orch_rec_client_running(db, plats[i]),
+                         orch_recv_client_running(v, root, plats[i], &err));
+    }
+    assert_int_equal(orch_recv_server_used(v, root, "s1", &err), 1);
+    assert_int_equal(orch_recv_client_running(v, root, "c1", &err), 1);
+    {
+        g_autoptr(JsonObject) a = orch_rec_instance(db, "inst-1");
+        g_autoptr(JsonObject) b = orch_recv_instance(v, root, "inst-1",
+                                                     &err);
+        g_autoptr(JsonObject) c = orch_recv_instance(v, root, "inst-9",
+                                                     &err);
+        g_autoptr(JsonObject) d = orch_rec_route(db, "r-1");
+        g_autoptr(JsonObject) e = orch_recv_route(v, root, "r-1", &err);
+        g_autoptr(JsonObject) f = orch_recv_route(v, root, "r-9", &err);
+        g_autofree char *u = orch_rec_vm_by_uuid(db, "uuid-2");
+        g_autofree char *u2 = orch_recv_vm_by_uuid(v, root, "uuid-2", &err);
+        g_autofree char *u3 = orch_recv_vm_by_uuid(v, root, "uuid-9", &err);
+
+        assert_non_null(a);
+        same_doc(a, b);
+        assert_null(c);
+        assert_non_null(d);
+        same_doc(d, e);
+        assert_null(f);
+        assert_string_equal(u, u2);
+        assert_null(u3);
+    }
+    assert_null(err);
+
+    /*
+     * vm2 started on c1 in a view that read it alone: counted there, not
+     * by another.
+     */
+    g_clear_pointer(&v, orch_view_free);
+    v = orch_view_new(s);
+    vm2 = orch_recv_vm(v, root, "vm2", &err);
+    json_object_set_string_member(vm2, "state", "running");
+    json_object_set_string_member(vm2, "client", "c1");
+    assert_true(orch_vm_doc_update(v, root, vm2, &err));
+    assert_int_equal(orch_recv_client_running(v, root, "c1", &err), 2);
+    w = orch_view_new(s);
+    assert_int_equal(orch_recv_client_running(w, root, "c1", &err), 1);
+    /* Another stops vm1 meanwhile: the count was not remembered. */
+    text = g_strdup("{\"name\":\"vm1\",\"uuid\":\"uuid-1\","
+                    "\"state\":\"stopped\",\"client\":\"c1\","
+                    "\"devices\":[]}");
+    vkey = g_strconcat(root, "vms/vm1", NULL);
+    {
+        g_autoptr(OrchTxn) t = orch_txn_new();
+
+        orch_txn_put(t, vkey, text);
+        assert_true(orch_store_txn(s, t, NULL, &err));
+    }
+    assert_int_equal(orch_recv_client_running(v, root, "c1", &err), 1);
+    assert_true(orch_view_commit(v, NULL, &err));
+    assert_int_equal(orch_recv_client_running(w, root, "c1", &err), 1);
+    /* The load is remembered: a claim meanwhile fails the commit. */
+    assert_int_equal(orch_recv_server_used(w, root, "s1", &err), 1);
+    orch_view_put(w, vkey, text);
+    {
+        g_autofree char *lkey = g_strconcat(root, "load/s1", NULL);
+        g_autoptr(OrchTxn) t = orch_txn_new();
+
+        orch_txn_put(t, lkey, "{\"used\":2}");
+        assert_true(orch_store_txn(s, t, NULL, &err));
+    }
+    assert_false(orch_view_commit(w, NULL, &err));
+    assert_true(g_error_matches(err, ORCH_ERROR, ORCH_ERROR_CONFLICT));
 }
 
 static void test_import(void **state)
@@ -213,6 +372,7 @@ static void test_import(void **state)
     assert_int_equal(again->len, EVENTS);
     assert_int_equal(((OrchKv *)again->pdata[0])->mod_rev,
                      ((OrchKv *)events->pdata[0])->mod_rev);
+    check_records_view(db, s);
     sqlite3_close(db);
 }
 
