@@ -10,6 +10,7 @@
 #include "json-http.h"
 #include "json-limits.h"
 #include "records-view.h"
+#include "store-clients.h"
 #include "store-load.h"
 #include "store-placements.h"
 #include "store-platforms.h"
@@ -150,40 +151,10 @@ gint64 orch_recv_server_used(OrchStoreView *v, const char *root,
     return n < 0 ? 0 : n;
 }
 
-/* Whether VM document @text holds a QEMU on @client. */
-static bool recv_runs_on(const char *text, const char *client)
-{
-    g_autoptr(JsonNode) n = text ? dm_json_parse_peer(text, strlen(text),
-                                                      DM_JSON_MAX_DEPTH,
-                                                      NULL) : NULL;
-    JsonObject *o = n && JSON_NODE_HOLDS_OBJECT(n) ?
-        json_node_get_object(n) : NULL;
-    const char *state = o ? json_object_get_string_member_with_default(
-        o, "state", NULL) : NULL;
-
-    return o && !g_strcmp0(json_object_get_string_member_with_default(
-                               o, "client", NULL), client) &&
-        (!g_strcmp0(state, "running") || !g_strcmp0(state, "suspended") ||
-         !g_strcmp0(state, "migrating"));
-}
-
 gint64 orch_recv_client_running(OrchStoreView *v, const char *root,
                                 const char *client, GError **errp)
 {
-    g_autofree char *prefix = g_strconcat(root, "vms/", NULL);
-    g_autoptr(GPtrArray) kvs = orch_store_list(orch_view_store(v), prefix,
-                                               NULL, errp);
-    gint64 count = 0;
+    g_autoptr(GHashTable) loads = orch_client_loads(v, root, errp);
 
-    for (guint i = 0; kvs && i < kvs->len; i++) {
-        OrchKv *kv = g_ptr_array_index(kvs, i);
-        const char *mine;
-
-        /* This view's own write of the VM, if any, is what it sees. */
-        if (!orch_view_wrote(v, kv->key, &mine)) {
-            mine = kv->value;
-        }
-        count += recv_runs_on(mine, client);
-    }
-    return count;
+    return loads ? GPOINTER_TO_INT(g_hash_table_lookup(loads, client)) : 0;
 }

@@ -57,11 +57,7 @@ gint64 orch_recv_server_used(OrchStoreView *v, const char *root,
 /*
  * How many VMs hold a QEMU on client @client (running, suspended or
  * migrating).  Read from the store itself, not remembered (a VM this
- * view wrote counts as written): it serves the least-loaded client's
- * choice, and remembering every VM would make any two starts conflict,
- * each changing its own VM's state.  A choice made on a count another
- * start changes meanwhile is a worse balance, not a broken invariant
- * (a client platform has no capacity).
+ * view wrote counts as written): store-clients.h says why.
  */
 gint64 orch_recv_client_running(OrchStoreView *v, const char *root,
                                 const char *client, GError **errp);
