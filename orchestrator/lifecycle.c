@@ -176,9 +176,8 @@ int orch_vm_start(OrchRequest *r)
                                    &c, &err)) ||
         !orch_start_qemu(r->db, &r->undo, &vm, c.name, c.address,
                          c.hypervisor, NULL, &err) ||
-        !orch_db_run(r->db, &err, "UPDATE vms SET state = 'running',"
-                     " client_id = ?, hypervisor = ? WHERE id = ?", "isi",
-                     c.id, c.hypervisor, vm.id)) {
+        !orch_vm_write(r->db, vm.name, &err, "state", "running", "client",
+                       c.name, "hypervisor", c.hypervisor, NULL)) {
         return orch_fail_error(r, err);
     }
     orch_event(r->db, vm.name, "started on %s", c.name);
@@ -255,7 +254,7 @@ int orch_vm_stop(OrchRequest *r)
     if (strcmp(vm.state, "saved") != 0) {
         lifecycle_stop_qemu(&vm, timeout);
     }
-    if (!orch_vm_teardown(r->db, vm.id, vm.name, &err)) {
+    if (!orch_vm_teardown(r->db, vm.name, &err)) {
         return orch_fail_error(r, err);
     }
     orch_event(r->db, vm.name, "stopped");
@@ -275,8 +274,7 @@ static int lifecycle_pause(OrchRequest *r, const char *action,
     if (!orch_vm_load(r->db, r->seg[1], &vm, &err) ||
         !orch_vm_expect_state(&vm, action, ok, &err) ||
         !orch_qmp(vm.client_address, vm.name, cmd, NULL, NULL, &err) ||
-        !orch_db_run(r->db, &err, "UPDATE vms SET state = ? WHERE id = ?",
-                     "si", to, vm.id)) {
+        !orch_vm_write(r->db, vm.name, &err, "state", to, NULL)) {
         return orch_fail_error(r, err);
     }
     orch_event(r->db, vm.name, "%s", to);

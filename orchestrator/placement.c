@@ -77,9 +77,6 @@ bool orch_place_vm(sqlite3 *db, const char *name, bool need_model_tls,
         return false;
     }
     ret->name = g_strdup(orch_rec_str(best, "name"));
-    /* The row's id: what the writes, still SQL, are keyed by. */
-    ret->id = orch_db_int(db, -1, "SELECT id FROM platforms WHERE name = ?",
-                          "s", ret->name);
     ret->address = g_strdup(orch_rec_str(best, "address"));
     ret->hypervisor = g_strdup(orch_rec_str(best, "hypervisor"));
     return true;

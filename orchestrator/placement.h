@@ -15,7 +15,6 @@
 #include "undo.h"
 
 typedef struct OrchClientChoice {
-    gint64 id;
     char *name;
     char *address;
     char *hypervisor;

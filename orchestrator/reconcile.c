@@ -44,7 +44,6 @@ typedef struct Reconcile {
 } Reconcile;
 
 typedef struct ReconcileVm {
-    gint64 id;
     char *name;
     char *state;
     char *client;               /* NULL if none is recorded */
@@ -276,7 +275,7 @@ static bool reconcile_stop(Reconcile *rc, ReconcileVm *vm, const char *why,
         reconcile_delete(rc, vm->client, vm->address, "vms", vm->name);
     }
     reconcile_forget_instances(rc, vm->name);
-    if (!orch_vm_teardown(rc->db, vm->id, vm->name, errp)) {
+    if (!orch_vm_teardown(rc->db, vm->name, errp)) {
         return false;
     }
     reconcile_note(rc, vm->name, "%s: stopped, its device models deleted",
@@ -290,8 +289,7 @@ static bool reconcile_set(Reconcile *rc, ReconcileVm *vm, const char *state,
     if (strcmp(state, vm->state) == 0) {
         return true;
     }
-    if (!orch_db_run(rc->db, errp, "UPDATE vms SET state = ? WHERE id = ?",
-                     "si", state, vm->id)) {
+    if (!orch_vm_write(rc->db, vm->name, errp, "state", state, NULL)) {
         return false;
     }
     reconcile_note(rc, vm->name, "%s: %s (was %s)", why, state, vm->state);
@@ -314,9 +312,6 @@ static bool reconcile_target(Reconcile *rc, ReconcileVm *vm,
             continue;
         }
         if (reconcile_runs(reconcile_find(rc, name, vm->name))) {
-            /* The row's id: what the writes, still SQL, are keyed by. */
-            ret->id = orch_db_int(rc->db, -1, "SELECT id FROM platforms"
-                                  " WHERE name = ?", "s", name);
             ret->name = g_strdup(name);
             ret->address = g_strdup(orch_rec_str(p, "address"));
             ret->hypervisor = g_strdup(orch_rec_str(p, "hypervisor"));
@@ -351,9 +346,9 @@ static bool reconcile_migration(Reconcile *rc, ReconcileVm *vm,
         if (reconcile_find(rc, vm->client, vm->name)) {
             reconcile_delete(rc, vm->client, vm->address, "vms", vm->name);
         }
-        if (!orch_db_run(rc->db, errp, "UPDATE vms SET state = ?,"
-                         " client_id = ?, hypervisor = ? WHERE id = ?",
-                         "sisi", state, tgt->id, tgt->hypervisor, vm->id)) {
+        if (!orch_vm_write(rc->db, vm->name, errp, "state", state,
+                           "client", tgt->name, "hypervisor",
+                           tgt->hypervisor, NULL)) {
             return false;
         }
         reconcile_note(rc, vm->name, "an interrupted migration from %s "
@@ -430,9 +425,6 @@ static bool reconcile_vms(Reconcile *rc, GError **errp)
             continue;
         }
         vm = g_new0(ReconcileVm, 1);
-        /* The row's id: what the writes, still SQL, are keyed by. */
-        vm->id = orch_db_int(rc->db, -1, "SELECT id FROM vms WHERE name = ?",
-                             "s", names->pdata[i]);
         vm->name = g_strdup(names->pdata[i]);
         vm->state = g_strdup(state);
         vm->client = g_strdup(orch_rec_str(doc, "client"));
