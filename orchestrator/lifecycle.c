@@ -39,7 +39,6 @@ static void lifecycle_token(char out[33])
 
 /* A device of the VM being started, as lifecycle_launch needs it. */
 typedef struct LifecycleDev {
-    gint64 id;                  /* its row, which the writes still key */
     const char *name;
     const char *model;
     const char *server;         /* NULL: not pinned */
@@ -68,7 +67,7 @@ static bool lifecycle_launch(OrchRequest *r, OrchVm *vm, LifecycleDev *d,
 
     if (!orch_place_paired(r->db, vm->name, d->name, d->model, &pinned,
                            errp) ||
-        !orch_place_device(r->db, d->id, d->name, d->model, pinned,
+        !orch_place_device(r->db, vm->name, d->name, d->model, pinned,
                            &s, errp)) {
         return false;
     }
@@ -117,10 +116,6 @@ static bool lifecycle_launch_all(OrchRequest *r, OrchVm *vm, GError **errp)
                 json_to_string(props, FALSE) : NULL,
         };
 
-        /* The row's id: what the writes, still SQL, are keyed by. */
-        d.id = orch_db_int(r->db, -1, "SELECT id FROM devices"
-                           " WHERE vm_id = ? AND name = ?", "is", vm->id,
-                           d.name);
         g_array_append_val(devs, d);
     }
     for (i = 0; i < devs->len; i++) {
@@ -168,8 +163,9 @@ int orch_vm_start(OrchRequest *r)
      * (orch_launch_instance); a failed start deletes them again (the VM,
      * defined or stopped, had none).
      */
-    orch_db_commit_early(r, "DELETE FROM placements WHERE device_id IN "
-                         "(SELECT id FROM devices WHERE vm_id = ?)", vm.id);
+    orch_db_commit_early(r, "DELETE FROM placements WHERE device_id IN"
+                         " (SELECT d.id FROM devices d JOIN vms v"
+                         " ON v.id = d.vm_id WHERE v.name = ?)", vm.name);
     if (!lifecycle_launch_all(r, &vm, &err) ||
         (!client && !orch_place_vm(r->db, NULL,
                                    orch_vm_needs_model_tls(r->db, vm.name),

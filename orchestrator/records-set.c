@@ -42,3 +42,55 @@ bool orch_rec_placements_delete(sqlite3 *db, const char *vm, GError **errp)
                        " (SELECT d.id FROM devices d JOIN vms v"
                        " ON v.id = d.vm_id WHERE v.name = ?)", "s", vm);
 }
+
+/* The row of device @dev of VM @vm, in SQL (two parameters: vm, dev). */
+#define DEVICE_ROW "(SELECT d.id FROM devices d JOIN vms v ON v.id = d.vm_id" \
+    " WHERE v.name = ? AND d.name = ?)"
+
+/* NOT_FOUND with @what if the last statement changed no row. */
+static bool changed_one(sqlite3 *db, const char *vm, const char *dev,
+                        GError **errp)
+{
+    if (sqlite3_changes(db) != 1) {
+        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_NOT_FOUND,
+                    "device '%s' of VM '%s': no such device or placement",
+                    dev, vm);
+        return false;
+    }
+    return true;
+}
+
+bool orch_rec_placement_claim(sqlite3 *db, const char *vm, const char *dev,
+                              const char *server, const char *instance,
+                              const char *token, GError **errp)
+{
+    return orch_db_run(db, errp, "INSERT INTO placements (device_id,"
+                       " server_id, instance, address, token, state)"
+                       " SELECT d.id, s.id, ?, '', ?, 'launching'"
+                       " FROM devices d JOIN vms v ON v.id = d.vm_id,"
+                       " platforms s WHERE v.name = ? AND d.name = ?"
+                       " AND s.name = ?", "sssss", instance, token, vm, dev,
+                       server) &&
+           changed_one(db, vm, dev, errp);
+}
+
+bool orch_rec_placement_launched(sqlite3 *db, const char *vm,
+                                 const char *dev, const char *address,
+                                 const char *console, const char *state,
+                                 GError **errp)
+{
+    return orch_db_run(db, errp, "UPDATE placements SET address = ?,"
+                       " console = ?, state = ? WHERE device_id = "
+                       DEVICE_ROW, "sssss", address, console, state, vm,
+                       dev) &&
+           changed_one(db, vm, dev, errp);
+}
+
+bool orch_rec_route_set(sqlite3 *db, const char *vm, const char *dev,
+                        const char *id, const char *address, GError **errp)
+{
+    return orch_db_run(db, errp, "UPDATE placements SET route_id = ?,"
+                       " route_address = ? WHERE device_id = " DEVICE_ROW,
+                       "ssss", id, address, vm, dev) &&
+           changed_one(db, vm, dev, errp);
+}

@@ -26,5 +26,26 @@ bool orch_rec_vm_update(sqlite3 *db, JsonObject *doc, GError **errp);
  * delete first): the twin of orch_placement_release for each device.
  */
 bool orch_rec_placements_delete(sqlite3 *db, const char *vm, GError **errp);
+/*
+ * Device @dev of VM @vm claims a slot on server @server before its
+ * launch: its placement in state "launching" with instance @instance
+ * and @token, no address yet.  The twin of store-placements.h's
+ * orch_placement_claim, the server chosen by the caller.  NOT_FOUND if
+ * the device or the server is unknown.
+ */
+bool orch_rec_placement_claim(sqlite3 *db, const char *vm, const char *dev,
+                              const char *server, const char *instance,
+                              const char *token, GError **errp);
+/* The launcher's answer: the twin of orch_placement_launched. */
+bool orch_rec_placement_launched(sqlite3 *db, const char *vm,
+                                 const char *dev, const char *address,
+                                 const char *console, const char *state,
+                                 GError **errp);
+/*
+ * Route @id, whose owner's router is at @address, for device @dev of VM
+ * @vm's placement: the twin of store-routes.h's orch_route_doc_set.
+ */
+bool orch_rec_route_set(sqlite3 *db, const char *vm, const char *dev,
+                        const char *id, const char *address, GError **errp);
 
 #endif /* ORCH_RECORDS_SET_H */

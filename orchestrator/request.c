@@ -161,7 +161,7 @@ static __thread OrchRequest *request_current;
 
 typedef struct OrchDbUndo {
     char *sql;
-    gint64 id;
+    char *key;
 } OrchDbUndo;
 
 /* The store the requests' views read, if any. */
@@ -384,12 +384,12 @@ bool orch_db_resume(void)
     return request_db_begin(r) == 0;
 }
 
-void orch_db_commit_early(OrchRequest *r, const char *sql, gint64 id)
+void orch_db_commit_early(OrchRequest *r, const char *sql, const char *key)
 {
     OrchDbUndo *u = g_new0(OrchDbUndo, 1);
 
     u->sql = g_strdup(sql);
-    u->id = id;
+    u->key = g_strdup(key);
     r->db_undo = g_slist_prepend(r->db_undo, u);
     r->commit_early = true;
 }
@@ -399,6 +399,7 @@ static void request_db_undo_free(gpointer p)
     OrchDbUndo *u = p;
 
     g_free(u->sql);
+    g_free(u->key);
     g_free(u);
 }
 
@@ -438,7 +439,7 @@ void orch_db_undo_run(OrchRequest *r, sqlite3 *db)
         for (l = r->db_undo; l; l = l->next) {
             OrchDbUndo *u = l->data;
 
-            if (!orch_db_run(db, NULL, u->sql, "i", u->id)) {
+            if (!orch_db_run(db, NULL, u->sql, "s", u->key)) {
                 orch_warn("undo: %s, ignoring", sqlite3_errmsg(db));
             }
         }

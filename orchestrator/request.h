@@ -79,8 +79,8 @@ int orch_db_section_end(OrchRequest *r, bool commit);
 void orch_db_pause(void);
 /* False if the transaction could not begin again (the request failed). */
 bool orch_db_resume(void);
-/* Commit writes before launcher calls; on failure run @sql with @id. */
-void orch_db_commit_early(OrchRequest *r, const char *sql, gint64 id);
+/* Commit writes before launcher calls; on failure run @sql with @key. */
+void orch_db_commit_early(OrchRequest *r, const char *sql, const char *key);
 /* Run the undo SQL of a failed commit_early request, in its own section. */
 void orch_db_undo_run(OrchRequest *r, sqlite3 *db);
 void orch_db_undo_clear(OrchRequest *r);

@@ -101,9 +101,6 @@ bool orch_vm_load(sqlite3 *db, const char *name, OrchVm *ret,
                     name);
         return false;
     }
-    /* The row's id: what the writes, still SQL, are keyed by. */
-    ret->id = orch_db_int(db, -1, "SELECT id FROM vms WHERE name = ?", "s",
-                          name);
     ret->name = name;
     ret->uuid = g_strdup(orch_rec_str(doc, "uuid"));
     ret->state = g_strdup(orch_rec_str(doc, "state"));

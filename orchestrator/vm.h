@@ -18,7 +18,6 @@
 #include "undo.h"
 
 typedef struct OrchVm {
-    gint64 id;
     const char *name;
     char *uuid;
     char *state;
