@@ -36,6 +36,62 @@ bool orch_rec_vm_update(sqlite3 *db, JsonObject *doc, GError **errp)
     return true;
 }
 
+/* Member @member of @o as JSON text (NULL if absent or null). */
+static char *json_text(JsonObject *o, const char *member)
+{
+    JsonNode *n = json_object_get_member(o, member);
+
+    return n && !JSON_NODE_HOLDS_NULL(n) ? json_to_string(n, FALSE) : NULL;
+}
+
+bool orch_rec_vm_create(sqlite3 *db, JsonObject *doc, GError **errp)
+{
+    JsonNode *dn = json_object_get_member(doc, "devices");
+    JsonArray *devs = dn && JSON_NODE_HOLDS_ARRAY(dn) ?
+        json_node_get_array(dn) : NULL;
+    g_autofree char *args = json_text(doc, "extra_args");
+    gint64 id;
+
+    if (!orch_db_run(db, errp, "INSERT INTO vms (name, uuid, memory,"
+                     " kernel, initrd, append, extra_args, boot) VALUES"
+                     " (?, ?, ?, ?, ?, ?, ?, ?)", "ssssssss",
+                     orch_rec_str(doc, "name"), orch_rec_str(doc, "uuid"),
+                     orch_rec_str(doc, "memory"),
+                     orch_rec_str(doc, "kernel"),
+                     orch_rec_str(doc, "initrd"),
+                     orch_rec_str(doc, "append"), args ? args : "[]",
+                     orch_rec_str(doc, "boot"))) {
+        return false;
+    }
+    id = sqlite3_last_insert_rowid(db);
+    for (guint i = 0; devs && i < json_array_get_length(devs); i++) {
+        JsonObject *d = json_array_get_object_element(devs, i);
+        g_autofree char *props = json_text(d, "props");
+
+        if (!orch_db_run(db, errp, "INSERT INTO devices (vm_id, name, model,"
+                         " bus, console, restart, server_id, via_id, props)"
+                         " VALUES (?, ?, ?, ?, ?, ?,"
+                         " (SELECT id FROM platforms WHERE name = ?),"
+                         " (SELECT id FROM platforms WHERE name = ?), ?)",
+                         "isssissss", id, orch_rec_str(d, "name"),
+                         orch_rec_str(d, "model"), orch_rec_str(d, "bus"),
+                         (gint64)json_object_get_boolean_member_with_default(
+                             d, "console", FALSE),
+                         orch_rec_str(d, "restart"),
+                         orch_rec_str(d, "server"), orch_rec_str(d, "via"),
+                         props ? props : "{}")) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool orch_rec_vm_remove(sqlite3 *db, const char *name, GError **errp)
+{
+    return orch_db_run(db, errp, "DELETE FROM vms WHERE name = ?", "s",
+                       name);
+}
+
 bool orch_rec_placements_delete(sqlite3 *db, const char *vm, GError **errp)
 {
     return orch_db_run(db, errp, "DELETE FROM placements WHERE device_id IN"

@@ -22,6 +22,14 @@
  */
 bool orch_rec_vm_update(sqlite3 *db, JsonObject *doc, GError **errp);
 /*
+ * Create the VM of document @doc (store-vms.h's shape, its devices'
+ * "server" and "via" platforms' names): the twin of orch_vm_doc_create,
+ * whose checks the caller made.
+ */
+bool orch_rec_vm_create(sqlite3 *db, JsonObject *doc, GError **errp);
+/* Remove VM @name with its devices: the twin of orch_vm_doc_remove. */
+bool orch_rec_vm_remove(sqlite3 *db, const char *name, GError **errp);
+/*
  * Delete every placement of VM @vm (their instances are the caller's to
  * delete first): the twin of orch_placement_release for each device.
  */
