@@ -27,6 +27,7 @@
 #include "reconcile-routes.h"
 #include "reconcile.h"
 #include "records.h"
+#include "records-set.h"
 #include "store-events.h"
 #include "undo.h"
 #include "vm.h"
@@ -131,8 +132,9 @@ static void reconcile_health(Reconcile *rc, const char *name,
 {
     g_autoptr(JsonNode) reply = NULL;
     g_autoptr(JsonObject) p = NULL;
+    g_autoptr(GError) err = NULL;
     guint status = 0;
-    gint64 now;
+    bool now, tls_changed;
     int changed;
 
     if (!orch_launcher_call(address, "GET", "/v1/health", NULL, &status,
@@ -140,22 +142,30 @@ static void reconcile_health(Reconcile *rc, const char *name,
         !reply || !JSON_NODE_HOLDS_OBJECT(reply)) {
         return;                 /* its listing answered: leave it be */
     }
-    changed = orch_catalogue_refresh(rc->db, name,
-                                     json_node_get_object(reply));
+    p = orch_rec_platform(rc->db, name);
+    if (!p) {
+        return;
+    }
+    changed = orch_catalogue_refresh_doc(p, json_node_get_object(reply));
+    now = orch_health_model_tls(json_node_get_object(reply));
+    tls_changed = json_object_get_boolean_member_with_default(
+        p, "model_tls", FALSE) != now;
+    json_object_set_boolean_member(p, "model_tls", now);
+    if ((changed == 0 && !tls_changed) ||
+        !orch_rec_platform_update(rc->db, p, &err)) {
+        if (err) {
+            orch_warn("platform %s: %s", name, err->message);
+        }
+        return;
+    }
     if (changed > 0) {
         reconcile_note(rc, NULL, "platform %s: %d model declaration(s) "
                        "changed (its launcher says so)", name, changed);
     }
-    now = orch_health_model_tls(json_node_get_object(reply));
-    p = orch_rec_platform(rc->db, name);
-    if (!p || json_object_get_boolean_member_with_default(
-            p, "model_tls", FALSE) == now) {
-        return;
+    if (tls_changed) {
+        reconcile_note(rc, NULL, "platform %s: model_tls is now %s (its "
+                       "launcher says so)", name, now ? "true" : "false");
     }
-    orch_db_run(rc->db, NULL, "UPDATE platforms SET model_tls = ? WHERE"
-                " name = ?", "is", now, name);
-    reconcile_note(rc, NULL, "platform %s: model_tls is now %s (its "
-                   "launcher says so)", name, now ? "true" : "false");
 }
 
 static void reconcile_fetch(Reconcile *rc)

@@ -92,6 +92,88 @@ bool orch_rec_vm_remove(sqlite3 *db, const char *name, GError **errp)
                        name);
 }
 
+/* Platform document @doc's models, an array of {"model", "bus", "props"}. */
+static JsonArray *platform_models(JsonObject *doc)
+{
+    JsonNode *n = json_object_get_member(doc, "models");
+
+    return n && JSON_NODE_HOLDS_ARRAY(n) ? json_node_get_array(n) : NULL;
+}
+
+bool orch_rec_platform_add(sqlite3 *db, JsonObject *doc, GError **errp)
+{
+    JsonArray *models = platform_models(doc);
+    gint64 id;
+
+    if (!orch_db_run(db, errp, "INSERT INTO platforms (name, role,"
+                     " address, capacity, hypervisor, model_tls) VALUES"
+                     " (?, ?, ?, ?, ?, ?)", "sssisi",
+                     orch_rec_str(doc, "name"), orch_rec_str(doc, "role"),
+                     orch_rec_str(doc, "address"),
+                     json_object_get_int_member_with_default(doc, "capacity",
+                                                             0),
+                     orch_rec_str(doc, "hypervisor"),
+                     (gint64)json_object_get_boolean_member_with_default(
+                         doc, "model_tls", FALSE))) {
+        return false;
+    }
+    id = sqlite3_last_insert_rowid(db);
+    for (guint i = 0; models && i < json_array_get_length(models); i++) {
+        JsonObject *m = json_array_get_object_element(models, i);
+        g_autofree char *props = json_text(m, "props");
+
+        if (!orch_db_run(db, errp, "INSERT INTO platform_models"
+                         " (platform_id, model, bus, props) VALUES"
+                         " (?, ?, ?, ?)", "isss", id,
+                         orch_rec_str(m, "model"), orch_rec_str(m, "bus"),
+                         props ? props : "[]")) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool orch_rec_platform_update(sqlite3 *db, JsonObject *doc, GError **errp)
+{
+    const char *name = orch_rec_str(doc, "name");
+    JsonArray *models = platform_models(doc);
+
+    if (!orch_db_run(db, errp, "UPDATE platforms SET model_tls = ?"
+                     " WHERE name = ?", "is",
+                     (gint64)json_object_get_boolean_member_with_default(
+                         doc, "model_tls", FALSE), name)) {
+        return false;
+    }
+    if (sqlite3_changes(db) != 1) {
+        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_NOT_FOUND,
+                    "no platform '%s'", name);
+        return false;
+    }
+    for (guint i = 0; models && i < json_array_get_length(models); i++) {
+        JsonObject *m = json_array_get_object_element(models, i);
+        g_autofree char *props = json_text(m, "props");
+
+        if (!orch_db_run(db, errp, "UPDATE platform_models SET bus = ?,"
+                         " props = ? WHERE model = ? AND platform_id ="
+                         " (SELECT id FROM platforms WHERE name = ?)",
+                         "ssss", orch_rec_str(m, "bus"),
+                         props ? props : "[]", orch_rec_str(m, "model"),
+                         name)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool orch_rec_platform_remove(sqlite3 *db, const char *name, GError **errp)
+{
+    return orch_db_run(db, errp, "UPDATE vms SET client_id = NULL WHERE"
+                       " client_id = (SELECT id FROM platforms"
+                       " WHERE name = ?)", "s", name) &&
+           orch_db_run(db, errp, "DELETE FROM platforms WHERE name = ?", "s",
+                       name);
+}
+
 bool orch_rec_placements_delete(sqlite3 *db, const char *vm, GError **errp)
 {
     return orch_db_run(db, errp, "DELETE FROM placements WHERE device_id IN"

@@ -30,6 +30,23 @@ bool orch_rec_vm_create(sqlite3 *db, JsonObject *doc, GError **errp);
 /* Remove VM @name with its devices: the twin of orch_vm_doc_remove. */
 bool orch_rec_vm_remove(sqlite3 *db, const char *name, GError **errp);
 /*
+ * Add the platform of document @doc (store-platforms.h's shape, made by
+ * orch_platform_doc_new): the twin of orch_platform_add_doc, whose name
+ * check the caller made.
+ */
+bool orch_rec_platform_add(sqlite3 *db, JsonObject *doc, GError **errp);
+/*
+ * Write platform document @doc's "model_tls" and its models' "bus" and
+ * "props" over platform "name"'s (a model it no longer lists is kept):
+ * the twin of orch_platform_update_doc.
+ */
+bool orch_rec_platform_update(sqlite3 *db, JsonObject *doc, GError **errp);
+/*
+ * Remove platform @name, the VMs naming it as their client forgetting
+ * it: the twin of orch_platform_remove_doc, whose checks the caller made.
+ */
+bool orch_rec_platform_remove(sqlite3 *db, const char *name, GError **errp);
+/*
  * Delete every placement of VM @vm (their instances are the caller's to
  * delete first): the twin of orch_placement_release for each device.
  */
