@@ -460,44 +460,40 @@ static bool reconcile_vms(Reconcile *rc, GError **errp)
  */
 static bool reconcile_cut_starts(Reconcile *rc, GError **errp)
 {
-    g_autoptr(sqlite3_stmt) st = orch_db_stmt(rc->db,
-        "SELECT p.id, v.name, s.name FROM placements p"
-        " JOIN devices d ON d.id = p.device_id JOIN vms v ON v.id = d.vm_id"
-        " JOIN platforms s ON s.id = p.server_id"
-        " WHERE v.state IN ('defined', 'stopped') ORDER BY v.name, d.id",
-        "");
-    g_autoptr(GArray) ids = g_array_new(FALSE, FALSE, sizeof(gint64));
-    g_autoptr(GPtrArray) vms = g_ptr_array_new_with_free_func(g_free);
-    guint i;
+    g_autoptr(GPtrArray) names = orch_rec_vm_names(rc->db);
+    guint i, j;
 
-    while (st && sqlite3_step(st) == SQLITE_ROW) {
-        const char *vm = (const char *)sqlite3_column_text(st, 1);
-        gint64 id = sqlite3_column_int64(st, 0);
+    for (i = 0; i < names->len; i++) {
+        const char *vm = names->pdata[i];
+        g_autoptr(JsonObject) doc = orch_rec_vm(rc->db, vm);
+        const char *state = orch_rec_str(doc, "state");
+        JsonArray *devs = doc ? json_object_get_array_member(doc, "devices") :
+            NULL;
+        bool freed = false;
 
-        if (!g_hash_table_contains(rc->seen,
-                                   sqlite3_column_text(st, 2))) {
+        if (g_strcmp0(state, "defined") != 0 &&
+            g_strcmp0(state, "stopped") != 0) {
             continue;
         }
-        g_array_append_val(ids, id);
-        if (!vms->len || strcmp(g_ptr_array_index(vms, vms->len - 1),
-                                vm) != 0) {
-            g_ptr_array_add(vms, g_strdup(vm));
+        for (j = 0; devs && j < json_array_get_length(devs); j++) {
+            const char *dev = orch_rec_str(
+                json_array_get_object_element(devs, j), "name");
+            g_autoptr(JsonObject) p = orch_rec_placement(rc->db, vm, dev);
+            const char *server = orch_rec_str(p, "server");
+
+            /* A server that did not answer keeps what it may run. */
+            if (!server || !g_hash_table_contains(rc->seen, server)) {
+                continue;
+            }
+            if (!orch_rec_placement_delete(rc->db, vm, dev, errp)) {
+                return false;
+            }
+            freed = true;
         }
-    }
-    if (!st) {
-        orch_error_internal(errp, EIO);
-        return false;
-    }
-    g_clear_pointer(&st, sqlite3_finalize);
-    for (i = 0; i < ids->len; i++) {
-        if (!orch_db_run(rc->db, errp, "DELETE FROM placements WHERE id = ?",
-                         "i", g_array_index(ids, gint64, i))) {
-            return false;
+        if (freed) {
+            reconcile_note(rc, vm, "a start cut short left placements: "
+                           "freed");
         }
-    }
-    for (i = 0; i < vms->len; i++) {
-        reconcile_note(rc, g_ptr_array_index(vms, i), "a start cut short "
-                       "left placements: freed");
     }
     return true;
 }

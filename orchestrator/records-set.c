@@ -212,6 +212,14 @@ bool orch_rec_placement_claim(sqlite3 *db, const char *vm, const char *dev,
            changed_one(db, vm, dev, errp);
 }
 
+bool orch_rec_placement_delete(sqlite3 *db, const char *vm, const char *dev,
+                               GError **errp)
+{
+    return orch_db_run(db, errp, "DELETE FROM placements WHERE device_id = "
+                       DEVICE_ROW, "ss", vm, dev) &&
+           changed_one(db, vm, dev, errp);
+}
+
 bool orch_rec_placement_launched(sqlite3 *db, const char *vm,
                                  const char *dev, const char *address,
                                  const char *console, const char *state,

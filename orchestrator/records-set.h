@@ -61,6 +61,12 @@ bool orch_rec_placements_delete(sqlite3 *db, const char *vm, GError **errp);
 bool orch_rec_placement_claim(sqlite3 *db, const char *vm, const char *dev,
                               const char *server, const char *instance,
                               const char *token, GError **errp);
+/*
+ * Free device @dev of VM @vm's placement: the twin of
+ * orch_placement_release.  NOT_FOUND if it has none.
+ */
+bool orch_rec_placement_delete(sqlite3 *db, const char *vm, const char *dev,
+                               GError **errp);
 /* The launcher's answer: the twin of orch_placement_launched. */
 bool orch_rec_placement_launched(sqlite3 *db, const char *vm,
                                  const char *dev, const char *address,
