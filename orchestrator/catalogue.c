@@ -14,7 +14,6 @@
 #include <vup/address.h>
 
 #include "catalogue.h"
-#include "db.h"
 #include "error.h"
 #include "json-http.h"
 
@@ -76,90 +75,6 @@ GHashTable *orch_catalogue_parse(JsonObject *health)
 static const char *catalogue_bus(JsonObject *decl)
 {
     return json_object_get_string_member(decl, "bus");
-}
-
-/* The declaration's properties as JSON text ("[]" if none). */
-static char *catalogue_props(JsonObject *decl)
-{
-    JsonNode *n = json_object_get_member(decl, "props");
-
-    return n ? json_to_string(n, FALSE) : g_strdup("[]");
-}
-
-static bool catalogue_insert(sqlite3 *db, gint64 platform_id,
-                             const char *model, JsonObject *decl)
-{
-    g_autofree char *props = catalogue_props(decl);
-
-    return orch_db_run(db, NULL, "INSERT OR IGNORE INTO platform_models "
-                       "(platform_id, model, bus, props) VALUES "
-                       "(?, ?, ?, ?)", "isss", platform_id, model,
-                       catalogue_bus(decl), props);
-}
-
-bool orch_catalogue_store(sqlite3 *db, gint64 platform_id,
-                          JsonObject *health, JsonArray *chosen,
-                          GError **errp)
-{
-    g_autoptr(GHashTable) offered = orch_catalogue_parse(health);
-    GHashTableIter it;
-    const char *model;
-    JsonObject *decl;
-    guint i;
-
-    if (!chosen) {
-        g_hash_table_iter_init(&it, offered);
-        while (g_hash_table_iter_next(&it, (gpointer *)&model,
-                                      (gpointer *)&decl)) {
-            if (!catalogue_insert(db, platform_id, model, decl)) {
-                g_set_error(errp, ORCH_ERROR, ORCH_ERROR_INTERNAL,
-                            "the database failed");
-                return false;
-            }
-        }
-        return true;
-    }
-    for (i = 0; i < json_array_get_length(chosen); i++) {
-        model = json_array_get_string_element(chosen, i);
-        decl = g_hash_table_lookup(offered, model);
-        if (!decl) {
-            g_set_error(errp, ORCH_ERROR, ORCH_ERROR_CONFLICT,
-                        "the launcher does not offer model '%s'", model);
-            return false;
-        }
-        if (!catalogue_insert(db, platform_id, model, decl)) {
-            g_set_error(errp, ORCH_ERROR, ORCH_ERROR_INTERNAL,
-                        "the database failed");
-            return false;
-        }
-    }
-    return true;
-}
-
-int orch_catalogue_refresh(sqlite3 *db, const char *name,
-                           JsonObject *health)
-{
-    g_autoptr(GHashTable) offered = orch_catalogue_parse(health);
-    GHashTableIter it;
-    const char *model;
-    JsonObject *decl;
-    int changed = 0;
-
-    g_hash_table_iter_init(&it, offered);
-    while (g_hash_table_iter_next(&it, (gpointer *)&model,
-                                  (gpointer *)&decl)) {
-        g_autofree char *props = catalogue_props(decl);
-
-        if (orch_db_run(db, NULL, "UPDATE platform_models SET bus = ?1,"
-                        " props = ?2 WHERE model = ?3 AND (bus != ?1"
-                        "  OR props != ?2) AND platform_id ="
-                        " (SELECT id FROM platforms WHERE name = ?4)",
-                        "ssss", catalogue_bus(decl), props, model,
-                        name)) {
-            changed += sqlite3_changes(db);
-        }
-    }
-    return changed;
 }
 
 bool orch_health_model_tls(JsonObject *health)

@@ -12,29 +12,10 @@
 #include <stdbool.h>
 #include <glib.h>
 #include <json-glib/json-glib.h>
-#include <sqlite3.h>
 
 /* The "models" of a launcher's @health: name -> its declaration. */
 GHashTable *orch_catalogue_parse(JsonObject *health);
 
-/*
- * Store what server platform @platform_id offers: the models named in
- * @chosen (NULL: all its launcher declares) with their declarations
- * from @health.  False with an ORCH_ERROR_CONFLICT when @chosen names a
- * model the launcher does not declare, ORCH_ERROR_INTERNAL if the
- * database failed (error.h).
- */
-bool orch_catalogue_store(sqlite3 *db, gint64 platform_id,
-                          JsonObject *health, JsonArray *chosen,
-                          GError **errp);
-
-/*
- * A launcher's declarations may change across its restarts: refresh the
- * bus and properties of the models platform @name offers.  The number
- * of models whose declaration changed.
- */
-int orch_catalogue_refresh(sqlite3 *db, const char *name,
-                           JsonObject *health);
 
 /*
  * A launcher's @health says "model_tls": true (false if absent or odd):

@@ -39,7 +39,6 @@ static void lifecycle_token(char out[33])
 
 /* A device of the VM being started, as lifecycle_launch needs it. */
 typedef struct LifecycleDev {
-    gint64 id;                  /* its row, which the writes still key */
     const char *name;
     const char *model;
     const char *server;         /* NULL: not pinned */
@@ -68,7 +67,7 @@ static bool lifecycle_launch(OrchRequest *r, OrchVm *vm, LifecycleDev *d,
 
     if (!orch_place_paired(r->db, vm->name, d->name, d->model, &pinned,
                            errp) ||
-        !orch_place_device(r->db, d->id, d->name, d->model, pinned,
+        !orch_place_device(r->db, vm->name, d->name, d->model, pinned,
                            &s, errp)) {
         return false;
     }
@@ -117,10 +116,6 @@ static bool lifecycle_launch_all(OrchRequest *r, OrchVm *vm, GError **errp)
                 json_to_string(props, FALSE) : NULL,
         };
 
-        /* The row's id: what the writes, still SQL, are keyed by. */
-        d.id = orch_db_int(r->db, -1, "SELECT id FROM devices"
-                           " WHERE vm_id = ? AND name = ?", "is", vm->id,
-                           d.name);
         g_array_append_val(devs, d);
     }
     for (i = 0; i < devs->len; i++) {
@@ -168,17 +163,17 @@ int orch_vm_start(OrchRequest *r)
      * (orch_launch_instance); a failed start deletes them again (the VM,
      * defined or stopped, had none).
      */
-    orch_db_commit_early(r, "DELETE FROM placements WHERE device_id IN "
-                         "(SELECT id FROM devices WHERE vm_id = ?)", vm.id);
+    orch_db_commit_early(r, "DELETE FROM placements WHERE device_id IN"
+                         " (SELECT d.id FROM devices d JOIN vms v"
+                         " ON v.id = d.vm_id WHERE v.name = ?)", vm.name);
     if (!lifecycle_launch_all(r, &vm, &err) ||
         (!client && !orch_place_vm(r->db, NULL,
                                    orch_vm_needs_model_tls(r->db, vm.name),
                                    &c, &err)) ||
         !orch_start_qemu(r->db, &r->undo, &vm, c.name, c.address,
                          c.hypervisor, NULL, &err) ||
-        !orch_db_run(r->db, &err, "UPDATE vms SET state = 'running',"
-                     " client_id = ?, hypervisor = ? WHERE id = ?", "isi",
-                     c.id, c.hypervisor, vm.id)) {
+        !orch_vm_write(r->db, vm.name, &err, "state", "running", "client",
+                       c.name, "hypervisor", c.hypervisor, NULL)) {
         return orch_fail_error(r, err);
     }
     orch_event(r->db, vm.name, "started on %s", c.name);
@@ -255,7 +250,7 @@ int orch_vm_stop(OrchRequest *r)
     if (strcmp(vm.state, "saved") != 0) {
         lifecycle_stop_qemu(&vm, timeout);
     }
-    if (!orch_vm_teardown(r->db, vm.id, vm.name, &err)) {
+    if (!orch_vm_teardown(r->db, vm.name, &err)) {
         return orch_fail_error(r, err);
     }
     orch_event(r->db, vm.name, "stopped");
@@ -275,8 +270,7 @@ static int lifecycle_pause(OrchRequest *r, const char *action,
     if (!orch_vm_load(r->db, r->seg[1], &vm, &err) ||
         !orch_vm_expect_state(&vm, action, ok, &err) ||
         !orch_qmp(vm.client_address, vm.name, cmd, NULL, NULL, &err) ||
-        !orch_db_run(r->db, &err, "UPDATE vms SET state = ? WHERE id = ?",
-                     "si", to, vm.id)) {
+        !orch_vm_write(r->db, vm.name, &err, "state", to, NULL)) {
         return orch_fail_error(r, err);
     }
     orch_event(r->db, vm.name, "%s", to);

@@ -100,9 +100,8 @@ static bool migrate_run(OrchRequest *r, OrchVm *vm, OrchClientChoice *c,
     orch_qmp(vm->client_address, vm->name, "quit", NULL, NULL, NULL);
     orch_undo_add(&source, vm->client_address, path);
     orch_undo_run(&source);
-    if (!orch_db_run(r->db, errp, "UPDATE vms SET client_id = ?,"
-                     " hypervisor = ? WHERE id = ?", "isi", c->id,
-                     c->hypervisor, vm->id)) {
+    if (!orch_vm_write(r->db, vm->name, errp, "client", c->name,
+                       "hypervisor", c->hypervisor, NULL)) {
         return false;
     }
     orch_event(r->db, vm->name, "migrated from %s to %s", vm->client,

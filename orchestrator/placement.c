@@ -10,6 +10,7 @@
 #include "launcher.h"
 #include "placement.h"
 #include "records.h"
+#include "records-set.h"
 
 void orch_client_choice_clear(OrchClientChoice *c)
 {
@@ -77,9 +78,6 @@ bool orch_place_vm(sqlite3 *db, const char *name, bool need_model_tls,
         return false;
     }
     ret->name = g_strdup(orch_rec_str(best, "name"));
-    /* The row's id: what the writes, still SQL, are keyed by. */
-    ret->id = orch_db_int(db, -1, "SELECT id FROM platforms WHERE name = ?",
-                          "s", ret->name);
     ret->address = g_strdup(orch_rec_str(best, "address"));
     ret->hypervisor = g_strdup(orch_rec_str(best, "hypervisor"));
     return true;
@@ -125,7 +123,7 @@ static void placement_refuse(const char *dev, const char *model,
     }
 }
 
-bool orch_place_device(sqlite3 *db, gint64 dev_id, const char *dev,
+bool orch_place_device(sqlite3 *db, const char *vm, const char *dev,
                        const char *model, const char *pinned,
                        OrchServerChoice *ret, GError **errp)
 {
@@ -169,12 +167,10 @@ bool orch_place_device(sqlite3 *db, gint64 dev_id, const char *dev,
         placement_refuse(dev, model, pinned, offered, errp);
         return false;
     }
+    ret->vm = vm;
+    ret->dev = dev;
     ret->name = g_strdup(orch_rec_str(best, "name"));
-    /* The row's id: what the writes, still SQL, are keyed by. */
-    ret->id = orch_db_int(db, -1, "SELECT id FROM platforms WHERE name = ?",
-                          "s", ret->name);
     ret->address = g_strdup(orch_rec_str(best, "address"));
-    ret->dev_id = dev_id;
     return true;
 }
 
@@ -340,10 +336,8 @@ bool orch_launch_instance(sqlite3 *db, OrchUndo *undo, const char *vm_uuid,
      * then) must count it.  Written after the answer, two starts picked
      * the same last slot (docs/scale-out.md, "Concurrent starts").
      */
-    if (!orch_db_run(db, errp, "INSERT INTO placements (device_id,"
-                     " server_id, instance, address, token, state)"
-                     " VALUES (?, ?, ?, '', ?, 'launching')", "iiss",
-                     s->dev_id, s->id, instance, token) ||
+    if (!orch_rec_placement_claim(db, s->vm, s->dev, s->name, instance,
+                                  token, errp) ||
         !orch_launcher_expect(s->address, "POST", "/v1/instances", body,
                               201, &reply, errp)) {
         return false;
@@ -353,9 +347,8 @@ bool orch_launch_instance(sqlite3 *db, OrchUndo *undo, const char *vm_uuid,
         return false;
     }
     cons = cons ? cons : placement_vnc(reply);
-    return orch_db_run(db, errp, "UPDATE placements SET address = ?,"
-                       " console = ?, state = ? WHERE instance = ?", "ssss",
-                       addr, cons, state ? state : "starting", instance);
+    return orch_rec_placement_launched(db, s->vm, s->dev, addr, cons,
+                                       state ? state : "starting", errp);
 }
 
 void orch_placements_release(sqlite3 *db, OrchUndo *undo, const char *vm)

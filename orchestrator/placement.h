@@ -15,7 +15,6 @@
 #include "undo.h"
 
 typedef struct OrchClientChoice {
-    gint64 id;
     char *name;
     char *address;
     char *hypervisor;
@@ -25,8 +24,7 @@ void orch_client_choice_clear(OrchClientChoice *c);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(OrchClientChoice, orch_client_choice_clear)
 
 typedef struct OrchServerChoice {
-    gint64 dev_id;              /* the device placed */
-    gint64 id;
+    const char *vm, *dev;       /* the device placed (the caller's) */
     char *name;
     char *address;
 } OrchServerChoice;
@@ -41,10 +39,11 @@ void orch_server_choice_clear(OrchServerChoice *s);
 bool orch_place_vm(sqlite3 *db, const char *name, bool need_model_tls,
                    OrchClientChoice *ret, GError **errp);
 /*
- * The server for device @dev_id (@model): @pinned if not NULL, else the
- * least-loaded server offering @model that has room (CONFLICT if none).
+ * The server for device @dev of VM @vm (@model): @pinned if not NULL,
+ * else the least-loaded server offering @model that has room (CONFLICT
+ * if none).
  */
-bool orch_place_device(sqlite3 *db, gint64 dev_id, const char *dev,
+bool orch_place_device(sqlite3 *db, const char *vm, const char *dev,
                        const char *model, const char *pinned,
                        OrchServerChoice *ret, GError **errp);
 /*

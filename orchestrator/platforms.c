@@ -13,6 +13,8 @@
 #include "launcher.h"
 #include "platforms.h"
 #include "records.h"
+#include "records-set.h"
+#include "store-platforms.h"
 #include "request.h"
 
 /* Default capacity of a server whose launcher does not say. */
@@ -165,7 +167,8 @@ int orch_platform_add(OrchRequest *r)
     const char *name, *role, *address, *hypervisor = NULL;
     g_autofree char *default_hv = NULL;
     JsonArray *models;
-    gint64 capacity = -1, id;
+    g_autoptr(JsonObject) doc = NULL;
+    gint64 capacity = -1;
 
     if (orch_require_body(r) < 0 ||
         orch_body_str(r, r->body, "name", true, &name) < 0 ||
@@ -214,16 +217,9 @@ int orch_platform_add(OrchRequest *r)
     } else {
         hypervisor = NULL;
     }
-    if (!orch_db_run(r->db, &err, "INSERT INTO platforms (name, role,"
-                     " address, capacity, hypervisor, model_tls) VALUES"
-                     " (?, ?, ?, ?, ?, ?)", "sssisi", name, role, address,
-                     capacity, hypervisor,
-                     (gint64)orch_health_model_tls(health))) {
-        return orch_fail_error(r, err);
-    }
-    id = sqlite3_last_insert_rowid(r->db);
-    if (strcmp(role, "server") == 0 &&
-        !orch_catalogue_store(r->db, id, health, models, &err)) {
+    doc = orch_platform_doc_new(name, role, address, capacity, hypervisor,
+                                health, models, &err);
+    if (!doc || !orch_rec_platform_add(r->db, doc, &err)) {
         return orch_fail_error(r, err);
     }
     return platform_reply(r, name, 201);
@@ -267,7 +263,7 @@ int orch_platform_remove(OrchRequest *r)
     g_autoptr(GError) err = NULL;
     g_autoptr(JsonObject) p = NULL;
     const char *name = r->seg[1];
-    gint64 id, users, routed, pinned, via;
+    gint64 users, routed, pinned, via;
 
     p = orch_rec_platform(r->db, name);
     if (!p) {
@@ -294,13 +290,7 @@ int orch_platform_remove(OrchRequest *r)
                          "('via') of %" G_GINT64_FORMAT " device(s)", name,
                          via);
     }
-    /* The row's id: what the writes, still SQL, are keyed by. */
-    id = orch_db_int(r->db, -1, "SELECT id FROM platforms WHERE name = ?",
-                     "s", name);
-    if (!orch_db_run(r->db, &err, "UPDATE vms SET client_id = NULL WHERE "
-                     "client_id = ?", "i", id) ||
-        !orch_db_run(r->db, &err, "DELETE FROM platforms WHERE id = ?", "i",
-                     id)) {
+    if (!orch_rec_platform_remove(r->db, name, &err)) {
         return orch_fail_error(r, err);
     }
     orch_reply_object(r, 200, json_object_new());

@@ -27,6 +27,7 @@
 #include "reconcile-routes.h"
 #include "reconcile.h"
 #include "records.h"
+#include "records-set.h"
 #include "store-events.h"
 #include "undo.h"
 #include "vm.h"
@@ -44,7 +45,6 @@ typedef struct Reconcile {
 } Reconcile;
 
 typedef struct ReconcileVm {
-    gint64 id;
     char *name;
     char *state;
     char *client;               /* NULL if none is recorded */
@@ -132,8 +132,9 @@ static void reconcile_health(Reconcile *rc, const char *name,
 {
     g_autoptr(JsonNode) reply = NULL;
     g_autoptr(JsonObject) p = NULL;
+    g_autoptr(GError) err = NULL;
     guint status = 0;
-    gint64 now;
+    bool now, tls_changed;
     int changed;
 
     if (!orch_launcher_call(address, "GET", "/v1/health", NULL, &status,
@@ -141,22 +142,30 @@ static void reconcile_health(Reconcile *rc, const char *name,
         !reply || !JSON_NODE_HOLDS_OBJECT(reply)) {
         return;                 /* its listing answered: leave it be */
     }
-    changed = orch_catalogue_refresh(rc->db, name,
-                                     json_node_get_object(reply));
+    p = orch_rec_platform(rc->db, name);
+    if (!p) {
+        return;
+    }
+    changed = orch_catalogue_refresh_doc(p, json_node_get_object(reply));
+    now = orch_health_model_tls(json_node_get_object(reply));
+    tls_changed = json_object_get_boolean_member_with_default(
+        p, "model_tls", FALSE) != now;
+    json_object_set_boolean_member(p, "model_tls", now);
+    if ((changed == 0 && !tls_changed) ||
+        !orch_rec_platform_update(rc->db, p, &err)) {
+        if (err) {
+            orch_warn("platform %s: %s", name, err->message);
+        }
+        return;
+    }
     if (changed > 0) {
         reconcile_note(rc, NULL, "platform %s: %d model declaration(s) "
                        "changed (its launcher says so)", name, changed);
     }
-    now = orch_health_model_tls(json_node_get_object(reply));
-    p = orch_rec_platform(rc->db, name);
-    if (!p || json_object_get_boolean_member_with_default(
-            p, "model_tls", FALSE) == now) {
-        return;
+    if (tls_changed) {
+        reconcile_note(rc, NULL, "platform %s: model_tls is now %s (its "
+                       "launcher says so)", name, now ? "true" : "false");
     }
-    orch_db_run(rc->db, NULL, "UPDATE platforms SET model_tls = ? WHERE"
-                " name = ?", "is", now, name);
-    reconcile_note(rc, NULL, "platform %s: model_tls is now %s (its "
-                   "launcher says so)", name, now ? "true" : "false");
 }
 
 static void reconcile_fetch(Reconcile *rc)
@@ -276,7 +285,7 @@ static bool reconcile_stop(Reconcile *rc, ReconcileVm *vm, const char *why,
         reconcile_delete(rc, vm->client, vm->address, "vms", vm->name);
     }
     reconcile_forget_instances(rc, vm->name);
-    if (!orch_vm_teardown(rc->db, vm->id, vm->name, errp)) {
+    if (!orch_vm_teardown(rc->db, vm->name, errp)) {
         return false;
     }
     reconcile_note(rc, vm->name, "%s: stopped, its device models deleted",
@@ -290,8 +299,7 @@ static bool reconcile_set(Reconcile *rc, ReconcileVm *vm, const char *state,
     if (strcmp(state, vm->state) == 0) {
         return true;
     }
-    if (!orch_db_run(rc->db, errp, "UPDATE vms SET state = ? WHERE id = ?",
-                     "si", state, vm->id)) {
+    if (!orch_vm_write(rc->db, vm->name, errp, "state", state, NULL)) {
         return false;
     }
     reconcile_note(rc, vm->name, "%s: %s (was %s)", why, state, vm->state);
@@ -314,9 +322,6 @@ static bool reconcile_target(Reconcile *rc, ReconcileVm *vm,
             continue;
         }
         if (reconcile_runs(reconcile_find(rc, name, vm->name))) {
-            /* The row's id: what the writes, still SQL, are keyed by. */
-            ret->id = orch_db_int(rc->db, -1, "SELECT id FROM platforms"
-                                  " WHERE name = ?", "s", name);
             ret->name = g_strdup(name);
             ret->address = g_strdup(orch_rec_str(p, "address"));
             ret->hypervisor = g_strdup(orch_rec_str(p, "hypervisor"));
@@ -351,9 +356,9 @@ static bool reconcile_migration(Reconcile *rc, ReconcileVm *vm,
         if (reconcile_find(rc, vm->client, vm->name)) {
             reconcile_delete(rc, vm->client, vm->address, "vms", vm->name);
         }
-        if (!orch_db_run(rc->db, errp, "UPDATE vms SET state = ?,"
-                         " client_id = ?, hypervisor = ? WHERE id = ?",
-                         "sisi", state, tgt->id, tgt->hypervisor, vm->id)) {
+        if (!orch_vm_write(rc->db, vm->name, errp, "state", state,
+                           "client", tgt->name, "hypervisor",
+                           tgt->hypervisor, NULL)) {
             return false;
         }
         reconcile_note(rc, vm->name, "an interrupted migration from %s "
@@ -430,9 +435,6 @@ static bool reconcile_vms(Reconcile *rc, GError **errp)
             continue;
         }
         vm = g_new0(ReconcileVm, 1);
-        /* The row's id: what the writes, still SQL, are keyed by. */
-        vm->id = orch_db_int(rc->db, -1, "SELECT id FROM vms WHERE name = ?",
-                             "s", names->pdata[i]);
         vm->name = g_strdup(names->pdata[i]);
         vm->state = g_strdup(state);
         vm->client = g_strdup(orch_rec_str(doc, "client"));
@@ -458,44 +460,40 @@ static bool reconcile_vms(Reconcile *rc, GError **errp)
  */
 static bool reconcile_cut_starts(Reconcile *rc, GError **errp)
 {
-    g_autoptr(sqlite3_stmt) st = orch_db_stmt(rc->db,
-        "SELECT p.id, v.name, s.name FROM placements p"
-        " JOIN devices d ON d.id = p.device_id JOIN vms v ON v.id = d.vm_id"
-        " JOIN platforms s ON s.id = p.server_id"
-        " WHERE v.state IN ('defined', 'stopped') ORDER BY v.name, d.id",
-        "");
-    g_autoptr(GArray) ids = g_array_new(FALSE, FALSE, sizeof(gint64));
-    g_autoptr(GPtrArray) vms = g_ptr_array_new_with_free_func(g_free);
-    guint i;
+    g_autoptr(GPtrArray) names = orch_rec_vm_names(rc->db);
+    guint i, j;
 
-    while (st && sqlite3_step(st) == SQLITE_ROW) {
-        const char *vm = (const char *)sqlite3_column_text(st, 1);
-        gint64 id = sqlite3_column_int64(st, 0);
+    for (i = 0; i < names->len; i++) {
+        const char *vm = names->pdata[i];
+        g_autoptr(JsonObject) doc = orch_rec_vm(rc->db, vm);
+        const char *state = orch_rec_str(doc, "state");
+        JsonArray *devs = doc ? json_object_get_array_member(doc, "devices") :
+            NULL;
+        bool freed = false;
 
-        if (!g_hash_table_contains(rc->seen,
-                                   sqlite3_column_text(st, 2))) {
+        if (g_strcmp0(state, "defined") != 0 &&
+            g_strcmp0(state, "stopped") != 0) {
             continue;
         }
-        g_array_append_val(ids, id);
-        if (!vms->len || strcmp(g_ptr_array_index(vms, vms->len - 1),
-                                vm) != 0) {
-            g_ptr_array_add(vms, g_strdup(vm));
+        for (j = 0; devs && j < json_array_get_length(devs); j++) {
+            const char *dev = orch_rec_str(
+                json_array_get_object_element(devs, j), "name");
+            g_autoptr(JsonObject) p = orch_rec_placement(rc->db, vm, dev);
+            const char *server = orch_rec_str(p, "server");
+
+            /* A server that did not answer keeps what it may run. */
+            if (!server || !g_hash_table_contains(rc->seen, server)) {
+                continue;
+            }
+            if (!orch_rec_placement_delete(rc->db, vm, dev, errp)) {
+                return false;
+            }
+            freed = true;
         }
-    }
-    if (!st) {
-        orch_error_internal(errp, EIO);
-        return false;
-    }
-    g_clear_pointer(&st, sqlite3_finalize);
-    for (i = 0; i < ids->len; i++) {
-        if (!orch_db_run(rc->db, errp, "DELETE FROM placements WHERE id = ?",
-                         "i", g_array_index(ids, gint64, i))) {
-            return false;
+        if (freed) {
+            reconcile_note(rc, vm, "a start cut short left placements: "
+                           "freed");
         }
-    }
-    for (i = 0; i < vms->len; i++) {
-        reconcile_note(rc, g_ptr_array_index(vms, i), "a start cut short "
-                       "left placements: freed");
     }
     return true;
 }

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "request.h"
 #include "store-events.h"
+#include "store-placements.h"
 
 /* The -errno that goes with an HTTP status, for callers that care. */
 static int request_errno(guint status)
@@ -160,7 +161,7 @@ static __thread OrchRequest *request_current;
 
 typedef struct OrchDbUndo {
     char *sql;
-    gint64 id;
+    char *key;
 } OrchDbUndo;
 
 /* The store the requests' views read, if any. */
@@ -191,6 +192,67 @@ static int request_view_commit(OrchRequest *r)
     orch_fail(r, err->domain == ORCH_ERROR ? err->code : 500,
               "the store: %s", err->message);
     return -EBUSY;
+}
+
+/* A placement committed early (orch_request_claimed). */
+typedef struct RequestClaim {
+    char *root, *vm, *dev, *instance;
+} RequestClaim;
+
+static void request_claim_free(gpointer p)
+{
+    RequestClaim *c = p;
+
+    g_free(c->root);
+    g_free(c->vm);
+    g_free(c->dev);
+    g_free(c->instance);
+    g_free(c);
+}
+
+void orch_request_claimed(OrchRequest *r, const char *root, const char *vm,
+                          const char *dev, const char *instance)
+{
+    RequestClaim *c = g_new0(RequestClaim, 1);
+
+    c->root = g_strdup(root);
+    c->vm = g_strdup(vm);
+    c->dev = g_strdup(dev);
+    c->instance = g_strdup(instance);
+    r->claims = g_slist_prepend(r->claims, c);
+}
+
+/* Release claim @c if it is still its instance's, in a view of its own. */
+static void request_claim_release(RequestClaim *c)
+{
+    g_autoptr(OrchStoreView) v = orch_view_new(request_store);
+    g_autoptr(JsonObject) p = NULL;
+    g_autoptr(GError) err = NULL;
+
+    if (!orch_placement_read(v, c->root, c->vm, c->dev, &p, &err)) {
+        goto fail;
+    }
+    if (!p || g_strcmp0(json_object_get_string_member_with_default(
+                            p, "instance", NULL), c->instance) != 0) {
+        return;
+    }
+    if (orch_placement_release(v, c->root, c->vm, c->dev, &err) &&
+        orch_view_commit(v, NULL, &err)) {
+        return;
+    }
+fail:
+    orch_warn("undo: placement of %s/%s not released: %s", c->vm, c->dev,
+              err->message);
+}
+
+static void request_claims_run(OrchRequest *r)
+{
+    GSList *l;
+
+    for (l = r->claims; l && request_store; l = l->next) {
+        request_claim_release(l->data);
+    }
+    g_slist_free_full(g_steal_pointer(&r->claims), request_claim_free);
 }
 
 static int request_db_begin(OrchRequest *r)
@@ -273,6 +335,23 @@ static bool request_db_stepping(sqlite3 *db)
     return false;
 }
 
+int orch_request_commit_now(OrchRequest *r)
+{
+    bool in_txn = r->db_held && !sqlite3_get_autocommit(r->db);
+    int ret;
+
+    /* The SQL first, as at the section's end: the store may need its lock. */
+    if (in_txn && sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL) !=
+        SQLITE_OK) {
+        return orch_fail(r, 500, "database: %s", sqlite3_errmsg(r->db));
+    }
+    ret = request_view_commit(r);
+    if (in_txn && request_db_begin(r) < 0) {
+        return -EBUSY;
+    }
+    return ret;
+}
+
 void orch_db_pause(void)
 {
     OrchRequest *r = request_current;
@@ -305,12 +384,12 @@ bool orch_db_resume(void)
     return request_db_begin(r) == 0;
 }
 
-void orch_db_commit_early(OrchRequest *r, const char *sql, gint64 id)
+void orch_db_commit_early(OrchRequest *r, const char *sql, const char *key)
 {
     OrchDbUndo *u = g_new0(OrchDbUndo, 1);
 
     u->sql = g_strdup(sql);
-    u->id = id;
+    u->key = g_strdup(key);
     r->db_undo = g_slist_prepend(r->db_undo, u);
     r->commit_early = true;
 }
@@ -320,6 +399,7 @@ static void request_db_undo_free(gpointer p)
     OrchDbUndo *u = p;
 
     g_free(u->sql);
+    g_free(u->key);
     g_free(u);
 }
 
@@ -335,6 +415,7 @@ bool orch_request_finish(OrchRequest *r, int ret)
     if (ret == 0 && !r->error && orch_db_section_end(r, true) == 0) {
         orch_undo_clear(&r->undo);
         orch_db_undo_clear(r);
+        g_slist_free_full(g_steal_pointer(&r->claims), request_claim_free);
         return true;
     }
     if (!r->error) {
@@ -345,6 +426,7 @@ bool orch_request_finish(OrchRequest *r, int ret)
     orch_db_section_end(r, false);
     orch_undo_run(&r->undo);
     orch_db_undo_run(r, db);
+    request_claims_run(r);
     return false;
 }
 
@@ -357,7 +439,7 @@ void orch_db_undo_run(OrchRequest *r, sqlite3 *db)
         for (l = r->db_undo; l; l = l->next) {
             OrchDbUndo *u = l->data;
 
-            if (!orch_db_run(db, NULL, u->sql, "i", u->id)) {
+            if (!orch_db_run(db, NULL, u->sql, "s", u->key)) {
                 orch_warn("undo: %s, ignoring", sqlite3_errmsg(db));
             }
         }

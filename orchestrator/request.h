@@ -37,6 +37,7 @@ typedef struct OrchRequest {
     bool commit_early;          /* writes may commit before a call */
     GSList *db_undo;            /* SQL undoing early commits on failure */
     OrchStoreView *view;        /* its reads and writes on the store */
+    GSList *claims;             /* placements committed early, to release */
 } OrchRequest;
 
 typedef int (*OrchHandler)(OrchRequest *r);
@@ -78,8 +79,8 @@ int orch_db_section_end(OrchRequest *r, bool commit);
 void orch_db_pause(void);
 /* False if the transaction could not begin again (the request failed). */
 bool orch_db_resume(void);
-/* Commit writes before launcher calls; on failure run @sql with @id. */
-void orch_db_commit_early(OrchRequest *r, const char *sql, gint64 id);
+/* Commit writes before launcher calls; on failure run @sql with @key. */
+void orch_db_commit_early(OrchRequest *r, const char *sql, const char *key);
 /* Run the undo SQL of a failed commit_early request, in its own section. */
 void orch_db_undo_run(OrchRequest *r, sqlite3 *db);
 void orch_db_undo_clear(OrchRequest *r);
@@ -111,5 +112,26 @@ OrchStoreView *orch_request_view(OrchRequest *r);
  * True if it committed.
  */
 bool orch_request_finish(OrchRequest *r, int ret);
+
+/*
+ * A start's claim on the store (docs/scale-out.md, "Concurrent starts"):
+ * commit what @r wrote so far, its SQL then its view, before its first
+ * launcher call, so that a start served while this one waits for its
+ * launcher (the section is paused then) sees the slot taken.  The
+ * request goes on with a new view (orch_request_view).  0, or -EBUSY
+ * with @r failed (409) and nothing of the view written if what it read
+ * changed meanwhile.
+ */
+int orch_request_commit_now(OrchRequest *r);
+/*
+ * If @r fails after the commit above, release device @dev of VM @vm's
+ * placement under @root (store-placements.h: the document, its
+ * instance's name, its route and its slot), if it is still the one
+ * named @instance, in a view of its own: the undo of that commit.  A
+ * release the store refuses is logged; reconciliation frees what a start
+ * cut short left.
+ */
+void orch_request_claimed(OrchRequest *r, const char *root, const char *vm,
+                          const char *dev, const char *instance);
 
 #endif /* ORCH_REQUEST_H */

@@ -16,6 +16,7 @@
 #include "error.h"
 #include "launcher.h"
 #include "records.h"
+#include "records-set.h"
 #include "routes.h"
 
 static JsonNode *route_request(const char *id, const char *vm_uuid,
@@ -73,7 +74,5 @@ bool orch_route_add(sqlite3 *db, OrchUndo *undo, const char *vm,
     }
     orch_undo_add(undo, owner, path);
     return route_parse_reply(owner, reply, &addr, errp) &&
-           orch_db_run(db, errp, "UPDATE placements SET route_id = ?,"
-                       " route_address = ? WHERE instance = ?", "sss",
-                       instance, addr, instance);
+           orch_rec_route_set(db, vm, dev, instance, addr, errp);
 }

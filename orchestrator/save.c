@@ -141,9 +141,8 @@ int orch_vm_save(OrchRequest *r)
         return orch_fail_error(r, err);
     }
     last = orch_migrate_take(vm.name);
-    if (!orch_db_run(r->db, &err, "UPDATE vms SET state = 'saved',"
-                     " saved_file = ?, client_id = NULL, hypervisor = NULL"
-                     " WHERE id = ?", "si", file, vm.id)) {
+    if (!orch_vm_write(r->db, vm.name, &err, "state", "saved", "saved_file",
+                       file, "client", NULL, "hypervisor", NULL, NULL)) {
         return orch_fail_error(r, err);
     }
     orch_event(r->db, vm.name, "saved to %s on %s", file, vm.client);
@@ -248,9 +247,9 @@ int orch_vm_restore(OrchRequest *r)
     done = restore_run(r, &vm, &c, file, timeout, &err);
     last = orch_migrate_take(vm.name);
     if (!done ||
-        !orch_db_run(r->db, &err, "UPDATE vms SET state = 'running',"
-                     " client_id = ?, hypervisor = ?, saved_file = NULL"
-                     " WHERE id = ?", "isi", c.id, c.hypervisor, vm.id)) {
+        !orch_vm_write(r->db, vm.name, &err, "state", "running", "client",
+                       c.name, "hypervisor", c.hypervisor, "saved_file",
+                       NULL, NULL)) {
         return orch_fail_error(r, err);
     }
     orch_event(r->db, vm.name, "restored from %s on %s", file, c.name);

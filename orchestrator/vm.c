@@ -20,6 +20,7 @@
 #include "placement.h"
 #include "qemu-args.h"
 #include "records.h"
+#include "records-set.h"
 #include "store-events.h"
 #include "vm.h"
 
@@ -100,9 +101,6 @@ bool orch_vm_load(sqlite3 *db, const char *name, OrchVm *ret,
                     name);
         return false;
     }
-    /* The row's id: what the writes, still SQL, are keyed by. */
-    ret->id = orch_db_int(db, -1, "SELECT id FROM vms WHERE name = ?", "s",
-                          name);
     ret->name = name;
     ret->uuid = g_strdup(orch_rec_str(doc, "uuid"));
     ret->state = g_strdup(orch_rec_str(doc, "state"));
@@ -172,18 +170,40 @@ bool orch_start_qemu(sqlite3 *db, OrchUndo *undo, OrchVm *vm,
     return true;
 }
 
-bool orch_vm_teardown(sqlite3 *db, gint64 vm_id, const char *name,
-                      GError **errp)
+bool orch_vm_teardown(sqlite3 *db, const char *name, GError **errp)
 {
     OrchUndo teardown = { 0 };
 
     orch_placements_release(db, &teardown, name);
     orch_undo_run(&teardown);
-    return orch_db_run(db, errp, "DELETE FROM placements WHERE device_id IN"
-                       " (SELECT id FROM devices WHERE vm_id = ?)", "i",
-                       vm_id) &&
-           orch_db_run(db, errp, "UPDATE vms SET state = 'stopped', "
-                       "saved_file = NULL WHERE id = ?", "i", vm_id);
+    return orch_rec_placements_delete(db, name, errp) &&
+           orch_vm_write(db, name, errp, "state", "stopped", "saved_file",
+                         NULL, NULL);
+}
+
+bool orch_vm_write(sqlite3 *db, const char *name, GError **errp, ...)
+{
+    g_autoptr(JsonObject) doc = orch_rec_vm(db, name);
+    const char *member;
+    va_list ap;
+
+    if (!doc) {
+        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_NOT_FOUND, "no VM '%s'",
+                    name);
+        return false;
+    }
+    va_start(ap, errp);
+    while ((member = va_arg(ap, const char *))) {
+        const char *value = va_arg(ap, const char *);
+
+        if (value) {
+            json_object_set_string_member(doc, member, value);
+        } else {
+            json_object_set_null_member(doc, member);
+        }
+    }
+    va_end(ap);
+    return orch_rec_vm_update(db, doc, errp);
 }
 
 /* Member @member of @from copied into @to as @as (null if absent). */

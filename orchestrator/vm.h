@@ -18,7 +18,6 @@
 #include "undo.h"
 
 typedef struct OrchVm {
-    gint64 id;
     const char *name;
     char *uuid;
     char *state;
@@ -62,11 +61,18 @@ bool orch_start_qemu(sqlite3 *db, OrchUndo *undo, OrchVm *vm,
                      const char *hypervisor, const char *const *extra,
                      GError **errp);
 /*
- * Delete every instance of VM @name (row @vm_id; best effort), free its
- * placements and make it stopped; false only if the database failed.
+ * Delete every instance of VM @name (best effort), free its placements
+ * and make it stopped; false only if the database failed.
  */
-bool orch_vm_teardown(sqlite3 *db, gint64 vm_id, const char *name,
-                      GError **errp);
+bool orch_vm_teardown(sqlite3 *db, const char *name, GError **errp);
+/*
+ * Set members of VM @name's document, pairs of a member ("state",
+ * "client", "hypervisor", "saved_file") and its value (NULL: null)
+ * ending with NULL, and write it back (records-set.h): the others keep
+ * their values.  NOT_FOUND if there is no such VM.
+ */
+bool orch_vm_write(sqlite3 *db, const char *name, GError **errp, ...)
+    G_GNUC_NULL_TERMINATED;
 
 /* Progress of a running migration, or NULL (any thread). */
 JsonObject *orch_migration_progress(const char *vm);

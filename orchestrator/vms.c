@@ -11,6 +11,8 @@
 #include "placement.h"
 #include "qemu-args.h"
 #include "records.h"
+#include "records-set.h"
+#include "store-vms.h"
 #include "request.h"
 #include "vm.h"
 #include "vms.h"
@@ -46,16 +48,15 @@ int orch_vm_get(OrchRequest *r)
 }
 
 /*
- * The id of server platform @platform, named by device @dev's @key
- * ("server" or "via"); -1 for none.  404 if unknown, 400 if a client.
+ * Server platform @platform (NULL: none), named by device @dev's @key
+ * ("server" or "via"): 404 if unknown, 400 if a client.
  */
-static int vm_server_id(OrchRequest *r, const char *dev, const char *key,
-                        const char *platform, gint64 *ret)
+static int vm_server_check(OrchRequest *r, const char *dev, const char *key,
+                           const char *platform)
 {
     g_autoptr(JsonObject) p = NULL;
     const char *role;
 
-    *ret = -1;
     if (!platform) {
         return 0;
     }
@@ -73,26 +74,24 @@ static int vm_server_id(OrchRequest *r, const char *dev, const char *key,
                          "not a server ('%s' must name a server)", dev,
                          platform, key);
     }
-    /* The row's id: what the writes, still SQL, are keyed by. */
-    *ret = orch_db_int(r->db, -1, "SELECT id FROM platforms WHERE name = ?",
-                       "s", platform);
     return 0;
 }
 
 /*
  * Check one element of "devices" against the @platforms' documents
- * (records.h) and insert it for VM @vm_id; @seen holds the names of
- * those inserted before it.
+ * (records.h) and add it to VM document @doc; @seen holds the names of
+ * those added before it.
  */
-static int vm_add_device(OrchRequest *r, GPtrArray *platforms, gint64 vm_id,
-                         JsonNode *n, int *consoles, GHashTable *seen)
+static int vm_add_device(OrchRequest *r, GPtrArray *platforms,
+                         JsonObject *doc, JsonNode *n, int *consoles,
+                         GHashTable *seen)
 {
     const char *name, *model, *server = NULL, *restart = NULL, *via = NULL;
     g_autoptr(GError) err = NULL;
     g_autofree char *props = NULL;
+    g_autoptr(JsonNode) pn = NULL;
     OrchModelInfo m;
     JsonObject *o;
-    gint64 server_id, via_id;
 
     if (!JSON_NODE_HOLDS_OBJECT(n)) {
         return orch_fail(r, 400, "each of 'devices' must be an object");
@@ -111,8 +110,8 @@ static int vm_add_device(OrchRequest *r, GPtrArray *platforms, gint64 vm_id,
         return orch_fail(r, 400, "device '%s': 'restart' must be never or "
                          "on-failure, not '%s'", name, restart);
     }
-    if (vm_server_id(r, name, "server", server, &server_id) < 0 ||
-        vm_server_id(r, name, "via", via, &via_id) < 0) {
+    if (vm_server_check(r, name, "server", server) < 0 ||
+        vm_server_check(r, name, "via", via) < 0) {
         return -EINVAL;
     }
     /* The model as the launchers declare it (its pinned server's first). */
@@ -136,14 +135,15 @@ static int vm_add_device(OrchRequest *r, GPtrArray *platforms, gint64 vm_id,
     if (!g_hash_table_add(seen, g_strdup(name))) {
         return orch_fail(r, 400, "device '%s' appears twice", name);
     }
-    /* NULLIF: -1 stands for "none" (the binder knows no NULL integer). */
-    if (!orch_db_run(r->db, &err, "INSERT INTO devices (vm_id, name, model,"
-                     " bus, console, restart, server_id, via_id, props)"
-                     " VALUES (?, ?, ?, ?, ?, ?, NULLIF(?, -1), NULLIF(?, -1),"
-                     " ?)", "isssisiis", vm_id, name, model, m.bus,
-                     (gint64)m.console, restart, server_id, via_id, props)) {
-        return orch_fail_error(r, err);
+    /* The catalogue's check answers an object's text. */
+    pn = json_from_string(props, &err);
+    if (!pn || !JSON_NODE_HOLDS_OBJECT(pn)) {
+        return orch_fail(r, 500, "device '%s': its properties: %s", name,
+                         err ? err->message : "not an object");
     }
+    orch_vm_doc_add_device(doc, name, model, m.bus, server, via, restart,
+                           m.console, json_object_ref(
+                               json_node_get_object(pn)));
     return 0;
 }
 
@@ -212,6 +212,17 @@ static int vm_check_devices(OrchRequest *r, const char *name,
     return 0;
 }
 
+/* Member @member of VM document @doc: @value, or null if NULL. */
+static void vm_doc_set(JsonObject *doc, const char *member,
+                       const char *value)
+{
+    if (value) {
+        json_object_set_string_member(doc, member, value);
+    } else {
+        json_object_set_null_member(doc, member);
+    }
+}
+
 static bool vm_memory_valid(const char *s)
 {
     size_t i = 0;
@@ -233,8 +244,9 @@ int orch_vm_create(OrchRequest *r)
     g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash,
                                                        g_str_equal, g_free,
                                                        NULL);
+    g_autoptr(JsonObject) doc = NULL;
+    g_autoptr(JsonNode) extra = NULL;
     JsonNode *devs;
-    gint64 id;
     int consoles = 0, ret;
     guint i;
 
@@ -262,22 +274,29 @@ int orch_vm_create(OrchRequest *r)
     if (existing) {
         return orch_fail(r, 409, "VM '%s' exists", name);
     }
-    if (!orch_db_run(r->db, &err, "INSERT INTO vms (name, uuid, memory,"
-                     " kernel, initrd, append, extra_args, boot) VALUES"
-                     " (?, ?, ?, ?, ?, ?, ?, ?)", "ssssssss", name, uuid,
-                     memory, kernel, initrd, append, args, boot)) {
-        return orch_fail_error(r, err);
+    doc = orch_vm_doc_new(name, uuid, memory);
+    vm_doc_set(doc, "kernel", kernel);
+    vm_doc_set(doc, "initrd", initrd);
+    vm_doc_set(doc, "append", append);
+    vm_doc_set(doc, "boot", boot);
+    /* vm_body_args made it: an array's text. */
+    extra = json_from_string(args, NULL);
+    if (extra && JSON_NODE_HOLDS_ARRAY(extra)) {
+        json_object_set_array_member(doc, "extra_args", json_array_ref(
+                                         json_node_get_array(extra)));
     }
-    id = sqlite3_last_insert_rowid(r->db);
     platforms = orch_rec_platforms(r->db);
     for (i = 0; devs && JSON_NODE_HOLDS_ARRAY(devs) &&
          i < json_array_get_length(json_node_get_array(devs)); i++) {
-        ret = vm_add_device(r, platforms, id, json_array_get_element(
+        ret = vm_add_device(r, platforms, doc, json_array_get_element(
                                 json_node_get_array(devs), i), &consoles,
                             seen);
         if (ret < 0) {
             return ret;
         }
+    }
+    if (!orch_rec_vm_create(r->db, doc, &err)) {
+        return orch_fail_error(r, err);
     }
     ret = vm_check_devices(r, name, boot);
     if (ret < 0) {
@@ -300,8 +319,7 @@ int orch_vm_remove(OrchRequest *r)
         return orch_fail(r, 409, "VM '%s' is %s: stop it first", r->seg[1],
                          state);
     }
-    if (!orch_db_run(r->db, &err, "DELETE FROM vms WHERE name = ?", "s",
-                     r->seg[1])) {
+    if (!orch_rec_vm_remove(r->db, r->seg[1], &err)) {
         return orch_fail_error(r, err);
     }
     orch_reply_object(r, 200, json_object_new());

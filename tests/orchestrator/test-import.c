@@ -22,10 +22,19 @@
 
 #include <glib/gstdio.h>
 
+#include "catalogue.h"
 #include "db.h"
 #include "error.h"
 #include "store-events.h"
+#include "records.h"
+#include "records-view.h"
 #include "store-import.h"
+#include "records-set.h"
+#include "store-placements.h"
+#include "store-platform-remove.h"
+#include "store-platforms.h"
+#include "store-routes.h"
+#include "store-vms.h"
 
 #define EVENTS 150              /* more than one batch */
 
@@ -56,9 +65,9 @@ static JsonObject *doc(OrchStore *s, const char *rel, gint64 *mod)
     return o;
 }
 
-static sqlite3 *make_schema7(void)
+static sqlite3 *make_schema7(const char *file)
 {
-    g_autofree char *path = g_build_filename(tmpdir, "db.sqlite", NULL);
+    g_autofree char *path = g_build_filename(tmpdir, file, NULL);
     g_autoptr(GError) err = NULL;
     sqlite3 *db = orch_db_open(path, &err);
     int i;
@@ -98,11 +107,167 @@ static sqlite3 *make_schema7(void)
     return db;
 }
 
+
+/* @a and @b (either NULL) are the same document. */
+static void same_doc(JsonObject *a, JsonObject *b)
+{
+    g_autoptr(JsonNode) na = NULL, nb = NULL;
+    g_autofree char *ta = NULL, *tb = NULL;
+
+    if (!a || !b) {
+        assert_true(a == b);
+        return;
+    }
+    na = json_node_init_object(json_node_alloc(), a);
+    nb = json_node_init_object(json_node_alloc(), b);
+    ta = json_to_string(na, FALSE);
+    tb = json_to_string(nb, FALSE);
+    if (!json_node_equal(na, nb)) {
+        fail_msg("%s differs from %s", ta, tb);
+    }
+}
+
+static void same_names(GPtrArray *a, GPtrArray *b)
+{
+    assert_int_equal(a->len, b->len);
+    for (guint i = 0; i < a->len; i++) {
+        assert_string_equal(a->pdata[i], b->pdata[i]);
+    }
+}
+
+/*
+ * records-view.h answers what records.h answers from the tables the
+ * store was imported from: every document, name list, claim and count,
+ * and NULL for what is absent.  Then the counts as a view sees them: a
+ * VM it wrote counts for its client, and the client count is not
+ * remembered (another's change of a VM fails no commit), the server's
+ * load is.
+ */
+static void check_records_view(sqlite3 *db, OrchStore *s)
+{
+    g_autoptr(OrchStoreView) v = orch_view_new(s);
+    g_autoptr(OrchStoreView) w = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GPtrArray) vn = orch_rec_vm_names(db);
+    g_autoptr(GPtrArray) pn = orch_rec_platform_names(db);
+    g_autoptr(GPtrArray) ps = orch_rec_platforms(db);
+    g_autoptr(GPtrArray) vn2 = orch_recv_vm_names(v, root, &err);
+    g_autoptr(GPtrArray) pn2 = orch_recv_platform_names(v, root, &err);
+    g_autoptr(GPtrArray) ps2 = orch_recv_platforms(v, root, &err);
+    g_autoptr(JsonObject) vm2 = NULL;
+    g_autofree char *text = NULL, *vkey = NULL;
+    static const char *const devs[][2] = {
+        { "vm1", "edu0" }, { "vm1", "ser" }, { "vm2", "none" },
+        { "nope", "edu0" },
+    };
+    static const char *const plats[] = { "s1", "c1", "nope" };
+    guint i;
+
+    same_names(vn, vn2);
+    assert_int_equal(vn->len, 2);
+    same_names(pn, pn2);
+    assert_int_equal(ps->len, ps2->len);
+    for (i = 0; i < ps->len; i++) {
+        same_doc(ps->pdata[i], ps2->pdata[i]);
+    }
+    for (i = 0; i < vn->len + 1; i++) {
+        const char *name = i < vn->len ? vn->pdata[i] : "nope";
+        g_autoptr(JsonObject) a = orch_rec_vm(db, name);
+        g_autoptr(JsonObject) b = orch_recv_vm(v, root, name, &err);
+
+        same_doc(a, b);
+    }
+    for (i = 0; i < G_N_ELEMENTS(devs); i++) {
+        g_autoptr(JsonObject) a = orch_rec_placement(db, devs[i][0],
+                                                     devs[i][1]);
+        g_autoptr(JsonObject) b = orch_recv_placement(v, root, devs[i][0],
+                                                      devs[i][1], &err);
+
+        same_doc(a, b);
+    }
+    for (i = 0; i < G_N_ELEMENTS(plats); i++) {
+        g_autoptr(JsonObject) a = orch_rec_platform(db, plats[i]);
+        g_autoptr(JsonObject) b = orch_recv_platform(v, root, plats[i],
+                                                     &err);
+
+        same_doc(a, b);
+        assert_int_equal(orch_rec_server_used(db, plats[i]),
+                         orch_recv_server_used(v, root, plats[i], &err));
+        assert_int_equal(orch_rec_client_running(db, plats[i]),
+                         orch_recv_client_running(v, root, plats[i], &err));
+    }
+    assert_int_equal(orch_recv_server_used(v, root, "s1", &err), 1);
+    assert_int_equal(orch_recv_client_running(v, root, "c1", &err), 1);
+    {
+        g_autoptr(JsonObject) a = orch_rec_instance(db, "inst-1");
+        g_autoptr(JsonObject) b = orch_recv_instance(v, root, "inst-1",
+                                                     &err);
+        g_autoptr(JsonObject) c = orch_recv_instance(v, root, "inst-9",
+                                                     &err);
+        g_autoptr(JsonObject) d = orch_rec_route(db, "r-1");
+        g_autoptr(JsonObject) e = orch_recv_route(v, root, "r-1", &err);
+        g_autoptr(JsonObject) f = orch_recv_route(v, root, "r-9", &err);
+        g_autofree char *u = orch_rec_vm_by_uuid(db, "uuid-2");
+        g_autofree char *u2 = orch_recv_vm_by_uuid(v, root, "uuid-2", &err);
+        g_autofree char *u3 = orch_recv_vm_by_uuid(v, root, "uuid-9", &err);
+
+        assert_non_null(a);
+        same_doc(a, b);
+        assert_null(c);
+        assert_non_null(d);
+        same_doc(d, e);
+        assert_null(f);
+        assert_string_equal(u, u2);
+        assert_null(u3);
+    }
+    assert_null(err);
+
+    /*
+     * vm2 started on c1 in a view that read it alone: counted there, not
+     * by another.
+     */
+    g_clear_pointer(&v, orch_view_free);
+    v = orch_view_new(s);
+    vm2 = orch_recv_vm(v, root, "vm2", &err);
+    json_object_set_string_member(vm2, "state", "running");
+    json_object_set_string_member(vm2, "client", "c1");
+    assert_true(orch_vm_doc_update(v, root, vm2, &err));
+    assert_int_equal(orch_recv_client_running(v, root, "c1", &err), 2);
+    w = orch_view_new(s);
+    assert_int_equal(orch_recv_client_running(w, root, "c1", &err), 1);
+    /* Another stops vm1 meanwhile: the count was not remembered. */
+    text = g_strdup("{\"name\":\"vm1\",\"uuid\":\"uuid-1\","
+                    "\"state\":\"stopped\",\"client\":\"c1\","
+                    "\"devices\":[]}");
+    vkey = g_strconcat(root, "vms/vm1", NULL);
+    {
+        g_autoptr(OrchTxn) t = orch_txn_new();
+
+        orch_txn_put(t, vkey, text);
+        assert_true(orch_store_txn(s, t, NULL, &err));
+    }
+    assert_int_equal(orch_recv_client_running(v, root, "c1", &err), 1);
+    assert_true(orch_view_commit(v, NULL, &err));
+    assert_int_equal(orch_recv_client_running(w, root, "c1", &err), 1);
+    /* The load is remembered: a claim meanwhile fails the commit. */
+    assert_int_equal(orch_recv_server_used(w, root, "s1", &err), 1);
+    orch_view_put(w, vkey, text);
+    {
+        g_autofree char *lkey = g_strconcat(root, "load/s1", NULL);
+        g_autoptr(OrchTxn) t = orch_txn_new();
+
+        orch_txn_put(t, lkey, "{\"used\":2}");
+        assert_true(orch_store_txn(s, t, NULL, &err));
+    }
+    assert_false(orch_view_commit(w, NULL, &err));
+    assert_true(g_error_matches(err, ORCH_ERROR, ORCH_ERROR_CONFLICT));
+}
+
 static void test_import(void **state)
 {
     g_autoptr(GError) err = NULL;
     g_autoptr(OrchStore) s = orch_store_open(spec, NULL, NULL, NULL, &err);
-    sqlite3 *db = make_schema7();
+    sqlite3 *db = make_schema7("db.sqlite");
     g_autofree char *events_prefix = g_strconcat(root, "events/", NULL);
     g_autoptr(GPtrArray) events = NULL;
     g_autoptr(GPtrArray) again = NULL;
@@ -213,6 +378,208 @@ static void test_import(void **state)
     assert_int_equal(again->len, EVENTS);
     assert_int_equal(((OrchKv *)again->pdata[0])->mod_rev,
                      ((OrchKv *)events->pdata[0])->mod_rev);
+    check_records_view(db, s);
+    sqlite3_close(db);
+}
+
+/*
+ * Every document, list, claim and count records.h answers from @db
+ * equals records-view.h's from the store under @at.
+ */
+static void same_everywhere(sqlite3 *db, OrchStore *s, const char *at)
+{
+    g_autoptr(OrchStoreView) v = orch_view_new(s);
+    g_autoptr(GError) err = NULL;
+    g_autoptr(GPtrArray) vn = orch_rec_vm_names(db);
+    g_autoptr(GPtrArray) pn = orch_rec_platform_names(db);
+    g_autoptr(GPtrArray) vn2 = orch_recv_vm_names(v, at, &err);
+    g_autoptr(GPtrArray) pn2 = orch_recv_platform_names(v, at, &err);
+
+    same_names(vn, vn2);
+    same_names(pn, pn2);
+    for (guint i = 0; i < pn->len; i++) {
+        g_autoptr(JsonObject) a = orch_rec_platform(db, pn->pdata[i]);
+        g_autoptr(JsonObject) b = orch_recv_platform(v, at, pn->pdata[i],
+                                                     &err);
+
+        same_doc(a, b);
+        assert_int_equal(orch_rec_server_used(db, pn->pdata[i]),
+                         orch_recv_server_used(v, at, pn->pdata[i], &err));
+        assert_int_equal(orch_rec_client_running(db, pn->pdata[i]),
+                         orch_recv_client_running(v, at, pn->pdata[i],
+                                                  &err));
+    }
+    for (guint i = 0; i < vn->len; i++) {
+        g_autoptr(JsonObject) a = orch_rec_vm(db, vn->pdata[i]);
+        g_autoptr(JsonObject) b = orch_recv_vm(v, at, vn->pdata[i], &err);
+        JsonArray *devs = json_object_get_array_member(a, "devices");
+        g_autofree char *u = orch_recv_vm_by_uuid(
+            v, at, orch_rec_str(a, "uuid"), &err);
+
+        same_doc(a, b);
+        assert_string_equal(u, vn->pdata[i]);
+        for (guint j = 0; j < json_array_get_length(devs); j++) {
+            const char *dev = orch_rec_str(
+                json_array_get_object_element(devs, j), "name");
+            g_autoptr(JsonObject) p = orch_rec_placement(db, vn->pdata[i],
+                                                         dev);
+            g_autoptr(JsonObject) q = orch_recv_placement(v, at,
+                                                          vn->pdata[i], dev,
+                                                          &err);
+            const char *inst = orch_rec_str(p, "instance");
+            const char *route = orch_rec_str(p, "route_id");
+
+            same_doc(p, q);
+            if (inst) {
+                g_autoptr(JsonObject) c = orch_rec_instance(db, inst);
+                g_autoptr(JsonObject) d = orch_recv_instance(v, at, inst,
+                                                             &err);
+
+                same_doc(c, d);
+            }
+            if (route) {
+                g_autoptr(JsonObject) c = orch_rec_route(db, route);
+                g_autoptr(JsonObject) d = orch_recv_route(v, at, route,
+                                                          &err);
+
+                same_doc(c, d);
+            }
+        }
+    }
+    assert_null(err);
+}
+
+/* @ok, or the test fails with @err's message. */
+#define OK(ok, err) do { \
+        if (!(ok)) { \
+            fail_msg("%s: %s", #ok, (err) ? (err)->message : "?"); \
+        } \
+    } while (0)
+
+/*
+ * records-set.h's writes on the tables and the store layers' on a view,
+ * step by step the same (a VM created with a pinned device, its start's
+ * claim, the launcher's answer, its route, the VM running; a platform
+ * added and refreshed; then all undone): after each step the two read
+ * the same.  What the switch relies on to change the back end under the
+ * handlers without changing what they see.
+ */
+static void test_twins(void **state)
+{
+    g_autofree char *at = g_strconcat(root, "twins/", NULL);
+    g_autoptr(GError) err = NULL;
+    g_autoptr(OrchStore) s = orch_store_open(spec, NULL, NULL, NULL, &err);
+    g_autoptr(JsonObject) vm = NULL, plat = NULL, health = NULL;
+    g_autoptr(JsonNode) hn = NULL;
+    g_autofree char *server = NULL;
+    sqlite3 *db = make_schema7("twins.sqlite");
+    OrchStoreView *v;
+
+    assert_non_null(s);
+    OK(orch_store_import(db, s, at, &err), err);
+    same_everywhere(db, s, at);
+
+    /* A VM with a device pinned to s1, reached through s1. */
+    vm = orch_vm_doc_new("vm3", "123e4567-e89b-42d3-a456-426614174000",
+                         "128M");
+    json_object_set_string_member(vm, "kernel", "/k");
+    orch_vm_doc_add_device(vm, "d", "edu", "pci", "s1", "s1", "never", false,
+                           NULL);
+    OK(orch_rec_vm_create(db, vm, &err), err);
+    v = orch_view_new(s);
+    OK(orch_vm_doc_create(v, at, vm, &err), err);
+    OK(orch_view_commit(v, NULL, &err), err);
+    orch_view_free(v);
+    same_everywhere(db, s, at);
+
+    /* Its start: the claim, the launcher's answer, the route, running. */
+    OK(orch_rec_placement_claim(db, "vm3", "d", "s1", "inst-3",
+                                         "tok", &err), err);
+    v = orch_view_new(s);
+    OK(orch_placement_claim(v, at, "vm3", "d", "edu", "s1",
+                                     "inst-3", "tok", &server, &err), err);
+    assert_string_equal(server, "s1");
+    OK(orch_view_commit(v, NULL, &err), err);
+    orch_view_free(v);
+    OK(orch_rec_placement_launched(db, "vm3", "d",
+                                            "tcp:127.0.0.1:7300", NULL,
+                                            "running", &err), err);
+    OK(orch_rec_route_set(db, "vm3", "d", "r-3",
+                                   "tcp:127.0.0.1:7400", &err), err);
+    json_object_set_string_member(vm, "state", "running");
+    json_object_set_string_member(vm, "client", "c1");
+    json_object_set_string_member(vm, "hypervisor", "c1-qemu");
+    OK(orch_rec_vm_update(db, vm, &err), err);
+    v = orch_view_new(s);
+    OK(orch_placement_launched(v, at, "vm3", "d",
+                                        "tcp:127.0.0.1:7300", NULL,
+                                        "running", &err), err);
+    OK(orch_route_doc_set(v, at, "vm3", "d", "r-3",
+                                   "tcp:127.0.0.1:7400", &err), err);
+    {
+        g_autoptr(JsonObject) cur = NULL;
+
+        OK(orch_vm_doc_read(v, at, "vm3", &cur, &err), err);
+        json_object_set_string_member(cur, "state", "running");
+        json_object_set_string_member(cur, "client", "c1");
+        json_object_set_string_member(cur, "hypervisor", "c1-qemu");
+        OK(orch_vm_doc_update(v, at, cur, &err), err);
+    }
+    OK(orch_view_commit(v, NULL, &err), err);
+    orch_view_free(v);
+    same_everywhere(db, s, at);
+
+    /* A platform added from its launcher's health, then refreshed. */
+    hn = json_from_string("{\"role\": \"server\", \"model_tls\": false,"
+                          " \"models\": [{\"name\": \"edu\", \"bus\":"
+                          " \"pci\", \"props\": [{\"name\": \"dma\","
+                          " \"type\": \"number\"}]}]}", &err);
+    health = json_object_ref(json_node_get_object(hn));
+    plat = orch_platform_doc_new("s2", "server", "tcp:127.0.0.1:7500", 2,
+                                 NULL, health, NULL, &err);
+    assert_non_null(plat);
+    OK(orch_rec_platform_add(db, plat, &err), err);
+    v = orch_view_new(s);
+    OK(orch_platform_add_doc(v, at, plat, &err), err);
+    OK(orch_view_commit(v, NULL, &err), err);
+    orch_view_free(v);
+    same_everywhere(db, s, at);
+    json_object_set_boolean_member(health, "model_tls", true);
+    json_object_set_string_member(json_array_get_object_element(
+        json_object_get_array_member(health, "models"), 0), "bus", "isa");
+    assert_int_equal(orch_catalogue_refresh_doc(plat, health), 1);
+    json_object_set_boolean_member(plat, "model_tls", true);
+    OK(orch_rec_platform_update(db, plat, &err), err);
+    v = orch_view_new(s);
+    OK(orch_platform_update_doc(v, at, plat, &err), err);
+    OK(orch_view_commit(v, NULL, &err), err);
+    orch_view_free(v);
+    same_everywhere(db, s, at);
+
+    /* All undone: the placement freed, the VM stopped and removed. */
+    OK(orch_rec_placement_delete(db, "vm3", "d", &err), err);
+    json_object_set_string_member(vm, "state", "stopped");
+    OK(orch_rec_vm_update(db, vm, &err), err);
+    v = orch_view_new(s);
+    OK(orch_placement_release(v, at, "vm3", "d", &err), err);
+    {
+        g_autoptr(JsonObject) cur = NULL;
+
+        OK(orch_vm_doc_read(v, at, "vm3", &cur, &err), err);
+        json_object_set_string_member(cur, "state", "stopped");
+        OK(orch_vm_doc_update(v, at, cur, &err), err);
+    }
+    OK(orch_view_commit(v, NULL, &err), err);
+    orch_view_free(v);
+    same_everywhere(db, s, at);
+    OK(orch_rec_vm_remove(db, "vm3", &err), err);
+    OK(orch_rec_platform_remove(db, "s2", &err), err);
+    v = orch_view_new(s);
+    OK(orch_vm_doc_remove(v, at, "vm3", &err), err);
+    OK(orch_platform_remove_doc(v, at, "s2", &err), err);
+    OK(orch_view_commit(v, NULL, &err), err);
+    orch_view_free(v);
+    same_everywhere(db, s, at);
     sqlite3_close(db);
 }
 
@@ -344,6 +711,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_import),
+        cmocka_unit_test(test_twins),
         cmocka_unit_test(test_import_events_moved),
         cmocka_unit_test(test_import_moved),
     };

@@ -5,6 +5,9 @@
  * refusals and their messages, and the race the claim exists for: two
  * requests that both saw the last slot of a server free, of which only
  * the first commit holds (the second is a conflict, nothing written).
+ * And the clients' choice (orchestrator/store-clients.h): the fewest VMs
+ * holding a QEMU, model TLS when asked, a pinned client's refusals, and
+ * a commit conditioned on the platform chosen only.
  * Each test keeps its keys under a root of its own.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -21,6 +24,7 @@
 
 #include "store-test.h"
 #include "error.h"
+#include "store-clients.h"
 #include "store-load.h"
 
 
@@ -263,6 +267,167 @@ static void test_release(void **state)
     }
 }
 
+
+/* Put @key = @text under @root in a transaction of its own. */
+static void put_doc(const char *root, const char *key, const char *text)
+{
+    g_autofree char *k = g_strconcat(root, key, NULL);
+    g_autoptr(OrchTxn) t = orch_txn_new();
+    g_autoptr(GError) err = NULL;
+
+    orch_txn_put(t, k, text);
+    if (!orch_store_txn(store_test_store, t, NULL, &err)) {
+        fail_msg("put %s: %s", k, err->message);
+    }
+}
+
+static void put_vm(const char *root, const char *name, const char *state,
+                   const char *client)
+{
+    g_autofree char *key = g_strconcat("vms/", name, NULL);
+    g_autofree char *text = g_strdup_printf(
+        "{\"name\":\"%s\",\"state\":\"%s\",\"client\":\"%s\","
+        "\"devices\":[]}", name, state, client);
+
+    put_doc(root, key, text);
+}
+
+static void put_client(const char *root, const char *name, bool tls)
+{
+    g_autofree char *key = g_strconcat("platforms/", name, NULL);
+    g_autofree char *text = g_strdup_printf(
+        "{\"name\":\"%s\",\"role\":\"client\",\"address\":"
+        "\"unix:/x/%s.sock\",\"capacity\":0,\"model_tls\":%s,"
+        "\"models\":[]}", name, name, tls ? "true" : "false");
+
+    put_doc(root, key, text);
+}
+
+/* The client chosen in a view of its own, or NULL with @errp set. */
+static char *choose(const char *root, const char *name, bool tls,
+                    GError **errp)
+{
+    g_autoptr(OrchStoreView) v = orch_view_new(store_test_store);
+    g_autoptr(JsonObject) p = NULL;
+
+    if (!orch_client_choose(v, root, name, tls, &p, errp)) {
+        return NULL;
+    }
+    return g_strdup(json_object_get_string_member(p, "name"));
+}
+
+static void expect_client(const char *root, const char *name, bool tls,
+                          const char *want)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *got = choose(root, name, tls, &err);
+
+    if (g_strcmp0(got, want) != 0) {
+        fail_msg("chose %s, wanted %s (%s)", got, want,
+                 err ? err->message : "");
+    }
+}
+
+static void expect_no_client(const char *root, const char *name, bool tls,
+                             int code, const char *text)
+{
+    g_autoptr(GError) err = NULL;
+    g_autofree char *got = choose(root, name, tls, &err);
+
+    if (got) {
+        fail_msg("chose %s, wanted '%s'", got, text);
+    }
+    assert_int_equal(err->code, code);
+    if (!strstr(err->message, text)) {
+        fail_msg("got '%s', wanted '%s'", err->message, text);
+    }
+}
+
+/* The fewest VMs holding a QEMU (running, suspended, migrating), by name. */
+static void test_client_choice(void **state)
+{
+    const char *root = "/t-clients/";
+
+    expect_no_client(root, NULL, false, ORCH_ERROR_CONFLICT,
+                     "no client platform to run the VM on");
+    put_client(root, "c1", false);
+    put_client(root, "c2", true);
+    put_platform(root, "s1", "server", 4, "edu");
+    put_vm(root, "a", "running", "c1");
+    put_vm(root, "b", "stopped", "c2");
+    put_vm(root, "c", "suspended", "c1");
+    expect_client(root, NULL, false, "c2");
+    put_vm(root, "d", "running", "c2");
+    put_vm(root, "e", "migrating", "c2");
+    put_vm(root, "f", "running", "c2");
+    expect_client(root, NULL, false, "c1");
+    expect_client(root, NULL, true, "c2");
+    /* A tie: the first by name. */
+    put_vm(root, "f", "defined", "c2");
+    expect_client(root, NULL, false, "c1");
+    put_vm(root, "c", "saved", "c1");
+    expect_client(root, NULL, false, "c1");
+    put_vm(root, "a", "stopped", "c1");
+    put_vm(root, "d", "stopped", "c2");
+    put_vm(root, "e", "stopped", "c2");
+    expect_client(root, NULL, false, "c1");
+    /* Pinned. */
+    expect_client(root, "c2", false, "c2");
+    expect_client(root, "c1", true, "c1");
+    expect_no_client(root, "s1", false, ORCH_ERROR_BAD_REQUEST,
+                     "'s1' is a server platform, not a client");
+    expect_no_client(root, "nope", false, ORCH_ERROR_NOT_FOUND,
+                     "no platform 'nope'");
+    expect_no_client("/t-clients-notls/", NULL, true, ORCH_ERROR_CONFLICT,
+                     "with model TLS credentials");
+    put_client("/t-clients-notls/", "c9", false);
+    expect_no_client("/t-clients-notls/", NULL, true, ORCH_ERROR_CONFLICT,
+                     "with model TLS credentials");
+}
+
+/*
+ * Only the platform chosen conditions the commit: other VMs' changes
+ * meanwhile do not fail it, the chosen platform's change does; a VM the
+ * view rewrote counts as it wrote it.
+ */
+static void test_client_commit(void **state)
+{
+    const char *root = "/t-clients-commit/";
+    g_autoptr(OrchStoreView) a = orch_view_new(store_test_store);
+    g_autoptr(OrchStoreView) b = orch_view_new(store_test_store);
+    g_autoptr(OrchStoreView) c = orch_view_new(store_test_store);
+    g_autoptr(JsonObject) pa = NULL, pb = NULL, pc = NULL;
+    g_autoptr(GHashTable) loads = NULL;
+    g_autoptr(GError) err = NULL;
+
+    put_client(root, "c1", false);
+    put_client(root, "c2", false);
+    put_vm(root, "x", "running", "c2");
+    assert_true(orch_client_choose(a, root, NULL, false, &pa, &err));
+    assert_string_equal(json_object_get_string_member(pa, "name"), "c1");
+    assert_true(orch_client_choose(b, root, NULL, false, &pb, &err));
+    orch_view_put(a, "/t-clients-commit/vms/y", "{}");
+    orch_view_put(b, "/t-clients-commit/vms/z", "{}");
+    /* Another start changes a VM and adds one: a's commit holds. */
+    put_vm(root, "x", "stopped", "c2");
+    put_vm(root, "w", "running", "c2");
+    assert_true(orch_view_commit(a, NULL, &err));
+    /* The chosen platform changed meanwhile: b's is 409. */
+    put_client(root, "c1", true);
+    assert_false(orch_view_commit(b, NULL, &err));
+    assert_true(g_error_matches(err, ORCH_ERROR, ORCH_ERROR_CONFLICT));
+    g_clear_error(&err);
+    /* c1 idle, c2 one: c rewrites w onto c1 and counts it there. */
+    orch_view_put(c, "/t-clients-commit/vms/w", "{\"name\":\"w\","
+                  "\"state\":\"running\",\"client\":\"c1\"}");
+    loads = orch_client_loads(c, root, &err);
+    assert_non_null(loads);
+    assert_int_equal(GPOINTER_TO_INT(g_hash_table_lookup(loads, "c1")), 1);
+    assert_null(g_hash_table_lookup(loads, "c2"));
+    assert_true(orch_client_choose(c, root, NULL, false, &pc, &err));
+    assert_string_equal(json_object_get_string_member(pc, "name"), "c2");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -270,6 +435,8 @@ int main(void)
         cmocka_unit_test(test_race),
         cmocka_unit_test(test_independent),
         cmocka_unit_test(test_release),
+        cmocka_unit_test(test_client_choice),
+        cmocka_unit_test(test_client_commit),
     };
 
     return store_test_run("test-load", tests, G_N_ELEMENTS(tests),

@@ -33,6 +33,8 @@
 #include "launcher.h"
 #include "request.h"
 #include "store-events.h"
+#include "store-load.h"
+#include "store-placements.h"
 
 #define ROOT "/t-request/"
 
@@ -224,6 +226,82 @@ static void test_paused_end(void **state)
     g_free(r.error);
 }
 
+
+/*
+ * A start's claim committed before its launcher call
+ * (orch_request_commit_now): another request placing meanwhile sees the
+ * server full; the start failing afterwards releases the claim (its
+ * document, instance name and slot), and the slot is taken by the next.
+ * A commit whose reads changed meanwhile is 409 and claims nothing.
+ */
+static void test_claim_now(void **state)
+{
+    OrchRequest r, c;
+    g_autoptr(OrchStoreView) other = NULL;
+    g_autoptr(OrchStoreView) next = NULL;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *server = NULL, *s2 = NULL, *s3 = NULL, *p = NULL;
+    g_autofree char *inst = NULL;
+
+    other_puts(ROOT "platforms/s1", "{\"name\":\"s1\",\"role\":\"server\","
+               "\"address\":\"unix:/s1\",\"capacity\":1,"
+               "\"models\":[{\"model\":\"m\",\"bus\":\"pci\"}]}");
+    begin(&r, ROOT "k6");
+    assert_true(orch_placement_claim(orch_request_view(&r), ROOT, "va", "d",
+                                     "m", NULL, "ia", "tok", &server, &err));
+    assert_string_equal(server, "s1");
+    orch_request_claimed(&r, ROOT, "va", "d", "ia");
+    assert_int_equal(orch_request_commit_now(&r), 0);
+    assert_null(r.error);
+    p = value_now(ROOT "placements/va/d");
+    assert_non_null(strstr(p, "\"launching\""));
+    /* As around the launcher call: another request places meanwhile. */
+    orch_db_pause();
+    other = orch_view_new(store_test_store);
+    assert_false(orch_placement_claim(other, ROOT, "vb", "d", "m", NULL,
+                                      "ib", "tok", &s2, &err));
+    assert_true(g_error_matches(err, ORCH_ERROR, ORCH_ERROR_CONFLICT));
+    assert_non_null(strstr(err->message, "is full"));
+    g_clear_error(&err);
+    assert_true(orch_db_resume());
+    /* The launcher failed: the claim is released with the rest. */
+    orch_undo_add(&r.undo, "unix:/s1", "/v1/instances/ia");
+    orch_fail(&r, 502, "launcher unix:/s1: down");
+    assert_false(orch_request_finish(&r, -EHOSTUNREACH));
+    g_clear_pointer(&p, g_free);
+    p = value_now(ROOT "placements/va/d");
+    assert_null(p);
+    inst = value_now(ROOT "instances/ia");
+    assert_null(inst);
+    next = orch_view_new(store_test_store);
+    assert_int_equal(orch_load_used(next, ROOT, "s1", &err), 0);
+    assert_int_equal(calls->len, 1);
+    g_free(r.error);
+
+    /* What the claiming request read changed meanwhile: 409, no claim. */
+    begin(&c, ROOT "k7");
+    orch_db_pause();
+    other_puts(ROOT "k7", "{\"by\":\"other\"}");
+    assert_true(orch_db_resume());
+    assert_true(orch_placement_claim(orch_request_view(&c), ROOT, "vc", "d",
+                                     "m", NULL, "ic", "tok", &s3, &err));
+    orch_request_claimed(&c, ROOT, "vc", "d", "ic");
+    assert_int_equal(orch_request_commit_now(&c), -EBUSY);
+    assert_int_equal(c.status, 409);
+    assert_false(orch_request_finish(&c, -EBUSY));
+    g_clear_pointer(&p, g_free);
+    p = value_now(ROOT "placements/vc/d");
+    assert_null(p);
+    assert_int_equal(orch_load_used(next, ROOT, "s1", &err), 0);
+    g_free(c.error);
+
+    /* The slot freed is the next start's. */
+    g_clear_pointer(&s2, g_free);
+    assert_true(orch_placement_claim(next, ROOT, "vb", "d", "m", NULL, "ib",
+                                     "tok", &s2, &err));
+    assert_true(orch_view_commit(next, NULL, &err));
+}
+
 static int setup(void **state)
 {
     g_autoptr(GError) err = NULL;
@@ -291,6 +369,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_failed, each_setup,
                                         each_teardown),
         cmocka_unit_test_setup_teardown(test_paused_end, each_setup,
+                                        each_teardown),
+        cmocka_unit_test_setup_teardown(test_claim_now, each_setup,
                                         each_teardown),
     };
 
