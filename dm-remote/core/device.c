@@ -30,7 +30,8 @@ int dm_device_realize(DmDevice *dev, const DmModel *model, DmLoop *loop,
     dev->model = model;
     dev->loop = loop;
     dev->args = args;
-    dm_device_state_init(dev);
+    /* Armed by state.c (dm_device_state_changed), which sets its callback. */
+    dm_timer_init(&dev->state_timer, loop, NULL, NULL);
     dm_vm_clock_init(&dev->vm_clock, loop);
     dev->state = calloc(1, model->state_size ? model->state_size : 1);
     if (model->bus == DM_BUS_PCI) {
@@ -140,7 +141,9 @@ void dm_device_detach(DmDevice *dev)
 void dm_device_unrealize(DmDevice *dev)
 {
     dm_device_quiesce(dev);
-    dm_device_state_cancel(dev);
+    if (dm_timer_pending(&dev->state_timer)) {
+        dm_timer_del(&dev->state_timer);        /* a set-up write waiting */
+    }
     dm_work_pool_free(dev->work);
     dev->work = NULL;
     dm_doorbells_close(&dev->doorbells);

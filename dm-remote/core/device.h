@@ -123,10 +123,6 @@ int dm_device_save_file(DmDevice *dev, const char *path, char *err,
                         size_t errlen);
 int dm_device_load_file(DmDevice *dev, const char *path, char *err,
                         size_t errlen);
-/* At realize: dm_device_state_changed's timer. */
-void dm_device_state_init(DmDevice *dev);
-/* A set-up write that waits (dm_device_state_changed): dropped. */
-void dm_device_state_cancel(DmDevice *dev);
 /* dm_device_save_file without the quiesce: what is in flight stays so. */
 int dm_device_write_state(DmDevice *dev, const char *path, char *err,
                           size_t errlen);

@@ -88,6 +88,14 @@ bool dm_state_ok(const DmStateIn *in)
     return !in->failed;
 }
 
+/* A set-up write that waits (dm_device_state_changed): dropped. */
+static void dm_device_state_cancel(DmDevice *dev)
+{
+    if (dm_timer_pending(&dev->state_timer)) {
+        dm_timer_del(&dev->state_timer);
+    }
+}
+
 /* ---- The file ---- */
 
 /*
@@ -282,8 +290,14 @@ void dm_device_state_changed(DmDevice *dev)
         return;                 /* this change goes with that write */
     }
     now = dm_clock_ns();
+    if (!dev->state_refill_ns) {
+        dev->state_tokens = DM_STATE_BURST;     /* the first change */
+        dev->state_refill_ns = now;
+    }
     state_refill(dev, now);
     if (!dev->state_tokens && dev->loop) {
+        dev->state_timer.cb = state_timer_fired;
+        dev->state_timer.opaque = dev;
         dm_timer_mod(&dev->state_timer,
                      dev->state_refill_ns + DM_STATE_GAP_NS - now);
         return;
@@ -294,21 +308,8 @@ void dm_device_state_changed(DmDevice *dev)
     state_write_setup(dev);
 }
 
-void dm_device_state_init(DmDevice *dev)
-{
-    dm_timer_init(&dev->state_timer, dev->loop, state_timer_fired, dev);
-    dev->state_tokens = DM_STATE_BURST;
-    dev->state_refill_ns = dm_clock_ns();
-}
-
 bool dm_device_saving_setup(const DmDevice *dev)
 {
     return dev->saving_setup;
 }
 
-void dm_device_state_cancel(DmDevice *dev)
-{
-    if (dm_timer_pending(&dev->state_timer)) {
-        dm_timer_del(&dev->state_timer);
-    }
-}
