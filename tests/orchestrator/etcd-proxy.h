@@ -21,6 +21,8 @@ typedef struct Proxy {
     GMutex lock;
     GCancellable *cancel;       /* the connections made since the last cut */
     GCond cond;
+    unsigned running;           /* connections' threads not yet done */
+    GPtrArray *socks;           /* theirs, both ends: a cut shuts them */
     GMainContext *ctx;          /* the proxy's thread's: it accepts there */
     GMainLoop *loop;
     GThread *thread;
