@@ -73,6 +73,16 @@ JsonNode *dm_json_parse_peer(const char *data, gsize len, unsigned max_depth,
     return root;
 }
 
+JsonObject *dm_json_object_parse(const char *text)
+{
+    g_autoptr(JsonNode) n = text ? dm_json_parse_peer(text, strlen(text),
+                                                      DM_JSON_MAX_DEPTH,
+                                                      NULL) : NULL;
+
+    return n && JSON_NODE_HOLDS_OBJECT(n) ?
+        json_object_ref(json_node_get_object(n)) : NULL;
+}
+
 char *dm_json_scalar_string(JsonNode *n)
 {
     if (!n || !JSON_NODE_HOLDS_VALUE(n)) {

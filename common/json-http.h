@@ -44,6 +44,13 @@ JsonNode *dm_json_parse_peer(const char *data, gsize len, unsigned max_depth,
                              GError **err);
 
 /*
+ * @text (NUL-terminated, may be NULL) as a JSON object, a new reference:
+ * NULL if it is not one, or is nested deeper than DM_JSON_MAX_DEPTH (a
+ * stored document refused as etcd's answer would be).
+ */
+JsonObject *dm_json_object_parse(const char *text);
+
+/*
  * A scalar as a command line writes it (a model property): a string as
  * it is, a boolean on or off, an integer in decimal; NULL for anything
  * else.  To be freed.

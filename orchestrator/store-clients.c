@@ -12,17 +12,6 @@
 #include "store-clients.h"
 #include "store-platforms.h"
 
-/* @text as a JSON object (a new reference), NULL if it is not one. */
-static JsonObject *clients_object(const char *text)
-{
-    g_autoptr(JsonNode) n = text ? dm_json_parse_peer(text, strlen(text),
-                                                      DM_JSON_MAX_DEPTH,
-                                                      NULL) : NULL;
-
-    return n && JSON_NODE_HOLDS_OBJECT(n) ?
-        json_object_ref(json_node_get_object(n)) : NULL;
-}
-
 /*
  * The documents under ROOT @dir as @v would see them, read from the store
  * itself (not remembered): a key @v wrote as it wrote it (skipped if it
@@ -50,7 +39,7 @@ static GPtrArray *clients_list(OrchStoreView *v, const char *root,
             continue;
         }
         /* Another writer's document that is not an object: no VM's. */
-        o = clients_object(wrote ? mine : kv->value);
+        o = dm_json_object_parse(wrote ? mine : kv->value);
         if (o) {
             g_ptr_array_add(out, o);
         }

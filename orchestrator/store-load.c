@@ -27,21 +27,10 @@ static void load_server_free(gpointer p)
     g_free(ls);
 }
 
-/* @text as a JSON object (a new reference), or NULL (too deep: refused). */
-static JsonObject *load_object(const char *text)
-{
-    g_autoptr(JsonNode) n = text ? dm_json_parse_peer(text, strlen(text),
-                                                      DM_JSON_MAX_DEPTH,
-                                                      NULL) : NULL;
-
-    return n && JSON_NODE_HOLDS_OBJECT(n) ?
-        json_object_ref(json_node_get_object(n)) : NULL;
-}
-
 /* The "used" of a load document (absent: none used). */
 static gint64 load_used_of(const char *text)
 {
-    g_autoptr(JsonObject) o = load_object(text);
+    g_autoptr(JsonObject) o = dm_json_object_parse(text);
 
     return o ? json_object_get_int_member_with_default(o, "used", 0) : 0;
 }
@@ -120,7 +109,7 @@ static int load_take(OrchStoreView *v, const char *root, const char *server,
     if (!orch_view_get(v, pkey, &text, errp)) {
         return -1;
     }
-    p = load_object(text);
+    p = dm_json_object_parse(text);
     if (!p || !load_is_server(p) || !load_offers(p, model)) {
         return 0;               /* removed or changed since the list */
     }
@@ -147,7 +136,7 @@ static bool load_claim_pinned(OrchStoreView *v, const char *root,
     if (!orch_view_get(v, pkey, &text, errp)) {
         return false;
     }
-    p = load_object(text);
+    p = dm_json_object_parse(text);
     if (!p) {
         g_set_error(errp, ORCH_ERROR, ORCH_ERROR_NOT_FOUND,
                     "no platform '%s'", pinned);
@@ -222,7 +211,7 @@ static GPtrArray *load_candidates(OrchStoreView *v, const char *root,
     for (i = 0; i < platforms->len; i++) {
         OrchKv *kv = g_ptr_array_index(platforms, i);
         const char *name = kv->key + strlen(pprefix);
-        g_autoptr(JsonObject) p = load_object(kv->value);
+        g_autoptr(JsonObject) p = dm_json_object_parse(kv->value);
         g_autofree char *key = load_key(root, name);
         const char *mine;
         LoadServer *ls;

@@ -47,17 +47,6 @@ static char *platform_key(const char *root, const char *name)
     return g_strconcat(root, "platforms/", name, NULL);
 }
 
-/* @text as a JSON object, or NULL (too deep: refused, as in etcd). */
-static JsonObject *platform_parse(const char *text)
-{
-    g_autoptr(JsonNode) n = text ? dm_json_parse_peer(text, strlen(text),
-                                                      DM_JSON_MAX_DEPTH,
-                                                      NULL) : NULL;
-
-    return n && JSON_NODE_HOLDS_OBJECT(n) ?
-        json_object_ref(json_node_get_object(n)) : NULL;
-}
-
 static char *platform_text(JsonObject *doc)
 {
     g_autoptr(JsonNode) n = json_node_init_object(json_node_alloc(), doc);
@@ -75,7 +64,7 @@ bool orch_platform_read(OrchStoreView *v, const char *root,
     if (!orch_view_get(v, key, &text, errp)) {
         return false;
     }
-    if (text && !(*ret = platform_parse(text))) {
+    if (text && !(*ret = dm_json_object_parse(text))) {
         g_set_error(errp, ORCH_ERROR, ORCH_ERROR_INTERNAL,
                     "store: %s is not a JSON object", key);
         return false;
@@ -96,7 +85,7 @@ GPtrArray *orch_platform_read_all(OrchStoreView *v, const char *root,
     out = g_ptr_array_new_with_free_func((GDestroyNotify)json_object_unref);
     for (guint i = 0; i < kvs->len; i++) {
         OrchKv *kv = g_ptr_array_index(kvs, i);
-        JsonObject *o = platform_parse(kv->value);
+        JsonObject *o = dm_json_object_parse(kv->value);
 
         if (!o) {
             g_set_error(errp, ORCH_ERROR, ORCH_ERROR_INTERNAL,
