@@ -85,7 +85,17 @@ typedef struct DmVirtq {
         uint64_t gen;           /* changes whenever buf goes */
         bool active;            /* the last pop came from a fetch */
         bool event_due;         /* avail_event to write before the next */
+        /*
+         * Chains pushed with the kick (dm_vq_push): the rings were told
+         * to the client of link push_link with this cookie (0: none yet).
+         */
+        uint32_t cookie;
+        uint64_t push_link;
     } fetch;
+    /* The queue's doorbell, told to the client with the rings. */
+    bool has_bell;
+    unsigned bell_region;
+    uint64_t bell_offset;
 } DmVirtq;
 
 /* One buffer of a chain: guest address, length, written by the device? */
@@ -117,6 +127,11 @@ typedef struct DmVirtqElem {
  */
 void dm_virtq_reset(DmVirtq *q, DmDevice *dev, uint16_t max_size,
                     DmVirtqJournal *journal);
+/*
+ * The queue's doorbell (@offset of @region): a client that pushes chains
+ * with the kick (dm_vq_push) learns the rings behind it.  Kept by reset.
+ */
+void dm_virtq_set_doorbell(DmVirtq *q, unsigned region, uint64_t offset);
 /* The queue is enabled: start from index 0 with an empty journal. */
 void dm_virtq_start(DmVirtq *q);
 

@@ -82,6 +82,19 @@ static int fake_vq_fetch(void *opaque, const VupDmVqFetch *req,
     return l->vq_fetch(l, req, reply, len);
 }
 
+static int fake_vq_rings(void *opaque, const VupDmVqRings *r)
+{
+    FakeLink *l = opaque;
+
+    l->rings_asked++;
+    if (!l->vq_push || l->shared) {
+        return -ENOTSUP;
+    }
+    l->rings = *r;
+    l->rings_told++;
+    return 0;
+}
+
 static unsigned fake_client_vcpus(void *opaque)
 {
     return ((FakeLink *)opaque)->vcpus;
@@ -93,6 +106,7 @@ static const DmLinkOps fake_link_ops = {
     .dma_iov = fake_dma_iov,
     .send_irq = fake_send_irq,
     .vq_fetch = fake_vq_fetch,
+    .vq_rings = fake_vq_rings,
 };
 
 Rig *rig_new(const char *spec)

@@ -31,6 +31,11 @@ struct FakeLink {
     int (*vq_fetch)(FakeLink *l, const VupDmVqFetch *req, void **reply,
                     size_t *len);
     unsigned vq_fetches;
+    /* DM_VQ_RINGS taken (a client with dm_vq_push): the last, how many. */
+    bool vq_push;
+    VupDmVqRings rings;
+    unsigned rings_told;
+    unsigned rings_asked;       /* told or not */
     unsigned vcpus;             /* what the client says (dm_vcpus) */
     unsigned irqs_sent;         /* DM_IRQ messages */
     unsigned last_index, last_sub;
