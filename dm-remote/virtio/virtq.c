@@ -40,6 +40,7 @@ static void journal_clear(DmVirtqJournal *j)
 /* Drop the chains fetched and not popped; their elements' data too. */
 static void fetch_drop(DmVirtq *q)
 {
+    q->fetch.from_push = false;
     free(q->fetch.buf);
     q->fetch.buf = NULL;
     q->fetch.len = q->fetch.pos = 0;
@@ -52,14 +53,16 @@ void dm_virtq_reset(DmVirtq *q, DmDevice *dev, uint16_t max_size,
 {
     uint64_t gen, bell_offset;
     unsigned bell_region;
-    bool has_bell;
+    bool has_bell, lazy;
 
     fetch_drop(q);
     gen = q->fetch.gen;
     has_bell = q->has_bell;
     bell_region = q->bell_region;
     bell_offset = q->bell_offset;
+    lazy = q->lazy_recheck;
     memset(q, 0, sizeof(*q));
+    q->lazy_recheck = lazy;
     q->fetch.gen = gen;
     q->has_bell = has_bell;
     q->bell_region = bell_region;
@@ -78,6 +81,19 @@ void dm_virtq_set_doorbell(DmVirtq *q, unsigned region, uint64_t offset)
     q->bell_offset = offset;
 }
 
+void dm_virtq_set_lazy_recheck(DmVirtq *q, bool lazy)
+{
+    q->lazy_recheck = lazy;
+}
+
+bool dm_virtq_recheck_due(DmVirtq *q)
+{
+    bool due = q->fetch.recheck;
+
+    q->fetch.recheck = false;
+    return due && q->enabled && !q->parked;
+}
+
 void dm_virtq_start(DmVirtq *q)
 {
     q->enabled = true;
@@ -88,6 +104,7 @@ void dm_virtq_start(DmVirtq *q)
     fetch_drop(q);
     q->fetch.event_due = false;
     q->fetch.cookie = 0;        /* new rings: pushes of the old dropped */
+    q->fetch.from_push = q->fetch.recheck = false;
     journal_clear(q->journal);
 }
 
@@ -396,6 +413,15 @@ static int take_push(DmVirtq *q, char *why, size_t whylen)
     q->fetch.pos = pos;
     q->fetch.left = n - skip;
     q->fetch.active = true;
+    /*
+     * It saw every chain: past them, tell the driver where to kick now
+     * (posted, before any answer goes), and look for more only after an
+     * answer (dm_virtq_set_lazy_recheck).
+     */
+    q->fetch.from_push = q->lazy_recheck && n == avail;
+    if (q->fetch.from_push && q->event_idx && !q->no_kicks) {
+        write_u16(q, q->used + 4 + 8 * q->size, le16toh(h.avail_idx));
+    }
     return 1;
 }
 
@@ -477,6 +503,12 @@ static int pop_fetched(DmVirtq *q, DmVirtqElem *e, char *why, size_t whylen)
     size_t pos;
     int ret;
 
+    if (!q->fetch.left && q->fetch.from_push) {
+        /* A push's chains taken: the next look comes after an answer. */
+        q->fetch.from_push = false;
+        q->fetch.recheck = true;
+        return 0;
+    }
     if (!q->fetch.left) {
         ret = take_push(q, why, whylen);
         if (ret == 0) {

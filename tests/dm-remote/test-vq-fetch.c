@@ -63,6 +63,9 @@ static void append(uint8_t **buf, size_t *len, const void *p, size_t n)
     *len += n;
 }
 
+/* The used index in guest memory when the model last fetched. */
+static uint16_t used_at_fetch;
+
 static int fake_fetch(FakeLink *l, const VupDmVqFetch *req, void **reply,
                       size_t *len)
 {
@@ -74,6 +77,8 @@ static int fake_fetch(FakeLink *l, const VupDmVqFetch *req, void **reply,
 
     memcpy(&idx, ram + (req->avail + 2 - RIG_RAM_BASE), 2);
     idx = le16toh(idx);
+    memcpy(&used_at_fetch, ram + (USED + 2 - RIG_RAM_BASE), 2);
+    used_at_fetch = le16toh(used_at_fetch);
     avail = idx - req->last_avail;
     n = avail < req->max_chains ? avail : req->max_chains;
     if (lie == GIVE_UP) {
@@ -323,8 +328,8 @@ static uint16_t push_write(Blk *r, unsigned s, uint32_t cookie)
 
 /*
  * The first fetch tells the rings (once per link); a kick with the
- * chain is served from the push: its bytes, and one fetch fewer (only
- * the look for more after it).
+ * chain is served from the push: its bytes, and no fetch before its
+ * answer (the look for more comes after it).
  */
 static void test_push_served(void **unused)
 {
@@ -346,12 +351,51 @@ static void test_push_served(void **unused)
     assert_int_equal(used_idx(r), push_write(r, 4, r->rig->link.rings.cookie));
     assert_int_equal(*(uint8_t *)at(r, STATUS), 0);
     assert_int_equal(image_byte(r, 4), PUSH_BYTE);
+    rig_run_for(r->rig, 50);
     assert_int_equal(r->rig->link.vq_fetches - fetches, 1);
+    assert_int_equal(used_at_fetch, used_idx(r));
     /* A plain kick again: fetched, and the rings are not told again. */
     assert_int_equal(write_sector(r, 5), 0);
     assert_int_equal(image_byte(r, 5), FETCH_BYTE);
     assert_int_equal(r->rig->link.rings_told, 1);
     assert_false(rd(r, 0x14, 1) & VIRTIO_STATUS_NEEDS_RESET);
+    blk_free(r);
+}
+
+/*
+ * A chain made available while the push was on its way, without a kick
+ * (a driver that read an old avail_event): taken by the look after the
+ * pushed chain's answer.
+ */
+static void test_push_then_unkicked_chain(void **unused)
+{
+    Blk *r = blk_new_push(false, true);
+    struct { uint32_t type, reserved; uint64_t sector; } h = {
+        htole32(BLK_T_OUT), 0, htole64(7),
+    };
+    uint16_t used, head = 3, idx;
+
+    lie = HONEST;
+    assert_int_equal(write_sector(r, 3), 0);
+    used = used_idx(r);
+    memset(at(r, DATA), RAM_BYTE, LEN);
+    request_prepare(r, BLK_T_OUT, 4, LEN, false);
+    offer_head0(r);
+    push_kick(r, r->avail_idx - 1, r->rig->link.rings.cookie);
+    /* Head 3: its own header, data and status. */
+    put(r, HDR + 0x100, &h, sizeof(h));
+    *(uint8_t *)at(r, STATUS + 0x10) = 0xee;
+    desc(r, 3, HDR + 0x100, 16, 1, 4);
+    desc(r, 4, DATA + 0x1000, LEN, 1, 5);
+    desc(r, 5, STATUS + 0x10, 1, 2, 0);
+    put(r, AVAIL + 4 + 2 * (r->avail_idx % QSIZE), &head, 2);
+    idx = htole16(++r->avail_idx);
+    put(r, AVAIL + 2, &idx, 2);
+    wait_used_idx(r, used + 2);
+    assert_int_equal(used_idx(r), (uint16_t)(used + 2));
+    assert_int_equal(image_byte(r, 4), PUSH_BYTE);
+    assert_int_equal(image_byte(r, 7), FETCH_BYTE);
+    assert_int_equal(*(uint8_t *)at(r, STATUS + 0x10), 0);
     blk_free(r);
 }
 
@@ -482,6 +526,7 @@ int main(void)
         cmocka_unit_test(test_shared_memory_walks),
         cmocka_unit_test(test_lies_need_reset),
         cmocka_unit_test(test_push_served),
+        cmocka_unit_test(test_push_then_unkicked_chain),
         cmocka_unit_test(test_push_dedupe),
         cmocka_unit_test(test_push_other_rings_fetched),
         cmocka_unit_test(test_no_push_client),
