@@ -888,6 +888,15 @@ static unsigned blk_process(VirtioBlk *b, unsigned q)
     if (plug) {
         b->ops->unplug(be);
     }
+    /*
+     * A push's chains all answered already (at once, or failed to
+     * start): no answer is left to bring the look they owe, so now.
+     */
+    if (!lq->io && !lq->inflight &&
+        dm_virtq_recheck_due(&b->virtio.vq[q])) {
+        b->push_recheck |= 1u << q;
+        dm_timer_mod(&b->poll_timer, 0);
+    }
     /* An I/O thread polls in its own loop (blk_thread_run). */
     if (n && b->poll_us && !lq->throttled && !lq->io) {
         blk_poll_start(b, q);
