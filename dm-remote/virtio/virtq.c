@@ -324,6 +324,7 @@ static void push_register(DmVirtq *q)
         q->fetch.cookie = new_cookie();
     }
     q->fetch.push_link = link;
+    q->fetch.push_told = false;
     r = (VupDmVqRings) {
         .region = q->bell_region,
         .cookie = q->fetch.cookie,
@@ -338,7 +339,7 @@ static void push_register(DmVirtq *q)
         .max_segs = DM_VIRTQ_MAX_SEGS,
         .max_data = PUSH_MAX_DATA,
     };
-    dm_dma_vq_rings(q->dev, &r);
+    q->fetch.push_told = dm_dma_vq_rings(q->dev, &r) == 0;
 }
 
 /*
@@ -492,6 +493,14 @@ static int fetch_more(DmVirtq *q, char *why, size_t whylen)
     q->fetch.len = len;
     q->fetch.pos = sizeof(h);
     q->fetch.left = le16toh(h.nchains);
+    if (q->fetch.push_told) {
+        /*
+         * Chains no push brought (too big for one, made available
+         * unkicked, or the client lost our rings: a doorbell it learnt
+         * after them): tell the rings again before the next fetch.
+         */
+        q->fetch.push_link = 0;
+    }
     return 0;
 }
 

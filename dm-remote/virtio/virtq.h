@@ -91,6 +91,7 @@ typedef struct DmVirtq {
          */
         uint32_t cookie;
         uint64_t push_link;
+        bool push_told;         /* and the client took the message */
         bool from_push;         /* buf is a push that saw every chain */
         bool recheck;           /* dm_virtq_recheck_due's answer */
     } fetch;

@@ -334,12 +334,13 @@ static uint16_t push_write(Blk *r, unsigned s, uint32_t cookie)
 static void test_push_served(void **unused)
 {
     Blk *r = blk_new_push(false, true);
-    unsigned fetches;
+    unsigned fetches, told;
+    uint32_t cookie;
 
     lie = HONEST;
     assert_int_equal(write_sector(r, 3), 0);
     assert_int_equal(image_byte(r, 3), FETCH_BYTE);
-    assert_int_equal(r->rig->link.rings_told, 1);
+    assert_true(r->rig->link.rings_told >= 1);
     assert_int_equal(r->rig->link.rings.region, BAR4);
     assert_int_equal(r->rig->link.rings.offset, 0x3000);
     assert_int_equal(r->rig->link.rings.desc, DESC);
@@ -354,10 +355,19 @@ static void test_push_served(void **unused)
     rig_run_for(r->rig, 50);
     assert_int_equal(r->rig->link.vq_fetches - fetches, 1);
     assert_int_equal(used_at_fetch, used_idx(r));
-    /* A plain kick again: fetched, and the rings are not told again. */
+    /* A push's chain fetched nothing: the rings were not told again. */
+    told = r->rig->link.rings_told;
+    rig_run_for(r->rig, 50);
+    assert_int_equal(r->rig->link.rings_told, told);
+    /*
+     * A plain kick again: fetched, and the rings told again (the client
+     * may have lost them), under the same cookie.
+     */
+    cookie = r->rig->link.rings.cookie;
     assert_int_equal(write_sector(r, 5), 0);
     assert_int_equal(image_byte(r, 5), FETCH_BYTE);
-    assert_int_equal(r->rig->link.rings_told, 1);
+    assert_true(r->rig->link.rings_told > told);
+    assert_int_equal(r->rig->link.rings.cookie, cookie);
     assert_false(rd(r, 0x14, 1) & VIRTIO_STATUS_NEEDS_RESET);
     blk_free(r);
 }
@@ -442,15 +452,17 @@ static void test_push_dedupe(void **unused)
 static void test_push_other_rings_fetched(void **unused)
 {
     Blk *r = blk_new_push(false, true);
+    unsigned told;
     uint32_t old;
 
     lie = HONEST;
     assert_int_equal(write_sector(r, 3), 0);
     old = r->rig->link.rings.cookie;
+    told = r->rig->link.rings_told;
     r->avail_idx = 0;
     driver_init(r, 1ULL << VIRTIO_F_VERSION_1);
     assert_int_equal(write_sector(r, 4), 0);
-    assert_int_equal(r->rig->link.rings_told, 2);
+    assert_true(r->rig->link.rings_told > told);
     assert_int_not_equal(r->rig->link.rings.cookie, old);
     push_write(r, 5, old);
     assert_int_equal(*(uint8_t *)at(r, STATUS), 0);
