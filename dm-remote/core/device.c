@@ -573,6 +573,17 @@ int dm_dma_vq_rings(DmDevice *dev, const VupDmVqRings *r)
     return dev->link->vq_rings(dev->link_opaque, r);
 }
 
+int dm_dma_vq_recheck(DmDevice *dev, const VupDmVqRecheck *r)
+{
+    if (!dev->link) {
+        return -ENOTCONN;
+    }
+    if (!dev->link->vq_recheck) {
+        return -ENOTSUP;
+    }
+    return dev->link->vq_recheck(dev->link_opaque, r);
+}
+
 bool dm_dma_vq_pushed(DmDevice *dev, uint32_t cookie, uint16_t *first,
                       const void **buf, size_t *len)
 {

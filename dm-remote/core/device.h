@@ -53,6 +53,8 @@ typedef struct DmLinkOps {
     /* As dm_dma_vq_fetch; NULL: -ENOTSUP. */
     int (*vq_fetch)(void *opaque, const VupDmVqFetch *req, void **reply,
                     size_t *len);
+    /* As dm_dma_vq_recheck; NULL: -ENOTSUP. */
+    int (*vq_recheck)(void *opaque, const VupDmVqRecheck *r);
     /* As dm_dma_vq_rings; NULL: -ENOTSUP. */
     int (*vq_rings)(void *opaque, const VupDmVqRings *r);
     /* As dm_dma_link_lost, for a link that exists; NULL: never. */

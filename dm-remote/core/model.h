@@ -284,6 +284,12 @@ int dm_dma_vq_fetch(DmDevice *dev, const VupDmVqFetch *req, void **reply,
  */
 int dm_dma_vq_rings(DmDevice *dev, const VupDmVqRings *r);
 /*
+ * Ask the client to look at a queue's available index and ring its
+ * doorbell if chains came (DM_VQ_RECHECK, posted): 0, or -ENOTSUP
+ * (no dm_vq_push, shared memory), -ENOTCONN: then look yourself.
+ */
+int dm_dma_vq_recheck(DmDevice *dev, const VupDmVqRecheck *r);
+/*
  * While the handler of a doorbell rung by a DM_VQ_KICK runs (the loop's
  * thread only): the chains that came with it, if @cookie is the one the
  * push names.  The ring entry of its first chain and the bytes after

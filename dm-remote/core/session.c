@@ -1397,6 +1397,29 @@ static int session_vq_rings(DmSession *s, const VupDmVqRings *r)
     return ret;
 }
 
+/* DM_VQ_RECHECK, posted: the client looks at a queue for us. */
+static int session_vq_recheck(DmSession *s, const VupDmVqRecheck *r)
+{
+    VupHeader h = {
+        .msg_id = s->next_id++,
+        .command = VUP_CMD_DM_VQ_RECHECK,
+        .flags = VUP_FLAG_NO_REPLY,
+    };
+    int ret;
+
+    if (!s->caps.dm_vq_push) {
+        return -ENOTSUP;
+    }
+    if (s->broken) {
+        return -EPIPE;
+    }
+    ret = vup_stream_send_msg(&s->stream, &h, r, sizeof(*r), NULL, 0);
+    if (ret < 0) {
+        stream_failed(s, "sending a queue's look", ret);
+    }
+    return ret;
+}
+
 /* An interrupt as a VUP_CMD_DM_IRQ message (vectors wired that way). */
 static void session_send_irq(DmSession *s, unsigned index, unsigned sub)
 {
@@ -1550,6 +1573,11 @@ static int session_link_vq_rings(void *opaque, const VupDmVqRings *r)
     return session_vq_rings(opaque, r);
 }
 
+static int session_link_vq_recheck(void *opaque, const VupDmVqRecheck *r)
+{
+    return session_vq_recheck(opaque, r);
+}
+
 /* The stream failed: DMA cannot reach the client, whatever the address. */
 static bool session_link_lost(void *opaque)
 {
@@ -1580,6 +1608,7 @@ static const DmLinkOps session_link_ops = {
     .send_irq_cond = session_link_send_irq_cond,
     .vq_fetch = session_link_vq_fetch,
     .vq_rings = session_link_vq_rings,
+    .vq_recheck = session_link_vq_recheck,
     .send_event = session_link_send_event,
     .lost = session_link_lost,
     .posted = session_link_posted,

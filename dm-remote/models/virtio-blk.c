@@ -279,6 +279,19 @@ static bool blk_ready(VirtioBlk *b, unsigned q)
     return io ? !io->broken : dm_virtio_ready(&b->virtio);
 }
 
+/*
+ * The look for chains a push may have missed: by the client, posted
+ * (it kicks if any came), else ours from the loop's next turn.
+ */
+static void blk_recheck(VirtioBlk *b, unsigned q)
+{
+    if (dm_virtq_recheck_remote(&b->virtio.vq[q]) == 0) {
+        return;
+    }
+    b->push_recheck |= 1u << q;
+    dm_timer_mod(&b->poll_timer, 0);
+}
+
 /* Used buffers were added to queue @q: an interrupt if the driver wants. */
 static void blk_notify(VirtioBlk *b, unsigned q)
 {
@@ -405,8 +418,7 @@ static void blk_finish(VirtioBlk *b, BlkReq *r)
      * turn (not inside a blk_process that may be running).
      */
     if (!b->lq[q].io && dm_virtq_recheck_due(vq)) {
-        b->push_recheck |= 1u << q;
-        dm_timer_mod(&b->poll_timer, 0);
+        blk_recheck(b, q);
     }
 }
 
@@ -894,8 +906,7 @@ static unsigned blk_process(VirtioBlk *b, unsigned q)
      */
     if (!lq->io && !lq->inflight &&
         dm_virtq_recheck_due(&b->virtio.vq[q])) {
-        b->push_recheck |= 1u << q;
-        dm_timer_mod(&b->poll_timer, 0);
+        blk_recheck(b, q);
     }
     /* An I/O thread polls in its own loop (blk_thread_run). */
     if (n && b->poll_us && !lq->throttled && !lq->io) {

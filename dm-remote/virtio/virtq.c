@@ -426,6 +426,26 @@ static int take_push(DmVirtq *q, char *why, size_t whylen)
     return 1;
 }
 
+int dm_virtq_recheck_remote(DmVirtq *q)
+{
+    VupDmVqRecheck r = {
+        .region = q->bell_region,
+        .cookie = q->fetch.cookie,
+        .offset = q->bell_offset,
+        .last_avail = q->last_avail,
+    };
+
+    if (!q->fetch.cookie || !q->fetch.push_told || q->threaded ||
+        dm_dma_link_id(q->dev) != q->fetch.push_link) {
+        return -ENOTSUP;
+    }
+    if (q->event_idx && !q->no_kicks) {
+        /* Where the driver kicks next, before the client looks. */
+        write_u16(q, q->used + 4 + 8 * q->size, q->last_avail);
+    }
+    return dm_dma_vq_recheck(q->dev, &r);
+}
+
 /*
  * Ask the client for the chains after last_avail: 0, POP_WALK,
  * -ENOTCONN (the link is gone), -EIO.

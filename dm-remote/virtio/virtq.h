@@ -149,6 +149,11 @@ void dm_virtq_set_doorbell(DmVirtq *q, unsigned region, uint64_t offset);
 void dm_virtq_set_lazy_recheck(DmVirtq *q, bool lazy);
 /* Is a look at the ring owed (see above)?  Cleared by asking. */
 bool dm_virtq_recheck_due(DmVirtq *q);
+/*
+ * That look, by the client (DM_VQ_RECHECK, posted): it kicks the queue
+ * if chains came.  0, or <0 when it cannot (take the chains yourself).
+ */
+int dm_virtq_recheck_remote(DmVirtq *q);
 /* The queue is enabled: start from index 0 with an empty journal. */
 void dm_virtq_start(DmVirtq *q);
 

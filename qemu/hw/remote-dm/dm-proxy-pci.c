@@ -905,6 +905,10 @@ static void dm_proxy_pci_request(void *opaque, DMProxy *p, VupMsg *m)
         dm_proxy_vq_rings(p, m);        /* posted: nothing to answer */
         return;
     }
+    if (m->hdr.command == VUP_CMD_DM_VQ_RECHECK) {
+        dm_proxy_vq_recheck(p, PCI_DEVICE(s), m);       /* posted too */
+        return;
+    }
     memcpy(&a, m->payload, sizeof(a));
     if (a.count > p->caps.max_data_xfer_size) {
         dm_proxy_reply_error(p, m, E2BIG);

@@ -221,3 +221,65 @@ bool dm_proxy_vq_push(DMProxy *p, PCIDevice *pdev, DMProxyDoorbell *d,
     r->pushed += n;
     return true;
 }
+
+/*
+ * DM_VQ_RECHECK: the model's look for chains made available unkicked,
+ * done here on its behalf.  Its avail_event write came before on the
+ * stream and is applied: a barrier, then the index; if chains came, the
+ * doorbell rings as the guest would have rung it.  p->lock held.
+ */
+void dm_proxy_vq_recheck(DMProxy *p, PCIDevice *pdev, VupMsg *m)
+{
+    VupDmVqRecheck c;
+    DMProxyDoorbell *d = NULL;
+    struct QEMU_PACKED {
+        VupRegionAccess req;
+        uint64_t data;
+    } kick;
+    uint16_t idx = 0;
+
+    memcpy(&c, m->payload, sizeof(c));
+    if (!p->caps.dm_vq_push || c.reserved || c.reserved2) {
+        return;
+    }
+    for (unsigned i = 0; i < p->ndoorbells && !d; i++) {
+        if (p->doorbells[i].region == c.region &&
+            p->doorbells[i].offset == c.offset) {
+            d = &p->doorbells[i];
+        }
+    }
+    if (!d) {
+        return;                 /* a model's mistake: no doorbell, no kick */
+    }
+    if (d->ring.valid && d->ring.cookie == c.cookie) {
+        smp_mb();
+        if (push_read(pdev, d->ring.avail + 2, &idx, sizeof(idx)) &&
+            le16_to_cpu(idx) == c.last_avail) {
+            trace_dm_proxy_vq_recheck(p->id, c.last_avail, c.last_avail);
+            return;             /* nothing new: its kick will come */
+        }
+        /* From where the model stands: it drops what it has already. */
+        d->ring.pushed = c.last_avail;
+        {
+            g_autoptr(GByteArray) out = g_byte_array_new();
+
+            if (dm_proxy_vq_push(p, pdev, d, out)) {
+                trace_dm_proxy_vq_recheck(p->id, c.last_avail,
+                                          le16_to_cpu(idx));
+                dm_proxy_post_locked(p, VUP_CMD_DM_VQ_KICK, out->data,
+                                     out->len, true);
+                return;
+            }
+        }
+    }
+    /* Rings we do not have, or no chain to push: a plain kick. */
+    kick.req = (VupRegionAccess) {
+        .offset = d->offset,
+        .region = d->region,
+        .count = d->size ? d->size : 2,
+    };
+    kick.data = cpu_to_le64(d->datamatch ? d->data : 0);
+    trace_dm_proxy_vq_recheck(p->id, c.last_avail, 0xffff);
+    dm_proxy_post_locked(p, VUP_CMD_REGION_WRITE, &kick,
+                         sizeof(kick.req) + kick.req.count, true);
+}

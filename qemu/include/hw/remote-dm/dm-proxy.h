@@ -533,6 +533,8 @@ void dm_proxy_vq_fetch(DMProxy *p, PCIDevice *pdev, VupMsg *m);
 void dm_proxy_vq_irq(DMProxy *p, PCIDevice *pdev, VupMsg *m);
 /* DM_VQ_RINGS: learn the rings behind a doorbell (same file; p->lock). */
 void dm_proxy_vq_rings(DMProxy *p, VupMsg *m);
+/* DM_VQ_RECHECK: look at a queue for the model, kick if chains came. */
+void dm_proxy_vq_recheck(DMProxy *p, PCIDevice *pdev, VupMsg *m);
 /* DMProxyOps.vq_push for a PCI device's memory (same file). */
 bool dm_proxy_vq_push(DMProxy *p, PCIDevice *pdev, DMProxyDoorbell *d,
                       GByteArray *out);

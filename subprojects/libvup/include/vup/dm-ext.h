@@ -258,6 +258,28 @@ typedef struct VUP_PACKED VupDmVqKick {
 } VupDmVqKick;
 VUP_CHECK_SIZE(VupDmVqKick, 24);
 
+/*
+ * Server to client, NO_REPLY, with dm_vq_push: after applying what came
+ * before it on the stream (the server's avail_event write), and a full
+ * barrier, the client reads the available index of the rings told
+ * under cookie for the doorbell at offset of region; if it is not
+ * last_avail, the client rings that doorbell: a DM_VQ_KICK with the
+ * chains from last_avail on, or a plain REGION_WRITE kick when it
+ * pushes none (rings it does not have, a chain too big).  The server's
+ * look for chains made available unkicked, without a round trip.
+ */
+#define VUP_CMD_DM_VQ_RECHECK       0x7f0b
+
+typedef struct VUP_PACKED VupDmVqRecheck {
+    uint32_t region;
+    uint32_t cookie;            /* DM_VQ_RINGS' */
+    uint64_t offset;            /* the doorbell's, in region */
+    uint16_t last_avail;        /* the next ring entry the server takes */
+    uint16_t reserved;          /* 0 */
+    uint32_t reserved2;         /* 0 */
+} VupDmVqRecheck;
+VUP_CHECK_SIZE(VupDmVqRecheck, 24);
+
 /* ---- Events for the client's management (dm_events) ---- */
 
 /*
