@@ -95,6 +95,18 @@ static int fake_vq_rings(void *opaque, const VupDmVqRings *r)
     return 0;
 }
 
+static int fake_vq_recheck(void *opaque, const VupDmVqRecheck *r)
+{
+    FakeLink *l = opaque;
+
+    if (!l->vq_push || !l->vq_recheck || l->shared) {
+        return -ENOTSUP;
+    }
+    l->recheck = *r;
+    l->rechecks++;
+    return 0;
+}
+
 static unsigned fake_client_vcpus(void *opaque)
 {
     return ((FakeLink *)opaque)->vcpus;
@@ -107,6 +119,7 @@ static const DmLinkOps fake_link_ops = {
     .send_irq = fake_send_irq,
     .vq_fetch = fake_vq_fetch,
     .vq_rings = fake_vq_rings,
+    .vq_recheck = fake_vq_recheck,
 };
 
 Rig *rig_new(const char *spec)

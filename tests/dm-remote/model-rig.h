@@ -36,6 +36,10 @@ struct FakeLink {
     VupDmVqRings rings;
     unsigned rings_told;
     unsigned rings_asked;       /* told or not */
+    /* DM_VQ_RECHECK taken (with vq_push and vq_recheck): the last. */
+    bool vq_recheck;
+    VupDmVqRecheck recheck;
+    unsigned rechecks;
     unsigned vcpus;             /* what the client says (dm_vcpus) */
     unsigned irqs_sent;         /* DM_IRQ messages */
     unsigned last_index, last_sub;

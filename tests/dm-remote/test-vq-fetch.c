@@ -410,6 +410,44 @@ static void test_push_then_unkicked_chain(void **unused)
 }
 
 /*
+ * A client that looks for us (DM_VQ_RECHECK): after the pushed chain's
+ * answer the model asks it, posted, with avail_event written first,
+ * instead of fetching; the client's kick then brings what came.
+ */
+static void test_push_recheck_by_client(void **unused)
+{
+    Blk *r = blk_new_push(false, true);
+    unsigned fetches;
+    uint16_t used, ev;
+    uint32_t cookie;
+
+    r->rig->link.vq_recheck = true;
+    driver_init(r, (1ULL << VIRTIO_F_VERSION_1) |
+                   (1ULL << VIRTIO_F_EVENT_IDX));
+    lie = HONEST;
+    assert_int_equal(write_sector(r, 3), 0);
+    cookie = r->rig->link.rings.cookie;
+    fetches = r->rig->link.vq_fetches;
+    used = push_write(r, 4, cookie);
+    rig_run_for(r->rig, 50);
+    assert_int_equal(used_idx(r), used);
+    assert_int_equal(image_byte(r, 4), PUSH_BYTE);
+    assert_int_equal(r->rig->link.vq_fetches, fetches);
+    assert_int_equal(r->rig->link.rechecks, 1);
+    assert_int_equal(r->rig->link.recheck.cookie, cookie);
+    assert_int_equal(r->rig->link.recheck.region, BAR4);
+    assert_int_equal(r->rig->link.recheck.offset, 0x3000);
+    assert_int_equal(r->rig->link.recheck.last_avail, r->avail_idx);
+    memcpy(&ev, at(r, USED + 4 + 8 * QSIZE), 2);
+    assert_int_equal(le16toh(ev), r->avail_idx);
+    /* The client saw a chain come and kicks with it: served. */
+    push_write(r, 5, cookie);
+    assert_int_equal(image_byte(r, 5), PUSH_BYTE);
+    assert_false(rd(r, 0x14, 1) & VIRTIO_STATUS_NEEDS_RESET);
+    blk_free(r);
+}
+
+/*
  * A chain fetched and then pushed runs once: a push of it alone is
  * dropped, a push of it and a new one serves the new one only.
  */
@@ -539,6 +577,7 @@ int main(void)
         cmocka_unit_test(test_lies_need_reset),
         cmocka_unit_test(test_push_served),
         cmocka_unit_test(test_push_then_unkicked_chain),
+        cmocka_unit_test(test_push_recheck_by_client),
         cmocka_unit_test(test_push_dedupe),
         cmocka_unit_test(test_push_other_rings_fetched),
         cmocka_unit_test(test_no_push_client),
