@@ -90,6 +90,8 @@ declare -A row_name=(
     [unix]="dm-proxy-pci -> dm-remote, UNIX"
     [unixio]="dm-proxy-pci -> dm-remote, UNIX, iothread"
     [tcp]="dm-proxy-pci -> dm-remote, TCP loopback"
+    # Not in a full run: BENCH_DISK_ROWS="tcp tcpfetch nbd" compares.
+    [tcpfetch]="TCP loopback, no chains with the kick"
     [netns]="dm-proxy-pci -> dm-remote, TCP netns"
     [tls]="dm-proxy-pci -> dm-remote, TLS loopback"
     [vfu]="vfio-user-pci -> x-vfio-user-server, INTx"
@@ -182,6 +184,11 @@ start_unixio() {
 start_tcp() {
     serve_dm "tcp:127.0.0.1:$port" tcp_open 127.0.0.1 "$port" || return 1
     dev="-device dm-proxy-pci,server=tcp:127.0.0.1:$port,timeout=30000"
+}
+start_tcpfetch() {
+    # Row tcp as it was before dm_vq_push: every kick's chains fetched.
+    start_tcp || return 1
+    dev="$dev,vq-push=off"
 }
 start_tls() {
     serve_dm "tcp:127.0.0.1:$port" tcp_open 127.0.0.1 "$port" -- \

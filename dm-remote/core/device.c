@@ -567,6 +567,59 @@ int dm_dma_vq_fetch(DmDevice *dev, const VupDmVqFetch *req, void **reply,
     return dev->link->vq_fetch(dev->link_opaque, req, reply, len);
 }
 
+int dm_dma_vq_rings(DmDevice *dev, const VupDmVqRings *r)
+{
+    if (!dev->link) {
+        return -ENOTCONN;
+    }
+    if (!dev->link->vq_rings) {
+        return -ENOTSUP;
+    }
+    return dev->link->vq_rings(dev->link_opaque, r);
+}
+
+int dm_dma_vq_recheck(DmDevice *dev, const VupDmVqRecheck *r)
+{
+    if (!dev->link) {
+        return -ENOTCONN;
+    }
+    if (!dev->link->vq_recheck) {
+        return -ENOTSUP;
+    }
+    return dev->link->vq_recheck(dev->link_opaque, r);
+}
+
+bool dm_dma_vq_pushed(DmDevice *dev, uint32_t cookie, uint16_t *first,
+                      const void **buf, size_t *len)
+{
+    if (!dev->push.set || dev->push.cookie != cookie) {
+        return false;
+    }
+    dev->push.set = false;
+    *first = dev->push.first;
+    *buf = dev->push.buf;
+    *len = dev->push.len;
+    return true;
+}
+
+bool dm_device_push_kick(DmDevice *dev, unsigned region, uint64_t offset,
+                         uint32_t cookie, uint16_t first, const void *buf,
+                         size_t len)
+{
+    bool rang;
+
+    dev->push.set = true;
+    dev->push.cookie = cookie;
+    dev->push.first = first;
+    dev->push.buf = buf;
+    dev->push.len = len;
+    rang = dm_doorbells_ring(&dev->doorbells, region, offset);
+    /* Not taken (another queue's, a queue not ready): gone with the kick. */
+    dev->push.set = false;
+    dev->push.buf = NULL;
+    return rang;
+}
+
 /* ---- Interrupts, for models (the table is irq.c's) ---- */
 
 int dm_device_init_irq(DmDevice *dev, unsigned index, uint32_t count,

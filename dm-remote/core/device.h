@@ -53,6 +53,10 @@ typedef struct DmLinkOps {
     /* As dm_dma_vq_fetch; NULL: -ENOTSUP. */
     int (*vq_fetch)(void *opaque, const VupDmVqFetch *req, void **reply,
                     size_t *len);
+    /* As dm_dma_vq_recheck; NULL: -ENOTSUP. */
+    int (*vq_recheck)(void *opaque, const VupDmVqRecheck *r);
+    /* As dm_dma_vq_rings; NULL: -ENOTSUP. */
+    int (*vq_rings)(void *opaque, const VupDmVqRings *r);
     /* As dm_dma_link_lost, for a link that exists; NULL: never. */
     bool (*lost)(void *opaque);
     /* As dm_dma_posted; NULL: no write is posted. */
@@ -103,6 +107,14 @@ struct DmDevice {
     int64_t state_refill_ns;    /* CLOCK_MONOTONIC */
     uint64_t state_writes;      /* how many (tests) */
     bool saving_setup;          /* see dm_device_saving_setup */
+    /* The chains of the DM_VQ_KICK being handled (dm_dma_vq_pushed). */
+    struct {
+        bool set;
+        uint32_t cookie;
+        uint16_t first;
+        const void *buf;
+        size_t len;
+    } push;
 };
 
 int dm_device_realize(DmDevice *dev, const DmModel *model, DmLoop *loop,
@@ -114,6 +126,14 @@ void dm_device_set_vm_stopped(DmDevice *dev, bool stopped);
 /* The client's management sets a control (VUP_CMD_DM_CONTROL): the
  * model's answer, or -ENOTSUP when it has none. */
 int dm_device_control(DmDevice *dev, uint32_t type, uint64_t value);
+/*
+ * A DM_VQ_KICK: ring the doorbell at @offset of @region with the push
+ * (@cookie, @first, @buf of @len bytes) readable through
+ * dm_dma_vq_pushed meanwhile.  false if there is no such doorbell.
+ */
+bool dm_device_push_kick(DmDevice *dev, unsigned region, uint64_t offset,
+                         uint32_t cookie, uint16_t first, const void *buf,
+                         size_t len);
 
 /*
  * Save the model's state to @path (atomically) or load it from there:

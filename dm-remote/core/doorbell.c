@@ -147,6 +147,18 @@ static DmDoorbell *find(DmDoorbells *t, unsigned region, uint64_t offset)
     return NULL;
 }
 
+bool dm_doorbells_ring(DmDoorbells *t, unsigned region, uint64_t offset)
+{
+    DmDoorbell *b = find(t, region, offset);
+
+    if (!b) {
+        return false;
+    }
+    t->kicks_write++;
+    ring(b);
+    return true;
+}
+
 int dm_doorbell_take(DmDoorbells *t, unsigned region, uint64_t offset)
 {
     DmDoorbell *b = find(t, region, offset);

@@ -87,6 +87,12 @@ bool dm_doorbells_write(DmDoorbells *t, unsigned region, uint64_t offset,
                         uint32_t len);
 
 /*
+ * Ring the doorbell at @offset of @region, whatever its width (a
+ * DM_VQ_KICK): true, or false when there is none.
+ */
+bool dm_doorbells_ring(DmDoorbells *t, unsigned region, uint64_t offset);
+
+/*
  * An I/O thread watches the doorbell at @offset of @region instead of
  * the loop: its eventfd, or -1 (none, or taken).  Given back, the loop
  * watches it again.

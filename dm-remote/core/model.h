@@ -276,6 +276,29 @@ int dm_dma_iov(DmDevice *dev, uint64_t addr, uint64_t len, bool write,
 int dm_dma_vq_fetch(DmDevice *dev, const VupDmVqFetch *req, void **reply,
                     size_t *len);
 
+/*
+ * Chains pushed with the kick (dm_vq_push, vup/dm-ext.h): tell the
+ * client where a queue's rings are and which doorbell kicks it (@r, its
+ * cookie not 0), posted.  0, or -ENOTSUP where the client does not push
+ * (shared memory, no dm_vq_push), -ENOTCONN.
+ */
+int dm_dma_vq_rings(DmDevice *dev, const VupDmVqRings *r);
+/*
+ * Ask the client to look at a queue's available index and ring its
+ * doorbell if chains came (DM_VQ_RECHECK, posted): 0, or -ENOTSUP
+ * (no dm_vq_push, shared memory), -ENOTCONN: then look yourself.
+ */
+int dm_dma_vq_recheck(DmDevice *dev, const VupDmVqRecheck *r);
+/*
+ * While the handler of a doorbell rung by a DM_VQ_KICK runs (the loop's
+ * thread only): the chains that came with it, if @cookie is the one the
+ * push names.  The ring entry of its first chain and the bytes after
+ * the kick's header (a DM_VQ_FETCH reply's, unchecked), valid until the
+ * handler returns.  Each push is given once.
+ */
+bool dm_dma_vq_pushed(DmDevice *dev, uint32_t cookie, uint16_t *first,
+                      const void **buf, size_t *len);
+
 /* ---- Events for the VM's management ---- */
 
 /*

@@ -267,6 +267,7 @@ static int handle_version(DmSession *s, VupMsg *m)
     ours.dm_vm_clock = true;
     ours.dm_doorbells = true;
     ours.dm_vq_fetch = true;
+    ours.dm_vq_push = !getenv("DM_NO_VQ_PUSH");
     ours.dm_events = true;
     ours.dm_dirty_pages = true;
     ours.dm_controls = true;
@@ -302,10 +303,11 @@ static int handle_version(DmSession *s, VupMsg *m)
     reply(s, m, buf, len);
     free(buf);
     dm_info("client connected: vfio-user %u.%u, max_xfer %llu, %s DMA "
-            "layout%s", major, minor,
+            "layout%s%s", major, minor,
             (unsigned long long)s->caps.max_data_xfer_size,
             s->dma_layout == DM_DMA_LAYOUT_QEMU ? "qemu-10.2" : "spec",
-            s->caps.dm_vq_fetch ? ", ring fetch and posted DMA writes" : "");
+            s->caps.dm_vq_fetch ? ", ring fetch and posted DMA writes" : "",
+            s->caps.dm_vq_push ? ", chains with the kick" : "");
     return 0;
 }
 
@@ -944,6 +946,33 @@ static int handle_control(DmSession *s, VupMsg *m)
     return reply(s, m, NULL, 0);
 }
 
+/*
+ * DM_VQ_KICK: a doorbell rang, with the queue's new chains.  The header
+ * is checked here; the chains by the queue that takes them (virtq.c),
+ * as a fetch's reply.  Posted: an error is only counted and logged.
+ */
+static int handle_vq_kick(DmSession *s, VupMsg *m)
+{
+    VupDmVqKick k;
+
+    memcpy(&k, m->payload, sizeof(k));
+    if (!s->caps.dm_vq_push || k.cookie == 0 || k.reserved ||
+        k.reserved2 || k.region >= DM_MAX_REGIONS) {
+        return -EINVAL;
+    }
+    if (!dm_device_push_kick(s->dev, k.region, k.offset, k.cookie, k.first,
+                             m->payload + sizeof(k),
+                             m->payload_len - sizeof(k))) {
+        dm_warn("DM_VQ_KICK of region %u offset 0x%llx: no doorbell there",
+                k.region, (unsigned long long)k.offset);
+        return -EINVAL;
+    }
+    if (!(m->hdr.flags & VUP_FLAG_NO_REPLY)) {
+        return reply(s, m, NULL, 0);
+    }
+    return 0;
+}
+
 /* What a standby session may ask: the device's description only. */
 static bool standby_allowed(DmSession *s, const VupMsg *m)
 {
@@ -998,7 +1027,7 @@ static void dispatch(DmSession *s, VupMsg *m, int recv_ret)
     }
     if (ret == 0 && cmd != VUP_CMD_DM_ACTIVATE && cmd != VUP_CMD_DM_VM_STATE &&
         cmd != VUP_CMD_DM_DIRTY_PAGES &&
-        cmd != VUP_CMD_DM_CONTROL &&
+        cmd != VUP_CMD_DM_CONTROL && cmd != VUP_CMD_DM_VQ_KICK &&
         (cmd >= VUP_CMD_MAX || !handlers[cmd].fn)) {
         ret = -ENOSYS;          /* in the spec, but not served here */
     }
@@ -1017,6 +1046,8 @@ static void dispatch(DmSession *s, VupMsg *m, int recv_ret)
         ret = m->nfds ? -EINVAL : handle_dirty_pages(s, m);
     } else if (ret == 0 && cmd == VUP_CMD_DM_CONTROL) {
         ret = m->nfds ? -EINVAL : handle_control(s, m);
+    } else if (ret == 0 && cmd == VUP_CMD_DM_VQ_KICK) {
+        ret = m->nfds ? -EINVAL : handle_vq_kick(s, m);
     } else if (ret == 0 && m->nfds && !handlers[cmd].takes_fds) {
         ret = -EINVAL;          /* unexpected fds: closed below */
     } else if (ret == 0) {
@@ -1342,6 +1373,53 @@ static int session_vq_fetch(DmSession *s, const VupDmVqFetch *req,
     return ret;
 }
 
+/* DM_VQ_RINGS, posted: where a queue's rings are, for pushed chains. */
+static int session_vq_rings(DmSession *s, const VupDmVqRings *r)
+{
+    const DmDmaRegion *dr = dm_dma_find(&s->dma, r->avail);
+    VupHeader h = {
+        .msg_id = s->next_id++,
+        .command = VUP_CMD_DM_VQ_RINGS,
+        .flags = VUP_FLAG_NO_REPLY,
+    };
+    int ret;
+
+    if (!s->caps.dm_vq_push || (dr && dr->host)) {
+        return -ENOTSUP;
+    }
+    if (s->broken) {
+        return -EPIPE;
+    }
+    ret = vup_stream_send_msg(&s->stream, &h, r, sizeof(*r), NULL, 0);
+    if (ret < 0) {
+        stream_failed(s, "sending a queue's rings", ret);
+    }
+    return ret;
+}
+
+/* DM_VQ_RECHECK, posted: the client looks at a queue for us. */
+static int session_vq_recheck(DmSession *s, const VupDmVqRecheck *r)
+{
+    VupHeader h = {
+        .msg_id = s->next_id++,
+        .command = VUP_CMD_DM_VQ_RECHECK,
+        .flags = VUP_FLAG_NO_REPLY,
+    };
+    int ret;
+
+    if (!s->caps.dm_vq_push) {
+        return -ENOTSUP;
+    }
+    if (s->broken) {
+        return -EPIPE;
+    }
+    ret = vup_stream_send_msg(&s->stream, &h, r, sizeof(*r), NULL, 0);
+    if (ret < 0) {
+        stream_failed(s, "sending a queue's look", ret);
+    }
+    return ret;
+}
+
 /* An interrupt as a VUP_CMD_DM_IRQ message (vectors wired that way). */
 static void session_send_irq(DmSession *s, unsigned index, unsigned sub)
 {
@@ -1490,6 +1568,16 @@ static int session_link_vq_fetch(void *opaque, const VupDmVqFetch *req,
     return session_vq_fetch(opaque, req, reply, len);
 }
 
+static int session_link_vq_rings(void *opaque, const VupDmVqRings *r)
+{
+    return session_vq_rings(opaque, r);
+}
+
+static int session_link_vq_recheck(void *opaque, const VupDmVqRecheck *r)
+{
+    return session_vq_recheck(opaque, r);
+}
+
 /* The stream failed: DMA cannot reach the client, whatever the address. */
 static bool session_link_lost(void *opaque)
 {
@@ -1519,6 +1607,8 @@ static const DmLinkOps session_link_ops = {
     .busy = session_link_busy,
     .send_irq_cond = session_link_send_irq_cond,
     .vq_fetch = session_link_vq_fetch,
+    .vq_rings = session_link_vq_rings,
+    .vq_recheck = session_link_vq_recheck,
     .send_event = session_link_send_event,
     .lost = session_link_lost,
     .posted = session_link_posted,

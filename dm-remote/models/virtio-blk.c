@@ -230,6 +230,8 @@ struct VirtioBlk {
     /* poll_us: the queues being polled, until when, by one timer */
     uint32_t polling;
     uint32_t recheck;           /* to look at once more, polling over */
+    /* Queues owed a look after a push's chains (dm_virtq_recheck_due). */
+    uint32_t push_recheck;
     int64_t poll_until[DM_VIRTIO_MAX_QUEUES];
     DmTimer poll_timer;
     BlkQueue lq[DM_VIRTIO_MAX_QUEUES];  /* see BlkQueue */
@@ -275,6 +277,19 @@ static bool blk_ready(VirtioBlk *b, unsigned q)
 
     /* A thread runs only while the driver is ready (reset joins it). */
     return io ? !io->broken : dm_virtio_ready(&b->virtio);
+}
+
+/*
+ * The look for chains a push may have missed: by the client, posted
+ * (it kicks if any came), else ours from the loop's next turn.
+ */
+static void blk_recheck(VirtioBlk *b, unsigned q)
+{
+    if (dm_virtq_recheck_remote(&b->virtio.vq[q]) == 0) {
+        return;
+    }
+    b->push_recheck |= 1u << q;
+    dm_timer_mod(&b->poll_timer, 0);
 }
 
 /* Used buffers were added to queue @q: an interrupt if the driver wants. */
@@ -397,6 +412,14 @@ static void blk_finish(VirtioBlk *b, BlkReq *r)
     g_queue_push_tail(&b->lq[q].unacked, r);
     blk_forget_acked(b, q);
     blk_notify(b, q);
+    /*
+     * Chains pushed with the kick were taken without a look for more
+     * (virtq.h): that look now, the answer gone, from the loop's next
+     * turn (not inside a blk_process that may be running).
+     */
+    if (!b->lq[q].io && dm_virtq_recheck_due(vq)) {
+        blk_recheck(b, q);
+    }
 }
 
 static void blk_req_done(BlkIo *io)
@@ -806,6 +829,13 @@ static void blk_poll(void *opaque)
     int64_t now = dm_clock_ns();
 
     for (unsigned q = 0; q < b->virtio.num_queues; q++) {
+        if (b->push_recheck & (1u << q)) {
+            b->push_recheck &= ~(1u << q);
+            if (dm_virtio_ready(&b->virtio) && b->virtio.vq[q].enabled &&
+                !b->lq[q].io) {
+                blk_process(b, q);
+            }
+        }
         if (b->recheck & (1u << q)) {
             b->recheck &= ~(1u << q);
             if (dm_virtio_ready(&b->virtio) && b->virtio.vq[q].enabled &&
@@ -822,7 +852,7 @@ static void blk_poll(void *opaque)
             blk_poll_stop(b, q);
         }
     }
-    if (b->polling || b->recheck) {
+    if (b->polling || b->recheck || b->push_recheck) {
         dm_timer_mod(&b->poll_timer, 0);
     }
 }
@@ -844,8 +874,11 @@ static void blk_poll_cancel(VirtioBlk *b, bool kicks_on)
         }
     }
     b->polling = 0;
+    if (!kicks_on) {
+        b->push_recheck = 0;    /* the rings are gone */
+    }
     dm_timer_del(&b->poll_timer);
-    if (b->recheck) {
+    if (b->recheck || b->push_recheck) {
         dm_timer_mod(&b->poll_timer, 0);
     }
 }
@@ -866,6 +899,14 @@ static unsigned blk_process(VirtioBlk *b, unsigned q)
     }
     if (plug) {
         b->ops->unplug(be);
+    }
+    /*
+     * A push's chains all answered already (at once, or failed to
+     * start): no answer is left to bring the look they owe, so now.
+     */
+    if (!lq->io && !lq->inflight &&
+        dm_virtq_recheck_due(&b->virtio.vq[q])) {
+        blk_recheck(b, q);
     }
     /* An I/O thread polls in its own loop (blk_thread_run). */
     if (n && b->poll_us && !lq->throttled && !lq->io) {
@@ -1374,6 +1415,10 @@ static int blk_realize(DmDevice *dev)
     if (ret == 0) {
         /* queues=0 shows one until a driver starts (blk_driver_starting). */
         blk_set_queues(b, b->queues ? b->queues : 1);
+        /* Pushed chains start at once; the look for more after (blk_finish). */
+        for (unsigned q = 0; q < max_queues; q++) {
+            dm_virtq_set_lazy_recheck(&b->virtio.vq[q], true);
+        }
     }
     return ret;
 }

@@ -924,6 +924,9 @@ int dm_virtio_pci_init(DmVirtio *v, DmDevice *dev, uint16_t virtio_id,
         if (ret < 0) {
             return ret;
         }
+        dm_virtq_set_doorbell(&v->vq[i], VUP_PCI_BAR0_REGION_INDEX +
+                              DM_VIRTIO_BAR, DM_VIRTIO_NOTIFY_OFF +
+                              i * DM_VIRTIO_NOTIFY_MULT);
     }
     ret = dm_device_init_irq(dev, VUP_PCI_INTX_IRQ_INDEX, 1,
                              VUP_IRQ_INFO_EVENTFD | VUP_IRQ_INFO_MASKABLE |

@@ -40,6 +40,7 @@ static void journal_clear(DmVirtqJournal *j)
 /* Drop the chains fetched and not popped; their elements' data too. */
 static void fetch_drop(DmVirtq *q)
 {
+    q->fetch.from_push = false;
     free(q->fetch.buf);
     q->fetch.buf = NULL;
     q->fetch.len = q->fetch.pos = 0;
@@ -50,17 +51,47 @@ static void fetch_drop(DmVirtq *q)
 void dm_virtq_reset(DmVirtq *q, DmDevice *dev, uint16_t max_size,
                     DmVirtqJournal *journal)
 {
-    uint64_t gen;
+    uint64_t gen, bell_offset;
+    unsigned bell_region;
+    bool has_bell, lazy;
 
     fetch_drop(q);
     gen = q->fetch.gen;
+    has_bell = q->has_bell;
+    bell_region = q->bell_region;
+    bell_offset = q->bell_offset;
+    lazy = q->lazy_recheck;
     memset(q, 0, sizeof(*q));
+    q->lazy_recheck = lazy;
     q->fetch.gen = gen;
+    q->has_bell = has_bell;
+    q->bell_region = bell_region;
+    q->bell_offset = bell_offset;
     q->dev = dev;
     q->journal = journal;
     q->max_size = max_size;
     q->size = max_size;
     q->msix_vector = 0xffff;
+}
+
+void dm_virtq_set_doorbell(DmVirtq *q, unsigned region, uint64_t offset)
+{
+    q->has_bell = true;
+    q->bell_region = region;
+    q->bell_offset = offset;
+}
+
+void dm_virtq_set_lazy_recheck(DmVirtq *q, bool lazy)
+{
+    q->lazy_recheck = lazy;
+}
+
+bool dm_virtq_recheck_due(DmVirtq *q)
+{
+    bool due = q->fetch.recheck;
+
+    q->fetch.recheck = false;
+    return due && q->enabled && !q->parked;
 }
 
 void dm_virtq_start(DmVirtq *q)
@@ -72,6 +103,8 @@ void dm_virtq_start(DmVirtq *q)
     q->nresubmit = q->resubmit_pos = 0;
     fetch_drop(q);
     q->fetch.event_due = false;
+    q->fetch.cookie = 0;        /* new rings: pushes of the old dropped */
+    q->fetch.from_push = q->fetch.recheck = false;
     journal_clear(q->journal);
 }
 
@@ -257,6 +290,162 @@ static void taken(DmVirtq *q, uint16_t head)
 /* pop_fetched: no fetch here, take the chain with DMA reads. */
 #define POP_WALK            2
 
+/* Readable bytes a pushed kick carries at most (the client may send less). */
+#define PUSH_MAX_DATA       (64u << 10)
+
+/* A cookie for new rings: never 0, unique in the process. */
+static uint32_t new_cookie(void)
+{
+    static uint32_t next;
+    uint32_t c;
+
+    do {
+        c = __atomic_add_fetch(&next, 1, __ATOMIC_RELAXED);
+    } while (c == 0);
+    return c;
+}
+
+/*
+ * Tell this link's client where the rings are, once, for chains pushed
+ * with the kick (dm_vq_push); posted, so it costs the fetch that
+ * follows nothing.  A client without it (or shared memory) says so and
+ * is not asked again on this link.
+ */
+static void push_register(DmVirtq *q)
+{
+    VupDmVqRings r;
+    uint64_t link = dm_dma_link_id(q->dev);
+
+    if (!q->has_bell || q->threaded ||
+        (q->fetch.cookie && q->fetch.push_link == link)) {
+        return;
+    }
+    if (!q->fetch.cookie) {
+        q->fetch.cookie = new_cookie();
+    }
+    q->fetch.push_link = link;
+    q->fetch.push_told = false;
+    r = (VupDmVqRings) {
+        .region = q->bell_region,
+        .cookie = q->fetch.cookie,
+        .offset = q->bell_offset,
+        .desc = q->desc,
+        .avail = q->avail,
+        .size = q->size,
+        .last_avail = q->last_avail,
+        .max_chains = q->size < FETCH_MAX_CHAINS ? q->size
+                                                  : FETCH_MAX_CHAINS,
+        .flags = q->indirect ? VUP_DM_VQ_RINGS_F_INDIRECT : 0,
+        .max_segs = DM_VIRTQ_MAX_SEGS,
+        .max_data = PUSH_MAX_DATA,
+    };
+    q->fetch.push_told = dm_dma_vq_rings(q->dev, &r) == 0;
+}
+
+/*
+ * Step over one chain of a fetch reply's layout at *@pos of @buf: false
+ * if it does not fit (the peer's fault).
+ */
+static bool skip_chain(const uint8_t *buf, size_t len, size_t *pos)
+{
+    VupDmVqChain c;
+    uint64_t need;
+
+    if (len - *pos < sizeof(c)) {
+        return false;
+    }
+    memcpy(&c, buf + *pos, sizeof(c));
+    need = sizeof(c) + (uint64_t)le16toh(c.nsegs) * sizeof(VupDmVqSeg) +
+           (((uint64_t)le32toh(c.data_len) + 7) & ~7ULL);
+    if (le16toh(c.nsegs) > DM_VIRTQ_MAX_SEGS || need > len - *pos) {
+        return false;
+    }
+    *pos += need;
+    return true;
+}
+
+/*
+ * The chains that came with this kick (DM_VQ_KICK), if any are ours and
+ * new: into the fetch buffer, as a fetch's reply would be.  Those taken
+ * already (by a fetch that overtook the push) are stepped over; a push
+ * that starts past last_avail (a gap: a push we dropped) or of other
+ * rings is not taken, and the caller fetches.  1 taken, 0 not, -EIO.
+ */
+static int take_push(DmVirtq *q, char *why, size_t whylen)
+{
+    VupDmVqFetchReply h;
+    const void *buf;
+    size_t len, pos = sizeof(h);
+    uint16_t first, avail, n, skip;
+    uint8_t *copy;
+
+    if (q->threaded || !q->fetch.cookie ||
+        !dm_dma_vq_pushed(q->dev, q->fetch.cookie, &first, &buf, &len)) {
+        return 0;
+    }
+    if (len < sizeof(h)) {
+        BROKEN("the client pushed %zu bytes of chains", len);
+    }
+    memcpy(&h, buf, sizeof(h));
+    n = le16toh(h.nchains);
+    avail = (uint16_t)(le16toh(h.avail_idx) - first);
+    if (avail > q->size || n > avail || n > q->size) {
+        BROKEN("the client pushed %u chains from entry %u with the "
+               "available index at %u on a queue of %u", n, first,
+               le16toh(h.avail_idx), q->size);
+    }
+    skip = q->last_avail - first;
+    if (skip >= n) {
+        return 0;               /* all taken already, or a gap: fetch */
+    }
+    for (uint16_t i = 0; i < skip; i++) {
+        if (!skip_chain(buf, len, &pos)) {
+            BROKEN("the client's push ends inside chain %u of %u", i, n);
+        }
+    }
+    copy = malloc(len);
+    if (!copy) {
+        return 0;
+    }
+    memcpy(copy, buf, len);
+    fetch_drop(q);
+    q->fetch.buf = copy;
+    q->fetch.len = len;
+    q->fetch.pos = pos;
+    q->fetch.left = n - skip;
+    q->fetch.active = true;
+    /*
+     * It saw every chain: past them, tell the driver where to kick now
+     * (posted, before any answer goes), and look for more only after an
+     * answer (dm_virtq_set_lazy_recheck).
+     */
+    q->fetch.from_push = q->lazy_recheck && n == avail;
+    if (q->fetch.from_push && q->event_idx && !q->no_kicks) {
+        write_u16(q, q->used + 4 + 8 * q->size, le16toh(h.avail_idx));
+    }
+    return 1;
+}
+
+int dm_virtq_recheck_remote(DmVirtq *q)
+{
+    VupDmVqRecheck r = {
+        .region = q->bell_region,
+        .cookie = q->fetch.cookie,
+        .offset = q->bell_offset,
+        .last_avail = q->last_avail,
+    };
+
+    if (!q->fetch.cookie || !q->fetch.push_told || q->threaded ||
+        dm_dma_link_id(q->dev) != q->fetch.push_link) {
+        return -ENOTSUP;
+    }
+    if (q->event_idx && !q->no_kicks) {
+        /* Where the driver kicks next, before the client looks. */
+        write_u16(q, q->used + 4 + 8 * q->size, q->last_avail);
+    }
+    return dm_dma_vq_recheck(q->dev, &r);
+}
+
 /*
  * Ask the client for the chains after last_avail: 0, POP_WALK,
  * -ENOTCONN (the link is gone), -EIO.
@@ -287,6 +476,7 @@ static int fetch_more(DmVirtq *q, char *why, size_t whylen)
         q->fetch.event_due = false;
         write_u16(q, q->used + 4 + 8 * q->size, q->last_avail);
     }
+    push_register(q);
     ret = dm_dma_vq_fetch(q->dev, &req, &buf, &len);
     q->fetch.active = ret == 0;
     if (ret < 0) {
@@ -323,6 +513,14 @@ static int fetch_more(DmVirtq *q, char *why, size_t whylen)
     q->fetch.len = len;
     q->fetch.pos = sizeof(h);
     q->fetch.left = le16toh(h.nchains);
+    if (q->fetch.push_told) {
+        /*
+         * Chains no push brought (too big for one, made available
+         * unkicked, or the client lost our rings: a doorbell it learnt
+         * after them): tell the rings again before the next fetch.
+         */
+        q->fetch.push_link = 0;
+    }
     return 0;
 }
 
@@ -334,10 +532,22 @@ static int pop_fetched(DmVirtq *q, DmVirtqElem *e, char *why, size_t whylen)
     size_t pos;
     int ret;
 
+    if (!q->fetch.left && q->fetch.from_push) {
+        /* A push's chains taken: the next look comes after an answer. */
+        q->fetch.from_push = false;
+        q->fetch.recheck = true;
+        return 0;
+    }
     if (!q->fetch.left) {
-        ret = fetch_more(q, why, whylen);
-        if (ret != 0 || !q->fetch.left) {
+        ret = take_push(q, why, whylen);
+        if (ret == 0) {
+            ret = fetch_more(q, why, whylen);
+        }
+        if (ret < 0 || ret == POP_WALK) {
             return ret;
+        }
+        if (!q->fetch.left) {
+            return 0;
         }
     }
     pos = q->fetch.pos;

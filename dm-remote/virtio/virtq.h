@@ -85,7 +85,21 @@ typedef struct DmVirtq {
         uint64_t gen;           /* changes whenever buf goes */
         bool active;            /* the last pop came from a fetch */
         bool event_due;         /* avail_event to write before the next */
+        /*
+         * Chains pushed with the kick (dm_vq_push): the rings were told
+         * to the client of link push_link with this cookie (0: none yet).
+         */
+        uint32_t cookie;
+        uint64_t push_link;
+        bool push_told;         /* and the client took the message */
+        bool from_push;         /* buf is a push that saw every chain */
+        bool recheck;           /* dm_virtq_recheck_due's answer */
     } fetch;
+    /* The queue's doorbell, told to the client with the rings. */
+    bool has_bell;
+    unsigned bell_region;
+    uint64_t bell_offset;
+    bool lazy_recheck;          /* dm_virtq_set_lazy_recheck */
 } DmVirtq;
 
 /* One buffer of a chain: guest address, length, written by the device? */
@@ -117,6 +131,29 @@ typedef struct DmVirtqElem {
  */
 void dm_virtq_reset(DmVirtq *q, DmDevice *dev, uint16_t max_size,
                     DmVirtqJournal *journal);
+/*
+ * The queue's doorbell (@offset of @region): a client that pushes chains
+ * with the kick (dm_vq_push) learns the rings behind it.  Kept by reset.
+ */
+void dm_virtq_set_doorbell(DmVirtq *q, unsigned region, uint64_t offset);
+/*
+ * After the chains of a push that saw every chain the driver had made
+ * available, dm_virtq_pop does not ask the client for more at once (a
+ * round trip before the requests even start) but says none: the model
+ * promises to ask dm_virtq_recheck_due once it has answered a request
+ * of the queue, and to take the queue's chains again if it says so.
+ * Only a look that late can miss nothing: a driver that made a chain
+ * available while the push was on its way may have read an old
+ * avail_event and not kicked.  Kept by reset.
+ */
+void dm_virtq_set_lazy_recheck(DmVirtq *q, bool lazy);
+/* Is a look at the ring owed (see above)?  Cleared by asking. */
+bool dm_virtq_recheck_due(DmVirtq *q);
+/*
+ * That look, by the client (DM_VQ_RECHECK, posted): it kicks the queue
+ * if chains came.  0, or <0 when it cannot (take the chains yourself).
+ */
+int dm_virtq_recheck_remote(DmVirtq *q);
 /* The queue is enabled: start from index 0 with an empty journal. */
 void dm_virtq_start(DmVirtq *q);
 

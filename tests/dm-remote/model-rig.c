@@ -82,6 +82,31 @@ static int fake_vq_fetch(void *opaque, const VupDmVqFetch *req,
     return l->vq_fetch(l, req, reply, len);
 }
 
+static int fake_vq_rings(void *opaque, const VupDmVqRings *r)
+{
+    FakeLink *l = opaque;
+
+    l->rings_asked++;
+    if (!l->vq_push || l->shared) {
+        return -ENOTSUP;
+    }
+    l->rings = *r;
+    l->rings_told++;
+    return 0;
+}
+
+static int fake_vq_recheck(void *opaque, const VupDmVqRecheck *r)
+{
+    FakeLink *l = opaque;
+
+    if (!l->vq_push || !l->vq_recheck || l->shared) {
+        return -ENOTSUP;
+    }
+    l->recheck = *r;
+    l->rechecks++;
+    return 0;
+}
+
 static unsigned fake_client_vcpus(void *opaque)
 {
     return ((FakeLink *)opaque)->vcpus;
@@ -93,6 +118,8 @@ static const DmLinkOps fake_link_ops = {
     .dma_iov = fake_dma_iov,
     .send_irq = fake_send_irq,
     .vq_fetch = fake_vq_fetch,
+    .vq_rings = fake_vq_rings,
+    .vq_recheck = fake_vq_recheck,
 };
 
 Rig *rig_new(const char *spec)

@@ -31,6 +31,15 @@ struct FakeLink {
     int (*vq_fetch)(FakeLink *l, const VupDmVqFetch *req, void **reply,
                     size_t *len);
     unsigned vq_fetches;
+    /* DM_VQ_RINGS taken (a client with dm_vq_push): the last, how many. */
+    bool vq_push;
+    VupDmVqRings rings;
+    unsigned rings_told;
+    unsigned rings_asked;       /* told or not */
+    /* DM_VQ_RECHECK taken (with vq_push and vq_recheck): the last. */
+    bool vq_recheck;
+    VupDmVqRecheck recheck;
+    unsigned rechecks;
     unsigned vcpus;             /* what the client says (dm_vcpus) */
     unsigned irqs_sent;         /* DM_IRQ messages */
     unsigned last_index, last_sub;

@@ -32,6 +32,7 @@
 #include <cmocka.h>
 
 #include "vup/caps.h"
+#include "vup/dm-ext.h"
 #include "vup/msg.h"
 
 #define EDU_ID_OFFSET   0x00
@@ -590,6 +591,56 @@ static void test_no_reply_errors_stay_silent(void **state)
     close(fd);
 }
 
+/*
+ * DM_VQ_KICK (dm_vq_push) whose header breaks the rules: refused, the
+ * session and the server go on.  Asked with a reply here, to see it.
+ */
+static void test_vq_kick_refused(void **state)
+{
+    struct {
+        VupDmVqKick k;
+        VupDmVqFetchReply h;
+    } kick = { .k = { .region = 0, .cookie = 1 } };
+    VupCaps caps;
+    void *buf;
+    size_t len;
+    uint32_t id;
+    int fd = connect_client();
+
+    /* Not negotiated. */
+    assert_int_equal(transact(fd, VUP_CMD_DM_VQ_KICK, &kick, sizeof(kick),
+                              NULL, 0, NULL), EINVAL);
+    /* Shorter than a header and an empty fetch reply. */
+    assert_int_equal(transact(fd, VUP_CMD_DM_VQ_KICK, &kick,
+                              sizeof(kick.k), NULL, 0, NULL), EINVAL);
+    close(fd);
+
+    fd = connect_raw();
+    vup_caps_init_defaults(&caps);
+    caps.dm_vq_fetch = caps.dm_vq_push = true;
+    assert_int_equal(vup_version_build(0, 0, &caps, &buf, &len), 0);
+    assert_int_equal(transact(fd, VUP_CMD_VERSION, buf, len, NULL, 0, NULL),
+                     0);
+    free(buf);
+    /* No doorbell there (edu has none); a zero cookie; reserved bits. */
+    assert_int_equal(transact(fd, VUP_CMD_DM_VQ_KICK, &kick, sizeof(kick),
+                              NULL, 0, NULL), EINVAL);
+    kick.k.cookie = 0;
+    assert_int_equal(transact(fd, VUP_CMD_DM_VQ_KICK, &kick, sizeof(kick),
+                              NULL, 0, NULL), EINVAL);
+    kick.k.cookie = 1;
+    kick.k.reserved = 1;
+    assert_int_equal(transact(fd, VUP_CMD_DM_VQ_KICK, &kick, sizeof(kick),
+                              NULL, 0, NULL), EINVAL);
+    kick.k.reserved = 0;
+    kick.k.region = 1000;
+    assert_int_equal(transact(fd, VUP_CMD_DM_VQ_KICK, &kick, sizeof(kick),
+                              NULL, 0, NULL), EINVAL);
+    assert_int_equal(region_read(fd, 0, EDU_ID_OFFSET, 4, &id), 0);
+    assert_int_equal(id, 0x010000ed);
+    close(fd);
+}
+
 static void test_second_client_refused(void **state)
 {
     int first = connect_client();
@@ -871,6 +922,7 @@ int main(int argc, char **argv)
         T(test_dma_map_beyond_file),
         T(test_write_multi_errors),
         T(test_no_reply_errors_stay_silent),
+        T(test_vq_kick_refused),
         T(test_second_client_refused),
         T(test_silent_client_dropped),
         T(test_pending_clients_bounded),

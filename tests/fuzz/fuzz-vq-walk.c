@@ -9,7 +9,8 @@
  *                request flag too, 2 the first page of guest memory is
  *                read-only (writable buffers there are refused), 3 raw
  *                ring addresses (bytes 2-5 as the low half of a 64-bit
- *                address outside guest memory)
+ *                address outside guest memory), 4 the walk of a push
+ *                (dm_vq_walk_push, DM_VQ_KICK's: whole chains only)
  *   byte 1       the ring's size: 1 << (byte % 16), or the byte itself
  *                when it is 0xff or above 0xf0 (sizes the walk refuses)
  *   bytes 2-5    the descriptor table's and the available ring's offsets
@@ -22,7 +23,8 @@
  * (vup/dm-ext.h), no longer than the limit, each chain's head is the
  * available ring's entry, its buffers in guest memory (the writable ones
  * in writable memory), readable before writable, no more than asked, and
- * its data, when sent, the bytes of its readable buffers.
+ * its data, when sent, the bytes of its readable buffers; a push's
+ * chains always carry all their readable bytes.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -94,7 +96,8 @@ static bool request_valid(const VupDmVqFetch *r)
 }
 
 /* The reply @o to @r against guest memory @g: its layout and meaning. */
-static void check_reply(Guest *g, const VupDmVqFetch *r, uint64_t limit,
+static void check_reply(Guest *g, const VupDmVqFetch *r, bool push,
+                        uint64_t limit,
                         const GByteArray *o, uint16_t avail_idx)
 {
     VupDmVqFetchReply h;
@@ -146,6 +149,9 @@ static void check_reply(Guest *g, const VupDmVqFetch *r, uint64_t limit,
                 readable += le32toh(seg.len);
             }
         }
+        if (push) {
+            CHECK(le32toh(c.data_len) == readable);
+        }
         if (c.data_len) {
             uint64_t pad = (8 - readable % 8) % 8, off = 0;
 
@@ -178,6 +184,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint64_t limit;
     uint16_t idx = 0;
     size_t n;
+    bool push;
     int ret;
 
     if (size < 22) {
@@ -185,6 +192,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     memset(g.ram, 0, sizeof(g.ram));
     g.ro_page = data[0] & 4;
+    push = data[0] & 16;
     r.flags = (data[0] & 1 ? VUP_DM_VQ_FETCH_F_INDIRECT : 0) |
               (data[0] & 2 ? 0x8000 : 0);
     r.size = data[1] >= 0xf0 ? data[1] : 1u << (data[1] % 16);
@@ -207,7 +215,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     n = n < GUEST_SIZE ? n : GUEST_SIZE;
     memcpy(g.ram, data, n);
 
-    ret = dm_vq_walk_fetch(&ops, &g, &r, limit, &o, &idx);
+    ret = push ? dm_vq_walk_push(&ops, &g, &r, limit, &o, &idx)
+               : dm_vq_walk_fetch(&ops, &g, &r, limit, &o, &idx);
     if (!request_valid(&r)) {
         CHECK(ret == -EINVAL && !o);
         return 0;
@@ -217,7 +226,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     CHECK(ret == 0 && o);
-    check_reply(&g, &r, limit, o, idx);
+    check_reply(&g, &r, push, limit, o, idx);
     g_byte_array_unref(o);
     return 0;
 }

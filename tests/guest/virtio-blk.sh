@@ -13,6 +13,10 @@
 #   tests/guest/virtio-blk.sh BUILD [unix|tcp|nbd|kvm]
 # Under tests/net/netns-run.sh (tcp) the model runs in the server's
 # network namespace and QEMU in the client's: two hosts on a veth pair.
+# tcp: the kicks carry their chains (dm_vq_push, the proxy's trace says
+# so) unless one side goes without: DM_NO_VQ_PUSH=1 (the model) or
+# DM_PROXY_EXTRA=,vq-push=off (the fork); then none does, and the model
+# fetches every chain.
 # shellcheck source-path=SCRIPTDIR
 set -uo pipefail
 build=$(cd "${1:?usage: virtio-blk.sh BUILD [unix|tcp|nbd]}" && pwd)
@@ -29,6 +33,15 @@ if [ "$mode" = kvm ]; then
     fi
     guest_accel=kvm
     guest_args="-trace dm_proxy_pci_irqfd"
+fi
+push=
+if [ "$mode" = tcp ]; then
+    guest_args="-trace dm_proxy_vq_push"
+    push=yes
+    if [ -n "${DM_NO_VQ_PUSH:-}" ] ||
+       [[ "${DM_PROXY_EXTRA:-}" == *vq-push=off* ]]; then
+        push=no
+    fi
 fi
 . "$here/disk-lib.sh"
 
@@ -69,6 +82,18 @@ check "the guest ran and powered off (QEMU exit $guest_rc)" \
 if [ "$mode" = kvm ]; then
     check "its MSI-X vectors went through KVM irqfds" \
         grep -q "through KVM irqfd" "$tmp/qemu.log"
+fi
+if [ "$push" = yes ]; then
+    check "both sides took dm_vq_push" \
+        grep -q "chains with the kick" "$tmp/dm.log"
+    check "its kicks carried their chains (dm_vq_push)" \
+        grep -Eq "push from [0-9]+, avail [0-9]+: [1-9][0-9]* chains" \
+        "$tmp/qemu.log"
+elif [ "$push" = no ]; then
+    check "one side without dm_vq_push: no kick carried chains" \
+        bash -c "! grep -q 'chains with the kick' '$tmp/dm.log' &&
+                 ! grep -Eq 'push from [0-9]+, avail [0-9]+: [1-9]' \
+                   '$tmp/qemu.log'"
 fi
 check "its virtio drivers found /dev/vda of 16384 sectors" \
     [ "$(field size)" = 16384 ]

@@ -16,7 +16,10 @@
  *
  * Over TCP (no fds) a model that knows our dm_doorbells capability lists
  * its doorbells without an eventfd: a write there is sent at once, in
- * the trapping thread, instead of waiting for the flusher.
+ * the trapping thread, instead of waiting for the flusher.  With
+ * dm_vq_push, and the rings behind the doorbell told by the model, the
+ * kick goes as a DM_VQ_KICK with the queue's new chains (walked here,
+ * dm-proxy-vq-fetch.c), so the model need not fetch them.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -209,6 +212,15 @@ bool dm_proxy_doorbell_write(DMProxy *p, uint32_t region, uint64_t addr,
     }
     if (!posted) {
         return false;           /* a call: it goes out at once anyway */
+    }
+    if (p->caps.dm_vq_push && d->ring.valid && p->ops->vq_push) {
+        g_autoptr(GByteArray) kick = g_byte_array_new();
+
+        if (p->ops->vq_push(p->opaque, p, d, kick)) {
+            dm_proxy_post_locked(p, VUP_CMD_DM_VQ_KICK, kick->data,
+                                 kick->len, true);
+            return true;
+        }
     }
     dm_proxy_post_locked(p, VUP_CMD_REGION_WRITE, msg, len, true);
     return true;

@@ -120,6 +120,7 @@ struct DMProxyPCIState {
     uint32_t hold_ms;           /* a lost model: an access waits for it */
     uint32_t poll_us;
     bool vq_fetch;              /* offer dm_vq_fetch (TCP's fast path) */
+    bool vq_push;               /* and dm_vq_push: chains with the kick */
     bool posted_writes;
     bool ioeventfd;             /* ask the model for its doorbells */
     bool mmap;                  /* map what the model lets us map */
@@ -898,6 +899,14 @@ static void dm_proxy_pci_request(void *opaque, DMProxy *p, VupMsg *m)
         }
         return;
     }
+    if (m->hdr.command == VUP_CMD_DM_VQ_RINGS) {
+        dm_proxy_vq_rings(p, m);        /* posted: nothing to answer */
+        return;
+    }
+    if (m->hdr.command == VUP_CMD_DM_VQ_RECHECK) {
+        dm_proxy_vq_recheck(p, PCI_DEVICE(s), m);       /* posted too */
+        return;
+    }
     memcpy(&a, m->payload, sizeof(a));
     if (a.count > p->caps.max_data_xfer_size) {
         dm_proxy_reply_error(p, m, E2BIG);
@@ -1017,7 +1026,25 @@ static void dm_proxy_pci_stopped(void *opaque, DMProxy *p)
     }
 }
 
+static bool dm_proxy_pci_vq_push(void *opaque, DMProxy *p,
+                                 DMProxyDoorbell *d, GByteArray *out)
+{
+    return dm_proxy_vq_push(p, PCI_DEVICE(opaque), d, out);
+}
+
 static const DMProxyOps dm_proxy_pci_ops = {
+    .request = dm_proxy_pci_request,
+    .vq_fetch = true,
+    .vq_push = dm_proxy_pci_vq_push,
+    .dirty_pages = true,
+    .replay = dm_proxy_pci_replay,
+    .lost = dm_proxy_pci_lost,
+    .irq = dm_proxy_pci_irq,
+    .stopped = dm_proxy_pci_stopped,
+};
+
+/* vq-push=off: ring fetches, kicks without chains. */
+static const DMProxyOps dm_proxy_pci_no_push_ops = {
     .request = dm_proxy_pci_request,
     .vq_fetch = true,
     .dirty_pages = true,
@@ -1444,8 +1471,9 @@ static void dm_proxy_pci_realize(PCIDevice *pdev, Error **errp)
     if (!dm_proxy_init(&s->proxy, TYPE_DM_PROXY_PCI,
                        dev->id ? dev->id : TYPE_DM_PROXY_PCI,
                        s->server, s->timeout_ms, s->poll_us, &s->ids,
-                       s->vq_fetch ? &dm_proxy_pci_ops
-                                   : &dm_proxy_pci_plain_dma_ops,
+                       !s->vq_fetch ? &dm_proxy_pci_plain_dma_ops :
+                       s->vq_push ? &dm_proxy_pci_ops
+                                  : &dm_proxy_pci_no_push_ops,
                        s, errp)) {
         return;
     }
@@ -1662,6 +1690,7 @@ static const Property dm_proxy_pci_properties[] = {
                        DM_PROXY_DIRTY_FPS_DEFAULT),
     DEFINE_PROP_UINT32("poll-us", DMProxyPCIState, poll_us, 50),
     DEFINE_PROP_BOOL("vq-fetch", DMProxyPCIState, vq_fetch, true),
+    DEFINE_PROP_BOOL("vq-push", DMProxyPCIState, vq_push, true),
     DEFINE_PROP_BOOL("irqfd", DMProxyPCIState, irqfd, true),
 };
 

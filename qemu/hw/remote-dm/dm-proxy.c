@@ -147,6 +147,7 @@ static bool dm_proxy_negotiate(DMProxy *p, Error **errp)
     /* Over TCP, doorbells without eventfds: kicks we send at once. */
     ours.dm_doorbells = true;
     ours.dm_vq_fetch = p->ops->vq_fetch;
+    ours.dm_vq_push = p->ops->vq_fetch && p->ops->vq_push;
     ours.dm_dirty_pages = p->ops->dirty_pages;
     /* What the model may size itself to (a disk's queues). */
     ours.dm_vcpus = MIN(MACHINE(qdev_get_machine())->smp.cpus,

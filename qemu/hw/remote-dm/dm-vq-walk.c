@@ -165,9 +165,9 @@ static bool append_chain(VqWalk *w, uint16_t head, bool with_data,
     return true;
 }
 
-int dm_vq_walk_fetch(const DmVqWalkOps *ops, void *opaque,
-                     const VupDmVqFetch *req, uint64_t limit,
-                     GByteArray **out, uint16_t *avail_idx)
+static int walk_chains(const DmVqWalkOps *ops, void *opaque,
+                       const VupDmVqFetch *req, uint64_t limit, bool whole,
+                       GByteArray **out, uint16_t *avail_idx)
 {
     VupDmVqFetchReply h = { 0 };
     g_autofree VupDmVqSeg *segs = NULL;
@@ -214,6 +214,9 @@ int dm_vq_walk_fetch(const DmVqWalkOps *ops, void *opaque,
         with_data = data + w.readable <= req->max_data;
         need = sizeof(VupDmVqChain) + w.nsegs * sizeof(VupDmVqSeg) +
                (with_data ? (w.readable + 7) / 8 * 8 : 0);
+        if (whole && (!with_data || o->len + need > limit)) {
+            break;              /* a push carries whole chains only */
+        }
         if (o->len + need > limit) {
             with_data = false;
             need = sizeof(VupDmVqChain) + w.nsegs * sizeof(VupDmVqSeg);
@@ -232,4 +235,18 @@ int dm_vq_walk_fetch(const DmVqWalkOps *ops, void *opaque,
     *out = o;
     *avail_idx = idx;
     return 0;
+}
+
+int dm_vq_walk_fetch(const DmVqWalkOps *ops, void *opaque,
+                     const VupDmVqFetch *req, uint64_t limit,
+                     GByteArray **out, uint16_t *avail_idx)
+{
+    return walk_chains(ops, opaque, req, limit, false, out, avail_idx);
+}
+
+int dm_vq_walk_push(const DmVqWalkOps *ops, void *opaque,
+                    const VupDmVqFetch *req, uint64_t limit,
+                    GByteArray **out, uint16_t *avail_idx)
+{
+    return walk_chains(ops, opaque, req, limit, true, out, avail_idx);
 }

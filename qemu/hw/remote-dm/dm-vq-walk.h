@@ -39,5 +39,13 @@ typedef struct DmVqWalkOps {
 int dm_vq_walk_fetch(const DmVqWalkOps *ops, void *opaque,
                      const VupDmVqFetch *req, uint64_t limit,
                      GByteArray **out, uint16_t *avail_idx);
+/*
+ * The same for chains pushed with a kick (DM_VQ_KICK): every chain with
+ * all its readable bytes; the walk stops before the first chain whose
+ * bytes do not fit in max_data or @limit (the model fetches that one).
+ */
+int dm_vq_walk_push(const DmVqWalkOps *ops, void *opaque,
+                    const VupDmVqFetch *req, uint64_t limit,
+                    GByteArray **out, uint16_t *avail_idx);
 
 #endif /* DM_VQ_WALK_H */

@@ -270,6 +270,10 @@ static int parse_caps_object(json_object *caps, VupCaps *c, char *err,
         get_bool(v, VUP_CAP_DM_VQ_FETCH, &c->dm_vq_fetch, err, errlen) < 0) {
         return -EINVAL;
     }
+    if (json_object_object_get_ex(caps, VUP_CAP_DM_VQ_PUSH, &v) &&
+        get_bool(v, VUP_CAP_DM_VQ_PUSH, &c->dm_vq_push, err, errlen) < 0) {
+        return -EINVAL;
+    }
     if (json_object_object_get_ex(caps, VUP_CAP_DM_EVENTS, &v) &&
         get_bool(v, VUP_CAP_DM_EVENTS, &c->dm_events, err, errlen) < 0) {
         return -EINVAL;
@@ -411,6 +415,10 @@ char *vup_caps_format(const VupCaps *c)
         json_object_object_add(caps, VUP_CAP_DM_VQ_FETCH,
                                json_object_new_boolean(1));
     }
+    if (c->dm_vq_push) {
+        json_object_object_add(caps, VUP_CAP_DM_VQ_PUSH,
+                               json_object_new_boolean(1));
+    }
     if (c->dm_events) {
         json_object_object_add(caps, VUP_CAP_DM_EVENTS,
                                json_object_new_boolean(1));
@@ -474,6 +482,8 @@ void vup_caps_negotiate(const VupCaps *ours, const VupCaps *peer,
     c.dm_vm_clock = ours->dm_vm_clock && peer->dm_vm_clock;
     c.dm_doorbells = ours->dm_doorbells && peer->dm_doorbells;
     c.dm_vq_fetch = ours->dm_vq_fetch && peer->dm_vq_fetch;
+    /* Pushed chains are a fetch's: no use without it. */
+    c.dm_vq_push = c.dm_vq_fetch && ours->dm_vq_push && peer->dm_vq_push;
     c.dm_events = ours->dm_events && peer->dm_events;
     c.dm_dirty_pages = ours->dm_dirty_pages && peer->dm_dirty_pages;
     c.dm_controls = ours->dm_controls && peer->dm_controls;

@@ -64,6 +64,18 @@ static const VupCommandInfo dm_vq_fetch_info = {
     "DM_VQ_FETCH", S2C, sizeof(VupDmVqFetch), sizeof(VupDmVqFetchReply),
 };
 
+static const VupCommandInfo dm_vq_rings_info = {
+    "DM_VQ_RINGS", S2C, sizeof(VupDmVqRings), 0,
+};
+
+static const VupCommandInfo dm_vq_kick_info = {
+    "DM_VQ_KICK", C2S, sizeof(VupDmVqKick) + sizeof(VupDmVqFetchReply), 0,
+};
+
+static const VupCommandInfo dm_vq_recheck_info = {
+    "DM_VQ_RECHECK", S2C, sizeof(VupDmVqRecheck), 0,
+};
+
 static const VupCommandInfo dm_event_info = {
     "DM_EVENT", S2C, sizeof(VupDmEvent), 0,
 };
@@ -90,6 +102,15 @@ const VupCommandInfo *vup_command_info(uint32_t command)
     }
     if (command == VUP_CMD_DM_VQ_IRQ) {
         return &dm_vq_irq_info;
+    }
+    if (command == VUP_CMD_DM_VQ_RINGS) {
+        return &dm_vq_rings_info;
+    }
+    if (command == VUP_CMD_DM_VQ_KICK) {
+        return &dm_vq_kick_info;
+    }
+    if (command == VUP_CMD_DM_VQ_RECHECK) {
+        return &dm_vq_recheck_info;
     }
     if (command == VUP_CMD_DM_EVENT) {
         return &dm_event_info;

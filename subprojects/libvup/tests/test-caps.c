@@ -81,6 +81,7 @@ static void test_round_trip(void **state)
     c.dm_vm_clock = true;
     c.dm_doorbells = true;
     c.dm_vq_fetch = true;
+    c.dm_vq_push = true;
     c.dm_events = true;
     c.dm_dirty_pages = true;
     c.dm_controls = true;
@@ -350,6 +351,17 @@ static void test_negotiate(void **state)
     peer.dm_controls = true;
     vup_caps_negotiate(&ours, &peer, &out);
     assert_true(out.dm_controls);
+
+    /* Chains with the kick: both sides, and only with ring fetches. */
+    ours.dm_vq_push = peer.dm_vq_push = true;
+    vup_caps_negotiate(&ours, &peer, &out);
+    assert_false(out.dm_vq_push);
+    ours.dm_vq_fetch = peer.dm_vq_fetch = true;
+    vup_caps_negotiate(&ours, &peer, &out);
+    assert_true(out.dm_vq_push);
+    peer.dm_vq_push = false;
+    vup_caps_negotiate(&ours, &peer, &out);
+    assert_false(out.dm_vq_push);
 }
 
 int main(void)

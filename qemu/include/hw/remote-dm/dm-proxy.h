@@ -78,6 +78,8 @@ typedef struct DMProxyIds {
     DEFINE_PROP_STRING("tls-creds", _state, _f.tls_creds),               \
     DEFINE_PROP_STRING("tls-hostname", _state, _f.tls_hostname)
 
+typedef struct DMProxyDoorbell DMProxyDoorbell;
+
 typedef struct DMProxyOps {
     /* A command from the server (DMA_READ/DMA_WRITE): reply to it. */
     void (*request)(void *opaque, DMProxy *p, VupMsg *msg);
@@ -85,6 +87,14 @@ typedef struct DMProxyOps {
     bool vq_fetch;
     /* The device may keep guest-only areas and send dirty pages. */
     bool dirty_pages;
+    /*
+     * Optional, with vq_fetch: offer dm_vq_push, and on a kick of @d
+     * (whose rings the model told, d->ring) append the DM_VQ_KICK's
+     * payload with the new chains to @out: false for a plain kick.
+     * The trapping thread, p->lock held.
+     */
+    bool (*vq_push)(void *opaque, DMProxy *p, DMProxyDoorbell *d,
+                    GByteArray *out);
     /* Connected again after a fault: replay DMA maps, IRQ wiring... */
     bool (*replay)(void *opaque, DMProxy *p, Error **errp);
     /* The connection is gone (main loop). */
@@ -116,7 +126,22 @@ typedef struct DMProxyOps {
  */
 #define DM_PROXY_MAX_DOORBELLS 64
 
-typedef struct DMProxyDoorbell {
+/*
+ * The rings behind a doorbell, as the model told them (DM_VQ_RINGS), to
+ * push the new chains with its kicks (dm_vq_push).
+ */
+typedef struct DMProxyVqRing {
+    bool valid;
+    uint32_t cookie;
+    uint64_t desc, avail;
+    uint16_t size;
+    uint16_t pushed;            /* the next ring entry to push */
+    uint16_t max_chains;
+    uint16_t flags;             /* VUP_DM_VQ_RINGS_F_* */
+    uint32_t max_segs, max_data;
+} DMProxyVqRing;
+
+struct DMProxyDoorbell {
     uint32_t region;
     uint64_t offset;
     uint32_t size;              /* 1, 2, 4, 8, or 0: any width */
@@ -125,7 +150,8 @@ typedef struct DMProxyDoorbell {
     bool has_fd;
     EventNotifier notifier;     /* the model's eventfd, when has_fd */
     bool registered;            /* with the memory core (KVM's ioeventfd) */
-} DMProxyDoorbell;
+    DMProxyVqRing ring;         /* without an eventfd: rings to push */
+};
 
 /*
  * A mappable area of a model's region (VFIO_REGION_INFO_FLAG_MMAP, one
@@ -517,5 +543,12 @@ MemTxResult dm_proxy_pci_dma_read(PCIDevice *pdev, uint64_t addr, void *buf,
 void dm_proxy_vq_fetch(DMProxy *p, PCIDevice *pdev, VupMsg *m);
 /* DM_VQ_IRQ: deliver the interrupt if the driver wants it (same file). */
 void dm_proxy_vq_irq(DMProxy *p, PCIDevice *pdev, VupMsg *m);
+/* DM_VQ_RINGS: learn the rings behind a doorbell (same file; p->lock). */
+void dm_proxy_vq_rings(DMProxy *p, VupMsg *m);
+/* DM_VQ_RECHECK: look at a queue for the model, kick if chains came. */
+void dm_proxy_vq_recheck(DMProxy *p, PCIDevice *pdev, VupMsg *m);
+/* DMProxyOps.vq_push for a PCI device's memory (same file). */
+bool dm_proxy_vq_push(DMProxy *p, PCIDevice *pdev, DMProxyDoorbell *d,
+                      GByteArray *out);
 
 #endif /* HW_REMOTE_DM_DM_PROXY_H */

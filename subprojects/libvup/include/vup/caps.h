@@ -48,6 +48,7 @@ typedef struct VupCaps {
     bool dm_vm_clock;               /* extension: VUP_CMD_DM_VM_STATE */
     bool dm_doorbells;              /* extension: doorbells without fds */
     bool dm_vq_fetch;               /* extension: DM_VQ_FETCH, posted DMA */
+    bool dm_vq_push;                /* extension: chains with the kick */
     bool dm_events;                 /* extension: VUP_CMD_DM_EVENT */
     bool dm_dirty_pages;            /* extension: VUP_CMD_DM_DIRTY_PAGES */
     bool dm_controls;               /* extension: VUP_CMD_DM_CONTROL */

@@ -198,6 +198,88 @@ typedef struct VUP_PACKED VupDmVqIrq {
 } VupDmVqIrq;
 VUP_CHECK_SIZE(VupDmVqIrq, 24);
 
+/*
+ * Capability key, with dm_vq_fetch: chains pushed with the kick.  The
+ * server tells the client where a queue's rings are (DM_VQ_RINGS); on a
+ * kick of that queue's doorbell the client walks the new chains as it
+ * would for a fetch and sends them with the kick (DM_VQ_KICK), so that
+ * a request costs no fetch's round trip.  Either side may do without:
+ * the server then fetches as before.
+ */
+#define VUP_CAP_DM_VQ_PUSH          "dm_vq_push"
+
+/*
+ * Server to client, NO_REPLY: the rings of the queue behind the doorbell
+ * at offset of region, to walk on its kicks from ring entry last_avail
+ * on, with the limits of a fetch (max_chains, max_segs, max_data:
+ * VupDmVqFetch's).  size 0 forgets them.  cookie (not 0) comes back
+ * with each push: the server drops a push of rings it no longer has.
+ * The client ignores a message it does not like (no such doorbell, a
+ * bad size or flag): its kicks then go plain.
+ */
+#define VUP_CMD_DM_VQ_RINGS         0x7f09
+
+#define VUP_DM_VQ_RINGS_F_INDIRECT  (1u << 0)   /* INDIRECT_DESC negotiated */
+
+typedef struct VUP_PACKED VupDmVqRings {
+    uint32_t region;
+    uint32_t cookie;
+    uint64_t offset;            /* the doorbell's, in region */
+    uint64_t desc;
+    uint64_t avail;
+    uint16_t size;              /* a power of 2, <= 32768; 0: forget */
+    uint16_t last_avail;
+    uint16_t max_chains;
+    uint16_t flags;             /* VUP_DM_VQ_RINGS_F_* */
+    uint32_t max_segs;
+    uint32_t max_data;
+} VupDmVqRings;
+VUP_CHECK_SIZE(VupDmVqRings, 48);
+
+/*
+ * Client to server, NO_REPLY: the doorbell at offset of region rang
+ * (what a REGION_WRITE there says), and here are the chains from ring
+ * entry first on: after this header, a DM_VQ_FETCH reply's bytes
+ * (VupDmVqFetchReply, then its chains), each chain with all its readable
+ * bytes.  The server takes the chains it has not taken yet (by ring
+ * index: a chain it fetched meanwhile is not taken twice), drops a push
+ * whose cookie is not the queue's or that starts past its next entry,
+ * and checks the rest as a fetch's reply.
+ */
+#define VUP_CMD_DM_VQ_KICK          0x7f0a
+
+typedef struct VUP_PACKED VupDmVqKick {
+    uint32_t region;
+    uint32_t cookie;            /* DM_VQ_RINGS' */
+    uint64_t offset;            /* the doorbell's, in region */
+    uint16_t first;             /* the ring entry of the first chain */
+    uint16_t reserved;          /* 0 */
+    uint32_t reserved2;         /* 0 */
+} VupDmVqKick;
+VUP_CHECK_SIZE(VupDmVqKick, 24);
+
+/*
+ * Server to client, NO_REPLY, with dm_vq_push: after applying what came
+ * before it on the stream (the server's avail_event write), and a full
+ * barrier, the client reads the available index of the rings told
+ * under cookie for the doorbell at offset of region; if it is not
+ * last_avail, the client rings that doorbell: a DM_VQ_KICK with the
+ * chains from last_avail on, or a plain REGION_WRITE kick when it
+ * pushes none (rings it does not have, a chain too big).  The server's
+ * look for chains made available unkicked, without a round trip.
+ */
+#define VUP_CMD_DM_VQ_RECHECK       0x7f0b
+
+typedef struct VUP_PACKED VupDmVqRecheck {
+    uint32_t region;
+    uint32_t cookie;            /* DM_VQ_RINGS' */
+    uint64_t offset;            /* the doorbell's, in region */
+    uint16_t last_avail;        /* the next ring entry the server takes */
+    uint16_t reserved;          /* 0 */
+    uint32_t reserved2;         /* 0 */
+} VupDmVqRecheck;
+VUP_CHECK_SIZE(VupDmVqRecheck, 24);
+
 /* ---- Events for the client's management (dm_events) ---- */
 
 /*
