@@ -66,7 +66,6 @@ typedef struct Uart {
     uint16_t divider;
     uint8_t ier, iir, lcr, mcr, lsr, msr, scr, fcr;
     bool thr_ipending;          /* THRE interrupt armed */
-    bool thri_wanted;           /* the driver enabled THRI since reset */
     uint8_t rx[FIFO_SIZE];
     unsigned rx_head, rx_count;
 } Uart;
@@ -101,18 +100,6 @@ static void uart_update_irq(Uart *u)
 static void uart_setup_changed(Uart *u)
 {
     dm_device_state_changed(u->dev);
-}
-
-/*
- * IER as saved: THRI once the driver has ever enabled it.  The driver
- * turns THRI on and off around each burst it sends; a file that said
- * off while the driver's copy said on would stop its output for good
- * after a restart, while a THRE interrupt it did not ask for it just
- * acknowledges.  So a burst costs no write.
- */
-static uint8_t uart_ier_saved(const Uart *u)
-{
-    return u->ier | (u->thri_wanted ? IER_THRI : 0);
 }
 
 static void uart_rx_push(Uart *u, uint8_t b)
@@ -254,11 +241,10 @@ static void uart_write(void *opaque, uint64_t addr, uint64_t val,
             (u->lsr & LSR_THRE)) {
             u->thr_ipending = true;
         }
-        old = uart_ier_saved(u);
+        old = u->ier;
         u->ier = b & 0x0f;
-        u->thri_wanted |= u->ier & IER_THRI;
         uart_update_irq(u);
-        if (uart_ier_saved(u) != old) {
+        if (u->ier != old) {
             uart_setup_changed(u);
         }
         break;
@@ -303,7 +289,6 @@ static void uart_reset(DmDevice *dev)
 
     u->divider = 12;            /* 9600 baud */
     u->ier = 0;
-    u->thri_wanted = false;
     u->lcr = 0;
     u->mcr = MCR_OUT2;
     u->lsr = LSR_THRE | LSR_TEMT;
@@ -318,8 +303,8 @@ static void uart_reset(DmDevice *dev)
 static void uart_save(DmDevice *dev, DmStateOut *out)
 {
     Uart *u = dm_device_state(dev);
-    uint8_t regs[] = { uart_ier_saved(u), u->iir, u->lcr, u->mcr, u->lsr,
-                       u->msr, u->scr, u->fcr, u->thr_ipending };
+    uint8_t regs[] = { u->ier, u->iir, u->lcr, u->mcr, u->lsr, u->msr,
+                       u->scr, u->fcr, u->thr_ipending };
 
     /*
      * Received bytes are kept at a stop, not in a save for the set-up:
@@ -350,7 +335,6 @@ static void uart_load(DmDevice *dev, DmStateIn *in, uint32_t version)
     }
     u->divider = divider;
     u->ier = regs[0];
-    u->thri_wanted = u->ier & IER_THRI;
     u->iir = regs[1];
     u->lcr = regs[2];
     u->mcr = regs[3];
