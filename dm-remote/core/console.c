@@ -213,6 +213,16 @@ static void console_accept(void *opaque, int fd, short revents)
     dm_loop_add_fd(c->loop, client, POLLIN, console_readable, c);
 }
 
+void dm_console_dump(const DmConsole *c)
+{
+    dm_info("console: %s, input %s, %zu bytes waiting for the device, "
+            "%llu bytes of output dropped",
+            c->in_fd < 0 ? "no client" :
+            c->client_gone ? "its client gone" : "a client attached",
+            c->input_paused ? "paused" : "read", c->pending_len,
+            (unsigned long long)c->dropped);
+}
+
 int dm_console_check_spec(const char *spec, char *err, size_t errlen)
 {
     DmAddress a;

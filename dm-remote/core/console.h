@@ -37,6 +37,9 @@ void dm_console_write(DmConsole *c, const uint8_t *buf, size_t len);
 /* The device can take input again (after DmConsoleInput returned short). */
 void dm_console_resume_input(DmConsole *c);
 
+/* SIGUSR1: the client, the input waiting, the output dropped, logged. */
+void dm_console_dump(const DmConsole *c);
+
 /* Check @spec without opening anything; 0 or -EINVAL with a reason. */
 int dm_console_check_spec(const char *spec, char *err, size_t errlen);
 

@@ -333,7 +333,7 @@ void dm_irq_dump(const DmIrqTable *t)
     for (unsigned n = 0; n < t->num_indexes; n++) {
         const DmIrqIndex *idx = &t->index[n];
         unsigned fds = 0, msgs = 0;
-        char masked[160] = "", pending[160] = "";
+        char masked[160] = "", pending[160] = "", level[160] = "";
 
         if (!idx->count) {
             continue;
@@ -344,8 +344,10 @@ void dm_irq_dump(const DmIrqTable *t)
         }
         list_vectors(masked, sizeof(masked), idx, idx->masked);
         list_vectors(pending, sizeof(pending), idx, idx->pending);
+        list_vectors(level, sizeof(level), idx, idx->level);
         dm_info("irq index %u: %u vectors, %u by eventfd, %u by message, "
-                "masked:%s, pending:%s", n, idx->count, fds, msgs,
-                *masked ? masked : " none", *pending ? pending : " none");
+                "masked:%s, pending:%s, level high:%s", n, idx->count, fds,
+                msgs, *masked ? masked : " none",
+                *pending ? pending : " none", *level ? level : " none");
     }
 }

@@ -358,6 +358,18 @@ static void uart_load(DmDevice *dev, DmStateIn *in, uint32_t version)
     uart_update_irq(u);
 }
 
+/* SIGUSR1: the registers and the console, for a console gone quiet. */
+static void uart_dump(DmDevice *dev)
+{
+    Uart *u = dm_device_state(dev);
+
+    dm_info("uart16550: ier 0x%02x iir 0x%02x lcr 0x%02x mcr 0x%02x "
+            "lsr 0x%02x fcr 0x%02x, THRE %sarmed, %u bytes received",
+            u->ier, u->iir, u->lcr, u->mcr, u->lsr, u->fcr,
+            u->thr_ipending ? "" : "not ", u->rx_count);
+    dm_console_dump(u->console);
+}
+
 static int uart_realize(DmDevice *dev)
 {
     Uart *u = dm_device_state(dev);
@@ -416,5 +428,6 @@ static const DmModel dm_model_uart16550 = {
     .save = uart_save,
     .load = uart_load,
     .unrealize = uart_unrealize,
+    .dump = uart_dump,
 };
 DM_MODEL_REGISTER(dm_model_uart16550)

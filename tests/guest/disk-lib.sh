@@ -76,21 +76,7 @@ guest_stuck() {
     echo "# guest still running after ${disk_watchdog}s: state follows" |
         tee -a "$tmp/qemu.log" >>"$tmp/dm.log"
     [ -z "$model_pid" ] || kill -USR1 "$model_pid" 2>/dev/null
-    /usr/bin/python3 - "$disk_here/.." "$tmp/qmp.sock" >>"$tmp/qemu.log" \
-        2>&1 <<'PY'
-import json, sys
-sys.path.insert(0, sys.argv[1])
-import qmplib
-q = qmplib.Qmp(sys.argv[2], 5)
-print("# query-remote-devices:", json.dumps(q.cmd("query-remote-devices")))
-# Where each vCPU is: halted or not, and its instruction pointer (in the
-# firmware, the kernel or user space).
-for cmd in ("info cpus", "info registers -a"):
-    out = q.cmd("human-monitor-command", **{"command-line": cmd})
-    for line in out.get("return", "").splitlines():
-        if cmd == "info cpus" or line.startswith(("RIP", "CS ", "CR0")):
-            print("# " + cmd + ": " + line.strip())
-PY
+    "$disk_here/guest-stuck.py" "$tmp/qmp.sock" >>"$tmp/qemu.log" 2>&1
 }
 disk_watchdog=${DM_GUEST_WATCHDOG:-140}   # seconds; by hand: smaller
 

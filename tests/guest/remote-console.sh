@@ -28,10 +28,10 @@ trap 'kill $qemu_pid $dm_pid 2>/dev/null; rm -rf "$tmp"' EXIT
 . "$(dirname "$0")/../tap.sh"
 finish() {
     if [ "$failed" != 0 ]; then
-        for f in console dm.log qemu.log; do
+        for f in console dm.log qemu.log trace.log; do
             [ -s "$tmp/$f" ] || continue
-            echo "# $f (last 15 lines):"
-            tail -n 15 "$tmp/$f" | sed 's/^/#   /'
+            echo "# $f (last 30 lines):"
+            tail -n 30 "$tmp/$f" | sed 's/^/#   /'
         done
     fi
     echo "1..$n"
@@ -67,6 +67,8 @@ start_model
 
 timeout 180 "$build/qemu-system-x86_64" -accel tcg -M pc -m 256M \
     -display none -monitor none -serial none -no-reboot \
+    -qmp "unix:$tmp/qmp.sock,server=on,wait=off" \
+    -trace dm_proxy_line -trace dm_proxy_hold -D "$tmp/trace.log" \
     -kernel "$build/guest/vmlinuz" -initrd "$build/guest/initramfs.cpio.gz" \
     -append "console=ttyS0 panic=-1" \
     -remote-device "id=ser0,bus=isa,server=$server,iobase=0x3f8,irq=4$hold" \
@@ -118,10 +120,35 @@ grep -q "Linux version" "$tmp/console" && ok "kernel boot log on the server's co
     not_ok "no kernel boot log on the server's console"
 
 for _ in $(seq 600); do kill -0 $qemu_pid 2>/dev/null || break; sleep 0.1; done
-if wait $qemu_pid; then
+stuck=
+if kill -0 $qemu_pid 2>/dev/null; then
+    stuck=1
+    # Still running a minute after its poweroff: what the guest, the
+    # proxy, the model (SIGUSR1) and the console's backlog say.
+    kill -USR1 $dm_pid
+    "$here/guest-stuck.py" "$tmp/qmp.sock" "info pic" >>"$tmp/qemu.log" 2>&1
+    /usr/bin/python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.settimeout(1)
+data = b""
+try:
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+except OSError:
+    pass
+print("# the console backlog ends:", repr(data[-300:]))
+' "$tmp/console.sock" >>"$tmp/qemu.log" 2>&1
+    kill $qemu_pid
+fi
+if wait $qemu_pid && [ -z "$stuck" ]; then
     ok "poweroff ended QEMU (exit 0)"
 else
-    not_ok "QEMU did not exit cleanly after poweroff"
+    not_ok "QEMU did not exit cleanly after poweroff${stuck:+ (still running a minute later)}"
 fi
 qemu_pid=
 
