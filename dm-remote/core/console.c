@@ -36,8 +36,11 @@ struct DmConsole {
     DmAddress addr;
     bool input_paused;
     /*
-     * unix: the client hung up while its input was paused.  Its input
-     * already read still waits for the device; a new client replaces it.
+     * unix: the client hung up (a write failed, or poll said so while
+     * its input was paused).  No more output goes to it, but what it
+     * sent before leaving still reaches the device, up to its end; a
+     * new client replaces it.  Its fd is watched for reading unless its
+     * input is paused (a hang-up would be reported again and again).
      */
     bool client_gone;
     uint8_t pending[256];       /* read but not yet taken by the device */
@@ -64,7 +67,7 @@ static void feed_device(DmConsole *c)
      */
     if (c->pending_len && !c->input_paused) {
         c->input_paused = true;
-        if (c->kind == DM_CONSOLE_UNIX) {
+        if (c->kind == DM_CONSOLE_UNIX && !c->client_gone) {
             dm_loop_set_events(c->loop, c->in_fd, 0);
         } else {
             dm_loop_del_fd(c->loop, c->in_fd);
@@ -84,12 +87,19 @@ static void drop_client(DmConsole *c)
     c->pending_len = 0;
 }
 
-/* The client hung up: stop watching it, let the next one attach. */
+/*
+ * The client hung up: no more output to it, and the next one may attach.
+ * Its input is still read up to its end: a client that sends a command
+ * and leaves at once (a script) may be noticed gone by the write of the
+ * guest's next output, before the loop has read the command.
+ */
 static void client_hung_up(DmConsole *c)
 {
     if (!c->client_gone) {
         c->client_gone = true;
-        dm_loop_del_fd(c->loop, c->in_fd);
+        if (c->input_paused) {
+            dm_loop_del_fd(c->loop, c->in_fd);
+        }
     }
 }
 
@@ -132,7 +142,6 @@ void dm_console_resume_input(DmConsole *c)
             dm_loop_set_events(c->loop, c->in_fd, POLLIN);
         } else {
             /* stdin, or a client gone: read the rest up to its end. */
-            c->client_gone = false;
             dm_loop_add_fd(c->loop, c->in_fd, POLLIN, console_readable, c);
         }
     }

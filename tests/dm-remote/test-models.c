@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -459,6 +460,53 @@ static void test_console_client_leaves_paused(void **unused)
     rmdir(dir);
 }
 
+/*
+ * A client that sends a command and leaves at once (a script's last
+ * command, "poweroff -f"): the guest's next output finds it gone before
+ * the loop has read the command.  The command still reaches the UART
+ * (the console stopped reading at that write, and the guest never got
+ * its last command).
+ */
+static void test_console_input_sent_before_leaving(void **unused)
+{
+    char dir[] = "/tmp/dm-test-console-XXXXXX", spec[160], got[8];
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    int fd, i;
+    Rig *r;
+
+    signal(SIGPIPE, SIG_IGN);                   /* as dm-remote does */
+    assert_non_null(mkdtemp(dir));
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/c", dir);
+    snprintf(spec, sizeof(spec), "uart16550,console=unix:%s", sa.sun_path);
+    r = rig_new(spec);
+    wr(r, 0, 1, 0x01, 1);                       /* IER: RDI */
+    fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    rig_run_for(r, 50);                         /* attached */
+    assert_int_equal(write(fd, "ls\n", 3), 3);
+    close(fd);
+    /* The guest writes before the loop runs: EPIPE, the client is gone. */
+    wr(r, 0, 0, '/', 1);
+    wr(r, 0, 0, ' ', 1);
+    rig_run_for(r, 50);
+    for (i = 0; i < 3 && (rd(r, 0, 5, 1) & 0x01); i++) {
+        got[i] = rd(r, 0, 0, 1);
+    }
+    assert_int_equal(i, 3);
+    assert_memory_equal(got, "ls\n", 3);
+    /* And the next client attaches (not "console busy"). */
+    fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(write(fd, "x", 1), 1);
+    rig_run_for(r, 50);
+    assert_int_equal(rd(r, 0, 5, 1) & 0x01, 0x01);
+    assert_int_equal(rd(r, 0, 0, 1), 'x');
+    close(fd);
+    rig_free(r);
+    unlink(sa.sun_path);
+    rmdir(dir);
+}
+
 /* A property value the declaration refuses fails realize. */
 static void test_bad_props(void **unused)
 {
@@ -493,6 +541,7 @@ int main(void)
         cmocka_unit_test(test_uart_setup_survives_kill),
         cmocka_unit_test(test_uart_setup_writes_bounded),
         cmocka_unit_test(test_console_client_leaves_paused),
+        cmocka_unit_test(test_console_input_sent_before_leaving),
         cmocka_unit_test(test_bad_props),
     };
 
