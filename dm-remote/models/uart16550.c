@@ -53,6 +53,9 @@
 #define LSR_THRE        0x20
 #define LSR_TEMT        0x40
 
+/* In the saved thr_ipending byte: a set-up save (a kill may follow). */
+#define UART_SAVED_SETUP 0x02
+
 #define MSR_CTS         0x10
 #define MSR_DSR         0x20
 #define MSR_RI          0x40
@@ -236,9 +239,17 @@ static void uart_write(void *opaque, uint64_t addr, uint64_t val,
             }
             break;
         }
-        /* Enabling THRE with THR empty raises it (as QEMU does). */
-        if (!(u->ier & IER_THRI) && (b & IER_THRI) &&
-            (u->lsr & LSR_THRE)) {
+        /*
+         * THRI written with THR empty raises THRE, at every such write:
+         * QEMU's serial.c does it only when THRI turns on (the datasheet
+         * is silent, parts differ).  A model started again after a kill
+         * cannot know whether the driver's copy of IER matches its own (a
+         * posted write lost with the old process), and Linux turns THRI
+         * on only when its copy says off: that write must bring THRE, or
+         * the driver waits for it for good.  A write that keeps THRI on
+         * costs an interrupt the driver acknowledges.
+         */
+        if ((b & IER_THRI) && (u->lsr & LSR_THRE)) {
             u->thr_ipending = true;
         }
         old = u->ier;
@@ -303,14 +314,16 @@ static void uart_reset(DmDevice *dev)
 static void uart_save(DmDevice *dev, DmStateOut *out)
 {
     Uart *u = dm_device_state(dev);
+    bool setup = dm_device_saving_setup(dev);
     uint8_t regs[] = { u->ier, u->iir, u->lcr, u->mcr, u->lsr, u->msr,
-                       u->scr, u->fcr, u->thr_ipending };
+                       u->scr, u->fcr,
+                       u->thr_ipending | (setup ? UART_SAVED_SETUP : 0) };
 
     /*
      * Received bytes are kept at a stop, not in a save for the set-up:
      * the guest may read them before a kill, and would read them twice.
      */
-    unsigned rx_count = dm_device_saving_setup(dev) ? 0 : u->rx_count;
+    unsigned rx_count = setup ? 0 : u->rx_count;
 
     dm_state_put_u64(out, u->divider);
     dm_state_put(out, regs, sizeof(regs));
@@ -329,7 +342,8 @@ static void uart_load(DmDevice *dev, DmStateIn *in, uint32_t version)
     divider = dm_state_get_u64(in);
     dm_state_get(in, regs, sizeof(regs));
     count = dm_state_get_u64(in);
-    if (divider > UINT16_MAX || count > FIFO_SIZE || regs[8] > 1) {
+    if (divider > UINT16_MAX || count > FIFO_SIZE ||
+        regs[8] > (1 | UART_SAVED_SETUP)) {
         dm_state_fail(in);
         return;
     }
@@ -342,7 +356,7 @@ static void uart_load(DmDevice *dev, DmStateIn *in, uint32_t version)
     u->msr = regs[5];
     u->scr = regs[6];
     u->fcr = regs[7];
-    u->thr_ipending = regs[8];
+    u->thr_ipending = regs[8] & 1;
     u->rx_head = 0;
     u->rx_count = count;
     dm_state_get(in, u->rx, count);
@@ -352,6 +366,18 @@ static void uart_load(DmDevice *dev, DmStateIn *in, uint32_t version)
      * it waits for (one it did not wait for it acknowledges and stops).
      */
     u->lsr = (u->lsr & ~LSR_DR) | LSR_THRE | LSR_TEMT | (count ? LSR_DR : 0);
+    /*
+     * After a kill, the driver's last IER write may not be in the file:
+     * a posted write in flight, or a set-up write the token bucket was
+     * holding back.  Linux's driver keeps its own copy of IER; believing
+     * THRI on, it would wait for a THRE interrupt for good (its output
+     * stopped).  So THRI comes back on: a driver that wanted it sends,
+     * one that did not takes one interrupt (reading IIR acknowledges it)
+     * and writes IER again at its next send.
+     */
+    if (regs[8] & UART_SAVED_SETUP) {
+        u->ier |= IER_THRI;
+    }
     if (u->ier & IER_THRI) {
         u->thr_ipending = true;
     }

@@ -63,6 +63,29 @@ start_model() {
     for _ in $(seq 500); do [ -S "$tmp/console.sock" ] && break; sleep 0.01; done
     sleep 0.2
 }
+# dump_guest: a guest that stopped answering: what it, the proxy, the
+# model (SIGUSR1) and the console's backlog say, into the logs shown.
+dump_guest() {
+    kill -USR1 $dm_pid
+    "$here/guest-stuck.py" "$tmp/qmp.sock" "info pic" >>"$tmp/qemu.log" 2>&1
+    /usr/bin/python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.settimeout(1)
+data = b""
+try:
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+except OSError:
+    pass
+print("# the console backlog ends:", repr(data[-300:]))
+' "$tmp/console.sock" >>"$tmp/qemu.log" 2>&1
+}
+
 start_model
 
 timeout 180 "$build/qemu-system-x86_64" -accel tcg -M pc -m 256M \
@@ -115,6 +138,7 @@ if "$here/console-chat.py" "$tmp/console.sock" 150 "${first[@]}" \
     ok "commands typed ${restart:+after a kill and restart of the model }crossed the remote UART ($transport)"
 else
     not_ok "console conversation: $(tail -n 1 "$tmp/console")"
+    dump_guest
 fi
 grep -q "Linux version" "$tmp/console" && ok "kernel boot log on the server's console" ||
     not_ok "no kernel boot log on the server's console"
@@ -123,26 +147,7 @@ for _ in $(seq 600); do kill -0 $qemu_pid 2>/dev/null || break; sleep 0.1; done
 stuck=
 if kill -0 $qemu_pid 2>/dev/null; then
     stuck=1
-    # Still running a minute after its poweroff: what the guest, the
-    # proxy, the model (SIGUSR1) and the console's backlog say.
-    kill -USR1 $dm_pid
-    "$here/guest-stuck.py" "$tmp/qmp.sock" "info pic" >>"$tmp/qemu.log" 2>&1
-    /usr/bin/python3 -c '
-import socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-s.settimeout(1)
-data = b""
-try:
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-except OSError:
-    pass
-print("# the console backlog ends:", repr(data[-300:]))
-' "$tmp/console.sock" >>"$tmp/qemu.log" 2>&1
+    dump_guest
     kill $qemu_pid
 fi
 if wait $qemu_pid && [ -z "$stuck" ]; then
