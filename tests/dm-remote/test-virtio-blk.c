@@ -569,6 +569,40 @@ static void test_restart_after_used_index(void **unused)
     restart_free(t);
 }
 
+/*
+ * Killed after pushing head 3 by posted writes (TCP) that never reached
+ * the client: the journal says answered, the guest's used index says
+ * not.  B runs it again, and the guest sees it used once.
+ */
+static void test_restart_lost_push(void **unused)
+{
+    Restart *t = restart_setup();
+    DmVirtqJournal *j = t->b->dev.persist.mem;
+    uint8_t want[512];
+    Blk *r;
+
+    assert_non_null(j);
+    assert_int_equal(j->used_head[0], 0);       /* A's first answer */
+    j->popped[3] = 0;
+    j->used_head[1] = 3;
+    j->used_idx = 2;
+    r = restart_b(t);
+    assert_int_equal(used_idx(r), 1);
+    dm_device_irqs_changed(r->dev);
+    wait_used(r, 3);
+    assert_false(rd(r, 0x14, 1) & VIRTIO_STATUS_NEEDS_RESET);
+    assert_int_equal(used_idx(r), 3);
+    assert_int_equal(times_used(r, 3, 3), 1);
+    assert_int_equal(times_used(r, 3, 0), 2);   /* the first request too */
+    assert_int_equal(*(uint8_t *)at(r, STATUS2), 0);
+    memset(want, 5, sizeof(want));
+    assert_memory_equal(at(r, DATA2), want, 512);
+    /* And B serves the next request as usual. */
+    assert_int_equal(request(r, 0, 2, 512, true), 0);
+    assert_int_equal(used_idx(r), 4);
+    restart_free(t);
+}
+
 /* A used index in guest memory the journal cannot explain: NEEDS_RESET. */
 static void test_restart_bad_used_index(void **unused)
 {
@@ -1701,6 +1735,7 @@ int main(void)
         cmocka_unit_test(test_doorbells),
         cmocka_unit_test(test_restart_in_flight),
         cmocka_unit_test(test_restart_after_used_index),
+        cmocka_unit_test(test_restart_lost_push),
         cmocka_unit_test(test_restart_bad_used_index),
         cmocka_unit_test(test_restart_other_queues),
         cmocka_unit_test(test_zero_copy),
