@@ -76,6 +76,7 @@ typedef struct BlkBackendOpts {
     bool readonly;              /* open for reading only */
     unsigned timeout_s;         /* NBD: the most a command may wait */
     bool direct;                /* file: O_DIRECT (cache=none) */
+    unsigned lock_wait_s;       /* file: the most its lock is waited for */
 } BlkBackendOpts;
 
 /* What the image offers, known after open. */

@@ -15,7 +15,13 @@
  * Reads and writes take an iovec (guest memory itself when it is
  * shared: zero-copy) or a buffer.  Flush is fdatasync(), discard punches
  * a hole.  The image is locked (an OFD lock: a write lock, or a read lock
- * when read-only), so two models never write one image.
+ * when read-only), so two models never write one image.  The lock is on
+ * the descriptor the requests use, so it goes only when the last of them
+ * has: a model killed with requests on its io_uring keeps it a little
+ * after the process is gone (the kernel drops the ring's references to
+ * the file from a worker of its own).  A model started again at once
+ * waits for it (lock_wait_s) rather than failing, and never runs beside
+ * what its predecessor left in flight.
  *
  * cache=none (opts->direct) opens the image with O_DIRECT.  What must be
  * aligned, and to what: for a block device, its logical block size
@@ -46,6 +52,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "loop.h"
 #include "blk-backend.h"
 
 /* Requests with the kernel at once; more wait in the backlog. */
@@ -203,6 +210,50 @@ fail:
     return false;
 }
 
+/* Between two tries of a lock another process holds. */
+#define LOCK_RETRY_US   10000
+
+/*
+ * Lock @fd's image (@lock), waiting up to @wait_s for a holder to let
+ * go (see the top of the file): 0, -EBUSY when it did not, or -errno.
+ */
+static int lock_image(int fd, const char *file, struct flock *lock,
+                      unsigned wait_s)
+{
+    int64_t start = dm_clock_ns();
+    int64_t deadline = start + (int64_t)wait_s * 1000000000;
+    bool told = false;
+
+    for (;;) {
+        if (fcntl(fd, F_OFD_SETLK, lock) == 0) {
+            if (told) {
+                dm_info("virtio-blk: %s locked after %lld ms", file,
+                        (long long)(dm_clock_ns() - start) / 1000000);
+            }
+            return 0;
+        }
+        if (errno != EAGAIN && errno != EACCES) {
+            dm_error("virtio-blk: cannot lock %s: %m", file);
+            return -errno;
+        }
+        if (dm_clock_ns() >= deadline) {
+            dm_error("virtio-blk: %s is in use by another process "
+                     "(its lock held%s)", file,
+                     wait_s ? " after the wait" : "");
+            return -EBUSY;
+        }
+        if (!told) {
+            /* Rare, and what a slow start waits for: always logged. */
+            dm_warn("virtio-blk: %s is locked by another process: waiting "
+                    "up to %u s for its lock (a model killed just now "
+                    "keeps it until the kernel is done with its requests)",
+                    file, wait_s);
+            told = true;
+        }
+        usleep(LOCK_RETRY_US);
+    }
+}
+
 static int file_open(DmDevice *dev, const char *file,
                      const BlkBackendOpts *opts, BlkBackend **ret,
                      BlkBackendInfo *info)
@@ -233,9 +284,8 @@ static int file_open(DmDevice *dev, const char *file,
         free(be);
         return err;
     }
-    if (fcntl(be->fd, F_OFD_SETLK, &lock) < 0) {
-        dm_error("virtio-blk: %s is in use by another process (%m)", file);
-        err = -EBUSY;
+    err = lock_image(be->fd, file, &lock, opts->lock_wait_s);
+    if (err < 0) {
         goto fail;
     }
     if (fstat(be->fd, &st) < 0) {

@@ -242,6 +242,7 @@ struct VirtioBlk {
     uint64_t queues;
     uint64_t queue_size;
     uint64_t nbd_timeout;
+    uint64_t lock_wait;         /* s: a lock another process holds */
     const char *cache;
     uint64_t poll_us;
     bool iothread;
@@ -1301,6 +1302,7 @@ static int blk_open(VirtioBlk *b)
         .readonly = b->readonly,
         .timeout_s = b->nbd_timeout,
         .direct = !strcmp(b->cache, "none"),
+        .lock_wait_s = b->lock_wait,
     };
     int ret;
 
@@ -1572,6 +1574,11 @@ static const DmProp blk_props[] = {
                    "not); VIRTIO_BLK_F_MQ when more than 1 may be"),
     DM_PROP_UINT64("queue_size", VirtioBlk, queue_size, "256", 16, 1024,
                    "entries per queue, a power of two"),
+    DM_PROP_UINT64("lock_wait", VirtioBlk, lock_wait, "10", 0, 600,
+                   "a file or block device locked by another process: "
+                   "seconds to wait for its lock before giving up (a "
+                   "model killed just now keeps it until the kernel is "
+                   "done with its requests)"),
     DM_PROP_UINT64("nbd_timeout", VirtioBlk, nbd_timeout, "30", 1, 3600,
                    "NBD: seconds to connect, and that requests may wait "
                    "for the server before it is given up (IOERR)"),

@@ -718,6 +718,9 @@ int dm_virtq_push_batch(DmVirtq *q, const DmVirtqElem *const *e,
      */
     j->last_head = e[n - 1]->head;
     j->batch = n > 1 ? n : 0;
+    for (unsigned i = 0; i < n; i++) {
+        j->used_head[(uint16_t)(q->used_idx + i) % q->size] = e[i]->head;
+    }
     JOURNAL_BARRIER();
     for (unsigned i = 0; i < n; i++) {
         uint32_t elem[2] = { htole32(e[i]->head), htole32(written[i]) };
@@ -792,6 +795,25 @@ int dm_virtq_recover(DmVirtq *q, char *why, size_t whylen)
         }
         j->used_idx = guest_used;
         j->batch = 0;
+    } else if ((uint16_t)(j->used_idx - guest_used) <= q->size &&
+               guest_used != j->used_idx) {
+        /*
+         * Pushes by posted writes (TCP) that died with the process or
+         * its link before the client applied them: the guest never saw
+         * those chains used, so they are in flight again, to run again.
+         */
+        for (uint16_t i = guest_used; i != j->used_idx; i++) {
+            uint16_t head = j->used_head[i % q->size];
+
+            if (head >= q->size || j->popped[head]) {
+                BROKEN("the used index is %u in guest memory but %u in the "
+                       "journal, whose push of head %u cannot be run again",
+                       guest_used, j->used_idx, head);
+            }
+            j->popped[head] = ++j->seq;
+        }
+        JOURNAL_BARRIER();
+        j->used_idx = guest_used;
     } else if (guest_used != j->used_idx) {
         BROKEN("the used index is %u in guest memory but %u in the journal",
                guest_used, j->used_idx);

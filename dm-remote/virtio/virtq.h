@@ -38,6 +38,13 @@ typedef struct DmVirtqJournal {
     uint16_t reserved;
     uint64_t seq;               /* pops so far */
     uint64_t popped[DM_VIRTQ_MAX_SIZE];  /* per head: its pop's seq, 0 */
+    /*
+     * Per used slot (index % size), the head we pushed there last: where
+     * the used ring is written by posted messages (TCP), the pushes the
+     * kill cut off before the client applied them are the heads of the
+     * slots between the guest's used index and ours, to run again.
+     */
+    uint16_t used_head[DM_VIRTQ_MAX_SIZE];
 } DmVirtqJournal;
 
 typedef struct DmVirtq {

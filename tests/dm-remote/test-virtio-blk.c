@@ -25,6 +25,7 @@
 #include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -289,24 +290,76 @@ static void test_features(void **unused)
     blk_free(r);
 }
 
+/* A second model on @img, with @extra properties: dm_device_realize's. */
+static int realize_on(const char *img, const char *extra, DmDevice *dev,
+                      DmLoop *loop)
+{
+    DmModelArgs args = { 0 };
+    char spec[256], err[256], *name;
+    int ret;
+
+    snprintf(spec, sizeof(spec), "virtio-blk,file=%s%s", img, extra);
+    assert_int_equal(dm_props_split(spec, &name, &args.props, err,
+                                    sizeof(err)), 0);
+    ret = dm_device_realize(dev, dm_model_find(name), loop, &args);
+    free(name);
+    dm_props_free(&args.props);
+    return ret;
+}
+
 /* Two models never open one image for writing. */
 static void test_lock(void **unused)
 {
     Blk *r = blk_new("");
     DmLoop *loop = dm_loop_new();
     DmDevice dev;
-    DmModelArgs args = { 0 };
-    char spec[128], err[256], *name;
 
-    snprintf(spec, sizeof(spec), "virtio-blk,file=%s", r->img);
-    assert_int_equal(dm_props_split(spec, &name, &args.props, err,
-                                    sizeof(err)), 0);
-    assert_int_equal(dm_device_realize(&dev, dm_model_find(name), loop,
-                                       &args), -EBUSY);
-    free(name);
-    dm_props_free(&args.props);
+    assert_int_equal(realize_on(r->img, ",lock_wait=0", &dev, loop), -EBUSY);
+    /* Waited for, the lock of a model that stays is still refused. */
+    assert_int_equal(realize_on(r->img, ",lock_wait=1", &dev, loop), -EBUSY);
     dm_loop_free(loop);
     blk_free(r);
+}
+
+/*
+ * Another process (a model killed just now, whose io_uring the kernel
+ * has not let go of) holds the image's lock, then lets go: a model
+ * started meanwhile waits for it and starts, where it failed at once.
+ */
+static void test_lock_wait(void **unused)
+{
+    char img[] = "/tmp/dm-test-vblk-lock-XXXXXX";
+    struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+    DmLoop *loop = dm_loop_new();
+    DmDevice dev;
+    int p[2], status;
+    char c;
+    pid_t pid;
+
+    make_image(img);
+    assert_int_equal(pipe(p), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int fd = open(img, O_RDWR);
+
+        if (fd < 0 || fcntl(fd, F_OFD_SETLK, &lock) < 0 ||
+            write(p[1], "L", 1) != 1) {
+            _exit(1);
+        }
+        usleep(300 * 1000);     /* the kernel's clean-up, as it were */
+        _exit(0);               /* the lock goes with the process */
+    }
+    close(p[1]);
+    assert_int_equal(read(p[0], &c, 1), 1);
+    /* Held now; bound far above the child's time, however loaded. */
+    assert_int_equal(realize_on(img, ",lock_wait=60", &dev, loop), 0);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    dm_device_unrealize(&dev);
+    close(p[0]);
+    dm_loop_free(loop);
+    unlink(img);
 }
 
 /* ---- A restart with requests in flight ---- */
@@ -513,6 +566,40 @@ static void test_restart_after_used_index(void **unused)
     assert_int_equal(used_idx(r), 3);
     assert_int_equal(times_used(r, 3, 3), 1);   /* not completed twice */
     assert_int_equal(le32toh(*(uint32_t *)at(r, USED + 4 + 8 * 2)), 0);
+    restart_free(t);
+}
+
+/*
+ * Killed after pushing head 3 by posted writes (TCP) that never reached
+ * the client: the journal says answered, the guest's used index says
+ * not.  B runs it again, and the guest sees it used once.
+ */
+static void test_restart_lost_push(void **unused)
+{
+    Restart *t = restart_setup();
+    DmVirtqJournal *j = t->b->dev.persist.mem;
+    uint8_t want[512];
+    Blk *r;
+
+    assert_non_null(j);
+    assert_int_equal(j->used_head[0], 0);       /* A's first answer */
+    j->popped[3] = 0;
+    j->used_head[1] = 3;
+    j->used_idx = 2;
+    r = restart_b(t);
+    assert_int_equal(used_idx(r), 1);
+    dm_device_irqs_changed(r->dev);
+    wait_used(r, 3);
+    assert_false(rd(r, 0x14, 1) & VIRTIO_STATUS_NEEDS_RESET);
+    assert_int_equal(used_idx(r), 3);
+    assert_int_equal(times_used(r, 3, 3), 1);
+    assert_int_equal(times_used(r, 3, 0), 2);   /* the first request too */
+    assert_int_equal(*(uint8_t *)at(r, STATUS2), 0);
+    memset(want, 5, sizeof(want));
+    assert_memory_equal(at(r, DATA2), want, 512);
+    /* And B serves the next request as usual. */
+    assert_int_equal(request(r, 0, 2, 512, true), 0);
+    assert_int_equal(used_idx(r), 4);
     restart_free(t);
 }
 
@@ -1641,12 +1728,14 @@ int main(void)
         cmocka_unit_test(test_pci_cfg_window),
         cmocka_unit_test(test_features),
         cmocka_unit_test(test_lock),
+        cmocka_unit_test(test_lock_wait),
         cmocka_unit_test(test_malformed_rings),
         cmocka_unit_test(test_huge_descriptor),
         cmocka_unit_test(test_multiqueue),
         cmocka_unit_test(test_doorbells),
         cmocka_unit_test(test_restart_in_flight),
         cmocka_unit_test(test_restart_after_used_index),
+        cmocka_unit_test(test_restart_lost_push),
         cmocka_unit_test(test_restart_bad_used_index),
         cmocka_unit_test(test_restart_other_queues),
         cmocka_unit_test(test_zero_copy),

@@ -11,16 +11,22 @@
 # model's NBD back end; the server outlives every kill, each new model
 # connects to it again, and the image is checked through qemu-img.
 #   tests/guest/virtio-blk-crash.sh BUILD [unix|unix-shm|tcp|nbd] [KILLS]
-# $DM_PROXY_EXTRA (",prop=value...") goes to the proxy, for runs by hand.
+# $DM_PROXY_EXTRA (",prop=value...") goes to the proxy, $DM_BLK_EXTRA to
+# the model, for runs by hand; $DM_REMOTE is the dm-remote to run.
+# A guest whose load stops for $DM_STALL_S seconds (120) is a hang:
+# what the proxy, the model and the guest say then is printed (see
+# stall_dump), QEMU is stopped and the test fails, well before meson's
+# timeout would kill it silently.
 set -uo pipefail
 build=${1:?usage: virtio-blk-crash.sh BUILD [unix|unix-shm|tcp|nbd] [KILLS]}
 transport=${2:-unix}
 kills=${3:-5}
 writes=1000
+stall_s=${DM_STALL_S:-120}
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../tap.sh"
 guest=$build/guest
-dm=$build/meson/dm-remote/dm-remote
+dm=${DM_REMOTE:-$build/meson/dm-remote/dm-remote}
 tmp=$(mktemp -d /tmp/dm-vblk-crash-XXXXXX)
 pids=()
 trap tap_cleanup EXIT
@@ -80,8 +86,14 @@ start_model() {
 }
 start_model || bail "dm-remote did not start: $(tail -n 3 "$tmp/dm.log")"
 
-timeout 600 "$build/qemu-system-x86_64" -accel tcg -M pc -m 256M \
-    -display none -monitor none -no-reboot \
+# Below meson's 600 s: this script always gets to print what it saw.
+# The proxy's rare events traced from the start (a few lines a restart);
+# the rest only when the guest stalls (stall_dump).
+timeout 540 "$build/qemu-system-x86_64" -accel tcg -M pc -m 256M \
+    -display none -monitor none -no-reboot -pidfile "$tmp/qemu.pid" \
+    -trace enable=dm_proxy_connected -trace enable=dm_proxy_reconnect_failed \
+    -trace enable=dm_proxy_hold -trace enable=dm_proxy_vq_rings \
+    -trace enable=dm_proxy_doorbell -D "$tmp/trace.log" \
     -kernel "$guest/vmlinuz" -initrd "$guest/initramfs.cpio.gz" \
     -append "$(cat "$guest/append") dm.run=virtio-blk-verify dm.writes=$writes" \
     -serial "file:$tmp/console" \
@@ -96,16 +108,71 @@ progress() {
         tail -n 1
 }
 
+# qmp CMD [JSON-ARGS]: one QMP command's answer (or its failure), bounded.
+qmp() {
+    local args=${2:-'{}'}
+    timeout 20 /usr/bin/python3 - "$here/.." "$tmp/qmp.sock" "$1" \
+        "$args" <<'PY' 2>&1
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import qmplib
+q = qmplib.Qmp(sys.argv[2], 10)
+print(json.dumps(q.cmd(sys.argv[3], **json.loads(sys.argv[4]))))
+PY
+}
+
+# The guest stalled: what each side says, into $tmp/stall.log.
+stall_dump() {
+    local qpid
+    qpid=$(cat "$tmp/qemu.pid" 2>/dev/null)
+    {
+        echo "query-remote-devices: $(qmp query-remote-devices)"
+        # Every proxy event for a few seconds: what (if anything) moves.
+        qmp trace-event-set-state '{"name": "dm_proxy*", "enable": true}'
+        # The model's queues as it sees them, and the guest's indexes.
+        kill -USR1 "$model" 2>/dev/null
+        sleep 3
+        qmp trace-event-set-state '{"name": "dm_proxy*", "enable": false}'
+        echo "query-remote-devices: $(qmp query-remote-devices)"
+        for p in "$qpid" "$model"; do
+            [ -n "$p" ] && command -v gdb >/dev/null || continue
+            echo "threads of $p:"
+            timeout 60 gdb -p "$p" -batch -ex 'thread apply all bt 12' \
+                2>&1 | grep -E '^(Thread|#)'
+        done
+    } >"$tmp/stall.log" 2>&1
+}
+
 # Kill the model whenever the guest has made 64 more writes, KILLS times.
 # The guest's load (4 threads x $writes flushed writes) outlasts the kills
-# however fast the path: each kill waits for 64 more writes.
-done_kills=0 last=0
-while [ "$done_kills" -lt "$kills" ] && kill -0 "$qemu" 2>/dev/null; do
+# however fast the path: each kill waits for 64 more writes.  All along,
+# a guest whose progress stops for $stall_s s while QEMU runs is a hang.
+done_kills=0 last=0 seen= moved=$SECONDS stalled= stopped=
+while kill -0 "$qemu" 2>/dev/null; do
     p=$(progress)
-    if [ -n "$p" ] && [ "$p" -ge $((last + 64)) ]; then
+    # From the load's first line on (a quiet boot under load may print
+    # nothing for longer: QEMU's timeout bounds that).
+    if [ -z "$p" ] || [ "$p" != "$seen" ]; then
+        seen=$p moved=$SECONDS
+    elif [ $((SECONDS - moved)) -ge "$stall_s" ]; then
+        stalled="no progress for $((SECONDS - moved)) s at $p writes"
+        stalled+=" after $done_kills kills"
+        echo "# stalled: $stalled"
+        stall_dump
+        stopped="stalled"
+        stop_pids "$qemu"
+        break
+    fi
+    if [ "$done_kills" -lt "$kills" ] && [ -n "$p" ] &&
+       [ "$p" -ge $((last + 64)) ]; then
         kill -KILL "$model"
         wait "$model" 2>/dev/null
-        start_model || break
+        if ! start_model; then
+            stopped="the model did not start again after kill $((done_kills + 1))"
+            echo "# $stopped"
+            stop_pids "$qemu"
+            break
+        fi
         done_kills=$((done_kills + 1))
         last=$p
         echo "# kill $done_kills at $p writes"
@@ -115,8 +182,12 @@ done
 pids+=("$model")
 wait "$qemu"
 rc=$?
+# QEMU exits 0 on the SIGTERM that stopped it: not an end of the run.
+[ -n "$stopped" ] && rc="stopped: $stopped"
 console=$(tr -d '\r' <"$tmp/console")
 
+check "the guest's load never stalled for ${stall_s} s" \
+    [ -z "$stalled" ]
 check "the model was killed and restarted $kills times under load" \
     [ "$done_kills" = "$kills" ]
 check "the guest ran to the end and powered off (QEMU exit $rc)" \
@@ -146,9 +217,15 @@ check "the image holds every block's last acknowledged write" \
     "$here/blk-verify-image.py" "$tmp/disk.img" 4 16 "$writes"
 if [ "$failed" != 0 ]; then
     echo "# console:"; tail -n 30 <<<"$console" | sed 's/^/#   /'
-    echo "# dm-remote:"; tail -n 20 "$tmp/dm.log" | sed 's/^/#   /'
+    echo "# dm-remote:"; tail -n 30 "$tmp/dm.log" | sed 's/^/#   /'
     echo "# qemu:"; tail -n 10 "$tmp/qemu.log" | sed 's/^/#   /'
+    echo "# proxy trace:"; tail -n 40 "$tmp/trace.log" | sed 's/^/#   /'
 fi
-grep 'run again' "$tmp/dm.log" | sed 's/^/# /'
+if [ -n "$stalled" ]; then
+    echo "# at the stall:"; sed 's/^/#   /' "$tmp/stall.log"
+fi
+# Requests run again after a kill; a start that waited for the image's
+# lock (its predecessor's io_uring not yet let go of by the kernel).
+grep -E 'run again|locked after' "$tmp/dm.log" | sed 's/^/# /'
 echo "1..$n"
 exit "$failed"
