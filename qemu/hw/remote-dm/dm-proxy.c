@@ -736,7 +736,12 @@ int dm_proxy_post_locked(DMProxy *p, uint16_t cmd, const void *payload,
     h.msg_id = p->next_id++;
     qatomic_inc(&p->requests);
     trace_dm_proxy_send(p->id, vup_command_name(cmd), h.msg_id, len, 0);
-    if (cmd == VUP_CMD_REGION_WRITE) {
+    /*
+     * Kept until a reply confirms it; not a doorbell's kick (@now): a
+     * model back from a loss looks at its rings anyway (docs/protocol.md,
+     * "A lost link"), and kicks must not crowd out the writes that matter.
+     */
+    if (cmd == VUP_CMD_REGION_WRITE && !now) {
         dm_proxy_unconfirmed_add(p, h.msg_id, payload, len);
     }
     if (now || p->post_now) {
