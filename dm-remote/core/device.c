@@ -157,12 +157,13 @@ void dm_device_unrealize(DmDevice *dev)
     free(dev->pci);
     dev->pci = NULL;
     dm_persist_close(&dev->persist);
+    dm_applied_close(&dev->applied);
 }
 
 void *dm_device_persistent(DmDevice *dev, size_t size)
 {
     const char *state_file = dev->args ? dev->args->state_file : NULL;
-    char *path = state_file ? dm_persist_path(state_file) : NULL;
+    char *path = state_file ? dm_persist_path(state_file, "mem") : NULL;
     int ret;
 
     if (dev->persist.mem || (state_file && !path)) {

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "applied.h"
 #include "doorbell.h"
 #include "irq.h"
 #include "mapped.h"
@@ -100,6 +101,7 @@ struct DmDevice {
     DmVmClock vm_clock;
     bool vm_stopped;            /* see dm_device_vm_stopped */
     DmPersist persist;          /* dm_device_persistent's */
+    DmApplied applied;          /* applied.c's alone */
     bool state_write_failed;    /* said once */
     /* dm_device_state_changed's writes: a token bucket (state.c). */
     DmTimer state_timer;        /* no token left: the change waits */
@@ -146,6 +148,8 @@ int dm_device_load_file(DmDevice *dev, const char *path, char *err,
 /* dm_device_save_file without the quiesce: what is in flight stays so. */
 int dm_device_write_state(DmDevice *dev, const char *path, char *err,
                           size_t errlen);
+/* A set-up change waits for its write: the state file is behind it. */
+bool dm_device_state_behind(const DmDevice *dev);
 
 /*
  * SIGUSR1: log the device's client, interrupts, doorbells and work in

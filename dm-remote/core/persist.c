@@ -14,11 +14,11 @@
 
 #include "persist.h"
 
-char *dm_persist_path(const char *state_file)
+char *dm_persist_path(const char *state_file, const char *suffix)
 {
     char *path;
 
-    return asprintf(&path, "%s.mem", state_file) < 0 ? NULL : path;
+    return asprintf(&path, "%s.%s", state_file, suffix) < 0 ? NULL : path;
 }
 
 int dm_persist_open(DmPersist *p, const char *path, size_t size)

@@ -29,7 +29,7 @@ typedef struct DmPersist {
 int dm_persist_open(DmPersist *p, const char *path, size_t size);
 void dm_persist_close(DmPersist *p);
 
-/* The file beside @state_file (PATH.mem), to be freed. */
-char *dm_persist_path(const char *state_file);
+/* The file beside @state_file (PATH.@suffix: "mem"), to be freed. */
+char *dm_persist_path(const char *state_file, const char *suffix);
 
 #endif /* DM_PERSIST_H */

@@ -391,13 +391,20 @@ int dm_server_run(const DmServerConfig *cfg)
     }
 
     if (cfg->state_file && access(cfg->state_file, F_OK) < 0) {
-        /* A fresh start: no journal of an earlier device either. */
-        char *mem = dm_persist_path(cfg->state_file);
+        /*
+         * A fresh start: no journal of an earlier device either, nor its
+         * record of what a client's messages did to it.
+         */
+        static const char *const kept[] = { "mem", "applied" };
 
-        if (mem) {
-            unlink(mem);
+        for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+            char *path = dm_persist_path(cfg->state_file, kept[i]);
+
+            if (path) {
+                unlink(path);
+            }
+            free(path);
         }
-        free(mem);
     }
     ret = dm_device_realize(&srv.dev, cfg->model, srv.loop,
                             &cfg->model_args);

@@ -18,6 +18,7 @@
 
 #include "vup/dm-ext.h"
 #include "vup/msg.h"
+#include "applied.h"
 #include "log.h"
 #include "loop.h"
 #include "pci.h"
@@ -271,6 +272,7 @@ static int handle_version(DmSession *s, VupMsg *m)
     ours.dm_events = true;
     ours.dm_dirty_pages = true;
     ours.dm_controls = true;
+    ours.dm_applied = true;
     ours.max_data_xfer_size = DM_OUR_MAX_XFER;
     ours.max_dma_maps = DM_DMA_MAX_MAPS;
     /*
@@ -947,6 +949,31 @@ static int handle_control(DmSession *s, VupMsg *m)
 }
 
 /*
+ * DM_APPLIED: the client names itself and asks which of its messages the
+ * device has applied (dm_applied); from here on they are counted.
+ */
+static int handle_applied(DmSession *s, VupMsg *m)
+{
+    VupDmApplied q, a;
+    int ret;
+
+    memcpy(&q, m->payload, sizeof(q));
+    if (!s->caps.dm_applied || !q.client || q.flags || q.last_id ||
+        q.reserved) {
+        return -EINVAL;
+    }
+    ret = dm_applied_begin(&s->dev->applied,
+                           s->dev->args ? s->dev->args->state_file : NULL,
+                           dm_device_state_behind(s->dev), q.client,
+                           m->hdr.msg_id, &a);
+    if (ret < 0) {
+        return ret;
+    }
+    s->applied_client = q.client;
+    return reply(s, m, &a, sizeof(a));
+}
+
+/*
  * DM_VQ_KICK: a doorbell rang, with the queue's new chains.  The header
  * is checked here; the chains by the queue that takes them (virtq.c),
  * as a fetch's reply.  Posted: an error is only counted and logged.
@@ -1028,6 +1055,7 @@ static void dispatch(DmSession *s, VupMsg *m, int recv_ret)
     if (ret == 0 && cmd != VUP_CMD_DM_ACTIVATE && cmd != VUP_CMD_DM_VM_STATE &&
         cmd != VUP_CMD_DM_DIRTY_PAGES &&
         cmd != VUP_CMD_DM_CONTROL && cmd != VUP_CMD_DM_VQ_KICK &&
+        cmd != VUP_CMD_DM_APPLIED &&
         (cmd >= VUP_CMD_MAX || !handlers[cmd].fn)) {
         ret = -ENOSYS;          /* in the spec, but not served here */
     }
@@ -1048,10 +1076,17 @@ static void dispatch(DmSession *s, VupMsg *m, int recv_ret)
         ret = m->nfds ? -EINVAL : handle_control(s, m);
     } else if (ret == 0 && cmd == VUP_CMD_DM_VQ_KICK) {
         ret = m->nfds ? -EINVAL : handle_vq_kick(s, m);
+    } else if (ret == 0 && cmd == VUP_CMD_DM_APPLIED) {
+        ret = m->nfds ? -EINVAL : handle_applied(s, m);
     } else if (ret == 0 && m->nfds && !handlers[cmd].takes_fds) {
         ret = -EINVAL;          /* unexpected fds: closed below */
     } else if (ret == 0) {
         ret = handlers[cmd].fn(s, m);
+    }
+    /* Done with, even if refused: a client's later message says so. */
+    if (!s->standby && cmd != VUP_CMD_DM_APPLIED) {
+        dm_applied_note(&s->dev->applied, dm_device_state_behind(s->dev),
+                        s->applied_client, m->hdr.msg_id);
     }
     if (ret < 0) {
         s->stats.errors++;

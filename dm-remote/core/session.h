@@ -79,6 +79,7 @@ struct DmSession {
      */
     bool posted_unfenced;
     VupCaps caps;               /* negotiated */
+    uint64_t applied_client;    /* its DM_APPLIED tag; 0: not told */
     DmDmaLayout dma_layout;
     bool fds_ok;                /* UNIX socket: descriptors can travel */
     const DmBinding *binding;

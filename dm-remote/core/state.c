@@ -149,6 +149,10 @@ int dm_device_write_state(DmDevice *dev, const char *path, char *err,
         unlink(tmp);
         goto out;
     }
+    if (dev->args && dev->args->state_file &&
+        !strcmp(path, dev->args->state_file)) {
+        dm_applied_kept(&dev->applied);     /* a restart finds it all */
+    }
     ret = 0;
 out:
     if (fd >= 0) {
@@ -306,6 +310,11 @@ void dm_device_state_changed(DmDevice *dev)
         dev->state_tokens--;
     }
     state_write_setup(dev);
+}
+
+bool dm_device_state_behind(const DmDevice *dev)
+{
+    return dm_timer_pending(&dev->state_timer);
 }
 
 bool dm_device_saving_setup(const DmDevice *dev)

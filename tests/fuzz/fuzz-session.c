@@ -209,13 +209,14 @@ static int activate(void *owner, DmSession *s)
 
 static void send_version(int fd, bool vq_fetch)
 {
-    char json[160];
+    char json[192];
     uint8_t buf[sizeof(VupHeader) + sizeof(VupVersion) + sizeof(json)];
     VupHeader h = { .msg_id = 0x7000, .command = VUP_CMD_VERSION };
     VupVersion v = { .major = VUP_VERSION_MAJOR, .minor = 0 };
     int n = snprintf(json, sizeof(json),
                      "{\"capabilities\":{\"max_msg_fds\":16,"
-                     "\"dm_irq_messages\":true,\"dm_vq_fetch\":%s}}",
+                     "\"dm_irq_messages\":true,\"dm_applied\":true,"
+                     "\"dm_vq_fetch\":%s}}",
                      vq_fetch ? "true" : "false") + 1;
 
     h.msg_size = sizeof(h) + sizeof(v) + n;

@@ -123,6 +123,22 @@ for off in range(8):
     s.read(0, off, 1)
 session("session-uart16550", "registers", s.out)
 
+# dm_applied: a client names itself (DM_APPLIED), posts writes, asks
+# again, then another client takes the record.
+APPLIED = 0x7f0c
+regs = {"session-edu": (0x04, 4), "session-edu-msix": (0x04, 4),
+        "session-uart16550": (3, 1), "session-mc146818": (1, 1)}
+for t, (off, count) in regs.items():
+    s = Stream().msg(APPLIED, struct.pack("<QIHH", 0x1122334455667788,
+                                          0, 0, 0))
+    s.msg(REGION_WRITE, struct.pack("<QII", off, 0, count) +
+          (3).to_bytes(8, "little")[:count], flags=NO_REPLY)
+    s.read(0, off, count)
+    s.msg(APPLIED, struct.pack("<QIHH", 0x1122334455667788, 0, 0, 0))
+    s.msg(APPLIED, struct.pack("<QIHH", 0x0badc0ffee000001, 0, 0, 0))
+    s.msg(APPLIED, struct.pack("<QIHH", 0, 1, 2, 3))
+    session(t, "applied", s.out)
+
 # mc146818: the time set under SET, the periodic interrupt and the alarm
 # on, the VM clock moved on (timers fire), the flags read and cleared,
 # CMOS memory, a divider reset.

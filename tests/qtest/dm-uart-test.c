@@ -32,6 +32,8 @@ typedef struct Uart {
     DmRemote *remote;
     char *dir;
     char *out;                  /* where the UART's output lands */
+    bool keep_state;            /* the model with --state-file */
+    char *state;
 } Uart;
 
 enum { LOCAL, REMOTE, REMOTE_TCP };
@@ -45,10 +47,15 @@ static void uart_start(Uart *u, int backend)
     g_assert_no_error(err);
     u->out = g_build_filename(u->dir, "out", NULL);
     if (backend != LOCAL) {
-        const char *args[] = { "--console", NULL, NULL };
+        const char *args[] = { "--console", NULL, NULL, NULL, NULL };
 
         console = g_strdup_printf("file:%s", u->out);
         args[1] = console;
+        if (u->keep_state) {
+            u->state = g_build_filename(u->dir, "state", NULL);
+            args[2] = "--state-file";
+            args[3] = u->state;
+        }
         u->remote = backend == REMOTE_TCP ?
                     dm_remote_start_tcp("uart16550", args) :
                     dm_remote_start("uart16550", args);
@@ -71,6 +78,13 @@ static void uart_stop(Uart *u)
         dm_remote_stop(u->remote);
     }
     unlink(u->out);
+    if (u->state) {
+        g_autofree char *applied = g_strdup_printf("%s.applied", u->state);
+
+        unlink(u->state);
+        unlink(applied);
+        g_free(u->state);
+    }
     rmdir(u->dir);
     g_free(u->out);
     g_free(u->dir);
@@ -231,6 +245,42 @@ static void test_output(const void *data)
     uart_stop(&u);
 }
 
+/*
+ * Posted writes a killed model never applied reach the model started
+ * again (dm_applied), and only those: the bytes it had sent are not
+ * sent twice, the ones stuck in its socket are sent once, and a set-up
+ * write stuck with them is not lost.
+ */
+static void test_lost_posted_writes(const void *data)
+{
+    Uart u = { .keep_state = true };
+    g_autofree char *got = NULL, *all = NULL;
+
+    uart_start(&u, GPOINTER_TO_INT(data));
+    out(&u, LCR, 0x03);
+    g_assert_cmphex(in(&u, LCR), ==, 0x03);
+    /* Applied, as the output shows, but no reply has confirmed them. */
+    out(&u, THR, 'a');
+    out(&u, THR, 'b');
+    out(&u, THR, 'c');
+    got = wait_output(&u, 3);
+    g_assert_cmpstr(got, ==, "abc");
+
+    dm_remote_pause(u.remote, true);
+    out(&u, THR, 'd');
+    out(&u, LCR, 0x1b);
+    out(&u, THR, 'e');
+    out(&u, THR, 'f');
+    dm_remote_kill(u.remote);
+    dm_remote_restart(u.remote);
+    qtest_qmp_eventwait(u.qts, "REMOTE_DEVICE_RECONNECTED");
+
+    g_assert_cmphex(in(&u, LCR), ==, 0x1b);
+    all = wait_output(&u, 6);
+    g_assert_cmpstr(all, ==, "abcdef");
+    uart_stop(&u);
+}
+
 int main(int argc, char **argv)
 {
     static const struct {
@@ -256,5 +306,10 @@ int main(int argc, char **argv)
             qtest_add_data_func(path, GINT_TO_POINTER(b), tests[t].fn);
         }
     }
+    /* A model's faults: remote back ends only. */
+    qtest_add_data_func("/dm/uart/remote/lost-posted-writes",
+                        GINT_TO_POINTER(REMOTE), test_lost_posted_writes);
+    qtest_add_data_func("/dm/uart/remote-tcp/lost-posted-writes",
+                        GINT_TO_POINTER(REMOTE_TCP), test_lost_posted_writes);
     return g_test_run();
 }

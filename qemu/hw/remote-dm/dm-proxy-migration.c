@@ -88,7 +88,8 @@ static void dm_proxy_activate(DMProxy *p)
         WITH_QEMU_LOCK_GUARD(&p->lock) {
             p->standby = false;
         }
-        if (!p->ops->replay || p->ops->replay(p->opaque, p, &err)) {
+        if ((!p->ops->replay || p->ops->replay(p->opaque, p, &err)) &&
+            dm_proxy_applied_resume(p, &err)) {
             dm_proxy_vm_clock_sync(p);
             info_report("dm-proxy %s: took %s over from the migration source",
                         p->id, p->server);

@@ -144,6 +144,7 @@ static bool dm_proxy_negotiate(DMProxy *p, Error **errp)
     ours.dm_vm_clock = true;
     ours.dm_events = p->ops->event != NULL;
     ours.dm_controls = true;
+    ours.dm_applied = true;
     /* Over TCP, doorbells without eventfds: kicks we send at once. */
     ours.dm_doorbells = true;
     ours.dm_vq_fetch = p->ops->vq_fetch;
@@ -256,6 +257,7 @@ static bool dm_proxy_connect(DMProxy *p, Error **errp)
         p->fd = fd;
         p->stream = p->fds_ok ? VUP_STREAM_PLAIN(fd)
                               : vup_buffered_stream(&p->rbuf, fd);
+        p->conn++;              /* replies confirm only its writes */
     }
     if ((p->tls_creds && !dm_proxy_tls_start(p, errp)) ||
         !dm_proxy_negotiate(p, errp)) {
@@ -328,7 +330,8 @@ static void dm_proxy_reconnect(void *opaque)
     Error *err = NULL;
 
     if (dm_proxy_connect(p, &err) &&
-        (!p->ops->replay || p->ops->replay(p->opaque, p, &err))) {
+        (!p->ops->replay || p->ops->replay(p->opaque, p, &err)) &&
+        dm_proxy_applied_resume(p, &err)) {
         WITH_QEMU_LOCK_GUARD(&p->lock) {
             if (p->state == DM_PROXY_CONNECTED) {
                 p->ready = true;
@@ -652,6 +655,8 @@ static int dm_proxy_await(DMProxy *p, const VupHeader *h,
             vup_msg_clear(&m);
             continue;           /* toward the same deadline */
         }
+        /* Handled, so everything before it on this connection too. */
+        dm_proxy_unconfirmed_confirm(p, h->msg_id);
         ret = recv_ret < 0 ? -EINVAL : vup_check_reply(&m, h);
         trace_dm_proxy_recv_reply(p->id, vup_command_name(cmd), h->msg_id,
                                   ret);
@@ -731,6 +736,14 @@ int dm_proxy_post_locked(DMProxy *p, uint16_t cmd, const void *payload,
     h.msg_id = p->next_id++;
     qatomic_inc(&p->requests);
     trace_dm_proxy_send(p->id, vup_command_name(cmd), h.msg_id, len, 0);
+    /*
+     * Kept until a reply confirms it; not a doorbell's kick (@now): a
+     * model back from a loss looks at its rings anyway (docs/protocol.md,
+     * "A lost link"), and kicks must not crowd out the writes that matter.
+     */
+    if (cmd == VUP_CMD_REGION_WRITE && !now) {
+        dm_proxy_unconfirmed_add(p, h.msg_id, payload, len);
+    }
     if (now || p->post_now) {
         return dm_proxy_send(p, &h, payload, len, NULL, 0);
     }
@@ -759,6 +772,16 @@ int dm_proxy_flush_posted(DMProxy *p)
         return dm_proxy_send_failed(p);
     }
     return 0;
+}
+
+int dm_proxy_send_posted(DMProxy *p, uint16_t cmd, uint16_t msg_id,
+                         const void *payload, size_t len)
+{
+    VupHeader h = { .msg_id = msg_id, .command = cmd,
+                    .flags = VUP_FLAG_NO_REPLY };
+
+    trace_dm_proxy_send(p->id, vup_command_name(cmd), msg_id, len, 0);
+    return dm_proxy_send(p, &h, payload, len, NULL, 0);
 }
 
 /*
@@ -816,6 +839,16 @@ static bool dm_proxy_read_reply_ok(const VupMsg *m, const VupRegionAccess *req)
            echo.count == req->count;
 }
 
+/*
+ * The guest's accesses wait while a model that was lost comes back and
+ * is set up again (its replay, the writes it lost sent again): none may
+ * overtake them.  false: not back within the hold, the access fails.
+ */
+static bool dm_proxy_guest_may_access(DMProxy *p)
+{
+    return qatomic_read(&p->ready) || dm_proxy_hold(p);
+}
+
 uint64_t dm_proxy_region_read(DMProxy *p, uint32_t region, uint64_t addr,
                               unsigned size)
 {
@@ -825,6 +858,10 @@ uint64_t dm_proxy_region_read(DMProxy *p, uint32_t region, uint64_t addr,
     VupMsg m;
     int ret;
 
+    if (!dm_proxy_guest_may_access(p)) {
+        qatomic_inc(&p->errors);
+        return MAKE_64BIT_MASK(0, size * 8);
+    }
     dm_proxy_vm_clock_before_access(p);
     ret = dm_proxy_call(p, VUP_CMD_REGION_READ, &req, sizeof(req), NULL, 0,
                         &m);
@@ -863,6 +900,12 @@ void dm_proxy_region_write(DMProxy *p, uint32_t region, uint64_t addr,
     };
     size_t len = sizeof(msg.req) + size;
 
+    if (!dm_proxy_guest_may_access(p)) {
+        qatomic_inc(&p->errors);
+        return;
+    }
+    /* Kept until confirmed: a full keep is confirmed by a call. */
+    posted = posted && dm_proxy_unconfirmed_room(p);
     dm_proxy_vm_clock_before_access(p);
     if (qatomic_read(&p->ndoorbells) &&
         dm_proxy_doorbell_write(p, region, addr, val, size, &msg, len,
@@ -1176,7 +1219,9 @@ bool dm_proxy_init(DMProxy *p, const char *type, const char *id,
                     "nor encrypted: use it on trusted networks only", p->id,
                     server);
     }
-    if (!dm_proxy_connect(p, errp)) {
+    dm_proxy_unconfirmed_init(p);
+    if (!dm_proxy_connect(p, errp) ||
+        (!p->standby && !dm_proxy_applied_resume(p, errp))) {
         dm_proxy_cleanup(p);
         return false;
     }

@@ -288,6 +288,11 @@ static int parse_caps_object(json_object *caps, VupCaps *c, char *err,
                  errlen) < 0) {
         return -EINVAL;
     }
+    if (json_object_object_get_ex(caps, VUP_CAP_DM_APPLIED, &v) &&
+        get_bool(v, VUP_CAP_DM_APPLIED, &c->dm_applied, err,
+                 errlen) < 0) {
+        return -EINVAL;
+    }
     return 0;
 }
 
@@ -431,6 +436,10 @@ char *vup_caps_format(const VupCaps *c)
         json_object_object_add(caps, VUP_CAP_DM_CONTROLS,
                                json_object_new_boolean(1));
     }
+    if (c->dm_applied) {
+        json_object_object_add(caps, VUP_CAP_DM_APPLIED,
+                               json_object_new_boolean(1));
+    }
     if (c->dm_vcpus) {
         json_object_object_add(caps, VUP_CAP_DM_VCPUS,
                                json_object_new_int64(c->dm_vcpus));
@@ -487,6 +496,7 @@ void vup_caps_negotiate(const VupCaps *ours, const VupCaps *peer,
     c.dm_events = ours->dm_events && peer->dm_events;
     c.dm_dirty_pages = ours->dm_dirty_pages && peer->dm_dirty_pages;
     c.dm_controls = ours->dm_controls && peer->dm_controls;
+    c.dm_applied = ours->dm_applied && peer->dm_applied;
     /* Identifiers and vCPUs are the client's to tell, not negotiated. */
     c.dm_vcpus = 0;
     memset(c.ids, 0, sizeof(c.ids));

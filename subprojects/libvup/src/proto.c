@@ -84,6 +84,10 @@ static const VupCommandInfo dm_control_info = {
     "DM_CONTROL", C2S, sizeof(VupDmControl), 0,
 };
 
+static const VupCommandInfo dm_applied_info = {
+    "DM_APPLIED", C2S, sizeof(VupDmApplied), sizeof(VupDmApplied),
+};
+
 static const VupCommandInfo dm_vq_irq_info = {
     "DM_VQ_IRQ", S2C, sizeof(VupDmVqIrq), 0,
 };
@@ -117,6 +121,9 @@ const VupCommandInfo *vup_command_info(uint32_t command)
     }
     if (command == VUP_CMD_DM_CONTROL) {
         return &dm_control_info;
+    }
+    if (command == VUP_CMD_DM_APPLIED) {
+        return &dm_applied_info;
     }
     if (command == VUP_CMD_DM_VM_STATE) {
         return &dm_vm_state_info;

@@ -185,6 +185,9 @@ void vup_payload_swap(uint16_t command, bool reply, bool to_host,
     case VUP_CMD_DM_CONTROL:
         swap_layout(p, len, 0, "448");
         break;
+    case VUP_CMD_DM_APPLIED:
+        swap_layout(p, len, 0, "8422");
+        break;
     case VUP_CMD_DM_VQ_IRQ:
         swap_layout(p, len, 0, "4482222");
         break;

@@ -85,6 +85,7 @@ static void test_round_trip(void **state)
     c.dm_events = true;
     c.dm_dirty_pages = true;
     c.dm_controls = true;
+    c.dm_applied = true;
     c.dm_vcpus = 4;
     strcpy(c.ids[VUP_ID_VM], "vm-1");
     strcpy(c.ids[VUP_ID_CLIENT_PLATFORM], "client-a");
@@ -351,6 +352,14 @@ static void test_negotiate(void **state)
     peer.dm_controls = true;
     vup_caps_negotiate(&ours, &peer, &out);
     assert_true(out.dm_controls);
+
+    /* Applied writes told only when both sides offer it. */
+    ours.dm_applied = true;
+    vup_caps_negotiate(&ours, &peer, &out);
+    assert_false(out.dm_applied);
+    peer.dm_applied = true;
+    vup_caps_negotiate(&ours, &peer, &out);
+    assert_true(out.dm_applied);
 
     /* Chains with the kick: both sides, and only with ring fetches. */
     ours.dm_vq_push = peer.dm_vq_push = true;

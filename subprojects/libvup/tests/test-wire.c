@@ -74,6 +74,22 @@ static void test_dm_vm_state(void **state)
     assert_memory_equal(&st, &orig, sizeof(st));
 }
 
+/* DM_APPLIED, both ways: the client's tag, the flags, the last id. */
+static void test_dm_applied(void **state)
+{
+    VupDmApplied a = { 0x0102030405060708ull, VUP_DM_APPLIED_F_KNOWN,
+                       0x1234, 0 }, orig = a;
+
+    vup_payload_swap(VUP_CMD_DM_APPLIED, true, false, (uint8_t *)&a,
+                     sizeof(a));
+    assert_int_equal(a.client, bswap(orig.client, 8));
+    assert_int_equal(a.flags, bswap(VUP_DM_APPLIED_F_KNOWN, 4));
+    assert_int_equal(a.last_id, bswap(0x1234, 2));
+    vup_payload_swap(VUP_CMD_DM_APPLIED, true, true, (uint8_t *)&a,
+                     sizeof(a));
+    assert_memory_equal(&a, &orig, sizeof(a));
+}
+
 /*
  * DM_VQ_FETCH's reply: every count is read before its field is swapped,
  * and the data bytes are never swapped.  (Host to wire only: on this
@@ -124,6 +140,8 @@ static void test_fixed_layouts_round_trip(void **state)
         { VUP_CMD_DM_VM_STATE, false, sizeof(VupDmVmState) },
         { VUP_CMD_DM_VQ_FETCH, false, sizeof(VupDmVqFetch) },
         { VUP_CMD_DM_VQ_IRQ, false, sizeof(VupDmVqIrq) },
+        { VUP_CMD_DM_APPLIED, false, sizeof(VupDmApplied) },
+        { VUP_CMD_DM_APPLIED, true, sizeof(VupDmApplied) },
     };
     uint8_t buf[64], orig[64];
 
@@ -246,6 +264,7 @@ int main(void)
         cmocka_unit_test(test_header),
         cmocka_unit_test(test_region_write),
         cmocka_unit_test(test_dm_vm_state),
+        cmocka_unit_test(test_dm_applied),
         cmocka_unit_test(test_dm_vq_fetch_reply),
         cmocka_unit_test(test_fixed_layouts_round_trip),
         cmocka_unit_test(test_dma_map_fields),

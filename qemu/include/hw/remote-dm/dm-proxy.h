@@ -29,6 +29,7 @@
 #include "vup/batch.h"
 #include "vup/buffered.h"
 #include "vup/caps.h"
+#include "vup/proto.h"
 #include "vup/msg.h"
 #include "qemu/notify.h"
 #include "system/memory.h"
@@ -196,6 +197,28 @@ typedef struct DMProxyDirty {
     uint64_t bytes;             /* page bytes sent, for traces */
 } DMProxyDirty;
 
+/*
+ * The posted region writes no reply has confirmed yet, kept to be sent
+ * again to a model that lost them (dm_applied, dm-proxy-applied.c).  A
+ * write when it is full is made a call instead, whose reply confirms
+ * them all: one round trip per DM_PROXY_UNCONFIRMED_MAX posted writes
+ * at worst (a guest that never reads).
+ */
+#define DM_PROXY_UNCONFIRMED_MAX 256
+
+typedef struct DMProxyPosted {
+    uint16_t msg_id;
+    uint8_t len;
+    uint64_t conn;              /* the connection it went out on */
+    uint8_t payload[sizeof(VupRegionAccess) + 8];
+} DMProxyPosted;
+
+typedef struct DMProxyUnconfirmed {
+    DMProxyPosted ents[DM_PROXY_UNCONFIRMED_MAX];
+    unsigned head, count;
+    uint64_t overflows;         /* the oldest dropped: a race of vCPUs */
+} DMProxyUnconfirmed;
+
 typedef enum DMProxyState {
     DM_PROXY_DISCONNECTED,
     DM_PROXY_CONNECTED,
@@ -302,6 +325,16 @@ struct DMProxy {
      */
     bool post_now;
 
+    /*
+     * dm_applied (dm-proxy-applied.c): our tag for the model's record,
+     * the connection's number (++ at each), and what waits for a reply
+     * to confirm it.  p->lock held.
+     */
+    uint64_t client_tag;
+    uint64_t conn;
+    DMProxyUnconfirmed unconfirmed;
+    uint64_t resent;            /* posted writes sent again */
+
     /* Counters for info remote-devices. */
     uint64_t requests;
     uint64_t errors;
@@ -327,6 +360,26 @@ bool dm_proxy_parse_server(const char *server, VupAddress *ret_addr,
                            Error **errp);
 
 bool dm_proxy_connected(DMProxy *p);
+
+/*
+ * dm_applied (dm-proxy-applied.c).  _init: our tag, at realize.  _room:
+ * may a region write be posted (else it is made a call).  _add: a posted
+ * region write sent (p->lock held).  _confirm: a reply to the call
+ * @reply_id came, on this connection (p->lock held).  _resume: after a
+ * connection and the device's replay, before the guest's accesses: ask
+ * the model and send again what it lost; false with @errp when the
+ * model fails to answer.
+ */
+void dm_proxy_unconfirmed_init(DMProxy *p);
+bool dm_proxy_unconfirmed_room(DMProxy *p);
+void dm_proxy_unconfirmed_add(DMProxy *p, uint16_t msg_id,
+                              const void *payload, size_t len);
+void dm_proxy_unconfirmed_confirm(DMProxy *p, uint16_t reply_id);
+bool dm_proxy_applied_resume(DMProxy *p, Error **errp);
+
+/* Send a posted message as made earlier (its @msg_id); p->lock held. */
+int dm_proxy_send_posted(DMProxy *p, uint16_t cmd, uint16_t msg_id,
+                         const void *payload, size_t len);
 
 /* The proxy of the device named @id (its qdev id), or NULL. */
 DMProxy *dm_proxy_find(const char *id);

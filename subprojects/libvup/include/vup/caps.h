@@ -52,6 +52,7 @@ typedef struct VupCaps {
     bool dm_events;                 /* extension: VUP_CMD_DM_EVENT */
     bool dm_dirty_pages;            /* extension: VUP_CMD_DM_DIRTY_PAGES */
     bool dm_controls;               /* extension: VUP_CMD_DM_CONTROL */
+    bool dm_applied;                /* extension: VUP_CMD_DM_APPLIED */
     uint32_t dm_vcpus;              /* told by the client; 0: not told */
     char ids[VUP_ID_COUNT][VUP_ID_MAX + 1];    /* extension: dm_ids */
 } VupCaps;

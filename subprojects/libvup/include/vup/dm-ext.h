@@ -368,6 +368,47 @@ typedef struct VUP_PACKED VupDmControl {
 } VupDmControl;
 VUP_CHECK_SIZE(VupDmControl, 16);
 
+/* ---- Posted writes a lost server never applied (dm_applied) ---- */
+
+/*
+ * Capability key: the server tells which of the client's messages it has
+ * applied.  A posted write (NO_REPLY) has no answer: a server killed, or
+ * a link cut, with writes in the socket or in its own buffers loses them
+ * without a word, and the guest's driver, which believes them done, waits
+ * for good (a virtio status written during a reset, a UART's IER).  With
+ * it the client keeps the posted writes no reply has confirmed yet (a
+ * reply to a later call confirms them: the server handles a session's
+ * messages in order), and after connecting again sends those the server
+ * says it has not applied, in order, with their msg_ids.
+ */
+#define VUP_CAP_DM_APPLIED          "dm_applied"
+
+/*
+ * Client to server, with a reply, right after VERSION (for a standby:
+ * after DM_ACTIVATE) and before anything else: "I am @client; what is
+ * the last message of mine you applied?"  @client is the client's own
+ * random tag, the same for as long as it drives the device (its
+ * reconnections included); flags and last_id are 0.  The reply has the
+ * same layout: @client echoed, VUP_DM_APPLIED_F_KNOWN in flags when the
+ * device's record belongs to this client, with last_id the msg_id of the
+ * last message of it the device applied (and kept, for a server started
+ * again on the state it saved).  Without the flag the client sends
+ * nothing again: the device does not know this client.  From this
+ * message on the device records the client's messages as it applies
+ * them.
+ */
+#define VUP_CMD_DM_APPLIED          0x7f0c
+
+#define VUP_DM_APPLIED_F_KNOWN      (1u << 0)
+
+typedef struct VUP_PACKED VupDmApplied {
+    uint64_t client;
+    uint32_t flags;             /* VUP_DM_APPLIED_F_*; 0 in the request */
+    uint16_t last_id;           /* with F_KNOWN; 0 in the request */
+    uint16_t reserved;          /* 0 */
+} VupDmApplied;
+VUP_CHECK_SIZE(VupDmApplied, 16);
+
 /* ---- Region capability (GET_REGION_INFO's chain) ---- */
 
 /*
