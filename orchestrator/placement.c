@@ -11,6 +11,7 @@
 #include "placement.h"
 #include "records.h"
 #include "records-set.h"
+#include "request.h"
 
 void orch_client_choice_clear(OrchClientChoice *c)
 {
@@ -334,10 +335,13 @@ bool orch_launch_instance(sqlite3 *db, OrchUndo *undo, const char *vm_uuid,
      * the launcher is called: orch_place_device counts them, and a start
      * served while this one waits for its launcher (the section is paused
      * then) must count it.  Written after the answer, two starts picked
-     * the same last slot (docs/scale-out.md, "Concurrent starts").
+     * the same last slot (docs/scale-out.md, "Concurrent starts").  Its
+     * twin on the store is committed at once for the same reason.
      */
     if (!orch_rec_placement_claim(db, s->vm, s->dev, s->name, instance,
                                   token, errp) ||
+        !orch_request_claim_now(ORCH_STORE_ROOT, s->vm, s->dev, instance,
+                                errp) ||
         !orch_launcher_expect(s->address, "POST", "/v1/instances", body,
                               201, &reply, errp)) {
         return false;

@@ -13,6 +13,7 @@
 #include "error.h"
 #include "json-http.h"
 #include "log.h"
+#include "records-set.h"
 #include "request.h"
 #include "store-events.h"
 #include "store-placements.h"
@@ -271,6 +272,8 @@ int orch_db_section_begin(OrchRequest *r, sqlite3 *db)
     r->db = db;
     r->db_held = true;
     request_current = r;
+    /* The tables' writes' twins go into its view (records-set.h). */
+    orch_rec_twin_bind(&r->view);
     /* Its events are written with its commit (store-events.h). */
     orch_events_defer();
     if (request_db_begin(r) < 0) {
@@ -289,6 +292,10 @@ int orch_db_section_end(OrchRequest *r, bool commit)
          * Paused at its end: nothing pending in SQL.  Its view (inside
          * the section, as below) and its events as @commit says.
          */
+        if (request_current == r) {
+            request_current = NULL;
+            orch_rec_twin_bind(NULL);
+        }
         if (commit && r->view) {
             g_mutex_lock(&request_db_lock);
             ret = request_view_commit(r);
@@ -318,6 +325,7 @@ int orch_db_section_end(OrchRequest *r, bool commit)
     orch_events_flush(commit && ret == 0);
     r->db_held = false;
     request_current = NULL;
+    orch_rec_twin_bind(NULL);
     g_mutex_unlock(&request_db_lock);
     return ret;
 }
@@ -350,6 +358,24 @@ int orch_request_commit_now(OrchRequest *r)
         return -EBUSY;
     }
     return ret;
+}
+
+bool orch_request_claim_now(const char *root, const char *vm,
+                            const char *dev, const char *instance,
+                            GError **errp)
+{
+    OrchRequest *r = request_current;
+
+    /* No store, or nothing written in it. */
+    if (!r || !r->view) {
+        return true;
+    }
+    if (orch_request_commit_now(r) < 0) {
+        g_set_error(errp, ORCH_ERROR, r->status, "%s", r->error);
+        return false;
+    }
+    orch_request_claimed(r, root, vm, dev, instance);
+    return true;
 }
 
 void orch_db_pause(void)
@@ -426,7 +452,13 @@ bool orch_request_finish(OrchRequest *r, int ret)
     orch_db_section_end(r, false);
     orch_undo_run(&r->undo);
     orch_db_undo_run(r, db);
+    /*
+     * In the section's lock: no worker holds SQLite's write lock then,
+     * which the store's commit on the same file would wait for.
+     */
+    g_mutex_lock(&request_db_lock);
     request_claims_run(r);
+    g_mutex_unlock(&request_db_lock);
     return false;
 }
 

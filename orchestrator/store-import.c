@@ -23,6 +23,7 @@ typedef struct Import {
     OrchTxn *t;
     guint n;                    /* writes in @t */
     GHashTable *load;           /* server name -> count of placements */
+    GHashTable *written;        /* the keys put, if wanted (or NULL) */
 } Import;
 
 static bool import_flush(Import *im, GError **errp)
@@ -65,6 +66,9 @@ static bool import_put(Import *im, JsonObject *o, GError **errp,
     va_end(ap);
     key = g_strconcat(im->root, rel, NULL);
     orch_txn_put(im->t, key, text);
+    if (im->written) {
+        g_hash_table_add(im->written, g_strdup(key));
+    }
     return ++im->n < ORCH_IMPORT_BATCH || import_flush(im, errp);
 }
 
@@ -225,15 +229,31 @@ static bool import_events(Import *im, sqlite3 *db, GError **errp)
     return true;
 }
 
+/* Every server's count of placements (@im->load) as its "load/S". */
+static bool import_loads(Import *im, GError **errp)
+{
+    GHashTableIter it;
+    gpointer server, load;
+
+    g_hash_table_iter_init(&it, im->load);
+    while (g_hash_table_iter_next(&it, &server, &load)) {
+        JsonObject *o = json_object_new();
+
+        json_object_set_int_member(o, "used", *(guint *)load);
+        if (!import_put(im, o, errp, "load/%s", (char *)server)) {
+            return false;
+        }
+    }
+    return true;
+}
+
 bool orch_store_import(sqlite3 *db, OrchStore *s, const char *root,
                        GError **errp)
 {
     Import im = { s, root, g_strconcat(root, "schema", NULL), NULL, 0,
                   orch_txn_new(), 0,
                   g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-                                        g_free) };
-    GHashTableIter it;
-    gpointer server, load;
+                                        g_free), NULL };
     JsonObject *schema;
     bool ok = false;
 
@@ -250,14 +270,8 @@ bool orch_store_import(sqlite3 *db, OrchStore *s, const char *root,
         goto out;
     }
     sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-    g_hash_table_iter_init(&it, im.load);
-    while (g_hash_table_iter_next(&it, &server, &load)) {
-        JsonObject *o = json_object_new();
-
-        json_object_set_int_member(o, "used", *(guint *)load);
-        if (!import_put(&im, o, errp, "load/%s", (char *)server)) {
-            goto out;
-        }
+    if (!import_loads(&im, errp)) {
+        goto out;
     }
     /* Last: the mark that the import is whole. */
     schema = json_object_new();
@@ -308,7 +322,7 @@ bool orch_store_import_moved(sqlite3 *db, OrchStore *s, const char *root,
 {
     Import im = { s, root, g_strconcat(root, "schema", NULL),
                   g_strconcat(root, "moved", NULL), 0, orch_txn_new(), 0,
-                  NULL };
+                  NULL, NULL };
     g_autoptr(OrchKv) kv = NULL;
     g_autoptr(JsonNode) node = NULL;
     JsonArray *have = NULL;
@@ -369,6 +383,73 @@ bool orch_store_import_moved(sqlite3 *db, OrchStore *s, const char *root,
     ok = import_put(&im, o, errp, "moved") && import_flush(&im, errp);
 out:
     orch_txn_free(im.t);
+    g_free(im.schema_key);
+    g_free(im.cond_key);
+    return ok;
+}
+
+/* The prefixes of the modules records-set.h twins, under ROOT. */
+static const char *const import_twinned[] = {
+    "platforms/", "vms/", "uuids/", "placements/", "instances/", "routes/",
+    "load/", NULL,
+};
+
+/* Delete each key under the twinned prefixes that @im did not put. */
+static bool import_drop_rest(Import *im, GError **errp)
+{
+    for (guint i = 0; import_twinned[i]; i++) {
+        g_autofree char *prefix = g_strconcat(im->root, import_twinned[i],
+                                              NULL);
+        g_autoptr(GPtrArray) kvs = orch_store_list(im->s, prefix, NULL,
+                                                   errp);
+
+        if (!kvs) {
+            return false;
+        }
+        for (guint j = 0; j < kvs->len; j++) {
+            const char *key = ((OrchKv *)kvs->pdata[j])->key;
+
+            if (g_hash_table_contains(im->written, key)) {
+                continue;
+            }
+            orch_txn_delete(im->t, key);
+            if (++im->n >= ORCH_IMPORT_BATCH && !import_flush(im, errp)) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+bool orch_store_import_twins(sqlite3 *db, OrchStore *s, const char *root,
+                             GError **errp)
+{
+    Import im = { s, root, g_strconcat(root, "schema", NULL),
+                  g_strconcat(root, "moved", NULL), 0, orch_txn_new(), 0,
+                  g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                        g_free),
+                  g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                        NULL) };
+    g_autoptr(OrchKv) kv = NULL;
+    bool ok = false;
+
+    if (!orch_store_get(s, im.cond_key, &kv, NULL, errp)) {
+        goto out;
+    }
+    im.cond_rev = kv ? kv->mod_rev : 0;
+    orch_txn_if_rev(im.t, im.cond_key, im.cond_rev);
+    if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+        orch_error_internal(errp, EIO);
+        goto out;
+    }
+    ok = import_platforms(&im, db, errp) && import_vms(&im, db, errp);
+    sqlite3_exec(db, ok ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
+    ok = ok && import_loads(&im, errp) && import_drop_rest(&im, errp) &&
+         import_flush(&im, errp);
+out:
+    orch_txn_free(im.t);
+    g_hash_table_unref(im.load);
+    g_hash_table_unref(im.written);
     g_free(im.schema_key);
     g_free(im.cond_key);
     return ok;
