@@ -23,7 +23,12 @@ typedef struct Import {
     OrchTxn *t;
     guint n;                    /* writes in @t */
     GHashTable *load;           /* server name -> count of placements */
-    GHashTable *written;        /* the keys put, if wanted (or NULL) */
+    /*
+     * The store's keys of the twinned modules and their values, when
+     * they are copied again (orch_store_import_twins): a key the tables
+     * give leaves it, and is not written if its document is the same.
+     */
+    GHashTable *have;
 } Import;
 
 static bool import_flush(Import *im, GError **errp)
@@ -48,6 +53,20 @@ static bool import_flush(Import *im, GError **errp)
     return ok;
 }
 
+/* Whether the store holds @node at @key already; @key leaves @im->have. */
+static bool import_same(Import *im, const char *key, JsonNode *node)
+{
+    const char *text = g_hash_table_lookup(im->have, key);
+    g_autoptr(JsonNode) had = NULL;
+
+    if (!text) {
+        return false;
+    }
+    had = dm_json_parse_peer(text, strlen(text), DM_JSON_MAX_DEPTH, NULL);
+    g_hash_table_remove(im->have, key);
+    return had && json_node_equal(had, node);
+}
+
 /* Put @o (taken) at ROOT @fmt... */
 static bool import_put(Import *im, JsonObject *o, GError **errp,
                        const char *fmt, ...) G_GNUC_PRINTF(4, 5);
@@ -65,10 +84,10 @@ static bool import_put(Import *im, JsonObject *o, GError **errp,
     rel = g_strdup_vprintf(fmt, ap);
     va_end(ap);
     key = g_strconcat(im->root, rel, NULL);
-    orch_txn_put(im->t, key, text);
-    if (im->written) {
-        g_hash_table_add(im->written, g_strdup(key));
+    if (im->have && import_same(im, key, node)) {
+        return true;
     }
+    orch_txn_put(im->t, key, text);
     return ++im->n < ORCH_IMPORT_BATCH || import_flush(im, errp);
 }
 
@@ -394,8 +413,8 @@ static const char *const import_twinned[] = {
     "load/", NULL,
 };
 
-/* Delete each key under the twinned prefixes that @im did not put. */
-static bool import_drop_rest(Import *im, GError **errp)
+/* The store's keys under the twinned prefixes into @im->have. */
+static bool import_have(Import *im, GError **errp)
 {
     for (guint i = 0; import_twinned[i]; i++) {
         g_autofree char *prefix = g_strconcat(im->root, import_twinned[i],
@@ -407,15 +426,26 @@ static bool import_drop_rest(Import *im, GError **errp)
             return false;
         }
         for (guint j = 0; j < kvs->len; j++) {
-            const char *key = ((OrchKv *)kvs->pdata[j])->key;
+            OrchKv *kv = kvs->pdata[j];
 
-            if (g_hash_table_contains(im->written, key)) {
-                continue;
-            }
-            orch_txn_delete(im->t, key);
-            if (++im->n >= ORCH_IMPORT_BATCH && !import_flush(im, errp)) {
-                return false;
-            }
+            g_hash_table_insert(im->have, g_strdup(kv->key),
+                                g_strdup(kv->value));
+        }
+    }
+    return true;
+}
+
+/* Delete each key of @im->have the tables did not give. */
+static bool import_drop_rest(Import *im, GError **errp)
+{
+    GHashTableIter it;
+    gpointer key;
+
+    g_hash_table_iter_init(&it, im->have);
+    while (g_hash_table_iter_next(&it, &key, NULL)) {
+        orch_txn_delete(im->t, key);
+        if (++im->n >= ORCH_IMPORT_BATCH && !import_flush(im, errp)) {
+            return false;
         }
     }
     return true;
@@ -429,7 +459,7 @@ bool orch_store_import_twins(sqlite3 *db, OrchStore *s, const char *root,
                   g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                         g_free),
                   g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-                                        NULL) };
+                                        g_free) };
     g_autoptr(OrchKv) kv = NULL;
     bool ok = false;
 
@@ -438,6 +468,9 @@ bool orch_store_import_twins(sqlite3 *db, OrchStore *s, const char *root,
     }
     im.cond_rev = kv ? kv->mod_rev : 0;
     orch_txn_if_rev(im.t, im.cond_key, im.cond_rev);
+    if (!import_have(&im, errp)) {
+        goto out;
+    }
     if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
         orch_error_internal(errp, EIO);
         goto out;
@@ -449,7 +482,7 @@ bool orch_store_import_twins(sqlite3 *db, OrchStore *s, const char *root,
 out:
     orch_txn_free(im.t);
     g_hash_table_unref(im.load);
-    g_hash_table_unref(im.written);
+    g_hash_table_unref(im.have);
     g_free(im.schema_key);
     g_free(im.cond_key);
     return ok;

@@ -106,6 +106,21 @@ def judged(e):
     st, body = e.api("POST", "/v1/vms/vm3/start", {"client": "c2"})
     t.ok(st == 200, "vm3 starts after the restart", body)
     same(e, "a start after the restart")
+    before = twin_revisions(e)
+    e.stop_orch()
+    e.start_orch()
+    t.eq(twin_revisions(e), before, "a restart with the store equal to the "
+         "tables writes none of their twins again")
+    same(e, "that restart")
+
+
+def twin_revisions(e):
+    """Each key of the store but the events, with its mod_rev."""
+    db = sqlite3.connect(e.db)
+    rows = db.execute("SELECT key, mod_rev FROM kv WHERE key NOT LIKE "
+                      "'/dm/events/%' ORDER BY key").fetchall()
+    db.close()
+    return rows
 
 
 def main():
