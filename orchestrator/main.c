@@ -27,7 +27,7 @@
 #include "launcher.h"
 #include "log.h"
 #include "reconcile.h"
-#include "records-set.h"
+#include "records-bind.h"
 #include "request.h"
 #include "save.h"
 #include "server.h"
@@ -546,6 +546,8 @@ int main(int argc, char **argv)
      */
     orch_request_set_store(store);
     orch_rec_twin_open(store, ORCH_STORE_ROOT);
+    /* Step 2: the records read through the sections' views. */
+    orch_rec_read_store(true);
     set_save_dir();
     if (arg_tls_creds &&
         !dm_soup_tls_creds_load(arg_tls_creds, "server", &tls, &err)) {

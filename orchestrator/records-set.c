@@ -7,6 +7,7 @@
 #include "db.h"
 #include "error.h"
 #include "records.h"
+#include "records-bind.h"
 #include "records-set.h"
 #include "store-placements.h"
 #include "store-platform-remove.h"
@@ -14,39 +15,19 @@
 #include "store-routes.h"
 #include "store-vms.h"
 
-/* The twins' store (records-set.h); the threads' sections' views. */
-static OrchStore *twin_store;
-static const char *twin_root;
-static __thread OrchStoreView **twin_slot;
-
-void orch_rec_twin_open(OrchStore *s, const char *root)
-{
-    twin_store = s;
-    twin_root = root;
-}
-
-void orch_rec_twin_bind(OrchStoreView **slot)
-{
-    twin_slot = slot;
-}
-
 /*
  * The view a twin writes in, NULL if there is no store; *@own is it when
  * it is the write's own (no section), for twin_end to commit.
  */
 static OrchStoreView *twin_begin(OrchStoreView **own)
 {
+    OrchStoreView *v = orch_rec_bound_view();
+
     *own = NULL;
-    if (!twin_store) {
-        return NULL;
+    if (v || !orch_rec_bound_store()) {
+        return v;
     }
-    if (!twin_slot) {
-        return *own = orch_view_new(twin_store);
-    }
-    if (!*twin_slot) {
-        *twin_slot = orch_view_new(twin_store);
-    }
-    return *twin_slot;
+    return *own = orch_view_new(orch_rec_bound_store());
 }
 
 static bool twin_end(OrchStoreView *own, bool ok, GError **errp)
@@ -72,7 +53,7 @@ static bool twin_vm_update(JsonObject *doc, GError **errp)
     if (!v) {
         return true;
     }
-    ok = orch_vm_doc_read(v, twin_root, name, &cur, errp);
+    ok = orch_vm_doc_read(v, orch_rec_bound_root(), name, &cur, errp);
     if (ok && !cur) {
         g_set_error(errp, ORCH_ERROR, ORCH_ERROR_NOT_FOUND,
                     "the store: no VM '%s'", name);
@@ -84,7 +65,7 @@ static bool twin_vm_update(JsonObject *doc, GError **errp)
         json_object_set_member(cur, members[i], n ? json_node_copy(n) :
                                json_node_new(JSON_NODE_NULL));
     }
-    ok = ok && orch_vm_doc_update(v, twin_root, cur, errp);
+    ok = ok && orch_vm_doc_update(v, orch_rec_bound_root(), cur, errp);
     return twin_end(own, ok, errp);
 }
 
@@ -165,7 +146,7 @@ bool orch_rec_vm_create(sqlite3 *db, JsonObject *doc, GError **errp)
     {
         OrchStoreView *own, *v = twin_begin(&own);
 
-        return !v || twin_end(own, orch_vm_doc_create(v, twin_root, doc,
+        return !v || twin_end(own, orch_vm_doc_create(v, orch_rec_bound_root(), doc,
                                                       errp), errp);
     }
 }
@@ -177,7 +158,7 @@ static bool twin_release_all(OrchStoreView *v, const char *vm,
     g_autoptr(JsonObject) doc = NULL;
     JsonArray *devs;
 
-    if (!orch_vm_doc_read(v, twin_root, vm, &doc, errp)) {
+    if (!orch_vm_doc_read(v, orch_rec_bound_root(), vm, &doc, errp)) {
         return false;
     }
     devs = doc ? json_object_get_array_member(doc, "devices") : NULL;
@@ -187,8 +168,8 @@ static bool twin_release_all(OrchStoreView *v, const char *vm,
                                        "name");
         g_autoptr(JsonObject) p = NULL;
 
-        if (!orch_placement_read(v, twin_root, vm, dev, &p, errp) ||
-            (p && !orch_placement_release(v, twin_root, vm, dev, errp))) {
+        if (!orch_placement_read(v, orch_rec_bound_root(), vm, dev, &p, errp) ||
+            (p && !orch_placement_release(v, orch_rec_bound_root(), vm, dev, errp))) {
             return false;
         }
     }
@@ -206,7 +187,7 @@ bool orch_rec_vm_remove(sqlite3 *db, const char *name, GError **errp)
     v = twin_begin(&own);
     /* The rows' placements go with them (ON DELETE CASCADE). */
     return !v || twin_end(own, twin_release_all(v, name, errp) &&
-                          orch_vm_doc_remove(v, twin_root, name, errp),
+                          orch_vm_doc_remove(v, orch_rec_bound_root(), name, errp),
                           errp);
 }
 
@@ -251,7 +232,7 @@ bool orch_rec_platform_add(sqlite3 *db, JsonObject *doc, GError **errp)
     {
         OrchStoreView *own, *v = twin_begin(&own);
 
-        return !v || twin_end(own, orch_platform_add_doc(v, twin_root, doc,
+        return !v || twin_end(own, orch_platform_add_doc(v, orch_rec_bound_root(), doc,
                                                          errp), errp);
     }
 }
@@ -288,7 +269,7 @@ bool orch_rec_platform_update(sqlite3 *db, JsonObject *doc, GError **errp)
     {
         OrchStoreView *own, *v = twin_begin(&own);
 
-        return !v || twin_end(own, orch_platform_update_doc(v, twin_root,
+        return !v || twin_end(own, orch_platform_update_doc(v, orch_rec_bound_root(),
                                                             doc, errp),
                               errp);
     }
@@ -306,7 +287,7 @@ bool orch_rec_platform_remove(sqlite3 *db, const char *name, GError **errp)
         return false;
     }
     v = twin_begin(&own);
-    return !v || twin_end(own, orch_platform_remove_doc(v, twin_root, name,
+    return !v || twin_end(own, orch_platform_remove_doc(v, orch_rec_bound_root(), name,
                                                         errp), errp);
 }
 
@@ -354,14 +335,14 @@ static bool twin_claim(const char *vm, const char *dev, const char *server,
     if (!v) {
         return true;
     }
-    ok = orch_vm_doc_read(v, twin_root, vm, &doc, errp);
+    ok = orch_vm_doc_read(v, orch_rec_bound_root(), vm, &doc, errp);
     d = doc ? orch_vm_doc_device(doc, dev) : NULL;
     if (ok && !d) {
         g_set_error(errp, ORCH_ERROR, ORCH_ERROR_NOT_FOUND,
                     "the store: no device '%s' of VM '%s'", dev, vm);
         ok = false;
     }
-    ok = ok && orch_placement_claim(v, twin_root, vm, dev,
+    ok = ok && orch_placement_claim(v, orch_rec_bound_root(), vm, dev,
                                     orch_rec_str(d, "model"), server,
                                     instance, token, &chosen, errp);
     return twin_end(own, ok, errp);
@@ -393,7 +374,7 @@ bool orch_rec_placement_delete(sqlite3 *db, const char *vm, const char *dev,
         return false;
     }
     v = twin_begin(&own);
-    return !v || twin_end(own, orch_placement_release(v, twin_root, vm, dev,
+    return !v || twin_end(own, orch_placement_release(v, orch_rec_bound_root(), vm, dev,
                                                       errp), errp);
 }
 
@@ -403,7 +384,7 @@ static bool twin_launched(const char *vm, const char *dev,
 {
     OrchStoreView *own, *v = twin_begin(&own);
 
-    return !v || twin_end(own, orch_placement_launched(v, twin_root, vm, dev,
+    return !v || twin_end(own, orch_placement_launched(v, orch_rec_bound_root(), vm, dev,
                                                        address, console,
                                                        state, errp), errp);
 }
@@ -426,7 +407,7 @@ static bool twin_route(const char *vm, const char *dev, const char *id,
 {
     OrchStoreView *own, *v = twin_begin(&own);
 
-    return !v || twin_end(own, orch_route_doc_set(v, twin_root, vm, dev, id,
+    return !v || twin_end(own, orch_route_doc_set(v, orch_rec_bound_root(), vm, dev, id,
                                                   address, errp), errp);
 }
 

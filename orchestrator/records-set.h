@@ -15,28 +15,21 @@
 #include <json-glib/json-glib.h>
 #include <sqlite3.h>
 
-#include "store-view.h"
+#include "records-bind.h"
 
 /*
  * Step 1 of the switch (docs/scale-out.md, "The next step"): each write
  * below also does its store layer's twin, so that the store's documents
  * stay equal to the tables while the tables are still what the handlers
  * read.  The twin goes into the view of this thread's section
- * (orch_rec_twin_bind: a request's, reconciliation's), committed with
+ * (records-bind.h: a request's, reconciliation's), committed with
  * it after the SQL COMMIT; a write outside any section commits a view of
  * its own at once.  A twin the store refuses fails the write (the
  * tables and the store disagree: the request rolls back).  Without
  * orch_rec_twin_open (the tests of the tables alone) there is no twin.
  *
- * The store and its root ("/dm/"), set once by main() before any write.
+ * The store and the views: records-bind.h.
  */
-void orch_rec_twin_open(OrchStore *s, const char *root);
-/*
- * This thread's view slot (NULL: none): a view is made in *@slot at the
- * first twin, for the slot's owner to commit after its SQL COMMIT or to
- * free at a ROLLBACK.
- */
-void orch_rec_twin_bind(OrchStoreView **slot);
 
 /*
  * Write VM document @doc's "state", "client" (a platform's name, or

@@ -13,7 +13,7 @@
 #include "error.h"
 #include "json-http.h"
 #include "log.h"
-#include "records-set.h"
+#include "records-bind.h"
 #include "request.h"
 #include "store-events.h"
 #include "store-placements.h"
@@ -187,7 +187,8 @@ static int request_view_commit(OrchRequest *r)
     g_autoptr(OrchStoreView) v = g_steal_pointer(&r->view);
     g_autoptr(GError) err = NULL;
 
-    if (!v || orch_view_commit(v, NULL, &err)) {
+    /* A view that only read has nothing to commit (step 2's reads). */
+    if (!v || !orch_view_dirty(v) || orch_view_commit(v, NULL, &err)) {
         return 0;
     }
     orch_fail(r, err->domain == ORCH_ERROR ? err->code : 500,

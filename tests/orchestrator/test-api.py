@@ -12,7 +12,7 @@ import sys
 import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from orchlib import Env, Tap, wait_for  # noqa: E402
+from orchlib import Env, Tap, set_vm, wait_for  # noqa: E402
 
 t = Tap()
 
@@ -567,20 +567,13 @@ def restore_failures(e, want):
 def restore_outside(e, mine):
     """A saved file recorded outside the save directory (a database
     from before the check) is not read."""
-    db = sqlite3.connect(e.db)
-    db.execute("UPDATE vms SET saved_file = ? WHERE name = 'sv'",
-               (e.tmp + "/saved/../x.state",))
-    db.commit()
-    db.close()
+    set_vm(e.db, "sv", saved_file=e.tmp + "/saved/../x.state")
     n = len(e.requests("c2", "POST", "/v1/vms"))
     err_is(t, e.api("POST", "/v1/vms/sv/restore", {"client": "c2"}), 409,
            "outside the save directory", "restore of a file outside the "
            "save directory is 409")
     t.eq(len(e.requests("c2", "POST", "/v1/vms")), n, "  and starts no QEMU")
-    db = sqlite3.connect(e.db)
-    db.execute("UPDATE vms SET saved_file = ? WHERE name = 'sv'", (mine,))
-    db.commit()
-    db.close()
+    set_vm(e.db, "sv", saved_file=mine)
 
 
 def restore(e):
