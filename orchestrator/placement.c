@@ -10,8 +10,10 @@
 #include "launcher.h"
 #include "placement.h"
 #include "records.h"
+#include "records-bind.h"
 #include "records-set.h"
 #include "request.h"
+#include "store-clients.h"
 
 void orch_client_choice_clear(OrchClientChoice *c)
 {
@@ -34,7 +36,17 @@ bool orch_place_vm(sqlite3 *db, const char *name, bool need_model_tls,
     gint64 best_load = G_MAXINT64;
     guint i;
 
-    if (name) {
+    /*
+     * On the store (step 2 of docs/scale-out.md's "The next step"): the
+     * commit conditioned on the platform chosen only, not on every VM and
+     * platform read to choose it ("Which reads a view remembers").
+     */
+    if (orch_rec_read_view()) {
+        if (!orch_client_choose(orch_rec_read_view(), orch_rec_bound_root(),
+                                name, need_model_tls, &best, errp)) {
+            return false;
+        }
+    } else if (name) {
         g_autoptr(JsonObject) p = orch_rec_platform(db, name);
         const char *role = orch_rec_str(p, "role");
 

@@ -24,7 +24,8 @@
  *    models, VMs, devices, placements) are as they were before it;
  *  - the store's twins of the tables (records-set.h, the dual write of
  *    docs/scale-out.md's step 1) equal what the tables answer
- *    (store-check.h).
+ *    (store-check.h); the handlers read the store (step 2), as
+ *    dm-orchestrator's do.
  *
  * Input: requests and launcher answers, one per block of lines:
  *   "> METHOD PATH" then the request's body, until the next block;
@@ -47,7 +48,7 @@
 #include "fuzz-http.h"
 #include "launcher.h"
 #include "log.h"
-#include "records-set.h"
+#include "records-bind.h"
 #include "request.h"
 #include "save.h"
 #include "server.h"
@@ -227,6 +228,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     orch_launcher_set_wait(orch_db_pause, orch_db_resume);
     orch_request_set_store(store);
     orch_rec_twin_open(store, ORCH_STORE_ROOT);
+    orch_rec_read_store(true);
     web.auth = orch_web_auth_new(false, NULL, &err);
     listen = g_strconcat("unix:", sock_path, NULL);
     listener = web.auth ? orch_address_listen(listen, &err) : NULL;
