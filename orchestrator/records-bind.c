@@ -22,6 +22,14 @@ void orch_rec_twin_bind(OrchStoreView **slot)
     bind_slot = slot;
 }
 
+OrchStoreView **orch_rec_twin_unbind(void)
+{
+    OrchStoreView **slot = bind_slot;
+
+    bind_slot = NULL;
+    return slot;
+}
+
 void orch_rec_read_store(bool on)
 {
     bind_reads = on;

@@ -26,6 +26,12 @@ void orch_rec_twin_open(OrchStore *s, const char *root);
  * never, for reads alone) or to free.
  */
 void orch_rec_twin_bind(OrchStoreView **slot);
+/*
+ * Unbind this thread's slot and answer it, for orch_rec_twin_bind to put
+ * back: what must read the tables themselves (store-import.c,
+ * store-check.c) reads them so whoever calls it.
+ */
+OrchStoreView **orch_rec_twin_unbind(void);
 /* Step 2: the bound view answers records.h's reads too (set by main()). */
 void orch_rec_read_store(bool on);
 

@@ -16,6 +16,7 @@
 #include "records-bind.h"
 #include "request.h"
 #include "store-events.h"
+#include "store-import.h"
 #include "store-placements.h"
 
 /* The -errno that goes with an HTTP status, for callers that care. */
@@ -181,6 +182,28 @@ OrchStoreView *orch_request_view(OrchRequest *r)
     return r->view;
 }
 
+/*
+ * While the tables are still written (docs/scale-out.md, "The next step",
+ * steps 1 and 2), a view refused after the SQL COMMIT leaves the store's
+ * twins behind the tables, which the handlers read through the store:
+ * copy the tables again at once, as a start does.  Called after the
+ * COMMIT, in the section, so no other writer runs meanwhile.
+ */
+static void request_twins_resync(OrchRequest *r)
+{
+    g_autoptr(GError) err = NULL;
+
+    if (!orch_rec_bound_store() || !r->db) {
+        return;
+    }
+    orch_warn("the store's twins missed a committed write: copied again "
+              "from the tables");
+    if (!orch_store_import_twins(r->db, orch_rec_bound_store(),
+                                 orch_rec_bound_root(), &err)) {
+        orch_warn("the store's twins: %s", err->message);
+    }
+}
+
 /* Commit @r's view, if it has one: 0, or -EBUSY with @r failed (409). */
 static int request_view_commit(OrchRequest *r)
 {
@@ -193,6 +216,7 @@ static int request_view_commit(OrchRequest *r)
     }
     orch_fail(r, err->domain == ORCH_ERROR ? err->code : 500,
               "the store: %s", err->message);
+    request_twins_resync(r);
     return -EBUSY;
 }
 

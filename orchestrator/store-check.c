@@ -9,6 +9,7 @@
 
 #include "error.h"
 #include "records.h"
+#include "records-bind.h"
 #include "records-view.h"
 #include "store-check.h"
 #include "store-view.h"
@@ -249,9 +250,12 @@ int orch_store_check_twins(sqlite3 *db, OrchStore *s, const char *root,
 {
     g_autoptr(OrchStoreView) v = orch_view_new(s);
     Check c = { v, root, out, 0, NULL, 0, 0 };
+    /* The tables themselves, whatever this thread's records read. */
+    OrchStoreView **slot = orch_rec_twin_unbind();
     guint nvms = 0;
 
     if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+        orch_rec_twin_bind(slot);
         orch_error_internal(errp, EIO);
         return -1;
     }
@@ -260,6 +264,7 @@ int orch_store_check_twins(sqlite3 *db, OrchStore *s, const char *root,
         check_vms(&c, db, &nvms);
     }
     sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    orch_rec_twin_bind(slot);
     if (!c.err) {
         /* What the store holds beyond the tables' documents. */
         check_count(&c, "uuids/", nvms);

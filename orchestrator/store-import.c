@@ -11,6 +11,7 @@
 #include "json-http.h"
 #include "json-limits.h"
 #include "records.h"
+#include "records-bind.h"
 #include "store-import.h"
 
 typedef struct Import {
@@ -266,7 +267,7 @@ static bool import_loads(Import *im, GError **errp)
     return true;
 }
 
-bool orch_store_import(sqlite3 *db, OrchStore *s, const char *root,
+static bool import_all(sqlite3 *db, OrchStore *s, const char *root,
                        GError **errp)
 {
     Import im = { s, root, g_strconcat(root, "schema", NULL), NULL, 0,
@@ -336,8 +337,8 @@ static bool moved_events(Import *im, sqlite3 *db, GError **errp)
     return true;
 }
 
-bool orch_store_import_moved(sqlite3 *db, OrchStore *s, const char *root,
-                             const char *const *moved, GError **errp)
+static bool import_moved(sqlite3 *db, OrchStore *s, const char *root,
+                         const char *const *moved, GError **errp)
 {
     Import im = { s, root, g_strconcat(root, "schema", NULL),
                   g_strconcat(root, "moved", NULL), 0, orch_txn_new(), 0,
@@ -451,8 +452,8 @@ static bool import_drop_rest(Import *im, GError **errp)
     return true;
 }
 
-bool orch_store_import_twins(sqlite3 *db, OrchStore *s, const char *root,
-                             GError **errp)
+static bool import_twins(sqlite3 *db, OrchStore *s, const char *root,
+                         GError **errp)
 {
     Import im = { s, root, g_strconcat(root, "schema", NULL),
                   g_strconcat(root, "moved", NULL), 0, orch_txn_new(), 0,
@@ -485,5 +486,39 @@ out:
     g_hash_table_unref(im.have);
     g_free(im.schema_key);
     g_free(im.cond_key);
+    return ok;
+}
+
+/*
+ * The tables themselves, whatever view this thread's records are bound
+ * to (records-bind.h): a request's resync copies them from under one.
+ */
+bool orch_store_import(sqlite3 *db, OrchStore *s, const char *root,
+                       GError **errp)
+{
+    OrchStoreView **slot = orch_rec_twin_unbind();
+    bool ok = import_all(db, s, root, errp);
+
+    orch_rec_twin_bind(slot);
+    return ok;
+}
+
+bool orch_store_import_moved(sqlite3 *db, OrchStore *s, const char *root,
+                             const char *const *moved, GError **errp)
+{
+    OrchStoreView **slot = orch_rec_twin_unbind();
+    bool ok = import_moved(db, s, root, moved, errp);
+
+    orch_rec_twin_bind(slot);
+    return ok;
+}
+
+bool orch_store_import_twins(sqlite3 *db, OrchStore *s, const char *root,
+                             GError **errp)
+{
+    OrchStoreView **slot = orch_rec_twin_unbind();
+    bool ok = import_twins(db, s, root, errp);
+
+    orch_rec_twin_bind(slot);
     return ok;
 }

@@ -12,9 +12,10 @@ import os
 import sqlite3
 import subprocess
 import sys
+import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from orchlib import Env, Tap  # noqa: E402
+from orchlib import Env, Tap, wait_for  # noqa: E402
 
 t = Tap()
 
@@ -114,6 +115,42 @@ def judged(e):
     same(e, "that restart")
 
 
+def refused_after_commit(e):
+    """Another writer changes a key a start's view read while its
+    launcher call waits: the view is refused (409) after the tables'
+    COMMIT, and the store is copied again from the tables at once
+    (request.c), so the two stay equal."""
+    st, body = e.api("POST", "/v1/vms", {"name": "vm4", "memory": "64M",
+                                        "devices": [{"name": "e0",
+                                                     "model": "edu"}]})
+    t.ok(st == 201, "vm4 created", body)
+    e.fake_config("c2", mute=True)
+    done = {}
+
+    def start():
+        done["r"] = e.api("POST", "/v1/vms/vm4/start", {"client": "c2"})
+    th = threading.Thread(target=start)
+    th.start()
+    wait_for(lambda: [r for r in e.requests("c2", "POST", "/v1/vms")
+                      if r["path"] == "/v1/vms" and
+                      r["body"].get("id") == "vm4"],
+             "vm4's QEMU asked of c2", timeout=60)
+    db = sqlite3.connect(e.db)
+    with db:
+        rev = db.execute("SELECT revision FROM kv_revision").fetchone()[0]
+        # Its device's placement, read by the twin of the launcher's answer.
+        db.execute("UPDATE kv SET mod_rev = ? WHERE key = "
+                   "'/dm/placements/vm4/e0'", (rev + 1,))
+        db.execute("UPDATE kv_revision SET revision = ?", (rev + 1,))
+    db.close()
+    e.fake_config("c2", mute=False)
+    th.join(60)
+    st, body = done.get("r", (None, None))
+    t.ok(st == 409 and "store" in (body or {}).get("error", ""),
+         "the start's view is refused after its COMMIT", (st, body))
+    same(e, "a view refused after the tables' COMMIT")
+
+
 def twin_revisions(e):
     """Each key of the store but the events, with its mod_rev."""
     db = sqlite3.connect(e.db)
@@ -130,6 +167,7 @@ def main():
         e.start_orch()
         sequence(e)
         judged(e)
+        refused_after_commit(e)
     return e.run(t, checks)
 
 
