@@ -542,7 +542,7 @@ int main(int argc, char **argv)
     /*
      * The requests' views (request.h), which the tables' writes' twins
      * go into (records-set.h, step 1 of docs/scale-out.md's "The next
-     * step"); the handlers still read the tables.
+     * step"), and the records' reads (records-bind.h, step 2).
      */
     orch_request_set_store(store);
     orch_rec_twin_open(store, ORCH_STORE_ROOT);
