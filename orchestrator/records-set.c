@@ -15,6 +15,9 @@
 #include "store-routes.h"
 #include "store-vms.h"
 
+/* The root of the twins' keys (records-bind.h). */
+#define TWIN_ROOT orch_rec_bound_root()
+
 /*
  * The view a twin writes in, NULL if there is no store; *@own is it when
  * it is the write's own (no section), for twin_end to commit.
@@ -53,7 +56,7 @@ static bool twin_vm_update(JsonObject *doc, GError **errp)
     if (!v) {
         return true;
     }
-    ok = orch_vm_doc_read(v, orch_rec_bound_root(), name, &cur, errp);
+    ok = orch_vm_doc_read(v, TWIN_ROOT, name, &cur, errp);
     if (ok && !cur) {
         g_set_error(errp, ORCH_ERROR, ORCH_ERROR_NOT_FOUND,
                     "the store: no VM '%s'", name);
@@ -65,7 +68,7 @@ static bool twin_vm_update(JsonObject *doc, GError **errp)
         json_object_set_member(cur, members[i], n ? json_node_copy(n) :
                                json_node_new(JSON_NODE_NULL));
     }
-    ok = ok && orch_vm_doc_update(v, orch_rec_bound_root(), cur, errp);
+    ok = ok && orch_vm_doc_update(v, TWIN_ROOT, cur, errp);
     return twin_end(own, ok, errp);
 }
 
@@ -146,7 +149,7 @@ bool orch_rec_vm_create(sqlite3 *db, JsonObject *doc, GError **errp)
     {
         OrchStoreView *own, *v = twin_begin(&own);
 
-        return !v || twin_end(own, orch_vm_doc_create(v, orch_rec_bound_root(), doc,
+        return !v || twin_end(own, orch_vm_doc_create(v, TWIN_ROOT, doc,
                                                       errp), errp);
     }
 }
@@ -158,7 +161,7 @@ static bool twin_release_all(OrchStoreView *v, const char *vm,
     g_autoptr(JsonObject) doc = NULL;
     JsonArray *devs;
 
-    if (!orch_vm_doc_read(v, orch_rec_bound_root(), vm, &doc, errp)) {
+    if (!orch_vm_doc_read(v, TWIN_ROOT, vm, &doc, errp)) {
         return false;
     }
     devs = doc ? json_object_get_array_member(doc, "devices") : NULL;
@@ -168,8 +171,8 @@ static bool twin_release_all(OrchStoreView *v, const char *vm,
                                        "name");
         g_autoptr(JsonObject) p = NULL;
 
-        if (!orch_placement_read(v, orch_rec_bound_root(), vm, dev, &p, errp) ||
-            (p && !orch_placement_release(v, orch_rec_bound_root(), vm, dev, errp))) {
+        if (!orch_placement_read(v, TWIN_ROOT, vm, dev, &p, errp) ||
+            (p && !orch_placement_release(v, TWIN_ROOT, vm, dev, errp))) {
             return false;
         }
     }
@@ -187,7 +190,7 @@ bool orch_rec_vm_remove(sqlite3 *db, const char *name, GError **errp)
     v = twin_begin(&own);
     /* The rows' placements go with them (ON DELETE CASCADE). */
     return !v || twin_end(own, twin_release_all(v, name, errp) &&
-                          orch_vm_doc_remove(v, orch_rec_bound_root(), name, errp),
+                          orch_vm_doc_remove(v, TWIN_ROOT, name, errp),
                           errp);
 }
 
@@ -232,7 +235,7 @@ bool orch_rec_platform_add(sqlite3 *db, JsonObject *doc, GError **errp)
     {
         OrchStoreView *own, *v = twin_begin(&own);
 
-        return !v || twin_end(own, orch_platform_add_doc(v, orch_rec_bound_root(), doc,
+        return !v || twin_end(own, orch_platform_add_doc(v, TWIN_ROOT, doc,
                                                          errp), errp);
     }
 }
@@ -269,7 +272,7 @@ bool orch_rec_platform_update(sqlite3 *db, JsonObject *doc, GError **errp)
     {
         OrchStoreView *own, *v = twin_begin(&own);
 
-        return !v || twin_end(own, orch_platform_update_doc(v, orch_rec_bound_root(),
+        return !v || twin_end(own, orch_platform_update_doc(v, TWIN_ROOT,
                                                             doc, errp),
                               errp);
     }
@@ -287,7 +290,7 @@ bool orch_rec_platform_remove(sqlite3 *db, const char *name, GError **errp)
         return false;
     }
     v = twin_begin(&own);
-    return !v || twin_end(own, orch_platform_remove_doc(v, orch_rec_bound_root(), name,
+    return !v || twin_end(own, orch_platform_remove_doc(v, TWIN_ROOT, name,
                                                         errp), errp);
 }
 
@@ -335,14 +338,14 @@ static bool twin_claim(const char *vm, const char *dev, const char *server,
     if (!v) {
         return true;
     }
-    ok = orch_vm_doc_read(v, orch_rec_bound_root(), vm, &doc, errp);
+    ok = orch_vm_doc_read(v, TWIN_ROOT, vm, &doc, errp);
     d = doc ? orch_vm_doc_device(doc, dev) : NULL;
     if (ok && !d) {
         g_set_error(errp, ORCH_ERROR, ORCH_ERROR_NOT_FOUND,
                     "the store: no device '%s' of VM '%s'", dev, vm);
         ok = false;
     }
-    ok = ok && orch_placement_claim(v, orch_rec_bound_root(), vm, dev,
+    ok = ok && orch_placement_claim(v, TWIN_ROOT, vm, dev,
                                     orch_rec_str(d, "model"), server,
                                     instance, token, &chosen, errp);
     return twin_end(own, ok, errp);
@@ -374,7 +377,7 @@ bool orch_rec_placement_delete(sqlite3 *db, const char *vm, const char *dev,
         return false;
     }
     v = twin_begin(&own);
-    return !v || twin_end(own, orch_placement_release(v, orch_rec_bound_root(), vm, dev,
+    return !v || twin_end(own, orch_placement_release(v, TWIN_ROOT, vm, dev,
                                                       errp), errp);
 }
 
@@ -384,7 +387,7 @@ static bool twin_launched(const char *vm, const char *dev,
 {
     OrchStoreView *own, *v = twin_begin(&own);
 
-    return !v || twin_end(own, orch_placement_launched(v, orch_rec_bound_root(), vm, dev,
+    return !v || twin_end(own, orch_placement_launched(v, TWIN_ROOT, vm, dev,
                                                        address, console,
                                                        state, errp), errp);
 }
@@ -407,7 +410,7 @@ static bool twin_route(const char *vm, const char *dev, const char *id,
 {
     OrchStoreView *own, *v = twin_begin(&own);
 
-    return !v || twin_end(own, orch_route_doc_set(v, orch_rec_bound_root(), vm, dev, id,
+    return !v || twin_end(own, orch_route_doc_set(v, TWIN_ROOT, vm, dev, id,
                                                   address, errp), errp);
 }
 
