@@ -8,6 +8,7 @@
 
 #include "console-ws.h"
 #include "log.h"
+#include "records-bind.h"
 #include "request.h"
 #include "vms.h"
 #include "ws-relay.h"
@@ -48,6 +49,7 @@ static void console_ws_check(SoupServer *soup, SoupServerMessage *msg,
     g_autofree char *vm = console_ws_vm(path);
     OrchRequest r = { .method = "GET", .db = c->db, .status = 200 };
     char *seg[] = { "vms", vm, "console", NULL };
+    OrchStoreView *reads = NULL;
     JsonObject *o;
 
     if (!orch_ws_allowed(c->auth, msg, path)) {
@@ -59,9 +61,13 @@ static void console_ws_check(SoupServer *soup, SoupServerMessage *msg,
     }
     r.seg = seg;
     r.nseg = 3;
+    /* Through a view of its own, never committed (records-bind.h). */
+    orch_rec_twin_bind(&reads);
     sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL);
     orch_vm_console(&r);
     sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+    orch_rec_twin_bind(NULL);
+    g_clear_pointer(&reads, orch_view_free);
     if (r.error) {
         orch_ws_fail(msg, r.status, r.error);
     } else {

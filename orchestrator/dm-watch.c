@@ -11,6 +11,7 @@
 #include "launcher.h"
 #include "log.h"
 #include "records.h"
+#include "records-bind.h"
 #include "vm.h"
 
 typedef struct DmWatch {
@@ -133,8 +134,14 @@ static gpointer watch_thread(gpointer opaque)
                                                 g_free, g_free);
         guint i;
 
+        OrchStoreView *reads = NULL;
+
         g_usleep((gulong)dw->interval_s * G_USEC_PER_SEC);
+        /* Through a view of its own, never committed (records-bind.h). */
+        orch_rec_twin_bind(&reads);
         all = watch_placements(db);
+        orch_rec_twin_bind(NULL);
+        g_clear_pointer(&reads, orch_view_free);
         for (i = 0; i < all->len; i++) {
             watch_one(db, seen, now, all->pdata[i]);
         }

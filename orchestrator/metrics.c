@@ -10,6 +10,7 @@
 #include "prom.h"
 #include "proxy-metrics.h"
 #include "records.h"
+#include "records-bind.h"
 
 /* "METHOD ROUTE STATUS" -> count */
 static GHashTable *metrics_calls;
@@ -222,6 +223,7 @@ static void metrics_answer(GString *proxies, gpointer opaque)
 void orch_metrics_serve(SoupServerMessage *msg, sqlite3 *db)
 {
     const char *method = soup_server_message_get_method(msg);
+    OrchStoreView *reads = NULL;
     MetricsAnswer *a;
 
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
@@ -234,12 +236,18 @@ void orch_metrics_serve(SoupServerMessage *msg, sqlite3 *db)
     a = g_new0(MetricsAnswer, 1);
     a->msg = g_object_ref(msg);
     a->out = g_string_new(NULL);
-    /* One snapshot of the tables, as a read-only request has. */
+    /*
+     * One snapshot, as a read-only request has: the store through a view
+     * of its own, never committed (records-bind.h).
+     */
+    orch_rec_twin_bind(&reads);
     sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
     metrics_vms(a->out, db);
     metrics_platforms(a->out, db);
     /* The running VMs read in the same snapshot; their QEMUs asked after. */
     orch_proxy_metrics_scrape(db, metrics_answer, a);
     sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    orch_rec_twin_bind(NULL);
+    g_clear_pointer(&reads, orch_view_free);
     soup_server_message_pause(msg);
 }

@@ -10,7 +10,10 @@
 #include "launcher.h"
 #include "placement.h"
 #include "records.h"
+#include "records-bind.h"
 #include "records-set.h"
+#include "request.h"
+#include "store-clients.h"
 
 void orch_client_choice_clear(OrchClientChoice *c)
 {
@@ -33,7 +36,17 @@ bool orch_place_vm(sqlite3 *db, const char *name, bool need_model_tls,
     gint64 best_load = G_MAXINT64;
     guint i;
 
-    if (name) {
+    /*
+     * On the store (step 2 of docs/scale-out.md's "The next step"): the
+     * commit conditioned on the platform chosen only, not on every VM and
+     * platform read to choose it ("Which reads a view remembers").
+     */
+    if (orch_rec_read_view()) {
+        if (!orch_client_choose(orch_rec_read_view(), orch_rec_bound_root(),
+                                name, need_model_tls, &best, errp)) {
+            return false;
+        }
+    } else if (name) {
         g_autoptr(JsonObject) p = orch_rec_platform(db, name);
         const char *role = orch_rec_str(p, "role");
 
@@ -334,10 +347,13 @@ bool orch_launch_instance(sqlite3 *db, OrchUndo *undo, const char *vm_uuid,
      * the launcher is called: orch_place_device counts them, and a start
      * served while this one waits for its launcher (the section is paused
      * then) must count it.  Written after the answer, two starts picked
-     * the same last slot (docs/scale-out.md, "Concurrent starts").
+     * the same last slot (docs/scale-out.md, "Concurrent starts").  Its
+     * twin on the store is committed at once for the same reason.
      */
     if (!orch_rec_placement_claim(db, s->vm, s->dev, s->name, instance,
                                   token, errp) ||
+        !orch_request_claim_now(ORCH_STORE_ROOT, s->vm, s->dev, instance,
+                                errp) ||
         !orch_launcher_expect(s->address, "POST", "/v1/instances", body,
                               201, &reply, errp)) {
         return false;

@@ -576,6 +576,8 @@ static void reconcile_orphans(Reconcile *rc)
 bool orch_reconcile(sqlite3 *db, GError **errp)
 {
     Reconcile rc = { .db = db };
+    g_autoptr(OrchStoreView) twins = NULL;
+    g_autoptr(GError) err = NULL;
     bool ok;
 
     if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
@@ -583,8 +585,9 @@ bool orch_reconcile(sqlite3 *db, GError **errp)
                     sqlite3_errmsg(db));
         return false;
     }
-    /* Its notes are written if its repairs are. */
+    /* Its notes are written if its repairs are, and their twins. */
     orch_events_defer();
+    orch_rec_twin_bind(&twins);
     rc.seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                     (GDestroyNotify)g_hash_table_unref);
     reconcile_fetch(&rc);
@@ -598,9 +601,16 @@ bool orch_reconcile(sqlite3 *db, GError **errp)
         g_set_error(errp, ORCH_ERROR, ORCH_ERROR_INTERNAL,
                     "the database failed: %s", sqlite3_errmsg(db));
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        orch_rec_twin_bind(NULL);
         orch_events_flush(false);
         g_hash_table_unref(rc.seen);
         return false;
+    }
+    /* After the COMMIT: on SQLite the store waits for its write lock. */
+    orch_rec_twin_bind(NULL);
+    if (twins && !orch_view_commit(twins, NULL, &err)) {
+        orch_warn("reconcile: the store's twins of its repairs: %s (put "
+                  "right at the next start)", err->message);
     }
     orch_events_flush(true);
     orch_info("reconcile: %u launcher(s) answered, %d change(s)",

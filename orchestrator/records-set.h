@@ -15,6 +15,22 @@
 #include <json-glib/json-glib.h>
 #include <sqlite3.h>
 
+#include "records-bind.h"
+
+/*
+ * Step 1 of the switch (docs/scale-out.md, "The next step"): each write
+ * below also does its store layer's twin, so that the store's documents
+ * stay equal to the tables while both are kept (the handlers read the
+ * store since step 2).  The twin goes into the view of this thread's
+ * section (records-bind.h: a request's, reconciliation's), committed
+ * with it after the SQL COMMIT; a write outside any section commits a
+ * view of its own at once.  A twin the store refuses fails the write (the
+ * tables and the store disagree: the request rolls back).  Without
+ * orch_rec_twin_open (the tests of the tables alone) there is no twin.
+ *
+ * The store and the views: records-bind.h.
+ */
+
 /*
  * Write VM document @doc's "state", "client" (a platform's name, or
  * null), "hypervisor" and "saved_file" over VM "name"'s: the twin of

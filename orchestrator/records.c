@@ -5,7 +5,10 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 #include "db.h"
+#include "log.h"
 #include "records.h"
+#include "records-bind.h"
+#include "records-view.h"
 
 const char *orch_rec_str(JsonObject *o, const char *member)
 {
@@ -37,7 +40,7 @@ static GPtrArray *names(sqlite3 *db, const char *sql)
     return a;
 }
 
-JsonObject *orch_rec_vm(sqlite3 *db, const char *name)
+static JsonObject *tables_vm(sqlite3 *db, const char *name)
 {
     g_autoptr(sqlite3_stmt) st = orch_db_stmt(db,
         "SELECT v.id, v.name, v.uuid, v.memory, v.kernel, v.initrd,"
@@ -86,12 +89,13 @@ JsonObject *orch_rec_device(JsonObject *vm, const char *name)
     return NULL;
 }
 
-GPtrArray *orch_rec_vm_names(sqlite3 *db)
+static GPtrArray *tables_vm_names(sqlite3 *db)
 {
     return names(db, "SELECT name FROM vms ORDER BY name");
 }
 
-JsonObject *orch_rec_placement(sqlite3 *db, const char *vm, const char *dev)
+static JsonObject *tables_placement(sqlite3 *db, const char *vm,
+                                    const char *dev)
 {
     g_autoptr(sqlite3_stmt) st = orch_db_stmt(db,
         "SELECT p.instance, s.name AS server, p.address, p.token,"
@@ -118,7 +122,7 @@ static JsonObject *vm_device(sqlite3 *db, const char *sql, const char *key)
     return orch_db_row(st);
 }
 
-JsonObject *orch_rec_instance(sqlite3 *db, const char *instance)
+static JsonObject *tables_instance(sqlite3 *db, const char *instance)
 {
     return vm_device(db, "SELECT v.name AS vm, d.name AS device"
                      " FROM placements p JOIN devices d ON d.id = p.device_id"
@@ -126,7 +130,7 @@ JsonObject *orch_rec_instance(sqlite3 *db, const char *instance)
                      instance);
 }
 
-JsonObject *orch_rec_route(sqlite3 *db, const char *id)
+static JsonObject *tables_route(sqlite3 *db, const char *id)
 {
     return vm_device(db, "SELECT v.name AS vm, d.name AS device"
                      " FROM placements p JOIN devices d ON d.id = p.device_id"
@@ -134,12 +138,12 @@ JsonObject *orch_rec_route(sqlite3 *db, const char *id)
                      id);
 }
 
-char *orch_rec_vm_by_uuid(sqlite3 *db, const char *uuid)
+static char *tables_vm_by_uuid(sqlite3 *db, const char *uuid)
 {
     return orch_db_str(db, "SELECT name FROM vms WHERE uuid = ?", "s", uuid);
 }
 
-JsonObject *orch_rec_platform(sqlite3 *db, const char *name)
+static JsonObject *tables_platform(sqlite3 *db, const char *name)
 {
     g_autoptr(sqlite3_stmt) st = orch_db_stmt(db,
         "SELECT id, name, role, address, capacity, hypervisor, model_tls"
@@ -161,20 +165,20 @@ JsonObject *orch_rec_platform(sqlite3 *db, const char *name)
     return p;
 }
 
-GPtrArray *orch_rec_platform_names(sqlite3 *db)
+static GPtrArray *tables_platform_names(sqlite3 *db)
 {
     return names(db, "SELECT name FROM platforms ORDER BY name");
 }
 
-GPtrArray *orch_rec_platforms(sqlite3 *db)
+static GPtrArray *tables_platforms(sqlite3 *db)
 {
-    g_autoptr(GPtrArray) names = orch_rec_platform_names(db);
+    g_autoptr(GPtrArray) names = tables_platform_names(db);
     GPtrArray *a = g_ptr_array_new_with_free_func(
         (GDestroyNotify)json_object_unref);
     guint i;
 
     for (i = 0; i < names->len; i++) {
-        JsonObject *p = orch_rec_platform(db, names->pdata[i]);
+        JsonObject *p = tables_platform(db, names->pdata[i]);
 
         if (p) {
             g_ptr_array_add(a, p);
@@ -183,18 +187,180 @@ GPtrArray *orch_rec_platforms(sqlite3 *db)
     return a;
 }
 
-gint64 orch_rec_server_used(sqlite3 *db, const char *server)
+static gint64 tables_server_used(sqlite3 *db, const char *server)
 {
     return orch_db_int(db, 0, "SELECT count(*) FROM placements x"
                        " JOIN platforms p ON p.id = x.server_id"
                        " WHERE p.name = ?", "s", server);
 }
 
-gint64 orch_rec_client_running(sqlite3 *db, const char *client)
+static gint64 tables_client_running(sqlite3 *db, const char *client)
 {
     return orch_db_int(db, 0, "SELECT count(*) FROM vms v"
                        " JOIN platforms p ON p.id = v.client_id"
                        " WHERE p.name = ? AND v.state IN"
                        " ('running', 'suspended', 'migrating')", "s",
                        client);
+}
+
+/*
+ * Step 2 of the switch (records-bind.h): a thread with a view bound reads
+ * through it (records-view.h), any other the tables (store-import.c and
+ * store-check.c read them so).  A store failure reads as absent, as an
+ * SQL one does, and is logged.
+ */
+#define READ_VIEW orch_rec_read_view()
+#define READ_ROOT orch_rec_bound_root()
+
+static void read_failed(GError *err)
+{
+    if (err) {
+        orch_warn("the store: %s", err->message);
+        g_error_free(err);
+    }
+}
+
+JsonObject *orch_rec_vm(sqlite3 *db, const char *name)
+{
+    GError *err = NULL;
+    JsonObject *o;
+
+    if (!READ_VIEW) {
+        return tables_vm(db, name);
+    }
+    o = orch_recv_vm(READ_VIEW, READ_ROOT, name, &err);
+    read_failed(err);
+    return o;
+}
+
+/* The names @a, or none if the store failed. */
+static GPtrArray *read_names(GPtrArray *a, GError *err)
+{
+    read_failed(err);
+    return a ? a : g_ptr_array_new_with_free_func(g_free);
+}
+
+GPtrArray *orch_rec_vm_names(sqlite3 *db)
+{
+    GError *err = NULL;
+
+    if (!READ_VIEW) {
+        return tables_vm_names(db);
+    }
+    return read_names(orch_recv_vm_names(READ_VIEW, READ_ROOT, &err), err);
+}
+
+JsonObject *orch_rec_placement(sqlite3 *db, const char *vm, const char *dev)
+{
+    GError *err = NULL;
+    JsonObject *o;
+
+    if (!READ_VIEW) {
+        return tables_placement(db, vm, dev);
+    }
+    o = orch_recv_placement(READ_VIEW, READ_ROOT, vm, dev, &err);
+    read_failed(err);
+    return o;
+}
+
+JsonObject *orch_rec_instance(sqlite3 *db, const char *instance)
+{
+    GError *err = NULL;
+    JsonObject *o;
+
+    if (!READ_VIEW) {
+        return tables_instance(db, instance);
+    }
+    o = orch_recv_instance(READ_VIEW, READ_ROOT, instance, &err);
+    read_failed(err);
+    return o;
+}
+
+JsonObject *orch_rec_route(sqlite3 *db, const char *id)
+{
+    GError *err = NULL;
+    JsonObject *o;
+
+    if (!READ_VIEW) {
+        return tables_route(db, id);
+    }
+    o = orch_recv_route(READ_VIEW, READ_ROOT, id, &err);
+    read_failed(err);
+    return o;
+}
+
+char *orch_rec_vm_by_uuid(sqlite3 *db, const char *uuid)
+{
+    GError *err = NULL;
+    char *name;
+
+    if (!READ_VIEW) {
+        return tables_vm_by_uuid(db, uuid);
+    }
+    name = orch_recv_vm_by_uuid(READ_VIEW, READ_ROOT, uuid, &err);
+    read_failed(err);
+    return name;
+}
+
+JsonObject *orch_rec_platform(sqlite3 *db, const char *name)
+{
+    GError *err = NULL;
+    JsonObject *o;
+
+    if (!READ_VIEW) {
+        return tables_platform(db, name);
+    }
+    o = orch_recv_platform(READ_VIEW, READ_ROOT, name, &err);
+    read_failed(err);
+    return o;
+}
+
+GPtrArray *orch_rec_platform_names(sqlite3 *db)
+{
+    GError *err = NULL;
+
+    if (!READ_VIEW) {
+        return tables_platform_names(db);
+    }
+    return read_names(orch_recv_platform_names(READ_VIEW, READ_ROOT, &err),
+                      err);
+}
+
+GPtrArray *orch_rec_platforms(sqlite3 *db)
+{
+    GError *err = NULL;
+    GPtrArray *a;
+
+    if (!READ_VIEW) {
+        return tables_platforms(db);
+    }
+    a = orch_recv_platforms(READ_VIEW, READ_ROOT, &err);
+    read_failed(err);
+    return a;
+}
+
+gint64 orch_rec_server_used(sqlite3 *db, const char *server)
+{
+    GError *err = NULL;
+    gint64 n;
+
+    if (!READ_VIEW) {
+        return tables_server_used(db, server);
+    }
+    n = orch_recv_server_used(READ_VIEW, READ_ROOT, server, &err);
+    read_failed(err);
+    return n;
+}
+
+gint64 orch_rec_client_running(sqlite3 *db, const char *client)
+{
+    GError *err = NULL;
+    gint64 n;
+
+    if (!READ_VIEW) {
+        return tables_client_running(db, client);
+    }
+    n = orch_recv_client_running(READ_VIEW, READ_ROOT, client, &err);
+    read_failed(err);
+    return n;
 }

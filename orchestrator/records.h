@@ -5,11 +5,12 @@
  * device's placement (store-placements.h's), a platform
  * (store-platforms.h's).  References are names, never the tables' ids.
  *
- * Today the documents are made from the SQLite tables (and
- * store-import.c copies them into the store with these same functions);
- * when the handlers move onto the store (docs/scale-out.md, "The next
- * step"), these reads become reads of the request's view and the
- * callers keep their shape.
+ * A thread with a store view bound (records-bind.h, step 2 of
+ * docs/scale-out.md's "The next step") reads them through it
+ * (records-view.h); any other from the SQLite tables, which are still
+ * written too (records-set.h), and which store-import.c copies into the
+ * store and store-check.c compares with it through these same functions
+ * (unbinding first).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */

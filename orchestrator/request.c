@@ -13,8 +13,10 @@
 #include "error.h"
 #include "json-http.h"
 #include "log.h"
+#include "records-bind.h"
 #include "request.h"
 #include "store-events.h"
+#include "store-import.h"
 #include "store-placements.h"
 
 /* The -errno that goes with an HTTP status, for callers that care. */
@@ -180,17 +182,41 @@ OrchStoreView *orch_request_view(OrchRequest *r)
     return r->view;
 }
 
+/*
+ * While the tables are still written (docs/scale-out.md, "The next step",
+ * steps 1 and 2), a view refused after the SQL COMMIT leaves the store's
+ * twins behind the tables, which the handlers read through the store:
+ * copy the tables again at once, as a start does.  Called after the
+ * COMMIT, in the section, so no other writer runs meanwhile.
+ */
+static void request_twins_resync(OrchRequest *r)
+{
+    g_autoptr(GError) err = NULL;
+
+    if (!orch_rec_bound_store() || !r->db) {
+        return;
+    }
+    orch_warn("the store's twins missed a committed write: copied again "
+              "from the tables");
+    if (!orch_store_import_twins(r->db, orch_rec_bound_store(),
+                                 orch_rec_bound_root(), &err)) {
+        orch_warn("the store's twins: %s", err->message);
+    }
+}
+
 /* Commit @r's view, if it has one: 0, or -EBUSY with @r failed (409). */
 static int request_view_commit(OrchRequest *r)
 {
     g_autoptr(OrchStoreView) v = g_steal_pointer(&r->view);
     g_autoptr(GError) err = NULL;
 
-    if (!v || orch_view_commit(v, NULL, &err)) {
+    /* A view that only read has nothing to commit (step 2's reads). */
+    if (!v || !orch_view_dirty(v) || orch_view_commit(v, NULL, &err)) {
         return 0;
     }
     orch_fail(r, err->domain == ORCH_ERROR ? err->code : 500,
               "the store: %s", err->message);
+    request_twins_resync(r);
     return -EBUSY;
 }
 
@@ -271,6 +297,8 @@ int orch_db_section_begin(OrchRequest *r, sqlite3 *db)
     r->db = db;
     r->db_held = true;
     request_current = r;
+    /* The tables' writes' twins go into its view (records-set.h). */
+    orch_rec_twin_bind(&r->view);
     /* Its events are written with its commit (store-events.h). */
     orch_events_defer();
     if (request_db_begin(r) < 0) {
@@ -289,6 +317,10 @@ int orch_db_section_end(OrchRequest *r, bool commit)
          * Paused at its end: nothing pending in SQL.  Its view (inside
          * the section, as below) and its events as @commit says.
          */
+        if (request_current == r) {
+            request_current = NULL;
+            orch_rec_twin_bind(NULL);
+        }
         if (commit && r->view) {
             g_mutex_lock(&request_db_lock);
             ret = request_view_commit(r);
@@ -318,6 +350,7 @@ int orch_db_section_end(OrchRequest *r, bool commit)
     orch_events_flush(commit && ret == 0);
     r->db_held = false;
     request_current = NULL;
+    orch_rec_twin_bind(NULL);
     g_mutex_unlock(&request_db_lock);
     return ret;
 }
@@ -350,6 +383,24 @@ int orch_request_commit_now(OrchRequest *r)
         return -EBUSY;
     }
     return ret;
+}
+
+bool orch_request_claim_now(const char *root, const char *vm,
+                            const char *dev, const char *instance,
+                            GError **errp)
+{
+    OrchRequest *r = request_current;
+
+    /* No store, or nothing written in it. */
+    if (!r || !r->view) {
+        return true;
+    }
+    if (orch_request_commit_now(r) < 0) {
+        g_set_error(errp, ORCH_ERROR, r->status, "%s", r->error);
+        return false;
+    }
+    orch_request_claimed(r, root, vm, dev, instance);
+    return true;
 }
 
 void orch_db_pause(void)
@@ -426,7 +477,13 @@ bool orch_request_finish(OrchRequest *r, int ret)
     orch_db_section_end(r, false);
     orch_undo_run(&r->undo);
     orch_db_undo_run(r, db);
+    /*
+     * In the section's lock: no worker holds SQLite's write lock then,
+     * which the store's commit on the same file would wait for.
+     */
+    g_mutex_lock(&request_db_lock);
     request_claims_run(r);
+    g_mutex_unlock(&request_db_lock);
     return false;
 }
 

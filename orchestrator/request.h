@@ -133,5 +133,17 @@ int orch_request_commit_now(OrchRequest *r);
  */
 void orch_request_claimed(OrchRequest *r, const char *root, const char *vm,
                           const char *dev, const char *instance);
+/*
+ * Both of the above for the request whose section this thread runs,
+ * after the twin of its launching row (records-set.h) claimed device
+ * @dev of VM @vm's slot in its view as @instance: the claim is
+ * committed now, as the row is (orch_db_commit_early), so that the
+ * store's load counts it while the launcher is called.  True if there
+ * is no such request or it wrote nothing in the store; false with
+ * @errp (409 if what the view read changed) and the request failed.
+ */
+bool orch_request_claim_now(const char *root, const char *vm,
+                            const char *dev, const char *instance,
+                            GError **errp);
 
 #endif /* ORCH_REQUEST_H */

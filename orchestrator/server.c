@@ -16,6 +16,7 @@
 #include "migrate.h"
 #include "openapi.h"
 #include "platforms.h"
+#include "records-bind.h"
 #include "request.h"
 #include "save.h"
 #include "server.h"
@@ -151,6 +152,7 @@ static char **server_split_path(const char *path, guint *ret_n)
 static void server_run(ServerJob *job, sqlite3 *db)
 {
     OrchRequest *r = &job->req;
+    OrchStoreView *reads = NULL;
     int ret;
 
     r->db = db;
@@ -159,7 +161,11 @@ static void server_run(ServerJob *job, sqlite3 *db)
         orch_fail(r, 503, "database busy: %s", sqlite3_errmsg(db));
         return;
     }
+    /* Its reads through a view of its own, never committed. */
+    orch_rec_twin_bind(&reads);
     ret = job->route->handler(r);
+    orch_rec_twin_bind(NULL);
+    g_clear_pointer(&reads, orch_view_free);
     if (ret == 0 && !r->error &&
         sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
         return;

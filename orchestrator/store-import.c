@@ -11,6 +11,7 @@
 #include "json-http.h"
 #include "json-limits.h"
 #include "records.h"
+#include "records-bind.h"
 #include "store-import.h"
 
 typedef struct Import {
@@ -23,6 +24,12 @@ typedef struct Import {
     OrchTxn *t;
     guint n;                    /* writes in @t */
     GHashTable *load;           /* server name -> count of placements */
+    /*
+     * The store's keys of the twinned modules and their values, when
+     * they are copied again (orch_store_import_twins): a key the tables
+     * give leaves it, and is not written if its document is the same.
+     */
+    GHashTable *have;
 } Import;
 
 static bool import_flush(Import *im, GError **errp)
@@ -47,6 +54,20 @@ static bool import_flush(Import *im, GError **errp)
     return ok;
 }
 
+/* Whether the store holds @node at @key already; @key leaves @im->have. */
+static bool import_same(Import *im, const char *key, JsonNode *node)
+{
+    const char *text = g_hash_table_lookup(im->have, key);
+    g_autoptr(JsonNode) had = NULL;
+
+    if (!text) {
+        return false;
+    }
+    had = dm_json_parse_peer(text, strlen(text), DM_JSON_MAX_DEPTH, NULL);
+    g_hash_table_remove(im->have, key);
+    return had && json_node_equal(had, node);
+}
+
 /* Put @o (taken) at ROOT @fmt... */
 static bool import_put(Import *im, JsonObject *o, GError **errp,
                        const char *fmt, ...) G_GNUC_PRINTF(4, 5);
@@ -64,6 +85,9 @@ static bool import_put(Import *im, JsonObject *o, GError **errp,
     rel = g_strdup_vprintf(fmt, ap);
     va_end(ap);
     key = g_strconcat(im->root, rel, NULL);
+    if (im->have && import_same(im, key, node)) {
+        return true;
+    }
     orch_txn_put(im->t, key, text);
     return ++im->n < ORCH_IMPORT_BATCH || import_flush(im, errp);
 }
@@ -225,15 +249,31 @@ static bool import_events(Import *im, sqlite3 *db, GError **errp)
     return true;
 }
 
-bool orch_store_import(sqlite3 *db, OrchStore *s, const char *root,
+/* Every server's count of placements (@im->load) as its "load/S". */
+static bool import_loads(Import *im, GError **errp)
+{
+    GHashTableIter it;
+    gpointer server, load;
+
+    g_hash_table_iter_init(&it, im->load);
+    while (g_hash_table_iter_next(&it, &server, &load)) {
+        JsonObject *o = json_object_new();
+
+        json_object_set_int_member(o, "used", *(guint *)load);
+        if (!import_put(im, o, errp, "load/%s", (char *)server)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool import_all(sqlite3 *db, OrchStore *s, const char *root,
                        GError **errp)
 {
     Import im = { s, root, g_strconcat(root, "schema", NULL), NULL, 0,
                   orch_txn_new(), 0,
                   g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-                                        g_free) };
-    GHashTableIter it;
-    gpointer server, load;
+                                        g_free), NULL };
     JsonObject *schema;
     bool ok = false;
 
@@ -250,14 +290,8 @@ bool orch_store_import(sqlite3 *db, OrchStore *s, const char *root,
         goto out;
     }
     sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-    g_hash_table_iter_init(&it, im.load);
-    while (g_hash_table_iter_next(&it, &server, &load)) {
-        JsonObject *o = json_object_new();
-
-        json_object_set_int_member(o, "used", *(guint *)load);
-        if (!import_put(&im, o, errp, "load/%s", (char *)server)) {
-            goto out;
-        }
+    if (!import_loads(&im, errp)) {
+        goto out;
     }
     /* Last: the mark that the import is whole. */
     schema = json_object_new();
@@ -303,12 +337,12 @@ static bool moved_events(Import *im, sqlite3 *db, GError **errp)
     return true;
 }
 
-bool orch_store_import_moved(sqlite3 *db, OrchStore *s, const char *root,
-                             const char *const *moved, GError **errp)
+static bool import_moved(sqlite3 *db, OrchStore *s, const char *root,
+                         const char *const *moved, GError **errp)
 {
     Import im = { s, root, g_strconcat(root, "schema", NULL),
                   g_strconcat(root, "moved", NULL), 0, orch_txn_new(), 0,
-                  NULL };
+                  NULL, NULL };
     g_autoptr(OrchKv) kv = NULL;
     g_autoptr(JsonNode) node = NULL;
     JsonArray *have = NULL;
@@ -371,5 +405,120 @@ out:
     orch_txn_free(im.t);
     g_free(im.schema_key);
     g_free(im.cond_key);
+    return ok;
+}
+
+/* The prefixes of the modules records-set.h twins, under ROOT. */
+static const char *const import_twinned[] = {
+    "platforms/", "vms/", "uuids/", "placements/", "instances/", "routes/",
+    "load/", NULL,
+};
+
+/* The store's keys under the twinned prefixes into @im->have. */
+static bool import_have(Import *im, GError **errp)
+{
+    for (guint i = 0; import_twinned[i]; i++) {
+        g_autofree char *prefix = g_strconcat(im->root, import_twinned[i],
+                                              NULL);
+        g_autoptr(GPtrArray) kvs = orch_store_list(im->s, prefix, NULL,
+                                                   errp);
+
+        if (!kvs) {
+            return false;
+        }
+        for (guint j = 0; j < kvs->len; j++) {
+            OrchKv *kv = kvs->pdata[j];
+
+            g_hash_table_insert(im->have, g_strdup(kv->key),
+                                g_strdup(kv->value));
+        }
+    }
+    return true;
+}
+
+/* Delete each key of @im->have the tables did not give. */
+static bool import_drop_rest(Import *im, GError **errp)
+{
+    GHashTableIter it;
+    gpointer key;
+
+    g_hash_table_iter_init(&it, im->have);
+    while (g_hash_table_iter_next(&it, &key, NULL)) {
+        orch_txn_delete(im->t, key);
+        if (++im->n >= ORCH_IMPORT_BATCH && !import_flush(im, errp)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool import_twins(sqlite3 *db, OrchStore *s, const char *root,
+                         GError **errp)
+{
+    Import im = { s, root, g_strconcat(root, "schema", NULL),
+                  g_strconcat(root, "moved", NULL), 0, orch_txn_new(), 0,
+                  g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                        g_free),
+                  g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                        g_free) };
+    g_autoptr(OrchKv) kv = NULL;
+    bool ok = false;
+
+    if (!orch_store_get(s, im.cond_key, &kv, NULL, errp)) {
+        goto out;
+    }
+    im.cond_rev = kv ? kv->mod_rev : 0;
+    orch_txn_if_rev(im.t, im.cond_key, im.cond_rev);
+    if (!import_have(&im, errp)) {
+        goto out;
+    }
+    if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+        orch_error_internal(errp, EIO);
+        goto out;
+    }
+    ok = import_platforms(&im, db, errp) && import_vms(&im, db, errp);
+    sqlite3_exec(db, ok ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
+    ok = ok && import_loads(&im, errp) && import_drop_rest(&im, errp) &&
+         import_flush(&im, errp);
+out:
+    orch_txn_free(im.t);
+    g_hash_table_unref(im.load);
+    g_hash_table_unref(im.have);
+    g_free(im.schema_key);
+    g_free(im.cond_key);
+    return ok;
+}
+
+/*
+ * The tables themselves, whatever view this thread's records are bound
+ * to (records-bind.h): a request's resync copies them from under one.
+ */
+bool orch_store_import(sqlite3 *db, OrchStore *s, const char *root,
+                       GError **errp)
+{
+    OrchStoreView **slot = orch_rec_twin_unbind();
+    bool ok = import_all(db, s, root, errp);
+
+    orch_rec_twin_bind(slot);
+    return ok;
+}
+
+bool orch_store_import_moved(sqlite3 *db, OrchStore *s, const char *root,
+                             const char *const *moved, GError **errp)
+{
+    OrchStoreView **slot = orch_rec_twin_unbind();
+    bool ok = import_moved(db, s, root, moved, errp);
+
+    orch_rec_twin_bind(slot);
+    return ok;
+}
+
+bool orch_store_import_twins(sqlite3 *db, OrchStore *s, const char *root,
+                             GError **errp)
+{
+    OrchStoreView **slot = orch_rec_twin_unbind();
+    bool ok = import_twins(db, s, root, errp);
+
+    orch_rec_twin_bind(slot);
     return ok;
 }

@@ -46,4 +46,19 @@ bool orch_store_import(sqlite3 *db, OrchStore *s, const char *root,
 bool orch_store_import_moved(sqlite3 *db, OrchStore *s, const char *root,
                              const char *const *moved, GError **errp);
 
+/*
+ * Step 1 of the switch (docs/scale-out.md, "The next step"): the tables
+ * are still the truth of the platforms, VMs, placements and routes, and
+ * the store their twin (records-set.h).  Copy them from @db again, whole,
+ * (a document the store holds the same is not written again) and delete
+ * each key of those modules the tables do not give (a claim, a route, a
+ * load, a document): what an orchestrator of an older build
+ * wrote into the tables alone since the store was filled, or a twin
+ * lost in a crash between the tables' COMMIT and the view's, is put
+ * right at the start.  In batches as above, each conditioned on ROOT
+ * "moved" being unchanged.
+ */
+bool orch_store_import_twins(sqlite3 *db, OrchStore *s, const char *root,
+                             GError **errp);
+
 #endif /* ORCH_STORE_IMPORT_H */

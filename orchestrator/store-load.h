@@ -14,9 +14,11 @@
  * many orchestrators place at once.  Only the chosen server's count is
  * conditioned: a claim elsewhere meanwhile does not make this one fail.
  *
- * Not used by the handlers yet: placement.c still counts its SQL rows
- * (and writes the row first, the same claim on one orchestrator) until
- * the placements move onto the store.
+ * Called by the twin of the start's claim (records-set.c, the dual write
+ * of docs/scale-out.md's step 1, on the server the tables chose):
+ * placement.c still chooses by counting its SQL rows (and writes the row
+ * first, the same claim on one orchestrator) until the reads move onto
+ * the store.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */

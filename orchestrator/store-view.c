@@ -166,6 +166,11 @@ void orch_view_delete(OrchStoreView *v, const char *key)
     view_write(v, key, NULL);
 }
 
+bool orch_view_dirty(OrchStoreView *v)
+{
+    return v->order->len > 0;
+}
+
 bool orch_view_commit(OrchStoreView *v, gint64 *rev, GError **errp)
 {
     g_autoptr(OrchTxn) t = orch_txn_new();

@@ -55,5 +55,7 @@ void orch_view_delete(OrchStoreView *v, const char *key);
  * and nothing written, or another code if the store failed.  Once only.
  */
 bool orch_view_commit(OrchStoreView *v, gint64 *rev, GError **errp);
+/* Whether @v holds a write (a put or a delete) to commit. */
+bool orch_view_dirty(OrchStoreView *v);
 
 #endif /* ORCH_STORE_VIEW_H */

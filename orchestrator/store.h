@@ -71,6 +71,9 @@
 
 #include "etcd-watch.h"
 
+/* The root of the orchestrator's keys (docs/scale-out.md's layout). */
+#define ORCH_STORE_ROOT "/dm/"
+
 /* One key as read: its value and its two revisions. */
 typedef struct OrchKv {
     char *key;

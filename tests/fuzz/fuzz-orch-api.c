@@ -21,7 +21,11 @@
  *    VM running, suspended or migrating has a client platform, a VM
  *    defined or stopped has no placement;
  *  - a request that failed changed nothing: the tables (platforms, their
- *    models, VMs, devices, placements) are as they were before it.
+ *    models, VMs, devices, placements) are as they were before it;
+ *  - the store's twins of the tables (records-set.h, the dual write of
+ *    docs/scale-out.md's step 1) equal what the tables answer
+ *    (store-check.h); the handlers read the store (step 2), as
+ *    dm-orchestrator's do.
  *
  * Input: requests and launcher answers, one per block of lines:
  *   "> METHOD PATH" then the request's body, until the next block;
@@ -44,9 +48,11 @@
 #include "fuzz-http.h"
 #include "launcher.h"
 #include "log.h"
+#include "records-bind.h"
 #include "request.h"
 #include "save.h"
 #include "server.h"
+#include "store-check.h"
 #include "store-events.h"
 #include "store.h"
 #include "web-auth.h"
@@ -65,6 +71,7 @@ static char dir[64];
 static char sock_path[sizeof(dir) + 16];
 static char db_path[sizeof(dir) + 16];
 static sqlite3 *db_check;       /* the harness's own connection */
+static OrchStore *store;        /* in the database's file, as main() has */
 static bool verbose;            /* FUZZ_VERBOSE: each request's answer */
 
 /* The fake launcher's queue, taken by the worker threads. */
@@ -179,7 +186,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     g_autofree char *listen = NULL;
     OrchServerWeb web = { 0 };
     GSocket *listener;
-    OrchStore *store;
     sqlite3 *db_main, *db_worker;
 
     snprintf(dir, sizeof(dir), "%s/fuzz-orch-api-XXXXXX",
@@ -220,6 +226,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     sqlite3_exec(db_worker, "PRAGMA synchronous = OFF", NULL, NULL, NULL);
     sqlite3_exec(db_check, "PRAGMA synchronous = OFF", NULL, NULL, NULL);
     orch_launcher_set_wait(orch_db_pause, orch_db_resume);
+    orch_request_set_store(store);
+    orch_rec_twin_open(store, ORCH_STORE_ROOT);
+    orch_rec_read_store(true);
     web.auth = orch_web_auth_new(false, NULL, &err);
     listen = g_strconcat("unix:", sock_path, NULL);
     listener = web.auth ? orch_address_listen(listen, &err) : NULL;
@@ -281,6 +290,20 @@ static gint64 check_int(const char *sql)
     return v;
 }
 
+static void check_twins(const char *what)
+{
+    g_autoptr(GString) out = g_string_new(NULL);
+    g_autoptr(GError) err = NULL;
+    int n = orch_store_check_twins(db_check, store, ORCH_STORE_ROOT, out,
+                                   &err);
+
+    if (n != 0) {
+        fprintf(stderr, "after %s: the store and the tables differ: %s\n",
+                what, n < 0 ? err->message : out->str);
+        abort();
+    }
+}
+
 static void check_db(const char *what)
 {
     if (check_int("SELECT count(*) FROM pragma_foreign_key_check") != 0) {
@@ -299,6 +322,7 @@ static void check_db(const char *what)
                 what);
         abort();
     }
+    check_twins(what);
 }
 
 static void reset_db(void)
@@ -306,7 +330,8 @@ static void reset_db(void)
     static const char reset[] =
         "DELETE FROM placements; DELETE FROM devices; DELETE FROM vms;"
         "DELETE FROM platform_models; DELETE FROM platforms;"
-        "DELETE FROM kv WHERE key LIKE '/dm/events/%';";
+        /* The events, and the tables' twins (records-set.h). */
+        "DELETE FROM kv WHERE key NOT IN ('/dm/schema', '/dm/moved');";
     char *msg = NULL;
 
     if (sqlite3_exec(db_check, reset, NULL, NULL, &msg) != SQLITE_OK) {

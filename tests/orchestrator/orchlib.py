@@ -120,6 +120,28 @@ def post_events(db_path, events):
     db.close()
 
 
+def set_vm(db_path, vm, **members):
+    """MEMBERS (column: value) of VM set by hand, as another writer: in
+    its row of the vms table and in its document in the store (the kv
+    table, with a new revision), which the dual write keeps equal and
+    the handlers read (docs/scale-out.md, "The next step")."""
+    import sqlite3
+    db = sqlite3.connect(db_path, timeout=30)
+    key = "/dm/vms/" + vm
+    with db:
+        for column, value in members.items():
+            db.execute("UPDATE vms SET %s = ? WHERE name = ?" % column,
+                       (value, vm))
+        rev = db.execute("SELECT revision FROM kv_revision").fetchone()[0] + 1
+        doc = json.loads(db.execute("SELECT value FROM kv WHERE key = ?",
+                                    (key,)).fetchone()[0])
+        doc.update(members)
+        db.execute("UPDATE kv SET value = ?, mod_rev = ? WHERE key = ?",
+                   (json.dumps(doc), rev, key))
+        db.execute("UPDATE kv_revision SET revision = ?", (rev,))
+    db.close()
+
+
 class Env:
     """A temporary directory with an orchestrator and fake launchers."""
 

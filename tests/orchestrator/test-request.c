@@ -170,6 +170,34 @@ static void test_conflict(void **state)
     g_free(r.error);
 }
 
+/*
+ * A view that only read (step 2's reads, docs/scale-out.md) is not
+ * committed: a key it read changed while the section was paused is no
+ * conflict, and the request's SQL and events stand.
+ */
+static void test_read_only(void **state)
+{
+    OrchRequest r;
+    g_autofree char *k = NULL, *ev = NULL;
+
+    begin(&r, ROOT "k9");
+    orch_undo_add(&r.undo, "unix:/l", "/v1/instances/f");
+    orch_db_pause();
+    other_puts(ROOT "k9", "{\"by\":\"other\"}");
+    assert_true(orch_db_resume());
+    assert_true(orch_db_run(db, NULL, "INSERT INTO rows VALUES ('f')", ""));
+    orch_events_add("vm-f", "six");
+    assert_true(orch_request_finish(&r, 0));
+    assert_null(r.error);
+    assert_null(r.view);
+    k = value_now(ROOT "k9");
+    assert_string_equal(k, "{\"by\":\"other\"}");
+    assert_int_equal(rows("f"), 1);
+    ev = events_of("vm-f");
+    assert_string_equal(ev, "six");
+    assert_int_equal(calls->len, 0);
+}
+
 /* A handler that failed: no SQL, no view, no events; the undo runs. */
 static void test_failed(void **state)
 {
@@ -365,6 +393,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_commit, each_setup,
                                         each_teardown),
         cmocka_unit_test_setup_teardown(test_conflict, each_setup,
+                                        each_teardown),
+        cmocka_unit_test_setup_teardown(test_read_only, each_setup,
                                         each_teardown),
         cmocka_unit_test_setup_teardown(test_failed, each_setup,
                                         each_teardown),
