@@ -31,6 +31,7 @@
 #include "vup/msg.h"
 
 #include "applied.h"
+#include "vup-client.h"
 
 #define TAG_A   0x1122334455667788ull
 #define TAG_B   0x0badc0ffee000001ull
@@ -40,7 +41,6 @@
 #define UART_SCR        7
 
 static char tmp_dir[64];
-static uint16_t next_id = 1;
 static pid_t live_pid;          /* a server a failed test left running */
 
 static void sleep_ms(int ms)
@@ -199,49 +199,21 @@ static void server_close(Server *s)
     }
 }
 
-/* Send a command and wait for its reply: the reply's errno (0: success). */
+/* A command without descriptors: the reply's errno. */
 static int call(int fd, uint16_t cmd, const void *payload, size_t len,
                 VupMsg *ret_reply)
 {
-    VupHeader h = { .msg_id = next_id++, .command = cmd };
-    VupMsg r;
-    int ret;
-
-    assert_int_equal(vup_send_msg(fd, &h, payload, len, NULL, 0), 0);
-    assert_int_equal(vup_recv_msg(fd, &r, VUP_MAX_MSG_SIZE, VUP_MAX_FDS), 0);
-    ret = vup_check_reply(&r, &h);
-    if (ret_reply) {
-        *ret_reply = r;
-    } else {
-        vup_msg_clear(&r);
-    }
-    return -ret;
+    return vc_call(fd, cmd, payload, len, NULL, 0, ret_reply);
 }
 
 static int connect_client(const Server *s, bool applied)
 {
-    struct sockaddr_un sun = { .sun_family = AF_UNIX };
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct timeval tv = { .tv_sec = 5 };
+    int fd = vc_connect(s->sock);
     VupCaps caps;
-    void *buf;
-    size_t len;
 
-    assert_true(fd >= 0);
-    strcpy(sun.sun_path, s->sock);
-    /* The earlier client's end may still be in the server's hands. */
-    for (int i = 0; i < 2000; i++) {
-        if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
-            break;
-        }
-        sleep_ms(1);
-    }
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     vup_caps_init_defaults(&caps);
     caps.dm_applied = applied;
-    assert_int_equal(vup_version_build(0, 0, &caps, &buf, &len), 0);
-    assert_int_equal(call(fd, VUP_CMD_VERSION, buf, len, NULL), 0);
-    free(buf);
+    vc_hello(fd, &caps);
     return fd;
 }
 
@@ -254,7 +226,7 @@ static int ask_applied(int fd, uint64_t client, VupDmApplied *ret,
     int err;
 
     if (ret_id) {
-        *ret_id = next_id;
+        *ret_id = vc_next_id;
     }
     err = call(fd, VUP_CMD_DM_APPLIED, &q, sizeof(q), &r);
     if (err == 0) {
@@ -272,7 +244,7 @@ static uint16_t post_write(int fd, uint64_t offset, uint32_t val,
 {
     uint8_t buf[sizeof(VupRegionAccess) + 4];
     VupRegionAccess a = { .offset = offset, .region = 0, .count = size };
-    VupHeader h = { .msg_id = next_id++, .command = VUP_CMD_REGION_WRITE,
+    VupHeader h = { .msg_id = vc_next_id++, .command = VUP_CMD_REGION_WRITE,
                     .flags = VUP_FLAG_NO_REPLY };
 
     memcpy(buf, &a, sizeof(a));
@@ -291,7 +263,7 @@ static uint32_t read_reg(int fd, uint64_t offset, unsigned size,
     VupMsg r;
 
     if (ret_id) {
-        *ret_id = next_id;
+        *ret_id = vc_next_id;
     }
     assert_int_equal(call(fd, VUP_CMD_REGION_READ, &a, sizeof(a), &r), 0);
     assert_int_equal(r.payload_len, sizeof(a) + size);

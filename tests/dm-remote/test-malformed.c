@@ -35,6 +35,8 @@
 #include "vup/dm-ext.h"
 #include "vup/msg.h"
 
+#include "vup-client.h"
+
 #define EDU_ID_OFFSET   0x00
 #define EDU_LIVENESS    0x04
 
@@ -42,7 +44,6 @@ static pid_t server_pid;
 static char sock_path[108];
 static char tmp_dir[64];
 static int server_fds;          /* open descriptors of the idle server */
-static uint16_t next_id = 1;
 
 /* ---- The server process ---- */
 
@@ -128,54 +129,21 @@ static int suite_teardown(void **state)
     return 0;
 }
 
-/* ---- A minimal client ---- */
+/* ---- A minimal client (vup-client.c) ---- */
 
 static int connect_raw(void)
 {
-    struct sockaddr_un sun = { .sun_family = AF_UNIX };
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct timeval tv = { .tv_sec = 5 };
-
-    assert_true(fd >= 0);
-    strcpy(sun.sun_path, sock_path);
-    assert_int_equal(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
-    /* A server that never answers fails the test instead of hanging it. */
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    return fd;
-}
-
-/* Send a command; return the reply's errno (0 for success). */
-static int transact(int fd, uint16_t cmd, const void *payload, size_t len,
-                    const int *fds, unsigned nfds, VupMsg *ret_reply)
-{
-    VupHeader h = { .msg_id = next_id++, .command = cmd };
-    VupMsg r;
-    int ret;
-
-    assert_int_equal(vup_send_msg(fd, &h, payload, len, fds, nfds), 0);
-    assert_int_equal(vup_recv_msg(fd, &r, VUP_MAX_MSG_SIZE, VUP_MAX_FDS), 0);
-    ret = vup_check_reply(&r, &h);
-    if (ret_reply) {
-        *ret_reply = r;
-    } else {
-        vup_msg_clear(&r);
-    }
-    return -ret;
+    return vc_connect(sock_path);
 }
 
 static int connect_client(void)
 {
     int fd = connect_raw();
     VupCaps caps;
-    void *buf;
-    size_t len;
 
     vup_caps_init_defaults(&caps);
     caps.max_msg_fds = 8;
-    assert_int_equal(vup_version_build(0, 0, &caps, &buf, &len), 0);
-    assert_int_equal(transact(fd, VUP_CMD_VERSION, buf, len, NULL, 0, NULL),
-                     0);
-    free(buf);
+    vc_hello(fd, &caps);
     return fd;
 }
 
@@ -185,7 +153,7 @@ static int region_read(int fd, uint32_t region, uint64_t offset,
     VupRegionAccess a = { .offset = offset, .region = region,
                           .count = count };
     VupMsg r;
-    int err = transact(fd, VUP_CMD_REGION_READ, &a, sizeof(a), NULL, 0, &r);
+    int err = vc_call(fd, VUP_CMD_REGION_READ, &a, sizeof(a), NULL, 0, &r);
 
     if (err == 0) {
         assert_int_equal(r.payload_len, sizeof(a) + count);
@@ -203,7 +171,7 @@ static int region_write32(int fd, uint32_t region, uint64_t offset,
 
     memcpy(buf, &a, sizeof(a));
     memcpy(buf + sizeof(a), &val, 4);
-    return transact(fd, VUP_CMD_REGION_WRITE, buf, sizeof(buf), NULL, 0,
+    return vc_call(fd, VUP_CMD_REGION_WRITE, buf, sizeof(buf), NULL, 0,
                     NULL);
 }
 
@@ -316,13 +284,13 @@ static void test_bad_version(void **state)
     const char major1[] = "\1\0\0\0{}";
     const char twice[] = "\0\0\0\0{}";
 
-    assert_int_equal(transact(fd, VUP_CMD_VERSION, bad, sizeof(bad), NULL,
+    assert_int_equal(vc_call(fd, VUP_CMD_VERSION, bad, sizeof(bad), NULL,
                               0, NULL), EINVAL);
-    assert_int_equal(transact(fd, VUP_CMD_VERSION, major1, sizeof(major1),
+    assert_int_equal(vc_call(fd, VUP_CMD_VERSION, major1, sizeof(major1),
                               NULL, 0, NULL), ENOTSUP);
-    assert_int_equal(transact(fd, VUP_CMD_VERSION, twice, sizeof(twice),
+    assert_int_equal(vc_call(fd, VUP_CMD_VERSION, twice, sizeof(twice),
                               NULL, 0, NULL), 0);
-    assert_int_equal(transact(fd, VUP_CMD_VERSION, twice, sizeof(twice),
+    assert_int_equal(vc_call(fd, VUP_CMD_VERSION, twice, sizeof(twice),
                               NULL, 0, NULL), EINVAL);
     close(fd);
 }
@@ -332,13 +300,13 @@ static void test_unknown_commands(void **state)
     int fd = connect_client();
     VupDeviceFeature f = { .argsz = sizeof(f) };
 
-    assert_int_equal(transact(fd, 0x77, "abcd", 4, NULL, 0, NULL), ENOSYS);
-    assert_int_equal(transact(fd, 14, NULL, 0, NULL, 0, NULL), ENOSYS);
+    assert_int_equal(vc_call(fd, 0x77, "abcd", 4, NULL, 0, NULL), ENOSYS);
+    assert_int_equal(vc_call(fd, 14, NULL, 0, NULL, 0, NULL), ENOSYS);
     /* In the spec, not served by this device: still ENOSYS. */
-    assert_int_equal(transact(fd, VUP_CMD_DEVICE_FEATURE, &f, sizeof(f),
+    assert_int_equal(vc_call(fd, VUP_CMD_DEVICE_FEATURE, &f, sizeof(f),
                               NULL, 0, NULL), ENOSYS);
     /* A server-to-client command sent by a client. */
-    assert_int_equal(transact(fd, VUP_CMD_DMA_READ, NULL, 0, NULL, 0, NULL),
+    assert_int_equal(vc_call(fd, VUP_CMD_DMA_READ, NULL, 0, NULL, 0, NULL),
                      EINVAL);
     close(fd);
 }
@@ -347,11 +315,11 @@ static void test_short_payloads(void **state)
 {
     int fd = connect_client();
 
-    assert_int_equal(transact(fd, VUP_CMD_REGION_READ, "12345678", 8, NULL,
+    assert_int_equal(vc_call(fd, VUP_CMD_REGION_READ, "12345678", 8, NULL,
                               0, NULL), EINVAL);
-    assert_int_equal(transact(fd, VUP_CMD_DEVICE_GET_INFO, "1234", 4, NULL,
+    assert_int_equal(vc_call(fd, VUP_CMD_DEVICE_GET_INFO, "1234", 4, NULL,
                               0, NULL), EINVAL);
-    assert_int_equal(transact(fd, VUP_CMD_DMA_MAP, "1234", 4, NULL, 0, NULL),
+    assert_int_equal(vc_call(fd, VUP_CMD_DMA_MAP, "1234", 4, NULL, 0, NULL),
                      EINVAL);
     close(fd);
 }
@@ -376,7 +344,7 @@ static void test_bad_region_access(void **state)
                                  buf), EINVAL);
     assert_int_equal(region_read(fd, VUP_PCI_CONFIG_REGION_INDEX, 0, 4, buf),
                      0);
-    assert_int_equal(transact(fd, VUP_CMD_DEVICE_GET_REGION_INFO, &ri,
+    assert_int_equal(vc_call(fd, VUP_CMD_DEVICE_GET_REGION_INFO, &ri,
                               sizeof(ri), NULL, 0, NULL), EINVAL);
     close(fd);
 }
@@ -389,7 +357,7 @@ static void test_write_length_mismatch(void **state)
 
     /* count says 8, but 4 bytes of data follow. */
     memcpy(buf, &a, sizeof(a));
-    assert_int_equal(transact(fd, VUP_CMD_REGION_WRITE, buf, sizeof(buf),
+    assert_int_equal(vc_call(fd, VUP_CMD_REGION_WRITE, buf, sizeof(buf),
                               NULL, 0, NULL), EINVAL);
     close(fd);
 }
@@ -400,9 +368,9 @@ static void test_unexpected_fds(void **state)
     int efd = eventfd(0, EFD_CLOEXEC);
     VupRegionAccess a = { .offset = 0, .region = 0, .count = 4 };
 
-    assert_int_equal(transact(fd, VUP_CMD_REGION_READ, &a, sizeof(a), &efd, 1,
+    assert_int_equal(vc_call(fd, VUP_CMD_REGION_READ, &a, sizeof(a), &efd, 1,
                               NULL), EINVAL);
-    assert_int_equal(transact(fd, VUP_CMD_DEVICE_RESET, NULL, 0, &efd, 1,
+    assert_int_equal(vc_call(fd, VUP_CMD_DEVICE_RESET, NULL, 0, &efd, 1,
                               NULL), EINVAL);
     close(efd);
     close(fd);
@@ -418,39 +386,39 @@ static void test_bad_set_irqs(void **state)
     /* Two data types at once. */
     s.flags = VUP_IRQ_SET_DATA_NONE | VUP_IRQ_SET_DATA_BOOL |
               VUP_IRQ_SET_ACTION_TRIGGER;
-    assert_int_equal(transact(fd, VUP_CMD_DEVICE_SET_IRQS, &s, sizeof(s),
+    assert_int_equal(vc_call(fd, VUP_CMD_DEVICE_SET_IRQS, &s, sizeof(s),
                               NULL, 0, NULL), EINVAL);
     /* No action. */
     s.flags = VUP_IRQ_SET_DATA_NONE;
-    assert_int_equal(transact(fd, VUP_CMD_DEVICE_SET_IRQS, &s, sizeof(s),
+    assert_int_equal(vc_call(fd, VUP_CMD_DEVICE_SET_IRQS, &s, sizeof(s),
                               NULL, 0, NULL), EINVAL);
     /* Index out of range. */
     s.flags = VUP_IRQ_SET_DATA_NONE | VUP_IRQ_SET_ACTION_MASK;
     s.index = 42;
-    assert_int_equal(transact(fd, VUP_CMD_DEVICE_SET_IRQS, &s, sizeof(s),
+    assert_int_equal(vc_call(fd, VUP_CMD_DEVICE_SET_IRQS, &s, sizeof(s),
                               NULL, 0, NULL), EINVAL);
     /* start + count overflows. */
     s.index = VUP_PCI_INTX_IRQ_INDEX;
     s.start = 0xffffffff;
     s.count = 2;
-    assert_int_equal(transact(fd, VUP_CMD_DEVICE_SET_IRQS, &s, sizeof(s),
+    assert_int_equal(vc_call(fd, VUP_CMD_DEVICE_SET_IRQS, &s, sizeof(s),
                               NULL, 0, NULL), EINVAL);
     /* Missing fds: two vectors of MSI-less INTx, one fd. */
     s.start = 0;
     s.count = 2;
     s.flags = VUP_IRQ_SET_DATA_EVENTFD | VUP_IRQ_SET_ACTION_TRIGGER;
-    assert_int_equal(transact(fd, VUP_CMD_DEVICE_SET_IRQS, &s, sizeof(s),
+    assert_int_equal(vc_call(fd, VUP_CMD_DEVICE_SET_IRQS, &s, sizeof(s),
                               efds, 1, NULL), EINVAL);
     /* BOOL data shorter than count. */
     s.index = VUP_PCI_MSI_IRQ_INDEX;
     s.count = 1;
     s.flags = VUP_IRQ_SET_DATA_BOOL | VUP_IRQ_SET_ACTION_MASK;
-    assert_int_equal(transact(fd, VUP_CMD_DEVICE_SET_IRQS, &s, sizeof(s),
+    assert_int_equal(vc_call(fd, VUP_CMD_DEVICE_SET_IRQS, &s, sizeof(s),
                               NULL, 0, NULL), EINVAL);
     /* A good one, wiring INTx; the fds stay ours to close. */
     s.index = VUP_PCI_INTX_IRQ_INDEX;
     s.flags = VUP_IRQ_SET_DATA_EVENTFD | VUP_IRQ_SET_ACTION_TRIGGER;
-    assert_int_equal(transact(fd, VUP_CMD_DEVICE_SET_IRQS, &s, sizeof(s),
+    assert_int_equal(vc_call(fd, VUP_CMD_DEVICE_SET_IRQS, &s, sizeof(s),
                               efds, 1, NULL), 0);
     close(efds[0]);
     close(efds[1]);
@@ -469,41 +437,41 @@ static void test_dma_map_errors(void **state)
                           .size = 0x10000 };
 
     assert_int_equal(ftruncate(mfd, 0x20000), 0);
-    assert_int_equal(transact(fd, VUP_CMD_DMA_MAP, &map, sizeof(map), &mfd, 1,
+    assert_int_equal(vc_call(fd, VUP_CMD_DMA_MAP, &map, sizeof(map), &mfd, 1,
                               NULL), 0);
     /* Overlapping an existing window. */
     map.address = 0x108000;
-    assert_int_equal(transact(fd, VUP_CMD_DMA_MAP, &map, sizeof(map), &mfd, 1,
+    assert_int_equal(vc_call(fd, VUP_CMD_DMA_MAP, &map, sizeof(map), &mfd, 1,
                               NULL), EEXIST);
     /* Two fds for one window. */
     map.address = 0x200000;
-    assert_int_equal(transact(fd, VUP_CMD_DMA_MAP, &map, sizeof(map), fds, 2,
+    assert_int_equal(vc_call(fd, VUP_CMD_DMA_MAP, &map, sizeof(map), fds, 2,
                               NULL), EINVAL);
     /* Size zero; address + size overflowing; unknown flags. */
     map.size = 0;
-    assert_int_equal(transact(fd, VUP_CMD_DMA_MAP, &map, sizeof(map), NULL, 0,
+    assert_int_equal(vc_call(fd, VUP_CMD_DMA_MAP, &map, sizeof(map), NULL, 0,
                               NULL), EINVAL);
     map.size = 0x1000;
     map.address = UINT64_MAX - 0x10;
-    assert_int_equal(transact(fd, VUP_CMD_DMA_MAP, &map, sizeof(map), NULL, 0,
+    assert_int_equal(vc_call(fd, VUP_CMD_DMA_MAP, &map, sizeof(map), NULL, 0,
                               NULL), EINVAL);
     map.address = 0x300000;
     map.flags = 0x80;
-    assert_int_equal(transact(fd, VUP_CMD_DMA_MAP, &map, sizeof(map), NULL, 0,
+    assert_int_equal(vc_call(fd, VUP_CMD_DMA_MAP, &map, sizeof(map), NULL, 0,
                               NULL), EINVAL);
     /* A window beyond the end of the fd's file: mmap refuses it. */
     map.flags = VUP_DMA_MAP_FLAG_READ;
     map.offset = UINT64_MAX & ~0xfffULL;
-    assert_int_not_equal(transact(fd, VUP_CMD_DMA_MAP, &map, sizeof(map),
+    assert_int_not_equal(vc_call(fd, VUP_CMD_DMA_MAP, &map, sizeof(map),
                                   &mfd, 1, NULL), 0);
     /* Unmap must match exactly. */
     unmap.size = 0x8000;
-    assert_int_equal(transact(fd, VUP_CMD_DMA_UNMAP, &unmap, sizeof(unmap),
+    assert_int_equal(vc_call(fd, VUP_CMD_DMA_UNMAP, &unmap, sizeof(unmap),
                               NULL, 0, NULL), EINVAL);
     unmap.size = 0x10000;
-    assert_int_equal(transact(fd, VUP_CMD_DMA_UNMAP, &unmap, sizeof(unmap),
+    assert_int_equal(vc_call(fd, VUP_CMD_DMA_UNMAP, &unmap, sizeof(unmap),
                               NULL, 0, NULL), 0);
-    assert_int_equal(transact(fd, VUP_CMD_DMA_UNMAP, &unmap, sizeof(unmap),
+    assert_int_equal(vc_call(fd, VUP_CMD_DMA_UNMAP, &unmap, sizeof(unmap),
                               NULL, 0, NULL), EINVAL);
     close(mfd);
     close(fd);
@@ -523,20 +491,20 @@ static void test_dma_map_beyond_file(void **state)
                       .address = 0x100000, .size = 1024 * 1024 };
 
     assert_int_equal(ftruncate(mfd, 4096), 0);
-    assert_int_equal(transact(fd, VUP_CMD_DMA_MAP, &map, sizeof(map), &mfd, 1,
+    assert_int_equal(vc_call(fd, VUP_CMD_DMA_MAP, &map, sizeof(map), &mfd, 1,
                               NULL), EINVAL);
     /* Inside the file by size, but offset + size past its end. */
     map.size = 4096;
     map.offset = 4096;
-    assert_int_equal(transact(fd, VUP_CMD_DMA_MAP, &map, sizeof(map), &mfd, 1,
+    assert_int_equal(vc_call(fd, VUP_CMD_DMA_MAP, &map, sizeof(map), &mfd, 1,
                               NULL), EINVAL);
     /* offset + size wrapping around. */
     map.offset = UINT64_MAX - 0xfff;
-    assert_int_equal(transact(fd, VUP_CMD_DMA_MAP, &map, sizeof(map), &mfd, 1,
+    assert_int_equal(vc_call(fd, VUP_CMD_DMA_MAP, &map, sizeof(map), &mfd, 1,
                               NULL), EINVAL);
     /* The whole file is fine. */
     map.offset = 0;
-    assert_int_equal(transact(fd, VUP_CMD_DMA_MAP, &map, sizeof(map), &mfd, 1,
+    assert_int_equal(vc_call(fd, VUP_CMD_DMA_MAP, &map, sizeof(map), &mfd, 1,
                               NULL), 0);
     close(mfd);
     close(fd);
@@ -552,7 +520,7 @@ static void test_write_multi_errors(void **state)
     uint32_t v;
 
     /* wr_cnt says 3, two entries follow. */
-    assert_int_equal(transact(fd, VUP_CMD_REGION_WRITE_MULTI, &m, sizeof(m),
+    assert_int_equal(vc_call(fd, VUP_CMD_REGION_WRITE_MULTI, &m, sizeof(m),
                               NULL, 0, NULL), EINVAL);
     /* One entry out of range: neither entry is applied. */
     m.h.wr_cnt = 2;
@@ -560,17 +528,17 @@ static void test_write_multi_errors(void **state)
                                     .data = { 1, 2, 3, 4 } };
     m.e[1] = (VupWriteMultiEntry) { .offset = 1024 * 1024, .count = 4 };
     assert_int_equal(region_write32(fd, 0, EDU_LIVENESS, 0), 0);
-    assert_int_equal(transact(fd, VUP_CMD_REGION_WRITE_MULTI, &m, sizeof(m),
+    assert_int_equal(vc_call(fd, VUP_CMD_REGION_WRITE_MULTI, &m, sizeof(m),
                               NULL, 0, NULL), EINVAL);
     assert_int_equal(region_read(fd, 0, EDU_LIVENESS, 4, &v), 0);
     assert_int_equal(v, 0xffffffff);
     /* Entry data longer than 8 bytes. */
     m.e[1] = (VupWriteMultiEntry) { .offset = 0, .count = 9 };
-    assert_int_equal(transact(fd, VUP_CMD_REGION_WRITE_MULTI, &m, sizeof(m),
+    assert_int_equal(vc_call(fd, VUP_CMD_REGION_WRITE_MULTI, &m, sizeof(m),
                               NULL, 0, NULL), EINVAL);
     /* Both good: both applied. */
     m.e[1] = m.e[0];
-    assert_int_equal(transact(fd, VUP_CMD_REGION_WRITE_MULTI, &m, sizeof(m),
+    assert_int_equal(vc_call(fd, VUP_CMD_REGION_WRITE_MULTI, &m, sizeof(m),
                               NULL, 0, NULL), 0);
     assert_int_equal(region_read(fd, 0, EDU_LIVENESS, 4, &v), 0);
     assert_int_equal(v, ~0x04030201u);
@@ -608,10 +576,10 @@ static void test_vq_kick_refused(void **state)
     int fd = connect_client();
 
     /* Not negotiated. */
-    assert_int_equal(transact(fd, VUP_CMD_DM_VQ_KICK, &kick, sizeof(kick),
+    assert_int_equal(vc_call(fd, VUP_CMD_DM_VQ_KICK, &kick, sizeof(kick),
                               NULL, 0, NULL), EINVAL);
     /* Shorter than a header and an empty fetch reply. */
-    assert_int_equal(transact(fd, VUP_CMD_DM_VQ_KICK, &kick,
+    assert_int_equal(vc_call(fd, VUP_CMD_DM_VQ_KICK, &kick,
                               sizeof(kick.k), NULL, 0, NULL), EINVAL);
     close(fd);
 
@@ -619,22 +587,22 @@ static void test_vq_kick_refused(void **state)
     vup_caps_init_defaults(&caps);
     caps.dm_vq_fetch = caps.dm_vq_push = true;
     assert_int_equal(vup_version_build(0, 0, &caps, &buf, &len), 0);
-    assert_int_equal(transact(fd, VUP_CMD_VERSION, buf, len, NULL, 0, NULL),
+    assert_int_equal(vc_call(fd, VUP_CMD_VERSION, buf, len, NULL, 0, NULL),
                      0);
     free(buf);
     /* No doorbell there (edu has none); a zero cookie; reserved bits. */
-    assert_int_equal(transact(fd, VUP_CMD_DM_VQ_KICK, &kick, sizeof(kick),
+    assert_int_equal(vc_call(fd, VUP_CMD_DM_VQ_KICK, &kick, sizeof(kick),
                               NULL, 0, NULL), EINVAL);
     kick.k.cookie = 0;
-    assert_int_equal(transact(fd, VUP_CMD_DM_VQ_KICK, &kick, sizeof(kick),
+    assert_int_equal(vc_call(fd, VUP_CMD_DM_VQ_KICK, &kick, sizeof(kick),
                               NULL, 0, NULL), EINVAL);
     kick.k.cookie = 1;
     kick.k.reserved = 1;
-    assert_int_equal(transact(fd, VUP_CMD_DM_VQ_KICK, &kick, sizeof(kick),
+    assert_int_equal(vc_call(fd, VUP_CMD_DM_VQ_KICK, &kick, sizeof(kick),
                               NULL, 0, NULL), EINVAL);
     kick.k.reserved = 0;
     kick.k.region = 1000;
-    assert_int_equal(transact(fd, VUP_CMD_DM_VQ_KICK, &kick, sizeof(kick),
+    assert_int_equal(vc_call(fd, VUP_CMD_DM_VQ_KICK, &kick, sizeof(kick),
                               NULL, 0, NULL), EINVAL);
     assert_int_equal(region_read(fd, 0, EDU_ID_OFFSET, 4, &id), 0);
     assert_int_equal(id, 0x010000ed);
@@ -651,7 +619,7 @@ static void test_second_client_refused(void **state)
 
     vup_caps_init_defaults(&caps);
     assert_int_equal(vup_version_build(0, 0, &caps, &buf, &len), 0);
-    assert_int_equal(transact(second, VUP_CMD_VERSION, buf, len, NULL, 0,
+    assert_int_equal(vc_call(second, VUP_CMD_VERSION, buf, len, NULL, 0,
                               NULL), EBUSY);
     free(buf);
     assert_true(closed_by_server(second));
@@ -819,7 +787,7 @@ static void test_state_survives_reconnection(void **state)
     assert_int_equal(region_read(fd, 0, EDU_LIVENESS, 4, &v), 0);
     assert_int_equal(v, ~0x11223344u);
     /* DEVICE_RESET brings it back to power-on state. */
-    assert_int_equal(transact(fd, VUP_CMD_DEVICE_RESET, NULL, 0, NULL, 0,
+    assert_int_equal(vc_call(fd, VUP_CMD_DEVICE_RESET, NULL, 0, NULL, 0,
                               NULL), 0);
     assert_int_equal(region_read(fd, 0, EDU_LIVENESS, 4, &v), 0);
     assert_int_equal(v, 0);
