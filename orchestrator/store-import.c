@@ -25,9 +25,10 @@ typedef struct Import {
     guint n;                    /* writes in @t */
     GHashTable *load;           /* server name -> count of placements */
     /*
-     * The store's keys of the twinned modules and their values, when
-     * they are copied again (orch_store_import_twins): a key the tables
-     * give leaves it, and is not written if its document is the same.
+     * The store's keys of the platforms' and VMs' modules and their
+     * values, when they are copied again (the catch-up of
+     * orch_store_import_moved): a key the tables give leaves it, and is
+     * not written if its document is the same.
      */
     GHashTable *have;
 } Import;
@@ -337,6 +338,26 @@ static bool moved_events(Import *im, sqlite3 *db, GError **errp)
     return true;
 }
 
+static bool import_twins(sqlite3 *db, OrchStore *s, const char *root,
+                         GError **errp);
+
+/*
+ * "platforms" and "vms" (with their devices, placements, routes, claims
+ * and loads): the tables are not append-only, so their part is copied
+ * again whole (import_twins), once for both.
+ */
+static bool moved_records(Import *im, sqlite3 *db, bool *done,
+                          GError **errp)
+{
+    if (*done) {
+        return true;
+    }
+    *done = true;
+    /* What this catch-up put so far first: the copy has its own batches. */
+    return import_flush(im, errp) &&
+           import_twins(db, im->s, im->root, errp);
+}
+
 static bool import_moved(sqlite3 *db, OrchStore *s, const char *root,
                          const char *const *moved, GError **errp)
 {
@@ -347,7 +368,7 @@ static bool import_moved(sqlite3 *db, OrchStore *s, const char *root,
     g_autoptr(JsonNode) node = NULL;
     JsonArray *have = NULL;
     JsonObject *o;
-    bool ok = false, added = false;
+    bool ok = false, added = false, records = false;
     guint i, j;
 
     if (!orch_store_get(s, im.cond_key, &kv, NULL, errp)) {
@@ -383,6 +404,12 @@ static bool import_moved(sqlite3 *db, OrchStore *s, const char *root,
                 json_object_unref(o);
                 goto out;
             }
+        } else if (!strcmp(moved[i], "platforms") ||
+                   !strcmp(moved[i], "vms")) {
+            if (!moved_records(&im, db, &records, errp)) {
+                json_object_unref(o);
+                goto out;
+            }
         } else {
             g_set_error(errp, ORCH_ERROR, ORCH_ERROR_INTERNAL,
                         "no way to bring module '%s' into the store",
@@ -408,7 +435,7 @@ out:
     return ok;
 }
 
-/* The prefixes of the modules records-set.h twins, under ROOT. */
+/* The prefixes of the platforms' and VMs' modules, under ROOT. */
 static const char *const import_twinned[] = {
     "platforms/", "vms/", "uuids/", "placements/", "instances/", "routes/",
     "load/", NULL,
@@ -513,12 +540,3 @@ bool orch_store_import_moved(sqlite3 *db, OrchStore *s, const char *root,
     return ok;
 }
 
-bool orch_store_import_twins(sqlite3 *db, OrchStore *s, const char *root,
-                             GError **errp)
-{
-    OrchStoreView **slot = orch_rec_twin_unbind();
-    bool ok = import_twins(db, s, root, errp);
-
-    orch_rec_twin_bind(slot);
-    return ok;
-}
