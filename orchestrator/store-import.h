@@ -23,7 +23,9 @@
  * claims of instance names, routes and UUIDs, each server's load, and
  * the events (from the events table; or, once its orchestrator ran
  * with the events on the store, from @db's own kv table, where they are
- * since: store-events.h).  In transactions of at most ORCH_IMPORT_BATCH
+ * since: store-events.h).  Likewise the platforms and VMs with all
+ * theirs, from @db's kv table once its "/dm/moved" lists "vms" (their
+ * tables are no longer written since).  In transactions of at most ORCH_IMPORT_BATCH
  * writes (etcd's --max-txn-ops is 128 by default), each conditioned on
  * ROOT "schema" being absent, which the last one writes: CONFLICT if
  * the store was imported into already (nothing written), and an import
