@@ -5,9 +5,10 @@
  */
 #include <string.h>
 
-#include "db.h"
 #include "display-ws.h"
 #include "log.h"
+#include "records.h"
+#include "records-bind.h"
 #include "ws-upgrade.h"
 
 /* A longer prefix than the console's "/v1/ws": libsoup picks this one. */
@@ -33,35 +34,52 @@ static char *display_ws_vm(const char *path)
 }
 
 /*
- * The launcher and instance of @vm's display: the placement whose
- * console column holds a VNC address (placement.c), as vm.c's "vnc".
+ * The launcher and instance of @vm's display: the first device, not a
+ * console, whose placement has a console address (a VNC one,
+ * placement.c), as vm.c's "vnc".  Read through the thread's view
+ * (records.h): the VMs' and placements' documents are the truth.
  */
 static JsonObject *display_ws_find(sqlite3 *db, const char *vm,
                                    guint *status, char **error)
 {
-    g_autoptr(sqlite3_stmt) st = NULL;
-    g_autofree char *state = orch_db_str(db, "SELECT state FROM vms WHERE "
-                                         "name = ?", "s", vm);
+    g_autoptr(JsonObject) doc = orch_rec_vm(db, vm);
+    JsonArray *devs = doc ? json_object_get_array_member(doc, "devices") :
+        NULL;
 
-    if (!state) {
+    if (!doc) {
         *status = 404;
         *error = g_strdup_printf("no VM '%s'", vm);
         return NULL;
     }
-    st = orch_db_stmt(db,
-        "SELECT s.address AS server_address, p.instance"
-        " FROM devices d JOIN vms v ON v.id = d.vm_id"
-        " JOIN placements p ON p.device_id = d.id"
-        " JOIN platforms s ON s.id = p.server_id"
-        " WHERE v.name = ? AND d.console = 0 AND p.console IS NOT NULL"
-        " AND p.instance IS NOT NULL ORDER BY d.id LIMIT 1", "s", vm);
-    if (!st || sqlite3_step(st) != SQLITE_ROW) {
-        *status = 409;
-        *error = g_strdup_printf("VM '%s' has no placed display (it is %s)",
-                                 vm, state);
-        return NULL;
+    for (guint i = 0; devs && i < json_array_get_length(devs); i++) {
+        JsonObject *d = json_array_get_object_element(devs, i);
+        g_autoptr(JsonObject) p = NULL;
+        g_autoptr(JsonObject) s = NULL;
+        JsonObject *o;
+
+        if (json_object_get_boolean_member_with_default(d, "console",
+                                                        FALSE)) {
+            continue;
+        }
+        p = orch_rec_placement(db, vm, orch_rec_str(d, "name"));
+        if (!orch_rec_str(p, "console") || !orch_rec_str(p, "instance")) {
+            continue;
+        }
+        s = orch_rec_platform(db, orch_rec_str(p, "server"));
+        if (!orch_rec_str(s, "address")) {
+            continue;
+        }
+        o = json_object_new();
+        json_object_set_string_member(o, "server_address",
+                                      orch_rec_str(s, "address"));
+        json_object_set_string_member(o, "instance",
+                                      orch_rec_str(p, "instance"));
+        return o;
     }
-    return orch_db_row(st);
+    *status = 409;
+    *error = g_strdup_printf("VM '%s' has no placed display (it is %s)",
+                             vm, orch_rec_str(doc, "state"));
+    return NULL;
 }
 
 /* Before the upgrade: any status set here refuses it. */
@@ -73,6 +91,7 @@ static void display_ws_check(SoupServer *soup, SoupServerMessage *msg,
     g_autofree char *vm = display_ws_vm(path);
     g_autofree char *error = NULL;
     guint status = 0;
+    OrchStoreView *reads = NULL;
     JsonObject *o;
 
     if (!orch_ws_allowed(d->auth, msg, path)) {
@@ -82,9 +101,11 @@ static void display_ws_check(SoupServer *soup, SoupServerMessage *msg,
         orch_ws_fail(msg, 404, "no such endpoint");
         return;
     }
-    sqlite3_exec(d->db, "BEGIN", NULL, NULL, NULL);
+    /* Through a view of its own, never committed (records-bind.h). */
+    orch_rec_twin_bind(&reads);
     o = display_ws_find(d->db, vm, &status, &error);
-    sqlite3_exec(d->db, "COMMIT", NULL, NULL, NULL);
+    orch_rec_twin_bind(NULL);
+    g_clear_pointer(&reads, orch_view_free);
     if (!o) {
         orch_ws_fail(msg, status, error);
         return;

@@ -16,8 +16,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "db.h"
 #include "events.h"
+#include "records.h"
 #include "request.h"
 #include "store-events.h"
 
@@ -87,9 +87,10 @@ int orch_vm_events(OrchRequest *r)
 {
     const char *vm = r->seg[1];
 
+    g_autoptr(JsonObject) doc = orch_rec_vm(r->db, vm);
+
     /* Events outlive their VM; by name, only a VM that exists. */
-    if (orch_db_int(r->db, 0, "SELECT count(*) FROM vms WHERE name = ?", "s",
-                    vm) == 0) {
+    if (!doc) {
         return orch_fail(r, 404, "no VM '%s'", vm);
     }
     return events_reply(r, vm);

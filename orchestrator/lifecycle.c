@@ -157,15 +157,11 @@ int orch_vm_start(OrchRequest *r)
         return orch_fail_error(r, err);
     }
     /*
-     * The placements are committed as they are made, so that a launcher
-     * that is slow to answer does not hold the database; each is made
-     * before its launch, so that other starts meanwhile count its slot
-     * (orch_launch_instance); a failed start deletes them again (the VM,
-     * defined or stopped, had none).
+     * The placements are committed as they are claimed, before each
+     * launch, so that other starts meanwhile count the slot and a slow
+     * launcher does not hold the others; a failed start releases them
+     * again (orch_launch_instance, orch_request_claim_now).
      */
-    orch_db_commit_early(r, "DELETE FROM placements WHERE device_id IN"
-                         " (SELECT d.id FROM devices d JOIN vms v"
-                         " ON v.id = d.vm_id WHERE v.name = ?)", vm.name);
     if (!lifecycle_launch_all(r, &vm, &err) ||
         (!client && !orch_place_vm(r->db, NULL,
                                    orch_vm_needs_model_tls(r->db, vm.name),

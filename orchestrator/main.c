@@ -4,7 +4,6 @@
  *   dm-orchestrator [--store sqlite:PATH|etcd:URL[,URL...] | --db PATH]
  *                   [--listen unix:PATH|tcp:HOST:PORT]
  *   dm-orchestrator --db PATH --import-into STORE
- *   dm-orchestrator --db PATH --check-store
  *                   [--store-ca FILE] [--store-cert FILE --store-key FILE]
  *                   [--tls-creds DIR] [--launcher-tls-creds DIR]
  *                   [--save-dir DIR] [--no-reconcile]
@@ -32,7 +31,6 @@
 #include "save.h"
 #include "server.h"
 #include "store.h"
-#include "store-check.h"
 #include "store-events.h"
 #include "store-import.h"
 
@@ -45,7 +43,6 @@ static const char *arg_save_dir;
 static bool arg_reconcile = true;
 static bool arg_insecure_plain_tcp;
 static const char *arg_import_into;
-static bool arg_check_store;
 static const char *arg_store_ca;
 static const char *arg_store_cert;
 static const char *arg_store_key;
@@ -75,10 +72,6 @@ static void help(void)
            "      --import-into=SPEC  copy the database into the store SPEC\n"
            "                          (sqlite:PATH or etcd:URL[,URL...]) as\n"
            "                          keys, once, and exit\n"
-           "      --check-store       compare the store's platforms, VMs,\n"
-           "                          placements and routes with the\n"
-           "                          tables they are the twins of, print\n"
-           "                          each difference and exit (0: none)\n"
            "      --store-ca=FILE     etcd over https: the CA of its\n"
            "                          certificate (default: the system's)\n"
            "      --store-cert=FILE, --store-key=FILE\n"
@@ -162,7 +155,6 @@ static int parse_argv(int argc, char **argv)
         { "db", required_argument, NULL, 'd' },
         { "store", required_argument, NULL, 'S' },
         { "import-into", required_argument, NULL, 'i' },
-        { "check-store", no_argument, NULL, 'C' },
         { "store-ca", required_argument, NULL, 'a' },
         { "store-cert", required_argument, NULL, 'c' },
         { "store-key", required_argument, NULL, 'k' },
@@ -197,9 +189,6 @@ static int parse_argv(int argc, char **argv)
             break;
         case 'i':
             arg_import_into = optarg;
-            break;
-        case 'C':
-            arg_check_store = true;
             break;
         case 'a':
             arg_store_ca = optarg;
@@ -386,28 +375,6 @@ static int import_into(sqlite3 *db)
 }
 
 /*
- * --check-store: the store's twins against the tables (store-check.h),
- * for the tests of the dual write; read-only, beside a running
- * orchestrator too.
- */
-static int check_store(OrchStore *s, sqlite3 *db)
-{
-    g_autoptr(GError) err = NULL;
-    g_autoptr(GString) out = g_string_new(NULL);
-    int n = orch_store_check_twins(db, s, ORCH_STORE_ROOT, out, &err);
-
-    if (n < 0) {
-        fprintf(stderr, "dm-orchestrator: --check-store: %s\n",
-                err->message);
-        return 1;
-    }
-    fputs(out->str, stdout);
-    printf("dm-orchestrator: %d difference(s) between the store and the "
-           "tables\n", n);
-    return n ? 1 : 0;
-}
-
-/*
  * The store, in the database's file (SQLite's kv table beside its
  * tables): filled from the tables at the first start (a database of
  * schema 7 from before the store, docs/scale-out.md), then holding what
@@ -426,11 +393,15 @@ static OrchStore *open_store(void)
 }
 
 /*
- * The modules this build keeps on the store, the others still in the
- * tables (docs/scale-out.md, "How the modules move"): a store that does
- * not list one yet gets its part brought up to date from the tables.
+ * The modules this build keeps on the store, their keys the truth
+ * (docs/scale-out.md, "How the modules move"): a store that does not list
+ * one yet (filled while an older orchestrator wrote the tables) gets its
+ * part brought up to date from the tables once.  Every module has moved:
+ * the tables are read only by these catch-ups and --import-into.
  */
-static const char *const store_moved[] = { "events", NULL };
+static const char *const store_moved[] = {
+    "events", "platforms", "vms", NULL,
+};
 
 static bool fill_store(OrchStore *s, sqlite3 *db)
 {
@@ -451,14 +422,6 @@ static bool fill_store(OrchStore *s, sqlite3 *db)
     }
     if (!orch_store_import_moved(db, s, "/dm/", store_moved, &err)) {
         orch_warn("the store %s: %s", spec, err->message);
-        return false;
-    }
-    /*
-     * The tables' twins (records-set.h) as the tables are now: written
-     * by this build only while it runs.
-     */
-    if (schema && !orch_store_import_twins(db, s, ORCH_STORE_ROOT, &err)) {
-        orch_warn("the store %s: the tables' twins: %s", spec, err->message);
         return false;
     }
     if (!orch_events_open(s, &err)) {
@@ -529,24 +492,16 @@ int main(int argc, char **argv)
         sqlite3_close(db_worker);
         return ret;
     }
-    if (arg_check_store) {
-        ret = check_store(store, db_worker);
-        sqlite3_close(db_main);
-        sqlite3_close(db_worker);
-        return ret;
-    }
     /* Before the reconciliation: it writes events. */
     if (!fill_store(store, db_worker)) {
         return 1;
     }
     /*
-     * The requests' views (request.h), which the tables' writes' twins
-     * go into (records-set.h, step 1 of docs/scale-out.md's "The next
-     * step"), and the records' reads (records-bind.h, step 2).
+     * The requests' views (request.h), which the records' reads and
+     * writes go through (records-bind.h, records-set.h).
      */
     orch_request_set_store(store);
     orch_rec_twin_open(store, ORCH_STORE_ROOT);
-    /* Step 2: the records read through the sections' views. */
     orch_rec_read_store(true);
     set_save_dir();
     if (arg_tls_creds &&

@@ -343,12 +343,12 @@ bool orch_launch_instance(sqlite3 *db, OrchUndo *undo, const char *vm_uuid,
     const char *addr, *cons, *state;
 
     /*
-     * The row is the claim on the server's room, so it is written before
-     * the launcher is called: orch_place_device counts them, and a start
-     * served while this one waits for its launcher (the section is paused
-     * then) must count it.  Written after the answer, two starts picked
-     * the same last slot (docs/scale-out.md, "Concurrent starts").  Its
-     * twin on the store is committed at once for the same reason.
+     * The placement is the claim on the server's room, so it is written
+     * and committed before the launcher is called: orch_place_device
+     * counts the claims, and a start served while this one waits for its
+     * launcher (the section is paused then) must count it.  Written after
+     * the answer, two starts picked the same last slot (docs/scale-out.md,
+     * "Concurrent starts").
      */
     if (!orch_rec_placement_claim(db, s->vm, s->dev, s->name, instance,
                                   token, errp) ||

@@ -50,9 +50,9 @@ bool orch_place_device(sqlite3 *db, const char *vm, const char *dev,
  * Launch the instance on @s for the VM whose identifier is @vm_uuid,
  * with the model's @props (JSON text of an object, or NULL), and record
  * the placement; its DELETE goes on @undo.  The placement is written
- * first, in state "launching", as the claim on @s's room: a caller that
- * lets other requests in during the launch commits it early
- * (orch_db_commit_early) and deletes it again if the request fails.
+ * first, in state "launching", as the claim on @s's room, and committed
+ * before the launcher is called (orch_request_claim_now), which releases
+ * it again if the request fails.
  */
 bool orch_launch_instance(sqlite3 *db, OrchUndo *undo, const char *vm_uuid,
                           OrchServerChoice *s, const char *instance,

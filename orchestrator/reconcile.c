@@ -576,41 +576,38 @@ static void reconcile_orphans(Reconcile *rc)
 bool orch_reconcile(sqlite3 *db, GError **errp)
 {
     Reconcile rc = { .db = db };
-    g_autoptr(OrchStoreView) twins = NULL;
+    g_autoptr(OrchStoreView) view = NULL;
     g_autoptr(GError) err = NULL;
     bool ok;
 
-    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_INTERNAL, "%s",
-                    sqlite3_errmsg(db));
-        return false;
-    }
-    /* Its notes are written if its repairs are, and their twins. */
+    /* Its notes are written if its repairs are, in one view of its own. */
     orch_events_defer();
-    orch_rec_twin_bind(&twins);
+    orch_rec_twin_bind(&view);
     rc.seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                     (GDestroyNotify)g_hash_table_unref);
     reconcile_fetch(&rc);
-    /* Which statement failed is in the log; the database says why. */
+    /* Which write failed is in the log. */
     ok = reconcile_vms(&rc, NULL) && reconcile_cut_starts(&rc, NULL);
     if (ok) {
         reconcile_orphans(&rc);
         rc.changes += orch_reconcile_routes(db, rc.seen);
     }
-    if (!ok || sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+    orch_rec_twin_bind(NULL);
+    if (!ok) {
         g_set_error(errp, ORCH_ERROR, ORCH_ERROR_INTERNAL,
-                    "the database failed: %s", sqlite3_errmsg(db));
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-        orch_rec_twin_bind(NULL);
+                    "the store refused a repair (logged above)");
         orch_events_flush(false);
         g_hash_table_unref(rc.seen);
         return false;
     }
-    /* After the COMMIT: on SQLite the store waits for its write lock. */
-    orch_rec_twin_bind(NULL);
-    if (twins && !orch_view_commit(twins, NULL, &err)) {
-        orch_warn("reconcile: the store's twins of its repairs: %s (put "
-                  "right at the next start)", err->message);
+    /* Another writer meanwhile: the next pass sees what it left. */
+    if (view && orch_view_dirty(view) &&
+        !orch_view_commit(view, NULL, &err)) {
+        orch_warn("reconcile: its repairs not written: %s (left to the "
+                  "next pass)", err->message);
+        orch_events_flush(false);
+        g_hash_table_unref(rc.seen);
+        return true;
     }
     orch_events_flush(true);
     orch_info("reconcile: %u launcher(s) answered, %d change(s)",

@@ -1,10 +1,9 @@
 /*
- * dm-orchestrator: which store view a thread's records go through while
- * the switch is under way (docs/scale-out.md, "The next step"): the
- * view of the section it runs (a request's, reconciliation's, a read-only
- * view's), for the twins of the tables' writes (records-set.h, step 1)
- * and, once orch_rec_read_store() is on, for the reads (records.h,
- * step 2).
+ * dm-orchestrator: which store view a thread's records go through
+ * (docs/scale-out.md, "The next step"): the view of the section it runs
+ * (a request's, reconciliation's, a read-only view's), for the writes
+ * (records-set.h) and, once orch_rec_read_store() is on, for the reads
+ * (records.h).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -28,11 +27,11 @@ void orch_rec_twin_open(OrchStore *s, const char *root);
 void orch_rec_twin_bind(OrchStoreView **slot);
 /*
  * Unbind this thread's slot and answer it, for orch_rec_twin_bind to put
- * back: what must read the tables themselves (store-import.c,
- * store-check.c) reads them so whoever calls it.
+ * back: what must read the tables themselves (store-import.c) reads
+ * them so whoever calls it.
  */
 OrchStoreView **orch_rec_twin_unbind(void);
-/* Step 2: the bound view answers records.h's reads too (set by main()). */
+/* The bound view answers records.h's reads too (set by main()). */
 void orch_rec_read_store(bool on);
 
 /* For records.c and records-set.c. */

@@ -1,6 +1,7 @@
 /*
- * dm-orchestrator: the documents of the key layout read from the SQLite
- * tables (records.h).
+ * dm-orchestrator: the documents of the key layout read through the
+ * thread's store view, or from the SQLite tables for the import
+ * (records.h).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -204,9 +205,8 @@ static gint64 tables_client_running(sqlite3 *db, const char *client)
 }
 
 /*
- * Step 2 of the switch (records-bind.h): a thread with a view bound reads
- * through it (records-view.h), any other the tables (store-import.c and
- * store-check.c read them so).  A store failure reads as absent, as an
+ * A thread with a view bound reads through it (records-view.h), any
+ * other the tables (store-import.c reads them so, records-bind.h).  A store failure reads as absent, as an
  * SQL one does, and is logged.
  */
 #define READ_VIEW orch_rec_read_view()

@@ -5,12 +5,12 @@
  * device's placement (store-placements.h's), a platform
  * (store-platforms.h's).  References are names, never the tables' ids.
  *
- * A thread with a store view bound (records-bind.h, step 2 of
- * docs/scale-out.md's "The next step") reads them through it
- * (records-view.h); any other from the SQLite tables, which are still
- * written too (records-set.h), and which store-import.c copies into the
- * store and store-check.c compares with it through these same functions
- * (unbinding first).
+ * A thread with a store view bound (records-bind.h) reads them through
+ * it (records-view.h): the store is their truth (docs/scale-out.md, step
+ * 3 of "The next step").  Any other reads the SQLite tables, no longer
+ * written (records-set.h writes the store): what store-import.c does,
+ * unbinding first, to copy a database of an older orchestrator into the
+ * store.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */

@@ -16,7 +16,6 @@
 #include "records-bind.h"
 #include "request.h"
 #include "store-events.h"
-#include "store-import.h"
 #include "store-placements.h"
 
 /* The -errno that goes with an HTTP status, for callers that care. */
@@ -182,28 +181,6 @@ OrchStoreView *orch_request_view(OrchRequest *r)
     return r->view;
 }
 
-/*
- * While the tables are still written (docs/scale-out.md, "The next step",
- * steps 1 and 2), a view refused after the SQL COMMIT leaves the store's
- * twins behind the tables, which the handlers read through the store:
- * copy the tables again at once, as a start does.  Called after the
- * COMMIT, in the section, so no other writer runs meanwhile.
- */
-static void request_twins_resync(OrchRequest *r)
-{
-    g_autoptr(GError) err = NULL;
-
-    if (!orch_rec_bound_store() || !r->db) {
-        return;
-    }
-    orch_warn("the store's twins missed a committed write: copied again "
-              "from the tables");
-    if (!orch_store_import_twins(r->db, orch_rec_bound_store(),
-                                 orch_rec_bound_root(), &err)) {
-        orch_warn("the store's twins: %s", err->message);
-    }
-}
-
 /* Commit @r's view, if it has one: 0, or -EBUSY with @r failed (409). */
 static int request_view_commit(OrchRequest *r)
 {
@@ -216,7 +193,6 @@ static int request_view_commit(OrchRequest *r)
     }
     orch_fail(r, err->domain == ORCH_ERROR ? err->code : 500,
               "the store: %s", err->message);
-    request_twins_resync(r);
     return -EBUSY;
 }
 
@@ -281,108 +257,55 @@ static void request_claims_run(OrchRequest *r)
     g_slist_free_full(g_steal_pointer(&r->claims), request_claim_free);
 }
 
-static int request_db_begin(OrchRequest *r)
-{
-    if (sqlite3_exec(r->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
-        SQLITE_OK) {
-        return orch_fail(r, 503, "database busy: %s", sqlite3_errmsg(r->db));
-    }
-    r->db_changes = sqlite3_total_changes(r->db);
-    return 0;
-}
-
+/*
+ * The section is the lock alone: no table of the request's is written
+ * any more (docs/scale-out.md, step 3), so there is no SQL transaction
+ * to hold; the view holds the request's reads and writes, committed at
+ * its end while the lock is held.
+ */
 int orch_db_section_begin(OrchRequest *r, sqlite3 *db)
 {
     g_mutex_lock(&request_db_lock);
     r->db = db;
     r->db_held = true;
     request_current = r;
-    /* The tables' writes' twins go into its view (records-set.h). */
+    /* Its records' reads and writes go through its view (records-bind.h). */
     orch_rec_twin_bind(&r->view);
     /* Its events are written with its commit (store-events.h). */
     orch_events_defer();
-    if (request_db_begin(r) < 0) {
-        orch_db_section_end(r, false);
-        return -EBUSY;
-    }
     return 0;
 }
 
 int orch_db_section_end(OrchRequest *r, bool commit)
 {
     int ret = 0;
+    bool held = r->db_held;
 
-    if (!r->db_held) {
-        /*
-         * Paused at its end: nothing pending in SQL.  Its view (inside
-         * the section, as below) and its events as @commit says.
-         */
-        if (request_current == r) {
-            request_current = NULL;
-            orch_rec_twin_bind(NULL);
-        }
-        if (commit && r->view) {
-            g_mutex_lock(&request_db_lock);
-            ret = request_view_commit(r);
-            orch_events_flush(ret == 0);
-            g_mutex_unlock(&request_db_lock);
-            return ret;
-        }
-        g_clear_pointer(&r->view, orch_view_free);
-        orch_events_flush(commit);
-        return 0;
+    if (request_current == r) {
+        request_current = NULL;
+        orch_rec_twin_bind(NULL);
     }
-    if (!sqlite3_get_autocommit(r->db) &&
-        (!commit ||
-         sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)) {
-        ret = commit ? -EIO : 0;
-        sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+    if (!held && commit && r->view) {
+        /* Paused at its end: the commit in the section all the same. */
+        g_mutex_lock(&request_db_lock);
+        held = true;
     }
-    /*
-     * Still in the section, after the COMMIT: the store's writer waits for
-     * no one (on SQLite it needs the write lock the section held).
-     */
-    if (commit && ret == 0) {
+    if (commit) {
         ret = request_view_commit(r);
     } else {
         g_clear_pointer(&r->view, orch_view_free);
     }
     orch_events_flush(commit && ret == 0);
-    r->db_held = false;
-    request_current = NULL;
-    orch_rec_twin_bind(NULL);
-    g_mutex_unlock(&request_db_lock);
-    return ret;
-}
-
-/* A statement mid-way through its rows would be stepped by another. */
-static bool request_db_stepping(sqlite3 *db)
-{
-    sqlite3_stmt *st = NULL;
-
-    while ((st = sqlite3_next_stmt(db, st))) {
-        if (sqlite3_stmt_busy(st)) {
-            return true;
-        }
+    if (held) {
+        r->db_held = false;
+        g_mutex_unlock(&request_db_lock);
     }
-    return false;
+    return ret;
 }
 
 int orch_request_commit_now(OrchRequest *r)
 {
-    bool in_txn = r->db_held && !sqlite3_get_autocommit(r->db);
-    int ret;
-
-    /* The SQL first, as at the section's end: the store may need its lock. */
-    if (in_txn && sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL) !=
-        SQLITE_OK) {
-        return orch_fail(r, 500, "database: %s", sqlite3_errmsg(r->db));
-    }
-    ret = request_view_commit(r);
-    if (in_txn && request_db_begin(r) < 0) {
-        return -EBUSY;
-    }
-    return ret;
+    return request_view_commit(r);
 }
 
 bool orch_request_claim_now(const char *root, const char *vm,
@@ -410,13 +333,13 @@ void orch_db_pause(void)
     if (!r || !r->db_held) {
         return;
     }
-    /* Uncommitted writes stay atomic with the rest: keep the section. */
-    if ((sqlite3_total_changes(r->db) != r->db_changes &&
-         !r->commit_early) || request_db_stepping(r->db)) {
-        return;
-    }
-    if (sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-        orch_fail(r, 500, "database: %s", sqlite3_errmsg(r->db));
+    /*
+     * Writes not committed yet stay atomic with the rest: keep it, unless
+     * the request committed claims already (a start: its later writes,
+     * the launchers' answers, stay in its view, whose commit checks what
+     * it read, and a failure releases the claims).
+     */
+    if (r->view && orch_view_dirty(r->view) && !r->claims) {
         return;
     }
     r->db_held = false;
@@ -432,76 +355,26 @@ bool orch_db_resume(void)
     }
     g_mutex_lock(&request_db_lock);
     r->db_held = true;
-    return request_db_begin(r) == 0;
-}
-
-void orch_db_commit_early(OrchRequest *r, const char *sql, const char *key)
-{
-    OrchDbUndo *u = g_new0(OrchDbUndo, 1);
-
-    u->sql = g_strdup(sql);
-    u->key = g_strdup(key);
-    r->db_undo = g_slist_prepend(r->db_undo, u);
-    r->commit_early = true;
-}
-
-static void request_db_undo_free(gpointer p)
-{
-    OrchDbUndo *u = p;
-
-    g_free(u->sql);
-    g_free(u->key);
-    g_free(u);
-}
-
-void orch_db_undo_clear(OrchRequest *r)
-{
-    g_slist_free_full(g_steal_pointer(&r->db_undo), request_db_undo_free);
+    return true;
 }
 
 bool orch_request_finish(OrchRequest *r, int ret)
 {
-    sqlite3 *db = r->db;
-
     if (ret == 0 && !r->error && orch_db_section_end(r, true) == 0) {
         orch_undo_clear(&r->undo);
-        orch_db_undo_clear(r);
         g_slist_free_full(g_steal_pointer(&r->claims), request_claim_free);
         return true;
     }
     if (!r->error) {
         orch_fail(r, 500, "internal error (%s)", ret < 0 ?
-                  g_strerror(-ret) : sqlite3_errmsg(db));
+                  g_strerror(-ret) : "no cause given");
     }
     /* A conflict on the view ended the section already: a no-op then. */
     orch_db_section_end(r, false);
     orch_undo_run(&r->undo);
-    orch_db_undo_run(r, db);
-    /*
-     * In the section's lock: no worker holds SQLite's write lock then,
-     * which the store's commit on the same file would wait for.
-     */
+    /* In the section's lock, as every commit of a worker's view. */
     g_mutex_lock(&request_db_lock);
     request_claims_run(r);
     g_mutex_unlock(&request_db_lock);
     return false;
-}
-
-void orch_db_undo_run(OrchRequest *r, sqlite3 *db)
-{
-    OrchRequest undo = { .db = db };
-    GSList *l;
-
-    if (r->db_undo && orch_db_section_begin(&undo, db) == 0) {
-        for (l = r->db_undo; l; l = l->next) {
-            OrchDbUndo *u = l->data;
-
-            if (!orch_db_run(db, NULL, u->sql, "s", u->key)) {
-                orch_warn("undo: %s, ignoring", sqlite3_errmsg(db));
-            }
-        }
-        orch_db_section_end(&undo, true);
-    }
-    g_free(undo.error);
-    orch_db_undo_clear(r);
 }

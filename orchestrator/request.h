@@ -2,8 +2,8 @@
  * dm-orchestrator: an API request as the handlers see it (request.c):
  * its replies, body fields, undo list and database section.
  *
- * A request is parsed by server.c, handed to one handler inside one SQLite
- * transaction, and answered with the handler's JSON or {"error": "..."}.
+ * A request is parsed by server.c, handed to one handler inside one
+ * section with its store view (below), and answered with the handler's JSON or {"error": "..."}.
  * Only the handlers use this: the modules below them report GErrors
  * (error.h), which a handler answers with orch_fail_error().
  *
@@ -33,9 +33,6 @@ typedef struct OrchRequest {
     OrchUndo undo;              /* launcher DELETEs to run on failure */
     /* The worker's database section (request.c), see server.h. */
     bool db_held;               /* this request holds the section */
-    int db_changes;             /* sqlite3_total_changes() at BEGIN */
-    bool commit_early;          /* writes may commit before a call */
-    GSList *db_undo;            /* SQL undoing early commits on failure */
     OrchStoreView *view;        /* its reads and writes on the store */
     GSList *claims;             /* placements committed early, to release */
 } OrchRequest;
@@ -65,39 +62,32 @@ int orch_check_name(OrchRequest *r, const char *what, const char *name);
 int orch_require_body(OrchRequest *r);
 
 /*
- * The worker threads share one database connection, one request at a
- * time: a request holds it (its "section", a transaction) while it runs,
- * except during a launcher call made with no write pending (or with
- * commit_early, whose writes @sql with @id undoes, see
- * orch_db_undo_add), so that a mute launcher delays only the requests
- * that wait for it.  Requests on one VM are serialised by server.c.
+ * The worker threads' requests run one at a time: a request holds the
+ * section (a lock; its reads and writes are in its store view, below)
+ * while it runs, except during a launcher call made with nothing written
+ * in its view yet (a start's claims are committed before, by
+ * orch_request_claim_now), so that a mute launcher delays only the
+ * requests that wait for it.  Requests on one VM are serialised by
+ * server.c.  @db is kept for the handlers' parameters; no SQL runs in
+ * the section any more (docs/scale-out.md, step 3).
  */
 int orch_db_section_begin(OrchRequest *r, sqlite3 *db);
-/* COMMIT (@commit and no error) or ROLLBACK, then let the next one in. */
+/* Commit the view (@commit and no error) or drop it; let the next in. */
 int orch_db_section_end(OrchRequest *r, bool commit);
 /* Around a launcher call, on whichever thread: no-ops outside a section. */
 void orch_db_pause(void);
-/* False if the transaction could not begin again (the request failed). */
+/* Always true now (it could fail while the section began a transaction). */
 bool orch_db_resume(void);
-/* Commit writes before launcher calls; on failure run @sql with @key. */
-void orch_db_commit_early(OrchRequest *r, const char *sql, const char *key);
-/* Run the undo SQL of a failed commit_early request, in its own section. */
-void orch_db_undo_run(OrchRequest *r, sqlite3 *db);
-void orch_db_undo_clear(OrchRequest *r);
 
 /*
  * The request's optimistic transaction on the store (store-view.h), the
  * shape its database section takes as the modules move onto the store
  * (docs/scale-out.md, "How the modules move").  Its reads are remembered
- * and its writes kept until the section ends: then, after the SQL
- * COMMIT and still inside the section (on SQLite the store is another
- * connection to the same file, which waits for the section's write
- * lock), the view is committed.  If anything it read changed meanwhile,
- * the request fails with 409 and nothing of the view is written; its
- * events are dropped and its undo list runs (orch_request_finish), as
- * for any failure.  The SQL part is committed by then: a request must
- * not write both unless a conflict on the view leaves the SQL part
- * harmless (docs/scale-out.md, "A trap for the next module").
+ * and its writes kept until the section ends: then, still inside the
+ * section, the view is committed.  If anything it read changed
+ * meanwhile, the request fails with 409 and nothing of the view is
+ * written; its events are dropped and its undo list runs
+ * (orch_request_finish), as for any failure.
  *
  * The store the views read, set once by main() before any request (NULL:
  * none, orch_request_view answers NULL).
@@ -107,15 +97,16 @@ void orch_request_set_store(OrchStore *s);
 OrchStoreView *orch_request_view(OrchRequest *r);
 /*
  * End a worker's request whose handler returned @ret: commit its section
- * (SQL, then its view) and forget its undo lists if it succeeded, else
- * fail it (500 unless it failed already), roll back, run its undo lists.
+ * (its view) and forget its undo lists if it succeeded, else
+ * fail it (500 unless it failed already), drop its view, run its undo
+ * list and release the claims it committed.
  * True if it committed.
  */
 bool orch_request_finish(OrchRequest *r, int ret);
 
 /*
  * A start's claim on the store (docs/scale-out.md, "Concurrent starts"):
- * commit what @r wrote so far, its SQL then its view, before its first
+ * commit what @r wrote so far in its view, before its first
  * launcher call, so that a start served while this one waits for its
  * launcher (the section is paused then) sees the slot taken.  The
  * request goes on with a new view (orch_request_view).  0, or -EBUSY
@@ -135,10 +126,9 @@ void orch_request_claimed(OrchRequest *r, const char *root, const char *vm,
                           const char *dev, const char *instance);
 /*
  * Both of the above for the request whose section this thread runs,
- * after the twin of its launching row (records-set.h) claimed device
- * @dev of VM @vm's slot in its view as @instance: the claim is
- * committed now, as the row is (orch_db_commit_early), so that the
- * store's load counts it while the launcher is called.  True if there
+ * after orch_rec_placement_claim (records-set.h) claimed device @dev of
+ * VM @vm's slot in its view as @instance: the claim is committed now, so
+ * that the store's load counts it while the launcher is called.  True if there
  * is no such request or it wrote nothing in the store; false with
  * @errp (409 if what the view read changed) and the request failed.
  */

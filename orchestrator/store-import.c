@@ -25,9 +25,10 @@ typedef struct Import {
     guint n;                    /* writes in @t */
     GHashTable *load;           /* server name -> count of placements */
     /*
-     * The store's keys of the twinned modules and their values, when
-     * they are copied again (orch_store_import_twins): a key the tables
-     * give leaves it, and is not written if its document is the same.
+     * The store's keys of the platforms' and VMs' modules and their
+     * values, when they are copied again (the catch-up of
+     * orch_store_import_moved): a key the tables give leaves it, and is
+     * not written if its document is the same.
      */
     GHashTable *have;
 } Import;
@@ -187,6 +188,71 @@ static bool import_vms(Import *im, sqlite3 *db, GError **errp)
     return true;
 }
 
+/* The prefixes of the platforms' and VMs' modules, under ROOT. */
+static const char *const import_twinned[] = {
+    "platforms/", "vms/", "uuids/", "placements/", "instances/", "routes/",
+    "load/", NULL,
+};
+
+/*
+ * A database whose orchestrator kept its platforms and VMs on the store
+ * (its own kv table's "/dm/moved" lists "vms": docs/scale-out.md, step
+ * 3) no longer writes them in its tables: their keys are copied from
+ * the kv table, documents as they are.  *@done says whether it was so.
+ */
+static bool import_records_kv(Import *im, sqlite3 *db, bool *done,
+                              GError **errp)
+{
+    g_autofree char *moved = NULL;
+    g_autoptr(JsonNode) mn = NULL;
+    JsonArray *mods = NULL;
+
+    *done = false;
+    if (orch_db_int(db, 0, "SELECT count(*) FROM sqlite_master"
+                    " WHERE type = 'table' AND name = 'kv'", "") > 0) {
+        moved = orch_db_str(db, "SELECT value FROM kv WHERE key = ?", "s",
+                            "/dm/moved");
+    }
+    mn = moved ? json_from_string(moved, NULL) : NULL;
+    if (mn && JSON_NODE_HOLDS_OBJECT(mn)) {
+        JsonNode *m = json_object_get_member(json_node_get_object(mn),
+                                             "modules");
+
+        mods = m && JSON_NODE_HOLDS_ARRAY(m) ? json_node_get_array(m) : NULL;
+    }
+    for (guint i = 0; mods && i < json_array_get_length(mods); i++) {
+        JsonNode *e = json_array_get_element(mods, i);
+
+        *done |= JSON_NODE_HOLDS_VALUE(e) &&
+                 json_node_get_value_type(e) == G_TYPE_STRING &&
+                 !g_strcmp0(json_node_get_string(e), "vms");
+    }
+    for (guint i = 0; *done && import_twinned[i]; i++) {
+        g_autofree char *from = g_strconcat("/dm/", import_twinned[i], NULL);
+        g_autofree char *to = g_strdup(from);
+        g_autoptr(sqlite3_stmt) st = NULL;
+
+        /* The prefix's end: its last character's successor. */
+        to[strlen(to) - 1]++;
+        st = orch_db_stmt(db, "SELECT key, value FROM kv WHERE key >= ?"
+                          " AND key < ? ORDER BY key", "ss", from, to);
+        while (st && sqlite3_step(st) == SQLITE_ROW) {
+            const char *key = (const char *)sqlite3_column_text(st, 0);
+            g_autoptr(JsonNode) node = json_from_string(
+                (const char *)sqlite3_column_text(st, 1), NULL);
+
+            if (!node || !JSON_NODE_HOLDS_OBJECT(node)) {
+                continue;
+            }
+            if (!import_put(im, json_object_ref(json_node_get_object(node)),
+                            errp, "%s", key + strlen("/dm/"))) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
 /*
  * A database whose orchestrator ran with its events on the store has
  * them in its own kv table (store-events.h), no longer in its events
@@ -275,7 +341,7 @@ static bool import_all(sqlite3 *db, OrchStore *s, const char *root,
                   g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                         g_free), NULL };
     JsonObject *schema;
-    bool ok = false;
+    bool ok = false, from_kv;
 
     im.cond_key = im.schema_key;
     orch_txn_if_rev(im.t, im.schema_key, 0);
@@ -284,13 +350,16 @@ static bool import_all(sqlite3 *db, OrchStore *s, const char *root,
         orch_error_internal(errp, EIO);
         goto out;
     }
-    if (!import_platforms(&im, db, errp) || !import_vms(&im, db, errp) ||
+    if (!import_records_kv(&im, db, &from_kv, errp) ||
+        (!from_kv && (!import_platforms(&im, db, errp) ||
+                      !import_vms(&im, db, errp))) ||
         !import_events(&im, db, errp)) {
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
         goto out;
     }
     sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-    if (!import_loads(&im, errp)) {
+    /* The kv table's loads were copied with the rest. */
+    if (!from_kv && !import_loads(&im, errp)) {
         goto out;
     }
     /* Last: the mark that the import is whole. */
@@ -337,6 +406,26 @@ static bool moved_events(Import *im, sqlite3 *db, GError **errp)
     return true;
 }
 
+static bool import_twins(sqlite3 *db, OrchStore *s, const char *root,
+                         GError **errp);
+
+/*
+ * "platforms" and "vms" (with their devices, placements, routes, claims
+ * and loads): the tables are not append-only, so their part is copied
+ * again whole (import_twins), once for both.
+ */
+static bool moved_records(Import *im, sqlite3 *db, bool *done,
+                          GError **errp)
+{
+    if (*done) {
+        return true;
+    }
+    *done = true;
+    /* What this catch-up put so far first: the copy has its own batches. */
+    return import_flush(im, errp) &&
+           import_twins(db, im->s, im->root, errp);
+}
+
 static bool import_moved(sqlite3 *db, OrchStore *s, const char *root,
                          const char *const *moved, GError **errp)
 {
@@ -347,7 +436,7 @@ static bool import_moved(sqlite3 *db, OrchStore *s, const char *root,
     g_autoptr(JsonNode) node = NULL;
     JsonArray *have = NULL;
     JsonObject *o;
-    bool ok = false, added = false;
+    bool ok = false, added = false, records = false;
     guint i, j;
 
     if (!orch_store_get(s, im.cond_key, &kv, NULL, errp)) {
@@ -383,6 +472,12 @@ static bool import_moved(sqlite3 *db, OrchStore *s, const char *root,
                 json_object_unref(o);
                 goto out;
             }
+        } else if (!strcmp(moved[i], "platforms") ||
+                   !strcmp(moved[i], "vms")) {
+            if (!moved_records(&im, db, &records, errp)) {
+                json_object_unref(o);
+                goto out;
+            }
         } else {
             g_set_error(errp, ORCH_ERROR, ORCH_ERROR_INTERNAL,
                         "no way to bring module '%s' into the store",
@@ -407,12 +502,6 @@ out:
     g_free(im.cond_key);
     return ok;
 }
-
-/* The prefixes of the modules records-set.h twins, under ROOT. */
-static const char *const import_twinned[] = {
-    "platforms/", "vms/", "uuids/", "placements/", "instances/", "routes/",
-    "load/", NULL,
-};
 
 /* The store's keys under the twinned prefixes into @im->have. */
 static bool import_have(Import *im, GError **errp)
@@ -513,12 +602,3 @@ bool orch_store_import_moved(sqlite3 *db, OrchStore *s, const char *root,
     return ok;
 }
 
-bool orch_store_import_twins(sqlite3 *db, OrchStore *s, const char *root,
-                             GError **errp)
-{
-    OrchStoreView **slot = orch_rec_twin_unbind();
-    bool ok = import_twins(db, s, root, errp);
-
-    orch_rec_twin_bind(slot);
-    return ok;
-}

@@ -23,7 +23,9 @@
  * claims of instance names, routes and UUIDs, each server's load, and
  * the events (from the events table; or, once its orchestrator ran
  * with the events on the store, from @db's own kv table, where they are
- * since: store-events.h).  In transactions of at most ORCH_IMPORT_BATCH
+ * since: store-events.h).  Likewise the platforms and VMs with all
+ * theirs, from @db's kv table once its "/dm/moved" lists "vms" (their
+ * tables are no longer written since).  In transactions of at most ORCH_IMPORT_BATCH
  * writes (etcd's --max-txn-ops is 128 by default), each conditioned on
  * ROOT "schema" being absent, which the last one writes: CONFLICT if
  * the store was imported into already (nothing written), and an import
@@ -39,26 +41,16 @@ bool orch_store_import(sqlite3 *db, OrchStore *s, const char *root,
  * of the import, stale since).  Each of @moved (NULL-terminated) not in
  * it has its part brought up to date from @db's tables, then is added.
  * Known: "events" (the table's rows after the store's last event: the
- * table is append-only and the store keeps its ids).  A module named
+ * table is append-only and the store keeps its ids); "platforms" and
+ * "vms" (with devices, placements, routes, instances' and UUIDs' claims
+ * and loads), one catch-up for both: those tables copied again whole (a
+ * document the store holds the same is not written again) and each key
+ * of those modules the tables do not give deleted, for a store filled
+ * while an older orchestrator went on writing the tables.  A module named
  * here for the first time, and written meanwhile by another orchestrator,
  * is a CONFLICT (nothing written).
  */
 bool orch_store_import_moved(sqlite3 *db, OrchStore *s, const char *root,
                              const char *const *moved, GError **errp);
-
-/*
- * Step 1 of the switch (docs/scale-out.md, "The next step"): the tables
- * are still the truth of the platforms, VMs, placements and routes, and
- * the store their twin (records-set.h).  Copy them from @db again, whole,
- * (a document the store holds the same is not written again) and delete
- * each key of those modules the tables do not give (a claim, a route, a
- * load, a document): what an orchestrator of an older build
- * wrote into the tables alone since the store was filled, or a twin
- * lost in a crash between the tables' COMMIT and the view's, is put
- * right at the start.  In batches as above, each conditioned on ROOT
- * "moved" being unchanged.
- */
-bool orch_store_import_twins(sqlite3 *db, OrchStore *s, const char *root,
-                             GError **errp);
 
 #endif /* ORCH_STORE_IMPORT_H */

@@ -121,17 +121,13 @@ def post_events(db_path, events):
 
 
 def set_vm(db_path, vm, **members):
-    """MEMBERS (column: value) of VM set by hand, as another writer: in
-    its row of the vms table and in its document in the store (the kv
-    table, with a new revision), which the dual write keeps equal and
-    the handlers read (docs/scale-out.md, "The next step")."""
+    """MEMBERS of VM's document set by hand, as another writer: in the
+    orchestrator's store (the kv table of its database file, with a new
+    revision), which holds the VMs (docs/scale-out.md)."""
     import sqlite3
     db = sqlite3.connect(db_path, timeout=30)
     key = "/dm/vms/" + vm
     with db:
-        for column, value in members.items():
-            db.execute("UPDATE vms SET %s = ? WHERE name = ?" % column,
-                       (value, vm))
         rev = db.execute("SELECT revision FROM kv_revision").fetchone()[0] + 1
         doc = json.loads(db.execute("SELECT value FROM kv WHERE key = ?",
                                     (key,)).fetchone()[0])
@@ -140,6 +136,17 @@ def set_vm(db_path, vm, **members):
                    (json.dumps(doc), rev, key))
         db.execute("UPDATE kv_revision SET revision = ?", (rev,))
     db.close()
+
+
+def vm_names(db_path):
+    """The names of the VMs in the orchestrator's store (its kv table)."""
+    import sqlite3
+    db = sqlite3.connect(db_path, timeout=30)
+    with db:
+        rows = db.execute("SELECT key FROM kv WHERE key >= '/dm/vms/' AND "
+                          "key < '/dm/vms0' ORDER BY key").fetchall()
+    db.close()
+    return [r[0][len("/dm/vms/"):] for r in rows]
 
 
 class Env:

@@ -382,65 +382,59 @@ static void test_import(void **state)
     sqlite3_close(db);
 }
 
-/*
- * Every document, list, claim and count records.h answers from @db
- * equals records-view.h's from the store under @at.
- */
-static void same_everywhere(sqlite3 *db, OrchStore *s, const char *at)
+/* Every document, list, claim and count the same under roots @a and @b. */
+static void same_roots(OrchStore *s, const char *a, const char *b)
 {
     g_autoptr(OrchStoreView) v = orch_view_new(s);
     g_autoptr(GError) err = NULL;
-    g_autoptr(GPtrArray) vn = orch_rec_vm_names(db);
-    g_autoptr(GPtrArray) pn = orch_rec_platform_names(db);
-    g_autoptr(GPtrArray) vn2 = orch_recv_vm_names(v, at, &err);
-    g_autoptr(GPtrArray) pn2 = orch_recv_platform_names(v, at, &err);
+    g_autoptr(GPtrArray) vn = orch_recv_vm_names(v, a, &err);
+    g_autoptr(GPtrArray) pn = orch_recv_platform_names(v, a, &err);
+    g_autoptr(GPtrArray) vn2 = orch_recv_vm_names(v, b, &err);
+    g_autoptr(GPtrArray) pn2 = orch_recv_platform_names(v, b, &err);
 
     same_names(vn, vn2);
     same_names(pn, pn2);
     for (guint i = 0; i < pn->len; i++) {
-        g_autoptr(JsonObject) a = orch_rec_platform(db, pn->pdata[i]);
-        g_autoptr(JsonObject) b = orch_recv_platform(v, at, pn->pdata[i],
+        g_autoptr(JsonObject) x = orch_recv_platform(v, a, pn->pdata[i],
+                                                     &err);
+        g_autoptr(JsonObject) y = orch_recv_platform(v, b, pn->pdata[i],
                                                      &err);
 
-        same_doc(a, b);
-        assert_int_equal(orch_rec_server_used(db, pn->pdata[i]),
-                         orch_recv_server_used(v, at, pn->pdata[i], &err));
-        assert_int_equal(orch_rec_client_running(db, pn->pdata[i]),
-                         orch_recv_client_running(v, at, pn->pdata[i],
+        same_doc(x, y);
+        assert_int_equal(orch_recv_server_used(v, a, pn->pdata[i], &err),
+                         orch_recv_server_used(v, b, pn->pdata[i], &err));
+        assert_int_equal(orch_recv_client_running(v, a, pn->pdata[i], &err),
+                         orch_recv_client_running(v, b, pn->pdata[i],
                                                   &err));
     }
     for (guint i = 0; i < vn->len; i++) {
-        g_autoptr(JsonObject) a = orch_rec_vm(db, vn->pdata[i]);
-        g_autoptr(JsonObject) b = orch_recv_vm(v, at, vn->pdata[i], &err);
-        JsonArray *devs = json_object_get_array_member(a, "devices");
-        g_autofree char *u = orch_recv_vm_by_uuid(
-            v, at, orch_rec_str(a, "uuid"), &err);
+        g_autoptr(JsonObject) x = orch_recv_vm(v, a, vn->pdata[i], &err);
+        g_autoptr(JsonObject) y = orch_recv_vm(v, b, vn->pdata[i], &err);
+        JsonArray *devs = json_object_get_array_member(x, "devices");
 
-        same_doc(a, b);
-        assert_string_equal(u, vn->pdata[i]);
+        same_doc(x, y);
         for (guint j = 0; j < json_array_get_length(devs); j++) {
             const char *dev = orch_rec_str(
                 json_array_get_object_element(devs, j), "name");
-            g_autoptr(JsonObject) p = orch_rec_placement(db, vn->pdata[i],
-                                                         dev);
-            g_autoptr(JsonObject) q = orch_recv_placement(v, at,
-                                                          vn->pdata[i], dev,
-                                                          &err);
+            g_autoptr(JsonObject) p = orch_recv_placement(v, a, vn->pdata[i],
+                                                          dev, &err);
+            g_autoptr(JsonObject) q = orch_recv_placement(v, b, vn->pdata[i],
+                                                          dev, &err);
             const char *inst = orch_rec_str(p, "instance");
             const char *route = orch_rec_str(p, "route_id");
 
             same_doc(p, q);
             if (inst) {
-                g_autoptr(JsonObject) c = orch_rec_instance(db, inst);
-                g_autoptr(JsonObject) d = orch_recv_instance(v, at, inst,
+                g_autoptr(JsonObject) c = orch_recv_instance(v, a, inst,
+                                                             &err);
+                g_autoptr(JsonObject) d = orch_recv_instance(v, b, inst,
                                                              &err);
 
                 same_doc(c, d);
             }
             if (route) {
-                g_autoptr(JsonObject) c = orch_rec_route(db, route);
-                g_autoptr(JsonObject) d = orch_recv_route(v, at, route,
-                                                          &err);
+                g_autoptr(JsonObject) c = orch_recv_route(v, a, route, &err);
+                g_autoptr(JsonObject) d = orch_recv_route(v, b, route, &err);
 
                 same_doc(c, d);
             }
@@ -457,16 +451,18 @@ static void same_everywhere(sqlite3 *db, OrchStore *s, const char *at)
     } while (0)
 
 /*
- * records-set.h's writes on the tables and the store layers' on a view,
- * step by step the same (a VM created with a pinned device, its start's
- * claim, the launcher's answer, its route, the VM running; a platform
- * added and refreshed; then all undone): after each step the two read
- * the same.  What the switch relies on to change the back end under the
- * handlers without changing what they see.
+ * records-set.h's writes (under one root) and the store layers' on a
+ * view (under another), step by step the same (a VM created with a
+ * pinned device, its start's claim, the launcher's answer, its route,
+ * the VM running; a platform added and refreshed; then all undone):
+ * after each step the two read the same.  The handlers write through
+ * records-set.h: what they write is what the layers tested on both back
+ * ends write.
  */
 static void test_twins(void **state)
 {
     g_autofree char *at = g_strconcat(root, "twins/", NULL);
+    g_autofree char *rec = g_strconcat(root, "twins-rec/", NULL);
     g_autoptr(GError) err = NULL;
     g_autoptr(OrchStore) s = orch_store_open(spec, NULL, NULL, NULL, &err);
     g_autoptr(JsonObject) vm = NULL, plat = NULL, health = NULL;
@@ -477,7 +473,10 @@ static void test_twins(void **state)
 
     assert_non_null(s);
     OK(orch_store_import(db, s, at, &err), err);
-    same_everywhere(db, s, at);
+    OK(orch_store_import(db, s, rec, &err), err);
+    /* records-set.h writes under @rec, each in a view of its own. */
+    orch_rec_twin_open(s, rec);
+    same_roots(s, rec, at);
 
     /* A VM with a device pinned to s1, reached through s1. */
     vm = orch_vm_doc_new("vm3", "123e4567-e89b-42d3-a456-426614174000",
@@ -490,7 +489,7 @@ static void test_twins(void **state)
     OK(orch_vm_doc_create(v, at, vm, &err), err);
     OK(orch_view_commit(v, NULL, &err), err);
     orch_view_free(v);
-    same_everywhere(db, s, at);
+    same_roots(s, rec, at);
 
     /* Its start: the claim, the launcher's answer, the route, running. */
     OK(orch_rec_placement_claim(db, "vm3", "d", "s1", "inst-3",
@@ -527,7 +526,7 @@ static void test_twins(void **state)
     }
     OK(orch_view_commit(v, NULL, &err), err);
     orch_view_free(v);
-    same_everywhere(db, s, at);
+    same_roots(s, rec, at);
 
     /* A platform added from its launcher's health, then refreshed. */
     hn = json_from_string("{\"role\": \"server\", \"model_tls\": false,"
@@ -543,7 +542,7 @@ static void test_twins(void **state)
     OK(orch_platform_add_doc(v, at, plat, &err), err);
     OK(orch_view_commit(v, NULL, &err), err);
     orch_view_free(v);
-    same_everywhere(db, s, at);
+    same_roots(s, rec, at);
     json_object_set_boolean_member(health, "model_tls", true);
     json_object_set_string_member(json_array_get_object_element(
         json_object_get_array_member(health, "models"), 0), "bus", "isa");
@@ -554,7 +553,7 @@ static void test_twins(void **state)
     OK(orch_platform_update_doc(v, at, plat, &err), err);
     OK(orch_view_commit(v, NULL, &err), err);
     orch_view_free(v);
-    same_everywhere(db, s, at);
+    same_roots(s, rec, at);
 
     /* All undone: the placement freed, the VM stopped and removed. */
     OK(orch_rec_placement_delete(db, "vm3", "d", &err), err);
@@ -571,7 +570,7 @@ static void test_twins(void **state)
     }
     OK(orch_view_commit(v, NULL, &err), err);
     orch_view_free(v);
-    same_everywhere(db, s, at);
+    same_roots(s, rec, at);
     OK(orch_rec_vm_remove(db, "vm3", &err), err);
     OK(orch_rec_platform_remove(db, "s2", &err), err);
     v = orch_view_new(s);
@@ -579,7 +578,11 @@ static void test_twins(void **state)
     OK(orch_platform_remove_doc(v, at, "s2", &err), err);
     OK(orch_view_commit(v, NULL, &err), err);
     orch_view_free(v);
-    same_everywhere(db, s, at);
+    same_roots(s, rec, at);
+    orch_rec_twin_open(NULL, NULL);
+    /* Without a store, a write fails rather than doing nothing. */
+    assert_false(orch_rec_vm_remove(db, "vm1", &err));
+    assert_non_null(err);
     sqlite3_close(db);
 }
 
@@ -665,7 +668,7 @@ static void test_import_moved(void **state)
     g_autoptr(OrchStore) dest = NULL;
     g_autoptr(JsonObject) moved = NULL;
     static const char *const events[] = { "events", NULL };
-    static const char *const unknown[] = { "events", "platforms", NULL };
+    static const char *const unknown[] = { "events", "nonesuch", NULL };
     sqlite3 *db = orch_db_open(path, &err);
     JsonArray *modules;
     gint64 mod, mod_again;
@@ -707,6 +710,75 @@ static void test_import_moved(void **state)
     sqlite3_close(db);
 }
 
+/* Whether key ROOT @rel is in @s. */
+static bool has_key(OrchStore *s, const char *rel)
+{
+    g_autofree char *key = g_strconcat(root, rel, NULL);
+    g_autoptr(GError) err = NULL;
+    g_autoptr(OrchKv) kv = NULL;
+
+    assert_true(orch_store_get(s, key, &kv, NULL, &err));
+    return kv != NULL;
+}
+
+/*
+ * Step 3 of the switch: the platforms and VMs (with their placements,
+ * routes and claims) are the store's; a store filled while an older
+ * orchestrator went on writing the tables catches up with them once, the
+ * tables copied again whole: a change made there after the import is
+ * taken, a placement they no longer hold is deleted with its claims, an
+ * unchanged document is not written again.  Once listed, the tables are
+ * not read again.
+ */
+static void test_import_moved_records(void **state)
+{
+    g_autofree char *at = g_strconcat(root, "catchup-rec/", NULL);
+    g_autoptr(GError) err = NULL;
+    g_autoptr(OrchStore) dest = orch_store_open(spec, NULL, NULL, NULL,
+                                                &err);
+    g_autoptr(JsonObject) vm = NULL, moved = NULL, plat = NULL;
+    static const char *const all[] = { "events", "platforms", "vms", NULL };
+    sqlite3 *db = make_schema7("catchup-rec.sqlite");
+    gint64 mod, plat_mod, plat_mod_again;
+
+    assert_non_null(dest);
+    assert_true(orch_store_import(db, dest, at, &err));
+    json_object_unref(doc(dest, "catchup-rec/platforms/s1", &plat_mod));
+    /* The older orchestrator, after the import: a VM changed, one freed. */
+    assert_true(orch_db_run(db, &err, "UPDATE vms SET memory = '1G'"
+                            " WHERE name = 'vm2'", ""));
+    assert_true(orch_db_run(db, &err, "DELETE FROM placements", ""));
+    assert_true(orch_db_run(db, &err, "UPDATE vms SET state = 'stopped',"
+                            " client_id = NULL WHERE name = 'vm1'", ""));
+
+    assert_true(orch_store_import_moved(db, dest, at,
+                                        all, &err));
+    vm = doc(dest, "catchup-rec/vms/vm2", NULL);
+    assert_string_equal(orch_rec_str(vm, "memory"), "1G");
+    json_object_unref(vm);
+    vm = doc(dest, "catchup-rec/vms/vm1", NULL);
+    assert_string_equal(orch_rec_str(vm, "state"), "stopped");
+    assert_false(has_key(dest, "catchup-rec/placements/vm1/edu0"));
+    assert_false(has_key(dest, "catchup-rec/instances/inst-1"));
+    assert_false(has_key(dest, "catchup-rec/routes/r-1"));
+    assert_false(has_key(dest, "catchup-rec/load/s1"));
+    plat = doc(dest, "catchup-rec/platforms/s1", &plat_mod_again);
+    assert_int_equal(plat_mod_again, plat_mod);
+    moved = doc(dest, "catchup-rec/moved", &mod);
+    assert_int_equal(json_array_get_length(
+        json_object_get_array_member(moved, "modules")), 3);
+
+    /* Listed now: the tables are not read again. */
+    assert_true(orch_db_run(db, &err, "UPDATE vms SET memory = '2G'"
+                            " WHERE name = 'vm2'", ""));
+    assert_true(orch_store_import_moved(db, dest, at,
+                                        all, &err));
+    json_object_unref(vm);
+    vm = doc(dest, "catchup-rec/vms/vm2", NULL);
+    assert_string_equal(orch_rec_str(vm, "memory"), "1G");
+    sqlite3_close(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -714,6 +786,7 @@ int main(void)
         cmocka_unit_test(test_twins),
         cmocka_unit_test(test_import_events_moved),
         cmocka_unit_test(test_import_moved),
+        cmocka_unit_test(test_import_moved_records),
     };
     const char *env = g_getenv("ORCH_TEST_STORE");
     g_autofree char *cmd = NULL;

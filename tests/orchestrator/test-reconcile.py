@@ -14,7 +14,7 @@ import sys
 import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from orchlib import Env, Tap, http_call, wait_for  # noqa: E402
+from orchlib import Env, Tap, http_call, set_vm, wait_for  # noqa: E402
 
 t = Tap()
 
@@ -65,10 +65,7 @@ def reconcile_setup(e):
     http_call(e.fakes["own"]["sock"], "POST", "/v1/routes", {
         "id": "r-ghost", "device_model": "ghost", "vm": "no-such-uuid",
         "target": "unix:/nonexistent.sock"})
-    db = sqlite3.connect(e.db)
-    db.execute("UPDATE vms SET state = 'migrating' WHERE name = 'both'")
-    db.commit()
-    db.close()
+    set_vm(e.db, "both", state="migrating")
     e.fakes["c3"]["proc"].kill()
     e.fakes["c3"]["proc"].wait()
     return inst

@@ -25,7 +25,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from orchlib import Env, Tap, wait_for  # noqa: E402
+from orchlib import Env, Tap, vm_names, wait_for  # noqa: E402
 
 t = Tap()
 
@@ -199,12 +199,7 @@ def tls_every_endpoint(e):
          "neither the login token nor a line of the server's key is in "
          "the log", ("refused" in log, token in log,
                      [x for x in key_lines if x in log], log[-2000:]))
-    db = sqlite3.connect(e.db)
-    try:
-        state = db.execute("SELECT name FROM vms").fetchall()
-    finally:
-        db.close()
-    t.eq(sorted(r[0] for r in state), ["vm1"],
+    t.eq(vm_names(e.db), ["vm1"],
          "none of those calls changed the database")
 
 
