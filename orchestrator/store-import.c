@@ -195,6 +195,38 @@ static const char *const import_twinned[] = {
 };
 
 /*
+ * The documents whose keys start /dm/@prefix ("vms", "events/") in @db's
+ * own kv table, copied
+ * as they are (a value that is not a JSON object is skipped).
+ */
+static bool import_kv_prefix(Import *im, sqlite3 *db, const char *prefix,
+                             GError **errp)
+{
+    g_autofree char *from = g_strconcat("/dm/", prefix, NULL);
+    g_autofree char *to = g_strdup(from);
+    g_autoptr(sqlite3_stmt) st = NULL;
+
+    /* The prefix's end: its last character's successor. */
+    to[strlen(to) - 1]++;
+    st = orch_db_stmt(db, "SELECT key, value FROM kv WHERE key >= ?"
+                      " AND key < ? ORDER BY key", "ss", from, to);
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        const char *key = (const char *)sqlite3_column_text(st, 0);
+        g_autoptr(JsonNode) node = json_from_string(
+            (const char *)sqlite3_column_text(st, 1), NULL);
+
+        if (!node || !JSON_NODE_HOLDS_OBJECT(node)) {
+            continue;
+        }
+        if (!import_put(im, json_object_ref(json_node_get_object(node)),
+                        errp, "%s", key + strlen("/dm/"))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
  * A database whose orchestrator kept its platforms and VMs on the store
  * (its own kv table's "/dm/moved" lists "vms": docs/scale-out.md, step
  * 3) no longer writes them in its tables: their keys are copied from
@@ -228,26 +260,8 @@ static bool import_records_kv(Import *im, sqlite3 *db, bool *done,
                  !g_strcmp0(json_node_get_string(e), "vms");
     }
     for (guint i = 0; *done && import_twinned[i]; i++) {
-        g_autofree char *from = g_strconcat("/dm/", import_twinned[i], NULL);
-        g_autofree char *to = g_strdup(from);
-        g_autoptr(sqlite3_stmt) st = NULL;
-
-        /* The prefix's end: its last character's successor. */
-        to[strlen(to) - 1]++;
-        st = orch_db_stmt(db, "SELECT key, value FROM kv WHERE key >= ?"
-                          " AND key < ? ORDER BY key", "ss", from, to);
-        while (st && sqlite3_step(st) == SQLITE_ROW) {
-            const char *key = (const char *)sqlite3_column_text(st, 0);
-            g_autoptr(JsonNode) node = json_from_string(
-                (const char *)sqlite3_column_text(st, 1), NULL);
-
-            if (!node || !JSON_NODE_HOLDS_OBJECT(node)) {
-                continue;
-            }
-            if (!import_put(im, json_object_ref(json_node_get_object(node)),
-                            errp, "%s", key + strlen("/dm/"))) {
-                return false;
-            }
+        if (!import_kv_prefix(im, db, import_twinned[i], errp)) {
+            return false;
         }
     }
     return true;
@@ -261,8 +275,6 @@ static bool import_records_kv(Import *im, sqlite3 *db, bool *done,
 static bool import_events_kv(Import *im, sqlite3 *db, bool *done,
                              GError **errp)
 {
-    g_autoptr(sqlite3_stmt) st = NULL;
-
     *done = orch_db_int(db, 0, "SELECT count(*) FROM sqlite_master"
                         " WHERE type = 'table' AND name = 'kv'", "") > 0 &&
             orch_db_int(db, 0, "SELECT count(*) FROM kv"
@@ -270,23 +282,7 @@ static bool import_events_kv(Import *im, sqlite3 *db, bool *done,
     if (!*done) {
         return true;
     }
-    st = orch_db_stmt(db, "SELECT key, value FROM kv WHERE key >= ?"
-                      " AND key < ? ORDER BY key", "ss", "/dm/events/",
-                      "/dm/events0");
-    while (st && sqlite3_step(st) == SQLITE_ROW) {
-        const char *key = (const char *)sqlite3_column_text(st, 0);
-        g_autoptr(JsonNode) node = json_from_string(
-            (const char *)sqlite3_column_text(st, 1), NULL);
-
-        if (!node || !JSON_NODE_HOLDS_OBJECT(node)) {
-            continue;
-        }
-        if (!import_put(im, json_object_ref(json_node_get_object(node)),
-                        errp, "events/%s", key + strlen("/dm/events/"))) {
-            return false;
-        }
-    }
-    return true;
+    return import_kv_prefix(im, db, "events/", errp);
 }
 
 static bool import_events(Import *im, sqlite3 *db, GError **errp)
