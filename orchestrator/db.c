@@ -258,6 +258,12 @@ static sqlite3_stmt *db_vstmt(sqlite3 *db, const char *sql,
     sqlite3_stmt *st = NULL;
     int i;
 
+    /* No database (the store on etcd): a thread reading the tables reads
+     * nothing, as from an empty file, rather than crash. */
+    if (!db) {
+        orch_warn("SQL with no database: %s", sql);
+        return NULL;
+    }
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
         orch_warn("SQL error: %s in: %s", sqlite3_errmsg(db), sql);
         return NULL;

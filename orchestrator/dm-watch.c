@@ -122,9 +122,10 @@ static gpointer watch_thread(gpointer opaque)
     g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash,
                                                        g_str_equal, g_free,
                                                        g_free);
-    sqlite3 *db = orch_db_open(dw->db_path, &err);
+    /* No file on etcd: db is NULL, the records read the store. */
+    sqlite3 *db = dw->db_path ? orch_db_open(dw->db_path, &err) : NULL;
 
-    if (!db) {
+    if (dw->db_path && !db) {
         orch_warn("watching the models: %s", err->message);
         return NULL;
     }

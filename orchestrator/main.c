@@ -1,8 +1,10 @@
 /*
  * dm-orchestrator: the control panel of the disaggregated QEMU.
  *
- *   dm-orchestrator [--store sqlite:PATH|etcd:URL[,URL...] | --db PATH]
+ *   dm-orchestrator [--store sqlite:PATH | --db PATH]
  *                   [--listen unix:PATH|tcp:HOST:PORT]
+ *   dm-orchestrator --store etcd:URL[,URL...] --save-dir DIR
+ *                   [--store-ca FILE] [--store-cert FILE --store-key FILE]
  *   dm-orchestrator --db PATH --import-into STORE
  *                   [--store-ca FILE] [--store-cert FILE --store-key FILE]
  *                   [--tls-creds DIR] [--launcher-tls-creds DIR]
@@ -43,6 +45,8 @@ static const char *arg_save_dir;
 static bool arg_reconcile = true;
 static bool arg_insecure_plain_tcp;
 static const char *arg_import_into;
+static const char *arg_store_etcd;      /* --store etcd:...: no SQLite file */
+static bool arg_db_given;
 static const char *arg_store_ca;
 static const char *arg_store_cert;
 static const char *arg_store_key;
@@ -67,12 +71,15 @@ static void help(void)
            "                          too, copied from its tables at the\n"
            "                          first start\n"
            "      --store=SPEC        where the database is: sqlite:PATH (as\n"
-           "                          --db=PATH) or etcd:URL[,URL...] (not\n"
-           "                          yet: docs/scale-out.md)\n"
+           "                          --db=PATH) or etcd:URL[,URL...], the\n"
+           "                          keys under /dm/ of an etcd cluster that\n"
+           "                          several orchestrators may share (with\n"
+           "                          --save-dir; docs/scale-out.md)\n"
            "      --import-into=SPEC  copy the database into the store SPEC\n"
            "                          (sqlite:PATH or etcd:URL[,URL...]) as\n"
            "                          keys, once, and exit\n"
-           "      --store-ca=FILE     etcd over https: the CA of its\n"
+           "      --store-ca=FILE     etcd over https (--store, --import-into):\n"
+           "                          the CA of its\n"
            "                          certificate (default: the system's)\n"
            "      --store-cert=FILE, --store-key=FILE\n"
            "                          etcd over https: our client certificate\n"
@@ -125,9 +132,9 @@ static void help(void)
 }
 
 /*
- * --store: sqlite:PATH is --db PATH.  etcd: is checked (its URLs) and
- * refused: the store's etcd back end works (store.h, tests/orchestrator/
- * test-store.c), but the API's handlers still run SQL on db.c.
+ * --store: sqlite:PATH is --db PATH; etcd:URL[,URL...] is kept, its
+ * URLs checked here and the cluster opened (with --store-ca and the
+ * client certificate, given in any order) by main().
  */
 static int parse_store(const char *spec)
 {
@@ -136,6 +143,8 @@ static int parse_store(const char *spec)
 
     if (g_str_has_prefix(spec, "sqlite:")) {
         arg_db = spec + 7;
+        arg_db_given = true;
+        arg_store_etcd = NULL;
         return 0;
     }
     s = orch_store_open(spec, NULL, NULL, NULL, &err);
@@ -143,9 +152,8 @@ static int parse_store(const char *spec)
         fprintf(stderr, "dm-orchestrator: --store: %s\n", err->message);
         return -1;
     }
-    fprintf(stderr, "dm-orchestrator: --store %s: the API does not run on "
-            "etcd yet (docs/scale-out.md); use sqlite:PATH\n", spec);
-    return -1;
+    arg_store_etcd = spec;
+    return 0;
 }
 
 /* 0 to run, 1 when done (--help), 2 on a usage error. */
@@ -181,6 +189,7 @@ static int parse_argv(int argc, char **argv)
         switch (c) {
         case 'd':
             arg_db = optarg;
+            arg_db_given = true;
             break;
         case 'S':
             if (parse_store(optarg) < 0) {
@@ -274,6 +283,18 @@ static int parse_argv(int argc, char **argv)
     if (!*arg_db) {
         fprintf(stderr, "dm-orchestrator: --db and --store sqlite: need a "
                 "path\n");
+        return 2;
+    }
+    if (arg_store_etcd && (arg_db_given || arg_import_into)) {
+        fprintf(stderr, "dm-orchestrator: --store %s keeps no SQLite file: "
+                "not with --db or --import-into (which copies a --db into "
+                "a store)\n", arg_store_etcd);
+        return 2;
+    }
+    /* The default, beside the database, would be this host's alone. */
+    if (arg_store_etcd && !arg_save_dir) {
+        fprintf(stderr, "dm-orchestrator: --store %s needs --save-dir (a "
+                "directory the client platforms share)\n", arg_store_etcd);
         return 2;
     }
     if (arg_save_dir && (!*arg_save_dir || strchr(arg_save_dir, ','))) {
@@ -374,17 +395,27 @@ static int import_into(sqlite3 *db)
     return 0;
 }
 
+/* The store's name in messages: the etcd URLs, or the database's file. */
+static char *store_spec(void)
+{
+    return arg_store_etcd ? g_strdup(arg_store_etcd) :
+        g_strconcat("sqlite:", arg_db, NULL);
+}
+
 /*
- * The store, in the database's file (SQLite's kv table beside its
- * tables): filled from the tables at the first start (a database of
- * schema 7 from before the store, docs/scale-out.md), then holding what
- * the modules moved onto it keep (the events so far).
+ * The store: etcd's keys under /dm/ (--store etcd:), or the database's
+ * file (SQLite's kv table beside its tables), filled from the tables at
+ * the first start (a database of schema 7 from before the store,
+ * docs/scale-out.md).
  */
 static OrchStore *open_store(void)
 {
     g_autoptr(GError) err = NULL;
-    g_autofree char *spec = g_strconcat("sqlite:", arg_db, NULL);
-    OrchStore *s = orch_store_open(spec, NULL, NULL, NULL, &err);
+    g_autofree char *spec = store_spec();
+    OrchStore *s = arg_store_etcd ?
+        orch_store_open(spec, arg_store_ca, arg_store_cert, arg_store_key,
+                        &err) :
+        orch_store_open(spec, NULL, NULL, NULL, &err);
 
     if (!s) {
         orch_warn("the store %s: %s", spec, err->message);
@@ -403,24 +434,35 @@ static const char *const store_moved[] = {
     "events", "platforms", "vms", NULL,
 };
 
+/*
+ * Up to date before anything reads it: imported from @db's tables at the
+ * first start, or on etcd (no @db) made empty if nobody did; then the
+ * catch-up of the modules it does not list yet.
+ */
 static bool fill_store(OrchStore *s, sqlite3 *db)
 {
     g_autoptr(GError) err = NULL;
-    g_autofree char *spec = g_strconcat("sqlite:", arg_db, NULL);
+    g_autofree char *spec = store_spec();
     g_autoptr(OrchKv) schema = NULL;
 
-    if (!orch_store_get(s, "/dm/schema", &schema, NULL, &err)) {
+    if (!orch_store_get(s, ORCH_STORE_ROOT "schema", &schema, NULL, &err)) {
         orch_warn("the store %s: %s", spec, err->message);
         return false;
     }
-    if (!schema) {
-        if (!orch_store_import(db, s, "/dm/", &err)) {
+    if (!schema && !db) {
+        if (!orch_store_create(s, ORCH_STORE_ROOT, &err)) {
+            orch_warn("the store %s: %s", spec, err->message);
+            return false;
+        }
+    } else if (!schema) {
+        if (!orch_store_import(db, s, ORCH_STORE_ROOT, &err)) {
             orch_warn("the store %s: the import: %s", spec, err->message);
             return false;
         }
         orch_info("the database's tables copied into the store %s", spec);
     }
-    if (!orch_store_import_moved(db, s, "/dm/", store_moved, &err)) {
+    if (!orch_store_import_moved(db, s, ORCH_STORE_ROOT, store_moved,
+                                 &err)) {
         orch_warn("the store %s: %s", spec, err->message);
         return false;
     }
@@ -473,17 +515,23 @@ int main(int argc, char **argv)
      * file descriptor would drop the locks of every connection of this
      * process (fcntl locks are per process); then the connections.
      */
-    if (make_db_private() < 0 || open_db(&db_main) < 0) {
+    if (arg_store_etcd) {
+        /* No SQLite file: the handlers' connections stay NULL. */
+        db_main = db_worker = NULL;
+        store = open_store();
+        if (!store) {
+            return 1;
+        }
+    } else if (make_db_private() < 0 || open_db(&db_main) < 0) {
         return 1;
-    }
-    if (!arg_import_into) {
+    } else if (!arg_import_into) {
         sqlite3_close(db_main);
         store = open_store();
         if (!store || open_db(&db_main) < 0) {
             return 1;
         }
     }
-    if (open_db(&db_worker) < 0) {
+    if (!arg_store_etcd && open_db(&db_worker) < 0) {
         return 1;
     }
     if (arg_import_into) {
@@ -556,15 +604,18 @@ int main(int argc, char **argv)
         return 1;
     }
     if (arg_watch_models &&
-        !orch_dm_watch_start(arg_db, arg_watch_models, &err)) {
+        !orch_dm_watch_start(arg_store_etcd ? NULL : arg_db,
+                             arg_watch_models, &err)) {
         orch_warn("--watch-models: %s", err->message);
         return 1;
     }
     loop = g_main_loop_new(NULL, FALSE);
     g_unix_signal_add(SIGTERM, on_signal, loop);
     g_unix_signal_add(SIGINT, on_signal, loop);
-    orch_info("serving the API on %s%s, database %s%s", arg_listen,
-              arg_tls_creds ? " (TLS)" : "", arg_db,
+    g_autofree char *spec = store_spec();
+
+    orch_info("serving the API on %s%s, store %s%s", arg_listen,
+              arg_tls_creds ? " (TLS)" : "", spec,
               arg_launcher_tls_creds ? ", launchers on TCP over TLS" : "");
     if (arg_web) {
         orch_info("serving the web console from %s%s", arg_web,

@@ -241,12 +241,10 @@ void orch_metrics_serve(SoupServerMessage *msg, sqlite3 *db)
      * of its own, never committed (records-bind.h).
      */
     orch_rec_twin_bind(&reads);
-    sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
     metrics_vms(a->out, db);
     metrics_platforms(a->out, db);
     /* The running VMs read in the same snapshot; their QEMUs asked after. */
     orch_proxy_metrics_scrape(db, metrics_answer, a);
-    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     orch_rec_twin_bind(NULL);
     g_clear_pointer(&reads, orch_view_free);
     soup_server_message_pause(msg);

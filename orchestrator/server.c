@@ -148,7 +148,10 @@ static char **server_split_path(const char *path, guint *ret_n)
     return (char **)g_ptr_array_free(seg, FALSE);
 }
 
-/* Run the handler in one transaction; undo launches if it fails. */
+/*
+ * Run a main-thread handler (a GET): its reads through a view of its
+ * own, never committed; no SQL (the records are on the store).
+ */
 static void server_run(ServerJob *job, sqlite3 *db)
 {
     OrchRequest *r = &job->req;
@@ -157,24 +160,13 @@ static void server_run(ServerJob *job, sqlite3 *db)
 
     r->db = db;
     r->status = 200;
-    if (sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
-        orch_fail(r, 503, "database busy: %s", sqlite3_errmsg(db));
-        return;
-    }
-    /* Its reads through a view of its own, never committed. */
     orch_rec_twin_bind(&reads);
     ret = job->route->handler(r);
     orch_rec_twin_bind(NULL);
     g_clear_pointer(&reads, orch_view_free);
-    if (ret == 0 && !r->error &&
-        sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
-        return;
+    if (ret < 0 && !r->error) {
+        orch_fail(r, 500, "internal error (%s)", g_strerror(-ret));
     }
-    if (!r->error) {
-        orch_fail(r, 500, "internal error (%s)", ret < 0 ?
-                  g_strerror(-ret) : sqlite3_errmsg(db));
-    }
-    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 }
 
 /*

@@ -10,6 +10,7 @@
 #include "error.h"
 #include "json-http.h"
 #include "json-limits.h"
+#include "log.h"
 #include "records.h"
 #include "records-bind.h"
 #include "store-import.h"
@@ -463,7 +464,10 @@ static bool import_moved(sqlite3 *db, OrchStore *s, const char *root,
         if (known) {
             continue;
         }
-        if (!strcmp(moved[i], "events")) {
+        if (!db) {
+            /* No tables to catch up from: the keys are all there is. */
+            orch_info("the store's module '%s' taken as it is", moved[i]);
+        } else if (!strcmp(moved[i], "events")) {
             if (!moved_events(&im, db, errp)) {
                 json_object_unref(o);
                 goto out;
@@ -585,6 +589,29 @@ bool orch_store_import(sqlite3 *db, OrchStore *s, const char *root,
     bool ok = import_all(db, s, root, errp);
 
     orch_rec_twin_bind(slot);
+    return ok;
+}
+
+bool orch_store_create(OrchStore *s, const char *root, GError **errp)
+{
+    g_autofree char *key = g_strconcat(root, "schema", NULL);
+    g_autofree char *value = g_strdup_printf("{\"version\":%d}",
+                                             ORCH_STORE_SCHEMA);
+    g_autoptr(GError) err = NULL;
+    OrchTxn *t = orch_txn_new();
+    bool ok;
+
+    orch_txn_if_rev(t, key, 0);
+    orch_txn_put(t, key, value);
+    ok = orch_store_txn(s, t, NULL, &err);
+    orch_txn_free(t);
+    /* Another orchestrator made it first: as good. */
+    if (!ok && g_error_matches(err, ORCH_ERROR, ORCH_ERROR_CONFLICT)) {
+        return true;
+    }
+    if (!ok) {
+        g_propagate_error(errp, g_steal_pointer(&err));
+    }
     return ok;
 }
 

@@ -46,10 +46,19 @@ bool orch_store_import(sqlite3 *db, OrchStore *s, const char *root,
  * and loads), one catch-up for both: those tables copied again whole (a
  * document the store holds the same is not written again) and each key
  * of those modules the tables do not give deleted, for a store filled
- * while an older orchestrator went on writing the tables.  A module named
+ * while an older orchestrator went on writing the tables.  With no @db (a
+ * store on etcd), a module not listed is added as the keys hold it (an
+ * --import-into is taken as the last word of its database).  A module named
  * here for the first time, and written meanwhile by another orchestrator,
  * is a CONFLICT (nothing written).
  */
+/*
+ * A store no database is imported into (etcd with no SQLite file): ROOT
+ * "schema" written if absent, the empty store of this schema.  Another
+ * orchestrator writing it first is as good.
+ */
+bool orch_store_create(OrchStore *s, const char *root, GError **errp);
+
 bool orch_store_import_moved(sqlite3 *db, OrchStore *s, const char *root,
                              const char *const *moved, GError **errp);
 

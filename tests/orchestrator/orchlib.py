@@ -97,56 +97,136 @@ def wait_for(cond, what, timeout=20):
     raise RuntimeError("timed out waiting for " + what)
 
 
-def post_events(db_path, events):
-    """EVENTS, (vm, message) pairs, put in the orchestrator's store (the kv
-    table of its database file) as another writer's, in one transaction:
-    keys and revisions as orchestrator/store-events.c and store-sqlite.c
-    write them.  The orchestrator's next event takes the next free id."""
+# The store a test's orchestrator runs on: ORCH_TEST_STORE=etcd:URL (set
+# by with-etcd.sh) puts it on that etcd, else on SQLite in its own file.
+# The helpers below take the Env (or a database's path: SQLite) and read
+# or write its store's keys as another writer would.
+
+def _etcd(where):
+    """The etcd gateway's URL of WHERE (an Env), or None for SQLite."""
+    url = getattr(where, "etcd", None)
+    return url.split(",")[0] if url else None
+
+
+def _db(where):
+    return where if isinstance(where, str) else where.db
+
+
+def _b64(text):
+    import base64
+    return base64.b64encode(text.encode()).decode()
+
+
+def _unb64(text):
+    import base64
+    return base64.b64decode(text).decode()
+
+
+def etcd_tls_files():
+    """(CA, certificate, key) of with-etcd.sh --tls's client, or None."""
+    certs = os.environ.get("ORCH_TEST_CERTS")
+    if not certs:
+        return None
+    d = os.path.join(certs, "client")
+    return (os.path.join(d, "ca-cert.pem"), os.path.join(d, "client-cert.pem"),
+            os.path.join(d, "client-key.pem"))
+
+
+def etcd_call(url, path, body):
+    """One call of etcd's v3 JSON gateway; its answer."""
+    import urllib.request
+    ctx = None
+    files = etcd_tls_files()
+    if url.startswith("https:") and files:
+        import ssl
+        ctx = ssl.create_default_context(cafile=files[0])
+        ctx.load_cert_chain(files[1], files[2])
+    with urllib.request.urlopen(url + path, json.dumps(body).encode(),
+                                timeout=30, context=ctx) as f:
+        return json.loads(f.read())
+
+
+def _prefix_end(prefix):
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def store_docs(where, prefix):
+    """(key, document) of every key under PREFIX, in key order."""
+    url = _etcd(where)
+    if url:
+        kvs = etcd_call(url, "/v3/kv/range", {
+            "key": _b64(prefix), "range_end": _b64(_prefix_end(prefix))
+        }).get("kvs", [])
+        return [(_unb64(kv["key"]), json.loads(_unb64(kv.get("value", ""))))
+                for kv in kvs]
     import sqlite3
-    db = sqlite3.connect(db_path, timeout=30)
+    db = sqlite3.connect(_db(where), timeout=30)
+    with db:
+        rows = db.execute("SELECT key, value FROM kv WHERE key >= ? AND "
+                          "key < ? ORDER BY key",
+                          (prefix, _prefix_end(prefix))).fetchall()
+    db.close()
+    return [(k, json.loads(v)) for k, v in rows]
+
+
+def _sqlite_put(where, docs):
+    """DOCS, (key, document) pairs, written in one transaction with a new
+    revision, as orchestrator/store-sqlite.c writes them."""
+    import sqlite3
+    db = sqlite3.connect(_db(where), timeout=30)
     with db:
         rev = db.execute("SELECT revision FROM kv_revision").fetchone()[0] + 1
-        last = db.execute("SELECT key FROM kv WHERE key >= '/dm/events/' "
-                          "AND key < '/dm/events0' ORDER BY key DESC "
-                          "LIMIT 1").fetchone()
-        first = int(last[0].rsplit("/", 1)[1]) + 1 if last else 1
-        db.executemany("INSERT INTO kv VALUES (?, ?, ?, ?)", [
-            ("/dm/events/%020d" % (first + i),
-             json.dumps({"id": first + i, "time": time.strftime(
-                 "%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "vm": vm,
-                 "message": message}), rev, rev)
-            for i, (vm, message) in enumerate(events)])
+        for key, doc in docs:
+            old = db.execute("SELECT create_rev FROM kv WHERE key = ?",
+                             (key,)).fetchone()
+            db.execute("INSERT OR REPLACE INTO kv VALUES (?, ?, ?, ?)",
+                       (key, json.dumps(doc), old[0] if old else rev, rev))
         db.execute("UPDATE kv_revision SET revision = ?", (rev,))
     db.close()
 
 
-def set_vm(db_path, vm, **members):
-    """MEMBERS of VM's document set by hand, as another writer: in the
-    orchestrator's store (the kv table of its database file, with a new
-    revision), which holds the VMs (docs/scale-out.md)."""
-    import sqlite3
-    db = sqlite3.connect(db_path, timeout=30)
+def store_put(where, docs):
+    """DOCS, (key, document) pairs, written in one transaction."""
+    url = _etcd(where)
+    if not url:
+        return _sqlite_put(where, docs)
+    etcd_call(url, "/v3/kv/txn", {"success": [
+        {"request_put": {"key": _b64(k), "value": _b64(json.dumps(d))}}
+        for k, d in docs]})
+
+
+def post_events(where, events):
+    """EVENTS, (vm, message) pairs, put in the orchestrator's store as
+    another writer's, in one transaction: keys as orchestrator/
+    store-events.c writes them.  The orchestrator's next event takes the
+    next free id."""
+    have = store_docs(where, "/dm/events/")
+    first = int(have[-1][0].rsplit("/", 1)[1]) + 1 if have else 1
+    store_put(where, [
+        ("/dm/events/%020d" % (first + i),
+         {"id": first + i, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                 time.gmtime()),
+          "vm": vm, "message": message})
+        for i, (vm, message) in enumerate(events)])
+
+
+def set_vm(where, vm, **members):
+    """MEMBERS of VM's document set by hand, as another writer, in the
+    orchestrator's store, which holds the VMs (docs/scale-out.md)."""
     key = "/dm/vms/" + vm
-    with db:
-        rev = db.execute("SELECT revision FROM kv_revision").fetchone()[0] + 1
-        doc = json.loads(db.execute("SELECT value FROM kv WHERE key = ?",
-                                    (key,)).fetchone()[0])
-        doc.update(members)
-        db.execute("UPDATE kv SET value = ?, mod_rev = ? WHERE key = ?",
-                   (json.dumps(doc), rev, key))
-        db.execute("UPDATE kv_revision SET revision = ?", (rev,))
-    db.close()
+    doc = dict(store_docs(where, key))[key]
+    doc.update(members)
+    store_put(where, [(key, doc)])
 
 
-def vm_names(db_path):
-    """The names of the VMs in the orchestrator's store (its kv table)."""
-    import sqlite3
-    db = sqlite3.connect(db_path, timeout=30)
-    with db:
-        rows = db.execute("SELECT key FROM kv WHERE key >= '/dm/vms/' AND "
-                          "key < '/dm/vms0' ORDER BY key").fetchall()
-    db.close()
-    return [r[0][len("/dm/vms/"):] for r in rows]
+def vm_names(where):
+    """The names of the VMs in the orchestrator's store."""
+    return [k[len("/dm/vms/"):] for k, _ in store_docs(where, "/dm/vms/")]
+
+
+def store_events(where):
+    """The events' documents in the orchestrator's store, oldest first."""
+    return [d for _, d in store_docs(where, "/dm/events/")]
 
 
 class Env:
@@ -164,6 +244,8 @@ class Env:
         self.orch = None
         self.sock = os.path.join(self.tmp, "orch.sock")
         self.db = os.path.join(self.tmp, "db.sqlite")
+        store = os.environ.get("ORCH_TEST_STORE", "")
+        self.etcd = store[5:] if store.startswith("etcd:") else None
         self.fakes = {}
 
     def spawn(self, argv, log):
@@ -173,10 +255,24 @@ class Env:
         self.procs.append(p)
         return p
 
+    def store_args(self):
+        """Where the orchestrator keeps its store: the test's etcd (with a
+        save directory, which there is no database's to default to) or
+        its own database file."""
+        if self.etcd:
+            tls = []
+            files = etcd_tls_files()
+            if self.etcd.startswith("https:") and files:
+                tls = ["--store-ca", files[0], "--store-cert", files[1],
+                       "--store-key", files[2]]
+            return ["--store", "etcd:" + self.etcd, "--save-dir",
+                    os.path.join(self.tmp, "saved")] + tls
+        return ["--db", self.db]
+
     def start_orch(self, extra=()):
-        self.orch = self.spawn([self.orch_bin, "--db", self.db, "--listen",
-                                "unix:" + self.sock, "-v"] + list(extra),
-                               "orch.log")
+        self.orch = self.spawn([self.orch_bin] + self.store_args() +
+                               ["--listen", "unix:" + self.sock, "-v"] +
+                               list(extra), "orch.log")
         # Until it accepts: its socket file appears at bind(), a moment
         # before listen().
         wait_for(lambda: unix_accepts(self.sock) or

@@ -92,7 +92,21 @@ def orchestrator_cli(e):
                            (["--store", "etcd:ftp://h:1"], 2,
                             "wanted http(s)://HOST:PORT"),
                            (["--store", "etcd:http://127.0.0.1:1"], 2,
-                            "the API does not run on etcd yet"),
+                            "needs --save-dir (a directory the client "
+                            "platforms share)"),
+                           (["--db", e.tmp + "/x.sqlite", "--store",
+                             "etcd:http://127.0.0.1:1", "--save-dir",
+                             e.tmp], 2, "keeps no SQLite file: not with "
+                            "--db or --import-into"),
+                           (["--store", "etcd:http://127.0.0.1:1",
+                             "--import-into", "sqlite:" + e.tmp + "/y",
+                             "--save-dir", e.tmp], 2,
+                            "keeps no SQLite file"),
+                           # Nothing answers on port 1: said, exit 1.
+                           (["--store", "etcd:http://127.0.0.1:1",
+                             "--save-dir", e.tmp, "--listen",
+                             "unix:" + e.tmp + "/none.sock"], 1,
+                            "the store etcd:http://127.0.0.1:1: "),
                            (["--help"], 0, "--import-into=SPEC"),
                            (["--db", e.tmp + "/imp.sqlite",
                              "--import-into", "nosuch:x"], 1,

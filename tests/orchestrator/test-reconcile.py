@@ -7,14 +7,13 @@
 # with --no-reconcile, then repaired; then a start cut short by a kill
 # after its placement's claim.  TAP output.
 #   test-reconcile.py BUILD
-import json
 import os
-import sqlite3
 import sys
 import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from orchlib import Env, Tap, http_call, set_vm, wait_for  # noqa: E402
+from orchlib import (Env, Tap, http_call, set_vm, store_events,  # noqa: E402
+                    wait_for)
 
 t = Tap()
 
@@ -65,7 +64,7 @@ def reconcile_setup(e):
     http_call(e.fakes["own"]["sock"], "POST", "/v1/routes", {
         "id": "r-ghost", "device_model": "ghost", "vm": "no-such-uuid",
         "target": "unix:/nonexistent.sock"})
-    set_vm(e.db, "both", state="migrating")
+    set_vm(e, "both", state="migrating")
     e.fakes["c3"]["proc"].kill()
     e.fakes["c3"]["proc"].wait()
     return inst
@@ -174,12 +173,7 @@ def main():
         log = e.orch_log()
         t.ok("platform c3:" in log and "VM far: its client c3 did not "
              "answer" in log, "an unreachable launcher is a warning", log)
-        # The events are on the store: the kv table of the same file.
-        db = sqlite3.connect(e.db)
-        rows = [json.loads(r[0]) for r in db.execute(
-            "SELECT value FROM kv WHERE key >= '/dm/events/' AND "
-            "key < '/dm/events0' ORDER BY key")]
-        db.close()
+        rows = store_events(e)
         saved = max(i for i, r in enumerate(rows)
                     if r["message"].startswith("saved to"))
         ev = [r["vm"] for r in rows[saved + 1:]]
