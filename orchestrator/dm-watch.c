@@ -9,6 +9,7 @@
 #include "db.h"
 #include "dm-watch.h"
 #include "launcher.h"
+#include "lead.h"
 #include "log.h"
 #include "records.h"
 #include "records-bind.h"
@@ -138,6 +139,12 @@ static gpointer watch_thread(gpointer opaque)
         OrchStoreView *reads = NULL;
 
         g_usleep((gulong)dw->interval_s * G_USEC_PER_SEC);
+        /* The leader's work (lead.h): a follower would repeat its events. */
+        if (!orch_lead_leading()) {
+            g_hash_table_remove_all(seen);
+            g_hash_table_unref(now);
+            continue;
+        }
         /* Through a view of its own, never committed (records-bind.h). */
         orch_rec_twin_bind(&reads);
         all = watch_placements(db);

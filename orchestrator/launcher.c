@@ -9,6 +9,7 @@
 #include "error.h"
 #include "launcher.h"
 #include "launcher-reply.h"
+#include "lead.h"
 #include "soup-read.h"
 
 /* Set once by main() before any call; read-only afterwards. */
@@ -45,6 +46,33 @@ typedef struct LauncherWs {
     OrchLauncherWsFn *done;
     gpointer opaque;
 } LauncherWs;
+
+/*
+ * The leader's fencing token on a call (lead.h): none without an
+ * election; a follower, or a leader past its deadline, sends no command
+ * (a GET goes unfenced: it changes nothing).
+ */
+/* dm-remote/launcher/fence.h's header. */
+#define LAUNCHER_FENCE_HEADER "X-DM-Fence"
+
+static bool launcher_fence(SoupMessage *msg, const char *method,
+                           GError **errp)
+{
+    gint64 token = orch_lead_token();
+
+    if (token > 0) {
+        g_autofree char *v = g_strdup_printf("%" G_GINT64_FORMAT, token);
+
+        soup_message_headers_replace(soup_message_get_request_headers(msg),
+                                     LAUNCHER_FENCE_HEADER, v);
+    } else if (token < 0 && strcmp(method, "GET") != 0) {
+        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_UNAVAILABLE,
+                    "this orchestrator no longer leads: %s not sent",
+                    method);
+        return false;
+    }
+    return true;
+}
 
 static void launcher_ws_done(GObject *src, GAsyncResult *res, gpointer data)
 {
@@ -127,6 +155,9 @@ bool orch_launcher_call(const char *address, const char *method,
     if (!msg) {
         g_set_error(errp, ORCH_ERROR, ORCH_ERROR_BAD_GATEWAY,
                     "bad launcher path '%s'", path);
+        return false;
+    }
+    if (!launcher_fence(msg, method, errp)) {
         return false;
     }
     if (body) {
@@ -276,11 +307,14 @@ void orch_launcher_call_async(const char *address, const char *method,
     peer = orch_address_connectable(address, &err);
     msg = peer ? dm_soup_tls_message_new(method, "launcher", path, tls)
                : NULL;
+    if (msg && !launcher_fence(msg, method, &err)) {
+        g_clear_object(&msg);
+    }
     if (!msg) {
         LauncherAsyncFail *f = g_new0(LauncherAsyncFail, 1);
 
-        f->why = peer ? g_strdup_printf("bad launcher path '%s'", path)
-                      : g_strdup(err->message);
+        f->why = err ? g_strdup(err->message)
+                     : g_strdup_printf("bad launcher path '%s'", path);
         f->done = done;
         f->opaque = opaque;
         g_idle_add(launcher_async_fail, f);

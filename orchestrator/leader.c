@@ -149,6 +149,11 @@ bool orch_leader_renew(OrchLeader *l)
     return true;
 }
 
+gint64 orch_leader_valid_until(OrchLeader *l)
+{
+    return l->token ? l->valid_until : 0;
+}
+
 gint64 orch_leader_token(OrchLeader *l)
 {
     if (l->token && g_get_monotonic_time() >= l->valid_until) {

@@ -50,6 +50,11 @@ bool orch_leader_campaign(OrchLeader *l, bool *won, GError **errp);
 bool orch_leader_renew(OrchLeader *l);
 /* The fencing token while leader and within the deadline; else 0. */
 gint64 orch_leader_token(OrchLeader *l);
+/*
+ * The monotonic time (µs) until which the token holds if no renewal
+ * succeeds meanwhile; 0 when not leader.
+ */
+gint64 orch_leader_valid_until(OrchLeader *l);
 /* Give leadership up now (the lease revoked, the key with it). */
 void orch_leader_resign(OrchLeader *l);
 

@@ -20,12 +20,14 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <glib-unix.h>
 
 #include "address.h"
 #include "db.h"
 #include "dm-watch.h"
 #include "launcher.h"
+#include "lead.h"
 #include "log.h"
 #include "reconcile.h"
 #include "records-bind.h"
@@ -47,6 +49,8 @@ static bool arg_insecure_plain_tcp;
 static const char *arg_import_into;
 static const char *arg_store_etcd;      /* --store etcd:...: no SQLite file */
 static bool arg_db_given;
+static const char *arg_advertise;       /* default: --listen's */
+static guint arg_leader_ttl = 5;
 static const char *arg_store_ca;
 static const char *arg_store_cert;
 static const char *arg_store_key;
@@ -75,6 +79,13 @@ static void help(void)
            "                          keys under /dm/ of an etcd cluster that\n"
            "                          several orchestrators may share (with\n"
            "                          --save-dir; docs/scale-out.md)\n"
+           "      --advertise=ADDRESS with --store etcd: the API address\n"
+           "                          (unix:PATH or tcp:HOST:PORT) other\n"
+           "                          orchestrators send writes to while\n"
+           "                          this one leads (default: --listen's)\n"
+           "      --leader-ttl=SEC    with --store etcd: the leader's lease\n"
+           "                          (2..60, default 5): a dead leader is\n"
+           "                          replaced within it\n"
            "      --import-into=SPEC  copy the database into the store SPEC\n"
            "                          (sqlite:PATH or etcd:URL[,URL...]) as\n"
            "                          keys, once, and exit\n"
@@ -163,6 +174,8 @@ static int parse_argv(int argc, char **argv)
         { "db", required_argument, NULL, 'd' },
         { "store", required_argument, NULL, 'S' },
         { "import-into", required_argument, NULL, 'i' },
+        { "advertise", required_argument, NULL, 'A' },
+        { "leader-ttl", required_argument, NULL, 'E' },
         { "store-ca", required_argument, NULL, 'a' },
         { "store-cert", required_argument, NULL, 'c' },
         { "store-key", required_argument, NULL, 'k' },
@@ -202,6 +215,21 @@ static int parse_argv(int argc, char **argv)
         case 'a':
             arg_store_ca = optarg;
             break;
+        case 'A':
+            arg_advertise = optarg;
+            break;
+        case 'E': {
+            char *end;
+            guint64 v = g_ascii_strtoull(optarg, &end, 10);
+
+            if (!*optarg || *end || v < 2 || v > 60) {
+                fprintf(stderr, "dm-orchestrator: invalid --leader-ttl "
+                        "'%s' (2..60)\n", optarg);
+                return 2;
+            }
+            arg_leader_ttl = v;
+            break;
+        }
         case 'c':
             arg_store_cert = optarg;
             break;
@@ -289,6 +317,15 @@ static int parse_argv(int argc, char **argv)
         fprintf(stderr, "dm-orchestrator: --store %s keeps no SQLite file: "
                 "not with --db or --import-into (which copies a --db into "
                 "a store)\n", arg_store_etcd);
+        return 2;
+    }
+    if (arg_advertise && !arg_store_etcd) {
+        fprintf(stderr, "dm-orchestrator: --advertise needs --store etcd: "
+                "(one orchestrator alone leads)\n");
+        return 2;
+    }
+    if (arg_advertise && !orch_address_valid(arg_advertise, &err)) {
+        fprintf(stderr, "dm-orchestrator: --advertise: %s\n", err->message);
         return 2;
     }
     /* The default, beside the database, would be this host's alone. */
@@ -473,6 +510,18 @@ static bool fill_store(OrchStore *s, sqlite3 *db)
     return true;
 }
 
+/* Elected on etcd: what a dead leader left is put right before writes. */
+static bool lead_elected(void)
+{
+    g_autoptr(GError) err = NULL;
+
+    if (arg_reconcile && !orch_reconcile(NULL, &err)) {
+        orch_warn("reconcile: %s", err->message);
+        return false;
+    }
+    return true;
+}
+
 static int open_db(sqlite3 **ret_db)
 {
     g_autofree char *dir = g_path_get_dirname(arg_db);
@@ -568,7 +617,20 @@ int main(int argc, char **argv)
     orch_launcher_set_tls(arg_launcher_tls_creds ? &launcher_tls : NULL);
     orch_launcher_set_timeout(arg_launcher_timeout);
     orch_launcher_set_wait(orch_db_pause, orch_db_resume);
-    if (arg_reconcile && !orch_reconcile(db_worker, &err)) {
+    /*
+     * On etcd the leader reconciles, once elected (lead_elected); the
+     * first round is run here, so a lone orchestrator leads at once.
+     */
+    if (arg_store_etcd) {
+        if (!orch_lead_start(arg_store_etcd + strlen("etcd:"), arg_store_ca,
+                             arg_store_cert,
+                             arg_store_key,
+                             arg_advertise ? arg_advertise : arg_listen,
+                             arg_leader_ttl, lead_elected, &err)) {
+            orch_warn("the election: %s", err->message);
+            return 1;
+        }
+    } else if (arg_reconcile && !orch_reconcile(db_worker, &err)) {
         orch_warn("reconcile: %s", err->message);
         return 1;
     }
@@ -627,6 +689,7 @@ int main(int argc, char **argv)
     dm_soup_tls_creds_clear(&tls);
     orch_launcher_set_tls(NULL);
     dm_soup_tls_creds_clear(&launcher_tls);
+    orch_lead_stop();
     orch_rec_twin_open(NULL, NULL);
     orch_request_set_store(NULL);
     orch_events_close();

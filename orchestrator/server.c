@@ -11,6 +11,7 @@
 #include "events.h"
 #include "json-http.h"
 #include "lifecycle.h"
+#include "lead.h"
 #include "log.h"
 #include "metrics.h"
 #include "migrate.h"
@@ -385,6 +386,13 @@ static void server_handler(SoupServer *soup, SoupServerMessage *msg,
     }
     if (job->route->read_only) {
         server_run(job, s->db_main);
+        server_respond(job);
+        server_job_free(job);
+        return;
+    }
+    /* Writes on the leader alone: a follower names it (lead.h). */
+    if (!orch_lead_may_write(r, soup_server_message_get_response_headers(
+                                    msg))) {
         server_respond(job);
         server_job_free(job);
         return;

@@ -42,9 +42,10 @@ static const DmSoupTlsCreds *api_creds(void)
     return api_tls.cert ? &api_tls : NULL;
 }
 
+static SoupSession *session;
+
 static SoupSession *api_session(void)
 {
-    static SoupSession *session;
     g_autoptr(GSocketConnectable) peer = NULL;
 
     if (!session) {
@@ -120,6 +121,28 @@ static int api_answer(SoupMessage *msg, GBytes *answer, GError *err,
     return DMCTL_OK;
 }
 
+/*
+ * A follower among orchestrators on etcd answers a write 307 with the
+ * leader's API address (X-DM-Leader, docs/scale-out.md): the call is
+ * sent there instead, once, with the same credentials.
+ */
+static bool api_follow_leader(SoupMessage *msg)
+{
+    static bool followed;
+    const char *leader = soup_message_headers_get_one(
+        soup_message_get_response_headers(msg), "X-DM-Leader");
+
+    if (followed || soup_message_get_status(msg) != 307 || !leader ||
+        !orch_address_valid(leader, NULL) ||
+        g_strcmp0(leader, arg_orchestrator) == 0) {
+        return false;
+    }
+    followed = true;
+    arg_orchestrator = g_strdup(leader);
+    g_clear_object(&session);
+    return true;
+}
+
 int dmctl_api(const char *method, const char *path, JsonNode *body,
               JsonNode **ret_reply)
 {
@@ -133,6 +156,9 @@ int dmctl_api(const char *method, const char *path, JsonNode *body,
     }
     answer = dm_soup_send_and_read_max(api_session(), msg, DMCTL_MAX_ANSWER,
                                        NULL, &err);
+    if (answer && api_follow_leader(msg)) {
+        return dmctl_api(method, path, body, ret_reply);
+    }
     return api_answer(msg, answer, err, ret_reply);
 }
 
@@ -210,7 +236,12 @@ int dmctl_api_watch(const char *method, const char *path, JsonNode *body,
     while (w.polling) {
         g_main_context_iteration(NULL, TRUE);
     }
-    ret = api_answer(w.msg, w.answer, w.err, ret_reply);
+    if (w.answer && api_follow_leader(w.msg)) {
+        ret = dmctl_api_watch(method, path, body, poll_path, progress,
+                              ret_reply);
+    } else {
+        ret = api_answer(w.msg, w.answer, w.err, ret_reply);
+    }
     g_clear_pointer(&w.answer, g_bytes_unref);
     g_clear_error(&w.err);
     g_object_unref(w.msg);

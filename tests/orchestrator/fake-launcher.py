@@ -110,6 +110,7 @@ config = {"powerdown_works": True, "qmp_error": {}, "migrate_fail": False,
           "remote_devices": {}, "qmp_hold": []}
 unmuted = threading.Event()
 unmuted.set()
+fenced = {"highest": 0}   # the highest X-DM-Fence seen
 counters = {"instances": 0, "pid": 1000, "port": 30000}
 
 
@@ -178,10 +179,20 @@ class Handler(BaseHTTPRequestHandler):
                 body = json.loads(raw)
             except ValueError:
                 return self.error(400, "bad JSON")
+        fence = self.headers.get("X-DM-Fence")
         if not self.path.startswith("/_fake"):
             with lock, open(args.log, "a") as f:
                 f.write(json.dumps({"method": method, "path": self.path,
-                                    "body": body}) + "\n")
+                                    "body": body, "fence": fence}) + "\n")
+            # As dm-remote/launcher/fence.c: an older leader's token is
+            # refused, the highest kept.
+            if fence is not None:
+                with lock:
+                    if int(fence) < fenced["highest"]:
+                        return self.error(409, "fenced: token %s is older "
+                                          "than %d" % (fence,
+                                                       fenced["highest"]))
+                    fenced["highest"] = int(fence)
         parts = [p for p in self.path.split("/") if p]
         if parts == ["_fake"] and isinstance(body, dict) and "mute" in body:
             (unmuted.clear if body.pop("mute") else unmuted.set)()

@@ -287,8 +287,12 @@ class Env:
         return rc
 
     def orch_log(self):
-        with open(os.path.join(self.tmp, "orch.log"), errors="replace") as f:
-            return f.read()
+        try:
+            with open(os.path.join(self.tmp, "orch.log"),
+                      errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
 
     def start_fake(self, name, role, *extra):
         sock = os.path.join(self.tmp, name + ".sock")
