@@ -5,9 +5,7 @@
  */
 #include <string.h>
 
-#include "error.h"
 #include "etcd.h"
-#include "json-http.h"
 #include "lead.h"
 #include "leader.h"
 #include "log.h"
@@ -27,6 +25,8 @@ static gint64 lead_token_now;           /* while LEADING or RECONCILING */
 static gint64 lead_valid_until;         /* monotonic µs */
 static char *lead_known;                /* the leader's address, if known */
 static bool lead_stopping;
+static bool lead_woken;                 /* orch_lead_wake() since the wait */
+static void (*lead_work)(void);
 static GThread *lead_thread;
 
 typedef struct Lead {
@@ -123,16 +123,22 @@ static gpointer lead_run(gpointer opaque)
 {
     Lead *l = opaque;
 
-    for (;;) {
-        gint64 until;
+    gint64 next = 0;
 
-        lead_round(l);
+    for (;;) {
         /* A third of the TTL apart: two renewals may fail in a lease. */
-        until = g_get_monotonic_time() + l->ttl * G_USEC_PER_SEC / 3;
-        g_mutex_lock(&lead_lock);
-        while (!lead_stopping &&
-               g_cond_wait_until(&lead_cond, &lead_lock, until)) {
+        if (g_get_monotonic_time() >= next) {
+            lead_round(l);
+            next = g_get_monotonic_time() + l->ttl * G_USEC_PER_SEC / 3;
         }
+        if (lead_work && orch_lead_leading()) {
+            lead_work();
+        }
+        g_mutex_lock(&lead_lock);
+        while (!lead_stopping && !lead_woken &&
+               g_cond_wait_until(&lead_cond, &lead_lock, next)) {
+        }
+        lead_woken = false;
         if (lead_stopping) {
             g_mutex_unlock(&lead_lock);
             break;
@@ -147,6 +153,8 @@ bool orch_lead_start(const char *endpoints, const char *ca,
                      gint64 ttl, bool (*elected)(void), GError **errp)
 {
     DmEtcd *etcd = dm_etcd_new(endpoints, ca, cert, key, errp);
+    g_autoptr(GError) err = NULL;
+    bool taken;
 
     if (!etcd) {
         return false;
@@ -161,10 +169,27 @@ bool orch_lead_start(const char *endpoints, const char *ca,
     lead->leader = orch_leader_new(etcd, ORCH_STORE_ROOT "leader", address,
                                    ttl);
     lead_set(LEAD_FOLLOWING, 0, 0, NULL);
+    /* Our address is ours alone (lead.h): a key naming it is a past run's. */
+    if (!orch_leader_take_back(lead->leader, &taken, &err)) {
+        orch_warn("leader: %s", err->message);
+    }
     /* The first round before serving: a lone orchestrator leads at once. */
     lead_round(lead);
     lead_thread = g_thread_new("lead", lead_run, lead);
     return true;
+}
+
+void orch_lead_set_work(void (*work)(void))
+{
+    lead_work = work;
+}
+
+void orch_lead_wake(void)
+{
+    g_mutex_lock(&lead_lock);
+    lead_woken = true;
+    g_cond_signal(&lead_cond);
+    g_mutex_unlock(&lead_lock);
 }
 
 void orch_lead_stop(void)
@@ -215,29 +240,30 @@ gint64 orch_lead_token(void)
     return lead_token_locked();
 }
 
-bool orch_lead_may_write(OrchRequest *r, SoupMessageHeaders *headers)
+guint orch_lead_refusal(SoupMessageHeaders *headers, char **why)
 {
     g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&lead_lock);
     gint64 token = lead_token_locked();
 
     if (lead_state == LEAD_NONE ||
         (lead_state == LEAD_LEADING && token > 0)) {
-        return true;
+        return 0;
     }
     if (lead_state == LEAD_RECONCILING) {
-        orch_fail(r, 503, "this orchestrator was just elected leader and "
-                  "is reconciling: try again in a moment");
-        return false;
+        *why = g_strdup("this orchestrator was just elected leader and is "
+                        "reconciling: try again in a moment");
+        return 503;
     }
     if (!lead_known || (lead->address &&
                         strcmp(lead_known, lead->address) == 0)) {
-        orch_fail(r, 503, "no orchestrator leads at the moment (an "
-                  "election within the lease's %" G_GINT64_FORMAT " s): "
-                  "try again in a moment", lead ? lead->ttl : 0);
-        return false;
+        *why = g_strdup_printf("no orchestrator leads at the moment (an "
+                               "election within the lease's %"
+                               G_GINT64_FORMAT " s): try again in a moment",
+                               lead ? lead->ttl : 0);
+        return 503;
     }
     soup_message_headers_replace(headers, ORCH_LEAD_HEADER, lead_known);
-    orch_fail(r, 307, "this orchestrator does not lead: send writes to "
-              "the leader at %s", lead_known);
-    return false;
+    *why = g_strdup_printf("this orchestrator does not lead: send writes "
+                           "to the leader at %s", lead_known);
+    return 307;
 }

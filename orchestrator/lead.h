@@ -18,8 +18,6 @@
 #include <glib.h>
 #include <libsoup/soup.h>
 
-#include "request.h"
-
 /* The answer's header naming the leader's API address (our form). */
 #define ORCH_LEAD_HEADER "X-DM-Leader"
 
@@ -29,10 +27,19 @@
  * are sent to, with a lease of @ttl seconds.  @elected runs in the
  * election's thread each time this orchestrator becomes leader, before
  * it takes writes (reconciliation); false from it gives leadership up.
+ * @address must be this orchestrator's alone: a leader key naming it is
+ * taken to be an earlier run's, deleted at once (its commands fenced).
  */
 bool orch_lead_start(const char *endpoints, const char *ca,
                      const char *cert, const char *key, const char *address,
                      gint64 ttl, bool (*elected)(void), GError **errp);
+/*
+ * @work runs in the election's thread after each round this
+ * orchestrator leads (the registrations' pass), and at once after
+ * orch_lead_wake() (any thread).
+ */
+void orch_lead_set_work(void (*work)(void));
+void orch_lead_wake(void);
 /* Resign (the lease revoked) and stop the thread. */
 void orch_lead_stop(void);
 
@@ -45,10 +52,10 @@ bool orch_lead_leading(void);
  */
 gint64 orch_lead_token(void);
 /*
- * A write request on a follower: false once @r is answered (307 and the
- * leader's address in @headers, or 503 while none is known or while the
- * new leader reconciles).
+ * Whether a write may be taken here: 0 if so; else the status to answer
+ * with *@why (307, the leader's address put in @headers; or 503 while
+ * none is known or while the new leader reconciles).
  */
-bool orch_lead_may_write(OrchRequest *r, SoupMessageHeaders *headers);
+guint orch_lead_refusal(SoupMessageHeaders *headers, char **why);
 
 #endif /* ORCH_LEAD_H */

@@ -79,6 +79,55 @@ static JsonNode *leader_txn_body(OrchLeader *l)
     return json_builder_get_root(b);
 }
 
+bool orch_leader_take_back(OrchLeader *l, bool *taken, GError **errp)
+{
+    g_autoptr(JsonBuilder) b = json_builder_new();
+    g_autofree char *k = dm_etcd_b64(l->key);
+    g_autofree char *v = dm_etcd_b64(l->id);
+    g_autoptr(JsonNode) body = NULL;
+    g_autoptr(JsonNode) r = NULL;
+
+    *taken = false;
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "compare");
+    json_builder_begin_array(b);
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "key");
+    json_builder_add_string_value(b, k);
+    json_builder_set_member_name(b, "target");
+    json_builder_add_string_value(b, "VALUE");
+    json_builder_set_member_name(b, "result");
+    json_builder_add_string_value(b, "EQUAL");
+    json_builder_set_member_name(b, "value");
+    json_builder_add_string_value(b, v);
+    json_builder_end_object(b);
+    json_builder_end_array(b);
+    json_builder_set_member_name(b, "success");
+    json_builder_begin_array(b);
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "request_delete_range");
+    json_builder_begin_object(b);
+    json_builder_set_member_name(b, "key");
+    json_builder_add_string_value(b, k);
+    json_builder_end_object(b);
+    json_builder_end_object(b);
+    json_builder_end_array(b);
+    json_builder_end_object(b);
+    body = json_builder_get_root(b);
+    r = dm_etcd_call(l->etcd, "/v3/kv/txn", body, errp);
+    if (!r) {
+        orch_error_from_etcd(errp);
+        return false;
+    }
+    *taken = json_object_get_boolean_member_with_default(
+        json_node_get_object(r), "succeeded", FALSE);
+    if (*taken) {
+        orch_info("leader: %s held by an earlier run of %s: taken back",
+                  l->key, l->id);
+    }
+    return true;
+}
+
 bool orch_leader_campaign(OrchLeader *l, bool *won, GError **errp)
 {
     g_autoptr(JsonNode) body = NULL;

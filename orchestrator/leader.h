@@ -39,6 +39,13 @@ void orch_leader_free(OrchLeader *l);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(OrchLeader, orch_leader_free)
 
 /*
+ * The key deleted if it names @id (an earlier run of this candidate, dead
+ * or stopped: its token is outdated by the next campaign's, so its
+ * commands are fenced), *@taken saying so: a restart need not wait out
+ * its own old lease.  Only for an @id no other live candidate uses.
+ */
+bool orch_leader_take_back(OrchLeader *l, bool *taken, GError **errp);
+/*
  * Try to become leader: true if the store answered, with *@won.  A
  * leader campaigning again renews instead.
  */

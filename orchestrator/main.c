@@ -30,6 +30,7 @@
 #include "lead.h"
 #include "log.h"
 #include "reconcile.h"
+#include "registrations.h"
 #include "records-bind.h"
 #include "request.h"
 #include "save.h"
@@ -510,6 +511,14 @@ static bool fill_store(OrchStore *s, sqlite3 *db)
     return true;
 }
 
+static OrchStore *lead_store;
+
+/* The leader's work between rounds: the launchers' registrations. */
+static void lead_work(void)
+{
+    orch_registrations_pass(lead_store);
+}
+
 /* Elected on etcd: what a dead leader left is put right before writes. */
 static bool lead_elected(void)
 {
@@ -549,6 +558,7 @@ int main(int argc, char **argv)
     OrchServerWeb web = { 0 };
     sqlite3 *db_main, *db_worker;
     g_autoptr(OrchStore) store = NULL;
+    DmEtcdWatch *reg_watch = NULL;
     OrchServer *server;
     int ret;
 
@@ -619,12 +629,15 @@ int main(int argc, char **argv)
     orch_launcher_set_wait(orch_db_pause, orch_db_resume);
     /*
      * On etcd the leader reconciles, once elected (lead_elected); the
-     * first round is run here, so a lone orchestrator leads at once.
+     * first round is run here, before anything is served (a previous
+     * run's leader key naming our address is taken back): a lone
+     * orchestrator leads from its first request.
      */
     if (arg_store_etcd) {
+        lead_store = store;
+        orch_lead_set_work(lead_work);
         if (!orch_lead_start(arg_store_etcd + strlen("etcd:"), arg_store_ca,
-                             arg_store_cert,
-                             arg_store_key,
+                             arg_store_cert, arg_store_key,
                              arg_advertise ? arg_advertise : arg_listen,
                              arg_leader_ttl, lead_elected, &err)) {
             orch_warn("the election: %s", err->message);
@@ -665,6 +678,14 @@ int main(int argc, char **argv)
         orch_address_cleanup(arg_listen);
         return 1;
     }
+    /* A registration's change: the leader's pass at once. */
+    if (arg_store_etcd) {
+        reg_watch = orch_registrations_watch(store, orch_lead_wake, &err);
+        if (!reg_watch) {
+            orch_warn("watching the registrations: %s", err->message);
+            return 1;
+        }
+    }
     if (arg_watch_models &&
         !orch_dm_watch_start(arg_store_etcd ? NULL : arg_db,
                              arg_watch_models, &err)) {
@@ -689,6 +710,7 @@ int main(int argc, char **argv)
     dm_soup_tls_creds_clear(&tls);
     orch_launcher_set_tls(NULL);
     dm_soup_tls_creds_clear(&launcher_tls);
+    g_clear_pointer(&reg_watch, dm_etcd_watch_free);
     orch_lead_stop();
     orch_rec_twin_open(NULL, NULL);
     orch_request_set_store(NULL);

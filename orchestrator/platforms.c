@@ -47,6 +47,11 @@ static JsonObject *platform_object(sqlite3 *db, const char *name)
         json_object_get_member(p, "hypervisor")));
     json_object_set_boolean_member(o, "model_tls",
         json_object_get_boolean_member_with_default(p, "model_tls", FALSE));
+    /* Its launcher's registration in etcd, if it registers at all. */
+    if (orch_rec_str(p, "registration")) {
+        json_object_set_string_member(o, "registration",
+                                      orch_rec_str(p, "registration"));
+    }
     models = json_object_get_array_member(p, "models");
     names = json_array_new();
     for (i = 0; i < json_array_get_length(models); i++) {

@@ -335,8 +335,10 @@ static void server_handler(SoupServer *soup, SoupServerMessage *msg,
                            gpointer opaque)
 {
     OrchServer *s = opaque;
+    g_autofree char *why = NULL;
     ServerJob *job;
     OrchRequest *r;
+    guint status;
 
     if (!orch_web_auth_ok(s->web.auth, msg)) {
         if (strcmp(path, "/login") == 0) {
@@ -391,8 +393,10 @@ static void server_handler(SoupServer *soup, SoupServerMessage *msg,
         return;
     }
     /* Writes on the leader alone: a follower names it (lead.h). */
-    if (!orch_lead_may_write(r, soup_server_message_get_response_headers(
-                                    msg))) {
+    status = orch_lead_refusal(soup_server_message_get_response_headers(msg),
+                               &why);
+    if (status) {
+        orch_fail(r, status, "%s", why);
         server_respond(job);
         server_job_free(job);
         return;

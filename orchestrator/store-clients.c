@@ -98,6 +98,7 @@ static char *clients_least(OrchStoreView *v, const char *root,
         gint64 load;
 
         if (!name || g_strcmp0(clients_str(p, "role"), "client") != 0 ||
+            orch_platform_doc_lost(p) ||
             (need_model_tls &&
              !json_object_get_boolean_member_with_default(p, "model_tls",
                                                           FALSE))) {
@@ -147,6 +148,12 @@ bool orch_client_choose(OrchStoreView *v, const char *root,
         g_set_error(errp, ORCH_ERROR, name ? ORCH_ERROR_BAD_REQUEST :
                     ORCH_ERROR_CONFLICT, "'%s' is a server platform, not "
                     "a client", name ? name : least);
+        return false;
+    }
+    if (orch_platform_doc_lost(p)) {
+        g_autofree char *why = orch_platform_lost_why(name ? name : least);
+
+        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_CONFLICT, "%s", why);
         return false;
     }
     *ret = g_steal_pointer(&p);

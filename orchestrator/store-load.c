@@ -11,6 +11,7 @@
 #include "json-http.h"
 #include "json-limits.h"
 #include "store-load.h"
+#include "store-platforms.h"
 
 /* A server that could take the model, as the choice sees it. */
 typedef struct LoadServer {
@@ -110,7 +111,8 @@ static int load_take(OrchStoreView *v, const char *root, const char *server,
         return -1;
     }
     p = dm_json_object_parse(text);
-    if (!p || !load_is_server(p) || !load_offers(p, model)) {
+    if (!p || !load_is_server(p) || !load_offers(p, model) ||
+        orch_platform_doc_lost(p)) {
         return 0;               /* removed or changed since the list */
     }
     used = orch_load_used(v, root, server, errp);
@@ -151,6 +153,13 @@ static bool load_claim_pinned(OrchStoreView *v, const char *root,
         g_set_error(errp, ORCH_ERROR, ORCH_ERROR_CONFLICT,
                     "device '%s': server '%s' does not offer model '%s'",
                     dev, pinned, model);
+        return false;
+    }
+    if (orch_platform_doc_lost(p)) {
+        g_autofree char *why = orch_platform_lost_why(pinned);
+
+        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_CONFLICT, "device '%s': %s",
+                    dev, why);
         return false;
     }
     took = load_take(v, root, pinned, model, errp);
@@ -220,6 +229,9 @@ static GPtrArray *load_candidates(OrchStoreView *v, const char *root,
             continue;
         }
         *offered = true;
+        if (orch_platform_doc_lost(p)) {
+            continue;
+        }
         ls = g_new0(LoadServer, 1);
         ls->name = g_strdup(name);
         ls->capacity = json_object_get_int_member_with_default(p, "capacity",

@@ -154,3 +154,15 @@ void orch_platform_delete_doc(OrchStoreView *v, const char *root,
     orch_view_delete(v, key);
     orch_view_delete(v, load);
 }
+
+bool orch_platform_doc_lost(JsonObject *p)
+{
+    return p && g_strcmp0(json_object_get_string_member_with_default(
+                              p, "registration", NULL), "lost") == 0;
+}
+
+char *orch_platform_lost_why(const char *name)
+{
+    return g_strdup_printf("platform '%s' lost its launcher (its "
+                           "registration in etcd expired)", name);
+}

@@ -31,6 +31,14 @@ JsonObject *orch_platform_doc_new(const char *name, const char *role,
                                   const char *hypervisor, JsonObject *health,
                                   JsonArray *chosen, GError **errp);
 
+/*
+ * Whether platform document @p's launcher lost its registration in etcd
+ * (registrations.h): nothing new is placed or run there.
+ */
+bool orch_platform_doc_lost(JsonObject *p);
+/* The refusal's words for a lost platform @name (a new string). */
+char *orch_platform_lost_why(const char *name);
+
 /* Platform @name as @v sees it: true with *@ret (NULL if absent). */
 bool orch_platform_read(OrchStoreView *v, const char *root,
                         const char *name, JsonObject **ret, GError **errp);

@@ -102,6 +102,13 @@ def orchestrator_cli(e):
                              "--import-into", "sqlite:" + e.tmp + "/y",
                              "--save-dir", e.tmp], 2,
                             "keeps no SQLite file"),
+                           (["--leader-ttl", "1"], 2,
+                            "invalid --leader-ttl '1' (2..60)"),
+                           (["--advertise", "unix:/x"], 2,
+                            "--advertise needs --store etcd:"),
+                           (["--store", "etcd:http://127.0.0.1:1",
+                             "--save-dir", e.tmp, "--advertise", "ftp:x"],
+                            2, "--advertise: bad address"),
                            # Nothing answers on port 1: said, exit 1.
                            (["--store", "etcd:http://127.0.0.1:1",
                              "--save-dir", e.tmp, "--listen",
