@@ -17,6 +17,7 @@
 #include "request.h"
 #include "routes.h"
 #include "vm.h"
+#include "vm-redo.h"
 
 /* How often a stop looks whether the guest has powered off. */
 #define STOP_POLL_US (200 * 1000)
@@ -246,6 +247,8 @@ int orch_vm_stop(OrchRequest *r)
     if (strcmp(vm.state, "saved") != 0) {
         lifecycle_stop_qemu(&vm, timeout);
     }
+    /* Its QEMU is gone: a conflict at the commit writes "stopped" again. */
+    orch_vm_redo_teardown(r, vm.name);
     if (!orch_vm_teardown(r->db, vm.name, &err)) {
         return orch_fail_error(r, err);
     }
@@ -265,8 +268,12 @@ static int lifecycle_pause(OrchRequest *r, const char *action,
 
     if (!orch_vm_load(r->db, r->seg[1], &vm, &err) ||
         !orch_vm_expect_state(&vm, action, ok, &err) ||
-        !orch_qmp(vm.client_address, vm.name, cmd, NULL, NULL, &err) ||
-        !orch_vm_write(r->db, vm.name, &err, "state", to, NULL)) {
+        !orch_qmp(vm.client_address, vm.name, cmd, NULL, NULL, &err)) {
+        return orch_fail_error(r, err);
+    }
+    /* QEMU obeyed: a conflict at the commit writes the state again. */
+    orch_vm_redo_members(r, vm.name, "state", to, NULL);
+    if (!orch_vm_write(r->db, vm.name, &err, "state", to, NULL)) {
         return orch_fail_error(r, err);
     }
     orch_event(r->db, vm.name, "%s", to);

@@ -26,6 +26,7 @@
 #include "address.h"
 #include "db.h"
 #include "dm-watch.h"
+#include "error.h"
 #include "launcher.h"
 #include "lead.h"
 #include "log.h"
@@ -477,38 +478,52 @@ static const char *const store_moved[] = {
  * first start, or on etcd (no @db) made empty if nobody did; then the
  * catch-up of the modules it does not list yet.
  */
+static bool fill_store_once(OrchStore *s, sqlite3 *db, GError **errp);
+
+/*
+ * Orchestrators started together on one etcd may meet on its first
+ * marks (/dm/schema, /dm/moved): a conflict is read again.
+ */
 static bool fill_store(OrchStore *s, sqlite3 *db)
 {
-    g_autoptr(GError) err = NULL;
     g_autofree char *spec = store_spec();
-    g_autoptr(OrchKv) schema = NULL;
 
-    if (!orch_store_get(s, ORCH_STORE_ROOT "schema", &schema, NULL, &err)) {
-        orch_warn("the store %s: %s", spec, err->message);
-        return false;
-    }
-    if (!schema && !db) {
-        if (!orch_store_create(s, ORCH_STORE_ROOT, &err)) {
+    for (int i = 0;; i++) {
+        g_autoptr(GError) err = NULL;
+
+        if (fill_store_once(s, db, &err)) {
+            return true;
+        }
+        if (i == 4 || !g_error_matches(err, ORCH_ERROR, ORCH_ERROR_CONFLICT)) {
             orch_warn("the store %s: %s", spec, err->message);
             return false;
         }
+        g_usleep(100000 * (i + 1));
+    }
+}
+
+static bool fill_store_once(OrchStore *s, sqlite3 *db, GError **errp)
+{
+    g_autofree char *spec = store_spec();
+    g_autoptr(OrchKv) schema = NULL;
+
+    if (!orch_store_get(s, ORCH_STORE_ROOT "schema", &schema, NULL, errp)) {
+        return false;
+    }
+    if (!schema && !db) {
+        if (!orch_store_create(s, ORCH_STORE_ROOT, errp)) {
+            return false;
+        }
     } else if (!schema) {
-        if (!orch_store_import(db, s, ORCH_STORE_ROOT, &err)) {
-            orch_warn("the store %s: the import: %s", spec, err->message);
+        if (!orch_store_import(db, s, ORCH_STORE_ROOT, errp)) {
+            g_prefix_error(errp, "the import: ");
             return false;
         }
         orch_info("the database's tables copied into the store %s", spec);
     }
-    if (!orch_store_import_moved(db, s, ORCH_STORE_ROOT, store_moved,
-                                 &err)) {
-        orch_warn("the store %s: %s", spec, err->message);
-        return false;
-    }
-    if (!orch_events_open(s, &err)) {
-        orch_warn("the store %s: %s", spec, err->message);
-        return false;
-    }
-    return true;
+    return orch_store_import_moved(db, s, ORCH_STORE_ROOT, store_moved,
+                                   errp) &&
+           orch_events_open(s, errp);
 }
 
 static OrchStore *lead_store;

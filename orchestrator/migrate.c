@@ -18,6 +18,7 @@
 #include "request.h"
 #include "undo.h"
 #include "vm.h"
+#include "vm-redo.h"
 
 #define MIGRATE_PORT_BASE 49152
 
@@ -97,6 +98,9 @@ static bool migrate_run(OrchRequest *r, OrchVm *vm, OrchClientChoice *c,
      * itself.
      */
     orch_undo_clear(&r->undo);
+    /* The source goes: a conflict at the commit writes the target again. */
+    orch_vm_redo_members(r, vm->name, "client", c->name, "hypervisor",
+                         c->hypervisor, NULL);
     orch_qmp(vm->client_address, vm->name, "quit", NULL, NULL, NULL);
     orch_undo_add(&source, vm->client_address, path);
     orch_undo_run(&source);

@@ -16,6 +16,7 @@
 #include "launcher.h"
 #include "log.h"
 #include "reconcile-routes.h"
+#include "records-bind.h"
 #include "records.h"
 #include "store-events.h"
 #include "undo.h"
@@ -81,7 +82,9 @@ static int reconcile_route(sqlite3 *db, const char *name,
     g_autofree char *msg = NULL;
     OrchUndo d = { 0 };
 
-    if (!id || reconcile_route_known(db, name, id)) {
+    /* Unread is not unknown: nothing is deleted on a failed read. */
+    if (!id || reconcile_route_known(db, name, id) ||
+        orch_rec_read_error_pending()) {
         return 0;
     }
     path = g_strconcat("/v1/routes/", id, NULL);

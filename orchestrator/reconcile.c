@@ -27,6 +27,7 @@
 #include "reconcile-routes.h"
 #include "reconcile.h"
 #include "records.h"
+#include "records-bind.h"
 #include "records-set.h"
 #include "store-events.h"
 #include "undo.h"
@@ -511,12 +512,15 @@ static bool reconcile_known(Reconcile *rc, const char *name, bool server,
         inst = orch_rec_instance(rc->db, id);
         p = inst ? orch_rec_placement(rc->db, orch_rec_str(inst, "vm"),
                                       orch_rec_str(inst, "device")) : NULL;
-        return p && !g_strcmp0(orch_rec_str(p, "server"), name);
+        return orch_rec_read_error_pending() ||
+               (p && !g_strcmp0(orch_rec_str(p, "server"), name));
     }
     vm = orch_rec_vm(rc->db, id);
     state = orch_rec_str(vm, "state");
-    return state && g_strv_contains(reconcile_holding, state) &&
-           !g_strcmp0(orch_rec_str(vm, "client"), name);
+    /* Unread is not unknown: nothing is deleted on a failed read. */
+    return orch_rec_read_error_pending() ||
+           (state && g_strv_contains(reconcile_holding, state) &&
+            !g_strcmp0(orch_rec_str(vm, "client"), name));
 }
 
 /* The VM an instance serves, from its binding, or NULL. */
@@ -577,12 +581,14 @@ bool orch_reconcile(sqlite3 *db, GError **errp)
 {
     Reconcile rc = { .db = db };
     g_autoptr(OrchStoreView) view = NULL;
+    g_autofree char *unread = NULL;
     g_autoptr(GError) err = NULL;
     bool ok;
 
     /* Its notes are written if its repairs are, in one view of its own. */
     orch_events_defer();
     orch_rec_twin_bind(&view);
+    g_free(orch_rec_read_error_take());
     rc.seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                     (GDestroyNotify)g_hash_table_unref);
     reconcile_fetch(&rc);
@@ -593,6 +599,15 @@ bool orch_reconcile(sqlite3 *db, GError **errp)
         rc.changes += orch_reconcile_routes(db, rc.seen);
     }
     orch_rec_twin_bind(NULL);
+    unread = orch_rec_read_error_take();
+    if (ok && unread) {
+        g_set_error(errp, ORCH_ERROR, ORCH_ERROR_UNAVAILABLE,
+                    "the store could not be read: %s (nothing written)",
+                    unread);
+        orch_events_flush(false);
+        g_hash_table_unref(rc.seen);
+        return false;
+    }
     if (!ok) {
         g_set_error(errp, ORCH_ERROR, ORCH_ERROR_INTERNAL,
                     "the store refused a repair (logged above)");

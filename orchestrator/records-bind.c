@@ -10,6 +10,7 @@ static OrchStore *bind_store;
 static const char *bind_root;
 static bool bind_reads;
 static __thread OrchStoreView **bind_slot;
+static __thread char *bind_read_error;
 
 void orch_rec_twin_open(OrchStore *s, const char *root)
 {
@@ -59,4 +60,21 @@ OrchStoreView *orch_rec_bound_view(void)
 OrchStoreView *orch_rec_read_view(void)
 {
     return bind_reads ? orch_rec_bound_view() : NULL;
+}
+
+void orch_rec_read_failed(const char *why)
+{
+    if (!bind_read_error) {
+        bind_read_error = g_strdup(why);
+    }
+}
+
+char *orch_rec_read_error_take(void)
+{
+    return g_steal_pointer(&bind_read_error);
+}
+
+bool orch_rec_read_error_pending(void)
+{
+    return bind_read_error != NULL;
 }

@@ -34,6 +34,17 @@ OrchStoreView **orch_rec_twin_unbind(void);
 /* The bound view answers records.h's reads too (set by main()). */
 void orch_rec_read_store(bool on);
 
+/*
+ * A read that failed (the store unreachable) reads as absent to its
+ * caller, and is noted for the thread: its request answers 503 rather
+ * than act on what it did not see (orch_request_check_reads), and
+ * reconciliation stops before it deletes what it found no record of.
+ */
+void orch_rec_read_failed(const char *why);
+/* The first failure's words since the last take (NULL: none), cleared. */
+char *orch_rec_read_error_take(void);
+bool orch_rec_read_error_pending(void);
+
 /* For records.c and records-set.c. */
 OrchStore *orch_rec_bound_store(void);
 const char *orch_rec_bound_root(void);

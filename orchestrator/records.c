@@ -216,6 +216,8 @@ static void read_failed(GError *err)
 {
     if (err) {
         orch_warn("the store: %s", err->message);
+        /* Not "absent" to the caller: its request fails (503). */
+        orch_rec_read_failed(err->message);
         g_error_free(err);
     }
 }

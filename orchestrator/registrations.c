@@ -122,6 +122,12 @@ int orch_registrations_pass(OrchStore *s)
         }
     }
     orch_rec_twin_bind(NULL);
+    /* What could not be read is left to the next pass, not written. */
+    g_autofree char *unread = orch_rec_read_error_take();
+    if (unread) {
+        orch_warn("registrations: the store could not be read: %s", unread);
+        ok = false;
+    }
     if (ok && changes && !orch_view_commit(view, NULL, &err)) {
         orch_warn("registrations: not written: %s (left to the next pass)",
                   err->message);

@@ -182,6 +182,34 @@ OrchStoreView *orch_request_view(OrchRequest *r)
 }
 
 /* Commit @r's view, if it has one: 0, or -EBUSY with @r failed (409). */
+/* @r's writes made again in a fresh view and committed (a redo). */
+static bool request_redo(OrchRequest *r, GError **errp)
+{
+    for (int i = 0; i < ORCH_REQUEST_REDOS; i++) {
+        OrchStoreView *v = NULL;
+        OrchStoreView **was = orch_rec_twin_unbind();
+        bool ok;
+
+        g_clear_error(errp);
+        orch_rec_twin_bind(&v);
+        ok = r->redo(r, r->redo_data, errp);
+        orch_rec_twin_bind(was);
+        ok = ok && (!v || !orch_view_dirty(v) ||
+                    orch_view_commit(v, NULL, errp));
+        g_clear_pointer(&v, orch_view_free);
+        if (ok) {
+            orch_info("%s: written again after a conflict (try %d)",
+                      r->seg && r->nseg ? r->seg[r->nseg - 1] : "request",
+                      i + 1);
+            return true;
+        }
+        if (!g_error_matches(*errp, ORCH_ERROR, ORCH_ERROR_CONFLICT)) {
+            return false;
+        }
+    }
+    return false;
+}
+
 static int request_view_commit(OrchRequest *r)
 {
     g_autoptr(OrchStoreView) v = g_steal_pointer(&r->view);
@@ -191,9 +219,31 @@ static int request_view_commit(OrchRequest *r)
     if (!v || !orch_view_dirty(v) || orch_view_commit(v, NULL, &err)) {
         return 0;
     }
+    if (r->redo && g_error_matches(err, ORCH_ERROR, ORCH_ERROR_CONFLICT) &&
+        request_redo(r, &err)) {
+        return 0;
+    }
     orch_fail(r, err->domain == ORCH_ERROR ? err->code : 500,
               "the store: %s", err->message);
     return -EBUSY;
+}
+
+void orch_request_redo(OrchRequest *r,
+                       bool (*redo)(OrchRequest *r, gpointer data,
+                                    GError **errp),
+                       gpointer data, GDestroyNotify free)
+{
+    if (r->redo_free) {
+        r->redo_free(r->redo_data);
+    }
+    r->redo = redo;
+    r->redo_data = data;
+    r->redo_free = free;
+}
+
+static void request_redo_clear(OrchRequest *r)
+{
+    orch_request_redo(r, NULL, NULL, NULL);
 }
 
 /* A placement committed early (orch_request_claimed). */
@@ -358,13 +408,38 @@ bool orch_db_resume(void)
     return true;
 }
 
+void orch_request_reads_begin(void)
+{
+    g_free(orch_rec_read_error_take());
+}
+
+void orch_request_check_reads(OrchRequest *r)
+{
+    g_autofree char *why = orch_rec_read_error_take();
+
+    if (!why) {
+        return;
+    }
+    g_free(r->error);
+    r->error = g_strdup_printf("the store could not be read: %s", why);
+    if (!g_utf8_validate(r->error, -1, NULL)) {
+        char *valid = g_utf8_make_valid(r->error, -1);
+
+        g_free(r->error);
+        r->error = valid;
+    }
+    r->status = 503;
+}
+
 bool orch_request_finish(OrchRequest *r, int ret)
 {
     if (ret == 0 && !r->error && orch_db_section_end(r, true) == 0) {
         orch_undo_clear(&r->undo);
         g_slist_free_full(g_steal_pointer(&r->claims), request_claim_free);
+        request_redo_clear(r);
         return true;
     }
+    request_redo_clear(r);
     if (!r->error) {
         orch_fail(r, 500, "internal error (%s)", ret < 0 ?
                   g_strerror(-ret) : "no cause given");

@@ -35,6 +35,10 @@ typedef struct OrchRequest {
     bool db_held;               /* this request holds the section */
     OrchStoreView *view;        /* its reads and writes on the store */
     GSList *claims;             /* placements committed early, to release */
+    /* Its writes made again on a conflict (orch_request_redo). */
+    bool (*redo)(struct OrchRequest *r, gpointer data, GError **errp);
+    gpointer redo_data;
+    GDestroyNotify redo_free;
 } OrchRequest;
 
 typedef int (*OrchHandler)(OrchRequest *r);
@@ -103,6 +107,30 @@ OrchStoreView *orch_request_view(OrchRequest *r);
  * True if it committed.
  */
 bool orch_request_finish(OrchRequest *r, int ret);
+/*
+ * Past a launcher change that cannot be undone (a QEMU stopped or
+ * paused, a migration's source quit), a conflict at the commit (another
+ * writer changed what the request read meanwhile) must not answer 409
+ * with the change made and unrecorded: @redo (@data, freed with @free)
+ * then makes the request's writes again in a fresh view, on fresh
+ * reads, and that view is committed, up to ORCH_REQUEST_REDOS times.
+ * Its events and its answer are those of the first try.
+ */
+#define ORCH_REQUEST_REDOS 5
+void orch_request_redo(OrchRequest *r,
+                       bool (*redo)(OrchRequest *r, gpointer data,
+                                    GError **errp),
+                       gpointer data, GDestroyNotify free);
+
+/*
+ * After a handler: if one of its records' reads failed (the store
+ * unreachable, records-bind.h), its answer becomes 503 with the store's
+ * words, whatever it decided on what read as absent, and nothing of it
+ * is committed.  Before one: orch_request_reads_begin() forgets an older
+ * failure of the thread.
+ */
+void orch_request_reads_begin(void);
+void orch_request_check_reads(OrchRequest *r);
 
 /*
  * A start's claim on the store (docs/scale-out.md, "Concurrent starts"):

@@ -162,7 +162,9 @@ static void server_run(ServerJob *job, sqlite3 *db)
     r->db = db;
     r->status = 200;
     orch_rec_twin_bind(&reads);
+    orch_request_reads_begin();
     ret = job->route->handler(r);
+    orch_request_check_reads(r);
     orch_rec_twin_bind(NULL);
     g_clear_pointer(&reads, orch_view_free);
     if (ret < 0 && !r->error) {
@@ -184,7 +186,9 @@ static void server_run_worker(ServerJob *job, sqlite3 *db)
     if (orch_db_section_begin(r, db) < 0) {
         return;
     }
+    orch_request_reads_begin();
     ret = job->route->handler(r);
+    orch_request_check_reads(r);
     orch_request_finish(r, ret);
 }
 

@@ -12,7 +12,8 @@ import sys
 import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from orchlib import Env, Tap, set_vm, vm_names, wait_for  # noqa: E402
+from orchlib import (Env, Tap, set_vm, store_docs, store_put,  # noqa: E402
+                    vm_names, wait_for)
 
 t = Tap()
 
@@ -1023,6 +1024,50 @@ def mute_launcher(e):
         e.api("DELETE", "/v1/platforms/" + name)
 
 
+def redo_after_conflict(e):
+    """A stop or a suspend whose launcher obeyed, then whose commit meets
+    another writer's change of what it read (the client platform's
+    document, changed while the launcher held its answer): its writes
+    are made again on fresh reads, not answered 409 with the QEMU
+    stopped and the VM still "running" in the store."""
+    for name, role in (("rc", "client"), ("rs", "server")):
+        addr = e.start_fake(name, role)
+        e.api("POST", "/v1/platforms", {"name": name, "role": role,
+                                        "address": addr})
+    for vm, call, want in (("rv", "stop", "stopped"),
+                           ("rp", "suspend", "suspended")):
+        e.api("POST", "/v1/vms", {"name": vm, "devices": [
+            {"name": "e", "model": "edu", "server": "rs"}]})
+        st, body = e.api("POST", "/v1/vms/%s/start" % vm, {"client": "rc"})
+        t.ok(st == 200, "redo: %s runs" % vm, body)
+        before = len(e.requests("rc"))
+        e.fake_config("rc", mute=True)
+        done = []
+        th = threading.Thread(target=lambda: done.append(e.api(
+            "POST", "/v1/vms/%s/%s" % (vm, call), {"timeout": 0}
+            if call == "stop" else None)))
+        th.start()
+        wait_for(lambda: len(e.requests("rc")) > before,
+                 "the %s reaching the launcher" % call)
+        key = "/dm/platforms/rc"
+        doc = dict(store_docs(e, key))[key]
+        doc["note"] = "changed by another writer"
+        store_put(e, [(key, doc)])
+        e.fake_config("rc", mute=False)
+        th.join(60)
+        st, body = done[0] if done else (None, None)
+        t.ok(st == 200 and body["state"] == want and
+             e.api("GET", "/v1/vms/" + vm)[1]["state"] == want and
+             "written again after a conflict" in e.orch_log(),
+             "redo: a %s that met a conflict after its launcher obeyed is "
+             "written again: %s" % (call, want), (st, body))
+    for vm in ("rv", "rp"):
+        e.api("POST", "/v1/vms/%s/stop" % vm, {"timeout": 0})
+        e.api("DELETE", "/v1/vms/" + vm)
+    for name in ("rc", "rs"):
+        e.api("DELETE", "/v1/platforms/" + name)
+
+
 def huge_answers(e):
     """A launcher answering more than 4 MiB fails that call, with or
     without a Content-Length; one just under is still read."""
@@ -1739,6 +1784,7 @@ def main():
         for part in (platforms, vms, start, console_and_dms, lifecycle,
                      events, restore, routes, model_tls, migrate_tls,
                      mute_launcher,
+                     redo_after_conflict,
                      huge_answers,
                      launcher_models,
                      model_props,

@@ -12,6 +12,10 @@ the session open; only then, as QEMU answers QMP once its devices are
 realized, it serves QMP on the `-qmp unix:PATH,...` socket: every command
 answers {"return": {}}, query-status "running".  A model that refuses or
 does not answer makes it exit 1 (QEMU failing to realize the device).
+A migration target (`-incoming`) opens no session (QEMU's waits in
+standby for the source to let go), and `query-migrate` answers
+"completed" at once: the orchestrator's migration runs to its end.
+`system_powerdown` and `quit` end it, as a guest that powers off.
 SIGTERM ends it.  The client launcher runs it as `--qemu`.
 """
 import json
@@ -47,6 +51,11 @@ def main():
         elif opt == '-remote-device':
             devices.append(qemu_opts(val))
     sessions = []
+    # A migration's target (-incoming): QEMU's proxies wait in standby
+    # while the source holds the models' sessions (a model serves one
+    # client); this stand-in does not take them over: QMP only.
+    if '-incoming' in args:
+        devices = []
     for d in devices:
         with open(secrets[d['token-secret']]) as f:
             token = f.read()
@@ -90,9 +99,15 @@ def serve_qmp(conn):
             reply = {'return': {}}
             if cmd.get('execute') == 'query-status':
                 reply['return'] = {'status': 'running', 'running': True}
+            # A migration is over as soon as asked (nothing to send).
+            if cmd.get('execute') == 'query-migrate':
+                reply['return'] = {'status': 'completed'}
             if 'id' in cmd:
                 reply['id'] = cmd['id']
             conn.sendall(json.dumps(reply).encode() + b'\r\n')
+            # A guest that powers off at once, as QEMU then quits.
+            if cmd.get('execute') in ('system_powerdown', 'quit'):
+                os._exit(0)
 
 
 if __name__ == '__main__':
