@@ -5,7 +5,9 @@
 #   make check   run every test; last line "N passed, N failed"
 #   make fuzz    each libFuzzer target for FUZZ_SECONDS (60), as a table
 #   make soak    the chaos suite for SOAK_ROUNDS (17) rounds of its 6
-#                faults (102), with the counts per fault kind
+#                faults (102), with the counts per fault kind; then the
+#                control plane's faults (3 etcd, 3 orchestrators, 16
+#                launchers) for SOAK_CLUSTER_ROUNDS (10) rounds of 5
 #   make demo    the main job, with embedded defaults
 #   make bench   benchmarks, printed as tables
 #   make density 256 model sessions on one server, 1,000 VMs on 16 (tables)
@@ -40,8 +42,10 @@ fuzz: fuzz-build
 
 # Chaos, long: tests/chaos/chaos-test.sh, one fault of each kind a round.
 SOAK_ROUNDS ?= 17
+SOAK_CLUSTER_ROUNDS ?= 10
 soak: all
 	@tests/chaos/chaos-test.sh $(BUILD) $(SOAK_ROUNDS)
+	@tests/scale/cluster-test.sh $(BUILD) 14 4 $(SOAK_CLUSTER_ROUNDS)
 
 demo: all
 	@scripts/demo.sh $(BUILD)

@@ -102,14 +102,13 @@ static void lead_round(Lead *l)
         lead_set(LEAD_FOLLOWING, 0, 0, lead_read_leader(l->etcd));
         return;
     }
-    if (was == LEAD_FOLLOWING) {
+    if (was == LEAD_FOLLOWING || was == LEAD_RECONCILING) {
         lead_set(LEAD_RECONCILING, orch_leader_token(l->leader),
                  orch_leader_valid_until(l->leader), g_strdup(l->address));
+        /* Not done (a repair left, the store unreadable): next round. */
         if (l->elected && !l->elected()) {
-            orch_warn("leader: %s could not take over: resigning",
-                      l->address);
-            orch_leader_resign(l->leader);
-            lead_set(LEAD_FOLLOWING, 0, 0, NULL);
+            orch_warn("leader: %s elected, its reconciliation not done: "
+                      "writes wait for the next round", l->address);
             return;
         }
         orch_info("leader: %s leads, token %" G_GINT64_FORMAT, l->address,

@@ -26,7 +26,8 @@
  * @cert, @key as --store has them) as @address, the API address clients
  * are sent to, with a lease of @ttl seconds.  @elected runs in the
  * election's thread each time this orchestrator becomes leader, before
- * it takes writes (reconciliation); false from it gives leadership up.
+ * it takes writes (reconciliation); false from it (not done) runs it
+ * again the next round, writes refused meanwhile.
  * @address must be this orchestrator's alone: a leader key naming it is
  * taken to be an earlier run's, deleted at once (its commands fenced).
  */

@@ -534,16 +534,24 @@ static void lead_work(void)
     orch_registrations_pass(lead_store);
 }
 
-/* Elected on etcd: what a dead leader left is put right before writes. */
+/*
+ * Elected on etcd: what a dead leader left is put right before writes;
+ * false (tried again next round, writes refused meanwhile) until done.
+ */
 static bool lead_elected(void)
 {
     g_autoptr(GError) err = NULL;
+    guint left = 0;
 
-    if (arg_reconcile && !orch_reconcile(NULL, &err)) {
+    if (!arg_reconcile) {
+        return true;
+    }
+    if (!orch_reconcile(NULL, &left, &err)) {
         orch_warn("reconcile: %s", err->message);
         return false;
     }
-    return true;
+    /* Not done while a repair is left: taking writes waits for it. */
+    return left == 0;
 }
 
 static int open_db(sqlite3 **ret_db)
@@ -658,7 +666,7 @@ int main(int argc, char **argv)
             orch_warn("the election: %s", err->message);
             return 1;
         }
-    } else if (arg_reconcile && !orch_reconcile(db_worker, &err)) {
+    } else if (arg_reconcile && !orch_reconcile(db_worker, NULL, &err)) {
         orch_warn("reconcile: %s", err->message);
         return 1;
     }

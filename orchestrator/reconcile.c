@@ -43,6 +43,7 @@ typedef struct Reconcile {
     /* platform name -> (id -> its JsonObject); absent if unreachable */
     GHashTable *seen;
     int changes;
+    guint left;                 /* repairs a conflict left to a next pass */
 } Reconcile;
 
 typedef struct ReconcileVm {
@@ -80,6 +81,48 @@ reconcile_note(Reconcile *rc, const char *vm, const char *fmt, ...)
         orch_info("reconcile: %s", msg);
     }
     rc->changes++;
+}
+
+typedef bool (*ReconcileFn)(Reconcile *rc, gpointer data, GError **errp);
+
+/*
+ * One repair (a platform's, a VM's) in a view of its own, committed at
+ * once with its notes: a transaction of a few keys, well within etcd's
+ * limit on a transaction's operations (128 by default: one view for the
+ * whole pass met it at 50 VMs), and a conflict with another writer costs
+ * this repair alone, counted in rc->left.  False only if the store
+ * refused a write (not a conflict: logged by the caller).
+ */
+static bool reconcile_repair(Reconcile *rc, ReconcileFn fn, gpointer data,
+                             GError **errp)
+{
+    OrchStoreView *view = NULL;
+    OrchStoreView **outer = orch_rec_twin_unbind();
+    g_autoptr(GError) err = NULL;
+    int before = rc->changes;
+    bool ok;
+
+    orch_events_defer();
+    orch_rec_twin_bind(&view);
+    ok = fn(rc, data, errp);
+    orch_rec_twin_bind(outer);
+    if (ok && !orch_rec_read_error_pending() && view &&
+        orch_view_dirty(view) && !orch_view_commit(view, NULL, &err)) {
+        orch_warn("reconcile: a repair not written: %s (left to the next "
+                  "pass)", err->message);
+        rc->left++;
+        rc->changes = before;
+        ok = true;
+        orch_events_flush(false);
+    } else {
+        /* Unread: the pass says so at its end, nothing of it written. */
+        orch_events_flush(ok && !orch_rec_read_error_pending());
+        if (!ok || orch_rec_read_error_pending()) {
+            rc->changes = before;
+        }
+    }
+    g_clear_pointer(&view, orch_view_free);
+    return ok;
 }
 
 /* What @name's launcher runs, keyed by id; NULL (warned) if no answer. */
@@ -128,27 +171,26 @@ static GHashTable *reconcile_list(const char *name, const char *role,
  * models declared otherwise: the platform's model_tls and its models'
  * declarations follow what its health says now.
  */
-static void reconcile_health(Reconcile *rc, const char *name,
-                             const char *address)
+typedef struct ReconcileHealth {
+    const char *name;
+    JsonObject *health;
+} ReconcileHealth;
+
+static bool reconcile_health_write(Reconcile *rc, gpointer data,
+                                   GError **errp)
 {
-    g_autoptr(JsonNode) reply = NULL;
-    g_autoptr(JsonObject) p = NULL;
+    ReconcileHealth *h = data;
+    const char *name = h->name;
+    g_autoptr(JsonObject) p = orch_rec_platform(rc->db, name);
     g_autoptr(GError) err = NULL;
-    guint status = 0;
     bool now, tls_changed;
     int changed;
 
-    if (!orch_launcher_call(address, "GET", "/v1/health", NULL, &status,
-                            &reply, NULL) || status != 200 ||
-        !reply || !JSON_NODE_HOLDS_OBJECT(reply)) {
-        return;                 /* its listing answered: leave it be */
-    }
-    p = orch_rec_platform(rc->db, name);
     if (!p) {
-        return;
+        return true;
     }
-    changed = orch_catalogue_refresh_doc(p, json_node_get_object(reply));
-    now = orch_health_model_tls(json_node_get_object(reply));
+    changed = orch_catalogue_refresh_doc(p, h->health);
+    now = orch_health_model_tls(h->health);
     tls_changed = json_object_get_boolean_member_with_default(
         p, "model_tls", FALSE) != now;
     json_object_set_boolean_member(p, "model_tls", now);
@@ -157,7 +199,7 @@ static void reconcile_health(Reconcile *rc, const char *name,
         if (err) {
             orch_warn("platform %s: %s", name, err->message);
         }
-        return;
+        return true;
     }
     if (changed > 0) {
         reconcile_note(rc, NULL, "platform %s: %d model declaration(s) "
@@ -167,6 +209,23 @@ static void reconcile_health(Reconcile *rc, const char *name,
         reconcile_note(rc, NULL, "platform %s: model_tls is now %s (its "
                        "launcher says so)", name, now ? "true" : "false");
     }
+    return true;
+}
+
+static void reconcile_health(Reconcile *rc, const char *name,
+                             const char *address)
+{
+    g_autoptr(JsonNode) reply = NULL;
+    ReconcileHealth h = { name, NULL };
+    guint status = 0;
+
+    if (!orch_launcher_call(address, "GET", "/v1/health", NULL, &status,
+                            &reply, NULL) || status != 200 ||
+        !reply || !JSON_NODE_HOLDS_OBJECT(reply)) {
+        return;                 /* its listing answered: leave it be */
+    }
+    h.health = json_node_get_object(reply);
+    reconcile_repair(rc, reconcile_health_write, &h, NULL);
 }
 
 static void reconcile_fetch(Reconcile *rc)
@@ -419,6 +478,11 @@ static bool reconcile_vm(Reconcile *rc, ReconcileVm *vm, GError **errp)
                          "running" : "suspended", "its QEMU says", errp);
 }
 
+static bool reconcile_vm_fn(Reconcile *rc, gpointer vm, GError **errp)
+{
+    return reconcile_vm(rc, vm, errp);
+}
+
 static bool reconcile_vms(Reconcile *rc, GError **errp)
 {
     g_autoptr(GPtrArray) vms = g_ptr_array_new_with_free_func(
@@ -444,7 +508,8 @@ static bool reconcile_vms(Reconcile *rc, GError **errp)
         g_ptr_array_add(vms, vm);
     }
     for (i = 0; i < vms->len; i++) {
-        if (!reconcile_vm(rc, g_ptr_array_index(vms, i), errp)) {
+        if (!reconcile_repair(rc, reconcile_vm_fn, g_ptr_array_index(vms, i),
+                              errp)) {
             return false;
         }
     }
@@ -459,41 +524,52 @@ static bool reconcile_vms(Reconcile *rc, GError **errp)
  * answered go (their slots are free again, and the instances they name
  * are deleted as orphans next); the others wait for their launcher.
  */
+static bool reconcile_cut_start(Reconcile *rc, gpointer data,
+                                GError **errp)
+{
+    const char *vm = data;
+    g_autoptr(JsonObject) doc = orch_rec_vm(rc->db, vm);
+    const char *state = orch_rec_str(doc, "state");
+    JsonArray *devs = doc ? json_object_get_array_member(doc, "devices") :
+        NULL;
+    bool freed = false;
+    guint j;
+
+    if (g_strcmp0(state, "defined") != 0 &&
+        g_strcmp0(state, "stopped") != 0) {
+        return true;
+    }
+    for (j = 0; devs && j < json_array_get_length(devs); j++) {
+        const char *dev = orch_rec_str(
+            json_array_get_object_element(devs, j), "name");
+        g_autoptr(JsonObject) p = orch_rec_placement(rc->db, vm, dev);
+        const char *server = orch_rec_str(p, "server");
+
+        /* A server that did not answer keeps what it may run. */
+        if (!server || !g_hash_table_contains(rc->seen, server)) {
+            continue;
+        }
+        if (!orch_rec_placement_delete(rc->db, vm, dev, errp)) {
+            return false;
+        }
+        freed = true;
+    }
+    if (freed) {
+        reconcile_note(rc, vm, "a start cut short left placements: "
+                       "freed");
+    }
+    return true;
+}
+
 static bool reconcile_cut_starts(Reconcile *rc, GError **errp)
 {
     g_autoptr(GPtrArray) names = orch_rec_vm_names(rc->db);
-    guint i, j;
+    guint i;
 
     for (i = 0; i < names->len; i++) {
-        const char *vm = names->pdata[i];
-        g_autoptr(JsonObject) doc = orch_rec_vm(rc->db, vm);
-        const char *state = orch_rec_str(doc, "state");
-        JsonArray *devs = doc ? json_object_get_array_member(doc, "devices") :
-            NULL;
-        bool freed = false;
-
-        if (g_strcmp0(state, "defined") != 0 &&
-            g_strcmp0(state, "stopped") != 0) {
-            continue;
-        }
-        for (j = 0; devs && j < json_array_get_length(devs); j++) {
-            const char *dev = orch_rec_str(
-                json_array_get_object_element(devs, j), "name");
-            g_autoptr(JsonObject) p = orch_rec_placement(rc->db, vm, dev);
-            const char *server = orch_rec_str(p, "server");
-
-            /* A server that did not answer keeps what it may run. */
-            if (!server || !g_hash_table_contains(rc->seen, server)) {
-                continue;
-            }
-            if (!orch_rec_placement_delete(rc->db, vm, dev, errp)) {
-                return false;
-            }
-            freed = true;
-        }
-        if (freed) {
-            reconcile_note(rc, vm, "a start cut short left placements: "
-                           "freed");
+        if (!reconcile_repair(rc, reconcile_cut_start, names->pdata[i],
+                              errp)) {
+            return false;
         }
     }
     return true;
@@ -577,56 +653,54 @@ static void reconcile_orphans(Reconcile *rc)
     }
 }
 
-bool orch_reconcile(sqlite3 *db, GError **errp)
+bool orch_reconcile(sqlite3 *db, guint *left, GError **errp)
 {
     Reconcile rc = { .db = db };
-    g_autoptr(OrchStoreView) view = NULL;
+    OrchStoreView *reads = NULL;
     g_autofree char *unread = NULL;
-    g_autoptr(GError) err = NULL;
+    guint answered;
     bool ok;
 
-    /* Its notes are written if its repairs are, in one view of its own. */
-    orch_events_defer();
-    orch_rec_twin_bind(&view);
+    /* What the pass surveys through a view never committed; each repair
+     * in one of its own (reconcile_repair). */
     g_free(orch_rec_read_error_take());
+    orch_rec_twin_bind(&reads);
     rc.seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                     (GDestroyNotify)g_hash_table_unref);
     reconcile_fetch(&rc);
     /* Which write failed is in the log. */
     ok = reconcile_vms(&rc, NULL) && reconcile_cut_starts(&rc, NULL);
-    if (ok) {
+    /* The orphans against what the repairs left: read afresh. */
+    g_clear_pointer(&reads, orch_view_free);
+    if (ok && !orch_rec_read_error_pending()) {
         reconcile_orphans(&rc);
         rc.changes += orch_reconcile_routes(db, rc.seen);
     }
     orch_rec_twin_bind(NULL);
+    g_clear_pointer(&reads, orch_view_free);
     unread = orch_rec_read_error_take();
+    if (left) {
+        *left = rc.left;
+    }
+    answered = g_hash_table_size(rc.seen);
+    g_hash_table_unref(rc.seen);
     if (ok && unread) {
         g_set_error(errp, ORCH_ERROR, ORCH_ERROR_UNAVAILABLE,
-                    "the store could not be read: %s (nothing written)",
-                    unread);
-        orch_events_flush(false);
-        g_hash_table_unref(rc.seen);
+                    "the store could not be read: %s (the repairs after it "
+                    "not made)", unread);
         return false;
     }
     if (!ok) {
         g_set_error(errp, ORCH_ERROR, ORCH_ERROR_INTERNAL,
                     "the store refused a repair (logged above)");
-        orch_events_flush(false);
-        g_hash_table_unref(rc.seen);
         return false;
     }
-    /* Another writer meanwhile: the next pass sees what it left. */
-    if (view && orch_view_dirty(view) &&
-        !orch_view_commit(view, NULL, &err)) {
-        orch_warn("reconcile: its repairs not written: %s (left to the "
-                  "next pass)", err->message);
-        orch_events_flush(false);
-        g_hash_table_unref(rc.seen);
-        return true;
+    if (rc.left) {
+        orch_info("reconcile: %u launcher(s) answered, %d change(s), %u "
+                  "left to the next pass", answered, rc.changes, rc.left);
+    } else {
+        orch_info("reconcile: %u launcher(s) answered, %d change(s)",
+                  answered, rc.changes);
     }
-    orch_events_flush(true);
-    orch_info("reconcile: %u launcher(s) answered, %d change(s)",
-              g_hash_table_size(rc.seen), rc.changes);
-    g_hash_table_unref(rc.seen);
     return true;
 }

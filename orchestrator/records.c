@@ -235,21 +235,27 @@ JsonObject *orch_rec_vm(sqlite3 *db, const char *name)
     return o;
 }
 
-/* The names @a, or none if the store failed. */
-static GPtrArray *read_names(GPtrArray *a, GError *err)
+/*
+ * The list @a, or an empty one if the store failed (@err: not an
+ * argument evaluated beside the call that sets it, whose order C leaves
+ * open: the failure was lost so, a list read as empty).
+ */
+static GPtrArray *read_list(GPtrArray *a, GError *err, GDestroyNotify free)
 {
     read_failed(err);
-    return a ? a : g_ptr_array_new_with_free_func(g_free);
+    return a ? a : g_ptr_array_new_with_free_func(free);
 }
 
 GPtrArray *orch_rec_vm_names(sqlite3 *db)
 {
     GError *err = NULL;
+    GPtrArray *a;
 
     if (!READ_VIEW) {
         return tables_vm_names(db);
     }
-    return read_names(orch_recv_vm_names(READ_VIEW, READ_ROOT, &err), err);
+    a = orch_recv_vm_names(READ_VIEW, READ_ROOT, &err);
+    return read_list(a, err, g_free);
 }
 
 JsonObject *orch_rec_placement(sqlite3 *db, const char *vm, const char *dev)
@@ -320,12 +326,13 @@ JsonObject *orch_rec_platform(sqlite3 *db, const char *name)
 GPtrArray *orch_rec_platform_names(sqlite3 *db)
 {
     GError *err = NULL;
+    GPtrArray *a;
 
     if (!READ_VIEW) {
         return tables_platform_names(db);
     }
-    return read_names(orch_recv_platform_names(READ_VIEW, READ_ROOT, &err),
-                      err);
+    a = orch_recv_platform_names(READ_VIEW, READ_ROOT, &err);
+    return read_list(a, err, g_free);
 }
 
 GPtrArray *orch_rec_platforms(sqlite3 *db)
@@ -337,8 +344,7 @@ GPtrArray *orch_rec_platforms(sqlite3 *db)
         return tables_platforms(db);
     }
     a = orch_recv_platforms(READ_VIEW, READ_ROOT, &err);
-    read_failed(err);
-    return a;
+    return read_list(a, err, (GDestroyNotify)json_object_unref);
 }
 
 gint64 orch_rec_server_used(sqlite3 *db, const char *server)

@@ -6,6 +6,7 @@
 #   test-api.py BUILD
 import os
 import re
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -1512,6 +1513,31 @@ def persistence(e):
     t.eq(after, before, "platforms and VMs survive a restart")
 
 
+def store_down(e):
+    """etcd gone: what cannot be read is 503 with the store's words, not
+    404 as if absent; back, the same answers as before."""
+    d = os.environ["ORCH_TEST_ETCD_DIR"]
+    names = sorted(v["name"] for v in e.api("GET", "/v1/vms")[1]["vms"])
+    vm = names[0]
+    with open(os.path.join(d, "etcd.pid")) as f:
+        pid = int(f.read())
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: not os.path.exists("/proc/%d" % pid) or
+             open("/proc/%d/stat" % pid).read().split()[2] == "Z",
+             "etcd gone")
+    for call in (("GET", "/v1/vms/" + vm), ("GET", "/v1/vms"),
+                 ("POST", "/v1/vms/%s/start" % vm, {})):
+        st, body = e.api(*call)
+        t.ok(st == 503 and ("the store could not be read" in body["error"]
+                            or "leads" in body["error"]),
+             "etcd down: %s %s is 503, not absent" % call[:2], (st, body))
+    subprocess.run([os.path.join(d, "start-etcd.sh")], check=True,
+                   timeout=60)
+    wait_for(lambda: e.api("GET", "/v1/vms")[0] == 200, "etcd back")
+    t.eq(sorted(v["name"] for v in e.api("GET", "/v1/vms")[1]["vms"]),
+         names, "etcd back: the same VMs")
+
+
 def migration(e):
     for version in (0, 1):
         path = os.path.join(e.tmp, "old%d.sqlite" % version)
@@ -1797,6 +1823,8 @@ def main():
         # SQLite's schema migrations: its files alone.
         if not e.etcd:
             migration(e)
+        else:
+            store_down(e)
     return e.run(t, checks)
 
 
