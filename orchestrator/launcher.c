@@ -50,7 +50,9 @@ typedef struct LauncherWs {
 /*
  * The leader's fencing token on a call (lead.h): none without an
  * election; a follower, or a leader past its deadline, sends no command
- * (a GET goes unfenced: it changes nothing).
+ * (a GET goes unfenced then: it changes nothing).  A leader's GETs carry
+ * it too: a new leader's first look at a launcher (its reconciliation's)
+ * fences the old one there before it trusts what it saw.
  */
 /* dm-remote/launcher/fence.h's header. */
 #define LAUNCHER_FENCE_HEADER "X-DM-Fence"

@@ -658,6 +658,8 @@ int main(int argc, char **argv)
      */
     if (arg_store_etcd) {
         lead_store = store;
+        /* What it writes, it writes as the leader or not at all. */
+        orch_view_set_fence(ORCH_STORE_ROOT "leader", orch_lead_token);
         orch_lead_set_work(lead_work);
         if (!orch_lead_start(arg_store_etcd + strlen("etcd:"), arg_store_ca,
                              arg_store_cert, arg_store_key,
@@ -734,6 +736,7 @@ int main(int argc, char **argv)
     orch_launcher_set_tls(NULL);
     dm_soup_tls_creds_clear(&launcher_tls);
     g_clear_pointer(&reg_watch, dm_etcd_watch_free);
+    orch_view_set_fence(NULL, NULL);
     orch_lead_stop();
     orch_rec_twin_open(NULL, NULL);
     orch_request_set_store(NULL);

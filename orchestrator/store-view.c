@@ -171,6 +171,17 @@ bool orch_view_dirty(OrchStoreView *v)
     return v->order->len > 0;
 }
 
+/* The commits' fence (orch_view_set_fence); NULL: none. */
+static char *view_fence_key;
+static gint64 (*view_fence_token)(void);
+
+void orch_view_set_fence(const char *key, gint64 (*token)(void))
+{
+    g_free(view_fence_key);
+    view_fence_key = g_strdup(key);
+    view_fence_token = key ? token : NULL;
+}
+
 bool orch_view_commit(OrchStoreView *v, gint64 *rev, GError **errp)
 {
     g_autoptr(OrchTxn) t = orch_txn_new();
@@ -184,6 +195,20 @@ bool orch_view_commit(OrchStoreView *v, gint64 *rev, GError **errp)
         return false;
     }
     v->done = true;
+    if (view_fence_token) {
+        gint64 token = view_fence_token();
+
+        if (token < 0) {
+            g_set_error(errp, ORCH_ERROR, ORCH_ERROR_UNAVAILABLE,
+                        "this orchestrator no longer leads: nothing "
+                        "written");
+            return false;
+        }
+        /* The key unchanged since our election: still ours. */
+        if (token > 0) {
+            orch_txn_if_rev(t, view_fence_key, token);
+        }
+    }
     g_hash_table_iter_init(&it, v->read);
     while (g_hash_table_iter_next(&it, &key, &val)) {
         orch_txn_if_rev(t, key, *(gint64 *)val);

@@ -55,6 +55,15 @@ void orch_view_delete(OrchStoreView *v, const char *key);
  * and nothing written, or another code if the store failed.  Once only.
  */
 bool orch_view_commit(OrchStoreView *v, gint64 *rev, GError **errp);
+/*
+ * Every commit of this process fenced (several orchestrators, one
+ * leader: lead.h): @token() 0 commits as above, > 0 adds "@key's mod_rev
+ * is @token" (the leader key unchanged since this orchestrator won it:
+ * CONFLICT once another did), < 0 refuses the commit (UNAVAILABLE: it
+ * does not lead).  A deposed leader's request still running so writes
+ * nothing after its successor looked.  NULL @key: no fence.
+ */
+void orch_view_set_fence(const char *key, gint64 (*token)(void));
 /* Whether @v holds a write (a put or a delete) to commit. */
 bool orch_view_dirty(OrchStoreView *v);
 

@@ -27,15 +27,10 @@ meson_build=${ORCH_MESON_BUILD:-$build/meson}
 dm=$meson_build/dm-remote/dm-remote
 orch=$meson_build/orchestrator/dm-orchestrator
 tmp=$(mktemp -d /tmp/dm-cluster-XXXXXX)
-run=$tmp/run
-mkdir -p "$run"
 . "$here/../net/lan.sh"
+. "$here/cluster-lib.sh"
 cleanup() {
-    local f
-    for f in "$run"/*.pid; do
-        [ -e "$f" ] && kill -CONT "$(cat "$f")" 2>/dev/null
-        [ -e "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null
-    done
+    starter_kill_all
     lan_down
     if [ -n "${CLUSTER_KEEP:-}" ]; then
         echo "# kept $tmp"
@@ -45,9 +40,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-hosts=(drv=192.0.2.250 c1=192.0.2.201 c2=192.0.2.202)
+hosts=(drv=192.0.2.250 c1=192.0.2.201 c2=192.0.2.202 $(etcd3_hosts))
 for i in 1 2 3; do
-    hosts+=("e$i=192.0.2.1$i" "o$i=192.0.2.3$i")
+    hosts+=("o$i=192.0.2.3$i")
 done
 for i in $(seq "$servers"); do
     hosts+=("s$i=192.0.2.$((100 + i))")
@@ -56,58 +51,13 @@ if ! lan_up $$ "${hosts[@]}" 2>"$tmp/lan.err"; then
     echo "1..0 # SKIP network namespaces cannot be made here: $(head -1 "$tmp/lan.err")"
     exit 0
 fi
-
-# starter NAME COMMAND...: run/NAME.sh (re)starts COMMAND in NAME's
-# namespace, in the background, its pid in run/NAME.pid, its output
-# appended to NAME.log: the driver restarts what it killed with it.
-starter() {
-    local name=$1
-    shift
-    {
-        echo '#!/bin/bash'
-        printf 'ip netns exec %q ' "$(lan_ns "$name")"
-        printf '%q ' "$@"
-        printf '</dev/null >>%q 2>&1 &\n' "$tmp/$name.log"
-        printf 'echo $! >%q\n' "$run/$name.pid"
-    } >"$run/$name.sh"
-    chmod +x "$run/$name.sh"
-    "$run/$name.sh"
-}
-
-cluster=e1=http://192.0.2.11:2380,e2=http://192.0.2.12:2380
-cluster=$cluster,e3=http://192.0.2.13:2380
-endpoints=http://192.0.2.11:2379,http://192.0.2.12:2379,http://192.0.2.13:2379
-for i in 1 2 3; do
-    ip=192.0.2.1$i
-    starter "e$i" etcd --name "e$i" --data-dir "$tmp/e$i.data" \
-        --listen-client-urls "http://$ip:2379" \
-        --advertise-client-urls "http://$ip:2379" \
-        --listen-peer-urls "http://$ip:2380" \
-        --initial-advertise-peer-urls "http://$ip:2380" \
-        --initial-cluster "$cluster" --initial-cluster-state new \
-        --logger zap --log-outputs stderr
-done
 # The cluster answering (a quorum) before anything registers in it.
-healthy() {
-    ip netns exec "$(lan_ns drv)" /usr/bin/python3 - "$endpoints" <<'PY'
-import json, sys, urllib.request
-for url in sys.argv[1].split(","):
-    try:
-        with urllib.request.urlopen(url + "/health", timeout=2) as f:
-            if json.loads(f.read()).get("health") != "true":
-                sys.exit(1)
-    except OSError:
-        sys.exit(1)
-PY
-}
-for _ in $(seq 150); do
-    healthy && break
-    sleep 0.2
-done
-if ! healthy; then
-    echo "1..0 # SKIP the 3-member etcd did not come up: $(tail -1 "$tmp/e1.log")"
-    exit 0
+if ! etcd3_up drv; then
+    echo "1..1"
+    echo "not ok 1 - the 3-member etcd came up: $(tail -1 "$tmp/e1.log")"
+    exit 1
 fi
+endpoints=$etcd3_endpoints
 for i in $(seq "$servers"); do
     mkdir -p "$tmp/s$i"
     starter "s$i" "$dm" daemon --role server --listen "tcp:192.0.2.$((100 + i)):7000" \

@@ -89,9 +89,14 @@ def api(method, path, body=None, deadline=30):
         if status == 307 and leader and leader.startswith('unix:'):
             orch = os.path.basename(leader[5:])[:-len('.sock')]
             status, ans, leader = call(orch, method, path, body)
-        # Not taken: nobody leads, or we asked a stopped one (safe to ask
-        # another: nothing was done).
-        if status in (503, 307, -1) or (status == 0 and method == 'GET'):
+        # Not taken at the door: nobody leads or the leader reconciles
+        # ("try again in a moment"), or nobody listens there: nothing was
+        # done, another may be asked.  Any other 503 came from within a
+        # request (the store unreachable, the leadership lost on the
+        # way): done in part maybe, its outcome unknown.
+        door = status == 503 and 'try again in a moment' in str(
+            (ans or {}).get('error'))
+        if door or status in (307, -1) or (status == 0 and method == 'GET'):
             if time.monotonic() > end:
                 return status, ans
             time.sleep(0.3)

@@ -7,6 +7,8 @@
 # memory), and one dm-orchestrator (SQLite) on the "ctl" namespace.
 # fleet.py creates SERVERS*CAP+1 VMs of one edu each and starts them:
 # all but the last are placed, the last is refused (every server full).
+# FLEET_STORE=etcd: the orchestrator on a 3-member etcd (namespaces e1-e3,
+# tests/scale/cluster-lib.sh) instead of SQLite.
 #   tests/scale/fleet-test.sh BUILD SERVERS CAP [--tap]
 #   --tap: behaviour only (make check); without: the numbers (make density)
 set -u
@@ -22,16 +24,22 @@ dm=$meson_build/dm-remote/dm-remote
 orch=$meson_build/orchestrator/dm-orchestrator
 tmp=$(mktemp -d /tmp/dm-fleet-XXXXXX)
 . "$here/../net/lan.sh"
+. "$here/cluster-lib.sh"
+store=${FLEET_STORE:-sqlite}
 pids=()
 cleanup() {
     kill "${pids[@]}" 2>/dev/null
     wait 2>/dev/null
+    starter_kill_all
     lan_down
     rm -rf "$tmp"
 }
 trap cleanup EXIT
 
 hosts=(ctl=192.0.2.250 c1=192.0.2.201 c2=192.0.2.202)
+if [ "$store" = etcd ]; then
+    hosts+=($(etcd3_hosts))
+fi
 for i in $(seq "$servers"); do
     hosts+=("s$i=192.0.2.$i")
 done
@@ -57,12 +65,20 @@ done
 half=$(( (servers * cap + 2) / 2 + 1 ))
 launcher c1 client 192.0.2.201 --qemu "$here/fake-qemu.py" --capacity "$half"
 launcher c2 client 192.0.2.202 --qemu "$here/fake-qemu.py" --capacity "$half"
-ip netns exec "$(lan_ns ctl)" "$orch" --db "$tmp/db.sqlite" \
+where=(--db "$tmp/db.sqlite")
+if [ "$store" = etcd ]; then
+    if ! etcd3_up ctl; then
+        echo "the 3-member etcd did not come up: $(tail -1 "$tmp/e1.log")" >&2
+        exit 1
+    fi
+    where=(--store "etcd:$etcd3_endpoints" --save-dir "$tmp/saved")
+fi
+ip netns exec "$(lan_ns ctl)" "$orch" "${where[@]}" \
     --listen "unix:$tmp/orch.sock" >"$tmp/orch.log" 2>&1 &
 orch_pid=$!
 pids+=($orch_pid)
 
-export FLEET_NETNS_PREFIX=dm-$$- FLEET_TMP=$tmp
+export FLEET_NETNS_PREFIX=dm-$$- FLEET_TMP=$tmp FLEET_STORE=$store
 /usr/bin/python3 "$here/fleet.py" "unix:$tmp/orch.sock" "$orch_pid" \
     "$servers" "$cap" "$mode"
 rc=$?

@@ -204,8 +204,9 @@ def main():
               '| %d | %.1f | %.1f | %.0f / %.0f / %.0f |' % (
                   parallel, placed, start_s, placed / start_s, *spread(lat)))
         print()
-        print('orchestrator (SQLite): Pss %d KiB, Rss %d KiB with %d VMs'
-              % (om['Pss'], om['Rss'], placed))
+        print('orchestrator (%s): Pss %d KiB, Rss %d KiB with %d VMs'
+              % ('a 3-member etcd' if os.environ.get('FLEET_STORE') ==
+                 'etcd' else 'SQLite', om['Pss'], om['Rss'], placed))
         print('placed per server: min / median / max %d / %d / %d' % spread(
             list(per_server.values())))
     return 1 if tap.failed else 0
