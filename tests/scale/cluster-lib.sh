@@ -1,6 +1,7 @@
 # Sourced after tests/net/lan.sh, with $tmp set: processes that a test
 # restarts, and a 3-member etcd on hosts e1, e2, e3 of the LAN
-# (192.0.2.11-13), for tests/scale/cluster-test.sh and fleet-test.sh.
+# (192.0.2.21-23; the fleet's servers are
+# 192.0.2.1-20), for tests/scale/cluster-test.sh and fleet-test.sh.
 #
 #   starter NAME COMMAND...  run/NAME.sh (re)starts COMMAND in NAME's
 #                            namespace in the background, its pid in
@@ -10,7 +11,7 @@
 #   etcd3_up                 start the 3 members, wait for their health;
 #                            $etcd3_endpoints the client URLs (or return 1)
 
-etcd3_endpoints=http://192.0.2.11:2379,http://192.0.2.12:2379,http://192.0.2.13:2379
+etcd3_endpoints=http://192.0.2.21:2379,http://192.0.2.22:2379,http://192.0.2.23:2379
 
 starter() {
     local name=$1
@@ -37,7 +38,7 @@ starter_kill_all() {
 }
 
 etcd3_hosts() {
-    echo e1=192.0.2.11 e2=192.0.2.12 e3=192.0.2.13
+    echo e1=192.0.2.21 e2=192.0.2.22 e3=192.0.2.23
 }
 
 # Whether every member answers healthy (asked from host $1's namespace).
@@ -57,10 +58,10 @@ PY
 # etcd3_up FROM: the members started; healthy as FROM's namespace sees it.
 etcd3_up() {
     local i ip cluster
-    cluster=e1=http://192.0.2.11:2380,e2=http://192.0.2.12:2380
-    cluster=$cluster,e3=http://192.0.2.13:2380
+    cluster=e1=http://192.0.2.21:2380,e2=http://192.0.2.22:2380
+    cluster=$cluster,e3=http://192.0.2.23:2380
     for i in 1 2 3; do
-        ip=192.0.2.1$i
+        ip=192.0.2.2$i
         starter "e$i" etcd --name "e$i" --data-dir "$tmp/e$i.data" \
             --listen-client-urls "http://$ip:2379" \
             --advertise-client-urls "http://$ip:2379" \

@@ -37,6 +37,11 @@ cleanup() {
 trap cleanup EXIT
 
 hosts=(ctl=192.0.2.250 c1=192.0.2.201 c2=192.0.2.202)
+# The servers are 192.0.2.1-SERVERS; the members 192.0.2.21-23.
+if [ "$store" = etcd ] && [ "$servers" -gt 20 ]; then
+    echo "fleet-test.sh: FLEET_STORE=etcd takes 20 servers at most" >&2
+    exit 2
+fi
 if [ "$store" = etcd ]; then
     hosts+=($(etcd3_hosts))
 fi
