@@ -3,6 +3,8 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
+#include <string.h>
+
 #include "error.h"
 #include "leader.h"
 #include "log.h"
@@ -39,55 +41,23 @@ void orch_leader_free(OrchLeader *l)
     }
 }
 
-/* The create-if-absent txn: the key under our lease if nobody holds it. */
-static JsonNode *leader_txn_body(OrchLeader *l)
-{
-    g_autoptr(JsonBuilder) b = json_builder_new();
-    g_autofree char *k = dm_etcd_b64(l->key);
-    g_autofree char *v = dm_etcd_b64(l->id);
-    g_autofree char *lease = g_strdup_printf("%" G_GINT64_FORMAT, l->lease);
-
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "compare");
-    json_builder_begin_array(b);
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "key");
-    json_builder_add_string_value(b, k);
-    json_builder_set_member_name(b, "target");
-    json_builder_add_string_value(b, "CREATE");
-    json_builder_set_member_name(b, "result");
-    json_builder_add_string_value(b, "EQUAL");
-    json_builder_set_member_name(b, "create_revision");
-    json_builder_add_string_value(b, "0");
-    json_builder_end_object(b);
-    json_builder_end_array(b);
-    json_builder_set_member_name(b, "success");
-    json_builder_begin_array(b);
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "request_put");
-    json_builder_begin_object(b);
-    json_builder_set_member_name(b, "key");
-    json_builder_add_string_value(b, k);
-    json_builder_set_member_name(b, "value");
-    json_builder_add_string_value(b, v);
-    json_builder_set_member_name(b, "lease");
-    json_builder_add_string_value(b, lease);
-    json_builder_end_object(b);
-    json_builder_end_object(b);
-    json_builder_end_array(b);
-    json_builder_end_object(b);
-    return json_builder_get_root(b);
-}
-
-bool orch_leader_take_back(OrchLeader *l, bool *taken, GError **errp)
+/*
+ * One txn on the leader key: if its @target (CREATE, VALUE) equals
+ * @value (base64 for a value), do @op (a request_put or
+ * request_delete_range of the key, with @lease if not NULL).  The
+ * answer's object (NULL with the reason: orch_error_from_etcd).
+ */
+static JsonNode *leader_txn(OrchLeader *l, const char *target,
+                            const char *value, const char *op,
+                            const char *lease, GError **errp)
 {
     g_autoptr(JsonBuilder) b = json_builder_new();
     g_autofree char *k = dm_etcd_b64(l->key);
     g_autofree char *v = dm_etcd_b64(l->id);
     g_autoptr(JsonNode) body = NULL;
-    g_autoptr(JsonNode) r = NULL;
+    JsonNode *r;
+    bool put = strcmp(op, "request_put") == 0;
 
-    *taken = false;
     json_builder_begin_object(b);
     json_builder_set_member_name(b, "compare");
     json_builder_begin_array(b);
@@ -95,20 +65,27 @@ bool orch_leader_take_back(OrchLeader *l, bool *taken, GError **errp)
     json_builder_set_member_name(b, "key");
     json_builder_add_string_value(b, k);
     json_builder_set_member_name(b, "target");
-    json_builder_add_string_value(b, "VALUE");
+    json_builder_add_string_value(b, target);
     json_builder_set_member_name(b, "result");
     json_builder_add_string_value(b, "EQUAL");
-    json_builder_set_member_name(b, "value");
-    json_builder_add_string_value(b, v);
+    json_builder_set_member_name(b, strcmp(target, "CREATE") == 0 ?
+                                 "create_revision" : "value");
+    json_builder_add_string_value(b, value);
     json_builder_end_object(b);
     json_builder_end_array(b);
     json_builder_set_member_name(b, "success");
     json_builder_begin_array(b);
     json_builder_begin_object(b);
-    json_builder_set_member_name(b, "request_delete_range");
+    json_builder_set_member_name(b, op);
     json_builder_begin_object(b);
     json_builder_set_member_name(b, "key");
     json_builder_add_string_value(b, k);
+    if (put) {
+        json_builder_set_member_name(b, "value");
+        json_builder_add_string_value(b, v);
+        json_builder_set_member_name(b, "lease");
+        json_builder_add_string_value(b, lease);
+    }
     json_builder_end_object(b);
     json_builder_end_object(b);
     json_builder_end_array(b);
@@ -117,6 +94,18 @@ bool orch_leader_take_back(OrchLeader *l, bool *taken, GError **errp)
     r = dm_etcd_call(l->etcd, "/v3/kv/txn", body, errp);
     if (!r) {
         orch_error_from_etcd(errp);
+    }
+    return r;
+}
+
+bool orch_leader_take_back(OrchLeader *l, bool *taken, GError **errp)
+{
+    g_autofree char *v = dm_etcd_b64(l->id);
+    g_autoptr(JsonNode) r = leader_txn(l, "VALUE", v,
+                                       "request_delete_range", NULL, errp);
+
+    *taken = false;
+    if (!r) {
         return false;
     }
     *taken = json_object_get_boolean_member_with_default(
@@ -130,7 +119,7 @@ bool orch_leader_take_back(OrchLeader *l, bool *taken, GError **errp)
 
 bool orch_leader_campaign(OrchLeader *l, bool *won, GError **errp)
 {
-    g_autoptr(JsonNode) body = NULL;
+    g_autofree char *lease = NULL;
     g_autoptr(JsonNode) r = NULL;
     gint64 sent = g_get_monotonic_time();
     JsonObject *o;
@@ -154,10 +143,10 @@ bool orch_leader_campaign(OrchLeader *l, bool *won, GError **errp)
         orch_error_from_etcd(errp);
         return false;
     }
-    body = leader_txn_body(l);
-    r = dm_etcd_call(l->etcd, "/v3/kv/txn", body, errp);
+    lease = g_strdup_printf("%" G_GINT64_FORMAT, l->lease);
+    /* Create if absent: the key under our lease if nobody holds it. */
+    r = leader_txn(l, "CREATE", "0", "request_put", lease, errp);
     if (!r) {
-        orch_error_from_etcd(errp);
         return false;
     }
     o = json_node_get_object(r);

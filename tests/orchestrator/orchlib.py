@@ -367,3 +367,13 @@ class Env:
             print("# kept " + self.tmp)
         else:
             shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def main_on_etcd(t, checks):
+    """The exit status of CHECKS(Env) run on the test's etcd
+    (with-etcd.sh's ORCH_TEST_STORE), or a TAP skip without one."""
+    if not os.environ.get("ORCH_TEST_STORE", "").startswith("etcd:"):
+        print("1..0 # SKIP needs ORCH_TEST_STORE=etcd:URL (with-etcd.sh)")
+        return 0
+    e = Env(sys.argv[1])
+    return e.run(t, lambda: checks(e))

@@ -16,8 +16,8 @@ import time
 import http.client
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from orchlib import (Env, Tap, UnixHTTPConnection, unix_accepts,  # noqa: E402
-                     wait_for)
+from orchlib import (Tap, UnixHTTPConnection, main_on_etcd,  # noqa: E402
+                     unix_accepts, wait_for)
 
 t = Tap()
 TTL = "2"
@@ -163,13 +163,5 @@ def checks(e):
          "no VM runs on two clients", running)
 
 
-def main():
-    if not os.environ.get("ORCH_TEST_STORE", "").startswith("etcd:"):
-        print("1..0 # SKIP needs ORCH_TEST_STORE=etcd:URL (with-etcd.sh)")
-        return 0
-    e = Env(sys.argv[1])
-    return e.run(t, lambda: checks(e))
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main_on_etcd(t, checks))

@@ -11,7 +11,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from orchlib import (Env, Tap, _b64, _etcd, etcd_call,  # noqa: E402
+from orchlib import (Tap, main_on_etcd, _b64, _etcd, etcd_call,  # noqa: E402
                      store_events, wait_for)
 
 t = Tap()
@@ -108,13 +108,5 @@ def checks(e):
         body)
 
 
-def main():
-    if not os.environ.get("ORCH_TEST_STORE", "").startswith("etcd:"):
-        print("1..0 # SKIP needs ORCH_TEST_STORE=etcd:URL (with-etcd.sh)")
-        return 0
-    e = Env(sys.argv[1])
-    return e.run(t, lambda: checks(e))
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main_on_etcd(t, checks))
