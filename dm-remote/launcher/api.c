@@ -15,15 +15,11 @@
 #include "routes.h"
 #include "vms.h"
 
-static void api_health(DmApi *a, SoupServerMessage *msg)
+JsonObject *dm_api_health(DmApi *a)
 {
     DmLauncher *l = a->l;
-    JsonObject *o;
+    JsonObject *o = json_object_new();
 
-    if (dm_http_want_method(msg, "GET") < 0) {
-        return;
-    }
-    o = json_object_new();
     json_object_set_string_member(o, "platform", l->platform_id);
     json_object_set_string_member(o, "role", l->role == DM_ROLE_SERVER ?
                                   "server" : "client");
@@ -36,7 +32,15 @@ static void api_health(DmApi *a, SoupServerMessage *msg)
     } else {
         dm_vms_health(a->client, o);
     }
-    dm_http_reply_object(msg, SOUP_STATUS_OK, o);
+    return o;
+}
+
+static void api_health(DmApi *a, SoupServerMessage *msg)
+{
+    if (dm_http_want_method(msg, "GET") < 0) {
+        return;
+    }
+    dm_http_reply_object(msg, SOUP_STATUS_OK, dm_api_health(a));
 }
 
 /*

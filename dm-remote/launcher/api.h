@@ -26,6 +26,9 @@ typedef struct DmApi {
     DmFence fence;              /* the highest leadership token seen */
 } DmApi;
 
+/* What GET /v1/health answers: role, model_tls, the role's models. */
+JsonObject *dm_api_health(DmApi *a);
+
 /* Route every request of @soup to the role's endpoints; @api outlives it. */
 void dm_api_attach(SoupServer *soup, DmApi *api);
 

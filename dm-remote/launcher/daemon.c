@@ -110,7 +110,8 @@ static void daemon_help(void)
            "lease\n"
            "                         (/dm/launchers/ID: platform, role, "
            "address,\n"
-           "                         capacity), renewed while running\n"
+           "                         capacity, health), renewed while "
+           "running\n"
            "  --register-ttl=SEC     the lease's TTL (default 10; "
            "2..3600)\n"
            "  --register-address=ADDRESS\n"
@@ -642,6 +643,7 @@ static DmRegister *daemon_register(DmDaemon *d, const char *name)
     g_autoptr(JsonNode) root = NULL;
     g_autoptr(GError) error = NULL;
     g_autofree char *value = NULL;
+    JsonNode *health;
     DmRegister *r;
 
     json_builder_begin_object(b);
@@ -655,6 +657,11 @@ static DmRegister *daemon_register(DmDaemon *d, const char *name)
                                   arg_register_address : name);
     json_builder_set_member_name(b, "capacity");
     json_builder_add_int_value(b, arg_capacity);
+    /* Its GET /v1/health at registration; its lease says it is alive. */
+    json_builder_set_member_name(b, "health");
+    health = json_node_new(JSON_NODE_OBJECT);
+    json_node_take_object(health, dm_api_health(&d->api));
+    json_builder_add_value(b, health);
     json_builder_end_object(b);
     root = json_builder_get_root(b);
     value = json_to_string(root, FALSE);

@@ -91,9 +91,14 @@ def main():
         p = start(bin_, tmp, url, "one.err")
         ok(poll(lambda: get(url)[0] is not None), "registered", KEY)
         doc, lease = get(url)
+        health = doc.pop("health", None) if isinstance(doc, dict) else None
         ok(doc == {"platform": "srv-r", "role": "server",
                    "address": "tcp:192.0.2.2:7000", "capacity": 7},
            "what the launcher is", doc)
+        ok(isinstance(health, dict) and health.get("role") == "server" and
+           health.get("platform") == "srv-r" and
+           "edu" in [m.get("name") for m in health.get("models", [])],
+           "with its health, as GET /v1/health answers", health)
         ok(lease not in (None, "0"), "under a lease", lease)
 
         # A lease etcd drops is replaced, the key put again.

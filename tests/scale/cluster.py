@@ -35,12 +35,15 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                '..'))
+from httpunix import UnixConnection  # noqa: E402
 
 TMP = os.environ['CLUSTER_TMP']
 NS = os.environ['CLUSTER_NS']
@@ -49,22 +52,11 @@ ORCHS = ['o1', 'o2', 'o3']
 LEASE = 3                       # --leader-ttl in cluster-test.sh
 
 
-class UnixHTTP(http.client.HTTPConnection):
-    def __init__(self, path, timeout):
-        super().__init__('localhost', timeout=timeout)
-        self.path_ = path
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(self.timeout)
-        self.sock.connect(self.path_)
-
-
 def call(orch, method, path, body=None, timeout=60):
     """(status, answer, X-DM-Leader) from orchestrator ORCH; status 0 if
     it could not be reached or did not answer."""
     try:
-        conn = UnixHTTP(os.path.join(TMP, orch + '.sock'), timeout)
+        conn = UnixConnection(os.path.join(TMP, orch + '.sock'), timeout)
         conn.request(method, path, body=json.dumps(body) if body is not None
                      else None, headers={'Content-Type': 'application/json'})
         resp = conn.getresponse()
