@@ -121,7 +121,6 @@ static void lead_round(Lead *l)
 static gpointer lead_run(gpointer opaque)
 {
     Lead *l = opaque;
-
     gint64 next = 0;
 
     for (;;) {
