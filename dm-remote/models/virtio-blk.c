@@ -271,13 +271,21 @@ static void blk_broken(VirtioBlk *b, unsigned q, const char *why)
     dm_virtio_broken(&b->virtio, why);
 }
 
-/* Is queue @q to be served (the driver ready, its thread not broken)? */
+/*
+ * Is queue @q to be served (the driver ready, its thread not broken)?
+ * Not on the loop while the VM is stopped: a chain taken then would be
+ * answered into guest memory after a migration's last pass, which the
+ * stop's quiesce came before (a target saw a used index 4 behind ours);
+ * blk_vm_stopped_changed catches up when it runs.  A thread is not
+ * started while it is stopped (blk_thread_start).
+ */
 static bool blk_ready(VirtioBlk *b, unsigned q)
 {
     BlkIoThread *io = b->lq[q].io;
 
     /* A thread runs only while the driver is ready (reset joins it). */
-    return io ? !io->broken : dm_virtio_ready(&b->virtio);
+    return io ? !io->broken : dm_virtio_ready(&b->virtio) &&
+                              !dm_device_vm_stopped(b->dev);
 }
 
 /*
@@ -1152,6 +1160,7 @@ static void blk_thread_start(VirtioBlk *b, unsigned q)
     int ret;
 
     if (lq->io || !dm_virtio_ready(&b->virtio) || !vq->enabled ||
+        dm_device_vm_stopped(b->dev) ||
         !dm_virtio_in_step(&b->virtio) || lq->inflight ||
         !g_queue_is_empty(&lq->retake) || !g_queue_is_empty(&lq->parked)) {
         return;
@@ -1443,6 +1452,27 @@ static void blk_quiesce(DmDevice *dev)
     }
 }
 
+/*
+ * The VM runs again (after a pause, or on a migration's target): the
+ * chains that waited are taken, the threads started again.
+ */
+static void blk_vm_stopped_changed(DmDevice *dev)
+{
+    VirtioBlk *b = dm_device_state(dev);
+
+    if (dm_device_vm_stopped(dev) || !dm_virtio_ready(&b->virtio)) {
+        return;
+    }
+    for (unsigned q = 0; q < b->virtio.num_queues; q++) {
+        if (b->virtio.vq[q].enabled && !b->lq[q].io) {
+            blk_process(b, q);
+        }
+    }
+    if (b->iothread) {
+        dm_timer_mod(&b->thread_timer, 0);
+    }
+}
+
 /* Guest memory goes (after quiesce): no more looks at its rings. */
 static void blk_dma_unmapped(DmDevice *dev, uint64_t iova, uint64_t size)
 {
@@ -1610,6 +1640,7 @@ static const DmModel dm_model_virtio_blk = {
     .realize = blk_realize,
     .reset = blk_reset,
     .quiesce = blk_quiesce,
+    .vm_stopped_changed = blk_vm_stopped_changed,
     .dma_unmapped = blk_dma_unmapped,
     .irqs_changed = blk_irqs_changed,
     .dump = blk_dump,
