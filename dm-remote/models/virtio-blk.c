@@ -1460,7 +1460,13 @@ static void blk_vm_stopped_changed(DmDevice *dev)
 {
     VirtioBlk *b = dm_device_state(dev);
 
-    if (dm_device_vm_stopped(dev) || !dm_virtio_ready(&b->virtio)) {
+    /*
+     * Not before the queues are in step with this client (a restored
+     * VM may say it runs before its set-up is replayed): the
+     * transport's catch-up at the resync takes them then.
+     */
+    if (dm_device_vm_stopped(dev) || !dm_virtio_ready(&b->virtio) ||
+        !dm_virtio_in_step(&b->virtio)) {
         return;
     }
     for (unsigned q = 0; q < b->virtio.num_queues; q++) {
