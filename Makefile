@@ -7,7 +7,8 @@
 #   make soak    the chaos suite for SOAK_ROUNDS (17) rounds of its 6
 #                faults (102), with the counts per fault kind; then the
 #                control plane's faults (3 etcd, 3 orchestrators, 16
-#                launchers) for SOAK_CLUSTER_ROUNDS (10) rounds of 5
+#                launchers) for SOAK_CLUSTER_ROUNDS (10) rounds of 5,
+#                and placements a second on SQLite and etcd (1, 3 members)
 #   make demo    the main job, with embedded defaults
 #   make bench   benchmarks, printed as tables
 #   make density 256 model sessions on one server, 1,000 VMs on 16 (tables)
@@ -46,6 +47,7 @@ SOAK_CLUSTER_ROUNDS ?= 10
 soak: all
 	@tests/chaos/chaos-test.sh $(BUILD) $(SOAK_ROUNDS)
 	@tests/scale/cluster-test.sh $(BUILD) 14 4 $(SOAK_CLUSTER_ROUNDS)
+	@bench/placements.py $(BUILD)
 
 demo: all
 	@scripts/demo.sh $(BUILD)
