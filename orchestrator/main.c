@@ -169,6 +169,22 @@ static int parse_store(const char *spec)
     return 0;
 }
 
+/* An option's whole number of seconds in @lo..@hi, or said why not. */
+static bool parse_seconds(const char *opt, const char *arg, guint lo,
+                          guint hi, guint *ret)
+{
+    char *end;
+    guint64 v = g_ascii_strtoull(arg, &end, 10);
+
+    if (!*arg || *end || v < lo || v > hi) {
+        fprintf(stderr, "dm-orchestrator: invalid --%s '%s' (%u..%u)\n", opt,
+                arg, lo, hi);
+        return false;
+    }
+    *ret = v;
+    return true;
+}
+
 /* 0 to run, 1 when done (--help), 2 on a usage error. */
 static int parse_argv(int argc, char **argv)
 {
@@ -220,18 +236,12 @@ static int parse_argv(int argc, char **argv)
         case 'A':
             arg_advertise = optarg;
             break;
-        case 'E': {
-            char *end;
-            guint64 v = g_ascii_strtoull(optarg, &end, 10);
-
-            if (!*optarg || *end || v < 2 || v > 60) {
-                fprintf(stderr, "dm-orchestrator: invalid --leader-ttl "
-                        "'%s' (2..60)\n", optarg);
+        case 'E':
+            if (!parse_seconds("leader-ttl", optarg, 2, 60,
+                               &arg_leader_ttl)) {
                 return 2;
             }
-            arg_leader_ttl = v;
             break;
-        }
         case 'c':
             arg_store_cert = optarg;
             break;
@@ -247,18 +257,12 @@ static int parse_argv(int argc, char **argv)
         case 'L':
             arg_launcher_tls_creds = optarg;
             break;
-        case 'T': {
-            char *end;
-            guint64 v = g_ascii_strtoull(optarg, &end, 10);
-
-            if (!*optarg || *end || v < 1 || v > 3600) {
-                fprintf(stderr, "dm-orchestrator: invalid --launcher-timeout "
-                        "'%s' (1..3600)\n", optarg);
+        case 'T':
+            if (!parse_seconds("launcher-timeout", optarg, 1, 3600,
+                               &arg_launcher_timeout)) {
                 return 2;
             }
-            arg_launcher_timeout = v;
             break;
-        }
         case 's':
             arg_save_dir = optarg;
             break;
@@ -274,18 +278,12 @@ static int parse_argv(int argc, char **argv)
         case 'K':
             arg_web_token_file = optarg;
             break;
-        case 'M': {
-            char *end;
-            guint64 v = g_ascii_strtoull(optarg, &end, 10);
-
-            if (!*optarg || *end || v < 1 || v > 3600) {
-                fprintf(stderr, "dm-orchestrator: invalid --watch-models "
-                        "'%s' (1..3600)\n", optarg);
+        case 'M':
+            if (!parse_seconds("watch-models", optarg, 1, 3600,
+                               &arg_watch_models)) {
                 return 2;
             }
-            arg_watch_models = v;
             break;
-        }
         case 'v':
             orch_log_level = 2;
             break;
