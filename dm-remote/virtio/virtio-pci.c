@@ -7,6 +7,7 @@
  */
 #include <endian.h>
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "log.h"
@@ -845,7 +846,14 @@ int dm_virtio_pci_init(DmVirtio *v, DmDevice *dev, uint16_t virtio_id,
         config_size > DM_VIRTIO_NOTIFY_OFF - DM_VIRTIO_DEVICE_OFF) {
         return -EINVAL;
     }
-    memset(v, 0, sizeof(*v));
+    /*
+     * Only the queues set up: the arrays' tail (up to 64 queues, 140 KB)
+     * is never read, and zeroing it faulted in pages a realize has no
+     * use for (a third of a fuzzed session's time).
+     */
+    memset(v, 0, offsetof(DmVirtio, vq));
+    memset(v->vq, 0, num_queues * sizeof(v->vq[0]));
+    memset(v->kicks, 0, num_queues * sizeof(v->kicks[0]));
     /* What a killed process had in flight, if this is its restart. */
     v->journals = dm_device_persistent(dev, num_queues *
                                        sizeof(DmVirtqJournal));
