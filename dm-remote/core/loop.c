@@ -5,10 +5,15 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include "loop.h"
+
+#ifndef MIN
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#endif
 
 /* Sockets, timers' and workers' fds, and up to DM_MAX_DOORBELLS doorbells. */
 #define DM_LOOP_MAX_FDS 192
@@ -166,7 +171,8 @@ static void run_timers(DmLoop *loop)
     }
 }
 
-static int poll_timeout_ms(DmLoop *loop)
+/* Until the first timer is due: -1 (none), 0, or nanoseconds. */
+static int64_t poll_timeout_ns(DmLoop *loop)
 {
     int64_t left;
 
@@ -174,7 +180,20 @@ static int poll_timeout_ms(DmLoop *loop)
         return -1;
     }
     left = loop->timers->deadline_ns - dm_clock_ns();
-    return left <= 0 ? 0 : (int)((left + 999999) / 1000000);
+    return left <= 0 ? 0 : left;
+}
+
+/*
+ * poll() to the nanosecond (ppoll): a timer of 50 us (virtio-blk's held
+ * interrupts) must not wait for poll()'s next millisecond.
+ */
+static int poll_ns(struct pollfd *pfd, nfds_t nfds, int64_t ns)
+{
+    struct timespec ts = {
+        .tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000,
+    };
+
+    return ppoll(pfd, nfds, ns < 0 ? NULL : &ts, NULL);
 }
 
 void dm_poll_hook_add(DmPollHook *h, DmLoop *loop, DmPollPrepare *prepare,
@@ -270,13 +289,19 @@ int dm_loop_run(DmLoop *loop)
         if (ready) {
             n = ready;          /* handlers first; the rest next round */
         } else if (loop->hooks) {
-            int timeout = hooks_prepare(loop, poll_timeout_ms(loop));
+            int64_t ns = poll_timeout_ns(loop);
+            /* The hooks think in milliseconds (libslirp's timeouts). */
+            int ms = hooks_prepare(loop, ns < 0 ? -1 :
+                                   (int)MIN(ns / 1000000 + 1, INT32_MAX));
 
-            n = poll(loop->pfd, nwatches + loop->hook_fds, timeout);
+            if (ms >= 0 && (ns < 0 || (int64_t)ms * 1000000 < ns)) {
+                ns = (int64_t)ms * 1000000;
+            }
+            n = poll_ns(loop->pfd, nwatches + loop->hook_fds, ns);
             hooked = true;
             hooks_collect(loop, nwatches);
         } else {
-            n = poll(loop->pfd, loop->nfds, poll_timeout_ms(loop));
+            n = poll_ns(loop->pfd, loop->nfds, poll_timeout_ns(loop));
         }
         if (n < 0 && errno != EINTR) {
             return -errno;
