@@ -12,9 +12,10 @@
  * random write at QD1 and QD32, 1 MiB sequential read and write at QD1.
  * Random offsets are 4 KiB aligned over the whole device; sequential
  * ones wrap at its end.  Each test prints
- *   BLK-BENCH <test> IOPS <n> MBPS <x.y>
+ *   BLK-BENCH <test> IOPS <n> MBPS <x.y> ... IRQ-PER-REQ <x.yy>
  * counting only the requests that completed in the timed window (after
- * the warm-up).  A short read or write, or an error, stops the program
+ * the warm-up); IRQ-PER-REQ: the interrupts of virtio devices (every
+ * line of /proc/interrupts naming one) in that window, per request.  A short read or write, or an error, stops the program
  * with BLK-BENCH-ERROR and exit status 1: no numbers from a broken disk.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -132,6 +133,41 @@ static uint64_t total_done(Worker *w, int n)
     return sum;
 }
 
+/*
+ * The interrupts taken so far by virtio devices, every CPU: how many
+ * completions one interrupt brings is much of a device's cost to a
+ * guest at depth (each one an entry into the guest's handler).
+ */
+static uint64_t virtio_irqs(void)
+{
+    FILE *f = fopen("/proc/interrupts", "r");
+    char line[1024];
+    uint64_t sum = 0;
+
+    if (!f) {
+        return 0;
+    }
+    while (fgets(line, sizeof(line), f)) {
+        char *p = strchr(line, ':');
+
+        if (!p || !strstr(line, "virtio")) {
+            continue;
+        }
+        for (p++;;) {
+            char *end;
+            unsigned long long n = strtoull(p, &end, 10);
+
+            if (end == p) {
+                break;
+            }
+            sum += n;
+            p = end;
+        }
+    }
+    fclose(f);
+    return sum;
+}
+
 static void sleep_ms(long ms)
 {
     struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
@@ -145,7 +181,7 @@ static int run_test(const Test *t, int fd, uint64_t size, long secs,
 {
     static Worker w[MAX_QD];
     static int64_t lat[MAX_SAMPLES];
-    uint64_t c0, c1, all;
+    uint64_t c0, c1, all, i0, i1;
     int64_t t0, t1;
     size_t nlat = 0;
     double s, med = 0, p99 = 0;
@@ -171,12 +207,14 @@ static int run_test(const Test *t, int fd, uint64_t size, long secs,
     }
     sleep_ms(warmup_ms);
     c0 = total_done(w, t->qd);
+    i0 = virtio_irqs();
     t0 = bench_now_ns();
     atomic_store(&timing, true);
     sleep_ms(secs * 1000);
     atomic_store(&timing, false);
     c1 = total_done(w, t->qd);
     t1 = bench_now_ns();
+    i1 = virtio_irqs();
     atomic_store(&stop, true);
     for (int i = 0; i < t->qd; i++) {
         pthread_join(w[i].thread, NULL);
@@ -197,9 +235,10 @@ static int run_test(const Test *t, int fd, uint64_t size, long secs,
     }
     s = (t1 - t0) / 1e9;
     printf("BLK-BENCH %s IOPS %.0f MBPS %.1f LAT-US %.1f P99-US %.1f "
-           "BYTES %llu\n", t->name, (c1 - c0) / s,
+           "BYTES %llu IRQ-PER-REQ %.2f\n", t->name, (c1 - c0) / s,
            (c1 - c0) * (double)t->bs / s / 1e6, med, p99,
-           (unsigned long long)(all * t->bs));
+           (unsigned long long)(all * t->bs),
+           c1 > c0 ? (double)(i1 - i0) / (c1 - c0) : 0.0);
     fflush(stdout);
     return 0;
 }

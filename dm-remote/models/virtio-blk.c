@@ -233,6 +233,18 @@ struct VirtioBlk {
     /* Queues owed a look after a push's chains (dm_virtq_recheck_due). */
     uint32_t push_recheck;
     int64_t poll_until[DM_VIRTIO_MAX_QUEUES];
+    /*
+     * irq_delay_us: the queues whose interrupt is held, until when, and
+     * the available index taken up to when it began; whether holding paid
+     * last time (else interrupts go at once, and every IRQ_PROBE-th is
+     * held again to see).
+     */
+    uint32_t irq_held;
+    uint32_t irq_holding;
+    int64_t irq_until[DM_VIRTIO_MAX_QUEUES];
+    uint16_t irq_from[DM_VIRTIO_MAX_QUEUES];
+    uint8_t irq_probe[DM_VIRTIO_MAX_QUEUES];
+    DmTimer irq_timer;
     DmTimer poll_timer;
     BlkQueue lq[DM_VIRTIO_MAX_QUEUES];  /* see BlkQueue */
     /* properties */
@@ -245,6 +257,7 @@ struct VirtioBlk {
     uint64_t lock_wait;         /* s: a lock another process holds */
     const char *cache;
     uint64_t poll_us;
+    uint64_t irq_delay_us;
     bool iothread;
 };
 
@@ -301,6 +314,64 @@ static void blk_recheck(VirtioBlk *b, unsigned q)
     dm_timer_mod(&b->poll_timer, 0);
 }
 
+/* Every IRQ_PROBE-th interrupt is held to see whether holding pays. */
+#define IRQ_PROBE 16
+
+/*
+ * Hold this interrupt of queue @q?  While holding pays, and now and then
+ * to find out.  It pays when the driver made new requests while it waited
+ * for the answer held: it has others in flight, whose answers will share
+ * interrupts.  A driver waiting for this answer alone (one request at a
+ * time, or the parts of one big request, taken together) would only wait
+ * longer.
+ */
+static bool blk_irq_hold(VirtioBlk *b, unsigned q)
+{
+    if (b->irq_holding & (1u << q)) {
+        return true;
+    }
+    if (++b->irq_probe[q] < IRQ_PROBE) {
+        return false;
+    }
+    b->irq_probe[q] = 0;
+    return true;
+}
+
+/* Raise queue @q's held interrupt, and learn whether holding paid. */
+static void blk_irq_release(VirtioBlk *b, unsigned q)
+{
+    bool took = b->virtio.vq[q].last_avail != b->irq_from[q];
+
+    b->irq_held &= ~(1u << q);
+    if (took) {
+        b->irq_holding |= 1u << q;
+    } else {
+        b->irq_holding &= ~(1u << q);
+    }
+    dm_virtio_notify(&b->virtio, q);
+}
+
+/* The held interrupts that are due; the timer again for the others. */
+static void blk_irq_timer(void *opaque)
+{
+    VirtioBlk *b = opaque;
+    int64_t now = dm_clock_ns(), next = INT64_MAX;
+
+    for (unsigned q = 0; q < b->virtio.num_queues; q++) {
+        if (!(b->irq_held & (1u << q))) {
+            continue;
+        }
+        if (now >= b->irq_until[q]) {
+            blk_irq_release(b, q);
+        } else if (b->irq_until[q] < next) {
+            next = b->irq_until[q];
+        }
+    }
+    if (next != INT64_MAX) {
+        dm_timer_mod(&b->irq_timer, next - now);
+    }
+}
+
 /* Used buffers were added to queue @q: an interrupt if the driver wants. */
 static void blk_notify(VirtioBlk *b, unsigned q)
 {
@@ -308,6 +379,22 @@ static void blk_notify(VirtioBlk *b, unsigned q)
     uint64_t one = 1;
 
     if (!io) {
+        if (b->irq_held & (1u << q)) {
+            return;             /* it goes with the one held */
+        }
+        if (b->irq_delay_us && blk_irq_hold(b, q)) {
+            /*
+             * Held: the answers that come meanwhile share one interrupt
+             * (a guest at depth takes fewer; the loop's timer raises it).
+             */
+            b->irq_held |= 1u << q;
+            b->irq_until[q] = dm_clock_ns() + (int64_t)b->irq_delay_us * 1000;
+            b->irq_from[q] = b->virtio.vq[q].last_avail;
+            if (!dm_timer_pending(&b->irq_timer)) {
+                dm_timer_mod(&b->irq_timer, (int64_t)b->irq_delay_us * 1000);
+            }
+            return;
+        }
         dm_virtio_notify(&b->virtio, q);
         return;
     }
@@ -883,8 +970,18 @@ static void blk_poll_cancel(VirtioBlk *b, bool kicks_on)
         }
     }
     b->polling = 0;
+    /* Held interrupts: raised now while the rings are there, or gone. */
+    for (unsigned q = 0; kicks_on && q < b->virtio.num_queues; q++) {
+        if (b->irq_held & (1u << q)) {
+            dm_virtio_notify(&b->virtio, q);
+        }
+    }
+    b->irq_held = 0;
+    dm_timer_del(&b->irq_timer);
     if (!kicks_on) {
         b->push_recheck = 0;    /* the rings are gone */
+        b->irq_holding = 0;     /* and what holding taught */
+        memset(b->irq_probe, 0, sizeof(b->irq_probe));
     }
     dm_timer_del(&b->poll_timer);
     if (b->recheck || b->push_recheck) {
@@ -1342,6 +1439,7 @@ static int blk_realize(DmDevice *dev)
     b->dev = dev;
     /* First: unrealize undoes these whatever failed below. */
     dm_timer_init(&b->poll_timer, dm_device_loop(dev), blk_poll, b);
+    dm_timer_init(&b->irq_timer, dm_device_loop(dev), blk_irq_timer, b);
     dm_timer_init(&b->thread_timer, dm_device_loop(dev), blk_threads_start,
                   b);
     b->handoff_fd = -1;
@@ -1538,8 +1636,9 @@ static void blk_dump(DmDevice *dev)
                 lq->throttled ? ", throttled" : "",
                 lq->io ? "its I/O thread" : "the loop");
     }
-    dm_info("virtio-blk: polling 0x%x, to look at again 0x%x", b->polling,
-            b->recheck);
+    dm_info("virtio-blk: polling 0x%x, to look at again 0x%x, interrupts "
+            "held 0x%x (holding 0x%x)", b->polling, b->recheck, b->irq_held,
+            b->irq_holding);
     dm_virtio_dump(&b->virtio);
     for (unsigned q = 0; q < b->virtio.num_queues; q++) {
         BlkQueue *lq = &b->lq[q];
@@ -1627,6 +1726,12 @@ static const DmProp blk_props[] = {
                    "microseconds to keep polling a queue for requests "
                    "after its last one, kicks off meanwhile (guest memory "
                    "shared only; 0: wait for kicks)"),
+    DM_PROP_UINT64("irq_delay_us", VirtioBlk, irq_delay_us, "0", 0, 100000,
+                   "microseconds to hold a queue's interrupt after the "
+                   "answer that owes it, so that answers coming meanwhile "
+                   "share it: fewer interrupts for a guest with many "
+                   "requests in flight, that much more latency for a lone "
+                   "one (0: at once; the loop's queues, not iothread's)"),
     DM_PROP_BOOLEAN("iothread", VirtioBlk, iothread, "off",
                     "serve each queue on a thread of its own (its doorbell, "
                     "ring, io_uring and MSI-X) where its rings are in "

@@ -1207,6 +1207,92 @@ static void test_event_idx(void **unused)
     blk_free(r);
 }
 
+/*
+ * irq_delay_us: interrupts held only while holding pays.  Lone requests
+ * get theirs at once, but every 16th is held to see.  A hold pays when
+ * the driver makes new requests during it (their answers share the
+ * interrupt, and the next one is held too); it does not when nothing new
+ * came (a lone request, or a batch taken before the hold: the parts of
+ * one big request), and interrupts go at once again.  No EVENT_IDX: else
+ * one interrupt an answer.  Times are only read to know whether a hold
+ * may have ended already (a slow machine skips those checks).
+ */
+#define IRQ_DELAY_NS (100 * 1000000LL)
+
+static unsigned irqs_after(Blk *r, unsigned before, unsigned want)
+{
+    for (int i = 0; i < 500 && r->rig->link.irqs_sent - before < want; i++) {
+        rig_run_for(r->rig, 10);
+    }
+    return r->rig->link.irqs_sent - before;
+}
+
+/* @n lone requests, each interrupt at once. */
+static void irq_lone_at_once(Blk *r, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        unsigned before = r->rig->link.irqs_sent;
+
+        assert_int_equal(request(r, BLK_T_IN, 3, 512, true), 0);
+        assert_int_equal(r->rig->link.irqs_sent - before, 1);
+    }
+}
+
+static void test_irq_delay(void **unused)
+{
+    Blk *r;
+    unsigned before;
+    int64_t t0;
+
+    if (iothread) {
+        /* The loop's queues only (the other runs of this suite). */
+        print_message("irq_delay_us: not on I/O threads\n");
+        return;
+    }
+    r = blk_new(",irq_delay_us=100000");
+    driver_init(r, 1ULL << VIRTIO_F_VERSION_1);
+    wire_msix(r);
+    irq_lone_at_once(r, 15);
+
+    /* The 16th is held; a batch made meanwhile shares its interrupt. */
+    before = r->rig->link.irqs_sent;
+    t0 = dm_clock_ns();
+    assert_int_equal(request(r, BLK_T_IN, 4, 512, true), 0);
+    read_batch(r);
+    if (dm_clock_ns() - t0 < IRQ_DELAY_NS) {
+        assert_int_equal(r->rig->link.irqs_sent - before, 0);
+        assert_int_equal(irqs_after(r, before, 1), 1);
+        rig_run_for(r->rig, 10);
+        assert_int_equal(r->rig->link.irqs_sent - before, 1);
+
+        /* It paid: the next one is held too, and nothing comes. */
+        before = r->rig->link.irqs_sent;
+        t0 = dm_clock_ns();
+        assert_int_equal(request(r, BLK_T_IN, 5, 512, true), 0);
+        if (dm_clock_ns() - t0 < IRQ_DELAY_NS) {
+            assert_int_equal(r->rig->link.irqs_sent - before, 0);
+        }
+    }
+    assert_int_equal(irqs_after(r, before, 1), 1);
+    rig_run_for(r->rig, 10);
+
+    /* That did not pay: at once again, up to the next probe. */
+    irq_lone_at_once(r, 15);
+    /* A batch taken before its hold: one interrupt, and it did not pay. */
+    before = r->rig->link.irqs_sent;
+    read_batch(r);
+    assert_int_equal(irqs_after(r, before, 1), 1);
+    rig_run_for(r->rig, 10);
+    assert_int_equal(r->rig->link.irqs_sent - before, 1);
+    irq_lone_at_once(r, 1);
+
+    /* A reset forgets holding. */
+    driver_init(r, 1ULL << VIRTIO_F_VERSION_1);
+    wire_msix(r);
+    irq_lone_at_once(r, 15);
+    blk_free(r);
+}
+
 /* ---- queues=N: requests on every queue at once, data intact ---- */
 
 #define MQ_RINGS    (RAM_BASE + 0x10000)    /* 0x4000 per queue */
@@ -1773,6 +1859,7 @@ int main(void)
         cmocka_unit_test(test_zero_copy),
         cmocka_unit_test(test_cache_none),
         cmocka_unit_test(test_event_idx),
+        cmocka_unit_test(test_irq_delay),
         cmocka_unit_test(test_queues_1),
         cmocka_unit_test(test_queues_auto),
         cmocka_unit_test(test_queues_4),
