@@ -476,30 +476,6 @@ static const char *const store_moved[] = {
  * first start, or on etcd (no @db) made empty if nobody did; then the
  * catch-up of the modules it does not list yet.
  */
-static bool fill_store_once(OrchStore *s, sqlite3 *db, GError **errp);
-
-/*
- * Orchestrators started together on one etcd may meet on its first
- * marks (/dm/schema, /dm/moved): a conflict is read again.
- */
-static bool fill_store(OrchStore *s, sqlite3 *db)
-{
-    g_autofree char *spec = store_spec();
-
-    for (int i = 0;; i++) {
-        g_autoptr(GError) err = NULL;
-
-        if (fill_store_once(s, db, &err)) {
-            return true;
-        }
-        if (i == 4 || !g_error_matches(err, ORCH_ERROR, ORCH_ERROR_CONFLICT)) {
-            orch_warn("the store %s: %s", spec, err->message);
-            return false;
-        }
-        g_usleep(100000 * (i + 1));
-    }
-}
-
 static bool fill_store_once(OrchStore *s, sqlite3 *db, GError **errp)
 {
     g_autofree char *spec = store_spec();
@@ -522,6 +498,28 @@ static bool fill_store_once(OrchStore *s, sqlite3 *db, GError **errp)
     return orch_store_import_moved(db, s, ORCH_STORE_ROOT, store_moved,
                                    errp) &&
            orch_events_open(s, errp);
+}
+
+/*
+ * Orchestrators started together on one etcd may meet on its first
+ * marks (/dm/schema, /dm/moved): a conflict is read again.
+ */
+static bool fill_store(OrchStore *s, sqlite3 *db)
+{
+    g_autofree char *spec = store_spec();
+
+    for (int i = 0;; i++) {
+        g_autoptr(GError) err = NULL;
+
+        if (fill_store_once(s, db, &err)) {
+            return true;
+        }
+        if (i == 4 || !g_error_matches(err, ORCH_ERROR, ORCH_ERROR_CONFLICT)) {
+            orch_warn("the store %s: %s", spec, err->message);
+            return false;
+        }
+        g_usleep(100000 * (i + 1));
+    }
 }
 
 static OrchStore *lead_store;
