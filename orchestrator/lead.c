@@ -118,24 +118,37 @@ static void lead_round(Lead *l)
              orch_leader_valid_until(l->leader), NULL);
 }
 
+/*
+ * The leader's work without a wake: every LEAD_WORK_ROUNDS rounds (two
+ * leases), the net under a watch's missed event; a wake runs it at once.
+ */
+#define LEAD_WORK_ROUNDS 6
+
 static gpointer lead_run(gpointer opaque)
 {
     Lead *l = opaque;
     gint64 next = 0;
+    bool woken = false;
+    int since_work = LEAD_WORK_ROUNDS;  /* newly leading: work at once */
 
     for (;;) {
         /* A third of the TTL apart: two renewals may fail in a lease. */
         if (g_get_monotonic_time() >= next) {
             lead_round(l);
             next = g_get_monotonic_time() + l->ttl * G_USEC_PER_SEC / 3;
+            since_work++;
         }
-        if (lead_work && orch_lead_leading()) {
+        if (!orch_lead_leading()) {
+            since_work = LEAD_WORK_ROUNDS;
+        } else if (lead_work && (woken || since_work >= LEAD_WORK_ROUNDS)) {
             lead_work();
+            since_work = 0;
         }
         g_mutex_lock(&lead_lock);
         while (!lead_stopping && !lead_woken &&
                g_cond_wait_until(&lead_cond, &lead_lock, next)) {
         }
+        woken = lead_woken;
         lead_woken = false;
         if (lead_stopping) {
             g_mutex_unlock(&lead_lock);

@@ -35,9 +35,10 @@ bool orch_lead_start(const char *endpoints, const char *ca,
                      const char *cert, const char *key, const char *address,
                      gint64 ttl, bool (*elected)(void), GError **errp);
 /*
- * @work runs in the election's thread after each round this
- * orchestrator leads (the registrations' pass), and at once after
- * orch_lead_wake() (any thread).
+ * @work runs in the election's thread while this orchestrator leads
+ * (the registrations' pass): when it begins to, at once after
+ * orch_lead_wake() (any thread: the watch saw a change), and every two
+ * leases besides (a watch's event missed).
  */
 void orch_lead_set_work(void (*work)(void));
 void orch_lead_wake(void);
