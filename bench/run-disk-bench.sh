@@ -176,30 +176,20 @@ start_unix() {
     serve_dm "unix:$tmp/blk.sock" test -S "$tmp/blk.sock" || return 1
     dev="-device dm-proxy-pci,server=unix:$tmp/blk.sock,timeout=30000"
 }
-start_unixio() {
-    # The same with each queue on an I/O thread of its own (iothread=on).
-    model_extra=,iothread=on
+# start_unix_with ,PROP=V...: row unix with the model's properties.
+start_unix_with() {
+    model_extra=$1
     start_unix
     local ret=$?
     model_extra=
     return $ret
 }
-start_unixpoll() {
-    # The same with the ring polled 50 us after each kick's requests.
-    model_extra=,poll_us=${BENCH_POLL_US:-50}
-    start_unix
-    local ret=$?
-    model_extra=
-    return $ret
-}
-start_unixirq() {
-    # The same with interrupts held for answers to share them.
-    model_extra=,irq_delay_us=${BENCH_IRQ_DELAY_US:-50}
-    start_unix
-    local ret=$?
-    model_extra=
-    return $ret
-}
+# Each queue on an I/O thread of its own.
+start_unixio() { start_unix_with ,iothread=on; }
+# The ring polled 50 us after each kick's requests.
+start_unixpoll() { start_unix_with ",poll_us=${BENCH_POLL_US:-50}"; }
+# Interrupts held for answers to share them.
+start_unixirq() { start_unix_with ",irq_delay_us=${BENCH_IRQ_DELAY_US:-50}"; }
 start_tcp() {
     serve_dm "tcp:127.0.0.1:$port" tcp_open 127.0.0.1 "$port" || return 1
     dev="-device dm-proxy-pci,server=tcp:127.0.0.1:$port,timeout=30000"
