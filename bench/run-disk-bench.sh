@@ -93,8 +93,9 @@ declare -A row_name=(
     # Not in a full run: BENCH_DISK_ROWS="local unix unixpoll vhost".
     [unixpoll]="dm-proxy-pci -> dm-remote, UNIX, poll_us=${BENCH_POLL_US:-50}"
     [tcp]="dm-proxy-pci -> dm-remote, TCP loopback"
-    # Not in a full run: BENCH_DISK_ROWS="tcp tcpfetch nbd" compares.
+    # Not in a full run: BENCH_DISK_ROWS="tcp tcpfetch tcpirq nbd" compares.
     [tcpfetch]="TCP loopback, no chains with the kick"
+    [tcpirq]="dm-proxy-pci -> dm-remote, TCP, irq held"
     [netns]="dm-proxy-pci -> dm-remote, TCP netns"
     [tls]="dm-proxy-pci -> dm-remote, TLS loopback"
     [vfu]="vfio-user-pci -> x-vfio-user-server, INTx"
@@ -176,20 +177,21 @@ start_unix() {
     serve_dm "unix:$tmp/blk.sock" test -S "$tmp/blk.sock" || return 1
     dev="-device dm-proxy-pci,server=unix:$tmp/blk.sock,timeout=30000"
 }
-# start_unix_with ,PROP=V...: row unix with the model's properties.
-start_unix_with() {
-    model_extra=$1
-    start_unix
+# start_with ROW ,PROP=V...: row ROW with the model's properties.
+start_with() {
+    model_extra=$2
+    "start_$1"
     local ret=$?
     model_extra=
     return $ret
 }
 # Each queue on an I/O thread of its own.
-start_unixio() { start_unix_with ,iothread=on; }
+start_unixio() { start_with unix ,iothread=on; }
 # The ring polled 50 us after each kick's requests.
-start_unixpoll() { start_unix_with ",poll_us=${BENCH_POLL_US:-50}"; }
+start_unixpoll() { start_with unix ",poll_us=${BENCH_POLL_US:-50}"; }
 # Interrupts held for answers to share them.
-start_unixirq() { start_unix_with ",irq_delay_us=${BENCH_IRQ_DELAY_US:-50}"; }
+start_unixirq() { start_with unix ",irq_delay_us=${BENCH_IRQ_DELAY_US:-50}"; }
+start_tcpirq() { start_with tcp ",irq_delay_us=${BENCH_IRQ_DELAY_US:-50}"; }
 start_tcp() {
     serve_dm "tcp:127.0.0.1:$port" tcp_open 127.0.0.1 "$port" || return 1
     dev="-device dm-proxy-pci,server=tcp:127.0.0.1:$port,timeout=30000"
