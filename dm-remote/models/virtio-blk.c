@@ -351,6 +351,17 @@ static void blk_irq_release(VirtioBlk *b, unsigned q)
     dm_virtio_notify(&b->virtio, q);
 }
 
+/* Every held interrupt raised now (before a quiesce's end, an unmap). */
+static void blk_irq_flush(VirtioBlk *b)
+{
+    for (unsigned q = 0; q < b->virtio.num_queues; q++) {
+        if (b->irq_held & (1u << q)) {
+            blk_irq_release(b, q);
+        }
+    }
+    dm_timer_del(&b->irq_timer);
+}
+
 /* The held interrupts that are due; the timer again for the others. */
 static void blk_irq_timer(void *opaque)
 {
@@ -971,10 +982,8 @@ static void blk_poll_cancel(VirtioBlk *b, bool kicks_on)
     }
     b->polling = 0;
     /* Held interrupts: raised now while the rings are there, or gone. */
-    for (unsigned q = 0; kicks_on && q < b->virtio.num_queues; q++) {
-        if (b->irq_held & (1u << q)) {
-            dm_virtio_notify(&b->virtio, q);
-        }
+    if (kicks_on) {
+        blk_irq_flush(b);
     }
     b->irq_held = 0;
     dm_timer_del(&b->irq_timer);
@@ -1548,6 +1557,8 @@ static void blk_quiesce(DmDevice *dev)
     if (b->be && b->ops->drain) {
         b->ops->drain(b->be);
     }
+    /* The drain's answers, and those before, signalled before the end. */
+    blk_irq_flush(b);
 }
 
 /*
@@ -1729,9 +1740,10 @@ static const DmProp blk_props[] = {
     DM_PROP_UINT64("irq_delay_us", VirtioBlk, irq_delay_us, "0", 0, 100000,
                    "microseconds to hold a queue's interrupt after the "
                    "answer that owes it, so that answers coming meanwhile "
-                   "share it: fewer interrupts for a guest with many "
-                   "requests in flight, that much more latency for a lone "
-                   "one (0: at once; the loop's queues, not iothread's)"),
+                   "share it; held while holding pays (the driver made "
+                   "new requests during the last hold), else every 16th, "
+                   "to see (0: at once; the loop's queues, not "
+                   "iothread's)"),
     DM_PROP_BOOLEAN("iothread", VirtioBlk, iothread, "off",
                     "serve each queue on a thread of its own (its doorbell, "
                     "ring, io_uring and MSI-X) where its rings are in "
