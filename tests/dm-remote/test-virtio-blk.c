@@ -1246,7 +1246,7 @@ static void test_irq_delay(void **unused)
 
     if (iothread) {
         /* The loop's queues only (the other runs of this suite). */
-        print_message("irq_delay_us: not on I/O threads\n");
+        print_message("# irq_delay_us: not on I/O threads\n");
         return;
     }
     r = blk_new(",irq_delay_us=100000");
