@@ -15,8 +15,9 @@
  *   BLK-BENCH <test> IOPS <n> MBPS <x.y> ... IRQ-PER-REQ <x.yy>
  * counting only the requests that completed in the timed window (after
  * the warm-up); IRQ-PER-REQ: the interrupts of virtio devices (every
- * line of /proc/interrupts naming one) in that window, per request.  A short read or write, or an error, stops the program
- * with BLK-BENCH-ERROR and exit status 1: no numbers from a broken disk.
+ * line of /proc/interrupts naming one) in that window, per request.  A
+ * short read or write, or an error, stops the program with
+ * BLK-BENCH-ERROR and exit status 1: no numbers from a broken disk.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */

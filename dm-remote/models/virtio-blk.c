@@ -984,11 +984,10 @@ static void blk_poll_cancel(VirtioBlk *b, bool kicks_on)
     /* Held interrupts: raised now while the rings are there, or gone. */
     if (kicks_on) {
         blk_irq_flush(b);
-    }
-    b->irq_held = 0;
-    dm_timer_del(&b->irq_timer);
-    if (!kicks_on) {
+    } else {
         b->push_recheck = 0;    /* the rings are gone */
+        b->irq_held = 0;
+        dm_timer_del(&b->irq_timer);
         b->irq_holding = 0;     /* and what holding taught */
         memset(b->irq_probe, 0, sizeof(b->irq_probe));
     }

@@ -1227,6 +1227,22 @@ static unsigned irqs_after(Blk *r, unsigned before, unsigned want)
     return r->rig->link.irqs_sent - before;
 }
 
+/*
+ * A read whose interrupt is held (unless the hold may be over already):
+ * the count of interrupts before it.
+ */
+static unsigned irq_held_request(Blk *r, uint64_t sector)
+{
+    unsigned before = r->rig->link.irqs_sent;
+    int64_t t0 = dm_clock_ns();
+
+    assert_int_equal(request(r, BLK_T_IN, sector, 512, true), 0);
+    if (dm_clock_ns() - t0 < IRQ_DELAY_NS) {
+        assert_int_equal(r->rig->link.irqs_sent - before, 0);
+    }
+    return before;
+}
+
 /* @n lone requests, each interrupt at once. */
 static void irq_lone_at_once(Blk *r, unsigned n)
 {
@@ -1236,6 +1252,14 @@ static void irq_lone_at_once(Blk *r, unsigned n)
         assert_int_equal(request(r, BLK_T_IN, 3, 512, true), 0);
         assert_int_equal(r->rig->link.irqs_sent - before, 1);
     }
+}
+
+/* The driver (re)started, no EVENT_IDX: up to the first probe at once. */
+static void irq_driver_start(Blk *r)
+{
+    driver_init(r, 1ULL << VIRTIO_F_VERSION_1);
+    wire_msix(r);
+    irq_lone_at_once(r, 15);
 }
 
 static void test_irq_delay(void **unused)
@@ -1250,9 +1274,7 @@ static void test_irq_delay(void **unused)
         return;
     }
     r = blk_new(",irq_delay_us=100000");
-    driver_init(r, 1ULL << VIRTIO_F_VERSION_1);
-    wire_msix(r);
-    irq_lone_at_once(r, 15);
+    irq_driver_start(r);
 
     /* The 16th is held; a batch made meanwhile shares its interrupt. */
     before = r->rig->link.irqs_sent;
@@ -1266,12 +1288,7 @@ static void test_irq_delay(void **unused)
         assert_int_equal(r->rig->link.irqs_sent - before, 1);
 
         /* It paid: the next one is held too, and nothing comes. */
-        before = r->rig->link.irqs_sent;
-        t0 = dm_clock_ns();
-        assert_int_equal(request(r, BLK_T_IN, 5, 512, true), 0);
-        if (dm_clock_ns() - t0 < IRQ_DELAY_NS) {
-            assert_int_equal(r->rig->link.irqs_sent - before, 0);
-        }
+        before = irq_held_request(r, 5);
     }
     assert_int_equal(irqs_after(r, before, 1), 1);
     rig_run_for(r->rig, 10);
@@ -1287,16 +1304,9 @@ static void test_irq_delay(void **unused)
     irq_lone_at_once(r, 1);
 
     /* A reset forgets holding. */
-    driver_init(r, 1ULL << VIRTIO_F_VERSION_1);
-    wire_msix(r);
-    irq_lone_at_once(r, 15);
+    irq_driver_start(r);
     /* The next probe's hold ends at a quiesce (a save, a DMA_MAP). */
-    before = r->rig->link.irqs_sent;
-    t0 = dm_clock_ns();
-    assert_int_equal(request(r, BLK_T_IN, 7, 512, true), 0);
-    if (dm_clock_ns() - t0 < IRQ_DELAY_NS) {
-        assert_int_equal(r->rig->link.irqs_sent - before, 0);
-    }
+    before = irq_held_request(r, 7);
     dm_device_quiesce(r->dev);
     assert_int_equal(r->rig->link.irqs_sent - before, 1);
     blk_free(r);
