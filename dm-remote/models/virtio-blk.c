@@ -1678,11 +1678,11 @@ static void blk_unrealize(DmDevice *dev)
         close(b->handoff_fd);
         b->handoff_fd = -1;
     }
-    dm_virtio_pci_cleanup(&b->virtio);
     if (b->be) {
         b->ops->close(b->be);
         b->be = NULL;
     }
+    dm_virtio_pci_cleanup(&b->virtio);     /* the rings last */
 }
 
 static int check_serial(const char *val, char *err, size_t errlen)

@@ -1404,13 +1404,13 @@ static void net_unrealize(DmDevice *dev)
     dm_timer_del(&n->rx_timer);
     dm_timer_del(&n->flap_timer);
     rxq_clear(n);
-    dm_virtio_pci_cleanup(&n->virtio);
     if (n->be) {
         n->ops->close(n->be);
         n->be = NULL;
     }
     free(n->txbuf);
     n->txbuf = NULL;
+    dm_virtio_pci_cleanup(&n->virtio);     /* the rings last */
 }
 
 static const DmProp net_props[] = {

@@ -113,8 +113,9 @@ struct DmVirtio {
     uint64_t synced_link;
     uint8_t pci_cfg_cap;        /* offset of the PCI_CFG capability */
     DmVirtqJournal *journals;   /* num_queues, in crash-proof memory */
-    DmVirtq vq[DM_VIRTIO_MAX_QUEUES];
-    DmVirtioKick kicks[DM_VIRTIO_MAX_QUEUES];
+    /* max_queues of each, allocated by init: 64 in place were 140 KB. */
+    DmVirtq *vq;
+    DmVirtioKick *kicks;
 };
 
 /*
