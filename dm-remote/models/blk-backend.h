@@ -77,6 +77,7 @@ typedef struct BlkBackendOpts {
     unsigned timeout_s;         /* NBD: the most a command may wait */
     bool direct;                /* file: O_DIRECT (cache=none) */
     unsigned lock_wait_s;       /* file: the most its lock is waited for */
+    bool inline_writes;         /* file: small buffered writes at once */
 } BlkBackendOpts;
 
 /* What the image offers, known after open. */

@@ -23,6 +23,16 @@
  * waits for it (lock_wait_s) rather than failing, and never runs beside
  * what its predecessor left in flight.
  *
+ * A small buffered write (inline_writes, cache=writeback: up to 64 KiB)
+ * is not given to io_uring but written at once with pwritev, on the loop
+ * or the I/O thread that submits it: ext4 cannot take a buffered write
+ * without blocking, so io_uring hands each one to a kernel worker (27 us
+ * a 4 KiB write here, against 5 us for pwritev).  Its done still runs
+ * later (unplug, or the eventfd's next look).  A write that took more
+ * than INLINE_SLOW_NS (the kernel throttling dirty pages, a slow file
+ * system) sends the next second's writes through io_uring again, so that
+ * the loop is not held behind a stall twice.
+ *
  * cache=none (opts->direct) opens the image with O_DIRECT.  What must be
  * aligned, and to what: for a block device, its logical block size
  * (BLKSSZGET), for offsets, lengths and buffer addresses; for a file,
@@ -49,6 +59,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -57,6 +68,11 @@
 
 /* Requests with the kernel at once; more wait in the backlog. */
 #define RING_ENTRIES 256
+
+/* inline_writes: the largest write done at once; slower: a second off. */
+#define INLINE_MAX      (64 * 1024)
+#define INLINE_SLOW_NS  1000000
+#define INLINE_OFF_NS   1000000000
 
 struct BlkBackend {
     DmDevice *dev;
@@ -74,6 +90,10 @@ struct BlkBackend {
     unsigned plugged;
     unsigned inflight;          /* with the kernel */
     BlkIo *backlog, **backlog_tail;
+    /* inline_writes: on; off until then (a slow one); written, not done */
+    bool inline_writes;
+    int64_t inline_off_until;
+    BlkIo *written, **written_tail;
 };
 
 /* ---- iovecs ---- */
@@ -276,6 +296,8 @@ static int file_open(DmDevice *dev, const char *file,
     be->dev = dev;
     be->cached_fd = -1;
     be->efd = -1;
+    be->inline_writes = opts->inline_writes;
+    be->written_tail = &be->written;
     be->fd = open(file, flags | (opts->direct ? O_DIRECT : 0));
     if (be->fd < 0) {
         err = -errno;
@@ -549,10 +571,65 @@ static void uring_result(BlkBackend *be, BlkIo *io, int res)
     io_finish(io);
 }
 
+/* The writes done at once, then their done (which may submit more). */
+static void inline_finish(BlkBackend *be)
+{
+    BlkIo *io = be->written;
+
+    be->written = NULL;
+    be->written_tail = &be->written;
+    while (io) {
+        BlkIo *next = io->next;
+
+        io_finish(io);
+        io = next;
+    }
+}
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* A buffered write small enough, unless a slow one turned them off. */
+static bool inline_wanted(BlkBackend *be, const BlkIo *io)
+{
+    return be->inline_writes && io->type == BLK_IO_WRITE &&
+           io->len <= INLINE_MAX && !be->direct &&
+           (!be->inline_off_until || now_ns() >= be->inline_off_until);
+}
+
+/* Write @io now; its done runs at unplug or at the eventfd's next look. */
+static void inline_write(BlkBackend *be, BlkIo *io)
+{
+    int64_t start = now_ns(), took;
+
+    io->err = file_rw(io_fd(be, io), io, true);
+    took = now_ns() - start;
+    be->inline_off_until = 0;
+    if (took > INLINE_SLOW_NS) {
+        be->inline_off_until = start + took + INLINE_OFF_NS;
+        dm_debug("virtio-blk: a write took %lld us: io_uring for a second",
+                 (long long)(took / 1000));
+    }
+    io->next = NULL;
+    *be->written_tail = io;
+    be->written_tail = &io->next;
+    if (!be->plugged &&
+        write(be->efd, &(uint64_t){ 1 }, sizeof(uint64_t)) < 0) {
+        dm_warn("virtio-blk: io_uring's eventfd: %m");
+    }
+}
+
 /* Every completion there is: run its done (which may submit more). */
 static void uring_reap(BlkBackend *be)
 {
     struct io_uring_cqe *cqe;
+
+    inline_finish(be);
 
     while (io_uring_peek_cqe(&be->ring, &cqe) == 0) {
         BlkIo *io = io_uring_cqe_get_data(cqe);
@@ -601,6 +678,10 @@ static int file_submit(BlkBackend *be, BlkIo *io)
         }
         return ret;
     }
+    if (inline_wanted(be, io)) {
+        inline_write(be, io);
+        return 0;
+    }
     uring_start(be, io);
     uring_flush(be);
     return 0;
@@ -627,8 +708,14 @@ static void file_unplug(BlkBackend *be)
 /* The ring's requests (the framework drains the worker threads). */
 static void file_drain(BlkBackend *be)
 {
-    while (be->uring && (be->inflight || be->backlog)) {
-        int ret = io_uring_submit_and_wait(&be->ring, 1);
+    while (be->uring && (be->inflight || be->backlog || be->written)) {
+        int ret;
+
+        if (!be->inflight && !be->backlog) {
+            inline_finish(be);  /* their done may submit more */
+            continue;
+        }
+        ret = io_uring_submit_and_wait(&be->ring, 1);
 
         if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) {
             dm_error("virtio-blk: io_uring: %s while draining",
@@ -681,7 +768,9 @@ static BlkBackend *file_clone(BlkBackend *parent)
         .off_align = parent->off_align,
         .mem_align = parent->mem_align,
         .efd = -1,
+        .inline_writes = parent->inline_writes,
     };
+    be->written_tail = &be->written;
     be->uring = uring_init(be, false);
     if (!be->uring) {
         free(be);

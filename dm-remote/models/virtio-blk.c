@@ -258,6 +258,7 @@ struct VirtioBlk {
     const char *cache;
     uint64_t poll_us;
     uint64_t irq_delay_us;
+    bool inline_writes;
     bool iothread;
 };
 
@@ -1417,6 +1418,7 @@ static int blk_open(VirtioBlk *b)
         .timeout_s = b->nbd_timeout,
         .direct = !strcmp(b->cache, "none"),
         .lock_wait_s = b->lock_wait,
+        .inline_writes = b->inline_writes,
     };
     int ret;
 
@@ -1732,6 +1734,13 @@ static const DmProp blk_props[] = {
                            "the host's page cache for a file or block "
                            "device: writeback (through it) or none "
                            "(O_DIRECT; unaligned requests are copied)"),
+    DM_PROP_BOOLEAN("inline_writes", VirtioBlk, inline_writes, "on",
+                    "cache=writeback on io_uring: a write of up to 64 KiB "
+                    "is done at once (pwritev on the loop or the queue's "
+                    "I/O thread) rather than through io_uring, which gives "
+                    "ext4's buffered writes to a kernel worker; a write "
+                    "slower than 1 ms sends the next second's through "
+                    "io_uring again"),
     DM_PROP_UINT64("poll_us", VirtioBlk, poll_us, "0", 0, 1000000,
                    "microseconds to keep polling a queue for requests "
                    "after its last one, kicks off meanwhile (guest memory "
