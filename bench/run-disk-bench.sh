@@ -92,6 +92,8 @@ declare -A row_name=(
     [unixirq]="dm-proxy-pci -> dm-remote, UNIX, irq held"
     # Not in a full run: BENCH_DISK_ROWS="local unix unixpoll vhost".
     [unixpoll]="dm-proxy-pci -> dm-remote, UNIX, poll_us=${BENCH_POLL_US:-50}"
+    # Not in a full run: BENCH_DISK_ROWS="local unix unixuring vhost".
+    [unixuring]="dm-proxy-pci -> dm-remote, UNIX, inline_writes=off"
     [tcp]="dm-proxy-pci -> dm-remote, TCP loopback"
     # Not in a full run: BENCH_DISK_ROWS="tcp tcpfetch tcpirq nbd" compares.
     [tcpfetch]="TCP loopback, no chains with the kick"
@@ -189,6 +191,8 @@ start_with() {
 start_unixio() { start_with unix ,iothread=on; }
 # The ring polled 50 us after each kick's requests.
 start_unixpoll() { start_with unix ",poll_us=${BENCH_POLL_US:-50}"; }
+# Every write through io_uring (ext4: a kernel worker's), as before.
+start_unixuring() { start_with unix ,inline_writes=off; }
 # Interrupts held for answers to share them.
 start_unixirq() { start_with unix ",irq_delay_us=${BENCH_IRQ_DELAY_US:-50}"; }
 start_tcpirq() { start_with tcp ",irq_delay_us=${BENCH_IRQ_DELAY_US:-50}"; }
