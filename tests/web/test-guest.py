@@ -8,8 +8,7 @@
 # the migration stream between them TLS too (tests/web/weblib.py).  The
 # server's launcher and its models are on UNIX sockets, the UART's
 # interrupt by eventfd; WEB_GUEST_MODELS=tcp puts them on TCP with TLS
-# (interrupts by message), where the guest's input stalls today: see
-# docs/testing.md, "web".  Headless Chromium logs in with the token over
+# (interrupts by message; the test web-guest-tcp).  Headless Chromium logs in with the token over
 # TLS, opens the VM's serial console (xterm.js over the orchestrator's
 # WebSocket, relayed by the server's launcher to the UART's console),
 # sees the shell's prompt, types a command and sees its output; then
