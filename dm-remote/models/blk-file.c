@@ -59,7 +59,6 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -586,29 +585,21 @@ static void inline_finish(BlkBackend *be)
     }
 }
 
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 /* A buffered write small enough, unless a slow one turned them off. */
 static bool inline_wanted(BlkBackend *be, const BlkIo *io)
 {
     return be->inline_writes && io->type == BLK_IO_WRITE &&
            io->len <= INLINE_MAX && !be->direct &&
-           (!be->inline_off_until || now_ns() >= be->inline_off_until);
+           (!be->inline_off_until || dm_clock_ns() >= be->inline_off_until);
 }
 
 /* Write @io now; its done runs at unplug or at the eventfd's next look. */
 static void inline_write(BlkBackend *be, BlkIo *io)
 {
-    int64_t start = now_ns(), took;
+    int64_t start = dm_clock_ns(), took;
 
     io->err = file_rw(io_fd(be, io), io, true);
-    took = now_ns() - start;
+    took = dm_clock_ns() - start;
     be->inline_off_until = 0;
     if (took > INLINE_SLOW_NS) {
         be->inline_off_until = start + took + INLINE_OFF_NS;
