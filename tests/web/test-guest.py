@@ -159,12 +159,16 @@ def test(e, shots):
     asked = d.switch_to.alert.text
     t.ok("c2" in asked, "the migration asks where to, c2 offered", asked)
     d.switch_to.alert.accept()          # its default: the other client
-    # Read in one go: the line is redrawn at each poll.
-    status = """const p = document.querySelector('#action-status progress');
-        return p ? p.value : null;"""
+    # Read in one go: the line is redrawn at each poll.  A poll can show
+    # 100 % before the end (nothing left to send, the device state still
+    # to go): the wait is for the answer's "completed".
+    status = """const s = document.getElementById('action-status');
+        const p = s.querySelector('progress');
+        return [p ? p.value : null, s.textContent];"""
     try:
         WebDriverWait(d, 600).until(
-            lambda d: d.execute_script(status) == 100)
+            lambda d: (lambda v: v[0] == 100 and ": completed" in v[1])(
+                d.execute_script(status)))
     except TimeoutException:
         pass
     text = d.find_element(By.ID, "action-status").text
