@@ -12,7 +12,8 @@
 # qemu-storage-daemon's NBD export.  Same image, same guest, same run.
 #   bench/run-disk-bench.sh BUILD
 # BENCH_DISK_SECS (2) per test after 500 ms of warm-up; BENCH_DISK_BOOTS
-# (2) rounds of one boot per row, the rows taking turns; BENCH_DISK_MB
+# (3) rounds of one boot per row, the rows taking turns (a median of 3
+# leaves one odd boot out); BENCH_DISK_MB
 # (256) the image; BENCH_DISK_ROWS (all) a space-separated subset of the
 # row keys below; BENCH_PIN=0 as in run-bench.sh; QSD the storage daemon
 # (default: qemu-storage-daemon on PATH).
@@ -23,7 +24,7 @@ qemu=$build/qemu-system-x86_64
 dm=$build/meson/dm-remote/dm-remote
 qsd=${QSD:-$(command -v qemu-storage-daemon || true)}
 secs=${BENCH_DISK_SECS:-2}
-boots=${BENCH_DISK_BOOTS:-2}
+boots=${BENCH_DISK_BOOTS:-3}
 mb=${BENCH_DISK_MB:-256}
 hz=$(getconf CLK_TCK)
 # Beside the build, not in /tmp, which may be a tmpfs: no O_DIRECT there
