@@ -67,17 +67,18 @@ tests=(randread-4k-qd1 randread-4k-qd32 randwrite-4k-qd1 randwrite-4k-qd32
        seqread-1m-qd1 seqwrite-1m-qd1)
 # The table's columns: key, heading, which test and field, and whether
 # more is better (for "best").
-cols=(rr1 rr32 rw1 rw32 lat sr sw cpu irq)
+cols=(rr1 rr32 rw1 rw32 lat p99 sr sw cpu irq)
 declare -A col_head=(
     [rr1]="rd QD1" [rr32]="rd QD32" [rw1]="wr QD1" [rw32]="wr QD32"
-    [lat]="rd lat us" [sr]="seq rd MB/s" [sw]="seq wr MB/s"
+    [lat]="rd lat us" [p99]="rd p99 us" [sr]="seq rd MB/s" [sw]="seq wr MB/s"
     [cpu]="CPU s/GiB" [irq]="irq/rq rd32")
 declare -A col_test=(
     [rr1]=randread-4k-qd1 [rr32]=randread-4k-qd32 [rw1]=randwrite-4k-qd1
-    [rw32]=randwrite-4k-qd32 [lat]=randread-4k-qd1 [sr]=seqread-1m-qd1
-    [sw]=seqwrite-1m-qd1 [irq]=randread-4k-qd32)
+    [rw32]=randwrite-4k-qd32 [lat]=randread-4k-qd1 [p99]=randread-4k-qd1
+    [sr]=seqread-1m-qd1 [sw]=seqwrite-1m-qd1 [irq]=randread-4k-qd32)
 declare -A col_field=([rr1]=IOPS [rr32]=IOPS [rw1]=IOPS [rw32]=IOPS
-                      [lat]=LAT-US [sr]=MBPS [sw]=MBPS [irq]=IRQ-PER-REQ)
+                      [lat]=LAT-US [p99]=P99-US [sr]=MBPS [sw]=MBPS
+                      [irq]=IRQ-PER-REQ)
 
 # The rows, in the table's order.  Each has a name, and a start_KEY
 # function that starts its peer (if any) and sets dev (QEMU's arguments
@@ -477,7 +478,7 @@ done
 pick() {
     local words=${runs[$1:$2]:-} order=-g
     [ -n "$words" ] || { echo -; return; }
-    case $3:$2 in best:lat | best:cpu | best:irq) ;; best:*) order=-gr ;; esac
+    case $3:$2 in best:lat | best:p99 | best:cpu | best:irq) ;; best:*) order=-gr ;; esac
     # shellcheck disable=SC2086  # one word per boot
     if [ "$3" = best ]; then
         printf '%s\n' $words | sort $order | head -n1
@@ -492,7 +493,7 @@ fmt() { # COL VALUE
     case $1:$2 in
     *:-) echo - ;;
     rr* | rw*) printf '%.0f' "$2" ;;
-    lat:* | sr:* | sw:*) printf '%.1f' "$2" ;;
+    lat:* | p99:* | sr:* | sw:*) printf '%.1f' "$2" ;;
     cpu:* | irq:*) printf '%.2f' "$2" ;;
     esac
 }
@@ -525,7 +526,8 @@ printf '%s cores, %s; guest queue: %s).\n' "$(nproc)" \
         echo 'QEMU pinned to CPU 0, every server to CPU 1' || echo 'not pinned')" \
     "${queue:-?}"
 printf 'rd, wr: IOPS of 4 KiB random reads, writes; rd lat: the median\n'
-printf 'completion time of a 4 KiB random read at QD1 (us); seq: 1 MiB\n'
+printf 'completion time of a 4 KiB random read at QD1 (us), rd p99 its 99th\n'
+printf 'percentile (the tail); seq: 1 MiB\n'
 printf 'sequential at QD1 (MB/s); CPU s/GiB:\n'
 printf 'utime + stime of the process that serves the disk over all six tests,\n'
 printf 'per GiB they moved (* local rows: all of QEMU, vCPU included);\n'

@@ -68,7 +68,11 @@
 /* Requests with the kernel at once; more wait in the backlog. */
 #define RING_ENTRIES 256
 
-/* inline_writes: the largest write done at once; slower: a second off. */
+/*
+ * inline_writes: the largest write done at once; slower: a second off.
+ * DM_BLK_INLINE_SLOW_US in the environment sets "slower" (the tests: 0,
+ * every write).
+ */
 #define INLINE_MAX      (64 * 1024)
 #define INLINE_SLOW_NS  1000000
 #define INLINE_OFF_NS   1000000000
@@ -91,9 +95,31 @@ struct BlkBackend {
     BlkIo *backlog, **backlog_tail;
     /* inline_writes: on; off until then (a slow one); written, not done */
     bool inline_writes;
+    int64_t inline_slow_ns;
     int64_t inline_off_until;
     BlkIo *written, **written_tail;
 };
+
+/* What a slow write is: INLINE_SLOW_NS, or the environment's (tests). */
+static int64_t inline_slow_ns(void)
+{
+    const char *env = getenv("DM_BLK_INLINE_SLOW_US");
+    char *end;
+    long long us;
+
+    if (!env) {
+        return INLINE_SLOW_NS;
+    }
+    errno = 0;
+    us = strtoll(env, &end, 10);
+    if (errno || end == env || *end || us < 0 || us > INT64_MAX / 1000) {
+        dm_warn("virtio-blk: DM_BLK_INLINE_SLOW_US=%s is not a number of "
+                "microseconds: %lld us", env,
+                (long long)(INLINE_SLOW_NS / 1000));
+        return INLINE_SLOW_NS;
+    }
+    return us * 1000;
+}
 
 /* ---- iovecs ---- */
 
@@ -296,6 +322,7 @@ static int file_open(DmDevice *dev, const char *file,
     be->cached_fd = -1;
     be->efd = -1;
     be->inline_writes = opts->inline_writes;
+    be->inline_slow_ns = inline_slow_ns();
     be->written_tail = &be->written;
     be->fd = open(file, flags | (opts->direct ? O_DIRECT : 0));
     if (be->fd < 0) {
@@ -601,7 +628,7 @@ static void inline_write(BlkBackend *be, BlkIo *io)
     io->err = file_rw(io_fd(be, io), io, true);
     took = dm_clock_ns() - start;
     be->inline_off_until = 0;
-    if (took > INLINE_SLOW_NS) {
+    if (took > be->inline_slow_ns) {
         be->inline_off_until = start + took + INLINE_OFF_NS;
         dm_debug("virtio-blk: a write took %lld us: io_uring for a second",
                  (long long)(took / 1000));
@@ -760,6 +787,7 @@ static BlkBackend *file_clone(BlkBackend *parent)
         .mem_align = parent->mem_align,
         .efd = -1,
         .inline_writes = parent->inline_writes,
+        .inline_slow_ns = parent->inline_slow_ns,
     };
     be->written_tail = &be->written;
     be->uring = uring_init(be, false);

@@ -1110,11 +1110,15 @@ static void test_inline_writes(void **unused)
     }
 }
 
-/* Is the image open with O_DIRECT in this process? */
-static bool image_direct(Blk *r)
+/*
+ * A field of the fdinfo of this process's descriptors that link to
+ * @target, read with @fmt ("flags: %lo"), summed or (@or) OR-ed.
+ */
+static unsigned long fdinfo_fields(const char *target, const char *fmt,
+                                   bool or)
 {
     char link[64], path[256], info[512];
-    bool direct = false;
+    unsigned long all = 0;
 
     for (int fd = 0; fd < 1024; fd++) {
         ssize_t n;
@@ -1126,23 +1130,71 @@ static bool image_direct(Blk *r)
             continue;
         }
         path[n] = 0;
-        if (strcmp(path, r->img)) {
+        if (strcmp(path, target)) {
             continue;
         }
         snprintf(link, sizeof(link), "/proc/self/fdinfo/%d", fd);
         f = fopen(link, "r");
         assert_non_null(f);
         while (fgets(info, sizeof(info), f)) {
-            unsigned long flags;
+            unsigned long v;
 
-            if (sscanf(info, "flags: %lo", &flags) == 1 &&
-                (flags & O_DIRECT)) {
-                direct = true;
+            if (sscanf(info, fmt, &v) == 1) {
+                all = or ? all | v : all + v;
             }
         }
         fclose(f);
     }
-    return direct;
+    return all;
+}
+
+/* Is the image open with O_DIRECT in this process? */
+static bool image_direct(Blk *r)
+{
+    return fdinfo_fields(r->img, "flags: %lo", true) & O_DIRECT;
+}
+
+/* The requests this process's io_uring instances were given so far. */
+static unsigned long uring_submitted(void)
+{
+    return fdinfo_fields("anon_inode:[io_uring]", "SqTail: %lu", false);
+}
+
+/*
+ * A slow write done at once (here every one: DM_BLK_INLINE_SLOW_US=0)
+ * sends the next second's writes through io_uring, so that the loop does
+ * not wait behind a stall twice; a second later they are done at once
+ * again.  On the loop's io_uring or the queue's I/O thread's.
+ */
+static void test_inline_slow(void **unused)
+{
+    static const Buf small[] = { { DATA, 4096 } };
+    unsigned long before;
+    Blk *r;
+
+    setenv("DM_BLK_INLINE_SLOW_US", "0", 1);
+    r = blk_new("");
+    unsetenv("DM_BLK_INLINE_SLOW_US");
+    driver_init(r, (1ULL << VIRTIO_F_VERSION_1) | (1ULL << BLK_F_FLUSH));
+
+    fill(r, small, 1, 21);
+    before = uring_submitted();
+    assert_int_equal(rw_request(r, BLK_T_OUT, 40, small, 1), 0);
+    assert_int_equal(uring_submitted(), before);        /* at once */
+    check_image(r, 40, 4096, 21);
+
+    fill(r, small, 1, 22);
+    assert_int_equal(rw_request(r, BLK_T_OUT, 48, small, 1), 0);
+    assert_true(uring_submitted() > before);            /* io_uring's */
+    check_image(r, 48, 4096, 22);
+
+    usleep(1100 * 1000);
+    fill(r, small, 1, 23);
+    before = uring_submitted();
+    assert_int_equal(rw_request(r, BLK_T_OUT, 56, small, 1), 0);
+    assert_int_equal(uring_submitted(), before);        /* at once again */
+    check_image(r, 56, 4096, 23);
+    blk_free(r);
 }
 
 /*
@@ -1930,6 +1982,7 @@ int main(void)
         cmocka_unit_test(test_queues_auto),
         cmocka_unit_test(test_queues_4),
         cmocka_unit_test(test_poll),
+        cmocka_unit_test(test_inline_slow),
         cmocka_unit_test(test_iothread),
         cmocka_unit_test(test_iothread_poll),
     };
@@ -1939,9 +1992,9 @@ int main(void)
 
     shared_memory = getenv("BLK_TEST_SHARED") != NULL;
     iothread = getenv("BLK_TEST_IOTHREAD") != NULL;
-    /* I/O threads need io_uring's completions: the last two tests. */
+    /* The last three need io_uring (I/O threads need its completions). */
     if (io && !strcmp(io, "threads")) {
-        n -= 2;
+        n -= 3;
     }
     /* Some tests only (a glob), e.g. under helgrind: BLK_TEST_ONLY. */
     if (getenv("BLK_TEST_ONLY")) {
