@@ -46,6 +46,9 @@ int dm_device_realize(DmDevice *dev, const DmModel *model, DmLoop *loop,
                          dev->state, err, sizeof(err));
     if (ret < 0) {
         dm_error("%s: %s", model->name, err);
+        /* The model's realize never ran: nor does its unrealize. */
+        free(dev->state);
+        dev->state = NULL;
         dm_device_unrealize(dev);
         return ret;
     }
@@ -554,6 +557,12 @@ unsigned dm_device_client_vcpus(DmDevice *dev)
 {
     return dev->link && dev->link->client_vcpus ?
            dev->link->client_vcpus(dev->link_opaque) : 0;
+}
+
+const char *dm_device_client_accel(DmDevice *dev)
+{
+    return dev->link && dev->link->client_accel ?
+           dev->link->client_accel(dev->link_opaque) : "";
 }
 
 int dm_dma_vq_fetch(DmDevice *dev, const VupDmVqFetch *req, void **reply,

@@ -49,6 +49,8 @@ typedef struct DmLinkOps {
                           const VupDmVqIrq *cond);
     /* As dm_device_client_vcpus; NULL: 0. */
     unsigned (*client_vcpus)(void *opaque);
+    /* As dm_device_client_accel; NULL: "". */
+    const char *(*client_accel)(void *opaque);
     /* As dm_device_event; NULL: the event is dropped. */
     void (*send_event)(void *opaque, uint32_t type, int64_t value);
     /* As dm_dma_vq_fetch; NULL: -ENOTSUP. */

@@ -193,6 +193,11 @@ DmLoop *dm_device_loop(DmDevice *dev);
  * (dm_vcpus); 0 without a client or when it did not say.
  */
 unsigned dm_device_client_vcpus(DmDevice *dev);
+/*
+ * The accelerator the client's VM runs on ("kvm", "tcg": dm_accel), as it
+ * said when it connected; "" without a client or when it did not say.
+ */
+const char *dm_device_client_accel(DmDevice *dev);
 /* The model's state (DmModel.state_size bytes) and, on PCI, config space. */
 void *dm_device_state(DmDevice *dev);
 DmPci *dm_device_pci(DmDevice *dev);

@@ -283,6 +283,7 @@ static int handle_version(DmSession *s, VupMsg *m)
     ours.write_multiple = false;
     vup_caps_negotiate(&ours, &peer, &s->caps);
     s->client_vcpus = peer.dm_vcpus;
+    memcpy(s->client_accel, peer.dm_accel, sizeof(s->client_accel));
     /* What we may send the client is bounded by what it receives. */
     s->caps.max_msg_fds = peer.max_msg_fds;
 
@@ -1633,8 +1634,14 @@ static unsigned session_link_client_vcpus(void *opaque)
     return ((DmSession *)opaque)->client_vcpus;
 }
 
+static const char *session_link_client_accel(void *opaque)
+{
+    return ((DmSession *)opaque)->client_accel;
+}
+
 static const DmLinkOps session_link_ops = {
     .client_vcpus = session_link_client_vcpus,
+    .client_accel = session_link_client_accel,
     .dma = session_link_dma,
     .dma_iov = session_link_dma_iov,
     .send_irq = session_link_send_irq,

@@ -71,6 +71,7 @@ struct DmSession {
     int64_t accepted_ns;        /* dm_clock_ns(): VERSION is due soon */
     bool versioned;             /* VERSION done */
     unsigned client_vcpus;      /* what the client said (dm_vcpus), or 0 */
+    char client_accel[VUP_DM_ACCEL_MAX + 1];    /* (dm_accel), or "" */
     int reported_running;       /* its last DM_VM_STATE running, or -1 */
     bool broken;                /* stream unusable: close it */
     /*

@@ -5,6 +5,7 @@
  *   dm-remote serve --model virtio-blk,file=IMAGE[,readonly=on]
  *                   [,serial=S][,queues=N|0][,queue_size=N][,nbd_timeout=S]
  *                   [,cache=none|writeback][,poll_us=N][,iothread=on]
+ *                   [,irq_delay_us=auto|N][,inline_writes=off]
  *
  * IMAGE is a raw file or a block device (blk-file.c, locked against a
  * second writer; cache=none opens it with O_DIRECT, past the host's page
@@ -113,6 +114,9 @@
 #define WRITE_ZEROES_FLAG_UNMAP 1
 /* queues=0: one per vCPU of the client's VM, up to this many. */
 #define AUTO_MAX_QUEUES     4
+/* irq_delay_us: its largest value, and auto's where holding pays. */
+#define IRQ_DELAY_MAX_US    100000
+#define IRQ_DELAY_AUTO_US   50
 /* Pieces of guest memory one request's data may map to (zero-copy). */
 #define REQ_MAX_IOV         256
 /* The bounce buffer's alignment (cache=none's O_DIRECT takes it as is). */
@@ -257,7 +261,10 @@ struct VirtioBlk {
     uint64_t lock_wait;         /* s: a lock another process holds */
     const char *cache;
     uint64_t poll_us;
-    uint64_t irq_delay_us;
+    const char *irq_delay_us;   /* "auto" or N */
+    int64_t irq_delay;          /* N, or -1: auto (blk_irq_delay_us) */
+    int64_t irq_delay_auto;     /* auto's N where it holds */
+    bool irq_auto_told;         /* the log said so */
     bool inline_writes;
     bool iothread;
 };
@@ -384,26 +391,90 @@ static void blk_irq_timer(void *opaque)
     }
 }
 
+/* Is queue @q's ring in shared memory (polling it costs no message)? */
+static bool blk_ring_shared(VirtioBlk *b, unsigned q)
+{
+    struct iovec iov;
+
+    return dm_dma_iov(b->dev, b->virtio.vq[q].avail, 4, false, &iov, 1) == 1;
+}
+
+/*
+ * irq_delay_us for queue @q: as set, or for auto IRQ_DELAY_AUTO_US where
+ * it was measured to pay (docs/performance.md): a TCG guest, whose vCPU
+ * and QEMU's main loop each take every interrupt's cost, with its rings
+ * in shared memory.  Over TCP, where an interrupt is a message, holding
+ * cost writes more than it saved; under KVM an interrupt is an irqfd.
+ */
+static uint64_t blk_irq_delay_us(VirtioBlk *b, unsigned q)
+{
+    if (b->irq_delay >= 0) {
+        return b->irq_delay;
+    }
+    if (strcmp(dm_device_client_accel(b->dev), "tcg") ||
+        !blk_ring_shared(b, q)) {
+        return 0;
+    }
+    if (!b->irq_auto_told) {
+        b->irq_auto_told = true;
+        dm_info("virtio-blk: interrupts held up to %lld us while holding "
+                "pays (irq_delay_us=auto: a TCG guest, rings in shared "
+                "memory)", (long long)b->irq_delay_auto);
+    }
+    return b->irq_delay_auto;
+}
+
+/* irq_delay_us: "auto", or 0..IRQ_DELAY_MAX_US into @us (may be NULL). */
+static int parse_irq_delay(const char *val, int64_t *us, char *err,
+                           size_t errlen)
+{
+    unsigned long long n;
+    char *end;
+
+    if (!strcmp(val, "auto")) {
+        n = -1;
+    } else {
+        errno = 0;
+        n = strtoull(val, &end, 10);
+        if (errno || end == val || *end || val[0] == '-' ||
+            n > IRQ_DELAY_MAX_US) {
+            snprintf(err, errlen, "irq_delay_us '%s' is not auto or "
+                     "0..%d", val, IRQ_DELAY_MAX_US);
+            return -EINVAL;
+        }
+    }
+    if (us) {
+        *us = (int64_t)n;
+    }
+    return 0;
+}
+
+static int check_irq_delay(const char *val, char *err, size_t errlen)
+{
+    return parse_irq_delay(val, NULL, err, errlen);
+}
+
 /* Used buffers were added to queue @q: an interrupt if the driver wants. */
 static void blk_notify(VirtioBlk *b, unsigned q)
 {
     BlkIoThread *io = b->lq[q].io;
-    uint64_t one = 1;
+    uint64_t one = 1, delay_us;
 
     if (!io) {
         if (b->irq_held & (1u << q)) {
             return;             /* it goes with the one held */
         }
-        if (b->irq_delay_us && blk_irq_hold(b, q)) {
+        delay_us = blk_irq_delay_us(b, q);
+        if (delay_us && blk_irq_hold(b, q)) {
             /*
              * Held: the answers that come meanwhile share one interrupt
              * (a guest at depth takes fewer; the loop's timer raises it).
              */
             b->irq_held |= 1u << q;
-            b->irq_until[q] = dm_clock_ns() + (int64_t)b->irq_delay_us * 1000;
+            b->irq_until[q] = dm_clock_ns() + (int64_t)delay_us * 1000;
             b->irq_from[q] = b->virtio.vq[q].last_avail;
             if (!dm_timer_pending(&b->irq_timer)) {
-                dm_timer_mod(&b->irq_timer, (int64_t)b->irq_delay_us * 1000);
+                dm_timer_mod(&b->irq_timer, (int64_t)delay_us * 1000);
             }
             return;
         }
@@ -891,14 +962,6 @@ static void blk_resume(void *opaque)
 }
 
 /* ---- Polling (poll_us) ---- */
-
-/* Is queue @q's ring in shared memory (polling it costs no message)? */
-static bool blk_ring_shared(VirtioBlk *b, unsigned q)
-{
-    struct iovec iov;
-
-    return dm_dma_iov(b->dev, b->virtio.vq[q].avail, 4, false, &iov, 1) == 1;
-}
 
 /* Poll @q from now on, kicks off (the timer looks at once, then again). */
 static void blk_poll_start(VirtioBlk *b, unsigned q)
@@ -1444,6 +1507,8 @@ static int blk_realize(DmDevice *dev)
     VirtioBlk *b = dm_device_state(dev);
     uint64_t features;
     unsigned max_queues;
+    const char *auto_us = getenv("DM_BLK_IRQ_DELAY_AUTO_US");
+    char err[96];
     int ret;
 
     b->dev = dev;
@@ -1459,6 +1524,20 @@ static int blk_realize(DmDevice *dev)
     }
     if ((b->queue_size & (b->queue_size - 1))) {
         dm_error("virtio-blk: queue_size must be a power of two");
+        return -EINVAL;
+    }
+    if (parse_irq_delay(b->irq_delay_us, &b->irq_delay, err,
+                        sizeof(err)) < 0) {
+        dm_error("virtio-blk: %s", err);   /* the property's check passed */
+        return -EINVAL;
+    }
+    /* DM_BLK_IRQ_DELAY_AUTO_US: auto's hold, longer for the tests. */
+    b->irq_delay_auto = IRQ_DELAY_AUTO_US;
+    if (auto_us && (parse_irq_delay(auto_us, &b->irq_delay_auto, err,
+                                    sizeof(err)) < 0 ||
+                    b->irq_delay_auto < 0)) {
+        dm_error("virtio-blk: DM_BLK_IRQ_DELAY_AUTO_US=%s is not 0..%d",
+                 auto_us, IRQ_DELAY_MAX_US);
         return -EINVAL;
     }
     if (!strcmp(b->cache, "none") && blk_nbd_is_uri(b->file)) {
@@ -1745,13 +1824,16 @@ static const DmProp blk_props[] = {
                    "microseconds to keep polling a queue for requests "
                    "after its last one, kicks off meanwhile (guest memory "
                    "shared only; 0: wait for kicks)"),
-    DM_PROP_UINT64("irq_delay_us", VirtioBlk, irq_delay_us, "0", 0, 100000,
-                   "microseconds to hold a queue's interrupt after the "
-                   "answer that owes it, so that answers coming meanwhile "
-                   "share it; held while holding pays (the driver made "
-                   "new requests during the last hold), else every 16th, "
-                   "to see (0: at once; the loop's queues, not "
-                   "iothread's)"),
+    DM_PROP_STRING_CHECKED("irq_delay_us", VirtioBlk, irq_delay_us, "auto",
+                           check_irq_delay,
+                           "microseconds (0..100000) to hold a queue's "
+                           "interrupt after the answer that owes it, so that "
+                           "answers coming meanwhile share it; held while "
+                           "holding pays (the driver made new requests during "
+                           "the last hold), else every 16th, to see (0: at "
+                           "once; auto: 50 for a TCG guest whose rings are in "
+                           "shared memory, else 0; the loop's queues, not "
+                           "iothread's)"),
     DM_PROP_BOOLEAN("iothread", VirtioBlk, iothread, "off",
                     "serve each queue on a thread of its own (its doorbell, "
                     "ring, io_uring and MSI-X) where its rings are in "

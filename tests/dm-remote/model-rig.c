@@ -112,8 +112,16 @@ static unsigned fake_client_vcpus(void *opaque)
     return ((FakeLink *)opaque)->vcpus;
 }
 
+static const char *fake_client_accel(void *opaque)
+{
+    const FakeLink *l = opaque;
+
+    return l->accel ? l->accel : "";
+}
+
 static const DmLinkOps fake_link_ops = {
     .client_vcpus = fake_client_vcpus,
+    .client_accel = fake_client_accel,
     .dma = fake_dma,
     .dma_iov = fake_dma_iov,
     .send_irq = fake_send_irq,

@@ -41,6 +41,7 @@ struct FakeLink {
     VupDmVqRecheck recheck;
     unsigned rechecks;
     unsigned vcpus;             /* what the client says (dm_vcpus) */
+    const char *accel;          /* and (dm_accel): NULL for "" */
     unsigned irqs_sent;         /* DM_IRQ messages */
     unsigned last_index, last_sub;
 };

@@ -1410,6 +1410,55 @@ static void test_irq_delay(void **unused)
     blk_free(r);
 }
 
+/*
+ * irq_delay_us=auto, the default: interrupts held (the probe after 15 at
+ * once) for a TCG guest whose rings are in shared memory, at once for
+ * KVM, a client that did not say, or rings reached by messages.  Auto's
+ * hold is made 100 ms (DM_BLK_IRQ_DELAY_AUTO_US) to be seen.  Values out
+ * of range are refused.
+ */
+static void test_irq_delay_auto(void **unused)
+{
+    static const char *const accels[] = { "tcg", "kvm", NULL };
+    DmLoop *loop = dm_loop_new();
+    DmDevice dev;
+    char img[] = "/tmp/dm-test-vblk-irq-XXXXXX";
+
+    if (iothread) {
+        print_message("# irq_delay_us: not on I/O threads\n");
+        dm_loop_free(loop);
+        return;
+    }
+    make_image(img);
+    assert_int_equal(realize_on(img, ",irq_delay_us=100001", &dev, loop),
+                     -EINVAL);
+    assert_int_equal(realize_on(img, ",irq_delay_us=-1", &dev, loop),
+                     -EINVAL);
+    assert_int_equal(realize_on(img, ",irq_delay_us=soon", &dev, loop),
+                     -EINVAL);
+    unlink(img);
+    dm_loop_free(loop);
+
+    for (unsigned i = 0; i < 3; i++) {
+        bool held = accels[i] && !strcmp(accels[i], "tcg") && shared_memory;
+        unsigned before;
+        Blk *r;
+
+        setenv("DM_BLK_IRQ_DELAY_AUTO_US", "100000", 1);
+        r = blk_new("");
+        unsetenv("DM_BLK_IRQ_DELAY_AUTO_US");
+        r->rig->link.accel = accels[i];
+        irq_driver_start(r);
+        if (held) {
+            before = irq_held_request(r, 9);
+            assert_int_equal(irqs_after(r, before, 1), 1);
+        } else {
+            irq_lone_at_once(r, 1);     /* the probe's turn: at once */
+        }
+        blk_free(r);
+    }
+}
+
 /* ---- queues=N: requests on every queue at once, data intact ---- */
 
 #define MQ_RINGS    (RAM_BASE + 0x10000)    /* 0x4000 per queue */
@@ -1978,6 +2027,7 @@ int main(void)
         cmocka_unit_test(test_inline_writes),
         cmocka_unit_test(test_event_idx),
         cmocka_unit_test(test_irq_delay),
+        cmocka_unit_test(test_irq_delay_auto),
         cmocka_unit_test(test_queues_1),
         cmocka_unit_test(test_queues_auto),
         cmocka_unit_test(test_queues_4),

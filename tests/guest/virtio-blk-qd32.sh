@@ -37,4 +37,16 @@ for round in 1 2 3; do
         echo "# its console:"; tail -n 12 <<<"$console" | sed 's/^/#   /'
     fi
 done
+# irq_delay_us=auto (the default): the fork tells the model its guest runs
+# on TCG, so interrupts are held where the rings are shared, not over TCP.
+if [ -z "${DM_BLK_EXTRA:-}" ]; then
+    auto='interrupts held up to 50 us while holding pays (irq_delay_us=auto'
+    if [ "$transport" = unix ]; then
+        check "irq_delay_us=auto holds interrupts for this TCG guest" \
+            grep -qF "$auto" "$tmp/dm.log"
+    else
+        check "irq_delay_us=auto holds none over TCP" \
+            bash -c '! grep -qF "$1" "$2"' _ "$auto" "$tmp/dm.log"
+    fi
+fi
 disk_finish

@@ -21,6 +21,7 @@
 #include "crypto/secret_common.h"
 #include "qemu/error-report.h"
 #include "qemu/lockable.h"
+#include "qemu/accel.h"
 #include "qemu/cutils.h"
 #include "qemu/host-utils.h"
 #include "qemu/main-loop.h"
@@ -130,6 +131,7 @@ static bool dm_proxy_negotiate(DMProxy *p, Error **errp)
 {
     VupHeader h = { .msg_id = p->next_id++, .command = VUP_CMD_VERSION };
     g_autofree void *buf = NULL;
+    g_autofree char *accel = NULL;
     uint16_t major, minor;
     VupCaps ours, peer;
     char err[160];
@@ -153,6 +155,13 @@ static bool dm_proxy_negotiate(DMProxy *p, Error **errp)
     /* What the model may size itself to (a disk's queues). */
     ours.dm_vcpus = MIN(MACHINE(qdev_get_machine())->smp.cpus,
                         VUP_DM_VCPUS_MAX);
+    /*
+     * What an interrupt costs the guest, for the model to tune to: the
+     * accelerator's name in lower case ("KVM" -> "kvm", "QTest"), as the
+     * protocol has it (docs/protocol.md).
+     */
+    accel = g_ascii_strdown(current_accel_name(), -1);
+    pstrcpy(ours.dm_accel, sizeof(ours.dm_accel), accel);
     /* A migration target may wait while the source drives the model. */
     ours.dm_standby = runstate_check(RUN_STATE_INMIGRATE);
     memcpy(ours.ids, p->ids, sizeof(ours.ids));

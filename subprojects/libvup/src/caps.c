@@ -112,6 +112,36 @@ static int get_uint(json_object *obj, const char *name, uint64_t min,
     return 0;
 }
 
+/* dm_accel: a short name in [a-z0-9_-]. */
+static int get_accel(json_object *obj, char *ret, char *err, size_t errlen)
+{
+    const char *str;
+    size_t len;
+
+    if (!json_object_is_type(obj, json_type_string)) {
+        return fail(err, errlen, "capability \"%s\" must be a string",
+                    VUP_CAP_DM_ACCEL);
+    }
+    str = json_object_get_string(obj);
+    len = json_object_get_string_len(obj);
+    if (len < 1 || len > VUP_DM_ACCEL_MAX) {
+        return fail(err, errlen, "capability \"%s\" must be 1 to %d bytes",
+                    VUP_CAP_DM_ACCEL, VUP_DM_ACCEL_MAX);
+    }
+    for (size_t k = 0; k < len; k++) {
+        char ch = str[k];
+
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+              ch == '_' || ch == '-')) {
+            return fail(err, errlen, "capability \"%s\" may hold only "
+                        "a-z, 0-9, '_' and '-'", VUP_CAP_DM_ACCEL);
+        }
+    }
+    memcpy(ret, str, len);
+    ret[len] = '\0';
+    return 0;
+}
+
 static int get_bool(json_object *obj, const char *name, bool *ret,
                     char *err, size_t errlen)
 {
@@ -265,6 +295,10 @@ static int parse_caps_object(json_object *caps, VupCaps *c, char *err,
             return -EINVAL;
         }
         c->dm_vcpus = n;
+    }
+    if (json_object_object_get_ex(caps, VUP_CAP_DM_ACCEL, &v) &&
+        get_accel(v, c->dm_accel, err, errlen) < 0) {
+        return -EINVAL;
     }
     if (json_object_object_get_ex(caps, VUP_CAP_DM_VQ_FETCH, &v) &&
         get_bool(v, VUP_CAP_DM_VQ_FETCH, &c->dm_vq_fetch, err, errlen) < 0) {
@@ -444,6 +478,10 @@ char *vup_caps_format(const VupCaps *c)
         json_object_object_add(caps, VUP_CAP_DM_VCPUS,
                                json_object_new_int64(c->dm_vcpus));
     }
+    if (c->dm_accel[0]) {
+        json_object_object_add(caps, VUP_CAP_DM_ACCEL,
+                               json_object_new_string(c->dm_accel));
+    }
     for (int i = 0; i < VUP_ID_COUNT; i++) {
         if (c->ids[i][0]) {
             json_object *ids = NULL;
@@ -497,8 +535,12 @@ void vup_caps_negotiate(const VupCaps *ours, const VupCaps *peer,
     c.dm_dirty_pages = ours->dm_dirty_pages && peer->dm_dirty_pages;
     c.dm_controls = ours->dm_controls && peer->dm_controls;
     c.dm_applied = ours->dm_applied && peer->dm_applied;
-    /* Identifiers and vCPUs are the client's to tell, not negotiated. */
+    /*
+     * Identifiers, vCPUs and the accelerator are the client's to tell,
+     * not negotiated.
+     */
     c.dm_vcpus = 0;
+    c.dm_accel[0] = '\0';
     memset(c.ids, 0, sizeof(c.ids));
     *ret_caps = c;
 }

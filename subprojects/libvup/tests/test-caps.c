@@ -87,6 +87,7 @@ static void test_round_trip(void **state)
     c.dm_controls = true;
     c.dm_applied = true;
     c.dm_vcpus = 4;
+    strcpy(c.dm_accel, "tcg");
     strcpy(c.ids[VUP_ID_VM], "vm-1");
     strcpy(c.ids[VUP_ID_CLIENT_PLATFORM], "client-a");
     strcpy(c.ids[VUP_ID_TOKEN], "s3cret");
@@ -220,6 +221,12 @@ static void test_out_of_range(void **state)
                "out of range");
     expect_bad("{\"capabilities\": {\"dm_vcpus\": 0}}", "out of range");
     expect_bad("{\"capabilities\": {\"dm_vcpus\": 1025}}", "out of range");
+    expect_bad("{\"capabilities\": {\"dm_accel\": \"\"}}", "1 to 15 bytes");
+    expect_bad("{\"capabilities\": {\"dm_accel\": \"a-very-long-accel\"}}",
+               "1 to 15 bytes");
+    expect_bad("{\"capabilities\": {\"dm_accel\": \"KVM\"}}", "may hold only");
+    expect_bad("{\"capabilities\": {\"dm_accel\": \"k\\nm\"}}", "may hold only");
+    expect_bad("{\"capabilities\": {\"dm_accel\": 1}}", "must be a string");
     /* json-c saturates 2^64; the page-size check still refuses it. */
     expect_bad("{\"capabilities\": {\"pgsizes\": 18446744073709551616}}",
                "\"pgsizes\"");
@@ -296,6 +303,13 @@ static void test_negotiate(void **state)
     peer.write_multiple = true;
     vup_caps_negotiate(&ours, &peer, &out);
     assert_true(out.write_multiple);
+
+    /* Told by the client, never carried into what was negotiated. */
+    strcpy(peer.dm_accel, "tcg");
+    peer.dm_vcpus = 2;
+    vup_caps_negotiate(&ours, &peer, &out);
+    assert_string_equal(out.dm_accel, "");
+    assert_int_equal(out.dm_vcpus, 0);
 
     /* Our extension: only when both sides offer it. */
     ours.dm_irq_messages = true;

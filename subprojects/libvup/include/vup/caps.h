@@ -17,6 +17,8 @@
 
 /* The longest identifier or token accepted, in bytes. */
 #define VUP_ID_MAX 128
+/* The longest accelerator name a client may tell (dm_accel, dm-ext.h). */
+#define VUP_DM_ACCEL_MAX 15
 
 /* Identifiers of the architecture (qemu-dm extension), "" when absent. */
 typedef enum VupIdField {
@@ -54,6 +56,7 @@ typedef struct VupCaps {
     bool dm_controls;               /* extension: VUP_CMD_DM_CONTROL */
     bool dm_applied;                /* extension: VUP_CMD_DM_APPLIED */
     uint32_t dm_vcpus;              /* told by the client; 0: not told */
+    char dm_accel[VUP_DM_ACCEL_MAX + 1];   /* told by the client; "": not */
     char ids[VUP_ID_COUNT][VUP_ID_MAX + 1];    /* extension: dm_ids */
 } VupCaps;
 

@@ -51,6 +51,15 @@ VUP_CHECK_SIZE(VupDmIrq, 8);
 #define VUP_DM_VCPUS_MAX            1024
 
 /*
+ * Capability key, told by the client (not negotiated): the accelerator
+ * its VM runs on ("kvm", "tcg", ...: QEMU's name for it), 1..15 bytes of
+ * [a-z0-9_-].  What an interrupt costs the guest depends on it (a trip
+ * through QEMU's main loop and the TCG vCPU's, or an irqfd), so a model
+ * may tune for it (virtio-blk's irq_delay_us=auto).
+ */
+#define VUP_CAP_DM_ACCEL            "dm_accel"   /* VUP_DM_ACCEL_MAX: caps.h */
+
+/*
  * Capability key: standby sessions, for migration.  A client that offers
  * it may be accepted while another client is served: as a *standby* (the
  * server says so by offering it back), it may only ask for the device's
