@@ -240,14 +240,15 @@ struct VirtioBlk {
     /*
      * irq_delay_us: the queues whose interrupt is held, until when, and
      * the available index taken up to when it began; whether holding paid
-     * last time (else interrupts go at once, and every IRQ_PROBE-th is
-     * held again to see).
+     * last time (else interrupts go at once, and one in irq_every, from
+     * IRQ_PROBE, is held again to see; 0: IRQ_PROBE).
      */
     uint32_t irq_held;
     uint32_t irq_holding;
     int64_t irq_until[DM_VIRTIO_MAX_QUEUES];
     uint16_t irq_from[DM_VIRTIO_MAX_QUEUES];
-    uint8_t irq_probe[DM_VIRTIO_MAX_QUEUES];
+    uint16_t irq_probe[DM_VIRTIO_MAX_QUEUES];
+    uint16_t irq_every[DM_VIRTIO_MAX_QUEUES];
     DmTimer irq_timer;
     DmTimer poll_timer;
     BlkQueue lq[DM_VIRTIO_MAX_QUEUES];  /* see BlkQueue */
@@ -322,8 +323,18 @@ static void blk_recheck(VirtioBlk *b, unsigned q)
     dm_timer_mod(&b->poll_timer, 0);
 }
 
-/* Every IRQ_PROBE-th interrupt is held to see whether holding pays. */
+/*
+ * Every IRQ_PROBE-th interrupt is held to see whether holding pays; after
+ * each probe that did not, half as often, down to one in IRQ_PROBE_MAX
+ * (a driver with one request at a time loses a hold's time to each).
+ */
 #define IRQ_PROBE 16
+#define IRQ_PROBE_MAX 256
+
+static unsigned blk_irq_every(VirtioBlk *b, unsigned q)
+{
+    return b->irq_every[q] ? b->irq_every[q] : IRQ_PROBE;
+}
 
 /*
  * Hold this interrupt of queue @q?  While holding pays, and now and then
@@ -338,7 +349,7 @@ static bool blk_irq_hold(VirtioBlk *b, unsigned q)
     if (b->irq_holding & (1u << q)) {
         return true;
     }
-    if (++b->irq_probe[q] < IRQ_PROBE) {
+    if (++b->irq_probe[q] < blk_irq_every(b, q)) {
         return false;
     }
     b->irq_probe[q] = 0;
@@ -349,12 +360,16 @@ static bool blk_irq_hold(VirtioBlk *b, unsigned q)
 static void blk_irq_release(VirtioBlk *b, unsigned q)
 {
     bool took = b->virtio.vq[q].last_avail != b->irq_from[q];
+    unsigned every = blk_irq_every(b, q);
 
     b->irq_held &= ~(1u << q);
     if (took) {
         b->irq_holding |= 1u << q;
-    } else {
-        b->irq_holding &= ~(1u << q);
+        b->irq_every[q] = IRQ_PROBE;
+    } else if (b->irq_holding & (1u << q)) {
+        b->irq_holding &= ~(1u << q);       /* it paid until now */
+    } else if (every < IRQ_PROBE_MAX) {
+        b->irq_every[q] = every * 2;        /* a probe that did not */
     }
     dm_virtio_notify(&b->virtio, q);
 }
@@ -1054,6 +1069,7 @@ static void blk_poll_cancel(VirtioBlk *b, bool kicks_on)
         dm_timer_del(&b->irq_timer);
         b->irq_holding = 0;     /* and what holding taught */
         memset(b->irq_probe, 0, sizeof(b->irq_probe));
+        memset(b->irq_every, 0, sizeof(b->irq_every));
     }
     dm_timer_del(&b->poll_timer);
     if (b->recheck || b->push_recheck) {

@@ -1399,9 +1399,18 @@ static void test_irq_delay(void **unused)
     assert_int_equal(irqs_after(r, before, 1), 1);
     rig_run_for(r->rig, 10);
     assert_int_equal(r->rig->link.irqs_sent - before, 1);
+    /* A probe that did not pay: the next one comes half as often. */
+    irq_lone_at_once(r, 31);
+    before = irq_held_request(r, 8);
+    assert_int_equal(irqs_after(r, before, 1), 1);
+    rig_run_for(r->rig, 10);
+    irq_lone_at_once(r, 63);
+    before = irq_held_request(r, 8);
+    assert_int_equal(irqs_after(r, before, 1), 1);
+    rig_run_for(r->rig, 10);
     irq_lone_at_once(r, 1);
 
-    /* A reset forgets holding. */
+    /* A reset forgets holding, and how rarely it probed. */
     irq_driver_start(r);
     /* The next probe's hold ends at a quiesce (a save, a DMA_MAP). */
     before = irq_held_request(r, 7);
