@@ -107,11 +107,11 @@ static void watch_one(sqlite3 *db, GHashTable *seen, GHashTable *now,
     }
     was = g_ascii_strtoll(before, NULL, 10);
     if (restarts > was) {
-        orch_event(db, w->vm, "device %s: model %s on %s restarted (%"
+        orch_event(w->vm, "device %s: model %s on %s restarted (%"
                    G_GINT64_FORMAT " restart%s)", w->device, w->model,
                    w->server, restarts, restarts == 1 ? "" : "s");
     } else if (strcmp(strchr(before, ' ') + 1, state) != 0) {
-        orch_event(db, w->vm, "device %s: model %s on %s is %s", w->device,
+        orch_event(w->vm, "device %s: model %s on %s is %s", w->device,
                    w->model, w->server, state);
     }
 }

@@ -173,7 +173,7 @@ int orch_vm_start(OrchRequest *r)
                        c.name, "hypervisor", c.hypervisor, NULL)) {
         return orch_fail_error(r, err);
     }
-    orch_event(r->db, vm.name, "started on %s", c.name);
+    orch_event(vm.name, "started on %s", c.name);
     orch_reply_object(r, 200, orch_vm_object(r->db, vm.name));
     return 0;
 }
@@ -252,7 +252,7 @@ int orch_vm_stop(OrchRequest *r)
     if (!orch_vm_teardown(r->db, vm.name, &err)) {
         return orch_fail_error(r, err);
     }
-    orch_event(r->db, vm.name, "stopped");
+    orch_event(vm.name, "stopped");
     orch_reply_object(r, 200, orch_vm_object(r->db, vm.name));
     return 0;
 }
@@ -276,7 +276,7 @@ static int lifecycle_pause(OrchRequest *r, const char *action,
     if (!orch_vm_write(r->db, vm.name, &err, "state", to, NULL)) {
         return orch_fail_error(r, err);
     }
-    orch_event(r->db, vm.name, "%s", to);
+    orch_event(vm.name, "%s", to);
     orch_reply_object(r, 200, orch_vm_object(r->db, vm.name));
     return 0;
 }
@@ -329,7 +329,7 @@ int orch_vm_device_link(OrchRequest *r)
                   &err)) {
         return orch_fail_error(r, err);
     }
-    orch_event(r->db, vm.name, "device %s: link %s", dev,
+    orch_event(vm.name, "device %s: link %s", dev,
                up ? "up" : "down");
     orch_reply_object(r, 200, orch_vm_object(r->db, vm.name));
     return 0;

@@ -108,7 +108,7 @@ static bool migrate_run(OrchRequest *r, OrchVm *vm, OrchClientChoice *c,
                        "hypervisor", c->hypervisor, NULL)) {
         return false;
     }
-    orch_event(r->db, vm->name, "migrated from %s to %s", vm->client,
+    orch_event(vm->name, "migrated from %s to %s", vm->client,
                c->name);
     return true;
 }

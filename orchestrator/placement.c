@@ -350,7 +350,7 @@ bool orch_launch_instance(sqlite3 *db, OrchUndo *undo, const char *vm_uuid,
      * the answer, two starts picked the same last slot (docs/scale-out.md,
      * "Concurrent starts").
      */
-    if (!orch_rec_placement_claim(db, s->vm, s->dev, s->name, instance,
+    if (!orch_rec_placement_claim(s->vm, s->dev, s->name, instance,
                                   token, errp) ||
         !orch_request_claim_now(ORCH_STORE_ROOT, s->vm, s->dev, instance,
                                 errp) ||
@@ -363,7 +363,7 @@ bool orch_launch_instance(sqlite3 *db, OrchUndo *undo, const char *vm_uuid,
         return false;
     }
     cons = cons ? cons : placement_vnc(reply);
-    return orch_rec_placement_launched(db, s->vm, s->dev, addr, cons,
+    return orch_rec_placement_launched(s->vm, s->dev, addr, cons,
                                        state ? state : "starting", errp);
 }
 

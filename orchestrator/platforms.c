@@ -224,7 +224,7 @@ int orch_platform_add(OrchRequest *r)
     }
     doc = orch_platform_doc_new(name, role, address, capacity, hypervisor,
                                 health, models, &err);
-    if (!doc || !orch_rec_platform_add(r->db, doc, &err)) {
+    if (!doc || !orch_rec_platform_add(doc, &err)) {
         return orch_fail_error(r, err);
     }
     return platform_reply(r, name, 201);
@@ -295,7 +295,7 @@ int orch_platform_remove(OrchRequest *r)
                          "('via') of %" G_GINT64_FORMAT " device(s)", name,
                          via);
     }
-    if (!orch_rec_platform_remove(r->db, name, &err)) {
+    if (!orch_rec_platform_remove(name, &err)) {
         return orch_fail_error(r, err);
     }
     orch_reply_object(r, 200, json_object_new());

@@ -195,7 +195,7 @@ static bool reconcile_health_write(Reconcile *rc, gpointer data,
         p, "model_tls", FALSE) != now;
     json_object_set_boolean_member(p, "model_tls", now);
     if ((changed == 0 && !tls_changed) ||
-        !orch_rec_platform_update(rc->db, p, &err)) {
+        !orch_rec_platform_update(p, &err)) {
         if (err) {
             orch_warn("platform %s: %s", name, err->message);
         }
@@ -549,7 +549,7 @@ static bool reconcile_cut_start(Reconcile *rc, gpointer data,
         if (!server || !g_hash_table_contains(rc->seen, server)) {
             continue;
         }
-        if (!orch_rec_placement_delete(rc->db, vm, dev, errp)) {
+        if (!orch_rec_placement_delete(vm, dev, errp)) {
             return false;
         }
         freed = true;

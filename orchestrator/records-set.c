@@ -47,7 +47,7 @@ static bool twin_end(OrchStoreView *own, bool ok, GError **errp)
     return ok;
 }
 
-bool orch_rec_vm_update(sqlite3 *db, JsonObject *doc, GError **errp)
+bool orch_rec_vm_update(JsonObject *doc, GError **errp)
 {
     static const char *const members[] = {
         "state", "client", "hypervisor", "saved_file", NULL,
@@ -87,7 +87,7 @@ bool orch_rec_vm_update(sqlite3 *db, JsonObject *doc, GError **errp)
     return twin_end(own, ok, errp);
 }
 
-bool orch_rec_vm_create(sqlite3 *db, JsonObject *doc, GError **errp)
+bool orch_rec_vm_create(JsonObject *doc, GError **errp)
 {
     OrchStoreView *own, *v = twin_begin(&own, errp);
 
@@ -120,7 +120,7 @@ static bool twin_release_all(OrchStoreView *v, const char *vm,
     return true;
 }
 
-bool orch_rec_vm_remove(sqlite3 *db, const char *name, GError **errp)
+bool orch_rec_vm_remove(const char *name, GError **errp)
 {
     OrchStoreView *own, *v = twin_begin(&own, errp);
 
@@ -130,7 +130,7 @@ bool orch_rec_vm_remove(sqlite3 *db, const char *name, GError **errp)
                          errp);
 }
 
-bool orch_rec_platform_add(sqlite3 *db, JsonObject *doc, GError **errp)
+bool orch_rec_platform_add(JsonObject *doc, GError **errp)
 {
     OrchStoreView *own, *v = twin_begin(&own, errp);
 
@@ -138,7 +138,7 @@ bool orch_rec_platform_add(sqlite3 *db, JsonObject *doc, GError **errp)
                          errp);
 }
 
-bool orch_rec_platform_update(sqlite3 *db, JsonObject *doc, GError **errp)
+bool orch_rec_platform_update(JsonObject *doc, GError **errp)
 {
     OrchStoreView *own, *v = twin_begin(&own, errp);
 
@@ -146,7 +146,7 @@ bool orch_rec_platform_update(sqlite3 *db, JsonObject *doc, GError **errp)
                                                        errp), errp);
 }
 
-bool orch_rec_platform_remove(sqlite3 *db, const char *name, GError **errp)
+bool orch_rec_platform_remove(const char *name, GError **errp)
 {
     OrchStoreView *own, *v = twin_begin(&own, errp);
 
@@ -154,14 +154,14 @@ bool orch_rec_platform_remove(sqlite3 *db, const char *name, GError **errp)
                                                        errp), errp);
 }
 
-bool orch_rec_placements_delete(sqlite3 *db, const char *vm, GError **errp)
+bool orch_rec_placements_delete(const char *vm, GError **errp)
 {
     OrchStoreView *own, *v = twin_begin(&own, errp);
 
     return v && twin_end(own, twin_release_all(v, vm, errp), errp);
 }
 
-bool orch_rec_placement_claim(sqlite3 *db, const char *vm, const char *dev,
+bool orch_rec_placement_claim(const char *vm, const char *dev,
                               const char *server, const char *instance,
                               const char *token, GError **errp)
 {
@@ -187,7 +187,7 @@ bool orch_rec_placement_claim(sqlite3 *db, const char *vm, const char *dev,
     return twin_end(own, ok, errp);
 }
 
-bool orch_rec_placement_delete(sqlite3 *db, const char *vm, const char *dev,
+bool orch_rec_placement_delete(const char *vm, const char *dev,
                                GError **errp)
 {
     OrchStoreView *own, *v = twin_begin(&own, errp);
@@ -196,7 +196,7 @@ bool orch_rec_placement_delete(sqlite3 *db, const char *vm, const char *dev,
                                                      errp), errp);
 }
 
-bool orch_rec_placement_launched(sqlite3 *db, const char *vm,
+bool orch_rec_placement_launched(const char *vm,
                                  const char *dev, const char *address,
                                  const char *console, const char *state,
                                  GError **errp)
@@ -208,7 +208,7 @@ bool orch_rec_placement_launched(sqlite3 *db, const char *vm,
                                                       state, errp), errp);
 }
 
-bool orch_rec_route_set(sqlite3 *db, const char *vm, const char *dev,
+bool orch_rec_route_set(const char *vm, const char *dev,
                         const char *id, const char *address, GError **errp)
 {
     OrchStoreView *own, *v = twin_begin(&own, errp);

@@ -51,7 +51,7 @@ static void reg_tell_vms(const char *platform)
         client = g_strcmp0(orch_rec_str(vm, "client"), platform) == 0 &&
             g_strcmp0(orch_rec_str(vm, "state"), "running") == 0;
         if (client) {
-            orch_event(NULL, names->pdata[i], "its client platform %s lost "
+            orch_event(names->pdata[i], "its client platform %s lost "
                        "its launcher (the registration expired)", platform);
         }
         devs = json_object_get_array_member(vm, "devices");
@@ -59,7 +59,7 @@ static void reg_tell_vms(const char *platform)
             JsonObject *d = json_array_get_object_element(devs, j);
 
             if (g_strcmp0(orch_rec_str(d, "placed_on"), platform) == 0) {
-                orch_event(NULL, names->pdata[i], "device %s: its model's "
+                orch_event(names->pdata[i], "device %s: its model's "
                            "server platform %s lost its launcher (the "
                            "registration expired)", orch_rec_str(d, "name"),
                            platform);
@@ -76,17 +76,17 @@ static bool reg_set(JsonObject *p, const char *now)
     const char *was = orch_rec_str(p, "registration");
 
     json_object_set_string_member(p, "registration", now);
-    if (!orch_rec_platform_update(NULL, p, &err)) {
+    if (!orch_rec_platform_update(p, &err)) {
         orch_warn("registrations: platform %s: %s", name, err->message);
         return false;
     }
     if (!strcmp(now, "lost")) {
-        orch_event(NULL, "-", "platform %s lost its launcher (the "
+        orch_event("-", "platform %s lost its launcher (the "
                    "registration expired): nothing new is placed there",
                    name);
         reg_tell_vms(name);
     } else if (was) {
-        orch_event(NULL, "-", "platform %s: its launcher registered again",
+        orch_event("-", "platform %s: its launcher registered again",
                    name);
     }
     return true;

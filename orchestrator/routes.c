@@ -74,5 +74,5 @@ bool orch_route_add(sqlite3 *db, OrchUndo *undo, const char *vm,
     }
     orch_undo_add(undo, owner, path);
     return route_parse_reply(owner, reply, &addr, errp) &&
-           orch_rec_route_set(db, vm, dev, instance, addr, errp);
+           orch_rec_route_set(vm, dev, instance, addr, errp);
 }

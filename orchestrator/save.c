@@ -145,7 +145,7 @@ int orch_vm_save(OrchRequest *r)
                        file, "client", NULL, "hypervisor", NULL, NULL)) {
         return orch_fail_error(r, err);
     }
-    orch_event(r->db, vm.name, "saved to %s on %s", file, vm.client);
+    orch_event(vm.name, "saved to %s on %s", file, vm.client);
     orch_reply_object(r, 200, orch_vm_object_ended(r->db, vm.name, last));
     return 0;
 }
@@ -252,7 +252,7 @@ int orch_vm_restore(OrchRequest *r)
                        NULL, NULL)) {
         return orch_fail_error(r, err);
     }
-    orch_event(r->db, vm.name, "restored from %s on %s", file, c.name);
+    orch_event(vm.name, "restored from %s on %s", file, c.name);
     orch_reply_object(r, 200, orch_vm_object_ended(r->db, vm.name, last));
     return 0;
 }

@@ -49,7 +49,7 @@ void orch_vm_redo_members(OrchRequest *r, const char *name, ...)
 
 static bool redo_teardown(OrchRequest *r, gpointer data, GError **errp)
 {
-    return orch_rec_placements_delete(r->db, data, errp) &&
+    return orch_rec_placements_delete(data, errp) &&
            orch_vm_write(r->db, data, errp, "state", "stopped", "saved_file",
                          NULL, NULL);
 }

@@ -29,7 +29,7 @@
 static GMutex migrate_lock;
 static GHashTable *migrate_progress;    /* VM name -> its JSON text */
 
-void orch_event(sqlite3 *db, const char *vm, const char *fmt, ...)
+void orch_event(const char *vm, const char *fmt, ...)
 {
     g_autofree char *msg = NULL;
     va_list ap;
@@ -176,7 +176,7 @@ bool orch_vm_teardown(sqlite3 *db, const char *name, GError **errp)
 
     orch_placements_release(db, &teardown, name);
     orch_undo_run(&teardown);
-    return orch_rec_placements_delete(db, name, errp) &&
+    return orch_rec_placements_delete(name, errp) &&
            orch_vm_write(db, name, errp, "state", "stopped", "saved_file",
                          NULL, NULL);
 }
@@ -203,7 +203,7 @@ bool orch_vm_write(sqlite3 *db, const char *name, GError **errp, ...)
         }
     }
     va_end(ap);
-    return orch_rec_vm_update(db, doc, errp);
+    return orch_rec_vm_update(doc, errp);
 }
 
 /* Member @member of @from copied into @to as @as (null if absent). */

@@ -38,11 +38,10 @@ bool orch_vm_expect_state(OrchVm *vm, const char *action,
                           const char *const *states, GError **errp);
 /*
  * Log and record an event about @vm (store-events.h: with the request's
- * commit, or at once outside a request).  @db is unused since the events
- * moved to the store; kept while its callers' modules still run SQL.
+ * commit, or at once outside a request).
  */
-void orch_event(sqlite3 *db, const char *vm, const char *fmt, ...)
-    G_GNUC_PRINTF(3, 4);
+void orch_event(const char *vm, const char *fmt, ...)
+    G_GNUC_PRINTF(2, 3);
 /* The VM's row as the API shows it (NULL if unknown). */
 JsonObject *orch_vm_object(sqlite3 *db, const char *name);
 /*

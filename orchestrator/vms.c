@@ -295,7 +295,7 @@ int orch_vm_create(OrchRequest *r)
             return ret;
         }
     }
-    if (!orch_rec_vm_create(r->db, doc, &err)) {
+    if (!orch_rec_vm_create(doc, &err)) {
         return orch_fail_error(r, err);
     }
     ret = vm_check_devices(r, name, boot);
@@ -319,7 +319,7 @@ int orch_vm_remove(OrchRequest *r)
         return orch_fail(r, 409, "VM '%s' is %s: stop it first", r->seg[1],
                          state);
     }
-    if (!orch_rec_vm_remove(r->db, r->seg[1], &err)) {
+    if (!orch_rec_vm_remove(r->seg[1], &err)) {
         return orch_fail_error(r, err);
     }
     orch_reply_object(r, 200, json_object_new());

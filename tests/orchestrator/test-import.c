@@ -484,7 +484,7 @@ static void test_twins(void **state)
     json_object_set_string_member(vm, "kernel", "/k");
     orch_vm_doc_add_device(vm, "d", "edu", "pci", "s1", "s1", "never", false,
                            NULL);
-    OK(orch_rec_vm_create(db, vm, &err), err);
+    OK(orch_rec_vm_create(vm, &err), err);
     v = orch_view_new(s);
     OK(orch_vm_doc_create(v, at, vm, &err), err);
     OK(orch_view_commit(v, NULL, &err), err);
@@ -492,7 +492,7 @@ static void test_twins(void **state)
     same_roots(s, rec, at);
 
     /* Its start: the claim, the launcher's answer, the route, running. */
-    OK(orch_rec_placement_claim(db, "vm3", "d", "s1", "inst-3",
+    OK(orch_rec_placement_claim("vm3", "d", "s1", "inst-3",
                                          "tok", &err), err);
     v = orch_view_new(s);
     OK(orch_placement_claim(v, at, "vm3", "d", "edu", "s1",
@@ -500,15 +500,15 @@ static void test_twins(void **state)
     assert_string_equal(server, "s1");
     OK(orch_view_commit(v, NULL, &err), err);
     orch_view_free(v);
-    OK(orch_rec_placement_launched(db, "vm3", "d",
+    OK(orch_rec_placement_launched("vm3", "d",
                                             "tcp:127.0.0.1:7300", NULL,
                                             "running", &err), err);
-    OK(orch_rec_route_set(db, "vm3", "d", "r-3",
+    OK(orch_rec_route_set("vm3", "d", "r-3",
                                    "tcp:127.0.0.1:7400", &err), err);
     json_object_set_string_member(vm, "state", "running");
     json_object_set_string_member(vm, "client", "c1");
     json_object_set_string_member(vm, "hypervisor", "c1-qemu");
-    OK(orch_rec_vm_update(db, vm, &err), err);
+    OK(orch_rec_vm_update(vm, &err), err);
     v = orch_view_new(s);
     OK(orch_placement_launched(v, at, "vm3", "d",
                                         "tcp:127.0.0.1:7300", NULL,
@@ -537,7 +537,7 @@ static void test_twins(void **state)
     plat = orch_platform_doc_new("s2", "server", "tcp:127.0.0.1:7500", 2,
                                  NULL, health, NULL, &err);
     assert_non_null(plat);
-    OK(orch_rec_platform_add(db, plat, &err), err);
+    OK(orch_rec_platform_add(plat, &err), err);
     v = orch_view_new(s);
     OK(orch_platform_add_doc(v, at, plat, &err), err);
     OK(orch_view_commit(v, NULL, &err), err);
@@ -548,7 +548,7 @@ static void test_twins(void **state)
         json_object_get_array_member(health, "models"), 0), "bus", "isa");
     assert_int_equal(orch_catalogue_refresh_doc(plat, health), 1);
     json_object_set_boolean_member(plat, "model_tls", true);
-    OK(orch_rec_platform_update(db, plat, &err), err);
+    OK(orch_rec_platform_update(plat, &err), err);
     v = orch_view_new(s);
     OK(orch_platform_update_doc(v, at, plat, &err), err);
     OK(orch_view_commit(v, NULL, &err), err);
@@ -556,9 +556,9 @@ static void test_twins(void **state)
     same_roots(s, rec, at);
 
     /* All undone: the placement freed, the VM stopped and removed. */
-    OK(orch_rec_placement_delete(db, "vm3", "d", &err), err);
+    OK(orch_rec_placement_delete("vm3", "d", &err), err);
     json_object_set_string_member(vm, "state", "stopped");
-    OK(orch_rec_vm_update(db, vm, &err), err);
+    OK(orch_rec_vm_update(vm, &err), err);
     v = orch_view_new(s);
     OK(orch_placement_release(v, at, "vm3", "d", &err), err);
     {
@@ -571,8 +571,8 @@ static void test_twins(void **state)
     OK(orch_view_commit(v, NULL, &err), err);
     orch_view_free(v);
     same_roots(s, rec, at);
-    OK(orch_rec_vm_remove(db, "vm3", &err), err);
-    OK(orch_rec_platform_remove(db, "s2", &err), err);
+    OK(orch_rec_vm_remove("vm3", &err), err);
+    OK(orch_rec_platform_remove("s2", &err), err);
     v = orch_view_new(s);
     OK(orch_vm_doc_remove(v, at, "vm3", &err), err);
     OK(orch_platform_remove_doc(v, at, "s2", &err), err);
@@ -581,7 +581,7 @@ static void test_twins(void **state)
     same_roots(s, rec, at);
     orch_rec_twin_open(NULL, NULL);
     /* Without a store, a write fails rather than doing nothing. */
-    assert_false(orch_rec_vm_remove(db, "vm1", &err));
+    assert_false(orch_rec_vm_remove("vm1", &err));
     assert_non_null(err);
     sqlite3_close(db);
 }
