@@ -272,5 +272,10 @@ check "the owner can be removed once no device names it" \
     eval '! dmctl platform remove own1 2>/dev/null &&
           dmctl vm remove vm1 >/dev/null && dmctl vm remove vm2 >/dev/null &&
           dmctl platform remove own1 >/dev/null'
+if [ "$failed" != 0 ]; then
+    # What the guest's console said, for a step that did not see its line.
+    echo "# the console's last lines:"
+    tail -n 30 "$tmp/console.log" 2>/dev/null | sed 's/^/#   /'
+fi
 echo "1..$n"
 exit $failed
