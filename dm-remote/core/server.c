@@ -50,6 +50,7 @@ typedef struct DmServer {
     DmPeer pending_peer[DM_MAX_PENDING];
     DmTimer hello;              /* drops clients that never said VERSION */
     DmTlsCreds *tls;            /* TLS required when set */
+    DmPollHook flush;           /* posted messages out before each wait */
 } DmServer;
 
 /* The slot that holds @s. */
@@ -180,7 +181,29 @@ static void client_readable(void *opaque, int fd, short revents)
         /* Not the device's client: one step per event, no spinning. */
     } while (!s->standby &&
              (dm_session_has_deferred(s) ||
-              vup_stream_spin_readable(&s->stream, srv->cfg->spin_ns)));
+              (dm_session_flush(s) == 0 &&
+               vup_stream_spin_readable(&s->stream, srv->cfg->spin_ns))));
+}
+
+/*
+ * Before the loop waits: what this round posted (a DMA write, a used
+ * ring's update, an interrupt), in one send per client.  A client whose
+ * send failed is closed next round (client_pending), without waiting.
+ */
+static void flush_prepare(void *opaque, DmPollHook *h, int *timeout_ms)
+{
+    DmServer *srv = opaque;
+    DmSession *clients[] = { srv->session, srv->standby };
+
+    for (unsigned i = 0; i < G_N_ELEMENTS(clients); i++) {
+        if (clients[i] && dm_session_flush(clients[i]) < 0) {
+            *timeout_ms = 0;
+        }
+    }
+}
+
+static void flush_dispatch(void *opaque, DmPollHook *h, bool error)
+{
 }
 
 /* DM_ACTIVATE from the standby client: it gets the device once free. */
@@ -435,6 +458,8 @@ int dm_server_run(const DmServerConfig *cfg)
     dm_timer_init(&srv.hello, srv.loop, hello_timeout, &srv);
     dm_loop_add_fd(srv.loop, srv.signal_fd, POLLIN, signal_readable, &srv);
     dm_loop_add_fd(srv.loop, srv.listen_fd, POLLIN, listen_readable, &srv);
+    dm_poll_hook_add(&srv.flush, srv.loop, flush_prepare, flush_dispatch,
+                     &srv);
     if (cfg->listen.kind == DM_ADDRESS_UNIX) {
         dm_info("serving model %s on unix:%s", cfg->model->name,
                 cfg->listen.path);
@@ -450,6 +475,7 @@ int dm_server_run(const DmServerConfig *cfg)
 
     ret = dm_loop_run(srv.loop);
     status = ret < 0 ? 1 : ret;
+    dm_poll_hook_del(&srv.flush);
 
     dm_timer_del(&srv.hello);
     dm_session_free(srv.session);

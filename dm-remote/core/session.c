@@ -39,6 +39,11 @@ static const struct timeval io_timeout = { .tv_sec = 5 };
 #define DM_OUR_MAX_XFER     (4 * 1024 * 1024)
 /* A message before VERSION: a VERSION's JSON is a few hundred bytes. */
 #define DM_HELLO_MAX_MSG    (sizeof(VupHeader) + 65536)
+/*
+ * Posted messages gathered before a send: a round's answers to 32 reads
+ * of 4 KiB with their used-ring writes (bigger ones go alone).
+ */
+#define DM_OUTBOX_MAX       (256 * 1024)
 
 static void set_nonblocking(int fd, bool on)
 {
@@ -76,6 +81,7 @@ DmSession *dm_session_new(DmDevice *dev, int sock, DmDmaLayout layout,
     setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &io_timeout, sizeof(io_timeout));
     set_nonblocking(sock, true);
     vup_reader_init(&s->hello);
+    vup_outbox_init(&s->outbox, DM_OUTBOX_MAX);
     s->dma_layout = layout;
     s->fds_ok = fds_ok;
     s->binding = binding;
@@ -106,6 +112,7 @@ void dm_session_free(DmSession *s)
         return;
     }
     vup_reader_clear(&s->hello);
+    vup_outbox_free(&s->outbox);
     while (!g_queue_is_empty(&s->deferred)) {
         DmDeferred *d = g_queue_pop_head(&s->deferred);
 
@@ -167,6 +174,57 @@ int dm_session_greet(DmSession *s, DmTlsCreds *creds, bool *ret_want_write,
     return 0;
 }
 
+int dm_session_flush(DmSession *s)
+{
+    int ret;
+
+    if (!s->outbox.len) {
+        return 0;
+    }
+    ret = vup_stream_send_outbox(&s->stream, &s->outbox);
+    if (ret < 0 && !s->broken) {
+        dm_warn("sending %s failed (%s): the session is lost, closing it",
+                "posted messages", strerror(-ret));
+        s->broken = true;
+    }
+    return ret;
+}
+
+/*
+ * Out now, behind the posted messages gathered: in the same send when it
+ * fits with them (no descriptors).
+ */
+static int send_now(DmSession *s, const VupHeader *h, const void *payload,
+                    size_t len, const int *fds, unsigned nfds)
+{
+    int ret;
+
+    if (s->outbox.len && !nfds &&
+        vup_outbox_add(&s->outbox, h, payload, len) == 0) {
+        return dm_session_flush(s);
+    }
+    ret = dm_session_flush(s);
+    return ret < 0 ? ret : vup_stream_send_msg(&s->stream, h, payload, len,
+                                               fds, nfds);
+}
+
+/* Posted: gathered, out when the loop is about to wait (or when full). */
+static int post(DmSession *s, const VupHeader *h, const void *payload,
+                size_t len)
+{
+    int ret = vup_outbox_add(&s->outbox, h, payload, len);
+
+    if (ret == -ENOSPC) {
+        ret = dm_session_flush(s);
+        if (ret == 0) {
+            ret = vup_outbox_add(&s->outbox, h, payload, len);
+        }
+    }
+    /* Too big to gather (a 1 MiB write), or no memory: alone. */
+    return ret == -ENOSPC || ret == -ENOMEM
+           ? send_now(s, h, payload, len, NULL, 0) : ret;
+}
+
 static int reply(DmSession *s, const VupMsg *m, const void *payload,
                  size_t len)
 {
@@ -175,7 +233,10 @@ static int reply(DmSession *s, const VupMsg *m, const void *payload,
     if (m->hdr.flags & VUP_FLAG_NO_REPLY) {
         return 0;
     }
-    ret = vup_stream_send_reply(&s->stream, &m->hdr, payload, len);
+    ret = send_now(s, &(VupHeader) { .msg_id = m->hdr.msg_id,
+                                     .command = m->hdr.command,
+                                     .flags = VUP_FLAG_TYPE_REPLY },
+                   payload, len, NULL, 0);
     if (ret < 0) {
         s->broken = true;
     }
@@ -529,8 +590,7 @@ static int handle_region_info(DmSession *s, VupMsg *m)
         .command = m->hdr.command,
         .flags = VUP_FLAG_TYPE_REPLY,
     };
-    if (vup_stream_send_msg(&s->stream, &h, &r, len, fd >= 0 ? &fd : NULL,
-                            fd >= 0) < 0) {
+    if (send_now(s, &h, &r, len, fd >= 0 ? &fd : NULL, fd >= 0) < 0) {
         s->broken = true;
     }
     return 0;
@@ -603,7 +663,7 @@ static int handle_region_io_fds(DmSession *s, VupMsg *m)
         .command = m->hdr.command,
         .flags = VUP_FLAG_TYPE_REPLY,
     };
-    if (vup_stream_send_msg(&s->stream, &h, &r, len, fds, nfds) < 0) {
+    if (send_now(s, &h, &r, len, fds, nfds) < 0) {
         s->broken = true;
     }
     return 0;
@@ -1094,7 +1154,8 @@ static void dispatch(DmSession *s, VupMsg *m, int recv_ret)
         dm_debug("%s (id %u) failed: %s", vup_command_name(cmd),
                  m->hdr.msg_id, strerror(-ret));
         if (!(m->hdr.flags & VUP_FLAG_NO_REPLY) &&
-            vup_stream_send_error(&s->stream, &m->hdr, -ret) < 0) {
+            (dm_session_flush(s) < 0 ||
+             vup_stream_send_error(&s->stream, &m->hdr, -ret) < 0)) {
             s->broken = true;
         }
     }
@@ -1293,7 +1354,8 @@ static int dma_message(DmSession *s, uint64_t addr, void *buf, uint32_t len,
         h.flags |= VUP_FLAG_NO_REPLY;
         s->posted_unfenced = true;
     }
-    ret = vup_stream_send_msg(&s->stream, &h, payload, plen, NULL, 0);
+    ret = h.flags & VUP_FLAG_NO_REPLY ? post(s, &h, payload, plen)
+                                      : send_now(s, &h, payload, plen, NULL, 0);
     free(payload);
     if (ret < 0) {
         stream_failed(s, "sending a DMA message", ret);
@@ -1390,7 +1452,7 @@ static int session_vq_fetch(DmSession *s, const VupDmVqFetch *req,
         return -EPIPE;
     }
     s->stats.dma_messages++;
-    ret = vup_stream_send_msg(&s->stream, &h, req, sizeof(*req), NULL, 0);
+    ret = send_now(s, &h, req, sizeof(*req), NULL, 0);
     if (ret < 0) {
         stream_failed(s, "sending a ring fetch", ret);
         return ret;
@@ -1426,7 +1488,7 @@ static int session_vq_rings(DmSession *s, const VupDmVqRings *r)
     if (s->broken) {
         return -EPIPE;
     }
-    ret = vup_stream_send_msg(&s->stream, &h, r, sizeof(*r), NULL, 0);
+    ret = post(s, &h, r, sizeof(*r));
     if (ret < 0) {
         stream_failed(s, "sending a queue's rings", ret);
     }
@@ -1449,7 +1511,7 @@ static int session_vq_recheck(DmSession *s, const VupDmVqRecheck *r)
     if (s->broken) {
         return -EPIPE;
     }
-    ret = vup_stream_send_msg(&s->stream, &h, r, sizeof(*r), NULL, 0);
+    ret = post(s, &h, r, sizeof(*r));
     if (ret < 0) {
         stream_failed(s, "sending a queue's look", ret);
     }
@@ -1471,7 +1533,7 @@ static void session_send_irq(DmSession *s, unsigned index, unsigned sub)
     if (s->broken) {
         return;
     }
-    ret = vup_stream_send_msg(&s->stream, &h, &irq, sizeof(irq), NULL, 0);
+    ret = post(s, &h, &irq, sizeof(irq));
     if (ret < 0) {
         stream_failed(s, "sending an interrupt", ret);
     }
@@ -1570,7 +1632,7 @@ static bool session_link_send_irq_cond(void *opaque, unsigned index,
     c.index = index;
     c.sub = sub;
     s->posted_unfenced = false;
-    if (vup_stream_send_msg(&s->stream, &h, &c, sizeof(c), NULL, 0) < 0) {
+    if (post(s, &h, &c, sizeof(c)) < 0) {
         s->broken = true;
     }
     return true;
@@ -1592,7 +1654,7 @@ static void session_link_send_event(void *opaque, uint32_t type,
     if (!s->caps.dm_events || s->broken) {
         return;
     }
-    ret = vup_stream_send_msg(&s->stream, &h, &ev, sizeof(ev), NULL, 0);
+    ret = post(s, &h, &ev, sizeof(ev));
     if (ret < 0) {
         stream_failed(s, "sending an event", ret);
     }

@@ -16,6 +16,7 @@
 #include <glib.h>
 #include <stdint.h>
 
+#include "vup/batch.h"
 #include "vup/buffered.h"
 #include "vup/caps.h"
 #include "device.h"
@@ -59,6 +60,12 @@ struct DmSession {
     DmTlsSession *tls;          /* NULL: plain */
     VupStream stream;           /* the socket, or TLS over it */
     VupBuffered rbuf;           /* TCP: whole messages per recv() */
+    /*
+     * Posted messages (DMA writes, used-ring writes, interrupts) gathered
+     * until the loop is about to wait (dm_session_flush()): one send per
+     * round instead of one per message.  Every other send goes behind them.
+     */
+    VupOutbox outbox;
     bool greeting;              /* TLS required, handshake not done */
     bool refuse_plain;          /* a plain client on a TLS server */
     /*
@@ -104,6 +111,13 @@ struct DmSession {
  */
 DmSession *dm_session_new(DmDevice *dev, int sock, DmDmaLayout layout,
                           bool fds_ok, const DmBinding *binding);
+
+/*
+ * Send the posted messages gathered (the loop calls it before it waits,
+ * the server before it spins on the socket): 0, or a negative errno and
+ * the session is broken.
+ */
+int dm_session_flush(DmSession *s);
 
 /* Requests deferred during a DMA wait, to be served by handle_one. */
 bool dm_session_has_deferred(const DmSession *s);

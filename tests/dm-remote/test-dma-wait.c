@@ -22,6 +22,10 @@
  * eventfd goes as a DM_IRQ message behind them: by eventfd it could
  * reach the guest before the used index it announces.
  *
+ * And over TCP, what the model posts for one completion (the data's DMA
+ * write, the used ring's writes) comes in one segment, not one a message
+ * (dm-remote/core/session.c's outbox).
+ *
  * And a lost session (issues 17 and 22: the link dropped, the fork
  * reconnecting): the client goes away at each of the DMA messages a
  * read makes in turn, a new one connects: the request completes exactly
@@ -44,6 +48,7 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <linux/tcp.h>          /* struct tcp_info's tcpi_data_segs_in */
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -895,6 +900,92 @@ static void test_irq_follows_posted_writes(void **state)
     close(fd);
 }
 
+/* TCP segments with data this socket has received so far. */
+static unsigned data_segs_in(int fd)
+{
+    struct tcp_info ti;
+    socklen_t len = sizeof(ti);
+
+    memset(&ti, 0, sizeof(ti));
+    assert_int_equal(getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len), 0);
+    assert_true(len >= offsetof(struct tcp_info, tcpi_data_segs_in) +
+                       sizeof(ti.tcpi_data_segs_in));
+    return ti.tcpi_data_segs_in;
+}
+
+/*
+ * Over TCP with posted DMA writes (dm_vq_fetch): what the model posts
+ * (the data's DMA write, the used element, the used index) rides with
+ * the next message it must send at once (a DMA read that waits for us,
+ * the notify's reply) or leaves when its loop waits: never a send each.
+ * The model sets TCP_NODELAY, so each of its sends is a segment of its
+ * own (these are a few hundred bytes): from the notify until the model
+ * is quiet, the client gets at most one segment per message it had to
+ * answer or take at once, plus one for what came after the reply.  A
+ * send per posted message would be three more at least.  The ring fetch
+ * is refused, so the model walks the ring with DMA reads.
+ */
+static void test_posted_in_one_send(void **state)
+{
+    VupDmaMap map = { .argsz = sizeof(map),
+                      .flags = VUP_DMA_MAP_FLAG_READ | VUP_DMA_MAP_FLAG_WRITE,
+                      .address = RAM_BASE, .size = RAM_SIZE };
+    struct pollfd p = { .events = POLLIN };
+    unsigned posted = 0, posted_after = 0, calls = 0, before, segs;
+    bool replied = false;
+    uint16_t id;
+    VupCaps caps;
+    int fd;
+
+    vup_caps_init_defaults(&caps);
+    caps.dm_vq_fetch = true;
+    caps.max_msg_fds = 0;
+    fetch_client = true;
+    fd = connect_with(true, &caps, NULL);
+    p.fd = fd;
+    assert_int_equal(wait_reply(fd, send_cmd(fd, VUP_CMD_DMA_MAP, &map,
+                                             sizeof(map)), NULL), 0);
+    driver_init(fd);
+    make_read(0, 11);
+    offer(0, 0);
+    before = data_segs_in(fd);
+    id = send_write(fd, NOTIFY_OFF, 0, 2);
+    /* Until the notify's reply, and then until the model is quiet. */
+    for (;;) {
+        VupMsg m;
+
+        segs = data_segs_in(fd);
+        if (replied && poll(&p, 1, 300) == 0) {
+            break;
+        }
+        recv_one(fd, &m);
+        if (!is_request(&m)) {
+            assert_int_equal(m.hdr.msg_id, id);
+            assert_false(m.hdr.flags & VUP_FLAG_ERROR);
+            replied = true;
+        } else if (m.hdr.flags & VUP_FLAG_NO_REPLY) {
+            posted++;
+            posted_after += replied;
+            serve_dma(fd, &m);
+        } else {
+            calls++;
+            serve_dma(fd, &m);
+        }
+        vup_msg_clear(&m);
+    }
+    assert_int_equal(used_idx(), 1);
+    assert_int_equal(*at(STATUS), 0);
+    assert_int_equal(*at(DATA), 11);
+    assert_int_equal(*at(DATA + 511), 11);
+    print_message("# %u posted, %u after the reply, %u DMA reads: %u "
+                  "segments\n", posted, posted_after, calls, segs - before);
+    /* The data, the used element and the index at least. */
+    assert_true(posted >= 3);
+    assert_true(segs - before <= calls + 1 + (posted_after > 0));
+    fetch_client = false;
+    close(fd);
+}
+
 /* ---- A lost session: the client goes, another one takes over ---- */
 
 #define BAD_ADDR    (RAM_BASE + RAM_SIZE + 0x10000)   /* in no window */
@@ -1248,6 +1339,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_doorbell_standby),
         cmocka_unit_test(test_doorbell_tcp),
         cmocka_unit_test(test_irq_follows_posted_writes),
+        cmocka_unit_test(test_posted_in_one_send),
         cmocka_unit_test(test_lost_session),
         cmocka_unit_test(test_lost_session_posted),
         cmocka_unit_test(test_resume_before_windows),

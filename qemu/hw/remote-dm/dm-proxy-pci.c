@@ -995,7 +995,28 @@ static bool dm_proxy_pci_replay(void *opaque, DMProxy *p, Error **errp)
     return true;
 }
 
-/* An interrupt told by message: as if its eventfd had fired. */
+/*
+ * A vector's interrupt told by message (main loop, big lock): into the
+ * guest at once, as its eventfd's handler would do, rather than through
+ * the eventfd (a write, a round of the main loop and a read per
+ * interrupt).  Under KVM an irqfd holds the eventfd: signal it, KVM
+ * injects.
+ */
+static void dm_proxy_pci_vector_fire(DMProxyMsiVector *v, bool msix)
+{
+    if (v->irqfd) {
+        event_notifier_set(&v->notifier);
+        return;
+    }
+    trace_dm_proxy_pci_msi(dm_id(v->s), v->vector);
+    if (msix) {
+        msix_notify(PCI_DEVICE(v->s), v->vector);
+    } else {
+        msi_notify(PCI_DEVICE(v->s), v->vector);
+    }
+}
+
+/* An interrupt told by message. */
 static void dm_proxy_pci_irq(void *opaque, unsigned index, unsigned sub)
 {
     DMProxyPCIState *s = opaque;
@@ -1003,9 +1024,9 @@ static void dm_proxy_pci_irq(void *opaque, unsigned index, unsigned sub)
     if (index == VUP_PCI_INTX_IRQ_INDEX) {
         dm_proxy_line_fire(&s->intx);
     } else if (index == VUP_PCI_MSI_IRQ_INDEX && sub < s->msi_wired) {
-        event_notifier_set(&s->msi[sub].notifier);
+        dm_proxy_pci_vector_fire(&s->msi[sub], false);
     } else if (index == VUP_PCI_MSIX_IRQ_INDEX && sub < s->msix_wired) {
-        event_notifier_set(&s->msix[sub].notifier);
+        dm_proxy_pci_vector_fire(&s->msix[sub], true);
     }
 }
 

@@ -43,7 +43,7 @@
  */
 #define DM_PROXY_MAX_VERSION    (64 * 1024)
 /* Server requests the main loop serves per wake-up before it yields. */
-#define DM_PROXY_DRAIN_MAX      64
+#define DM_PROXY_DRAIN_MAX      128
 
 static void dm_proxy_readable(void *opaque);
 
@@ -418,7 +418,9 @@ void dm_proxy_irq_deliver(DMProxy *p, uint32_t index, uint32_t sub)
     /* Delivered from the main loop, where the lock order is safe. */
     if (index < ARRAY_SIZE(p->irq_pending) && sub < 64 && p->ops->irq) {
         qatomic_or(&p->irq_pending[index], 1ULL << sub);
-        qemu_bh_schedule(p->irq_bh);
+        if (!p->irq_inline) {
+            qemu_bh_schedule(p->irq_bh);
+        }
     }
 }
 
@@ -1078,6 +1080,7 @@ static void dm_proxy_readable(void *opaque)
      * never stops sending does not keep the main loop here: after a
      * batch, come back later.
      */
+    p->irq_inline = true;
     while (p->state == DM_PROXY_CONNECTED && vup_stream_readable(&p->stream)) {
         if (n++ == DM_PROXY_DRAIN_MAX) {
             qemu_bh_schedule(p->drain_bh);
@@ -1093,7 +1096,10 @@ static void dm_proxy_readable(void *opaque)
             dm_proxy_handle_request(p, &m, recv_ret);
         }
     }
+    p->irq_inline = false;
     qemu_mutex_unlock(&p->lock);
+    /* The bottom half's work, here: main loop, big lock, no p->lock. */
+    dm_proxy_irq_bh(p);
 }
 
 /* ---- Life cycle ---- */

@@ -18,7 +18,7 @@
 
 #include "vup/buffered.h"
 
-#define MAX_SIZE (64 * 1024)
+#define MAX_SIZE (4 * VUP_BUFFERED_SIZE)
 
 static int recv_calls;
 
@@ -104,7 +104,7 @@ static void test_two_messages_one_recv(void **state)
 static void test_big_payload(void **state)
 {
     Pair *p = *state;
-    size_t len = 3 * VUP_BUFFERED_SIZE + 123;
+    size_t len = 2 * VUP_BUFFERED_SIZE + 123;
     uint8_t *big = malloc(len);
     VupMsg m;
 

@@ -255,6 +255,12 @@ struct DMProxy {
     QEMUBH *irq_bh;             /* deliver DM_IRQ messages */
     QEMUBH *drain_bh;           /* read what the stream holds (TLS, TCP) */
     uint64_t irq_pending[3];    /* DM_IRQ seen: bit sub of index */
+    /*
+     * The main loop's fd handler is reading (p->lock held): it delivers
+     * the interrupts itself once it lets go of the lock, with no bottom
+     * half's wake-up and extra round of the loop in between.
+     */
+    bool irq_inline;
     QEMUTimer *reconnect_timer;
     int64_t backoff_ms;
 

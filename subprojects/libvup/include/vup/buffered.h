@@ -22,7 +22,7 @@
 
 #include "vup/msg.h"
 
-#define VUP_BUFFERED_SIZE 4096
+#define VUP_BUFFERED_SIZE (64 * 1024)
 
 typedef struct VupBuffered {
     int fd;
