@@ -78,7 +78,12 @@ typedef struct BlkBackendOpts {
     bool direct;                /* file: O_DIRECT (cache=none) */
     unsigned lock_wait_s;       /* file: the most its lock is waited for */
     bool inline_writes;         /* file: small buffered writes at once */
+    /* file: a write done at once and slower than this: a while off */
+    int64_t inline_slow_ns;
 } BlkBackendOpts;
+
+/* What a slow write done at once is (BlkBackendOpts.inline_slow_ns). */
+#define BLK_INLINE_SLOW_NS      1000000
 
 /* What the image offers, known after open. */
 typedef struct BlkBackendInfo {

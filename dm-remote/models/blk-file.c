@@ -29,7 +29,7 @@
  * without blocking, so io_uring hands each one to a kernel worker (27 us
  * a 4 KiB write here, against 5 us for pwritev).  Its done still runs
  * later (unplug, or the eventfd's next look).  A write that took more
- * than INLINE_SLOW_NS (the kernel throttling dirty pages, a slow file
+ * than opts->inline_slow_ns (the kernel throttling dirty pages, a slow file
  * system) sends the next second's writes through io_uring again, so that
  * the loop is not held behind a stall twice.
  *
@@ -68,13 +68,8 @@
 /* Requests with the kernel at once; more wait in the backlog. */
 #define RING_ENTRIES 256
 
-/*
- * inline_writes: the largest write done at once; slower: a second off.
- * DM_BLK_INLINE_SLOW_US in the environment sets "slower" (the tests: 0,
- * every write).
- */
+/* inline_writes: the largest write done at once; slower: a second off. */
 #define INLINE_MAX      (64 * 1024)
-#define INLINE_SLOW_NS  1000000
 #define INLINE_OFF_NS   1000000000
 
 struct BlkBackend {
@@ -99,27 +94,6 @@ struct BlkBackend {
     int64_t inline_off_until;
     BlkIo *written, **written_tail;
 };
-
-/* What a slow write is: INLINE_SLOW_NS, or the environment's (tests). */
-static int64_t inline_slow_ns(void)
-{
-    const char *env = getenv("DM_BLK_INLINE_SLOW_US");
-    char *end;
-    long long us;
-
-    if (!env) {
-        return INLINE_SLOW_NS;
-    }
-    errno = 0;
-    us = strtoll(env, &end, 10);
-    if (errno || end == env || *end || us < 0 || us > INT64_MAX / 1000) {
-        dm_warn("virtio-blk: DM_BLK_INLINE_SLOW_US=%s is not a number of "
-                "microseconds: %lld us", env,
-                (long long)(INLINE_SLOW_NS / 1000));
-        return INLINE_SLOW_NS;
-    }
-    return us * 1000;
-}
 
 /* ---- iovecs ---- */
 
@@ -322,7 +296,7 @@ static int file_open(DmDevice *dev, const char *file,
     be->cached_fd = -1;
     be->efd = -1;
     be->inline_writes = opts->inline_writes;
-    be->inline_slow_ns = inline_slow_ns();
+    be->inline_slow_ns = opts->inline_slow_ns;
     be->written_tail = &be->written;
     be->fd = open(file, flags | (opts->direct ? O_DIRECT : 0));
     if (be->fd < 0) {

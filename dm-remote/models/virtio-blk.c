@@ -264,6 +264,7 @@ struct VirtioBlk {
     uint64_t poll_us;
     const char *irq_delay_us;   /* "auto" or N */
     int64_t irq_delay;          /* N, or -1: auto (blk_irq_delay_us) */
+    int64_t inline_slow_ns;     /* BlkBackendOpts's (DM_BLK_INLINE_SLOW_US) */
     int64_t irq_delay_auto;     /* auto's N where it holds */
     bool irq_auto_told;         /* the log said so */
     bool inline_writes;
@@ -461,6 +462,30 @@ static int parse_irq_delay(const char *val, int64_t *us, char *err,
     if (us) {
         *us = (int64_t)n;
     }
+    return 0;
+}
+
+/*
+ * A test's hook: microseconds, 0..@max, from the environment's @name
+ * into @us when it is set (else @us stays).  0, or -EINVAL, said.
+ */
+static int env_us(const char *name, int64_t max, int64_t *us)
+{
+    const char *val = getenv(name);
+    char *end;
+    long long n;
+
+    if (!val) {
+        return 0;
+    }
+    errno = 0;
+    n = strtoll(val, &end, 10);
+    if (errno || end == val || *end || n < 0 || n > max) {
+        dm_error("virtio-blk: %s=%s is not 0..%lld microseconds", name, val,
+                 (long long)max);
+        return -EINVAL;
+    }
+    *us = n;
     return 0;
 }
 
@@ -1498,6 +1523,7 @@ static int blk_open(VirtioBlk *b)
         .direct = !strcmp(b->cache, "none"),
         .lock_wait_s = b->lock_wait,
         .inline_writes = b->inline_writes,
+        .inline_slow_ns = b->inline_slow_ns,
     };
     int ret;
 
@@ -1523,7 +1549,7 @@ static int blk_realize(DmDevice *dev)
     VirtioBlk *b = dm_device_state(dev);
     uint64_t features;
     unsigned max_queues;
-    const char *auto_us = getenv("DM_BLK_IRQ_DELAY_AUTO_US");
+    int64_t slow_us;
     char err[96];
     int ret;
 
@@ -1547,15 +1573,15 @@ static int blk_realize(DmDevice *dev)
         dm_error("virtio-blk: %s", err);   /* the property's check passed */
         return -EINVAL;
     }
-    /* DM_BLK_IRQ_DELAY_AUTO_US: auto's hold, longer for the tests. */
+    /* The tests' hooks: auto's hold longer, every inline write slow. */
     b->irq_delay_auto = IRQ_DELAY_AUTO_US;
-    if (auto_us && (parse_irq_delay(auto_us, &b->irq_delay_auto, err,
-                                    sizeof(err)) < 0 ||
-                    b->irq_delay_auto < 0)) {
-        dm_error("virtio-blk: DM_BLK_IRQ_DELAY_AUTO_US=%s is not 0..%d",
-                 auto_us, IRQ_DELAY_MAX_US);
+    slow_us = BLK_INLINE_SLOW_NS / 1000;
+    if (env_us("DM_BLK_IRQ_DELAY_AUTO_US", IRQ_DELAY_MAX_US,
+               &b->irq_delay_auto) < 0 ||
+        env_us("DM_BLK_INLINE_SLOW_US", INT64_MAX / 1000, &slow_us) < 0) {
         return -EINVAL;
     }
+    b->inline_slow_ns = slow_us * 1000;
     if (!strcmp(b->cache, "none") && blk_nbd_is_uri(b->file)) {
         dm_error("virtio-blk: cache=none is for files and block devices "
                  "(an NBD server has its own cache setting)");

@@ -1445,6 +1445,13 @@ static void test_irq_delay_auto(void **unused)
                      -EINVAL);
     assert_int_equal(realize_on(img, ",irq_delay_us=soon", &dev, loop),
                      -EINVAL);
+    /* The tests' hooks refuse what is not microseconds in range too. */
+    setenv("DM_BLK_IRQ_DELAY_AUTO_US", "-5", 1);
+    assert_int_equal(realize_on(img, "", &dev, loop), -EINVAL);
+    unsetenv("DM_BLK_IRQ_DELAY_AUTO_US");
+    setenv("DM_BLK_INLINE_SLOW_US", "soon", 1);
+    assert_int_equal(realize_on(img, "", &dev, loop), -EINVAL);
+    unsetenv("DM_BLK_INLINE_SLOW_US");
     unlink(img);
     dm_loop_free(loop);
 
