@@ -174,6 +174,15 @@ int dm_session_greet(DmSession *s, DmTlsCreds *creds, bool *ret_want_write,
     return 0;
 }
 
+static void stream_failed(DmSession *s, const char *what, int err)
+{
+    if (!s->broken) {
+        dm_warn("%s failed (%s): the session is lost, closing it", what,
+                strerror(err < 0 ? -err : err));
+    }
+    s->broken = true;
+}
+
 int dm_session_flush(DmSession *s)
 {
     int ret;
@@ -182,10 +191,8 @@ int dm_session_flush(DmSession *s)
         return 0;
     }
     ret = vup_stream_send_outbox(&s->stream, &s->outbox);
-    if (ret < 0 && !s->broken) {
-        dm_warn("sending %s failed (%s): the session is lost, closing it",
-                "posted messages", strerror(-ret));
-        s->broken = true;
+    if (ret < 0) {
+        stream_failed(s, "sending posted messages", ret);
     }
     return ret;
 }
@@ -1256,15 +1263,6 @@ bool dm_session_handle_one(DmSession *s)
  * said once, with why, since the model's queues park on it (a lost link,
  * docs/protocol.md) and the server closes the session (client_pending).
  */
-static void stream_failed(DmSession *s, const char *what, int err)
-{
-    if (!s->broken) {
-        dm_warn("%s failed (%s): the session is lost, closing it", what,
-                strerror(err < 0 ? -err : err));
-    }
-    s->broken = true;
-}
-
 /*
  * Wait for the reply to @req.  The client's requests meanwhile are kept
  * for later, so that a model is never re-entered in the middle of its
