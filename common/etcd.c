@@ -12,6 +12,7 @@
 #include "json-http.h"
 #include "json-limits.h"
 #include "soup-read.h"
+#include "soup-tls.h"
 
 G_DEFINE_QUARK(dm-etcd-error-quark, dm_etcd_error)
 
@@ -127,7 +128,7 @@ static JsonNode *etcd_post(DmEtcd *e, guint i, const char *path,
         return NULL;
     }
     if (e->cert) {
-        soup_message_set_tls_client_certificate(msg, e->cert);
+        dm_soup_tls_message_set_cert(msg, e->cert);
     }
     soup_message_set_request_body_from_bytes(msg, "application/json", req);
     resp = dm_soup_send_and_read_max(e->soup, msg, DM_ETCD_MAX_ANSWER, NULL,
@@ -222,7 +223,7 @@ static GInputStream *etcd_post_stream(DmEtcd *e, guint i, const char *path,
         return NULL;
     }
     if (e->cert) {
-        soup_message_set_tls_client_certificate(msg, e->cert);
+        dm_soup_tls_message_set_cert(msg, e->cert);
     }
     soup_message_set_request_body_from_bytes(msg, "application/json", req);
     in = soup_session_send(e->soup, msg, cancel, &err);

@@ -162,6 +162,22 @@ static gboolean soup_tls_refuse_server(SoupMessage *msg,
     return FALSE;
 }
 
+/* Hand @cert to the TLS connection about to shake hands. */
+static void soup_tls_give_cert(SoupMessage *msg, GSocketClientEvent event,
+                               GIOStream *conn, gpointer cert)
+{
+    if (event == G_SOCKET_CLIENT_TLS_HANDSHAKING && G_IS_TLS_CONNECTION(conn)) {
+        g_tls_connection_set_certificate(G_TLS_CONNECTION(conn), cert);
+    }
+}
+
+void dm_soup_tls_message_set_cert(SoupMessage *msg, GTlsCertificate *cert)
+{
+    g_signal_connect_data(msg, "network-event",
+                          G_CALLBACK(soup_tls_give_cert), g_object_ref(cert),
+                          (GClosureNotify)(void (*)(void))g_object_unref, 0);
+}
+
 /* Remember how far the connection got: connected, then handshaked. */
 static void soup_tls_network_event(SoupMessage *msg, GSocketClientEvent event,
                                    GIOStream *conn, gpointer opaque)
@@ -239,7 +255,7 @@ SoupMessage *dm_soup_tls_message_new(const char *method, const char *host,
     SoupMessage *msg = soup_message_new(method, uri);
 
     if (msg && creds) {
-        soup_message_set_tls_client_certificate(msg, creds->cert);
+        dm_soup_tls_message_set_cert(msg, creds->cert);
         g_signal_connect(msg, "accept-certificate",
                          G_CALLBACK(soup_tls_refuse_server), NULL);
         g_signal_connect(msg, "network-event",

@@ -69,6 +69,17 @@ SoupMessage *dm_soup_tls_message_new(const char *method, const char *host,
                                      const DmSoupTlsCreds *creds);
 
 /*
+ * Our client certificate @cert for the TLS connections @msg opens, set on
+ * each before its handshake.  Not soup_message_set_tls_client_certificate():
+ * libsoup 3.2 hands that one over through a GTlsInteraction that runs in
+ * the main context, while a synchronous send from a main-loop callback
+ * waits for the handshake's thread, which waits for the main context: a
+ * deadlock each time the server asks for the certificate (every full
+ * handshake; a resumed session is not asked).  The orchestrator hung so.
+ */
+void dm_soup_tls_message_set_cert(SoupMessage *msg, GTlsCertificate *cert);
+
+/*
  * Why @msg, a message from dm_soup_tls_message_new(), got no answer; @err
  * is what libsoup said.  Over TLS that may be: the server's certificate
  * was refused (and why, e.g. "not signed by our CA"), the handshake did
