@@ -117,6 +117,8 @@
 /* irq_delay_us: its largest value, and auto's where holding pays. */
 #define IRQ_DELAY_MAX_US    100000
 #define IRQ_DELAY_AUTO_US   50
+/* auto's hold doubles while holding pays, up to this many times that. */
+#define IRQ_DELAY_AUTO_GROW 4
 /* Pieces of guest memory one request's data may map to (zero-copy). */
 #define REQ_MAX_IOV         256
 /* The bounce buffer's alignment (cache=none's O_DIRECT takes it as is). */
@@ -249,6 +251,7 @@ struct VirtioBlk {
     uint16_t irq_from[DM_VIRTIO_MAX_QUEUES];
     uint16_t irq_probe[DM_VIRTIO_MAX_QUEUES];
     uint16_t irq_every[DM_VIRTIO_MAX_QUEUES];
+    int64_t irq_grown[DM_VIRTIO_MAX_QUEUES];    /* auto's hold now, or 0 */
     DmTimer irq_timer;
     DmTimer poll_timer;
     BlkQueue lq[DM_VIRTIO_MAX_QUEUES];  /* see BlkQueue */
@@ -367,8 +370,16 @@ static void blk_irq_release(VirtioBlk *b, unsigned q)
     if (took) {
         b->irq_holding |= 1u << q;
         b->irq_every[q] = IRQ_PROBE;
+        /*
+         * auto: a driver that keeps making requests during holds is one
+         * whose vCPU is busy with them; the longer the hold, the fewer
+         * interrupts it takes (docs/performance.md).
+         */
+        b->irq_grown[q] = MIN(MAX(b->irq_grown[q], b->irq_delay_auto) * 2,
+                              b->irq_delay_auto * IRQ_DELAY_AUTO_GROW);
     } else if (b->irq_holding & (1u << q)) {
         b->irq_holding &= ~(1u << q);       /* it paid until now */
+        b->irq_grown[q] = 0;
     } else if (every < IRQ_PROBE_MAX) {
         b->irq_every[q] = every * 2;        /* a probe that did not */
     }
@@ -506,6 +517,9 @@ static void blk_notify(VirtioBlk *b, unsigned q)
         }
         delay_us = blk_irq_delay_us(b, q);
         if (delay_us && blk_irq_hold(b, q)) {
+            if (b->irq_delay < 0 && b->irq_grown[q]) {
+                delay_us = b->irq_grown[q];     /* auto, holding paid */
+            }
             /*
              * Held: the answers that come meanwhile share one interrupt
              * (a guest at depth takes fewer; the loop's timer raises it).
@@ -1095,6 +1109,7 @@ static void blk_poll_cancel(VirtioBlk *b, bool kicks_on)
         b->irq_holding = 0;     /* and what holding taught */
         memset(b->irq_probe, 0, sizeof(b->irq_probe));
         memset(b->irq_every, 0, sizeof(b->irq_every));
+        memset(b->irq_grown, 0, sizeof(b->irq_grown));
     }
     dm_timer_del(&b->poll_timer);
     if (b->recheck || b->push_recheck) {
@@ -1874,7 +1889,8 @@ static const DmProp blk_props[] = {
                            "holding pays (the driver made new requests during "
                            "the last hold), else every 16th, to see (0: at "
                            "once; auto: 50 for a TCG guest whose rings are in "
-                           "shared memory, else 0; the loop's queues, not "
+                           "shared memory, doubling while holding pays up "
+                           "to 200, else 0; the loop's queues, not "
                            "iothread's)"),
     DM_PROP_BOOLEAN("iothread", VirtioBlk, iothread, "off",
                     "serve each queue on a thread of its own (its doorbell, "

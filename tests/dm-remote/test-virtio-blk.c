@@ -1475,6 +1475,67 @@ static void test_irq_delay_auto(void **unused)
     }
 }
 
+/*
+ * irq_delay_us=auto's hold grows while holding pays: twice as long after
+ * a hold during which the driver made requests (up to four times), back
+ * to its base after one that did not.  The base made 50 ms to be seen;
+ * times only say whether a check is still in time (a slow machine skips
+ * it).
+ */
+static void test_irq_delay_grows(void **unused)
+{
+    const int64_t base_ns = 50 * 1000000LL;
+    unsigned before;
+    int64_t t0;
+    Blk *r;
+
+    if (iothread || !shared_memory) {
+        print_message("# auto holds where rings are shared, on the loop\n");
+        return;
+    }
+    setenv("DM_BLK_IRQ_DELAY_AUTO_US", "50000", 1);
+    r = blk_new("");
+    unsetenv("DM_BLK_IRQ_DELAY_AUTO_US");
+    r->rig->link.accel = "tcg";
+    irq_driver_start(r);
+
+    /* The probe, held for the base; a batch made meanwhile: it paid. */
+    before = r->rig->link.irqs_sent;
+    t0 = dm_clock_ns();
+    assert_int_equal(request(r, BLK_T_IN, 4, 512, true), 0);
+    read_batch(r);
+    if (dm_clock_ns() - t0 >= base_ns) {
+        /* The batch came after the hold: it may not have paid. */
+        print_message("# too slow to see the hold grow\n");
+        blk_free(r);
+        return;
+    }
+    assert_int_equal(irqs_after(r, before, 1), 1);
+
+    /* Held again, twice as long: nothing yet after one and a half. */
+    before = r->rig->link.irqs_sent;
+    t0 = dm_clock_ns();
+    assert_int_equal(request(r, BLK_T_IN, 5, 512, true), 0);
+    rig_run_for(r->rig, 75);
+    if (dm_clock_ns() - t0 < 2 * base_ns) {
+        assert_int_equal(r->rig->link.irqs_sent - before, 0);
+    }
+    assert_int_equal(irqs_after(r, before, 1), 1);
+    rig_run_for(r->rig, 10);
+
+    /* That hold did not pay: at once again, up to the next probe. */
+    irq_lone_at_once(r, 15);
+    /* The probe's hold is the base again: its interrupt by 2x. */
+    before = r->rig->link.irqs_sent;
+    t0 = dm_clock_ns();
+    assert_int_equal(request(r, BLK_T_IN, 6, 512, true), 0);
+    rig_run_for(r->rig, 75);
+    if (dm_clock_ns() - t0 < 2 * base_ns) {
+        assert_int_equal(r->rig->link.irqs_sent - before, 1);
+    }
+    blk_free(r);
+}
+
 /* ---- queues=N: requests on every queue at once, data intact ---- */
 
 #define MQ_RINGS    (RAM_BASE + 0x10000)    /* 0x4000 per queue */
@@ -2044,6 +2105,7 @@ int main(void)
         cmocka_unit_test(test_event_idx),
         cmocka_unit_test(test_irq_delay),
         cmocka_unit_test(test_irq_delay_auto),
+        cmocka_unit_test(test_irq_delay_grows),
         cmocka_unit_test(test_queues_1),
         cmocka_unit_test(test_queues_auto),
         cmocka_unit_test(test_queues_4),
