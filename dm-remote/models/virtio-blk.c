@@ -444,9 +444,10 @@ static uint64_t blk_irq_delay_us(VirtioBlk *b, unsigned q)
     }
     if (!b->irq_auto_told) {
         b->irq_auto_told = true;
-        dm_info("virtio-blk: interrupts held up to %lld us while holding "
-                "pays (irq_delay_us=auto: a TCG guest, rings in shared "
-                "memory)", (long long)b->irq_delay_auto);
+        dm_info("virtio-blk: interrupts held %lld us, up to %lld while "
+                "holding pays (irq_delay_us=auto: a TCG guest, rings in "
+                "shared memory)", (long long)b->irq_delay_auto,
+                (long long)b->irq_delay_auto * IRQ_DELAY_AUTO_GROW);
     }
     return b->irq_delay_auto;
 }

@@ -40,7 +40,7 @@ done
 # irq_delay_us=auto (the default): the fork tells the model its guest runs
 # on TCG, so interrupts are held where the rings are shared, not over TCP.
 if [ -z "${DM_BLK_EXTRA:-}" ]; then
-    auto='interrupts held up to 50 us while holding pays (irq_delay_us=auto'
+    auto='interrupts held 50 us, up to 200 while holding pays (irq_delay_us=auto'
     if [ "$transport" = unix ]; then
         check "irq_delay_us=auto holds interrupts for this TCG guest" \
             grep -qF "$auto" "$tmp/dm.log"
