@@ -103,6 +103,8 @@ declare -A row_name=(
     [tcpfetch]="TCP loopback, no chains with the kick"
     [tcpirq]="dm-proxy-pci -> dm-remote, TCP, irq held"
     [netns]="dm-proxy-pci -> dm-remote, TCP netns"
+    # Not in a full run: BENCH_DISK_ROWS="netns netnsirq nbdns" compares.
+    [netnsirq]="dm-proxy-pci -> dm-remote, TCP netns, irq held"
     [tls]="dm-proxy-pci -> dm-remote, TLS loopback"
     [vfu]="vfio-user-pci -> x-vfio-user-server, INTx"
     [vhost]="vhost-user-blk-pci -> qemu-storage-daemon"
@@ -202,6 +204,7 @@ start_unixnow() { start_with unix ,irq_delay_us=0; }
 # Interrupts held for answers to share them.
 start_unixirq() { start_with unix ",irq_delay_us=${BENCH_IRQ_DELAY_US:-50}"; }
 start_tcpirq() { start_with tcp ",irq_delay_us=${BENCH_IRQ_DELAY_US:-50}"; }
+start_netnsirq() { start_with netns ",irq_delay_us=${BENCH_IRQ_DELAY_US:-50}"; }
 start_tcp() {
     serve_dm "tcp:127.0.0.1:$port" tcp_open 127.0.0.1 "$port" || return 1
     dev="-device dm-proxy-pci,server=tcp:127.0.0.1:$port,timeout=30000"
@@ -304,7 +307,7 @@ obj_help=$("$qemu" -object help 2>&1 || true)
 for r in "${rows[@]}"; do
     [ -n "${row_name[$r]:-}" ] || { echo "bench: disk: no row '$r'" >&2; exit 2; }
     case $r in
-    netns | nbdns)
+    netns | netnsirq | nbdns)
         [ "$(id -u)" = 0 ] || why[$r]="network namespaces need root"
         command -v ip >/dev/null || why[$r]="no ip(8)" ;;
     tls)
@@ -328,10 +331,11 @@ if [[ " ${rows[*]} " == *" tls "* ]] && [ -z "${why[tls]:-}" ]; then
     "$here/../tests/net/make-certs.sh" "$certs" >/dev/null 2>&1 ||
         why[tls]="could not make certificates (tests/net/make-certs.sh)"
 fi
-if [[ " ${rows[*]} " == *" netns "* || " ${rows[*]} " == *" nbdns "* ]] &&
-   [ -z "${why[netns]:-}${why[nbdns]:-}" ]; then
+if [[ " ${rows[*]} " =~ \ (netns|netnsirq|nbdns)\  ]] &&
+   [ -z "${why[netns]:-}${why[netnsirq]:-}${why[nbdns]:-}" ]; then
     if ! netns_up 2>"$tmp/netns.log"; then
         why[netns]="could not make the namespaces: $(head -n1 "$tmp/netns.log")"
+        why[netnsirq]=${why[netns]}
         why[nbdns]=${why[netns]}
     fi
 fi
