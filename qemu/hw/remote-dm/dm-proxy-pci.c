@@ -160,13 +160,24 @@ static const char *dm_id(DMProxyPCIState *s)
 
 /* ---- Interrupts (main loop) ---- */
 
+/* Into the guest (main loop, big lock), by eventfd or by message. */
+static void dm_proxy_pci_vector_inject(DMProxyMsiVector *v, bool msix)
+{
+    trace_dm_proxy_pci_msi(dm_id(v->s), v->vector);
+    if (msix) {
+        /* QEMU's MSI-X emulation honours masks and sets pending bits. */
+        msix_notify(PCI_DEVICE(v->s), v->vector);
+    } else {
+        msi_notify(PCI_DEVICE(v->s), v->vector);
+    }
+}
+
 static void dm_proxy_pci_msi_event(EventNotifier *e)
 {
     DMProxyMsiVector *v = container_of(e, DMProxyMsiVector, notifier);
 
     if (event_notifier_test_and_clear(&v->notifier)) {
-        trace_dm_proxy_pci_msi(dm_id(v->s), v->vector);
-        msi_notify(PCI_DEVICE(v->s), v->vector);
+        dm_proxy_pci_vector_inject(v, false);
     }
 }
 
@@ -175,9 +186,7 @@ static void dm_proxy_pci_msix_event(EventNotifier *e)
     DMProxyMsiVector *v = container_of(e, DMProxyMsiVector, notifier);
 
     if (event_notifier_test_and_clear(&v->notifier)) {
-        trace_dm_proxy_pci_msi(dm_id(v->s), v->vector);
-        /* QEMU's MSI-X emulation honours masks and sets pending bits. */
-        msix_notify(PCI_DEVICE(v->s), v->vector);
+        dm_proxy_pci_vector_inject(v, true);
     }
 }
 
@@ -1008,12 +1017,7 @@ static void dm_proxy_pci_vector_fire(DMProxyMsiVector *v, bool msix)
         event_notifier_set(&v->notifier);
         return;
     }
-    trace_dm_proxy_pci_msi(dm_id(v->s), v->vector);
-    if (msix) {
-        msix_notify(PCI_DEVICE(v->s), v->vector);
-    } else {
-        msi_notify(PCI_DEVICE(v->s), v->vector);
-    }
+    dm_proxy_pci_vector_inject(v, msix);
 }
 
 /* An interrupt told by message. */
