@@ -78,8 +78,7 @@ static GPtrArray *watch_placements(sqlite3 *db)
 }
 
 /* Compare @w's instance now with what was @seen; record a change. */
-static void watch_one(sqlite3 *db, GHashTable *seen, GHashTable *now,
-                      WatchedDm *w)
+static void watch_one(GHashTable *seen, GHashTable *now, WatchedDm *w)
 {
     g_autofree char *path = g_strconcat("/v1/instances/", w->instance,
                                         NULL);
@@ -151,7 +150,7 @@ static gpointer watch_thread(gpointer opaque)
         orch_rec_twin_bind(NULL);
         g_clear_pointer(&reads, orch_view_free);
         for (i = 0; i < all->len; i++) {
-            watch_one(db, seen, now, all->pdata[i]);
+            watch_one(seen, now, all->pdata[i]);
         }
         /* Instances gone from the table are forgotten with it. */
         g_hash_table_unref(seen);

@@ -73,7 +73,7 @@ static bool lifecycle_launch(OrchRequest *r, OrchVm *vm, LifecycleDev *d,
         return false;
     }
     lifecycle_token(token);
-    ok = orch_launch_instance(r->db, &r->undo, vm->uuid, &s, instance,
+    ok = orch_launch_instance(&r->undo, vm->uuid, &s, instance,
                               d->model, d->props, d->restart, d->console,
                               token, errp);
     orch_server_choice_clear(&s);

@@ -329,7 +329,7 @@ static const char *placement_vnc(JsonNode *reply)
     return vnc && orch_address_valid(vnc, NULL) ? vnc : NULL;
 }
 
-bool orch_launch_instance(sqlite3 *db, OrchUndo *undo, const char *vm_uuid,
+bool orch_launch_instance(OrchUndo *undo, const char *vm_uuid,
                           OrchServerChoice *s, const char *instance,
                           const char *model, const char *props,
                           const char *restart, bool console,

@@ -54,7 +54,7 @@ bool orch_place_device(sqlite3 *db, const char *vm, const char *dev,
  * before the launcher is called (orch_request_claim_now), which releases
  * it again if the request fails.
  */
-bool orch_launch_instance(sqlite3 *db, OrchUndo *undo, const char *vm_uuid,
+bool orch_launch_instance(OrchUndo *undo, const char *vm_uuid,
                           OrchServerChoice *s, const char *instance,
                           const char *model, const char *props,
                           const char *restart, bool console,
