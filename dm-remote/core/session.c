@@ -174,6 +174,12 @@ int dm_session_greet(DmSession *s, DmTlsCreds *creds, bool *ret_want_write,
     return 0;
 }
 
+/*
+ * The stream failed where a model waited or sent (a DMA, an interrupt,
+ * posted messages): said once, with why, since the model's queues park
+ * on it (a lost link, docs/protocol.md) and the server closes the session
+ * (client_pending).
+ */
 static void stream_failed(DmSession *s, const char *what, int err)
 {
     if (!s->broken) {
@@ -1258,11 +1264,6 @@ bool dm_session_handle_one(DmSession *s)
 
 /* ---- DMA through messages ---- */
 
-/*
- * The stream failed where a model waited or sent (a DMA, an interrupt):
- * said once, with why, since the model's queues park on it (a lost link,
- * docs/protocol.md) and the server closes the session (client_pending).
- */
 /*
  * Wait for the reply to @req.  The client's requests meanwhile are kept
  * for later, so that a model is never re-entered in the middle of its

@@ -251,7 +251,8 @@ struct VirtioBlk {
     uint16_t irq_from[DM_VIRTIO_MAX_QUEUES];
     uint16_t irq_probe[DM_VIRTIO_MAX_QUEUES];
     uint16_t irq_every[DM_VIRTIO_MAX_QUEUES];
-    int64_t irq_grown[DM_VIRTIO_MAX_QUEUES];    /* auto's hold now, or 0 */
+    /* auto's hold grown by holds that paid, or 0: its base */
+    int64_t irq_grown[DM_VIRTIO_MAX_QUEUES];
     DmTimer irq_timer;
     DmTimer poll_timer;
     BlkQueue lq[DM_VIRTIO_MAX_QUEUES];  /* see BlkQueue */
@@ -335,6 +336,12 @@ static void blk_recheck(VirtioBlk *b, unsigned q)
 #define IRQ_PROBE 16
 #define IRQ_PROBE_MAX 256
 
+/* The longest auto's hold grows to. */
+static int64_t blk_irq_auto_max(VirtioBlk *b)
+{
+    return b->irq_delay_auto * IRQ_DELAY_AUTO_GROW;
+}
+
 static unsigned blk_irq_every(VirtioBlk *b, unsigned q)
 {
     return b->irq_every[q] ? b->irq_every[q] : IRQ_PROBE;
@@ -375,8 +382,11 @@ static void blk_irq_release(VirtioBlk *b, unsigned q)
          * whose vCPU is busy with them; the longer the hold, the fewer
          * interrupts it takes (docs/performance.md).
          */
-        b->irq_grown[q] = MIN(MAX(b->irq_grown[q], b->irq_delay_auto) * 2,
-                              b->irq_delay_auto * IRQ_DELAY_AUTO_GROW);
+        if (b->irq_delay < 0) {
+            b->irq_grown[q] = MIN(MAX(b->irq_grown[q],
+                                      b->irq_delay_auto) * 2,
+                                  blk_irq_auto_max(b));
+        }
     } else if (b->irq_holding & (1u << q)) {
         b->irq_holding &= ~(1u << q);       /* it paid until now */
         b->irq_grown[q] = 0;
@@ -447,7 +457,7 @@ static uint64_t blk_irq_delay_us(VirtioBlk *b, unsigned q)
         dm_info("virtio-blk: interrupts held %lld us, up to %lld while "
                 "holding pays (irq_delay_us=auto: a TCG guest, rings in "
                 "shared memory)", (long long)b->irq_delay_auto,
-                (long long)b->irq_delay_auto * IRQ_DELAY_AUTO_GROW);
+                (long long)blk_irq_auto_max(b));
     }
     return b->irq_delay_auto;
 }
@@ -518,7 +528,7 @@ static void blk_notify(VirtioBlk *b, unsigned q)
         }
         delay_us = blk_irq_delay_us(b, q);
         if (delay_us && blk_irq_hold(b, q)) {
-            if (b->irq_delay < 0 && b->irq_grown[q]) {
+            if (b->irq_grown[q]) {
                 delay_us = b->irq_grown[q];     /* auto, holding paid */
             }
             /*

@@ -1482,9 +1482,28 @@ static void test_irq_delay_auto(void **unused)
  * times only say whether a check is still in time (a slow machine skips
  * it).
  */
+#define GROW_BASE_NS (50 * 1000000LL)
+
+/*
+ * A read of @sector, then the loop for one and a half bases: @want
+ * interrupts by then, checked unless that took two bases (a slow
+ * machine).  The count of interrupts before the read.
+ */
+static unsigned irqs_after_1_5_bases(Blk *r, uint64_t sector, unsigned want)
+{
+    unsigned before = r->rig->link.irqs_sent;
+    int64_t t0 = dm_clock_ns();
+
+    assert_int_equal(request(r, BLK_T_IN, sector, 512, true), 0);
+    rig_run_for(r->rig, GROW_BASE_NS * 3 / 2 / 1000000);
+    if (dm_clock_ns() - t0 < 2 * GROW_BASE_NS) {
+        assert_int_equal(r->rig->link.irqs_sent - before, want);
+    }
+    return before;
+}
+
 static void test_irq_delay_grows(void **unused)
 {
-    const int64_t base_ns = 50 * 1000000LL;
     unsigned before;
     int64_t t0;
     Blk *r;
@@ -1504,7 +1523,7 @@ static void test_irq_delay_grows(void **unused)
     t0 = dm_clock_ns();
     assert_int_equal(request(r, BLK_T_IN, 4, 512, true), 0);
     read_batch(r);
-    if (dm_clock_ns() - t0 >= base_ns) {
+    if (dm_clock_ns() - t0 >= GROW_BASE_NS) {
         /* The batch came after the hold: it may not have paid. */
         print_message("# too slow to see the hold grow\n");
         blk_free(r);
@@ -1513,26 +1532,14 @@ static void test_irq_delay_grows(void **unused)
     assert_int_equal(irqs_after(r, before, 1), 1);
 
     /* Held again, twice as long: nothing yet after one and a half. */
-    before = r->rig->link.irqs_sent;
-    t0 = dm_clock_ns();
-    assert_int_equal(request(r, BLK_T_IN, 5, 512, true), 0);
-    rig_run_for(r->rig, 75);
-    if (dm_clock_ns() - t0 < 2 * base_ns) {
-        assert_int_equal(r->rig->link.irqs_sent - before, 0);
-    }
+    before = irqs_after_1_5_bases(r, 5, 0);
     assert_int_equal(irqs_after(r, before, 1), 1);
     rig_run_for(r->rig, 10);
 
     /* That hold did not pay: at once again, up to the next probe. */
     irq_lone_at_once(r, 15);
-    /* The probe's hold is the base again: its interrupt by 2x. */
-    before = r->rig->link.irqs_sent;
-    t0 = dm_clock_ns();
-    assert_int_equal(request(r, BLK_T_IN, 6, 512, true), 0);
-    rig_run_for(r->rig, 75);
-    if (dm_clock_ns() - t0 < 2 * base_ns) {
-        assert_int_equal(r->rig->link.irqs_sent - before, 1);
-    }
+    /* The probe's hold is the base again: its interrupt by then. */
+    irqs_after_1_5_bases(r, 6, 1);
     blk_free(r);
 }
 
