@@ -30,6 +30,12 @@ lan_up() {
         ip -n "$(lan_ns "$name")" addr add "$addr/24" dev eth0
         ip -n "$(lan_ns "$name")" link set eth0 up
         ip -n "$(lan_ns "$name")" link set lo up
+        # The launchers' model ports (--port-range's default) kept out of
+        # the ephemeral range, as docs/scale-out.md asks of a server host:
+        # an outgoing connection there took a model's port (scale-fleet:
+        # "cannot listen ... Address already in use").
+        ip netns exec "$(lan_ns "$name")" sysctl -qw \
+            net.ipv4.ip_local_reserved_ports=40000-40999 || return 1
         i=$((i + 1))
     done
     # Bounded wait for the carriers.
