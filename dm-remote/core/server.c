@@ -453,6 +453,10 @@ int dm_server_run(const DmServerConfig *cfg)
     srv.listen_fd = dm_address_listen(&cfg->listen, err, sizeof(err));
     if (srv.listen_fd < 0) {
         dm_error("%s", err);
+        if (srv.listen_fd == -EADDRINUSE &&
+            cfg->listen.kind == DM_ADDRESS_TCP) {
+            status = DM_EXIT_ADDR_IN_USE;
+        }
         goto out_dev;
     }
     dm_timer_init(&srv.hello, srv.loop, hello_timeout, &srv);

@@ -23,6 +23,12 @@ typedef struct DmServerConfig {
     const char *state_file;     /* load at start if there, save at stop */
 } DmServerConfig;
 
+/*
+ * The exit status when the TCP address to listen on is taken: a
+ * launcher that picked the port may pick another (docs/dm-remote.md).
+ */
+#define DM_EXIT_ADDR_IN_USE 3
+
 /* Serve until SIGTERM or SIGINT; returns the process exit status. */
 int dm_server_run(const DmServerConfig *cfg);
 

@@ -23,6 +23,7 @@
 #include "model-props.h"
 #include "log.h"
 #include "record.h"
+#include "server.h"
 #include "tap.h"
 
 #define DM_START_TIMEOUT_MS 5000
@@ -531,12 +532,59 @@ static void instance_restart(DmChild *c)
             inst->what, c->restarts, c->proc.pid);
 }
 
+void dm_instance_set_port(DmInstance *inst, unsigned port)
+{
+    const char *host = inst->s->model_host;
+
+    inst->port = port;
+    g_free(inst->address);
+    inst->address = g_strdup_printf(strchr(host, ':') ? "tcp:[%s]:%u"
+                                                      : "tcp:%s:%u",
+                                    host, port);
+}
+
+/* Other ports a start may try, its first taken (instance_start_elsewhere). */
+#define DM_PORT_TRIES 3
+
+/*
+ * A model starting that exited because its port was taken after we
+ * found it free (an outgoing connection given it from the ephemeral
+ * range, docs/scale-out.md): started again on another port of the
+ * range, up to DM_PORT_TRIES times.  Whether it was (true: the start
+ * goes on, or has failed and was answered).
+ */
+static bool instance_start_elsewhere(DmInstance *inst)
+{
+    DmChild *c = &inst->child;
+    g_autofree char *err = NULL;
+    unsigned taken = inst->port, port;
+
+    if (!inst->tcp || inst->args || !WIFEXITED(c->status) ||
+        WEXITSTATUS(c->status) != DM_EXIT_ADDR_IN_USE ||
+        inst->port_tries >= DM_PORT_TRIES || !inst->s->pick_port ||
+        inst->s->pick_port(inst->s, &port) < 0) {
+        return false;
+    }
+    inst->port_tries++;
+    dm_instance_set_port(inst, port);
+    dm_warn("instance %s (%s): port %u was taken before the model could "
+            "listen on it; starting it on %u", c->id, inst->what, taken,
+            port);
+    if (instance_spawn(inst, &err) < 0) {
+        dm_child_start_failed(c, err, "the log of its last start ends");
+    }
+    return true;
+}
+
 static void instance_exited(DmChild *c)
 {
     DmInstance *inst = instance_of(c);
     g_autofree char *text = dm_proc_exit_text(c->status);
     bool failed = !WIFEXITED(c->status) || WEXITSTATUS(c->status) != 0;
 
+    if (inst->state == DM_INST_STARTING && instance_start_elsewhere(inst)) {
+        return;
+    }
     if (inst->state == DM_INST_STARTING) {
         g_autofree char *why = g_strdup_printf("model %s during start-up",
                                                text);
@@ -589,15 +637,12 @@ static bool instance_from_record(DmInstance *inst, JsonObject *rec)
 
     inst->tcp = dm_record_bool(rec, "tcp");
     if (inst->tcp) {
-        bool v6 = strchr(s->model_host, ':') != NULL;
+        unsigned port = dm_record_int(rec, "port", 1, 65535, 0);
 
-        inst->port = dm_record_int(rec, "port", 1, 65535, 0);
-        if (!inst->port) {
+        if (!port) {
             return false;
         }
-        g_free(inst->address);  /* the router's, from router_new() */
-        inst->address = g_strdup_printf(v6 ? "tcp:[%s]:%u" : "tcp:%s:%u",
-                                        s->model_host, inst->port);
+        dm_instance_set_port(inst, port);   /* the router's replaced */
     } else {
         inst->sock_path = g_build_filename(inst->child.dir, "sock", NULL);
         inst->address = g_strdup_printf("unix:%s", inst->sock_path);

@@ -49,6 +49,8 @@ typedef struct DmServer {
     struct sockaddr_storage vnc_addr;       /* resolved, port 0 */
     socklen_t vnc_addrlen;
     unsigned port_lo, port_hi;
+    /* instances.c's choice of a free port of the range (not a taken one) */
+    int (*pick_port)(struct DmServer *s, unsigned *ret_port);
     char *images_dir;           /* absolute, --images-dir; NULL: none */
     char **bridges;             /* --bridges a tap may join; NULL: none */
     GHashTable *instances;      /* id -> DmInstance, the API's */
@@ -78,6 +80,7 @@ struct DmInstance {
     DmInstanceRecordFn *record_extra;   /* internal ones, or NULL */
     bool tcp;
     unsigned port;              /* tcp */
+    unsigned port_tries;        /* other ports tried at start (taken) */
     char *address;              /* tcp:HOST:PORT or unix:PATH */
     char *sock_path;            /* unix */
     char *console_path;         /* NULL: no console */
@@ -133,6 +136,9 @@ void dm_instance_set_input(DmInstance *inst);
  * connects when it has a key to send).  No file is made.
  */
 void dm_instance_set_vnc(DmInstance *inst, unsigned port);
+
+/* The model listens on @port of the model host (its address follows). */
+void dm_instance_set_port(DmInstance *inst, unsigned port);
 
 /* Write DIR/vnc-password (mode 0600): a new random password. */
 int dm_instance_make_vnc_password(DmInstance *inst, char **ret_err);

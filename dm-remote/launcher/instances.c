@@ -26,6 +26,7 @@
 void dm_instances_init(DmServer *s)
 {
     s->instances = g_hash_table_new(g_str_hash, g_str_equal);
+    s->pick_port = dm_instances_pick_port;
 }
 
 void dm_instances_free(DmServer *s)
@@ -428,10 +429,7 @@ static int instances_place(DmServer *s, SoupServerMessage *msg,
                       s->port_lo, s->port_hi);
         return -EADDRINUSE;
     } else {
-        bool v6 = strchr(s->model_host, ':') != NULL;
-
-        inst->address = g_strdup_printf(v6 ? "tcp:[%s]:%u" : "tcp:%s:%u",
-                                        s->model_host, inst->port);
+        dm_instance_set_port(inst, inst->port);
     }
     if (inst->vnc) {
         unsigned port = 0;
