@@ -1166,9 +1166,14 @@ static void dispatch(DmSession *s, VupMsg *m, int recv_ret)
         s->stats.errors++;
         dm_debug("%s (id %u) failed: %s", vup_command_name(cmd),
                  m->hdr.msg_id, strerror(-ret));
+        /* Behind what was posted, in the same send (send_now). */
         if (!(m->hdr.flags & VUP_FLAG_NO_REPLY) &&
-            (dm_session_flush(s) < 0 ||
-             vup_stream_send_error(&s->stream, &m->hdr, -ret) < 0)) {
+            send_now(s, &(VupHeader) {
+                         .msg_id = m->hdr.msg_id,
+                         .command = cmd,
+                         .flags = VUP_FLAG_TYPE_REPLY | VUP_FLAG_ERROR,
+                         .error_no = -ret,
+                     }, NULL, 0, NULL, 0) < 0) {
             s->broken = true;
         }
     }
