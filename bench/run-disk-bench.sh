@@ -103,8 +103,11 @@ declare -A row_name=(
     [tcpfetch]="TCP loopback, no chains with the kick"
     [tcpirq]="dm-proxy-pci -> dm-remote, TCP, irq held"
     [netns]="dm-proxy-pci -> dm-remote, TCP netns"
-    # Not in a full run: BENCH_DISK_ROWS="netns netnsirq nbdns" compares.
+    # Not in a full run: BENCH_DISK_ROWS="netns netnsirq netnsidle nbdns"
+    # compares (the model holding interrupts; QEMU holding them while
+    # its vCPU is busy, the proxy's irq-hold-us).
     [netnsirq]="dm-proxy-pci -> dm-remote, TCP netns, irq held"
+    [netnsidle]="TCP netns, irq held while the vCPU is busy"
     [tls]="dm-proxy-pci -> dm-remote, TLS loopback"
     [vfu]="vfio-user-pci -> x-vfio-user-server, INTx"
     [vhost]="vhost-user-blk-pci -> qemu-storage-daemon"
@@ -204,6 +207,11 @@ start_unixnow() { start_with unix ,irq_delay_us=0; }
 # Interrupts held for answers to share them.
 start_unixirq() { start_with unix ",irq_delay_us=${BENCH_IRQ_DELAY_US:-50}"; }
 start_tcpirq() { start_with tcp ",irq_delay_us=${BENCH_IRQ_DELAY_US:-50}"; }
+# The proxy holds interrupts while the guest's vCPU runs (irq-hold-us).
+start_netnsidle() {
+    start_netns || return 1
+    dev="$dev,irq-hold-us=${BENCH_IRQ_HOLD_US:-200}"
+}
 start_netnsirq() { start_with netns ",irq_delay_us=${BENCH_IRQ_DELAY_US:-50}"; }
 start_tcp() {
     serve_dm "tcp:127.0.0.1:$port" tcp_open 127.0.0.1 "$port" || return 1
@@ -307,7 +315,7 @@ obj_help=$("$qemu" -object help 2>&1 || true)
 for r in "${rows[@]}"; do
     [ -n "${row_name[$r]:-}" ] || { echo "bench: disk: no row '$r'" >&2; exit 2; }
     case $r in
-    netns | netnsirq | nbdns)
+    netns | netnsirq | netnsidle | nbdns)
         [ "$(id -u)" = 0 ] || why[$r]="network namespaces need root"
         command -v ip >/dev/null || why[$r]="no ip(8)" ;;
     tls)
@@ -331,11 +339,12 @@ if [[ " ${rows[*]} " == *" tls "* ]] && [ -z "${why[tls]:-}" ]; then
     "$here/../tests/net/make-certs.sh" "$certs" >/dev/null 2>&1 ||
         why[tls]="could not make certificates (tests/net/make-certs.sh)"
 fi
-if [[ " ${rows[*]} " =~ \ (netns|netnsirq|nbdns)\  ]] &&
+if [[ " ${rows[*]} " =~ \ (netns|netnsirq|netnsidle|nbdns)\  ]] &&
    [ -z "${why[netns]:-}${why[netnsirq]:-}${why[nbdns]:-}" ]; then
     if ! netns_up 2>"$tmp/netns.log"; then
         why[netns]="could not make the namespaces: $(head -n1 "$tmp/netns.log")"
         why[netnsirq]=${why[netns]}
+        why[netnsidle]=${why[netns]}
         why[nbdns]=${why[netns]}
     fi
 fi

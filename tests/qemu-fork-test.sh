@@ -67,6 +67,10 @@ remote_err "'ioeventfd' is for bus=pci" -remote-device bus=isa,server=unix:/x,io
 remote_err "'irqfd' is for bus=pci" -remote-device bus=isa,server=unix:/x,irqfd=off
 remote_err "'vq-fetch' is for bus=pci" -remote-device bus=isa,server=unix:/x,vq-fetch=off
 remote_err "'mmap' is for bus=pci" -remote-device bus=isa,server=unix:/x,mmap=off
+remote_err "'irq-hold-us' is for bus=pci" -remote-device bus=isa,server=unix:/x,irq-hold-us=200
+# Passed on to the proxy: the connection, not the option, fails.
+remote_err "cannot connect to unix:/nonexistent/dm.sock" \
+    -remote-device bus=pci,server=unix:/nonexistent/dm.sock,irq-hold-us=200
 remote_err "'iobase' and 'irq' are for bus=isa" -remote-device bus=pci,server=unix:/x,irq=4
 remote_err "cannot connect to unix:/nonexistent/dm.sock" \
     -remote-device bus=isa,server=unix:/nonexistent/dm.sock
@@ -74,6 +78,8 @@ remote_err "cannot connect to tcp:127.0.0.1:1" \
     -remote-device bus=pci,server=tcp:127.0.0.1:1
 "$qemu" -help | grep -q -- "-remote-device \[id=ID,\]bus=isa|pci" ||
     fail "-remote-device missing from -help"
+"$qemu" -help | grep -q -- "\[,irq-hold-us=N\]" ||
+    fail "-remote-device's irq-hold-us missing from -help"
 for dev in dm-proxy-isa; do
     grep -q "name \"$dev\"" <<<"$devices" || fail "device $dev missing"
 done

@@ -22,6 +22,12 @@ if [ "$transport" = unix ]; then
     guest_args="-object memory-backend-memfd,id=ram,size=256M,share=on
                 -machine memory-backend=ram"
 fi
+# The proxy holding interrupts by message while the vCPU is busy
+# (irq-hold-us): its trace says why each hold ended, in qemu.log.
+hold_us=$(sed -n 's/.*irq-hold-us=\([0-9]*\).*/\1/p' <<<"${DM_PROXY_EXTRA:-}")
+if [ -n "$hold_us" ]; then
+    guest_args="${guest_args:-} -trace dm_proxy_irq_hold_end"
+fi
 
 for round in 1 2 3; do
     rm -f "$tmp/blk.sock"
@@ -48,5 +54,14 @@ if [ -z "${DM_BLK_EXTRA:-}" ]; then
         check "irq_delay_us=auto holds none over TCP" \
             bash -c '! grep -qF "$1" "$2"' _ "$auto" "$tmp/dm.log"
     fi
+fi
+# Held at depth, where the vCPU never idles, until the hold's end; at
+# queue depth 1 raised as soon as the vCPU sleeps (a guest waiting for
+# its one request never waits for a hold).
+if [ -n "$hold_us" ] && [ "$hold_us" != 0 ]; then
+    check "interrupts held while the vCPU ran were raised at the hold's end" \
+        grep -q "dm_proxy_irq_hold_end .*(timer)" "$tmp/qemu.log"
+    check "interrupts held were raised when the vCPU went idle" \
+        grep -q "dm_proxy_irq_hold_end .*(idle vCPU)" "$tmp/qemu.log"
 fi
 disk_finish

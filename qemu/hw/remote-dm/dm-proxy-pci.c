@@ -119,6 +119,7 @@ struct DMProxyPCIState {
     uint32_t timeout_ms;
     uint32_t hold_ms;           /* a lost model: an access waits for it */
     uint32_t poll_us;
+    uint32_t irq_hold_us;       /* interrupts by message, vCPUs busy */
     bool vq_fetch;              /* offer dm_vq_fetch (TCP's fast path) */
     bool vq_push;               /* and dm_vq_push: chains with the kick */
     bool posted_writes;
@@ -1504,6 +1505,7 @@ static void dm_proxy_pci_realize(PCIDevice *pdev, Error **errp)
     }
     s->proxy_up = true;
     s->proxy.hold_ms = s->hold_ms;
+    dm_proxy_irq_hold_init(&s->proxy, s->irq_hold_us);
     if (!dm_proxy_pci_query(s, VUP_CMD_DEVICE_GET_INFO, &info, sizeof(info),
                             errp)) {
         return;
@@ -1714,6 +1716,7 @@ static const Property dm_proxy_pci_properties[] = {
     DEFINE_PROP_UINT32("dirty-fps", DMProxyPCIState, dirty_fps,
                        DM_PROXY_DIRTY_FPS_DEFAULT),
     DEFINE_PROP_UINT32("poll-us", DMProxyPCIState, poll_us, 50),
+    DEFINE_PROP_UINT32("irq-hold-us", DMProxyPCIState, irq_hold_us, 0),
     DEFINE_PROP_BOOL("vq-fetch", DMProxyPCIState, vq_fetch, true),
     DEFINE_PROP_BOOL("vq-push", DMProxyPCIState, vq_push, true),
     DEFINE_PROP_BOOL("irqfd", DMProxyPCIState, irqfd, true),

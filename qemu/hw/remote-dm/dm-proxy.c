@@ -424,10 +424,8 @@ void dm_proxy_irq_deliver(DMProxy *p, uint32_t index, uint32_t sub)
     }
 }
 
-static void dm_proxy_irq_bh(void *opaque)
+void dm_proxy_irq_raise(DMProxy *p)
 {
-    DMProxy *p = opaque;
-
     for (unsigned i = 0; i < ARRAY_SIZE(p->irq_pending); i++) {
         uint64_t bits = qatomic_xchg(&p->irq_pending[i], 0);
 
@@ -437,6 +435,15 @@ static void dm_proxy_irq_bh(void *opaque)
             bits &= bits - 1;
             p->ops->irq(p->opaque, i, sub);
         }
+    }
+}
+
+static void dm_proxy_irq_bh(void *opaque)
+{
+    DMProxy *p = opaque;
+
+    if (!dm_proxy_irq_hold(p)) {
+        dm_proxy_irq_raise(p);
     }
 }
 
@@ -1285,6 +1292,7 @@ void dm_proxy_cleanup(DMProxy *p)
         qemu_bh_delete(p->drain_bh);
         p->drain_bh = NULL;
     }
+    dm_proxy_irq_hold_cleanup(p);
     dm_proxy_tls_cleanup(p);
     dm_proxy_migration_cleanup(p);
     dm_proxy_vm_clock_cleanup(p);

@@ -7,7 +7,7 @@
  *                  [,poll-us=N]
  *                  [,posted-writes=on|off][,ioeventfd=on|off]
  *                  [,irqfd=on|off][,vq-fetch=on|off][,mmap=on|off]
- *                  [,dirty-fps=N]
+ *                  [,dirty-fps=N][,irq-hold-us=N]
  *                  [,vm-id=..,...,token-secret=SECRET]
  *                  [,tls-creds=CREDS[,tls-hostname=NAME]]
  *
@@ -46,6 +46,7 @@ static QemuOptsList remote_device_opts = {
         { .name = "vq-fetch", .type = QEMU_OPT_BOOL },
         { .name = "mmap", .type = QEMU_OPT_BOOL },
         { .name = "dirty-fps", .type = QEMU_OPT_NUMBER },
+        { .name = "irq-hold-us", .type = QEMU_OPT_NUMBER },
         { .name = "vm-id", .type = QEMU_OPT_STRING },
         { .name = "hypervisor-id", .type = QEMU_OPT_STRING },
         { .name = "client-platform-id", .type = QEMU_OPT_STRING },
@@ -79,7 +80,7 @@ char *remote_device_to_device_opts(const char *optarg, Error **errp)
     static const char *const passed[] = {
         "id", "server", "iobase", "irq", "rtc", "addr", "bootindex",
         "timeout", "hold", "poll-us", "ioeventfd", "irqfd", "vq-fetch", "mmap",
-        "dirty-fps", "posted-writes", "vm-id", "hypervisor-id", "client-platform-id",
+        "dirty-fps", "irq-hold-us", "posted-writes", "vm-id", "hypervisor-id", "client-platform-id",
         "device-model-id", "server-platform-id", "token-secret",
         "tls-creds", "tls-hostname",
     };
@@ -102,7 +103,7 @@ char *remote_device_to_device_opts(const char *optarg, Error **errp)
     if (g_str_equal(bus, "isa")) {
         static const char *const pci_only[] = {
             "addr", "bootindex", "ioeventfd", "irqfd", "vq-fetch", "mmap",
-            "dirty-fps",
+            "dirty-fps", "irq-hold-us",
         };
 
         for (size_t i = 0; i < G_N_ELEMENTS(pci_only); i++) {

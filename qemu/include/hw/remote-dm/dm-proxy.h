@@ -312,6 +312,16 @@ struct DMProxy {
     VMChangeStateEntry *vmstate_entry;
     NotifierWithReturn migration_notifier;
 
+    /*
+     * Interrupts by message held while the guest is busy
+     * (dm-proxy-irq-hold.c): up to @irq_hold_us after the first, raised
+     * at once when a vCPU goes idle.  0: raised as they come.
+     */
+    uint32_t irq_hold_us;
+    QEMUTimer *irq_hold_timer;
+    Notifier vcpu_idle;
+    bool vcpu_idle_added;
+
     /* The VM clock told to the model (dm-proxy-vmclock.c). */
     VMChangeStateEntry *vm_clock_entry;
     QEMUTimer *vm_clock_tick;   /* qtest: report the stepped clock */
@@ -568,6 +578,19 @@ void dm_proxy_vm_clock_sync(DMProxy *p);
 void dm_proxy_vm_clock_before_access(DMProxy *p);
 void dm_proxy_vm_clock_after_access(DMProxy *p);
 void dm_proxy_vm_clock_cleanup(DMProxy *p);
+
+/*
+ * Interrupts by message held while the guest's vCPUs are busy
+ * (dm-proxy-irq-hold.c), up to @us (0: never; only under TCG): from
+ * realize, and at cleanup.  dm_proxy_irq_hold(): whether the
+ * interrupts pending now wait (a timer or an idle vCPU raises them);
+ * BQL held.
+ */
+void dm_proxy_irq_hold_init(DMProxy *p, uint32_t us);
+bool dm_proxy_irq_hold(DMProxy *p);
+void dm_proxy_irq_hold_cleanup(DMProxy *p);
+/* Raise the interrupts pending (DM_IRQ, DM_VQ_IRQ); BQL held. */
+void dm_proxy_irq_raise(DMProxy *p);
 
 /* TLS (dm-proxy-tls.c): creds from @ids, session per connection. */
 bool dm_proxy_tls_setup(DMProxy *p, const DMProxyIds *ids, Error **errp);

@@ -1,0 +1,116 @@
+/*
+ * Interrupts by message held while the guest is busy.
+ *
+ * Over TCP each answer of a remote disk comes as its own message, and a
+ * model quicker than the guest sends them one at a time: raised as they
+ * come, nearly every answer is an interrupt, whose entry, handler and
+ * EOI a TCG guest pays on its one vCPU (docs/performance.md).  A guest
+ * whose vCPUs all run has no use for an interrupt now: it will look at
+ * the used ring when it gets to it, and one interrupt then brings all
+ * that came meanwhile.  So while no vCPU is idle, what is pending waits,
+ * at most irq_hold_us after the first; a vCPU about to sleep (the
+ * accelerator's idle notifier, QEMU patch 0008) raises it at once, so an
+ * idle guest never waits for a hold.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/error-report.h"
+#include "qemu/main-loop.h"
+#include "qemu/timer.h"
+#include "hw/core/cpu.h"
+#include "system/cpus.h"
+#include "system/qtest.h"
+#include "system/tcg.h"
+#include "hw/remote-dm/dm-proxy.h"
+#include "trace.h"
+
+/* Is every vCPU running guest code (none halted, waiting for work)? */
+static bool dm_proxy_vcpus_busy(void)
+{
+    CPUState *cpu;
+
+    CPU_FOREACH(cpu) {
+        if (qatomic_read(&cpu->halted)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool dm_proxy_irq_pending(DMProxy *p)
+{
+    for (unsigned i = 0; i < ARRAY_SIZE(p->irq_pending); i++) {
+        if (qatomic_read(&p->irq_pending[i])) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void dm_proxy_irq_release(DMProxy *p, const char *why)
+{
+    timer_del(p->irq_hold_timer);
+    if (dm_proxy_irq_pending(p)) {
+        trace_dm_proxy_irq_hold_end(p->id, why);
+        dm_proxy_irq_raise(p);
+    }
+}
+
+/* The hold's end: the main loop. */
+static void dm_proxy_irq_hold_timer(void *opaque)
+{
+    dm_proxy_irq_release(opaque, "timer");
+}
+
+/* A vCPU about to sleep: its thread, BQL held. */
+static void dm_proxy_vcpu_idle(Notifier *n, void *data)
+{
+    dm_proxy_irq_release(container_of(n, DMProxy, vcpu_idle), "idle vCPU");
+}
+
+void dm_proxy_irq_hold_init(DMProxy *p, uint32_t us)
+{
+    /* Only TCG's vCPU threads tell when they go idle (patch 0008). */
+    if (us && !tcg_enabled() && !qtest_enabled()) {
+        warn_report("dm-proxy %s: irq-hold-us has no effect without TCG",
+                    p->id);
+    }
+    if (!us || !tcg_enabled()) {
+        return;
+    }
+    p->irq_hold_timer = timer_new_ns(QEMU_CLOCK_REALTIME,
+                                     dm_proxy_irq_hold_timer, p);
+    p->vcpu_idle.notify = dm_proxy_vcpu_idle;
+    qemu_add_vcpu_idle_notifier(&p->vcpu_idle);
+    p->vcpu_idle_added = true;
+    p->irq_hold_us = us;
+}
+
+bool dm_proxy_irq_hold(DMProxy *p)
+{
+    if (!p->irq_hold_us || !dm_proxy_irq_pending(p) ||
+        !dm_proxy_vcpus_busy()) {
+        return false;
+    }
+    if (!timer_pending(p->irq_hold_timer)) {
+        trace_dm_proxy_irq_hold(p->id, p->irq_hold_us);
+        timer_mod(p->irq_hold_timer,
+                  qemu_clock_get_ns(QEMU_CLOCK_REALTIME) +
+                  (int64_t)p->irq_hold_us * 1000);
+    }
+    return true;
+}
+
+void dm_proxy_irq_hold_cleanup(DMProxy *p)
+{
+    if (p->vcpu_idle_added) {
+        qemu_remove_vcpu_idle_notifier(&p->vcpu_idle);
+        p->vcpu_idle_added = false;
+    }
+    if (p->irq_hold_timer) {
+        timer_free(p->irq_hold_timer);
+        p->irq_hold_timer = NULL;
+    }
+}
