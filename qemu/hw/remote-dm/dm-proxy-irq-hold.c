@@ -84,7 +84,6 @@ void dm_proxy_irq_hold_init(DMProxy *p, uint32_t us)
                                      dm_proxy_irq_hold_timer, p);
     p->vcpu_idle.notify = dm_proxy_vcpu_idle;
     qemu_add_vcpu_idle_notifier(&p->vcpu_idle);
-    p->vcpu_idle_added = true;
     p->irq_hold_us = us;
 }
 
@@ -105,12 +104,11 @@ bool dm_proxy_irq_hold(DMProxy *p)
 
 void dm_proxy_irq_hold_cleanup(DMProxy *p)
 {
-    if (p->vcpu_idle_added) {
-        qemu_remove_vcpu_idle_notifier(&p->vcpu_idle);
-        p->vcpu_idle_added = false;
-    }
+    /* The timer and the notifier go together (dm_proxy_irq_hold_init). */
     if (p->irq_hold_timer) {
+        qemu_remove_vcpu_idle_notifier(&p->vcpu_idle);
         timer_free(p->irq_hold_timer);
         p->irq_hold_timer = NULL;
+        p->irq_hold_us = 0;
     }
 }

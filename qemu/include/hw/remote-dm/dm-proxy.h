@@ -318,9 +318,8 @@ struct DMProxy {
      * at once when a vCPU goes idle.  0: raised as they come.
      */
     uint32_t irq_hold_us;
-    QEMUTimer *irq_hold_timer;
+    QEMUTimer *irq_hold_timer;  /* and vcpu_idle registered, or NULL */
     Notifier vcpu_idle;
-    bool vcpu_idle_added;
 
     /* The VM clock told to the model (dm-proxy-vmclock.c). */
     VMChangeStateEntry *vm_clock_entry;
