@@ -16,6 +16,7 @@
 #include "log.h"
 #include "route-cli.h"
 #include "server.h"
+#include "vup/tcp.h"
 
 static const char *arg_model;
 static const char *arg_listen;
@@ -25,6 +26,7 @@ static long arg_hello_timeout = 10;
 static const char *arg_console;
 static const char *arg_tls_creds;
 static const char *arg_state_file;
+static const char *arg_tcp_congestion;
 static DmBinding arg_binding;
 static char *arg_token_buf;
 
@@ -109,6 +111,13 @@ static void help(void)
            "                          next request before sleeping (default "
            "50;\n"
            "                          0: never)\n"
+           "      --tcp-congestion=NAME\n"
+           "                          TCP congestion control of each "
+           "client's\n"
+           "                          connection (tcp: only; e.g. reno, "
+           "cubic, bbr;\n"
+           "                          default: the host's, see "
+           "docs/performance.md)\n"
            "      --hello-timeout=SEC a client must finish its TLS handshake "
            "and\n"
            "                          VERSION within SEC seconds of "
@@ -140,7 +149,7 @@ static int parse_serve(int argc, char **argv)
 {
     enum {
         OPT_DMA_LAYOUT = 0x100, OPT_POLL_US, OPT_CONSOLE, OPT_TLS_CREDS,
-        OPT_HELLO_TIMEOUT, OPT_STATE_FILE,
+        OPT_HELLO_TIMEOUT, OPT_STATE_FILE, OPT_TCP_CONGESTION,
         OPT_BIND = 0x200,       /* + VupIdField */
         OPT_TOKEN_FILE = 0x300,
     };
@@ -153,6 +162,7 @@ static int parse_serve(int argc, char **argv)
         { "console", required_argument, NULL, OPT_CONSOLE },
         { "tls-creds", required_argument, NULL, OPT_TLS_CREDS },
         { "state-file", required_argument, NULL, OPT_STATE_FILE },
+        { "tcp-congestion", required_argument, NULL, OPT_TCP_CONGESTION },
         { "bind-vm", required_argument, NULL, OPT_BIND + VUP_ID_VM },
         { "bind-hypervisor", required_argument, NULL,
           OPT_BIND + VUP_ID_HYPERVISOR },
@@ -213,6 +223,9 @@ static int parse_serve(int argc, char **argv)
         case OPT_STATE_FILE:
             arg_state_file = optarg;
             break;
+        case OPT_TCP_CONGESTION:
+            arg_tcp_congestion = optarg;
+            break;
         case OPT_BIND ... OPT_BIND + VUP_ID_COUNT - 1:
             if (strlen(optarg) > VUP_ID_MAX) {
                 return usage_error("%s: identifiers and tokens are at most "
@@ -266,7 +279,7 @@ int main(int argc, char **argv)
 {
     DmServerConfig cfg = { 0 };
     char *model_name;
-    char err[256];
+    char err[512];
     int ret;
 
     if (argc < 2) {
@@ -344,6 +357,17 @@ int main(int argc, char **argv)
         return usage_error("%s", "--tls-creds needs a tcp: --listen address");
     }
     cfg.tls_creds = arg_tls_creds;
+    if (arg_tcp_congestion) {
+        if (cfg.listen.kind != DM_ADDRESS_TCP) {
+            return usage_error("%s", "--tcp-congestion needs a tcp: --listen "
+                               "address");
+        }
+        if (vup_tcp_congestion_check(arg_tcp_congestion, err,
+                                     sizeof(err)) < 0) {
+            return usage_error("bad --tcp-congestion: %s", err);
+        }
+    }
+    cfg.tcp_congestion = arg_tcp_congestion;
     cfg.binding = arg_binding;
     cfg.dma_layout = arg_dma_layout;
     cfg.spin_ns = arg_poll_us * 1000;

@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include "address.h"
+#include "log.h"
+#include "vup/tcp.h"
 
 int dm_address_parse(const char *str, DmAddress *ret_addr, char *err,
                      size_t errlen)
@@ -23,12 +25,13 @@ int dm_address_parse(const char *str, DmAddress *ret_addr, char *err,
     return vup_address_parse(str, ret_addr, err, errlen);
 }
 
-void dm_address_tune_tcp(int fd)
+void dm_address_tune_tcp(int fd, const char *congestion)
 {
-    int one = 1;
+    char err[512];
 
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+    if (vup_tcp_tune(fd, congestion, err, sizeof(err)) < 0) {
+        dm_warn("%s: the connection keeps the host's default", err);
+    }
 }
 
 static int tcp_listen(const DmAddress *addr, char *err, size_t errlen)
@@ -201,6 +204,6 @@ int dm_address_connect(const DmAddress *addr, char *err, size_t errlen)
                  addr->port, strerror(saved));
         return -saved;
     }
-    dm_address_tune_tcp(fd);
+    dm_address_tune_tcp(fd, NULL);
     return fd;
 }

@@ -15,8 +15,12 @@ typedef VupAddress DmAddress;
 #define DM_ADDRESS_UNIX VUP_ADDRESS_UNIX
 #define DM_ADDRESS_TCP VUP_ADDRESS_TCP
 
-/* Set TCP_NODELAY and keepalive on a connected TCP socket. */
-void dm_address_tune_tcp(int fd);
+/*
+ * Set TCP_NODELAY, keepalive and, unless NULL, congestion control
+ * @congestion (checked at start with vup_tcp_congestion_check) on a
+ * connected TCP socket; a failure is a warning.
+ */
+void dm_address_tune_tcp(int fd, const char *congestion);
 
 /* Parse @str; on failure return -EINVAL with a reason in @err. */
 int dm_address_parse(const char *str, DmAddress *ret_addr, char *err,

@@ -343,7 +343,7 @@ static void listen_readable(void *opaque, int fd, short revents)
         slot = evict_pending(srv);
     }
     if (srv->cfg->listen.kind == DM_ADDRESS_TCP) {
-        dm_address_tune_tcp(c);
+        dm_address_tune_tcp(c, srv->cfg->tcp_congestion);
     }
     s = dm_session_new(&srv->dev, c, srv->cfg->dma_layout,
                        srv->cfg->listen.kind == DM_ADDRESS_UNIX,

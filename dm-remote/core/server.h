@@ -21,6 +21,7 @@ typedef struct DmServerConfig {
     DmBinding binding;
     const char *tls_creds;      /* directory; NULL: plain TCP */
     const char *state_file;     /* load at start if there, save at stop */
+    const char *tcp_congestion; /* on each client's socket; NULL: default */
 } DmServerConfig;
 
 /*

@@ -351,7 +351,7 @@ int dm_route_run(const DmAddress *listen, const DmRoute *routes,
         }
         full_logged = false;
         if (listen->kind == DM_ADDRESS_TCP) {
-            dm_address_tune_tcp(fd);
+            dm_address_tune_tcp(fd, NULL);
         }
         c = calloc(1, sizeof(*c));
         if (!c) {

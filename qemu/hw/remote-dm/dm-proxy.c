@@ -30,6 +30,7 @@
 #include "qapi/qapi-events-remote-dm.h"
 #include "hw/remote-dm/dm-proxy.h"
 #include "vup/dm-ext.h"
+#include "vup/tcp.h"
 #include "trace.h"
 
 /* A ring fetch (DM_VQ_FETCH) carries a 1 MiB write and its descriptors. */
@@ -68,7 +69,8 @@ static int dm_proxy_connect_tcp(DMProxy *p, Error **errp)
     };
     struct addrinfo *res, *ai;
     int ret = getaddrinfo(p->addr.host, p->addr.port, &hints, &res);
-    int fd = -1, err = 0, one = 1;
+    int fd = -1, err = 0;
+    char cerr[512];
 
     if (ret) {
         error_setg(errp, "cannot resolve %s: %s", p->addr.host,
@@ -89,8 +91,10 @@ static int dm_proxy_connect_tcp(DMProxy *p, Error **errp)
         error_setg_errno(errp, err, "cannot connect to %s", p->server);
         return -1;
     }
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+    if (vup_tcp_tune(fd, p->tcp_congestion, cerr, sizeof(cerr)) < 0) {
+        /* Checked at realize: the host changed since.  Still usable. */
+        warn_report("dm-proxy %s: %s", p->id, cerr);
+    }
     return fd;
 }
 
@@ -1209,9 +1213,23 @@ bool dm_proxy_init(DMProxy *p, const char *type, const char *id,
         error_setg(errp, "'timeout' must be at least 1 ms");
         return false;
     }
+    if (ids->tcp_congestion) {
+        char err[512];
+
+        if (p->fds_ok) {
+            error_setg(errp, "'tcp-congestion' is for a tcp: server");
+            return false;
+        }
+        if (vup_tcp_congestion_check(ids->tcp_congestion, err,
+                                     sizeof(err)) < 0) {
+            error_setg(errp, "tcp-congestion: %s", err);
+            return false;
+        }
+    }
     p->type = type;
     p->id = g_strdup(id);
     p->server = g_strdup(server);
+    p->tcp_congestion = g_strdup(ids->tcp_congestion);
     p->timeout_ms = timeout_ms;
     p->spin_ns = (int64_t)poll_us * 1000;
     p->ops = ops;
@@ -1305,6 +1323,7 @@ void dm_proxy_cleanup(DMProxy *p)
     memset(p->ids, 0, sizeof(p->ids));  /* the token too */
     g_free(p->id);
     g_free(p->server);
+    g_free(p->tcp_congestion);
     p->id = p->server = NULL;
 }
 

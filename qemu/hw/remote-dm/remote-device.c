@@ -10,6 +10,7 @@
  *                  [,dirty-fps=N][,irq-hold-us=N]
  *                  [,vm-id=..,...,token-secret=SECRET]
  *                  [,tls-creds=CREDS[,tls-hostname=NAME]]
+ *                  [,tcp-congestion=NAME]
  *
  * It becomes -device dm-proxy-isa or -device dm-proxy-pci with the same
  * properties; checks here catch what a person gets wrong by hand, with
@@ -55,6 +56,7 @@ static QemuOptsList remote_device_opts = {
         { .name = "token-secret", .type = QEMU_OPT_STRING },
         { .name = "tls-creds", .type = QEMU_OPT_STRING },
         { .name = "tls-hostname", .type = QEMU_OPT_STRING },
+        { .name = "tcp-congestion", .type = QEMU_OPT_STRING },
         { /* end of list */ }
     },
 };
@@ -82,7 +84,7 @@ char *remote_device_to_device_opts(const char *optarg, Error **errp)
         "timeout", "hold", "poll-us", "ioeventfd", "irqfd", "vq-fetch", "mmap",
         "dirty-fps", "irq-hold-us", "posted-writes", "vm-id", "hypervisor-id", "client-platform-id",
         "device-model-id", "server-platform-id", "token-secret",
-        "tls-creds", "tls-hostname",
+        "tls-creds", "tls-hostname", "tcp-congestion",
     };
     char *ret = NULL;
 

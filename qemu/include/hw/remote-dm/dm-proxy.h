@@ -56,7 +56,8 @@ typedef struct DMProxyLatency {
 /*
  * Who we are, as told to the model in VERSION (qemu-dm extension): the
  * identifiers of the architecture and the id of a secret object holding
- * the access token.  Properties of both proxy devices.
+ * the access token; and how the connection is made (TLS, TCP congestion
+ * control).  Properties of both proxy devices.
  */
 typedef struct DMProxyIds {
     char *vm;
@@ -67,6 +68,7 @@ typedef struct DMProxyIds {
     char *token_secret;
     char *tls_creds;            /* a tls-creds-x509 object, endpoint=client */
     char *tls_hostname;         /* checked in the server's certificate */
+    char *tcp_congestion;       /* tcp: only; NULL: the host's default */
 } DMProxyIds;
 
 #define DEFINE_DM_PROXY_ID_PROPERTIES(_state, _f)                           \
@@ -77,7 +79,8 @@ typedef struct DMProxyIds {
     DEFINE_PROP_STRING("server-platform-id", _state, _f.server_platform),  \
     DEFINE_PROP_STRING("token-secret", _state, _f.token_secret),         \
     DEFINE_PROP_STRING("tls-creds", _state, _f.tls_creds),               \
-    DEFINE_PROP_STRING("tls-hostname", _state, _f.tls_hostname)
+    DEFINE_PROP_STRING("tls-hostname", _state, _f.tls_hostname),         \
+    DEFINE_PROP_STRING("tcp-congestion", _state, _f.tcp_congestion)
 
 typedef struct DMProxyDoorbell DMProxyDoorbell;
 
@@ -230,6 +233,7 @@ struct DMProxy {
     QLIST_ENTRY(DMProxy) next;  /* all proxies, for query-remote-devices */
     char *fault;                /* why the connection was lost */
     char *server;               /* "unix:PATH" or "tcp:HOST:PORT" */
+    char *tcp_congestion;       /* set on each TCP connection; NULL: none */
     VupAddress addr;            /* @server, parsed */
     bool fds_ok;                /* descriptors can travel (UNIX socket) */
     uint32_t timeout_ms;
