@@ -108,6 +108,11 @@ declare -A row_name=(
     # its vCPU is busy, the proxy's irq-hold-us).
     [netnsirq]="dm-proxy-pci -> dm-remote, TCP netns, irq held"
     [netnsidle]="TCP netns, irq held while the vCPU is busy"
+    # Not in a full run: BENCH_DISK_ROWS="netns netnscc nbdns nbdnscc"
+    # compares congestion controls (the host's default, BBR here,
+    # against BENCH_TCP_CC on both ends; docs/performance.md).
+    [netnscc]="TCP netns, tcp-congestion=${BENCH_TCP_CC:-reno}"
+    [nbdnscc]="NBD, TCP netns, namespaces' default ${BENCH_TCP_CC:-reno}"
     [tls]="dm-proxy-pci -> dm-remote, TLS loopback"
     [vfu]="vfio-user-pci -> x-vfio-user-server, INTx"
     [vhost]="vhost-user-blk-pci -> qemu-storage-daemon"
@@ -243,13 +248,28 @@ netns_up() {
     ip -n "$ns-c" link set "ddc$$" up && ip -n "$ns-s" link set "dds$$" up &&
     ip -n "$ns-c" link set lo up && ip -n "$ns-s" link set lo up
 }
-start_netns() {
+# ns_cc CC: the default congestion control of both namespaces (each
+# netns has its own): the host's, unless a row says otherwise.
+host_cc=$(cat /proc/sys/net/ipv4/tcp_congestion_control 2>/dev/null || echo ?)
+ns_cc() {
+    ip netns exec "$ns-c" sysctl -qw "net.ipv4.tcp_congestion_control=$1" &&
+        ip netns exec "$ns-s" sysctl -qw "net.ipv4.tcp_congestion_control=$1"
+}
+start_netns() {   # [EXTRA dm-remote ARGS]
+    ns_cc "$host_cc" || { why_now="cannot set $host_cc"; return 1; }
     srv_wrap=(ip netns exec "$ns-s")
     serve_dm "tcp:192.0.2.2:$port" in_ns "$ns-c" bash -c \
-        "exec 3<>/dev/tcp/192.0.2.2/$port" || { srv_wrap=(); return 1; }
+        "exec 3<>/dev/tcp/192.0.2.2/$port" -- "$@" ||
+        { srv_wrap=(); return 1; }
     srv_wrap=()
     wrap=(ip netns exec "$ns-c")
     dev="-device dm-proxy-pci,server=tcp:192.0.2.2:$port,timeout=30000"
+}
+# Our two ends choose their congestion control; the namespaces keep
+# the host's default.
+start_netnscc() {
+    start_netns --tcp-congestion "${BENCH_TCP_CC:-reno}" || return 1
+    dev="$dev,tcp-congestion=${BENCH_TCP_CC:-reno}"
 }
 start_vfu() {
     # Upstream's pair: a second QEMU serves its own virtio-blk-pci on the
@@ -300,12 +320,15 @@ start_nbd() {
     qsd_nbd 127.0.0.1
 }
 start_nbdns() {
+    ns_cc "${1:-$host_cc}" || { why_now="cannot set ${1:-$host_cc}"; return 1; }
     srv_wrap=(ip netns exec "$ns-s")
     check=(in_ns "$ns-c" bash -c "exec 3<>/dev/tcp/192.0.2.2/$port")
     qsd_nbd 192.0.2.2 || { srv_wrap=(); return 1; }
     srv_wrap=()
     wrap=(ip netns exec "$ns-c")
 }
+# NBD has no setting of its own: both namespaces' default.
+start_nbdnscc() { start_nbdns "${BENCH_TCP_CC:-reno}"; }
 
 # What each row needs beyond dm-remote and QEMU; a row without it is
 # printed with "-" and the reason.
@@ -315,7 +338,7 @@ obj_help=$("$qemu" -object help 2>&1 || true)
 for r in "${rows[@]}"; do
     [ -n "${row_name[$r]:-}" ] || { echo "bench: disk: no row '$r'" >&2; exit 2; }
     case $r in
-    netns | netnsirq | netnsidle | nbdns)
+    netns | netnsirq | netnsidle | netnscc | nbdns | nbdnscc)
         [ "$(id -u)" = 0 ] || why[$r]="network namespaces need root"
         command -v ip >/dev/null || why[$r]="no ip(8)" ;;
     tls)
@@ -329,7 +352,7 @@ for r in "${rows[@]}"; do
             why[$r]="QEMU built without vhost-user (no vhost-user-blk-pci)" ;;
     esac
     case $r in
-    vhost | nbd | nbdns)
+    vhost | nbd | nbdns | nbdnscc)
         [ -n "$qsd" ] && [ -x "$qsd" ] ||
             why[$r]="no qemu-storage-daemon (Debian: qemu-system-common)" ;;
     esac
@@ -339,13 +362,15 @@ if [[ " ${rows[*]} " == *" tls "* ]] && [ -z "${why[tls]:-}" ]; then
     "$here/../tests/net/make-certs.sh" "$certs" >/dev/null 2>&1 ||
         why[tls]="could not make certificates (tests/net/make-certs.sh)"
 fi
-if [[ " ${rows[*]} " =~ \ (netns|netnsirq|netnsidle|nbdns)\  ]] &&
+if [[ " ${rows[*]} " =~ \ (netns|netnsirq|netnsidle|netnscc|nbdns|nbdnscc)\  ]] &&
    [ -z "${why[netns]:-}${why[netnsirq]:-}${why[nbdns]:-}" ]; then
     if ! netns_up 2>"$tmp/netns.log"; then
         why[netns]="could not make the namespaces: $(head -n1 "$tmp/netns.log")"
         why[netnsirq]=${why[netns]}
         why[netnsidle]=${why[netns]}
+        why[netnscc]=${why[netns]}
         why[nbdns]=${why[netns]}
+        why[nbdnscc]=${why[netns]}
     fi
 fi
 

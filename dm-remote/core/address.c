@@ -157,7 +157,8 @@ void dm_address_cleanup(const DmAddress *addr)
     }
 }
 
-int dm_address_connect(const DmAddress *addr, char *err, size_t errlen)
+int dm_address_connect(const DmAddress *addr, const char *congestion,
+                       char *err, size_t errlen)
 {
     struct addrinfo hints = {
         .ai_family = AF_UNSPEC,
@@ -204,6 +205,6 @@ int dm_address_connect(const DmAddress *addr, char *err, size_t errlen)
                  addr->port, strerror(saved));
         return -saved;
     }
-    dm_address_tune_tcp(fd, NULL);
+    dm_address_tune_tcp(fd, congestion);
     return fd;
 }

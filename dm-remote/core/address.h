@@ -33,8 +33,12 @@ int dm_address_parse(const char *str, DmAddress *ret_addr, char *err,
  */
 int dm_address_listen(const DmAddress *addr, char *err, size_t errlen);
 
-/* Connect to @addr (blocking); the fd or -errno with a reason in @err. */
-int dm_address_connect(const DmAddress *addr, char *err, size_t errlen);
+/*
+ * Connect to @addr (blocking), tuned as dm_address_tune_tcp(fd,
+ * @congestion) if TCP; the fd or -errno with a reason in @err.
+ */
+int dm_address_connect(const DmAddress *addr, const char *congestion,
+                       char *err, size_t errlen);
 
 /* Undo what listening left behind (the UNIX socket file). */
 void dm_address_cleanup(const DmAddress *addr);

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "route.h"
 #include "route-cli.h"
+#include "vup/tcp.h"
 
 #define ROUTE_MAX 256
 
@@ -49,6 +50,11 @@ static void route_help(void)
            "within\n"
            "                         SEC seconds of its accept (default 10;\n"
            "                         1..3600)\n"
+           "      --tcp-congestion=NAME\n"
+           "                         TCP congestion control of both legs "
+           "of each\n"
+           "                         session (TCP ones; default: the "
+           "host's)\n"
            "  -v, --verbose, -q, --quiet, -h, --help\n"
            "\n"
            "At least one --route or a --routes-file.  A route for the\n"
@@ -68,11 +74,12 @@ static int route_usage(const char *fmt, const char *what)
 
 int dm_route_main(int argc, char **argv)
 {
-    enum { OPT_MAX_SESSIONS = 0x100, OPT_HELLO_TIMEOUT };
+    enum { OPT_MAX_SESSIONS = 0x100, OPT_HELLO_TIMEOUT, OPT_TCP_CONGESTION };
     static const struct option options[] = {
         { "listen", required_argument, NULL, 'l' },
         { "max-sessions", required_argument, NULL, OPT_MAX_SESSIONS },
         { "hello-timeout", required_argument, NULL, OPT_HELLO_TIMEOUT },
+        { "tcp-congestion", required_argument, NULL, OPT_TCP_CONGESTION },
         { "route", required_argument, NULL, 'r' },
         { "routes-file", required_argument, NULL, 'f' },
         { "verbose", no_argument, NULL, 'v' },
@@ -89,7 +96,7 @@ int dm_route_main(int argc, char **argv)
     DmAddress addr;
     unsigned n = 0;
     long v;
-    char err[256];
+    char err[512];
     int c;
 
     opterr = 0;
@@ -126,6 +133,12 @@ int dm_route_main(int argc, char **argv)
                                    optarg);
             }
             limits.hello_timeout_ms = v * 1000;
+            break;
+        case OPT_TCP_CONGESTION:
+            if (vup_tcp_congestion_check(optarg, err, sizeof(err)) < 0) {
+                return route_usage("bad --tcp-congestion: %s", err);
+            }
+            limits.tcp_congestion = optarg;
             break;
         case 'v':
             dm_log_level = DM_LOG_DEBUG;

@@ -55,6 +55,7 @@ typedef struct RouteConn {
     RouteTable *table;          /* a reference */
     int64_t deadline_ms;        /* CLOCK_MONOTONIC: VERSION due by then */
     atomic_uint *sessions;      /* the router's count, ours to decrement */
+    const char *tcp_congestion; /* for the I/O server's leg; NULL: default */
 } RouteConn;
 
 static int64_t route_now_ms(void)
@@ -214,7 +215,8 @@ static void *route_conn_thread(void *opaque)
                           err, sizeof(err)) < 0) {
         refuse = EINVAL;
     } else if ((r = route_find(c->table, &caps, &refuse)) != NULL) {
-        server = dm_address_connect(&r->target, err, sizeof(err));
+        server = dm_address_connect(&r->target, c->tcp_congestion, err,
+                                    sizeof(err));
         if (server < 0) {
             dm_warn("route: %s", err);
             refuse = EHOSTUNREACH;
@@ -351,7 +353,7 @@ int dm_route_run(const DmAddress *listen, const DmRoute *routes,
         }
         full_logged = false;
         if (listen->kind == DM_ADDRESS_TCP) {
-            dm_address_tune_tcp(fd, NULL);
+            dm_address_tune_tcp(fd, limits->tcp_congestion);
         }
         c = calloc(1, sizeof(*c));
         if (!c) {
@@ -363,7 +365,8 @@ int dm_route_run(const DmAddress *listen, const DmRoute *routes,
                            .table = route_table_ref(src.table),
                            .deadline_ms = route_now_ms() +
                                           limits->hello_timeout_ms,
-                           .sessions = &sessions };
+                           .sessions = &sessions,
+                           .tcp_congestion = limits->tcp_congestion };
         atomic_fetch_add(&sessions, 1);
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);

@@ -12,10 +12,11 @@
 #include "address.h"
 #include "route-table.h"
 
-/* What one router lets its clients cost it. */
+/* What one router lets its clients cost it, and how it tunes their TCP. */
 typedef struct DmRouteLimits {
     unsigned max_sessions;      /* at a time; more are closed at accept */
     int64_t hello_timeout_ms;   /* the whole VERSION, from the accept */
+    const char *tcp_congestion; /* both legs' TCP; NULL: the host's */
 } DmRouteLimits;
 
 #define DM_ROUTE_MAX_SESSIONS_DEFAULT   256

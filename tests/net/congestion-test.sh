@@ -1,8 +1,8 @@
 #!/bin/bash
 # TCP congestion control chosen on both ends of a vfio-user connection:
-# dm-remote serve --tcp-congestion and the proxy's tcp-congestion=
-# put it on their sockets (ss shows it), without them both keep the
-# host's default; bad names and unix: addresses are clear errors at
+# dm-remote serve --tcp-congestion, the proxy's tcp-congestion= and
+# dm-remote route --tcp-congestion (both its legs) put it on their
+# sockets (ss shows it), without them all keep the host's default; bad names and unix: addresses are clear errors at
 # start.  TAP output.
 #   tests/net/congestion-test.sh BUILD
 set -u
@@ -34,43 +34,69 @@ cc_of() {
         head -n 1
 }
 
-# session NAME SERVE-ARGS DEVICE-ARGS WANT: a model and a QEMU connected
-# to it; both ends of the connection use WANT.
-session() {
-    local name=$1 serve=$2 dev=$3 want=$4 port srv cli qp dp
-    port=$("$(dirname "$0")/../free-port.py")
-    # shellcheck disable=SC2086
-    "$dm" serve --model edu --listen "tcp:127.0.0.1:$port" $serve \
-        >"$tmp/dm-$name.log" 2>&1 &
-    dp=$!
-    pids+=("$dp")
+# start_dm LOG PORT ARGS...: dm-remote ARGS in the background, until
+# it says it serves.
+start_dm() {
+    local log=$1 port=$2
+    shift 2
+    "$dm" "$@" >"$log" 2>&1 &
+    pids+=("$!")
     for _ in $(seq 500); do
-        grep -q "serving" "$tmp/dm-$name.log" && break; sleep 0.01
+        grep -q -E "serving|routing" "$log" && break; sleep 0.01
     done
+}
+
+# session NAME SERVE-ARGS ROUTE-ARGS DEVICE-ARGS WANT: a model and a
+# QEMU connected to it, through a router unless ROUTE-ARGS is "-";
+# every end of every connection uses WANT.
+session() {
+    local name=$1 serve=$2 route=$3 dev=$4 want=$5 mport rport qp ends e got
+    local n0=${#pids[@]}
+    mport=$("$(dirname "$0")/../free-port.py")
+    # shellcheck disable=SC2086
+    start_dm "$tmp/dm-$name.log" "$mport" serve --model edu \
+        --listen "tcp:127.0.0.1:$mport" $serve
+    rport=$mport
+    ends=("model:sport = :$mport" "QEMU:dport = :$mport")
+    if [ "$route" != - ]; then
+        rport=$("$(dirname "$0")/../free-port.py")
+        # shellcheck disable=SC2086
+        start_dm "$tmp/route-$name.log" "$rport" route \
+            --listen "tcp:127.0.0.1:$rport" \
+            --route "dm-edu=tcp:127.0.0.1:$mport" $route
+        dev=",device-model-id=dm-edu$dev"
+        ends=("model:sport = :$mport" "router to the model:dport = :$mport"
+              "router from QEMU:sport = :$rport" "QEMU:dport = :$rport")
+    fi
     timeout 120 "$qemu" -M pc -accel qtest -qtest null -display none \
         -nodefaults -monitor none \
-        -remote-device "bus=pci,server=tcp:127.0.0.1:$port$dev" \
+        -remote-device "bus=pci,server=tcp:127.0.0.1:$rport$dev" \
         >"$tmp/qemu-$name.log" 2>&1 &
     qp=$!
     pids+=("$qp")
-    srv= cli=
     for _ in $(seq 600); do
-        srv=$(cc_of "sport = :$port") cli=$(cc_of "dport = :$port")
-        [ -n "$srv" ] && [ -n "$cli" ] && break
+        got=
+        for e in "${ends[@]}"; do
+            got+="${e%%:*} '$(cc_of "${e#*:}")', "
+        done
+        [[ $got != *"''"* ]] && break
         kill -0 "$qp" 2>/dev/null || break
         sleep 0.05
     done
-    if [ "$srv" = "$want" ] && [ "$cli" = "$want" ]; then
-        ok "$name: model and QEMU both use $want"
+    if [ "$(grep -o "'[^']*'" <<<"$got" | sort -u)" = "'$want'" ]; then
+        ok "$name: ${#ends[@]} ends all use $want"
     else
-        not_ok "$name: model '$srv', QEMU '$cli', wanted $want:" \
-               "$(tail -n 3 "$tmp/qemu-$name.log" "$tmp/dm-$name.log")"
+        not_ok "$name: ${got%, }; wanted $want:" \
+               "$(tail -n 3 "$tmp"/*-"$name".log)"
     fi
-    stop_pids "$qp" "$dp"
+    stop_pids "${pids[@]:$n0}"
 }
 
-session chosen "--tcp-congestion $pick" ",tcp-congestion=$pick" "$pick"
-session default "" "" "$default"
+session chosen "--tcp-congestion $pick" - ",tcp-congestion=$pick" "$pick"
+session default "" - "" "$default"
+session routed "--tcp-congestion $pick" "--tcp-congestion $pick" \
+    ",tcp-congestion=$pick" "$pick"
+session routed-default "" "" "" "$default"
 
 # expect NAME STATUS PATTERN CMD...: exit status and message.
 expect() {
@@ -94,6 +120,11 @@ expect "serve: --tcp-congestion needs a tcp: address" 2 "needs a tcp:" \
     "$dm" serve --model edu --listen "unix:$tmp/x.sock" --tcp-congestion reno
 expect "serve --help documents it" 0 "--tcp-congestion=NAME" \
     "$dm" serve --help
+expect "route: an unknown name is refused at start" 2 "this host allows: " \
+    "$dm" route --listen tcp:127.0.0.1:0 --route a=unix:/x \
+    --tcp-congestion nosuchcc
+expect "route --help documents it" 0 "--tcp-congestion=NAME" \
+    "$dm" route --help
 expect "QEMU: an unknown name fails the device, with the host's list" \
     1 "tcp-congestion: cannot use TCP congestion control 'nosuchcc'" \
     "$qemu" -M pc -accel qtest -qtest null -display none -nodefaults \
