@@ -169,6 +169,42 @@ static uint64_t virtio_irqs(void)
     return sum;
 }
 
+/*
+ * The guest's own accounting from /proc/stat: where its CPU went (user,
+ * system, hard and soft interrupts, idle: ticks of all CPUs) and how
+ * many interrupts and context switches it took.  A device whose
+ * requests make the guest work shows here, not in IOPS alone.
+ */
+typedef struct GuestStat {
+    unsigned long long usr, sys, irq, sirq, idle, intr, ctxt;
+} GuestStat;
+
+static void guest_stat(GuestStat *g)
+{
+    FILE *f = fopen("/proc/stat", "r");
+    char line[4096];
+    unsigned long long v[8] = { 0 };
+
+    memset(g, 0, sizeof(*g));
+    if (!f) {
+        return;
+    }
+    while (fgets(line, sizeof(line), f)) {
+        if (sscanf(line, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
+                   &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) == 8) {
+            g->usr = v[0] + v[1];
+            g->sys = v[2];
+            g->idle = v[3] + v[4];
+            g->irq = v[5];
+            g->sirq = v[6];
+        } else {
+            sscanf(line, "intr %llu", &g->intr);
+            sscanf(line, "ctxt %llu", &g->ctxt);
+        }
+    }
+    fclose(f);
+}
+
 static void sleep_ms(long ms)
 {
     struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
@@ -183,6 +219,8 @@ static int run_test(const Test *t, int fd, uint64_t size, long secs,
     static Worker w[MAX_QD];
     static int64_t lat[MAX_SAMPLES];
     uint64_t c0, c1, all, i0, i1;
+    GuestStat g0, g1;
+    double ticks;
     int64_t t0, t1;
     size_t nlat = 0;
     double s, med = 0, p99 = 0;
@@ -209,6 +247,7 @@ static int run_test(const Test *t, int fd, uint64_t size, long secs,
     sleep_ms(warmup_ms);
     c0 = total_done(w, t->qd);
     i0 = virtio_irqs();
+    guest_stat(&g0);
     t0 = bench_now_ns();
     atomic_store(&timing, true);
     sleep_ms(secs * 1000);
@@ -216,6 +255,7 @@ static int run_test(const Test *t, int fd, uint64_t size, long secs,
     c1 = total_done(w, t->qd);
     t1 = bench_now_ns();
     i1 = virtio_irqs();
+    guest_stat(&g1);
     atomic_store(&stop, true);
     for (int i = 0; i < t->qd; i++) {
         pthread_join(w[i].thread, NULL);
@@ -235,11 +275,21 @@ static int run_test(const Test *t, int fd, uint64_t size, long secs,
         p99 = lat[nlat * 99 / 100] / 1e3;
     }
     s = (t1 - t0) / 1e9;
+    ticks = (g1.usr - g0.usr) + (g1.sys - g0.sys) + (g1.irq - g0.irq) +
+            (g1.sirq - g0.sirq) + (g1.idle - g0.idle);
+    ticks = ticks > 0 ? ticks / 100 : 1;                /* percent */
     printf("BLK-BENCH %s IOPS %.0f MBPS %.1f LAT-US %.1f P99-US %.1f "
-           "BYTES %llu IRQ-PER-REQ %.2f\n", t->name, (c1 - c0) / s,
+           "BYTES %llu IRQ-PER-REQ %.2f GUEST-USR %.0f GUEST-SYS %.0f "
+           "GUEST-IRQ %.0f GUEST-SIRQ %.0f GUEST-IDLE %.0f "
+           "INTR-PER-REQ %.2f CTXT-PER-REQ %.2f\n", t->name, (c1 - c0) / s,
            (c1 - c0) * (double)t->bs / s / 1e6, med, p99,
            (unsigned long long)(all * t->bs),
-           c1 > c0 ? (double)(i1 - i0) / (c1 - c0) : 0.0);
+           c1 > c0 ? (double)(i1 - i0) / (c1 - c0) : 0.0,
+           (g1.usr - g0.usr) / ticks, (g1.sys - g0.sys) / ticks,
+           (g1.irq - g0.irq) / ticks, (g1.sirq - g0.sirq) / ticks,
+           (g1.idle - g0.idle) / ticks,
+           c1 > c0 ? (double)(g1.intr - g0.intr) / (c1 - c0) : 0.0,
+           c1 > c0 ? (double)(g1.ctxt - g0.ctxt) / (c1 - c0) : 0.0);
     fflush(stdout);
     return 0;
 }

@@ -73,6 +73,7 @@
 
 #include <glib.h>
 
+#include "bufpool.h"
 #include "log.h"
 #include "model.h"
 #include "blk-backend.h"
@@ -121,8 +122,8 @@
 #define IRQ_DELAY_AUTO_GROW 4
 /* Pieces of guest memory one request's data may map to (zero-copy). */
 #define REQ_MAX_IOV         256
-/* The bounce buffer's alignment (cache=none's O_DIRECT takes it as is). */
-#define BUF_ALIGN           4096
+/* Copies of requests' data kept for the next ones (bufpool.h), bytes. */
+#define BUF_KEEP_BYTES      (16u << 20)
 
 typedef struct VirtioBlkConfig {
     uint64_t capacity;
@@ -159,6 +160,7 @@ typedef struct BlkReq {
     uint64_t sector;
     uint32_t range_flags;       /* WRITE_ZEROES */
     uint8_t *buf;               /* a copy of the data, or NULL */
+    size_t buf_cap;             /* from b->bufs: its size; 0: malloc's */
     uint64_t len;               /* data bytes (IN, OUT), range bytes */
     unsigned iovcnt;            /* zero-copy: the data in guest memory */
     struct iovec iov[REQ_MAX_IOV];
@@ -256,6 +258,7 @@ struct VirtioBlk {
     DmTimer irq_timer;
     DmTimer poll_timer;
     BlkQueue lq[DM_VIRTIO_MAX_QUEUES];  /* see BlkQueue */
+    DmBufPool bufs;             /* requests' copies of their data */
     /* properties */
     const char *file;
     bool readonly;
@@ -564,9 +567,17 @@ static uint64_t blk_budget(VirtioBlk *b)
     return share > 2 * REQ_MAX_BYTES ? share : 2 * REQ_MAX_BYTES;
 }
 
+/* Its copy of the data back to the pool (none: nothing). */
+static void blk_req_drop_buf(BlkReq *r)
+{
+    dm_bufpool_put(&r->b->bufs, r->buf, r->buf_cap);
+    r->buf = NULL;
+    r->buf_cap = 0;
+}
+
 static void blk_req_free(BlkReq *r)
 {
-    free(r->buf);
+    blk_req_drop_buf(r);
     free(r);
 }
 
@@ -684,8 +695,7 @@ static void blk_req_done(BlkIo *io)
         r->written = r->len;
     }
     if (r->type != VIRTIO_BLK_T_IN) {
-        free(r->buf);           /* a write's data: in the image now */
-        r->buf = NULL;
+        blk_req_drop_buf(r);    /* a write's data: in the image now */
     }
     lq->inflight--;
     lq->inflight_bytes -= len;
@@ -796,8 +806,8 @@ static int blk_data(VirtioBlk *b, BlkReq *r)
     if (ret) {
         return ret > 0 ? 0 : -1;
     }
-    if (posix_memalign((void **)&r->buf, BUF_ALIGN, r->len ? r->len : 1)) {
-        r->buf = NULL;
+    r->buf = dm_bufpool_get(&b->bufs, r->len, &r->buf_cap);
+    if (!r->buf) {
         return -1;
     }
     if (!in && dm_virtq_read(b->dev, &r->elem, 16, r->buf, r->len) !=
@@ -834,6 +844,7 @@ static int blk_prepare(VirtioBlk *b, BlkReq *r, uint64_t out, uint64_t in)
 
         /* Written with the status (blk_answer), as a read's data is. */
         r->buf = calloc(1, ID_BYTES);
+        r->buf_cap = 0;
         if (!r->buf) {
             return VIRTIO_BLK_S_IOERR;
         }
@@ -929,8 +940,7 @@ static bool blk_start(VirtioBlk *b, BlkReq *r)
     return true;
 
 lost:
-    free(r->buf);
-    r->buf = NULL;
+    blk_req_drop_buf(r);
     r->iovcnt = 0;
     r->len = r->written = 0;
     dm_virtq_park(&b->virtio.vq[r->queue],
@@ -1581,6 +1591,7 @@ static int blk_realize(DmDevice *dev)
 
     b->dev = dev;
     /* First: unrealize undoes these whatever failed below. */
+    dm_bufpool_init(&b->bufs, BUF_KEEP_BYTES);
     dm_timer_init(&b->poll_timer, dm_device_loop(dev), blk_poll, b);
     dm_timer_init(&b->irq_timer, dm_device_loop(dev), blk_irq_timer, b);
     dm_timer_init(&b->thread_timer, dm_device_loop(dev), blk_threads_start,
@@ -1832,6 +1843,7 @@ static void blk_unrealize(DmDevice *dev)
         b->be = NULL;
     }
     dm_virtio_pci_cleanup(&b->virtio);     /* the rings last */
+    dm_bufpool_destroy(&b->bufs);          /* every request is gone */
 }
 
 static int check_serial(const char *val, char *err, size_t errlen)
