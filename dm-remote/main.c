@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -275,6 +276,31 @@ static int parse_serve(int argc, char **argv)
     return 0;
 }
 
+/*
+ * glibc's malloc serves a large block (128 KiB at first) with a fresh
+ * mmap() and shrinks its heap when the top is free past a threshold; it
+ * moves both thresholds as it goes.  A model moving each request's data
+ * in blocks of 256 KiB to 1 MiB then either reuses memory or faults in
+ * and zeroes every page of every request, depending on the order its
+ * first blocks came and went: sequential I/O over TCP ran 5x slower in
+ * some runs than in others (docs/performance.md, "The sequential
+ * transfers' two modes").  Fixed thresholds make it the first way, at
+ * the cost of keeping up to MALLOC_KEEP_BYTES of freed memory.
+ */
+#define MALLOC_MMAP_BYTES (32 << 20)    /* glibc's largest on 64-bit */
+#define MALLOC_KEEP_BYTES (32 << 20)
+
+static void malloc_tune(void)
+{
+#ifndef __SANITIZE_ADDRESS__            /* ASan's allocator has no such thing */
+    if (!mallopt(M_MMAP_THRESHOLD, MALLOC_MMAP_BYTES) ||
+        !mallopt(M_TRIM_THRESHOLD, MALLOC_KEEP_BYTES)) {
+        dm_warn("cannot set malloc's thresholds: large requests may be "
+                "slow");
+    }
+#endif
+}
+
 int main(int argc, char **argv)
 {
     DmServerConfig cfg = { 0 };
@@ -372,6 +398,7 @@ int main(int argc, char **argv)
     cfg.dma_layout = arg_dma_layout;
     cfg.spin_ns = arg_poll_us * 1000;
     cfg.hello_timeout_ns = arg_hello_timeout * 1000000000LL;
+    malloc_tune();
     ret = dm_server_run(&cfg);
     dm_props_free(&cfg.model_args.props);     /* the model is gone */
     return ret;

@@ -124,6 +124,13 @@
 #define REQ_MAX_IOV         256
 /* Copies of requests' data kept for the next ones (bufpool.h), bytes. */
 #define BUF_KEEP_BYTES      (16u << 20)
+/*
+ * Past this many bytes of reads' data kept with answers not known
+ * applied (unacked, below), a round trip makes them known: else a
+ * stream of 1 MiB reads, whose kicks bring their chains and no reply,
+ * keeps a whole ring of them (256 MiB).
+ */
+#define UNACKED_MAX_BYTES   (16u << 20)
 
 typedef struct VirtioBlkConfig {
     uint64_t capacity;
@@ -188,6 +195,7 @@ typedef struct BlkIoThread BlkIoThread;
 
 typedef struct BlkQueue {
     GQueue retake, parked, unacked;
+    uint64_t unacked_bytes;     /* the data copies unacked requests hold */
     /* Requests in flight, their bytes; no more taken past the budget. */
     unsigned inflight;
     uint64_t inflight_bytes;
@@ -272,6 +280,7 @@ struct VirtioBlk {
     const char *irq_delay_us;   /* "auto" or N */
     int64_t irq_delay;          /* N, or -1: auto (blk_irq_delay_us) */
     int64_t inline_slow_ns;     /* BlkBackendOpts's (DM_BLK_INLINE_SLOW_US) */
+    uint64_t unacked_max;       /* UNACKED_MAX_BYTES (DM_BLK_UNACKED_MAX_KB) */
     int64_t irq_delay_auto;     /* auto's N where it holds */
     bool irq_auto_told;         /* the log said so */
     bool inline_writes;
@@ -494,7 +503,8 @@ static int parse_irq_delay(const char *val, int64_t *us, char *err,
  * A test's hook: microseconds, 0..@max, from the environment's @name
  * into @us when it is set (else @us stays).  0, or -EINVAL, said.
  */
-static int env_us(const char *name, int64_t max, int64_t *us)
+static int env_num(const char *name, int64_t max, const char *unit,
+                   int64_t *us)
 {
     const char *val = getenv(name);
     char *end;
@@ -506,8 +516,8 @@ static int env_us(const char *name, int64_t max, int64_t *us)
     errno = 0;
     n = strtoll(val, &end, 10);
     if (errno || end == val || *end || n < 0 || n > max) {
-        dm_error("virtio-blk: %s=%s is not 0..%lld microseconds", name, val,
-                 (long long)max);
+        dm_error("virtio-blk: %s=%s is not 0..%lld %s", name, val,
+                 (long long)max, unit);
         return -EINVAL;
     }
     *us = n;
@@ -593,22 +603,49 @@ static void blk_forget_all(VirtioBlk *b)
         g_queue_clear_full(&b->lq[q].retake, blk_req_free_cb);
         g_queue_clear_full(&b->lq[q].parked, blk_req_free_cb);
         g_queue_clear_full(&b->lq[q].unacked, blk_req_free_cb);
+        b->lq[q].unacked_bytes = 0;
     }
 }
 
+/* The unacked list of @lq, with the bytes its requests hold. */
+static void unacked_add(BlkQueue *lq, BlkReq *r)
+{
+    g_queue_push_tail(&lq->unacked, r);
+    lq->unacked_bytes += r->buf_cap;
+}
+
+static BlkReq *unacked_take(BlkQueue *lq, bool newest)
+{
+    BlkReq *r = newest ? g_queue_pop_tail(&lq->unacked)
+                       : g_queue_pop_head(&lq->unacked);
+
+    lq->unacked_bytes -= r ? r->buf_cap : 0;
+    return r;
+}
+
 /* Drop the answers of queue @q the client is known to have applied. */
-static void blk_forget_acked(VirtioBlk *b, unsigned q)
+static void blk_drop_acked(VirtioBlk *b, unsigned q)
 {
     DmVirtq *vq = &b->virtio.vq[q];
-    GQueue *u = &b->lq[q].unacked;
+    BlkQueue *lq = &b->lq[q];
     BlkReq *r;
 
     /* Below acked_used: further from used_idx than it is. */
-    while ((r = g_queue_peek_head(u)) &&
+    while ((r = g_queue_peek_head(&lq->unacked)) &&
            ((uint16_t)(vq->used_idx - r->used_at) >
                 (uint16_t)(vq->used_idx - vq->acked_used) ||
-            g_queue_get_length(u) > vq->size)) {
-        blk_req_free(g_queue_pop_head(u));
+            g_queue_get_length(&lq->unacked) > vq->size)) {
+        blk_req_free(unacked_take(lq, false));
+    }
+}
+
+/* The same, first making them all known applied if they hold too much. */
+static void blk_forget_acked(VirtioBlk *b, unsigned q)
+{
+    blk_drop_acked(b, q);
+    if (b->lq[q].unacked_bytes > b->unacked_max &&
+        dm_virtq_confirm(&b->virtio.vq[q]) == 0) {
+        blk_drop_acked(b, q);
     }
 }
 
@@ -664,7 +701,7 @@ static void blk_finish(VirtioBlk *b, BlkReq *r)
         blk_req_free(r);
         return;
     }
-    g_queue_push_tail(&b->lq[q].unacked, r);
+    unacked_add(&b->lq[q], r);
     blk_forget_acked(b, q);
     blk_notify(b, q);
     /*
@@ -1011,7 +1048,7 @@ static void blk_resume(void *opaque)
         }
         /* The last @lost answers, then the parked ones, in order. */
         for (int i = 0; i < lost; i++) {
-            g_queue_push_head(&todo, g_queue_pop_tail(&lq->unacked));
+            g_queue_push_head(&todo, unacked_take(lq, true));
         }
         if (lost && ((BlkReq *)g_queue_peek_head(&todo))->used_at !=
                     vq->used_idx) {
@@ -1585,7 +1622,7 @@ static int blk_realize(DmDevice *dev)
     VirtioBlk *b = dm_device_state(dev);
     uint64_t features;
     unsigned max_queues;
-    int64_t slow_us;
+    int64_t slow_us, unacked_kb;
     char err[96];
     int ret;
 
@@ -1610,15 +1647,23 @@ static int blk_realize(DmDevice *dev)
         dm_error("virtio-blk: %s", err);   /* the property's check passed */
         return -EINVAL;
     }
-    /* The tests' hooks: auto's hold longer, every inline write slow. */
+    /*
+     * The tests' hooks: auto's hold longer, every inline write slow, the
+     * bound on unacked reads' data small.
+     */
     b->irq_delay_auto = IRQ_DELAY_AUTO_US;
     slow_us = BLK_INLINE_SLOW_NS / 1000;
-    if (env_us("DM_BLK_IRQ_DELAY_AUTO_US", IRQ_DELAY_MAX_US,
-               &b->irq_delay_auto) < 0 ||
-        env_us("DM_BLK_INLINE_SLOW_US", INT64_MAX / 1000, &slow_us) < 0) {
+    unacked_kb = UNACKED_MAX_BYTES / 1024;
+    if (env_num("DM_BLK_IRQ_DELAY_AUTO_US", IRQ_DELAY_MAX_US, "microseconds",
+                &b->irq_delay_auto) < 0 ||
+        env_num("DM_BLK_INLINE_SLOW_US", INT64_MAX / 1000, "microseconds",
+                &slow_us) < 0 ||
+        env_num("DM_BLK_UNACKED_MAX_KB", UNACKED_MAX_BYTES / 1024, "KiB",
+                &unacked_kb) < 0) {
         return -EINVAL;
     }
     b->inline_slow_ns = slow_us * 1000;
+    b->unacked_max = unacked_kb * 1024;
     if (!strcmp(b->cache, "none") && blk_nbd_is_uri(b->file)) {
         dm_error("virtio-blk: cache=none is for files and block devices "
                  "(an NBD server has its own cache setting)");

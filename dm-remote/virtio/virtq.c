@@ -127,6 +127,20 @@ static int write_u16(DmVirtq *q, uint64_t addr, uint16_t v)
     return dm_dma_write(q->dev, addr, &le, sizeof(le));
 }
 
+int dm_virtq_confirm(DmVirtq *q)
+{
+    uint16_t acked = q->used_idx, idx;
+
+    if (acked == q->acked_used) {
+        return 0;
+    }
+    if (read_u16(q, q->used + 2, &idx) < 0) {
+        return dm_dma_link_lost(q->dev) ? -ENOTCONN : -EIO;
+    }
+    q->acked_used = acked;
+    return 0;
+}
+
 static int read_desc(DmVirtq *q, uint64_t table, unsigned i, VirtqDesc *d)
 {
     int ret = dm_dma_read(q->dev, table + (uint64_t)i * 16, d, sizeof(*d));

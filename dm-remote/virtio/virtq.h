@@ -189,6 +189,15 @@ int dm_virtq_pop(DmVirtq *q, DmVirtqElem *e, char *why, size_t whylen);
  */
 int dm_virtq_push(DmVirtq *q, const DmVirtqElem *e, uint32_t written);
 /*
+ * Learn now that the client applied every answer we posted (a round
+ * trip: the reply to a read of the used index comes after them on the
+ * stream), so acked_used reaches used_idx.  For a model keeping answers
+ * it may have to write again until they are known applied, when they
+ * pile up.  0, or -ENOTCONN (the link is gone) or -EIO.
+ */
+int dm_virtq_confirm(DmVirtq *q);
+
+/*
  * Give @n chains back at once: the driver sees them together, under one
  * move of the used index (a network card's frame spread over several
  * receive buffers, VIRTIO_NET_F_MRG_RXBUF, must not be seen in part).

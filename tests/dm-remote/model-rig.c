@@ -32,8 +32,16 @@ static int fake_dma(void *opaque, uint64_t addr, void *buf, uint64_t len,
         memcpy(l->ram + (addr - RIG_RAM_BASE), buf, len);
     } else {
         memcpy(buf, l->ram + (addr - RIG_RAM_BASE), len);
+        if (l->used_idx_at && addr == l->used_idx_at) {
+            __atomic_fetch_add(&l->used_idx_reads, 1, __ATOMIC_RELAXED);
+        }
     }
     return 0;
+}
+
+static bool fake_posted(void *opaque, uint64_t addr)
+{
+    return ((FakeLink *)opaque)->posted;
 }
 
 static int fake_dma_iov(void *opaque, uint64_t addr, uint64_t len,
@@ -128,6 +136,7 @@ static const DmLinkOps fake_link_ops = {
     .vq_fetch = fake_vq_fetch,
     .vq_rings = fake_vq_rings,
     .vq_recheck = fake_vq_recheck,
+    .posted = fake_posted,
 };
 
 Rig *rig_new(const char *spec)

@@ -43,6 +43,10 @@ struct FakeLink {
     unsigned vcpus;             /* what the client says (dm_vcpus) */
     const char *accel;          /* and (dm_accel): NULL for "" */
     unsigned irqs_sent;         /* DM_IRQ messages */
+    /* Writes are posted (TCP): known applied only by a later reply. */
+    bool posted;
+    unsigned used_idx_reads;    /* DMA reads at used_idx_at, if not 0 */
+    uint64_t used_idx_at;
     unsigned last_index, last_sub;
 };
 
