@@ -5,7 +5,7 @@
  * large one (128 KiB and up, at first) with a fresh mmap() and gives it
  * back with munmap(): each request then faults in and zeroes every page
  * of its data, which made 1 MiB writes over TCP 5x slower in some runs
- * than in others (docs/performance.md, "The sequential writes' two
+ * than in others (docs/performance.md, "The sequential transfers' two
  * modes").  Buffers here are 4 KiB aligned (O_DIRECT takes them), sized
  * in powers of two from 4 KiB, and kept up to a total; thread safe.
  *
