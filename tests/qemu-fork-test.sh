@@ -71,6 +71,13 @@ remote_err "'irq-hold-us' is for bus=pci" -remote-device bus=isa,server=unix:/x,
 # Passed on to the proxy: the connection, not the option, fails.
 remote_err "cannot connect to unix:/nonexistent/dm.sock" \
     -remote-device bus=pci,server=unix:/nonexistent/dm.sock,irq-hold-us=200
+remote_err "cannot connect to unix:/nonexistent/dm.sock" \
+    -remote-device bus=pci,server=unix:/nonexistent/dm.sock,irq-hold-us=auto
+# A bad value is refused before any connection is tried.
+remote_err "irq-hold-us must be auto or 0..1000000 (microseconds), not 'soon'" \
+    -remote-device bus=pci,server=unix:/nonexistent/dm.sock,irq-hold-us=soon
+remote_err "irq-hold-us must be auto or 0..1000000 (microseconds), not '1000001'" \
+    -remote-device bus=pci,server=unix:/nonexistent/dm.sock,irq-hold-us=1000001
 remote_err "'iobase' and 'irq' are for bus=isa" -remote-device bus=pci,server=unix:/x,irq=4
 remote_err "cannot connect to unix:/nonexistent/dm.sock" \
     -remote-device bus=isa,server=unix:/nonexistent/dm.sock
@@ -78,7 +85,7 @@ remote_err "cannot connect to tcp:127.0.0.1:1" \
     -remote-device bus=pci,server=tcp:127.0.0.1:1
 "$qemu" -help | grep -q -- "-remote-device \[id=ID,\]bus=isa|pci" ||
     fail "-remote-device missing from -help"
-"$qemu" -help | grep -q -- "\[,irq-hold-us=N\]" ||
+"$qemu" -help | grep -q -- "\[,irq-hold-us=auto|N\]" ||
     fail "-remote-device's irq-hold-us missing from -help"
 for dev in dm-proxy-isa; do
     grep -q "name \"$dev\"" <<<"$devices" || fail "device $dev missing"

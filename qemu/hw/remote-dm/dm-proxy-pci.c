@@ -119,7 +119,7 @@ struct DMProxyPCIState {
     uint32_t timeout_ms;
     uint32_t hold_ms;           /* a lost model: an access waits for it */
     uint32_t poll_us;
-    uint32_t irq_hold_us;       /* interrupts by message, vCPUs busy */
+    char *irq_hold;             /* irq-hold-us: "auto" (NULL) or N */
     bool vq_fetch;              /* offer dm_vq_fetch (TCP's fast path) */
     bool vq_push;               /* and dm_vq_push: chains with the kick */
     bool posted_writes;
@@ -1486,10 +1486,14 @@ static void dm_proxy_pci_realize(PCIDevice *pdev, Error **errp)
     uint8_t config[PCIE_CONFIG_SPACE_SIZE] = { 0 };
     uint8_t *c = pdev->config;
     uint8_t msi_cap;
+    int64_t irq_hold_us;
 
     if (s->dirty_fps > DM_PROXY_DIRTY_FPS_MAX) {
         error_setg(errp, "'dirty-fps' must be 0 (off) to %u",
                    DM_PROXY_DIRTY_FPS_MAX);
+        return;
+    }
+    if (!dm_proxy_irq_hold_parse(s->irq_hold, &irq_hold_us, errp)) {
         return;
     }
     dm_proxy_pci_order_vcpus();
@@ -1505,7 +1509,7 @@ static void dm_proxy_pci_realize(PCIDevice *pdev, Error **errp)
     }
     s->proxy_up = true;
     s->proxy.hold_ms = s->hold_ms;
-    dm_proxy_irq_hold_init(&s->proxy, s->irq_hold_us);
+    dm_proxy_irq_hold_init(&s->proxy, irq_hold_us);
     if (!dm_proxy_pci_query(s, VUP_CMD_DEVICE_GET_INFO, &info, sizeof(info),
                             errp)) {
         return;
@@ -1716,7 +1720,7 @@ static const Property dm_proxy_pci_properties[] = {
     DEFINE_PROP_UINT32("dirty-fps", DMProxyPCIState, dirty_fps,
                        DM_PROXY_DIRTY_FPS_DEFAULT),
     DEFINE_PROP_UINT32("poll-us", DMProxyPCIState, poll_us, 50),
-    DEFINE_PROP_UINT32("irq-hold-us", DMProxyPCIState, irq_hold_us, 0),
+    DEFINE_PROP_STRING("irq-hold-us", DMProxyPCIState, irq_hold),
     DEFINE_PROP_BOOL("vq-fetch", DMProxyPCIState, vq_fetch, true),
     DEFINE_PROP_BOOL("vq-push", DMProxyPCIState, vq_push, true),
     DEFINE_PROP_BOOL("irqfd", DMProxyPCIState, irqfd, true),

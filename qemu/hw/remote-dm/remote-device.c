@@ -7,7 +7,7 @@
  *                  [,poll-us=N]
  *                  [,posted-writes=on|off][,ioeventfd=on|off]
  *                  [,irqfd=on|off][,vq-fetch=on|off][,mmap=on|off]
- *                  [,dirty-fps=N][,irq-hold-us=N]
+ *                  [,dirty-fps=N][,irq-hold-us=auto|N]
  *                  [,vm-id=..,...,token-secret=SECRET]
  *                  [,tls-creds=CREDS[,tls-hostname=NAME]]
  *                  [,tcp-congestion=NAME]
@@ -47,7 +47,7 @@ static QemuOptsList remote_device_opts = {
         { .name = "vq-fetch", .type = QEMU_OPT_BOOL },
         { .name = "mmap", .type = QEMU_OPT_BOOL },
         { .name = "dirty-fps", .type = QEMU_OPT_NUMBER },
-        { .name = "irq-hold-us", .type = QEMU_OPT_NUMBER },
+        { .name = "irq-hold-us", .type = QEMU_OPT_STRING },
         { .name = "vm-id", .type = QEMU_OPT_STRING },
         { .name = "hypervisor-id", .type = QEMU_OPT_STRING },
         { .name = "client-platform-id", .type = QEMU_OPT_STRING },

@@ -584,12 +584,18 @@ void dm_proxy_vm_clock_cleanup(DMProxy *p);
 
 /*
  * Interrupts by message held while the guest's vCPUs are busy
- * (dm-proxy-irq-hold.c), up to @us (0: never; only under TCG): from
- * realize, and at cleanup.  dm_proxy_irq_hold(): whether the
+ * (dm-proxy-irq-hold.c).  _parse: irq-hold-us, "auto" (or NULL: -1) or
+ * 0..DM_PROXY_IRQ_HOLD_MAX_US, false with @errp set.  _init: up to @us
+ * (0: never; -1: auto, DM_PROXY_IRQ_HOLD_AUTO_US under TCG; only under
+ * TCG), from realize; _cleanup.  dm_proxy_irq_hold(): whether the
  * interrupts pending now wait (a timer or an idle vCPU raises them);
  * BQL held.
  */
-void dm_proxy_irq_hold_init(DMProxy *p, uint32_t us);
+#define DM_PROXY_IRQ_HOLD_AUTO_US 200
+#define DM_PROXY_IRQ_HOLD_MAX_US  1000000
+bool dm_proxy_irq_hold_parse(const char *spec, int64_t *ret_us,
+                             Error **errp);
+void dm_proxy_irq_hold_init(DMProxy *p, int64_t us);
 bool dm_proxy_irq_hold(DMProxy *p);
 void dm_proxy_irq_hold_cleanup(DMProxy *p);
 /* Raise the interrupts pending (DM_IRQ, DM_VQ_IRQ); BQL held. */
