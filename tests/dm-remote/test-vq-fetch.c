@@ -313,17 +313,24 @@ static void push_kick(Blk *r, uint16_t first, uint32_t cookie)
     free(buf);
 }
 
-/* Write sector @s from a push: the used index it waited for. */
-static uint16_t push_write(Blk *r, unsigned s, uint32_t cookie)
+/* A request of @type on sector @s, pushed: the used index it waited for. */
+static uint16_t push_request(Blk *r, uint32_t type, unsigned s,
+                             uint32_t cookie)
 {
     uint16_t want;
 
-    memset(at(r, DATA), RAM_BYTE, LEN);
-    request_prepare(r, BLK_T_OUT, s, LEN, false);
+    request_prepare(r, type, s, LEN, type == BLK_T_IN);
     want = offer_head0(r);
     push_kick(r, r->avail_idx - 1, cookie);
     wait_used_idx(r, want);
     return want;
+}
+
+/* Write sector @s from a push: the used index it waited for. */
+static uint16_t push_write(Blk *r, unsigned s, uint32_t cookie)
+{
+    memset(at(r, DATA), RAM_BYTE, LEN);
+    return push_request(r, BLK_T_OUT, s, cookie);
 }
 
 /*
@@ -509,18 +516,6 @@ static void test_push_other_rings_fetched(void **unused)
     blk_free(r);
 }
 
-/* Read sector @s from a push: the used index it waited for. */
-static uint16_t push_read(Blk *r, unsigned s, uint32_t cookie)
-{
-    uint16_t want;
-
-    request_prepare(r, BLK_T_IN, s, LEN, true);
-    want = offer_head0(r);
-    push_kick(r, r->avail_idx - 1, cookie);
-    wait_used_idx(r, want);
-    return want;
-}
-
 /*
  * Reads answered by posted writes, with chains pushed and the look for
  * more the client's (DM_VQ_RECHECK): no reply comes to say the answers
@@ -550,7 +545,7 @@ static void test_unacked_reads_bounded(void **unused)
         cookie = r->rig->link.rings.cookie;
         r->rig->link.used_idx_reads = 0;
         for (int i = 0; i < 12; i++) {
-            push_read(r, 3, cookie);
+            push_request(r, BLK_T_IN, 3, cookie);
             assert_int_equal(*(uint8_t *)at(r, STATUS), 0);
             assert_int_equal(((uint8_t *)at(r, DATA))[LEN - 1], FETCH_BYTE);
         }
