@@ -500,11 +500,11 @@ static int parse_irq_delay(const char *val, int64_t *us, char *err,
 }
 
 /*
- * A test's hook: microseconds, 0..@max, from the environment's @name
- * into @us when it is set (else @us stays).  0, or -EINVAL, said.
+ * A test's hook: a number of @unit, 0..@max, from the environment's
+ * @name into @ret when it is set (else @ret stays).  0, or -EINVAL, said.
  */
 static int env_num(const char *name, int64_t max, const char *unit,
-                   int64_t *us)
+                   int64_t *ret)
 {
     const char *val = getenv(name);
     char *end;
@@ -520,7 +520,7 @@ static int env_num(const char *name, int64_t max, const char *unit,
                  (long long)max, unit);
         return -EINVAL;
     }
-    *us = n;
+    *ret = n;
     return 0;
 }
 
